@@ -1,0 +1,110 @@
+// Package platform defines how the sentry runs application code: an
+// AddressSpace is a view of ranges of the memory file at fixed application
+// addresses, and a Context runs a task's registers in an AddressSpace until
+// the application makes a syscall, faults, or is interrupted.
+//
+// Implementations live in subpackages: ptrace (the portable one), kvm and,
+// later, systrap.
+package platform
+
+import (
+	"errors"
+
+	"github.com/rampart-sandbox/rampart/sentry/arch"
+	"github.com/rampart-sandbox/rampart/sentry/usermem"
+)
+
+// Platform creates address spaces and execution contexts.
+//
+// All methods are safe for concurrent use.
+type Platform interface {
+	// NewAddressSpace returns a new, empty address space.
+	NewAddressSpace() (AddressSpace, error)
+
+	// NewContext returns a new execution context. A Context is used by one
+	// task goroutine at a time; the ptrace platform additionally requires
+	// that goroutine to stay locked to its OS thread (runtime.LockOSThread)
+	// for as long as it uses the Context.
+	NewContext() Context
+
+	// MinUserAddress and MaxUserAddress bound the addresses an application
+	// may map: [MinUserAddress, MaxUserAddress). The platform's own stub
+	// code lives above MaxUserAddress.
+	MinUserAddress() uint64
+	MaxUserAddress() uint64
+
+	// Close releases the platform's own resources (the pre-made stub).
+	Close()
+}
+
+// AddressSpace is the host side of an application address space.
+//
+// MapFile and Unmap may be called from any goroutine; the implementation
+// serialises them.
+type AddressSpace interface {
+	// MapFile maps [off, off+length) of the host file fd (the memory file)
+	// shared at addr with permissions at, replacing whatever was mapped
+	// there. addr, off and length are page-aligned.
+	MapFile(addr uint64, fd int, off, length uint64, at usermem.AccessType) error
+
+	// Unmap removes any mapping in [addr, addr+length).
+	Unmap(addr, length uint64) error
+
+	// Release destroys the address space. No Context may be running in it.
+	Release()
+}
+
+// Event is why Context.Switch returned.
+type Event int
+
+// Events.
+const (
+	// EventSyscall: the application executed a syscall instruction; the
+	// registers hold its number in Orig_rax and its arguments. Rip points
+	// after the instruction.
+	EventSyscall Event = iota
+	// EventFault: the application took a synchronous fault described by
+	// the returned FaultInfo. Registers are those at the fault.
+	EventFault
+	// EventInterrupted: Interrupt was called, or the host delivered a
+	// signal to the stub that the platform does not report as a fault.
+	EventInterrupted
+)
+
+// FaultInfo describes a synchronous fault of the application.
+type FaultInfo struct {
+	// Signo is SIGSEGV, SIGBUS, SIGFPE, SIGILL or SIGTRAP.
+	Signo int32
+	// Code is the host's si_code (for SIGSEGV: SEGV_MAPERR or SEGV_ACCERR).
+	Code int32
+	// Addr is si_addr: the faulting address for SIGSEGV/SIGBUS.
+	Addr uint64
+	// Access is the access that faulted, as far as the platform can tell.
+	// The ptrace platform cannot see the x86 error code, so it reports
+	// AnyAccess for SEGV_MAPERR and Write for SEGV_ACCERR; the memory
+	// manager must treat it as a hint bounded by the vma's permissions.
+	Access usermem.AccessType
+}
+
+// Context runs application code.
+type Context interface {
+	// Switch runs regs in as until a syscall, fault or interrupt, and
+	// stores the registers back into regs. FaultInfo is meaningful only
+	// for EventFault. An error means the context (or its stub) is unusable
+	// and the task must die.
+	Switch(as AddressSpace, regs *arch.Registers) (Event, FaultInfo, error)
+
+	// Interrupt makes a concurrent or the next Switch return
+	// EventInterrupted promptly, without the application's cooperation.
+	// It may be called from any goroutine.
+	Interrupt()
+
+	// Release frees the context's resources. The caller must not be in
+	// Switch.
+	Release()
+}
+
+// ErrContextDead is returned by Switch when the host process or thread that
+// ran the application has gone away (for example, it was killed by its
+// seccomp filter).
+var ErrContextDead = errors.New("platform: application context is dead")
