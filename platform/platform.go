@@ -79,10 +79,12 @@ type FaultInfo struct {
 	Code int32
 	// Addr is si_addr: the faulting address for SIGSEGV/SIGBUS.
 	Addr uint64
-	// Access is the access that faulted, as far as the platform can tell.
-	// The ptrace platform cannot see the x86 error code, so it reports
-	// AnyAccess for SEGV_MAPERR and Write for SEGV_ACCERR; the memory
-	// manager must treat it as a hint bounded by the vma's permissions.
+	// Access is the access that faulted, as far as the platform can tell;
+	// NoAccess means unknown. The ptrace platform cannot see the x86 error
+	// code, so it reports NoAccess for SEGV_MAPERR and Write for
+	// SEGV_ACCERR; the memory manager treats it as a hint bounded by the
+	// vma's permissions and uses Code to tell a missing page from a
+	// refused one.
 	Access usermem.AccessType
 }
 

@@ -5,7 +5,8 @@
 package memfile
 
 // Range is the half-open range [Start, End) of offsets in the memory file.
-// Both ends are page-aligned.
+// Ranges that are allocated, reference-counted or mapped are page-aligned;
+// MemoryFile.Slice also accepts byte-granular ranges.
 type Range struct {
 	Start, End uint64
 }

@@ -1,0 +1,354 @@
+package memfile
+
+import (
+	"fmt"
+	"sync"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/rampart-sandbox/rampart/sentry/usermem"
+)
+
+const (
+	// reserveSize is the size of the sentry's own mapping of the memory file,
+	// and so the largest size the file may grow to. The mapping is
+	// MAP_NORESERVE and sparse: it costs address space only.
+	reserveSize = 1 << 40
+
+	// growChunk is the granularity in which the file is extended.
+	growChunk = 64 << 20
+)
+
+// MemoryFile is the sandbox's memfd-backed memory file.
+//
+// The file is mapped once, MAP_SHARED, at a fixed reservation in the sentry,
+// so Slice is a bounds check and a slice expression. Pages are handed out by
+// a first-fit allocator over a sorted list of free extents; every page
+// carries a reference count, and a page whose count drops to zero has its
+// host memory released (FALLOC_FL_PUNCH_HOLE) before it becomes reusable, so
+// Allocate always returns zeroed memory.
+//
+// All methods are safe for concurrent use.
+type MemoryFile struct {
+	fd int
+
+	// data is the sentry's mapping of the whole reservation. Only the first
+	// size bytes are backed by the file; touching data past size raises
+	// SIGBUS, so Slice is only valid for ranges the caller holds a
+	// reference on. Immutable after New (until Close).
+	data []byte
+
+	// mu protects everything below. Lock order: mu is a leaf lock; no other
+	// lock is taken while it is held, and no host syscall except ftruncate
+	// (file growth) is made under it.
+	mu sync.Mutex
+
+	// size is the file size in bytes, a multiple of growChunk.
+	size uint64
+
+	// refs[i] is the reference count of page i of the file.
+	refs []uint32
+
+	// free is the sorted, coalesced list of extents that are free and whose
+	// host memory has been released.
+	free []Range
+
+	// allocated is the number of bytes with a non-zero reference count.
+	allocated uint64
+
+	// closed is set by Close.
+	closed bool
+}
+
+// New creates the memory file. name is shown in /proc/self/fd of the
+// sentry (as "memfd:name").
+func New(name string) (*MemoryFile, error) {
+	fd, err := unix.MemfdCreate(name, unix.MFD_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("memfd_create: %w", err)
+	}
+	data, err := unix.Mmap(fd, 0, reserveSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED|unix.MAP_NORESERVE)
+	if err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("mapping the memory file: %w", err)
+	}
+	return &MemoryFile{fd: fd, data: data}, nil
+}
+
+// FD returns the host descriptor of the memfd, for AddressSpace.MapFile.
+func (f *MemoryFile) FD() int { return f.fd }
+
+// Allocate returns a zeroed, page-aligned range of length bytes (a multiple
+// of the page size) with a reference count of one on each page. The caller
+// owns that reference and releases it with DecRef.
+func (f *MemoryFile) Allocate(length uint64) (Range, error) {
+	if length == 0 || !usermem.IsPageAligned(length) {
+		return Range{}, unix.EINVAL
+	}
+	if length > reserveSize {
+		return Range{}, unix.ENOMEM
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return Range{}, unix.EBADF
+	}
+	i := f.findFreeLocked(length)
+	if i < 0 {
+		if err := f.growLocked(length); err != nil {
+			return Range{}, err
+		}
+		if i = f.findFreeLocked(length); i < 0 {
+			return Range{}, unix.ENOMEM
+		}
+	}
+	fr := Range{f.free[i].Start, f.free[i].Start + length}
+	if f.free[i].End == fr.End {
+		f.free = append(f.free[:i], f.free[i+1:]...)
+	} else {
+		f.free[i].Start = fr.End
+	}
+	refs := f.refs[fr.Start/usermem.PageSize : fr.End/usermem.PageSize]
+	for j := range refs {
+		refs[j] = 1
+	}
+	f.allocated += length
+	return fr, nil
+}
+
+// findFreeLocked returns the index of the first free extent that can hold
+// length bytes, or -1.
+func (f *MemoryFile) findFreeLocked(length uint64) int {
+	for i := range f.free {
+		if f.free[i].Length() >= length {
+			return i
+		}
+	}
+	return -1
+}
+
+// growLocked extends the file so that its free tail can hold length bytes.
+func (f *MemoryFile) growLocked(length uint64) error {
+	need := length
+	if n := len(f.free); n > 0 && f.free[n-1].End == f.size {
+		need -= f.free[n-1].Length()
+	}
+	newSize := (f.size + need + growChunk - 1) &^ (growChunk - 1)
+	if newSize > reserveSize || newSize < f.size {
+		return unix.ENOMEM
+	}
+	if err := unix.Ftruncate(f.fd, int64(newSize)); err != nil {
+		return unix.ENOMEM
+	}
+	f.refs = append(f.refs, make([]uint32, (newSize-f.size)/usermem.PageSize)...)
+	f.insertFreeLocked(Range{f.size, newSize})
+	f.size = newSize
+	return nil
+}
+
+// insertFreeLocked adds fr to the free list, coalescing with neighbours.
+func (f *MemoryFile) insertFreeLocked(fr Range) {
+	// Binary search for the first extent starting after fr.
+	lo, hi := 0, len(f.free)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if f.free[m].Start < fr.Start {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	i := lo
+	mergePrev := i > 0 && f.free[i-1].End == fr.Start
+	mergeNext := i < len(f.free) && f.free[i].Start == fr.End
+	switch {
+	case mergePrev && mergeNext:
+		f.free[i-1].End = f.free[i].End
+		f.free = append(f.free[:i], f.free[i+1:]...)
+	case mergePrev:
+		f.free[i-1].End = fr.End
+	case mergeNext:
+		f.free[i].Start = fr.Start
+	default:
+		f.free = append(f.free, Range{})
+		copy(f.free[i+1:], f.free[i:])
+		f.free[i] = fr
+	}
+}
+
+// checkRangeLocked panics if fr is not a valid page-aligned range of the
+// file: passing such a range is a bug in the sentry, not something an
+// application can cause, and continuing would corrupt other memory.
+func (f *MemoryFile) checkRangeLocked(fr Range) {
+	if fr.Start > fr.End || fr.End > f.size || !usermem.IsPageAligned(fr.Start) || !usermem.IsPageAligned(fr.End) {
+		panic(fmt.Sprintf("memfile: invalid range [%#x, %#x) (file size %#x)", fr.Start, fr.End, f.size))
+	}
+}
+
+// IncRef takes a reference on every page of fr. The caller must already
+// hold a reference on fr.
+func (f *MemoryFile) IncRef(fr Range) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.checkRangeLocked(fr)
+	refs := f.refs[fr.Start/usermem.PageSize : fr.End/usermem.PageSize]
+	for j := range refs {
+		if refs[j] == 0 {
+			panic(fmt.Sprintf("memfile: IncRef of free page %#x", fr.Start+uint64(j)*usermem.PageSize))
+		}
+		refs[j]++
+	}
+}
+
+// DecRef drops a reference on every page of fr; pages reaching zero are
+// freed: their host memory is released and they become allocatable.
+func (f *MemoryFile) DecRef(fr Range) {
+	var stack [4]Range
+	freed := stack[:0]
+	f.mu.Lock()
+	f.checkRangeLocked(fr)
+	first := fr.Start / usermem.PageSize
+	refs := f.refs[first : fr.End/usermem.PageSize]
+	runStart := -1
+	for j := range refs {
+		if refs[j] == 0 {
+			f.mu.Unlock()
+			panic(fmt.Sprintf("memfile: DecRef of free page %#x", fr.Start+uint64(j)*usermem.PageSize))
+		}
+		refs[j]--
+		if refs[j] == 0 {
+			if runStart < 0 {
+				runStart = j
+			}
+			continue
+		}
+		if runStart >= 0 {
+			freed = append(freed, Range{(first + uint64(runStart)) * usermem.PageSize, (first + uint64(j)) * usermem.PageSize})
+			runStart = -1
+		}
+	}
+	if runStart >= 0 {
+		freed = append(freed, Range{(first + uint64(runStart)) * usermem.PageSize, fr.End})
+	}
+	for _, r := range freed {
+		f.allocated -= r.Length()
+	}
+	f.mu.Unlock()
+	if len(freed) == 0 {
+		return
+	}
+
+	// Nobody holds a reference on the freed pages and they are not yet on
+	// the free list, so they can be released without the lock.
+	for _, r := range freed {
+		f.release(r)
+	}
+	f.mu.Lock()
+	for _, r := range freed {
+		f.insertFreeLocked(r)
+	}
+	f.mu.Unlock()
+}
+
+// release returns the host memory behind fr, which must not be in use by
+// anyone, and makes it read as zero.
+func (f *MemoryFile) release(fr Range) {
+	if err := unix.Fallocate(f.fd, unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, int64(fr.Start), int64(fr.Length())); err != nil {
+		// Should not happen on a memfd; fall back to zeroing so that
+		// Allocate's zeroing guarantee still holds.
+		clear(f.data[fr.Start:fr.End])
+	}
+}
+
+// Slice returns the sentry's own view of fr. fr need not be page-aligned.
+// The caller must hold a reference on the pages of fr for as long as it
+// uses the slice. It returns nil for a range outside the file.
+//
+// Slice makes no syscall and does not allocate.
+func (f *MemoryFile) Slice(fr Range) []byte {
+	if fr.Start > fr.End || fr.End > reserveSize {
+		return nil
+	}
+	return f.data[fr.Start:fr.End:fr.End]
+}
+
+// Decommit releases the host memory behind fr (it reads as zero afterwards)
+// without changing reference counts. Used for MADV_DONTNEED/FREE. Every
+// holder of a reference on fr sees the zeroes.
+func (f *MemoryFile) Decommit(fr Range) error {
+	if fr.Start > fr.End || !usermem.IsPageAligned(fr.Start) || !usermem.IsPageAligned(fr.End) {
+		return unix.EINVAL
+	}
+	f.mu.Lock()
+	size := f.size
+	f.mu.Unlock()
+	if fr.End > size {
+		return unix.EINVAL
+	}
+	if fr.Start == fr.End {
+		return nil
+	}
+	if err := unix.Fallocate(f.fd, unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, int64(fr.Start), int64(fr.Length())); err != nil {
+		return err
+	}
+	return nil
+}
+
+// IsExclusive reports whether every page of fr has a reference count of
+// exactly one, i.e. the caller's reference is the only one. The memory
+// manager uses it to take over a copy-on-write page instead of copying it.
+// The answer stays valid as long as the caller does not share its reference.
+func (f *MemoryFile) IsExclusive(fr Range) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.checkRangeLocked(fr)
+	for _, r := range f.refs[fr.Start/usermem.PageSize : fr.End/usermem.PageSize] {
+		if r != 1 {
+			return false
+		}
+	}
+	return true
+}
+
+// Usage describes how much of the memory file is in use.
+type Usage struct {
+	// Allocated is the number of bytes with a non-zero reference count.
+	Allocated uint64
+	// FileSize is the current size of the memory file.
+	FileSize uint64
+}
+
+// Usage returns the current usage figures. It makes no syscall.
+func (f *MemoryFile) Usage() Usage {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return Usage{Allocated: f.allocated, FileSize: f.size}
+}
+
+// Committed returns the bytes of host memory really backing the file (pages
+// that were touched and not released), from fstat.
+func (f *MemoryFile) Committed() (uint64, error) {
+	var st unix.Stat_t
+	if err := unix.Fstat(f.fd, &st); err != nil {
+		return 0, err
+	}
+	return uint64(st.Blocks) * 512, nil
+}
+
+// Close releases the memory file. No one may use it or any slice of it
+// afterwards; address spaces that still map the memfd keep their pages.
+func (f *MemoryFile) Close() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return nil
+	}
+	f.closed = true
+	// f.data is left in place (Slice reads it without the lock); using a
+	// slice after Close faults, as documented.
+	err := unix.Munmap(f.data)
+	if cerr := unix.Close(f.fd); err == nil {
+		err = cerr
+	}
+	return err
+}

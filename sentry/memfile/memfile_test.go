@@ -1,0 +1,210 @@
+package memfile
+
+import (
+	"bytes"
+	"math/rand"
+	"sync"
+	"testing"
+
+	"github.com/rampart-sandbox/rampart/sentry/usermem"
+)
+
+func newFile(t *testing.T) *MemoryFile {
+	t.Helper()
+	f, err := New("memfile-test")
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f
+}
+
+func TestAllocateZeroedAndReused(t *testing.T) {
+	f := newFile(t)
+	fr, err := f.Allocate(4 * usermem.PageSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := f.Slice(fr)
+	if len(s) != 4*usermem.PageSize {
+		t.Fatalf("slice length %d", len(s))
+	}
+	if !bytes.Equal(s, make([]byte, len(s))) {
+		t.Fatal("fresh allocation not zeroed")
+	}
+	for i := range s {
+		s[i] = 0xaa
+	}
+	if got := f.Usage().Allocated; got != 4*usermem.PageSize {
+		t.Fatalf("Allocated = %d", got)
+	}
+	f.DecRef(fr)
+	if got := f.Usage().Allocated; got != 0 {
+		t.Fatalf("Allocated after free = %d", got)
+	}
+	fr2, err := f.Allocate(4 * usermem.PageSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fr2 != fr {
+		t.Errorf("freed range not reused: got %v, want %v", fr2, fr)
+	}
+	if s := f.Slice(fr2); !bytes.Equal(s, make([]byte, len(s))) {
+		t.Fatal("reused allocation not zeroed")
+	}
+}
+
+func TestRefCounting(t *testing.T) {
+	f := newFile(t)
+	fr, _ := f.Allocate(2 * usermem.PageSize)
+	if !f.IsExclusive(fr) {
+		t.Fatal("new range not exclusive")
+	}
+	f.IncRef(fr)
+	if f.IsExclusive(fr) {
+		t.Fatal("range with two refs reported exclusive")
+	}
+	f.Slice(fr)[0] = 7
+	f.DecRef(fr)
+	if f.Slice(fr)[0] != 7 {
+		t.Fatal("data lost while a reference remained")
+	}
+	if !f.IsExclusive(fr) {
+		t.Fatal("range not exclusive after DecRef")
+	}
+	// Free only the second page.
+	second := Range{fr.Start + usermem.PageSize, fr.End}
+	f.IncRef(Range{fr.Start, fr.Start + usermem.PageSize})
+	f.DecRef(fr)
+	if got := f.Usage().Allocated; got != usermem.PageSize {
+		t.Fatalf("Allocated = %d, want one page", got)
+	}
+	if f.Slice(fr)[0] != 7 {
+		t.Fatal("first page lost")
+	}
+	r, _ := f.Allocate(usermem.PageSize)
+	if r != second {
+		t.Errorf("partial free not reused: %v want %v", r, second)
+	}
+}
+
+func TestDecRefOfFreePagePanics(t *testing.T) {
+	f := newFile(t)
+	fr, _ := f.Allocate(usermem.PageSize)
+	f.DecRef(fr)
+	defer func() {
+		if recover() == nil {
+			t.Error("double DecRef did not panic")
+		}
+	}()
+	f.DecRef(fr)
+}
+
+func TestAllocateErrors(t *testing.T) {
+	f := newFile(t)
+	for _, l := range []uint64{0, 1, usermem.PageSize + 1} {
+		if _, err := f.Allocate(l); err == nil {
+			t.Errorf("Allocate(%d) succeeded", l)
+		}
+	}
+	if _, err := f.Allocate(reserveSize + usermem.PageSize); err == nil {
+		t.Error("Allocate beyond reservation succeeded")
+	}
+	if f.Slice(Range{reserveSize, reserveSize + 1}) != nil {
+		t.Error("Slice beyond reservation not nil")
+	}
+}
+
+func TestLargeAllocationsContiguousAndGrow(t *testing.T) {
+	f := newFile(t)
+	var rs []Range
+	for i := 0; i < 100; i++ {
+		r, err := f.Allocate(2 << 20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.Slice(r)[r.Length()-1] = byte(i)
+		rs = append(rs, r)
+	}
+	if u := f.Usage(); u.Allocated != 200<<20 || u.FileSize < 200<<20 {
+		t.Fatalf("usage %+v", u)
+	}
+	for i, r := range rs {
+		if f.Slice(r)[r.Length()-1] != byte(i) {
+			t.Fatalf("range %d corrupted", i)
+		}
+		f.DecRef(r)
+	}
+	if len(f.free) != 1 {
+		t.Errorf("free list not coalesced: %v", f.free)
+	}
+	c, err := f.Committed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c > 1<<20 {
+		t.Errorf("host memory not released: %d bytes committed", c)
+	}
+}
+
+func TestDecommit(t *testing.T) {
+	f := newFile(t)
+	fr, _ := f.Allocate(usermem.PageSize)
+	f.Slice(fr)[10] = 1
+	if err := f.Decommit(fr); err != nil {
+		t.Fatal(err)
+	}
+	if f.Slice(fr)[10] != 0 {
+		t.Error("decommitted page not zero")
+	}
+	if f.Usage().Allocated != usermem.PageSize {
+		t.Error("Decommit changed accounting")
+	}
+	if err := f.Decommit(Range{1, 2}); err == nil {
+		t.Error("unaligned Decommit succeeded")
+	}
+}
+
+func TestConcurrent(t *testing.T) {
+	f := newFile(t)
+	var wg sync.WaitGroup
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func(seed int64) {
+			defer wg.Done()
+			rnd := rand.New(rand.NewSource(seed))
+			var held []Range
+			for i := 0; i < 300; i++ {
+				if len(held) > 0 && rnd.Intn(3) == 0 {
+					j := rnd.Intn(len(held))
+					r := held[j]
+					s := f.Slice(r)
+					if s[0] != byte(seed) || s[len(s)-1] != byte(seed) {
+						t.Errorf("range %v corrupted", r)
+					}
+					f.DecRef(r)
+					held = append(held[:j], held[j+1:]...)
+					continue
+				}
+				r, err := f.Allocate(uint64(1+rnd.Intn(64)) * usermem.PageSize)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				s := f.Slice(r)
+				if s[0] != 0 || s[len(s)-1] != 0 {
+					t.Errorf("allocation %v not zeroed", r)
+				}
+				s[0], s[len(s)-1] = byte(seed), byte(seed)
+				held = append(held, r)
+			}
+			for _, r := range held {
+				f.DecRef(r)
+			}
+		}(int64(g + 1))
+	}
+	wg.Wait()
+	if a := f.Usage().Allocated; a != 0 {
+		t.Errorf("leaked %d bytes", a)
+	}
+}

@@ -1,0 +1,473 @@
+package mm
+
+import (
+	"sync"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/rampart-sandbox/rampart/sentry/memfile"
+	"github.com/rampart-sandbox/rampart/sentry/memmap"
+	"github.com/rampart-sandbox/rampart/sentry/usermem"
+)
+
+// si_code values.
+const (
+	segvMapErr = 1 // SEGV_MAPERR
+	segvAccErr = 2 // SEGV_ACCERR
+	busAdrErr  = 2 // BUS_ADRERR
+)
+
+// faultResult is what a fault (or a copy's fault-in) came to.
+type faultResult int
+
+const (
+	faultOK faultResult = iota
+	faultMapErr
+	faultAccErr
+	faultBus
+)
+
+// HandleFault handles an application fault reported by the platform.
+// It returns sig == 0 if the access should be retried, or the signal and
+// si_code to deliver (SIGSEGV with SEGV_MAPERR/SEGV_ACCERR, SIGBUS with
+// BUS_ADRERR) for an access the application was not allowed to make.
+//
+// at is the access as far as the platform knows it: NoAccess or AnyAccess
+// mean "unknown" (ptrace's SEGV_MAPERR), and the ptrace platform reports
+// Write for every SEGV_ACCERR. hostCode is the host's si_code.
+func (mm *MemoryManager) HandleFault(addr uint64, at usermem.AccessType, hostCode int32) (sig, code int32) {
+	mm.mu.Lock()
+	res := mm.handleFaultLocked(addr, at, hostCode)
+	mm.mu.Unlock()
+	switch res {
+	case faultOK:
+		return 0, 0
+	case faultMapErr:
+		return int32(unix.SIGSEGV), segvMapErr
+	case faultAccErr:
+		return int32(unix.SIGSEGV), segvAccErr
+	default:
+		return int32(unix.SIGBUS), busAdrErr
+	}
+}
+
+func (mm *MemoryManager) handleFaultLocked(addr uint64, at usermem.AccessType, hostCode int32) faultResult {
+	unknown := at == usermem.NoAccess || at == usermem.AnyAccess
+	v := mm.vmaForFaultLocked(addr)
+	if v == nil {
+		return faultMapErr
+	}
+	if !v.perms.Any() || (!unknown && !v.perms.SupersetOf(at)) {
+		return faultAccErr
+	}
+	page := usermem.PageRoundDown(addr)
+	p := v.findPMA(addr)
+	if p == nil {
+		mm.lastSpurious = 0
+		// Nothing backs the page yet (or a concurrent munmap/mmap raced
+		// with the fault): fill in a window around it and map it.
+		s, e, res := mm.fillLocked(v, addr, 0)
+		if res != faultOK {
+			return res
+		}
+		if at.Write && !unknown {
+			if res := mm.breakCOWLocked(v, addr); res != faultOK {
+				return res
+			}
+		}
+		mm.takeOverLocked(v, s, e)
+		return mm.mapRangeLocked(v, s, e)
+	}
+
+	if hostCode == segvAccErr {
+		// The host has the page mapped, with exactly v.effective(p) (see
+		// the package comment), and refused the access. The ptrace
+		// platform reports every such fault as a write.
+		write := unknown || at.Write
+		if write && p.cow && v.perms.Write {
+			mm.lastSpurious = 0
+			return mm.breakCOWLocked(v, addr)
+		}
+		eff := v.effective(p)
+		if (write && !eff.Write) || (!write && !eff.SupersetOf(at)) {
+			return faultAccErr
+		}
+		// What is mapped allows the access: either another thread
+		// upgraded the page after this fault was taken, or the access was
+		// not what the platform said (ptrace cannot tell an execute of a
+		// non-executable page from a write). Remap and retry once; a
+		// second fault on the same page is real.
+		if mm.lastSpurious == page {
+			mm.lastSpurious = 0
+			return faultAccErr
+		}
+		mm.lastSpurious = page
+		return mm.mapRangeLocked(v, page, page+usermem.PageSize)
+	}
+	mm.lastSpurious = 0
+
+	// The host has nothing mapped here (for example in a child after
+	// Fork, which inherits pmas but not host mappings): map the pmas
+	// around the fault.
+	if at.Write && !unknown && p.cow {
+		if res := mm.breakCOWLocked(v, addr); res != faultOK {
+			return res
+		}
+	}
+	s, e := faultWindow(v, addr, windowFor(v))
+	mm.takeOverLocked(v, s, e)
+	return mm.mapRangeLocked(v, s, e)
+}
+
+// windowFor returns the fault-around size for v.
+func windowFor(v *vma) uint64 {
+	if v.isPrivateAnon() {
+		return anonFaultWindow
+	}
+	return fileFaultWindow
+}
+
+// faultWindow returns the size-aligned window around addr, clipped to v.
+func faultWindow(v *vma, addr, size uint64) (uint64, uint64) {
+	s := addr &^ (size - 1)
+	e := s + size
+	if e < s {
+		e = ^uint64(0) &^ usermem.PageMask
+	}
+	if s < v.start {
+		s = v.start
+	}
+	if e > v.end {
+		e = v.end
+	}
+	return s, e
+}
+
+// vmaForFaultLocked returns the vma that covers addr, growing a
+// MAP_GROWSDOWN vma just above addr down to it if the stack limit and the
+// guard gap allow. It returns nil if addr is not (and cannot be) mapped.
+func (mm *MemoryManager) vmaForFaultLocked(addr uint64) *vma {
+	i := mm.vmaIndexLocked(addr)
+	if i >= len(mm.vmas) {
+		return nil
+	}
+	v := mm.vmas[i]
+	if v.start <= addr {
+		return v
+	}
+	if !v.growsDown {
+		return nil
+	}
+	newStart := usermem.PageRoundDown(addr)
+	if newStart < mm.minAddr || v.end-newStart > mm.stackLimit {
+		return nil
+	}
+	if i > 0 {
+		prev := mm.vmas[i-1]
+		if newStart-prev.end < stackGuardGap && !prev.growsDown && prev.perms.Any() {
+			return nil
+		}
+		if newStart < prev.end {
+			return nil
+		}
+	}
+	delta := v.start - newStart
+	if v.mappable != nil {
+		if v.off < delta {
+			return nil
+		}
+		v.off -= delta
+	}
+	v.start = newStart
+	return v
+}
+
+// fillLocked creates pmas in the gap around addr (which has none), within
+// the fault-around window (or size, if not zero), and returns the range of
+// the gap it filled, which includes addr's page. It does not map anything.
+func (mm *MemoryManager) fillLocked(v *vma, addr, size uint64) (uint64, uint64, faultResult) {
+	if size == 0 {
+		size = windowFor(v)
+	}
+	s, e := faultWindow(v, addr, size)
+	// Clip to the gap between existing pmas.
+	i := v.pmaIndex(addr)
+	if i > 0 && v.pmas[i-1].end > s {
+		s = v.pmas[i-1].end
+	}
+	if i < len(v.pmas) && v.pmas[i].start < e {
+		e = v.pmas[i].start
+	}
+	if v.mappable == nil {
+		fr, err := mm.mf.Allocate(e - s)
+		if err != nil {
+			return 0, 0, faultBus
+		}
+		v.insertPMA(pma{start: s, end: e, fr: fr})
+		return s, e, faultOK
+	}
+
+	// Translate from addr's page up, then the part of the window below it.
+	page := usermem.PageRoundDown(addr)
+	at := usermem.Read
+	if !v.private && v.perms.Write {
+		at = usermem.Write
+	}
+	end := mm.translateLocked(v, page, e, at)
+	if end == page {
+		// addr itself cannot be translated.
+		return 0, 0, faultBus
+	}
+	start := page
+	if s < page {
+		// Best effort: stop at the first error.
+		if got := mm.translateLocked(v, s, page, at); got == page {
+			start = s
+		}
+	}
+	return start, end, faultOK
+}
+
+// translateLocked inserts pmas for [s, e) of v from its Mappable and
+// returns where it stopped (e, or the address of the first failure).
+func (mm *MemoryManager) translateLocked(v *vma, s, e uint64, at usermem.AccessType) uint64 {
+	cur := s
+	for cur < e {
+		off := v.off + (cur - v.start)
+		fr, err := v.mappable.Translate(off, e-cur, at)
+		if err != nil {
+			return cur
+		}
+		n := fr.Length()
+		if fr.End < fr.Start || n == 0 || n > e-cur || !usermem.IsPageAligned(fr.Start) || !usermem.IsPageAligned(n) {
+			// A broken Mappable; do not trust its range.
+			return cur
+		}
+		v.insertPMA(pma{start: cur, end: cur + n, fr: fr, cow: v.private})
+		cur += n
+	}
+	return cur
+}
+
+// takeOverLocked clears the COW bit of private pmas in [s, e) of a
+// writable private vma whose pages are no longer shared with anyone (for
+// example in the parent after the child exited or exec'd), so that the
+// next write does not fault. The caller maps the range afterwards.
+func (mm *MemoryManager) takeOverLocked(v *vma, s, e uint64) {
+	if !v.private || !v.perms.Write {
+		return
+	}
+	for i := v.pmaIndex(s); i < len(v.pmas) && v.pmas[i].start < e; i++ {
+		p := &v.pmas[i]
+		if p.cow && mm.mf.IsExclusive(p.fr) {
+			p.cow = false
+		}
+	}
+}
+
+// breakCOWLocked gives the private vma v a writable private copy of the
+// copy-on-write page at addr (and of the COW pages around it, within
+// cowWindow), and maps the result.
+func (mm *MemoryManager) breakCOWLocked(v *vma, addr uint64) faultResult {
+	p := v.findPMA(addr)
+	if p == nil || !p.cow {
+		return faultOK
+	}
+	if !v.private {
+		// Shared mappings are never COW; be defensive.
+		p.cow = false
+		return mm.mapRangeLocked(v, p.start, p.end)
+	}
+	if mm.mf.IsExclusive(p.fr) {
+		// Nobody else refers to these pages: take them over.
+		p.cow = false
+		return mm.mapRangeLocked(v, p.start, p.end)
+	}
+	// Private file pages are copied one at a time: a page the application
+	// has not written must keep showing the file's current contents.
+	size := uint64(cowWindow)
+	if v.mappable != nil {
+		size = usermem.PageSize
+	}
+	s, e := faultWindow(v, addr, size)
+	i := v.splitPMAAt(s)
+	j := v.splitPMAAt(e)
+	for k := i; k < j; k++ {
+		p := &v.pmas[k]
+		if !p.cow {
+			continue
+		}
+		if !mm.mf.IsExclusive(p.fr) {
+			fr, err := mm.mf.Allocate(p.fr.Length())
+			if err != nil {
+				return faultBus
+			}
+			copy(mm.mf.Slice(fr), mm.mf.Slice(p.fr))
+			mm.mf.DecRef(p.fr)
+			p.fr = fr
+		}
+		p.cow = false
+	}
+	if j > i {
+		return mm.mapRangeLocked(v, v.pmas[i].start, v.pmas[j-1].end)
+	}
+	return faultOK
+}
+
+// mapRangeLocked maps the pmas of v in [s, e) into the AddressSpace with
+// their effective permissions.
+func (mm *MemoryManager) mapRangeLocked(v *vma, s, e uint64) faultResult {
+	fd := mm.mf.FD()
+	for i := v.pmaIndex(s); i < len(v.pmas) && v.pmas[i].start < e; i++ {
+		p := &v.pmas[i]
+		ms, me := max(p.start, s), min(p.end, e)
+		at := v.effective(p)
+		var err error
+		if at.Any() {
+			err = mm.as.MapFile(ms, fd, p.fr.Start+(ms-p.start), me-ms, at)
+		} else {
+			err = mm.as.Unmap(ms, me-ms)
+		}
+		if err != nil {
+			return faultBus
+		}
+	}
+	return faultOK
+}
+
+// remapLocked brings the AddressSpace in step with the pmas of v in
+// [s, e) after v's permissions changed.
+func (mm *MemoryManager) remapLocked(v *vma, s, e uint64) {
+	mm.mapRangeLocked(v, s, e)
+}
+
+// populateLocked faults in every page of [start, end) that is mapped and
+// accessible (MAP_POPULATE, MADV_POPULATE_*, the loader's Precommit),
+// breaking COW if write is set, and maps it. It stops at the first page it
+// cannot fill and returns that page's fault result.
+func (mm *MemoryManager) populateLocked(start, end uint64, write bool) faultResult {
+	cur := start
+	for cur < end {
+		v := mm.findVMALocked(cur)
+		if v == nil {
+			return faultMapErr
+		}
+		if !v.perms.Any() || (write && !v.perms.Write) {
+			return faultAccErr
+		}
+		segEnd := min(v.end, end)
+		for cur < segEnd {
+			p := v.findPMA(cur)
+			if p == nil {
+				size := uint64(populateWindow)
+				if v.mappable != nil {
+					size = 1 << 20
+				}
+				s, e, res := mm.fillLocked(v, cur, size)
+				if res != faultOK {
+					return res
+				}
+				if write {
+					for a := s; a < e; {
+						if res := mm.breakCOWLocked(v, a); res != faultOK {
+							return res
+						}
+						a = v.findPMA(a).end
+					}
+				}
+				mm.mapRangeLocked(v, s, min(e, segEnd))
+				cur = e
+				continue
+			}
+			if write && p.cow {
+				if res := mm.breakCOWLocked(v, cur); res != faultOK {
+					return res
+				}
+				p = v.findPMA(cur)
+			}
+			cur = p.end
+		}
+	}
+	return faultOK
+}
+
+// faultForCopyLocked makes the page at addr accessible to the sentry for a
+// read or (if write) a write, allocating or copying as needed.
+func (mm *MemoryManager) faultForCopyLocked(addr uint64, write, force bool) bool {
+	v := mm.vmaForFaultLocked(addr)
+	if v == nil || !v.allows(write, force) {
+		return false
+	}
+	if v.findPMA(addr) == nil {
+		if _, _, res := mm.fillLocked(v, addr, 0); res != faultOK {
+			return false
+		}
+	}
+	if write {
+		return mm.breakCOWLocked(v, addr) == faultOK
+	}
+	return true
+}
+
+// sharedAnon backs a MAP_SHARED|MAP_ANONYMOUS mapping: one range of memory
+// shared by all its mappers (including across Fork). Pages are allocated
+// lazily in anonFaultWindow chunks.
+type sharedAnon struct {
+	mf   *memfile.MemoryFile
+	size uint64 // page-aligned
+
+	mu     sync.Mutex
+	chunks map[uint64]memfile.Range
+	users  int
+}
+
+func newSharedAnon(mf *memfile.MemoryFile, size uint64) *sharedAnon {
+	return &sharedAnon{mf: mf, size: size, chunks: make(map[uint64]memfile.Range)}
+}
+
+// Translate implements memmap.Mappable.
+func (s *sharedAnon) Translate(off, maxLen uint64, at usermem.AccessType) (memfile.Range, error) {
+	if off >= s.size || maxLen == 0 {
+		return memfile.Range{}, memmap.ErrBeyondEOF
+	}
+	ci := off / anonFaultWindow
+	cs := ci * anonFaultWindow
+	ce := min(cs+anonFaultWindow, s.size)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	fr, ok := s.chunks[ci]
+	if !ok {
+		var err error
+		if fr, err = s.mf.Allocate(ce - cs); err != nil {
+			return memfile.Range{}, err
+		}
+		s.chunks[ci] = fr
+	}
+	end := ce
+	if maxLen < end-off {
+		end = off + usermem.PageRoundDown(maxLen)
+		if end == off {
+			end = off + usermem.PageSize
+		}
+	}
+	sub := memfile.Range{Start: fr.Start + (off - cs), End: fr.Start + (end - cs)}
+	s.mf.IncRef(sub)
+	return sub, nil
+}
+
+// hold counts the vmas that refer to s; the last one frees the memory.
+func (s *sharedAnon) hold(inc bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if inc {
+		s.users++
+		return
+	}
+	s.users--
+	if s.users == 0 {
+		for ci, fr := range s.chunks {
+			s.mf.DecRef(fr)
+			delete(s.chunks, ci)
+		}
+	}
+}

@@ -1,0 +1,112 @@
+package mm
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/rampart-sandbox/rampart/sentry/memmap"
+)
+
+// Fork returns a new address space with the same vmas, for fork(2) without
+// CLONE_VM. Private memory becomes copy-on-write in both address spaces
+// (the parent loses write permission on its host mappings of it now; the
+// child maps it lazily); shared mappings stay shared. Vmas marked
+// MADV_DONTFORK are not copied, and MADV_WIPEONFORK ones are copied empty.
+func (mm *MemoryManager) Fork() (*MemoryManager, error) {
+	child, err := NewMemoryManager(mm.p, mm.mf)
+	if err != nil {
+		return nil, err
+	}
+	mm.mu.Lock()
+	defer mm.mu.Unlock()
+	child.brkStart, child.brk, child.dataLimit = mm.brkStart, mm.brk, mm.dataLimit
+	child.mmapBase, child.stackLimit = mm.mmapBase, mm.stackLimit
+	child.argvStart, child.argvEnd, child.envStart, child.envEnd = mm.argvStart, mm.argvEnd, mm.envStart, mm.envEnd
+	child.auxv = append([]uint64(nil), mm.auxv...)
+	child.vmas = make([]*vma, 0, len(mm.vmas))
+	var firstErr error
+	for _, v := range mm.vmas {
+		if v.dontFork {
+			continue
+		}
+		nv := new(vma)
+		*nv = *v
+		nv.pmas = nil
+		if nv.hold != nil {
+			nv.hold(true)
+		}
+		child.vmas = append(child.vmas, nv)
+		if v.private && v.wipeOnFork {
+			continue
+		}
+		nv.pmas = make([]pma, len(v.pmas))
+		for k := range v.pmas {
+			p := &v.pmas[k]
+			mm.mf.IncRef(p.fr)
+			if v.private && !p.cow {
+				p.cow = true
+				if v.perms.Write {
+					// Keep the parent's host mapping in step: read-only now.
+					if mm.mapRangeLocked(v, p.start, p.end) != faultOK && firstErr == nil {
+						firstErr = fmt.Errorf("mm: remapping parent for fork at %#x: platform failure", p.start)
+					}
+				}
+			}
+			nv.pmas[k] = *p
+		}
+	}
+	if firstErr != nil {
+		child.Release()
+		return nil, firstErr
+	}
+	return child, nil
+}
+
+// MappingIdentity is implemented by Mappables that can name their file in
+// /proc/[pid]/maps (device and inode columns).
+type MappingIdentity interface {
+	MappingIdentity() (major, minor uint32, ino uint64)
+}
+
+// mapsNameColumn is the width to which Linux pads the fields of a
+// /proc/[pid]/maps line before the space that precedes the name.
+const mapsNameColumn = 72
+
+// MapsText returns the contents of /proc/[pid]/maps.
+func (mm *MemoryManager) MapsText() string {
+	mm.mu.RLock()
+	defer mm.mu.RUnlock()
+	var b strings.Builder
+	for _, v := range mm.vmas {
+		writeMapsLine(&b, v)
+	}
+	return b.String()
+}
+
+func writeMapsLine(b *strings.Builder, v *vma) {
+	var major, minor uint32
+	var ino, off uint64
+	if v.mappable != nil {
+		off = v.off
+		if id, ok := v.mappable.(MappingIdentity); ok {
+			major, minor, ino = id.MappingIdentity()
+		}
+	}
+	shared := byte('s')
+	if v.private {
+		shared = 'p'
+	}
+	start := b.Len()
+	fmt.Fprintf(b, "%08x-%08x %s%c %08x %02x:%02x %d ", v.start, v.end, v.perms.String(), shared, off, major, minor, ino)
+	if v.name != "" {
+		for b.Len()-start < mapsNameColumn {
+			b.WriteByte(' ')
+		}
+		b.WriteByte(' ')
+		b.WriteString(v.name)
+	}
+	b.WriteByte('\n')
+}
+
+// Compile-time check that sharedAnon is a Mappable.
+var _ memmap.Mappable = (*sharedAnon)(nil)

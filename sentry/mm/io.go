@@ -1,0 +1,155 @@
+package mm
+
+import (
+	"bytes"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/rampart-sandbox/rampart/sentry/memfile"
+)
+
+// accessOp is what access does with application memory.
+type accessOp int
+
+const (
+	opRead accessOp = iota
+	opWrite
+	opZero
+)
+
+// CopyIn copies application memory at addr into dst. It returns the bytes
+// copied and EFAULT if it stopped at an address that is unmapped or not
+// readable. It faults pages in as needed.
+func (mm *MemoryManager) CopyIn(addr uint64, dst []byte) (int, error) {
+	n, err := mm.access(addr, dst, uint64(len(dst)), opRead, false)
+	return int(n), err
+}
+
+// CopyInForce is CopyIn for ptrace's PEEK: it also reads mappings that are
+// not readable but may be made readable (VM_MAYREAD).
+func (mm *MemoryManager) CopyInForce(addr uint64, dst []byte) (int, error) {
+	n, err := mm.access(addr, dst, uint64(len(dst)), opRead, true)
+	return int(n), err
+}
+
+// CopyOut copies src to application memory at addr, which must be
+// writable (EFAULT otherwise, after copying what it could). Copy-on-write
+// pages are copied first, as on a write fault.
+func (mm *MemoryManager) CopyOut(addr uint64, src []byte) (int, error) {
+	n, err := mm.access(addr, src, uint64(len(src)), opWrite, false)
+	return int(n), err
+}
+
+// CopyOutForce is CopyOut ignoring the lack of PROT_WRITE on private
+// mappings (which get a private copy of the page), for the loader (zeroing
+// the bss tail of a read-only page) and ptrace's POKE. Shared mappings
+// still need PROT_WRITE.
+func (mm *MemoryManager) CopyOutForce(addr uint64, src []byte) (int, error) {
+	n, err := mm.access(addr, src, uint64(len(src)), opWrite, true)
+	return int(n), err
+}
+
+// ZeroOut writes n zero bytes at addr.
+func (mm *MemoryManager) ZeroOut(addr, n uint64) (int, error) {
+	done, err := mm.access(addr, nil, n, opZero, false)
+	return int(done), err
+}
+
+// ZeroOutForce is ZeroOut with CopyOutForce's permission rules.
+func (mm *MemoryManager) ZeroOutForce(addr, n uint64) (int, error) {
+	done, err := mm.access(addr, nil, n, opZero, true)
+	return int(done), err
+}
+
+// CopyInString reads a NUL-terminated string of at most maxLen bytes
+// (excluding the NUL); ENAMETOOLONG if there is no NUL within maxLen.
+func (mm *MemoryManager) CopyInString(addr uint64, maxLen int) (string, error) {
+	if maxLen < 0 {
+		maxLen = 0
+	}
+	var buf [256]byte
+	var acc []byte
+	limit := uint64(maxLen) + 1 // bytes to read, including the NUL
+	for done := uint64(0); done < limit; {
+		chunk := buf[:min(uint64(len(buf)), limit-done)]
+		n, err := mm.access(addr+done, chunk, uint64(len(chunk)), opRead, false)
+		if i := bytes.IndexByte(chunk[:n], 0); i >= 0 {
+			if acc == nil {
+				return string(chunk[:i]), nil
+			}
+			return string(append(acc, chunk[:i]...)), nil
+		}
+		if err != nil {
+			return "", err
+		}
+		acc = append(acc, chunk[:n]...)
+		done += n
+		if addr+done < addr {
+			return "", unix.EFAULT
+		}
+	}
+	return "", unix.ENAMETOOLONG
+}
+
+// access reads, writes or zeroes n bytes of application memory at addr
+// through the sentry's mapping of the memory file. It returns the bytes
+// done, and EFAULT if it stopped early.
+//
+// The fast path, when the pmas exist and allow the access, holds mu for
+// reading and makes no syscall and no allocation.
+func (mm *MemoryManager) access(addr uint64, buf []byte, n uint64, op accessOp, force bool) (uint64, error) {
+	if n == 0 {
+		return 0, nil
+	}
+	write := op != opRead
+	var done uint64
+	exclusive := false
+	mm.mu.RLock()
+	for done < n {
+		a := addr + done
+		if a < addr {
+			break // wrapped around
+		}
+		v := mm.findVMALocked(a)
+		if v != nil && !v.allows(write, force) {
+			break
+		}
+		var p *pma
+		if v != nil {
+			p = v.findPMA(a)
+		}
+		if p == nil || (write && p.cow) {
+			if !exclusive {
+				mm.mu.RUnlock()
+				mm.mu.Lock()
+				exclusive = true
+				continue // things may have changed; look again
+			}
+			if !mm.faultForCopyLocked(a, write, force) {
+				break
+			}
+			continue
+		}
+		cnt := min(p.end-a, n-done)
+		off := p.fr.Start + (a - p.start)
+		s := mm.mf.Slice(memfile.Range{Start: off, End: off + cnt})
+		switch op {
+		case opRead:
+			copy(buf[done:], s)
+		case opWrite:
+			copy(s, buf[done:])
+		case opZero:
+			clear(s)
+		}
+		done += cnt
+	}
+	if exclusive {
+		mm.mu.Unlock()
+	} else {
+		mm.mu.RUnlock()
+	}
+	if done < n {
+		return done, unix.EFAULT
+	}
+	return done, nil
+}

@@ -1,0 +1,268 @@
+// Package mm owns application address spaces: a MemoryManager records what
+// the application mapped (vmas) and which ranges of the memory file really
+// back it (pmas), fills pmas in lazily on faults, shares them copy-on-write
+// across Fork, keeps the platform AddressSpace in step with them, and lets
+// the sentry copy to and from application memory through its own mapping of
+// the memory file.
+//
+// # Locking
+//
+// MemoryManager.mu (a sync.RWMutex) protects the vmas, the pmas and the
+// brk/mmap settings. Readers (the copy fast paths, MapsText, MinCore) take it
+// for reading; everything that changes vmas or pmas, including fault
+// handling, takes it for writing. Lock order:
+//
+//	MemoryManager.mu
+//	  → locks inside Mappable.Translate and MMapOpts.Hold (called with mu held;
+//	    they must not call back into the MemoryManager)
+//	  → the platform AddressSpace's own serialisation (MapFile/Unmap are
+//	    called with mu held)
+//	  → memfile.MemoryFile's internal lock (a leaf)
+//
+// # Invariant between pmas and the AddressSpace
+//
+// For every page, the AddressSpace either maps nothing or maps exactly the
+// pma's memory-file page with the pma's effective permissions (the vma's
+// permissions, without write while the pma is copy-on-write). Every change
+// of a pma or of a vma's permissions updates the AddressSpace before mu is
+// released. This is what lets HandleFault interpret the ptrace platform's
+// imprecise fault reports.
+package mm
+
+import (
+	"sync"
+	"sync/atomic"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/rampart-sandbox/rampart/platform"
+	"github.com/rampart-sandbox/rampart/sentry/memfile"
+	"github.com/rampart-sandbox/rampart/sentry/usermem"
+)
+
+const (
+	// anonFaultWindow is how much private anonymous memory one fault
+	// allocates and maps (aligned, clipped to the vma and to existing pmas).
+	anonFaultWindow = 2 << 20
+	// fileFaultWindow is how much of a file one fault translates and maps.
+	fileFaultWindow = 256 << 10
+	// cowWindow is how much one copy-on-write break copies.
+	cowWindow = 64 << 10
+	// populateWindow bounds one step of MAP_POPULATE.
+	populateWindow = 32 << 20
+
+	// stackGuardGap is Linux's stack_guard_gap: a growsdown vma keeps this
+	// much free space below it, and may not grow closer to the vma below.
+	stackGuardGap = 256 * usermem.PageSize
+	// defaultStackLimit is the default RLIMIT_STACK.
+	defaultStackLimit = 8 << 20
+	// mmapBaseGap is the space left below MaxUserAddress for the stack by
+	// the default mmap base (Linux's minimum gap).
+	mmapBaseGap = 128 << 20
+)
+
+// MemoryManager is one application address space. It is shared by every
+// task (thread) that uses it; all methods are safe for concurrent use.
+type MemoryManager struct {
+	// Immutable after creation.
+	p       platform.Platform
+	mf      *memfile.MemoryFile
+	as      platform.AddressSpace
+	minAddr uint64
+	maxAddr uint64
+
+	// users counts IncUsers references; Release of the last one destroys
+	// the address space.
+	users atomic.Int32
+
+	// mu protects everything below; see the package comment for the lock
+	// order.
+	mu sync.RWMutex
+
+	// vmas is sorted by start; vmas do not overlap and are never empty.
+	vmas []*vma
+
+	// brkStart and brk are the initial and current program break.
+	brkStart, brk uint64
+	// dataLimit bounds brk-brkStart (RLIMIT_DATA); 0 means unlimited.
+	dataLimit uint64
+	// mmapBase is the top of the area searched for mmap without a hint.
+	mmapBase uint64
+	// stackLimit is RLIMIT_STACK, bounding growsdown vmas.
+	stackLimit uint64
+
+	// lastSpurious is the page of the last access-error fault that was
+	// retried because the vma and pma allow it (see handleFaultLocked).
+	lastSpurious uint64
+
+	// What /proc/[pid]/{cmdline,environ,auxv} show.
+	argvStart, argvEnd, envStart, envEnd uint64
+	auxv                                 []uint64
+}
+
+// NewMemoryManager returns an empty address space with one user.
+func NewMemoryManager(p platform.Platform, mf *memfile.MemoryFile) (*MemoryManager, error) {
+	as, err := p.NewAddressSpace()
+	if err != nil {
+		return nil, err
+	}
+	mm := &MemoryManager{
+		p:          p,
+		mf:         mf,
+		as:         as,
+		minAddr:    usermem.PageRoundDown(p.MinUserAddress() + usermem.PageMask),
+		maxAddr:    usermem.PageRoundDown(p.MaxUserAddress()),
+		stackLimit: defaultStackLimit,
+	}
+	if mm.maxAddr > mmapBaseGap && mm.maxAddr-mmapBaseGap > mm.minAddr {
+		mm.mmapBase = mm.maxAddr - mmapBaseGap
+	} else {
+		mm.mmapBase = mm.maxAddr
+	}
+	mm.users.Store(1)
+	return mm, nil
+}
+
+// AddressSpace returns the platform address space, for Context.Switch.
+func (mm *MemoryManager) AddressSpace() platform.AddressSpace { return mm.as }
+
+// IncUsers adds a user (a task sharing the address space with CLONE_VM).
+// The caller must already hold a user reference.
+func (mm *MemoryManager) IncUsers() { mm.users.Add(1) }
+
+// Release drops the caller's reference; the last one unmaps everything
+// and releases the address space.
+func (mm *MemoryManager) Release() {
+	if mm.users.Add(-1) != 0 {
+		return
+	}
+	// No Context may run in the address space any more: destroy it first,
+	// so that no stub maps pages while they are freed.
+	mm.as.Release()
+	mm.mu.Lock()
+	defer mm.mu.Unlock()
+	for _, v := range mm.vmas {
+		for i := range v.pmas {
+			mm.mf.DecRef(v.pmas[i].fr)
+		}
+		v.pmas = nil
+		if v.hold != nil {
+			v.hold(false)
+		}
+	}
+	mm.vmas = nil
+}
+
+// SetMMapBase sets the top of the area used for mmap without a usable hint
+// (the loader randomises it). It is clamped to the user address range.
+func (mm *MemoryManager) SetMMapBase(base uint64) {
+	base = usermem.PageRoundDown(base)
+	if base > mm.maxAddr {
+		base = mm.maxAddr
+	}
+	if base < mm.minAddr {
+		base = mm.minAddr
+	}
+	mm.mu.Lock()
+	mm.mmapBase = base
+	mm.mu.Unlock()
+}
+
+// MMapBase returns the current mmap base.
+func (mm *MemoryManager) MMapBase() uint64 {
+	mm.mu.RLock()
+	defer mm.mu.RUnlock()
+	return mm.mmapBase
+}
+
+// SetStackLimit sets RLIMIT_STACK, which bounds how far a MAP_GROWSDOWN
+// vma may grow. 0 or RLIM_INFINITY means no limit.
+func (mm *MemoryManager) SetStackLimit(limit uint64) {
+	if limit == 0 {
+		limit = ^uint64(0)
+	}
+	mm.mu.Lock()
+	mm.stackLimit = limit
+	mm.mu.Unlock()
+}
+
+// SetDataLimit sets RLIMIT_DATA as applied to brk(2): the break may not be
+// moved more than limit bytes above its start. 0 or RLIM_INFINITY means no
+// limit.
+func (mm *MemoryManager) SetDataLimit(limit uint64) {
+	if limit == ^uint64(0) {
+		limit = 0
+	}
+	mm.mu.Lock()
+	mm.dataLimit = limit
+	mm.mu.Unlock()
+}
+
+// SetArgvEnv records where the loader put argv and envp strings, for
+// /proc/[pid]/cmdline and environ.
+func (mm *MemoryManager) SetArgvEnv(argvStart, argvEnd, envStart, envEnd uint64) {
+	mm.mu.Lock()
+	mm.argvStart, mm.argvEnd, mm.envStart, mm.envEnd = argvStart, argvEnd, envStart, envEnd
+	mm.mu.Unlock()
+}
+
+// ArgvEnv returns what SetArgvEnv recorded.
+func (mm *MemoryManager) ArgvEnv() (argvStart, argvEnd, envStart, envEnd uint64) {
+	mm.mu.RLock()
+	defer mm.mu.RUnlock()
+	return mm.argvStart, mm.argvEnd, mm.envStart, mm.envEnd
+}
+
+// SetAuxv records the auxiliary vector the loader built.
+func (mm *MemoryManager) SetAuxv(auxv []uint64) {
+	c := append([]uint64(nil), auxv...)
+	mm.mu.Lock()
+	mm.auxv = c
+	mm.mu.Unlock()
+}
+
+// Auxv returns a copy of the auxiliary vector recorded by SetAuxv.
+func (mm *MemoryManager) Auxv() []uint64 {
+	mm.mu.RLock()
+	defer mm.mu.RUnlock()
+	return append([]uint64(nil), mm.auxv...)
+}
+
+// BrkStart returns the initial program break.
+func (mm *MemoryManager) BrkStart() uint64 {
+	mm.mu.RLock()
+	defer mm.mu.RUnlock()
+	return mm.brkStart
+}
+
+// VirtualSize returns the total length of all vmas (VmSize).
+func (mm *MemoryManager) VirtualSize() uint64 {
+	mm.mu.RLock()
+	defer mm.mu.RUnlock()
+	var n uint64
+	for _, v := range mm.vmas {
+		n += v.end - v.start
+	}
+	return n
+}
+
+// ResidentSize returns the total length of all pmas (an upper bound of
+// VmRSS: pmas are committed lazily by the host).
+func (mm *MemoryManager) ResidentSize() uint64 {
+	mm.mu.RLock()
+	defer mm.mu.RUnlock()
+	var n uint64
+	for _, v := range mm.vmas {
+		for i := range v.pmas {
+			n += v.pmas[i].end - v.pmas[i].start
+		}
+	}
+	return n
+}
+
+// errno helpers, so that call sites read like the kernel's.
+var (
+	errInval = unix.EINVAL
+	errNoMem = unix.ENOMEM
+	errFault = unix.EFAULT
+)

@@ -1,0 +1,746 @@
+package mm
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/rampart-sandbox/rampart/sentry/usermem"
+)
+
+const pg = usermem.PageSize
+
+func anonOpts(length uint64) MMapOpts {
+	return MMapOpts{Length: length, Private: true, Perms: usermem.ReadWrite, MaxPerms: usermem.AnyAccess}
+}
+
+func mustMMap(t *testing.T, m *MemoryManager, opts MMapOpts) uint64 {
+	t.Helper()
+	a, err := m.MMap(opts)
+	if err != nil {
+		t.Fatalf("MMap(%+v): %v", opts, err)
+	}
+	return a
+}
+
+func wantErr(t *testing.T, what string, err, want error) {
+	t.Helper()
+	if !errors.Is(err, want) {
+		t.Errorf("%s: got %v, want %v", what, err, want)
+	}
+}
+
+func vmaCount(m *MemoryManager) int {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return len(m.vmas)
+}
+
+func TestMMapPlacement(t *testing.T) {
+	e := newEnv(t)
+	m := e.mm
+	base := m.MMapBase()
+	if base != testMax-mmapBaseGap {
+		t.Fatalf("default base %#x", base)
+	}
+	a1 := mustMMap(t, m, anonOpts(3*pg))
+	if a1 != base-3*pg {
+		t.Errorf("first mapping at %#x, want %#x", a1, base-3*pg)
+	}
+	a2 := mustMMap(t, m, anonOpts(pg+1))
+	if a2 != a1-2*pg {
+		t.Errorf("second mapping at %#x, want %#x", a2, a1-2*pg)
+	}
+	if n := vmaCount(m); n != 1 {
+		t.Errorf("adjacent anonymous mappings not merged: %d vmas", n)
+	}
+	// A free hint is honoured; an occupied one is not.
+	o := anonOpts(pg)
+	o.Addr = 0x200000000
+	if a := mustMMap(t, m, o); a != 0x200000000 {
+		t.Errorf("hint ignored: %#x", a)
+	}
+	o.Addr = 0x200000000
+	if a := mustMMap(t, m, o); a == 0x200000000 {
+		t.Error("occupied hint reused")
+	}
+	o.Addr = 0x300000001 // rounded up
+	if a := mustMMap(t, m, o); a != 0x300001000 {
+		t.Errorf("unaligned hint: %#x", a)
+	}
+	o = anonOpts(pg)
+	o.Map32Bit = true
+	if a := mustMMap(t, m, o); a < map32Start || a >= map32End {
+		t.Errorf("MAP_32BIT at %#x", a)
+	}
+	m.SetMMapBase(0x100000000)
+	if a := mustMMap(t, m, anonOpts(pg)); a != 0x100000000-pg {
+		t.Errorf("after SetMMapBase: %#x", a)
+	}
+	checkInvariants(t, m)
+}
+
+func TestMMapErrors(t *testing.T) {
+	m := newEnv(t).mm
+	_, err := m.MMap(anonOpts(0))
+	wantErr(t, "zero length", err, unix.EINVAL)
+	_, err = m.MMap(anonOpts(^uint64(0)))
+	wantErr(t, "huge length", err, unix.ENOMEM)
+	o := anonOpts(pg)
+	o.Fixed, o.Unmap, o.Addr = true, true, 0x10000001
+	_, err = m.MMap(o)
+	wantErr(t, "unaligned fixed", err, unix.EINVAL)
+	o.Addr = testMax
+	_, err = m.MMap(o)
+	wantErr(t, "fixed beyond max", err, unix.ENOMEM)
+	o.Addr = testMax - pg
+	if _, err := m.MMap(o); err != nil {
+		t.Errorf("fixed at last page: %v", err)
+	}
+	o.Addr = 0x1000
+	_, err = m.MMap(o)
+	wantErr(t, "fixed below min", err, unix.EPERM)
+	o = anonOpts(pg)
+	o.Offset = 5
+	_, err = m.MMap(o)
+	wantErr(t, "unaligned offset", err, unix.EINVAL)
+	o = anonOpts(pg)
+	o.MaxPerms = usermem.Read
+	_, err = m.MMap(o)
+	wantErr(t, "perms beyond max", err, unix.EACCES)
+	_, err = m.MMap(anonOpts(testMax))
+	wantErr(t, "longer than address space", err, unix.ENOMEM)
+}
+
+func TestMMapFixedReplaceAndNoReplace(t *testing.T) {
+	e := newEnv(t)
+	m := e.mm
+	a := mustMMap(t, m, anonOpts(4*pg))
+	if _, err := m.CopyOut(a, bytes.Repeat([]byte{1}, 4*pg)); err != nil {
+		t.Fatal(err)
+	}
+	appAccess(m, e.mf, a+pg, false, 0) // map it in the AS
+	o := anonOpts(pg)
+	o.Fixed, o.Addr = true, a+pg
+	_, err := m.MMap(o)
+	wantErr(t, "MAP_FIXED_NOREPLACE", err, unix.EEXIST)
+	o.Unmap = true
+	o.Perms = usermem.Read
+	if got := mustMMap(t, m, o); got != a+pg {
+		t.Fatalf("MAP_FIXED at %#x", got)
+	}
+	if _, ok := fas(m).lookup(a + pg); ok {
+		t.Error("replaced page still mapped in the AddressSpace")
+	}
+	buf := make([]byte, 4*pg)
+	if n, err := m.CopyIn(a, buf); err != nil || n != len(buf) {
+		t.Fatalf("CopyIn: %d %v", n, err)
+	}
+	for i, b := range buf {
+		want := byte(1)
+		if i >= pg && i < 2*pg {
+			want = 0
+		}
+		if b != want {
+			t.Fatalf("byte %d = %d, want %d", i, b, want)
+		}
+	}
+	if n := vmaCount(m); n != 3 {
+		t.Errorf("%d vmas after MAP_FIXED in the middle, want 3", n)
+	}
+	checkInvariants(t, m)
+}
+
+func TestMUnmapSplits(t *testing.T) {
+	e := newEnv(t)
+	m := e.mm
+	a := mustMMap(t, m, anonOpts(10*pg))
+	m.CopyOut(a, bytes.Repeat([]byte{7}, 10*pg))
+	for i := uint64(0); i < 10; i++ {
+		appAccess(m, e.mf, a+i*pg, false, 0)
+	}
+	used := e.mf.Usage().Allocated
+	if err := m.MUnmap(a+3*pg, 2*pg); err != nil {
+		t.Fatal(err)
+	}
+	if n := vmaCount(m); n != 2 {
+		t.Fatalf("%d vmas, want 2", n)
+	}
+	if e.mf.Usage().Allocated != used-2*pg {
+		t.Errorf("munmap did not release the pages: %d -> %d", used, e.mf.Usage().Allocated)
+	}
+	var b [1]byte
+	if _, err := m.CopyIn(a+3*pg, b[:]); err != unix.EFAULT {
+		t.Errorf("CopyIn of unmapped page: %v", err)
+	}
+	if sig, code, _, _ := appAccess(m, e.mf, a+4*pg, false, 0); sig != int32(unix.SIGSEGV) || code != segvMapErr {
+		t.Errorf("fault on unmapped page: %d/%d", sig, code)
+	}
+	if _, _, _, v := appAccess(m, e.mf, a+5*pg, false, 0); v != 7 {
+		t.Errorf("data after hole: %d", v)
+	}
+	checkInvariants(t, m)
+	wantErr(t, "unaligned", m.MUnmap(a+1, pg), unix.EINVAL)
+	wantErr(t, "zero length", m.MUnmap(a, 0), unix.EINVAL)
+	wantErr(t, "beyond max", m.MUnmap(testMax-pg, 2*pg), unix.EINVAL)
+	if err := m.MUnmap(0x20000, pg); err != nil {
+		t.Errorf("munmap of nothing: %v", err)
+	}
+}
+
+func TestMProtect(t *testing.T) {
+	e := newEnv(t)
+	m := e.mm
+	a := mustMMap(t, m, anonOpts(6*pg))
+	for i := uint64(0); i < 6; i++ {
+		appAccess(m, e.mf, a+i*pg, true, byte(i))
+	}
+	if err := m.MProtect(a+2*pg, 2*pg, usermem.Read, false); err != nil {
+		t.Fatal(err)
+	}
+	if n := vmaCount(m); n != 3 {
+		t.Fatalf("%d vmas, want 3", n)
+	}
+	checkInvariants(t, m)
+	if pm, _ := fas(m).lookup(a + 2*pg); pm.perms.Write {
+		t.Error("AS still maps the page writable")
+	}
+	if n, err := m.CopyOut(a+pg, make([]byte, 2*pg)); err != unix.EFAULT || n != pg {
+		t.Errorf("CopyOut into read-only: %d %v", n, err)
+	}
+	if sig, code, _, _ := appAccess(m, e.mf, a+2*pg, true, 1); sig != int32(unix.SIGSEGV) || code != segvAccErr {
+		t.Errorf("write to read-only page: %d/%d", sig, code)
+	}
+	if _, _, _, v := appAccess(m, e.mf, a+3*pg, false, 0); v != 3 {
+		t.Errorf("read-only page reads %d", v)
+	}
+	// PROT_NONE: any access is ACCERR.
+	m.MProtect(a+2*pg, pg, usermem.NoAccess, false)
+	if sig, code, _, _ := appAccess(m, e.mf, a+2*pg, false, 0); sig != int32(unix.SIGSEGV) || code != segvAccErr {
+		t.Errorf("read of PROT_NONE: %d/%d", sig, code)
+	}
+	checkInvariants(t, m)
+	// Back to rw: vmas merge again and data is intact.
+	if err := m.MProtect(a, 6*pg, usermem.ReadWrite, false); err != nil {
+		t.Fatal(err)
+	}
+	if n := vmaCount(m); n != 1 {
+		t.Errorf("%d vmas after restoring, want 1", n)
+	}
+	if _, _, _, v := appAccess(m, e.mf, a+2*pg, false, 0); v != 2 {
+		t.Errorf("data lost across PROT_NONE: %d", v)
+	}
+
+	// MaxPerms and holes.
+	o := anonOpts(2 * pg)
+	o.Perms, o.MaxPerms = usermem.Read, usermem.Read
+	b := mustMMap(t, m, o)
+	wantErr(t, "beyond MaxPerms", m.MProtect(b, 2*pg, usermem.ReadWrite, false), unix.EACCES)
+	wantErr(t, "hole", m.MProtect(a+5*pg, 2*pg, usermem.Read, false), unix.ENOMEM)
+	// Linux applies the change up to the hole.
+	m.mu.RLock()
+	if v := m.findVMALocked(a + 5*pg); v.perms != usermem.Read {
+		t.Error("change before the hole not applied")
+	}
+	m.mu.RUnlock()
+	wantErr(t, "unaligned", m.MProtect(a+1, pg, usermem.Read, false), unix.EINVAL)
+	if err := m.MProtect(a, 0, usermem.Read, false); err != nil {
+		t.Errorf("zero length: %v", err)
+	}
+	wantErr(t, "wrap", m.MProtect(a, ^uint64(0)-pg, usermem.Read, false), unix.ENOMEM)
+
+	// PROT_GROWSDOWN applies from the start of a growsdown vma.
+	o = anonOpts(4 * pg)
+	o.GrowsDown = true
+	s := mustMMap(t, m, o)
+	if err := m.MProtect(s+2*pg, pg, usermem.Read, true); err != nil {
+		t.Fatal(err)
+	}
+	m.mu.RLock()
+	if v := m.findVMALocked(s); v.perms != usermem.Read || v.end != s+3*pg {
+		t.Errorf("PROT_GROWSDOWN: vma [%#x,%#x) %v", v.start, v.end, v.perms)
+	}
+	m.mu.RUnlock()
+	wantErr(t, "PROT_GROWSDOWN on a normal vma", m.MProtect(b, pg, usermem.Read, true), unix.EINVAL)
+	checkInvariants(t, m)
+}
+
+func TestBrk(t *testing.T) {
+	e := newEnv(t)
+	m := e.mm
+	start := uint64(0x555555560123)
+	m.SetBrkStart(start)
+	if got := m.Brk(0); got != start {
+		t.Fatalf("Brk(0) = %#x", got)
+	}
+	if got := m.Brk(start + 3*pg); got != start+3*pg {
+		t.Fatalf("grow: %#x", got)
+	}
+	if _, err := m.CopyOut(start+pg, bytes.Repeat([]byte{9}, pg)); err != nil {
+		t.Fatalf("heap not writable: %v", err)
+	}
+	if !strings.Contains(m.MapsText(), "[heap]") {
+		t.Error("no [heap] in maps")
+	}
+	if got := m.Brk(start + 10*pg); got != start+10*pg {
+		t.Fatalf("grow again: %#x", got)
+	}
+	if n := vmaCount(m); n != 1 {
+		t.Errorf("heap in %d vmas", n)
+	}
+	if got := m.Brk(start + pg); got != start+pg {
+		t.Fatalf("shrink: %#x", got)
+	}
+	if got := m.Brk(start + 3*pg); got != start+3*pg {
+		t.Fatal("regrow")
+	}
+	var b [1]byte
+	m.CopyIn(start+2*pg+0x100, b[:])
+	if b[0] != 0 {
+		t.Error("heap page freed by shrinking is not zero")
+	}
+	m.CopyIn(start+pg, b[:])
+	if b[0] != 9 {
+		t.Error("heap below the break lost its data")
+	}
+	if got := m.Brk(start - pg); got != start+3*pg {
+		t.Errorf("below start: %#x", got)
+	}
+	// A mapping in the way makes brk fail.
+	o := anonOpts(pg)
+	o.Fixed, o.Unmap, o.Addr = true, true, usermem.PageRoundDown(start)+20*pg
+	mustMMap(t, m, o)
+	if got := m.Brk(start + 30*pg); got != start+3*pg {
+		t.Errorf("brk over a mapping: %#x", got)
+	}
+	m.SetDataLimit(4 * pg)
+	if got := m.Brk(start + 5*pg); got != start+3*pg {
+		t.Errorf("brk beyond RLIMIT_DATA: %#x", got)
+	}
+	checkInvariants(t, m)
+}
+
+func TestMRemap(t *testing.T) {
+	e := newEnv(t)
+	m := e.mm
+	fill := func(a, n uint64, v byte) {
+		if _, err := m.CopyOut(a, bytes.Repeat([]byte{v}, int(n))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(a, n uint64, v byte) {
+		t.Helper()
+		buf := make([]byte, n)
+		if _, err := m.CopyIn(a, buf); err != nil {
+			t.Fatalf("CopyIn %#x: %v", a, err)
+		}
+		if !bytes.Equal(buf, bytes.Repeat([]byte{v}, int(n))) {
+			t.Fatalf("contents at %#x differ", a)
+		}
+	}
+	o := anonOpts(2 * pg)
+	o.Fixed, o.Unmap, o.Addr = true, true, 0x40000000
+	a := mustMMap(t, m, o)
+	fill(a, 2*pg, 5)
+
+	// Grow in place.
+	if got, err := m.MRemap(a, 2*pg, 4*pg, 0, 0); err != nil || got != a {
+		t.Fatalf("grow in place: %#x %v", got, err)
+	}
+	check(a, 2*pg, 5)
+	check(a+2*pg, 2*pg, 0)
+
+	// Block growth, then move.
+	o.Addr = a + 4*pg
+	o.Perms = usermem.Read // not mergeable
+	mustMMap(t, m, o)
+	_, err := m.MRemap(a, 4*pg, 8*pg, 0, 0)
+	wantErr(t, "grow without MAYMOVE", err, unix.ENOMEM)
+	m.mu.RLock()
+	frBefore := m.findVMALocked(a).findPMA(a).fr
+	m.mu.RUnlock()
+	b, err := m.MRemap(a, 4*pg, 8*pg, unix.MREMAP_MAYMOVE, 0)
+	if err != nil || b == a {
+		t.Fatalf("move: %#x %v", b, err)
+	}
+	m.mu.RLock()
+	if fr := m.findVMALocked(b).findPMA(b).fr; fr.Start != frBefore.Start {
+		t.Error("move copied the data instead of moving the pmas")
+	}
+	m.mu.RUnlock()
+	check(b, 2*pg, 5)
+	if _, err := m.CopyIn(a, make([]byte, 1)); err != unix.EFAULT {
+		t.Error("old range still mapped after move")
+	}
+
+	// Shrink.
+	if got, err := m.MRemap(b, 8*pg, 2*pg, 0, 0); err != nil || got != b {
+		t.Fatalf("shrink: %#x %v", got, err)
+	}
+	if _, err := m.CopyIn(b+2*pg, make([]byte, 1)); err != unix.EFAULT {
+		t.Error("shrunk tail still mapped")
+	}
+
+	// FIXED.
+	dst := uint64(0x50000000)
+	if got, err := m.MRemap(b, 2*pg, 2*pg, unix.MREMAP_MAYMOVE|unix.MREMAP_FIXED, dst); err != nil || got != dst {
+		t.Fatalf("fixed: %#x %v", got, err)
+	}
+	check(dst, 2*pg, 5)
+
+	// DONTUNMAP: old range stays mapped, reads zero.
+	c, err := m.MRemap(dst, 2*pg, 2*pg, unix.MREMAP_MAYMOVE|unix.MREMAP_DONTUNMAP, 0)
+	if err != nil || c == dst {
+		t.Fatalf("dontunmap: %#x %v", c, err)
+	}
+	check(c, 2*pg, 5)
+	check(dst, 2*pg, 0)
+
+	// Errors.
+	_, err = m.MRemap(0x60000000, pg, 2*pg, unix.MREMAP_MAYMOVE, 0)
+	wantErr(t, "unmapped", err, unix.EFAULT)
+	_, err = m.MRemap(c, 3*pg, 4*pg, unix.MREMAP_MAYMOVE, 0)
+	wantErr(t, "beyond vma", err, unix.EFAULT)
+	_, err = m.MRemap(c+1, pg, pg, 0, 0)
+	wantErr(t, "unaligned", err, unix.EINVAL)
+	_, err = m.MRemap(c, pg, 0, 0, 0)
+	wantErr(t, "zero new size", err, unix.EINVAL)
+	_, err = m.MRemap(c, pg, pg, unix.MREMAP_FIXED, dst)
+	wantErr(t, "FIXED without MAYMOVE", err, unix.EINVAL)
+	_, err = m.MRemap(c, 2*pg, 2*pg, unix.MREMAP_MAYMOVE|unix.MREMAP_FIXED, c+pg)
+	wantErr(t, "overlapping FIXED", err, unix.EINVAL)
+	_, err = m.MRemap(c, pg, 2*pg, unix.MREMAP_MAYMOVE|unix.MREMAP_DONTUNMAP, 0)
+	wantErr(t, "DONTUNMAP resize", err, unix.EINVAL)
+	_, err = m.MRemap(c, pg, pg, 0x100, 0)
+	wantErr(t, "bad flags", err, unix.EINVAL)
+	_, err = m.MRemap(c, 0, pg, unix.MREMAP_MAYMOVE, 0)
+	wantErr(t, "duplicate private", err, unix.EINVAL)
+
+	// Duplicating a shared mapping shares its memory.
+	so := anonOpts(pg)
+	so.Private = false
+	s := mustMMap(t, m, so)
+	d, err := m.MRemap(s, 0, pg, unix.MREMAP_MAYMOVE, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fill(s, 8, 0x42)
+	check(d, 8, 0x42)
+	checkInvariants(t, m)
+}
+
+func TestForkCOW(t *testing.T) {
+	e := newEnv(t)
+	parent := e.mm
+	a := mustMMap(t, parent, anonOpts(4*pg))
+	so := anonOpts(pg)
+	so.Private = false
+	s := mustMMap(t, parent, so)
+	for i := uint64(0); i < 4; i++ {
+		appAccess(parent, e.mf, a+i*pg, true, 1)
+	}
+	appAccess(parent, e.mf, s, true, 0x10)
+
+	child, err := parent.Fork()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pm, ok := fas(parent).lookup(a); !ok || pm.perms.Write {
+		t.Errorf("parent page still writable after fork: %+v %v", pm, ok)
+	}
+	checkInvariants(t, parent)
+	checkInvariants(t, child)
+
+	if _, _, _, v := appAccess(child, e.mf, a, false, 0); v != 1 {
+		t.Fatalf("child reads %d", v)
+	}
+	if sig, _, _, _ := appAccess(child, e.mf, a, true, 2); sig != 0 {
+		t.Fatalf("child write: signal %d", sig)
+	}
+	if sig, _, _, _ := appAccess(parent, e.mf, a, true, 3); sig != 0 {
+		t.Fatalf("parent write: signal %d", sig)
+	}
+	if _, _, _, v := appAccess(child, e.mf, a, false, 0); v != 2 {
+		t.Errorf("child sees %d, want 2", v)
+	}
+	if _, _, _, v := appAccess(parent, e.mf, a, false, 0); v != 3 {
+		t.Errorf("parent sees %d, want 3", v)
+	}
+	// Through CopyOut as well.
+	child.CopyOut(a+pg, []byte{4})
+	var b [1]byte
+	parent.CopyIn(a+pg, b[:])
+	if b[0] != 1 {
+		t.Errorf("child's CopyOut leaked into the parent: %d", b[0])
+	}
+
+	// The shared mapping stays shared.
+	appAccess(child, e.mf, s, true, 0x20)
+	if _, _, _, v := appAccess(parent, e.mf, s, false, 0); v != 0x20 {
+		t.Errorf("shared anonymous mapping not shared after fork: %d", v)
+	}
+	checkInvariants(t, parent)
+	checkInvariants(t, child)
+
+	// After the child is gone, the parent takes its pages over without copying.
+	child.Release()
+	if !fas(child).released {
+		t.Error("child AddressSpace not released")
+	}
+	parent.mu.RLock()
+	frBefore := parent.findVMALocked(a + 2*pg).findPMA(a + 2*pg).fr
+	parent.mu.RUnlock()
+	if sig, _, _, _ := appAccess(parent, e.mf, a+2*pg, true, 5); sig != 0 {
+		t.Fatal("parent write after child exit")
+	}
+	parent.mu.RLock()
+	if fr := parent.findVMALocked(a + 2*pg).findPMA(a + 2*pg).fr; fr.Start != frBefore.Start {
+		t.Error("exclusive COW page was copied instead of taken over")
+	}
+	parent.mu.RUnlock()
+	checkInvariants(t, parent)
+	parent.Release()
+	if u := e.mf.Usage().Allocated; u != 0 {
+		t.Errorf("%d bytes leaked", u)
+	}
+}
+
+func TestSharedMemoryUsersAndRelease(t *testing.T) {
+	e := newEnv(t)
+	m := e.mm
+	m.IncUsers()
+	a := mustMMap(t, m, anonOpts(pg))
+	m.CopyOut(a, []byte{1})
+	m.Release()
+	if fas(m).released {
+		t.Fatal("released with a user left")
+	}
+	var b [1]byte
+	if _, err := m.CopyIn(a, b[:]); err != nil || b[0] != 1 {
+		t.Fatal("memory gone with a user left")
+	}
+	m.Release()
+	if !fas(m).released || e.mf.Usage().Allocated != 0 {
+		t.Error("last Release did not free everything")
+	}
+}
+
+func TestFaults(t *testing.T) {
+	e := newEnv(t)
+	m := e.mm
+	sig, code := m.HandleFault(0x1234, usermem.NoAccess, segvMapErr)
+	if sig != int32(unix.SIGSEGV) || code != segvMapErr {
+		t.Errorf("unmapped: %d/%d", sig, code)
+	}
+	o := anonOpts(pg)
+	o.Perms = usermem.Read
+	r := mustMMap(t, m, o)
+	if sig, code, _, _ := appAccess(m, e.mf, r, true, 1); sig != int32(unix.SIGSEGV) || code != segvAccErr {
+		t.Errorf("write to read-only: %d/%d", sig, code)
+	}
+	// A precise write (another platform) to a read-only vma.
+	if sig, code := m.HandleFault(r, usermem.Write, segvMapErr); sig != int32(unix.SIGSEGV) || code != segvAccErr {
+		t.Errorf("precise write: %d/%d", sig, code)
+	}
+	// An execute of a rw page, reported by ptrace as a write ACCERR: one
+	// retry, then SIGSEGV.
+	w := mustMMap(t, m, anonOpts(pg))
+	appAccess(m, e.mf, w, true, 1)
+	if sig, _ := m.HandleFault(w, usermem.Write, segvAccErr); sig != 0 {
+		t.Error("first spurious ACCERR not retried")
+	}
+	if sig, code := m.HandleFault(w, usermem.Write, segvAccErr); sig != int32(unix.SIGSEGV) || code != segvAccErr {
+		t.Errorf("repeated ACCERR: %d/%d", sig, code)
+	}
+
+	// File mapping past EOF: SIGBUS.
+	f := newFakeFile(t, e.mf, bytes.Repeat([]byte{'x'}, pg+10))
+	defer f.release()
+	fo := MMapOpts{Length: 4 * pg, Private: true, Perms: usermem.Read, MaxPerms: usermem.AnyAccess, Mappable: f, Hold: f.hold}
+	fa := mustMMap(t, m, fo)
+	if _, _, _, v := appAccess(m, e.mf, fa+pg+9, false, 0); v != 'x' {
+		t.Errorf("last file byte: %q", v)
+	}
+	if _, _, _, v := appAccess(m, e.mf, fa+pg+10, false, 0); v != 0 {
+		t.Errorf("byte past EOF in last page: %q", v)
+	}
+	if sig, code, _, _ := appAccess(m, e.mf, fa+2*pg, false, 0); sig != int32(unix.SIGBUS) || code != busAdrErr {
+		t.Errorf("past EOF: %d/%d", sig, code)
+	}
+	if _, err := m.CopyIn(fa+2*pg, make([]byte, 1)); err != unix.EFAULT {
+		t.Errorf("CopyIn past EOF: %v", err)
+	}
+	if f.holdCount() != 1 {
+		t.Errorf("hold count %d", f.holdCount())
+	}
+	m.MUnmap(fa, 4*pg)
+	if f.holdCount() != 0 {
+		t.Errorf("hold count after munmap %d", f.holdCount())
+	}
+	checkInvariants(t, m)
+}
+
+func TestFileMappings(t *testing.T) {
+	e := newEnv(t)
+	m := e.mm
+	data := bytes.Repeat([]byte("0123456789abcdef"), 4*pg/16)
+	f := newFakeFile(t, e.mf, data)
+	priv := mustMMap(t, m, MMapOpts{Length: 4 * pg, Private: true, Perms: usermem.ReadWrite, MaxPerms: usermem.AnyAccess, Mappable: f, Name: "/lib/x.so"})
+	shared := mustMMap(t, m, MMapOpts{Length: 4 * pg, Perms: usermem.ReadWrite, MaxPerms: usermem.AnyAccess, Mappable: f, Offset: 0})
+
+	// Reading a private file page maps the file's page read-only.
+	if _, _, _, v := appAccess(m, e.mf, priv+pg+1, false, 0); v != '1' {
+		t.Fatalf("private read %q", v)
+	}
+	if pm, _ := fas(m).lookup(priv + pg); pm.perms.Write || pm.off != f.fr.Start+pg {
+		t.Errorf("private file page mapped %+v", pm)
+	}
+	// Writing it copies.
+	if sig, _, faults, _ := appAccess(m, e.mf, priv+pg+1, true, 'P'); sig != 0 || faults != 1 {
+		t.Errorf("COW write: sig %d after %d faults", sig, faults)
+	}
+	if e.mf.Slice(f.fr)[pg+1] != '1' {
+		t.Error("private write reached the file")
+	}
+	// Shared writes reach the file.
+	appAccess(m, e.mf, shared+2*pg, true, 'S')
+	if e.mf.Slice(f.fr)[2*pg] != 'S' {
+		t.Error("shared write did not reach the file")
+	}
+	if _, _, _, v := appAccess(m, e.mf, priv+2*pg, false, 0); v != 'S' {
+		t.Errorf("private mapping does not see unmodified file page: %q", v)
+	}
+	// MADV_DONTNEED reverts private pages to the file.
+	if err := m.MAdvise(priv, 4*pg, unix.MADV_DONTNEED); err != nil {
+		t.Fatal(err)
+	}
+	var b [1]byte
+	m.CopyIn(priv+pg+1, b[:])
+	if b[0] != '1' {
+		t.Errorf("DONTNEED did not revert to the file: %q", b[0])
+	}
+	checkInvariants(t, m)
+	maps := m.MapsText()
+	if !strings.Contains(maps, "rw-p 00000000 08:01 1234") || !strings.Contains(maps, "/lib/x.so") {
+		t.Errorf("maps:\n%s", maps)
+	}
+	m.Release()
+	f.release()
+	if u := e.mf.Usage().Allocated; u != 0 {
+		t.Errorf("%d bytes leaked", u)
+	}
+}
+
+func TestMAdviseAnon(t *testing.T) {
+	e := newEnv(t)
+	m := e.mm
+	a := mustMMap(t, m, anonOpts(4*pg))
+	m.CopyOut(a, bytes.Repeat([]byte{3}, 4*pg))
+	appAccess(m, e.mf, a, false, 0)
+	if err := m.MAdvise(a, 2*pg, unix.MADV_DONTNEED); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := fas(m).lookup(a); ok {
+		t.Error("DONTNEED left the page mapped")
+	}
+	var b [1]byte
+	m.CopyIn(a, b[:])
+	if b[0] != 0 {
+		t.Error("DONTNEED page not zero")
+	}
+	m.CopyIn(a+2*pg, b[:])
+	if b[0] != 3 {
+		t.Error("page after the DONTNEED range lost")
+	}
+	if err := m.MAdvise(a, 4*pg, unix.MADV_FREE); err != nil {
+		t.Error(err)
+	}
+	wantErr(t, "hole", m.MAdvise(a, 8*pg, unix.MADV_DONTNEED), unix.ENOMEM)
+	wantErr(t, "unknown advice", m.MAdvise(a, pg, 999), unix.EINVAL)
+	wantErr(t, "unaligned", m.MAdvise(a+1, pg, unix.MADV_NORMAL), unix.EINVAL)
+	if err := m.MAdvise(a, 0, unix.MADV_DONTNEED); err != nil {
+		t.Error(err)
+	}
+	if err := m.MAdvise(a, pg, unix.MADV_WILLNEED); err != nil {
+		t.Error(err)
+	}
+	so := anonOpts(pg)
+	so.Private = false
+	s := mustMMap(t, m, so)
+	wantErr(t, "FREE on shared", m.MAdvise(s, pg, unix.MADV_FREE), unix.EINVAL)
+
+	// DONTFORK / WIPEONFORK.
+	m.CopyOut(a, bytes.Repeat([]byte{8}, 4*pg))
+	m.MAdvise(a, pg, unix.MADV_DONTFORK)
+	m.MAdvise(a+pg, pg, unix.MADV_WIPEONFORK)
+	c, err := m.Fork()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CopyIn(a, b[:]); err != unix.EFAULT {
+		t.Error("DONTFORK range copied")
+	}
+	c.CopyIn(a+pg, b[:])
+	if b[0] != 0 {
+		t.Error("WIPEONFORK range not wiped")
+	}
+	c.CopyIn(a+2*pg, b[:])
+	if b[0] != 8 {
+		t.Error("normal range not copied")
+	}
+	c.Release()
+}
+
+func TestMinCoreMSync(t *testing.T) {
+	e := newEnv(t)
+	m := e.mm
+	o := anonOpts(8 * pg)
+	o.Fixed, o.Unmap, o.Addr = true, true, 0x40000000
+	a := mustMMap(t, m, o)
+	vec, err := m.MinCore(a, 8*pg)
+	if err != nil || !bytes.Equal(vec, make([]byte, 8)) {
+		t.Fatalf("fresh mapping: %v %v", vec, err)
+	}
+	m.CopyOut(a, []byte{1})
+	vec, _ = m.MinCore(a, 8*pg)
+	if vec[0] != 1 {
+		t.Errorf("touched page not resident: %v", vec)
+	}
+	_, err = m.MinCore(a, 9*pg)
+	wantErr(t, "mincore hole", err, unix.ENOMEM)
+	_, err = m.MinCore(a+1, pg)
+	wantErr(t, "mincore unaligned", err, unix.EINVAL)
+	_, err = m.MinCore(a, 1<<62)
+	wantErr(t, "mincore huge", err, unix.ENOMEM)
+
+	if err := m.MSync(a, 8*pg, unix.MS_SYNC); err != nil {
+		t.Error(err)
+	}
+	wantErr(t, "msync hole", m.MSync(a, 9*pg, unix.MS_SYNC), unix.ENOMEM)
+	wantErr(t, "msync flags", m.MSync(a, pg, unix.MS_SYNC|unix.MS_ASYNC), unix.EINVAL)
+	wantErr(t, "msync bad flag", m.MSync(a, pg, 0x100), unix.EINVAL)
+	wantErr(t, "msync unaligned", m.MSync(a+1, pg, 0), unix.EINVAL)
+}
+
+func TestPrecommit(t *testing.T) {
+	e := newEnv(t)
+	m := e.mm
+	o := anonOpts(64 << 20)
+	o.Precommit = true
+	a := mustMMap(t, m, o)
+	vec, _ := m.MinCore(a, 64<<20)
+	for i, v := range vec {
+		if v != 1 {
+			t.Fatalf("page %d not populated", i)
+		}
+	}
+	if _, ok := fas(m).lookup(a + 33<<20); !ok {
+		t.Error("populated page not mapped")
+	}
+	if n := fas(m).mapCount(); n > 4 {
+		t.Errorf("populate took %d MapFile calls", n)
+	}
+}

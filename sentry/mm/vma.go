@@ -1,0 +1,263 @@
+package mm
+
+import (
+	"slices"
+
+	"github.com/rampart-sandbox/rampart/sentry/memfile"
+	"github.com/rampart-sandbox/rampart/sentry/memmap"
+	"github.com/rampart-sandbox/rampart/sentry/usermem"
+)
+
+// vma is a mapping the application asked for.
+type vma struct {
+	start, end uint64
+
+	perms    usermem.AccessType
+	maxPerms usermem.AccessType
+
+	private    bool // MAP_PRIVATE: writes go to private (COW) pages
+	growsDown  bool // MAP_GROWSDOWN
+	dontFork   bool // MADV_DONTFORK
+	wipeOnFork bool // MADV_WIPEONFORK
+
+	// mappable backs the vma, or is nil for private anonymous memory.
+	// Shared anonymous memory is backed by a *sharedAnon.
+	mappable memmap.Mappable
+	// off is the file offset that start maps.
+	off uint64
+	// name is shown in /proc/[pid]/maps.
+	name string
+	// hold, if not nil, is called with true for every vma that starts
+	// referring to mappable and with false when it stops.
+	hold func(inc bool)
+
+	// pmas is sorted by start; pmas do not overlap and lie in
+	// [start, end).
+	pmas []pma
+}
+
+// pma is a range of application addresses backed by a range of the memory
+// file. A pma owns one reference on every page of fr.
+type pma struct {
+	start, end uint64
+	fr         memfile.Range
+	// cow is set if the pages may not be written in place: they are a
+	// file's pages under a private mapping, or private pages shared with
+	// another address space after Fork.
+	cow bool
+}
+
+// effective returns the permissions with which p is mapped in the
+// AddressSpace.
+func (v *vma) effective(p *pma) usermem.AccessType {
+	at := v.perms
+	if p.cow {
+		at.Write = false
+	}
+	return at
+}
+
+// allows reports whether the sentry may read (write == false) or write
+// application memory in v. force is ptrace's FOLL_FORCE: reading needs only
+// VM_MAYREAD, and writing is allowed to private mappings (through a private
+// copy) even without PROT_WRITE.
+func (v *vma) allows(write, force bool) bool {
+	if write {
+		return v.perms.Write || (force && v.private)
+	}
+	return v.perms.Read || (force && v.maxPerms.Read)
+}
+
+// isPrivateAnon reports whether v is private anonymous memory.
+func (v *vma) isPrivateAnon() bool { return v.private && v.mappable == nil }
+
+// pmaIndex returns the index of the first pma that ends after addr.
+func (v *vma) pmaIndex(addr uint64) int {
+	lo, hi := 0, len(v.pmas)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if v.pmas[m].end <= addr {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo
+}
+
+// findPMA returns the pma containing addr, or nil.
+func (v *vma) findPMA(addr uint64) *pma {
+	i := v.pmaIndex(addr)
+	if i < len(v.pmas) && v.pmas[i].start <= addr {
+		return &v.pmas[i]
+	}
+	return nil
+}
+
+// splitPMAAt makes sure no pma straddles addr and returns the index of the
+// first pma that starts at or after addr.
+func (v *vma) splitPMAAt(addr uint64) int {
+	i := v.pmaIndex(addr)
+	if i < len(v.pmas) && v.pmas[i].start < addr {
+		p := v.pmas[i]
+		left, right := p, p
+		left.end = addr
+		left.fr.End = p.fr.Start + (addr - p.start)
+		right.start = addr
+		right.fr.Start = left.fr.End
+		v.pmas[i] = left
+		v.pmas = slices.Insert(v.pmas, i+1, right)
+		return i + 1
+	}
+	return i
+}
+
+// insertPMA inserts p, which must lie in a gap of v.pmas.
+func (v *vma) insertPMA(p pma) {
+	v.pmas = slices.Insert(v.pmas, v.pmaIndex(p.start), p)
+}
+
+// removePMAsLocked drops the pmas in [start, end) and returns the range
+// that they spanned (empty if there were none). The caller must update the
+// AddressSpace.
+func (mm *MemoryManager) removePMAsLocked(v *vma, start, end uint64) (uint64, uint64) {
+	i := v.splitPMAAt(start)
+	j := v.splitPMAAt(end)
+	if i == j {
+		return 0, 0
+	}
+	s, e := v.pmas[i].start, v.pmas[j-1].end
+	for k := i; k < j; k++ {
+		mm.mf.DecRef(v.pmas[k].fr)
+	}
+	v.pmas = slices.Delete(v.pmas, i, j)
+	return s, e
+}
+
+// vmaIndexLocked returns the index of the first vma that ends after addr.
+func (mm *MemoryManager) vmaIndexLocked(addr uint64) int {
+	lo, hi := 0, len(mm.vmas)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if mm.vmas[m].end <= addr {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo
+}
+
+// findVMALocked returns the vma containing addr, or nil.
+func (mm *MemoryManager) findVMALocked(addr uint64) *vma {
+	i := mm.vmaIndexLocked(addr)
+	if i < len(mm.vmas) && mm.vmas[i].start <= addr {
+		return mm.vmas[i]
+	}
+	return nil
+}
+
+// splitVMAAtLocked makes sure no vma straddles addr.
+func (mm *MemoryManager) splitVMAAtLocked(addr uint64) {
+	i := mm.vmaIndexLocked(addr)
+	if i >= len(mm.vmas) || mm.vmas[i].start >= addr {
+		return
+	}
+	v := mm.vmas[i]
+	nv := new(vma)
+	*nv = *v
+	nv.start = addr
+	nv.off = v.off + (addr - v.start)
+	j := v.splitPMAAt(addr)
+	nv.pmas = slices.Clone(v.pmas[j:])
+	v.pmas = v.pmas[:j:j]
+	v.end = addr
+	if nv.hold != nil {
+		nv.hold(true)
+	}
+	mm.vmas = slices.Insert(mm.vmas, i+1, nv)
+}
+
+// isolateLocked splits vmas so that [start, end) is covered by whole vmas,
+// and returns the index range of the vmas inside it.
+func (mm *MemoryManager) isolateLocked(start, end uint64) (int, int) {
+	mm.splitVMAAtLocked(start)
+	mm.splitVMAAtLocked(end)
+	return mm.vmaIndexLocked(start), mm.vmaIndexLocked(end)
+}
+
+// unmapLocked removes every mapping in [start, end).
+func (mm *MemoryManager) unmapLocked(start, end uint64) {
+	if start >= end {
+		return
+	}
+	i, j := mm.isolateLocked(start, end)
+	var as, ae uint64
+	for k := i; k < j; k++ {
+		v := mm.vmas[k]
+		for n := range v.pmas {
+			mm.mf.DecRef(v.pmas[n].fr)
+		}
+		if len(v.pmas) > 0 {
+			if as == ae {
+				as = v.pmas[0].start
+			}
+			ae = v.pmas[len(v.pmas)-1].end
+		}
+		v.pmas = nil
+		if v.hold != nil {
+			v.hold(false)
+		}
+	}
+	mm.vmas = slices.Delete(mm.vmas, i, j)
+	if as < ae {
+		mm.as.Unmap(as, ae-as)
+	}
+}
+
+// vmaStartGap returns the lowest address a new mapping below v may end at.
+func vmaStartGap(v *vma) uint64 {
+	if v.growsDown {
+		if v.start < stackGuardGap {
+			return 0
+		}
+		return v.start - stackGuardGap
+	}
+	return v.start
+}
+
+// isFreeLocked reports whether [start, end) is unmapped and keeps the guard
+// gap below a growsdown vma above it.
+func (mm *MemoryManager) isFreeLocked(start, end uint64) bool {
+	i := mm.vmaIndexLocked(start)
+	return i >= len(mm.vmas) || vmaStartGap(mm.vmas[i]) >= end
+}
+
+// canMerge reports whether b can be appended to a: both private anonymous
+// memory with the same attributes, adjacent.
+func canMerge(a, b *vma) bool {
+	return a.end == b.start && a.isPrivateAnon() && b.isPrivateAnon() &&
+		a.hold == nil && b.hold == nil &&
+		a.perms == b.perms && a.maxPerms == b.maxPerms &&
+		a.growsDown == b.growsDown && a.dontFork == b.dontFork &&
+		a.wipeOnFork == b.wipeOnFork && a.name == b.name
+}
+
+// mergeRangeLocked merges the vmas overlapping or adjacent to [start, end]
+// with each other where possible, as Linux merges compatible anonymous vmas.
+func (mm *MemoryManager) mergeRangeLocked(start, end uint64) {
+	i := mm.vmaIndexLocked(start)
+	if i > 0 {
+		i--
+	}
+	for i+1 < len(mm.vmas) && mm.vmas[i].start <= end {
+		a, b := mm.vmas[i], mm.vmas[i+1]
+		if !canMerge(a, b) {
+			i++
+			continue
+		}
+		a.end = b.end
+		a.pmas = append(a.pmas[:len(a.pmas):len(a.pmas)], b.pmas...)
+		mm.vmas = slices.Delete(mm.vmas, i+1, i+2)
+	}
+}

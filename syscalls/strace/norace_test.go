@@ -1,0 +1,5 @@
+//go:build !race
+
+package strace
+
+const raceEnabled = false
