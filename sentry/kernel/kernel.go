@@ -1,20 +1,195 @@
 // Package kernel is the heart of the sentry: the Kernel object that owns all
 // sandbox-wide state, and Tasks, each a goroutine that runs one application
 // thread on the platform and services its syscalls and faults.
+//
+// Lock order (outermost first):
+//
+//	Kernel.mu (the task tree: tids, thread groups, parents, children, exit states)
+//	  ThreadGroup.sigMu (signal handlers, masks, pending sets)
+//	    mm locks (taken by CopyIn/CopyOut/HandleFault)
+//
+// Task goroutines never hold Kernel.mu while switching to application code
+// or blocking.
 package kernel
 
 import (
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+
 	"github.com/rampart-sandbox/rampart/fs/vfs"
 	"github.com/rampart-sandbox/rampart/platform"
 	"github.com/rampart-sandbox/rampart/sentry/memfile"
 )
 
+// ThreadID is a thread id (and, for a thread-group leader, a process id) in
+// the sandbox's PID namespace.
+type ThreadID int32
+
+// maxThreadID bounds tids like Linux's default pid_max.
+const maxThreadID = 4194304
+
+// Config is what the boot code passes to New.
+type Config struct {
+	Platform     platform.Platform
+	MemoryFile   *memfile.MemoryFile
+	VFS          *vfs.VirtualFilesystem
+	SyscallTable *SyscallTable
+	// Hostname and Domainname are what uname(2) reports.
+	Hostname, Domainname string
+	// NumCPU is the number of CPUs the sandbox reports.
+	NumCPU int
+	// Strace, when not nil, receives one line per application syscall.
+	Strace Tracer
+	// DebugLog, when not nil, receives sentry diagnostics (unimplemented
+	// syscalls, task exits, faults).
+	DebugLog io.Writer
+	// Loader loads executables for execve and for the first process.
+	Loader Loader
+}
+
 // Kernel is the sandbox-wide state. There is exactly one per sandbox and no
-// mutable state lives outside it.
+// mutable sandbox state lives outside it.
 type Kernel struct {
 	// Immutable after New.
 	Platform     platform.Platform
 	MemoryFile   *memfile.MemoryFile
 	VFS          *vfs.VirtualFilesystem
 	SyscallTable *SyscallTable
+	Loader       Loader
+	strace       Tracer
+	debugLog     io.Writer
+	numCPU       int
+
+	// utsMu protects hostname and domainname.
+	utsMu                sync.Mutex
+	hostname, domainname string
+
+	// unimplemented records which unimplemented syscalls were logged, so
+	// that each is logged once.
+	unimplemented [MaxSyscalls]atomic.Bool
+
+	// futexes is the futex wait-queue table.
+	futexes futexTable
+
+	// mu protects the task tree below.
+	mu sync.Mutex
+	// tasks maps every live thread id to its task.
+	tasks map[ThreadID]*Task
+	// groups maps every process id (live or zombie) to its thread group.
+	groups map[ThreadID]*ThreadGroup
+	// lastTID is the last tid handed out; ids are allocated upwards and
+	// wrap like Linux's.
+	lastTID ThreadID
+	// init is the thread group of pid 1, nil before the first process.
+	init *ThreadGroup
+	// liveTasks counts running task goroutines; allExited is closed when
+	// it drops to zero after init exited.
+	liveTasks int
+	allExited chan struct{}
+	// initStatus is init's wait status once it exited.
+	initStatus WaitStatus
+	initExited bool
+}
+
+// New creates the kernel.
+func New(c Config) *Kernel {
+	k := &Kernel{
+		Platform:     c.Platform,
+		MemoryFile:   c.MemoryFile,
+		VFS:          c.VFS,
+		SyscallTable: c.SyscallTable,
+		Loader:       c.Loader,
+		strace:       c.Strace,
+		debugLog:     c.DebugLog,
+		numCPU:       c.NumCPU,
+		hostname:     c.Hostname,
+		domainname:   c.Domainname,
+		tasks:        make(map[ThreadID]*Task),
+		groups:       make(map[ThreadID]*ThreadGroup),
+		allExited:    make(chan struct{}),
+	}
+	if k.numCPU <= 0 {
+		k.numCPU = 1
+	}
+	if k.domainname == "" {
+		k.domainname = "(none)"
+	}
+	k.futexes.init()
+	return k
+}
+
+// Debugf writes a diagnostic line to the debug log, if there is one.
+func (k *Kernel) Debugf(format string, args ...any) {
+	if k.debugLog != nil {
+		fmt.Fprintf(k.debugLog, format+"\n", args...)
+	}
+}
+
+// Warnf writes a warning to the debug log (--debug or --debug-log). It is
+// for conditions worth reporting once (an unimplemented syscall), never for
+// hot paths; the application's own stderr is never written.
+func (k *Kernel) Warnf(format string, args ...any) {
+	if k.debugLog != nil {
+		fmt.Fprintf(k.debugLog, "runsc: "+format+"\n", args...)
+	}
+}
+
+// NumCPU returns the number of CPUs the sandbox reports.
+func (k *Kernel) NumCPU() int { return k.numCPU }
+
+// UTSNames returns the hostname and domainname.
+func (k *Kernel) UTSNames() (string, string) {
+	k.utsMu.Lock()
+	defer k.utsMu.Unlock()
+	return k.hostname, k.domainname
+}
+
+// SetHostname sets the hostname (sethostname(2)).
+func (k *Kernel) SetHostname(h string) {
+	k.utsMu.Lock()
+	k.hostname = h
+	k.utsMu.Unlock()
+}
+
+// SetDomainname sets the NIS domain name (setdomainname(2)).
+func (k *Kernel) SetDomainname(d string) {
+	k.utsMu.Lock()
+	k.domainname = d
+	k.utsMu.Unlock()
+}
+
+// allocTIDLocked returns a free thread id. k.mu must be held.
+func (k *Kernel) allocTIDLocked() (ThreadID, bool) {
+	for i := 0; i < maxThreadID; i++ {
+		k.lastTID++
+		if k.lastTID >= maxThreadID {
+			k.lastTID = 300 // Linux wraps to RESERVED_PIDS
+		}
+		if _, ok := k.tasks[k.lastTID]; ok {
+			continue
+		}
+		if _, ok := k.groups[k.lastTID]; ok {
+			continue
+		}
+		return k.lastTID, true
+	}
+	return 0, false
+}
+
+// Wait blocks until the first process (pid 1) and every other task have
+// exited, and returns pid 1's wait status.
+func (k *Kernel) Wait() WaitStatus {
+	<-k.allExited
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.initStatus
+}
+
+// TaskCount returns the number of live tasks.
+func (k *Kernel) TaskCount() int {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return len(k.tasks)
 }

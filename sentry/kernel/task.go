@@ -1,31 +1,93 @@
 package kernel
 
 import (
+	"sync/atomic"
+	"time"
+
 	"github.com/rampart-sandbox/rampart/fs/vfs"
+	"github.com/rampart-sandbox/rampart/platform"
 	"github.com/rampart-sandbox/rampart/sentry/arch"
 	"github.com/rampart-sandbox/rampart/sentry/kernel/auth"
 	"github.com/rampart-sandbox/rampart/sentry/mm"
 )
 
+// Tracer receives every syscall when --strace is on. The token returned by
+// SyscallEnter is handed back to SyscallExit.
+type Tracer interface {
+	SyscallEnter(t *Task, sysno uintptr, name string, args *arch.SyscallArguments) any
+	SyscallExit(t *Task, token any, ret uintptr, err error, dur time.Duration)
+}
+
+// Loader loads an executable into a fresh address space for execve and for
+// the first process. It resolves path with t's root and cwd and credentials.
+type Loader interface {
+	Load(t *Task, m *mm.MemoryManager, path string, argv, envv []string) (Image, error)
+}
+
+// Image is where a loaded program starts.
+type Image struct {
+	Entry, StackPointer uint64
+	// Name is the base name of the executable, for comm.
+	Name string
+	// Path is the resolved path, for /proc/[pid]/exe.
+	Path string
+}
+
 // Task is one application thread.
 type Task struct {
-	k *Kernel
+	k  *Kernel
+	tg *ThreadGroup
 
-	// regs are the application registers. Owned by the task goroutine.
-	regs arch.Registers
+	// tid is immutable.
+	tid ThreadID
 
+	// Owned by the task goroutine; no locking.
+	regs       arch.Registers
+	ctx        platform.Context
+	scratch    []byte
+	restartNR  uintptr // syscall to re-run after an interruption, see task_run.go
+	robustList uint64
+
+	// mm, fds, fs and creds are changed only by the task goroutine
+	// (execve, unshare, setuid); other goroutines read them under k.mu.
 	mm    *mm.MemoryManager
-	fds   *vfs.FDTable
-	fs    *vfs.FSContext
-	creds *auth.Credentials
+	fds   *FDTableRef
+	fs    *FSContextRef
+	creds atomic.Pointer[auth.Credentials]
 
-	// scratch is reused by syscalls that stage data in sentry memory, so
-	// that the hot path does not allocate.
-	scratch []byte
+	// clearChildTID is CLONE_CHILD_CLEARTID / set_tid_address's address.
+	clearChildTID uint64
+
+	// comm is the task name (prctl PR_SET_NAME), protected by k.mu.
+	comm string
+	// image is the last exec'd image, protected by k.mu.
+	image Image
+
+	// sigMask is the blocked-signal mask; written by the task goroutine,
+	// read by senders (atomic).
+	sigMask atomic.Uint64
+
+	// killed is set when the task must exit (SIGKILL, exit_group of its
+	// group, execve of another thread); interruptCh wakes it from
+	// blocking syscalls and Interrupt() stops it in application code.
+	killed      atomic.Bool
+	interruptCh chan struct{}
+
+	// vforkDone is closed when a CLONE_VFORK child execs or exits.
+	vforkDone chan struct{}
+
+	// startTime is when the task was created.
+	startTime time.Time
 }
 
 // Kernel returns the task's kernel.
 func (t *Task) Kernel() *Kernel { return t.k }
+
+// ThreadID returns the task's tid.
+func (t *Task) ThreadID() ThreadID { return t.tid }
+
+// ThreadGroup returns the task's thread group.
+func (t *Task) ThreadGroup() *ThreadGroup { return t.tg }
 
 // Regs returns the task's registers. Only the task goroutine may use it.
 func (t *Task) Regs() *arch.Registers { return &t.regs }
@@ -34,13 +96,16 @@ func (t *Task) Regs() *arch.Registers { return &t.regs }
 func (t *Task) MemoryManager() *mm.MemoryManager { return t.mm }
 
 // FDTable returns the task's descriptor table.
-func (t *Task) FDTable() *vfs.FDTable { return t.fds }
+func (t *Task) FDTable() *vfs.FDTable { return t.fds.FDTable }
 
 // FSContext returns the task's root, cwd and umask.
-func (t *Task) FSContext() *vfs.FSContext { return t.fs }
+func (t *Task) FSContext() *vfs.FSContext { return t.fs.FSContext }
 
 // Credentials returns the task's credentials (immutable; see auth).
-func (t *Task) Credentials() *auth.Credentials { return t.creds }
+func (t *Task) Credentials() *auth.Credentials { return t.creds.Load() }
+
+// SetCredentials publishes new credentials for the task.
+func (t *Task) SetCredentials(c *auth.Credentials) { t.creds.Store(c) }
 
 // CopyIn copies application memory at addr into dst (EFAULT on a bad address).
 func (t *Task) CopyIn(addr uint64, dst []byte) (int, error) { return t.mm.CopyIn(addr, dst) }
@@ -61,3 +126,64 @@ func (t *Task) Scratch(n int) []byte {
 	}
 	return t.scratch[:n]
 }
+
+// Name returns the task's comm.
+func (t *Task) Name() string {
+	t.k.mu.Lock()
+	defer t.k.mu.Unlock()
+	return t.comm
+}
+
+// SetName sets the task's comm (truncated to 15 bytes like Linux).
+func (t *Task) SetName(n string) {
+	if len(n) > 15 {
+		n = n[:15]
+	}
+	t.k.mu.Lock()
+	t.comm = n
+	t.k.mu.Unlock()
+}
+
+// Image returns the last executed image.
+func (t *Task) Image() Image {
+	t.k.mu.Lock()
+	defer t.k.mu.Unlock()
+	return t.image
+}
+
+// SetClearChildTID implements set_tid_address.
+func (t *Task) SetClearChildTID(addr uint64) { t.clearChildTID = addr }
+
+// SetRobustList records set_robust_list's head.
+func (t *Task) SetRobustList(addr uint64) { t.robustList = addr }
+
+// RobustList returns the robust list head.
+func (t *Task) RobustList() uint64 { return t.robustList }
+
+// SignalMask returns the blocked-signal mask.
+func (t *Task) SignalMask() uint64 { return t.sigMask.Load() }
+
+// SetSignalMask sets the blocked-signal mask; SIGKILL and SIGSTOP can never
+// be blocked.
+func (t *Task) SetSignalMask(m uint64) {
+	t.sigMask.Store(m &^ (sigBit(9) | sigBit(19)))
+}
+
+// Killed reports whether the task has been told to exit.
+func (t *Task) Killed() bool { return t.killed.Load() }
+
+// interrupt wakes the task from a blocking syscall and from application
+// code. Safe from any goroutine.
+func (t *Task) interrupt() {
+	select {
+	case t.interruptCh <- struct{}{}:
+	default:
+	}
+	if c := t.ctx; c != nil {
+		c.Interrupt()
+	}
+}
+
+// InterruptChan returns the channel that blocking syscalls select on, next
+// to what they wait for, to notice that the task must stop waiting.
+func (t *Task) InterruptChan() <-chan struct{} { return t.interruptCh }

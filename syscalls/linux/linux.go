@@ -16,5 +16,12 @@ func Table() *kernel.SyscallTable {
 		t.Entries[nr].Name = name
 	}
 	registerFile(t)
+	registerThread(t)
+	registerSignal(t)
+	registerTime(t)
+	registerIdentity(t)
+	registerInfo(t)
+	registerMM(t)
+	registerPipe(t)
 	return t
 }

@@ -1,0 +1,190 @@
+#!/usr/bin/env bash
+# run.sh builds the microbenchmarks in bench/micro and runs each of them
+# natively, under runc, under Debian's gVisor (runsc, ptrace platform) and
+# under Rampart (bin/runsc do), in one run, and prints ns/op with the ratio to
+# native. A runtime that is missing or fails shows "n/a"; that never fails the
+# run. Timings are for reading, not for pass/fail: the machines are noisy.
+#
+#   bench/run.sh [-t SECONDS] [BENCHMARK...]
+#
+# Environment: RAMPART (default "bin/runsc do --"), GVISOR (default
+# /usr/bin/runsc), RUNC (default runc).
+set -uo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+OUT=$ROOT/bench/out
+TARGET=0.5
+if [ "${1:-}" = -t ]; then
+	TARGET=$2
+	shift 2
+fi
+read -r -a RAMPART <<<"${RAMPART:-bin/runsc do --}"
+case "${RAMPART[0]}" in /*) ;; */*) RAMPART[0]="$ROOT/${RAMPART[0]}" ;; esac
+GVISOR=${GVISOR:-/usr/bin/runsc}
+RUNC=${RUNC:-runc}
+LIMIT=${BENCH_TIMEOUT:-120}
+CC=${CC:-gcc}
+
+if [ $# -gt 0 ]; then
+	benches=("$@")
+else
+	benches=()
+	for f in bench/micro/*.c; do benches+=("$(basename "$f" .c)"); done
+fi
+
+# Build the static benchmarks.
+mkdir -p "$OUT/bin"
+for b in "${benches[@]}"; do
+	src=bench/micro/$b.c
+	bin=$OUT/bin/$b
+	if [ ! -f "$src" ]; then
+		echo "bench: no benchmark $b" >&2
+		exit 2
+	fi
+	if [ ! -x "$bin" ] || [ "$src" -nt "$bin" ] || [ bench/micro/bench.h -nt "$bin" ]; then
+		"$CC" -O2 -Wall -Werror -static -o "$bin" "$src" || exit 1
+	fi
+done
+
+# The OCI bundle shared by runc and gVisor: busybox-static plus the
+# benchmarks in /bin, a tmpfs on /tmp, no terminal (see test/images).
+BUNDLE=$OUT/bundle
+make_bundle() {
+	test/images/busybox-bundle.sh "$BUNDLE" "$OUT"/bin/* >/dev/null
+}
+
+set_args() {
+	test/images/set-args.sh "$BUNDLE" "$@"
+}
+
+have_bundle=0
+if command -v "$RUNC" >/dev/null || [ -x "$GVISOR" ]; then
+	if [ -x /bin/busybox ] && command -v python3 >/dev/null && make_bundle; then
+		have_bundle=1
+	else
+		echo "bench: cannot make the OCI bundle (needs busybox-static, python3, runc or runsc)" >&2
+	fi
+fi
+
+# run_one RUNTIME BENCH: prints ns/op, or "n/a" (with the reason in $OUT/log).
+id=0
+run_one() {
+	local rt=$1 b=$2 log=$OUT/log/$1-$2.log
+	local cmd=()
+	id=$((id + 1))
+	local cid="rampart-bench-$$-$id"
+	case "$rt" in
+	native) cmd=("$OUT/bin/$b" "$TARGET") ;;
+	runc)
+		[ "$have_bundle" = 1 ] || { echo n/a; return; }
+		set_args "/bin/$b" "$TARGET"
+		cmd=("$RUNC" run -b "$BUNDLE" "$cid")
+		;;
+	gvisor)
+		[ "$have_bundle" = 1 ] && [ -x "$GVISOR" ] || { echo n/a; return; }
+		set_args "/bin/$b" "$TARGET"
+		cmd=("$GVISOR" --network=none --root="$OUT/gvisor-state" run --bundle "$BUNDLE" "$cid")
+		;;
+	rampart)
+		[ -x "${RAMPART[0]}" ] || command -v "${RAMPART[0]}" >/dev/null || { echo n/a; return; }
+		cmd=("${RAMPART[@]}" "$OUT/bin/$b" "$TARGET")
+		;;
+	esac
+	{ echo "+ ${cmd[*]}"; } >"$log"
+	local out
+	out=$(timeout -k 5 "$LIMIT" "${cmd[@]}" </dev/null 2>>"$log")
+	local rc=$?
+	printf '%s\n' "$out" >>"$log"
+	echo "exit status $rc" >>"$log"
+	local ns
+	ns=$(printf '%s\n' "$out" | awk -v b="$b" '$3 == "ns/op" { print $2; exit }')
+	if [ "$rc" -ne 0 ] || [ -z "$ns" ]; then
+		echo n/a
+	else
+		echo "$ns"
+	fi
+}
+
+# startup RUNTIME: the wall time of running /bin/true (busybox), best of 5.
+startup() {
+	local rt=$1 best="" cmd=()
+	case "$rt" in
+	native) cmd=(/bin/busybox true) ;;
+	runc)
+		[ "$have_bundle" = 1 ] || { echo n/a; return; }
+		set_args /bin/true
+		;;
+	gvisor)
+		[ "$have_bundle" = 1 ] && [ -x "$GVISOR" ] || { echo n/a; return; }
+		set_args /bin/true
+		;;
+	rampart)
+		[ -x "${RAMPART[0]}" ] || command -v "${RAMPART[0]}" >/dev/null || { echo n/a; return; }
+		cmd=("${RAMPART[@]}" /bin/busybox true)
+		;;
+	esac
+	for i in 1 2 3 4 5; do
+		id=$((id + 1))
+		local cid="rampart-bench-$$-$id"
+		case "$rt" in
+		runc) cmd=("$RUNC" run -b "$BUNDLE" "$cid") ;;
+		gvisor) cmd=("$GVISOR" --network=none --root="$OUT/gvisor-state" run --bundle "$BUNDLE" "$cid") ;;
+		esac
+		local t0 t1
+		t0=$(date +%s%N)
+		timeout -k 5 "$LIMIT" "${cmd[@]}" </dev/null >/dev/null 2>>"$OUT/log/$rt-startup.log" || { echo n/a; return; }
+		t1=$(date +%s%N)
+		local d=$((t1 - t0))
+		if [ -z "$best" ] || [ "$d" -lt "$best" ]; then best=$d; fi
+	done
+	echo "$best"
+}
+
+runtimes=(native runc gvisor rampart)
+rm -rf "$OUT/log"
+mkdir -p "$OUT/log" "$OUT/gvisor-state"
+echo "runtimes: native; runc: $("$RUNC" --version 2>/dev/null | head -1 || echo missing);" \
+	"gvisor: $("$GVISOR" --version 2>/dev/null | head -1 || echo missing); rampart: ${RAMPART[*]}"
+echo "target time per measurement: ${TARGET}s; logs in bench/out/log"
+echo
+
+declare -A res
+rows=("${benches[@]}" startup_true)
+for b in "${rows[@]}"; do
+	for rt in "${runtimes[@]}"; do
+		if [ "$b" = startup_true ]; then
+			res[$b,$rt]=$(startup "$rt")
+		else
+			res[$b,$rt]=$(run_one "$rt" "$b")
+		fi
+	done
+done
+
+fmt() { # fmt VALUE NATIVE [DIVISOR]
+	local v=$1 n=$2 div=${3:-1}
+	if [ "$v" != n/a ]; then v=$(awk -v v="$v" -v d="$div" 'BEGIN { print v / d }'); fi
+	if [ "$n" != n/a ]; then n=$(awk -v v="$n" -v d="$div" 'BEGIN { print v / d }'); fi
+	if [ "$v" = n/a ]; then
+		printf '%-22s' n/a
+	elif [ "$n" = n/a ]; then
+		printf '%-22s' "$(awk -v v="$v" 'BEGIN { printf "%.1f", v }')"
+	else
+		printf '%-22s' "$(awk -v v="$v" -v n="$n" 'BEGIN { printf "%.1f (%.2fx)", v, (n > 0 ? v / n : 0) }')"
+	fi
+}
+printf '%-18s' "ns/op"
+for rt in "${runtimes[@]}"; do printf '%-22s' "$rt"; done
+echo
+for b in "${rows[@]}"; do
+	if [ "$b" = startup_true ]; then
+		printf '%-18s' "startup (ms)"
+		for rt in "${runtimes[@]}"; do fmt "${res[$b,$rt]}" "${res[$b,native]}" 1000000; done
+	else
+		printf '%-18s' "$b"
+		for rt in "${runtimes[@]}"; do fmt "${res[$b,$rt]}" "${res[$b,native]}"; done
+	fi
+	echo
+done
+echo
+echo "startup: wall time of running busybox true, best of 5 (native: exec only)."

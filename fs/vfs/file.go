@@ -1,0 +1,276 @@
+package vfs
+
+import (
+	"sync"
+	"sync/atomic"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/rampart-sandbox/rampart/sentry/memmap"
+)
+
+// SettableStatusFlags are the status flags F_SETFL may change.
+const SettableStatusFlags = unix.O_APPEND | unix.O_ASYNC | unix.O_DIRECT | unix.O_NOATIME | unix.O_NONBLOCK
+
+// FileDescriptionOptions describe a new FileDescription.
+type FileDescriptionOptions struct {
+	// Seekable files have an offset kept by the VFS; others (pipes,
+	// ttys, sockets) give ESPIPE for lseek/pread/pwrite.
+	Seekable bool
+	// Offset is the initial offset of a seekable file.
+	Offset int64
+}
+
+// FileDescription is an open file: what open(2) creates and descriptors
+// refer to. It is reference counted; the last DecRef releases the impl.
+type FileDescription struct {
+	refs atomic.Int64
+	impl FileDescriptionImpl
+	// vd is the file's position in the tree; zero for anonymous files
+	// (pipes, donated host files).
+	vd       VirtualDentry
+	seekable bool
+	opath    bool
+	// flags holds the access mode and status flags.
+	flags atomic.Uint32
+
+	// offMu serialises offset-using operations (read, write, lseek,
+	// getdents) and protects off.
+	offMu sync.Mutex
+	off   int64
+}
+
+// NewFileDescription returns a description with one reference. flags are
+// the access mode and status flags (O_ACCMODE, O_APPEND, O_NONBLOCK, …;
+// creation flags are dropped). It takes over the caller's reference on vd,
+// which may be zero.
+func NewFileDescription(impl FileDescriptionImpl, vd VirtualDentry, flags uint32, opts FileDescriptionOptions) *FileDescription {
+	fd := &FileDescription{impl: impl, vd: vd, seekable: opts.Seekable, off: opts.Offset}
+	fd.refs.Store(1)
+	fd.flags.Store(flags &^ (unix.O_CREAT | unix.O_EXCL | unix.O_NOCTTY | unix.O_TRUNC | unix.O_CLOEXEC))
+	return fd
+}
+
+// IncRef takes a reference.
+func (fd *FileDescription) IncRef() { fd.refs.Add(1) }
+
+// DecRef drops a reference; the last one releases the file.
+func (fd *FileDescription) DecRef(ctx Context) {
+	if fd.refs.Add(-1) == 0 {
+		if fd.impl != nil {
+			fd.impl.Release(ctx)
+		}
+		fd.vd.DecRef()
+	}
+}
+
+// Impl returns the filesystem's implementation.
+func (fd *FileDescription) Impl() FileDescriptionImpl { return fd.impl }
+
+// VirtualDentry returns the file's position in the tree (zero for anonymous
+// files). The caller must not drop the returned reference.
+func (fd *FileDescription) VirtualDentry() VirtualDentry { return fd.vd }
+
+// StatusFlags returns the access mode and status flags (F_GETFL).
+func (fd *FileDescription) StatusFlags() uint32 {
+	f := fd.flags.Load()
+	if fd.opath {
+		f |= unix.O_PATH
+	}
+	return f
+}
+
+// SetStatusFlags implements F_SETFL: only SettableStatusFlags change.
+func (fd *FileDescription) SetStatusFlags(flags uint32) {
+	for {
+		old := fd.flags.Load()
+		n := old&^SettableStatusFlags | flags&SettableStatusFlags
+		if fd.flags.CompareAndSwap(old, n) {
+			return
+		}
+	}
+}
+
+// IsOPath reports whether the file was opened with O_PATH.
+func (fd *FileDescription) IsOPath() bool { return fd.opath }
+
+// IsReadable reports whether the file was opened for reading.
+func (fd *FileDescription) IsReadable() bool {
+	return !fd.opath && fd.flags.Load()&unix.O_ACCMODE != unix.O_WRONLY
+}
+
+// IsWritable reports whether the file was opened for writing.
+func (fd *FileDescription) IsWritable() bool {
+	a := fd.flags.Load() & unix.O_ACCMODE
+	return !fd.opath && (a == unix.O_WRONLY || a == unix.O_RDWR)
+}
+
+// Seekable reports whether the file has an offset.
+func (fd *FileDescription) Seekable() bool { return fd.seekable }
+
+// Read implements read(2) at the file offset.
+func (fd *FileDescription) Read(ctx Context, dst []byte) (int, error) {
+	if !fd.IsReadable() {
+		return 0, unix.EBADF
+	}
+	if !fd.seekable {
+		return fd.impl.PRead(ctx, dst, -1)
+	}
+	fd.offMu.Lock()
+	n, err := fd.impl.PRead(ctx, dst, fd.off)
+	fd.off += int64(n)
+	fd.offMu.Unlock()
+	return n, err
+}
+
+// PRead implements pread(2).
+func (fd *FileDescription) PRead(ctx Context, dst []byte, off int64) (int, error) {
+	if !fd.IsReadable() {
+		return 0, unix.EBADF
+	}
+	if !fd.seekable {
+		return 0, unix.ESPIPE
+	}
+	if off < 0 {
+		return 0, unix.EINVAL
+	}
+	return fd.impl.PRead(ctx, dst, off)
+}
+
+// Write implements write(2) at the file offset (or the end, with
+// O_APPEND).
+func (fd *FileDescription) Write(ctx Context, src []byte) (int, error) {
+	if !fd.IsWritable() {
+		return 0, unix.EBADF
+	}
+	appendMode := fd.flags.Load()&unix.O_APPEND != 0
+	if !fd.seekable {
+		n, _, err := fd.impl.PWrite(ctx, src, -1, appendMode)
+		return n, err
+	}
+	fd.offMu.Lock()
+	n, end, err := fd.impl.PWrite(ctx, src, fd.off, appendMode)
+	if n > 0 || appendMode && err == nil {
+		fd.off = end
+	}
+	fd.offMu.Unlock()
+	return n, err
+}
+
+// PWrite implements pwrite(2). As Linux, O_APPEND makes it append.
+func (fd *FileDescription) PWrite(ctx Context, src []byte, off int64) (int, error) {
+	if !fd.IsWritable() {
+		return 0, unix.EBADF
+	}
+	if !fd.seekable {
+		return 0, unix.ESPIPE
+	}
+	if off < 0 {
+		return 0, unix.EINVAL
+	}
+	n, _, err := fd.impl.PWrite(ctx, src, off, fd.flags.Load()&unix.O_APPEND != 0)
+	return n, err
+}
+
+// Seek implements lseek(2).
+func (fd *FileDescription) Seek(ctx Context, offset int64, whence int) (int64, error) {
+	if fd.opath {
+		return 0, unix.EBADF
+	}
+	if !fd.seekable {
+		return 0, unix.ESPIPE
+	}
+	fd.offMu.Lock()
+	defer fd.offMu.Unlock()
+	n, err := fd.impl.Seek(ctx, fd.off, offset, whence)
+	if err != nil {
+		return 0, err
+	}
+	fd.off = n
+	return n, nil
+}
+
+// Stat implements fstat(2).
+func (fd *FileDescription) Stat(ctx Context) (Stat, error) {
+	if fd.opath {
+		return fd.vd.dentry.inode.Stat(ctx)
+	}
+	return fd.impl.Stat(ctx)
+}
+
+// Getdents calls cb for the directory's entries from the file offset on,
+// advancing the offset past every entry cb accepts.
+func (fd *FileDescription) Getdents(ctx Context, cb func(*Dirent) bool) error {
+	if fd.opath {
+		return unix.EBADF
+	}
+	fd.offMu.Lock()
+	defer fd.offMu.Unlock()
+	return fd.impl.Getdents(ctx, fd.off, func(d *Dirent) bool {
+		if !cb(d) {
+			return false
+		}
+		fd.off = d.NextOff
+		return true
+	})
+}
+
+// Ioctl dispatches to the file.
+func (fd *FileDescription) Ioctl(ctx Context, cmd uint32, arg uint64) (uintptr, error) {
+	if fd.opath {
+		return 0, unix.EBADF
+	}
+	return fd.impl.Ioctl(ctx, cmd, arg)
+}
+
+// Mappable returns the file's pages for mmap, or nil if it cannot be
+// mapped (mmap then fails with ENODEV).
+func (fd *FileDescription) Mappable() memmap.Mappable {
+	if fd.opath {
+		return nil
+	}
+	return fd.impl.Mappable()
+}
+
+// Sync implements fsync(2).
+func (fd *FileDescription) Sync(ctx Context) error {
+	if fd.opath {
+		return unix.EBADF
+	}
+	return fd.impl.Sync(ctx)
+}
+
+// ReadAt reads len(p) bytes at off unless the file ends first, for the
+// loader. It does not use or move the file offset.
+func (fd *FileDescription) ReadAt(ctx Context, p []byte, off int64) (int, error) {
+	total := 0
+	for total < len(p) {
+		n, err := fd.impl.PRead(ctx, p[total:], off+int64(total))
+		total += n
+		if err != nil {
+			return total, err
+		}
+		if n == 0 {
+			break
+		}
+	}
+	return total, nil
+}
+
+// Size returns the file's size in bytes.
+func (fd *FileDescription) Size(ctx Context) (int64, error) {
+	st, err := fd.Stat(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return int64(st.Size), nil
+}
+
+// opathFile is the impl of an O_PATH description: it only names a file.
+type opathFile struct {
+	FileDescriptionDefaultImpl
+}
+
+func (opathFile) Release(Context)                                   {}
+func (opathFile) Stat(Context) (Stat, error)                        { return Stat{}, unix.EBADF }
+func (opathFile) Getdents(Context, int64, func(*Dirent) bool) error { return unix.EBADF }

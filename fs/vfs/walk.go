@@ -1,0 +1,307 @@
+package vfs
+
+import (
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/rampart-sandbox/rampart/sentry/kernel/auth"
+)
+
+// Limits of the path walk, as Linux.
+const (
+	// PathMax is PATH_MAX: a path argument of this many bytes or more
+	// (including the NUL) gives ENAMETOOLONG.
+	PathMax = 4096
+	// NameMax is NAME_MAX, the longest path component.
+	NameMax = 255
+	// MaxSymlinkTraversals is how many symlinks one walk may follow
+	// before failing with ELOOP.
+	MaxSymlinkTraversals = 40
+)
+
+// PathOperation names a file for a path-based operation.
+type PathOperation struct {
+	// Root is the task's root: absolute paths and symlinks start here and
+	// ".." never goes above it.
+	Root VirtualDentry
+	// Start is where a relative path starts (the cwd or a dirfd).
+	Start VirtualDentry
+	// Path is the path; "" is ENOENT.
+	Path string
+	// Follow says whether a symlink as the final component is followed.
+	Follow bool
+}
+
+// resolver is the state of one path walk. It holds a reference on cur.
+type resolver struct {
+	vfs      *VirtualFilesystem
+	ctx      Context
+	creds    *auth.Credentials
+	root     VirtualDentry // borrowed from the PathOperation
+	cur      VirtualDentry
+	symlinks int
+}
+
+func (vfs *VirtualFilesystem) newResolver(ctx Context, pop *PathOperation) resolver {
+	pop.Start.IncRef()
+	return resolver{vfs: vfs, ctx: ctx, creds: ctx.Credentials(), root: pop.Root, cur: pop.Start}
+}
+
+func (r *resolver) release() {
+	r.cur.DecRef()
+	r.cur = VirtualDentry{}
+}
+
+func (r *resolver) setCur(vd VirtualDentry) {
+	vd.IncRef()
+	r.cur.DecRef()
+	r.cur = vd
+}
+
+// walkParent walks every component of path but the last, leaving r.cur at
+// the directory that should contain it. It returns the last component
+// ("" if path names r.cur itself, e.g. "/") and whether it was followed by
+// slashes.
+func (r *resolver) walkParent(path string) (string, bool, error) {
+	if path == "" {
+		return "", false, unix.ENOENT
+	}
+	if path[0] == '/' {
+		r.setCur(r.root)
+	}
+	for {
+		for len(path) > 0 && path[0] == '/' {
+			path = path[1:]
+		}
+		if path == "" {
+			return "", true, nil
+		}
+		i := strings.IndexByte(path, '/')
+		if i < 0 {
+			if len(path) > NameMax {
+				return "", false, unix.ENAMETOOLONG
+			}
+			return path, false, nil
+		}
+		comp, rest := path[:i], path[i:]
+		if len(comp) > NameMax {
+			return "", false, unix.ENAMETOOLONG
+		}
+		if strings.TrimLeft(rest, "/") == "" {
+			return comp, true, nil
+		}
+		next, err := r.step(comp)
+		if err != nil {
+			return "", false, err
+		}
+		if next.dentry.IsSymlink() {
+			path, err = r.followSymlink(next, rest)
+			if err != nil {
+				return "", false, err
+			}
+			continue
+		}
+		r.cur.DecRef()
+		r.cur = next
+		path = rest
+	}
+}
+
+// followSymlink consumes next (a symlink found in r.cur) and returns the
+// path to continue with: its target followed by rest. An absolute target
+// moves r.cur to the root.
+func (r *resolver) followSymlink(next VirtualDentry, rest string) (string, error) {
+	defer next.DecRef()
+	r.symlinks++
+	if r.symlinks > MaxSymlinkTraversals {
+		return "", unix.ELOOP
+	}
+	target, err := next.dentry.inode.Readlink(r.ctx)
+	if err != nil {
+		return "", err
+	}
+	if target == "" {
+		return "", unix.ENOENT
+	}
+	if target[0] == '/' {
+		r.setCur(r.root)
+	}
+	return target + rest, nil
+}
+
+// checkSearch checks that r.cur is a directory that may be searched.
+func (r *resolver) checkSearch() error {
+	if !r.cur.dentry.IsDir() {
+		return unix.ENOTDIR
+	}
+	return checkInodePermission(r.creds, MayExec, r.cur.dentry.inode)
+}
+
+// step looks up one component (".", ".." or a name) in r.cur and returns a
+// reference to the result, with mounts followed.
+func (r *resolver) step(name string) (VirtualDentry, error) {
+	if err := r.checkSearch(); err != nil {
+		return VirtualDentry{}, err
+	}
+	switch name {
+	case ".":
+		r.cur.IncRef()
+		return r.cur, nil
+	case "..":
+		return r.dotdot(), nil
+	}
+	d, err := r.vfs.lookupChild(r.ctx, r.cur.dentry, name)
+	if err != nil {
+		return VirtualDentry{}, err
+	}
+	return r.vfs.followMounts(VirtualDentry{r.cur.mount, d}), nil
+}
+
+// dotdot returns a reference to the parent of r.cur, crossing mounts and
+// never leaving r.root.
+func (r *resolver) dotdot() VirtualDentry {
+	m, d := r.cur.mount, r.cur.dentry
+	for {
+		if m == r.root.mount && d == r.root.dentry {
+			d.IncRef()
+			return VirtualDentry{m, d}
+		}
+		if d != m.root {
+			break
+		}
+		r.vfs.mountMu.RLock()
+		pm, pd := m.parent, m.point
+		r.vfs.mountMu.RUnlock()
+		if pm == nil {
+			d.IncRef()
+			return VirtualDentry{m, d}
+		}
+		m, d = pm, pd
+	}
+	r.vfs.renameMu.RLock()
+	p := d.parent
+	if p == nil {
+		p = d
+	}
+	p.IncRef()
+	r.vfs.renameMu.RUnlock()
+	return r.vfs.followMounts(VirtualDentry{m, p})
+}
+
+// lookupChild returns a reference to the cached or newly looked-up child
+// name of the directory parent.
+func (vfs *VirtualFilesystem) lookupChild(ctx Context, parent *Dentry, name string) (*Dentry, error) {
+	parent.mu.Lock()
+	defer parent.mu.Unlock()
+	d, err := parent.childLocked(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	d.IncRef()
+	return d, nil
+}
+
+// childLocked returns the cached or newly looked-up child name without a
+// new reference. parent.mu must be held.
+func (parent *Dentry) childLocked(ctx Context, name string) (*Dentry, error) {
+	if d, ok := parent.children[name]; ok {
+		return d, nil
+	}
+	if parent.dead {
+		return nil, unix.ENOENT
+	}
+	ino, err := parent.inode.Lookup(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	d := newDentry(ino, parent, name)
+	if parent.children == nil {
+		parent.children = make(map[string]*Dentry)
+	}
+	parent.children[name] = d
+	return d, nil
+}
+
+// insertChildLocked caches a node just created as name. parent.mu must be
+// held.
+func (parent *Dentry) insertChildLocked(ino Inode, name string) *Dentry {
+	d := newDentry(ino, parent, name)
+	if parent.children == nil {
+		parent.children = make(map[string]*Dentry)
+	}
+	parent.children[name] = d
+	return d
+}
+
+// resolve walks the whole path and returns a reference to what it names.
+func (r *resolver) resolve(path string, follow bool) (VirtualDentry, error) {
+	for {
+		name, trailing, err := r.walkParent(path)
+		if err != nil {
+			return VirtualDentry{}, err
+		}
+		if name == "" {
+			vd := r.cur
+			r.cur = VirtualDentry{}
+			return vd, nil
+		}
+		next, err := r.step(name)
+		if err != nil {
+			return VirtualDentry{}, err
+		}
+		if next.dentry.IsSymlink() && (follow || trailing) {
+			rest := ""
+			if trailing {
+				rest = "/"
+			}
+			path, err = r.followSymlink(next, rest)
+			if err != nil {
+				return VirtualDentry{}, err
+			}
+			continue
+		}
+		if trailing && !next.dentry.IsDir() {
+			next.DecRef()
+			return VirtualDentry{}, unix.ENOTDIR
+		}
+		return next, nil
+	}
+}
+
+// GetDentryAt returns a reference to the file pop names.
+func (vfs *VirtualFilesystem) GetDentryAt(ctx Context, pop *PathOperation) (VirtualDentry, error) {
+	r := vfs.newResolver(ctx, pop)
+	defer r.release()
+	return r.resolve(pop.Path, pop.Follow)
+}
+
+// parentOp is the result of walking to the parent of a path's last
+// component, for operations that create or remove names.
+type parentOp struct {
+	r        resolver
+	name     string
+	trailing bool
+}
+
+// walkToParent walks pop.Path up to its last component. The caller must
+// call p.r.release().
+func (vfs *VirtualFilesystem) walkToParent(ctx Context, pop *PathOperation) (*parentOp, error) {
+	p := &parentOp{r: vfs.newResolver(ctx, pop)}
+	name, trailing, err := p.r.walkParent(pop.Path)
+	if err != nil {
+		p.r.release()
+		return nil, err
+	}
+	p.name, p.trailing = name, trailing
+	if !p.r.cur.dentry.IsDir() {
+		p.r.release()
+		return nil, unix.ENOTDIR
+	}
+	return p, nil
+}
+
+// isDotName reports whether the last component is not a plain name.
+func (p *parentOp) isDotName() bool {
+	return p.name == "" || p.name == "." || p.name == ".."
+}

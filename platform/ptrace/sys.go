@@ -1,0 +1,74 @@
+//go:build linux && amd64
+
+package ptrace
+
+import (
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/rampart-sandbox/rampart/sentry/arch"
+)
+
+// Thin, allocation-free wrappers around the host system calls the platform
+// uses. ptrace requests must be made from the tracee's tracer OS thread.
+
+func ptraceReq(req int, tid int32, addr, data uintptr) error {
+	_, _, e := syscall.RawSyscall6(unix.SYS_PTRACE, uintptr(req), uintptr(tid), addr, data, 0, 0)
+	if e != 0 {
+		return e
+	}
+	return nil
+}
+
+func getRegs(tid int32, regs *arch.Registers) error {
+	_, _, e := syscall.RawSyscall6(unix.SYS_PTRACE, unix.PTRACE_GETREGS, uintptr(tid), 0, uintptr(unsafe.Pointer(regs)), 0, 0)
+	if e != 0 {
+		return e
+	}
+	return nil
+}
+
+func setRegs(tid int32, regs *arch.Registers) error {
+	_, _, e := syscall.RawSyscall6(unix.SYS_PTRACE, unix.PTRACE_SETREGS, uintptr(tid), 0, uintptr(unsafe.Pointer(regs)), 0, 0)
+	if e != 0 {
+		return e
+	}
+	return nil
+}
+
+func getSiginfo(tid int32, buf *[128]byte) error {
+	_, _, e := syscall.RawSyscall6(unix.SYS_PTRACE, unix.PTRACE_GETSIGINFO, uintptr(tid), 0, uintptr(unsafe.Pointer(buf)), 0, 0)
+	if e != 0 {
+		return e
+	}
+	return nil
+}
+
+// wait4 waits for tid (a tracee or child of the calling thread) to change
+// state, retrying on EINTR. It enters the Go scheduler's syscall state,
+// since the application may run for a long time before it stops.
+func wait4(tid int32, status *unix.WaitStatus, options int) (int32, error) {
+	for {
+		r, _, e := syscall.Syscall6(unix.SYS_WAIT4, uintptr(tid), uintptr(unsafe.Pointer(status)), uintptr(options|unix.WALL), 0, 0, 0)
+		if e == unix.EINTR {
+			continue
+		}
+		if e != 0 {
+			return 0, e
+		}
+		return int32(r), nil
+	}
+}
+
+func tgkill(tgid, tid int32, sig unix.Signal) error {
+	_, _, e := syscall.RawSyscall(unix.SYS_TGKILL, uintptr(tgid), uintptr(tid), uintptr(sig))
+	if e != 0 {
+		return e
+	}
+	return nil
+}
+
+// eventOf returns the PTRACE_EVENT_* of a stop status, or 0.
+func eventOf(ws unix.WaitStatus) int { return int(ws>>16) & 0xff }

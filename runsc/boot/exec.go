@@ -1,0 +1,71 @@
+package boot
+
+import (
+	"fmt"
+	"path"
+	"strings"
+
+	"github.com/rampart-sandbox/rampart/sentry/kernel"
+	"github.com/rampart-sandbox/rampart/sentry/loader"
+	"github.com/rampart-sandbox/rampart/sentry/loader/vdso"
+	"github.com/rampart-sandbox/rampart/sentry/memfile"
+	"github.com/rampart-sandbox/rampart/sentry/mm"
+)
+
+type vdsoHandle struct{ v *vdso.VDSO }
+
+func newVDSO(mf *memfile.MemoryFile, ncpu int) (*vdsoHandle, error) {
+	v, err := vdso.New(mf)
+	if err != nil {
+		return nil, fmt.Errorf("building the vDSO: %w", err)
+	}
+	v.SetNumCPUs(ncpu)
+	v.Start()
+	return &vdsoHandle{v}, nil
+}
+
+func (h *vdsoHandle) stop() { h.v.Stop() }
+
+// execLoader implements kernel.Loader with the ELF loader and the VFS.
+type execLoader struct {
+	vdso    *vdsoHandle
+	maxAddr uint64
+}
+
+// Load implements kernel.Loader.
+func (l *execLoader) Load(t *kernel.Task, m *mm.MemoryManager, name string, argv, envv []string) (kernel.Image, error) {
+	c := t.Credentials()
+	stack := t.ThreadGroup().Limits().Get(3 /* RLIMIT_STACK */)
+	m.SetStackLimit(stack.Cur)
+	img, err := loader.Load(loader.Args{
+		Filename:       name,
+		Argv:           argv,
+		Envv:           envv,
+		Opener:         taskOpener{t},
+		MM:             m,
+		MaxUserAddress: l.maxAddr,
+		VDSO:           l.vdso.v,
+		UID:            uint32(c.RealKUID),
+		EUID:           uint32(c.EffectiveKUID),
+		GID:            uint32(c.RealKGID),
+		EGID:           uint32(c.EffectiveKGID),
+		StackLimit:     stack.Cur,
+	})
+	if err != nil {
+		return kernel.Image{}, err
+	}
+	return kernel.Image{
+		Entry:        img.Entry,
+		StackPointer: img.StackPointer,
+		Name:         img.Name,
+		Path:         img.Path,
+	}, nil
+}
+
+// cleanPath joins a relative name to the cwd for error messages.
+func cleanPath(cwd, name string) string {
+	if strings.HasPrefix(name, "/") {
+		return path.Clean(name)
+	}
+	return path.Join(cwd, name)
+}

@@ -1,0 +1,139 @@
+package boot
+
+import (
+	"fmt"
+	"path"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/rampart-sandbox/rampart/fs/rootfs"
+	"github.com/rampart-sandbox/rampart/fs/vfs"
+	"github.com/rampart-sandbox/rampart/sentry/kernel"
+	"github.com/rampart-sandbox/rampart/sentry/kernel/auth"
+	"github.com/rampart-sandbox/rampart/sentry/loader"
+	"github.com/rampart-sandbox/rampart/sentry/memfile"
+	"github.com/rampart-sandbox/rampart/sentry/memmap"
+)
+
+// bootCtx is the vfs.Context of the boot code itself.
+type bootCtx struct{ creds *auth.Credentials }
+
+func (c bootCtx) Credentials() *auth.Credentials      { return c.creds }
+func (c bootCtx) CopyIn(uint64, []byte) (int, error)  { return 0, unix.EFAULT }
+func (c bootCtx) CopyOut(uint64, []byte) (int, error) { return 0, unix.EFAULT }
+
+type filesystems struct {
+	vfs  *vfs.VirtualFilesystem
+	root vfs.VirtualDentry
+}
+
+func newFilesystems(mf *memfile.MemoryFile) (*filesystems, error) {
+	v, root, err := rootfs.NewSandboxRoot(mf, "/")
+	if err != nil {
+		return nil, fmt.Errorf("building the sandbox's mount tree: %w", err)
+	}
+	return &filesystems{vfs: v, root: root}, nil
+}
+
+// newFSContext returns root and cwd for the first process; a cwd that does
+// not exist in the sandbox falls back to /.
+func (f *filesystems) newFSContext(creds *auth.Credentials, cwd string) *vfs.FSContext {
+	ctx := bootCtx{creds}
+	vd, err := f.vfs.GetDentryAt(ctx, &vfs.PathOperation{Root: f.root, Start: f.root, Path: cwd, Follow: true})
+	if err != nil {
+		return vfs.NewFSContext(f.root, f.root, 0o022)
+	}
+	defer vd.DecRef()
+	return vfs.NewFSContext(f.root, vd, 0o022)
+}
+
+func (f *filesystems) newStdioFDTable(creds *auth.Credentials) (*vfs.FDTable, error) {
+	t := vfs.NewFDTable()
+	if err := rootfs.InstallStdio(bootCtx{creds}, t, [3]int{0, 1, 2}); err != nil {
+		return nil, fmt.Errorf("installing stdio: %w", err)
+	}
+	return t, nil
+}
+
+// lookPath finds name like execvp: a name with a slash is used as it is,
+// otherwise each directory of $PATH in the sandbox is tried.
+func (f *filesystems) lookPath(creds *auth.Credentials, fsc *vfs.FSContext, name string, envv []string) (string, error) {
+	if strings.Contains(name, "/") {
+		return name, nil
+	}
+	p := "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	for _, e := range envv {
+		if strings.HasPrefix(e, "PATH=") {
+			p = e[5:]
+		}
+	}
+	ctx := bootCtx{creds}
+	firstErr := error(unix.ENOENT)
+	for _, dir := range strings.Split(p, ":") {
+		if dir == "" {
+			dir = "."
+		}
+		cand := path.Join(dir, name)
+		fd, err := f.vfs.OpenExecutable(ctx, fsc, cand)
+		if err == nil {
+			fd.DecRef(ctx)
+			return cand, nil
+		}
+		if err != unix.ENOENT && err != unix.ENOTDIR && firstErr == unix.ENOENT {
+			firstErr = err
+		}
+	}
+	return "", firstErr
+}
+
+// taskOpener opens executables for the loader on behalf of a task.
+type taskOpener struct{ t *kernel.Task }
+
+// OpenExecutable implements loader.Opener.
+func (o taskOpener) OpenExecutable(name string) (loader.File, string, error) {
+	t := o.t
+	v := t.Kernel().VFS
+	fd, err := v.OpenExecutable(t, t.FSContext(), name)
+	if err != nil {
+		return nil, "", err
+	}
+	resolved := name
+	if vd := fd.VirtualDentry(); vd.Ok() {
+		root := t.FSContext().Root()
+		resolved = v.PathnameWithin(root, vd)
+		root.DecRef()
+	}
+	return &execFile{t: t, fd: fd}, resolved, nil
+}
+
+// execFile adapts an open vfs file to loader.File.
+type execFile struct {
+	t  *kernel.Task
+	fd *vfs.FileDescription
+}
+
+func (f *execFile) ReadAt(p []byte, off int64) (int, error) { return f.fd.ReadAt(f.t, p, off) }
+
+func (f *execFile) Size() int64 {
+	n, err := f.fd.Size(f.t)
+	if err != nil {
+		return 0
+	}
+	return n
+}
+
+func (f *execFile) Mappable() memmap.Mappable { return f.fd.Mappable() }
+
+func (f *execFile) Hold() func(bool) {
+	fd, t := f.fd, f.t
+	return func(inc bool) {
+		if inc {
+			fd.IncRef()
+		} else {
+			fd.DecRef(t)
+		}
+	}
+}
+
+func (f *execFile) Release() { f.fd.DecRef(f.t) }

@@ -1,0 +1,108 @@
+// Package cmd implements runsc's subcommands.
+package cmd
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"syscall"
+
+	"github.com/google/subcommands"
+	"golang.org/x/sys/unix"
+
+	"github.com/rampart-sandbox/rampart/runsc/flags"
+)
+
+// Do implements `runsc do`: run one command in a fresh sandbox whose root is
+// a read-only view of the host's / with an empty tmpfs on /tmp.
+type Do struct {
+	Global   *flags.Global
+	cwd      string
+	hostname string
+}
+
+// Name implements subcommands.Command.
+func (*Do) Name() string { return "do" }
+
+// Synopsis implements subcommands.Command.
+func (*Do) Synopsis() string { return "run a command in a new sandbox" }
+
+// Usage implements subcommands.Command.
+func (*Do) Usage() string {
+	return "do [flags] -- CMD [ARG...]\n\nRuns CMD in a new sandbox whose root is a read-only view of the host's / with a\nwritable, empty tmpfs on /tmp. Standard I/O are the caller's; the exit status is\nthe program's (128+N when it is killed by signal N).\n"
+}
+
+// SetFlags implements subcommands.Command.
+func (d *Do) SetFlags(f *flag.FlagSet) {
+	f.StringVar(&d.cwd, "cwd", "", "working directory inside the sandbox (default: the caller's, if visible)")
+	f.StringVar(&d.hostname, "hostname", "", "hostname of the sandbox (default: the host's)")
+}
+
+// Execute implements subcommands.Command.
+func (d *Do) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands.ExitStatus {
+	if err := d.Global.Validate(); err != nil {
+		fmt.Fprintf(os.Stderr, "runsc: %v\n", err)
+		return subcommands.ExitUsageError
+	}
+	args := f.Args()
+	if len(args) == 0 {
+		fmt.Fprint(os.Stderr, d.Usage())
+		return subcommands.ExitUsageError
+	}
+	cwd := d.cwd
+	if cwd == "" {
+		if wd, err := os.Getwd(); err == nil {
+			cwd = wd
+		} else {
+			cwd = "/"
+		}
+	}
+	hostname := d.hostname
+	if hostname == "" {
+		hostname, _ = os.Hostname()
+	}
+	self, err := os.Executable()
+	if err != nil {
+		self = "/proc/self/exe"
+	}
+	bootArgs := append(d.Global.Args(), "boot", "--cwd="+cwd, "--hostname="+hostname, "--")
+	bootArgs = append(bootArgs, args...)
+	c := exec.Command(self, bootArgs...)
+	c.Stdin, c.Stdout, c.Stderr = os.Stdin, os.Stdout, os.Stderr
+	c.Env = os.Environ()
+	c.SysProcAttr = &syscall.SysProcAttr{
+		// The sandbox gets its own mount, pid, ipc, uts and network
+		// namespaces; it dies with us.
+		Cloneflags: unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWIPC |
+			unix.CLONE_NEWUTS | unix.CLONE_NEWNET,
+		Pdeathsig: syscall.SIGKILL,
+	}
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2)
+	if err := c.Start(); err != nil {
+		fmt.Fprintf(os.Stderr, "runsc: starting the sandbox: %v\n", err)
+		return subcommands.ExitFailure
+	}
+	go func() {
+		for s := range sigs {
+			c.Process.Signal(s)
+		}
+	}()
+	err = c.Wait()
+	signal.Stop(sigs)
+	if err == nil {
+		return subcommands.ExitSuccess
+	}
+	if ee, ok := err.(*exec.ExitError); ok {
+		ws := ee.Sys().(syscall.WaitStatus)
+		if ws.Signaled() {
+			os.Exit(128 + int(ws.Signal()))
+		}
+		os.Exit(ws.ExitStatus())
+	}
+	fmt.Fprintf(os.Stderr, "runsc: %v\n", err)
+	return subcommands.ExitFailure
+}

@@ -1,0 +1,202 @@
+package kernel
+
+import (
+	"errors"
+	"runtime"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/rampart-sandbox/rampart/platform"
+	"github.com/rampart-sandbox/rampart/sentry/arch"
+)
+
+// Restart errors: a blocking syscall interrupted by a signal returns one of
+// these; the run loop turns it into EINTR or a restart (Linux's
+// ERESTARTSYS family, never seen by the application).
+const (
+	ERESTARTSYS    = unix.Errno(512)
+	ERESTARTNOINTR = unix.Errno(513)
+	ERESTARTNOHAND = unix.Errno(514)
+	ERESTART_BLOCK = unix.Errno(516)
+)
+
+// errExit is returned by syscalls after which the task must not return to
+// application code (exit, exit_group, a fatal error in execve).
+var errExit = errors.New("task exiting")
+
+// ErrExit returns the sentinel a syscall returns when the task is exiting.
+func ErrExit() error { return errExit }
+
+// start runs the task on a new goroutine.
+func (t *Task) start() {
+	go t.run()
+}
+
+// run is the task goroutine: it switches into application code, handles
+// what comes back, and exits when the task does.
+func (t *Task) run() {
+	// The ptrace platform ties a stub thread to the tracing OS thread.
+	runtime.LockOSThread()
+	t.ctx = t.k.Platform.NewContext()
+	for !t.killed.Load() {
+		ev, fi, err := t.ctx.Switch(t.mm.AddressSpace(), &t.regs)
+		if err != nil {
+			t.k.Warnf("tid %d: platform: %v", t.tid, err)
+			t.k.killGroup(t.tg, Signaled(int(unix.SIGKILL), false))
+			break
+		}
+		switch ev {
+		case platform.EventSyscall:
+			t.doSyscall()
+		case platform.EventFault:
+			t.handleFault(fi)
+		case platform.EventInterrupted:
+		}
+	}
+	t.exit()
+	t.ctx.Release()
+	t.ctx = nil
+	// The OS thread stays locked: it is discarded when the goroutine ends,
+	// which also drops any ptrace relationship it had.
+}
+
+// doSyscall runs the syscall whose number and arguments are in t.regs.
+func (t *Task) doSyscall() {
+	nr := arch.SyscallNo(&t.regs)
+	args := arch.SyscallArgs(&t.regs)
+	var (
+		ret uintptr
+		err error
+	)
+	e := t.k.SyscallTable.Lookup(nr)
+	if t.k.strace != nil {
+		name := ""
+		if e != nil {
+			name = e.Name
+		}
+		tok := t.k.strace.SyscallEnter(t, nr, name, &args)
+		start := time.Now()
+		ret, err = t.invoke(nr, e, args)
+		t.k.strace.SyscallExit(t, tok, ret, err, time.Since(start))
+	} else {
+		ret, err = t.invoke(nr, e, args)
+	}
+	if err == errExit {
+		return
+	}
+	if err != nil {
+		errno, ok := err.(unix.Errno)
+		if !ok {
+			// A wrapped Go error from inside the sentry: its errno, if it
+			// carries one, is what the application sees.
+			if !errors.As(err, &errno) {
+				t.k.Debugf("tid %d: syscall %d: %v", t.tid, nr, err)
+				errno = unix.EIO
+			}
+		}
+		switch errno {
+		case ERESTARTSYS, ERESTARTNOINTR, ERESTARTNOHAND, ERESTART_BLOCK:
+			// No handler ran (delivery is not implemented yet), so the
+			// syscall is restarted transparently unless the task is dying.
+			if !t.killed.Load() {
+				t.regs.Rax = t.regs.Orig_rax
+				t.regs.Rip -= 2
+				return
+			}
+			errno = unix.EINTR
+		}
+		t.regs.Rax = uint64(-int64(errno))
+		return
+	}
+	t.regs.Rax = uint64(ret)
+}
+
+func (t *Task) invoke(nr uintptr, e *Syscall, args arch.SyscallArguments) (uintptr, error) {
+	if e == nil || e.Fn == nil {
+		if e != nil && !t.k.unimplemented[nr].Swap(true) {
+			name := e.Name
+			if name == "" {
+				name = "unknown"
+			}
+			t.k.Warnf("unimplemented syscall %s (%d) returns ENOSYS", name, nr)
+		}
+		return 0, unix.ENOSYS
+	}
+	return e.Fn(t, args)
+}
+
+// handleFault resolves an application fault or kills the process with the
+// signal Linux would deliver (handlers are a later issue).
+func (t *Task) handleFault(fi platform.FaultInfo) {
+	sig, code := int32(fi.Signo), fi.Code
+	if fi.Signo == int32(unix.SIGSEGV) || fi.Signo == int32(unix.SIGBUS) && fi.Addr != 0 {
+		if fi.Signo == int32(unix.SIGSEGV) {
+			sig, code = t.mm.HandleFault(fi.Addr, fi.Access, fi.Code)
+			if sig == 0 {
+				return
+			}
+		}
+	}
+	t.k.Debugf("tid %d: fatal signal %d (code %d) at address %#x, rip %#x", t.tid, sig, code, fi.Addr, t.regs.Rip)
+	t.k.SendSignal(t.tg, int(sig), nil)
+	if !t.killed.Load() {
+		// Ignored or caught: a synchronous fault cannot be ignored, so
+		// force the default action like Linux's force_sig.
+		t.k.killGroup(t.tg, Signaled(int(sig), defaultActionOf(int(sig)) == actCore))
+	}
+}
+
+// Block waits until ch is ready or the task is interrupted; it returns
+// ERESTARTSYS when interrupted.
+func (t *Task) Block(ch <-chan struct{}) error {
+	select {
+	case <-ch:
+		return nil
+	case <-t.interruptCh:
+		return ERESTARTSYS
+	}
+}
+
+// BlockTimeout is Block with a deadline: it returns ETIMEDOUT when d passes.
+func (t *Task) BlockTimeout(ch <-chan struct{}, d time.Duration) error {
+	if d <= 0 {
+		select {
+		case <-ch:
+			return nil
+		default:
+			return unix.ETIMEDOUT
+		}
+	}
+	tm := time.NewTimer(d)
+	defer tm.Stop()
+	select {
+	case <-ch:
+		return nil
+	case <-t.interruptCh:
+		return ERESTARTSYS
+	case <-tm.C:
+		return unix.ETIMEDOUT
+	}
+}
+
+// Sleep blocks for d; it returns the time left and ERESTARTSYS-family
+// error when interrupted.
+func (t *Task) Sleep(d time.Duration) (time.Duration, error) {
+	if d <= 0 {
+		return 0, nil
+	}
+	start := time.Now()
+	tm := time.NewTimer(d)
+	defer tm.Stop()
+	select {
+	case <-tm.C:
+		return 0, nil
+	case <-t.interruptCh:
+		left := d - time.Since(start)
+		if left < 0 {
+			left = 0
+		}
+		return left, ERESTARTSYS
+	}
+}

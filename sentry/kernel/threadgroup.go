@@ -1,0 +1,161 @@
+package kernel
+
+import (
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// WaitStatus is a wait(2) status word.
+type WaitStatus uint32
+
+// Exited returns the status of a normal exit with code.
+func Exited(code int) WaitStatus { return WaitStatus((code & 0xff) << 8) }
+
+// Signaled returns the status of a death by signal sig.
+func Signaled(sig int, core bool) WaitStatus {
+	s := WaitStatus(sig & 0x7f)
+	if core {
+		s |= 0x80
+	}
+	return s
+}
+
+// ExitCode returns the status as a shell would report it: the exit code, or
+// 128+N for a death by signal N.
+func (s WaitStatus) ExitCode() int {
+	if s&0x7f == 0 {
+		return int(s>>8) & 0xff
+	}
+	return 128 + int(s&0x7f)
+}
+
+// Signal returns the terminating signal, or 0 for a normal exit.
+func (s WaitStatus) Signal() int { return int(s & 0x7f) }
+
+// CoreDumped reports whether the process died of a signal that dumps core.
+func (s WaitStatus) CoreDumped() bool { return s&0x80 != 0 }
+
+// ThreadGroup is a process: the tasks that share a pid.
+type ThreadGroup struct {
+	k *Kernel
+
+	// pid is immutable: the leader's tid.
+	pid ThreadID
+
+	// signals is shared by CLONE_SIGHAND clones across thread groups; the
+	// pending set and per-group state live here.
+	handlers *SignalHandlers
+
+	// limits are the resource limits (setrlimit/prlimit64).
+	limits *Limits
+
+	// childEvent receives a token whenever a child changes state, to wake
+	// wait4 without holding k.mu.
+	childEvent chan struct{}
+
+	// The fields below are protected by k.mu.
+	leader     *Task
+	tasks      map[*Task]struct{}
+	parent     *ThreadGroup
+	children   map[*ThreadGroup]struct{}
+	exitSignal int // signal sent to the parent on exit (SIGCHLD usually)
+	pgid, sid  ThreadID
+	// exiting is set by exit_group, a fatal signal or the last task's exit;
+	// status is the group's wait status from then on.
+	exiting bool
+	status  WaitStatus
+	// zombie: all tasks have exited and the parent has not reaped it.
+	zombie bool
+	// childrenUsage accumulates reaped children's usage (later issue).
+}
+
+// PID returns the process id.
+func (tg *ThreadGroup) PID() ThreadID { return tg.pid }
+
+// Limits returns the group's resource limits.
+func (tg *ThreadGroup) Limits() *Limits { return tg.limits }
+
+// Handlers returns the signal handlers.
+func (tg *ThreadGroup) Handlers() *SignalHandlers { return tg.handlers }
+
+// PPID returns the parent's pid (0 for init).
+func (t *Task) PPID() ThreadID {
+	t.k.mu.Lock()
+	defer t.k.mu.Unlock()
+	if p := t.tg.parent; p != nil {
+		return p.pid
+	}
+	return 0
+}
+
+// PGID returns the process group id.
+func (tg *ThreadGroup) PGID() ThreadID {
+	tg.k.mu.Lock()
+	defer tg.k.mu.Unlock()
+	return tg.pgid
+}
+
+// SID returns the session id.
+func (tg *ThreadGroup) SID() ThreadID {
+	tg.k.mu.Lock()
+	defer tg.k.mu.Unlock()
+	return tg.sid
+}
+
+func (tg *ThreadGroup) notifyChildEvent() {
+	select {
+	case tg.childEvent <- struct{}{}:
+	default:
+	}
+}
+
+// Limits are a process' resource limits.
+type Limits struct {
+	mu sync.Mutex
+	l  [numLimits]unix.Rlimit
+}
+
+// Infinity is RLIM_INFINITY.
+const Infinity = ^uint64(0)
+
+// DefaultLimits returns Linux's defaults for a new init process.
+func DefaultLimits() *Limits {
+	l := &Limits{}
+	for i := range l.l {
+		l.l[i] = unix.Rlimit{Cur: Infinity, Max: Infinity}
+	}
+	l.l[unix.RLIMIT_STACK] = unix.Rlimit{Cur: 8 << 20, Max: Infinity}
+	l.l[unix.RLIMIT_CORE] = unix.Rlimit{Cur: 0, Max: Infinity}
+	l.l[unix.RLIMIT_NOFILE] = unix.Rlimit{Cur: 1024, Max: 1048576}
+	l.l[unix.RLIMIT_MEMLOCK] = unix.Rlimit{Cur: 8 << 20, Max: 8 << 20}
+	l.l[unix.RLIMIT_NPROC] = unix.Rlimit{Cur: 127431, Max: 127431}
+	l.l[unix.RLIMIT_SIGPENDING] = unix.Rlimit{Cur: 127431, Max: 127431}
+	l.l[unix.RLIMIT_MSGQUEUE] = unix.Rlimit{Cur: 819200, Max: 819200}
+	return l
+}
+
+// Get returns limit r.
+func (l *Limits) Get(r int) unix.Rlimit {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.l[r]
+}
+
+// Set replaces limit r. Raising the hard limit needs CAP_SYS_RESOURCE,
+// which the caller checks.
+func (l *Limits) Set(r int, v unix.Rlimit) {
+	l.mu.Lock()
+	l.l[r] = v
+	l.mu.Unlock()
+}
+
+// Copy returns an independent copy (fork).
+func (l *Limits) Copy() *Limits {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return &Limits{l: l.l}
+}
+
+// numLimits is RLIM_NLIMITS.
+const numLimits = 16

@@ -1,0 +1,325 @@
+package linux
+
+import (
+	"golang.org/x/sys/unix"
+
+	"github.com/rampart-sandbox/rampart/abi"
+	"github.com/rampart-sandbox/rampart/fs/vfs"
+	"github.com/rampart-sandbox/rampart/sentry/arch"
+	"github.com/rampart-sandbox/rampart/sentry/kernel"
+)
+
+const (
+	// maxRWCount is MAX_RW_COUNT: Linux caps one transfer at this.
+	maxRWCount = 0x7ffff000
+	// maxStage bounds the sentry buffer staging one transfer; larger
+	// transfers loop.
+	maxStage = 1 << 20
+	// uioMaxIov is UIO_MAXIOV.
+	uioMaxIov = 1024
+)
+
+// ioState is one read or write: the file and, for the p* variants, the
+// explicit offset.
+type ioState struct {
+	f          *vfs.FileDescription
+	positional bool
+	off        int64
+}
+
+func (s *ioState) read(t *kernel.Task, dst []byte) (int, error) {
+	if s.positional {
+		n, err := s.f.PRead(t, dst, s.off)
+		s.off += int64(n)
+		return n, err
+	}
+	return s.f.Read(t, dst)
+}
+
+func (s *ioState) write(t *kernel.Task, src []byte) (int, error) {
+	if s.positional {
+		n, err := s.f.PWrite(t, src, s.off)
+		s.off += int64(n)
+		return n, err
+	}
+	return s.f.Write(t, src)
+}
+
+// readIovecs reads into the application buffers iovs. A transfer that fits
+// the staging limit is one file read (so a stream gives one result);
+// larger ones loop until a short read.
+func readIovecs(t *kernel.Task, s *ioState, iovs []abi.Iovec, total uint64) (uintptr, error) {
+	// Data taken from a stream cannot be put back, so a destination that
+	// is not writable must fail before the file is read, as Linux's
+	// copy_to_user failing leaves the data in a pipe.
+	for _, iov := range iovs {
+		if iov.Len == 0 {
+			continue
+		}
+		var b [1]byte
+		if _, err := t.CopyIn(iov.Base, b[:]); err != nil {
+			return 0, unix.EFAULT
+		}
+		if _, err := t.CopyOut(iov.Base, b[:]); err != nil {
+			return 0, unix.EFAULT
+		}
+		break
+	}
+	if total <= maxStage {
+		buf := t.Scratch(int(total))
+		n, err := s.read(t, buf)
+		if n == 0 {
+			return 0, err
+		}
+		return scatter(t, iovs, buf[:n])
+	}
+	var done uint64
+	for _, iov := range iovs {
+		for pos := uint64(0); pos < iov.Len; {
+			chunk := min(iov.Len-pos, maxStage)
+			buf := t.Scratch(int(chunk))
+			n, err := s.read(t, buf)
+			if n > 0 {
+				c, cerr := t.CopyOut(iov.Base+pos, buf[:n])
+				done += uint64(c)
+				if cerr != nil {
+					return partial(done, cerr)
+				}
+			}
+			if err != nil {
+				return partial(done, err)
+			}
+			if n < int(chunk) {
+				return uintptr(done), nil
+			}
+			pos += chunk
+		}
+	}
+	return uintptr(done), nil
+}
+
+// scatter copies buf out to iovs.
+func scatter(t *kernel.Task, iovs []abi.Iovec, buf []byte) (uintptr, error) {
+	var done uint64
+	for _, iov := range iovs {
+		if len(buf) == 0 {
+			break
+		}
+		n := min(uint64(len(buf)), iov.Len)
+		c, err := t.CopyOut(iov.Base, buf[:n])
+		done += uint64(c)
+		if err != nil {
+			return partial(done, err)
+		}
+		buf = buf[n:]
+	}
+	return uintptr(done), nil
+}
+
+// writeIovecs writes the application buffers iovs. A transfer that fits
+// the staging limit is gathered into one file write (so that writes to
+// pipes of up to PIPE_BUF stay atomic).
+func writeIovecs(t *kernel.Task, s *ioState, iovs []abi.Iovec, total uint64) (uintptr, error) {
+	if total <= maxStage {
+		buf := t.Scratch(int(total))
+		var have uint64
+		var cerr error
+		for _, iov := range iovs {
+			c, err := t.CopyIn(iov.Base, buf[have:have+iov.Len])
+			have += uint64(c)
+			if err != nil {
+				cerr = err
+				break
+			}
+		}
+		if have == 0 && cerr != nil {
+			return 0, cerr
+		}
+		n, err := s.write(t, buf[:have])
+		if n > 0 {
+			return uintptr(n), nil
+		}
+		if err == nil {
+			err = cerr
+		}
+		return 0, err
+	}
+	var done uint64
+	for _, iov := range iovs {
+		for pos := uint64(0); pos < iov.Len; {
+			chunk := min(iov.Len-pos, maxStage)
+			buf := t.Scratch(int(chunk))
+			c, cerr := t.CopyIn(iov.Base+pos, buf)
+			if c == 0 && cerr != nil {
+				return partial(done, cerr)
+			}
+			n, err := s.write(t, buf[:c])
+			done += uint64(n)
+			if err != nil {
+				return partial(done, err)
+			}
+			if n < c || cerr != nil {
+				return partial(done, cerr)
+			}
+			pos += chunk
+		}
+	}
+	return uintptr(done), nil
+}
+
+// partial returns done if anything was transferred, else err.
+func partial(done uint64, err error) (uintptr, error) {
+	if done > 0 || err == nil {
+		return uintptr(done), nil
+	}
+	return 0, err
+}
+
+// readIovecArray copies in and validates an iovec array, clamping the
+// total to MAX_RW_COUNT as Linux does.
+func readIovecArray(t *kernel.Task, addr uint64, cnt int32, small *[8]abi.Iovec) ([]abi.Iovec, uint64, error) {
+	if cnt < 0 || cnt > uioMaxIov {
+		return nil, 0, unix.EINVAL
+	}
+	var iovs []abi.Iovec
+	if int(cnt) <= len(small) {
+		iovs = small[:cnt]
+	} else {
+		iovs = make([]abi.Iovec, cnt)
+	}
+	var raw [abi.SizeofIovec * 8]byte
+	var total uint64
+	for i := 0; i < int(cnt); i += 8 {
+		k := min(int(cnt)-i, 8)
+		b := raw[:k*abi.SizeofIovec]
+		if _, err := t.CopyIn(addr+uint64(i*abi.SizeofIovec), b); err != nil {
+			return nil, 0, err
+		}
+		for j := 0; j < k; j++ {
+			iov := abi.UnmarshalIovec(b[j*abi.SizeofIovec:])
+			if int64(iov.Len) < 0 {
+				return nil, 0, unix.EINVAL
+			}
+			if total+iov.Len > maxRWCount {
+				iov.Len = maxRWCount - total
+			}
+			total += iov.Len
+			iovs[i+j] = iov
+		}
+	}
+	return iovs, total, nil
+}
+
+// rw is the common body of every read and write syscall.
+func rw(t *kernel.Task, fd int32, iovs []abi.Iovec, total uint64, write, positional bool, off int64) (uintptr, error) {
+	f, _, err := getFile(t, fd)
+	if err != nil {
+		return 0, err
+	}
+	defer f.DecRef(t)
+	if write && !f.IsWritable() || !write && !f.IsReadable() {
+		return 0, unix.EBADF
+	}
+	if positional {
+		if !f.Seekable() {
+			return 0, unix.ESPIPE
+		}
+		if off < 0 {
+			return 0, unix.EINVAL
+		}
+	}
+	s := ioState{f: f, positional: positional, off: off}
+	if total == 0 {
+		return 0, nil
+	}
+	if write {
+		return writeIovecs(t, &s, iovs, total)
+	}
+	return readIovecs(t, &s, iovs, total)
+}
+
+func single(addr, size uint64, iov *[1]abi.Iovec) ([]abi.Iovec, uint64) {
+	size = min(size, maxRWCount)
+	iov[0] = abi.Iovec{Base: addr, Len: size}
+	return iov[:], size
+}
+
+// Read implements read(2).
+func Read(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
+	var one [1]abi.Iovec
+	iovs, total := single(a[1].Pointer(), a[2].Uint64(), &one)
+	return rw(t, a[0].Int(), iovs, total, false, false, 0)
+}
+
+// Write implements write(2).
+func Write(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
+	var one [1]abi.Iovec
+	iovs, total := single(a[1].Pointer(), a[2].Uint64(), &one)
+	return rw(t, a[0].Int(), iovs, total, true, false, 0)
+}
+
+// Pread64 implements pread64(2).
+func Pread64(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
+	var one [1]abi.Iovec
+	iovs, total := single(a[1].Pointer(), a[2].Uint64(), &one)
+	return rw(t, a[0].Int(), iovs, total, false, true, a[3].Int64())
+}
+
+// Pwrite64 implements pwrite64(2).
+func Pwrite64(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
+	var one [1]abi.Iovec
+	iovs, total := single(a[1].Pointer(), a[2].Uint64(), &one)
+	return rw(t, a[0].Int(), iovs, total, true, true, a[3].Int64())
+}
+
+func vectored(t *kernel.Task, a arch.SyscallArguments, write, positional bool, flags uint32) (uintptr, error) {
+	if flags != 0 {
+		return 0, unix.EOPNOTSUPP
+	}
+	var small [8]abi.Iovec
+	iovs, total, err := readIovecArray(t, a[1].Pointer(), a[2].Int(), &small)
+	if err != nil {
+		// A bad descriptor is reported before a bad vector.
+		if f, _, ferr := getFile(t, a[0].Int()); ferr != nil {
+			return 0, ferr
+		} else {
+			f.DecRef(t)
+		}
+		return 0, err
+	}
+	// preadv's offset is split in two registers (low, high); on amd64 the
+	// low one holds all 64 bits.
+	return rw(t, a[0].Int(), iovs, total, write, positional, a[3].Int64())
+}
+
+// Readv implements readv(2).
+func Readv(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
+	return vectored(t, a, false, false, 0)
+}
+
+// Writev implements writev(2).
+func Writev(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
+	return vectored(t, a, true, false, 0)
+}
+
+// Preadv implements preadv(2).
+func Preadv(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
+	return vectored(t, a, false, true, 0)
+}
+
+// Pwritev implements pwritev(2).
+func Pwritev(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
+	return vectored(t, a, true, true, 0)
+}
+
+// Preadv2 implements preadv2(2) with flags 0; offset -1 means the file
+// offset.
+func Preadv2(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
+	return vectored(t, a, false, a[3].Int64() != -1, a[5].Uint())
+}
+
+// Pwritev2 implements pwritev2(2) with flags 0; offset -1 means the file
+// offset.
+func Pwritev2(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
+	return vectored(t, a, true, a[3].Int64() != -1, a[5].Uint())
+}

@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# smoke.sh runs real programs natively and under the sandbox ($RUNSC, default
+# "bin/runsc do --") and compares their stdout and exit status; then feeds the
+# sandbox bad executables, which must fail cleanly. RUNSC=env checks the
+# script itself. The last line is "N passed, M failed".
+set -uo pipefail
+
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+read -r -a SANDBOX <<<"${RUNSC:-bin/runsc do --}"
+case "${SANDBOX[0]}" in
+/*) ;;
+*/*) SANDBOX[0]="$ROOT/${SANDBOX[0]}" ;;
+esac
+LIMIT=${SMOKE_TIMEOUT:-30}
+
+# The sandbox's /tmp is an empty tmpfs, so files it must see live under bin/.
+mkdir -p "$ROOT/bin"
+WORK=$(mktemp -d "$ROOT/bin/smoke.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+
+passed=0
+failed=0
+skipped=0
+skip() { echo "SKIP   $1: $2"; skipped=$((skipped + 1)); }
+pass() { echo "PASS   $1"; passed=$((passed + 1)); }
+fail() {
+	echo "FAIL   $1"
+	shift
+	for l in "$@"; do printf '%s\n' "$l" | sed 's/^/    /'; done
+	failed=$((failed + 1))
+}
+
+# run OUT ERR CMD...: runs CMD with stdin from /dev/null under a time limit;
+# sets $status.
+run() {
+	local out=$1 err=$2
+	shift 2
+	# The subshell keeps bash's "Terminated" job notices out of the log.
+	(
+		timeout -k 5 "$LIMIT" "$@" </dev/null >"$out" 2>"$err"
+		s=$?
+		exit $s
+	) 2>/dev/null
+	status=$?
+}
+
+# compare NAME MODE WANT CMD...: runs CMD natively, where it must exit with
+# status WANT, and in the sandbox. MODE "all" compares all of stdout, "first"
+# only the first line.
+compare() {
+	local name=$1 mode=$2 want=$3
+	shift 3
+	run "$WORK/n.out" "$WORK/n.err" env -i PATH=/usr/bin:/bin HOME=/root LC_ALL=C "$@"
+	local nstatus=$status
+	if [ "$nstatus" -ne "$want" ]; then
+		fail "$name" "native run exited $nstatus, want $want (the test is broken):" "$(head -20 "$WORK/n.err")"
+		return
+	fi
+	run "$WORK/s.out" "$WORK/s.err" env -i PATH=/usr/bin:/bin HOME=/root LC_ALL=C "${SANDBOX[@]}" "$@"
+	local sstatus=$status
+	local nout sout
+	if [ "$mode" = first ]; then
+		nout=$(head -n 1 "$WORK/n.out")
+		sout=$(head -n 1 "$WORK/s.out")
+	else
+		nout=$(cat "$WORK/n.out")
+		sout=$(cat "$WORK/s.out")
+	fi
+	if [ "$sstatus" -ne "$nstatus" ] || [ "$nout" != "$sout" ]; then
+		fail "$name" "exit status: native $nstatus, sandbox $sstatus" \
+			"stdout diff (-native +sandbox):" \
+			"$(diff <(printf '%s\n' "$nout") <(printf '%s\n' "$sout") | head -40)" \
+			"sandbox stderr:" "$(tail -20 "$WORK/s.err")"
+		return
+	fi
+	pass "$name"
+}
+
+# bad NAME WANT_STATUS PATTERN PATH: runs PATH in the sandbox, which must exit
+# with WANT_STATUS ("nonzero" for any failure) and a stderr matching PATTERN
+# (case-insensitive), and must not panic.
+bad() {
+	local name=$1 want=$2 pattern=$3
+	shift 3
+	# Run from the scratch folder: should anything run the file as a shell
+	# script, whatever it writes lands there.
+	pushd "$WORK" >/dev/null || return
+	run "$WORK/s.out" "$WORK/s.err" "${SANDBOX[@]}" "$@"
+	popd >/dev/null || return
+	local why=()
+	if [ "$status" -eq 0 ]; then
+		why+=("exit status 0, want a failure")
+	elif [ "$want" != nonzero ] && [ "$status" -ne "$want" ]; then
+		why+=("exit status $status, want $want")
+	fi
+	if [ "$status" -eq 124 ] || [ "$status" -eq 137 ]; then
+		why+=("timed out")
+	fi
+	if [ -n "$pattern" ] && ! grep -qiE "$pattern" "$WORK/s.err"; then
+		why+=("stderr does not match /$pattern/")
+	fi
+	if grep -qE 'panic:|goroutine [0-9]+ \[' "$WORK/s.err"; then
+		why+=("the sandbox panicked")
+	fi
+	if [ ${#why[@]} -gt 0 ]; then
+		fail "$name" "${why[@]}" "sandbox stderr:" "$(tail -20 "$WORK/s.err")"
+	else
+		pass "$name"
+	fi
+}
+
+echo "smoke tests under: ${SANDBOX[*]}"
+
+compare "busybox (static) echo" all 0 /bin/busybox echo hi
+compare "env -i (dynamic glibc)" all 0 /usr/bin/env -i A=1 B=2
+compare "python3 json" all 0 /usr/bin/python3 -c 'import json,sys; print(json.dumps(sys.argv))' a b
+compare "sh echo; uname -a; id" first 0 /bin/sh -c 'echo hello from the sandbox; uname -a; id'
+compare "sh exit status 3" all 3 /bin/sh -c 'echo out; exit 3'
+compare "sh killed by SIGTERM" all 143 /bin/sh -c 'echo before; kill -TERM $$; echo after'
+
+
+printf 'echo this is not an ELF file\n' >"$WORK/notelf"
+head -c 100 /bin/true >"$WORK/truncated"
+printf '\177ELF%s' "garbage garbage garbage" >"$WORK/badelf"
+chmod +x "$WORK/notelf" "$WORK/truncated" "$WORK/badelf"
+if [ "${SANDBOX[*]}" = env ]; then
+	# env(1) uses execvp, which runs a file that fails with ENOEXEC with
+	# /bin/sh: these cases say nothing about the stand-in.
+	why="the env stand-in runs it with /bin/sh"
+	skip "not ELF, no #!: exec format error" "$why"
+	skip "truncated ELF: clean error" "$why"
+	skip "garbage after ELF magic: clean error" "$why"
+else
+	bad "not ELF, no #!: exec format error" nonzero 'exec format error|ENOEXEC' "$WORK/notelf"
+	bad "truncated ELF: clean error" nonzero '' "$WORK/truncated"
+	bad "garbage after ELF magic: clean error" nonzero '' "$WORK/badelf"
+fi
+bad "missing file: 127, no such file" 127 'no such file' "$WORK/does-not-exist"
+printf 'hello\n' >"$WORK/noexec"
+chmod -x "$WORK/noexec"
+bad "not executable: permission denied" nonzero 'permission denied|EACCES' "$WORK/noexec"
+
+if [ "$skipped" -gt 0 ]; then
+	echo "$passed passed, $failed failed, $skipped skipped"
+else
+	echo "$passed passed, $failed failed"
+fi
+[ "$failed" -eq 0 ]

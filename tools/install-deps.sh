@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# install-deps.sh installs the Debian packages a make target needs, and only
+# those that are missing. Groups: demo, test, bench (bench includes test).
+#
+#   tools/install-deps.sh test
+#   tools/install-deps.sh bench
+#
+# Packages already installed are never touched; `apt-get update` runs at most
+# once, and only when something has to be installed.
+set -euo pipefail
+
+usage() { echo "usage: $0 demo|test|bench..." >&2; exit 2; }
+[ $# -ge 1 ] || usage
+
+pkgs=()
+for group in "$@"; do
+	case "$group" in
+	demo)  ;; # the build needs only Go, which is not an apt package here.
+	test)  pkgs+=(gcc make libc6-dev libseccomp-dev busybox-static python3 strace) ;;
+	bench) pkgs+=(gcc make libc6-dev busybox-static python3 runc runsc) ;;
+	*)     usage ;;
+	esac
+done
+
+missing=()
+for p in "${pkgs[@]+"${pkgs[@]}"}"; do
+	# dpkg -s succeeds for "deinstall" states too; require "install ok installed".
+	if [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" != "install ok installed" ]; then
+		case " ${missing[*]+"${missing[*]}"} " in *" $p "*) ;; *) missing+=("$p") ;; esac
+	fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+	exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+	if command -v sudo >/dev/null; then SUDO=sudo; else
+		echo "install-deps: missing packages (${missing[*]}) and not root" >&2
+		exit 1
+	fi
+else
+	SUDO=
+fi
+
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq </dev/null
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null >/dev/null
