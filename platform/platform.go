@@ -81,8 +81,9 @@ type FaultInfo struct {
 	Addr uint64
 	// Access is the access that faulted, as far as the platform can tell;
 	// NoAccess means unknown. The ptrace platform cannot see the x86 error
-	// code, so it reports NoAccess for SEGV_MAPERR and Write for
-	// SEGV_ACCERR; the memory manager treats it as a hint bounded by the
+	// code, so it reports NoAccess for SEGV_MAPERR, Read+Execute for an
+	// instruction fetch (si_addr == rip) and Write for other SEGV_ACCERR;
+	// the memory manager treats it as a hint bounded by the
 	// vma's permissions and uses Code to tell a missing page from a
 	// refused one.
 	Access usermem.AccessType

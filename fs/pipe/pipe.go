@@ -212,6 +212,5 @@ func (e *end) Ioctl(ctx vfs.Context, cmd uint32, arg uint64) (uintptr, error) {
 	return 0, err
 }
 
-
 // fionread is FIONREAD (TIOCINQ).
 const fionread = 0x541b

@@ -691,6 +691,7 @@ func BenchmarkSyscallRoundTrip(b *testing.B) {
 	c := lockedContext(b, f.p)
 	regs := regsAt(snipLoop)
 	switchOK(b, c, as, regs, platform.EventSyscall)
+	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		regs.Rax = 0
