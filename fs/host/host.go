@@ -44,10 +44,10 @@ func NewFile(hostFD int) (*vfs.FileDescription, error) {
 	}
 	opts := vfs.FileDescriptionOptions{}
 	if f.ftype == unix.S_IFREG {
-		off, err := unix.Seek(fd, 0, unix.SEEK_CUR)
-		if err == nil {
-			opts = vfs.FileDescriptionOptions{Seekable: true, Offset: off}
-		}
+		// The description is the caller's: its offset is shared with
+		// whoever else holds it (a shell appending a log after the
+		// sandbox wrote to it), so the host keeps it.
+		opts = vfs.FileDescriptionOptions{ImplOffset: true}
 	}
 	flags := uint32(fl) & (unix.O_ACCMODE | unix.O_APPEND | unix.O_NONBLOCK)
 	return vfs.NewFileDescription(f, vfs.VirtualDentry{}, flags, opts), nil
@@ -128,6 +128,9 @@ func (f *File) PWrite(_ vfs.Context, src []byte, off int64, appendMode bool) (in
 func (f *File) Seek(_ vfs.Context, cur, offset int64, whence int) (int64, error) {
 	if f.ftype != unix.S_IFREG {
 		return 0, unix.ESPIPE
+	}
+	if cur < 0 {
+		return unix.Seek(f.fd, offset, whence)
 	}
 	var st unix.Stat_t
 	if err := unix.Fstat(f.fd, &st); err != nil {

@@ -19,6 +19,12 @@ type FileDescriptionOptions struct {
 	Seekable bool
 	// Offset is the initial offset of a seekable file.
 	Offset int64
+	// ImplOffset files are seekable but keep their offset in the impl,
+	// not in the VFS: a donated host file shares its offset with the
+	// host's open file description (the caller's shell may write to the
+	// same file). Read and Write pass offset -1 to the impl, and Seek
+	// passes cur == -1.
+	ImplOffset bool
 }
 
 // FileDescription is an open file: what open(2) creates and descriptors
@@ -29,8 +35,9 @@ type FileDescription struct {
 	// vd is the file's position in the tree; zero for anonymous files
 	// (pipes, donated host files).
 	vd       VirtualDentry
-	seekable bool
-	opath    bool
+	seekable   bool
+	implOffset bool
+	opath      bool
 	// flags holds the access mode and status flags.
 	flags atomic.Uint32
 
@@ -45,7 +52,7 @@ type FileDescription struct {
 // creation flags are dropped). It takes over the caller's reference on vd,
 // which may be zero.
 func NewFileDescription(impl FileDescriptionImpl, vd VirtualDentry, flags uint32, opts FileDescriptionOptions) *FileDescription {
-	fd := &FileDescription{impl: impl, vd: vd, seekable: opts.Seekable, off: opts.Offset}
+	fd := &FileDescription{impl: impl, vd: vd, seekable: opts.Seekable || opts.ImplOffset, implOffset: opts.ImplOffset, off: opts.Offset}
 	fd.refs.Store(1)
 	fd.flags.Store(flags &^ (unix.O_CREAT | unix.O_EXCL | unix.O_NOCTTY | unix.O_TRUNC | unix.O_CLOEXEC))
 	return fd
@@ -113,7 +120,7 @@ func (fd *FileDescription) Read(ctx Context, dst []byte) (int, error) {
 	if !fd.IsReadable() {
 		return 0, unix.EBADF
 	}
-	if !fd.seekable {
+	if !fd.seekable || fd.implOffset {
 		return fd.impl.PRead(ctx, dst, -1)
 	}
 	fd.offMu.Lock()
@@ -144,7 +151,7 @@ func (fd *FileDescription) Write(ctx Context, src []byte) (int, error) {
 		return 0, unix.EBADF
 	}
 	appendMode := fd.flags.Load()&unix.O_APPEND != 0
-	if !fd.seekable {
+	if !fd.seekable || fd.implOffset {
 		n, _, err := fd.impl.PWrite(ctx, src, -1, appendMode)
 		return n, err
 	}
@@ -179,6 +186,9 @@ func (fd *FileDescription) Seek(ctx Context, offset int64, whence int) (int64, e
 	}
 	if !fd.seekable {
 		return 0, unix.ESPIPE
+	}
+	if fd.implOffset {
+		return fd.impl.Seek(ctx, -1, offset, whence)
 	}
 	fd.offMu.Lock()
 	defer fd.offMu.Unlock()

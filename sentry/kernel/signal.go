@@ -228,3 +228,6 @@ const (
 	SaNodefer   = 0x40000000
 	SaResethand = 0x80000000
 )
+
+// errInvalidSignal is EINVAL for a signal number outside 1..64.
+var errInvalidSignal = unix.EINVAL

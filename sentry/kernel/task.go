@@ -78,7 +78,29 @@ type Task struct {
 
 	// startTime is when the task was created.
 	startTime time.Time
+
+	// userTime and sysTime are the task's CPU time in nanoseconds, as
+	// the run loop sees it: time inside Switch counts as user time (it
+	// includes the platform's own switch cost), time between switches as
+	// system time. Written by the task goroutine, read by anyone.
+	userTime, sysTime atomic.Int64
+
+	// pdeathSignal is prctl(PR_SET_PDEATHSIG)'s signal, 0 for none.
+	pdeathSignal atomic.Int32
 }
+
+// CPUTime returns the task's user and system CPU time so far.
+func (t *Task) CPUTime() (user, sys time.Duration) {
+	return time.Duration(t.userTime.Load()), time.Duration(t.sysTime.Load())
+}
+
+// ParentDeathSignal returns prctl(PR_GET_PDEATHSIG)'s value.
+func (t *Task) ParentDeathSignal() int { return int(t.pdeathSignal.Load()) }
+
+// SetParentDeathSignal records prctl(PR_SET_PDEATHSIG)'s signal (0 clears
+// it). The exit path sends it when the parent thread exits; fork clears
+// it in the child.
+func (t *Task) SetParentDeathSignal(sig int) { t.pdeathSignal.Store(int32(sig)) }
 
 // Kernel returns the task's kernel.
 func (t *Task) Kernel() *Kernel { return t.k }

@@ -39,8 +39,13 @@ func (t *Task) run() {
 	// The ptrace platform ties a stub thread to the tracing OS thread.
 	runtime.LockOSThread()
 	t.ctx = t.k.Platform.NewContext()
+	last := time.Now()
 	for !t.killed.Load() {
+		in := time.Now()
+		t.sysTime.Add(int64(in.Sub(last)))
 		ev, fi, err := t.ctx.Switch(t.mm.AddressSpace(), &t.regs)
+		last = time.Now()
+		t.userTime.Add(int64(last.Sub(in)))
 		if err != nil {
 			t.k.Warnf("tid %d: platform: %v", t.tid, err)
 			t.k.killGroup(t.tg, Signaled(int(unix.SIGKILL), false))

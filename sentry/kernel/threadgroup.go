@@ -68,6 +68,25 @@ type ThreadGroup struct {
 	// zombie: all tasks have exited and the parent has not reaped it.
 	zombie bool
 	// childrenUsage accumulates reaped children's usage (later issue).
+
+	// childSubreaper is prctl(PR_SET_CHILD_SUBREAPER): orphaned
+	// descendants are reparented here instead of to init.
+	childSubreaper bool
+}
+
+// ChildSubreaper reports prctl(PR_GET_CHILD_SUBREAPER).
+func (tg *ThreadGroup) ChildSubreaper() bool {
+	tg.k.mu.Lock()
+	defer tg.k.mu.Unlock()
+	return tg.childSubreaper
+}
+
+// SetChildSubreaper implements prctl(PR_SET_CHILD_SUBREAPER); the exit
+// path's reparenting honours it.
+func (tg *ThreadGroup) SetChildSubreaper(v bool) {
+	tg.k.mu.Lock()
+	tg.childSubreaper = v
+	tg.k.mu.Unlock()
 }
 
 // PID returns the process id.

@@ -121,6 +121,24 @@ compare "sh exit status 3" all 3 /bin/sh -c 'echo out; exit 3'
 # Linux) ignores default-action signals from inside; the child shell does not.
 compare "sh killed by SIGTERM" all 143 /bin/sh -c 'sh -c "echo before; kill -TERM \$\$; echo after"; exit $?'
 
+# A redirected stdout is the caller's open file: its offset is shared, so
+# what the shell writes after the sandbox exits follows what the sandbox
+# wrote instead of overwriting it.
+shared_offset() {
+	local f=$WORK/shared.out
+	{
+		"${SANDBOX[@]}" /bin/sh -c 'echo one; echo two'
+		echo three
+	} >"$f" 2>/dev/null </dev/null
+	local got
+	got=$(tr '\n' ' ' <"$f")
+	if [ "$got" = "one two three " ]; then
+		pass "stdout redirected to a file shares its offset"
+	else
+		fail "stdout redirected to a file shares its offset" "file holds: $got"
+	fi
+}
+shared_offset
 
 printf 'echo this is not an ELF file\n' >"$WORK/notelf"
 head -c 100 /bin/true >"$WORK/truncated"
