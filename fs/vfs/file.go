@@ -34,7 +34,7 @@ type FileDescription struct {
 	impl FileDescriptionImpl
 	// vd is the file's position in the tree; zero for anonymous files
 	// (pipes, donated host files).
-	vd       VirtualDentry
+	vd         VirtualDentry
 	seekable   bool
 	implOffset bool
 	opath      bool
