@@ -206,7 +206,15 @@ func (vfs *VirtualFilesystem) lookupChild(ctx Context, parent *Dentry, name stri
 // new reference. parent.mu must be held.
 func (parent *Dentry) childLocked(ctx Context, name string) (*Dentry, error) {
 	if d, ok := parent.children[name]; ok {
-		return d, nil
+		rv, dynamic := d.inode.(Revalidator)
+		if !dynamic || rv.Valid(ctx) {
+			return d, nil
+		}
+		// The node is gone (a process' /proc directory): forget it and
+		// its cached subtree, then look the name up afresh.
+		d.killLocked(parent, name)
+		d.pruneChildren()
+		defer d.decRef()
 	}
 	if parent.dead {
 		return nil, unix.ENOENT
@@ -221,6 +229,29 @@ func (parent *Dentry) childLocked(ctx Context, name string) (*Dentry, error) {
 	}
 	parent.children[name] = d
 	return d, nil
+}
+
+// Revalidator is implemented by Inodes of synthetic filesystems (procfs)
+// whose nodes can vanish without an unlink: a cached dentry whose node
+// reports !Valid is dropped, with its cached subtree, and looked up again.
+type Revalidator interface {
+	Valid(ctx Context) bool
+}
+
+// pruneChildren drops d's cached subtree (d is dead). Called with d's
+// parent's mu held: the lock order is parent before child.
+func (d *Dentry) pruneChildren() {
+	d.mu.Lock()
+	kids := d.children
+	d.children = nil
+	d.mu.Unlock()
+	for _, c := range kids {
+		c.mu.Lock()
+		c.dead = true
+		c.mu.Unlock()
+		c.pruneChildren()
+		c.decRef()
+	}
 }
 
 // insertChildLocked caches a node just created as name. parent.mu must be
