@@ -66,6 +66,9 @@ func (s fdDir) node(d *inode, fd int32, f *vfs.FileDescription) *inode {
 		}
 		c = d.newChild(name, mode)
 		c.link = func(ctx vfs.Context, n *inode) (string, error) { return fdLink(ctx, n, fd) }
+		c.magic = func(ctx vfs.Context, n *inode) (vfs.VirtualDentry, *vfs.FileDescription, error) {
+			return fdMagic(ctx, n, fd)
+		}
 	}
 	c.exists = func() bool {
 		f, _ := c.getFD(fd)
@@ -131,6 +134,24 @@ func fdLink(ctx vfs.Context, n *inode, fd int32) (string, error) {
 		return n.fs.k.VFS.PathnameWithin(root, vd), nil
 	}
 	return anonName(ctx, f), nil
+}
+
+// fdMagic is what following /proc/[pid]/fd/N reaches: the file's dentry,
+// or the file itself when it has none.
+func fdMagic(ctx vfs.Context, n *inode, fd int32) (vfs.VirtualDentry, *vfs.FileDescription, error) {
+	if err := mayPtrace(ctx, n); err != nil {
+		return vfs.VirtualDentry{}, nil, err
+	}
+	f, _ := n.getFD(fd)
+	if f == nil {
+		return vfs.VirtualDentry{}, nil, unix.ENOENT
+	}
+	if vd := f.VirtualDentry(); vd.Ok() {
+		vd.IncRef()
+		f.DecRef(ctx)
+		return vd, nil, nil
+	}
+	return vfs.VirtualDentry{}, f, nil
 }
 
 // anonName names a file that has no path.

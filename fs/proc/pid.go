@@ -22,7 +22,9 @@ func makePidDirs() (staticDir, staticDir) {
 		constant("cgroup", "0::/\n"),
 		text("cmdline", genCmdline),
 		fileEntry("comm", 0o644, &fileOps{gen: genComm, write: writeComm}),
-		linkEntry("cwd", linkCwd),
+		magicEntry("cwd", linkCwd, func(ctx vfs.Context, n *inode) (vfs.VirtualDentry, *vfs.FileDescription, error) {
+			return n.fsMagic(ctx, false)
+		}),
 		fileEntry("environ", 0o400, &fileOps{gen: genEnviron, ptrace: true}),
 		linkEntry("exe", linkExe),
 		{name: "fd", mode: unix.S_IFDIR | 0o500, make: func(c *inode) { c.dir = fdDir{} }},
@@ -36,7 +38,9 @@ func makePidDirs() (staticDir, staticDir) {
 		text("mountstats", genMountstats),
 		constant("oom_score", "0\n"),
 		fileEntry("oom_score_adj", 0o644, &fileOps{gen: genOOMScoreAdj, write: writeOOMScoreAdj}),
-		linkEntry("root", linkRoot),
+		magicEntry("root", linkRoot, func(ctx vfs.Context, n *inode) (vfs.VirtualDentry, *vfs.FileDescription, error) {
+			return n.fsMagic(ctx, true)
+		}),
 		text("sessionid", func(vfs.Context, *inode) ([]byte, error) { return []byte("4294967295"), nil }),
 		text("smaps", genSmaps),
 		text("stat", genPidStat),
@@ -642,6 +646,32 @@ func linkCwd(ctx vfs.Context, n *inode) (string, error) {
 
 func linkRoot(ctx vfs.Context, n *inode) (string, error) {
 	return n.fsLink(ctx, true)
+}
+
+// fsMagic returns a reference to the task's root or cwd, where following
+// /proc/[pid]/root or cwd lands.
+func (n *inode) fsMagic(ctx vfs.Context, wantRoot bool) (vfs.VirtualDentry, *vfs.FileDescription, error) {
+	if err := mayPtrace(ctx, n); err != nil {
+		return vfs.VirtualDentry{}, nil, err
+	}
+	t := n.task()
+	if t == nil {
+		return vfs.VirtualDentry{}, nil, unix.ENOENT
+	}
+	r, alive := t.Resources()
+	if !alive || r.FS == nil {
+		return vfs.VirtualDentry{}, nil, unix.ENOENT
+	}
+	var vd vfs.VirtualDentry
+	if wantRoot {
+		vd = r.FS.Root()
+	} else {
+		vd = r.FS.Cwd()
+	}
+	if !vd.Ok() {
+		return vfs.VirtualDentry{}, nil, unix.ENOENT
+	}
+	return vd, nil, nil
 }
 
 // fsLink returns the path of the task's root or cwd as the caller sees it.

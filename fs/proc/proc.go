@@ -113,6 +113,9 @@ type inode struct {
 	dir  dirOps
 	file *fileOps
 	link linkFunc
+	// magic, if not nil, makes the link a vfs.MagicLink: following it
+	// jumps to the object (fd/N, cwd, root) rather than walking the path.
+	magic magicFunc
 	// exists, if not nil, reports whether the object the node names
 	// (an open descriptor) still exists.
 	exists func() bool
@@ -147,6 +150,10 @@ type fileOps struct {
 
 // linkFunc returns a symlink's target.
 type linkFunc func(ctx vfs.Context, n *inode) (string, error)
+
+// magicFunc returns a magic link's object: a referenced dentry or, for a
+// file without a path, a referenced description.
+type magicFunc func(ctx vfs.Context, n *inode) (vfs.VirtualDentry, *vfs.FileDescription, error)
 
 // childIno derives a stable inode number for name below the directory
 // with inode number parent.
@@ -256,6 +263,18 @@ func (n *inode) Readlink(ctx vfs.Context) (string, error) {
 		return "", unix.ENOENT
 	}
 	return n.link(ctx, n)
+}
+
+// MagicTarget implements vfs.MagicLink.
+func (n *inode) MagicTarget(ctx vfs.Context) (vfs.VirtualDentry, *vfs.FileDescription, bool, error) {
+	if n.magic == nil {
+		return vfs.VirtualDentry{}, nil, false, nil
+	}
+	if n.gone() {
+		return vfs.VirtualDentry{}, nil, true, unix.ENOENT
+	}
+	vd, f, err := n.magic(ctx, n)
+	return vd, f, true, err
 }
 
 // Release implements vfs.Inode.Release.
@@ -527,6 +546,12 @@ func constant(name, content string) staticEntry {
 
 func linkEntry(name string, fn linkFunc) staticEntry {
 	return staticEntry{name: name, mode: unix.S_IFLNK | 0o777, make: func(c *inode) { c.link = fn }}
+}
+
+// magicEntry declares a magic link: readlink gives fn's path, following it
+// jumps to magic's object.
+func magicEntry(name string, fn linkFunc, magic magicFunc) staticEntry {
+	return staticEntry{name: name, mode: unix.S_IFLNK | 0o777, make: func(c *inode) { c.link, c.magic = fn, magic }}
 }
 
 func dirEntryOf(name string, ops dirOps) staticEntry {
