@@ -65,8 +65,11 @@ int main(void)
 	CHECK("its data", memcmp(buf, "xyz", 3) == 0);
 
 	/* A directory descriptor: paths continue below the link. */
-	REQUIRE("mkdir", mkdir("/tmp/magic_links.d", 0755) == 0 || errno == EEXIST);
-	int d = open("/tmp/magic_links.d", O_RDONLY | O_DIRECTORY);
+	/* Variants run in parallel natively: each needs its own directory. */
+	char dir[64];
+	snprintf(dir, sizeof(dir), "/tmp/magic_links.%d", (int)getpid());
+	REQUIRE("mkdir", mkdir(dir, 0755) == 0);
+	int d = open(dir, O_RDONLY | O_DIRECTORY);
 	REQUIRE("open dir", d >= 0);
 	char fpath[96];
 	snprintf(fpath, sizeof(fpath), "%s/file", fdpath(d));
@@ -81,7 +84,7 @@ int main(void)
 	close(f2);
 	unlinkat(d, "file", 0);
 	close(d);
-	rmdir("/tmp/magic_links.d");
+	rmdir(dir);
 
 	/* cwd and root. */
 	REQUIRE("chdir /tmp", chdir("/tmp") == 0);
