@@ -66,8 +66,8 @@ type taskPolicy struct {
 // resets the policy and a negative nice value, and the child's default
 // timer slack is the parent's current one. Called by Clone before the
 // child runs.
-func (nt *Task) inheritPolicy(parent *Task) {
-	p, c := &parent.policy, &nt.policy
+func (t *Task) inheritPolicy(parent *Task) {
+	p, c := &parent.policy, &t.policy
 	c.noNewPrivs.Store(p.noNewPrivs.Load())
 	c.notDumpable.Store(p.notDumpable.Load())
 	p.mu.Lock()

@@ -107,30 +107,30 @@ func (c *Credentials) SetFSUID(id uint32) (*Credentials, KUID) {
 	return n, old
 }
 
-// fixSetuid applies the capability effects of a uid change from old to n
+// fixSetuid applies the capability effects of a uid change from old to c
 // (Linux's cap_emulate_setxuid), unless SECBIT_NO_SETUID_FIXUP is set:
 //   - when no uid is 0 any more after some was, the ambient set is
 //     cleared, and the permitted and effective sets too unless
 //     SECBIT_KEEP_CAPS is set;
 //   - when the effective uid leaves 0, the effective set is cleared;
 //   - when it becomes 0, the effective set becomes the permitted set.
-func (n *Credentials) fixSetuid(old *Credentials) {
+func (c *Credentials) fixSetuid(old *Credentials) {
 	if old.secure(SecbitNoSetuidFixup) {
 		return
 	}
 	wasRoot := old.RealKUID == RootUID || old.EffectiveKUID == RootUID || old.SavedKUID == RootUID
-	isRoot := n.RealKUID == RootUID || n.EffectiveKUID == RootUID || n.SavedKUID == RootUID
+	isRoot := c.RealKUID == RootUID || c.EffectiveKUID == RootUID || c.SavedKUID == RootUID
 	if wasRoot && !isRoot {
 		if !old.secure(SecbitKeepCaps) {
-			n.PermittedCaps, n.EffectiveCaps = 0, 0
+			c.PermittedCaps, c.EffectiveCaps = 0, 0
 		}
-		n.AmbientCaps = 0
+		c.AmbientCaps = 0
 	}
-	if old.EffectiveKUID == RootUID && n.EffectiveKUID != RootUID {
-		n.EffectiveCaps = 0
+	if old.EffectiveKUID == RootUID && c.EffectiveKUID != RootUID {
+		c.EffectiveCaps = 0
 	}
-	if old.EffectiveKUID != RootUID && n.EffectiveKUID == RootUID {
-		n.EffectiveCaps = n.PermittedCaps
+	if old.EffectiveKUID != RootUID && c.EffectiveKUID == RootUID {
+		c.EffectiveCaps = c.PermittedCaps
 	}
 }
 
