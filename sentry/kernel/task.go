@@ -87,6 +87,9 @@ type Task struct {
 
 	// pdeathSignal is prctl(PR_SET_PDEATHSIG)'s signal, 0 for none.
 	pdeathSignal atomic.Int32
+
+	// policy is what prctl and the sched_* calls record (sched.go).
+	policy taskPolicy
 }
 
 // CPUTime returns the task's user and system CPU time so far.

@@ -161,6 +161,7 @@ func (t *Task) Clone(o CloneOptions) (ThreadID, error) {
 		image:       t.Image(),
 	}
 	nt.creds.Store(t.Credentials())
+	nt.inheritPolicy(t)
 	nt.sigMask.Store(t.sigMask.Load())
 	if f&unix.CLONE_FILES != 0 {
 		t.fds.incRef()

@@ -42,6 +42,7 @@ func (t *Task) Execve(path string, argv, envv []string) error {
 	t.robustList = 0
 	t.releaseVfork()
 	t.setImage(img)
+	t.execSecurity()
 	return nil
 }
 
