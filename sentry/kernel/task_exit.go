@@ -29,6 +29,8 @@ func (t *Task) ExitGroup(code int) error {
 // the last time.
 func (t *Task) exit() {
 	k := t.k
+	// Robust and PI futexes the thread holds (futex_robust.go).
+	t.releaseFutexes()
 	// CLONE_CHILD_CLEARTID: zero the tid word and wake a joiner.
 	if t.clearChildTID != 0 && t.mm != nil {
 		var zero [4]byte
