@@ -35,7 +35,7 @@ func (t *Task) exit() {
 	if t.clearChildTID != 0 && t.mm != nil {
 		var zero [4]byte
 		if _, err := t.mm.CopyOut(t.clearChildTID, zero[:]); err == nil {
-			k.futexes.wake(t, t.clearChildTID, true, 1, ^uint32(0))
+			k.futexes.wake(t, t.clearChildTID, false, 1, ^uint32(0))
 		}
 	}
 	t.releaseVfork()

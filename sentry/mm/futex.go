@@ -9,13 +9,17 @@ import (
 // FutexKey identifies the memory that holds a futex word, so that the
 // kernel's futex queues can match a waiter with a waker.
 //
-// A private key (FUTEX_PRIVATE_FLAG, or any futex in private memory) is the
-// address space and the address, like Linux's. A shared key of a word in a
-// MAP_SHARED mapping names the object behind the mapping (the Mappable of a
-// file, or the shared anonymous memory object, which Fork shares) and the
-// word's offset in it, so that two mappings of the same file, in one or in
-// different address spaces, give the same key: it is Linux's inode and page
-// offset.
+// A private key (FUTEX_PRIVATE_FLAG) is the address space and the address.
+// A shared key (no FUTEX_PRIVATE_FLAG) of a word in a MAP_SHARED mapping
+// names the object behind the mapping (the Mappable of a file, or the
+// shared anonymous memory object, which Fork shares) and the word's offset
+// in it, so that two mappings of the same file, in one or in different
+// address spaces, give the same key: it is Linux's inode and page offset.
+// A shared key of private memory is again the address space and the
+// address, but marked Shared: as on Linux, a private wake does not reach
+// a shared waiter of the same word, nor the reverse. (This is why the
+// kernel's own wakes, for CLONE_CHILD_CLEARTID and robust lists, are
+// shared ones: libcs wait for them without FUTEX_PRIVATE_FLAG.)
 //
 // Keys are comparable with ==. They keep Object alive for as long as a
 // queue holds them, but hold no reference on memory.
@@ -26,6 +30,8 @@ type FutexKey struct {
 	// Offset is the address (private key) or the byte offset in Object
 	// (shared key).
 	Offset uint64
+	// Shared is set for every key made by SharedFutexKey.
+	Shared bool
 }
 
 // PrivateFutexKey returns the key of the word at addr in private memory.
@@ -37,7 +43,7 @@ func (mm *MemoryManager) PrivateFutexKey(addr uint64) FutexKey {
 
 // SharedFutexKey returns the key of the word at addr for a futex without
 // FUTEX_PRIVATE_FLAG: the backing object and offset for a MAP_SHARED
-// mapping, the private key otherwise. It returns EFAULT if addr is not in
+// mapping, the address space and address otherwise. It returns EFAULT if addr is not in
 // a readable mapping. Nothing needs to be faulted in: the key does not
 // depend on which memory-file page currently backs the word.
 func (mm *MemoryManager) SharedFutexKey(addr uint64) (FutexKey, error) {
@@ -49,9 +55,9 @@ func (mm *MemoryManager) SharedFutexKey(addr uint64) (FutexKey, error) {
 	}
 	if v.private || v.mappable == nil || !reflect.TypeOf(v.mappable).Comparable() {
 		// Private memory (anonymous, or a private file mapping) is
-		// keyed like a private futex. A Mappable that cannot be a map
-		// key (none exists today) degrades to the same.
-		return FutexKey{Object: mm, Offset: addr}, nil
+		// keyed by address space and address. A Mappable that cannot
+		// be compared (none exists today) degrades to the same.
+		return FutexKey{Object: mm, Offset: addr, Shared: true}, nil
 	}
-	return FutexKey{Object: v.mappable, Offset: v.off + (addr - v.start)}, nil
+	return FutexKey{Object: v.mappable, Offset: v.off + (addr - v.start), Shared: true}, nil
 }

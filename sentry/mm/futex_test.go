@@ -41,10 +41,14 @@ func TestFutexKeys(t *testing.T) {
 		t.Error("different file offsets share a key")
 	}
 	// Private memory is keyed by address space and address.
-	if k, _ := m.SharedFutexKey(p + 8); k != m.PrivateFutexKey(p+8) {
+	want := m.PrivateFutexKey(p + 8)
+	want.Shared = true
+	if k, _ := m.SharedFutexKey(p + 8); k != want {
 		t.Errorf("private file mapping: %+v", k)
 	}
-	if k, _ := m.SharedFutexKey(anon); k != m.PrivateFutexKey(anon) {
+	want = m.PrivateFutexKey(anon)
+	want.Shared = true
+	if k, _ := m.SharedFutexKey(anon); k != want || k == m.PrivateFutexKey(anon) {
 		t.Errorf("private anonymous mapping: %+v", k)
 	}
 	if _, err := m.SharedFutexKey(testMin); err != unix.EFAULT {
