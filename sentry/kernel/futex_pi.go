@@ -185,7 +185,8 @@ func (t *Task) FutexUnlockPI(addr uint64, private bool) error {
 // exitPI hands the PI futexes that t still owns and that have waiters in
 // the kernel to their first waiter, as Linux's exit_pi_state_list does
 // for a dying owner: the waiter returns from FUTEX_LOCK_PI owning the
-// lock. It runs after the robust list, which has already released the
+// lock, with FUTEX_OWNER_DIED set even for a lock that was not on a robust
+// list (Linux's fixup_pi_state_owner does the same). It runs after the robust list, which has already released the
 // robust ones. It scans the queues only when PI waiters exist at all.
 func (ft *futexTable) exitPI(t *Task) {
 	if ft.piWaiters.Load() == 0 {
@@ -205,7 +206,7 @@ func (ft *futexTable) exitPI(t *Task) {
 				// the handoff the word no longer names t.
 				uval, err := w.wordMM.LoadUint32(w.wordAddr)
 				if err == nil && uval&futexTIDMask == tid {
-					nv := uint32(w.tid) | futexWaiters | uval&futexOwnerDied
+					nv := uint32(w.tid) | futexWaiters | futexOwnerDied
 					if cur, err := w.wordMM.CompareAndSwapUint32(w.wordAddr, uval, nv); err == nil && cur == uval {
 						ft.wakeWaiterLocked(b, w)
 					}
