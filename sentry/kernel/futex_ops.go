@@ -77,10 +77,22 @@ func (t *Task) FutexWait(addr uint64, private bool, val, bitset uint32, timeout 
 	return err
 }
 
-// FutexWake implements FUTEX_WAKE and FUTEX_WAKE_BITSET: wake up to n
-// waiters (at least one, as Linux does for n <= 0) of the word at addr
-// whose bitset intersects bitset, and return how many woke.
-func (t *Task) FutexWake(addr uint64, private bool, n int, bitset uint32) (int, error) {
+// FutexWake implements FUTEX_WAKE and FUTEX_WAKE_BITSET without
+// FUTEX_PRIVATE_FLAG: wake up to n waiters (at least one, as Linux does
+// for n <= 0) of the word at addr whose bitset intersects bitset, and
+// return how many woke. It is also the kernel's own wake of a
+// CLONE_CHILD_CLEARTID word, which Linux makes a shared one (libcs wait
+// for it without FUTEX_PRIVATE_FLAG).
+func (t *Task) FutexWake(addr uint64, n int, bitset uint32) (int, error) {
+	return t.futexWake(addr, false, n, bitset)
+}
+
+// FutexWakePrivate is FutexWake with FUTEX_PRIVATE_FLAG.
+func (t *Task) FutexWakePrivate(addr uint64, n int, bitset uint32) (int, error) {
+	return t.futexWake(addr, true, n, bitset)
+}
+
+func (t *Task) futexWake(addr uint64, private bool, n int, bitset uint32) (int, error) {
 	if bitset == 0 {
 		return 0, unix.EINVAL
 	}

@@ -74,11 +74,18 @@ func futex(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
 		return 0, t.FutexWait(addr, private, val, futexBitsetAny, timeout)
 	case futexWaitBitset:
 		return 0, t.FutexWait(addr, private, val, a[5].Uint(), timeout)
-	case futexWake:
-		n, err := t.FutexWake(addr, private, int(int32(val)), futexBitsetAny)
-		return uintptr(n), err
-	case futexWakeBitset:
-		n, err := t.FutexWake(addr, private, int(int32(val)), a[5].Uint())
+	case futexWake, futexWakeBitset:
+		bitset := uint32(futexBitsetAny)
+		if cmd == futexWakeBitset {
+			bitset = a[5].Uint()
+		}
+		var n int
+		var err error
+		if private {
+			n, err = t.FutexWakePrivate(addr, int(int32(val)), bitset)
+		} else {
+			n, err = t.FutexWake(addr, int(int32(val)), bitset)
+		}
 		return uintptr(n), err
 	case futexRequeue, futexCmpRequeue:
 		n, err := t.FutexRequeue(addr, a[4].Pointer(), private, int(int32(val)), int(int32(a[3].Uint())), cmd == futexCmpRequeue, a[5].Uint())
