@@ -24,6 +24,7 @@ func (t *Task) Execve(path string, argv, envv []string) error {
 		m.Release()
 		return err
 	}
+	t.releaseFutexes() // robust and PI futexes die with the old image
 	old := t.mm
 	t.mm = m
 	old.Release()
