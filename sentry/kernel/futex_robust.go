@@ -42,8 +42,8 @@ func (t *Task) releaseFutexes() {
 	if t.mm == nil {
 		return
 	}
-	if t.robustList != 0 {
-		t.exitRobustList(t.robustList)
+	if head := t.robustList.Load(); head != 0 {
+		t.exitRobustList(head)
 	}
 	t.k.futexes.exitPI(t)
 }

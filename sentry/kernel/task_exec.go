@@ -40,7 +40,7 @@ func (t *Task) Execve(path string, argv, envv []string) error {
 		t.tg.handlers.resetForExec()
 	}
 	t.clearChildTID = 0
-	t.robustList = 0
+	t.robustList.Store(0)
 	t.releaseVfork()
 	t.setImage(img)
 	t.execSecurity()
