@@ -87,6 +87,11 @@ type Task struct {
 
 	// pdeathSignal is prctl(PR_SET_PDEATHSIG)'s signal, 0 for none.
 	pdeathSignal atomic.Int32
+
+	// seccomp is the task's seccomp filter chain, nil when it has none;
+	// noNewPrivs is prctl(PR_SET_NO_NEW_PRIVS). See seccomp.go.
+	seccomp    atomic.Pointer[seccompFilter]
+	noNewPrivs atomic.Bool
 }
 
 // CPUTime returns the task's user and system CPU time so far.

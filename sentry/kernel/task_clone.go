@@ -229,6 +229,7 @@ func (t *Task) Clone(o CloneOptions) (ThreadID, error) {
 		k.groups[tid] = tg
 		nt.tg = tg
 	}
+	t.inheritSeccompLocked(nt)
 	nt.tg.tasks[nt] = struct{}{}
 	k.tasks[tid] = nt
 	k.liveTasks++

@@ -23,5 +23,6 @@ func Table() *kernel.SyscallTable {
 	registerInfo(t)
 	registerMM(t)
 	registerPipe(t)
+	registerSeccomp(t)
 	return t
 }

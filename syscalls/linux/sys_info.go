@@ -396,9 +396,17 @@ func prctl(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
 		if a[1].Uint64() != 1 || a[2].Uint64() != 0 || a[3].Uint64() != 0 || a[4].Uint64() != 0 {
 			return 0, unix.EINVAL
 		}
+		t.SetNoNewPrivs()
 		return 0, nil
 	case prGetNoNewPrivs:
+		if t.NoNewPrivs() {
+			return 1, nil
+		}
 		return 0, nil
+	case unix.PR_GET_SECCOMP:
+		return uintptr(t.SeccompMode()), nil
+	case unix.PR_SET_SECCOMP:
+		return prctlSeccomp(t, a[1].Uint64(), a[2].Pointer())
 	case prSetVMA:
 		// Naming anonymous memory is advisory.
 		return 0, nil
