@@ -53,6 +53,9 @@ var seccompStrict = &seccompFilter{strict: true}
 
 // maxSeccompPathLen is Linux's MAX_INSNS_PER_PATH: the most instructions,
 // counting the penalty, that all of a task's filters may hold together.
+// Linux counts the instructions of its internal translation of each
+// filter, which are more than the classic ones counted here, so the
+// sentry accepts every chain Linux accepts and a few longer ones.
 const maxSeccompPathLen = (1 << 18) / bpf.InstructionSize
 
 // SeccompFilterFlags are the SECCOMP_SET_MODE_FILTER flags this kernel
