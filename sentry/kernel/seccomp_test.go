@@ -218,3 +218,28 @@ func TestSeccompVerdictNoAllocs(t *testing.T) {
 		t.Errorf("an ERRNO verdict allocates %v times", n)
 	}
 }
+
+// TestSeccompTSYNCConcurrent lets the race detector check that a sibling's
+// TSYNC and a task's own syscalls and installs may overlap.
+func TestSeccompTSYNCConcurrent(t *testing.T) {
+	_, _, ts := seccompGroup(2)
+	a, b := ts[0], ts[1]
+	a.SetNoNewPrivs()
+	b.SetNoNewPrivs()
+	allow := oneSyscall(t, unix.SYS_GETPID, unix.SECCOMP_RET_ALLOW)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; i < 200; i++ {
+			a.AppendSeccompFilter(allow, unix.SECCOMP_FILTER_FLAG_TSYNC)
+		}
+	}()
+	for i := 0; i < 200; i++ {
+		verdict(b, unix.SYS_GETPID)
+		b.SeccompMode()
+	}
+	<-done
+	if b.SeccompMode() != unix.SECCOMP_MODE_FILTER {
+		t.Errorf("b has no filter after a's TSYNC")
+	}
+}
