@@ -661,8 +661,10 @@ func (t *Task) SignalReturn() error {
 		t.badFrame()
 		return errSigreturn
 	}
+	// Errors are ignored, as in Linux, which checks the handler's stack
+	// pointer: a handler that installed a stack it is running on keeps it.
 	ss := arch.GetSignalStack(b[arch.UCStackOffset:])
-	t.setAltStack(&ss, t.regs.Rsp) // errors are ignored, as in Linux
+	t.setAltStack(&ss, frame+8)
 	return errSigreturn
 }
 
