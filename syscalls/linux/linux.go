@@ -24,5 +24,6 @@ func Table() *kernel.SyscallTable {
 	registerMM(t)
 	registerPipe(t)
 	registerLock(t)
+	registerSeccomp(t)
 	return t
 }
