@@ -45,6 +45,11 @@ type FileDescription struct {
 	// getdents) and protects off.
 	offMu sync.Mutex
 	off   int64
+
+	// hooksMu protects hooks, the ReleaseHooks (epoll registrations) to
+	// run when the file is released; see waiter.go.
+	hooksMu sync.Mutex
+	hooks   map[ReleaseHook]struct{}
 }
 
 // NewFileDescription returns a description with one reference. flags are
@@ -64,6 +69,7 @@ func (fd *FileDescription) IncRef() { fd.refs.Add(1) }
 // DecRef drops a reference; the last one releases the file.
 func (fd *FileDescription) DecRef(ctx Context) {
 	if fd.refs.Add(-1) == 0 {
+		fd.runReleaseHooks()
 		if fd.impl != nil {
 			fd.impl.Release(ctx)
 		}

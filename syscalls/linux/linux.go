@@ -23,5 +23,9 @@ func Table() *kernel.SyscallTable {
 	registerInfo(t)
 	registerMM(t)
 	registerPipe(t)
+	registerPoll(t)
+	registerEpoll(t)
+	registerEventfd(t)
+	registerTimerfd(t)
 	return t
 }
