@@ -89,10 +89,11 @@ func (f *file) PRead(ctx vfs.Context, dst []byte, _ int64) (int, error) {
 	return 8, nil
 }
 
-// PWrite implements write(2): adds an 8-byte value (not 2^64-1: EINVAL),
+// PWrite implements write(2): adds an 8-byte value (other sizes and
+// 2^64-1 are EINVAL; Linux's eventfd_write takes exactly 8 bytes),
 // blocking or EAGAIN while the sum would pass 2^64-2.
 func (f *file) PWrite(ctx vfs.Context, src []byte, off int64, _ bool) (int, int64, error) {
-	if len(src) < 8 {
+	if len(src) != 8 {
 		return 0, off, unix.EINVAL
 	}
 	v := binary.LittleEndian.Uint64(src)
