@@ -51,6 +51,11 @@ type FileDescription struct {
 	hasLocks atomic.Bool
 	// anonLocks holds the locks of a file without a dentry (locks.go).
 	anonLocks lockSpace
+
+	// hooksMu protects hooks, the ReleaseHooks (epoll registrations) to
+	// run when the file is released; see waiter.go.
+	hooksMu sync.Mutex
+	hooks   map[ReleaseHook]struct{}
 }
 
 // NewFileDescription returns a description with one reference. flags are
@@ -71,6 +76,7 @@ func (fd *FileDescription) IncRef() { fd.refs.Add(1) }
 func (fd *FileDescription) DecRef(ctx Context) {
 	if fd.refs.Add(-1) == 0 {
 		fd.releaseDescriptionLocks()
+		fd.runReleaseHooks()
 		if fd.impl != nil {
 			fd.impl.Release(ctx)
 		}

@@ -25,5 +25,9 @@ func Table() *kernel.SyscallTable {
 	registerPipe(t)
 	registerLock(t)
 	registerSeccomp(t)
+	registerPoll(t)
+	registerEpoll(t)
+	registerEventfd(t)
+	registerTimerfd(t)
 	return t
 }
