@@ -69,3 +69,14 @@ func (t *Task) ForceSignal(info *abi.SignalInfo) {
 	k.sendSignalLocked(t.tg, t, info, true)
 	k.mu.Unlock()
 }
+
+// SendSIGPIPE sends SIGPIPE to t itself, as a write to a pipe or socket
+// without readers does (Linux's send_sig(SIGPIPE, current, 0)): a
+// thread-directed signal from the kernel, si_code SI_USER with the
+// writer's own pid, like Linux's kernel-originated send_sig.
+func (t *Task) SendSIGPIPE() {
+	info := abi.SignalInfo{Signo: 13, Code: abi.SI_USER}
+	info.SetPID(int32(t.tg.pid))
+	info.SetUID(uint32(t.Credentials().RealKUID))
+	t.k.SendSignalToTask(t, &info)
+}
