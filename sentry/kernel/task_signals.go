@@ -3,6 +3,7 @@ package kernel
 import (
 	"encoding/binary"
 	"errors"
+	"github.com/rampart-sandbox/rampart/fs/vfs"
 	"math/bits"
 	"sync/atomic"
 	"time"
@@ -239,6 +240,7 @@ func (k *Kernel) sendSignalLocked(tg *ThreadGroup, t *Task, info *abi.SignalInfo
 		}
 	}
 	q.enqueue(info, override)
+	tg.signalWaiters.Notify(vfs.ReadableEvents)
 	if t != nil {
 		t.sig.wake.Store(true)
 		t.interrupt()

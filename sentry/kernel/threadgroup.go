@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"github.com/rampart-sandbox/rampart/fs/vfs"
 	"sync"
 	"time"
 
@@ -71,6 +72,9 @@ type ThreadGroup struct {
 
 	// pending are the process-wide pending signals.
 	pending sigQueue
+	// signalWaiters is notified whenever a signal is queued for the
+	// process or one of its threads (signalfd readiness, signalfd.go).
+	signalWaiters vfs.WaitQueue
 	// Job control (task_signals.go): stopping while a group stop for
 	// stopSig is in progress or complete (stopped: every thread parked);
 	// stopSeq numbers stops, stopCount counts the threads parked in this

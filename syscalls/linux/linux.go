@@ -29,5 +29,6 @@ func Table() *kernel.SyscallTable {
 	registerEpoll(t)
 	registerEventfd(t)
 	registerTimerfd(t)
+	registerSignalfd(t)
 	return t
 }
