@@ -80,7 +80,7 @@ func (t *Task) exit() {
 }
 
 // exitGroupLocked runs when the last task of tg exited: children are
-// reparented to init, and tg becomes a zombie for its parent (or is reaped
+// reparented to a subreaper or init, and tg becomes a zombie for its parent (or is reaped
 // at once if the parent ignores SIGCHLD). k.mu must be held.
 func (k *Kernel) exitGroupLocked(tg *ThreadGroup) {
 	if tg == k.init {
@@ -100,16 +100,7 @@ func (k *Kernel) exitGroupLocked(tg *ThreadGroup) {
 			}
 		}
 	}
-	for c := range tg.children {
-		c.parent = k.init
-		if k.init != nil && k.init != tg {
-			k.init.children[c] = struct{}{}
-			if c.zombie {
-				defer k.init.notifyChildEvent()
-			}
-		}
-	}
-	tg.children = nil
+	k.reparentChildrenLocked(tg)
 	tg.zombie = true
 	p := tg.parent
 	if p == nil || p == tg {

@@ -399,6 +399,16 @@ func prctl(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
 		return 0, nil
 	case prGetNoNewPrivs:
 		return 0, nil
+	case unix.PR_SET_CHILD_SUBREAPER:
+		t.ThreadGroup().SetChildSubreaper(a[1].Uint64() != 0)
+		return 0, nil
+	case unix.PR_GET_CHILD_SUBREAPER:
+		var b [4]byte
+		if t.ThreadGroup().ChildSubreaper() {
+			b[0] = 1
+		}
+		_, err := t.CopyOut(a[1].Pointer(), b[:])
+		return 0, err
 	case prSetVMA:
 		// Naming anonymous memory is advisory.
 		return 0, nil
