@@ -2,8 +2,7 @@ package kernel
 
 import "golang.org/x/sys/unix"
 
-// Process groups and sessions (setpgid, setsid, getpgid, getsid), and the
-// choice of a new parent for orphans. The ids live in ThreadGroup.pgid and
+// Process groups and sessions (setpgid, setsid, getpgid, getsid). The ids live in ThreadGroup.pgid and
 // ThreadGroup.sid under Kernel.mu; a process group or session exists while
 // any process (zombies included, as on Linux until they are reaped) carries
 // its id.
@@ -132,51 +131,4 @@ func (t *Task) NewSession() (ThreadID, error) {
 	}
 	me.sid, me.pgid = me.pid, me.pid
 	return me.pid, nil
-}
-
-// newParentLocked returns the process that adopts the children of tg when
-// tg exits: the nearest ancestor that is a child subreaper
-// (prctl(PR_SET_CHILD_SUBREAPER)) and still alive, else init (Linux's
-// find_new_reaper). It returns nil when init itself is exiting. k.mu must
-// be held.
-func (k *Kernel) newParentLocked(tg *ThreadGroup) *ThreadGroup {
-	for a := tg.parent; a != nil && a != k.init; a = a.parent {
-		if a.childSubreaper && !a.exiting && len(a.tasks) > 0 {
-			return a
-		}
-	}
-	if k.init == tg {
-		return nil
-	}
-	return k.init
-}
-
-// reparentChildrenLocked hands the children of the exiting tg to their new
-// parent (newParentLocked). Like Linux's reparent_leader, each one will
-// report its death with SIGCHLD, and a zombie among them is reported to
-// the new parent at once, or reaped if that parent ignores SIGCHLD. k.mu
-// must be held.
-func (k *Kernel) reparentChildrenLocked(tg *ThreadGroup) {
-	reaper := k.newParentLocked(tg)
-	notify := false
-	for c := range tg.children {
-		c.parent = reaper
-		if reaper == nil {
-			continue
-		}
-		c.exitSignal = int(unix.SIGCHLD)
-		reaper.children[c] = struct{}{}
-		if c.zombie {
-			act := reaper.handlers.Action(int(unix.SIGCHLD))
-			if act.Handler == SigIgn || act.Flags&saNoCldWait != 0 {
-				k.reapLocked(c)
-				continue
-			}
-			notify = true
-		}
-	}
-	tg.children = nil
-	if notify {
-		reaper.notifyChildEvent()
-	}
 }

@@ -357,6 +357,7 @@ func (t *Task) Clone(o CloneOptions) (ThreadID, error) {
 	if f&unix.CLONE_CHILD_SETTID != 0 {
 		nt.putUint32(o.ChildTID, uint32(tid))
 	}
+	t.inheritSignalState(nt, f)
 	var vforkDone chan struct{}
 	if f&unix.CLONE_VFORK != 0 {
 		vforkDone = make(chan struct{})
@@ -367,11 +368,7 @@ func (t *Task) Clone(o CloneOptions) (ThreadID, error) {
 		// The parent sleeps until the child execs or exits, like Linux's
 		// killable wait: other signals stay pending until then, and only
 		// a kill of the parent ends the wait early (the child goes on).
-		for {
-			if err := t.Block(vforkDone); err == nil || t.killed.Load() {
-				break
-			}
-		}
+		t.waitVfork(vforkDone)
 	}
 	return tid, nil
 }

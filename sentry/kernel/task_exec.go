@@ -75,6 +75,7 @@ func (t *Task) Execve(path string, argv, envv []string) error {
 	if t.tg.handlers != nil {
 		t.tg.handlers.resetForExec()
 	}
+	t.execSignalHook()
 	t.setImage(img)
 	return nil
 }
