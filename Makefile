@@ -18,6 +18,7 @@ SYSCALL_DIR   := test/syscalls
 SYSCALL_OUT   := $(SYSCALL_DIR)/out
 SYSCALL_ALL   := $(sort $(notdir $(basename $(wildcard $(SYSCALL_DIR)/*.c))))
 SYSCALL_NAMES := $(if $(T),$(subst $(comma), ,$(T)),$(SYSCALL_ALL))
+SYSCALL_HDRS  := $(wildcard $(SYSCALL_DIR)/*.h)
 SYSCALL_BINS  := $(foreach v,static pie dynamic,$(addprefix $(SYSCALL_OUT)/$(v)/,$(SYSCALL_NAMES)))
 TEST_CFLAGS   := -O2 -Wall -Werror
 # The tests build bin/runsc first when they are to run under it.
@@ -81,15 +82,15 @@ gotest:
 
 syscall-build: $(SYSCALL_BINS)
 
-$(SYSCALL_OUT)/static/%: $(SYSCALL_DIR)/%.c $(SYSCALL_DIR)/check.h
+$(SYSCALL_OUT)/static/%: $(SYSCALL_DIR)/%.c $(SYSCALL_HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(TEST_CFLAGS) -static -o $@ $<
 
-$(SYSCALL_OUT)/pie/%: $(SYSCALL_DIR)/%.c $(SYSCALL_DIR)/check.h
+$(SYSCALL_OUT)/pie/%: $(SYSCALL_DIR)/%.c $(SYSCALL_HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(TEST_CFLAGS) -static-pie -o $@ $<
 
-$(SYSCALL_OUT)/dynamic/%: $(SYSCALL_DIR)/%.c $(SYSCALL_DIR)/check.h
+$(SYSCALL_OUT)/dynamic/%: $(SYSCALL_DIR)/%.c $(SYSCALL_HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(TEST_CFLAGS) -o $@ $<
 

@@ -278,6 +278,12 @@ func (f *regularFile) Mappable() memmap.Mappable { return mappable{f.inode} }
 // mappable gives the page cache of a host file, created on first fault.
 type mappable struct{ i *inode }
 
+// MappingIdentity implements mm.MappingIdentity: /proc/[pid]/maps shows
+// the host file's device and inode, as stat(2) reports them.
+func (m mappable) MappingIdentity() (uint32, uint32, uint64) {
+	return unix.Major(m.i.stat.Dev), unix.Minor(m.i.stat.Dev), m.i.stat.Ino
+}
+
 func (m mappable) Translate(off, maxLen uint64, at usermem.AccessType) (memfile.Range, error) {
 	c, err := m.i.pageCache()
 	if err != nil {

@@ -166,7 +166,7 @@ func (t *FDTable) InstallAt(ctx Context, fd int32, file *FileDescription, flags 
 	t.setLocked(fd, file, flags)
 	t.mu.Unlock()
 	if old != nil {
-		old.DecRef(ctx)
+		t.closeFile(ctx, old)
 	}
 	return nil
 }
@@ -187,13 +187,21 @@ func (t *FDTable) Remove(fd int32) *FileDescription {
 	return f
 }
 
+// closeFile drops the table's reference on f, which the table no longer
+// holds, releasing the POSIX locks the table owns on f's file as Linux's
+// filp_close does.
+func (t *FDTable) closeFile(ctx Context, f *FileDescription) {
+	t.releasePOSIXLocks(f)
+	f.DecRef(ctx)
+}
+
 // Close implements close(2).
 func (t *FDTable) Close(ctx Context, fd int32) error {
 	f := t.Remove(fd)
 	if f == nil {
 		return unix.EBADF
 	}
-	f.DecRef(ctx)
+	t.closeFile(ctx, f)
 	return nil
 }
 
@@ -230,7 +238,7 @@ func (t *FDTable) CloseRange(ctx Context, first, last uint32, cloexecOnly bool) 
 	}
 	t.mu.Unlock()
 	for _, f := range closed {
-		f.DecRef(ctx)
+		t.closeFile(ctx, f)
 	}
 }
 
@@ -266,7 +274,7 @@ func (t *FDTable) CloseOnExec(ctx Context) {
 	}
 	t.mu.Unlock()
 	for _, f := range closed {
-		f.DecRef(ctx)
+		t.closeFile(ctx, f)
 	}
 }
 
@@ -278,7 +286,7 @@ func (t *FDTable) CloseAll(ctx Context) {
 	t.mu.Unlock()
 	for _, e := range files {
 		if e.file != nil {
-			e.file.DecRef(ctx)
+			t.closeFile(ctx, e.file)
 		}
 	}
 }

@@ -45,6 +45,12 @@ type FileDescription struct {
 	// getdents) and protects off.
 	offMu sync.Mutex
 	off   int64
+
+	// hasLocks is set once the description took an OFD or flock lock, so
+	// that its release looks for them.
+	hasLocks atomic.Bool
+	// anonLocks holds the locks of a file without a dentry (locks.go).
+	anonLocks lockSpace
 }
 
 // NewFileDescription returns a description with one reference. flags are
@@ -64,6 +70,7 @@ func (fd *FileDescription) IncRef() { fd.refs.Add(1) }
 // DecRef drops a reference; the last one releases the file.
 func (fd *FileDescription) DecRef(ctx Context) {
 	if fd.refs.Add(-1) == 0 {
+		fd.releaseDescriptionLocks()
 		if fd.impl != nil {
 			fd.impl.Release(ctx)
 		}

@@ -47,11 +47,39 @@ func (vfs *VirtualFilesystem) OpenAt(ctx Context, pop *PathOperation, opts *Open
 	} else {
 		vd, created, err = r.openCreate(pop.Path, flags, opts.Mode)
 	}
+	if err == errAnonFile {
+		f := r.anon
+		r.anon = nil
+		r.release()
+		return reopenAnon(ctx, f, flags)
+	}
 	r.release()
 	if err != nil {
 		return nil, err
 	}
 	return vfs.openDentry(ctx, vd, flags, created)
+}
+
+// reopenAnon opens, through a magic link, a file that has no path (a pipe,
+// the sandbox's donated stdio): Linux reopens its inode; the sentry shares
+// the description, which the caller's reference f becomes. It gives what
+// the description allows: asking for an access mode it lacks is EACCES,
+// and O_PATH or O_DIRECTORY on it fail as on a non-directory.
+func reopenAnon(ctx Context, f *FileDescription, flags uint32) (*FileDescription, error) {
+	var err error
+	switch {
+	case flags&unix.O_DIRECTORY != 0:
+		err = unix.ENOTDIR
+	case flags&unix.O_PATH != 0:
+	case (flags&unix.O_ACCMODE == unix.O_RDONLY || flags&unix.O_ACCMODE == unix.O_RDWR) && !f.IsReadable(),
+		(flags&unix.O_ACCMODE == unix.O_WRONLY || flags&unix.O_ACCMODE == unix.O_RDWR) && !f.IsWritable():
+		err = unix.EACCES
+	}
+	if err != nil {
+		f.DecRef(ctx)
+		return nil, err
+	}
+	return f, nil
 }
 
 // openCreate resolves path for open(O_CREAT), creating a regular file if
@@ -80,6 +108,18 @@ func (r *resolver) openCreate(path string, flags, mode uint32) (VirtualDentry, b
 				return VirtualDentry{}, false, unix.EEXIST
 			}
 			if vd.dentry.IsSymlink() && flags&unix.O_NOFOLLOW == 0 {
+				if ml, ok := vd.dentry.inode.(MagicLink); ok {
+					var landed bool
+					if path, landed, err = r.followMagic(vd, ml, ""); err != nil {
+						return VirtualDentry{}, false, err
+					}
+					if landed {
+						vd := r.cur
+						r.cur = VirtualDentry{}
+						return vd, false, nil
+					}
+					continue
+				}
 				if path, err = r.followSymlink(vd, ""); err != nil {
 					return VirtualDentry{}, false, err
 				}
@@ -197,9 +237,14 @@ func (vfs *VirtualFilesystem) OpenExecutable(ctx Context, fsc *FSContext, path s
 
 // StatAt implements stat(2)/lstat(2)/fstatat(2) on a path.
 func (vfs *VirtualFilesystem) StatAt(ctx Context, pop *PathOperation) (Stat, *Mount, error) {
-	vd, err := vfs.GetDentryAt(ctx, pop)
+	vd, f, err := vfs.getFileAt(ctx, pop)
 	if err != nil {
 		return Stat{}, nil, err
+	}
+	if f != nil {
+		defer f.DecRef(ctx)
+		st, err := f.Stat(ctx)
+		return st, nil, err
 	}
 	defer vd.DecRef()
 	st, err := vd.dentry.inode.Stat(ctx)
@@ -268,9 +313,17 @@ func (vfs *VirtualFilesystem) AccessAt(ctx Context, pop *PathOperation, mode uin
 			ctx = credsContext{ctx, n}
 		}
 	}
-	vd, err := vfs.GetDentryAt(ctx, pop)
+	vd, f, err := vfs.getFileAt(ctx, pop)
 	if err != nil {
 		return err
+	}
+	if f != nil {
+		// A file without a path: what its description allows.
+		defer f.DecRef(ctx)
+		if mode&MayRead != 0 && !f.IsReadable() || mode&MayWrite != 0 && !f.IsWritable() || mode&MayExec != 0 {
+			return unix.EACCES
+		}
+		return nil
 	}
 	defer vd.DecRef()
 	if mode == 0 {

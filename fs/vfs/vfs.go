@@ -23,6 +23,9 @@ type VirtualFilesystem struct {
 
 	nextMountID atomic.Uint64
 	nextAnonDev atomic.Uint32
+
+	// locks are the file locks of every file (locks.go).
+	locks lockSpace
 }
 
 type mountKey struct {

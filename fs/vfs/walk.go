@@ -1,6 +1,7 @@
 package vfs
 
 import (
+	"errors"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -41,6 +42,10 @@ type resolver struct {
 	root     VirtualDentry // borrowed from the PathOperation
 	cur      VirtualDentry
 	symlinks int
+	// anon is the file a magic link as the last component named when
+	// that file has no dentry (errAnonFile); the resolver holds a
+	// reference until a caller takes it.
+	anon *FileDescription
 }
 
 func (vfs *VirtualFilesystem) newResolver(ctx Context, pop *PathOperation) resolver {
@@ -51,6 +56,68 @@ func (vfs *VirtualFilesystem) newResolver(ctx Context, pop *PathOperation) resol
 func (r *resolver) release() {
 	r.cur.DecRef()
 	r.cur = VirtualDentry{}
+	if r.anon != nil {
+		r.anon.DecRef(r.ctx)
+		r.anon = nil
+	}
+}
+
+// MagicLink is implemented by symlink nodes whose target is an object, not
+// a path: procfs's /proc/[pid]/fd/N, cwd and root. Following one jumps to
+// the object itself, like Linux's nd_jump_link, so it reaches files that
+// have no path (pipes, the sandbox's donated stdio behind /dev/stdout) and
+// paths outside the caller's root.
+type MagicLink interface {
+	// MagicTarget returns the object: a referenced dentry, or, for an open
+	// file without one, a referenced description and a zero dentry. ok is
+	// false when the node is an ordinary symlink after all.
+	MagicTarget(ctx Context) (vd VirtualDentry, file *FileDescription, ok bool, err error)
+}
+
+// errAnonFile reports that the walk ended at a magic link to a file with
+// no dentry, now in resolver.anon. It never leaves the package: callers
+// that cannot use the file turn it into ENXIO, as Linux does for sockets.
+var errAnonFile = errors.New("magic link to a file without a path")
+
+// followMagic follows the magic link ml (next, in r.cur) with rest still
+// to walk. It returns the path left to walk, or landed when rest names the
+// target itself.
+func (r *resolver) followMagic(next VirtualDentry, ml MagicLink, rest string) (string, bool, error) {
+	vd, file, ok, err := ml.MagicTarget(r.ctx)
+	if err == nil && !ok {
+		path, err := r.followSymlink(next, rest)
+		return path, false, err
+	}
+	next.DecRef()
+	if err != nil {
+		return "", false, err
+	}
+	r.symlinks++
+	if r.symlinks > MaxSymlinkTraversals {
+		if file != nil {
+			file.DecRef(r.ctx)
+		}
+		vd.DecRef()
+		return "", false, unix.ELOOP
+	}
+	path := strings.TrimLeft(rest, "/")
+	if file != nil {
+		if rest != "" {
+			file.DecRef(r.ctx)
+			return "", false, unix.ENOTDIR
+		}
+		r.anon = file
+		return "", false, errAnonFile
+	}
+	r.cur.DecRef()
+	r.cur = vd
+	if path == "" {
+		if rest != "" && !vd.dentry.IsDir() {
+			return "", false, unix.ENOTDIR
+		}
+		return "", true, nil
+	}
+	return path, false, nil
 }
 
 func (r *resolver) setCur(vd VirtualDentry) {
@@ -96,6 +163,12 @@ func (r *resolver) walkParent(path string) (string, bool, error) {
 			return "", false, err
 		}
 		if next.dentry.IsSymlink() {
+			if ml, ok := next.dentry.inode.(MagicLink); ok {
+				if path, _, err = r.followMagic(next, ml, rest); err != nil {
+					return "", false, err
+				}
+				continue
+			}
 			path, err = r.followSymlink(next, rest)
 			if err != nil {
 				return "", false, err
@@ -206,7 +279,15 @@ func (vfs *VirtualFilesystem) lookupChild(ctx Context, parent *Dentry, name stri
 // new reference. parent.mu must be held.
 func (parent *Dentry) childLocked(ctx Context, name string) (*Dentry, error) {
 	if d, ok := parent.children[name]; ok {
-		return d, nil
+		rv, dynamic := d.inode.(Revalidator)
+		if !dynamic || rv.Valid(ctx) {
+			return d, nil
+		}
+		// The node is gone (a process' /proc directory): forget it and
+		// its cached subtree, then look the name up afresh.
+		d.killLocked(parent, name)
+		d.pruneChildren()
+		defer d.decRef()
 	}
 	if parent.dead {
 		return nil, unix.ENOENT
@@ -221,6 +302,29 @@ func (parent *Dentry) childLocked(ctx Context, name string) (*Dentry, error) {
 	}
 	parent.children[name] = d
 	return d, nil
+}
+
+// Revalidator is implemented by Inodes of synthetic filesystems (procfs)
+// whose nodes can vanish without an unlink: a cached dentry whose node
+// reports !Valid is dropped, with its cached subtree, and looked up again.
+type Revalidator interface {
+	Valid(ctx Context) bool
+}
+
+// pruneChildren drops d's cached subtree (d is dead). Called with d's
+// parent's mu held: the lock order is parent before child.
+func (d *Dentry) pruneChildren() {
+	d.mu.Lock()
+	kids := d.children
+	d.children = nil
+	d.mu.Unlock()
+	for _, c := range kids {
+		c.mu.Lock()
+		c.dead = true
+		c.mu.Unlock()
+		c.pruneChildren()
+		c.decRef()
+	}
 }
 
 // insertChildLocked caches a node just created as name. parent.mu must be
@@ -255,6 +359,18 @@ func (r *resolver) resolve(path string, follow bool) (VirtualDentry, error) {
 			if trailing {
 				rest = "/"
 			}
+			if ml, ok := next.dentry.inode.(MagicLink); ok {
+				var landed bool
+				if path, landed, err = r.followMagic(next, ml, rest); err != nil {
+					return VirtualDentry{}, err
+				}
+				if landed {
+					vd := r.cur
+					r.cur = VirtualDentry{}
+					return vd, nil
+				}
+				continue
+			}
 			path, err = r.followSymlink(next, rest)
 			if err != nil {
 				return VirtualDentry{}, err
@@ -273,7 +389,26 @@ func (r *resolver) resolve(path string, follow bool) (VirtualDentry, error) {
 func (vfs *VirtualFilesystem) GetDentryAt(ctx Context, pop *PathOperation) (VirtualDentry, error) {
 	r := vfs.newResolver(ctx, pop)
 	defer r.release()
-	return r.resolve(pop.Path, pop.Follow)
+	vd, err := r.resolve(pop.Path, pop.Follow)
+	if err == errAnonFile {
+		err = unix.ENXIO
+	}
+	return vd, err
+}
+
+// getFileAt is GetDentryAt for operations that can also act on an open
+// file reached through a magic link (stat of /dev/stdout when it is a
+// pipe): exactly one of the results is set on success.
+func (vfs *VirtualFilesystem) getFileAt(ctx Context, pop *PathOperation) (VirtualDentry, *FileDescription, error) {
+	r := vfs.newResolver(ctx, pop)
+	defer r.release()
+	vd, err := r.resolve(pop.Path, pop.Follow)
+	if err == errAnonFile {
+		f := r.anon
+		r.anon = nil
+		return VirtualDentry{}, f, nil
+	}
+	return vd, nil, err
 }
 
 // parentOp is the result of walking to the parent of a path's last

@@ -4,9 +4,11 @@ import (
 	"fmt"
 	"path"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/rampart-sandbox/rampart/fs/proc"
 	"github.com/rampart-sandbox/rampart/fs/rootfs"
 	"github.com/rampart-sandbox/rampart/fs/vfs"
 	"github.com/rampart-sandbox/rampart/sentry/kernel"
@@ -34,6 +36,16 @@ func newFilesystems(mf *memfile.MemoryFile) (*filesystems, error) {
 		return nil, fmt.Errorf("building the sandbox's mount tree: %w", err)
 	}
 	return &filesystems{vfs: v, root: root}, nil
+}
+
+// mountProc mounts the procfs describing k on /proc (over the empty
+// directory that hides the host's).
+func (f *filesystems) mountProc(k *kernel.Kernel, boot time.Time) error {
+	pfs := proc.New(k, proc.Options{DevMinor: f.vfs.NewAnonDevMinor(), BootTime: boot, HostCPUInfo: proc.ReadHostCPUInfo()})
+	if err := f.vfs.MountAt(bootCtx{auth.NewRootCredentials()}, f.root, "/proc", pfs, vfs.MountOptions{}); err != nil {
+		return fmt.Errorf("mounting proc on /proc: %w", err)
+	}
+	return nil
 }
 
 // newFSContext returns root and cwd for the first process; a cwd that does

@@ -4,9 +4,10 @@
 //
 // Lock order (outermost first):
 //
-//	Kernel.mu (the task tree: tids, thread groups, parents, children, exit states)
-//	  ThreadGroup.sigMu (signal handlers, masks, pending sets)
-//	    mm locks (taken by CopyIn/CopyOut/HandleFault)
+//	futexBucket.mu (futex.go; two at once only in index order)
+//	  Kernel.mu (the task tree: tids, thread groups, parents, children, exit states)
+//	    ThreadGroup.sigMu (signal handlers, masks, pending sets)
+//	      mm locks (taken by CopyIn/CopyOut/HandleFault)
 //
 // Task goroutines never hold Kernel.mu while switching to application code
 // or blocking.

@@ -6,7 +6,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/rampart-sandbox/rampart/abi"
-	"github.com/rampart-sandbox/rampart/sentry/kernel/auth"
 )
 
 // NumSignals is the number of signals (1..64).
@@ -234,10 +233,6 @@ func mayKill(sender *Task, tg *ThreadGroup, sig int) bool {
 	if sender.tg == tg {
 		return true
 	}
-	sc := sender.Credentials()
-	if sc.HasCapability(auth.CAP_KILL) {
-		return true
-	}
 	target := tg.leader
 	if target == nil || len(tg.tasks) == 0 {
 		for t := range tg.tasks {
@@ -248,9 +243,7 @@ func mayKill(sender *Task, tg *ThreadGroup, sig int) bool {
 	if target == nil {
 		return true
 	}
-	tc := target.Credentials()
-	if sc.EffectiveKUID == tc.SavedKUID || sc.EffectiveKUID == tc.RealKUID ||
-		sc.RealKUID == tc.SavedKUID || sc.RealKUID == tc.RealKUID {
+	if killCredsOK(sender.Credentials(), target.Credentials()) {
 		return true
 	}
 	return sig == int(unix.SIGCONT) && sender.tg.sid == tg.sid

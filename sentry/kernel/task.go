@@ -42,11 +42,13 @@ type Task struct {
 	tid ThreadID
 
 	// Owned by the task goroutine; no locking.
-	regs       arch.Registers
-	ctx        platform.Context
-	scratch    []byte
-	restartNR  uintptr // syscall to re-run after an interruption, see task_run.go
-	robustList uint64
+	regs      arch.Registers
+	ctx       platform.Context
+	scratch   []byte
+	restartNR uintptr // syscall to re-run after an interruption, see task_run.go
+	// robustList is written by the task goroutine and read by get_robust_list
+	// from other tasks.
+	robustList atomic.Uint64
 
 	// mm, fds, fs and creds are changed only by the task goroutine
 	// (execve, unshare, setuid); other goroutines read them under k.mu.
@@ -89,6 +91,13 @@ type Task struct {
 
 	// pdeathSignal is prctl(PR_SET_PDEATHSIG)'s signal, 0 for none.
 	pdeathSignal atomic.Int32
+
+	// policy is what prctl and the sched_* calls record (sched.go).
+	policy taskPolicy
+
+	// seccomp is the task's seccomp filter chain, nil when it has none
+	// (seccomp.go).
+	seccomp atomic.Pointer[seccompFilter]
 }
 
 // CPUTime returns the task's user and system CPU time so far.
@@ -179,10 +188,10 @@ func (t *Task) Image() Image {
 func (t *Task) SetClearChildTID(addr uint64) { t.clearChildTID = addr }
 
 // SetRobustList records set_robust_list's head.
-func (t *Task) SetRobustList(addr uint64) { t.robustList = addr }
+func (t *Task) SetRobustList(addr uint64) { t.robustList.Store(addr) }
 
 // RobustList returns the robust list head.
-func (t *Task) RobustList() uint64 { return t.robustList }
+func (t *Task) RobustList() uint64 { return t.robustList.Load() }
 
 // SignalMask returns the blocked-signal mask.
 func (t *Task) SignalMask() uint64 { return t.sigMask.Load() }

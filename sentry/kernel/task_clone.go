@@ -169,37 +169,6 @@ func (t *Task) validateCloneFlags(o *CloneOptions) error {
 	return nil
 }
 
-// nprocLimitReachedLocked reports whether a new task for creds c would
-// exceed RLIMIT_NPROC: Linux counts every task (threads and unreaped
-// zombies included) whose real uid is c's, and exempts uid 0 and holders
-// of CAP_SYS_RESOURCE or CAP_SYS_ADMIN. k.mu must be held.
-func (t *Task) nprocLimitReachedLocked(c *auth.Credentials) bool {
-	limit := t.tg.limits.Get(unix.RLIMIT_NPROC).Cur
-	if limit == Infinity || c.RealKUID == 0 ||
-		c.HasCapability(auth.CAP_SYS_RESOURCE) || c.HasCapability(auth.CAP_SYS_ADMIN) {
-		return false
-	}
-	var n uint64
-	uid := c.RealKUID
-	for _, tg := range t.k.groups {
-		for o := range tg.tasks {
-			if o.Credentials().RealKUID == uid {
-				n++
-			}
-		}
-		// An exited leader stays counted until its group is reaped.
-		if l := tg.leader; l != nil {
-			if _, live := tg.tasks[l]; !live && l.Credentials().RealKUID == uid {
-				n++
-			}
-		}
-		if n >= limit {
-			return true
-		}
-	}
-	return false
-}
-
 // Clone creates a new task as clone(2) does and returns its tid in the
 // caller's PID namespace.
 func (t *Task) Clone(o CloneOptions) (ThreadID, error) {
@@ -228,6 +197,11 @@ func (t *Task) Clone(o CloneOptions) (ThreadID, error) {
 	if f&cloneNamespaces != 0 {
 		return 0, unix.EPERM
 	}
+	// RLIMIT_NPROC (threads count too). The count is taken before the
+	// task tree is locked, so racing forks may overshoot by a few.
+	if err := t.CheckNPROC(); err != nil {
+		return 0, err
+	}
 
 	// Address space.
 	var m *mm.MemoryManager
@@ -249,6 +223,7 @@ func (t *Task) Clone(o CloneOptions) (ThreadID, error) {
 		image:       t.Image(),
 	}
 	nt.creds.Store(creds)
+	nt.inheritPolicy(t)
 	nt.sigMask.Store(t.sigMask.Load())
 	if f&unix.CLONE_FILES != 0 {
 		t.fds.incRef()
@@ -282,11 +257,6 @@ func (t *Task) Clone(o CloneOptions) (ThreadID, error) {
 		k.mu.Unlock()
 		nt.releaseResources()
 		return 0, ERESTARTNOINTR
-	}
-	if t.nprocLimitReachedLocked(creds) {
-		k.mu.Unlock()
-		nt.releaseResources()
-		return 0, unix.EAGAIN
 	}
 	var tid ThreadID
 	if len(o.SetTID) > 0 {
@@ -343,6 +313,7 @@ func (t *Task) Clone(o CloneOptions) (ThreadID, error) {
 		k.groups[tid] = tg
 		nt.tg = tg
 	}
+	t.inheritSeccompLocked(nt)
 	nt.tg.tasks[nt] = struct{}{}
 	k.tasks[tid] = nt
 	k.liveTasks++

@@ -51,6 +51,9 @@ func (t *Task) Execve(path string, argv, envv []string) error {
 	}
 	k.mu.Unlock()
 
+	// Robust and PI futexes die with the old image, before
+	// clear_child_tid is handled (Linux's exec_mm_release).
+	t.releaseFutexes()
 	// The old address space: a vfork parent or CLONE_VM sibling waiting
 	// on clear_child_tid sees it cleared, as Linux's mm_release does.
 	if t.clearChildTID != 0 {
@@ -59,7 +62,7 @@ func (t *Task) Execve(path string, argv, envv []string) error {
 		}
 		t.clearChildTID = 0
 	}
-	t.robustList = 0
+	t.robustList.Store(0)
 	old := t.mm
 	t.mm = m
 	old.Release()
@@ -77,6 +80,7 @@ func (t *Task) Execve(path string, argv, envv []string) error {
 	}
 	t.execSignalHook()
 	t.setImage(img)
+	t.execSecurity()
 	return nil
 }
 
@@ -90,6 +94,9 @@ func (t *Task) killOtherThreads() error {
 	// at once exactly one kills the other.
 	k.mu.Lock()
 	if t.killed.Load() || t.tg.exiting {
+		// The group is dying (exit_group, a fatal signal, or another
+		// thread's exec got here first): so is t.
+		t.killed.Store(true)
 		k.mu.Unlock()
 		return ErrExit()
 	}

@@ -32,11 +32,13 @@ func (t *Task) ExitGroup(code int) error {
 // the last time.
 func (t *Task) exit() {
 	k := t.k
+	// Robust and PI futexes the thread holds (futex_robust.go).
+	t.releaseFutexes()
 	// CLONE_CHILD_CLEARTID: zero the tid word and wake a joiner.
 	if t.clearChildTID != 0 && t.mm != nil {
 		var zero [4]byte
 		if _, err := t.mm.CopyOut(t.clearChildTID, zero[:]); err == nil {
-			k.futexes.wake(t, t.clearChildTID, true, 1, ^uint32(0))
+			k.futexes.wake(t, t.clearChildTID, false, 1, ^uint32(0))
 		}
 	}
 	t.releaseVfork()

@@ -83,6 +83,9 @@ func (t *Task) run() {
 // doSyscall runs the syscall whose number and arguments are in t.regs.
 func (t *Task) doSyscall() {
 	nr := arch.SyscallNo(&t.regs)
+	if f := t.seccomp.Load(); f != nil && !t.seccompAllows(f, nr) {
+		return
+	}
 	args := arch.SyscallArgs(&t.regs)
 	var (
 		ret uintptr

@@ -199,6 +199,8 @@ func DefaultLimits() *Limits {
 	l.l[unix.RLIMIT_NPROC] = unix.Rlimit{Cur: 127431, Max: 127431}
 	l.l[unix.RLIMIT_SIGPENDING] = unix.Rlimit{Cur: 127431, Max: 127431}
 	l.l[unix.RLIMIT_MSGQUEUE] = unix.Rlimit{Cur: 819200, Max: 819200}
+	l.l[unix.RLIMIT_NICE] = unix.Rlimit{Cur: 0, Max: 0}
+	l.l[unix.RLIMIT_RTPRIO] = unix.Rlimit{Cur: 0, Max: 0}
 	return l
 }
 

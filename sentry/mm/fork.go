@@ -20,7 +20,7 @@ func (mm *MemoryManager) Fork() (*MemoryManager, error) {
 	mm.mu.Lock()
 	defer mm.mu.Unlock()
 	child.brkStart, child.brk, child.dataLimit = mm.brkStart, mm.brk, mm.dataLimit
-	child.mmapBase, child.stackLimit = mm.mmapBase, mm.stackLimit
+	child.mmapBase, child.stackLimit, child.asLimit = mm.mmapBase, mm.stackLimit, mm.asLimit
 	child.argvStart, child.argvEnd, child.envStart, child.envEnd = mm.argvStart, mm.argvEnd, mm.envStart, mm.envEnd
 	child.auxv = append([]uint64(nil), mm.auxv...)
 	child.vmas = make([]*vma, 0, len(mm.vmas))

@@ -90,6 +90,9 @@ type MemoryManager struct {
 	mmapBase uint64
 	// stackLimit is RLIMIT_STACK, bounding growsdown vmas.
 	stackLimit uint64
+	// asLimit is RLIMIT_AS: mmap, brk and mremap may not grow the total
+	// size of the vmas beyond it; 0 means unlimited.
+	asLimit uint64
 
 	// lastSpurious is the page of the last access-error fault that was
 	// retried because the vma and pma allow it (see handleFaultLocked).
@@ -196,6 +199,47 @@ func (mm *MemoryManager) SetDataLimit(limit uint64) {
 	mm.mu.Lock()
 	mm.dataLimit = limit
 	mm.mu.Unlock()
+}
+
+// SetAddressSpaceLimit sets RLIMIT_AS: mmap, brk and mremap fail with
+// ENOMEM (brk by keeping the old break) rather than grow the address space
+// beyond limit bytes. RLIM_INFINITY means no limit.
+func (mm *MemoryManager) SetAddressSpaceLimit(limit uint64) {
+	if limit == ^uint64(0) {
+		limit = 0
+	}
+	mm.mu.Lock()
+	mm.asLimit = limit
+	mm.mu.Unlock()
+}
+
+// mayExpandLocked reports whether the vmas may grow by n bytes (after
+// freeing freed bytes) within RLIMIT_AS, as Linux's may_expand_vm.
+//
+// Preconditions: mm.mu is locked.
+func (mm *MemoryManager) mayExpandLocked(n, freed uint64) bool {
+	if mm.asLimit == 0 {
+		return true
+	}
+	total := uint64(0)
+	for _, v := range mm.vmas {
+		total += v.end - v.start
+	}
+	return total-freed+n <= mm.asLimit
+}
+
+// mappedInLocked returns how many bytes of [start, end) vmas cover.
+//
+// Preconditions: mm.mu is locked.
+func (mm *MemoryManager) mappedInLocked(start, end uint64) uint64 {
+	n := uint64(0)
+	for _, v := range mm.vmas {
+		if v.end <= start || v.start >= end {
+			continue
+		}
+		n += min(v.end, end) - max(v.start, start)
+	}
+	return n
 }
 
 // SetArgvEnv records where the loader put argv and envp strings, for

@@ -72,6 +72,9 @@ func (mm *MemoryManager) MMap(opts MMapOpts) (uint64, error) {
 			return 0, unix.EPERM
 		}
 		if opts.Unmap {
+			if !mm.mayExpandLocked(length, mm.mappedInLocked(addr, addr+length)) {
+				return 0, errNoMem
+			}
 			mm.unmapLocked(addr, addr+length)
 		} else if i := mm.vmaIndexLocked(addr); i < len(mm.vmas) && mm.vmas[i].start < addr+length {
 			return 0, unix.EEXIST
@@ -81,6 +84,9 @@ func (mm *MemoryManager) MMap(opts MMapOpts) (uint64, error) {
 		if addr, err = mm.findAvailableLocked(opts.Addr, length, opts.Map32Bit); err != nil {
 			return 0, err
 		}
+	}
+	if !mm.mayExpandLocked(length, mm.mappedInLocked(addr, addr+length)) {
+		return 0, errNoMem
 	}
 
 	v := &vma{
@@ -300,7 +306,7 @@ func (mm *MemoryManager) Brk(addr uint64) uint64 {
 	case newEnd < oldEnd:
 		mm.unmapLocked(newEnd, oldEnd)
 	case newEnd > oldEnd:
-		if oldEnd < mm.minAddr || !mm.isFreeLocked(oldEnd, newEnd) {
+		if oldEnd < mm.minAddr || !mm.isFreeLocked(oldEnd, newEnd) || !mm.mayExpandLocked(newEnd-oldEnd, 0) {
 			return mm.brk
 		}
 		if i := mm.vmaIndexLocked(oldEnd - 1); oldEnd > 0 && i < len(mm.vmas) && mm.vmas[i].end == oldEnd &&
@@ -369,6 +375,10 @@ func (mm *MemoryManager) MRemap(oldAddr, oldSize, newSize uint64, flags int, new
 		if !mayMove {
 			return 0, errNoMem
 		}
+		if fixed && !mm.mayExpandLocked(newSize, mm.mappedInLocked(newAddr, newAddr+newSize)) ||
+			!fixed && !mm.mayExpandLocked(newSize, 0) {
+			return 0, errNoMem
+		}
 		dst := newAddr
 		if fixed {
 			mm.unmapLocked(dst, dst+newSize)
@@ -396,6 +406,19 @@ func (mm *MemoryManager) MRemap(oldAddr, oldSize, newSize uint64, flags int, new
 	}
 
 	if fixed || dontUnmap {
+		grow := uint64(0)
+		if dontUnmap {
+			grow = newSize
+		} else if newSize > oldSize {
+			grow = newSize - oldSize
+		}
+		freed := uint64(0)
+		if fixed {
+			freed = mm.mappedInLocked(newAddr, newAddr+newSize)
+		}
+		if !mm.mayExpandLocked(grow, freed) {
+			return 0, errNoMem
+		}
 		dst := newAddr
 		if fixed {
 			mm.unmapLocked(dst, dst+newSize)
@@ -416,6 +439,9 @@ func (mm *MemoryManager) MRemap(oldAddr, oldSize, newSize uint64, flags int, new
 	if newSize <= oldSize {
 		mm.unmapLocked(oldAddr+newSize, oldAddr+oldSize)
 		return oldAddr, nil
+	}
+	if !mm.mayExpandLocked(newSize-oldSize, 0) {
+		return 0, errNoMem
 	}
 
 	// Grow in place if the old range ends its vma and the space after it

@@ -23,5 +23,7 @@ func Table() *kernel.SyscallTable {
 	registerInfo(t)
 	registerMM(t)
 	registerPipe(t)
+	registerLock(t)
+	registerSeccomp(t)
 	return t
 }

@@ -10,133 +10,150 @@ import (
 	"github.com/rampart-sandbox/rampart/sentry/kernel"
 )
 
-// futex operations and flags.
+// futex operations and flags (linux/futex.h).
 const (
 	futexWait          = 0
 	futexWake          = 1
+	futexFD            = 2
 	futexRequeue       = 3
 	futexCmpRequeue    = 4
 	futexWakeOp        = 5
+	futexLockPI        = 6
+	futexUnlockPI      = 7
+	futexTrylockPI     = 8
 	futexWaitBitset    = 9
 	futexWakeBitset    = 10
+	futexWaitRequeuePI = 11
+	futexCmpRequeuePI  = 12
+	futexLockPI2       = 13
 	futexPrivateFlag   = 128
 	futexClockRealtime = 256
+	futexCmdMask       = ^(futexPrivateFlag | futexClockRealtime)
 	futexBitsetAny     = 0xffffffff
 )
 
+// futex(uaddr, op, val, timeout/val2, uaddr2, val3). See futex(2); the
+// order of checks follows Linux's kernel/futex/syscalls.c: the timeout is
+// read and validated first, then FUTEX_CLOCK_REALTIME is refused for
+// operations that take no absolute timeout, then the operation runs.
 func futex(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
 	addr, op, val := a[0].Pointer(), a[1].Int(), a[2].Uint()
-	cmd := op &^ (futexPrivateFlag | futexClockRealtime)
+	cmd := op & futexCmdMask
+	private := op&futexPrivateFlag != 0
+	realtime := op&futexClockRealtime != 0
+
+	timeout := time.Duration(-1)
 	switch cmd {
-	case futexWait, futexWaitBitset:
-		bitset := uint32(futexBitsetAny)
-		if cmd == futexWaitBitset {
-			bitset = a[5].Uint()
-		} else if op&futexClockRealtime != 0 {
-			return 0, unix.ENOSYS
+	case futexWait, futexWaitBitset, futexLockPI, futexLockPI2, futexWaitRequeuePI:
+		ts := a[3].Pointer()
+		if ts == 0 {
+			break
 		}
-		timeout := time.Duration(-1)
-		if ts := a[3].Pointer(); ts != 0 {
-			d, err := copyInTimespec(t, ts)
-			if err != nil {
-				return 0, err
-			}
-			if cmd == futexWaitBitset {
-				// An absolute deadline on the chosen clock.
-				now := monotonicNow()
-				if op&futexClockRealtime != 0 {
-					now = time.Duration(time.Now().UnixNano())
-				}
-				d -= now
-				if d < 0 {
-					d = 0
-				}
-			}
-			timeout = d
+		d, err := copyInTimespec(t, ts)
+		if err != nil {
+			return 0, err
 		}
-		return 0, t.FutexWait(addr, val, bitset, timeout)
+		switch {
+		case cmd == futexWait:
+			// Relative, on CLOCK_MONOTONIC.
+		case cmd == futexLockPI || realtime:
+			// Absolute on CLOCK_REALTIME (FUTEX_LOCK_PI always).
+			d -= time.Duration(time.Now().UnixNano())
+		default:
+			// Absolute on CLOCK_MONOTONIC.
+			d -= monotonicNow()
+		}
+		timeout = max(d, 0)
+	}
+	if realtime && cmd != futexWaitBitset && cmd != futexWaitRequeuePI && cmd != futexLockPI2 {
+		return 0, unix.ENOSYS
+	}
+
+	switch cmd {
+	case futexWait:
+		return 0, t.FutexWait(addr, private, val, futexBitsetAny, timeout)
+	case futexWaitBitset:
+		return 0, t.FutexWait(addr, private, val, a[5].Uint(), timeout)
 	case futexWake, futexWakeBitset:
 		bitset := uint32(futexBitsetAny)
 		if cmd == futexWakeBitset {
 			bitset = a[5].Uint()
 		}
-		n, err := t.FutexWake(addr, int(int32(val)), bitset)
+		var n int
+		var err error
+		if private {
+			n, err = t.FutexWakePrivate(addr, int(int32(val)), bitset)
+		} else {
+			n, err = t.FutexWake(addr, int(int32(val)), bitset)
+		}
 		return uintptr(n), err
 	case futexRequeue, futexCmpRequeue:
-		n, err := t.FutexRequeue(addr, a[4].Pointer(), int(int32(val)), int(int32(a[3].Uint())), cmd == futexCmpRequeue, a[5].Uint())
+		n, err := t.FutexRequeue(addr, a[4].Pointer(), private, int(int32(val)), int(int32(a[3].Uint())), cmd == futexCmpRequeue, a[5].Uint())
 		return uintptr(n), err
 	case futexWakeOp:
-		return futexDoWakeOp(t, addr, a[4].Pointer(), int(int32(val)), int(int32(a[3].Uint())), a[5].Uint())
+		n, err := t.FutexWakeOp(addr, a[4].Pointer(), private, int(int32(val)), int(int32(a[3].Uint())), a[5].Uint())
+		return uintptr(n), err
+	case futexLockPI, futexLockPI2:
+		return 0, t.FutexLockPI(addr, private, timeout, false)
+	case futexTrylockPI:
+		return 0, t.FutexLockPI(addr, private, -1, true)
+	case futexUnlockPI:
+		return 0, t.FutexUnlockPI(addr, private)
 	}
+	// FUTEX_FD was removed from Linux in 2.6.26; the requeue-PI pair
+	// (used by no current libc's condition variables) is not implemented.
 	return 0, unix.ENOSYS
 }
 
-// futexDoWakeOp implements FUTEX_WAKE_OP: atomically (with respect to
-// other futex operations) apply op to *addr2, wake waiters of addr, and
-// waiters of addr2 if the old value satisfies the comparison.
-func futexDoWakeOp(t *kernel.Task, addr, addr2 uint64, n, n2 int, opArg uint32) (uintptr, error) {
-	op := (opArg >> 28) & 0xf
-	cmp := (opArg >> 24) & 0xf
-	oparg := (opArg >> 12) & 0xfff
-	cmparg := opArg & 0xfff
-	if op&8 != 0 { // FUTEX_OP_OPARG_SHIFT
-		op &^= 8
-		if oparg > 31 {
-			return 0, unix.EINVAL
+func setRobustList(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
+	if a[1].Uint64() != kernel.RobustListHeadSize {
+		return 0, unix.EINVAL
+	}
+	t.SetRobustList(a[0].Pointer())
+	return 0, nil
+}
+
+// getRobustList(pid, head_ptr, len_ptr). Reading another thread's head
+// needs ptrace-read access to it (Linux: PTRACE_MODE_READ_REALCREDS).
+func getRobustList(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
+	pid := kernel.ThreadID(a[0].Int())
+	target := t
+	if pid != 0 {
+		if target = t.Kernel().FindTask(pid); target == nil {
+			return 0, unix.ESRCH
 		}
-		oparg = 1 << oparg
-	}
-	var b [4]byte
-	if _, err := t.CopyIn(addr2, b[:]); err != nil {
-		return 0, err
-	}
-	old := binary.LittleEndian.Uint32(b[:])
-	var nv uint32
-	switch op {
-	case 0:
-		nv = oparg
-	case 1:
-		nv = old + oparg
-	case 2:
-		nv = old | oparg
-	case 3:
-		nv = old &^ oparg
-	case 4:
-		nv = old ^ oparg
-	default:
-		return 0, unix.ENOSYS
-	}
-	binary.LittleEndian.PutUint32(b[:], nv)
-	if _, err := t.CopyOut(addr2, b[:]); err != nil {
-		return 0, err
-	}
-	woke, err := t.FutexWake(addr, n, futexBitsetAny)
-	if err != nil {
-		return 0, err
-	}
-	var ok bool
-	switch cmp {
-	case 0:
-		ok = old == cmparg
-	case 1:
-		ok = old != cmparg
-	case 2:
-		ok = int32(old) < int32(cmparg)
-	case 3:
-		ok = int32(old) <= int32(cmparg)
-	case 4:
-		ok = int32(old) > int32(cmparg)
-	case 5:
-		ok = int32(old) >= int32(cmparg)
-	default:
-		return 0, unix.ENOSYS
-	}
-	if ok {
-		w2, err := t.FutexWake(addr2, n2, futexBitsetAny)
-		if err != nil {
-			return 0, err
+		if !mayReadTask(t, target) {
+			return 0, unix.EPERM
 		}
-		woke += w2
 	}
-	return uintptr(woke), nil
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], kernel.RobustListHeadSize)
+	if _, err := t.CopyOut(a[2].Pointer(), b[:]); err != nil {
+		return 0, err
+	}
+	binary.LittleEndian.PutUint64(b[:], target.RobustList())
+	if _, err := t.CopyOut(a[1].Pointer(), b[:]); err != nil {
+		return 0, err
+	}
+	return 0, nil
+}
+
+// capSysPtrace is CAP_SYS_PTRACE.
+const capSysPtrace = 19
+
+// mayReadTask is ptrace_may_access(target, PTRACE_MODE_READ_REALCREDS)
+// without LSMs or dumpability: a thread of the same process always; else
+// the caller's real uid and gid must match all of the target's user and
+// group ids, or the caller needs CAP_SYS_PTRACE.
+func mayReadTask(t, target *kernel.Task) bool {
+	if t.ThreadGroup() == target.ThreadGroup() {
+		return true
+	}
+	c, tc := t.Credentials(), target.Credentials()
+	if c.HasCapability(capSysPtrace) {
+		return true
+	}
+	uid, gid := c.RealKUID, c.RealKGID
+	return uid == tc.RealKUID && uid == tc.EffectiveKUID && uid == tc.SavedKUID &&
+		gid == tc.RealKGID && gid == tc.EffectiveKGID && gid == tc.SavedKGID
 }

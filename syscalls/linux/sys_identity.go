@@ -10,6 +10,10 @@ import (
 	"github.com/rampart-sandbox/rampart/sentry/kernel/auth"
 )
 
+// User and group ids, supplementary groups and capabilities. The rules are
+// in package auth; the handlers here copy arguments in and out and commit
+// the result (Task.CommitCredentials).
+
 func registerIdentity(t *kernel.SyscallTable) {
 	t.Register(unix.SYS_GETUID, getuid)
 	t.Register(unix.SYS_GETEUID, geteuid)
@@ -25,7 +29,10 @@ func registerIdentity(t *kernel.SyscallTable) {
 	t.Register(unix.SYS_SETRESGID, setresgid)
 	t.Register(unix.SYS_SETREUID, setreuid)
 	t.Register(unix.SYS_SETREGID, setregid)
+	t.Register(unix.SYS_SETFSUID, setfsuid)
+	t.Register(unix.SYS_SETFSGID, setfsgid)
 	t.Register(unix.SYS_CAPGET, capget)
+	t.Register(unix.SYS_CAPSET, capset)
 }
 
 func getuid(t *kernel.Task, _ arch.SyscallArguments) (uintptr, error) {
@@ -67,9 +74,6 @@ func getresgid(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
 		[3]uint32{uint32(c.RealKGID), uint32(c.EffectiveKGID), uint32(c.SavedKGID)})
 }
 
-// ngroupsMax is NGROUPS_MAX.
-const ngroupsMax = 65536
-
 func getgroups(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
 	size := a[0].Int()
 	if size < 0 {
@@ -93,8 +97,8 @@ func getgroups(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
 }
 
 func setgroups(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
-	size := a[0].Int()
-	if size < 0 || size > ngroupsMax {
+	size := a[0].Uint() // Linux compares it unsigned: negative is EINVAL
+	if size > auth.NGroupsMax {
 		return 0, unix.EINVAL
 	}
 	c := t.Credentials()
@@ -105,160 +109,164 @@ func setgroups(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
 	if _, err := t.CopyIn(a[1].Pointer(), b); err != nil {
 		return 0, err
 	}
-	n := c.Fork()
-	n.ExtraKGIDs = make([]auth.KGID, size)
-	for i := range n.ExtraKGIDs {
-		n.ExtraKGIDs[i] = auth.KGID(binary.LittleEndian.Uint32(b[4*i:]))
+	groups := make([]auth.KGID, size)
+	for i := range groups {
+		groups[i] = auth.KGID(binary.LittleEndian.Uint32(b[4*i:]))
 	}
-	t.SetCredentials(n)
+	n, err := c.SetGroups(groups)
+	if err != nil {
+		return 0, err
+	}
+	t.CommitCredentials(n)
 	return 0, nil
 }
 
-// setUIDs implements setresuid's rules: without CAP_SETUID each new id
-// must be one of the current real, effective or saved ids. Dropping uid 0
-// clears the capabilities as Linux does (without SECBIT_KEEP_CAPS).
-func setUIDs(t *kernel.Task, r, e, s uint32) error {
-	c := t.Credentials()
-	priv := c.HasCapability(auth.CAP_SETUID)
-	ok := func(id uint32) bool {
-		return id == auth.NoID || priv || auth.KUID(id) == c.RealKUID ||
-			auth.KUID(id) == c.EffectiveKUID || auth.KUID(id) == c.SavedKUID
+// commit returns a function that publishes the result of a credential
+// transition: commit(t)(creds.SetUID(id)).
+func commit(t *kernel.Task) func(*auth.Credentials, error) (uintptr, error) {
+	return func(n *auth.Credentials, err error) (uintptr, error) {
+		if err != nil {
+			return 0, err
+		}
+		t.CommitCredentials(n)
+		return 0, nil
 	}
-	if !ok(r) || !ok(e) || !ok(s) {
-		return unix.EPERM
-	}
-	n := c.Fork()
-	if r != auth.NoID {
-		n.RealKUID = auth.KUID(r)
-	}
-	if e != auth.NoID {
-		n.EffectiveKUID = auth.KUID(e)
-	}
-	if s != auth.NoID {
-		n.SavedKUID = auth.KUID(s)
-	}
-	n.FilesystemKUID = n.EffectiveKUID
-	wasRoot := c.RealKUID == 0 || c.EffectiveKUID == 0 || c.SavedKUID == 0
-	if wasRoot && n.RealKUID != 0 && n.EffectiveKUID != 0 && n.SavedKUID != 0 {
-		n.PermittedCaps, n.EffectiveCaps, n.AmbientCaps = 0, 0, 0
-	} else if c.EffectiveKUID == 0 && n.EffectiveKUID != 0 {
-		n.EffectiveCaps = 0
-	} else if c.EffectiveKUID != 0 && n.EffectiveKUID == 0 {
-		n.EffectiveCaps = n.PermittedCaps
-	}
-	t.SetCredentials(n)
-	return nil
-}
-
-func setGIDs(t *kernel.Task, r, e, s uint32) error {
-	c := t.Credentials()
-	priv := c.HasCapability(auth.CAP_SETGID)
-	ok := func(id uint32) bool {
-		return id == auth.NoID || priv || auth.KGID(id) == c.RealKGID ||
-			auth.KGID(id) == c.EffectiveKGID || auth.KGID(id) == c.SavedKGID
-	}
-	if !ok(r) || !ok(e) || !ok(s) {
-		return unix.EPERM
-	}
-	n := c.Fork()
-	if r != auth.NoID {
-		n.RealKGID = auth.KGID(r)
-	}
-	if e != auth.NoID {
-		n.EffectiveKGID = auth.KGID(e)
-	}
-	if s != auth.NoID {
-		n.SavedKGID = auth.KGID(s)
-	}
-	n.FilesystemKGID = n.EffectiveKGID
-	t.SetCredentials(n)
-	return nil
 }
 
 func setuid(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
-	id := a[0].Uint()
-	if id == auth.NoID {
-		return 0, unix.EINVAL
-	}
-	if t.Credentials().HasCapability(auth.CAP_SETUID) {
-		return 0, setUIDs(t, id, id, id)
-	}
-	return 0, setUIDs(t, auth.NoID, id, auth.NoID)
+	return commit(t)(t.Credentials().SetUID(a[0].Uint()))
 }
 
 func setgid(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
-	id := a[0].Uint()
-	if id == auth.NoID {
-		return 0, unix.EINVAL
-	}
-	if t.Credentials().HasCapability(auth.CAP_SETGID) {
-		return 0, setGIDs(t, id, id, id)
-	}
-	return 0, setGIDs(t, auth.NoID, id, auth.NoID)
-}
-
-func setresuid(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
-	return 0, setUIDs(t, a[0].Uint(), a[1].Uint(), a[2].Uint())
-}
-
-func setresgid(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
-	return 0, setGIDs(t, a[0].Uint(), a[1].Uint(), a[2].Uint())
+	return commit(t)(t.Credentials().SetGID(a[0].Uint()))
 }
 
 func setreuid(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
-	r, e := a[0].Uint(), a[1].Uint()
-	s := uint32(auth.NoID)
-	c := t.Credentials()
-	if r != auth.NoID || (e != auth.NoID && auth.KUID(e) != c.RealKUID) {
-		s = e
-		if s == auth.NoID {
-			s = uint32(c.EffectiveKUID)
-		}
-	}
-	return 0, setUIDs(t, r, e, s)
+	return commit(t)(t.Credentials().SetREUID(a[0].Uint(), a[1].Uint()))
 }
 
 func setregid(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
-	r, e := a[0].Uint(), a[1].Uint()
-	s := uint32(auth.NoID)
-	c := t.Credentials()
-	if r != auth.NoID || (e != auth.NoID && auth.KGID(e) != c.RealKGID) {
-		s = e
-		if s == auth.NoID {
-			s = uint32(c.EffectiveKGID)
-		}
-	}
-	return 0, setGIDs(t, r, e, s)
+	return commit(t)(t.Credentials().SetREGID(a[0].Uint(), a[1].Uint()))
 }
 
-// capget supports _LINUX_CAPABILITY_VERSION_3 (and answers version probes).
-func capget(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
-	var hdr [8]byte
-	if _, err := t.CopyIn(a[0].Pointer(), hdr[:]); err != nil {
+func setresuid(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
+	return commit(t)(t.Credentials().SetRESUID(a[0].Uint(), a[1].Uint(), a[2].Uint()))
+}
+
+func setresgid(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
+	return commit(t)(t.Credentials().SetRESGID(a[0].Uint(), a[1].Uint(), a[2].Uint()))
+}
+
+func setfsuid(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
+	n, old := t.Credentials().SetFSUID(a[0].Uint())
+	t.CommitCredentials(n)
+	return uintptr(old), nil
+}
+
+func setfsgid(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
+	n, old := t.Credentials().SetFSGID(a[0].Uint())
+	t.CommitCredentials(n)
+	return uintptr(old), nil
+}
+
+// Capability header versions (linux/capability.h). Version 1 carries one
+// 32-bit word per set, versions 2 and 3 two.
+const (
+	capVersion1 = 0x19980330
+	capVersion2 = 0x20071026
+	capVersion3 = 0x20080522
+)
+
+// capWords validates the version in the capget/capset header at hdr and
+// returns how many 32-bit words per set it carries. An unknown version is
+// EINVAL, after writing the preferred version (3) back into the header.
+func capWords(t *kernel.Task, hdr uint64) (int, error) {
+	var b [4]byte
+	if _, err := t.CopyIn(hdr, b[:]); err != nil {
 		return 0, err
 	}
-	const v3 = 0x20080522
-	if binary.LittleEndian.Uint32(hdr[:]) != v3 {
-		binary.LittleEndian.PutUint32(hdr[:], v3)
-		if _, err := t.CopyOut(a[0].Pointer(), hdr[:4]); err != nil {
-			return 0, err
-		}
-		if a[1].Pointer() == 0 {
+	switch binary.LittleEndian.Uint32(b[:]) {
+	case capVersion1:
+		return 1, nil
+	case capVersion2, capVersion3:
+		return 2, nil
+	}
+	binary.LittleEndian.PutUint32(b[:], capVersion3)
+	if _, err := t.CopyOut(hdr, b[:]); err != nil {
+		return 0, err
+	}
+	return 0, unix.EINVAL
+}
+
+// capHeaderPID reads the pid field of a capget/capset header.
+func capHeaderPID(t *kernel.Task, hdr uint64) (int32, error) {
+	var b [4]byte
+	if _, err := t.CopyIn(hdr+4, b[:]); err != nil {
+		return 0, err
+	}
+	return int32(binary.LittleEndian.Uint32(b[:])), nil
+}
+
+// capget reads a task's effective, permitted and inheritable sets. With a
+// NULL data pointer it only probes the version: an unknown one is then
+// not an error (the preferred version is written back).
+func capget(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
+	hdr, data := a[0].Pointer(), a[1].Pointer()
+	words, err := capWords(t, hdr)
+	if data == 0 || err != nil {
+		if data == 0 && err == unix.EINVAL {
 			return 0, nil
 		}
+		return 0, err
+	}
+	pid, err := capHeaderPID(t, hdr)
+	if err != nil {
+		return 0, err
+	}
+	if pid < 0 {
 		return 0, unix.EINVAL
 	}
-	if a[1].Pointer() == 0 {
-		return 0, nil
+	target := t.TaskByTID(kernel.ThreadID(pid))
+	if target == nil {
+		return 0, unix.ESRCH
 	}
-	c := t.Credentials()
+	c := target.Credentials()
 	var b [24]byte
-	for i := 0; i < 2; i++ {
+	for i := 0; i < words; i++ {
 		sh := uint(32 * i)
 		binary.LittleEndian.PutUint32(b[12*i:], uint32(c.EffectiveCaps>>sh))
 		binary.LittleEndian.PutUint32(b[12*i+4:], uint32(c.PermittedCaps>>sh))
 		binary.LittleEndian.PutUint32(b[12*i+8:], uint32(c.InheritableCaps>>sh))
 	}
-	_, err := t.CopyOut(a[1].Pointer(), b[:])
+	_, err = t.CopyOut(data, b[:12*words])
 	return 0, err
+}
+
+// capset replaces the caller's own sets (a pid other than 0 or the
+// caller's tid is EPERM); version 1 clears capabilities 32 and up.
+func capset(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
+	hdr, data := a[0].Pointer(), a[1].Pointer()
+	words, err := capWords(t, hdr)
+	if err != nil {
+		return 0, err
+	}
+	pid, err := capHeaderPID(t, hdr)
+	if err != nil {
+		return 0, err
+	}
+	if pid != 0 && kernel.ThreadID(pid) != t.ThreadID() {
+		return 0, unix.EPERM
+	}
+	var b [24]byte
+	if _, err := t.CopyIn(data, b[:12*words]); err != nil {
+		return 0, err
+	}
+	var eff, perm, inh auth.CapabilitySet
+	for i := 0; i < words; i++ {
+		sh := uint(32 * i)
+		eff |= auth.CapabilitySet(binary.LittleEndian.Uint32(b[12*i:])) << sh
+		perm |= auth.CapabilitySet(binary.LittleEndian.Uint32(b[12*i+4:])) << sh
+		inh |= auth.CapabilitySet(binary.LittleEndian.Uint32(b[12*i+8:])) << sh
+	}
+	return commit(t)(t.Credentials().SetCapabilities(eff, perm, inh))
 }

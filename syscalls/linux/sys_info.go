@@ -3,7 +3,6 @@ package linux
 import (
 	"crypto/rand"
 	"encoding/binary"
-	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -27,15 +26,12 @@ func registerInfo(t *kernel.SyscallTable) {
 	t.Register(unix.SYS_SETDOMAINNAME, setdomainname)
 	t.Register(unix.SYS_GETRANDOM, getrandom)
 	t.Register(unix.SYS_SYSINFO, sysinfo)
-	t.Register(unix.SYS_GETRLIMIT, getrlimit)
-	t.Register(unix.SYS_SETRLIMIT, setrlimit)
-	t.Register(unix.SYS_PRLIMIT64, prlimit64)
-	t.Register(unix.SYS_SCHED_GETAFFINITY, schedGetaffinity)
-	t.Register(unix.SYS_SCHED_SETAFFINITY, schedSetaffinity)
-	t.Register(unix.SYS_SCHED_YIELD, schedYield)
-	t.Register(unix.SYS_GETCPU, getcpu)
 	t.Register(unix.SYS_ARCH_PRCTL, archPrctl)
-	t.Register(unix.SYS_PRCTL, prctl)
+	// Process attributes that were once "info" have their own files:
+	// sys_prctl.go, sys_rlimit.go, sys_sched.go.
+	registerPrctl(t)
+	registerRlimit(t)
+	registerSched(t)
 }
 
 func uname(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
@@ -131,153 +127,6 @@ func sysinfo(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
 	return 0, err
 }
 
-func rlimitTarget(t *kernel.Task, pid kernel.ThreadID) (*kernel.ThreadGroup, error) {
-	if pid == 0 {
-		return t.ThreadGroup(), nil
-	}
-	tg := t.Kernel().FindThreadGroup(pid)
-	if tg == nil {
-		return nil, unix.ESRCH
-	}
-	return tg, nil
-}
-
-func getrlimit(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
-	r := int(a[0].Uint())
-	if r < 0 || r >= 16 {
-		return 0, unix.EINVAL
-	}
-	l := t.ThreadGroup().Limits().Get(r)
-	var b [16]byte
-	binary.LittleEndian.PutUint64(b[0:], l.Cur)
-	binary.LittleEndian.PutUint64(b[8:], l.Max)
-	_, err := t.CopyOut(a[1].Pointer(), b[:])
-	return 0, err
-}
-
-func setLimit(t *kernel.Task, tg *kernel.ThreadGroup, r int, nl unix.Rlimit) error {
-	if nl.Cur > nl.Max {
-		return unix.EINVAL
-	}
-	old := tg.Limits().Get(r)
-	if nl.Max > old.Max && !t.Credentials().HasCapability(auth.CAP_SYS_RESOURCE) {
-		return unix.EPERM
-	}
-	if r == unix.RLIMIT_NOFILE && nl.Max > 1048576 {
-		return unix.EPERM
-	}
-	tg.Limits().Set(r, nl)
-	return nil
-}
-
-func setrlimit(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
-	r := int(a[0].Uint())
-	if r < 0 || r >= 16 {
-		return 0, unix.EINVAL
-	}
-	var b [16]byte
-	if _, err := t.CopyIn(a[1].Pointer(), b[:]); err != nil {
-		return 0, err
-	}
-	nl := unix.Rlimit{Cur: binary.LittleEndian.Uint64(b[0:]), Max: binary.LittleEndian.Uint64(b[8:])}
-	return 0, setLimit(t, t.ThreadGroup(), r, nl)
-}
-
-func prlimit64(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
-	r := int(a[1].Uint())
-	if r < 0 || r >= 16 {
-		return 0, unix.EINVAL
-	}
-	tg, err := rlimitTarget(t, kernel.ThreadID(a[0].Int()))
-	if err != nil {
-		return 0, err
-	}
-	var nl *unix.Rlimit
-	if p := a[2].Pointer(); p != 0 {
-		var b [16]byte
-		if _, err := t.CopyIn(p, b[:]); err != nil {
-			return 0, err
-		}
-		nl = &unix.Rlimit{Cur: binary.LittleEndian.Uint64(b[0:]), Max: binary.LittleEndian.Uint64(b[8:])}
-	}
-	old := tg.Limits().Get(r)
-	if nl != nil {
-		if err := setLimit(t, tg, r, *nl); err != nil {
-			return 0, err
-		}
-	}
-	if p := a[3].Pointer(); p != 0 {
-		var b [16]byte
-		binary.LittleEndian.PutUint64(b[0:], old.Cur)
-		binary.LittleEndian.PutUint64(b[8:], old.Max)
-		if _, err := t.CopyOut(p, b[:]); err != nil {
-			return 0, err
-		}
-	}
-	return 0, nil
-}
-
-func schedGetaffinity(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
-	size := a[1].Uint64()
-	n := t.Kernel().NumCPU()
-	need := uint64((n + 63) / 64 * 8)
-	if size < need || size&7 != 0 {
-		return 0, unix.EINVAL
-	}
-	if pid := kernel.ThreadID(a[0].Int()); pid != 0 && t.Kernel().FindTask(pid) == nil {
-		return 0, unix.ESRCH
-	}
-	b := make([]byte, need)
-	for i := 0; i < n; i++ {
-		b[i/8] |= 1 << uint(i%8)
-	}
-	if _, err := t.CopyOut(a[2].Pointer(), b); err != nil {
-		return 0, err
-	}
-	return uintptr(need), nil
-}
-
-func schedSetaffinity(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
-	if pid := kernel.ThreadID(a[0].Int()); pid != 0 && t.Kernel().FindTask(pid) == nil {
-		return 0, unix.ESRCH
-	}
-	size := a[1].Uint64()
-	if size > 1024 {
-		size = 1024
-	}
-	b := make([]byte, size)
-	if _, err := t.CopyIn(a[2].Pointer(), b); err != nil {
-		return 0, err
-	}
-	n := t.Kernel().NumCPU()
-	for i := 0; i < n && i/8 < len(b); i++ {
-		if b[i/8]&(1<<uint(i%8)) != 0 {
-			return 0, nil // recorded as accepted: the sentry schedules itself
-		}
-	}
-	return 0, unix.EINVAL
-}
-
-func schedYield(t *kernel.Task, _ arch.SyscallArguments) (uintptr, error) {
-	time.Sleep(0)
-	return 0, nil
-}
-
-func getcpu(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
-	var b [4]byte
-	if p := a[0].Pointer(); p != 0 {
-		if _, err := t.CopyOut(p, b[:]); err != nil {
-			return 0, err
-		}
-	}
-	if p := a[1].Pointer(); p != 0 {
-		if _, err := t.CopyOut(p, b[:]); err != nil {
-			return 0, err
-		}
-	}
-	return 0, nil
-}
-
 // arch_prctl codes.
 const (
 	archSetGS    = 0x1001
@@ -319,99 +168,4 @@ func archPrctl(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
 		return 0, unix.EINVAL
 	}
 	return 0, nil
-}
-
-// prctl options handled here; the rest are a later issue and return EINVAL
-// as an unknown option would.
-const (
-	prSetPdeathsig  = 1
-	prGetPdeathsig  = 2
-	prGetDumpable   = 3
-	prSetDumpable   = 4
-	prGetKeepcaps   = 7
-	prSetKeepcaps   = 8
-	prSetName       = 15
-	prGetName       = 16
-	prCapbsetRead   = 23
-	prSetNoNewPrivs = 38
-	prGetNoNewPrivs = 39
-	prSetVMA        = 0x53564d41
-)
-
-func prctl(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
-	switch a[0].Int() {
-	case prSetName:
-		b := make([]byte, 16)
-		n, err := t.CopyIn(a[1].Pointer(), b)
-		if err != nil && n == 0 {
-			return 0, err
-		}
-		b = b[:n]
-		for i, c := range b {
-			if c == 0 {
-				b = b[:i]
-				break
-			}
-		}
-		t.SetName(string(b))
-		return 0, nil
-	case prGetName:
-		var b [16]byte
-		copy(b[:15], t.Name())
-		_, err := t.CopyOut(a[1].Pointer(), b[:])
-		return 0, err
-	case prGetDumpable:
-		return 1, nil
-	case prSetDumpable:
-		if a[1].Uint64() > 1 {
-			return 0, unix.EINVAL
-		}
-		return 0, nil
-	case prSetPdeathsig:
-		if s := a[1].Int(); s != 0 && !kernel.ValidSignal(int(s)) {
-			return 0, unix.EINVAL
-		}
-		return 0, nil
-	case prGetPdeathsig:
-		var b [4]byte
-		_, err := t.CopyOut(a[1].Pointer(), b[:])
-		return 0, err
-	case prGetKeepcaps:
-		return 0, nil
-	case prSetKeepcaps:
-		if a[1].Uint64() > 1 {
-			return 0, unix.EINVAL
-		}
-		return 0, nil
-	case prCapbsetRead:
-		c := a[1].Int()
-		if c < 0 || c > 40 {
-			return 0, unix.EINVAL
-		}
-		if t.Credentials().BoundingCaps.Has(int(c)) {
-			return 1, nil
-		}
-		return 0, nil
-	case prSetNoNewPrivs:
-		if a[1].Uint64() != 1 || a[2].Uint64() != 0 || a[3].Uint64() != 0 || a[4].Uint64() != 0 {
-			return 0, unix.EINVAL
-		}
-		return 0, nil
-	case prGetNoNewPrivs:
-		return 0, nil
-	case unix.PR_SET_CHILD_SUBREAPER:
-		t.ThreadGroup().SetChildSubreaper(a[1].Uint64() != 0)
-		return 0, nil
-	case unix.PR_GET_CHILD_SUBREAPER:
-		var b [4]byte
-		if t.ThreadGroup().ChildSubreaper() {
-			b[0] = 1
-		}
-		_, err := t.CopyOut(a[1].Pointer(), b[:])
-		return 0, err
-	case prSetVMA:
-		// Naming anonymous memory is advisory.
-		return 0, nil
-	}
-	return 0, unix.EINVAL
 }

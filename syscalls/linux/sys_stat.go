@@ -68,13 +68,12 @@ func statTarget(t *kernel.Task, dirfd int32, pathAddr uint64, flags uint32) (vfs
 		}
 		return st, id, err
 	}
-	vd, err := p.getTarget(t)
-	if err != nil {
-		return vfs.Stat{}, 0, err
+	st, m, err := t.Kernel().VFS.StatAt(t, &p.pop)
+	var id uint64
+	if m != nil {
+		id = m.ID()
 	}
-	defer vd.DecRef()
-	st, err := vd.Dentry().Inode().Stat(t)
-	return st, vd.Mount().ID(), err
+	return st, id, err
 }
 
 func fstatat(t *kernel.Task, dirfd int32, pathAddr, statAddr uint64, flags uint32) (uintptr, error) {

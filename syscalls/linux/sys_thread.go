@@ -46,37 +46,6 @@ func setTIDAddress(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
 	return uintptr(t.ThreadID()), nil
 }
 
-// robustListHeadSize is sizeof(struct robust_list_head) on amd64.
-const robustListHeadSize = 24
-
-func setRobustList(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
-	if a[1].Uint64() != robustListHeadSize {
-		return 0, unix.EINVAL
-	}
-	t.SetRobustList(a[0].Pointer())
-	return 0, nil
-}
-
-func getRobustList(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
-	pid := kernel.ThreadID(a[0].Int())
-	target := t
-	if pid != 0 {
-		if target = t.Kernel().FindTask(pid); target == nil {
-			return 0, unix.ESRCH
-		}
-	}
-	var b [8]byte
-	binary.LittleEndian.PutUint64(b[:], target.RobustList())
-	if _, err := t.CopyOut(a[1].Pointer(), b[:]); err != nil {
-		return 0, err
-	}
-	binary.LittleEndian.PutUint64(b[:], robustListHeadSize)
-	if _, err := t.CopyOut(a[2].Pointer(), b[:]); err != nil {
-		return 0, err
-	}
-	return 0, nil
-}
-
 func exit(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
 	return 0, t.ExitThread(int(a[0].Int()))
 }

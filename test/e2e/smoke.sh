@@ -120,6 +120,11 @@ compare "sh exit status 3" all 3 /bin/sh -c 'echo out; exit 3'
 # The command is the sandbox's pid 1, which (like a container's init on
 # Linux) ignores default-action signals from inside; the child shell does not.
 compare "sh killed by SIGTERM" all 143 /bin/sh -c 'sh -c "echo before; kill -TERM \$\$; echo after"; exit $?'
+# procfs: the shape of /proc/self, a process list, and status's first line.
+compare "busybox ls /proc/self/ has stat, status, fd" all 0 /bin/sh -c 'busybox ls /proc/self/ | grep -xE "stat|status|fd|cmdline|maps|task"'
+compare "busybox ps runs" first 0 /bin/busybox ps
+compare "cat /proc/self/status | head -1" all 0 /bin/sh -c 'cat /proc/self/status | head -1'
+compare "readlink /proc/self/exe" all 0 /bin/busybox readlink /proc/self/exe
 
 # Shell process machinery: command substitution, subshells and their exit
 # codes, pipelines, background jobs and wait, traps, nested shells.

@@ -1,0 +1,63 @@
+package vfs
+
+import "sort"
+
+// MountInfo describes one visible mount, for /proc/[pid]/mounts and
+// mountinfo.
+type MountInfo struct {
+	ID, ParentID uint64
+	// Filesystem is the mounted filesystem (Name is its type).
+	Filesystem Filesystem
+	// Point is the mount point's path as seen from the root passed to
+	// Mounts.
+	Point    string
+	ReadOnly bool
+	// Root is the mount's root, for the device number (Stat.Dev). The
+	// reference is borrowed: it is valid while the mount is.
+	Root VirtualDentry
+}
+
+// Mounts lists the mounts visible from root in mount order (by id),
+// starting with root's own mount. A mount completely covered by another
+// one mounted on its root is left out, as it can never be reached; its
+// covering mount reports the covered mount's parent.
+func (vfs *VirtualFilesystem) Mounts(root VirtualDentry) []MountInfo {
+	vfs.mountMu.RLock()
+	all := make([]*Mount, 0, len(vfs.mounts)+1)
+	if vfs.root.mount != nil {
+		all = append(all, vfs.root.mount)
+	}
+	covered := make(map[*Mount]bool)
+	for k, m := range vfs.mounts {
+		all = append(all, m)
+		if k.point == k.parent.root {
+			covered[k.parent] = true
+		}
+	}
+	parentOf := func(m *Mount) *Mount {
+		p := m.parent
+		for p != nil && covered[p] {
+			p = p.parent
+		}
+		return p
+	}
+	var out []MountInfo
+	for _, m := range all {
+		if covered[m] {
+			continue
+		}
+		mi := MountInfo{ID: m.id, Filesystem: m.fs, ReadOnly: m.opts.ReadOnly, Root: VirtualDentry{m, m.root}}
+		if p := parentOf(m); p != nil {
+			mi.ParentID = p.id
+		} else {
+			mi.ParentID = m.id
+		}
+		out = append(out, mi)
+	}
+	vfs.mountMu.RUnlock()
+	for i := range out {
+		out[i].Point = vfs.PathnameWithin(root, out[i].Root)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
