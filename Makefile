@@ -25,7 +25,7 @@ TEST_CFLAGS   := -O2 -Wall -Werror
 RUNSC_DEP     := $(if $(findstring $(CURDIR)/bin/runsc,$(RUNSC)),build)
 
 .PHONY: all help build vdso deps deps-demo deps-test deps-bench demo test fmt-check vet \
-	gotest syscall-build syscall-tests syscall-tests-native smoke bench clean
+	gotest syscall-build syscall-tests syscall-tests-native smoke goprog bench clean
 
 all: build
 
@@ -103,8 +103,12 @@ syscall-tests: syscall-build bin/syscall-runner $(RUNSC_DEP)
 syscall-tests-native: syscall-build bin/syscall-runner
 	bin/syscall-runner -native-only -run "$(SYSCALL_NAMES)"
 
-smoke: $(RUNSC_DEP)
+smoke: $(RUNSC_DEP) goprog
 	test/e2e/smoke.sh
+
+# goprog is the smoke tests' static Go program.
+goprog:
+	CGO_ENABLED=0 $(GO) build -o bin/goprog ./test/e2e/goprog
 
 # bench never fails for want of a runtime: one that is missing, or a
 # bin/runsc that does not build, shows n/a.

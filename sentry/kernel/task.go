@@ -38,7 +38,8 @@ type Task struct {
 	k  *Kernel
 	tg *ThreadGroup
 
-	// tid is immutable.
+	// tid changes only when a non-leader thread execs and takes over the
+	// leader's tid (task goroutine, under k.mu); it is fixed otherwise.
 	tid ThreadID
 
 	// Owned by the task goroutine; no locking.

@@ -99,7 +99,24 @@ func (t *Task) setImage(img Image) {
 	t.k.mu.Unlock()
 }
 
-// CloneOptions are the decoded arguments of clone/clone3/fork/vfork.
+const (
+	// capCheckpointRestore is CAP_CHECKPOINT_RESTORE, which also allows
+	// clone3's set_tid.
+	capCheckpointRestore = 40
+
+	// cloneNamespaces are the namespace flags. The sandbox is one set of
+	// namespaces: creating new ones is refused with EPERM (what an
+	// unprivileged caller gets on Linux) even for root, until nested
+	// namespaces exist.
+	cloneNamespaces = unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUSER |
+		unix.CLONE_NEWNET | unix.CLONE_NEWIPC | unix.CLONE_NEWUTS |
+		unix.CLONE_NEWCGROUP | unix.CLONE_NEWTIME
+)
+
+// CloneOptions are the decoded arguments of clone/clone3/fork/vfork. The
+// syscall layer has already applied the checks specific to its entry
+// point (clone3's struct validation); Clone applies the flag rules common
+// to both, as Linux's copy_process does.
 type CloneOptions struct {
 	Flags      uint64
 	ExitSignal int
@@ -108,38 +125,83 @@ type CloneOptions struct {
 	ParentTID  uint64 // CLONE_PARENT_SETTID address
 	ChildTID   uint64 // CLONE_CHILD_SETTID / CLEARTID address
 	PIDFD      uint64 // CLONE_PIDFD address (unsupported: EINVAL)
+	// SetTID is clone3's set_tid array: the tid the child must get, one
+	// per PID namespace level (the sandbox has one level).
+	SetTID []ThreadID
+}
+
+// validateCloneFlags applies copy_process's flag rules (Linux:
+// kernel/fork.c). k.mu must not be held.
+func (t *Task) validateCloneFlags(o *CloneOptions) error {
+	f := o.Flags
+	switch {
+	case f&(unix.CLONE_NEWNS|unix.CLONE_FS) == unix.CLONE_NEWNS|unix.CLONE_FS,
+		f&(unix.CLONE_NEWUSER|unix.CLONE_FS) == unix.CLONE_NEWUSER|unix.CLONE_FS,
+		// Threads share signal handlers, and shared handlers need a
+		// shared address space (the handler addresses mean nothing
+		// elsewhere).
+		f&unix.CLONE_THREAD != 0 && f&unix.CLONE_SIGHAND == 0,
+		f&unix.CLONE_SIGHAND != 0 && f&unix.CLONE_VM == 0,
+		f&unix.CLONE_THREAD != 0 && f&(unix.CLONE_NEWUSER|unix.CLONE_NEWPID) != 0,
+		f&(unix.CLONE_SIGHAND|unix.CLONE_CLEAR_SIGHAND) == unix.CLONE_SIGHAND|unix.CLONE_CLEAR_SIGHAND,
+		f&unix.CLONE_PIDFD != 0 && f&unix.CLONE_DETACHED != 0:
+		return unix.EINVAL
+	}
+	if f&unix.CLONE_PARENT != 0 {
+		// The PID namespace's init cannot make siblings: they would have
+		// no parent inside the namespace.
+		t.k.mu.Lock()
+		isInit := t.tg == t.k.init
+		t.k.mu.Unlock()
+		if isInit {
+			return unix.EINVAL
+		}
+	}
+	if f&unix.CLONE_PIDFD != 0 {
+		// pidfds are not implemented: refuse cleanly rather than hand
+		// out a descriptor that does nothing. Callers (Go's os/exec,
+		// systemd) fall back to plain pids.
+		return unix.EINVAL
+	}
+	if o.ExitSignal < 0 || o.ExitSignal > 255 {
+		return unix.EINVAL
+	}
+	return nil
 }
 
 // Clone creates a new task as clone(2) does and returns its tid in the
 // caller's PID namespace.
 func (t *Task) Clone(o CloneOptions) (ThreadID, error) {
+	if err := t.validateCloneFlags(&o); err != nil {
+		return 0, err
+	}
 	f := o.Flags
-	// Flag combinations Linux rejects.
-	if f&unix.CLONE_SIGHAND != 0 && f&unix.CLONE_VM == 0 {
-		return 0, unix.EINVAL
-	}
-	if f&unix.CLONE_THREAD != 0 && f&unix.CLONE_SIGHAND == 0 {
-		return 0, unix.EINVAL
-	}
-	if f&(unix.CLONE_NEWNS|unix.CLONE_FS) == unix.CLONE_NEWNS|unix.CLONE_FS {
-		return 0, unix.EINVAL
-	}
-	if f&unix.CLONE_THREAD != 0 && o.ExitSignal != 0 {
-		// Linux ignores the exit signal of threads.
+	if f&unix.CLONE_THREAD != 0 {
+		// Threads send no signal when they exit.
 		o.ExitSignal = 0
 	}
-	if o.ExitSignal < 0 || o.ExitSignal > NumSignals {
-		return 0, unix.EINVAL
+	k := t.k
+	creds := t.Credentials()
+	if len(o.SetTID) > 0 {
+		// Linux: alloc_pid checks the values, then the capability.
+		if len(o.SetTID) > 1 {
+			return 0, unix.EINVAL
+		}
+		if tid := o.SetTID[0]; tid < 1 || tid >= maxThreadID {
+			return 0, unix.EINVAL
+		}
+		if !creds.HasCapability(auth.CAP_SYS_ADMIN) && !creds.HasCapability(capCheckpointRestore) {
+			return 0, unix.EPERM
+		}
 	}
-	if f&unix.CLONE_PIDFD != 0 {
-		return 0, unix.EINVAL
-	}
-	const nsFlags = unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUSER | unix.CLONE_NEWNET |
-		unix.CLONE_NEWIPC | unix.CLONE_NEWUTS | unix.CLONE_NEWCGROUP
-	if f&nsFlags != 0 {
+	if f&cloneNamespaces != 0 {
 		return 0, unix.EPERM
 	}
-	k := t.k
+	// RLIMIT_NPROC (threads count too). The count is taken before the
+	// task tree is locked, so racing forks may overshoot by a few.
+	if err := t.CheckNPROC(); err != nil {
+		return 0, err
+	}
 
 	// Address space.
 	var m *mm.MemoryManager
@@ -149,7 +211,7 @@ func (t *Task) Clone(o CloneOptions) (ThreadID, error) {
 	} else {
 		var err error
 		if m, err = t.mm.Fork(); err != nil {
-			return 0, err
+			return 0, unix.ENOMEM
 		}
 	}
 	nt := &Task{
@@ -160,7 +222,7 @@ func (t *Task) Clone(o CloneOptions) (ThreadID, error) {
 		startTime:   time.Now(),
 		image:       t.Image(),
 	}
-	nt.creds.Store(t.Credentials())
+	nt.creds.Store(creds)
 	nt.inheritPolicy(t)
 	nt.sigMask.Store(t.sigMask.Load())
 	if f&unix.CLONE_FILES != 0 {
@@ -175,6 +237,9 @@ func (t *Task) Clone(o CloneOptions) (ThreadID, error) {
 	} else {
 		nt.fs = NewFSContextRef(t.fs.Fork())
 	}
+	// CLONE_SYSVSEM shares System V semaphore undo lists; there are no
+	// semaphores yet, so there is nothing to share.
+
 	// Child registers: returns 0 from the syscall.
 	nt.regs.Rax = 0
 	if o.Stack != 0 {
@@ -188,16 +253,28 @@ func (t *Task) Clone(o CloneOptions) (ThreadID, error) {
 	}
 
 	k.mu.Lock()
-	if t.tg.exiting {
+	if t.tg.exiting || t.killed.Load() {
 		k.mu.Unlock()
 		nt.releaseResources()
-		return 0, unix.EINTR
+		return 0, ERESTARTNOINTR
 	}
-	tid, ok := k.allocTIDLocked()
-	if !ok {
-		k.mu.Unlock()
-		nt.releaseResources()
-		return 0, unix.EAGAIN
+	var tid ThreadID
+	if len(o.SetTID) > 0 {
+		tid = o.SetTID[0]
+		_, usedT := k.tasks[tid]
+		_, usedG := k.groups[tid]
+		if usedT || usedG {
+			k.mu.Unlock()
+			nt.releaseResources()
+			return 0, unix.EEXIST
+		}
+	} else {
+		var ok bool
+		if tid, ok = k.allocTIDLocked(); !ok {
+			k.mu.Unlock()
+			nt.releaseResources()
+			return 0, unix.EAGAIN
+		}
 	}
 	nt.tid = tid
 	nt.comm = t.comm
@@ -207,6 +284,9 @@ func (t *Task) Clone(o CloneOptions) (ThreadID, error) {
 		handlers := t.tg.handlers
 		if f&unix.CLONE_SIGHAND == 0 {
 			handlers = handlers.copy()
+			if f&unix.CLONE_CLEAR_SIGHAND != 0 {
+				handlers.resetForExec()
+			}
 		}
 		tg := &ThreadGroup{
 			k:          k,
@@ -223,7 +303,10 @@ func (t *Task) Clone(o CloneOptions) (ThreadID, error) {
 		}
 		parent := t.tg
 		if f&unix.CLONE_PARENT != 0 && t.tg.parent != nil {
+			// A sibling: it reports to the caller's parent, with the
+			// caller's own exit signal (Linux ignores the one given).
 			parent = t.tg.parent
+			tg.exitSignal = t.tg.exitSignal
 		}
 		tg.parent = parent
 		parent.children[tg] = struct{}{}
@@ -236,6 +319,9 @@ func (t *Task) Clone(o CloneOptions) (ThreadID, error) {
 	k.liveTasks++
 	k.mu.Unlock()
 
+	// Linux writes the parent's word from the parent after the child
+	// exists, and the child's word from the child before it first runs;
+	// a bad address is silently ignored in both.
 	if f&unix.CLONE_PARENT_SETTID != 0 {
 		t.putUint32(o.ParentTID, uint32(tid))
 	}
@@ -250,8 +336,9 @@ func (t *Task) Clone(o CloneOptions) (ThreadID, error) {
 	}
 	nt.start()
 	if vforkDone != nil {
-		// The parent sleeps until the child execs or exits; only SIGKILL
-		// (which kills the parent) ends the wait early.
+		// The parent sleeps until the child execs or exits, like Linux's
+		// killable wait: other signals stay pending until then, and only
+		// a kill of the parent ends the wait early (the child goes on).
 		t.waitVfork(vforkDone)
 	}
 	return tid, nil

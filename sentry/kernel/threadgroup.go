@@ -97,6 +97,10 @@ type ThreadGroup struct {
 	deadUser, deadSys   time.Duration
 	childUser, childSys time.Duration
 
+	// execed is set when the process calls execve; setpgid on a child
+	// that has exec'd fails with EACCES.
+	execed bool
+
 	// childSubreaper is prctl(PR_SET_CHILD_SUBREAPER): orphaned
 	// descendants are reparented here instead of to init.
 	childSubreaper bool

@@ -126,6 +126,36 @@ compare "busybox ps runs" first 0 /bin/busybox ps
 compare "cat /proc/self/status | head -1" all 0 /bin/sh -c 'cat /proc/self/status | head -1'
 compare "readlink /proc/self/exe" all 0 /bin/busybox readlink /proc/self/exe
 
+# Shell process machinery: command substitution, subshells and their exit
+# codes, pipelines, background jobs and wait, traps, nested shells.
+compare "sh subshells, pipelines, jobs and wait" all 0 /bin/sh -c '
+x=$(echo inner | tr a-z A-Z); echo "subst: $x"
+(echo in a subshell; exit 3); echo "subshell status: $?"
+echo one two three | wc -w | tr -d " "
+seq 1 100 | sort -rn | head -3 | tr "\n" " "; echo
+false | true; echo "pipeline status: $?"
+sleep 0.1 & p1=$!; (exit 5) & p2=$!
+wait $p1; echo "job 1: $?"; wait $p2; echo "job 2: $?"
+for i in 1 2 3 4 5 6 7 8; do (exit $i) & done; wait; echo "all jobs waited"
+sleep 10 & kill $!; wait $!; echo "killed job: $?"
+f() { return 7; }; f; echo "function: $?"
+echo "arith: $(( $(echo 6) * $(echo 7) ))"
+sh -c "trap \"echo trapped USR1\" USR1; kill -USR1 \$\$; echo after trap"
+sh -c "exit 9"; echo "nested sh: $?"
+out=$(sh -c "echo a; echo b >&2; echo c" 2>/dev/null); echo "captured: $out" | tr "\n" " "; echo
+exit 0
+'
+compare "sh exit status of a pipeline's last command" all 4 /bin/sh -c 'echo x | (read v; exit 4)'
+
+# A static Go program: goroutines on several threads, futexes, timers,
+# channels, mutexes, asynchronous preemption (SIGURG) and the garbage
+# collector (built by "make goprog").
+if [ -x "$ROOT/bin/goprog" ]; then
+	compare "Go program (threads, timers, preemption, GC)" all 0 "$ROOT/bin/goprog"
+else
+	skip "Go program (threads, timers, preemption, GC)" "bin/goprog is not built (make goprog)"
+fi
+
 # A redirected stdout is the caller's open file: its offset is shared, so
 # what the shell writes after the sandbox exits follows what the sandbox
 # wrote instead of overwriting it.

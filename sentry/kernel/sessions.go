@@ -1,0 +1,134 @@
+package kernel
+
+import "golang.org/x/sys/unix"
+
+// Process groups and sessions (setpgid, setsid, getpgid, getsid). The ids live in ThreadGroup.pgid and
+// ThreadGroup.sid under Kernel.mu; a process group or session exists while
+// any process (zombies included, as on Linux until they are reaped) carries
+// its id.
+
+// lookupGroupLocked returns the process that pid names: a thread group by
+// its pid, or the group of a thread by its tid (Linux's find_task_by_vpid
+// finds both). k.mu must be held.
+func (k *Kernel) lookupGroupLocked(pid ThreadID) *ThreadGroup {
+	if tg := k.groups[pid]; tg != nil {
+		return tg
+	}
+	if o := k.tasks[pid]; o != nil {
+		return o.tg
+	}
+	return nil
+}
+
+// ProcessGroupOf returns the process group id of process pid (0: the
+// caller's), ESRCH if there is none (getpgid).
+func (t *Task) ProcessGroupOf(pid ThreadID) (ThreadID, error) {
+	k := t.k
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	tg := t.tg
+	if pid != 0 {
+		if tg = k.lookupGroupLocked(pid); tg == nil {
+			return 0, unix.ESRCH
+		}
+	}
+	return tg.pgid, nil
+}
+
+// SessionOf returns the session id of process pid (0: the caller's),
+// ESRCH if there is none (getsid).
+func (t *Task) SessionOf(pid ThreadID) (ThreadID, error) {
+	k := t.k
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	tg := t.tg
+	if pid != 0 {
+		if tg = k.lookupGroupLocked(pid); tg == nil {
+			return 0, unix.ESRCH
+		}
+	}
+	return tg.sid, nil
+}
+
+// SetProcessGroup implements setpgid(pid, pgid) with Linux's rules
+// (kernel/sys.c): pid 0 is the caller and pgid 0 means pgid = pid; the
+// target is the caller or one of its children (ESRCH otherwise), a child
+// must be in the caller's session (EPERM) and must not have exec'd
+// (EACCES); a session leader cannot move (EPERM); and a group other than
+// the target's own pid must already exist in the caller's session (EPERM).
+func (t *Task) SetProcessGroup(pid, pgid ThreadID) error {
+	if pgid < 0 {
+		return unix.EINVAL
+	}
+	k := t.k
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	me := t.tg
+	if pid == 0 {
+		pid = me.pid
+	}
+	if pgid == 0 {
+		pgid = pid
+	}
+	var p *ThreadGroup
+	if o := k.tasks[pid]; o != nil {
+		if o.tg.pid != pid {
+			// A thread that is not its group's leader.
+			return unix.EINVAL
+		}
+		p = o.tg
+	} else if p = k.groups[pid]; p == nil {
+		return unix.ESRCH
+	}
+	if p.parent == me {
+		if p.sid != me.sid {
+			return unix.EPERM
+		}
+		if p.execed {
+			return unix.EACCES
+		}
+	} else if p != me {
+		return unix.ESRCH
+	}
+	if p.sid == p.pid {
+		return unix.EPERM
+	}
+	if pgid != pid && !k.groupInSessionLocked(pgid, me.sid) {
+		return unix.EPERM
+	}
+	p.pgid = pgid
+	return nil
+}
+
+// groupInSessionLocked reports whether process group pgid exists with a
+// member in session sid. k.mu must be held.
+func (k *Kernel) groupInSessionLocked(pgid, sid ThreadID) bool {
+	for _, tg := range k.groups {
+		if tg.pgid == pgid {
+			// Every member of a group is in the same session.
+			return tg.sid == sid
+		}
+	}
+	return false
+}
+
+// NewSession implements setsid: the caller becomes the leader of a new
+// session and of a new process group, both with its pid, and loses its
+// controlling terminal. It fails with EPERM when the caller already leads a
+// process group, or when any process group has the caller's pid as its id.
+func (t *Task) NewSession() (ThreadID, error) {
+	k := t.k
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	me := t.tg
+	if me.sid == me.pid {
+		return 0, unix.EPERM
+	}
+	for _, tg := range k.groups {
+		if tg.pgid == me.pid {
+			return 0, unix.EPERM
+		}
+	}
+	me.sid, me.pgid = me.pid, me.pid
+	return me.pid, nil
+}
