@@ -173,15 +173,15 @@ fmt() { # fmt VALUE NATIVE [DIVISOR]
 		printf '%-22s' "$(awk -v v="$v" -v n="$n" 'BEGIN { printf "%.1f (%.2fx)", v, (n > 0 ? v / n : 0) }')"
 	fi
 }
-printf '%-18s' "ns/op"
+printf '%-20s' "ns/op"
 for rt in "${runtimes[@]}"; do printf '%-22s' "$rt"; done
 echo
 for b in "${rows[@]}"; do
 	if [ "$b" = startup_true ]; then
-		printf '%-18s' "startup (ms)"
+		printf '%-20s' "startup (ms)"
 		for rt in "${runtimes[@]}"; do fmt "${res[$b,$rt]}" "${res[$b,native]}" 1000000; done
 	else
-		printf '%-18s' "$b"
+		printf '%-20s' "$b"
 		for rt in "${runtimes[@]}"; do fmt "${res[$b,$rt]}" "${res[$b,native]}"; done
 	fi
 	echo

@@ -37,6 +37,11 @@ type addressSpace struct {
 	// tidsMu across a reap keeps a recycled tid from being waited for.
 	tidsMu sync.Mutex
 	tids   map[int32]struct{}
+	// byTracer maps the host tid of a task OS thread to its stub thread
+	// here, so that MapFile and Unmap called on that OS thread (a fault
+	// or munmap of its task) run the syscall in that stub thread directly
+	// instead of handing it to the control goroutine. Protected by tidsMu.
+	byTracer map[int32]*thread
 
 	// exitStatus is the stub's first known exit status (exitKnown), set by
 	// the control goroutine when it serves Release; for tests and debugging.
@@ -73,6 +78,13 @@ func (as *addressSpace) MapFile(addr uint64, fd int, off, length uint64, at user
 	if fd != as.p.memFD || !inUserRange(addr, length) || off%pageSize != 0 {
 		return unix.EINVAL
 	}
+	if t := as.localThread(); t != nil {
+		ret, err := t.syscall(unix.SYS_MMAP, addr, length, uint64(at.Prot()), unix.MAP_SHARED|unix.MAP_FIXED, uint64(fd), off)
+		if err == nil && ret != addr {
+			err = fmt.Errorf("mmap returned %#x, want %#x", ret, addr)
+		}
+		return err
+	}
 	_, err := as.do(opMap, 0, addr, length, uint64(at.Prot()), off)
 	return err
 }
@@ -82,8 +94,29 @@ func (as *addressSpace) Unmap(addr, length uint64) error {
 	if !inUserRange(addr, length) {
 		return unix.EINVAL
 	}
+	if t := as.localThread(); t != nil {
+		_, err := t.syscall(unix.SYS_MUNMAP, addr, length)
+		return err
+	}
 	_, err := as.do(opUnmap, 0, addr, length)
 	return err
+}
+
+// localThread returns the stub thread here that the calling OS thread
+// traces, if it has one and it is usable; it is stopped, since its tracer
+// is not in Switch.
+func (as *addressSpace) localThread() *thread {
+	if as.released.Load() {
+		return nil
+	}
+	tid := int32(unix.Gettid())
+	as.tidsMu.Lock()
+	t := as.byTracer[tid]
+	as.tidsMu.Unlock()
+	if t == nil || t.dead {
+		return nil
+	}
+	return t
 }
 
 // Release implements platform.AddressSpace.Release: it kills the stub and

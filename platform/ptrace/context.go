@@ -39,6 +39,88 @@ type thread struct {
 	tid  int32
 	cpu  uint32 // the CPU the thread is bound to, or noCPU
 	dead bool
+	// tracer is the host tid of the OS thread that traces this thread.
+	tracer int32
+	// tmpl is a valid register set of the thread (taken when it was
+	// seized), the base of the registers of injected syscalls.
+	tmpl arch.Registers
+}
+
+// syscall runs one system call in t, which must be stopped and traced by
+// the calling OS thread: like the control thread's injections, its
+// registers are set to the stub's syscall instruction and it runs to the
+// int3 that follows. The application's registers are not kept: the next
+// Switch sets them again, and its PTRACE_SYSEMU discards the int3's
+// SIGTRAP.
+func (t *thread) syscall(nr uintptr, args ...uint64) (uint64, error) {
+	p := t.as.p
+	if cpu := p.currentCPU(); cpu != t.cpu {
+		bindTo(t.tid, cpu)
+		t.cpu = cpu
+	}
+	regs := t.tmpl
+	regs.Rip = p.stubPage + stubSyscallOff
+	regs.Rax = uint64(nr)
+	regs.Orig_rax = ^uint64(0)
+	var a [6]uint64
+	copy(a[:], args)
+	regs.Rdi, regs.Rsi, regs.Rdx, regs.R10, regs.R8, regs.R9 = a[0], a[1], a[2], a[3], a[4], a[5]
+	if err := setRegs(t.tid, &regs); err != nil {
+		return 0, t.lost(fmt.Errorf("PTRACE_SETREGS: %w", err))
+	}
+	if err := ptraceReq(unix.PTRACE_CONT, t.tid, 0, 0); err != nil {
+		return 0, t.lost(fmt.Errorf("PTRACE_CONT: %w", err))
+	}
+	var ws unix.WaitStatus
+	for {
+		if _, err := wait4(t.tid, &ws, 0); err != nil {
+			return 0, t.lost(fmt.Errorf("wait4: %w", err))
+		}
+		if !ws.Stopped() {
+			t.forget(true)
+			return 0, fmt.Errorf("stub thread %d died (%#x): %w", t.tid, ws, platform.ErrContextDead)
+		}
+		if ws.StopSignal() == unix.SIGTRAP && eventOf(ws) == 0 {
+			break
+		}
+		// Another signal (an Interrupt racing with the injection): its
+		// flag stays set for the next Switch; suppress it and go on.
+		if err := ptraceReq(unix.PTRACE_CONT, t.tid, 0, 0); err != nil {
+			return 0, t.lost(fmt.Errorf("PTRACE_CONT: %w", err))
+		}
+	}
+	if err := getRegs(t.tid, &regs); err != nil {
+		return 0, t.lost(fmt.Errorf("PTRACE_GETREGS: %w", err))
+	}
+	if regs.Rip != p.stubPage+stubTrapOff+1 {
+		return 0, t.lost(fmt.Errorf("stopped at %#x after an injected syscall", regs.Rip))
+	}
+	if e := int64(regs.Rax); e < 0 && e >= -4095 {
+		return 0, unix.Errno(-e)
+	}
+	return regs.Rax, nil
+}
+
+// lost marks t unusable after a failed injection; the stub is killed, as
+// the control thread's lost does, since its memory may now be wrong.
+func (t *thread) lost(err error) error {
+	unix.Kill(int(t.as.pid), unix.SIGKILL)
+	t.forget(false)
+	return fmt.Errorf("stub thread %d: %v: %w", t.tid, err, platform.ErrContextDead)
+}
+
+// forget marks t dead and drops it from its address space's tables;
+// reaped says it has been waited for.
+func (t *thread) forget(reaped bool) {
+	t.dead = true
+	t.as.tidsMu.Lock()
+	if reaped {
+		delete(t.as.tids, t.tid)
+	}
+	if t.as.byTracer[t.tracer] == t {
+		delete(t.as.byTracer, t.tracer)
+	}
+	t.as.tidsMu.Unlock()
 }
 
 // context is a platform.Context. It is used by one goroutine, locked to its
@@ -50,6 +132,8 @@ type context struct {
 	// The fields below are touched only by the goroutine using the
 	// context.
 
+	// tid is the host tid of the context's OS thread, once known.
+	tid int32
 	// last is the thread of the most recent Switch: the hot path.
 	last *thread
 	// threads holds a thread per address space switched into.
@@ -192,12 +276,7 @@ func (c *context) failed(t *thread, regs *arch.Registers, err error) (platform.E
 }
 
 // reaped records that t has been waited for.
-func (c *context) reaped(t *thread) {
-	t.dead = true
-	t.as.tidsMu.Lock()
-	delete(t.as.tids, t.tid)
-	t.as.tidsMu.Unlock()
-}
+func (c *context) reaped(t *thread) { t.forget(true) }
 
 // reap waits for t, which is exiting, and records it.
 func (c *context) reap(t *thread) {
@@ -211,6 +290,9 @@ func (c *context) reap(t *thread) {
 			ptraceReq(unix.PTRACE_CONT, t.tid, 0, 0)
 		}
 		delete(t.as.tids, t.tid)
+	}
+	if t.as.byTracer[t.tracer] == t {
+		delete(t.as.byTracer, t.tracer)
 	}
 	t.as.tidsMu.Unlock()
 	t.dead = true
@@ -242,6 +324,18 @@ func (c *context) lookup(as *addressSpace) (*thread, error) {
 		t.dead = true
 		return nil, fmt.Errorf("seizing stub thread %d: %v: %w", tid, err, platform.ErrContextDead)
 	}
+	if err := getRegs(tid, &t.tmpl); err != nil {
+		unix.Tgkill(int(as.pid), int(tid), unix.SIGKILL)
+		t.dead = true
+		return nil, fmt.Errorf("stub thread %d: PTRACE_GETREGS: %v: %w", tid, err, platform.ErrContextDead)
+	}
+	if c.tid == 0 {
+		c.tid = int32(unix.Gettid())
+	}
+	t.tracer = c.tid
+	as.tidsMu.Lock()
+	as.byTracer[c.tid] = t
+	as.tidsMu.Unlock()
 	c.threads[as] = t
 	c.last = t
 	return t, nil
@@ -281,6 +375,7 @@ func (c *context) seize(t *thread) error {
 func (c *context) sweep() {
 	for as, t := range c.threads {
 		if t.dead || as.released.Load() {
+			t.forget(false)
 			delete(c.threads, as)
 			if c.last == t {
 				c.last = nil
@@ -305,7 +400,9 @@ func (c *context) Interrupt() {
 func (c *context) Release() {
 	for as, t := range c.threads {
 		delete(c.threads, as)
-		if t.dead || as.released.Load() {
+		dead := t.dead
+		t.forget(false)
+		if dead || as.released.Load() {
 			continue
 		}
 		var regs arch.Registers

@@ -102,7 +102,7 @@ func (p *Platform) Close() {
 
 // NewAddressSpace implements platform.Platform by forking the pre-made stub.
 func (p *Platform) NewAddressSpace() (platform.AddressSpace, error) {
-	as := &addressSpace{p: p, tids: make(map[int32]struct{})}
+	as := &addressSpace{p: p, tids: make(map[int32]struct{}), byTracer: make(map[int32]*thread)}
 	as.req.done = make(chan struct{}, 1)
 	r := &request{op: opNewAS, as: as, done: make(chan struct{}, 1)}
 	if err := p.call(r); err != nil {
@@ -388,6 +388,7 @@ func (p *Platform) release(as *addressSpace) *stubProc {
 		wait4(tid, &ws, 0)
 		delete(as.tids, tid)
 	}
+	clear(as.byTracer)
 	as.tidsMu.Unlock()
 	s.dead = true
 	if reapLeader(s, false) {
