@@ -316,21 +316,47 @@ func (mm *MemoryManager) breakCOWLocked(v *vma, addr uint64) faultResult {
 
 // mapRangeLocked maps the pmas of v in [s, e) into the AddressSpace with
 // their effective permissions.
+//
+// Consecutive pmas that are contiguous in the memory file too and have the
+// same permissions are mapped with one call: each call is a round trip to
+// the platform (an injected mmap on ptrace), so a fault-around window of
+// many small pmas must not cost one each.
 func (mm *MemoryManager) mapRangeLocked(v *vma, s, e uint64) faultResult {
 	fd := mm.mf.FD()
+	// The pending run [rs, re) maps file offset roff with rat.
+	var (
+		rs, re, roff uint64
+		rat          usermem.AccessType
+	)
+	flush := func() bool {
+		if re == rs {
+			return true
+		}
+		var err error
+		if rat.Any() {
+			err = mm.as.MapFile(rs, fd, roff, re-rs, rat)
+		} else {
+			err = mm.as.Unmap(rs, re-rs)
+		}
+		rs, re = 0, 0
+		return err == nil
+	}
 	for i := v.pmaIndex(s); i < len(v.pmas) && v.pmas[i].start < e; i++ {
 		p := &v.pmas[i]
 		ms, me := max(p.start, s), min(p.end, e)
 		at := v.effective(p)
-		var err error
-		if at.Any() {
-			err = mm.as.MapFile(ms, fd, p.fr.Start+(ms-p.start), me-ms, at)
-		} else {
-			err = mm.as.Unmap(ms, me-ms)
+		off := p.fr.Start + (ms - p.start)
+		if re != rs && ms == re && at == rat && (!at.Any() || off == roff+(re-rs)) {
+			re = me
+			continue
 		}
-		if err != nil {
+		if !flush() {
 			return faultBus
 		}
+		rs, re, roff, rat = ms, me, off, at
+	}
+	if !flush() {
+		return faultBus
 	}
 	return faultOK
 }

@@ -40,19 +40,23 @@ func (mm *MemoryManager) Fork() (*MemoryManager, error) {
 			continue
 		}
 		nv.pmas = make([]pma, len(v.pmas))
+		remap := false
 		for k := range v.pmas {
 			p := &v.pmas[k]
 			mm.mf.IncRef(p.fr)
 			if v.private && !p.cow {
 				p.cow = true
-				if v.perms.Write {
-					// Keep the parent's host mapping in step: read-only now.
-					if mm.mapRangeLocked(v, p.start, p.end) != faultOK && firstErr == nil {
-						firstErr = fmt.Errorf("mm: remapping parent for fork at %#x: platform failure", p.start)
-					}
-				}
+				remap = remap || v.perms.Write
 			}
 			nv.pmas[k] = *p
+		}
+		// Keep the parent's host mapping in step: what was writable is
+		// read-only now. One pass over the vma, so that contiguous pmas
+		// are remapped together.
+		if remap && len(v.pmas) > 0 {
+			if mm.mapRangeLocked(v, v.pmas[0].start, v.pmas[len(v.pmas)-1].end) != faultOK && firstErr == nil {
+				firstErr = fmt.Errorf("mm: remapping parent for fork at %#x: platform failure", v.pmas[0].start)
+			}
 		}
 	}
 	if firstErr != nil {
