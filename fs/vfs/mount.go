@@ -153,3 +153,14 @@ func (vfs *VirtualFilesystem) UmountFlags(vd VirtualDentry, detach bool) error {
 	}
 	return nil
 }
+
+// NewDisconnectedMount returns a reference to the root of a new mount of fs
+// that is not attached to the tree (Linux's kern_mount: memfd files live on
+// one).
+func (vfs *VirtualFilesystem) NewDisconnectedMount(fs Filesystem, opts MountOptions) (VirtualDentry, error) {
+	m, err := vfs.newMount(fs, opts)
+	if err != nil {
+		return VirtualDentry{}, err
+	}
+	return VirtualDentry{m, m.root}, nil
+}

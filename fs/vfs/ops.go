@@ -150,6 +150,11 @@ func (r *resolver) openCreate(path string, flags, mode uint32) (VirtualDentry, b
 // createLocked checks that r.creds may create a child in parent (r.cur)
 // and asks the filesystem to. parent.mu must be held.
 func (r *resolver) createLocked(parent *Dentry, name string, mode uint32, target string) (Inode, error) {
+	return r.createLockedDev(parent, name, mode, target, 0)
+}
+
+// createLockedDev is createLocked for device nodes (rdev).
+func (r *resolver) createLockedDev(parent *Dentry, name string, mode uint32, target string, rdev uint64) (Inode, error) {
 	if r.cur.mount.ReadOnly() {
 		return nil, unix.EROFS
 	}
@@ -157,7 +162,7 @@ func (r *resolver) createLocked(parent *Dentry, name string, mode uint32, target
 		return nil, err
 	}
 	pmode, _, pgid := parent.inode.Perms()
-	opts := CreateOptions{Mode: mode, UID: r.creds.FilesystemKUID, GID: r.creds.FilesystemKGID, Target: target}
+	opts := CreateOptions{Mode: mode, UID: r.creds.FilesystemKUID, GID: r.creds.FilesystemKGID, Target: target, Rdev: rdev}
 	if pmode&unix.S_ISGID != 0 {
 		opts.GID = pgid
 		if mode&unix.S_IFMT == unix.S_IFDIR {
@@ -356,7 +361,7 @@ func (vfs *VirtualFilesystem) AccessAt(ctx Context, pop *PathOperation, mode uin
 
 // MkdirAt implements mkdirat(2); mode has the umask applied.
 func (vfs *VirtualFilesystem) MkdirAt(ctx Context, pop *PathOperation, mode uint32) error {
-	return vfs.createAt(ctx, pop, unix.S_IFDIR|mode&0o7777, "", true)
+	return vfs.createAt(ctx, pop, unix.S_IFDIR|mode&0o7777, "", 0, true)
 }
 
 // SymlinkAt implements symlinkat(2).
@@ -364,15 +369,16 @@ func (vfs *VirtualFilesystem) SymlinkAt(ctx Context, pop *PathOperation, target 
 	if target == "" {
 		return unix.ENOENT
 	}
-	return vfs.createAt(ctx, pop, unix.S_IFLNK|0o777, target, false)
+	return vfs.createAt(ctx, pop, unix.S_IFLNK|0o777, target, 0, false)
 }
 
-// MknodAt implements mknodat(2) for the types the filesystem supports.
-func (vfs *VirtualFilesystem) MknodAt(ctx Context, pop *PathOperation, mode uint32) error {
-	return vfs.createAt(ctx, pop, mode, "", false)
+// MknodAt implements mknodat(2) for the types the filesystem supports;
+// rdev is the device number of a device node.
+func (vfs *VirtualFilesystem) MknodAt(ctx Context, pop *PathOperation, mode uint32, rdev uint64) error {
+	return vfs.createAt(ctx, pop, mode, "", rdev, false)
 }
 
-func (vfs *VirtualFilesystem) createAt(ctx Context, pop *PathOperation, mode uint32, target string, allowTrailing bool) error {
+func (vfs *VirtualFilesystem) createAt(ctx Context, pop *PathOperation, mode uint32, target string, rdev uint64, allowTrailing bool) error {
 	p, err := vfs.walkToParent(ctx, pop)
 	if err != nil {
 		return err
@@ -395,7 +401,7 @@ func (vfs *VirtualFilesystem) createAt(ctx Context, pop *PathOperation, mode uin
 	if p.trailing && !allowTrailing {
 		return unix.ENOENT
 	}
-	ino, err := p.r.createLocked(parent, p.name, mode, target)
+	ino, err := p.r.createLockedDev(parent, p.name, mode, target, rdev)
 	if err != nil {
 		return err
 	}
@@ -410,6 +416,12 @@ func (vfs *VirtualFilesystem) LinkAt(ctx Context, oldpop, newpop *PathOperation)
 		return err
 	}
 	defer old.DecRef()
+	return vfs.Link(ctx, old, newpop)
+}
+
+// Link implements linkat(2) for an already resolved old file (linkat
+// with AT_EMPTY_PATH names the file of a descriptor, even an O_TMPFILE).
+func (vfs *VirtualFilesystem) Link(ctx Context, old VirtualDentry, newpop *PathOperation) error {
 	if old.dentry.IsDir() {
 		return unix.EPERM
 	}

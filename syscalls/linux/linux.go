@@ -24,5 +24,6 @@ func Table() *kernel.SyscallTable {
 	registerMM(t)
 	registerPipe(t)
 	registerLock(t)
+	registerFileops(t)
 	return t
 }
