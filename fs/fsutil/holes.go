@@ -59,6 +59,12 @@ func (c *PageCache) Fallocate(off, length int64, keepSize bool) error {
 		}
 		added = append(added, idx)
 	}
+	if len(added) > 0 && c.unwritten == nil {
+		c.unwritten = make(map[uint64]struct{})
+	}
+	for _, a := range added {
+		c.unwritten[a] = struct{}{}
+	}
 	if end := off + length; !keepSize && end > c.size {
 		c.size = end
 	}
@@ -110,6 +116,7 @@ func (c *PageCache) PunchHole(off, length int64) {
 }
 
 func (c *PageCache) dropLocked(idx uint64) {
+	delete(c.unwritten, idx)
 	if fr, ok := c.pages[idx]; ok {
 		c.mf.DecRef(fr)
 		delete(c.pages, idx)
@@ -128,11 +135,11 @@ func (c *PageCache) SeekData(off int64) (int64, error) {
 	}
 	best := uint64(1<<64 - 1)
 	idx := uint64(off) / usermem.PageSize
-	if _, ok := c.pages[idx]; ok {
+	if c.isData(idx) {
 		return off, nil
 	}
 	for i := range c.pages {
-		if i > idx && i < best {
+		if i > idx && i < best && c.isData(i) {
 			best = i
 		}
 	}
@@ -152,12 +159,18 @@ func (c *PageCache) SeekHole(off int64) (int64, error) {
 		return 0, unix.ENXIO
 	}
 	idx := uint64(off) / usermem.PageSize
-	for {
-		if _, ok := c.pages[idx]; !ok {
-			break
-		}
+	for c.isData(idx) {
 		idx++
 	}
 	h := max(int64(idx*usermem.PageSize), off)
 	return min(h, c.size), nil
+}
+
+// isData reports whether page idx holds data (allocated and written).
+func (c *PageCache) isData(idx uint64) bool {
+	if _, ok := c.pages[idx]; !ok {
+		return false
+	}
+	_, unwritten := c.unwritten[idx]
+	return !unwritten
 }

@@ -42,6 +42,9 @@ type PageCache struct {
 	mu    sync.Mutex
 	pages map[uint64]memfile.Range // page index -> memory-file page
 	size  int64
+	// unwritten are pages allocated by Fallocate and not written since:
+	// lseek's SEEK_DATA/SEEK_HOLE see them as holes, as Linux's shmem.
+	unwritten map[uint64]struct{}
 }
 
 // NewPageCache returns an empty cache; fill may be nil.
@@ -157,6 +160,9 @@ func (c *PageCache) writeAtLocked(src []byte, off int64) (int, error) {
 		idx, in := pos/usermem.PageSize, pos%usermem.PageSize
 		n := min(len(src)-done, int(usermem.PageSize-in))
 		fr, _, err := c.pageLocked(idx, true)
+		if c.unwritten != nil {
+			delete(c.unwritten, idx)
+		}
 		if err != nil {
 			if done == 0 {
 				return 0, err
@@ -183,6 +189,7 @@ func (c *PageCache) Truncate(size int64) {
 			if idx >= first {
 				c.mf.DecRef(fr)
 				delete(c.pages, idx)
+				delete(c.unwritten, idx)
 				c.uncharge(1)
 			}
 		}
@@ -206,6 +213,9 @@ func (c *PageCache) Translate(off, maxLen uint64, at usermem.AccessType) (memfil
 	if err != nil {
 		return memfile.Range{}, err
 	}
+	if c.unwritten != nil {
+		delete(c.unwritten, off/usermem.PageSize)
+	}
 	c.mf.IncRef(fr)
 	return fr, nil
 }
@@ -217,6 +227,7 @@ func (c *PageCache) Release() {
 	for idx, fr := range c.pages {
 		c.mf.DecRef(fr)
 		delete(c.pages, idx)
+		delete(c.unwritten, idx)
 		c.uncharge(1)
 	}
 	c.size = 0

@@ -16,9 +16,6 @@ func (fd *FileDescription) Allocate(ctx Context, mode uint32, off, length int64)
 	if !fd.IsWritable() {
 		return unix.EBADF
 	}
-	if mode&^unix.FALLOC_FL_KEEP_SIZE != 0 && fd.flags.Load()&unix.O_APPEND != 0 {
-		return unix.EPERM
-	}
 	st, err := fd.impl.Stat(ctx)
 	if err != nil {
 		return err

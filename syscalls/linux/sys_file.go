@@ -404,18 +404,19 @@ func Fallocate(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
 	if mode&^supported != 0 {
 		return 0, unix.EOPNOTSUPP
 	}
+	// As Linux 6.x: an invalid combination of modes is EOPNOTSUPP.
 	switch mode &^ unix.FALLOC_FL_KEEP_SIZE {
 	case 0, unix.FALLOC_FL_UNSHARE_RANGE, unix.FALLOC_FL_ZERO_RANGE:
 	case unix.FALLOC_FL_PUNCH_HOLE:
 		if mode&unix.FALLOC_FL_KEEP_SIZE == 0 {
-			return 0, unix.EINVAL
+			return 0, unix.EOPNOTSUPP
 		}
 	case unix.FALLOC_FL_COLLAPSE_RANGE, unix.FALLOC_FL_INSERT_RANGE, 0x80:
 		if mode&unix.FALLOC_FL_KEEP_SIZE != 0 {
-			return 0, unix.EINVAL
+			return 0, unix.EOPNOTSUPP
 		}
 	default:
-		return 0, unix.EINVAL
+		return 0, unix.EOPNOTSUPP
 	}
 	if f.IsOPath() {
 		return 0, unix.EBADF
