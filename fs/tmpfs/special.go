@@ -28,6 +28,10 @@ type fifo struct {
 	r, w    *vfs.FileDescription
 	readers int
 	writers int
+	// rgen and wgen count reader and writer opens: a blocked open waits
+	// for the other side's count to change, so that an opener that came
+	// and went while it slept still releases it (as Linux's r_counter).
+	rgen, wgen uint64
 	// changed is closed and replaced when an end opens or closes.
 	changed chan struct{}
 }
@@ -109,9 +113,10 @@ func (i *inode) openFIFO(ctx vfs.Context, flags uint32) (vfs.FileDescriptionImpl
 	case unix.O_RDONLY:
 		file.read = true
 		f.readers++
+		f.rgen++
 		f.ensurePipeLocked(ctx, i.fs.dev)
 		f.notifyLocked()
-		for !nonblock && f.writers == 0 {
+		for gen := f.wgen; !nonblock && f.writers == 0 && f.wgen == gen; {
 			if err := f.wait(ctx, 0); err != nil {
 				f.readers--
 				f.ensurePipeLocked(ctx, i.fs.dev)
@@ -124,9 +129,10 @@ func (i *inode) openFIFO(ctx vfs.Context, flags uint32) (vfs.FileDescriptionImpl
 		}
 		file.write = true
 		f.writers++
+		f.wgen++
 		f.ensurePipeLocked(ctx, i.fs.dev)
 		f.notifyLocked()
-		for f.readers == 0 {
+		for gen := f.rgen; f.readers == 0 && f.rgen == gen; {
 			if err := f.wait(ctx, 0); err != nil {
 				f.writers--
 				f.ensurePipeLocked(ctx, i.fs.dev)
@@ -137,6 +143,8 @@ func (i *inode) openFIFO(ctx vfs.Context, flags uint32) (vfs.FileDescriptionImpl
 		file.read, file.write = true, true
 		f.readers++
 		f.writers++
+		f.rgen++
+		f.wgen++
 		f.ensurePipeLocked(ctx, i.fs.dev)
 		f.notifyLocked()
 	}
