@@ -34,10 +34,17 @@ type PageCache struct {
 	mf   MemoryFile
 	fill FillFunc
 
+	// acct, if set, is charged for every page the cache allocates and
+	// credited for every page it drops (tmpfs size limits; holes.go).
+	acct Accounter
+
 	// mu protects pages and size.
 	mu    sync.Mutex
 	pages map[uint64]memfile.Range // page index -> memory-file page
 	size  int64
+	// unwritten are pages allocated by Fallocate and not written since:
+	// lseek's SEEK_DATA/SEEK_HOLE see them as holes, as Linux's shmem.
+	unwritten map[uint64]struct{}
 }
 
 // NewPageCache returns an empty cache; fill may be nil.
@@ -75,13 +82,18 @@ func (c *PageCache) pageLocked(idx uint64, create bool) (memfile.Range, bool, er
 	if !create {
 		return memfile.Range{}, false, nil
 	}
+	if c.acct != nil && !c.acct.Charge(1) {
+		return memfile.Range{}, false, unix.ENOSPC
+	}
 	fr, err := c.mf.Allocate(usermem.PageSize)
 	if err != nil {
+		c.uncharge(1)
 		return memfile.Range{}, false, unix.ENOMEM
 	}
 	if c.fill != nil {
 		if err := c.fill(c.mf.Slice(fr), int64(idx*usermem.PageSize)); err != nil {
 			c.mf.DecRef(fr)
+			c.uncharge(1)
 			return memfile.Range{}, false, err
 		}
 	}
@@ -148,7 +160,13 @@ func (c *PageCache) writeAtLocked(src []byte, off int64) (int, error) {
 		idx, in := pos/usermem.PageSize, pos%usermem.PageSize
 		n := min(len(src)-done, int(usermem.PageSize-in))
 		fr, _, err := c.pageLocked(idx, true)
+		if c.unwritten != nil {
+			delete(c.unwritten, idx)
+		}
 		if err != nil {
+			if done == 0 {
+				return 0, err
+			}
 			break
 		}
 		copy(c.mf.Slice(fr)[in:], src[done:done+n])
@@ -156,9 +174,6 @@ func (c *PageCache) writeAtLocked(src []byte, off int64) (int, error) {
 	}
 	if e := off + int64(done); e > c.size {
 		c.size = e
-	}
-	if done == 0 && len(src) > 0 {
-		return 0, unix.ENOSPC
 	}
 	return done, nil
 }
@@ -174,6 +189,8 @@ func (c *PageCache) Truncate(size int64) {
 			if idx >= first {
 				c.mf.DecRef(fr)
 				delete(c.pages, idx)
+				delete(c.unwritten, idx)
+				c.uncharge(1)
 			}
 		}
 		if in := uint64(size) % usermem.PageSize; in != 0 {
@@ -196,6 +213,9 @@ func (c *PageCache) Translate(off, maxLen uint64, at usermem.AccessType) (memfil
 	if err != nil {
 		return memfile.Range{}, err
 	}
+	if c.unwritten != nil {
+		delete(c.unwritten, off/usermem.PageSize)
+	}
 	c.mf.IncRef(fr)
 	return fr, nil
 }
@@ -207,6 +227,8 @@ func (c *PageCache) Release() {
 	for idx, fr := range c.pages {
 		c.mf.DecRef(fr)
 		delete(c.pages, idx)
+		delete(c.unwritten, idx)
+		c.uncharge(1)
 	}
 	c.size = 0
 }

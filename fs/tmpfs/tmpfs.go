@@ -32,6 +32,11 @@ type Options struct {
 	RootGID  auth.KGID
 	// DevMinor is the anonymous device minor (vfs.NewAnonDevMinor).
 	DevMinor uint32
+	// Size bounds the file data in bytes (size=); 0 is DefaultSize.
+	Size uint64
+	// NrInodes bounds the number of nodes (nr_inodes=); 0 is
+	// DefaultNrInodes.
+	NrInodes uint64
 }
 
 // Filesystem is one tmpfs instance.
@@ -39,16 +44,25 @@ type Filesystem struct {
 	mf  fsutil.MemoryFile
 	dev uint64
 
+	// maxPages and maxInodes are the size= and nr_inodes= limits;
+	// usedPages counts the pages of file data (Charge/Uncharge).
+	maxPages  int64
+	maxInodes uint64
+	usedPages atomic.Int64
+
 	// mu protects the directory structure and the non-atomic attributes of
 	// every inode of this filesystem.
 	mu      sync.Mutex
 	nextIno uint64
-	root    *inode
+	// inodes counts live nodes (named or open).
+	inodes uint64
+	root   *inode
 }
 
 // New returns a tmpfs whose file data is allocated from mf.
 func New(mf fsutil.MemoryFile, opts Options) *Filesystem {
 	fs := &Filesystem{mf: mf, dev: unix.Mkdev(0, opts.DevMinor)}
+	fs.setLimits(opts.Size, opts.NrInodes)
 	fs.mu.Lock()
 	fs.root = fs.newInodeLocked(unix.S_IFDIR|opts.RootMode&0o7777, opts.RootUID, opts.RootGID)
 	fs.root.parent = fs.root
@@ -70,15 +84,32 @@ func (fs *Filesystem) Root() (vfs.Inode, error) {
 // StatFS implements vfs.Filesystem.StatFS.
 func (fs *Filesystem) StatFS(vfs.Context) (unix.Statfs_t, error) {
 	fs.mu.Lock()
-	files := fs.nextIno
+	files, maxInodes := fs.inodes, fs.maxInodes
 	fs.mu.Unlock()
-	const blocks = 1 << 20 // a nominal 4 GiB
+	blocks := uint64(fs.maxPages)
+	free := blocks - min(blocks, uint64(fs.usedPages.Load()))
 	return unix.Statfs_t{
 		Type: tmpfsMagic, Bsize: 4096, Frsize: 4096, Namelen: vfs.NameMax,
-		Blocks: blocks, Bfree: blocks, Bavail: blocks,
-		Files: 1 << 20, Ffree: 1<<20 - files,
+		Blocks: blocks, Bfree: free, Bavail: free,
+		Files: maxInodes, Ffree: maxInodes - min(maxInodes, files),
 	}, nil
 }
+
+// Charge implements fsutil.Accounter: the size= limit.
+func (fs *Filesystem) Charge(n int64) bool {
+	for {
+		used := fs.usedPages.Load()
+		if used+n > fs.maxPages {
+			return false
+		}
+		if fs.usedPages.CompareAndSwap(used, used+n) {
+			return true
+		}
+	}
+}
+
+// Uncharge implements fsutil.Accounter.
+func (fs *Filesystem) Uncharge(n int64) { fs.usedPages.Add(-n) }
 
 // dirent is one directory entry.
 type dirent struct {
@@ -109,15 +140,44 @@ type inode struct {
 	byName     map[string]*dirent
 	nextSerial int64
 
-	// Regular files. data is immutable after creation.
-	data *fsutil.PageCache
+	// Regular files. data and mappable are immutable after creation.
+	data     *fsutil.PageCache
+	mappable *mappable
+	// seals are the memfd seals (F_SEAL_*); files not made by
+	// memfd_create(MFD_ALLOW_SEALING) have F_SEAL_SEAL.
+	seals uint32
+	// writableMaps counts shared mappings that may write (VM_SHARED with
+	// VM_MAYWRITE), which F_SEAL_WRITE refuses with EBUSY.
+	writableMaps int
+	// linkable is set on an O_TMPFILE file that linkat may name.
+	linkable bool
+	// freed is set once a node with no names and no dentries is gone.
+	freed bool
+
+	// xattrs are the extended attributes (xattr.go).
+	xattrs map[string][]byte
+
+	// Device nodes. Immutable.
+	rdev uint64
+
+	// FIFOs (special.go).
+	fifo *fifo
 
 	// Symlinks. Immutable.
 	target string
 }
 
+// newInodeChecked is newInodeLocked within the nr_inodes limit (ENOSPC).
+func (fs *Filesystem) newInodeChecked(mode uint32, uid auth.KUID, gid auth.KGID) (*inode, error) {
+	if fs.inodes >= fs.maxInodes {
+		return nil, unix.ENOSPC
+	}
+	return fs.newInodeLocked(mode, uid, gid), nil
+}
+
 func (fs *Filesystem) newInodeLocked(mode uint32, uid auth.KUID, gid auth.KGID) *inode {
 	fs.nextIno++
+	fs.inodes++
 	now := vfs.Now()
 	i := &inode{fs: fs, ino: fs.nextIno, nlink: 1, refs: 1, atime: now, mtime: now, ctime: now, btime: now}
 	i.mode.Store(mode)
@@ -130,6 +190,11 @@ func (fs *Filesystem) newInodeLocked(mode uint32, uid auth.KUID, gid auth.KGID) 
 		i.nextSerial = 3 // 1 and 2 are "." and ".."
 	case unix.S_IFREG:
 		i.data = fsutil.NewPageCache(fs.mf, nil)
+		i.data.SetAccounter(fs)
+		i.mappable = &mappable{PageCache: i.data, i: i}
+		i.seals = sealSeal
+	case unix.S_IFIFO:
+		i.fifo = &fifo{}
 	}
 	return i
 }
@@ -151,7 +216,7 @@ func (i *inode) Stat(vfs.Context) (vfs.Stat, error) {
 func (i *inode) statLocked() vfs.Stat {
 	st := vfs.Stat{
 		Mode: i.mode.Load(), Nlink: i.nlink, UID: auth.KUID(i.uid.Load()), GID: auth.KGID(i.gid.Load()),
-		Blksize: 4096, Ino: i.ino, Dev: i.fs.dev,
+		Blksize: 4096, Ino: i.ino, Dev: i.fs.dev, Rdev: i.rdev,
 		Atime: i.atime, Mtime: i.mtime, Ctime: i.ctime, Btime: i.btime,
 	}
 	switch {
@@ -160,7 +225,7 @@ func (i *inode) statLocked() vfs.Stat {
 		st.Blocks = i.data.Blocks()
 	case i.byName != nil:
 		st.Size = uint64(len(i.entries)+2) * bogoDirentSize
-	default:
+	case i.mode.Load()&unix.S_IFMT == unix.S_IFLNK:
 		st.Size = uint64(len(i.target))
 	}
 	return st
@@ -177,6 +242,9 @@ func (i *inode) SetStat(_ vfs.Context, opts *vfs.SetStatOptions) error {
 		}
 		if opts.Size > 1<<63-1 {
 			return unix.EFBIG
+		}
+		if err := i.checkResizeLocked(int64(opts.Size)); err != nil {
+			return err
 		}
 		i.data.Truncate(int64(opts.Size))
 		i.mtime = now
@@ -247,7 +315,7 @@ func (i *inode) removeLocked(name string) *dirent {
 // Create implements vfs.Inode.Create.
 func (i *inode) Create(_ vfs.Context, name string, opts *vfs.CreateOptions) (vfs.Inode, error) {
 	switch opts.Mode & unix.S_IFMT {
-	case unix.S_IFREG, unix.S_IFDIR, unix.S_IFLNK:
+	case unix.S_IFREG, unix.S_IFDIR, unix.S_IFLNK, unix.S_IFIFO, unix.S_IFSOCK, unix.S_IFCHR, unix.S_IFBLK:
 	default:
 		return nil, unix.EPERM
 	}
@@ -262,7 +330,11 @@ func (i *inode) Create(_ vfs.Context, name string, opts *vfs.CreateOptions) (vfs
 	if _, ok := i.byName[name]; ok {
 		return nil, unix.EEXIST
 	}
-	child := i.fs.newInodeLocked(opts.Mode, opts.UID, opts.GID)
+	child, err := i.fs.newInodeChecked(opts.Mode, opts.UID, opts.GID)
+	if err != nil {
+		return nil, err
+	}
+	child.rdev = opts.Rdev
 	if child.byName != nil {
 		child.parent = i
 		i.nlink++
@@ -280,12 +352,13 @@ func (i *inode) Link(_ vfs.Context, name string, target vfs.Inode) (vfs.Inode, e
 	}
 	i.fs.mu.Lock()
 	defer i.fs.mu.Unlock()
-	if i.nlink == 0 || t.nlink == 0 {
+	if i.nlink == 0 || t.nlink == 0 && !t.linkable {
 		return nil, unix.ENOENT
 	}
 	if _, ok := i.byName[name]; ok {
 		return nil, unix.EEXIST
 	}
+	t.linkable = false
 	t.nlink++
 	t.refs++
 	t.ctime = vfs.Now()
@@ -324,6 +397,7 @@ func (i *inode) Rmdir(_ vfs.Context, name string, child vfs.Inode) error {
 	i.removeLocked(name)
 	c.nlink = 0
 	i.nlink--
+	c.maybeFreeLocked()
 	return nil
 }
 
@@ -354,6 +428,7 @@ func (i *inode) Rename(_ vfs.Context, oldName string, child vfs.Inode, newParent
 			}
 			ri.nlink = 0
 			np.nlink--
+			ri.maybeFreeLocked()
 		} else {
 			ri.nlink--
 		}
@@ -380,22 +455,34 @@ func (i *inode) Release() {
 	i.maybeFreeLocked()
 }
 
-// maybeFreeLocked frees a regular file's data once it has no names and no
-// dentries (hence no open files).
+// maybeFreeLocked frees a node (a regular file's data, its place in
+// nr_inodes) once it has no names and no dentries (hence no open files).
 func (i *inode) maybeFreeLocked() {
-	if i.nlink == 0 && i.refs == 0 && i.data != nil {
+	if i.nlink != 0 || i.refs != 0 || i.freed {
+		return
+	}
+	i.freed = true
+	i.fs.inodes--
+	if i.data != nil {
 		i.data.Release()
 	}
+	i.xattrs = nil
 }
 
 // Open implements vfs.Inode.Open.
-func (i *inode) Open(_ vfs.Context, _ vfs.VirtualDentry, flags uint32) (vfs.FileDescriptionImpl, error) {
+func (i *inode) Open(ctx vfs.Context, _ vfs.VirtualDentry, flags uint32) (vfs.FileDescriptionImpl, error) {
 	switch i.mode.Load() & unix.S_IFMT {
 	case unix.S_IFREG:
 		return &regularFile{inode: i}, nil
 	case unix.S_IFDIR:
 		return &dirFile{inode: i}, nil
+	case unix.S_IFIFO:
+		return i.openFIFO(ctx, flags)
+	case unix.S_IFCHR:
+		return openDevice(i, flags)
 	default:
+		// Sockets (nothing listens on a socket node opened as a file)
+		// and block devices.
 		return nil, unix.ENXIO
 	}
 }
@@ -415,6 +502,9 @@ func (f *regularFile) PRead(_ vfs.Context, dst []byte, off int64) (int, error) {
 }
 
 func (f *regularFile) PWrite(_ vfs.Context, src []byte, off int64, appendMode bool) (int, int64, error) {
+	if err := f.inode.checkWrite(off, int64(len(src)), appendMode); err != nil {
+		return 0, off, err
+	}
 	if len(src) == 0 {
 		if appendMode {
 			return 0, f.inode.data.Size(), nil
@@ -445,10 +535,28 @@ func (f *regularFile) PWrite(_ vfs.Context, src []byte, off int64, appendMode bo
 }
 
 func (f *regularFile) Seek(_ vfs.Context, cur, offset int64, whence int) (int64, error) {
+	switch whence {
+	case unix.SEEK_DATA:
+		return f.inode.data.SeekData(offset)
+	case unix.SEEK_HOLE:
+		return f.inode.data.SeekHole(offset)
+	}
 	return vfs.GenericSeek(cur, offset, whence, f.inode.data.Size())
 }
 
-func (f *regularFile) Mappable() memmap.Mappable { return f.inode.data }
+func (f *regularFile) Mappable() memmap.Mappable { return f.inode.mappable }
+
+// mappable is a regular file's pages as a memmap.Mappable: one per node, so
+// that its identity names the file (futex keys, /proc/[pid]/maps).
+type mappable struct {
+	*fsutil.PageCache
+	i *inode
+}
+
+// MappingIdentity implements mm.MappingIdentity.
+func (m *mappable) MappingIdentity() (uint32, uint32, uint64) {
+	return unix.Major(m.i.fs.dev), unix.Minor(m.i.fs.dev), m.i.ino
+}
 
 // dirFile is an open directory.
 type dirFile struct {

@@ -46,7 +46,7 @@ func (vfs *VirtualFilesystem) Mounts(root VirtualDentry) []MountInfo {
 		if covered[m] {
 			continue
 		}
-		mi := MountInfo{ID: m.id, Filesystem: m.fs, ReadOnly: m.opts.ReadOnly, Root: VirtualDentry{m, m.root}}
+		mi := MountInfo{ID: m.id, Filesystem: m.fs, ReadOnly: m.ReadOnly(), Root: VirtualDentry{m, m.root}}
 		if p := parentOf(m); p != nil {
 			mi.ParentID = p.id
 		} else {

@@ -26,8 +26,12 @@ const oTmpfile = unix.O_TMPFILE &^ unix.O_DIRECTORY
 // OpenAt implements openat(2).
 func (vfs *VirtualFilesystem) OpenAt(ctx Context, pop *PathOperation, opts *OpenOptions) (*FileDescription, error) {
 	flags := opts.Flags
+	if pop.Resolve&ResolveCached != 0 {
+		// Nothing is guaranteed to be cached: callers retry without it.
+		return nil, unix.EAGAIN
+	}
 	if flags&oTmpfile != 0 {
-		return nil, unix.EOPNOTSUPP
+		return vfs.openTmpfile(ctx, pop, opts)
 	}
 	if flags&unix.O_PATH != 0 {
 		flags &= unix.O_PATH | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC
@@ -146,14 +150,19 @@ func (r *resolver) openCreate(path string, flags, mode uint32) (VirtualDentry, b
 // createLocked checks that r.creds may create a child in parent (r.cur)
 // and asks the filesystem to. parent.mu must be held.
 func (r *resolver) createLocked(parent *Dentry, name string, mode uint32, target string) (Inode, error) {
-	if r.cur.mount.opts.ReadOnly {
+	return r.createLockedDev(parent, name, mode, target, 0)
+}
+
+// createLockedDev is createLocked for device nodes (rdev).
+func (r *resolver) createLockedDev(parent *Dentry, name string, mode uint32, target string, rdev uint64) (Inode, error) {
+	if r.cur.mount.ReadOnly() {
 		return nil, unix.EROFS
 	}
 	if err := checkInodePermission(r.creds, MayWrite|MayExec, parent.inode); err != nil {
 		return nil, err
 	}
 	pmode, _, pgid := parent.inode.Perms()
-	opts := CreateOptions{Mode: mode, UID: r.creds.FilesystemKUID, GID: r.creds.FilesystemKGID, Target: target}
+	opts := CreateOptions{Mode: mode, UID: r.creds.FilesystemKUID, GID: r.creds.FilesystemKGID, Target: target, Rdev: rdev}
 	if pmode&unix.S_ISGID != 0 {
 		opts.GID = pgid
 		if mode&unix.S_IFMT == unix.S_IFDIR {
@@ -179,6 +188,10 @@ func (vfs *VirtualFilesystem) openDentry(ctx Context, vd VirtualDentry, flags ui
 		vd.DecRef()
 		return nil, unix.ELOOP
 	}
+	if (d.ftype == unix.S_IFCHR || d.ftype == unix.S_IFBLK) && vd.mount.NoDev() {
+		vd.DecRef()
+		return nil, unix.EACCES
+	}
 	if flags&unix.O_CREAT != 0 && d.IsDir() {
 		vd.DecRef()
 		return nil, unix.EISDIR
@@ -189,7 +202,7 @@ func (vfs *VirtualFilesystem) openDentry(ctx Context, vd VirtualDentry, flags ui
 		return nil, unix.EISDIR
 	}
 	if !created {
-		if ats&MayWrite != 0 && vd.mount.opts.ReadOnly && (d.IsRegular() || d.IsDir()) {
+		if ats&MayWrite != 0 && vd.mount.ReadOnly() && (d.IsRegular() || d.IsDir()) {
 			vd.DecRef()
 			return nil, unix.EROFS
 		}
@@ -210,7 +223,18 @@ func (vfs *VirtualFilesystem) openDentry(ctx Context, vd VirtualDentry, flags ui
 		return nil, err
 	}
 	_, stream := impl.(StreamFile)
-	return NewFileDescription(impl, vd, flags, FileDescriptionOptions{Seekable: !stream}), nil
+	fd := NewFileDescription(impl, vd, flags, FileDescriptionOptions{Seekable: !stream})
+	if da, ok := impl.(DescriptionAware); ok {
+		da.SetFD(fd)
+	}
+	return fd, nil
+}
+
+// DescriptionAware is implemented by FileDescriptionImpls opened through
+// the tree that need their description (for its status flags, e.g.
+// O_NONBLOCK of a FIFO): SetFD is called once it exists.
+type DescriptionAware interface {
+	SetFD(fd *FileDescription)
 }
 
 // OpenExecutable opens path (resolved from fsc's root and cwd, following
@@ -224,7 +248,7 @@ func (vfs *VirtualFilesystem) OpenExecutable(ctx Context, fsc *FSContext, path s
 	if err != nil {
 		return nil, err
 	}
-	if !vd.dentry.IsRegular() {
+	if !vd.dentry.IsRegular() || vd.mount.NoExec() {
 		vd.DecRef()
 		return nil, unix.EACCES
 	}
@@ -283,7 +307,7 @@ func (vfs *VirtualFilesystem) StatFSAt(ctx Context, pop *PathOperation) (unix.St
 // StatFS implements fstatfs(2) on a position in the tree.
 func StatFS(ctx Context, vd VirtualDentry) (unix.Statfs_t, error) {
 	st, err := vd.mount.fs.StatFS(ctx)
-	if vd.mount.opts.ReadOnly {
+	if vd.mount.ReadOnly() {
 		st.Flags |= unix.ST_RDONLY
 	}
 	return st, err
@@ -329,7 +353,7 @@ func (vfs *VirtualFilesystem) AccessAt(ctx Context, pop *PathOperation, mode uin
 	if mode == 0 {
 		return nil
 	}
-	if mode&MayWrite != 0 && vd.mount.opts.ReadOnly && !vd.dentry.IsSymlink() && (vd.dentry.IsRegular() || vd.dentry.IsDir()) {
+	if mode&MayWrite != 0 && vd.mount.ReadOnly() && !vd.dentry.IsSymlink() && (vd.dentry.IsRegular() || vd.dentry.IsDir()) {
 		return unix.EROFS
 	}
 	return checkInodePermission(ctx.Credentials(), mode, vd.dentry.inode)
@@ -337,7 +361,7 @@ func (vfs *VirtualFilesystem) AccessAt(ctx Context, pop *PathOperation, mode uin
 
 // MkdirAt implements mkdirat(2); mode has the umask applied.
 func (vfs *VirtualFilesystem) MkdirAt(ctx Context, pop *PathOperation, mode uint32) error {
-	return vfs.createAt(ctx, pop, unix.S_IFDIR|mode&0o7777, "", true)
+	return vfs.createAt(ctx, pop, unix.S_IFDIR|mode&0o7777, "", 0, true)
 }
 
 // SymlinkAt implements symlinkat(2).
@@ -345,15 +369,16 @@ func (vfs *VirtualFilesystem) SymlinkAt(ctx Context, pop *PathOperation, target 
 	if target == "" {
 		return unix.ENOENT
 	}
-	return vfs.createAt(ctx, pop, unix.S_IFLNK|0o777, target, false)
+	return vfs.createAt(ctx, pop, unix.S_IFLNK|0o777, target, 0, false)
 }
 
-// MknodAt implements mknodat(2) for the types the filesystem supports.
-func (vfs *VirtualFilesystem) MknodAt(ctx Context, pop *PathOperation, mode uint32) error {
-	return vfs.createAt(ctx, pop, mode, "", false)
+// MknodAt implements mknodat(2) for the types the filesystem supports;
+// rdev is the device number of a device node.
+func (vfs *VirtualFilesystem) MknodAt(ctx Context, pop *PathOperation, mode uint32, rdev uint64) error {
+	return vfs.createAt(ctx, pop, mode, "", rdev, false)
 }
 
-func (vfs *VirtualFilesystem) createAt(ctx Context, pop *PathOperation, mode uint32, target string, allowTrailing bool) error {
+func (vfs *VirtualFilesystem) createAt(ctx Context, pop *PathOperation, mode uint32, target string, rdev uint64, allowTrailing bool) error {
 	p, err := vfs.walkToParent(ctx, pop)
 	if err != nil {
 		return err
@@ -376,7 +401,7 @@ func (vfs *VirtualFilesystem) createAt(ctx Context, pop *PathOperation, mode uin
 	if p.trailing && !allowTrailing {
 		return unix.ENOENT
 	}
-	ino, err := p.r.createLocked(parent, p.name, mode, target)
+	ino, err := p.r.createLockedDev(parent, p.name, mode, target, rdev)
 	if err != nil {
 		return err
 	}
@@ -391,6 +416,12 @@ func (vfs *VirtualFilesystem) LinkAt(ctx Context, oldpop, newpop *PathOperation)
 		return err
 	}
 	defer old.DecRef()
+	return vfs.Link(ctx, old, newpop)
+}
+
+// Link implements linkat(2) for an already resolved old file (linkat
+// with AT_EMPTY_PATH names the file of a descriptor, even an O_TMPFILE).
+func (vfs *VirtualFilesystem) Link(ctx Context, old VirtualDentry, newpop *PathOperation) error {
 	if old.dentry.IsDir() {
 		return unix.EPERM
 	}
@@ -419,21 +450,26 @@ func (vfs *VirtualFilesystem) LinkAt(ctx Context, oldpop, newpop *PathOperation)
 	if p.trailing {
 		return unix.ENOENT
 	}
-	if old.mount.opts.ReadOnly {
+	if old.mount.ReadOnly() {
 		return unix.EROFS
 	}
 	if err := checkInodePermission(p.r.creds, MayWrite|MayExec, parent.inode); err != nil {
 		return err
 	}
 	old.dentry.mu.Lock()
-	dead := old.dentry.dead
+	dead, linkable := old.dentry.dead, old.dentry.linkable
 	old.dentry.mu.Unlock()
-	if dead {
+	if dead && !linkable {
 		return unix.ENOENT
 	}
 	ino, err := parent.inode.Link(ctx, p.name, old.dentry.inode)
 	if err != nil {
 		return err
+	}
+	if linkable {
+		old.dentry.mu.Lock()
+		old.dentry.linkable = false
+		old.dentry.mu.Unlock()
 	}
 	parent.insertChildLocked(ino, p.name)
 	return nil
@@ -468,7 +504,7 @@ func (vfs *VirtualFilesystem) removeAt(ctx Context, pop *PathOperation, dir bool
 	if err := p.r.checkSearch(); err != nil {
 		return err
 	}
-	if p.r.cur.mount.opts.ReadOnly {
+	if p.r.cur.mount.ReadOnly() {
 		return unix.EROFS
 	}
 	parent := p.r.cur.dentry
@@ -518,11 +554,16 @@ func (vfs *VirtualFilesystem) removeAt(ctx Context, pop *PathOperation, dir bool
 	return nil
 }
 
-// RenameAt implements renameat2(2) with flags 0 or RENAME_NOREPLACE.
+// RenameAt implements renameat2(2): flags are 0 or RENAME_NOREPLACE,
+// RENAME_EXCHANGE (both names must exist; they swap) or RENAME_WHITEOUT
+// (the old name becomes a whiteout, a 0:0 character device; the caller
+// checked CAP_MKNOD).
 func (vfs *VirtualFilesystem) RenameAt(ctx Context, oldpop, newpop *PathOperation, flags uint32) error {
-	if flags&^unix.RENAME_NOREPLACE != 0 {
+	if flags&^(unix.RENAME_NOREPLACE|unix.RENAME_EXCHANGE|unix.RENAME_WHITEOUT) != 0 ||
+		flags&unix.RENAME_EXCHANGE != 0 && flags&(unix.RENAME_NOREPLACE|unix.RENAME_WHITEOUT) != 0 {
 		return unix.EINVAL
 	}
+	exchange := flags&unix.RENAME_EXCHANGE != 0
 	op, err := vfs.walkToParent(ctx, oldpop)
 	if err != nil {
 		return err
@@ -546,7 +587,7 @@ func (vfs *VirtualFilesystem) RenameAt(ctx Context, oldpop, newpop *PathOperatio
 		return unix.EXDEV
 	}
 	mnt := op.r.cur.mount
-	if mnt.opts.ReadOnly {
+	if mnt.ReadOnly() {
 		return unix.EROFS
 	}
 	creds := op.r.creds
@@ -581,8 +622,14 @@ func (vfs *VirtualFilesystem) RenameAt(ctx Context, oldpop, newpop *PathOperatio
 		return unix.ENOTDIR
 	}
 	replaced, err := newParent.childLocked(ctx, np.name)
-	if err != nil && err != unix.ENOENT {
+	if err != nil && (err != unix.ENOENT || exchange) {
 		return err
+	}
+	if exchange {
+		if (op.trailing || np.trailing) && !replaced.IsDir() {
+			return unix.ENOTDIR
+		}
+		return vfs.exchangeLocked(ctx, creds, oldParent, op.name, child, newParent, np.name, replaced)
 	}
 	if replaced != nil {
 		if replaced == child || replaced.inode == child.inode {
@@ -665,6 +712,72 @@ func (vfs *VirtualFilesystem) RenameAt(ctx Context, oldpop, newpop *PathOperatio
 		// oldParent is referenced by op.r.cur, so this is not the last.
 		oldParent.refs.Add(-1)
 	}
+	if flags&unix.RENAME_WHITEOUT != 0 {
+		wo, err := oldParent.inode.Create(ctx, op.name, &CreateOptions{Mode: unix.S_IFCHR, UID: creds.FilesystemKUID, GID: creds.FilesystemKGID})
+		if err != nil {
+			return err
+		}
+		oldParent.insertChildLocked(wo, op.name)
+	}
+	return nil
+}
+
+// Exchanger is implemented by directory nodes whose filesystem supports
+// renameat2(RENAME_EXCHANGE): it swaps this directory's oldName (a) with
+// newParent's newName (b).
+type Exchanger interface {
+	Exchange(ctx Context, oldName string, a Inode, newParent Inode, newName string, b Inode) error
+}
+
+// exchangeLocked is RENAME_EXCHANGE once both parents are locked.
+func (vfs *VirtualFilesystem) exchangeLocked(ctx Context, creds *auth.Credentials, oldParent *Dentry, oldName string, a *Dentry, newParent *Dentry, newName string, b *Dentry) error {
+	if a == b || a.inode == b.inode {
+		return nil
+	}
+	for _, c := range []struct{ parent, child *Dentry }{{oldParent, a}, {newParent, b}} {
+		if err := checkInodePermission(creds, MayWrite|MayExec, c.parent.inode); err != nil {
+			return err
+		}
+		if err := checkSticky(creds, c.parent.inode, c.child.inode); err != nil {
+			return err
+		}
+		if c.child.mounts.Load() != 0 {
+			return unix.EBUSY
+		}
+	}
+	if oldParent != newParent {
+		for _, c := range []*Dentry{a, b} {
+			if c.IsDir() {
+				if err := checkInodePermission(creds, MayWrite, c.inode); err != nil {
+					return err
+				}
+			}
+		}
+		// Neither may end up below itself.
+		for d := newParent; d != nil; d = d.parent {
+			if d == a {
+				return unix.EINVAL
+			}
+		}
+		for d := oldParent; d != nil; d = d.parent {
+			if d == b {
+				return unix.EINVAL
+			}
+		}
+	}
+	ex, ok := oldParent.inode.(Exchanger)
+	if !ok {
+		return unix.EINVAL
+	}
+	if err := ex.Exchange(ctx, oldName, a.inode, newParent.inode, newName, b.inode); err != nil {
+		return err
+	}
+	oldParent.children[oldName] = b
+	newParent.children[newName] = a
+	a.name, b.name = newName, oldName
+	if oldParent != newParent {
+		a.parent, b.parent = newParent, oldParent
+	}
 	return nil
 }
 
@@ -692,7 +805,7 @@ func (vfs *VirtualFilesystem) SetStat(ctx Context, vd VirtualDentry, opts *SetSt
 	if o.Mask == 0 {
 		return nil
 	}
-	if vd.mount.opts.ReadOnly {
+	if vd.mount.ReadOnly() {
 		return unix.EROFS
 	}
 	if o.Mask&unix.STATX_SIZE != 0 {

@@ -37,6 +37,37 @@ type mountKey struct {
 type MountOptions struct {
 	// ReadOnly makes every modification through the mount fail with EROFS.
 	ReadOnly bool
+	// NoSuid makes exec ignore set-user-ID and set-group-ID bits.
+	NoSuid bool
+	// NoDev makes opening device nodes fail with EACCES.
+	NoDev bool
+	// NoExec makes exec of files on the mount fail with EACCES.
+	NoExec bool
+}
+
+// Per-mount flag bits of Mount.flags.
+const (
+	mountReadOnly uint32 = 1 << iota
+	mountNoSuid
+	mountNoDev
+	mountNoExec
+)
+
+func (o MountOptions) bits() uint32 {
+	var b uint32
+	if o.ReadOnly {
+		b |= mountReadOnly
+	}
+	if o.NoSuid {
+		b |= mountNoSuid
+	}
+	if o.NoDev {
+		b |= mountNoDev
+	}
+	if o.NoExec {
+		b |= mountNoExec
+	}
+	return b
 }
 
 // Mount is a filesystem mounted at a point of the tree.
@@ -45,7 +76,8 @@ type Mount struct {
 	fs   Filesystem
 	root *Dentry
 	id   uint64
-	opts MountOptions
+	// flags are the mount* bits; remount changes them.
+	flags atomic.Uint32
 
 	// parent and point are protected by vfs.mountMu; nil for the root.
 	parent *Mount
@@ -59,7 +91,22 @@ func (m *Mount) Filesystem() Filesystem { return m.fs }
 func (m *Mount) ID() uint64 { return m.id }
 
 // ReadOnly reports whether the mount is read-only.
-func (m *Mount) ReadOnly() bool { return m.opts.ReadOnly }
+func (m *Mount) ReadOnly() bool { return m.flags.Load()&mountReadOnly != 0 }
+
+// NoSuid reports whether exec ignores set-ID bits of files on the mount.
+func (m *Mount) NoSuid() bool { return m.flags.Load()&mountNoSuid != 0 }
+
+// NoDev reports whether device nodes on the mount may not be opened.
+func (m *Mount) NoDev() bool { return m.flags.Load()&mountNoDev != 0 }
+
+// NoExec reports whether files on the mount may not be executed.
+func (m *Mount) NoExec() bool { return m.flags.Load()&mountNoExec != 0 }
+
+// Options returns the mount's flags.
+func (m *Mount) Options() MountOptions {
+	b := m.flags.Load()
+	return MountOptions{ReadOnly: b&mountReadOnly != 0, NoSuid: b&mountNoSuid != 0, NoDev: b&mountNoDev != 0, NoExec: b&mountNoExec != 0}
+}
 
 // New returns an empty VirtualFilesystem; NewRootMount gives it a root.
 func New() *VirtualFilesystem {
@@ -77,7 +124,8 @@ func (vfs *VirtualFilesystem) newMount(fs Filesystem, opts MountOptions) (*Mount
 	if err != nil {
 		return nil, err
 	}
-	m := &Mount{vfs: vfs, fs: fs, id: vfs.nextMountID.Add(1), opts: opts}
+	m := &Mount{vfs: vfs, fs: fs, id: vfs.nextMountID.Add(1)}
+	m.flags.Store(opts.bits())
 	m.root = newDentry(ino, nil, "")
 	return m, nil
 }
@@ -210,11 +258,14 @@ type Dentry struct {
 	parent *Dentry
 	name   string
 
-	// mu protects children and dead, and serialises directory
+	// mu protects children, dead and linkable, and serialises directory
 	// modifications of this directory.
 	mu       sync.Mutex
 	children map[string]*Dentry
 	dead     bool
+	// linkable marks the dentry of an O_TMPFILE file (without O_EXCL):
+	// dead, yet linkat may give it a name once.
+	linkable bool
 }
 
 func newDentry(ino Inode, parent *Dentry, name string) *Dentry {

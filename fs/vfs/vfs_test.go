@@ -607,6 +607,21 @@ func TestOpenCreateOnDir(t *testing.T) {
 	wantErr(t, "O_CREAT on dir", err, unix.EISDIR)
 	_, err = e.vfs.OpenAt(rootCtx, e.pop("/d", true), &vfs.OpenOptions{Flags: unix.O_CREAT | unix.O_DIRECTORY})
 	wantErr(t, "O_CREAT|O_DIRECTORY", err, unix.EINVAL)
-	_, err = e.vfs.OpenAt(rootCtx, e.pop("/d", true), &vfs.OpenOptions{Flags: unix.O_TMPFILE | unix.O_RDWR})
-	wantErr(t, "O_TMPFILE", err, unix.EOPNOTSUPP)
+	// tmpfs supports O_TMPFILE: an unnamed file below the directory.
+	f, err := e.vfs.OpenAt(rootCtx, e.pop("/d", true), &vfs.OpenOptions{Flags: unix.O_TMPFILE | unix.O_RDWR, Mode: 0o600})
+	if err != nil {
+		t.Fatalf("O_TMPFILE: %v", err)
+	}
+	if st, err := f.Stat(rootCtx); err != nil || st.Nlink != 0 || st.Mode != unix.S_IFREG|0o600 {
+		t.Errorf("O_TMPFILE file: %+v, %v", st, err)
+	}
+	if !f.VirtualDentry().Dentry().IsDeleted() {
+		t.Error("O_TMPFILE file has a name")
+	}
+	f.DecRef(rootCtx)
+	if x, err := e.vfs.OpenAt(rootCtx, e.pop("/d/x", false), &vfs.OpenOptions{Flags: unix.O_CREAT | unix.O_RDWR, Mode: 0o600}); err == nil {
+		x.DecRef(rootCtx)
+	}
+	_, err = e.vfs.OpenAt(rootCtx, e.pop("/d/x", true), &vfs.OpenOptions{Flags: unix.O_TMPFILE | unix.O_RDWR})
+	wantErr(t, "O_TMPFILE on a file", err, unix.ENOTDIR)
 }

@@ -32,7 +32,21 @@ type PathOperation struct {
 	Path string
 	// Follow says whether a symlink as the final component is followed.
 	Follow bool
+	// Resolve holds openat2's RESOLVE_* flags (0 for every other call).
+	Resolve uint64
 }
+
+// openat2's resolve flags.
+const (
+	ResolveNoXdev       = 0x01
+	ResolveNoMagiclinks = 0x02
+	ResolveNoSymlinks   = 0x04
+	ResolveBeneath      = 0x08
+	ResolveInRoot       = 0x10
+	ResolveCached       = 0x20
+	// resolveScoped are the flags that confine the walk below Start.
+	resolveScoped = ResolveBeneath | ResolveInRoot
+)
 
 // resolver is the state of one path walk. It holds a reference on cur.
 type resolver struct {
@@ -42,6 +56,8 @@ type resolver struct {
 	root     VirtualDentry // borrowed from the PathOperation
 	cur      VirtualDentry
 	symlinks int
+	// resolve are the PathOperation's RESOLVE_* flags.
+	rflags uint64
 	// anon is the file a magic link as the last component named when
 	// that file has no dentry (errAnonFile); the resolver holds a
 	// reference until a caller takes it.
@@ -50,7 +66,11 @@ type resolver struct {
 
 func (vfs *VirtualFilesystem) newResolver(ctx Context, pop *PathOperation) resolver {
 	pop.Start.IncRef()
-	return resolver{vfs: vfs, ctx: ctx, creds: ctx.Credentials(), root: pop.Root, cur: pop.Start}
+	r := resolver{vfs: vfs, ctx: ctx, creds: ctx.Credentials(), root: pop.Root, cur: pop.Start, rflags: pop.Resolve}
+	if r.rflags&resolveScoped != 0 {
+		r.root = pop.Start
+	}
+	return r
 }
 
 func (r *resolver) release() {
@@ -83,6 +103,10 @@ var errAnonFile = errors.New("magic link to a file without a path")
 // to walk. It returns the path left to walk, or landed when rest names the
 // target itself.
 func (r *resolver) followMagic(next VirtualDentry, ml MagicLink, rest string) (string, bool, error) {
+	if r.rflags&(ResolveNoSymlinks|ResolveNoMagiclinks) != 0 {
+		next.DecRef()
+		return "", false, unix.ELOOP
+	}
 	vd, file, ok, err := ml.MagicTarget(r.ctx)
 	if err == nil && !ok {
 		path, err := r.followSymlink(next, rest)
@@ -91,6 +115,13 @@ func (r *resolver) followMagic(next VirtualDentry, ml MagicLink, rest string) (s
 	next.DecRef()
 	if err != nil {
 		return "", false, err
+	}
+	if r.rflags&resolveScoped != 0 || (r.rflags&ResolveNoXdev != 0 && (file != nil || vd.mount != r.cur.mount)) {
+		if file != nil {
+			file.DecRef(r.ctx)
+		}
+		vd.DecRef()
+		return "", false, unix.EXDEV
 	}
 	r.symlinks++
 	if r.symlinks > MaxSymlinkTraversals {
@@ -135,7 +166,9 @@ func (r *resolver) walkParent(path string) (string, bool, error) {
 		return "", false, unix.ENOENT
 	}
 	if path[0] == '/' {
-		r.setCur(r.root)
+		if err := r.jumpRoot(); err != nil {
+			return "", false, err
+		}
 	}
 	for {
 		for len(path) > 0 && path[0] == '/' {
@@ -186,6 +219,9 @@ func (r *resolver) walkParent(path string) (string, bool, error) {
 // moves r.cur to the root.
 func (r *resolver) followSymlink(next VirtualDentry, rest string) (string, error) {
 	defer next.DecRef()
+	if r.rflags&ResolveNoSymlinks != 0 {
+		return "", unix.ELOOP
+	}
 	r.symlinks++
 	if r.symlinks > MaxSymlinkTraversals {
 		return "", unix.ELOOP
@@ -198,9 +234,25 @@ func (r *resolver) followSymlink(next VirtualDentry, rest string) (string, error
 		return "", unix.ENOENT
 	}
 	if target[0] == '/' {
-		r.setCur(r.root)
+		if err := r.jumpRoot(); err != nil {
+			return "", err
+		}
 	}
 	return target + rest, nil
+}
+
+// jumpRoot moves r.cur to the root for an absolute path, as Linux's
+// nd_jump_root: EXDEV under RESOLVE_BENEATH, or under RESOLVE_NO_XDEV when
+// the root is on another mount.
+func (r *resolver) jumpRoot() error {
+	if r.rflags&ResolveBeneath != 0 {
+		return unix.EXDEV
+	}
+	if r.rflags&ResolveNoXdev != 0 && r.cur.mount != r.root.mount {
+		return unix.EXDEV
+	}
+	r.setCur(r.root)
+	return nil
 }
 
 // checkSearch checks that r.cur is a directory that may be searched.
@@ -222,13 +274,29 @@ func (r *resolver) step(name string) (VirtualDentry, error) {
 		r.cur.IncRef()
 		return r.cur, nil
 	case "..":
-		return r.dotdot(), nil
+		vd := r.dotdot()
+		if r.rflags != 0 {
+			if r.rflags&ResolveBeneath != 0 && r.cur == r.root {
+				vd.DecRef()
+				return VirtualDentry{}, unix.EXDEV
+			}
+			if r.rflags&ResolveNoXdev != 0 && vd.mount != r.cur.mount {
+				vd.DecRef()
+				return VirtualDentry{}, unix.EXDEV
+			}
+		}
+		return vd, nil
 	}
 	d, err := r.vfs.lookupChild(r.ctx, r.cur.dentry, name)
 	if err != nil {
 		return VirtualDentry{}, err
 	}
-	return r.vfs.followMounts(VirtualDentry{r.cur.mount, d}), nil
+	vd := r.vfs.followMounts(VirtualDentry{r.cur.mount, d})
+	if r.rflags&ResolveNoXdev != 0 && vd.mount != r.cur.mount {
+		vd.DecRef()
+		return VirtualDentry{}, unix.EXDEV
+	}
+	return vd, nil
 }
 
 // dotdot returns a reference to the parent of r.cur, crossing mounts and

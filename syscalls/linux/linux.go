@@ -30,5 +30,6 @@ func Table() *kernel.SyscallTable {
 	registerEventfd(t)
 	registerTimerfd(t)
 	registerSignalfd(t)
+	registerFileops(t)
 	return t
 }

@@ -38,6 +38,24 @@ func registerFile(t *kernel.SyscallTable) {
 	}
 }
 
+// registerFileops installs the file syscalls of sys_splice.go,
+// sys_xattr.go, sys_mount.go and sys_memfd.go, and the path and file
+// calls added with them.
+func registerFileops(t *kernel.SyscallTable) {
+	registerSplice(t)
+	registerXattr(t)
+	registerMount(t)
+	for nr, fn := range map[uintptr]kernel.SyscallFn{
+		unix.SYS_MEMFD_CREATE: MemfdCreate, unix.SYS_FALLOCATE: Fallocate,
+		unix.SYS_SYNC_FILE_RANGE: SyncFileRange, unix.SYS_READAHEAD: Readahead,
+		unix.SYS_OPENAT2: Openat2, unix.SYS_FCHMODAT2: Fchmodat2,
+		unix.SYS_UTIMES: Utimes, unix.SYS_FUTIMESAT: Futimesat, unix.SYS_UTIME: Utime,
+		unix.SYS_CHROOT: Chroot,
+	} {
+		t.Register(nr, fn)
+	}
+}
+
 // oLargefile is O_LARGEFILE on amd64; 64-bit opens always get it.
 const oLargefile = 0o100000
 
@@ -137,15 +155,36 @@ func Creat(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
 }
 
 func openat(t *kernel.Task, dirfd int32, addr uint64, flags, mode uint32) (uintptr, error) {
+	return openatResolve(t, dirfd, addr, flags, mode, 0)
+}
+
+// oTmpfile is O_TMPFILE without O_DIRECTORY.
+const oTmpfile = unix.O_TMPFILE &^ unix.O_DIRECTORY
+
+// openatResolve is openat with openat2's resolve flags.
+func openatResolve(t *kernel.Task, dirfd int32, addr uint64, flags, mode uint32, resolve uint64) (uintptr, error) {
+	if flags&oTmpfile != 0 {
+		// O_TMPFILE needs O_DIRECTORY, no O_CREAT, and write access.
+		if flags&(unix.O_TMPFILE|unix.O_CREAT) != unix.O_TMPFILE || flags&unix.O_ACCMODE == unix.O_RDONLY {
+			return 0, unix.EINVAL
+		}
+	}
 	path, err := copyInPath(t, addr)
 	if err != nil {
 		return 0, err
 	}
 	var p pathArgs
 	defer p.release(t)
-	if err := setupPath(t, dirfd, path, flags&unix.O_NOFOLLOW == 0, false, &p); err != nil {
+	sp := path
+	if resolve&(vfs.ResolveBeneath|vfs.ResolveInRoot) != 0 && len(path) > 0 && path[0] == '/' {
+		// Scoped walks start at dirfd even for absolute paths.
+		sp = "." + path
+	}
+	if err := setupPath(t, dirfd, sp, flags&unix.O_NOFOLLOW == 0, false, &p); err != nil {
 		return 0, err
 	}
+	p.pop.Path = path
+	p.pop.Resolve = resolve
 	flags |= oLargefile
 	opts := vfs.OpenOptions{Flags: flags, Mode: mode & 0o7777 &^ t.FSContext().Umask()}
 	f, err := t.Kernel().VFS.OpenAt(t, &p.pop, &opts)
@@ -219,9 +258,9 @@ func Dup3(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
 }
 
 // Fcntl implements fcntl(2): F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD, F_SETFD,
-// F_GETFL, F_SETFL, the record locks (sys_lock.go) and
-// F_GETPIPE_SZ/F_SETPIPE_SZ (sys_pipe.go). Other commands (leases, seals)
-// are EINVAL for now.
+// F_GETFL, F_SETFL, the record locks (sys_lock.go),
+// F_GETPIPE_SZ/F_SETPIPE_SZ (sys_pipe.go) and the memfd seals
+// (sys_memfd.go). Leases are EINVAL for now.
 func Fcntl(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
 	fd, cmd := a[0].Int(), a[1].Int()
 	f, flags, err := getFile(t, fd)
@@ -256,6 +295,8 @@ func Fcntl(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
 		return fcntlLock(t, f, cmd, a[2].Pointer())
 	case unix.F_GETPIPE_SZ, unix.F_SETPIPE_SZ:
 		return pipeFcntl(t, f, cmd, a[2].Uint())
+	case unix.F_ADD_SEALS, unix.F_GET_SEALS:
+		return fcntlSeals(f, cmd, a[2].Uint())
 	}
 	return 0, unix.EINVAL
 }
@@ -335,13 +376,96 @@ func Fsync(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
 // Sync implements sync(2): nothing is buffered outside the memory file.
 func Sync(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) { return 0, nil }
 
-// Syncfs implements syncfs(2).
+// Syncfs implements syncfs(2): nothing is buffered outside the memory
+// file, so it only checks the descriptor (O_PATH ones are EBADF).
 func Syncfs(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
 	f, _, err := getFile(t, a[0].Int())
 	if err != nil {
 		return 0, err
 	}
-	f.DecRef(t)
+	defer f.DecRef(t)
+	if f.IsOPath() {
+		return 0, unix.EBADF
+	}
+	return 0, nil
+}
+
+// Fallocate implements fallocate(2) after Linux's generic checks
+// (vfs_fallocate); the file decides which modes it supports.
+func Fallocate(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
+	fd, mode, off, length := a[0].Int(), a[1].Uint(), a[2].Int64(), a[3].Int64()
+	f, _, err := getFile(t, fd)
+	if err != nil {
+		return 0, err
+	}
+	defer f.DecRef(t)
+	const supported = unix.FALLOC_FL_KEEP_SIZE | unix.FALLOC_FL_PUNCH_HOLE | unix.FALLOC_FL_COLLAPSE_RANGE |
+		unix.FALLOC_FL_ZERO_RANGE | unix.FALLOC_FL_INSERT_RANGE | unix.FALLOC_FL_UNSHARE_RANGE | 0x80 /* WRITE_ZEROES */
+	if off < 0 || length <= 0 {
+		return 0, unix.EINVAL
+	}
+	if mode&^supported != 0 {
+		return 0, unix.EOPNOTSUPP
+	}
+	// As Linux 6.x: an invalid combination of modes is EOPNOTSUPP.
+	switch mode &^ unix.FALLOC_FL_KEEP_SIZE {
+	case 0, unix.FALLOC_FL_UNSHARE_RANGE, unix.FALLOC_FL_ZERO_RANGE:
+	case unix.FALLOC_FL_PUNCH_HOLE:
+		if mode&unix.FALLOC_FL_KEEP_SIZE == 0 {
+			return 0, unix.EOPNOTSUPP
+		}
+	case unix.FALLOC_FL_COLLAPSE_RANGE, unix.FALLOC_FL_INSERT_RANGE, 0x80:
+		if mode&unix.FALLOC_FL_KEEP_SIZE != 0 {
+			return 0, unix.EOPNOTSUPP
+		}
+	default:
+		return 0, unix.EOPNOTSUPP
+	}
+	if f.IsOPath() {
+		return 0, unix.EBADF
+	}
+	return 0, f.Allocate(t, mode, off, length)
+}
+
+// SyncFileRange implements sync_file_range(2): validation only.
+func SyncFileRange(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
+	fd, off, nbytes, flags := a[0].Int(), a[1].Int64(), a[2].Int64(), a[3].Uint()
+	const valid = unix.SYNC_FILE_RANGE_WAIT_BEFORE | unix.SYNC_FILE_RANGE_WRITE | unix.SYNC_FILE_RANGE_WAIT_AFTER
+	if flags&^valid != 0 || off < 0 || nbytes < 0 || off+nbytes < off {
+		return 0, unix.EINVAL
+	}
+	f, _, err := getFile(t, fd)
+	if err != nil {
+		return 0, err
+	}
+	defer f.DecRef(t)
+	if f.IsOPath() {
+		return 0, unix.EBADF
+	}
+	switch fileMode(t, f) {
+	case unix.S_IFREG, unix.S_IFDIR, unix.S_IFBLK, unix.S_IFLNK:
+		return 0, nil
+	}
+	return 0, unix.ESPIPE
+}
+
+// Readahead implements readahead(2): validation only (file data is in
+// memory already).
+func Readahead(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
+	f, _, err := getFile(t, a[0].Int())
+	if err != nil {
+		return 0, err
+	}
+	defer f.DecRef(t)
+	if f.IsOPath() || !f.IsReadable() {
+		return 0, unix.EBADF
+	}
+	if !f.Seekable() || fileMode(t, f) != unix.S_IFREG {
+		return 0, unix.EINVAL
+	}
+	if a[1].Int64() < 0 {
+		return 0, unix.EINVAL
+	}
 	return 0, nil
 }
 

@@ -50,5 +50,5 @@ func configureFileMMap(t *kernel.Task, fd int32, opts *mm.MMapOpts) error {
 			f.DecRef(t)
 		}
 	}
-	return nil
+	return sealMMap(t, opts)
 }

@@ -1,9 +1,12 @@
 package linux
 
 import (
+	"encoding/binary"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/rampart-sandbox/rampart/abi"
+	"github.com/rampart-sandbox/rampart/fs/tmpfs"
 	"github.com/rampart-sandbox/rampart/fs/vfs"
 	"github.com/rampart-sandbox/rampart/sentry/arch"
 	"github.com/rampart-sandbox/rampart/sentry/kernel"
@@ -137,29 +140,37 @@ func mkdirat(t *kernel.Task, dirfd int32, addr uint64, mode uint32) error {
 
 // Mknod implements mknod(2).
 func Mknod(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
-	return 0, mknodat(t, unix.AT_FDCWD, a[0].Pointer(), a[1].Uint())
+	return 0, mknodat(t, unix.AT_FDCWD, a[0].Pointer(), a[1].Uint(), a[2].Uint64())
 }
 
-// Mknodat implements mknodat(2). Device nodes need CAP_MKNOD, which the
-// sandbox does not grant; regular files, fifos and sockets are created if
-// the filesystem supports them.
+// Mknodat implements mknodat(2): regular files, FIFOs and sockets are
+// created if the filesystem supports them; device nodes need CAP_MKNOD
+// and a permitted device number (tmpfs.PermittedDevice), else EPERM.
 func Mknodat(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
-	return 0, mknodat(t, a[0].Int(), a[1].Pointer(), a[2].Uint())
+	return 0, mknodat(t, a[0].Int(), a[1].Pointer(), a[2].Uint(), a[3].Uint64())
 }
 
-func mknodat(t *kernel.Task, dirfd int32, addr uint64, mode uint32) error {
+func mknodat(t *kernel.Task, dirfd int32, addr uint64, mode uint32, dev uint64) error {
+	var rdev uint64
 	switch mode & unix.S_IFMT {
 	case 0:
 		mode |= unix.S_IFREG
 	case unix.S_IFREG, unix.S_IFIFO, unix.S_IFSOCK:
-	case unix.S_IFCHR, unix.S_IFBLK, unix.S_IFDIR:
+	case unix.S_IFCHR, unix.S_IFBLK:
+		// The argument is the old encoding of dev_t (new_decode_dev).
+		d := uint32(dev)
+		rdev = unix.Mkdev((d&0xfff00)>>8, (d&0xff)|((d>>12)&0xfff00))
+		if !t.Credentials().HasCapability(auth.CAP_MKNOD) || !tmpfs.PermittedDevice(mode, rdev) {
+			return unix.EPERM
+		}
+	case unix.S_IFDIR:
 		return unix.EPERM
 	default:
 		return unix.EINVAL
 	}
 	mode = mode&unix.S_IFMT | mode&0o7777&^t.FSContext().Umask()
 	return withPath(t, dirfd, addr, false, func(pop *vfs.PathOperation) error {
-		return t.Kernel().VFS.MknodAt(t, pop, mode)
+		return t.Kernel().VFS.MknodAt(t, pop, mode, rdev)
 	})
 }
 
@@ -200,14 +211,19 @@ func Renameat(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
 	return 0, renameat(t, a[0].Int(), a[1].Pointer(), a[2].Int(), a[3].Pointer(), 0)
 }
 
-// Renameat2 implements renameat2(2) with flags 0 and RENAME_NOREPLACE.
+// Renameat2 implements renameat2(2): RENAME_NOREPLACE, RENAME_EXCHANGE
+// and RENAME_WHITEOUT (which needs CAP_MKNOD).
 func Renameat2(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
 	return 0, renameat(t, a[0].Int(), a[1].Pointer(), a[2].Int(), a[3].Pointer(), a[4].Uint())
 }
 
 func renameat(t *kernel.Task, olddirfd int32, oldAddr uint64, newdirfd int32, newAddr uint64, flags uint32) error {
-	if flags&^unix.RENAME_NOREPLACE != 0 {
+	if flags&^(unix.RENAME_NOREPLACE|unix.RENAME_EXCHANGE|unix.RENAME_WHITEOUT) != 0 ||
+		flags&unix.RENAME_EXCHANGE != 0 && flags&(unix.RENAME_NOREPLACE|unix.RENAME_WHITEOUT) != 0 {
 		return unix.EINVAL
+	}
+	if flags&unix.RENAME_WHITEOUT != 0 && !t.Credentials().HasCapability(auth.CAP_MKNOD) {
+		return unix.EPERM
 	}
 	return withPath(t, olddirfd, oldAddr, false, func(oldpop *vfs.PathOperation) error {
 		return withPath(t, newdirfd, newAddr, false, func(newpop *vfs.PathOperation) error {
@@ -264,12 +280,16 @@ func linkat(t *kernel.Task, olddirfd int32, oldAddr uint64, newdirfd int32, newA
 		return err
 	}
 	if op.emptyOnFD {
-		op.pop.Path = "."
-		if op.file != nil && !op.pop.Start.Dentry().IsDir() {
-			// linkat(fd, "", AT_EMPTY_PATH) links the file itself; the
-			// walk cannot name a non-directory by "."; not supported yet.
-			return unix.ENOENT
+		// linkat(fd, "", AT_EMPTY_PATH) links the file itself (an
+		// O_TMPFILE file gets its first name this way).
+		old, err := op.getTarget(t)
+		if err != nil {
+			return err
 		}
+		defer old.DecRef()
+		return withPath(t, newdirfd, newAddr, false, func(newpop *vfs.PathOperation) error {
+			return t.Kernel().VFS.Link(t, old, newpop)
+		})
 	}
 	return withPath(t, newdirfd, newAddr, false, func(newpop *vfs.PathOperation) error {
 		return t.Kernel().VFS.LinkAt(t, &op.pop, newpop)
@@ -486,4 +506,163 @@ func Utimensat(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
 		return 0, t.Kernel().VFS.SetStat(t, vd, &opts, true)
 	}
 	return 0, setStatPath(t, dirfd, pathAddr, flags&unix.AT_SYMLINK_NOFOLLOW == 0, flags&unix.AT_EMPTY_PATH != 0, &opts)
+}
+
+// Fchmodat2 implements fchmodat2(2): fchmodat with AT_SYMLINK_NOFOLLOW
+// (EOPNOTSUPP on a symlink, whose mode cannot change) and AT_EMPTY_PATH.
+func Fchmodat2(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
+	flags := a[3].Uint()
+	if flags&^(unix.AT_SYMLINK_NOFOLLOW|unix.AT_EMPTY_PATH) != 0 {
+		return 0, unix.EINVAL
+	}
+	path, err := copyInPath(t, a[1].Pointer())
+	if err != nil {
+		return 0, err
+	}
+	var p pathArgs
+	defer p.release(t)
+	if err := setupPath(t, a[0].Int(), path, flags&unix.AT_SYMLINK_NOFOLLOW == 0, flags&unix.AT_EMPTY_PATH != 0, &p); err != nil {
+		return 0, err
+	}
+	vd, err := p.getTarget(t)
+	if err != nil {
+		return 0, err
+	}
+	defer vd.DecRef()
+	if vd.Dentry().IsSymlink() {
+		return 0, unix.EOPNOTSUPP
+	}
+	return 0, t.Kernel().VFS.SetStat(t, vd, &vfs.SetStatOptions{Mask: unix.STATX_MODE, Mode: a[2].Uint() & 0o7777}, false)
+}
+
+// timevalTimes reads utimes' two struct timevals (NULL: now).
+func timevalTimes(t *kernel.Task, addr uint64) (*vfs.SetStatOptions, error) {
+	opts := &vfs.SetStatOptions{Mask: unix.STATX_ATIME | unix.STATX_MTIME}
+	if addr == 0 {
+		opts.Atime.Nsec, opts.Mtime.Nsec = utimeNow, utimeNow
+		return opts, nil
+	}
+	var b [32]byte
+	if _, err := t.CopyIn(addr, b[:]); err != nil {
+		return nil, unix.EFAULT
+	}
+	for i, ts := range []*unix.Timespec{&opts.Atime, &opts.Mtime} {
+		sec := int64(binary.LittleEndian.Uint64(b[i*16:]))
+		usec := int64(binary.LittleEndian.Uint64(b[i*16+8:]))
+		if usec < 0 || usec >= 1000000 {
+			return nil, unix.EINVAL
+		}
+		*ts = unix.Timespec{Sec: sec, Nsec: usec * 1000}
+	}
+	return opts, nil
+}
+
+// Utimes implements utimes(2).
+func Utimes(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
+	opts, err := timevalTimes(t, a[1].Pointer())
+	if err != nil {
+		return 0, err
+	}
+	return 0, setStatPath(t, unix.AT_FDCWD, a[0].Pointer(), true, false, opts)
+}
+
+// Futimesat implements futimesat(2); a NULL path names dirfd itself.
+func Futimesat(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
+	opts, err := timevalTimes(t, a[2].Pointer())
+	if err != nil {
+		return 0, err
+	}
+	if a[1].Pointer() == 0 {
+		return 0, setStatFD(t, a[0].Int(), opts)
+	}
+	return 0, setStatPath(t, a[0].Int(), a[1].Pointer(), true, false, opts)
+}
+
+// Utime implements utime(2): struct utimbuf holds whole seconds.
+func Utime(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
+	opts := &vfs.SetStatOptions{Mask: unix.STATX_ATIME | unix.STATX_MTIME}
+	if addr := a[1].Pointer(); addr == 0 {
+		opts.Atime.Nsec, opts.Mtime.Nsec = utimeNow, utimeNow
+	} else {
+		var b [16]byte
+		if _, err := t.CopyIn(addr, b[:]); err != nil {
+			return 0, unix.EFAULT
+		}
+		opts.Atime.Sec = int64(binary.LittleEndian.Uint64(b[0:]))
+		opts.Mtime.Sec = int64(binary.LittleEndian.Uint64(b[8:]))
+	}
+	return 0, setStatPath(t, unix.AT_FDCWD, a[0].Pointer(), true, false, opts)
+}
+
+// Chroot implements chroot(2): it needs CAP_SYS_CHROOT and search
+// permission on the new root; later walks of every thread sharing the
+// FSContext start there and never go above it.
+func Chroot(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
+	return 0, withPath(t, unix.AT_FDCWD, a[0].Pointer(), true, func(pop *vfs.PathOperation) error {
+		vd, err := t.Kernel().VFS.GetDentryAt(t, pop)
+		if err != nil {
+			return err
+		}
+		defer vd.DecRef()
+		if !vd.Dentry().IsDir() {
+			return unix.ENOTDIR
+		}
+		if err := vfs.CheckAccess(t, vd, vfs.MayExec); err != nil {
+			return err
+		}
+		if !t.Credentials().HasCapability(auth.CAP_SYS_CHROOT) {
+			return unix.EPERM
+		}
+		t.FSContext().SetRoot(vd)
+		return nil
+	})
+}
+
+// openHowSize0 is OPEN_HOW_SIZE_VER0, sizeof(struct open_how).
+const openHowSize0 = 24
+
+// validOpenFlags is VALID_OPEN_FLAGS.
+const validOpenFlags = unix.O_RDONLY | unix.O_WRONLY | unix.O_RDWR | unix.O_CREAT | unix.O_EXCL | unix.O_NOCTTY |
+	unix.O_TRUNC | unix.O_APPEND | unix.O_NONBLOCK | unix.O_DSYNC | unix.O_ASYNC | unix.O_DIRECT | oLargefile |
+	unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_NOATIME | unix.O_CLOEXEC | unix.O_PATH | unix.O_TMPFILE | unix.O_SYNC
+
+// Openat2 implements openat2(2): struct open_how (extensible: larger
+// sizes must be zero past what the sentry knows) and the RESOLVE_* flags.
+func Openat2(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
+	dirfd, pathAddr, howAddr, size := a[0].Int(), a[1].Pointer(), a[2].Pointer(), a[3].Uint64()
+	if size < openHowSize0 {
+		return 0, unix.EINVAL
+	}
+	if size > 4096 {
+		return 0, unix.E2BIG
+	}
+	buf := make([]byte, size)
+	if _, err := t.CopyIn(howAddr, buf); err != nil {
+		return 0, unix.EFAULT
+	}
+	for _, c := range buf[openHowSize0:] {
+		if c != 0 {
+			return 0, unix.E2BIG
+		}
+	}
+	flags := binary.LittleEndian.Uint64(buf[0:])
+	mode := binary.LittleEndian.Uint64(buf[8:])
+	resolve := binary.LittleEndian.Uint64(buf[16:])
+	if flags&^uint64(validOpenFlags) != 0 {
+		return 0, unix.EINVAL
+	}
+	if resolve&^0x3f != 0 || resolve&vfs.ResolveBeneath != 0 && resolve&vfs.ResolveInRoot != 0 {
+		return 0, unix.EINVAL
+	}
+	willCreate := flags&unix.O_CREAT != 0 || flags&oTmpfile != 0
+	if willCreate && mode&^0o7777 != 0 || !willCreate && mode != 0 {
+		return 0, unix.EINVAL
+	}
+	if flags&unix.O_PATH != 0 && flags&^uint64(unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_PATH|unix.O_CLOEXEC) != 0 {
+		return 0, unix.EINVAL
+	}
+	if resolve&vfs.ResolveCached != 0 && flags&(unix.O_TRUNC|unix.O_CREAT|oTmpfile) != 0 {
+		return 0, unix.EAGAIN
+	}
+	return openatResolve(t, dirfd, pathAddr, uint32(flags), uint32(mode), resolve)
 }

@@ -1,0 +1,51 @@
+package vfs
+
+import "golang.org/x/sys/unix"
+
+// Allocator is implemented by FileDescriptionImpls that support
+// fallocate(2). mode has been checked against Linux's generic rules
+// (valid combinations, offsets, file type); the file decides which modes it
+// supports (EOPNOTSUPP otherwise).
+type Allocator interface {
+	Allocate(ctx Context, mode uint32, off, length int64) error
+}
+
+// Allocate implements fallocate(2) on the file after the checks of Linux's
+// vfs_fallocate that need the description.
+func (fd *FileDescription) Allocate(ctx Context, mode uint32, off, length int64) error {
+	if !fd.IsWritable() {
+		return unix.EBADF
+	}
+	st, err := fd.impl.Stat(ctx)
+	if err != nil {
+		return err
+	}
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFIFO:
+		return unix.ESPIPE
+	case unix.S_IFDIR:
+		return unix.EISDIR
+	case unix.S_IFREG, unix.S_IFBLK:
+	default:
+		if fd.vd.Ok() || st.Mode&unix.S_IFMT != 0 {
+			return unix.ENODEV
+		}
+		return unix.ESPIPE
+	}
+	if off+length < off {
+		return unix.EFBIG
+	}
+	a, ok := fd.impl.(Allocator)
+	if !ok {
+		return unix.EOPNOTSUPP
+	}
+	return a.Allocate(ctx, mode, off, length)
+}
+
+// Peeker is implemented by pipe ends that can copy queued data without
+// consuming it, for tee(2). Peek copies up to len(dst) bytes from the
+// front of the queue; it blocks (or gives EAGAIN when nonblock) like a read
+// while the pipe is empty and has writers, and returns 0 at end of file.
+type Peeker interface {
+	Peek(ctx Context, dst []byte, nonblock bool) (int, error)
+}

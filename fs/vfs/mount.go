@@ -1,0 +1,166 @@
+package vfs
+
+import "golang.org/x/sys/unix"
+
+// This file holds the mount operations an application may ask for with
+// mount(2) and umount2(2): bind mounts, remounts and lazy unmounts. The
+// syscall layer checks CAP_SYS_ADMIN; these check the tree.
+
+// IsMountRoot reports whether vd is the root of its mount.
+func (vd VirtualDentry) IsMountRoot() bool { return vd.dentry == vd.mount.root }
+
+// BindMount mounts what source names on target (MS_BIND): a new mount of
+// source's filesystem whose root is source's dentry. With recursive
+// (MS_REC), the mounts below source are copied too.
+func (vfs *VirtualFilesystem) BindMount(source, target VirtualDentry, recursive bool, opts MountOptions) error {
+	if source.dentry.IsDir() != target.dentry.IsDir() {
+		if target.dentry.IsDir() {
+			return unix.ENOTDIR
+		}
+		return unix.ENOTDIR
+	}
+	if source.dentry.IsDeleted() || target.dentry.IsDeleted() {
+		return unix.ENOENT
+	}
+	m := vfs.cloneMount(source.mount, source.dentry, opts)
+	if err := vfs.attach(m, target); err != nil {
+		m.root.decRef()
+		return err
+	}
+	if recursive && source.dentry.IsDir() {
+		vfs.copySubmounts(source.mount, source.dentry, m)
+	}
+	return nil
+}
+
+// cloneMount returns a detached mount of src's filesystem rooted at root.
+func (vfs *VirtualFilesystem) cloneMount(src *Mount, root *Dentry, opts MountOptions) *Mount {
+	root.IncRef()
+	m := &Mount{vfs: vfs, fs: src.fs, root: root, id: vfs.nextMountID.Add(1)}
+	m.flags.Store(opts.bits())
+	return m
+}
+
+// attach mounts the detached m on target.
+func (vfs *VirtualFilesystem) attach(m *Mount, target VirtualDentry) error {
+	target.dentry.IncRef()
+	vfs.mountMu.Lock()
+	defer vfs.mountMu.Unlock()
+	key := mountKey{target.mount, target.dentry}
+	if _, ok := vfs.mounts[key]; ok {
+		target.dentry.decRef()
+		return unix.EBUSY
+	}
+	m.parent, m.point = target.mount, target.dentry
+	vfs.mounts[key] = m
+	target.dentry.mounts.Add(1)
+	return nil
+}
+
+// isBelow reports whether d is root or one of its descendants.
+func (vfs *VirtualFilesystem) isBelow(d, root *Dentry) bool {
+	vfs.renameMu.RLock()
+	defer vfs.renameMu.RUnlock()
+	for ; d != nil; d = d.parent {
+		if d == root {
+			return true
+		}
+	}
+	return false
+}
+
+// copySubmounts replicates the mounts on src below srcRoot onto dst (whose
+// root is srcRoot), recursively, keeping each one's flags.
+func (vfs *VirtualFilesystem) copySubmounts(src *Mount, srcRoot *Dentry, dst *Mount) {
+	vfs.mountMu.RLock()
+	var kids []*Mount
+	for k, c := range vfs.mounts {
+		if k.parent == src {
+			kids = append(kids, c)
+		}
+	}
+	vfs.mountMu.RUnlock()
+	for _, c := range kids {
+		if !vfs.isBelow(c.point, srcRoot) {
+			continue
+		}
+		n := vfs.cloneMount(c, c.root, c.Options())
+		if err := vfs.attach(n, VirtualDentry{dst, c.point}); err != nil {
+			n.root.decRef()
+			continue
+		}
+		vfs.copySubmounts(c, c.root, n)
+	}
+}
+
+// Remount changes the flags of the mount whose root is vd (EINVAL if vd is
+// not a mount's root).
+func (vfs *VirtualFilesystem) Remount(vd VirtualDentry, opts MountOptions) error {
+	if !vd.IsMountRoot() {
+		return unix.EINVAL
+	}
+	vd.mount.flags.Store(opts.bits())
+	return nil
+}
+
+// UmountFlags implements umount2(2) on the mount whose root is vd: EINVAL
+// if vd is not one (or is the tree's root). Without detach, a mount that
+// has mounts below it is EBUSY; with detach (MNT_DETACH) the whole subtree
+// is detached at once. Open files keep detached filesystems alive.
+func (vfs *VirtualFilesystem) UmountFlags(vd VirtualDentry, detach bool) error {
+	m := vd.mount
+	if !vd.IsMountRoot() {
+		return unix.EINVAL
+	}
+	vfs.mountMu.Lock()
+	if m.parent == nil {
+		vfs.mountMu.Unlock()
+		return unix.EINVAL
+	}
+	var points []*Dentry
+	if !detach {
+		for k := range vfs.mounts {
+			if k.parent == m {
+				vfs.mountMu.Unlock()
+				return unix.EBUSY
+			}
+		}
+	} else {
+		// Detach every mount below m, deepest last.
+		todo := []*Mount{m}
+		for len(todo) > 0 {
+			p := todo[0]
+			todo = todo[1:]
+			for k, c := range vfs.mounts {
+				if k.parent == p {
+					todo = append(todo, c)
+					delete(vfs.mounts, k)
+					k.point.mounts.Add(-1)
+					points = append(points, k.point)
+					c.parent, c.point = nil, nil
+				}
+			}
+		}
+	}
+	point := m.point
+	delete(vfs.mounts, mountKey{m.parent, point})
+	point.mounts.Add(-1)
+	m.parent, m.point = nil, nil
+	vfs.mountMu.Unlock()
+	point.decRef()
+	for _, p := range points {
+		p.decRef()
+	}
+	return nil
+}
+
+// NewDisconnectedMount returns a reference to the root of a new mount of fs
+// that is not attached to the tree (Linux's kern_mount: memfd files live on
+// one).
+func (vfs *VirtualFilesystem) NewDisconnectedMount(fs Filesystem, opts MountOptions) (VirtualDentry, error) {
+	m, err := vfs.newMount(fs, opts)
+	if err != nil {
+		return VirtualDentry{}, err
+	}
+	return VirtualDentry{m, m.root}, nil
+}
