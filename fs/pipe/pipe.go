@@ -155,6 +155,17 @@ func (e *end) Stat(vfs.Context) (vfs.Stat, error) {
 // PRead implements vfs.FileDescriptionImpl: it returns what is there, blocks
 // while the pipe is empty and has writers, and returns 0 at end of file.
 func (e *end) PRead(ctx vfs.Context, dst []byte, _ int64) (int, error) {
+	return e.readQueue(ctx, dst, e.nonblocking(), true)
+}
+
+// Peek implements vfs.Peeker for tee(2): PRead without consuming.
+func (e *end) Peek(ctx vfs.Context, dst []byte, nonblock bool) (int, error) {
+	return e.readQueue(ctx, dst, nonblock || e.nonblocking(), false)
+}
+
+// readQueue copies queued bytes into dst, taking them off the queue if
+// consume.
+func (e *end) readQueue(ctx vfs.Context, dst []byte, nonblock, consume bool) (int, error) {
 	if !e.read {
 		return 0, unix.EBADF
 	}
@@ -168,7 +179,7 @@ func (e *end) PRead(ctx vfs.Context, dst []byte, _ int64) (int, error) {
 			p.mu.Unlock()
 			return 0, nil
 		}
-		if e.nonblocking() {
+		if nonblock {
 			p.mu.Unlock()
 			return 0, unix.EAGAIN
 		}
@@ -176,6 +187,15 @@ func (e *end) PRead(ctx vfs.Context, dst []byte, _ int64) (int, error) {
 			p.mu.Unlock()
 			return 0, err
 		}
+	}
+	if !consume {
+		n := min(len(dst), p.size)
+		first := copy(dst[:n], p.data[p.head:])
+		if first < n {
+			copy(dst[first:n], p.data)
+		}
+		p.mu.Unlock()
+		return n, nil
 	}
 	n := p.readLocked(dst)
 	p.mu.Unlock()
