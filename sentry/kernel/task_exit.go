@@ -49,6 +49,7 @@ func (t *Task) exit() {
 	tg := t.tg
 	delete(tg.tasks, t)
 	delete(k.tasks, t.tid)
+	t.accountExitLocked()
 	var lastInGroup bool
 	if len(tg.tasks) == 0 {
 		lastInGroup = true
@@ -128,6 +129,7 @@ func (k *Kernel) exitGroupLocked(tg *ThreadGroup) {
 
 // reapLocked forgets a zombie. k.mu must be held.
 func (k *Kernel) reapLocked(tg *ThreadGroup) {
+	k.accountReapLocked(tg)
 	delete(k.groups, tg.pid)
 	if tg.parent != nil && tg.parent.children != nil {
 		delete(tg.parent.children, tg)

@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 )
@@ -67,7 +68,13 @@ type ThreadGroup struct {
 	status  WaitStatus
 	// zombie: all tasks have exited and the parent has not reaped it.
 	zombie bool
-	// childrenUsage accumulates reaped children's usage (later issue).
+	// usage is the CPU time of exited threads and reaped children
+	// (usage.go).
+	usage groupUsage
+
+	// timers are the process' itimers and POSIX timers (timer.go); it
+	// has its own locks.
+	timers groupTimers
 
 	// childSubreaper is prctl(PR_SET_CHILD_SUBREAPER): orphaned
 	// descendants are reparented here instead of to init.
@@ -133,6 +140,9 @@ func (tg *ThreadGroup) notifyChildEvent() {
 type Limits struct {
 	mu sync.Mutex
 	l  [numLimits]unix.Rlimit
+	// cpuLimited mirrors "RLIMIT_CPU's soft limit is finite", so that the
+	// run loop's CPU-timer check (timer.go) costs one atomic load.
+	cpuLimited atomic.Bool
 }
 
 // Infinity is RLIM_INFINITY.
@@ -166,6 +176,9 @@ func (l *Limits) Get(r int) unix.Rlimit {
 func (l *Limits) Set(r int, v unix.Rlimit) {
 	l.mu.Lock()
 	l.l[r] = v
+	if r == unix.RLIMIT_CPU {
+		l.cpuLimited.Store(v.Cur != Infinity)
+	}
 	l.mu.Unlock()
 }
 
@@ -173,7 +186,9 @@ func (l *Limits) Set(r int, v unix.Rlimit) {
 func (l *Limits) Copy() *Limits {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return &Limits{l: l.l}
+	n := &Limits{l: l.l}
+	n.cpuLimited.Store(l.cpuLimited.Load())
+	return n
 }
 
 // numLimits is RLIM_NLIMITS.
