@@ -49,9 +49,9 @@ func (t *Task) run() {
 		if t.tg.cpuTimersArmed() {
 			t.checkCPUTimers()
 		}
-		in := time.Now()
+		in := t.enterUser()
 		ev, fi, err := t.ctx.Switch(t.mm.AddressSpace(), &t.regs)
-		t.userTime.Add(int64(time.Since(in)))
+		t.leaveUser(in)
 		if err != nil {
 			t.k.Warnf("tid %d: platform: %v", t.tid, err)
 			t.k.killGroup(t.tg, Signaled(int(unix.SIGKILL), false))

@@ -67,6 +67,11 @@ func (t *Task) SetITimer(which int, value, interval int64) (oldValue, oldInterva
 		return 0, 0, unix.EINVAL
 	}
 	tm := t.itimer(which)
+	if which != ITimerReal && value > 0 {
+		// Linux adds a tick to a CPU itimer, so that it never fires
+		// early for the time already spent in the current tick.
+		value = addSat(value, tickNS)
+	}
 	oldValue, oldInterval = tm.set(tm.clock.Now(), value, interval, false)
 	return oldValue, oldInterval, nil
 }

@@ -5,7 +5,7 @@ import (
 )
 
 // cpuSleepPoll is how often a sleep on a CPU-time clock looks at the
-// clock again (and makes the clock's tasks account their time).
+// clock again.
 const cpuSleepPoll = 4 * time.Millisecond
 
 // SleepUntil blocks until clock c reads deadline or later (nanosleep,
@@ -28,13 +28,9 @@ func (t *Task) SleepUntil(c Clock, deadline int64) error {
 			return nil
 		}
 		d := time.Duration(deadline - now)
-		if c.IsCPU() {
-			// CPU time can only be polled; the tasks that own the clock
-			// are interrupted so that their running time is counted.
-			if d > cpuSleepPoll {
-				d = cpuSleepPoll
-			}
-			c.kick()
+		if c.IsCPU() && d > cpuSleepPoll {
+			// CPU time can only be polled.
+			d = cpuSleepPoll
 		}
 		if tm == nil {
 			tm = time.NewTimer(d)
@@ -49,25 +45,4 @@ func (t *Task) SleepUntil(c Clock, deadline int64) error {
 			return ERESTARTSYS
 		}
 	}
-}
-
-// kick interrupts the tasks whose CPU time c counts and that run
-// application code, so that the run loop accounts their time.
-func (c Clock) kick() {
-	if c.t != nil {
-		c.t.k.mu.Lock()
-		if ctx := c.t.ctx; ctx != nil {
-			ctx.Interrupt()
-		}
-		c.t.k.mu.Unlock()
-		return
-	}
-	k := c.tg.k
-	k.mu.Lock()
-	for t := range c.tg.tasks {
-		if ctx := t.ctx; ctx != nil {
-			ctx.Interrupt()
-		}
-	}
-	k.mu.Unlock()
 }

@@ -147,3 +147,58 @@ func threadCPUTime() int64 {
 	}
 	return ts.Nano()
 }
+
+// monoBase anchors monoNow.
+var monoBase = time.Now()
+
+// monoNow is a monotonic time in nanoseconds, never 0 in practice.
+func monoNow() int64 { return int64(time.Since(monoBase)) + 1 }
+
+// enterUser records that the task goroutine switches to application code
+// now, and returns the time for leaveUser.
+func (t *Task) enterUser() int64 {
+	in := monoNow()
+	t.switchedIn.Store(in)
+	return in
+}
+
+// leaveUser adds the switch that began at in to the task's user time.
+func (t *Task) leaveUser(in int64) {
+	d := monoNow() - in
+	t.cpuSeq.Add(1)
+	t.userTime.Add(d)
+	t.switchedIn.Store(0)
+	t.cpuSeq.Add(1)
+}
+
+// cpuTime returns the task's CPU time, counting a switch in progress up
+// to now, so that other threads see a spinning thread's clock move.
+func (t *Task) cpuTime() (user, sys time.Duration) {
+	for {
+		seq := t.cpuSeq.Load()
+		if seq&1 != 0 {
+			continue
+		}
+		u, in := t.userTime.Load(), t.switchedIn.Load()
+		s := t.sysTime.Load()
+		if t.cpuSeq.Load() != seq {
+			continue
+		}
+		if in != 0 {
+			if d := monoNow() - in; d > 0 {
+				u += d
+			}
+		}
+		return time.Duration(u), time.Duration(s)
+	}
+}
+
+// WaitUsage returns what wait4(2) reports for the reaped child tg: its own
+// usage and its reaped children's (Linux: getrusage(RUSAGE_BOTH)).
+func (tg *ThreadGroup) WaitUsage() Usage {
+	tg.k.mu.Lock()
+	defer tg.k.mu.Unlock()
+	u := tg.selfUsageLocked()
+	u.add(tg.usage.children)
+	return u
+}
