@@ -155,9 +155,9 @@ func (tm *Timer) set(now, value, interval int64, abs bool) (oldValue, oldInterva
 		return
 	}
 	tm.armed = value > 0
-	if !tm.armed && !tm.clock.IsCPU() {
-		// Linux keeps a disarmed CPU timer's interval (timer_gettime and
-		// getitimer show it), not a host timer's.
+	if !tm.armed && !(tm.legacy && tm.clock.IsCPU()) {
+		// Linux keeps the interval of a disarmed ITIMER_VIRTUAL or
+		// ITIMER_PROF (getitimer shows it), of no other timer.
 		interval = 0
 	}
 	tm.interval = interval
