@@ -19,9 +19,9 @@ import (
 // per-process ticker interrupts those tasks periodically so that a task
 // that spins in user space is still checked.
 //
-// Lock order: Kernel.mu, then groupTimers.mu, then Timer.mu. Neither
-// timer lock is held while reading a process CPU clock (it takes
-// Kernel.mu) or while sending a signal.
+// Lock order: Kernel.mu, then groupTimers.mu, then Timer.mu (then the
+// signal handlers' lock, taken by sendSignalLocked). Neither timer lock is
+// held while reading a process CPU clock, which takes Kernel.mu.
 
 // sigevent notify values (include/uapi/asm-generic/siginfo.h).
 const (
@@ -76,13 +76,16 @@ type Timer struct {
 	// seq is bumped whenever the timer is set, so that a Go timer that
 	// fires for an older setting does nothing.
 	seq uint64
-	// pending is set while the timer's signal is queued and not yet
-	// delivered; expirations meanwhile are overruns. A host timer stops
-	// while its signal is pending and catches up when it is delivered.
-	pending     bool
-	overrun     int64 // expirations not signalled since the pending signal
-	overrunLast int64 // timer_getoverrun: the last delivered signal's overrun
-	dead        bool  // deleted, or its process exited
+	// queued is set while the timer's last signal may still be pending;
+	// queuedOverrun is the si_overrun written in it. Expirations while it
+	// is pending add to its si_overrun instead of queueing another signal
+	// (Linux: send_sigqueue on an already queued timer signal).
+	queued        bool
+	queuedOverrun int64
+	// overrunLast is timer_getoverrun's answer: the si_overrun of the last
+	// signal that left the queue.
+	overrunLast int64
+	dead        bool // deleted, or its process exited
 }
 
 // groupTimers are a process' timers, and the CPU timers that count its
@@ -149,7 +152,7 @@ func (tm *Timer) set(now, value, interval int64, abs bool) (oldValue, oldInterva
 		tm.host.Stop()
 		tm.host = nil
 	}
-	tm.overrun, tm.overrunLast = 0, 0
+	tm.overrunLast = 0
 	if tm.dead {
 		tm.mu.Unlock()
 		return
@@ -167,7 +170,7 @@ func (tm *Timer) set(now, value, interval int64, abs bool) (oldValue, oldInterva
 		tm.deadline = addSat(now, value)
 	}
 	armed := tm.armed && tm.notify != SigevNone
-	if armed && !tm.clock.IsCPU() && !tm.pending {
+	if armed && !tm.clock.IsCPU() {
 		tm.scheduleLocked(now)
 	}
 	tm.mu.Unlock()
@@ -189,13 +192,10 @@ func (tm *Timer) getLocked(now int64) (value, interval int64) {
 	if !tm.armed {
 		return 0, tm.interval
 	}
-	if tm.interval > 0 && now >= tm.deadline && (tm.pending || tm.notify == SigevNone) {
-		// Stopped behind a pending signal, or never signalled: the next
-		// expiry is the first one after now (Linux forwards it too).
+	if tm.interval > 0 && now >= tm.deadline && tm.notify == SigevNone {
+		// Never signalled: the next expiry is the first one after now
+		// (Linux forwards it too).
 		n := 1 + (now-tm.deadline)/tm.interval
-		if tm.pending {
-			tm.overrun = addSat(tm.overrun, n)
-		}
 		tm.deadline = addSat(tm.deadline, mulSat(n, tm.interval))
 	}
 	rem := tm.deadline - now
@@ -246,22 +246,19 @@ func (tm *Timer) hostFire(seq uint64) {
 		tm.mu.Unlock()
 		return
 	}
-	send := tm.expireLocked(now)
-	if tm.armed && (tm.legacy || !tm.pending) {
+	n := tm.expireLocked(now)
+	if tm.armed {
 		tm.scheduleLocked(now)
 	}
-	info := tm.infoLocked()
 	tm.mu.Unlock()
-	if send {
-		tm.sendSignal(&info)
-	}
+	tm.notifyExpired(n)
 }
 
 // expireLocked records the expirations up to now (the deadline has
-// passed) and reports whether a signal must be sent. Periodic timers move
-// to the first deadline after now; the expirations skipped are overruns.
-// Preconditions: tm.mu is locked; now >= tm.deadline.
-func (tm *Timer) expireLocked(now int64) bool {
+// passed) and returns how many there were. Periodic timers move to the
+// first deadline after now. Preconditions: tm.mu is locked; now >=
+// tm.deadline.
+func (tm *Timer) expireLocked(now int64) int64 {
 	n := int64(1)
 	if tm.interval > 0 {
 		n += (now - tm.deadline) / tm.interval
@@ -273,19 +270,7 @@ func (tm *Timer) expireLocked(now int64) bool {
 	} else {
 		tm.armed = false
 	}
-	if tm.notify == SigevNone {
-		return false
-	}
-	if tm.legacy {
-		return true
-	}
-	if tm.pending {
-		tm.overrun = addSat(tm.overrun, n)
-		return false
-	}
-	tm.overrun = addSat(tm.overrun, n-1)
-	tm.pending = true
-	return true
+	return n
 }
 
 // infoLocked builds the timer's siginfo. Preconditions: tm.mu is locked.
@@ -301,72 +286,93 @@ func (tm *Timer) infoLocked() abi.SignalInfo {
 	return info
 }
 
-// sendSignal queues the timer's signal. It holds no timer lock.
-func (tm *Timer) sendSignal(info *abi.SignalInfo) {
-	var err error
-	if tm.target != nil {
-		err = tm.k.SendSignalToTask(tm.target, info)
-	} else {
-		err = tm.k.SendSignalToGroup(tm.owner, info)
-	}
-	if !tm.legacy && (err != nil || !timerSignalQueued) {
-		// Not queued: nothing will report its delivery, so the timer
-		// must not wait for it.
-		tm.delivered(info)
-	}
-}
-
-// timerSignalQueued is false while SendSignalToGroup/SendSignalToTask do
-// not queue signals (signal_api.go's placeholders): a timer then takes its
-// signal as delivered at once.
-const timerSignalQueued = false
-
-// TimerSignalDelivered is called by signal delivery when it dequeues a
-// signal with si_code SI_TIMER for a task of tg (so before the handler's
-// frame is built): it fills in si_overrun and lets the timer go on, as
-// Linux's posixtimer_rearm does. A signal of a deleted timer is left as
-// is.
-func (tg *ThreadGroup) TimerSignalDelivered(info *abi.SignalInfo) {
-	tg.timers.mu.Lock()
-	tm := tg.timers.posix[info.TimerID()]
-	tg.timers.mu.Unlock()
-	if tm != nil {
-		tm.delivered(info)
-	}
-}
-
-// delivered records that the timer's pending signal reached the
-// application and sets its si_overrun.
-func (tm *Timer) delivered(info *abi.SignalInfo) {
-	var now int64
-	if !tm.clock.IsCPU() {
-		now = tm.clock.Now()
-	}
-	tm.mu.Lock()
-	defer tm.mu.Unlock()
-	if !tm.pending {
+// notifyExpired sends the timer's signal for n expirations. An itimer
+// sends a plain signal (a pending one absorbs it). A POSIX timer whose
+// last signal is still pending adds n to that signal's si_overrun;
+// otherwise it queues a new one with the n-1 expirations missed since the
+// deadline. It takes Kernel.mu and holds no timer lock on entry.
+func (tm *Timer) notifyExpired(n int64) {
+	if tm.notify == SigevNone || n <= 0 {
 		return
 	}
-	tm.pending = false
-	if tm.armed && !tm.clock.IsCPU() && !tm.dead {
-		// A host timer stopped behind its signal: count what it missed
-		// and start it again.
-		if now >= tm.deadline && tm.interval > 0 {
-			n := 1 + (now-tm.deadline)/tm.interval
-			tm.overrun = addSat(tm.overrun, n)
-			tm.deadline = addSat(tm.deadline, mulSat(n, tm.interval))
-		}
-		if tm.host == nil {
-			tm.scheduleLocked(now)
+	k := tm.k
+	if tm.legacy {
+		info := abi.SignalInfo{Signo: tm.signo, Code: abi.SI_KERNEL}
+		k.SendSignalToGroup(tm.owner, &info)
+		return
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	tm.mu.Lock()
+	defer tm.mu.Unlock()
+	if tm.dead {
+		return
+	}
+	if e := tm.queuedLocked(); e != nil {
+		tm.queuedOverrun = overrunSat(tm.queuedOverrun + n)
+		e.SetOverrun(int32(tm.queuedOverrun))
+		return
+	}
+	tm.settleLocked()
+	if tm.target != nil {
+		if _, ok := tm.owner.tasks[tm.target]; !ok {
+			return // the thread is gone: Linux drops the signal too
 		}
 	}
-	o := tm.overrun
-	if o > 1<<31-1 {
-		o = 1<<31 - 1 // DELAYTIMER_MAX
+	info := tm.infoLocked()
+	info.SetOverrun(int32(overrunSat(n - 1)))
+	k.sendSignalLocked(tm.owner, tm.target, &info, false)
+	if tm.queuedLocked() != nil {
+		tm.queued, tm.queuedOverrun = true, overrunSat(n-1)
 	}
-	info.SetOverrun(int32(o))
-	tm.overrunLast = o
-	tm.overrun = 0
+}
+
+// queuedLocked returns the siginfo of the timer's signal if it is still
+// pending in its target's queue. Preconditions: Kernel.mu and tm.mu are
+// locked.
+func (tm *Timer) queuedLocked() *abi.SignalInfo {
+	q := &tm.owner.pending
+	if tm.target != nil {
+		q = &tm.target.sig.pending
+	}
+	for i := range q.q {
+		info := &q.q[i].info
+		if info.Signo == tm.signo && info.Code == abi.SI_TIMER && info.TimerID() == tm.id {
+			return info
+		}
+	}
+	return nil
+}
+
+// settleLocked notes that the timer's last signal has left the queue
+// (delivered, or taken by sigwait): its si_overrun becomes
+// timer_getoverrun's answer. Preconditions: Kernel.mu and tm.mu are
+// locked; the signal is not in the queue.
+func (tm *Timer) settleLocked() {
+	if tm.queued {
+		tm.overrunLast = tm.queuedOverrun
+		tm.queued = false
+	}
+}
+
+// overrun returns timer_getoverrun's answer.
+func (tm *Timer) overrun() int32 {
+	tm.k.mu.Lock()
+	defer tm.k.mu.Unlock()
+	tm.mu.Lock()
+	defer tm.mu.Unlock()
+	if tm.queued && tm.queuedLocked() == nil {
+		tm.settleLocked()
+	}
+	return int32(tm.overrunLast)
+}
+
+// overrunSat clamps an overrun count to DELAYTIMER_MAX (INT_MAX).
+func overrunSat(n int64) int64 {
+	if n > 1<<31-1 || n < 0 {
+		return 1<<31 - 1
+	}
+	return n
 }
 
 // stop disarms the timer for good (timer_delete, process exit).
@@ -494,16 +500,13 @@ func (t *Task) checkCPUTimers() {
 				tm.mu.Unlock()
 				continue
 			}
-			send := tm.expireLocked(now)
+			n := tm.expireLocked(now)
 			armed := tm.armed
-			info := tm.infoLocked()
 			tm.mu.Unlock()
 			if !armed {
 				tg.timers.registerCPU(tm, false)
 			}
-			if send {
-				tm.sendSignal(&info)
-			}
+			tm.notifyExpired(n)
 		}
 	}
 	if tg.limits.cpuLimited.Load() {

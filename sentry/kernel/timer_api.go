@@ -182,9 +182,7 @@ func (t *Task) TimerGetoverrun(id int32) (int32, error) {
 	if err != nil {
 		return 0, err
 	}
-	tm.mu.Lock()
-	defer tm.mu.Unlock()
-	return int32(tm.overrunLast), nil
+	return tm.overrun(), nil
 }
 
 // TimerDelete implements timer_delete(2).

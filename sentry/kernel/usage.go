@@ -120,10 +120,11 @@ func (t *Task) accountExitLocked() {
 	tg.timers.taskExited(t, len(tg.tasks) == 0)
 }
 
-// accountReapLocked is the reap hook (task_exit.go): when a zombie is
-// reaped by its parent's wait, its usage and its children's move to the
-// parent's children usage. A zombie released because its parent ignores
-// SIGCHLD (already removed from the parent's children) is not counted.
+// accountReapLocked is the reap hook of wait (task_exit.go): when a
+// zombie is reaped by its parent's wait, its usage and its children's move
+// to the parent's children usage. A zombie released because its parent
+// ignores SIGCHLD is not counted, as in Linux (only wait_task_zombie adds
+// to cutime), which is why the hook is in wait and not in reapLocked.
 // Preconditions: k.mu is locked.
 func (k *Kernel) accountReapLocked(tg *ThreadGroup) {
 	p := tg.parent

@@ -241,12 +241,8 @@ func sleepUntil(t *kernel.Task, c kernel.Clock, deadline int64, rem uint64) (uin
 
 // restartWith arranges for restart_syscall to resume r and returns the
 // error that asks for it.
-//
-// TODO(sig): the restart-block API of branch sig: t.SetSyscallRestartBlock(r).
-// Until then the run loop re-runs the interrupted syscall from its
-// original arguments.
 func restartWith(t *kernel.Task, r *sleepRestart) error {
-	_ = r
+	t.SetRestartBlock(r.Restart)
 	return kernel.ERESTART_BLOCK
 }
 
