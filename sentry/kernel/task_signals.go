@@ -404,6 +404,7 @@ func (t *Task) handleSignals() {
 		}
 		if tg.stopping && t.sig.stopSeq != tg.stopSeq {
 			t.groupStopLocked()
+			k.mu.Unlock()
 			continue
 		}
 		sig := pickSignal(t.sig.pending.mask, t.sigMask.Load())
