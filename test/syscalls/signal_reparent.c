@@ -26,7 +26,13 @@ static void *creator(void *arg)
 	pid_t c = fork();
 	if (c == 0) {
 		signal(SIGUSR2, on_pdeath);
-		prctl(PR_SET_PDEATHSIG, SIGUSR2);
+		if (prctl(PR_SET_PDEATHSIG, SIGUSR2)) {
+			/* Report the failure instead of waiting forever. */
+			char f = 'F';
+			if (write(pfd[1], &f, 1) != 1 || write(pfd[1], &f, 1) != 1)
+				_exit(8);
+			_exit(1);
+		}
 		char c2 = 'r';
 		if (write(pfd[1], &c2, 1) != 1)
 			_exit(8);
