@@ -46,7 +46,7 @@ func (t *Task) PrLimit(target *ThreadGroup, r uint64, newLim *unix.Rlimit) (unix
 			l.mu.Unlock()
 			return unix.Rlimit{}, unix.EPERM
 		}
-		l.l[r] = *newLim
+		l.setLocked(int(r), *newLim)
 	}
 	l.mu.Unlock()
 	if newLim != nil {

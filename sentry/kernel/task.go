@@ -89,6 +89,12 @@ type Task struct {
 	// includes the platform's own switch cost), time between switches as
 	// system time. Written by the task goroutine, read by anyone.
 	userTime, sysTime atomic.Int64
+	// switchedIn is when the current switch to application code began
+	// (monoNow), 0 outside one; cpuSeq is odd while a switch's time moves
+	// into userTime. Together they let CPUTime count a running switch
+	// (usage.go).
+	switchedIn atomic.Int64
+	cpuSeq     atomic.Uint32
 
 	// pdeathSignal is prctl(PR_SET_PDEATHSIG)'s signal, 0 for none.
 	pdeathSignal atomic.Int32
@@ -103,7 +109,7 @@ type Task struct {
 
 // CPUTime returns the task's user and system CPU time so far.
 func (t *Task) CPUTime() (user, sys time.Duration) {
-	return time.Duration(t.userTime.Load()), time.Duration(t.sysTime.Load())
+	return t.cpuTime()
 }
 
 // ParentDeathSignal returns prctl(PR_GET_PDEATHSIG)'s value.

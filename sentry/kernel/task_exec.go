@@ -79,6 +79,7 @@ func (t *Task) Execve(path string, argv, envv []string) error {
 		t.tg.handlers.resetForExec()
 	}
 	t.execSignalHook()
+	t.tg.deletePOSIXTimers()
 	t.setImage(img)
 	t.execSecurity()
 	return nil

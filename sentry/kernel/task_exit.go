@@ -54,9 +54,7 @@ func (t *Task) exit() {
 	tg := t.tg
 	delete(tg.tasks, t)
 	delete(k.tasks, t.tid)
-	u, sy := t.CPUTime()
-	tg.deadUser += u
-	tg.deadSys += sy
+	t.accountExitLocked()
 	k.parentThreadExitLocked(t)
 	if len(tg.tasks) == 0 {
 		if !tg.exiting {
@@ -200,14 +198,11 @@ func exitCodeOf(s WaitStatus) (int32, int) {
 	}
 }
 
-// reapLocked forgets a zombie; its CPU time goes to its parent's children
-// usage. k.mu must be held.
+// reapLocked forgets a zombie (wait counts its CPU time in its parent's
+// children usage first: accountReapLocked). k.mu must be held.
 func (k *Kernel) reapLocked(tg *ThreadGroup) {
 	delete(k.groups, tg.pid)
 	if p := tg.parent; p != nil {
-		u, s := tg.cpuTimeLocked()
-		p.childUser += u + tg.childUser
-		p.childSys += s + tg.childSys
 		if p.children != nil {
 			delete(p.children, tg)
 		}
@@ -284,10 +279,10 @@ func (k *Kernel) waitReportLocked(c *ThreadGroup, o WaitOptions) (WaitResult, bo
 		r.Status = c.status
 		code, status := exitCodeOf(c.status)
 		r.Code, r.SigStatus = code, int32(status)
-		r.UserTime, r.SysTime = c.cpuTimeLocked()
-		r.UserTime += c.childUser
-		r.SysTime += c.childSys
+		u := c.waitUsageLocked()
+		r.UserTime, r.SysTime = u.User, u.Sys
 		if !o.NoWait {
+			k.accountReapLocked(c)
 			k.reapLocked(c)
 		}
 	case c.zombie || c.exiting:

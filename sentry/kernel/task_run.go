@@ -47,19 +47,25 @@ func (t *Task) run() {
 		}
 	}
 	t.sig.wake.Store(true)
-	last := time.Now()
+	sysLast := threadCPUTime()
 	for !t.killed.Load() {
+		// System time is the task's OS thread's CPU time, so that time
+		// blocked in a syscall is not counted (usage.go).
+		sysNow := threadCPUTime()
+		t.sysTime.Add(sysNow - sysLast)
+		sysLast = sysNow
+		if t.tg.cpuTimersArmed() {
+			t.checkCPUTimers()
+		}
 		if t.needsSignalWork() {
 			t.handleSignals()
 			if t.killed.Load() {
 				break
 			}
 		}
-		in := time.Now()
-		t.sysTime.Add(int64(in.Sub(last)))
+		in := t.enterUser()
 		ev, fi, err := t.ctx.Switch(t.mm.AddressSpace(), &t.regs)
-		last = time.Now()
-		t.userTime.Add(int64(last.Sub(in)))
+		t.leaveUser(in)
 		if err != nil {
 			t.k.Warnf("tid %d: platform: %v", t.tid, err)
 			t.k.killGroup(t.tg, Signaled(int(unix.SIGKILL), false))

@@ -1,11 +1,13 @@
 package kernel
 
 import (
-	"github.com/rampart-sandbox/rampart/fs/vfs"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/rampart-sandbox/rampart/fs/vfs"
 )
 
 // WaitStatus is a wait(2) status word.
@@ -92,14 +94,18 @@ type ThreadGroup struct {
 	// creator is the parent thread: its exit sends the parent-death
 	// signal of this process' threads.
 	creator *Task
-	// deadUser and deadSys are the CPU times of the group's exited tasks;
-	// childUser and childSys those of its reaped children (RUSAGE_CHILDREN).
-	deadUser, deadSys   time.Duration
-	childUser, childSys time.Duration
 
 	// execed is set when the process calls execve; setpgid on a child
 	// that has exec'd fails with EACCES.
 	execed bool
+
+	// usage is the CPU time of exited threads and reaped children
+	// (usage.go).
+	usage groupUsage
+
+	// timers are the process' itimers and POSIX timers (timer.go); it
+	// has its own locks.
+	timers groupTimers
 
 	// childSubreaper is prctl(PR_SET_CHILD_SUBREAPER): orphaned
 	// descendants are reparented here instead of to init.
@@ -154,24 +160,11 @@ func (tg *ThreadGroup) SID() ThreadID {
 	return tg.sid
 }
 
-// cpuTimeLocked returns the CPU time of tg's tasks, live and exited.
-// k.mu must be held.
+// cpuTimeLocked returns the CPU time of tg's tasks, live and exited
+// (usage.go keeps the accounts). k.mu must be held.
 func (tg *ThreadGroup) cpuTimeLocked() (user, sys time.Duration) {
-	user, sys = tg.deadUser, tg.deadSys
-	for t := range tg.tasks {
-		u, s := t.CPUTime()
-		user += u
-		sys += s
-	}
-	return user, sys
-}
-
-// ChildrenCPUTime returns the CPU time of the reaped children of tg and
-// of their reaped descendants (getrusage RUSAGE_CHILDREN, times(2)).
-func (tg *ThreadGroup) ChildrenCPUTime() (user, sys time.Duration) {
-	tg.k.mu.Lock()
-	defer tg.k.mu.Unlock()
-	return tg.childUser, tg.childSys
+	u := tg.selfUsageLocked()
+	return u.User, u.Sys
 }
 
 func (tg *ThreadGroup) notifyChildEvent() {
@@ -185,6 +178,9 @@ func (tg *ThreadGroup) notifyChildEvent() {
 type Limits struct {
 	mu sync.Mutex
 	l  [numLimits]unix.Rlimit
+	// cpuLimited mirrors "RLIMIT_CPU's soft limit is finite", so that the
+	// run loop's CPU-timer check (timer.go) costs one atomic load.
+	cpuLimited atomic.Bool
 }
 
 // Infinity is RLIM_INFINITY.
@@ -219,15 +215,25 @@ func (l *Limits) Get(r int) unix.Rlimit {
 // which the caller checks.
 func (l *Limits) Set(r int, v unix.Rlimit) {
 	l.mu.Lock()
-	l.l[r] = v
+	l.setLocked(r, v)
 	l.mu.Unlock()
+}
+
+// setLocked replaces limit r and what mirrors it. l.mu must be held.
+func (l *Limits) setLocked(r int, v unix.Rlimit) {
+	l.l[r] = v
+	if r == unix.RLIMIT_CPU {
+		l.cpuLimited.Store(v.Cur != Infinity)
+	}
 }
 
 // Copy returns an independent copy (fork).
 func (l *Limits) Copy() *Limits {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return &Limits{l: l.l}
+	n := &Limits{l: l.l}
+	n.cpuLimited.Store(l.cpuLimited.Load())
+	return n
 }
 
 // numLimits is RLIM_NLIMITS.

@@ -1,0 +1,204 @@
+package kernel
+
+import (
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/rampart-sandbox/rampart/sentry/mm"
+)
+
+// Usage is the resource usage that getrusage(2), times(2) and wait4(2)
+// report for a thread, a process or its reaped children.
+type Usage struct {
+	// User and Sys are CPU time in user and system mode, as the run loop
+	// accounts it (task.go: userTime, sysTime).
+	User, Sys time.Duration
+	// MaxRSS is the largest resident set seen, in bytes (ru_maxrss is in
+	// KiB; the syscall layer converts). It is sampled when asked for and
+	// when a process' last thread exits, not at every fault.
+	MaxRSS uint64
+}
+
+// add accumulates o into u; MaxRSS is a maximum, not a sum, as in Linux.
+func (u *Usage) add(o Usage) {
+	u.User += o.User
+	u.Sys += o.Sys
+	if o.MaxRSS > u.MaxRSS {
+		u.MaxRSS = o.MaxRSS
+	}
+}
+
+// groupUsage is a process' accounting of what is no longer visible in its
+// live tasks. All fields are protected by Kernel.mu.
+type groupUsage struct {
+	// exited is the usage of the group's threads that have exited.
+	exited Usage
+	// children is the usage of reaped children, their own reaped
+	// children included (Linux: signal_struct.cutime/cstime).
+	children Usage
+}
+
+// CPUUsage returns the process' CPU time: its live threads plus the
+// threads that have exited. It works on a zombie too (wait4's rusage).
+func (tg *ThreadGroup) CPUUsage() (user, sys time.Duration) {
+	tg.k.mu.Lock()
+	defer tg.k.mu.Unlock()
+	u := tg.selfUsageLocked()
+	return u.User, u.Sys
+}
+
+// ChildrenUsage returns the usage of the process' children that have been
+// reaped by wait (RUSAGE_CHILDREN, times' tms_cutime/tms_cstime).
+// Children reaped automatically because SIGCHLD is ignored are not
+// counted, as in Linux.
+func (tg *ThreadGroup) ChildrenUsage() Usage {
+	tg.k.mu.Lock()
+	defer tg.k.mu.Unlock()
+	return tg.usage.children
+}
+
+// SelfUsage returns the process' own usage (RUSAGE_SELF). For a zombie
+// it is the usage at its death; wait4 reports SelfUsage plus
+// ChildrenUsage of the reaped child.
+func (tg *ThreadGroup) SelfUsage() Usage {
+	tg.k.mu.Lock()
+	u := tg.selfUsageLocked()
+	var m *mm.MemoryManager
+	for t := range tg.tasks {
+		if m = t.mm; m != nil {
+			break
+		}
+	}
+	tg.k.mu.Unlock()
+	if m != nil {
+		if rss := m.ResidentSize(); rss > u.MaxRSS {
+			u.MaxRSS = rss
+		}
+	}
+	return u
+}
+
+// selfUsageLocked sums the live threads and the exited ones.
+// Preconditions: k.mu is locked.
+func (tg *ThreadGroup) selfUsageLocked() Usage {
+	u := tg.usage.exited
+	for t := range tg.tasks {
+		u.add(t.usage())
+	}
+	return u
+}
+
+// ThreadUsage returns the calling thread's usage (RUSAGE_THREAD).
+func (t *Task) ThreadUsage() Usage {
+	u := t.usage()
+	if m := t.mm; m != nil {
+		u.MaxRSS = m.ResidentSize()
+	}
+	return u
+}
+
+// usage returns what the task accounts itself, without memory.
+func (t *Task) usage() Usage {
+	user, sys := t.CPUTime()
+	return Usage{User: user, Sys: sys}
+}
+
+// accountExitLocked is the thread-exit hook (task_exit.go): t has just
+// been removed from its group's tasks, so its time moves to the group's
+// exited usage; when it was the last thread, the group's timers stop.
+// Preconditions: k.mu is locked.
+func (t *Task) accountExitLocked() {
+	tg := t.tg
+	u := t.usage()
+	if m := t.mm; m != nil && len(tg.tasks) == 0 {
+		// The last thread: its address space is the process' final one.
+		// ResidentSize takes only mm locks, which are below k.mu.
+		u.MaxRSS = m.ResidentSize()
+	}
+	tg.usage.exited.add(u)
+	tg.timers.taskExited(t, len(tg.tasks) == 0)
+}
+
+// accountReapLocked is the reap hook of wait (task_exit.go): when a
+// zombie is reaped by its parent's wait, its usage and its children's move
+// to the parent's children usage. A zombie released because its parent
+// ignores SIGCHLD is not counted, as in Linux (only wait_task_zombie adds
+// to cutime), which is why the hook is in wait and not in reapLocked.
+// Preconditions: k.mu is locked.
+func (k *Kernel) accountReapLocked(tg *ThreadGroup) {
+	p := tg.parent
+	if p == nil || p == tg {
+		return
+	}
+	if _, ok := p.children[tg]; !ok {
+		return
+	}
+	p.usage.children.add(tg.selfUsageLocked())
+	p.usage.children.add(tg.usage.children)
+}
+
+// threadCPUTime returns the calling OS thread's CPU time in nanoseconds.
+// A task goroutine is locked to its OS thread, so this is the sentry's
+// work for the task; the thread sleeps while the task blocks.
+func threadCPUTime() int64 {
+	var ts unix.Timespec
+	if unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts) != nil {
+		return 0
+	}
+	return ts.Nano()
+}
+
+// monoBase anchors monoNow.
+var monoBase = time.Now()
+
+// monoNow is a monotonic time in nanoseconds, never 0 in practice.
+func monoNow() int64 { return int64(time.Since(monoBase)) + 1 }
+
+// enterUser records that the task goroutine switches to application code
+// now, and returns the time for leaveUser.
+func (t *Task) enterUser() int64 {
+	in := monoNow()
+	t.switchedIn.Store(in)
+	return in
+}
+
+// leaveUser adds the switch that began at in to the task's user time.
+func (t *Task) leaveUser(in int64) {
+	d := monoNow() - in
+	t.cpuSeq.Add(1)
+	t.userTime.Add(d)
+	t.switchedIn.Store(0)
+	t.cpuSeq.Add(1)
+}
+
+// cpuTime returns the task's CPU time, counting a switch in progress up
+// to now, so that other threads see a spinning thread's clock move.
+func (t *Task) cpuTime() (user, sys time.Duration) {
+	for {
+		seq := t.cpuSeq.Load()
+		if seq&1 != 0 {
+			continue
+		}
+		u, in := t.userTime.Load(), t.switchedIn.Load()
+		s := t.sysTime.Load()
+		if t.cpuSeq.Load() != seq {
+			continue
+		}
+		if in != 0 {
+			if d := monoNow() - in; d > 0 {
+				u += d
+			}
+		}
+		return time.Duration(u), time.Duration(s)
+	}
+}
+
+// waitUsageLocked returns what wait4(2) reports for the reaped child tg:
+// its own usage and its reaped children's (Linux: getrusage(RUSAGE_BOTH)).
+// Preconditions: k.mu is locked.
+func (tg *ThreadGroup) waitUsageLocked() Usage {
+	u := tg.selfUsageLocked()
+	u.add(tg.usage.children)
+	return u
+}
