@@ -38,6 +38,7 @@ func (t *Task) Execve(path string, argv, envv []string) error {
 	if t.tg.handlers != nil {
 		t.tg.handlers.resetForExec()
 	}
+	t.execSignalHook()
 	t.clearChildTID = 0
 	t.robustList = 0
 	t.releaseVfork()
