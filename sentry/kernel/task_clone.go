@@ -246,11 +246,14 @@ func (t *Task) Clone(o CloneOptions) (ThreadID, error) {
 		vforkDone = make(chan struct{})
 		nt.vforkDone = vforkDone
 	}
+	event := t.ptraceClone(nt, f, o.ExitSignal)
 	nt.start()
+	t.ptraceCloneEvent(event, tid)
 	if vforkDone != nil {
 		// The parent sleeps until the child execs or exits; only SIGKILL
 		// (which kills the parent) ends the wait early.
 		t.waitVfork(vforkDone)
+		t.ptraceVforkDone(tid)
 	}
 	return tid, nil
 }

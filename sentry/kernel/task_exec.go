@@ -43,6 +43,7 @@ func (t *Task) Execve(path string, argv, envv []string) error {
 	t.robustList = 0
 	t.releaseVfork()
 	t.setImage(img)
+	t.ptraceExec(t.tid)
 	return nil
 }
 

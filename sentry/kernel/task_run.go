@@ -67,12 +67,17 @@ func (t *Task) run() {
 		}
 		switch ev {
 		case platform.EventSyscall:
-			t.doSyscall()
+			if t.ptrace.sys != PtraceCont {
+				t.ptraceSyscall() // syscall stops around doSyscall
+			} else {
+				t.doSyscall()
+			}
 		case platform.EventFault:
 			t.handleFault(fi)
 		case platform.EventInterrupted:
 		}
 	}
+	t.ptraceExitEvent()
 	t.exit()
 	t.ctx.Release()
 	t.ctx = nil

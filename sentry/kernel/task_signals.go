@@ -317,7 +317,7 @@ func (t *Task) interrupted() bool {
 	}
 	t.k.mu.Lock()
 	defer t.k.mu.Unlock()
-	return t.deliverableLocked() != 0 || (t.tg.stopping && t.sig.stopSeq != t.tg.stopSeq)
+	return t.deliverableLocked() != 0 || (t.tg.stopping && t.sig.stopSeq != t.tg.stopSeq) || t.ptrace.trapPending
 }
 
 // SetSignalMask sets the blocked-signal mask; SIGKILL and SIGSTOP can never
@@ -402,6 +402,10 @@ func (t *Task) handleSignals() {
 			k.mu.Unlock()
 			return
 		}
+		if t.ptraceTrapLocked() { // PTRACE_INTERRUPT's stop
+			k.mu.Unlock()
+			continue
+		}
 		if tg.stopping && t.sig.stopSeq != tg.stopSeq {
 			t.groupStopLocked()
 			continue
@@ -418,6 +422,11 @@ func (t *Task) handleSignals() {
 				return
 			}
 			e = tg.pending.dequeue(sig)
+		}
+		// A tracer sees the signal first (signal-delivery-stop).
+		if sig = t.ptraceSignalLocked(sig, &e.info); sig == 0 || t.killed.Load() {
+			k.mu.Unlock()
+			continue
 		}
 		act := tg.handlers.Action(sig)
 		switch act.Handler {
@@ -865,6 +874,9 @@ func (t *Task) groupStopLocked() {
 	t.sig.stopSeq = tg.stopSeq
 	tg.stopCount++
 	k.checkGroupStoppedLocked(tg)
+	if t.ptraceGroupStopLocked() { // a tracee's group stop is a ptrace-stop
+		return
+	}
 	ch := tg.stopCh
 	k.mu.Unlock()
 	for !t.killed.Load() {
@@ -873,6 +885,11 @@ func (t *Task) groupStopLocked() {
 			k.mu.Lock()
 			return
 		case <-t.interruptCh:
+			k.mu.Lock()
+			if t.ptraceGroupStopLocked() { // attached while stopped
+				return
+			}
+			k.mu.Unlock()
 		}
 	}
 	k.mu.Lock()

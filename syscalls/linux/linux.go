@@ -23,5 +23,6 @@ func Table() *kernel.SyscallTable {
 	registerInfo(t)
 	registerMM(t)
 	registerPipe(t)
+	registerPtrace(t)
 	return t
 }
