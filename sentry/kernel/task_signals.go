@@ -259,6 +259,9 @@ func (k *Kernel) ignoredLocked(tg *ThreadGroup, target *Task, sig int, override 
 	if target != nil && target.sigMask.Load()&sigBit(sig) != 0 {
 		return false
 	}
+	if target != nil && target.ptraceTracedLocked() { // the tracer sees it
+		return false
+	}
 	act := tg.handlers.Action(sig)
 	switch act.Handler {
 	case SigIgn:
