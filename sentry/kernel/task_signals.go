@@ -411,6 +411,7 @@ func (t *Task) handleSignals() {
 		}
 		if tg.stopping && t.sig.stopSeq != tg.stopSeq {
 			t.groupStopLocked()
+			k.mu.Unlock()
 			continue
 		}
 		sig := pickSignal(t.sig.pending.mask, t.sigMask.Load())
@@ -673,8 +674,10 @@ func (t *Task) SignalReturn() error {
 		t.badFrame()
 		return errSigreturn
 	}
+	// Errors are ignored, as in Linux, which checks the handler's stack
+	// pointer: a handler that installed a stack it is running on keeps it.
 	ss := arch.GetSignalStack(b[arch.UCStackOffset:])
-	t.setAltStack(&ss, t.regs.Rsp) // errors are ignored, as in Linux
+	t.setAltStack(&ss, frame+8)
 	return errSigreturn
 }
 
