@@ -816,7 +816,7 @@ func (t *Task) PtraceTracee(tid ThreadID, running bool) (*Task, error) {
 	if e == nil || e.ptrace.tracer != t || e.ptrace.exited {
 		return nil, unix.ESRCH
 	}
-	if !running && e.ptrace.stop == nil {
+	if !running && (e.ptrace.stop == nil || e.ptrace.stop.listening) {
 		return nil, unix.ESRCH
 	}
 	return e, nil
@@ -825,7 +825,7 @@ func (t *Task) PtraceTracee(tid ThreadID, running bool) (*Task, error) {
 // stoppedLocked returns e's stop if t traces e and e is in a ptrace-stop.
 func (t *Task) stoppedLocked(e *Task) (*ptraceStop, error) {
 	p := &e.ptrace
-	if p.tracer != t || p.exited || p.stop == nil {
+	if p.tracer != t || p.exited || p.stop == nil || p.stop.listening {
 		return nil, unix.ESRCH
 	}
 	return p.stop, nil
@@ -908,9 +908,10 @@ func (t *Task) PtraceInterrupt(e *Task) error {
 	return nil
 }
 
-// PtraceListen implements PTRACE_LISTEN: a seized tracee in a group stop
-// stays stopped, but is no longer reported, until the group stop ends (or
-// PTRACE_INTERRUPT), when it re-traps with PTRACE_EVENT_STOP.
+// PtraceListen implements PTRACE_LISTEN: a seized tracee in a
+// PTRACE_EVENT_STOP stays stopped, but is no longer reported and takes no
+// requests, until its group stop ends (or PTRACE_INTERRUPT), when it
+// re-traps with PTRACE_EVENT_STOP.
 func (t *Task) PtraceListen(e *Task) error {
 	k := t.k
 	k.mu.Lock()
@@ -922,8 +923,8 @@ func (t *Task) PtraceListen(e *Task) error {
 	if !e.ptrace.seized || !e.ptrace.haveSiginfo || e.ptrace.siginfo.Code>>8 != unix.PTRACE_EVENT_STOP {
 		return unix.EIO
 	}
-	if !s.groupStop || !e.tg.stopping {
-		// Not (or no longer) in a group stop: re-trap at once.
+	if s.groupStop && !e.tg.stopping {
+		// The group stop ended since the trap: re-trap at once.
 		s.retrap = true
 		e.ptrace.stop = nil
 		close(s.resumed)
