@@ -210,7 +210,7 @@ func genStatus(ctx vfs.Context, n *inode) ([]byte, error) {
 		fmt.Fprintf(&b, "Umask:\t%04o\n", s.res.FS.Umask())
 	}
 	fmt.Fprintf(&b, "State:\t%s (%s)\n", s.state, s.stateName)
-	fmt.Fprintf(&b, "Tgid:\t%d\nNgid:\t0\nPid:\t%d\nPPid:\t%d\nTracerPid:\t0\n", s.ps.PID, t.ThreadID(), s.ps.PPID)
+	fmt.Fprintf(&b, "Tgid:\t%d\nNgid:\t0\nPid:\t%d\nPPid:\t%d\nTracerPid:\t%d\n", s.ps.PID, t.ThreadID(), s.ps.PPID, t.TracerPID())
 	fmt.Fprintf(&b, "Uid:\t%d\t%d\t%d\t%d\n", c.RealKUID, c.EffectiveKUID, c.SavedKUID, c.FilesystemKUID)
 	fmt.Fprintf(&b, "Gid:\t%d\t%d\t%d\t%d\n", c.RealKGID, c.EffectiveKGID, c.SavedKGID, c.FilesystemKGID)
 	fdSize := 0

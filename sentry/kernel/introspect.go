@@ -170,3 +170,11 @@ func (tg *ThreadGroup) SignalDispositions() (ignored, caught uint64) {
 	}
 	return ignored, caught
 }
+
+// TracerPID returns the thread id of the task that ptraces t, 0 when none
+// (/proc/[pid]/status's TracerPid).
+func (t *Task) TracerPID() ThreadID {
+	t.k.mu.Lock()
+	defer t.k.mu.Unlock()
+	return t.tracerPIDLocked()
+}

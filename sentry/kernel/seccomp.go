@@ -206,6 +206,14 @@ const (
 // otherwise it has set the result or killed the task. Only the task
 // goroutine calls it, from doSyscall.
 func (t *Task) seccompAllows(f *seccompFilter, nr uintptr) bool {
+	return t.seccompCheck(f, nr, false)
+}
+
+// seccompCheck is seccompAllows; recheck is set for the second evaluation
+// after a tracer handled SECCOMP_RET_TRACE, where, as in Linux, another
+// TRACE verdict lets the syscall run.
+func (t *Task) seccompCheck(f *seccompFilter, nr uintptr, recheck bool) bool {
+	head := f
 	if f.strict {
 		switch nr {
 		case sysRead, sysWrite, sysRtSigreturn, sysExit:
@@ -249,9 +257,25 @@ func (t *Task) seccompAllows(f *seccompFilter, nr uintptr) bool {
 			data = seccompMaxErrno
 		}
 		r.Rax = negErrno(unix.Errno(data))
-	case unix.SECCOMP_RET_TRACE, unix.SECCOMP_RET_USER_NOTIF:
-		// No tracer (ptrace for applications does not report seccomp
-		// events) and no listener: Linux fails the syscall with ENOSYS.
+	case unix.SECCOMP_RET_TRACE:
+		if recheck {
+			return true
+		}
+		if !t.PtraceSeccomp(uint16(data)) {
+			// No tracer asked for seccomp events: ENOSYS, as Linux.
+			r.Rax = negErrno(unix.ENOSYS)
+			break
+		}
+		// The tracer may have changed the syscall, or skipped it with
+		// orig_rax -1 (rax is then what it left); if it runs, the
+		// filters see it again as the tracer left it.
+		if t.killed.Load() || int64(r.Orig_rax) == -1 {
+			return false
+		}
+		return t.seccompCheck(head, uintptr(r.Orig_rax), true)
+	case unix.SECCOMP_RET_USER_NOTIF:
+		// No listener (user notification is not supported): ENOSYS,
+		// as Linux gives without one.
 		r.Rax = negErrno(unix.ENOSYS)
 	case unix.SECCOMP_RET_TRAP:
 		// Like Linux, the handler sees the syscall rolled back: rax holds

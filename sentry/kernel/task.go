@@ -71,6 +71,8 @@ type Task struct {
 	sigMask atomic.Uint64
 	// sig is the rest of the signal state (task_signals.go).
 	sig taskSignals
+	// ptrace is the task's ptrace state as tracee and tracer (ptrace.go).
+	ptrace taskPtrace
 
 	// killed is set when the task must exit (SIGKILL, exit_group of its
 	// group, execve of another thread); interruptCh wakes it from

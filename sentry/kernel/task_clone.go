@@ -334,12 +334,15 @@ func (t *Task) Clone(o CloneOptions) (ThreadID, error) {
 		vforkDone = make(chan struct{})
 		nt.vforkDone = vforkDone
 	}
+	event := t.ptraceClone(nt, f, o.ExitSignal)
 	nt.start()
+	t.ptraceCloneEvent(event, tid)
 	if vforkDone != nil {
 		// The parent sleeps until the child execs or exits, like Linux's
 		// killable wait: other signals stay pending until then, and only
 		// a kill of the parent ends the wait early (the child goes on).
 		t.waitVfork(vforkDone)
+		t.ptraceVforkDone(tid)
 	}
 	return tid, nil
 }

@@ -40,6 +40,8 @@ func (t *Task) Execve(path string, argv, envv []string) error {
 	}
 	k.mu.Lock()
 	t.tg.execed = true
+	// The tid before exec, for PTRACE_EVENT_EXEC's message.
+	formerTID := t.tid
 	if l := t.tg.leader; l != t {
 		// A non-leader exec'd: it becomes the leader and takes over its
 		// tid (the leader has exited, so the tid is free in k.tasks; the
@@ -82,6 +84,7 @@ func (t *Task) Execve(path string, argv, envv []string) error {
 	t.tg.deletePOSIXTimers()
 	t.setImage(img)
 	t.execSecurity()
+	t.ptraceExec(formerTID)
 	return nil
 }
 

@@ -66,6 +66,7 @@ func (t *Task) exit() {
 		// A group stop may now be complete without this thread.
 		k.checkGroupStoppedLocked(tg)
 	}
+	k.ptraceTaskExitLocked(t)
 	k.liveTasks--
 	done := k.initExited && k.liveTasks == 0
 	k.mu.Unlock()
@@ -247,12 +248,19 @@ func (t *Task) Wait(o WaitOptions) (WaitResult, error) {
 	k := t.k
 	for {
 		k.mu.Lock()
-		found := false
+		r, ok, found := k.ptraceWaitLocked(t, o) // tracees first
+		if ok {
+			k.mu.Unlock()
+			return r, nil
+		}
 		for c := range t.tg.children {
 			if !t.waitMatchesLocked(c, o) {
 				continue
 			}
 			found = true
+			if k.ptraceHidesLocked(c) { // its tracer reports it first
+				continue
+			}
 			if r, ok := k.waitReportLocked(c, o); ok {
 				k.mu.Unlock()
 				return r, nil

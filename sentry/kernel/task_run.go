@@ -73,12 +73,17 @@ func (t *Task) run() {
 		}
 		switch ev {
 		case platform.EventSyscall:
-			t.doSyscall()
+			if t.ptrace.sys != PtraceCont {
+				t.ptraceSyscall() // syscall stops around doSyscall
+			} else {
+				t.doSyscall()
+			}
 		case platform.EventFault:
 			t.handleFault(fi)
 		case platform.EventInterrupted:
 		}
 	}
+	t.ptraceExitEvent()
 	t.exit()
 	t.ctx.Release()
 	t.ctx = nil
@@ -89,8 +94,12 @@ func (t *Task) run() {
 // doSyscall runs the syscall whose number and arguments are in t.regs.
 func (t *Task) doSyscall() {
 	nr := arch.SyscallNo(&t.regs)
-	if f := t.seccomp.Load(); f != nil && !t.seccompAllows(f, nr) {
-		return
+	if f := t.seccomp.Load(); f != nil {
+		if !t.seccompAllows(f, nr) {
+			return
+		}
+		// A tracer handling SECCOMP_RET_TRACE may have changed it.
+		nr = arch.SyscallNo(&t.regs)
 	}
 	args := arch.SyscallArgs(&t.regs)
 	var (

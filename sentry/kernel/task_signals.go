@@ -261,6 +261,9 @@ func (k *Kernel) ignoredLocked(tg *ThreadGroup, target *Task, sig int, override 
 	if target != nil && target.sigMask.Load()&sigBit(sig) != 0 {
 		return false
 	}
+	if target != nil && target.ptraceTracedLocked() { // the tracer sees it
+		return false
+	}
 	act := tg.handlers.Action(sig)
 	switch act.Handler {
 	case SigIgn:
@@ -319,7 +322,7 @@ func (t *Task) interrupted() bool {
 	}
 	t.k.mu.Lock()
 	defer t.k.mu.Unlock()
-	return t.deliverableLocked() != 0 || (t.tg.stopping && t.sig.stopSeq != t.tg.stopSeq)
+	return t.deliverableLocked() != 0 || (t.tg.stopping && t.sig.stopSeq != t.tg.stopSeq) || t.ptrace.trapPending
 }
 
 // SetSignalMask sets the blocked-signal mask; SIGKILL and SIGSTOP can never
@@ -404,6 +407,10 @@ func (t *Task) handleSignals() {
 			k.mu.Unlock()
 			return
 		}
+		if t.ptraceTrapLocked() { // PTRACE_INTERRUPT's stop
+			k.mu.Unlock()
+			continue
+		}
 		if tg.stopping && t.sig.stopSeq != tg.stopSeq {
 			t.groupStopLocked()
 			k.mu.Unlock()
@@ -421,6 +428,11 @@ func (t *Task) handleSignals() {
 				return
 			}
 			e = tg.pending.dequeue(sig)
+		}
+		// A tracer sees the signal first (signal-delivery-stop).
+		if sig = t.ptraceSignalLocked(sig, &e.info); sig == 0 || t.killed.Load() {
+			k.mu.Unlock()
+			continue
 		}
 		act := tg.handlers.Action(sig)
 		switch act.Handler {
@@ -870,6 +882,9 @@ func (t *Task) groupStopLocked() {
 	t.sig.stopSeq = tg.stopSeq
 	tg.stopCount++
 	k.checkGroupStoppedLocked(tg)
+	if t.ptraceGroupStopLocked() { // a tracee's group stop is a ptrace-stop
+		return
+	}
 	ch := tg.stopCh
 	k.mu.Unlock()
 	for !t.killed.Load() {
@@ -878,6 +893,11 @@ func (t *Task) groupStopLocked() {
 			k.mu.Lock()
 			return
 		case <-t.interruptCh:
+			k.mu.Lock()
+			if t.ptraceGroupStopLocked() { // attached while stopped
+				return
+			}
+			k.mu.Unlock()
 		}
 	}
 	k.mu.Lock()

@@ -125,6 +125,15 @@ compare "busybox ls /proc/self/ has stat, status, fd" all 0 /bin/sh -c 'busybox 
 compare "busybox ps runs" first 0 /bin/busybox ps
 compare "cat /proc/self/status | head -1" all 0 /bin/sh -c 'cat /proc/self/status | head -1'
 compare "readlink /proc/self/exe" all 0 /bin/busybox readlink /proc/self/exe
+# ptrace for applications: Debian's strace traces a process tree inside the
+# sandbox (the sentry emulates ptrace; nothing reaches the host's).
+if [ -x /usr/bin/strace ]; then
+	compare "strace -f -o /dev/null /bin/true" all 0 /usr/bin/strace -f -o /dev/null /bin/true
+	compare "strace -f sh -c 'echo hi'" all 0 /usr/bin/strace -f -o /dev/null /bin/sh -c 'echo hi'
+	compare "strace -f sh with children" all 0 /usr/bin/strace -f -qq -e trace=none /bin/sh -c '/bin/true; (echo sub); echo done'
+else
+	skip "strace" "/usr/bin/strace is not installed (tools/install-deps.sh test)"
+fi
 
 # Shell process machinery: command substitution, subshells and their exit
 # codes, pipelines, background jobs and wait, traps, nested shells.
