@@ -59,10 +59,10 @@ type Pipe struct {
 	mu sync.Mutex
 	// data is a ring buffer of len max, allocated by the first write;
 	// the queued bytes are size bytes from head on.
-	data    []byte
-	head    int
-	size    int
-	max     int
+	data []byte
+	head int
+	size int
+	max  int
 	// readers and writers count the open descriptions that read and
 	// write (an O_RDWR FIFO description counts in both), including FIFO
 	// opens that still wait for a partner.
