@@ -20,7 +20,6 @@ package epoll
 
 import (
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -96,16 +95,15 @@ type EventPoll struct {
 	readyHead, readyTail *entry
 }
 
-var nextIno atomic.Uint64
-
 // nestMu serialises adding epolls to epolls, so the loop check sees a
 // stable graph (Linux's epmutex).
 var nestMu sync.Mutex
 
 // New returns a new epoll description; the caller sets O_CLOEXEC on the
-// descriptor.
-func New() *vfs.FileDescription {
-	ep := &EventPoll{ino: nextIno.Add(1), interest: make(map[key]*entry)}
+// descriptor. ino is its inode number, from
+// vfs.VirtualFilesystem.NextAnonIno.
+func New(ino uint64) *vfs.FileDescription {
+	ep := &EventPoll{ino: ino, interest: make(map[key]*entry)}
 	ep.busyDone.L = &ep.readyMu
 	return vfs.NewFileDescription(ep, vfs.VirtualDentry{}, unix.O_RDWR, vfs.FileDescriptionOptions{})
 }

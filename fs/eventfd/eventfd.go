@@ -8,7 +8,6 @@ package eventfd
 import (
 	"encoding/binary"
 	"sync"
-	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 
@@ -27,9 +26,6 @@ const (
 	Nonblock  = unix.O_NONBLOCK
 )
 
-// nextIno numbers eventfd inodes.
-var nextIno atomic.Uint64
-
 // file is an open eventfd.
 type file struct {
 	vfs.FileDescriptionDefaultImpl
@@ -44,9 +40,10 @@ type file struct {
 }
 
 // New returns an eventfd description with the initial counter value and
-// the flags Semaphore and Nonblock (the caller handles Cloexec).
-func New(initval uint64, flags uint32) *vfs.FileDescription {
-	f := &file{count: initval, semaphore: flags&Semaphore != 0, ino: nextIno.Add(1)}
+// the flags Semaphore and Nonblock (the caller handles Cloexec). ino is its
+// inode number, from vfs.VirtualFilesystem.NextAnonIno.
+func New(ino, initval uint64, flags uint32) *vfs.FileDescription {
+	f := &file{count: initval, semaphore: flags&Semaphore != 0, ino: ino}
 	f.fd = vfs.NewFileDescription(f, vfs.VirtualDentry{}, unix.O_RDWR|flags&unix.O_NONBLOCK, vfs.FileDescriptionOptions{})
 	return f.fd
 }

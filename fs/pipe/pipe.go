@@ -1,16 +1,17 @@
-// Package pipe implements anonymous pipes: a bounded byte queue with a read
-// end and a write end, PIPE_BUF atomicity, EPIPE/SIGPIPE semantics,
+// Package pipe implements pipes: a bounded byte queue with read and write
+// ends, PIPE_BUF atomicity, EPIPE/SIGPIPE semantics,
 // F_GETPIPE_SZ/F_SETPIPE_SZ, FIONREAD, readiness for poll/select/epoll, and
-// blocking that a task's interruption can end.
+// blocking that a task's interruption can end. Anonymous pipes (pipe(2))
+// come from New; FIFOs (mkfifo) hold a Named, whose one Pipe is shared by
+// every description opened on the FIFO while any is open (named.go).
 //
-// Lock order: Pipe.mu, then the pipe's vfs.WaitQueue (see package vfs).
-// Reads and writes that nobody waits for take Pipe.mu only and do not
-// allocate once the ring buffer exists.
+// Lock order: Named.mu, then Pipe.mu, then the pipe's vfs.WaitQueue (see
+// package vfs). Reads and writes that nobody waits for take Pipe.mu only
+// and do not allocate once the ring buffer exists.
 package pipe
 
 import (
 	"sync"
-	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 
@@ -47,8 +48,8 @@ const (
 
 // Pipe is the shared queue of both ends.
 type Pipe struct {
+	// ino is the inode number of an anonymous pipe. Immutable.
 	ino uint64
-	dev uint64
 
 	// q holds the waiters of both ends: blocked readers and writers,
 	// poll, select and epoll.
@@ -58,22 +59,32 @@ type Pipe struct {
 	mu sync.Mutex
 	// data is a ring buffer of len max, allocated by the first write;
 	// the queued bytes are size bytes from head on.
-	data    []byte
-	head    int
-	size    int
-	max     int
+	data []byte
+	head int
+	size int
+	max  int
+	// readers and writers count the open descriptions that read and
+	// write (an O_RDWR FIFO description counts in both), including FIFO
+	// opens that still wait for a partner.
 	readers int
 	writers int
+	// rCounter and wCounter count the reader and writer opens ever made
+	// (Linux's r_counter and w_counter): a FIFO open that waits for a
+	// partner waits for the other side's counter to change, so that an
+	// opener that came and left while it slept still releases it; and a
+	// FIFO reader opened with O_NONBLOCK and no writer reports no POLLHUP
+	// until a writer has come (end.wSeen).
+	rCounter uint64
+	wCounter uint64
 }
 
-var nextIno atomic.Uint64
-
 // New returns a pipe's read and write descriptions (O_RDONLY/O_WRONLY plus
-// O_NONBLOCK from flags).
-func New(dev uint64, flags uint32) (r, w *vfs.FileDescription) {
-	p := &Pipe{ino: nextIno.Add(1), dev: dev, max: DefaultSize, readers: 1, writers: 1}
+// O_NONBLOCK from flags). ino is the pipe's inode number, from
+// vfs.VirtualFilesystem.NextAnonIno.
+func New(ino uint64, flags uint32) (r, w *vfs.FileDescription) {
+	p := &Pipe{ino: ino, max: DefaultSize, readers: 1, writers: 1, rCounter: 1, wCounter: 1}
 	re := &end{p: p, read: true}
-	we := &end{p: p}
+	we := &end{p: p, write: true}
 	r = vfs.NewFileDescription(re, vfs.VirtualDentry{}, unix.O_RDONLY|flags&unix.O_NONBLOCK, vfs.FileDescriptionOptions{})
 	w = vfs.NewFileDescription(we, vfs.VirtualDentry{}, unix.O_WRONLY|flags&unix.O_NONBLOCK, vfs.FileDescriptionOptions{})
 	re.fd, we.fd = r, w
@@ -121,15 +132,32 @@ func (p *Pipe) writeLocked(src []byte) {
 	p.size += len(src)
 }
 
-// end is one end of a pipe.
+// end is an open description of a pipe: the read or write end of an
+// anonymous pipe, or a FIFO opened for reading, writing or both.
 type end struct {
 	vfs.FileDescriptionDefaultImpl
-	p    *Pipe
-	read bool
-	fd   *vfs.FileDescription
+	p           *Pipe
+	read, write bool
+	// fd is the description, for its O_NONBLOCK flag. Set once, before
+	// the description is used.
+	fd *vfs.FileDescription
+	// named is the FIFO the end was opened on, and node the FIFO's inode
+	// (for fstat); both nil for an anonymous pipe. Immutable.
+	named *Named
+	node  Node
+	// wSeen is the pipe's wCounter when a FIFO reader was opened with
+	// O_NONBLOCK and no writer (0 otherwise): the end reports no POLLHUP
+	// before a writer has come. Immutable.
+	wSeen uint64
 }
 
-func (e *end) nonblocking() bool { return e.fd.StatusFlags()&unix.O_NONBLOCK != 0 }
+func (e *end) nonblocking() bool { return e.fd != nil && e.fd.StatusFlags()&unix.O_NONBLOCK != 0 }
+
+// IsStream implements vfs.StreamFile: a FIFO has no offset.
+func (*end) IsStream() {}
+
+// SetFD implements vfs.DescriptionAware for FIFO descriptions.
+func (e *end) SetFD(fd *vfs.FileDescription) { e.fd = fd }
 
 // Release implements vfs.FileDescriptionImpl.
 func (e *end) Release(vfs.Context) {
@@ -137,19 +165,27 @@ func (e *end) Release(vfs.Context) {
 	p.mu.Lock()
 	if e.read {
 		p.readers--
-	} else {
+	}
+	if e.write {
 		p.writers--
 	}
 	p.mu.Unlock()
 	p.q.Notify(allEvents)
+	if e.named != nil {
+		e.named.put()
+	}
 }
 
-// Stat implements vfs.FileDescriptionImpl.
-func (e *end) Stat(vfs.Context) (vfs.Stat, error) {
+// Stat implements vfs.FileDescriptionImpl: a FIFO reports its inode, an
+// anonymous pipe its own.
+func (e *end) Stat(ctx vfs.Context) (vfs.Stat, error) {
+	if e.node != nil {
+		return e.node.Stat(ctx)
+	}
 	e.p.mu.Lock()
 	n := e.p.size
 	e.p.mu.Unlock()
-	return vfs.Stat{Mode: unix.S_IFIFO | 0o600, Nlink: 1, Ino: e.p.ino, Dev: e.p.dev, Blksize: Buf, Size: uint64(n)}, nil
+	return vfs.Stat{Mode: unix.S_IFIFO | 0o600, Nlink: 1, Ino: e.p.ino, Blksize: Buf, Size: uint64(n)}, nil
 }
 
 // PRead implements vfs.FileDescriptionImpl: it returns what is there, blocks
@@ -207,7 +243,7 @@ func (e *end) readQueue(ctx vfs.Context, dst []byte, nonblock, consume bool) (in
 // bytes are atomic (they wait, or fail with EAGAIN, until all of them
 // fit); larger ones may be split. With no reader, EPIPE (and SIGPIPE).
 func (e *end) PWrite(ctx vfs.Context, src []byte, _ int64, _ bool) (int, int64, error) {
-	if e.read {
+	if !e.write {
 		return 0, 0, unix.EBADF
 	}
 	p := e.p
@@ -259,8 +295,9 @@ func (e *end) PWrite(ctx vfs.Context, src []byte, _ int64, _ bool) (int, int64, 
 }
 
 // Readiness implements vfs.Waitable, as Linux's pipe_poll: the read end is
-// readable with data and hung up without writers; the write end is
-// writable with room for an atomic write and in error without readers.
+// readable with data and hung up without writers (once a writer has been
+// seen); the write end is writable with room for an atomic write and in
+// error without readers. An O_RDWR FIFO description is both.
 func (e *end) Readiness(mask uint32) uint32 {
 	p := e.p
 	var r uint32
@@ -269,10 +306,11 @@ func (e *end) Readiness(mask uint32) uint32 {
 		if p.size > 0 {
 			r |= readEvents
 		}
-		if p.writers == 0 {
+		if p.writers == 0 && p.wCounter != e.wSeen {
 			r |= vfs.EventHUp
 		}
-	} else {
+	}
+	if e.write {
 		if p.max-p.size >= Buf {
 			r |= writeEvents
 		}

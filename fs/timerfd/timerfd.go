@@ -11,7 +11,6 @@ package timerfd
 import (
 	"encoding/binary"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -24,8 +23,6 @@ const (
 	TimerAbstime     = 1
 	TimerCancelOnSet = 2
 )
-
-var nextIno atomic.Uint64
 
 // file is an open timerfd.
 type file struct {
@@ -52,9 +49,10 @@ type file struct {
 
 // New returns a timerfd on the host clock clock (one of
 // CLOCK_REALTIME/MONOTONIC/BOOTTIME; the caller validated it) with
-// O_NONBLOCK from flags.
-func New(clock int32, flags uint32) *vfs.FileDescription {
-	f := &file{clock: clock, ino: nextIno.Add(1)}
+// O_NONBLOCK from flags. ino is its inode number, from
+// vfs.VirtualFilesystem.NextAnonIno.
+func New(ino uint64, clock int32, flags uint32) *vfs.FileDescription {
+	f := &file{clock: clock, ino: ino}
 	f.fd = vfs.NewFileDescription(f, vfs.VirtualDentry{}, unix.O_RDWR|flags&unix.O_NONBLOCK, vfs.FileDescriptionOptions{})
 	return f.fd
 }

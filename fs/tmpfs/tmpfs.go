@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/rampart-sandbox/rampart/fs/fsutil"
+	"github.com/rampart-sandbox/rampart/fs/pipe"
 	"github.com/rampart-sandbox/rampart/fs/vfs"
 	"github.com/rampart-sandbox/rampart/sentry/kernel/auth"
 	"github.com/rampart-sandbox/rampart/sentry/memmap"
@@ -160,8 +161,8 @@ type inode struct {
 	// Device nodes. Immutable.
 	rdev uint64
 
-	// FIFOs (special.go).
-	fifo *fifo
+	// FIFOs (special.go): the pipe every open of the FIFO shares.
+	fifo *pipe.Named
 
 	// Symlinks. Immutable.
 	target string
@@ -194,7 +195,7 @@ func (fs *Filesystem) newInodeLocked(mode uint32, uid auth.KUID, gid auth.KGID) 
 		i.mappable = &mappable{PageCache: i.data, i: i}
 		i.seals = sealSeal
 	case unix.S_IFIFO:
-		i.fifo = &fifo{}
+		i.fifo = &pipe.Named{}
 	}
 	return i
 }

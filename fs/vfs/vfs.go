@@ -23,6 +23,7 @@ type VirtualFilesystem struct {
 
 	nextMountID atomic.Uint64
 	nextAnonDev atomic.Uint32
+	nextAnonIno atomic.Uint64
 
 	// locks are the file locks of every file (locks.go).
 	locks lockSpace
@@ -117,6 +118,12 @@ func New() *VirtualFilesystem {
 // filesystem without a backing device, as Linux's get_anon_bdev.
 func (vfs *VirtualFilesystem) NewAnonDevMinor() uint32 {
 	return vfs.nextAnonDev.Add(1) + 16
+}
+
+// NextAnonIno allocates an inode number for a file that lives on no
+// mounted filesystem: pipes, eventfds, epoll and timerfd instances.
+func (vfs *VirtualFilesystem) NextAnonIno() uint64 {
+	return vfs.nextAnonIno.Add(1)
 }
 
 func (vfs *VirtualFilesystem) newMount(fs Filesystem, opts MountOptions) (*Mount, error) {

@@ -29,7 +29,7 @@ func doEventfd(t *kernel.Task, initval, flags uint32) (uintptr, error) {
 	if flags&^(eventfd.Semaphore|eventfd.Cloexec|eventfd.Nonblock) != 0 {
 		return 0, unix.EINVAL
 	}
-	f := eventfd.New(uint64(initval), flags)
+	f := eventfd.New(t.Kernel().VFS.NextAnonIno(), uint64(initval), flags)
 	defer f.DecRef(t)
 	fd, err := t.FDTable().Install(f, vfs.FDFlags{CloseOnExec: flags&eventfd.Cloexec != 0}, 0)
 	return uintptr(fd), err

@@ -28,7 +28,7 @@ func doPipe(t *kernel.Task, addr uint64, flags uint32) error {
 	if flags&^(unix.O_CLOEXEC|unix.O_NONBLOCK|unix.O_DIRECT) != 0 {
 		return unix.EINVAL
 	}
-	r, w := pipe.New(0, flags)
+	r, w := pipe.New(t.Kernel().VFS.NextAnonIno(), flags)
 	defer r.DecRef(t)
 	defer w.DecRef(t)
 	fds, err := t.FDTable().InstallMany([]*vfs.FileDescription{r, w}, vfs.FDFlags{CloseOnExec: flags&unix.O_CLOEXEC != 0}, 0)

@@ -45,7 +45,7 @@ func TimerfdCreate(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
 	default:
 		return 0, unix.EINVAL
 	}
-	f := timerfd.New(host, uint32(flags))
+	f := timerfd.New(t.Kernel().VFS.NextAnonIno(), host, uint32(flags))
 	defer f.DecRef(t)
 	fd, err := t.FDTable().Install(f, vfs.FDFlags{CloseOnExec: flags&unix.TFD_CLOEXEC != 0}, 0)
 	return uintptr(fd), err
