@@ -29,14 +29,15 @@ type File struct {
 	vfs.FileDescriptionDefaultImpl
 
 	fd    *vfs.FileDescription
+	ino   uint64
 	owner *kernel.Task
 	mask  atomic.Uint64
 }
 
-// New returns a signalfd description for mask, created by t; flags may
-// hold O_NONBLOCK.
-func New(t *kernel.Task, mask uint64, flags uint32) *vfs.FileDescription {
-	f := &File{owner: t}
+// New returns a signalfd description for mask, created by t, with
+// anonymous inode number ino; flags may hold O_NONBLOCK.
+func New(ino uint64, t *kernel.Task, mask uint64, flags uint32) *vfs.FileDescription {
+	f := &File{ino: ino, owner: t}
 	f.SetMask(mask)
 	f.fd = vfs.NewFileDescription(f, vfs.VirtualDentry{}, unix.O_RDWR|flags&unix.O_NONBLOCK, vfs.FileDescriptionOptions{})
 	return f.fd
@@ -54,7 +55,7 @@ func (f *File) Release(vfs.Context) {}
 
 // Stat implements vfs.FileDescriptionImpl: an anonymous inode.
 func (f *File) Stat(vfs.Context) (vfs.Stat, error) {
-	return vfs.Stat{Mode: 0o600, Nlink: 1, Blksize: 4096}, nil
+	return vfs.Stat{Mode: 0o600, Nlink: 1, Ino: f.ino, Blksize: 4096}, nil
 }
 
 // PRead implements read(2): as many records as fit in dst (EINVAL below

@@ -49,7 +49,7 @@ func doSignalfd(t *kernel.Task, fd int32, maskAddr, size uint64, flags uint32) (
 		sf.SetMask(mask)
 		return uintptr(fd), nil
 	}
-	f := signalfd.New(t, mask, flags&unix.SFD_NONBLOCK)
+	f := signalfd.New(t.Kernel().VFS.NextAnonIno(), t, mask, flags&unix.SFD_NONBLOCK)
 	defer f.DecRef(t)
 	nfd, err := t.FDTable().Install(f, vfs.FDFlags{CloseOnExec: flags&unix.SFD_CLOEXEC != 0}, 0)
 	return uintptr(nfd), err
