@@ -50,6 +50,7 @@ func (l *execLoader) Load(t *kernel.Task, m *mm.MemoryManager, name string, argv
 		GID:            uint32(c.RealKGID),
 		EGID:           uint32(c.EffectiveKGID),
 		StackLimit:     stack.Cur,
+		NoRandomize:    t.Personality()&kernel.AddrNoRandomize != 0,
 	})
 	if err != nil {
 		return kernel.Image{}, err

@@ -44,6 +44,8 @@ type taskPolicy struct {
 	// noNewPrivs and notDumpable are read by anyone.
 	noNewPrivs  atomic.Bool
 	notDumpable atomic.Bool
+	// personality is personality(2)'s execution domain and flags.
+	personality atomic.Uint32
 
 	// mu protects the fields below. Lock order: Kernel.mu, then mu.
 	mu sync.Mutex
@@ -70,6 +72,7 @@ func (t *Task) inheritPolicy(parent *Task) {
 	p, c := &parent.policy, &t.policy
 	c.noNewPrivs.Store(p.noNewPrivs.Load())
 	c.notDumpable.Store(p.notDumpable.Load())
+	c.personality.Store(p.personality.Load())
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	c.nice, c.policy, c.rtPriority = p.nice, p.policy, p.rtPriority
@@ -421,3 +424,14 @@ func (t *Task) CurrentCPU() int {
 // ClearChildTID returns the set_tid_address / CLONE_CHILD_CLEARTID address,
 // for prctl(PR_GET_TID_ADDRESS). Only the task goroutine calls it.
 func (t *Task) ClearChildTID() uint64 { return t.clearChildTID }
+
+// AddrNoRandomize is personality(2)'s ADDR_NO_RANDOMIZE flag: execve
+// then places the program without randomisation (debuggers set it).
+const AddrNoRandomize = 0x0040000
+
+// Personality returns personality(2)'s value.
+func (t *Task) Personality() uint32 { return t.policy.personality.Load() }
+
+// SetPersonality implements personality(2): it records p (Linux accepts
+// any value) and returns the previous one. Children inherit it.
+func (t *Task) SetPersonality(p uint32) uint32 { return t.policy.personality.Swap(p) }

@@ -22,6 +22,7 @@ const (
 
 func registerInfo(t *kernel.SyscallTable) {
 	t.Register(unix.SYS_UNAME, uname)
+	t.Register(unix.SYS_PERSONALITY, personality)
 	t.Register(unix.SYS_SETHOSTNAME, sethostname)
 	t.Register(unix.SYS_SETDOMAINNAME, setdomainname)
 	t.Register(unix.SYS_GETRANDOM, getrandom)
@@ -168,4 +169,13 @@ func archPrctl(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
 		return 0, unix.EINVAL
 	}
 	return 0, nil
+}
+
+// personality implements personality(2): 0xffffffff only queries.
+func personality(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
+	p := a[0].Uint()
+	if p == 0xffffffff {
+		return uintptr(t.Personality()), nil
+	}
+	return uintptr(t.SetPersonality(p)), nil
 }
