@@ -137,7 +137,11 @@ func (i *inode) Open(_ vfs.Context, _ vfs.VirtualDentry, flags uint32) (vfs.File
 		return nil, unix.ENXIO
 	case kindSymlink:
 		return nil, unix.ELOOP
+	case kindRandom:
+		return &randomFile{devFile{inode: i}}, nil
 	}
+	// null, zero and full are always ready and, as on Linux, have no poll
+	// method: poll and select see them ready, epoll refuses them (EPERM).
 	return &devFile{inode: i}, nil
 }
 
@@ -173,6 +177,22 @@ func (f *devFile) PWrite(_ vfs.Context, src []byte, off int64, _ bool) (int, int
 // Seek implements vfs.FileDescriptionImpl.Seek: the memory devices ignore
 // offsets, and lseek reports 0, as Linux's null/zero.
 func (f *devFile) Seek(vfs.Context, int64, int64, int) (int64, error) { return 0, nil }
+
+// randomFile is an open random or urandom device. Linux gives it a poll
+// method (so epoll accepts it); the sandbox's entropy never runs out, so
+// it is always ready.
+type randomFile struct {
+	devFile
+}
+
+// Readiness implements vfs.Waitable.
+func (f *randomFile) Readiness(mask uint32) uint32 { return mask & vfs.AlwaysReady }
+
+// EventRegister implements vfs.Waitable: readiness never changes.
+func (f *randomFile) EventRegister(*vfs.WaitEntry) {}
+
+// EventUnregister implements vfs.Waitable.
+func (f *randomFile) EventUnregister(*vfs.WaitEntry) {}
 
 // dirFile is an open devfs directory.
 type dirFile struct {

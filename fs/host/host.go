@@ -50,7 +50,12 @@ func NewFile(hostFD int) (*vfs.FileDescription, error) {
 		opts = vfs.FileDescriptionOptions{ImplOffset: true}
 	}
 	flags := uint32(fl) & (unix.O_ACCMODE | unix.O_APPEND | unix.O_NONBLOCK)
-	return vfs.NewFileDescription(f, vfs.VirtualDentry{}, flags, opts), nil
+	var impl vfs.FileDescriptionImpl = f
+	if f.ftype != unix.S_IFREG && f.ftype != unix.S_IFDIR {
+		// Streams (ttys, pipes, sockets) have readiness; see readiness.go.
+		impl = &streamFile{File: f}
+	}
+	return vfs.NewFileDescription(impl, vfs.VirtualDentry{}, flags, opts), nil
 }
 
 // IsTTY reports whether the host file is a terminal.

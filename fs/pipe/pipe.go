@@ -1,6 +1,11 @@
 // Package pipe implements anonymous pipes: a bounded byte queue with a read
-// end and a write end, PIPE_BUF atomicity, EPIPE/SIGPIPE semantics and
+// end and a write end, PIPE_BUF atomicity, EPIPE/SIGPIPE semantics,
+// F_GETPIPE_SZ/F_SETPIPE_SZ, FIONREAD, readiness for poll/select/epoll, and
 // blocking that a task's interruption can end.
+//
+// Lock order: Pipe.mu, then the pipe's vfs.WaitQueue (see package vfs).
+// Reads and writes that nobody waits for take Pipe.mu only and do not
+// allocate once the ring buffer exists.
 package pipe
 
 import (
@@ -18,36 +23,47 @@ const (
 	Buf = 4096
 	// DefaultSize is the capacity of a new pipe.
 	DefaultSize = 65536
+	// MaxSize is /proc/sys/fs/pipe-max-size: the largest F_SETPIPE_SZ
+	// without CAP_SYS_RESOURCE.
+	MaxSize = 1 << 20
+	// pageSize is the unit pipe sizes are rounded to.
+	pageSize = 4096
 )
 
-// Interruptible is implemented by contexts (kernel tasks) whose blocking
-// can be ended early; the pipe then returns ERESTARTSYS.
-type Interruptible interface {
-	InterruptChan() <-chan struct{}
-}
+// capSysResource is CAP_SYS_RESOURCE.
+const capSysResource = 24
 
 // SignalSender is implemented by contexts that can receive SIGPIPE.
 type SignalSender interface {
 	SendSIGPIPE()
 }
 
-// errRestart is ERESTARTSYS: the kernel restarts or fails the syscall.
-const errRestart = unix.Errno(512)
+// Events a pipe notifies.
+const (
+	readEvents  = vfs.ReadableEvents
+	writeEvents = vfs.WritableEvents
+	allEvents   = readEvents | writeEvents | vfs.EventHUp | vfs.EventErr
+)
 
 // Pipe is the shared queue of both ends.
 type Pipe struct {
 	ino uint64
 	dev uint64
 
+	// q holds the waiters of both ends: blocked readers and writers,
+	// poll, select and epoll.
+	q vfs.WaitQueue
+
 	// mu protects everything below.
-	mu      sync.Mutex
-	buf     []byte
+	mu sync.Mutex
+	// data is a ring buffer of len max, allocated by the first write;
+	// the queued bytes are size bytes from head on.
+	data    []byte
+	head    int
+	size    int
 	max     int
 	readers int
 	writers int
-	// changed is closed and replaced whenever data, space or the ends
-	// change, waking all waiters.
-	changed chan struct{}
 }
 
 var nextIno atomic.Uint64
@@ -55,7 +71,7 @@ var nextIno atomic.Uint64
 // New returns a pipe's read and write descriptions (O_RDONLY/O_WRONLY plus
 // O_NONBLOCK from flags).
 func New(dev uint64, flags uint32) (r, w *vfs.FileDescription) {
-	p := &Pipe{ino: nextIno.Add(1), dev: dev, max: DefaultSize, readers: 1, writers: 1, changed: make(chan struct{})}
+	p := &Pipe{ino: nextIno.Add(1), dev: dev, max: DefaultSize, readers: 1, writers: 1}
 	re := &end{p: p, read: true}
 	we := &end{p: p}
 	r = vfs.NewFileDescription(re, vfs.VirtualDentry{}, unix.O_RDONLY|flags&unix.O_NONBLOCK, vfs.FileDescriptionOptions{})
@@ -64,27 +80,45 @@ func New(dev uint64, flags uint32) (r, w *vfs.FileDescription) {
 	return r, w
 }
 
-// notifyLocked wakes every waiter. p.mu must be held.
-func (p *Pipe) notifyLocked() {
-	close(p.changed)
-	p.changed = make(chan struct{})
+// waitLocked blocks until one of the events in mask is notified or ctx is
+// interrupted. p.mu is held on entry and on return; the caller rechecks
+// its condition.
+func (p *Pipe) waitLocked(ctx vfs.Context, mask uint32) error {
+	w := vfs.GetWaiter()
+	e := w.SingleEntry(mask)
+	p.q.EventRegister(e)
+	p.mu.Unlock()
+	err := vfs.Block(ctx, w)
+	p.q.EventUnregister(e)
+	vfs.PutWaiter(w)
+	p.mu.Lock()
+	return err
 }
 
-// wait blocks until the pipe changes; p.mu is held on entry and on return.
-func (p *Pipe) wait(ctx vfs.Context) error {
-	ch := p.changed
-	p.mu.Unlock()
-	defer p.mu.Lock()
-	if in, ok := ctx.(Interruptible); ok {
-		select {
-		case <-ch:
-			return nil
-		case <-in.InterruptChan():
-			return errRestart
-		}
+// readLocked moves up to len(dst) queued bytes into dst. p.mu is held.
+func (p *Pipe) readLocked(dst []byte) int {
+	n := min(len(dst), p.size)
+	first := copy(dst[:n], p.data[p.head:])
+	if first < n {
+		copy(dst[first:n], p.data)
 	}
-	<-ch
-	return nil
+	p.head = (p.head + n) % len(p.data)
+	p.size -= n
+	if p.size == 0 {
+		p.head = 0
+	}
+	return n
+}
+
+// writeLocked queues src, which fits. p.mu is held.
+func (p *Pipe) writeLocked(src []byte) {
+	if p.data == nil {
+		p.data = make([]byte, p.max)
+	}
+	tail := (p.head + p.size) % len(p.data)
+	first := copy(p.data[tail:], src)
+	copy(p.data, src[first:])
+	p.size += len(src)
 }
 
 // end is one end of a pipe.
@@ -106,14 +140,14 @@ func (e *end) Release(vfs.Context) {
 	} else {
 		p.writers--
 	}
-	p.notifyLocked()
 	p.mu.Unlock()
+	p.q.Notify(allEvents)
 }
 
 // Stat implements vfs.FileDescriptionImpl.
 func (e *end) Stat(vfs.Context) (vfs.Stat, error) {
 	e.p.mu.Lock()
-	n := len(e.p.buf)
+	n := e.p.size
 	e.p.mu.Unlock()
 	return vfs.Stat{Mode: unix.S_IFIFO | 0o600, Nlink: 1, Ino: e.p.ino, Dev: e.p.dev, Blksize: Buf, Size: uint64(n)}, nil
 }
@@ -129,40 +163,39 @@ func (e *end) PRead(ctx vfs.Context, dst []byte, _ int64) (int, error) {
 	}
 	p := e.p
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	for len(p.buf) == 0 {
+	for p.size == 0 {
 		if p.writers == 0 {
+			p.mu.Unlock()
 			return 0, nil
 		}
 		if e.nonblocking() {
+			p.mu.Unlock()
 			return 0, unix.EAGAIN
 		}
-		if err := p.wait(ctx); err != nil {
+		if err := p.waitLocked(ctx, readEvents|vfs.EventHUp); err != nil {
+			p.mu.Unlock()
 			return 0, err
 		}
 	}
-	n := copy(dst, p.buf)
-	p.buf = p.buf[n:]
-	if len(p.buf) == 0 {
-		p.buf = nil
-	}
-	p.notifyLocked()
+	n := p.readLocked(dst)
+	p.mu.Unlock()
+	p.q.Notify(writeEvents)
 	return n, nil
 }
 
 // PWrite implements vfs.FileDescriptionImpl: writes of at most PIPE_BUF
-// bytes are atomic; larger ones may be split. With no reader, EPIPE (and
-// SIGPIPE).
+// bytes are atomic (they wait, or fail with EAGAIN, until all of them
+// fit); larger ones may be split. With no reader, EPIPE (and SIGPIPE).
 func (e *end) PWrite(ctx vfs.Context, src []byte, _ int64, _ bool) (int, int64, error) {
 	if e.read {
 		return 0, 0, unix.EBADF
 	}
 	p := e.p
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	done := 0
 	for done < len(src) {
 		if p.readers == 0 {
+			p.mu.Unlock()
 			if s, ok := ctx.(SignalSender); ok {
 				s.SendSIGPIPE()
 			}
@@ -171,33 +204,71 @@ func (e *end) PWrite(ctx vfs.Context, src []byte, _ int64, _ bool) (int, int64, 
 			}
 			return 0, 0, unix.EPIPE
 		}
-		room := p.max - len(p.buf)
+		room := p.max - p.size
 		rest := len(src) - done
-		if room >= rest || (rest > Buf && room > 0) {
-			n := rest
-			if n > room {
-				n = room
-			}
-			p.buf = append(p.buf, src[done:done+n]...)
+		if room >= rest || (len(src) > Buf && room > 0) {
+			n := min(rest, room)
+			p.writeLocked(src[done : done+n])
 			done += n
-			p.notifyLocked()
+			if done < len(src) {
+				// Let readers drain while we wait for room.
+				p.mu.Unlock()
+				p.q.Notify(readEvents)
+				p.mu.Lock()
+			}
 			continue
 		}
 		if e.nonblocking() {
+			p.mu.Unlock()
 			if done > 0 {
 				return done, 0, nil
 			}
 			return 0, 0, unix.EAGAIN
 		}
-		if err := p.wait(ctx); err != nil {
+		if err := p.waitLocked(ctx, writeEvents|vfs.EventErr); err != nil {
+			p.mu.Unlock()
 			if done > 0 {
 				return done, 0, nil
 			}
 			return 0, 0, err
 		}
 	}
+	p.mu.Unlock()
+	p.q.Notify(readEvents)
 	return done, 0, nil
 }
+
+// Readiness implements vfs.Waitable, as Linux's pipe_poll: the read end is
+// readable with data and hung up without writers; the write end is
+// writable with room for an atomic write and in error without readers.
+func (e *end) Readiness(mask uint32) uint32 {
+	p := e.p
+	var r uint32
+	p.mu.Lock()
+	if e.read {
+		if p.size > 0 {
+			r |= readEvents
+		}
+		if p.writers == 0 {
+			r |= vfs.EventHUp
+		}
+	} else {
+		if p.max-p.size >= Buf {
+			r |= writeEvents
+		}
+		if p.readers == 0 {
+			r |= vfs.EventErr
+		}
+	}
+	p.mu.Unlock()
+	return r & mask
+}
+
+// EventRegister implements vfs.Waitable.
+func (e *end) EventRegister(we *vfs.WaitEntry) { e.p.q.EventRegister(we) }
+
+// EventUnregister implements vfs.Waitable.
+func (e *end) EventUnregister(we *vfs.WaitEntry) { e.p.q.EventUnregister(we) }
 
 // Ioctl implements FIONREAD.
 func (e *end) Ioctl(ctx vfs.Context, cmd uint32, arg uint64) (uintptr, error) {
@@ -205,12 +276,68 @@ func (e *end) Ioctl(ctx vfs.Context, cmd uint32, arg uint64) (uintptr, error) {
 		return 0, unix.ENOTTY
 	}
 	e.p.mu.Lock()
-	n := len(e.p.buf)
+	n := e.p.size
 	e.p.mu.Unlock()
-	b := []byte{byte(n), byte(n >> 8), byte(n >> 16), byte(n >> 24)}
-	_, err := ctx.CopyOut(arg, b)
+	b := [4]byte{byte(n), byte(n >> 8), byte(n >> 16), byte(n >> 24)}
+	_, err := ctx.CopyOut(arg, b[:])
 	return 0, err
 }
 
 // fionread is FIONREAD (TIOCINQ).
 const fionread = 0x541b
+
+// Size returns the pipe's capacity (fcntl F_GETPIPE_SZ) if impl is a pipe
+// end.
+func Size(impl vfs.FileDescriptionImpl) (int, bool) {
+	e, ok := impl.(*end)
+	if !ok {
+		return 0, false
+	}
+	e.p.mu.Lock()
+	defer e.p.mu.Unlock()
+	return e.p.max, true
+}
+
+// SetSize implements fcntl F_SETPIPE_SZ on a pipe end (EBADF for other
+// files): the size is rounded up to a power-of-two number of pages, EPERM
+// above MaxSize without CAP_SYS_RESOURCE, EBUSY below the queued data.
+// It returns the new capacity.
+func SetSize(ctx vfs.Context, impl vfs.FileDescriptionImpl, arg uint32) (int, error) {
+	e, ok := impl.(*end)
+	if !ok {
+		return 0, unix.EBADF
+	}
+	// Linux: fs/pipe.c round_pipe_size.
+	if arg > 1<<31 {
+		return 0, unix.EINVAL
+	}
+	size := pageSize
+	for size < int(arg) {
+		size <<= 1
+	}
+	p := e.p
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if size > p.max && size > MaxSize {
+		if c := ctx.Credentials(); c == nil || !c.HasCapability(capSysResource) {
+			return 0, unix.EPERM
+		}
+	}
+	// Linux counts pages in use; a partly used page counts whole.
+	if (p.size+pageSize-1)/pageSize > size/pageSize {
+		return 0, unix.EBUSY
+	}
+	if size != p.max {
+		if p.data != nil {
+			nd := make([]byte, size)
+			n := p.size
+			p.readLocked(nd)
+			p.data, p.head, p.size = nd, 0, n
+		}
+		p.max = size
+	}
+	p.mu.Unlock()
+	p.q.Notify(writeEvents)
+	p.mu.Lock()
+	return size, nil
+}

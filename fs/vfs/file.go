@@ -51,6 +51,10 @@ type FileDescription struct {
 	hasLocks atomic.Bool
 	// anonLocks holds the locks of a file without a dentry (locks.go).
 	anonLocks lockSpace
+	// hooksMu protects hooks, the ReleaseHooks (epoll registrations) to
+	// run when the file is released; see waiter.go.
+	hooksMu sync.Mutex
+	hooks   map[ReleaseHook]struct{}
 }
 
 // NewFileDescription returns a description with one reference. flags are
@@ -71,6 +75,7 @@ func (fd *FileDescription) IncRef() { fd.refs.Add(1) }
 func (fd *FileDescription) DecRef(ctx Context) {
 	if fd.refs.Add(-1) == 0 {
 		fd.releaseDescriptionLocks()
+		fd.runReleaseHooks()
 		if fd.impl != nil {
 			fd.impl.Release(ctx)
 		}

@@ -16,6 +16,21 @@
 //	    filesystem-internal locks
 //	VirtualFilesystem.mountMu is a leaf, as are FileDescription.offMu,
 //	FDTable.mu and FSContext.mu.
+//
+// Readiness (waiter.go): a file's own locks (e.g. the pipe's mutex) come
+// before its WaitQueue.mu, which Notify holds while it runs WaitCallbacks;
+// epoll's callback takes the epoll's ready-list lock and then notifies the
+// epoll's own WaitQueue, so for nested epolls the inner instance's locks
+// come before the outer's (loops are refused with ELOOP):
+//
+//	epoll interest lock (epoll_ctl; taken before a file's locks)
+//	  file impl locks (pipe mutex, eventfd mutex, …)
+//	    WaitQueue.mu of the file
+//	      epoll ready-list lock
+//	      WaitQueue.mu of that epoll (then its watchers, and so on)
+//
+// Readiness is never called with a WaitQueue.mu or a ready-list lock held.
+// FileDescription.hooksMu is a leaf; release hooks run without it.
 package vfs
 
 import (

@@ -24,5 +24,9 @@ func Table() *kernel.SyscallTable {
 	registerMM(t)
 	registerPipe(t)
 	registerLock(t)
+	registerPoll(t)
+	registerEpoll(t)
+	registerEventfd(t)
+	registerTimerfd(t)
 	return t
 }

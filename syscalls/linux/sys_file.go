@@ -219,8 +219,8 @@ func Dup3(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
 }
 
 // Fcntl implements fcntl(2): F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD, F_SETFD,
-// F_GETFL, F_SETFL and the record locks (sys_lock.go). Other commands
-// (leases, seals) are EINVAL for now.
+// F_GETFL, F_SETFL, F_GETPIPE_SZ/F_SETPIPE_SZ and the record locks
+// (sys_lock.go). Other commands (leases, seals) are EINVAL for now.
 func Fcntl(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
 	fd, cmd := a[0].Int(), a[1].Int()
 	f, flags, err := getFile(t, fd)
@@ -253,6 +253,8 @@ func Fcntl(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
 		return 0, nil
 	case unix.F_GETLK, unix.F_SETLK, unix.F_SETLKW, unix.F_OFD_GETLK, unix.F_OFD_SETLK, unix.F_OFD_SETLKW:
 		return fcntlLock(t, f, cmd, a[2].Pointer())
+	case unix.F_GETPIPE_SZ, unix.F_SETPIPE_SZ:
+		return pipeFcntl(t, f, cmd, a[2].Uint())
 	}
 	return 0, unix.EINVAL
 }

@@ -48,3 +48,17 @@ func doPipe(t *kernel.Task, addr uint64, flags uint32) error {
 	}
 	return nil
 }
+
+// pipeFcntl implements fcntl F_GETPIPE_SZ and F_SETPIPE_SZ (EBADF for a
+// file that is not a pipe, as Linux).
+func pipeFcntl(t *kernel.Task, f *vfs.FileDescription, cmd int32, arg uint32) (uintptr, error) {
+	if cmd == unix.F_GETPIPE_SZ {
+		n, ok := pipe.Size(f.Impl())
+		if !ok {
+			return 0, unix.EBADF
+		}
+		return uintptr(n), nil
+	}
+	n, err := pipe.SetSize(t, f.Impl(), arg)
+	return uintptr(n), err
+}
