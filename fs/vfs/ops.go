@@ -13,6 +13,14 @@ type StreamFile interface {
 	IsStream()
 }
 
+// DescriptionOwner is implemented by a FileDescriptionImpl reached through
+// the tree that needs its description (to see O_NONBLOCK as F_SETFL
+// changes it, as terminals do): SetDescription is called once, right after
+// the description is made, without a reference.
+type DescriptionOwner interface {
+	SetDescription(fd *FileDescription)
+}
+
 // OpenOptions are open(2)'s arguments.
 type OpenOptions struct {
 	Flags uint32
@@ -210,7 +218,11 @@ func (vfs *VirtualFilesystem) openDentry(ctx Context, vd VirtualDentry, flags ui
 		return nil, err
 	}
 	_, stream := impl.(StreamFile)
-	return NewFileDescription(impl, vd, flags, FileDescriptionOptions{Seekable: !stream}), nil
+	fd := NewFileDescription(impl, vd, flags, FileDescriptionOptions{Seekable: !stream})
+	if o, ok := impl.(DescriptionOwner); ok {
+		o.SetDescription(fd)
+	}
+	return fd, nil
 }
 
 // OpenExecutable opens path (resolved from fsc's root and cwd, following
