@@ -105,6 +105,21 @@ type Context interface {
 	// Release frees the context's resources. The caller must not be in
 	// Switch.
 	Release()
+
+	// FPState copies the task's full floating-point state, as it will be
+	// when the next Switch into as resumes it, into dst in the XSAVE
+	// standard format (arch.FPStateSize() bytes; a platform without XSAVE
+	// fills the 512-byte FXSAVE region and a header saying x87|SSE). The
+	// state persists across Switches inside the platform, so the kernel
+	// fetches it only when it needs it (signal delivery, fork). Only the
+	// goroutine that uses the context may call it, between Switches.
+	FPState(as AddressSpace, dst []byte) error
+
+	// SetFPState replaces the task's floating-point state for the next
+	// Switch into as with src (same format). It fails (unix.EINVAL) for a
+	// state the CPU would refuse: reserved MXCSR bits, unknown or
+	// reserved XSAVE header bits. Same calling rules as FPState.
+	SetFPState(as AddressSpace, src []byte) error
 }
 
 // ErrContextDead is returned by Switch when the host process or thread that

@@ -15,9 +15,9 @@ import (
 // Neither is passthrough: they are the sentry's own calls on a descriptor
 // it owns, made to implement the application's poll/select/epoll.
 //
-// Lock order: streamFile.mu, then the vfs.WaitQueue, then hostNotifier.mu
-// is never held with either (the notifier goroutine takes it alone, then
-// notifies the queue without it).
+// Lock order: streamFile.mu, then hostNotifier.mu. The notifier goroutine
+// releases hostNotifier.mu before it notifies a file's vfs.WaitQueue, so
+// the queue's lock is never held with either.
 type streamFile struct {
 	*File
 	q vfs.WaitQueue

@@ -251,7 +251,7 @@ func genStatus(ctx vfs.Context, n *inode) ([]byte, error) {
 	}
 	sigq := n.tg.Limits().Get(unix.RLIMIT_SIGPENDING).Cur
 	fmt.Fprintf(&b, "CoreDumping:\t0\nTHP_enabled:\t1\nThreads:\t%d\nSigQ:\t0/%d\n", threads, sigq)
-	pend, shared := t.PendingSignals()
+	pend, shared := t.PendingSignalSets()
 	ignored, caught := n.tg.SignalDispositions()
 	fmt.Fprintf(&b, "SigPnd:\t%016x\nShdPnd:\t%016x\nSigBlk:\t%016x\nSigIgn:\t%016x\nSigCgt:\t%016x\n",
 		pend, shared, t.SignalMask(), ignored, caught)

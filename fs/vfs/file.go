@@ -51,6 +51,7 @@ type FileDescription struct {
 	hasLocks atomic.Bool
 	// anonLocks holds the locks of a file without a dentry (locks.go).
 	anonLocks lockSpace
+
 	// hooksMu protects hooks, the ReleaseHooks (epoll registrations) to
 	// run when the file is released; see waiter.go.
 	hooksMu sync.Mutex

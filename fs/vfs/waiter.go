@@ -225,8 +225,17 @@ func (q *WaitQueue) Notify(mask uint32) {
 	q.mu.Unlock()
 }
 
-// Interruptible is implemented by contexts (kernel tasks) whose blocking
-// can be ended early, by a signal or by the task being killed.
+// Blocker is implemented by contexts (kernel tasks) that know how to
+// sleep: they wake early, with ErrInterrupted, only when a signal is
+// deliverable or the task must stop or die, and check that before
+// sleeping.
+type Blocker interface {
+	Block(ch <-chan struct{}) error
+	BlockTimeout(ch <-chan struct{}, d time.Duration) error
+}
+
+// Interruptible is implemented by contexts whose blocking can be ended
+// early by a channel; Block uses it for contexts that are not Blockers.
 type Interruptible interface {
 	InterruptChan() <-chan struct{}
 }
@@ -236,8 +245,12 @@ type Interruptible interface {
 const ErrInterrupted = unix.Errno(512)
 
 // Block waits for w to be woken, or for ctx to be interrupted
-// (ErrInterrupted). A context that is not Interruptible waits for w only.
+// (ErrInterrupted). A context that can neither block nor be interrupted
+// waits for w only.
 func Block(ctx Context, w *Waiter) error {
+	if b, ok := ctx.(Blocker); ok {
+		return b.Block(w.ch)
+	}
 	if in, ok := ctx.(Interruptible); ok {
 		select {
 		case <-w.ch:
@@ -261,6 +274,9 @@ func BlockDeadline(ctx Context, w *Waiter, deadline time.Time) error {
 		default:
 			return unix.ETIMEDOUT
 		}
+	}
+	if b, ok := ctx.(Blocker); ok {
+		return b.BlockTimeout(w.ch, d)
 	}
 	tm := time.NewTimer(d)
 	defer tm.Stop()

@@ -72,3 +72,45 @@ func tgkill(tgid, tid int32, sig unix.Signal) error {
 
 // eventOf returns the PTRACE_EVENT_* of a stop status, or 0.
 func eventOf(ws unix.WaitStatus) int { return int(ws>>16) & 0xff }
+
+// ntX86XState is the NT_X86_XSTATE regset (the XSAVE area).
+const ntX86XState = 0x202
+
+// getXstate reads tid's XSAVE state into buf with PTRACE_GETREGSET and
+// returns the number of bytes the kernel wrote.
+func getXstate(tid int32, buf []byte) (int, error) {
+	iov := unix.Iovec{Base: &buf[0], Len: uint64(len(buf))}
+	_, _, e := syscall.RawSyscall6(unix.SYS_PTRACE, unix.PTRACE_GETREGSET, uintptr(tid), ntX86XState, uintptr(unsafe.Pointer(&iov)), 0, 0)
+	if e != 0 {
+		return 0, e
+	}
+	return int(iov.Len), nil
+}
+
+// setXstate writes tid's XSAVE state from buf with PTRACE_SETREGSET.
+func setXstate(tid int32, buf []byte) error {
+	iov := unix.Iovec{Base: &buf[0], Len: uint64(len(buf))}
+	_, _, e := syscall.RawSyscall6(unix.SYS_PTRACE, unix.PTRACE_SETREGSET, uintptr(tid), ntX86XState, uintptr(unsafe.Pointer(&iov)), 0, 0)
+	if e != 0 {
+		return e
+	}
+	return nil
+}
+
+// getFPRegs and setFPRegs move the 512-byte FXSAVE region
+// (PTRACE_GETFPREGS/SETFPREGS), for hosts without XSAVE.
+func getFPRegs(tid int32, buf *[512]byte) error {
+	_, _, e := syscall.RawSyscall6(unix.SYS_PTRACE, unix.PTRACE_GETFPREGS, uintptr(tid), 0, uintptr(unsafe.Pointer(buf)), 0, 0)
+	if e != 0 {
+		return e
+	}
+	return nil
+}
+
+func setFPRegs(tid int32, buf *[512]byte) error {
+	_, _, e := syscall.RawSyscall6(unix.SYS_PTRACE, unix.PTRACE_SETFPREGS, uintptr(tid), 0, uintptr(unsafe.Pointer(buf)), 0, 0)
+	if e != 0 {
+		return e
+	}
+	return nil
+}

@@ -86,40 +86,13 @@ func (tg *ThreadGroup) leaderCredentials() *auth.Credentials {
 	return l.Credentials()
 }
 
-// mayKill is Linux's kill_ok_by_cred: the sender's real or effective uid
-// matches the target's real or saved uid, or the sender has CAP_KILL.
-func mayKill(c, tc *auth.Credentials) bool {
+// killCredsOK is Linux's kill_ok_by_cred: the sender's real or effective
+// uid matches the target's real or saved uid, or the sender has CAP_KILL.
+// The rest of kill's permission rule is mayKill's (signal.go).
+func killCredsOK(c, tc *auth.Credentials) bool {
 	return c.EffectiveKUID == tc.SavedKUID || c.EffectiveKUID == tc.RealKUID ||
 		c.RealKUID == tc.SavedKUID || c.RealKUID == tc.RealKUID ||
 		c.HasCapability(auth.CAP_KILL)
-}
-
-// MaySignal reports whether t may send sig (0 for the existence probe of
-// kill(pid, 0)) to the process target, as Linux's check_kill_permission
-// for a signal from user space: always within t's own process; otherwise
-// the uids must match (see mayKill) or, for SIGCONT, the target must be
-// in t's session. A false result is EPERM for the caller.
-func (t *Task) MaySignal(target *ThreadGroup, sig int) bool {
-	if target == t.tg {
-		return true
-	}
-	tc := target.leaderCredentials()
-	if tc == nil || mayKill(t.Credentials(), tc) {
-		return true
-	}
-	return sig == int(unix.SIGCONT) && target.SID() == t.tg.SID()
-}
-
-// MaySignalTask is MaySignal for a signal aimed at one thread (tkill,
-// tgkill, rt_tgsigqueueinfo): Linux checks that thread's credentials.
-func (t *Task) MaySignalTask(target *Task, sig int) bool {
-	if target.tg == t.tg {
-		return true
-	}
-	if mayKill(t.Credentials(), target.Credentials()) {
-		return true
-	}
-	return sig == int(unix.SIGCONT) && target.tg.SID() == t.tg.SID()
 }
 
 // mayPrlimit is Linux's check_prlimit_permission: a task may read or

@@ -142,9 +142,13 @@ func (t *Task) Resources() (r TaskResources, ok bool) {
 	return r, true
 }
 
-// PendingSignals returns the signals pending for t alone and for its
-// whole group. Until signal queueing lands there are none.
-func (t *Task) PendingSignals() (thread, group uint64) { return 0, 0 }
+// PendingSignalSets returns the signals pending for t alone and for its
+// whole group (SigPnd and ShdPnd of /proc/[pid]/status).
+func (t *Task) PendingSignalSets() (thread, group uint64) {
+	t.k.mu.Lock()
+	defer t.k.mu.Unlock()
+	return t.sig.pending.mask, t.tg.pending.mask
+}
 
 // SignalDispositions returns the sets of ignored and caught signals of
 // tg (SigIgn and SigCgt of /proc/[pid]/status).

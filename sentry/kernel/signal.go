@@ -4,10 +4,16 @@ import (
 	"sync"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/rampart-sandbox/rampart/abi"
 )
 
 // NumSignals is the number of signals (1..64).
 const NumSignals = 64
+
+// SigRTMin is the first real-time signal: signals below it coalesce while
+// pending, real-time ones queue every instance.
+const SigRTMin = 32
 
 // Special handler values.
 const (
@@ -105,59 +111,49 @@ func defaultActionOf(sig int) defaultAction {
 	return actTerm
 }
 
-// SendSignal sends sig to thread group tg on behalf of sender (nil when
-// the signal comes from outside the sandbox or from the kernel itself).
-//
-// Until signal delivery to handlers lands, a signal with a handler is
-// recorded and logged; default actions are carried out: termination kills
-// the group, ignore and stop/continue are ignored.
+// SendSignal sends sig to the process tg as kill(2) would on behalf of
+// sender: si_code SI_USER with the sender's pid and real uid. A nil
+// sender means the signal comes from outside the sandbox (runsc forwards
+// host signals): like a signal from an ancestor PID namespace, it is not
+// ignored by the sandbox's init. Errors (bad signal number) are dropped;
+// callers that need them use SendSignalToGroup.
 func (k *Kernel) SendSignal(tg *ThreadGroup, sig int, sender *Task) {
-	if sig == 0 {
+	if sig == 0 || !ValidSignal(sig) {
 		return
 	}
-	act := tg.handlers.Action(sig)
-	isKill := sig == int(unix.SIGKILL)
-	if !isKill {
-		if act.Handler == SigIgn {
-			return
-		}
-		if act.Handler != SigDfl {
-			k.Warnf("pid %d: delivery of signal %d to a handler is not implemented yet; signal dropped", tg.pid, sig)
-			return
-		}
-	}
-	// A pid-namespace init ignores default-action signals sent from
-	// inside its namespace, including SIGKILL.
+	info := userSignalInfo(sig, abi.SI_USER, sender)
 	k.mu.Lock()
-	isInit := tg == k.init
+	k.sendSignalLocked(tg, nil, &info, sender == nil)
 	k.mu.Unlock()
-	if isInit && sender != nil {
-		return
+}
+
+// userSignalInfo is the siginfo of a signal sent by a task with kill,
+// tkill or tgkill: si_pid and si_uid of the sender (0 for the kernel or
+// the host).
+func userSignalInfo(sig int, code int32, sender *Task) abi.SignalInfo {
+	info := abi.SignalInfo{Signo: int32(sig), Code: code}
+	if sender != nil {
+		info.SetPID(int32(sender.tg.pid))
+		info.SetUID(uint32(sender.Credentials().RealKUID))
 	}
-	switch da := defaultActionOf(sig); {
-	case isKill:
-		k.killGroup(tg, Signaled(sig, false))
-	case da == actTerm:
-		k.killGroup(tg, Signaled(sig, false))
-	case da == actCore:
-		k.killGroup(tg, Signaled(sig, true))
-	}
+	return info
 }
 
 // killGroup makes every task of tg exit; the group's status is s unless it
 // was already exiting.
 func (k *Kernel) killGroup(tg *ThreadGroup, s WaitStatus) {
 	k.mu.Lock()
+	k.killGroupLocked(tg, s)
+	k.mu.Unlock()
+}
+
+// killGroupLocked is killGroup with k.mu held.
+func (k *Kernel) killGroupLocked(tg *ThreadGroup, s WaitStatus) {
 	if !tg.exiting {
 		tg.exiting = true
 		tg.status = s
 	}
-	tasks := make([]*Task, 0, len(tg.tasks))
 	for t := range tg.tasks {
-		tasks = append(tasks, t)
-	}
-	k.mu.Unlock()
-	for _, t := range tasks {
 		t.killed.Store(true)
 		t.interrupt()
 	}
@@ -177,44 +173,80 @@ func (k *Kernel) FindTask(tid ThreadID) *Task {
 	return k.tasks[tid]
 }
 
-// SignalProcessGroup sends sig to every process in group pgid; it returns
-// ESRCH if there is none.
+// SignalProcessGroup sends sig to every process in group pgid on behalf
+// of sender (kill with a pid <= 0). It returns ESRCH if there is none and
+// EPERM if sender may signal none of them.
 func (k *Kernel) SignalProcessGroup(pgid ThreadID, sig int, sender *Task) error {
 	k.mu.Lock()
-	var targets []*ThreadGroup
-	for _, tg := range k.groups {
-		if tg.pgid == pgid && !tg.zombie {
-			targets = append(targets, tg)
-		}
-	}
-	k.mu.Unlock()
-	if len(targets) == 0 {
-		return unix.ESRCH
-	}
-	for _, tg := range targets {
-		k.SendSignal(tg, sig, sender)
-	}
-	return nil
+	defer k.mu.Unlock()
+	return k.signalManyLocked(sig, sender, func(tg *ThreadGroup) bool { return tg.pgid == pgid })
 }
 
 // SignalAll sends sig to every process but init and the sender's own
 // (kill(-1, sig)); ESRCH if there is none.
 func (k *Kernel) SignalAll(sig int, sender *Task) error {
 	k.mu.Lock()
-	var targets []*ThreadGroup
+	defer k.mu.Unlock()
+	return k.signalManyLocked(sig, sender, func(tg *ThreadGroup) bool {
+		return tg != k.init && (sender == nil || tg != sender.tg)
+	})
+}
+
+// signalManyLocked sends sig (0: only checks) to every live process that
+// match selects, with kill's permission rule per target. Like Linux, the
+// result is success if any target was signalled, else the last error.
+// k.mu must be held.
+func (k *Kernel) signalManyLocked(sig int, sender *Task, match func(*ThreadGroup) bool) error {
+	err := error(unix.ESRCH)
+	any := false
 	for _, tg := range k.groups {
-		if tg != k.init && !tg.zombie && (sender == nil || tg != sender.tg) {
-			targets = append(targets, tg)
+		if tg.zombie || len(tg.tasks) == 0 || !match(tg) {
+			continue
+		}
+		if sender != nil && !mayKill(sender, tg, sig) {
+			err = unix.EPERM
+			continue
+		}
+		any = true
+		if sig != 0 {
+			info := userSignalInfo(sig, abi.SI_USER, sender)
+			k.sendSignalLocked(tg, nil, &info, sender == nil)
 		}
 	}
-	k.mu.Unlock()
-	if len(targets) == 0 {
-		return unix.ESRCH
+	if any {
+		return nil
 	}
-	for _, tg := range targets {
-		k.SendSignal(tg, sig, sender)
+	return err
+}
+
+// MayKill reports whether sender may send sig to the process tg (kill(2)'s
+// permission check): its real or effective uid matches the target's real or
+// saved uid, or it has CAP_KILL, or sig is SIGCONT within its session.
+func (k *Kernel) MayKill(sender *Task, tg *ThreadGroup, sig int) bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return mayKill(sender, tg, sig)
+}
+
+// mayKill is MayKill with k.mu held.
+func mayKill(sender *Task, tg *ThreadGroup, sig int) bool {
+	if sender.tg == tg {
+		return true
 	}
-	return nil
+	target := tg.leader
+	if target == nil || len(tg.tasks) == 0 {
+		for t := range tg.tasks {
+			target = t
+			break
+		}
+	}
+	if target == nil {
+		return true
+	}
+	if killCredsOK(sender.Credentials(), target.Credentials()) {
+		return true
+	}
+	return sig == int(unix.SIGCONT) && sender.tg.sid == tg.sid
 }
 
 // Signal action flags the kernel itself looks at.

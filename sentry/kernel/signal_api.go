@@ -8,37 +8,75 @@ import (
 // build the siginfo; the kernel fills nothing in except what Linux's own
 // senders would (it never rewrites si_code).
 //
-// Placeholder implementations: until signal delivery lands they fall back
-// to SendSignal's default-action handling.
+// Signals sent through them count as generated inside the sandbox: the
+// sandbox's init (a PID-namespace init) ignores those whose action is the
+// default one. Permission checks (kill across users) are the caller's:
+// see MayKill.
 
 // SendSignalToTask queues info for t alone: tkill/tgkill,
 // rt_tgsigqueueinfo, SIGEV_THREAD_ID timers. It returns EINVAL for a bad
-// signal number and nil when t has already exited (like Linux, silently).
+// signal number, EAGAIN when a real-time signal with a negative si_code
+// cannot be queued (RLIMIT_SIGPENDING), and nil when t has already exited
+// (like Linux, silently).
 func (k *Kernel) SendSignalToTask(t *Task, info *abi.SignalInfo) error {
 	if !ValidSignal(int(info.Signo)) {
 		return errInvalidSignal
 	}
-	k.SendSignal(t.tg, int(info.Signo), nil)
-	return nil
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if _, ok := t.tg.tasks[t]; !ok {
+		return nil
+	}
+	return k.sendSignalLocked(t.tg, t, info, false)
 }
 
 // SendSignalToGroup queues info for the process tg: kill, rt_sigqueueinfo,
 // timers, SIGCHLD, SIGPIPE's group-wide cousins. Any thread that does not
-// block it may take it.
+// block it may take it. Errors as SendSignalToTask.
 func (k *Kernel) SendSignalToGroup(tg *ThreadGroup, info *abi.SignalInfo) error {
 	if !ValidSignal(int(info.Signo)) {
 		return errInvalidSignal
 	}
-	k.SendSignal(tg, int(info.Signo), nil)
-	return nil
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.sendSignalLocked(tg, nil, info, false)
 }
 
 // ForceSignal delivers a synchronous signal to t (faults, seccomp's
 // SECCOMP_RET_TRAP, a corrupt signal frame): like Linux's force_sig_info, a
 // blocked or ignored signal is unblocked and reset to its default action,
-// so the task cannot survive it by ignoring it. Only the task goroutine
-// calls it, for itself.
+// so the task cannot survive it by ignoring it, and the sandbox's init is
+// not spared. Only the task goroutine calls it, for itself; the signal is
+// delivered before the task next returns to application code.
 func (t *Task) ForceSignal(info *abi.SignalInfo) {
 	sig := int(info.Signo)
-	t.k.killGroup(t.tg, Signaled(sig, defaultActionOf(sig) == actCore))
+	if !ValidSignal(sig) {
+		return
+	}
+	sh := t.tg.handlers
+	sh.mu.Lock()
+	act := &sh.actions[sig]
+	blocked := t.sigMask.Load()&sigBit(sig) != 0
+	if blocked || act.Handler == SigIgn {
+		act.Handler = SigDfl
+	}
+	sh.mu.Unlock()
+	if blocked {
+		t.sigMask.Store(t.sigMask.Load() &^ sigBit(sig))
+	}
+	k := t.k
+	k.mu.Lock()
+	k.sendSignalLocked(t.tg, t, info, true)
+	k.mu.Unlock()
+}
+
+// SendSIGPIPE sends SIGPIPE to t itself, as a write to a pipe or socket
+// without readers does (Linux's send_sig(SIGPIPE, current, 0)): a
+// thread-directed signal from the kernel, si_code SI_USER with the
+// writer's own pid, like Linux's kernel-originated send_sig.
+func (t *Task) SendSIGPIPE() {
+	info := abi.SignalInfo{Signo: 13, Code: abi.SI_USER}
+	info.SetPID(int32(t.tg.pid))
+	info.SetUID(uint32(t.Credentials().RealKUID))
+	t.k.SendSignalToTask(t, &info)
 }

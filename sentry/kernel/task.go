@@ -68,6 +68,8 @@ type Task struct {
 	// sigMask is the blocked-signal mask; written by the task goroutine,
 	// read by senders (atomic).
 	sigMask atomic.Uint64
+	// sig is the rest of the signal state (task_signals.go).
+	sig taskSignals
 
 	// killed is set when the task must exit (SIGKILL, exit_group of its
 	// group, execve of another thread); interruptCh wakes it from
@@ -92,6 +94,10 @@ type Task struct {
 
 	// policy is what prctl and the sched_* calls record (sched.go).
 	policy taskPolicy
+
+	// seccomp is the task's seccomp filter chain, nil when it has none
+	// (seccomp.go).
+	seccomp atomic.Pointer[seccompFilter]
 }
 
 // CPUTime returns the task's user and system CPU time so far.
@@ -189,12 +195,6 @@ func (t *Task) RobustList() uint64 { return t.robustList.Load() }
 
 // SignalMask returns the blocked-signal mask.
 func (t *Task) SignalMask() uint64 { return t.sigMask.Load() }
-
-// SetSignalMask sets the blocked-signal mask; SIGKILL and SIGSTOP can never
-// be blocked.
-func (t *Task) SetSignalMask(m uint64) {
-	t.sigMask.Store(m &^ (sigBit(9) | sigBit(19)))
-}
 
 // Killed reports whether the task has been told to exit.
 func (t *Task) Killed() bool { return t.killed.Load() }

@@ -230,6 +230,7 @@ func (t *Task) Clone(o CloneOptions) (ThreadID, error) {
 		k.groups[tid] = tg
 		nt.tg = tg
 	}
+	t.inheritSeccompLocked(nt)
 	nt.tg.tasks[nt] = struct{}{}
 	k.tasks[tid] = nt
 	k.liveTasks++
@@ -241,6 +242,7 @@ func (t *Task) Clone(o CloneOptions) (ThreadID, error) {
 	if f&unix.CLONE_CHILD_SETTID != 0 {
 		nt.putUint32(o.ChildTID, uint32(tid))
 	}
+	t.inheritSignalState(nt, f)
 	var vforkDone chan struct{}
 	if f&unix.CLONE_VFORK != 0 {
 		vforkDone = make(chan struct{})
@@ -250,11 +252,7 @@ func (t *Task) Clone(o CloneOptions) (ThreadID, error) {
 	if vforkDone != nil {
 		// The parent sleeps until the child execs or exits; only SIGKILL
 		// (which kills the parent) ends the wait early.
-		for {
-			if err := t.Block(vforkDone); err == nil || t.killed.Load() {
-				break
-			}
-		}
+		t.waitVfork(vforkDone)
 	}
 	return tid, nil
 }

@@ -39,6 +39,7 @@ func (t *Task) Execve(path string, argv, envv []string) error {
 	if t.tg.handlers != nil {
 		t.tg.handlers.resetForExec()
 	}
+	t.execSignalHook()
 	t.clearChildTID = 0
 	t.robustList.Store(0)
 	t.releaseVfork()

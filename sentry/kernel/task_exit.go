@@ -2,8 +2,11 @@ package kernel
 
 import (
 	"encoding/binary"
+	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/rampart-sandbox/rampart/abi"
 )
 
 // ExitThread ends the calling thread (exit(2)). The group exits with code
@@ -51,20 +54,19 @@ func (t *Task) exit() {
 	tg := t.tg
 	delete(tg.tasks, t)
 	delete(k.tasks, t.tid)
-	var lastInGroup bool
+	u, sy := t.CPUTime()
+	tg.deadUser += u
+	tg.deadSys += sy
+	k.parentThreadExitLocked(t)
 	if len(tg.tasks) == 0 {
-		lastInGroup = true
 		if !tg.exiting {
 			tg.exiting = true
 			tg.status = Exited(0)
 		}
-	}
-	var wakeParent *ThreadGroup
-	if lastInGroup {
 		k.exitGroupLocked(tg)
-		if tg.parent != nil {
-			wakeParent = tg.parent
-		}
+	} else {
+		// A group stop may now be complete without this thread.
+		k.checkGroupStoppedLocked(tg)
 	}
 	k.liveTasks--
 	done := k.initExited && k.liveTasks == 0
@@ -73,17 +75,40 @@ func (t *Task) exit() {
 	if m != nil {
 		m.Release()
 	}
-	if wakeParent != nil {
-		wakeParent.notifyChildEvent()
-	}
 	if done {
 		close(k.allExited)
 	}
 }
 
+// parentThreadExitLocked runs when thread t exits: the children it created
+// get their parent-death signal (prctl PR_SET_PDEATHSIG), as on Linux even
+// if t's process lives on, and another thread becomes their parent thread.
+// k.mu must be held.
+func (k *Kernel) parentThreadExitLocked(t *Task) {
+	var heir *Task
+	for o := range t.tg.tasks {
+		heir = o
+		break
+	}
+	for c := range t.tg.children {
+		if c.creator != t {
+			continue
+		}
+		c.creator = heir
+		for ct := range c.tasks {
+			if sig := int(ct.pdeathSignal.Load()); sig != 0 {
+				info := userSignalInfo(sig, abi.SI_USER, t)
+				k.sendSignalLocked(c, nil, &info, false)
+			}
+		}
+	}
+}
+
 // exitGroupLocked runs when the last task of tg exited: children are
-// reparented to init, and tg becomes a zombie for its parent (or is reaped
-// at once if the parent ignores SIGCHLD). k.mu must be held.
+// reparented (to the nearest child subreaper among tg's ancestors, else to
+// init), and tg becomes a zombie for its parent, which gets its exit
+// signal, or is reaped at once if the parent ignores SIGCHLD or set
+// SA_NOCLDWAIT. k.mu must be held.
 func (k *Kernel) exitGroupLocked(tg *ThreadGroup) {
 	if tg == k.init {
 		k.initExited = true
@@ -91,48 +116,101 @@ func (k *Kernel) exitGroupLocked(tg *ThreadGroup) {
 		// Like a pid-namespace init's death: every other process dies.
 		for _, o := range k.groups {
 			if o != tg && !o.zombie {
-				if !o.exiting {
-					o.exiting = true
-					o.status = Signaled(int(unix.SIGKILL), false)
-				}
-				for ot := range o.tasks {
-					ot.killed.Store(true)
-					ot.interrupt()
-				}
+				k.killGroupLocked(o, Signaled(int(unix.SIGKILL), false))
 			}
 		}
 	}
+	if tg.stopping {
+		tg.stopping, tg.stopped = false, false
+		close(tg.stopCh)
+		tg.stopCh = nil
+	}
+	tg.zombie = true
+	reaper := k.findReaperLocked(tg)
 	for c := range tg.children {
-		c.parent = k.init
-		if k.init != nil && k.init != tg {
-			k.init.children[c] = struct{}{}
-			if c.zombie {
-				defer k.init.notifyChildEvent()
-			}
+		c.parent = reaper
+		c.creator = nil
+		if reaper == nil || reaper == tg {
+			continue
+		}
+		c.exitSignal = int(unix.SIGCHLD)
+		reaper.children[c] = struct{}{}
+		if c.zombie {
+			k.notifyParentExitLocked(c)
 		}
 	}
 	tg.children = nil
-	tg.zombie = true
 	p := tg.parent
 	if p == nil || p == tg {
 		k.reapLocked(tg)
 		return
 	}
-	// SIGCHLD ignored or SA_NOCLDWAIT: no zombie.
-	if tg.exitSignal == int(unix.SIGCHLD) {
-		act := p.handlers.Action(int(unix.SIGCHLD))
-		if act.Handler == SigIgn || act.Flags&saNoCldWait != 0 {
-			delete(p.children, tg)
-			k.reapLocked(tg)
+	k.notifyParentExitLocked(tg)
+}
+
+// findReaperLocked returns the process that adopts the children of the
+// exiting tg: its nearest live ancestor marked child subreaper, else init.
+func (k *Kernel) findReaperLocked(tg *ThreadGroup) *ThreadGroup {
+	for p := tg.parent; p != nil && p != k.init && p != tg; p = p.parent {
+		if p.childSubreaper && !p.exiting && len(p.tasks) > 0 {
+			return p
 		}
+	}
+	return k.init
+}
+
+// notifyParentExitLocked sends the exit signal of the zombie tg to its
+// parent and wakes its waiters; the zombie is reaped at once when the
+// parent ignores SIGCHLD or set SA_NOCLDWAIT (Linux's do_notify_parent).
+// k.mu must be held.
+func (k *Kernel) notifyParentExitLocked(tg *ThreadGroup) {
+	p := tg.parent
+	sig := tg.exitSignal
+	autoReap := false
+	if sig == int(unix.SIGCHLD) {
+		act := p.handlers.Action(sig)
+		if act.Handler == SigIgn || act.Flags&saNoCldWait != 0 {
+			autoReap = true
+		}
+		if act.Handler == SigIgn {
+			sig = 0
+		}
+	}
+	if sig > 0 && ValidSignal(sig) {
+		code, status := exitCodeOf(tg.status)
+		info := k.childInfoLocked(tg, code, status)
+		info.Signo = int32(sig)
+		k.sendSignalLocked(p, nil, &info, true)
+	}
+	if autoReap {
+		k.reapLocked(tg)
+	}
+	p.notifyChildEvent()
+}
+
+// exitCodeOf returns the CLD_* si_code and si_status of a death.
+func exitCodeOf(s WaitStatus) (int32, int) {
+	switch {
+	case s.Signal() == 0:
+		return abi.CLD_EXITED, s.ExitCode()
+	case s.CoreDumped():
+		return abi.CLD_DUMPED, s.Signal()
+	default:
+		return abi.CLD_KILLED, s.Signal()
 	}
 }
 
-// reapLocked forgets a zombie. k.mu must be held.
+// reapLocked forgets a zombie; its CPU time goes to its parent's children
+// usage. k.mu must be held.
 func (k *Kernel) reapLocked(tg *ThreadGroup) {
 	delete(k.groups, tg.pid)
-	if tg.parent != nil && tg.parent.children != nil {
-		delete(tg.parent.children, tg)
+	if p := tg.parent; p != nil {
+		u, s := tg.cpuTimeLocked()
+		p.childUser += u + tg.childUser
+		p.childSys += s + tg.childSys
+		if p.children != nil {
+			delete(p.children, tg)
+		}
 	}
 }
 
@@ -141,41 +219,46 @@ type WaitOptions struct {
 	// PID selects children: > 0 that pid, 0 the caller's process group,
 	// -1 any, < -1 process group -PID.
 	PID ThreadID
+	// Exited, Stopped and Continued select the events to report
+	// (WEXITED, WUNTRACED/WSTOPPED, WCONTINUED).
+	Exited, Stopped, Continued bool
 	// NoHang returns at once when no child is ready.
 	NoHang bool
-	// NoWait leaves the child a zombie (waitid WNOWAIT).
+	// NoWait leaves the child waitable (waitid WNOWAIT).
 	NoWait bool
-	// Exited selects exited children (always for wait4).
-	Exited bool
+	// Clone and All select children by exit signal (__WCLONE: those
+	// whose exit signal is not SIGCHLD; __WALL: all; neither: SIGCHLD).
+	Clone, All bool
 }
 
-// WaitResult is a reaped child.
+// WaitResult is a child's reported state change.
 type WaitResult struct {
-	PID    ThreadID
+	PID ThreadID
+	// Status is the wait4 status word.
 	Status WaitStatus
-	UID    uint32
+	// Code and SigStatus are waitid's si_code (CLD_*) and si_status.
+	Code      int32
+	SigStatus int32
+	UID       uint32
+	// UserTime and SysTime are the child's CPU time, with its own reaped
+	// children's for an exited child (wait4's rusage).
+	UserTime, SysTime time.Duration
 }
 
 // Wait implements wait4/waitid. It returns ECHILD when no child matches,
-// and a zero result with NoHang when none is ready.
+// a zero result with NoHang when none is ready, and ERESTARTSYS when a
+// signal interrupts the wait.
 func (t *Task) Wait(o WaitOptions) (WaitResult, error) {
 	k := t.k
 	for {
 		k.mu.Lock()
 		found := false
 		for c := range t.tg.children {
-			if !t.waitMatchesLocked(c, o.PID) {
+			if !t.waitMatchesLocked(c, o) {
 				continue
 			}
 			found = true
-			if c.zombie {
-				r := WaitResult{PID: c.pid, Status: c.status}
-				if c.leader != nil {
-					r.UID = uint32(c.leader.Credentials().RealKUID)
-				}
-				if !o.NoWait {
-					k.reapLocked(c)
-				}
+			if r, ok := k.waitReportLocked(c, o); ok {
 				k.mu.Unlock()
 				return r, nil
 			}
@@ -193,8 +276,47 @@ func (t *Task) Wait(o WaitOptions) (WaitResult, error) {
 	}
 }
 
-func (t *Task) waitMatchesLocked(c *ThreadGroup, pid ThreadID) bool {
+// waitReportLocked collects c's pending event that o asks for, if any.
+func (k *Kernel) waitReportLocked(c *ThreadGroup, o WaitOptions) (WaitResult, bool) {
+	r := WaitResult{PID: c.pid, UID: c.realUIDLocked()}
 	switch {
+	case c.zombie && o.Exited:
+		r.Status = c.status
+		code, status := exitCodeOf(c.status)
+		r.Code, r.SigStatus = code, int32(status)
+		r.UserTime, r.SysTime = c.cpuTimeLocked()
+		r.UserTime += c.childUser
+		r.SysTime += c.childSys
+		if !o.NoWait {
+			k.reapLocked(c)
+		}
+	case c.zombie || c.exiting:
+		return r, false
+	case o.Stopped && c.stopReport != 0 && c.stopped:
+		r.Status = WaitStatus(c.stopReport<<8 | 0x7f)
+		r.Code, r.SigStatus = abi.CLD_STOPPED, int32(c.stopReport)
+		r.UserTime, r.SysTime = c.cpuTimeLocked()
+		if !o.NoWait {
+			c.stopReport = 0
+		}
+	case o.Continued && c.contReport:
+		r.Status = 0xffff
+		r.Code, r.SigStatus = abi.CLD_CONTINUED, int32(unix.SIGCONT)
+		r.UserTime, r.SysTime = c.cpuTimeLocked()
+		if !o.NoWait {
+			c.contReport = false
+		}
+	default:
+		return r, false
+	}
+	return r, true
+}
+
+func (t *Task) waitMatchesLocked(c *ThreadGroup, o WaitOptions) bool {
+	if !o.All && (c.exitSignal == int(unix.SIGCHLD)) == o.Clone {
+		return false
+	}
+	switch pid := o.PID; {
 	case pid > 0:
 		return c.pid == pid
 	case pid == -1:

@@ -7,6 +7,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/rampart-sandbox/rampart/abi"
 	"github.com/rampart-sandbox/rampart/platform"
 	"github.com/rampart-sandbox/rampart/sentry/arch"
 )
@@ -39,8 +40,21 @@ func (t *Task) run() {
 	// The ptrace platform ties a stub thread to the tracing OS thread.
 	runtime.LockOSThread()
 	t.ctx = t.k.Platform.NewContext()
+	if fp := t.sig.initialFP; fp != nil {
+		t.sig.initialFP = nil
+		if err := t.ctx.SetFPState(t.mm.AddressSpace(), fp); err != nil {
+			t.k.Debugf("tid %d: inheriting FP state: %v", t.tid, err)
+		}
+	}
+	t.sig.wake.Store(true)
 	last := time.Now()
 	for !t.killed.Load() {
+		if t.needsSignalWork() {
+			t.handleSignals()
+			if t.killed.Load() {
+				break
+			}
+		}
 		in := time.Now()
 		t.sysTime.Add(int64(in.Sub(last)))
 		ev, fi, err := t.ctx.Switch(t.mm.AddressSpace(), &t.regs)
@@ -69,6 +83,9 @@ func (t *Task) run() {
 // doSyscall runs the syscall whose number and arguments are in t.regs.
 func (t *Task) doSyscall() {
 	nr := arch.SyscallNo(&t.regs)
+	if f := t.seccomp.Load(); f != nil && !t.seccompAllows(f, nr) {
+		return
+	}
 	args := arch.SyscallArgs(&t.regs)
 	var (
 		ret uintptr
@@ -87,7 +104,7 @@ func (t *Task) doSyscall() {
 	} else {
 		ret, err = t.invoke(nr, e, args)
 	}
-	if err == errExit {
+	if err == errExit || err == errSigreturn {
 		return
 	}
 	if err != nil {
@@ -102,14 +119,9 @@ func (t *Task) doSyscall() {
 		}
 		switch errno {
 		case ERESTARTSYS, ERESTARTNOINTR, ERESTARTNOHAND, ERESTART_BLOCK:
-			// No handler ran (delivery is not implemented yet), so the
-			// syscall is restarted transparently unless the task is dying.
-			if !t.killed.Load() {
-				t.regs.Rax = t.regs.Orig_rax
-				t.regs.Rip -= 2
-				return
-			}
-			errno = unix.EINTR
+			// The delivery pass before the next return to application
+			// code decides: restart, or EINTR if a handler runs.
+			t.sig.restartErr = errno
 		}
 		t.regs.Rax = uint64(-int64(errno))
 		return
@@ -131,35 +143,52 @@ func (t *Task) invoke(nr uintptr, e *Syscall, args arch.SyscallArguments) (uintp
 	return e.Fn(t, args)
 }
 
-// handleFault resolves an application fault or kills the process with the
-// signal Linux would deliver (handlers are a later issue).
+// handleFault resolves an application fault in the memory manager or
+// turns it into the synchronous signal Linux would force on the task:
+// SIGSEGV with si_addr and SEGV_MAPERR/SEGV_ACCERR as the memory manager
+// decides, SIGBUS, SIGFPE, SIGILL, SIGTRAP with the host's si_code and
+// si_addr (for int3, SI_KERNEL and no address, rip after the int3).
 func (t *Task) handleFault(fi platform.FaultInfo) {
-	sig, code := int32(fi.Signo), fi.Code
-	if fi.Signo == int32(unix.SIGSEGV) || fi.Signo == int32(unix.SIGBUS) && fi.Addr != 0 {
-		if fi.Signo == int32(unix.SIGSEGV) {
-			sig, code = t.mm.HandleFault(fi.Addr, fi.Access, fi.Code)
-			if sig == 0 {
-				return
-			}
+	sig, code, addr := fi.Signo, fi.Code, fi.Addr
+	if sig == int32(unix.SIGSEGV) && code != abi.SI_KERNEL {
+		sig, code = t.mm.HandleFault(fi.Addr, fi.Access, fi.Code)
+		if sig == 0 {
+			return
 		}
 	}
-	t.k.Debugf("tid %d: fatal signal %d (code %d) at address %#x, rip %#x", t.tid, sig, code, fi.Addr, t.regs.Rip)
-	t.k.SendSignal(t.tg, int(sig), nil)
-	if !t.killed.Load() {
-		// Ignored or caught: a synchronous fault cannot be ignored, so
-		// force the default action like Linux's force_sig.
-		t.k.killGroup(t.tg, Signaled(int(sig), defaultActionOf(int(sig)) == actCore))
+	if t.k.debugLog != nil {
+		t.k.Debugf("tid %d: signal %d (code %d) at address %#x, rip %#x", t.tid, sig, code, addr, t.regs.Rip)
 	}
+	t.recordFault(sig, code, addr, fi.Access.Write, fi.Access.Execute && addr == t.regs.Rip)
+	info := abi.SignalInfo{Signo: sig, Code: code}
+	if code != abi.SI_KERNEL || sig != int32(unix.SIGTRAP) {
+		info.SetAddr(addr)
+	}
+	t.ForceSignal(&info)
 }
 
-// Block waits until ch is ready or the task is interrupted; it returns
-// ERESTARTSYS when interrupted.
+// Block waits until ch is ready or the task is interrupted: it returns
+// ERESTARTSYS when a signal became deliverable to it (or it must stop for
+// job control, or die). The caller returns that error from its syscall
+// (or converts it: ERESTARTNOHAND, ERESTART_RESTARTBLOCK, EINTR).
 func (t *Task) Block(ch <-chan struct{}) error {
-	select {
-	case <-ch:
-		return nil
-	case <-t.interruptCh:
-		return ERESTARTSYS
+	if t.interrupted() {
+		select {
+		case <-ch:
+			return nil
+		default:
+			return ERESTARTSYS
+		}
+	}
+	for {
+		select {
+		case <-ch:
+			return nil
+		case <-t.interruptCh:
+			if t.interrupted() {
+				return ERESTARTSYS
+			}
+		}
 	}
 }
 
@@ -173,35 +202,52 @@ func (t *Task) BlockTimeout(ch <-chan struct{}, d time.Duration) error {
 			return unix.ETIMEDOUT
 		}
 	}
+	if t.interrupted() {
+		return ERESTARTSYS
+	}
 	tm := time.NewTimer(d)
 	defer tm.Stop()
-	select {
-	case <-ch:
-		return nil
-	case <-t.interruptCh:
-		return ERESTARTSYS
-	case <-tm.C:
-		return unix.ETIMEDOUT
+	for {
+		select {
+		case <-ch:
+			return nil
+		case <-t.interruptCh:
+			if t.interrupted() {
+				return ERESTARTSYS
+			}
+		case <-tm.C:
+			return unix.ETIMEDOUT
+		}
 	}
 }
 
-// Sleep blocks for d; it returns the time left and ERESTARTSYS-family
-// error when interrupted.
+// Sleep blocks for d; it returns the time left and ERESTARTSYS when
+// interrupted.
 func (t *Task) Sleep(d time.Duration) (time.Duration, error) {
 	if d <= 0 {
 		return 0, nil
 	}
 	start := time.Now()
+	left := func() time.Duration {
+		l := d - time.Since(start)
+		if l < 0 {
+			l = 0
+		}
+		return l
+	}
+	if t.interrupted() {
+		return d, ERESTARTSYS
+	}
 	tm := time.NewTimer(d)
 	defer tm.Stop()
-	select {
-	case <-tm.C:
-		return 0, nil
-	case <-t.interruptCh:
-		left := d - time.Since(start)
-		if left < 0 {
-			left = 0
+	for {
+		select {
+		case <-tm.C:
+			return 0, nil
+		case <-t.interruptCh:
+			if t.interrupted() {
+				return left(), ERESTARTSYS
+			}
 		}
-		return left, ERESTARTSYS
 	}
 }

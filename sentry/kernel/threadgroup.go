@@ -1,7 +1,9 @@
 package kernel
 
 import (
+	"github.com/rampart-sandbox/rampart/fs/vfs"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -67,7 +69,33 @@ type ThreadGroup struct {
 	status  WaitStatus
 	// zombie: all tasks have exited and the parent has not reaped it.
 	zombie bool
-	// childrenUsage accumulates reaped children's usage (later issue).
+
+	// pending are the process-wide pending signals.
+	pending sigQueue
+	// signalWaiters is notified whenever a signal is queued for the
+	// process or one of its threads (signalfd readiness, signalfd.go).
+	signalWaiters vfs.WaitQueue
+	// Job control (task_signals.go): stopping while a group stop for
+	// stopSig is in progress or complete (stopped: every thread parked);
+	// stopSeq numbers stops, stopCount counts the threads parked in this
+	// one, stopCh is closed when it ends.
+	stopping, stopped bool
+	stopSig           int
+	stopSeq           uint64
+	stopCount         int
+	stopCh            chan struct{}
+	// stopReport (a stop signal) and contReport are the stop and continue
+	// events not yet collected by the parent's wait (WUNTRACED,
+	// WCONTINUED).
+	stopReport int
+	contReport bool
+	// creator is the parent thread: its exit sends the parent-death
+	// signal of this process' threads.
+	creator *Task
+	// deadUser and deadSys are the CPU times of the group's exited tasks;
+	// childUser and childSys those of its reaped children (RUSAGE_CHILDREN).
+	deadUser, deadSys   time.Duration
+	childUser, childSys time.Duration
 
 	// childSubreaper is prctl(PR_SET_CHILD_SUBREAPER): orphaned
 	// descendants are reparented here instead of to init.
@@ -120,6 +148,26 @@ func (tg *ThreadGroup) SID() ThreadID {
 	tg.k.mu.Lock()
 	defer tg.k.mu.Unlock()
 	return tg.sid
+}
+
+// cpuTimeLocked returns the CPU time of tg's tasks, live and exited.
+// k.mu must be held.
+func (tg *ThreadGroup) cpuTimeLocked() (user, sys time.Duration) {
+	user, sys = tg.deadUser, tg.deadSys
+	for t := range tg.tasks {
+		u, s := t.CPUTime()
+		user += u
+		sys += s
+	}
+	return user, sys
+}
+
+// ChildrenCPUTime returns the CPU time of the reaped children of tg and
+// of their reaped descendants (getrusage RUSAGE_CHILDREN, times(2)).
+func (tg *ThreadGroup) ChildrenCPUTime() (user, sys time.Duration) {
+	tg.k.mu.Lock()
+	defer tg.k.mu.Unlock()
+	return tg.childUser, tg.childSys
 }
 
 func (tg *ThreadGroup) notifyChildEvent() {

@@ -24,9 +24,11 @@ func Table() *kernel.SyscallTable {
 	registerMM(t)
 	registerPipe(t)
 	registerLock(t)
+	registerSeccomp(t)
 	registerPoll(t)
 	registerEpoll(t)
 	registerEventfd(t)
 	registerTimerfd(t)
+	registerSignalfd(t)
 	return t
 }

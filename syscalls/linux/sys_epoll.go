@@ -141,9 +141,7 @@ func EpollPwait(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
 		return 0, err
 	}
 	n, err := doEpollWait(t, a[0].Int(), a[1].Pointer(), a[2].Int(), &pt)
-	if set {
-		t.SetSignalMask(old)
-	}
+	restoreSigmask(t, old, set, err)
 	return n, err
 }
 
@@ -159,9 +157,7 @@ func EpollPwait2(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
 		return 0, err
 	}
 	n, err := doEpollWait(t, a[0].Int(), a[1].Pointer(), a[2].Int(), &pt)
-	if set {
-		t.SetSignalMask(old)
-	}
+	restoreSigmask(t, old, set, err)
 	return n, err
 }
 

@@ -219,8 +219,9 @@ func Dup3(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
 }
 
 // Fcntl implements fcntl(2): F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD, F_SETFD,
-// F_GETFL, F_SETFL, F_GETPIPE_SZ/F_SETPIPE_SZ and the record locks
-// (sys_lock.go). Other commands (leases, seals) are EINVAL for now.
+// F_GETFL, F_SETFL, the record locks (sys_lock.go) and
+// F_GETPIPE_SZ/F_SETPIPE_SZ (sys_pipe.go). Other commands (leases, seals)
+// are EINVAL for now.
 func Fcntl(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
 	fd, cmd := a[0].Int(), a[1].Int()
 	f, flags, err := getFile(t, fd)

@@ -127,11 +127,7 @@ func (pt *pollTimeout) block(t *kernel.Task, w *vfs.Waiter) error {
 
 // setTempSigmask installs the signal mask at addr (size must be 8) for the
 // duration of ppoll, pselect6 or epoll_pwait and returns the mask to
-// restore. addr 0 changes nothing.
-//
-// TODO: when signal delivery lands, a signal delivered because of the
-// temporary mask must see it, and the old mask must be restored after its
-// handler (Linux's saved_sigmask); until then it is restored on return.
+// restore with restoreSigmask. addr 0 changes nothing.
 func setTempSigmask(t *kernel.Task, addr uint64, size uint64) (old uint64, set bool, err error) {
 	if addr == 0 {
 		return 0, false, nil
@@ -147,6 +143,24 @@ func setTempSigmask(t *kernel.Task, addr uint64, size uint64) (old uint64, set b
 	t.SetSignalMask(binary.LittleEndian.Uint64(b[:]))
 	return old, true, nil
 }
+
+// restoreSigmask puts back the mask setTempSigmask replaced. When the
+// call was interrupted, the signal that interrupted it must be delivered
+// under the temporary mask, so the old one comes back after its handler
+// (Linux's restore_saved_sigmask_unless).
+func restoreSigmask(t *kernel.Task, old uint64, set bool, err error) {
+	if !set {
+		return
+	}
+	if err == kernel.ERESTARTNOHAND || err == unix.EINTR {
+		t.SetSavedSignalMask(old)
+		return
+	}
+	t.SetSignalMask(old)
+}
+
+// The task is how file operations block.
+var _ vfs.Blocker = (*kernel.Task)(nil)
 
 // pollFile is one descriptor being polled.
 type pollFile struct {
@@ -194,10 +208,22 @@ func waitReady(t *kernel.Task, files []pollFile, pt *pollTimeout, check func() i
 	}
 }
 
-// Poll implements poll(2).
+// Poll implements poll(2). Interrupted without a handler, it resumes
+// through restart_syscall with the time that was left, as Linux.
 func Poll(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
 	pt := msTimeout(a[2].Int())
-	return doPoll(t, a[0].Pointer(), a[1].Uint64(), &pt)
+	return pollRestartable(t, a[0].Pointer(), a[1].Uint64(), &pt)
+}
+
+func pollRestartable(t *kernel.Task, addr, nfds uint64, pt *pollTimeout) (uintptr, error) {
+	n, err := doPoll(t, addr, nfds, pt)
+	if err == kernel.ERESTARTNOHAND {
+		t.SetRestartBlock(func(t *kernel.Task) (uintptr, error) {
+			return pollRestartable(t, addr, nfds, pt)
+		})
+		return 0, kernel.ERESTART_BLOCK
+	}
+	return n, err
 }
 
 // Ppoll implements ppoll(2): poll with a timespec (the time left is
@@ -212,10 +238,9 @@ func Ppoll(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
 		return 0, err
 	}
 	n, err := doPoll(t, a[0].Pointer(), a[1].Uint64(), &pt)
-	if set {
-		t.SetSignalMask(old)
-	}
-	return n, pt.writeBack(t, err)
+	err = pt.writeBack(t, err)
+	restoreSigmask(t, old, set, err)
+	return n, err
 }
 
 // doPoll is poll's body: nfds struct pollfd at addr.
@@ -322,10 +347,9 @@ func Pselect6(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
 		return 0, err
 	}
 	n, err := doSelect(t, a[0].Int(), a[1].Pointer(), a[2].Pointer(), a[3].Pointer(), &pt)
-	if set {
-		t.SetSignalMask(old)
-	}
-	return n, pt.writeBack(t, err)
+	err = pt.writeBack(t, err)
+	restoreSigmask(t, old, set, err)
+	return n, err
 }
 
 // doSelect is select's body: fd_sets of nfds bits at rAddr, wAddr, eAddr

@@ -153,7 +153,11 @@ func prctl(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
 		// Naming anonymous memory is advisory.
 		return 0, nil
 
-		// PR_GET_SECCOMP and PR_SET_SECCOMP belong with seccomp(2).
+	case unix.PR_GET_SECCOMP:
+		return uintptr(t.SeccompMode()), nil
+	case unix.PR_SET_SECCOMP:
+		// With seccomp(2), in sys_seccomp.go.
+		return prctlSeccomp(t, a[1].Uint64(), a[2].Pointer())
 	}
 	return 0, unix.EINVAL
 }

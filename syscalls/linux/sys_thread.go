@@ -27,8 +27,6 @@ func registerThread(t *kernel.SyscallTable) {
 	t.Register(unix.SYS_VFORK, vfork)
 	t.Register(unix.SYS_EXECVE, execve)
 	t.Register(unix.SYS_EXECVEAT, execveat)
-	t.Register(unix.SYS_WAIT4, wait4)
-	t.Register(unix.SYS_WAITID, waitid)
 	t.Register(unix.SYS_FUTEX, futex)
 	t.Register(unix.SYS_RSEQ, rseq)
 }
@@ -238,130 +236,6 @@ func doExecve(t *kernel.Task, pathAddr, argvAddr, envvAddr uint64, _ bool) (uint
 		return 0, err
 	}
 	return 0, nil
-}
-
-// Wait option bits.
-const (
-	wNoHang    = 0x1
-	wUntraced  = 0x2
-	wExited    = 0x4
-	wContinued = 0x8
-	wNoWait    = 0x1000000
-	wNoThread  = 0x20000000
-	wAll       = 0x40000000
-	wClone     = 0x80000000
-)
-
-func wait4(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
-	pid := kernel.ThreadID(a[0].Int())
-	opts := a[2].Uint()
-	if opts&^(wNoHang|wUntraced|wContinued|wNoThread|wAll|wClone) != 0 {
-		return 0, unix.EINVAL
-	}
-	if pid == -0x80000000 {
-		return 0, unix.ESRCH
-	}
-	r, err := t.Wait(kernel.WaitOptions{PID: pid, NoHang: opts&wNoHang != 0, Exited: true})
-	if err != nil {
-		return 0, err
-	}
-	if r.PID == 0 {
-		return 0, nil
-	}
-	if addr := a[1].Pointer(); addr != 0 {
-		var b [4]byte
-		binary.LittleEndian.PutUint32(b[:], uint32(r.Status))
-		if _, err := t.CopyOut(addr, b[:]); err != nil {
-			return 0, err
-		}
-	}
-	if addr := a[3].Pointer(); addr != 0 {
-		var ru [144]byte // struct rusage; times are accounted in a later issue
-		if _, err := t.CopyOut(addr, ru[:]); err != nil {
-			return 0, err
-		}
-	}
-	return uintptr(r.PID), nil
-}
-
-// idtype values of waitid.
-const (
-	pAll   = 0
-	pPID   = 1
-	pPGID  = 2
-	pPIDFD = 3
-)
-
-func waitid(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
-	idtype, id, infop, opts := a[0].Int(), a[1].Int(), a[2].Pointer(), a[3].Uint()
-	if opts&^(wNoHang|wUntraced|wExited|wContinued|wNoWait|wNoThread|wAll|wClone) != 0 {
-		return 0, unix.EINVAL
-	}
-	if opts&(wExited|wUntraced|wContinued) == 0 {
-		return 0, unix.EINVAL
-	}
-	var pid kernel.ThreadID
-	switch idtype {
-	case pAll:
-		pid = -1
-	case pPID:
-		if id <= 0 {
-			return 0, unix.EINVAL
-		}
-		pid = kernel.ThreadID(id)
-	case pPGID:
-		if id < 0 {
-			return 0, unix.EINVAL
-		}
-		pid = -kernel.ThreadID(id)
-		if id == 0 {
-			pid = 0
-		}
-	default:
-		return 0, unix.EINVAL
-	}
-	if opts&wExited == 0 {
-		// Only stop/continue events are asked for; job control is a later
-		// issue, so there is never one to report.
-		if opts&wNoHang != 0 {
-			return 0, zeroSiginfo(t, infop)
-		}
-		return 0, unix.ECHILD
-	}
-	r, err := t.Wait(kernel.WaitOptions{PID: pid, NoHang: opts&wNoHang != 0, NoWait: opts&wNoWait != 0, Exited: true})
-	if err != nil {
-		return 0, err
-	}
-	if infop == 0 {
-		return 0, nil
-	}
-	if r.PID == 0 {
-		return 0, zeroSiginfo(t, infop)
-	}
-	var si [128]byte
-	binary.LittleEndian.PutUint32(si[0:], uint32(unix.SIGCHLD))
-	code, status := int32(1), int32(r.Status.ExitCode()) // CLD_EXITED
-	if sig := r.Status.Signal(); sig != 0 {
-		code, status = 2, int32(sig) // CLD_KILLED
-		if r.Status.CoreDumped() {
-			code = 3 // CLD_DUMPED
-		}
-	}
-	binary.LittleEndian.PutUint32(si[8:], uint32(code))
-	binary.LittleEndian.PutUint32(si[16:], uint32(r.PID))
-	binary.LittleEndian.PutUint32(si[20:], r.UID)
-	binary.LittleEndian.PutUint32(si[24:], uint32(status))
-	_, err = t.CopyOut(infop, si[:])
-	return 0, err
-}
-
-func zeroSiginfo(t *kernel.Task, addr uint64) error {
-	if addr == 0 {
-		return nil
-	}
-	var si [128]byte
-	_, err := t.CopyOut(addr, si[:])
-	return err
 }
 
 func rseq(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
