@@ -187,17 +187,16 @@ func (t *Terminal) ioctl(ctx vfs.Context, f *file, viaMaster bool, cmd uint32, a
 		if arg > unix.TCIOFLUSH {
 			return 0, unix.EINVAL
 		}
-		// The master's input is the replica's output and vice versa.
-		in, out := arg != unix.TCOFLUSH, arg != unix.TCIFLUSH
-		if viaMaster {
-			in, out = out, in
-		}
+		// Each end flushes what it has to read. The output side is a
+		// driver buffer that a pty never fills (bytes move to the
+		// other end at once), so TCOFLUSH has nothing to discard.
 		t.mu.Lock()
-		if in {
-			t.ld.flushInput()
-		}
-		if out {
-			t.ld.flushOutput()
+		if arg != unix.TCOFLUSH {
+			if viaMaster {
+				t.ld.flushOutput()
+			} else {
+				t.ld.flushInput()
+			}
 		}
 		t.mu.Unlock()
 		t.notify()

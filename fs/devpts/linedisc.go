@@ -151,7 +151,8 @@ func (l *lineDiscipline) flushInput() {
 	l.lnext = false
 }
 
-// flushOutput discards the output the master has not read.
+// flushOutput discards the output the master has not read (its own
+// input flush).
 func (l *lineDiscipline) flushOutput() { l.out.reset() }
 
 // readable reports how many bytes a replica read could return now (in
@@ -409,9 +410,10 @@ func (l *lineDiscipline) receive(c byte) receiveResult {
 			r = sigTstp
 		}
 		if r != received {
+			// Linux flushes the input and the driver's output buffer;
+			// a pty's output has already reached the master's queue.
 			if !l.lflag(unix.NOFLSH) {
 				l.flushInput()
-				l.flushOutput()
 			}
 			if l.iflag(unix.IXON) {
 				l.stopped = false

@@ -21,7 +21,7 @@
 #include "check.h"
 
 /* put writes the string s to fd. */
-static void put(int fd, const char *s)
+static __attribute__((unused)) void put(int fd, const char *s)
 {
 	if (write(fd, s, strlen(s)) != (ssize_t)strlen(s))
 		check_fail("write", "short write of \"%s\"", s);
@@ -29,7 +29,7 @@ static void put(int fd, const char *s)
 
 /* read_upto reads from fd until n bytes came or nothing arrived for ms
  * milliseconds; it returns the count (or -1 with errno from read). */
-static int read_upto(int fd, char *buf, int n, int ms)
+static __attribute__((unused)) int read_upto(int fd, char *buf, int n, int ms)
 {
 	int got = 0;
 	while (got < n) {
@@ -65,7 +65,7 @@ static const char *show(const char *s, int n)
 
 /* expect reads strlen(want) bytes from fd (waiting up to 2s) and checks
  * they are want. */
-static void expect(const char *name, int fd, const char *want)
+static __attribute__((unused)) void expect(const char *name, int fd, const char *want)
 {
 	char buf[512];
 	int n = strlen(want);
@@ -80,7 +80,7 @@ static void expect(const char *name, int fd, const char *want)
 }
 
 /* quiet checks that nothing arrives on fd within 200ms. */
-static void quiet(const char *name, int fd)
+static __attribute__((unused)) void quiet(const char *name, int fd)
 {
 	struct pollfd p = {.fd = fd, .events = POLLIN};
 	int r = poll(&p, 1, 200);
@@ -95,7 +95,7 @@ static void quiet(const char *name, int fd)
 
 /* open_pty opens a master with an unlocked replica and returns the
  * replica's name in name. */
-static int open_pty(char *name, size_t len)
+static __attribute__((unused)) int open_pty(char *name, size_t len)
 {
 	int m = posix_openpt(O_RDWR | O_NOCTTY);
 	if (m < 0)
