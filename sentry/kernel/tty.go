@@ -61,7 +61,8 @@ type ttyTable struct {
 	detached map[*ThreadGroup]ThreadID
 }
 
-// validLocked reports whether c controls a live session. k.mu is held.
+// ttyValidLocked reports whether c controls a live session, forgetting
+// the association if its leader is gone. k.mu is held.
 func (k *Kernel) ttyValidLocked(c *TTYControl) bool {
 	l := c.leader
 	if l == nil {
@@ -100,7 +101,7 @@ func (k *Kernel) cttyLocked(tg *ThreadGroup) *TTYControl {
 // isLeaderLocked reports whether tg leads its session. k.mu is held.
 func isLeaderLocked(tg *ThreadGroup) bool { return tg.sid == tg.pid }
 
-// attachLocked makes c the controlling terminal of tg's session, with
+// ttyAttachLocked makes c the controlling terminal of tg's session, with
 // tg's process group in the foreground. k.mu is held; tg leads its
 // session.
 func (k *Kernel) ttyAttachLocked(c *TTYControl, tg *ThreadGroup) {
