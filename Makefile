@@ -103,7 +103,12 @@ syscall-tests: syscall-build bin/syscall-runner $(RUNSC_DEP)
 syscall-tests-native: syscall-build bin/syscall-runner
 	bin/syscall-runner -native-only -run "$(SYSCALL_NAMES)"
 
-smoke: $(RUNSC_DEP) goprog
+# ptydrive drives an interactive shell through a pseudo-terminal (smoke.sh).
+bin/ptydrive: test/e2e/ptydrive.c
+	@mkdir -p bin
+	$(CC) $(TEST_CFLAGS) -static -o $@ $<
+
+smoke: $(RUNSC_DEP) goprog bin/ptydrive
 	test/e2e/smoke.sh
 
 # goprog is the smoke tests' static Go program.

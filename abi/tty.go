@@ -42,3 +42,23 @@ func UnmarshalWinsize(src []byte, w *unix.Winsize) {
 	w.Xpixel = le.Uint16(src[4:])
 	w.Ypixel = le.Uint16(src[6:])
 }
+
+// SizeofTermios2 is sizeof(struct termios2): struct termios plus the input
+// and output speeds (TCGETS2/TCSETS2).
+const SizeofTermios2 = 44
+
+// MarshalTermios2 encodes t as the kernel's struct termios2.
+func MarshalTermios2(dst []byte, t *unix.Termios) {
+	_ = dst[SizeofTermios2-1]
+	MarshalTermios(dst, t)
+	le.PutUint32(dst[36:], t.Ispeed)
+	le.PutUint32(dst[40:], t.Ospeed)
+}
+
+// UnmarshalTermios2 decodes a struct termios2 into t.
+func UnmarshalTermios2(src []byte, t *unix.Termios) {
+	_ = src[SizeofTermios2-1]
+	UnmarshalTermios(src, t)
+	t.Ispeed = le.Uint32(src[36:])
+	t.Ospeed = le.Uint32(src[40:])
+}

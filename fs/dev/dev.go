@@ -1,6 +1,7 @@
 // Package dev is a small devfs for /dev: the memory devices (null, zero,
-// full, random, urandom), tty (ENXIO until there is a controlling
-// terminal), the directories shm and pts (mount points), and the
+// full, random, urandom), tty (the caller's controlling terminal, ENXIO
+// without one), the directories shm and pts (mount points; devpts is
+// mounted on pts), the ptmx symlink to pts/ptmx, and the
 // fd/stdin/stdout/stderr symlinks into /proc/self/fd. Its tree is fixed:
 // every modification is EROFS.
 package dev
@@ -54,6 +55,7 @@ func New(devMinor uint32) *Filesystem {
 		"tty":     chr(kindTTY, 5, 0),
 		"shm":     mk(kindDir, unix.S_IFDIR|0o1777, 0, ""),
 		"pts":     mk(kindDir, unix.S_IFDIR|0o755, 0, ""),
+		"ptmx":    mk(kindSymlink, unix.S_IFLNK|0o777, 0, "pts/ptmx"),
 		"fd":      mk(kindSymlink, unix.S_IFLNK|0o777, 0, "/proc/self/fd"),
 		"stdin":   mk(kindSymlink, unix.S_IFLNK|0o777, 0, "/proc/self/fd/0"),
 		"stdout":  mk(kindSymlink, unix.S_IFLNK|0o777, 0, "/proc/self/fd/1"),
@@ -129,11 +131,20 @@ func (i *inode) Readlink(vfs.Context) (string, error) {
 
 func (i *inode) Release() {}
 
-func (i *inode) Open(_ vfs.Context, _ vfs.VirtualDentry, flags uint32) (vfs.FileDescriptionImpl, error) {
+// controllingTTYOpener is implemented by contexts (kernel tasks) that may
+// have a controlling terminal: /dev/tty opens it.
+type controllingTTYOpener interface {
+	OpenControllingTTY(flags uint32) (vfs.FileDescriptionImpl, error)
+}
+
+func (i *inode) Open(ctx vfs.Context, _ vfs.VirtualDentry, flags uint32) (vfs.FileDescriptionImpl, error) {
 	switch i.kind {
 	case kindDir:
 		return &dirFile{inode: i}, nil
 	case kindTTY:
+		if c, ok := ctx.(controllingTTYOpener); ok {
+			return c.OpenControllingTTY(flags)
+		}
 		return nil, unix.ENXIO
 	case kindSymlink:
 		return nil, unix.ELOOP
@@ -204,7 +215,7 @@ func (f *dirFile) Release(vfs.Context) {}
 
 func (f *dirFile) Stat(ctx vfs.Context) (vfs.Stat, error) { return f.inode.Stat(ctx) }
 
-var rootOrder = []string{"null", "zero", "full", "random", "urandom", "tty", "shm", "pts", "fd", "stdin", "stdout", "stderr"}
+var rootOrder = []string{"null", "zero", "full", "random", "urandom", "tty", "shm", "pts", "ptmx", "fd", "stdin", "stdout", "stderr"}
 
 func (f *dirFile) Getdents(_ vfs.Context, off int64, cb func(*vfs.Dirent) bool) error {
 	i := f.inode

@@ -100,6 +100,9 @@ func Run(c Config) (int, error) {
 	if err := fsys.mountProc(k, time.Now()); err != nil {
 		return 1, err
 	}
+	if err := fsys.mountDevpts(k); err != nil {
+		return 1, err
+	}
 
 	creds := auth.NewUserCredentials(auth.KUID(os.Getuid()), auth.KGID(os.Getgid()), hostGroups())
 	fsc := fsys.newFSContext(creds, c.Cwd)

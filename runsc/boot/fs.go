@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/rampart-sandbox/rampart/fs/devpts"
 	"github.com/rampart-sandbox/rampart/fs/proc"
 	"github.com/rampart-sandbox/rampart/fs/rootfs"
 	"github.com/rampart-sandbox/rampart/fs/vfs"
@@ -44,6 +45,15 @@ func (f *filesystems) mountProc(k *kernel.Kernel, boot time.Time) error {
 	pfs := proc.New(k, proc.Options{DevMinor: f.vfs.NewAnonDevMinor(), BootTime: boot, HostCPUInfo: proc.ReadHostCPUInfo()})
 	if err := f.vfs.MountAt(bootCtx{auth.NewRootCredentials()}, f.root, "/proc", pfs, vfs.MountOptions{}); err != nil {
 		return fmt.Errorf("mounting proc on /proc: %w", err)
+	}
+	return nil
+}
+
+// mountDevpts mounts the pseudo-terminal filesystem of k on /dev/pts
+// (/dev/ptmx links to its ptmx).
+func (f *filesystems) mountDevpts(k *kernel.Kernel) error {
+	if err := f.vfs.MountAt(bootCtx{auth.NewRootCredentials()}, f.root, "/dev/pts", devpts.New(k, f.vfs.NewAnonDevMinor()), vfs.MountOptions{}); err != nil {
+		return fmt.Errorf("mounting devpts on /dev/pts: %w", err)
 	}
 	return nil
 }

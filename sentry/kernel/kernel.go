@@ -92,6 +92,8 @@ type Kernel struct {
 	// initStatus is init's wait status once it exited.
 	initStatus WaitStatus
 	initExited bool
+	// ttys associates sessions with controlling terminals (tty.go).
+	ttys ttyTable
 }
 
 // New creates the kernel.

@@ -165,6 +165,14 @@ else
 	skip "Go program (threads, timers, preemption, GC)" "bin/goprog is not built (make goprog)"
 fi
 
+# An interactive shell driven through a pseudo-terminal (in the sandbox, the
+# sentry's devpts): prompt, echo, ^C interrupts the foreground job, exit.
+if [ -x "$ROOT/bin/ptydrive" ]; then
+	compare "interactive sh through a pty" all 0 "$ROOT/bin/ptydrive"
+else
+	skip "interactive sh through a pty" "bin/ptydrive is not built (make bin/ptydrive)"
+fi
+
 # A redirected stdout is the caller's open file: its offset is shared, so
 # what the shell writes after the sandbox exits follows what the sandbox
 # wrote instead of overwriting it.
