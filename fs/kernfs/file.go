@@ -72,8 +72,12 @@ func (f *openFile[P]) PWrite(ctx vfs.Context, src []byte, off int64, _ bool) (in
 }
 
 // Seek implements vfs.FileDescriptionImpl.Seek: as seq_file, SEEK_SET and
-// SEEK_CUR only.
+// SEEK_CUR only, unless files have a size (Options.FileSize): then as a
+// regular file of that size, as sysfs does (Linux: kernfs_fop_llseek).
 func (f *openFile[P]) Seek(_ vfs.Context, cur, offset int64, whence int) (int64, error) {
+	if size := f.n.fs.opts.FileSize; size != 0 {
+		return vfs.GenericSeek(cur, offset, whence, int64(size))
+	}
 	switch whence {
 	case unix.SEEK_SET:
 	case unix.SEEK_CUR:

@@ -211,8 +211,28 @@ func TestReadAndSnapshot(t *testing.T) {
 	if n, _ := gen.ReadAt(rootCtx, buf, 11); string(buf[:n]) != "2\n" {
 		t.Errorf("pread at 11 = %q", buf[:n])
 	}
-	if _, err := gen.Seek(rootCtx, 0, unix.SEEK_END); err != unix.EINVAL {
-		t.Errorf("SEEK_END: %v, want EINVAL", err)
+	// Files with a size seek as regular files (sysfs), the others as
+	// seq_file (procfs).
+	if off, err := gen.Seek(rootCtx, 5, unix.SEEK_END); off != 4101 || err != nil {
+		t.Errorf("SEEK_END with a file size: %d, %v; want 4101", off, err)
+	}
+	seqfs := New(Options[payload]{Name: "seq", RootMode: 0o555}, StaticDir[payload]{Constant[payload]("c", "x")}, payload{})
+	v2 := vfs.New()
+	root2, err := v2.NewRootMount(seqfs, vfs.MountOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root2.DecRef()
+	seq, err := open(t, v2, root2, "c", unix.O_RDONLY)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer seq.DecRef(rootCtx)
+	if _, err := seq.Seek(rootCtx, 0, unix.SEEK_END); err != unix.EINVAL {
+		t.Errorf("SEEK_END without a file size: %v, want EINVAL", err)
+	}
+	if off, err := seq.Seek(rootCtx, 3, unix.SEEK_SET); off != 3 || err != nil {
+		t.Errorf("SEEK_SET: %d, %v", off, err)
 	}
 }
 
