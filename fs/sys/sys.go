@@ -67,13 +67,13 @@ type node struct {
 
 // The kernfs types as this package uses them.
 type (
-	inode      = kernfs.Inode[node]
-	staticDir  = kernfs.StaticDir[node]
-	entry      = kernfs.Entry[node]
-	dirEntry   = kernfs.DirEntry[node]
-	genFunc    = func(ctx vfs.Context, n *inode) ([]byte, error)
-	directory  = kernfs.DirOps[node]
-	fileOpsSet = kernfs.FileOps[node]
+	inode     = kernfs.Inode[node]
+	staticDir = kernfs.StaticDir[node]
+	entry     = kernfs.Entry[node]
+	dirEntry  = kernfs.DirEntry[node]
+	genFunc   = func(ctx vfs.Context, n *inode) ([]byte, error)
+	directory = kernfs.DirOps[node]
+	fileOps   = kernfs.FileOps[node]
 )
 
 func newFS(k *kernel.Kernel, opts Options, name string, magic int64, rootMode uint32, root directory) *Filesystem {
@@ -117,7 +117,7 @@ func constant(name, content string) entry { return kernfs.Constant[node](name, c
 
 // knob declares a 0644 attribute (one root may write on Linux).
 func knob(name string, gen genFunc) entry {
-	return kernfs.File(name, 0o644, &fileOpsSet{Gen: gen})
+	return kernfs.File(name, 0o644, &fileOps{Gen: gen})
 }
 
 func constKnob(name, content string) entry {

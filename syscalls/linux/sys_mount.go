@@ -52,8 +52,8 @@ func copyInOptString(t *kernel.Task, addr uint64, max int) (string, error) {
 }
 
 // Mount implements mount(2) for new tmpfs, proc, sysfs and cgroup2
-// instances, bind mounts (MS_BIND, MS_REC), remounts (MS_REMOUNT, with MS_BIND for the per-mount
-// flags only) and propagation changes (accepted; the sandbox has one mount
+// instances, bind mounts (MS_BIND, MS_REC), remounts (MS_REMOUNT, with
+// MS_BIND for the per-mount flags only) and propagation changes (accepted; the sandbox has one mount
 // namespace and no peers). It needs CAP_SYS_ADMIN.
 func Mount(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
 	srcAddr, targetAddr, typeAddr, flags, dataAddr := a[0].Pointer(), a[1].Pointer(), a[2].Pointer(), a[3].Uint64(), a[4].Pointer()
