@@ -29,8 +29,8 @@ type fdDir struct{ info bool }
 
 // fdTable returns the descriptor table of the node's task, or nil once it
 // exited.
-func (n *inode) fdTable() *vfs.FDTable {
-	t := n.task()
+func (p *node) fdTable() *vfs.FDTable {
+	t := p.task()
 	if t == nil {
 		return nil
 	}
@@ -42,8 +42,8 @@ func (n *inode) fdTable() *vfs.FDTable {
 }
 
 // getFD returns a new reference to the node's task's descriptor fd.
-func (n *inode) getFD(fd int32) (*vfs.FileDescription, vfs.FDFlags) {
-	fdt := n.fdTable()
+func (p *node) getFD(fd int32) (*vfs.FileDescription, vfs.FDFlags) {
+	fdt := p.fdTable()
 	if fdt == nil {
 		return nil, vfs.FDFlags{}
 	}
@@ -54,8 +54,8 @@ func (s fdDir) node(d *inode, fd int32, f *vfs.FileDescription) *inode {
 	name := strconv.Itoa(int(fd))
 	var c *inode
 	if s.info {
-		c = d.newChild(name, unix.S_IFREG|0o444)
-		c.file = &fileOps{gen: func(ctx vfs.Context, n *inode) ([]byte, error) { return genFDInfo(ctx, n, fd) }}
+		c = d.NewChild(name, unix.S_IFREG|0o444)
+		c.File = &fileOps{Gen: func(ctx vfs.Context, n *inode) ([]byte, error) { return genFDInfo(ctx, n, fd) }}
 	} else {
 		mode := uint32(unix.S_IFLNK)
 		if f.IsReadable() {
@@ -64,14 +64,14 @@ func (s fdDir) node(d *inode, fd int32, f *vfs.FileDescription) *inode {
 		if f.IsWritable() {
 			mode |= 0o300
 		}
-		c = d.newChild(name, mode)
-		c.link = func(ctx vfs.Context, n *inode) (string, error) { return fdLink(ctx, n, fd) }
-		c.magic = func(ctx vfs.Context, n *inode) (vfs.VirtualDentry, *vfs.FileDescription, error) {
+		c = d.NewChild(name, mode)
+		c.Target = func(ctx vfs.Context, n *inode) (string, error) { return fdLink(ctx, n, fd) }
+		c.Magic = func(ctx vfs.Context, n *inode) (vfs.VirtualDentry, *vfs.FileDescription, error) {
 			return fdMagic(ctx, n, fd)
 		}
 	}
-	c.exists = func() bool {
-		f, _ := c.getFD(fd)
+	c.Data.exists = func() bool {
+		f, _ := c.Data.getFD(fd)
 		if f == nil {
 			return false
 		}
@@ -81,15 +81,15 @@ func (s fdDir) node(d *inode, fd int32, f *vfs.FileDescription) *inode {
 	return c
 }
 
-func (s fdDir) lookup(ctx vfs.Context, d *inode, name string) (*inode, error) {
-	if err := mayPtrace(ctx, d); err != nil {
+func (s fdDir) Lookup(ctx vfs.Context, d *inode, name string) (*inode, error) {
+	if err := mayPtrace(ctx, &d.Data); err != nil {
 		return nil, err
 	}
 	fd, ok := parseID(name)
 	if !ok {
 		return nil, unix.ENOENT
 	}
-	f, _ := d.getFD(int32(fd))
+	f, _ := d.Data.getFD(int32(fd))
 	if f == nil {
 		return nil, unix.ENOENT
 	}
@@ -97,11 +97,11 @@ func (s fdDir) lookup(ctx vfs.Context, d *inode, name string) (*inode, error) {
 	return s.node(d, int32(fd), f), nil
 }
 
-func (s fdDir) entries(ctx vfs.Context, d *inode) ([]dirEntry, error) {
-	if err := mayPtrace(ctx, d); err != nil {
+func (s fdDir) Entries(ctx vfs.Context, d *inode) ([]dirEntry, error) {
+	if err := mayPtrace(ctx, &d.Data); err != nil {
 		return nil, err
 	}
-	fdt := d.fdTable()
+	fdt := d.Data.fdTable()
 	if fdt == nil {
 		return nil, nil
 	}
@@ -111,7 +111,7 @@ func (s fdDir) entries(ctx vfs.Context, d *inode) ([]dirEntry, error) {
 		if f == nil {
 			continue
 		}
-		out = append(out, dirEntry{name: strconv.Itoa(int(fd)), key: int64(fd), n: s.node(d, fd, f)})
+		out = append(out, dirEntry{Name: strconv.Itoa(int(fd)), Key: int64(fd), Node: s.node(d, fd, f)})
 		f.DecRef(ctx)
 	}
 	return out, nil
@@ -120,18 +120,18 @@ func (s fdDir) entries(ctx vfs.Context, d *inode) ([]dirEntry, error) {
 // fdLink returns what /proc/[pid]/fd/N reads: the file's path as the
 // caller sees it, or "type:[inode]" for files without one.
 func fdLink(ctx vfs.Context, n *inode, fd int32) (string, error) {
-	if err := mayPtrace(ctx, n); err != nil {
+	if err := mayPtrace(ctx, &n.Data); err != nil {
 		return "", err
 	}
-	f, _ := n.getFD(fd)
+	f, _ := n.Data.getFD(fd)
 	if f == nil {
 		return "", unix.ENOENT
 	}
 	defer f.DecRef(ctx)
 	if vd := f.VirtualDentry(); vd.Ok() {
-		root := n.fs.callerRoot(ctx)
+		root := n.Data.fs.callerRoot(ctx)
 		defer root.DecRef()
-		return n.fs.k.VFS.PathnameWithin(root, vd), nil
+		return n.Data.fs.k.VFS.PathnameWithin(root, vd), nil
 	}
 	return anonName(ctx, f), nil
 }
@@ -139,10 +139,10 @@ func fdLink(ctx vfs.Context, n *inode, fd int32) (string, error) {
 // fdMagic is what following /proc/[pid]/fd/N reaches: the file's dentry,
 // or the file itself when it has none.
 func fdMagic(ctx vfs.Context, n *inode, fd int32) (vfs.VirtualDentry, *vfs.FileDescription, error) {
-	if err := mayPtrace(ctx, n); err != nil {
+	if err := mayPtrace(ctx, &n.Data); err != nil {
 		return vfs.VirtualDentry{}, nil, err
 	}
-	f, _ := n.getFD(fd)
+	f, _ := n.Data.getFD(fd)
 	if f == nil {
 		return vfs.VirtualDentry{}, nil, unix.ENOENT
 	}
@@ -198,7 +198,7 @@ func anonName(ctx vfs.Context, f *vfs.FileDescription) string {
 }
 
 func genFDInfo(ctx vfs.Context, n *inode, fd int32) ([]byte, error) {
-	f, flags := n.getFD(fd)
+	f, flags := n.Data.getFD(fd)
 	if f == nil {
 		return nil, unix.ENOENT
 	}

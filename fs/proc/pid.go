@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/rampart-sandbox/rampart/fs/kernfs"
 	"github.com/rampart-sandbox/rampart/fs/vfs"
 	"github.com/rampart-sandbox/rampart/sentry/kernel"
 )
@@ -18,17 +19,17 @@ var processDir, threadDir = makePidDirs()
 
 func makePidDirs() (staticDir, staticDir) {
 	common := staticDir{
-		fileEntry("auxv", 0o400, &fileOps{gen: genAuxv, ptrace: true}),
+		fileEntry("auxv", 0o400, &fileOps{Gen: genAuxv, MayOpen: ptraceOpen}),
 		constant("cgroup", "0::/\n"),
 		text("cmdline", genCmdline),
-		fileEntry("comm", 0o644, &fileOps{gen: genComm, write: writeComm}),
+		fileEntry("comm", 0o644, &fileOps{Gen: genComm, Write: writeComm}),
 		magicEntry("cwd", linkCwd, func(ctx vfs.Context, n *inode) (vfs.VirtualDentry, *vfs.FileDescription, error) {
-			return n.fsMagic(ctx, false)
+			return n.Data.fsMagic(ctx, false)
 		}),
-		fileEntry("environ", 0o400, &fileOps{gen: genEnviron, ptrace: true}),
+		fileEntry("environ", 0o400, &fileOps{Gen: genEnviron, MayOpen: ptraceOpen}),
 		linkEntry("exe", linkExe),
-		{name: "fd", mode: unix.S_IFDIR | 0o500, make: func(c *inode) { c.dir = fdDir{} }},
-		{name: "fdinfo", mode: unix.S_IFDIR | 0o500, make: func(c *inode) { c.dir = fdDir{info: true} }},
+		kernfs.Dir[node]("fd", 0o500, fdDir{}),
+		kernfs.Dir[node]("fdinfo", 0o500, fdDir{info: true}),
 		text("gid_map", genIDMap),
 		text("limits", genLimits),
 		text("loginuid", func(vfs.Context, *inode) ([]byte, error) { return []byte("4294967295"), nil }),
@@ -37,9 +38,9 @@ func makePidDirs() (staticDir, staticDir) {
 		text("mounts", genMounts),
 		text("mountstats", genMountstats),
 		constant("oom_score", "0\n"),
-		fileEntry("oom_score_adj", 0o644, &fileOps{gen: genOOMScoreAdj, write: writeOOMScoreAdj}),
+		fileEntry("oom_score_adj", 0o644, &fileOps{Gen: genOOMScoreAdj, Write: writeOOMScoreAdj}),
 		magicEntry("root", linkRoot, func(ctx vfs.Context, n *inode) (vfs.VirtualDentry, *vfs.FileDescription, error) {
-			return n.fsMagic(ctx, true)
+			return n.Data.fsMagic(ctx, true)
 		}),
 		text("sessionid", func(vfs.Context, *inode) ([]byte, error) { return []byte("4294967295"), nil }),
 		text("smaps", genSmaps),
@@ -51,7 +52,7 @@ func makePidDirs() (staticDir, staticDir) {
 	}
 	process := append(append(staticDir(nil), common...), dirEntryOf("task", taskListDir{}))
 	// Keep the listing sorted by name.
-	for i := len(process) - 1; i > 0 && process[i].name < process[i-1].name; i-- {
+	for i := len(process) - 1; i > 0 && process[i].Name < process[i-1].Name; i-- {
 		process[i], process[i-1] = process[i-1], process[i]
 	}
 	return process, common
@@ -61,20 +62,20 @@ func makePidDirs() (staticDir, staticDir) {
 type taskListDir struct{}
 
 func (taskListDir) threadNode(d *inode, t *kernel.Task) *inode {
-	c := d.newChild(strconv.Itoa(int(t.ThreadID())), unix.S_IFDIR|0o555)
-	c.t = t
-	c.dir = threadDir
+	c := d.NewChild(strconv.Itoa(int(t.ThreadID())), unix.S_IFDIR|0o555)
+	c.Data.t = t
+	c.Dir = threadDir
 	return c
 }
 
-func (s taskListDir) lookup(_ vfs.Context, d *inode, name string) (*inode, error) {
+func (s taskListDir) Lookup(_ vfs.Context, d *inode, name string) (*inode, error) {
 	tid, ok := parseID(name)
 	if !ok {
 		return nil, unix.ENOENT
 	}
-	t := d.tg.FindTaskInGroup(kernel.ThreadID(tid))
+	t := d.Data.tg.FindTaskInGroup(kernel.ThreadID(tid))
 	if t == nil {
-		if l := d.tg.Leader(); l != nil && int(l.ThreadID()) == tid && d.tg.State().Zombie {
+		if l := d.Data.tg.Leader(); l != nil && int(l.ThreadID()) == tid && d.Data.tg.State().Zombie {
 			t = l
 		} else {
 			return nil, unix.ENOENT
@@ -83,16 +84,16 @@ func (s taskListDir) lookup(_ vfs.Context, d *inode, name string) (*inode, error
 	return s.threadNode(d, t), nil
 }
 
-func (s taskListDir) entries(_ vfs.Context, d *inode) ([]dirEntry, error) {
-	tasks := d.tg.Tasks()
+func (s taskListDir) Entries(_ vfs.Context, d *inode) ([]dirEntry, error) {
+	tasks := d.Data.tg.Tasks()
 	if len(tasks) == 0 {
-		if l := d.tg.Leader(); l != nil {
+		if l := d.Data.tg.Leader(); l != nil {
 			tasks = append(tasks, l)
 		}
 	}
 	out := make([]dirEntry, 0, len(tasks))
 	for _, t := range tasks {
-		out = append(out, dirEntry{name: strconv.Itoa(int(t.ThreadID())), key: int64(t.ThreadID()), n: s.threadNode(d, t)})
+		out = append(out, dirEntry{Name: strconv.Itoa(int(t.ThreadID())), Key: int64(t.ThreadID()), Node: s.threadNode(d, t)})
 	}
 	return out, nil
 }
@@ -107,12 +108,12 @@ type snapshot struct {
 	state, stateName string
 }
 
-func (n *inode) snapshot(ctx vfs.Context) (*snapshot, error) {
-	t := n.task()
+func (p *node) snapshot(ctx vfs.Context) (*snapshot, error) {
+	t := p.task()
 	if t == nil {
 		return nil, unix.ESRCH
 	}
-	s := &snapshot{t: t, ps: n.tg.State()}
+	s := &snapshot{t: t, ps: p.tg.State()}
 	if s.ps.Reaped {
 		return nil, unix.ESRCH
 	}
@@ -135,10 +136,10 @@ func ticks(ns int64) int64 { return ns / (1e9 / clockTicks) }
 
 // cpuTicks returns the user and system time of the node's thread, or of
 // every live thread of its process.
-func (n *inode) cpuTicks() (utime, stime int64) {
-	tasks := []*kernel.Task{n.t}
-	if n.t == nil {
-		tasks = n.tg.Tasks()
+func (p *node) cpuTicks() (utime, stime int64) {
+	tasks := []*kernel.Task{p.t}
+	if p.t == nil {
+		tasks = p.tg.Tasks()
 	}
 	for _, t := range tasks {
 		u, s := t.CPUTime()
@@ -149,17 +150,17 @@ func (n *inode) cpuTicks() (utime, stime int64) {
 }
 
 func genPidStat(ctx vfs.Context, n *inode) ([]byte, error) {
-	s, err := n.snapshot(ctx)
+	s, err := n.Data.snapshot(ctx)
 	if err != nil {
 		return nil, err
 	}
 	t := s.t
-	utime, stime := n.cpuTicks()
+	utime, stime := n.Data.cpuTicks()
 	threads := s.ps.NumThreads
 	if threads == 0 {
 		threads = 1
 	}
-	start := ticks(t.StartTime().Sub(n.fs.boot).Nanoseconds())
+	start := ticks(t.StartTime().Sub(n.Data.fs.boot).Nanoseconds())
 	var vsize, rss, argStart, argEnd, envStart, envEnd, brkStart, stackStart uint64
 	if s.alive && s.res.MM != nil {
 		st := s.res.MM.Stats()
@@ -168,8 +169,8 @@ func genPidStat(ctx vfs.Context, n *inode) ([]byte, error) {
 		brkStart = s.res.MM.BrkStart()
 		stackStart = s.res.MM.StackStart()
 	}
-	ignored, caught := n.tg.SignalDispositions()
-	rsslim := n.tg.Limits().Get(unix.RLIMIT_RSS).Cur
+	ignored, caught := n.Data.tg.SignalDispositions()
+	rsslim := n.Data.tg.Limits().Get(unix.RLIMIT_RSS).Cur
 	exitCode := 0
 	if !s.alive && s.ps.Zombie {
 		exitCode = int(s.ps.Status)
@@ -184,7 +185,7 @@ func genPidStat(ctx vfs.Context, n *inode) ([]byte, error) {
 }
 
 func genStatm(ctx vfs.Context, n *inode) ([]byte, error) {
-	s, err := n.snapshot(ctx)
+	s, err := n.Data.snapshot(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -198,7 +199,7 @@ func genStatm(ctx vfs.Context, n *inode) ([]byte, error) {
 }
 
 func genStatus(ctx vfs.Context, n *inode) ([]byte, error) {
-	s, err := n.snapshot(ctx)
+	s, err := n.Data.snapshot(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -249,16 +250,16 @@ func genStatus(ctx vfs.Context, n *inode) ([]byte, error) {
 	if threads == 0 {
 		threads = 1
 	}
-	sigq := n.tg.Limits().Get(unix.RLIMIT_SIGPENDING).Cur
+	sigq := n.Data.tg.Limits().Get(unix.RLIMIT_SIGPENDING).Cur
 	fmt.Fprintf(&b, "CoreDumping:\t0\nTHP_enabled:\t1\nThreads:\t%d\nSigQ:\t0/%d\n", threads, sigq)
 	pend, shared := t.PendingSignalSets()
-	ignored, caught := n.tg.SignalDispositions()
+	ignored, caught := n.Data.tg.SignalDispositions()
 	fmt.Fprintf(&b, "SigPnd:\t%016x\nShdPnd:\t%016x\nSigBlk:\t%016x\nSigIgn:\t%016x\nSigCgt:\t%016x\n",
 		pend, shared, t.SignalMask(), ignored, caught)
 	fmt.Fprintf(&b, "CapInh:\t%016x\nCapPrm:\t%016x\nCapEff:\t%016x\nCapBnd:\t%016x\nCapAmb:\t%016x\n",
 		uint64(c.InheritableCaps), uint64(c.PermittedCaps), uint64(c.EffectiveCaps), uint64(c.BoundingCaps), uint64(c.AmbientCaps))
 	fmt.Fprintf(&b, "NoNewPrivs:\t0\nSeccomp:\t0\nSeccomp_filters:\t0\n")
-	ncpu := n.fs.k.NumCPU()
+	ncpu := n.Data.fs.k.NumCPU()
 	fmt.Fprintf(&b, "Cpus_allowed:\t%s\nCpus_allowed_list:\t%s\n", cpuMask(ncpu), cpuList(ncpu))
 	fmt.Fprintf(&b, "Mems_allowed:\t00000001\nMems_allowed_list:\t0\n")
 	fmt.Fprintf(&b, "voluntary_ctxt_switches:\t0\nnonvoluntary_ctxt_switches:\t0\n")
@@ -323,7 +324,7 @@ func readArea(s *snapshot, start, end uint64) []byte {
 // the final NUL of its arguments (setproctitle), the string continues into
 // the environment area up to its first NUL.
 func genCmdline(ctx vfs.Context, n *inode) ([]byte, error) {
-	s, err := n.snapshot(ctx)
+	s, err := n.Data.snapshot(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -348,7 +349,7 @@ func genCmdline(ctx vfs.Context, n *inode) ([]byte, error) {
 }
 
 func genEnviron(ctx vfs.Context, n *inode) ([]byte, error) {
-	s, err := n.snapshot(ctx)
+	s, err := n.Data.snapshot(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -360,7 +361,7 @@ func genEnviron(ctx vfs.Context, n *inode) ([]byte, error) {
 }
 
 func genAuxv(ctx vfs.Context, n *inode) ([]byte, error) {
-	s, err := n.snapshot(ctx)
+	s, err := n.Data.snapshot(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -378,7 +379,7 @@ func genAuxv(ctx vfs.Context, n *inode) ([]byte, error) {
 }
 
 func genComm(ctx vfs.Context, n *inode) ([]byte, error) {
-	t := n.task()
+	t := n.Data.task()
 	if t == nil {
 		return nil, unix.ESRCH
 	}
@@ -389,10 +390,10 @@ func genComm(ctx vfs.Context, n *inode) ([]byte, error) {
 // process may (EINVAL otherwise).
 func writeComm(ctx vfs.Context, n *inode, data []byte) error {
 	self := callerTask(ctx)
-	if self == nil || self.ThreadGroup() != n.tg {
+	if self == nil || self.ThreadGroup() != n.Data.tg {
 		return unix.EINVAL
 	}
-	t := n.task()
+	t := n.Data.task()
 	if t == nil {
 		return unix.ESRCH
 	}
@@ -406,9 +407,9 @@ func writeComm(ctx vfs.Context, n *inode, data []byte) error {
 }
 
 func genOOMScoreAdj(_ vfs.Context, n *inode) ([]byte, error) {
-	n.fs.mu.Lock()
-	v := n.fs.oomScoreAdj[n.tg]
-	n.fs.mu.Unlock()
+	n.Data.fs.mu.Lock()
+	v := n.Data.fs.oomScoreAdj[n.Data.tg]
+	n.Data.fs.mu.Unlock()
 	return []byte(strconv.Itoa(v) + "\n"), nil
 }
 
@@ -420,12 +421,12 @@ func writeOOMScoreAdj(ctx vfs.Context, n *inode, data []byte) error {
 	if err != nil || v < -1000 || v > 1000 {
 		return unix.EINVAL
 	}
-	n.fs.mu.Lock()
-	defer n.fs.mu.Unlock()
-	if v < n.fs.oomScoreAdj[n.tg] && !ctx.Credentials().HasCapability(capSysResource) {
+	n.Data.fs.mu.Lock()
+	defer n.Data.fs.mu.Unlock()
+	if v < n.Data.fs.oomScoreAdj[n.Data.tg] && !ctx.Credentials().HasCapability(capSysResource) {
 		return unix.EACCES
 	}
-	n.fs.oomScoreAdj[n.tg] = v
+	n.Data.fs.oomScoreAdj[n.Data.tg] = v
 	return nil
 }
 
@@ -459,7 +460,7 @@ var limitNames = [...]struct{ name, unit string }{
 func genLimits(ctx vfs.Context, n *inode) ([]byte, error) {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "%-25s %-20s %-20s %-10s\n", "Limit", "Soft Limit", "Hard Limit", "Units")
-	l := n.tg.Limits()
+	l := n.Data.tg.Limits()
 	val := func(v uint64) string {
 		if v == kernel.Infinity {
 			return "unlimited"
@@ -478,7 +479,7 @@ func genLimits(ctx vfs.Context, n *inode) ([]byte, error) {
 }
 
 func genMaps(ctx vfs.Context, n *inode) ([]byte, error) {
-	s, err := n.snapshot(ctx)
+	s, err := n.Data.snapshot(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -489,7 +490,7 @@ func genMaps(ctx vfs.Context, n *inode) ([]byte, error) {
 }
 
 func genSmaps(ctx vfs.Context, n *inode) ([]byte, error) {
-	s, err := n.snapshot(ctx)
+	s, err := n.Data.snapshot(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -501,8 +502,8 @@ func genSmaps(ctx vfs.Context, n *inode) ([]byte, error) {
 
 // taskRoot returns a reference to the root of the node's task, or ok ==
 // false when it has none (exited).
-func (n *inode) taskRoot() (vfs.VirtualDentry, bool) {
-	t := n.task()
+func (p *node) taskRoot() (vfs.VirtualDentry, bool) {
+	t := p.task()
 	if t == nil {
 		return vfs.VirtualDentry{}, false
 	}
@@ -566,17 +567,17 @@ func escapeMountPath(p string) string {
 }
 
 // processMounts returns the mounts as seen from the node's task's root.
-func (n *inode) processMounts() ([]vfs.MountInfo, error) {
-	root, ok := n.taskRoot()
+func (p *node) processMounts() ([]vfs.MountInfo, error) {
+	root, ok := p.taskRoot()
 	if !ok {
 		return nil, nil
 	}
 	defer root.DecRef()
-	return n.fs.k.VFS.Mounts(root), nil
+	return p.fs.k.VFS.Mounts(root), nil
 }
 
 func genMounts(ctx vfs.Context, n *inode) ([]byte, error) {
-	ms, err := n.processMounts()
+	ms, err := n.Data.processMounts()
 	if err != nil {
 		return nil, err
 	}
@@ -589,7 +590,7 @@ func genMounts(ctx vfs.Context, n *inode) ([]byte, error) {
 }
 
 func genMountinfo(ctx vfs.Context, n *inode) ([]byte, error) {
-	ms, err := n.processMounts()
+	ms, err := n.Data.processMounts()
 	if err != nil {
 		return nil, err
 	}
@@ -611,7 +612,7 @@ func genMountinfo(ctx vfs.Context, n *inode) ([]byte, error) {
 }
 
 func genMountstats(ctx vfs.Context, n *inode) ([]byte, error) {
-	ms, err := n.processMounts()
+	ms, err := n.Data.processMounts()
 	if err != nil {
 		return nil, err
 	}
@@ -626,10 +627,10 @@ func genMountstats(ctx vfs.Context, n *inode) ([]byte, error) {
 // Links: exe, cwd, root.
 
 func linkExe(ctx vfs.Context, n *inode) (string, error) {
-	if err := mayPtrace(ctx, n); err != nil {
+	if err := mayPtrace(ctx, &n.Data); err != nil {
 		return "", err
 	}
-	t := n.task()
+	t := n.Data.task()
 	if t == nil || !t.Alive() {
 		return "", unix.ENOENT
 	}
@@ -641,20 +642,20 @@ func linkExe(ctx vfs.Context, n *inode) (string, error) {
 }
 
 func linkCwd(ctx vfs.Context, n *inode) (string, error) {
-	return n.fsLink(ctx, false)
+	return n.Data.fsLink(ctx, false)
 }
 
 func linkRoot(ctx vfs.Context, n *inode) (string, error) {
-	return n.fsLink(ctx, true)
+	return n.Data.fsLink(ctx, true)
 }
 
 // fsMagic returns a reference to the task's root or cwd, where following
 // /proc/[pid]/root or cwd lands.
-func (n *inode) fsMagic(ctx vfs.Context, wantRoot bool) (vfs.VirtualDentry, *vfs.FileDescription, error) {
-	if err := mayPtrace(ctx, n); err != nil {
+func (p *node) fsMagic(ctx vfs.Context, wantRoot bool) (vfs.VirtualDentry, *vfs.FileDescription, error) {
+	if err := mayPtrace(ctx, p); err != nil {
 		return vfs.VirtualDentry{}, nil, err
 	}
-	t := n.task()
+	t := p.task()
 	if t == nil {
 		return vfs.VirtualDentry{}, nil, unix.ENOENT
 	}
@@ -675,11 +676,11 @@ func (n *inode) fsMagic(ctx vfs.Context, wantRoot bool) (vfs.VirtualDentry, *vfs
 }
 
 // fsLink returns the path of the task's root or cwd as the caller sees it.
-func (n *inode) fsLink(ctx vfs.Context, wantRoot bool) (string, error) {
-	if err := mayPtrace(ctx, n); err != nil {
+func (p *node) fsLink(ctx vfs.Context, wantRoot bool) (string, error) {
+	if err := mayPtrace(ctx, p); err != nil {
 		return "", err
 	}
-	t := n.task()
+	t := p.task()
 	if t == nil {
 		return "", unix.ENOENT
 	}
@@ -697,7 +698,7 @@ func (n *inode) fsLink(ctx vfs.Context, wantRoot bool) (string, error) {
 		return "", unix.ENOENT
 	}
 	defer vd.DecRef()
-	root := n.fs.callerRoot(ctx)
+	root := p.fs.callerRoot(ctx)
 	defer root.DecRef()
-	return n.fs.k.VFS.PathnameWithin(root, vd), nil
+	return p.fs.k.VFS.PathnameWithin(root, vd), nil
 }

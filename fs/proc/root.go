@@ -25,7 +25,7 @@ func makeRootEntries() staticDir {
 		text("cmdline", func(vfs.Context, *inode) ([]byte, error) {
 			return []byte("BOOT_IMAGE=/vmlinuz root=/dev/root ro\n"), nil
 		}),
-		text("cpuinfo", func(_ vfs.Context, n *inode) ([]byte, error) { return []byte(n.fs.cpuinfo), nil }),
+		text("cpuinfo", func(_ vfs.Context, n *inode) ([]byte, error) { return []byte(n.Data.fs.cpuinfo), nil }),
 		text("filesystems", genFilesystems),
 		text("loadavg", genLoadavg),
 		text("meminfo", genMeminfo),
@@ -51,26 +51,26 @@ func makeRootEntries() staticDir {
 	}
 }
 
-func (rootDir) lookup(ctx vfs.Context, d *inode, name string) (*inode, error) {
-	if e := rootEntries.find(name); e != nil {
-		return rootEntries.build(d, e), nil
+func (rootDir) Lookup(ctx vfs.Context, d *inode, name string) (*inode, error) {
+	if e := rootEntries.Find(name); e != nil {
+		return rootEntries.Build(d, e), nil
 	}
 	pid, ok := parseID(name)
 	if !ok {
 		return nil, unix.ENOENT
 	}
-	tg := d.fs.k.FindThreadGroup(kernel.ThreadID(pid))
+	tg := d.Data.fs.k.FindThreadGroup(kernel.ThreadID(pid))
 	if tg == nil {
 		return nil, unix.ENOENT
 	}
-	return d.fs.pidDir(tg), nil
+	return d.Data.fs.pidDir(tg), nil
 }
 
-func (rootDir) entries(ctx vfs.Context, d *inode) ([]dirEntry, error) {
-	out, _ := rootEntries.entries(ctx, d)
-	for _, tg := range d.fs.k.ThreadGroups() {
+func (rootDir) Entries(ctx vfs.Context, d *inode) ([]dirEntry, error) {
+	out, _ := rootEntries.Entries(ctx, d)
+	for _, tg := range d.Data.fs.k.ThreadGroups() {
 		pid := int(tg.PID())
-		out = append(out, dirEntry{name: strconv.Itoa(pid), key: pidKeyBase + int64(pid), n: d.fs.pidDir(tg)})
+		out = append(out, dirEntry{Name: strconv.Itoa(pid), Key: pidKeyBase + int64(pid), Node: d.Data.fs.pidDir(tg)})
 	}
 	return out, nil
 }
@@ -78,6 +78,8 @@ func (rootDir) entries(ctx vfs.Context, d *inode) ([]dirEntry, error) {
 // pidDir returns the node of /proc/[pid].
 func (fs *Filesystem) pidDir(tg *kernel.ThreadGroup) *inode {
 	name := strconv.Itoa(int(tg.PID()))
-	n := &inode{fs: fs, ino: childIno(1, name), parentIno: 1, mode: unix.S_IFDIR | 0o555, tg: tg, dir: processDir}
+	n := fs.RootInode().NewChild(name, unix.S_IFDIR|0o555)
+	n.Data.tg = tg
+	n.Dir = processDir
 	return n
 }

@@ -114,9 +114,9 @@ func (fs *Filesystem) busyTime() (user, sys time.Duration) {
 }
 
 func genUptime(_ vfs.Context, n *inode) ([]byte, error) {
-	up := n.fs.uptime()
-	user, sys := n.fs.busyTime()
-	idle := up*time.Duration(n.fs.k.NumCPU()) - user - sys
+	up := n.Data.fs.uptime()
+	user, sys := n.Data.fs.busyTime()
+	idle := up*time.Duration(n.Data.fs.k.NumCPU()) - user - sys
 	if idle < 0 {
 		idle = 0
 	}
@@ -124,12 +124,12 @@ func genUptime(_ vfs.Context, n *inode) ([]byte, error) {
 }
 
 func genLoadavg(_ vfs.Context, n *inode) ([]byte, error) {
-	live, last := n.fs.k.TaskCounts()
+	live, last := n.Data.fs.k.TaskCounts()
 	return []byte(fmt.Sprintf("0.00 0.00 0.00 1/%d %d\n", live, last)), nil
 }
 
 func genStat(_ vfs.Context, n *inode) ([]byte, error) {
-	fs := n.fs
+	fs := n.Data.fs
 	ncpu := fs.k.NumCPU()
 	up := fs.uptime()
 	user, sys := fs.busyTime()
@@ -167,7 +167,7 @@ func (fs *Filesystem) memTotal() uint64 {
 }
 
 func genMeminfo(_ vfs.Context, n *inode) ([]byte, error) {
-	fs := n.fs
+	fs := n.Data.fs
 	total := fs.memTotal()
 	used := fs.k.MemoryFile.Usage().Allocated
 	free := uint64(0)
@@ -220,7 +220,7 @@ var sysDir = makeSysDir()
 
 func makeSysDir() staticDir {
 	random := staticDir{
-		text("boot_id", func(_ vfs.Context, n *inode) ([]byte, error) { return []byte(n.fs.bootID + "\n"), nil }),
+		text("boot_id", func(_ vfs.Context, n *inode) ([]byte, error) { return []byte(n.Data.fs.bootID + "\n"), nil }),
 		constant("entropy_avail", "256\n"),
 		constant("poolsize", "256\n"),
 		text("uuid", func(vfs.Context, *inode) ([]byte, error) { return []byte(newUUID() + "\n"), nil }),
@@ -229,27 +229,27 @@ func makeSysDir() staticDir {
 		constant("cap_last_cap", "40\n"),
 		constant("core_pattern", "core\n"),
 		fileEntry("domainname", 0o644, &fileOps{
-			gen: func(_ vfs.Context, n *inode) ([]byte, error) {
-				_, d := n.fs.k.UTSNames()
+			Gen: func(_ vfs.Context, n *inode) ([]byte, error) {
+				_, d := n.Data.fs.k.UTSNames()
 				return []byte(d + "\n"), nil
 			},
-			write: func(ctx vfs.Context, n *inode, data []byte) error {
+			Write: func(ctx vfs.Context, n *inode, data []byte) error {
 				name, err := utsName(ctx, data)
 				if err == nil {
-					n.fs.k.SetDomainname(name)
+					n.Data.fs.k.SetDomainname(name)
 				}
 				return err
 			},
 		}),
 		fileEntry("hostname", 0o644, &fileOps{
-			gen: func(_ vfs.Context, n *inode) ([]byte, error) {
-				h, _ := n.fs.k.UTSNames()
+			Gen: func(_ vfs.Context, n *inode) ([]byte, error) {
+				h, _ := n.Data.fs.k.UTSNames()
 				return []byte(h + "\n"), nil
 			},
-			write: func(ctx vfs.Context, n *inode, data []byte) error {
+			Write: func(ctx vfs.Context, n *inode, data []byte) error {
 				name, err := utsName(ctx, data)
 				if err == nil {
-					n.fs.k.SetHostname(name)
+					n.Data.fs.k.SetHostname(name)
 				}
 				return err
 			},

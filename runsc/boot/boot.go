@@ -97,6 +97,9 @@ func Run(c Config) (int, error) {
 		kcfg.Strace = newStraceTracer(os.Stderr)
 	}
 	k := kernel.New(kcfg)
+	if err := fsys.mountSys(k); err != nil {
+		return 1, err
+	}
 	if err := fsys.mountProc(k, time.Now()); err != nil {
 		return 1, err
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/rampart-sandbox/rampart/fs/devpts"
 	"github.com/rampart-sandbox/rampart/fs/proc"
 	"github.com/rampart-sandbox/rampart/fs/rootfs"
+	"github.com/rampart-sandbox/rampart/fs/sys"
 	"github.com/rampart-sandbox/rampart/fs/vfs"
 	"github.com/rampart-sandbox/rampart/sentry/kernel"
 	"github.com/rampart-sandbox/rampart/sentry/kernel/auth"
@@ -159,3 +160,20 @@ func (f *execFile) Hold() func(bool) {
 }
 
 func (f *execFile) Release() { f.fd.DecRef(f.t) }
+
+// mountSys mounts the sysfs describing k read-only on /sys, and the
+// sandbox's cgroup v2 view on /sys/fs/cgroup, as a container runtime
+// mounts them (over the empty directory that hides the host's /sys).
+func (f *filesystems) mountSys(k *kernel.Kernel) error {
+	ctx := bootCtx{auth.NewRootCredentials()}
+	ro := vfs.MountOptions{ReadOnly: true, NoSuid: true, NoDev: true, NoExec: true}
+	sfs := sys.New(k, sys.Options{DevMinor: f.vfs.NewAnonDevMinor()})
+	if err := f.vfs.MountAt(ctx, f.root, "/sys", sfs, ro); err != nil {
+		return fmt.Errorf("mounting sysfs on /sys: %w", err)
+	}
+	cfs := sys.NewCgroup(k, sys.Options{DevMinor: f.vfs.NewAnonDevMinor()})
+	if err := f.vfs.MountAt(ctx, f.root, "/sys/fs/cgroup", cfs, ro); err != nil {
+		return fmt.Errorf("mounting cgroup2 on /sys/fs/cgroup: %w", err)
+	}
+	return nil
+}

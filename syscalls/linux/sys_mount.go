@@ -6,6 +6,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/rampart-sandbox/rampart/fs/proc"
+	"github.com/rampart-sandbox/rampart/fs/sys"
 	"github.com/rampart-sandbox/rampart/fs/tmpfs"
 	"github.com/rampart-sandbox/rampart/fs/vfs"
 	"github.com/rampart-sandbox/rampart/sentry/arch"
@@ -50,9 +51,9 @@ func copyInOptString(t *kernel.Task, addr uint64, max int) (string, error) {
 	return s, err
 }
 
-// Mount implements mount(2) for new tmpfs and proc instances, bind mounts
-// (MS_BIND, MS_REC), remounts (MS_REMOUNT, with MS_BIND for the per-mount
-// flags only) and propagation changes (accepted; the sandbox has one mount
+// Mount implements mount(2) for new tmpfs, proc, sysfs and cgroup2
+// instances, bind mounts (MS_BIND, MS_REC), remounts (MS_REMOUNT, with
+// MS_BIND for the per-mount flags only) and propagation changes (accepted; the sandbox has one mount
 // namespace and no peers). It needs CAP_SYS_ADMIN.
 func Mount(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
 	srcAddr, targetAddr, typeAddr, flags, dataAddr := a[0].Pointer(), a[1].Pointer(), a[2].Pointer(), a[3].Uint64(), a[4].Pointer()
@@ -138,6 +139,19 @@ func newMountFilesystem(t *kernel.Task, fstype, data string) (vfs.Filesystem, er
 			}
 		}
 		return proc.New(t.Kernel(), proc.Options{DevMinor: v.NewAnonDevMinor(), BootTime: time.Now()}), nil
+	case "sysfs", "cgroup2":
+		// Likewise one sysfs and one cgroup view describe the sandbox.
+		root := t.FSContext().Root()
+		defer root.DecRef()
+		for _, m := range v.Mounts(root) {
+			if m.Filesystem.Name() == fstype {
+				return m.Filesystem, nil
+			}
+		}
+		if fstype == "sysfs" {
+			return sys.New(t.Kernel(), sys.Options{DevMinor: v.NewAnonDevMinor()}), nil
+		}
+		return sys.NewCgroup(t.Kernel(), sys.Options{DevMinor: v.NewAnonDevMinor()}), nil
 	}
 	return nil, unix.ENODEV
 }
