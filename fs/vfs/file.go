@@ -163,6 +163,9 @@ func (fd *FileDescription) Write(ctx Context, src []byte) (int, error) {
 	if !fd.IsWritable() {
 		return 0, unix.EBADF
 	}
+	if len(src) != 0 {
+		fd.killPrivOnWrite(ctx)
+	}
 	appendMode := fd.flags.Load()&unix.O_APPEND != 0
 	if !fd.seekable || fd.implOffset {
 		n, _, err := fd.impl.PWrite(ctx, src, -1, appendMode)
@@ -187,6 +190,9 @@ func (fd *FileDescription) PWrite(ctx Context, src []byte, off int64) (int, erro
 	}
 	if off < 0 {
 		return 0, unix.EINVAL
+	}
+	if len(src) != 0 {
+		fd.killPrivOnWrite(ctx)
 	}
 	n, _, err := fd.impl.PWrite(ctx, src, off, fd.flags.Load()&unix.O_APPEND != 0)
 	return n, err
