@@ -65,6 +65,7 @@ type FileDescription struct {
 func NewFileDescription(impl FileDescriptionImpl, vd VirtualDentry, flags uint32, opts FileDescriptionOptions) *FileDescription {
 	fd := &FileDescription{impl: impl, vd: vd, seekable: opts.Seekable || opts.ImplOffset, implOffset: opts.ImplOffset, off: opts.Offset}
 	fd.refs.Store(1)
+	vd.pin()
 	fd.flags.Store(flags &^ (unix.O_CREAT | unix.O_EXCL | unix.O_NOCTTY | unix.O_TRUNC | unix.O_CLOEXEC))
 	return fd
 }
@@ -80,6 +81,7 @@ func (fd *FileDescription) DecRef(ctx Context) {
 		if fd.impl != nil {
 			fd.impl.Release(ctx)
 		}
+		fd.vd.unpin()
 		fd.vd.DecRef()
 	}
 }

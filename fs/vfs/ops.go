@@ -324,8 +324,18 @@ func (vfs *VirtualFilesystem) StatFSAt(ctx Context, pop *PathOperation) (unix.St
 // StatFS implements fstatfs(2) on a position in the tree.
 func StatFS(ctx Context, vd VirtualDentry) (unix.Statfs_t, error) {
 	st, err := vd.mount.fs.StatFS(ctx)
-	if vd.mount.ReadOnly() {
+	o := vd.mount.Options()
+	if o.ReadOnly {
 		st.Flags |= unix.ST_RDONLY
+	}
+	if o.NoSuid {
+		st.Flags |= unix.ST_NOSUID
+	}
+	if o.NoDev {
+		st.Flags |= unix.ST_NODEV
+	}
+	if o.NoExec {
+		st.Flags |= unix.ST_NOEXEC
 	}
 	return st, err
 }
@@ -379,6 +389,9 @@ func (vfs *VirtualFilesystem) AccessAt(ctx Context, pop *PathOperation, mode uin
 	}
 	if mode&MayWrite != 0 && vd.mount.ReadOnly() && !vd.dentry.IsSymlink() && (vd.dentry.IsRegular() || vd.dentry.IsDir()) {
 		return unix.EROFS
+	}
+	if mode&MayExec != 0 && vd.dentry.IsRegular() && vd.mount.NoExec() {
+		return unix.EACCES
 	}
 	return checkInodePermission(ctx.Credentials(), mode, vd.dentry.inode)
 }
