@@ -1,6 +1,7 @@
 package vfs
 
 import (
+	"math"
 	"sync"
 	"sync/atomic"
 
@@ -139,6 +140,10 @@ func (fd *FileDescription) Read(ctx Context, dst []byte) (int, error) {
 		return fd.impl.PRead(ctx, dst, -1)
 	}
 	fd.offMu.Lock()
+	if int64(len(dst)) > math.MaxInt64-fd.off {
+		fd.offMu.Unlock()
+		return 0, unix.EINVAL
+	}
 	n, err := fd.impl.PRead(ctx, dst, fd.off)
 	fd.off += int64(n)
 	fd.offMu.Unlock()
@@ -153,7 +158,7 @@ func (fd *FileDescription) PRead(ctx Context, dst []byte, off int64) (int, error
 	if !fd.seekable {
 		return 0, unix.ESPIPE
 	}
-	if off < 0 {
+	if off < 0 || int64(len(dst)) > math.MaxInt64-off {
 		return 0, unix.EINVAL
 	}
 	return fd.impl.PRead(ctx, dst, off)
@@ -174,6 +179,10 @@ func (fd *FileDescription) Write(ctx Context, src []byte) (int, error) {
 		return n, err
 	}
 	fd.offMu.Lock()
+	if !appendMode && int64(len(src)) > math.MaxInt64-fd.off {
+		fd.offMu.Unlock()
+		return 0, unix.EINVAL
+	}
 	n, end, err := fd.impl.PWrite(ctx, src, fd.off, appendMode)
 	if n > 0 || appendMode && err == nil {
 		fd.off = end
@@ -190,7 +199,8 @@ func (fd *FileDescription) PWrite(ctx Context, src []byte, off int64) (int, erro
 	if !fd.seekable {
 		return 0, unix.ESPIPE
 	}
-	if off < 0 {
+	// As Linux's rw_verify_area: a range whose end overflows is EINVAL.
+	if off < 0 || int64(len(src)) > math.MaxInt64-off {
 		return 0, unix.EINVAL
 	}
 	if len(src) != 0 {
