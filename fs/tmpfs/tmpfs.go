@@ -5,6 +5,7 @@
 package tmpfs
 
 import (
+	"math"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -188,7 +189,7 @@ func (fs *Filesystem) newInodeLocked(mode uint32, uid auth.KUID, gid auth.KGID) 
 	case unix.S_IFDIR:
 		i.nlink = 2
 		i.byName = make(map[string]*dirent)
-		i.nextSerial = 3 // 1 and 2 are "." and ".."
+		i.nextSerial = 3 // below are ".", ".." and dirOffsetFirst
 	case unix.S_IFREG:
 		i.data = fsutil.NewPageCache(fs.mf, nil)
 		i.data.SetAccounter(fs)
@@ -294,6 +295,9 @@ func (i *inode) Readlink(vfs.Context) (string, error) {
 
 // addLocked links child into directory i as name.
 func (i *inode) addLocked(name string, child *inode) {
+	if i.nextSerial == dirOffsetEOD {
+		i.nextSerial++
+	}
 	d := &dirent{name: name, inode: child, serial: i.nextSerial}
 	i.nextSerial++
 	i.entries = append(i.entries, d)
@@ -569,12 +573,37 @@ func (f *dirFile) Release(vfs.Context) {}
 
 func (f *dirFile) Stat(ctx vfs.Context) (vfs.Stat, error) { return f.inode.Stat(ctx) }
 
+// Directory offsets, as Linux's tmpfs (libfs's simple_offset): each entry
+// gets the next serial of its directory when it is linked (rename gives a
+// new one), offsets 0 and 1 are "." and "..", 2 is the newest entry, and
+// dirOffsetEOD is the end. Entries are listed newest first and an entry's
+// d_off is the serial of the next older one, so that a saved offset stays
+// valid however the directory changes (reading resumes at the entry with the
+// largest serial at or below it: the saved one, or the next older if it is
+// gone), and entries created during a listing are not returned by it (a
+// program that creates a file per entry it reads terminates).
+const (
+	dirOffsetFirst = 2
+	dirOffsetEOD   = 1<<31 - 1
+)
+
 // Getdents implements vfs.FileDescriptionImpl.Getdents. cb runs with the
 // filesystem locked and must not call into it.
 func (f *dirFile) Getdents(_ vfs.Context, off int64, cb func(*vfs.Dirent) bool) error {
 	i := f.inode
 	i.fs.mu.Lock()
 	defer i.fs.mu.Unlock()
+	if off == dirOffsetEOD {
+		return nil
+	}
+	// next returns the offset of the entry below entries[k] (k is
+	// decreasing), or the end.
+	next := func(k int) int64 {
+		if k < 0 {
+			return dirOffsetEOD
+		}
+		return i.entries[k].serial
+	}
 	var d vfs.Dirent
 	if off < 1 {
 		d = vfs.Dirent{Name: ".", Ino: i.ino, Type: unix.DT_DIR, NextOff: 1}
@@ -582,16 +611,20 @@ func (f *dirFile) Getdents(_ vfs.Context, off int64, cb func(*vfs.Dirent) bool) 
 			return nil
 		}
 	}
-	if off < 2 {
-		d = vfs.Dirent{Name: "..", Ino: i.parent.ino, Type: unix.DT_DIR, NextOff: 2}
+	if off < dirOffsetFirst {
+		d = vfs.Dirent{Name: "..", Ino: i.parent.ino, Type: unix.DT_DIR, NextOff: next(len(i.entries) - 1)}
 		if !cb(&d) {
 			return nil
 		}
 	}
-	k := sort.Search(len(i.entries), func(k int) bool { return i.entries[k].serial > off })
-	for ; k < len(i.entries); k++ {
+	if off <= dirOffsetFirst {
+		off = math.MaxInt64
+	}
+	// The newest entry at or below off.
+	k := sort.Search(len(i.entries), func(k int) bool { return i.entries[k].serial > off }) - 1
+	for ; k >= 0; k-- {
 		e := i.entries[k]
-		d = vfs.Dirent{Name: e.name, Ino: e.inode.ino, Type: vfs.DirentType(e.inode.mode.Load()), NextOff: e.serial}
+		d = vfs.Dirent{Name: e.name, Ino: e.inode.ino, Type: vfs.DirentType(e.inode.mode.Load()), NextOff: next(k - 1)}
 		if !cb(&d) {
 			return nil
 		}

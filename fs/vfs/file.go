@@ -1,6 +1,7 @@
 package vfs
 
 import (
+	"math"
 	"sync"
 	"sync/atomic"
 
@@ -65,6 +66,7 @@ type FileDescription struct {
 func NewFileDescription(impl FileDescriptionImpl, vd VirtualDentry, flags uint32, opts FileDescriptionOptions) *FileDescription {
 	fd := &FileDescription{impl: impl, vd: vd, seekable: opts.Seekable || opts.ImplOffset, implOffset: opts.ImplOffset, off: opts.Offset}
 	fd.refs.Store(1)
+	vd.pin()
 	fd.flags.Store(flags &^ (unix.O_CREAT | unix.O_EXCL | unix.O_NOCTTY | unix.O_TRUNC | unix.O_CLOEXEC))
 	return fd
 }
@@ -80,6 +82,7 @@ func (fd *FileDescription) DecRef(ctx Context) {
 		if fd.impl != nil {
 			fd.impl.Release(ctx)
 		}
+		fd.vd.unpin()
 		fd.vd.DecRef()
 	}
 }
@@ -137,6 +140,10 @@ func (fd *FileDescription) Read(ctx Context, dst []byte) (int, error) {
 		return fd.impl.PRead(ctx, dst, -1)
 	}
 	fd.offMu.Lock()
+	if int64(len(dst)) > math.MaxInt64-fd.off {
+		fd.offMu.Unlock()
+		return 0, unix.EINVAL
+	}
 	n, err := fd.impl.PRead(ctx, dst, fd.off)
 	fd.off += int64(n)
 	fd.offMu.Unlock()
@@ -151,7 +158,7 @@ func (fd *FileDescription) PRead(ctx Context, dst []byte, off int64) (int, error
 	if !fd.seekable {
 		return 0, unix.ESPIPE
 	}
-	if off < 0 {
+	if off < 0 || int64(len(dst)) > math.MaxInt64-off {
 		return 0, unix.EINVAL
 	}
 	return fd.impl.PRead(ctx, dst, off)
@@ -163,12 +170,19 @@ func (fd *FileDescription) Write(ctx Context, src []byte) (int, error) {
 	if !fd.IsWritable() {
 		return 0, unix.EBADF
 	}
+	if len(src) != 0 {
+		fd.killPrivOnWrite(ctx)
+	}
 	appendMode := fd.flags.Load()&unix.O_APPEND != 0
 	if !fd.seekable || fd.implOffset {
 		n, _, err := fd.impl.PWrite(ctx, src, -1, appendMode)
 		return n, err
 	}
 	fd.offMu.Lock()
+	if !appendMode && int64(len(src)) > math.MaxInt64-fd.off {
+		fd.offMu.Unlock()
+		return 0, unix.EINVAL
+	}
 	n, end, err := fd.impl.PWrite(ctx, src, fd.off, appendMode)
 	if n > 0 || appendMode && err == nil {
 		fd.off = end
@@ -185,8 +199,12 @@ func (fd *FileDescription) PWrite(ctx Context, src []byte, off int64) (int, erro
 	if !fd.seekable {
 		return 0, unix.ESPIPE
 	}
-	if off < 0 {
+	// As Linux's rw_verify_area: a range whose end overflows is EINVAL.
+	if off < 0 || int64(len(src)) > math.MaxInt64-off {
 		return 0, unix.EINVAL
+	}
+	if len(src) != 0 {
+		fd.killPrivOnWrite(ctx)
 	}
 	n, _, err := fd.impl.PWrite(ctx, src, off, fd.flags.Load()&unix.O_APPEND != 0)
 	return n, err

@@ -22,6 +22,8 @@ type FSContext struct {
 func NewFSContext(root, cwd VirtualDentry, umask uint32) *FSContext {
 	root.IncRef()
 	cwd.IncRef()
+	root.pin()
+	cwd.pin()
 	f := &FSContext{root: root, cwd: cwd, umask: umask & 0o777}
 	f.refs.Store(1)
 	return f
@@ -39,6 +41,8 @@ func (f *FSContext) Release() {
 	root, cwd := f.root, f.cwd
 	f.root, f.cwd = VirtualDentry{}, VirtualDentry{}
 	f.mu.Unlock()
+	root.unpin()
+	cwd.unpin()
 	root.DecRef()
 	cwd.DecRef()
 }
@@ -78,20 +82,24 @@ func (f *FSContext) RootAndCwd() (VirtualDentry, VirtualDentry) {
 // SetCwd makes vd the working directory; it takes its own reference.
 func (f *FSContext) SetCwd(vd VirtualDentry) {
 	vd.IncRef()
+	vd.pin()
 	f.mu.Lock()
 	old := f.cwd
 	f.cwd = vd
 	f.mu.Unlock()
+	old.unpin()
 	old.DecRef()
 }
 
 // SetRoot makes vd the root (chroot); it takes its own reference.
 func (f *FSContext) SetRoot(vd VirtualDentry) {
 	vd.IncRef()
+	vd.pin()
 	f.mu.Lock()
 	old := f.root
 	f.root = vd
 	f.mu.Unlock()
+	old.unpin()
 	old.DecRef()
 }
 

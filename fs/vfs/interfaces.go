@@ -242,7 +242,8 @@ func (ReadOnlyInode) Rename(Context, string, Inode, Inode, string, Inode) error 
 
 // GenericSeek computes lseek's result for a file of the given size (regular
 // files of in-memory filesystems). SEEK_DATA/SEEK_HOLE treat the whole file
-// as data.
+// as data. A result past the largest offset is EINVAL, as Linux's
+// generic_file_llseek (EOVERFLOW is only for 32-bit off_t).
 func GenericSeek(cur, offset int64, whence int, size int64) (int64, error) {
 	var n int64
 	switch whence {
@@ -251,12 +252,12 @@ func GenericSeek(cur, offset int64, whence int, size int64) (int64, error) {
 	case unix.SEEK_CUR:
 		n = cur + offset
 		if (offset > 0 && n < cur) || (offset < 0 && n > cur) {
-			return 0, unix.EOVERFLOW
+			return 0, unix.EINVAL
 		}
 	case unix.SEEK_END:
 		n = size + offset
 		if offset > 0 && n < size {
-			return 0, unix.EOVERFLOW
+			return 0, unix.EINVAL
 		}
 	case unix.SEEK_DATA:
 		if offset < 0 || offset >= size {

@@ -119,6 +119,10 @@ func (vfs *VirtualFilesystem) UmountFlags(vd VirtualDentry, detach bool) error {
 	}
 	var points []*Dentry
 	if !detach {
+		if m.users.Load() != 0 {
+			vfs.mountMu.Unlock()
+			return unix.EBUSY
+		}
 		for k := range vfs.mounts {
 			if k.parent == m {
 				vfs.mountMu.Unlock()

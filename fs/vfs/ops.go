@@ -167,6 +167,11 @@ func (r *resolver) createLockedDev(parent *Dentry, name string, mode uint32, tar
 		opts.GID = pgid
 		if mode&unix.S_IFMT == unix.S_IFDIR {
 			opts.Mode |= unix.S_ISGID
+		} else if mode&(unix.S_ISGID|unix.S_IXGRP) == unix.S_ISGID|unix.S_IXGRP &&
+			!r.creds.InGroup(pgid) && !r.creds.HasCapability(auth.CAP_FSETID) {
+			// As Linux's mode_strip_sgid: a setgid-executable file in
+			// a group the creator is not in would hand out that group.
+			opts.Mode &^= unix.S_ISGID
 		}
 	}
 	return parent.inode.Create(r.ctx, name, &opts)
@@ -211,8 +216,20 @@ func (vfs *VirtualFilesystem) openDentry(ctx Context, vd VirtualDentry, flags ui
 			return nil, err
 		}
 	}
+	if flags&unix.O_NOATIME != 0 && !created {
+		if _, uid, _ := d.inode.Perms(); !isOwner(ctx.Credentials(), uid) {
+			vd.DecRef()
+			return nil, unix.EPERM
+		}
+	}
 	if flags&unix.O_TRUNC != 0 && d.IsRegular() && !created {
-		if err := d.inode.SetStat(ctx, &SetStatOptions{Mask: unix.STATX_SIZE}); err != nil {
+		opts := SetStatOptions{Mask: unix.STATX_SIZE}
+		mode, _, _ := d.inode.Perms()
+		if nm, kill := killPrivMode(ctx.Credentials(), mode); kill {
+			opts.Mask |= unix.STATX_MODE
+			opts.Mode = nm & 0o7777
+		}
+		if err := d.inode.SetStat(ctx, &opts); err != nil {
 			vd.DecRef()
 			return nil, err
 		}
@@ -307,8 +324,18 @@ func (vfs *VirtualFilesystem) StatFSAt(ctx Context, pop *PathOperation) (unix.St
 // StatFS implements fstatfs(2) on a position in the tree.
 func StatFS(ctx Context, vd VirtualDentry) (unix.Statfs_t, error) {
 	st, err := vd.mount.fs.StatFS(ctx)
-	if vd.mount.ReadOnly() {
+	o := vd.mount.Options()
+	if o.ReadOnly {
 		st.Flags |= unix.ST_RDONLY
+	}
+	if o.NoSuid {
+		st.Flags |= unix.ST_NOSUID
+	}
+	if o.NoDev {
+		st.Flags |= unix.ST_NODEV
+	}
+	if o.NoExec {
+		st.Flags |= unix.ST_NOEXEC
 	}
 	return st, err
 }
@@ -325,15 +352,22 @@ func (c credsContext) Credentials() *auth.Credentials { return c.creds }
 // R_OK/W_OK/X_OK; unless effective, the real uid and gid are used.
 func (vfs *VirtualFilesystem) AccessAt(ctx Context, pop *PathOperation, mode uint32, effective bool) error {
 	if !effective {
+		// As Linux's access_override_creds: the real ids, and unless
+		// SECBIT_NO_SETUID_FIXUP, no capabilities for a real uid other
+		// than 0 and the permitted ones for 0.
 		c := ctx.Credentials()
-		if c.FilesystemKUID != c.RealKUID || c.FilesystemKGID != c.RealKGID || c.RealKUID != 0 {
+		caps := c.EffectiveCaps
+		if c.SecureBits&auth.SecbitNoSetuidFixup == 0 {
+			if c.RealKUID != 0 {
+				caps = 0
+			} else {
+				caps = c.PermittedCaps
+			}
+		}
+		if c.FilesystemKUID != c.RealKUID || c.FilesystemKGID != c.RealKGID || c.EffectiveCaps != caps {
 			n := c.Fork()
 			n.FilesystemKUID, n.FilesystemKGID = c.RealKUID, c.RealKGID
-			if c.RealKUID != 0 {
-				n.EffectiveCaps = 0
-			} else {
-				n.EffectiveCaps = c.PermittedCaps
-			}
+			n.EffectiveCaps = caps
 			ctx = credsContext{ctx, n}
 		}
 	}
@@ -355,6 +389,9 @@ func (vfs *VirtualFilesystem) AccessAt(ctx Context, pop *PathOperation, mode uin
 	}
 	if mode&MayWrite != 0 && vd.mount.ReadOnly() && !vd.dentry.IsSymlink() && (vd.dentry.IsRegular() || vd.dentry.IsDir()) {
 		return unix.EROFS
+	}
+	if mode&MayExec != 0 && vd.dentry.IsRegular() && vd.mount.NoExec() {
+		return unix.EACCES
 	}
 	return checkInodePermission(ctx.Credentials(), mode, vd.dentry.inode)
 }
@@ -820,6 +857,12 @@ func (vfs *VirtualFilesystem) SetStat(ctx Context, vd VirtualDentry, opts *SetSt
 				return err
 			}
 		}
+		if o.Mask&unix.STATX_MODE == 0 {
+			if nm, kill := killPrivMode(creds, mode); kill {
+				o.Mask |= unix.STATX_MODE
+				o.Mode = nm & 0o7777
+			}
+		}
 	}
 	if o.Mask&(unix.STATX_UID|unix.STATX_GID) != 0 {
 		// As Linux's chown_ok and chgrp_ok.
@@ -855,8 +898,11 @@ func (vfs *VirtualFilesystem) SetStat(ctx Context, vd VirtualDentry, opts *SetSt
 		}
 	}
 	if o.Mask&(unix.STATX_ATIME|unix.STATX_MTIME) != 0 {
-		explicit := (o.Mask&unix.STATX_ATIME != 0 && o.Atime.Nsec != utimeNow) ||
-			(o.Mask&unix.STATX_MTIME != 0 && o.Mtime.Nsec != utimeNow)
+		// As Linux's vfs_utimes, only "both now" (or NULL times) is a
+		// touch that write permission allows; {UTIME_NOW, UTIME_OMIT}
+		// is an explicit change that needs ownership.
+		explicit := o.Mask&(unix.STATX_ATIME|unix.STATX_MTIME) != unix.STATX_ATIME|unix.STATX_MTIME ||
+			o.Atime.Nsec != utimeNow || o.Mtime.Nsec != utimeNow
 		if !isOwner(creds, uid) {
 			if explicit {
 				return unix.EPERM

@@ -95,3 +95,47 @@ func AccessFromOpenFlags(flags uint32) uint32 {
 func CheckAccess(ctx Context, vd VirtualDentry, ats uint32) error {
 	return checkInodePermission(ctx.Credentials(), ats, vd.dentry.inode)
 }
+
+// killPrivMode returns the mode a regular file takes when it is written,
+// truncated or chowned by creds (Linux's should_remove_suid): S_ISUID goes,
+// and S_ISGID with group execute (S_ISGID alone marks mandatory locking and
+// stays). kill is false when nothing changes or creds have CAP_FSETID.
+func killPrivMode(creds *auth.Credentials, mode uint32) (uint32, bool) {
+	if mode&unix.S_IFMT != unix.S_IFREG || mode&(unix.S_ISUID|unix.S_ISGID) == 0 {
+		return mode, false
+	}
+	nm := mode &^ unix.S_ISUID
+	if mode&unix.S_IXGRP != 0 {
+		nm &^= unix.S_ISGID
+	}
+	if nm == mode || creds.HasCapability(auth.CAP_FSETID) {
+		return mode, false
+	}
+	return nm, true
+}
+
+// killPrivOnWrite clears S_ISUID/S_ISGID of the regular file fd before a
+// write of a non-empty buffer, as Linux's file_remove_privs. It costs one
+// atomic load for the files that have neither bit.
+func (fd *FileDescription) killPrivOnWrite(ctx Context) {
+	d := fd.vd.dentry
+	if d == nil {
+		return
+	}
+	mode, _, _ := d.inode.Perms()
+	if nm, kill := killPrivMode(ctx.Credentials(), mode); kill {
+		d.inode.SetStat(ctx, &SetStatOptions{Mask: unix.STATX_MODE, Mode: nm & 0o7777})
+	}
+}
+
+// CheckSetStatusFlags checks F_SETFL's new flags: turning on O_NOATIME
+// needs ownership of the file (or CAP_FOWNER), as for open.
+func (fd *FileDescription) CheckSetStatusFlags(ctx Context, flags uint32) error {
+	if flags&unix.O_NOATIME == 0 || fd.flags.Load()&unix.O_NOATIME != 0 || fd.vd.dentry == nil {
+		return nil
+	}
+	if _, uid, _ := fd.vd.dentry.inode.Perms(); !isOwner(ctx.Credentials(), uid) {
+		return unix.EPERM
+	}
+	return nil
+}

@@ -83,6 +83,11 @@ type Mount struct {
 	// parent and point are protected by vfs.mountMu; nil for the root.
 	parent *Mount
 	point  *Dentry
+
+	// users counts the long-lived references into the mount: open file
+	// descriptions and FSContext roots and working directories. A mount
+	// in use is EBUSY for umount2 without MNT_DETACH, as on Linux.
+	users atomic.Int64
 }
 
 // Filesystem returns the mounted filesystem.
@@ -210,6 +215,10 @@ func (vfs *VirtualFilesystem) Umount(vd VirtualDentry) error {
 		return unix.EINVAL
 	}
 	vfs.mountMu.Lock()
+	if m.users.Load() != 0 {
+		vfs.mountMu.Unlock()
+		return unix.EBUSY
+	}
 	for k := range vfs.mounts {
 		if k.parent == m {
 			vfs.mountMu.Unlock()
@@ -352,6 +361,19 @@ func (vd VirtualDentry) IncRef() {
 func (vd VirtualDentry) DecRef() {
 	if vd.dentry != nil {
 		vd.dentry.decRef()
+	}
+}
+
+// pin and unpin count a long-lived holder of vd (Mount.users).
+func (vd VirtualDentry) pin() {
+	if vd.mount != nil {
+		vd.mount.users.Add(1)
+	}
+}
+
+func (vd VirtualDentry) unpin() {
+	if vd.mount != nil {
+		vd.mount.users.Add(-1)
 	}
 }
 

@@ -289,6 +289,9 @@ func Fcntl(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
 		if f.IsOPath() {
 			return 0, unix.EBADF
 		}
+		if err := f.CheckSetStatusFlags(t, a[2].Uint()); err != nil {
+			return 0, err
+		}
 		f.SetStatusFlags(a[2].Uint())
 		return 0, nil
 	case unix.F_GETLK, unix.F_SETLK, unix.F_SETLKW, unix.F_OFD_GETLK, unix.F_OFD_SETLK, unix.F_OFD_SETLKW:

@@ -38,6 +38,14 @@ func configureFileMMap(t *kernel.Task, fd int32, opts *mm.MMapOpts) error {
 		}
 	}
 	opts.Mappable = m
+	if vd := f.VirtualDentry(); vd.Ok() && vd.Mount().NoExec() {
+		// As Linux: PROT_EXEC of a file on a noexec mount is EPERM,
+		// and a later mprotect(PROT_EXEC) is refused.
+		if opts.Perms.Execute {
+			return unix.EPERM
+		}
+		opts.MaxPerms.Execute = false
+	}
 	if vd := f.VirtualDentry(); vd.Ok() {
 		root := t.FSContext().Root()
 		opts.Name = t.Kernel().VFS.PathnameWithin(root, vd)

@@ -68,6 +68,16 @@ func statTarget(t *kernel.Task, dirfd int32, pathAddr uint64, flags uint32) (vfs
 		}
 		return st, id, err
 	}
+	if p.emptyOnFD {
+		// AT_FDCWD with "" and AT_EMPTY_PATH: the working directory.
+		vd, err := p.getTarget(t)
+		if err != nil {
+			return vfs.Stat{}, 0, err
+		}
+		defer vd.DecRef()
+		st, err := vd.Dentry().Inode().Stat(t)
+		return st, vd.Mount().ID(), err
+	}
 	st, m, err := t.Kernel().VFS.StatAt(t, &p.pop)
 	var id uint64
 	if m != nil {

@@ -156,6 +156,28 @@ exit 0
 '
 compare "sh exit status of a pipeline's last command" all 4 /bin/sh -c 'echo x | (read v; exit 4)'
 
+# busybox over the VFS: a big pipeline, redirections, find, and the tools
+# that read /proc and the mount table (status only where the sandbox's
+# processes and mounts differ from the host's).
+compare "seq 100000 | sort -n | uniq | wc -l" all 0 /bin/sh -c 'busybox seq 100000 | busybox sort -n | busybox uniq | busybox wc -l'
+compare "sh redirections: > >> 2>&1 < here-doc" all 0 /bin/sh -c '
+cd /tmp || exit 1
+echo one >f; echo two >>f; cat f
+ls /nonexistent >g 2>&1; echo "status $?"; wc -l <g | tr -d " "
+(echo out; echo err >&2) 2>&1 >/dev/null | cat
+while read l; do echo "read: $l"; done <f
+cat <<EOF
+here $(echo doc)
+EOF
+exec 3>h; echo fd3 >&3; exec 3>&-; cat h
+rm f g h'
+compare "find /usr/share/doc -maxdepth 2 -name copyright | sort | head" all 0 /bin/sh -c 'busybox find /usr/share/doc -maxdepth 2 -name copyright | sort | head'
+compare "busybox ls -la /proc/self/ (status)" all 0 /bin/sh -c 'busybox ls -la /proc/self/ >/dev/null'
+compare "busybox ps (status)" all 0 /bin/sh -c 'busybox ps >/dev/null'
+compare "busybox top -bn1 (status)" all 0 /bin/sh -c 'busybox top -bn1 >/dev/null'
+compare "busybox df (status)" all 0 /bin/sh -c 'busybox df >/dev/null'
+compare "busybox mount (status)" all 0 /bin/sh -c 'busybox mount >/dev/null'
+
 # A static Go program: goroutines on several threads, futexes, timers,
 # channels, mutexes, asynchronous preemption (SIGURG) and the garbage
 # collector (built by "make goprog").
