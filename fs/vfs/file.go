@@ -76,6 +76,9 @@ func (fd *FileDescription) IncRef() { fd.refs.Add(1) }
 func (fd *FileDescription) DecRef(ctx Context) {
 	if fd.refs.Add(-1) == 0 {
 		fd.releaseDescriptionLocks()
+		if fsnotifyActive() {
+			fd.notifyClose()
+		}
 		fd.runReleaseHooks()
 		if fd.impl != nil {
 			fd.impl.Release(ctx)
@@ -133,13 +136,19 @@ func (fd *FileDescription) Read(ctx Context, dst []byte) (int, error) {
 	if !fd.IsReadable() {
 		return 0, unix.EBADF
 	}
+	var n int
+	var err error
 	if !fd.seekable || fd.implOffset {
-		return fd.impl.PRead(ctx, dst, -1)
+		n, err = fd.impl.PRead(ctx, dst, -1)
+	} else {
+		fd.offMu.Lock()
+		n, err = fd.impl.PRead(ctx, dst, fd.off)
+		fd.off += int64(n)
+		fd.offMu.Unlock()
 	}
-	fd.offMu.Lock()
-	n, err := fd.impl.PRead(ctx, dst, fd.off)
-	fd.off += int64(n)
-	fd.offMu.Unlock()
+	if n > 0 && fsnotifyActive() {
+		fd.notify(unix.IN_ACCESS)
+	}
 	return n, err
 }
 
@@ -154,7 +163,11 @@ func (fd *FileDescription) PRead(ctx Context, dst []byte, off int64) (int, error
 	if off < 0 {
 		return 0, unix.EINVAL
 	}
-	return fd.impl.PRead(ctx, dst, off)
+	n, err := fd.impl.PRead(ctx, dst, off)
+	if n > 0 && fsnotifyActive() {
+		fd.notify(unix.IN_ACCESS)
+	}
+	return n, err
 }
 
 // Write implements write(2) at the file offset (or the end, with
@@ -164,16 +177,22 @@ func (fd *FileDescription) Write(ctx Context, src []byte) (int, error) {
 		return 0, unix.EBADF
 	}
 	appendMode := fd.flags.Load()&unix.O_APPEND != 0
+	var n int
+	var err error
 	if !fd.seekable || fd.implOffset {
-		n, _, err := fd.impl.PWrite(ctx, src, -1, appendMode)
-		return n, err
+		n, _, err = fd.impl.PWrite(ctx, src, -1, appendMode)
+	} else {
+		var end int64
+		fd.offMu.Lock()
+		n, end, err = fd.impl.PWrite(ctx, src, fd.off, appendMode)
+		if n > 0 || appendMode && err == nil {
+			fd.off = end
+		}
+		fd.offMu.Unlock()
 	}
-	fd.offMu.Lock()
-	n, end, err := fd.impl.PWrite(ctx, src, fd.off, appendMode)
-	if n > 0 || appendMode && err == nil {
-		fd.off = end
+	if n > 0 && fsnotifyActive() {
+		fd.notify(unix.IN_MODIFY)
 	}
-	fd.offMu.Unlock()
 	return n, err
 }
 
@@ -189,6 +208,9 @@ func (fd *FileDescription) PWrite(ctx Context, src []byte, off int64) (int, erro
 		return 0, unix.EINVAL
 	}
 	n, _, err := fd.impl.PWrite(ctx, src, off, fd.flags.Load()&unix.O_APPEND != 0)
+	if n > 0 && fsnotifyActive() {
+		fd.notify(unix.IN_MODIFY)
+	}
 	return n, err
 }
 
@@ -228,14 +250,18 @@ func (fd *FileDescription) Getdents(ctx Context, cb func(*Dirent) bool) error {
 		return unix.EBADF
 	}
 	fd.offMu.Lock()
-	defer fd.offMu.Unlock()
-	return fd.impl.Getdents(ctx, fd.off, func(d *Dirent) bool {
+	err := fd.impl.Getdents(ctx, fd.off, func(d *Dirent) bool {
 		if !cb(d) {
 			return false
 		}
 		fd.off = d.NextOff
 		return true
 	})
+	fd.offMu.Unlock()
+	if err == nil && fsnotifyActive() {
+		fd.notify(unix.IN_ACCESS)
+	}
+	return err
 }
 
 // Ioctl dispatches to the file.

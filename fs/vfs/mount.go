@@ -118,6 +118,7 @@ func (vfs *VirtualFilesystem) UmountFlags(vd VirtualDentry, detach bool) error {
 		return unix.EINVAL
 	}
 	var points []*Dentry
+	detached := []*Mount{m}
 	if !detach {
 		for k := range vfs.mounts {
 			if k.parent == m {
@@ -137,6 +138,7 @@ func (vfs *VirtualFilesystem) UmountFlags(vd VirtualDentry, detach bool) error {
 					delete(vfs.mounts, k)
 					k.point.mounts.Add(-1)
 					points = append(points, k.point)
+					detached = append(detached, c)
 					c.parent, c.point = nil, nil
 				}
 			}
@@ -147,6 +149,7 @@ func (vfs *VirtualFilesystem) UmountFlags(vd VirtualDentry, detach bool) error {
 	point.mounts.Add(-1)
 	m.parent, m.point = nil, nil
 	vfs.mountMu.Unlock()
+	vfs.notifyUnmounted(detached...)
 	point.decRef()
 	for _, p := range points {
 		p.decRef()

@@ -31,5 +31,6 @@ func Table() *kernel.SyscallTable {
 	registerTimerfd(t)
 	registerSignalfd(t)
 	registerFileops(t)
+	registerInotify(t)
 	return t
 }
