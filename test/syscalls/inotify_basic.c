@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -379,6 +380,31 @@ int main(void)
 	}
 	rmdir(path("mnt"));
 	drain("rmdir mnt");
+
+	/* A watch is on the inode: writes through another link reach it;
+	 * the directory hears the name used. RENAME_EXCHANGE is two moves.
+	 * Extended attributes are IN_ATTRIB, fallocate IN_MODIFY. */
+	put(path("hl1"), "");
+	CHECK_OK("hard link", link(path("hl1"), path("hl2")));
+	CHECK_EQ("watch hl1: wd 10", inotify_add_watch(ifd, path("hl1"), IN_MODIFY | IN_ATTRIB), 10);
+	CHECK_EQ("hl2 is the same inode", inotify_add_watch(ifd, path("hl2"), IN_MODIFY | IN_ATTRIB | IN_MASK_ADD), 10);
+	CHECK_EQ("dir watch for modify too", inotify_add_watch(ifd, dir, IN_MODIFY | IN_MASK_ADD), 7);
+	fd = open(path("hl2"), O_WRONLY);
+	CHECK_EQ("write hl2", write(fd, "x", 1), 1);
+	CHECK_OK("fallocate", fallocate(fd, 0, 0, 4096));
+	CHECK_OK("setxattr", fsetxattr(fd, "user.k", "v", 1, 0));
+	close(fd);
+	drain("write, fallocate and setxattr through the other link");
+	CHECK_OK("mkdir xd", mkdir(path("xd"), 0755));
+	CHECK_EQ("watch xd: wd 11", inotify_add_watch(ifd, path("xd"), IN_ALL_EVENTS), 11);
+	CHECK_EQ("dir watch for moves", inotify_add_watch(ifd, dir, IN_MOVE | IN_MOVE_SELF | IN_MASK_ADD), 7);
+	drain("setup exchange");
+	CHECK_OK("exchange", renameat2(AT_FDCWD, path("hl1"), AT_FDCWD, path("xd"), RENAME_EXCHANGE));
+	drain("RENAME_EXCHANGE hl1 xd");
+	CHECK_OK("rmdir hl1", rmdir(path("hl1")));
+	CHECK_OK("unlink hl2", unlink(path("hl2")));
+	CHECK_OK("unlink xd", unlink(path("xd")));
+	drain("remove hl1 (the directory), hl2 and xd (the file)");
 
 	/* Clean up: the directory watch hears the deletes, then rmdir of the
 	 * watched directory itself. */
