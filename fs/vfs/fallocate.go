@@ -39,7 +39,7 @@ func (fd *FileDescription) Allocate(ctx Context, mode uint32, off, length int64)
 	if !ok {
 		return unix.EOPNOTSUPP
 	}
-	return a.Allocate(ctx, mode, off, length)
+	return fd.notifyModify(a.Allocate(ctx, mode, off, length))
 }
 
 // Peeker is implemented by pipe ends that can copy queued data without

@@ -78,6 +78,9 @@ func (fd *FileDescription) IncRef() { fd.refs.Add(1) }
 func (fd *FileDescription) DecRef(ctx Context) {
 	if fd.refs.Add(-1) == 0 {
 		fd.releaseDescriptionLocks()
+		if fsnotifyActive() {
+			fd.notifyClose()
+		}
 		fd.runReleaseHooks()
 		if fd.impl != nil {
 			fd.impl.Release(ctx)
@@ -136,17 +139,23 @@ func (fd *FileDescription) Read(ctx Context, dst []byte) (int, error) {
 	if !fd.IsReadable() {
 		return 0, unix.EBADF
 	}
+	var n int
+	var err error
 	if !fd.seekable || fd.implOffset {
-		return fd.impl.PRead(ctx, dst, -1)
-	}
-	fd.offMu.Lock()
-	if int64(len(dst)) > math.MaxInt64-fd.off {
+		n, err = fd.impl.PRead(ctx, dst, -1)
+	} else {
+		fd.offMu.Lock()
+		if int64(len(dst)) > math.MaxInt64-fd.off {
+			fd.offMu.Unlock()
+			return 0, unix.EINVAL
+		}
+		n, err = fd.impl.PRead(ctx, dst, fd.off)
+		fd.off += int64(n)
 		fd.offMu.Unlock()
-		return 0, unix.EINVAL
 	}
-	n, err := fd.impl.PRead(ctx, dst, fd.off)
-	fd.off += int64(n)
-	fd.offMu.Unlock()
+	if n > 0 && fsnotifyActive() {
+		fd.notify(unix.IN_ACCESS)
+	}
 	return n, err
 }
 
@@ -161,7 +170,11 @@ func (fd *FileDescription) PRead(ctx Context, dst []byte, off int64) (int, error
 	if off < 0 || int64(len(dst)) > math.MaxInt64-off {
 		return 0, unix.EINVAL
 	}
-	return fd.impl.PRead(ctx, dst, off)
+	n, err := fd.impl.PRead(ctx, dst, off)
+	if n > 0 && fsnotifyActive() {
+		fd.notify(unix.IN_ACCESS)
+	}
+	return n, err
 }
 
 // Write implements write(2) at the file offset (or the end, with
@@ -174,20 +187,26 @@ func (fd *FileDescription) Write(ctx Context, src []byte) (int, error) {
 		fd.killPrivOnWrite(ctx)
 	}
 	appendMode := fd.flags.Load()&unix.O_APPEND != 0
+	var n int
+	var err error
 	if !fd.seekable || fd.implOffset {
-		n, _, err := fd.impl.PWrite(ctx, src, -1, appendMode)
-		return n, err
-	}
-	fd.offMu.Lock()
-	if !appendMode && int64(len(src)) > math.MaxInt64-fd.off {
+		n, _, err = fd.impl.PWrite(ctx, src, -1, appendMode)
+	} else {
+		var end int64
+		fd.offMu.Lock()
+		if !appendMode && int64(len(src)) > math.MaxInt64-fd.off {
+			fd.offMu.Unlock()
+			return 0, unix.EINVAL
+		}
+		n, end, err = fd.impl.PWrite(ctx, src, fd.off, appendMode)
+		if n > 0 || appendMode && err == nil {
+			fd.off = end
+		}
 		fd.offMu.Unlock()
-		return 0, unix.EINVAL
 	}
-	n, end, err := fd.impl.PWrite(ctx, src, fd.off, appendMode)
-	if n > 0 || appendMode && err == nil {
-		fd.off = end
+	if n > 0 && fsnotifyActive() {
+		fd.notify(unix.IN_MODIFY)
 	}
-	fd.offMu.Unlock()
 	return n, err
 }
 
@@ -207,6 +226,9 @@ func (fd *FileDescription) PWrite(ctx Context, src []byte, off int64) (int, erro
 		fd.killPrivOnWrite(ctx)
 	}
 	n, _, err := fd.impl.PWrite(ctx, src, off, fd.flags.Load()&unix.O_APPEND != 0)
+	if n > 0 && fsnotifyActive() {
+		fd.notify(unix.IN_MODIFY)
+	}
 	return n, err
 }
 
@@ -246,14 +268,18 @@ func (fd *FileDescription) Getdents(ctx Context, cb func(*Dirent) bool) error {
 		return unix.EBADF
 	}
 	fd.offMu.Lock()
-	defer fd.offMu.Unlock()
-	return fd.impl.Getdents(ctx, fd.off, func(d *Dirent) bool {
+	err := fd.impl.Getdents(ctx, fd.off, func(d *Dirent) bool {
 		if !cb(d) {
 			return false
 		}
 		fd.off = d.NextOff
 		return true
 	})
+	fd.offMu.Unlock()
+	if err == nil && fsnotifyActive() {
+		fd.notify(unix.IN_ACCESS)
+	}
+	return err
 }
 
 // Ioctl dispatches to the file.

@@ -118,6 +118,7 @@ func (vfs *VirtualFilesystem) UmountFlags(vd VirtualDentry, detach bool) error {
 		return unix.EINVAL
 	}
 	var points []*Dentry
+	detached := []*Mount{m}
 	if !detach {
 		if m.users.Load() != 0 {
 			vfs.mountMu.Unlock()
@@ -141,6 +142,7 @@ func (vfs *VirtualFilesystem) UmountFlags(vd VirtualDentry, detach bool) error {
 					delete(vfs.mounts, k)
 					k.point.mounts.Add(-1)
 					points = append(points, k.point)
+					detached = append(detached, c)
 					c.parent, c.point = nil, nil
 				}
 			}
@@ -151,6 +153,7 @@ func (vfs *VirtualFilesystem) UmountFlags(vd VirtualDentry, detach bool) error {
 	point.mounts.Add(-1)
 	m.parent, m.point = nil, nil
 	vfs.mountMu.Unlock()
+	vfs.notifyUnmounted(detached...)
 	point.decRef()
 	for _, p := range points {
 		p.decRef()

@@ -142,6 +142,7 @@ func (r *resolver) openCreate(path string, flags, mode uint32) (VirtualDentry, b
 		}
 		d := parent.insertChildLocked(ino, name)
 		d.IncRef()
+		notifyCreateLocked(parent, name)
 		parent.mu.Unlock()
 		return VirtualDentry{r.cur.mount, d}, true, nil
 	}
@@ -244,6 +245,7 @@ func (vfs *VirtualFilesystem) openDentry(ctx Context, vd VirtualDentry, flags ui
 	if da, ok := impl.(DescriptionAware); ok {
 		da.SetFD(fd)
 	}
+	notifyOpen(fd, flags&unix.O_TRUNC != 0 && d.IsRegular() && !created)
 	return fd, nil
 }
 
@@ -443,6 +445,7 @@ func (vfs *VirtualFilesystem) createAt(ctx Context, pop *PathOperation, mode uin
 		return err
 	}
 	parent.insertChildLocked(ino, p.name)
+	notifyCreateLocked(parent, p.name)
 	return nil
 }
 
@@ -509,6 +512,7 @@ func (vfs *VirtualFilesystem) Link(ctx Context, old VirtualDentry, newpop *PathO
 		old.dentry.mu.Unlock()
 	}
 	parent.insertChildLocked(ino, p.name)
+	notifyLinkLocked(old.dentry, parent, p.name)
 	return nil
 }
 
@@ -587,7 +591,7 @@ func (vfs *VirtualFilesystem) removeAt(ctx Context, pop *PathOperation, dir bool
 	}
 	child.killLocked(parent, p.name)
 	parent.mu.Unlock()
-	child.decRef()
+	removeAndNotify(ctx, parent, p.name, child)
 	return nil
 }
 
@@ -749,6 +753,7 @@ func (vfs *VirtualFilesystem) RenameAt(ctx Context, oldpop, newpop *PathOperatio
 		// oldParent is referenced by op.r.cur, so this is not the last.
 		oldParent.refs.Add(-1)
 	}
+	notifyRename(ctx, oldParent, op.name, newParent, np.name, child, replaced)
 	if flags&unix.RENAME_WHITEOUT != 0 {
 		wo, err := oldParent.inode.Create(ctx, op.name, &CreateOptions{Mode: unix.S_IFCHR, UID: creds.FilesystemKUID, GID: creds.FilesystemKGID})
 		if err != nil {
@@ -815,6 +820,7 @@ func (vfs *VirtualFilesystem) exchangeLocked(ctx Context, creds *auth.Credential
 	if oldParent != newParent {
 		a.parent, b.parent = newParent, oldParent
 	}
+	notifyExchange(ctx, oldParent, oldName, a, newParent, newName, b)
 	return nil
 }
 
@@ -919,7 +925,7 @@ func (vfs *VirtualFilesystem) SetStat(ctx Context, vd VirtualDentry, opts *SetSt
 			o.Mtime = now
 		}
 	}
-	return ino.SetStat(ctx, &o)
+	return vfs.notifySetStat(vd, &o, ino.SetStat(ctx, &o))
 }
 
 // SetStatAt is SetStat on a path.

@@ -229,6 +229,7 @@ func (vfs *VirtualFilesystem) Umount(vd VirtualDentry) error {
 	delete(vfs.mounts, mountKey{m.parent, point})
 	point.mounts.Add(-1)
 	vfs.mountMu.Unlock()
+	vfs.notifyUnmounted(m)
 	point.decRef()
 	return nil
 }
@@ -316,6 +317,7 @@ func (d *Dentry) decRef() {
 		if d.refs.Add(-1) != 0 {
 			return
 		}
+		notifyDentryDeath(d)
 		d.inode.Release()
 		d.inode = nil
 		// Parent is stable: a dentry without references has been removed

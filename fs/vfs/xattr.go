@@ -118,7 +118,7 @@ func SetXattr(ctx Context, vd VirtualDentry, name string, value []byte, flags in
 	if !knownXattrNamespace(name) {
 		return unix.EOPNOTSUPP
 	}
-	return x.SetXattr(ctx, name, value, flags)
+	return notifyAttrib(vd, x.SetXattr(ctx, name, value, flags))
 }
 
 // RemoveXattr implements removexattr(2) on vd.
@@ -133,7 +133,7 @@ func RemoveXattr(ctx Context, vd VirtualDentry, name string) error {
 	if !knownXattrNamespace(name) {
 		return unix.EOPNOTSUPP
 	}
-	return x.RemoveXattr(ctx, name)
+	return notifyAttrib(vd, x.RemoveXattr(ctx, name))
 }
 
 // ListXattr implements listxattr(2) on vd: the names the caller may see

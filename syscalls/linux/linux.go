@@ -32,5 +32,6 @@ func Table() *kernel.SyscallTable {
 	registerSignalfd(t)
 	registerFileops(t)
 	registerPtrace(t)
+	registerInotify(t)
 	return t
 }
