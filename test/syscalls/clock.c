@@ -2,6 +2,7 @@
  * clock: clock_gettime (served by the vDSO in the sandbox), gettimeofday,
  * time, clock_getres and the sleeps. Only bounds are printed, never values.
  */
+// rampart:retries 2
 #include "check.h"
 
 #include <stdint.h>

@@ -2,6 +2,7 @@
  * in a pipe read) is woken by a write from another thread; several
  * waiters on one epoll each get the event of a level-triggered pipe. */
 #define _GNU_SOURCE
+// rampart:retries 2
 #include <poll.h>
 #include <pthread.h>
 #include <sys/epoll.h>

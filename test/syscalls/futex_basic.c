@@ -2,6 +2,7 @@
  * value mismatch, timeouts on the right clocks, and the errors for bad
  * arguments. */
 #define _GNU_SOURCE
+// rampart:retries 2
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>

@@ -3,6 +3,7 @@
  * POLLNVAL for closed descriptors, negative fds ignored, ppoll's timespec
  * written back and its argument checks. */
 #define _GNU_SOURCE
+// rampart:retries 2
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>

@@ -3,6 +3,7 @@
  * deliver a pending signal that their temporary mask unblocks, then give
  * the caller its own mask back. */
 #define _GNU_SOURCE
+// rampart:retries 2
 #include <poll.h>
 #include <signal.h>
 #include <sys/epoll.h>

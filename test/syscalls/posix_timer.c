@@ -5,6 +5,7 @@
  * times, overruns counted while the signal is blocked, deletion, fork and
  * exec, and Linux's errors.
  */
+// rampart:retries 2
 #include "check.h"
 
 #include <pthread.h>

@@ -4,6 +4,7 @@
  * SIGKILL at the hard limit. Done in children that spin (the sandbox runs
  * the test as pid 1, which ignores default actions).
  */
+// rampart:retries 2
 // rampart:timeout 60s
 #include "check.h"
 

@@ -3,6 +3,7 @@
  * negative nfds or timeout, sets cleared on timeout, timeouts written
  * back, and a blocked select woken by a child's write. */
 #define _GNU_SOURCE
+// rampart:retries 2
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/select.h>

@@ -3,6 +3,7 @@
  * signal comes from a child process or from another thread. A signal with
  * no handler (ignored, or SIGCHLD by default) never interrupts it. */
 #define _GNU_SOURCE
+// rampart:retries 2
 #include <pthread.h>
 #include <signal.h>
 #include <sys/syscall.h>

@@ -5,6 +5,7 @@
  * EINTR even with SA_RESTART, and the transparent restart of a sleep
  * interrupted by a stop and continue. Only bounds are printed.
  */
+// rampart:retries 2
 #include "check.h"
 
 #include <signal.h>

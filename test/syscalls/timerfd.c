@@ -2,6 +2,7 @@
  * counted by read, timerfd_gettime, disarming, the old value returned by
  * settime, nonblocking EAGAIN, poll readiness, and argument errors. */
 #define _GNU_SOURCE
+// rampart:retries 2
 #include <fcntl.h>
 #include <poll.h>
 #include <stdint.h>

@@ -17,6 +17,12 @@
 //	// rampart:env FOO=bar X=      environment added to the base environment
 //	// rampart:status 42           expected exit status (128+N: killed by N)
 //	// rampart:timeout 120s        per-run time limit (default -timeout)
+//	// rampart:retries 2           runs again (natively and in the sandbox)
+//	                               up to N times after a failure: only for
+//	                               tests whose checks measure time and can
+//	                               miss on a loaded host; each attempt is
+//	                               reported, and a deterministic failure
+//	                               still fails every attempt
 package main
 
 import (
@@ -58,6 +64,7 @@ type Spec struct {
 	Env     []string
 	Status  int
 	Timeout time.Duration // 0: the runner's default
+	Retries int
 }
 
 // Case is one built binary of a Spec.
@@ -99,6 +106,9 @@ type Result struct {
 	Native  Run
 	Sandbox Run
 	Detail  string
+	// Retried holds the verdicts and details of failed attempts before
+	// this one (rampart:retries).
+	Retried []string
 }
 
 func main() {
@@ -254,6 +264,11 @@ func parseSpec(name string, src []byte) (Spec, error) {
 			}
 		case "timeout":
 			s.Timeout, err = time.ParseDuration(val)
+		case "retries":
+			s.Retries, err = strconv.Atoi(val)
+			if err == nil && (s.Retries < 0 || s.Retries > 5) {
+				err = fmt.Errorf("retries %d out of range 0..5", s.Retries)
+			}
 		default:
 			err = fmt.Errorf("unknown directive %q", key)
 		}
@@ -342,8 +357,22 @@ func runAll(cases []Case, sandbox []string, jobs int, timeout time.Duration, rep
 	return results
 }
 
-// runCase runs c natively and then, unless sandbox is nil, under sandbox.
+// runCase runs c natively and then, unless sandbox is nil, under sandbox,
+// as many times as its retries allow until an attempt passes.
 func runCase(c Case, sandbox []string, timeout time.Duration) Result {
+	var retried []string
+	for attempt := 0; ; attempt++ {
+		r := runOnce(c, sandbox, timeout)
+		if r.Verdict == Pass || attempt >= c.Spec.Retries {
+			r.Retried = retried
+			return r
+		}
+		retried = append(retried, fmt.Sprintf("attempt %d: %s\n%s", attempt+1, r.Verdict, r.Detail))
+	}
+}
+
+// runOnce is one attempt of runCase.
+func runOnce(c Case, sandbox []string, timeout time.Duration) Result {
 	if c.Spec.Timeout > 0 {
 		timeout = c.Spec.Timeout
 	}
@@ -454,7 +483,13 @@ func printResult(w *os.File, r Result, verbose bool) {
 	if r.Sandbox.Duration > 0 {
 		times += fmt.Sprintf(", sandbox %.2fs", r.Sandbox.Duration.Seconds())
 	}
+	if n := len(r.Retried); n > 0 {
+		times += fmt.Sprintf(", after %d failed attempt(s)", n)
+	}
 	fmt.Fprintf(w, "%-6s %s (%s)\n", r.Verdict, r.Case, times)
+	for _, a := range r.Retried {
+		fmt.Fprintln(w, indent(a))
+	}
 	if r.Verdict == Pass && !verbose {
 		return
 	}

@@ -43,7 +43,7 @@ func TestParseSpec(t *testing.T) {
 	if !reflect.DeepEqual(s, want) {
 		t.Errorf("parseSpec = %+v, want %+v", s, want)
 	}
-	for _, bad := range []string{"// rampart:bogus 1\n", "// rampart:status 300\n", "// rampart:env NOEQUALS\n", "// rampart:timeout soon\n"} {
+	for _, bad := range []string{"// rampart:bogus 1\n", "// rampart:status 300\n", "// rampart:env NOEQUALS\n", "// rampart:timeout soon\n", "// rampart:retries 9\n"} {
 		if _, err := parseSpec("t", []byte(bad)); err == nil {
 			t.Errorf("parseSpec(%q) succeeded, want an error", bad)
 		}
@@ -127,5 +127,28 @@ func TestRunAllOrderAndParallelism(t *testing.T) {
 		if r.Case.Spec.Name != cases[i].Spec.Name || r.Verdict != Pass || string(r.Native.Stdout) != "ok "+cases[i].Spec.Name+"\n" {
 			t.Errorf("result %d = %v %v %q", i, r.Case, r.Verdict, r.Native.Stdout)
 		}
+	}
+}
+
+func TestRetries(t *testing.T) {
+	dir := t.TempDir()
+	// Fails natively on its first run only: a retry passes.
+	flaky := script(t, `f=`+dir+`/ran; if [ -e $f ]; then echo ok; else touch $f; echo "FAIL x: first"; fi`)
+	c := Case{Spec: Spec{Name: "t", Retries: 2}, Variant: "static", Binary: flaky}
+	r := runCase(c, []string{"env"}, 2*time.Second)
+	if r.Verdict != Pass || len(r.Retried) != 1 || !strings.Contains(r.Retried[0], "BROKEN") {
+		t.Errorf("flaky: verdict %v after %q; want PASS after one BROKEN attempt", r.Verdict, r.Retried)
+	}
+	// A deterministic failure fails every attempt.
+	c.Binary = script(t, `echo ok`)
+	r = runCase(c, []string{"sh", "-c", `echo extra; exec "$@"`, "sh"}, 2*time.Second)
+	if r.Verdict != Fail || len(r.Retried) != 2 {
+		t.Errorf("always failing: verdict %v after %d retries; want FAIL after 2", r.Verdict, len(r.Retried))
+	}
+	// Without retries, one attempt.
+	c.Spec.Retries = 0
+	r = runCase(c, []string{"sh", "-c", `echo extra; exec "$@"`, "sh"}, 2*time.Second)
+	if r.Verdict != Fail || len(r.Retried) != 0 {
+		t.Errorf("no retries: verdict %v after %d retries", r.Verdict, len(r.Retried))
 	}
 }
