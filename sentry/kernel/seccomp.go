@@ -292,7 +292,7 @@ func (t *Task) seccompCheck(f *seccompFilter, nr uintptr, recheck bool) bool {
 		// SECCOMP_RET_KILL_PROCESS and unknown actions: the process dies
 		// of SIGSYS whatever its handlers, as if it dumped core.
 		r.Rax = r.Orig_rax
-		t.k.killGroup(t.tg, Signaled(int(unix.SIGSYS), true))
+		t.k.killGroup(t.tg, t.k.coreSignaled(t.tg, int(unix.SIGSYS)))
 	}
 	return false
 }
@@ -305,7 +305,10 @@ func (t *Task) seccompKillThread(sig int, core bool) {
 	t.k.mu.Lock()
 	if !t.tg.exiting && len(t.tg.tasks) == 1 {
 		t.tg.exiting = true
-		t.tg.status = Signaled(sig, core)
+		t.tg.status = Signaled(sig, false)
+		if core {
+			t.tg.status = t.k.coreSignaled(t.tg, sig)
+		}
 	}
 	t.k.mu.Unlock()
 	t.killed.Store(true)

@@ -263,3 +263,16 @@ const (
 
 // errInvalidSignal is EINVAL for a signal number outside 1..64.
 var errInvalidSignal = unix.EINVAL
+
+// coreSignaled is the wait status of tg dying of a signal whose default
+// action dumps core. The sentry never writes a core file; like Linux when
+// RLIMIT_CORE is 0, the status then says no core was dumped, and when the
+// limit allows one it says a core was dumped (what the parent would see
+// natively), and the debug log reports it.
+func (k *Kernel) coreSignaled(tg *ThreadGroup, sig int) WaitStatus {
+	if tg.limits.Get(unix.RLIMIT_CORE).Cur == 0 {
+		return Signaled(sig, false)
+	}
+	k.Debugf("pid %d: signal %d dumps core (no core file is written)", tg.pid, sig)
+	return Signaled(sig, true)
+}

@@ -455,7 +455,7 @@ func (t *Task) handleSignals() {
 				k.mu.Unlock()
 				return
 			case actCore:
-				k.killGroupLocked(tg, Signaled(sig, true))
+				k.killGroupLocked(tg, k.coreSignaled(tg, sig))
 				k.mu.Unlock()
 				return
 			}
