@@ -166,6 +166,10 @@ type FileOps[P any] struct {
 	// MayOpen, if not nil, checks an open with the open(2) flags (after
 	// the VFS's permission checks).
 	MayOpen func(ctx vfs.Context, n *Inode[P], flags uint32) error
+	// Open, if not nil, opens the file with its own implementation (a
+	// file that is not generated text, like /proc/[pid]/mem), after
+	// MayOpen; Gen and Write are then unused.
+	Open func(ctx vfs.Context, n *Inode[P], flags uint32) (vfs.FileDescriptionImpl, error)
 }
 
 // LinkFunc returns a symlink's target.
@@ -346,6 +350,9 @@ func (n *Inode[P]) Open(ctx vfs.Context, _ vfs.VirtualDentry, flags uint32) (vfs
 		if err := n.File.MayOpen(ctx, n, flags); err != nil {
 			return nil, err
 		}
+	}
+	if n.File.Open != nil {
+		return n.File.Open(ctx, n, flags)
 	}
 	return &openFile[P]{n: n}, nil
 }

@@ -34,6 +34,7 @@ func makePidDirs() (staticDir, staticDir) {
 		text("limits", genLimits),
 		text("loginuid", func(vfs.Context, *inode) ([]byte, error) { return []byte("4294967295"), nil }),
 		text("maps", genMaps),
+		fileEntry("mem", 0o600, &fileOps{MayOpen: memMayOpen, Open: openMem}),
 		text("mountinfo", genMountinfo),
 		text("mounts", genMounts),
 		text("mountstats", genMountstats),

@@ -133,6 +133,21 @@ func (mm *MemoryManager) AddressSpace() platform.AddressSpace { return mm.as }
 // The caller must already hold a user reference.
 func (mm *MemoryManager) IncUsers() { mm.users.Add(1) }
 
+// TryIncUsers adds a user unless the address space has already been
+// released: for holders that did not own a reference (/proc/[pid]/mem
+// opened while its task may be exec'ing).
+func (mm *MemoryManager) TryIncUsers() bool {
+	for {
+		n := mm.users.Load()
+		if n <= 0 {
+			return false
+		}
+		if mm.users.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
+}
+
 // Release drops the caller's reference; the last one unmaps everything
 // and releases the address space.
 func (mm *MemoryManager) Release() {

@@ -134,6 +134,16 @@ if [ -x /usr/bin/strace ]; then
 else
 	skip "strace" "/usr/bin/strace is not installed (tools/install-deps.sh test)"
 fi
+# gdb: a breakpoint in a dynamic program, registers and memory read
+# through ptrace and /proc/PID/mem (addresses and pids vary: dropped).
+if [ -x /usr/bin/gdb ]; then
+	compare "gdb breakpoint, registers and memory" all 0 /bin/sh -c '
+		/usr/bin/gdb -batch -nx -ex "set breakpoint pending on" -ex "break write" -ex run \
+			-ex "info registers rdi" -ex "x/s \$rsi" -ex continue --args /bin/echo hello 2>&1 |
+			grep -E "^Breakpoint 1,|^rdi|hello|exited" | sed -e "s/0x[0-9a-f]*//g" -e "s/process [0-9]*/process N/"'
+else
+	skip "gdb" "/usr/bin/gdb is not installed (tools/install-deps.sh test)"
+fi
 
 # Shell process machinery: command substitution, subshells and their exit
 # codes, pipelines, background jobs and wait, traps, nested shells.
