@@ -227,10 +227,10 @@ int main(void)
 	CHECK_EQ("clock_getcpuclockid(child)", clock_getcpuclockid(pid, &cclock), 0);
 	CHECK_EQ("child clock id is MAKE_PROCESS_CPUCLOCK(pid, SCHED)", cclock, MAKE_PROCESS_CPUCLOCK(pid, CPUCLOCK_SCHED));
 	CHECK("a live child's clock shows its spin", now(cclock) >= 90 * MS);
-	/* How a loaded host splits the spin into user and system time varies
-	 * (tick sampling), so only its presence and bound are checked. */
-	int64_t virt = now(MAKE_PROCESS_CPUCLOCK(pid, CPUCLOCK_VIRT));
-	CHECK("a live child's VIRT clock shows its spin", virt > 0 && virt <= now(cclock));
+	/* User time is tick-sampled: how a loaded host splits the spin into
+	 * user and system time varies, and it is not bounded by the precise
+	 * SCHED clock, so only its presence is checked. */
+	CHECK("a live child's VIRT clock shows its spin", now(MAKE_PROCESS_CPUCLOCK(pid, CPUCLOCK_VIRT)) > 0);
 	CHECK_ERR("a thread clock of another process is EINVAL",
 		  syscall(SYS_clock_gettime, MAKE_THREAD_CPUCLOCK(pid, CPUCLOCK_SCHED), &ts), EINVAL);
 	kill(pid, SIGKILL);
