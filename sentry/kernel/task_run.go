@@ -47,13 +47,8 @@ func (t *Task) run() {
 		}
 	}
 	t.sig.wake.Store(true)
-	sysLast := threadCPUTime()
+	t.startSysClock()
 	for !t.killed.Load() {
-		// System time is the task's OS thread's CPU time, so that time
-		// blocked in a syscall is not counted (usage.go).
-		sysNow := threadCPUTime()
-		t.sysTime.Add(sysNow - sysLast)
-		sysLast = sysNow
 		if t.tg.cpuTimersArmed() {
 			t.checkCPUTimers()
 		}
@@ -84,6 +79,7 @@ func (t *Task) run() {
 		}
 	}
 	t.ptraceExitEvent()
+	t.stopSysClock()
 	t.exit()
 	t.ctx.Release()
 	t.ctx = nil

@@ -149,6 +149,42 @@ func threadCPUTime() int64 {
 	return ts.Nano()
 }
 
+// System time is the CPU time of the task's OS thread (the task goroutine
+// is locked to it), so that time blocked in a syscall is not counted. It
+// is read from that thread's CPU clock when asked for, not on every
+// syscall: the sentry is one process, so any of its threads may read the
+// clock of another (MAKE_THREAD_CPUCLOCK).
+
+// startSysClock starts the task's system time on its OS thread. Called
+// by the task goroutine, once locked, before the task runs.
+func (t *Task) startSysClock() {
+	t.sysBase = threadCPUTime()
+	t.osTID.Store(int32(unix.Gettid()))
+}
+
+// stopSysClock records the task's final system time; its OS thread is
+// about to go away with the goroutine.
+func (t *Task) stopSysClock() {
+	t.sysTime.Store(threadCPUTime() - t.sysBase)
+	t.osTID.Store(0)
+}
+
+// sysClock returns the task's system time so far, in nanoseconds.
+func (t *Task) sysClock() int64 {
+	if tid := t.osTID.Load(); tid != 0 {
+		var ts unix.Timespec
+		// MAKE_THREAD_CPUCLOCK(tid, CPUCLOCK_SCHED).
+		id := int32(^uint32(tid))<<3 | 4 | 2
+		if unix.ClockGettime(id, &ts) == nil {
+			if s := ts.Nano() - t.sysBase; s > 0 {
+				return s
+			}
+			return 0
+		}
+	}
+	return t.sysTime.Load()
+}
+
 // monoBase anchors monoNow.
 var monoBase = time.Now()
 
@@ -181,10 +217,10 @@ func (t *Task) cpuTime() (user, sys time.Duration) {
 			continue
 		}
 		u, in := t.userTime.Load(), t.switchedIn.Load()
-		s := t.sysTime.Load()
 		if t.cpuSeq.Load() != seq {
 			continue
 		}
+		s := t.sysClock()
 		if in != 0 {
 			if d := monoNow() - in; d > 0 {
 				u += d
