@@ -71,23 +71,11 @@ func (t *Terminal) notify() {
 	t.replicaQ.Notify(all)
 }
 
-// waitLocked blocks on q until it is notified, ctx is interrupted or the
-// deadline (if not zero) passes. t.mu is held on entry and return.
+// waitLocked blocks on q until it is notified (of mask, a hangup or an
+// error), ctx is interrupted or the deadline (if not zero) passes. t.mu
+// is held on entry and return.
 func (t *Terminal) waitLocked(ctx vfs.Context, q *vfs.WaitQueue, mask uint32, deadline time.Time) error {
-	w := vfs.GetWaiter()
-	e := w.SingleEntry(mask | vfs.EventHUp | vfs.EventErr)
-	q.EventRegister(e)
-	t.mu.Unlock()
-	var err error
-	if deadline.IsZero() {
-		err = vfs.Block(ctx, w)
-	} else {
-		err = vfs.BlockDeadline(ctx, w, deadline)
-	}
-	q.EventUnregister(e)
-	vfs.PutWaiter(w)
-	t.mu.Lock()
-	return err
+	return q.WaitLockedDeadline(ctx, mask|vfs.EventHUp|vfs.EventErr, &t.mu, deadline)
 }
 
 // task returns the calling task when there is a kernel to do job control.

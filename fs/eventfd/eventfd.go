@@ -70,7 +70,7 @@ func (f *file) PRead(ctx vfs.Context, dst []byte, _ int64) (int, error) {
 			f.mu.Unlock()
 			return 0, unix.EAGAIN
 		}
-		if err := f.waitLocked(ctx, vfs.ReadableEvents); err != nil {
+		if err := f.WaitLocked(ctx, vfs.ReadableEvents, &f.mu); err != nil {
 			f.mu.Unlock()
 			return 0, err
 		}
@@ -103,7 +103,7 @@ func (f *file) PWrite(ctx vfs.Context, src []byte, off int64, _ bool) (int, int6
 			f.mu.Unlock()
 			return 0, off, unix.EAGAIN
 		}
-		if err := f.waitLocked(ctx, vfs.WritableEvents); err != nil {
+		if err := f.WaitLocked(ctx, vfs.WritableEvents, &f.mu); err != nil {
 			f.mu.Unlock()
 			return 0, off, err
 		}
@@ -114,20 +114,6 @@ func (f *file) PWrite(ctx vfs.Context, src []byte, off int64, _ bool) (int, int6
 		f.Notify(vfs.ReadableEvents)
 	}
 	return 8, off, nil
-}
-
-// waitLocked blocks until mask is notified; f.mu is held on entry and on
-// return.
-func (f *file) waitLocked(ctx vfs.Context, mask uint32) error {
-	w := vfs.GetWaiter()
-	e := w.SingleEntry(mask)
-	f.EventRegister(e)
-	f.mu.Unlock()
-	err := vfs.Block(ctx, w)
-	f.EventUnregister(e)
-	vfs.PutWaiter(w)
-	f.mu.Lock()
-	return err
 }
 
 // Readiness implements vfs.Waitable: readable with a non-zero counter,

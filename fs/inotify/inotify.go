@@ -354,7 +354,7 @@ func (in *Instance) PRead(ctx vfs.Context, dst []byte, _ int64) (int, error) {
 			in.mu.Unlock()
 			return 0, unix.EAGAIN
 		}
-		if err := in.waitLocked(ctx); err != nil {
+		if err := in.WaitLocked(ctx, vfs.ReadableEvents, &in.mu); err != nil {
 			in.mu.Unlock()
 			return 0, err
 		}
@@ -375,20 +375,6 @@ func (in *Instance) PRead(ctx vfs.Context, dst []byte, _ int64) (int, error) {
 		return 0, unix.EINVAL
 	}
 	return n, nil
-}
-
-// waitLocked blocks until an event is queued; in.mu is held on entry and
-// on return.
-func (in *Instance) waitLocked(ctx vfs.Context) error {
-	w := vfs.GetWaiter()
-	e := w.SingleEntry(vfs.ReadableEvents)
-	in.EventRegister(e)
-	in.mu.Unlock()
-	err := vfs.Block(ctx, w)
-	in.EventUnregister(e)
-	vfs.PutWaiter(w)
-	in.mu.Lock()
-	return err
 }
 
 // Readiness implements vfs.Waitable: readable while events are queued.

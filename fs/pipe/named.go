@@ -123,7 +123,7 @@ func (p *Pipe) wakePartnerLocked() { p.q.Notify(allEvents) }
 func (p *Pipe) waitPartnerLocked(ctx vfs.Context, cnt *uint64) error {
 	cur := *cnt
 	for cur == *cnt {
-		if err := p.waitLocked(ctx, allEvents); err != nil {
+		if err := p.q.WaitLocked(ctx, allEvents, &p.mu); err != nil {
 			if cur != *cnt {
 				return nil
 			}

@@ -91,21 +91,6 @@ func New(ino uint64, flags uint32) (r, w *vfs.FileDescription) {
 	return r, w
 }
 
-// waitLocked blocks until one of the events in mask is notified or ctx is
-// interrupted. p.mu is held on entry and on return; the caller rechecks
-// its condition.
-func (p *Pipe) waitLocked(ctx vfs.Context, mask uint32) error {
-	w := vfs.GetWaiter()
-	e := w.SingleEntry(mask)
-	p.q.EventRegister(e)
-	p.mu.Unlock()
-	err := vfs.Block(ctx, w)
-	p.q.EventUnregister(e)
-	vfs.PutWaiter(w)
-	p.mu.Lock()
-	return err
-}
-
 // readLocked moves up to len(dst) queued bytes into dst. p.mu is held.
 func (p *Pipe) readLocked(dst []byte) int {
 	n := min(len(dst), p.size)
@@ -219,7 +204,7 @@ func (e *end) readQueue(ctx vfs.Context, dst []byte, nonblock, consume bool) (in
 			p.mu.Unlock()
 			return 0, unix.EAGAIN
 		}
-		if err := p.waitLocked(ctx, readEvents|vfs.EventHUp); err != nil {
+		if err := p.q.WaitLocked(ctx, readEvents|vfs.EventHUp, &p.mu); err != nil {
 			p.mu.Unlock()
 			return 0, err
 		}
@@ -281,7 +266,7 @@ func (e *end) PWrite(ctx vfs.Context, src []byte, _ int64, _ bool) (int, int64, 
 			}
 			return 0, 0, unix.EAGAIN
 		}
-		if err := p.waitLocked(ctx, writeEvents|vfs.EventErr); err != nil {
+		if err := p.q.WaitLocked(ctx, writeEvents|vfs.EventErr, &p.mu); err != nil {
 			p.mu.Unlock()
 			if done > 0 {
 				return done, 0, nil

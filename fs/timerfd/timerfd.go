@@ -140,17 +140,10 @@ func (f *file) PRead(ctx vfs.Context, dst []byte, _ int64) (int, error) {
 			f.mu.Unlock()
 			return 0, unix.EAGAIN
 		}
-		w := vfs.GetWaiter()
-		e := w.SingleEntry(vfs.ReadableEvents)
-		f.EventRegister(e)
-		f.mu.Unlock()
-		err := vfs.Block(ctx, w)
-		f.EventUnregister(e)
-		vfs.PutWaiter(w)
-		if err != nil {
+		if err := f.WaitLocked(ctx, vfs.ReadableEvents, &f.mu); err != nil {
+			f.mu.Unlock()
 			return 0, err
 		}
-		f.mu.Lock()
 	}
 	n := f.ticks
 	f.ticks = 0

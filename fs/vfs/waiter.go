@@ -379,3 +379,32 @@ func (fd *FileDescription) runReleaseHooks() {
 		h.FileReleased(fd)
 	}
 }
+
+// WaitLocked blocks until q notifies an event of mask or ctx is
+// interrupted (ErrInterrupted). The caller holds mu, which protects the
+// condition it waits for: mu is released while blocking and held again on
+// return, and the waiter is registered before mu is released, so a
+// notification between the caller's check and the sleep is not lost. The
+// caller rechecks its condition afterwards.
+func (q *WaitQueue) WaitLocked(ctx Context, mask uint32, mu sync.Locker) error {
+	return q.WaitLockedDeadline(ctx, mask, mu, time.Time{})
+}
+
+// WaitLockedDeadline is WaitLocked that also returns ETIMEDOUT when
+// deadline passes; the zero time means no deadline.
+func (q *WaitQueue) WaitLockedDeadline(ctx Context, mask uint32, mu sync.Locker, deadline time.Time) error {
+	w := GetWaiter()
+	e := w.SingleEntry(mask)
+	q.EventRegister(e)
+	mu.Unlock()
+	var err error
+	if deadline.IsZero() {
+		err = Block(ctx, w)
+	} else {
+		err = BlockDeadline(ctx, w, deadline)
+	}
+	q.EventUnregister(e)
+	PutWaiter(w)
+	mu.Lock()
+	return err
+}
