@@ -37,7 +37,9 @@ const (
 	DefaultFCW   = 0x37f
 )
 
-func cpuid(leaf, sub uint32) (eax, ebx, ecx, edx uint32)
+// CPUID executes the CPUID instruction for leaf and sub-leaf sub.
+func CPUID(leaf, sub uint32) (eax, ebx, ecx, edx uint32)
+
 func xgetbv0() (eax, edx uint32)
 
 var (
@@ -51,11 +53,11 @@ var (
 func initFPU() {
 	xsaveSize, xfeatures = FxsaveSize, XfeatureFPSSE
 	mxcsrMask32 = 0xffff // every x86-64 CPU with XSAVE supports DAZ
-	if max, _, _, _ := cpuid(0, 0); max >= 0xd {
-		if _, _, ecx, _ := cpuid(1, 0); ecx&(1<<27) != 0 { // OSXSAVE
+	if max, _, _, _ := CPUID(0, 0); max >= 0xd {
+		if _, _, ecx, _ := CPUID(1, 0); ecx&(1<<27) != 0 { // OSXSAVE
 			lo, hi := xgetbv0()
 			xcr0 := uint64(lo) | uint64(hi)<<32
-			eax, ebx, _, edx := cpuid(0xd, 0)
+			eax, ebx, _, edx := CPUID(0xd, 0)
 			if ebx >= FxsaveSize+XsaveHeaderSize {
 				useXsave = true
 				xsaveSize = int(ebx)

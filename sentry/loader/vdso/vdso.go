@@ -28,6 +28,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/rampart-sandbox/rampart/sentry/arch"
 	"github.com/rampart-sandbox/rampart/sentry/memfile"
 	"github.com/rampart-sandbox/rampart/sentry/memmap"
 	"github.com/rampart-sandbox/rampart/sentry/mm"
@@ -42,9 +43,6 @@ func Blob() []byte { return blob }
 
 // rdtsc reads the time-stamp counter (LFENCE; RDTSC).
 func rdtsc() uint64
-
-// cpuid executes the CPUID instruction.
-func cpuid(leaf, sub uint32) (eax, ebx, ecx, edx uint32)
 
 // UpdateInterval is how often Start's goroutine refreshes the parameter
 // page. With a calibrated TSC the extrapolation error over one interval is
@@ -310,21 +308,21 @@ func (v *VDSO) Update() {
 }
 
 func hostInvariantTSC() bool {
-	if max, _, _, _ := cpuid(0x80000000, 0); max < 0x80000007 {
+	if max, _, _, _ := arch.CPUID(0x80000000, 0); max < 0x80000007 {
 		return false
 	}
-	_, _, _, edx := cpuid(0x80000007, 0)
+	_, _, _, edx := arch.CPUID(0x80000007, 0)
 	return edx&(1<<8) != 0
 }
 
 func hostGetcpuMode() uint32 {
-	if max, _, _, _ := cpuid(0, 0); max >= 7 {
-		if _, _, ecx, _ := cpuid(7, 0); ecx&(1<<22) != 0 {
+	if max, _, _, _ := arch.CPUID(0, 0); max >= 7 {
+		if _, _, ecx, _ := arch.CPUID(7, 0); ecx&(1<<22) != 0 {
 			return getcpuRDPID
 		}
 	}
-	if max, _, _, _ := cpuid(0x80000000, 0); max >= 0x80000001 {
-		if _, _, _, edx := cpuid(0x80000001, 0); edx&(1<<27) != 0 {
+	if max, _, _, _ := arch.CPUID(0x80000000, 0); max >= 0x80000001 {
+		if _, _, _, edx := arch.CPUID(0x80000001, 0); edx&(1<<27) != 0 {
 			return getcpuRDTSCP
 		}
 	}
