@@ -3,9 +3,6 @@
 package ptrace
 
 import (
-	"syscall"
-	"unsafe"
-
 	"golang.org/x/sys/unix"
 )
 
@@ -27,9 +24,7 @@ func (p *Platform) currentCPU() uint32 {
 	if p.rdtscp {
 		return rdtscpCPU()
 	}
-	var cpu uint32
-	syscall.RawSyscall(unix.SYS_GETCPU, uintptr(unsafe.Pointer(&cpu)), 0, 0)
-	return cpu
+	return getcpu()
 }
 
 // bindTo binds tid to cpu, ignoring failures (a cpuset may forbid it; the

@@ -15,7 +15,6 @@ import (
 	"sync"
 	"syscall"
 	"time"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -313,7 +312,7 @@ func (p *Platform) startPremade() (*stubProc, error) {
 	// The filter: from here on only the platform's own syscalls work. The
 	// child set PR_SET_NO_NEW_PRIVS; prog is read from the child's copy of
 	// the sentry's memory, made after prog was built.
-	_, err = p.inject(s, stubSyscallOff, unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, 0, uint64(uintptr(unsafe.Pointer(prog))))
+	_, err = p.inject(s, stubSyscallOff, unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, 0, addrOf(prog))
 	runtime.KeepAlive(prog)
 	runtime.KeepAlive(filter)
 	if err != nil {

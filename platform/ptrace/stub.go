@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"runtime"
 	"syscall"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -191,9 +190,9 @@ func startStub(stubPage uint64, memFD int) (int32, error) {
 		ppid:      uintptr(unix.Getpid()),
 		memFD:     uintptr(memFD),
 		entry:     uintptr(stubPage + stubTrapOff),
-		allMask:   uintptr(unsafe.Pointer(&masks[0])),
-		emptyMask: uintptr(unsafe.Pointer(&masks[1])),
-		oldMask:   uintptr(unsafe.Pointer(&masks[2])),
+		allMask:   uintptr(addrOf(&masks[0])),
+		emptyMask: uintptr(addrOf(&masks[1])),
+		oldMask:   uintptr(addrOf(&masks[2])),
 	}
 	pid, errno := forkStub(a)
 	runtime.KeepAlive(masks)
@@ -202,24 +201,4 @@ func startStub(stubPage uint64, memFD int) (int32, error) {
 		return 0, fmt.Errorf("clone of the pre-made stub: %w", errno)
 	}
 	return int32(pid), nil
-}
-
-// rseqConfig is struct ptrace_rseq_configuration.
-type rseqConfig struct {
-	abiPointer uint64
-	abiSize    uint32
-	signature  uint32
-	flags      uint32
-	_          uint32
-}
-
-// getRseqConfig returns the rseq registration of the stopped tracee tid.
-func getRseqConfig(tid int32) (rseqConfig, error) {
-	var c rseqConfig
-	_, _, e := syscall.RawSyscall6(unix.SYS_PTRACE, unix.PTRACE_GET_RSEQ_CONFIGURATION, uintptr(tid),
-		unsafe.Sizeof(c), uintptr(unsafe.Pointer(&c)), 0, 0)
-	if e != 0 {
-		return c, e
-	}
-	return c, nil
 }

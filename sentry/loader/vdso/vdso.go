@@ -24,7 +24,6 @@ import (
 	"runtime"
 	"sync"
 	"time"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -96,14 +95,14 @@ func New(mf *memfile.MemoryFile) (*VDSO, error) {
 		return nil, fmt.Errorf("vdso: memory file returned a %d-byte view of a %d-byte range", len(mem), fr.Length())
 	}
 	copy(mem[usermem.PageSize:], blob)
-	v := &VDSO{mf: mf, fr: fr, textSize: textSize, p: params{page: unsafe.Pointer(&mem[0])}}
+	v := &VDSO{mf: mf, fr: fr, textSize: textSize, p: paramsAt(mem)}
 	v.init()
 	return v, nil
 }
 
 // newForPage returns a VDSO that writes its parameters to page (tests).
 func newForPage(page []uint64) *VDSO {
-	v := &VDSO{p: params{page: unsafe.Pointer(&page[0])}}
+	v := &VDSO{p: params{page: pagePtr(page)}}
 	v.init()
 	return v
 }

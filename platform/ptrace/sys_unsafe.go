@@ -114,3 +114,35 @@ func setFPRegs(tid int32, buf *[512]byte) error {
 	}
 	return nil
 }
+
+// getcpu returns the CPU the calling thread runs on (getcpu(2)).
+func getcpu() uint32 {
+	var cpu uint32
+	syscall.RawSyscall(unix.SYS_GETCPU, uintptr(unsafe.Pointer(&cpu)), 0, 0)
+	return cpu
+}
+
+// addrOf returns the address of p's first element, for a syscall argument
+// that the callee reads from this process' memory (an injected syscall in
+// a stub forked from it). The caller keeps p alive across the call.
+func addrOf[T any](p *T) uint64 { return uint64(uintptr(unsafe.Pointer(p))) }
+
+// rseqConfig is struct ptrace_rseq_configuration.
+type rseqConfig struct {
+	abiPointer uint64
+	abiSize    uint32
+	signature  uint32
+	flags      uint32
+	_          uint32
+}
+
+// getRseqConfig returns the rseq registration of the stopped tracee tid.
+func getRseqConfig(tid int32) (rseqConfig, error) {
+	var c rseqConfig
+	_, _, e := syscall.RawSyscall6(unix.SYS_PTRACE, unix.PTRACE_GET_RSEQ_CONFIGURATION, uintptr(tid),
+		unsafe.Sizeof(c), uintptr(unsafe.Pointer(&c)), 0, 0)
+	if e != 0 {
+		return c, e
+	}
+	return c, nil
+}

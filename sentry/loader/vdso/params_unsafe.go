@@ -136,3 +136,7 @@ func scale(tsc, base, mult uint64, shift uint32) uint64 {
 
 // pagePtr returns a pointer to page's first word (tests).
 func pagePtr(page []uint64) unsafe.Pointer { return unsafe.Pointer(&page[0]) }
+
+// paramsAt returns the parameters written to the page that starts at b[0]
+// (which must be 8-byte aligned and stay alive).
+func paramsAt(b []byte) params { return params{page: unsafe.Pointer(&b[0])} }
