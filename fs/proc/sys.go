@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/rampart-sandbox/rampart/fs/vfs"
+	"github.com/rampart-sandbox/rampart/sentry/kernel"
 	"github.com/rampart-sandbox/rampart/sentry/kernel/auth"
 )
 
@@ -151,20 +152,7 @@ func genStat(_ vfs.Context, n *inode) ([]byte, error) {
 }
 
 // memTotal returns the sandbox's memory size.
-func (fs *Filesystem) memTotal() uint64 {
-	if fs.memLimit != 0 {
-		return fs.memLimit
-	}
-	var si unix.Sysinfo_t
-	if unix.Sysinfo(&si) != nil {
-		return 1 << 30
-	}
-	unit := uint64(si.Unit)
-	if unit == 0 {
-		unit = 1
-	}
-	return si.Totalram * unit
-}
+func (fs *Filesystem) memTotal() uint64 { return kernel.MemoryTotal(fs.memLimit) }
 
 func genMeminfo(_ vfs.Context, n *inode) ([]byte, error) {
 	fs := n.Data.fs

@@ -21,8 +21,6 @@ package sys
 import (
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/rampart-sandbox/rampart/fs/kernfs"
 	"github.com/rampart-sandbox/rampart/fs/vfs"
 	"github.com/rampart-sandbox/rampart/sentry/kernel"
@@ -139,20 +137,7 @@ func (p *node) ncpu() int {
 
 // memTotal returns the sandbox's memory size: its limit, or the host's
 // memory (as /proc/meminfo reports it).
-func (fs *Filesystem) memTotal() uint64 {
-	if fs.memLimit != 0 {
-		return fs.memLimit
-	}
-	var si unix.Sysinfo_t
-	if unix.Sysinfo(&si) != nil {
-		return 1 << 30
-	}
-	unit := uint64(si.Unit)
-	if unit == 0 {
-		unit = 1
-	}
-	return si.Totalram * unit
-}
+func (fs *Filesystem) memTotal() uint64 { return kernel.MemoryTotal(fs.memLimit) }
 
 // memUsed returns the memory the sandbox's memory file holds.
 func (fs *Filesystem) memUsed() uint64 {
