@@ -16,6 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 static int check_failures;
 
@@ -143,6 +145,27 @@ static int check_done(void)
 		printf("all checks passed\n");
 	fflush(stdout);
 	return check_failures ? 1 : 0;
+}
+
+/* check_in_child runs setup (if not NULL) and then fn in a forked child,
+ * whose checks print as usual: a child that fails a check or dies fails the
+ * check name in the parent. Tests use it for checks that change the
+ * process (credentials, limits, filters). */
+__attribute__((unused)) static void check_in_child(const char *name, void (*setup)(void), void (*fn)(void))
+{
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		check_failures = 0;
+		if (setup)
+			setup();
+		fn();
+		fflush(stdout);
+		_exit(check_failures ? 1 : 0);
+	}
+	int status = 0;
+	if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		check_fail(name, "child failed (status %#x)", status);
 }
 
 #endif

@@ -71,22 +71,7 @@ static void normalize(void)
 		check_fail("normalize", "capset: %s", check_errname(errno));
 }
 
-static void in_child(const char *name, void (*fn)(void))
-{
-	fflush(stdout);
-	pid_t pid = fork();
-	if (pid == 0) {
-		check_failures = 0;
-		normalize();
-		fn();
-		fflush(stdout);
-		_exit(check_failures ? 1 : 0);
-	}
-	int status = 0;
-	waitpid(pid, &status, 0);
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		check_fail(name, "child failed (status %#x)", status);
-}
+static void in_child(const char *name, void (*fn)(void)) { check_in_child(name, normalize, fn); }
 
 static void versions(void)
 {

@@ -14,21 +14,7 @@
 
 #include "check.h"
 
-static void in_child(const char *name, void (*fn)(void))
-{
-	fflush(stdout);
-	pid_t pid = fork();
-	if (pid == 0) {
-		check_failures = 0;
-		fn();
-		fflush(stdout);
-		_exit(check_failures ? 1 : 0);
-	}
-	int status = 0;
-	waitpid(pid, &status, 0);
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		check_fail(name, "child failed (status %#x)", status);
-}
+static void in_child(const char *name, void (*fn)(void)) { check_in_child(name, NULL, fn); }
 
 static int res_uid_is(uid_t r, uid_t e, uid_t s)
 {

@@ -15,21 +15,7 @@
 
 static char *self;
 
-static void in_child(const char *name, void (*fn)(void))
-{
-	fflush(stdout);
-	pid_t pid = fork();
-	if (pid == 0) {
-		check_failures = 0;
-		fn();
-		fflush(stdout);
-		_exit(check_failures ? 1 : 0);
-	}
-	int status = 0;
-	waitpid(pid, &status, 0);
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		check_fail(name, "child failed (status %#x)", status);
-}
+static void in_child(const char *name, void (*fn)(void)) { check_in_child(name, NULL, fn); }
 
 /* drop_sys_resource removes CAP_SYS_RESOURCE, which the native test may
  * lack, so that both runs see the same thing. */

@@ -31,22 +31,7 @@ static void drop_sys_resource(void)
 	syscall(SYS_capset, &h, d);
 }
 
-static void in_child(const char *name, void (*fn)(void))
-{
-	fflush(stdout);
-	pid_t pid = fork();
-	if (pid == 0) {
-		check_failures = 0;
-		drop_sys_resource();
-		fn();
-		fflush(stdout);
-		_exit(check_failures ? 1 : 0);
-	}
-	int status = 0;
-	waitpid(pid, &status, 0);
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		check_fail(name, "child failed (status %#x)", status);
-}
+static void in_child(const char *name, void (*fn)(void)) { check_in_child(name, drop_sys_resource, fn); }
 
 static int prl(pid_t pid, int res, const struct rlimit *n, struct rlimit *o)
 {
