@@ -51,8 +51,6 @@ const (
 	keptBits = unix.IN_ALL_EVENTS | unix.IN_EXCL_UNLINK | unix.IN_ONESHOT
 )
 
-// nextIno numbers the instances' anonymous inodes.
-var nextIno atomic.Uint64
 
 // event is one queued struct inotify_event.
 type event struct {
@@ -87,8 +85,10 @@ type Instance struct {
 	vfs.FileDescriptionDefaultImpl
 	vfs.WaitQueue
 
-	fd  *vfs.FileDescription
-	ino uint64
+	fd *vfs.FileDescription
+	// tree is the VFS whose inodes the instance watches.
+	tree *vfs.VirtualFilesystem
+	ino  uint64
 	// maxEvents is the queue limit.
 	maxEvents int
 
@@ -124,11 +124,12 @@ type watch struct {
 	removed bool
 }
 
-// New returns an inotify file with the flags Nonblock (the caller handles
-// Cloexec) and the given queue limit.
-func New(flags uint32, maxEvents int) *vfs.FileDescription {
+// New returns an inotify file watching inodes of tree, with the flags
+// Nonblock (the caller handles Cloexec) and the given queue limit.
+func New(tree *vfs.VirtualFilesystem, flags uint32, maxEvents int) *vfs.FileDescription {
 	in := &Instance{
-		ino:       nextIno.Add(1),
+		tree:      tree,
+		ino:       tree.NextAnonIno(),
 		maxEvents: maxEvents,
 		watches:   make(map[int32]*watch),
 		byInode:   make(map[vfs.Inode]*watch),
@@ -186,7 +187,7 @@ func (in *Instance) AddWatch(ctx vfs.Context, vd vfs.VirtualDentry, mask uint32)
 	removed := w.removed
 	in.mu.Unlock()
 	if removed {
-		vfs.RemoveWatch(ino, w)
+		in.tree.RemoveWatch(ino, w)
 	}
 	return wd, nil
 }
@@ -222,7 +223,7 @@ func (in *Instance) RemoveWatch(wd int32) error {
 	in.dropLocked(w)
 	in.mu.Unlock()
 	in.Notify(vfs.ReadableEvents)
-	vfs.RemoveWatch(w.ino, w)
+	in.tree.RemoveWatch(w.ino, w)
 	return nil
 }
 
@@ -260,7 +261,7 @@ func (w *watch) NotifyWatch(ev vfs.WatchEvent) {
 		in.mu.Unlock()
 		in.Notify(vfs.ReadableEvents)
 		if oneshot {
-			vfs.RemoveWatch(w.ino, w)
+			in.tree.RemoveWatch(w.ino, w)
 		}
 		return
 	}
@@ -336,7 +337,7 @@ func (in *Instance) Release(vfs.Context) {
 	in.queue, in.head, in.bytes = nil, 0, 0
 	in.mu.Unlock()
 	for _, w := range ws {
-		vfs.RemoveWatch(w.ino, w)
+		in.tree.RemoveWatch(w.ino, w)
 	}
 }
 

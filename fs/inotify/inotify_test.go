@@ -67,7 +67,7 @@ func parse(t *testing.T, b []byte) []rec {
 }
 
 func newTest(max int) (*Instance, *watch) {
-	in := FromFile(New(Nonblock, max))
+	in := FromFile(New(vfs.New(), Nonblock, max))
 	w := &watch{in: in, wd: 1}
 	w.mask.Store(unix.IN_ALL_EVENTS)
 	in.watches[1] = w

@@ -38,7 +38,7 @@ func TestVFSEvents(t *testing.T) {
 	if err := v.MkdirAt(ctx, pop("d"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	in := FromFile(New(Nonblock, DefaultMaxQueuedEvents))
+	in := FromFile(New(v, Nonblock, DefaultMaxQueuedEvents))
 	defer in.fd.DecRef(ctx)
 	dvd, err := v.GetDentryAt(ctx, pop("d"))
 	if err != nil {
@@ -88,7 +88,7 @@ func TestVFSConcurrent(t *testing.T) {
 	if err := v.MkdirAt(ctx, pop("d"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	in := FromFile(New(Nonblock, 64))
+	in := FromFile(New(v, Nonblock, 64))
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	for g := 0; g < 4; g++ {

@@ -78,7 +78,7 @@ func (fd *FileDescription) IncRef() { fd.refs.Add(1) }
 func (fd *FileDescription) DecRef(ctx Context) {
 	if fd.refs.Add(-1) == 0 {
 		fd.releaseDescriptionLocks()
-		if fsnotifyActive() {
+		if fd.fsnotifyActive() {
 			fd.notifyClose()
 		}
 		fd.runReleaseHooks()
@@ -153,7 +153,7 @@ func (fd *FileDescription) Read(ctx Context, dst []byte) (int, error) {
 		fd.off += int64(n)
 		fd.offMu.Unlock()
 	}
-	if n > 0 && fsnotifyActive() {
+	if n > 0 && fd.fsnotifyActive() {
 		fd.notify(unix.IN_ACCESS)
 	}
 	return n, err
@@ -171,7 +171,7 @@ func (fd *FileDescription) PRead(ctx Context, dst []byte, off int64) (int, error
 		return 0, unix.EINVAL
 	}
 	n, err := fd.impl.PRead(ctx, dst, off)
-	if n > 0 && fsnotifyActive() {
+	if n > 0 && fd.fsnotifyActive() {
 		fd.notify(unix.IN_ACCESS)
 	}
 	return n, err
@@ -204,7 +204,7 @@ func (fd *FileDescription) Write(ctx Context, src []byte) (int, error) {
 		}
 		fd.offMu.Unlock()
 	}
-	if n > 0 && fsnotifyActive() {
+	if n > 0 && fd.fsnotifyActive() {
 		fd.notify(unix.IN_MODIFY)
 	}
 	return n, err
@@ -226,7 +226,7 @@ func (fd *FileDescription) PWrite(ctx Context, src []byte, off int64) (int, erro
 		fd.killPrivOnWrite(ctx)
 	}
 	n, _, err := fd.impl.PWrite(ctx, src, off, fd.flags.Load()&unix.O_APPEND != 0)
-	if n > 0 && fsnotifyActive() {
+	if n > 0 && fd.fsnotifyActive() {
 		fd.notify(unix.IN_MODIFY)
 	}
 	return n, err
@@ -276,7 +276,7 @@ func (fd *FileDescription) Getdents(ctx Context, cb func(*Dirent) bool) error {
 		return true
 	})
 	fd.offMu.Unlock()
-	if err == nil && fsnotifyActive() {
+	if err == nil && fd.fsnotifyActive() {
 		fd.notify(unix.IN_ACCESS)
 	}
 	return err

@@ -33,10 +33,9 @@ import (
 // filesystem backed by something the sandbox does not own) reports the
 // sandbox's own operations, never changes made outside it.
 //
-// The table is keyed by Inode, like the file-lock table, and is global:
-// an Inode is one object whatever VFS it is mounted in. Operations check
-// one atomic counter first, so while nothing is watched the hooks cost one
-// load and nothing else.
+// The table belongs to the VirtualFilesystem and is keyed by Inode, like
+// the file-lock table. Operations check one atomic counter first, so while
+// nothing is watched the hooks cost one load and nothing else.
 //
 // Lock order: VirtualFilesystem.renameMu and Dentry.mu come before
 // watchTable.mu, which is released before watchers are called. Watchers
@@ -86,8 +85,8 @@ func (iw *inodeWatches) send(ev WatchEvent) {
 	}
 }
 
-// watchTable holds every watched inode.
-var watchTable struct {
+// watchTable holds every watched inode of a VirtualFilesystem.
+type watchTable struct {
 	// n is len(m), read without mu by every hook.
 	n atomic.Int32
 	// mu protects m.
@@ -95,14 +94,22 @@ var watchTable struct {
 	m  map[Inode]*inodeWatches
 }
 
-// fsnotifyActive reports whether any inode is watched.
-func fsnotifyActive() bool { return watchTable.n.Load() != 0 }
+// active reports whether any inode is watched.
+func (t *watchTable) active() bool { return t.n.Load() != 0 }
 
-func lookupWatches(ino Inode) *inodeWatches {
-	watchTable.mu.RLock()
-	iw := watchTable.m[ino]
-	watchTable.mu.RUnlock()
+func (t *watchTable) lookup(ino Inode) *inodeWatches {
+	t.mu.RLock()
+	iw := t.m[ino]
+	t.mu.RUnlock()
 	return iw
+}
+
+// watched reports whether any inode of d's tree is watched.
+func (d *Dentry) watched() bool { return d.vfs != nil && d.vfs.watches.active() }
+
+// fsnotifyActive reports whether fd's file may have watchers.
+func (fd *FileDescription) fsnotifyActive() bool {
+	return fd.vd.dentry != nil && fd.vd.dentry.watched()
 }
 
 // AddWatch makes w hear about the events of the inode vd names (the caller
@@ -110,6 +117,7 @@ func lookupWatches(ino Inode) *inodeWatches {
 // already unlinked reports IN_DELETE_SELF when its last reference goes.
 func AddWatch(ctx Context, vd VirtualDentry, w Watcher) {
 	d := vd.dentry
+	watchTable := &d.vfs.watches
 	watchTable.mu.Lock()
 	iw := watchTable.m[d.inode]
 	if iw == nil {
@@ -132,9 +140,10 @@ func AddWatch(ctx Context, vd VirtualDentry, w Watcher) {
 	}
 }
 
-// RemoveWatch undoes AddWatch. Removing a watch the VFS already dropped
-// does nothing.
-func RemoveWatch(ino Inode, w Watcher) {
+// RemoveWatch undoes AddWatch of w on ino, an inode of vfs. Removing a
+// watch the VFS already dropped does nothing.
+func (vfs *VirtualFilesystem) RemoveWatch(ino Inode, w Watcher) {
+	watchTable := &vfs.watches
 	watchTable.mu.Lock()
 	defer watchTable.mu.Unlock()
 	iw := watchTable.m[ino]
@@ -156,13 +165,12 @@ func RemoveWatch(ino Inode, w Watcher) {
 	iw.list.Store(&l)
 }
 
-// dropWatchesLocked removes ino's entry and returns it; watchTable.mu is
-// held.
-func dropWatchesLocked(ino Inode) *inodeWatches {
-	iw := watchTable.m[ino]
+// dropLocked removes ino's entry and returns it; t.mu is held.
+func (t *watchTable) dropLocked(ino Inode) *inodeWatches {
+	iw := t.m[ino]
 	if iw != nil {
-		delete(watchTable.m, ino)
-		watchTable.n.Store(int32(len(watchTable.m)))
+		delete(t.m, ino)
+		t.n.Store(int32(len(t.m)))
 	}
 	return iw
 }
@@ -191,26 +199,26 @@ func (vfs *VirtualFilesystem) notifyDentry(d *Dentry, mask uint32, unlinked bool
 	mask |= isDirBit(d)
 	vfs.renameMu.RLock()
 	if p := d.parent; p != nil {
-		if iw := lookupWatches(p.inode); iw != nil {
+		if iw := vfs.watches.lookup(p.inode); iw != nil {
 			iw.send(WatchEvent{Mask: mask, Name: d.name, Unlinked: unlinked})
 		}
 	}
 	vfs.renameMu.RUnlock()
-	if iw := lookupWatches(d.inode); iw != nil {
+	if iw := vfs.watches.lookup(d.inode); iw != nil {
 		iw.send(WatchEvent{Mask: mask, Unlinked: unlinked})
 	}
 }
 
 // notifyInode reports mask to d's inode only.
 func notifyInode(d *Dentry, mask uint32) {
-	if iw := lookupWatches(d.inode); iw != nil {
+	if iw := d.vfs.watches.lookup(d.inode); iw != nil {
 		iw.send(WatchEvent{Mask: mask | isDirBit(d)})
 	}
 }
 
 // notifyChild reports mask about dir's entry name (of child) to dir.
 func notifyChild(dir *Dentry, name string, child *Dentry, mask, cookie uint32) {
-	if iw := lookupWatches(dir.inode); iw != nil {
+	if iw := dir.vfs.watches.lookup(dir.inode); iw != nil {
 		iw.send(WatchEvent{Mask: mask | isDirBit(child), Cookie: cookie, Name: name})
 	}
 }
@@ -236,7 +244,7 @@ func (fd *FileDescription) notifyClose() {
 // notifyOpen reports an open (and, after it, the O_TRUNC that came with
 // it, as Linux orders them).
 func notifyOpen(fd *FileDescription, truncated bool) {
-	if !fsnotifyActive() {
+	if !fd.fsnotifyActive() {
 		return
 	}
 	fd.notify(unix.IN_OPEN)
@@ -248,7 +256,7 @@ func notifyOpen(fd *FileDescription, truncated bool) {
 // notifyCreateLocked reports a new entry name of parent, whose mu is
 // held.
 func notifyCreateLocked(parent *Dentry, name string) {
-	if !fsnotifyActive() {
+	if !parent.watched() {
 		return
 	}
 	if child := parent.children[name]; child != nil {
@@ -259,7 +267,7 @@ func notifyCreateLocked(parent *Dentry, name string) {
 // notifyLinkLocked reports a new hard link name (in parent, locked) to
 // target: its link count changed.
 func notifyLinkLocked(target, parent *Dentry, name string) {
-	if !fsnotifyActive() {
+	if !parent.watched() {
 		return
 	}
 	notifyInode(target, unix.IN_ATTRIB)
@@ -271,7 +279,7 @@ func notifyLinkLocked(target, parent *Dentry, name string) {
 // non-directory (its link count changed), IN_DELETE_SELF if that was the
 // last link and reference, and IN_DELETE to parent.
 func removeAndNotify(ctx Context, parent *Dentry, name string, child *Dentry) {
-	if !fsnotifyActive() {
+	if !parent.watched() {
 		child.decRef()
 		return
 	}
@@ -281,29 +289,26 @@ func removeAndNotify(ctx Context, parent *Dentry, name string, child *Dentry) {
 	markDying(ctx, child)
 	dirBit := isDirBit(child)
 	child.decRef()
-	if iw := lookupWatches(parent.inode); iw != nil {
+	if iw := parent.vfs.watches.lookup(parent.inode); iw != nil {
 		iw.send(WatchEvent{Mask: unix.IN_DELETE | dirBit, Name: name})
 	}
 }
 
 // markDying notes that d's inode lost its last link, if it is watched.
 func markDying(ctx Context, d *Dentry) {
-	if iw := lookupWatches(d.inode); iw != nil && noLinks(ctx, d) {
+	if iw := d.vfs.watches.lookup(d.inode); iw != nil && noLinks(ctx, d) {
 		iw.dying.Store(true)
 	}
 }
-
-// renameCookie numbers renames for IN_MOVED_FROM/IN_MOVED_TO pairs.
-var renameCookie atomic.Uint32
 
 // notifyRename reports child moved from oldParent's oldName to
 // newParent's newName, replacing replaced (nil if none), as Linux's
 // fsnotify_move. The caller holds renameMu and both parents' locks.
 func notifyRename(ctx Context, oldParent *Dentry, oldName string, newParent *Dentry, newName string, child, replaced *Dentry) {
-	if !fsnotifyActive() {
+	if !oldParent.watched() {
 		return
 	}
-	cookie := renameCookie.Add(1)
+	cookie := oldParent.vfs.renameCookie.Add(1)
 	notifyChild(oldParent, oldName, child, unix.IN_MOVED_FROM, cookie)
 	notifyChild(newParent, newName, child, unix.IN_MOVED_TO, cookie)
 	if replaced != nil {
@@ -325,7 +330,7 @@ func notifyExchange(ctx Context, oldParent *Dentry, oldName string, a *Dentry, n
 // are IN_ATTRIB, size IN_MODIFY, both times IN_ATTRIB, one time alone
 // IN_ACCESS (atime) or IN_MODIFY (mtime).
 func (vfs *VirtualFilesystem) notifySetStat(vd VirtualDentry, opts *SetStatOptions, err error) error {
-	if err != nil || !fsnotifyActive() {
+	if err != nil || !vfs.watches.active() {
 		return err
 	}
 	var mask uint32
@@ -350,23 +355,24 @@ func (vfs *VirtualFilesystem) notifySetStat(vd VirtualDentry, opts *SetStatOptio
 	return nil
 }
 
-// notifyDentryDeath runs when d's last reference goes: if its inode had
-// lost its last link, the watches hear IN_DELETE_SELF and are dropped.
-func notifyDentryDeath(d *Dentry) {
-	if !fsnotifyActive() {
+// notifyDeath runs when d's last reference goes: if its inode had lost
+// its last link, the watches hear IN_DELETE_SELF and are dropped.
+func (d *Dentry) notifyDeath() {
+	if !d.watched() {
 		return
 	}
-	iw := lookupWatches(d.inode)
+	t := &d.vfs.watches
+	iw := t.lookup(d.inode)
 	if iw == nil || !iw.dying.Load() {
 		return
 	}
-	watchTable.mu.Lock()
-	if watchTable.m[d.inode] != iw {
+	t.mu.Lock()
+	if t.m[d.inode] != iw {
 		iw = nil
 	} else {
-		dropWatchesLocked(d.inode)
+		t.dropLocked(d.inode)
 	}
-	watchTable.mu.Unlock()
+	t.mu.Unlock()
 	if iw != nil {
 		iw.send(WatchEvent{Mask: unix.IN_DELETE_SELF})
 		iw.send(WatchEvent{Mask: unix.IN_IGNORED})
@@ -377,7 +383,7 @@ func notifyDentryDeath(d *Dentry) {
 // filesystems of the detached mounts ms that are mounted nowhere else,
 // and drops those watches.
 func (vfs *VirtualFilesystem) notifyUnmounted(ms ...*Mount) {
-	if !fsnotifyActive() {
+	if !vfs.watches.active() {
 		return
 	}
 	gone := make(map[Filesystem]bool)
@@ -396,14 +402,15 @@ func (vfs *VirtualFilesystem) notifyUnmounted(ms ...*Mount) {
 		return
 	}
 	var dropped []*inodeWatches
-	watchTable.mu.Lock()
-	for ino, iw := range watchTable.m {
+	t := &vfs.watches
+	t.mu.Lock()
+	for ino, iw := range t.m {
 		if gone[iw.fs] {
-			dropWatchesLocked(ino)
+			t.dropLocked(ino)
 			dropped = append(dropped, iw)
 		}
 	}
-	watchTable.mu.Unlock()
+	t.mu.Unlock()
 	for _, iw := range dropped {
 		m := uint32(unix.IN_UNMOUNT)
 		if iw.isDir {
@@ -417,7 +424,7 @@ func (vfs *VirtualFilesystem) notifyUnmounted(ms ...*Mount) {
 // notifyAttrib reports IN_ATTRIB on vd if err is nil (extended attributes
 // changed) and returns err.
 func notifyAttrib(vd VirtualDentry, err error) error {
-	if err == nil && fsnotifyActive() {
+	if err == nil && vd.dentry.watched() {
 		vd.mount.vfs.notifyDentry(vd.dentry, unix.IN_ATTRIB, false)
 	}
 	return err
@@ -426,7 +433,7 @@ func notifyAttrib(vd VirtualDentry, err error) error {
 // notifyModify reports IN_MODIFY on fd if err is nil (fallocate) and
 // returns err.
 func (fd *FileDescription) notifyModify(err error) error {
-	if err == nil && fsnotifyActive() {
+	if err == nil && fd.fsnotifyActive() {
 		fd.notify(unix.IN_MODIFY)
 	}
 	return err

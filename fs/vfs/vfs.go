@@ -27,6 +27,11 @@ type VirtualFilesystem struct {
 
 	// locks are the file locks of every file (locks.go).
 	locks lockSpace
+
+	// watches are the watched inodes (fsnotify.go); renameCookie numbers
+	// renames for IN_MOVED_FROM/IN_MOVED_TO pairs.
+	watches      watchTable
+	renameCookie atomic.Uint32
 }
 
 type mountKey struct {
@@ -139,6 +144,7 @@ func (vfs *VirtualFilesystem) newMount(fs Filesystem, opts MountOptions) (*Mount
 	m := &Mount{vfs: vfs, fs: fs, id: vfs.nextMountID.Add(1)}
 	m.flags.Store(opts.bits())
 	m.root = newDentry(ino, nil, "")
+	m.root.vfs = vfs
 	return m, nil
 }
 
@@ -264,6 +270,8 @@ func (vfs *VirtualFilesystem) followMounts(vd VirtualDentry) VirtualDentry {
 // VirtualDentry holder one, and every child one on its parent. When the
 // count reaches zero the Inode is released.
 type Dentry struct {
+	// vfs is the tree the dentry belongs to. Immutable.
+	vfs   *VirtualFilesystem
 	inode Inode
 	// ftype is the S_IFMT bits; a node never changes type.
 	ftype uint32
@@ -288,6 +296,9 @@ type Dentry struct {
 func newDentry(ino Inode, parent *Dentry, name string) *Dentry {
 	mode, _, _ := ino.Perms()
 	d := &Dentry{inode: ino, ftype: mode & unix.S_IFMT, parent: parent, name: name}
+	if parent != nil {
+		d.vfs = parent.vfs
+	}
 	d.refs.Store(1)
 	if parent != nil {
 		parent.IncRef()
@@ -317,7 +328,7 @@ func (d *Dentry) decRef() {
 		if d.refs.Add(-1) != 0 {
 			return
 		}
-		notifyDentryDeath(d)
+		d.notifyDeath()
 		d.inode.Release()
 		d.inode = nil
 		// Parent is stable: a dentry without references has been removed

@@ -31,7 +31,7 @@ func inotifyInit(t *kernel.Task, flags uint32) (uintptr, error) {
 	if flags&^(inotify.Cloexec|inotify.Nonblock) != 0 {
 		return 0, unix.EINVAL
 	}
-	f := inotify.New(flags, inotify.DefaultMaxQueuedEvents)
+	f := inotify.New(t.Kernel().VFS, flags, inotify.DefaultMaxQueuedEvents)
 	defer f.DecRef(t)
 	fd, err := t.FDTable().Install(f, vfs.FDFlags{CloseOnExec: flags&inotify.Cloexec != 0}, 0)
 	return uintptr(fd), err
