@@ -51,7 +51,6 @@ const (
 	keptBits = unix.IN_ALL_EVENTS | unix.IN_EXCL_UNLINK | unix.IN_ONESHOT
 )
 
-
 // event is one queued struct inotify_event.
 type event struct {
 	wd     int32
