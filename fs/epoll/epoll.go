@@ -8,7 +8,7 @@
 //
 // Lock order (see also package vfs):
 //
-//	nestMu (epoll_ctl adding an epoll to an epoll)
+//	EventPoll.nest (epoll_ctl adding an epoll to an epoll)
 //	  EventPoll.interestMu
 //	    file locks, then the file's vfs.WaitQueue.mu
 //	      EventPoll.readyMu
@@ -83,6 +83,10 @@ type EventPoll struct {
 	// poll, an outer epoll).
 	vfs.WaitQueue
 	ino uint64
+	// nest serialises adding epolls to epolls in one tree, so the loop
+	// check sees a stable graph (Linux's epnested_mutex); it is the
+	// tree's (vfs.VirtualFilesystem.EpollMutex).
+	nest *sync.Mutex
 
 	// interestMu serialises epoll_ctl and release and protects interest.
 	interestMu sync.Mutex
@@ -95,15 +99,11 @@ type EventPoll struct {
 	readyHead, readyTail *entry
 }
 
-// nestMu serialises adding epolls to epolls, so the loop check sees a
-// stable graph (Linux's epmutex).
-var nestMu sync.Mutex
-
-// New returns a new epoll description; the caller sets O_CLOEXEC on the
-// descriptor. ino is its inode number, from
-// vfs.VirtualFilesystem.NextAnonIno.
-func New(ino uint64) *vfs.FileDescription {
-	ep := &EventPoll{ino: ino, interest: make(map[key]*entry)}
+// New returns a new epoll description in tree (its inode number and
+// nesting lock come from there); the caller sets O_CLOEXEC on the
+// descriptor.
+func New(tree *vfs.VirtualFilesystem) *vfs.FileDescription {
+	ep := &EventPoll{ino: tree.NextAnonIno(), nest: tree.EpollMutex(), interest: make(map[key]*entry)}
 	ep.busyDone.L = &ep.readyMu
 	return vfs.NewFileDescription(ep, vfs.VirtualDentry{}, unix.O_RDWR, vfs.FileDescriptionOptions{})
 }
@@ -332,8 +332,8 @@ func (ep *EventPoll) Add(file *vfs.FileDescription, fd int32, ev Event) error {
 		if target == ep {
 			return unix.EINVAL
 		}
-		nestMu.Lock()
-		defer nestMu.Unlock()
+		ep.nest.Lock()
+		defer ep.nest.Unlock()
 		if target.reaches(ep, 1) {
 			return unix.ELOOP
 		}
@@ -355,7 +355,7 @@ func (ep *EventPoll) Add(file *vfs.FileDescription, fd int32, ev Event) error {
 }
 
 // reaches reports whether other is ep or an epoll nested in ep, or the
-// nesting below ep is deeper than Linux allows. nestMu is held.
+// nesting below ep is deeper than Linux allows. ep.nest is held.
 func (ep *EventPoll) reaches(other *EventPoll, depth int) bool {
 	if ep == other || depth > maxNests {
 		return true

@@ -40,7 +40,7 @@ func wait(t *testing.T, ep *epoll.EventPoll) []epoll.Event {
 }
 
 func TestLevelEdgeOneshot(t *testing.T) {
-	f := epoll.New(0)
+	f := epoll.New(vfs.New())
 	defer f.DecRef(ctx{})
 	ep := f.Impl().(*epoll.EventPoll)
 	r, w := newPipe(t)
@@ -97,7 +97,7 @@ func TestLevelEdgeOneshot(t *testing.T) {
 }
 
 func TestReleaseRemoves(t *testing.T) {
-	f := epoll.New(0)
+	f := epoll.New(vfs.New())
 	defer f.DecRef(ctx{})
 	ep := f.Impl().(*epoll.EventPoll)
 	r, w := pipe.New(0, 0)
@@ -111,7 +111,8 @@ func TestReleaseRemoves(t *testing.T) {
 }
 
 func TestNestedAndLoops(t *testing.T) {
-	fo, fi := epoll.New(0), epoll.New(0)
+	tree := vfs.New()
+	fo, fi := epoll.New(tree), epoll.New(tree)
 	defer fo.DecRef(ctx{})
 	defer fi.DecRef(ctx{})
 	outer, inner := fo.Impl().(*epoll.EventPoll), fi.Impl().(*epoll.EventPoll)
@@ -143,7 +144,7 @@ func TestNestedAndLoops(t *testing.T) {
 // TestConcurrent runs writers, readers, waiters and ctl calls at once,
 // for the race detector, and checks that a blocked Wait is woken.
 func TestConcurrent(t *testing.T) {
-	f := epoll.New(0)
+	f := epoll.New(vfs.New())
 	defer f.DecRef(ctx{})
 	ep := f.Impl().(*epoll.EventPoll)
 	const n = 8

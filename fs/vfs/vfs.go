@@ -32,6 +32,9 @@ type VirtualFilesystem struct {
 	// renames for IN_MOVED_FROM/IN_MOVED_TO pairs.
 	watches      watchTable
 	renameCookie atomic.Uint32
+
+	// epollMu serialises adding an epoll file to another (EpollMutex).
+	epollMu sync.Mutex
 }
 
 type mountKey struct {
@@ -438,3 +441,8 @@ func (vfs *VirtualFilesystem) PathnameWithin(root, vd VirtualDentry) string {
 	}
 	return string(buf)
 }
+
+// EpollMutex serialises adding an epoll file to another in this tree, so
+// that fs/epoll's loop and depth check sees a stable graph (Linux's
+// epnested_mutex; every file of the sandbox is in its one tree).
+func (vfs *VirtualFilesystem) EpollMutex() *sync.Mutex { return &vfs.epollMu }

@@ -58,7 +58,7 @@ func EpollCreate1(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
 }
 
 func newEpoll(t *kernel.Task, flags int32) (uintptr, error) {
-	f := epoll.New(t.Kernel().VFS.NextAnonIno())
+	f := epoll.New(t.Kernel().VFS)
 	defer f.DecRef(t)
 	fd, err := t.FDTable().Install(f, vfs.FDFlags{CloseOnExec: flags&unix.EPOLL_CLOEXEC != 0}, 0)
 	return uintptr(fd), err
