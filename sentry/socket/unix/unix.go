@@ -551,6 +551,10 @@ func (e *endpoint) Connect(ctx vfs.Context, addr []byte) error {
 		return linux.ECONNREFUSED
 	}
 	if l.stype != e.stype {
+		// Linux: abstract names are per type; a path node is not.
+		if addr[2] == 0 {
+			return linux.ECONNREFUSED
+		}
 		return linux.EPROTOTYPE
 	}
 	if e.stype == linux.SOCK_DGRAM {
@@ -595,9 +599,7 @@ func (e *endpoint) Shutdown(ctx vfs.Context, how int) error {
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if e.state != stateConnected && !(e.stype == linux.SOCK_DGRAM && e.peer != nil) {
-		return linux.ENOTCONN
-	}
+	// Linux's unix_shutdown does not require a connection.
 	rd := how == linux.SHUT_RD || how == linux.SHUT_RDWR
 	wr := how == linux.SHUT_WR || how == linux.SHUT_RDWR
 	if rd {
@@ -732,6 +734,9 @@ func (e *endpoint) send(ctx vfs.Context, src []byte, to []byte, c *socket.Contro
 		}
 		if target.rcvShut {
 			return 0, epipe(ctx, flags, false)
+		}
+		if target.stype != e.stype {
+			return 0, linux.EPROTOTYPE
 		}
 		if !target.fullLocked(len(src)) {
 			break
