@@ -205,6 +205,14 @@ else
 	skip "interactive sh through a pty" "bin/ptydrive is not built (make bin/ptydrive)"
 fi
 
+# Unix domain sockets: a socketpair echo between two processes (sentry/socket/unix).
+compare "python3 socketpair echo" all 0 /usr/bin/python3 -c '
+import os, socket
+a, b = socket.socketpair()
+if os.fork() == 0:
+    a.close(); b.sendall(b"echo:" + b.recv(100)); os._exit(0)
+b.close(); a.sendall(b"ping"); print(a.recv(100).decode()); os.wait()'
+
 # A redirected stdout is the caller's open file: its offset is shared, so
 # what the shell writes after the sandbox exits follows what the sandbox
 # wrote instead of overwriting it.
