@@ -13,6 +13,7 @@ import (
 	"github.com/rampart-sandbox/rampart/sentry/socket"
 
 	// The address families register themselves with package socket.
+	_ "github.com/rampart-sandbox/rampart/sentry/socket/inet"
 	_ "github.com/rampart-sandbox/rampart/sentry/socket/unix"
 )
 
