@@ -87,9 +87,10 @@ int main(void)
 	CHECK_OK("connect", connect(c, (struct sockaddr *)&sa, sizeof(sa)));
 	a = accept(l, NULL, NULL);
 	CHECK_EQ("send unread", send(c, "unread", 6, 0), 6);
-	usleep(10000);
+	/* Wait until the data has arrived, then close without reading it. */
+	struct pollfd pa = {.fd = a, .events = POLLIN};
+	poll(&pa, 1, 10000);
 	close(a);
-	usleep(10000);
 	CHECK_ERR("ECONNRESET", recv(c, buf, sizeof(buf), 0), ECONNRESET);
 	close(c);
 
