@@ -102,7 +102,7 @@ type endpoint struct {
 	local, remote     addr
 	bound, hasRemote  bool
 	peer              *endpoint
-	rq                queue
+	rq                socket.Queue[addr]
 	rcvShut, sndShut  bool
 	backlog           int
 	acceptQ           []*endpoint
@@ -159,8 +159,8 @@ func (e *endpoint) Release(ctx vfs.Context) {
 	mu.Lock()
 	e.released = true
 	e.unbindLocked()
-	unread := !e.rq.empty()
-	drop = e.rq.drain(drop)
+	unread := !e.rq.Empty()
+	drop = e.rq.Drain(drop)
 	for _, s := range e.acceptQ {
 		drop = append(drop, s.fd)
 	}
@@ -208,7 +208,7 @@ func (e *endpoint) Readiness(mask uint32) uint32 {
 	if e.soErr != 0 {
 		r |= vfs.EventErr
 	}
-	if !e.rq.empty() {
+	if !e.rq.Empty() {
 		r |= vfs.ReadableEvents
 	}
 	if !e.tcp() {
@@ -230,7 +230,7 @@ func (e *endpoint) Readiness(mask uint32) uint32 {
 	if e.rcvShut {
 		r |= vfs.ReadableEvents | vfs.EventRdHUp
 	}
-	if e.state == stateConnected && (e.sndShut || e.peer.rq.bytes < e.sndbuf) {
+	if e.state == stateConnected && (e.sndShut || e.peer.rq.Bytes < e.sndbuf) {
 		r |= vfs.WritableEvents | vfs.EventWrBand
 	}
 	return r & mask
@@ -719,10 +719,10 @@ func (e *endpoint) SendMsg(ctx vfs.Context, src []byte, to []byte, ctl *socket.C
 		}
 		return len(src), nil
 	}
-	if r.rcvShut || r.rq.count() > 0 && r.rq.bytes+len(src) > r.rcvbuf {
+	if r.rcvShut || r.rq.Count() > 0 && r.rq.Bytes+len(src) > r.rcvbuf {
 		return len(src), nil
 	}
-	r.rq.push(message{data: append(r.rq.buf(len(src)), src...), from: src0})
+	r.rq.Push(socket.Message[addr]{Data: append(r.rq.Buf(len(src)), src...), From: src0})
 	r.Notify(vfs.ReadableEvents)
 	return len(src), nil
 }
@@ -748,9 +748,9 @@ func (e *endpoint) sendStreamLocked(ctx vfs.Context, src []byte, flags int) (int
 			return 0, nil
 		}
 		p := e.peer
-		if room := e.sndbuf - p.rq.bytes; room > 0 {
+		if room := e.sndbuf - p.rq.Bytes; room > 0 {
 			n := min(room, len(src)-done)
-			p.rq.appendStream(src[done:done+n], &socket.ControlMessages{})
+			p.rq.AppendStream(src[done:done+n], &socket.ControlMessages{})
 			done += n
 			p.Notify(vfs.ReadableEvents)
 			if done == len(src) {
@@ -779,7 +779,7 @@ func (e *endpoint) RecvMsg(ctx vfs.Context, dst []byte, flags int, res *socket.R
 	if e.tcp() {
 		return e.recvStreamLocked(ctx, dst, flags, res)
 	}
-	for e.rq.empty() {
+	for e.rq.Empty() {
 		if e.soErr != 0 {
 			err := e.soErr
 			e.soErr = 0
@@ -795,15 +795,15 @@ func (e *endpoint) RecvMsg(ctx vfs.Context, dst []byte, flags int, res *socket.R
 			return err
 		}
 	}
-	m := e.rq.front()
-	res.N = copy(dst, m.data)
-	res.MsgLen = len(m.data)
-	if res.N < len(m.data) {
+	m := e.rq.Front()
+	res.N = copy(dst, m.Data)
+	res.MsgLen = len(m.Data)
+	if res.N < len(m.Data) {
 		res.Flags |= linux.MSG_TRUNC
 	}
-	res.From = m.from.format(e.family)
+	res.From = m.From.format(e.family)
 	if flags&linux.MSG_PEEK == 0 {
-		e.rq.pop()
+		e.rq.Pop()
 	}
 	return nil
 }
@@ -821,7 +821,7 @@ func (e *endpoint) recvStreamLocked(ctx vfs.Context, dst []byte, flags int, res 
 	}
 	done := 0
 	for {
-		if e.rq.empty() {
+		if e.rq.Empty() {
 			if done >= target {
 				break
 			}
@@ -851,20 +851,16 @@ func (e *endpoint) recvStreamLocked(ctx vfs.Context, dst []byte, flags int, res 
 			continue
 		}
 		if flags&linux.MSG_PEEK != 0 {
-			for i := e.rq.head; i < len(e.rq.msgs) && done < len(dst); i++ {
-				m := &e.rq.msgs[i]
-				done += copy(dst[done:], m.data[m.off:])
+			for i := 0; i < e.rq.Count() && done < len(dst); i++ {
+				m := e.rq.At(i)
+				done += copy(dst[done:], m.Data[m.Off:])
 			}
 			break
 		}
-		m := e.rq.front()
-		n := copy(dst[done:], m.data[m.off:])
+		m := e.rq.Front()
+		n := copy(dst[done:], m.Data[m.Off:])
 		done += n
-		m.off += n
-		e.rq.bytes -= n
-		if m.off == len(m.data) {
-			e.rq.pop()
-		}
+		e.rq.Consume(n)
 		if p := e.peer; p != nil {
 			p.Notify(vfs.WritableEvents)
 		}
@@ -887,11 +883,11 @@ func (e *endpoint) Ioctl(ctx vfs.Context, cmd uint32, arg uint64) (uintptr, erro
 			return 0, linux.EINVAL
 		}
 		if !e.tcp() {
-			if !e.rq.empty() {
-				v = len(e.rq.front().data)
+			if !e.rq.Empty() {
+				v = len(e.rq.Front().Data)
 			}
 		} else {
-			v = e.rq.bytes
+			v = e.rq.Bytes
 		}
 		mu.Unlock()
 	case linux.SIOCOUTQ:

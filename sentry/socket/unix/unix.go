@@ -121,7 +121,7 @@ type endpoint struct {
 	// peer is the connected peer (stream, seqpacket) or the default
 	// destination (dgram).
 	peer *endpoint
-	rq   queue
+	rq   socket.Queue[[]byte]
 	// rcvShut and sndShut are the shutdown state: no more data will
 	// arrive / may be sent.
 	rcvShut, sndShut bool
@@ -180,8 +180,8 @@ func (e *endpoint) Release(ctx vfs.Context) {
 	mu.Lock()
 	e.released = true
 	e.unbindLocked()
-	unread := !e.rq.empty()
-	drop = e.rq.drain(drop)
+	unread := !e.rq.Empty()
+	drop = e.rq.Drain(drop)
 	for _, s := range e.acceptQ {
 		drop = append(drop, s.fd)
 	}
@@ -231,7 +231,7 @@ func (e *endpoint) Readiness(mask uint32) uint32 {
 	if e.rcvShut {
 		r |= vfs.EventRdHUp | vfs.ReadableEvents
 	}
-	if !e.rq.empty() {
+	if !e.rq.Empty() {
 		r |= vfs.ReadableEvents
 	}
 	if e.state == stateListening {
@@ -259,16 +259,16 @@ func (e *endpoint) writableLocked() bool {
 	if p == nil || e.sndShut {
 		return true
 	}
-	return p.rq.bytes < e.sndbuf
+	return p.rq.Bytes < e.sndbuf
 }
 
 // fullLocked reports whether a message of n bytes does not fit e's receive
 // queue (datagram and seqpacket receivers).
 func (e *endpoint) fullLocked(n int) bool {
-	if e.rq.count() >= maxDgramQueue {
+	if e.rq.Count() >= maxDgramQueue {
 		return true
 	}
-	return e.rq.count() > 0 && e.rq.bytes+n > e.rcvbuf
+	return e.rq.Count() > 0 && e.rq.Bytes+n > e.rcvbuf
 }
 
 // waitLocked sleeps until q notifies one of mask, or the timeout d (0:
@@ -748,9 +748,9 @@ func (e *endpoint) send(ctx vfs.Context, src []byte, to []byte, c *socket.Contro
 			return 0, err
 		}
 	}
-	m := message{data: append(target.rq.buf(len(src)), src...), creds: c.Creds, rights: c.Rights, from: e.addr}
+	m := socket.Message[[]byte]{Data: append(target.rq.Buf(len(src)), src...), Creds: c.Creds, Rights: c.Rights, From: e.addr}
 	c.Rights = nil
-	target.rq.push(m)
+	target.rq.Push(m)
 	target.Notify(vfs.ReadableEvents)
 	return len(src), nil
 }
@@ -773,10 +773,10 @@ func (e *endpoint) sendStreamLocked(ctx vfs.Context, src []byte, c *socket.Contr
 			return 0, nil
 		}
 		p := e.peer
-		room := e.sndbuf - p.rq.bytes
+		room := e.sndbuf - p.rq.Bytes
 		if room > 0 {
 			n := min(room, len(src)-done)
-			p.rq.appendStream(src[done:done+n], c)
+			p.rq.AppendStream(src[done:done+n], c)
 			done += n
 			p.Notify(vfs.ReadableEvents)
 			if done == len(src) {
@@ -808,7 +808,7 @@ func (e *endpoint) RecvMsg(ctx vfs.Context, dst []byte, flags int, res *socket.R
 	if e.stype == linux.SOCK_SEQPACKET && e.state != stateConnected {
 		return linux.ENOTCONN
 	}
-	for e.rq.empty() {
+	for e.rq.Empty() {
 		if e.soErr != 0 {
 			err := e.soErr
 			e.soErr = 0
@@ -824,20 +824,20 @@ func (e *endpoint) RecvMsg(ctx vfs.Context, dst []byte, flags int, res *socket.R
 			return err
 		}
 	}
-	m := e.rq.front()
-	res.N = copy(dst, m.data)
-	res.MsgLen = len(m.data)
-	if res.N < len(m.data) {
+	m := e.rq.Front()
+	res.N = copy(dst, m.Data)
+	res.MsgLen = len(m.Data)
+	if res.N < len(m.Data) {
 		res.Flags |= linux.MSG_TRUNC
 	}
-	res.From = m.from
+	res.From = m.From
 	if e.passcred {
-		res.Control.Creds, res.Control.HasCreds = m.creds, true
+		res.Control.Creds, res.Control.HasCreds = m.Creds, true
 	}
 	if flags&linux.MSG_PEEK == 0 {
-		res.Control.Rights = m.rights
-		m.rights = nil
-		e.rq.pop()
+		res.Control.Rights = m.Rights
+		m.Rights = nil
+		e.rq.Pop()
 		e.writers.Notify(vfs.WritableEvents)
 		if p := e.peer; p != nil && e.stype == linux.SOCK_SEQPACKET {
 			p.Notify(vfs.WritableEvents)
@@ -858,9 +858,9 @@ func (e *endpoint) recvStreamLocked(ctx vfs.Context, dst []byte, flags int, res 
 		target = len(dst)
 	}
 	done := 0
-	peekIdx, peekOff := e.rq.head, 0
+	peekIdx := 0
 	for {
-		if e.rq.empty() || flags&linux.MSG_PEEK != 0 && peekIdx >= len(e.rq.msgs) {
+		if e.rq.Empty() || flags&linux.MSG_PEEK != 0 && peekIdx >= e.rq.Count() {
 			if done >= target || done > 0 && flags&linux.MSG_PEEK != 0 {
 				break
 			}
@@ -890,41 +890,37 @@ func (e *endpoint) recvStreamLocked(ctx vfs.Context, dst []byte, flags int, res 
 			continue
 		}
 		if flags&linux.MSG_PEEK != 0 {
-			m := &e.rq.msgs[peekIdx]
-			if done > 0 && m.rights != nil {
+			m := e.rq.At(peekIdx)
+			if done > 0 && m.Rights != nil {
 				break
 			}
-			avail := m.data[m.off+peekOff:]
+			avail := m.Data[m.Off:]
 			n := copy(dst[done:], avail)
 			done += n
 			if done == 0 && e.passcred {
-				res.Control.Creds, res.Control.HasCreds = m.creds, true
+				res.Control.Creds, res.Control.HasCreds = m.Creds, true
 			}
 			if n < len(avail) || done == len(dst) {
 				break
 			}
-			peekIdx, peekOff = peekIdx+1, 0
+			peekIdx++
 			continue
 		}
-		m := e.rq.front()
-		if done > 0 && (m.rights != nil || e.passcred && m.creds != res.Control.Creds) {
+		m := e.rq.Front()
+		if done > 0 && (m.Rights != nil || e.passcred && m.Creds != res.Control.Creds) {
 			break
 		}
 		if done == 0 && e.passcred {
-			res.Control.Creds, res.Control.HasCreds = m.creds, true
+			res.Control.Creds, res.Control.HasCreds = m.Creds, true
 		}
-		n := copy(dst[done:], m.data[m.off:])
+		n := copy(dst[done:], m.Data[m.Off:])
 		done += n
-		m.off += n
-		e.rq.bytes -= n
-		hadRights := m.rights != nil
+		hadRights := m.Rights != nil
 		if hadRights {
-			res.Control.Rights = m.rights
-			m.rights = nil
+			res.Control.Rights = m.Rights
+			m.Rights = nil
 		}
-		if m.off == len(m.data) {
-			e.rq.pop()
-		}
+		e.rq.Consume(n)
 		if p := e.peer; p != nil {
 			p.Notify(vfs.WritableEvents)
 		}
@@ -948,17 +944,17 @@ func (e *endpoint) Ioctl(ctx vfs.Context, cmd uint32, arg uint64) (uintptr, erro
 			return 0, linux.EINVAL
 		}
 		if e.stype == linux.SOCK_DGRAM {
-			if !e.rq.empty() {
-				v = len(e.rq.front().data)
+			if !e.rq.Empty() {
+				v = len(e.rq.Front().Data)
 			}
 		} else {
-			v = e.rq.bytes
+			v = e.rq.Bytes
 		}
 		mu.Unlock()
 	case linux.SIOCOUTQ:
 		mu.Lock()
 		if p := e.peer; p != nil && e.stype != linux.SOCK_DGRAM {
-			v = p.rq.bytes
+			v = p.rq.Bytes
 		}
 		mu.Unlock()
 	default:
