@@ -33,5 +33,6 @@ func Table() *kernel.SyscallTable {
 	registerFileops(t)
 	registerPtrace(t)
 	registerInotify(t)
+	registerSocket(t)
 	return t
 }

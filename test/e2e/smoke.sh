@@ -205,6 +205,30 @@ else
 	skip "interactive sh through a pty" "bin/ptydrive is not built (make bin/ptydrive)"
 fi
 
+# Unix domain sockets: a socketpair echo between two processes (sentry/socket/unix).
+compare "python3 socketpair echo" all 0 /usr/bin/python3 -c '
+import os, socket
+a, b = socket.socketpair()
+if os.fork() == 0:
+    a.close(); b.sendall(b"echo:" + b.recv(100)); os._exit(0)
+b.close(); a.sendall(b"ping"); print(a.recv(100).decode()); os.wait()'
+
+# The sentry's loopback network (sentry/socket/inet): python3 -m http.server
+# on 127.0.0.1 at a free port, fetched with urllib in the same sandbox.
+compare "python3 http.server on 127.0.0.1 fetched with urllib" all 0 /usr/bin/python3 -c '
+import socket, subprocess, sys, time, urllib.request
+s = socket.socket(); s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]; s.close()
+p = subprocess.Popen([sys.executable, "-m", "http.server", "--bind", "127.0.0.1", str(port), "--directory", "/usr/share"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+r = None
+for i in range(200):
+    try:
+        r = urllib.request.urlopen("http://127.0.0.1:%d/" % port, timeout=10)
+        break
+    except OSError:
+        time.sleep(0.1)
+print(r.status, b"Directory listing" in r.read())
+p.terminate(); p.wait()'
+
 # A redirected stdout is the caller's open file: its offset is shared, so
 # what the shell writes after the sandbox exits follows what the sandbox
 # wrote instead of overwriting it.

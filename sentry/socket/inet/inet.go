@@ -1,0 +1,902 @@
+// Package inet is the sentry's loopback network for --network=none: TCP
+// and UDP sockets (AF_INET and AF_INET6) that reach each other over
+// 127.0.0.0/8 and ::1 without packets. A TCP connection is two byte
+// queues with TCP's visible semantics (listen/accept/backlog, half-close,
+// reset when a socket closes with unread data, ECONNREFUSED without a
+// listener); UDP delivers datagrams to the socket bound to the
+// destination port. Other destinations are ENETUNREACH.
+//
+// Lock order: mu (all inet socket state and the port tables), then an
+// endpoint's vfs.WaitQueue.
+package inet
+
+import (
+	"sync"
+	"time"
+
+	linux "golang.org/x/sys/unix"
+
+	"github.com/rampart-sandbox/rampart/fs/vfs"
+	"github.com/rampart-sandbox/rampart/sentry/kernel"
+	"github.com/rampart-sandbox/rampart/sentry/socket"
+)
+
+func init() {
+	socket.Register(linux.AF_INET, provider{linux.AF_INET})
+	socket.Register(linux.AF_INET6, provider{linux.AF_INET6})
+}
+
+const (
+	ephemeralFirst = 32768
+	ephemeralLast  = 60999
+	maxBacklog     = 4096
+	// maxUDP4 and maxUDP6 are the largest UDP payloads.
+	maxUDP4 = 65507
+	maxUDP6 = 65527
+)
+
+type portKey struct {
+	proto int
+	port  uint16
+}
+
+var (
+	// mu protects every endpoint's mutable state and the tables below.
+	mu sync.Mutex
+	// ports holds the bound sockets of each protocol and port.
+	ports = map[portKey][]*endpoint{}
+	// nextEphemeral is where the search for a free port starts.
+	nextEphemeral uint16 = ephemeralFirst
+)
+
+type provider struct{ family int }
+
+// Socket implements socket.Provider.
+func (p provider) Socket(ctx vfs.Context, stype, protocol int, flags uint32) (*vfs.FileDescription, error) {
+	switch stype {
+	case linux.SOCK_STREAM:
+		if protocol != 0 && protocol != linux.IPPROTO_TCP {
+			return nil, linux.EPROTONOSUPPORT
+		}
+		protocol = linux.IPPROTO_TCP
+	case linux.SOCK_DGRAM:
+		if protocol != 0 && protocol != linux.IPPROTO_UDP {
+			return nil, linux.EPROTONOSUPPORT
+		}
+		protocol = linux.IPPROTO_UDP
+	case linux.SOCK_RAW:
+		return nil, linux.EPERM
+	default:
+		return nil, linux.ESOCKTNOSUPPORT
+	}
+	return newEndpoint(ctx, p.family, stype, protocol, flags).fd, nil
+}
+
+// Pair implements socket.Provider: Linux has no socketpair for inet.
+func (provider) Pair(vfs.Context, int, int, uint32) (*vfs.FileDescription, *vfs.FileDescription, error) {
+	return nil, nil, linux.EOPNOTSUPP
+}
+
+const (
+	stateClosed = iota
+	stateListening
+	stateConnected
+)
+
+// endpoint is one TCP or UDP socket.
+type endpoint struct {
+	vfs.FileDescriptionDefaultImpl
+	vfs.WaitQueue
+	fd       *vfs.FileDescription
+	family   int
+	stype    int
+	protocol int
+	ino      uint64
+	// writers is where connectors blocked on a full backlog wait.
+	writers vfs.WaitQueue
+
+	// The fields below are protected by mu.
+	state int
+	// local is the bound address (bound says whether it is in ports);
+	// remote the connected peer's address.
+	local, remote     addr
+	bound, hasRemote  bool
+	peer              *endpoint
+	rq                socket.Queue[addr]
+	rcvShut, sndShut  bool
+	backlog           int
+	acceptQ           []*endpoint
+	soErr             linux.Errno
+	sndbuf, rcvbuf    int
+	rcvTimeo          time.Duration
+	sndTimeo          time.Duration
+	reuseAddr, v6only bool
+	reusePort         bool
+	// connectPending is set by a non-blocking connect until connect is
+	// called again.
+	connectPending bool
+	// opts holds the options that are only stored and read back,
+	// keyed by level and name.
+	opts     map[[2]int]int32
+	linger   [8]byte
+	released bool
+}
+
+func newEndpoint(ctx vfs.Context, family, stype, protocol int, flags uint32) *endpoint {
+	e := &endpoint{family: family, stype: stype, protocol: protocol, sndbuf: socket.DefaultBufSize, rcvbuf: socket.DefaultBufSize}
+	if family == linux.AF_INET {
+		e.local.ip = v4(nil)
+	}
+	if t, ok := ctx.(*kernel.Task); ok {
+		e.ino = t.Kernel().VFS.NextAnonIno()
+	}
+	e.fd = vfs.NewFileDescription(e, vfs.VirtualDentry{}, linux.O_RDWR|flags&linux.O_NONBLOCK, vfs.FileDescriptionOptions{})
+	return e
+}
+
+// Family implements socket.Socket.
+func (e *endpoint) Family() int { return e.family }
+
+// Type implements socket.Socket.
+func (e *endpoint) Type() int { return e.stype }
+
+// Protocol implements socket.Socket.
+func (e *endpoint) Protocol() int { return e.protocol }
+
+func (e *endpoint) tcp() bool { return e.stype == linux.SOCK_STREAM }
+
+func (e *endpoint) nonblocking(flags int) bool {
+	return flags&linux.MSG_DONTWAIT != 0 || e.fd.StatusFlags()&linux.O_NONBLOCK != 0
+}
+
+// Stat implements vfs.FileDescriptionImpl.
+func (e *endpoint) Stat(vfs.Context) (vfs.Stat, error) { return socket.Stat(e.ino), nil }
+
+// Release implements vfs.FileDescriptionImpl: frees the port, and for a
+// connection sends the peer a FIN, or a reset if data was left unread.
+func (e *endpoint) Release(ctx vfs.Context) {
+	var drop []*vfs.FileDescription
+	mu.Lock()
+	e.released = true
+	e.unbindLocked()
+	unread := !e.rq.Empty()
+	drop = e.rq.Drain(drop)
+	for _, s := range e.acceptQ {
+		drop = append(drop, s.fd)
+	}
+	e.acceptQ = nil
+	if p := e.peer; p != nil {
+		p.rcvShut = true
+		if unread {
+			p.soErr = linux.ECONNRESET
+			p.sndShut = true
+		}
+		p.Notify(vfs.ReadableEvents | vfs.WritableEvents | vfs.EventHUp | vfs.EventRdHUp | vfs.EventErr)
+	}
+	e.writers.Notify(vfs.WritableEvents)
+	mu.Unlock()
+	for _, f := range drop {
+		f.DecRef(ctx)
+	}
+}
+
+func (e *endpoint) unbindLocked() {
+	if !e.bound {
+		return
+	}
+	k := portKey{e.protocol, e.local.port}
+	l := ports[k]
+	for i, x := range l {
+		if x == e {
+			l = append(l[:i], l[i+1:]...)
+			break
+		}
+	}
+	if len(l) == 0 {
+		delete(ports, k)
+	} else {
+		ports[k] = l
+	}
+	e.bound = false
+}
+
+// Readiness implements vfs.Waitable, as Linux's tcp_poll and udp_poll.
+func (e *endpoint) Readiness(mask uint32) uint32 {
+	mu.Lock()
+	defer mu.Unlock()
+	var r uint32
+	if e.soErr != 0 {
+		r |= vfs.EventErr
+	}
+	if !e.rq.Empty() {
+		r |= vfs.ReadableEvents
+	}
+	if !e.tcp() {
+		r |= vfs.WritableEvents | vfs.EventWrBand
+		if e.rcvShut {
+			r |= vfs.ReadableEvents | vfs.EventRdHUp
+		}
+		return r & mask
+	}
+	if e.state == stateListening {
+		if len(e.acceptQ) > 0 {
+			r |= vfs.ReadableEvents
+		}
+		return r & mask
+	}
+	if e.rcvShut && e.sndShut || e.state == stateClosed {
+		r |= vfs.EventHUp
+	}
+	if e.rcvShut {
+		r |= vfs.ReadableEvents | vfs.EventRdHUp
+	}
+	if e.state == stateConnected && (e.sndShut || e.peer.rq.Bytes < e.sndbuf) {
+		r |= vfs.WritableEvents | vfs.EventWrBand
+	}
+	return r & mask
+}
+
+func waitLocked(ctx vfs.Context, q *vfs.WaitQueue, mask uint32, d time.Duration) error {
+	w := vfs.GetWaiter()
+	en := w.SingleEntry(mask)
+	q.EventRegister(en)
+	mu.Unlock()
+	var err error
+	if d > 0 {
+		err = vfs.BlockDeadline(ctx, w, time.Now().Add(d))
+		if err == linux.ETIMEDOUT {
+			err = linux.EAGAIN
+		}
+	} else {
+		err = vfs.Block(ctx, w)
+	}
+	q.EventUnregister(en)
+	vfs.PutWaiter(w)
+	mu.Lock()
+	return err
+}
+
+// reaches reports whether a packet for dst is for e (bound locally).
+func (e *endpoint) reaches(dst addr) bool {
+	if dst.isV4() {
+		if e.family == linux.AF_INET {
+			return e.local.isAny() || e.local.ip == dst.ip
+		}
+		return !e.v6only && (e.local.ip == [16]byte{} || e.local.ip == dst.ip)
+	}
+	return e.family == linux.AF_INET6 && (e.local.ip == [16]byte{} || e.local.ip == dst.ip)
+}
+
+// conflicts reports whether e may not share its port with o.
+func (e *endpoint) conflicts(o *endpoint) bool {
+	if e.reusePort && o.reusePort {
+		return false
+	}
+	if e.reuseAddr && o.reuseAddr && (!e.tcp() || o.state != stateListening) {
+		return false
+	}
+	ev4, ov4 := e.family == linux.AF_INET || e.local.isV4(), o.family == linux.AF_INET || o.local.isV4()
+	if ev4 != ov4 {
+		// An IPv4 socket meets an IPv6 one only on a dual-stack
+		// wildcard.
+		six := e
+		if ev4 {
+			six = o
+		}
+		if six.v6only || six.local.ip != [16]byte{} {
+			return false
+		}
+		return true
+	}
+	return e.local.isAny() || o.local.isAny() || e.local.ip == o.local.ip
+}
+
+// bindLocked binds e to a (port 0: an ephemeral port).
+func (e *endpoint) bindLocked(a addr) error {
+	if e.bound {
+		return linux.EINVAL
+	}
+	if !a.isAny() && !a.isLoopback() {
+		return linux.EADDRNOTAVAIL
+	}
+	if e.family == linux.AF_INET6 && a.isV4() && e.v6only {
+		return linux.EINVAL
+	}
+	old := e.local
+	e.local = a
+	if a.port != 0 {
+		for _, o := range ports[portKey{e.protocol, a.port}] {
+			if e.conflicts(o) {
+				e.local = old
+				return linux.EADDRINUSE
+			}
+		}
+	} else {
+		found := false
+		for i := 0; i <= ephemeralLast-ephemeralFirst; i++ {
+			p := nextEphemeral
+			nextEphemeral++
+			if nextEphemeral > ephemeralLast {
+				nextEphemeral = ephemeralFirst
+			}
+			e.local.port = p
+			free := true
+			for _, o := range ports[portKey{e.protocol, p}] {
+				if e.conflicts(o) {
+					free = false
+					break
+				}
+			}
+			if free {
+				found = true
+				break
+			}
+		}
+		if !found {
+			e.local = old
+			return linux.EADDRINUSE
+		}
+	}
+	k := portKey{e.protocol, e.local.port}
+	ports[k] = append(ports[k], e)
+	e.bound = true
+	return nil
+}
+
+// Bind implements socket.Socket.
+func (e *endpoint) Bind(ctx vfs.Context, b []byte) error {
+	a, unspec, err := parseAddr(e.family, b)
+	if err != nil {
+		return err
+	}
+	if unspec && (e.family != linux.AF_INET || !a.isAny()) {
+		return linux.EAFNOSUPPORT
+	}
+	if a.port != 0 && a.port < 1024 {
+		if cr := ctx.Credentials(); cr != nil && !cr.HasCapability(10) { // CAP_NET_BIND_SERVICE
+			return linux.EACCES
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	return e.bindLocked(a)
+}
+
+// Listen implements socket.Socket.
+func (e *endpoint) Listen(ctx vfs.Context, backlog int) error {
+	if !e.tcp() {
+		return linux.EOPNOTSUPP
+	}
+	if backlog < 0 || backlog > maxBacklog {
+		backlog = maxBacklog
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if e.state == stateConnected {
+		return linux.EINVAL
+	}
+	if !e.bound {
+		any := addr{}
+		if e.family == linux.AF_INET {
+			any.ip = v4(nil)
+		}
+		if err := e.bindLocked(any); err != nil {
+			return err
+		}
+	}
+	if e.state != stateListening {
+		// A listener must not share its port with another listener.
+		for _, o := range ports[portKey{e.protocol, e.local.port}] {
+			if o != e && o.state == stateListening && !(e.reusePort && o.reusePort) && e.overlapsAddr(o) {
+				return linux.EADDRINUSE
+			}
+		}
+	}
+	e.backlog = backlog
+	e.state = stateListening
+	e.writers.Notify(vfs.WritableEvents)
+	return nil
+}
+
+func (e *endpoint) overlapsAddr(o *endpoint) bool {
+	ra, rb := e.reuseAddr, o.reuseAddr
+	e.reuseAddr, o.reuseAddr = false, false
+	c := e.conflicts(o)
+	e.reuseAddr, o.reuseAddr = ra, rb
+	return c
+}
+
+// Accept implements socket.Socket.
+func (e *endpoint) Accept(ctx vfs.Context, flags int) (*vfs.FileDescription, []byte, error) {
+	if !e.tcp() {
+		return nil, nil, linux.EOPNOTSUPP
+	}
+	mu.Lock()
+	for {
+		if e.state != stateListening {
+			mu.Unlock()
+			return nil, nil, linux.EINVAL
+		}
+		if len(e.acceptQ) > 0 {
+			break
+		}
+		if e.nonblocking(0) {
+			mu.Unlock()
+			return nil, nil, linux.EAGAIN
+		}
+		if err := waitLocked(ctx, &e.WaitQueue, vfs.ReadableEvents, e.rcvTimeo); err != nil {
+			mu.Unlock()
+			return nil, nil, err
+		}
+	}
+	s := e.acceptQ[0]
+	copy(e.acceptQ, e.acceptQ[1:])
+	e.acceptQ[len(e.acceptQ)-1] = nil
+	e.acceptQ = e.acceptQ[:len(e.acceptQ)-1]
+	peer := s.remote.format(e.family)
+	e.writers.Notify(vfs.WritableEvents)
+	mu.Unlock()
+	if flags&linux.SOCK_NONBLOCK != 0 {
+		s.fd.SetStatusFlags(linux.O_NONBLOCK)
+	}
+	return s.fd, peer, nil
+}
+
+// destination checks a destination address: the wildcard means the
+// loopback address, anything else off loopback is ENETUNREACH.
+func (e *endpoint) destination(a addr) (addr, error) {
+	if e.family == linux.AF_INET6 && a.isV4() && e.v6only {
+		return a, linux.ENETUNREACH
+	}
+	if a.isAny() {
+		a.ip = loopbackFor(a)
+		if e.family == linux.AF_INET6 && !a.isV4() {
+			a.ip = [16]byte{15: 1}
+		}
+	}
+	if !a.isLoopback() {
+		return a, linux.ENETUNREACH
+	}
+	return a, nil
+}
+
+// ensureBoundLocked autobinds an unbound socket to an ephemeral port.
+func (e *endpoint) ensureBoundLocked() error {
+	if e.bound {
+		return nil
+	}
+	any := addr{}
+	if e.family == linux.AF_INET {
+		any.ip = v4(nil)
+	}
+	return e.bindLocked(any)
+}
+
+// source is the address e sends from to reach dst.
+func (e *endpoint) source(dst addr) addr {
+	src := e.local
+	if src.isAny() || src.isV4() != dst.isV4() {
+		src.ip = loopbackFor(dst)
+	}
+	return src
+}
+
+// Connect implements socket.Socket.
+func (e *endpoint) Connect(ctx vfs.Context, b []byte) error {
+	a, unspec, err := parseAddr(e.family, b)
+	if err != nil && !(unspec && err == linux.EINVAL) {
+		return err
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if unspec {
+		if !e.tcp() {
+			e.hasRemote = false
+			return nil
+		}
+		if e.state == stateConnected {
+			return linux.EISCONN
+		}
+		return nil
+	}
+	dst, err := e.destination(a)
+	if err != nil {
+		return err
+	}
+	if !e.tcp() {
+		if err := e.ensureBoundLocked(); err != nil {
+			return err
+		}
+		e.remote, e.hasRemote = dst, true
+		return nil
+	}
+	switch e.state {
+	case stateConnected:
+		if e.connectPending {
+			// Linux: the connect after EINPROGRESS reports success.
+			e.connectPending = false
+			return nil
+		}
+		return linux.EISCONN
+	case stateListening:
+		return linux.EINVAL
+	}
+	if e.soErr != 0 {
+		// A failed non-blocking connect reports its error once.
+		err := e.soErr
+		e.soErr = 0
+		return err
+	}
+	if err := e.ensureBoundLocked(); err != nil {
+		return err
+	}
+	for {
+		var l *endpoint
+		for _, o := range ports[portKey{linux.IPPROTO_TCP, dst.port}] {
+			if o.state == stateListening && o.reaches(dst) {
+				l = o
+				break
+			}
+		}
+		if l == nil {
+			return linux.ECONNREFUSED
+		}
+		// Linux admits one more than the backlog.
+		if len(l.acceptQ) <= l.backlog {
+			s := newEndpoint(ctx, l.family, l.stype, l.protocol, 0)
+			s.local = addr{ip: dst.ip, port: dst.port}
+			s.remote = e.source(dst)
+			s.state, e.state = stateConnected, stateConnected
+			s.peer, e.peer = e, s
+			e.remote, e.hasRemote = dst, true
+			s.hasRemote = true
+			s.opts = l.optsCopy()
+			l.acceptQ = append(l.acceptQ, s)
+			l.Notify(vfs.ReadableEvents)
+			e.Notify(vfs.WritableEvents)
+			if e.nonblocking(0) {
+				e.connectPending = true
+				return linux.EINPROGRESS
+			}
+			return nil
+		}
+		if e.nonblocking(0) {
+			return linux.EAGAIN
+		}
+		if err := waitLocked(ctx, &l.writers, vfs.WritableEvents, e.sndTimeo); err != nil {
+			return err
+		}
+	}
+}
+
+func (e *endpoint) optsCopy() map[[2]int]int32 {
+	if e.opts == nil {
+		return nil
+	}
+	m := make(map[[2]int]int32, len(e.opts))
+	for k, v := range e.opts {
+		m[k] = v
+	}
+	return m
+}
+
+// Shutdown implements socket.Socket.
+func (e *endpoint) Shutdown(ctx vfs.Context, how int) error {
+	if how < linux.SHUT_RD || how > linux.SHUT_RDWR {
+		return linux.EINVAL
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if e.tcp() && e.state == stateListening && how != linux.SHUT_WR {
+		// Linux: shutting a listener's receive side stops it.
+		e.state = stateClosed
+		e.Notify(vfs.ReadableEvents | vfs.EventHUp)
+		return nil
+	}
+	if e.tcp() && e.state != stateConnected || !e.tcp() && !e.hasRemote {
+		return linux.ENOTCONN
+	}
+	if how != linux.SHUT_WR {
+		e.rcvShut = true
+	}
+	if how != linux.SHUT_RD {
+		e.sndShut = true
+		if p := e.peer; p != nil {
+			p.rcvShut = true
+			p.Notify(vfs.ReadableEvents | vfs.EventRdHUp | vfs.EventHUp)
+		}
+	}
+	e.Notify(vfs.ReadableEvents | vfs.WritableEvents | vfs.EventHUp | vfs.EventRdHUp)
+	return nil
+}
+
+// SockName implements socket.Socket.
+func (e *endpoint) SockName() []byte {
+	mu.Lock()
+	defer mu.Unlock()
+	a := e.local
+	if e.state == stateConnected && e.peer != nil || e.hasRemote && a.isAny() {
+		a = e.source(e.remote)
+		if e.peer != nil {
+			a = e.peer.remote
+		}
+	}
+	return a.format(e.family)
+}
+
+// PeerName implements socket.Socket.
+func (e *endpoint) PeerName() ([]byte, error) {
+	mu.Lock()
+	defer mu.Unlock()
+	if !e.hasRemote || e.tcp() && e.state != stateConnected {
+		return nil, linux.ENOTCONN
+	}
+	return e.remote.format(e.family), nil
+}
+
+type sigpiper interface{ SendSIGPIPE() }
+
+func epipe(ctx vfs.Context, flags int) error {
+	if flags&linux.MSG_NOSIGNAL == 0 {
+		if s, ok := ctx.(sigpiper); ok {
+			s.SendSIGPIPE()
+		}
+	}
+	return linux.EPIPE
+}
+
+// PRead implements read(2).
+func (e *endpoint) PRead(ctx vfs.Context, dst []byte, _ int64) (int, error) {
+	var res socket.RecvResult
+	err := e.RecvMsg(ctx, dst, 0, &res)
+	return res.N, err
+}
+
+// PWrite implements write(2).
+func (e *endpoint) PWrite(ctx vfs.Context, src []byte, off int64, _ bool) (int, int64, error) {
+	n, err := e.SendMsg(ctx, src, nil, nil, 0)
+	return n, off, err
+}
+
+// SendMsg implements socket.Socket. Control messages are not supported
+// on inet sockets and are dropped.
+func (e *endpoint) SendMsg(ctx vfs.Context, src []byte, to []byte, ctl *socket.ControlMessages, flags int) (int, error) {
+	if ctl != nil {
+		ctl.Release(ctx)
+	}
+	if e.tcp() {
+		mu.Lock()
+		defer mu.Unlock()
+		return e.sendStreamLocked(ctx, src, flags)
+	}
+	var dst addr
+	hasDst := false
+	if to != nil {
+		a, unspec, err := parseAddr(e.family, to)
+		if err != nil {
+			return 0, err
+		}
+		if !unspec {
+			if dst, err = e.destination(a); err != nil {
+				return 0, err
+			}
+			hasDst = true
+		}
+	}
+	max := maxUDP4
+	if e.family == linux.AF_INET6 {
+		max = maxUDP6
+	}
+	if len(src) > max {
+		return 0, linux.EMSGSIZE
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !hasDst {
+		if !e.hasRemote {
+			return 0, linux.EDESTADDRREQ
+		}
+		dst = e.remote
+	}
+	if e.sndShut {
+		return 0, epipe(ctx, flags)
+	}
+	if err := e.ensureBoundLocked(); err != nil {
+		return 0, err
+	}
+	src0 := e.source(dst)
+	var r *endpoint
+	for _, o := range ports[portKey{linux.IPPROTO_UDP, dst.port}] {
+		if o.reaches(dst) && (!o.hasRemote || o.remote == src0) {
+			r = o
+			break
+		}
+	}
+	if r == nil {
+		if !hasDst {
+			// The ICMP port unreachable of a connected socket.
+			e.soErr = linux.ECONNREFUSED
+		}
+		return len(src), nil
+	}
+	if r.rcvShut || r.rq.Count() > 0 && r.rq.Bytes+len(src) > r.rcvbuf {
+		return len(src), nil
+	}
+	r.rq.Push(socket.Message[addr]{Data: append(r.rq.Buf(len(src)), src...), From: src0})
+	r.Notify(vfs.ReadableEvents)
+	return len(src), nil
+}
+
+func (e *endpoint) sendStreamLocked(ctx vfs.Context, src []byte, flags int) (int, error) {
+	done := 0
+	for {
+		if e.soErr != 0 {
+			if done > 0 {
+				return done, nil
+			}
+			err := e.soErr
+			e.soErr = 0
+			return 0, err
+		}
+		if e.state != stateConnected || e.sndShut || e.peer.released {
+			if done > 0 {
+				return done, nil
+			}
+			return 0, epipe(ctx, flags)
+		}
+		if len(src) == 0 {
+			return 0, nil
+		}
+		p := e.peer
+		if room := e.sndbuf - p.rq.Bytes; room > 0 {
+			n := min(room, len(src)-done)
+			p.rq.AppendStream(src[done:done+n], &socket.ControlMessages{})
+			done += n
+			p.Notify(vfs.ReadableEvents)
+			if done == len(src) {
+				return done, nil
+			}
+		}
+		if e.nonblocking(flags) {
+			if done > 0 {
+				return done, nil
+			}
+			return 0, linux.EAGAIN
+		}
+		if err := waitLocked(ctx, &e.WaitQueue, vfs.WritableEvents, e.sndTimeo); err != nil {
+			if done > 0 {
+				return done, nil
+			}
+			return 0, err
+		}
+	}
+}
+
+// RecvMsg implements socket.Socket.
+func (e *endpoint) RecvMsg(ctx vfs.Context, dst []byte, flags int, res *socket.RecvResult) error {
+	mu.Lock()
+	defer mu.Unlock()
+	if e.tcp() {
+		return e.recvStreamLocked(ctx, dst, flags, res)
+	}
+	for e.rq.Empty() {
+		if e.soErr != 0 {
+			err := e.soErr
+			e.soErr = 0
+			return err
+		}
+		if e.rcvShut {
+			return nil
+		}
+		if e.nonblocking(flags) {
+			return linux.EAGAIN
+		}
+		if err := waitLocked(ctx, &e.WaitQueue, vfs.ReadableEvents, e.rcvTimeo); err != nil {
+			return err
+		}
+	}
+	m := e.rq.Front()
+	res.N = copy(dst, m.Data)
+	res.MsgLen = len(m.Data)
+	if res.N < len(m.Data) {
+		res.Flags |= linux.MSG_TRUNC
+	}
+	res.From = m.From.format(e.family)
+	if flags&linux.MSG_PEEK == 0 {
+		e.rq.Pop()
+	}
+	return nil
+}
+
+func (e *endpoint) recvStreamLocked(ctx vfs.Context, dst []byte, flags int, res *socket.RecvResult) error {
+	if e.state == stateListening || e.state == stateClosed && e.peer == nil {
+		return linux.ENOTCONN
+	}
+	if len(dst) == 0 {
+		return nil
+	}
+	target := 1
+	if flags&linux.MSG_WAITALL != 0 && flags&linux.MSG_PEEK == 0 {
+		target = len(dst)
+	}
+	done := 0
+	for {
+		if e.rq.Empty() {
+			if done >= target {
+				break
+			}
+			if e.soErr != 0 {
+				if done > 0 {
+					break
+				}
+				err := e.soErr
+				e.soErr = 0
+				return err
+			}
+			if e.rcvShut || done > 0 && flags&linux.MSG_PEEK != 0 {
+				break
+			}
+			if e.nonblocking(flags) {
+				if done > 0 {
+					break
+				}
+				return linux.EAGAIN
+			}
+			if err := waitLocked(ctx, &e.WaitQueue, vfs.ReadableEvents, e.rcvTimeo); err != nil {
+				if done > 0 {
+					break
+				}
+				return err
+			}
+			continue
+		}
+		if flags&linux.MSG_PEEK != 0 {
+			for i := 0; i < e.rq.Count() && done < len(dst); i++ {
+				m := e.rq.At(i)
+				done += copy(dst[done:], m.Data[m.Off:])
+			}
+			break
+		}
+		m := e.rq.Front()
+		n := copy(dst[done:], m.Data[m.Off:])
+		done += n
+		e.rq.Consume(n)
+		if p := e.peer; p != nil {
+			p.Notify(vfs.WritableEvents)
+		}
+		if done == len(dst) {
+			break
+		}
+	}
+	res.N, res.MsgLen = done, done
+	return nil
+}
+
+// Ioctl implements vfs.FileDescriptionImpl: SIOCINQ and SIOCOUTQ.
+func (e *endpoint) Ioctl(ctx vfs.Context, cmd uint32, arg uint64) (uintptr, error) {
+	var v int
+	switch cmd {
+	case linux.SIOCINQ:
+		mu.Lock()
+		if e.state == stateListening {
+			mu.Unlock()
+			return 0, linux.EINVAL
+		}
+		if !e.tcp() {
+			if !e.rq.Empty() {
+				v = len(e.rq.Front().Data)
+			}
+		} else {
+			v = e.rq.Bytes
+		}
+		mu.Unlock()
+	case linux.SIOCOUTQ:
+		// Loopback data is acknowledged as soon as it is queued.
+	default:
+		return 0, linux.ENOTTY
+	}
+	if _, err := ctx.CopyOut(arg, socket.Int32(int32(v))); err != nil {
+		return 0, linux.EFAULT
+	}
+	return 0, nil
+}

@@ -1,0 +1,115 @@
+package socket
+
+import "github.com/rampart-sandbox/rampart/fs/vfs"
+
+// Message is one queued datagram, record or stream chunk; A is the
+// family's sender address.
+type Message[A any] struct {
+	Data []byte
+	// Off is how much of a stream chunk was already read.
+	Off int
+	// From is the sender's address (never modified once queued).
+	From   A
+	Creds  Creds
+	Rights []*vfs.FileDescription
+}
+
+// Queue is a receive queue: a FIFO of messages whose backing array and
+// data buffers are reused, so that steady traffic does not allocate. The
+// family's lock protects it.
+type Queue[A any] struct {
+	msgs []Message[A]
+	head int
+	// Bytes is the number of unread bytes.
+	Bytes int
+	// spare holds emptied data buffers for reuse.
+	spare [][]byte
+}
+
+// Empty reports whether no message is queued.
+func (q *Queue[A]) Empty() bool { return q.head == len(q.msgs) }
+
+// Count is the number of queued messages.
+func (q *Queue[A]) Count() int { return len(q.msgs) - q.head }
+
+// Front returns the oldest message; the queue must not be empty.
+func (q *Queue[A]) Front() *Message[A] { return &q.msgs[q.head] }
+
+// At returns the i-th queued message (0 is Front), for MSG_PEEK.
+func (q *Queue[A]) At(i int) *Message[A] { return &q.msgs[q.head+i] }
+
+// Buf returns an empty buffer with room for n bytes.
+func (q *Queue[A]) Buf(n int) []byte {
+	for i := len(q.spare) - 1; i >= 0; i-- {
+		if b := q.spare[i]; cap(b) >= n {
+			q.spare[i] = q.spare[len(q.spare)-1]
+			q.spare[len(q.spare)-1] = nil
+			q.spare = q.spare[:len(q.spare)-1]
+			return b[:0]
+		}
+	}
+	return make([]byte, 0, max(n, 256))
+}
+
+// Push queues m.
+func (q *Queue[A]) Push(m Message[A]) {
+	if q.head > 0 && len(q.msgs) == cap(q.msgs) {
+		n := copy(q.msgs, q.msgs[q.head:])
+		clear(q.msgs[n:])
+		q.msgs = q.msgs[:n]
+		q.head = 0
+	}
+	q.Bytes += len(m.Data) - m.Off
+	q.msgs = append(q.msgs, m)
+}
+
+// AppendStream queues stream bytes, merged into the last chunk when it
+// carries the same credentials and no files. It takes c's files.
+func (q *Queue[A]) AppendStream(b []byte, c *ControlMessages) {
+	if c.Rights == nil && !q.Empty() {
+		last := &q.msgs[len(q.msgs)-1]
+		if last.Rights == nil && last.Creds == c.Creds && cap(last.Data)-len(last.Data) >= len(b) {
+			last.Data = append(last.Data, b...)
+			q.Bytes += len(b)
+			return
+		}
+	}
+	q.Push(Message[A]{Data: append(q.Buf(max(len(b), 4096)), b...), Creds: c.Creds, Rights: c.Rights})
+	c.Rights = nil
+}
+
+// Consume marks n more bytes of the front stream chunk read, dropping
+// the chunk when it is used up.
+func (q *Queue[A]) Consume(n int) {
+	m := q.Front()
+	m.Off += n
+	q.Bytes -= n
+	if m.Off == len(m.Data) {
+		q.Pop()
+	}
+}
+
+// Pop drops the front message, keeping its buffer for reuse. Its files
+// must have been taken.
+func (q *Queue[A]) Pop() {
+	m := &q.msgs[q.head]
+	q.Bytes -= len(m.Data) - m.Off
+	if len(q.spare) < 4 && cap(m.Data) <= 64<<10 {
+		q.spare = append(q.spare, m.Data[:0])
+	}
+	*m = Message[A]{}
+	q.head++
+	if q.head == len(q.msgs) {
+		q.msgs = q.msgs[:0]
+		q.head = 0
+	}
+}
+
+// Drain empties the queue and appends the files it held to drop.
+func (q *Queue[A]) Drain(drop []*vfs.FileDescription) []*vfs.FileDescription {
+	for !q.Empty() {
+		drop = append(drop, q.Front().Rights...)
+		q.Pop()
+	}
+	return drop
+}

@@ -1,0 +1,60 @@
+package socket_test
+
+import (
+	"testing"
+
+	"github.com/rampart-sandbox/rampart/sentry/socket"
+)
+
+func TestQueueStreamMergeAndConsume(t *testing.T) {
+	var q socket.Queue[struct{}]
+	c := &socket.ControlMessages{}
+	q.AppendStream([]byte("abc"), c)
+	q.AppendStream([]byte("def"), c)
+	if q.Count() != 1 || q.Bytes != 6 {
+		t.Fatalf("after two appends: count %d bytes %d, want 1 chunk of 6", q.Count(), q.Bytes)
+	}
+	q.Consume(4)
+	if q.Bytes != 2 || string(q.Front().Data[q.Front().Off:]) != "ef" {
+		t.Fatalf("after consuming 4: bytes %d, front %q", q.Bytes, q.Front().Data[q.Front().Off:])
+	}
+	q.Consume(2)
+	if !q.Empty() || q.Bytes != 0 {
+		t.Fatalf("not empty after consuming everything")
+	}
+	// Credentials that differ start a new chunk.
+	q.AppendStream([]byte("x"), c)
+	q.AppendStream([]byte("y"), &socket.ControlMessages{Creds: socket.Creds{PID: 7}})
+	if q.Count() != 2 || q.At(1).Creds.PID != 7 {
+		t.Fatalf("different creds merged: count %d", q.Count())
+	}
+}
+
+func TestQueueFIFOReuse(t *testing.T) {
+	var q socket.Queue[int]
+	for i := 0; i < 1000; i++ {
+		q.Push(socket.Message[int]{Data: append(q.Buf(1), byte(i)), From: i})
+		if i%3 == 2 {
+			for j := 0; j < 2; j++ {
+				q.Pop()
+			}
+		}
+	}
+	want := q.Front().From
+	for !q.Empty() {
+		if got := q.Front().From; got != want {
+			t.Fatalf("out of order: got %d, want %d", got, want)
+		}
+		want++
+		q.Pop()
+	}
+	if want != 1000 {
+		t.Fatalf("last message %d, want 999", want-1)
+	}
+	if allocs := testing.AllocsPerRun(100, func() {
+		q.Push(socket.Message[int]{Data: append(q.Buf(16), "0123456789abcdef"...)})
+		q.Pop()
+	}); allocs != 0 {
+		t.Errorf("steady push/pop allocates %v times", allocs)
+	}
+}

@@ -1,0 +1,967 @@
+// Package unix implements AF_UNIX sockets in the sentry: SOCK_STREAM,
+// SOCK_DGRAM and SOCK_SEQPACKET, socketpair, names on the filesystem (a
+// S_IFSOCK node made with mknod, found again on connect through the node's
+// identity), abstract names and autobind, listen/accept, shutdown,
+// SCM_RIGHTS and SCM_CREDENTIALS, and readiness for poll/epoll.
+//
+// Lock order: mu (one lock for all unix socket state, so that operations
+// touching two endpoints need no ordering), then an endpoint's
+// vfs.WaitQueue. File references dropped by a release (in-flight
+// SCM_RIGHTS files, unaccepted connections) are dropped after mu is
+// released, since dropping them may release another unix socket.
+package unix
+
+import (
+	"fmt"
+	"sync"
+	"time"
+
+	linux "golang.org/x/sys/unix"
+
+	"github.com/rampart-sandbox/rampart/fs/vfs"
+	"github.com/rampart-sandbox/rampart/sentry/kernel"
+	"github.com/rampart-sandbox/rampart/sentry/socket"
+)
+
+func init() { socket.Register(linux.AF_UNIX, provider{}) }
+
+// Limits.
+const (
+	// maxPath is sizeof(sun_path).
+	maxPath = 108
+	// maxDgramQueue bounds the datagrams queued on one receiver (Linux's
+	// net.unix.max_dgram_qlen as distributions set it).
+	maxDgramQueue = 512
+	// maxBacklog is net.core.somaxconn.
+	maxBacklog = 4096
+	// scmMaxFD is SCM_MAX_FD, the most files one SCM_RIGHTS may carry.
+	scmMaxFD = 253
+	// dgramOverhead is what a datagram costs beyond its bytes when
+	// checked against SO_SNDBUF (EMSGSIZE): Linux's sk_sndbuf - 32.
+	dgramOverhead = 32
+)
+
+var (
+	// mu protects every endpoint's mutable state and the name tables.
+	mu sync.Mutex
+	// abstract maps abstract names (without the leading NUL) to their
+	// endpoint; protected by mu.
+	abstract = map[string]*endpoint{}
+	// paths maps the filesystem node a socket is bound to to its
+	// endpoint; protected by mu.
+	paths = map[vfs.Inode]*endpoint{}
+	// autobindNext is the next autobind name to try; protected by mu.
+	autobindNext uint32
+)
+
+type provider struct{}
+
+func checkType(stype, protocol int) (int, error) {
+	switch stype {
+	case linux.SOCK_STREAM, linux.SOCK_SEQPACKET, linux.SOCK_DGRAM:
+	case linux.SOCK_RAW:
+		// As Linux's unix_create: SOCK_RAW means SOCK_DGRAM.
+		stype = linux.SOCK_DGRAM
+	default:
+		return 0, linux.ESOCKTNOSUPPORT
+	}
+	if protocol != 0 && protocol != linux.AF_UNIX {
+		return 0, linux.EPROTONOSUPPORT
+	}
+	return stype, nil
+}
+
+// Socket implements socket.Provider.
+func (provider) Socket(ctx vfs.Context, stype, protocol int, flags uint32) (*vfs.FileDescription, error) {
+	stype, err := checkType(stype, protocol)
+	if err != nil {
+		return nil, err
+	}
+	return newEndpoint(ctx, stype, flags).fd, nil
+}
+
+// Pair implements socket.Provider: two connected endpoints.
+func (provider) Pair(ctx vfs.Context, stype, protocol int, flags uint32) (*vfs.FileDescription, *vfs.FileDescription, error) {
+	stype, err := checkType(stype, protocol)
+	if err != nil {
+		return nil, nil, err
+	}
+	a, b := newEndpoint(ctx, stype, flags), newEndpoint(ctx, stype, flags)
+	c := socket.CredsOf(ctx)
+	mu.Lock()
+	a.peer, b.peer = b, a
+	a.state, b.state = stateConnected, stateConnected
+	a.peerCreds, b.peerCreds = c, c
+	a.hasPeerCreds, b.hasPeerCreds = true, true
+	mu.Unlock()
+	return a.fd, b.fd, nil
+}
+
+// Endpoint states.
+const (
+	stateUnconnected = iota
+	stateListening
+	stateConnected
+)
+
+// endpoint is one unix socket.
+type endpoint struct {
+	vfs.FileDescriptionDefaultImpl
+	vfs.WaitQueue
+	fd    *vfs.FileDescription
+	stype int
+	ino   uint64
+
+	// writers is where senders blocked on this endpoint's full receive
+	// queue wait (datagram senders have no connection to wait on).
+	writers vfs.WaitQueue
+
+	// The fields below are protected by mu.
+	state int
+	// peer is the connected peer (stream, seqpacket) or the default
+	// destination (dgram).
+	peer *endpoint
+	rq   socket.Queue[[]byte]
+	// rcvShut and sndShut are the shutdown state: no more data will
+	// arrive / may be sent.
+	rcvShut, sndShut bool
+	// addr is the bound address (sockaddr_un bytes), nil if unbound.
+	addr []byte
+	// bound is the node a path-bound socket holds (released on close).
+	bound    vfs.VirtualDentry
+	boundKey vfs.Inode
+	backlog  int
+	acceptQ  []*endpoint
+	passcred bool
+	// peerCreds is SO_PEERCRED; listenCreds are the creds at listen(2),
+	// which connecting clients see as their peer's.
+	peerCreds, listenCreds socket.Creds
+	hasPeerCreds           bool
+	soErr                  linux.Errno
+	sndbuf, rcvbuf         int
+	rcvTimeo, sndTimeo     time.Duration
+	// opts are the SOL_SOCKET boolean options that are only stored
+	// (SO_REUSEADDR, SO_KEEPALIVE, ...).
+	opts     map[int]int32
+	linger   [8]byte
+	released bool
+}
+
+func newEndpoint(ctx vfs.Context, stype int, flags uint32) *endpoint {
+	e := &endpoint{stype: stype, sndbuf: socket.DefaultBufSize, rcvbuf: socket.DefaultBufSize}
+	if t, ok := ctx.(*kernel.Task); ok {
+		e.ino = t.Kernel().VFS.NextAnonIno()
+	}
+	e.fd = vfs.NewFileDescription(e, vfs.VirtualDentry{}, linux.O_RDWR|flags&linux.O_NONBLOCK, vfs.FileDescriptionOptions{})
+	return e
+}
+
+// Family implements socket.Socket.
+func (e *endpoint) Family() int { return linux.AF_UNIX }
+
+// Type implements socket.Socket.
+func (e *endpoint) Type() int { return e.stype }
+
+// Protocol implements socket.Socket.
+func (e *endpoint) Protocol() int { return 0 }
+
+func (e *endpoint) nonblocking(flags int) bool {
+	return flags&linux.MSG_DONTWAIT != 0 || e.fd.StatusFlags()&linux.O_NONBLOCK != 0
+}
+
+// Stat implements vfs.FileDescriptionImpl.
+func (e *endpoint) Stat(vfs.Context) (vfs.Stat, error) { return socket.Stat(e.ino), nil }
+
+// Release implements vfs.FileDescriptionImpl: unbinds the name, shuts the
+// connection down for the peer (ECONNRESET if data was left unread) and
+// drops queued files and unaccepted connections.
+func (e *endpoint) Release(ctx vfs.Context) {
+	var drop []*vfs.FileDescription
+	mu.Lock()
+	e.released = true
+	e.unbindLocked()
+	unread := !e.rq.Empty()
+	drop = e.rq.Drain(drop)
+	for _, s := range e.acceptQ {
+		drop = append(drop, s.fd)
+	}
+	e.acceptQ = nil
+	if p := e.peer; p != nil && e.stype != linux.SOCK_DGRAM {
+		p.rcvShut, p.sndShut = true, true
+		if unread {
+			p.soErr = linux.ECONNRESET
+		}
+		p.Notify(vfs.ReadableEvents | vfs.WritableEvents | vfs.EventHUp | vfs.EventRdHUp | vfs.EventErr)
+		p.writers.Notify(vfs.WritableEvents)
+	}
+	e.writers.Notify(vfs.WritableEvents)
+	bound := e.bound
+	e.bound = vfs.VirtualDentry{}
+	mu.Unlock()
+	bound.DecRef()
+	for _, f := range drop {
+		f.DecRef(ctx)
+	}
+}
+
+// unbindLocked removes e's name from the name tables.
+func (e *endpoint) unbindLocked() {
+	if e.boundKey != nil && paths[e.boundKey] == e {
+		delete(paths, e.boundKey)
+	}
+	if len(e.addr) > 2 && e.addr[2] == 0 {
+		if n := string(e.addr[3:]); abstract[n] == e {
+			delete(abstract, n)
+		}
+	}
+}
+
+// Readiness implements vfs.Waitable, as Linux's unix_poll and
+// unix_dgram_poll.
+func (e *endpoint) Readiness(mask uint32) uint32 {
+	mu.Lock()
+	defer mu.Unlock()
+	var r uint32
+	if e.soErr != 0 {
+		r |= vfs.EventErr
+	}
+	if e.rcvShut && e.sndShut {
+		r |= vfs.EventHUp
+	}
+	if e.rcvShut {
+		r |= vfs.EventRdHUp | vfs.ReadableEvents
+	}
+	if !e.rq.Empty() {
+		r |= vfs.ReadableEvents
+	}
+	if e.state == stateListening {
+		if len(e.acceptQ) > 0 {
+			r |= vfs.ReadableEvents
+		}
+		return r & mask
+	}
+	if e.stype != linux.SOCK_DGRAM && e.state != stateConnected {
+		r |= vfs.EventHUp
+	}
+	if e.writableLocked() {
+		r |= vfs.WritableEvents | vfs.EventWrBand
+	}
+	return r & mask
+}
+
+// writableLocked reports whether a send would find room.
+func (e *endpoint) writableLocked() bool {
+	if e.stype == linux.SOCK_DGRAM {
+		p := e.peer
+		return p == nil || p.released || !p.fullLocked(1)
+	}
+	p := e.peer
+	if p == nil || e.sndShut {
+		return true
+	}
+	return p.rq.Bytes < e.sndbuf
+}
+
+// fullLocked reports whether a message of n bytes does not fit e's receive
+// queue (datagram and seqpacket receivers).
+func (e *endpoint) fullLocked(n int) bool {
+	if e.rq.Count() >= maxDgramQueue {
+		return true
+	}
+	return e.rq.Count() > 0 && e.rq.Bytes+n > e.rcvbuf
+}
+
+// waitLocked sleeps until q notifies one of mask, or the timeout d (0:
+// none) passes (EAGAIN). mu is held on entry and on return.
+func waitLocked(ctx vfs.Context, q *vfs.WaitQueue, mask uint32, d time.Duration) error {
+	w := vfs.GetWaiter()
+	en := w.SingleEntry(mask)
+	q.EventRegister(en)
+	mu.Unlock()
+	var err error
+	if d > 0 {
+		err = vfs.BlockDeadline(ctx, w, time.Now().Add(d))
+		if err == linux.ETIMEDOUT {
+			err = linux.EAGAIN
+		}
+	} else {
+		err = vfs.Block(ctx, w)
+	}
+	q.EventUnregister(en)
+	vfs.PutWaiter(w)
+	mu.Lock()
+	return err
+}
+
+// parseAddr validates a sockaddr_un: (path, abstract name, autobind).
+func parseAddr(addr []byte) (name string, isAbstract, empty bool, err error) {
+	if len(addr) < 2 || len(addr) > 2+maxPath {
+		return "", false, false, linux.EINVAL
+	}
+	if int(addr[0])|int(addr[1])<<8 != linux.AF_UNIX {
+		return "", false, false, linux.EINVAL
+	}
+	p := addr[2:]
+	if len(p) == 0 {
+		return "", false, true, nil
+	}
+	if p[0] == 0 {
+		return string(p[1:]), true, false, nil
+	}
+	for i, c := range p {
+		if c == 0 {
+			p = p[:i]
+			break
+		}
+	}
+	return string(p), false, false, nil
+}
+
+func abstractAddr(name string) []byte {
+	a := make([]byte, 3+len(name))
+	a[0] = linux.AF_UNIX
+	copy(a[3:], name)
+	return a
+}
+
+// Bind implements socket.Socket.
+func (e *endpoint) Bind(ctx vfs.Context, addr []byte) error {
+	name, isAbs, empty, err := parseAddr(addr)
+	if err != nil {
+		return err
+	}
+	mu.Lock()
+	if empty && e.addr != nil {
+		// As Linux's unix_autobind: already bound is success.
+		mu.Unlock()
+		return nil
+	}
+	if e.addr != nil || e.released {
+		mu.Unlock()
+		return linux.EINVAL
+	}
+	if empty {
+		err := e.autobindLocked()
+		mu.Unlock()
+		return err
+	}
+	if isAbs {
+		defer mu.Unlock()
+		if abstract[name] != nil {
+			return linux.EADDRINUSE
+		}
+		abstract[name] = e
+		e.addr = abstractAddr(name)
+		return nil
+	}
+	mu.Unlock()
+	t, ok := ctx.(*kernel.Task)
+	if !ok {
+		return linux.EINVAL
+	}
+	fsc := t.FSContext()
+	root, cwd := fsc.RootAndCwd()
+	defer root.DecRef()
+	defer cwd.DecRef()
+	pop := vfs.PathOperation{Root: root, Start: cwd, Path: name}
+	mode := linux.S_IFSOCK | 0o777&^fsc.Umask()
+	if err := t.Kernel().VFS.MknodAt(ctx, &pop, mode, 0); err != nil {
+		if err == linux.EEXIST {
+			return linux.EADDRINUSE
+		}
+		return err
+	}
+	vd, err := t.Kernel().VFS.GetDentryAt(ctx, &pop)
+	if err != nil {
+		return err
+	}
+	a := make([]byte, 2+len(name)+1)
+	a[0] = linux.AF_UNIX
+	copy(a[2:], name)
+	mu.Lock()
+	if e.addr != nil || e.released {
+		mu.Unlock()
+		vd.DecRef()
+		return linux.EINVAL
+	}
+	e.addr, e.bound, e.boundKey = a, vd, vd.Dentry().Inode()
+	paths[e.boundKey] = e
+	mu.Unlock()
+	return nil
+}
+
+// autobindLocked binds e to a fresh abstract name of five hex digits, as
+// Linux's unix_autobind.
+func (e *endpoint) autobindLocked() error {
+	for i := 0; i < 1<<20; i++ {
+		n := fmt.Sprintf("%05x", autobindNext&0xfffff)
+		autobindNext++
+		if abstract[n] == nil {
+			abstract[n] = e
+			e.addr = abstractAddr(n)
+			return nil
+		}
+	}
+	return linux.ENOSPC
+}
+
+// lookup finds the endpoint bound to addr.
+func lookup(ctx vfs.Context, addr []byte) (*endpoint, error) {
+	name, isAbs, empty, err := parseAddr(addr)
+	if err != nil {
+		return nil, err
+	}
+	if empty {
+		return nil, linux.EINVAL
+	}
+	if isAbs {
+		mu.Lock()
+		p := abstract[name]
+		mu.Unlock()
+		if p == nil {
+			return nil, linux.ECONNREFUSED
+		}
+		return p, nil
+	}
+	t, ok := ctx.(*kernel.Task)
+	if !ok {
+		return nil, linux.ECONNREFUSED
+	}
+	root, cwd := t.FSContext().RootAndCwd()
+	defer root.DecRef()
+	defer cwd.DecRef()
+	pop := vfs.PathOperation{Root: root, Start: cwd, Path: name, Follow: true}
+	vd, err := t.Kernel().VFS.GetDentryAt(ctx, &pop)
+	if err != nil {
+		return nil, err
+	}
+	ino := vd.Dentry().Inode()
+	vd.DecRef()
+	// Linux: connecting needs write permission on the socket node.
+	if err := t.Kernel().VFS.AccessAt(ctx, &pop, 2, true); err != nil {
+		return nil, err
+	}
+	mu.Lock()
+	p := paths[ino]
+	mu.Unlock()
+	if p == nil {
+		return nil, linux.ECONNREFUSED
+	}
+	return p, nil
+}
+
+// Listen implements socket.Socket.
+func (e *endpoint) Listen(ctx vfs.Context, backlog int) error {
+	if e.stype == linux.SOCK_DGRAM {
+		return linux.EOPNOTSUPP
+	}
+	if backlog < 0 || backlog > maxBacklog {
+		backlog = maxBacklog
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if e.addr == nil || e.state == stateConnected {
+		return linux.EINVAL
+	}
+	e.backlog = backlog
+	if e.state != stateListening {
+		e.listenCreds = socket.CredsOf(ctx)
+		e.state = stateListening
+	}
+	// Blocked connectors may now fit a larger backlog.
+	e.writers.Notify(vfs.WritableEvents)
+	return nil
+}
+
+// Accept implements socket.Socket.
+func (e *endpoint) Accept(ctx vfs.Context, flags int) (*vfs.FileDescription, []byte, error) {
+	mu.Lock()
+	for {
+		if e.state != stateListening {
+			mu.Unlock()
+			return nil, nil, linux.EINVAL
+		}
+		if len(e.acceptQ) > 0 {
+			break
+		}
+		if e.nonblocking(0) {
+			mu.Unlock()
+			return nil, nil, linux.EAGAIN
+		}
+		if err := waitLocked(ctx, &e.WaitQueue, vfs.ReadableEvents, e.rcvTimeo); err != nil {
+			mu.Unlock()
+			return nil, nil, err
+		}
+	}
+	s := e.acceptQ[0]
+	copy(e.acceptQ, e.acceptQ[1:])
+	e.acceptQ[len(e.acceptQ)-1] = nil
+	e.acceptQ = e.acceptQ[:len(e.acceptQ)-1]
+	var peerAddr []byte
+	if s.peer != nil {
+		peerAddr = s.peer.addr
+	}
+	e.writers.Notify(vfs.WritableEvents)
+	mu.Unlock()
+	if flags&linux.SOCK_NONBLOCK != 0 {
+		s.fd.SetStatusFlags(linux.O_NONBLOCK)
+	}
+	return s.fd, nameOrFamily(peerAddr), nil
+}
+
+// nameOrFamily is the sockaddr reported for an address: just the family
+// for an unbound socket.
+func nameOrFamily(a []byte) []byte {
+	if a == nil {
+		return []byte{linux.AF_UNIX, 0}
+	}
+	return a
+}
+
+// Connect implements socket.Socket.
+func (e *endpoint) Connect(ctx vfs.Context, addr []byte) error {
+	if e.stype == linux.SOCK_DGRAM && len(addr) >= 2 && addr[0] == linux.AF_UNSPEC && addr[1] == 0 {
+		mu.Lock()
+		e.peer = nil
+		mu.Unlock()
+		return nil
+	}
+	if _, _, empty, err := parseAddr(addr); err != nil {
+		return err
+	} else if empty {
+		return linux.EINVAL
+	}
+	mu.Lock()
+	if e.state == stateListening {
+		mu.Unlock()
+		return linux.EINVAL
+	}
+	if e.state == stateConnected && e.stype != linux.SOCK_DGRAM {
+		mu.Unlock()
+		return linux.EISCONN
+	}
+	mu.Unlock()
+	l, err := lookup(ctx, addr)
+	if err != nil {
+		return err
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if l.released {
+		return linux.ECONNREFUSED
+	}
+	if l.stype != e.stype {
+		// Linux: abstract names are per type; a path node is not.
+		if addr[2] == 0 {
+			return linux.ECONNREFUSED
+		}
+		return linux.EPROTOTYPE
+	}
+	if e.stype == linux.SOCK_DGRAM {
+		e.peer = l
+		return nil
+	}
+	for {
+		if l.released || l.state != stateListening {
+			return linux.ECONNREFUSED
+		}
+		if e.state == stateConnected {
+			return linux.EISCONN
+		}
+		// Linux admits one more than the backlog.
+		if len(l.acceptQ) <= l.backlog {
+			break
+		}
+		if e.nonblocking(0) {
+			return linux.EAGAIN
+		}
+		if err := waitLocked(ctx, &l.writers, vfs.WritableEvents, e.sndTimeo); err != nil {
+			return err
+		}
+	}
+	s := newEndpoint(ctx, e.stype, 0)
+	s.addr = l.addr
+	s.passcred = l.passcred
+	s.peer, e.peer = e, s
+	s.state, e.state = stateConnected, stateConnected
+	s.peerCreds, s.hasPeerCreds = socket.CredsOf(ctx), true
+	e.peerCreds, e.hasPeerCreds = l.listenCreds, true
+	l.acceptQ = append(l.acceptQ, s)
+	l.Notify(vfs.ReadableEvents)
+	e.Notify(vfs.WritableEvents)
+	return nil
+}
+
+// Shutdown implements socket.Socket.
+func (e *endpoint) Shutdown(ctx vfs.Context, how int) error {
+	if how < linux.SHUT_RD || how > linux.SHUT_RDWR {
+		return linux.EINVAL
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	// Linux's unix_shutdown does not require a connection.
+	rd := how == linux.SHUT_RD || how == linux.SHUT_RDWR
+	wr := how == linux.SHUT_WR || how == linux.SHUT_RDWR
+	if rd {
+		e.rcvShut = true
+	}
+	if wr {
+		e.sndShut = true
+	}
+	e.Notify(vfs.ReadableEvents | vfs.WritableEvents | vfs.EventHUp | vfs.EventRdHUp)
+	if p := e.peer; p != nil && e.stype != linux.SOCK_DGRAM {
+		if rd {
+			p.sndShut = true
+		}
+		if wr {
+			p.rcvShut = true
+		}
+		p.Notify(vfs.ReadableEvents | vfs.WritableEvents | vfs.EventHUp | vfs.EventRdHUp)
+	}
+	return nil
+}
+
+// SockName implements socket.Socket.
+func (e *endpoint) SockName() []byte {
+	mu.Lock()
+	defer mu.Unlock()
+	return nameOrFamily(e.addr)
+}
+
+// PeerName implements socket.Socket.
+func (e *endpoint) PeerName() ([]byte, error) {
+	mu.Lock()
+	defer mu.Unlock()
+	if e.peer == nil || e.stype != linux.SOCK_DGRAM && e.state != stateConnected {
+		return nil, linux.ENOTCONN
+	}
+	return nameOrFamily(e.peer.addr), nil
+}
+
+// sigpiper is a context that can be sent SIGPIPE (kernel.Task).
+type sigpiper interface{ SendSIGPIPE() }
+
+func epipe(ctx vfs.Context, flags int, stream bool) error {
+	if stream && flags&linux.MSG_NOSIGNAL == 0 {
+		if s, ok := ctx.(sigpiper); ok {
+			s.SendSIGPIPE()
+		}
+	}
+	return linux.EPIPE
+}
+
+// PRead implements read(2): recv with no flags.
+func (e *endpoint) PRead(ctx vfs.Context, dst []byte, _ int64) (int, error) {
+	var res socket.RecvResult
+	err := e.RecvMsg(ctx, dst, 0, &res)
+	res.Control.Release(ctx)
+	return res.N, err
+}
+
+// PWrite implements write(2): send with no flags.
+func (e *endpoint) PWrite(ctx vfs.Context, src []byte, off int64, _ bool) (int, int64, error) {
+	n, err := e.SendMsg(ctx, src, nil, nil, 0)
+	return n, off, err
+}
+
+// SendMsg implements socket.Socket.
+func (e *endpoint) SendMsg(ctx vfs.Context, src []byte, to []byte, ctl *socket.ControlMessages, flags int) (int, error) {
+	var c socket.ControlMessages
+	if ctl != nil {
+		c = *ctl
+		ctl.Rights = nil
+	}
+	if !c.HasCreds {
+		c.Creds = socket.CredsOf(ctx)
+	}
+	n, err := e.send(ctx, src, to, &c, flags)
+	c.Release(ctx)
+	return n, err
+}
+
+func (e *endpoint) send(ctx vfs.Context, src []byte, to []byte, c *socket.ControlMessages, flags int) (int, error) {
+	var target *endpoint
+	if e.stype == linux.SOCK_DGRAM && to != nil {
+		t, err := lookup(ctx, to)
+		if err != nil {
+			return 0, err
+		}
+		target = t
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	switch e.stype {
+	case linux.SOCK_STREAM:
+		if to != nil {
+			if e.state == stateConnected {
+				return 0, linux.EISCONN
+			}
+			return 0, linux.EOPNOTSUPP
+		}
+		return e.sendStreamLocked(ctx, src, c, flags)
+	case linux.SOCK_SEQPACKET:
+		if e.state != stateConnected {
+			return 0, linux.ENOTCONN
+		}
+		target = e.peer
+	default:
+		if target == nil {
+			target = e.peer
+			if target == nil {
+				return 0, linux.ENOTCONN
+			}
+			if target.released {
+				e.peer = nil
+				return 0, linux.ECONNREFUSED
+			}
+		}
+	}
+	if len(src) > e.sndbuf-dgramOverhead {
+		return 0, linux.EMSGSIZE
+	}
+	for {
+		if e.sndShut {
+			return 0, epipe(ctx, flags, false)
+		}
+		if target.released {
+			if e.stype == linux.SOCK_SEQPACKET {
+				return 0, epipe(ctx, flags, false)
+			}
+			return 0, linux.ECONNREFUSED
+		}
+		if e.stype == linux.SOCK_DGRAM && target.peer != nil && target.peer != e && !target.released {
+			return 0, linux.EPERM
+		}
+		if target.rcvShut {
+			return 0, epipe(ctx, flags, false)
+		}
+		if target.stype != e.stype {
+			return 0, linux.EPROTOTYPE
+		}
+		if !target.fullLocked(len(src)) {
+			break
+		}
+		if e.nonblocking(flags) {
+			return 0, linux.EAGAIN
+		}
+		if err := waitLocked(ctx, &target.writers, vfs.WritableEvents, e.sndTimeo); err != nil {
+			return 0, err
+		}
+	}
+	m := socket.Message[[]byte]{Data: append(target.rq.Buf(len(src)), src...), Creds: c.Creds, Rights: c.Rights, From: e.addr}
+	c.Rights = nil
+	target.rq.Push(m)
+	target.Notify(vfs.ReadableEvents)
+	return len(src), nil
+}
+
+// sendStreamLocked writes src to the connected peer, blocking for room
+// unless non-blocking (a partial count then).
+func (e *endpoint) sendStreamLocked(ctx vfs.Context, src []byte, c *socket.ControlMessages, flags int) (int, error) {
+	done := 0
+	for {
+		if e.state != stateConnected {
+			return 0, linux.ENOTCONN
+		}
+		if e.sndShut {
+			if done > 0 {
+				return done, nil
+			}
+			return 0, epipe(ctx, flags, true)
+		}
+		if len(src) == 0 {
+			return 0, nil
+		}
+		p := e.peer
+		room := e.sndbuf - p.rq.Bytes
+		if room > 0 {
+			n := min(room, len(src)-done)
+			p.rq.AppendStream(src[done:done+n], c)
+			done += n
+			p.Notify(vfs.ReadableEvents)
+			if done == len(src) {
+				return done, nil
+			}
+		}
+		if e.nonblocking(flags) {
+			if done > 0 {
+				return done, nil
+			}
+			return 0, linux.EAGAIN
+		}
+		if err := waitLocked(ctx, &e.WaitQueue, vfs.WritableEvents, e.sndTimeo); err != nil {
+			if done > 0 {
+				return done, nil
+			}
+			return 0, err
+		}
+	}
+}
+
+// RecvMsg implements socket.Socket.
+func (e *endpoint) RecvMsg(ctx vfs.Context, dst []byte, flags int, res *socket.RecvResult) error {
+	mu.Lock()
+	defer mu.Unlock()
+	if e.stype == linux.SOCK_STREAM {
+		return e.recvStreamLocked(ctx, dst, flags, res)
+	}
+	if e.stype == linux.SOCK_SEQPACKET && e.state != stateConnected {
+		return linux.ENOTCONN
+	}
+	for e.rq.Empty() {
+		if e.soErr != 0 {
+			err := e.soErr
+			e.soErr = 0
+			return err
+		}
+		if e.rcvShut {
+			return nil
+		}
+		if e.nonblocking(flags) {
+			return linux.EAGAIN
+		}
+		if err := waitLocked(ctx, &e.WaitQueue, vfs.ReadableEvents, e.rcvTimeo); err != nil {
+			return err
+		}
+	}
+	m := e.rq.Front()
+	res.N = copy(dst, m.Data)
+	res.MsgLen = len(m.Data)
+	if res.N < len(m.Data) {
+		res.Flags |= linux.MSG_TRUNC
+	}
+	res.From = m.From
+	if e.passcred {
+		res.Control.Creds, res.Control.HasCreds = m.Creds, true
+	}
+	if flags&linux.MSG_PEEK == 0 {
+		res.Control.Rights = m.Rights
+		m.Rights = nil
+		e.rq.Pop()
+		e.writers.Notify(vfs.WritableEvents)
+		if p := e.peer; p != nil && e.stype == linux.SOCK_SEQPACKET {
+			p.Notify(vfs.WritableEvents)
+		}
+	}
+	return nil
+}
+
+func (e *endpoint) recvStreamLocked(ctx vfs.Context, dst []byte, flags int, res *socket.RecvResult) error {
+	if e.state == stateListening || e.state == stateUnconnected && !e.rcvShut {
+		return linux.EINVAL
+	}
+	if len(dst) == 0 {
+		return nil
+	}
+	target := 1
+	if flags&linux.MSG_WAITALL != 0 && flags&linux.MSG_PEEK == 0 {
+		target = len(dst)
+	}
+	done := 0
+	peekIdx := 0
+	for {
+		if e.rq.Empty() || flags&linux.MSG_PEEK != 0 && peekIdx >= e.rq.Count() {
+			if done >= target || done > 0 && flags&linux.MSG_PEEK != 0 {
+				break
+			}
+			if e.soErr != 0 {
+				if done > 0 {
+					break
+				}
+				err := e.soErr
+				e.soErr = 0
+				return err
+			}
+			if e.rcvShut {
+				break
+			}
+			if e.nonblocking(flags) {
+				if done > 0 {
+					break
+				}
+				return linux.EAGAIN
+			}
+			if err := waitLocked(ctx, &e.WaitQueue, vfs.ReadableEvents, e.rcvTimeo); err != nil {
+				if done > 0 {
+					break
+				}
+				return err
+			}
+			continue
+		}
+		if flags&linux.MSG_PEEK != 0 {
+			m := e.rq.At(peekIdx)
+			if done > 0 && m.Rights != nil {
+				break
+			}
+			avail := m.Data[m.Off:]
+			n := copy(dst[done:], avail)
+			done += n
+			if done == 0 && e.passcred {
+				res.Control.Creds, res.Control.HasCreds = m.Creds, true
+			}
+			if n < len(avail) || done == len(dst) {
+				break
+			}
+			peekIdx++
+			continue
+		}
+		m := e.rq.Front()
+		if done > 0 && (m.Rights != nil || e.passcred && m.Creds != res.Control.Creds) {
+			break
+		}
+		if done == 0 && e.passcred {
+			res.Control.Creds, res.Control.HasCreds = m.Creds, true
+		}
+		n := copy(dst[done:], m.Data[m.Off:])
+		done += n
+		hadRights := m.Rights != nil
+		if hadRights {
+			res.Control.Rights = m.Rights
+			m.Rights = nil
+		}
+		e.rq.Consume(n)
+		if p := e.peer; p != nil {
+			p.Notify(vfs.WritableEvents)
+		}
+		if hadRights || done == len(dst) {
+			break
+		}
+	}
+	res.N, res.MsgLen = done, done
+	return nil
+}
+
+// Ioctl implements vfs.FileDescriptionImpl: SIOCINQ (FIONREAD) and
+// SIOCOUTQ.
+func (e *endpoint) Ioctl(ctx vfs.Context, cmd uint32, arg uint64) (uintptr, error) {
+	var v int
+	switch cmd {
+	case linux.SIOCINQ:
+		mu.Lock()
+		if e.state == stateListening {
+			mu.Unlock()
+			return 0, linux.EINVAL
+		}
+		if e.stype == linux.SOCK_DGRAM {
+			if !e.rq.Empty() {
+				v = len(e.rq.Front().Data)
+			}
+		} else {
+			v = e.rq.Bytes
+		}
+		mu.Unlock()
+	case linux.SIOCOUTQ:
+		mu.Lock()
+		if p := e.peer; p != nil && e.stype != linux.SOCK_DGRAM {
+			v = p.rq.Bytes
+		}
+		mu.Unlock()
+	default:
+		return 0, linux.ENOTTY
+	}
+	if _, err := ctx.CopyOut(arg, socket.Int32(int32(v))); err != nil {
+		return 0, linux.EFAULT
+	}
+	return 0, nil
+}
