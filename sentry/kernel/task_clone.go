@@ -20,6 +20,9 @@ type InitConfig struct {
 	FSContext   *vfs.FSContext
 	Limits      *Limits
 	Umask       uint32
+	// NoNewPrivs starts init with prctl's no_new_privs set (OCI
+	// process.noNewPrivileges).
+	NoNewPrivs bool
 }
 
 // StartInit loads and starts pid 1. Errors are load errors (ENOENT,
@@ -52,6 +55,9 @@ func (k *Kernel) StartInit(c InitConfig) error {
 		startTime:   time.Now(),
 	}
 	t.creds.Store(c.Credentials)
+	if c.NoNewPrivs {
+		t.policy.noNewPrivs.Store(true)
+	}
 
 	k.mu.Lock()
 	if k.init != nil {

@@ -1,0 +1,168 @@
+package boot
+
+import (
+	"os"
+	"os/signal"
+	"sync"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/rampart-sandbox/rampart/sentry/control"
+	"github.com/rampart-sandbox/rampart/sentry/kernel"
+)
+
+// Control makes Run an OCI sandbox: it serves the control socket and
+// starts the init only on a start request.
+type Control struct {
+	// Socket is the path of the control socket to create.
+	Socket string
+	// Ready is called once: with nil when the sandbox waits for start,
+	// or with the error that stopped it before.
+	Ready func(error)
+	// OnStart is called after the init has started, before start is
+	// answered.
+	OnStart func()
+	// OnExit is called once with the init's exit status, before waiters
+	// are answered and the sandbox exits.
+	OnExit func(code int)
+}
+
+// Lifecycle phases of a controlled sandbox.
+const (
+	phaseCreated = iota
+	phaseRunning
+	phaseExited
+)
+
+type sandbox struct {
+	c       *Config
+	k       *kernel.Kernel
+	initCfg kernel.InitConfig
+
+	mu      sync.Mutex
+	phase   int // protected by mu
+	exit    int // protected by mu; valid once done is closed
+	started chan struct{}
+	done    chan struct{}
+}
+
+// runControlled serves the control socket until the container's init has
+// exited (or the sandbox was killed before start) and returns its status.
+func runControlled(c Config, k *kernel.Kernel, initCfg kernel.InitConfig) (int, error) {
+	s := &sandbox{c: &c, k: k, initCfg: initCfg, started: make(chan struct{}), done: make(chan struct{})}
+	srv, err := control.Listen(c.Control.Socket, s.handle)
+	if err != nil {
+		return 1, c.ready(err)
+	}
+	defer srv.Close()
+
+	// Host signals sent to the sandbox process act as `runsc kill` does.
+	sigs := make(chan os.Signal, 16)
+	signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2)
+	defer signal.Stop(sigs)
+	go func() {
+		for sig := range sigs {
+			s.signal(int(sig.(unix.Signal)), false)
+		}
+	}()
+
+	c.ready(nil)
+	select {
+	case <-s.started:
+		ws := k.Wait()
+		s.finish(ws.ExitCode())
+	case <-s.done:
+	}
+	<-s.done
+	return s.exit, nil
+}
+
+// finish records the exit status once and releases the waiters.
+func (s *sandbox) finish(code int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.phase == phaseExited {
+		return
+	}
+	s.phase = phaseExited
+	s.exit = code
+	if s.c.Control.OnExit != nil {
+		s.c.Control.OnExit(code)
+	}
+	close(s.done)
+}
+
+func (s *sandbox) handle(r control.Request) control.Response {
+	switch r.Cmd {
+	case control.CmdStart:
+		return s.start()
+	case control.CmdSignal:
+		if !kernel.ValidSignal(r.Signal) {
+			return control.Response{Error: "invalid signal"}
+		}
+		if err := s.signal(r.Signal, r.All); err != "" {
+			return control.Response{Error: err}
+		}
+		return control.Response{}
+	case control.CmdWait:
+		<-s.done
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return control.Response{ExitStatus: s.exit}
+	}
+	return control.Response{Error: "unknown command " + r.Cmd}
+}
+
+func (s *sandbox) start() control.Response {
+	s.mu.Lock()
+	switch s.phase {
+	case phaseRunning:
+		s.mu.Unlock()
+		return control.Response{Error: "cannot start an already running container"}
+	case phaseExited:
+		s.mu.Unlock()
+		return control.Response{Error: "cannot start a container that has stopped"}
+	}
+	if err := s.k.StartInit(s.initCfg); err != nil {
+		s.mu.Unlock()
+		code, err := startError(s.initCfg.Argv[0], err)
+		s.finish(code)
+		return control.Response{Error: err.Error()}
+	}
+	s.phase = phaseRunning
+	if s.c.Control.OnStart != nil {
+		s.c.Control.OnStart()
+	}
+	close(s.started)
+	s.mu.Unlock()
+	return control.Response{}
+}
+
+// signal delivers sig from outside the sandbox: to the init, or with all
+// to every process. Before start there is no init: SIGKILL ends the
+// sandbox (status 137) and anything else is ignored, as a handler-less
+// init would ignore it. It returns runc's wording for a stopped container.
+func (s *sandbox) signal(sig int, all bool) string {
+	s.mu.Lock()
+	phase := s.phase
+	s.mu.Unlock()
+	switch phase {
+	case phaseExited:
+		return "container not running"
+	case phaseCreated:
+		if sig == int(unix.SIGKILL) {
+			s.finish(128 + sig)
+		}
+		return ""
+	}
+	if all {
+		for _, tg := range s.k.ThreadGroups() {
+			s.k.SendSignal(tg, sig, nil)
+		}
+		return ""
+	}
+	if tg := s.k.FindThreadGroup(1); tg != nil {
+		s.k.SendSignal(tg, sig, nil)
+	}
+	return ""
+}

@@ -1,0 +1,152 @@
+// Package control owns the channel between the runsc CLI and a running
+// sandbox: a unix stream socket in the container's state directory, one
+// JSON request and one JSON response per connection. The protocol is
+// versioned; a peer that speaks another version gets an error, never a
+// guess. (Exec's stdio will travel as SCM_RIGHTS FDs on the same socket.)
+package control
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"sync"
+	"time"
+)
+
+// Version is the protocol version this package speaks.
+const Version = 1
+
+// Commands.
+const (
+	// CmdStart runs the container's init (once).
+	CmdStart = "start"
+	// CmdSignal sends Request.Signal to the init, or to every process
+	// when Request.All.
+	CmdSignal = "signal"
+	// CmdWait answers when the init has exited, with its exit status.
+	CmdWait = "wait"
+	// CmdPids lists the host pids of the sandbox's own processes.
+	CmdPids = "pids"
+)
+
+// Request is what the CLI sends.
+type Request struct {
+	Version int    `json:"version"`
+	Cmd     string `json:"cmd"`
+	Signal  int    `json:"signal,omitempty"`
+	All     bool   `json:"all,omitempty"`
+}
+
+// Response is what the sandbox answers. Error is empty on success.
+type Response struct {
+	Version    int    `json:"version"`
+	Error      string `json:"error,omitempty"`
+	ExitStatus int    `json:"exitStatus,omitempty"`
+	Pids       []int  `json:"pids,omitempty"`
+}
+
+// Handler serves one request; it may block (CmdWait does).
+type Handler func(Request) Response
+
+// Server accepts connections on a control socket until Close.
+type Server struct {
+	ln   *net.UnixListener
+	path string
+	wg   sync.WaitGroup // the accept loop
+	cwg  sync.WaitGroup // connections being served
+}
+
+// Listen creates the socket at path (mode 0600) and serves each
+// connection in its own goroutine with h.
+func Listen(path string, h Handler) (*Server, error) {
+	_ = os.Remove(path)
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		return nil, fmt.Errorf("control socket: %w", err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("control socket: %w", err)
+	}
+	s := &Server{ln: ln, path: path}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		for {
+			c, err := ln.AcceptUnix()
+			if err != nil {
+				return
+			}
+			s.cwg.Add(1)
+			go func() {
+				defer s.cwg.Done()
+				serve(c, h)
+			}()
+		}
+	}()
+	return s, nil
+}
+
+func serve(c *net.UnixConn, h Handler) {
+	defer c.Close()
+	var req Request
+	var resp Response
+	if err := json.NewDecoder(c).Decode(&req); err != nil {
+		resp.Error = fmt.Sprintf("bad request: %v", err)
+	} else if req.Version != Version {
+		resp.Error = fmt.Sprintf("control protocol version %d not supported (want %d)", req.Version, Version)
+	} else {
+		resp = h(req)
+	}
+	resp.Version = Version
+	_ = json.NewEncoder(c).Encode(&resp)
+}
+
+// Close stops accepting connections, removes the socket and gives the
+// connections being served up to two seconds to send their answers (a
+// waiter must learn the exit status before the sandbox process exits).
+func (s *Server) Close() {
+	s.ln.Close()
+	s.wg.Wait()
+	_ = os.Remove(s.path)
+	done := make(chan struct{})
+	go func() {
+		s.cwg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(2 * time.Second):
+	}
+}
+
+// ErrUnreachable wraps failures to reach the sandbox (it is gone).
+var ErrUnreachable = errors.New("sandbox unreachable")
+
+// Call sends req to the socket at path and returns the answer. A
+// non-empty Response.Error is returned as an error. timeout bounds the
+// whole exchange; zero means none (CmdWait).
+func Call(path string, req Request, timeout time.Duration) (Response, error) {
+	req.Version = Version
+	c, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		return Response{}, fmt.Errorf("%w: %v", ErrUnreachable, err)
+	}
+	defer c.Close()
+	if timeout > 0 {
+		c.SetDeadline(time.Now().Add(timeout))
+	}
+	if err := json.NewEncoder(c).Encode(&req); err != nil {
+		return Response{}, fmt.Errorf("%w: %v", ErrUnreachable, err)
+	}
+	var resp Response
+	if err := json.NewDecoder(c).Decode(&resp); err != nil {
+		return Response{}, fmt.Errorf("%w: %v", ErrUnreachable, err)
+	}
+	if resp.Error != "" {
+		return resp, errors.New(resp.Error)
+	}
+	return resp, nil
+}
