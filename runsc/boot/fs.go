@@ -82,7 +82,13 @@ func (f *filesystems) newStdioFDTable(creds *auth.Credentials) (*vfs.FDTable, er
 // lookPath finds name like execvp: a name with a slash is used as it is,
 // otherwise each directory of $PATH in the sandbox is tried.
 func (f *filesystems) lookPath(creds *auth.Credentials, fsc *vfs.FSContext, name string, envv []string) (string, error) {
+	ctx := bootCtx{creds}
 	if strings.Contains(name, "/") {
+		fd, err := f.vfs.OpenExecutable(ctx, fsc, name)
+		if err != nil {
+			return "", err
+		}
+		fd.DecRef(ctx)
 		return name, nil
 	}
 	p := "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -91,7 +97,6 @@ func (f *filesystems) lookPath(creds *auth.Credentials, fsc *vfs.FSContext, name
 			p = e[5:]
 		}
 	}
-	ctx := bootCtx{creds}
 	firstErr := error(unix.ENOENT)
 	for _, dir := range strings.Split(p, ":") {
 		if dir == "" {

@@ -1,0 +1,50 @@
+package control
+
+import (
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+func TestCallAndVersion(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.sock")
+	release := make(chan struct{})
+	s, err := Listen(path, func(r Request) Response {
+		switch r.Cmd {
+		case CmdSignal:
+			if r.Signal == 0 {
+				return Response{Error: "bad signal"}
+			}
+			return Response{}
+		case CmdWait:
+			<-release
+			return Response{ExitStatus: 42}
+		}
+		return Response{Error: "unknown"}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Call(path, Request{Cmd: CmdSignal, Signal: 15}, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Call(path, Request{Cmd: CmdSignal}, time.Second); err == nil || err.Error() != "bad signal" {
+		t.Fatalf("handler error: %v", err)
+	}
+	done := make(chan Response)
+	go func() {
+		r, _ := Call(path, Request{Cmd: CmdWait}, 0)
+		done <- r
+	}()
+	time.Sleep(50 * time.Millisecond)
+	close(release)
+	// Close lets the waiter have its answer.
+	s.Close()
+	if r := <-done; r.ExitStatus != 42 {
+		t.Fatalf("wait answered %+v", r)
+	}
+	if _, err := Call(path, Request{Cmd: CmdWait}, time.Second); !errors.Is(err, ErrUnreachable) {
+		t.Fatalf("after Close: %v, want ErrUnreachable", err)
+	}
+}

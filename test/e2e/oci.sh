@@ -1,0 +1,249 @@
+#!/usr/bin/env bash
+# oci.sh drives bin/runsc as an OCI runtime (runc's command syntax) on tiny
+# busybox bundles: lifecycle in the orders clients use, exit codes and
+# signals, config.json's process settings seen from inside, state/list/ps
+# output, runc's error wording, and that nothing is left behind. The last
+# line is "N passed, M failed".
+set -uo pipefail
+
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+RUNSC_BIN=$ROOT/bin/runsc
+BUSYBOX=${BUSYBOX:-/bin/busybox}
+LIMIT=${OCI_TIMEOUT:-30}
+
+# Bundles live under bin/ (never /tmp: the sandbox's /tmp is its own).
+mkdir -p "$ROOT/bin"
+WORK=$(mktemp -d "$ROOT/bin/oci.XXXXXX")
+STATE=$WORK/state
+cleanup() {
+	# Whatever a failed test left: kill the sandboxes, then remove.
+	for d in "$STATE"/*/; do
+		[ -d "$d" ] && timeout 10 "$RUNSC_BIN" --root="$STATE" delete --force "$(basename "$d")" >/dev/null 2>&1
+	done
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+passed=0
+failed=0
+pass() { echo "PASS   $1"; passed=$((passed + 1)); }
+fail() {
+	echo "FAIL   $1"
+	shift
+	for l in "$@"; do printf '%s\n' "$l" | sed 's/^/    /'; done
+	failed=$((failed + 1))
+}
+
+if [ ! -x "$BUSYBOX" ] || ! file -L "$BUSYBOX" 2>/dev/null | grep -q 'statically linked'; then
+	if ! "$BUSYBOX" true 2>/dev/null; then
+		echo "oci.sh: no static busybox at $BUSYBOX (tools/install-deps.sh test installs busybox-static)"
+		echo "0 passed, 1 failed"
+		exit 1
+	fi
+fi
+
+# The rootfs shared by every bundle: busybox and its applets.
+RFS=$WORK/rootfs
+mkdir -p "$RFS"/{bin,tmp,dev,proc,sys,etc,root,work}
+cp "$BUSYBOX" "$RFS/bin/busybox"
+for a in sh echo cat sleep id pwd env true false ls hostname touch grep kill umask; do
+	ln -s busybox "$RFS/bin/$a"
+done
+echo 'root:x:0:0:root:/root:/bin/sh' >"$RFS/etc/passwd"
+echo 'root:x:0:' >"$RFS/etc/group"
+
+# bundle NAME JSON: makes bundle NAME whose config.json is the base config
+# with the fields of JSON (process fields under "process") merged in.
+bundle() {
+	local b=$WORK/$1
+	mkdir -p "$b"
+	python3 - "$b/config.json" "$RFS" "$2" <<'EOF'
+import json, sys
+path, rootfs, extra = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+cfg = {
+    "ociVersion": "1.0.2",
+    "process": {"terminal": False, "user": {"uid": 0, "gid": 0},
+                "args": ["sh", "-c", "true"], "env": ["PATH=/bin"], "cwd": "/"},
+    "root": {"path": rootfs, "readonly": True},
+    "hostname": "ocibox",
+}
+for k, v in extra.items():
+    if k == "process":
+        cfg["process"].update(v)
+    else:
+        cfg[k] = v
+json.dump(cfg, open(path, "w"))
+EOF
+	echo "$b"
+}
+
+# rs ARGS...: runs runsc with the test's --root; output in $out/$err, status $status.
+rs() {
+	# Fresh files: a created sandbox keeps writing to the ones it was given.
+	rm -f "$WORK/out" "$WORK/err"
+	timeout -k 5 "$LIMIT" "$RUNSC_BIN" --root="$STATE" "$@" </dev/null >"$WORK/out" 2>"$WORK/err"
+	status=$?
+	out=$(cat "$WORK/out")
+	err=$(cat "$WORK/err")
+}
+
+# statusof ID: the status field of `runsc state ID`.
+statusof() {
+	timeout 10 "$RUNSC_BIN" --root="$STATE" state "$1" 2>/dev/null |
+		python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])' 2>/dev/null
+}
+
+# gone ID PID: no state directory and no process left.
+gone() {
+	local why=""
+	[ -e "$STATE/$1" ] && why="state directory $STATE/$1 left"
+	if [ -n "$2" ] && [ -d "/proc/$2" ] && ! grep -q '^State:.*Z' "/proc/$2/status" 2>/dev/null; then
+		why="$why process $2 left"
+	fi
+	echo "$why"
+}
+
+# expect_run NAME WANT_STATUS WANT_OUT JSON: runsc run of a bundle.
+expect_run() {
+	local name=$1 want=$2 wantout=$3
+	local b
+	b=$(bundle "$name" "$4")
+	rs run --bundle "$b" "$name"
+	if [ "$status" -ne "$want" ] || [ "$out" != "$wantout" ]; then
+		fail "run $name" "status $status (want $want)" "stdout: $out" "want:   $wantout" "stderr: $err"
+	elif [ -e "$STATE/$name" ]; then
+		fail "run $name" "state directory left after run"
+	else
+		pass "run $name"
+	fi
+}
+
+expect_run exit0 0 "hello" '{"process":{"args":["echo","hello"]}}'
+expect_run exit3 3 "" '{"process":{"args":["sh","-c","exit 3"]}}'
+expect_run selfkill 137 "" '{"process":{"args":["sh","-c","sh -c \"kill -9 \\$\\$\"; exit $?"]}}'
+expect_run env-cwd 0 "bar
+/etc" '{"process":{"args":["sh","-c","echo $FOO; pwd"],"env":["PATH=/bin","FOO=bar"],"cwd":"/etc"}}'
+expect_run user 0 "1000
+1000
+1000 10 20" '{"process":{"args":["sh","-c","id -u; id -g; id -G"],"user":{"uid":1000,"gid":1000,"additionalGids":[10,20]}}}'
+expect_run umask 0 "0027" '{"process":{"args":["sh","-c","umask"],"user":{"uid":0,"gid":0,"umask":23}}}'
+expect_run rlimits 0 "100
+200" '{"process":{"args":["sh","-c","ulimit -n; ulimit -H -n"],"rlimits":[{"type":"RLIMIT_NOFILE","soft":100,"hard":200}]}}'
+expect_run hostname 0 "ocibox" '{"process":{"args":["hostname"]}}'
+expect_run caps 0 "CapEff:	0000000000000020" '{"process":{"args":["grep","CapEff","/proc/self/status"],"capabilities":{"bounding":["CAP_KILL"],"effective":["CAP_KILL"],"permitted":["CAP_KILL"]}}}'
+expect_run readonly-root 0 "ro
+rw" '{"process":{"args":["sh","-c","touch /x 2>/dev/null && echo rw || echo ro; touch /tmp/x && echo rw"]}}'
+
+# The lifecycle of one container, step by step, as podman and containerd
+# drive it.
+B=$(bundle life '{"process":{"args":["sleep","1000"]}}')
+rs create --bundle "$B" --pid-file "$WORK/life.pid" life
+pid=$(cat "$WORK/life.pid" 2>/dev/null)
+if [ "$status" -ne 0 ] || [ -z "$pid" ] || [ ! -d "/proc/$pid" ]; then
+	fail "create" "status $status pid '$pid'" "$err"
+else
+	pass "create"
+fi
+rs state life
+if python3 - "$out" "$pid" "$B" <<'EOF'; then pass "state after create"; else fail "state after create" "$out"; fi
+import json, sys
+s = json.loads(sys.argv[1])
+ok = (s["ociVersion"].startswith("1.") and s["id"] == "life" and s["status"] == "created"
+      and str(s["pid"]) == sys.argv[2] and s["bundle"] == sys.argv[3])
+sys.exit(0 if ok else 1)
+EOF
+rs create --bundle "$B" life
+if [ "$status" -ne 0 ] && grep -q "container with id exists" <<<"$err"; then pass "double create fails"; else fail "double create fails" "status $status" "$err"; fi
+rs kill life TERM
+if [ "$status" -eq 0 ] && [ "$(statusof life)" = created ]; then pass "kill TERM before start"; else fail "kill TERM before start" "status $status, now $(statusof life)" "$err"; fi
+rs start life
+if [ "$status" -eq 0 ] && [ "$(statusof life)" = running ]; then pass "start"; else fail "start" "status $status, now $(statusof life)" "$err"; fi
+rs start life
+if [ "$status" -ne 0 ]; then pass "second start fails"; else fail "second start fails"; fi
+rs list --format json
+if python3 -c 'import json,sys; l=json.loads(sys.argv[1]); sys.exit(0 if [c["status"] for c in l if c["id"]=="life"]==["running"] else 1)' "$out"; then pass "list json"; else fail "list json" "$out"; fi
+rs list -q
+if [ "$out" = life ]; then pass "list -q"; else fail "list -q" "$out"; fi
+rs ps --format json life
+if python3 -c 'import json,sys; l=json.loads(sys.argv[1]); sys.exit(0 if int(sys.argv[2]) in l else 1)' "$out" "$pid"; then pass "ps json"; else fail "ps json" "$out"; fi
+rs delete life
+if [ "$status" -ne 0 ] && grep -q "is not stopped: running" <<<"$err" && [ "$(statusof life)" = running ]; then
+	pass "delete of a running container fails"
+else
+	fail "delete of a running container fails" "status $status" "$err"
+fi
+rs kill life 15
+sleep 0.5
+if [ "$status" -eq 0 ] && [ "$(statusof life)" = running ]; then pass "SIGTERM ignored by a handler-less init"; else fail "SIGTERM ignored by a handler-less init" "status $status, now $(statusof life)" "$err"; fi
+rs kill life KILL
+rs wait life
+if [ "$status" -eq 137 ] && [ "$(statusof life)" = stopped ]; then pass "SIGKILL: status 137, stopped"; else fail "SIGKILL: status 137, stopped" "wait $status, now $(statusof life)" "$err"; fi
+rs --log "$WORK/log.json" --log-format json kill life 9
+if [ "$status" -ne 0 ] && tail -1 "$WORK/log.json" | python3 -c 'import json,sys; l=json.load(sys.stdin); sys.exit(0 if l["level"]=="error" and l["msg"]=="container not running" and l["time"] else 1)'; then
+	pass "kill of a stopped container: runc's JSON log line"
+else
+	fail "kill of a stopped container: runc's JSON log line" "status $status" "$(cat "$WORK/log.json" 2>/dev/null)"
+fi
+rs start life
+if [ "$status" -ne 0 ]; then pass "start of a stopped container fails"; else fail "start of a stopped container fails"; fi
+rs delete life
+left=$(gone life "$pid")
+if [ "$status" -eq 0 ] && [ -z "$left" ]; then pass "delete leaves nothing"; else fail "delete leaves nothing" "status $status $left" "$err"; fi
+rs state life
+if [ "$status" -ne 0 ] && grep -q "does not exist" <<<"$err"; then pass "state of a deleted container"; else fail "state of a deleted container" "$err"; fi
+
+# A handler for SIGTERM: the init chooses its exit status.
+B=$(bundle trap '{"process":{"args":["sh","-c","trap \"echo got TERM; exit 7\" TERM; echo ready; while :; do sleep 0.1; done"]}}')
+rs create --bundle "$B" trap
+rs start trap
+sleep 1
+rs kill trap SIGTERM
+rs wait trap
+if [ "$status" -eq 7 ]; then pass "SIGTERM handler in the init: status 7"; else fail "SIGTERM handler in the init: status 7" "wait $status" "$err"; fi
+rs delete trap
+
+# Killed before it was started.
+B=$(bundle early '{"process":{"args":["sleep","1000"]}}')
+rs create --bundle "$B" --pid-file "$WORK/early.pid" early
+pid=$(cat "$WORK/early.pid" 2>/dev/null)
+rs kill early 9
+rs wait early
+w=$status
+rs delete early
+left=$(gone early "$pid")
+if [ "$w" -eq 137 ] && [ -z "$left" ]; then pass "SIGKILL before start"; else fail "SIGKILL before start" "wait $w $left" "$err"; fi
+
+# A created container is deleted without --force; a running one with it.
+rs create --bundle "$B" --pid-file "$WORK/early.pid" early2
+pid=$(cat "$WORK/early.pid" 2>/dev/null)
+rs delete early2
+left=$(gone early2 "$pid")
+if [ "$status" -eq 0 ] && [ -z "$left" ]; then pass "delete of a created container"; else fail "delete of a created container" "status $status $left" "$err"; fi
+rs create --bundle "$B" --pid-file "$WORK/early.pid" forced
+pid=$(cat "$WORK/early.pid" 2>/dev/null)
+rs start forced
+rs delete --force forced
+left=$(gone forced "$pid")
+if [ "$status" -eq 0 ] && [ -z "$left" ]; then pass "delete --force of a running container"; else fail "delete --force of a running container" "status $status $left" "$err"; fi
+
+# Bad input: a clear error and nothing left behind.
+mkdir -p "$WORK/noconfig"
+rs create --bundle "$WORK/noconfig" bad1
+if [ "$status" -ne 0 ] && [ ! -e "$STATE/bad1" ]; then pass "missing config.json"; else fail "missing config.json" "status $status" "$err"; fi
+B=$(bundle noexec '{"process":{"args":["/bin/nonexistent"]}}')
+rs create --bundle "$B" bad2
+if [ "$status" -ne 0 ] && grep -q "no such file" <<<"$err" && [ ! -e "$STATE/bad2" ]; then pass "missing executable"; else fail "missing executable" "status $status" "$err"; fi
+B=$(bundle noroot "{\"root\":{\"path\":\"$WORK/nonexistent\"}}")
+rs create --bundle "$B" bad3
+if [ "$status" -ne 0 ] && [ ! -e "$STATE/bad3" ]; then pass "missing rootfs"; else fail "missing rootfs" "status $status" "$err"; fi
+rs create --bundle "$B" "bad/id"
+if [ "$status" -ne 0 ]; then pass "invalid id"; else fail "invalid id"; fi
+
+# Nothing left: no state, no sandbox process of this test.
+left=$(ls "$STATE" 2>/dev/null)
+procs=$(pgrep -f "root=$STATE" || true)
+if [ -z "$left" ] && [ -z "$procs" ]; then pass "no leftovers"; else fail "no leftovers" "state: $left" "processes: $procs"; fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
