@@ -28,6 +28,8 @@ func main() {
 	subcommands.Register(&cmd.List{Global: g}, "oci")
 	subcommands.Register(&cmd.Ps{Global: g}, "oci")
 	subcommands.Register(cmd.NewWait(g), "oci")
+	subcommands.Register(&cmd.Spec{Global: g}, "oci")
+	subcommands.Register(cmd.NewFeatures(g), "oci")
 	flag.Parse()
 	os.Exit(int(subcommands.Execute(context.Background())))
 }

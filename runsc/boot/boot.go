@@ -188,7 +188,9 @@ func Run(c Config) (int, error) {
 	}
 
 	// Signals sent to the sandbox process from outside go to init, as
-	// signals from an ancestor PID namespace do.
+	// signals from an ancestor PID namespace do: an init without a
+	// handler ignores them (kernel.Kernel.SendSignal with a nil sender),
+	// the rule `runsc kill` follows too.
 	sigs := make(chan os.Signal, 16)
 	signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2)
 	go func() {

@@ -112,3 +112,11 @@ outer:
 	}
 	return m, nil
 }
+
+// CapabilityName returns the OCI name of capability number n.
+func CapabilityName(n int) (string, bool) {
+	if n < 0 || n >= len(capNames) {
+		return "", false
+	}
+	return capNames[n], true
+}
