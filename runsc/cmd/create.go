@@ -90,9 +90,17 @@ func createContainer(g *flags.Global, id string, o *createOpts, foreground bool)
 	if err != nil {
 		return nil, err
 	}
-	if spec.Process.Terminal && o.consoleSocket != "" {
-		if _, err := os.Stat(o.consoleSocket); err != nil {
-			return nil, fmt.Errorf("console socket %s: %w", o.consoleSocket, err)
+	// A terminal is the caller's own (run in the foreground) until the
+	// sentry's pty master can be handed to a console socket.
+	if spec.Process.Terminal {
+		switch {
+		case o.consoleSocket != "":
+			if _, err := os.Stat(o.consoleSocket); err != nil {
+				return nil, fmt.Errorf("console socket %s: %w", o.consoleSocket, err)
+			}
+			return nil, errors.New("process.terminal with --console-socket is not supported yet")
+		case !foreground:
+			return nil, errors.New("cannot allocate tty if runc will detach without setting console socket")
 		}
 	}
 	s := store(g)

@@ -227,6 +227,36 @@ rs delete --force forced
 left=$(gone forced "$pid")
 if [ "$status" -eq 0 ] && [ -z "$left" ]; then pass "delete --force of a running container"; else fail "delete --force of a running container" "status $status $left" "$err"; fi
 
+# kill --all reaches every process; SIGKILL ends the container.
+B=$(bundle all '{"process":{"args":["sh","-c","sleep 1000 & sleep 1000"]}}')
+rs create --bundle "$B" --pid-file "$WORK/all.pid" all
+pid=$(cat "$WORK/all.pid" 2>/dev/null)
+rs start all
+sleep 0.5
+rs kill --all all 9
+k=$status
+rs wait all
+w=$status
+rs delete all
+left=$(gone all "$pid")
+if [ "$k" -eq 0 ] && [ "$w" -eq 137 ] && [ -z "$left" ]; then pass "kill --all"; else fail "kill --all" "kill $k wait $w $left" "$err"; fi
+
+# spec writes a default config.json once; a terminal needs a console socket
+# unless run in the foreground.
+mkdir -p "$WORK/spec"
+rs spec --bundle "$WORK/spec"
+s1=$status
+rs spec --bundle "$WORK/spec"
+if [ "$s1" -eq 0 ] && [ "$status" -ne 0 ] &&
+	python3 -c 'import json,sys; c=json.load(open(sys.argv[1])); sys.exit(0 if c["ociVersion"].startswith("1.") and c["process"]["args"]==["sh"] else 1)' "$WORK/spec/config.json"; then
+	pass "spec"
+else
+	fail "spec" "first $s1 second $status" "$err"
+fi
+B=$(bundle tty '{"process":{"args":["true"],"terminal":true}}')
+rs create --bundle "$B" tty
+if [ "$status" -ne 0 ] && grep -q "console socket" <<<"$err" && [ ! -e "$STATE/tty" ]; then pass "terminal without console socket"; else fail "terminal without console socket" "status $status" "$err"; fi
+
 # Bad input: a clear error and nothing left behind.
 mkdir -p "$WORK/noconfig"
 rs create --bundle "$WORK/noconfig" bad1
