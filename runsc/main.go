@@ -30,6 +30,7 @@ func main() {
 	subcommands.Register(cmd.NewWait(g), "oci")
 	subcommands.Register(&cmd.Spec{Global: g}, "oci")
 	subcommands.Register(cmd.NewFeatures(g), "oci")
+	subcommands.Register(&cmd.Exec{Global: g}, "oci")
 	flag.Parse()
 	os.Exit(int(subcommands.Execute(context.Background())))
 }

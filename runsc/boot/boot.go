@@ -178,7 +178,7 @@ func Run(c Config) (int, error) {
 			code, err := startError(c.Argv[0], err)
 			return code, c.ready(err)
 		}
-		return runControlled(c, k, initCfg)
+		return runControlled(c, k, fsys, initCfg)
 	}
 	if err == nil {
 		err = k.StartInit(initCfg)

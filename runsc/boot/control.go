@@ -1,12 +1,16 @@
 package boot
 
 import (
+	"encoding/json"
+	"fmt"
 	"os"
 	"os/signal"
 	"sync"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/rampart-sandbox/rampart/fs/rootfs"
+	"github.com/rampart-sandbox/rampart/fs/vfs"
 	"github.com/rampart-sandbox/rampart/sentry/control"
 	"github.com/rampart-sandbox/rampart/sentry/kernel"
 )
@@ -37,6 +41,7 @@ const (
 type sandbox struct {
 	c       *Config
 	k       *kernel.Kernel
+	fsys    *filesystems
 	initCfg kernel.InitConfig
 
 	mu      sync.Mutex
@@ -44,12 +49,15 @@ type sandbox struct {
 	exit    int // protected by mu; valid once done is closed
 	started chan struct{}
 	done    chan struct{}
+	// execs are the processes started by exec, by pid, until waited for.
+	execs map[kernel.ThreadID]*kernel.ThreadGroup // protected by mu
 }
 
 // runControlled serves the control socket until the container's init has
 // exited (or the sandbox was killed before start) and returns its status.
-func runControlled(c Config, k *kernel.Kernel, initCfg kernel.InitConfig) (int, error) {
-	s := &sandbox{c: &c, k: k, initCfg: initCfg, started: make(chan struct{}), done: make(chan struct{})}
+func runControlled(c Config, k *kernel.Kernel, fsys *filesystems, initCfg kernel.InitConfig) (int, error) {
+	s := &sandbox{c: &c, k: k, fsys: fsys, initCfg: initCfg, started: make(chan struct{}), done: make(chan struct{}),
+		execs: map[kernel.ThreadID]*kernel.ThreadGroup{}}
 	srv, err := control.Listen(c.Control.Socket, s.handle)
 	if err != nil {
 		return 1, c.ready(err)
@@ -92,8 +100,27 @@ func (s *sandbox) finish(code int) {
 	close(s.done)
 }
 
-func (s *sandbox) handle(r control.Request) control.Response {
+func (s *sandbox) handle(r control.Request, files []*os.File) control.Response {
+	defer func() {
+		for _, f := range files {
+			f.Close()
+		}
+	}()
 	switch r.Cmd {
+	case control.CmdExec:
+		return s.exec(r, files)
+	case control.CmdWaitPid:
+		s.mu.Lock()
+		tg := s.execs[kernel.ThreadID(r.Pid)]
+		s.mu.Unlock()
+		if tg == nil {
+			return control.Response{Error: fmt.Sprintf("no process %d started by exec", r.Pid)}
+		}
+		<-tg.Exited()
+		s.mu.Lock()
+		delete(s.execs, kernel.ThreadID(r.Pid))
+		s.mu.Unlock()
+		return control.Response{ExitStatus: tg.ExitStatus().ExitCode()}
 	case control.CmdStart:
 		return s.start()
 	case control.CmdSignal:
@@ -165,4 +192,67 @@ func (s *sandbox) signal(sig int, all bool) string {
 		s.k.SendSignal(tg, sig, nil)
 	}
 	return ""
+}
+
+// ExecConfig is the process of runsc exec (control.Request.Process).
+type ExecConfig struct {
+	Argv, Envv []string
+	Cwd        string
+	User       *User
+	Caps       *Caps
+	Umask      uint32
+	NoNewPrivs bool
+}
+
+// exec starts r.Process in the running container with files as its
+// stdin, stdout and stderr.
+func (s *sandbox) exec(r control.Request, files []*os.File) control.Response {
+	s.mu.Lock()
+	phase := s.phase
+	s.mu.Unlock()
+	if phase != phaseRunning {
+		return control.Response{Error: "cannot exec in a stopped container"}
+	}
+	var e ExecConfig
+	if err := json.Unmarshal(r.Process, &e); err != nil {
+		return control.Response{Error: fmt.Sprintf("bad process: %v", err)}
+	}
+	if len(e.Argv) == 0 || len(files) != 3 {
+		return control.Response{Error: "exec needs args and three stdio descriptors"}
+	}
+	c := Config{User: e.User, Caps: e.Caps}
+	creds := c.credentials()
+	umask := e.Umask
+	switch umask {
+	case 0:
+		umask = 0o022
+	case UmaskZero:
+		umask = 0
+	}
+	fsc := s.fsys.newFSContext(creds, e.Cwd, umask)
+	fdt := vfs.NewFDTable()
+	if err := rootfs.InstallStdio(bootCtx{creds}, fdt, [3]int{int(files[0].Fd()), int(files[1].Fd()), int(files[2].Fd())}); err != nil {
+		return control.Response{Error: err.Error()}
+	}
+	var limits *kernel.Limits
+	if init := s.k.FindThreadGroup(1); init != nil {
+		limits = init.Limits().Copy()
+	}
+	cfg := kernel.InitConfig{Argv: e.Argv, Envv: e.Envv, Credentials: creds, FDTable: fdt, FSContext: fsc,
+		Limits: limits, Umask: umask, NoNewPrivs: e.NoNewPrivs}
+	var err error
+	cfg.Path, err = s.fsys.lookPath(creds, fsc, e.Argv[0], e.Envv)
+	var tg *kernel.ThreadGroup
+	if err == nil {
+		tg, err = s.k.StartProcess(cfg)
+	}
+	if err != nil {
+		_, err = startError(e.Argv[0], err)
+		return control.Response{Error: err.Error()}
+	}
+	pid := tg.PID()
+	s.mu.Lock()
+	s.execs[pid] = tg
+	s.mu.Unlock()
+	return control.Response{Pid: int(pid)}
 }

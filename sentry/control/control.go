@@ -6,13 +6,17 @@
 package control
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"sync"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Version is the protocol version this package speaks.
@@ -27,8 +31,13 @@ const (
 	CmdSignal = "signal"
 	// CmdWait answers when the init has exited, with its exit status.
 	CmdWait = "wait"
-	// CmdPids lists the host pids of the sandbox's own processes.
-	CmdPids = "pids"
+	// CmdExec starts Request.Process in the running container, with
+	// the three FDs sent along (SCM_RIGHTS) as its stdin, stdout and
+	// stderr; Response.Pid is its pid in the sandbox.
+	CmdExec = "exec"
+	// CmdWaitPid answers when the process Request.Pid started by
+	// CmdExec has exited, with its exit status.
+	CmdWaitPid = "waitpid"
 )
 
 // Request is what the CLI sends.
@@ -37,6 +46,9 @@ type Request struct {
 	Cmd     string `json:"cmd"`
 	Signal  int    `json:"signal,omitempty"`
 	All     bool   `json:"all,omitempty"`
+	Pid     int    `json:"pid,omitempty"`
+	// Process is a runtime-spec process (CmdExec).
+	Process json.RawMessage `json:"process,omitempty"`
 }
 
 // Response is what the sandbox answers. Error is empty on success.
@@ -44,11 +56,12 @@ type Response struct {
 	Version    int    `json:"version"`
 	Error      string `json:"error,omitempty"`
 	ExitStatus int    `json:"exitStatus,omitempty"`
-	Pids       []int  `json:"pids,omitempty"`
+	Pid        int    `json:"pid,omitempty"`
 }
 
-// Handler serves one request; it may block (CmdWait does).
-type Handler func(Request) Response
+// Handler serves one request; it may block (CmdWait does). files are the
+// descriptors sent with the request; the handler owns them.
+type Handler func(r Request, files []*os.File) Response
 
 // Server accepts connections on a control socket until Close.
 type Server struct {
@@ -89,19 +102,75 @@ func Listen(path string, h Handler) (*Server, error) {
 	return s, nil
 }
 
+// maxRequest bounds a request's size.
+const maxRequest = 1 << 20
+
 func serve(c *net.UnixConn, h Handler) {
 	defer c.Close()
-	var req Request
 	var resp Response
-	if err := json.NewDecoder(c).Decode(&req); err != nil {
+	req, files, err := readRequest(c)
+	if err != nil {
 		resp.Error = fmt.Sprintf("bad request: %v", err)
 	} else if req.Version != Version {
 		resp.Error = fmt.Sprintf("control protocol version %d not supported (want %d)", req.Version, Version)
 	} else {
-		resp = h(req)
+		resp = h(req, files)
+		files = nil
+	}
+	for _, f := range files {
+		f.Close()
 	}
 	resp.Version = Version
 	_ = json.NewEncoder(c).Encode(&resp)
+}
+
+// readRequest reads one newline-terminated JSON request and the
+// descriptors that came with it.
+func readRequest(c *net.UnixConn) (Request, []*os.File, error) {
+	var req Request
+	var files []*os.File
+	buf := make([]byte, 0, 4096)
+	chunk := make([]byte, 4096)
+	oob := make([]byte, unix.CmsgSpace(4*16))
+	for !bytes.Contains(buf, []byte{'\n'}) {
+		if len(buf) > maxRequest {
+			return req, files, errors.New("request too long")
+		}
+		n, oobn, _, _, err := c.ReadMsgUnix(chunk, oob)
+		if oobn > 0 {
+			msgs, perr := unix.ParseSocketControlMessage(oob[:oobn])
+			if perr == nil {
+				for _, m := range msgs {
+					fds, _ := unix.ParseUnixRights(&m)
+					for _, fd := range fds {
+						files = append(files, os.NewFile(uintptr(fd), "control"))
+					}
+				}
+			}
+		}
+		buf = append(buf, chunk[:n]...)
+		if err != nil {
+			if err == io.EOF && n == 0 {
+				for _, f := range files {
+					f.Close()
+				}
+				return req, nil, io.ErrUnexpectedEOF
+			}
+			if err != io.EOF {
+				for _, f := range files {
+					f.Close()
+				}
+				return req, nil, err
+			}
+		}
+	}
+	if err := json.Unmarshal(buf[:bytes.IndexByte(buf, '\n')], &req); err != nil {
+		for _, f := range files {
+			f.Close()
+		}
+		return req, nil, err
+	}
+	return req, files, nil
 }
 
 // Close stops accepting connections, removes the socket and gives the
@@ -129,6 +198,11 @@ var ErrUnreachable = errors.New("sandbox unreachable")
 // non-empty Response.Error is returned as an error. timeout bounds the
 // whole exchange; zero means none (CmdWait).
 func Call(path string, req Request, timeout time.Duration) (Response, error) {
+	return CallWithFiles(path, req, nil, timeout)
+}
+
+// CallWithFiles is Call with descriptors sent along (SCM_RIGHTS).
+func CallWithFiles(path string, req Request, files []*os.File, timeout time.Duration) (Response, error) {
 	req.Version = Version
 	c, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: path, Net: "unix"})
 	if err != nil {
@@ -138,7 +212,20 @@ func Call(path string, req Request, timeout time.Duration) (Response, error) {
 	if timeout > 0 {
 		c.SetDeadline(time.Now().Add(timeout))
 	}
-	if err := json.NewEncoder(c).Encode(&req); err != nil {
+	b, err := json.Marshal(&req)
+	if err != nil {
+		return Response{}, err
+	}
+	b = append(b, '\n')
+	var oob []byte
+	if len(files) > 0 {
+		fds := make([]int, len(files))
+		for i, f := range files {
+			fds[i] = int(f.Fd())
+		}
+		oob = unix.UnixRights(fds...)
+	}
+	if _, _, err := c.WriteMsgUnix(b, oob, nil); err != nil {
 		return Response{}, fmt.Errorf("%w: %v", ErrUnreachable, err)
 	}
 	var resp Response

@@ -2,6 +2,7 @@ package control
 
 import (
 	"errors"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -10,13 +11,24 @@ import (
 func TestCallAndVersion(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "c.sock")
 	release := make(chan struct{})
-	s, err := Listen(path, func(r Request) Response {
+	s, err := Listen(path, func(r Request, files []*os.File) Response {
 		switch r.Cmd {
 		case CmdSignal:
 			if r.Signal == 0 {
 				return Response{Error: "bad signal"}
 			}
 			return Response{}
+		case CmdExec:
+			defer func() {
+				for _, f := range files {
+					f.Close()
+				}
+			}()
+			if len(files) != 1 {
+				return Response{Error: "want one file"}
+			}
+			files[0].Write([]byte("hi"))
+			return Response{Pid: 7}
 		case CmdWait:
 			<-release
 			return Response{ExitStatus: 42}
@@ -31,6 +43,19 @@ func TestCallAndVersion(t *testing.T) {
 	}
 	if _, err := Call(path, Request{Cmd: CmdSignal}, time.Second); err == nil || err.Error() != "bad signal" {
 		t.Fatalf("handler error: %v", err)
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := CallWithFiles(path, Request{Cmd: CmdExec}, []*os.File{w}, time.Second)
+	w.Close()
+	if err != nil || resp.Pid != 7 {
+		t.Fatalf("exec: %+v %v", resp, err)
+	}
+	got := make([]byte, 2)
+	if _, err := r.Read(got); err != nil || string(got) != "hi" {
+		t.Fatalf("read through the passed FD: %q %v", got, err)
 	}
 	done := make(chan Response)
 	go func() {

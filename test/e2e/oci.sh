@@ -227,6 +227,31 @@ rs delete --force forced
 left=$(gone forced "$pid")
 if [ "$status" -eq 0 ] && [ -z "$left" ]; then pass "delete --force of a running container"; else fail "delete --force of a running container" "status $status $left" "$err"; fi
 
+# exec: a new process in the running container, with its own settings and
+# the caller's stdio; its exit status; a process file; detached.
+B=$(bundle ex '{"process":{"args":["sleep","1000"],"env":["PATH=/bin","A=1"],"cwd":"/"}}')
+rs create --bundle "$B" ex
+rs exec ex true
+if [ "$status" -ne 0 ] && grep -q "cannot exec in a created container" <<<"$err"; then pass "exec before start fails"; else fail "exec before start fails" "status $status" "$err"; fi
+rs start ex
+rs exec --user 1000:1000 --env B=2 --cwd /etc ex sh -c 'echo $A$B; pwd; id -u; id -g; exit 5'
+if [ "$status" -eq 5 ] && [ "$out" = "12
+/etc
+1000
+1000" ]; then pass "exec with --user --env --cwd"; else fail "exec with --user --env --cwd" "status $status" "$out" "$err"; fi
+echo '{"args":["sh","-c","echo from a process file"],"env":["PATH=/bin"],"cwd":"/","user":{"uid":0,"gid":0}}' >"$WORK/proc.json"
+rs exec --process "$WORK/proc.json" ex
+if [ "$status" -eq 0 ] && [ "$out" = "from a process file" ]; then pass "exec --process"; else fail "exec --process" "status $status" "$out" "$err"; fi
+rs exec ex /bin/nonexistent
+if [ "$status" -ne 0 ] && grep -q "no such file" <<<"$err"; then pass "exec of a missing executable"; else fail "exec of a missing executable" "status $status" "$err"; fi
+rs exec --detach --pid-file "$WORK/ex.pid" ex sleep 1000
+if [ "$status" -eq 0 ] && [ -s "$WORK/ex.pid" ]; then pass "exec --detach"; else fail "exec --detach" "status $status" "$err"; fi
+rs state ex
+pid=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["pid"])' "$out" 2>/dev/null)
+rs delete --force ex
+left=$(gone ex "$pid")
+if [ "$status" -eq 0 ] && [ -z "$left" ]; then pass "delete --force with exec'd processes"; else fail "delete --force with exec'd processes" "$left" "$err"; fi
+
 # kill --all reaches every process; SIGKILL ends the container.
 B=$(bundle all '{"process":{"args":["sh","-c","sleep 1000 & sleep 1000"]}}')
 rs create --bundle "$B" --pid-file "$WORK/all.pid" all
