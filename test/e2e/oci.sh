@@ -8,7 +8,7 @@ set -uo pipefail
 
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
-RUNSC_BIN=$ROOT/bin/runsc
+RUNSC_BIN=${OCI_RUNSC:-$ROOT/bin/runsc}
 BUSYBOX=${BUSYBOX:-/bin/busybox}
 LIMIT=${OCI_TIMEOUT:-30}
 
@@ -251,6 +251,18 @@ pid=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["pid"])' "$out"
 rs delete --force ex
 left=$(gone ex "$pid")
 if [ "$status" -eq 0 ] && [ -z "$left" ]; then pass "delete --force with exec'd processes"; else fail "delete --force with exec'd processes" "$left" "$err"; fi
+
+# run --detach: created and started, the caller returns at once.
+B=$(bundle det '{"process":{"args":["sleep","1000"]}}')
+rs run --detach --bundle "$B" --pid-file "$WORK/det.pid" det
+pid=$(cat "$WORK/det.pid" 2>/dev/null)
+st=$(statusof det)
+rs kill det 9
+rs wait det
+w=$status
+rs delete det
+left=$(gone det "$pid")
+if [ "$st" = running ] && [ "$w" -eq 137 ] && [ -z "$left" ]; then pass "run --detach"; else fail "run --detach" "status $st wait $w $left" "$err"; fi
 
 # kill --all reaches every process; SIGKILL ends the container.
 B=$(bundle all '{"process":{"args":["sh","-c","sleep 1000 & sleep 1000"]}}')
