@@ -121,6 +121,22 @@ func createContainer(g *flags.Global, id string, o *createOpts, foreground bool)
 			return nil, err
 		}
 	}
+	if h := spec.Hooks; h != nil {
+		st, err := load(g, id)
+		if err == nil {
+			err = runHooks("prestart", h.Prestart, st)
+		}
+		if err == nil {
+			err = runHooks("createRuntime", h.CreateRuntime, st)
+		}
+		if err == nil {
+			err = runHooks("createContainer", h.CreateContainer, st)
+		}
+		if err != nil {
+			destroy(g, id)
+			return nil, err
+		}
+	}
 	return cmd, nil
 }
 

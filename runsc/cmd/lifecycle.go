@@ -67,8 +67,24 @@ func startContainer(g *flags.Global, id string) error {
 	case container.Paused:
 		return errors.New("cannot start a paused container")
 	}
-	_, err = control.Call(store(g).ControlPath(id), control.Request{Cmd: control.CmdStart}, 30*time.Second)
-	return err
+	spec, _ := container.LoadSpec(st.Bundle)
+	if spec != nil && spec.Hooks != nil {
+		if err := runHooks("startContainer", spec.Hooks.StartContainer, st); err != nil {
+			killSandbox(st)
+			return err
+		}
+	}
+	if _, err = control.Call(store(g).ControlPath(id), control.Request{Cmd: control.CmdStart}, 30*time.Second); err != nil {
+		return err
+	}
+	if spec != nil && spec.Hooks != nil {
+		if st, err := load(g, id); err == nil {
+			if err := runHooks("poststart", spec.Hooks.Poststart, st); err != nil {
+				logLine(g, "warning", err.Error())
+			}
+		}
+	}
+	return nil
 }
 
 // Run implements `runsc run`: create and start, then (without --detach)
@@ -136,7 +152,11 @@ func (c *Run) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands.
 		code = st.ExitStatus
 	}
 	if !c.keep {
+		st, _ := store(g).Load(id)
 		destroy(g, id)
+		if st != nil {
+			poststop(g, st)
+		}
 	}
 	os.Exit(code)
 	return subcommands.ExitSuccess
@@ -297,7 +317,21 @@ func (c *Delete) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcomman
 	if err := destroy(g, id); err != nil {
 		return fail(g, err)
 	}
+	poststop(g, st)
 	return subcommands.ExitSuccess
+}
+
+// poststop runs the poststop hooks of a deleted container; a failure is
+// only logged, as the runtime spec says.
+func poststop(g *flags.Global, st *container.State) {
+	spec, _ := container.LoadSpec(st.Bundle)
+	if spec == nil || spec.Hooks == nil {
+		return
+	}
+	st.Status = container.Stopped
+	if err := runHooks("poststop", spec.Hooks.Poststop, st); err != nil {
+		logLine(g, "warning", err.Error())
+	}
 }
 
 // List implements `runsc list`.

@@ -264,6 +264,35 @@ rs delete det
 left=$(gone det "$pid")
 if [ "$st" = running ] && [ "$w" -eq 137 ] && [ -z "$left" ]; then pass "run --detach"; else fail "run --detach" "status $st wait $w $left" "$err"; fi
 
+# Hooks: each kind in order, with the state on stdin; a failing or hanging
+# createRuntime hook fails create and leaves nothing.
+HL=$WORK/hooks.log
+cat >"$WORK/hook.sh" <<EOF
+#!/bin/sh
+st=\$(python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])')
+echo "\$1 \$st" >>"$HL"
+EOF
+chmod +x "$WORK/hook.sh"
+hook() { printf '{"path":"%s","args":["hook.sh","%s"]}' "$WORK/hook.sh" "$1"; } # KIND
+B=$(bundle hooks "{\"process\":{\"args\":[\"true\"]},\"hooks\":{\"prestart\":[$(hook prestart)],\"createRuntime\":[$(hook createRuntime)],\"createContainer\":[$(hook createContainer)],\"startContainer\":[$(hook startContainer)],\"poststart\":[$(hook poststart)],\"poststop\":[$(hook poststop)]}}")
+rs run --bundle "$B" hooks
+want="prestart created
+createRuntime created
+createContainer created
+startContainer created
+poststart running
+poststop stopped"
+got=$(cat "$HL" 2>/dev/null)
+# poststart may see the init already exited.
+got=${got/poststart stopped/poststart running}
+if [ "$status" -eq 0 ] && [ "$got" = "$want" ]; then pass "hooks in order with the state"; else fail "hooks in order with the state" "status $status" "$got" "$err"; fi
+B=$(bundle badhook '{"process":{"args":["true"]},"hooks":{"createRuntime":[{"path":"/bin/false"}]}}')
+rs create --bundle "$B" badhook
+if [ "$status" -ne 0 ] && grep -q "createRuntime hook" <<<"$err" && [ ! -e "$STATE/badhook" ]; then pass "failing hook"; else fail "failing hook" "status $status" "$err"; fi
+B=$(bundle slowhook '{"process":{"args":["true"]},"hooks":{"createRuntime":[{"path":"/bin/sleep","args":["sleep","30"],"timeout":1}]}}')
+rs create --bundle "$B" slowhook
+if [ "$status" -ne 0 ] && grep -q "timed out" <<<"$err" && [ ! -e "$STATE/slowhook" ]; then pass "hook timeout"; else fail "hook timeout" "status $status" "$err"; fi
+
 # kill --all reaches every process; SIGKILL ends the container.
 B=$(bundle all '{"process":{"args":["sh","-c","sleep 1000 & sleep 1000"]}}')
 rs create --bundle "$B" --pid-file "$WORK/all.pid" all
