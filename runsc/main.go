@@ -31,6 +31,8 @@ func main() {
 	subcommands.Register(&cmd.Spec{Global: g}, "oci")
 	subcommands.Register(cmd.NewFeatures(g), "oci")
 	subcommands.Register(&cmd.Exec{Global: g}, "oci")
+	subcommands.Register(cmd.NewPause(g, false), "oci")
+	subcommands.Register(cmd.NewPause(g, true), "oci")
 	flag.Parse()
 	os.Exit(int(subcommands.Execute(context.Background())))
 }

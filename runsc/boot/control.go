@@ -29,6 +29,8 @@ type Control struct {
 	// OnExit is called once with the init's exit status, before waiters
 	// are answered and the sandbox exits.
 	OnExit func(code int)
+	// OnPause is called after a pause (true) or a resume (false).
+	OnPause func(paused bool)
 }
 
 // Lifecycle phases of a controlled sandbox.
@@ -45,8 +47,9 @@ type sandbox struct {
 	initCfg kernel.InitConfig
 
 	mu      sync.Mutex
-	phase   int // protected by mu
-	exit    int // protected by mu; valid once done is closed
+	phase   int  // protected by mu
+	paused  bool // protected by mu
+	exit    int  // protected by mu; valid once done is closed
 	started chan struct{}
 	done    chan struct{}
 	// execs are the processes started by exec, by pid, until waited for.
@@ -107,6 +110,8 @@ func (s *sandbox) handle(r control.Request, files []*os.File) control.Response {
 		}
 	}()
 	switch r.Cmd {
+	case control.CmdPause, control.CmdResume:
+		return s.pause(r.Cmd == control.CmdPause)
 	case control.CmdExec:
 		return s.exec(r, files)
 	case control.CmdWaitPid:
@@ -255,4 +260,29 @@ func (s *sandbox) exec(r control.Request, files []*os.File) control.Response {
 	s.execs[pid] = tg
 	s.mu.Unlock()
 	return control.Response{Pid: int(pid)}
+}
+
+// pause freezes (or thaws) every task of the running container.
+func (s *sandbox) pause(pause bool) control.Response {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.phase != phaseRunning {
+		return control.Response{Error: "container not running"}
+	}
+	if pause == s.paused {
+		if pause {
+			return control.Response{Error: "container already paused"}
+		}
+		return control.Response{Error: "container not paused"}
+	}
+	if pause {
+		s.k.Freeze()
+	} else {
+		s.k.Thaw()
+	}
+	s.paused = pause
+	if s.c.Control.OnPause != nil {
+		s.c.Control.OnPause(pause)
+	}
+	return control.Response{}
 }

@@ -52,6 +52,15 @@ func (b *Boot) executeOCI() subcommands.ExitStatus {
 				return true
 			})
 		},
+		OnPause: func(paused bool) {
+			s.Update(b.id, func(st *container.State) bool {
+				st.Status = container.Running
+				if paused {
+					st.Status = container.Paused
+				}
+				return true
+			})
+		},
 		OnExit: func(code int) {
 			s.Update(b.id, func(st *container.State) bool {
 				st.Status, st.ExitStatus, st.Exited = container.Stopped, code, true

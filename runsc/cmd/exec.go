@@ -10,6 +10,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/google/subcommands"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -197,4 +198,45 @@ func (c *Exec) processSpec(st *container.State, args []string) (*specs.Process, 
 		p.NoNewPrivileges = true
 	}
 	return p, nil
+}
+
+// Pause implements `runsc pause` and, with resume set, `runsc resume`.
+type Pause struct {
+	Global *flags.Global
+	resume bool
+	simple
+}
+
+// NewPause returns the pause command, or with resume the resume command.
+func NewPause(g *flags.Global, resume bool) *Pause {
+	if resume {
+		return &Pause{g, true, simple{"resume", "resume a paused container", "resume <container-id>\n"}}
+	}
+	return &Pause{g, false, simple{"pause", "freeze every process of a container", "pause <container-id>\n"}}
+}
+
+// Execute implements subcommands.Command.
+func (c *Pause) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands.ExitStatus {
+	g := c.Global
+	id, err := oneID(f.Args())
+	if err != nil {
+		return fail(g, err)
+	}
+	st, err := load(g, id)
+	if err != nil {
+		return fail(g, err)
+	}
+	cmd := control.CmdPause
+	switch {
+	case c.resume && st.Status != container.Paused:
+		return fail(g, errors.New("container not paused"))
+	case !c.resume && st.Status != container.Running:
+		return fail(g, errors.New("container not running"))
+	case c.resume:
+		cmd = control.CmdResume
+	}
+	if _, err := control.Call(store(g).ControlPath(id), control.Request{Cmd: cmd}, 10*time.Second); err != nil {
+		return fail(g, err)
+	}
+	return subcommands.ExitSuccess
 }

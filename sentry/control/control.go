@@ -38,6 +38,10 @@ const (
 	// CmdWaitPid answers when the process Request.Pid started by
 	// CmdExec has exited, with its exit status.
 	CmdWaitPid = "waitpid"
+	// CmdPause freezes every process of the container; CmdResume thaws
+	// them.
+	CmdPause  = "pause"
+	CmdResume = "resume"
 )
 
 // Request is what the CLI sends.

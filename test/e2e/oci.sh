@@ -293,6 +293,43 @@ B=$(bundle slowhook '{"process":{"args":["true"]},"hooks":{"createRuntime":[{"pa
 rs create --bundle "$B" slowhook
 if [ "$status" -ne 0 ] && grep -q "timed out" <<<"$err" && [ ! -e "$STATE/slowhook" ]; then pass "hook timeout"; else fail "hook timeout" "status $status" "$err"; fi
 
+# pause stops every process (its output stops growing), resume lets them
+# go on; a paused container is not deleted without --force, and SIGKILL
+# still ends it.
+B=$(bundle pz '{"process":{"args":["sh","-c","while :; do echo x; sleep 0.05; done"]}}')
+timeout 10 "$RUNSC_BIN" --root="$STATE" create --bundle "$B" pz </dev/null >"$WORK/pz.out" 2>&1
+rs start pz
+sleep 0.5
+rs pause pz
+p1=$status
+st=$(statusof pz)
+sleep 0.3
+n1=$(wc -c <"$WORK/pz.out")
+sleep 1
+n2=$(wc -c <"$WORK/pz.out")
+rs pause pz
+p2=$status
+rs delete pz
+d=$status
+rs resume pz
+r1=$status
+sleep 1
+n3=$(wc -c <"$WORK/pz.out")
+rs resume pz
+r2=$status
+if [ "$p1" -eq 0 ] && [ "$st" = paused ] && [ "$n1" -gt 0 ] && [ "$n1" -eq "$n2" ] && [ "$p2" -ne 0 ] && [ "$d" -ne 0 ] &&
+	[ "$r1" -eq 0 ] && [ "$n3" -gt "$n2" ] && [ "$r2" -ne 0 ] && [ "$(statusof pz)" = running ]; then
+	pass "pause and resume"
+else
+	fail "pause and resume" "pause $p1 ($st) output $n1 $n2 $n3, second pause $p2, delete $d, resume $r1, second resume $r2" "$err"
+fi
+rs pause pz
+rs kill pz 9
+rs wait pz
+w=$status
+rs delete pz
+if [ "$w" -eq 137 ] && [ ! -e "$STATE/pz" ]; then pass "SIGKILL of a paused container"; else fail "SIGKILL of a paused container" "wait $w" "$err"; fi
+
 # kill --all reaches every process; SIGKILL ends the container.
 B=$(bundle all '{"process":{"args":["sh","-c","sleep 1000 & sleep 1000"]}}')
 rs create --bundle "$B" --pid-file "$WORK/all.pid" all
