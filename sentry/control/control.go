@@ -13,6 +13,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -79,7 +80,12 @@ type Server struct {
 // connection in its own goroutine with h.
 func Listen(path string, h Handler) (*Server, error) {
 	_ = os.Remove(path)
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	addr, release, err := shortPath(path)
+	if err != nil {
+		return nil, fmt.Errorf("control socket: %w", err)
+	}
+	defer release()
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: addr, Net: "unix"})
 	if err != nil {
 		return nil, fmt.Errorf("control socket: %w", err)
 	}
@@ -208,7 +214,12 @@ func Call(path string, req Request, timeout time.Duration) (Response, error) {
 // CallWithFiles is Call with descriptors sent along (SCM_RIGHTS).
 func CallWithFiles(path string, req Request, files []*os.File, timeout time.Duration) (Response, error) {
 	req.Version = Version
-	c, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: path, Net: "unix"})
+	addr, release, err := shortPath(path)
+	if err != nil {
+		return Response{}, fmt.Errorf("%w: %v", ErrUnreachable, err)
+	}
+	c, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: addr, Net: "unix"})
+	release()
 	if err != nil {
 		return Response{}, fmt.Errorf("%w: %v", ErrUnreachable, err)
 	}
@@ -240,4 +251,23 @@ func CallWithFiles(path string, req Request, files []*os.File, timeout time.Dura
 		return resp, errors.New(resp.Error)
 	}
 	return resp, nil
+}
+
+// maxSocketPath is the room in sockaddr_un's sun_path, less the NUL.
+const maxSocketPath = 107
+
+// shortPath returns a name for the socket at path that fits in a
+// sockaddr_un: path itself, or for a long one (a containerd --root with a
+// 64-character id) the path through an O_PATH descriptor of its directory
+// (/proc/self/fd/N/NAME), valid until release is called.
+func shortPath(path string) (string, func(), error) {
+	if len(path) <= maxSocketPath {
+		return path, func() {}, nil
+	}
+	dir, base := filepath.Split(path)
+	fd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return "", nil, err
+	}
+	return fmt.Sprintf("/proc/self/fd/%d/%s", fd, base), func() { unix.Close(fd) }, nil
 }

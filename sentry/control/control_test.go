@@ -73,3 +73,24 @@ func TestCallAndVersion(t *testing.T) {
 		t.Fatalf("after Close: %v, want ErrUnreachable", err)
 	}
 }
+
+// TestLongPath checks a socket path longer than sockaddr_un has room for.
+func TestLongPath(t *testing.T) {
+	dir := t.TempDir()
+	for len(dir) < 120 {
+		dir = filepath.Join(dir, "0123456789abcdef0123456789abcdef")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "control.sock")
+	s, err := Listen(path, func(r Request, files []*os.File) Response { return Response{Pid: 3} })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	r, err := Call(path, Request{Cmd: CmdWait}, time.Second)
+	if err != nil || r.Pid != 3 {
+		t.Fatalf("call through a long path: %+v %v", r, err)
+	}
+}

@@ -330,6 +330,19 @@ w=$status
 rs delete pz
 if [ "$w" -eq 137 ] && [ ! -e "$STATE/pz" ]; then pass "SIGKILL of a paused container"; else fail "SIGKILL of a paused container" "wait $w" "$err"; fi
 
+# A containerd-style 64-character id: the control socket's path is longer
+# than a unix socket address holds.
+LONG=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+B=$(bundle long '{"process":{"args":["sleep","1000"]}}')
+rs create --bundle "$B" "$LONG"
+rs start "$LONG"
+s1=$status
+rs kill "$LONG" 9
+rs wait "$LONG"
+w=$status
+rs delete "$LONG"
+if [ "$s1" -eq 0 ] && [ "$w" -eq 137 ] && [ ! -e "$STATE/$LONG" ]; then pass "64-character id"; else fail "64-character id" "start $s1 wait $w" "$err"; fi
+
 # kill --all reaches every process; SIGKILL ends the container.
 B=$(bundle all '{"process":{"args":["sh","-c","sleep 1000 & sleep 1000"]}}')
 rs create --bundle "$B" --pid-file "$WORK/all.pid" all
