@@ -33,6 +33,7 @@ func main() {
 	subcommands.Register(&cmd.Exec{Global: g}, "oci")
 	subcommands.Register(cmd.NewPause(g, false), "oci")
 	subcommands.Register(cmd.NewPause(g, true), "oci")
+	subcommands.Register(&cmd.Events{Global: g}, "oci")
 	flag.Parse()
 	os.Exit(int(subcommands.Execute(context.Background())))
 }

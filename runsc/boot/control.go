@@ -114,6 +114,8 @@ func (s *sandbox) handle(r control.Request, files []*os.File) control.Response {
 		return s.pause(r.Cmd == control.CmdPause)
 	case control.CmdExec:
 		return s.exec(r, files)
+	case control.CmdStats:
+		return control.Response{Stats: s.stats()}
 	case control.CmdWaitPid:
 		s.mu.Lock()
 		tg := s.execs[kernel.ThreadID(r.Pid)]
@@ -285,4 +287,23 @@ func (s *sandbox) pause(pause bool) control.Response {
 		s.c.Control.OnPause(pause)
 	}
 	return control.Response{}
+}
+
+// stats are the container's figures from the sentry's accounting: live
+// tasks, memory file allocation, and CPU time of the live processes and
+// of those that init has reaped.
+func (s *sandbox) stats() *control.Stats {
+	st := &control.Stats{MemoryUsage: s.k.MemoryFile.Usage().Allocated}
+	st.Pids, _ = s.k.TaskCounts()
+	for _, tg := range s.k.ThreadGroups() {
+		u, sy := tg.CPUUsage()
+		st.CPUUser += uint64(u)
+		st.CPUKernel += uint64(sy)
+	}
+	if init := s.k.FindThreadGroup(1); init != nil {
+		c := init.ChildrenUsage()
+		st.CPUUser += uint64(c.User)
+		st.CPUKernel += uint64(c.Sys)
+	}
+	return st
 }

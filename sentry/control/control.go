@@ -43,7 +43,22 @@ const (
 	// them.
 	CmdPause  = "pause"
 	CmdResume = "resume"
+	// CmdStats answers with Response.Stats, from the sentry's own
+	// accounting.
+	CmdStats = "stats"
 )
+
+// Stats are a container's resource figures.
+type Stats struct {
+	// Pids counts the live tasks.
+	Pids int `json:"pids"`
+	// MemoryUsage is the memory file's allocated bytes (all application
+	// memory: anonymous, tmpfs, page cache of the sentry's files).
+	MemoryUsage uint64 `json:"memoryUsage"`
+	// CPUUser and CPUKernel are the processes' CPU times in nanoseconds.
+	CPUUser   uint64 `json:"cpuUser"`
+	CPUKernel uint64 `json:"cpuKernel"`
+}
 
 // Request is what the CLI sends.
 type Request struct {
@@ -62,6 +77,7 @@ type Response struct {
 	Error      string `json:"error,omitempty"`
 	ExitStatus int    `json:"exitStatus,omitempty"`
 	Pid        int    `json:"pid,omitempty"`
+	Stats      *Stats `json:"stats,omitempty"`
 }
 
 // Handler serves one request; it may block (CmdWait does). files are the

@@ -342,6 +342,20 @@ w=$status
 rs delete "$LONG"
 if [ "$s1" -eq 0 ] && [ "$w" -eq 137 ] && [ ! -e "$STATE/$LONG" ]; then pass "64-character id"; else fail "64-character id" "start $s1 wait $w" "$err"; fi
 
+# events --stats: the sentry's figures in runc's stats event.
+B=$(bundle ev '{"process":{"args":["sh","-c","sleep 1000 & sleep 1000 & wait"]}}')
+rs create --bundle "$B" ev
+rs start ev
+sleep 0.5
+rs events --stats ev
+if [ "$status" -eq 0 ] && python3 -c '
+import json, sys
+e = json.loads(sys.argv[1])
+d = e["data"]
+ok = e["type"] == "stats" and e["id"] == "ev" and d["pids"]["current"] == 3 and d["memory"]["usage"]["usage"] > 0
+sys.exit(0 if ok else 1)' "$out"; then pass "events --stats"; else fail "events --stats" "status $status" "$out" "$err"; fi
+rs delete --force ev
+
 # kill --all reaches every process; SIGKILL ends the container.
 B=$(bundle all '{"process":{"args":["sh","-c","sleep 1000 & sleep 1000"]}}')
 rs create --bundle "$B" --pid-file "$WORK/all.pid" all
