@@ -156,10 +156,12 @@ func startSandbox(g *flags.Global, id, bundle string, annotations map[string]str
 		return nil, err
 	}
 	defer r.Close()
-	args := append(g.Args(), "boot", "--bundle="+bundle, "--id="+id, "--ready-fd=3")
+	// Descriptor 3 is left for the gofer connection (boot.GoferFD on the
+	// gofer branch); the readiness pipe is 4.
+	args := append(g.Args(), "boot", "--bundle="+bundle, "--id="+id, "--ready-fd=4")
 	cmd := exec.Command(self, args...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	cmd.ExtraFiles = []*os.File{w}
+	cmd.ExtraFiles = []*os.File{nil, w}
 	cmd.Dir = "/"
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Cloneflags: unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWIPC |
