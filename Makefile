@@ -25,7 +25,7 @@ TEST_CFLAGS   := -O2 -Wall -Werror
 RUNSC_DEP     := $(if $(findstring $(CURDIR)/bin/runsc,$(RUNSC)),build)
 
 .PHONY: all help build vdso deps deps-demo deps-test deps-bench demo test fmt-check vet \
-	gotest syscall-build syscall-tests syscall-tests-native smoke goprog bench clean
+	gotest syscall-build syscall-tests syscall-tests-native smoke oci goprog bench clean
 
 all: build
 
@@ -38,6 +38,7 @@ help:
 	@echo "make syscall-tests [T=mmap] C tests natively, then under \$$RUNSC"
 	@echo "make syscall-tests-native  C tests natively only (checks the tests)"
 	@echo "make smoke                 real programs natively and under \$$RUNSC"
+	@echo "make oci                   bin/runsc as an OCI runtime on busybox bundles"
 	@echo "make bench                 microbenchmarks: native, runc, gVisor, Rampart"
 
 build:
@@ -65,9 +66,10 @@ test: deps-test fmt-check vet gotest build
 	@rc=0; \
 	$(MAKE) --no-print-directory syscall-tests 2>&1 | tee bin/syscall-tests.log; [ $${PIPESTATUS[0]} -eq 0 ] || rc=1; \
 	$(MAKE) --no-print-directory smoke 2>&1 | tee bin/smoke.log; [ $${PIPESTATUS[0]} -eq 0 ] || rc=1; \
-	tail -q -n 50 bin/syscall-tests.log bin/smoke.log | \
+	$(MAKE) --no-print-directory oci 2>&1 | tee bin/oci.log; [ $${PIPESTATUS[0]} -eq 0 ] || rc=1; \
+	tail -q -n 50 bin/syscall-tests.log bin/smoke.log bin/oci.log | \
 		awk '/^[0-9]+ passed, [0-9]+ failed(, [0-9]+ skipped)?$$/ { p += $$1; f += $$3; s += $$5; n++ } \
-		     END { if (n < 2) f++; printf "total: %d passed, %d failed, %d skipped\n", p, f, s }'; \
+		     END { if (n < 3) f++; printf "total: %d passed, %d failed, %d skipped\n", p, f, s }'; \
 	exit $$rc
 
 fmt-check:
@@ -110,6 +112,11 @@ bin/ptydrive: test/e2e/ptydrive.c
 
 smoke: $(RUNSC_DEP) goprog bin/ptydrive
 	test/e2e/smoke.sh
+
+# oci drives bin/runsc as an OCI runtime (create/start/kill/delete …) on
+# busybox bundles.
+oci: build
+	test/e2e/oci.sh
 
 # goprog is the smoke tests' static Go program.
 goprog:

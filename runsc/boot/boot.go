@@ -32,6 +32,37 @@ type Config struct {
 	Debug    bool
 	// DebugDir, if set, receives the sandbox's debug log.
 	DebugDir string
+
+	// RootPath is the host directory served (read-only, through hostro
+	// until the gofer replaces it) as the sandbox's /; "" means /.
+	RootPath string
+	// User, if set, are the init's ids; nil means the caller's.
+	User *User
+	// Caps, if set, are the init's capability sets.
+	Caps *Caps
+	// Umask is the init's umask (0 means 022, UmaskZero means 0).
+	Umask uint32
+	// Rlimits override the defaults, by resource number.
+	Rlimits map[int]unix.Rlimit
+	// NoNewPrivs sets no_new_privs on the init.
+	NoNewPrivs bool
+	// Control, if set, makes this an OCI sandbox: the init is started
+	// only when asked over the control socket (see control.go).
+	Control *Control
+}
+
+// UmaskZero in Config.Umask asks for umask 0.
+const UmaskZero = 1 << 31
+
+// User are the ids of the container's init.
+type User struct {
+	UID, GID uint32
+	Groups   []uint32
+}
+
+// Caps are the capability sets of the container's init, as bit masks.
+type Caps struct {
+	Bounding, Effective, Permitted, Inheritable, Ambient uint64
 }
 
 // Exit codes for a first process that could not be started, as a shell
@@ -72,9 +103,13 @@ func Run(c Config) (int, error) {
 	}
 	defer p.Close()
 
-	fsys, err := newFilesystems(mf)
+	rootPath := c.RootPath
+	if rootPath == "" {
+		rootPath = "/"
+	}
+	fsys, err := newFilesystems(mf, rootPath)
 	if err != nil {
-		return 1, err
+		return 1, c.ready(err)
 	}
 
 	vd, err := newVDSO(mf, runtime.NumCPU())
@@ -107,11 +142,25 @@ func Run(c Config) (int, error) {
 		return 1, err
 	}
 
-	creds := auth.NewUserCredentials(auth.KUID(os.Getuid()), auth.KGID(os.Getgid()), hostGroups())
-	fsc := fsys.newFSContext(creds, c.Cwd)
+	creds := c.credentials()
+	umask := c.Umask
+	switch umask {
+	case 0:
+		umask = 0o022
+	case UmaskZero:
+		umask = 0
+	}
+	fsc := fsys.newFSContext(creds, c.Cwd, umask)
 	fdt, err := fsys.newStdioFDTable(creds)
 	if err != nil {
-		return 1, err
+		return 1, c.ready(err)
+	}
+	var limits *kernel.Limits
+	if len(c.Rlimits) > 0 {
+		limits = kernel.DefaultLimits()
+		for r, v := range c.Rlimits {
+			limits.Set(r, v)
+		}
 	}
 	initCfg := kernel.InitConfig{
 		Argv:        c.Argv,
@@ -119,8 +168,18 @@ func Run(c Config) (int, error) {
 		Credentials: creds,
 		FDTable:     fdt,
 		FSContext:   fsc,
+		Limits:      limits,
+		Umask:       umask,
+		NoNewPrivs:  c.NoNewPrivs,
 	}
 	initCfg.Path, err = fsys.lookPath(creds, fsc, c.Argv[0], c.Envv)
+	if c.Control != nil {
+		if err != nil {
+			code, err := startError(c.Argv[0], err)
+			return code, c.ready(err)
+		}
+		return runControlled(c, k, fsys, initCfg)
+	}
 	if err == nil {
 		err = k.StartInit(initCfg)
 	}
@@ -129,7 +188,9 @@ func Run(c Config) (int, error) {
 	}
 
 	// Signals sent to the sandbox process from outside go to init, as
-	// signals from an ancestor PID namespace do.
+	// signals from an ancestor PID namespace do: an init without a
+	// handler ignores them (kernel.Kernel.SendSignal with a nil sender),
+	// the rule `runsc kill` follows too.
 	sigs := make(chan os.Signal, 16)
 	signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2)
 	go func() {
@@ -162,6 +223,39 @@ func startError(name string, err error) (int, error) {
 		return exitCannotExecute, fmt.Errorf("%s: permission denied", name)
 	}
 	return exitCannotExecute, fmt.Errorf("%s: %v", name, err)
+}
+
+// credentials are the init's credentials: c.User and c.Caps, or the
+// caller's ids.
+func (c *Config) credentials() *auth.Credentials {
+	var creds *auth.Credentials
+	if c.User != nil {
+		groups := make([]auth.KGID, len(c.User.Groups))
+		for i, g := range c.User.Groups {
+			groups[i] = auth.KGID(g)
+		}
+		creds = auth.NewUserCredentials(auth.KUID(c.User.UID), auth.KGID(c.User.GID), groups)
+	} else {
+		creds = auth.NewUserCredentials(auth.KUID(os.Getuid()), auth.KGID(os.Getgid()), hostGroups())
+	}
+	if c.Caps != nil {
+		creds.BoundingCaps = auth.CapabilitySet(c.Caps.Bounding)
+		creds.EffectiveCaps = auth.CapabilitySet(c.Caps.Effective)
+		creds.PermittedCaps = auth.CapabilitySet(c.Caps.Permitted)
+		creds.InheritableCaps = auth.CapabilitySet(c.Caps.Inheritable)
+		creds.AmbientCaps = auth.CapabilitySet(c.Caps.Ambient)
+	}
+	return creds
+}
+
+// ready reports err (or success, for nil) to an OCI caller waiting for the
+// sandbox to be created, and returns err.
+func (c *Config) ready(err error) error {
+	if c.Control != nil && c.Control.Ready != nil {
+		c.Control.Ready(err)
+		c.Control.Ready = nil
+	}
+	return err
 }
 
 func hostGroups() []auth.KGID {

@@ -32,8 +32,8 @@ type filesystems struct {
 	root vfs.VirtualDentry
 }
 
-func newFilesystems(mf *memfile.MemoryFile) (*filesystems, error) {
-	v, root, err := rootfs.NewSandboxRoot(mf, "/")
+func newFilesystems(mf *memfile.MemoryFile, hostRoot string) (*filesystems, error) {
+	v, root, err := rootfs.NewSandboxRoot(mf, hostRoot)
 	if err != nil {
 		return nil, fmt.Errorf("building the sandbox's mount tree: %w", err)
 	}
@@ -61,14 +61,14 @@ func (f *filesystems) mountDevpts(k *kernel.Kernel) error {
 
 // newFSContext returns root and cwd for the first process; a cwd that does
 // not exist in the sandbox falls back to /.
-func (f *filesystems) newFSContext(creds *auth.Credentials, cwd string) *vfs.FSContext {
+func (f *filesystems) newFSContext(creds *auth.Credentials, cwd string, umask uint32) *vfs.FSContext {
 	ctx := bootCtx{creds}
 	vd, err := f.vfs.GetDentryAt(ctx, &vfs.PathOperation{Root: f.root, Start: f.root, Path: cwd, Follow: true})
 	if err != nil {
-		return vfs.NewFSContext(f.root, f.root, 0o022)
+		return vfs.NewFSContext(f.root, f.root, umask)
 	}
 	defer vd.DecRef()
-	return vfs.NewFSContext(f.root, vd, 0o022)
+	return vfs.NewFSContext(f.root, vd, umask)
 }
 
 func (f *filesystems) newStdioFDTable(creds *auth.Credentials) (*vfs.FDTable, error) {
@@ -82,7 +82,13 @@ func (f *filesystems) newStdioFDTable(creds *auth.Credentials) (*vfs.FDTable, er
 // lookPath finds name like execvp: a name with a slash is used as it is,
 // otherwise each directory of $PATH in the sandbox is tried.
 func (f *filesystems) lookPath(creds *auth.Credentials, fsc *vfs.FSContext, name string, envv []string) (string, error) {
+	ctx := bootCtx{creds}
 	if strings.Contains(name, "/") {
+		fd, err := f.vfs.OpenExecutable(ctx, fsc, name)
+		if err != nil {
+			return "", err
+		}
+		fd.DecRef(ctx)
 		return name, nil
 	}
 	p := "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -91,7 +97,6 @@ func (f *filesystems) lookPath(creds *auth.Credentials, fsc *vfs.FSContext, name
 			p = e[5:]
 		}
 	}
-	ctx := bootCtx{creds}
 	firstErr := error(unix.ENOENT)
 	for _, dir := range strings.Split(p, ":") {
 		if dir == "" {

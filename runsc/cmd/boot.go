@@ -19,6 +19,11 @@ type Boot struct {
 	Global   *flags.Global
 	cwd      string
 	hostname string
+	// OCI mode (create/run): the container's bundle and id, and the
+	// descriptor on which to say "ok" once the sandbox waits for start.
+	bundle  string
+	id      string
+	readyFD int
 }
 
 // Name implements subcommands.Command.
@@ -34,10 +39,16 @@ func (*Boot) Usage() string { return "boot [flags] -- CMD [ARG...]\n" }
 func (b *Boot) SetFlags(f *flag.FlagSet) {
 	f.StringVar(&b.cwd, "cwd", "/", "working directory of the first process")
 	f.StringVar(&b.hostname, "hostname", "rampart", "hostname of the sandbox")
+	f.StringVar(&b.bundle, "bundle", "", "OCI bundle of the container (create/run)")
+	f.StringVar(&b.id, "id", "", "container id (create/run)")
+	f.IntVar(&b.readyFD, "ready-fd", -1, "descriptor to report readiness on (create/run)")
 }
 
 // Execute implements subcommands.Command.
 func (b *Boot) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands.ExitStatus {
+	if b.bundle != "" {
+		return b.executeOCI()
+	}
 	if f.NArg() == 0 {
 		fmt.Fprint(os.Stderr, b.Usage())
 		return subcommands.ExitUsageError

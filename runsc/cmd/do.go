@@ -32,7 +32,7 @@ func (*Do) Synopsis() string { return "run a command in a new sandbox" }
 
 // Usage implements subcommands.Command.
 func (*Do) Usage() string {
-	return "do [flags] -- CMD [ARG...]\n\nRuns CMD in a new sandbox whose root is a read-only view of the host's / with a\nwritable, empty tmpfs on /tmp. Standard I/O are the caller's; the exit status is\nthe program's (128+N when it is killed by signal N).\n"
+	return "do [flags] -- CMD [ARG...]\n\nRuns CMD in a new sandbox whose root is a read-only view of the host's / with a\nwritable, empty tmpfs on /tmp. Standard I/O are the caller's; the exit status is\nthe program's (128+N when it is killed by signal N).\n\nSIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 sent to runsc go to the program,\nwhich is the init of its sandbox: as for a container's init (runsc kill), one it\nhas no handler for is ignored; only SIGKILL ends a program that does not\nhandle them.\n"
 }
 
 // SetFlags implements subcommands.Command.

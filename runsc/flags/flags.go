@@ -17,6 +17,8 @@ type Global struct {
 	Network  string
 	Log      string
 	LogFmt   string
+	// SystemdCgroup is accepted for runc compatibility (no cgroups yet).
+	SystemdCgroup bool
 }
 
 // Register defines the global flags on fs.
@@ -29,7 +31,8 @@ func Register(fs *flag.FlagSet) *Global {
 	fs.StringVar(&g.Platform, "platform", "ptrace", "platform that runs application code: ptrace")
 	fs.StringVar(&g.Network, "network", "none", "network mode: none")
 	fs.StringVar(&g.Log, "log", "", "file for runtime log messages")
-	fs.StringVar(&g.LogFmt, "log-format", "text", "log format: text or json")
+	fs.StringVar(&g.LogFmt, "log-format", "text", "log format: text or json (runc's log lines)")
+	fs.BoolVar(&g.SystemdCgroup, "systemd-cgroup", false, "accepted for runc compatibility; ignored")
 	return g
 }
 
@@ -37,6 +40,9 @@ func Register(fs *flag.FlagSet) *Global {
 func (g *Global) Validate() error {
 	if g.Platform != "ptrace" {
 		return fmt.Errorf("unsupported platform %q (available: ptrace)", g.Platform)
+	}
+	if g.LogFmt != "text" && g.LogFmt != "json" {
+		return fmt.Errorf("unknown log format %q (available: text, json)", g.LogFmt)
 	}
 	if g.Network != "none" {
 		return fmt.Errorf("unsupported network mode %q (available: none)", g.Network)
@@ -47,7 +53,10 @@ func (g *Global) Validate() error {
 // Args returns the global flags as command-line arguments, to pass them to
 // a child runsc process.
 func (g *Global) Args() []string {
-	a := []string{"--platform=" + g.Platform, "--network=" + g.Network}
+	a := []string{"--platform=" + g.Platform, "--network=" + g.Network, "--root=" + g.Root, "--log-format=" + g.LogFmt}
+	if g.Log != "" {
+		a = append(a, "--log="+g.Log)
+	}
 	if g.Debug {
 		a = append(a, "--debug")
 	}

@@ -63,6 +63,8 @@ type Kernel struct {
 	debugLog     io.Writer
 	numCPU       int
 
+	freezer freezer // runsc pause (freeze.go)
+
 	// utsMu protects hostname and domainname.
 	utsMu                sync.Mutex
 	hostname, domainname string

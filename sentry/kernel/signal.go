@@ -114,16 +114,20 @@ func defaultActionOf(sig int) defaultAction {
 // SendSignal sends sig to the process tg as kill(2) would on behalf of
 // sender: si_code SI_USER with the sender's pid and real uid. A nil
 // sender means the signal comes from outside the sandbox (runsc forwards
-// host signals): like a signal from an ancestor PID namespace, it is not
-// ignored by the sandbox's init. Errors (bad signal number) are dropped;
-// callers that need them use SendSignalToGroup.
+// host signals, runsc kill): like a signal from an ancestor PID namespace,
+// SIGKILL and SIGSTOP act on the sandbox's init, and any other signal whose
+// action there is the default one is ignored (Linux's SIGNAL_UNKILLABLE
+// with force only for SIGKILL/SIGSTOP), so a container's init without a
+// SIGTERM handler survives `kill TERM` as it does under runc. Errors (bad
+// signal number) are dropped; callers that need them use SendSignalToGroup.
 func (k *Kernel) SendSignal(tg *ThreadGroup, sig int, sender *Task) {
 	if sig == 0 || !ValidSignal(sig) {
 		return
 	}
 	info := userSignalInfo(sig, abi.SI_USER, sender)
+	override := sender == nil && (sig == int(unix.SIGKILL) || sig == int(unix.SIGSTOP))
 	k.mu.Lock()
-	k.sendSignalLocked(tg, nil, &info, sender == nil)
+	k.sendSignalLocked(tg, nil, &info, override)
 	k.mu.Unlock()
 }
 

@@ -20,14 +20,31 @@ type InitConfig struct {
 	FSContext   *vfs.FSContext
 	Limits      *Limits
 	Umask       uint32
+	// NoNewPrivs starts init with prctl's no_new_privs set (OCI
+	// process.noNewPrivileges).
+	NoNewPrivs bool
 }
 
 // StartInit loads and starts pid 1. Errors are load errors (ENOENT,
 // ENOEXEC, EACCES …) wrapped with the path.
 func (k *Kernel) StartInit(c InitConfig) error {
+	_, err := k.startProcess(c, true)
+	return err
+}
+
+// StartProcess starts a process that enters the running sandbox from
+// outside (runsc exec), as a process that joined the PID namespace with
+// setns: it has no parent inside (getppid is 0) and is reaped as soon as
+// it exits, when its Exited channel is closed. It fails with ESRCH once
+// init has exited.
+func (k *Kernel) StartProcess(c InitConfig) (*ThreadGroup, error) {
+	return k.startProcess(c, false)
+}
+
+func (k *Kernel) startProcess(c InitConfig, isInit bool) (*ThreadGroup, error) {
 	m, err := mm.NewMemoryManager(k.Platform, k.MemoryFile)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	limits := c.Limits
 	if limits == nil {
@@ -52,34 +69,64 @@ func (k *Kernel) StartInit(c InitConfig) error {
 		startTime:   time.Now(),
 	}
 	t.creds.Store(c.Credentials)
+	if c.NoNewPrivs {
+		t.policy.noNewPrivs.Store(true)
+	}
 
+	if !isInit {
+		tg.exited = make(chan struct{})
+	}
 	k.mu.Lock()
-	if k.init != nil {
+	if isInit && k.init != nil {
 		k.mu.Unlock()
 		m.Release()
-		return unix.EBUSY
+		return nil, unix.EBUSY
 	}
-	tid, _ := k.allocTIDLocked()
-	t.tid, tg.pid, tg.pgid, tg.sid = tid, tid, tid, tid
+	if !isInit && (k.init == nil || k.initExited) {
+		k.mu.Unlock()
+		m.Release()
+		return nil, unix.ESRCH
+	}
+	// A process entering a running sandbox gets its pid once loaded (it
+	// is not registered before, so a pid allocated now could be taken).
+	if isInit {
+		tid, _ := k.allocTIDLocked()
+		t.tid, tg.pid, tg.pgid, tg.sid = tid, tid, tid, tid
+	}
 	tg.leader = t
 	k.mu.Unlock()
 
 	img, err := k.Loader.Load(t, m, c.Path, c.Argv, c.Envv)
 	if err != nil {
 		m.Release()
-		return err
+		return nil, err
 	}
 	t.setImage(img)
 
 	k.mu.Lock()
+	if !isInit {
+		tid, ok := k.allocTIDLocked()
+		if k.initExited || !ok {
+			k.mu.Unlock()
+			m.Release()
+			if !ok {
+				return nil, unix.EAGAIN
+			}
+			return nil, unix.ESRCH
+		}
+		t.tid, tg.pid, tg.pgid, tg.sid = tid, tid, tid, tid
+	}
+	tid := t.tid
 	tg.tasks[t] = struct{}{}
 	k.tasks[tid] = t
 	k.groups[tid] = tg
-	k.init = tg
+	if isInit {
+		k.init = tg
+	}
 	k.liveTasks++
 	k.mu.Unlock()
 	t.start()
-	return nil
+	return tg, nil
 }
 
 // setImage resets the registers to start img.

@@ -125,6 +125,9 @@ func (k *Kernel) exitGroupLocked(tg *ThreadGroup) {
 		tg.stopCh = nil
 	}
 	tg.zombie = true
+	if tg.exited != nil {
+		close(tg.exited)
+	}
 	reaper := k.findReaperLocked(tg)
 	for c := range tg.children {
 		c.parent = reaper

@@ -49,6 +49,10 @@ func (t *Task) run() {
 	t.sig.wake.Store(true)
 	t.startSysClock()
 	for !t.killed.Load() {
+		if t.k.freezer.frozen.Load() {
+			t.waitThawed()
+			continue
+		}
 		if t.tg.cpuTimersArmed() {
 			t.checkCPUTimers()
 		}

@@ -71,6 +71,9 @@ type ThreadGroup struct {
 	status  WaitStatus
 	// zombie: all tasks have exited and the parent has not reaped it.
 	zombie bool
+	// exited, for a process started by StartProcess, is closed when it
+	// has exited (status is final then).
+	exited chan struct{}
 
 	// pending are the process-wide pending signals.
 	pending sigQueue
@@ -132,6 +135,17 @@ func (tg *ThreadGroup) PID() ThreadID { return tg.pid }
 
 // Limits returns the group's resource limits.
 func (tg *ThreadGroup) Limits() *Limits { return tg.limits }
+
+// Exited returns a channel closed when a process started by StartProcess
+// has exited (nil for any other process).
+func (tg *ThreadGroup) Exited() <-chan struct{} { return tg.exited }
+
+// ExitStatus returns the wait status of a process that has exited.
+func (tg *ThreadGroup) ExitStatus() WaitStatus {
+	tg.k.mu.Lock()
+	defer tg.k.mu.Unlock()
+	return tg.status
+}
 
 // Handlers returns the signal handlers.
 func (tg *ThreadGroup) Handlers() *SignalHandlers { return tg.handlers }

@@ -1,0 +1,309 @@
+package boot
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/signal"
+	"sync"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/rampart-sandbox/rampart/fs/rootfs"
+	"github.com/rampart-sandbox/rampart/fs/vfs"
+	"github.com/rampart-sandbox/rampart/sentry/control"
+	"github.com/rampart-sandbox/rampart/sentry/kernel"
+)
+
+// Control makes Run an OCI sandbox: it serves the control socket and
+// starts the init only on a start request.
+type Control struct {
+	// Socket is the path of the control socket to create.
+	Socket string
+	// Ready is called once: with nil when the sandbox waits for start,
+	// or with the error that stopped it before.
+	Ready func(error)
+	// OnStart is called after the init has started, before start is
+	// answered.
+	OnStart func()
+	// OnExit is called once with the init's exit status, before waiters
+	// are answered and the sandbox exits.
+	OnExit func(code int)
+	// OnPause is called after a pause (true) or a resume (false).
+	OnPause func(paused bool)
+}
+
+// Lifecycle phases of a controlled sandbox.
+const (
+	phaseCreated = iota
+	phaseRunning
+	phaseExited
+)
+
+type sandbox struct {
+	c       *Config
+	k       *kernel.Kernel
+	fsys    *filesystems
+	initCfg kernel.InitConfig
+
+	mu      sync.Mutex
+	phase   int  // protected by mu
+	paused  bool // protected by mu
+	exit    int  // protected by mu; valid once done is closed
+	started chan struct{}
+	done    chan struct{}
+	// execs are the processes started by exec, by pid, until waited for.
+	execs map[kernel.ThreadID]*kernel.ThreadGroup // protected by mu
+}
+
+// runControlled serves the control socket until the container's init has
+// exited (or the sandbox was killed before start) and returns its status.
+func runControlled(c Config, k *kernel.Kernel, fsys *filesystems, initCfg kernel.InitConfig) (int, error) {
+	s := &sandbox{c: &c, k: k, fsys: fsys, initCfg: initCfg, started: make(chan struct{}), done: make(chan struct{}),
+		execs: map[kernel.ThreadID]*kernel.ThreadGroup{}}
+	srv, err := control.Listen(c.Control.Socket, s.handle)
+	if err != nil {
+		return 1, c.ready(err)
+	}
+	defer srv.Close()
+
+	// Host signals sent to the sandbox process act as `runsc kill` does.
+	sigs := make(chan os.Signal, 16)
+	signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2)
+	defer signal.Stop(sigs)
+	go func() {
+		for sig := range sigs {
+			s.signal(int(sig.(unix.Signal)), false)
+		}
+	}()
+
+	c.ready(nil)
+	select {
+	case <-s.started:
+		ws := k.Wait()
+		s.finish(ws.ExitCode())
+	case <-s.done:
+	}
+	<-s.done
+	return s.exit, nil
+}
+
+// finish records the exit status once and releases the waiters.
+func (s *sandbox) finish(code int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.phase == phaseExited {
+		return
+	}
+	s.phase = phaseExited
+	s.exit = code
+	if s.c.Control.OnExit != nil {
+		s.c.Control.OnExit(code)
+	}
+	close(s.done)
+}
+
+func (s *sandbox) handle(r control.Request, files []*os.File) control.Response {
+	defer func() {
+		for _, f := range files {
+			f.Close()
+		}
+	}()
+	switch r.Cmd {
+	case control.CmdPause, control.CmdResume:
+		return s.pause(r.Cmd == control.CmdPause)
+	case control.CmdExec:
+		return s.exec(r, files)
+	case control.CmdStats:
+		return control.Response{Stats: s.stats()}
+	case control.CmdWaitPid:
+		s.mu.Lock()
+		tg := s.execs[kernel.ThreadID(r.Pid)]
+		s.mu.Unlock()
+		if tg == nil {
+			return control.Response{Error: fmt.Sprintf("no process %d started by exec", r.Pid)}
+		}
+		<-tg.Exited()
+		s.mu.Lock()
+		delete(s.execs, kernel.ThreadID(r.Pid))
+		s.mu.Unlock()
+		return control.Response{ExitStatus: tg.ExitStatus().ExitCode()}
+	case control.CmdStart:
+		return s.start()
+	case control.CmdSignal:
+		if !kernel.ValidSignal(r.Signal) {
+			return control.Response{Error: "invalid signal"}
+		}
+		if err := s.signal(r.Signal, r.All); err != "" {
+			return control.Response{Error: err}
+		}
+		return control.Response{}
+	case control.CmdWait:
+		<-s.done
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return control.Response{ExitStatus: s.exit}
+	}
+	return control.Response{Error: "unknown command " + r.Cmd}
+}
+
+func (s *sandbox) start() control.Response {
+	s.mu.Lock()
+	switch s.phase {
+	case phaseRunning:
+		s.mu.Unlock()
+		return control.Response{Error: "cannot start an already running container"}
+	case phaseExited:
+		s.mu.Unlock()
+		return control.Response{Error: "cannot start a container that has stopped"}
+	}
+	if err := s.k.StartInit(s.initCfg); err != nil {
+		s.mu.Unlock()
+		code, err := startError(s.initCfg.Argv[0], err)
+		s.finish(code)
+		return control.Response{Error: err.Error()}
+	}
+	s.phase = phaseRunning
+	if s.c.Control.OnStart != nil {
+		s.c.Control.OnStart()
+	}
+	close(s.started)
+	s.mu.Unlock()
+	return control.Response{}
+}
+
+// signal delivers sig from outside the sandbox: to the init, or with all
+// to every process. Before start there is no init: SIGKILL ends the
+// sandbox (status 137) and anything else is ignored, as a handler-less
+// init would ignore it. It returns runc's wording for a stopped container.
+func (s *sandbox) signal(sig int, all bool) string {
+	s.mu.Lock()
+	phase := s.phase
+	s.mu.Unlock()
+	switch phase {
+	case phaseExited:
+		return "container not running"
+	case phaseCreated:
+		if sig == int(unix.SIGKILL) {
+			s.finish(128 + sig)
+		}
+		return ""
+	}
+	if all {
+		for _, tg := range s.k.ThreadGroups() {
+			s.k.SendSignal(tg, sig, nil)
+		}
+		return ""
+	}
+	if tg := s.k.FindThreadGroup(1); tg != nil {
+		s.k.SendSignal(tg, sig, nil)
+	}
+	return ""
+}
+
+// ExecConfig is the process of runsc exec (control.Request.Process).
+type ExecConfig struct {
+	Argv, Envv []string
+	Cwd        string
+	User       *User
+	Caps       *Caps
+	Umask      uint32
+	NoNewPrivs bool
+}
+
+// exec starts r.Process in the running container with files as its
+// stdin, stdout and stderr.
+func (s *sandbox) exec(r control.Request, files []*os.File) control.Response {
+	s.mu.Lock()
+	phase := s.phase
+	s.mu.Unlock()
+	if phase != phaseRunning {
+		return control.Response{Error: "cannot exec in a stopped container"}
+	}
+	var e ExecConfig
+	if err := json.Unmarshal(r.Process, &e); err != nil {
+		return control.Response{Error: fmt.Sprintf("bad process: %v", err)}
+	}
+	if len(e.Argv) == 0 || len(files) != 3 {
+		return control.Response{Error: "exec needs args and three stdio descriptors"}
+	}
+	c := Config{User: e.User, Caps: e.Caps}
+	creds := c.credentials()
+	umask := e.Umask
+	switch umask {
+	case 0:
+		umask = 0o022
+	case UmaskZero:
+		umask = 0
+	}
+	fsc := s.fsys.newFSContext(creds, e.Cwd, umask)
+	fdt := vfs.NewFDTable()
+	if err := rootfs.InstallStdio(bootCtx{creds}, fdt, [3]int{int(files[0].Fd()), int(files[1].Fd()), int(files[2].Fd())}); err != nil {
+		return control.Response{Error: err.Error()}
+	}
+	var limits *kernel.Limits
+	if init := s.k.FindThreadGroup(1); init != nil {
+		limits = init.Limits().Copy()
+	}
+	cfg := kernel.InitConfig{Argv: e.Argv, Envv: e.Envv, Credentials: creds, FDTable: fdt, FSContext: fsc,
+		Limits: limits, Umask: umask, NoNewPrivs: e.NoNewPrivs}
+	var err error
+	cfg.Path, err = s.fsys.lookPath(creds, fsc, e.Argv[0], e.Envv)
+	var tg *kernel.ThreadGroup
+	if err == nil {
+		tg, err = s.k.StartProcess(cfg)
+	}
+	if err != nil {
+		_, err = startError(e.Argv[0], err)
+		return control.Response{Error: err.Error()}
+	}
+	pid := tg.PID()
+	s.mu.Lock()
+	s.execs[pid] = tg
+	s.mu.Unlock()
+	return control.Response{Pid: int(pid)}
+}
+
+// pause freezes (or thaws) every task of the running container.
+func (s *sandbox) pause(pause bool) control.Response {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.phase != phaseRunning {
+		return control.Response{Error: "container not running"}
+	}
+	if pause == s.paused {
+		if pause {
+			return control.Response{Error: "container already paused"}
+		}
+		return control.Response{Error: "container not paused"}
+	}
+	if pause {
+		s.k.Freeze()
+	} else {
+		s.k.Thaw()
+	}
+	s.paused = pause
+	if s.c.Control.OnPause != nil {
+		s.c.Control.OnPause(pause)
+	}
+	return control.Response{}
+}
+
+// stats are the container's figures from the sentry's accounting: live
+// tasks, memory file allocation, and CPU time of the live processes and
+// of those that init has reaped.
+func (s *sandbox) stats() *control.Stats {
+	st := &control.Stats{MemoryUsage: s.k.MemoryFile.Usage().Allocated}
+	st.Pids, _ = s.k.TaskCounts()
+	for _, tg := range s.k.ThreadGroups() {
+		u, sy := tg.CPUUsage()
+		st.CPUUser += uint64(u)
+		st.CPUKernel += uint64(sy)
+	}
+	if init := s.k.FindThreadGroup(1); init != nil {
+		c := init.ChildrenUsage()
+		st.CPUUser += uint64(c.User)
+		st.CPUKernel += uint64(c.Sys)
+	}
+	return st
+}

@@ -1,0 +1,130 @@
+package cmd
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/google/subcommands"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/rampart-sandbox/rampart/runsc/boot"
+	"github.com/rampart-sandbox/rampart/runsc/container"
+)
+
+// executeOCI runs the sandbox of an OCI container: config.json says what
+// to run, the control socket in the state directory when.
+func (b *Boot) executeOCI() subcommands.ExitStatus {
+	ready := os.NewFile(uintptr(b.readyFD), "ready")
+	reported := false
+	report := func(err error) {
+		if reported || ready == nil {
+			return
+		}
+		reported = true
+		if err == nil {
+			fmt.Fprintln(ready, "ok")
+		} else {
+			fmt.Fprintln(ready, err.Error())
+		}
+		ready.Close()
+	}
+	s := store(b.Global)
+	spec, err := container.LoadSpec(b.bundle)
+	if err != nil {
+		report(err)
+		os.Exit(1)
+	}
+	cfg, err := bootConfig(spec)
+	if err != nil {
+		report(err)
+		os.Exit(1)
+	}
+	cfg.Strace = b.Global.Strace
+	cfg.Debug = b.Global.Debug || b.Global.DebugLog != ""
+	cfg.DebugDir = b.Global.DebugLog
+	cfg.Control = &boot.Control{
+		Socket: s.ControlPath(b.id),
+		Ready:  report,
+		OnStart: func() {
+			s.Update(b.id, func(st *container.State) bool {
+				st.Status = container.Running
+				return true
+			})
+		},
+		OnPause: func(paused bool) {
+			s.Update(b.id, func(st *container.State) bool {
+				st.Status = container.Running
+				if paused {
+					st.Status = container.Paused
+				}
+				return true
+			})
+		},
+		OnExit: func(code int) {
+			s.Update(b.id, func(st *container.State) bool {
+				st.Status, st.ExitStatus, st.Exited = container.Stopped, code, true
+				return true
+			})
+		},
+	}
+	code, err := boot.Run(cfg)
+	if err != nil {
+		report(err)
+		if reported {
+			fmt.Fprintf(os.Stderr, "runsc: %v\n", err)
+		}
+	}
+	report(fmt.Errorf("the sandbox exited with status %d before it was ready", code))
+	os.Exit(code)
+	return subcommands.ExitSuccess
+}
+
+// bootConfig turns config.json's process and root into the sandbox's
+// configuration. The root is served read-only through hostro until the
+// gofer exists, whatever root.readonly says (writes fail with EROFS).
+func bootConfig(spec *specs.Spec) (boot.Config, error) {
+	p := spec.Process
+	c := boot.Config{
+		Argv:       p.Args,
+		Envv:       p.Env,
+		Cwd:        p.Cwd,
+		Hostname:   spec.Hostname,
+		RootPath:   spec.Root.Path,
+		NoNewPrivs: p.NoNewPrivileges,
+		User:       &boot.User{UID: p.User.UID, GID: p.User.GID, Groups: p.User.AdditionalGids},
+	}
+	if c.Hostname == "" {
+		c.Hostname, _ = os.Hostname()
+	}
+	if p.User.Umask != nil {
+		c.Umask = *p.User.Umask
+		if c.Umask == 0 {
+			// boot.Config's zero means the default; an explicit 0
+			// is kept through the sign bit.
+			c.Umask = boot.UmaskZero
+		}
+	}
+	if len(p.Rlimits) > 0 {
+		c.Rlimits = map[int]unix.Rlimit{}
+		for _, r := range p.Rlimits {
+			n, _ := container.RlimitNumber(r.Type)
+			c.Rlimits[n] = unix.Rlimit{Cur: r.Soft, Max: r.Hard}
+		}
+	}
+	if pc := p.Capabilities; pc != nil {
+		var caps boot.Caps
+		var err error
+		for _, x := range []struct {
+			dst   *uint64
+			names []string
+		}{{&caps.Bounding, pc.Bounding}, {&caps.Effective, pc.Effective}, {&caps.Permitted, pc.Permitted},
+			{&caps.Inheritable, pc.Inheritable}, {&caps.Ambient, pc.Ambient}} {
+			if *x.dst, err = container.CapabilityMask(x.names); err != nil {
+				return c, err
+			}
+		}
+		c.Caps = &caps
+	}
+	return c, nil
+}

@@ -1,0 +1,218 @@
+package cmd
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/google/subcommands"
+	"golang.org/x/sys/unix"
+
+	"github.com/rampart-sandbox/rampart/runsc/container"
+	"github.com/rampart-sandbox/rampart/runsc/flags"
+)
+
+// Create implements `runsc create`: the sandbox is started and waits, its
+// init loaded-to-be but not run, until `runsc start`.
+type Create struct {
+	Global *flags.Global
+	opts   createOpts
+}
+
+type createOpts struct {
+	bundle        string
+	pidFile       string
+	consoleSocket string
+	noPivot       bool
+	noNewKeyring  bool
+	preserveFDs   int
+}
+
+func (o *createOpts) set(f *flag.FlagSet) {
+	f.StringVar(&o.bundle, "bundle", ".", "path to the root of the bundle directory")
+	f.StringVar(&o.bundle, "b", ".", "path to the root of the bundle directory (short for --bundle)")
+	f.StringVar(&o.pidFile, "pid-file", "", "file to write the sandbox process' pid to")
+	f.StringVar(&o.consoleSocket, "console-socket", "", "unix socket for the pty master (accepted; terminals are not supported yet)")
+	f.BoolVar(&o.noPivot, "no-pivot", false, "accepted for runc compatibility")
+	f.BoolVar(&o.noNewKeyring, "no-new-keyring", false, "accepted for runc compatibility")
+	f.IntVar(&o.preserveFDs, "preserve-fds", 0, "accepted for runc compatibility; ignored")
+}
+
+// Name implements subcommands.Command.
+func (*Create) Name() string { return "create" }
+
+// Synopsis implements subcommands.Command.
+func (*Create) Synopsis() string { return "create a container" }
+
+// Usage implements subcommands.Command.
+func (*Create) Usage() string {
+	return "create [flags] <container-id>\n\nCreates the container described by BUNDLE/config.json; `start` runs its process.\n"
+}
+
+// SetFlags implements subcommands.Command.
+func (c *Create) SetFlags(f *flag.FlagSet) { c.opts.set(f) }
+
+// Execute implements subcommands.Command.
+func (c *Create) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands.ExitStatus {
+	id, err := oneID(f.Args())
+	if err == nil {
+		err = c.Global.Validate()
+	}
+	if err == nil {
+		_, err = createContainer(c.Global, id, &c.opts, false)
+	}
+	if err != nil {
+		return fail(c.Global, err)
+	}
+	return subcommands.ExitSuccess
+}
+
+// createContainer makes the state directory of id and starts its sandbox
+// process, which serves the control socket; it returns once the sandbox
+// is ready for start (or has failed, leaving nothing behind). With
+// foreground the sandbox dies with the caller (run).
+func createContainer(g *flags.Global, id string, o *createOpts, foreground bool) (*exec.Cmd, error) {
+	bundle, err := filepath.Abs(o.bundle)
+	if err != nil {
+		return nil, err
+	}
+	spec, err := container.LoadSpec(bundle)
+	if err != nil {
+		return nil, err
+	}
+	// A terminal is the caller's own (run in the foreground) until the
+	// sentry's pty master can be handed to a console socket.
+	if spec.Process.Terminal {
+		switch {
+		case o.consoleSocket != "":
+			if _, err := os.Stat(o.consoleSocket); err != nil {
+				return nil, fmt.Errorf("console socket %s: %w", o.consoleSocket, err)
+			}
+			return nil, errors.New("process.terminal with --console-socket is not supported yet")
+		case !foreground:
+			return nil, errors.New("cannot allocate tty if runc will detach without setting console socket")
+		}
+	}
+	s := store(g)
+	if err := s.Create(id); err != nil {
+		if errors.Is(err, container.ErrExists) {
+			return nil, fmt.Errorf("container with id exists: %s", id)
+		}
+		return nil, err
+	}
+	cmd, err := startSandbox(g, id, bundle, spec.Annotations, foreground)
+	if err != nil {
+		s.Remove(id)
+		return nil, err
+	}
+	if o.pidFile != "" {
+		if err := writePidFile(o.pidFile, cmd.Process.Pid); err != nil {
+			destroy(g, id)
+			return nil, err
+		}
+	}
+	if h := spec.Hooks; h != nil {
+		st, err := load(g, id)
+		if err == nil {
+			err = runHooks("prestart", h.Prestart, st)
+		}
+		if err == nil {
+			err = runHooks("createRuntime", h.CreateRuntime, st)
+		}
+		if err == nil {
+			err = runHooks("createContainer", h.CreateContainer, st)
+		}
+		if err != nil {
+			destroy(g, id)
+			return nil, err
+		}
+	}
+	return cmd, nil
+}
+
+func startSandbox(g *flags.Global, id, bundle string, annotations map[string]string, foreground bool) (*exec.Cmd, error) {
+	s := store(g)
+	unlock, err := s.Lock(id)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	self, err := os.Executable()
+	if err != nil {
+		self = "/proc/self/exe"
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	// Descriptor 3 is left for the gofer connection (boot.GoferFD on the
+	// gofer branch); the readiness pipe is 4.
+	args := append(g.Args(), "boot", "--bundle="+bundle, "--id="+id, "--ready-fd=4")
+	cmd := exec.Command(self, args...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	cmd.ExtraFiles = []*os.File{nil, w}
+	cmd.Dir = "/"
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		Cloneflags: unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWIPC |
+			unix.CLONE_NEWUTS | unix.CLONE_NEWNET,
+		Setsid: !foreground,
+	}
+	if foreground {
+		cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
+	}
+	if err := cmd.Start(); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("starting the sandbox: %w", err)
+	}
+	w.Close()
+	start, _ := container.ProcStartTime(cmd.Process.Pid)
+	owner := strconv.Itoa(os.Getuid())
+	if u, err := user.LookupId(owner); err == nil {
+		owner = u.Username
+	}
+	st := &container.State{
+		ID: id, Bundle: bundle, Status: container.Created, Pid: cmd.Process.Pid, PidStart: start,
+		Created: time.Now().UTC(), Owner: owner, Annotations: annotations,
+	}
+	fail := func(err error) (*exec.Cmd, error) {
+		cmd.Process.Kill()
+		cmd.Wait()
+		return nil, err
+	}
+	if err := s.Save(st); err != nil {
+		return fail(err)
+	}
+	// The sandbox says "ok" when it waits for start, or why it stopped.
+	msg, _ := io.ReadAll(io.LimitReader(r, 64<<10))
+	switch m := strings.TrimSpace(string(msg)); {
+	case m == "ok":
+		return cmd, nil
+	case m == "":
+		return fail(errors.New("the sandbox exited while it was being created"))
+	default:
+		return fail(errors.New(m))
+	}
+}
+
+func writePidFile(path string, pid int) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(strconv.Itoa(pid)), 0o644); err != nil {
+		return fmt.Errorf("pid file: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("pid file: %w", err)
+	}
+	return nil
+}

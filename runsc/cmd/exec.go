@@ -1,0 +1,242 @@
+package cmd
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/subcommands"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/rampart-sandbox/rampart/runsc/boot"
+	"github.com/rampart-sandbox/rampart/runsc/container"
+	"github.com/rampart-sandbox/rampart/runsc/flags"
+	"github.com/rampart-sandbox/rampart/sentry/control"
+)
+
+// Exec implements `runsc exec`: a new process in a running container, with
+// the caller's stdin, stdout and stderr.
+type Exec struct {
+	Global        *flags.Global
+	process       string
+	cwd           string
+	env           stringList
+	user          string
+	caps          stringList
+	detach        bool
+	pidFile       string
+	tty           bool
+	consoleSocket string
+	noNewPrivs    bool
+	preserveFDs   int
+}
+
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, ",") }
+func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
+
+// Name implements subcommands.Command.
+func (*Exec) Name() string { return "exec" }
+
+// Synopsis implements subcommands.Command.
+func (*Exec) Synopsis() string { return "run a new process in a running container" }
+
+// Usage implements subcommands.Command.
+func (*Exec) Usage() string {
+	return "exec [flags] <container-id> [CMD [ARG...]]\n\nWithout --detach, exits with the process' status. --pid-file gets the sandbox\nprocess' pid: the new process is the sentry's and has no host pid of its own.\n"
+}
+
+// SetFlags implements subcommands.Command.
+func (c *Exec) SetFlags(f *flag.FlagSet) {
+	f.StringVar(&c.process, "process", "", "runtime-spec process JSON file (- for stdin)")
+	f.StringVar(&c.process, "p", "", "short for --process")
+	f.StringVar(&c.cwd, "cwd", "", "working directory")
+	f.Var(&c.env, "env", "KEY=VALUE to add to the environment (repeatable)")
+	f.Var(&c.env, "e", "short for --env")
+	f.StringVar(&c.user, "user", "", "uid[:gid]")
+	f.StringVar(&c.user, "u", "", "short for --user")
+	f.Var(&c.caps, "cap", "capability to add (repeatable)")
+	f.BoolVar(&c.detach, "detach", false, "do not wait for the process")
+	f.BoolVar(&c.detach, "d", false, "short for --detach")
+	f.StringVar(&c.pidFile, "pid-file", "", "file to write the sandbox process' pid to")
+	f.BoolVar(&c.tty, "tty", false, "allocate a pseudo-terminal (not supported yet)")
+	f.BoolVar(&c.tty, "t", false, "short for --tty")
+	f.StringVar(&c.consoleSocket, "console-socket", "", "unix socket for the pty master (not supported yet)")
+	f.BoolVar(&c.noNewPrivs, "no-new-privs", false, "set no_new_privs")
+	f.IntVar(&c.preserveFDs, "preserve-fds", 0, "accepted for runc compatibility; ignored")
+}
+
+// Execute implements subcommands.Command.
+func (c *Exec) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands.ExitStatus {
+	g := c.Global
+	id, err := oneID(f.Args())
+	if err != nil {
+		return fail(g, err)
+	}
+	code, err := c.run(id, f.Args()[1:])
+	if err != nil {
+		return fail(g, err)
+	}
+	os.Exit(code)
+	return subcommands.ExitSuccess
+}
+
+func (c *Exec) run(id string, args []string) (int, error) {
+	g := c.Global
+	st, err := load(g, id)
+	if err != nil {
+		return 0, err
+	}
+	if st.Status != container.Running {
+		return 0, fmt.Errorf("cannot exec in a %s container", st.Status)
+	}
+	p, err := c.processSpec(st, args)
+	if err != nil {
+		return 0, err
+	}
+	if p.Terminal || c.tty {
+		return 0, errors.New("exec with a terminal is not supported yet")
+	}
+	if len(p.Args) == 0 {
+		return 0, errors.New("exec: no command")
+	}
+	spec := &specs.Spec{Process: p, Root: &specs.Root{}}
+	bc, err := bootConfig(spec)
+	if err != nil {
+		return 0, err
+	}
+	e := boot.ExecConfig{Argv: bc.Argv, Envv: bc.Envv, Cwd: bc.Cwd, User: bc.User, Caps: bc.Caps,
+		Umask: bc.Umask, NoNewPrivs: bc.NoNewPrivs}
+	raw, err := json.Marshal(&e)
+	if err != nil {
+		return 0, err
+	}
+	path := store(g).ControlPath(id)
+	resp, err := control.CallWithFiles(path, control.Request{Cmd: control.CmdExec, Process: raw},
+		[]*os.File{os.Stdin, os.Stdout, os.Stderr}, 0)
+	if err != nil {
+		return 0, err
+	}
+	if c.pidFile != "" {
+		if err := writePidFile(c.pidFile, st.Pid); err != nil {
+			return 0, err
+		}
+	}
+	if c.detach {
+		return 0, nil
+	}
+	resp, err = control.Call(path, control.Request{Cmd: control.CmdWaitPid, Pid: resp.Pid}, 0)
+	if err != nil {
+		return 0, err
+	}
+	return resp.ExitStatus, nil
+}
+
+// processSpec is --process, or the container's process with args and the
+// flags applied.
+func (c *Exec) processSpec(st *container.State, args []string) (*specs.Process, error) {
+	if c.process != "" {
+		var r io.Reader = os.Stdin
+		if c.process != "-" {
+			f, err := os.Open(c.process)
+			if err != nil {
+				return nil, err
+			}
+			defer f.Close()
+			r = f
+		}
+		var p specs.Process
+		if err := json.NewDecoder(r).Decode(&p); err != nil {
+			return nil, fmt.Errorf("process: %w", err)
+		}
+		return &p, nil
+	}
+	spec, err := container.LoadSpec(st.Bundle)
+	if err != nil {
+		return nil, err
+	}
+	p := spec.Process
+	p.Args = args
+	p.Terminal = false
+	p.Env = append(p.Env, c.env...)
+	if c.cwd != "" {
+		p.Cwd = c.cwd
+	}
+	if c.user != "" {
+		u, g, _ := strings.Cut(c.user, ":")
+		uid, err := strconv.ParseUint(u, 10, 32)
+		if err != nil {
+			return nil, fmt.Errorf("--user %q: want uid[:gid]", c.user)
+		}
+		p.User = specs.User{UID: uint32(uid)}
+		if g != "" {
+			gid, err := strconv.ParseUint(g, 10, 32)
+			if err != nil {
+				return nil, fmt.Errorf("--user %q: want uid[:gid]", c.user)
+			}
+			p.User.GID = uint32(gid)
+		}
+	}
+	if len(c.caps) > 0 {
+		if p.Capabilities == nil {
+			p.Capabilities = &specs.LinuxCapabilities{}
+		}
+		pc := p.Capabilities
+		pc.Bounding = append(pc.Bounding, c.caps...)
+		pc.Effective = append(pc.Effective, c.caps...)
+		pc.Permitted = append(pc.Permitted, c.caps...)
+	}
+	if c.noNewPrivs {
+		p.NoNewPrivileges = true
+	}
+	return p, nil
+}
+
+// Pause implements `runsc pause` and, with resume set, `runsc resume`.
+type Pause struct {
+	Global *flags.Global
+	resume bool
+	simple
+}
+
+// NewPause returns the pause command, or with resume the resume command.
+func NewPause(g *flags.Global, resume bool) *Pause {
+	if resume {
+		return &Pause{g, true, simple{"resume", "resume a paused container", "resume <container-id>\n"}}
+	}
+	return &Pause{g, false, simple{"pause", "freeze every process of a container", "pause <container-id>\n"}}
+}
+
+// Execute implements subcommands.Command.
+func (c *Pause) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands.ExitStatus {
+	g := c.Global
+	id, err := oneID(f.Args())
+	if err != nil {
+		return fail(g, err)
+	}
+	st, err := load(g, id)
+	if err != nil {
+		return fail(g, err)
+	}
+	cmd := control.CmdPause
+	switch {
+	case c.resume && st.Status != container.Paused:
+		return fail(g, errors.New("container not paused"))
+	case !c.resume && st.Status != container.Running:
+		return fail(g, errors.New("container not running"))
+	case c.resume:
+		cmd = control.CmdResume
+	}
+	if _, err := control.Call(store(g).ControlPath(id), control.Request{Cmd: cmd}, 10*time.Second); err != nil {
+		return fail(g, err)
+	}
+	return subcommands.ExitSuccess
+}

@@ -1,0 +1,408 @@
+#!/usr/bin/env bash
+# oci.sh drives bin/runsc as an OCI runtime (runc's command syntax) on tiny
+# busybox bundles: lifecycle in the orders clients use, exit codes and
+# signals, config.json's process settings seen from inside, state/list/ps
+# output, runc's error wording, and that nothing is left behind. The last
+# line is "N passed, M failed".
+set -uo pipefail
+
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+RUNSC_BIN=${OCI_RUNSC:-$ROOT/bin/runsc}
+BUSYBOX=${BUSYBOX:-/bin/busybox}
+LIMIT=${OCI_TIMEOUT:-30}
+
+# Bundles live under bin/ (never /tmp: the sandbox's /tmp is its own).
+mkdir -p "$ROOT/bin"
+WORK=$(mktemp -d "$ROOT/bin/oci.XXXXXX")
+STATE=$WORK/state
+cleanup() {
+	# Whatever a failed test left: kill the sandboxes, then remove.
+	for d in "$STATE"/*/; do
+		[ -d "$d" ] && timeout 10 "$RUNSC_BIN" --root="$STATE" delete --force "$(basename "$d")" >/dev/null 2>&1
+	done
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+passed=0
+failed=0
+pass() { echo "PASS   $1"; passed=$((passed + 1)); }
+fail() {
+	echo "FAIL   $1"
+	shift
+	for l in "$@"; do printf '%s\n' "$l" | sed 's/^/    /'; done
+	failed=$((failed + 1))
+}
+
+# The bundle has nothing but busybox, which must therefore be static.
+if ! "$BUSYBOX" true 2>/dev/null || ldd "$BUSYBOX" >/dev/null 2>&1; then
+	echo "oci.sh: no static busybox at $BUSYBOX (tools/install-deps.sh test installs busybox-static)"
+	echo "0 passed, 1 failed"
+	exit 1
+fi
+
+# The rootfs shared by every bundle: busybox and its applets.
+RFS=$WORK/rootfs
+mkdir -p "$RFS"/{bin,tmp,dev,proc,sys,etc,root,work}
+cp "$BUSYBOX" "$RFS/bin/busybox"
+for a in sh echo cat sleep id pwd env true false ls hostname touch grep kill umask; do
+	ln -s busybox "$RFS/bin/$a"
+done
+echo 'root:x:0:0:root:/root:/bin/sh' >"$RFS/etc/passwd"
+echo 'root:x:0:' >"$RFS/etc/group"
+
+# bundle NAME JSON: makes bundle NAME whose config.json is the base config
+# with the fields of JSON (process fields under "process") merged in.
+bundle() {
+	local b=$WORK/$1
+	mkdir -p "$b"
+	python3 - "$b/config.json" "$RFS" "$2" <<'EOF'
+import json, sys
+path, rootfs, extra = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+cfg = {
+    "ociVersion": "1.0.2",
+    "process": {"terminal": False, "user": {"uid": 0, "gid": 0},
+                "args": ["sh", "-c", "true"], "env": ["PATH=/bin"], "cwd": "/"},
+    "root": {"path": rootfs, "readonly": True},
+    "hostname": "ocibox",
+}
+for k, v in extra.items():
+    if k == "process":
+        cfg["process"].update(v)
+    else:
+        cfg[k] = v
+json.dump(cfg, open(path, "w"))
+EOF
+	echo "$b"
+}
+
+# rs ARGS...: runs runsc with the test's --root; output in $out/$err, status $status.
+rs() {
+	# Fresh files: a created sandbox keeps writing to the ones it was given.
+	rm -f "$WORK/out" "$WORK/err"
+	timeout -k 5 "$LIMIT" "$RUNSC_BIN" --root="$STATE" "$@" </dev/null >"$WORK/out" 2>"$WORK/err"
+	status=$?
+	out=$(cat "$WORK/out")
+	err=$(cat "$WORK/err")
+}
+
+# statusof ID: the status field of `runsc state ID`.
+statusof() {
+	timeout 10 "$RUNSC_BIN" --root="$STATE" state "$1" 2>/dev/null |
+		python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])' 2>/dev/null
+}
+
+# gone ID PID: no state directory and no process left.
+gone() {
+	local why=""
+	[ -e "$STATE/$1" ] && why="state directory $STATE/$1 left"
+	if [ -n "$2" ] && [ -d "/proc/$2" ] && ! grep -q '^State:.*Z' "/proc/$2/status" 2>/dev/null; then
+		why="$why process $2 left"
+	fi
+	echo "$why"
+}
+
+# expect_run NAME WANT_STATUS WANT_OUT JSON: runsc run of a bundle.
+expect_run() {
+	local name=$1 want=$2 wantout=$3
+	local b
+	b=$(bundle "$name" "$4")
+	rs run --bundle "$b" "$name"
+	if [ "$status" -ne "$want" ] || [ "$out" != "$wantout" ]; then
+		fail "run $name" "status $status (want $want)" "stdout: $out" "want:   $wantout" "stderr: $err"
+	elif [ -e "$STATE/$name" ]; then
+		fail "run $name" "state directory left after run"
+	else
+		pass "run $name"
+	fi
+}
+
+expect_run exit0 0 "hello" '{"process":{"args":["echo","hello"]}}'
+expect_run exit3 3 "" '{"process":{"args":["sh","-c","exit 3"]}}'
+expect_run selfkill 137 "" '{"process":{"args":["sh","-c","sh -c \"kill -9 \\$\\$\"; exit $?"]}}'
+expect_run env-cwd 0 "bar
+/etc" '{"process":{"args":["sh","-c","echo $FOO; pwd"],"env":["PATH=/bin","FOO=bar"],"cwd":"/etc"}}'
+expect_run user 0 "1000
+1000
+1000 10 20" '{"process":{"args":["sh","-c","id -u; id -g; id -G"],"user":{"uid":1000,"gid":1000,"additionalGids":[10,20]}}}'
+expect_run umask 0 "0027" '{"process":{"args":["sh","-c","umask"],"user":{"uid":0,"gid":0,"umask":23}}}'
+expect_run rlimits 0 "100
+200" '{"process":{"args":["sh","-c","ulimit -n; ulimit -H -n"],"rlimits":[{"type":"RLIMIT_NOFILE","soft":100,"hard":200}]}}'
+expect_run hostname 0 "ocibox" '{"process":{"args":["hostname"]}}'
+expect_run caps 0 "CapEff:	0000000000000020" '{"process":{"args":["grep","CapEff","/proc/self/status"],"capabilities":{"bounding":["CAP_KILL"],"effective":["CAP_KILL"],"permitted":["CAP_KILL"]}}}'
+expect_run readonly-root 0 "ro
+rw" '{"process":{"args":["sh","-c","touch /x 2>/dev/null && echo rw || echo ro; touch /tmp/x && echo rw"]}}'
+
+# The lifecycle of one container, step by step, as podman and containerd
+# drive it.
+B=$(bundle life '{"process":{"args":["sleep","1000"]}}')
+rs create --bundle "$B" --pid-file "$WORK/life.pid" life
+pid=$(cat "$WORK/life.pid" 2>/dev/null)
+if [ "$status" -ne 0 ] || [ -z "$pid" ] || [ ! -d "/proc/$pid" ]; then
+	fail "create" "status $status pid '$pid'" "$err"
+else
+	pass "create"
+fi
+rs state life
+if python3 - "$out" "$pid" "$B" <<'EOF'; then pass "state after create"; else fail "state after create" "$out"; fi
+import json, sys
+s = json.loads(sys.argv[1])
+ok = (s["ociVersion"].startswith("1.") and s["id"] == "life" and s["status"] == "created"
+      and str(s["pid"]) == sys.argv[2] and s["bundle"] == sys.argv[3])
+sys.exit(0 if ok else 1)
+EOF
+rs create --bundle "$B" life
+if [ "$status" -ne 0 ] && grep -q "container with id exists" <<<"$err"; then pass "double create fails"; else fail "double create fails" "status $status" "$err"; fi
+rs kill life TERM
+if [ "$status" -eq 0 ] && [ "$(statusof life)" = created ]; then pass "kill TERM before start"; else fail "kill TERM before start" "status $status, now $(statusof life)" "$err"; fi
+rs start life
+if [ "$status" -eq 0 ] && [ "$(statusof life)" = running ]; then pass "start"; else fail "start" "status $status, now $(statusof life)" "$err"; fi
+rs start life
+if [ "$status" -ne 0 ]; then pass "second start fails"; else fail "second start fails"; fi
+rs list --format json
+if python3 -c 'import json,sys; l=json.loads(sys.argv[1]); sys.exit(0 if [c["status"] for c in l if c["id"]=="life"]==["running"] else 1)' "$out"; then pass "list json"; else fail "list json" "$out"; fi
+rs list -q
+if [ "$out" = life ]; then pass "list -q"; else fail "list -q" "$out"; fi
+rs ps --format json life
+if python3 -c 'import json,sys; l=json.loads(sys.argv[1]); sys.exit(0 if int(sys.argv[2]) in l else 1)' "$out" "$pid"; then pass "ps json"; else fail "ps json" "$out"; fi
+rs delete life
+if [ "$status" -ne 0 ] && grep -q "is not stopped: running" <<<"$err" && [ "$(statusof life)" = running ]; then
+	pass "delete of a running container fails"
+else
+	fail "delete of a running container fails" "status $status" "$err"
+fi
+rs kill life 15
+sleep 0.5
+if [ "$status" -eq 0 ] && [ "$(statusof life)" = running ]; then pass "SIGTERM ignored by a handler-less init"; else fail "SIGTERM ignored by a handler-less init" "status $status, now $(statusof life)" "$err"; fi
+rs kill life KILL
+rs wait life
+if [ "$status" -eq 137 ] && [ "$(statusof life)" = stopped ]; then pass "SIGKILL: status 137, stopped"; else fail "SIGKILL: status 137, stopped" "wait $status, now $(statusof life)" "$err"; fi
+rs --log "$WORK/log.json" --log-format json kill life 9
+if [ "$status" -ne 0 ] && tail -1 "$WORK/log.json" | python3 -c 'import json,sys; l=json.load(sys.stdin); sys.exit(0 if l["level"]=="error" and l["msg"]=="container not running" and l["time"] else 1)'; then
+	pass "kill of a stopped container: runc's JSON log line"
+else
+	fail "kill of a stopped container: runc's JSON log line" "status $status" "$(cat "$WORK/log.json" 2>/dev/null)"
+fi
+rs start life
+if [ "$status" -ne 0 ]; then pass "start of a stopped container fails"; else fail "start of a stopped container fails"; fi
+rs delete life
+left=$(gone life "$pid")
+if [ "$status" -eq 0 ] && [ -z "$left" ]; then pass "delete leaves nothing"; else fail "delete leaves nothing" "status $status $left" "$err"; fi
+rs state life
+if [ "$status" -ne 0 ] && grep -q "does not exist" <<<"$err"; then pass "state of a deleted container"; else fail "state of a deleted container" "$err"; fi
+
+# A handler for SIGTERM: the init chooses its exit status.
+B=$(bundle trap '{"process":{"args":["sh","-c","trap \"echo got TERM; exit 7\" TERM; echo ready; while :; do sleep 0.1; done"]}}')
+rs create --bundle "$B" trap
+rs start trap
+sleep 1
+rs kill trap SIGTERM
+rs wait trap
+if [ "$status" -eq 7 ]; then pass "SIGTERM handler in the init: status 7"; else fail "SIGTERM handler in the init: status 7" "wait $status" "$err"; fi
+rs delete trap
+
+# Killed before it was started.
+B=$(bundle early '{"process":{"args":["sleep","1000"]}}')
+rs create --bundle "$B" --pid-file "$WORK/early.pid" early
+pid=$(cat "$WORK/early.pid" 2>/dev/null)
+rs kill early 9
+rs wait early
+w=$status
+rs delete early
+left=$(gone early "$pid")
+if [ "$w" -eq 137 ] && [ -z "$left" ]; then pass "SIGKILL before start"; else fail "SIGKILL before start" "wait $w $left" "$err"; fi
+
+# A created container is deleted without --force; a running one with it.
+rs create --bundle "$B" --pid-file "$WORK/early.pid" early2
+pid=$(cat "$WORK/early.pid" 2>/dev/null)
+rs delete early2
+left=$(gone early2 "$pid")
+if [ "$status" -eq 0 ] && [ -z "$left" ]; then pass "delete of a created container"; else fail "delete of a created container" "status $status $left" "$err"; fi
+rs create --bundle "$B" --pid-file "$WORK/early.pid" forced
+pid=$(cat "$WORK/early.pid" 2>/dev/null)
+rs start forced
+rs delete --force forced
+left=$(gone forced "$pid")
+if [ "$status" -eq 0 ] && [ -z "$left" ]; then pass "delete --force of a running container"; else fail "delete --force of a running container" "status $status $left" "$err"; fi
+
+# exec: a new process in the running container, with its own settings and
+# the caller's stdio; its exit status; a process file; detached.
+B=$(bundle ex '{"process":{"args":["sleep","1000"],"env":["PATH=/bin","A=1"],"cwd":"/"}}')
+rs create --bundle "$B" ex
+rs exec ex true
+if [ "$status" -ne 0 ] && grep -q "cannot exec in a created container" <<<"$err"; then pass "exec before start fails"; else fail "exec before start fails" "status $status" "$err"; fi
+rs start ex
+rs exec --user 1000:1000 --env B=2 --cwd /etc ex sh -c 'echo $A$B; pwd; id -u; id -g; exit 5'
+if [ "$status" -eq 5 ] && [ "$out" = "12
+/etc
+1000
+1000" ]; then pass "exec with --user --env --cwd"; else fail "exec with --user --env --cwd" "status $status" "$out" "$err"; fi
+echo '{"args":["sh","-c","echo from a process file"],"env":["PATH=/bin"],"cwd":"/","user":{"uid":0,"gid":0}}' >"$WORK/proc.json"
+rs exec --process "$WORK/proc.json" ex
+if [ "$status" -eq 0 ] && [ "$out" = "from a process file" ]; then pass "exec --process"; else fail "exec --process" "status $status" "$out" "$err"; fi
+rs exec ex /bin/nonexistent
+if [ "$status" -ne 0 ] && grep -q "no such file" <<<"$err"; then pass "exec of a missing executable"; else fail "exec of a missing executable" "status $status" "$err"; fi
+rs exec --detach --pid-file "$WORK/ex.pid" ex sleep 1000
+if [ "$status" -eq 0 ] && [ -s "$WORK/ex.pid" ]; then pass "exec --detach"; else fail "exec --detach" "status $status" "$err"; fi
+rs state ex
+pid=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["pid"])' "$out" 2>/dev/null)
+rs delete --force ex
+left=$(gone ex "$pid")
+if [ "$status" -eq 0 ] && [ -z "$left" ]; then pass "delete --force with exec'd processes"; else fail "delete --force with exec'd processes" "$left" "$err"; fi
+
+# run --detach: created and started, the caller returns at once.
+B=$(bundle det '{"process":{"args":["sleep","1000"]}}')
+rs run --detach --bundle "$B" --pid-file "$WORK/det.pid" det
+pid=$(cat "$WORK/det.pid" 2>/dev/null)
+st=$(statusof det)
+rs kill det 9
+rs wait det
+w=$status
+rs delete det
+left=$(gone det "$pid")
+if [ "$st" = running ] && [ "$w" -eq 137 ] && [ -z "$left" ]; then pass "run --detach"; else fail "run --detach" "status $st wait $w $left" "$err"; fi
+
+# Hooks: each kind in order, with the state on stdin; a failing or hanging
+# createRuntime hook fails create and leaves nothing.
+HL=$WORK/hooks.log
+cat >"$WORK/hook.sh" <<EOF
+#!/bin/sh
+st=\$(python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])')
+echo "\$1 \$st" >>"$HL"
+EOF
+chmod +x "$WORK/hook.sh"
+hook() { printf '{"path":"%s","args":["hook.sh","%s"]}' "$WORK/hook.sh" "$1"; } # KIND
+B=$(bundle hooks "{\"process\":{\"args\":[\"true\"]},\"hooks\":{\"prestart\":[$(hook prestart)],\"createRuntime\":[$(hook createRuntime)],\"createContainer\":[$(hook createContainer)],\"startContainer\":[$(hook startContainer)],\"poststart\":[$(hook poststart)],\"poststop\":[$(hook poststop)]}}")
+rs run --bundle "$B" hooks
+want="prestart created
+createRuntime created
+createContainer created
+startContainer created
+poststart running
+poststop stopped"
+got=$(cat "$HL" 2>/dev/null)
+# poststart may see the init already exited.
+got=${got/poststart stopped/poststart running}
+if [ "$status" -eq 0 ] && [ "$got" = "$want" ]; then pass "hooks in order with the state"; else fail "hooks in order with the state" "status $status" "$got" "$err"; fi
+B=$(bundle badhook '{"process":{"args":["true"]},"hooks":{"createRuntime":[{"path":"/bin/false"}]}}')
+rs create --bundle "$B" badhook
+if [ "$status" -ne 0 ] && grep -q "createRuntime hook" <<<"$err" && [ ! -e "$STATE/badhook" ]; then pass "failing hook"; else fail "failing hook" "status $status" "$err"; fi
+B=$(bundle slowhook '{"process":{"args":["true"]},"hooks":{"createRuntime":[{"path":"/bin/sleep","args":["sleep","30"],"timeout":1}]}}')
+rs create --bundle "$B" slowhook
+if [ "$status" -ne 0 ] && grep -q "timed out" <<<"$err" && [ ! -e "$STATE/slowhook" ]; then pass "hook timeout"; else fail "hook timeout" "status $status" "$err"; fi
+
+# pause stops every process (its output stops growing), resume lets them
+# go on; a paused container is not deleted without --force, and SIGKILL
+# still ends it.
+B=$(bundle pz '{"process":{"args":["sh","-c","while :; do echo x; sleep 0.05; done"]}}')
+timeout 10 "$RUNSC_BIN" --root="$STATE" create --bundle "$B" pz </dev/null >"$WORK/pz.out" 2>&1
+rs start pz
+sleep 0.5
+rs pause pz
+p1=$status
+st=$(statusof pz)
+sleep 0.3
+n1=$(wc -c <"$WORK/pz.out")
+sleep 1
+n2=$(wc -c <"$WORK/pz.out")
+rs pause pz
+p2=$status
+rs delete pz
+d=$status
+rs resume pz
+r1=$status
+sleep 1
+n3=$(wc -c <"$WORK/pz.out")
+rs resume pz
+r2=$status
+if [ "$p1" -eq 0 ] && [ "$st" = paused ] && [ "$n1" -gt 0 ] && [ "$n1" -eq "$n2" ] && [ "$p2" -ne 0 ] && [ "$d" -ne 0 ] &&
+	[ "$r1" -eq 0 ] && [ "$n3" -gt "$n2" ] && [ "$r2" -ne 0 ] && [ "$(statusof pz)" = running ]; then
+	pass "pause and resume"
+else
+	fail "pause and resume" "pause $p1 ($st) output $n1 $n2 $n3, second pause $p2, delete $d, resume $r1, second resume $r2" "$err"
+fi
+rs pause pz
+rs kill pz 9
+rs wait pz
+w=$status
+rs delete pz
+if [ "$w" -eq 137 ] && [ ! -e "$STATE/pz" ]; then pass "SIGKILL of a paused container"; else fail "SIGKILL of a paused container" "wait $w" "$err"; fi
+
+# A containerd-style 64-character id: the control socket's path is longer
+# than a unix socket address holds.
+LONG=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+B=$(bundle long '{"process":{"args":["sleep","1000"]}}')
+rs create --bundle "$B" "$LONG"
+rs start "$LONG"
+s1=$status
+rs kill "$LONG" 9
+rs wait "$LONG"
+w=$status
+rs delete "$LONG"
+if [ "$s1" -eq 0 ] && [ "$w" -eq 137 ] && [ ! -e "$STATE/$LONG" ]; then pass "64-character id"; else fail "64-character id" "start $s1 wait $w" "$err"; fi
+
+# events --stats: the sentry's figures in runc's stats event.
+B=$(bundle ev '{"process":{"args":["sh","-c","sleep 1000 & sleep 1000 & wait"]}}')
+rs create --bundle "$B" ev
+rs start ev
+sleep 0.5
+rs events --stats ev
+if [ "$status" -eq 0 ] && python3 -c '
+import json, sys
+e = json.loads(sys.argv[1])
+d = e["data"]
+ok = e["type"] == "stats" and e["id"] == "ev" and d["pids"]["current"] == 3 and d["memory"]["usage"]["usage"] > 0
+sys.exit(0 if ok else 1)' "$out"; then pass "events --stats"; else fail "events --stats" "status $status" "$out" "$err"; fi
+rs delete --force ev
+
+# kill --all reaches every process; SIGKILL ends the container.
+B=$(bundle all '{"process":{"args":["sh","-c","sleep 1000 & sleep 1000"]}}')
+rs create --bundle "$B" --pid-file "$WORK/all.pid" all
+pid=$(cat "$WORK/all.pid" 2>/dev/null)
+rs start all
+sleep 0.5
+rs kill --all all 9
+k=$status
+rs wait all
+w=$status
+rs delete all
+left=$(gone all "$pid")
+if [ "$k" -eq 0 ] && [ "$w" -eq 137 ] && [ -z "$left" ]; then pass "kill --all"; else fail "kill --all" "kill $k wait $w $left" "$err"; fi
+
+# spec writes a default config.json once; a terminal needs a console socket
+# unless run in the foreground.
+mkdir -p "$WORK/spec"
+rs spec --bundle "$WORK/spec"
+s1=$status
+rs spec --bundle "$WORK/spec"
+if [ "$s1" -eq 0 ] && [ "$status" -ne 0 ] &&
+	python3 -c 'import json,sys; c=json.load(open(sys.argv[1])); sys.exit(0 if c["ociVersion"].startswith("1.") and c["process"]["args"]==["sh"] else 1)' "$WORK/spec/config.json"; then
+	pass "spec"
+else
+	fail "spec" "first $s1 second $status" "$err"
+fi
+B=$(bundle tty '{"process":{"args":["true"],"terminal":true}}')
+rs create --bundle "$B" tty
+if [ "$status" -ne 0 ] && grep -q "console socket" <<<"$err" && [ ! -e "$STATE/tty" ]; then pass "terminal without console socket"; else fail "terminal without console socket" "status $status" "$err"; fi
+
+# Bad input: a clear error and nothing left behind.
+mkdir -p "$WORK/noconfig"
+rs create --bundle "$WORK/noconfig" bad1
+if [ "$status" -ne 0 ] && [ ! -e "$STATE/bad1" ]; then pass "missing config.json"; else fail "missing config.json" "status $status" "$err"; fi
+B=$(bundle noexec '{"process":{"args":["/bin/nonexistent"]}}')
+rs create --bundle "$B" bad2
+if [ "$status" -ne 0 ] && grep -q "no such file" <<<"$err" && [ ! -e "$STATE/bad2" ]; then pass "missing executable"; else fail "missing executable" "status $status" "$err"; fi
+B=$(bundle noroot "{\"root\":{\"path\":\"$WORK/nonexistent\"}}")
+rs create --bundle "$B" bad3
+if [ "$status" -ne 0 ] && [ ! -e "$STATE/bad3" ]; then pass "missing rootfs"; else fail "missing rootfs" "status $status" "$err"; fi
+rs create --bundle "$B" "bad/id"
+if [ "$status" -ne 0 ]; then pass "invalid id"; else fail "invalid id"; fi
+
+# Nothing left: no state, no sandbox process of this test.
+left=$(ls "$STATE" 2>/dev/null)
+procs=$(pgrep -f "root=$STATE" || true)
+if [ -z "$left" ] && [ -z "$procs" ]; then pass "no leftovers"; else fail "no leftovers" "state: $left" "processes: $procs"; fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
