@@ -481,7 +481,7 @@ func DecodeRequest(pkt []byte, r *Request) error {
 	case TSetXattr:
 		r.FID = d.U64()
 		r.Name = d.Str(MaxName)
-		r.Value = d.Bytes(MaxMessage)
+		r.Value = append([]byte(nil), d.Bytes(MaxMessage)...)
 		r.Flags = d.U32()
 	default:
 		return ErrMalformed

@@ -65,8 +65,8 @@ func (s *Server) Serve() error {
 	defer s.shutdown()
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	buf := make([]byte, MaxMessage)
 	for {
-		buf := make([]byte, MaxMessage)
 		n, _, flags, _, err := unix.Recvmsg(s.sock, buf, nil, 0)
 		if err == unix.EINTR {
 			continue

@@ -19,6 +19,7 @@ func main() {
 	subcommands.Register(subcommands.FlagsCommand(), "")
 	subcommands.Register(&cmd.Do{Global: g}, "")
 	subcommands.Register(&cmd.Boot{Global: g}, "internal use only")
+	subcommands.Register(&cmd.Gofer{}, "internal use only")
 	flag.Parse()
 	os.Exit(int(subcommands.Execute(context.Background())))
 }
