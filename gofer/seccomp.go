@@ -5,6 +5,7 @@ package gofer
 import (
 	"runtime"
 	"sort"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -36,6 +37,9 @@ var AllowedSyscalls = []uintptr{
 	// The runtime re-reads its cgroup CPU limit on descriptors it opened
 	// at start-up (GOMAXPROCS follows container limits).
 	unix.SYS_PREAD64,
+	// The runtime's netpoller, set up on first timer use (the GC's
+	// scavenger); InstallFilter sets it up first, these are a fallback.
+	unix.SYS_EPOLL_CREATE1, unix.SYS_EVENTFD2,
 }
 
 // Offsets in struct seccomp_data and the return values used.
@@ -74,6 +78,9 @@ func filterProgram() []unix.SockFilter {
 // thread of the process: SECCOMP_FILTER_FLAG_TSYNC gives the filter (and
 // no_new_privs) to the threads other than the calling one.
 func InstallFilter() error {
+	// Make the runtime set up its netpoller and timers now.
+	time.Sleep(time.Microsecond)
+	runtime.GC()
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {

@@ -5,9 +5,11 @@ package gofer
 import (
 	"os"
 	"os/exec"
+	"runtime"
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -37,6 +39,7 @@ func TestAllowedSyscalls(t *testing.T) {
 		unix.SYS_READ: "read", unix.SYS_EPOLL_PWAIT: "epoll_pwait", unix.SYS_EPOLL_CTL: "epoll_ctl",
 		unix.SYS_GETRLIMIT: "getrlimit", unix.SYS_SCHED_GETAFFINITY: "sched_getaffinity",
 		unix.SYS_RESTART_SYSCALL: "restart_syscall", unix.SYS_PREAD64: "pread64",
+		unix.SYS_EPOLL_CREATE1: "epoll_create1", unix.SYS_EVENTFD2: "eventfd2",
 	}
 	var extra, missing []string
 	seen := map[uintptr]bool{}
@@ -90,6 +93,14 @@ func TestFilterEnforced(t *testing.T) {
 		}
 		if _, err := openBeneath(fd, "etc", unix.O_PATH|unix.O_NOFOLLOW); err != nil {
 			os.Exit(5)
+		}
+		// The runtime keeps working: timers, GC, new threads.
+		for i := 0; i < 3; i++ {
+			runtime.GC()
+			time.Sleep(time.Millisecond)
+			done := make(chan bool)
+			go func() { runtime.LockOSThread(); done <- true }()
+			<-done
 		}
 		if mode == "socket" {
 			unix.Socket(unix.AF_INET, unix.SOCK_STREAM, 0)

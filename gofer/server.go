@@ -9,39 +9,44 @@ import (
 
 // Server serves one root directory over one connection.
 //
-// It holds an O_PATH|O_NOFOLLOW descriptor per node the client has walked
-// to, and reaches every file by one component at a time from its parent's
-// descriptor (openat2 with RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS, or
-// openat(O_NOFOLLOW) where openat2 is missing), with names that cannot
-// contain '/' or be "." or "..": a symlink is returned as a symlink, never
-// followed, and no name leads above the root. Files are opened by their
-// parent's descriptor and name, and the result is checked against the
-// walked node's device and inode.
+// It reaches every file by one component at a time from its parent
+// directory's O_PATH descriptor (openat2 with RESOLVE_BENEATH|
+// RESOLVE_NO_SYMLINKS, or openat(O_NOFOLLOW) where openat2 is missing), with
+// names that cannot contain '/' or be "." or "..": a symlink is returned as
+// a symlink, never followed, and no name leads above the root. Directories
+// keep their O_PATH descriptor; other files are reached again by parent
+// descriptor and name (stat, readlink, open), and an open is checked
+// against the walked node's device and inode.
 type Server struct {
 	sock     int
 	readOnly bool
 
-	// mu protects nodes and nextFID.
+	// mu protects nodes, live, nextFID and every node's refs and fd.
 	mu      sync.Mutex
 	nodes   map[uint64]*node
+	live    map[*node]struct{}
 	nextFID uint64
 
-	// wmu serialises nothing but is held while sending, so that a close
-	// does not race a send on the same descriptor number.
+	// wmu is held while sending, so that shutdown does not close the
+	// socket under a send.
 	wmu    sync.Mutex
 	closed bool
 }
 
 // node is one host file the client holds.
 type node struct {
-	fd     int // O_PATH|O_NOFOLLOW; owned
+	fd     int // O_PATH|O_NOFOLLOW for directories (owned), -1 otherwise
 	parent *node
 	name   string
 	ino    uint64
 	dev    uint64
 	mode   uint32
-	refs   int // fids pointing at this node; protected by Server.mu
+	// refs counts the fids naming the node, requests using it and
+	// children (which use its fd); at zero fd is closed.
+	refs int
 }
+
+func (n *node) isDir() bool { return n.mode&unix.S_IFMT == unix.S_IFDIR }
 
 // NewServer serves the directory rootFD (which it takes over) on sock (a
 // SOCK_SEQPACKET unix socket, also taken over). With readOnly every
@@ -54,17 +59,18 @@ func NewServer(rootFD, sock int, readOnly bool) (*Server, error) {
 	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
 		return nil, unix.ENOTDIR
 	}
-	s := &Server{sock: sock, readOnly: readOnly, nodes: make(map[uint64]*node), nextFID: 1}
-	s.nodes[0] = &node{fd: rootFD, ino: st.Ino, dev: st.Dev, mode: st.Mode, refs: 1}
+	s := &Server{sock: sock, readOnly: readOnly, nodes: make(map[uint64]*node), live: make(map[*node]struct{}), nextFID: 1}
+	root := &node{fd: rootFD, ino: st.Ino, dev: st.Dev, mode: st.Mode, refs: 1}
+	s.nodes[0] = root
+	s.live[root] = struct{}{}
 	return s, nil
 }
 
 // Serve answers requests until the connection closes or a malformed
 // message arrives; it then closes everything and returns.
 func (s *Server) Serve() error {
-	defer s.shutdown()
 	var wg sync.WaitGroup
-	defer wg.Wait()
+	defer s.shutdown(&wg)
 	buf := make([]byte, MaxMessage)
 	for {
 		n, _, flags, _, err := unix.Recvmsg(s.sock, buf, nil, 0)
@@ -96,30 +102,55 @@ func (s *Server) Serve() error {
 	}
 }
 
-func (s *Server) shutdown() {
+func (s *Server) shutdown(wg *sync.WaitGroup) {
 	s.wmu.Lock()
 	s.closed = true
-	unix.Close(s.sock)
+	unix.Shutdown(s.sock, unix.SHUT_RDWR)
 	s.wmu.Unlock()
+	wg.Wait()
+	unix.Close(s.sock)
 	s.mu.Lock()
-	for _, n := range s.nodes {
+	for n := range s.live {
 		if n.fd >= 0 {
 			unix.Close(n.fd)
 			n.fd = -1
 		}
 	}
 	s.nodes = nil
+	s.live = nil
 	s.mu.Unlock()
 }
 
-func (s *Server) lookupFID(fid uint64) (*node, error) {
+// get returns fid's node with a reference for the caller (put it back
+// with release).
+func (s *Server) get(fid uint64) (*node, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n, ok := s.nodes[fid]
-	if !ok || n.fd < 0 {
+	if !ok {
 		return nil, unix.EBADF
 	}
+	n.refs++
 	return n, nil
+}
+
+// release drops a reference on n, closing it (and releasing its parent)
+// at zero.
+func (s *Server) release(n *node) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for n != nil {
+		n.refs--
+		if n.refs > 0 {
+			return
+		}
+		if n.fd >= 0 {
+			unix.Close(n.fd)
+			n.fd = -1
+		}
+		delete(s.live, n)
+		n = n.parent
+	}
 }
 
 func (s *Server) newFID(n *node) uint64 {
@@ -138,15 +169,11 @@ func (s *Server) clunk(fid uint64) {
 	}
 	s.mu.Lock()
 	n, ok := s.nodes[fid]
-	if ok {
-		delete(s.nodes, fid)
-		n.refs--
-		if n.refs == 0 && n.fd >= 0 {
-			unix.Close(n.fd)
-			n.fd = -1
-		}
-	}
+	delete(s.nodes, fid)
 	s.mu.Unlock()
+	if ok {
+		s.release(n)
+	}
 }
 
 // reply sends e's message, with fd (if >= 0) donated and then closed here.
@@ -212,25 +239,28 @@ func (s *Server) dispatch(r *Request, e *Encoder) (int, error) {
 		e.U32(Version)
 		e.U32(MaxMessage)
 		return -1, nil
+	}
+	n, err := s.get(r.FID)
+	if err != nil {
+		return -1, err
+	}
+	defer s.release(n)
+	switch r.Type {
 	case TAttach:
-		n, _ := s.lookupFID(0)
-		a, err := fstat(n.fd)
+		if r.FID != 0 {
+			return -1, unix.EINVAL
+		}
+		a, err := s.stat(n)
 		if err != nil {
 			return -1, err
 		}
 		e.U64(0)
 		e.Attr(&a)
 		return -1, nil
-	}
-	n, err := s.lookupFID(r.FID)
-	if err != nil {
-		return -1, err
-	}
-	switch r.Type {
 	case TWalk:
 		return -1, s.walk(n, r.Names, e)
 	case TStat:
-		a, err := fstat(n.fd)
+		a, err := s.stat(n)
 		if err != nil {
 			return -1, err
 		}
@@ -244,7 +274,10 @@ func (s *Server) dispatch(r *Request, e *Encoder) (int, error) {
 		return fd, nil
 	case TReadlink:
 		buf := make([]byte, MaxPath)
-		k, err := unix.Readlinkat(n.fd, "", buf)
+		if n.mode&unix.S_IFMT != unix.S_IFLNK || n.parent == nil {
+			return -1, unix.EINVAL
+		}
+		k, err := unix.Readlinkat(n.parent.fd, n.name, buf)
 		if err != nil {
 			return -1, err
 		}
@@ -254,7 +287,11 @@ func (s *Server) dispatch(r *Request, e *Encoder) (int, error) {
 		return -1, s.getdents(n, r, e)
 	case TStatFS:
 		var st unix.Statfs_t
-		if err := unix.Fstatfs(n.fd, &st); err != nil {
+		d := n
+		if !d.isDir() {
+			d = n.parent
+		}
+		if err := unix.Fstatfs(d.fd, &st); err != nil {
 			return -1, err
 		}
 		if s.readOnly {
@@ -319,7 +356,29 @@ func (s *Server) child(n *node, name string) (*node, Attr, error) {
 		unix.Close(fd)
 		return nil, Attr{}, err
 	}
-	return &node{fd: fd, parent: n, name: name, ino: a.Ino, dev: a.Dev, mode: a.Mode}, a, nil
+	c := &node{fd: fd, parent: n, name: name, ino: a.Ino, dev: a.Dev, mode: a.Mode}
+	if !c.isDir() {
+		// Reached again by parent and name: no descriptor per file.
+		unix.Close(fd)
+		c.fd = -1
+	}
+	s.mu.Lock()
+	n.refs++ // for c
+	s.live[c] = struct{}{}
+	s.mu.Unlock()
+	return c, a, nil
+}
+
+// stat returns n's attributes without following it.
+func (s *Server) stat(n *node) (Attr, error) {
+	if n.fd >= 0 {
+		return fstat(n.fd)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstatat(n.parent.fd, n.name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return Attr{}, err
+	}
+	return AttrFromStat(&st), nil
 }
 
 var noOpenat2 atomic.Bool // set once openat2 reports ENOSYS

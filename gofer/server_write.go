@@ -9,6 +9,12 @@ import (
 // component, relative to a node's own descriptor.
 func (s *Server) dispatchWrite(n *node, r *Request, e *Encoder) (int, error) {
 	switch r.Type {
+	case TUnlink, TRename, TLink:
+		if !n.isDir() {
+			return -1, unix.ENOTDIR
+		}
+	}
+	switch r.Type {
 	case TCreate:
 		if n.mode&unix.S_IFMT != unix.S_IFDIR {
 			return -1, unix.ENOTDIR
@@ -55,10 +61,11 @@ func (s *Server) dispatchWrite(n *node, r *Request, e *Encoder) (int, error) {
 		unix.Fchownat(n.fd, r.Name, int(r.UID), int(r.GID), unix.AT_SYMLINK_NOFOLLOW)
 		return -1, s.replyChild(n, r.Name, e)
 	case TLink:
-		t, err := s.lookupFID(r.FID2)
+		t, err := s.get(r.FID2)
 		if err != nil {
 			return -1, err
 		}
+		defer s.release(t)
 		if t.parent == nil || t.mode&unix.S_IFMT == unix.S_IFDIR {
 			return -1, unix.EPERM
 		}
@@ -69,9 +76,13 @@ func (s *Server) dispatchWrite(n *node, r *Request, e *Encoder) (int, error) {
 	case TUnlink:
 		return -1, unix.Unlinkat(n.fd, r.Name, int(r.Flags&unix.AT_REMOVEDIR))
 	case TRename:
-		n2, err := s.lookupFID(r.FID2)
+		n2, err := s.get(r.FID2)
 		if err != nil {
 			return -1, err
+		}
+		defer s.release(n2)
+		if !n2.isDir() {
+			return -1, unix.ENOTDIR
 		}
 		return -1, unix.Renameat(n.fd, r.Name, n2.fd, r.Name2)
 	case TSetStat:
@@ -103,7 +114,13 @@ func (s *Server) setStat(n *node, r *Request) error {
 		if r.Mask&SetGID != 0 {
 			gid = int(r.GID)
 		}
-		if err := unix.Fchownat(n.fd, "", uid, gid, unix.AT_EMPTY_PATH); err != nil {
+		var err error
+		if n.fd >= 0 {
+			err = unix.Fchownat(n.fd, "", uid, gid, unix.AT_EMPTY_PATH)
+		} else {
+			err = unix.Fchownat(n.parent.fd, n.name, uid, gid, unix.AT_SYMLINK_NOFOLLOW)
+		}
+		if err != nil {
 			return err
 		}
 	}

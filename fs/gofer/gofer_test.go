@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"sort"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -25,6 +26,11 @@ func (c testCtx) CopyOut(uint64, []byte) (int, error) { return 0, unix.EFAULT }
 // setup serves base/root through an in-process gofer; base/canary is
 // outside it.
 func setup(t *testing.T) (*vfs.VirtualFilesystem, vfs.VirtualDentry, string) {
+	v, root, base, _ := setupMF(t)
+	return v, root, base
+}
+
+func setupMF(t *testing.T) (*vfs.VirtualFilesystem, vfs.VirtualDentry, string, *fsutil.FakeMemoryFile) {
 	base := t.TempDir()
 	root := filepath.Join(base, "root")
 	must := func(err error) {
@@ -39,6 +45,12 @@ func setup(t *testing.T) (*vfs.VirtualFilesystem, vfs.VirtualDentry, string) {
 	must(os.Symlink("/canary", filepath.Join(root, "abs")))
 	must(os.Symlink("../../../../canary", filepath.Join(root, "a/rel")))
 	must(os.Symlink("b/file", filepath.Join(root, "a/inside")))
+	must(unix.Mkfifo(filepath.Join(root, "fifo"), 0o644))
+	big := make([]byte, 3*4096+100)
+	for i := range big {
+		big[i] = byte(i % 251)
+	}
+	must(os.WriteFile(filepath.Join(root, "bigfile"), big, 0o644))
 	// Enough entries that a listing takes several getdents requests.
 	for i := 0; i < 1500; i++ {
 		must(os.WriteFile(filepath.Join(root, "big", fmt.Sprintf("entry-with-a-long-name-%04d", i)), nil, 0o644))
@@ -51,7 +63,7 @@ func setup(t *testing.T) (*vfs.VirtualFilesystem, vfs.VirtualDentry, string) {
 	rd, err := v.NewRootMount(gfs, vfs.MountOptions{ReadOnly: true})
 	must(err)
 	t.Cleanup(rd.DecRef)
-	return v, rd, base
+	return v, rd, base, mf
 }
 
 func pop(root vfs.VirtualDentry, p string) *vfs.PathOperation {
@@ -146,5 +158,92 @@ func TestGetdents(t *testing.T) {
 		if names[i] == names[i-1] {
 			t.Fatalf("%q listed twice", names[i])
 		}
+	}
+}
+
+func open(v *vfs.VirtualFilesystem, root vfs.VirtualDentry, p string, flags uint32) (*vfs.FileDescription, error) {
+	ctx := testCtx{auth.NewRootCredentials()}
+	return v.OpenAt(ctx, pop(root, p), &vfs.OpenOptions{Flags: flags, Mode: 0o644})
+}
+
+func TestRefusals(t *testing.T) {
+	v, root, _ := setup(t)
+	ctx := testCtx{auth.NewRootCredentials()}
+	done := make(chan error, 1)
+	go func() {
+		_, err := open(v, root, "/fifo", unix.O_RDONLY)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != unix.EACCES {
+			t.Errorf("open fifo: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("opening a host fifo blocked")
+	}
+	if _, err := open(v, root, "/a/b/file", unix.O_RDWR); err != unix.EROFS {
+		t.Errorf("open for write: %v", err)
+	}
+	if _, err := open(v, root, "/new", unix.O_CREAT|unix.O_WRONLY); err != unix.EROFS {
+		t.Errorf("create: %v", err)
+	}
+	if err := v.UnlinkAt(ctx, pop(root, "/a/b/file")); err != unix.EROFS {
+		t.Errorf("unlink: %v", err)
+	}
+	if err := v.MkdirAt(ctx, pop(root, "/d"), 0o755); err != unix.EROFS {
+		t.Errorf("mkdir: %v", err)
+	}
+}
+
+func TestPageCache(t *testing.T) {
+	v, root, _, mf := setupMF(t)
+	ctx := testCtx{auth.NewRootCredentials()}
+	f, err := open(v, root, "/bigfile", unix.O_RDONLY)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.DecRef(ctx)
+	m := f.Mappable()
+	fr, err := m.Translate(2*usermem.PageSize, usermem.PageSize, usermem.Read)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := mf.Slice(fr)
+	for i := range page {
+		if page[i] != byte((2*4096+i)%251) {
+			t.Fatalf("page byte %d = %d", i, page[i])
+		}
+	}
+	mf.DecRef(fr)
+	// The last partial page is zero past EOF; beyond it is an error.
+	fr, err = m.Translate(3*usermem.PageSize, usermem.PageSize, usermem.Read)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := mf.Slice(fr); p[99] != byte((3*4096+99)%251) || p[100] != 0 {
+		t.Errorf("tail page wrong: %d %d", p[99], p[100])
+	}
+	mf.DecRef(fr)
+	if _, err := m.Translate(4*usermem.PageSize, usermem.PageSize, usermem.Read); err == nil {
+		t.Error("translate past EOF succeeded")
+	}
+	// A second open of the same file shares the cached page.
+	f2, err := open(v, root, "/bigfile", unix.O_RDONLY)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f2.DecRef(ctx)
+	before := mf.Allocated()
+	fr, _ = m.Translate(0, usermem.PageSize, usermem.Read)
+	fr2, _ := f2.Mappable().Translate(0, usermem.PageSize, usermem.Read)
+	if fr != fr2 || mf.Allocated() != before+1 {
+		t.Errorf("page cache not shared: %v %v (%d -> %d)", fr, fr2, before, mf.Allocated())
+	}
+	mf.DecRef(fr)
+	mf.DecRef(fr2)
+	buf := make([]byte, 10)
+	if n, err := f.ReadAt(ctx, buf, 3*4096+95); n != 5 || err != nil {
+		t.Errorf("ReadAt at tail = %d, %v", n, err)
 	}
 }
