@@ -328,14 +328,16 @@ func (c *Client) Readlink(fid uint64) (string, error) {
 }
 
 // Getdents reads raw linux_dirent64 records of directory fid from host
-// offset off into f (called with the records, valid only during the call).
-func (c *Client) Getdents(fid uint64, off int64, count int, f func([]byte) error) error {
+// offset off into f (called with the records, valid only during the call,
+// and whether the directory ended after them).
+func (c *Client) Getdents(fid uint64, off int64, count int, f func(recs []byte, eof bool) error) error {
 	return c.do(&Request{Type: TGetdents, FID: fid, Off: uint64(off), Count: uint32(count)}, func(r Reply) error {
 		b := r.Bytes(MaxMessage)
+		eof := r.U8() != 0
 		if r.Done() != nil {
 			return unix.EIO
 		}
-		return f(b)
+		return f(b, eof)
 	})
 }
 

@@ -92,7 +92,10 @@ func TestReadOnlyOps(t *testing.T) {
 	}
 	// Getdents lists d.
 	var names []string
-	err = c.Getdents(res[0].FID, 0, 4096, func(b []byte) error {
+	err = c.Getdents(res[0].FID, 0, 4096, func(b []byte, eof bool) error {
+		if !eof {
+			t.Error("a small directory did not end in one reply")
+		}
 		for len(b) >= 19 {
 			rl := int(b[16]) | int(b[17])<<8
 			name := bytes.TrimRight(b[19:rl], "\x00")

@@ -478,16 +478,32 @@ func (s *Server) getdents(n *node, r *Request, e *Encoder) error {
 			return err
 		}
 	}
+	// Fill the reply, and tell the client when the directory ended so
+	// that it need not ask again.
 	buf := make([]byte, count)
-	for {
-		k, err := unix.Getdents(fd, buf)
+	used, eof := 0, false
+	for count-used >= 1024 {
+		k, err := unix.Getdents(fd, buf[used:])
 		if err == unix.EINTR {
 			continue
 		}
 		if err != nil {
+			if used > 0 {
+				break
+			}
 			return err
 		}
-		e.Bytes(buf[:k])
-		return nil
+		if k == 0 {
+			eof = true
+			break
+		}
+		used += k
 	}
+	e.Bytes(buf[:used])
+	if eof {
+		e.U8(1)
+	} else {
+		e.U8(0)
+	}
+	return nil
 }

@@ -9,8 +9,10 @@
 // name, and each node keeps the attributes the walk returned, its symlink
 // target, and one read descriptor with a page cache in the memory file for
 // mmap, so processes mapping the same library share pages. Lookup costs one
-// gofer round trip, open one, a batch of directory entries one; stat,
-// readlink (after the first), read and page faults cost none.
+// gofer round trip, the first open one, a batch of directory entries one; stat,
+// readlink (after the first), read and page faults cost none, and so does
+// every open of a regular file after its first (the node keeps the donated
+// read-only descriptor).
 //
 // The filesystem is read-only for now: every modification is EROFS (the
 // protocol and server support the write set; the client write path comes
@@ -58,7 +60,7 @@ func (fs *Filesystem) Name() string { return Name }
 // Root implements vfs.Filesystem.Root. The root fid lives as long as the
 // connection; each call returns a node sharing it.
 func (fs *Filesystem) Root() (vfs.Inode, error) {
-	return &inode{fs: fs, fid: fs.root, isRoot: true, stat: fs.rattr.Stat()}, nil
+	return &inode{fs: fs, fid: fs.root, isRoot: true, stat: fs.rattr.Stat(), hostFD: -1}, nil
 }
 
 // StatFS implements vfs.Filesystem.StatFS.
@@ -76,11 +78,16 @@ type inode struct {
 	isRoot bool
 	stat   unix.Stat_t // immutable
 
-	// mu protects target, cache and readFD.
+	// mu protects target, hostFD and cache.
 	mu     sync.Mutex
 	target string
+	// hostFD is the read-only host descriptor of a regular file, donated
+	// by the gofer on first open (-1 before) and shared by every open
+	// file of the node and its page cache: they only use pread, so the
+	// shared offset does not matter. Closed by Release, which the VFS
+	// calls after the last open file is gone.
+	hostFD int
 	cache  *fsutil.PageCache
-	readFD int // host descriptor filling cache; valid if cache != nil
 }
 
 func (i *inode) ftype() uint32 { return i.stat.Mode & unix.S_IFMT }
@@ -105,7 +112,7 @@ func (i *inode) Lookup(_ vfs.Context, name string) (vfs.Inode, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &inode{fs: i.fs, fid: fid, stat: a.Stat()}, nil
+	return &inode{fs: i.fs, fid: fid, stat: a.Stat(), hostFD: -1}, nil
 }
 
 // Readlink implements vfs.Inode.Readlink.
@@ -132,8 +139,11 @@ func (i *inode) Release() {
 	defer i.mu.Unlock()
 	if i.cache != nil {
 		i.cache.Release()
-		unix.Close(i.readFD)
 		i.cache = nil
+	}
+	if i.hostFD >= 0 {
+		unix.Close(i.hostFD)
+		i.hostFD = -1
 	}
 	if !i.isRoot {
 		i.fs.c.Clunk(i.fid)
@@ -147,7 +157,9 @@ func (i *inode) Open(_ vfs.Context, _ vfs.VirtualDentry, flags uint32) (vfs.File
 	}
 	switch i.ftype() {
 	case unix.S_IFREG:
-		fd, err := i.fs.c.Open(i.fid, unix.O_RDONLY)
+		i.mu.Lock()
+		fd, err := i.hostFDLocked()
+		i.mu.Unlock()
 		if err != nil {
 			return nil, err
 		}
@@ -160,6 +172,20 @@ func (i *inode) Open(_ vfs.Context, _ vfs.VirtualDentry, flags uint32) (vfs.File
 	}
 }
 
+// hostFDLocked returns the node's host descriptor, asking the gofer for it
+// on first use. i.mu must be held.
+func (i *inode) hostFDLocked() (int, error) {
+	if i.hostFD >= 0 {
+		return i.hostFD, nil
+	}
+	fd, err := i.fs.c.Open(i.fid, unix.O_RDONLY)
+	if err != nil {
+		return -1, err
+	}
+	i.hostFD = fd
+	return fd, nil
+}
+
 // pageCache returns the node's page cache, creating it on first use.
 func (i *inode) pageCache() (*fsutil.PageCache, error) {
 	i.mu.Lock()
@@ -167,11 +193,10 @@ func (i *inode) pageCache() (*fsutil.PageCache, error) {
 	if i.cache != nil {
 		return i.cache, nil
 	}
-	fd, err := i.fs.c.Open(i.fid, unix.O_RDONLY)
+	fd, err := i.hostFDLocked()
 	if err != nil {
 		return nil, err
 	}
-	i.readFD = fd
 	i.cache = fsutil.NewPageCache(i.fs.mf, func(dst []byte, off int64) error {
 		for done := 0; done < len(dst); {
 			n, err := unix.Pread(fd, dst[done:], off+int64(done))
@@ -192,15 +217,15 @@ func (i *inode) pageCache() (*fsutil.PageCache, error) {
 	return i.cache, nil
 }
 
-// regularFile is an open regular file: reads go to the donated host
-// descriptor.
+// regularFile is an open regular file: reads go to the node's donated host
+// descriptor (owned by the node).
 type regularFile struct {
 	vfs.FileDescriptionDefaultImpl
 	inode *inode
 	fd    int
 }
 
-func (f *regularFile) Release(vfs.Context) { unix.Close(f.fd) }
+func (f *regularFile) Release(vfs.Context) {}
 
 func (f *regularFile) Stat(ctx vfs.Context) (vfs.Stat, error) { return f.inode.Stat(ctx) }
 
@@ -256,13 +281,13 @@ func (f *dirFile) Release(vfs.Context) {}
 func (f *dirFile) Stat(ctx vfs.Context) (vfs.Stat, error) { return f.inode.Stat(ctx) }
 
 // getdentsBuf is the size of one getdents request's reply.
-const getdentsBuf = 32 << 10
+const getdentsBuf = gproto.MaxMessage - 1024
 
 // Getdents implements vfs.FileDescriptionImpl.Getdents.
 func (f *dirFile) Getdents(_ vfs.Context, off int64, cb func(*vfs.Dirent) bool) error {
 	for {
 		more := false
-		err := f.inode.fs.c.Getdents(f.inode.fid, off, getdentsBuf, func(b []byte) error {
+		err := f.inode.fs.c.Getdents(f.inode.fid, off, getdentsBuf, func(b []byte, eof bool) error {
 			if len(b) == 0 {
 				return nil
 			}
@@ -285,7 +310,7 @@ func (f *dirFile) Getdents(_ vfs.Context, off int64, cb func(*vfs.Dirent) bool) 
 				off = d.NextOff
 				b = b[reclen:]
 			}
-			more = true
+			more = !eof
 			return nil
 		})
 		if err != nil || !more {
