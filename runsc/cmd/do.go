@@ -55,6 +55,10 @@ func (d *Do) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands.E
 		fmt.Fprint(os.Stderr, d.Usage())
 		return subcommands.ExitUsageError
 	}
+	if st, err := os.Stat(d.rootDir); err != nil || !st.IsDir() {
+		fmt.Fprintf(os.Stderr, "runsc: --root-dir %q is not a directory\n", d.rootDir)
+		return subcommands.ExitUsageError
+	}
 	cwd := d.cwd
 	if cwd == "" && d.rootDir != "/" {
 		cwd = "/"
