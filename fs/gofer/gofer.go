@@ -12,7 +12,8 @@
 // gofer round trip, the first open one, a batch of directory entries one; stat,
 // readlink (after the first), read and page faults cost none, and so does
 // every open of a regular file after its first (the node keeps the donated
-// read-only descriptor).
+// read-only descriptor), and so does the lookup of a name already found
+// absent (directories remember a bounded set of missing names).
 //
 // The filesystem is read-only for now: every modification is EROFS (the
 // protocol and server support the write set; the client write path comes
@@ -78,9 +79,14 @@ type inode struct {
 	isRoot bool
 	stat   unix.Stat_t // immutable
 
-	// mu protects target, hostFD and cache.
+	// mu protects target, hostFD, cache and missing.
 	mu     sync.Mutex
 	target string
+	// missing caches names of this directory that the gofer reported
+	// absent (ENOENT), so that repeated probes (the dynamic loader's
+	// library search, $PATH lookups) cost no round trip. At most
+	// maxMissing names are kept.
+	missing map[string]struct{}
 	// hostFD is the read-only host descriptor of a regular file, donated
 	// by the gofer on first open (-1 before) and shared by every open
 	// file of the node and its page cache: they only use pread, so the
@@ -100,7 +106,11 @@ func (i *inode) Perms() (uint32, auth.KUID, auth.KGID) {
 // Stat implements vfs.Inode.Stat.
 func (i *inode) Stat(vfs.Context) (vfs.Stat, error) { return vfs.StatFromHost(&i.stat), nil }
 
-// Lookup implements vfs.Inode.Lookup: one gofer walk.
+// maxMissing bounds each directory's cache of absent names.
+const maxMissing = 1024
+
+// Lookup implements vfs.Inode.Lookup: one gofer walk, unless name is
+// known to be absent.
 func (i *inode) Lookup(_ vfs.Context, name string) (vfs.Inode, error) {
 	if i.ftype() != unix.S_IFDIR {
 		return nil, unix.ENOTDIR
@@ -108,7 +118,23 @@ func (i *inode) Lookup(_ vfs.Context, name string) (vfs.Inode, error) {
 	if len(name) > gproto.MaxName {
 		return nil, unix.ENAMETOOLONG
 	}
+	i.mu.Lock()
+	_, gone := i.missing[name]
+	i.mu.Unlock()
+	if gone {
+		return nil, unix.ENOENT
+	}
 	fid, a, err := i.fs.c.Walk1(i.fid, name)
+	if err == unix.ENOENT {
+		i.mu.Lock()
+		if i.missing == nil {
+			i.missing = make(map[string]struct{})
+		}
+		if len(i.missing) < maxMissing {
+			i.missing[name] = struct{}{}
+		}
+		i.mu.Unlock()
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -247,3 +247,21 @@ func TestPageCache(t *testing.T) {
 		t.Errorf("ReadAt at tail = %d, %v", n, err)
 	}
 }
+
+// TestNegativeCache: in exclusive mode a name found absent stays absent
+// without asking the gofer again, even if the host creates it later.
+func TestNegativeCache(t *testing.T) {
+	v, root, base := setup(t)
+	if _, err := readAll(t, v, root, "/a/later"); err != unix.ENOENT {
+		t.Fatalf("absent file: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(base, "root/a/later"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := readAll(t, v, root, "/a/later"); err != unix.ENOENT {
+		t.Errorf("second lookup asked the gofer: %v", err)
+	}
+	if s, err := readAll(t, v, root, "/a/b/file"); err != nil || s != "contents" {
+		t.Errorf("present file: %q %v", s, err)
+	}
+}
