@@ -19,6 +19,7 @@ func main() {
 	subcommands.Register(subcommands.FlagsCommand(), "")
 	subcommands.Register(&cmd.Do{Global: g}, "")
 	subcommands.Register(&cmd.Boot{Global: g}, "internal use only")
+	subcommands.Register(&cmd.Gofer{}, "internal use only")
 	subcommands.Register(&cmd.Create{Global: g}, "oci")
 	subcommands.Register(cmd.NewStart(g), "oci")
 	subcommands.Register(&cmd.Run{Global: g}, "oci")

@@ -543,7 +543,7 @@ func mountSource(mi *vfs.MountInfo) string {
 	switch name := mi.Filesystem.Name(); name {
 	case "devtmpfs":
 		return "udev"
-	case "hostro":
+	case "9p": // the gofer-served root (fs/gofer)
 		return "none"
 	default:
 		return name

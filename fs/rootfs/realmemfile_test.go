@@ -7,6 +7,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/rampart-sandbox/rampart/fs/gofer"
 	"github.com/rampart-sandbox/rampart/fs/rootfs"
 	"github.com/rampart-sandbox/rampart/fs/vfs"
 	"github.com/rampart-sandbox/rampart/sentry/kernel/auth"
@@ -14,7 +15,7 @@ import (
 	"github.com/rampart-sandbox/rampart/sentry/usermem"
 )
 
-// TestRealMemoryFile checks tmpfs and hostro data through the real memfd.
+// TestRealMemoryFile checks tmpfs and gofer-served data through the real memfd.
 func TestRealMemoryFile(t *testing.T) {
 	mf, err := memfile.New("rootfs-test")
 	if err != nil {
@@ -26,7 +27,12 @@ func TestRealMemoryFile(t *testing.T) {
 		os.Mkdir(filepath.Join(dir, d), 0o755)
 	}
 	os.WriteFile(filepath.Join(dir, "lib"), []byte("ELF-ish"), 0o755)
-	v, root, err := rootfs.NewSandboxRoot(mf, dir)
+	gfs, err := gofer.NewInProcess(mf, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gfs.Close()
+	v, root, err := rootfs.NewSandboxRoot(mf, gfs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +67,7 @@ func TestRealMemoryFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	if got := string(mf.Slice(fr)[:7]); got != "ELF-ish" {
-		t.Errorf("hostro page %q", got)
+		t.Errorf("gofer page %q", got)
 	}
 	mf.DecRef(fr)
 }

@@ -1,5 +1,6 @@
 // Package rootfs assembles the sandbox's initial mount tree for
-// `runsc do`: a read-only view of a host directory at /, tmpfs on /tmp and
+// `runsc do`: a read-only root filesystem at / (the gofer-served host
+// directory), tmpfs on /tmp and
 // /dev/shm, devfs on /dev and empty read-only directories hiding the host's
 // /proc and /sys (procfs and sysfs come later).
 package rootfs
@@ -12,7 +13,6 @@ import (
 	"github.com/rampart-sandbox/rampart/fs/dev"
 	"github.com/rampart-sandbox/rampart/fs/fsutil"
 	"github.com/rampart-sandbox/rampart/fs/host"
-	"github.com/rampart-sandbox/rampart/fs/hostro"
 	"github.com/rampart-sandbox/rampart/fs/tmpfs"
 	"github.com/rampart-sandbox/rampart/fs/vfs"
 	"github.com/rampart-sandbox/rampart/sentry/kernel/auth"
@@ -26,21 +26,16 @@ func (c bootContext) Credentials() *auth.Credentials      { return c.creds }
 func (c bootContext) CopyIn(uint64, []byte) (int, error)  { return 0, unix.EFAULT }
 func (c bootContext) CopyOut(uint64, []byte) (int, error) { return 0, unix.EFAULT }
 
-// NewSandboxRoot builds the mount tree: hostRoot read-only at /, tmpfs
-// (mode 1777) at /tmp and /dev/shm, devfs at /dev, empty read-only tmpfs at
-// /proc and /sys. hostRoot must contain the directories tmp, dev, proc and
-// sys. mf is normally the kernel's *memfile.MemoryFile. The returned root
+// NewSandboxRoot builds the mount tree: rootFS read-only at / (normally a
+// fs/gofer filesystem), tmpfs (mode 1777) at /tmp and /dev/shm, devfs at
+// /dev, empty read-only tmpfs at /proc and /sys. rootFS must contain the
+// directories tmp, dev, proc and sys. mf is normally the kernel's *memfile.MemoryFile. The returned root
 // carries a reference for the caller (pass it to vfs.NewFSContext, then
 // DecRef it).
-func NewSandboxRoot(mf fsutil.MemoryFile, hostRoot string) (*vfs.VirtualFilesystem, vfs.VirtualDentry, error) {
+func NewSandboxRoot(mf fsutil.MemoryFile, rootFS vfs.Filesystem) (*vfs.VirtualFilesystem, vfs.VirtualDentry, error) {
 	v := vfs.New()
-	hfs, err := hostro.New(mf, hostRoot)
+	root, err := v.NewRootMount(rootFS, vfs.MountOptions{ReadOnly: true})
 	if err != nil {
-		return nil, vfs.VirtualDentry{}, fmt.Errorf("opening host root %q: %w", hostRoot, err)
-	}
-	root, err := v.NewRootMount(hfs, vfs.MountOptions{ReadOnly: true})
-	if err != nil {
-		hfs.Close()
 		return nil, vfs.VirtualDentry{}, err
 	}
 	ctx := bootContext{auth.NewRootCredentials()}

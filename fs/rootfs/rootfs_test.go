@@ -8,6 +8,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/rampart-sandbox/rampart/fs/fsutil"
+	"github.com/rampart-sandbox/rampart/fs/gofer"
 	"github.com/rampart-sandbox/rampart/fs/rootfs"
 	"github.com/rampart-sandbox/rampart/fs/vfs"
 	"github.com/rampart-sandbox/rampart/sentry/kernel/auth"
@@ -28,7 +29,13 @@ func TestSandboxRoot(t *testing.T) {
 	}
 	os.WriteFile(filepath.Join(dir, "proc/hostsecret"), []byte("x"), 0o644)
 	os.WriteFile(filepath.Join(dir, "etc/hostname"), []byte("box\n"), 0o644)
-	v, root, err := rootfs.NewSandboxRoot(fsutil.NewFakeMemoryFile(), dir)
+	mfake := fsutil.NewFakeMemoryFile()
+	gfs, err := gofer.NewInProcess(mfake, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gfs.Close()
+	v, root, err := rootfs.NewSandboxRoot(mfake, gfs)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,7 +20,7 @@ const (
 
 // XattrInode is implemented by the nodes of filesystems that store
 // extended attributes (tmpfs). Nodes without it give EOPNOTSUPP, which is
-// what the read-only host root does (documented in fs/hostro). The VFS has
+// what the gofer-served root does (fs/gofer). The VFS has
 // checked permissions and the name's namespace before calling.
 type XattrInode interface {
 	// GetXattr returns the value of name, or ENODATA.

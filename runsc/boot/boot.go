@@ -33,9 +33,6 @@ type Config struct {
 	// DebugDir, if set, receives the sandbox's debug log.
 	DebugDir string
 
-	// RootPath is the host directory served (read-only, through hostro
-	// until the gofer replaces it) as the sandbox's /; "" means /.
-	RootPath string
 	// User, if set, are the init's ids; nil means the caller's.
 	User *User
 	// Caps, if set, are the init's capability sets.
@@ -103,11 +100,9 @@ func Run(c Config) (int, error) {
 	}
 	defer p.Close()
 
-	rootPath := c.RootPath
-	if rootPath == "" {
-		rootPath = "/"
-	}
-	fsys, err := newFilesystems(mf, rootPath)
+	// The root comes from the gofer (GoferFD), which the starter runs on
+	// the host directory to serve.
+	fsys, err := newFilesystems(mf)
 	if err != nil {
 		return 1, c.ready(err)
 	}

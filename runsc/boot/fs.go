@@ -9,10 +9,12 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/rampart-sandbox/rampart/fs/devpts"
+	"github.com/rampart-sandbox/rampart/fs/gofer"
 	"github.com/rampart-sandbox/rampart/fs/proc"
 	"github.com/rampart-sandbox/rampart/fs/rootfs"
 	"github.com/rampart-sandbox/rampart/fs/sys"
 	"github.com/rampart-sandbox/rampart/fs/vfs"
+	gproto "github.com/rampart-sandbox/rampart/gofer"
 	"github.com/rampart-sandbox/rampart/sentry/kernel"
 	"github.com/rampart-sandbox/rampart/sentry/kernel/auth"
 	"github.com/rampart-sandbox/rampart/sentry/loader"
@@ -32,8 +34,26 @@ type filesystems struct {
 	root vfs.VirtualDentry
 }
 
-func newFilesystems(mf *memfile.MemoryFile, hostRoot string) (*filesystems, error) {
-	v, root, err := rootfs.NewSandboxRoot(mf, hostRoot)
+// GoferFD is the descriptor on which `runsc boot` finds its end of the
+// SOCK_SEQPACKET connection to the gofer serving the root filesystem (the
+// starter passes it as its first extra file).
+const GoferFD = 3
+
+func newFilesystems(mf *memfile.MemoryFile) (*filesystems, error) {
+	if t, err := unix.GetsockoptInt(GoferFD, unix.SOL_SOCKET, unix.SO_TYPE); err != nil || t != unix.SOCK_SEQPACKET {
+		return nil, fmt.Errorf("no gofer connection on descriptor %d", GoferFD)
+	}
+	unix.CloseOnExec(GoferFD)
+	c, err := gproto.NewClient(GoferFD)
+	if err != nil {
+		return nil, fmt.Errorf("connecting to the gofer: %w", err)
+	}
+	gfs, err := gofer.New(mf, c)
+	if err != nil {
+		c.Close()
+		return nil, fmt.Errorf("attaching to the gofer's root: %w", err)
+	}
+	v, root, err := rootfs.NewSandboxRoot(mf, gfs)
 	if err != nil {
 		return nil, fmt.Errorf("building the sandbox's mount tree: %w", err)
 	}

@@ -90,7 +90,6 @@ func bootConfig(spec *specs.Spec) (boot.Config, error) {
 		Envv:       p.Env,
 		Cwd:        p.Cwd,
 		Hostname:   spec.Hostname,
-		RootPath:   spec.Root.Path,
 		NoNewPrivs: p.NoNewPrivileges,
 		User:       &boot.User{UID: p.User.UID, GID: p.User.GID, Groups: p.User.AdditionalGids},
 	}

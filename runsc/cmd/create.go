@@ -151,17 +151,31 @@ func startSandbox(g *flags.Global, id, bundle string, annotations map[string]str
 	if err != nil {
 		self = "/proc/self/exe"
 	}
+	spec, err := container.LoadSpec(bundle)
+	if err != nil {
+		return nil, err
+	}
 	r, w, err := os.Pipe()
 	if err != nil {
 		return nil, err
 	}
 	defer r.Close()
-	// Descriptor 3 is left for the gofer connection (boot.GoferFD on the
-	// gofer branch); the readiness pipe is 4.
+	// The container's root is served by its gofer: descriptor 3 of the
+	// sandbox (boot.GoferFD) is the connection; the readiness pipe is 4.
+	gofer, goferSock, err := startGofer(self, spec.Root.Path, !foreground)
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("starting the gofer: %w", err)
+	}
+	defer goferSock.Close()
+	killGofer := func() {
+		gofer.Process.Kill()
+		gofer.Wait()
+	}
 	args := append(g.Args(), "boot", "--bundle="+bundle, "--id="+id, "--ready-fd=4")
 	cmd := exec.Command(self, args...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	cmd.ExtraFiles = []*os.File{nil, w}
+	cmd.ExtraFiles = []*os.File{goferSock, w}
 	cmd.Dir = "/"
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Cloneflags: unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWIPC |
@@ -173,9 +187,14 @@ func startSandbox(g *flags.Global, id, bundle string, annotations map[string]str
 	}
 	if err := cmd.Start(); err != nil {
 		w.Close()
+		killGofer()
 		return nil, fmt.Errorf("starting the sandbox: %w", err)
 	}
 	w.Close()
+	// The gofer now lives as long as the sandbox's end of the connection;
+	// reap it when it ends so that it leaves no zombie behind this
+	// process (run's foreground case).
+	go gofer.Wait()
 	start, _ := container.ProcStartTime(cmd.Process.Pid)
 	owner := strconv.Itoa(os.Getuid())
 	if u, err := user.LookupId(owner); err == nil {
@@ -188,6 +207,7 @@ func startSandbox(g *flags.Global, id, bundle string, annotations map[string]str
 	fail := func(err error) (*exec.Cmd, error) {
 		cmd.Process.Kill()
 		cmd.Wait()
+		gofer.Process.Kill()
 		return nil, err
 	}
 	if err := s.Save(st); err != nil {

@@ -17,11 +17,13 @@ import (
 )
 
 // Do implements `runsc do`: run one command in a fresh sandbox whose root is
-// a read-only view of the host's / with an empty tmpfs on /tmp.
+// a read-only view of the host's / with an empty tmpfs on /tmp. The root is
+// served by a `runsc gofer` process: the sandbox never opens host files.
 type Do struct {
 	Global   *flags.Global
 	cwd      string
 	hostname string
+	rootDir  string
 }
 
 // Name implements subcommands.Command.
@@ -39,6 +41,7 @@ func (*Do) Usage() string {
 func (d *Do) SetFlags(f *flag.FlagSet) {
 	f.StringVar(&d.cwd, "cwd", "", "working directory inside the sandbox (default: the caller's, if visible)")
 	f.StringVar(&d.hostname, "hostname", "", "hostname of the sandbox (default: the host's)")
+	f.StringVar(&d.rootDir, "root-dir", "/", "host directory served read-only as the sandbox's root (for tests; it must contain tmp, dev, proc and sys)")
 }
 
 // Execute implements subcommands.Command.
@@ -52,7 +55,14 @@ func (d *Do) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands.E
 		fmt.Fprint(os.Stderr, d.Usage())
 		return subcommands.ExitUsageError
 	}
+	if st, err := os.Stat(d.rootDir); err != nil || !st.IsDir() {
+		fmt.Fprintf(os.Stderr, "runsc: --root-dir %q is not a directory\n", d.rootDir)
+		return subcommands.ExitUsageError
+	}
 	cwd := d.cwd
+	if cwd == "" && d.rootDir != "/" {
+		cwd = "/"
+	}
 	if cwd == "" {
 		if wd, err := os.Getwd(); err == nil {
 			cwd = wd
@@ -68,11 +78,23 @@ func (d *Do) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands.E
 	if err != nil {
 		self = "/proc/self/exe"
 	}
+	gofer, goferSock, err := startGofer(self, d.rootDir, false)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "runsc: starting the gofer: %v\n", err)
+		return subcommands.ExitFailure
+	}
+	defer func() {
+		gofer.Process.Kill()
+		gofer.Wait()
+	}()
 	bootArgs := append(d.Global.Args(), "boot", "--cwd="+cwd, "--hostname="+hostname, "--")
 	bootArgs = append(bootArgs, args...)
 	c := exec.Command(self, bootArgs...)
 	c.Stdin, c.Stdout, c.Stderr = os.Stdin, os.Stdout, os.Stderr
 	c.Env = os.Environ()
+	// The sandbox's end of the gofer connection is its descriptor 3
+	// (boot.GoferFD).
+	c.ExtraFiles = []*os.File{goferSock}
 	c.SysProcAttr = &syscall.SysProcAttr{
 		// The sandbox gets its own mount, pid, ipc, uts and network
 		// namespaces; it dies with us.
@@ -82,7 +104,9 @@ func (d *Do) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands.E
 	}
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2)
-	if err := c.Start(); err != nil {
+	err = c.Start()
+	goferSock.Close()
+	if err != nil {
 		fmt.Fprintf(os.Stderr, "runsc: starting the sandbox: %v\n", err)
 		return subcommands.ExitFailure
 	}
@@ -98,6 +122,8 @@ func (d *Do) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands.E
 	}
 	if ee, ok := err.(*exec.ExitError); ok {
 		ws := ee.Sys().(syscall.WaitStatus)
+		gofer.Process.Kill()
+		gofer.Wait()
 		if ws.Signaled() {
 			os.Exit(128 + int(ws.Signal()))
 		}
@@ -105,4 +131,37 @@ func (d *Do) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands.E
 	}
 	fmt.Fprintf(os.Stderr, "runsc: %v\n", err)
 	return subcommands.ExitFailure
+}
+
+// startGofer starts `runsc gofer` serving root read-only in its own mount
+// namespace and process group (terminal signals are not its business), and
+// returns it with the sandbox's end of the connection, which the caller
+// passes on and closes.
+//
+// A gofer started for a detached container (create) must outlive its
+// starter: it then gets no parent-death signal and ends when the sandbox's
+// end of the connection closes.
+func startGofer(self, root string, detached bool) (*exec.Cmd, *os.File, error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	goferEnd := os.NewFile(uintptr(fds[0]), "gofer-socket")
+	sandboxEnd := os.NewFile(uintptr(fds[1]), "sandbox-socket")
+	defer goferEnd.Close()
+	g := exec.Command(self, "gofer", "--root="+root, "--sock-fd=3", "--read-only")
+	g.Stderr = os.Stderr
+	g.ExtraFiles = []*os.File{goferEnd}
+	g.SysProcAttr = &syscall.SysProcAttr{
+		Cloneflags: unix.CLONE_NEWNS,
+		Setpgid:    true,
+	}
+	if !detached {
+		g.SysProcAttr.Pdeathsig = syscall.SIGKILL
+	}
+	if err := g.Start(); err != nil {
+		sandboxEnd.Close()
+		return nil, nil, err
+	}
+	return g, sandboxEnd, nil
 }

@@ -1,0 +1,50 @@
+//go:build linux
+
+package gofer
+
+import (
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// KeepCapabilities are the capabilities the gofer keeps: what it needs to
+// reach and make files whatever their owner and mode (the sentry applies
+// the container's permission checks itself).
+var KeepCapabilities = []uint{
+	unix.CAP_CHOWN, unix.CAP_DAC_OVERRIDE, unix.CAP_DAC_READ_SEARCH, unix.CAP_FOWNER, unix.CAP_FSETID,
+}
+
+// DropCapabilities removes every capability but KeepCapabilities from the
+// bounding, effective, permitted and inheritable sets of every thread of
+// the process. The binary must not use cgo (it uses AllThreadsSyscall).
+func DropCapabilities() error {
+	var keep uint64
+	for _, c := range KeepCapabilities {
+		keep |= 1 << c
+	}
+	for c := uintptr(0); c <= unix.CAP_LAST_CAP; c++ {
+		if keep&(1<<c) != 0 {
+			continue
+		}
+		if _, _, e := syscall.AllThreadsSyscall(unix.SYS_PRCTL, unix.PR_CAPBSET_DROP, c, 0); e != 0 && e != unix.EINVAL {
+			return e
+		}
+	}
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return err
+	}
+	for i := range data {
+		k := uint32(keep >> (32 * i))
+		data[i].Effective &= k
+		data[i].Permitted &= k
+		data[i].Inheritable = 0
+	}
+	if _, _, e := syscall.AllThreadsSyscall(unix.SYS_CAPSET, uintptr(unsafe.Pointer(&hdr)), uintptr(unsafe.Pointer(&data[0])), 0); e != 0 {
+		return e
+	}
+	return nil
+}

@@ -1,0 +1,398 @@
+package gofer
+
+import (
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// Client is the sentry's end of a gofer connection. Its methods may be
+// called concurrently: each request gets a tag, one reader goroutine hands
+// replies to their callers. If the gofer dies every pending and later call
+// fails with EIO.
+type Client struct {
+	sock int
+
+	// mu protects pending, nextTag and dead.
+	mu      sync.Mutex
+	pending map[uint32]*call
+	nextTag uint32
+	dead    bool
+
+	callPool sync.Pool
+}
+
+// call is one request waiting for its reply.
+type call struct {
+	done chan struct{}
+	buf  []byte // reply packet (owned by the call)
+	n    int
+	fd   int
+	err  error
+	enc  Encoder
+	req  Request
+}
+
+// Reply is a decoded reply: its payload decoder and a donated descriptor
+// (-1 if none), which the caller owns.
+type Reply struct {
+	*Decoder
+	FD int
+}
+
+// NewClient starts a client on sock (SOCK_SEQPACKET, taken over) and
+// negotiates the version.
+func NewClient(sock int) (*Client, error) {
+	c := &Client{sock: sock, pending: make(map[uint32]*call), nextTag: 1}
+	c.callPool.New = func() any {
+		return &call{done: make(chan struct{}, 1), buf: make([]byte, MaxMessage)}
+	}
+	go c.readLoop()
+	cl := c.get()
+	defer c.put(cl)
+	cl.req = Request{Type: TVersion, Flags: Version, Count: MaxMessage}
+	r, err := c.roundTrip(cl)
+	if err != nil {
+		return nil, err
+	}
+	if v := r.U32(); v != Version {
+		return nil, unix.EPROTONOSUPPORT
+	}
+	return c, nil
+}
+
+func (c *Client) get() *call {
+	cl := c.callPool.Get().(*call)
+	cl.fd = -1
+	cl.err = nil
+	return cl
+}
+
+func (c *Client) put(cl *call) { c.callPool.Put(cl) }
+
+// Close shuts the connection down; pending calls fail with EIO.
+func (c *Client) Close() { unix.Shutdown(c.sock, unix.SHUT_RDWR) }
+
+func (c *Client) readLoop() {
+	oob := make([]byte, unix.CmsgSpace(4*4))
+	buf := make([]byte, MaxMessage)
+	for {
+		n, oobn, flags, _, err := unix.Recvmsg(c.sock, buf, oob, unix.MSG_CMSG_CLOEXEC)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil || n == 0 || flags&(unix.MSG_TRUNC|unix.MSG_CTRUNC) != 0 {
+			break
+		}
+		fd := -1
+		if oobn > 0 {
+			if msgs, err := unix.ParseSocketControlMessage(oob[:oobn]); err == nil {
+				for _, m := range msgs {
+					if fds, err := unix.ParseUnixRights(&m); err == nil {
+						for _, f := range fds {
+							if fd < 0 {
+								fd = f
+							} else {
+								unix.Close(f)
+							}
+						}
+					}
+				}
+			}
+		}
+		h, _, err := ParseHeader(buf[:n])
+		if err != nil {
+			if fd >= 0 {
+				unix.Close(fd)
+			}
+			break
+		}
+		c.mu.Lock()
+		cl, ok := c.pending[h.Tag]
+		delete(c.pending, h.Tag)
+		c.mu.Unlock()
+		if !ok {
+			if fd >= 0 {
+				unix.Close(fd)
+			}
+			continue
+		}
+		cl.n = copy(cl.buf, buf[:n])
+		cl.fd = fd
+		cl.done <- struct{}{}
+	}
+	c.mu.Lock()
+	c.dead = true
+	for tag, cl := range c.pending {
+		delete(c.pending, tag)
+		cl.err = unix.EIO
+		cl.done <- struct{}{}
+	}
+	c.mu.Unlock()
+	unix.Close(c.sock)
+}
+
+// roundTrip sends cl.req and waits for its reply; an RError reply becomes
+// its errno. The returned decoder reads cl.buf: use it before put(cl).
+func (c *Client) roundTrip(cl *call) (Reply, error) {
+	c.mu.Lock()
+	if c.dead {
+		c.mu.Unlock()
+		return Reply{}, unix.EIO
+	}
+	tag := c.nextTag
+	c.nextTag++
+	if c.nextTag == 0 {
+		c.nextTag = 1
+	}
+	c.pending[tag] = cl
+	c.mu.Unlock()
+	cl.req.Tag = tag
+	if err := EncodeRequest(&cl.enc, &cl.req); err != nil {
+		c.forget(tag)
+		return Reply{}, err
+	}
+	for {
+		err := unix.Sendmsg(c.sock, cl.enc.B, nil, nil, 0)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			if c.forget(tag) {
+				return Reply{}, unix.EIO
+			}
+			// The reader already answered (connection dead).
+		}
+		break
+	}
+	<-cl.done
+	if cl.err != nil {
+		return Reply{}, cl.err
+	}
+	h, p, err := ParseHeader(cl.buf[:cl.n])
+	if err != nil {
+		closeFD(cl.fd)
+		return Reply{}, unix.EIO
+	}
+	d := NewDecoder(p)
+	if h.Type == RError {
+		closeFD(cl.fd)
+		en := unix.Errno(d.U32())
+		if en == 0 {
+			en = unix.EIO
+		}
+		return Reply{}, en
+	}
+	if h.Type != cl.req.Type|rBit {
+		closeFD(cl.fd)
+		return Reply{}, unix.EIO
+	}
+	return Reply{Decoder: d, FD: cl.fd}, nil
+}
+
+// forget drops a pending tag; it reports whether it was still pending.
+func (c *Client) forget(tag uint32) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, ok := c.pending[tag]
+	delete(c.pending, tag)
+	return ok
+}
+
+func closeFD(fd int) {
+	if fd >= 0 {
+		unix.Close(fd)
+	}
+}
+
+// do runs req and calls f on the reply while its buffer is valid.
+func (c *Client) do(req *Request, f func(r Reply) error) error {
+	cl := c.get()
+	defer c.put(cl)
+	cl.req = *req
+	r, err := c.roundTrip(cl)
+	if err != nil {
+		return err
+	}
+	if f == nil {
+		closeFD(r.FD)
+		return nil
+	}
+	if err := f(r); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Attach returns the root's fid and attributes.
+func (c *Client) Attach() (uint64, Attr, error) {
+	var fid uint64
+	var a Attr
+	err := c.do(&Request{Type: TAttach}, func(r Reply) error {
+		fid = r.U64()
+		a = r.Attr()
+		return r.Done()
+	})
+	return fid, a, err
+}
+
+// WalkResult is one node reached by Walk.
+type WalkResult struct {
+	FID  uint64
+	Attr Attr
+}
+
+// Walk resolves names from fid; it returns the nodes reached and the
+// error that stopped it before the end (nil if it reached the last one).
+func (c *Client) Walk(fid uint64, names []string) ([]WalkResult, error) {
+	var out []WalkResult
+	var werr error
+	err := c.do(&Request{Type: TWalk, FID: fid, Names: names}, func(r Reply) error {
+		n := int(r.U16())
+		if n > len(names) {
+			return unix.EIO
+		}
+		for i := 0; i < n; i++ {
+			out = append(out, WalkResult{FID: r.U64(), Attr: r.Attr()})
+		}
+		if en := unix.Errno(r.U32()); en != 0 {
+			werr = en
+		}
+		if r.Done() != nil {
+			return unix.EIO
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, werr
+}
+
+// Walk1 looks up one name below fid.
+func (c *Client) Walk1(fid uint64, name string) (uint64, Attr, error) {
+	var names [1]string
+	names[0] = name
+	res, err := c.Walk(fid, names[:])
+	if err != nil {
+		return 0, Attr{}, err
+	}
+	if len(res) != 1 {
+		return 0, Attr{}, unix.EIO
+	}
+	return res[0].FID, res[0].Attr, nil
+}
+
+// Clunk releases fid (one-way: no reply).
+func (c *Client) Clunk(fid uint64) {
+	var e Encoder
+	if EncodeRequest(&e, &Request{Type: TClunk, FID: fid}) != nil {
+		return
+	}
+	for unix.Sendmsg(c.sock, e.B, nil, nil, 0) == unix.EINTR {
+	}
+}
+
+// Stat returns fid's current attributes.
+func (c *Client) Stat(fid uint64) (Attr, error) {
+	var a Attr
+	err := c.do(&Request{Type: TStat, FID: fid}, func(r Reply) error {
+		a = r.Attr()
+		return r.Done()
+	})
+	return a, err
+}
+
+// Open returns a host descriptor of fid opened with flags; the caller
+// owns it.
+func (c *Client) Open(fid uint64, flags uint32) (int, error) {
+	fd := -1
+	err := c.do(&Request{Type: TOpen, FID: fid, Flags: flags}, func(r Reply) error {
+		fd = r.FD
+		if fd < 0 {
+			return unix.EIO
+		}
+		return nil
+	})
+	return fd, err
+}
+
+// Readlink returns a symlink's target.
+func (c *Client) Readlink(fid uint64) (string, error) {
+	var s string
+	err := c.do(&Request{Type: TReadlink, FID: fid}, func(r Reply) error {
+		s = r.Str(MaxPath)
+		return r.Done()
+	})
+	return s, err
+}
+
+// Getdents reads raw linux_dirent64 records of directory fid from host
+// offset off into f (called with the records, valid only during the call,
+// and whether the directory ended after them).
+func (c *Client) Getdents(fid uint64, off int64, count int, f func(recs []byte, eof bool) error) error {
+	return c.do(&Request{Type: TGetdents, FID: fid, Off: uint64(off), Count: uint32(count)}, func(r Reply) error {
+		b := r.Bytes(MaxMessage)
+		eof := r.U8() != 0
+		if r.Done() != nil {
+			return unix.EIO
+		}
+		return f(b, eof)
+	})
+}
+
+// StatFS returns statfs(2) of the filesystem holding fid.
+func (c *Client) StatFS(fid uint64) (unix.Statfs_t, error) {
+	var st unix.Statfs_t
+	err := c.do(&Request{Type: TStatFS, FID: fid}, func(r Reply) error {
+		st.Type = int64(r.U64())
+		st.Bsize = int64(r.U64())
+		st.Blocks = r.U64()
+		st.Bfree = r.U64()
+		st.Bavail = r.U64()
+		st.Files = r.U64()
+		st.Ffree = r.U64()
+		st.Namelen = int64(r.U64())
+		st.Frsize = int64(r.U64())
+		st.Flags = int64(r.U64())
+		return r.Done()
+	})
+	return st, err
+}
+
+// NewNode runs a request that creates a node (Tcreate, Tmkdir, Tmknod,
+// Tsymlink, Tlink) and returns its fid, attributes and, for Tcreate, the
+// open host descriptor.
+func (c *Client) NewNode(req *Request) (uint64, Attr, int, error) {
+	var fid uint64
+	var a Attr
+	fd := -1
+	err := c.do(req, func(r Reply) error {
+		fid = r.U64()
+		a = r.Attr()
+		fd = r.FD
+		if r.Done() != nil {
+			closeFD(fd)
+			return unix.EIO
+		}
+		return nil
+	})
+	return fid, a, fd, err
+}
+
+// Call runs a request whose reply is empty (Tunlink, Trename, Tsetstat,
+// Tsetxattr, Tremovexattr).
+func (c *Client) Call(req *Request) error {
+	return c.do(req, func(r Reply) error { closeFD(r.FD); return r.Done() })
+}
+
+// Bytes runs a request whose reply is one byte string (Tgetxattr,
+// Tlistxattr) and returns a copy.
+func (c *Client) Bytes(req *Request) ([]byte, error) {
+	var out []byte
+	err := c.do(req, func(r Reply) error {
+		out = append([]byte(nil), r.Decoder.Bytes(MaxMessage)...)
+		return r.Done()
+	})
+	return out, err
+}

@@ -1,0 +1,90 @@
+//go:build linux && amd64
+
+package gofer
+
+import (
+	"runtime"
+	"sort"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// AllowedSyscalls is the gofer's seccomp allow-list: what the server's
+// file operations and the Go runtime need, nothing else (no socket,
+// connect, execve, ptrace, mount, open by absolute path is possible only
+// through openat, which the server always calls on a descriptor). Any
+// other syscall kills the gofer (SECCOMP_RET_KILL_PROCESS); the sentry then
+// sees EIO. TestAllowedSyscalls fails when this list changes unnoticed.
+var AllowedSyscalls = []uintptr{
+	// The server.
+	unix.SYS_RECVMSG, unix.SYS_SENDMSG, unix.SYS_SHUTDOWN, unix.SYS_CLOSE,
+	unix.SYS_OPENAT, unix.SYS_OPENAT2, unix.SYS_NEWFSTATAT, unix.SYS_FSTAT,
+	unix.SYS_FSTATFS, unix.SYS_READLINKAT, unix.SYS_GETDENTS64, unix.SYS_LSEEK,
+	unix.SYS_FCNTL, unix.SYS_MKDIRAT, unix.SYS_MKNODAT, unix.SYS_SYMLINKAT,
+	unix.SYS_LINKAT, unix.SYS_UNLINKAT, unix.SYS_RENAMEAT, unix.SYS_FCHOWNAT,
+	unix.SYS_FCHOWN, unix.SYS_FCHMOD, unix.SYS_FTRUNCATE, unix.SYS_UTIMENSAT,
+	unix.SYS_FGETXATTR, unix.SYS_FLISTXATTR, unix.SYS_FSETXATTR, unix.SYS_FREMOVEXATTR,
+	// The Go runtime: memory, threads, signals, time, stderr.
+	unix.SYS_MMAP, unix.SYS_MUNMAP, unix.SYS_MADVISE, unix.SYS_MPROTECT,
+	unix.SYS_FUTEX, unix.SYS_CLONE, unix.SYS_GETTID, unix.SYS_GETPID,
+	unix.SYS_TGKILL, unix.SYS_RT_SIGACTION, unix.SYS_RT_SIGPROCMASK,
+	unix.SYS_RT_SIGRETURN, unix.SYS_SIGALTSTACK, unix.SYS_SCHED_YIELD,
+	unix.SYS_NANOSLEEP, unix.SYS_CLOCK_GETTIME, unix.SYS_CLOCK_NANOSLEEP,
+	unix.SYS_EXIT, unix.SYS_EXIT_GROUP, unix.SYS_WRITE, unix.SYS_READ,
+	unix.SYS_EPOLL_PWAIT, unix.SYS_EPOLL_CTL, unix.SYS_GETRLIMIT,
+	unix.SYS_SCHED_GETAFFINITY, unix.SYS_RESTART_SYSCALL,
+	// The runtime re-reads its cgroup CPU limit on descriptors it opened
+	// at start-up (GOMAXPROCS follows container limits).
+	unix.SYS_PREAD64,
+	// The runtime's netpoller, set up on first timer use (the GC's
+	// scavenger); InstallFilter sets it up first, these are a fallback.
+	unix.SYS_EPOLL_CREATE1, unix.SYS_EVENTFD2,
+}
+
+// Offsets in struct seccomp_data and the return values used.
+const (
+	seccompDataNr         = 0
+	seccompDataArch       = 4
+	auditArchX86_64       = 0xc000003e
+	seccompRetKillProcess = 0x80000000
+	seccompRetAllow       = 0x7fff0000
+)
+
+// filterProgram builds the classic BPF program: wrong architecture or a
+// syscall not in AllowedSyscalls kills the process.
+func filterProgram() []unix.SockFilter {
+	nrs := append([]uintptr(nil), AllowedSyscalls...)
+	sort.Slice(nrs, func(i, j int) bool { return nrs[i] < nrs[j] })
+	p := []unix.SockFilter{
+		{Code: unix.BPF_LD | unix.BPF_W | unix.BPF_ABS, K: seccompDataArch},
+		{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, Jt: 1, Jf: 0, K: auditArchX86_64},
+		{Code: unix.BPF_RET | unix.BPF_K, K: seccompRetKillProcess},
+		{Code: unix.BPF_LD | unix.BPF_W | unix.BPF_ABS, K: seccompDataNr},
+	}
+	// One JEQ per syscall, jumping to the final "allow".
+	for i, nr := range nrs {
+		left := len(nrs) - i - 1 // JEQs after this one
+		p = append(p, unix.SockFilter{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, Jt: uint8(left + 1), Jf: 0, K: uint32(nr)})
+	}
+	p = append(p,
+		unix.SockFilter{Code: unix.BPF_RET | unix.BPF_K, K: seccompRetKillProcess},
+		unix.SockFilter{Code: unix.BPF_RET | unix.BPF_K, K: seccompRetAllow},
+	)
+	return p
+}
+
+// InstallFilter sets no_new_privs and installs the allow-list on every
+// thread of the process: SECCOMP_FILTER_FLAG_TSYNC gives the filter (and
+// no_new_privs) to the threads other than the calling one.
+func InstallFilter() error {
+	// Make the runtime set up its netpoller and timers now.
+	time.Sleep(time.Microsecond)
+	runtime.GC()
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+		return err
+	}
+	return installFilterTSync(filterProgram())
+}

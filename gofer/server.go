@@ -1,0 +1,509 @@
+package gofer
+
+import (
+	"sync"
+	"sync/atomic"
+
+	"golang.org/x/sys/unix"
+)
+
+// Server serves one root directory over one connection.
+//
+// It reaches every file by one component at a time from its parent
+// directory's O_PATH descriptor (openat2 with RESOLVE_BENEATH|
+// RESOLVE_NO_SYMLINKS, or openat(O_NOFOLLOW) where openat2 is missing), with
+// names that cannot contain '/' or be "." or "..": a symlink is returned as
+// a symlink, never followed, and no name leads above the root. Directories
+// keep their O_PATH descriptor; other files are reached again by parent
+// descriptor and name (stat, readlink, open), and an open is checked
+// against the walked node's device and inode.
+type Server struct {
+	sock     int
+	readOnly bool
+
+	// mu protects nodes, live, nextFID and every node's refs and fd.
+	mu      sync.Mutex
+	nodes   map[uint64]*node
+	live    map[*node]struct{}
+	nextFID uint64
+
+	// wmu is held while sending, so that shutdown does not close the
+	// socket under a send.
+	wmu    sync.Mutex
+	closed bool
+}
+
+// node is one host file the client holds.
+type node struct {
+	fd     int // O_PATH|O_NOFOLLOW for directories (owned), -1 otherwise
+	parent *node
+	name   string
+	ino    uint64
+	dev    uint64
+	mode   uint32
+	// refs counts the fids naming the node, requests using it and
+	// children (which use its fd); at zero fd is closed.
+	refs int
+}
+
+func (n *node) isDir() bool { return n.mode&unix.S_IFMT == unix.S_IFDIR }
+
+// NewServer serves the directory rootFD (which it takes over) on sock (a
+// SOCK_SEQPACKET unix socket, also taken over). With readOnly every
+// modification is refused with EROFS and files open read-only only.
+func NewServer(rootFD, sock int, readOnly bool) (*Server, error) {
+	var st unix.Stat_t
+	if err := unix.Fstat(rootFD, &st); err != nil {
+		return nil, err
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		return nil, unix.ENOTDIR
+	}
+	s := &Server{sock: sock, readOnly: readOnly, nodes: make(map[uint64]*node), live: make(map[*node]struct{}), nextFID: 1}
+	root := &node{fd: rootFD, ino: st.Ino, dev: st.Dev, mode: st.Mode, refs: 1}
+	s.nodes[0] = root
+	s.live[root] = struct{}{}
+	return s, nil
+}
+
+// Serve answers requests until the connection closes or a malformed
+// message arrives; it then closes everything and returns.
+func (s *Server) Serve() error {
+	var wg sync.WaitGroup
+	defer s.shutdown(&wg)
+	buf := make([]byte, MaxMessage)
+	for {
+		n, _, flags, _, err := unix.Recvmsg(s.sock, buf, nil, 0)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return nil
+		}
+		if flags&unix.MSG_TRUNC != 0 {
+			return ErrMalformed
+		}
+		req := new(Request)
+		if err := DecodeRequest(buf[:n], req); err != nil {
+			return err
+		}
+		if req.Type == TClunk {
+			s.clunk(req.FID)
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.handle(req)
+		}()
+	}
+}
+
+func (s *Server) shutdown(wg *sync.WaitGroup) {
+	s.wmu.Lock()
+	s.closed = true
+	unix.Shutdown(s.sock, unix.SHUT_RDWR)
+	s.wmu.Unlock()
+	wg.Wait()
+	unix.Close(s.sock)
+	s.mu.Lock()
+	for n := range s.live {
+		if n.fd >= 0 {
+			unix.Close(n.fd)
+			n.fd = -1
+		}
+	}
+	s.nodes = nil
+	s.live = nil
+	s.mu.Unlock()
+}
+
+// get returns fid's node with a reference for the caller (put it back
+// with release).
+func (s *Server) get(fid uint64) (*node, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n, ok := s.nodes[fid]
+	if !ok {
+		return nil, unix.EBADF
+	}
+	n.refs++
+	return n, nil
+}
+
+// release drops a reference on n, closing it (and releasing its parent)
+// at zero.
+func (s *Server) release(n *node) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for n != nil {
+		n.refs--
+		if n.refs > 0 {
+			return
+		}
+		if n.fd >= 0 {
+			unix.Close(n.fd)
+			n.fd = -1
+		}
+		delete(s.live, n)
+		n = n.parent
+	}
+}
+
+func (s *Server) newFID(n *node) uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	fid := s.nextFID
+	s.nextFID++
+	n.refs++
+	s.nodes[fid] = n
+	return fid
+}
+
+func (s *Server) clunk(fid uint64) {
+	if fid == 0 {
+		return // the root lives as long as the connection
+	}
+	s.mu.Lock()
+	n, ok := s.nodes[fid]
+	delete(s.nodes, fid)
+	s.mu.Unlock()
+	if ok {
+		s.release(n)
+	}
+}
+
+// reply sends e's message, with fd (if >= 0) donated and then closed here.
+func (s *Server) reply(e *Encoder, fd int) {
+	if err := e.Finish(); err != nil {
+		e.B = e.B[:HeaderSize]
+		e.B[8], e.B[9] = byte(RError&0xff), byte(RError>>8)
+		e.U32(uint32(unix.EMSGSIZE))
+		e.Finish()
+	}
+	var oob []byte
+	if fd >= 0 {
+		oob = unix.UnixRights(fd)
+	}
+	s.wmu.Lock()
+	if !s.closed {
+		for {
+			if err := unix.Sendmsg(s.sock, e.B, oob, nil, 0); err != unix.EINTR {
+				break
+			}
+		}
+	}
+	s.wmu.Unlock()
+	if fd >= 0 {
+		unix.Close(fd)
+	}
+}
+
+func (s *Server) handle(r *Request) {
+	e := &Encoder{B: make([]byte, 0, 256)}
+	e.Start(r.Tag, r.Type|rBit)
+	fd, err := s.dispatch(r, e)
+	if err != nil {
+		e.Start(r.Tag, RError)
+		errno, ok := err.(unix.Errno)
+		if !ok {
+			errno = unix.EIO
+		}
+		e.U32(uint32(errno))
+		fd = -1
+	}
+	s.reply(e, fd)
+}
+
+// modifying reports whether t changes the tree.
+func modifying(t uint16) bool {
+	switch t {
+	case TCreate, TMkdir, TMknod, TSymlink, TLink, TUnlink, TRename, TSetStat, TSetXattr, TRemoveXattr:
+		return true
+	}
+	return false
+}
+
+func (s *Server) dispatch(r *Request, e *Encoder) (int, error) {
+	if s.readOnly && modifying(r.Type) {
+		return -1, unix.EROFS
+	}
+	switch r.Type {
+	case TVersion:
+		if r.Flags != Version {
+			return -1, unix.EPROTONOSUPPORT
+		}
+		e.U32(Version)
+		e.U32(MaxMessage)
+		return -1, nil
+	}
+	n, err := s.get(r.FID)
+	if err != nil {
+		return -1, err
+	}
+	defer s.release(n)
+	switch r.Type {
+	case TAttach:
+		if r.FID != 0 {
+			return -1, unix.EINVAL
+		}
+		a, err := s.stat(n)
+		if err != nil {
+			return -1, err
+		}
+		e.U64(0)
+		e.Attr(&a)
+		return -1, nil
+	case TWalk:
+		return -1, s.walk(n, r.Names, e)
+	case TStat:
+		a, err := s.stat(n)
+		if err != nil {
+			return -1, err
+		}
+		e.Attr(&a)
+		return -1, nil
+	case TOpen:
+		fd, err := s.open(n, r.Flags)
+		if err != nil {
+			return -1, err
+		}
+		return fd, nil
+	case TReadlink:
+		buf := make([]byte, MaxPath)
+		if n.mode&unix.S_IFMT != unix.S_IFLNK || n.parent == nil {
+			return -1, unix.EINVAL
+		}
+		k, err := unix.Readlinkat(n.parent.fd, n.name, buf)
+		if err != nil {
+			return -1, err
+		}
+		e.Bytes(buf[:k])
+		return -1, nil
+	case TGetdents:
+		return -1, s.getdents(n, r, e)
+	case TStatFS:
+		var st unix.Statfs_t
+		d := n
+		if !d.isDir() {
+			d = n.parent
+		}
+		if err := unix.Fstatfs(d.fd, &st); err != nil {
+			return -1, err
+		}
+		if s.readOnly {
+			st.Flags |= unix.ST_RDONLY
+		}
+		for _, v := range []uint64{uint64(st.Type), uint64(st.Bsize), st.Blocks, st.Bfree, st.Bavail, st.Files, st.Ffree, uint64(st.Namelen), uint64(st.Frsize), uint64(st.Flags)} {
+			e.U64(v)
+		}
+		return -1, nil
+	}
+	return s.dispatchWrite(n, r, e)
+}
+
+// walk resolves names one by one below n, replying with a fid and the
+// attributes of each node reached, then the errno that stopped it (0).
+func (s *Server) walk(n *node, names []string, e *Encoder) error {
+	countAt := len(e.B)
+	e.U16(0)
+	var werr unix.Errno
+	k := 0
+	for _, name := range names {
+		c, a, err := s.child(n, name)
+		if err != nil {
+			werr = toErrno(err)
+			break
+		}
+		fid := s.newFID(c)
+		e.U64(fid)
+		e.Attr(&a)
+		n = c
+		k++
+	}
+	if k == 0 && werr != 0 {
+		return werr
+	}
+	e.B[countAt], e.B[countAt+1] = byte(k), byte(k>>8)
+	e.U32(uint32(werr))
+	return nil
+}
+
+func toErrno(err error) unix.Errno {
+	if en, ok := err.(unix.Errno); ok {
+		return en
+	}
+	return unix.EIO
+}
+
+// child opens name in directory n without following it.
+func (s *Server) child(n *node, name string) (*node, Attr, error) {
+	if n.mode&unix.S_IFMT != unix.S_IFDIR {
+		return nil, Attr{}, unix.ENOTDIR
+	}
+	if !validName(name) {
+		return nil, Attr{}, unix.EINVAL
+	}
+	fd, err := openBeneath(n.fd, name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC)
+	if err != nil {
+		return nil, Attr{}, err
+	}
+	a, err := fstat(fd)
+	if err != nil {
+		unix.Close(fd)
+		return nil, Attr{}, err
+	}
+	c := &node{fd: fd, parent: n, name: name, ino: a.Ino, dev: a.Dev, mode: a.Mode}
+	if !c.isDir() {
+		// Reached again by parent and name: no descriptor per file.
+		unix.Close(fd)
+		c.fd = -1
+	}
+	s.mu.Lock()
+	n.refs++ // for c
+	s.live[c] = struct{}{}
+	s.mu.Unlock()
+	return c, a, nil
+}
+
+// stat returns n's attributes without following it.
+func (s *Server) stat(n *node) (Attr, error) {
+	if n.fd >= 0 {
+		return fstat(n.fd)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstatat(n.parent.fd, n.name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return Attr{}, err
+	}
+	return AttrFromStat(&st), nil
+}
+
+var noOpenat2 atomic.Bool // set once openat2 reports ENOSYS
+
+// openBeneath opens one component name below dirfd, refusing symlinks
+// (other than a trailing one with O_PATH|O_NOFOLLOW) and escapes.
+func openBeneath(dirfd int, name string, flags int) (int, error) {
+	for {
+		var fd int
+		var err error
+		if !noOpenat2.Load() {
+			fd, err = unix.Openat2(dirfd, name, &unix.OpenHow{
+				Flags:   uint64(flags),
+				Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
+			})
+			if err == unix.ENOSYS {
+				noOpenat2.Store(true)
+				continue
+			}
+		} else {
+			fd, err = unix.Openat(dirfd, name, flags|unix.O_NOFOLLOW, 0)
+		}
+		if err == unix.EINTR || err == unix.EAGAIN {
+			continue
+		}
+		return fd, err
+	}
+}
+
+func fstat(fd int) (Attr, error) {
+	var st unix.Stat_t
+	if err := unix.Fstatat(fd, "", &st, unix.AT_EMPTY_PATH|unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return Attr{}, err
+	}
+	return AttrFromStat(&st), nil
+}
+
+// open opens n for I/O with flags (O_ACCMODE, O_TRUNC, O_APPEND only) and
+// returns the descriptor to donate. Only regular files and directories are
+// opened: host devices, fifos and sockets are not the container's to use.
+func (s *Server) open(n *node, flags uint32) (int, error) {
+	acc := flags & unix.O_ACCMODE
+	if s.readOnly && (acc != unix.O_RDONLY || flags&unix.O_TRUNC != 0) {
+		return -1, unix.EROFS
+	}
+	want := int(flags&(unix.O_ACCMODE|unix.O_TRUNC|unix.O_APPEND)) | unix.O_CLOEXEC | unix.O_NOCTTY | unix.O_NONBLOCK
+	var fd int
+	var err error
+	switch n.mode & unix.S_IFMT {
+	case unix.S_IFREG:
+		if n.parent == nil {
+			return -1, unix.EACCES
+		}
+		fd, err = openBeneath(n.parent.fd, n.name, want|unix.O_NOFOLLOW)
+	case unix.S_IFDIR:
+		if acc != unix.O_RDONLY {
+			return -1, unix.EISDIR
+		}
+		fd, err = openBeneath(n.fd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC)
+	default:
+		return -1, unix.EACCES
+	}
+	if err != nil {
+		return -1, err
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil || st.Ino != n.ino || st.Dev != n.dev {
+		unix.Close(fd)
+		return -1, unix.EACCES
+	}
+	if n.mode&unix.S_IFMT == unix.S_IFREG {
+		// Non-blocking was only to avoid hanging on a swapped-in fifo.
+		unix.SetNonblock(fd, false)
+	}
+	return fd, nil
+}
+
+// getdents reads raw linux_dirent64 records of directory n from offset.
+func (s *Server) getdents(n *node, r *Request, e *Encoder) error {
+	if n.mode&unix.S_IFMT != unix.S_IFDIR {
+		return unix.ENOTDIR
+	}
+	count := int(r.Count)
+	if count > MaxMessage-HeaderSize-64 {
+		count = MaxMessage - HeaderSize - 64
+	}
+	if count < 512 {
+		return unix.EINVAL
+	}
+	fd, err := openBeneath(n.fd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	if r.Off != 0 {
+		if _, err := unix.Seek(fd, int64(r.Off), unix.SEEK_SET); err != nil {
+			return err
+		}
+	}
+	// Fill the reply, and tell the client when the directory ended so
+	// that it need not ask again.
+	buf := make([]byte, count)
+	used, eof := 0, false
+	for count-used >= 1024 {
+		k, err := unix.Getdents(fd, buf[used:])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			if used > 0 {
+				break
+			}
+			return err
+		}
+		if k == 0 {
+			eof = true
+			break
+		}
+		used += k
+	}
+	e.Bytes(buf[:used])
+	if eof {
+		e.U8(1)
+	} else {
+		e.U8(0)
+	}
+	return nil
+}

@@ -1,0 +1,204 @@
+package gofer
+
+import (
+	"golang.org/x/sys/unix"
+)
+
+// dispatchWrite serves the requests that change the tree (refused earlier
+// on a read-only server) and the xattr reads. Every name is one validated
+// component, relative to a node's own descriptor.
+func (s *Server) dispatchWrite(n *node, r *Request, e *Encoder) (int, error) {
+	switch r.Type {
+	case TUnlink, TRename, TLink:
+		if !n.isDir() {
+			return -1, unix.ENOTDIR
+		}
+	}
+	switch r.Type {
+	case TCreate:
+		if n.mode&unix.S_IFMT != unix.S_IFDIR {
+			return -1, unix.ENOTDIR
+		}
+		flags := int(r.Flags&(unix.O_ACCMODE|unix.O_APPEND)) | unix.O_CREAT | unix.O_EXCL | unix.O_NOFOLLOW | unix.O_CLOEXEC
+		fd, err := unix.Openat(n.fd, r.Name, flags, r.Mode&0o7777)
+		if err != nil {
+			return -1, err
+		}
+		if err := unix.Fchown(fd, int(r.UID), int(r.GID)); err != nil && err != unix.EPERM {
+			unix.Close(fd)
+			return -1, err
+		}
+		if err := s.replyChild(n, r.Name, e); err != nil {
+			unix.Close(fd)
+			return -1, err
+		}
+		return fd, nil
+	case TMkdir, TMknod, TSymlink:
+		if n.mode&unix.S_IFMT != unix.S_IFDIR {
+			return -1, unix.ENOTDIR
+		}
+		var err error
+		switch r.Type {
+		case TMkdir:
+			err = unix.Mkdirat(n.fd, r.Name, r.Mode&0o7777)
+		case TMknod:
+			switch r.Mode & unix.S_IFMT {
+			case unix.S_IFREG, unix.S_IFIFO, unix.S_IFSOCK:
+			default:
+				// Device nodes on the host are not the container's to make.
+				return -1, unix.EPERM
+			}
+			err = unix.Mknodat(n.fd, r.Name, r.Mode, 0)
+		case TSymlink:
+			if r.Name2 == "" {
+				return -1, unix.ENOENT
+			}
+			err = unix.Symlinkat(r.Name2, n.fd, r.Name)
+		}
+		if err != nil {
+			return -1, err
+		}
+		unix.Fchownat(n.fd, r.Name, int(r.UID), int(r.GID), unix.AT_SYMLINK_NOFOLLOW)
+		return -1, s.replyChild(n, r.Name, e)
+	case TLink:
+		t, err := s.get(r.FID2)
+		if err != nil {
+			return -1, err
+		}
+		defer s.release(t)
+		if t.parent == nil || t.mode&unix.S_IFMT == unix.S_IFDIR {
+			return -1, unix.EPERM
+		}
+		if err := unix.Linkat(t.parent.fd, t.name, n.fd, r.Name, 0); err != nil {
+			return -1, err
+		}
+		return -1, s.replyChild(n, r.Name, e)
+	case TUnlink:
+		return -1, unix.Unlinkat(n.fd, r.Name, int(r.Flags&unix.AT_REMOVEDIR))
+	case TRename:
+		n2, err := s.get(r.FID2)
+		if err != nil {
+			return -1, err
+		}
+		defer s.release(n2)
+		if !n2.isDir() {
+			return -1, unix.ENOTDIR
+		}
+		return -1, unix.Renameat(n.fd, r.Name, n2.fd, r.Name2)
+	case TSetStat:
+		return -1, s.setStat(n, r)
+	case TGetXattr, TListXattr, TSetXattr, TRemoveXattr:
+		return -1, s.xattr(n, r, e)
+	}
+	return -1, unix.ENOSYS
+}
+
+// replyChild walks to the new child name of n and appends its fid and
+// attributes.
+func (s *Server) replyChild(n *node, name string, e *Encoder) error {
+	c, a, err := s.child(n, name)
+	if err != nil {
+		return err
+	}
+	e.U64(s.newFID(c))
+	e.Attr(&a)
+	return nil
+}
+
+func (s *Server) setStat(n *node, r *Request) error {
+	if r.Mask&(SetUID|SetGID) != 0 {
+		uid, gid := -1, -1
+		if r.Mask&SetUID != 0 {
+			uid = int(r.UID)
+		}
+		if r.Mask&SetGID != 0 {
+			gid = int(r.GID)
+		}
+		var err error
+		if n.fd >= 0 {
+			err = unix.Fchownat(n.fd, "", uid, gid, unix.AT_EMPTY_PATH)
+		} else {
+			err = unix.Fchownat(n.parent.fd, n.name, uid, gid, unix.AT_SYMLINK_NOFOLLOW)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if r.Mask&(SetMode|SetSize|SetAtime|SetMtime) == 0 {
+		return nil
+	}
+	if n.mode&unix.S_IFMT == unix.S_IFLNK {
+		return unix.EOPNOTSUPP
+	}
+	// The remaining calls need a real descriptor of the node.
+	fd, err := s.open(n, unix.O_RDONLY)
+	if r.Mask&SetSize != 0 {
+		if err == nil {
+			unix.Close(fd)
+		}
+		fd, err = s.open(n, unix.O_WRONLY)
+	}
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	if r.Mask&SetMode != 0 {
+		if err := unix.Fchmod(fd, r.Mode&0o7777); err != nil {
+			return err
+		}
+	}
+	if r.Mask&SetSize != 0 {
+		if err := unix.Ftruncate(fd, int64(r.Off)); err != nil {
+			return err
+		}
+	}
+	if r.Mask&(SetAtime|SetMtime) != 0 {
+		ts := []unix.Timespec{{Nsec: unix.UTIME_OMIT}, {Nsec: unix.UTIME_OMIT}}
+		if r.Mask&SetAtime != 0 {
+			ts[0] = r.Atime
+		}
+		if r.Mask&SetMtime != 0 {
+			ts[1] = r.Mtime
+		}
+		return unix.UtimesNanoAt(fd, "", ts, unix.AT_EMPTY_PATH)
+	}
+	return nil
+}
+
+func (s *Server) xattr(n *node, r *Request, e *Encoder) error {
+	switch n.mode & unix.S_IFMT {
+	case unix.S_IFREG, unix.S_IFDIR:
+	default:
+		return unix.EOPNOTSUPP
+	}
+	fd, err := s.open(n, unix.O_RDONLY)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	size := int(r.Count)
+	if size > MaxMessage-HeaderSize-64 {
+		size = MaxMessage - HeaderSize - 64
+	}
+	switch r.Type {
+	case TGetXattr:
+		buf := make([]byte, size)
+		k, err := unix.Fgetxattr(fd, r.Name, buf)
+		if err != nil {
+			return err
+		}
+		e.Bytes(buf[:k])
+	case TListXattr:
+		buf := make([]byte, MaxMessage-HeaderSize-64)
+		k, err := unix.Flistxattr(fd, buf)
+		if err != nil {
+			return err
+		}
+		e.Bytes(buf[:k])
+	case TSetXattr:
+		return unix.Fsetxattr(fd, r.Name, r.Value, int(r.Flags))
+	case TRemoveXattr:
+		return unix.Fremovexattr(fd, r.Name)
+	}
+	return nil
+}
