@@ -14,6 +14,7 @@ package socket
 
 import (
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -201,4 +202,20 @@ func OptInt(val []byte) (int32, error) {
 // Stat is the fstat of a socket: an anonymous S_IFSOCK inode.
 func Stat(ino uint64) vfs.Stat {
 	return vfs.Stat{Mode: unix.S_IFSOCK | 0o777, Nlink: 1, Ino: ino, Blksize: 4096}
+}
+
+// WaitLocked blocks a socket operation until q notifies an event of mask,
+// ctx is interrupted, or the SO_SNDTIMEO/SO_RCVTIMEO timeout passes (0:
+// none), which is EAGAIN as Linux reports it. mu, held by the caller, is
+// released while blocking (vfs.WaitQueue.WaitLockedDeadline).
+func WaitLocked(ctx vfs.Context, q *vfs.WaitQueue, mask uint32, mu sync.Locker, timeout time.Duration) error {
+	var deadline time.Time
+	if timeout > 0 {
+		deadline = time.Now().Add(timeout)
+	}
+	err := q.WaitLockedDeadline(ctx, mask, mu, deadline)
+	if err == unix.ETIMEDOUT {
+		err = unix.EAGAIN
+	}
+	return err
 }

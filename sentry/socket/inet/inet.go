@@ -236,24 +236,9 @@ func (e *endpoint) Readiness(mask uint32) uint32 {
 	return r & mask
 }
 
+// waitLocked is socket.WaitLocked on the package's mu.
 func waitLocked(ctx vfs.Context, q *vfs.WaitQueue, mask uint32, d time.Duration) error {
-	w := vfs.GetWaiter()
-	en := w.SingleEntry(mask)
-	q.EventRegister(en)
-	mu.Unlock()
-	var err error
-	if d > 0 {
-		err = vfs.BlockDeadline(ctx, w, time.Now().Add(d))
-		if err == linux.ETIMEDOUT {
-			err = linux.EAGAIN
-		}
-	} else {
-		err = vfs.Block(ctx, w)
-	}
-	q.EventUnregister(en)
-	vfs.PutWaiter(w)
-	mu.Lock()
-	return err
+	return socket.WaitLocked(ctx, q, mask, &mu, d)
 }
 
 // reaches reports whether a packet for dst is for e (bound locally).

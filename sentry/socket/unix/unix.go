@@ -271,26 +271,9 @@ func (e *endpoint) fullLocked(n int) bool {
 	return e.rq.Count() > 0 && e.rq.Bytes+n > e.rcvbuf
 }
 
-// waitLocked sleeps until q notifies one of mask, or the timeout d (0:
-// none) passes (EAGAIN). mu is held on entry and on return.
+// waitLocked is socket.WaitLocked on the package's mu.
 func waitLocked(ctx vfs.Context, q *vfs.WaitQueue, mask uint32, d time.Duration) error {
-	w := vfs.GetWaiter()
-	en := w.SingleEntry(mask)
-	q.EventRegister(en)
-	mu.Unlock()
-	var err error
-	if d > 0 {
-		err = vfs.BlockDeadline(ctx, w, time.Now().Add(d))
-		if err == linux.ETIMEDOUT {
-			err = linux.EAGAIN
-		}
-	} else {
-		err = vfs.Block(ctx, w)
-	}
-	q.EventUnregister(en)
-	vfs.PutWaiter(w)
-	mu.Lock()
-	return err
+	return socket.WaitLocked(ctx, q, mask, &mu, d)
 }
 
 // parseAddr validates a sockaddr_un: (path, abstract name, autobind).
