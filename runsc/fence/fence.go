@@ -73,11 +73,23 @@ func pivotToEmptyRoot() error {
 	}
 	// pivot_root(".", ".") stacks the old root on top of the new one at
 	// "/"; detaching "." then leaves the empty tmpfs alone.
-	if err := unix.PivotRoot(".", "."); err != nil {
+	switch err := unix.PivotRoot(".", "."); err {
+	case nil:
+		if err := unix.Unmount(".", unix.MNT_DETACH); err != nil {
+			return fmt.Errorf("detaching the host's root: %w", err)
+		}
+	case unix.EINVAL:
+		// The host's root is an initramfs, which pivot_root cannot move:
+		// move the empty root over it and chroot there instead (the old
+		// root stays mounted, under the new one).
+		if err := unix.Mount(".", "/", "", unix.MS_MOVE, ""); err != nil {
+			return fmt.Errorf("moving the empty root over /: %w", err)
+		}
+		if err := unix.Chroot("."); err != nil {
+			return fmt.Errorf("chroot: %w", err)
+		}
+	default:
 		return fmt.Errorf("pivot_root: %w", err)
-	}
-	if err := unix.Unmount(".", unix.MNT_DETACH); err != nil {
-		return fmt.Errorf("detaching the host's root: %w", err)
 	}
 	if err := unix.Chdir("/"); err != nil {
 		return err

@@ -81,6 +81,8 @@ var baseRules = []Rule{
 	{unix.SYS_SHUTDOWN, "shutdown", nil},
 	{unix.SYS_ACCEPT4, "accept4", nil},
 	{unix.SYS_GETSOCKOPT, "getsockopt", nil},
+	// Go's net package asks an accepted connection's local address.
+	{unix.SYS_GETSOCKNAME, "getsockname", nil},
 
 	// Memory: the Go heap and the sentry's views of the memory file.
 	{unix.SYS_MMAP, "mmap", noExec},
