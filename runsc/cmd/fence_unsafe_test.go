@@ -2,6 +2,7 @@ package cmd_test
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -31,36 +32,11 @@ func TestSandboxFenced(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs a sandbox")
 	}
-	dir := t.TempDir()
-	runsc := filepath.Join(dir, "runsc")
-	build := exec.Command("go", "build", "-o", runsc, "github.com/rampart-sandbox/rampart/runsc")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building runsc: %v\n%s", err, out)
-	}
-	do := exec.Command(runsc, "do", "--", "/bin/sleep", "30")
-	if err := do.Start(); err != nil {
-		t.Fatal(err)
-	}
+	do, sandbox := startSandbox(t)
 	defer func() {
 		do.Process.Kill()
 		do.Wait()
 	}()
-	var sandbox int
-	for i := 0; i < 100 && sandbox == 0; i++ {
-		time.Sleep(50 * time.Millisecond)
-		for _, c := range children(do.Process.Pid) {
-			if cl, _ := os.ReadFile("/proc/" + strconv.Itoa(c) + "/cmdline"); bytes.Contains(cl, []byte("\x00boot\x00")) {
-				// Fenced once the first stub (the application) runs.
-				if len(children(c)) > 1 {
-					sandbox = c
-				}
-			}
-		}
-	}
-	if sandbox == 0 {
-		t.Fatal("no sandbox process with its stubs")
-	}
 	for _, pid := range append([]int{sandbox}, children(sandbox)...) {
 		st := status(t, pid)
 		for k, want := range map[string]string{"Seccomp": "2", "CapInh": "0000000000000000", "CapPrm": "0000000000000000",
@@ -95,6 +71,119 @@ func TestSandboxFenced(t *testing.T) {
 			t.Fatalf("the sandbox's filter differs from fence.Program at %d: %+v, want %+v", i, got[i], want[i])
 		}
 	}
+}
+
+// startSandbox builds runsc and starts `runsc do -- sleep 30`; it returns
+// the do process and the sandbox's pid once the application runs.
+func startSandbox(t *testing.T) (*exec.Cmd, int) {
+	t.Helper()
+	dir := t.TempDir()
+	runsc := filepath.Join(dir, "runsc")
+	build := exec.Command("go", "build", "-o", runsc, "github.com/rampart-sandbox/rampart/runsc")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building runsc: %v\n%s", err, out)
+	}
+	do := exec.Command(runsc, "do", "--", "/bin/sleep", "30")
+	if err := do.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var sandbox int
+	for i := 0; i < 100 && sandbox == 0; i++ {
+		time.Sleep(50 * time.Millisecond)
+		for _, c := range children(do.Process.Pid) {
+			if cl, _ := os.ReadFile("/proc/" + strconv.Itoa(c) + "/cmdline"); bytes.Contains(cl, []byte("\x00boot\x00")) {
+				// Fenced once the first stub (the application) runs.
+				if len(children(c)) > 1 {
+					sandbox = c
+				}
+			}
+		}
+	}
+	if sandbox == 0 {
+		do.Process.Kill()
+		do.Wait()
+		t.Fatal("no sandbox process with its stubs")
+	}
+	return do, sandbox
+}
+
+// TestSandboxKilledByFilter makes the real sentry run a syscall outside
+// its allow-list (socket(2), injected at one of its own syscall
+// instructions with ptrace) and checks that the filter kills the whole
+// sandbox with SIGSYS, which `runsc do` reports as 128+31. It needs root.
+func TestSandboxKilledByFilter(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("needs root to start a sandbox")
+	}
+	if testing.Short() {
+		t.Skip("builds and runs a sandbox")
+	}
+	do, sandbox := startSandbox(t)
+	defer func() {
+		do.Process.Kill()
+		do.Wait()
+	}()
+	if err := injectSocket(sandbox); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- do.Wait() }()
+	select {
+	case err := <-done:
+		ee, ok := err.(*exec.ExitError)
+		if !ok || ee.ExitCode() != 128+int(unix.SIGSYS) {
+			t.Fatalf("runsc do: %v, want exit status %d (the sandbox killed by SIGSYS)", err, 128+int(unix.SIGSYS))
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the sandbox survived a socket(2) outside its allow-list")
+	}
+}
+
+// injectSocket stops a thread of pid that sits in a syscall and makes it
+// run socket(AF_INET, SOCK_STREAM, 0) at that syscall instruction.
+func injectSocket(pid int) error {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	tids, _ := filepath.Glob("/proc/" + strconv.Itoa(pid) + "/task/*")
+	for _, d := range tids {
+		tid, err := strconv.Atoi(filepath.Base(d))
+		if err != nil {
+			continue
+		}
+		if err := unix.PtraceSeize(tid); err != nil {
+			continue
+		}
+		if err := unix.PtraceInterrupt(tid); err != nil {
+			unix.PtraceDetach(tid)
+			continue
+		}
+		var ws unix.WaitStatus
+		if _, err := unix.Wait4(tid, &ws, unix.WALL, nil); err != nil {
+			unix.PtraceDetach(tid)
+			continue
+		}
+		var regs unix.PtraceRegs
+		var insn [8]byte
+		if unix.PtraceGetRegs(tid, &regs) != nil || regs.Rip < 2 {
+			unix.PtraceDetach(tid)
+			continue
+		}
+		if n, err := unix.PtracePeekText(tid, uintptr(regs.Rip-2), insn[:]); err != nil || n < 2 || insn[0] != 0x0f || insn[1] != 0x05 {
+			unix.PtraceDetach(tid)
+			continue
+		}
+		regs.Rip -= 2
+		regs.Orig_rax = ^uint64(0) // no syscall restart
+		regs.Rax = unix.SYS_SOCKET
+		regs.Rdi, regs.Rsi, regs.Rdx = unix.AF_INET, unix.SOCK_STREAM, 0
+		if err := unix.PtraceSetRegs(tid, &regs); err != nil {
+			unix.PtraceDetach(tid)
+			continue
+		}
+		return unix.PtraceDetach(tid)
+	}
+	return fmt.Errorf("no thread of %d stopped at a syscall instruction", pid)
 }
 
 // children are the child processes of pid (of all its threads).
