@@ -44,7 +44,7 @@ func TestRules(t *testing.T) {
 		"sigaltstack": unix.SYS_SIGALTSTACK, "restart_syscall": unix.SYS_RESTART_SYSCALL,
 		"epoll_create1": unix.SYS_EPOLL_CREATE1, "eventfd2": unix.SYS_EVENTFD2, "pipe2": unix.SYS_PIPE2,
 		"sched_getaffinity": unix.SYS_SCHED_GETAFFINITY, "getrlimit": unix.SYS_GETRLIMIT,
-		"getrandom": unix.SYS_GETRANDOM, "exit": unix.SYS_EXIT, "exit_group": unix.SYS_EXIT_GROUP,
+		"getrandom": unix.SYS_GETRANDOM, "prctl": unix.SYS_PRCTL, "exit": unix.SYS_EXIT, "exit_group": unix.SYS_EXIT_GROUP,
 		"sysinfo": unix.SYS_SYSINFO, "getuid": unix.SYS_GETUID, "getgid": unix.SYS_GETGID,
 		"getgroups": unix.SYS_GETGROUPS,
 	}
@@ -116,6 +116,10 @@ func TestProgram(t *testing.T) {
 			{"ioctl TIOCSTI", x86, unix.SYS_IOCTL, [6]uint64{0, unix.TIOCSTI}, deny},
 			{"kill SIGKILL", x86, unix.SYS_KILL, [6]uint64{7, uint64(unix.SIGKILL)}, RetAllow},
 			{"kill SIGTERM", x86, unix.SYS_KILL, [6]uint64{7, uint64(unix.SIGTERM)}, deny},
+			{"prctl PR_SET_VMA", x86, unix.SYS_PRCTL, [6]uint64{unix.PR_SET_VMA, unix.PR_SET_VMA_ANON_NAME}, RetAllow},
+			{"prctl PR_SET_VMA other", x86, unix.SYS_PRCTL, [6]uint64{unix.PR_SET_VMA, 1}, deny},
+			{"prctl PR_SET_DUMPABLE", x86, unix.SYS_PRCTL, [6]uint64{unix.PR_SET_DUMPABLE, 0}, deny},
+			{"prctl PR_SET_SECCOMP", x86, unix.SYS_PRCTL, [6]uint64{unix.PR_SET_SECCOMP, 2}, deny},
 			{"ptrace SYSEMU", x86, unix.SYS_PTRACE, [6]uint64{unix.PTRACE_SYSEMU}, RetAllow},
 			{"ptrace ATTACH", x86, unix.SYS_PTRACE, [6]uint64{unix.PTRACE_ATTACH}, deny},
 			{"ptrace POKEDATA", x86, unix.SYS_PTRACE, [6]uint64{unix.PTRACE_POKEDATA}, deny},
@@ -187,6 +191,9 @@ func filterChild(mode string) {
 	if n, err := unix.Read(p[0], b[:]); n != 1 || err != nil {
 		os.Exit(5)
 	}
+	// What the Go runtime does on kernels with CONFIG_ANON_VMA_NAME (an
+	// EINVAL here otherwise, but never a kill).
+	unix.Syscall6(unix.SYS_PRCTL, unix.PR_SET_VMA, unix.PR_SET_VMA_ANON_NAME, 0, 4096, 0, 0)
 	switch mode {
 	case "openat":
 		unix.Open("/etc/passwd", unix.O_RDONLY, 0)

@@ -110,6 +110,9 @@ var baseRules = []Rule{
 	{unix.SYS_SCHED_GETAFFINITY, "sched_getaffinity", nil},
 	{unix.SYS_GETRLIMIT, "getrlimit", nil},
 	{unix.SYS_GETRANDOM, "getrandom", nil},
+	// Names of the heap's mappings ("[anon: Go: ...]", Go 1.25's
+	// decoratemappings), on kernels with CONFIG_ANON_VMA_NAME.
+	{unix.SYS_PRCTL, "prctl", []Args{{Eq(unix.PR_SET_VMA), Eq(unix.PR_SET_VMA_ANON_NAME)}}},
 	{unix.SYS_EXIT, "exit", nil},
 	{unix.SYS_EXIT_GROUP, "exit_group", nil},
 
