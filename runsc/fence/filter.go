@@ -4,7 +4,6 @@ package fence
 
 import (
 	"fmt"
-	"sort"
 
 	"golang.org/x/sys/unix"
 )
@@ -208,7 +207,7 @@ func Program(rules []Rule, deny uint32) ([]unix.SockFilter, error) {
 		for j, a := range r.Any {
 			fail := fmt.Sprintf("args%d.%d", i, j+1)
 			if j == len(r.Any)-1 {
-				fail = "deny2." + fmt.Sprint(i)
+				fail = fmt.Sprintf("args%d.deny", i)
 			}
 			for k, c := range a {
 				if c.op == checkAny {
@@ -234,18 +233,8 @@ func Program(rules []Rule, deny uint32) ([]unix.SockFilter, error) {
 				b.here(fail)
 			}
 		}
-		b.here("deny2." + fmt.Sprint(i))
+		b.here(fmt.Sprintf("args%d.deny", i))
 		b.ret(deny)
 	}
 	return b.program()
-}
-
-// names returns the rules' syscall names, sorted, for messages.
-func names(rules []Rule) []string {
-	var out []string
-	for _, r := range rules {
-		out = append(out, r.Name)
-	}
-	sort.Strings(out)
-	return out
 }
