@@ -8,6 +8,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/rampart-sandbox/rampart/fs/rootfs"
 	"github.com/rampart-sandbox/rampart/runsc/boot"
 	"github.com/rampart-sandbox/rampart/runsc/container"
 )
@@ -40,6 +41,7 @@ func (b *Boot) executeOCI() subcommands.ExitStatus {
 		report(err)
 		os.Exit(1)
 	}
+	cfg.Root = rootOptions(spec, b.Global.Overlay)
 	cfg.Strace = b.Global.Strace
 	cfg.Debug = b.Global.Debug || b.Global.DebugLog != ""
 	cfg.DebugDir = b.Global.DebugLog
@@ -80,9 +82,19 @@ func (b *Boot) executeOCI() subcommands.ExitStatus {
 	return subcommands.ExitSuccess
 }
 
-// bootConfig turns config.json's process and root into the sandbox's
-// configuration. The root is served read-only through hostro until the
-// gofer exists, whatever root.readonly says (writes fail with EROFS).
+// rootOptions says how the container's root is mounted: under the
+// in-memory overlay unless --overlay=none (then writes go through the
+// gofer to the image), read-only if config.json's root.readonly says so,
+// whatever the overlay flag.
+func rootOptions(spec *specs.Spec, overlay string) rootfs.RootOptions {
+	return rootfs.RootOptions{
+		Overlay:  overlay != "none",
+		ReadOnly: spec.Root != nil && spec.Root.Readonly,
+	}
+}
+
+// bootConfig turns config.json's process into the sandbox's
+// configuration.
 func bootConfig(spec *specs.Spec) (boot.Config, error) {
 	p := spec.Process
 	c := boot.Config{
