@@ -3,6 +3,7 @@ package overlay
 import (
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 
@@ -22,6 +23,11 @@ type inode struct {
 	lower vfs.Inode
 	// node is the shared identity of a hard-linked lower file. Immutable.
 	node *node
+
+	// refs counts the dentries of this inode: one per name made by Lookup
+	// or Create, plus one per hard link made by Link, which returns the
+	// same inode so that the VFS sees one node (locks, inotify).
+	refs atomic.Int32
 
 	mu sync.Mutex
 	// parent and name are where this name is (nil for the root). They
@@ -158,7 +164,7 @@ func (i *inode) Lookup(ctx vfs.Context, name string) (vfs.Inode, error) {
 	if cu == nil && cl == nil {
 		return nil, unix.ENOENT
 	}
-	child := &inode{fs: i.fs, parent: i, name: name, upper: cu, lower: cl, opaque: childOpaque}
+	child := newInode(&inode{fs: i.fs, parent: i, name: name, upper: cu, lower: cl, opaque: childOpaque})
 	if cu != nil {
 		mode, _, _ := cu.Perms()
 		child.ftype = mode & unix.S_IFMT
@@ -182,8 +188,17 @@ func (i *inode) Lookup(ctx vfs.Context, name string) (vfs.Inode, error) {
 // Readlink implements vfs.Inode.Readlink.
 func (i *inode) Readlink(ctx vfs.Context) (string, error) { return i.cur().Readlink(ctx) }
 
+// newInode returns a node with one reference.
+func newInode(i *inode) *inode {
+	i.refs.Store(1)
+	return i
+}
+
 // Release implements vfs.Inode.Release.
 func (i *inode) Release() {
+	if i.refs.Add(-1) != 0 {
+		return
+	}
 	i.mu.Lock()
 	u := i.upper
 	i.upper = nil
@@ -244,7 +259,7 @@ func (i *inode) Create(ctx vfs.Context, name string, opts *vfs.CreateOptions) (v
 			return nil, err
 		}
 	}
-	return &inode{fs: i.fs, ftype: opts.Mode & unix.S_IFMT, parent: i, name: name, upper: c, opaque: wh && isDir}, nil
+	return newInode(&inode{fs: i.fs, ftype: opts.Mode & unix.S_IFMT, parent: i, name: name, upper: c, opaque: wh && isDir}), nil
 }
 
 // CreateTmpfile implements vfs.TmpfileCreator (open with O_TMPFILE): the
@@ -261,7 +276,7 @@ func (i *inode) CreateTmpfile(ctx vfs.Context, opts *vfs.CreateOptions) (vfs.Ino
 	if err != nil {
 		return nil, 0, err
 	}
-	return &inode{fs: i.fs, ftype: unix.S_IFREG, upper: c}, ino, nil
+	return newInode(&inode{fs: i.fs, ftype: unix.S_IFREG, upper: c}), ino, nil
 }
 
 // Link implements vfs.Inode.Link: the target is copied up and linked in
@@ -289,7 +304,11 @@ func (i *inode) Link(ctx vfs.Context, name string, target vfs.Inode) (vfs.Inode,
 		}
 		return nil, err
 	}
-	return &inode{fs: i.fs, ftype: t.ftype, parent: i, name: name, upper: c, node: t.node}, nil
+	// The new name's dentry shares t (and t's reference on the upper
+	// node stands for both).
+	c.Release()
+	t.refs.Add(1)
+	return t, nil
 }
 
 // Unlink implements vfs.Inode.Unlink: the upper name goes, and a whiteout
@@ -555,4 +574,47 @@ func (i *inode) RemoveXattr(ctx vfs.Context, name string) error {
 		return unix.EOPNOTSUPP
 	}
 	return x.RemoveXattr(ctx, name)
+}
+
+// Exchange implements vfs.Exchanger (renameat2 RENAME_EXCHANGE): both
+// are copied up and exchanged in the upper layer; both names stay, so no
+// whiteout is needed. A directory with a lower layer cannot move (EXDEV).
+func (i *inode) Exchange(ctx vfs.Context, oldName string, a vfs.Inode, newParent vfs.Inode, newName string, b vfs.Inode) error {
+	ai, ok1 := a.(*inode)
+	bi, ok2 := b.(*inode)
+	np, ok3 := newParent.(*inode)
+	if !ok1 || !ok2 || !ok3 || np.fs != i.fs {
+		return unix.EXDEV
+	}
+	for _, x := range []*inode{ai, bi} {
+		if x.ftype == unix.S_IFDIR && x.lower != nil {
+			return unix.EXDEV
+		}
+	}
+	for _, x := range []*inode{i, np, ai, bi} {
+		if err := x.copyUp(ctx, false); err != nil {
+			return err
+		}
+	}
+	ex, ok := i.upperInode().(vfs.Exchanger)
+	if !ok {
+		return unix.EINVAL
+	}
+	if err := ex.Exchange(ctx, oldName, ai.upperInode(), np.upperInode(), newName, bi.upperInode()); err != nil {
+		return err
+	}
+	for _, m := range []struct {
+		x      *inode
+		parent *inode
+		name   string
+	}{{ai, np, newName}, {bi, i, oldName}} {
+		hide := m.x.ftype == unix.S_IFDIR && m.parent.lowerHas(ctx, m.name)
+		m.x.mu.Lock()
+		m.x.parent, m.x.name = m.parent, m.name
+		if hide && !m.x.opaque && setOpaque(m.x.upper) == nil {
+			m.x.opaque = true
+		}
+		m.x.mu.Unlock()
+	}
+	return nil
 }

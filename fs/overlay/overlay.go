@@ -173,7 +173,7 @@ func (fs *Filesystem) Root() (vfs.Inode, error) {
 		return nil, err
 	}
 	mode, _, _ := l.Perms()
-	return &inode{fs: fs, ftype: mode & unix.S_IFMT, upper: u, lower: l}, nil
+	return newInode(&inode{fs: fs, ftype: mode & unix.S_IFMT, upper: u, lower: l}), nil
 }
 
 // StatFS implements vfs.Filesystem.StatFS: the upper layer's figures, as

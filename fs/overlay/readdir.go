@@ -8,20 +8,31 @@ import (
 	"github.com/rampart-sandbox/rampart/fs/vfs"
 )
 
-// dirFile is an open overlay directory. Its listing is the merge of the
-// layers, made when reading starts at offset 0 and kept until the next
-// rewind (as Linux's overlayfs caches a merged directory's entries per open
-// file); an entry's offset is its index in the listing.
+// dirFile is an open overlay directory. A directory that lives in one
+// layer only lists that layer's directory, with its offsets (as Linux's
+// overlayfs iterates a "real" directory). A merged directory's listing is
+// made when reading starts at offset 0 and kept until the next rewind (as
+// Linux caches a merged directory's entries per open file); an entry's
+// offset is its index in the listing.
 type dirFile struct {
 	vfs.DirectoryFileDefaultImpl
 	i *inode
 
-	// mu protects ents.
-	mu   sync.Mutex
+	// mu protects real and ents.
+	mu sync.Mutex
+	// real is the open layer directory of a directory that is not merged.
+	real vfs.FileDescriptionImpl
 	ents []vfs.Dirent
 }
 
-func (f *dirFile) Release(vfs.Context) {}
+func (f *dirFile) Release(ctx vfs.Context) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.real != nil {
+		f.real.Release(ctx)
+		f.real = nil
+	}
+}
 
 func (f *dirFile) Stat(ctx vfs.Context) (vfs.Stat, error) { return f.i.Stat(ctx) }
 
@@ -29,17 +40,43 @@ func (f *dirFile) Stat(ctx vfs.Context) (vfs.Stat, error) { return f.i.Stat(ctx)
 func (f *dirFile) Getdents(ctx vfs.Context, off int64, cb func(*vfs.Dirent) bool) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if off == 0 || f.ents == nil {
-		ents, _, err := f.i.readMerged(ctx)
+	i := f.i
+	i.mu.Lock()
+	p, u, opaque := i.parent, i.upper, i.opaque
+	i.mu.Unlock()
+	if p == nil {
+		p = i
+	}
+	if f.real == nil && f.ents == nil && (u == nil || i.lower == nil || opaque) {
+		layer := u
+		if layer == nil {
+			layer = i.lower
+		}
+		impl, err := layer.Open(ctx, vfs.VirtualDentry{}, unix.O_RDONLY|unix.O_DIRECTORY)
 		if err != nil {
 			return err
 		}
-		i := f.i
-		i.mu.Lock()
-		p := i.parent
-		i.mu.Unlock()
-		if p == nil {
-			p = i
+		f.real = impl
+	}
+	if f.real != nil {
+		// The layer's entries, with the overlay's numbers for "." and
+		// ".." (the layer's callback may hold its locks: compute them
+		// first).
+		dot, dotdot := i.dirIno(ctx), p.dirIno(ctx)
+		return f.real.Getdents(ctx, off, func(d *vfs.Dirent) bool {
+			switch d.Name {
+			case ".":
+				d.Ino = dot
+			case "..":
+				d.Ino = dotdot
+			}
+			return cb(d)
+		})
+	}
+	if off == 0 || f.ents == nil {
+		ents, _, err := i.readMerged(ctx)
+		if err != nil {
+			return err
 		}
 		dots := []vfs.Dirent{
 			{Name: ".", Ino: i.dirIno(ctx), Type: unix.DT_DIR},

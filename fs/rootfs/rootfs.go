@@ -37,8 +37,9 @@ type RootOptions struct {
 	// ReadOnly mounts the root read-only (EROFS), whatever Overlay says
 	// (config.json's root.readonly).
 	ReadOnly bool
-	// TmpOnRoot mounts no tmpfs on /tmp, so that files made there live
-	// on the root filesystem (for running file tests on it).
+	// TmpOnRoot mounts no tmpfs on /tmp and binds the root's /tmp on
+	// /dev/shm, so that files made in either live on the root filesystem
+	// (for running the file tests on it).
 	TmpOnRoot bool
 	// OverlaySize bounds the overlay's file data in bytes (0: half of the
 	// memory, tmpfs's default).
@@ -92,7 +93,7 @@ func NewSandboxRoot(mf fsutil.MemoryFile, rootFS vfs.Filesystem, opts RootOption
 		{"/sys", tmpfs.New(mf, tmpfs.Options{RootMode: 0o555, DevMinor: v.NewAnonDevMinor()}), vfs.MountOptions{ReadOnly: true}},
 	}
 	for _, m := range mounts {
-		if m.path == "/tmp" && opts.TmpOnRoot {
+		if (m.path == "/tmp" || m.path == "/dev/shm") && opts.TmpOnRoot {
 			continue
 		}
 		if err := v.MountAt(ctx, root, m.path, m.fs, m.opts); err != nil {
@@ -100,7 +101,31 @@ func NewSandboxRoot(mf fsutil.MemoryFile, rootFS vfs.Filesystem, opts RootOption
 			return nil, vfs.VirtualDentry{}, fmt.Errorf("mounting %s on %s: %w", m.fs.Name(), m.path, err)
 		}
 	}
+	if opts.TmpOnRoot {
+		if err := bindTmpOnShm(ctx, v, root); err != nil {
+			root.DecRef()
+			return nil, vfs.VirtualDentry{}, err
+		}
+	}
 	return v, root, nil
+}
+
+// bindTmpOnShm bind-mounts the root's /tmp on /dev/shm.
+func bindTmpOnShm(ctx vfs.Context, v *vfs.VirtualFilesystem, root vfs.VirtualDentry) error {
+	src, err := v.GetDentryAt(ctx, &vfs.PathOperation{Root: root, Start: root, Path: "/tmp", Follow: true})
+	if err != nil {
+		return fmt.Errorf("binding /tmp on /dev/shm: %w", err)
+	}
+	defer src.DecRef()
+	dst, err := v.GetDentryAt(ctx, &vfs.PathOperation{Root: root, Start: root, Path: "/dev/shm", Follow: true})
+	if err != nil {
+		return fmt.Errorf("binding /tmp on /dev/shm: %w", err)
+	}
+	defer dst.DecRef()
+	if err := v.BindMount(src, dst, false, vfs.MountOptions{}); err != nil {
+		return fmt.Errorf("binding /tmp on /dev/shm: %w", err)
+	}
+	return nil
 }
 
 // InstallStdio installs host descriptors 0, 1 and 2 (as donated files, see
