@@ -574,3 +574,23 @@ func TestXattrCopyUp(t *testing.T) {
 	}
 	fd.DecRef(root)
 }
+
+func TestExchange(t *testing.T) {
+	tr, _ := newGoferTree(t)
+	if err := tr.v.RenameAt(root, tr.pop("/a"), tr.pop("/d/x"), unix.RENAME_EXCHANGE); err != nil {
+		t.Fatal(err)
+	}
+	if a, x := tr.read("/a"), tr.read("/d/x"); a != "x\n" || x != "lower a\n" {
+		t.Errorf("after exchange: a %q, d/x %q", a, x)
+	}
+	if err := tr.v.RenameAt(root, tr.pop("/a"), tr.pop("/d"), unix.RENAME_EXCHANGE); err != unix.EXDEV {
+		t.Errorf("exchange with a lower directory: %v", err)
+	}
+	// link(2) gives the VFS one node for both names.
+	if err := tr.v.LinkAt(root, tr.pop("/a"), tr.pop("/a2")); err != nil {
+		t.Fatal(err)
+	}
+	if mustVD(tr, "/a").Dentry().Inode() != mustVD(tr, "/a2").Dentry().Inode() {
+		t.Errorf("hard links made by link(2) are two nodes")
+	}
+}
