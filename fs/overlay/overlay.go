@@ -18,14 +18,17 @@
 //     one upper inode, and every other name of it is linked to that inode
 //     when it is first modified (an index directory of the upper tmpfs
 //     holds a link, as Linux's index=on does), and reads the copied-up data
-//     before that.
+//     before that. A name made by link(2) shares its target's node, so the
+//     VFS sees one file (locks, inotify); the names of a lower hard link
+//     are separate VFS nodes that share data and attributes only.
 //   - Renaming a directory that has a lower layer is EXDEV (Linux without
 //     redirect_dir; mv falls back to copying).
 //   - Inode numbers follow Linux with xino=off and layers on different
 //     filesystems: a non-directory reports the st_dev and st_ino of the
 //     layer that holds it (so they change on copy-up); a directory reports
 //     the overlay's own st_dev with the lower directory's st_ino (the
-//     upper's, with bit 62 set, if it has no lower), stable across copy-up.
+//     upper's, with bit 62 set, if it has no lower), stable across copy-up
+//     (Documentation/filesystems/overlayfs.rst, "Overlay objects").
 //   - A file opened read-only before copy-up keeps its lower description
 //     (reads and mmap go to the gofer's descriptor and page cache, as on
 //     Linux); opens after copy-up, and every open for writing, get the
