@@ -25,7 +25,7 @@ TEST_CFLAGS   := -O2 -Wall -Werror
 RUNSC_DEP     := $(if $(findstring $(CURDIR)/bin/runsc,$(RUNSC)),build)
 
 .PHONY: all help build vdso deps deps-demo deps-test deps-bench demo test fmt-check vet \
-	gotest syscall-build syscall-tests syscall-tests-native smoke oci goprog bench clean
+	gotest syscall-build syscall-tests syscall-tests-rootfs syscall-tests-native smoke oci goprog bench clean
 
 all: build
 
@@ -36,6 +36,7 @@ help:
 	@echo "make demo                  build and run a shell in the sandbox"
 	@echo "make test                  gofmt, go vet, go test -race, syscall tests, smoke tests"
 	@echo "make syscall-tests [T=mmap] C tests natively, then under \$$RUNSC"
+	@echo "make syscall-tests-rootfs  file C tests with /tmp and /dev/shm on the overlay root"
 	@echo "make syscall-tests-native  C tests natively only (checks the tests)"
 	@echo "make smoke                 real programs natively and under \$$RUNSC"
 	@echo "make oci                   bin/runsc as an OCI runtime on busybox bundles"
@@ -65,11 +66,12 @@ demo: deps-demo build
 test: deps-test fmt-check vet gotest build
 	@rc=0; \
 	$(MAKE) --no-print-directory syscall-tests 2>&1 | tee bin/syscall-tests.log; [ $${PIPESTATUS[0]} -eq 0 ] || rc=1; \
+	$(MAKE) --no-print-directory syscall-tests-rootfs 2>&1 | tee bin/syscall-tests-rootfs.log; [ $${PIPESTATUS[0]} -eq 0 ] || rc=1; \
 	$(MAKE) --no-print-directory smoke 2>&1 | tee bin/smoke.log; [ $${PIPESTATUS[0]} -eq 0 ] || rc=1; \
 	$(MAKE) --no-print-directory oci 2>&1 | tee bin/oci.log; [ $${PIPESTATUS[0]} -eq 0 ] || rc=1; \
-	tail -q -n 50 bin/syscall-tests.log bin/smoke.log bin/oci.log | \
+	tail -q -n 50 bin/syscall-tests.log bin/syscall-tests-rootfs.log bin/smoke.log bin/oci.log | \
 		awk '/^[0-9]+ passed, [0-9]+ failed(, [0-9]+ skipped)?$$/ { p += $$1; f += $$3; s += $$5; n++ } \
-		     END { if (n < 3) f++; printf "total: %d passed, %d failed, %d skipped\n", p, f, s }'; \
+		     END { if (n < 4) f++; printf "total: %d passed, %d failed, %d skipped\n", p, f, s }'; \
 	exit $$rc
 
 fmt-check:
@@ -101,6 +103,16 @@ bin/syscall-runner: $(wildcard $(SYSCALL_DIR)/runner/*.go)
 
 syscall-tests: syscall-build bin/syscall-runner $(RUNSC_DEP)
 	bin/syscall-runner -run "$(SYSCALL_NAMES)"
+
+# The file tests make their files in /tmp or /dev/shm; syscall-tests-rootfs
+# runs them again with both on the root filesystem (runsc do --tmp-on-root:
+# the overlay over the gofer-served host root) instead of tmpfs.
+FILE_TESTS := append_concurrent bad_paths exec_thread fallocate_holes fifo_io fifo_open file_locks \
+	files futex_shared getdents_concurrent inotify_basic inotify_errors magic_links mknod_fifo mmap \
+	mount_inside openat2 perms rename2_xattr socket_errors splice_family tmpfs_stress unix_stream
+
+syscall-tests-rootfs: syscall-build bin/syscall-runner build
+	bin/syscall-runner -runsc "$(CURDIR)/bin/runsc do --tmp-on-root --" -run "$(FILE_TESTS)"
 
 syscall-tests-native: syscall-build bin/syscall-runner
 	bin/syscall-runner -native-only -run "$(SYSCALL_NAMES)"

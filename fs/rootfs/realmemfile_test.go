@@ -32,7 +32,7 @@ func TestRealMemoryFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer gfs.Close()
-	v, root, err := rootfs.NewSandboxRoot(mf, gfs)
+	v, root, err := rootfs.NewSandboxRoot(mf, gfs, rootfs.RootOptions{Overlay: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -35,7 +35,7 @@ func TestSandboxRoot(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer gfs.Close()
-	v, root, err := rootfs.NewSandboxRoot(mfake, gfs)
+	v, root, err := rootfs.NewSandboxRoot(mfake, gfs, rootfs.RootOptions{ReadOnly: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,5 +133,70 @@ func TestSandboxRoot(t *testing.T) {
 	}
 	if tbl.Len() != 3 {
 		t.Errorf("stdio table len %d", tbl.Len())
+	}
+}
+
+// TestOverlayRoot checks the default root: writable in memory, the host
+// directory unchanged, missing mount points made in the overlay.
+func TestOverlayRoot(t *testing.T) {
+	dir := t.TempDir()
+	os.Mkdir(filepath.Join(dir, "etc"), 0o755)
+	os.WriteFile(filepath.Join(dir, "etc/hostname"), []byte("box\n"), 0o644)
+	mfake := fsutil.NewFakeMemoryFile()
+	gfs, err := gofer.NewInProcess(mfake, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gfs.Close()
+	v, root, err := rootfs.NewSandboxRoot(mfake, gfs, rootfs.RootOptions{Overlay: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.DecRef()
+	ctx := testCtx{auth.NewRootCredentials()}
+	pop := func(p string) *vfs.PathOperation {
+		return &vfs.PathOperation{Root: root, Start: root, Path: p, Follow: true}
+	}
+	f, err := v.OpenAt(ctx, pop("/etc/hostname"), &vfs.OpenOptions{Flags: unix.O_WRONLY | unix.O_TRUNC})
+	if err != nil {
+		t.Fatalf("open for writing: %v", err)
+	}
+	f.Write(ctx, []byte("changed\n"))
+	f.DecRef(ctx)
+	if err := v.MkdirAt(ctx, pop("/etc/new"), 0o755); err != nil {
+		t.Errorf("mkdir: %v", err)
+	}
+	for _, p := range []string{"/tmp", "/dev/null", "/proc", "/sys"} {
+		if _, _, err := v.StatAt(ctx, pop(p)); err != nil {
+			t.Errorf("stat %s: %v", p, err)
+		}
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "etc/hostname")); string(b) != "box\n" {
+		t.Errorf("host file changed: %q", b)
+	}
+	ents, _ := os.ReadDir(dir)
+	if len(ents) != 1 {
+		t.Errorf("host directory changed: %v", ents)
+	}
+	if sfs, err := v.StatFSAt(ctx, pop("/")); err != nil || sfs.Type != unix.OVERLAYFS_SUPER_MAGIC {
+		t.Errorf("statfs /: %x %v", sfs.Type, err)
+	}
+	// root.readonly wins over the overlay.
+	dir2 := t.TempDir()
+	for _, d := range []string{"tmp", "dev", "proc", "sys"} {
+		os.Mkdir(filepath.Join(dir2, d), 0o755)
+	}
+	gfs2, err := gofer.NewInProcess(mfake, dir2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gfs2.Close()
+	v2, root2, err := rootfs.NewSandboxRoot(mfake, gfs2, rootfs.RootOptions{Overlay: true, ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root2.DecRef()
+	if err := v2.MkdirAt(ctx, &vfs.PathOperation{Root: root2, Start: root2, Path: "/x"}, 0o755); err != unix.EROFS {
+		t.Errorf("mkdir on a read-only root: %v", err)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/rampart-sandbox/rampart/fs/proc"
+	"github.com/rampart-sandbox/rampart/fs/rootfs"
 	"github.com/rampart-sandbox/rampart/platform/ptrace"
 	"github.com/rampart-sandbox/rampart/runsc/fence"
 	"github.com/rampart-sandbox/rampart/sentry/kernel"
@@ -46,6 +47,8 @@ type Config struct {
 	Rlimits map[int]unix.Rlimit
 	// NoNewPrivs sets no_new_privs on the init.
 	NoNewPrivs bool
+	// Root says how the root filesystem is mounted (fs.go).
+	Root rootfs.RootOptions
 	// Control, if set, makes this an OCI sandbox: the init is started
 	// only when asked over the control socket (see control.go).
 	Control *Control
@@ -142,7 +145,7 @@ func Run(c Config) (int, error) {
 
 	// The root comes from the gofer (GoferFD), which the starter runs on
 	// the host directory to serve.
-	fsys, err := newFilesystems(mf)
+	fsys, err := newFilesystems(mf, c.Root)
 	if err != nil {
 		return 1, c.ready(err)
 	}

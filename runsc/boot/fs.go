@@ -39,7 +39,9 @@ type filesystems struct {
 // starter passes it as its first extra file).
 const GoferFD = 3
 
-func newFilesystems(mf *memfile.MemoryFile) (*filesystems, error) {
+// newFilesystems builds the mount tree on the gofer's root, mounted as
+// opts say (normally under the in-memory overlay).
+func newFilesystems(mf *memfile.MemoryFile, opts rootfs.RootOptions) (*filesystems, error) {
 	if t, err := unix.GetsockoptInt(GoferFD, unix.SOL_SOCKET, unix.SO_TYPE); err != nil || t != unix.SOCK_SEQPACKET {
 		return nil, fmt.Errorf("no gofer connection on descriptor %d", GoferFD)
 	}
@@ -53,7 +55,7 @@ func newFilesystems(mf *memfile.MemoryFile) (*filesystems, error) {
 		c.Close()
 		return nil, fmt.Errorf("attaching to the gofer's root: %w", err)
 	}
-	v, root, err := rootfs.NewSandboxRoot(mf, gfs)
+	v, root, err := rootfs.NewSandboxRoot(mf, gfs, opts)
 	if err != nil {
 		return nil, fmt.Errorf("building the sandbox's mount tree: %w", err)
 	}

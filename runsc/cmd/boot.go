@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/subcommands"
 
+	"github.com/rampart-sandbox/rampart/fs/rootfs"
 	"github.com/rampart-sandbox/rampart/runsc/boot"
 	"github.com/rampart-sandbox/rampart/runsc/flags"
 )
@@ -20,6 +21,8 @@ type Boot struct {
 	Global   *flags.Global
 	cwd      string
 	hostname string
+	// tmpOnRoot: no tmpfs on /tmp (runsc do --tmp-on-root).
+	tmpOnRoot bool
 	// OCI mode (create/run): the container's bundle and id, and the
 	// descriptor on which to say "ok" once the sandbox waits for start.
 	bundle  string
@@ -40,6 +43,7 @@ func (*Boot) Usage() string { return "boot [flags] -- CMD [ARG...]\n" }
 func (b *Boot) SetFlags(f *flag.FlagSet) {
 	f.StringVar(&b.cwd, "cwd", "/", "working directory of the first process")
 	f.StringVar(&b.hostname, "hostname", "rampart", "hostname of the sandbox")
+	f.BoolVar(&b.tmpOnRoot, "tmp-on-root", false, "mount no tmpfs on /tmp (runsc do --tmp-on-root)")
 	f.StringVar(&b.bundle, "bundle", "", "OCI bundle of the container (create/run)")
 	f.StringVar(&b.id, "id", "", "container id (create/run)")
 	f.IntVar(&b.readyFD, "ready-fd", -1, "descriptor to report readiness on (create/run)")
@@ -62,6 +66,9 @@ func (b *Boot) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands
 		Strace:   b.Global.Strace,
 		Debug:    b.Global.Debug || b.Global.DebugLog != "",
 		DebugDir: b.Global.DebugLog,
+		// The host root is never written: under the overlay, writes
+		// stay in sandbox memory; without it, the root is read-only.
+		Root: rootfs.RootOptions{Overlay: b.Global.Overlay != "none", ReadOnly: b.Global.Overlay == "none", TmpOnRoot: b.tmpOnRoot},
 	}
 	b.fence(&cfg)
 	code, err := boot.Run(cfg)

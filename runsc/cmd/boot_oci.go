@@ -8,6 +8,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/rampart-sandbox/rampart/fs/rootfs"
 	"github.com/rampart-sandbox/rampart/runsc/boot"
 	"github.com/rampart-sandbox/rampart/runsc/container"
 )
@@ -40,6 +41,7 @@ func (b *Boot) executeOCI() subcommands.ExitStatus {
 		report(err)
 		os.Exit(1)
 	}
+	cfg.Root = rootOptions(spec, b.Global.Overlay)
 	cfg.Strace = b.Global.Strace
 	cfg.Debug = b.Global.Debug || b.Global.DebugLog != ""
 	cfg.DebugDir = b.Global.DebugLog
@@ -79,6 +81,17 @@ func (b *Boot) executeOCI() subcommands.ExitStatus {
 	report(fmt.Errorf("the sandbox exited with status %d before it was ready", code))
 	os.Exit(code)
 	return subcommands.ExitSuccess
+}
+
+// rootOptions says how the container's root is mounted: under the
+// in-memory overlay unless --overlay=none (then writes go through the
+// gofer to the image), read-only if config.json's root.readonly says so,
+// whatever the overlay flag.
+func rootOptions(spec *specs.Spec, overlay string) rootfs.RootOptions {
+	return rootfs.RootOptions{
+		Overlay:  overlay != "none",
+		ReadOnly: spec.Root != nil && spec.Root.Readonly,
+	}
 }
 
 // bootConfig turns config.json's process and root into the sandbox's

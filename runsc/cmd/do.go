@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"strconv"
 	"syscall"
 
 	"github.com/google/subcommands"
@@ -17,13 +18,17 @@ import (
 )
 
 // Do implements `runsc do`: run one command in a fresh sandbox whose root is
-// a read-only view of the host's / with an empty tmpfs on /tmp. The root is
-// served by a `runsc gofer` process: the sandbox never opens host files.
+// a view of the host's / under an in-memory overlay (the program may write
+// anywhere; the host never changes; read-only with --overlay=none) with an
+// empty tmpfs on /tmp. The root is served by a `runsc gofer` process: the
+// sandbox never opens host files.
 type Do struct {
 	Global   *flags.Global
 	cwd      string
 	hostname string
 	rootDir  string
+	// tmpOnRoot leaves /tmp to the root filesystem (no tmpfs on it).
+	tmpOnRoot bool
 }
 
 // Name implements subcommands.Command.
@@ -34,7 +39,7 @@ func (*Do) Synopsis() string { return "run a command in a new sandbox" }
 
 // Usage implements subcommands.Command.
 func (*Do) Usage() string {
-	return "do [flags] -- CMD [ARG...]\n\nRuns CMD in a new sandbox whose root is a read-only view of the host's / with a\nwritable, empty tmpfs on /tmp. Standard I/O are the caller's; the exit status is\nthe program's (128+N when it is killed by signal N).\n\nSIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 sent to runsc go to the program,\nwhich is the init of its sandbox: as for a container's init (runsc kill), one it\nhas no handler for is ignored; only SIGKILL ends a program that does not\nhandle them.\n"
+	return "do [flags] -- CMD [ARG...]\n\nRuns CMD in a new sandbox whose root is a view of the host's / (writable: changes\nstay in sandbox memory; read-only with --overlay=none) with an empty tmpfs on /tmp. Standard I/O are the caller's; the exit status is\nthe program's (128+N when it is killed by signal N).\n\nSIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 sent to runsc go to the program,\nwhich is the init of its sandbox: as for a container's init (runsc kill), one it\nhas no handler for is ignored; only SIGKILL ends a program that does not\nhandle them.\n"
 }
 
 // SetFlags implements subcommands.Command.
@@ -42,6 +47,7 @@ func (d *Do) SetFlags(f *flag.FlagSet) {
 	f.StringVar(&d.cwd, "cwd", "", "working directory inside the sandbox (default: the caller's, if visible)")
 	f.StringVar(&d.hostname, "hostname", "", "hostname of the sandbox (default: the host's)")
 	f.StringVar(&d.rootDir, "root-dir", "/", "host directory served read-only as the sandbox's root (for tests; it must contain tmp, dev, proc and sys)")
+	f.BoolVar(&d.tmpOnRoot, "tmp-on-root", false, "mount no tmpfs on /tmp: files made there live on the root filesystem (its overlay), for running file tests on it")
 }
 
 // Execute implements subcommands.Command.
@@ -87,7 +93,7 @@ func (d *Do) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands.E
 		gofer.Process.Kill()
 		gofer.Wait()
 	}()
-	bootArgs := append(d.Global.Args(), "boot", "--cwd="+cwd, "--hostname="+hostname, "--")
+	bootArgs := append(d.Global.Args(), "boot", "--cwd="+cwd, "--hostname="+hostname, "--tmp-on-root="+strconv.FormatBool(d.tmpOnRoot), "--")
 	bootArgs = append(bootArgs, args...)
 	c := exec.Command(self, bootArgs...)
 	c.Stdin, c.Stdout, c.Stderr = os.Stdin, os.Stdout, os.Stderr

@@ -17,6 +17,11 @@ type Global struct {
 	Network  string
 	Log      string
 	LogFmt   string
+	// Overlay is "root" (the default: the container's root is an overlay
+	// with a writable layer in sentry memory; the image never changes)
+	// or "none" (writes go to the image itself when config.json's root is
+	// not read-only; `runsc do` keeps the host root read-only).
+	Overlay string
 	// SystemdCgroup is accepted for runc compatibility (no cgroups yet).
 	SystemdCgroup bool
 }
@@ -32,6 +37,7 @@ func Register(fs *flag.FlagSet) *Global {
 	fs.StringVar(&g.Network, "network", "none", "network mode: none")
 	fs.StringVar(&g.Log, "log", "", "file for runtime log messages")
 	fs.StringVar(&g.LogFmt, "log-format", "text", "log format: text or json (runc's log lines)")
+	fs.StringVar(&g.Overlay, "overlay", "root", "root filesystem overlay: root (writes stay in sandbox memory) or none")
 	fs.BoolVar(&g.SystemdCgroup, "systemd-cgroup", false, "accepted for runc compatibility; ignored")
 	return g
 }
@@ -44,6 +50,9 @@ func (g *Global) Validate() error {
 	if g.LogFmt != "text" && g.LogFmt != "json" {
 		return fmt.Errorf("unknown log format %q (available: text, json)", g.LogFmt)
 	}
+	if g.Overlay != "root" && g.Overlay != "none" {
+		return fmt.Errorf("unknown overlay mode %q (available: root, none)", g.Overlay)
+	}
 	if g.Network != "none" {
 		return fmt.Errorf("unsupported network mode %q (available: none)", g.Network)
 	}
@@ -53,7 +62,7 @@ func (g *Global) Validate() error {
 // Args returns the global flags as command-line arguments, to pass them to
 // a child runsc process.
 func (g *Global) Args() []string {
-	a := []string{"--platform=" + g.Platform, "--network=" + g.Network, "--root=" + g.Root, "--log-format=" + g.LogFmt}
+	a := []string{"--platform=" + g.Platform, "--network=" + g.Network, "--root=" + g.Root, "--log-format=" + g.LogFmt, "--overlay=" + g.Overlay}
 	if g.Log != "" {
 		a = append(a, "--log="+g.Log)
 	}

@@ -430,6 +430,91 @@ if [ "$status" -ne 0 ] && [ ! -e "$STATE/bad3" ]; then pass "missing rootfs"; el
 rs create --bundle "$B" "bad/id"
 if [ "$status" -ne 0 ]; then pass "invalid id"; else fail "invalid id"; fi
 
+# The root overlay (the default): a container writes, appends, truncates,
+# chmods, deletes, renames and hard-links files and makes directories in a
+# writable root; the changes show inside, and the image on the host is
+# byte-for-byte unchanged (names, types, modes, owners, sizes, mtimes,
+# ctimes, link counts, inode numbers, contents).
+ORFS=$WORK/ovl-rootfs
+mkdir -p "$ORFS"/{bin,tmp,dev,proc,sys,etc,d/sub,d2}
+cp "$BUSYBOX" "$ORFS/bin/busybox"
+for a in sh echo cat chmod rm mv ln mkdir stat wc ls touch truncate cp; do
+	ln "$ORFS/bin/busybox" "$ORFS/bin/$a"
+done
+printf 'data\n' >"$ORFS/etc/data"
+printf 'long content\n' >"$ORFS/etc/trunc"
+printf 'm\n' >"$ORFS/etc/mode"
+printf 'g\n' >"$ORFS/etc/gone"
+printf 'mv\n' >"$ORFS/etc/moveme"
+printf 'hl\n' >"$ORFS/etc/hl1"
+ln "$ORFS/etc/hl1" "$ORFS/etc/hl2"
+printf 'x\n' >"$ORFS/d/x"
+printf 'y\n' >"$ORFS/d/sub/y"
+printf 'z\n' >"$ORFS/d2/z"
+ln -s ../etc/data "$ORFS/d2/link"
+chmod 640 "$ORFS/etc/mode"
+find "$ORFS" -exec touch -h -d '2001-02-03 04:05:06' {} +
+imagesum() {
+	(cd "$ORFS" && find . -print0 | LC_ALL=C sort -z | xargs -0 stat -c '%n %f %u %g %s %Y %Z %h %i' &&
+		find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum) | sha256sum
+}
+before=$(imagesum)
+OVL_SCRIPT='set -e
+echo appended >>/etc/data
+echo new >/etc/new
+truncate -s 4 /etc/trunc
+chmod 600 /etc/mode
+rm /etc/gone
+mv /etc/moveme /etc/moved
+ln /etc/data /etc/datalink
+mkdir -p /newdir/sub
+echo deep >/newdir/sub/f
+echo more >>/etc/hl1
+rm -r /d
+mkdir /d
+mv /d2 /d3
+cat /etc/data /etc/new /etc/trunc; echo
+stat -c "%a %h" /etc/mode /etc/data
+[ -e /etc/gone ] || echo gone
+cat /etc/moved /etc/datalink /etc/hl2 /newdir/sub/f
+[ "$(stat -c %i /etc/hl1)" = "$(stat -c %i /etc/hl2)" ] && echo same-inode
+ls -a /d; ls /d3; [ -e /d2 ] || echo d2-moved
+cat /d3/link'
+OVL_WANT='data
+appended
+new
+long
+600 1
+644 2
+gone
+mv
+data
+appended
+hl
+more
+deep
+same-inode
+.
+..
+link
+z
+d2-moved
+data
+appended'
+B=$(bundle overlay "$(python3 -c 'import json,sys; print(json.dumps({"root":{"path":sys.argv[1],"readonly":False},"process":{"args":["sh","-c",sys.argv[2]]}}))' "$ORFS" "$OVL_SCRIPT")")
+rs run --bundle "$B" overlay
+after=$(imagesum)
+if [ "$status" -ne 0 ] || [ "$out" != "$OVL_WANT" ]; then
+	fail "overlay: changes take effect" "status $status" "stdout: $out" "want:   $OVL_WANT" "stderr: $err"
+else
+	pass "overlay: changes take effect"
+fi
+if [ "$before" = "$after" ]; then pass "overlay: the image is unchanged"; else fail "overlay: the image is unchanged" "checksum $before before, $after after"; fi
+# root.readonly wins over the overlay.
+B=$(bundle overlay-ro "$(python3 -c 'import json,sys; print(json.dumps({"root":{"path":sys.argv[1],"readonly":True},"process":{"args":["sh","-c","echo x >/etc/data 2>/dev/null && echo rw || echo ro"]}}))' "$ORFS")")
+rs run --bundle "$B" overlay-ro
+if [ "$status" -eq 0 ] && [ "$out" = "ro" ] && [ "$(imagesum)" = "$before" ]; then pass "overlay: root.readonly"; else fail "overlay: root.readonly" "status $status" "$out" "$err"; fi
+
 # Nothing left: no state, no sandbox process of this test.
 left=$(ls "$STATE" 2>/dev/null)
 procs=$(pgrep -f "root=$STATE" || true)
