@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/rampart-sandbox/rampart/fs/vfs"
 	"github.com/rampart-sandbox/rampart/platform/ptrace"
 	"github.com/rampart-sandbox/rampart/sentry/kernel"
 	"github.com/rampart-sandbox/rampart/sentry/kernel/auth"
@@ -43,6 +44,10 @@ type Config struct {
 	Rlimits map[int]unix.Rlimit
 	// NoNewPrivs sets no_new_privs on the init.
 	NoNewPrivs bool
+	// Terminal gives the init a terminal of the sentry's devpts as its
+	// stdio and controlling terminal, relayed to the host terminal on
+	// ConsoleFD (console.go).
+	Terminal bool
 	// Control, if set, makes this an OCI sandbox: the init is started
 	// only when asked over the control socket (see control.go).
 	Control *Control
@@ -146,7 +151,13 @@ func Run(c Config) (int, error) {
 		umask = 0
 	}
 	fsc := fsys.newFSContext(creds, c.Cwd, umask)
-	fdt, err := fsys.newStdioFDTable(creds)
+	var fdt *vfs.FDTable
+	var cons *hostConsole
+	if c.Terminal {
+		fdt, cons, err = fsys.newConsoleFDTable(creds, ConsoleFD)
+	} else {
+		fdt, err = fsys.newStdioFDTable(creds)
+	}
 	if err != nil {
 		return 1, c.ready(err)
 	}
@@ -167,13 +178,16 @@ func Run(c Config) (int, error) {
 		Umask:       umask,
 		NoNewPrivs:  c.NoNewPrivs,
 	}
+	if cons != nil {
+		initCfg.CTTY = cons.term.Control()
+	}
 	initCfg.Path, err = fsys.lookPath(creds, fsc, c.Argv[0], c.Envv)
 	if c.Control != nil {
 		if err != nil {
 			code, err := startError(c.Argv[0], err)
 			return code, c.ready(err)
 		}
-		return runControlled(c, k, fsys, initCfg)
+		return runControlled(c, k, fsys, initCfg, cons)
 	}
 	if err == nil {
 		err = k.StartInit(initCfg)

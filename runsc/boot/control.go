@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/signal"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -54,13 +55,19 @@ type sandbox struct {
 	done    chan struct{}
 	// execs are the processes started by exec, by pid, until waited for.
 	execs map[kernel.ThreadID]*kernel.ThreadGroup // protected by mu
+	// consoles are the relays of the terminals of init and of exec'd
+	// processes, until they end.
+	consoles map[*hostConsole]struct{} // protected by mu
 }
 
 // runControlled serves the control socket until the container's init has
 // exited (or the sandbox was killed before start) and returns its status.
-func runControlled(c Config, k *kernel.Kernel, fsys *filesystems, initCfg kernel.InitConfig) (int, error) {
+func runControlled(c Config, k *kernel.Kernel, fsys *filesystems, initCfg kernel.InitConfig, cons *hostConsole) (int, error) {
 	s := &sandbox{c: &c, k: k, fsys: fsys, initCfg: initCfg, started: make(chan struct{}), done: make(chan struct{}),
-		execs: map[kernel.ThreadID]*kernel.ThreadGroup{}}
+		execs: map[kernel.ThreadID]*kernel.ThreadGroup{}, consoles: map[*hostConsole]struct{}{}}
+	if cons != nil {
+		s.addConsole(cons)
+	}
 	srv, err := control.Listen(c.Control.Socket, s.handle)
 	if err != nil {
 		return 1, c.ready(err)
@@ -76,6 +83,17 @@ func runControlled(c Config, k *kernel.Kernel, fsys *filesystems, initCfg kernel
 			s.signal(int(sig.(unix.Signal)), false)
 		}
 	}()
+	// The host terminal of init's console is the sandbox process'
+	// controlling terminal: the host sends SIGWINCH when the client
+	// resizes it.
+	winch := make(chan os.Signal, 1)
+	signal.Notify(winch, unix.SIGWINCH)
+	defer signal.Stop(winch)
+	go func() {
+		for range winch {
+			s.resizeConsoles()
+		}
+	}()
 
 	c.ready(nil)
 	select {
@@ -85,6 +103,11 @@ func runControlled(c Config, k *kernel.Kernel, fsys *filesystems, initCfg kernel
 	case <-s.done:
 	}
 	<-s.done
+	if cons != nil {
+		// What init wrote last must reach the client before the
+		// sandbox exits and the host closes its terminal.
+		cons.drain(2 * time.Second)
+	}
 	return s.exit, nil
 }
 
@@ -114,6 +137,9 @@ func (s *sandbox) handle(r control.Request, files []*os.File) control.Response {
 		return s.pause(r.Cmd == control.CmdPause)
 	case control.CmdExec:
 		return s.exec(r, files)
+	case control.CmdResize:
+		s.resizeConsoles()
+		return control.Response{}
 	case control.CmdStats:
 		return control.Response{Stats: s.stats()}
 	case control.CmdWaitPid:
@@ -209,6 +235,10 @@ type ExecConfig struct {
 	Caps       *Caps
 	Umask      uint32
 	NoNewPrivs bool
+	// Terminal: the one descriptor sent is the replica of a host
+	// terminal, relayed to a devpts terminal that is the process'
+	// stdio and controlling terminal.
+	Terminal bool
 }
 
 // exec starts r.Process in the running container with files as its
@@ -224,8 +254,8 @@ func (s *sandbox) exec(r control.Request, files []*os.File) control.Response {
 	if err := json.Unmarshal(r.Process, &e); err != nil {
 		return control.Response{Error: fmt.Sprintf("bad process: %v", err)}
 	}
-	if len(e.Argv) == 0 || len(files) != 3 {
-		return control.Response{Error: "exec needs args and three stdio descriptors"}
+	if len(e.Argv) == 0 || (!e.Terminal && len(files) != 3) || (e.Terminal && len(files) != 1) {
+		return control.Response{Error: "exec needs args and three stdio descriptors or a terminal"}
 	}
 	c := Config{User: e.User, Caps: e.Caps}
 	creds := c.credentials()
@@ -237,9 +267,18 @@ func (s *sandbox) exec(r control.Request, files []*os.File) control.Response {
 		umask = 0
 	}
 	fsc := s.fsys.newFSContext(creds, e.Cwd, umask)
-	fdt := vfs.NewFDTable()
-	if err := rootfs.InstallStdio(bootCtx{creds}, fdt, [3]int{int(files[0].Fd()), int(files[1].Fd()), int(files[2].Fd())}); err != nil {
-		return control.Response{Error: err.Error()}
+	var fdt *vfs.FDTable
+	var cons *hostConsole
+	if e.Terminal {
+		var err error
+		if fdt, cons, err = s.fsys.newConsoleFDTable(creds, int(files[0].Fd())); err != nil {
+			return control.Response{Error: err.Error()}
+		}
+	} else {
+		fdt = vfs.NewFDTable()
+		if err := rootfs.InstallStdio(bootCtx{creds}, fdt, [3]int{int(files[0].Fd()), int(files[1].Fd()), int(files[2].Fd())}); err != nil {
+			return control.Response{Error: err.Error()}
+		}
 	}
 	var limits *kernel.Limits
 	if init := s.k.FindThreadGroup(1); init != nil {
@@ -247,6 +286,9 @@ func (s *sandbox) exec(r control.Request, files []*os.File) control.Response {
 	}
 	cfg := kernel.InitConfig{Argv: e.Argv, Envv: e.Envv, Credentials: creds, FDTable: fdt, FSContext: fsc,
 		Limits: limits, Umask: umask, NoNewPrivs: e.NoNewPrivs}
+	if cons != nil {
+		cfg.CTTY = cons.term.Control()
+	}
 	var err error
 	cfg.Path, err = s.fsys.lookPath(creds, fsc, e.Argv[0], e.Envv)
 	var tg *kernel.ThreadGroup
@@ -254,8 +296,14 @@ func (s *sandbox) exec(r control.Request, files []*os.File) control.Response {
 		tg, err = s.k.StartProcess(cfg)
 	}
 	if err != nil {
+		// The table's references to the replica go with it: the relay
+		// then ends by itself.
+		fdt.DecRef(bootCtx{creds})
 		_, err = startError(e.Argv[0], err)
 		return control.Response{Error: err.Error()}
+	}
+	if cons != nil {
+		s.addConsole(cons)
 	}
 	pid := tg.PID()
 	s.mu.Lock()
@@ -306,4 +354,32 @@ func (s *sandbox) stats() *control.Stats {
 		st.CPUKernel += uint64(c.Sys)
 	}
 	return st
+}
+
+// addConsole keeps c for resizes until its relay ends.
+func (s *sandbox) addConsole(c *hostConsole) {
+	s.mu.Lock()
+	s.consoles[c] = struct{}{}
+	s.mu.Unlock()
+	go func() {
+		<-c.done
+		s.mu.Lock()
+		delete(s.consoles, c)
+		s.mu.Unlock()
+	}()
+}
+
+// resizeConsoles gives each sentry terminal its host terminal's window
+// size (on SIGWINCH for init's, on a resize request for exec's, whose
+// host terminals are nobody's controlling terminal on the host).
+func (s *sandbox) resizeConsoles() {
+	s.mu.Lock()
+	cs := make([]*hostConsole, 0, len(s.consoles))
+	for c := range s.consoles {
+		cs = append(cs, c)
+	}
+	s.mu.Unlock()
+	for _, c := range cs {
+		c.syncWindowSize()
+	}
 }

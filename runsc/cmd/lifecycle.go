@@ -136,18 +136,30 @@ func (c *Run) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands.
 	}
 	if err := startContainer(g, id); err != nil {
 		destroy(g, id)
+		c.opts.term.close()
 		return fail(g, err)
 	}
 	if c.detach {
 		return subcommands.ExitSuccess
 	}
+	attach := c.opts.term.attachment()
 	go func() {
 		for s := range sigs {
+			if s == unix.SIGWINCH && attach != nil {
+				// The caller's terminal was resized: so is the
+				// container's host terminal, and the host sends
+				// the sandbox SIGWINCH.
+				attach.Resize()
+				continue
+			}
 			control.Call(store(g).ControlPath(id), control.Request{Cmd: control.CmdSignal, Signal: int(s.(unix.Signal))}, 5*time.Second)
 		}
 	}()
 	code := sandboxExit(cmd)
 	signal.Stop(sigs)
+	if attach != nil {
+		attach.WaitTimeout(2 * time.Second)
+	}
 	if st, err := store(g).Load(id); err == nil && st.Exited {
 		code = st.ExitStatus
 	}
