@@ -115,8 +115,13 @@ smoke: $(RUNSC_DEP) goprog bin/ptydrive
 
 # oci drives bin/runsc as an OCI runtime (create/start/kill/delete …) on
 # busybox bundles.
-oci: build
+oci: build bin/consoledrive
 	test/e2e/oci.sh
+
+# consoledrive plays a console socket's client (oci.sh).
+bin/consoledrive: test/e2e/consoledrive.c
+	@mkdir -p bin
+	$(CC) $(TEST_CFLAGS) -static -o $@ $<
 
 # goprog is the smoke tests' static Go program.
 goprog:

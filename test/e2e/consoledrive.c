@@ -19,6 +19,10 @@
  *   shell:CMD      run CMD with /bin/sh (e.g. runsc start), expect status 0
  *   sleep:MS       wait, reading the master
  *   eof            the master reads EIO or end of file (10 s)
+ *   exited:N       CMD has exited with status N (20 s), as a client waits
+ *                  for `runsc create` before it runs `runsc start`
+ *   cooked         the terminal is in canonical mode with echo (the
+ *                  caller's terminal was restored)
  * then CMD's exit status is printed ("exit N"). One line per step, "ok
  * STEP" or "FAIL STEP"; the transcript goes to stderr on failure. */
 #define _GNU_SOURCE
@@ -38,6 +42,8 @@
 #include <unistd.h>
 
 static int m = -1;
+static pid_t child;
+static int childst = -1;
 static char out[1 << 20];
 static size_t outlen, mark;
 static int failures, eof;
@@ -124,6 +130,18 @@ static void run_step(const char *st)
 		while (now() < end)
 			pump(20);
 		step(st, 1);
+	} else if (!strncmp(st, "exited:", 7)) {
+		double end = now() + 20;
+		int ws = 0;
+		pid_t w;
+		while ((w = waitpid(child, &ws, WNOHANG)) == 0 && now() < end)
+			pump(50);
+		if (w == child)
+			childst = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+		step(st, childst == atoi(st + 7));
+	} else if (!strcmp(st, "cooked")) {
+		struct termios t;
+		step(st, tcgetattr(m, &t) == 0 && (t.c_lflag & (ICANON | ECHO)) == (ICANON | ECHO));
 	} else if (!strcmp(st, "eof")) {
 		double end = now() + 10;
 		while (!eof && now() < end)
@@ -169,7 +187,7 @@ int main(int argc, char **argv)
 		struct winsize ws = {.ws_row = 24, .ws_col = 80};
 		ioctl(m, TIOCSWINSZ, &ws);
 	}
-	pid_t child = fork();
+	child = fork();
 	if (child == 0) {
 		if (!sockmode) {
 			setsid();
@@ -220,17 +238,20 @@ int main(int argc, char **argv)
 	}
 	for (int i = first; i < cmd; i++)
 		run_step(argv[i]);
-	int st = 0;
-	double end = now() + 20;
-	pid_t w;
-	while ((w = waitpid(child, &st, WNOHANG)) == 0 && now() < end)
-		pump(50);
-	if (w == 0) {
-		kill(child, SIGKILL);
-		waitpid(child, &st, 0);
-		step("command exits", 0);
+	if (childst < 0) {
+		int st = 0;
+		double end = now() + 20;
+		pid_t w;
+		while ((w = waitpid(child, &st, WNOHANG)) == 0 && now() < end)
+			pump(50);
+		if (w == 0) {
+			kill(child, SIGKILL);
+			waitpid(child, &st, 0);
+			step("command exits", 0);
+		}
+		childst = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 	}
-	printf("exit %d\n", WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+	printf("exit %d\n", childst);
 	if (failures) {
 		fprintf(stderr, "consoledrive: transcript:\n");
 		for (size_t i = 0; i < outlen; i++) {
