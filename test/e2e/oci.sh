@@ -451,6 +451,39 @@ else
 	fail "terminals" "bin/consoledrive is not built (make bin/consoledrive)"
 fi
 
+# The wording the containerd shim relies on (it ignores a failed kill only
+# when the message says "container not running", "no such process",
+# "process already finished" or "does not exist").
+rs kill nosuchid 9
+if [ "$status" -ne 0 ] && grep -q "does not exist" <<<"$err"; then pass "kill of an unknown id: does not exist"; else fail "kill of an unknown id: does not exist" "status $status" "$err"; fi
+rs delete nosuchid
+if [ "$status" -ne 0 ] && grep -q "does not exist" <<<"$err"; then pass "delete of an unknown id: does not exist"; else fail "delete of an unknown id: does not exist" "status $status" "$err"; fi
+rs delete --force nosuchid
+if [ "$status" -eq 0 ]; then pass "delete --force of an unknown id"; else fail "delete --force of an unknown id" "status $status" "$err"; fi
+B=$(bundle exited '{"process":{"args":["true"]}}')
+rs create --bundle "$B" exited
+rs start exited
+rs wait exited
+rs kill --all exited 9
+k1=$status e1=$err
+rs kill exited 15
+k2=$status e2=$err
+rs pause exited
+k3=$status e3=$err
+rs exec exited true
+k4=$status e4=$err
+rs delete exited
+if [ "$k1" -ne 0 ] && [ "$k2" -ne 0 ] && grep -q "container not running" <<<"$e1" && grep -q "container not running" <<<"$e2"; then
+	pass "kill of an exited init: container not running"
+else
+	fail "kill of an exited init: container not running" "kill --all $k1: $e1" "kill $k2: $e2"
+fi
+if [ "$k3" -ne 0 ] && grep -q "container not running" <<<"$e3" && [ "$k4" -ne 0 ] && grep -q "stopped container" <<<"$e4"; then
+	pass "pause and exec of a stopped container"
+else
+	fail "pause and exec of a stopped container" "pause $k3: $e3" "exec $k4: $e4"
+fi
+
 # Bad input: a clear error and nothing left behind.
 mkdir -p "$WORK/noconfig"
 rs create --bundle "$WORK/noconfig" bad1
