@@ -1,14 +1,21 @@
 package cmd
 
 import (
+	"errors"
+	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
+	"syscall"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"github.com/rampart-sandbox/rampart/runsc/boot"
 	"github.com/rampart-sandbox/rampart/runsc/console"
+	"github.com/rampart-sandbox/rampart/runsc/flags"
+	"github.com/rampart-sandbox/rampart/sentry/control"
 )
 
 // hostTerminal is the host side of the terminal of a process with
@@ -106,4 +113,74 @@ func (h *hostTerminal) attachment() *console.Attachment {
 		return nil
 	}
 	return h.attach
+}
+
+// An exec'd process' host terminal is nobody's controlling terminal on
+// the host, so a client's resize of its master (conmon, the containerd
+// shim) would reach nobody. startResizeWatcher starts a small process,
+// `runsc exec --console-watch ID`, whose own session has the replica as
+// controlling terminal (it keeps no descriptor of it, so the client's
+// EIO is unaffected): the host sends it SIGWINCH on each resize, and it
+// asks the sandbox to apply the new size (control.CmdResize). It ends
+// when the client closes the master (SIGHUP), or the sandbox is gone.
+func startResizeWatcher(g *flags.Global, id string, replica *os.File) error {
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(self, append(g.Args(), "exec", "--console-watch", id)...)
+	cmd.ExtraFiles = []*os.File{replica}
+	cmd.Dir = "/"
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 3}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("starting the console's resize watcher: %w", err)
+	}
+	go cmd.Wait()
+	return nil
+}
+
+// watchResizes is the resize watcher of startResizeWatcher.
+func watchResizes(g *flags.Global, id string) error {
+	// The session keeps its controlling terminal without an open
+	// descriptor.
+	unix.Close(3)
+	st, err := load(g, id)
+	if err != nil {
+		return err
+	}
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, unix.SIGWINCH, unix.SIGHUP, unix.SIGTERM)
+	gone := make(chan struct{})
+	if pfd, err := unix.PidfdOpen(st.Pid, 0); err == nil {
+		go func() {
+			fds := []unix.PollFd{{Fd: int32(pfd), Events: unix.POLLIN}}
+			for {
+				if _, err := unix.Poll(fds, -1); err != unix.EINTR {
+					break
+				}
+			}
+			close(gone)
+		}()
+	} else if errors.Is(err, unix.ESRCH) {
+		return nil
+	}
+	path := store(g).ControlPath(id)
+	resize := func() bool {
+		_, err := control.Call(path, control.Request{Cmd: control.CmdResize}, 5*time.Second)
+		return !errors.Is(err, control.ErrUnreachable)
+	}
+	// A resize made before the handler was installed.
+	if !resize() {
+		return nil
+	}
+	for {
+		select {
+		case <-gone:
+			return nil
+		case s := <-sigs:
+			if s != unix.SIGWINCH || !resize() {
+				return nil
+			}
+		}
+	}
 }

@@ -40,6 +40,9 @@ type Exec struct {
 	consoleSocket string
 	noNewPrivs    bool
 	preserveFDs   int
+	// consoleWatch runs the resize watcher of an exec'd process'
+	// console (console.go) instead.
+	consoleWatch bool
 }
 
 type stringList []string
@@ -76,6 +79,7 @@ func (c *Exec) SetFlags(f *flag.FlagSet) {
 	f.StringVar(&c.consoleSocket, "console-socket", "", "unix socket to send the pty master to (with --tty)")
 	f.BoolVar(&c.noNewPrivs, "no-new-privs", false, "set no_new_privs")
 	f.IntVar(&c.preserveFDs, "preserve-fds", 0, "accepted for runc compatibility; ignored")
+	f.BoolVar(&c.consoleWatch, "console-watch", false, "internal use only")
 }
 
 // Execute implements subcommands.Command.
@@ -84,6 +88,12 @@ func (c *Exec) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands
 	id, err := oneID(f.Args())
 	if err != nil {
 		return fail(g, err)
+	}
+	if c.consoleWatch {
+		if err := watchResizes(g, id); err != nil {
+			return fail(g, err)
+		}
+		return subcommands.ExitSuccess
 	}
 	code, err := c.run(id, f.Args()[1:])
 	if err != nil {
@@ -133,6 +143,11 @@ func (c *Exec) run(id string, args []string) (int, error) {
 	if err != nil {
 		term.close()
 		return 0, err
+	}
+	if term != nil && term.attach == nil {
+		if err := startResizeWatcher(g, id, term.replica); err != nil {
+			logLine(g, "warning", err.Error())
+		}
 	}
 	// The sandbox has its own copy: the client sees EIO when it closes
 	// it.

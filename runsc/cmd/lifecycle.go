@@ -145,11 +145,13 @@ func (c *Run) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands.
 	attach := c.opts.term.attachment()
 	go func() {
 		for s := range sigs {
-			if s == unix.SIGWINCH && attach != nil {
-				// The caller's terminal was resized: so is the
-				// container's host terminal, and the host sends
-				// the sandbox SIGWINCH.
-				attach.Resize()
+			if s == unix.SIGWINCH {
+				// As runc: a resize of the caller's terminal
+				// resizes the container's (the host then sends
+				// the sandbox SIGWINCH), and is never forwarded.
+				if attach != nil {
+					attach.Resize()
+				}
 				continue
 			}
 			control.Call(store(g).ControlPath(id), control.Request{Cmd: control.CmdSignal, Signal: int(s.(unix.Signal))}, 5*time.Second)

@@ -429,8 +429,10 @@ if [ -x "$CD" ]; then
 	# as conmon) or the caller's; --process with "terminal": true.
 	B=$(bundle termhost '{"process":{"args":["sleep","1000"]}}')
 	rs run --detach --bundle "$B" termhost
+	# The exec'd process' host terminal is nobody's controlling terminal:
+	# a resize reaches it through runsc's resize watcher.
 	cdrive "exec --tty --console-socket" socket "$CS" exited:0 'expect:$ ' 'send:tty\r' 'expect:/dev/pts/0' \
-		'send:exit 4\r' eof \
+		"$WINCH" 'expect:ready' 'winsize:40,120' 'expect:GOTWINCH' 'expect:40 120' 'send:exit 4\r' eof \
 		-- "$RUNSC_BIN" --root="$STATE" exec --tty --detach --console-socket "$CS" --env 'PS1=$ ' termhost sh
 	cdrive "exec --tty, caller's terminal" pty 'expect:$ ' 'send:tty\r' 'expect:/dev/pts/' 'send:sleep 30\r' 'sleep:500' \
 		'send:\003' 'expect:$ ' "$WINCH" 'expect:ready' 'winsize:30,90' 'expect:GOTWINCH' 'expect:30 90' \
