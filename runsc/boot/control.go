@@ -99,15 +99,15 @@ func runControlled(c Config, k *kernel.Kernel, fsys *filesystems, initCfg kernel
 	select {
 	case <-s.started:
 		ws := k.Wait()
+		if cons != nil {
+			// What init wrote last reaches the client before the
+			// container is reported stopped and the sandbox exits.
+			cons.drain(2 * time.Second)
+		}
 		s.finish(ws.ExitCode())
 	case <-s.done:
 	}
 	<-s.done
-	if cons != nil {
-		// What init wrote last must reach the client before the
-		// sandbox exits and the host closes its terminal.
-		cons.drain(2 * time.Second)
-	}
 	return s.exit, nil
 }
 
