@@ -12,7 +12,7 @@
  *     caller's terminal of `runsc run` or `runsc exec --tty`), and runs
  *     the steps on the master.
  *
- * Steps (\r, \n, \003 and \\ are escapes in TEXT):
+ * Steps (\r, \n, \\ and octal \NNN such as \003 for ^C are escapes in TEXT):
  *   send:TEXT      write TEXT to the master
  *   expect:TEXT    read until TEXT appears after the last match (10 s)
  *   winsize:R,C    TIOCSWINSZ on the master
@@ -92,8 +92,8 @@ static char *unescape(const char *s)
 			*p++ = '\r';
 		else if (*s == 'n')
 			*p++ = '\n';
-		else if (*s == '0' && s[1] == '0' && s[2] == '3')
-			*p++ = 3, s += 2;
+		else if (*s >= '0' && *s <= '3' && s[1] >= '0' && s[1] <= '7' && s[2] >= '0' && s[2] <= '7')
+			*p++ = (*s - '0') * 64 + (s[1] - '0') * 8 + (s[2] - '0'), s += 2;
 		else
 			*p++ = *s;
 	}

@@ -405,12 +405,14 @@ if [ -x "$CD" ]; then
 	TB=$(bundle term '{"process":{"args":["sh"],"terminal":true,"env":["PATH=/bin","PS1=$ "]}}')
 	WINCH='send:sh -c '"'"'trap "echo GOT""WINCH" WINCH; echo re""ady; sleep 2; stty size'"'"'\r'
 	# run --console-socket: a real terminal inside, SIGWINCH on resize,
-	# ^C, the shell's exit status is run's, and the master reads EIO.
+	# ^C, ^Z and fg, the shell's exit status is run's, and the master
+	# reads EIO.
 	cdrive "console socket: run" socket "$CS" 'expect:$ ' 'send:tty\r' 'expect:/dev/pts/0' \
 		'send:test -t 0 && echo is""atty\r' 'expect:isatty' \
 		"$WINCH" 'expect:ready' 'winsize:33,101' 'expect:GOTWINCH' 'expect:33 101' 'expect:$ ' \
 		'send:sleep 30\r' 'sleep:500' 'send:\003' 'expect:$ ' 'send:echo st=$?\r' 'expect:st=130' \
-		'send:exit 3\r' eof exited:3 -- "$RUNSC_BIN" --root="$STATE" run --console-socket "$CS" --bundle "$TB" term1
+		'send:sleep 30\r' 'sleep:500' 'send:\032' 'expect:Stopped' 'send:fg\r' 'expect:sleep 30' 'sleep:300' \
+		'send:\003' 'expect:$ ' 'send:exit 3\r' eof exited:3 -- "$RUNSC_BIN" --root="$STATE" run --console-socket "$CS" --bundle "$TB" term1
 	# create --console-socket, then start as conmon does.
 	cdrive "console socket: create, start" socket "$CS" exited:0 "shell:$RUNSC_BIN --root=$STATE start term2" \
 		'expect:$ ' 'send:tty\r' 'expect:/dev/pts/0' 'send:exit 4\r' eof \
