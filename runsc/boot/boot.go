@@ -15,7 +15,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/rampart-sandbox/rampart/fs/vfs"
 	"github.com/rampart-sandbox/rampart/platform/ptrace"
 	"github.com/rampart-sandbox/rampart/sentry/kernel"
 	"github.com/rampart-sandbox/rampart/sentry/kernel/auth"
@@ -33,6 +32,11 @@ type Config struct {
 	Debug    bool
 	// DebugDir, if set, receives the sandbox's debug log.
 	DebugDir string
+	// Terminal gives the init a terminal of the sentry's devpts as its
+	// stdio and controlling terminal, relayed to the host terminal on
+	// ConsoleFD (console.go); console is that relay.
+	Terminal bool
+	console  *hostConsole
 
 	// User, if set, are the init's ids; nil means the caller's.
 	User *User
@@ -44,10 +48,6 @@ type Config struct {
 	Rlimits map[int]unix.Rlimit
 	// NoNewPrivs sets no_new_privs on the init.
 	NoNewPrivs bool
-	// Terminal gives the init a terminal of the sentry's devpts as its
-	// stdio and controlling terminal, relayed to the host terminal on
-	// ConsoleFD (console.go).
-	Terminal bool
 	// Control, if set, makes this an OCI sandbox: the init is started
 	// only when asked over the control socket (see control.go).
 	Control *Control
@@ -151,15 +151,15 @@ func Run(c Config) (int, error) {
 		umask = 0
 	}
 	fsc := fsys.newFSContext(creds, c.Cwd, umask)
-	var fdt *vfs.FDTable
-	var cons *hostConsole
-	if c.Terminal {
-		fdt, cons, err = fsys.newConsoleFDTable(creds, ConsoleFD)
-	} else {
-		fdt, err = fsys.newStdioFDTable(creds)
-	}
+	fdt, err := fsys.newStdioFDTable(creds)
 	if err != nil {
 		return 1, c.ready(err)
+	}
+	if c.Terminal {
+		fdt.DecRef(bootCtx{creds})
+		if fdt, c.console, err = fsys.newConsoleFDTable(creds, ConsoleFD); err != nil {
+			return 1, c.ready(err)
+		}
 	}
 	var limits *kernel.Limits
 	if len(c.Rlimits) > 0 {
@@ -178,8 +178,8 @@ func Run(c Config) (int, error) {
 		Umask:       umask,
 		NoNewPrivs:  c.NoNewPrivs,
 	}
-	if cons != nil {
-		initCfg.CTTY = cons.term.Control()
+	if c.console != nil {
+		initCfg.CTTY = c.console.term.Control()
 	}
 	initCfg.Path, err = fsys.lookPath(creds, fsc, c.Argv[0], c.Envv)
 	if c.Control != nil {
@@ -187,7 +187,7 @@ func Run(c Config) (int, error) {
 			code, err := startError(c.Argv[0], err)
 			return code, c.ready(err)
 		}
-		return runControlled(c, k, fsys, initCfg, cons)
+		return runControlled(c, k, fsys, initCfg)
 	}
 	if err == nil {
 		err = k.StartInit(initCfg)

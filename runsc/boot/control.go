@@ -56,18 +56,15 @@ type sandbox struct {
 	// execs are the processes started by exec, by pid, until waited for.
 	execs map[kernel.ThreadID]*kernel.ThreadGroup // protected by mu
 	// consoles are the relays of the terminals of init and of exec'd
-	// processes, until they end.
+	// processes, until they end (nil until the first).
 	consoles map[*hostConsole]struct{} // protected by mu
 }
 
 // runControlled serves the control socket until the container's init has
 // exited (or the sandbox was killed before start) and returns its status.
-func runControlled(c Config, k *kernel.Kernel, fsys *filesystems, initCfg kernel.InitConfig, cons *hostConsole) (int, error) {
+func runControlled(c Config, k *kernel.Kernel, fsys *filesystems, initCfg kernel.InitConfig) (int, error) {
 	s := &sandbox{c: &c, k: k, fsys: fsys, initCfg: initCfg, started: make(chan struct{}), done: make(chan struct{}),
-		execs: map[kernel.ThreadID]*kernel.ThreadGroup{}, consoles: map[*hostConsole]struct{}{}}
-	if cons != nil {
-		s.addConsole(cons)
-	}
+		execs: map[kernel.ThreadID]*kernel.ThreadGroup{}}
 	srv, err := control.Listen(c.Control.Socket, s.handle)
 	if err != nil {
 		return 1, c.ready(err)
@@ -86,6 +83,10 @@ func runControlled(c Config, k *kernel.Kernel, fsys *filesystems, initCfg kernel
 	// The host terminal of init's console is the sandbox process'
 	// controlling terminal: the host sends SIGWINCH when the client
 	// resizes it.
+	cons := c.console
+	if cons != nil {
+		s.addConsole(cons)
+	}
 	winch := make(chan os.Signal, 1)
 	signal.Notify(winch, unix.SIGWINCH)
 	defer signal.Stop(winch)
@@ -235,10 +236,6 @@ type ExecConfig struct {
 	Caps       *Caps
 	Umask      uint32
 	NoNewPrivs bool
-	// Terminal: the one descriptor sent is the replica of a host
-	// terminal, relayed to a devpts terminal that is the process'
-	// stdio and controlling terminal.
-	Terminal bool
 }
 
 // exec starts r.Process in the running container with files as its
@@ -254,8 +251,15 @@ func (s *sandbox) exec(r control.Request, files []*os.File) control.Response {
 	if err := json.Unmarshal(r.Process, &e); err != nil {
 		return control.Response{Error: fmt.Sprintf("bad process: %v", err)}
 	}
-	if len(e.Argv) == 0 || (!e.Terminal && len(files) != 3) || (e.Terminal && len(files) != 1) {
-		return control.Response{Error: "exec needs args and three stdio descriptors or a terminal"}
+	// A process with a terminal comes with one descriptor, the host
+	// replica of its console (console.go), which stands in for the three
+	// until the console replaces them.
+	terminal := len(files) == 1
+	if terminal {
+		files = []*os.File{files[0], files[0], files[0]}
+	}
+	if len(e.Argv) == 0 || len(files) != 3 {
+		return control.Response{Error: "exec needs args and three stdio descriptors"}
 	}
 	c := Config{User: e.User, Caps: e.Caps}
 	creds := c.credentials()
@@ -267,16 +271,15 @@ func (s *sandbox) exec(r control.Request, files []*os.File) control.Response {
 		umask = 0
 	}
 	fsc := s.fsys.newFSContext(creds, e.Cwd, umask)
-	var fdt *vfs.FDTable
+	fdt := vfs.NewFDTable()
+	if err := rootfs.InstallStdio(bootCtx{creds}, fdt, [3]int{int(files[0].Fd()), int(files[1].Fd()), int(files[2].Fd())}); err != nil {
+		return control.Response{Error: err.Error()}
+	}
 	var cons *hostConsole
-	if e.Terminal {
+	if terminal {
+		fdt.DecRef(bootCtx{creds})
 		var err error
 		if fdt, cons, err = s.fsys.newConsoleFDTable(creds, int(files[0].Fd())); err != nil {
-			return control.Response{Error: err.Error()}
-		}
-	} else {
-		fdt = vfs.NewFDTable()
-		if err := rootfs.InstallStdio(bootCtx{creds}, fdt, [3]int{int(files[0].Fd()), int(files[1].Fd()), int(files[2].Fd())}); err != nil {
 			return control.Response{Error: err.Error()}
 		}
 	}
@@ -359,6 +362,9 @@ func (s *sandbox) stats() *control.Stats {
 // addConsole keeps c for resizes until its relay ends.
 func (s *sandbox) addConsole(c *hostConsole) {
 	s.mu.Lock()
+	if s.consoles == nil {
+		s.consoles = make(map[*hostConsole]struct{})
+	}
 	s.consoles[c] = struct{}{}
 	s.mu.Unlock()
 	go func() {

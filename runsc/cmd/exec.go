@@ -125,7 +125,7 @@ func (c *Exec) run(id string, args []string) (int, error) {
 		return 0, err
 	}
 	e := boot.ExecConfig{Argv: bc.Argv, Envv: bc.Envv, Cwd: bc.Cwd, User: bc.User, Caps: bc.Caps,
-		Umask: bc.Umask, NoNewPrivs: bc.NoNewPrivs, Terminal: p.Terminal}
+		Umask: bc.Umask, NoNewPrivs: bc.NoNewPrivs}
 	raw, err := json.Marshal(&e)
 	if err != nil {
 		return 0, err

@@ -35,7 +35,8 @@ const (
 	CmdWait = "wait"
 	// CmdExec starts Request.Process in the running container, with
 	// the three FDs sent along (SCM_RIGHTS) as its stdin, stdout and
-	// stderr; Response.Pid is its pid in the sandbox.
+	// stderr, or with one, the host terminal of its console;
+	// Response.Pid is its pid in the sandbox.
 	CmdExec = "exec"
 	// CmdWaitPid answers when the process Request.Pid started by
 	// CmdExec has exited, with its exit status.
