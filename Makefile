@@ -110,6 +110,11 @@ bin/ptydrive: test/e2e/ptydrive.c
 	@mkdir -p bin
 	$(CC) $(TEST_CFLAGS) -static -o $@ $<
 
+# consoledrive plays a console socket's client (oci.sh).
+bin/consoledrive: test/e2e/consoledrive.c
+	@mkdir -p bin
+	$(CC) $(TEST_CFLAGS) -static -o $@ $<
+
 smoke: $(RUNSC_DEP) goprog bin/ptydrive
 	test/e2e/smoke.sh
 
@@ -117,11 +122,6 @@ smoke: $(RUNSC_DEP) goprog bin/ptydrive
 # busybox bundles.
 oci: build bin/consoledrive
 	test/e2e/oci.sh
-
-# consoledrive plays a console socket's client (oci.sh).
-bin/consoledrive: test/e2e/consoledrive.c
-	@mkdir -p bin
-	$(CC) $(TEST_CFLAGS) -static -o $@ $<
 
 # goprog is the smoke tests' static Go program.
 goprog:

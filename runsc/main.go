@@ -17,6 +17,8 @@ func main() {
 	g := flags.Register(flag.CommandLine)
 	subcommands.Register(subcommands.HelpCommand(), "")
 	subcommands.Register(subcommands.FlagsCommand(), "")
+	subcommands.Register(&cmd.Install{}, "")
+	subcommands.Register(&cmd.Uninstall{}, "")
 	subcommands.Register(&cmd.Do{Global: g}, "")
 	subcommands.Register(&cmd.Boot{Global: g}, "internal use only")
 	subcommands.Register(&cmd.Gofer{}, "internal use only")
@@ -35,8 +37,6 @@ func main() {
 	subcommands.Register(cmd.NewPause(g, false), "oci")
 	subcommands.Register(cmd.NewPause(g, true), "oci")
 	subcommands.Register(&cmd.Events{Global: g}, "oci")
-	subcommands.Register(&cmd.Install{}, "")
-	subcommands.Register(&cmd.Uninstall{}, "")
 	flag.Parse()
 	os.Exit(int(subcommands.Execute(context.Background())))
 }
