@@ -41,7 +41,6 @@ func (b *Boot) executeOCI() subcommands.ExitStatus {
 		os.Exit(1)
 	}
 	cfg.Strace = b.Global.Strace
-	cfg.Terminal = spec.Process.Terminal
 	cfg.Debug = b.Global.Debug || b.Global.DebugLog != ""
 	cfg.DebugDir = b.Global.DebugLog
 	cfg.Control = &boot.Control{
@@ -92,6 +91,7 @@ func bootConfig(spec *specs.Spec) (boot.Config, error) {
 		Cwd:        p.Cwd,
 		Hostname:   spec.Hostname,
 		NoNewPrivs: p.NoNewPrivileges,
+		Terminal:   p.Terminal,
 		User:       &boot.User{UID: p.User.UID, GID: p.User.GID, Groups: p.User.AdditionalGids},
 	}
 	if c.Hostname == "" {

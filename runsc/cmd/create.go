@@ -92,6 +92,7 @@ func createContainer(g *flags.Global, id string, o *createOpts, foreground bool)
 	if err != nil {
 		return nil, err
 	}
+	s := store(g)
 	// The terminal's master goes to the console socket, or is relayed to
 	// the caller's terminal (run in the foreground): console.go.
 	term, err := openTerminal(spec.Process, o.consoleSocket, foreground)
@@ -105,7 +106,6 @@ func createContainer(g *flags.Global, id string, o *createOpts, foreground bool)
 		}
 	}()
 	o.term = term
-	s := store(g)
 	if err := s.Create(id); err != nil {
 		if errors.Is(err, container.ErrExists) {
 			return nil, fmt.Errorf("container with id exists: %s", id)
