@@ -122,12 +122,17 @@ bin/ptydrive: test/e2e/ptydrive.c
 	@mkdir -p bin
 	$(CC) $(TEST_CFLAGS) -static -o $@ $<
 
+# consoledrive plays a console socket's client (oci.sh).
+bin/consoledrive: test/e2e/consoledrive.c
+	@mkdir -p bin
+	$(CC) $(TEST_CFLAGS) -static -o $@ $<
+
 smoke: $(RUNSC_DEP) goprog bin/ptydrive
 	test/e2e/smoke.sh
 
 # oci drives bin/runsc as an OCI runtime (create/start/kill/delete …) on
 # busybox bundles.
-oci: build
+oci: build bin/consoledrive
 	test/e2e/oci.sh
 
 # goprog is the smoke tests' static Go program.

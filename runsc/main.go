@@ -17,6 +17,8 @@ func main() {
 	g := flags.Register(flag.CommandLine)
 	subcommands.Register(subcommands.HelpCommand(), "")
 	subcommands.Register(subcommands.FlagsCommand(), "")
+	subcommands.Register(&cmd.Install{}, "")
+	subcommands.Register(&cmd.Uninstall{}, "")
 	subcommands.Register(&cmd.Do{Global: g}, "")
 	subcommands.Register(&cmd.Boot{Global: g}, "internal use only")
 	subcommands.Register(&cmd.Gofer{}, "internal use only")

@@ -36,6 +36,11 @@ type Config struct {
 	Debug    bool
 	// DebugDir, if set, receives the sandbox's debug log.
 	DebugDir string
+	// Terminal gives the init a terminal of the sentry's devpts as its
+	// stdio and controlling terminal, relayed to the host terminal on
+	// ConsoleFD (console.go); console is that relay.
+	Terminal bool
+	console  *hostConsole
 
 	// User, if set, are the init's ids; nil means the caller's.
 	User *User
@@ -193,6 +198,12 @@ func Run(c Config) (int, error) {
 	if err != nil {
 		return 1, c.ready(err)
 	}
+	if c.Terminal {
+		fdt.DecRef(bootCtx{creds})
+		if fdt, c.console, err = fsys.newConsoleFDTable(creds, ConsoleFD); err != nil {
+			return 1, c.ready(err)
+		}
+	}
 	var limits *kernel.Limits
 	if len(c.Rlimits) > 0 {
 		limits = kernel.DefaultLimits()
@@ -209,6 +220,9 @@ func Run(c Config) (int, error) {
 		Limits:      limits,
 		Umask:       umask,
 		NoNewPrivs:  c.NoNewPrivs,
+	}
+	if c.console != nil {
+		initCfg.CTTY = c.console.term.Control()
 	}
 	initCfg.Path, err = fsys.lookPath(creds, fsc, c.Argv[0], c.Envv)
 	if c.Fence {

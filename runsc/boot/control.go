@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/signal"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -53,6 +54,9 @@ type sandbox struct {
 	done    chan struct{}
 	// execs are the processes started by exec, by pid, until waited for.
 	execs map[kernel.ThreadID]*kernel.ThreadGroup // protected by mu
+	// consoles are the relays of the terminals of init and of exec'd
+	// processes, until they end (nil until the first).
+	consoles map[*hostConsole]struct{} // protected by mu
 }
 
 // runControlled serves the control socket until the container's init has
@@ -71,11 +75,31 @@ func runControlled(c Config, k *kernel.Kernel, fsys *filesystems, initCfg kernel
 			s.signal(int(sig.(unix.Signal)), false)
 		}
 	}()
+	// The host terminal of init's console is the sandbox process'
+	// controlling terminal: the host sends SIGWINCH when the client
+	// resizes it.
+	cons := c.console
+	if cons != nil {
+		s.addConsole(cons)
+	}
+	winch := make(chan os.Signal, 1)
+	signal.Notify(winch, unix.SIGWINCH)
+	defer signal.Stop(winch)
+	go func() {
+		for range winch {
+			s.resizeConsoles()
+		}
+	}()
 
 	c.ready(nil)
 	select {
 	case <-s.started:
 		ws := k.Wait()
+		if cons != nil {
+			// What init wrote last reaches the client before the
+			// container is reported stopped and the sandbox exits.
+			cons.drain(2 * time.Second)
+		}
 		s.finish(ws.ExitCode())
 	case <-s.done:
 	}
@@ -154,6 +178,9 @@ func (s *sandbox) handle(r control.Request, files []*os.File) control.Response {
 		return s.pause(r.Cmd == control.CmdPause)
 	case control.CmdExec:
 		return s.exec(r, files)
+	case control.CmdResize:
+		s.resizeConsoles()
+		return control.Response{}
 	case control.CmdStats:
 		return control.Response{Stats: s.stats()}
 	case control.CmdWaitPid:
@@ -268,6 +295,13 @@ func (s *sandbox) exec(r control.Request, files []*os.File) control.Response {
 	if err := json.Unmarshal(r.Process, &e); err != nil {
 		return control.Response{Error: fmt.Sprintf("bad process: %v", err)}
 	}
+	// A process with a terminal comes with one descriptor, the host
+	// replica of its console (console.go), which stands in for the three
+	// until the console replaces them.
+	terminal := len(files) == 1
+	if terminal {
+		files = []*os.File{files[0], files[0], files[0]}
+	}
 	if len(e.Argv) == 0 || len(files) != 3 {
 		return control.Response{Error: "exec needs args and three stdio descriptors"}
 	}
@@ -285,12 +319,23 @@ func (s *sandbox) exec(r control.Request, files []*os.File) control.Response {
 	if err := installStdio(bootCtx{creds}, fdt, [3]int{int(files[0].Fd()), int(files[1].Fd()), int(files[2].Fd())}, e.StdioNames); err != nil {
 		return control.Response{Error: err.Error()}
 	}
+	var cons *hostConsole
+	if terminal {
+		fdt.DecRef(bootCtx{creds})
+		var err error
+		if fdt, cons, err = s.fsys.newConsoleFDTable(creds, int(files[0].Fd())); err != nil {
+			return control.Response{Error: err.Error()}
+		}
+	}
 	var limits *kernel.Limits
 	if init := s.k.FindThreadGroup(1); init != nil {
 		limits = init.Limits().Copy()
 	}
 	cfg := kernel.InitConfig{Argv: e.Argv, Envv: e.Envv, Credentials: creds, FDTable: fdt, FSContext: fsc,
 		Limits: limits, Umask: umask, NoNewPrivs: e.NoNewPrivs}
+	if cons != nil {
+		cfg.CTTY = cons.term.Control()
+	}
 	var err error
 	cfg.Path, err = s.fsys.lookPath(creds, fsc, e.Argv[0], e.Envv)
 	var tg *kernel.ThreadGroup
@@ -298,8 +343,14 @@ func (s *sandbox) exec(r control.Request, files []*os.File) control.Response {
 		tg, err = s.k.StartProcess(cfg)
 	}
 	if err != nil {
+		// The table's references to the replica go with it: the relay
+		// then ends by itself.
+		fdt.DecRef(bootCtx{creds})
 		_, err = startError(e.Argv[0], err)
 		return control.Response{Error: err.Error()}
+	}
+	if cons != nil {
+		s.addConsole(cons)
 	}
 	pid := tg.PID()
 	s.mu.Lock()
@@ -350,4 +401,35 @@ func (s *sandbox) stats() *control.Stats {
 		st.CPUKernel += uint64(c.Sys)
 	}
 	return st
+}
+
+// addConsole keeps c for resizes until its relay ends.
+func (s *sandbox) addConsole(c *hostConsole) {
+	s.mu.Lock()
+	if s.consoles == nil {
+		s.consoles = make(map[*hostConsole]struct{})
+	}
+	s.consoles[c] = struct{}{}
+	s.mu.Unlock()
+	go func() {
+		<-c.done
+		s.mu.Lock()
+		delete(s.consoles, c)
+		s.mu.Unlock()
+	}()
+}
+
+// resizeConsoles gives each sentry terminal its host terminal's window
+// size (on SIGWINCH for init's, on a resize request for exec's, whose
+// host terminals are nobody's controlling terminal on the host).
+func (s *sandbox) resizeConsoles() {
+	s.mu.Lock()
+	cs := make([]*hostConsole, 0, len(s.consoles))
+	for c := range s.consoles {
+		cs = append(cs, c)
+	}
+	s.mu.Unlock()
+	for _, c := range cs {
+		c.syncWindowSize()
+	}
 }

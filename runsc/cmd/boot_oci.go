@@ -104,6 +104,7 @@ func bootConfig(spec *specs.Spec) (boot.Config, error) {
 		Cwd:        p.Cwd,
 		Hostname:   spec.Hostname,
 		NoNewPrivs: p.NoNewPrivileges,
+		Terminal:   p.Terminal,
 		User:       &boot.User{UID: p.User.UID, GID: p.User.GID, Groups: p.User.AdditionalGids},
 	}
 	if c.Hostname == "" {

@@ -36,13 +36,15 @@ type createOpts struct {
 	noPivot       bool
 	noNewKeyring  bool
 	preserveFDs   int
+	// term is set by createContainer for a process with a terminal.
+	term *hostTerminal
 }
 
 func (o *createOpts) set(f *flag.FlagSet) {
 	f.StringVar(&o.bundle, "bundle", ".", "path to the root of the bundle directory")
 	f.StringVar(&o.bundle, "b", ".", "path to the root of the bundle directory (short for --bundle)")
 	f.StringVar(&o.pidFile, "pid-file", "", "file to write the sandbox process' pid to")
-	f.StringVar(&o.consoleSocket, "console-socket", "", "unix socket for the pty master (accepted; terminals are not supported yet)")
+	f.StringVar(&o.consoleSocket, "console-socket", "", "unix socket to send the pty master to (process.terminal)")
 	f.BoolVar(&o.noPivot, "no-pivot", false, "accepted for runc compatibility")
 	f.BoolVar(&o.noNewKeyring, "no-new-keyring", false, "accepted for runc compatibility")
 	f.IntVar(&o.preserveFDs, "preserve-fds", 0, "accepted for runc compatibility; ignored")
@@ -90,27 +92,27 @@ func createContainer(g *flags.Global, id string, o *createOpts, foreground bool)
 	if err != nil {
 		return nil, err
 	}
-	// A terminal is the caller's own (run in the foreground) until the
-	// sentry's pty master can be handed to a console socket.
-	if spec.Process.Terminal {
-		switch {
-		case o.consoleSocket != "":
-			if _, err := os.Stat(o.consoleSocket); err != nil {
-				return nil, fmt.Errorf("console socket %s: %w", o.consoleSocket, err)
-			}
-			return nil, errors.New("process.terminal with --console-socket is not supported yet")
-		case !foreground:
-			return nil, errors.New("cannot allocate tty if runc will detach without setting console socket")
-		}
-	}
 	s := store(g)
+	// The terminal's master goes to the console socket, or is relayed to
+	// the caller's terminal (run in the foreground): console.go.
+	term, err := openTerminal(spec.Process, o.consoleSocket, foreground)
+	if err != nil {
+		return nil, err
+	}
+	created := false
+	defer func() {
+		if !created {
+			term.close()
+		}
+	}()
+	o.term = term
 	if err := s.Create(id); err != nil {
 		if errors.Is(err, container.ErrExists) {
 			return nil, fmt.Errorf("container with id exists: %s", id)
 		}
 		return nil, err
 	}
-	cmd, err := startSandbox(g, id, bundle, spec.Annotations, foreground)
+	cmd, err := startSandbox(g, id, bundle, spec.Annotations, foreground, term)
 	if err != nil {
 		s.Remove(id)
 		return nil, err
@@ -137,10 +139,11 @@ func createContainer(g *flags.Global, id string, o *createOpts, foreground bool)
 			return nil, err
 		}
 	}
+	created = true
 	return cmd, nil
 }
 
-func startSandbox(g *flags.Global, id, bundle string, annotations map[string]string, foreground bool) (*exec.Cmd, error) {
+func startSandbox(g *flags.Global, id, bundle string, annotations map[string]string, foreground bool, term *hostTerminal) (*exec.Cmd, error) {
 	s := store(g)
 	unlock, err := s.Lock(id)
 	if err != nil {
@@ -185,12 +188,14 @@ func startSandbox(g *flags.Global, id, bundle string, annotations map[string]str
 	if foreground {
 		cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
 	}
+	term.passToSandbox(cmd)
 	if err := cmd.Start(); err != nil {
 		w.Close()
 		killGofer()
 		return nil, fmt.Errorf("starting the sandbox: %w", err)
 	}
 	w.Close()
+	term.release()
 	// The gofer now lives as long as the sandbox's end of the connection;
 	// reap it when it ends so that it leaves no zombie behind this
 	// process (run's foreground case).

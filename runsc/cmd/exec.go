@@ -8,12 +8,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/google/subcommands"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"github.com/rampart-sandbox/rampart/runsc/boot"
 	"github.com/rampart-sandbox/rampart/runsc/container"
@@ -22,7 +24,9 @@ import (
 )
 
 // Exec implements `runsc exec`: a new process in a running container, with
-// the caller's stdin, stdout and stderr.
+// the caller's stdin, stdout and stderr, or with a terminal of its own
+// (--tty, or "terminal" in --process) whose master goes to
+// --console-socket or is relayed to the caller's terminal.
 type Exec struct {
 	Global        *flags.Global
 	process       string
@@ -36,6 +40,9 @@ type Exec struct {
 	consoleSocket string
 	noNewPrivs    bool
 	preserveFDs   int
+	// consoleWatch runs the resize watcher of an exec'd process'
+	// console (console.go) instead.
+	consoleWatch bool
 }
 
 type stringList []string
@@ -67,11 +74,12 @@ func (c *Exec) SetFlags(f *flag.FlagSet) {
 	f.BoolVar(&c.detach, "detach", false, "do not wait for the process")
 	f.BoolVar(&c.detach, "d", false, "short for --detach")
 	f.StringVar(&c.pidFile, "pid-file", "", "file to write the sandbox process' pid to")
-	f.BoolVar(&c.tty, "tty", false, "allocate a pseudo-terminal (not supported yet)")
+	f.BoolVar(&c.tty, "tty", false, "allocate a pseudo-terminal")
 	f.BoolVar(&c.tty, "t", false, "short for --tty")
-	f.StringVar(&c.consoleSocket, "console-socket", "", "unix socket for the pty master (not supported yet)")
+	f.StringVar(&c.consoleSocket, "console-socket", "", "unix socket to send the pty master to (with --tty)")
 	f.BoolVar(&c.noNewPrivs, "no-new-privs", false, "set no_new_privs")
 	f.IntVar(&c.preserveFDs, "preserve-fds", 0, "accepted for runc compatibility; ignored")
+	f.BoolVar(&c.consoleWatch, "console-watch", false, "internal use only")
 }
 
 // Execute implements subcommands.Command.
@@ -80,6 +88,12 @@ func (c *Exec) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands
 	id, err := oneID(f.Args())
 	if err != nil {
 		return fail(g, err)
+	}
+	if c.consoleWatch {
+		if err := watchResizes(g, id); err != nil {
+			return fail(g, err)
+		}
+		return subcommands.ExitSuccess
 	}
 	code, err := c.run(id, f.Args()[1:])
 	if err != nil {
@@ -102,9 +116,6 @@ func (c *Exec) run(id string, args []string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	if p.Terminal || c.tty {
-		return 0, errors.New("exec with a terminal is not supported yet")
-	}
 	if len(p.Args) == 0 {
 		return 0, errors.New("exec: no command")
 	}
@@ -123,11 +134,42 @@ func (c *Exec) run(id string, args []string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	path := store(g).ControlPath(id)
-	resp, err := control.CallWithFiles(path, control.Request{Cmd: control.CmdExec, Process: raw},
-		[]*os.File{os.Stdin, os.Stdout, os.Stderr}, 0)
+	files := []*os.File{os.Stdin, os.Stdout, os.Stderr}
+	term, err := openTerminal(p, c.consoleSocket, !c.detach)
 	if err != nil {
 		return 0, err
+	}
+	if term != nil {
+		files = []*os.File{term.replica}
+	}
+	path := store(g).ControlPath(id)
+	resp, err := control.CallWithFiles(path, control.Request{Cmd: control.CmdExec, Process: raw}, files, 0)
+	if err != nil {
+		term.close()
+		return 0, err
+	}
+	if term != nil && term.attach == nil {
+		if err := startResizeWatcher(g, id, term.replica); err != nil {
+			logLine(g, "warning", err.Error())
+		}
+	}
+	// The sandbox has its own copy: the client sees EIO when it closes
+	// it.
+	term.release()
+	attach := term.attachment()
+	if attach != nil {
+		// The host terminal is nobody's controlling terminal on the
+		// host: the sandbox is told about resizes.
+		winch := make(chan os.Signal, 1)
+		signal.Notify(winch, unix.SIGWINCH)
+		defer signal.Stop(winch)
+		go func() {
+			for range winch {
+				attach.Resize()
+				control.Call(path, control.Request{Cmd: control.CmdResize}, 5*time.Second)
+			}
+		}()
+		defer attach.Close()
 	}
 	if c.pidFile != "" {
 		if err := writePidFile(c.pidFile, st.Pid); err != nil {
@@ -140,6 +182,9 @@ func (c *Exec) run(id string, args []string) (int, error) {
 	resp, err = control.Call(path, control.Request{Cmd: control.CmdWaitPid, Pid: resp.Pid}, 0)
 	if err != nil {
 		return 0, err
+	}
+	if attach != nil {
+		attach.WaitTimeout(2 * time.Second)
 	}
 	return resp.ExitStatus, nil
 }
@@ -161,6 +206,9 @@ func (c *Exec) processSpec(st *container.State, args []string) (*specs.Process, 
 		if err := json.NewDecoder(r).Decode(&p); err != nil {
 			return nil, fmt.Errorf("process: %w", err)
 		}
+		if c.tty {
+			p.Terminal = true
+		}
 		return &p, nil
 	}
 	spec, err := container.LoadSpec(st.Bundle)
@@ -169,7 +217,7 @@ func (c *Exec) processSpec(st *container.State, args []string) (*specs.Process, 
 	}
 	p := spec.Process
 	p.Args = args
-	p.Terminal = false
+	p.Terminal = c.tty
 	p.Env = append(p.Env, c.env...)
 	if c.cwd != "" {
 		p.Cwd = c.cwd

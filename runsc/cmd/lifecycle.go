@@ -136,18 +136,32 @@ func (c *Run) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands.
 	}
 	if err := startContainer(g, id); err != nil {
 		destroy(g, id)
+		c.opts.term.close()
 		return fail(g, err)
 	}
 	if c.detach {
 		return subcommands.ExitSuccess
 	}
+	attach := c.opts.term.attachment()
 	go func() {
 		for s := range sigs {
+			if s == unix.SIGWINCH {
+				// As runc: a resize of the caller's terminal
+				// resizes the container's (the host then sends
+				// the sandbox SIGWINCH), and is never forwarded.
+				if attach != nil {
+					attach.Resize()
+				}
+				continue
+			}
 			control.Call(store(g).ControlPath(id), control.Request{Cmd: control.CmdSignal, Signal: int(s.(unix.Signal))}, 5*time.Second)
 		}
 	}()
 	code := sandboxExit(cmd)
 	signal.Stop(sigs)
+	if attach != nil {
+		attach.WaitTimeout(2 * time.Second)
+	}
 	if st, err := store(g).Load(id); err == nil && st.Exited {
 		code = st.ExitStatus
 	}

@@ -2,7 +2,8 @@
 // sandbox: a unix stream socket in the container's state directory, one
 // JSON request and one JSON response per connection. The protocol is
 // versioned; a peer that speaks another version gets an error, never a
-// guess. (Exec's stdio will travel as SCM_RIGHTS FDs on the same socket.)
+// guess. Exec's stdio, or the host terminal of its console, travels as
+// SCM_RIGHTS descriptors on the same socket.
 package control
 
 import (
@@ -34,7 +35,8 @@ const (
 	CmdWait = "wait"
 	// CmdExec starts Request.Process in the running container, with
 	// the three FDs sent along (SCM_RIGHTS) as its stdin, stdout and
-	// stderr; Response.Pid is its pid in the sandbox.
+	// stderr, or with one, the host terminal of its console;
+	// Response.Pid is its pid in the sandbox.
 	CmdExec = "exec"
 	// CmdWaitPid answers when the process Request.Pid started by
 	// CmdExec has exited, with its exit status.
@@ -43,6 +45,11 @@ const (
 	// them.
 	CmdPause  = "pause"
 	CmdResume = "resume"
+	// CmdResize makes the sandbox read the window size of the host
+	// terminals of its consoles again and apply it to its own terminals
+	// (SIGWINCH to their foreground groups); runsc exec --tty sends it
+	// when the caller's terminal is resized.
+	CmdResize = "resize"
 	// CmdStats answers with Response.Stats, from the sentry's own
 	// accounting.
 	CmdStats = "stats"

@@ -23,6 +23,10 @@ type InitConfig struct {
 	// NoNewPrivs starts init with prctl's no_new_privs set (OCI
 	// process.noNewPrivileges).
 	NoNewPrivs bool
+	// CTTY, if set, is the controlling terminal of the new process's
+	// session (which it leads), attached before its first instruction
+	// (runsc's console: the replica is also its stdio).
+	CTTY *TTYControl
 }
 
 // StartInit loads and starts pid 1. Errors are load errors (ENOENT,
@@ -122,6 +126,9 @@ func (k *Kernel) startProcess(c InitConfig, isInit bool) (*ThreadGroup, error) {
 	k.groups[tid] = tg
 	if isInit {
 		k.init = tg
+	}
+	if c.CTTY != nil && !k.ttyValidLocked(c.CTTY) {
+		k.ttyAttachLocked(c.CTTY, tg)
 	}
 	k.liveTasks++
 	k.mu.Unlock()

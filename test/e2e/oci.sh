@@ -370,6 +370,9 @@ rs delete all
 left=$(gone all "$pid")
 if [ "$k" -eq 0 ] && [ "$w" -eq 137 ] && [ -z "$left" ]; then pass "kill --all"; else fail "kill --all" "kill $k wait $w $left" "$err"; fi
 
+# Terminals and the error wording clients match: oci_console.sh.
+. "$ROOT/test/e2e/oci_console.sh"
+
 # spec writes a default config.json once; a terminal needs a console socket
 # unless run in the foreground.
 mkdir -p "$WORK/spec"
