@@ -15,7 +15,9 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/rampart-sandbox/rampart/platform"
 	"github.com/rampart-sandbox/rampart/platform/ptrace"
+	"github.com/rampart-sandbox/rampart/platform/systrap"
 	"github.com/rampart-sandbox/rampart/sentry/kernel"
 	"github.com/rampart-sandbox/rampart/sentry/kernel/auth"
 	"github.com/rampart-sandbox/rampart/sentry/memfile"
@@ -29,6 +31,8 @@ type Config struct {
 	Cwd      string
 	Hostname string
 	Strace   bool
+	// Platform is "ptrace" (the default when empty) or "systrap".
+	Platform string
 	Debug    bool
 	// DebugDir, if set, receives the sandbox's debug log.
 	DebugDir string
@@ -94,9 +98,9 @@ func Run(c Config) (int, error) {
 	}
 	defer mf.Close()
 
-	p, err := ptrace.New(mf.FD())
+	p, err := newPlatform(c.Platform, mf.FD())
 	if err != nil {
-		return 1, fmt.Errorf("starting the ptrace platform: %w", err)
+		return 1, err
 	}
 	defer p.Close()
 
@@ -263,4 +267,23 @@ func hostGroups() []auth.KGID {
 		out[i] = auth.KGID(g)
 	}
 	return out
+}
+
+// newPlatform starts the platform named by --platform on the memory file.
+func newPlatform(name string, memFD int) (platform.Platform, error) {
+	switch name {
+	case "", "ptrace":
+		p, err := ptrace.New(memFD)
+		if err != nil {
+			return nil, fmt.Errorf("starting the ptrace platform: %w", err)
+		}
+		return p, nil
+	case "systrap":
+		p, err := systrap.New(memFD)
+		if err != nil {
+			return nil, fmt.Errorf("starting the systrap platform: %w", err)
+		}
+		return p, nil
+	}
+	return nil, fmt.Errorf("unknown platform %q", name)
 }

@@ -59,6 +59,7 @@ func (b *Boot) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands
 		Cwd:      b.cwd,
 		Hostname: b.hostname,
 		Strace:   b.Global.Strace,
+		Platform: b.Global.Platform,
 		Debug:    b.Global.Debug || b.Global.DebugLog != "",
 		DebugDir: b.Global.DebugLog,
 	}

@@ -41,6 +41,7 @@ func (b *Boot) executeOCI() subcommands.ExitStatus {
 		os.Exit(1)
 	}
 	cfg.Strace = b.Global.Strace
+	cfg.Platform = b.Global.Platform
 	cfg.Debug = b.Global.Debug || b.Global.DebugLog != ""
 	cfg.DebugDir = b.Global.DebugLog
 	cfg.Control = &boot.Control{

@@ -28,7 +28,7 @@ func Register(fs *flag.FlagSet) *Global {
 	fs.BoolVar(&g.Debug, "debug", false, "log sentry diagnostics")
 	fs.StringVar(&g.DebugLog, "debug-log", "", "directory to write debug logs to (implies --debug)")
 	fs.BoolVar(&g.Strace, "strace", false, "print every application syscall with its arguments, result and duration")
-	fs.StringVar(&g.Platform, "platform", "ptrace", "platform that runs application code: ptrace")
+	fs.StringVar(&g.Platform, "platform", "ptrace", "platform that runs application code: ptrace or systrap")
 	fs.StringVar(&g.Network, "network", "none", "network mode: none")
 	fs.StringVar(&g.Log, "log", "", "file for runtime log messages")
 	fs.StringVar(&g.LogFmt, "log-format", "text", "log format: text or json (runc's log lines)")
@@ -38,8 +38,8 @@ func Register(fs *flag.FlagSet) *Global {
 
 // Validate checks flag values.
 func (g *Global) Validate() error {
-	if g.Platform != "ptrace" {
-		return fmt.Errorf("unsupported platform %q (available: ptrace)", g.Platform)
+	if g.Platform != "ptrace" && g.Platform != "systrap" {
+		return fmt.Errorf("unsupported platform %q (available: ptrace, systrap)", g.Platform)
 	}
 	if g.LogFmt != "text" && g.LogFmt != "json" {
 		return fmt.Errorf("unknown log format %q (available: text, json)", g.LogFmt)

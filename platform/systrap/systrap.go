@@ -1,0 +1,317 @@
+//go:build linux && amd64
+
+// Package systrap implements platform.Platform without a ptrace stop per
+// system call: application threads run in stub processes under a seccomp
+// filter whose action for application syscalls is SECCOMP_RET_TRAP. The
+// resulting SIGSYS, like a fault's signal, runs the stub's handler on an
+// alternate stack in memory shared with the sentry; the handler publishes
+// the signal frame, wakes the sentry with a futex and waits for it to edit
+// the frame's registers and FP state, then returns through rt_sigreturn.
+// mmap/munmap of the memory file and thread creation are requests served
+// by each stub's main thread from a shared page. ptrace is used only to set
+// up the pre-made stub, once. See README.md for the design.
+//
+// Lock order: addressSpace.mu, then Platform.premadeMu, then
+// Platform.regionsMu.
+package systrap
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"sync"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/rampart-sandbox/rampart/platform"
+)
+
+// Platform is the systrap platform.
+type Platform struct {
+	memFD    int
+	sharedFD int
+
+	// base is the stub image's address and regionAddr that of every
+	// address space's region, in the stubs. Immutable.
+	base       uint64
+	regionAddr uint64
+
+	// premadePID is the pre-made stub, serving requests on premade.
+	premadePID int32
+	premade    *region
+	// premadeMu serialises requests to the pre-made stub.
+	premadeMu sync.Mutex
+
+	// regionsMu protects free and size.
+	regionsMu sync.Mutex
+	free      []*region
+	size      uint64 // of the shared file
+
+	closed    chan struct{}
+	exited    chan struct{}
+	closeOnce sync.Once
+}
+
+var _ platform.Platform = (*Platform)(nil)
+
+// errClosed is returned for requests made after Close.
+var errClosed = errors.New("systrap platform: closed")
+
+// New starts the platform: it maps the stub image above MaxUserAddress and
+// creates the pre-made stub. memFD is the memory file; it is the only
+// descriptor MapFile accepts.
+//
+// New must run before the sentry installs its own seccomp filter and while
+// it may still clone and ptrace. The host must support FSGSBASE (Linux ≥
+// 5.9 on a CPU that has it): the stub saves and restores the application's
+// fs and gs bases with rdfsbase/wrfsbase.
+func New(memFD int) (*Platform, error) {
+	if memFD < 0 {
+		return nil, fmt.Errorf("systrap platform: bad memory file descriptor %d", memFD)
+	}
+	if !hasFSGSBASE() {
+		return nil, errors.New("systrap platform: the host does not enable FSGSBASE for user space")
+	}
+	sfd, err := unix.MemfdCreate("rampart-systrap", unix.MFD_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("systrap platform: memfd_create: %w", err)
+	}
+	p := &Platform{
+		memFD:    memFD,
+		sharedFD: sfd,
+		closed:   make(chan struct{}),
+		exited:   make(chan struct{}),
+	}
+	p.base, err = mapImage(func(base uint64) ([]byte, error) { return buildImage(base, sfd) })
+	if err != nil {
+		unix.Close(sfd)
+		return nil, fmt.Errorf("systrap platform: %w", err)
+	}
+	p.regionAddr = p.base + regionGap
+	if p.premade, err = p.allocRegion(); err != nil {
+		p.unmapImage()
+		unix.Close(sfd)
+		return nil, fmt.Errorf("systrap platform: %w", err)
+	}
+	ready := make(chan error, 1)
+	go p.keeper(ready)
+	if err := <-ready; err != nil {
+		<-p.exited
+		p.unmapImage()
+		unix.Close(sfd)
+		return nil, fmt.Errorf("systrap platform: %w", err)
+	}
+	return p, nil
+}
+
+// keeper creates the pre-made stub and then holds its OS thread, the parent
+// of every stub, until Close: the stubs' PR_SET_PDEATHSIG fires when that
+// thread exits, so the sandbox's stubs never outlive the platform.
+func (p *Platform) keeper(ready chan<- error) {
+	runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
+	defer close(p.exited)
+	pid, err := p.startPremade()
+	if err != nil {
+		ready <- err
+		return
+	}
+	p.premadePID = pid
+	ready <- nil
+	<-p.closed
+	unix.Kill(int(pid), unix.SIGKILL)
+	var ws unix.WaitStatus
+	wait4(pid, &ws, 0)
+}
+
+// Close kills the pre-made stub. Address spaces still alive die with it
+// (PR_SET_PDEATHSIG), so Close is for shutdown only.
+func (p *Platform) Close() {
+	p.closeOnce.Do(func() {
+		close(p.closed)
+		<-p.exited
+		p.unmapImage()
+	})
+	<-p.exited
+}
+
+func (p *Platform) unmapImage() {
+	syscall.Syscall(unix.SYS_MUNMAP, uintptr(p.base), imageSize, 0)
+}
+
+// MinUserAddress implements platform.Platform.
+func (*Platform) MinUserAddress() uint64 { return minUserAddress }
+
+// MaxUserAddress implements platform.Platform.
+func (*Platform) MaxUserAddress() uint64 { return maxUserAddress }
+
+// NewAddressSpace implements platform.Platform: the pre-made stub forks a
+// new stub, which maps its own region and serves its requests.
+func (p *Platform) NewAddressSpace() (platform.AddressSpace, error) {
+	select {
+	case <-p.closed:
+		return nil, errClosed
+	default:
+	}
+	r, err := p.allocRegion()
+	if err != nil {
+		return nil, err
+	}
+	p.premadeMu.Lock()
+	pid, err := p.premade.call(p.premadePID, unix.SYS_CLONE, r.off, forkFlags)
+	p.premadeMu.Unlock()
+	if err != nil {
+		p.freeRegion(r)
+		return nil, fmt.Errorf("forking the pre-made stub: %w", err)
+	}
+	return &addressSpace{p: p, pid: int32(pid), r: r}, nil
+}
+
+// NewContext implements platform.Platform.
+func (p *Platform) NewContext() platform.Context {
+	return &context{p: p, threads: make(map[*addressSpace]*thread)}
+}
+
+// region is one address space's slice of the shared file: the request and
+// response pages and the thread slots (see layout.go).
+type region struct {
+	off uint64 // in the shared file
+	mem []byte // the sentry's mapping
+}
+
+// allocRegion returns a zeroed region, growing the shared file if needed.
+func (p *Platform) allocRegion() (*region, error) {
+	p.regionsMu.Lock()
+	defer p.regionsMu.Unlock()
+	if n := len(p.free); n > 0 {
+		r := p.free[n-1]
+		p.free = p.free[:n-1]
+		return r, nil
+	}
+	off := p.size
+	if err := unix.Ftruncate(p.sharedFD, int64(off+regionSize)); err != nil {
+		return nil, fmt.Errorf("growing the shared file: %w", err)
+	}
+	mem, err := unix.Mmap(p.sharedFD, int64(off), regionSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	if err != nil {
+		return nil, fmt.Errorf("mapping a region: %w", err)
+	}
+	p.size = off + regionSize
+	return &region{off: off, mem: mem}, nil
+}
+
+// freeRegion zeroes r (punching a hole frees its pages) for reuse. Its
+// stub must be dead.
+func (p *Platform) freeRegion(r *region) {
+	if err := unix.Fallocate(p.sharedFD, unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, int64(r.off), regionSize); err != nil {
+		clear(r.mem) // cannot happen on a memfd; stay correct anyway
+	}
+	p.regionsMu.Lock()
+	p.free = append(p.free, r)
+	p.regionsMu.Unlock()
+}
+
+// call has the server thread of stub pid, which serves r, run syscall nr
+// with args (extra goes to r12, for clone children) and returns its
+// result. The caller serialises calls on r.
+func (r *region) call(pid int32, nr uintptr, extra uint64, args ...uint64) (uint64, error) {
+	le := binary.LittleEndian
+	req := r.mem
+	seqW := word(req, rSeq)
+	seq := load(seqW) + 1
+	le.PutUint64(req[rNr:], uint64(nr))
+	for i := 0; i < 6; i++ {
+		var a uint64
+		if i < len(args) {
+			a = args[i]
+		}
+		le.PutUint64(req[rArgs+8*i:], a)
+	}
+	le.PutUint64(req[rExtra:], extra)
+	swap(seqW, seq)
+	futexWake(seqW)
+	done := word(req, respOff+pSeq)
+	if !waitWhile(done, seq-1, word(req, respOff+pSentrySleep), serverSpin, pid, 0) {
+		return 0, fmt.Errorf("stub %d died: %w", pid, platform.ErrContextDead)
+	}
+	if got := load(done); got != seq {
+		return 0, fmt.Errorf("stub %d answered request %d, want %d: %w", pid, got, seq, platform.ErrContextDead)
+	}
+	ret := le.Uint64(req[respOff+pRet:])
+	if e := int64(ret); e < 0 && e >= -4095 {
+		return 0, unix.Errno(-e)
+	}
+	return ret, nil
+}
+
+// Spin bounds: how many PAUSEs a waiter spends before it sleeps on the
+// futex. The sentry's wait for an application thread spins long enough to
+// cover a short stretch of application code between two syscalls; the
+// stub's wait for the sentry (tSpin) covers a short syscall.
+var (
+	serverSpin = 200
+	threadSpin = 2000
+	stubSpin   = 2000
+)
+
+var livenessPeriod = unix.Timespec{Sec: 1}
+
+// waitWhile waits until *w != v: it spins, then sleeps on the futex with
+// *sleep set (the other side wakes it only then). Every livenessPeriod it
+// checks that the other side lives: the thread tid of stub pid, or if tid
+// is 0, the stub process. It returns false if the other side died.
+func waitWhile(w *uint32, v uint32, sleep *uint32, spin int, pid, tid int32) bool {
+	for i := 0; i < spin; i++ {
+		if load(w) != v {
+			return true
+		}
+		pause()
+	}
+	swap(sleep, 1)
+	for load(w) == v {
+		futexWait(w, v, &livenessPeriod)
+		if load(w) != v {
+			break
+		}
+		if tid != 0 {
+			if tgkill(pid, tid, 0) == unix.ESRCH {
+				swap(sleep, 0)
+				return false
+			}
+		} else if exited(pid) {
+			swap(sleep, 0)
+			return false
+		}
+	}
+	swap(sleep, 0)
+	return true
+}
+
+// hasFSGSBASE reports whether user space may use rdfsbase and friends
+// (AT_HWCAP2 bit HWCAP2_FSGSBASE).
+func hasFSGSBASE() bool {
+	f, err := os.Open("/proc/self/auxv")
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	const atHWCAP2, hwcap2FSGSBASE = 26, 1 << 1
+	rd := bufio.NewReader(f)
+	var kv [16]byte
+	for {
+		if _, err := io.ReadFull(rd, kv[:]); err != nil {
+			return false
+		}
+		k, v := binary.LittleEndian.Uint64(kv[:]), binary.LittleEndian.Uint64(kv[8:])
+		if k == 0 {
+			return false
+		}
+		if k == atHWCAP2 {
+			return v&hwcap2FSGSBASE != 0
+		}
+	}
+}
