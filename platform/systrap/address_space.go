@@ -100,7 +100,7 @@ func (as *addressSpace) newThread() (*thread, error) {
 		as.mu.Unlock()
 		return nil, fmt.Errorf("more than %d threads in one address space: %w", maxThreads, unix.EAGAIN)
 	}
-	t := &thread{as: as, slot: slot, page: as.r.mem[slot*slotSize : (slot+1)*slotSize]}
+	t := &thread{as: as, slot: slot, cpu: noCPU, page: as.r.mem[slot*slotSize : (slot+1)*slotSize]}
 	clear(t.page[:128])
 	*word(t.page, tSpin) = uint32(stubSpin)
 	t.state = word(t.page, tState)

@@ -17,6 +17,8 @@ import (
 const (
 	// si_code of a seccomp SIGSYS (SYS_SECCOMP).
 	sysSeccomp = 1
+	// si_code of a signal the kernel raised without details.
+	siKernel = 0x80
 
 	// Offsets in the signal frame's ucontext and siginfo.
 	ucMcontext   = 40  // struct sigcontext in struct ucontext
@@ -49,6 +51,7 @@ type thread struct {
 	// ucontext and siginfo, checked by parked.
 	uctx, info int
 	dead       bool
+	cpu        uint32 // the CPU t is bound to, or noCPU
 }
 
 // stubAddr is the thread's slot's address in the stub.
@@ -203,6 +206,9 @@ func (c *context) Switch(pas platform.AddressSpace, regs *arch.Registers) (platf
 		return platform.EventInterrupted, platform.FaultInfo{}, err
 	}
 	t.putRegs(regs)
+	if bindThreads {
+		t.bind()
+	}
 	c.running.Store(uint64(t.as.pid)<<32 | uint64(uint32(t.tid)))
 	if c.interrupt.Swap(0) != 0 {
 		c.running.Store(0)
@@ -238,6 +244,12 @@ func (c *context) event(t *thread, regs *arch.Registers) (platform.Event, platfo
 		// The kernel rolled rax back to the syscall number; rip is
 		// after the syscall instruction.
 		regs.Orig_rax = regs.Rax
+		return platform.EventSyscall, platform.FaultInfo{}, nil
+	case sig == unix.SIGILL && code == siKernel:
+		// Linux 6.x answers a syscall number in the x86-64 table's gap
+		// (335-423) with a SIGILL instead of running seccomp; rax is
+		// already -ENOSYS and the number lost. To the sentry it is the
+		// unknown syscall -1, which fails with ENOSYS as on Linux.
 		return platform.EventSyscall, platform.FaultInfo{}, nil
 	case (sig == unix.SIGSEGV || sig == unix.SIGBUS || sig == unix.SIGFPE || sig == unix.SIGILL || sig == unix.SIGTRAP) && code > 0:
 		fi := platform.FaultInfo{Signo: int32(sig), Code: code, Addr: le.Uint64(t.page[t.info+siAddr:])}

@@ -14,3 +14,13 @@ TEXT ·jumpTo(SB),NOSPLIT|NOFRAME,$0-8
 TEXT ·pause(SB),NOSPLIT,$0-0
 	PAUSE
 	RET
+
+// func rdtscpCPU() uint32
+//
+// Returns the current CPU from IA32_TSC_AUX, which Linux sets to
+// (node << 12) | cpu.
+TEXT ·rdtscpCPU(SB),NOSPLIT,$0-4
+	RDTSCP
+	ANDL $0xfff, CX
+	MOVL CX, ret+0(FP)
+	RET
