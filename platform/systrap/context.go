@@ -22,6 +22,7 @@ const (
 
 	// Offsets in the signal frame's ucontext and siginfo.
 	ucMcontext   = 40  // struct sigcontext in struct ucontext
+	ucSigmask    = 296 // ucontext.uc_sigmask
 	scErr        = 152 // sigcontext.err (the x86 error code)
 	scTrapno     = 160
 	scFPState    = 184
@@ -101,6 +102,10 @@ func (t *thread) putRegs(regs *arch.Registers) {
 	}
 	le.PutUint64(t.page[tFSBase:], regs.Fs_base)
 	le.PutUint64(t.page[tGSBase:], regs.Gs_base)
+	// The host signal mask of an application thread is always empty
+	// (the sentry keeps the task's own), so that Interrupt's signal gets
+	// through.
+	le.PutUint64(t.page[t.uctx+ucSigmask:], 0)
 }
 
 // getRegs reads the registers of the parked frame.
