@@ -20,6 +20,9 @@ const (
 	// si_code of a signal the kernel raised without details.
 	siKernel = 0x80
 
+	// negENOSYS is rax at syscall entry.
+	negENOSYS = ^uint64(unix.ENOSYS - 1)
+
 	// Offsets in the signal frame's ucontext and siginfo.
 	ucMcontext   = 40  // struct sigcontext in struct ucontext
 	ucSigmask    = 296 // ucontext.uc_sigmask
@@ -247,8 +250,10 @@ func (c *context) event(t *thread, regs *arch.Registers) (platform.Event, platfo
 	switch {
 	case sig == unix.SIGSYS && code == sysSeccomp:
 		// The kernel rolled rax back to the syscall number; rip is
-		// after the syscall instruction.
+		// after the syscall instruction. At syscall entry Linux has
+		// rax = -ENOSYS (what a ptracer sees).
 		regs.Orig_rax = regs.Rax
+		regs.Rax = negENOSYS
 		return platform.EventSyscall, platform.FaultInfo{}, nil
 	case sig == unix.SIGILL && code == siKernel:
 		// Linux 6.x answers a syscall number in the x86-64 table's gap

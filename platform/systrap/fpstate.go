@@ -37,7 +37,7 @@ func (t *thread) fpArea() ([]byte, error) {
 	n := arch.FxsaveSize
 	sw := area[swBytesOff:]
 	if le.Uint32(sw) == arch.FPXStateMagic1 {
-		size := int(le.Uint32(sw[12:])) // xstate_size
+		size := int(le.Uint32(sw[16:])) // xstate_size (after magic1, extended_size, xfeatures)
 		if size >= arch.FxsaveSize+arch.XsaveHeaderSize && size <= len(area) {
 			n = size
 		}

@@ -176,6 +176,19 @@ func TestFPState(t *testing.T) {
 	if got := binary.LittleEndian.Uint64(fp[xmm1Off:]); got != 0x0badc0ffee {
 		t.Errorf("sentry's xmm1 = %#x", got)
 	}
+	// The AVX upper halves travel too.
+	if arch.FPFeatures()&4 != 0 {
+		_, ymmOff, _, _ := arch.CPUID(0xd, 2)
+		binary.LittleEndian.PutUint64(fp[ymmOff:], 0xfeedface)
+		arch.SetXstateBV(fp, arch.XstateBV(fp)|4)
+		must(t, c.SetFPState(as, fp))
+		switchOK(t, c, as, regsAt(snipSyscalls), platform.EventSyscall)
+		clear(fp)
+		must(t, c.FPState(as, fp))
+		if got := binary.LittleEndian.Uint64(fp[ymmOff:]); got != 0xfeedface || arch.XstateBV(fp)&4 == 0 {
+			t.Errorf("ymm0 high = %#x (xstate_bv %#x)", got, arch.XstateBV(fp))
+		}
+	}
 	// A state XRSTOR would refuse is refused.
 	bad := append([]byte(nil), fp...)
 	binary.LittleEndian.PutUint32(bad[24:], 0xffffffff) // MXCSR reserved bits
