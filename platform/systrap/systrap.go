@@ -249,13 +249,16 @@ func (r *region) call(pid int32, nr uintptr, extra uint64, args ...uint64) (uint
 }
 
 // Spin bounds: how many PAUSEs a waiter spends before it sleeps on the
-// futex. The sentry's wait for an application thread spins long enough to
-// cover a short stretch of application code between two syscalls; the
-// stub's wait for the sentry (tSpin) covers a short syscall.
+// futex. Spinning only pays when the other side runs on another, otherwise
+// idle, CPU; application threads follow their sentry thread's CPU
+// (bindThreads), where spinning would only delay the side it waits for, and
+// on a loaded host (the CI machines) a spinning waiter burns the time slice
+// the other side needs. So the defaults do not spin; they are variables for
+// the benchmarks.
 var (
-	serverSpin = 200
-	threadSpin = 2000
-	stubSpin   = 2000
+	serverSpin = 0
+	threadSpin = 0
+	stubSpin   = 0
 )
 
 var livenessPeriod = unix.Timespec{Sec: 1}
