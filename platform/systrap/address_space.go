@@ -116,7 +116,7 @@ func (as *addressSpace) newThread() (*thread, error) {
 	as.mu.Unlock()
 	t.tid = int32(tid)
 	// The thread parks with a ud2 at thread_park once its set-up is done.
-	if !waitWhile(t.state, stNone, t.sentrySleep, threadSpin, as.pid, t.tid) || load(t.state) != stEvent {
+	if !waitWhile(t.state, stNone, t.sentrySleep, threadSpin, as.pid, t.tid, nil) || load(t.state) != stEvent {
 		t.release()
 		return nil, fmt.Errorf("stub thread %d died during set-up: %w", t.tid, platform.ErrContextDead)
 	}

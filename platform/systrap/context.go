@@ -127,15 +127,20 @@ func (t *thread) getRegs(regs *arch.Registers) {
 
 // run lets the parked thread return to the application and waits until it
 // parks again. It returns false if the thread died.
-func (t *thread) run() bool {
+//
+// An interrupt (c.interrupt) that goes unanswered for two liveness periods
+// means the application made its host thread deaf to interruptSignal (only
+// a forged rt_sigreturn frame can block it): the thread is killed, which
+// kills its stub, and the task dies with ErrContextDead.
+func (t *thread) run(c *context) bool {
 	swap(t.state, stRun)
 	if load(t.stubSleep) != 0 {
 		futexWake(t.state)
 	}
-	if !waitWhile(t.state, stRun, t.sentrySleep, threadSpin, t.as.pid, t.tid) {
-		return false
+	if waitWhile(t.state, stRun, t.sentrySleep, threadSpin, t.as.pid, t.tid, &c.interrupt) {
+		return load(t.state) == stEvent
 	}
-	return load(t.state) == stEvent
+	return false
 }
 
 // release tells the thread to exit and frees its slot once it is gone.
@@ -222,7 +227,7 @@ func (c *context) Switch(pas platform.AddressSpace, regs *arch.Registers) (platf
 		c.running.Store(0)
 		return platform.EventInterrupted, platform.FaultInfo{}, nil
 	}
-	ok := t.run()
+	ok := t.run(c)
 	c.running.Store(0)
 	if !ok {
 		t.dead = true

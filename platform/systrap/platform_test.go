@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -267,5 +268,43 @@ func TestManyThreads(t *testing.T) {
 		} else {
 			t.Cleanup(as.Release)
 		}
+	}
+}
+
+// TestDeafThread: an application that forges an rt_sigreturn frame blocking
+// the interrupt signal in its host thread and then loops is killed rather
+// than left running uninterruptibly.
+func TestDeafThread(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow")
+	}
+	f := newFixture(t)
+	as := f.newAS(t)
+	c := lockedContext(t, f.p)
+	const frame = 0x50000000
+	must(t, as.MapFile(frame, f.memFD, data2Off, pageSize, usermem.ReadWrite))
+	uc := make([]byte, arch.UContextSize)
+	var r arch.Registers
+	r.Rip, r.Rsp, r.Eflags, r.Cs, r.Ss = snipSpin, dataAddr+pageSize-64, 0x202, userCS, userSS
+	arch.PutSigContext(uc[ucMcontext:], &r, arch.SigContextInfo{})
+	binary.LittleEndian.PutUint64(uc[ucSigmask:], 1<<(interruptSignal-1))
+	if _, err := unix.Pwrite(f.memFD, uc, data2Off+0x200); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Pwrite(f.memFD, make([]byte, len(uc)), data2Off+0x200) })
+	regs := regsAt(f.p.base + offHandlerSigreturn)
+	regs.Rax = unix.SYS_RT_SIGRETURN
+	regs.Rsp = frame + 0x200
+	go func() {
+		time.Sleep(100 * time.Millisecond)
+		c.Interrupt()
+	}()
+	start := time.Now()
+	_, _, err := c.Switch(as, regs)
+	if !errors.Is(err, platform.ErrContextDead) {
+		t.Fatalf("Switch = %v, want the context dead", err)
+	}
+	if d := time.Since(start); d > 20*time.Second {
+		t.Errorf("took %v", d)
 	}
 }

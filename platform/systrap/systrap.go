@@ -24,6 +24,7 @@ import (
 	"os"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -235,7 +236,7 @@ func (r *region) call(pid int32, nr uintptr, extra uint64, args ...uint64) (uint
 	swap(seqW, seq)
 	futexWake(seqW)
 	done := word(req, respOff+pSeq)
-	if !waitWhile(done, seq-1, word(req, respOff+pSentrySleep), serverSpin, pid, 0) {
+	if !waitWhile(done, seq-1, word(req, respOff+pSentrySleep), serverSpin, pid, 0, nil) {
 		return 0, fmt.Errorf("stub %d died: %w", pid, platform.ErrContextDead)
 	}
 	if got := load(done); got != seq {
@@ -267,7 +268,11 @@ var livenessPeriod = unix.Timespec{Sec: 1}
 // *sleep set (the other side wakes it only then). Every livenessPeriod it
 // checks that the other side lives: the thread tid of stub pid, or if tid
 // is 0, the stub process. It returns false if the other side died.
-func waitWhile(w *uint32, v uint32, sleep *uint32, spin int, pid, tid int32) bool {
+//
+// If interrupt is not nil (a thread running application code), an
+// interrupt left unanswered is signalled again at each period, and after
+// deafStrikes periods the thread is killed (see thread.run).
+func waitWhile(w *uint32, v uint32, sleep *uint32, spin int, pid, tid int32, interrupt *atomic.Uint32) bool {
 	for i := 0; i < spin; i++ {
 		if load(w) != v {
 			return true
@@ -275,6 +280,7 @@ func waitWhile(w *uint32, v uint32, sleep *uint32, spin int, pid, tid int32) boo
 		pause()
 	}
 	swap(sleep, 1)
+	strikes := 0
 	for load(w) == v {
 		futexWait(w, v, &livenessPeriod)
 		if load(w) != v {
@@ -289,10 +295,22 @@ func waitWhile(w *uint32, v uint32, sleep *uint32, spin int, pid, tid int32) boo
 			swap(sleep, 0)
 			return false
 		}
+		if interrupt != nil && interrupt.Load() != 0 {
+			strikes++
+			sig := interruptSignal
+			if strikes >= deafStrikes {
+				sig = unix.SIGKILL
+			}
+			tgkill(pid, tid, sig)
+		}
 	}
 	swap(sleep, 0)
 	return true
 }
+
+// deafStrikes is how many liveness periods an interrupt may go unanswered
+// before the thread is killed.
+const deafStrikes = 5
 
 // hasFSGSBASE reports whether user space may use rdfsbase and friends
 // (AT_HWCAP2 bit HWCAP2_FSGSBASE).
