@@ -136,6 +136,7 @@ func (p *Platform) Close() {
 		close(p.closed)
 		<-p.exited
 		p.unmapImage()
+		unix.Close(p.sharedFD) // stubs still alive keep their copy
 	})
 	<-p.exited
 }
