@@ -137,7 +137,7 @@ func (t *thread) run(c *context) bool {
 	if load(t.stubSleep) != 0 {
 		futexWake(t.state)
 	}
-	if waitWhile(t.state, stRun, t.sentrySleep, threadSpin, t.as.pid, t.tid, &c.interrupt) {
+	if waitWhile(t.state, stRun, t.sentrySleep, t.as.p.spin, t.as.pid, t.tid, &c.interrupt) {
 		return load(t.state) == stEvent
 	}
 	return false
@@ -219,7 +219,7 @@ func (c *context) Switch(pas platform.AddressSpace, regs *arch.Registers) (platf
 		return platform.EventInterrupted, platform.FaultInfo{}, err
 	}
 	t.putRegs(regs)
-	if bindThreads {
+	if c.p.bind {
 		t.bind()
 	}
 	c.running.Store(uint64(t.as.pid)<<32 | uint64(uint32(t.tid)))

@@ -6,8 +6,8 @@ import "golang.org/x/sys/unix"
 
 // A wake-up of a thread on another CPU costs an inter-processor interrupt,
 // several microseconds in a VM, while a wake-up on the waker's own CPU,
-// which then sleeps, is a plain context switch. When spinning cannot help
-// (bindThreads), each application thread is bound to the CPU its sentry
+// which then sleeps, is a plain context switch. Unless the platform spins
+// (Options.Spin), each application thread is bound to the CPU its sentry
 // thread last ran on.
 
 // rdtscpCPU is implemented in stub_amd64.s. Every x86-64 CPU with FSGSBASE
@@ -16,10 +16,6 @@ func rdtscpCPU() uint32
 
 // noCPU marks a thread not bound yet.
 const noCPU = ^uint32(0)
-
-// bindThreads says whether application threads follow their sentry
-// thread's CPU.
-var bindThreads = true
 
 // bind binds t to the calling thread's CPU if it is not there already.
 func (t *thread) bind() {

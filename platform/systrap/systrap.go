@@ -32,10 +32,27 @@ import (
 	"github.com/rampart-sandbox/rampart/platform"
 )
 
+// Options tune the platform.
+type Options struct {
+	// Spin, if positive, makes both sides of every hand-off between a task
+	// and its application thread spin that many PAUSEs before sleeping on
+	// the futex, and leaves application threads free to run on any CPU:
+	// for hosts with idle CPUs. 0, the default, never spins and binds each
+	// application thread to its sentry thread's CPU, which is best on a
+	// loaded host (see README.md).
+	Spin int
+}
+
 // Platform is the systrap platform.
 type Platform struct {
 	memFD    int
 	sharedFD int
+
+	// spin is the PAUSEs a thread hand-off spins before sleeping, on both
+	// sides; bind says whether application threads follow their sentry
+	// thread's CPU (see Options). Immutable.
+	spin int
+	bind bool
 
 	// base is the stub image's address and regionAddr that of every
 	// address space's region, in the stubs. Immutable.
@@ -71,7 +88,7 @@ var errClosed = errors.New("systrap platform: closed")
 // it may still clone and ptrace. The host must support FSGSBASE (Linux ≥
 // 5.9 on a CPU that has it): the stub saves and restores the application's
 // fs and gs bases with rdfsbase/wrfsbase.
-func New(memFD int) (*Platform, error) {
+func New(memFD int, opts Options) (*Platform, error) {
 	if memFD < 0 {
 		return nil, fmt.Errorf("systrap platform: bad memory file descriptor %d", memFD)
 	}
@@ -85,6 +102,8 @@ func New(memFD int) (*Platform, error) {
 	p := &Platform{
 		memFD:    memFD,
 		sharedFD: sfd,
+		spin:     max(opts.Spin, 0),
+		bind:     opts.Spin <= 0,
 		closed:   make(chan struct{}),
 		exited:   make(chan struct{}),
 	}
@@ -250,18 +269,10 @@ func (r *region) call(pid int32, nr uintptr, extra uint64, args ...uint64) (uint
 	return ret, nil
 }
 
-// Spin bounds: how many PAUSEs a waiter spends before it sleeps on the
-// futex. Spinning only pays when the other side runs on another, otherwise
-// idle, CPU; application threads follow their sentry thread's CPU
-// (bindThreads), where spinning would only delay the side it waits for, and
-// on a loaded host (the CI machines) a spinning waiter burns the time slice
-// the other side needs. So the defaults do not spin; they are variables for
-// the benchmarks.
-var (
-	serverSpin = 0
-	threadSpin = 0
-	stubSpin   = 0
-)
+// serverSpin is how many PAUSEs the sentry spins waiting for a server
+// reply before it sleeps: none, as a request (mmap, clone) always costs the
+// server a futex wake-up anyway.
+const serverSpin = 0
 
 var livenessPeriod = unix.Timespec{Sec: 1}
 

@@ -99,7 +99,7 @@ func newFixture(tb testing.TB) *fixture {
 	binary.LittleEndian.PutUint64(w[:], data2Word)
 	unix.Pwrite(fd, w[:], data2Off)
 
-	p, err := New(fd)
+	p, err := New(fd, testOptions())
 	if err != nil {
 		tb.Fatalf("New: %v", err)
 	}

@@ -5,14 +5,9 @@ import (
 	"strconv"
 )
 
-func init() {
-	if v, err := strconv.Atoi(os.Getenv("THREAD_SPIN")); err == nil {
-		threadSpin = v
-	}
-	if v, err := strconv.Atoi(os.Getenv("STUB_SPIN")); err == nil {
-		stubSpin = v
-	}
-	if os.Getenv("NOBIND") != "" {
-		bindThreads = false
-	}
+// testOptions are the options of the tests' platforms: SYSTRAP_SPIN=N runs
+// the tests and benchmarks with Options.Spin = N.
+func testOptions() Options {
+	n, _ := strconv.Atoi(os.Getenv("SYSTRAP_SPIN"))
+	return Options{Spin: n}
 }

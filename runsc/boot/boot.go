@@ -31,9 +31,13 @@ type Config struct {
 	Cwd      string
 	Hostname string
 	Strace   bool
+
 	// Platform is "ptrace" (the default when empty) or "systrap".
 	Platform string
-	Debug    bool
+	// Spin is systrap's Options.Spin.
+	Spin int
+
+	Debug bool
 	// DebugDir, if set, receives the sandbox's debug log.
 	DebugDir string
 
@@ -98,7 +102,7 @@ func Run(c Config) (int, error) {
 	}
 	defer mf.Close()
 
-	p, err := newPlatform(c.Platform, mf.FD())
+	p, err := newPlatform(c.Platform, c.Spin, mf.FD())
 	if err != nil {
 		return 1, err
 	}
@@ -270,7 +274,7 @@ func hostGroups() []auth.KGID {
 }
 
 // newPlatform starts the platform named by --platform on the memory file.
-func newPlatform(name string, memFD int) (platform.Platform, error) {
+func newPlatform(name string, spin, memFD int) (platform.Platform, error) {
 	switch name {
 	case "", "ptrace":
 		p, err := ptrace.New(memFD)
@@ -279,7 +283,7 @@ func newPlatform(name string, memFD int) (platform.Platform, error) {
 		}
 		return p, nil
 	case "systrap":
-		p, err := systrap.New(memFD)
+		p, err := systrap.New(memFD, systrap.Options{Spin: spin})
 		if err != nil {
 			return nil, fmt.Errorf("starting the systrap platform: %w", err)
 		}

@@ -60,6 +60,7 @@ func (b *Boot) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands
 		Hostname: b.hostname,
 		Strace:   b.Global.Strace,
 		Platform: b.Global.Platform,
+		Spin:     b.Global.SystrapSpin,
 		Debug:    b.Global.Debug || b.Global.DebugLog != "",
 		DebugDir: b.Global.DebugLog,
 	}

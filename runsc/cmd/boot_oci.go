@@ -42,6 +42,7 @@ func (b *Boot) executeOCI() subcommands.ExitStatus {
 	}
 	cfg.Strace = b.Global.Strace
 	cfg.Platform = b.Global.Platform
+	cfg.Spin = b.Global.SystrapSpin
 	cfg.Debug = b.Global.Debug || b.Global.DebugLog != ""
 	cfg.DebugDir = b.Global.DebugLog
 	cfg.Control = &boot.Control{

@@ -14,9 +14,13 @@ type Global struct {
 	DebugLog string
 	Strace   bool
 	Platform string
-	Network  string
-	Log      string
-	LogFmt   string
+
+	// SystrapSpin is systrap's Options.Spin.
+	SystrapSpin int
+
+	Network string
+	Log     string
+	LogFmt  string
 	// SystemdCgroup is accepted for runc compatibility (no cgroups yet).
 	SystemdCgroup bool
 }
@@ -29,6 +33,7 @@ func Register(fs *flag.FlagSet) *Global {
 	fs.StringVar(&g.DebugLog, "debug-log", "", "directory to write debug logs to (implies --debug)")
 	fs.BoolVar(&g.Strace, "strace", false, "print every application syscall with its arguments, result and duration")
 	fs.StringVar(&g.Platform, "platform", "ptrace", "platform that runs application code: ptrace or systrap")
+	fs.IntVar(&g.SystrapSpin, "systrap-spin", 0, "systrap: PAUSEs to spin before sleeping at each hand-off (0: never spin, for loaded hosts)")
 	fs.StringVar(&g.Network, "network", "none", "network mode: none")
 	fs.StringVar(&g.Log, "log", "", "file for runtime log messages")
 	fs.StringVar(&g.LogFmt, "log-format", "text", "log format: text or json (runc's log lines)")
@@ -40,6 +45,9 @@ func Register(fs *flag.FlagSet) *Global {
 func (g *Global) Validate() error {
 	if g.Platform != "ptrace" && g.Platform != "systrap" {
 		return fmt.Errorf("unsupported platform %q (available: ptrace, systrap)", g.Platform)
+	}
+	if g.SystrapSpin < 0 {
+		return fmt.Errorf("--systrap-spin must not be negative")
 	}
 	if g.LogFmt != "text" && g.LogFmt != "json" {
 		return fmt.Errorf("unknown log format %q (available: text, json)", g.LogFmt)
@@ -54,6 +62,9 @@ func (g *Global) Validate() error {
 // a child runsc process.
 func (g *Global) Args() []string {
 	a := []string{"--platform=" + g.Platform, "--network=" + g.Network, "--root=" + g.Root, "--log-format=" + g.LogFmt}
+	if g.SystrapSpin != 0 {
+		a = append(a, fmt.Sprintf("--systrap-spin=%d", g.SystrapSpin))
+	}
 	if g.Log != "" {
 		a = append(a, "--log="+g.Log)
 	}
