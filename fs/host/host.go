@@ -17,6 +17,9 @@ type File struct {
 	fd    int
 	ftype uint32 // S_IFMT of the host file
 	isTTY bool
+	// name is the host's path of the file, as its donor saw it (see
+	// SetHostName); set before the file is shared, read-only after.
+	name string
 }
 
 // NewFile wraps a duplicate of hostFD (the caller keeps hostFD) in a
@@ -63,6 +66,16 @@ func (f *File) IsTTY() bool { return f.isTTY }
 
 // HostFD returns the (duplicated) host descriptor.
 func (f *File) HostFD() int { return f.fd }
+
+// SetHostName records the host's path of the file (what readlink of
+// /proc/self/fd/N gives its donor), which /proc/[pid]/fd shows. The
+// fenced sentry cannot read it from the host itself: the caller learns it
+// before the fence, or from the donor. It must be called before the file
+// is shared with a task.
+func (f *File) SetHostName(name string) { f.name = name }
+
+// HostName returns the name recorded by SetHostName ("" if none).
+func (f *File) HostName() string { return f.name }
 
 // Release implements vfs.FileDescriptionImpl.Release.
 func (f *File) Release(vfs.Context) { unix.Close(f.fd) }

@@ -2,7 +2,6 @@ package proc
 
 import (
 	"fmt"
-	"os"
 	"strconv"
 
 	"golang.org/x/sys/unix"
@@ -20,7 +19,7 @@ type AnonNamer interface {
 // hostFile is implemented by files wrapping a descriptor the host
 // donated (fs/host).
 type hostFile interface {
-	HostFD() int
+	HostName() string
 }
 
 // fdDir is /proc/[pid]/fd (symlinks to what each descriptor refers to) or,
@@ -165,8 +164,10 @@ func anonName(ctx vfs.Context, f *vfs.FileDescription) string {
 	}
 	// A file donated by the host (the sandbox's stdio) is named as the
 	// host names it: the caller's own /proc shows the same name natively.
+	// The name was recorded when the file was donated (the sentry has no
+	// host /proc to read it from).
 	if h, ok := f.Impl().(hostFile); ok && st.Mode&unix.S_IFMT != unix.S_IFIFO && st.Mode&unix.S_IFMT != unix.S_IFSOCK {
-		if p, err := os.Readlink("/proc/self/fd/" + strconv.Itoa(h.HostFD())); err == nil {
+		if p := h.HostName(); p != "" {
 			return p
 		}
 	}

@@ -11,13 +11,16 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"time"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/rampart-sandbox/rampart/fs/proc"
 	"github.com/rampart-sandbox/rampart/platform"
 	"github.com/rampart-sandbox/rampart/platform/ptrace"
 	"github.com/rampart-sandbox/rampart/platform/systrap"
+	"github.com/rampart-sandbox/rampart/runsc/fence"
 	"github.com/rampart-sandbox/rampart/sentry/kernel"
 	"github.com/rampart-sandbox/rampart/sentry/kernel/auth"
 	"github.com/rampart-sandbox/rampart/sentry/memfile"
@@ -54,6 +57,14 @@ type Config struct {
 	// Control, if set, makes this an OCI sandbox: the init is started
 	// only when asked over the control socket (see control.go).
 	Control *Control
+
+	// Fence fences the process from the host (runsc/fence: empty root,
+	// no capabilities, the sentry's seccomp filter) before the first
+	// application instruction. Only for a process that is the init of
+	// its own mount and pid namespaces (runsc boot).
+	Fence bool
+	// Seccomp are the fence's filter options.
+	Seccomp fence.Options
 }
 
 // UmaskZero in Config.Umask asks for umask 0.
@@ -96,6 +107,35 @@ func Run(c Config) (int, error) {
 		debugLog = os.Stderr
 	}
 
+	// Everything that needs a host path comes before the fence: the
+	// host's CPU description, the names of the donated stdio, the local
+	// time zone (loaded on first use), the control socket.
+	cpuInfo := proc.ReadHostCPUInfo()
+	stdioNames := hostFDNames([3]int{0, 1, 2})
+	_ = time.Local.String()
+	var ctl *lateHandler
+	if c.Control != nil {
+		var err error
+		ctl, err = listenControl(c.Control.Socket)
+		if err != nil {
+			return 1, c.ready(err)
+		}
+		defer ctl.close()
+	}
+	if c.Fence {
+		if os.Getpid() != 1 {
+			return 1, c.ready(errors.New("fencing the sandbox: not the init of a new pid namespace"))
+		}
+		if err := fence.Apply(); err != nil {
+			return 1, c.ready(err)
+		}
+		if ctl != nil {
+			ctl.srv.KeepSocket()
+		}
+	}
+
+	// The memory file and the platform come after the fence: the
+	// platform's stubs are forked from the fenced process.
 	mf, err := memfile.New("rampart-memory")
 	if err != nil {
 		return 1, fmt.Errorf("creating the memory file: %w", err)
@@ -138,7 +178,7 @@ func Run(c Config) (int, error) {
 	if err := fsys.mountSys(k); err != nil {
 		return 1, err
 	}
-	if err := fsys.mountProc(k, time.Now()); err != nil {
+	if err := fsys.mountProc(k, time.Now(), cpuInfo); err != nil {
 		return 1, err
 	}
 	if err := fsys.mountDevpts(k); err != nil {
@@ -154,7 +194,7 @@ func Run(c Config) (int, error) {
 		umask = 0
 	}
 	fsc := fsys.newFSContext(creds, c.Cwd, umask)
-	fdt, err := fsys.newStdioFDTable(creds)
+	fdt, err := fsys.newStdioFDTable(creds, stdioNames)
 	if err != nil {
 		return 1, c.ready(err)
 	}
@@ -176,12 +216,18 @@ func Run(c Config) (int, error) {
 		NoNewPrivs:  c.NoNewPrivs,
 	}
 	initCfg.Path, err = fsys.lookPath(creds, fsc, c.Argv[0], c.Envv)
+	if c.Fence {
+		// The last step before any application instruction.
+		if ferr := fence.InstallFilter(c.Seccomp); ferr != nil {
+			return 1, c.ready(fmt.Errorf("installing the sentry's seccomp filter: %w", ferr))
+		}
+	}
 	if c.Control != nil {
 		if err != nil {
 			code, err := startError(c.Argv[0], err)
 			return code, c.ready(err)
 		}
-		return runControlled(c, k, fsys, initCfg)
+		return runControlled(c, k, fsys, initCfg, ctl)
 	}
 	if err == nil {
 		err = k.StartInit(initCfg)
@@ -259,6 +305,17 @@ func (c *Config) ready(err error) error {
 		c.Control.Ready = nil
 	}
 	return err
+}
+
+// hostFDNames returns what the host's /proc/self/fd shows for fds (""
+// where it cannot be read), for fs/host.File.SetHostName. It must run
+// before the fence.
+func hostFDNames(fds [3]int) [3]string {
+	var out [3]string
+	for i, fd := range fds {
+		out[i], _ = os.Readlink("/proc/self/fd/" + strconv.Itoa(fd))
+	}
+	return out
 }
 
 func hostGroups() []auth.KGID {

@@ -9,7 +9,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/rampart-sandbox/rampart/fs/rootfs"
 	"github.com/rampart-sandbox/rampart/fs/vfs"
 	"github.com/rampart-sandbox/rampart/sentry/control"
 	"github.com/rampart-sandbox/rampart/sentry/kernel"
@@ -58,14 +57,10 @@ type sandbox struct {
 
 // runControlled serves the control socket until the container's init has
 // exited (or the sandbox was killed before start) and returns its status.
-func runControlled(c Config, k *kernel.Kernel, fsys *filesystems, initCfg kernel.InitConfig) (int, error) {
+func runControlled(c Config, k *kernel.Kernel, fsys *filesystems, initCfg kernel.InitConfig, ctl *lateHandler) (int, error) {
 	s := &sandbox{c: &c, k: k, fsys: fsys, initCfg: initCfg, started: make(chan struct{}), done: make(chan struct{}),
 		execs: map[kernel.ThreadID]*kernel.ThreadGroup{}}
-	srv, err := control.Listen(c.Control.Socket, s.handle)
-	if err != nil {
-		return 1, c.ready(err)
-	}
-	defer srv.Close()
+	ctl.serve(s)
 
 	// Host signals sent to the sandbox process act as `runsc kill` does.
 	sigs := make(chan os.Signal, 16)
@@ -86,6 +81,51 @@ func runControlled(c Config, k *kernel.Kernel, fsys *filesystems, initCfg kernel
 	}
 	<-s.done
 	return s.exit, nil
+}
+
+// lateHandler is the control socket, bound before the sandbox is fenced
+// (it needs a host path) and served once the sandbox exists.
+type lateHandler struct {
+	srv   *control.Server
+	ready chan struct{}
+	s     *sandbox // set before ready is closed; nil if booting failed
+	once  sync.Once
+}
+
+func listenControl(path string) (*lateHandler, error) {
+	h := &lateHandler{ready: make(chan struct{})}
+	srv, err := control.Listen(path, h.handle)
+	if err != nil {
+		return nil, err
+	}
+	h.srv = srv
+	return h, nil
+}
+
+// serve starts answering requests with s.
+func (h *lateHandler) serve(s *sandbox) {
+	h.once.Do(func() {
+		h.s = s
+		close(h.ready)
+	})
+}
+
+// close answers requests that wait for a sandbox that never came, and
+// closes the socket.
+func (h *lateHandler) close() {
+	h.once.Do(func() { close(h.ready) })
+	h.srv.Close()
+}
+
+func (h *lateHandler) handle(r control.Request, files []*os.File) control.Response {
+	<-h.ready
+	if h.s == nil {
+		for _, f := range files {
+			f.Close()
+		}
+		return control.Response{Error: "container not running"}
+	}
+	return h.s.handle(r, files)
 }
 
 // finish records the exit status once and releases the waiters.
@@ -209,6 +249,10 @@ type ExecConfig struct {
 	Caps       *Caps
 	Umask      uint32
 	NoNewPrivs bool
+	// StdioNames are the host's names of the three descriptors sent
+	// along (what the caller's /proc/self/fd shows; "" if unknown): the
+	// fenced sandbox cannot read them itself.
+	StdioNames [3]string `json:",omitempty"`
 }
 
 // exec starts r.Process in the running container with files as its
@@ -238,7 +282,7 @@ func (s *sandbox) exec(r control.Request, files []*os.File) control.Response {
 	}
 	fsc := s.fsys.newFSContext(creds, e.Cwd, umask)
 	fdt := vfs.NewFDTable()
-	if err := rootfs.InstallStdio(bootCtx{creds}, fdt, [3]int{int(files[0].Fd()), int(files[1].Fd()), int(files[2].Fd())}); err != nil {
+	if err := installStdio(bootCtx{creds}, fdt, [3]int{int(files[0].Fd()), int(files[1].Fd()), int(files[2].Fd())}, e.StdioNames); err != nil {
 		return control.Response{Error: err.Error()}
 	}
 	var limits *kernel.Limits

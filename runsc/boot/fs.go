@@ -62,8 +62,8 @@ func newFilesystems(mf *memfile.MemoryFile) (*filesystems, error) {
 
 // mountProc mounts the procfs describing k on /proc (over the empty
 // directory that hides the host's).
-func (f *filesystems) mountProc(k *kernel.Kernel, boot time.Time) error {
-	pfs := proc.New(k, proc.Options{DevMinor: f.vfs.NewAnonDevMinor(), BootTime: boot, HostCPUInfo: proc.ReadHostCPUInfo()})
+func (f *filesystems) mountProc(k *kernel.Kernel, boot time.Time, cpuInfo string) error {
+	pfs := proc.New(k, proc.Options{DevMinor: f.vfs.NewAnonDevMinor(), BootTime: boot, HostCPUInfo: cpuInfo})
 	if err := f.vfs.MountAt(bootCtx{auth.NewRootCredentials()}, f.root, "/proc", pfs, vfs.MountOptions{}); err != nil {
 		return fmt.Errorf("mounting proc on /proc: %w", err)
 	}
@@ -91,12 +91,36 @@ func (f *filesystems) newFSContext(creds *auth.Credentials, cwd string, umask ui
 	return vfs.NewFSContext(f.root, vd, umask)
 }
 
-func (f *filesystems) newStdioFDTable(creds *auth.Credentials) (*vfs.FDTable, error) {
+// newStdioFDTable returns a table with host descriptors 0, 1 and 2 as
+// the first process' stdio; names are their host paths (hostFDNames).
+func (f *filesystems) newStdioFDTable(creds *auth.Credentials, names [3]string) (*vfs.FDTable, error) {
 	t := vfs.NewFDTable()
-	if err := rootfs.InstallStdio(bootCtx{creds}, t, [3]int{0, 1, 2}); err != nil {
+	if err := installStdio(bootCtx{creds}, t, [3]int{0, 1, 2}, names); err != nil {
 		return nil, fmt.Errorf("installing stdio: %w", err)
 	}
 	return t, nil
+}
+
+// installStdio installs hostFDs as descriptors 0, 1 and 2 of t and
+// records their host names (fs/host.File.SetHostName).
+func installStdio(ctx bootCtx, t *vfs.FDTable, hostFDs [3]int, names [3]string) error {
+	if err := rootfs.InstallStdio(ctx, t, hostFDs); err != nil {
+		return err
+	}
+	for i, name := range names {
+		if name == "" {
+			continue
+		}
+		fd, _ := t.Get(int32(i))
+		if fd == nil {
+			continue
+		}
+		if h, ok := fd.Impl().(interface{ SetHostName(string) }); ok {
+			h.SetHostName(name)
+		}
+		fd.DecRef(ctx)
+	}
+	return nil
 }
 
 // lookPath finds name like execvp: a name with a slash is used as it is,

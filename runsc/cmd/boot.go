@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/google/subcommands"
 
@@ -55,7 +56,7 @@ func (b *Boot) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands
 	}
 	cfg := boot.Config{
 		Argv:     f.Args(),
-		Envv:     os.Environ(),
+		Envv:     environ(),
 		Cwd:      b.cwd,
 		Hostname: b.hostname,
 		Strace:   b.Global.Strace,
@@ -64,10 +65,39 @@ func (b *Boot) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands
 		Debug:    b.Global.Debug || b.Global.DebugLog != "",
 		DebugDir: b.Global.DebugLog,
 	}
+	b.fence(&cfg)
 	code, err := boot.Run(cfg)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "runsc: %v\n", err)
 	}
 	os.Exit(code)
 	return subcommands.ExitSuccess
+}
+
+// seccompLogEnv, set to 1 in runsc's environment, makes the sentry's
+// seccomp filter log the syscalls it would refuse (to the kernel's audit
+// log: dmesg) instead of killing the sandbox: for collecting the
+// allow-list (runsc/fence/README.md), never for production.
+const seccompLogEnv = "RAMPART_SECCOMP_LOG"
+
+// fence asks boot.Run to fence the sandbox process: runsc boot is always
+// started as the init of fresh mount and pid namespaces (do, create).
+// With --debug a refused syscall raises SIGSYS, and the Go runtime
+// prints the stack that made it before the sandbox dies.
+func (b *Boot) fence(cfg *boot.Config) {
+	cfg.Fence = true
+	cfg.Seccomp.Debug = cfg.Debug
+	cfg.Seccomp.LogOnly = os.Getenv(seccompLogEnv) == "1"
+}
+
+// environ is the caller's environment for `runsc do`'s command, less
+// runsc's own knobs.
+func environ() []string {
+	var out []string
+	for _, e := range os.Environ() {
+		if !strings.HasPrefix(e, seccompLogEnv+"=") {
+			out = append(out, e)
+		}
+	}
+	return out
 }

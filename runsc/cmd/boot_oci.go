@@ -45,31 +45,32 @@ func (b *Boot) executeOCI() subcommands.ExitStatus {
 	cfg.Spin = b.Global.SystrapSpin
 	cfg.Debug = b.Global.Debug || b.Global.DebugLog != ""
 	cfg.DebugDir = b.Global.DebugLog
-	cfg.Control = &boot.Control{
-		Socket: s.ControlPath(b.id),
-		Ready:  report,
-		OnStart: func() {
-			s.Update(b.id, func(st *container.State) bool {
-				st.Status = container.Running
-				return true
-			})
-		},
-		OnPause: func(paused bool) {
-			s.Update(b.id, func(st *container.State) bool {
-				st.Status = container.Running
-				if paused {
-					st.Status = container.Paused
-				}
-				return true
-			})
-		},
-		OnExit: func(code int) {
-			s.Update(b.id, func(st *container.State) bool {
-				st.Status, st.ExitStatus, st.Exited = container.Stopped, code, true
-				return true
-			})
-		},
+	// The sandbox records its status changes through a descriptor: once
+	// fenced it cannot reach the state directory.
+	status, err := s.OpenSandboxStatus(b.id)
+	if err != nil {
+		report(fmt.Errorf("container %s: sandbox status: %w", b.id, err))
+		os.Exit(1)
 	}
+	record := func(st string, code int) {
+		if err := container.WriteSandboxStatus(status, st, code); err != nil {
+			fmt.Fprintf(os.Stderr, "runsc: recording the container's status: %v\n", err)
+		}
+	}
+	cfg.Control = &boot.Control{
+		Socket:  s.ControlPath(b.id),
+		Ready:   report,
+		OnStart: func() { record(container.Running, 0) },
+		OnPause: func(paused bool) {
+			if paused {
+				record(container.Paused, 0)
+			} else {
+				record(container.Running, 0)
+			}
+		},
+		OnExit: func(code int) { record(container.Stopped, code) },
+	}
+	b.fence(&cfg)
 	code, err := boot.Run(cfg)
 	if err != nil {
 		report(err)
@@ -83,8 +84,7 @@ func (b *Boot) executeOCI() subcommands.ExitStatus {
 }
 
 // bootConfig turns config.json's process and root into the sandbox's
-// configuration. The root is served read-only through hostro until the
-// gofer exists, whatever root.readonly says (writes fail with EROFS).
+// configuration.
 func bootConfig(spec *specs.Spec) (boot.Config, error) {
 	p := spec.Process
 	c := boot.Config{

@@ -115,6 +115,10 @@ func (c *Exec) run(id string, args []string) (int, error) {
 	}
 	e := boot.ExecConfig{Argv: bc.Argv, Envv: bc.Envv, Cwd: bc.Cwd, User: bc.User, Caps: bc.Caps,
 		Umask: bc.Umask, NoNewPrivs: bc.NoNewPrivs}
+	// The fenced sandbox cannot read the names of the stdio it receives.
+	for i := range e.StdioNames {
+		e.StdioNames[i], _ = os.Readlink("/proc/self/fd/" + strconv.Itoa(i))
+	}
 	raw, err := json.Marshal(&e)
 	if err != nil {
 		return 0, err

@@ -2,7 +2,8 @@
 // per container under the --root directory, holding a JSON state file
 // (replaced atomically: written to a temporary file and renamed), a lock
 // file that serialises read-modify-write cycles between runsc processes
-// (flock), and the sandbox's control socket.
+// (flock), the sandbox's control socket, and the sandbox's own status
+// record (see OpenSandboxStatus).
 package container
 
 import (
@@ -46,9 +47,10 @@ type State struct {
 }
 
 const (
-	stateFile   = "state.json"
-	lockFile    = "lock"
-	controlFile = "control.sock"
+	stateFile     = "state.json"
+	lockFile      = "lock"
+	controlFile   = "control.sock"
+	sandboxStatus = "sandbox-status"
 )
 
 var idRE = regexp.MustCompile(`^[\w+\-.]+$`)
@@ -164,7 +166,55 @@ func (s Store) Load(id string) (*State, error) {
 	if err := json.Unmarshal(b, &st); err != nil {
 		return nil, fmt.Errorf("container %s: corrupt state: %w", id, err)
 	}
+	if b, err := os.ReadFile(filepath.Join(s.Dir(id), sandboxStatus)); err == nil {
+		st.mergeSandboxStatus(string(b))
+	}
 	return &st, nil
+}
+
+// OpenSandboxStatus opens (creating it) the file in which id's sandbox
+// process records its status changes. The sandbox is fenced from the
+// host's files (runsc/fence) and cannot rewrite the state file, so it
+// writes this one through the descriptor opened before the fence
+// (WriteSandboxStatus), and Load folds it into the state.
+func (s Store) OpenSandboxStatus(id string) (*os.File, error) {
+	return os.OpenFile(filepath.Join(s.Dir(id), sandboxStatus), os.O_RDWR|os.O_CREATE, 0o600)
+}
+
+// WriteSandboxStatus records status (and the init's exit status, for
+// Stopped) in f, a file from OpenSandboxStatus: one fixed-length record
+// rewritten in place with a single pwrite, so that a reader never sees
+// a mix of two.
+func WriteSandboxStatus(f *os.File, status string, exit int) error {
+	rec := fmt.Sprintf("%-8s %4d\n", status, exit)
+	if _, err := f.WriteAt([]byte(rec), 0); err != nil {
+		return err
+	}
+	return f.Sync()
+}
+
+// mergeSandboxStatus folds the sandbox's record into st: an exit the
+// state file does not know yet, or a running/paused change of a
+// container that has not stopped.
+func (st *State) mergeSandboxStatus(rec string) {
+	f := strings.Fields(rec)
+	if len(f) != 2 {
+		return
+	}
+	code, err := strconv.Atoi(f[1])
+	if err != nil {
+		return
+	}
+	switch f[0] {
+	case Stopped:
+		if !st.Exited {
+			st.Status, st.Exited, st.ExitStatus = Stopped, true, code
+		}
+	case Running, Paused:
+		if st.Status != Stopped {
+			st.Status = f[0]
+		}
+	}
 }
 
 // Update loads id's state under its lock, lets f change it and saves it

@@ -199,13 +199,23 @@ func readRequest(c *net.UnixConn) (Request, []*os.File, error) {
 	return req, files, nil
 }
 
+// KeepSocket makes Close leave the socket file in place: a fenced sandbox
+// (runsc/fence) can no longer reach it by path, and `runsc delete`
+// removes it with the state directory.
+func (s *Server) KeepSocket() {
+	s.ln.SetUnlinkOnClose(false)
+	s.path = ""
+}
+
 // Close stops accepting connections, removes the socket and gives the
 // connections being served up to two seconds to send their answers (a
 // waiter must learn the exit status before the sandbox process exits).
 func (s *Server) Close() {
 	s.ln.Close()
 	s.wg.Wait()
-	_ = os.Remove(s.path)
+	if s.path != "" {
+		_ = os.Remove(s.path)
+	}
 	done := make(chan struct{})
 	go func() {
 		s.cwg.Wait()

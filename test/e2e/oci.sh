@@ -386,6 +386,37 @@ B=$(bundle tty '{"process":{"args":["true"],"terminal":true}}')
 rs create --bundle "$B" tty
 if [ "$status" -ne 0 ] && grep -q "console socket" <<<"$err" && [ ! -e "$STATE/tty" ]; then pass "terminal without console socket"; else fail "terminal without console socket" "status $status" "$err"; fi
 
+# The sandbox process is fenced (DESIGN.md §1, runsc/fence): its seccomp
+# filter is on, it has no capability in any set, no_new_privs, and an empty
+# root that is not the host's; so have the platform's stubs. exec still
+# works in it, and /proc/self/fd names the stdio exec sent.
+B=$(bundle fenced '{"process":{"args":["sleep","1000"]}}')
+rs create --bundle "$B" --pid-file "$WORK/fenced.pid" fenced
+rs start fenced
+pid=$(cat "$WORK/fenced.pid" 2>/dev/null)
+sleep 0.3
+why=""
+stubs=$(cat /proc/"$pid"/task/*/children 2>/dev/null)
+[ -n "$stubs" ] || why="no stubs"
+for p in $pid $stubs; do
+	s=/proc/$p/status
+	grep -q '^Seccomp:[[:space:]]*2$' "$s" || why="$why $p:Seccomp"
+	for c in CapInh CapPrm CapEff CapBnd CapAmb; do
+		grep -q "^$c:[[:space:]]*0000000000000000$" "$s" || why="$why $p:$c"
+	done
+	grep -q '^NoNewPrivs:[[:space:]]*1$' "$s" || why="$why $p:NoNewPrivs"
+	[ -z "$(ls -A "/proc/$p/root" 2>&1)" ] || why="$why $p:root-not-empty"
+	[ "$(stat -L -c %d:%i "/proc/$p/root")" != "$(stat -c %d:%i /)" ] || why="$why $p:host-root"
+done
+if [ -n "$pid" ] && [ -z "$why" ]; then pass "fenced sandbox"; else fail "fenced sandbox" "pid $pid:$why"; fi
+rs exec fenced sh -c 'echo in; ls -l /proc/self/fd/1'
+if [ "$status" -eq 0 ] && [ "$(head -1 <<<"$out")" = in ] && grep -q -- "-> $WORK/out\$" <<<"$out"; then pass "exec in a fenced sandbox"; else fail "exec in a fenced sandbox" "status $status" "$out" "$err"; fi
+rs kill fenced 9
+rs wait fenced
+w=$status
+rs delete fenced
+if [ "$w" -eq 137 ] && [ ! -e "$STATE/fenced" ]; then pass "fenced sandbox: exit status through its status record"; else fail "fenced sandbox: exit status through its status record" "wait $w" "$err"; fi
+
 # Bad input: a clear error and nothing left behind.
 mkdir -p "$WORK/noconfig"
 rs create --bundle "$WORK/noconfig" bad1

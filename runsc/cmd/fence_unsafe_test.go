@@ -1,0 +1,248 @@
+package cmd_test
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/rampart-sandbox/rampart/runsc/fence"
+)
+
+// TestSandboxFenced starts `runsc do -- sleep` and checks the sandbox
+// process from outside, as DESIGN.md §1 describes it: seccomp filter mode
+// with exactly the filter fence.Program builds from the pinned rules
+// (read back with PTRACE_SECCOMP_GET_FILTER), no capability in any set,
+// no_new_privs, and a root that is an empty directory, not the host's;
+// the platform's stubs alike (with their own filter). It needs root.
+func TestSandboxFenced(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("needs root to start a sandbox")
+	}
+	if testing.Short() {
+		t.Skip("builds and runs a sandbox")
+	}
+	do, sandbox := startSandbox(t)
+	defer func() {
+		do.Process.Kill()
+		do.Wait()
+	}()
+	for _, pid := range append([]int{sandbox}, children(sandbox)...) {
+		st := status(t, pid)
+		for k, want := range map[string]string{"Seccomp": "2", "CapInh": "0000000000000000", "CapPrm": "0000000000000000",
+			"CapEff": "0000000000000000", "CapBnd": "0000000000000000", "CapAmb": "0000000000000000", "NoNewPrivs": "1"} {
+			if st[k] != want {
+				t.Errorf("pid %d (sandbox %d): %s: %q, want %q", pid, sandbox, k, st[k], want)
+			}
+		}
+		root := "/proc/" + strconv.Itoa(pid) + "/root"
+		ents, err := os.ReadDir(root)
+		if err != nil || len(ents) != 0 {
+			t.Errorf("pid %d (sandbox %d): root is not empty: %v %v", pid, sandbox, ents, err)
+		}
+		var a, b unix.Stat_t
+		if unix.Stat(root, &a) != nil || unix.Stat("/", &b) != nil || (a.Dev == b.Dev && a.Ino == b.Ino) {
+			t.Errorf("pid %d (sandbox %d): root is the host's", pid, sandbox)
+		}
+	}
+	want, err := fence.Program(fence.Rules(fence.Options{}), fence.RetKillProcess)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := seccompFilter(sandbox)
+	if err != nil {
+		t.Fatalf("reading the sandbox's filter: %v", err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("the sandbox's filter has %d instructions, fence.Program %d", len(got), len(want))
+	}
+	for i := range got {
+		if got[i] != want[i] {
+			t.Fatalf("the sandbox's filter differs from fence.Program at %d: %+v, want %+v", i, got[i], want[i])
+		}
+	}
+}
+
+// startSandbox builds runsc and starts `runsc do -- sleep 30`; it returns
+// the do process and the sandbox's pid once the application runs.
+func startSandbox(t *testing.T) (*exec.Cmd, int) {
+	t.Helper()
+	dir := t.TempDir()
+	runsc := filepath.Join(dir, "runsc")
+	build := exec.Command("go", "build", "-o", runsc, "github.com/rampart-sandbox/rampart/runsc")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building runsc: %v\n%s", err, out)
+	}
+	do := exec.Command(runsc, "do", "--", "/bin/sleep", "30")
+	if err := do.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var sandbox int
+	for i := 0; i < 100 && sandbox == 0; i++ {
+		time.Sleep(50 * time.Millisecond)
+		for _, c := range children(do.Process.Pid) {
+			if cl, _ := os.ReadFile("/proc/" + strconv.Itoa(c) + "/cmdline"); bytes.Contains(cl, []byte("\x00boot\x00")) {
+				// Fenced once the first stub (the application) runs.
+				if len(children(c)) > 1 {
+					sandbox = c
+				}
+			}
+		}
+	}
+	if sandbox == 0 {
+		do.Process.Kill()
+		do.Wait()
+		t.Fatal("no sandbox process with its stubs")
+	}
+	return do, sandbox
+}
+
+// TestSandboxKilledByFilter makes the real sentry run a syscall outside
+// its allow-list (socket(2), injected at one of its own syscall
+// instructions with ptrace) and checks that the filter kills the whole
+// sandbox with SIGSYS, which `runsc do` reports as 128+31. It needs root.
+func TestSandboxKilledByFilter(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("needs root to start a sandbox")
+	}
+	if testing.Short() {
+		t.Skip("builds and runs a sandbox")
+	}
+	do, sandbox := startSandbox(t)
+	defer func() {
+		do.Process.Kill()
+		do.Wait()
+	}()
+	if err := injectSocket(sandbox); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- do.Wait() }()
+	select {
+	case err := <-done:
+		ee, ok := err.(*exec.ExitError)
+		if !ok || ee.ExitCode() != 128+int(unix.SIGSYS) {
+			t.Fatalf("runsc do: %v, want exit status %d (the sandbox killed by SIGSYS)", err, 128+int(unix.SIGSYS))
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the sandbox survived a socket(2) outside its allow-list")
+	}
+}
+
+// injectSocket stops a thread of pid that sits in a syscall and makes it
+// run socket(AF_INET, SOCK_STREAM, 0) at that syscall instruction.
+func injectSocket(pid int) error {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	tids, _ := filepath.Glob("/proc/" + strconv.Itoa(pid) + "/task/*")
+	for _, d := range tids {
+		tid, err := strconv.Atoi(filepath.Base(d))
+		if err != nil {
+			continue
+		}
+		if err := unix.PtraceSeize(tid); err != nil {
+			continue
+		}
+		if err := unix.PtraceInterrupt(tid); err != nil {
+			unix.PtraceDetach(tid)
+			continue
+		}
+		var ws unix.WaitStatus
+		if _, err := unix.Wait4(tid, &ws, unix.WALL, nil); err != nil {
+			unix.PtraceDetach(tid)
+			continue
+		}
+		var regs unix.PtraceRegs
+		var insn [8]byte
+		if unix.PtraceGetRegs(tid, &regs) != nil || regs.Rip < 2 {
+			unix.PtraceDetach(tid)
+			continue
+		}
+		if n, err := unix.PtracePeekText(tid, uintptr(regs.Rip-2), insn[:]); err != nil || n < 2 || insn[0] != 0x0f || insn[1] != 0x05 {
+			unix.PtraceDetach(tid)
+			continue
+		}
+		regs.Rip -= 2
+		regs.Orig_rax = ^uint64(0) // no syscall restart
+		regs.Rax = unix.SYS_SOCKET
+		regs.Rdi, regs.Rsi, regs.Rdx = unix.AF_INET, unix.SOCK_STREAM, 0
+		if err := unix.PtraceSetRegs(tid, &regs); err != nil {
+			unix.PtraceDetach(tid)
+			continue
+		}
+		return unix.PtraceDetach(tid)
+	}
+	return fmt.Errorf("no thread of %d stopped at a syscall instruction", pid)
+}
+
+// children are the child processes of pid (of all its threads).
+func children(pid int) []int {
+	var out []int
+	tasks, _ := filepath.Glob("/proc/" + strconv.Itoa(pid) + "/task/*/children")
+	for _, f := range tasks {
+		b, _ := os.ReadFile(f)
+		for _, s := range strings.Fields(string(b)) {
+			if n, err := strconv.Atoi(s); err == nil {
+				out = append(out, n)
+			}
+		}
+	}
+	return out
+}
+
+func status(t *testing.T, pid int) map[string]string {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]string{}
+	for _, l := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(l, ":"); ok {
+			m[k] = strings.TrimSpace(v)
+		}
+	}
+	return m
+}
+
+// seccompFilter reads the first seccomp filter of pid's main thread:
+// PTRACE_SEIZE, PTRACE_INTERRUPT, PTRACE_SECCOMP_GET_FILTER, detach.
+func seccompFilter(pid int) ([]unix.SockFilter, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	ptrace := func(req, pid int, addr, data uintptr) (uintptr, error) {
+		r, _, e := syscall.Syscall6(unix.SYS_PTRACE, uintptr(req), uintptr(pid), addr, data, 0, 0)
+		if e != 0 {
+			return 0, e
+		}
+		return r, nil
+	}
+	if _, err := ptrace(unix.PTRACE_SEIZE, pid, 0, 0); err != nil {
+		return nil, err
+	}
+	defer ptrace(unix.PTRACE_DETACH, pid, 0, 0)
+	if _, err := ptrace(unix.PTRACE_INTERRUPT, pid, 0, 0); err != nil {
+		return nil, err
+	}
+	var ws unix.WaitStatus
+	if _, err := unix.Wait4(pid, &ws, unix.WALL, nil); err != nil {
+		return nil, err
+	}
+	const ptraceSeccompGetFilter = 0x420c
+	buf := make([]unix.SockFilter, unix.BPF_MAXINSNS)
+	n, err := ptrace(ptraceSeccompGetFilter, pid, 0, uintptr(unsafe.Pointer(&buf[0])))
+	if err != nil {
+		return nil, err
+	}
+	return buf[:n], nil
+}

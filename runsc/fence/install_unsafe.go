@@ -1,0 +1,50 @@
+//go:build linux && amd64
+
+package fence
+
+import (
+	"runtime"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+const (
+	seccompSetModeFilter   = 1
+	seccompFilterFlagTSync = 1
+)
+
+// InstallFilter installs the allow-list of Rules(opts) on every thread of
+// the process (SECCOMP_FILTER_FLAG_TSYNC), with no_new_privs. Threads and
+// processes the sandbox makes afterwards inherit it; the ptrace
+// platform's stubs, forked before, keep their own filter only.
+//
+// The caller must have made, before, every one-time system call outside
+// the list: opening files, binding sockets, the platform's start-up.
+func InstallFilter(opts Options) error {
+	prog, err := Program(Rules(opts), opts.denyAction())
+	if err != nil {
+		return err
+	}
+	// Let the runtime make its lazy first-use calls now: the netpoller
+	// and timers, and a GC cycle.
+	time.Sleep(time.Microsecond)
+	runtime.GC()
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+		return err
+	}
+	fp := unix.SockFprog{Len: uint16(len(prog)), Filter: &prog[0]}
+	r, _, e := unix.Syscall(unix.SYS_SECCOMP, seccompSetModeFilter, seccompFilterFlagTSync, uintptr(unsafe.Pointer(&fp)))
+	runtime.KeepAlive(prog)
+	if e != 0 {
+		return e
+	}
+	if r != 0 {
+		// TSYNC failed for the thread whose id is r.
+		return unix.EAGAIN
+	}
+	return nil
+}
