@@ -25,8 +25,11 @@ type addressSpace struct {
 	// without touching the region.
 	released atomic.Bool
 
-	// mu serialises requests and protects slots.
+	// mu serialises requests and protects slots and reaped.
 	mu sync.Mutex
+	// reaped is set once the stub has been waited for: its pid may be
+	// reused and must not be signalled or waited for again.
+	reaped bool
 	// slots says which thread slots are in use (slotUsed), free, or held by
 	// a thread told to exit (slotExiting: free once its state word is 0).
 	slots [maxThreads + 1]uint8
@@ -52,7 +55,7 @@ func (as *addressSpace) MapFile(addr uint64, fd int, off, length uint64, at user
 	if as.released.Load() {
 		return fmt.Errorf("address space released: %w", platform.ErrContextDead)
 	}
-	ret, err := as.r.call(as.pid, unix.SYS_MMAP, 0, addr, length, uint64(at.Prot()), unix.MAP_SHARED|unix.MAP_FIXED, uint64(fd), off)
+	ret, err := as.r.call(as.pid, &as.reaped, unix.SYS_MMAP, 0, addr, length, uint64(at.Prot()), unix.MAP_SHARED|unix.MAP_FIXED, uint64(fd), off)
 	if err == nil && ret != addr {
 		err = fmt.Errorf("mmap returned %#x, want %#x", ret, addr)
 	}
@@ -69,7 +72,7 @@ func (as *addressSpace) Unmap(addr, length uint64) error {
 	if as.released.Load() {
 		return fmt.Errorf("address space released: %w", platform.ErrContextDead)
 	}
-	_, err := as.r.call(as.pid, unix.SYS_MUNMAP, 0, addr, length)
+	_, err := as.r.call(as.pid, &as.reaped, unix.SYS_MUNMAP, 0, addr, length)
 	return err
 }
 
@@ -81,9 +84,12 @@ func (as *addressSpace) Release() {
 	if as.released.Swap(true) {
 		return
 	}
-	unix.Kill(int(as.pid), unix.SIGKILL)
-	var ws unix.WaitStatus
-	wait4(as.pid, &ws, 0)
+	if !as.reaped {
+		unix.Kill(int(as.pid), unix.SIGKILL)
+		var ws unix.WaitStatus
+		wait4(as.pid, &ws, 0)
+		as.reaped = true
+	}
 	as.p.freeRegion(as.r)
 }
 
@@ -107,7 +113,7 @@ func (as *addressSpace) newThread() (*thread, error) {
 	t.sentrySleep = word(t.page, tSentrySleep)
 	t.stubSleep = word(t.page, tStubSleep)
 	stubSlot := as.p.regionAddr + uint64(slot)*slotSize
-	tid, err := as.r.call(as.pid, unix.SYS_CLONE, stubSlot, threadFlags, 0, 0, stubSlot+tState, 0)
+	tid, err := as.r.call(as.pid, &as.reaped, unix.SYS_CLONE, stubSlot, threadFlags, 0, 0, stubSlot+tState, 0)
 	if err != nil {
 		as.slots[slot] = slotFree
 		as.mu.Unlock()
@@ -116,7 +122,7 @@ func (as *addressSpace) newThread() (*thread, error) {
 	as.mu.Unlock()
 	t.tid = int32(tid)
 	// The thread parks with a ud2 at thread_park once its set-up is done.
-	if !waitWhile(t.state, stNone, t.sentrySleep, as.p.spin, as.pid, t.tid, nil) || load(t.state) != stEvent {
+	if !waitWhile(t.state, stNone, t.sentrySleep, as.p.spin, as.pid, t.tid, nil, nil) || load(t.state) != stEvent {
 		t.release()
 		return nil, fmt.Errorf("stub thread %d died during set-up: %w", t.tid, platform.ErrContextDead)
 	}

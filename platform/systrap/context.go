@@ -137,7 +137,7 @@ func (t *thread) run(c *context) bool {
 	if load(t.stubSleep) != 0 {
 		futexWake(t.state)
 	}
-	if waitWhile(t.state, stRun, t.sentrySleep, t.as.p.spin, t.as.pid, t.tid, &c.interrupt) {
+	if waitWhile(t.state, stRun, t.sentrySleep, t.as.p.spin, t.as.pid, t.tid, &c.interrupt, nil) {
 		return load(t.state) == stEvent
 	}
 	return false

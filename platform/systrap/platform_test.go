@@ -36,6 +36,7 @@ func waitExit(t *testing.T, as platform.AddressSpace) unix.WaitStatus {
 		t.Fatalf("wait4: %v", err)
 	}
 	a.released.Store(true)
+	a.reaped = true
 	a.p.freeRegion(a.r)
 	return ws
 }

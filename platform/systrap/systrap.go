@@ -62,8 +62,10 @@ type Platform struct {
 	// premadePID is the pre-made stub, serving requests on premade.
 	premadePID int32
 	premade    *region
-	// premadeMu serialises requests to the pre-made stub.
-	premadeMu sync.Mutex
+	// premadeMu serialises requests to the pre-made stub and protects
+	// premadeReaped, set once it has died and been reaped.
+	premadeMu     sync.Mutex
+	premadeReaped bool
 
 	// regionsMu protects free and size.
 	regionsMu sync.Mutex
@@ -143,9 +145,14 @@ func (p *Platform) keeper(ready chan<- error) {
 	p.premadePID = pid
 	ready <- nil
 	<-p.closed
-	unix.Kill(int(pid), unix.SIGKILL)
-	var ws unix.WaitStatus
-	wait4(pid, &ws, 0)
+	p.premadeMu.Lock()
+	if !p.premadeReaped {
+		unix.Kill(int(pid), unix.SIGKILL)
+		var ws unix.WaitStatus
+		wait4(pid, &ws, 0)
+		p.premadeReaped = true
+	}
+	p.premadeMu.Unlock()
 }
 
 // Close kills the pre-made stub. Address spaces still alive die with it
@@ -183,7 +190,7 @@ func (p *Platform) NewAddressSpace() (platform.AddressSpace, error) {
 		return nil, err
 	}
 	p.premadeMu.Lock()
-	pid, err := p.premade.call(p.premadePID, unix.SYS_CLONE, r.off, forkFlags)
+	pid, err := p.premade.call(p.premadePID, &p.premadeReaped, unix.SYS_CLONE, r.off, forkFlags)
 	p.premadeMu.Unlock()
 	if err != nil {
 		p.freeRegion(r)
@@ -238,8 +245,9 @@ func (p *Platform) freeRegion(r *region) {
 
 // call has the server thread of stub pid, which serves r, run syscall nr
 // with args (extra goes to r12, for clone children) and returns its
-// result. The caller serialises calls on r.
-func (r *region) call(pid int32, nr uintptr, extra uint64, args ...uint64) (uint64, error) {
+// result. If the stub died, call reaps it and sets *reaped. The caller
+// serialises calls on r and owns *reaped.
+func (r *region) call(pid int32, reaped *bool, nr uintptr, extra uint64, args ...uint64) (uint64, error) {
 	le := binary.LittleEndian
 	req := r.mem
 	seqW := word(req, rSeq)
@@ -256,7 +264,10 @@ func (r *region) call(pid int32, nr uintptr, extra uint64, args ...uint64) (uint
 	swap(seqW, seq)
 	futexWake(seqW)
 	done := word(req, respOff+pSeq)
-	if !waitWhile(done, seq-1, word(req, respOff+pSentrySleep), serverSpin, pid, 0, nil) {
+	if *reaped {
+		return 0, fmt.Errorf("stub %d is dead: %w", pid, platform.ErrContextDead)
+	}
+	if !waitWhile(done, seq-1, word(req, respOff+pSentrySleep), serverSpin, pid, 0, nil, reaped) {
 		return 0, fmt.Errorf("stub %d died: %w", pid, platform.ErrContextDead)
 	}
 	if got := load(done); got != seq {
@@ -279,12 +290,13 @@ var livenessPeriod = unix.Timespec{Sec: 1}
 // waitWhile waits until *w != v: it spins, then sleeps on the futex with
 // *sleep set (the other side wakes it only then). Every livenessPeriod it
 // checks that the other side lives: the thread tid of stub pid, or if tid
-// is 0, the stub process. It returns false if the other side died.
+// is 0, the stub process, which is then reaped if dead (*reaped is set). It
+// returns false if the other side died.
 //
 // If interrupt is not nil (a thread running application code), an
 // interrupt left unanswered is signalled again at each period, and after
 // deafStrikes periods the thread is killed (see thread.run).
-func waitWhile(w *uint32, v uint32, sleep *uint32, spin int, pid, tid int32, interrupt *atomic.Uint32) bool {
+func waitWhile(w *uint32, v uint32, sleep *uint32, spin int, pid, tid int32, interrupt *atomic.Uint32, reaped *bool) bool {
 	for i := 0; i < spin; i++ {
 		if load(w) != v {
 			return true
@@ -303,7 +315,8 @@ func waitWhile(w *uint32, v uint32, sleep *uint32, spin int, pid, tid int32, int
 				swap(sleep, 0)
 				return false
 			}
-		} else if exited(pid) {
+		} else if reapIfDead(pid) {
+			*reaped = true
 			swap(sleep, 0)
 			return false
 		}
