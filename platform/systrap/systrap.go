@@ -16,12 +16,9 @@
 package systrap
 
 import (
-	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -338,26 +335,18 @@ func waitWhile(w *uint32, v uint32, sleep *uint32, spin int, pid, tid int32, int
 const deafStrikes = 5
 
 // hasFSGSBASE reports whether user space may use rdfsbase and friends
-// (AT_HWCAP2 bit HWCAP2_FSGSBASE).
+// (AT_HWCAP2 bit HWCAP2_FSGSBASE). It reads the auxiliary vector the Go
+// runtime kept, since /proc may be out of reach (the sandbox's fence).
 func hasFSGSBASE() bool {
-	f, err := os.Open("/proc/self/auxv")
+	const atHWCAP2, hwcap2FSGSBASE = 26, 1 << 1
+	auxv, err := unix.Auxv()
 	if err != nil {
 		return false
 	}
-	defer f.Close()
-	const atHWCAP2, hwcap2FSGSBASE = 26, 1 << 1
-	rd := bufio.NewReader(f)
-	var kv [16]byte
-	for {
-		if _, err := io.ReadFull(rd, kv[:]); err != nil {
-			return false
-		}
-		k, v := binary.LittleEndian.Uint64(kv[:]), binary.LittleEndian.Uint64(kv[8:])
-		if k == 0 {
-			return false
-		}
-		if k == atHWCAP2 {
-			return v&hwcap2FSGSBASE != 0
+	for _, kv := range auxv {
+		if kv[0] == atHWCAP2 {
+			return kv[1]&hwcap2FSGSBASE != 0
 		}
 	}
+	return false
 }
