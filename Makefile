@@ -25,7 +25,8 @@ TEST_CFLAGS   := -O2 -Wall -Werror
 RUNSC_DEP     := $(if $(findstring $(CURDIR)/bin/runsc,$(RUNSC)),build)
 
 .PHONY: all help build vdso deps deps-demo deps-test deps-bench demo test fmt-check vet \
-	gotest syscall-build syscall-tests syscall-tests-rootfs syscall-tests-native smoke oci goprog bench clean
+	gotest syscall-build syscall-tests syscall-tests-rootfs syscall-tests-native smoke oci goprog bench clean \
+	systrap-stub syscall-tests-systrap smoke-systrap test-systrap
 
 all: build
 
@@ -34,13 +35,15 @@ help:
 	@echo "make vdso                  rebuild the vDSO blob (needs gcc)"
 	@echo "make deps                  install missing Debian packages for test and bench"
 	@echo "make demo                  build and run a shell in the sandbox"
-	@echo "make test                  gofmt, go vet, go test -race, syscall tests, smoke tests"
+	@echo "make test                  gofmt, go vet, go test -race, syscall and smoke tests (ptrace and systrap), oci"
 	@echo "make syscall-tests [T=mmap] C tests natively, then under \$$RUNSC"
 	@echo "make syscall-tests-rootfs  file C tests with /tmp and /dev/shm on the overlay root"
 	@echo "make syscall-tests-native  C tests natively only (checks the tests)"
 	@echo "make smoke                 real programs natively and under \$$RUNSC"
 	@echo "make oci                   bin/runsc as an OCI runtime on busybox bundles"
-	@echo "make bench                 microbenchmarks: native, runc, gVisor, Rampart"
+	@echo "make bench                 microbenchmarks: native, runc, gVisor, Rampart (ptrace, systrap)"
+	@echo "make test-systrap          syscall and smoke tests with --platform=systrap"
+	@echo "make systrap-stub          rebuild the systrap stub blob (needs gcc)"
 
 build:
 	CGO_ENABLED=0 $(GO) build -o bin/runsc ./runsc
@@ -49,6 +52,9 @@ vdso:
 	@if [ -x sentry/loader/vdso/build.sh ]; then sentry/loader/vdso/build.sh; \
 	elif [ -f sentry/loader/vdso/csrc/build.sh ]; then sh sentry/loader/vdso/csrc/build.sh; \
 	else echo "no vDSO build script yet"; fi
+
+systrap-stub:
+	platform/systrap/stubsrc/build.sh
 
 deps: deps-test deps-bench
 deps-demo:
@@ -69,9 +75,11 @@ test: deps-test fmt-check vet gotest build
 	$(MAKE) --no-print-directory syscall-tests-rootfs 2>&1 | tee bin/syscall-tests-rootfs.log; [ $${PIPESTATUS[0]} -eq 0 ] || rc=1; \
 	$(MAKE) --no-print-directory smoke 2>&1 | tee bin/smoke.log; [ $${PIPESTATUS[0]} -eq 0 ] || rc=1; \
 	$(MAKE) --no-print-directory oci 2>&1 | tee bin/oci.log; [ $${PIPESTATUS[0]} -eq 0 ] || rc=1; \
-	tail -q -n 50 bin/syscall-tests.log bin/syscall-tests-rootfs.log bin/smoke.log bin/oci.log | \
+	$(MAKE) --no-print-directory syscall-tests-systrap 2>&1 | tee bin/syscall-tests-systrap.log; [ $${PIPESTATUS[0]} -eq 0 ] || rc=1; \
+	$(MAKE) --no-print-directory smoke-systrap 2>&1 | tee bin/smoke-systrap.log; [ $${PIPESTATUS[0]} -eq 0 ] || rc=1; \
+	tail -q -n 50 bin/syscall-tests.log bin/syscall-tests-rootfs.log bin/smoke.log bin/oci.log bin/syscall-tests-systrap.log bin/smoke-systrap.log | \
 		awk '/^[0-9]+ passed, [0-9]+ failed(, [0-9]+ skipped)?$$/ { p += $$1; f += $$3; s += $$5; n++ } \
-		     END { if (n < 4) f++; printf "total: %d passed, %d failed, %d skipped\n", p, f, s }'; \
+		     END { if (n < 6) f++; printf "total: %d passed, %d failed, %d skipped\n", p, f, s }'; \
 	exit $$rc
 
 fmt-check:
@@ -116,6 +124,22 @@ syscall-tests-rootfs: syscall-build bin/syscall-runner build
 
 syscall-tests-native: syscall-build bin/syscall-runner
 	bin/syscall-runner -native-only -run "$(SYSCALL_NAMES)"
+
+# The same suites on the systrap platform (part of `make test`, with no
+# exclusions: the whole suite passes on both platforms).
+SYSTRAP_RUNSC := $(CURDIR)/bin/runsc --platform=systrap do --
+
+syscall-tests-systrap:
+	$(MAKE) --no-print-directory syscall-tests RUNSC="$(SYSTRAP_RUNSC)"
+
+smoke-systrap:
+	$(MAKE) --no-print-directory smoke RUNSC="$(SYSTRAP_RUNSC)"
+
+test-systrap: build
+	@rc=0; \
+	$(MAKE) --no-print-directory syscall-tests-systrap 2>&1 | tee bin/syscall-tests-systrap.log; [ $${PIPESTATUS[0]} -eq 0 ] || rc=1; \
+	$(MAKE) --no-print-directory smoke-systrap 2>&1 | tee bin/smoke-systrap.log; [ $${PIPESTATUS[0]} -eq 0 ] || rc=1; \
+	exit $$rc
 
 # ptydrive drives an interactive shell through a pseudo-terminal (smoke.sh).
 bin/ptydrive: test/e2e/ptydrive.c

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # run.sh builds the microbenchmarks in bench/micro and runs each of them
 # natively, under runc, under Debian's gVisor (runsc, ptrace platform) and
-# under Rampart (bin/runsc do), in one run, and prints ns/op with the ratio to
+# under Rampart on its ptrace platform (bin/runsc do) and on its systrap
+# platform (bin/runsc --platform=systrap do), in one run, and prints ns/op with the ratio to
 # native. A runtime that is missing or fails shows "n/a"; that never fails the
 # run. Timings are for reading, not for pass/fail: the machines are noisy.
 #
 #   bench/run.sh [-t SECONDS] [BENCHMARK...]
 #
-# Environment: RAMPART (default "bin/runsc do --"), GVISOR (default
+# Environment: RAMPART (default "bin/runsc do --"), SYSTRAP (default
+# "bin/runsc --platform=systrap do --"), GVISOR (default
 # /usr/bin/runsc), RUNC (default runc).
 set -uo pipefail
 
@@ -21,6 +23,8 @@ if [ "${1:-}" = -t ]; then
 fi
 read -r -a RAMPART <<<"${RAMPART:-bin/runsc do --}"
 case "${RAMPART[0]}" in /*) ;; */*) RAMPART[0]="$ROOT/${RAMPART[0]}" ;; esac
+read -r -a SYSTRAP <<<"${SYSTRAP:-bin/runsc --platform=systrap do --}"
+case "${SYSTRAP[0]}" in /*) ;; */*) SYSTRAP[0]="$ROOT/${SYSTRAP[0]}" ;; esac
 GVISOR=${GVISOR:-/usr/bin/runsc}
 RUNC=${RUNC:-runc}
 LIMIT=${BENCH_TIMEOUT:-120}
@@ -90,6 +94,10 @@ run_one() {
 		[ -x "${RAMPART[0]}" ] || command -v "${RAMPART[0]}" >/dev/null || { echo n/a; return; }
 		cmd=("${RAMPART[@]}" "$OUT/bin/$b" "$TARGET")
 		;;
+	systrap)
+		[ -x "${SYSTRAP[0]}" ] || command -v "${SYSTRAP[0]}" >/dev/null || { echo n/a; return; }
+		cmd=("${SYSTRAP[@]}" "$OUT/bin/$b" "$TARGET")
+		;;
 	esac
 	{ echo "+ ${cmd[*]}"; } >"$log"
 	local out
@@ -123,6 +131,10 @@ startup() {
 		[ -x "${RAMPART[0]}" ] || command -v "${RAMPART[0]}" >/dev/null || { echo n/a; return; }
 		cmd=("${RAMPART[@]}" /bin/busybox true)
 		;;
+	systrap)
+		[ -x "${SYSTRAP[0]}" ] || command -v "${SYSTRAP[0]}" >/dev/null || { echo n/a; return; }
+		cmd=("${SYSTRAP[@]}" /bin/busybox true)
+		;;
 	esac
 	for i in 1 2 3 4 5; do
 		id=$((id + 1))
@@ -141,11 +153,12 @@ startup() {
 	echo "$best"
 }
 
-runtimes=(native runc gvisor rampart)
+runtimes=(native runc gvisor rampart systrap)
 rm -rf "$OUT/log"
 mkdir -p "$OUT/log" "$OUT/gvisor-state"
 echo "runtimes: native; runc: $("$RUNC" --version 2>/dev/null | head -1 || echo missing);" \
-	"gvisor: $("$GVISOR" --version 2>/dev/null | head -1 || echo missing); rampart: ${RAMPART[*]}"
+	"gvisor: $("$GVISOR" --version 2>/dev/null | head -1 || echo missing); rampart: ${RAMPART[*]};" \
+	"systrap: ${SYSTRAP[*]}"
 echo "target time per measurement: ${TARGET}s; logs in bench/out/log"
 echo
 

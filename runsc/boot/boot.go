@@ -18,7 +18,9 @@ import (
 
 	"github.com/rampart-sandbox/rampart/fs/proc"
 	"github.com/rampart-sandbox/rampart/fs/rootfs"
+	"github.com/rampart-sandbox/rampart/platform"
 	"github.com/rampart-sandbox/rampart/platform/ptrace"
+	"github.com/rampart-sandbox/rampart/platform/systrap"
 	"github.com/rampart-sandbox/rampart/runsc/fence"
 	"github.com/rampart-sandbox/rampart/sentry/kernel"
 	"github.com/rampart-sandbox/rampart/sentry/kernel/auth"
@@ -33,7 +35,13 @@ type Config struct {
 	Cwd      string
 	Hostname string
 	Strace   bool
-	Debug    bool
+
+	// Platform is "ptrace" (the default when empty) or "systrap".
+	Platform string
+	// Spin is systrap's Options.Spin.
+	Spin int
+
+	Debug bool
 	// DebugDir, if set, receives the sandbox's debug log.
 	DebugDir string
 	// Terminal gives the init a terminal of the sentry's devpts as its
@@ -142,9 +150,9 @@ func Run(c Config) (int, error) {
 	}
 	defer mf.Close()
 
-	p, err := ptrace.New(mf.FD())
+	p, err := newPlatform(c.Platform, c.Spin, mf.FD())
 	if err != nil {
-		return 1, fmt.Errorf("starting the ptrace platform: %w", err)
+		return 1, err
 	}
 	defer p.Close()
 
@@ -337,4 +345,23 @@ func hostGroups() []auth.KGID {
 		out[i] = auth.KGID(g)
 	}
 	return out
+}
+
+// newPlatform starts the platform named by --platform on the memory file.
+func newPlatform(name string, spin, memFD int) (platform.Platform, error) {
+	switch name {
+	case "", "ptrace":
+		p, err := ptrace.New(memFD)
+		if err != nil {
+			return nil, fmt.Errorf("starting the ptrace platform: %w", err)
+		}
+		return p, nil
+	case "systrap":
+		p, err := systrap.New(memFD, systrap.Options{Spin: spin})
+		if err != nil {
+			return nil, fmt.Errorf("starting the systrap platform: %w", err)
+		}
+		return p, nil
+	}
+	return nil, fmt.Errorf("unknown platform %q", name)
 }

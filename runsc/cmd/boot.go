@@ -64,6 +64,8 @@ func (b *Boot) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands
 		Cwd:      b.cwd,
 		Hostname: b.hostname,
 		Strace:   b.Global.Strace,
+		Platform: b.Global.Platform,
+		Spin:     b.Global.SystrapSpin,
 		Debug:    b.Global.Debug || b.Global.DebugLog != "",
 		DebugDir: b.Global.DebugLog,
 		// The host root is never written: under the overlay, writes

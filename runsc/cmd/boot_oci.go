@@ -43,6 +43,8 @@ func (b *Boot) executeOCI() subcommands.ExitStatus {
 	}
 	cfg.Root = rootOptions(spec, b.Global.Overlay)
 	cfg.Strace = b.Global.Strace
+	cfg.Platform = b.Global.Platform
+	cfg.Spin = b.Global.SystrapSpin
 	cfg.Debug = b.Global.Debug || b.Global.DebugLog != ""
 	cfg.DebugDir = b.Global.DebugLog
 	// The sandbox records its status changes through a descriptor: once

@@ -14,9 +14,13 @@ type Global struct {
 	DebugLog string
 	Strace   bool
 	Platform string
-	Network  string
-	Log      string
-	LogFmt   string
+
+	// SystrapSpin is systrap's Options.Spin.
+	SystrapSpin int
+
+	Network string
+	Log     string
+	LogFmt  string
 	// Overlay is "root" (the default: the container's root is an overlay
 	// with a writable layer in sentry memory; the image never changes)
 	// or "none" (writes go to the image itself when config.json's root is
@@ -33,7 +37,8 @@ func Register(fs *flag.FlagSet) *Global {
 	fs.BoolVar(&g.Debug, "debug", false, "log sentry diagnostics")
 	fs.StringVar(&g.DebugLog, "debug-log", "", "directory to write debug logs to (implies --debug)")
 	fs.BoolVar(&g.Strace, "strace", false, "print every application syscall with its arguments, result and duration")
-	fs.StringVar(&g.Platform, "platform", "ptrace", "platform that runs application code: ptrace")
+	fs.StringVar(&g.Platform, "platform", "ptrace", "platform that runs application code: ptrace or systrap")
+	fs.IntVar(&g.SystrapSpin, "systrap-spin", 0, "systrap: PAUSEs to spin before sleeping at each hand-off (0: never spin, for loaded hosts)")
 	fs.StringVar(&g.Network, "network", "none", "network mode: none")
 	fs.StringVar(&g.Log, "log", "", "file for runtime log messages")
 	fs.StringVar(&g.LogFmt, "log-format", "text", "log format: text or json (runc's log lines)")
@@ -44,8 +49,11 @@ func Register(fs *flag.FlagSet) *Global {
 
 // Validate checks flag values.
 func (g *Global) Validate() error {
-	if g.Platform != "ptrace" {
-		return fmt.Errorf("unsupported platform %q (available: ptrace)", g.Platform)
+	if g.Platform != "ptrace" && g.Platform != "systrap" {
+		return fmt.Errorf("unsupported platform %q (available: ptrace, systrap)", g.Platform)
+	}
+	if g.SystrapSpin < 0 {
+		return fmt.Errorf("--systrap-spin must not be negative")
 	}
 	if g.LogFmt != "text" && g.LogFmt != "json" {
 		return fmt.Errorf("unknown log format %q (available: text, json)", g.LogFmt)
@@ -63,6 +71,9 @@ func (g *Global) Validate() error {
 // a child runsc process.
 func (g *Global) Args() []string {
 	a := []string{"--platform=" + g.Platform, "--network=" + g.Network, "--root=" + g.Root, "--log-format=" + g.LogFmt, "--overlay=" + g.Overlay}
+	if g.SystrapSpin != 0 {
+		a = append(a, fmt.Sprintf("--systrap-spin=%d", g.SystrapSpin))
+	}
 	if g.Log != "" {
 		a = append(a, "--log="+g.Log)
 	}

@@ -1,0 +1,166 @@
+//go:build linux && amd64
+
+package systrap
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/rampart-sandbox/rampart/platform"
+	"github.com/rampart-sandbox/rampart/sentry/usermem"
+)
+
+// addressSpace is a stub process. Its main thread serves requests (mmap,
+// munmap, thread clone) from the region's request page; application threads
+// run in the other threads, one per (context, address space) pair.
+type addressSpace struct {
+	p   *Platform
+	pid int32 // immutable
+	r   *region
+
+	// released is set by Release; contexts then forget their threads here
+	// without touching the region.
+	released atomic.Bool
+
+	// mu serialises requests and protects slots and reaped.
+	mu sync.Mutex
+	// reaped is set once the stub has been waited for: its pid may be
+	// reused and must not be signalled or waited for again.
+	reaped bool
+	// slots says which thread slots are in use (slotUsed), free, or held by
+	// a thread told to exit (slotExiting: free once its state word is 0).
+	slots [maxThreads + 1]uint8
+	hint  int
+}
+
+const (
+	slotFree = iota
+	slotUsed
+	slotExiting
+)
+
+var _ platform.AddressSpace = (*addressSpace)(nil)
+
+// MapFile implements platform.AddressSpace.MapFile: the stub's server
+// thread runs mmap(addr, length, prot, MAP_SHARED|MAP_FIXED, memFD, off).
+func (as *addressSpace) MapFile(addr uint64, fd int, off, length uint64, at usermem.AccessType) error {
+	if fd != as.p.memFD || !inUserRange(addr, length) || off%pageSize != 0 {
+		return unix.EINVAL
+	}
+	as.mu.Lock()
+	defer as.mu.Unlock()
+	if as.released.Load() {
+		return fmt.Errorf("address space released: %w", platform.ErrContextDead)
+	}
+	ret, err := as.r.call(as.pid, &as.reaped, unix.SYS_MMAP, 0, addr, length, uint64(at.Prot()), unix.MAP_SHARED|unix.MAP_FIXED, uint64(fd), off)
+	if err == nil && ret != addr {
+		err = fmt.Errorf("mmap returned %#x, want %#x", ret, addr)
+	}
+	return err
+}
+
+// Unmap implements platform.AddressSpace.Unmap.
+func (as *addressSpace) Unmap(addr, length uint64) error {
+	if !inUserRange(addr, length) {
+		return unix.EINVAL
+	}
+	as.mu.Lock()
+	defer as.mu.Unlock()
+	if as.released.Load() {
+		return fmt.Errorf("address space released: %w", platform.ErrContextDead)
+	}
+	_, err := as.r.call(as.pid, &as.reaped, unix.SYS_MUNMAP, 0, addr, length)
+	return err
+}
+
+// Release implements platform.AddressSpace.Release: it kills and reaps the
+// stub and recycles its region.
+func (as *addressSpace) Release() {
+	as.mu.Lock()
+	defer as.mu.Unlock()
+	if as.released.Swap(true) {
+		return
+	}
+	if !as.reaped {
+		unix.Kill(int(as.pid), unix.SIGKILL)
+		var ws unix.WaitStatus
+		wait4(as.pid, &ws, 0)
+		as.reaped = true
+	}
+	as.p.freeRegion(as.r)
+}
+
+// newThread creates an application thread in the stub and returns it once
+// it is parked in the handler.
+func (as *addressSpace) newThread() (*thread, error) {
+	as.mu.Lock()
+	if as.released.Load() {
+		as.mu.Unlock()
+		return nil, platform.ErrContextDead
+	}
+	slot := as.allocSlotLocked()
+	if slot < 0 {
+		as.mu.Unlock()
+		return nil, fmt.Errorf("more than %d threads in one address space: %w", maxThreads, unix.EAGAIN)
+	}
+	t := &thread{as: as, slot: slot, cpu: noCPU, page: as.r.mem[slot*slotSize : (slot+1)*slotSize]}
+	clear(t.page[:128])
+	*word(t.page, tSpin) = uint32(as.p.spin)
+	t.state = word(t.page, tState)
+	t.sentrySleep = word(t.page, tSentrySleep)
+	t.stubSleep = word(t.page, tStubSleep)
+	stubSlot := as.p.regionAddr + uint64(slot)*slotSize
+	tid, err := as.r.call(as.pid, &as.reaped, unix.SYS_CLONE, stubSlot, threadFlags, 0, 0, stubSlot+tState, 0)
+	if err != nil {
+		as.slots[slot] = slotFree
+		as.mu.Unlock()
+		return nil, fmt.Errorf("cloning a stub thread: %w", err)
+	}
+	as.mu.Unlock()
+	t.tid = int32(tid)
+	// The thread parks with a ud2 at thread_park once its set-up is done.
+	if !waitWhile(t.state, stNone, t.sentrySleep, as.p.spin, as.pid, t.tid, nil, nil) || load(t.state) != stEvent {
+		t.release()
+		return nil, fmt.Errorf("stub thread %d died during set-up: %w", t.tid, platform.ErrContextDead)
+	}
+	if err := t.parked(); err != nil {
+		t.release()
+		return nil, err
+	}
+	if s := t.signo(); s != unix.SIGILL || t.rip() != as.p.base+offThreadPark {
+		t.release()
+		return nil, fmt.Errorf("stub thread %d: set-up failed (signal %d at %#x): %w", t.tid, s, t.rip(), platform.ErrContextDead)
+	}
+	return t, nil
+}
+
+// allocSlotLocked returns a free thread slot, or -1.
+//
+// Preconditions: as.mu is locked.
+func (as *addressSpace) allocSlotLocked() int {
+	for n := 0; n < maxThreads; n++ {
+		i := 1 + (as.hint+n)%maxThreads
+		switch as.slots[i] {
+		case slotExiting:
+			if load(word(as.r.mem, i*slotSize+tState)) != stNone {
+				continue
+			}
+			fallthrough
+		case slotFree:
+			as.slots[i] = slotUsed
+			as.hint = i
+			return i
+		}
+	}
+	return -1
+}
+
+// inUserRange reports whether [addr, addr+length) is a non-empty,
+// page-aligned range of the application's part of the address space.
+func inUserRange(addr, length uint64) bool {
+	return addr%pageSize == 0 && length%pageSize == 0 && length != 0 &&
+		addr >= minUserAddress && addr+length > addr && addr+length <= maxUserAddress
+}

@@ -1,0 +1,312 @@
+//go:build linux && amd64
+
+package systrap
+
+import (
+	"encoding/binary"
+	"fmt"
+	"sync/atomic"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/rampart-sandbox/rampart/platform"
+	"github.com/rampart-sandbox/rampart/sentry/arch"
+	"github.com/rampart-sandbox/rampart/sentry/usermem"
+)
+
+const (
+	// si_code of a seccomp SIGSYS (SYS_SECCOMP).
+	sysSeccomp = 1
+	// si_code of a signal the kernel raised without details.
+	siKernel = 0x80
+
+	// negENOSYS is rax at syscall entry.
+	negENOSYS = ^uint64(unix.ENOSYS - 1)
+
+	// Offsets in the signal frame's ucontext and siginfo.
+	ucMcontext   = 40  // struct sigcontext in struct ucontext
+	ucSigmask    = 296 // ucontext.uc_sigmask
+	scErr        = 152 // sigcontext.err (the x86 error code)
+	scTrapno     = 160
+	scFPState    = 184
+	siCode       = 8
+	siAddr       = 16
+	siginfoSize  = 128
+	trapPageFlt  = 14
+	pfWrite      = 1 << 1
+	pfInstrFetch = 1 << 4
+
+	userCS = 0x33
+	userSS = 0x2b
+)
+
+// thread is an application thread of a stub, owned by one context. While
+// the context is not in Switch the thread is parked in the stub's handler
+// and its signal frame, in the region, holds the task's registers.
+type thread struct {
+	as   *addressSpace
+	tid  int32
+	slot int
+	// page is the sentry's view of the thread's slot (state page and
+	// alternate stack).
+	page                          []byte
+	state, stubSleep, sentrySleep *uint32
+	// uctx and info are the offsets in page of the parked frame's
+	// ucontext and siginfo, checked by parked.
+	uctx, info int
+	dead       bool
+	cpu        uint32 // the CPU t is bound to, or noCPU
+}
+
+// stubAddr is the thread's slot's address in the stub.
+func (t *thread) stubAddr() uint64 {
+	return t.as.p.regionAddr + uint64(t.slot)*slotSize
+}
+
+// parked checks and records where the frame of the thread's last signal
+// lies. The stub's memory is writable by the application, so nothing read
+// from it is trusted beyond "a value the application could choose".
+func (t *thread) parked() error {
+	le := binary.LittleEndian
+	base := t.stubAddr()
+	u := le.Uint64(t.page[tUctx:]) - base
+	i := le.Uint64(t.page[tInfo:]) - base
+	if u < pageSize || u > slotSize-arch.UContextSize || i < pageSize || i > slotSize-siginfoSize {
+		return fmt.Errorf("stub thread %d: signal frame outside its stack (%#x): %w", t.tid, u+base, platform.ErrContextDead)
+	}
+	t.uctx, t.info = int(u), int(i)
+	return nil
+}
+
+func (t *thread) signo() unix.Signal { return unix.Signal(load(word(t.page, tSigno))) }
+
+func (t *thread) sigcontext() []byte {
+	return t.page[t.uctx+ucMcontext : t.uctx+ucMcontext+arch.SigContextSize]
+}
+
+func (t *thread) rip() uint64 { return binary.LittleEndian.Uint64(t.sigcontext()[16*8:]) }
+
+// gregs returns pointers to the registers in struct sigcontext order.
+func gregs(r *arch.Registers) [18]*uint64 {
+	return [18]*uint64{
+		&r.R8, &r.R9, &r.R10, &r.R11, &r.R12, &r.R13, &r.R14, &r.R15,
+		&r.Rdi, &r.Rsi, &r.Rbp, &r.Rbx, &r.Rdx, &r.Rax, &r.Rcx, &r.Rsp,
+		&r.Rip, &r.Eflags,
+	}
+}
+
+// putRegs writes regs into the parked frame (rt_sigreturn restores them)
+// and the fs/gs bases into the state page (the handler loads them).
+func (t *thread) putRegs(regs *arch.Registers) {
+	le := binary.LittleEndian
+	sc := t.sigcontext()
+	for i, p := range gregs(regs) {
+		le.PutUint64(sc[i*8:], *p)
+	}
+	le.PutUint64(t.page[tFSBase:], regs.Fs_base)
+	le.PutUint64(t.page[tGSBase:], regs.Gs_base)
+	// The host signal mask of an application thread is always empty
+	// (the sentry keeps the task's own), so that Interrupt's signal gets
+	// through.
+	le.PutUint64(t.page[t.uctx+ucSigmask:], 0)
+}
+
+// getRegs reads the registers of the parked frame.
+func (t *thread) getRegs(regs *arch.Registers) {
+	le := binary.LittleEndian
+	sc := t.sigcontext()
+	for i, p := range gregs(regs) {
+		*p = le.Uint64(sc[i*8:])
+	}
+	regs.Fs_base = le.Uint64(t.page[tFSBase:])
+	regs.Gs_base = le.Uint64(t.page[tGSBase:])
+	regs.Cs, regs.Ss = userCS, userSS
+	regs.Ds, regs.Es, regs.Fs, regs.Gs = 0, 0, 0, 0
+	regs.Orig_rax = ^uint64(0)
+}
+
+// run lets the parked thread return to the application and waits until it
+// parks again. It returns false if the thread died.
+//
+// An interrupt (c.interrupt) that goes unanswered for two liveness periods
+// means the application made its host thread deaf to interruptSignal (only
+// a forged rt_sigreturn frame can block it): the thread is killed, which
+// kills its stub, and the task dies with ErrContextDead.
+func (t *thread) run(c *context) bool {
+	swap(t.state, stRun)
+	if load(t.stubSleep) != 0 {
+		futexWake(t.state)
+	}
+	if waitWhile(t.state, stRun, t.sentrySleep, t.as.p.spin, t.as.pid, t.tid, &c.interrupt, nil) {
+		return load(t.state) == stEvent
+	}
+	return false
+}
+
+// release tells the thread to exit and frees its slot once it is gone.
+func (t *thread) release() {
+	t.dead = true
+	as := t.as
+	as.mu.Lock()
+	defer as.mu.Unlock()
+	if as.released.Load() {
+		return
+	}
+	swap(t.state, stExit)
+	futexWake(t.state)
+	as.slots[t.slot] = slotExiting
+}
+
+// context is a platform.Context: one task's threads, one per address space
+// it has run in.
+type context struct {
+	p *Platform
+
+	// The fields below are owned by the goroutine using the context.
+	last    *thread
+	threads map[*addressSpace]*thread
+
+	// interrupt is set by Interrupt and consumed by Switch.
+	interrupt atomic.Uint32
+	// running is pid<<32 | tid of the thread while Switch runs it, else 0.
+	running atomic.Uint64
+}
+
+var _ platform.Context = (*context)(nil)
+
+// threadFor returns the context's thread in pas, creating it if needed.
+func (c *context) threadFor(pas platform.AddressSpace) (*thread, error) {
+	as, _ := pas.(*addressSpace)
+	if t := c.last; t != nil && t.as == as && !t.dead && !as.released.Load() {
+		return t, nil
+	}
+	if as == nil || as.p != c.p {
+		return nil, fmt.Errorf("systrap platform: foreign address space %T", pas)
+	}
+	if as.released.Load() {
+		return nil, platform.ErrContextDead
+	}
+	if t, ok := c.threads[as]; ok && !t.dead {
+		c.last = t
+		return t, nil
+	}
+	c.sweep()
+	t, err := as.newThread()
+	if err != nil {
+		return nil, err
+	}
+	c.threads[as] = t
+	c.last = t
+	return t, nil
+}
+
+// sweep forgets threads that are dead or whose address space was released.
+func (c *context) sweep() {
+	for as, t := range c.threads {
+		if t.dead || as.released.Load() {
+			delete(c.threads, as)
+			if c.last == t {
+				c.last = nil
+			}
+		}
+	}
+}
+
+// Switch implements platform.Context.Switch.
+func (c *context) Switch(pas platform.AddressSpace, regs *arch.Registers) (platform.Event, platform.FaultInfo, error) {
+	t, err := c.threadFor(pas)
+	if err != nil {
+		return platform.EventInterrupted, platform.FaultInfo{}, err
+	}
+	t.putRegs(regs)
+	if c.p.bind {
+		t.bind()
+	}
+	c.running.Store(uint64(t.as.pid)<<32 | uint64(uint32(t.tid)))
+	if c.interrupt.Swap(0) != 0 {
+		c.running.Store(0)
+		return platform.EventInterrupted, platform.FaultInfo{}, nil
+	}
+	ok := t.run(c)
+	c.running.Store(0)
+	if !ok {
+		t.dead = true
+		return platform.EventInterrupted, platform.FaultInfo{}, fmt.Errorf("stub thread %d: %w", t.tid, platform.ErrContextDead)
+	}
+	if err := t.parked(); err != nil {
+		t.kill()
+		return platform.EventInterrupted, platform.FaultInfo{}, err
+	}
+	t.getRegs(regs)
+	return c.event(t, regs)
+}
+
+// kill ends a thread whose state cannot be trusted any more.
+func (t *thread) kill() {
+	tgkill(t.as.pid, t.tid, unix.SIGKILL)
+	t.dead = true
+}
+
+// event decodes why the thread parked.
+func (c *context) event(t *thread, regs *arch.Registers) (platform.Event, platform.FaultInfo, error) {
+	le := binary.LittleEndian
+	sig := t.signo()
+	code := int32(le.Uint32(t.page[t.info+siCode:]))
+	switch {
+	case sig == unix.SIGSYS && code == sysSeccomp:
+		// The kernel rolled rax back to the syscall number; rip is
+		// after the syscall instruction. At syscall entry Linux has
+		// rax = -ENOSYS (what a ptracer sees).
+		regs.Orig_rax = regs.Rax
+		regs.Rax = negENOSYS
+		return platform.EventSyscall, platform.FaultInfo{}, nil
+	case sig == unix.SIGILL && code == siKernel:
+		// Linux 6.x answers a syscall number in the x86-64 table's gap
+		// (335-423) with a SIGILL instead of running seccomp; rax is
+		// already -ENOSYS and the number lost. To the sentry it is the
+		// unknown syscall -1, which fails with ENOSYS as on Linux.
+		return platform.EventSyscall, platform.FaultInfo{}, nil
+	case (sig == unix.SIGSEGV || sig == unix.SIGBUS || sig == unix.SIGFPE || sig == unix.SIGILL || sig == unix.SIGTRAP) && code > 0:
+		fi := platform.FaultInfo{Signo: int32(sig), Code: code, Addr: le.Uint64(t.page[t.info+siAddr:])}
+		if sig == unix.SIGSEGV {
+			sc := t.sigcontext()
+			if le.Uint64(sc[scTrapno:]) == trapPageFlt {
+				e := le.Uint64(sc[scErr:])
+				switch {
+				case e&pfInstrFetch != 0:
+					fi.Access = usermem.AccessType{Read: true, Execute: true}
+				case e&pfWrite != 0:
+					fi.Access = usermem.Write
+				default:
+					fi.Access = usermem.Read
+				}
+			}
+		}
+		return platform.EventFault, fi, nil
+	default:
+		if sig == interruptSignal {
+			c.interrupt.Store(0) // this stop is the interrupt's answer
+		}
+		return platform.EventInterrupted, platform.FaultInfo{}, nil
+	}
+}
+
+// Interrupt implements platform.Context.Interrupt: a running thread gets
+// interruptSignal, whose handler parks it like a syscall would.
+func (c *context) Interrupt() {
+	c.interrupt.Store(1)
+	if r := c.running.Load(); r != 0 {
+		tgkill(int32(r>>32), int32(uint32(r)), interruptSignal)
+	}
+}
+
+// Release implements platform.Context.Release: its threads exit.
+func (c *context) Release() {
+	for as, t := range c.threads {
+		delete(c.threads, as)
+		if !t.dead {
+			t.release()
+		}
+	}
+	c.last = nil
+}

@@ -1,0 +1,311 @@
+//go:build linux && amd64
+
+package systrap
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/rampart-sandbox/rampart/platform"
+	"github.com/rampart-sandbox/rampart/sentry/arch"
+	"github.com/rampart-sandbox/rampart/sentry/usermem"
+)
+
+const (
+	snipXMM0ToRdi = codeAddr + 0xa0
+	snipRdiToXMM1 = codeAddr + 0xb0
+	// xmm1's offset in the FXSAVE area.
+	xmm1Off = 160 + 16
+)
+
+// waitExit reaps the stub of as, which must be dying, and returns its
+// status.
+func waitExit(t *testing.T, as platform.AddressSpace) unix.WaitStatus {
+	t.Helper()
+	a := as.(*addressSpace)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var ws unix.WaitStatus
+	if _, err := wait4(a.pid, &ws, 0); err != nil {
+		t.Fatalf("wait4: %v", err)
+	}
+	a.released.Store(true)
+	a.reaped = true
+	a.p.freeRegion(a.r)
+	return ws
+}
+
+// TestStubFilterKills checks the stub's seccomp filter: an application
+// that jumps to the stub's own syscall instructions cannot run the server
+// thread's syscalls (they trap, as any application syscall), and a syscall
+// outside the allow-list from the stub image kills the whole stub.
+func TestStubFilterKills(t *testing.T) {
+	f := newFixture(t)
+	c := lockedContext(t, f.p)
+
+	// mmap of the memory file from the server's instruction: trapped.
+	as := f.newAS(t)
+	regs := regsAt(f.p.base + offServerSyscall)
+	regs.Rax = unix.SYS_MMAP
+	regs.Rdi, regs.Rsi, regs.Rdx, regs.R10, regs.R8, regs.R9 = 0x30000000, pageSize, unix.PROT_READ, unix.MAP_SHARED|unix.MAP_FIXED, uint64(f.memFD), 0
+	switchOK(t, c, as, regs, platform.EventSyscall)
+	if regs.Orig_rax != unix.SYS_MMAP {
+		t.Errorf("trapped syscall %d, want mmap", regs.Orig_rax)
+	}
+	// The mapping was not made.
+	regs = regsAt(snipLoad)
+	regs.Rax = 0x30000000
+	switchOK(t, c, as, regs, platform.EventFault)
+
+	for _, tc := range []struct {
+		name string
+		off  uint64
+		nr   uint64
+	}{
+		{"getpid from the server's syscall", offServerSyscall, unix.SYS_GETPID},
+		{"kill from the handler's rt_sigreturn", offHandlerSigreturn, unix.SYS_KILL},
+		{"execve from the set-up injection point", offInjectSyscall, unix.SYS_EXECVE},
+		{"open from the thread set-up", offThreadSeccomp, unix.SYS_OPEN},
+	} {
+		t.Logf("%s", tc.name)
+		as, err := f.p.NewAddressSpace()
+		if err != nil {
+			t.Fatal(err)
+		}
+		regs := regsAt(f.p.base + tc.off)
+		regs.Rax = tc.nr
+		_, _, err = c.Switch(as, regs)
+		if !errors.Is(err, platform.ErrContextDead) {
+			t.Errorf("%s: Switch = %v, want the context dead", tc.name, err)
+		}
+		ws := waitExit(t, as)
+		if !ws.Signaled() || ws.Signal() != unix.SIGSYS {
+			t.Errorf("%s: stub status %#x, want killed by SIGSYS", tc.name, ws)
+		}
+		as.Release()
+	}
+}
+
+// TestGapSyscall: a syscall number in the table's gap is a syscall, not a
+// SIGILL.
+func TestGapSyscall(t *testing.T) {
+	f := newFixture(t)
+	as := f.newAS(t)
+	c := lockedContext(t, f.p)
+	for _, nr := range []uint64{335, 400, 423, 424, 1000} {
+		regs := regsAt(snipSyscalls)
+		regs.Rax = nr
+		switchOK(t, c, as, regs, platform.EventSyscall)
+		if regs.Rip != snipSyscalls+2 {
+			t.Errorf("nr %d: rip %#x", nr, regs.Rip)
+		}
+	}
+}
+
+// TestBadStackPointer: the handler runs on its alternate stack, so an
+// application with a garbage stack pointer still traps cleanly.
+func TestBadStackPointer(t *testing.T) {
+	f := newFixture(t)
+	as := f.newAS(t)
+	c := lockedContext(t, f.p)
+	for _, sp := range []uint64{0, 1, holeAddr, roAddr + 8, 0x8000000000000000, maxUserAddress + pageSize} {
+		regs := regsAt(snipSyscalls)
+		regs.Rsp = sp
+		regs.Rax = unix.SYS_GETPID
+		switchOK(t, c, as, regs, platform.EventSyscall)
+		if regs.Rsp != sp || regs.Orig_rax != unix.SYS_GETPID {
+			t.Errorf("rsp %#x: got rsp %#x nr %d", sp, regs.Rsp, regs.Orig_rax)
+		}
+	}
+	// A fault with a bad stack pointer, too.
+	regs := regsAt(snipUD2)
+	regs.Rsp = 0
+	fi := switchOK(t, c, as, regs, platform.EventFault)
+	if fi.Signo != int32(unix.SIGILL) {
+		t.Errorf("Signo = %d, want SIGILL", fi.Signo)
+	}
+}
+
+// TestJITPage runs a syscall from a page the "application" wrote code into
+// after mapping it writable and executable.
+func TestJITPage(t *testing.T) {
+	f := newFixture(t)
+	as := f.newAS(t)
+	c := lockedContext(t, f.p)
+	const jit = 0x40000000
+	must(t, as.MapFile(jit, f.memFD, data2Off, pageSize, usermem.AnyAccess))
+	// The sentry's copy-out: write through the memory file.
+	code := []byte{0xb8, 0x27, 0, 0, 0, 0x0f, 0x05, 0xeb, 0xfe} // mov eax, 39; syscall; jmp $
+	if _, err := unix.Pwrite(f.memFD, code, data2Off+0x100); err != nil {
+		t.Fatal(err)
+	}
+	regs := regsAt(jit + 0x100)
+	switchOK(t, c, as, regs, platform.EventSyscall)
+	if regs.Orig_rax != unix.SYS_GETPID || regs.Rip != jit+0x107 {
+		t.Errorf("nr %d rip %#x", regs.Orig_rax, regs.Rip)
+	}
+	// Restore the page for other tests.
+	var w [8]byte
+	binary.LittleEndian.PutUint64(w[:], data2Word)
+	unix.Pwrite(f.memFD, make([]byte, len(code)), data2Off+0x100)
+}
+
+// TestFPState checks that FP state set by the sentry reaches the
+// application and that the application's reaches the sentry.
+func TestFPState(t *testing.T) {
+	f := newFixture(t)
+	as := f.newAS(t)
+	c := lockedContext(t, f.p)
+	fp := make([]byte, arch.FPStateSize())
+	must(t, c.FPState(as, fp))
+	binary.LittleEndian.PutUint64(fp[160:], 0x1122334455667788) // xmm0
+	must(t, c.SetFPState(as, fp))
+	regs := regsAt(snipXMM0ToRdi)
+	switchOK(t, c, as, regs, platform.EventSyscall)
+	if regs.Rdi != 0x1122334455667788 {
+		t.Errorf("application's xmm0 = %#x", regs.Rdi)
+	}
+	regs = regsAt(snipRdiToXMM1)
+	regs.Rdi = 0x0badc0ffee
+	switchOK(t, c, as, regs, platform.EventSyscall)
+	must(t, c.FPState(as, fp))
+	if got := binary.LittleEndian.Uint64(fp[xmm1Off:]); got != 0x0badc0ffee {
+		t.Errorf("sentry's xmm1 = %#x", got)
+	}
+	// The AVX upper halves travel too.
+	if arch.FPFeatures()&4 != 0 {
+		_, ymmOff, _, _ := arch.CPUID(0xd, 2)
+		binary.LittleEndian.PutUint64(fp[ymmOff:], 0xfeedface)
+		arch.SetXstateBV(fp, arch.XstateBV(fp)|4)
+		must(t, c.SetFPState(as, fp))
+		switchOK(t, c, as, regsAt(snipSyscalls), platform.EventSyscall)
+		clear(fp)
+		must(t, c.FPState(as, fp))
+		if got := binary.LittleEndian.Uint64(fp[ymmOff:]); got != 0xfeedface || arch.XstateBV(fp)&4 == 0 {
+			t.Errorf("ymm0 high = %#x (xstate_bv %#x)", got, arch.XstateBV(fp))
+		}
+	}
+	// A state XRSTOR would refuse is refused.
+	bad := append([]byte(nil), fp...)
+	binary.LittleEndian.PutUint32(bad[24:], 0xffffffff) // MXCSR reserved bits
+	if err := c.SetFPState(as, bad); err != unix.EINVAL {
+		t.Errorf("SetFPState(bad MXCSR) = %v, want EINVAL", err)
+	}
+}
+
+// TestManyThreads runs a thousand threads in one address space at once and
+// many address spaces.
+func TestManyThreads(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow")
+	}
+	f := newFixture(t)
+	as := f.newAS(t)
+	const n = 1500
+	ctxs := make([]platform.Context, n)
+	for i := range ctxs {
+		ctxs[i] = f.p.NewContext()
+		regs := regsAt(snipSyscalls)
+		regs.Rax = uint64(i % 300)
+		ev, fi, err := ctxs[i].Switch(as, regs)
+		if err != nil || ev != platform.EventSyscall || regs.Orig_rax != uint64(i%300) {
+			th := ctxs[i].(*context).last
+			t.Fatalf("thread %d: event %d %+v err %v nr %d rip %#x; tid %d slot %d state %d uctx %#x info %#x stub %#x page %x", i, ev, fi, err, regs.Orig_rax, regs.Rip,
+				th.tid, th.slot, load(th.state), th.uctx, th.info, th.stubAddr(), th.page[:64])
+		}
+	}
+	// All alive at once; now run them concurrently.
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := g; i < n; i += 8 {
+				regs := regsAt(snipLoad)
+				regs.Rax = dataAddr
+				ev, _, err := ctxs[i].Switch(as, regs)
+				if err != nil || ev != platform.EventSyscall || regs.Rdi != dataWord {
+					errs <- fmt.Errorf("thread %d: event %d err %v rdi %#x", i, ev, err, regs.Rdi)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	for _, c := range ctxs {
+		c.Release()
+	}
+	// Released slots are reused.
+	for i := 0; i < 100; i++ {
+		c := f.p.NewContext()
+		switchOK(t, c, as, regsAt(snipSyscalls), platform.EventSyscall)
+		c.Release()
+	}
+
+	// Many address spaces, each with a thread.
+	c := f.p.NewContext()
+	defer c.Release()
+	for i := 0; i < 200; i++ {
+		as, err := f.p.NewAddressSpace()
+		if err != nil {
+			t.Fatalf("address space %d: %v", i, err)
+		}
+		must(t, as.MapFile(codeAddr, f.memFD, codeOff, pageSize, usermem.AccessType{Read: true, Execute: true}))
+		must(t, as.MapFile(dataAddr, f.memFD, dataOff, pageSize, usermem.ReadWrite))
+		switchOK(t, c, as, regsAt(snipSyscalls), platform.EventSyscall)
+		if i%2 == 0 {
+			as.Release()
+		} else {
+			t.Cleanup(as.Release)
+		}
+	}
+}
+
+// TestDeafThread: an application that forges an rt_sigreturn frame blocking
+// the interrupt signal in its host thread and then loops is killed rather
+// than left running uninterruptibly.
+func TestDeafThread(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow")
+	}
+	f := newFixture(t)
+	as := f.newAS(t)
+	c := lockedContext(t, f.p)
+	const frame = 0x50000000
+	must(t, as.MapFile(frame, f.memFD, data2Off, pageSize, usermem.ReadWrite))
+	uc := make([]byte, arch.UContextSize)
+	var r arch.Registers
+	r.Rip, r.Rsp, r.Eflags, r.Cs, r.Ss = snipSpin, dataAddr+pageSize-64, 0x202, userCS, userSS
+	arch.PutSigContext(uc[ucMcontext:], &r, arch.SigContextInfo{})
+	binary.LittleEndian.PutUint64(uc[ucSigmask:], 1<<(interruptSignal-1))
+	if _, err := unix.Pwrite(f.memFD, uc, data2Off+0x200); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Pwrite(f.memFD, make([]byte, len(uc)), data2Off+0x200) })
+	regs := regsAt(f.p.base + offHandlerSigreturn)
+	regs.Rax = unix.SYS_RT_SIGRETURN
+	regs.Rsp = frame + 0x200
+	go func() {
+		time.Sleep(100 * time.Millisecond)
+		c.Interrupt()
+	}()
+	start := time.Now()
+	_, _, err := c.Switch(as, regs)
+	if !errors.Is(err, platform.ErrContextDead) {
+		t.Fatalf("Switch = %v, want the context dead", err)
+	}
+	if d := time.Since(start); d > 20*time.Second {
+		t.Errorf("took %v", d)
+	}
+}

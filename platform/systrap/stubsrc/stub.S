@@ -1,0 +1,287 @@
+/*
+ * The systrap stub: position-independent amd64 code mapped above the
+ * application range in every stub process. build.sh assembles it into
+ * ../stub.bin and writes the label offsets to ../stub_offsets.go.
+ *
+ * Memory it uses (offsets are constants shared with the Go side, see
+ * ../layout.go):
+ *   - its own image: page 0 code (r-x), page 1 data (r--) filled in by the
+ *     sentry (the application threads' seccomp program, an empty signal
+ *     mask, the region size, the shared file's descriptor);
+ *   - the address space's region (rbx in the server thread): slot 0 holds
+ *     the request page (read-only here: only the sentry writes requests)
+ *     and the response page; slot i >= 1 is a thread's state page followed
+ *     by its alternate signal stack. Slots are SLOT_SIZE-aligned, so the
+ *     signal handler finds its state page by masking its stack pointer.
+ *
+ * Nothing here uses a stack other than the alternate signal stack the
+ * kernel builds the signal frame on.
+ */
+
+#define SLOT_SIZE	0x10000
+#define PAGE		0x1000
+
+/* Thread state page. */
+#define T_STATE		0	/* futex word and CLONE_CHILD_CLEARTID word */
+#define T_STUB_SLEEP	4
+#define T_SENTRY_SLEEP	8
+#define T_SIGNO		12
+#define T_UCTX		16
+#define T_INFO		24
+#define T_FSBASE	32
+#define T_GSBASE	40
+#define T_SPIN		48
+#define T_ALTSTACK	64	/* stack_t scratch for sigaltstack */
+
+#define ST_EVENT	1
+#define ST_RUN		2
+
+/* Request page (slot 0, page 0) and response page (slot 0, page 1). */
+#define R_SEQ		0
+#define R_NR		8
+#define R_ARGS		16	/* six arguments */
+#define R_EXTRA		64	/* r12 for the clone children */
+#define P_SEQ		0
+#define P_SENTRY_SLEEP	4
+#define P_RET		8
+
+/* Data page. */
+#define D_FPROG		0	/* struct sock_fprog of the app-thread filter */
+#define D_EMPTYMASK	16
+#define D_REGIONSIZE	24
+#define D_SHAREDFD	32
+
+#define SYS_mmap		9
+#define SYS_rt_sigprocmask	14
+#define SYS_rt_sigreturn	15
+#define SYS_clone		56
+#define SYS_exit		60
+#define SYS_sigaltstack		131
+#define SYS_prctl		157
+#define SYS_futex		202
+#define SYS_seccomp		317
+#define CLONE_THREAD		0x10000
+
+	.text
+	.globl stub_start
+stub_start:
+
+/* Injection point, used only while the pre-made stub is set up under
+ * ptrace (the tracer sets registers here and continues to the int3). */
+	.globl inject_syscall, inject_trap
+inject_syscall:
+	syscall
+inject_trap:
+	int3
+
+/*
+ * handler(signo %edi, siginfo *%rsi, ucontext *%rdx), on the thread's
+ * alternate stack with every signal blocked. It publishes the frame in the
+ * state page, wakes the sentry, waits for it and returns to the
+ * application through rt_sigreturn (the sentry edits the frame).
+ */
+	.globl handler
+	.p2align 4
+handler:
+	mov	%rsp, %rbx
+	and	$~(SLOT_SIZE-1), %rbx
+	mov	%edi, T_SIGNO(%rbx)
+	mov	%rdx, T_UCTX(%rbx)
+	mov	%rsi, T_INFO(%rbx)
+	rdfsbase %rax
+	mov	%rax, T_FSBASE(%rbx)
+	rdgsbase %rax
+	mov	%rax, T_GSBASE(%rbx)
+	mov	$ST_EVENT, %eax
+	xchg	%eax, T_STATE(%rbx)
+	cmpl	$0, T_SENTRY_SLEEP(%rbx)
+	je	1f
+	mov	%rbx, %rdi
+	mov	$1, %esi		/* FUTEX_WAKE */
+	mov	$1, %edx
+	mov	$SYS_futex, %eax
+	.globl handler_wake
+handler_wake:
+	syscall
+1:	mov	T_SPIN(%rbx), %r12d
+2:	cmpl	$ST_EVENT, T_STATE(%rbx)
+	jne	5f
+	pause
+	dec	%r12d
+	jg	2b
+	mov	$1, %eax
+	xchg	%eax, T_STUB_SLEEP(%rbx)
+3:	cmpl	$ST_EVENT, T_STATE(%rbx)
+	jne	4f
+	mov	%rbx, %rdi
+	xor	%esi, %esi		/* FUTEX_WAIT */
+	mov	$ST_EVENT, %edx
+	xor	%r10d, %r10d
+	mov	$SYS_futex, %eax
+	.globl handler_wait
+handler_wait:
+	syscall
+	jmp	3b
+4:	movl	$0, T_STUB_SLEEP(%rbx)
+5:	cmpl	$ST_RUN, T_STATE(%rbx)
+	jne	6f
+	mov	T_FSBASE(%rbx), %rax
+	wrfsbase %rax
+	mov	T_GSBASE(%rbx), %rax
+	wrgsbase %rax
+	add	$8, %rsp		/* rt_sigreturn finds the frame at rsp-8 */
+	mov	$SYS_rt_sigreturn, %eax
+	.globl handler_sigreturn
+handler_sigreturn:
+	syscall
+	ud2
+6:	xor	%edi, %edi		/* told to exit (or the state is gone) */
+	mov	$SYS_exit, %eax
+	.globl handler_exit
+handler_exit:
+	syscall
+	ud2
+
+/*
+ * The server loop: the main thread of each stub process. rbx = region,
+ * r14 = response page, r15d = sequence number of the last request done.
+ * All signals but SIGTRAP are blocked, so any fault here kills the process.
+ */
+	.globl server_loop
+	.p2align 4
+server_loop:
+	mov	R_SEQ(%rbx), %eax
+	cmp	%eax, %r15d
+	jne	1f
+	mov	%rbx, %rdi
+	xor	%esi, %esi		/* FUTEX_WAIT */
+	mov	%r15d, %edx
+	xor	%r10d, %r10d
+	mov	$SYS_futex, %eax
+	.globl server_wait
+server_wait:
+	syscall
+	jmp	server_loop
+1:	mov	%eax, %r15d
+	mov	R_NR(%rbx), %rax
+	mov	R_ARGS+0(%rbx), %rdi
+	mov	R_ARGS+8(%rbx), %rsi
+	mov	R_ARGS+16(%rbx), %rdx
+	mov	R_ARGS+24(%rbx), %r10
+	mov	R_ARGS+32(%rbx), %r8
+	mov	R_ARGS+40(%rbx), %r9
+	mov	R_EXTRA(%rbx), %r12
+	mov	%rax, %r13
+	.globl server_syscall
+server_syscall:
+	syscall
+	cmp	$SYS_clone, %r13
+	jne	2f
+	test	%rax, %rax
+	jnz	2f
+	test	$CLONE_THREAD, %edi
+	jnz	thread_init
+	jmp	fork_init
+2:	mov	%rax, P_RET(%r14)
+	mov	%r15d, %eax
+	xchg	%eax, P_SEQ(%r14)
+	cmpl	$0, P_SENTRY_SLEEP(%r14)
+	je	server_loop
+	mov	%r14, %rdi
+	mov	$1, %esi		/* FUTEX_WAKE */
+	mov	$1, %edx
+	mov	$SYS_futex, %eax
+	.globl server_wake
+server_wake:
+	syscall
+	jmp	server_loop
+
+/*
+ * A new stub process (fork of the pre-made stub): r12 = offset of its
+ * region in the shared file. Signals are still blocked.
+ */
+fork_init:
+	mov	$1, %edi		/* PR_SET_PDEATHSIG */
+	mov	$9, %esi		/* SIGKILL */
+	mov	$SYS_prctl, %eax
+	.globl fork_prctl
+fork_prctl:
+	syscall
+	test	%rax, %rax
+	jnz	die
+	mov	%rbx, %rdi
+	mov	data+D_REGIONSIZE(%rip), %rsi
+	mov	$3, %edx		/* PROT_READ|PROT_WRITE */
+	mov	$0x11, %r10d		/* MAP_SHARED|MAP_FIXED */
+	mov	data+D_SHAREDFD(%rip), %r8
+	mov	%r12, %r9
+	mov	$SYS_mmap, %eax
+	.globl fork_mmap_rw
+fork_mmap_rw:
+	syscall
+	cmp	%rax, %rbx
+	jne	die
+	mov	$PAGE, %esi
+	mov	$1, %edx		/* PROT_READ: the request page */
+	mov	$SYS_mmap, %eax
+	.globl fork_mmap_ro
+fork_mmap_ro:
+	syscall
+	cmp	%rax, %rbx
+	jne	die
+	xor	%r15d, %r15d
+	jmp	server_loop
+
+/*
+ * A new application thread: r12 = its slot. It sets its alternate stack,
+ * unblocks signals, adds the application-thread filter and parks in the
+ * handler through a ud2 at thread_park.
+ */
+thread_init:
+	lea	PAGE(%r12), %rax
+	mov	%rax, T_ALTSTACK(%r12)
+	movq	$0, T_ALTSTACK+8(%r12)
+	movq	$(SLOT_SIZE-PAGE), T_ALTSTACK+16(%r12)
+	lea	T_ALTSTACK(%r12), %rdi
+	xor	%esi, %esi
+	mov	$SYS_sigaltstack, %eax
+	.globl thread_sigaltstack
+thread_sigaltstack:
+	syscall
+	test	%rax, %rax
+	jnz	die
+	mov	$2, %edi		/* SIG_SETMASK */
+	lea	data+D_EMPTYMASK(%rip), %rsi
+	xor	%edx, %edx
+	mov	$8, %r10d
+	mov	$SYS_rt_sigprocmask, %eax
+	.globl thread_sigprocmask
+thread_sigprocmask:
+	syscall
+	test	%rax, %rax
+	jnz	die
+	mov	$1, %edi		/* SECCOMP_SET_MODE_FILTER */
+	xor	%esi, %esi
+	lea	data+D_FPROG(%rip), %rdx
+	mov	$SYS_seccomp, %eax
+	.globl thread_seccomp
+thread_seccomp:
+	syscall
+	test	%rax, %rax
+	jnz	die
+	.globl thread_park
+thread_park:
+	ud2
+
+/* Set-up failure: with signals blocked, the forced SIGILL kills. */
+	.globl die
+die:
+	ud2
+
+	.globl stub_end
+stub_end:
+
+	.org	PAGE
+
+data:
+	.org	2*PAGE

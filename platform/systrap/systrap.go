@@ -1,0 +1,352 @@
+//go:build linux && amd64
+
+// Package systrap implements platform.Platform without a ptrace stop per
+// system call: application threads run in stub processes under a seccomp
+// filter whose action for application syscalls is SECCOMP_RET_TRAP. The
+// resulting SIGSYS, like a fault's signal, runs the stub's handler on an
+// alternate stack in memory shared with the sentry; the handler publishes
+// the signal frame, wakes the sentry with a futex and waits for it to edit
+// the frame's registers and FP state, then returns through rt_sigreturn.
+// mmap/munmap of the memory file and thread creation are requests served
+// by each stub's main thread from a shared page. ptrace is used only to set
+// up the pre-made stub, once. See README.md for the design.
+//
+// Lock order: addressSpace.mu, then Platform.premadeMu, then
+// Platform.regionsMu.
+package systrap
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/rampart-sandbox/rampart/platform"
+)
+
+// Options tune the platform.
+type Options struct {
+	// Spin, if positive, makes both sides of every hand-off between a task
+	// and its application thread spin that many PAUSEs before sleeping on
+	// the futex, and leaves application threads free to run on any CPU:
+	// for hosts with idle CPUs. 0, the default, never spins and binds each
+	// application thread to its sentry thread's CPU, which is best on a
+	// loaded host (see README.md).
+	Spin int
+}
+
+// Platform is the systrap platform.
+type Platform struct {
+	memFD    int
+	sharedFD int
+
+	// spin is the PAUSEs a thread hand-off spins before sleeping, on both
+	// sides; bind says whether application threads follow their sentry
+	// thread's CPU (see Options). Immutable.
+	spin int
+	bind bool
+
+	// base is the stub image's address and regionAddr that of every
+	// address space's region, in the stubs. Immutable.
+	base       uint64
+	regionAddr uint64
+
+	// premadePID is the pre-made stub, serving requests on premade.
+	premadePID int32
+	premade    *region
+	// premadeMu serialises requests to the pre-made stub and protects
+	// premadeReaped, set once it has died and been reaped.
+	premadeMu     sync.Mutex
+	premadeReaped bool
+
+	// regionsMu protects free and size.
+	regionsMu sync.Mutex
+	free      []*region
+	size      uint64 // of the shared file
+
+	closed    chan struct{}
+	exited    chan struct{}
+	closeOnce sync.Once
+}
+
+var _ platform.Platform = (*Platform)(nil)
+
+// errClosed is returned for requests made after Close.
+var errClosed = errors.New("systrap platform: closed")
+
+// New starts the platform: it maps the stub image above MaxUserAddress and
+// creates the pre-made stub. memFD is the memory file; it is the only
+// descriptor MapFile accepts.
+//
+// New must run before the sentry installs its own seccomp filter and while
+// it may still clone and ptrace. The host must support FSGSBASE (Linux ≥
+// 5.9 on a CPU that has it): the stub saves and restores the application's
+// fs and gs bases with rdfsbase/wrfsbase.
+func New(memFD int, opts Options) (*Platform, error) {
+	if memFD < 0 {
+		return nil, fmt.Errorf("systrap platform: bad memory file descriptor %d", memFD)
+	}
+	if !hasFSGSBASE() {
+		return nil, errors.New("systrap platform: the host does not enable FSGSBASE for user space")
+	}
+	sfd, err := unix.MemfdCreate("rampart-systrap", unix.MFD_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("systrap platform: memfd_create: %w", err)
+	}
+	p := &Platform{
+		memFD:    memFD,
+		sharedFD: sfd,
+		spin:     max(opts.Spin, 0),
+		bind:     opts.Spin <= 0,
+		closed:   make(chan struct{}),
+		exited:   make(chan struct{}),
+	}
+	p.base, err = mapImage(func(base uint64) ([]byte, error) { return buildImage(base, sfd) })
+	if err != nil {
+		unix.Close(sfd)
+		return nil, fmt.Errorf("systrap platform: %w", err)
+	}
+	p.regionAddr = p.base + regionGap
+	if p.premade, err = p.allocRegion(); err != nil {
+		p.unmapImage()
+		unix.Close(sfd)
+		return nil, fmt.Errorf("systrap platform: %w", err)
+	}
+	ready := make(chan error, 1)
+	go p.keeper(ready)
+	if err := <-ready; err != nil {
+		<-p.exited
+		p.unmapImage()
+		unix.Close(sfd)
+		return nil, fmt.Errorf("systrap platform: %w", err)
+	}
+	return p, nil
+}
+
+// keeper creates the pre-made stub and then holds its OS thread, the parent
+// of every stub, until Close: the stubs' PR_SET_PDEATHSIG fires when that
+// thread exits, so the sandbox's stubs never outlive the platform.
+func (p *Platform) keeper(ready chan<- error) {
+	runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
+	defer close(p.exited)
+	pid, err := p.startPremade()
+	if err != nil {
+		ready <- err
+		return
+	}
+	p.premadePID = pid
+	ready <- nil
+	<-p.closed
+	p.premadeMu.Lock()
+	if !p.premadeReaped {
+		unix.Kill(int(pid), unix.SIGKILL)
+		var ws unix.WaitStatus
+		wait4(pid, &ws, 0)
+		p.premadeReaped = true
+	}
+	p.premadeMu.Unlock()
+}
+
+// Close kills the pre-made stub. Address spaces still alive die with it
+// (PR_SET_PDEATHSIG), so Close is for shutdown only.
+func (p *Platform) Close() {
+	p.closeOnce.Do(func() {
+		close(p.closed)
+		<-p.exited
+		p.unmapImage()
+		unix.Close(p.sharedFD) // stubs still alive keep their copy
+	})
+	<-p.exited
+}
+
+func (p *Platform) unmapImage() {
+	syscall.Syscall(unix.SYS_MUNMAP, uintptr(p.base), imageSize, 0)
+}
+
+// MinUserAddress implements platform.Platform.
+func (*Platform) MinUserAddress() uint64 { return minUserAddress }
+
+// MaxUserAddress implements platform.Platform.
+func (*Platform) MaxUserAddress() uint64 { return maxUserAddress }
+
+// NewAddressSpace implements platform.Platform: the pre-made stub forks a
+// new stub, which maps its own region and serves its requests.
+func (p *Platform) NewAddressSpace() (platform.AddressSpace, error) {
+	select {
+	case <-p.closed:
+		return nil, errClosed
+	default:
+	}
+	r, err := p.allocRegion()
+	if err != nil {
+		return nil, err
+	}
+	p.premadeMu.Lock()
+	pid, err := p.premade.call(p.premadePID, &p.premadeReaped, unix.SYS_CLONE, r.off, forkFlags)
+	p.premadeMu.Unlock()
+	if err != nil {
+		p.freeRegion(r)
+		return nil, fmt.Errorf("forking the pre-made stub: %w", err)
+	}
+	return &addressSpace{p: p, pid: int32(pid), r: r}, nil
+}
+
+// NewContext implements platform.Platform.
+func (p *Platform) NewContext() platform.Context {
+	return &context{p: p, threads: make(map[*addressSpace]*thread)}
+}
+
+// region is one address space's slice of the shared file: the request and
+// response pages and the thread slots (see layout.go).
+type region struct {
+	off uint64 // in the shared file
+	mem []byte // the sentry's mapping
+}
+
+// allocRegion returns a zeroed region, growing the shared file if needed.
+func (p *Platform) allocRegion() (*region, error) {
+	p.regionsMu.Lock()
+	defer p.regionsMu.Unlock()
+	if n := len(p.free); n > 0 {
+		r := p.free[n-1]
+		p.free = p.free[:n-1]
+		return r, nil
+	}
+	off := p.size
+	if err := unix.Ftruncate(p.sharedFD, int64(off+regionSize)); err != nil {
+		return nil, fmt.Errorf("growing the shared file: %w", err)
+	}
+	mem, err := unix.Mmap(p.sharedFD, int64(off), regionSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	if err != nil {
+		return nil, fmt.Errorf("mapping a region: %w", err)
+	}
+	p.size = off + regionSize
+	return &region{off: off, mem: mem}, nil
+}
+
+// freeRegion zeroes r (punching a hole frees its pages) for reuse. Its
+// stub must be dead.
+func (p *Platform) freeRegion(r *region) {
+	if err := unix.Fallocate(p.sharedFD, unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, int64(r.off), regionSize); err != nil {
+		clear(r.mem) // cannot happen on a memfd; stay correct anyway
+	}
+	p.regionsMu.Lock()
+	p.free = append(p.free, r)
+	p.regionsMu.Unlock()
+}
+
+// call has the server thread of stub pid, which serves r, run syscall nr
+// with args (extra goes to r12, for clone children) and returns its
+// result. If the stub died, call reaps it and sets *reaped. The caller
+// serialises calls on r and owns *reaped.
+func (r *region) call(pid int32, reaped *bool, nr uintptr, extra uint64, args ...uint64) (uint64, error) {
+	le := binary.LittleEndian
+	req := r.mem
+	seqW := word(req, rSeq)
+	seq := load(seqW) + 1
+	le.PutUint64(req[rNr:], uint64(nr))
+	for i := 0; i < 6; i++ {
+		var a uint64
+		if i < len(args) {
+			a = args[i]
+		}
+		le.PutUint64(req[rArgs+8*i:], a)
+	}
+	le.PutUint64(req[rExtra:], extra)
+	swap(seqW, seq)
+	futexWake(seqW)
+	done := word(req, respOff+pSeq)
+	if *reaped {
+		return 0, fmt.Errorf("stub %d is dead: %w", pid, platform.ErrContextDead)
+	}
+	if !waitWhile(done, seq-1, word(req, respOff+pSentrySleep), serverSpin, pid, 0, nil, reaped) {
+		return 0, fmt.Errorf("stub %d died: %w", pid, platform.ErrContextDead)
+	}
+	if got := load(done); got != seq {
+		return 0, fmt.Errorf("stub %d answered request %d, want %d: %w", pid, got, seq, platform.ErrContextDead)
+	}
+	ret := le.Uint64(req[respOff+pRet:])
+	if e := int64(ret); e < 0 && e >= -4095 {
+		return 0, unix.Errno(-e)
+	}
+	return ret, nil
+}
+
+// serverSpin is how many PAUSEs the sentry spins waiting for a server
+// reply before it sleeps: none, as a request (mmap, clone) always costs the
+// server a futex wake-up anyway.
+const serverSpin = 0
+
+var livenessPeriod = unix.Timespec{Sec: 1}
+
+// waitWhile waits until *w != v: it spins, then sleeps on the futex with
+// *sleep set (the other side wakes it only then). Every livenessPeriod it
+// checks that the other side lives: the thread tid of stub pid, or if tid
+// is 0, the stub process, which is then reaped if dead (*reaped is set). It
+// returns false if the other side died.
+//
+// If interrupt is not nil (a thread running application code), an
+// interrupt left unanswered is signalled again at each period, and after
+// deafStrikes periods the thread is killed (see thread.run).
+func waitWhile(w *uint32, v uint32, sleep *uint32, spin int, pid, tid int32, interrupt *atomic.Uint32, reaped *bool) bool {
+	for i := 0; i < spin; i++ {
+		if load(w) != v {
+			return true
+		}
+		pause()
+	}
+	swap(sleep, 1)
+	strikes := 0
+	for load(w) == v {
+		futexWait(w, v, &livenessPeriod)
+		if load(w) != v {
+			break
+		}
+		if tid != 0 {
+			if tgkill(pid, tid, 0) == unix.ESRCH {
+				swap(sleep, 0)
+				return false
+			}
+		} else if reapIfDead(pid) {
+			*reaped = true
+			swap(sleep, 0)
+			return false
+		}
+		if interrupt != nil && interrupt.Load() != 0 {
+			strikes++
+			sig := interruptSignal
+			if strikes >= deafStrikes {
+				sig = unix.SIGKILL
+			}
+			tgkill(pid, tid, sig)
+		}
+	}
+	swap(sleep, 0)
+	return true
+}
+
+// deafStrikes is how many liveness periods an interrupt may go unanswered
+// before the thread is killed.
+const deafStrikes = 5
+
+// hasFSGSBASE reports whether user space may use rdfsbase and friends
+// (AT_HWCAP2 bit HWCAP2_FSGSBASE). It reads the auxiliary vector the Go
+// runtime kept, since /proc may be out of reach (the sandbox's fence).
+func hasFSGSBASE() bool {
+	const atHWCAP2, hwcap2FSGSBASE = 26, 1 << 1
+	auxv, err := unix.Auxv()
+	if err != nil {
+		return false
+	}
+	for _, kv := range auxv {
+		if kv[0] == atHWCAP2 {
+			return kv[1]&hwcap2FSGSBASE != 0
+		}
+	}
+	return false
+}

@@ -1,0 +1,35 @@
+package flags
+
+import (
+	"flag"
+	"testing"
+)
+
+func TestPlatformFlag(t *testing.T) {
+	for _, tc := range []struct {
+		arg string
+		ok  bool
+	}{
+		{"", true}, // the default, ptrace
+		{"--platform=ptrace", true},
+		{"--platform=systrap", true},
+		{"--platform=kvm", false},
+		{"--platform=", false},
+	} {
+		fs := flag.NewFlagSet("runsc", flag.ContinueOnError)
+		g := Register(fs)
+		var args []string
+		if tc.arg != "" {
+			args = []string{tc.arg}
+		}
+		if err := fs.Parse(args); err != nil {
+			t.Fatal(err)
+		}
+		if err := g.Validate(); (err == nil) != tc.ok {
+			t.Errorf("%q: Validate() = %v, want ok %v", tc.arg, err, tc.ok)
+		}
+		if tc.ok && g.Args()[0] != "--platform="+g.Platform {
+			t.Errorf("%q: Args()[0] = %q", tc.arg, g.Args()[0])
+		}
+	}
+}
