@@ -122,6 +122,7 @@ func Run(c Config) (int, error) {
 		NumCPU:       runtime.NumCPU(),
 		DebugLog:     debugLog,
 		Loader:       &execLoader{vdso: vd, maxAddr: p.MaxUserAddress()},
+		Network:      linux.NewNetworkStack(linux.NetworkConfig{}),
 	}
 	if c.Strace {
 		kcfg.Strace = newStraceTracer(os.Stderr)
