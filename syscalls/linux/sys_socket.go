@@ -12,6 +12,7 @@ import (
 	"github.com/rampart-sandbox/rampart/sentry/kernel/auth"
 	"github.com/rampart-sandbox/rampart/sentry/socket"
 	"github.com/rampart-sandbox/rampart/sentry/socket/inet"
+	"github.com/rampart-sandbox/rampart/sentry/socket/netlink"
 	sunix "github.com/rampart-sandbox/rampart/sentry/socket/unix"
 )
 
@@ -34,6 +35,7 @@ func NewNetworkStack(c NetworkConfig) *socket.Stack {
 	st := socket.NewStack(ifaces, c.Host)
 	sunix.Install(st)
 	inet.Install(st)
+	netlink.Install(st)
 	return st
 }
 

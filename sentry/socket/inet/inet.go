@@ -902,6 +902,9 @@ func (e *endpoint) Ioctl(ctx vfs.Context, cmd uint32, arg uint64) (uintptr, erro
 	case linux.SIOCOUTQ:
 		// Loopback data is acknowledged as soon as it is queued.
 	default:
+		if socket.IsInterfaceIoctl(cmd) {
+			return socket.InterfaceIoctl(ctx, cmd, arg)
+		}
 		return 0, linux.ENOTTY
 	}
 	if _, err := ctx.CopyOut(arg, socket.Int32(int32(v))); err != nil {

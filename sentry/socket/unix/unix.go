@@ -963,6 +963,9 @@ func (e *endpoint) Ioctl(ctx vfs.Context, cmd uint32, arg uint64) (uintptr, erro
 		}
 		e.fam.mu.Unlock()
 	default:
+		if socket.IsInterfaceIoctl(cmd) {
+			return socket.InterfaceIoctl(ctx, cmd, arg)
+		}
 		return 0, linux.ENOTTY
 	}
 	if _, err := ctx.CopyOut(arg, socket.Int32(int32(v))); err != nil {
