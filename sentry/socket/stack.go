@@ -137,3 +137,72 @@ func KernelStack(k *kernel.Kernel) *Stack {
 	s, _ := k.Network.(*Stack)
 	return s
 }
+
+// InetInfo describes one TCP or UDP socket as /proc/net/{tcp,udp}[6]
+// show it.
+type InetInfo struct {
+	Protocol int
+	// LocalIP and RemoteIP are 4 bytes for an AF_INET socket, 16 for
+	// AF_INET6.
+	LocalIP, RemoteIP     []byte
+	LocalPort, RemotePort uint16
+	// State is Linux's TCP state number (TCP_ESTABLISHED, TCP_LISTEN,
+	// TCP_CLOSE for an unconnected UDP socket, ...).
+	State            int
+	TxQueue, RxQueue int
+	UID              uint32
+	Ino              uint64
+}
+
+// Linux's TCP states, as /proc/net shows them.
+const (
+	TCPEstablished = 1
+	TCPFinWait2    = 5
+	TCPClose       = 7
+	TCPCloseWait   = 8
+	TCPListen      = 10
+)
+
+// UnixInfo describes one unix socket as /proc/net/unix shows it.
+type UnixInfo struct {
+	Listening bool
+	Type      int
+	// State is SS_UNCONNECTED (1), SS_CONNECTING (2, not yet accepted)
+	// or SS_CONNECTED (3).
+	State int
+	Ino   uint64
+	// Addr is the bound sockaddr_un, nil if unbound.
+	Addr []byte
+}
+
+// InetLister is implemented by the providers of AF_INET and AF_INET6
+// whose sockets /proc/net shows: the sockets of that family and protocol.
+type InetLister interface {
+	InetSockets(protocol int) []InetInfo
+}
+
+// UnixLister is implemented by the AF_UNIX provider.
+type UnixLister interface {
+	UnixSockets() []UnixInfo
+}
+
+// InetSockets returns the sockets of family and protocol, for
+// /proc/net/{tcp,udp}[6].
+func (s *Stack) InetSockets(family, protocol int) []InetInfo {
+	if p, err := s.ProviderOf(family); err == nil {
+		if l, ok := p.(InetLister); ok {
+			return l.InetSockets(protocol)
+		}
+	}
+	return nil
+}
+
+// UnixSockets returns the unix sockets, for /proc/net/unix.
+func (s *Stack) UnixSockets() []UnixInfo {
+	if p, err := s.ProviderOf(unix.AF_UNIX); err == nil {
+		if l, ok := p.(UnixLister); ok {
+			return l.UnixSockets()
+		}
+	}
+	return nil
+}

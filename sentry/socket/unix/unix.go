@@ -13,6 +13,7 @@ package unix
 
 import (
 	"fmt"
+	"sort"
 	"sync"
 	"time"
 
@@ -972,4 +973,30 @@ func (e *endpoint) Ioctl(ctx vfs.Context, cmd uint32, arg uint64) (uintptr, erro
 		return 0, linux.EFAULT
 	}
 	return 0, nil
+}
+
+// UnixSockets implements socket.UnixLister, in inode order.
+func (fam *Family) UnixSockets() []socket.UnixInfo {
+	fam.mu.Lock()
+	defer fam.mu.Unlock()
+	// Connections not yet accepted have no socket file: SS_CONNECTING.
+	pending := map[*endpoint]bool{}
+	for e := range fam.all {
+		for _, s := range e.acceptQ {
+			pending[s] = true
+		}
+	}
+	out := make([]socket.UnixInfo, 0, len(fam.all))
+	for e := range fam.all {
+		info := socket.UnixInfo{Listening: e.state == stateListening, Type: e.stype, State: 1, Ino: e.ino, Addr: e.addr}
+		if e.state == stateConnected || e.stype == linux.SOCK_DGRAM && e.peer != nil {
+			info.State = 3
+			if pending[e] {
+				info.State = 2
+			}
+		}
+		out = append(out, info)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Ino < out[j].Ino })
+	return out
 }
