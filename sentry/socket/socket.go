@@ -49,6 +49,9 @@ type ControlMessages struct {
 	// Rights are the files of SCM_RIGHTS; the holder owns one reference
 	// on each.
 	Rights []*vfs.FileDescription
+	// RightsUID is the real uid of the sender, charged for Rights while
+	// they are in flight (Linux's per-user unix_inflight).
+	RightsUID uint32
 	// Creds are SCM_CREDENTIALS, valid when HasCreds.
 	Creds    Creds
 	HasCreds bool

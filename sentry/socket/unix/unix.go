@@ -21,6 +21,7 @@ import (
 
 	"github.com/rampart-sandbox/rampart/fs/vfs"
 	"github.com/rampart-sandbox/rampart/sentry/kernel"
+	"github.com/rampart-sandbox/rampart/sentry/kernel/auth"
 	"github.com/rampart-sandbox/rampart/sentry/socket"
 )
 
@@ -55,11 +56,15 @@ type Family struct {
 	autobindNext uint32
 	// all holds every open endpoint, for /proc/net/unix; protected by mu.
 	all map[*endpoint]struct{}
+	// inflight counts, per real uid, the files sent with SCM_RIGHTS and
+	// not yet received or dropped (ETOOMANYREFS past RLIMIT_NOFILE);
+	// protected by mu.
+	inflight map[uint32]int
 }
 
 // Install registers a new AF_UNIX family with s.
 func Install(s *socket.Stack) *Family {
-	f := &Family{abstract: map[string]*endpoint{}, paths: map[vfs.Inode]*endpoint{}, all: map[*endpoint]struct{}{}}
+	f := &Family{abstract: map[string]*endpoint{}, paths: map[vfs.Inode]*endpoint{}, all: map[*endpoint]struct{}{}, inflight: map[uint32]int{}}
 	s.Register(linux.AF_UNIX, f)
 	return f
 }
@@ -204,6 +209,10 @@ func (e *endpoint) Release(ctx vfs.Context) {
 	e.released = true
 	e.unbindLocked()
 	unread := !e.rq.Empty()
+	for i := 0; i < e.rq.Count(); i++ {
+		m := e.rq.At(i)
+		e.fam.uncharge(m.RightsUID, len(m.Rights))
+	}
 	drop = e.rq.Drain(drop)
 	for _, s := range e.acceptQ {
 		drop = append(drop, s.fd)
@@ -680,6 +689,12 @@ func (e *endpoint) SendMsg(ctx vfs.Context, src []byte, to []byte, ctl *socket.C
 	if !c.HasCreds {
 		c.Creds = socket.CredsOf(ctx)
 	}
+	if len(c.Rights) > 0 {
+		if err := e.fam.checkInflight(ctx, &c); err != nil {
+			c.Release(ctx)
+			return 0, err
+		}
+	}
 	n, err := e.send(ctx, src, to, &c, flags)
 	c.Release(ctx)
 	return n, err
@@ -754,7 +769,8 @@ func (e *endpoint) send(ctx vfs.Context, src []byte, to []byte, c *socket.Contro
 			return 0, err
 		}
 	}
-	m := socket.Message[[]byte]{Data: append(target.rq.Buf(len(src)), src...), Creds: c.Creds, Rights: c.Rights, From: e.addr}
+	m := socket.Message[[]byte]{Data: append(target.rq.Buf(len(src)), src...), Creds: c.Creds, Rights: c.Rights, RightsUID: c.RightsUID, From: e.addr}
+	e.fam.charge(c.RightsUID, len(c.Rights))
 	c.Rights = nil
 	target.rq.Push(m)
 	target.Notify(vfs.ReadableEvents)
@@ -782,6 +798,7 @@ func (e *endpoint) sendStreamLocked(ctx vfs.Context, src []byte, c *socket.Contr
 		room := e.sndbuf - p.rq.Bytes
 		if room > 0 {
 			n := min(room, len(src)-done)
+			e.fam.charge(c.RightsUID, len(c.Rights))
 			p.rq.AppendStream(src[done:done+n], c)
 			done += n
 			p.Notify(vfs.ReadableEvents)
@@ -842,6 +859,7 @@ func (e *endpoint) RecvMsg(ctx vfs.Context, dst []byte, flags int, res *socket.R
 	}
 	if flags&linux.MSG_PEEK == 0 {
 		res.Control.Rights = m.Rights
+		e.fam.uncharge(m.RightsUID, len(m.Rights))
 		m.Rights = nil
 		e.rq.Pop()
 		e.writers.Notify(vfs.WritableEvents)
@@ -924,6 +942,7 @@ func (e *endpoint) recvStreamLocked(ctx vfs.Context, dst []byte, flags int, res 
 		hadRights := m.Rights != nil
 		if hadRights {
 			res.Control.Rights = m.Rights
+			e.fam.uncharge(m.RightsUID, len(m.Rights))
 			m.Rights = nil
 		}
 		e.rq.Consume(n)
@@ -999,4 +1018,45 @@ func (fam *Family) UnixSockets() []socket.UnixInfo {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Ino < out[j].Ino })
 	return out
+}
+
+// checkInflight refuses files to send (ETOOMANYREFS) when the sender's
+// user already has more in flight than its RLIMIT_NOFILE, unless it has
+// CAP_SYS_RESOURCE or CAP_SYS_ADMIN, as Linux's too_many_unix_fds; it
+// sets whom to charge.
+func (fam *Family) checkInflight(ctx vfs.Context, c *socket.ControlMessages) error {
+	cr := ctx.Credentials()
+	if cr == nil {
+		return nil
+	}
+	c.RightsUID = uint32(cr.RealKUID)
+	t, ok := ctx.(*kernel.Task)
+	if !ok {
+		return nil
+	}
+	limit := t.ThreadGroup().Limits().Get(linux.RLIMIT_NOFILE).Cur
+	fam.mu.Lock()
+	n := fam.inflight[c.RightsUID]
+	fam.mu.Unlock()
+	if uint64(n) > limit && !cr.HasCapability(auth.CAP_SYS_RESOURCE) && !cr.HasCapability(auth.CAP_SYS_ADMIN) {
+		return linux.ETOOMANYREFS
+	}
+	return nil
+}
+
+// charge and uncharge count n files in flight for uid.
+//
+// Preconditions: fam.mu is locked.
+func (fam *Family) charge(uid uint32, n int) {
+	if n > 0 {
+		fam.inflight[uid] += n
+	}
+}
+
+func (fam *Family) uncharge(uid uint32, n int) {
+	if n > 0 {
+		if fam.inflight[uid] -= n; fam.inflight[uid] <= 0 {
+			delete(fam.inflight, uid)
+		}
+	}
 }
