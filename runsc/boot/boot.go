@@ -19,6 +19,7 @@ import (
 	"github.com/rampart-sandbox/rampart/sentry/kernel"
 	"github.com/rampart-sandbox/rampart/sentry/kernel/auth"
 	"github.com/rampart-sandbox/rampart/sentry/memfile"
+	"github.com/rampart-sandbox/rampart/sentry/socket/hostinet"
 	"github.com/rampart-sandbox/rampart/syscalls/linux"
 )
 
@@ -43,6 +44,9 @@ type Config struct {
 	Rlimits map[int]unix.Rlimit
 	// NoNewPrivs sets no_new_privs on the init.
 	NoNewPrivs bool
+	// HostNetwork is --network=host: the sandbox's inet sockets are host
+	// sockets and it shows the host's interfaces.
+	HostNetwork bool
 	// Control, if set, makes this an OCI sandbox: the init is started
 	// only when asked over the control socket (see control.go).
 	Control *Control
@@ -113,6 +117,12 @@ func Run(c Config) (int, error) {
 	}
 	defer vd.stop()
 
+	netcfg := linux.NetworkConfig{Host: c.HostNetwork}
+	if c.HostNetwork {
+		if netcfg.Interfaces, err = hostinet.HostInterfaces(); err != nil {
+			return 1, fmt.Errorf("reading the host's interfaces: %w", err)
+		}
+	}
 	kcfg := kernel.Config{
 		Platform:     p,
 		MemoryFile:   mf,
@@ -122,7 +132,7 @@ func Run(c Config) (int, error) {
 		NumCPU:       runtime.NumCPU(),
 		DebugLog:     debugLog,
 		Loader:       &execLoader{vdso: vd, maxAddr: p.MaxUserAddress()},
-		Network:      linux.NewNetworkStack(linux.NetworkConfig{}),
+		Network:      linux.NewNetworkStack(netcfg),
 	}
 	if c.Strace {
 		kcfg.Strace = newStraceTracer(os.Stderr)

@@ -61,6 +61,8 @@ func (b *Boot) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands
 		Strace:   b.Global.Strace,
 		Debug:    b.Global.Debug || b.Global.DebugLog != "",
 		DebugDir: b.Global.DebugLog,
+		// The network mode comes with the global flags.
+		HostNetwork: b.Global.Network == "host",
 	}
 	code, err := boot.Run(cfg)
 	if err != nil {

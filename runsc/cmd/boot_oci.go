@@ -43,6 +43,7 @@ func (b *Boot) executeOCI() subcommands.ExitStatus {
 	cfg.Strace = b.Global.Strace
 	cfg.Debug = b.Global.Debug || b.Global.DebugLog != ""
 	cfg.DebugDir = b.Global.DebugLog
+	cfg.HostNetwork = b.Global.Network == "host"
 	cfg.Control = &boot.Control{
 		Socket: s.ControlPath(b.id),
 		Ready:  report,

@@ -5,6 +5,8 @@ package flags
 import (
 	"flag"
 	"fmt"
+
+	"golang.org/x/sys/unix"
 )
 
 // Global are the flags that come before the subcommand.
@@ -29,7 +31,7 @@ func Register(fs *flag.FlagSet) *Global {
 	fs.StringVar(&g.DebugLog, "debug-log", "", "directory to write debug logs to (implies --debug)")
 	fs.BoolVar(&g.Strace, "strace", false, "print every application syscall with its arguments, result and duration")
 	fs.StringVar(&g.Platform, "platform", "ptrace", "platform that runs application code: ptrace")
-	fs.StringVar(&g.Network, "network", "none", "network mode: none")
+	fs.StringVar(&g.Network, "network", "none", "network mode: none (a loopback inside the sandbox) or host (the host's network through sentry-owned host sockets)")
 	fs.StringVar(&g.Log, "log", "", "file for runtime log messages")
 	fs.StringVar(&g.LogFmt, "log-format", "text", "log format: text or json (runc's log lines)")
 	fs.BoolVar(&g.SystemdCgroup, "systemd-cgroup", false, "accepted for runc compatibility; ignored")
@@ -44,10 +46,20 @@ func (g *Global) Validate() error {
 	if g.LogFmt != "text" && g.LogFmt != "json" {
 		return fmt.Errorf("unknown log format %q (available: text, json)", g.LogFmt)
 	}
-	if g.Network != "none" {
-		return fmt.Errorf("unsupported network mode %q (available: none)", g.Network)
+	if g.Network != "none" && g.Network != "host" {
+		return fmt.Errorf("unsupported network mode %q (available: none, host)", g.Network)
 	}
 	return nil
+}
+
+// NetNamespace is the clone flag that gives the sandbox process its own
+// network namespace: none with --network=host, whose sockets are the
+// host's.
+func (g *Global) NetNamespace() uintptr {
+	if g.Network == "host" {
+		return 0
+	}
+	return unix.CLONE_NEWNET
 }
 
 // Args returns the global flags as command-line arguments, to pass them to

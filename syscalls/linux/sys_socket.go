@@ -11,6 +11,7 @@ import (
 	"github.com/rampart-sandbox/rampart/sentry/kernel"
 	"github.com/rampart-sandbox/rampart/sentry/kernel/auth"
 	"github.com/rampart-sandbox/rampart/sentry/socket"
+	"github.com/rampart-sandbox/rampart/sentry/socket/hostinet"
 	"github.com/rampart-sandbox/rampart/sentry/socket/inet"
 	"github.com/rampart-sandbox/rampart/sentry/socket/netlink"
 	sunix "github.com/rampart-sandbox/rampart/sentry/socket/unix"
@@ -34,7 +35,11 @@ func NewNetworkStack(c NetworkConfig) *socket.Stack {
 	}
 	st := socket.NewStack(ifaces, c.Host)
 	sunix.Install(st)
-	inet.Install(st)
+	if c.Host {
+		hostinet.Install(st)
+	} else {
+		inet.Install(st)
+	}
 	netlink.Install(st)
 	return st
 }
