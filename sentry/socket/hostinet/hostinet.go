@@ -9,10 +9,12 @@
 //
 // Lock order: an endpoint has no lock of its own besides its
 // vfs.WaitQueue (the host serializes operations on the descriptor);
-// notifier.mu is a leaf.
+// Net.mu and notifier.mu are leaves.
 package hostinet
 
 import (
+	"sort"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -26,12 +28,16 @@ import (
 // Net is the host network of one stack.
 type Net struct {
 	notifier notifier
+
+	// mu protects all, the open endpoints (for /proc/net).
+	mu  sync.Mutex
+	all map[*endpoint]struct{}
 }
 
 // Install registers host AF_INET and AF_INET6 with s, and refuses
 // AF_PACKET as Linux does an unprivileged caller.
 func Install(s *socket.Stack) *Net {
-	n := &Net{}
+	n := &Net{all: map[*endpoint]struct{}{}}
 	s.Register(unix.AF_INET, provider{n, unix.AF_INET})
 	s.Register(unix.AF_INET6, provider{n, unix.AF_INET6})
 	s.Register(unix.AF_PACKET, refused{})
@@ -104,13 +110,15 @@ type endpoint struct {
 	stype    int
 	protocol int
 	ino      uint64
+	// uid is the creator's effective uid (/proc/net's owner).
+	uid uint32
 	// rcvTimeo and sndTimeo are SO_RCVTIMEO and SO_SNDTIMEO in
 	// nanoseconds, kept by the sentry (the host descriptor never blocks).
 	rcvTimeo, sndTimeo atomic.Int64
 }
 
 func (n *Net) newEndpoint(ctx vfs.Context, hfd, family, stype, protocol int, flags uint32) (*endpoint, error) {
-	e := &endpoint{net: n, hfd: hfd, family: family, stype: stype, protocol: protocol}
+	e := &endpoint{net: n, hfd: hfd, family: family, stype: stype, protocol: protocol, uid: socket.CredsOf(ctx).UID}
 	if err := n.notifier.add(e); err != nil {
 		unix.Close(hfd)
 		return nil, unix.ENOMEM
@@ -119,6 +127,9 @@ func (n *Net) newEndpoint(ctx vfs.Context, hfd, family, stype, protocol int, fla
 		e.ino = t.Kernel().VFS.NextAnonIno()
 	}
 	e.fd = vfs.NewFileDescription(e, vfs.VirtualDentry{}, unix.O_RDWR|flags&unix.O_NONBLOCK, vfs.FileDescriptionOptions{})
+	n.mu.Lock()
+	n.all[e] = struct{}{}
+	n.mu.Unlock()
 	return e, nil
 }
 
@@ -136,6 +147,9 @@ func (e *endpoint) Stat(vfs.Context) (vfs.Stat, error) { return socket.Stat(e.in
 
 // Release implements vfs.FileDescriptionImpl.
 func (e *endpoint) Release(vfs.Context) {
+	e.net.mu.Lock()
+	delete(e.net.all, e)
+	e.net.mu.Unlock()
 	e.net.notifier.remove(e)
 	unix.Close(e.hfd)
 }
@@ -368,6 +382,10 @@ func (e *endpoint) SendMsg(ctx vfs.Context, src []byte, to []byte, ctl *socket.C
 // until the buffer is full, the peer shuts down or an error.
 func (e *endpoint) RecvMsg(ctx vfs.Context, dst []byte, flags int, res *socket.RecvResult) error {
 	hf := flags&recvFlags | unix.MSG_DONTWAIT
+	if e.stype != unix.SOCK_STREAM {
+		// The host then reports a datagram's real length (MsgLen).
+		hf |= unix.MSG_TRUNC
+	}
 	waitAll := flags&unix.MSG_WAITALL != 0 && flags&unix.MSG_PEEK == 0 && e.stype == unix.SOCK_STREAM
 	var from [128]byte
 	done := 0
@@ -425,4 +443,60 @@ func (e *endpoint) Ioctl(ctx vfs.Context, cmd uint32, arg uint64) (uintptr, erro
 		return socket.InterfaceIoctl(ctx, cmd, arg)
 	}
 	return 0, unix.ENOTTY
+}
+
+// InetSockets implements socket.InetLister: the sandbox's own host
+// sockets of the provider's family (not the host's others), with their
+// addresses and TCP state as the host reports them.
+func (p provider) InetSockets(protocol int) []socket.InetInfo {
+	p.net.mu.Lock()
+	eps := make([]*endpoint, 0, len(p.net.all))
+	for e := range p.net.all {
+		if e.family == p.family && e.protocol == protocol {
+			eps = append(eps, e)
+		}
+	}
+	p.net.mu.Unlock()
+	sort.Slice(eps, func(i, j int) bool { return eps[i].ino < eps[j].ino })
+	var out []socket.InetInfo
+	for _, e := range eps {
+		local, err := hostName(e.hfd, false)
+		if err != nil {
+			continue
+		}
+		info := socket.InetInfo{Protocol: protocol, UID: e.uid, Ino: e.ino, State: socket.TCPClose}
+		info.LocalIP, info.LocalPort = splitAddr(e.family, local)
+		if remote, err := hostName(e.hfd, true); err == nil {
+			info.RemoteIP, info.RemotePort = splitAddr(e.family, remote)
+			info.State = socket.TCPEstablished
+		} else {
+			info.RemoteIP = make([]byte, len(info.LocalIP))
+		}
+		if protocol == unix.IPPROTO_TCP {
+			ti, err := hostGetsockopt(e.hfd, unix.SOL_TCP, unix.TCP_INFO, 8)
+			if err != nil || len(ti) == 0 || ti[0] == socket.TCPClose {
+				continue
+			}
+			info.State = int(ti[0])
+		} else if info.LocalPort == 0 {
+			continue
+		}
+		if v, err := hostIoctlInt(e.hfd, unix.SIOCINQ); err == nil && info.State != socket.TCPListen {
+			info.RxQueue = int(v)
+		}
+		out = append(out, info)
+	}
+	return out
+}
+
+// splitAddr takes the address and port out of a sockaddr_in or
+// sockaddr_in6.
+func splitAddr(family int, sa []byte) ([]byte, uint16) {
+	if family == unix.AF_INET && len(sa) >= 8 {
+		return append([]byte(nil), sa[4:8]...), uint16(sa[2])<<8 | uint16(sa[3])
+	}
+	if len(sa) >= 24 {
+		return append([]byte(nil), sa[8:24]...), uint16(sa[2])<<8 | uint16(sa[3])
+	}
+	return make([]byte, 4), 0
 }
