@@ -38,6 +38,9 @@ type Net struct {
 // AF_PACKET as Linux does an unprivileged caller.
 func Install(s *socket.Stack) *Net {
 	n := &Net{all: map[*endpoint]struct{}{}}
+	// The host epoll instance is made now, at start-up, so that the
+	// sentry's seccomp filter need not allow epoll_create1.
+	n.notifier.once.Do(n.notifier.start)
 	s.Register(unix.AF_INET, provider{n, unix.AF_INET})
 	s.Register(unix.AF_INET6, provider{n, unix.AF_INET6})
 	s.Register(unix.AF_PACKET, refused{})
