@@ -92,16 +92,6 @@ func (s *Stack) ProviderOf(family int) (Provider, error) {
 	return p, nil
 }
 
-// Providers calls fn for each registered provider (for /proc/net).
-func (s *Stack) Providers(fn func(family int, p Provider)) {
-	if s == nil {
-		return
-	}
-	for f, p := range s.providers {
-		fn(f, p)
-	}
-}
-
 // InterfaceByIndex returns the interface of index, or nil.
 func (s *Stack) InterfaceByIndex(index int32) *Interface {
 	for i := range s.Interfaces {

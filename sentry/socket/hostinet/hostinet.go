@@ -273,7 +273,9 @@ func (e *endpoint) Connect(ctx vfs.Context, addr []byte) error {
 		return err
 	}
 	err := hostConnect(e.hfd, addr)
-	if err != unix.EINPROGRESS || e.nonblocking(0) || e.stype != unix.SOCK_STREAM {
+	// EALREADY is a blocking connect restarted after a signal: as
+	// Linux's inet_stream_connect, it waits again.
+	if err != unix.EINPROGRESS && err != unix.EALREADY || e.nonblocking(0) || e.stype != unix.SOCK_STREAM {
 		return err
 	}
 	err = e.wait(ctx, vfs.WritableEvents, false, time.Duration(e.sndTimeo.Load()), func() error {
