@@ -147,6 +147,7 @@ type InetInfo struct {
 // Linux's TCP states, as /proc/net shows them.
 const (
 	TCPEstablished = 1
+	TCPSynSent     = 2
 	TCPFinWait2    = 5
 	TCPClose       = 7
 	TCPCloseWait   = 8

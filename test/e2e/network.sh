@@ -131,7 +131,7 @@ for args in [(socket.AF_INET, socket.SOCK_RAW, 1), (socket.AF_PACKET, socket.SOC
 [ "$got" = "1 1 1 " ] && pass "host: raw and packet sockets refused (EPERM)" || fail "host: raw and packet sockets refused" "got: $got"
 
 # The socket syscall tests hold with host sockets too.
-tests=tcp_loopback,udp_loopback,socket_errors,socket_badinput,netlink_route,proc_net
+tests=tcp_loopback,tcp_backlog,udp_loopback,socket_errors,socket_badinput,netlink_route,proc_net
 if RUNSC="$RUNSC_BIN --network=host do --" make --no-print-directory syscall-tests T=$tests >"$WORK/st.log" 2>&1; then
 	pass "host: syscall tests $tests"
 else

@@ -92,6 +92,10 @@ const (
 	stateClosed = iota
 	stateListening
 	stateConnected
+	// stateConnecting is a non-blocking connect that found the
+	// listener's accept queue full: Linux's SYN_SENT, whose SYN the
+	// listener dropped and will take when the queue has room.
+	stateConnecting
 )
 
 // endpoint is one TCP or UDP socket.
@@ -126,6 +130,12 @@ type endpoint struct {
 	sndTimeo          time.Duration
 	reuseAddr, v6only bool
 	reusePort         bool
+	// connecting is the listener a stateConnecting socket waits on, and
+	// connectDst the address it connects to; synQ are a listener's
+	// waiting connectors, admitted in order as accept makes room.
+	connecting *endpoint
+	connectDst addr
+	synQ       []*endpoint
 	// connectPending is set by a non-blocking connect until connect is
 	// called again.
 	connectPending bool
@@ -190,6 +200,8 @@ func (e *endpoint) Release(ctx vfs.Context) {
 		drop = append(drop, s.fd)
 	}
 	e.acceptQ = nil
+	e.stopConnectingLocked()
+	e.refuseSynQLocked()
 	if p := e.peer; p != nil {
 		p.rcvShut = true
 		if unread {
@@ -382,7 +394,7 @@ func (e *endpoint) Listen(ctx vfs.Context, backlog int) error {
 	}
 	e.net.mu.Lock()
 	defer e.net.mu.Unlock()
-	if e.state == stateConnected {
+	if e.state == stateConnected || e.state == stateConnecting {
 		return linux.EINVAL
 	}
 	if !e.bound {
@@ -444,6 +456,7 @@ func (e *endpoint) Accept(ctx vfs.Context, flags int) (*vfs.FileDescription, []b
 	e.acceptQ[len(e.acceptQ)-1] = nil
 	e.acceptQ = e.acceptQ[:len(e.acceptQ)-1]
 	peer := s.remote.format(e.family)
+	e.admitLocked(ctx)
 	e.writers.Notify(vfs.WritableEvents)
 	e.net.mu.Unlock()
 	if flags&linux.SOCK_NONBLOCK != 0 {
@@ -530,6 +543,19 @@ func (e *endpoint) Connect(ctx vfs.Context, b []byte) error {
 		return linux.EISCONN
 	case stateListening:
 		return linux.EINVAL
+	case stateConnecting:
+		if e.nonblocking(0) {
+			return linux.EALREADY
+		}
+		for e.state == stateConnecting {
+			if err := e.waitLocked(ctx, &e.WaitQueue, vfs.WritableEvents, e.sndTimeo); err != nil {
+				return err
+			}
+		}
+		if e.state == stateConnected {
+			e.connectPending = false
+			return nil
+		}
 	}
 	if e.soErr != 0 {
 		// A failed non-blocking connect reports its error once.
@@ -553,17 +579,7 @@ func (e *endpoint) Connect(ctx vfs.Context, b []byte) error {
 		}
 		// Linux admits one more than the backlog.
 		if len(l.acceptQ) <= l.backlog {
-			s := e.net.newEndpointLocked(ctx, l.family, l.stype, l.protocol, 0)
-			s.local = addr{ip: dst.ip, port: dst.port}
-			s.remote = e.source(dst)
-			s.state, e.state = stateConnected, stateConnected
-			s.peer, e.peer = e, s
-			e.remote, e.hasRemote = dst, true
-			s.hasRemote = true
-			s.opts = l.optsCopy()
-			l.acceptQ = append(l.acceptQ, s)
-			l.Notify(vfs.ReadableEvents)
-			e.Notify(vfs.WritableEvents)
+			l.establishLocked(ctx, e, dst)
 			if e.nonblocking(0) {
 				e.connectPending = true
 				return linux.EINPROGRESS
@@ -571,12 +587,73 @@ func (e *endpoint) Connect(ctx vfs.Context, b []byte) error {
 			return nil
 		}
 		if e.nonblocking(0) {
-			return linux.EAGAIN
+			// Linux drops the SYN and the client retries: the
+			// connection completes when accept makes room.
+			e.state, e.connecting, e.connectDst = stateConnecting, l, dst
+			l.synQ = append(l.synQ, e)
+			return linux.EINPROGRESS
 		}
 		if err := e.waitLocked(ctx, &l.writers, vfs.WritableEvents, e.sndTimeo); err != nil {
 			return err
 		}
 	}
+}
+
+// establishLocked connects e to the listener l: the server side joins
+// l's accept queue.
+func (l *endpoint) establishLocked(ctx vfs.Context, e *endpoint, dst addr) {
+	s := l.net.newEndpointLocked(ctx, l.family, l.stype, l.protocol, 0)
+	s.uid = l.uid
+	s.local = addr{ip: dst.ip, port: dst.port}
+	s.remote = e.source(dst)
+	s.state, e.state = stateConnected, stateConnected
+	s.peer, e.peer = e, s
+	e.remote, e.hasRemote = dst, true
+	s.hasRemote = true
+	s.opts = l.optsCopy()
+	l.acceptQ = append(l.acceptQ, s)
+	l.Notify(vfs.ReadableEvents)
+	e.Notify(vfs.WritableEvents)
+}
+
+// admitLocked completes waiting connections while l's accept queue has
+// room.
+func (l *endpoint) admitLocked(ctx vfs.Context) {
+	for len(l.synQ) > 0 && len(l.acceptQ) <= l.backlog && l.state == stateListening {
+		c := l.synQ[0]
+		l.synQ[0] = nil
+		l.synQ = l.synQ[1:]
+		c.connecting = nil
+		l.establishLocked(ctx, c, c.connectDst)
+		c.connectPending = true
+	}
+}
+
+// stopConnectingLocked takes a connecting e off its listener's queue.
+func (e *endpoint) stopConnectingLocked() {
+	l := e.connecting
+	if l == nil {
+		return
+	}
+	for i, c := range l.synQ {
+		if c == e {
+			l.synQ = append(l.synQ[:i], l.synQ[i+1:]...)
+			break
+		}
+	}
+	e.connecting = nil
+}
+
+// refuseSynQLocked fails the connections waiting on a listener that
+// stops listening (the client's next SYN meets a closed port).
+func (l *endpoint) refuseSynQLocked() {
+	for _, c := range l.synQ {
+		c.connecting = nil
+		c.state = stateClosed
+		c.soErr = linux.ECONNREFUSED
+		c.Notify(vfs.ReadableEvents | vfs.WritableEvents | vfs.EventErr | vfs.EventHUp)
+	}
+	l.synQ = nil
 }
 
 func (e *endpoint) optsCopy() map[[2]int]int32 {
@@ -600,6 +677,7 @@ func (e *endpoint) Shutdown(ctx vfs.Context, how int) error {
 	if e.tcp() && e.state == stateListening && how != linux.SHUT_WR {
 		// Linux: shutting a listener's receive side stops it.
 		e.state = stateClosed
+		e.refuseSynQLocked()
 		e.Notify(vfs.ReadableEvents | vfs.EventHUp)
 		return nil
 	}
@@ -747,6 +825,15 @@ func (e *endpoint) sendStreamLocked(ctx vfs.Context, src []byte, flags int) (int
 			err := e.soErr
 			e.soErr = 0
 			return 0, err
+		}
+		if e.state == stateConnecting {
+			if e.nonblocking(flags) {
+				return 0, linux.EAGAIN
+			}
+			if err := e.waitLocked(ctx, &e.WaitQueue, vfs.WritableEvents, e.sndTimeo); err != nil {
+				return 0, err
+			}
+			continue
 		}
 		if e.state != stateConnected || e.sndShut || e.peer.released {
 			if done > 0 {
@@ -930,6 +1017,9 @@ func (p provider) InetSockets(protocol int) []socket.InetInfo {
 		local, remote := e.local, addr{}
 		if e.tcp() {
 			switch {
+			case e.state == stateConnecting:
+				info.State = socket.TCPSynSent
+				remote = e.connectDst
 			case e.state == stateListening:
 				info.State = socket.TCPListen
 				info.RxQueue = len(e.acceptQ)
