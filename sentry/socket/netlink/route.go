@@ -125,7 +125,11 @@ func (e *endpoint) requestLocked(ctx vfs.Context, msg []byte, typ, flags uint16,
 	case linux.RTM_GETLINK:
 		if dump {
 			for i := range e.fam.stack.Interfaces {
-				e.link(&out, &e.fam.stack.Interfaces[i], multi, seq)
+				if family == linux.AF_INET6 {
+					e.link6(&out, &e.fam.stack.Interfaces[i], seq)
+				} else {
+					e.link(&out, &e.fam.stack.Interfaces[i], multi, seq)
+				}
 			}
 			break
 		}
@@ -150,6 +154,11 @@ func (e *endpoint) requestLocked(ctx vfs.Context, msg []byte, typ, flags uint16,
 		for i := range e.fam.stack.Interfaces {
 			e.routes(&out, &e.fam.stack.Interfaces[i], family, seq)
 		}
+	case linux.RTM_GETRULE:
+		if !dump {
+			return linux.EOPNOTSUPP
+		}
+		e.rules(&out, family, seq)
 	default:
 		if !dump {
 			return linux.EOPNOTSUPP
@@ -223,7 +232,58 @@ func (e *endpoint) link(out *msgBuf, ifc *socket.Interface, flags uint16, seq ui
 		out.attr(linux.IFLA_ADDRESS, ifc.HWAddr)
 		out.attr(linux.IFLA_BROADCAST, make([]byte, len(ifc.HWAddr)))
 	}
+	// The sandbox keeps no interface counters: struct
+	// rtnl_link_stats64, all zero.
+	out.attr(linux.IFLA_STATS64, make([]byte, 25*8))
 	out.end(s)
+}
+
+// link6 appends the RTM_NEWLINK an AF_INET6 link dump gives (Linux's
+// inet6_fill_ifinfo: fewer attributes than the generic one).
+func (e *endpoint) link6(out *msgBuf, ifc *socket.Interface, seq uint32) {
+	s := out.begin(linux.RTM_NEWLINK, linux.NLM_F_MULTI, seq, e.portID)
+	var ifi [linux.SizeofIfInfomsg]byte
+	le := binary.LittleEndian
+	ifi[0] = linux.AF_INET6
+	le.PutUint16(ifi[2:], ifc.Type)
+	le.PutUint32(ifi[4:], uint32(ifc.Index))
+	le.PutUint32(ifi[8:], ifc.Flags|socket.IFFLowerUp)
+	out.put(ifi[:]...)
+	out.attrStr(linux.IFLA_IFNAME, ifc.Name)
+	if ifc.HWAddr != nil {
+		out.attr(linux.IFLA_ADDRESS, ifc.HWAddr)
+	}
+	out.attrU32(linux.IFLA_MTU, ifc.MTU)
+	out.attr(linux.IFLA_OPERSTATE, []byte{ifOperUnknown})
+	out.attrU32(linux.IFLA_TXQLEN, 1000)
+	out.end(s)
+}
+
+// rules appends the policy routing rules of a fresh network namespace:
+// local, main and (IPv4 only) default.
+func (e *endpoint) rules(out *msgBuf, family uint8, seq uint32) {
+	for _, af := range []uint8{linux.AF_INET, linux.AF_INET6} {
+		if family != linux.AF_UNSPEC && family != af {
+			continue
+		}
+		for _, r := range []struct {
+			prio  uint32
+			table uint8
+		}{{0, linux.RT_TABLE_LOCAL}, {32766, linux.RT_TABLE_MAIN}, {32767, linux.RT_TABLE_DEFAULT}} {
+			if af == linux.AF_INET6 && r.table == linux.RT_TABLE_DEFAULT {
+				continue
+			}
+			s := out.begin(linux.RTM_NEWRULE, linux.NLM_F_MULTI, seq, e.portID)
+			// struct fib_rule_hdr; action FR_ACT_TO_TBL.
+			out.put(af, 0, 0, 0, r.table, 0, 0, 1, 0, 0, 0, 0)
+			out.attrU32(linux.FRA_TABLE, uint32(r.table))
+			if r.prio != 0 {
+				out.attrU32(linux.FRA_PRIORITY, r.prio)
+			}
+			out.attr(linux.FRA_PROTOCOL, []byte{linux.RTPROT_KERNEL})
+			out.end(s)
+		}
+	}
 }
 
 // scopeOf is the scope Linux gives an address: host for loopback.
