@@ -61,7 +61,7 @@ FETCH='import sys,urllib.request,hashlib; print(hashlib.sha256(urllib.request.ur
 
 # --- --network=none: interface discovery -------------------------------------
 if unshare -n true 2>/dev/null; then
-	for cmd in "ip addr" "ip link" "ip -s link" "ip -6 addr" "ip route" "ip -6 route" "ip rule" "ip -6 rule" "ip -br a" "ip -4 addr show dev lo" "busybox ifconfig" "busybox ifconfig lo"; do
+	for cmd in "ip addr" "ip link" "ip -s link" "ip -6 addr" "ip route" "ip -6 route" "ip rule" "ip -6 rule" "ip -br a" "ip route get 127.1.2.3" "ip route get 8.8.8.8" "ip -4 addr show dev lo" "busybox ifconfig" "busybox ifconfig lo"; do
 		n=$(unshare -n sh -c "ip link set lo up && $cmd" 2>&1)
 		s=$(none $cmd 2>&1)
 		if [ "$n" = "$s" ]; then

@@ -149,7 +149,11 @@ func (e *endpoint) requestLocked(ctx vfs.Context, msg []byte, typ, flags uint16,
 		}
 	case linux.RTM_GETROUTE:
 		if !dump {
-			return linux.EOPNOTSUPP
+			if err := e.routeGet(ctx, &out, payload, seq); err != 0 {
+				return err
+			}
+			e.pushLocked(out.b)
+			return 0
 		}
 		for i := range e.fam.stack.Interfaces {
 			e.routes(&out, &e.fam.stack.Interfaces[i], family, seq)
@@ -421,4 +425,92 @@ func (e *endpoint) pushLocked(b []byte) {
 	}
 	e.rq.Push(socket.Message[uint32]{Data: append(e.rq.Buf(len(b)), b...)})
 	e.Notify(vfs.ReadableEvents)
+}
+
+// routeGet answers an IPv4 route lookup (ip route get) from the
+// interfaces: a local route for one of their addresses or a loopback
+// prefix, a link route inside another interface's prefix, ENETUNREACH
+// elsewhere (the sandbox knows no gateway).
+func (e *endpoint) routeGet(ctx vfs.Context, out *msgBuf, payload []byte, seq uint32) linux.Errno {
+	if len(payload) < linux.SizeofRtMsg || payload[0] != linux.AF_INET {
+		return linux.EOPNOTSUPP
+	}
+	var dst []byte
+	attrs := payload[linux.SizeofRtMsg:]
+	for len(attrs) >= 4 {
+		l := int(binary.LittleEndian.Uint16(attrs))
+		if l < 4 || l > len(attrs) {
+			break
+		}
+		if binary.LittleEndian.Uint16(attrs[2:]) == linux.RTA_DST && l == 8 {
+			dst = attrs[4:8]
+		}
+		if align4(l) >= len(attrs) {
+			break
+		}
+		attrs = attrs[align4(l):]
+	}
+	if dst == nil {
+		dst = []byte{0, 0, 0, 0}
+	}
+	var ifc *socket.Interface
+	var src []byte
+	rtype := uint8(linux.RTN_UNICAST)
+	for i := range e.fam.stack.Interfaces {
+		c := &e.fam.stack.Interfaces[i]
+		for _, a := range c.Addrs {
+			if len(a.IP) != 4 {
+				continue
+			}
+			m := a.Mask()
+			in := true
+			for j := 0; j < 4; j++ {
+				in = in && dst[j]&m[j] == a.IP[j]&m[j]
+			}
+			local := string(dst) == string(a.IP) || in && c.Flags&linux.IFF_LOOPBACK != 0
+			if local || in && ifc == nil {
+				ifc, src = c, a.IP
+				if local {
+					rtype = linux.RTN_LOCAL
+				}
+			}
+			if local {
+				break
+			}
+		}
+		if rtype == linux.RTN_LOCAL {
+			break
+		}
+	}
+	if ifc == nil {
+		return linux.ENETUNREACH
+	}
+	if rtype == linux.RTN_LOCAL {
+		for i := range e.fam.stack.Interfaces {
+			if c := &e.fam.stack.Interfaces[i]; c.Flags&linux.IFF_LOOPBACK != 0 {
+				ifc = c
+				break
+			}
+		}
+	}
+	flags := uint32(linux.RTM_F_CLONED)
+	if rtype == linux.RTN_LOCAL {
+		flags |= 0x80000000 // RTCF_LOCAL
+	}
+	s := out.begin(linux.RTM_NEWROUTE, 0, seq, e.portID)
+	out.put(linux.AF_INET, 32, 0, 0, 0, 0, 0, rtype)
+	var fl [4]byte
+	binary.LittleEndian.PutUint32(fl[:], flags)
+	out.put(fl[:]...)
+	out.attr(linux.RTA_DST, dst)
+	out.attrU32(linux.RTA_OIF, uint32(ifc.Index))
+	out.attr(linux.RTA_PREFSRC, src)
+	var uid uint32
+	if cr := ctx.Credentials(); cr != nil {
+		uid = uint32(cr.EffectiveKUID)
+	}
+	out.attrU32(linux.RTA_UID, uid)
+	out.attr(linux.RTA_CACHEINFO, make([]byte, 32))
+	out.end(s)
+	return 0
 }
