@@ -25,7 +25,7 @@ TEST_CFLAGS   := -O2 -Wall -Werror
 RUNSC_DEP     := $(if $(findstring $(CURDIR)/bin/runsc,$(RUNSC)),build)
 
 .PHONY: all help build vdso deps deps-demo deps-test deps-bench demo test fmt-check vet \
-	gotest syscall-build syscall-tests syscall-tests-rootfs syscall-tests-native smoke oci goprog bench clean \
+	gotest syscall-build syscall-tests syscall-tests-rootfs syscall-tests-native smoke oci network goprog bench clean \
 	systrap-stub syscall-tests-systrap smoke-systrap test-systrap
 
 all: build
@@ -40,6 +40,7 @@ help:
 	@echo "make syscall-tests-rootfs  file C tests with /tmp and /dev/shm on the overlay root"
 	@echo "make syscall-tests-native  C tests natively only (checks the tests)"
 	@echo "make smoke                 real programs natively and under \$$RUNSC"
+	@echo "make network               network e2e: --network=none and --network=host"
 	@echo "make oci                   bin/runsc as an OCI runtime on busybox bundles"
 	@echo "make bench                 microbenchmarks: native, runc, gVisor, Rampart (ptrace, systrap)"
 	@echo "make test-systrap          syscall and smoke tests with --platform=systrap"
@@ -153,6 +154,11 @@ bin/consoledrive: test/e2e/consoledrive.c
 
 smoke: $(RUNSC_DEP) goprog bin/ptydrive
 	test/e2e/smoke.sh
+
+# network checks --network=none and --network=host end to end (ip, ifconfig,
+# http.server in and out of the sandbox).
+network: build
+	test/e2e/network.sh
 
 # oci drives bin/runsc as an OCI runtime (create/start/kill/delete …) on
 # busybox bundles.

@@ -8,9 +8,14 @@
 #
 #   bench/run.sh [-t SECONDS] [BENCHMARK...]
 #
+# A benchmark named NAME@host runs NAME with the host's network: Rampart and
+# gVisor with --network=host (the TCP benchmarks then use the host's
+# loopback instead of the sandbox's own).
+#
 # Environment: RAMPART (default "bin/runsc do --"), SYSTRAP (default
-# "bin/runsc --platform=systrap do --"), GVISOR (default
-# /usr/bin/runsc), RUNC (default runc).
+# "bin/runsc --platform=systrap do --"), RAMPART_HOST (default
+# "bin/runsc --network=host do --"), GVISOR (default /usr/bin/runsc), RUNC
+# (default runc).
 set -uo pipefail
 
 cd "$(dirname "$0")/.."
@@ -25,6 +30,8 @@ read -r -a RAMPART <<<"${RAMPART:-bin/runsc do --}"
 case "${RAMPART[0]}" in /*) ;; */*) RAMPART[0]="$ROOT/${RAMPART[0]}" ;; esac
 read -r -a SYSTRAP <<<"${SYSTRAP:-bin/runsc --platform=systrap do --}"
 case "${SYSTRAP[0]}" in /*) ;; */*) SYSTRAP[0]="$ROOT/${SYSTRAP[0]}" ;; esac
+read -r -a RAMPART_HOST <<<"${RAMPART_HOST:-bin/runsc --network=host do --}"
+case "${RAMPART_HOST[0]}" in /*) ;; */*) RAMPART_HOST[0]="$ROOT/${RAMPART_HOST[0]}" ;; esac
 GVISOR=${GVISOR:-/usr/bin/runsc}
 RUNC=${RUNC:-runc}
 LIMIT=${BENCH_TIMEOUT:-120}
@@ -35,18 +42,20 @@ if [ $# -gt 0 ]; then
 else
 	benches=()
 	for f in bench/micro/*.c; do benches+=("$(basename "$f" .c)"); done
+	benches+=(tcp_pingpong@host tcp_throughput@host)
 fi
 
 # Build the static benchmarks.
 mkdir -p "$OUT/bin"
 for b in "${benches[@]}"; do
+	b=${b%@host}
 	src=bench/micro/$b.c
 	bin=$OUT/bin/$b
 	if [ ! -f "$src" ]; then
 		echo "bench: no benchmark $b" >&2
 		exit 2
 	fi
-	if [ ! -x "$bin" ] || [ "$src" -nt "$bin" ] || [ bench/micro/bench.h -nt "$bin" ]; then
+	if [ ! -x "$bin" ] || [ "$src" -nt "$bin" ] || [ bench/micro/bench.h -nt "$bin" ] || [ bench/micro/tcp_conn.h -nt "$bin" ]; then
 		"$CC" -O2 -Wall -Werror -static -o "$bin" "$src" || exit 1
 	fi
 done
@@ -62,6 +71,23 @@ set_args() {
 	test/images/set-args.sh "$BUNDLE" "$@"
 }
 
+# set_netns none|host: gives the bundle's container its own network
+# namespace, or leaves it in the host's (the @host benchmarks).
+set_netns() {
+	python3 - "$BUNDLE/config.json" "$1" <<'PY'
+import json, sys
+path, mode = sys.argv[1], sys.argv[2]
+with open(path) as f:
+    c = json.load(f)
+ns = [n for n in c["linux"].get("namespaces", []) if n["type"] != "network"]
+if mode == "none":
+    ns.append({"type": "network"})
+c["linux"]["namespaces"] = ns
+with open(path, "w") as f:
+    json.dump(c, f, indent=1)
+PY
+}
+
 have_bundle=0
 if command -v "$RUNC" >/dev/null || [ -x "$GVISOR" ]; then
 	if [ -x /bin/busybox ] && command -v python3 >/dev/null && make_bundle; then
@@ -74,8 +100,12 @@ fi
 # run_one RUNTIME BENCH: prints ns/op, or "n/a" (with the reason in $OUT/log).
 id=0
 run_one() {
-	local rt=$1 b=$2 log=$OUT/log/$1-$2.log
-	local cmd=()
+	local rt=$1 b=${2%@host} log=$OUT/log/$1-$2.log
+	local cmd=() net=none rampart=("${RAMPART[@]}")
+	if [ "$2" != "$b" ]; then
+		net=host
+		rampart=("${RAMPART_HOST[@]}")
+	fi
 	id=$((id + 1))
 	local cid="rampart-bench-$$-$id"
 	case "$rt" in
@@ -83,16 +113,18 @@ run_one() {
 	runc)
 		[ "$have_bundle" = 1 ] || { echo n/a; return; }
 		set_args "/bin/$b" "$TARGET"
+		set_netns "$net"
 		cmd=("$RUNC" run -b "$BUNDLE" "$cid")
 		;;
 	gvisor)
 		[ "$have_bundle" = 1 ] && [ -x "$GVISOR" ] || { echo n/a; return; }
 		set_args "/bin/$b" "$TARGET"
-		cmd=("$GVISOR" --network=none --root="$OUT/gvisor-state" run --bundle "$BUNDLE" "$cid")
+		set_netns "$net"
+		cmd=("$GVISOR" --network="$net" --root="$OUT/gvisor-state" run --bundle "$BUNDLE" "$cid")
 		;;
 	rampart)
-		[ -x "${RAMPART[0]}" ] || command -v "${RAMPART[0]}" >/dev/null || { echo n/a; return; }
-		cmd=("${RAMPART[@]}" "$OUT/bin/$b" "$TARGET")
+		[ -x "${rampart[0]}" ] || command -v "${rampart[0]}" >/dev/null || { echo n/a; return; }
+		cmd=("${rampart[@]}" "$OUT/bin/$b" "$TARGET")
 		;;
 	systrap)
 		[ -x "${SYSTRAP[0]}" ] || command -v "${SYSTRAP[0]}" >/dev/null || { echo n/a; return; }
@@ -121,11 +153,11 @@ startup() {
 	native) cmd=(/bin/busybox true) ;;
 	runc)
 		[ "$have_bundle" = 1 ] || { echo n/a; return; }
-		set_args /bin/true
+		set_args /bin/true && set_netns none
 		;;
 	gvisor)
 		[ "$have_bundle" = 1 ] && [ -x "$GVISOR" ] || { echo n/a; return; }
-		set_args /bin/true
+		set_args /bin/true && set_netns none
 		;;
 	rampart)
 		[ -x "${RAMPART[0]}" ] || command -v "${RAMPART[0]}" >/dev/null || { echo n/a; return; }

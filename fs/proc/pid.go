@@ -38,6 +38,7 @@ func makePidDirs() (staticDir, staticDir) {
 		text("mountinfo", genMountinfo),
 		text("mounts", genMounts),
 		text("mountstats", genMountstats),
+		dirEntryOf("net", netDir),
 		constant("oom_score", "0\n"),
 		fileEntry("oom_score_adj", 0o644, &fileOps{Gen: genOOMScoreAdj, Write: writeOOMScoreAdj}),
 		magicEntry("root", linkRoot, func(ctx vfs.Context, n *inode) (vfs.VirtualDentry, *vfs.FileDescription, error) {

@@ -126,7 +126,7 @@ func TestRootListing(t *testing.T) {
 			break
 		}
 	}
-	want := ".,..,cmdline,cpuinfo,filesystems,loadavg,meminfo,mounts,self,stat,sys,thread-self,uptime,version"
+	want := ".,..,cmdline,cpuinfo,filesystems,loadavg,meminfo,mounts,net,self,stat,sys,thread-self,uptime,version"
 	if strings.Join(names, ",") != want {
 		t.Errorf("listing = %v, want %s", names, want)
 	}

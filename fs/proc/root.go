@@ -30,6 +30,7 @@ func makeRootEntries() staticDir {
 		text("loadavg", genLoadavg),
 		text("meminfo", genMeminfo),
 		linkEntry("mounts", func(vfs.Context, *inode) (string, error) { return "self/mounts", nil }),
+		linkEntry("net", func(vfs.Context, *inode) (string, error) { return "self/net", nil }),
 		linkEntry("self", func(ctx vfs.Context, _ *inode) (string, error) {
 			t := callerTask(ctx)
 			if t == nil {

@@ -25,6 +25,7 @@ import (
 	"github.com/rampart-sandbox/rampart/sentry/kernel"
 	"github.com/rampart-sandbox/rampart/sentry/kernel/auth"
 	"github.com/rampart-sandbox/rampart/sentry/memfile"
+	"github.com/rampart-sandbox/rampart/sentry/socket/hostinet"
 	"github.com/rampart-sandbox/rampart/syscalls/linux"
 )
 
@@ -62,6 +63,9 @@ type Config struct {
 	NoNewPrivs bool
 	// Root says how the root filesystem is mounted (fs.go).
 	Root rootfs.RootOptions
+	// HostNetwork is --network=host: the sandbox's inet sockets are host
+	// sockets and it shows the host's interfaces.
+	HostNetwork bool
 	// Control, if set, makes this an OCI sandbox: the init is started
 	// only when asked over the control socket (see control.go).
 	Control *Control
@@ -169,6 +173,12 @@ func Run(c Config) (int, error) {
 	}
 	defer vd.stop()
 
+	netcfg := linux.NetworkConfig{Host: c.HostNetwork}
+	if c.HostNetwork {
+		if netcfg.Interfaces, err = hostinet.HostInterfaces(); err != nil {
+			return 1, fmt.Errorf("reading the host's interfaces: %w", err)
+		}
+	}
 	kcfg := kernel.Config{
 		Platform:     p,
 		MemoryFile:   mf,
@@ -178,6 +188,7 @@ func Run(c Config) (int, error) {
 		NumCPU:       runtime.NumCPU(),
 		DebugLog:     debugLog,
 		Loader:       &execLoader{vdso: vd, maxAddr: p.MaxUserAddress()},
+		Network:      linux.NewNetworkStack(netcfg),
 	}
 	if c.Strace {
 		kcfg.Strace = newStraceTracer(os.Stderr)

@@ -71,6 +71,8 @@ func (b *Boot) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands
 		// The host root is never written: under the overlay, writes
 		// stay in sandbox memory; without it, the root is read-only.
 		Root: rootfs.RootOptions{Overlay: b.Global.Overlay != "none", ReadOnly: b.Global.Overlay == "none", TmpOnRoot: b.tmpOnRoot},
+		// The network mode comes with the global flags.
+		HostNetwork: b.Global.Network == "host",
 	}
 	b.fence(&cfg)
 	code, err := boot.Run(cfg)

@@ -47,6 +47,7 @@ func (b *Boot) executeOCI() subcommands.ExitStatus {
 	cfg.Spin = b.Global.SystrapSpin
 	cfg.Debug = b.Global.Debug || b.Global.DebugLog != ""
 	cfg.DebugDir = b.Global.DebugLog
+	cfg.HostNetwork = b.Global.Network == "host"
 	// The sandbox records its status changes through a descriptor: once
 	// fenced it cannot reach the state directory.
 	status, err := s.OpenSandboxStatus(b.id)

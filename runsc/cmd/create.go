@@ -182,7 +182,7 @@ func startSandbox(g *flags.Global, id, bundle string, annotations map[string]str
 	cmd.Dir = "/"
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Cloneflags: unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWIPC |
-			unix.CLONE_NEWUTS | unix.CLONE_NEWNET,
+			unix.CLONE_NEWUTS | g.NetNamespace(),
 		Setsid: !foreground,
 	}
 	if foreground {

@@ -105,7 +105,7 @@ func (d *Do) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands.E
 		// The sandbox gets its own mount, pid, ipc, uts and network
 		// namespaces; it dies with us.
 		Cloneflags: unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWIPC |
-			unix.CLONE_NEWUTS | unix.CLONE_NEWNET,
+			unix.CLONE_NEWUTS | d.Global.NetNamespace(),
 		Pdeathsig: syscall.SIGKILL,
 	}
 	sigs := make(chan os.Signal, 8)

@@ -5,6 +5,8 @@ package flags
 import (
 	"flag"
 	"fmt"
+
+	"golang.org/x/sys/unix"
 )
 
 // Global are the flags that come before the subcommand.
@@ -39,7 +41,7 @@ func Register(fs *flag.FlagSet) *Global {
 	fs.BoolVar(&g.Strace, "strace", false, "print every application syscall with its arguments, result and duration")
 	fs.StringVar(&g.Platform, "platform", "ptrace", "platform that runs application code: ptrace or systrap")
 	fs.IntVar(&g.SystrapSpin, "systrap-spin", 0, "systrap: PAUSEs to spin before sleeping at each hand-off (0: never spin, for loaded hosts)")
-	fs.StringVar(&g.Network, "network", "none", "network mode: none")
+	fs.StringVar(&g.Network, "network", "none", "network mode: none (a loopback inside the sandbox) or host (the host's network through sentry-owned host sockets)")
 	fs.StringVar(&g.Log, "log", "", "file for runtime log messages")
 	fs.StringVar(&g.LogFmt, "log-format", "text", "log format: text or json (runc's log lines)")
 	fs.StringVar(&g.Overlay, "overlay", "root", "root filesystem overlay: root (writes stay in sandbox memory) or none")
@@ -61,10 +63,20 @@ func (g *Global) Validate() error {
 	if g.Overlay != "root" && g.Overlay != "none" {
 		return fmt.Errorf("unknown overlay mode %q (available: root, none)", g.Overlay)
 	}
-	if g.Network != "none" {
-		return fmt.Errorf("unsupported network mode %q (available: none)", g.Network)
+	if g.Network != "none" && g.Network != "host" {
+		return fmt.Errorf("unsupported network mode %q (available: none, host)", g.Network)
 	}
 	return nil
+}
+
+// NetNamespace is the clone flag that gives the sandbox process its own
+// network namespace: none with --network=host, whose sockets are the
+// host's.
+func (g *Global) NetNamespace() uintptr {
+	if g.Network == "host" {
+		return 0
+	}
+	return unix.CLONE_NEWNET
 }
 
 // Args returns the global flags as command-line arguments, to pass them to

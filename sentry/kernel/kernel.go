@@ -48,6 +48,9 @@ type Config struct {
 	DebugLog io.Writer
 	// Loader loads executables for execve and for the first process.
 	Loader Loader
+	// Network is the sandbox's network stack (a *socket.Stack), which
+	// the kernel holds for the socket layer without using it.
+	Network any
 }
 
 // Kernel is the sandbox-wide state. There is exactly one per sandbox and no
@@ -59,6 +62,7 @@ type Kernel struct {
 	VFS          *vfs.VirtualFilesystem
 	SyscallTable *SyscallTable
 	Loader       Loader
+	Network      any
 	strace       Tracer
 	debugLog     io.Writer
 	numCPU       int
@@ -106,6 +110,7 @@ func New(c Config) *Kernel {
 		VFS:          c.VFS,
 		SyscallTable: c.SyscallTable,
 		Loader:       c.Loader,
+		Network:      c.Network,
 		strace:       c.Strace,
 		debugLog:     c.DebugLog,
 		numCPU:       c.NumCPU,

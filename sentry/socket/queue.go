@@ -12,6 +12,8 @@ type Message[A any] struct {
 	From   A
 	Creds  Creds
 	Rights []*vfs.FileDescription
+	// RightsUID is the user charged for Rights while they are in flight.
+	RightsUID uint32
 }
 
 // Queue is a receive queue: a FIFO of messages whose backing array and
@@ -74,7 +76,7 @@ func (q *Queue[A]) AppendStream(b []byte, c *ControlMessages) {
 			return
 		}
 	}
-	q.Push(Message[A]{Data: append(q.Buf(max(len(b), 4096)), b...), Creds: c.Creds, Rights: c.Rights})
+	q.Push(Message[A]{Data: append(q.Buf(max(len(b), 4096)), b...), Creds: c.Creds, Rights: c.Rights, RightsUID: c.RightsUID})
 	c.Rights = nil
 }
 

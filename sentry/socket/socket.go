@@ -1,15 +1,15 @@
 // Package socket owns the sentry's socket layer: the interface every
 // socket file implements (Socket), the registry of address families
-// (Provider) through which unix, inet loopback and later host sockets plug
-// in, and the pieces they share (control messages, credentials, the
+// (Provider, held per sandbox by the Stack) through which unix, inet
+// loopback, netlink and host sockets plug in, and the pieces they share (control messages, credentials, the
 // generic socket options).
 //
 // The syscall handlers (syscalls/linux/sys_socket.go) copy arguments in
 // and out of application memory and call the Socket methods; a family
 // never touches application memory itself.
 //
-// Lock order: this package has no locks of its own besides providersMu
-// (a leaf, taken only at startup and socket creation).
+// Lock order: this package has no locks of its own; the Stack (stack.go)
+// is immutable once built, and each family documents its locks.
 package socket
 
 import (
@@ -49,6 +49,9 @@ type ControlMessages struct {
 	// Rights are the files of SCM_RIGHTS; the holder owns one reference
 	// on each.
 	Rights []*vfs.FileDescription
+	// RightsUID is the real uid of the sender, charged for Rights while
+	// they are in flight (Linux's per-user unix_inflight).
+	RightsUID uint32
 	// Creds are SCM_CREDENTIALS, valid when HasCreds.
 	Creds    Creds
 	HasCreds bool
@@ -119,30 +122,6 @@ type Provider interface {
 	// Pair creates two connected sockets (socketpair(2)), EOPNOTSUPP if
 	// the family has none.
 	Pair(ctx vfs.Context, stype, protocol int, flags uint32) (*vfs.FileDescription, *vfs.FileDescription, error)
-}
-
-var (
-	providersMu sync.RWMutex
-	// providers is protected by providersMu.
-	providers = map[int]Provider{}
-)
-
-// Register makes p the provider of family; families register at init.
-func Register(family int, p Provider) {
-	providersMu.Lock()
-	providers[family] = p
-	providersMu.Unlock()
-}
-
-// ProviderOf returns the provider of family, or EAFNOSUPPORT.
-func ProviderOf(family int) (Provider, error) {
-	providersMu.RLock()
-	p := providers[family]
-	providersMu.RUnlock()
-	if p == nil {
-		return nil, unix.EAFNOSUPPORT
-	}
-	return p, nil
 }
 
 // FromFile returns the socket behind f, or ENOTSOCK.

@@ -11,11 +11,38 @@ import (
 	"github.com/rampart-sandbox/rampart/sentry/kernel"
 	"github.com/rampart-sandbox/rampart/sentry/kernel/auth"
 	"github.com/rampart-sandbox/rampart/sentry/socket"
-
-	// The address families register themselves with package socket.
-	_ "github.com/rampart-sandbox/rampart/sentry/socket/inet"
-	_ "github.com/rampart-sandbox/rampart/sentry/socket/unix"
+	"github.com/rampart-sandbox/rampart/sentry/socket/hostinet"
+	"github.com/rampart-sandbox/rampart/sentry/socket/inet"
+	"github.com/rampart-sandbox/rampart/sentry/socket/netlink"
+	sunix "github.com/rampart-sandbox/rampart/sentry/socket/unix"
 )
+
+// NetworkConfig says which network a sandbox has.
+type NetworkConfig struct {
+	// Interfaces are what netlink and the SIOCGIF ioctls show; nil means
+	// lo alone.
+	Interfaces []socket.Interface
+	// Host makes AF_INET and AF_INET6 host sockets (--network=host).
+	Host bool
+}
+
+// NewNetworkStack builds the network stack a Kernel owns
+// (kernel.Config.Network) with every address family the sentry has.
+func NewNetworkStack(c NetworkConfig) *socket.Stack {
+	ifaces := c.Interfaces
+	if ifaces == nil {
+		ifaces = []socket.Interface{socket.Loopback()}
+	}
+	st := socket.NewStack(ifaces, c.Host)
+	sunix.Install(st)
+	if c.Host {
+		hostinet.Install(st)
+	} else {
+		inet.Install(st)
+	}
+	netlink.Install(st)
+	return st
+}
 
 func registerSocket(t *kernel.SyscallTable) {
 	for nr, fn := range map[uintptr]kernel.SyscallFn{
@@ -93,7 +120,7 @@ func Socket(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
 	if family < 0 || family >= nproto {
 		return 0, unix.EAFNOSUPPORT
 	}
-	p, err := socket.ProviderOf(int(family))
+	p, err := socket.StackOf(t).ProviderOf(int(family))
 	if err != nil {
 		return 0, err
 	}
@@ -116,7 +143,7 @@ func Socketpair(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
 	if family < 0 || family >= nproto {
 		return 0, unix.EAFNOSUPPORT
 	}
-	p, err := socket.ProviderOf(int(family))
+	p, err := socket.StackOf(t).ProviderOf(int(family))
 	if err != nil {
 		return 0, err
 	}

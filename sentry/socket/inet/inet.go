@@ -6,11 +6,12 @@
 // listener); UDP delivers datagrams to the socket bound to the
 // destination port. Other destinations are ENETUNREACH.
 //
-// Lock order: mu (all inet socket state and the port tables), then an
-// endpoint's vfs.WaitQueue.
+// Lock order: Net.mu (all inet socket state of a stack and its port
+// tables), then an endpoint's vfs.WaitQueue.
 package inet
 
 import (
+	"sort"
 	"sync"
 	"time"
 
@@ -20,11 +21,6 @@ import (
 	"github.com/rampart-sandbox/rampart/sentry/kernel"
 	"github.com/rampart-sandbox/rampart/sentry/socket"
 )
-
-func init() {
-	socket.Register(linux.AF_INET, provider{linux.AF_INET})
-	socket.Register(linux.AF_INET6, provider{linux.AF_INET6})
-}
 
 const (
 	ephemeralFirst = 32768
@@ -40,16 +36,31 @@ type portKey struct {
 	port  uint16
 }
 
-var (
+// Net is the loopback network of one stack: the state its AF_INET and
+// AF_INET6 sockets share. Install makes one per socket.Stack.
+type Net struct {
 	// mu protects every endpoint's mutable state and the tables below.
 	mu sync.Mutex
 	// ports holds the bound sockets of each protocol and port.
-	ports = map[portKey][]*endpoint{}
+	ports map[portKey][]*endpoint
 	// nextEphemeral is where the search for a free port starts.
-	nextEphemeral uint16 = ephemeralFirst
-)
+	nextEphemeral uint16
+	// all holds every open endpoint, for /proc/net.
+	all map[*endpoint]struct{}
+}
 
-type provider struct{ family int }
+// Install registers a new loopback network as s's AF_INET and AF_INET6.
+func Install(s *socket.Stack) *Net {
+	n := &Net{ports: map[portKey][]*endpoint{}, nextEphemeral: ephemeralFirst, all: map[*endpoint]struct{}{}}
+	s.Register(linux.AF_INET, provider{n, linux.AF_INET})
+	s.Register(linux.AF_INET6, provider{n, linux.AF_INET6})
+	return n
+}
+
+type provider struct {
+	net    *Net
+	family int
+}
 
 // Socket implements socket.Provider.
 func (p provider) Socket(ctx vfs.Context, stype, protocol int, flags uint32) (*vfs.FileDescription, error) {
@@ -69,7 +80,7 @@ func (p provider) Socket(ctx vfs.Context, stype, protocol int, flags uint32) (*v
 	default:
 		return nil, linux.ESOCKTNOSUPPORT
 	}
-	return newEndpoint(ctx, p.family, stype, protocol, flags).fd, nil
+	return p.net.newEndpoint(ctx, p.family, stype, protocol, flags).fd, nil
 }
 
 // Pair implements socket.Provider: Linux has no socketpair for inet.
@@ -81,6 +92,10 @@ const (
 	stateClosed = iota
 	stateListening
 	stateConnected
+	// stateConnecting is a non-blocking connect that found the
+	// listener's accept queue full: Linux's SYN_SENT, whose SYN the
+	// listener dropped and will take when the queue has room.
+	stateConnecting
 )
 
 // endpoint is one TCP or UDP socket.
@@ -88,14 +103,17 @@ type endpoint struct {
 	vfs.FileDescriptionDefaultImpl
 	vfs.WaitQueue
 	fd       *vfs.FileDescription
+	net      *Net
 	family   int
 	stype    int
 	protocol int
 	ino      uint64
+	// uid is the creator's effective uid (/proc/net's owner).
+	uid uint32
 	// writers is where connectors blocked on a full backlog wait.
 	writers vfs.WaitQueue
 
-	// The fields below are protected by mu.
+	// The fields below are protected by net.mu.
 	state int
 	// local is the bound address (bound says whether it is in ports);
 	// remote the connected peer's address.
@@ -112,6 +130,12 @@ type endpoint struct {
 	sndTimeo          time.Duration
 	reuseAddr, v6only bool
 	reusePort         bool
+	// connecting is the listener a stateConnecting socket waits on, and
+	// connectDst the address it connects to; synQ are a listener's
+	// waiting connectors, admitted in order as accept makes room.
+	connecting *endpoint
+	connectDst addr
+	synQ       []*endpoint
 	// connectPending is set by a non-blocking connect until connect is
 	// called again.
 	connectPending bool
@@ -122,8 +146,17 @@ type endpoint struct {
 	released bool
 }
 
-func newEndpoint(ctx vfs.Context, family, stype, protocol int, flags uint32) *endpoint {
-	e := &endpoint{family: family, stype: stype, protocol: protocol, sndbuf: socket.DefaultBufSize, rcvbuf: socket.DefaultBufSize}
+func (n *Net) newEndpoint(ctx vfs.Context, family, stype, protocol int, flags uint32) *endpoint {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.newEndpointLocked(ctx, family, stype, protocol, flags)
+}
+
+// newEndpointLocked makes an endpoint.
+//
+// Preconditions: n.mu is locked.
+func (n *Net) newEndpointLocked(ctx vfs.Context, family, stype, protocol int, flags uint32) *endpoint {
+	e := &endpoint{net: n, uid: socket.CredsOf(ctx).UID, family: family, stype: stype, protocol: protocol, sndbuf: socket.DefaultBufSize, rcvbuf: socket.DefaultBufSize}
 	if family == linux.AF_INET {
 		e.local.ip = v4(nil)
 	}
@@ -131,6 +164,7 @@ func newEndpoint(ctx vfs.Context, family, stype, protocol int, flags uint32) *en
 		e.ino = t.Kernel().VFS.NextAnonIno()
 	}
 	e.fd = vfs.NewFileDescription(e, vfs.VirtualDentry{}, linux.O_RDWR|flags&linux.O_NONBLOCK, vfs.FileDescriptionOptions{})
+	n.all[e] = struct{}{}
 	return e
 }
 
@@ -156,7 +190,8 @@ func (e *endpoint) Stat(vfs.Context) (vfs.Stat, error) { return socket.Stat(e.in
 // connection sends the peer a FIN, or a reset if data was left unread.
 func (e *endpoint) Release(ctx vfs.Context) {
 	var drop []*vfs.FileDescription
-	mu.Lock()
+	e.net.mu.Lock()
+	delete(e.net.all, e)
 	e.released = true
 	e.unbindLocked()
 	unread := !e.rq.Empty()
@@ -165,6 +200,8 @@ func (e *endpoint) Release(ctx vfs.Context) {
 		drop = append(drop, s.fd)
 	}
 	e.acceptQ = nil
+	e.stopConnectingLocked()
+	e.refuseSynQLocked()
 	if p := e.peer; p != nil {
 		p.rcvShut = true
 		if unread {
@@ -174,7 +211,7 @@ func (e *endpoint) Release(ctx vfs.Context) {
 		p.Notify(vfs.ReadableEvents | vfs.WritableEvents | vfs.EventHUp | vfs.EventRdHUp | vfs.EventErr)
 	}
 	e.writers.Notify(vfs.WritableEvents)
-	mu.Unlock()
+	e.net.mu.Unlock()
 	for _, f := range drop {
 		f.DecRef(ctx)
 	}
@@ -185,7 +222,7 @@ func (e *endpoint) unbindLocked() {
 		return
 	}
 	k := portKey{e.protocol, e.local.port}
-	l := ports[k]
+	l := e.net.ports[k]
 	for i, x := range l {
 		if x == e {
 			l = append(l[:i], l[i+1:]...)
@@ -193,17 +230,17 @@ func (e *endpoint) unbindLocked() {
 		}
 	}
 	if len(l) == 0 {
-		delete(ports, k)
+		delete(e.net.ports, k)
 	} else {
-		ports[k] = l
+		e.net.ports[k] = l
 	}
 	e.bound = false
 }
 
 // Readiness implements vfs.Waitable, as Linux's tcp_poll and udp_poll.
 func (e *endpoint) Readiness(mask uint32) uint32 {
-	mu.Lock()
-	defer mu.Unlock()
+	e.net.mu.Lock()
+	defer e.net.mu.Unlock()
 	var r uint32
 	if e.soErr != 0 {
 		r |= vfs.EventErr
@@ -236,9 +273,9 @@ func (e *endpoint) Readiness(mask uint32) uint32 {
 	return r & mask
 }
 
-// waitLocked is socket.WaitLocked on the package's mu.
-func waitLocked(ctx vfs.Context, q *vfs.WaitQueue, mask uint32, d time.Duration) error {
-	return socket.WaitLocked(ctx, q, mask, &mu, d)
+// waitLocked is socket.WaitLocked on the network's mu.
+func (e *endpoint) waitLocked(ctx vfs.Context, q *vfs.WaitQueue, mask uint32, d time.Duration) error {
+	return socket.WaitLocked(ctx, q, mask, &e.net.mu, d)
 }
 
 // reaches reports whether a packet for dst is for e (bound locally).
@@ -290,7 +327,7 @@ func (e *endpoint) bindLocked(a addr) error {
 	old := e.local
 	e.local = a
 	if a.port != 0 {
-		for _, o := range ports[portKey{e.protocol, a.port}] {
+		for _, o := range e.net.ports[portKey{e.protocol, a.port}] {
 			if e.conflicts(o) {
 				e.local = old
 				return linux.EADDRINUSE
@@ -299,14 +336,14 @@ func (e *endpoint) bindLocked(a addr) error {
 	} else {
 		found := false
 		for i := 0; i <= ephemeralLast-ephemeralFirst; i++ {
-			p := nextEphemeral
-			nextEphemeral++
-			if nextEphemeral > ephemeralLast {
-				nextEphemeral = ephemeralFirst
+			p := e.net.nextEphemeral
+			e.net.nextEphemeral++
+			if e.net.nextEphemeral > ephemeralLast {
+				e.net.nextEphemeral = ephemeralFirst
 			}
 			e.local.port = p
 			free := true
-			for _, o := range ports[portKey{e.protocol, p}] {
+			for _, o := range e.net.ports[portKey{e.protocol, p}] {
 				if e.conflicts(o) {
 					free = false
 					break
@@ -323,7 +360,7 @@ func (e *endpoint) bindLocked(a addr) error {
 		}
 	}
 	k := portKey{e.protocol, e.local.port}
-	ports[k] = append(ports[k], e)
+	e.net.ports[k] = append(e.net.ports[k], e)
 	e.bound = true
 	return nil
 }
@@ -342,8 +379,8 @@ func (e *endpoint) Bind(ctx vfs.Context, b []byte) error {
 			return linux.EACCES
 		}
 	}
-	mu.Lock()
-	defer mu.Unlock()
+	e.net.mu.Lock()
+	defer e.net.mu.Unlock()
 	return e.bindLocked(a)
 }
 
@@ -355,9 +392,9 @@ func (e *endpoint) Listen(ctx vfs.Context, backlog int) error {
 	if backlog < 0 || backlog > maxBacklog {
 		backlog = maxBacklog
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if e.state == stateConnected {
+	e.net.mu.Lock()
+	defer e.net.mu.Unlock()
+	if e.state == stateConnected || e.state == stateConnecting {
 		return linux.EINVAL
 	}
 	if !e.bound {
@@ -371,7 +408,7 @@ func (e *endpoint) Listen(ctx vfs.Context, backlog int) error {
 	}
 	if e.state != stateListening {
 		// A listener must not share its port with another listener.
-		for _, o := range ports[portKey{e.protocol, e.local.port}] {
+		for _, o := range e.net.ports[portKey{e.protocol, e.local.port}] {
 			if o != e && o.state == stateListening && !(e.reusePort && o.reusePort) && e.overlapsAddr(o) {
 				return linux.EADDRINUSE
 			}
@@ -396,21 +433,21 @@ func (e *endpoint) Accept(ctx vfs.Context, flags int) (*vfs.FileDescription, []b
 	if !e.tcp() {
 		return nil, nil, linux.EOPNOTSUPP
 	}
-	mu.Lock()
+	e.net.mu.Lock()
 	for {
 		if e.state != stateListening {
-			mu.Unlock()
+			e.net.mu.Unlock()
 			return nil, nil, linux.EINVAL
 		}
 		if len(e.acceptQ) > 0 {
 			break
 		}
 		if e.nonblocking(0) {
-			mu.Unlock()
+			e.net.mu.Unlock()
 			return nil, nil, linux.EAGAIN
 		}
-		if err := waitLocked(ctx, &e.WaitQueue, vfs.ReadableEvents, e.rcvTimeo); err != nil {
-			mu.Unlock()
+		if err := e.waitLocked(ctx, &e.WaitQueue, vfs.ReadableEvents, e.rcvTimeo); err != nil {
+			e.net.mu.Unlock()
 			return nil, nil, err
 		}
 	}
@@ -419,8 +456,9 @@ func (e *endpoint) Accept(ctx vfs.Context, flags int) (*vfs.FileDescription, []b
 	e.acceptQ[len(e.acceptQ)-1] = nil
 	e.acceptQ = e.acceptQ[:len(e.acceptQ)-1]
 	peer := s.remote.format(e.family)
+	e.admitLocked(ctx)
 	e.writers.Notify(vfs.WritableEvents)
-	mu.Unlock()
+	e.net.mu.Unlock()
 	if flags&linux.SOCK_NONBLOCK != 0 {
 		s.fd.SetStatusFlags(linux.O_NONBLOCK)
 	}
@@ -472,8 +510,8 @@ func (e *endpoint) Connect(ctx vfs.Context, b []byte) error {
 	if err != nil && !(unspec && err == linux.EINVAL) {
 		return err
 	}
-	mu.Lock()
-	defer mu.Unlock()
+	e.net.mu.Lock()
+	defer e.net.mu.Unlock()
 	if unspec {
 		if !e.tcp() {
 			e.hasRemote = false
@@ -505,6 +543,19 @@ func (e *endpoint) Connect(ctx vfs.Context, b []byte) error {
 		return linux.EISCONN
 	case stateListening:
 		return linux.EINVAL
+	case stateConnecting:
+		if e.nonblocking(0) {
+			return linux.EALREADY
+		}
+		for e.state == stateConnecting {
+			if err := e.waitLocked(ctx, &e.WaitQueue, vfs.WritableEvents, e.sndTimeo); err != nil {
+				return err
+			}
+		}
+		if e.state == stateConnected {
+			e.connectPending = false
+			return nil
+		}
 	}
 	if e.soErr != 0 {
 		// A failed non-blocking connect reports its error once.
@@ -517,7 +568,7 @@ func (e *endpoint) Connect(ctx vfs.Context, b []byte) error {
 	}
 	for {
 		var l *endpoint
-		for _, o := range ports[portKey{linux.IPPROTO_TCP, dst.port}] {
+		for _, o := range e.net.ports[portKey{linux.IPPROTO_TCP, dst.port}] {
 			if o.state == stateListening && o.reaches(dst) {
 				l = o
 				break
@@ -528,17 +579,7 @@ func (e *endpoint) Connect(ctx vfs.Context, b []byte) error {
 		}
 		// Linux admits one more than the backlog.
 		if len(l.acceptQ) <= l.backlog {
-			s := newEndpoint(ctx, l.family, l.stype, l.protocol, 0)
-			s.local = addr{ip: dst.ip, port: dst.port}
-			s.remote = e.source(dst)
-			s.state, e.state = stateConnected, stateConnected
-			s.peer, e.peer = e, s
-			e.remote, e.hasRemote = dst, true
-			s.hasRemote = true
-			s.opts = l.optsCopy()
-			l.acceptQ = append(l.acceptQ, s)
-			l.Notify(vfs.ReadableEvents)
-			e.Notify(vfs.WritableEvents)
+			l.establishLocked(ctx, e, dst)
 			if e.nonblocking(0) {
 				e.connectPending = true
 				return linux.EINPROGRESS
@@ -546,12 +587,73 @@ func (e *endpoint) Connect(ctx vfs.Context, b []byte) error {
 			return nil
 		}
 		if e.nonblocking(0) {
-			return linux.EAGAIN
+			// Linux drops the SYN and the client retries: the
+			// connection completes when accept makes room.
+			e.state, e.connecting, e.connectDst = stateConnecting, l, dst
+			l.synQ = append(l.synQ, e)
+			return linux.EINPROGRESS
 		}
-		if err := waitLocked(ctx, &l.writers, vfs.WritableEvents, e.sndTimeo); err != nil {
+		if err := e.waitLocked(ctx, &l.writers, vfs.WritableEvents, e.sndTimeo); err != nil {
 			return err
 		}
 	}
+}
+
+// establishLocked connects e to the listener l: the server side joins
+// l's accept queue.
+func (l *endpoint) establishLocked(ctx vfs.Context, e *endpoint, dst addr) {
+	s := l.net.newEndpointLocked(ctx, l.family, l.stype, l.protocol, 0)
+	s.uid = l.uid
+	s.local = addr{ip: dst.ip, port: dst.port}
+	s.remote = e.source(dst)
+	s.state, e.state = stateConnected, stateConnected
+	s.peer, e.peer = e, s
+	e.remote, e.hasRemote = dst, true
+	s.hasRemote = true
+	s.opts = l.optsCopy()
+	l.acceptQ = append(l.acceptQ, s)
+	l.Notify(vfs.ReadableEvents)
+	e.Notify(vfs.WritableEvents)
+}
+
+// admitLocked completes waiting connections while l's accept queue has
+// room.
+func (l *endpoint) admitLocked(ctx vfs.Context) {
+	for len(l.synQ) > 0 && len(l.acceptQ) <= l.backlog && l.state == stateListening {
+		c := l.synQ[0]
+		l.synQ[0] = nil
+		l.synQ = l.synQ[1:]
+		c.connecting = nil
+		l.establishLocked(ctx, c, c.connectDst)
+		c.connectPending = true
+	}
+}
+
+// stopConnectingLocked takes a connecting e off its listener's queue.
+func (e *endpoint) stopConnectingLocked() {
+	l := e.connecting
+	if l == nil {
+		return
+	}
+	for i, c := range l.synQ {
+		if c == e {
+			l.synQ = append(l.synQ[:i], l.synQ[i+1:]...)
+			break
+		}
+	}
+	e.connecting = nil
+}
+
+// refuseSynQLocked fails the connections waiting on a listener that
+// stops listening (the client's next SYN meets a closed port).
+func (l *endpoint) refuseSynQLocked() {
+	for _, c := range l.synQ {
+		c.connecting = nil
+		c.state = stateClosed
+		c.soErr = linux.ECONNREFUSED
+		c.Notify(vfs.ReadableEvents | vfs.WritableEvents | vfs.EventErr | vfs.EventHUp)
+	}
+	l.synQ = nil
 }
 
 func (e *endpoint) optsCopy() map[[2]int]int32 {
@@ -570,11 +672,12 @@ func (e *endpoint) Shutdown(ctx vfs.Context, how int) error {
 	if how < linux.SHUT_RD || how > linux.SHUT_RDWR {
 		return linux.EINVAL
 	}
-	mu.Lock()
-	defer mu.Unlock()
+	e.net.mu.Lock()
+	defer e.net.mu.Unlock()
 	if e.tcp() && e.state == stateListening && how != linux.SHUT_WR {
 		// Linux: shutting a listener's receive side stops it.
 		e.state = stateClosed
+		e.refuseSynQLocked()
 		e.Notify(vfs.ReadableEvents | vfs.EventHUp)
 		return nil
 	}
@@ -597,8 +700,8 @@ func (e *endpoint) Shutdown(ctx vfs.Context, how int) error {
 
 // SockName implements socket.Socket.
 func (e *endpoint) SockName() []byte {
-	mu.Lock()
-	defer mu.Unlock()
+	e.net.mu.Lock()
+	defer e.net.mu.Unlock()
 	a := e.local
 	if e.state == stateConnected && e.peer != nil || e.hasRemote && a.isAny() {
 		a = e.source(e.remote)
@@ -611,8 +714,8 @@ func (e *endpoint) SockName() []byte {
 
 // PeerName implements socket.Socket.
 func (e *endpoint) PeerName() ([]byte, error) {
-	mu.Lock()
-	defer mu.Unlock()
+	e.net.mu.Lock()
+	defer e.net.mu.Unlock()
 	if !e.hasRemote || e.tcp() && e.state != stateConnected {
 		return nil, linux.ENOTCONN
 	}
@@ -650,8 +753,8 @@ func (e *endpoint) SendMsg(ctx vfs.Context, src []byte, to []byte, ctl *socket.C
 		ctl.Release(ctx)
 	}
 	if e.tcp() {
-		mu.Lock()
-		defer mu.Unlock()
+		e.net.mu.Lock()
+		defer e.net.mu.Unlock()
 		return e.sendStreamLocked(ctx, src, flags)
 	}
 	var dst addr
@@ -675,8 +778,8 @@ func (e *endpoint) SendMsg(ctx vfs.Context, src []byte, to []byte, ctl *socket.C
 	if len(src) > max {
 		return 0, linux.EMSGSIZE
 	}
-	mu.Lock()
-	defer mu.Unlock()
+	e.net.mu.Lock()
+	defer e.net.mu.Unlock()
 	if !hasDst {
 		if !e.hasRemote {
 			return 0, linux.EDESTADDRREQ
@@ -691,7 +794,7 @@ func (e *endpoint) SendMsg(ctx vfs.Context, src []byte, to []byte, ctl *socket.C
 	}
 	src0 := e.source(dst)
 	var r *endpoint
-	for _, o := range ports[portKey{linux.IPPROTO_UDP, dst.port}] {
+	for _, o := range e.net.ports[portKey{linux.IPPROTO_UDP, dst.port}] {
 		if o.reaches(dst) && (!o.hasRemote || o.remote == src0) {
 			r = o
 			break
@@ -723,6 +826,15 @@ func (e *endpoint) sendStreamLocked(ctx vfs.Context, src []byte, flags int) (int
 			e.soErr = 0
 			return 0, err
 		}
+		if e.state == stateConnecting {
+			if e.nonblocking(flags) {
+				return 0, linux.EAGAIN
+			}
+			if err := e.waitLocked(ctx, &e.WaitQueue, vfs.WritableEvents, e.sndTimeo); err != nil {
+				return 0, err
+			}
+			continue
+		}
 		if e.state != stateConnected || e.sndShut || e.peer.released {
 			if done > 0 {
 				return done, nil
@@ -748,7 +860,7 @@ func (e *endpoint) sendStreamLocked(ctx vfs.Context, src []byte, flags int) (int
 			}
 			return 0, linux.EAGAIN
 		}
-		if err := waitLocked(ctx, &e.WaitQueue, vfs.WritableEvents, e.sndTimeo); err != nil {
+		if err := e.waitLocked(ctx, &e.WaitQueue, vfs.WritableEvents, e.sndTimeo); err != nil {
 			if done > 0 {
 				return done, nil
 			}
@@ -759,8 +871,8 @@ func (e *endpoint) sendStreamLocked(ctx vfs.Context, src []byte, flags int) (int
 
 // RecvMsg implements socket.Socket.
 func (e *endpoint) RecvMsg(ctx vfs.Context, dst []byte, flags int, res *socket.RecvResult) error {
-	mu.Lock()
-	defer mu.Unlock()
+	e.net.mu.Lock()
+	defer e.net.mu.Unlock()
 	if e.tcp() {
 		return e.recvStreamLocked(ctx, dst, flags, res)
 	}
@@ -776,7 +888,7 @@ func (e *endpoint) RecvMsg(ctx vfs.Context, dst []byte, flags int, res *socket.R
 		if e.nonblocking(flags) {
 			return linux.EAGAIN
 		}
-		if err := waitLocked(ctx, &e.WaitQueue, vfs.ReadableEvents, e.rcvTimeo); err != nil {
+		if err := e.waitLocked(ctx, &e.WaitQueue, vfs.ReadableEvents, e.rcvTimeo); err != nil {
 			return err
 		}
 	}
@@ -827,7 +939,7 @@ func (e *endpoint) recvStreamLocked(ctx vfs.Context, dst []byte, flags int, res 
 				}
 				return linux.EAGAIN
 			}
-			if err := waitLocked(ctx, &e.WaitQueue, vfs.ReadableEvents, e.rcvTimeo); err != nil {
+			if err := e.waitLocked(ctx, &e.WaitQueue, vfs.ReadableEvents, e.rcvTimeo); err != nil {
 				if done > 0 {
 					break
 				}
@@ -862,9 +974,9 @@ func (e *endpoint) Ioctl(ctx vfs.Context, cmd uint32, arg uint64) (uintptr, erro
 	var v int
 	switch cmd {
 	case linux.SIOCINQ:
-		mu.Lock()
+		e.net.mu.Lock()
 		if e.state == stateListening {
-			mu.Unlock()
+			e.net.mu.Unlock()
 			return 0, linux.EINVAL
 		}
 		if !e.tcp() {
@@ -874,14 +986,81 @@ func (e *endpoint) Ioctl(ctx vfs.Context, cmd uint32, arg uint64) (uintptr, erro
 		} else {
 			v = e.rq.Bytes
 		}
-		mu.Unlock()
+		e.net.mu.Unlock()
 	case linux.SIOCOUTQ:
 		// Loopback data is acknowledged as soon as it is queued.
 	default:
+		if socket.IsInterfaceIoctl(cmd) {
+			return socket.InterfaceIoctl(ctx, cmd, arg)
+		}
 		return 0, linux.ENOTTY
 	}
 	if _, err := ctx.CopyOut(arg, socket.Int32(int32(v))); err != nil {
 		return 0, linux.EFAULT
 	}
 	return 0, nil
+}
+
+// InetSockets implements socket.InetLister: the TCP sockets that are
+// listening or connected and the bound UDP sockets of the provider's
+// family, in inode order (Linux lists its hash tables).
+func (p provider) InetSockets(protocol int) []socket.InetInfo {
+	n := p.net
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	var out []socket.InetInfo
+	for e := range n.all {
+		if e.family != p.family || e.protocol != protocol {
+			continue
+		}
+		info := socket.InetInfo{Protocol: protocol, UID: e.uid, Ino: e.ino, State: socket.TCPClose}
+		local, remote := e.local, addr{}
+		if e.tcp() {
+			switch {
+			case e.state == stateConnecting:
+				info.State = socket.TCPSynSent
+				remote = e.connectDst
+			case e.state == stateListening:
+				info.State = socket.TCPListen
+				info.RxQueue = len(e.acceptQ)
+			case e.state == stateConnected && e.peer != nil:
+				info.State = socket.TCPEstablished
+				if e.rcvShut && !e.sndShut {
+					info.State = socket.TCPCloseWait
+				} else if e.sndShut && !e.rcvShut {
+					info.State = socket.TCPFinWait2
+				} else if e.rcvShut {
+					continue
+				}
+				local, remote = e.peer.remote, e.remote
+				info.RxQueue = e.rq.Bytes
+			default:
+				continue
+			}
+		} else {
+			if !e.bound {
+				continue
+			}
+			if e.hasRemote {
+				info.State = socket.TCPEstablished
+				remote = e.remote
+				if local.isAny() {
+					local.ip = e.source(e.remote).ip
+				}
+			}
+			info.RxQueue = e.rq.Bytes
+		}
+		if p.family == linux.AF_INET {
+			info.LocalIP, info.RemoteIP = append([]byte(nil), local.ip[12:]...), append([]byte(nil), remote.ip[12:]...)
+		} else {
+			info.LocalIP, info.RemoteIP = append([]byte(nil), local.ip[:]...), append([]byte(nil), remote.ip[:]...)
+			if local.isV4() && local.isAny() {
+				info.LocalIP = make([]byte, 16)
+			}
+		}
+		info.LocalPort, info.RemotePort = local.port, remote.port
+		out = append(out, info)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Ino < out[j].Ino })
+	return out
 }

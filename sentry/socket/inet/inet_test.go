@@ -8,7 +8,7 @@ import (
 
 	"github.com/rampart-sandbox/rampart/sentry/kernel/auth"
 	"github.com/rampart-sandbox/rampart/sentry/socket"
-	_ "github.com/rampart-sandbox/rampart/sentry/socket/inet"
+	"github.com/rampart-sandbox/rampart/sentry/socket/inet"
 )
 
 type ctx struct{}
@@ -19,7 +19,7 @@ func (ctx) CopyOut(uint64, []byte) (int, error) { return 0, linux.EFAULT }
 
 func newSocket(t *testing.T, family, stype int, flags uint32) socket.Socket {
 	t.Helper()
-	p, err := socket.ProviderOf(family)
+	p, err := testStack.ProviderOf(family)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,4 +98,14 @@ func TestUDPToDualStack(t *testing.T) {
 	if len(res.From) != 28 || res.From[18] != 0xff || res.From[19] != 0xff || res.From[20] != 127 {
 		t.Errorf("sender not reported IPv4-mapped: %x", res.From)
 	}
+}
+
+// testStack is the tests' network.
+var testStack = newStack()
+
+// newStack is a network stack with only this family.
+func newStack() *socket.Stack {
+	st := socket.NewStack([]socket.Interface{socket.Loopback()}, false)
+	inet.Install(st)
+	return st
 }

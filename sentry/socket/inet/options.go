@@ -73,8 +73,8 @@ func (e *endpoint) SetSockOpt(ctx vfs.Context, level, name int, val []byte) erro
 	if !e.levelOK(level) {
 		return linux.ENOPROTOOPT
 	}
-	mu.Lock()
-	defer mu.Unlock()
+	e.net.mu.Lock()
+	defer e.net.mu.Unlock()
 	if level == linux.SOL_SOCKET {
 		switch name {
 		case linux.SO_RCVTIMEO, linux.SO_SNDTIMEO:
@@ -162,8 +162,8 @@ func (e *endpoint) GetSockOpt(ctx vfs.Context, level, name, size int) ([]byte, e
 	if !e.levelOK(level) {
 		return nil, linux.ENOPROTOOPT
 	}
-	mu.Lock()
-	defer mu.Unlock()
+	e.net.mu.Lock()
+	defer e.net.mu.Unlock()
 	var v int32
 	b2i := func(b bool) int32 {
 		if b {

@@ -16,8 +16,8 @@ func (e *endpoint) SetSockOpt(ctx vfs.Context, level, name int, val []byte) erro
 	if level != linux.SOL_SOCKET {
 		return linux.EOPNOTSUPP
 	}
-	mu.Lock()
-	defer mu.Unlock()
+	e.fam.mu.Lock()
+	defer e.fam.mu.Unlock()
 	switch name {
 	case linux.SO_RCVTIMEO, linux.SO_SNDTIMEO:
 		if len(val) < 16 {
@@ -78,8 +78,8 @@ func (e *endpoint) GetSockOpt(ctx vfs.Context, level, name, size int) ([]byte, e
 	if level != linux.SOL_SOCKET {
 		return nil, linux.EOPNOTSUPP
 	}
-	mu.Lock()
-	defer mu.Unlock()
+	e.fam.mu.Lock()
+	defer e.fam.mu.Unlock()
 	var v int32
 	switch name {
 	case linux.SO_TYPE:

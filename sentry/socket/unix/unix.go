@@ -4,7 +4,7 @@
 // identity), abstract names and autobind, listen/accept, shutdown,
 // SCM_RIGHTS and SCM_CREDENTIALS, and readiness for poll/epoll.
 //
-// Lock order: mu (one lock for all unix socket state, so that operations
+// Lock order: Family.mu (one lock for all unix socket state of a stack, so that operations
 // touching two endpoints need no ordering), then an endpoint's
 // vfs.WaitQueue. File references dropped by a release (in-flight
 // SCM_RIGHTS files, unaccepted connections) are dropped after mu is
@@ -13,6 +13,7 @@ package unix
 
 import (
 	"fmt"
+	"sort"
 	"sync"
 	"time"
 
@@ -20,10 +21,9 @@ import (
 
 	"github.com/rampart-sandbox/rampart/fs/vfs"
 	"github.com/rampart-sandbox/rampart/sentry/kernel"
+	"github.com/rampart-sandbox/rampart/sentry/kernel/auth"
 	"github.com/rampart-sandbox/rampart/sentry/socket"
 )
-
-func init() { socket.Register(linux.AF_UNIX, provider{}) }
 
 // Limits.
 const (
@@ -41,20 +41,33 @@ const (
 	dgramOverhead = 32
 )
 
-var (
-	// mu protects every endpoint's mutable state and the name tables.
+// Family is the AF_UNIX family of one network stack: its provider and
+// the state its sockets share. Install makes one per socket.Stack.
+type Family struct {
+	// mu protects every endpoint's mutable state and the tables below.
 	mu sync.Mutex
 	// abstract maps abstract names (without the leading NUL) to their
 	// endpoint; protected by mu.
-	abstract = map[string]*endpoint{}
+	abstract map[string]*endpoint
 	// paths maps the filesystem node a socket is bound to to its
 	// endpoint; protected by mu.
-	paths = map[vfs.Inode]*endpoint{}
-	// autobindNext is the next autobind name to try; protected by mu.
+	paths map[vfs.Inode]*endpoint
+	// e.fam.autobindNext is the next autobind name to try; protected by mu.
 	autobindNext uint32
-)
+	// all holds every open endpoint, for /proc/net/unix; protected by mu.
+	all map[*endpoint]struct{}
+	// inflight counts, per real uid, the files sent with SCM_RIGHTS and
+	// not yet received or dropped (ETOOMANYREFS past RLIMIT_NOFILE);
+	// protected by mu.
+	inflight map[uint32]int
+}
 
-type provider struct{}
+// Install registers a new AF_UNIX family with s.
+func Install(s *socket.Stack) *Family {
+	f := &Family{abstract: map[string]*endpoint{}, paths: map[vfs.Inode]*endpoint{}, all: map[*endpoint]struct{}{}, inflight: map[uint32]int{}}
+	s.Register(linux.AF_UNIX, f)
+	return f
+}
 
 func checkType(stype, protocol int) (int, error) {
 	switch stype {
@@ -72,28 +85,28 @@ func checkType(stype, protocol int) (int, error) {
 }
 
 // Socket implements socket.Provider.
-func (provider) Socket(ctx vfs.Context, stype, protocol int, flags uint32) (*vfs.FileDescription, error) {
+func (fam *Family) Socket(ctx vfs.Context, stype, protocol int, flags uint32) (*vfs.FileDescription, error) {
 	stype, err := checkType(stype, protocol)
 	if err != nil {
 		return nil, err
 	}
-	return newEndpoint(ctx, stype, flags).fd, nil
+	return fam.newEndpoint(ctx, stype, flags).fd, nil
 }
 
 // Pair implements socket.Provider: two connected endpoints.
-func (provider) Pair(ctx vfs.Context, stype, protocol int, flags uint32) (*vfs.FileDescription, *vfs.FileDescription, error) {
+func (fam *Family) Pair(ctx vfs.Context, stype, protocol int, flags uint32) (*vfs.FileDescription, *vfs.FileDescription, error) {
 	stype, err := checkType(stype, protocol)
 	if err != nil {
 		return nil, nil, err
 	}
-	a, b := newEndpoint(ctx, stype, flags), newEndpoint(ctx, stype, flags)
+	a, b := fam.newEndpoint(ctx, stype, flags), fam.newEndpoint(ctx, stype, flags)
 	c := socket.CredsOf(ctx)
-	mu.Lock()
+	fam.mu.Lock()
 	a.peer, b.peer = b, a
 	a.state, b.state = stateConnected, stateConnected
 	a.peerCreds, b.peerCreds = c, c
 	a.hasPeerCreds, b.hasPeerCreds = true, true
-	mu.Unlock()
+	fam.mu.Unlock()
 	return a.fd, b.fd, nil
 }
 
@@ -109,14 +122,17 @@ type endpoint struct {
 	vfs.FileDescriptionDefaultImpl
 	vfs.WaitQueue
 	fd    *vfs.FileDescription
+	fam   *Family
 	stype int
 	ino   uint64
+	// uid is the creator's effective uid (for /proc/net/unix's owner).
+	uid uint32
 
 	// writers is where senders blocked on this endpoint's full receive
 	// queue wait (datagram senders have no connection to wait on).
 	writers vfs.WaitQueue
 
-	// The fields below are protected by mu.
+	// The fields below are protected by fam.mu.
 	state int
 	// peer is the connected peer (stream, seqpacket) or the default
 	// destination (dgram).
@@ -147,12 +163,23 @@ type endpoint struct {
 	released bool
 }
 
-func newEndpoint(ctx vfs.Context, stype int, flags uint32) *endpoint {
-	e := &endpoint{stype: stype, sndbuf: socket.DefaultBufSize, rcvbuf: socket.DefaultBufSize}
+func (fam *Family) newEndpoint(ctx vfs.Context, stype int, flags uint32) *endpoint {
+	fam.mu.Lock()
+	defer fam.mu.Unlock()
+	return fam.newEndpointLocked(ctx, stype, flags)
+}
+
+// newEndpointLocked makes an endpoint.
+//
+// Preconditions: fam.mu is locked.
+func (fam *Family) newEndpointLocked(ctx vfs.Context, stype int, flags uint32) *endpoint {
+	e := &endpoint{fam: fam, stype: stype, sndbuf: socket.DefaultBufSize, rcvbuf: socket.DefaultBufSize}
+	e.uid = socket.CredsOf(ctx).UID
 	if t, ok := ctx.(*kernel.Task); ok {
 		e.ino = t.Kernel().VFS.NextAnonIno()
 	}
 	e.fd = vfs.NewFileDescription(e, vfs.VirtualDentry{}, linux.O_RDWR|flags&linux.O_NONBLOCK, vfs.FileDescriptionOptions{})
+	fam.all[e] = struct{}{}
 	return e
 }
 
@@ -177,10 +204,15 @@ func (e *endpoint) Stat(vfs.Context) (vfs.Stat, error) { return socket.Stat(e.in
 // drops queued files and unaccepted connections.
 func (e *endpoint) Release(ctx vfs.Context) {
 	var drop []*vfs.FileDescription
-	mu.Lock()
+	e.fam.mu.Lock()
+	delete(e.fam.all, e)
 	e.released = true
 	e.unbindLocked()
 	unread := !e.rq.Empty()
+	for i := 0; i < e.rq.Count(); i++ {
+		m := e.rq.At(i)
+		e.fam.uncharge(m.RightsUID, len(m.Rights))
+	}
 	drop = e.rq.Drain(drop)
 	for _, s := range e.acceptQ {
 		drop = append(drop, s.fd)
@@ -197,7 +229,7 @@ func (e *endpoint) Release(ctx vfs.Context) {
 	e.writers.Notify(vfs.WritableEvents)
 	bound := e.bound
 	e.bound = vfs.VirtualDentry{}
-	mu.Unlock()
+	e.fam.mu.Unlock()
 	bound.DecRef()
 	for _, f := range drop {
 		f.DecRef(ctx)
@@ -206,12 +238,12 @@ func (e *endpoint) Release(ctx vfs.Context) {
 
 // unbindLocked removes e's name from the name tables.
 func (e *endpoint) unbindLocked() {
-	if e.boundKey != nil && paths[e.boundKey] == e {
-		delete(paths, e.boundKey)
+	if e.boundKey != nil && e.fam.paths[e.boundKey] == e {
+		delete(e.fam.paths, e.boundKey)
 	}
 	if len(e.addr) > 2 && e.addr[2] == 0 {
-		if n := string(e.addr[3:]); abstract[n] == e {
-			delete(abstract, n)
+		if n := string(e.addr[3:]); e.fam.abstract[n] == e {
+			delete(e.fam.abstract, n)
 		}
 	}
 }
@@ -219,8 +251,8 @@ func (e *endpoint) unbindLocked() {
 // Readiness implements vfs.Waitable, as Linux's unix_poll and
 // unix_dgram_poll.
 func (e *endpoint) Readiness(mask uint32) uint32 {
-	mu.Lock()
-	defer mu.Unlock()
+	e.fam.mu.Lock()
+	defer e.fam.mu.Unlock()
 	var r uint32
 	if e.soErr != 0 {
 		r |= vfs.EventErr
@@ -271,9 +303,9 @@ func (e *endpoint) fullLocked(n int) bool {
 	return e.rq.Count() > 0 && e.rq.Bytes+n > e.rcvbuf
 }
 
-// waitLocked is socket.WaitLocked on the package's mu.
-func waitLocked(ctx vfs.Context, q *vfs.WaitQueue, mask uint32, d time.Duration) error {
-	return socket.WaitLocked(ctx, q, mask, &mu, d)
+// waitLocked is socket.WaitLocked on the family's mu.
+func (fam *Family) waitLocked(ctx vfs.Context, q *vfs.WaitQueue, mask uint32, d time.Duration) error {
+	return socket.WaitLocked(ctx, q, mask, &fam.mu, d)
 }
 
 // parseAddr validates a sockaddr_un: (path, abstract name, autobind).
@@ -313,31 +345,31 @@ func (e *endpoint) Bind(ctx vfs.Context, addr []byte) error {
 	if err != nil {
 		return err
 	}
-	mu.Lock()
+	e.fam.mu.Lock()
 	if empty && e.addr != nil {
 		// As Linux's unix_autobind: already bound is success.
-		mu.Unlock()
+		e.fam.mu.Unlock()
 		return nil
 	}
 	if e.addr != nil || e.released {
-		mu.Unlock()
+		e.fam.mu.Unlock()
 		return linux.EINVAL
 	}
 	if empty {
 		err := e.autobindLocked()
-		mu.Unlock()
+		e.fam.mu.Unlock()
 		return err
 	}
 	if isAbs {
-		defer mu.Unlock()
-		if abstract[name] != nil {
+		defer e.fam.mu.Unlock()
+		if e.fam.abstract[name] != nil {
 			return linux.EADDRINUSE
 		}
-		abstract[name] = e
+		e.fam.abstract[name] = e
 		e.addr = abstractAddr(name)
 		return nil
 	}
-	mu.Unlock()
+	e.fam.mu.Unlock()
 	t, ok := ctx.(*kernel.Task)
 	if !ok {
 		return linux.EINVAL
@@ -361,15 +393,15 @@ func (e *endpoint) Bind(ctx vfs.Context, addr []byte) error {
 	a := make([]byte, 2+len(name)+1)
 	a[0] = linux.AF_UNIX
 	copy(a[2:], name)
-	mu.Lock()
+	e.fam.mu.Lock()
 	if e.addr != nil || e.released {
-		mu.Unlock()
+		e.fam.mu.Unlock()
 		vd.DecRef()
 		return linux.EINVAL
 	}
 	e.addr, e.bound, e.boundKey = a, vd, vd.Dentry().Inode()
-	paths[e.boundKey] = e
-	mu.Unlock()
+	e.fam.paths[e.boundKey] = e
+	e.fam.mu.Unlock()
 	return nil
 }
 
@@ -377,10 +409,10 @@ func (e *endpoint) Bind(ctx vfs.Context, addr []byte) error {
 // Linux's unix_autobind.
 func (e *endpoint) autobindLocked() error {
 	for i := 0; i < 1<<20; i++ {
-		n := fmt.Sprintf("%05x", autobindNext&0xfffff)
-		autobindNext++
-		if abstract[n] == nil {
-			abstract[n] = e
+		n := fmt.Sprintf("%05x", e.fam.autobindNext&0xfffff)
+		e.fam.autobindNext++
+		if e.fam.abstract[n] == nil {
+			e.fam.abstract[n] = e
 			e.addr = abstractAddr(n)
 			return nil
 		}
@@ -389,7 +421,7 @@ func (e *endpoint) autobindLocked() error {
 }
 
 // lookup finds the endpoint bound to addr.
-func lookup(ctx vfs.Context, addr []byte) (*endpoint, error) {
+func (fam *Family) lookup(ctx vfs.Context, addr []byte) (*endpoint, error) {
 	name, isAbs, empty, err := parseAddr(addr)
 	if err != nil {
 		return nil, err
@@ -398,9 +430,9 @@ func lookup(ctx vfs.Context, addr []byte) (*endpoint, error) {
 		return nil, linux.EINVAL
 	}
 	if isAbs {
-		mu.Lock()
-		p := abstract[name]
-		mu.Unlock()
+		fam.mu.Lock()
+		p := fam.abstract[name]
+		fam.mu.Unlock()
 		if p == nil {
 			return nil, linux.ECONNREFUSED
 		}
@@ -424,9 +456,9 @@ func lookup(ctx vfs.Context, addr []byte) (*endpoint, error) {
 	if err := t.Kernel().VFS.AccessAt(ctx, &pop, 2, true); err != nil {
 		return nil, err
 	}
-	mu.Lock()
-	p := paths[ino]
-	mu.Unlock()
+	fam.mu.Lock()
+	p := fam.paths[ino]
+	fam.mu.Unlock()
 	if p == nil {
 		return nil, linux.ECONNREFUSED
 	}
@@ -441,8 +473,8 @@ func (e *endpoint) Listen(ctx vfs.Context, backlog int) error {
 	if backlog < 0 || backlog > maxBacklog {
 		backlog = maxBacklog
 	}
-	mu.Lock()
-	defer mu.Unlock()
+	e.fam.mu.Lock()
+	defer e.fam.mu.Unlock()
 	if e.addr == nil || e.state == stateConnected {
 		return linux.EINVAL
 	}
@@ -458,21 +490,21 @@ func (e *endpoint) Listen(ctx vfs.Context, backlog int) error {
 
 // Accept implements socket.Socket.
 func (e *endpoint) Accept(ctx vfs.Context, flags int) (*vfs.FileDescription, []byte, error) {
-	mu.Lock()
+	e.fam.mu.Lock()
 	for {
 		if e.state != stateListening {
-			mu.Unlock()
+			e.fam.mu.Unlock()
 			return nil, nil, linux.EINVAL
 		}
 		if len(e.acceptQ) > 0 {
 			break
 		}
 		if e.nonblocking(0) {
-			mu.Unlock()
+			e.fam.mu.Unlock()
 			return nil, nil, linux.EAGAIN
 		}
-		if err := waitLocked(ctx, &e.WaitQueue, vfs.ReadableEvents, e.rcvTimeo); err != nil {
-			mu.Unlock()
+		if err := e.fam.waitLocked(ctx, &e.WaitQueue, vfs.ReadableEvents, e.rcvTimeo); err != nil {
+			e.fam.mu.Unlock()
 			return nil, nil, err
 		}
 	}
@@ -485,7 +517,7 @@ func (e *endpoint) Accept(ctx vfs.Context, flags int) (*vfs.FileDescription, []b
 		peerAddr = s.peer.addr
 	}
 	e.writers.Notify(vfs.WritableEvents)
-	mu.Unlock()
+	e.fam.mu.Unlock()
 	if flags&linux.SOCK_NONBLOCK != 0 {
 		s.fd.SetStatusFlags(linux.O_NONBLOCK)
 	}
@@ -504,9 +536,9 @@ func nameOrFamily(a []byte) []byte {
 // Connect implements socket.Socket.
 func (e *endpoint) Connect(ctx vfs.Context, addr []byte) error {
 	if e.stype == linux.SOCK_DGRAM && len(addr) >= 2 && addr[0] == linux.AF_UNSPEC && addr[1] == 0 {
-		mu.Lock()
+		e.fam.mu.Lock()
 		e.peer = nil
-		mu.Unlock()
+		e.fam.mu.Unlock()
 		return nil
 	}
 	if _, _, empty, err := parseAddr(addr); err != nil {
@@ -514,22 +546,22 @@ func (e *endpoint) Connect(ctx vfs.Context, addr []byte) error {
 	} else if empty {
 		return linux.EINVAL
 	}
-	mu.Lock()
+	e.fam.mu.Lock()
 	if e.state == stateListening {
-		mu.Unlock()
+		e.fam.mu.Unlock()
 		return linux.EINVAL
 	}
 	if e.state == stateConnected && e.stype != linux.SOCK_DGRAM {
-		mu.Unlock()
+		e.fam.mu.Unlock()
 		return linux.EISCONN
 	}
-	mu.Unlock()
-	l, err := lookup(ctx, addr)
+	e.fam.mu.Unlock()
+	l, err := e.fam.lookup(ctx, addr)
 	if err != nil {
 		return err
 	}
-	mu.Lock()
-	defer mu.Unlock()
+	e.fam.mu.Lock()
+	defer e.fam.mu.Unlock()
 	if l.released {
 		return linux.ECONNREFUSED
 	}
@@ -558,11 +590,11 @@ func (e *endpoint) Connect(ctx vfs.Context, addr []byte) error {
 		if e.nonblocking(0) {
 			return linux.EAGAIN
 		}
-		if err := waitLocked(ctx, &l.writers, vfs.WritableEvents, e.sndTimeo); err != nil {
+		if err := e.fam.waitLocked(ctx, &l.writers, vfs.WritableEvents, e.sndTimeo); err != nil {
 			return err
 		}
 	}
-	s := newEndpoint(ctx, e.stype, 0)
+	s := e.fam.newEndpointLocked(ctx, e.stype, 0)
 	s.addr = l.addr
 	s.passcred = l.passcred
 	s.peer, e.peer = e, s
@@ -580,8 +612,8 @@ func (e *endpoint) Shutdown(ctx vfs.Context, how int) error {
 	if how < linux.SHUT_RD || how > linux.SHUT_RDWR {
 		return linux.EINVAL
 	}
-	mu.Lock()
-	defer mu.Unlock()
+	e.fam.mu.Lock()
+	defer e.fam.mu.Unlock()
 	// Linux's unix_shutdown does not require a connection.
 	rd := how == linux.SHUT_RD || how == linux.SHUT_RDWR
 	wr := how == linux.SHUT_WR || how == linux.SHUT_RDWR
@@ -606,15 +638,15 @@ func (e *endpoint) Shutdown(ctx vfs.Context, how int) error {
 
 // SockName implements socket.Socket.
 func (e *endpoint) SockName() []byte {
-	mu.Lock()
-	defer mu.Unlock()
+	e.fam.mu.Lock()
+	defer e.fam.mu.Unlock()
 	return nameOrFamily(e.addr)
 }
 
 // PeerName implements socket.Socket.
 func (e *endpoint) PeerName() ([]byte, error) {
-	mu.Lock()
-	defer mu.Unlock()
+	e.fam.mu.Lock()
+	defer e.fam.mu.Unlock()
 	if e.peer == nil || e.stype != linux.SOCK_DGRAM && e.state != stateConnected {
 		return nil, linux.ENOTCONN
 	}
@@ -657,6 +689,12 @@ func (e *endpoint) SendMsg(ctx vfs.Context, src []byte, to []byte, ctl *socket.C
 	if !c.HasCreds {
 		c.Creds = socket.CredsOf(ctx)
 	}
+	if len(c.Rights) > 0 {
+		if err := e.fam.checkInflight(ctx, &c); err != nil {
+			c.Release(ctx)
+			return 0, err
+		}
+	}
 	n, err := e.send(ctx, src, to, &c, flags)
 	c.Release(ctx)
 	return n, err
@@ -665,14 +703,14 @@ func (e *endpoint) SendMsg(ctx vfs.Context, src []byte, to []byte, ctl *socket.C
 func (e *endpoint) send(ctx vfs.Context, src []byte, to []byte, c *socket.ControlMessages, flags int) (int, error) {
 	var target *endpoint
 	if e.stype == linux.SOCK_DGRAM && to != nil {
-		t, err := lookup(ctx, to)
+		t, err := e.fam.lookup(ctx, to)
 		if err != nil {
 			return 0, err
 		}
 		target = t
 	}
-	mu.Lock()
-	defer mu.Unlock()
+	e.fam.mu.Lock()
+	defer e.fam.mu.Unlock()
 	switch e.stype {
 	case linux.SOCK_STREAM:
 		if to != nil {
@@ -727,11 +765,12 @@ func (e *endpoint) send(ctx vfs.Context, src []byte, to []byte, c *socket.Contro
 		if e.nonblocking(flags) {
 			return 0, linux.EAGAIN
 		}
-		if err := waitLocked(ctx, &target.writers, vfs.WritableEvents, e.sndTimeo); err != nil {
+		if err := e.fam.waitLocked(ctx, &target.writers, vfs.WritableEvents, e.sndTimeo); err != nil {
 			return 0, err
 		}
 	}
-	m := socket.Message[[]byte]{Data: append(target.rq.Buf(len(src)), src...), Creds: c.Creds, Rights: c.Rights, From: e.addr}
+	m := socket.Message[[]byte]{Data: append(target.rq.Buf(len(src)), src...), Creds: c.Creds, Rights: c.Rights, RightsUID: c.RightsUID, From: e.addr}
+	e.fam.charge(c.RightsUID, len(c.Rights))
 	c.Rights = nil
 	target.rq.Push(m)
 	target.Notify(vfs.ReadableEvents)
@@ -759,6 +798,7 @@ func (e *endpoint) sendStreamLocked(ctx vfs.Context, src []byte, c *socket.Contr
 		room := e.sndbuf - p.rq.Bytes
 		if room > 0 {
 			n := min(room, len(src)-done)
+			e.fam.charge(c.RightsUID, len(c.Rights))
 			p.rq.AppendStream(src[done:done+n], c)
 			done += n
 			p.Notify(vfs.ReadableEvents)
@@ -772,7 +812,7 @@ func (e *endpoint) sendStreamLocked(ctx vfs.Context, src []byte, c *socket.Contr
 			}
 			return 0, linux.EAGAIN
 		}
-		if err := waitLocked(ctx, &e.WaitQueue, vfs.WritableEvents, e.sndTimeo); err != nil {
+		if err := e.fam.waitLocked(ctx, &e.WaitQueue, vfs.WritableEvents, e.sndTimeo); err != nil {
 			if done > 0 {
 				return done, nil
 			}
@@ -783,8 +823,8 @@ func (e *endpoint) sendStreamLocked(ctx vfs.Context, src []byte, c *socket.Contr
 
 // RecvMsg implements socket.Socket.
 func (e *endpoint) RecvMsg(ctx vfs.Context, dst []byte, flags int, res *socket.RecvResult) error {
-	mu.Lock()
-	defer mu.Unlock()
+	e.fam.mu.Lock()
+	defer e.fam.mu.Unlock()
 	if e.stype == linux.SOCK_STREAM {
 		return e.recvStreamLocked(ctx, dst, flags, res)
 	}
@@ -803,7 +843,7 @@ func (e *endpoint) RecvMsg(ctx vfs.Context, dst []byte, flags int, res *socket.R
 		if e.nonblocking(flags) {
 			return linux.EAGAIN
 		}
-		if err := waitLocked(ctx, &e.WaitQueue, vfs.ReadableEvents, e.rcvTimeo); err != nil {
+		if err := e.fam.waitLocked(ctx, &e.WaitQueue, vfs.ReadableEvents, e.rcvTimeo); err != nil {
 			return err
 		}
 	}
@@ -819,6 +859,7 @@ func (e *endpoint) RecvMsg(ctx vfs.Context, dst []byte, flags int, res *socket.R
 	}
 	if flags&linux.MSG_PEEK == 0 {
 		res.Control.Rights = m.Rights
+		e.fam.uncharge(m.RightsUID, len(m.Rights))
 		m.Rights = nil
 		e.rq.Pop()
 		e.writers.Notify(vfs.WritableEvents)
@@ -864,7 +905,7 @@ func (e *endpoint) recvStreamLocked(ctx vfs.Context, dst []byte, flags int, res 
 				}
 				return linux.EAGAIN
 			}
-			if err := waitLocked(ctx, &e.WaitQueue, vfs.ReadableEvents, e.rcvTimeo); err != nil {
+			if err := e.fam.waitLocked(ctx, &e.WaitQueue, vfs.ReadableEvents, e.rcvTimeo); err != nil {
 				if done > 0 {
 					break
 				}
@@ -901,6 +942,7 @@ func (e *endpoint) recvStreamLocked(ctx vfs.Context, dst []byte, flags int, res 
 		hadRights := m.Rights != nil
 		if hadRights {
 			res.Control.Rights = m.Rights
+			e.fam.uncharge(m.RightsUID, len(m.Rights))
 			m.Rights = nil
 		}
 		e.rq.Consume(n)
@@ -921,9 +963,9 @@ func (e *endpoint) Ioctl(ctx vfs.Context, cmd uint32, arg uint64) (uintptr, erro
 	var v int
 	switch cmd {
 	case linux.SIOCINQ:
-		mu.Lock()
+		e.fam.mu.Lock()
 		if e.state == stateListening {
-			mu.Unlock()
+			e.fam.mu.Unlock()
 			return 0, linux.EINVAL
 		}
 		if e.stype == linux.SOCK_DGRAM {
@@ -933,18 +975,88 @@ func (e *endpoint) Ioctl(ctx vfs.Context, cmd uint32, arg uint64) (uintptr, erro
 		} else {
 			v = e.rq.Bytes
 		}
-		mu.Unlock()
+		e.fam.mu.Unlock()
 	case linux.SIOCOUTQ:
-		mu.Lock()
+		e.fam.mu.Lock()
 		if p := e.peer; p != nil && e.stype != linux.SOCK_DGRAM {
 			v = p.rq.Bytes
 		}
-		mu.Unlock()
+		e.fam.mu.Unlock()
 	default:
+		if socket.IsInterfaceIoctl(cmd) {
+			return socket.InterfaceIoctl(ctx, cmd, arg)
+		}
 		return 0, linux.ENOTTY
 	}
 	if _, err := ctx.CopyOut(arg, socket.Int32(int32(v))); err != nil {
 		return 0, linux.EFAULT
 	}
 	return 0, nil
+}
+
+// UnixSockets implements socket.UnixLister, in inode order.
+func (fam *Family) UnixSockets() []socket.UnixInfo {
+	fam.mu.Lock()
+	defer fam.mu.Unlock()
+	// Connections not yet accepted have no socket file: SS_CONNECTING.
+	pending := map[*endpoint]bool{}
+	for e := range fam.all {
+		for _, s := range e.acceptQ {
+			pending[s] = true
+		}
+	}
+	out := make([]socket.UnixInfo, 0, len(fam.all))
+	for e := range fam.all {
+		info := socket.UnixInfo{Listening: e.state == stateListening, Type: e.stype, State: 1, Ino: e.ino, Addr: e.addr}
+		if e.state == stateConnected || e.stype == linux.SOCK_DGRAM && e.peer != nil {
+			info.State = 3
+			if pending[e] {
+				info.State = 2
+			}
+		}
+		out = append(out, info)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Ino < out[j].Ino })
+	return out
+}
+
+// checkInflight refuses files to send (ETOOMANYREFS) when the sender's
+// user already has more in flight than its RLIMIT_NOFILE, unless it has
+// CAP_SYS_RESOURCE or CAP_SYS_ADMIN, as Linux's too_many_unix_fds; it
+// sets whom to charge.
+func (fam *Family) checkInflight(ctx vfs.Context, c *socket.ControlMessages) error {
+	cr := ctx.Credentials()
+	if cr == nil {
+		return nil
+	}
+	c.RightsUID = uint32(cr.RealKUID)
+	t, ok := ctx.(*kernel.Task)
+	if !ok {
+		return nil
+	}
+	limit := t.ThreadGroup().Limits().Get(linux.RLIMIT_NOFILE).Cur
+	fam.mu.Lock()
+	n := fam.inflight[c.RightsUID]
+	fam.mu.Unlock()
+	if uint64(n) > limit && !cr.HasCapability(auth.CAP_SYS_RESOURCE) && !cr.HasCapability(auth.CAP_SYS_ADMIN) {
+		return linux.ETOOMANYREFS
+	}
+	return nil
+}
+
+// charge and uncharge count n files in flight for uid.
+//
+// Preconditions: fam.mu is locked.
+func (fam *Family) charge(uid uint32, n int) {
+	if n > 0 {
+		fam.inflight[uid] += n
+	}
+}
+
+func (fam *Family) uncharge(uid uint32, n int) {
+	if n > 0 {
+		if fam.inflight[uid] -= n; fam.inflight[uid] <= 0 {
+			delete(fam.inflight, uid)
+		}
+	}
 }

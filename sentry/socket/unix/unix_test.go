@@ -9,7 +9,7 @@ import (
 	"github.com/rampart-sandbox/rampart/fs/vfs"
 	"github.com/rampart-sandbox/rampart/sentry/kernel/auth"
 	"github.com/rampart-sandbox/rampart/sentry/socket"
-	_ "github.com/rampart-sandbox/rampart/sentry/socket/unix"
+	"github.com/rampart-sandbox/rampart/sentry/socket/unix"
 )
 
 type ctx struct{}
@@ -20,7 +20,7 @@ func (ctx) CopyOut(uint64, []byte) (int, error) { return 0, linux.EFAULT }
 
 func pair(t *testing.T, stype int) (socket.Socket, socket.Socket) {
 	t.Helper()
-	p, err := socket.ProviderOf(linux.AF_UNIX)
+	p, err := newStack().ProviderOf(linux.AF_UNIX)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,4 +91,11 @@ func TestSeqpacketBoundaries(t *testing.T) {
 	if got := b.Readiness(vfs.ReadableEvents); got != 0 {
 		t.Errorf("readiness after draining: %#x", got)
 	}
+}
+
+// newStack is a network stack with only this family.
+func newStack() *socket.Stack {
+	st := socket.NewStack([]socket.Interface{socket.Loopback()}, false)
+	unix.Install(st)
+	return st
 }
