@@ -97,6 +97,7 @@ func (b *Boot) fence(cfg *boot.Config) {
 	cfg.Fence = true
 	cfg.Seccomp.Debug = cfg.Debug
 	cfg.Seccomp.LogOnly = os.Getenv(seccompLogEnv) == "1"
+	cfg.Seccomp.HostNetwork = cfg.HostNetwork
 }
 
 // environ is the caller's environment for `runsc do`'s command, less

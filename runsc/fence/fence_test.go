@@ -18,6 +18,27 @@ import (
 	"github.com/rampart-sandbox/rampart/sentry/bpf"
 )
 
+// TestHostNetworkRules pins what --network=host adds.
+func TestHostNetworkRules(t *testing.T) {
+	base := map[string]bool{}
+	for _, r := range Rules(Options{}) {
+		base[r.Name] = true
+	}
+	var added []string
+	for _, r := range Rules(Options{HostNetwork: true}) {
+		if !base[r.Name] {
+			added = append(added, r.Name)
+		}
+	}
+	want := []string{"socket", "bind", "connect", "listen", "getpeername", "setsockopt"}
+	if fmt.Sprint(added) != fmt.Sprint(want) {
+		t.Errorf("--network=host adds %v, want %v", added, want)
+	}
+	if _, err := Program(Rules(Options{HostNetwork: true}), RetKillProcess); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestRules pins the sentry's allow-list: adding a syscall must change
 // this list too, in review (runsc/fence/README.md).
 func TestRules(t *testing.T) {

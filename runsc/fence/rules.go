@@ -136,11 +136,58 @@ type Options struct {
 	// audit log (SECCOMP_RET_LOG; dmesg shows "type=1326 ... syscall=N"):
 	// for collecting the list empirically, never for production.
 	LogOnly bool
+	// HostNetwork (--network=host) adds hostNetworkRules: the sentry
+	// opens and drives host TCP/UDP sockets for the application
+	// (sentry/socket/hostinet).
+	HostNetwork bool
 }
 
 // Rules returns the allow-list for opts.
 func Rules(opts Options) []Rule {
-	return append([]Rule(nil), baseRules...)
+	rules := append([]Rule(nil), baseRules...)
+	if opts.HostNetwork {
+		for i := range rules {
+			if rules[i].Nr == unix.SYS_IOCTL {
+				rules[i].Any = hostNetIoctls
+			}
+		}
+		rules = append(rules, hostNetworkRules...)
+	}
+	return rules
+}
+
+// hostSocketTypes are the only socket(2) calls of sentry/socket/hostinet:
+// TCP and UDP over IPv4 and IPv6, always non-blocking and close-on-exec
+// (raw, packet and netlink sockets are refused before they reach the
+// host).
+var hostSocketTypes = func() []Args {
+	var any []Args
+	for _, family := range []uint64{unix.AF_INET, unix.AF_INET6} {
+		for _, typ := range []uint64{unix.SOCK_STREAM, unix.SOCK_DGRAM} {
+			for _, proto := range []uint64{0, unix.IPPROTO_TCP, unix.IPPROTO_UDP} {
+				any = append(any, Args{Eq(family), Eq(typ | unix.SOCK_NONBLOCK | unix.SOCK_CLOEXEC), Eq(proto)})
+			}
+		}
+	}
+	return any
+}()
+
+// hostNetIoctls are ttyIoctls plus the socket queries hostinet forwards
+// (FIONREAD is already among them).
+var hostNetIoctls = OneOf(1,
+	unix.TCGETS, unix.TCSETS, unix.TCSETSW, unix.TCSETSF,
+	unix.TIOCGWINSZ, unix.TIOCSWINSZ, fionread, unix.TIOCOUTQ, unix.SIOCATMARK)
+
+// hostNetworkRules are the syscalls --network=host adds. Reads, writes,
+// accept4, shutdown, getsockopt, getsockname and the epoll calls are in
+// baseRules already (the control and gofer connections use them).
+var hostNetworkRules = []Rule{
+	{unix.SYS_SOCKET, "socket", hostSocketTypes},
+	{unix.SYS_BIND, "bind", nil},
+	{unix.SYS_CONNECT, "connect", nil},
+	{unix.SYS_LISTEN, "listen", nil},
+	{unix.SYS_GETPEERNAME, "getpeername", nil},
+	{unix.SYS_SETSOCKOPT, "setsockopt", nil},
 }
 
 // denyAction is the filter's action for a syscall it does not allow.
