@@ -58,6 +58,7 @@
 package gofer
 
 import (
+	"fmt"
 	"sync"
 	"sync/atomic"
 
@@ -577,3 +578,22 @@ func (i *inode) writeFD(ctx vfs.Context) (int, error) {
 	st.rwFD, st.rwReadable = fd, readable
 	return fd, nil
 }
+
+// ParseFileAccess parses the value of --file-access: "exclusive" or
+// "shared".
+func ParseFileAccess(s string) (FileAccess, error) {
+	switch s {
+	case "exclusive", "":
+		return Exclusive, nil
+	case "shared":
+		return Shared, nil
+	}
+	return Exclusive, fmt.Errorf("file access %q: want exclusive or shared", s)
+}
+
+// Compile-time checks of the interfaces the node implements.
+var (
+	_ vfs.Inode       = (*inode)(nil)
+	_ vfs.XattrInode  = (*inode)(nil)
+	_ vfs.Revalidator = (*inode)(nil)
+)
