@@ -22,8 +22,8 @@ import (
 // TestMain lets the test binary act as a gofer process (on descriptor 3)
 // for the tests that kill one.
 func TestMain(m *testing.M) {
-	switch os.Getenv("GOFER_TEST_MODE") {
-	case "serve":
+	switch mode := os.Getenv("GOFER_TEST_MODE"); mode {
+	case "serve", "fenced":
 		root, err := unix.Open(os.Getenv("GOFER_TEST_ROOT"), unix.O_PATH|unix.O_DIRECTORY, 0)
 		if err != nil {
 			os.Exit(2)
@@ -31,6 +31,17 @@ func TestMain(m *testing.M) {
 		s, err := gproto.NewServer(root, 3, false)
 		if err != nil {
 			os.Exit(2)
+		}
+		if mode == "fenced" {
+			// As `runsc gofer` does, less the chroot.
+			if err := gproto.DropCapabilities(); err != nil {
+				fmt.Println("caps:", err)
+				os.Exit(2)
+			}
+			if err := gproto.InstallFilter(); err != nil {
+				fmt.Println("seccomp:", err)
+				os.Exit(2)
+			}
 		}
 		fmt.Println("ready")
 		s.Serve()
@@ -98,7 +109,7 @@ func startGofer(t *testing.T, mode, root string, log func(string, ...any)) (*exe
 	child.Close()
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	lines := bufio.NewScanner(out)
-	if mode == "serve" && (!lines.Scan() || lines.Text() != "ready") {
+	if mode != "hang" && (!lines.Scan() || lines.Text() != "ready") {
 		t.Fatal("gofer did not start")
 	}
 	c, err := gproto.NewClient(fds[1])

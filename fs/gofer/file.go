@@ -191,6 +191,8 @@ func (f *regularFile) Sync(vfs.Context) error {
 
 func (f *regularFile) Mappable() memmap.Mappable { return mappable{f.inode} }
 
+var _ memmap.Syncer = mappable{}
+
 // mappable gives the page cache of a file, created on first fault.
 type mappable struct{ i *inode }
 
@@ -207,6 +209,19 @@ func (m mappable) Translate(off, maxLen uint64, at usermem.AccessType) (memfile.
 	}
 	_, size := m.i.st.cacheAndSize()
 	return c.translate(off, at, size)
+}
+
+// Sync implements memmap.Syncer: msync writes the pages of shared
+// writable mappings back to the host file.
+func (m mappable) Sync() error {
+	st := m.i.st
+	st.wmu.Lock()
+	defer st.wmu.Unlock()
+	c, _ := st.cacheAndSize()
+	if c == nil {
+		return nil
+	}
+	return c.writeBack(st, false)
 }
 
 // pageCache returns the node's page cache, creating it on first use.

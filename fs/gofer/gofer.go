@@ -38,11 +38,11 @@
 // the cache and writes go to both the host and the cached pages, so read,
 // write and every mapping of the file in the sandbox see the same bytes.
 // Pages that a shared writable mapping may have changed are dirty, and are
-// written back to the host file on fsync/fdatasync and when the file's
-// last description is released (which, since a mapping holds its
-// description, is after the last munmap and close). msync reaches no
-// filesystem today (mm.MSync has no hook), so the host sees MAP_SHARED
-// stores at fsync, or at the last munmap/close, not at msync.
+// written back to the host file on msync (memmap.Syncer), fsync and
+// fdatasync, and when the file's last description is released (which,
+// since a mapping holds its description, is after the last munmap and
+// close). Between those points the host does not see MAP_SHARED stores
+// (Linux shows them at once, its page cache being the file's).
 //
 // A gofer that dies makes every later gofer operation fail with EIO (reads
 // and writes on descriptors already donated keep working); the first such

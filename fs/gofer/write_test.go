@@ -16,6 +16,7 @@ import (
 	"github.com/rampart-sandbox/rampart/fs/gofer"
 	"github.com/rampart-sandbox/rampart/fs/vfs"
 	"github.com/rampart-sandbox/rampart/sentry/kernel/auth"
+	"github.com/rampart-sandbox/rampart/sentry/memmap"
 	"github.com/rampart-sandbox/rampart/sentry/usermem"
 )
 
@@ -433,6 +434,14 @@ func TestMmapShared(t *testing.T) {
 	}
 	if got := hostFile(t, host)[4096:4102]; got != "MAPPED" {
 		t.Errorf("host after fsync: %q", got)
+	}
+	// msync writes back too.
+	copy(page[30:], "MSYNC")
+	if err := m.(memmap.Syncer).Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if got := hostFile(t, host)[4096+30 : 4096+35]; got != "MSYNC" {
+		t.Errorf("host after msync: %q", got)
 	}
 	// A store after fsync reaches the host when the last description
 	// (and hence mapping) goes.
