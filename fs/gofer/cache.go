@@ -130,8 +130,8 @@ func (c *pageCache) truncateLocked(size int64) {
 }
 
 // translate implements memmap.Mappable.Translate for a file of the given
-// size: one page, marked dirty when a writable shared mapping asks.
-func (c *pageCache) translate(off uint64, at usermem.AccessType, size int64) (memfile.Range, error) {
+// size: one page, marked dirty if the mapping may store to it.
+func (c *pageCache) translate(off uint64, mayWrite bool, size int64) (memfile.Range, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if off >= uint64(size) {
@@ -142,7 +142,7 @@ func (c *pageCache) translate(off uint64, at usermem.AccessType, size int64) (me
 	if err != nil {
 		return memfile.Range{}, err
 	}
-	if at.Write {
+	if mayWrite {
 		c.dirty[idx] = struct{}{}
 	}
 	c.mf.IncRef(fr)

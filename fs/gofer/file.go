@@ -34,6 +34,9 @@ func (i *inode) openRegular(ctx vfs.Context, flags uint32) (vfs.FileDescriptionI
 	}
 	i.st.mu.Lock()
 	i.st.opens++
+	if f.wfd >= 0 {
+		i.st.wopens++
+	}
 	i.st.mu.Unlock()
 	return f, nil
 }
@@ -65,6 +68,9 @@ func (f *regularFile) Release(vfs.Context) {
 	defer st.wmu.Unlock()
 	st.mu.Lock()
 	st.opens--
+	if f.wfd >= 0 {
+		st.wopens--
+	}
 	last, c := st.opens == 0, st.cache
 	st.mu.Unlock()
 	if last && c != nil {
@@ -207,8 +213,15 @@ func (m mappable) Translate(off, maxLen uint64, at usermem.AccessType) (memfile.
 	if err != nil {
 		return memfile.Range{}, err
 	}
-	_, size := m.i.st.cacheAndSize()
-	return c.translate(off, at, size)
+	st := m.i.st
+	st.mu.Lock()
+	size := st.attr.Size
+	// A page mapped while the file is open for writing may be stored
+	// to: if not through this mapping (at.Write), then through one made
+	// writable later by mprotect, which translates nothing again.
+	mayWrite := at.Write || st.wopens > 0
+	st.mu.Unlock()
+	return c.translate(off, mayWrite, size)
 }
 
 // Sync implements memmap.Syncer: msync writes the pages of shared

@@ -37,12 +37,14 @@
 // (cache.go) on its first fault. Coherence: from then on reads go through
 // the cache and writes go to both the host and the cached pages, so read,
 // write and every mapping of the file in the sandbox see the same bytes.
-// Pages that a shared writable mapping may have changed are dirty, and are
-// written back to the host file on msync (memmap.Syncer), fsync and
-// fdatasync, and when the file's last description is released (which,
-// since a mapping holds its description, is after the last munmap and
-// close). Between those points the host does not see MAP_SHARED stores
-// (Linux shows them at once, its page cache being the file's).
+// Pages that a mapping may have changed (those mapped while the file is
+// open for writing: mprotect can make a shared mapping writable without a
+// new fault) are dirty, and are written back to the host file on msync
+// (memmap.Syncer), fsync and fdatasync, and when the file's last
+// description is released (which, since a mapping holds its description,
+// is after the last munmap and close). Between those points the host does
+// not see MAP_SHARED stores (Linux shows them at once, its page cache
+// being the file's).
 //
 // A gofer that dies makes every later gofer operation fail with EIO (reads
 // and writes on descriptors already donated keep working); the first such
@@ -212,8 +214,9 @@ type fileState struct {
 	rwReadable bool
 	// cache is the page cache, made on the first page fault.
 	cache *pageCache
-	// opens counts the open descriptions of a regular file.
-	opens int
+	// opens counts the open descriptions of a regular file, wopens
+	// those open for writing.
+	opens, wopens int
 
 	// fifo is the pipe of a FIFO made by the sandbox.
 	fifo pipe.Named

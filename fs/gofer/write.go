@@ -141,13 +141,25 @@ func (i *inode) Rename(ctx vfs.Context, oldName string, child vfs.Inode, newPare
 	}
 	c.mu.Lock()
 	c.parent, c.name = np, newName
+	var stale []uint64
 	if renamed {
 		c.oldFIDs = append(c.oldFIDs, old)
+		if len(c.oldFIDs) > maxOldFIDs {
+			// Long replaced: no call still uses these.
+			stale = append(stale, c.oldFIDs[:len(c.oldFIDs)-maxOldFIDs]...)
+			c.oldFIDs = append(c.oldFIDs[:0], c.oldFIDs[len(c.oldFIDs)-maxOldFIDs:]...)
+		}
 	}
 	c.mu.Unlock()
+	for _, fid := range stale {
+		i.fs.c.Clunk(fid)
+	}
 	c.markStale()
 	return nil
 }
+
+// maxOldFIDs bounds the fids a node keeps after renames.
+const maxOldFIDs = 4
 
 // SetStat implements vfs.Inode.SetStat. A size change of a file that has a
 // host descriptor for writing is made on it (no round trip, and right for

@@ -435,6 +435,14 @@ func TestMmapShared(t *testing.T) {
 	if got := hostFile(t, host)[4096:4102]; got != "MAPPED" {
 		t.Errorf("host after fsync: %q", got)
 	}
+	// A page first mapped for reading may be stored to after mprotect:
+	// it is written back as well.
+	fr0, err := m.Translate(0, 4096, usermem.Read)
+	if err != nil {
+		t.Fatal(err)
+	}
+	copy(mf.Slice(fr0), "PROT")
+	mf.DecRef(fr0)
 	// msync writes back too.
 	copy(page[30:], "MSYNC")
 	if err := m.(memmap.Syncer).Sync(); err != nil {
@@ -442,6 +450,9 @@ func TestMmapShared(t *testing.T) {
 	}
 	if got := hostFile(t, host)[4096+30 : 4096+35]; got != "MSYNC" {
 		t.Errorf("host after msync: %q", got)
+	}
+	if got := hostFile(t, host)[:4]; got != "PROT" {
+		t.Errorf("store after mprotect: host has %q", got)
 	}
 	// A store after fsync reaches the host when the last description
 	// (and hence mapping) goes.
