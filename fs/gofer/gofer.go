@@ -123,7 +123,10 @@ type Filesystem struct {
 type fileKey struct{ dev, ino uint64 }
 
 // New attaches to the gofer connected on c; the page cache is allocated
-// from mf. Without options the filesystem is read-only and exclusive.
+// from mf. Without options the filesystem is exclusive and follows the
+// gofer: writable unless the gofer serves the tree read-only (its statfs
+// reports ST_RDONLY), so a caller that starts the gofer read-write gets
+// the write path.
 func New(mf fsutil.MemoryFile, c *gproto.Client, opts ...Options) (*Filesystem, error) {
 	fid, a, err := c.Attach()
 	if err != nil {
@@ -132,6 +135,12 @@ func New(mf fsutil.MemoryFile, c *gproto.Client, opts ...Options) (*Filesystem, 
 	fs := &Filesystem{mf: mf, c: c, files: make(map[fileKey]*fileState), fifos: make(map[fileKey]struct{})}
 	if len(opts) > 0 {
 		fs.opts = opts[0]
+	} else {
+		st, err := c.StatFS(fid)
+		if err != nil {
+			return nil, err
+		}
+		fs.opts.Writable = st.Flags&unix.ST_RDONLY == 0
 	}
 	fs.root = fs.newInode(fid, &a, nil, "", -1)
 	fs.root.isRoot = true

@@ -321,7 +321,8 @@ func (i *inode) RemoveXattr(ctx vfs.Context, name string) error {
 
 // NewInProcess serves hostDir from a gofer server running in this process
 // (goroutines on a socketpair) and returns a client filesystem on it; the
-// server is read-only unless opts make the filesystem writable. It is for
+// server (hence the filesystem) is read-only unless opts make the
+// filesystem writable. It is for
 // tests: the sandbox itself always talks to a separate `runsc gofer`
 // process.
 func NewInProcess(mf fsutil.MemoryFile, hostDir string, opts ...Options) (*Filesystem, error) {

@@ -15,6 +15,7 @@ import (
 	"github.com/rampart-sandbox/rampart/fs/fsutil"
 	"github.com/rampart-sandbox/rampart/fs/gofer"
 	"github.com/rampart-sandbox/rampart/fs/vfs"
+	gproto "github.com/rampart-sandbox/rampart/gofer"
 	"github.com/rampart-sandbox/rampart/sentry/kernel/auth"
 	"github.com/rampart-sandbox/rampart/sentry/memmap"
 	"github.com/rampart-sandbox/rampart/sentry/usermem"
@@ -541,5 +542,36 @@ func TestConcurrentWriters(t *testing.T) {
 	}
 	if st := stat(t, v, root, "/log"); st.Size != uint64(writers*chunks*7) {
 		t.Errorf("appended size %d", st.Size)
+	}
+}
+
+// TestWritableFollowsGofer: New without options is writable exactly when
+// the gofer serves the tree read-write.
+func TestWritableFollowsGofer(t *testing.T) {
+	for _, ro := range []bool{true, false} {
+		dir := t.TempDir()
+		fds, _ := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+		rootFD, _ := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		s, err := gproto.NewServer(rootFD, fds[0], ro)
+		if err != nil {
+			t.Fatal(err)
+		}
+		go s.Serve()
+		c, err := gproto.NewClient(fds[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		gfs, err := gofer.New(fsutil.NewFakeMemoryFile(), c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v := vfs.New()
+		root, _ := v.NewRootMount(gfs, vfs.MountOptions{})
+		err = v.MkdirAt(rootCtx, pop(root, "/d"), 0o755)
+		if ro && err != unix.EROFS || !ro && err != nil {
+			t.Errorf("gofer read-only %v: mkdir: %v", ro, err)
+		}
+		root.DecRef()
+		gfs.Close()
 	}
 }
