@@ -28,6 +28,10 @@ func (s *Server) dispatchWrite(n *node, r *Request, e *Encoder) (int, error) {
 			unix.Close(fd)
 			return -1, err
 		}
+		if r.Mode&(unix.S_ISUID|unix.S_ISGID) != 0 {
+			// chown cleared them, even for a privileged caller.
+			unix.Fchmod(fd, r.Mode&0o7777)
+		}
 		if err := s.replyChild(n, r.Name, e); err != nil {
 			unix.Close(fd)
 			return -1, err

@@ -14,30 +14,51 @@ import (
 // fetched from the gofer on first need and shared afterwards.
 func (i *inode) openRegular(ctx vfs.Context, flags uint32) (vfs.FileDescriptionImpl, error) {
 	acc := flags & unix.O_ACCMODE
+	write := acc == unix.O_WRONLY || acc == unix.O_RDWR
+	if write && !i.fs.opts.Writable {
+		return nil, unix.EROFS
+	}
+	st := i.st
+	// Count the description first: an idle file's descriptors are only
+	// dropped (under wmu) while it has none.
+	st.wmu.Lock()
+	st.mu.Lock()
+	st.opens++
+	st.mu.Unlock()
+	st.wmu.Unlock()
+	i.fs.unidle(st)
 	f := &regularFile{inode: i, rfd: -1, wfd: -1}
-	if acc == unix.O_WRONLY || acc == unix.O_RDWR {
-		if !i.fs.opts.Writable {
-			return nil, unix.EROFS
+	err := func() error {
+		if write {
+			fd, err := i.writeFD(ctx)
+			if err != nil {
+				return err
+			}
+			f.wfd = fd
 		}
-		fd, err := i.writeFD(ctx)
-		if err != nil {
-			return nil, err
+		if acc != unix.O_WRONLY {
+			fd, err := i.readFD(ctx)
+			if err != nil {
+				return err
+			}
+			f.rfd = fd
 		}
-		f.wfd = fd
+		return nil
+	}()
+	st.mu.Lock()
+	if err != nil {
+		st.opens--
+	} else if f.wfd >= 0 {
+		st.wopens++
 	}
-	if acc != unix.O_WRONLY {
-		fd, err := i.readFD(ctx)
-		if err != nil {
-			return nil, err
+	idle := st.opens == 0
+	st.mu.Unlock()
+	if err != nil {
+		if idle {
+			i.fs.markIdle(st)
 		}
-		f.rfd = fd
+		return nil, err
 	}
-	i.st.mu.Lock()
-	i.st.opens++
-	if f.wfd >= 0 {
-		i.st.wopens++
-	}
-	i.st.mu.Unlock()
 	return f, nil
 }
 
@@ -65,7 +86,6 @@ func (st *fileState) cacheAndSize() (*pageCache, int64) {
 func (f *regularFile) Release(vfs.Context) {
 	st := f.inode.st
 	st.wmu.Lock()
-	defer st.wmu.Unlock()
 	st.mu.Lock()
 	st.opens--
 	if f.wfd >= 0 {
@@ -75,6 +95,10 @@ func (f *regularFile) Release(vfs.Context) {
 	st.mu.Unlock()
 	if last && c != nil {
 		c.writeBack(st, true)
+	}
+	st.wmu.Unlock()
+	if last {
+		f.inode.fs.markIdle(st)
 	}
 }
 

@@ -60,6 +60,7 @@
 package gofer
 
 import (
+	"container/list"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -108,8 +109,15 @@ type Filesystem struct {
 	opts Options
 	root *inode
 
-	// mu protects files and fifos.
+	// mu protects files, fifos, idle and every fileState's idleElem.
 	mu sync.Mutex
+	// idle lists, least recently used first, the regular files that hold
+	// host descriptors but have no open description. Beyond maxIdle the
+	// oldest lose theirs (the gofer opens the file again when it is next
+	// opened), so that a sandbox that touches many files holds few host
+	// descriptors, while the files it keeps reopening (libraries) cost no
+	// round trip.
+	idle list.List
 	// files maps a host file to its state while some inode uses it.
 	files map[fileKey]*fileState
 	// fifos are the FIFOs the sandbox made on this filesystem: their
@@ -121,6 +129,78 @@ type Filesystem struct {
 }
 
 type fileKey struct{ dev, ino uint64 }
+
+// maxIdle bounds the idle files that keep host descriptors.
+const maxIdle = 256
+
+// markIdle notes that st has no open description left but may hold host
+// descriptors, and takes them from the least recently used idle files
+// beyond maxIdle. No fileState lock may be held.
+func (fs *Filesystem) markIdle(st *fileState) {
+	var victims []*fileState
+	fs.mu.Lock()
+	if st.refs > 0 {
+		if st.idleElem != nil {
+			fs.idle.MoveToBack(st.idleElem)
+		} else {
+			st.idleElem = fs.idle.PushBack(st)
+		}
+	}
+	for fs.idle.Len() > maxIdle {
+		e := fs.idle.Front()
+		v := e.Value.(*fileState)
+		fs.idle.Remove(e)
+		v.idleElem = nil
+		victims = append(victims, v)
+	}
+	fs.mu.Unlock()
+	for _, v := range victims {
+		v.dropFDs()
+	}
+}
+
+// unidle takes st off the idle list (it is being opened).
+func (fs *Filesystem) unidle(st *fileState) {
+	fs.mu.Lock()
+	if st.idleElem != nil {
+		fs.idle.Remove(st.idleElem)
+		st.idleElem = nil
+	}
+	fs.mu.Unlock()
+}
+
+// dropFDs writes back and drops the page cache and closes the host
+// descriptors of st, unless a description was opened meanwhile.
+func (st *fileState) dropFDs() {
+	st.wmu.Lock()
+	defer st.wmu.Unlock()
+	st.mu.Lock()
+	busy, c := st.opens > 0, st.cache
+	st.mu.Unlock()
+	if busy {
+		return
+	}
+	if c != nil {
+		c.writeBack(st, true)
+		c.release()
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.cache = nil
+	st.closeFDsLocked()
+}
+
+// closeFDsLocked closes the host descriptors. st.mu is held.
+func (st *fileState) closeFDsLocked() {
+	if st.roFD >= 0 {
+		unix.Close(st.roFD)
+		st.roFD = -1
+	}
+	if st.rwFD >= 0 {
+		unix.Close(st.rwFD)
+		st.rwFD = -1
+	}
+}
 
 // New attaches to the gofer connected on c; the page cache is allocated
 // from mf. Without options the filesystem is exclusive and follows the
@@ -229,6 +309,9 @@ type fileState struct {
 
 	// fifo is the pipe of a FIFO made by the sandbox.
 	fifo pipe.Named
+
+	// idleElem is st's place in Filesystem.idle, or nil.
+	idleElem *list.Element
 }
 
 // maxMissing bounds each directory's cache of absent names.
@@ -269,6 +352,10 @@ func (fs *Filesystem) putState(st *fileState) {
 	if last && fs.files[st.key] == st {
 		delete(fs.files, st.key)
 	}
+	if last && st.idleElem != nil {
+		fs.idle.Remove(st.idleElem)
+		st.idleElem = nil
+	}
 	fs.mu.Unlock()
 	if !last {
 		return
@@ -285,14 +372,7 @@ func (fs *Filesystem) putState(st *fileState) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	st.cache = nil
-	if st.roFD >= 0 {
-		unix.Close(st.roFD)
-		st.roFD = -1
-	}
-	if st.rwFD >= 0 {
-		unix.Close(st.rwFD)
-		st.rwFD = -1
-	}
+	st.closeFDsLocked()
 }
 
 // setAttrLocked takes attributes fresh from the host. st.mu is held.
@@ -343,6 +423,10 @@ func (fs *Filesystem) newInode(fid uint64, a *gproto.Attr, parent *inode, name s
 	}
 	i := &inode{fs: fs, st: st, parent: parent, name: name}
 	i.fid.Store(fid)
+	if fd >= 0 {
+		// Until it is opened (open(O_CREAT) does at once).
+		fs.markIdle(st)
+	}
 	return i
 }
 
@@ -376,15 +460,18 @@ func (i *inode) Stat(ctx vfs.Context) (vfs.Stat, error) {
 // unlinked file), else from the gofer.
 func (i *inode) refresh(ctx vfs.Context) error {
 	st := i.st
+	var hs unix.Stat_t
+	// The descriptor is used under st.mu: an idle file may lose it.
 	st.mu.Lock()
 	fd := st.anyFDLocked()
-	st.mu.Unlock()
-	var hs unix.Stat_t
 	if fd >= 0 {
-		if err := unix.Fstat(fd, &hs); err != nil {
+		err := unix.Fstat(fd, &hs)
+		st.mu.Unlock()
+		if err != nil {
 			return unix.EIO
 		}
 	} else {
+		st.mu.Unlock()
 		a, err := i.fs.c.Stat(i.fid.Load())
 		if err != nil {
 			return i.fs.check(ctx, err)

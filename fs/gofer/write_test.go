@@ -575,3 +575,42 @@ func TestWritableFollowsGofer(t *testing.T) {
 		gfs.Close()
 	}
 }
+
+func openFDs(t *testing.T) int {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(ents)
+}
+
+// TestHostFDsBounded: files no description has open give their host
+// descriptors back beyond a bound, so that making or reading many files
+// does not run the sentry out of descriptors.
+func TestHostFDsBounded(t *testing.T) {
+	v, root, dir, _ := setupRW(t, gofer.Options{})
+	ctx := rootCtx
+	before := openFDs(t)
+	for k := 0; k < 2000; k++ {
+		f := mustOpen(t, v, root, fmt.Sprintf("/n%d", k), unix.O_CREAT|unix.O_RDWR)
+		f.Write(ctx, []byte(fmt.Sprint(k)))
+		f.DecRef(ctx)
+	}
+	if err := v.MknodAt(ctx, pop(root, "/plain"), unix.S_IFREG|0o644, 0); err != nil {
+		t.Fatal(err)
+	}
+	// The in-process server's descriptors count too; files hold none.
+	if n := openFDs(t) - before; n > 600 {
+		t.Errorf("%d descriptors open after making 2000 files", n)
+	}
+	// Files whose descriptors went are opened again.
+	if s, err := readAll(t, v, root, "/n7"); err != nil || s != "7" {
+		t.Errorf("reopen: %q %v", s, err)
+	}
+	f := mustOpen(t, v, root, "/n8", unix.O_WRONLY|unix.O_APPEND)
+	f.Write(ctx, []byte("+"))
+	f.DecRef(ctx)
+	if got := hostFile(t, filepath.Join(dir, "n8")); got != "8+" {
+		t.Errorf("append after reopen: %q", got)
+	}
+}
