@@ -426,3 +426,25 @@ func (c *Client) Bytes(req *Request) ([]byte, error) {
 	})
 	return out, err
 }
+
+// Rename runs a Trename and returns the fids and attributes of the moved
+// nodes: the one now at the new name and, for RENAME_EXCHANGE, the one now
+// at the old name.
+func (c *Client) Rename(req *Request) ([]WalkResult, error) {
+	var out []WalkResult
+	err := c.do(req, func(r Reply) error {
+		closeFD(r.FD)
+		n := 1
+		if req.Flags == unix.RENAME_EXCHANGE {
+			n = 2
+		}
+		for k := 0; k < n; k++ {
+			out = append(out, WalkResult{FID: r.U64(), Attr: r.Attr()})
+		}
+		if r.Done() != nil {
+			return unix.EIO
+		}
+		return nil
+	})
+	return out, err
+}

@@ -97,7 +97,32 @@ func (s *Server) dispatchWrite(n *node, r *Request, e *Encoder) (int, error) {
 		if !n2.isDir() {
 			return -1, unix.ENOTDIR
 		}
-		return -1, unix.Renameat(n.fd, r.Name, n2.fd, r.Name2)
+		// The reply names the moved nodes afresh (fid and attributes
+		// at the new name; with RENAME_EXCHANGE, then the other one at
+		// the old name): the gofer reaches a non-directory by parent
+		// and name.
+		switch r.Flags {
+		case 0:
+			if err := unix.Renameat(n.fd, r.Name, n2.fd, r.Name2); err != nil {
+				return -1, err
+			}
+			return -1, s.replyChild(n2, r.Name2, e)
+		case unix.RENAME_NOREPLACE:
+			if err := unix.Renameat2(n.fd, r.Name, n2.fd, r.Name2, unix.RENAME_NOREPLACE); err != nil {
+				return -1, err
+			}
+			return -1, s.replyChild(n2, r.Name2, e)
+		case unix.RENAME_EXCHANGE:
+			if err := unix.Renameat2(n.fd, r.Name, n2.fd, r.Name2, unix.RENAME_EXCHANGE); err != nil {
+				return -1, err
+			}
+			if err := s.replyChild(n2, r.Name2, e); err != nil {
+				return -1, err
+			}
+			return -1, s.replyChild(n, r.Name, e)
+		}
+		// RENAME_WHITEOUT makes a device node: not the container's.
+		return -1, unix.EINVAL
 	case TSetStat:
 		return -1, s.setStat(n, r)
 	case TGetXattr, TListXattr, TSetXattr, TRemoveXattr:

@@ -111,6 +111,29 @@ func (c *pageCache) wroteLocked(src []byte, off int64) {
 	}
 }
 
+// reloadLocked reads every cached page again from the host (after the
+// host file's contents changed under the cache, e.g. a punched hole); the
+// pages stay the same memory-file pages, so mappings see the new data.
+// c.mu is held.
+func (c *pageCache) reloadLocked() {
+	for idx, fr := range c.pages {
+		dst := c.mf.Slice(fr)
+		off := int64(idx * usermem.PageSize)
+		done := 0
+		for done < len(dst) {
+			n, err := unix.Pread(c.rfd, dst[done:], off+int64(done))
+			if err == unix.EINTR {
+				continue
+			}
+			if err != nil || n == 0 {
+				break
+			}
+			done += n
+		}
+		clear(dst[done:])
+	}
+}
+
 // truncateLocked drops the pages past size and zeroes the tail of the
 // last partial one, as the host file now reads. c.mu is held.
 func (c *pageCache) truncateLocked(size int64) {

@@ -219,6 +219,43 @@ func (f *regularFile) Sync(vfs.Context) error {
 	return err
 }
 
+// Allocate implements vfs.Allocator: fallocate(2) on the host file, whose
+// filesystem decides which modes it supports. Cached pages are read again
+// after a mode that changes contents (punch, zero, collapse, insert).
+func (f *regularFile) Allocate(ctx vfs.Context, mode uint32, off, length int64) error {
+	st := f.inode.st
+	st.wmu.Lock()
+	defer st.wmu.Unlock()
+	c, _ := st.cacheAndSize()
+	if c != nil {
+		if err := c.writeBack(st, false); err != nil {
+			return err
+		}
+		c.mu.Lock()
+		defer c.mu.Unlock()
+	}
+	for {
+		err := unix.Fallocate(f.wfd, mode, off, length)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		break
+	}
+	if c != nil && mode&^unix.FALLOC_FL_KEEP_SIZE != 0 {
+		c.reloadLocked()
+	}
+	var hs unix.Stat_t
+	if err := unix.Fstat(f.wfd, &hs); err == nil {
+		st.mu.Lock()
+		st.setAttrLocked(hs)
+		st.mu.Unlock()
+	}
+	return nil
+}
+
 func (f *regularFile) Mappable() memmap.Mappable { return mappable{f.inode} }
 
 var _ memmap.Syncer = mappable{}

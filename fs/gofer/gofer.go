@@ -396,6 +396,12 @@ type inode struct {
 	isRoot bool
 	// fid names the file at the gofer.
 	fid atomic.Uint64
+	// complete is set, in exclusive mode, on a directory this dentry
+	// tree made: each of its entries was made through the tree and is in
+	// the VFS's dentry cache (which keeps children until they are
+	// removed), so a name not cached does not exist and its lookup costs
+	// no round trip (create in a new directory: one, not two).
+	complete atomic.Bool
 
 	// mu protects parent, name and oldFIDs.
 	mu sync.Mutex
@@ -507,6 +513,9 @@ func (i *inode) Lookup(ctx vfs.Context, name string) (vfs.Inode, error) {
 		return nil, unix.ENAMETOOLONG
 	}
 	st := i.st
+	if i.complete.Load() {
+		return nil, unix.ENOENT
+	}
 	if !i.fs.shared() {
 		st.mu.Lock()
 		_, gone := st.missing[name]

@@ -45,7 +45,11 @@ func (i *inode) Create(ctx vfs.Context, name string, opts *vfs.CreateOptions) (v
 		i.fs.fifos[fileKey{a.Dev, a.Ino}] = struct{}{}
 		i.fs.mu.Unlock()
 	}
-	return i.fs.newInode(fid, &a, i, name, fd), nil
+	c := i.fs.newInode(fid, &a, i, name, fd)
+	if req.Type == gproto.TMkdir && !i.fs.shared() {
+		c.complete.Store(true)
+	}
+	return c, nil
 }
 
 // Link implements vfs.Inode.Link. The new name's node shares the
@@ -109,6 +113,15 @@ func (i *inode) dropLink() {
 
 // Rename implements vfs.Inode.Rename within the filesystem.
 func (i *inode) Rename(ctx vfs.Context, oldName string, child vfs.Inode, newParent vfs.Inode, newName string, replaced vfs.Inode) error {
+	return i.rename(ctx, oldName, child, newParent, newName, replaced, 0)
+}
+
+// Exchange implements vfs.Exchanger: renameat2(RENAME_EXCHANGE).
+func (i *inode) Exchange(ctx vfs.Context, oldName string, a vfs.Inode, newParent vfs.Inode, newName string, b vfs.Inode) error {
+	return i.rename(ctx, oldName, a, newParent, newName, b, unix.RENAME_EXCHANGE)
+}
+
+func (i *inode) rename(ctx vfs.Context, oldName string, child vfs.Inode, newParent vfs.Inode, newName string, other vfs.Inode, flags uint32) error {
 	if !i.fs.opts.Writable {
 		return unix.EROFS
 	}
@@ -117,45 +130,51 @@ func (i *inode) Rename(ctx vfs.Context, oldName string, child vfs.Inode, newPare
 	if !ok || !ok2 || np.fs != i.fs {
 		return unix.EXDEV
 	}
-	if err := i.fs.c.Call(&gproto.Request{Type: gproto.TRename, FID: i.fid.Load(), Name: oldName, FID2: np.fid.Load(), Name2: newName}); err != nil {
+	o, _ := other.(*inode)
+	if flags == unix.RENAME_EXCHANGE && o == nil {
+		return unix.EINVAL
+	}
+	res, err := i.fs.c.Rename(&gproto.Request{Type: gproto.TRename, FID: i.fid.Load(), Name: oldName, FID2: np.fid.Load(), Name2: newName, Flags: flags})
+	if err != nil {
 		return i.fs.check(ctx, err)
 	}
 	i.markStale()
 	np.markStale()
 	np.forgetMissing(newName)
-	if r, ok := replaced.(*inode); ok {
-		r.dropLink()
+	// The gofer reaches a non-directory by parent and name: the moved
+	// nodes take the fids the reply gives for their new names.
+	c.moved(&res[0], np, newName)
+	if flags == unix.RENAME_EXCHANGE {
+		o.moved(&res[1], i, oldName)
+	} else if o != nil {
+		o.dropLink()
 	}
-	// The gofer reaches a non-directory by parent and name: give the
-	// moved node a fid for its new name. (A directory's fid follows it.)
-	var old uint64
-	renamed := false
-	if c.ftype() != unix.S_IFDIR {
-		if fid, a, err := i.fs.c.Walk1(np.fid.Load(), newName); err == nil {
-			if a.Ino == c.st.key.ino && a.Dev == c.st.key.dev {
-				old, renamed = c.fid.Swap(fid), true
-			} else {
-				i.fs.c.Clunk(fid)
-			}
-		}
+	return nil
+}
+
+// moved gives the node the fid r of its new name in parent.
+func (i *inode) moved(r *gproto.WalkResult, parent *inode, name string) {
+	if r.Attr.Ino != i.st.key.ino || r.Attr.Dev != i.st.key.dev {
+		// Someone else's file took the name at once (shared mode).
+		i.fs.c.Clunk(r.FID)
+		r = nil
 	}
-	c.mu.Lock()
-	c.parent, c.name = np, newName
 	var stale []uint64
-	if renamed {
-		c.oldFIDs = append(c.oldFIDs, old)
-		if len(c.oldFIDs) > maxOldFIDs {
+	i.mu.Lock()
+	i.parent, i.name = parent, name
+	if r != nil {
+		i.oldFIDs = append(i.oldFIDs, i.fid.Swap(r.FID))
+		if len(i.oldFIDs) > maxOldFIDs {
 			// Long replaced: no call still uses these.
-			stale = append(stale, c.oldFIDs[:len(c.oldFIDs)-maxOldFIDs]...)
-			c.oldFIDs = append(c.oldFIDs[:0], c.oldFIDs[len(c.oldFIDs)-maxOldFIDs:]...)
+			stale = append(stale, i.oldFIDs[:len(i.oldFIDs)-maxOldFIDs]...)
+			i.oldFIDs = append(i.oldFIDs[:0], i.oldFIDs[len(i.oldFIDs)-maxOldFIDs:]...)
 		}
 	}
-	c.mu.Unlock()
+	i.mu.Unlock()
 	for _, fid := range stale {
 		i.fs.c.Clunk(fid)
 	}
-	c.markStale()
-	return nil
+	i.markStale()
 }
 
 // maxOldFIDs bounds the fids a node keeps after renames.

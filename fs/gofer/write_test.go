@@ -614,3 +614,96 @@ func TestHostFDsBounded(t *testing.T) {
 		t.Errorf("append after reopen: %q", got)
 	}
 }
+
+// TestExchangeAndNewDirectories: RENAME_EXCHANGE swaps two names (the
+// nodes keep working under their new names), and a directory made by the
+// sandbox answers lookups of names it never made without the gofer.
+func TestExchangeAndNewDirectories(t *testing.T) {
+	v, root, dir, _ := setupRW(t, gofer.Options{})
+	ctx := rootCtx
+	p := func(s string) *vfs.PathOperation { return &vfs.PathOperation{Root: root, Start: root, Path: s} }
+	os.WriteFile(filepath.Join(dir, "a"), []byte("AAA"), 0o644)
+	if err := v.RenameAt(ctx, p("/a"), p("/d"), unix.RENAME_EXCHANGE); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(filepath.Join(dir, "a")); err != nil || !fi.IsDir() {
+		t.Errorf("host a after exchange: %v %v", fi, err)
+	}
+	if s, err := readAll(t, v, root, "/d"); err != nil || s != "AAA" {
+		t.Errorf("d after exchange: %q %v", s, err)
+	}
+	if err := v.SetStatAt(ctx, p("/d"), &vfs.SetStatOptions{Mask: unix.STATX_MODE, Mode: 0o600}); err != nil {
+		t.Errorf("chmod of an exchanged file: %v", err)
+	}
+	if fi, _ := os.Stat(filepath.Join(dir, "d")); fi.Mode().Perm() != 0o600 {
+		t.Errorf("host mode: %o", fi.Mode().Perm())
+	}
+	if err := v.RenameAt(ctx, p("/f"), p("/d"), unix.RENAME_NOREPLACE); err != unix.EEXIST {
+		t.Errorf("RENAME_NOREPLACE: %v", err)
+	}
+
+	if err := v.MkdirAt(ctx, p("/new"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	mustOpen(t, v, root, "/new/x", unix.O_CREAT|unix.O_WRONLY).DecRef(ctx)
+	if err := v.RenameAt(ctx, p("/f"), p("/new/f"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.MkdirAt(ctx, p("/new/sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.RenameAt(ctx, p("/new/x"), p("/new/sub/x"), 0); err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]error{"/new/f": nil, "/new/sub/x": nil, "/new/x": unix.ENOENT, "/new/nope": unix.ENOENT} {
+		if _, _, err := v.StatAt(ctx, p(name)); err != want {
+			t.Errorf("stat %s: %v, want %v", name, err, want)
+		}
+	}
+	if s, err := readAll(t, v, root, "/new/f"); err != nil || s != "hello" {
+		t.Errorf("file moved into a new directory: %q %v", s, err)
+	}
+	f := mustOpen(t, v, root, "/new", unix.O_RDONLY|unix.O_DIRECTORY)
+	defer f.DecRef(ctx)
+	var names []string
+	f.Getdents(ctx, func(d *vfs.Dirent) bool { names = append(names, d.Name); return true })
+	sort.Strings(names)
+	if strings.Join(names, " ") != ". .. f sub" {
+		t.Errorf("listing: %v", names)
+	}
+}
+
+// TestFallocate: fallocate reaches the host file, and a punched hole is
+// seen by the file's mappings.
+func TestFallocate(t *testing.T) {
+	v, root, dir, mf := setupRW(t, gofer.Options{})
+	ctx := rootCtx
+	f := mustOpen(t, v, root, "/f", unix.O_RDWR)
+	defer f.DecRef(ctx)
+	if err := f.Allocate(ctx, 0, 0, 3*4096); err != nil {
+		if err == unix.EOPNOTSUPP {
+			t.Skip("host filesystem has no fallocate")
+		}
+		t.Fatal(err)
+	}
+	if st, _ := f.Stat(ctx); st.Size != 3*4096 {
+		t.Errorf("size after fallocate: %d", st.Size)
+	}
+	if fi, _ := os.Stat(filepath.Join(dir, "f")); fi.Size() != 3*4096 {
+		t.Errorf("host size: %d", fi.Size())
+	}
+	fr, err := f.Mappable().Translate(0, 4096, usermem.Read)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mf.DecRef(fr)
+	if string(mf.Slice(fr)[:5]) != "hello" {
+		t.Fatalf("mapped %q", mf.Slice(fr)[:5])
+	}
+	if err := f.Allocate(ctx, unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, 0, 4096); err != nil {
+		t.Skipf("punch hole: %v", err)
+	}
+	if b := mf.Slice(fr)[:5]; string(b) != "\x00\x00\x00\x00\x00" {
+		t.Errorf("mapping after punch: %q", b)
+	}
+}
