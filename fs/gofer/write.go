@@ -116,6 +116,10 @@ func (i *inode) Rename(ctx vfs.Context, oldName string, child vfs.Inode, newPare
 	return i.rename(ctx, oldName, child, newParent, newName, replaced, 0)
 }
 
+// NoWhiteouts implements vfs.NoWhiteouts: a whiteout is a device node,
+// which the gofer does not make on the host.
+func (i *inode) NoWhiteouts() {}
+
 // Exchange implements vfs.Exchanger: renameat2(RENAME_EXCHANGE).
 func (i *inode) Exchange(ctx vfs.Context, oldName string, a vfs.Inode, newParent vfs.Inode, newName string, b vfs.Inode) error {
 	return i.rename(ctx, oldName, a, newParent, newName, b, unix.RENAME_EXCHANGE)

@@ -641,6 +641,12 @@ func TestExchangeAndNewDirectories(t *testing.T) {
 	if err := v.RenameAt(ctx, p("/f"), p("/d"), unix.RENAME_NOREPLACE); err != unix.EEXIST {
 		t.Errorf("RENAME_NOREPLACE: %v", err)
 	}
+	if err := v.RenameAt(ctx, p("/f"), p("/w"), unix.RENAME_WHITEOUT); err != unix.EINVAL {
+		t.Errorf("RENAME_WHITEOUT: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "f")); err != nil {
+		t.Errorf("a refused RENAME_WHITEOUT moved the file: %v", err)
+	}
 
 	if err := v.MkdirAt(ctx, p("/new"), 0o755); err != nil {
 		t.Fatal(err)
