@@ -50,6 +50,14 @@
 // and writes on descriptors already donated keep working); the first such
 // failure is written once to the sandbox's debug log.
 //
+// Not supported (Linux differs): device nodes cannot be made (EPERM), nor
+// whiteouts (RENAME_WHITEOUT is EINVAL), nor O_TMPFILE files; extended
+// attributes are the user.* namespace only; FIFOs that were on the host
+// before cannot be opened (EACCES); the hard links of a file are one file
+// for attributes, data and the page cache but distinct inodes for inotify
+// and file locks (each name is its own vfs.Inode); chown or chmod of an
+// unlinked file that is still open fails (the gofer reaches files by name).
+//
 // Lock order:
 //
 //	fileState.wmu (writes, truncation)
