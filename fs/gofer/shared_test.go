@@ -101,3 +101,14 @@ func TestExclusiveCaches(t *testing.T) {
 		t.Errorf("exclusive mode asked the host: size %d", st.Size)
 	}
 }
+
+func TestParseFileAccess(t *testing.T) {
+	for s, want := range map[string]gofer.FileAccess{"exclusive": gofer.Exclusive, "": gofer.Exclusive, "shared": gofer.Shared} {
+		if got, err := gofer.ParseFileAccess(s); err != nil || got != want {
+			t.Errorf("%q: %v %v", s, got, err)
+		}
+	}
+	if _, err := gofer.ParseFileAccess("bogus"); err == nil {
+		t.Error("bogus accepted")
+	}
+}
