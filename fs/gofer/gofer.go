@@ -17,10 +17,14 @@
 //     kept up to date by the sandbox's own changes (size and times after a
 //     write, nlink after link and unlink, a parent's times after a name
 //     changes, refreshed from the host descriptor or the gofer when marked
-//     stale); directories remember a bounded set of names found absent.
-//     Stat, readlink (after the first), read, write and page faults cost no
-//     gofer round trip, nor does any open of a regular file after the first
-//     of its kind (read-only, read-write).
+//     stale); directories remember a bounded set of names found absent,
+//     and those the sandbox made know all their names. Stat, readlink
+//     (after the first), read, write and page faults cost no gofer round
+//     trip, nor does an open of a regular file whose host descriptor of
+//     that kind (read-only, read-write) is still kept: files keep theirs
+//     while open and, once closed, while among the 256 most recently used
+//     (beyond that they give them back, bounding the sentry's host
+//     descriptors).
 //   - Shared (bind mounts that the host also writes): every lookup of a
 //     cached name walks it again (vfs.Revalidator: a name now gone or
 //     naming another file drops the dentry), stat asks the host, there is
