@@ -15,7 +15,8 @@
 # Environment: RAMPART (default "bin/runsc do --"), SYSTRAP (default
 # "bin/runsc --platform=systrap do --"), RAMPART_HOST (default
 # "bin/runsc --network=host do --"), GVISOR (default /usr/bin/runsc), RUNC
-# (default runc).
+# (default runc). Without BENCHMARK arguments the file-system benchmarks
+# (bench/fs.sh) run after the table, unless BENCH_FS=0.
 set -uo pipefail
 
 cd "$(dirname "$0")/.."
@@ -233,3 +234,9 @@ for b in "${rows[@]}"; do
 done
 echo
 echo "startup: wall time of running busybox true, best of 5 (native: exec only)."
+
+# The file-system benchmarks (bench/fs.sh) follow the full run.
+if [ ${#@} -eq 0 ] && [ "${BENCH_FS:-1}" != 0 ]; then
+	echo
+	bench/fs.sh -t "$TARGET"
+fi

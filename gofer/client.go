@@ -19,6 +19,12 @@ type Client struct {
 	nextTag uint32
 	dead    bool
 
+	// smu is held for reading around every use of sock by a sender or
+	// Close, and for writing by the reader when it closes sock, so that
+	// no send ever reaches a descriptor number reused after the close.
+	smu    sync.RWMutex
+	closed bool // closed is protected by smu.
+
 	callPool sync.Pool
 }
 
@@ -71,7 +77,36 @@ func (c *Client) get() *call {
 func (c *Client) put(cl *call) { c.callPool.Put(cl) }
 
 // Close shuts the connection down; pending calls fail with EIO.
-func (c *Client) Close() { unix.Shutdown(c.sock, unix.SHUT_RDWR) }
+func (c *Client) Close() {
+	c.smu.RLock()
+	if !c.closed {
+		unix.Shutdown(c.sock, unix.SHUT_RDWR)
+	}
+	c.smu.RUnlock()
+}
+
+// Dead reports whether the connection is gone (the gofer exited or hung
+// up, or sent something that does not parse): every call fails with EIO.
+func (c *Client) Dead() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.dead
+}
+
+// send sends one message, never on a closed descriptor.
+func (c *Client) send(b []byte) error {
+	c.smu.RLock()
+	defer c.smu.RUnlock()
+	if c.closed {
+		return unix.EPIPE
+	}
+	for {
+		err := unix.Sendmsg(c.sock, b, nil, nil, 0)
+		if err != unix.EINTR {
+			return err
+		}
+	}
+}
 
 func (c *Client) readLoop() {
 	oob := make([]byte, unix.CmsgSpace(4*4))
@@ -129,7 +164,10 @@ func (c *Client) readLoop() {
 		cl.done <- struct{}{}
 	}
 	c.mu.Unlock()
+	c.smu.Lock()
+	c.closed = true
 	unix.Close(c.sock)
+	c.smu.Unlock()
 }
 
 // roundTrip sends cl.req and waits for its reply; an RError reply becomes
@@ -152,18 +190,11 @@ func (c *Client) roundTrip(cl *call) (Reply, error) {
 		c.forget(tag)
 		return Reply{}, err
 	}
-	for {
-		err := unix.Sendmsg(c.sock, cl.enc.B, nil, nil, 0)
-		if err == unix.EINTR {
-			continue
+	if err := c.send(cl.enc.B); err != nil {
+		if c.forget(tag) {
+			return Reply{}, unix.EIO
 		}
-		if err != nil {
-			if c.forget(tag) {
-				return Reply{}, unix.EIO
-			}
-			// The reader already answered (connection dead).
-		}
-		break
+		// The reader already answered (connection dead).
 	}
 	<-cl.done
 	if cl.err != nil {
@@ -289,8 +320,7 @@ func (c *Client) Clunk(fid uint64) {
 	if EncodeRequest(&e, &Request{Type: TClunk, FID: fid}) != nil {
 		return
 	}
-	for unix.Sendmsg(c.sock, e.B, nil, nil, 0) == unix.EINTR {
-	}
+	c.send(e.B)
 }
 
 // Stat returns fid's current attributes.
@@ -393,6 +423,28 @@ func (c *Client) Bytes(req *Request) ([]byte, error) {
 	err := c.do(req, func(r Reply) error {
 		out = append([]byte(nil), r.Decoder.Bytes(MaxMessage)...)
 		return r.Done()
+	})
+	return out, err
+}
+
+// Rename runs a Trename and returns the fids and attributes of the moved
+// nodes: the one now at the new name and, for RENAME_EXCHANGE, the one now
+// at the old name.
+func (c *Client) Rename(req *Request) ([]WalkResult, error) {
+	var out []WalkResult
+	err := c.do(req, func(r Reply) error {
+		closeFD(r.FD)
+		n := 1
+		if req.Flags == unix.RENAME_EXCHANGE {
+			n = 2
+		}
+		for k := 0; k < n; k++ {
+			out = append(out, WalkResult{FID: r.U64(), Attr: r.Attr()})
+		}
+		if r.Done() != nil {
+			return unix.EIO
+		}
+		return nil
 	})
 	return out, err
 }

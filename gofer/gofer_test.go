@@ -181,8 +181,22 @@ func TestWriteOps(t *testing.T) {
 		t.Fatal(err)
 	}
 	subfid, _, _ := c.Walk1(rfid, "sub")
-	if err := c.Call(&Request{Type: TRename, FID: rfid, Name: "hl", FID2: subfid, Name2: "moved"}); err != nil {
-		t.Fatal(err)
+	if res, err := c.Rename(&Request{Type: TRename, FID: rfid, Name: "hl", FID2: subfid, Name2: "moved"}); err != nil || len(res) != 1 || res[0].Attr.Size != 2 {
+		t.Fatalf("rename: %v %+v", err, res)
+	}
+	os.WriteFile(filepath.Join(root, "x1"), []byte("1"), 0o644)
+	os.WriteFile(filepath.Join(root, "x22"), []byte("22"), 0o644)
+	if res, err := c.Rename(&Request{Type: TRename, FID: rfid, Name: "x1", FID2: rfid, Name2: "x22", Flags: unix.RENAME_EXCHANGE}); err != nil || len(res) != 2 || res[0].Attr.Size != 1 || res[1].Attr.Size != 2 {
+		t.Fatalf("exchange: %v %+v", err, res)
+	}
+	if b, _ := os.ReadFile(filepath.Join(root, "x1")); string(b) != "22" {
+		t.Errorf("exchanged: x1 has %q", b)
+	}
+	if _, err := c.Rename(&Request{Type: TRename, FID: rfid, Name: "x1", FID2: rfid, Name2: "x22", Flags: unix.RENAME_NOREPLACE}); err != unix.EEXIST {
+		t.Errorf("RENAME_NOREPLACE over a file: %v", err)
+	}
+	if _, err := c.Rename(&Request{Type: TRename, FID: rfid, Name: "x1", FID2: rfid, Name2: "x3", Flags: unix.RENAME_WHITEOUT}); err != unix.EINVAL {
+		t.Errorf("RENAME_WHITEOUT: %v", err)
 	}
 	if b, _ := os.ReadFile(filepath.Join(root, "sub/moved")); string(b) != "da" {
 		t.Errorf("renamed link: %q", b)
@@ -247,6 +261,7 @@ func FuzzDecodeRequest(f *testing.F) {
 		{Type: TCreate, FID: 1, Name: "x", Mode: 0o644},
 		{Type: TSymlink, FID: 1, Name: "l", Name2: "/etc/passwd"},
 		{Type: TRename, FID: 1, Name: "a", FID2: 2, Name2: "b"},
+		{Type: TRename, FID: 1, Name: "a", FID2: 2, Name2: "b", Flags: unix.RENAME_EXCHANGE},
 		{Type: TSetStat, FID: 1, Mask: SetSize, Off: 10},
 		{Type: TSetXattr, FID: 1, Name: "user.x", Value: []byte("v")},
 	}

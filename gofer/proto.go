@@ -312,7 +312,7 @@ type Request struct {
 	Names []string
 	Name  string // Tcreate…Tunlink, Trename old name, xattr name
 	Name2 string // Trename new name, Tsymlink target
-	Flags uint32 // Topen/Tcreate open flags, Tunlink AT_REMOVEDIR, Tsetxattr flags, Tversion version
+	Flags uint32 // Topen/Tcreate open flags, Tunlink AT_REMOVEDIR, Trename RENAME_*, Tsetxattr flags, Tversion version
 	Mode  uint32
 	UID   uint32
 	GID   uint32
@@ -380,6 +380,7 @@ func EncodeRequest(e *Encoder, r *Request) error {
 		e.Str(r.Name)
 		e.U64(r.FID2)
 		e.Str(r.Name2)
+		e.U32(r.Flags)
 	case TSetStat:
 		e.U64(r.FID)
 		e.U32(r.Mask)
@@ -465,6 +466,7 @@ func DecodeRequest(pkt []byte, r *Request) error {
 		r.Name = name()
 		r.FID2 = d.U64()
 		r.Name2 = name()
+		r.Flags = d.U32()
 	case TSetStat:
 		r.FID = d.U64()
 		r.Mask = d.U32()

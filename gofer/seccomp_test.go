@@ -24,7 +24,7 @@ func TestAllowedSyscalls(t *testing.T) {
 		unix.SYS_READLINKAT: "readlinkat", unix.SYS_GETDENTS64: "getdents64", unix.SYS_LSEEK: "lseek",
 		unix.SYS_FCNTL: "fcntl", unix.SYS_MKDIRAT: "mkdirat", unix.SYS_MKNODAT: "mknodat",
 		unix.SYS_SYMLINKAT: "symlinkat", unix.SYS_LINKAT: "linkat", unix.SYS_UNLINKAT: "unlinkat",
-		unix.SYS_RENAMEAT: "renameat", unix.SYS_FCHOWNAT: "fchownat", unix.SYS_FCHOWN: "fchown",
+		unix.SYS_RENAMEAT: "renameat", unix.SYS_RENAMEAT2: "renameat2", unix.SYS_FCHOWNAT: "fchownat", unix.SYS_FCHOWN: "fchown",
 		unix.SYS_FCHMOD: "fchmod", unix.SYS_FTRUNCATE: "ftruncate", unix.SYS_UTIMENSAT: "utimensat",
 		unix.SYS_FGETXATTR: "fgetxattr", unix.SYS_FLISTXATTR: "flistxattr",
 		unix.SYS_FSETXATTR: "fsetxattr", unix.SYS_FREMOVEXATTR: "fremovexattr",

@@ -51,7 +51,14 @@ func (n *node) isDir() bool { return n.mode&unix.S_IFMT == unix.S_IFDIR }
 // NewServer serves the directory rootFD (which it takes over) on sock (a
 // SOCK_SEQPACKET unix socket, also taken over). With readOnly every
 // modification is refused with EROFS and files open read-only only.
+//
+// A writable server sets the process' umask to 0: the sentry has applied
+// the container's umask already, and files must be made with exactly the
+// mode it asks for (the gofer process serves nothing else).
 func NewServer(rootFD, sock int, readOnly bool) (*Server, error) {
+	if !readOnly {
+		unix.Umask(0)
+	}
 	var st unix.Stat_t
 	if err := unix.Fstat(rootFD, &st); err != nil {
 		return nil, err

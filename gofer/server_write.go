@@ -28,6 +28,10 @@ func (s *Server) dispatchWrite(n *node, r *Request, e *Encoder) (int, error) {
 			unix.Close(fd)
 			return -1, err
 		}
+		if r.Mode&(unix.S_ISUID|unix.S_ISGID) != 0 {
+			// chown cleared them, even for a privileged caller.
+			unix.Fchmod(fd, r.Mode&0o7777)
+		}
 		if err := s.replyChild(n, r.Name, e); err != nil {
 			unix.Close(fd)
 			return -1, err
@@ -69,6 +73,15 @@ func (s *Server) dispatchWrite(n *node, r *Request, e *Encoder) (int, error) {
 		if t.parent == nil || t.mode&unix.S_IFMT == unix.S_IFDIR {
 			return -1, unix.EPERM
 		}
+		// The target is reached by parent and name: refuse to link
+		// another file that took that name since the walk.
+		var st unix.Stat_t
+		if err := unix.Fstatat(t.parent.fd, t.name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			return -1, err
+		}
+		if st.Ino != t.ino || st.Dev != t.dev {
+			return -1, unix.ESTALE
+		}
 		if err := unix.Linkat(t.parent.fd, t.name, n.fd, r.Name, 0); err != nil {
 			return -1, err
 		}
@@ -84,7 +97,32 @@ func (s *Server) dispatchWrite(n *node, r *Request, e *Encoder) (int, error) {
 		if !n2.isDir() {
 			return -1, unix.ENOTDIR
 		}
-		return -1, unix.Renameat(n.fd, r.Name, n2.fd, r.Name2)
+		// The reply names the moved nodes afresh (fid and attributes
+		// at the new name; with RENAME_EXCHANGE, then the other one at
+		// the old name): the gofer reaches a non-directory by parent
+		// and name.
+		switch r.Flags {
+		case 0:
+			if err := unix.Renameat(n.fd, r.Name, n2.fd, r.Name2); err != nil {
+				return -1, err
+			}
+			return -1, s.replyChild(n2, r.Name2, e)
+		case unix.RENAME_NOREPLACE:
+			if err := unix.Renameat2(n.fd, r.Name, n2.fd, r.Name2, unix.RENAME_NOREPLACE); err != nil {
+				return -1, err
+			}
+			return -1, s.replyChild(n2, r.Name2, e)
+		case unix.RENAME_EXCHANGE:
+			if err := unix.Renameat2(n.fd, r.Name, n2.fd, r.Name2, unix.RENAME_EXCHANGE); err != nil {
+				return -1, err
+			}
+			if err := s.replyChild(n2, r.Name2, e); err != nil {
+				return -1, err
+			}
+			return -1, s.replyChild(n, r.Name, e)
+		}
+		// RENAME_WHITEOUT makes a device node: not the container's.
+		return -1, unix.EINVAL
 	case TSetStat:
 		return -1, s.setStat(n, r)
 	case TGetXattr, TListXattr, TSetXattr, TRemoveXattr:
@@ -114,11 +152,13 @@ func (s *Server) setStat(n *node, r *Request) error {
 		if r.Mask&SetGID != 0 {
 			gid = int(r.GID)
 		}
-		var err error
-		if n.fd >= 0 {
-			err = unix.Fchownat(n.fd, "", uid, gid, unix.AT_EMPTY_PATH)
-		} else {
-			err = unix.Fchownat(n.parent.fd, n.name, uid, gid, unix.AT_SYMLINK_NOFOLLOW)
+		fd, err := s.pathFD(n)
+		if err != nil {
+			return err
+		}
+		err = unix.Fchownat(fd, "", uid, gid, unix.AT_EMPTY_PATH)
+		if fd != n.fd {
+			unix.Close(fd)
 		}
 		if err != nil {
 			return err
@@ -201,4 +241,27 @@ func (s *Server) xattr(n *node, r *Request, e *Encoder) error {
 		return unix.Fremovexattr(fd, r.Name)
 	}
 	return nil
+}
+
+// pathFD returns an O_PATH descriptor of n itself: its own for a
+// directory, else one opened by parent and name without following, and
+// checked to be the walked file (the name may have been unlinked or
+// renamed over since). The caller closes it unless it is n.fd.
+func (s *Server) pathFD(n *node) (int, error) {
+	if n.fd >= 0 {
+		return n.fd, nil
+	}
+	if n.parent == nil {
+		return -1, unix.EACCES
+	}
+	fd, err := openBeneath(n.parent.fd, n.name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC)
+	if err != nil {
+		return -1, err
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil || st.Ino != n.ino || st.Dev != n.dev {
+		unix.Close(fd)
+		return -1, unix.ESTALE
+	}
+	return fd, nil
 }

@@ -1,58 +1,242 @@
 // Package gofer is the sentry's client filesystem for files served by the
 // gofer process (package gofer at the top of the tree): the sentry never
-// opens a container file itself, it asks the gofer to walk, stat and open,
-// and receives host descriptors of regular files that it then reads on
-// directly, without a gofer round trip per read.
+// opens a container file itself, it asks the gofer to walk, stat, open and
+// modify, and receives host descriptors of regular files that it then
+// reads and writes on directly, without a gofer round trip per call.
 //
-// Caching (exclusive mode: the sandbox is the only user of the tree, as for
-// the read-only host root of `runsc do`): the VFS keeps a dentry per walked
-// name, and each node keeps the attributes the walk returned, its symlink
-// target, and one read descriptor with a page cache in the memory file for
-// mmap, so processes mapping the same library share pages. Lookup costs one
-// gofer round trip, the first open one, a batch of directory entries one; stat,
-// readlink (after the first), read and page faults cost none, and so does
-// every open of a regular file after its first (the node keeps the donated
-// read-only descriptor), and so does the lookup of a name already found
-// absent (directories remember a bounded set of missing names).
+// Nodes. Each dentry's Inode (type inode) holds its own gofer fid; the
+// state of the host file behind it (attributes, symlink target, host
+// descriptors, page cache) is a fileState shared by every inode of the
+// same host file (keyed by device and inode number), so that hard links
+// and a file reached again after its dentry died see one size, one nlink
+// and one page cache.
 //
-// The filesystem is read-only for now: every modification is EROFS (the
-// protocol and server support the write set; the client write path comes
-// with the root overlay).
+// Caching depends on Options.FileAccess:
+//   - Exclusive (the default; the sandbox is the only user of the tree, as
+//     for the root of `runsc do`): attributes come from the walk and are
+//     kept up to date by the sandbox's own changes (size and times after a
+//     write, nlink after link and unlink, a parent's times after a name
+//     changes, refreshed from the host descriptor or the gofer when marked
+//     stale); directories remember a bounded set of names found absent,
+//     and those the sandbox made know all their names. Stat, readlink
+//     (after the first), read, write and page faults cost no gofer round
+//     trip, nor does an open of a regular file whose host descriptor of
+//     that kind (read-only, read-write) is still kept: files keep theirs
+//     while open and, once closed, while among the 256 most recently used
+//     (beyond that they give them back, bounding the sentry's host
+//     descriptors).
+//   - Shared (bind mounts that the host also writes): every lookup of a
+//     cached name walks it again (vfs.Revalidator: a name now gone or
+//     naming another file drops the dentry), stat asks the host, there is
+//     no cache of absent names, and an append or SEEK_END asks the host
+//     for the size.
+//
+// Writes (Options.Writable) go to one read-write host descriptor per file,
+// opened on the first open for writing and shared by every description of
+// the file: they only use pread/pwrite, never the shared offset. O_APPEND
+// writes at the end under the file's write lock (Linux's i_rwsem).
+//
+// mmap. The platform maps only ranges of the memory file, so a gofer file
+// cannot be mapped directly; a file gets a page cache in the memory file
+// (cache.go) on its first fault. Coherence: from then on reads go through
+// the cache and writes go to both the host and the cached pages, so read,
+// write and every mapping of the file in the sandbox see the same bytes.
+// Pages that a mapping may have changed (those mapped while the file is
+// open for writing: mprotect can make a shared mapping writable without a
+// new fault) are dirty, and are written back to the host file on msync
+// (memmap.Syncer), fsync and fdatasync, and when the file's last
+// description is released (which, since a mapping holds its description,
+// is after the last munmap and close). Between those points the host does
+// not see MAP_SHARED stores (Linux shows them at once, its page cache
+// being the file's).
+//
+// A gofer that dies makes every later gofer operation fail with EIO (reads
+// and writes on descriptors already donated keep working); the first such
+// failure is written once to the sandbox's debug log.
+//
+// Not supported (Linux differs): device nodes cannot be made (EPERM), nor
+// whiteouts (RENAME_WHITEOUT is EINVAL), nor O_TMPFILE files; extended
+// attributes are the user.* namespace only; FIFOs that were on the host
+// before cannot be opened (EACCES); the hard links of a file are one file
+// for attributes, data and the page cache but distinct inodes for inotify
+// and file locks (each name is its own vfs.Inode); chown or chmod of an
+// unlinked file that is still open fails (the gofer reaches files by name).
+//
+// Lock order:
+//
+//	fileState.wmu (writes, truncation)
+//	  pageCache.mu
+//	    fileState.mu
+//	      inode.mu
+//	Filesystem.mu is a leaf.
 package gofer
 
 import (
+	"container/list"
+	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/rampart-sandbox/rampart/fs/fsutil"
+	"github.com/rampart-sandbox/rampart/fs/pipe"
 	"github.com/rampart-sandbox/rampart/fs/vfs"
 	gproto "github.com/rampart-sandbox/rampart/gofer"
+	"github.com/rampart-sandbox/rampart/sentry/kernel"
 	"github.com/rampart-sandbox/rampart/sentry/kernel/auth"
-	"github.com/rampart-sandbox/rampart/sentry/memfile"
-	"github.com/rampart-sandbox/rampart/sentry/memmap"
-	"github.com/rampart-sandbox/rampart/sentry/usermem"
 )
 
 // Name is the filesystem type reported in /proc/mounts.
 const Name = "9p"
 
+// FileAccess says who else may change the served tree.
+type FileAccess int
+
+const (
+	// Exclusive: only the sandbox changes the tree; everything is cached.
+	Exclusive FileAccess = iota
+	// Shared: the host may change the tree too; names and attributes are
+	// revalidated on each lookup and stat.
+	Shared
+)
+
+// Options configure a gofer filesystem.
+type Options struct {
+	// Writable enables the write path; without it every modification is
+	// EROFS (the gofer server should then be read-only too).
+	Writable bool
+	// FileAccess is the caching mode (Exclusive by default).
+	FileAccess FileAccess
+	// Debugf, if set, receives the one-line report of a lost gofer
+	// connection; by default it goes to the debug log of the kernel of
+	// the task that met it.
+	Debugf func(format string, args ...any)
+}
+
 // Filesystem is one gofer-served tree.
 type Filesystem struct {
-	mf    fsutil.MemoryFile
-	c     *gproto.Client
-	root  uint64
-	rattr gproto.Attr
+	mf   fsutil.MemoryFile
+	c    *gproto.Client
+	opts Options
+	root *inode
+
+	// mu protects files, fifos, idle and every fileState's idleElem.
+	mu sync.Mutex
+	// idle lists, least recently used first, the regular files that hold
+	// host descriptors but have no open description. Beyond maxIdle the
+	// oldest lose theirs (the gofer opens the file again when it is next
+	// opened), so that a sandbox that touches many files holds few host
+	// descriptors, while the files it keeps reopening (libraries) cost no
+	// round trip.
+	idle list.List
+	// files maps a host file to its state while some inode uses it.
+	files map[fileKey]*fileState
+	// fifos are the FIFOs the sandbox made on this filesystem: their
+	// opens are pipes of the sentry. A FIFO that was on the host before
+	// is not the container's to open (EACCES).
+	fifos map[fileKey]struct{}
+
+	deathLogged atomic.Bool
+}
+
+type fileKey struct{ dev, ino uint64 }
+
+// maxIdle bounds the idle files that keep host descriptors.
+const maxIdle = 256
+
+// markIdle notes that st has no open description left but may hold host
+// descriptors, and takes them from the least recently used idle files
+// beyond maxIdle. No fileState lock may be held.
+func (fs *Filesystem) markIdle(st *fileState) {
+	var victims []*fileState
+	fs.mu.Lock()
+	if st.refs > 0 {
+		if st.idleElem != nil {
+			fs.idle.MoveToBack(st.idleElem)
+		} else {
+			st.idleElem = fs.idle.PushBack(st)
+		}
+	}
+	for fs.idle.Len() > maxIdle {
+		e := fs.idle.Front()
+		v := e.Value.(*fileState)
+		fs.idle.Remove(e)
+		v.idleElem = nil
+		victims = append(victims, v)
+	}
+	fs.mu.Unlock()
+	for _, v := range victims {
+		v.dropFDs()
+	}
+}
+
+// unidle takes st off the idle list (it is being opened).
+func (fs *Filesystem) unidle(st *fileState) {
+	fs.mu.Lock()
+	if st.idleElem != nil {
+		fs.idle.Remove(st.idleElem)
+		st.idleElem = nil
+	}
+	fs.mu.Unlock()
+}
+
+// dropFDs writes back and drops the page cache and closes the host
+// descriptors of st, unless a description was opened meanwhile.
+func (st *fileState) dropFDs() {
+	st.wmu.Lock()
+	defer st.wmu.Unlock()
+	st.mu.Lock()
+	busy, c := st.opens > 0, st.cache
+	st.mu.Unlock()
+	if busy {
+		return
+	}
+	if c != nil {
+		c.writeBack(st, true)
+		c.release()
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.cache = nil
+	st.closeFDsLocked()
+}
+
+// closeFDsLocked closes the host descriptors. st.mu is held.
+func (st *fileState) closeFDsLocked() {
+	if st.roFD >= 0 {
+		unix.Close(st.roFD)
+		st.roFD = -1
+	}
+	if st.rwFD >= 0 {
+		unix.Close(st.rwFD)
+		st.rwFD = -1
+	}
 }
 
 // New attaches to the gofer connected on c; the page cache is allocated
-// from mf.
-func New(mf fsutil.MemoryFile, c *gproto.Client) (*Filesystem, error) {
+// from mf. Without options the filesystem is exclusive and follows the
+// gofer: writable unless the gofer serves the tree read-only (its statfs
+// reports ST_RDONLY), so a caller that starts the gofer read-write gets
+// the write path.
+func New(mf fsutil.MemoryFile, c *gproto.Client, opts ...Options) (*Filesystem, error) {
 	fid, a, err := c.Attach()
 	if err != nil {
 		return nil, err
 	}
-	return &Filesystem{mf: mf, c: c, root: fid, rattr: a}, nil
+	fs := &Filesystem{mf: mf, c: c, files: make(map[fileKey]*fileState), fifos: make(map[fileKey]struct{})}
+	if len(opts) > 0 {
+		fs.opts = opts[0]
+	} else {
+		st, err := c.StatFS(fid)
+		if err != nil {
+			return nil, err
+		}
+		fs.opts.Writable = st.Flags&unix.ST_RDONLY == 0
+	}
+	fs.root = fs.newInode(fid, &a, nil, "", -1)
+	fs.root.isRoot = true
+	return fs, nil
 }
 
 // Name implements vfs.Filesystem.Name.
@@ -61,323 +245,475 @@ func (fs *Filesystem) Name() string { return Name }
 // Root implements vfs.Filesystem.Root. The root fid lives as long as the
 // connection; each call returns a node sharing it.
 func (fs *Filesystem) Root() (vfs.Inode, error) {
-	return &inode{fs: fs, fid: fs.root, isRoot: true, stat: fs.rattr.Stat(), hostFD: -1}, nil
+	r := &inode{fs: fs, isRoot: true, st: fs.root.st}
+	r.fid.Store(fs.root.fid.Load())
+	fs.mu.Lock()
+	r.st.refs++
+	fs.mu.Unlock()
+	return r, nil
 }
 
 // StatFS implements vfs.Filesystem.StatFS.
-func (fs *Filesystem) StatFS(vfs.Context) (unix.Statfs_t, error) { return fs.c.StatFS(fs.root) }
+func (fs *Filesystem) StatFS(ctx vfs.Context) (unix.Statfs_t, error) {
+	st, err := fs.c.StatFS(fs.root.fid.Load())
+	if !fs.opts.Writable {
+		st.Flags |= unix.ST_RDONLY
+	}
+	return st, fs.check(ctx, err)
+}
 
 // Close closes the gofer connection.
 func (fs *Filesystem) Close() { fs.c.Close() }
 
-// inode is one gofer node. Its attributes are those the walk returned:
-// nothing but the sandbox changes the tree.
-type inode struct {
-	vfs.ReadOnlyInode
-	fs     *Filesystem
-	fid    uint64
-	isRoot bool
-	stat   unix.Stat_t // immutable
+func (fs *Filesystem) shared() bool { return fs.opts.FileAccess == Shared }
 
-	// mu protects target, hostFD, cache and missing.
-	mu     sync.Mutex
+// check passes err through, noting in the debug log, once, that the gofer
+// is gone when err is the EIO of a dead connection.
+func (fs *Filesystem) check(ctx vfs.Context, err error) error {
+	if err == unix.EIO && fs.c.Dead() && fs.deathLogged.CompareAndSwap(false, true) {
+		const msg = "gofer: connection to the gofer lost; file operations on its filesystem fail with EIO"
+		if fs.opts.Debugf != nil {
+			fs.opts.Debugf(msg)
+		} else if t, ok := ctx.(*kernel.Task); ok {
+			t.Kernel().Debugf(msg)
+		}
+	}
+	return err
+}
+
+// fileState is what the sandbox knows of one host file, shared by all the
+// inodes (names) that reach it.
+type fileState struct {
+	key   fileKey
+	ftype uint32
+	// refs counts the inodes using the state; it is protected by
+	// Filesystem.mu.
+	refs int
+
+	// wmu serialises writes and size changes of a regular file.
+	wmu sync.Mutex
+
+	// mu protects the fields below.
+	mu   sync.Mutex
+	attr unix.Stat_t
+	// stale says that attr may lag behind the host (after a write or a
+	// change of the directory) and is refreshed on the next Stat.
+	stale  bool
 	target string
 	// missing caches names of this directory that the gofer reported
-	// absent (ENOENT), so that repeated probes (the dynamic loader's
-	// library search, $PATH lookups) cost no round trip. At most
-	// maxMissing names are kept.
+	// absent, in exclusive mode, so that repeated probes (the dynamic
+	// loader's library search, $PATH lookups) cost no round trip. At
+	// most maxMissing names are kept.
 	missing map[string]struct{}
-	// hostFD is the read-only host descriptor of a regular file, donated
-	// by the gofer on first open (-1 before) and shared by every open
-	// file of the node and its page cache: they only use pread, so the
-	// shared offset does not matter. Closed by Release, which the VFS
-	// calls after the last open file is gone.
-	hostFD int
-	cache  *fsutil.PageCache
+	// roFD and rwFD are host descriptors of a regular file, donated by
+	// the gofer on first need (-1 before): read-only, and for writing
+	// (read-write, or write-only when the gofer could not open it for
+	// reading; rwReadable says which). They are shared by every open
+	// file of the node and its page cache and closed when the last
+	// inode goes.
+	roFD, rwFD int
+	rwReadable bool
+	// cache is the page cache, made on the first page fault.
+	cache *pageCache
+	// opens counts the open descriptions of a regular file, wopens
+	// those open for writing.
+	opens, wopens int
+
+	// fifo is the pipe of a FIFO made by the sandbox.
+	fifo pipe.Named
+
+	// idleElem is st's place in Filesystem.idle, or nil.
+	idleElem *list.Element
 }
-
-func (i *inode) ftype() uint32 { return i.stat.Mode & unix.S_IFMT }
-
-// Perms implements vfs.Inode.Perms.
-func (i *inode) Perms() (uint32, auth.KUID, auth.KGID) {
-	return i.stat.Mode, auth.KUID(i.stat.Uid), auth.KGID(i.stat.Gid)
-}
-
-// Stat implements vfs.Inode.Stat.
-func (i *inode) Stat(vfs.Context) (vfs.Stat, error) { return vfs.StatFromHost(&i.stat), nil }
 
 // maxMissing bounds each directory's cache of absent names.
 const maxMissing = 1024
 
+// stateFor returns the state of the host file with attributes a, with a
+// reference for the caller; fresh attributes replace known ones.
+func (fs *Filesystem) stateFor(a *gproto.Attr) *fileState {
+	key := fileKey{a.Dev, a.Ino}
+	fs.mu.Lock()
+	st := fs.files[key]
+	if st != nil && st.ftype != a.Mode&unix.S_IFMT {
+		// The host reused the inode number for another file: the old
+		// state stays with the nodes that still use it.
+		st = nil
+	}
+	if st == nil {
+		st = &fileState{key: key, ftype: a.Mode & unix.S_IFMT, attr: a.Stat(), roFD: -1, rwFD: -1}
+		fs.files[key] = st
+		st.refs++
+		fs.mu.Unlock()
+		return st
+	}
+	st.refs++
+	fs.mu.Unlock()
+	st.mu.Lock()
+	st.setAttrLocked(a.Stat())
+	st.mu.Unlock()
+	return st
+}
+
+// putState drops a reference on st, closing its descriptors at zero
+// after writing back its dirty pages.
+func (fs *Filesystem) putState(st *fileState) {
+	fs.mu.Lock()
+	st.refs--
+	last := st.refs == 0
+	if last && fs.files[st.key] == st {
+		delete(fs.files, st.key)
+	}
+	if last && st.idleElem != nil {
+		fs.idle.Remove(st.idleElem)
+		st.idleElem = nil
+	}
+	fs.mu.Unlock()
+	if !last {
+		return
+	}
+	st.wmu.Lock()
+	defer st.wmu.Unlock()
+	st.mu.Lock()
+	c := st.cache
+	st.mu.Unlock()
+	if c != nil {
+		c.writeBack(st, true)
+		c.release()
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.cache = nil
+	st.closeFDsLocked()
+}
+
+// setAttrLocked takes attributes fresh from the host. st.mu is held.
+func (st *fileState) setAttrLocked(a unix.Stat_t) {
+	st.attr = a
+	st.stale = false
+}
+
+// anyFDLocked returns a host descriptor of the file, or -1. st.mu is held.
+func (st *fileState) anyFDLocked() int {
+	if st.roFD >= 0 {
+		return st.roFD
+	}
+	return st.rwFD
+}
+
+// inode is one name of a gofer file: a dentry's node.
+type inode struct {
+	fs     *Filesystem
+	st     *fileState
+	isRoot bool
+	// fid names the file at the gofer.
+	fid atomic.Uint64
+	// complete is set, in exclusive mode, on a directory this dentry
+	// tree made: each of its entries was made through the tree and is in
+	// the VFS's dentry cache (which keeps children until they are
+	// removed), so a name not cached does not exist and its lookup costs
+	// no round trip (create in a new directory: one, not two).
+	complete atomic.Bool
+
+	// mu protects parent, name and oldFIDs.
+	mu sync.Mutex
+	// parent and name are where the node was found, for revalidation
+	// in shared mode; rename updates them.
+	parent *inode
+	name   string
+	// oldFIDs are fids replaced by a rename, clunked at Release (a
+	// concurrent call may still use one).
+	oldFIDs []uint64
+}
+
+// newInode makes the node of a fid just walked or created; fd, if >= 0,
+// is a read-write host descriptor donated by Tcreate.
+func (fs *Filesystem) newInode(fid uint64, a *gproto.Attr, parent *inode, name string, fd int) *inode {
+	st := fs.stateFor(a)
+	if fd >= 0 {
+		st.mu.Lock()
+		if st.rwFD < 0 {
+			st.rwFD, st.rwReadable = fd, true
+		} else {
+			unix.Close(fd)
+		}
+		st.mu.Unlock()
+	}
+	i := &inode{fs: fs, st: st, parent: parent, name: name}
+	i.fid.Store(fid)
+	if fd >= 0 {
+		// Until it is opened (open(O_CREAT) does at once).
+		fs.markIdle(st)
+	}
+	return i
+}
+
+func (i *inode) ftype() uint32 { return i.st.ftype }
+
+// Perms implements vfs.Inode.Perms.
+func (i *inode) Perms() (uint32, auth.KUID, auth.KGID) {
+	i.st.mu.Lock()
+	defer i.st.mu.Unlock()
+	return i.st.attr.Mode, auth.KUID(i.st.attr.Uid), auth.KGID(i.st.attr.Gid)
+}
+
+// Stat implements vfs.Inode.Stat.
+func (i *inode) Stat(ctx vfs.Context) (vfs.Stat, error) {
+	st := i.st
+	st.mu.Lock()
+	refresh := st.stale || i.fs.shared()
+	st.mu.Unlock()
+	if refresh {
+		if err := i.refresh(ctx); err != nil {
+			return vfs.Stat{}, err
+		}
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return vfs.StatFromHost(&st.attr), nil
+}
+
+// refresh reads the attributes again from the host: from a host
+// descriptor if the file has one (no gofer round trip, and right for an
+// unlinked file), else from the gofer.
+func (i *inode) refresh(ctx vfs.Context) error {
+	st := i.st
+	var hs unix.Stat_t
+	// The descriptor is used under st.mu: an idle file may lose it.
+	st.mu.Lock()
+	fd := st.anyFDLocked()
+	if fd >= 0 {
+		err := unix.Fstat(fd, &hs)
+		st.mu.Unlock()
+		if err != nil {
+			return unix.EIO
+		}
+	} else {
+		st.mu.Unlock()
+		a, err := i.fs.c.Stat(i.fid.Load())
+		if err != nil {
+			return i.fs.check(ctx, err)
+		}
+		if a.Ino != st.key.ino || a.Dev != st.key.dev {
+			// The name now holds another file (shared mode): keep
+			// what we knew; the next lookup drops this dentry.
+			return nil
+		}
+		hs = a.Stat()
+	}
+	st.mu.Lock()
+	st.setAttrLocked(hs)
+	st.mu.Unlock()
+	return nil
+}
+
+// markStale notes that the host's attributes changed in ways the sandbox
+// does not compute (a directory's times after a change of its names).
+func (i *inode) markStale() {
+	i.st.mu.Lock()
+	i.st.stale = true
+	i.st.mu.Unlock()
+}
+
 // Lookup implements vfs.Inode.Lookup: one gofer walk, unless name is
 // known to be absent.
-func (i *inode) Lookup(_ vfs.Context, name string) (vfs.Inode, error) {
+func (i *inode) Lookup(ctx vfs.Context, name string) (vfs.Inode, error) {
 	if i.ftype() != unix.S_IFDIR {
 		return nil, unix.ENOTDIR
 	}
 	if len(name) > gproto.MaxName {
 		return nil, unix.ENAMETOOLONG
 	}
-	i.mu.Lock()
-	_, gone := i.missing[name]
-	i.mu.Unlock()
-	if gone {
+	st := i.st
+	if i.complete.Load() {
 		return nil, unix.ENOENT
 	}
-	fid, a, err := i.fs.c.Walk1(i.fid, name)
-	if err == unix.ENOENT {
-		i.mu.Lock()
-		if i.missing == nil {
-			i.missing = make(map[string]struct{})
+	if !i.fs.shared() {
+		st.mu.Lock()
+		_, gone := st.missing[name]
+		st.mu.Unlock()
+		if gone {
+			return nil, unix.ENOENT
 		}
-		if len(i.missing) < maxMissing {
-			i.missing[name] = struct{}{}
+	}
+	fid, a, err := i.fs.c.Walk1(i.fid.Load(), name)
+	if err == unix.ENOENT && !i.fs.shared() {
+		st.mu.Lock()
+		if st.missing == nil {
+			st.missing = make(map[string]struct{})
 		}
-		i.mu.Unlock()
+		if len(st.missing) < maxMissing {
+			st.missing[name] = struct{}{}
+		}
+		st.mu.Unlock()
 	}
 	if err != nil {
-		return nil, err
+		return nil, i.fs.check(ctx, err)
 	}
-	return &inode{fs: i.fs, fid: fid, stat: a.Stat(), hostFD: -1}, nil
+	return i.fs.newInode(fid, &a, i, name, -1), nil
+}
+
+// forgetMissing drops name from the cache of absent names (it exists
+// now).
+func (i *inode) forgetMissing(name string) {
+	i.st.mu.Lock()
+	delete(i.st.missing, name)
+	i.st.mu.Unlock()
+}
+
+// Valid implements vfs.Revalidator. In shared mode it walks the node's
+// name again: the dentry stays if the name still holds the same file
+// (whose attributes it refreshes), and is dropped if the host removed or
+// replaced it. In exclusive mode nothing else changes the tree.
+func (i *inode) Valid(ctx vfs.Context) bool {
+	if !i.fs.shared() {
+		return true
+	}
+	i.mu.Lock()
+	parent, name := i.parent, i.name
+	i.mu.Unlock()
+	if parent == nil {
+		return true
+	}
+	fid, a, err := i.fs.c.Walk1(parent.fid.Load(), name)
+	if err != nil {
+		i.fs.check(ctx, err)
+		return false
+	}
+	i.fs.c.Clunk(fid)
+	st := i.st
+	if a.Dev != st.key.dev || a.Ino != st.key.ino || a.Mode&unix.S_IFMT != st.ftype {
+		return false
+	}
+	st.mu.Lock()
+	st.setAttrLocked(a.Stat())
+	st.mu.Unlock()
+	return true
 }
 
 // Readlink implements vfs.Inode.Readlink.
-func (i *inode) Readlink(vfs.Context) (string, error) {
+func (i *inode) Readlink(ctx vfs.Context) (string, error) {
 	if i.ftype() != unix.S_IFLNK {
 		return "", unix.EINVAL
 	}
-	i.mu.Lock()
-	defer i.mu.Unlock()
-	if i.target != "" {
-		return i.target, nil
+	st := i.st
+	st.mu.Lock()
+	t := st.target
+	st.mu.Unlock()
+	if t != "" {
+		return t, nil
 	}
-	t, err := i.fs.c.Readlink(i.fid)
+	t, err := i.fs.c.Readlink(i.fid.Load())
 	if err != nil {
-		return "", err
+		return "", i.fs.check(ctx, err)
 	}
-	i.target = t
+	st.mu.Lock()
+	st.target = t
+	st.mu.Unlock()
 	return t, nil
 }
 
 // Release implements vfs.Inode.Release.
 func (i *inode) Release() {
-	i.mu.Lock()
-	defer i.mu.Unlock()
-	if i.cache != nil {
-		i.cache.Release()
-		i.cache = nil
-	}
-	if i.hostFD >= 0 {
-		unix.Close(i.hostFD)
-		i.hostFD = -1
-	}
 	if !i.isRoot {
-		i.fs.c.Clunk(i.fid)
+		i.fs.c.Clunk(i.fid.Load())
 	}
+	i.mu.Lock()
+	old := i.oldFIDs
+	i.oldFIDs = nil
+	i.parent = nil
+	i.mu.Unlock()
+	for _, fid := range old {
+		i.fs.c.Clunk(fid)
+	}
+	i.fs.putState(i.st)
 }
 
 // Open implements vfs.Inode.Open.
-func (i *inode) Open(_ vfs.Context, _ vfs.VirtualDentry, flags uint32) (vfs.FileDescriptionImpl, error) {
-	if flags&unix.O_ACCMODE != unix.O_RDONLY || flags&unix.O_TRUNC != 0 {
-		return nil, unix.EROFS
-	}
+func (i *inode) Open(ctx vfs.Context, _ vfs.VirtualDentry, flags uint32) (vfs.FileDescriptionImpl, error) {
 	switch i.ftype() {
 	case unix.S_IFREG:
-		i.mu.Lock()
-		fd, err := i.hostFDLocked()
-		i.mu.Unlock()
-		if err != nil {
-			return nil, err
-		}
-		return &regularFile{inode: i, fd: fd}, nil
+		return i.openRegular(ctx, flags)
 	case unix.S_IFDIR:
 		return &dirFile{inode: i}, nil
+	case unix.S_IFIFO:
+		i.fs.mu.Lock()
+		_, ours := i.fs.fifos[i.st.key]
+		i.fs.mu.Unlock()
+		if ours {
+			return i.st.fifo.Open(ctx, flags, i)
+		}
+		// A host FIFO is not the container's to open.
+		return nil, unix.EACCES
+	case unix.S_IFSOCK:
+		// As Linux: a socket file cannot be opened.
+		return nil, unix.ENXIO
 	default:
-		// Host devices, fifos and sockets are not ours to open.
+		// Host devices are not the container's to open.
 		return nil, unix.EACCES
 	}
 }
 
-// hostFDLocked returns the node's host descriptor, asking the gofer for it
-// on first use. i.mu must be held.
-func (i *inode) hostFDLocked() (int, error) {
-	if i.hostFD >= 0 {
-		return i.hostFD, nil
+// readFD returns a host descriptor that can be read, asking the gofer for
+// a read-only one on first use.
+func (i *inode) readFD(ctx vfs.Context) (int, error) {
+	st := i.st
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.roFD >= 0 {
+		return st.roFD, nil
 	}
-	fd, err := i.fs.c.Open(i.fid, unix.O_RDONLY)
+	if st.rwFD >= 0 && st.rwReadable {
+		return st.rwFD, nil
+	}
+	fd, err := i.fs.c.Open(i.fid.Load(), unix.O_RDONLY)
 	if err != nil {
-		return -1, err
+		return -1, i.fs.check(ctx, err)
 	}
-	i.hostFD = fd
+	st.roFD = fd
 	return fd, nil
 }
 
-// pageCache returns the node's page cache, creating it on first use.
-func (i *inode) pageCache() (*fsutil.PageCache, error) {
-	i.mu.Lock()
-	defer i.mu.Unlock()
-	if i.cache != nil {
-		return i.cache, nil
+// writeFD returns the host descriptor for writing, asking the gofer for
+// it on first use: read-write, or write-only if the host refuses reading.
+func (i *inode) writeFD(ctx vfs.Context) (int, error) {
+	if !i.fs.opts.Writable {
+		return -1, unix.EROFS
 	}
-	fd, err := i.hostFDLocked()
+	st := i.st
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.rwFD >= 0 {
+		return st.rwFD, nil
+	}
+	fd, err := i.fs.c.Open(i.fid.Load(), unix.O_RDWR)
+	readable := true
+	if err == unix.EACCES {
+		fd, err = i.fs.c.Open(i.fid.Load(), unix.O_WRONLY)
+		readable = false
+	}
 	if err != nil {
-		return nil, err
+		return -1, i.fs.check(ctx, err)
 	}
-	i.cache = fsutil.NewPageCache(i.fs.mf, func(dst []byte, off int64) error {
-		for done := 0; done < len(dst); {
-			n, err := unix.Pread(fd, dst[done:], off+int64(done))
-			if err == unix.EINTR {
-				continue
-			}
-			if err != nil {
-				return unix.EIO
-			}
-			if n == 0 {
-				break
-			}
-			done += n
-		}
-		return nil
-	})
-	i.cache.SetSizeNoTruncate(i.stat.Size)
-	return i.cache, nil
+	st.rwFD, st.rwReadable = fd, readable
+	return fd, nil
 }
 
-// regularFile is an open regular file: reads go to the node's donated host
-// descriptor (owned by the node).
-type regularFile struct {
-	vfs.FileDescriptionDefaultImpl
-	inode *inode
-	fd    int
-}
-
-func (f *regularFile) Release(vfs.Context) {}
-
-func (f *regularFile) Stat(ctx vfs.Context) (vfs.Stat, error) { return f.inode.Stat(ctx) }
-
-func (f *regularFile) PRead(_ vfs.Context, dst []byte, off int64) (int, error) {
-	for {
-		n, err := unix.Pread(f.fd, dst, off)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return 0, err
-		}
-		return n, nil
+// ParseFileAccess parses the value of --file-access: "exclusive" or
+// "shared".
+func ParseFileAccess(s string) (FileAccess, error) {
+	switch s {
+	case "exclusive", "":
+		return Exclusive, nil
+	case "shared":
+		return Shared, nil
 	}
+	return Exclusive, fmt.Errorf("file access %q: want exclusive or shared", s)
 }
 
-func (f *regularFile) PWrite(vfs.Context, []byte, int64, bool) (int, int64, error) {
-	return 0, 0, unix.EBADF
-}
-
-func (f *regularFile) Seek(_ vfs.Context, cur, offset int64, whence int) (int64, error) {
-	return vfs.GenericSeek(cur, offset, whence, f.inode.stat.Size)
-}
-
-func (f *regularFile) Mappable() memmap.Mappable { return mappable{f.inode} }
-
-// mappable gives the page cache of a file, created on first fault.
-type mappable struct{ i *inode }
-
-// MappingIdentity implements mm.MappingIdentity: /proc/[pid]/maps shows
-// the host file's device and inode, as stat(2) reports them.
-func (m mappable) MappingIdentity() (uint32, uint32, uint64) {
-	return unix.Major(m.i.stat.Dev), unix.Minor(m.i.stat.Dev), m.i.stat.Ino
-}
-
-func (m mappable) Translate(off, maxLen uint64, at usermem.AccessType) (memfile.Range, error) {
-	c, err := m.i.pageCache()
-	if err != nil {
-		return memfile.Range{}, err
-	}
-	return c.Translate(off, maxLen, at)
-}
-
-// dirFile is an open directory, listed through gofer getdents requests
-// that carry the host's directory offsets.
-type dirFile struct {
-	vfs.DirectoryFileDefaultImpl
-	inode *inode
-}
-
-func (f *dirFile) Release(vfs.Context) {}
-
-func (f *dirFile) Stat(ctx vfs.Context) (vfs.Stat, error) { return f.inode.Stat(ctx) }
-
-// getdentsBuf is the size of one getdents request's reply.
-const getdentsBuf = gproto.MaxMessage - 1024
-
-// Getdents implements vfs.FileDescriptionImpl.Getdents.
-func (f *dirFile) Getdents(_ vfs.Context, off int64, cb func(*vfs.Dirent) bool) error {
-	for {
-		more := false
-		err := f.inode.fs.c.Getdents(f.inode.fid, off, getdentsBuf, func(b []byte, eof bool) error {
-			if len(b) == 0 {
-				return nil
-			}
-			for len(b) >= 19 {
-				reclen := int(le16(b[16:]))
-				if reclen < 19 || reclen > len(b) {
-					return unix.EIO
-				}
-				name := b[19:reclen]
-				for k, c := range name {
-					if c == 0 {
-						name = name[:k]
-						break
-					}
-				}
-				d := vfs.Dirent{Name: string(name), Ino: le64(b[0:]), NextOff: int64(le64(b[8:])), Type: b[18]}
-				if !cb(&d) {
-					return nil
-				}
-				off = d.NextOff
-				b = b[reclen:]
-			}
-			more = !eof
-			return nil
-		})
-		if err != nil || !more {
-			return err
-		}
-	}
-}
-
-func le16(b []byte) uint16 { return uint16(b[0]) | uint16(b[1])<<8 }
-
-func le64(b []byte) uint64 {
-	return uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
-		uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
-}
-
-// NewInProcess serves hostDir read-only from a gofer server running in
-// this process (goroutines on a socketpair) and returns a client
-// filesystem on it. It is for tests: the sandbox itself always talks to a
-// separate `runsc gofer` process.
-func NewInProcess(mf fsutil.MemoryFile, hostDir string) (*Filesystem, error) {
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return nil, err
-	}
-	rootFD, err := unix.Open(hostDir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		unix.Close(fds[0])
-		unix.Close(fds[1])
-		return nil, err
-	}
-	s, err := gproto.NewServer(rootFD, fds[0], true)
-	if err != nil {
-		unix.Close(rootFD)
-		unix.Close(fds[0])
-		unix.Close(fds[1])
-		return nil, err
-	}
-	go s.Serve()
-	c, err := gproto.NewClient(fds[1])
-	if err != nil {
-		return nil, err
-	}
-	return New(mf, c)
-}
+// Compile-time checks of the interfaces the node implements.
+var (
+	_ vfs.Inode       = (*inode)(nil)
+	_ vfs.XattrInode  = (*inode)(nil)
+	_ vfs.Revalidator = (*inode)(nil)
+)

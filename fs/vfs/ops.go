@@ -633,6 +633,9 @@ func (vfs *VirtualFilesystem) RenameAt(ctx Context, oldpop, newpop *PathOperatio
 	}
 	creds := op.r.creds
 	oldParent, newParent := op.r.cur.dentry, np.r.cur.dentry
+	if _, ok := oldParent.inode.(NoWhiteouts); ok && flags&unix.RENAME_WHITEOUT != 0 {
+		return unix.EINVAL
+	}
 
 	vfs.renameMu.Lock()
 	defer vfs.renameMu.Unlock()
@@ -762,6 +765,14 @@ func (vfs *VirtualFilesystem) RenameAt(ctx Context, oldpop, newpop *PathOperatio
 		oldParent.insertChildLocked(wo, op.name)
 	}
 	return nil
+}
+
+// NoWhiteouts is implemented by directory nodes of filesystems that cannot
+// make the whiteout of renameat2(RENAME_WHITEOUT) (a gofer mount: device
+// nodes on the host are not the container's): the rename then fails with
+// EINVAL before anything moves, as on Linux for such a filesystem.
+type NoWhiteouts interface {
+	NoWhiteouts()
 }
 
 // Exchanger is implemented by directory nodes whose filesystem supports

@@ -29,3 +29,11 @@ type Mappable interface {
 	// who releases it with MemoryFile.DecRef when it unmaps.
 	Translate(off, maxLen uint64, at usermem.AccessType) (memfile.Range, error)
 }
+
+// Syncer is implemented by a Mappable whose pages are a copy of a file
+// kept elsewhere (a gofer file's page cache): msync(2) calls Sync, after
+// releasing the memory manager's lock, for each Syncer with a shared
+// mapping in its range, so that the stores reach that file.
+type Syncer interface {
+	Sync() error
+}

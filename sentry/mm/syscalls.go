@@ -646,8 +646,9 @@ func (mm *MemoryManager) MinCoreInto(addr uint64, vec []byte) error {
 	return nil
 }
 
-// MSync implements msync(2). The memory file is the only copy of shared
-// file data the sentry keeps, so there is nothing to write back here.
+// MSync implements msync(2). For most files the memory file is the only
+// copy of shared file data; a Mappable that copies another file
+// (memmap.Syncer) is asked to write its pages back.
 func (mm *MemoryManager) MSync(addr, length uint64, flags int) error {
 	const known = unix.MS_ASYNC | unix.MS_INVALIDATE | unix.MS_SYNC
 	if flags&^known != 0 || !usermem.IsPageAligned(addr) {
@@ -664,14 +665,24 @@ func (mm *MemoryManager) MSync(addr, length uint64, flags int) error {
 	if end == addr {
 		return nil
 	}
+	var syncers []memmap.Syncer
 	mm.mu.RLock()
-	defer mm.mu.RUnlock()
 	for cur := addr; cur < end; {
 		i := mm.vmaIndexLocked(cur)
 		if i >= len(mm.vmas) || mm.vmas[i].start > cur {
+			mm.mu.RUnlock()
 			return errNoMem
 		}
+		if s, ok := mm.vmas[i].mappable.(memmap.Syncer); ok && !mm.vmas[i].private {
+			syncers = append(syncers, s)
+		}
 		cur = mm.vmas[i].end
+	}
+	mm.mu.RUnlock()
+	for _, s := range syncers {
+		if err := s.Sync(); err != nil {
+			return unix.EIO
+		}
 	}
 	return nil
 }

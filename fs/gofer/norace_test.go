@@ -1,0 +1,5 @@
+//go:build !race
+
+package gofer_test
+
+const raceEnabled = false
