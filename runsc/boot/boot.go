@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/rampart-sandbox/rampart/platform/ptrace"
+	"github.com/rampart-sandbox/rampart/sentry/control"
 	"github.com/rampart-sandbox/rampart/sentry/kernel"
 	"github.com/rampart-sandbox/rampart/sentry/kernel/auth"
 	"github.com/rampart-sandbox/rampart/sentry/memfile"
@@ -46,6 +47,9 @@ type Config struct {
 	// Control, if set, makes this an OCI sandbox: the init is started
 	// only when asked over the control socket (see control.go).
 	Control *Control
+	// Limits, if set, are the memory and pids limits the sentry
+	// enforces (limits.go).
+	Limits *control.Limits
 }
 
 // UmaskZero in Config.Umask asks for umask 0.
@@ -127,6 +131,7 @@ func Run(c Config) (int, error) {
 		kcfg.Strace = newStraceTracer(os.Stderr)
 	}
 	k := kernel.New(kcfg)
+	applyLimits(k, c.Limits)
 	if err := fsys.mountSys(k); err != nil {
 		return 1, err
 	}

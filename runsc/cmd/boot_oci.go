@@ -40,6 +40,7 @@ func (b *Boot) executeOCI() subcommands.ExitStatus {
 		report(err)
 		os.Exit(1)
 	}
+	cfg.Limits = specLimits(spec)
 	cfg.Strace = b.Global.Strace
 	cfg.Debug = b.Global.Debug || b.Global.DebugLog != ""
 	cfg.DebugDir = b.Global.DebugLog

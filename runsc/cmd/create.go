@@ -110,8 +110,13 @@ func createContainer(g *flags.Global, id string, o *createOpts, foreground bool)
 		}
 		return nil, err
 	}
+	if err := setupCgroup(g, id, spec); err != nil {
+		s.Remove(id)
+		return nil, err
+	}
 	cmd, err := startSandbox(g, id, bundle, spec.Annotations, foreground)
 	if err != nil {
+		destroyCgroup(g, id)
 		s.Remove(id)
 		return nil, err
 	}
@@ -160,6 +165,10 @@ func startSandbox(g *flags.Global, id, bundle string, annotations map[string]str
 		return nil, err
 	}
 	defer r.Close()
+	// The gofer and the sandbox (and its stubs) are born in the
+	// container's cgroup.
+	leaveCgroup := enterCgroup(g, id)
+	defer leaveCgroup()
 	// The container's root is served by its gofer: descriptor 3 of the
 	// sandbox (boot.GoferFD) is the connection; the readiness pipe is 4.
 	gofer, goferSock, err := startGofer(self, spec.Root.Path, !foreground)
@@ -190,6 +199,7 @@ func startSandbox(g *flags.Global, id, bundle string, annotations map[string]str
 		killGofer()
 		return nil, fmt.Errorf("starting the sandbox: %w", err)
 	}
+	leaveCgroup()
 	w.Close()
 	// The gofer now lives as long as the sandbox's end of the connection;
 	// reap it when it ends so that it leaves no zombie behind this
