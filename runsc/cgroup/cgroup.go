@@ -211,7 +211,8 @@ func SystemdRunning() bool {
 // into the cgroupfs path systemd would give the unit: the slice expanded
 // into its parents ("a-b.slice" is a.slice/a-b.slice; the default slice is
 // system.slice) and the scope "prefix-name.scope". A name that ends in
-// ".slice" is a slice itself. The path is absolute.
+// ".slice" is a slice itself (at its own place in the slice tree). The
+// path is absolute.
 func ParseSystemdPath(p string) (string, error) {
 	parts := strings.Split(p, ":")
 	if len(parts) != 3 {
@@ -225,20 +226,14 @@ func ParseSystemdPath(p string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	unit := name
-	if !strings.HasSuffix(name, ".slice") {
-		if prefix != "" {
-			unit = prefix + "-" + name
-		}
-		unit += ".scope"
-	} else {
-		sub, err := expandSlice(name)
-		if err != nil {
-			return "", err
-		}
-		return sub, nil
+	if strings.HasSuffix(name, ".slice") {
+		return expandSlice(name)
 	}
-	return filepath.Join(dir, unit), nil
+	if name == "" || strings.Contains(name, "/") {
+		return "", fmt.Errorf("invalid systemd unit name %q", name)
+	}
+	// runc's unit name, even with an empty prefix.
+	return filepath.Join(dir, prefix+"-"+name+".scope"), nil
 }
 
 // expandSlice returns the path of a systemd slice: "a-b-c.slice" lives

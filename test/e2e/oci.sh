@@ -46,7 +46,7 @@ fi
 RFS=$WORK/rootfs
 mkdir -p "$RFS"/{bin,tmp,dev,proc,sys,etc,root,work}
 cp "$BUSYBOX" "$RFS/bin/busybox"
-for a in sh echo cat sleep id pwd env true false ls hostname touch grep kill umask; do
+for a in sh echo cat sleep id pwd env true false ls hostname touch grep kill umask head tr; do
 	ln -s busybox "$RFS/bin/$a"
 done
 echo 'root:x:0:0:root:/root:/bin/sh' >"$RFS/etc/passwd"
@@ -398,6 +398,9 @@ rs create --bundle "$B" bad3
 if [ "$status" -ne 0 ] && [ ! -e "$STATE/bad3" ]; then pass "missing rootfs"; else fail "missing rootfs" "status $status" "$err"; fi
 rs create --bundle "$B" "bad/id"
 if [ "$status" -ne 0 ]; then pass "invalid id"; else fail "invalid id"; fi
+
+# Cgroups and resource limits (test/e2e/cgroup.sh).
+. "$ROOT/test/e2e/cgroup.sh"
 
 # Nothing left: no state, no sandbox process of this test.
 left=$(ls "$STATE" 2>/dev/null)
