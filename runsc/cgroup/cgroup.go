@@ -469,36 +469,51 @@ func (cg *Cgroup) Destroy() error {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	var err error
+	leaves := map[string]bool{}
+	for _, d := range cg.dirs() {
+		leaves[d] = true
+	}
+	var first error
 	for i := len(cg.Created) - 1; i >= 0; i-- {
 		d := cg.Created[i]
+		if !leaves[d] {
+			// A parent: it goes if no other container uses it.
+			unix.Rmdir(d)
+			continue
+		}
 		for {
-			err = unix.Rmdir(d)
+			err := unix.Rmdir(d)
 			if err == nil || err == unix.ENOENT {
-				err = nil
-				break
-			}
-			if err == unix.ENOTEMPTY && i < len(cg.Created)-1 {
-				// A parent another container still uses.
-				err = nil
 				break
 			}
 			if err != unix.EBUSY || time.Now().After(deadline) {
-				err = fmt.Errorf("removing cgroup %s: %w", d, err)
+				if first == nil {
+					first = fmt.Errorf("removing cgroup %s: %w", d, err)
+				}
 				break
 			}
 			time.Sleep(10 * time.Millisecond)
 		}
-		if err != nil {
-			// A leaf that will not go: try the other
-			// hierarchies still, report the first failure.
-			for j := i - 1; j >= 0; j-- {
-				unix.Rmdir(cg.Created[j])
-			}
-			return err
+	}
+	return first
+}
+
+// adoptParents records the parents of cg's directories as made by this
+// runtime, so that Destroy removes them once empty (the shared "rampart"
+// directory of default paths).
+func (cg *Cgroup) adoptParents() {
+	made := map[string]bool{}
+	for _, d := range cg.Created {
+		made[d] = true
+	}
+	var parents []string
+	for _, d := range cg.dirs() {
+		if p := filepath.Dir(d); !made[p] {
+			made[p] = true
+			parents = append(parents, p)
 		}
 	}
-	return nil
+	cg.Created = append(parents, cg.Created...)
 }
 
 // Freeze stops every process of cg and waits until the kernel says they

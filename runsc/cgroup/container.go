@@ -56,7 +56,11 @@ func Setup(stateDir, id string, linux *specs.Linux, systemd bool) (*Cgroup, erro
 	if linux != nil {
 		r = FromSpec(linux.Resources)
 	}
-	if err := cg.Create(r); err != nil {
+	err = cg.Create(r)
+	if path == DefaultPath(id) {
+		cg.adoptParents()
+	}
+	if err != nil {
 		cg.Destroy()
 		return nil, fmt.Errorf("container %q: %w", id, err)
 	}
