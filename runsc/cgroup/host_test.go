@@ -76,3 +76,52 @@ func TestHostCgroup(t *testing.T) {
 		t.Errorf("Destroy took %v", time.Since(start))
 	}
 }
+
+// TestHostUnified drives the v2 code on the host's real cgroup2 tree, with
+// no controller limits (on a hybrid host the controllers are v1's):
+// creation, membership, cgroup.freeze and removal.
+func TestHostUnified(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	l, err := Detect()
+	if err != nil || l.Unified == "" {
+		t.Skip("no cgroup2 mount")
+	}
+	own, err := OwnCgroups()
+	if err != nil {
+		t.Fatal(err)
+	}
+	v2 := &Layout{Mode: V2, Unified: l.Unified}
+	cg, err := v2.Resolve(fmt.Sprintf("rampart-unit-%d/c", os.Getpid()), own)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cg.Create(nil); err != nil {
+		t.Skipf("cannot make a v2 cgroup here: %v", err)
+	}
+	defer cg.Destroy()
+	cmd := exec.Command("sleep", "100")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go cmd.Wait()
+	if err := cg.Join(cmd.Process.Pid); err != nil {
+		cmd.Process.Kill()
+		t.Fatal(err)
+	}
+	if p := cg.Procs(); len(p) != 1 || p[0] != cmd.Process.Pid {
+		t.Errorf("procs %v, want [%d]", p, cmd.Process.Pid)
+	}
+	if err := cg.Freeze(); err != nil || cg.FreezerState() != "FROZEN" {
+		t.Errorf("Freeze: %v, state %q", err, cg.FreezerState())
+	}
+	if err := cg.Destroy(); err != nil {
+		t.Fatalf("Destroy: %v", err)
+	}
+	for _, d := range cg.Created {
+		if _, err := os.Stat(d); err == nil {
+			t.Errorf("%s left after Destroy", d)
+		}
+	}
+}

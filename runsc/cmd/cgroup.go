@@ -18,11 +18,11 @@ import (
 
 // setupCgroup creates id's cgroup with spec's linux.resources. A host
 // where no cgroup can be made fails create only if the container asks
-// for limits.
+// for limits or for a cgroup path.
 func setupCgroup(g *flags.Global, id string, spec *specs.Spec) error {
 	_, err := cgroup.Setup(store(g).Dir(id), id, spec.Linux, g.SystemdCgroup)
 	if err != nil {
-		if spec.Linux == nil || spec.Linux.Resources == nil {
+		if spec.Linux == nil || (spec.Linux.Resources == nil && spec.Linux.CgroupsPath == "") {
 			logLine(g, "warning", fmt.Sprintf("container %q runs without a cgroup: %v", id, err))
 			return nil
 		}

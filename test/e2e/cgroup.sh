@@ -213,6 +213,23 @@ else
 	fail "update changes the sentry's pids limit" "update $s1" "limited: status $s2, $o2 $e2" "unlimited: $o3" "$err"
 fi
 
+# Bad input: a cgroupsPath that leaves its hierarchy, resources the kernel
+# would refuse: a clear error, no state, no cgroup.
+B=$(bundle cgbad1 '{"linux":{"cgroupsPath":"../../escape"}}')
+rs create --bundle "$B" cgbad1
+if [ "$status" -ne 0 ] && grep -q "leaves its hierarchy" <<<"$err" && [ ! -e "$STATE/cgbad1" ]; then
+	pass "cgroupsPath outside the hierarchy"
+else
+	fail "cgroupsPath outside the hierarchy" "status $status" "$err"
+fi
+B=$(bundle cgbad2 '{"linux":{"resources":{"cpu":{"shares":1}}}}')
+rs create --bundle "$B" cgbad2
+if [ "$status" -ne 0 ] && grep -q "invalid cpu shares" <<<"$err" && [ ! -e "$STATE/cgbad2" ] && [ -z "$(cggone rampart/cgbad2)" ]; then
+	pass "invalid resources"
+else
+	fail "invalid resources" "status $status" "$err" "$(cggone rampart/cgbad2)"
+fi
+
 # No cgroup left by any container of this run.
 cgleft=""
 for d in "$WORK"/*/; do
