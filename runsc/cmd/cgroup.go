@@ -85,17 +85,18 @@ func whileThawed(g *flags.Global, id string, paused, refreeze bool, call func() 
 }
 
 // sentryLimits are the limits the sentry enforces for resources r: the
-// application's memory (cgroup.SentryMemoryLimit) and tasks.
+// application's memory (cgroup.SentryMemoryLimit) and tasks. As in the
+// cgroup files, 0 leaves a limit as it is and -1 removes it.
 func sentryLimits(r *cgroup.Resources) *control.Limits {
 	l := &control.Limits{}
-	if r.Memory != nil {
+	if r.Memory != nil && *r.Memory != 0 {
 		var m uint64
 		if *r.Memory > 0 {
 			m = cgroup.SentryMemoryLimit(*r.Memory)
 		}
 		l.MemoryBytes = &m
 	}
-	if r.Pids != nil {
+	if r.Pids != nil && *r.Pids != 0 {
 		p := *r.Pids
 		if p < 0 {
 			p = 0

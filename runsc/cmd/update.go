@@ -32,6 +32,7 @@ type Update struct {
 	cpuShares, cpuQuota, cpuPeriod, pidsLimit    string
 	cpusetCpus, cpusetMems                       string
 	blkioWeight, cpuRtPeriod, cpuRtRuntime, kmem string
+	kmemTCP, l3Cache, memBw                      string
 }
 
 // Name implements subcommands.Command.
@@ -51,8 +52,8 @@ standard input):
    "cpu": {"shares": 0, "quota": 0, "period": 0, "cpus": "", "mems": ""},
    "pids": {"limit": 0}}
 
-or from the flags below (memory sizes take k, m, g suffixes; -1 means
-unlimited). The sentry enforces the memory limit on the application's
+or, without --resources, from the flags below (memory sizes take k, m, g
+suffixes; 0 leaves a limit as it is, -1 makes it unlimited). The sentry enforces the memory limit on the application's
 memory (a little below the host cgroup's, for its own needs) and the pids
 limit on its tasks; the host cgroup gets the rest.
 `
@@ -76,6 +77,9 @@ func (c *Update) SetFlags(f *flag.FlagSet) {
 	f.StringVar(&c.cpuRtPeriod, "cpu-rt-period", "", "accepted for runc compatibility; not supported")
 	f.StringVar(&c.cpuRtRuntime, "cpu-rt-runtime", "", "accepted for runc compatibility; not supported")
 	f.StringVar(&c.kmem, "kernel-memory", "", "obsolete; ignored")
+	f.StringVar(&c.kmemTCP, "kernel-memory-tcp", "", "obsolete; ignored")
+	f.StringVar(&c.l3Cache, "l3-cache-schema", "", "accepted for runc compatibility; not supported")
+	f.StringVar(&c.memBw, "mem-bw-schema", "", "accepted for runc compatibility; not supported")
 }
 
 // Execute implements subcommands.Command.
@@ -154,7 +158,8 @@ func (c *Update) parse(stdin io.Reader) (*cgroup.Resources, error) {
 		if err := json.NewDecoder(in).Decode(&lr); err != nil {
 			return nil, fmt.Errorf("decoding resources: %w", err)
 		}
-		r = cgroup.FromSpec(&lr)
+		// As runc: the other flags are ignored then.
+		return cgroup.FromSpec(&lr), nil
 	}
 	for _, m := range []struct {
 		flag, val string
@@ -208,6 +213,13 @@ func (c *Update) parse(stdin io.Reader) (*cgroup.Resources, error) {
 	}
 	if c.blkioWeight != "" || c.cpuRtPeriod != "" || c.cpuRtRuntime != "" {
 		return nil, errors.New("blkio weight and realtime CPU limits are not supported")
+	}
+	if c.l3Cache != "" || c.memBw != "" {
+		return nil, errors.New("intel RDT is not supported")
+	}
+	if r.Pids != nil && *r.Pids == 0 {
+		// runc: 0 leaves the limit as it is.
+		r.Pids = nil
 	}
 	return r, nil
 }

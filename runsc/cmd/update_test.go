@@ -31,23 +31,35 @@ func TestUpdateParse(t *testing.T) {
 		*r.CPUPeriod != 100000 || r.CpusetCpus != "0" || *r.Pids != 20 || r.MemoryReservation != nil {
 		t.Errorf("flags parsed to %+v", r)
 	}
-	// --resources - reads linux.resources JSON from stdin; flags given
-	// too win.
+	// --resources - reads linux.resources JSON from stdin; other flags
+	// are ignored then (runc).
 	u = &Update{resources: "-", pidsLimit: "7"}
 	r, err = u.parse(strings.NewReader(`{"memory":{"limit":1048576,"reservation":524288},"cpu":{"shares":100,"cpus":"1"},"pids":{"limit":3}}`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if *r.Memory != 1<<20 || *r.MemoryReservation != 1<<19 || *r.CPUShares != 100 || r.CpusetCpus != "1" || *r.Pids != 7 {
+	if *r.Memory != 1<<20 || *r.MemoryReservation != 1<<19 || *r.CPUShares != 100 || r.CpusetCpus != "1" || *r.Pids != 3 {
 		t.Errorf("resources parsed to %+v", r)
+	}
+	if l := sentryLimits(r); l.MemoryBytes == nil || *l.MemoryBytes == 0 || *l.MemoryBytes >= 1<<20 || *l.Pids != 3 {
+		t.Errorf("sentry limits %+v", l)
 	}
 	if _, err := (&Update{resources: "-"}).parse(strings.NewReader("{")); err == nil {
 		t.Error("bad JSON accepted")
 	}
+	// 0 leaves a limit alone, in the cgroup and in the sentry.
+	r, err = (&Update{pidsLimit: "0", memory: "0"}).parse(nil)
+	if err != nil || r.Pids != nil {
+		t.Errorf("--pids-limit 0: %+v, %v", r, err)
+	}
+	if l := sentryLimits(r); l.MemoryBytes != nil || l.Pids != nil {
+		t.Errorf("zero limits change the sentry's: %+v", l)
+	}
+	r, _ = (&Update{pidsLimit: "-1", memory: "-1"}).parse(nil)
+	if l := sentryLimits(r); l.MemoryBytes == nil || *l.MemoryBytes != 0 || l.Pids == nil || *l.Pids != 0 {
+		t.Errorf("-1 does not remove the sentry's limits: %+v", l)
+	}
 	if _, err := (&Update{memory: "lots"}).parse(nil); err == nil {
 		t.Error("bad memory size accepted")
-	}
-	if l := sentryLimits(r); l.MemoryBytes == nil || *l.MemoryBytes == 0 || *l.MemoryBytes >= 1<<20 || *l.Pids != 7 {
-		t.Errorf("sentry limits %+v", l)
 	}
 }
