@@ -16,7 +16,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/rampart-sandbox/rampart/platform/ptrace"
-	"github.com/rampart-sandbox/rampart/sentry/control"
 	"github.com/rampart-sandbox/rampart/sentry/kernel"
 	"github.com/rampart-sandbox/rampart/sentry/kernel/auth"
 	"github.com/rampart-sandbox/rampart/sentry/memfile"
@@ -40,6 +39,9 @@ type Config struct {
 	Caps *Caps
 	// Umask is the init's umask (0 means 022, UmaskZero means 0).
 	Umask uint32
+	// Limits, if set, are the memory and pids limits the sentry
+	// enforces (limits.go).
+	Limits *Limits
 	// Rlimits override the defaults, by resource number.
 	Rlimits map[int]unix.Rlimit
 	// NoNewPrivs sets no_new_privs on the init.
@@ -47,9 +49,6 @@ type Config struct {
 	// Control, if set, makes this an OCI sandbox: the init is started
 	// only when asked over the control socket (see control.go).
 	Control *Control
-	// Limits, if set, are the memory and pids limits the sentry
-	// enforces (limits.go).
-	Limits *control.Limits
 }
 
 // UmaskZero in Config.Umask asks for umask 0.

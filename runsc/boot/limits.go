@@ -5,10 +5,14 @@ import (
 	"github.com/rampart-sandbox/rampart/sentry/kernel"
 )
 
+// Limits are the container's limits the sentry enforces (the control
+// protocol's form, which runsc update sends too).
+type Limits = control.Limits
+
 // applyLimits makes the kernel enforce the container's limits (the part
 // of linux.resources that the sentry accounts itself: application memory
 // and tasks). Nil fields are left as they are.
-func applyLimits(k *kernel.Kernel, l *control.Limits) {
+func applyLimits(k *kernel.Kernel, l *Limits) {
 	if l == nil {
 		return
 	}

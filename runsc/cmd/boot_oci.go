@@ -40,7 +40,6 @@ func (b *Boot) executeOCI() subcommands.ExitStatus {
 		report(err)
 		os.Exit(1)
 	}
-	cfg.Limits = specLimits(spec)
 	cfg.Strace = b.Global.Strace
 	cfg.Debug = b.Global.Debug || b.Global.DebugLog != ""
 	cfg.DebugDir = b.Global.DebugLog
@@ -126,5 +125,6 @@ func bootConfig(spec *specs.Spec) (boot.Config, error) {
 		}
 		c.Caps = &caps
 	}
+	c.Limits = specLimits(spec)
 	return c, nil
 }

@@ -110,13 +110,8 @@ func createContainer(g *flags.Global, id string, o *createOpts, foreground bool)
 		}
 		return nil, err
 	}
-	if err := setupCgroup(g, id, spec); err != nil {
-		s.Remove(id)
-		return nil, err
-	}
 	cmd, err := startSandbox(g, id, bundle, spec.Annotations, foreground)
 	if err != nil {
-		destroyCgroup(g, id)
 		s.Remove(id)
 		return nil, err
 	}
@@ -166,7 +161,18 @@ func startSandbox(g *flags.Global, id, bundle string, annotations map[string]str
 	}
 	defer r.Close()
 	// The gofer and the sandbox (and its stubs) are born in the
-	// container's cgroup.
+	// container's cgroup, which goes again if they do not start. (The
+	// deferred calls run in reverse: this process leaves the cgroup
+	// before whatever is left in it is killed.)
+	if err := setupCgroup(g, id, spec); err != nil {
+		return nil, err
+	}
+	started := false
+	defer func() {
+		if !started {
+			destroyCgroup(g, id)
+		}
+	}()
 	leaveCgroup := enterCgroup(g, id)
 	defer leaveCgroup()
 	// The container's root is served by its gofer: descriptor 3 of the
@@ -227,6 +233,7 @@ func startSandbox(g *flags.Global, id, bundle string, annotations map[string]str
 	msg, _ := io.ReadAll(io.LimitReader(r, 64<<10))
 	switch m := strings.TrimSpace(string(msg)); {
 	case m == "ok":
+		started = true
 		return cmd, nil
 	case m == "":
 		return fail(errors.New("the sandbox exited while it was being created"))

@@ -17,8 +17,7 @@ type Global struct {
 	Network  string
 	Log      string
 	LogFmt   string
-	// SystemdCgroup takes linux.cgroupsPath as "slice:prefix:name"
-	// (runsc/cgroup.ContainerPath).
+	// SystemdCgroup is accepted for runc compatibility (no cgroups yet).
 	SystemdCgroup bool
 }
 
@@ -33,7 +32,7 @@ func Register(fs *flag.FlagSet) *Global {
 	fs.StringVar(&g.Network, "network", "none", "network mode: none")
 	fs.StringVar(&g.Log, "log", "", "file for runtime log messages")
 	fs.StringVar(&g.LogFmt, "log-format", "text", "log format: text or json (runc's log lines)")
-	fs.BoolVar(&g.SystemdCgroup, "systemd-cgroup", false, "linux.cgroupsPath is systemd's slice:prefix:name (the cgroup is made with cgroupfs)")
+	fs.BoolVar(&g.SystemdCgroup, "systemd-cgroup", false, "accepted for runc compatibility; ignored")
 	return g
 }
 

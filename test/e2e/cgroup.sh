@@ -230,12 +230,17 @@ else
 	fail "invalid resources" "status $status" "$err" "$(cggone rampart/cgbad2)"
 fi
 
-# No cgroup left by any container of this run.
-cgleft=""
-for d in "$WORK"/*/; do
-	id=$(basename "$d")
-	l=$(cggone "rampart/$id")
-	[ -n "$l" ] && cgleft="$cgleft $l"
-done
-[ -n "$(cggone "rampart-e2e-$$")" ] && cgleft="$cgleft rampart-e2e-$$"
+# cgroup_leftovers: the cgroups left by containers of this run (oci.sh's
+# last check calls it too).
+cgroup_leftovers() {
+	local d l left=""
+	for d in "$WORK"/*/; do
+		l=$(cggone "rampart/$(basename "$d")")
+		[ -n "$l" ] && left="$left $l"
+	done
+	l=$(cggone "rampart-e2e-$$")
+	[ -n "$l" ] && left="$left $l"
+	echo "$left"
+}
+cgleft=$(cgroup_leftovers)
 if [ -z "$cgleft" ]; then pass "no cgroup left behind"; else fail "no cgroup left behind" "$cgleft"; fi

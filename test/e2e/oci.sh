@@ -329,6 +329,9 @@ w=$status
 rs delete pz
 if [ "$w" -eq 137 ] && [ ! -e "$STATE/pz" ]; then pass "SIGKILL of a paused container"; else fail "SIGKILL of a paused container" "wait $w" "$err"; fi
 
+# Cgroups and resource limits (test/e2e/cgroup.sh).
+. "$ROOT/test/e2e/cgroup.sh"
+
 # A containerd-style 64-character id: the control socket's path is longer
 # than a unix socket address holds.
 LONG=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
@@ -399,13 +402,11 @@ if [ "$status" -ne 0 ] && [ ! -e "$STATE/bad3" ]; then pass "missing rootfs"; el
 rs create --bundle "$B" "bad/id"
 if [ "$status" -ne 0 ]; then pass "invalid id"; else fail "invalid id"; fi
 
-# Cgroups and resource limits (test/e2e/cgroup.sh).
-. "$ROOT/test/e2e/cgroup.sh"
-
 # Nothing left: no state, no sandbox process of this test.
 left=$(ls "$STATE" 2>/dev/null)
 procs=$(pgrep -f "root=$STATE" || true)
-if [ -z "$left" ] && [ -z "$procs" ]; then pass "no leftovers"; else fail "no leftovers" "state: $left" "processes: $procs"; fi
+cgl=$(cgroup_leftovers)
+if [ -z "$left" ] && [ -z "$procs" ] && [ -z "$cgl" ]; then pass "no leftovers"; else fail "no leftovers" "state: $left" "processes: $procs" "cgroups: $cgl"; fi
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
