@@ -37,6 +37,7 @@ func main() {
 	subcommands.Register(cmd.NewPause(g, false), "oci")
 	subcommands.Register(cmd.NewPause(g, true), "oci")
 	subcommands.Register(&cmd.Events{Global: g}, "oci")
+	subcommands.Register(&cmd.Update{Global: g}, "oci")
 	flag.Parse()
 	os.Exit(int(subcommands.Execute(context.Background())))
 }

@@ -57,6 +57,9 @@ type Config struct {
 	Caps *Caps
 	// Umask is the init's umask (0 means 022, UmaskZero means 0).
 	Umask uint32
+	// Limits, if set, are the memory and pids limits the sentry
+	// enforces (limits.go).
+	Limits *Limits
 	// Rlimits override the defaults, by resource number.
 	Rlimits map[int]unix.Rlimit
 	// NoNewPrivs sets no_new_privs on the init.
@@ -194,6 +197,7 @@ func Run(c Config) (int, error) {
 		kcfg.Strace = newStraceTracer(os.Stderr)
 	}
 	k := kernel.New(kcfg)
+	applyLimits(k, c.Limits)
 	if err := fsys.mountSys(k); err != nil {
 		return 1, err
 	}

@@ -183,6 +183,8 @@ func (s *sandbox) handle(r control.Request, files []*os.File) control.Response {
 		return control.Response{}
 	case control.CmdStats:
 		return control.Response{Stats: s.stats()}
+	case control.CmdUpdate:
+		return s.update(r)
 	case control.CmdWaitPid:
 		s.mu.Lock()
 		tg := s.execs[kernel.ThreadID(r.Pid)]
@@ -388,7 +390,8 @@ func (s *sandbox) pause(pause bool) control.Response {
 // tasks, memory file allocation, and CPU time of the live processes and
 // of those that init has reaped.
 func (s *sandbox) stats() *control.Stats {
-	st := &control.Stats{MemoryUsage: s.k.MemoryFile.Usage().Allocated}
+	st := &control.Stats{MemoryUsage: s.k.MemoryFile.Usage().Allocated,
+		MemoryLimit: s.k.MemoryFile.Limit(), PidsLimit: s.k.PidsLimit()}
 	st.Pids, _ = s.k.TaskCounts()
 	for _, tg := range s.k.ThreadGroups() {
 		u, sy := tg.CPUUsage()

@@ -142,5 +142,6 @@ func bootConfig(spec *specs.Spec) (boot.Config, error) {
 		}
 		c.Caps = &caps
 	}
+	c.Limits = specLimits(spec)
 	return c, nil
 }

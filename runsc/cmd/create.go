@@ -163,6 +163,21 @@ func startSandbox(g *flags.Global, id, bundle string, annotations map[string]str
 		return nil, err
 	}
 	defer r.Close()
+	// The gofer and the sandbox (and its stubs) are born in the
+	// container's cgroup, which goes again if they do not start. (The
+	// deferred calls run in reverse: this process leaves the cgroup
+	// before whatever is left in it is killed.)
+	if err := setupCgroup(g, id, spec); err != nil {
+		return nil, err
+	}
+	started := false
+	defer func() {
+		if !started {
+			destroyCgroup(g, id)
+		}
+	}()
+	leaveCgroup := enterCgroup(g, id)
+	defer leaveCgroup()
 	// The container's root is served by its gofer: descriptor 3 of the
 	// sandbox (boot.GoferFD) is the connection; the readiness pipe is 4.
 	gofer, goferSock, err := startGofer(self, spec.Root.Path, !foreground)
@@ -194,6 +209,7 @@ func startSandbox(g *flags.Global, id, bundle string, annotations map[string]str
 		killGofer()
 		return nil, fmt.Errorf("starting the sandbox: %w", err)
 	}
+	leaveCgroup()
 	w.Close()
 	term.release()
 	// The gofer now lives as long as the sandbox's end of the connection;
@@ -222,6 +238,7 @@ func startSandbox(g *flags.Global, id, bundle string, annotations map[string]str
 	msg, _ := io.ReadAll(io.LimitReader(r, 64<<10))
 	switch m := strings.TrimSpace(string(msg)); {
 	case m == "ok":
+		started = true
 		return cmd, nil
 	case m == "":
 		return fail(errors.New("the sandbox exited while it was being created"))

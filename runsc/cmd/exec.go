@@ -287,8 +287,20 @@ func (c *Pause) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommand
 	case c.resume:
 		cmd = control.CmdResume
 	}
+	// The sentry stops its tasks, then the host freezes the sandbox's
+	// processes; resume thaws them first (a frozen sandbox cannot answer).
+	if c.resume {
+		if err := freezeCgroup(g, id, false); err != nil {
+			return fail(g, err)
+		}
+	}
 	if _, err := control.Call(store(g).ControlPath(id), control.Request{Cmd: cmd}, 10*time.Second); err != nil {
 		return fail(g, err)
+	}
+	if !c.resume {
+		if err := freezeCgroup(g, id, true); err != nil {
+			return fail(g, err)
+		}
 	}
 	return subcommands.ExitSuccess
 }

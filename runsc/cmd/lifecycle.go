@@ -263,7 +263,10 @@ func (c *Kill) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands
 	if st.Status == container.Stopped {
 		return fail(g, errors.New("container not running"))
 	}
-	_, err = control.Call(store(g).ControlPath(id), control.Request{Cmd: control.CmdSignal, Signal: int(sig), All: c.all}, 10*time.Second)
+	err = whileThawed(g, id, st.Status == container.Paused, sig != unix.SIGKILL, func() error {
+		_, err := control.Call(store(g).ControlPath(id), control.Request{Cmd: control.CmdSignal, Signal: int(sig), All: c.all}, 10*time.Second)
+		return err
+	})
 	if errors.Is(err, control.ErrUnreachable) && sig == unix.SIGKILL {
 		// The sandbox does not answer: end it from outside.
 		err = killSandbox(st)
@@ -318,6 +321,7 @@ func (c *Delete) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcomman
 	if err != nil {
 		if c.force {
 			// Nothing, or what a failed create left: remove it.
+			destroyCgroup(g, id)
 			if err := store(g).Remove(id); err != nil {
 				return fail(g, err)
 			}

@@ -147,6 +147,11 @@ func killSandbox(st *container.State) error {
 func destroy(g *flags.Global, id string) error {
 	s := store(g)
 	st, err := s.Load(id)
+	// Everything in the container's cgroup dies first (thawed, if it
+	// was paused), and the cgroup goes.
+	if err := destroyCgroup(g, id); err != nil {
+		return err
+	}
 	if err == nil {
 		if err := killSandbox(st); err != nil {
 			return err

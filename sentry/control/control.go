@@ -53,7 +53,19 @@ const (
 	// CmdStats answers with Response.Stats, from the sentry's own
 	// accounting.
 	CmdStats = "stats"
+	// CmdUpdate changes the limits the sentry enforces to
+	// Request.Limits (runsc update).
+	CmdUpdate = "update"
 )
+
+// Limits are the container's resource limits the sentry enforces; a nil
+// field is left as it is.
+type Limits struct {
+	// MemoryBytes limits the application's memory (0: none).
+	MemoryBytes *uint64 `json:"memoryBytes,omitempty"`
+	// Pids limits the number of tasks (0: none).
+	Pids *int64 `json:"pids,omitempty"`
+}
 
 // Stats are a container's resource figures.
 type Stats struct {
@@ -65,6 +77,10 @@ type Stats struct {
 	// CPUUser and CPUKernel are the processes' CPU times in nanoseconds.
 	CPUUser   uint64 `json:"cpuUser"`
 	CPUKernel uint64 `json:"cpuKernel"`
+	// MemoryLimit and PidsLimit are the limits the sentry enforces
+	// (0: none).
+	MemoryLimit uint64 `json:"memoryLimit,omitempty"`
+	PidsLimit   int64  `json:"pidsLimit,omitempty"`
 }
 
 // Request is what the CLI sends.
@@ -76,6 +92,8 @@ type Request struct {
 	Pid     int    `json:"pid,omitempty"`
 	// Process is a runtime-spec process (CmdExec).
 	Process json.RawMessage `json:"process,omitempty"`
+	// Limits are the new limits (CmdUpdate).
+	Limits *Limits `json:"limits,omitempty"`
 }
 
 // Response is what the sandbox answers. Error is empty on success.

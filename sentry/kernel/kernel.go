@@ -69,6 +69,8 @@ type Kernel struct {
 
 	freezer freezer // runsc pause (freeze.go)
 
+	limits containerLimits // pids and memory limits (limits.go)
+
 	// utsMu protects hostname and domainname.
 	utsMu                sync.Mutex
 	hostname, domainname string

@@ -312,6 +312,11 @@ func (t *Task) Clone(o CloneOptions) (ThreadID, error) {
 		nt.releaseResources()
 		return 0, ERESTARTNOINTR
 	}
+	if k.pidsLimitReachedLocked() {
+		k.mu.Unlock()
+		nt.releaseResources()
+		return 0, unix.EAGAIN
+	}
 	var tid ThreadID
 	if len(o.SetTID) > 0 {
 		tid = o.SetTID[0]

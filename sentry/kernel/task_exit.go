@@ -129,6 +129,11 @@ func (k *Kernel) exitGroupLocked(tg *ThreadGroup) {
 		close(tg.exited)
 	}
 	reaper := k.findReaperLocked(tg)
+	if reaper != nil && reaper != tg && reaper.zombie {
+		// init has exited and the sandbox is ending: nobody adopts
+		// (its children map is gone).
+		reaper = nil
+	}
 	for c := range tg.children {
 		c.parent = reaper
 		c.creator = nil

@@ -58,6 +58,15 @@ type MemoryFile struct {
 
 	// closed is set by Close.
 	closed bool
+
+	// limit, if non-zero, is the most bytes allocated may reach (the
+	// container's memory limit for application memory). Allocate fails
+	// with ENOMEM past it.
+	limit uint64
+
+	// oom receives a token (never blocking) whenever Allocate fails for
+	// want of memory: the kernel's OOM killer waits on it. Immutable.
+	oom chan struct{}
 }
 
 // New creates the memory file. name is shown in /proc/self/fd of the
@@ -72,7 +81,7 @@ func New(name string) (*MemoryFile, error) {
 		unix.Close(fd)
 		return nil, fmt.Errorf("mapping the memory file: %w", err)
 	}
-	return &MemoryFile{fd: fd, data: data}, nil
+	return &MemoryFile{fd: fd, data: data, oom: make(chan struct{}, 1)}, nil
 }
 
 // FD returns the host descriptor of the memfd, for AddressSpace.MapFile.
@@ -93,12 +102,18 @@ func (f *MemoryFile) Allocate(length uint64) (Range, error) {
 	if f.closed {
 		return Range{}, unix.EBADF
 	}
+	if f.limit != 0 && f.allocated+length > f.limit {
+		f.notifyOOM()
+		return Range{}, unix.ENOMEM
+	}
 	i := f.findFreeLocked(length)
 	if i < 0 {
 		if err := f.growLocked(length); err != nil {
+			f.notifyOOM()
 			return Range{}, err
 		}
 		if i = f.findFreeLocked(length); i < 0 {
+			f.notifyOOM()
 			return Range{}, unix.ENOMEM
 		}
 	}
@@ -115,6 +130,38 @@ func (f *MemoryFile) Allocate(length uint64) (Range, error) {
 	f.allocated += length
 	return fr, nil
 }
+
+// notifyOOM tells the OOM killer, if it is not told already.
+func (f *MemoryFile) notifyOOM() {
+	select {
+	case f.oom <- struct{}{}:
+	default:
+	}
+}
+
+// SetLimit sets the most bytes the file may have allocated (0: no limit).
+// Lowering it below the current allocation refuses new allocations until
+// enough is freed; nothing already allocated is taken back.
+func (f *MemoryFile) SetLimit(limit uint64) {
+	f.mu.Lock()
+	f.limit = limit
+	f.mu.Unlock()
+	if limit != 0 && f.Usage().Allocated > limit {
+		f.notifyOOM()
+	}
+}
+
+// Limit returns the limit SetLimit set (0: none).
+func (f *MemoryFile) Limit() uint64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.limit
+}
+
+// OOM returns a channel that receives a value after Allocate failed for
+// want of memory (the limit, or the host's): the OOM killer's wake-up.
+// Failures while a value is pending are coalesced.
+func (f *MemoryFile) OOM() <-chan struct{} { return f.oom }
 
 // findFreeLocked returns the index of the first free extent that can hold
 // length bytes, or -1.

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/rampart-sandbox/rampart/sentry/usermem"
 )
 
@@ -207,4 +209,45 @@ func TestConcurrent(t *testing.T) {
 	if a := f.Usage().Allocated; a != 0 {
 		t.Errorf("leaked %d bytes", a)
 	}
+}
+
+func TestLimit(t *testing.T) {
+	f := newFile(t)
+	f.SetLimit(4 * usermem.PageSize)
+	a, err := f.Allocate(3 * usermem.PageSize)
+	if err != nil {
+		t.Fatalf("Allocate under the limit: %v", err)
+	}
+	select {
+	case <-f.OOM():
+		t.Fatal("OOM signalled under the limit")
+	default:
+	}
+	if _, err := f.Allocate(2 * usermem.PageSize); err != unix.ENOMEM {
+		t.Fatalf("Allocate past the limit: %v, want ENOMEM", err)
+	}
+	select {
+	case <-f.OOM():
+	default:
+		t.Fatal("no OOM signal after a refused allocation")
+	}
+	b, err := f.Allocate(usermem.PageSize)
+	if err != nil {
+		t.Fatalf("Allocate up to the limit: %v", err)
+	}
+	f.DecRef(a)
+	if _, err := f.Allocate(3 * usermem.PageSize); err != nil {
+		t.Fatalf("Allocate after freeing: %v", err)
+	}
+	f.SetLimit(usermem.PageSize)
+	select {
+	case <-f.OOM():
+	default:
+		t.Fatal("no OOM signal after lowering the limit below the allocation")
+	}
+	f.SetLimit(0)
+	if _, err := f.Allocate(16 * usermem.PageSize); err != nil {
+		t.Fatalf("Allocate without a limit: %v", err)
+	}
+	f.DecRef(b)
 }

@@ -2,6 +2,7 @@ package mm
 
 import (
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -25,7 +26,22 @@ const (
 	faultMapErr
 	faultAccErr
 	faultBus
+	// faultOOM: the memory file refused new pages (the container's
+	// memory limit); the OOM killer was told and the access is retried.
+	faultOOM
 )
+
+// oomRetryDelay is how long a fault that found no memory waits before the
+// access is retried, giving the OOM killer's victim time to exit.
+const oomRetryDelay = 2 * time.Millisecond
+
+// allocFailure is the fault result of a failed memory file allocation.
+func allocFailure(err error) faultResult {
+	if err == unix.ENOMEM {
+		return faultOOM
+	}
+	return faultBus
+}
 
 // HandleFault handles an application fault reported by the platform.
 // It returns sig == 0 if the access should be retried, or the signal and
@@ -46,6 +62,12 @@ func (mm *MemoryManager) HandleFault(addr uint64, at usermem.AccessType, hostCod
 		return int32(unix.SIGSEGV), segvMapErr
 	case faultAccErr:
 		return int32(unix.SIGSEGV), segvAccErr
+	case faultOOM:
+		// Linux (pagefault_out_of_memory) retries the access after the
+		// OOM killer ran: the victim's pages come back, or the victim
+		// is this task, which dies on its way back to the application.
+		time.Sleep(oomRetryDelay)
+		return 0, 0
 	default:
 		return int32(unix.SIGBUS), busAdrErr
 	}
@@ -201,7 +223,7 @@ func (mm *MemoryManager) fillLocked(v *vma, addr, size uint64) (uint64, uint64, 
 	if v.mappable == nil {
 		fr, err := mm.mf.Allocate(e - s)
 		if err != nil {
-			return 0, 0, faultBus
+			return 0, 0, allocFailure(err)
 		}
 		v.insertPMA(pma{start: s, end: e, fr: fr})
 		return s, e, faultOK
@@ -300,7 +322,7 @@ func (mm *MemoryManager) breakCOWLocked(v *vma, addr uint64) faultResult {
 		if !mm.mf.IsExclusive(p.fr) {
 			fr, err := mm.mf.Allocate(p.fr.Length())
 			if err != nil {
-				return faultBus
+				return allocFailure(err)
 			}
 			copy(mm.mf.Slice(fr), mm.mf.Slice(p.fr))
 			mm.mf.DecRef(p.fr)

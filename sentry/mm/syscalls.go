@@ -534,7 +534,7 @@ func (mm *MemoryManager) MAdvise(addr, length uint64, advice int) error {
 		switch mm.populateLocked(addr, end, advice == unix.MADV_POPULATE_WRITE) {
 		case faultOK:
 			return nil
-		case faultMapErr:
+		case faultMapErr, faultOOM:
 			return errNoMem
 		case faultAccErr:
 			return errInval

@@ -46,7 +46,7 @@ fi
 RFS=$WORK/rootfs
 mkdir -p "$RFS"/{bin,tmp,dev,proc,sys,etc,root,work}
 cp "$BUSYBOX" "$RFS/bin/busybox"
-for a in sh echo cat sleep id pwd env true false ls hostname touch grep kill umask; do
+for a in sh echo cat sleep id pwd env true false ls hostname touch grep kill umask head tr; do
 	ln -s busybox "$RFS/bin/$a"
 done
 echo 'root:x:0:0:root:/root:/bin/sh' >"$RFS/etc/passwd"
@@ -329,6 +329,9 @@ w=$status
 rs delete pz
 if [ "$w" -eq 137 ] && [ ! -e "$STATE/pz" ]; then pass "SIGKILL of a paused container"; else fail "SIGKILL of a paused container" "wait $w" "$err"; fi
 
+# Cgroups and resource limits (test/e2e/cgroup.sh).
+. "$ROOT/test/e2e/cgroup.sh"
+
 # A containerd-style 64-character id: the control socket's path is longer
 # than a unix socket address holds.
 LONG=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
@@ -521,7 +524,8 @@ if [ "$status" -eq 0 ] && [ "$out" = "ro" ] && [ "$(imagesum)" = "$before" ]; th
 # Nothing left: no state, no sandbox process of this test.
 left=$(ls "$STATE" 2>/dev/null)
 procs=$(pgrep -f "root=$STATE" || true)
-if [ -z "$left" ] && [ -z "$procs" ]; then pass "no leftovers"; else fail "no leftovers" "state: $left" "processes: $procs"; fi
+cgl=$(cgroup_leftovers)
+if [ -z "$left" ] && [ -z "$procs" ] && [ -z "$cgl" ]; then pass "no leftovers"; else fail "no leftovers" "state: $left" "processes: $procs" "cgroups: $cgl"; fi
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
