@@ -45,7 +45,7 @@ func Register(fs *flag.FlagSet) *Global {
 	fs.StringVar(&g.Log, "log", "", "file for runtime log messages")
 	fs.StringVar(&g.LogFmt, "log-format", "text", "log format: text or json (runc's log lines)")
 	fs.StringVar(&g.Overlay, "overlay", "root", "root filesystem overlay: root (writes stay in sandbox memory) or none")
-	fs.BoolVar(&g.SystemdCgroup, "systemd-cgroup", false, "accepted for runc compatibility; ignored")
+	fs.BoolVar(&g.SystemdCgroup, "systemd-cgroup", false, "place the container in a systemd-style cgroup path (slice:prefix:name)")
 	return g
 }
 
