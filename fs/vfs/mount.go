@@ -35,8 +35,12 @@ func (vfs *VirtualFilesystem) BindMount(source, target VirtualDentry, recursive 
 
 // cloneMount returns a detached mount of src's filesystem rooted at root.
 func (vfs *VirtualFilesystem) cloneMount(src *Mount, root *Dentry, opts MountOptions) *Mount {
+	if opts.Source == "" && opts.Type == "" {
+		// A bind mount describes itself as its source does.
+		opts.Source, opts.Type, opts.Data = src.source, src.fstype, src.data
+	}
 	root.IncRef()
-	m := &Mount{vfs: vfs, fs: src.fs, root: root, id: vfs.nextMountID.Add(1)}
+	m := &Mount{vfs: vfs, fs: src.fs, root: root, id: vfs.nextMountID.Add(1), source: opts.Source, fstype: opts.Type, data: opts.Data}
 	m.flags.Store(opts.bits())
 	return m
 }

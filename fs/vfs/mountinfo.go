@@ -12,6 +12,11 @@ type MountInfo struct {
 	// Mounts.
 	Point    string
 	ReadOnly bool
+	// Options are the mount's flags and descriptions.
+	Options MountOptions
+	// Source, Type and Data are the mount's descriptions (see
+	// MountOptions); empty means the filesystem's defaults.
+	Source, Type, Data string
 	// Root is the mount's root, for the device number (Stat.Dev). The
 	// reference is borrowed: it is valid while the mount is.
 	Root VirtualDentry
@@ -46,7 +51,8 @@ func (vfs *VirtualFilesystem) Mounts(root VirtualDentry) []MountInfo {
 		if covered[m] {
 			continue
 		}
-		mi := MountInfo{ID: m.id, Filesystem: m.fs, ReadOnly: m.ReadOnly(), Root: VirtualDentry{m, m.root}}
+		mi := MountInfo{ID: m.id, Filesystem: m.fs, ReadOnly: m.ReadOnly(), Root: VirtualDentry{m, m.root},
+			Options: m.Options(), Source: m.source, Type: m.fstype, Data: m.data}
 		if p := parentOf(m); p != nil {
 			mi.ParentID = p.id
 		} else {

@@ -52,6 +52,13 @@ type MountOptions struct {
 	NoDev bool
 	// NoExec makes exec of files on the mount fail with EACCES.
 	NoExec bool
+
+	// Source, Type and Data are how /proc/[pid]/mounts and mountinfo
+	// describe the mount: the "device" column, the filesystem type and
+	// the filesystem-specific options, as the mount's creator named them
+	// (config.json's source and type, a tmpfs's size=). Empty means the
+	// filesystem's own defaults. They never change the mount's behaviour.
+	Source, Type, Data string
 }
 
 // Per-mount flag bits of Mount.flags.
@@ -87,6 +94,8 @@ type Mount struct {
 	id   uint64
 	// flags are the mount* bits; remount changes them.
 	flags atomic.Uint32
+	// source, fstype and data are MountOptions' descriptions; immutable.
+	source, fstype, data string
 
 	// parent and point are protected by vfs.mountMu; nil for the root.
 	parent *Mount
@@ -119,7 +128,8 @@ func (m *Mount) NoExec() bool { return m.flags.Load()&mountNoExec != 0 }
 // Options returns the mount's flags.
 func (m *Mount) Options() MountOptions {
 	b := m.flags.Load()
-	return MountOptions{ReadOnly: b&mountReadOnly != 0, NoSuid: b&mountNoSuid != 0, NoDev: b&mountNoDev != 0, NoExec: b&mountNoExec != 0}
+	return MountOptions{ReadOnly: b&mountReadOnly != 0, NoSuid: b&mountNoSuid != 0, NoDev: b&mountNoDev != 0, NoExec: b&mountNoExec != 0,
+		Source: m.source, Type: m.fstype, Data: m.data}
 }
 
 // New returns an empty VirtualFilesystem; NewRootMount gives it a root.
@@ -144,7 +154,7 @@ func (vfs *VirtualFilesystem) newMount(fs Filesystem, opts MountOptions) (*Mount
 	if err != nil {
 		return nil, err
 	}
-	m := &Mount{vfs: vfs, fs: fs, id: vfs.nextMountID.Add(1)}
+	m := &Mount{vfs: vfs, fs: fs, id: vfs.nextMountID.Add(1), source: opts.Source, fstype: opts.Type, data: opts.Data}
 	m.flags.Store(opts.bits())
 	m.root = newDentry(ino, nil, "")
 	m.root.vfs = vfs

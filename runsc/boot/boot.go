@@ -43,6 +43,9 @@ type Config struct {
 	Rlimits map[int]unix.Rlimit
 	// NoNewPrivs sets no_new_privs on the init.
 	NoNewPrivs bool
+	// OCIMounts, if set, are config.json's mounts, masked and read-only
+	// paths, applied over the default tree (see mounts.go).
+	OCIMounts *OCIMounts
 	// Control, if set, makes this an OCI sandbox: the init is started
 	// only when asked over the control socket (see control.go).
 	Control *Control
@@ -135,6 +138,9 @@ func Run(c Config) (int, error) {
 	}
 	if err := fsys.mountDevpts(k); err != nil {
 		return 1, err
+	}
+	if err := fsys.applyOCIMounts(k, mf, c.OCIMounts); err != nil {
+		return 1, c.ready(err)
 	}
 
 	creds := c.credentials()
