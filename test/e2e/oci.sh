@@ -399,6 +399,9 @@ if [ "$status" -ne 0 ] && [ ! -e "$STATE/bad3" ]; then pass "missing rootfs"; el
 rs create --bundle "$B" "bad/id"
 if [ "$status" -ne 0 ]; then pass "invalid id"; else fail "invalid id"; fi
 
+# config.json's mounts, masked and read-only paths, mountinfo.
+. "$ROOT/test/e2e/oci_mounts.sh"
+
 # Nothing left: no state, no sandbox process of this test.
 left=$(ls "$STATE" 2>/dev/null)
 procs=$(pgrep -f "root=$STATE" || true)
