@@ -29,7 +29,7 @@ func (c bootContext) CopyOut(uint64, []byte) (int, error) { return 0, unix.EFAUL
 // NewSandboxRoot builds the mount tree: rootFS read-only at / (normally a
 // fs/gofer filesystem), tmpfs (mode 1777) at /tmp and /dev/shm, devfs at
 // /dev, empty read-only tmpfs at /proc and /sys. rootFS must contain the
-// directories tmp, dev, proc and sys. mf is normally the kernel's *memfile.MemoryFile. The returned root
+// directory dev; tmp, proc and sys are skipped where missing. mf is normally the kernel's *memfile.MemoryFile. The returned root
 // carries a reference for the caller (pass it to vfs.NewFSContext, then
 // DecRef it).
 func NewSandboxRoot(mf fsutil.MemoryFile, rootFS vfs.Filesystem) (*vfs.VirtualFilesystem, vfs.VirtualDentry, error) {
@@ -51,7 +51,13 @@ func NewSandboxRoot(mf fsutil.MemoryFile, rootFS vfs.Filesystem) (*vfs.VirtualFi
 		{"/sys", tmpfs.New(mf, tmpfs.Options{RootMode: 0o555, DevMinor: v.NewAnonDevMinor()}), vfs.MountOptions{ReadOnly: true}},
 	}
 	for _, m := range mounts {
-		if err := v.MountAt(ctx, root, m.path, m.fs, m.opts); err != nil {
+		err := v.MountAt(ctx, root, m.path, m.fs, m.opts)
+		if err == unix.ENOENT && m.path != "/dev" {
+			// A rootfs without the directory (an OCI bundle's) gets
+			// no default mount there; config.json may mount one.
+			continue
+		}
+		if err != nil {
 			root.DecRef()
 			return nil, vfs.VirtualDentry{}, fmt.Errorf("mounting %s on %s: %w", m.fs.Name(), m.path, err)
 		}

@@ -159,9 +159,9 @@ func ParseMounts(spec *specs.Spec) (*OCIMounts, error) {
 			if sm.Source == "" {
 				return nil, fmt.Errorf("mount %s: a bind mount needs a source", m.Destination)
 			}
-			if len(data) > 0 {
-				return nil, fmt.Errorf("mount %s: unsupported bind mount options %q", m.Destination, strings.Join(data, ","))
-			}
+			// Filesystem options mean nothing to a bind mount (Linux
+			// ignores mount(2)'s data with MS_BIND).
+			data = nil
 			m.GoferFD = FirstBindFD + nbind
 			nbind++
 		} else if !mountTypes[sm.Type] {

@@ -14,7 +14,7 @@ func TestParseMounts(t *testing.T) {
 			{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "strictatime", "mode=755", "size=65536k"}},
 			{Destination: "/a", Type: "bind", Source: "/host/a/", Options: []string{"ro", "nodev"}},
 			{Destination: "/b", Type: "none", Source: "rel", Options: []string{"rbind", "noexec", "rprivate"}},
-			{Destination: "/c", Source: "/host/c", Options: []string{"bind", "ro", "rw", "suid"}},
+			{Destination: "/c", Source: "/host/c", Options: []string{"bind", "ro", "rw", "suid", "mode=755"}},
 			{Destination: "/q", Type: "mqueue", Source: "mqueue"},
 		},
 		Linux: &specs.Linux{MaskedPaths: []string{"/proc/kcore"}, ReadonlyPaths: []string{"/proc/sys"}},
@@ -39,7 +39,7 @@ func TestParseMounts(t *testing.T) {
 	if !m[3].Bind || !m[3].Recursive || !m[3].Flags.NoExec || m[3].Type != "bind" || m[3].GoferFD != FirstBindFD+1 {
 		t.Errorf("rbind: %+v", m[3])
 	}
-	if m[4].Flags.ReadOnly || m[4].Flags.NoSuid || m[4].GoferFD != FirstBindFD+2 {
+	if m[4].Flags.ReadOnly || m[4].Flags.NoSuid || m[4].GoferFD != FirstBindFD+2 || m[4].Data != "" {
 		t.Errorf("later options win: %+v", m[4])
 	}
 	if BindSource(spec.Mounts[3], "/bundle") != "/bundle/rel" || BindSource(spec.Mounts[2], "/bundle") != "/host/a" {
@@ -56,7 +56,6 @@ func TestParseMountsErrors(t *testing.T) {
 		{specs.Mount{Destination: "/x", Type: "ext4", Source: "/dev/sda"}, "unsupported filesystem type"},
 		{specs.Mount{Destination: "/x", Type: "", Source: "x"}, "unsupported filesystem type"},
 		{specs.Mount{Destination: "/x", Type: "bind", Options: []string{"ro"}}, "needs a source"},
-		{specs.Mount{Destination: "/x", Type: "bind", Source: "/s", Options: []string{"size=1"}}, "unsupported bind mount options"},
 		{specs.Mount{Destination: "/x", Type: "tmpfs", Options: []string{"size=lots"}}, "bad tmpfs options"},
 		{specs.Mount{Destination: "/x", Type: "tmpfs", Options: []string{"bogus"}}, "bad tmpfs options"},
 	} {
