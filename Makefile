@@ -25,7 +25,7 @@ TEST_CFLAGS   := -O2 -Wall -Werror
 RUNSC_DEP     := $(if $(findstring $(CURDIR)/bin/runsc,$(RUNSC)),build)
 
 .PHONY: all help build vdso deps deps-demo deps-test deps-bench demo test fmt-check vet \
-	gotest syscall-build syscall-tests syscall-tests-native smoke oci goprog bench clean
+	gotest syscall-build syscall-tests syscall-tests-native smoke oci conformance goprog bench clean
 
 all: build
 
@@ -39,6 +39,7 @@ help:
 	@echo "make syscall-tests-native  C tests natively only (checks the tests)"
 	@echo "make smoke                 real programs natively and under \$$RUNSC"
 	@echo "make oci                   bin/runsc as an OCI runtime on busybox bundles"
+	@echo "make conformance [T=mounts] runtime-tools' OCI validation programs (RUNTIME=runc to compare)"
 	@echo "make bench                 microbenchmarks: native, runc, gVisor, Rampart"
 
 build:
@@ -117,6 +118,11 @@ smoke: $(RUNSC_DEP) goprog bin/ptydrive
 # busybox bundles.
 oci: build
 	test/e2e/oci.sh
+
+# conformance runs opencontainers/runtime-tools' validation programs
+# against bin/runsc (or $(RUNTIME)); not part of test.
+conformance: build
+	test/conformance/run.sh
 
 # goprog is the smoke tests' static Go program.
 goprog:
