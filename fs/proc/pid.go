@@ -642,8 +642,8 @@ func genMountinfo(ctx vfs.Context, n *inode) ([]byte, error) {
 		if st, err := mi.Root.Dentry().Inode().Stat(ctx); err == nil {
 			dev = st.Dev
 		}
-		fmt.Fprintf(&b, "%d %d %d:%d / %s %s - %s %s %s\n", mi.ID, mi.ParentID, unix.Major(dev), unix.Minor(dev),
-			escapeMountPath(mi.Point), mountOptions(mi), mountType(mi), escapeMountPath(mountSource(mi)), superOptions(mi))
+		fmt.Fprintf(&b, "%d %d %d:%d %s %s %s - %s %s %s\n", mi.ID, mi.ParentID, unix.Major(dev), unix.Minor(dev),
+			escapeMountPath(mi.FSRoot), escapeMountPath(mi.Point), mountOptions(mi), mountType(mi), escapeMountPath(mountSource(mi)), superOptions(mi))
 	}
 	return b.Bytes(), nil
 }

@@ -20,6 +20,9 @@ type MountInfo struct {
 	// Root is the mount's root, for the device number (Stat.Dev). The
 	// reference is borrowed: it is valid while the mount is.
 	Root VirtualDentry
+	// FSRoot is the path of the mount's root within its filesystem:
+	// "/" but for bind mounts of a subtree (mountinfo's fourth field).
+	FSRoot string
 }
 
 // Mounts lists the mounts visible from root in mount order (by id),
@@ -63,7 +66,22 @@ func (vfs *VirtualFilesystem) Mounts(root VirtualDentry) []MountInfo {
 	vfs.mountMu.RUnlock()
 	for i := range out {
 		out[i].Point = vfs.PathnameWithin(root, out[i].Root)
+		out[i].FSRoot = vfs.pathInFilesystem(out[i].Root.dentry)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
+}
+
+// pathInFilesystem returns the path of d from its filesystem's root.
+func (vfs *VirtualFilesystem) pathInFilesystem(d *Dentry) string {
+	vfs.renameMu.RLock()
+	defer vfs.renameMu.RUnlock()
+	p := ""
+	for ; d.parent != nil; d = d.parent {
+		p = "/" + d.name + p
+	}
+	if p == "" {
+		return "/"
+	}
+	return p
 }
