@@ -18,7 +18,8 @@ cd "$(dirname "$0")/../.."
 ROOT=$PWD
 RUNTIME=${RUNTIME:-$ROOT/bin/runsc}
 case "$RUNTIME" in /*) ;; *) RUNTIME=$(command -v "$RUNTIME") || { echo "run.sh: no runtime $RUNTIME"; exit 1; } ;; esac
-DIR=${CONFORMANCE_DIR:-$ROOT/bin/conformance}
+# Outside the tree: runtime-tools' sources would otherwise be seen by gofmt.
+DIR=${CONFORMANCE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/rampart-conformance}
 LIMIT=${CONFORMANCE_TIMEOUT:-120}
 ONLY=${T:-}
 VERSION=v0.9.0
