@@ -39,8 +39,11 @@ func (vfs *VirtualFilesystem) cloneMount(src *Mount, root *Dentry, opts MountOpt
 		// A bind mount describes itself as its source does.
 		opts.Source, opts.Type, opts.Data = src.source, src.fstype, src.data
 	}
+	if opts.FSRoot == "" {
+		opts.FSRoot = src.fsroot
+	}
 	root.IncRef()
-	m := &Mount{vfs: vfs, fs: src.fs, root: root, id: vfs.nextMountID.Add(1), source: opts.Source, fstype: opts.Type, data: opts.Data}
+	m := &Mount{vfs: vfs, fs: src.fs, root: root, id: vfs.nextMountID.Add(1), source: opts.Source, fstype: opts.Type, data: opts.Data, fsroot: opts.FSRoot}
 	m.flags.Store(opts.bits())
 	return m
 }

@@ -1,6 +1,9 @@
 package vfs
 
-import "sort"
+import (
+	"path"
+	"sort"
+)
 
 // MountInfo describes one visible mount, for /proc/[pid]/mounts and
 // mountinfo.
@@ -21,7 +24,8 @@ type MountInfo struct {
 	// reference is borrowed: it is valid while the mount is.
 	Root VirtualDentry
 	// FSRoot is the path of the mount's root within its filesystem:
-	// "/" but for bind mounts of a subtree (mountinfo's fourth field).
+	// "/" but for bind mounts of a subtree (mountinfo's fourth field),
+	// below MountOptions.FSRoot if the mount's creator gave one.
 	FSRoot string
 }
 
@@ -67,6 +71,9 @@ func (vfs *VirtualFilesystem) Mounts(root VirtualDentry) []MountInfo {
 	for i := range out {
 		out[i].Point = vfs.PathnameWithin(root, out[i].Root)
 		out[i].FSRoot = vfs.pathInFilesystem(out[i].Root.dentry)
+		if r := out[i].Root.mount.fsroot; r != "" {
+			out[i].FSRoot = path.Join(r, out[i].FSRoot)
+		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out

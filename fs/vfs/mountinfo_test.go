@@ -32,7 +32,7 @@ func TestMountsDescriptions(t *testing.T) {
 		}
 		opts := vfs.MountOptions{ReadOnly: true}
 		if p == "/c" {
-			opts.Source = "/host/dir"
+			opts.Source, opts.FSRoot = "/host/dir", "/host"
 		}
 		if err := e.vfs.BindMount(src, dst, false, opts); err != nil {
 			t.Fatal(err)
@@ -50,7 +50,7 @@ func TestMountsDescriptions(t *testing.T) {
 		{"/", "", "", "", "/", false, false},
 		{"/a", "shm", "mqueue", "size=1k", "/", false, true},
 		{"/b", "shm", "mqueue", "size=1k", "/sub", true, false},
-		{"/c", "/host/dir", "", "", "/sub", true, false},
+		{"/c", "/host/dir", "", "", "/host/sub", true, false},
 	}
 	for i, w := range want {
 		m := ms[i]

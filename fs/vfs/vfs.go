@@ -59,6 +59,10 @@ type MountOptions struct {
 	// (config.json's source and type, a tmpfs's size=). Empty means the
 	// filesystem's own defaults. They never change the mount's behaviour.
 	Source, Type, Data string
+	// FSRoot is where the filesystem's root lies in the tree it comes
+	// from, for mountinfo's root field: a gofer filesystem serving the
+	// host's /etc is "/etc" (as runc's bind mount shows it). Empty is "/".
+	FSRoot string
 }
 
 // Per-mount flag bits of Mount.flags.
@@ -94,8 +98,9 @@ type Mount struct {
 	id   uint64
 	// flags are the mount* bits; remount changes them.
 	flags atomic.Uint32
-	// source, fstype and data are MountOptions' descriptions; immutable.
-	source, fstype, data string
+	// source, fstype, data and fsroot are MountOptions' descriptions;
+	// immutable.
+	source, fstype, data, fsroot string
 
 	// parent and point are protected by vfs.mountMu; nil for the root.
 	parent *Mount
@@ -129,7 +134,7 @@ func (m *Mount) NoExec() bool { return m.flags.Load()&mountNoExec != 0 }
 func (m *Mount) Options() MountOptions {
 	b := m.flags.Load()
 	return MountOptions{ReadOnly: b&mountReadOnly != 0, NoSuid: b&mountNoSuid != 0, NoDev: b&mountNoDev != 0, NoExec: b&mountNoExec != 0,
-		Source: m.source, Type: m.fstype, Data: m.data}
+		Source: m.source, Type: m.fstype, Data: m.data, FSRoot: m.fsroot}
 }
 
 // New returns an empty VirtualFilesystem; NewRootMount gives it a root.
@@ -154,7 +159,7 @@ func (vfs *VirtualFilesystem) newMount(fs Filesystem, opts MountOptions) (*Mount
 	if err != nil {
 		return nil, err
 	}
-	m := &Mount{vfs: vfs, fs: fs, id: vfs.nextMountID.Add(1), source: opts.Source, fstype: opts.Type, data: opts.Data}
+	m := &Mount{vfs: vfs, fs: fs, id: vfs.nextMountID.Add(1), source: opts.Source, fstype: opts.Type, data: opts.Data, fsroot: opts.FSRoot}
 	m.flags.Store(opts.bits())
 	m.root = newDentry(ino, nil, "")
 	m.root.vfs = vfs

@@ -444,6 +444,9 @@ func (mt *mounter) bind(m *Mount, opts vfs.MountOptions) error {
 		c.Close()
 		return fmt.Errorf("source %s: neither a directory, a regular file nor a device", m.Source)
 	}
+	// mountinfo's root field of a bind mount is its source's path, as
+	// runc's shows it (runtime-tools compares its base name).
+	opts.FSRoot = path.Join("/", m.Source)
 	gfs, err := gofer.New(mt.mf, c)
 	if err != nil {
 		c.Close()
