@@ -1,6 +1,7 @@
 package vfs_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/rampart-sandbox/rampart/fs/tmpfs"
@@ -58,5 +59,32 @@ func TestMountsDescriptions(t *testing.T) {
 			m.ReadOnly != w.ro || m.Options.NoExec != w.noexec {
 			t.Errorf("mount %d: %+v, want %+v", i, m, w)
 		}
+	}
+}
+
+// A recursive bind of a tree onto a directory inside it copies the tree's
+// mounts once (mount --rbind / /target), not itself.
+func TestRecursiveBindIntoItself(t *testing.T) {
+	e := newEnv(t)
+	e.mkdir(rootCtx, "/a", 0o755)
+	e.mkdir(rootCtx, "/target", 0o755)
+	fs := tmpfs.New(e.mf, tmpfs.Options{RootMode: 0o755, DevMinor: e.vfs.NewAnonDevMinor()})
+	if err := e.vfs.MountAt(rootCtx, e.root, "/a", fs, vfs.MountOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	dst, err := e.vfs.GetDentryAt(rootCtx, e.pop("/target", true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dst.DecRef()
+	if err := e.vfs.BindMount(e.root, dst, true, vfs.MountOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var points []string
+	for _, m := range e.vfs.Mounts(e.root) {
+		points = append(points, m.Point)
+	}
+	if got := strings.Join(points, " "); got != "/ /a /target /target/a" {
+		t.Fatalf("mounts: %s", got)
 	}
 }
