@@ -26,6 +26,9 @@ func (vfs *VirtualFilesystem) BindMount(source, target VirtualDentry, recursive 
 	if source.dentry.IsDeleted() || target.dentry.IsDeleted() {
 		return unix.ENOENT
 	}
+	if source.mount.unbindable.Load() {
+		return unix.EINVAL
+	}
 	// The mounts to copy are those before the new one is attached: a
 	// recursive bind of a tree onto a point inside it (mount --rbind /
 	// /target) copies the tree once, not itself forever (Linux's
@@ -107,7 +110,7 @@ func (vfs *VirtualFilesystem) submountTree(src *Mount, srcRoot *Dentry) []mountT
 	sort.Slice(kids, func(i, j int) bool { return kids[i].id < kids[j].id })
 	var out []mountTree
 	for _, c := range kids {
-		if !vfs.isBelow(c.point, srcRoot) {
+		if c.unbindable.Load() || !vfs.isBelow(c.point, srcRoot) {
 			continue
 		}
 		out = append(out, mountTree{m: c, kids: vfs.submountTree(c, c.root)})

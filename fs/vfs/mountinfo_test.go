@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/rampart-sandbox/rampart/fs/tmpfs"
 	"github.com/rampart-sandbox/rampart/fs/vfs"
 )
@@ -86,5 +88,45 @@ func TestRecursiveBindIntoItself(t *testing.T) {
 	}
 	if got := strings.Join(points, " "); got != "/ /a /target /target/a" {
 		t.Fatalf("mounts: %s", got)
+	}
+}
+
+// An unbindable mount cannot be bound (EINVAL) and a recursive bind of a
+// tree leaves it out.
+func TestUnbindable(t *testing.T) {
+	e := newEnv(t)
+	e.mkdir(rootCtx, "/a", 0o755)
+	e.mkdir(rootCtx, "/t", 0o755)
+	fs := tmpfs.New(e.mf, tmpfs.Options{RootMode: 0o755, DevMinor: e.vfs.NewAnonDevMinor()})
+	if err := e.vfs.MountAt(rootCtx, e.root, "/a", fs, vfs.MountOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	a, err := e.vfs.GetDentryAt(rootCtx, e.pop("/a", true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.DecRef()
+	dst, err := e.vfs.GetDentryAt(rootCtx, e.pop("/t", true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dst.DecRef()
+	a.Mount().SetUnbindable(true)
+	if err := e.vfs.BindMount(a, dst, false, vfs.MountOptions{}); err != unix.EINVAL {
+		t.Fatalf("bind of an unbindable mount: %v, want EINVAL", err)
+	}
+	if err := e.vfs.BindMount(e.root, dst, true, vfs.MountOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var points []string
+	for _, m := range e.vfs.Mounts(e.root) {
+		points = append(points, m.Point)
+	}
+	if got := strings.Join(points, " "); got != "/ /a /t" {
+		t.Fatalf("mounts: %s", got)
+	}
+	e.root.Mount().SetUnbindable(true)
+	if err := e.vfs.BindMount(e.root, a, true, vfs.MountOptions{}); err != unix.EINVAL {
+		t.Fatalf("rbind of an unbindable root: %v, want EINVAL", err)
 	}
 }

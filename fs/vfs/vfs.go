@@ -101,6 +101,9 @@ type Mount struct {
 	// source, fstype, data and fsroot are MountOptions' descriptions;
 	// immutable.
 	source, fstype, data, fsroot string
+	// unbindable is MS_UNBINDABLE propagation: a bind mount of anything
+	// on this mount is EINVAL, and recursive bind mounts skip it.
+	unbindable atomic.Bool
 
 	// parent and point are protected by vfs.mountMu; nil for the root.
 	parent *Mount
@@ -111,6 +114,10 @@ type Mount struct {
 	// in use is EBUSY for umount2 without MNT_DETACH, as on Linux.
 	users atomic.Int64
 }
+
+// SetUnbindable sets or clears MS_UNBINDABLE propagation on the mount
+// (config.json's linux.rootfsPropagation "unbindable" for the root).
+func (m *Mount) SetUnbindable(u bool) { m.unbindable.Store(u) }
 
 // Filesystem returns the mounted filesystem.
 func (m *Mount) Filesystem() Filesystem { return m.fs }

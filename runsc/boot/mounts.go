@@ -43,6 +43,10 @@ type OCIMounts struct {
 	Mounts        []Mount
 	MaskedPaths   []string
 	ReadonlyPaths []string
+	// RootUnbindable is linux.rootfsPropagation "unbindable": the root
+	// cannot be bind-mounted. (The sandbox has one mount namespace and no
+	// peers, so shared, slave and private all behave as private.)
+	RootUnbindable bool
 }
 
 // Mount is one entry of config.json's mounts, parsed.
@@ -130,6 +134,13 @@ func ParseMounts(spec *specs.Spec) (*OCIMounts, error) {
 	if spec.Linux != nil {
 		om.MaskedPaths = spec.Linux.MaskedPaths
 		om.ReadonlyPaths = spec.Linux.ReadonlyPaths
+		switch spec.Linux.RootfsPropagation {
+		case "", "shared", "rshared", "slave", "rslave", "private", "rprivate":
+		case "unbindable", "runbindable":
+			om.RootUnbindable = true
+		default:
+			return nil, fmt.Errorf("linux.rootfsPropagation: unknown mode %q", spec.Linux.RootfsPropagation)
+		}
 	}
 	nbind := 0
 	for _, sm := range spec.Mounts {
@@ -237,6 +248,9 @@ func (f *filesystems) applyOCIMounts(k *kernel.Kernel, mf *memfile.MemoryFile, o
 		if err := mt.readonly(p); err != nil {
 			return fmt.Errorf("read-only path %s: %w", p, err)
 		}
+	}
+	if om.RootUnbindable {
+		f.root.Mount().SetUnbindable(true)
 	}
 	return nil
 }

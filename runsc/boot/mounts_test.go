@@ -17,13 +17,13 @@ func TestParseMounts(t *testing.T) {
 			{Destination: "/c", Source: "/host/c", Options: []string{"bind", "ro", "rw", "suid", "mode=755"}},
 			{Destination: "/q", Type: "mqueue", Source: "mqueue"},
 		},
-		Linux: &specs.Linux{MaskedPaths: []string{"/proc/kcore"}, ReadonlyPaths: []string{"/proc/sys"}},
+		Linux: &specs.Linux{MaskedPaths: []string{"/proc/kcore"}, ReadonlyPaths: []string{"/proc/sys"}, RootfsPropagation: "runbindable"},
 	}
 	om, err := ParseMounts(spec)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(om.Mounts) != 6 || om.MaskedPaths[0] != "/proc/kcore" || om.ReadonlyPaths[0] != "/proc/sys" {
+	if len(om.Mounts) != 6 || om.MaskedPaths[0] != "/proc/kcore" || om.ReadonlyPaths[0] != "/proc/sys" || !om.RootUnbindable {
 		t.Fatalf("parsed %+v", om)
 	}
 	m := om.Mounts
@@ -63,5 +63,8 @@ func TestParseMountsErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%+v: %v, want %q", tc.m, err, tc.want)
 		}
+	}
+	if _, err := ParseMounts(&specs.Spec{Linux: &specs.Linux{RootfsPropagation: "sideways"}}); err == nil {
+		t.Errorf("unknown rootfsPropagation accepted")
 	}
 }
