@@ -25,7 +25,7 @@ TEST_CFLAGS   := -O2 -Wall -Werror
 RUNSC_DEP     := $(if $(findstring $(CURDIR)/bin/runsc,$(RUNSC)),build)
 
 .PHONY: all help build vdso deps deps-demo deps-test deps-bench demo test fmt-check vet \
-	gotest syscall-build syscall-tests syscall-tests-rootfs syscall-tests-native smoke oci network goprog bench clean \
+	gotest syscall-build syscall-tests syscall-tests-rootfs syscall-tests-native smoke oci network conformance goprog bench clean \
 	systrap-stub syscall-tests-systrap smoke-systrap test-systrap
 
 all: build
@@ -42,6 +42,7 @@ help:
 	@echo "make smoke                 real programs natively and under \$$RUNSC"
 	@echo "make network               network e2e: --network=none and --network=host"
 	@echo "make oci                   bin/runsc as an OCI runtime on busybox bundles"
+	@echo "make conformance [T=mounts] runtime-tools' OCI validation programs (RUNTIME=runc to compare)"
 	@echo "make bench                 microbenchmarks: native, runc, gVisor, Rampart (ptrace, systrap)"
 	@echo "make test-systrap          syscall and smoke tests with --platform=systrap"
 	@echo "make systrap-stub          rebuild the systrap stub blob (needs gcc)"
@@ -164,6 +165,11 @@ network: build
 # busybox bundles.
 oci: build bin/consoledrive
 	test/e2e/oci.sh
+
+# conformance runs opencontainers/runtime-tools' validation programs
+# against bin/runsc (or $(RUNTIME)); not part of test.
+conformance: build
+	test/conformance/run.sh
 
 # goprog is the smoke tests' static Go program.
 goprog:

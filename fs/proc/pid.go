@@ -533,14 +533,50 @@ func (fs *Filesystem) callerRoot(ctx vfs.Context) vfs.VirtualDentry {
 
 // mountOptions returns the mount options column of a mount.
 func mountOptions(mi *vfs.MountInfo) string {
+	s := "rw"
 	if mi.ReadOnly {
-		return "ro,relatime"
+		s = "ro"
 	}
-	return "rw,relatime"
+	if mi.Options.NoSuid {
+		s += ",nosuid"
+	}
+	if mi.Options.NoDev {
+		s += ",nodev"
+	}
+	if mi.Options.NoExec {
+		s += ",noexec"
+	}
+	return s + ",relatime"
 }
 
-// mountSource returns the "device" column of a mount.
+// superOptions returns the filesystem-specific options column of
+// mountinfo (and the options of /proc/mounts after the per-mount ones).
+func superOptions(mi *vfs.MountInfo) string {
+	s := "rw"
+	if mi.ReadOnly {
+		s = "ro"
+	}
+	if mi.Data != "" {
+		s += "," + mi.Data
+	}
+	return s
+}
+
+// mountType returns the filesystem type column of a mount: the name its
+// creator gave it (config.json's type) or the filesystem's own.
+func mountType(mi *vfs.MountInfo) string {
+	if mi.Type != "" {
+		return mi.Type
+	}
+	return mi.Filesystem.Name()
+}
+
+// mountSource returns the "device" column of a mount: the source its
+// creator gave it (config.json's source), or the filesystem's default.
 func mountSource(mi *vfs.MountInfo) string {
+	if mi.Source != "" {
+		return mi.Source
+	}
 	switch name := mi.Filesystem.Name(); name {
 	case "devtmpfs":
 		return "udev"
@@ -586,7 +622,11 @@ func genMounts(ctx vfs.Context, n *inode) ([]byte, error) {
 	var b bytes.Buffer
 	for i := range ms {
 		mi := &ms[i]
-		fmt.Fprintf(&b, "%s %s %s %s 0 0\n", mountSource(mi), escapeMountPath(mi.Point), mi.Filesystem.Name(), mountOptions(mi))
+		opts := mountOptions(mi)
+		if mi.Data != "" {
+			opts += "," + mi.Data
+		}
+		fmt.Fprintf(&b, "%s %s %s %s 0 0\n", escapeMountPath(mountSource(mi)), escapeMountPath(mi.Point), mountType(mi), opts)
 	}
 	return b.Bytes(), nil
 }
@@ -603,12 +643,8 @@ func genMountinfo(ctx vfs.Context, n *inode) ([]byte, error) {
 		if st, err := mi.Root.Dentry().Inode().Stat(ctx); err == nil {
 			dev = st.Dev
 		}
-		super := "rw"
-		if mi.ReadOnly {
-			super = "ro"
-		}
-		fmt.Fprintf(&b, "%d %d %d:%d / %s %s - %s %s %s\n", mi.ID, mi.ParentID, unix.Major(dev), unix.Minor(dev),
-			escapeMountPath(mi.Point), mountOptions(mi), mi.Filesystem.Name(), mountSource(mi), super)
+		fmt.Fprintf(&b, "%d %d %d:%d %s %s %s - %s %s %s\n", mi.ID, mi.ParentID, unix.Major(dev), unix.Minor(dev),
+			escapeMountPath(mi.FSRoot), escapeMountPath(mi.Point), mountOptions(mi), mountType(mi), escapeMountPath(mountSource(mi)), superOptions(mi))
 	}
 	return b.Bytes(), nil
 }
@@ -621,7 +657,7 @@ func genMountstats(ctx vfs.Context, n *inode) ([]byte, error) {
 	var b bytes.Buffer
 	for i := range ms {
 		mi := &ms[i]
-		fmt.Fprintf(&b, "device %s mounted on %s with fstype %s\n", mountSource(mi), escapeMountPath(mi.Point), mi.Filesystem.Name())
+		fmt.Fprintf(&b, "device %s mounted on %s with fstype %s\n", escapeMountPath(mountSource(mi)), escapeMountPath(mi.Point), mountType(mi))
 	}
 	return b.Bytes(), nil
 }

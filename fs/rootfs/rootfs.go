@@ -52,8 +52,9 @@ var mountPoints = []string{"/tmp", "/dev", "/proc", "/sys"}
 // NewSandboxRoot builds the mount tree: rootFS at / (normally a fs/gofer
 // filesystem) as opts say, tmpfs (mode 1777) at /tmp and /dev/shm, devfs
 // at /dev, empty read-only tmpfs at /proc and /sys. rootFS must contain the
-// directories tmp, dev, proc and sys, unless the overlay creates them in
-// its upper layer. mf is normally the kernel's *memfile.MemoryFile. The
+// directory dev, unless the overlay creates it in its upper layer; tmp,
+// proc and sys are skipped where missing (an OCI bundle's rootfs may lack
+// them; config.json may mount them). mf is normally the kernel's *memfile.MemoryFile. The
 // returned root carries a reference for the caller (pass it to
 // vfs.NewFSContext, then DecRef it).
 func NewSandboxRoot(mf fsutil.MemoryFile, rootFS vfs.Filesystem, opts RootOptions) (*vfs.VirtualFilesystem, vfs.VirtualDentry, error) {
@@ -96,7 +97,13 @@ func NewSandboxRoot(mf fsutil.MemoryFile, rootFS vfs.Filesystem, opts RootOption
 		if (m.path == "/tmp" || m.path == "/dev/shm") && opts.TmpOnRoot {
 			continue
 		}
-		if err := v.MountAt(ctx, root, m.path, m.fs, m.opts); err != nil {
+		err := v.MountAt(ctx, root, m.path, m.fs, m.opts)
+		if err == unix.ENOENT && m.path != "/dev" {
+			// A rootfs without the directory (an OCI bundle's) gets
+			// no default mount there; config.json may mount one.
+			continue
+		}
+		if err != nil {
 			root.DecRef()
 			return nil, vfs.VirtualDentry{}, fmt.Errorf("mounting %s on %s: %w", m.fs.Name(), m.path, err)
 		}

@@ -1,6 +1,10 @@
 package vfs
 
-import "golang.org/x/sys/unix"
+import (
+	"sort"
+
+	"golang.org/x/sys/unix"
+)
 
 // This file holds the mount operations an application may ask for with
 // mount(2) and umount2(2): bind mounts, remounts and lazy unmounts. The
@@ -22,21 +26,37 @@ func (vfs *VirtualFilesystem) BindMount(source, target VirtualDentry, recursive 
 	if source.dentry.IsDeleted() || target.dentry.IsDeleted() {
 		return unix.ENOENT
 	}
+	if source.mount.unbindable.Load() {
+		return unix.EINVAL
+	}
+	// The mounts to copy are those before the new one is attached: a
+	// recursive bind of a tree onto a point inside it (mount --rbind /
+	// /target) copies the tree once, not itself forever (Linux's
+	// copy_tree also copies first).
+	var tree []mountTree
+	if recursive && source.dentry.IsDir() {
+		tree = vfs.submountTree(source.mount, source.dentry)
+	}
 	m := vfs.cloneMount(source.mount, source.dentry, opts)
 	if err := vfs.attach(m, target); err != nil {
 		m.root.decRef()
 		return err
 	}
-	if recursive && source.dentry.IsDir() {
-		vfs.copySubmounts(source.mount, source.dentry, m)
-	}
+	vfs.attachTree(tree, m)
 	return nil
 }
 
 // cloneMount returns a detached mount of src's filesystem rooted at root.
 func (vfs *VirtualFilesystem) cloneMount(src *Mount, root *Dentry, opts MountOptions) *Mount {
+	if opts.Source == "" && opts.Type == "" {
+		// A bind mount describes itself as its source does.
+		opts.Source, opts.Type, opts.Data = src.source, src.fstype, src.data
+	}
+	if opts.FSRoot == "" {
+		opts.FSRoot = src.fsroot
+	}
 	root.IncRef()
-	m := &Mount{vfs: vfs, fs: src.fs, root: root, id: vfs.nextMountID.Add(1)}
+	m := &Mount{vfs: vfs, fs: src.fs, root: root, id: vfs.nextMountID.Add(1), source: opts.Source, fstype: opts.Type, data: opts.Data, fsroot: opts.FSRoot}
 	m.flags.Store(opts.bits())
 	return m
 }
@@ -69,9 +89,16 @@ func (vfs *VirtualFilesystem) isBelow(d, root *Dentry) bool {
 	return false
 }
 
-// copySubmounts replicates the mounts on src below srcRoot onto dst (whose
-// root is srcRoot), recursively, keeping each one's flags.
-func (vfs *VirtualFilesystem) copySubmounts(src *Mount, srcRoot *Dentry, dst *Mount) {
+// mountTree is a mount and the mounts below it, as submountTree found
+// them.
+type mountTree struct {
+	m    *Mount
+	kids []mountTree
+}
+
+// submountTree returns the mounts on src below srcRoot, recursively, in
+// mount order.
+func (vfs *VirtualFilesystem) submountTree(src *Mount, srcRoot *Dentry) []mountTree {
 	vfs.mountMu.RLock()
 	var kids []*Mount
 	for k, c := range vfs.mounts {
@@ -80,16 +107,27 @@ func (vfs *VirtualFilesystem) copySubmounts(src *Mount, srcRoot *Dentry, dst *Mo
 		}
 	}
 	vfs.mountMu.RUnlock()
+	sort.Slice(kids, func(i, j int) bool { return kids[i].id < kids[j].id })
+	var out []mountTree
 	for _, c := range kids {
-		if !vfs.isBelow(c.point, srcRoot) {
+		if c.unbindable.Load() || !vfs.isBelow(c.point, srcRoot) {
 			continue
 		}
-		n := vfs.cloneMount(c, c.root, c.Options())
-		if err := vfs.attach(n, VirtualDentry{dst, c.point}); err != nil {
+		out = append(out, mountTree{m: c, kids: vfs.submountTree(c, c.root)})
+	}
+	return out
+}
+
+// attachTree replicates tree (mounts on a mount of dst's filesystem) onto
+// dst, keeping each one's flags.
+func (vfs *VirtualFilesystem) attachTree(tree []mountTree, dst *Mount) {
+	for _, t := range tree {
+		n := vfs.cloneMount(t.m, t.m.root, t.m.Options())
+		if err := vfs.attach(n, VirtualDentry{dst, t.m.point}); err != nil {
 			n.root.decRef()
 			continue
 		}
-		vfs.copySubmounts(c, c.root, n)
+		vfs.attachTree(t.kids, n)
 	}
 }
 

@@ -1,6 +1,9 @@
 package vfs
 
-import "sort"
+import (
+	"path"
+	"sort"
+)
 
 // MountInfo describes one visible mount, for /proc/[pid]/mounts and
 // mountinfo.
@@ -12,9 +15,18 @@ type MountInfo struct {
 	// Mounts.
 	Point    string
 	ReadOnly bool
+	// Options are the mount's flags and descriptions.
+	Options MountOptions
+	// Source, Type and Data are the mount's descriptions (see
+	// MountOptions); empty means the filesystem's defaults.
+	Source, Type, Data string
 	// Root is the mount's root, for the device number (Stat.Dev). The
 	// reference is borrowed: it is valid while the mount is.
 	Root VirtualDentry
+	// FSRoot is the path of the mount's root within its filesystem:
+	// "/" but for bind mounts of a subtree (mountinfo's fourth field),
+	// below MountOptions.FSRoot if the mount's creator gave one.
+	FSRoot string
 }
 
 // Mounts lists the mounts visible from root in mount order (by id),
@@ -46,7 +58,8 @@ func (vfs *VirtualFilesystem) Mounts(root VirtualDentry) []MountInfo {
 		if covered[m] {
 			continue
 		}
-		mi := MountInfo{ID: m.id, Filesystem: m.fs, ReadOnly: m.ReadOnly(), Root: VirtualDentry{m, m.root}}
+		mi := MountInfo{ID: m.id, Filesystem: m.fs, ReadOnly: m.ReadOnly(), Root: VirtualDentry{m, m.root},
+			Options: m.Options(), Source: m.source, Type: m.fstype, Data: m.data}
 		if p := parentOf(m); p != nil {
 			mi.ParentID = p.id
 		} else {
@@ -57,7 +70,25 @@ func (vfs *VirtualFilesystem) Mounts(root VirtualDentry) []MountInfo {
 	vfs.mountMu.RUnlock()
 	for i := range out {
 		out[i].Point = vfs.PathnameWithin(root, out[i].Root)
+		out[i].FSRoot = vfs.pathInFilesystem(out[i].Root.dentry)
+		if r := out[i].Root.mount.fsroot; r != "" {
+			out[i].FSRoot = path.Join(r, out[i].FSRoot)
+		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
+}
+
+// pathInFilesystem returns the path of d from its filesystem's root.
+func (vfs *VirtualFilesystem) pathInFilesystem(d *Dentry) string {
+	vfs.renameMu.RLock()
+	defer vfs.renameMu.RUnlock()
+	p := ""
+	for ; d.parent != nil; d = d.parent {
+		p = "/" + d.name + p
+	}
+	if p == "" {
+		return "/"
+	}
+	return p
 }

@@ -52,6 +52,17 @@ type MountOptions struct {
 	NoDev bool
 	// NoExec makes exec of files on the mount fail with EACCES.
 	NoExec bool
+
+	// Source, Type and Data are how /proc/[pid]/mounts and mountinfo
+	// describe the mount: the "device" column, the filesystem type and
+	// the filesystem-specific options, as the mount's creator named them
+	// (config.json's source and type, a tmpfs's size=). Empty means the
+	// filesystem's own defaults. They never change the mount's behaviour.
+	Source, Type, Data string
+	// FSRoot is where the filesystem's root lies in the tree it comes
+	// from, for mountinfo's root field: a gofer filesystem serving the
+	// host's /etc is "/etc" (as runc's bind mount shows it). Empty is "/".
+	FSRoot string
 }
 
 // Per-mount flag bits of Mount.flags.
@@ -87,6 +98,12 @@ type Mount struct {
 	id   uint64
 	// flags are the mount* bits; remount changes them.
 	flags atomic.Uint32
+	// source, fstype, data and fsroot are MountOptions' descriptions;
+	// immutable.
+	source, fstype, data, fsroot string
+	// unbindable is MS_UNBINDABLE propagation: a bind mount of anything
+	// on this mount is EINVAL, and recursive bind mounts skip it.
+	unbindable atomic.Bool
 
 	// parent and point are protected by vfs.mountMu; nil for the root.
 	parent *Mount
@@ -97,6 +114,10 @@ type Mount struct {
 	// in use is EBUSY for umount2 without MNT_DETACH, as on Linux.
 	users atomic.Int64
 }
+
+// SetUnbindable sets or clears MS_UNBINDABLE propagation on the mount
+// (config.json's linux.rootfsPropagation "unbindable" for the root).
+func (m *Mount) SetUnbindable(u bool) { m.unbindable.Store(u) }
 
 // Filesystem returns the mounted filesystem.
 func (m *Mount) Filesystem() Filesystem { return m.fs }
@@ -119,7 +140,8 @@ func (m *Mount) NoExec() bool { return m.flags.Load()&mountNoExec != 0 }
 // Options returns the mount's flags.
 func (m *Mount) Options() MountOptions {
 	b := m.flags.Load()
-	return MountOptions{ReadOnly: b&mountReadOnly != 0, NoSuid: b&mountNoSuid != 0, NoDev: b&mountNoDev != 0, NoExec: b&mountNoExec != 0}
+	return MountOptions{ReadOnly: b&mountReadOnly != 0, NoSuid: b&mountNoSuid != 0, NoDev: b&mountNoDev != 0, NoExec: b&mountNoExec != 0,
+		Source: m.source, Type: m.fstype, Data: m.data, FSRoot: m.fsroot}
 }
 
 // New returns an empty VirtualFilesystem; NewRootMount gives it a root.
@@ -144,7 +166,7 @@ func (vfs *VirtualFilesystem) newMount(fs Filesystem, opts MountOptions) (*Mount
 	if err != nil {
 		return nil, err
 	}
-	m := &Mount{vfs: vfs, fs: fs, id: vfs.nextMountID.Add(1)}
+	m := &Mount{vfs: vfs, fs: fs, id: vfs.nextMountID.Add(1), source: opts.Source, fstype: opts.Type, data: opts.Data, fsroot: opts.FSRoot}
 	m.flags.Store(opts.bits())
 	m.root = newDentry(ino, nil, "")
 	m.root.vfs = vfs

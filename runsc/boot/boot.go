@@ -69,6 +69,9 @@ type Config struct {
 	// HostNetwork is --network=host: the sandbox's inet sockets are host
 	// sockets and it shows the host's interfaces.
 	HostNetwork bool
+	// OCIMounts, if set, are config.json's mounts, masked and read-only
+	// paths, applied over the default tree (see mounts.go).
+	OCIMounts *OCIMounts
 	// Control, if set, makes this an OCI sandbox: the init is started
 	// only when asked over the control socket (see control.go).
 	Control *Control
@@ -206,6 +209,9 @@ func Run(c Config) (int, error) {
 	}
 	if err := fsys.mountDevpts(k); err != nil {
 		return 1, err
+	}
+	if err := fsys.applyOCIMounts(k, mf, c.OCIMounts); err != nil {
+		return 1, c.ready(err)
 	}
 
 	creds := c.credentials()

@@ -128,6 +128,11 @@ func bootConfig(spec *specs.Spec) (boot.Config, error) {
 			c.Rlimits[n] = unix.Rlimit{Cur: r.Soft, Max: r.Hard}
 		}
 	}
+	mounts, err := boot.ParseMounts(spec)
+	if err != nil {
+		return c, err
+	}
+	c.OCIMounts = mounts
 	if pc := p.Capabilities; pc != nil {
 		var caps boot.Caps
 		var err error

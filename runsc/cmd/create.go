@@ -16,8 +16,10 @@ import (
 	"time"
 
 	"github.com/google/subcommands"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/rampart-sandbox/rampart/runsc/boot"
 	"github.com/rampart-sandbox/rampart/runsc/container"
 	"github.com/rampart-sandbox/rampart/runsc/flags"
 )
@@ -90,6 +92,14 @@ func createContainer(g *flags.Global, id string, o *createOpts, foreground bool)
 	}
 	spec, err := container.LoadSpec(bundle)
 	if err != nil {
+		return nil, err
+	}
+	// Mounts are checked before anything exists, so that a bad one
+	// leaves nothing behind.
+	if _, err := boot.ParseMounts(spec); err != nil {
+		return nil, err
+	}
+	if _, err := goferBinds(spec, bundle); err != nil {
 		return nil, err
 	}
 	s := store(g)
@@ -179,13 +189,23 @@ func startSandbox(g *flags.Global, id, bundle string, annotations map[string]str
 	leaveCgroup := enterCgroup(g, id)
 	defer leaveCgroup()
 	// The container's root is served by its gofer: descriptor 3 of the
-	// sandbox (boot.GoferFD) is the connection; the readiness pipe is 4.
-	gofer, goferSock, err := startGofer(self, spec.Root.Path, !foreground)
+	// sandbox (boot.GoferFD) is the connection; the readiness pipe is 4;
+	// the bind mounts' connections follow (boot.FirstBindFD).
+	binds, err := goferBinds(spec, bundle)
+	if err != nil {
+		w.Close()
+		return nil, err
+	}
+	gofer, goferSocks, err := startContainerGofer(self, spec.Root.Path, binds, !foreground)
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("starting the gofer: %w", err)
 	}
-	defer goferSock.Close()
+	defer func() {
+		for _, f := range goferSocks {
+			f.Close()
+		}
+	}()
 	killGofer := func() {
 		gofer.Process.Kill()
 		gofer.Wait()
@@ -193,7 +213,7 @@ func startSandbox(g *flags.Global, id, bundle string, annotations map[string]str
 	args := append(g.Args(), "boot", "--bundle="+bundle, "--id="+id, "--ready-fd=4")
 	cmd := exec.Command(self, args...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	cmd.ExtraFiles = []*os.File{goferSock, w}
+	cmd.ExtraFiles = append([]*os.File{goferSocks[0], w}, goferSocks[1:]...)
 	cmd.Dir = "/"
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Cloneflags: unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWIPC |
@@ -245,6 +265,76 @@ func startSandbox(g *flags.Global, id, bundle string, annotations map[string]str
 	default:
 		return fail(errors.New(m))
 	}
+}
+
+// goferBinds returns the gofer's --bind values for spec's bind mounts, in
+// config order: the host source (relative to the bundle if relative) and
+// whether it is read-only. A source that does not exist is an error, as
+// for runc.
+func goferBinds(spec *specs.Spec, bundle string) ([]string, error) {
+	var out []string
+	for _, m := range spec.Mounts {
+		if !boot.IsBindMount(m) {
+			continue
+		}
+		src := boot.BindSource(m, bundle)
+		if _, err := os.Stat(src); err != nil {
+			return nil, fmt.Errorf("mount %s: source %s: %w", m.Destination, m.Source, errors.Unwrap(err))
+		}
+		mode := "rw"
+		for _, o := range m.Options {
+			switch o {
+			case "ro":
+				mode = "ro"
+			case "rw":
+				mode = "rw"
+			}
+		}
+		out = append(out, mode+":"+src)
+	}
+	return out, nil
+}
+
+// startContainerGofer starts the container's gofer (see startGofer)
+// serving root read-only and each bind source on its own connection; it
+// returns the sandbox's ends of the connections, root's first, which the
+// caller passes on and closes.
+func startContainerGofer(self, root string, binds []string, detached bool) (*exec.Cmd, []*os.File, error) {
+	var goferEnds, sandboxEnds []*os.File
+	closeAll := func(fs []*os.File) {
+		for _, f := range fs {
+			f.Close()
+		}
+	}
+	defer closeAll(goferEnds)
+	for i := 0; i <= len(binds); i++ {
+		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			closeAll(sandboxEnds)
+			return nil, nil, err
+		}
+		goferEnds = append(goferEnds, os.NewFile(uintptr(fds[0]), "gofer-socket"))
+		sandboxEnds = append(sandboxEnds, os.NewFile(uintptr(fds[1]), "sandbox-socket"))
+	}
+	args := []string{"gofer", "--root=" + root, "--sock-fd=3", "--read-only"}
+	for _, b := range binds {
+		args = append(args, "--bind="+b)
+	}
+	g := exec.Command(self, args...)
+	g.Stderr = os.Stderr
+	g.ExtraFiles = goferEnds
+	g.SysProcAttr = &syscall.SysProcAttr{
+		Cloneflags: unix.CLONE_NEWNS,
+		Setpgid:    true,
+	}
+	if !detached {
+		g.SysProcAttr.Pdeathsig = syscall.SIGKILL
+	}
+	if err := g.Start(); err != nil {
+		closeAll(sandboxEnds)
+		return nil, nil, err
+	}
+	return g, sandboxEnds, nil
 }
 
 func writePidFile(path string, pid int) error {

@@ -521,6 +521,9 @@ B=$(bundle overlay-ro "$(python3 -c 'import json,sys; print(json.dumps({"root":{
 rs run --bundle "$B" overlay-ro
 if [ "$status" -eq 0 ] && [ "$out" = "ro" ] && [ "$(imagesum)" = "$before" ]; then pass "overlay: root.readonly"; else fail "overlay: root.readonly" "status $status" "$out" "$err"; fi
 
+# config.json's mounts, masked and read-only paths, mountinfo.
+. "$ROOT/test/e2e/oci_mounts.sh"
+
 # Nothing left: no state, no sandbox process of this test.
 left=$(ls "$STATE" 2>/dev/null)
 procs=$(pgrep -f "root=$STATE" || true)

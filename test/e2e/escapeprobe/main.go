@@ -3,7 +3,8 @@
 // directory on the host, by every path trick it knows. It prints one line
 // per attempt ("ESCAPED" if it read the canary) and exits 1 if any
 // attempt succeeded. The host-side test (runsc/cmd/gofer_escape_test.go)
-// passes the canary's host path as the first argument.
+// passes the canary's host path as the first argument; further arguments
+// are more paths to try (through bind mounts of an OCI bundle).
 package main
 
 import (
@@ -30,6 +31,7 @@ func main() {
 		hostCanary,
 		strings.Repeat("../", 20) + "canary",
 	}
+	paths = append(paths, os.Args[2:]...)
 	escaped := false
 	try := func(p string) {
 		b, err := os.ReadFile(p)
