@@ -35,8 +35,9 @@ import (
 
 // FirstBindFD is the sandbox's descriptor of the gofer connection serving
 // the first bind mount's source (GoferFD is the root's, 4 the readiness
-// pipe); the i-th bind mount's is FirstBindFD+i.
-const FirstBindFD = 5
+// pipe, ConsoleFD the terminal's, closed when there is none); the i-th
+// bind mount's is FirstBindFD+i.
+const FirstBindFD = ConsoleFD + 1
 
 // OCIMounts is what the sandbox mounts for config.json.
 type OCIMounts struct {
@@ -461,7 +462,9 @@ func (mt *mounter) bind(m *Mount, opts vfs.MountOptions) error {
 	// mountinfo's root field of a bind mount is its source's path, as
 	// runc's shows it (runtime-tools compares its base name).
 	opts.FSRoot = path.Join("/", m.Source)
-	gfs, err := gofer.New(mt.mf, c)
+	// A bind mount is a host directory the host may change too: shared
+	// file access revalidates what the sentry caches.
+	gfs, err := gofer.New(mt.mf, c, gofer.Options{Writable: !opts.ReadOnly, FileAccess: gofer.Shared})
 	if err != nil {
 		c.Close()
 		return fmt.Errorf("attaching to the gofer: %w", err)

@@ -77,10 +77,10 @@ func (h *hostTerminal) passToSandbox(cmd *exec.Cmd) {
 	if h == nil {
 		return
 	}
-	for len(cmd.ExtraFiles) < boot.ConsoleFD-3 {
+	for len(cmd.ExtraFiles) <= boot.ConsoleFD-3 {
 		cmd.ExtraFiles = append(cmd.ExtraFiles, nil)
 	}
-	cmd.ExtraFiles = append(cmd.ExtraFiles[:boot.ConsoleFD-3], h.replica)
+	cmd.ExtraFiles[boot.ConsoleFD-3] = h.replica
 	cmd.SysProcAttr.Setsid = true
 	cmd.SysProcAttr.Setctty = true
 	cmd.SysProcAttr.Ctty = boot.ConsoleFD

@@ -196,7 +196,7 @@ func startSandbox(g *flags.Global, id, bundle string, annotations map[string]str
 		w.Close()
 		return nil, err
 	}
-	gofer, goferSocks, err := startContainerGofer(self, spec.Root.Path, binds, !foreground)
+	gofer, goferSocks, err := startContainerGofer(self, spec.Root.Path, rootWritable(g, spec), binds, !foreground)
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("starting the gofer: %w", err)
@@ -213,7 +213,9 @@ func startSandbox(g *flags.Global, id, bundle string, annotations map[string]str
 	args := append(g.Args(), "boot", "--bundle="+bundle, "--id="+id, "--ready-fd=4")
 	cmd := exec.Command(self, args...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	cmd.ExtraFiles = append([]*os.File{goferSocks[0], w}, goferSocks[1:]...)
+	// Descriptors 3, 4, 5 (boot.ConsoleFD: passToSandbox fills it when
+	// there is a terminal) and the bind mounts' from boot.FirstBindFD on.
+	cmd.ExtraFiles = append([]*os.File{goferSocks[0], w, nil}, goferSocks[1:]...)
 	cmd.Dir = "/"
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Cloneflags: unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWIPC |
@@ -296,10 +298,10 @@ func goferBinds(spec *specs.Spec, bundle string) ([]string, error) {
 }
 
 // startContainerGofer starts the container's gofer (see startGofer)
-// serving root read-only and each bind source on its own connection; it
+// serving root (read-only unless rootWritable) and each bind source on its own connection; it
 // returns the sandbox's ends of the connections, root's first, which the
 // caller passes on and closes.
-func startContainerGofer(self, root string, binds []string, detached bool) (*exec.Cmd, []*os.File, error) {
+func startContainerGofer(self, root string, rootWritable bool, binds []string, detached bool) (*exec.Cmd, []*os.File, error) {
 	var goferEnds, sandboxEnds []*os.File
 	closeAll := func(fs []*os.File) {
 		for _, f := range fs {
@@ -316,7 +318,10 @@ func startContainerGofer(self, root string, binds []string, detached bool) (*exe
 		goferEnds = append(goferEnds, os.NewFile(uintptr(fds[0]), "gofer-socket"))
 		sandboxEnds = append(sandboxEnds, os.NewFile(uintptr(fds[1]), "sandbox-socket"))
 	}
-	args := []string{"gofer", "--root=" + root, "--sock-fd=3", "--read-only"}
+	args := []string{"gofer", "--root=" + root, "--sock-fd=3"}
+	if !rootWritable {
+		args = append(args, "--read-only")
+	}
 	for _, b := range binds {
 		args = append(args, "--bind="+b)
 	}
@@ -347,4 +352,12 @@ func writePidFile(path string, pid int) error {
 		return fmt.Errorf("pid file: %w", err)
 	}
 	return nil
+}
+
+// rootWritable says whether the gofer may change the container's image:
+// only with --overlay=none and a root that config.json does not make
+// read-only. Under the overlay (the default) writes stay in sandbox memory
+// and the gofer serves the image read-only.
+func rootWritable(g *flags.Global, spec *specs.Spec) bool {
+	return g.Overlay == "none" && (spec.Root == nil || !spec.Root.Readonly)
 }

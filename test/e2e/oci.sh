@@ -521,6 +521,22 @@ B=$(bundle overlay-ro "$(python3 -c 'import json,sys; print(json.dumps({"root":{
 rs run --bundle "$B" overlay-ro
 if [ "$status" -eq 0 ] && [ "$out" = "ro" ] && [ "$(imagesum)" = "$before" ]; then pass "overlay: root.readonly"; else fail "overlay: root.readonly" "status $status" "$out" "$err"; fi
 
+# --overlay=none: the container writes through the gofer to the image.
+NRFS=$WORK/none-rootfs
+mkdir -p "$NRFS"/{bin,tmp,dev,proc,sys,etc}
+cp "$BUSYBOX" "$NRFS/bin/busybox"
+for a in sh echo cat mv rm ln mkdir; do ln "$NRFS/bin/busybox" "$NRFS/bin/$a"; done
+printf 'old\n' >"$NRFS/etc/f"
+printf 'gone\n' >"$NRFS/etc/g"
+B=$(bundle none-rw "$(python3 -c 'import json,sys; print(json.dumps({"root":{"path":sys.argv[1],"readonly":False},"process":{"args":["sh","-c","echo new >>/etc/f && mkdir /etc/d && echo x >/etc/d/x && mv /etc/d/x /etc/d/y && ln /etc/f /etc/f2 && rm /etc/g && cat /etc/f2"]}}))' "$NRFS")")
+rs --overlay=none run --bundle "$B" none-rw
+if [ "$status" -eq 0 ] && [ "$out" = "$(printf 'old\nnew')" ] && [ "$(cat "$NRFS/etc/d/y" 2>/dev/null)" = x ] &&
+	[ ! -e "$NRFS/etc/g" ] && [ "$(stat -c %h "$NRFS/etc/f")" = 2 ]; then
+	pass "overlay=none: writes reach the image"
+else
+	fail "overlay=none: writes reach the image" "status $status" "$out" "$err" "$(ls -lR "$NRFS/etc" 2>&1)"
+fi
+
 # config.json's mounts, masked and read-only paths, mountinfo.
 . "$ROOT/test/e2e/oci_mounts.sh"
 
