@@ -16,7 +16,7 @@ pkgs=()
 for group in "$@"; do
 	case "$group" in
 	demo)  ;; # the build needs only Go, which is not an apt package here.
-	test)  pkgs+=(gcc make libc6-dev libseccomp-dev busybox-static python3 strace gdb) ;;
+	test)  pkgs+=(gcc make libc6-dev libseccomp-dev busybox-static python3 strace gdb debootstrap) ;;
 	bench) pkgs+=(gcc make libc6-dev busybox-static python3 runc runsc) ;;
 	*)     usage ;;
 	esac
