@@ -46,11 +46,20 @@ build_rootfs() {
 	mkdir -p "$parent" || return 1
 	tmp=$(mktemp -d "$CACHE.tmp.XXXXXX") || return 1
 	echo "debian.sh: building $CACHE with debootstrap (once; a few minutes)"
-	if ! debootstrap --variant=minbase "$SUITE" "$tmp" "$MIRROR" >"$tmp.log" 2>&1; then
+	# An interrupted build leaves nothing half-made behind: debootstrap runs
+	# in its own session (so the trap can end all of it) and in the
+	# background (so the trap runs at once).
+	local dpid
+	setsid debootstrap --variant=minbase "$SUITE" "$tmp" "$MIRROR" >"$tmp.log" 2>&1 </dev/null &
+	dpid=$!
+	trap 'kill -- -"$dpid" 2>/dev/null; wait "$dpid"; rm -rf "$tmp" "$tmp.log"; exit 130' INT TERM HUP
+	if ! wait "$dpid"; then
+		trap - INT TERM HUP
 		tail -n 20 "$tmp.log" | sed 's/^/    /'
 		rm -rf "$tmp" "$tmp.log"
 		return 1
 	fi
+	trap - INT TERM HUP
 	rm -f "$tmp.log"
 	# Another run may have finished first: keep its tree.
 	if ! mv -T "$tmp" "$CACHE" 2>/dev/null; then
