@@ -25,7 +25,7 @@ TEST_CFLAGS   := -O2 -Wall -Werror
 RUNSC_DEP     := $(if $(findstring $(CURDIR)/bin/runsc,$(RUNSC)),build)
 
 .PHONY: all help build vdso deps deps-demo deps-test deps-bench demo test fmt-check vet \
-	gotest syscall-build syscall-tests syscall-tests-rootfs syscall-tests-native smoke oci network conformance goprog bench clean \
+	gotest syscall-build syscall-tests syscall-tests-rootfs syscall-tests-native smoke oci network conformance debian goprog bench clean \
 	systrap-stub syscall-tests-systrap smoke-systrap test-systrap
 
 all: build
@@ -43,6 +43,7 @@ help:
 	@echo "make network               network e2e: --network=none and --network=host"
 	@echo "make oci                   bin/runsc as an OCI runtime on busybox bundles"
 	@echo "make conformance [T=mounts] runtime-tools' OCI validation programs (RUNTIME=runc to compare)"
+	@echo "make debian                a Debian minbase userland natively (chroot) and in runsc run"
 	@echo "make bench                 microbenchmarks: native, runc, gVisor, Rampart (ptrace, systrap)"
 	@echo "make test-systrap          syscall and smoke tests with --platform=systrap"
 	@echo "make systrap-stub          rebuild the systrap stub blob (needs gcc)"
@@ -77,11 +78,13 @@ test: deps-test fmt-check vet gotest build
 	$(MAKE) --no-print-directory syscall-tests-rootfs 2>&1 | tee bin/syscall-tests-rootfs.log; [ $${PIPESTATUS[0]} -eq 0 ] || rc=1; \
 	$(MAKE) --no-print-directory smoke 2>&1 | tee bin/smoke.log; [ $${PIPESTATUS[0]} -eq 0 ] || rc=1; \
 	$(MAKE) --no-print-directory oci 2>&1 | tee bin/oci.log; [ $${PIPESTATUS[0]} -eq 0 ] || rc=1; \
+	$(MAKE) --no-print-directory network 2>&1 | tee bin/network.log; [ $${PIPESTATUS[0]} -eq 0 ] || rc=1; \
+	$(MAKE) --no-print-directory debian 2>&1 | tee bin/debian.log; [ $${PIPESTATUS[0]} -eq 0 ] || rc=1; \
 	$(MAKE) --no-print-directory syscall-tests-systrap 2>&1 | tee bin/syscall-tests-systrap.log; [ $${PIPESTATUS[0]} -eq 0 ] || rc=1; \
 	$(MAKE) --no-print-directory smoke-systrap 2>&1 | tee bin/smoke-systrap.log; [ $${PIPESTATUS[0]} -eq 0 ] || rc=1; \
-	tail -q -n 50 bin/syscall-tests.log bin/syscall-tests-rootfs.log bin/smoke.log bin/oci.log bin/syscall-tests-systrap.log bin/smoke-systrap.log | \
+	tail -q -n 50 bin/syscall-tests.log bin/syscall-tests-rootfs.log bin/smoke.log bin/oci.log bin/network.log bin/debian.log bin/syscall-tests-systrap.log bin/smoke-systrap.log | \
 		awk '/^[0-9]+ passed, [0-9]+ failed(, [0-9]+ skipped)?$$/ { p += $$1; f += $$3; s += $$5; n++ } \
-		     END { if (n < 6) f++; printf "total: %d passed, %d failed, %d skipped\n", p, f, s }'; \
+		     END { if (n < 8) f++; printf "total: %d passed, %d failed, %d skipped\n", p, f, s }'; \
 	exit $$rc
 
 fmt-check:
@@ -170,6 +173,11 @@ oci: build bin/consoledrive
 # against bin/runsc (or $(RUNTIME)); not part of test.
 conformance: build
 	test/conformance/run.sh
+
+# debian runs a debootstrap'd Debian userland (cached in
+# /var/cache/rampart/debian-minbase) natively and in bin/runsc run.
+debian: build
+	test/e2e/debian.sh
 
 # goprog is the smoke tests' static Go program.
 goprog:

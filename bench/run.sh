@@ -6,7 +6,18 @@
 # native. A runtime that is missing or fails shows "n/a"; that never fails the
 # run. Timings are for reading, not for pass/fail: the machines are noisy.
 #
-#   bench/run.sh [-t SECONDS] [BENCHMARK...]
+# Two OCI rows follow, for runc, crun, Debian's gVisor and Rampart (bin/runsc
+# on ptrace and on systrap), all on the same prepared busybox bundle:
+#   oci_run   `RUNTIME run` of /bin/true, median and p90 of $OCI_RUNS (20) runs;
+#   idle_mem  a detached container running `sleep 1000` (create + start), 2 s
+#             later: the summed Pss (Rss when smaps_rollup is missing) of all
+#             its host processes: the state's pid, every process whose command
+#             line names the bundle or the runtime's --root (gofers), and all
+#             their descendants (stubs).
+#
+#   bench/run.sh [-t SECONDS] [BENCHMARK|oci_run|idle_mem...]
+#
+# Naming only oci_run and/or idle_mem runs just those rows.
 #
 # A benchmark named NAME@host runs NAME with the host's network: Rampart and
 # gVisor with --network=host (the TCP benchmarks then use the host's
@@ -16,7 +27,8 @@
 # "bin/runsc --platform=systrap do --"), RAMPART_HOST (default
 # "bin/runsc --network=host do --"), GVISOR (default /usr/bin/runsc), RUNC
 # (default runc). Without BENCHMARK arguments the file-system benchmarks
-# (bench/fs.sh) run after the table, unless BENCH_FS=0.
+# (bench/fs.sh) run after the table, unless BENCH_FS=0. CRUN (default
+# crun), OCI_RUNS.
 set -uo pipefail
 
 cd "$(dirname "$0")/.."
@@ -35,15 +47,25 @@ read -r -a RAMPART_HOST <<<"${RAMPART_HOST:-bin/runsc --network=host do --}"
 case "${RAMPART_HOST[0]}" in /*) ;; */*) RAMPART_HOST[0]="$ROOT/${RAMPART_HOST[0]}" ;; esac
 GVISOR=${GVISOR:-/usr/bin/runsc}
 RUNC=${RUNC:-runc}
+CRUN=${CRUN:-crun}
+OCI_RUNS=${OCI_RUNS:-20}
 LIMIT=${BENCH_TIMEOUT:-120}
 CC=${CC:-gcc}
 
+oci_rows=()
 if [ $# -gt 0 ]; then
-	benches=("$@")
+	benches=()
+	for a in "$@"; do
+		case "$a" in
+		oci_run | idle_mem) oci_rows+=("$a") ;;
+		*) benches+=("$a") ;;
+		esac
+	done
 else
 	benches=()
 	for f in bench/micro/*.c; do benches+=("$(basename "$f" .c)"); done
 	benches+=(tcp_pingpong@host tcp_throughput@host)
+	oci_rows=(oci_run idle_mem)
 fi
 
 # Build the static benchmarks.
@@ -65,7 +87,9 @@ done
 # benchmarks in /bin, a tmpfs on /tmp, no terminal (see test/images).
 BUNDLE=$OUT/bundle
 make_bundle() {
-	test/images/busybox-bundle.sh "$BUNDLE" "$OUT"/bin/* >/dev/null
+	local files=()
+	for f in "$OUT"/bin/*; do [ -e "$f" ] && files+=("$f"); done
+	test/images/busybox-bundle.sh "$BUNDLE" "${files[@]+"${files[@]}"}" >/dev/null
 }
 
 set_args() {
@@ -90,7 +114,7 @@ PY
 }
 
 have_bundle=0
-if command -v "$RUNC" >/dev/null || [ -x "$GVISOR" ]; then
+if command -v "$RUNC" >/dev/null || [ -x "$GVISOR" ] || [ ${#oci_rows[@]} -gt 0 ]; then
 	if [ -x /bin/busybox ] && command -v python3 >/dev/null && make_bundle; then
 		have_bundle=1
 	else
@@ -196,7 +220,9 @@ echo "target time per measurement: ${TARGET}s; logs in bench/out/log"
 echo
 
 declare -A res
-rows=("${benches[@]}" startup_true)
+rows=()
+# Only OCI rows named: skip the micro table (and its startup row).
+if [ ${#benches[@]} -gt 0 ] || [ ${#oci_rows[@]} -eq 0 ]; then rows=("${benches[@]}" startup_true); fi
 for b in "${rows[@]}"; do
 	for rt in "${runtimes[@]}"; do
 		if [ "$b" = startup_true ]; then
@@ -219,9 +245,11 @@ fmt() { # fmt VALUE NATIVE [DIVISOR]
 		printf '%-22s' "$(awk -v v="$v" -v n="$n" 'BEGIN { printf "%.1f (%.2fx)", v, (n > 0 ? v / n : 0) }')"
 	fi
 }
+if [ ${#rows[@]} -gt 0 ]; then
 printf '%-20s' "ns/op"
 for rt in "${runtimes[@]}"; do printf '%-22s' "$rt"; done
 echo
+fi
 for b in "${rows[@]}"; do
 	if [ "$b" = startup_true ]; then
 		printf '%-20s' "startup (ms)"
@@ -232,8 +260,10 @@ for b in "${rows[@]}"; do
 	fi
 	echo
 done
+if [ ${#rows[@]} -gt 0 ]; then
 echo
 echo "startup: wall time of running busybox true, best of 5 (native: exec only)."
+fi
 
 # The file-system benchmarks (bench/fs.sh) follow the full run.
 if [ ${#@} -eq 0 ] && [ "${BENCH_FS:-1}" != 0 ]; then

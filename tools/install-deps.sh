@@ -16,8 +16,8 @@ pkgs=()
 for group in "$@"; do
 	case "$group" in
 	demo)  ;; # the build needs only Go, which is not an apt package here.
-	test)  pkgs+=(gcc make libc6-dev libseccomp-dev busybox-static python3 strace gdb iproute2 curl) ;;
-	bench) pkgs+=(gcc make libc6-dev busybox-static python3 runc runsc) ;;
+	test)  pkgs+=(gcc make libc6-dev libseccomp-dev busybox-static python3 strace gdb iproute2 curl debootstrap) ;;
+	bench) pkgs+=(gcc make libc6-dev busybox-static python3 runc crun runsc) ;;
 	*)     usage ;;
 	esac
 done
