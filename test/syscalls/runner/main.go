@@ -392,6 +392,11 @@ func runOnce(c Case, sandbox []string, timeout time.Duration) Result {
 	if sandbox == nil {
 		return r
 	}
+	// The limit catches hangs, not slowness: a host loaded enough to slow
+	// the native run gets the sandbox proportionally more time.
+	if t := sandboxSlack * r.Native.Duration; t > timeout {
+		timeout = t
+	}
 	r.Sandbox = execute(append(append([]string(nil), sandbox...), argv...), env, timeout)
 	var why []string
 	switch {
@@ -413,6 +418,10 @@ func runOnce(c Case, sandbox []string, timeout time.Duration) Result {
 	}
 	return r
 }
+
+// sandboxSlack bounds a sandbox run at this multiple of its native run's
+// time when that is above the test's time limit.
+const sandboxSlack = 12
 
 // goPanic matches the stderr of a crashed Go program: the sandbox must never
 // panic, whatever the application does.
