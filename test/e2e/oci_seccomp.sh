@@ -8,14 +8,17 @@ ln -sf busybox "$RFS/bin/chmod"
 
 # Allow by default; mkdir fails with the default errno (EPERM), chmod with
 # its own (ENOSYS), through whichever syscall the libc uses. The root is
-# read-only: without the filter both would fail with EROFS instead.
+# read-only: without the filter both would fail with EROFS instead. kill
+# is refused only for signal 10 (SIGUSR1), an argument comparison.
 SC_DENY='{"defaultAction":"SCMP_ACT_ALLOW","architectures":["SCMP_ARCH_X86_64","SCMP_ARCH_X86","SCMP_ARCH_X32"],"syscalls":[
  {"names":["mkdir","mkdirat"],"action":"SCMP_ACT_ERRNO"},
  {"names":["chmod","fchmodat","fchmodat2","no_such_syscall"],"action":"SCMP_ACT_ERRNO","errnoRet":38},
- {"names":["getpid"],"action":"SCMP_ACT_ALLOW","args":[{"index":0,"value":0,"op":"SCMP_CMP_EQ"}]}]}'
+ {"names":["kill"],"action":"SCMP_ACT_ERRNO","args":[{"index":1,"value":10,"op":"SCMP_CMP_EQ"}]}]}'
 expect_run seccomp-deny 0 "mkdir: can't create directory '/x': Operation not permitted
 chmod: /bin: Function not implemented
-still running" '{"process":{"args":["sh","-c","mkdir /x 2>&1; chmod 700 /bin 2>&1; echo still running"]},"linux":{"seccomp":'"$SC_DENY"'}}'
+usr1 denied
+kill 0 allowed
+still running" '{"process":{"args":["sh","-c","mkdir /x 2>&1; chmod 700 /bin 2>&1; kill -USR1 1 2>/dev/null || echo usr1 denied; kill -0 1 && echo kill 0 allowed; echo still running"]},"linux":{"seccomp":'"$SC_DENY"'}}'
 
 # Deny by default (EACCES) with an allow-list that is just enough for
 # busybox's echo and mkdir to start and print.
