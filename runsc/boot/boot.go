@@ -22,6 +22,7 @@ import (
 	"github.com/rampart-sandbox/rampart/platform/ptrace"
 	"github.com/rampart-sandbox/rampart/platform/systrap"
 	"github.com/rampart-sandbox/rampart/runsc/fence"
+	"github.com/rampart-sandbox/rampart/sentry/bpf"
 	"github.com/rampart-sandbox/rampart/sentry/kernel"
 	"github.com/rampart-sandbox/rampart/sentry/kernel/auth"
 	"github.com/rampart-sandbox/rampart/sentry/memfile"
@@ -64,6 +65,10 @@ type Config struct {
 	Rlimits map[int]unix.Rlimit
 	// NoNewPrivs sets no_new_privs on the init.
 	NoNewPrivs bool
+	// AppSeccomp, if set, is config.json's linux.seccomp compiled
+	// (runsc/ociseccomp): the init and every exec'd process start under
+	// it, as runc installs it after capabilities and no_new_privs.
+	AppSeccomp *bpf.Program
 	// Root says how the root filesystem is mounted (fs.go).
 	Root rootfs.RootOptions
 	// HostNetwork is --network=host: the sandbox's inet sockets are host
@@ -249,6 +254,7 @@ func Run(c Config) (int, error) {
 		Limits:      limits,
 		Umask:       umask,
 		NoNewPrivs:  c.NoNewPrivs,
+		Seccomp:     c.AppSeccomp,
 	}
 	if c.console != nil {
 		initCfg.CTTY = c.console.term.Control()

@@ -334,7 +334,7 @@ func (s *sandbox) exec(r control.Request, files []*os.File) control.Response {
 		limits = init.Limits().Copy()
 	}
 	cfg := kernel.InitConfig{Argv: e.Argv, Envv: e.Envv, Credentials: creds, FDTable: fdt, FSContext: fsc,
-		Limits: limits, Umask: umask, NoNewPrivs: e.NoNewPrivs}
+		Limits: limits, Umask: umask, NoNewPrivs: e.NoNewPrivs, Seccomp: s.c.AppSeccomp}
 	if cons != nil {
 		cfg.CTTY = cons.term.Control()
 	}

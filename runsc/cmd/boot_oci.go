@@ -11,6 +11,7 @@ import (
 	"github.com/rampart-sandbox/rampart/fs/rootfs"
 	"github.com/rampart-sandbox/rampart/runsc/boot"
 	"github.com/rampart-sandbox/rampart/runsc/container"
+	"github.com/rampart-sandbox/rampart/runsc/ociseccomp"
 )
 
 // executeOCI runs the sandbox of an OCI container: config.json says what
@@ -148,5 +149,10 @@ func bootConfig(spec *specs.Spec) (boot.Config, error) {
 		c.Caps = &caps
 	}
 	c.Limits = specLimits(spec)
+	if spec.Linux != nil && spec.Linux.Seccomp != nil {
+		if c.AppSeccomp, err = ociseccomp.Compile(spec.Linux.Seccomp); err != nil {
+			return c, err
+		}
+	}
 	return c, nil
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/rampart-sandbox/rampart/runsc/container"
 	"github.com/rampart-sandbox/rampart/runsc/flags"
+	"github.com/rampart-sandbox/rampart/runsc/ociseccomp"
 )
 
 // Spec implements `runsc spec`: write a default config.json into a bundle,
@@ -105,7 +106,7 @@ func NewFeatures(g *flags.Global) *Features {
 
 // Execute implements subcommands.Command.
 func (c *Features) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands.ExitStatus {
-	no := false
+	no, yes := false, true
 	feat := features.Features{
 		OCIVersionMin: "1.0.0",
 		OCIVersionMax: specs.Version,
@@ -115,9 +116,10 @@ func (c *Features) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcomm
 			Namespaces:   []string{"cgroup", "ipc", "mount", "network", "pid", "user", "uts"},
 			Capabilities: capNames(),
 			Cgroup:       &features.Cgroup{V1: &no, V2: &no, Systemd: &no},
-			Seccomp:      &features.Seccomp{Enabled: &no},
-			Apparmor:     &features.Apparmor{Enabled: &no},
-			Selinux:      &features.Selinux{Enabled: &no},
+			Seccomp: &features.Seccomp{Enabled: &yes, Actions: ociseccomp.Actions,
+				Operators: ociseccomp.Operators, Archs: ociseccomp.Archs},
+			Apparmor: &features.Apparmor{Enabled: &no},
+			Selinux:  &features.Selinux{Enabled: &no},
 		},
 		Annotations: map[string]string{"org.opencontainers.runtime-spec.features.sandbox": "rampart"},
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/rampart-sandbox/rampart/fs/vfs"
 	"github.com/rampart-sandbox/rampart/sentry/arch"
+	"github.com/rampart-sandbox/rampart/sentry/bpf"
 	"github.com/rampart-sandbox/rampart/sentry/kernel/auth"
 	"github.com/rampart-sandbox/rampart/sentry/mm"
 )
@@ -27,6 +28,10 @@ type InitConfig struct {
 	// session (which it leads), attached before its first instruction
 	// (runsc's console: the replica is also its stdio).
 	CTTY *TTYControl
+	// Seccomp, if set, is a seccomp filter the process starts under
+	// (config.json's linux.seccomp), inherited by its children and kept
+	// across execve like one it installed itself.
+	Seccomp *bpf.Program
 }
 
 // StartInit loads and starts pid 1. Errors are load errors (ENOENT,
@@ -75,6 +80,9 @@ func (k *Kernel) startProcess(c InitConfig, isInit bool) (*ThreadGroup, error) {
 	t.creds.Store(c.Credentials)
 	if c.NoNewPrivs {
 		t.policy.noNewPrivs.Store(true)
+	}
+	if c.Seccomp != nil {
+		t.seccomp.Store(&seccompFilter{prog: c.Seccomp, pathLen: c.Seccomp.Len()})
 	}
 
 	if !isInit {

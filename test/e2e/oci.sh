@@ -375,6 +375,8 @@ if [ "$k" -eq 0 ] && [ "$w" -eq 137 ] && [ -z "$left" ]; then pass "kill --all";
 
 # Terminals and the error wording clients match: oci_console.sh.
 . "$ROOT/test/e2e/oci_console.sh"
+# config.json's linux.seccomp: oci_seccomp.sh.
+. "$ROOT/test/e2e/oci_seccomp.sh"
 
 # spec writes a default config.json once; a terminal needs a console socket
 # unless run in the foreground.
