@@ -201,36 +201,3 @@ func (d *Do) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands.E
 	fmt.Fprintf(os.Stderr, "runsc: %v\n", err)
 	return subcommands.ExitFailure
 }
-
-// startGofer starts `runsc gofer` serving root read-only in its own mount
-// namespace and process group (terminal signals are not its business), and
-// returns it with the sandbox's end of the connection, which the caller
-// passes on and closes.
-//
-// A gofer started for a detached container (create) must outlive its
-// starter: it then gets no parent-death signal and ends when the sandbox's
-// end of the connection closes.
-func startGofer(self, root string, detached bool) (*exec.Cmd, *os.File, error) {
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return nil, nil, err
-	}
-	goferEnd := os.NewFile(uintptr(fds[0]), "gofer-socket")
-	sandboxEnd := os.NewFile(uintptr(fds[1]), "sandbox-socket")
-	defer goferEnd.Close()
-	g := exec.Command(self, "gofer", "--root="+root, "--sock-fd=3", "--read-only")
-	g.Stderr = os.Stderr
-	g.ExtraFiles = []*os.File{goferEnd}
-	g.SysProcAttr = &syscall.SysProcAttr{
-		Cloneflags: unix.CLONE_NEWNS,
-		Setpgid:    true,
-	}
-	if !detached {
-		g.SysProcAttr.Pdeathsig = syscall.SIGKILL
-	}
-	if err := g.Start(); err != nil {
-		sandboxEnd.Close()
-		return nil, nil, err
-	}
-	return g, sandboxEnd, nil
-}
