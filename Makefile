@@ -143,11 +143,8 @@ syscall-tests-rootfs: syscall-build bin/syscall-runner build
 #                  nor linkat of one).
 #   rename2_xattr  RENAME_WHITEOUT gives EINVAL; trusted.* and security.*
 #                  xattrs give EOPNOTSUPP; user.* on a chardev is not EPERM.
-#   perms          the host clears setuid/setgid when the sentry writes on
-#                  the donated host descriptor (the sentry has no
-#                  CAP_FSETID), where root's write on Linux keeps them.
 #   tmpfs_stress   100000 files and renames: times out (120s; 3s natively).
-GOFER_EXCLUDED := inotify_basic mknod_fifo openat2 rename2_xattr perms tmpfs_stress
+GOFER_EXCLUDED := inotify_basic mknod_fifo openat2 rename2_xattr tmpfs_stress
 GOFER_FILE_TESTS := $(filter-out $(GOFER_EXCLUDED),$(FILE_TESTS))
 
 syscall-tests-gofer: syscall-build bin/syscall-runner build
