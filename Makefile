@@ -25,7 +25,7 @@ TEST_CFLAGS   := -O2 -Wall -Werror
 RUNSC_DEP     := $(if $(findstring $(CURDIR)/bin/runsc,$(RUNSC)),build)
 
 .PHONY: all help build vdso deps deps-demo deps-test deps-bench demo test fmt-check vet \
-	gotest syscall-build syscall-tests syscall-tests-rootfs syscall-tests-native smoke oci network conformance debian goprog bench clean \
+	gotest syscall-build syscall-tests syscall-tests-rootfs syscall-tests-gofer syscall-tests-native smoke oci network conformance debian goprog bench clean \
 	systrap-stub syscall-tests-systrap smoke-systrap test-systrap
 
 all: build
@@ -38,6 +38,7 @@ help:
 	@echo "make test                  gofmt, go vet, go test -race, syscall and smoke tests (ptrace and systrap), oci"
 	@echo "make syscall-tests [T=mmap] C tests natively, then under \$$RUNSC"
 	@echo "make syscall-tests-rootfs  file C tests with /tmp and /dev/shm on the overlay root"
+	@echo "make syscall-tests-gofer   file C tests with /tmp and /dev/shm on gofer-served host dirs"
 	@echo "make syscall-tests-native  C tests natively only (checks the tests)"
 	@echo "make smoke                 real programs natively and under \$$RUNSC"
 	@echo "make network               network e2e: --network=none and --network=host"
@@ -76,15 +77,16 @@ test: deps-test fmt-check vet gotest build
 	@rc=0; \
 	$(MAKE) --no-print-directory syscall-tests 2>&1 | tee bin/syscall-tests.log; [ $${PIPESTATUS[0]} -eq 0 ] || rc=1; \
 	$(MAKE) --no-print-directory syscall-tests-rootfs 2>&1 | tee bin/syscall-tests-rootfs.log; [ $${PIPESTATUS[0]} -eq 0 ] || rc=1; \
+	$(MAKE) --no-print-directory syscall-tests-gofer 2>&1 | tee bin/syscall-tests-gofer.log; [ $${PIPESTATUS[0]} -eq 0 ] || rc=1; \
 	$(MAKE) --no-print-directory smoke 2>&1 | tee bin/smoke.log; [ $${PIPESTATUS[0]} -eq 0 ] || rc=1; \
 	$(MAKE) --no-print-directory oci 2>&1 | tee bin/oci.log; [ $${PIPESTATUS[0]} -eq 0 ] || rc=1; \
 	$(MAKE) --no-print-directory network 2>&1 | tee bin/network.log; [ $${PIPESTATUS[0]} -eq 0 ] || rc=1; \
 	$(MAKE) --no-print-directory debian 2>&1 | tee bin/debian.log; [ $${PIPESTATUS[0]} -eq 0 ] || rc=1; \
 	$(MAKE) --no-print-directory syscall-tests-systrap 2>&1 | tee bin/syscall-tests-systrap.log; [ $${PIPESTATUS[0]} -eq 0 ] || rc=1; \
 	$(MAKE) --no-print-directory smoke-systrap 2>&1 | tee bin/smoke-systrap.log; [ $${PIPESTATUS[0]} -eq 0 ] || rc=1; \
-	tail -q -n 50 bin/syscall-tests.log bin/syscall-tests-rootfs.log bin/smoke.log bin/oci.log bin/network.log bin/debian.log bin/syscall-tests-systrap.log bin/smoke-systrap.log | \
+	tail -q -n 50 bin/syscall-tests.log bin/syscall-tests-rootfs.log bin/syscall-tests-gofer.log bin/smoke.log bin/oci.log bin/network.log bin/debian.log bin/syscall-tests-systrap.log bin/smoke-systrap.log | \
 		awk '/^[0-9]+ passed, [0-9]+ failed(, [0-9]+ skipped)?$$/ { p += $$1; f += $$3; s += $$5; n++ } \
-		     END { if (n < 8) f++; printf "total: %d passed, %d failed, %d skipped\n", p, f, s }'; \
+		     END { if (n < 9) f++; printf "total: %d passed, %d failed, %d skipped\n", p, f, s }'; \
 	exit $$rc
 
 fmt-check:
@@ -126,6 +128,27 @@ FILE_TESTS := append_concurrent bad_paths exec_thread fallocate_holes fifo_io fi
 
 syscall-tests-rootfs: syscall-build bin/syscall-runner build
 	bin/syscall-runner -runsc "$(CURDIR)/bin/runsc do --tmp-on-root --" -run "$(FILE_TESTS)"
+
+# syscall-tests-gofer runs the same file tests with /tmp and /dev/shm on
+# fresh host directories per sandbox bound read-write through the gofer
+# (gofer/e2e/do-on-gofer-tmp.sh: runsc do --volume), so the files live on
+# the gofer's write path (fs/gofer, gofer/server_write.go).
+# Excluded, because they fail there (not yet fixed; the limits are those
+# fs/gofer's package comment lists as "Linux differs"):
+#   inotify_basic  two hard links of one host file are two sentry inodes:
+#                  a second inotify watch gets a new wd instead of the first.
+#   mknod_fifo     mknod of a character device (/dev/null's numbers) is
+#                  EPERM: the gofer makes no device nodes on the host.
+#   openat2        O_TMPFILE fails (the gofer protocol has no unnamed create,
+#                  nor linkat of one).
+#   rename2_xattr  RENAME_WHITEOUT gives EINVAL; trusted.* and security.*
+#                  xattrs give EOPNOTSUPP; user.* on a chardev is not EPERM.
+#   tmpfs_stress   100000 files and renames: times out (120s; 3s natively).
+GOFER_EXCLUDED := inotify_basic mknod_fifo openat2 rename2_xattr tmpfs_stress
+GOFER_FILE_TESTS := $(filter-out $(GOFER_EXCLUDED),$(FILE_TESTS))
+
+syscall-tests-gofer: syscall-build bin/syscall-runner build
+	bin/syscall-runner -runsc "$(CURDIR)/gofer/e2e/do-on-gofer-tmp.sh" -run "$(GOFER_FILE_TESTS)"
 
 syscall-tests-native: syscall-build bin/syscall-runner
 	bin/syscall-runner -native-only -run "$(SYSCALL_NAMES)"

@@ -122,7 +122,26 @@ func (f *regularFile) PRead(_ vfs.Context, dst []byte, off int64) (int, error) {
 
 // PWrite implements vfs.FileDescriptionImpl.PWrite: straight to the host
 // descriptor (and into cached pages), under the file's write lock.
+//
+// The host clears S_ISUID and S_ISGID on the sentry's write (the sentry
+// has no CAP_FSETID); the VFS has already cleared those Linux would for
+// the caller (file_remove_privs), so those still set are put back through
+// the gofer. Only files with either bit pay that round trip.
 func (f *regularFile) PWrite(ctx vfs.Context, src []byte, off int64, appendMode bool) (int, int64, error) {
+	st := f.inode.st
+	st.mu.Lock()
+	priv := st.attr.Mode & (unix.S_ISUID | unix.S_ISGID)
+	mode := st.attr.Mode & 0o7777
+	st.mu.Unlock()
+	n, noff, err := f.pwrite(ctx, src, off, appendMode)
+	if n > 0 && priv != 0 {
+		f.inode.SetStat(ctx, &vfs.SetStatOptions{Mask: unix.STATX_MODE, Mode: mode})
+	}
+	return n, noff, err
+}
+
+// pwrite is PWrite without the restoring of S_ISUID and S_ISGID.
+func (f *regularFile) pwrite(ctx vfs.Context, src []byte, off int64, appendMode bool) (int, int64, error) {
 	st := f.inode.st
 	st.wmu.Lock()
 	defer st.wmu.Unlock()

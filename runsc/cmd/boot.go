@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/google/subcommands"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/rampart-sandbox/rampart/fs/rootfs"
 	"github.com/rampart-sandbox/rampart/runsc/boot"
@@ -23,6 +24,8 @@ type Boot struct {
 	hostname string
 	// tmpOnRoot: no tmpfs on /tmp (runsc do --tmp-on-root).
 	tmpOnRoot bool
+	// volumes are runsc do's --volume values (do.go).
+	volumes volumeList
 	// OCI mode (create/run): the container's bundle and id, and the
 	// descriptor on which to say "ok" once the sandbox waits for start.
 	bundle  string
@@ -44,6 +47,7 @@ func (b *Boot) SetFlags(f *flag.FlagSet) {
 	f.StringVar(&b.cwd, "cwd", "/", "working directory of the first process")
 	f.StringVar(&b.hostname, "hostname", "rampart", "hostname of the sandbox")
 	f.BoolVar(&b.tmpOnRoot, "tmp-on-root", false, "mount no tmpfs on /tmp (runsc do --tmp-on-root)")
+	f.Var(&b.volumes, "volume", "HOSTDIR:DIR bind served on descriptor boot.FirstBindFD+i (runsc do --volume)")
 	f.StringVar(&b.bundle, "bundle", "", "OCI bundle of the container (create/run)")
 	f.StringVar(&b.id, "id", "", "container id (create/run)")
 	f.IntVar(&b.readyFD, "ready-fd", -1, "descriptor to report readiness on (create/run)")
@@ -73,6 +77,15 @@ func (b *Boot) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands
 		Root: rootfs.RootOptions{Overlay: b.Global.Overlay != "none", ReadOnly: b.Global.Overlay == "none", TmpOnRoot: b.tmpOnRoot},
 		// The network mode comes with the global flags.
 		HostNetwork: b.Global.Network == "host",
+	}
+	if len(b.volumes) > 0 {
+		mounts, _ := volumeMounts(b.volumes)
+		om, err := boot.ParseMounts(&specs.Spec{Mounts: mounts})
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "runsc: %v\n", err)
+			return subcommands.ExitUsageError
+		}
+		cfg.OCIMounts = om
 	}
 	b.fence(&cfg)
 	code, err := boot.Run(cfg)

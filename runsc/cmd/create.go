@@ -297,10 +297,13 @@ func goferBinds(spec *specs.Spec, bundle string) ([]string, error) {
 	return out, nil
 }
 
-// startContainerGofer starts the container's gofer (see startGofer)
+// startContainerGofer starts the container's gofer, in its own mount
+// namespace and process group (terminal signals are not its business),
 // serving root (read-only unless rootWritable) and each bind source on its own connection; it
 // returns the sandbox's ends of the connections, root's first, which the
-// caller passes on and closes.
+// caller passes on and closes. A gofer started for a detached container
+// (create) must outlive its starter: it then gets no parent-death signal
+// and ends when the sandbox's ends of the connections close.
 func startContainerGofer(self, root string, rootWritable bool, binds []string, detached bool) (*exec.Cmd, []*os.File, error) {
 	var goferEnds, sandboxEnds []*os.File
 	closeAll := func(fs []*os.File) {

@@ -8,12 +8,16 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/google/subcommands"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/rampart-sandbox/rampart/runsc/boot"
 	"github.com/rampart-sandbox/rampart/runsc/flags"
 )
 
@@ -29,6 +33,43 @@ type Do struct {
 	rootDir  string
 	// tmpOnRoot leaves /tmp to the root filesystem (no tmpfs on it).
 	tmpOnRoot bool
+	// volumes are --volume HOSTDIR:DIR values, in order.
+	volumes volumeList
+}
+
+// volumeList is a repeatable --volume HOSTDIR:DIR flag.
+type volumeList []string
+
+// String implements flag.Value.
+func (v *volumeList) String() string { return strings.Join(*v, ",") }
+
+// Set implements flag.Value.
+func (v *volumeList) Set(s string) error {
+	if _, err := volumeMounts([]string{s}); err != nil {
+		return err
+	}
+	*v = append(*v, s)
+	return nil
+}
+
+// volumeMounts turns --volume HOSTDIR:DIR values into read-write
+// recursive bind mounts, as config.json would list them: `runsc do` then
+// serves them through the OCI bind-mount machinery (a gofer connection
+// each, the gofer write path, mounted by boot.ParseMounts' rules).
+func volumeMounts(vols []string) ([]specs.Mount, error) {
+	var out []specs.Mount
+	for _, v := range vols {
+		src, dst, ok := strings.Cut(v, ":")
+		if !ok || src == "" || !filepath.IsAbs(dst) {
+			return nil, fmt.Errorf("--volume %q: want HOSTDIR:DIR with DIR absolute", v)
+		}
+		abs, err := filepath.Abs(src)
+		if err != nil {
+			return nil, fmt.Errorf("--volume %q: %w", v, err)
+		}
+		out = append(out, specs.Mount{Destination: dst, Type: "bind", Source: abs, Options: []string{"rbind", "rw"}})
+	}
+	return out, nil
 }
 
 // Name implements subcommands.Command.
@@ -48,6 +89,7 @@ func (d *Do) SetFlags(f *flag.FlagSet) {
 	f.StringVar(&d.hostname, "hostname", "", "hostname of the sandbox (default: the host's)")
 	f.StringVar(&d.rootDir, "root-dir", "/", "host directory served read-only as the sandbox's root (for tests; it must contain tmp, dev, proc and sys)")
 	f.BoolVar(&d.tmpOnRoot, "tmp-on-root", false, "mount no tmpfs on /tmp: files made there live on the root filesystem (its overlay), for running file tests on it")
+	f.Var(&d.volumes, "volume", "HOSTDIR:DIR: bind the host directory HOSTDIR read-write on DIR, served by the gofer (repeatable; e.g. for running file tests on the gofer's write path)")
 }
 
 // Execute implements subcommands.Command.
@@ -84,7 +126,17 @@ func (d *Do) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands.E
 	if err != nil {
 		self = "/proc/self/exe"
 	}
-	gofer, goferSock, err := startGofer(self, d.rootDir, false)
+	mounts, err := volumeMounts(d.volumes)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "runsc: %v\n", err)
+		return subcommands.ExitUsageError
+	}
+	binds, err := goferBinds(&specs.Spec{Mounts: mounts}, "/")
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "runsc: --volume: %v\n", err)
+		return subcommands.ExitUsageError
+	}
+	gofer, goferSocks, err := startContainerGofer(self, d.rootDir, false, binds, false)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "runsc: starting the gofer: %v\n", err)
 		return subcommands.ExitFailure
@@ -93,14 +145,23 @@ func (d *Do) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands.E
 		gofer.Process.Kill()
 		gofer.Wait()
 	}()
-	bootArgs := append(d.Global.Args(), "boot", "--cwd="+cwd, "--hostname="+hostname, "--tmp-on-root="+strconv.FormatBool(d.tmpOnRoot), "--")
+	bootArgs := append(d.Global.Args(), "boot", "--cwd="+cwd, "--hostname="+hostname, "--tmp-on-root="+strconv.FormatBool(d.tmpOnRoot))
+	for _, v := range d.volumes {
+		bootArgs = append(bootArgs, "--volume="+v)
+	}
+	bootArgs = append(bootArgs, "--")
 	bootArgs = append(bootArgs, args...)
 	c := exec.Command(self, bootArgs...)
 	c.Stdin, c.Stdout, c.Stderr = os.Stdin, os.Stdout, os.Stderr
 	c.Env = os.Environ()
-	// The sandbox's end of the gofer connection is its descriptor 3
-	// (boot.GoferFD).
-	c.ExtraFiles = []*os.File{goferSock}
+	// The sandbox's end of the root's gofer connection is its descriptor
+	// 3 (boot.GoferFD); the volumes' are boot.FirstBindFD on, as for an
+	// OCI container (no readiness pipe nor console in between).
+	c.ExtraFiles = []*os.File{goferSocks[0]}
+	for len(c.ExtraFiles) < boot.FirstBindFD-3 {
+		c.ExtraFiles = append(c.ExtraFiles, nil)
+	}
+	c.ExtraFiles = append(c.ExtraFiles, goferSocks[1:]...)
 	c.SysProcAttr = &syscall.SysProcAttr{
 		// The sandbox gets its own mount, pid, ipc, uts and network
 		// namespaces; it dies with us.
@@ -111,7 +172,9 @@ func (d *Do) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands.E
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2)
 	err = c.Start()
-	goferSock.Close()
+	for _, s := range goferSocks {
+		s.Close()
+	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "runsc: starting the sandbox: %v\n", err)
 		return subcommands.ExitFailure
@@ -137,37 +200,4 @@ func (d *Do) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands.E
 	}
 	fmt.Fprintf(os.Stderr, "runsc: %v\n", err)
 	return subcommands.ExitFailure
-}
-
-// startGofer starts `runsc gofer` serving root read-only in its own mount
-// namespace and process group (terminal signals are not its business), and
-// returns it with the sandbox's end of the connection, which the caller
-// passes on and closes.
-//
-// A gofer started for a detached container (create) must outlive its
-// starter: it then gets no parent-death signal and ends when the sandbox's
-// end of the connection closes.
-func startGofer(self, root string, detached bool) (*exec.Cmd, *os.File, error) {
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return nil, nil, err
-	}
-	goferEnd := os.NewFile(uintptr(fds[0]), "gofer-socket")
-	sandboxEnd := os.NewFile(uintptr(fds[1]), "sandbox-socket")
-	defer goferEnd.Close()
-	g := exec.Command(self, "gofer", "--root="+root, "--sock-fd=3", "--read-only")
-	g.Stderr = os.Stderr
-	g.ExtraFiles = []*os.File{goferEnd}
-	g.SysProcAttr = &syscall.SysProcAttr{
-		Cloneflags: unix.CLONE_NEWNS,
-		Setpgid:    true,
-	}
-	if !detached {
-		g.SysProcAttr.Pdeathsig = syscall.SIGKILL
-	}
-	if err := g.Start(); err != nil {
-		sandboxEnd.Close()
-		return nil, nil, err
-	}
-	return g, sandboxEnd, nil
 }
