@@ -3,7 +3,7 @@
 // application's behalf. Each application socket owns one non-blocking
 // host descriptor; blocking, SO_RCVTIMEO/SO_SNDTIMEO and SIGPIPE are the
 // sentry's (the host never blocks a sentry thread or signals the sentry),
-// readiness comes from a host epoll instance per stack (notifier.go), and
+// readiness comes from a host epoll instance per stack (fs/host.Notifier), and
 // only allow-listed socket options and ioctls reach the host
 // (options.go). Raw and packet sockets are refused.
 //
@@ -20,6 +20,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/rampart-sandbox/rampart/fs/host"
 	"github.com/rampart-sandbox/rampart/fs/vfs"
 	"github.com/rampart-sandbox/rampart/sentry/kernel"
 	"github.com/rampart-sandbox/rampart/sentry/socket"
@@ -27,7 +28,7 @@ import (
 
 // Net is the host network of one stack.
 type Net struct {
-	notifier notifier
+	notifier host.Notifier
 
 	// mu protects all, the open endpoints (for /proc/net).
 	mu  sync.Mutex
@@ -40,7 +41,7 @@ func Install(s *socket.Stack) *Net {
 	n := &Net{all: map[*endpoint]struct{}{}}
 	// The host epoll instance is made now, at start-up, so that the
 	// sentry's seccomp filter need not allow epoll_create1.
-	n.notifier.once.Do(n.notifier.start)
+	n.notifier.Start()
 	s.Register(unix.AF_INET, provider{n, unix.AF_INET})
 	s.Register(unix.AF_INET6, provider{n, unix.AF_INET6})
 	s.Register(unix.AF_PACKET, refused{})
@@ -122,7 +123,7 @@ type endpoint struct {
 
 func (n *Net) newEndpoint(ctx vfs.Context, hfd, family, stype, protocol int, flags uint32) (*endpoint, error) {
 	e := &endpoint{net: n, hfd: hfd, family: family, stype: stype, protocol: protocol, uid: socket.CredsOf(ctx).UID}
-	if err := n.notifier.add(e); err != nil {
+	if err := n.notifier.Add(hfd, e); err != nil {
 		unix.Close(hfd)
 		return nil, unix.ENOMEM
 	}
@@ -153,24 +154,14 @@ func (e *endpoint) Release(vfs.Context) {
 	e.net.mu.Lock()
 	delete(e.net.all, e)
 	e.net.mu.Unlock()
-	e.net.notifier.remove(e)
+	e.net.notifier.Remove(e.hfd, e)
 	unix.Close(e.hfd)
 }
 
 // Readiness implements vfs.Waitable with a non-blocking host poll.
 func (e *endpoint) Readiness(mask uint32) uint32 {
-	pfd := []unix.PollFd{{Fd: int32(e.hfd), Events: int16(mask & 0xffff)}}
-	for {
-		_, err := unix.Poll(pfd, 0)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return 0
-		}
-		break
-	}
-	return uint32(uint16(pfd[0].Revents)) & (mask | vfs.AlwaysReported)
+	r, _ := host.PollReadiness(e.hfd, mask)
+	return r
 }
 
 func (e *endpoint) nonblocking(flags int) bool {
