@@ -58,13 +58,14 @@ static void on_alarm(int sig)
 }
 
 static volatile int stop_hammer;
+static volatile long hammer_calls;
 static void *hammer(void *arg)
 {
 	(void)arg;
 	long n = 0;
 	while (!stop_hammer) {
 		raw0(SYS_getppid);
-		n++;
+		hammer_calls = ++n;
 	}
 	return (void *)n;
 }
@@ -148,15 +149,22 @@ int main(void)
 	signal(SIGUSR2, on_usr2);
 	pthread_t th;
 	REQUIRE("pthread_create", pthread_create(&th, NULL, hammer, NULL) == 0);
+	/* The signals must find the thread busy, and it must go on after
+	 * them: wait for its first syscalls, and for more after a hit. */
+	while (hammer_calls == 0)
+		sched_yield();
 	for (int i = 0; i < 200; i++)
 		pthread_kill(th, SIGUSR2);
 	while (usr2_hits == 0)
+		sched_yield();
+	long at_hit = hammer_calls;
+	while (hammer_calls == at_hit)
 		sched_yield();
 	stop_hammer = 1;
 	void *cnt;
 	pthread_join(th, &cnt);
 	CHECK("the busy thread got signals", usr2_hits > 0);
-	CHECK("and went on making syscalls", (long)cnt > 0);
+	CHECK("and went on making syscalls", (long)cnt > at_hit);
 
 	return check_done();
 }
