@@ -213,6 +213,11 @@ func startSandbox(g *flags.Global, id, bundle string, annotations map[string]str
 	args := append(g.Args(), "boot", "--bundle="+bundle, "--id="+id, "--ready-fd=4")
 	cmd := exec.Command(self, args...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	if term != nil && !foreground {
+		// The console is the application's stdio; the caller's own
+		// (the containerd shim's output pipe) must not be kept open.
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = nil, nil, nil
+	}
 	// Descriptors 3, 4, 5 (boot.ConsoleFD: passToSandbox fills it when
 	// there is a terminal) and the bind mounts' from boot.FirstBindFD on.
 	cmd.ExtraFiles = append([]*os.File{goferSocks[0], w, nil}, goferSocks[1:]...)
@@ -329,7 +334,11 @@ func startContainerGofer(self, root string, rootWritable bool, binds []string, d
 		args = append(args, "--bind="+b)
 	}
 	g := exec.Command(self, args...)
-	g.Stderr = os.Stderr
+	if !detached {
+		// A detached gofer outlives its caller: it must not keep the
+		// caller's stderr (a client's pipe) open.
+		g.Stderr = os.Stderr
+	}
 	g.ExtraFiles = goferEnds
 	g.SysProcAttr = &syscall.SysProcAttr{
 		Cloneflags: unix.CLONE_NEWNS,
