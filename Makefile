@@ -26,6 +26,7 @@ RUNSC_DEP     := $(if $(findstring $(CURDIR)/bin/runsc,$(RUNSC)),build)
 
 .PHONY: all help build vdso deps deps-demo deps-test deps-bench demo test fmt-check vet \
 	gotest syscall-build syscall-tests syscall-tests-rootfs syscall-tests-gofer syscall-tests-native smoke oci network conformance debian goprog bench clean \
+	deps-clients clients \
 	systrap-stub syscall-tests-systrap smoke-systrap test-systrap
 
 all: build
@@ -35,7 +36,7 @@ help:
 	@echo "make vdso                  rebuild the vDSO blob (needs gcc)"
 	@echo "make deps                  install missing Debian packages for test and bench"
 	@echo "make demo                  build and run a shell in the sandbox"
-	@echo "make test                  gofmt, go vet, go test -race, syscall and smoke tests (ptrace and systrap), oci"
+	@echo "make test                  gofmt, go vet, go test -race, syscall and smoke tests (ptrace and systrap), oci, clients"
 	@echo "make syscall-tests [T=mmap] C tests natively, then under \$$RUNSC"
 	@echo "make syscall-tests-rootfs  file C tests with /tmp and /dev/shm on the overlay root"
 	@echo "make syscall-tests-gofer   file C tests with /tmp and /dev/shm on gofer-served host dirs"
@@ -43,6 +44,7 @@ help:
 	@echo "make smoke                 real programs natively and under \$$RUNSC"
 	@echo "make network               network e2e: --network=none and --network=host"
 	@echo "make oci                   bin/runsc as an OCI runtime on busybox bundles"
+	@echo "make clients               podman, containerd (ctr) and dockerd driving bin/runsc"
 	@echo "make conformance [T=mounts] runtime-tools' OCI validation programs (RUNTIME=runc to compare)"
 	@echo "make debian                a Debian minbase userland natively (chroot) and in runsc run"
 	@echo "make bench                 microbenchmarks: native, runc, gVisor, Rampart (ptrace, systrap)"
@@ -67,6 +69,10 @@ deps-test:
 	@tools/install-deps.sh test
 deps-bench:
 	@tools/install-deps.sh bench
+# A client whose package cannot be installed is skipped by test/clients/run.sh
+# (which tries it alone again), not a failure here.
+deps-clients:
+	@tools/install-deps.sh clients || echo "deps-clients: some client packages could not be installed"
 
 demo: deps-demo build
 	bin/runsc do -- /bin/sh -c 'echo hello from the sandbox; uname -a; id'
@@ -84,9 +90,10 @@ test: deps-test fmt-check vet gotest build
 	$(MAKE) --no-print-directory debian 2>&1 | tee bin/debian.log; [ $${PIPESTATUS[0]} -eq 0 ] || rc=1; \
 	$(MAKE) --no-print-directory syscall-tests-systrap 2>&1 | tee bin/syscall-tests-systrap.log; [ $${PIPESTATUS[0]} -eq 0 ] || rc=1; \
 	$(MAKE) --no-print-directory smoke-systrap 2>&1 | tee bin/smoke-systrap.log; [ $${PIPESTATUS[0]} -eq 0 ] || rc=1; \
-	tail -q -n 50 bin/syscall-tests.log bin/syscall-tests-rootfs.log bin/syscall-tests-gofer.log bin/smoke.log bin/oci.log bin/network.log bin/debian.log bin/syscall-tests-systrap.log bin/smoke-systrap.log | \
+	$(MAKE) --no-print-directory clients 2>&1 | tee bin/clients.log; [ $${PIPESTATUS[0]} -eq 0 ] || rc=1; \
+	tail -q -n 50 bin/syscall-tests.log bin/syscall-tests-rootfs.log bin/syscall-tests-gofer.log bin/smoke.log bin/oci.log bin/network.log bin/debian.log bin/syscall-tests-systrap.log bin/smoke-systrap.log bin/clients.log | \
 		awk '/^[0-9]+ passed, [0-9]+ failed(, [0-9]+ skipped)?$$/ { p += $$1; f += $$3; s += $$5; n++ } \
-		     END { if (n < 9) f++; printf "total: %d passed, %d failed, %d skipped\n", p, f, s }'; \
+		     END { if (n < 10) f++; printf "total: %d passed, %d failed, %d skipped\n", p, f, s }'; \
 	exit $$rc
 
 fmt-check:
@@ -191,6 +198,11 @@ network: build
 # busybox bundles.
 oci: build bin/consoledrive
 	test/e2e/oci.sh
+
+# clients drives bin/runsc through podman, containerd's ctr and a dockerd of
+# its own (test/clients/run.sh; installs the clients' Debian packages).
+clients: deps-clients build
+	test/clients/run.sh
 
 # conformance runs opencontainers/runtime-tools' validation programs
 # against bin/runsc (or $(RUNTIME)); not part of test.

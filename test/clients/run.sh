@@ -194,6 +194,16 @@ read-only" "$out"
 	dl run --rm "${RUN[@]}" "$img" dd if=/dev/zero of=/dev/null bs=64M count=2 >/dev/null 2>&1
 	expect "$c/memory-limit" "limited:137 unlimited:0" "limited:$rc unlimited:$?"
 
+	# A command that does not exist: the client shows runsc's error (from
+	# its JSON log) with status 127, and removes what was made.
+	out=$(dl run --name "rampart-bad-$c" "${RUN[@]}" "$img" /nonexistent 2>&1)
+	rc=$?
+	id=$(dl inspect -f '{{.Id}}' "rampart-bad-$c" 2>/dev/null)
+	dl rm -f "rampart-bad-$c" >/dev/null 2>&1
+	[[ $out == *"/nonexistent: no such file or directory"* ]] && out="runsc's error" || out="no error from runsc: $out"
+	out+=" $rc$(leftovers "$rroot" "${id:-none}")"
+	expect "$c/bad-command" "runsc's error 127" "$out"
+
 	# A long-running container for exec, top, stop and removal.
 	id=$(dl run -d "${RUN[@]}" "$img" sleep 1000 2>&1)
 	if [ "$(dl inspect -f '{{.State.Running}}' "$id" 2>&1)" != true ]; then
@@ -267,7 +277,7 @@ ensure_pkg() { # ensure_pkg COMMAND GROUP
 skip_all() { # skip_all CLIENT WHY
 	local s
 	for s in output exit-code env workdir user volume-ro volume-rw hostname tty network-none memory-limit \
-		exec exec-exit-code exec-tty top stop-sigkill stop-handler removal; do
+		bad-command exec exec-exit-code exec-tty top stop-sigkill stop-handler removal; do
 		skipt "$1/$s" "$2"
 	done
 }
@@ -379,6 +389,25 @@ read-only" "$out"
 	rc=$?
 	ctr_ run --rm "${RUNC[@]}" $img c-mem2 dd if=/dev/zero of=/dev/null bs=64M count=2 >/dev/null 2>&1
 	expect "$c/memory-limit" "limited:137 unlimited:0" "limited:$rc unlimited:$?"
+
+	out=$(ctr_ run --rm "${RUNC[@]}" $img c-bad /nonexistent 2>&1)
+	rc=$?
+	ctr_ c rm c-bad >/dev/null 2>&1
+	[[ $out == *"/nonexistent: no such file or directory"* ]] && out="runsc's error" || out="no error from runsc: $out"
+	[ $rc -ne 0 ] && rc=failed
+	out+=" $rc$(leftovers "$rroot" c-bad)"
+	expect "$c/bad-command" "runsc's error failed" "$out"
+
+	# A task that has exited: task rm -f kills it first (runsc's "not
+	# running" error must read as runc's for the shim to go on).
+	ctr_ run -d "${RUNC[@]}" $img c-exited sh -c 'exit 2' >/dev/null 2>&1
+	for _ in $(seq 100); do
+		[ "$(ctr_ task ls 2>/dev/null | awk '$1 == "c-exited" { print $3 }')" == STOPPED ] && break
+		sleep 0.1
+	done
+	out=$(ctr_ task rm -f c-exited 2>&1; echo "rc=$?")
+	ctr_ c rm c-exited >/dev/null 2>&1
+	expect "$c/rm-exited" "rc=0" "$(echo "$out" | grep -v 'level=warn')"
 
 	id=c-long
 	if ! out=$(ctr_ run -d "${RUNC[@]}" $img $id sleep 1000 2>&1); then
