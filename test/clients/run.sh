@@ -171,6 +171,16 @@ dl_suite() {
 	out=$(dl run --rm "${RUN[@]}" -u 65534:65534 "$img" sh -c 'echo $(id -u) $(id -g)' 2>&1)
 	expect "$c/user" "65534 65534" "$out"
 
+	# --ulimit, and podman's own default: RLIMIT_NOFILE 1048576, past
+	# this host's hard limit (the sandbox's rlimits are the sentry's).
+	out=$(dl run --rm "${RUN[@]}" --ulimit nofile=1000:2000 "$img" sh -c 'echo $(ulimit -n) $(ulimit -Hn)' 2>&1)
+	if [ "$c" == podman ]; then
+		out+=" default:$(dl run --rm "${RUN[@]}" "$img" sh -c 'echo $(ulimit -n) $(ulimit -Hn)' 2>&1)"
+		expect "$c/rlimits" "1000 2000 default:1048576 1048576" "$out"
+	else
+		expect "$c/rlimits" "1000 2000" "$out"
+	fi
+
 	rm -rf "$W/vol" && mkdir -p "$W/vol" && echo data >"$W/vol/f"
 	out=$(dl run --rm "${RUN[@]}" -v "$W/vol:/data:ro" "$img" \
 		sh -c 'cat /data/f; touch /data/new 2>/dev/null && echo writable || echo read-only' 2>&1)
@@ -278,7 +288,7 @@ ensure_pkg() { # ensure_pkg COMMAND GROUP
 }
 
 skip_all() { # skip_all CLIENT WHY
-	local s names="output exit-code stdin env workdir user volume-ro volume-rw hostname tty network-none
+	local s names="output exit-code stdin env workdir user rlimits volume-ro volume-rw hostname tty network-none
 		memory-limit bad-command exec exec-exit-code exec-tty top stop-sigkill stop-handler removal"
 	[ "$1" == containerd ] && names="output exit-code env workdir user volume-ro volume-rw tty network-none
 		memory-limit bad-command rm-exited exec exec-exit-code exec-tty top kill-all stop-sigkill stop-handler removal"
