@@ -93,6 +93,12 @@ cleanup() {
 		umount -l "$m" 2>/dev/null
 	done
 	rm -rf "$W"
+	# The parent cgroups the clients made (podman's conmon goes in one),
+	# now empty: rmdir fails on any that is not.
+	local h
+	for h in /sys/fs/cgroup/*/ /sys/fs/cgroup/; do
+		rmdir "${h}libpod_parent/conmon" "${h}libpod_parent" "${h}$CTR_NS" "${h}docker" 2>/dev/null
+	done
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -217,6 +223,14 @@ read-only" "$out"
 	out+=" $rc$(leftovers "$rroot" "${id:-none}")"
 	expect "$c/bad-command" "runsc's error 127" "$out"
 
+	# A container that exited by itself, then removed.
+	rm -f "$W/cid"
+	dl run --cidfile "$W/cid" "${RUN[@]}" "$img" true >/dev/null 2>&1
+	id=$(cat "$W/cid" 2>/dev/null)
+	for _ in $(seq 50); do [ "$(dl inspect -f '{{.State.Running}}' "$id" 2>&1)" == false ] && break; sleep 0.1; done
+	dl rm "$id" >/dev/null 2>&1
+	expect "$c/removal-exited" "" "$(leftovers "$rroot" "${id:-none}")"
+
 	# A long-running container for exec, top, stop and removal.
 	id=$(dl run -d "${RUN[@]}" "$img" sleep 1000 2>&1)
 	if [ "$(dl inspect -f '{{.State.Running}}' "$id" 2>&1)" != true ]; then
@@ -289,7 +303,7 @@ ensure_pkg() { # ensure_pkg COMMAND GROUP
 
 skip_all() { # skip_all CLIENT WHY
 	local s names="output exit-code stdin env workdir user rlimits volume-ro volume-rw hostname tty network-none
-		memory-limit bad-command exec exec-exit-code exec-tty top stop-sigkill stop-handler removal"
+		memory-limit bad-command removal-exited exec exec-exit-code exec-tty top stop-sigkill stop-handler removal"
 	[ "$1" == containerd ] && names="output exit-code env workdir user volume-ro volume-rw tty network-none
 		memory-limit bad-command rm-exited exec exec-exit-code exec-tty top kill-all stop-sigkill stop-handler removal"
 	for s in $names; do
@@ -305,17 +319,18 @@ run_podman() {
 		return
 	fi
 	mkdir -p "$W/pm"
-	# --runtime-flag keeps runsc's state under $W, not /var/run/runsc.
+	# runsc keeps its state in its default --root, /var/run/runsc, as for
+	# any podman user: podman's exit command (container cleanup, which
+	# deletes an exited container) does not pass --runtime-flag on.
 	PODMAN=(podman --root "$W/pm/root" --runroot "$W/pm/run" --tmpdir "$W/pm/tmp"
-		--cgroup-manager cgroupfs --events-backend file
-		--runtime "$RUNSC" --runtime-flag "root=$W/pm/runsc")
+		--cgroup-manager cgroupfs --events-backend file --runtime "$RUNSC")
 	DL=("${PODMAN[@]}")
 	RUN=(--network none)
 	if ! out=$(dl import "$W/rootfs.tar" localhost/rampart/busybox:test 2>&1); then
 		failt podman/import "$out"
 		return
 	fi
-	dl_suite podman localhost/rampart/busybox:test "$W/pm/runsc"
+	dl_suite podman localhost/rampart/busybox:test /var/run/runsc
 }
 
 # ---------------------------------------------------------------- containerd
