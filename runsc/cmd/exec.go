@@ -277,7 +277,10 @@ func (c *Exec) runDetachChild(id string, args []string) subcommands.ExitStatus {
 			ready.Close()
 			return subcommands.ExitFailure
 		}
-		return fail(c.Global, err)
+		// The sandbox ended under the process: its init exited, and
+		// every other process was killed with it, as in a pid namespace.
+		logLine(c.Global, "debug", "exec: waiting for the process: "+err.Error())
+		os.Exit(128 + int(unix.SIGKILL))
 	}
 	os.Exit(code)
 	return subcommands.ExitSuccess

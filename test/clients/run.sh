@@ -11,17 +11,25 @@
 #               on that containerd, --add-runtime rampart=bin/runsc,
 #               `docker import` and `docker run --runtime=rampart`
 #
-# Scenarios per client: output, exit code, env, workdir, user, read-only and
-# writable volumes, hostname, stop (a pid 1 without a handler ignores
-# SIGTERM, so the client escalates to SIGKILL: 137; one with a handler exits
-# by it), exec (output, status, tty), ps/top, -t tty, memory limit,
-# --network none, and removal leaves no process, state directory, cgroup or
-# mount behind. A client whose package cannot be installed is skipped (each
-# of its scenarios counted as skipped); an installed one must pass.
+# Scenarios per client: output, exit code, stdin, env, workdir, user,
+# rlimits, read-only and writable volumes, hostname, -t tty, --network none,
+# memory limit, a missing command (runsc's error reaches the user), stop (a
+# pid 1 without a handler ignores SIGTERM, so the client escalates to
+# SIGKILL: 137; one with a handler exits by it), exec (output, status, tty),
+# ps/top (docker top and ctr task ps list runsc ps' pids: they must be the
+# sandbox's host processes), and removal, of a container that exited and of
+# a stopped one, leaves no process, state directory, cgroup or mount behind.
+# ctr has no --user, --hostname or end of piped stdin: its user scenario uses
+# the image's configured user, and it has no hostname or stdin scenario; it
+# adds task rm -f of an exited task and kill --all. A client whose package
+# cannot be installed is skipped (each of its scenarios counted as skipped);
+# an installed one must pass.
 #
 # Nothing system-wide is touched: the daemons started here have their own
 # state under $W and are stopped on exit; podman keeps its storage under $W
-# and never sets up a network (--network none).
+# and never sets up a network (--network none); runsc's state is under $W
+# but for podman's, in runsc's default --root (/var/run/runsc), by container
+# id. Runs are serialized by a lock.
 #
 #   test/clients/run.sh [podman] [containerd] [docker]
 set -uo pipefail
@@ -555,6 +563,9 @@ if [ ! -x "$RUNSC" ]; then
 	echo "run.sh: $RUNSC not built (make build)" >&2
 	exit 2
 fi
+# One run at a time on the machine: $W and the daemons' names are fixed.
+exec 9>/tmp/rampart-clients.lock
+flock 9
 rm -rf "$W"
 mkdir -p "$W"
 if ! make_image; then
