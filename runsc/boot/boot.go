@@ -18,6 +18,7 @@ import (
 
 	"github.com/rampart-sandbox/rampart/fs/proc"
 	"github.com/rampart-sandbox/rampart/fs/rootfs"
+	"github.com/rampart-sandbox/rampart/gofer"
 	"github.com/rampart-sandbox/rampart/platform"
 	"github.com/rampart-sandbox/rampart/platform/ptrace"
 	"github.com/rampart-sandbox/rampart/platform/systrap"
@@ -26,7 +27,9 @@ import (
 	"github.com/rampart-sandbox/rampart/sentry/kernel"
 	"github.com/rampart-sandbox/rampart/sentry/kernel/auth"
 	"github.com/rampart-sandbox/rampart/sentry/memfile"
+	"github.com/rampart-sandbox/rampart/sentry/socket"
 	"github.com/rampart-sandbox/rampart/sentry/socket/hostinet"
+	sunix "github.com/rampart-sandbox/rampart/sentry/socket/unix"
 	"github.com/rampart-sandbox/rampart/syscalls/linux"
 )
 
@@ -74,6 +77,10 @@ type Config struct {
 	// HostNetwork is --network=host: the sandbox's inet sockets are host
 	// sockets and it shows the host's interfaces.
 	HostNetwork bool
+	// HostUDS is --host-uds: whether unix sockets may connect to host
+	// sockets (open) or bind new ones (create) on gofer-served trees;
+	// the gofer enforces the same policy (gofer/server_socket.go).
+	HostUDS gofer.HostUDS
 	// OCIMounts, if set, are config.json's mounts, masked and read-only
 	// paths, applied over the default tree (see mounts.go).
 	OCIMounts *OCIMounts
@@ -88,6 +95,22 @@ type Config struct {
 	Fence bool
 	// Seccomp are the fence's filter options.
 	Seccomp fence.Options
+}
+
+// newNetworkStack is linux.NewNetworkStack with --host-uds applied to
+// its AF_UNIX family: host-backed unix sockets get a host network of
+// their own (its epoll instance is made now, before the fence).
+func newNetworkStack(c linux.NetworkConfig, uds gofer.HostUDS) *socket.Stack {
+	st := linux.NewNetworkStack(c)
+	if uds == gofer.HostUDSNone {
+		return st
+	}
+	if p, err := st.ProviderOf(unix.AF_UNIX); err == nil {
+		if fam, ok := p.(*sunix.Family); ok {
+			fam.EnableHost(hostinet.NewNet(), uds&gofer.HostUDSOpen != 0, uds&gofer.HostUDSCreate != 0)
+		}
+	}
+	return st
 }
 
 // UmaskZero in Config.Umask asks for umask 0.
@@ -199,7 +222,7 @@ func Run(c Config) (int, error) {
 		NumCPU:       runtime.NumCPU(),
 		DebugLog:     debugLog,
 		Loader:       &execLoader{vdso: vd, maxAddr: p.MaxUserAddress()},
-		Network:      linux.NewNetworkStack(netcfg),
+		Network:      newNetworkStack(netcfg, c.HostUDS),
 	}
 	if c.Strace {
 		kcfg.Strace = newStraceTracer(os.Stderr)

@@ -11,6 +11,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/rampart-sandbox/rampart/fs/rootfs"
+	"github.com/rampart-sandbox/rampart/gofer"
 	"github.com/rampart-sandbox/rampart/runsc/boot"
 	"github.com/rampart-sandbox/rampart/runsc/flags"
 )
@@ -78,6 +79,8 @@ func (b *Boot) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands
 		// The network mode comes with the global flags.
 		HostNetwork: b.Global.Network == "host",
 	}
+	// Validated by the global flags already.
+	cfg.HostUDS, _ = gofer.ParseHostUDS(b.Global.HostUDS)
 	if len(b.volumes) > 0 {
 		mounts, _ := volumeMounts(b.volumes)
 		om, err := boot.ParseMounts(&specs.Spec{Mounts: mounts})

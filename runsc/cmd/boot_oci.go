@@ -9,6 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/rampart-sandbox/rampart/fs/rootfs"
+	"github.com/rampart-sandbox/rampart/gofer"
 	"github.com/rampart-sandbox/rampart/runsc/boot"
 	"github.com/rampart-sandbox/rampart/runsc/container"
 	"github.com/rampart-sandbox/rampart/runsc/ociseccomp"
@@ -49,6 +50,7 @@ func (b *Boot) executeOCI() subcommands.ExitStatus {
 	cfg.Debug = b.Global.Debug || b.Global.DebugLog != ""
 	cfg.DebugDir = b.Global.DebugLog
 	cfg.HostNetwork = b.Global.Network == "host"
+	cfg.HostUDS, _ = gofer.ParseHostUDS(b.Global.HostUDS)
 	// The sandbox records its status changes through a descriptor: once
 	// fenced it cannot reach the state directory.
 	status, err := s.OpenSandboxStatus(b.id)

@@ -196,7 +196,7 @@ func startSandbox(g *flags.Global, id, bundle string, annotations map[string]str
 		w.Close()
 		return nil, err
 	}
-	gofer, goferSocks, err := startContainerGofer(self, spec.Root.Path, rootWritable(g, spec), binds, !foreground)
+	gofer, goferSocks, err := startContainerGofer(self, spec.Root.Path, rootWritable(g, spec), binds, !foreground, g.HostUDS)
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("starting the gofer: %w", err)
@@ -304,7 +304,9 @@ func goferBinds(spec *specs.Spec, bundle string) ([]string, error) {
 // caller passes on and closes. A gofer started for a detached container
 // (create) must outlive its starter: it then gets no parent-death signal
 // and ends when the sandbox's ends of the connections close.
-func startContainerGofer(self, root string, rootWritable bool, binds []string, detached bool) (*exec.Cmd, []*os.File, error) {
+//
+// hostUDS is --host-uds, passed on to the gofer (gofer/server_socket.go).
+func startContainerGofer(self, root string, rootWritable bool, binds []string, detached bool, hostUDS string) (*exec.Cmd, []*os.File, error) {
 	var goferEnds, sandboxEnds []*os.File
 	closeAll := func(fs []*os.File) {
 		for _, f := range fs {
@@ -322,6 +324,9 @@ func startContainerGofer(self, root string, rootWritable bool, binds []string, d
 		sandboxEnds = append(sandboxEnds, os.NewFile(uintptr(fds[1]), "sandbox-socket"))
 	}
 	args := []string{"gofer", "--root=" + root, "--sock-fd=3"}
+	if hostUDS != "" && hostUDS != "none" {
+		args = append(args, "--host-uds="+hostUDS)
+	}
 	if !rootWritable {
 		args = append(args, "--read-only")
 	}
