@@ -110,7 +110,7 @@ func filterProgram(o FilterOptions) []unix.SockFilter {
 	return append(p,
 		unix.SockFilter{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, Jt: 2, Jf: 0, K: unix.SYS_SOCKET},
 		unix.SockFilter{Code: unix.BPF_RET | unix.BPF_K, K: seccompRetKillProcess}, // kill:
-		unix.SockFilter{Code: unix.BPF_RET | unix.BPF_K, K: seccompRetAllow},      // allow:
+		unix.SockFilter{Code: unix.BPF_RET | unix.BPF_K, K: seccompRetAllow},       // allow:
 		unix.SockFilter{Code: unix.BPF_LD | unix.BPF_W | unix.BPF_ABS, K: seccompDataArg0},
 		unix.SockFilter{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, Jt: 0, Jf: 2, K: unix.AF_UNIX},
 		unix.SockFilter{Code: unix.BPF_LD | unix.BPF_W | unix.BPF_ABS, K: seccompDataArg0 + 4},
