@@ -541,6 +541,8 @@ fi
 
 # config.json's mounts, masked and read-only paths, mountinfo.
 . "$ROOT/test/e2e/oci_mounts.sh"
+# Host unix sockets on a bind mount (--host-uds).
+. "$ROOT/test/e2e/oci_hostuds.sh"
 
 # Nothing left: no state, no sandbox process of this test.
 left=$(ls "$STATE" 2>/dev/null)
