@@ -37,6 +37,24 @@ else
 		fail "host-uds: connect to a host listener" "status $status" "stdout: $out" "stderr: $err" "host ($hstatus): $(cat "$WORK/uds.host")"
 	fi
 
+	# Sandbox files never reach the host: SCM_RIGHTS is EPERM and nothing
+	# is sent; SO_PEERCRED is the host peer's uid, pid 0 (outside the
+	# sandbox's pid namespace, as Linux reports it).
+	rm -f "$UDS"/*
+	"$UDS_PROBE" listen "$UDS/h.sock" "host-reply" 20 >"$WORK/uds.host" 2>&1 &
+	hpid=$!
+	udsrun uds-rights --host-uds=open connect-rights /mnt/uds/h.sock sandbox-hello 5
+	wait "$hpid"
+	hstatus=$?
+	want="sendmsg SCM_RIGHTS: EPERM
+peer pid 0 uid $(id -u)
+got: host-reply"
+	if [ "$status" -eq 0 ] && [ "$out" = "$want" ] && [ "$hstatus" -eq 0 ] && [ "$(cat "$WORK/uds.host")" = "got: sandbox-hello" ]; then
+		pass "host-uds: SCM_RIGHTS to the host is refused, SO_PEERCRED is the host's"
+	else
+		fail "host-uds: SCM_RIGHTS and SO_PEERCRED" "status $status" "stdout: $out" "stderr: $err" "host ($hstatus): $(cat "$WORK/uds.host")"
+	fi
+
 	# A host client connects to a socket the sandbox binds (--host-uds=all):
 	# a socket file on the host, with the sandbox's umask applied.
 	rm -f "$UDS"/*

@@ -7,6 +7,12 @@
 //	udsprobe connect PATH MSG SECS    connect to PATH (waiting up to SECS
 //	                                  for it to appear), send MSG, print
 //	                                  the answer ("connect: ERRNO": 1)
+//	udsprobe connect-rights PATH MSG SECS
+//	                                  connect, try to pass descriptor 0
+//	                                  with SCM_RIGHTS (print the result),
+//	                                  print SO_PEERCRED's pid and uid,
+//	                                  then as connect
+#define _GNU_SOURCE
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
@@ -99,6 +105,32 @@ int main(int argc, char **argv) {
 		}
 		struct timespec ts = {0, 100000000};
 		nanosleep(&ts, NULL);
+	}
+	if (strcmp(argv[1], "connect-rights") == 0) {
+		char byte = 'r';
+		struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+		union {
+			struct cmsghdr h;
+			char buf[CMSG_SPACE(sizeof(int))];
+		} u;
+		memset(&u, 0, sizeof u);
+		struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf};
+		struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		int zero = 0;
+		memcpy(CMSG_DATA(c), &zero, sizeof zero);
+		if (sendmsg(fd, &m, 0) < 0)
+			printf("sendmsg SCM_RIGHTS: %s\n", ename(errno));
+		else
+			printf("sendmsg SCM_RIGHTS: sent\n");
+		struct ucred cr;
+		socklen_t l = sizeof cr;
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &l) == 0)
+			printf("peer pid %d uid %d\n", cr.pid, cr.uid);
+		else
+			printf("SO_PEERCRED: %s\n", ename(errno));
 	}
 	return exchange(fd, msg, 1);
 }
