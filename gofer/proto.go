@@ -13,7 +13,8 @@
 //
 // Many requests may be in flight; the server answers each as soon as it is
 // done, in any order. A reply may carry one host file descriptor, donated
-// with SCM_RIGHTS (open and create of regular files). The first exchange is
+// with SCM_RIGHTS (open and create of regular files; host unix sockets of
+// Tconnect and Tbind, server_socket.go). The first exchange is
 // Tversion/Rversion, which fixes the protocol version and the largest
 // message. Tclunk (tag 0) is one-way: it has no reply.
 //
