@@ -11,6 +11,7 @@ if ! ${CC:-gcc} -O2 -static -o "$UDS_PROBE" "$ROOT/test/e2e/udsprobe.c" 2>"$WORK
 else
 	UDS=$WORK/uds
 	mkdir -p "$UDS" "$RFS/mnt/uds"
+	touch "$RFS/mnt/uds.sock"
 	cp "$UDS_PROBE" "$RFS/bin/udsprobe"
 
 	# udsrun NAME FLAG ARGS...: runsc FLAG run of a bundle running
@@ -36,6 +37,30 @@ else
 	else
 		fail "host-uds: connect to a host listener" "status $status" "stdout: $out" "stderr: $err" "host ($hstatus): $(cat "$WORK/uds.host")"
 	fi
+
+	# A bind mount of the socket file itself (as docker.sock is bound):
+	# reached with --host-uds=open, refused with none.
+	for mode in open none; do
+		rm -f "$UDS"/*
+		"$UDS_PROBE" listen "$UDS/h.sock" "host-reply" 5 >"$WORK/uds.host" 2>&1 &
+		hpid=$!
+		b=$(bundle "uds-file-$mode" "{\"process\":{\"args\":[\"udsprobe\",\"connect\",\"/mnt/uds.sock\",\"sandbox-hello\",\"5\"]},
+			\"mounts\":[{\"destination\":\"/mnt/uds.sock\",\"type\":\"bind\",\"source\":\"$UDS/h.sock\",\"options\":[\"bind\",\"rw\"]}]}")
+		for i in $(seq 50); do [ -S "$UDS/h.sock" ] && break; sleep 0.1; done
+		rs --host-uds=$mode run --bundle "$b" "uds-file-$mode"
+		wait "$hpid"
+		hstatus=$?
+		if [ $mode = open ]; then
+			ok=$([ "$status" -eq 0 ] && [ "$out" = "got: host-reply" ] && [ "$hstatus" -eq 0 ] && [ "$(cat "$WORK/uds.host")" = "got: sandbox-hello" ] && echo y)
+		else
+			ok=$([ "$status" -eq 1 ] && [ "$out" = "connect: ECONNREFUSED" ] && [ "$hstatus" -eq 2 ] && echo y)
+		fi
+		if [ "$ok" = y ]; then
+			pass "host-uds=$mode: a bind-mounted host socket file (docker.sock style)"
+		else
+			fail "host-uds=$mode: bind-mounted host socket file" "status $status" "stdout: $out" "stderr: $err" "host ($hstatus): $(cat "$WORK/uds.host")"
+		fi
+	done
 
 	# Sandbox files never reach the host: SCM_RIGHTS is EPERM and nothing
 	# is sent; SO_PEERCRED is the host peer's uid, pid 0 (outside the
