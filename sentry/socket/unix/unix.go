@@ -2,13 +2,17 @@
 // SOCK_DGRAM and SOCK_SEQPACKET, socketpair, names on the filesystem (a
 // S_IFSOCK node made with mknod, found again on connect through the node's
 // identity), abstract names and autobind, listen/accept, shutdown,
-// SCM_RIGHTS and SCM_CREDENTIALS, and readiness for poll/epoll.
+// SCM_RIGHTS and SCM_CREDENTIALS, and readiness for poll/epoll. With
+// --host-uds, sockets connected to or bound on host sockets of gofer-served
+// trees hand their data path to a hostinet.Endpoint (host.go).
 //
 // Lock order: Family.mu (one lock for all unix socket state of a stack, so that operations
 // touching two endpoints need no ordering), then an endpoint's
 // vfs.WaitQueue. File references dropped by a release (in-flight
 // SCM_RIGHTS files, unaccepted connections) are dropped after mu is
-// released, since dropping them may release another unix socket.
+// released, since dropping them may release another unix socket. A host
+// half (hostinet.Endpoint) is made and released without fam.mu held; its
+// own locks (hostinet's Net.mu and notifier) are leaves.
 package unix
 
 import (
