@@ -469,7 +469,7 @@ func (c *Client) Connect(fid uint64, stype int) (int, error) {
 
 // Bind asks for a host unix socket of type stype bound to name in
 // directory fid (a socket file the host sees, made with mode and owned by
-// uid and gid), listening unless it is SOCK_DGRAM. It returns the socket,
+// uid and gid), not listening (the caller calls listen(2)). It returns the socket,
 // owned by the caller (non-blocking, close-on-exec), and the attributes of
 // the new socket file.
 func (c *Client) Bind(fid uint64, name string, stype int, mode, uid, gid uint32) (int, Attr, error) {

@@ -44,13 +44,14 @@ var AllowedSyscalls = []uintptr{
 
 // HostUDSSyscalls are added to AllowedSyscalls when the server may make
 // host unix sockets (--host-uds other than none; server_socket.go):
-// socket only with domain AF_UNIX (checked by the filter), connect, bind
-// and listen (on the only sockets the gofer can then have: unix ones),
+// socket only with domain AF_UNIX (checked by the filter), connect and
+// bind (on the only sockets the gofer can then have: unix ones; the
+// sentry itself calls listen on a bound socket),
 // fchdir (to /proc/self/fd and back, around connect and bind) and
 // fchmodat (the mode of a bound socket file, through its magic link).
 // TestAllowedSyscalls pins this list too.
 var HostUDSSyscalls = []uintptr{
-	unix.SYS_SOCKET, unix.SYS_CONNECT, unix.SYS_BIND, unix.SYS_LISTEN,
+	unix.SYS_SOCKET, unix.SYS_CONNECT, unix.SYS_BIND,
 	unix.SYS_FCHDIR, unix.SYS_FCHMODAT,
 }
 

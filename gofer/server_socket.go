@@ -198,9 +198,9 @@ func (s *Server) connect(n *node, stype int) (int, error) {
 	return sfd, nil
 }
 
-// bind makes a host socket of type stype bound to name in directory n,
-// listening unless it is a datagram socket, and returns it with the
-// attributes of the new socket file (given mode, and uid and gid where
+// bind makes a host socket of type stype bound to name in directory n
+// and returns it (not listening: the sentry calls listen(2) when the
+// application does, with its backlog) with the attributes of the new socket file (given mode, and uid and gid where
 // the host lets the gofer chown).
 func (s *Server) bind(n *node, name string, stype int, mode uint32, uid, gid int) (int, Attr, error) {
 	if !validName(name) {
@@ -242,9 +242,6 @@ func (s *Server) bind(n *node, name string, stype int, mode uint32, uid, gid int
 		err = atProcFD(strconv.Itoa(pfd), func(path string) error {
 			return unix.Fchmodat(unix.AT_FDCWD, path, mode, 0)
 		})
-	}
-	if err == nil && stype != unix.SOCK_DGRAM {
-		err = unix.Listen(sfd, unix.SOMAXCONN)
 	}
 	if err == nil {
 		a, err = fstat(pfd)

@@ -1,7 +1,6 @@
 package gofer
 
 import (
-	"net"
 	"os"
 	"path/filepath"
 	"sync"
@@ -50,24 +49,40 @@ func serveUDS(t *testing.T, dir string, readOnly bool, m HostUDS) *Client {
 }
 
 // listen starts a host listener at path that answers each connection's
-// first message with "re:" and the message.
+// first message with "re:" and the message. (Raw sockets, not package
+// net: that would link the cgo runtime into the test binary, whose
+// threads are made by clone3, which the seccomp filter of
+// TestFilterEnforced's children refuses.)
 func listen(t *testing.T, path string) {
 	t.Helper()
-	l, err := net.Listen("unix", path)
+	l, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { l.Close() })
+	if err := unix.Bind(l, &unix.SockaddrUnix{Name: path}); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Listen(l, 8); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Shutdown(l, unix.SHUT_RDWR) })
 	go func() {
+		defer unix.Close(l)
 		for {
-			c, err := l.Accept()
+			c, _, err := unix.Accept4(l, unix.SOCK_CLOEXEC)
+			if err == unix.EINTR {
+				continue
+			}
 			if err != nil {
 				return
 			}
 			buf := make([]byte, 64)
-			n, _ := c.Read(buf)
-			c.Write(append([]byte("re:"), buf[:n]...))
-			c.Close()
+			n, _ := unix.Read(c, buf)
+			if n < 0 {
+				n = 0
+			}
+			unix.Write(c, append([]byte("re:"), buf[:n]...))
+			unix.Close(c)
 		}
 	}()
 }
@@ -196,6 +211,15 @@ func TestHostUDSBind(t *testing.T) {
 		t.Fatalf("bind: %v", err)
 	}
 	defer unix.Close(lfd)
+	// Bound, not listening: the sentry calls listen(2) itself.
+	hc, _ := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err := unix.Connect(hc, &unix.SockaddrUnix{Name: filepath.Join(root, "b")}); err != unix.ECONNREFUSED {
+		t.Errorf("connect before listen: %v, want ECONNREFUSED", err)
+	}
+	unix.Close(hc)
+	if err := unix.Listen(lfd, 4); err != nil {
+		t.Fatal(err)
+	}
 	var st unix.Stat_t
 	if err := unix.Lstat(filepath.Join(root, "b"), &st); err != nil || st.Mode != unix.S_IFSOCK|0o700 || st.Uid != 1234 || st.Gid != 5678 {
 		t.Errorf("socket file: %v %o %d:%d", err, st.Mode, st.Uid, st.Gid)
@@ -205,12 +229,11 @@ func TestHostUDSBind(t *testing.T) {
 	}
 	// A host client reaches the listener the gofer donated.
 	go func() {
-		conn, err := net.Dial("unix", filepath.Join(root, "b"))
-		if err != nil {
-			return
+		conn, _ := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		if unix.Connect(conn, &unix.SockaddrUnix{Name: filepath.Join(root, "b")}) == nil {
+			unix.Write(conn, []byte("from host"))
 		}
-		conn.Write([]byte("from host"))
-		conn.Close()
+		unix.Close(conn)
 	}()
 	pfd := []unix.PollFd{{Fd: int32(lfd), Events: unix.POLLIN}}
 	unix.Poll(pfd, 5000)

@@ -114,6 +114,7 @@ func (b *Boot) fence(cfg *boot.Config) {
 	cfg.Seccomp.Debug = cfg.Debug
 	cfg.Seccomp.LogOnly = os.Getenv(seccompLogEnv) == "1"
 	cfg.Seccomp.HostNetwork = cfg.HostNetwork
+	cfg.Seccomp.HostUDS = cfg.HostUDS&gofer.HostUDSCreate != 0
 }
 
 // environ is the caller's environment for `runsc do`'s command, less

@@ -1,7 +1,10 @@
 // udsprobe is both ends of a unix stream socket for oci_hostuds.sh, run on
 // the host and in the sandbox:
 //
-//	udsprobe listen PATH REPLY SECS   bind PATH, accept one connection
+//	udsprobe listen PATH REPLY SECS   bind PATH (as PATH.new, renamed once
+//	                                  listening, so that a client never
+//	                                  finds it not yet listening), accept
+//	                                  one connection
 //	                                  within SECS, print what it sent,
 //	                                  answer REPLY ("no connection": 2)
 //	udsprobe connect PATH MSG SECS    connect to PATH (waiting up to SECS
@@ -80,8 +83,17 @@ int main(int argc, char **argv) {
 	}
 	setvbuf(stdout, NULL, _IONBF, 0);
 	if (strcmp(argv[1], "listen") == 0) {
-		if (bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(fd, 4) != 0) {
+		char tmp[sizeof sa.sun_path + 8];
+		struct sockaddr_un ta;
+		snprintf(tmp, sizeof tmp, "%s.new", path);
+		addr(&ta, tmp);
+		unlink(tmp);
+		if (bind(fd, (struct sockaddr *)&ta, sizeof ta) != 0 || listen(fd, 4) != 0) {
 			printf("bind: %s\n", ename(errno));
+			return 1;
+		}
+		if (rename(tmp, path) != 0) {
+			printf("rename: %s\n", ename(errno));
 			return 1;
 		}
 		struct pollfd p = {.fd = fd, .events = POLLIN};

@@ -19,7 +19,9 @@ import (
 // bound to) asks the filesystem for a host socket connected to it (fs/gofer
 // asks the gofer, which alone may make one); with EnableHost(create),
 // bind(2) to a path in a gofer-served directory asks for a host socket
-// bound (and listening) there, so host processes can connect, and accept
+// bound there, listen(2) makes the sentry listen on it (the one socket
+// call runsc/fence adds for --host-uds=create), so host processes can
+// connect, and accept
 // returns sockets of the connections it gets. Either way the endpoint
 // keeps its socket file, names and options, and hands its data path to a
 // hostinet.Endpoint on the donated host descriptor (hostinet's blocking,
@@ -34,9 +36,6 @@ import (
 //     Linux does for a peer outside the reader's pid namespace).
 //   - getpeername reports the sandbox path connected to, never the host's
 //     name for it; accept reports an unnamed peer.
-//   - A host-bound socket listens from bind(2) on (the gofer cannot wait
-//     for listen(2)): host clients may queue before the application's
-//     listen, whose backlog is not passed on.
 //   - A datagram socket sends only to its connected peer (sendto another
 //     address is EOPNOTSUPP), and one bound to a host path cannot also
 //     connect.

@@ -505,6 +505,13 @@ func (e *endpoint) Listen(ctx vfs.Context, backlog int) error {
 	if e.addr == nil || e.state == stateConnected {
 		return linux.EINVAL
 	}
+	if h := e.hostOf(); h != nil {
+		// A host-bound socket: the host's backlog is the one that
+		// counts (listen again changes it, as on Linux).
+		if err := h.Listen(ctx, backlog); err != nil {
+			return err
+		}
+	}
 	e.backlog = backlog
 	if e.state != stateListening {
 		e.listenCreds = socket.CredsOf(ctx)
