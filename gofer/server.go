@@ -117,6 +117,7 @@ func (s *Server) shutdown(wg *sync.WaitGroup) {
 	s.wmu.Unlock()
 	wg.Wait()
 	unix.Close(s.sock)
+	s.uds.close()
 	s.mu.Lock()
 	for n := range s.live {
 		if n.fd >= 0 {

@@ -115,9 +115,28 @@ type udsState struct {
 	mode HostUDS
 	// mu protects bound.
 	mu sync.Mutex
-	// bound are the socket files this server made (device, inode):
-	// with HostUDSCreate alone, the only ones Tconnect may reach.
-	bound map[[2]uint64]struct{}
+	// bound are the socket files this server made (device, inode), with
+	// HostUDSCreate alone the only ones Tconnect may reach. Each keeps
+	// an O_PATH descriptor of its file: while it is open the host cannot
+	// reuse the inode number for another file (say, a host service's
+	// socket made after the sandbox unlinked its own). At most maxBound
+	// are remembered; the sandbox's own sockets beyond are not reachable
+	// from inside with create alone.
+	bound map[[2]uint64]int
+}
+
+// maxBound bounds the socket files a server remembers (and the
+// descriptors it holds for them).
+const maxBound = 1024
+
+// close closes the descriptors of the bound socket files.
+func (u *udsState) close() {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	for k, fd := range u.bound {
+		unix.Close(fd)
+		delete(u.bound, k)
+	}
 }
 
 // SetHostUDS sets the server's policy; call it before Serve.
@@ -230,7 +249,11 @@ func (s *Server) bind(n *node, name string, stype int, mode uint32, uid, gid int
 		unix.Unlinkat(n.fd, name, 0)
 		return fail(err)
 	}
-	defer unix.Close(pfd)
+	defer func() {
+		if pfd >= 0 {
+			unix.Close(pfd)
+		}
+	}()
 	a, err := fstat(pfd)
 	if err == nil && a.Mode&unix.S_IFMT != unix.S_IFSOCK {
 		err = unix.EEXIST // swapped at once by someone else
@@ -252,9 +275,13 @@ func (s *Server) bind(n *node, name string, stype int, mode uint32, uid, gid int
 	}
 	s.uds.mu.Lock()
 	if s.uds.bound == nil {
-		s.uds.bound = make(map[[2]uint64]struct{})
+		s.uds.bound = make(map[[2]uint64]int)
 	}
-	s.uds.bound[[2]uint64{a.Dev, a.Ino}] = struct{}{}
+	key := [2]uint64{a.Dev, a.Ino}
+	if _, ok := s.uds.bound[key]; !ok && len(s.uds.bound) < maxBound {
+		s.uds.bound[key] = pfd
+		pfd = -1 // kept
+	}
 	s.uds.mu.Unlock()
 	return sfd, a, nil
 }
