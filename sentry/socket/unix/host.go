@@ -123,14 +123,28 @@ func (e *endpoint) connectHost(ctx vfs.Context, addr []byte) (bool, error) {
 		return true, linux.EINVAL
 	}
 	var hfd int
+	var deadline time.Time // zero: none
+	waited := false
 	for {
 		hfd, err = hc.HostConnect(ctx, e.stype)
 		if err != linux.EAGAIN {
 			break
 		}
 		// The listener's backlog is full: Linux's blocking connect
-		// waits for room; the gofer never blocks, so ask again.
+		// waits for room (up to SO_SNDTIMEO, then EAGAIN); the gofer
+		// never blocks, so ask again.
 		if e.nonblocking(0) {
+			return true, linux.EAGAIN
+		}
+		if !waited {
+			waited = true
+			fam.mu.Lock()
+			if e.sndTimeo > 0 {
+				deadline = time.Now().Add(e.sndTimeo)
+			}
+			fam.mu.Unlock()
+		}
+		if !deadline.IsZero() && time.Now().After(deadline) {
 			return true, linux.EAGAIN
 		}
 		if err := sleep(ctx, 10*time.Millisecond); err != nil {
