@@ -29,9 +29,9 @@ func (i *inode) HostConnect(ctx vfs.Context, stype int) (int, error) {
 }
 
 // HostBind makes a host socket of type stype bound to the new name in
-// directory i, with mode (umask applied) and the caller's ids, listening
-// unless it is a datagram socket; it returns it (non-blocking, owned by
-// the caller). The new file is not in the dentry cache: the caller looks
+// directory i, with mode (umask applied) and the caller's ids, not yet
+// listening (the caller listens when the application does); it returns
+// it (non-blocking, owned by the caller). The new file is not in the dentry cache: the caller looks
 // it up.
 func (i *inode) HostBind(ctx vfs.Context, name string, stype int, mode uint32) (int, error) {
 	if !i.fs.opts.Writable {
