@@ -410,8 +410,11 @@ func writeComm(ctx vfs.Context, n *inode, data []byte) error {
 
 func genOOMScoreAdj(_ vfs.Context, n *inode) ([]byte, error) {
 	n.Data.fs.mu.Lock()
-	v := n.Data.fs.oomScoreAdj[n.Data.tg]
+	v, ok := n.Data.fs.oomScoreAdj[n.Data.tg]
 	n.Data.fs.mu.Unlock()
+	if !ok {
+		v = n.Data.fs.defaultOOMScoreAdj
+	}
 	return []byte(strconv.Itoa(v) + "\n"), nil
 }
 
@@ -425,7 +428,11 @@ func writeOOMScoreAdj(ctx vfs.Context, n *inode, data []byte) error {
 	}
 	n.Data.fs.mu.Lock()
 	defer n.Data.fs.mu.Unlock()
-	if v < n.Data.fs.oomScoreAdj[n.Data.tg] && !ctx.Credentials().HasCapability(capSysResource) {
+	old, ok := n.Data.fs.oomScoreAdj[n.Data.tg]
+	if !ok {
+		old = n.Data.fs.defaultOOMScoreAdj
+	}
+	if v < old && !ctx.Credentials().HasCapability(capSysResource) {
 		return unix.EACCES
 	}
 	n.Data.fs.oomScoreAdj[n.Data.tg] = v

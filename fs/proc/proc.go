@@ -50,6 +50,14 @@ type Options struct {
 	// from which the CPU descriptions are taken; empty gives a generic
 	// description.
 	HostCPUInfo string
+	// Sysctls are the sandbox's writable sysctls (sysctl.go), shared by
+	// its procfs instances; nil gives this instance its own, at their
+	// defaults.
+	Sysctls *Sysctls
+	// OOMScoreAdj is the oom_score_adj of a process that has not
+	// written its own: config.json's process.oomScoreAdj, which the
+	// container's init has and its descendants inherit.
+	OOMScoreAdj int
 }
 
 // Filesystem is a procfs instance. It describes one kernel. The embedded
@@ -61,6 +69,9 @@ type Filesystem struct {
 	memLimit uint64
 	cpuinfo  string
 	bootID   string
+	sysctls  *Sysctls
+	// defaultOOMScoreAdj is Options.OOMScoreAdj.
+	defaultOOMScoreAdj int
 
 	// mu protects oomScoreAdj.
 	mu sync.Mutex
@@ -76,6 +87,12 @@ func New(k *kernel.Kernel, opts Options) *Filesystem {
 		memLimit:    opts.MemoryLimit,
 		bootID:      newUUID(),
 		oomScoreAdj: make(map[*kernel.ThreadGroup]int),
+		sysctls:     opts.Sysctls,
+
+		defaultOOMScoreAdj: opts.OOMScoreAdj,
+	}
+	if fs.sysctls == nil {
+		fs.sysctls = NewSysctls()
 	}
 	if fs.boot.IsZero() {
 		fs.boot = time.Now()

@@ -77,6 +77,13 @@ type Config struct {
 	// OCIMounts, if set, are config.json's mounts, masked and read-only
 	// paths, applied over the default tree (see mounts.go).
 	OCIMounts *OCIMounts
+	// Sysctls are config.json's linux.sysctl (sysctl.go).
+	Sysctls map[string]string
+	// Devices are config.json's linux.devices, made in the sandbox's
+	// /dev (devices.go).
+	Devices []Device
+	// OOMScoreAdj, if set, is the init's oom_score_adj.
+	OOMScoreAdj *int
 	// Control, if set, makes this an OCI sandbox: the init is started
 	// only when asked over the control socket (see control.go).
 	Control *Control
@@ -209,13 +216,22 @@ func Run(c Config) (int, error) {
 	if err := fsys.mountSys(k); err != nil {
 		return 1, err
 	}
+	if c.OOMScoreAdj != nil {
+		fsys.oomScoreAdj = *c.OOMScoreAdj
+	}
 	if err := fsys.mountProc(k, time.Now(), cpuInfo); err != nil {
 		return 1, err
 	}
 	if err := fsys.mountDevpts(k); err != nil {
 		return 1, err
 	}
+	if err := applySysctls(k, fsys.sysctls, c.Sysctls); err != nil {
+		return 1, c.ready(err)
+	}
 	if err := fsys.applyOCIMounts(k, mf, c.OCIMounts); err != nil {
+		return 1, c.ready(err)
+	}
+	if err := fsys.makeDevices(c.Devices); err != nil {
 		return 1, c.ready(err)
 	}
 

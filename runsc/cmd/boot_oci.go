@@ -149,6 +149,9 @@ func bootConfig(spec *specs.Spec) (boot.Config, error) {
 		c.Caps = &caps
 	}
 	c.Limits = specLimits(spec)
+	if err := ociConfig(spec, &c); err != nil {
+		return c, err
+	}
 	if spec.Linux != nil && spec.Linux.Seccomp != nil {
 		if c.AppSeccomp, err = ociseccomp.Compile(spec.Linux.Seccomp); err != nil {
 			return c, err

@@ -102,6 +102,9 @@ func createContainer(g *flags.Global, id string, o *createOpts, foreground bool)
 	if _, err := goferBinds(spec, bundle); err != nil {
 		return nil, err
 	}
+	if err := ociConfig(spec, &boot.Config{}); err != nil {
+		return nil, err
+	}
 	s := store(g)
 	// The terminal's master goes to the console socket, or is relayed to
 	// the caller's terminal (run in the foreground): console.go.
