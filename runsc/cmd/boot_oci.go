@@ -48,7 +48,8 @@ func (b *Boot) executeOCI() subcommands.ExitStatus {
 	cfg.Spin = b.Global.SystrapSpin
 	cfg.Debug = b.Global.Debug || b.Global.DebugLog != ""
 	cfg.DebugDir = b.Global.DebugLog
-	cfg.HostNetwork = b.Global.Network == "host"
+	// (bootConfig sets it for a joined network namespace.)
+	cfg.HostNetwork = cfg.HostNetwork || b.Global.Network == "host"
 	// The sandbox records its status changes through a descriptor: once
 	// fenced it cannot reach the state directory.
 	status, err := s.OpenSandboxStatus(b.id)

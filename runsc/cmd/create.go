@@ -222,14 +222,14 @@ func startSandbox(g *flags.Global, id, bundle string, annotations map[string]str
 	cmd.Dir = "/"
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Cloneflags: unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWIPC |
-			unix.CLONE_NEWUTS | g.NetNamespace(),
+			unix.CLONE_NEWUTS | sandboxNetNamespace(g, spec),
 		Setsid: !foreground,
 	}
 	if foreground {
 		cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
 	}
 	term.passToSandbox(cmd)
-	if err := cmd.Start(); err != nil {
+	if err := startInNetNS(cmd, netNSPath(spec)); err != nil {
 		w.Close()
 		killGofer()
 		return nil, fmt.Errorf("starting the sandbox: %w", err)

@@ -2,17 +2,30 @@ package cmd
 
 import (
 	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"github.com/rampart-sandbox/rampart/runsc/boot"
+	"github.com/rampart-sandbox/rampart/runsc/flags"
 )
 
 // ociConfig adds to c the parts of config.json that are the sandbox's own
-// view of the container: linux.sysctl, linux.devices and
-// process.oomScoreAdj. create calls it on a scratch Config first, so
+// view of the container: linux.sysctl, linux.devices,
+// process.oomScoreAdj, and the network of a joined network namespace. create calls it on a scratch Config first, so
 // that a bad value fails before anything exists.
 func ociConfig(spec *specs.Spec, c *boot.Config) error {
+	if err := checkNamespaces(spec); err != nil {
+		return err
+	}
+	// A joined network namespace is the sandbox's network: its inet
+	// sockets are host sockets there (hostinet), showing its interfaces.
+	if netNSPath(spec) != "" {
+		c.HostNetwork = true
+	}
 	if spec.Linux != nil && len(spec.Linux.Sysctl) > 0 {
 		if err := boot.CheckSysctls(spec.Linux.Sysctl); err != nil {
 			return err
@@ -32,4 +45,109 @@ func ociConfig(spec *specs.Spec, c *boot.Config) error {
 		c.OOMScoreAdj = &v
 	}
 	return nil
+}
+
+// namespaceTypes are linux.namespaces' types and the CLONE_NEW* flag
+// NS_GET_NSTYPE reports for each.
+var namespaceTypes = map[specs.LinuxNamespaceType]int{
+	specs.PIDNamespace: unix.CLONE_NEWPID, specs.NetworkNamespace: unix.CLONE_NEWNET,
+	specs.MountNamespace: unix.CLONE_NEWNS, specs.IPCNamespace: unix.CLONE_NEWIPC,
+	specs.UTSNamespace: unix.CLONE_NEWUTS, specs.UserNamespace: unix.CLONE_NEWUSER,
+	specs.CgroupNamespace: unix.CLONE_NEWCGROUP, specs.TimeNamespace: unix.CLONE_NEWTIME,
+}
+
+// checkNamespaces checks linux.namespaces: known types, each at most once,
+// and a path, where given, that is a namespace of that type. Only the
+// network namespace's path is joined (netNSPath: that is how CNI gives a
+// container its network); the application never sees the host's other
+// namespaces (its pid, mount, IPC, UTS and user namespaces are the
+// sentry's), so the sandbox process keeps its own and a path for them is
+// checked and otherwise ignored.
+func checkNamespaces(spec *specs.Spec) error {
+	if spec.Linux == nil {
+		return nil
+	}
+	seen := map[specs.LinuxNamespaceType]bool{}
+	for _, ns := range spec.Linux.Namespaces {
+		flag, ok := namespaceTypes[ns.Type]
+		if !ok {
+			return fmt.Errorf("linux.namespaces: unknown type %q", ns.Type)
+		}
+		if seen[ns.Type] {
+			return fmt.Errorf("linux.namespaces: type %q listed twice", ns.Type)
+		}
+		seen[ns.Type] = true
+		if ns.Path == "" {
+			continue
+		}
+		f, err := os.Open(ns.Path)
+		if err != nil {
+			return fmt.Errorf("linux.namespaces: %s namespace path: %w", ns.Type, err)
+		}
+		t, err := unix.IoctlRetInt(int(f.Fd()), unix.NS_GET_NSTYPE)
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("linux.namespaces: %s namespace path %s is not a namespace", ns.Type, ns.Path)
+		}
+		if t != flag {
+			return fmt.Errorf("linux.namespaces: %s namespace path %s is a namespace of another type", ns.Type, ns.Path)
+		}
+	}
+	return nil
+}
+
+// netNSPath is the path of the network namespace config.json asks the
+// container to join, or "".
+func netNSPath(spec *specs.Spec) string {
+	if spec.Linux == nil {
+		return ""
+	}
+	for _, ns := range spec.Linux.Namespaces {
+		if ns.Type == specs.NetworkNamespace {
+			return ns.Path
+		}
+	}
+	return ""
+}
+
+// sandboxNetNamespace is the clone flag for the sandbox's network
+// namespace: none when it joins config.json's (startInNetNS) or shares
+// the host's (--network=host), else a new one.
+func sandboxNetNamespace(g *flags.Global, spec *specs.Spec) uintptr {
+	if netNSPath(spec) != "" {
+		return 0
+	}
+	return g.NetNamespace()
+}
+
+// startInNetNS starts cmd in the network namespace at path ("": this
+// process'). The child is forked from a thread of this process that
+// has joined the namespace (a namespace is a thread's, and a child
+// inherits its forking thread's); the thread goes back afterwards, or,
+// if it cannot, dies with its goroutine instead of serving others.
+func startInNetNS(cmd *exec.Cmd, path string) error {
+	if path == "" {
+		return cmd.Start()
+	}
+	target, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("network namespace %s: %w", path, err)
+	}
+	defer target.Close()
+	runtime.LockOSThread()
+	orig, err := os.Open(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()))
+	if err != nil {
+		runtime.UnlockOSThread()
+		return fmt.Errorf("network namespace: %w", err)
+	}
+	defer orig.Close()
+	if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
+		runtime.UnlockOSThread()
+		return fmt.Errorf("joining network namespace %s: %w", path, err)
+	}
+	err = cmd.Start()
+	if unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET) == nil {
+		runtime.UnlockOSThread()
+	}
+	return err
 }

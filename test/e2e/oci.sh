@@ -542,6 +542,9 @@ fi
 # config.json's mounts, masked and read-only paths, mountinfo.
 . "$ROOT/test/e2e/oci_mounts.sh"
 
+# config.json's sysctls, devices, oomScoreAdj and namespaces.
+. "$ROOT/test/e2e/oci_config.sh"
+
 # Nothing left: no state, no sandbox process of this test.
 left=$(ls "$STATE" 2>/dev/null)
 procs=$(pgrep -f "root=$STATE" || true)
