@@ -130,6 +130,10 @@ func createContainer(g *flags.Global, id string, o *createOpts, foreground bool)
 		s.Remove(id)
 		return nil, err
 	}
+	if err := applyDeviceRules(g, id, spec); err != nil {
+		destroy(g, id)
+		return nil, err
+	}
 	if o.pidFile != "" {
 		if err := writePidFile(o.pidFile, cmd.Process.Pid); err != nil {
 			destroy(g, id)

@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/rampart-sandbox/rampart/runsc/boot"
+	"github.com/rampart-sandbox/rampart/runsc/cgroup"
 	"github.com/rampart-sandbox/rampart/runsc/flags"
 )
 
@@ -19,6 +20,9 @@ import (
 // that a bad value fails before anything exists.
 func ociConfig(spec *specs.Spec, c *boot.Config) error {
 	if err := checkNamespaces(spec); err != nil {
+		return err
+	}
+	if err := checkDeviceRules(spec); err != nil {
 		return err
 	}
 	// A joined network namespace is the sandbox's network: its inet
@@ -150,4 +154,31 @@ func startInNetNS(cmd *exec.Cmd, path string) error {
 		runtime.UnlockOSThread()
 	}
 	return err
+}
+
+// checkDeviceRules checks linux.resources.devices.
+func checkDeviceRules(spec *specs.Spec) error {
+	if spec.Linux == nil || spec.Linux.Resources == nil {
+		return nil
+	}
+	for _, r := range spec.Linux.Resources.Devices {
+		if _, _, err := cgroup.DeviceRule(r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// applyDeviceRules applies linux.resources.devices to id's host cgroup.
+// It runs once the sandbox and its gofer have started: starting them
+// opens the host's /dev/null, which the rules usually forbid.
+func applyDeviceRules(g *flags.Global, id string, spec *specs.Spec) error {
+	if spec.Linux == nil || spec.Linux.Resources == nil || len(spec.Linux.Resources.Devices) == 0 {
+		return nil
+	}
+	cg, err := cgroup.Load(store(g).Dir(id))
+	if err != nil || cg == nil {
+		return err
+	}
+	return cg.ApplyDevices(spec.Linux.Resources.Devices)
 }

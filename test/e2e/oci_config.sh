@@ -100,3 +100,27 @@ fi
 cfgfails netns-missing '{"linux":{"namespaces":[{"type":"network","path":"/nonexistent/ns"}]}}' 'network namespace path: open /nonexistent/ns: no such file or directory'
 cfgfails netns-type '{"linux":{"namespaces":[{"type":"network","path":"/proc/self/ns/ipc"}]}}' 'is a namespace of another type'
 cfgfails ns-unknown '{"linux":{"namespaces":[{"type":"bogus"}]}}' 'unknown type "bogus"'
+
+# linux.resources.devices: on a v1 host the rules reach the container's
+# devices cgroup in config order (once the sandbox runs: starting it opens
+# the host's /dev/null); the application's devices are the sentry's, so a
+# deny-all list does not stop the container's own null and zero.
+rules='"resources":{"devices":[{"allow":false,"access":"rwm"},{"allow":true,"type":"c","major":1,"minor":3,"access":"rwm"},{"allow":true,"type":"b","major":8,"minor":20,"access":"r"}]}'
+B=$(bundle devrules "{\"process\":{\"args\":[\"sleep\",\"1000\"]},\"linux\":{$rules}}")
+rs create --bundle "$B" devrules
+c=$status
+cerr=$err
+if [ "$CGMODE" = v1 ]; then list=$(cgfile devices rampart/devrules devices.list); else list="v2"; fi
+rs delete --force devrules
+if [ "$c" -eq 0 ] && { [ "$CGMODE" = v2 ] || [ "$list" = "$(printf 'c 1:3 rwm\nb 8:20 r')" ]; }; then
+	pass "linux.resources.devices: the host cgroup's rules"
+else
+	fail "linux.resources.devices: the host cgroup's rules" "create $c" "devices.list: $list" "$cerr"
+fi
+cfgrun devrules-run "{\"process\":{\"args\":[\"sh\",\"-c\",\"head -c 5 /dev/zero | wc -c; echo x >/dev/null && echo null-ok\"]},\"linux\":{$rules}}"
+if [ "$status" -eq 0 ] && [ "$out" = "$(printf '5\nnull-ok')" ]; then
+	pass "linux.resources.devices: the sentry's devices still work"
+else
+	fail "linux.resources.devices: the sentry's devices still work" "status $status" "stdout: $out" "stderr: $err"
+fi
+cfgfails devrules-bad '{"linux":{"resources":{"devices":[{"allow":true,"type":"x","access":"rwm"}]}}}' 'unknown device type "x"'
