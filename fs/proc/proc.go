@@ -58,6 +58,15 @@ type Options struct {
 	// written its own: config.json's process.oomScoreAdj, which the
 	// container's init has and its descendants inherit.
 	OOMScoreAdj int
+	// UIDMap and GIDMap, if set, are the maps of the user namespace the
+	// sandbox process runs in (config.json's linux.uidMappings and
+	// gidMappings), which /proc/[pid]/uid_map and gid_map show.
+	UIDMap, GIDMap []IDMapEntry
+}
+
+// IDMapEntry is one line of a user namespace's id map.
+type IDMapEntry struct {
+	ContainerID, HostID, Size uint32
 }
 
 // Filesystem is a procfs instance. It describes one kernel. The embedded
@@ -72,6 +81,8 @@ type Filesystem struct {
 	sysctls  *Sysctls
 	// defaultOOMScoreAdj is Options.OOMScoreAdj.
 	defaultOOMScoreAdj int
+	// uidMap and gidMap are Options.UIDMap and GIDMap.
+	uidMap, gidMap []IDMapEntry
 
 	// mu protects oomScoreAdj.
 	mu sync.Mutex
@@ -90,6 +101,8 @@ func New(k *kernel.Kernel, opts Options) *Filesystem {
 		sysctls:     opts.Sysctls,
 
 		defaultOOMScoreAdj: opts.OOMScoreAdj,
+		uidMap:             opts.UIDMap,
+		gidMap:             opts.GIDMap,
 	}
 	if fs.sysctls == nil {
 		fs.sysctls = NewSysctls()

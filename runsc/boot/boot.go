@@ -84,6 +84,9 @@ type Config struct {
 	Devices []Device
 	// OOMScoreAdj, if set, is the init's oom_score_adj.
 	OOMScoreAdj *int
+	// UserNS, if set, is the user namespace the sandbox process was
+	// started in (userns.go).
+	UserNS *UserNamespace
 	// Control, if set, makes this an OCI sandbox: the init is started
 	// only when asked over the control socket (see control.go).
 	Control *Control
@@ -152,6 +155,11 @@ func Run(c Config) (int, error) {
 		}
 		defer ctl.close()
 	}
+	if c.UserNS != nil {
+		if err := becomeNamespaceRoot(); err != nil {
+			return 1, c.ready(err)
+		}
+	}
 	if c.Fence {
 		if os.Getpid() != 1 {
 			return 1, c.ready(errors.New("fencing the sandbox: not the init of a new pid namespace"))
@@ -218,6 +226,9 @@ func Run(c Config) (int, error) {
 	}
 	if c.OOMScoreAdj != nil {
 		fsys.oomScoreAdj = *c.OOMScoreAdj
+	}
+	if c.UserNS != nil {
+		fsys.uidMap, fsys.gidMap = c.UserNS.UIDMap, c.UserNS.GIDMap
 	}
 	if err := fsys.mountProc(k, time.Now(), cpuInfo); err != nil {
 		return 1, err

@@ -38,6 +38,9 @@ type filesystems struct {
 	// oomScoreAdj is the oom_score_adj processes start with (set before
 	// mountProc).
 	oomScoreAdj int
+	// uidMap and gidMap are the sandbox's user namespace maps, if it
+	// has its own (set before mountProc).
+	uidMap, gidMap []proc.IDMapEntry
 }
 
 // GoferFD is the descriptor on which `runsc boot` finds its end of the
@@ -72,7 +75,7 @@ func newFilesystems(mf *memfile.MemoryFile, opts rootfs.RootOptions) (*filesyste
 // directory that hides the host's).
 func (f *filesystems) mountProc(k *kernel.Kernel, boot time.Time, cpuInfo string) error {
 	f.sysctls = proc.NewSysctls()
-	pfs := proc.New(k, proc.Options{DevMinor: f.vfs.NewAnonDevMinor(), BootTime: boot, HostCPUInfo: cpuInfo, Sysctls: f.sysctls, OOMScoreAdj: f.oomScoreAdj})
+	pfs := proc.New(k, proc.Options{DevMinor: f.vfs.NewAnonDevMinor(), BootTime: boot, HostCPUInfo: cpuInfo, Sysctls: f.sysctls, OOMScoreAdj: f.oomScoreAdj, UIDMap: f.uidMap, GIDMap: f.gidMap})
 	if err := f.vfs.MountAt(bootCtx{auth.NewRootCredentials()}, f.root, "/proc", pfs, vfs.MountOptions{}); err != nil {
 		return fmt.Errorf("mounting proc on /proc: %w", err)
 	}

@@ -232,6 +232,7 @@ func startSandbox(g *flags.Global, id, bundle string, annotations map[string]str
 	if foreground {
 		cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
 	}
+	sandboxNamespaces(cmd.SysProcAttr, spec)
 	term.passToSandbox(cmd)
 	if err := startInNetNS(cmd, netNSPath(spec)); err != nil {
 		w.Close()

@@ -5,10 +5,12 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"syscall"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/rampart-sandbox/rampart/fs/proc"
 	"github.com/rampart-sandbox/rampart/runsc/boot"
 	"github.com/rampart-sandbox/rampart/runsc/cgroup"
 	"github.com/rampart-sandbox/rampart/runsc/flags"
@@ -25,6 +27,10 @@ func ociConfig(spec *specs.Spec, c *boot.Config) error {
 	if err := checkDeviceRules(spec); err != nil {
 		return err
 	}
+	if err := checkUserNamespace(spec); err != nil {
+		return err
+	}
+	c.UserNS = userNamespace(spec)
 	// A joined network namespace is the sandbox's network: its inet
 	// sockets are host sockets there (hostinet), showing its interfaces.
 	if netNSPath(spec) != "" {
@@ -181,4 +187,98 @@ func applyDeviceRules(g *flags.Global, id string, spec *specs.Spec) error {
 		return err
 	}
 	return cg.ApplyDevices(spec.Linux.Resources.Devices)
+}
+
+// userNamespace returns the user namespace config.json asks the sandbox
+// process to run in (a "user" namespace without a path), or nil. Without
+// maps, it maps every id to itself: the sandbox then has root's ids but
+// no capability outside its namespace.
+func userNamespace(spec *specs.Spec) *boot.UserNamespace {
+	if spec.Linux == nil {
+		return nil
+	}
+	for _, ns := range spec.Linux.Namespaces {
+		if ns.Type != specs.UserNamespace || ns.Path != "" {
+			continue
+		}
+		conv := func(m []specs.LinuxIDMapping) []proc.IDMapEntry {
+			if len(m) == 0 {
+				return []proc.IDMapEntry{{ContainerID: 0, HostID: 0, Size: 4294967295}}
+			}
+			out := make([]proc.IDMapEntry, len(m))
+			for i, e := range m {
+				out[i] = proc.IDMapEntry{ContainerID: e.ContainerID, HostID: e.HostID, Size: e.Size}
+			}
+			return out
+		}
+		return &boot.UserNamespace{UIDMap: conv(spec.Linux.UIDMappings), GIDMap: conv(spec.Linux.GIDMappings)}
+	}
+	return nil
+}
+
+// checkUserNamespace checks linux.uidMappings and gidMappings: only with
+// a user namespace, and each mapping container root.
+func checkUserNamespace(spec *specs.Spec) error {
+	if spec.Linux == nil {
+		return nil
+	}
+	uns := userNamespace(spec)
+	if uns == nil {
+		if len(spec.Linux.UIDMappings) > 0 || len(spec.Linux.GIDMappings) > 0 {
+			return fmt.Errorf("linux.uidMappings/gidMappings: no user namespace is asked for")
+		}
+		return nil
+	}
+	for _, m := range []struct {
+		name string
+		m    []proc.IDMapEntry
+	}{{"linux.uidMappings", uns.UIDMap}, {"linux.gidMappings", uns.GIDMap}} {
+		root := false
+		for _, e := range m.m {
+			if e.Size == 0 {
+				return fmt.Errorf("%s: a mapping of size 0", m.name)
+			}
+			if e.ContainerID == 0 {
+				root = true
+			}
+		}
+		if !root {
+			return fmt.Errorf("%s: container id 0 is not mapped (the sandbox runs as its user namespace's root)", m.name)
+		}
+	}
+	return nil
+}
+
+// sandboxNamespaces adds to the sandbox process' attributes the user and
+// cgroup namespaces config.json asks for (a type without a path): a new
+// cgroup namespace, and a new user namespace with the config's maps,
+// where the sandbox keeps every capability (ambient, for the exec of
+// runsc boot as the host's root id, which is not the namespace's root)
+// until boot.becomeNamespaceRoot and the fence.
+func sandboxNamespaces(attr *syscall.SysProcAttr, spec *specs.Spec) {
+	if spec.Linux == nil {
+		return
+	}
+	for _, ns := range spec.Linux.Namespaces {
+		if ns.Type == specs.CgroupNamespace && ns.Path == "" {
+			attr.Cloneflags |= unix.CLONE_NEWCGROUP
+		}
+	}
+	uns := userNamespace(spec)
+	if uns == nil {
+		return
+	}
+	conv := func(m []proc.IDMapEntry) []syscall.SysProcIDMap {
+		out := make([]syscall.SysProcIDMap, len(m))
+		for i, e := range m {
+			out[i] = syscall.SysProcIDMap{ContainerID: int(e.ContainerID), HostID: int(e.HostID), Size: int(e.Size)}
+		}
+		return out
+	}
+	attr.Cloneflags |= unix.CLONE_NEWUSER
+	attr.UidMappings, attr.GidMappings = conv(uns.UIDMap), conv(uns.GIDMap)
+	attr.GidMappingsEnableSetgroups = true
+	for c := uintptr(0); c <= unix.CAP_LAST_CAP; c++ {
+		attr.AmbientCaps = append(attr.AmbientCaps, c)
+	}
 }

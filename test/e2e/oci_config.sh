@@ -124,3 +124,31 @@ else
 	fail "linux.resources.devices: the sentry's devices still work" "status $status" "stdout: $out" "stderr: $err"
 fi
 cfgfails devrules-bad '{"linux":{"resources":{"devices":[{"allow":true,"type":"x","access":"rwm"}]}}}' 'unknown device type "x"'
+
+# A user namespace: the sandbox process runs in a new one with the
+# config's maps (host uid 1000 for container root, no capability on the
+# host), the application sees the container's ids and the maps; a cgroup
+# namespace asked for is the sandbox's own.
+B=$(bundle userns '{"process":{"args":["sh","-c","cat /proc/self/uid_map /proc/self/gid_map; id -u; echo ok >/tmp/f && cat /tmp/f; sleep 1000"]},
+	"linux":{"namespaces":[{"type":"pid"},{"type":"mount"},{"type":"user"},{"type":"cgroup"}],
+	"uidMappings":[{"containerID":0,"hostID":1000,"size":2000}],"gidMappings":[{"containerID":0,"hostID":1000,"size":3000}]}}')
+rm -f "$WORK/userns.out"
+timeout 30 "$RUNSC_BIN" --root="$STATE" create --bundle "$B" userns </dev/null >"$WORK/userns.out" 2>"$WORK/userns.err"
+c=$?
+timeout 10 "$RUNSC_BIN" --root="$STATE" start userns >/dev/null 2>&1
+upid=$(timeout 10 "$RUNSC_BIN" --root="$STATE" state userns 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])' 2>/dev/null)
+for _ in $(seq 50); do grep -q '^ok$' "$WORK/userns.out" && break; sleep 0.2; done
+hostids=$(awk '/^(Uid|Gid):/ { printf "%s %s ", $1, $3 } /^CapEff:/ { printf "%s", $2 }' "/proc/$upid/status" 2>/dev/null)
+samens=no
+[ "$(readlink "/proc/$upid/ns/user")" = "$(readlink /proc/self/ns/user)" ] && samens=yes
+[ "$(readlink "/proc/$upid/ns/cgroup")" = "$(readlink /proc/self/ns/cgroup)" ] && samens="$samens cgroup"
+rs delete --force userns
+uout=$(cat "$WORK/userns.out")
+want=$(printf '         0       1000       2000\n         0       1000       3000\n0\nok')
+if [ "$c" -eq 0 ] && [ "$uout" = "$want" ] && [ "$hostids" = "Uid: 1000 Gid: 1000 0000000000000000" ] && [ "$samens" = no ]; then
+	pass "user namespace: the sandbox's host ids and the container's view"
+else
+	fail "user namespace: the sandbox's host ids and the container's view" "create $c" "stdout: $uout" "want:   $want" "host: $hostids, same namespace: $samens" "$(cat "$WORK/userns.err")"
+fi
+cfgfails userns-nomap '{"linux":{"namespaces":[{"type":"pid"},{"type":"mount"},{"type":"user"}],"uidMappings":[{"containerID":1,"hostID":1000,"size":10}]}}' 'linux.uidMappings: container id 0 is not mapped'
+cfgfails userns-none '{"linux":{"uidMappings":[{"containerID":0,"hostID":1000,"size":10}]}}' 'no user namespace is asked for'
