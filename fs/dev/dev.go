@@ -160,6 +160,11 @@ type controllingTTYOpener interface {
 }
 
 func (i *inode) Open(ctx vfs.Context, _ vfs.VirtualDentry, flags uint32) (vfs.FileDescriptionImpl, error) {
+	if t := i.mode & unix.S_IFMT; t == unix.S_IFCHR || t == unix.S_IFBLK {
+		if err := MayOpen(i.mode, i.rdev, flags); err != nil {
+			return nil, err
+		}
+	}
 	switch i.kind {
 	case kindDir:
 		return &dirFile{inode: i}, nil

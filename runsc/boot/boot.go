@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/rampart-sandbox/rampart/fs/dev"
 	"github.com/rampart-sandbox/rampart/fs/proc"
 	"github.com/rampart-sandbox/rampart/fs/rootfs"
 	"github.com/rampart-sandbox/rampart/platform"
@@ -82,6 +83,9 @@ type Config struct {
 	// Devices are config.json's linux.devices, made in the sandbox's
 	// /dev (devices.go).
 	Devices []Device
+	// DeviceRules, if set, are linux.resources.devices: the device
+	// allow-list the sentry applies to the application (fs/dev).
+	DeviceRules []dev.Rule
 	// OOMScoreAdj, if set, is the init's oom_score_adj.
 	OOMScoreAdj *int
 	// UserNS, if set, is the user namespace the sandbox process was
@@ -244,6 +248,9 @@ func Run(c Config) (int, error) {
 	}
 	if err := fsys.makeDevices(c.Devices); err != nil {
 		return 1, c.ready(err)
+	}
+	if c.DeviceRules != nil {
+		dev.SetAllowList(c.DeviceRules)
 	}
 
 	creds := c.credentials()

@@ -10,6 +10,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/rampart-sandbox/rampart/fs/dev"
 	"github.com/rampart-sandbox/rampart/fs/proc"
 	"github.com/rampart-sandbox/rampart/runsc/boot"
 	"github.com/rampart-sandbox/rampart/runsc/cgroup"
@@ -27,6 +28,7 @@ func ociConfig(spec *specs.Spec, c *boot.Config) error {
 	if err := checkDeviceRules(spec); err != nil {
 		return err
 	}
+	c.DeviceRules = deviceRules(spec)
 	if err := checkUserNamespace(spec); err != nil {
 		return err
 	}
@@ -281,4 +283,31 @@ func sandboxNamespaces(attr *syscall.SysProcAttr, spec *specs.Spec) {
 	for c := uintptr(0); c <= unix.CAP_LAST_CAP; c++ {
 		attr.AmbientCaps = append(attr.AmbientCaps, c)
 	}
+}
+
+// deviceRules returns linux.resources.devices as the sentry's device
+// allow-list (nil without rules: every device allowed). The rules have
+// been checked.
+func deviceRules(spec *specs.Spec) []dev.Rule {
+	if spec.Linux == nil || spec.Linux.Resources == nil || len(spec.Linux.Resources.Devices) == 0 {
+		return nil
+	}
+	out := []dev.Rule{}
+	num := func(n *int64) int64 {
+		if n == nil || *n < 0 {
+			return -1
+		}
+		return *n
+	}
+	for _, r := range spec.Linux.Resources.Devices {
+		rule := dev.Rule{Allow: r.Allow, Type: 'a', Major: num(r.Major), Minor: num(r.Minor), Access: r.Access}
+		if r.Type != "" {
+			rule.Type = r.Type[0]
+		}
+		if rule.Access == "" {
+			rule.Access = "rwm"
+		}
+		out = append(out, rule)
+	}
+	return out
 }
