@@ -21,10 +21,10 @@ func TestSysctls(t *testing.T) {
 		p, data string
 		want    error
 	}{
-		{"net/ipv4/ip_forward", "2", unix.EINVAL},              // out of range
-		{"net/ipv4/ip_forward", "yes", unix.EINVAL},            // not a number
-		{"net/ipv4/ip_forward", "1 1", unix.EINVAL},            // too many fields
-		{"net/ipv4/ping_group_range", "1", unix.EINVAL},        // too few fields
+		{"net/ipv4/ip_forward", "2", unix.EINVAL},       // out of range
+		{"net/ipv4/ip_forward", "yes", unix.EINVAL},     // not a number
+		{"net/ipv4/ip_forward", "1 1", unix.EINVAL},     // too many fields
+		{"net/ipv4/ping_group_range", "1", unix.EINVAL}, // too few fields
 		{"net/ipv4/ip_unprivileged_port_start", "-1", unix.EINVAL},
 		{"net/ipv4/no_such", "1", unix.ENOENT},
 		{"kernel/shmmax", "18446744073692774399", nil},
