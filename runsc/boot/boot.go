@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/rampart-sandbox/rampart/fs/dev"
 	"github.com/rampart-sandbox/rampart/fs/proc"
 	"github.com/rampart-sandbox/rampart/fs/rootfs"
 	"github.com/rampart-sandbox/rampart/gofer"
@@ -84,6 +85,19 @@ type Config struct {
 	// OCIMounts, if set, are config.json's mounts, masked and read-only
 	// paths, applied over the default tree (see mounts.go).
 	OCIMounts *OCIMounts
+	// Sysctls are config.json's linux.sysctl (sysctl.go).
+	Sysctls map[string]string
+	// Devices are config.json's linux.devices, made in the sandbox's
+	// /dev (devices.go).
+	Devices []Device
+	// DeviceRules, if set, are linux.resources.devices: the device
+	// allow-list the sentry applies to the application (fs/dev).
+	DeviceRules []dev.Rule
+	// OOMScoreAdj, if set, is the init's oom_score_adj.
+	OOMScoreAdj *int
+	// UserNS, if set, is the user namespace the sandbox process was
+	// started in (userns.go).
+	UserNS *UserNamespace
 	// Control, if set, makes this an OCI sandbox: the init is started
 	// only when asked over the control socket (see control.go).
 	Control *Control
@@ -168,6 +182,11 @@ func Run(c Config) (int, error) {
 		}
 		defer ctl.close()
 	}
+	if c.UserNS != nil {
+		if err := becomeNamespaceRoot(); err != nil {
+			return 1, c.ready(err)
+		}
+	}
 	if c.Fence {
 		if os.Getpid() != 1 {
 			return 1, c.ready(errors.New("fencing the sandbox: not the init of a new pid namespace"))
@@ -232,14 +251,29 @@ func Run(c Config) (int, error) {
 	if err := fsys.mountSys(k); err != nil {
 		return 1, err
 	}
+	if c.OOMScoreAdj != nil {
+		fsys.oomScoreAdj = *c.OOMScoreAdj
+	}
+	if c.UserNS != nil {
+		fsys.uidMap, fsys.gidMap = c.UserNS.UIDMap, c.UserNS.GIDMap
+	}
 	if err := fsys.mountProc(k, time.Now(), cpuInfo); err != nil {
 		return 1, err
 	}
 	if err := fsys.mountDevpts(k); err != nil {
 		return 1, err
 	}
+	if err := applySysctls(k, fsys.sysctls, c.Sysctls); err != nil {
+		return 1, c.ready(err)
+	}
 	if err := fsys.applyOCIMounts(k, mf, c.OCIMounts); err != nil {
 		return 1, c.ready(err)
+	}
+	if err := fsys.makeDevices(c.Devices); err != nil {
+		return 1, c.ready(err)
+	}
+	if c.DeviceRules != nil {
+		dev.SetAllowList(c.DeviceRules)
 	}
 
 	creds := c.credentials()

@@ -340,7 +340,7 @@ func (mt *mounter) mount(m *Mount) error {
 	case "proc":
 		fs = mt.reuse["proc"]
 		if fs == nil {
-			fs = proc.New(mt.k, proc.Options{DevMinor: v.NewAnonDevMinor()})
+			fs = proc.New(mt.k, proc.Options{DevMinor: v.NewAnonDevMinor(), Sysctls: mt.f.sysctls})
 		}
 	case "sysfs":
 		fs = mt.reuse["sysfs"]

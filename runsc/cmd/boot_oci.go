@@ -49,7 +49,8 @@ func (b *Boot) executeOCI() subcommands.ExitStatus {
 	cfg.Spin = b.Global.SystrapSpin
 	cfg.Debug = b.Global.Debug || b.Global.DebugLog != ""
 	cfg.DebugDir = b.Global.DebugLog
-	cfg.HostNetwork = b.Global.Network == "host"
+	// (bootConfig sets it for a joined network namespace.)
+	cfg.HostNetwork = cfg.HostNetwork || b.Global.Network == "host"
 	cfg.HostUDS, _ = gofer.ParseHostUDS(b.Global.HostUDS)
 	// The sandbox records its status changes through a descriptor: once
 	// fenced it cannot reach the state directory.
@@ -151,6 +152,9 @@ func bootConfig(spec *specs.Spec) (boot.Config, error) {
 		c.Caps = &caps
 	}
 	c.Limits = specLimits(spec)
+	if err := ociConfig(spec, &c); err != nil {
+		return c, err
+	}
 	if spec.Linux != nil && spec.Linux.Seccomp != nil {
 		if c.AppSeccomp, err = ociseccomp.Compile(spec.Linux.Seccomp); err != nil {
 			return c, err

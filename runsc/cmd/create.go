@@ -102,6 +102,9 @@ func createContainer(g *flags.Global, id string, o *createOpts, foreground bool)
 	if _, err := goferBinds(spec, bundle); err != nil {
 		return nil, err
 	}
+	if err := ociConfig(spec, &boot.Config{}); err != nil {
+		return nil, err
+	}
 	s := store(g)
 	// The terminal's master goes to the console socket, or is relayed to
 	// the caller's terminal (run in the foreground): console.go.
@@ -125,6 +128,10 @@ func createContainer(g *flags.Global, id string, o *createOpts, foreground bool)
 	cmd, err := startSandbox(g, id, bundle, spec.Annotations, foreground, term)
 	if err != nil {
 		s.Remove(id)
+		return nil, err
+	}
+	if err := applyDeviceRules(g, id, spec); err != nil {
+		destroy(g, id)
 		return nil, err
 	}
 	if o.pidFile != "" {
@@ -219,14 +226,15 @@ func startSandbox(g *flags.Global, id, bundle string, annotations map[string]str
 	cmd.Dir = "/"
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Cloneflags: unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWIPC |
-			unix.CLONE_NEWUTS | g.NetNamespace(),
+			unix.CLONE_NEWUTS | sandboxNetNamespace(g, spec),
 		Setsid: !foreground,
 	}
 	if foreground {
 		cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
 	}
+	sandboxNamespaces(cmd.SysProcAttr, spec)
 	term.passToSandbox(cmd)
-	if err := cmd.Start(); err != nil {
+	if err := startInNetNS(cmd, netNSPath(spec)); err != nil {
 		w.Close()
 		killGofer()
 		return nil, fmt.Errorf("starting the sandbox: %w", err)

@@ -544,6 +544,9 @@ fi
 # Host unix sockets on a bind mount (--host-uds).
 . "$ROOT/test/e2e/oci_hostuds.sh"
 
+# config.json's sysctls, devices, oomScoreAdj and namespaces.
+. "$ROOT/test/e2e/oci_config.sh"
+
 # Nothing left: no state, no sandbox process of this test.
 left=$(ls "$STATE" 2>/dev/null)
 procs=$(pgrep -f "root=$STATE" || true)
