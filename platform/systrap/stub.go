@@ -20,9 +20,10 @@ var stubBin []byte
 
 // buildImage returns the stub image for base: stub.bin with its data page
 // filled in (the thread filter and its sock_fprog, an empty signal mask, the
-// region size and the shared file's descriptor).
-func buildImage(base uint64, sharedFD int) ([]byte, error) {
-	if len(stubBin) != imageSize || offStubEnd > imgDataOff {
+// region size, the shared file's descriptor, where syscall patching's
+// pointer table goes if patch is set), followed by the patch thunks.
+func buildImage(base uint64, sharedFD int, patch bool) ([]byte, error) {
+	if len(stubBin) != stubBinSize || offStubEnd > imgDataOff {
 		return nil, fmt.Errorf("stub.bin is %d bytes with code up to %#x; rebuild it", len(stubBin), offStubEnd)
 	}
 	filter, err := threadFilter(base)
@@ -41,6 +42,12 @@ func buildImage(base uint64, sharedFD int) ([]byte, error) {
 	le.PutUint64(d[dEmptyMask:], 0)
 	le.PutUint64(d[dRegionSize:], regionSize)
 	le.PutUint64(d[dSharedFD:], uint64(sharedFD))
+	if patch {
+		le.PutUint64(d[dPtrAddr:], ptrTableAddr)
+		le.PutUint64(d[dPtrLen:], ptrTableLen)
+		le.PutUint64(d[dPtrOff:], ptrTableFileOff)
+	}
+	writeThunks(img[thunksOff:], base)
 	for i, f := range filter {
 		o := dFilter + 8*i
 		le.PutUint16(d[o:], f.Code)
@@ -53,7 +60,7 @@ func buildImage(base uint64, sharedFD int) ([]byte, error) {
 
 // mapImage maps img at the first free gigabyte boundary at or above
 // maxUserAddress in the sentry (the pre-made stub inherits it): the code
-// page read+execute, the data page read-only. The image is written through
+// page and the patch thunks read+execute, the data page read-only. The image is written through
 // a memfd, so no Go code touches memory above the Go address range.
 func mapImage(build func(base uint64) ([]byte, error)) (uint64, error) {
 	fd, err := unix.MemfdCreate("rampart-systrap-stub", unix.MFD_CLOEXEC)
@@ -88,6 +95,10 @@ func mapImage(build func(base uint64) ([]byte, error)) (uint64, error) {
 		if _, _, e := syscall.Syscall(unix.SYS_MPROTECT, uintptr(base), pageSize, unix.PROT_READ|unix.PROT_EXEC); e != 0 {
 			syscall.Syscall(unix.SYS_MUNMAP, uintptr(base), imageSize, 0)
 			return 0, fmt.Errorf("making the stub code executable: %w", e)
+		}
+		if _, _, e := syscall.Syscall(unix.SYS_MPROTECT, uintptr(base+thunksOff), thunksSize, unix.PROT_READ|unix.PROT_EXEC); e != 0 {
+			syscall.Syscall(unix.SYS_MUNMAP, uintptr(base), imageSize, 0)
+			return 0, fmt.Errorf("making the patch thunks executable: %w", e)
 		}
 		return base, nil
 	}

@@ -49,6 +49,36 @@ func (mm *MemoryManager) CopyOutForce(addr uint64, src []byte) (int, error) {
 	return int(n), err
 }
 
+// PatchText lets fn rewrite in place the 16 bytes of application code at
+// addr (16-byte aligned), in the sentry's view of the page: the platform's
+// syscall patching, which stores them with one atomic 16-byte
+// compare-and-swap so that threads running there see the old or the new
+// code. It refuses (false, nil) anything but a private, executable,
+// non-writable file mapping: anonymous memory (JIT code may rewrite it
+// in place), writable or shared code. The page gets its own private copy
+// first (COW broken, as for ptrace's POKETEXT). fn returns whether it
+// changed the bytes; it runs with mm.mu held and must not call back.
+func (mm *MemoryManager) PatchText(addr uint64, fn func(b []byte) bool) (bool, error) {
+	if addr%16 != 0 {
+		return false, unix.EINVAL
+	}
+	mm.mu.Lock()
+	defer mm.mu.Unlock()
+	v := mm.findVMALocked(addr)
+	if v == nil || !v.private || v.mappable == nil || !v.perms.Execute || v.perms.Write {
+		return false, nil
+	}
+	if !mm.faultForCopyLocked(addr, true, true) {
+		return false, unix.EFAULT
+	}
+	p := v.findPMA(addr)
+	if p == nil || p.cow {
+		return false, unix.EFAULT
+	}
+	off := p.fr.Start + (addr - p.start)
+	return fn(mm.mf.Slice(memfile.Range{Start: off, End: off + 16})), nil
+}
+
 // ZeroOut writes n zero bytes at addr.
 func (mm *MemoryManager) ZeroOut(addr, n uint64) (int, error) {
 	done, err := mm.access(addr, nil, n, opZero, false)
