@@ -166,6 +166,39 @@ func (as *addressSpace) ForkPatches(child platform.AddressSpace) {
 	}
 }
 
+// UnpatchText restores the original code of the sites patched in [start,
+// end), which the application is about to make writable: its own writes
+// there must not land on the patched bytes. access calls fn with the
+// sentry's view of the 16 bytes at addr (16-byte aligned), if they are in
+// memory. The memory manager calls it with its lock held.
+func (as *addressSpace) UnpatchText(start, end uint64, access func(addr uint64, fn func(b []byte) bool)) {
+	pt := as.patch
+	if pt == nil {
+		return
+	}
+	for i := range pt.sites {
+		ret, nr, ok := pt.site(uint64(i))
+		site := ret - 7
+		if !ok || site < start || site >= end {
+			continue
+		}
+		off := site % 16
+		repl := patchedBytes(i)
+		orig := [7]byte{0xb8, 0, 0, 0, 0, 0x0f, 0x05}
+		binary.LittleEndian.PutUint32(orig[1:], uint32(nr))
+		access(site-off, func(b []byte) bool {
+			var old, new [16]byte
+			copy(old[:], b)
+			if [7]byte(old[off:off+7]) != repl {
+				return false
+			}
+			new = old
+			copy(new[off:], orig[:])
+			return cas16(&b[0], &old, &new)
+		})
+	}
+}
+
 // overlapsPtrTable reports whether [addr, addr+length) overlaps the
 // pointer table's pages.
 func overlapsPtrTable(addr, length uint64) bool {

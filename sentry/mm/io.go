@@ -79,6 +79,40 @@ func (mm *MemoryManager) PatchText(addr uint64, fn func(b []byte) bool) (bool, e
 	return fn(mm.mf.Slice(memfile.Range{Start: off, End: off + 16})), nil
 }
 
+// textUnpatcher is implemented by platform address spaces that patch
+// application code: before the application may write its code, the
+// patches in it are undone, so that its writes never mix with them.
+type textUnpatcher interface {
+	UnpatchText(start, end uint64, access func(addr uint64, fn func(b []byte) bool))
+}
+
+// unpatchTextLocked has the platform undo its patches in v, which is
+// about to become writable.
+//
+// Preconditions: mm.mu is locked for writing.
+func (mm *MemoryManager) unpatchTextLocked(v *vma) {
+	up, ok := mm.as.(textUnpatcher)
+	if !ok || !v.private || v.mappable == nil {
+		return
+	}
+	up.UnpatchText(v.start, v.end, func(addr uint64, fn func(b []byte) bool) {
+		p := v.findPMA(addr)
+		if p == nil || addr%16 != 0 {
+			return // not in memory: the file's bytes, unpatched
+		}
+		if p.cow {
+			if mm.breakCOWLocked(v, addr) != faultOK {
+				return
+			}
+			if p = v.findPMA(addr); p == nil || p.cow {
+				return
+			}
+		}
+		off := p.fr.Start + (addr - p.start)
+		fn(mm.mf.Slice(memfile.Range{Start: off, End: off + 16}))
+	})
+}
+
 // ZeroOut writes n zero bytes at addr.
 func (mm *MemoryManager) ZeroOut(addr, n uint64) (int, error) {
 	done, err := mm.access(addr, nil, n, opZero, false)

@@ -100,9 +100,9 @@ handler:
 	cmpl	$0, T_INTRAMP(%rbx)
 	jne	handler_return
 	mov	40+16*8(%rdx), %rax	/* uc_mcontext.rip */
-	lea	patch_entry(%rip), %rcx
+	lea	.Lpatch_entry(%rip), %rcx
 	sub	%rcx, %rax
-	cmp	$(patch_end-patch_entry), %rax
+	cmp	$(.Lpatch_end-.Lpatch_entry), %rax
 	jb	handler_return
 1:	mov	%edi, T_SIGNO(%rbx)
 	mov	%rdx, T_UCTX(%rbx)
@@ -341,6 +341,7 @@ die:
 	.globl patch_entry
 	.p2align 4
 patch_entry:
+.Lpatch_entry:
 	rdgsbase %r11
 	.globl patch_probe
 patch_probe:
@@ -429,6 +430,7 @@ patch_trap:
 	jmp	*%gs:T_PREGS+16*8
 	.globl patch_end
 patch_end:
+.Lpatch_end:
 
 	.globl stub_end
 stub_end:
