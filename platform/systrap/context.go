@@ -36,6 +36,8 @@ const (
 	pfWrite      = 1 << 1
 	pfInstrFetch = 1 << 4
 
+	eflagsTF = 1 << 8
+
 	userCS = 0x33
 	userSS = 0x2b
 )
@@ -229,7 +231,10 @@ func (c *context) Switch(pas platform.AddressSpace, regs *arch.Registers) (platf
 	if err != nil {
 		return platform.EventInterrupted, platform.FaultInfo{}, err
 	}
-	if t.inTramp && regs.Gs_base != 0 {
+	// The trampoline restores general registers only: an application gs
+	// base, or a trap flag (single-stepping would stop in the trampoline's
+	// own instructions), needs a signal frame.
+	if t.inTramp && (regs.Gs_base != 0 || regs.Eflags&eflagsTF != 0) {
 		if err := t.leaveTrampoline(c); err != nil {
 			return platform.EventInterrupted, platform.FaultInfo{}, fmt.Errorf("stub thread %d: %w", t.tid, err)
 		}

@@ -188,6 +188,14 @@ func TestPatchLoop(t *testing.T) {
 	if regs.Rdi != 10 || !c.(*context).last.inTramp {
 		t.Fatalf("back to gs 0: rdi %d, in trampoline %v", regs.Rdi, c.(*context).last.inTramp)
 	}
+
+	// Single-stepping out of a patched syscall stops after the
+	// application's next instruction, not in the trampoline.
+	regs.Eflags |= eflagsTF
+	fi := switchOK(t, c, as, regs, platform.EventFault)
+	if fi.Signo != int32(unix.SIGTRAP) || regs.Rip != site+10 {
+		t.Fatalf("single step: %+v at %#x, want SIGTRAP at %#x", fi, regs.Rip, site+10)
+	}
 }
 
 // TestPatchRefused: sites that are not provably "mov $NR, %eax; syscall"
