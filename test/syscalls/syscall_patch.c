@@ -57,7 +57,7 @@ static long raw_gettid(void) { return syscall(SYS_gettid); }
 static void test_loop(void)
 {
 	long pid = raw_getpid(), bad = 0;
-	for (int i = 0; i < 100000; i++)
+	for (int i = 0; i < 20000; i++)
 		if (sp_getpid() != pid)
 			bad++;
 	CHECK_EQ("getpid loop", bad, 0);
