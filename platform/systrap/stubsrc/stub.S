@@ -95,21 +95,37 @@ handler:
 	and	$~(SLOT_SIZE-1), %rbx
 	cmp	$SIGCHLD, %edi
 	jne	1f
-	/* An interrupt inside the patch trampoline is ignored: the
-	 * trampoline is entering the sentry anyway, or leaving it. */
+	/* An interrupt while the patch trampoline enters the sentry, waits
+	 * or traps out is ignored: the sentry is about to see the thread
+	 * anyway. One in the trampoline's return finishes the return in the
+	 * frame (all the registers are in T_PREGS, fs in T_FSBASE) and parks
+	 * as an interrupt of the application. */
 	cmpl	$0, T_INTRAMP(%rbx)
 	jne	handler_return
 	mov	40+16*8(%rdx), %rax	/* uc_mcontext.rip */
 	lea	.Lpatch_entry(%rip), %rcx
 	sub	%rcx, %rax
 	cmp	$(.Lpatch_end-.Lpatch_entry), %rax
+	jae	1f
+	cmp	$(.Lpatch_tail-.Lpatch_entry), %rax
 	jb	handler_return
+	mov	%rsi, %r8
+	mov	%rdx, %r9
+	lea	40(%rdx), %rdi		/* uc_mcontext, in T_PREGS's order */
+	lea	T_PREGS(%rbx), %rsi
+	mov	$18, %ecx
+	cld
+	rep movsq
+	movl	$SIGCHLD, T_SIGNO(%rbx)
+	mov	%r9, T_UCTX(%rbx)
+	mov	%r8, T_INFO(%rbx)
+	jmp	2f
 1:	mov	%edi, T_SIGNO(%rbx)
 	mov	%rdx, T_UCTX(%rbx)
 	mov	%rsi, T_INFO(%rbx)
 	rdfsbase %rax
 	mov	%rax, T_FSBASE(%rbx)
-	rdgsbase %rax
+2:	rdgsbase %rax
 	mov	%rax, T_GSBASE(%rbx)
 	call	handler_park
 	cmpl	$ST_RUN, T_STATE(%rbx)
@@ -406,7 +422,9 @@ patch_slow:
 	.globl patch_trap
 patch_trap:
 	ud2
-2:	mov	T_FSBASE(%rbx), %rax
+2:
+.Lpatch_tail:
+	mov	T_FSBASE(%rbx), %rax
 	wrfsbase %rax
 	movl	$0, T_INTRAMP(%rbx)
 	pushq	T_PREGS+17*8(%rbx)
