@@ -249,8 +249,32 @@ static void test_smc(void)
 	}
 }
 
-int main(void)
+/* exec: a fork child that patched its sites execs this program afresh,
+ * whose sites are the file's again (and get patched again). */
+static void test_exec(void)
 {
+	pid_t c = fork();
+	REQUIRE("fork for exec", c >= 0);
+	if (c == 0) {
+		for (int i = 0; i < 10; i++)
+			sp_getpid();
+		execl("/proc/self/exe", "syscall_patch", "exec", (char *)NULL);
+		_exit(127);
+	}
+	int st = 0;
+	CHECK_EQ("wait exec child", waitpid(c, &st, 0), c);
+	CHECK("exec child's syscalls", WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc > 1 && strcmp(argv[1], "exec") == 0) {
+		long bad = 0;
+		for (int i = 0; i < 1000; i++)
+			if (sp_getpid() != raw_getpid() || sp_jump(SYS_gettid) != raw_gettid())
+				bad++;
+		return bad ? 1 : 0;
+	}
 	test_loop();
 	test_jump();
 	test_restart();
@@ -260,5 +284,6 @@ int main(void)
 	test_threads();
 	test_jit();
 	test_smc();
+	test_exec();
 	return check_done();
 }
