@@ -302,15 +302,18 @@ func (c *context) patchEvent(t *thread, regs *arch.Registers) (platform.Event, p
 	t.getPatchRegs(regs)
 	pt := t.as.patch
 	if pt != nil {
-		if ret, nr, ok := pt.site(uint32ToIndex(regs.Rax)); ok {
+		if ret, nr, ok := pt.site(siteIndex(regs.Rax)); ok {
 			return asSyscall(regs, nr, ret)
 		}
 	}
-	// Only an application jumping into the stub image gets here.
-	return platform.EventFault, platform.FaultInfo{Signo: int32(unix.SIGSEGV), Code: 1, Addr: regs.Rip}, nil
+	// Only an application that jumped into the stub image gets here:
+	// a SIGSEGV at the trampoline (the saved rip is stale).
+	regs.Rip = t.as.p.base + offPatchEntry
+	return platform.EventFault, platform.FaultInfo{Signo: int32(unix.SIGSEGV), Code: 1 /* SEGV_MAPERR */, Addr: regs.Rip}, nil
 }
 
-func uint32ToIndex(rax uint64) uint64 { return uint64(uint32(rax)) }
+// siteIndex is the site index a thunk left in eax.
+func siteIndex(rax uint64) uint64 { return uint64(uint32(rax)) }
 
 // patchFault turns the traps that stand for a patched site's syscall into
 // that syscall: the trampoline's slow path (the gs base is the
@@ -325,7 +328,7 @@ func (c *context) patchFault(t *thread, regs *arch.Registers, fi *platform.Fault
 	switch {
 	case (fi.Signo == int32(unix.SIGILL) && regs.Rip == base+offPatchSlow) ||
 		(fi.Signo == int32(unix.SIGSEGV) && regs.Rip == base+offPatchProbe):
-		if ret, nr, ok := pt.site(uint32ToIndex(regs.Rax)); ok {
+		if ret, nr, ok := pt.site(siteIndex(regs.Rax)); ok {
 			asSyscall(regs, nr, ret)
 			return true
 		}
