@@ -35,7 +35,7 @@ const (
 
 	// maxThreads is the number of stub threads an address space can have
 	// (slot 0 is the request/response pair).
-	maxThreads = 8191
+	maxThreads = 4095
 
 	// regionSize is the size of one address space's region.
 	regionSize = slotSize * (maxThreads + 1)

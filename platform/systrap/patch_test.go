@@ -319,8 +319,8 @@ func TestPatchInterrupts(t *testing.T) {
 	}
 }
 
-// TestPatchManyThreads: 4096 threads of one address space run the same
-// patched site concurrently.
+// TestPatchManyThreads: every thread slot of an address space runs the
+// same patched site concurrently.
 func TestPatchManyThreads(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow")
@@ -328,7 +328,7 @@ func TestPatchManyThreads(t *testing.T) {
 	f := newPatchFixture(t)
 	as := f.newAS(t)
 	site := uint64(codeAddr + patchLoopOff)
-	const n = 4096
+	const n = maxThreads
 	ctxs := make([]platform.Context, n)
 	defer func() {
 		for _, c := range ctxs {

@@ -1,6 +1,6 @@
 /* syscall_patch_threads: a process of many threads (512 in the suite, whose
- * ptrace run would take minutes with more; `syscall_patch_threads 4096`
- * by hand), all alive at once, each running a "mov $NR, %eax; syscall"
+ * ptrace run would take minutes with more; `syscall_patch_threads 4095` by
+ * hand, systrap's limit per address space), all alive at once, each running a "mov $NR, %eax; syscall"
  * site (patched by systrap after its first trap) many times. */
 // rampart:timeout 300s
 #define _GNU_SOURCE
