@@ -220,7 +220,7 @@ func (pt *patcher) site(i uint64) (ret, nr uint64, ok bool) {
 func (pt *patcher) maybePatch(rip, nr uint64) {
 	site := rip - 7
 	off := site % 16
-	if off > 9 || nr >= 1<<16 || site < minUserAddress || rip >= maxUserAddress || pt.lost.Load() {
+	if off > 9 || nr >= 1<<16 || rip < minUserAddress+7 || rip >= maxUserAddress || pt.lost.Load() {
 		return
 	}
 	pt.mu.RLock()
