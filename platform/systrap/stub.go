@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"runtime"
+	"sync/atomic"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -189,6 +190,9 @@ const interruptSignal = unix.SIGCHLD
 // handledSignals are the signals whose handler is the stub's.
 var handledSignals = [...]unix.Signal{unix.SIGSYS, unix.SIGSEGV, unix.SIGBUS, unix.SIGFPE, unix.SIGILL, unix.SIGTRAP, interruptSignal}
 
+// setupSink makes the set-up data escape to the heap (see startPremade).
+var setupSink atomic.Pointer[setupData]
+
 // setupData is the memory the injected set-up syscalls read. It is
 // allocated before the fork, so the child's copy of the sentry has it at
 // the same address.
@@ -210,7 +214,13 @@ func (p *Platform) startPremade() (int32, error) {
 	if err != nil {
 		return 0, err
 	}
+	// d must be on the heap: the child reads it at the addresses it had
+	// at the fork, and a goroutine stack moves when it grows (escape
+	// analysis would otherwise keep d on the stack, since only uintptrs
+	// of it are taken).
 	d := &setupData{filter: filter}
+	setupSink.Store(d)
+	defer setupSink.Store(nil)
 	d.masks[0] = ^uint64(0)
 	d.masks[3] = ^uint64(1 << (unix.SIGTRAP - 1))
 	d.act = kernelSigaction{
