@@ -26,7 +26,7 @@ RUNSC_DEP     := $(if $(findstring $(CURDIR)/bin/runsc,$(RUNSC)),build)
 
 .PHONY: all help build vdso deps deps-demo deps-test deps-bench demo test fmt-check vet \
 	gotest syscall-build syscall-tests syscall-tests-rootfs syscall-tests-gofer syscall-tests-native smoke oci network conformance debian goprog bench clean \
-	systrap-stub syscall-tests-systrap smoke-systrap test-systrap
+	systrap-stub syscall-tests-systrap syscall-tests-systrap-nopatch smoke-systrap test-systrap
 
 all: build
 
@@ -47,6 +47,7 @@ help:
 	@echo "make debian                a Debian minbase userland natively (chroot) and in runsc run"
 	@echo "make bench                 microbenchmarks: native, runc, gVisor, Rampart (ptrace, systrap)"
 	@echo "make test-systrap          syscall and smoke tests with --platform=systrap"
+	@echo "make syscall-tests-systrap-nopatch  the syscall tests on systrap without syscall patching"
 	@echo "make systrap-stub          rebuild the systrap stub blob (needs gcc)"
 
 build:
@@ -162,6 +163,10 @@ syscall-tests-systrap:
 
 smoke-systrap:
 	$(MAKE) --no-print-directory smoke RUNSC="$(SYSTRAP_RUNSC)"
+
+# The suite on systrap without syscall patching (patching is on by default).
+syscall-tests-systrap-nopatch:
+	$(MAKE) --no-print-directory syscall-tests RUNSC="$(CURDIR)/bin/runsc --platform=systrap --systrap-patch=false do --"
 
 test-systrap: build
 	@rc=0; \

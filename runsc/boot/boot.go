@@ -46,6 +46,8 @@ type Config struct {
 	Platform string
 	// Spin is systrap's Options.Spin.
 	Spin int
+	// NoPatch turns systrap's syscall patching (Options.Patch) off.
+	NoPatch bool
 
 	Debug bool
 	// DebugDir, if set, receives the sandbox's debug log.
@@ -207,7 +209,7 @@ func Run(c Config) (int, error) {
 	}
 	defer mf.Close()
 
-	p, err := newPlatform(c.Platform, c.Spin, mf.FD())
+	p, err := newPlatform(c.Platform, systrap.Options{Spin: c.Spin, Patch: !c.NoPatch}, mf.FD())
 	if err != nil {
 		return 1, err
 	}
@@ -432,7 +434,7 @@ func hostGroups() []auth.KGID {
 }
 
 // newPlatform starts the platform named by --platform on the memory file.
-func newPlatform(name string, spin, memFD int) (platform.Platform, error) {
+func newPlatform(name string, opts systrap.Options, memFD int) (platform.Platform, error) {
 	switch name {
 	case "", "ptrace":
 		p, err := ptrace.New(memFD)
@@ -441,7 +443,7 @@ func newPlatform(name string, spin, memFD int) (platform.Platform, error) {
 		}
 		return p, nil
 	case "systrap":
-		p, err := systrap.New(memFD, systrap.Options{Spin: spin})
+		p, err := systrap.New(memFD, opts)
 		if err != nil {
 			return nil, fmt.Errorf("starting the systrap platform: %w", err)
 		}

@@ -71,6 +71,7 @@ func (b *Boot) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands
 		Strace:   b.Global.Strace,
 		Platform: b.Global.Platform,
 		Spin:     b.Global.SystrapSpin,
+		NoPatch:  !b.Global.SystrapPatch,
 		Debug:    b.Global.Debug || b.Global.DebugLog != "",
 		DebugDir: b.Global.DebugLog,
 		// The host root is never written: under the overlay, writes

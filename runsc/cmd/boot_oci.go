@@ -47,6 +47,7 @@ func (b *Boot) executeOCI() subcommands.ExitStatus {
 	cfg.Strace = b.Global.Strace
 	cfg.Platform = b.Global.Platform
 	cfg.Spin = b.Global.SystrapSpin
+	cfg.NoPatch = !b.Global.SystrapPatch
 	cfg.Debug = b.Global.Debug || b.Global.DebugLog != ""
 	cfg.DebugDir = b.Global.DebugLog
 	// (bootConfig sets it for a joined network namespace.)

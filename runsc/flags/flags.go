@@ -37,6 +37,8 @@ type Global struct {
 
 	// SystrapSpin is systrap's Options.Spin.
 	SystrapSpin int
+	// SystrapPatch is systrap's Options.Patch (syscall patching).
+	SystrapPatch bool
 
 	Network string
 	Log     string
@@ -60,6 +62,7 @@ func Register(fs *flag.FlagSet) *Global {
 	fs.StringVar(&g.DebugLog, "debug-log", "", "directory to write debug logs to (implies --debug)")
 	fs.BoolVar(&g.Strace, "strace", false, "print every application syscall with its arguments, result and duration")
 	fs.StringVar(&g.Platform, "platform", "ptrace", "platform that runs application code: ptrace or systrap")
+	fs.BoolVar(&g.SystrapPatch, "systrap-patch", true, "systrap: rewrite trapping \"mov $NR, %eax; syscall\" sites into jumps to a trampoline that enters the sentry without a signal")
 	fs.IntVar(&g.SystrapSpin, "systrap-spin", 0, "systrap: PAUSEs to spin before sleeping at each hand-off (0: never spin, for loaded hosts)")
 	fs.StringVar(&g.Network, "network", "none", "network mode: none (a loopback inside the sandbox) or host (the host's network through sentry-owned host sockets)")
 	fs.StringVar(&g.Log, "log", "", "file for runtime log messages")
@@ -112,6 +115,9 @@ func (g *Global) Args() []string {
 	}
 	if g.SystrapSpin != 0 {
 		a = append(a, fmt.Sprintf("--systrap-spin=%d", g.SystrapSpin))
+	}
+	if !g.SystrapPatch {
+		a = append(a, "--systrap-patch=false")
 	}
 	if g.Log != "" {
 		a = append(a, "--log="+g.Log)
