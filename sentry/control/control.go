@@ -94,6 +94,9 @@ type Request struct {
 	Process json.RawMessage `json:"process,omitempty"`
 	// Limits are the new limits (CmdUpdate).
 	Limits *Limits `json:"limits,omitempty"`
+	// Container is the configuration of a container joining the
+	// sandbox (CmdCreate, pod.go).
+	Container json.RawMessage `json:"container,omitempty"`
 }
 
 // Response is what the sandbox answers. Error is empty on success.
