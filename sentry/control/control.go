@@ -116,8 +116,11 @@ type Handler func(r Request, files []*os.File) Response
 type Server struct {
 	ln   *net.UnixListener
 	path string
-	wg   sync.WaitGroup // the accept loop
-	cwg  sync.WaitGroup // connections being served
+	// rawFD is the listening socket of a Server made by Serve (ln is
+	// nil then).
+	rawFD int
+	wg    sync.WaitGroup // the accept loop
+	cwg   sync.WaitGroup // connections being served
 }
 
 // Listen creates the socket at path (mode 0600) and serves each
@@ -156,10 +159,18 @@ func Listen(path string, h Handler) (*Server, error) {
 	return s, nil
 }
 
+// conn is a connection being served: a *net.UnixConn, or a rawConn
+// (pod.go).
+type conn interface {
+	ReadMsgUnix(b, oob []byte) (n, oobn, flags int, addr *net.UnixAddr, err error)
+	io.Writer
+	Close() error
+}
+
 // maxRequest bounds a request's size.
 const maxRequest = 1 << 20
 
-func serve(c *net.UnixConn, h Handler) {
+func serve(c conn, h Handler) {
 	defer c.Close()
 	var resp Response
 	req, files, err := readRequest(c)
@@ -180,7 +191,7 @@ func serve(c *net.UnixConn, h Handler) {
 
 // readRequest reads one newline-terminated JSON request and the
 // descriptors that came with it.
-func readRequest(c *net.UnixConn) (Request, []*os.File, error) {
+func readRequest(c conn) (Request, []*os.File, error) {
 	var req Request
 	var files []*os.File
 	buf := make([]byte, 0, 4096)
@@ -239,7 +250,7 @@ func (s *Server) KeepSocket() {
 // connections being served up to two seconds to send their answers (a
 // waiter must learn the exit status before the sandbox process exits).
 func (s *Server) Close() {
-	s.ln.Close()
+	s.closeListener()
 	s.wg.Wait()
 	if s.path != "" {
 		_ = os.Remove(s.path)

@@ -2,8 +2,11 @@ package control
 
 import (
 	"fmt"
+	"io"
 	"net"
 	"os"
+
+	"golang.org/x/sys/unix"
 )
 
 // Pods: a sandbox runs more than one container (runsc/boot/container.go).
@@ -53,33 +56,83 @@ func ListenFile(path string) (*os.File, error) {
 }
 
 // Serve serves the listening socket f (from ListenFile) with h, as Listen
-// does; f is the caller's to close. Close leaves the socket file in place.
+// does, until Close; f is the caller's to close, and Close leaves the
+// socket file in place. It is made for the fenced sandbox: the socket is
+// driven with accept4, recvmsg, write and shutdown alone (Go's net
+// package would ask the host for the peer's address of a socket it did
+// not accept itself, which the sentry's seccomp filter refuses).
 func Serve(f *os.File, h Handler) (*Server, error) {
-	l, err := net.FileListener(f)
+	fd, err := unix.FcntlInt(f.Fd(), unix.F_DUPFD_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("control socket: %w", err)
 	}
-	ln, ok := l.(*net.UnixListener)
-	if !ok {
-		l.Close()
-		return nil, fmt.Errorf("control socket: not a unix socket")
-	}
-	ln.SetUnlinkOnClose(false)
-	s := &Server{ln: ln}
+	s := &Server{rawFD: fd}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
 		for {
-			c, err := ln.AcceptUnix()
+			// A blocking accept: Close wakes it with shutdown.
+			cfd, _, err := unix.Accept4(fd, unix.SOCK_CLOEXEC)
+			if err == unix.EINTR || err == unix.ECONNABORTED {
+				continue
+			}
 			if err != nil {
 				return
 			}
 			s.cwg.Add(1)
 			go func() {
 				defer s.cwg.Done()
-				serve(c, h)
+				serve(rawConn(cfd), h)
 			}()
 		}
 	}()
 	return s, nil
+}
+
+// rawConn is a connection accepted by Serve, in blocking mode.
+type rawConn int
+
+func (c rawConn) ReadMsgUnix(b, oob []byte) (n, oobn, flags int, addr *net.UnixAddr, err error) {
+	for {
+		n, oobn, flags, _, err = unix.Recvmsg(int(c), b, oob, unix.MSG_CMSG_CLOEXEC)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err == nil && n == 0 && oobn == 0 {
+		err = io.EOF
+	}
+	return n, oobn, flags, nil, err
+}
+
+func (c rawConn) Write(b []byte) (int, error) {
+	done := 0
+	for done < len(b) {
+		n, err := unix.Write(int(c), b[done:])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return done, err
+		}
+		done += n
+	}
+	return done, nil
+}
+
+func (c rawConn) Close() error { return unix.Close(int(c)) }
+
+// closeListener stops the accept loop: Listen's listener is closed;
+// Serve's socket is shut down (which wakes a blocked accept4; a close
+// would not), and closed once the loop has returned.
+func (s *Server) closeListener() {
+	if s.ln != nil {
+		s.ln.Close()
+		return
+	}
+	unix.Shutdown(s.rawFD, unix.SHUT_RDWR)
+	go func() {
+		s.wg.Wait()
+		unix.Close(s.rawFD)
+	}()
 }

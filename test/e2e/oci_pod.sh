@@ -1,0 +1,159 @@
+# oci_pod.sh (sourced by oci.sh, whose helpers it uses): a Kubernetes pod
+# as containerd and CRI-O run it. A sandbox container (busybox sleep, the
+# pause process) and containers that name it in their annotations, each
+# with a rootfs of its own, run in one sandbox process: each sees its own
+# files, they share the network, exit statuses reach each container's own
+# wait and state, killing one leaves the others, and deleting the sandbox
+# container stops the rest; nothing is left once they are deleted.
+
+# pod_rootfs DIR WHO: a busybox rootfs whose /etc/who says WHO and which
+# has /etc/only-WHO.
+pod_rootfs() {
+	mkdir -p "$1"/{bin,tmp,dev,proc,sys,etc}
+	cp "$BUSYBOX" "$1/bin/busybox"
+	for a in sh echo cat sleep nc true; do ln -sf busybox "$1/bin/$a"; done
+	echo "$2" >"$1/etc/who"
+	touch "$1/etc/only-$2"
+}
+pod_rootfs "$WORK/pod-rfs-a" A
+pod_rootfs "$WORK/pod-rfs-b" B
+
+# pod_bundle ID ROOTFS ARGS-JSON ANNOTATIONS-JSON
+pod_bundle() {
+	bundle "$1" "{\"root\":{\"path\":\"$2\",\"readonly\":true},\"process\":{\"args\":$3},\"annotations\":$4}"
+}
+ctrd() { printf '{"io.kubernetes.cri.container-type":"%s","io.kubernetes.cri.sandbox-id":"%s"}' "$1" "$2"; }
+crio() { printf '{"io.kubernetes.cri-o.ContainerType":"%s","io.kubernetes.cri-o.SandboxID":"%s"}' "$1" "$2"; }
+# pod_create ID BUNDLE: create with the container's stdout and stderr in
+# $WORK/ID.out and $WORK/ID.err (a container keeps the ones it was given).
+pod_create() {
+	timeout -k 5 "$LIMIT" "$RUNSC_BIN" --root="$STATE" create --bundle "$2" --pid-file "$WORK/$1.pid" "$1" \
+		</dev/null >"$WORK/$1.out" 2>"$WORK/$1.err"
+}
+# goferof ID: the gofer pid in ID's state file.
+goferof() {
+	python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["pod"]["goferPid"])' "$STATE/$1/state.json" 2>/dev/null
+}
+# pidof_state ID: the pid `runsc state ID` reports.
+pidof_state() {
+	timeout 10 "$RUNSC_BIN" --root="$STATE" state "$1" 2>/dev/null |
+		python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])' 2>/dev/null
+}
+
+B=$(pod_bundle podsb "$RFS" '["sleep","1000"]' "$(ctrd sandbox podsb)")
+pod_create podsb "$B"
+c=$?
+rs start podsb
+sbpid=$(cat "$WORK/podsb.pid" 2>/dev/null)
+if [ "$c" -eq 0 ] && [ "$status" -eq 0 ] && [ "$(statusof podsb)" = running ]; then pass "pod: sandbox container"; else fail "pod: sandbox container" "create $c start $status" "$(cat "$WORK/podsb.err")" "$err"; fi
+
+# A: containerd's annotations; listens on the pod's loopback.
+B=$(pod_bundle poda "$WORK/pod-rfs-a" '["sh","-c","cat /etc/who; [ -e /etc/only-B ] || echo no-B; nc -l -p 7777 >/tmp/got; sleep 1000"]' "$(ctrd container podsb)")
+pod_create poda "$B"
+c=$?
+apid=$(cat "$WORK/poda.pid" 2>/dev/null)
+st=$(statusof poda)
+if [ "$c" -eq 0 ] && [ "$st" = created ] && [ -n "$sbpid" ] && [ "$apid" = "$sbpid" ] && [ "$(pidof_state poda)" = "$sbpid" ] &&
+	[ -z "$(pgrep -f "root=$STATE .*boot .*--id=poda")" ] && [ -n "$(pgrep -f "root=$STATE .*boot .*--id=podsb")" ]; then
+	pass "pod: create joins the sandbox (no new sandbox process; pid is the sandbox's)"
+else
+	fail "pod: create joins the sandbox (no new sandbox process; pid is the sandbox's)" "create $c status $st pid-file $apid sandbox $sbpid" "$(pgrep -af "root=$STATE .*boot")" "$(cat "$WORK/poda.err")"
+fi
+rs start poda
+sleep 0.5
+if [ "$status" -eq 0 ] && [ "$(statusof poda)" = running ] && [ "$(statusof podsb)" = running ] &&
+	[ "$(cat "$WORK/poda.out")" = "$(printf 'A\nno-B')" ]; then
+	pass "pod: start; the container sees its own root"
+else
+	fail "pod: start; the container sees its own root" "start $status, now $(statusof poda)" "stdout: $(cat "$WORK/poda.out")" "$err $(cat "$WORK/poda.err")"
+fi
+
+# B: CRI-O's annotations; reaches A's listener, then exits 3.
+B=$(pod_bundle podb "$WORK/pod-rfs-b" '["sh","-c","cat /etc/who; [ -e /etc/only-A ] || echo no-A; for i in 1 2 3 4 5 6 7 8 9 10; do echo ping | nc 127.0.0.1 7777 && break; sleep 0.3; done; exit 3"]' "$(crio container podsb)")
+pod_create podb "$B"
+c=$?
+rs start podb
+s=$status
+rs wait podb
+w=$status
+if [ "$c" -eq 0 ] && [ "$s" -eq 0 ] && [ "$w" -eq 3 ] && [ "$(statusof podb)" = stopped ] &&
+	[ "$(cat "$WORK/podb.out")" = "$(printf 'B\nno-A')" ]; then
+	pass "pod: CRI-O's annotations; own root; exit status 3 reaches wait and state"
+else
+	fail "pod: CRI-O's annotations; own root; exit status 3 reaches wait and state" "create $c start $s wait $w now $(statusof podb)" "stdout: $(cat "$WORK/podb.out")" "$(cat "$WORK/podb.err")"
+fi
+rs exec poda cat /tmp/got
+if [ "$status" -eq 0 ] && [ "$out" = ping ]; then pass "pod: the containers share the network (loopback TCP)"; else fail "pod: the containers share the network (loopback TCP)" "status $status" "out: $out" "$err"; fi
+rs exec poda sh -c 'cat /etc/who; exit 4'
+if [ "$status" -eq 4 ] && [ "$out" = A ]; then pass "pod: exec runs in the container's own root"; else fail "pod: exec runs in the container's own root" "status $status" "$out" "$err"; fi
+rs exec podsb sh -c '[ -e /etc/who ] || echo none'
+if [ "$status" -eq 0 ] && [ "$out" = none ]; then pass "pod: the sandbox container keeps its own root"; else fail "pod: the sandbox container keeps its own root" "status $status" "$out" "$err"; fi
+
+# C: a third container, which outlives A and is stopped with the sandbox.
+B=$(pod_bundle podc "$WORK/pod-rfs-b" '["sleep","1000"]' "$(crio container podsb)")
+pod_create podc "$B"
+rs start podc
+rs events --stats podc
+if [ "$status" -eq 0 ] && python3 -c 'import json,sys; e=json.loads(sys.argv[1]); sys.exit(0 if e["id"]=="podc" and e["data"]["pids"]["current"]==1 else 1)' "$out"; then
+	pass "pod: events --stats counts the container's own tasks"
+else
+	fail "pod: events --stats counts the container's own tasks" "status $status" "$out" "$err"
+fi
+
+# Killing A: a handler-less init ignores TERM from outside; KILL ends A
+# alone.
+rs kill poda TERM
+sleep 0.3
+ta=$(statusof poda)
+rs kill poda KILL
+rs wait poda
+w=$status
+if [ "$ta" = running ] && [ "$w" -eq 137 ] && [ "$(statusof poda)" = stopped ] && [ "$(statusof podc)" = running ] &&
+	[ "$(statusof podsb)" = running ]; then
+	pass "pod: killing one container leaves the others"
+else
+	fail "pod: killing one container leaves the others" "after TERM $ta, wait $w" "a $(statusof poda) c $(statusof podc) sandbox $(statusof podsb)" "$err"
+fi
+rs exec podc true
+if [ "$status" -eq 0 ]; then pass "pod: the others still run"; else fail "pod: the others still run" "$err"; fi
+
+# Deleting a stopped member: its state, gofer and cgroup go; the sandbox
+# stays.
+ga=$(goferof poda)
+gb=$(goferof podb)
+rs delete poda
+d1=$status
+rs delete podb
+d2=$status
+left="$(gone poda "$ga")$(gone podb "$gb")$(cggone rampart/poda)$(cggone rampart/podb)"
+if [ "$d1" -eq 0 ] && [ "$d2" -eq 0 ] && [ -n "$ga" ] && [ -z "$left" ] && [ "$(statusof podsb)" = running ]; then
+	pass "pod: delete of a member leaves nothing of it and the sandbox running"
+else
+	fail "pod: delete of a member leaves nothing of it and the sandbox running" "delete $d1 $d2 gofer $ga" "$left" "$err"
+fi
+
+# Deleting the sandbox container stops the rest.
+gc=$(goferof podc)
+rs delete --force podsb
+d=$status
+sleep 0.3
+sc=$(statusof podc)
+rs wait podc
+w=$status
+rs delete podc
+left="$(gone podsb "$sbpid")$(gone podc "$gc")$(cggone rampart/podsb)$(cggone rampart/podc)"
+if [ "$d" -eq 0 ] && [ "$sc" = stopped ] && [ "$w" -eq 137 ] && [ "$status" -eq 0 ] && [ -z "$left" ] &&
+	[ -z "$(pgrep -f "root=$STATE .*boot .*--id=pod")" ]; then
+	pass "pod: deleting the sandbox container stops the others; nothing left"
+else
+	fail "pod: deleting the sandbox container stops the others; nothing left" "delete $d, c $sc, wait $w" "$left" "$err"
+fi
+
+# Bad input: no such sandbox; a member without a sandbox id; a member of
+# a member; nothing is left behind.
+B=$(pod_bundle podbad1 "$RFS" '["true"]' "$(ctrd container nosuchsandbox)")
+rs create --bundle "$B" podbad1
+if [ "$status" -ne 0 ] && grep -q "does not exist" <<<"$err" && [ ! -e "$STATE/podbad1" ]; then pass "pod: unknown sandbox id"; else fail "pod: unknown sandbox id" "status $status" "$err"; fi
+B=$(pod_bundle podbad2 "$RFS" '["true"]' '{"io.kubernetes.cri.container-type":"container"}')
+rs create --bundle "$B" podbad2
+if [ "$status" -ne 0 ] && grep -q "sandbox id" <<<"$err" && [ ! -e "$STATE/podbad2" ]; then pass "pod: a member without a sandbox id"; else fail "pod: a member without a sandbox id" "status $status" "$err"; fi
