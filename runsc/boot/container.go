@@ -48,6 +48,9 @@ import (
 // default action, but for SIGKILL and SIGSTOP, as for a PID-namespace
 // init. Pause and update are the sandbox's: they are refused for a
 // joined container. Memory figures in its stats are the sandbox's.
+// With a terminal, a resize of the client's end reaches the container
+// on a resize request (runsc exec --tty's watcher sends them; a client
+// that resizes the master itself is not heard).
 //
 // Lock order: sandbox.mu, then pod.mu, then podContainer.mu.
 
@@ -73,6 +76,11 @@ type ContainerConfig struct {
 	Seccomp *specs.LinuxSeccomp
 	// StdioNames are the host names of the stdio descriptors sent along.
 	StdioNames [3]string
+	// Terminal (process.terminal): the three stdio descriptors sent
+	// along are the host replica of the container's console, relayed to
+	// a terminal of the sandbox's devpts, its init's controlling
+	// terminal (console.go).
+	Terminal bool
 }
 
 // The descriptors sent with control.CmdCreate, in order.
@@ -260,10 +268,18 @@ func (pc *podContainer) build(cc *ContainerConfig, files []*os.File) error {
 		umask = 0
 	}
 	fsc := pc.fsys.newFSContext(creds, cc.Cwd, umask)
-	fdt := vfs.NewFDTable()
-	stdio := [3]int{int(files[podStdin].Fd()), int(files[podStdout].Fd()), int(files[podStderr].Fd())}
-	if err := installStdio(bootCtx{creds}, fdt, stdio, cc.StdioNames); err != nil {
-		fdt.DecRef(bootCtx{creds})
+	var fdt *vfs.FDTable
+	var cons *hostConsole
+	if cc.Terminal {
+		fdt, cons, err = pc.fsys.newConsoleFDTable(creds, int(files[podStdin].Fd()))
+	} else {
+		fdt = vfs.NewFDTable()
+		stdio := [3]int{int(files[podStdin].Fd()), int(files[podStdout].Fd()), int(files[podStderr].Fd())}
+		if err = installStdio(bootCtx{creds}, fdt, stdio, cc.StdioNames); err != nil {
+			fdt.DecRef(bootCtx{creds})
+		}
+	}
+	if err != nil {
 		fsc.Release()
 		return fmt.Errorf("container %s: installing stdio: %w", cc.ID, err)
 	}
@@ -274,6 +290,12 @@ func (pc *podContainer) build(cc *ContainerConfig, files []*os.File) error {
 	pc.initCfg = kernel.InitConfig{
 		Argv: cc.Argv, Envv: cc.Envv, Credentials: creds, FDTable: fdt, FSContext: fsc,
 		Limits: limits, Umask: umask, NoNewPrivs: cc.NoNewPrivs, Seccomp: pc.seccomp, Container: cc.ID,
+	}
+	if cons != nil {
+		// The relay ends by itself once every holder of the replica
+		// has closed it (teardown's, if the init never starts).
+		pc.initCfg.CTTY = cons.term.Control()
+		s.addConsole(cons)
 	}
 	if pc.initCfg.Path, err = pc.fsys.lookPath(creds, fsc, cc.Argv[0], cc.Envv); err != nil {
 		_, err = startError(cc.Argv[0], err)
@@ -465,7 +487,7 @@ func (pc *podContainer) handle(r control.Request, files []*os.File) control.Resp
 	case control.CmdStats:
 		return control.Response{Stats: pc.stats()}
 	case control.CmdResize:
-		// A joined container has no terminal.
+		pc.s.resizeConsoles()
 		return control.Response{}
 	case control.CmdPause, control.CmdResume, control.CmdUpdate:
 		return control.Response{Error: fmt.Sprintf("container %s is part of a pod: %s its sandbox container instead", pc.id, r.Cmd)}

@@ -40,9 +40,6 @@ import (
 // createPodMember creates container id in the sandbox of container
 // sandboxID (see above). On failure nothing of id is left.
 func createPodMember(g *flags.Global, id, sandboxID, bundle string, spec *specs.Spec, o *createOpts) error {
-	if spec.Process.Terminal || o.consoleSocket != "" {
-		return fmt.Errorf("container %s joins sandbox %s: a terminal is not supported for a container joining a sandbox", id, sandboxID)
-	}
 	sb, err := load(g, sandboxID)
 	if err != nil {
 		return fmt.Errorf("container %s joins sandbox %s: %w", id, sandboxID, err)
@@ -68,7 +65,15 @@ func createPodMember(g *flags.Global, id, sandboxID, bundle string, spec *specs.
 		}
 		return err
 	}
-	if err := joinSandbox(g, id, sb, bundle, spec, cc, binds); err != nil {
+	// A terminal's master goes to the console socket now; its replica
+	// to the sandbox.
+	term, err := openTerminal(spec.Process, o.consoleSocket, false)
+	if err != nil {
+		s.Remove(id)
+		return err
+	}
+	defer term.close()
+	if err := joinSandbox(g, id, sb, bundle, spec, cc, binds, term); err != nil {
 		destroyCgroup(g, id)
 		s.Remove(id)
 		return err
@@ -123,7 +128,7 @@ func podMemberConfig(g *flags.Global, id string, spec *specs.Spec) (*boot.Contai
 
 // joinSandbox starts id's gofer and hands the container to sb's sandbox.
 // The caller removes the state directory and cgroup on failure.
-func joinSandbox(g *flags.Global, id string, sb *container.State, bundle string, spec *specs.Spec, cc *boot.ContainerConfig, binds []string) error {
+func joinSandbox(g *flags.Global, id string, sb *container.State, bundle string, spec *specs.Spec, cc *boot.ContainerConfig, binds []string, term *hostTerminal) error {
 	s := store(g)
 	unlock, err := s.Lock(id)
 	if err != nil {
@@ -180,11 +185,15 @@ func joinSandbox(g *flags.Global, id string, sb *container.State, bundle string,
 	if err := s.Save(st); err != nil {
 		return err
 	}
+	files := append([]*os.File{os.Stdin, os.Stdout, os.Stderr, status, ctl}, goferSocks...)
+	if term != nil {
+		cc.Terminal = true
+		files[0], files[1], files[2] = term.replica, term.replica, term.replica
+	}
 	raw, err := json.Marshal(cc)
 	if err != nil {
 		return err
 	}
-	files := append([]*os.File{os.Stdin, os.Stdout, os.Stderr, status, ctl}, goferSocks...)
 	req := control.Request{Cmd: control.CmdCreate, Container: raw}
 	if _, err := control.CallWithFiles(s.ControlPath(sb.ID), req, files, 60*time.Second); err != nil {
 		if errors.Is(err, control.ErrUnreachable) {

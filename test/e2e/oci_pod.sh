@@ -11,7 +11,7 @@
 pod_rootfs() {
 	mkdir -p "$1"/{bin,tmp,dev,proc,sys,etc}
 	cp "$BUSYBOX" "$1/bin/busybox"
-	for a in sh echo cat sleep nc true; do ln -sf busybox "$1/bin/$a"; done
+	for a in sh echo cat sleep nc true tty; do ln -sf busybox "$1/bin/$a"; done
 	echo "$2" >"$1/etc/who"
 	touch "$1/etc/only-$2"
 }
@@ -116,6 +116,24 @@ else
 fi
 rs exec podc true
 if [ "$status" -eq 0 ]; then pass "pod: the others still run"; else fail "pod: the others still run" "$err"; fi
+
+# A member with a terminal: the master goes to the console socket as for
+# any container (consoledrive, from oci_console.sh, plays the client).
+if [ -x "${CD:-}" ] && declare -F cdrive >/dev/null; then
+	B=$(bundle podt "{\"root\":{\"path\":\"$WORK/pod-rfs-a\",\"readonly\":true},\"process\":{\"args\":[\"sh\"],\"terminal\":true,\"env\":[\"PATH=/bin\",\"PS1=$ \"]},\"annotations\":$(ctrd container podsb)}")
+	cdrive "pod: a member with a terminal (console socket)" socket "$WORK/pod-console.sock" exited:0 \
+		"shell:$RUNSC_BIN --root=$STATE start podt" 'expect:$ ' 'send:tty\r' 'expect:/dev/pts/' \
+		'send:cat /etc/who\r' 'expect:A' 'send:exit 4\r' eof \
+		-- "$RUNSC_BIN" --root="$STATE" create --console-socket "$WORK/pod-console.sock" --bundle "$B" podt
+	rs wait podt
+	w=$status
+	rs delete podt
+	if [ "$w" -eq 4 ] && [ ! -e "$STATE/podt" ] && [ "$(statusof podsb)" = running ]; then
+		pass "pod: the terminal member's exit status"
+	else
+		fail "pod: the terminal member's exit status" "wait $w" "$err"
+	fi
+fi
 
 # Deleting a stopped member: its state, gofer and cgroup go; the sandbox
 # stays.
