@@ -506,6 +506,12 @@ func (pc *podContainer) start() control.Response {
 	case pc.phase == phaseExited || pc.gone:
 		return control.Response{Error: "cannot start a container that has stopped"}
 	}
+	pc.s.mu.Lock()
+	sbPhase := pc.s.phase
+	pc.s.mu.Unlock()
+	if sbPhase != phaseRunning {
+		return control.Response{Error: "cannot start a container whose sandbox container is not running"}
+	}
 	tg, err := pc.s.k.StartProcess(pc.initCfg)
 	if err != nil {
 		pc.mu.Unlock()

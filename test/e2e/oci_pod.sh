@@ -11,7 +11,7 @@
 pod_rootfs() {
 	mkdir -p "$1"/{bin,tmp,dev,proc,sys,etc}
 	cp "$BUSYBOX" "$1/bin/busybox"
-	for a in sh echo cat sleep nc true tty; do ln -sf busybox "$1/bin/$a"; done
+	for a in sh echo cat sleep nc true tty id pwd grep; do ln -sf busybox "$1/bin/$a"; done
 	echo "$2" >"$1/etc/who"
 	touch "$1/etc/only-$2"
 }
@@ -82,6 +82,24 @@ if [ "$c" -eq 0 ] && [ "$s" -eq 0 ] && [ "$w" -eq 3 ] && [ "$(statusof podb)" = 
 else
 	fail "pod: CRI-O's annotations; own root; exit status 3 reaches wait and state" "create $c start $s wait $w now $(statusof podb)" "stdout: $(cat "$WORK/podb.out")" "$(cat "$WORK/podb.err")"
 fi
+# D: its own process settings (user, cwd, env, rlimits, capabilities).
+B=$(bundle podd "{\"root\":{\"path\":\"$WORK/pod-rfs-b\",\"readonly\":true},\"annotations\":$(crio container podsb),
+	\"process\":{\"args\":[\"sh\",\"-c\",\"id -u; id -g; pwd; echo \$FOO; ulimit -n; grep CapEff /proc/self/status\"],
+	\"user\":{\"uid\":1000,\"gid\":1001},\"cwd\":\"/etc\",\"env\":[\"PATH=/bin\",\"FOO=bar\"],
+	\"rlimits\":[{\"type\":\"RLIMIT_NOFILE\",\"soft\":100,\"hard\":200}],
+	\"capabilities\":{\"bounding\":[\"CAP_KILL\"],\"effective\":[\"CAP_KILL\"],\"permitted\":[\"CAP_KILL\"],\"inheritable\":[\"CAP_KILL\"],\"ambient\":[\"CAP_KILL\"]}}}")
+pod_create podd "$B"
+rs start podd
+rs wait podd
+w=$status
+want=$(printf '1000\n1001\n/etc\nbar\n100\nCapEff:\t0000000000000020')
+if [ "$w" -eq 0 ] && [ "$(cat "$WORK/podd.out")" = "$want" ]; then
+	pass "pod: a member's own user, cwd, env, rlimits and capabilities"
+else
+	fail "pod: a member's own user, cwd, env, rlimits and capabilities" "wait $w" "stdout: $(cat "$WORK/podd.out")" "want:   $want" "$(cat "$WORK/podd.err")"
+fi
+rs delete podd
+
 rs exec poda cat /tmp/got
 if [ "$status" -eq 0 ] && [ "$out" = ping ]; then pass "pod: the containers share the network (loopback TCP)"; else fail "pod: the containers share the network (loopback TCP)" "status $status" "out: $out" "$err"; fi
 rs exec poda sh -c 'cat /etc/who; exit 4'
