@@ -169,7 +169,7 @@ func (s *sandbox) addContainer(r control.Request, files []*os.File) control.Resp
 	}
 	pc := &podContainer{id: cc.ID, s: s, done: make(chan struct{}), execs: map[kernel.ThreadID]*kernel.ThreadGroup{}}
 	if err := pc.build(&cc, files); err != nil {
-		pc.teardown()
+		pc.discard()
 		return control.Response{Error: err.Error()}
 	}
 	s.pod.mu.Lock()
@@ -179,7 +179,7 @@ func (s *sandbox) addContainer(r control.Request, files []*os.File) control.Resp
 	_, dup = s.pod.containers[cc.ID]
 	if dup || s.pod.closed {
 		s.pod.mu.Unlock()
-		pc.teardown()
+		pc.discard()
 		return control.Response{Error: fmt.Sprintf("container %q could not join the sandbox", cc.ID)}
 	}
 	s.pod.containers[cc.ID] = pc
@@ -187,7 +187,7 @@ func (s *sandbox) addContainer(r control.Request, files []*os.File) control.Resp
 	srv, err := control.Serve(files[podControl], pc.handle)
 	if err != nil {
 		s.pod.remove(pc)
-		pc.teardown()
+		pc.discard()
 		return control.Response{Error: err.Error()}
 	}
 	pc.srv = srv
@@ -346,9 +346,10 @@ func (pc *podContainer) record(status string, code int) {
 
 // teardown releases what build made and the container holds: its init's
 // unused configuration, its mount tree (detached, so that nothing can
-// reach it from the container again), its root's gofer connection (the
-// gofer then exits; the bind mounts' gofer is the same process) and its
-// status file. The container's processes must be gone.
+// reach it from the container again) and its root's gofer connection
+// (the gofer then exits; the bind mounts' connections are the same
+// process', which the CLI kills). The container's processes must be
+// gone. Its status file stays open for the last record (discard).
 func (pc *podContainer) teardown() {
 	ctx := bootCtx{auth.NewRootCredentials()}
 	pc.mu.Lock()
@@ -378,6 +379,14 @@ func (pc *podContainer) teardown() {
 	}
 	if pc.rootFS != nil {
 		pc.rootFS.Close()
+	}
+}
+
+// discard undoes a container that could not join the sandbox.
+func (pc *podContainer) discard() {
+	pc.teardown()
+	if pc.status != nil {
+		pc.status.Close()
 	}
 }
 

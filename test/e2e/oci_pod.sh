@@ -48,7 +48,7 @@ sbpid=$(cat "$WORK/podsb.pid" 2>/dev/null)
 if [ "$c" -eq 0 ] && [ "$status" -eq 0 ] && [ "$(statusof podsb)" = running ]; then pass "pod: sandbox container"; else fail "pod: sandbox container" "create $c start $status" "$(cat "$WORK/podsb.err")" "$err"; fi
 
 # A: containerd's annotations; listens on the pod's loopback.
-B=$(pod_bundle poda "$WORK/pod-rfs-a" '["sh","-c","cat /etc/who; [ -e /etc/only-B ] || echo no-B; nc -l -p 7777 >/tmp/got; sleep 1000"]' "$(ctrd container podsb)")
+B=$(pod_bundle poda "$WORK/pod-rfs-a" '["sh","-c","cat /etc/who; [ -e /etc/only-B ] || echo no-B; sleep 1000 | nc -l -p 7777 >/tmp/got"]' "$(ctrd container podsb)")
 pod_create poda "$B"
 c=$?
 apid=$(cat "$WORK/poda.pid" 2>/dev/null)
@@ -69,7 +69,7 @@ else
 fi
 
 # B: CRI-O's annotations; reaches A's listener, then exits 3.
-B=$(pod_bundle podb "$WORK/pod-rfs-b" '["sh","-c","cat /etc/who; [ -e /etc/only-A ] || echo no-A; for i in 1 2 3 4 5 6 7 8 9 10; do echo ping | nc 127.0.0.1 7777 && break; sleep 0.3; done; exit 3"]' "$(crio container podsb)")
+B=$(pod_bundle podb "$WORK/pod-rfs-b" '["sh","-c","cat /etc/who; [ -e /etc/only-A ] || echo no-A; for i in 1 2 3 4 5 6 7 8 9 10; do echo ping | nc 127.0.0.1 7777 >/dev/null && break; sleep 0.3; done; exit 3"]' "$(crio container podsb)")
 pod_create podb "$B"
 c=$?
 rs start podb
@@ -166,6 +166,19 @@ if [ "$d1" -eq 0 ] && [ "$d2" -eq 0 ] && [ -n "$ga" ] && [ -z "$left" ] && [ "$(
 	pass "pod: delete of a member leaves nothing of it and the sandbox running"
 else
 	fail "pod: delete of a member leaves nothing of it and the sandbox running" "delete $d1 $d2 gofer $ga" "$left" "$err"
+fi
+
+# A member whose executable does not exist: create fails with the
+# shell's message, and neither its state nor its gofer is left.
+pod_rootfs "$WORK/pod-rfs-c" C
+B=$(pod_bundle podbad0 "$WORK/pod-rfs-c" '["/bin/nonexistent"]' "$(ctrd container podsb)")
+rs create --bundle "$B" podbad0
+sleep 0.2
+if [ "$status" -ne 0 ] && grep -q "no such file" <<<"$err" && [ ! -e "$STATE/podbad0" ] &&
+	[ -z "$(pgrep -f "gofer --root=$WORK/pod-rfs-c")" ] && [ -z "$(cggone rampart/podbad0)" ] && [ "$(statusof podsb)" = running ]; then
+	pass "pod: a member with a missing executable leaves nothing"
+else
+	fail "pod: a member with a missing executable leaves nothing" "status $status" "$err" "$(pgrep -af "gofer --root=$WORK/pod-rfs-c")"
 fi
 
 # Deleting the sandbox container stops the rest.
