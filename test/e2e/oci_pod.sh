@@ -198,6 +198,34 @@ else
 	fail "pod: deleting the sandbox container stops the others; nothing left" "delete $d, c $sc, wait $w" "$left" "$err"
 fi
 
+# The sandbox container's init dying stops the pod too; the members
+# report their status to wait and state.
+B=$(pod_bundle podsb2 "$RFS" '["sleep","1000"]' "$(crio sandbox podsb2)")
+pod_create podsb2 "$B"
+rs start podsb2
+sb2=$(cat "$WORK/podsb2.pid" 2>/dev/null)
+B=$(pod_bundle pode "$WORK/pod-rfs-a" '["sleep","1000"]' "$(crio container podsb2)")
+pod_create pode "$B"
+rs start pode
+se=$(statusof pode)
+ge=$(goferof pode)
+rs kill podsb2 KILL
+rs wait podsb2
+w1=$status
+rs wait pode
+w2=$status
+s2=$(statusof pode)
+rs delete pode
+d1=$status
+rs delete podsb2
+d2=$status
+left="$(gone podsb2 "$sb2")$(gone pode "$ge")$(cggone rampart/podsb2)$(cggone rampart/pode)"
+if [ "$se" = running ] && [ "$w1" -eq 137 ] && [ "$w2" -eq 137 ] && [ "$s2" = stopped ] && [ "$d1" -eq 0 ] && [ "$d2" -eq 0 ] && [ -z "$left" ]; then
+	pass "pod: the sandbox container's init dying stops its members"
+else
+	fail "pod: the sandbox container's init dying stops its members" "member was $se; wait sandbox $w1 member $w2; member now $s2; delete $d1 $d2" "$left" "$err"
+fi
+
 # Bad input: no such sandbox; a member without a sandbox id; a member of
 # a member; nothing is left behind.
 B=$(pod_bundle podbad1 "$RFS" '["true"]' "$(ctrd container nosuchsandbox)")
