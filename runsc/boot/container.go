@@ -111,10 +111,11 @@ type podContainer struct {
 	initCfg kernel.InitConfig
 	rootFS  *gofer.Filesystem
 	status  *os.File
-	srv     *control.Server
 	done    chan struct{}
 
-	mu    sync.Mutex
+	mu sync.Mutex
+	// srv serves the container's socket, once it is served.
+	srv   *control.Server                         // protected by mu
 	phase int                                     // protected by mu
 	exit  int                                     // protected by mu; valid once done is closed
 	init  *kernel.ThreadGroup                     // protected by mu
@@ -190,8 +191,18 @@ func (s *sandbox) addContainer(r control.Request, files []*os.File) control.Resp
 		pc.discard()
 		return control.Response{Error: err.Error()}
 	}
+	pc.mu.Lock()
 	pc.srv = srv
+	pc.mu.Unlock()
 	return control.Response{}
+}
+
+// server returns the server of the container's socket, nil before it is
+// served.
+func (pc *podContainer) server() *control.Server {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	return pc.srv
 }
 
 // build makes the container's mount tree, its init's configuration and
@@ -436,8 +447,8 @@ func (p *pod) finishAll() {
 // have their answers first.
 func (p *pod) close() {
 	for _, pc := range p.list() {
-		if pc.srv != nil {
-			pc.srv.Close()
+		if srv := pc.server(); srv != nil {
+			srv.Close()
 		}
 	}
 }
@@ -507,18 +518,19 @@ func (pc *podContainer) handle(r control.Request, files []*os.File) control.Resp
 }
 
 func (pc *podContainer) start() control.Response {
-	pc.mu.Lock()
-	defer pc.mu.Unlock()
-	switch {
-	case pc.phase == phaseRunning:
-		return control.Response{Error: "cannot start an already running container"}
-	case pc.phase == phaseExited || pc.gone:
-		return control.Response{Error: "cannot start a container that has stopped"}
-	}
 	pc.s.mu.Lock()
 	sbPhase := pc.s.phase
 	pc.s.mu.Unlock()
-	if sbPhase != phaseRunning {
+	pc.mu.Lock()
+	switch {
+	case pc.phase == phaseRunning:
+		pc.mu.Unlock()
+		return control.Response{Error: "cannot start an already running container"}
+	case pc.phase == phaseExited || pc.gone:
+		pc.mu.Unlock()
+		return control.Response{Error: "cannot start a container that has stopped"}
+	case sbPhase != phaseRunning:
+		pc.mu.Unlock()
 		return control.Response{Error: "cannot start a container whose sandbox container is not running"}
 	}
 	tg, err := pc.s.k.StartProcess(pc.initCfg)
@@ -526,7 +538,6 @@ func (pc *podContainer) start() control.Response {
 		pc.mu.Unlock()
 		code, err := startError(pc.initCfg.Argv[0], err)
 		pc.finish(code)
-		pc.mu.Lock()
 		return control.Response{Error: err.Error()}
 	}
 	// The process owns its descriptor table and filesystem context now.
@@ -534,6 +545,7 @@ func (pc *podContainer) start() control.Response {
 	pc.init = tg
 	pc.phase = phaseRunning
 	pc.record(container.Running, 0)
+	pc.mu.Unlock()
 	go func() {
 		<-tg.Exited()
 		// The container's other processes die with its init.
@@ -647,8 +659,8 @@ func (pc *podContainer) destroy() control.Response {
 		pc.teardown()
 	}
 	go func() {
-		if pc.srv != nil {
-			pc.srv.Close()
+		if srv := pc.server(); srv != nil {
+			srv.Close()
 		}
 		pc.status.Close()
 	}()
