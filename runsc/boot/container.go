@@ -506,6 +506,8 @@ func (pc *podContainer) handle(r control.Request, files []*os.File) control.Resp
 		return control.Response{ExitStatus: tg.ExitStatus().ExitCode()}
 	case control.CmdStats:
 		return control.Response{Stats: pc.stats()}
+	case control.CmdProcesses:
+		return control.Response{Processes: processes(pc.s.k, pc.id)}
 	case control.CmdResize:
 		pc.s.resizeConsoles()
 		return control.Response{}
@@ -665,4 +667,22 @@ func (pc *podContainer) destroy() control.Response {
 		pc.status.Close()
 	}()
 	return control.Response{}
+}
+
+// processes lists the live processes of container id, by pid.
+func processes(k *kernel.Kernel, id string) []control.Process {
+	out := []control.Process{}
+	for _, tg := range k.ContainerThreadGroups(id) {
+		st := tg.State()
+		if st.Reaped {
+			continue
+		}
+		p := control.Process{PID: int(st.PID), PPID: int(st.PPID)}
+		if t := tg.Leader(); t != nil {
+			p.UID = uint32(t.Credentials().RealKUID)
+			p.Cmd = t.Name()
+		}
+		out = append(out, p)
+	}
+	return out
 }

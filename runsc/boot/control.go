@@ -207,6 +207,8 @@ func (s *sandbox) handle(r control.Request, files []*os.File) control.Response {
 		return s.start()
 	case control.CmdCreate:
 		return s.addContainer(r, files)
+	case control.CmdProcesses:
+		return control.Response{Processes: processes(s.k, "")}
 	case control.CmdSignal:
 		if !kernel.ValidSignal(r.Signal) {
 			return control.Response{Error: "invalid signal"}

@@ -8,6 +8,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"text/tabwriter"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -36,6 +37,14 @@ import (
 // as gVisor's own containerd shim does. Deleting the sandbox container
 // ends the sandbox and with it every container in it, which are then
 // stopped (exit status 137 unless they had exited) until deleted.
+//
+// `ps --format json` of any container of a pod lists the host processes
+// of the sandbox (clients filter the host's process list with them, and
+// the sandbox's processes are shared by its containers); `ps` in a table
+// lists a member's own processes, with the sandbox's pids. Pause, resume
+// and update are the sandbox container's: they act on the whole sandbox
+// and are refused for a member. While the sandbox container is paused,
+// requests to its members wait for it to be resumed.
 
 // createPodMember creates container id in the sandbox of container
 // sandboxID (see above). On failure nothing of id is left.
@@ -231,4 +240,22 @@ func destroyPodMember(g *flags.Global, st *container.State) error {
 	// The socket was made by create, not by the sandbox.
 	os.Remove(filepath.Join(s.Dir(st.ID), filepath.Base(s.ControlPath(st.ID))))
 	return s.Remove(st.ID)
+}
+
+// podPs prints the processes of pod member st as the sandbox sees them.
+func podPs(g *flags.Global, st *container.State) error {
+	var procs []control.Process
+	if st.Status != container.Stopped {
+		resp, err := control.Call(store(g).ControlPath(st.ID), control.Request{Cmd: control.CmdProcesses}, 10*time.Second)
+		if err != nil && !errors.Is(err, control.ErrUnreachable) {
+			return err
+		}
+		procs = resp.Processes
+	}
+	w := tabwriter.NewWriter(os.Stdout, 5, 1, 2, ' ', 0)
+	fmt.Fprint(w, "UID\tPID\tPPID\tCMD\n")
+	for _, p := range procs {
+		fmt.Fprintf(w, "%d\t%d\t%d\t%s\n", p.UID, p.PID, p.PPID, p.Cmd)
+	}
+	return w.Flush()
 }

@@ -106,6 +106,8 @@ type Response struct {
 	ExitStatus int    `json:"exitStatus,omitempty"`
 	Pid        int    `json:"pid,omitempty"`
 	Stats      *Stats `json:"stats,omitempty"`
+	// Processes are the container's processes (CmdProcesses, pod.go).
+	Processes []Process `json:"processes,omitempty"`
 }
 
 // Handler serves one request; it may block (CmdWait does). files are the

@@ -25,7 +25,18 @@ const (
 	// CmdDestroy, on a joined container's socket, kills its processes,
 	// unmounts its tree, closes its gofer connections and its socket.
 	CmdDestroy = "destroy"
+	// CmdProcesses answers with Response.Processes: the container's
+	// processes as the sandbox sees them.
+	CmdProcesses = "processes"
 )
+
+// Process is one process of a container, with the sandbox's ids.
+type Process struct {
+	PID  int    `json:"pid"`
+	PPID int    `json:"ppid"`
+	UID  uint32 `json:"uid"`
+	Cmd  string `json:"cmd"`
+}
 
 // ListenFile creates a listening control socket at path (mode 0600), as
 // Listen does, and returns it as a file to send to the sandbox with

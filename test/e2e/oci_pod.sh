@@ -118,6 +118,15 @@ else
 	fail "pod: events --stats counts the container's own tasks" "status $status" "$out" "$err"
 fi
 
+rs ps podc
+psc=$out
+rs ps poda
+if [ "$(sed 1d <<<"$psc" | awk '{print $4}')" = sleep ] && grep -qw sh <<<"$out" && ! grep -qw "$(sed 1d <<<"$psc" | awk '{print $2}')" <<<"$(sed 1d <<<"$out" | awk '{print $2}')"; then
+	pass "pod: ps lists the container's own processes"
+else
+	fail "pod: ps lists the container's own processes" "podc: $psc" "poda: $out" "$err"
+fi
+
 # Killing A: a handler-less init ignores TERM from outside; KILL ends A
 # alone.
 rs kill poda TERM
