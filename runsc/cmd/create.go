@@ -94,14 +94,6 @@ func createContainer(g *flags.Global, id string, o *createOpts, foreground bool)
 	if err != nil {
 		return nil, err
 	}
-	// Mounts are checked before anything exists, so that a bad one
-	// leaves nothing behind.
-	if _, err := boot.ParseMounts(spec); err != nil {
-		return nil, err
-	}
-	if _, err := goferBinds(spec, bundle); err != nil {
-		return nil, err
-	}
 	// A container of a pod joins its sandbox container's sandbox (pod.go).
 	if sb, err := container.PodSandbox(id, spec.Annotations); err != nil || sb != "" {
 		if err == nil && foreground {
@@ -110,6 +102,14 @@ func createContainer(g *flags.Global, id string, o *createOpts, foreground bool)
 		if err == nil {
 			err = createPodMember(g, id, sb, bundle, spec, o)
 		}
+		return nil, err
+	}
+	// Mounts are checked before anything exists, so that a bad one
+	// leaves nothing behind.
+	if _, err := boot.ParseMounts(spec); err != nil {
+		return nil, err
+	}
+	if _, err := goferBinds(spec, bundle); err != nil {
 		return nil, err
 	}
 	s := store(g)
