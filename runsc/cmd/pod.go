@@ -44,7 +44,7 @@ import (
 // lists a member's own processes, with the sandbox's pids. Pause, resume
 // and update are the sandbox container's: they act on the whole sandbox
 // and are refused for a member. While the sandbox container is paused,
-// requests to its members wait for it to be resumed.
+// requests to its members wait for it to be resumed, but for delete.
 
 // createPodMember creates container id in the sandbox of container
 // sandboxID (see above). On failure nothing of id is left.
@@ -219,7 +219,16 @@ func joinSandbox(g *flags.Global, id string, sb *container.State, bundle string,
 // tree (if the sandbox still runs), then its gofer and cgroup go.
 func destroyPodMember(g *flags.Global, st *container.State) error {
 	s := store(g)
-	_, err := control.Call(s.ControlPath(st.ID), control.Request{Cmd: control.CmdDestroy}, 15*time.Second)
+	// A paused sandbox cannot answer: it is thawed for the request (and
+	// frozen again), as kill does.
+	paused := false
+	if sb, err := load(g, st.Pod.SandboxID); err == nil {
+		paused = sb.Status == container.Paused
+	}
+	err := whileThawed(g, st.Pod.SandboxID, paused, true, func() error {
+		_, err := control.Call(s.ControlPath(st.ID), control.Request{Cmd: control.CmdDestroy}, 15*time.Second)
+		return err
+	})
 	if err != nil && !errors.Is(err, control.ErrUnreachable) {
 		return err
 	}

@@ -218,6 +218,25 @@ pod_create pode "$B"
 rs start pode
 se=$(statusof pode)
 ge=$(goferof pode)
+# Deleting a member of a paused pod: the sandbox is thawed for it and
+# frozen again; the member's processes are gone once it resumes.
+B=$(pod_bundle podf "$WORK/pod-rfs-a" '["sleep","1000"]' "$(crio container podsb2)")
+pod_create podf "$B"
+rs start podf
+rs ps podf
+fpid=$(sed 1d <<<"$out" | awk '{print $2}')
+rs pause podsb2
+rs delete --force podf
+d=$status
+sp=$(statusof podsb2)
+rs resume podsb2
+rs exec podsb2 ls /proc
+if [ "$d" -eq 0 ] && [ "$sp" = paused ] && [ ! -e "$STATE/podf" ] && [ -n "$fpid" ] && grep -qx 1 <<<"$out" && ! grep -qx "$fpid" <<<"$out"; then
+	pass "pod: delete of a member of a paused pod"
+else
+	fail "pod: delete of a member of a paused pod" "delete $d, sandbox $sp, member's pid $fpid" "$out" "$err"
+fi
+
 rs kill podsb2 KILL
 rs wait podsb2
 w1=$status
