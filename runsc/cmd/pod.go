@@ -56,8 +56,11 @@ func createPodMember(g *flags.Global, id, sandboxID, bundle string, spec *specs.
 	if sb.Pod != nil {
 		return fmt.Errorf("container %s: %s is not a sandbox container (it joined %s)", id, sandboxID, sb.Pod.SandboxID)
 	}
-	if sb.Status == container.Stopped {
+	switch sb.Status {
+	case container.Stopped:
 		return fmt.Errorf("container %s joins sandbox %s: the sandbox is not running", id, sandboxID)
+	case container.Paused:
+		return fmt.Errorf("container %s joins sandbox %s: the sandbox is paused", id, sandboxID)
 	}
 	cc, err := podMemberConfig(g, id, spec)
 	if err != nil {
