@@ -94,6 +94,16 @@ func createContainer(g *flags.Global, id string, o *createOpts, foreground bool)
 	if err != nil {
 		return nil, err
 	}
+	// A container of a pod joins its sandbox container's sandbox (pod.go).
+	if sb, err := container.PodSandbox(id, spec.Annotations); err != nil || sb != "" {
+		if err == nil && foreground {
+			err = fmt.Errorf("container %s joins sandbox %s: run it detached, or create and start it", id, sb)
+		}
+		if err == nil {
+			err = createPodMember(g, id, sb, bundle, spec, o)
+		}
+		return nil, err
+	}
 	// Mounts are checked before anything exists, so that a bad one
 	// leaves nothing behind.
 	if _, err := boot.ParseMounts(spec); err != nil {

@@ -377,6 +377,8 @@ if [ "$k" -eq 0 ] && [ "$w" -eq 137 ] && [ -z "$left" ]; then pass "kill --all";
 . "$ROOT/test/e2e/oci_console.sh"
 # config.json's linux.seccomp: oci_seccomp.sh.
 . "$ROOT/test/e2e/oci_seccomp.sh"
+# Pods: containers joining a sandbox container's sandbox: oci_pod.sh.
+. "$ROOT/test/e2e/oci_pod.sh"
 
 # spec writes a default config.json once; a terminal needs a console socket
 # unless run in the foreground.
