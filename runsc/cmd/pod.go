@@ -155,7 +155,7 @@ func joinSandbox(g *flags.Global, id string, sb *container.State, bundle string,
 		return err
 	}
 	leaveCgroup := enterCgroup(g, id)
-	gofer, goferSocks, err := startContainerGofer(self, spec.Root.Path, rootWritable(g, spec), binds, true)
+	gofer, goferSocks, err := startContainerGofer(self, spec.Root.Path, rootWritable(g, spec), binds, true, g.HostUDS)
 	leaveCgroup()
 	if err != nil {
 		return fmt.Errorf("starting the gofer: %w", err)
