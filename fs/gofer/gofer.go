@@ -121,7 +121,8 @@ type Filesystem struct {
 	opts Options
 	root *inode
 
-	// mu protects files, fifos, idle and every fileState's idleElem.
+	// mu protects files, nodes, fifos, idle, every fileState's idleElem
+	// and every inode's drefs.
 	mu sync.Mutex
 	// idle lists, least recently used first, the regular files that hold
 	// host descriptors but have no open description. Beyond maxIdle the
@@ -132,6 +133,9 @@ type Filesystem struct {
 	idle list.List
 	// files maps a host file to its state while some inode uses it.
 	files map[fileKey]*fileState
+	// nodes maps each live non-directory to its one inode, whatever
+	// the names that reach it (links.go).
+	nodes map[fileKey]*inode
 	// fifos are the FIFOs the sandbox made on this filesystem: their
 	// opens are pipes of the sentry. A FIFO that was on the host before
 	// is not the container's to open (EACCES).
@@ -415,12 +419,18 @@ type inode struct {
 	// no round trip (create in a new directory: one, not two).
 	complete atomic.Bool
 
-	// mu protects parent, name and oldFIDs.
+	// drefs counts the dentries that hold the node (hard links share
+	// it); it is protected by Filesystem.mu.
+	drefs int
+
+	// mu protects parent, name, names and oldFIDs.
 	mu sync.Mutex
-	// parent and name are where the node was found, for revalidation
+	// parent and name are where fid reaches the node, for revalidation
 	// in shared mode; rename updates them.
 	parent *inode
 	name   string
+	// names are the node's names with their fids (links.go).
+	names []nameRef
 	// oldFIDs are fids replaced by a rename, clunked at Release (a
 	// concurrent call may still use one).
 	oldFIDs []uint64
@@ -439,8 +449,18 @@ func (fs *Filesystem) newInode(fid uint64, a *gproto.Attr, parent *inode, name s
 		}
 		st.mu.Unlock()
 	}
+	if i := fs.sharedInode(st, fid, parent, name); i != nil {
+		if fd >= 0 {
+			fs.markIdle(st)
+		}
+		return i
+	}
 	i := &inode{fs: fs, st: st, parent: parent, name: name}
 	i.fid.Store(fid)
+	if parent != nil {
+		i.names = []nameRef{{parent: parent, name: name, fid: fid}}
+	}
+	fs.register(i)
 	if fd >= 0 {
 		// Until it is opened (open(O_CREAT) does at once).
 		fs.markIdle(st)
@@ -613,19 +633,13 @@ func (i *inode) Readlink(ctx vfs.Context) (string, error) {
 	return t, nil
 }
 
-// Release implements vfs.Inode.Release.
+// Release implements vfs.Inode.Release: at the last dentry of the node
+// (hard links share it), its fids go and its state is dropped.
 func (i *inode) Release() {
-	if !i.isRoot {
-		i.fs.c.Clunk(i.fid.Load())
+	if !i.releaseDentry() {
+		return
 	}
-	i.mu.Lock()
-	old := i.oldFIDs
-	i.oldFIDs = nil
-	i.parent = nil
-	i.mu.Unlock()
-	for _, fid := range old {
-		i.fs.c.Clunk(fid)
-	}
+	i.releaseFIDs()
 	i.fs.putState(i.st)
 }
 

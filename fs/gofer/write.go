@@ -91,6 +91,7 @@ func (i *inode) remove(ctx vfs.Context, name string, child vfs.Inode, flags uint
 	i.markStale()
 	if c, ok := child.(*inode); ok {
 		c.dropLink()
+		c.dropName(i, name)
 	}
 	return nil
 }
@@ -147,42 +148,15 @@ func (i *inode) rename(ctx vfs.Context, oldName string, child vfs.Inode, newPare
 	np.forgetMissing(newName)
 	// The gofer reaches a non-directory by parent and name: the moved
 	// nodes take the fids the reply gives for their new names.
-	c.moved(&res[0], np, newName)
+	c.moved(&res[0], i, oldName, np, newName)
 	if flags == unix.RENAME_EXCHANGE {
-		o.moved(&res[1], i, oldName)
+		o.moved(&res[1], np, newName, i, oldName)
 	} else if o != nil {
 		o.dropLink()
+		o.dropName(np, newName)
 	}
 	return nil
 }
-
-// moved gives the node the fid r of its new name in parent.
-func (i *inode) moved(r *gproto.WalkResult, parent *inode, name string) {
-	if r.Attr.Ino != i.st.key.ino || r.Attr.Dev != i.st.key.dev {
-		// Someone else's file took the name at once (shared mode).
-		i.fs.c.Clunk(r.FID)
-		r = nil
-	}
-	var stale []uint64
-	i.mu.Lock()
-	i.parent, i.name = parent, name
-	if r != nil {
-		i.oldFIDs = append(i.oldFIDs, i.fid.Swap(r.FID))
-		if len(i.oldFIDs) > maxOldFIDs {
-			// Long replaced: no call still uses these.
-			stale = append(stale, i.oldFIDs[:len(i.oldFIDs)-maxOldFIDs]...)
-			i.oldFIDs = append(i.oldFIDs[:0], i.oldFIDs[len(i.oldFIDs)-maxOldFIDs:]...)
-		}
-	}
-	i.mu.Unlock()
-	for _, fid := range stale {
-		i.fs.c.Clunk(fid)
-	}
-	i.markStale()
-}
-
-// maxOldFIDs bounds the fids a node keeps after renames.
-const maxOldFIDs = 4
 
 // SetStat implements vfs.Inode.SetStat. A size change of a file that has a
 // host descriptor for writing is made on it (no round trip, and right for
