@@ -74,6 +74,15 @@ const (
 	// rBit marks a reply; RError is the error reply to any request.
 	rBit   uint16 = 0x8000
 	RError uint16 = 0x7fff
+
+	// Unnamed files. These have numbers of their own, so that types
+	// added to the list above do not move them.
+	//
+	// TTmpfile makes a regular file with no name in directory FID
+	// (open(O_TMPFILE)): Mode, UID, GID as Tcreate. The reply is its
+	// fid and attributes, with a read-write descriptor donated; Tlink
+	// with the fid as target names it.
+	TTmpfile uint16 = 0x40
 )
 
 // ErrMalformed is returned for any message that does not decode.
@@ -399,6 +408,12 @@ func EncodeRequest(e *Encoder, r *Request) error {
 		e.Str(r.Name)
 		e.Bytes(r.Value)
 		e.U32(r.Flags)
+	case TTmpfile:
+		e.U64(r.FID)
+		e.U32(r.Flags)
+		e.U32(r.Mode)
+		e.U32(r.UID)
+		e.U32(r.GID)
 	default:
 		return unix.EINVAL
 	}
@@ -485,6 +500,12 @@ func DecodeRequest(pkt []byte, r *Request) error {
 		r.Name = d.Str(MaxName)
 		r.Value = append([]byte(nil), d.Bytes(MaxMessage)...)
 		r.Flags = d.U32()
+	case TTmpfile:
+		r.FID = d.U64()
+		r.Flags = d.U32()
+		r.Mode = d.U32()
+		r.UID = d.U32()
+		r.GID = d.U32()
 	default:
 		return ErrMalformed
 	}

@@ -41,6 +41,9 @@ type node struct {
 	ino    uint64
 	dev    uint64
 	mode   uint32
+	// ph is set on a device placeholder (placeholder.go): mode is the
+	// device's.
+	ph *placeholder
 	// refs counts the fids naming the node, requests using it and
 	// children (which use its fd); at zero fd is closed.
 	refs int
@@ -363,7 +366,11 @@ func (s *Server) child(n *node, name string) (*node, Attr, error) {
 		unix.Close(fd)
 		return nil, Attr{}, err
 	}
-	c := &node{fd: fd, parent: n, name: name, ino: a.Ino, dev: a.Dev, mode: a.Mode}
+	var ph *placeholder
+	if placeholderCandidate(&a) {
+		ph = placeholderOf(n, name, &a)
+	}
+	c := &node{fd: fd, parent: n, name: name, ino: a.Ino, dev: a.Dev, mode: a.Mode, ph: ph}
 	if !c.isDir() {
 		// Reached again by parent and name: no descriptor per file.
 		unix.Close(fd)
@@ -385,7 +392,9 @@ func (s *Server) stat(n *node) (Attr, error) {
 	if err := unix.Fstatat(n.parent.fd, n.name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		return Attr{}, err
 	}
-	return AttrFromStat(&st), nil
+	a := AttrFromStat(&st)
+	n.ph.present(&a)
+	return a, nil
 }
 
 var noOpenat2 atomic.Bool // set once openat2 reports ENOSYS
@@ -436,6 +445,10 @@ func (s *Server) open(n *node, flags uint32) (int, error) {
 	var err error
 	switch n.mode & unix.S_IFMT {
 	case unix.S_IFREG:
+		if n.fd >= 0 {
+			// An unnamed file (Ttmpfile): its own read-write descriptor.
+			return unix.FcntlInt(uintptr(n.fd), unix.F_DUPFD_CLOEXEC, 0)
+		}
 		if n.parent == nil {
 			return -1, unix.EACCES
 		}

@@ -662,8 +662,12 @@ func (i *inode) Open(ctx vfs.Context, _ vfs.VirtualDentry, flags uint32) (vfs.Fi
 	case unix.S_IFSOCK:
 		// As Linux: a socket file cannot be opened.
 		return nil, unix.ENXIO
+	case unix.S_IFCHR, unix.S_IFBLK:
+		// The sentry's driver for the number (device.go): of the
+		// sandbox's own device nodes (placeholders on the host) and of
+		// those in the host's tree alike; the host device never opens.
+		return i.openDevice(ctx, flags)
 	default:
-		// Host devices are not the container's to open.
 		return nil, unix.EACCES
 	}
 }
