@@ -77,6 +77,7 @@ func (b *Boot) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands
 		Root: rootfs.RootOptions{Overlay: b.Global.Overlay != "none", ReadOnly: b.Global.Overlay == "none", TmpOnRoot: b.tmpOnRoot},
 		// The network mode comes with the global flags.
 		HostNetwork: b.Global.Network == "host",
+		FileAccess:  b.Global.FileAccess,
 	}
 	if len(b.volumes) > 0 {
 		mounts, _ := volumeMounts(b.volumes)

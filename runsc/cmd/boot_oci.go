@@ -49,6 +49,7 @@ func (b *Boot) executeOCI() subcommands.ExitStatus {
 	cfg.Debug = b.Global.Debug || b.Global.DebugLog != ""
 	cfg.DebugDir = b.Global.DebugLog
 	cfg.HostNetwork = b.Global.Network == "host"
+	cfg.FileAccess = b.Global.FileAccess
 	// The sandbox records its status changes through a descriptor: once
 	// fenced it cannot reach the state directory.
 	status, err := s.OpenSandboxStatus(b.id)
