@@ -77,39 +77,15 @@ func NewServer(rootFD, sock int, readOnly bool) (*Server, error) {
 }
 
 // Serve answers requests until the connection closes or a malformed
-// message arrives; it then closes everything and returns.
+// message arrives; it then closes everything and returns. Requests are
+// received and served as server_loop.go says.
 func (s *Server) Serve() error {
 	var wg sync.WaitGroup
 	defer s.shutdown(&wg)
-	buf := make([]byte, MaxMessage)
-	for {
-		n, _, flags, _, err := unix.Recvmsg(s.sock, buf, nil, 0)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		if n == 0 {
-			return nil
-		}
-		if flags&unix.MSG_TRUNC != 0 {
-			return ErrMalformed
-		}
-		req := new(Request)
-		if err := DecodeRequest(buf[:n], req); err != nil {
-			return err
-		}
-		if req.Type == TClunk {
-			s.clunk(req.FID)
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			s.handle(req)
-		}()
-	}
+	end := make(chan error, 1)
+	wg.Add(1)
+	go s.receive(&wg, end, make([]byte, MaxMessage))
+	return <-end
 }
 
 func (s *Server) shutdown(wg *sync.WaitGroup) {
