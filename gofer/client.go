@@ -396,6 +396,17 @@ func (c *Client) Walk1(fid uint64, name string) (uint64, Attr, error) {
 	return res[0].FID, res[0].Attr, nil
 }
 
+// StatAt returns the attributes of name in directory fid (Tstatat: no
+// fid is made).
+func (c *Client) StatAt(fid uint64, name string) (Attr, error) {
+	var a Attr
+	err := c.do(&Request{Type: TStatAt, FID: fid, Name: name}, func(r Reply) error {
+		a = r.Attr()
+		return r.Done()
+	})
+	return a, err
+}
+
 // Clunk releases fid (one-way: no reply).
 func (c *Client) Clunk(fid uint64) {
 	var e Encoder

@@ -298,6 +298,37 @@ func TestTmpfile(t *testing.T) {
 	}
 }
 
+// TestStatAt: Tstatat stats a name without making a fid, and shows a
+// placeholder as its device.
+func TestStatAt(t *testing.T) {
+	root := tree(t)
+	c := serve(t, root, false)
+	rfid, _, _ := c.Attach()
+	dfid, _, err := c.Walk1(rfid, "d")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, err := c.StatAt(dfid, "f"); err != nil || a.Size != 5 || a.Mode&unix.S_IFMT != unix.S_IFREG {
+		t.Errorf("statat d/f: %+v %v", a, err)
+	}
+	if a, err := c.StatAt(rfid, "abs"); err != nil || a.Mode&unix.S_IFMT != unix.S_IFLNK {
+		t.Errorf("statat of a symlink follows it: %+v %v", a, err)
+	}
+	if _, err := c.StatAt(dfid, "missing"); err != unix.ENOENT {
+		t.Errorf("statat missing: %v", err)
+	}
+	ffid, _, _ := c.Walk1(dfid, "f")
+	if _, err := c.StatAt(ffid, "x"); err != unix.ENOTDIR {
+		t.Errorf("statat in a file: %v", err)
+	}
+	if _, _, _, err := c.NewNode(&Request{Type: TMknod, FID: rfid, Name: "zero", Mode: unix.S_IFCHR | 0o666, Rdev: unix.Mkdev(1, 5)}); err != nil {
+		t.Fatal(err)
+	}
+	if a, err := c.StatAt(rfid, "zero"); err != nil || a.Mode != unix.S_IFCHR|0o666 || a.Rdev != unix.Mkdev(1, 5) {
+		t.Errorf("statat of a placeholder: %+v %v", a, err)
+	}
+}
+
 // TestPlaceholderMarker checks the decoding of device placeholders' marker
 // and of attribute names between the sandbox and the host.
 func TestPlaceholderMarker(t *testing.T) {
@@ -401,6 +432,7 @@ func FuzzDecodeRequest(f *testing.F) {
 		{Type: TSetXattr, FID: 1, Name: "user.x", Value: []byte("v")},
 		{Type: TMknod, FID: 1, Name: "null", Mode: unix.S_IFCHR | 0o666, Rdev: unix.Mkdev(1, 3)},
 		{Type: TTmpfile, FID: 1, Flags: unix.O_EXCL, Mode: 0o600, UID: 1000, GID: 1000},
+		{Type: TStatAt, FID: 2, Name: "f"},
 	}
 	for i := range seeds {
 		var e Encoder

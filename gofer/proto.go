@@ -83,6 +83,10 @@ const (
 	// fid and attributes, with a read-write descriptor donated; Tlink
 	// with the fid as target names it.
 	TTmpfile uint16 = 0x40
+	// TStatAt returns the attributes of Name in directory FID without
+	// a fid: revalidation of a cached name (shared file access) costs
+	// one stat on the host and nothing to clunk.
+	TStatAt uint16 = 0x41
 )
 
 // ErrMalformed is returned for any message that does not decode.
@@ -408,6 +412,9 @@ func EncodeRequest(e *Encoder, r *Request) error {
 		e.Str(r.Name)
 		e.Bytes(r.Value)
 		e.U32(r.Flags)
+	case TStatAt:
+		e.U64(r.FID)
+		e.Str(r.Name)
 	case TTmpfile:
 		e.U64(r.FID)
 		e.U32(r.Flags)
@@ -500,6 +507,9 @@ func DecodeRequest(pkt []byte, r *Request) error {
 		r.Name = d.Str(MaxName)
 		r.Value = append([]byte(nil), d.Bytes(MaxMessage)...)
 		r.Flags = d.U32()
+	case TStatAt:
+		r.FID = d.U64()
+		r.Name = name()
 	case TTmpfile:
 		r.FID = d.U64()
 		r.Flags = d.U32()

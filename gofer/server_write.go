@@ -71,6 +71,13 @@ func (s *Server) dispatchWrite(n *node, r *Request, e *Encoder) (int, error) {
 		return -1, s.replyChild(n, r.Name, e)
 	case TTmpfile:
 		return s.tmpfile(n, r, e)
+	case TStatAt:
+		a, err := s.statAt(n, r.Name)
+		if err != nil {
+			return -1, err
+		}
+		e.Attr(&a)
+		return -1, nil
 	case TLink:
 		t, err := s.get(r.FID2)
 		if err != nil {
@@ -145,6 +152,23 @@ func (s *Server) dispatchWrite(n *node, r *Request, e *Encoder) (int, error) {
 		return -1, s.xattr(n, r, e)
 	}
 	return -1, unix.ENOSYS
+}
+
+// statAt returns the attributes of name in directory n, without
+// following it (a placeholder's as its device's).
+func (s *Server) statAt(n *node, name string) (Attr, error) {
+	if !n.isDir() {
+		return Attr{}, unix.ENOTDIR
+	}
+	var st unix.Stat_t
+	if err := unix.Fstatat(n.fd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return Attr{}, err
+	}
+	a := AttrFromStat(&st)
+	if placeholderCandidate(&a) {
+		placeholderOf(n, name, &a)
+	}
+	return a, nil
 }
 
 // tmpfile serves Ttmpfile: an O_TMPFILE file in directory n. Its node

@@ -595,12 +595,11 @@ func (i *inode) Valid(ctx vfs.Context) bool {
 	if parent == nil {
 		return true
 	}
-	fid, a, err := i.fs.c.Walk1(parent.fid.Load(), name)
+	a, err := i.fs.c.StatAt(parent.fid.Load(), name)
 	if err != nil {
 		i.fs.check(ctx, err)
 		return false
 	}
-	i.fs.c.Clunk(fid)
 	st := i.st
 	if a.Dev != st.key.dev || a.Ino != st.key.ino || a.Mode&unix.S_IFMT != st.ftype {
 		return false
