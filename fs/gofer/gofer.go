@@ -4,12 +4,33 @@
 // modify, and receives host descriptors of regular files that it then
 // reads and writes on directly, without a gofer round trip per call.
 //
-// Nodes. Each dentry's Inode (type inode) holds its own gofer fid; the
-// state of the host file behind it (attributes, symlink target, host
-// descriptors, page cache) is a fileState shared by every inode of the
-// same host file (keyed by device and inode number), so that hard links
-// and a file reached again after its dentry died see one size, one nlink
-// and one page cache.
+// Nodes. A host file is one inode (type inode) whatever the names that
+// reach it (links.go): hard links share it, so inotify watches and file
+// locks see one file, and each name keeps its own gofer fid. The state of
+// the host file (attributes, symlink target, host descriptors, page cache)
+// is a fileState keyed by host device and inode number, shared with any
+// inode that still reaches the same file, so that a file reached again
+// after its dentry died sees one size, one nlink and one page cache.
+//
+// Device nodes and whiteouts. The gofer never makes a device node on the
+// host (the host would get a device in a directory it may share): a
+// device node the sandbox makes (mknod, the 0:0 whiteout of
+// renameat2(RENAME_WHITEOUT)) is an empty sticky regular file on the host
+// marked with the trusted.rampart.dev attribute, which the gofer serves
+// as the device (package gofer's placeholder.go). Opening a device node
+// opens the sentry's own driver for its number (device.go), never a host
+// device. The host sees an empty file (mode ---------T plus the node's
+// permission bits); host users without CAP_SYS_ADMIN can neither make nor
+// inspect one.
+//
+// Extended attributes. user.* are the host file's own; the sandbox's
+// trusted.* and security.* are kept on the host under trusted.rampart.*
+// (never in the host's own namespaces, where security.capability or
+// trusted.overlay.* would act on the host), and the host's own trusted.*,
+// security.* and system.* are not shown.
+//
+// O_TMPFILE. The gofer makes the unnamed file (Ttmpfile) and keeps a
+// descriptor of it, through which linkat names it later.
 //
 // Caching depends on Options.FileAccess:
 //   - Exclusive (the default; the sandbox is the only user of the tree, as
@@ -54,13 +75,16 @@
 // and writes on descriptors already donated keep working); the first such
 // failure is written once to the sandbox's debug log.
 //
-// Not supported (Linux differs): device nodes cannot be made (EPERM), nor
-// whiteouts (RENAME_WHITEOUT is EINVAL), nor O_TMPFILE files; extended
-// attributes are the user.* namespace only; FIFOs that were on the host
-// before cannot be opened (EACCES); the hard links of a file are one file
-// for attributes, data and the page cache but distinct inodes for inotify
-// and file locks (each name is its own vfs.Inode); chown or chmod of an
-// unlinked file that is still open fails (the gofer reaches files by name).
+// Not supported (Linux differs): FIFOs that were on the host before
+// cannot be opened (EACCES); chown or chmod of an unlinked file that is
+// still open fails (the gofer reaches files by name); getdents reports a
+// device node the sandbox made as DT_REG (the host's type of its
+// placeholder); a device node cannot have the sticky bit (it marks the
+// placeholder); the sandbox's trusted.* and security.* attribute names
+// are 16 bytes shorter at most than Linux allows (the host prefix), and
+// on symlinks need a host kernel with getxattrat and the like (6.13;
+// EOPNOTSUPP before); in shared mode, a host change to one name of a
+// hard-linked file is revalidated through the node's first name only.
 //
 // Lock order:
 //
