@@ -621,11 +621,15 @@ func (i *inode) Valid(ctx vfs.Context) bool {
 	}
 	a, err := i.fs.c.StatAt(parent.fid.Load(), name)
 	if err != nil {
+		if err == unix.ENOENT {
+			i.dropName(parent, name) // another name takes over
+		}
 		i.fs.check(ctx, err)
 		return false
 	}
 	st := i.st
 	if a.Dev != st.key.dev || a.Ino != st.key.ino || a.Mode&unix.S_IFMT != st.ftype {
+		i.dropName(parent, name)
 		return false
 	}
 	st.mu.Lock()

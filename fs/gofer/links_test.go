@@ -16,6 +16,7 @@ import (
 // made on the host before or by the sandbox, in both caching modes, and
 // that it stays one node after a name goes or moves.
 func TestHardLinksAreOneInode(t *testing.T) {
+	t.Run("host removes the first name", testHostUnlinksFirstName)
 	for _, mode := range []gofer.FileAccess{gofer.Exclusive, gofer.Shared} {
 		v, root, dir, _ := setupRW(t, gofer.Options{FileAccess: mode})
 		ctx := rootCtx
@@ -75,5 +76,30 @@ func TestHardLinksAreOneInode(t *testing.T) {
 		if st := stat(t, v, root, "/d/host-link"); st.Nlink != 1 {
 			t.Errorf("mode %d: last name: nlink %d", mode, st.Nlink)
 		}
+	}
+}
+
+// testHostUnlinksFirstName: in shared mode the host removes the name
+// through which the node's fid went; the file stays reachable and
+// correct through its other name.
+func testHostUnlinksFirstName(t *testing.T) {
+	v, root, dir, _ := setupRW(t, gofer.Options{FileAccess: gofer.Shared})
+	if err := v.LinkAt(rootCtx, pop(root, "/f"), pop(root, "/g")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(dir, "f")); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := v.StatAt(rootCtx, pop(root, "/f")); err != unix.ENOENT {
+		t.Errorf("stat of the name the host removed: %v", err)
+	}
+	if st := stat(t, v, root, "/g"); st.Nlink != 1 || st.Size != 5 {
+		t.Errorf("other name: nlink %d size %d", st.Nlink, st.Size)
+	}
+	if err := v.SetStatAt(rootCtx, pop(root, "/g"), &vfs.SetStatOptions{Mask: unix.STATX_MODE, Mode: 0o600}); err != nil {
+		t.Errorf("chmod through the other name: %v", err)
+	}
+	if fi, err := os.Stat(filepath.Join(dir, "g")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("host after chmod: %v %v", fi, err)
 	}
 }
