@@ -82,6 +82,19 @@ const (
 	// rBit marks a reply; RError is the error reply to any request.
 	rBit   uint16 = 0x8000
 	RError uint16 = 0x7fff
+
+	// Unnamed files. These have numbers of their own, so that types
+	// added to the list above do not move them.
+	//
+	// TTmpfile makes a regular file with no name in directory FID
+	// (open(O_TMPFILE)): Mode, UID, GID as Tcreate. The reply is its
+	// fid and attributes, with a read-write descriptor donated; Tlink
+	// with the fid as target names it.
+	TTmpfile uint16 = 0x40
+	// TStatAt returns the attributes of Name in directory FID without
+	// a fid: revalidation of a cached name (shared file access) costs
+	// one stat on the host and nothing to clunk.
+	TStatAt uint16 = 0x41
 )
 
 // ErrMalformed is returned for any message that does not decode.
@@ -410,9 +423,18 @@ func EncodeRequest(e *Encoder, r *Request) error {
 	case TConnect:
 		e.U64(r.FID)
 		e.U32(r.Flags)
+	case TStatAt:
+		e.U64(r.FID)
+		e.Str(r.Name)
 	case TBind:
 		e.U64(r.FID)
 		e.Str(r.Name)
+		e.U32(r.Flags)
+		e.U32(r.Mode)
+		e.U32(r.UID)
+		e.U32(r.GID)
+	case TTmpfile:
+		e.U64(r.FID)
 		e.U32(r.Flags)
 		e.U32(r.Mode)
 		e.U32(r.UID)
@@ -506,9 +528,18 @@ func DecodeRequest(pkt []byte, r *Request) error {
 	case TConnect:
 		r.FID = d.U64()
 		r.Flags = d.U32()
+	case TStatAt:
+		r.FID = d.U64()
+		r.Name = name()
 	case TBind:
 		r.FID = d.U64()
 		r.Name = name()
+		r.Flags = d.U32()
+		r.Mode = d.U32()
+		r.UID = d.U32()
+		r.GID = d.U32()
+	case TTmpfile:
+		r.FID = d.U64()
 		r.Flags = d.U32()
 		r.Mode = d.U32()
 		r.UID = d.U32()

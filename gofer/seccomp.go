@@ -25,6 +25,8 @@ var AllowedSyscalls = []uintptr{
 	unix.SYS_LINKAT, unix.SYS_UNLINKAT, unix.SYS_RENAMEAT, unix.SYS_RENAMEAT2, unix.SYS_FCHOWNAT,
 	unix.SYS_FCHOWN, unix.SYS_FCHMOD, unix.SYS_FTRUNCATE, unix.SYS_UTIMENSAT,
 	unix.SYS_FGETXATTR, unix.SYS_FLISTXATTR, unix.SYS_FSETXATTR, unix.SYS_FREMOVEXATTR,
+	// The attributes of symlinks, by parent and name (placeholder.go).
+	unix.SYS_GETXATTRAT, unix.SYS_LISTXATTRAT, unix.SYS_SETXATTRAT, unix.SYS_REMOVEXATTRAT,
 	// The Go runtime: memory, threads, signals, time, stderr.
 	unix.SYS_MMAP, unix.SYS_MUNMAP, unix.SYS_MADVISE, unix.SYS_MPROTECT,
 	unix.SYS_FUTEX, unix.SYS_CLONE, unix.SYS_GETTID, unix.SYS_GETPID,

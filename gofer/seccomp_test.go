@@ -28,6 +28,8 @@ func TestAllowedSyscalls(t *testing.T) {
 		unix.SYS_FCHMOD: "fchmod", unix.SYS_FTRUNCATE: "ftruncate", unix.SYS_UTIMENSAT: "utimensat",
 		unix.SYS_FGETXATTR: "fgetxattr", unix.SYS_FLISTXATTR: "flistxattr",
 		unix.SYS_FSETXATTR: "fsetxattr", unix.SYS_FREMOVEXATTR: "fremovexattr",
+		unix.SYS_GETXATTRAT: "getxattrat", unix.SYS_LISTXATTRAT: "listxattrat",
+		unix.SYS_SETXATTRAT: "setxattrat", unix.SYS_REMOVEXATTRAT: "removexattrat",
 		unix.SYS_MMAP: "mmap", unix.SYS_MUNMAP: "munmap", unix.SYS_MADVISE: "madvise",
 		unix.SYS_MPROTECT: "mprotect", unix.SYS_FUTEX: "futex", unix.SYS_CLONE: "clone",
 		unix.SYS_GETTID: "gettid", unix.SYS_GETPID: "getpid", unix.SYS_TGKILL: "tgkill",

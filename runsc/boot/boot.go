@@ -77,6 +77,10 @@ type Config struct {
 	AppSeccomp *bpf.Program
 	// Root says how the root filesystem is mounted (fs.go).
 	Root rootfs.RootOptions
+	// FileAccess is the caching mode of the gofer's root (--file-access:
+	// "exclusive", the default when empty, or "shared"); bind mounts are
+	// always shared.
+	FileAccess string
 	// HostNetwork is --network=host: the sandbox's inet sockets are host
 	// sockets and it shows the host's interfaces.
 	HostNetwork bool
@@ -217,7 +221,7 @@ func Run(c Config) (int, error) {
 
 	// The root comes from the gofer (GoferFD), which the starter runs on
 	// the host directory to serve.
-	fsys, err := newFilesystems(mf, c.Root)
+	fsys, err := newFilesystems(mf, c.Root, c.FileAccess)
 	if err != nil {
 		return 1, c.ready(err)
 	}

@@ -49,8 +49,13 @@ type filesystems struct {
 const GoferFD = 3
 
 // newFilesystems builds the mount tree on the gofer's root, mounted as
-// opts say (normally under the in-memory overlay).
-func newFilesystems(mf *memfile.MemoryFile, opts rootfs.RootOptions) (*filesystems, error) {
+// opts say (normally under the in-memory overlay), cached as fileAccess
+// says (gofer.ParseFileAccess).
+func newFilesystems(mf *memfile.MemoryFile, opts rootfs.RootOptions, fileAccess string) (*filesystems, error) {
+	access, err := gofer.ParseFileAccess(fileAccess)
+	if err != nil {
+		return nil, err
+	}
 	if t, err := unix.GetsockoptInt(GoferFD, unix.SOL_SOCKET, unix.SO_TYPE); err != nil || t != unix.SOCK_SEQPACKET {
 		return nil, fmt.Errorf("no gofer connection on descriptor %d", GoferFD)
 	}
@@ -59,7 +64,13 @@ func newFilesystems(mf *memfile.MemoryFile, opts rootfs.RootOptions) (*filesyste
 	if err != nil {
 		return nil, fmt.Errorf("connecting to the gofer: %w", err)
 	}
-	gfs, err := gofer.New(mf, c)
+	// Writable unless the gofer serves the root read-only.
+	writable, err := gofer.ServedWritable(c)
+	if err != nil {
+		c.Close()
+		return nil, fmt.Errorf("attaching to the gofer's root: %w", err)
+	}
+	gfs, err := gofer.New(mf, c, gofer.Options{Writable: writable, FileAccess: access})
 	if err != nil {
 		c.Close()
 		return nil, fmt.Errorf("attaching to the gofer's root: %w", err)

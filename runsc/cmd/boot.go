@@ -79,6 +79,7 @@ func (b *Boot) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands
 		Root: rootfs.RootOptions{Overlay: b.Global.Overlay != "none", ReadOnly: b.Global.Overlay == "none", TmpOnRoot: b.tmpOnRoot},
 		// The network mode comes with the global flags.
 		HostNetwork: b.Global.Network == "host",
+		FileAccess:  b.Global.FileAccess,
 	}
 	// Validated by the global flags already.
 	cfg.HostUDS, _ = gofer.ParseHostUDS(b.Global.HostUDS)

@@ -53,6 +53,7 @@ func (b *Boot) executeOCI() subcommands.ExitStatus {
 	// (bootConfig sets it for a joined network namespace.)
 	cfg.HostNetwork = cfg.HostNetwork || b.Global.Network == "host"
 	cfg.HostUDS, _ = gofer.ParseHostUDS(b.Global.HostUDS)
+	cfg.FileAccess = b.Global.FileAccess
 	// The sandbox records its status changes through a descriptor: once
 	// fenced it cannot reach the state directory.
 	status, err := s.OpenSandboxStatus(b.id)

@@ -48,6 +48,12 @@ type Global struct {
 	// or "none" (writes go to the image itself when config.json's root is
 	// not read-only; `runsc do` keeps the host root read-only).
 	Overlay string
+	// FileAccess is how the sentry caches the root filesystem served by
+	// the gofer: "exclusive" (the default: the sandbox is its only
+	// writer, everything is cached) or "shared" (the host may change it
+	// too: names and attributes are revalidated). Bind mounts are always
+	// shared (gVisor's --file-access-mounts default).
+	FileAccess string
 	// SystemdCgroup is accepted for runc compatibility (no cgroups yet).
 	SystemdCgroup bool
 	// HostUDS is --host-uds: none, open, create or all (package doc).
@@ -68,6 +74,7 @@ func Register(fs *flag.FlagSet) *Global {
 	fs.StringVar(&g.Log, "log", "", "file for runtime log messages")
 	fs.StringVar(&g.LogFmt, "log-format", "text", "log format: text or json (runc's log lines)")
 	fs.StringVar(&g.Overlay, "overlay", "root", "root filesystem overlay: root (writes stay in sandbox memory) or none")
+	fs.StringVar(&g.FileAccess, "file-access", "exclusive", "caching of the root filesystem: exclusive (the sandbox is its only writer) or shared (the host may change it too)")
 	fs.BoolVar(&g.SystemdCgroup, "systemd-cgroup", false, "place the container in a systemd-style cgroup path (slice:prefix:name)")
 	fs.StringVar(&g.HostUDS, "host-uds", "none", "host unix sockets on gofer-served mounts: none, open (connect to host sockets), create (bind makes host sockets) or all")
 	return g
@@ -89,6 +96,9 @@ func (g *Global) Validate() error {
 	}
 	if _, err := gofer.ParseHostUDS(g.HostUDS); err != nil {
 		return fmt.Errorf("unknown --host-uds mode %q (available: none, open, create, all)", g.HostUDS)
+	}
+	if g.FileAccess != "exclusive" && g.FileAccess != "shared" {
+		return fmt.Errorf("unknown file access mode %q (available: exclusive, shared)", g.FileAccess)
 	}
 	if g.Network != "none" && g.Network != "host" {
 		return fmt.Errorf("unsupported network mode %q (available: none, host)", g.Network)
@@ -112,6 +122,9 @@ func (g *Global) Args() []string {
 	a := []string{"--platform=" + g.Platform, "--network=" + g.Network, "--root=" + g.Root, "--log-format=" + g.LogFmt, "--overlay=" + g.Overlay}
 	if g.HostUDS != "" && g.HostUDS != "none" {
 		a = append(a, "--host-uds="+g.HostUDS)
+	}
+	if g.FileAccess != "" && g.FileAccess != "exclusive" {
+		a = append(a, "--file-access="+g.FileAccess)
 	}
 	if g.SystrapSpin != 0 {
 		a = append(a, fmt.Sprintf("--systrap-spin=%d", g.SystrapSpin))
