@@ -27,7 +27,7 @@ RUNSC_DEP     := $(if $(findstring $(CURDIR)/bin/runsc,$(RUNSC)),build)
 .PHONY: all help build vdso deps deps-demo deps-test deps-bench demo test fmt-check vet \
 	gotest syscall-build syscall-tests syscall-tests-rootfs syscall-tests-gofer syscall-tests-native smoke oci network conformance debian goprog bench clean \
 	deps-clients clients \
-	systrap-stub syscall-tests-systrap smoke-systrap test-systrap
+	systrap-stub syscall-tests-systrap syscall-tests-systrap-nopatch smoke-systrap test-systrap
 
 all: build
 
@@ -49,6 +49,7 @@ help:
 	@echo "make debian                a Debian minbase userland natively (chroot) and in runsc run"
 	@echo "make bench                 microbenchmarks: native, runc, gVisor, Rampart (ptrace, systrap)"
 	@echo "make test-systrap          syscall and smoke tests with --platform=systrap"
+	@echo "make syscall-tests-systrap-nopatch  the syscall tests on systrap without syscall patching"
 	@echo "make systrap-stub          rebuild the systrap stub blob (needs gcc)"
 
 build:
@@ -139,23 +140,12 @@ syscall-tests-rootfs: syscall-build bin/syscall-runner build
 # syscall-tests-gofer runs the same file tests with /tmp and /dev/shm on
 # fresh host directories per sandbox bound read-write through the gofer
 # (gofer/e2e/do-on-gofer-tmp.sh: runsc do --volume), so the files live on
-# the gofer's write path (fs/gofer, gofer/server_write.go).
-# Excluded, because they fail there (not yet fixed; the limits are those
-# fs/gofer's package comment lists as "Linux differs"):
-#   inotify_basic  two hard links of one host file are two sentry inodes:
-#                  a second inotify watch gets a new wd instead of the first.
-#   mknod_fifo     mknod of a character device (/dev/null's numbers) is
-#                  EPERM: the gofer makes no device nodes on the host.
-#   openat2        O_TMPFILE fails (the gofer protocol has no unnamed create,
-#                  nor linkat of one).
-#   rename2_xattr  RENAME_WHITEOUT gives EINVAL; trusted.* and security.*
-#                  xattrs give EOPNOTSUPP; user.* on a chardev is not EPERM.
-#   tmpfs_stress   100000 files and renames: times out (120s; 3s natively).
-GOFER_EXCLUDED := inotify_basic mknod_fifo openat2 rename2_xattr tmpfs_stress
-GOFER_FILE_TESTS := $(filter-out $(GOFER_EXCLUDED),$(FILE_TESTS))
-
+# the gofer's write path (fs/gofer, gofer/server_write.go), in shared file
+# access (a bind mount). Every file test passes there as on tmpfs: hard
+# links are one inode, device nodes and whiteouts are placeholders on the
+# host, O_TMPFILE goes through the gofer (fs/gofer's package comment).
 syscall-tests-gofer: syscall-build bin/syscall-runner build
-	bin/syscall-runner -runsc "$(CURDIR)/gofer/e2e/do-on-gofer-tmp.sh" -run "$(GOFER_FILE_TESTS)"
+	bin/syscall-runner -runsc "$(CURDIR)/gofer/e2e/do-on-gofer-tmp.sh" -run "$(FILE_TESTS)"
 
 syscall-tests-native: syscall-build bin/syscall-runner
 	bin/syscall-runner -native-only -run "$(SYSCALL_NAMES)"
@@ -169,6 +159,10 @@ syscall-tests-systrap:
 
 smoke-systrap:
 	$(MAKE) --no-print-directory smoke RUNSC="$(SYSTRAP_RUNSC)"
+
+# The suite on systrap without syscall patching (patching is on by default).
+syscall-tests-systrap-nopatch:
+	$(MAKE) --no-print-directory syscall-tests RUNSC="$(CURDIR)/bin/runsc --platform=systrap --systrap-patch=false do --"
 
 test-systrap: build
 	@rc=0; \
