@@ -10,15 +10,17 @@
 # Two OCI rows follow, for runc, crun, Debian's gVisor and Rampart (bin/runsc
 # on ptrace and on systrap), all on the same prepared busybox bundle:
 #   oci_run   `RUNTIME run` of /bin/true, median and p90 of $OCI_RUNS (20) runs;
+#   podman_run the same through `podman --runtime RUNTIME run --rm` (podman
+#             storage under bench/out/podman; n/a without podman);
 #   idle_mem  a detached container running `sleep 1000` (create + start), 2 s
 #             later: the summed Pss (Rss when smaps_rollup is missing) of all
 #             its host processes: the state's pid, every process whose command
 #             line names the bundle or the runtime's --root (gofers), and all
 #             their descendants (stubs).
 #
-#   bench/run.sh [-t SECONDS] [BENCHMARK|oci_run|idle_mem...]
+#   bench/run.sh [-t SECONDS] [BENCHMARK|oci_run|podman_run|idle_mem...]
 #
-# Naming only oci_run and/or idle_mem runs just those rows.
+# Naming only OCI rows (oci_run, podman_run, idle_mem) runs just those.
 #
 # A benchmark named NAME@host runs NAME with the host's network: Rampart and
 # gVisor with --network=host (the TCP benchmarks then use the host's
@@ -61,7 +63,7 @@ if [ $# -gt 0 ]; then
 	benches=()
 	for a in "$@"; do
 		case "$a" in
-		oci_run | idle_mem) oci_rows+=("$a") ;;
+		oci_run | podman_run | idle_mem) oci_rows+=("$a") ;;
 		*) benches+=("$a") ;;
 		esac
 	done
@@ -69,7 +71,7 @@ else
 	benches=()
 	for f in bench/micro/*.c; do benches+=("$(basename "$f" .c)"); done
 	benches+=(tcp_pingpong@host tcp_throughput@host)
-	oci_rows=(oci_run idle_mem)
+	oci_rows=(oci_run podman_run idle_mem)
 fi
 
 # Build the static benchmarks.
@@ -275,6 +277,201 @@ done
 if [ ${#rows[@]} -gt 0 ]; then
 echo
 echo "startup: wall time of running busybox true, best of 5 (native: exec only)."
+fi
+
+if [ ${#oci_rows[@]} -gt 0 ]; then
+# The OCI rows (see the header): runc, crun, gVisor, Rampart on one bundle.
+oci_runtimes=(runc crun gvisor rampart systrap)
+RBIN=${RAMPART[0]}
+
+# oci_pre RUNTIME: sets $pre to the runtime's command before its subcommand
+# (with its own --root), or returns 1 when it is missing.
+oci_pre() {
+	local st=$OUT/oci-state/$1
+	mkdir -p "$st"
+	case "$1" in
+	runc) command -v "$RUNC" >/dev/null || return 1; pre=("$RUNC" --root="$st") ;;
+	crun) command -v "$CRUN" >/dev/null || return 1; pre=("$CRUN" --root="$st") ;;
+	gvisor) [ -x "$GVISOR" ] || return 1; pre=("$GVISOR" --network=none --root="$st") ;;
+	rampart) [ -x "$RBIN" ] || return 1; pre=("$RBIN" --root="$st") ;;
+	systrap) [ -x "$RBIN" ] || return 1; pre=("$RBIN" --platform=systrap --root="$st") ;;
+	esac
+}
+
+# podman_run RUNTIME: "MEDIAN P90" in ns of `podman run --rm` of /bin/true
+# with RUNTIME as podman's OCI runtime, or n/a. podman keeps its storage
+# under $OUT/podman; the image is the bundle's rootfs, imported once.
+# The rlimits are set alike for every runtime: podman's defaults
+# (NOFILE 1048576, NPROC 4194304) are above this host's hard limits, which runc refuses to raise.
+podman_run() {
+	local rt=$1 log=$OUT/log/$1-podman_run.log bin="" flags=() times=() i
+	[ "$have_bundle" = 1 ] && command -v podman >/dev/null || { echo n/a; return; }
+	case "$rt" in
+	runc) bin=$(command -v "$RUNC") ;;
+	crun) bin=$(command -v "$CRUN") ;;
+	gvisor) bin=$GVISOR flags=(--runtime-flag network=none) ;;
+	rampart) bin=$RBIN ;;
+	systrap) bin=$RBIN flags=(--runtime-flag platform=systrap) ;;
+	esac
+	[ -n "$bin" ] && [ -x "$bin" ] || { echo n/a; return; }
+	local pm=(podman --root "$OUT/podman/root" --runroot "$OUT/podman/run" --tmpdir "$OUT/podman/tmp"
+		--cgroup-manager cgroupfs --events-backend file)
+	if ! "${pm[@]}" image exists localhost/rampart/bench:latest 2>/dev/null; then
+		tar -C "$BUNDLE/rootfs" -c . | "${pm[@]}" import - localhost/rampart/bench:latest >>"$log" 2>&1 ||
+			{ echo "podman import failed" >>"$log"; echo n/a; return; }
+	fi
+	echo "+ ${pm[*]} --runtime $bin run --rm ${flags[*]} --network none --ulimit nofile=1024:1024 --ulimit nproc=4096:4096 IMAGE /bin/true" >>"$log"
+	for ((i = 0; i <= OCI_RUNS; i++)); do
+		local t0 t1
+		t0=$(date +%s%N)
+		timeout -k 5 "$LIMIT" "${pm[@]}" --runtime "$bin" run --rm "${flags[@]}" --network none --ulimit nofile=1024:1024 --ulimit nproc=4096:4096 \
+			localhost/rampart/bench:latest /bin/true </dev/null >/dev/null 2>>"$log" ||
+			{ echo "exit status $? on run $i" >>"$log"; echo n/a; return; }
+		t1=$(date +%s%N)
+		[ "$i" -gt 0 ] && times+=($((t1 - t0)))
+	done
+	printf '%s\n' "${times[@]}" | sort -n | awk '{ v[NR] = $1 } END {
+		m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+		p = int(0.9 * NR); if (p < 0.9 * NR) p++
+		print m, v[p] }'
+}
+
+# oci_run RUNTIME: "MEDIAN P90" in ns of `run` of /bin/true, or n/a.
+oci_run() {
+	local rt=$1 log=$OUT/log/$1-oci_run.log pre=() times=() i
+	[ "$have_bundle" = 1 ] && oci_pre "$rt" || { echo n/a; return; }
+	set_args /bin/true
+	echo "+ ${pre[*]} run --bundle $BUNDLE ID" >"$log"
+	# One unmeasured run warms the page cache.
+	for ((i = 0; i <= OCI_RUNS; i++)); do
+		id=$((id + 1))
+		local t0 t1
+		t0=$(date +%s%N)
+		timeout -k 5 "$LIMIT" "${pre[@]}" run --bundle "$BUNDLE" "rampart-bench-$$-$id" </dev/null >/dev/null 2>>"$log" ||
+			{ echo "exit status $? on run $i" >>"$log"; echo n/a; return; }
+		t1=$(date +%s%N)
+		[ "$i" -gt 0 ] && times+=($((t1 - t0)))
+	done
+	printf '%s\n' "${times[@]}" | sort -n | awk '{ v[NR] = $1 } END {
+		m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+		p = int(0.9 * NR); if (p < 0.9 * NR) p++
+		print m, v[p] }'
+}
+
+# container_kib STATE_PID NAME...: "KIB NPROCS", the Pss (else Rss) sum of
+# STATE_PID, the processes whose command line contains one of NAMEs, and all
+# their descendants.
+container_kib() {
+	python3 - "$@" <<'PY'
+import os, sys
+root_pid, names = int(sys.argv[1]), [n.encode() for n in sys.argv[2:]]
+me, parent, cmd = os.getpid(), {}, {}
+for d in os.listdir("/proc"):
+    if not d.isdigit():
+        continue
+    try:
+        with open(f"/proc/{d}/stat") as f:
+            st = f.read()
+        parent[int(d)] = int(st[st.rindex(")") + 2:].split()[1])
+        with open(f"/proc/{d}/cmdline", "rb") as f:
+            cmd[int(d)] = f.read()
+    except OSError:
+        pass
+# Never count this script or its callers (their argv names the bundle).
+mine, p = set(), me
+while p > 1:
+    mine.add(p)
+    p = parent.get(p, 0)
+sel = {root_pid} | {p for p, c in cmd.items() if any(n in c for n in names)}
+sel -= mine
+grew = True
+while grew:
+    kids = {p for p, pp in parent.items() if pp in sel and p not in mine} - sel
+    sel |= kids
+    grew = bool(kids)
+total = n = 0
+for p in sel:
+    val = None
+    for path, key in ((f"/proc/{p}/smaps_rollup", "Pss:"), (f"/proc/{p}/status", "VmRSS:")):
+        try:
+            with open(path) as f:
+                for line in f:
+                    if line.startswith(key):
+                        val = int(line.split()[1])
+                        break
+        except OSError:
+            pass
+        if val is not None:
+            break
+    if val is not None:
+        total += val
+        n += 1
+        print(p, val, "kB", cmd.get(p, b"").replace(b"\0", b" ")[:100].decode(errors="replace"), file=sys.stderr)
+print(total, n)
+PY
+}
+
+# idle_mem RUNTIME: "KIB NPROCS" of an idle `sleep 1000` container, or n/a.
+idle_mem() {
+	local rt=$1 log=$OUT/log/$1-idle_mem.log pre=() pid r
+	[ "$have_bundle" = 1 ] && oci_pre "$rt" || { echo n/a; return; }
+	set_args /bin/sleep 1000
+	id=$((id + 1))
+	local cid="rampart-bench-$$-$id"
+	echo "+ ${pre[*]} create/start --bundle $BUNDLE $cid" >"$log"
+	local t0=$SECONDS
+	if timeout -k 5 "$LIMIT" "${pre[@]}" create --bundle "$BUNDLE" "$cid" </dev/null >/dev/null 2>>"$log" &&
+		timeout -k 5 "$LIMIT" "${pre[@]}" start "$cid" </dev/null >/dev/null 2>>"$log"; then
+		sleep 2
+		pid=$(timeout 10 "${pre[@]}" state "$cid" 2>>"$log" | python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])' 2>>"$log")
+		if [ -n "$pid" ] && [ "$pid" -gt 0 ] 2>/dev/null; then
+			r=$(container_kib "$pid" "$BUNDLE" "$OUT/oci-state/$rt" 2>>"$log")
+			ps -o pid,ppid,rss,args -p "$pid" >>"$log" 2>&1
+		fi
+	fi
+	timeout -k 5 "$LIMIT" "${pre[@]}" delete --force "$cid" </dev/null >/dev/null 2>>"$log"
+	echo "measured: ${r:-n/a} (kB procs); $((SECONDS - t0)) s" >>"$log"
+	echo "${r:-n/a}"
+}
+
+rm -rf "$OUT/oci-state"
+declare -A ores
+for b in "${oci_rows[@]}"; do
+	for rt in "${oci_runtimes[@]}"; do ores[$b,$rt]=$("$b" "$rt"); done
+done
+
+echo
+printf '%-20s' "OCI"
+for rt in "${oci_runtimes[@]}"; do printf '%-22s' "$rt"; done
+echo
+for b in "${oci_rows[@]}"; do
+	case "$b" in
+	oci_run) printf '%-20s' "run true (ms)" ;;
+	podman_run) printf '%-20s' "podman true (ms)" ;;
+	idle_mem) printf '%-20s' "idle (MiB)" ;;
+	esac
+	base=${ores[$b,runc]}
+	for rt in "${oci_runtimes[@]}"; do
+		v=${ores[$b,$rt]}
+		if [ "$v" = n/a ]; then
+			printf '%-22s' n/a
+		elif [ "$b" = oci_run ] || [ "$b" = podman_run ]; then
+			printf '%-22s' "$(awk -v v="$v" -v b="$base" 'BEGIN { split(v, a, " "); split(b, c, " ")
+				s = sprintf("%.1f/%.1f", a[1] / 1e6, a[2] / 1e6)
+				if (b != "n/a" && c[1] > 0) s = s sprintf(" (%.2fx)", a[1] / c[1])
+				print s }')"
+		else
+			printf '%-22s' "$(awk -v v="$v" -v b="$base" 'BEGIN { split(v, a, " "); split(b, c, " ")
+				s = sprintf("%.1f (%d procs)", a[1] / 1024, a[2])
+				print s }')"
+		fi
+	done
+	echo
+done
+echo
+echo "run true: median/p90 wall time of \`RUNTIME run\` of /bin/true from a prepared bundle, $OCI_RUNS runs (ratio: median to runc's)."
+echo "podman true: the same through \`podman run --rm --network none\` with RUNTIME as podman's runtime."
+echo "idle: summed Pss of every host process of a detached \`sleep 1000\` container, 2 s after start (sandbox, gofer, stubs)."
 fi
 
 # The file-system benchmarks (bench/fs.sh) follow the full run.

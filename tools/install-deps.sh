@@ -20,7 +20,7 @@ for group in "$@"; do
 	case "$group" in
 	demo)  ;; # the build needs only Go, which is not an apt package here.
 	test)  pkgs+=(gcc make libc6-dev libseccomp-dev busybox-static python3 strace gdb iproute2 curl debootstrap) ;;
-	bench) pkgs+=(gcc make libc6-dev busybox-static python3 runc crun runsc) ;;
+	bench) pkgs+=(gcc make libc6-dev busybox-static python3 runc crun runsc podman) ;;
 	clients) pkgs+=(busybox-static python3 runc podman conmon containernetworking-plugins containerd docker.io iptables) ;;
 	# One client each: test/clients/run.sh skips only the one that cannot
 	# be installed.
