@@ -74,7 +74,18 @@ const (
 	// rBit marks a reply; RError is the error reply to any request.
 	rBit   uint16 = 0x8000
 	RError uint16 = 0x7fff
+
+	// TWalkNames looks up several names of one directory (siblings, not
+	// a path) in one round trip: the client sends names of a listing it
+	// is about to look up, and gets a fid and attributes for each, or
+	// its errno. Its number is fixed apart from the iota list so that
+	// types added there do not move it.
+	TWalkNames uint16 = 0x100
 )
+
+// MaxWalkNames is the largest number of names in one TWalkNames (its
+// reply, a fid and attributes per name, must fit in MaxMessage).
+const MaxWalkNames = 256
 
 // ErrMalformed is returned for any message that does not decode.
 var ErrMalformed = errors.New("gofer: malformed message")
@@ -307,12 +318,12 @@ func validName(name string) bool {
 type Request struct {
 	Tag   uint32
 	Type  uint16
-	FID   uint64 // node the request is about (the directory for name ops)
-	FID2  uint64 // second node: Tlink target, Trename new directory
-	Names []string
-	Name  string // Tcreate…Tunlink, Trename old name, xattr name
-	Name2 string // Trename new name, Tsymlink target
-	Flags uint32 // Topen/Tcreate open flags, Tunlink AT_REMOVEDIR, Trename RENAME_*, Tsetxattr flags, Tversion version
+	FID   uint64   // node the request is about (the directory for name ops)
+	FID2  uint64   // second node: Tlink target, Trename new directory
+	Names []string // Twalk path components; Twalknames names of one directory
+	Name  string   // Tcreate…Tunlink, Trename old name, xattr name
+	Name2 string   // Trename new name, Tsymlink target
+	Flags uint32   // Topen/Tcreate open flags, Tunlink AT_REMOVEDIR, Trename RENAME_*, Tsetxattr flags, Tversion version
 	Mode  uint32
 	UID   uint32
 	GID   uint32
@@ -399,6 +410,15 @@ func EncodeRequest(e *Encoder, r *Request) error {
 		e.Str(r.Name)
 		e.Bytes(r.Value)
 		e.U32(r.Flags)
+	case TWalkNames:
+		if len(r.Names) > MaxWalkNames {
+			return unix.EINVAL
+		}
+		e.U64(r.FID)
+		e.U16(uint16(len(r.Names)))
+		for _, n := range r.Names {
+			e.Str(n)
+		}
 	default:
 		return unix.EINVAL
 	}
@@ -485,6 +505,15 @@ func DecodeRequest(pkt []byte, r *Request) error {
 		r.Name = d.Str(MaxName)
 		r.Value = append([]byte(nil), d.Bytes(MaxMessage)...)
 		r.Flags = d.U32()
+	case TWalkNames:
+		r.FID = d.U64()
+		n := int(d.U16())
+		if n > MaxWalkNames {
+			return ErrMalformed
+		}
+		for i := 0; i < n && !d.bad; i++ {
+			r.Names = append(r.Names, name())
+		}
 	default:
 		return ErrMalformed
 	}

@@ -266,6 +266,8 @@ func (s *Server) dispatch(r *Request, e *Encoder) (int, error) {
 		return -1, nil
 	case TWalk:
 		return -1, s.walk(n, r.Names, e)
+	case TWalkNames:
+		return -1, s.walkNames(n, r.Names, e)
 	case TStat:
 		a, err := s.stat(n)
 		if err != nil {
@@ -336,6 +338,26 @@ func (s *Server) walk(n *node, names []string, e *Encoder) error {
 	}
 	e.B[countAt], e.B[countAt+1] = byte(k), byte(k>>8)
 	e.U32(uint32(werr))
+	return nil
+}
+
+// walkNames looks up each of names in directory n, replying with their
+// count and, for each, its errno and (if 0) a fid and its attributes.
+func (s *Server) walkNames(n *node, names []string, e *Encoder) error {
+	if !n.isDir() {
+		return unix.ENOTDIR
+	}
+	e.U16(uint16(len(names)))
+	for _, name := range names {
+		c, a, err := s.child(n, name)
+		if err != nil {
+			e.U32(uint32(toErrno(err)))
+			continue
+		}
+		e.U32(0)
+		e.U64(s.newFID(c))
+		e.Attr(&a)
+	}
 	return nil
 }
 

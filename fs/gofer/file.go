@@ -340,6 +340,10 @@ func (i *inode) pageCache() (*pageCache, error) {
 type dirFile struct {
 	vfs.DirectoryFileDefaultImpl
 	inode *inode
+	// eofOff is where a listing ended while the directory's prefetch
+	// was eofPre (prefetch.go); they are protected by inode.st.mu.
+	eofOff int64
+	eofPre *prefetch
 }
 
 func (f *dirFile) Release(vfs.Context) {}
@@ -351,6 +355,12 @@ const getdentsBuf = gproto.MaxMessage - 1024
 
 // Getdents implements vfs.FileDescriptionImpl.Getdents.
 func (f *dirFile) Getdents(ctx vfs.Context, off int64, cb func(*vfs.Dirent) bool) error {
+	st, fs := f.inode.st, f.inode.fs
+	if off == 0 {
+		st.beginListing(fs)
+	} else if f.atEnd(off) {
+		return nil
+	}
 	for {
 		more := false
 		err := f.inode.fs.c.Getdents(f.inode.fid.Load(), off, getdentsBuf, func(b []byte, eof bool) error {
@@ -373,10 +383,14 @@ func (f *dirFile) Getdents(ctx vfs.Context, off int64, cb func(*vfs.Dirent) bool
 				if !cb(&d) {
 					return nil
 				}
+				st.noteListed(fs, d.Name)
 				off = d.NextOff
 				b = b[reclen:]
 			}
 			more = !eof
+			if eof {
+				f.listedToEnd(off)
+			}
 			return nil
 		})
 		if err != nil || !more {

@@ -315,6 +315,8 @@ type fileState struct {
 	rwReadable bool
 	// cache is the page cache, made on the first page fault.
 	cache *pageCache
+	// pre is what a directory's listing prefetched (prefetch.go).
+	pre *prefetch
 	// opens counts the open descriptions of a regular file, wopens
 	// those open for writing.
 	opens, wopens int
@@ -372,6 +374,7 @@ func (fs *Filesystem) putState(st *fileState) {
 	if !last {
 		return
 	}
+	st.dropPrefetch(fs.c)
 	st.wmu.Lock()
 	defer st.wmu.Unlock()
 	st.mu.Lock()
@@ -513,6 +516,7 @@ func (i *inode) markStale() {
 	i.st.mu.Lock()
 	i.st.stale = true
 	i.st.mu.Unlock()
+	i.st.dropPrefetch(i.fs.c)
 }
 
 // Lookup implements vfs.Inode.Lookup: one gofer walk, unless name is
@@ -535,6 +539,9 @@ func (i *inode) Lookup(ctx vfs.Context, name string) (vfs.Inode, error) {
 		if gone {
 			return nil, unix.ENOENT
 		}
+	}
+	if c, ok := i.lookupPrefetched(name); ok {
+		return c, nil
 	}
 	fid, a, err := i.fs.c.Walk1(i.fid.Load(), name)
 	if err == unix.ENOENT && !i.fs.shared() {
