@@ -264,6 +264,7 @@ func FuzzDecodeRequest(f *testing.F) {
 		{Type: TRename, FID: 1, Name: "a", FID2: 2, Name2: "b", Flags: unix.RENAME_EXCHANGE},
 		{Type: TSetStat, FID: 1, Mask: SetSize, Off: 10},
 		{Type: TSetXattr, FID: 1, Name: "user.x", Value: []byte("v")},
+		{Type: TWalkNames, FID: 3, Names: []string{"a", "bb", "c"}},
 	}
 	for i := range seeds {
 		var e Encoder
