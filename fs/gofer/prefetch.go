@@ -23,8 +23,8 @@ import (
 // have been written since the walk): the attributes of an existing
 // fileState win.
 //
-// Bounds: maxListed names per directory, maxReady ready fids per
-// directory; the prefetch goes with the directory's fileState.
+// Bounds: maxListed names not yet walked per directory, maxReady ready
+// fids per directory; the prefetch goes with the directory's fileState.
 type prefetch struct {
 	// listed are names seen by getdents and not yet walked, in
 	// listing order (order; next is where the next batch starts).
@@ -57,26 +57,34 @@ func (st *fileState) beginListing(fs *Filesystem) {
 	st.mu.Unlock()
 }
 
-// listedToEnd notes, in exclusive mode, that a listing of f's directory
-// reached its end at host offset off: until the directory's names change
-// (which drops the prefetch), a getdents at off is at the end without a
-// round trip.
-func (f *dirFile) listedToEnd(off int64) {
+// keep notes, in exclusive mode, the records of a gofer reply from host
+// offset off that the caller did not take (rest, empty for none) and
+// whether the directory ends after them: until the directory's names
+// change (which drops its prefetch), a getdents at off is served from
+// them without a round trip.
+func (f *dirFile) keep(off int64, rest []byte, eof bool) {
 	if f.inode.fs.shared() {
 		return
 	}
 	st := f.inode.st
 	st.mu.Lock()
-	f.eofOff, f.eofPre = off, st.pre
+	f.keptOff, f.keptEOF, f.keptPre = off, eof, st.pre
+	f.keptRecs = append(f.keptRecs[:0], rest...)
 	st.mu.Unlock()
 }
 
-// atEnd reports whether a getdents at off is known to be at the end.
-func (f *dirFile) atEnd(off int64) bool {
+// kept returns what keep noted for a getdents at off, if still good. The
+// records are f's own: the caller may use them until its next call on f.
+func (f *dirFile) kept(off int64) (rest []byte, eof, ok bool) {
 	st := f.inode.st
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	return f.eofPre != nil && f.eofPre == st.pre && f.eofOff == off
+	if f.keptPre == nil || f.keptPre != st.pre || f.keptOff != off {
+		return nil, false, false
+	}
+	rest, eof = f.keptRecs, f.keptEOF
+	f.keptPre = nil
+	return rest, eof, true
 }
 
 // noteListed is called by Getdents for each name it returns.
@@ -91,7 +99,11 @@ func (st *fileState) noteListed(fs *Filesystem, name string) {
 		p = &prefetch{listed: make(map[string]struct{})}
 		st.pre = p
 	}
-	if len(p.order) >= maxListed {
+	if p.next == len(p.order) {
+		// Everything listed so far was walked: start the list over.
+		p.order, p.next = p.order[:0], 0
+	}
+	if len(p.order)-p.next >= maxListed {
 		return
 	}
 	if _, ok := p.listed[name]; ok {
