@@ -81,6 +81,10 @@ const (
 	// its errno. Its number is fixed apart from the iota list so that
 	// types added there do not move it.
 	TWalkNames uint16 = 0x100
+	// TGetdentsWalk is Tgetdents that also looks up every entry it
+	// returns (but "." and ".."), as TWalkNames would, in the same
+	// reply: for a client that will look the entries up (find, ls -l).
+	TGetdentsWalk uint16 = 0x101
 )
 
 // MaxWalkNames is the largest number of names in one TWalkNames (its
@@ -365,7 +369,7 @@ func EncodeRequest(e *Encoder, r *Request) error {
 	case TOpen:
 		e.U64(r.FID)
 		e.U32(r.Flags)
-	case TGetdents:
+	case TGetdents, TGetdentsWalk:
 		e.U64(r.FID)
 		e.U64(r.Off)
 		e.U32(r.Count)
@@ -460,7 +464,7 @@ func DecodeRequest(pkt []byte, r *Request) error {
 	case TOpen:
 		r.FID = d.U64()
 		r.Flags = d.U32()
-	case TGetdents:
+	case TGetdents, TGetdentsWalk:
 		r.FID = d.U64()
 		r.Off = d.U64()
 		r.Count = d.U32()

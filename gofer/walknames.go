@@ -49,3 +49,35 @@ func (c *Client) WalkNames(fid uint64, names []string, out []NameResult) ([]Name
 // of 4 + len(name) (names of NAME_MAX bytes do not all fit MaxWalkNames to
 // a message).
 const MaxWalkNamesBytes = MaxMessage - HeaderSize - 8 - 2
+
+// GetdentsWalk is Getdents that also looks up every entry but "." and
+// ".." in the same round trip: f gets the records, whether the directory
+// ended after them, and one result per such entry, in order (the fids are
+// the caller's, as from WalkNames; f must keep or Clunk them, even if it
+// fails).
+func (c *Client) GetdentsWalk(fid uint64, off int64, count int, f func(recs []byte, eof bool, res []NameResult) error) error {
+	return c.do(&Request{Type: TGetdentsWalk, FID: fid, Off: uint64(off), Count: uint32(count)}, func(r Reply) error {
+		closeFD(r.FD)
+		b := r.Bytes(MaxMessage)
+		eof := r.U8() != 0
+		n := int(r.U16())
+		res := make([]NameResult, 0, n)
+		for i := 0; i < n && r.Err() == nil; i++ {
+			var nr NameResult
+			if nr.Err = unix.Errno(r.U32()); nr.Err == 0 {
+				nr.FID = r.U64()
+				nr.Attr = r.Attr()
+			}
+			res = append(res, nr)
+		}
+		if r.Done() != nil {
+			for _, nr := range res {
+				if nr.Err == 0 {
+					c.Clunk(nr.FID)
+				}
+			}
+			return unix.EIO
+		}
+		return f(b, eof, res)
+	})
+}

@@ -349,6 +349,9 @@ type dirFile struct {
 	keptRecs []byte
 	keptEOF  bool
 	keptPre  *prefetch
+	// walking says that the current listing looks its entries up as it
+	// goes (TGetdentsWalk); it is protected by inode.st.mu.
+	walking bool
 }
 
 func (f *dirFile) Release(vfs.Context) {}
@@ -375,13 +378,26 @@ func (f *dirFile) Getdents(ctx vfs.Context, off int64, cb func(*vfs.Dirent) bool
 			return err
 		}
 	}
+	walk := f.walkListing(off)
 	for {
 		more := false
-		err := fs.c.Getdents(f.inode.fid.Load(), off, getdentsBuf, func(b []byte, eof bool) error {
-			var err error
-			more, err = f.emit(b, eof, &off, cb)
-			return err
-		})
+		var err error
+		if walk {
+			err = fs.c.GetdentsWalk(f.inode.fid.Load(), off, getdentsBuf, func(b []byte, eof bool, res []gproto.NameResult) error {
+				if err := st.readyListed(fs, b, res); err != nil {
+					return err
+				}
+				var err error
+				more, err = f.emit(b, eof, &off, cb)
+				return err
+			})
+		} else {
+			err = fs.c.Getdents(f.inode.fid.Load(), off, getdentsBuf, func(b []byte, eof bool) error {
+				var err error
+				more, err = f.emit(b, eof, &off, cb)
+				return err
+			})
+		}
 		if err != nil || !more {
 			return fs.check(ctx, err)
 		}

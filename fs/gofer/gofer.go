@@ -138,6 +138,8 @@ type Filesystem struct {
 	fifos map[fileKey]struct{}
 
 	deathLogged atomic.Bool
+	// pf is the state of listing prefetches (prefetch.go).
+	pf fsPrefetch
 }
 
 type fileKey struct{ dev, ino uint64 }
@@ -374,7 +376,7 @@ func (fs *Filesystem) putState(st *fileState) {
 	if !last {
 		return
 	}
-	st.dropPrefetch(fs.c)
+	st.dropPrefetch(fs)
 	st.wmu.Lock()
 	defer st.wmu.Unlock()
 	st.mu.Lock()
@@ -516,7 +518,7 @@ func (i *inode) markStale() {
 	i.st.mu.Lock()
 	i.st.stale = true
 	i.st.mu.Unlock()
-	i.st.dropPrefetch(i.fs.c)
+	i.st.dropPrefetch(i.fs)
 }
 
 // Lookup implements vfs.Inode.Lookup: one gofer walk, unless name is

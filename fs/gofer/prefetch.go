@@ -1,6 +1,8 @@
 package gofer
 
 import (
+	"sync/atomic"
+
 	"golang.org/x/sys/unix"
 
 	gproto "github.com/rampart-sandbox/rampart/gofer"
@@ -38,7 +40,31 @@ type prefetch struct {
 const (
 	maxListed = 8192
 	maxReady  = 2 * gproto.MaxWalkNames
+	// maxReadyAll bounds the ready entries of the whole filesystem
+	// (each holds a gofer fid, and a directory's an open descriptor in
+	// the gofer).
+	maxReadyAll = 8192
 )
+
+// fsPrefetch is a filesystem's part of the prefetch state.
+type fsPrefetch struct {
+	// walk says that listings are followed by lookups of their
+	// entries, so that listings look them up as they go.
+	walk atomic.Bool
+	// ready counts the ready entries of every directory.
+	ready atomic.Int64
+}
+
+// addReady adds one ready entry, unless the filesystem has maxReadyAll
+// already (then listings stop walking: their entries are not used).
+func (pf *fsPrefetch) addReady() bool {
+	if pf.ready.Add(1) > maxReadyAll {
+		pf.ready.Add(-1)
+		pf.walk.Store(false)
+		return false
+	}
+	return true
+}
 
 // beginListing is called by Getdents when a listing starts at offset 0:
 // names of earlier listings that were never looked up are forgotten (the
@@ -51,10 +77,82 @@ func (st *fileState) beginListing(fs *Filesystem) {
 	if p := st.pre; p != nil {
 		clear(p.listed)
 		p.order, p.next = p.order[:0], 0
+		if len(p.ready) >= unusedListing {
+			// Walked and never looked up: listings here are not
+			// followed by lookups.
+			fs.pf.walk.Store(false)
+		}
 	} else {
 		st.pre = &prefetch{listed: make(map[string]struct{})}
 	}
 	st.mu.Unlock()
+}
+
+// unusedListing is how many ready entries left unused by a listing stop
+// the walking of listings.
+const unusedListing = 32
+
+// walkListing reports whether the listing of f at off looks its entries
+// up as it goes: decided when it starts at offset 0, kept for its other
+// parts.
+func (f *dirFile) walkListing(off int64) bool {
+	fs := f.inode.fs
+	st := f.inode.st
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if off == 0 {
+		f.walking = !fs.shared() && fs.pf.walk.Load()
+	}
+	return f.walking
+}
+
+// readyListed takes the lookups that came with the records b (one result
+// per record but "." and "..", in order) as ready entries, clunking those
+// beyond maxReady.
+func (st *fileState) readyListed(fs *Filesystem, b []byte, res []gproto.NameResult) error {
+	st.mu.Lock()
+	p := st.pre
+	k := 0
+	var extra []gproto.NameResult
+	for len(b) >= 19 {
+		reclen := int(le16(b[16:]))
+		if reclen < 19 || reclen > len(b) {
+			break
+		}
+		name := b[19:reclen]
+		for j, c := range name {
+			if c == 0 {
+				name = name[:j]
+				break
+			}
+		}
+		b = b[reclen:]
+		if string(name) == "." || string(name) == ".." {
+			continue
+		}
+		if k == len(res) {
+			break
+		}
+		r := res[k]
+		k++
+		if r.Err != 0 {
+			continue
+		}
+		if p == nil {
+			extra = append(extra, r)
+			continue
+		}
+		if out, ok := p.put(fs, string(name), r); !ok {
+			extra = append(extra, out)
+		}
+	}
+	extra = append(extra, res[k:]...)
+	st.mu.Unlock()
+	clunkResults(fs.c, extra)
+	if k != len(res) {
+		return unix.EIO
+	}
+	return nil
 }
 
 // keep notes, in exclusive mode, the records of a gofer reply from host
@@ -121,7 +219,7 @@ func (st *fileState) noteListed(fs *Filesystem, name string) {
 // Preconditions: the VFS serialises lookups in the directory (its dentry
 // lock is held).
 func (i *inode) lookupPrefetched(name string) (in *inode, ok bool) {
-	st := i.st
+	st, fs := i.st, i.fs
 	st.mu.Lock()
 	p := st.pre
 	if p == nil {
@@ -129,7 +227,7 @@ func (i *inode) lookupPrefetched(name string) (in *inode, ok bool) {
 		return nil, false
 	}
 	if r, ok := p.ready[name]; ok {
-		delete(p.ready, name)
+		p.take(fs, name)
 		st.mu.Unlock()
 		return i.fs.newPrefetchedInode(r, i, name), true
 	}
@@ -142,6 +240,7 @@ func (i *inode) lookupPrefetched(name string) (in *inode, ok bool) {
 	var old map[string]gproto.NameResult
 	if len(p.ready) > maxReady-gproto.MaxWalkNames {
 		old, p.ready = p.ready, nil
+		fs.pf.ready.Add(-int64(len(old)))
 	}
 	// name first, then the names listed after the last batch.
 	batch := make([]string, 1, gproto.MaxWalkNames)
@@ -164,6 +263,7 @@ func (i *inode) lookupPrefetched(name string) (in *inode, ok bool) {
 	for _, r := range old {
 		i.fs.c.Clunk(r.FID)
 	}
+	i.fs.pf.walk.Store(true)
 
 	res, err := i.fs.c.WalkNames(i.fid.Load(), batch, make([]gproto.NameResult, 0, len(batch)))
 	if err != nil {
@@ -177,15 +277,16 @@ func (i *inode) lookupPrefetched(name string) (in *inode, ok bool) {
 		clunkResults(i.fs.c, res)
 		return nil, false
 	}
-	if p.ready == nil {
-		p.ready = make(map[string]gproto.NameResult, len(res))
-	}
+	var extra []gproto.NameResult
 	for k, r := range res[1:] {
 		if r.Err == 0 {
-			p.ready[batch[k+1]] = r
+			if out, ok := p.put(fs, batch[k+1], r); !ok {
+				extra = append(extra, out)
+			}
 		}
 	}
 	st.mu.Unlock()
+	clunkResults(fs.c, extra)
 	if res[0].Err != 0 {
 		return nil, false
 	}
@@ -194,7 +295,7 @@ func (i *inode) lookupPrefetched(name string) (in *inode, ok bool) {
 
 // dropPrefetch forgets what the directory's listing prefetched (its names
 // changed).
-func (st *fileState) dropPrefetch(c *gproto.Client) {
+func (st *fileState) dropPrefetch(fs *Filesystem) {
 	st.mu.Lock()
 	p := st.pre
 	st.pre = nil
@@ -202,8 +303,35 @@ func (st *fileState) dropPrefetch(c *gproto.Client) {
 	if p == nil {
 		return
 	}
+	fs.pf.ready.Add(-int64(len(p.ready)))
 	for _, r := range p.ready {
-		c.Clunk(r.FID)
+		fs.c.Clunk(r.FID)
+	}
+}
+
+// put makes r the ready entry of name; if ok is false, out is an entry the
+// caller must clunk (one replaced, or r itself when p or the filesystem
+// holds as many as they may). st.mu is held.
+func (p *prefetch) put(fs *Filesystem, name string, r gproto.NameResult) (out gproto.NameResult, ok bool) {
+	if old, dup := p.ready[name]; dup {
+		p.ready[name] = r
+		return old, false
+	}
+	if len(p.ready) >= maxReady || !fs.pf.addReady() {
+		return r, false
+	}
+	if p.ready == nil {
+		p.ready = make(map[string]gproto.NameResult)
+	}
+	p.ready[name] = r
+	return gproto.NameResult{}, true
+}
+
+// take forgets the ready entry of name (now the caller's). st.mu is held.
+func (p *prefetch) take(fs *Filesystem, name string) {
+	if _, ok := p.ready[name]; ok {
+		delete(p.ready, name)
+		fs.pf.ready.Add(-1)
 	}
 }
 
