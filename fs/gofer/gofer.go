@@ -18,7 +18,8 @@
 //     write, nlink after link and unlink, a parent's times after a name
 //     changes, refreshed from the host descriptor or the gofer when marked
 //     stale); directories remember a bounded set of names found absent,
-//     and those the sandbox made know all their names. Stat, readlink
+//     and those the sandbox made know all their names; a listing lets the
+//     lookups of its entries share round trips (prefetch.go). Stat, readlink
 //     (after the first), read, write and page faults cost no gofer round
 //     trip, nor does an open of a regular file whose host descriptor of
 //     that kind (read-only, read-write) is still kept: files keep theirs

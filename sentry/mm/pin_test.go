@@ -97,3 +97,23 @@ func TestPinForWrite(t *testing.T) {
 	}
 	checkInvariants(t, m)
 }
+
+// TestPinDoesNotAllocate: the read path pins and unpins on every read.
+func TestPinDoesNotAllocate(t *testing.T) {
+	e := newEnv(t)
+	m := e.mm
+	a := mustMMap(t, m, anonOpts(4*pg))
+	if _, err := m.CopyOut(a, make([]byte, 4*pg)); err != nil {
+		t.Fatal(err)
+	}
+	var small [8]memfile.Range
+	if n := testing.AllocsPerRun(100, func() {
+		frs, ok := m.PinForWrite(a+10, 3*pg, small[:0])
+		if !ok {
+			t.Fatal("pin")
+		}
+		m.Unpin(frs)
+	}); n != 0 {
+		t.Errorf("%v allocations per pin", n)
+	}
+}
