@@ -25,8 +25,9 @@ import (
 // have been written since the walk): the attributes of an existing
 // fileState win.
 //
-// Bounds: maxListed names not yet walked per directory, maxReady ready
-// fids per directory; the prefetch goes with the directory's fileState.
+// Bounds: maxListed names not yet walked per directory and maxListedAll in
+// all, maxReady ready fids per directory and maxReadyAll in all; the
+// prefetch goes with the directory's fileState.
 type prefetch struct {
 	// listed are names seen by getdents and not yet walked, in
 	// listing order (order; next is where the next batch starts).
@@ -44,6 +45,10 @@ const (
 	// (each holds a gofer fid, and a directory's an open descriptor in
 	// the gofer).
 	maxReadyAll = 8192
+	// maxListedAll bounds the names noted, not yet walked, of the whole
+	// filesystem (listings never followed by lookups leave theirs until
+	// the directory is listed again).
+	maxListedAll = 1 << 16
 )
 
 // fsPrefetch is a filesystem's part of the prefetch state.
@@ -51,8 +56,9 @@ type fsPrefetch struct {
 	// walk says that listings are followed by lookups of their
 	// entries, so that listings look them up as they go.
 	walk atomic.Bool
-	// ready counts the ready entries of every directory.
-	ready atomic.Int64
+	// ready counts the ready entries of every directory, listed their
+	// names noted and not yet walked.
+	ready, listed atomic.Int64
 }
 
 // addReady adds one ready entry, unless the filesystem has maxReadyAll
@@ -75,6 +81,7 @@ func (st *fileState) beginListing(fs *Filesystem) {
 	}
 	st.mu.Lock()
 	if p := st.pre; p != nil {
+		fs.pf.listed.Add(-int64(len(p.listed)))
 		clear(p.listed)
 		p.order, p.next = p.order[:0], 0
 		if len(p.ready) >= unusedListing {
@@ -201,7 +208,7 @@ func (st *fileState) noteListed(fs *Filesystem, name string) {
 		// Everything listed so far was walked: start the list over.
 		p.order, p.next = p.order[:0], 0
 	}
-	if len(p.order)-p.next >= maxListed {
+	if len(p.order)-p.next >= maxListed || fs.pf.listed.Load() >= maxListedAll {
 		return
 	}
 	if _, ok := p.listed[name]; ok {
@@ -212,6 +219,7 @@ func (st *fileState) noteListed(fs *Filesystem, name string) {
 	}
 	p.listed[name] = struct{}{}
 	p.order = append(p.order, name)
+	fs.pf.listed.Add(1)
 }
 
 // lookupPrefetched returns the node of name if the directory's listing
@@ -246,6 +254,7 @@ func (i *inode) lookupPrefetched(name string) (in *inode, ok bool) {
 	batch := make([]string, 1, gproto.MaxWalkNames)
 	batch[0] = name
 	delete(p.listed, name)
+	fs.pf.listed.Add(-1)
 	size := 4 + len(name)
 	for ; p.next < len(p.order) && len(batch) < gproto.MaxWalkNames; p.next++ {
 		n := p.order[p.next]
@@ -257,6 +266,7 @@ func (i *inode) lookupPrefetched(name string) (in *inode, ok bool) {
 		}
 		size += 4 + len(n)
 		delete(p.listed, n)
+		fs.pf.listed.Add(-1)
 		batch = append(batch, n)
 	}
 	st.mu.Unlock()
@@ -304,6 +314,7 @@ func (st *fileState) dropPrefetch(fs *Filesystem) {
 		return
 	}
 	fs.pf.ready.Add(-int64(len(p.ready)))
+	fs.pf.listed.Add(-int64(len(p.listed)))
 	for _, r := range p.ready {
 		fs.c.Clunk(r.FID)
 	}

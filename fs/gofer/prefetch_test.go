@@ -176,3 +176,47 @@ func TestSharedListSeesHost(t *testing.T) {
 		t.Errorf("listing after host changes: %v", got)
 	}
 }
+
+// TestPrefetchBounded: what listings note and walk ahead is bounded and
+// given back: a listing that is not followed by lookups keeps only names,
+// a lookup walks one batch, a listing followed by lookups walks as it
+// goes, and the directory's names changing gives everything back.
+func TestPrefetchBounded(t *testing.T) {
+	v, root, dir, _ := setupRW(t, gofer.Options{})
+	for i := 0; i < 1500; i++ {
+		os.WriteFile(filepath.Join(dir, "d", fmt.Sprintf("f%04d", i)), nil, 0o644)
+	}
+	gfs := root.Mount().Filesystem().(*gofer.Filesystem)
+	list(t, v, root, "/d")
+	if l, r := gofer.PrefetchCounts(gfs); l != 1500 || r != 0 {
+		t.Fatalf("after a listing: %d listed, %d ready", l, r)
+	}
+	list(t, v, root, "/d")
+	if l, r := gofer.PrefetchCounts(gfs); l != 1500 || r != 0 {
+		t.Fatalf("after a second listing: %d listed, %d ready", l, r)
+	}
+	stat(t, v, root, "/d/f0000")
+	if l, r := gofer.PrefetchCounts(gfs); l != 1500-256 || r != 255 {
+		t.Fatalf("after one lookup: %d listed, %d ready", l, r)
+	}
+	// Now listings walk as they go: at most maxReady (512) kept.
+	list(t, v, root, "/d")
+	if l, r := gofer.PrefetchCounts(gfs); r > 512 || r < 255 || l+r < 1499 {
+		t.Fatalf("after a walking listing: %d listed, %d ready", l, r)
+	}
+	for i := 1; i < 1500; i++ {
+		if st := stat(t, v, root, fmt.Sprintf("/d/f%04d", i)); st.Size != 0 {
+			t.Fatal("size")
+		}
+	}
+	if l, r := gofer.PrefetchCounts(gfs); l != 0 || r != 0 {
+		t.Fatalf("after every lookup: %d listed, %d ready", l, r)
+	}
+	list(t, v, root, "/d")
+	if err := v.MkdirAt(rootCtx, &vfs.PathOperation{Root: root, Start: root, Path: "/d/new"}, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if l, r := gofer.PrefetchCounts(gfs); l != 0 || r != 0 {
+		t.Fatalf("after a change of the directory: %d listed, %d ready", l, r)
+	}
+}
