@@ -28,6 +28,9 @@ import (
 // Bounds: maxListed names not yet walked per directory and maxListedAll in
 // all, maxReady ready fids per directory and maxReadyAll in all; the
 // prefetch goes with the directory's fileState.
+//
+// A prefetch is the fileState's pre; its fields are protected by the
+// fileState's mu. Its ready entries are clunked outside that lock.
 type prefetch struct {
 	// listed are names seen by getdents and not yet walked, in
 	// listing order (order; next is where the next batch starts).
