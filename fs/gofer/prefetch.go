@@ -361,16 +361,21 @@ func clunkResults(c *gproto.Client, res []gproto.NameResult) {
 // attributes of a file the sandbox already holds are kept (they may be
 // newer than the batch's); others come from the batch.
 func (fs *Filesystem) newPrefetchedInode(r gproto.NameResult, parent *inode, name string) *inode {
-	key := fileKey{r.Attr.Dev, r.Attr.Ino}
+	a := r.Attr
 	fs.mu.Lock()
-	st := fs.files[key]
-	if st != nil && st.ftype == r.Attr.Mode&unix.S_IFMT {
-		st.refs++
-		fs.mu.Unlock()
-		i := &inode{fs: fs, st: st, parent: parent, name: name}
-		i.fid.Store(r.FID)
-		return i
-	}
+	st := fs.files[fileKey{a.Dev, a.Ino}]
 	fs.mu.Unlock()
-	return fs.newInode(r.FID, &r.Attr, parent, name, -1)
+	stale := false
+	if st != nil && st.ftype == a.Mode&unix.S_IFMT {
+		st.mu.Lock()
+		hs := st.attr
+		stale = st.stale
+		st.mu.Unlock()
+		a = gproto.AttrFromStat(&hs)
+	}
+	i := fs.newInode(r.FID, &a, parent, name, -1)
+	if stale {
+		i.markStale()
+	}
+	return i
 }
