@@ -11,9 +11,15 @@ import (
 
 // KeepCapabilities are the capabilities the gofer keeps: what it needs to
 // reach and make files whatever their owner and mode (the sentry applies
-// the container's permission checks itself).
+// the container's permission checks itself). CAP_DAC_READ_SEARCH also
+// lets linkat(AT_EMPTY_PATH) name an O_TMPFILE file; CAP_SYS_ADMIN is for
+// the host's trusted.rampart.* attributes only (device placeholders, the
+// sandbox's trusted.* and security.*: placeholder.go), the seccomp
+// allow-list leaving it nothing else to reach (no mount, ioctl, setns,
+// bpf or the like).
 var KeepCapabilities = []uint{
 	unix.CAP_CHOWN, unix.CAP_DAC_OVERRIDE, unix.CAP_DAC_READ_SEARCH, unix.CAP_FOWNER, unix.CAP_FSETID,
+	unix.CAP_SYS_ADMIN,
 }
 
 // DropCapabilities removes every capability but KeepCapabilities from the

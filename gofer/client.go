@@ -7,36 +7,55 @@ import (
 )
 
 // Client is the sentry's end of a gofer connection. Its methods may be
-// called concurrently: each request gets a tag, one reader goroutine hands
-// replies to their callers. If the gofer dies every pending and later call
+// called concurrently: each request gets a tag, and replies are matched to
+// their callers by tag. If the gofer dies every pending and later call
 // fails with EIO.
+//
+// There is no reader goroutine: a caller waiting for its reply reads the
+// socket itself while no other caller does (the leader), handing other
+// callers their replies, and passes the role on to a waiting caller when
+// its own reply has come. A lone caller thus sends, receives and goes on
+// with no goroutine hand-off, which is most of a round trip's latency on
+// a loaded host.
 type Client struct {
 	sock int
 
-	// mu protects pending, nextTag and dead.
+	// mu protects pending, nextTag, dead, reading and every call's
+	// finished.
 	mu      sync.Mutex
 	pending map[uint32]*call
 	nextTag uint32
 	dead    bool
+	// reading is set while a caller (the leader) reads the socket.
+	reading bool
 
 	// smu is held for reading around every use of sock by a sender or
-	// Close, and for writing by the reader when it closes sock, so that
-	// no send ever reaches a descriptor number reused after the close.
+	// Close, and for writing when the connection dies and sock is
+	// closed, so that no send ever reaches a descriptor number reused
+	// after the close.
 	smu    sync.RWMutex
 	closed bool // closed is protected by smu.
+
+	// rbuf and oob are the leader's receive buffers.
+	rbuf []byte
+	oob  []byte
 
 	callPool sync.Pool
 }
 
 // call is one request waiting for its reply.
 type call struct {
-	done chan struct{}
-	buf  []byte // reply packet (owned by the call)
-	n    int
-	fd   int
-	err  error
-	enc  Encoder
-	req  Request
+	// done is signalled (without blocking: one token is enough, the
+	// waiter checks finished) when the reply came, or when the call is
+	// asked to take over reading.
+	done     chan struct{}
+	finished bool
+	buf      []byte // reply packet (owned by the call)
+	n        int
+	fd       int
+	err      error
+	enc      Encoder
+	req      Request
 }
 
 // Reply is a decoded reply: its payload decoder and a donated descriptor
@@ -49,11 +68,11 @@ type Reply struct {
 // NewClient starts a client on sock (SOCK_SEQPACKET, taken over) and
 // negotiates the version.
 func NewClient(sock int) (*Client, error) {
-	c := &Client{sock: sock, pending: make(map[uint32]*call), nextTag: 1}
+	c := &Client{sock: sock, pending: make(map[uint32]*call), nextTag: 1,
+		rbuf: make([]byte, MaxMessage), oob: make([]byte, unix.CmsgSpace(4*4))}
 	c.callPool.New = func() any {
 		return &call{done: make(chan struct{}, 1), buf: make([]byte, MaxMessage)}
 	}
-	go c.readLoop()
 	cl := c.get()
 	defer c.put(cl)
 	cl.req = Request{Type: TVersion, Flags: Version, Count: MaxMessage}
@@ -71,6 +90,7 @@ func (c *Client) get() *call {
 	cl := c.callPool.Get().(*call)
 	cl.fd = -1
 	cl.err = nil
+	cl.finished = false
 	return cl
 }
 
@@ -83,6 +103,15 @@ func (c *Client) Close() {
 		unix.Shutdown(c.sock, unix.SHUT_RDWR)
 	}
 	c.smu.RUnlock()
+	// A leader, if any, sees the end and closes sock; else do it here.
+	c.mu.Lock()
+	if c.reading {
+		c.mu.Unlock()
+		return
+	}
+	c.reading = true
+	c.mu.Unlock()
+	c.die()
 }
 
 // Dead reports whether the connection is gone (the gofer exited or hung
@@ -108,20 +137,50 @@ func (c *Client) send(b []byte) error {
 	}
 }
 
-func (c *Client) readLoop() {
-	oob := make([]byte, unix.CmsgSpace(4*4))
-	buf := make([]byte, MaxMessage)
+// wait returns once cl has its reply (or the connection died), reading
+// the socket itself whenever no other caller does.
+func (c *Client) wait(cl *call) {
 	for {
-		n, oobn, flags, _, err := unix.Recvmsg(c.sock, buf, oob, unix.MSG_CMSG_CLOEXEC)
+		c.mu.Lock()
+		if cl.finished {
+			c.mu.Unlock()
+			return
+		}
+		if !c.reading {
+			c.reading = true
+			c.mu.Unlock()
+			c.lead(cl)
+			return
+		}
+		c.mu.Unlock()
+		<-cl.done
+	}
+}
+
+// signal wakes cl's waiter. c.mu is held.
+func signal(cl *call) {
+	select {
+	case cl.done <- struct{}{}:
+	default:
+	}
+}
+
+// lead reads replies, handing each to its call, until me has its own;
+// it then gives the reading role to a waiting call, if any. The caller
+// holds the role (c.reading).
+func (c *Client) lead(me *call) {
+	for {
+		n, oobn, flags, _, err := unix.Recvmsg(c.sock, c.rbuf, c.oob, unix.MSG_CMSG_CLOEXEC)
 		if err == unix.EINTR {
 			continue
 		}
 		if err != nil || n == 0 || flags&(unix.MSG_TRUNC|unix.MSG_CTRUNC) != 0 {
-			break
+			c.die()
+			return
 		}
 		fd := -1
 		if oobn > 0 {
-			if msgs, err := unix.ParseSocketControlMessage(oob[:oobn]); err == nil {
+			if msgs, err := unix.ParseSocketControlMessage(c.oob[:oobn]); err == nil {
 				for _, m := range msgs {
 					if fds, err := unix.ParseUnixRights(&m); err == nil {
 						for _, f := range fds {
@@ -135,38 +194,57 @@ func (c *Client) readLoop() {
 				}
 			}
 		}
-		h, _, err := ParseHeader(buf[:n])
+		h, _, err := ParseHeader(c.rbuf[:n])
 		if err != nil {
-			if fd >= 0 {
-				unix.Close(fd)
-			}
-			break
+			closeFD(fd)
+			c.die()
+			return
 		}
 		c.mu.Lock()
 		cl, ok := c.pending[h.Tag]
 		delete(c.pending, h.Tag)
-		c.mu.Unlock()
 		if !ok {
-			if fd >= 0 {
-				unix.Close(fd)
-			}
+			c.mu.Unlock()
+			closeFD(fd)
 			continue
 		}
-		cl.n = copy(cl.buf, buf[:n])
+		cl.n = copy(cl.buf, c.rbuf[:n])
 		cl.fd = fd
-		cl.done <- struct{}{}
+		cl.finished = true
+		if cl != me {
+			signal(cl)
+			c.mu.Unlock()
+			continue
+		}
+		// Done: pass the role on to a caller still waiting.
+		c.reading = false
+		for _, w := range c.pending {
+			signal(w)
+			break
+		}
+		c.mu.Unlock()
+		return
 	}
+}
+
+// die marks the connection dead, fails every pending call and closes the
+// socket. The caller holds the reading role, which it keeps (no one reads
+// a dead connection).
+func (c *Client) die() {
 	c.mu.Lock()
 	c.dead = true
 	for tag, cl := range c.pending {
 		delete(c.pending, tag)
 		cl.err = unix.EIO
-		cl.done <- struct{}{}
+		cl.finished = true
+		signal(cl)
 	}
 	c.mu.Unlock()
 	c.smu.Lock()
-	c.closed = true
-	unix.Close(c.sock)
+	if !c.closed {
+		c.closed = true
+		unix.Close(c.sock)
+	}
 	c.smu.Unlock()
 }
 
@@ -192,11 +270,15 @@ func (c *Client) roundTrip(cl *call) (Reply, error) {
 	}
 	if err := c.send(cl.enc.B); err != nil {
 		if c.forget(tag) {
+			// The gofer is gone (no leader may have seen it yet).
+			c.mu.Lock()
+			c.dead = true
+			c.mu.Unlock()
 			return Reply{}, unix.EIO
 		}
-		// The reader already answered (connection dead).
+		// The connection died meanwhile and answered the call.
 	}
-	<-cl.done
+	c.wait(cl)
 	if cl.err != nil {
 		return Reply{}, cl.err
 	}
@@ -312,6 +394,17 @@ func (c *Client) Walk1(fid uint64, name string) (uint64, Attr, error) {
 		return 0, Attr{}, unix.EIO
 	}
 	return res[0].FID, res[0].Attr, nil
+}
+
+// StatAt returns the attributes of name in directory fid (Tstatat: no
+// fid is made).
+func (c *Client) StatAt(fid uint64, name string) (Attr, error) {
+	var a Attr
+	err := c.do(&Request{Type: TStatAt, FID: fid, Name: name}, func(r Reply) error {
+		a = r.Attr()
+		return r.Done()
+	})
+	return a, err
 }
 
 // Clunk releases fid (one-way: no reply).
@@ -447,4 +540,43 @@ func (c *Client) Rename(req *Request) ([]WalkResult, error) {
 		return nil
 	})
 	return out, err
+}
+
+// Connect asks for a host unix socket of type stype (SOCK_STREAM,
+// SOCK_SEQPACKET or SOCK_DGRAM) connected to the socket file fid, as the
+// server's --host-uds policy allows (server_socket.go). The caller owns
+// the returned descriptor, which is non-blocking and close-on-exec.
+func (c *Client) Connect(fid uint64, stype int) (int, error) {
+	fd := -1
+	err := c.do(&Request{Type: TConnect, FID: fid, Flags: uint32(stype)}, func(r Reply) error {
+		fd = r.FD
+		if r.Done() != nil || fd < 0 {
+			closeFD(fd)
+			fd = -1
+			return unix.EIO
+		}
+		return nil
+	})
+	return fd, err
+}
+
+// Bind asks for a host unix socket of type stype bound to name in
+// directory fid (a socket file the host sees, made with mode and owned by
+// uid and gid), not listening (the caller calls listen(2)). It returns the socket,
+// owned by the caller (non-blocking, close-on-exec), and the attributes of
+// the new socket file.
+func (c *Client) Bind(fid uint64, name string, stype int, mode, uid, gid uint32) (int, Attr, error) {
+	fd := -1
+	var a Attr
+	err := c.do(&Request{Type: TBind, FID: fid, Name: name, Flags: uint32(stype), Mode: mode, UID: uid, GID: gid}, func(r Reply) error {
+		fd = r.FD
+		a = r.Attr()
+		if r.Done() != nil || fd < 0 {
+			closeFD(fd)
+			fd = -1
+			return unix.EIO
+		}
+		return nil
+	})
+	return fd, a, err
 }

@@ -195,6 +195,8 @@ func TestWriteOps(t *testing.T) {
 	if _, err := c.Rename(&Request{Type: TRename, FID: rfid, Name: "x1", FID2: rfid, Name2: "x22", Flags: unix.RENAME_NOREPLACE}); err != unix.EEXIST {
 		t.Errorf("RENAME_NOREPLACE over a file: %v", err)
 	}
+	// A whiteout is made by the sentry (rename, then a 0:0 device node,
+	// a placeholder): the server itself refuses RENAME_WHITEOUT.
 	if _, err := c.Rename(&Request{Type: TRename, FID: rfid, Name: "x1", FID2: rfid, Name2: "x3", Flags: unix.RENAME_WHITEOUT}); err != unix.EINVAL {
 		t.Errorf("RENAME_WHITEOUT: %v", err)
 	}
@@ -204,8 +206,172 @@ func TestWriteOps(t *testing.T) {
 	if err := c.Call(&Request{Type: TUnlink, FID: rfid, Name: "sub", Flags: unix.AT_REMOVEDIR}); err != unix.ENOTEMPTY {
 		t.Errorf("rmdir non-empty: %v", err)
 	}
-	if _, _, _, err := c.NewNode(&Request{Type: TMknod, FID: rfid, Name: "dev", Mode: unix.S_IFCHR | 0o600, Rdev: 0x103}); err != unix.EPERM {
-		t.Errorf("mknod device: %v", err)
+	// A device node is a placeholder: the client sees the device, the
+	// host an empty regular file, and its open is refused.
+	dfid, da, _, err := c.NewNode(&Request{Type: TMknod, FID: rfid, Name: "dev", Mode: unix.S_IFCHR | 0o620, Rdev: unix.Mkdev(1, 3)})
+	if err != nil {
+		t.Fatalf("mknod device: %v", err)
+	}
+	if da.Mode != unix.S_IFCHR|0o620 || da.Rdev != unix.Mkdev(1, 3) || da.Size != 0 {
+		t.Errorf("device attributes: mode %o rdev %x size %d", da.Mode, da.Rdev, da.Size)
+	}
+	var hst unix.Stat_t
+	if err := unix.Lstat(filepath.Join(root, "dev"), &hst); err != nil || hst.Mode&unix.S_IFMT != unix.S_IFREG || hst.Rdev != 0 {
+		t.Errorf("host sees mode %o rdev %x (%v), want a regular file", hst.Mode, hst.Rdev, err)
+	}
+	if fd, err := c.Open(dfid, unix.O_RDWR); err != unix.EACCES {
+		t.Errorf("open of a placeholder: fd %d, %v", fd, err)
+	}
+	if err := c.Call(&Request{Type: TSetStat, FID: dfid, Mask: SetMode, Mode: 0o640}); err != nil {
+		t.Errorf("chmod of a device: %v", err)
+	}
+	if res, err := c.Walk(rfid, []string{"dev"}); err != nil || res[0].Attr.Mode != unix.S_IFCHR|0o640 || res[0].Attr.Rdev != unix.Mkdev(1, 3) {
+		t.Errorf("walk to the device after chmod: %+v %v", res, err)
+	}
+	// The sandbox can neither forge nor reach the marker.
+	if err := c.Call(&Request{Type: TSetXattr, FID: rfid, Name: "trusted.rampart.dev", Value: []byte("c 1 3")}); err != nil {
+		t.Errorf("setxattr trusted.*: %v", err)
+	}
+	if _, err := c.Bytes(&Request{Type: TGetXattr, FID: dfid, Name: "trusted.rampart.dev", Count: 64}); err != unix.ENODATA {
+		t.Errorf("the marker is visible as trusted.rampart.dev: %v", err)
+	}
+	if _, err := c.Bytes(&Request{Type: TGetXattr, FID: rfid, Name: "system.posix_acl_access", Count: 64}); err != unix.EOPNOTSUPP {
+		t.Errorf("system.* reached: %v", err)
+	}
+	if _, _, _, err := c.NewNode(&Request{Type: TMknod, FID: rfid, Name: "bad", Mode: unix.S_IFDIR | 0o600}); err != unix.EINVAL {
+		t.Errorf("mknod of a directory: %v", err)
+	}
+}
+
+// TestTmpfile: Ttmpfile makes an unnamed file whose fid works (stat, open,
+// chmod) and that Tlink names; with O_EXCL the host refuses the link.
+func TestTmpfile(t *testing.T) {
+	root := tree(t)
+	c := serve(t, root, false)
+	rfid, _, _ := c.Attach()
+	tfid, a, fd, err := c.NewNode(&Request{Type: TTmpfile, FID: rfid, Mode: 0o640})
+	if err != nil {
+		t.Fatalf("tmpfile: %v", err)
+	}
+	if a.Mode != unix.S_IFREG|0o640 || a.Nlink != 0 || fd < 0 {
+		t.Fatalf("tmpfile: mode %o nlink %d fd %d", a.Mode, a.Nlink, fd)
+	}
+	unix.Write(fd, []byte("tmp"))
+	unix.Close(fd)
+	if fd2, err := c.Open(tfid, unix.O_RDONLY); err != nil {
+		t.Errorf("open of the unnamed file: %v", err)
+	} else {
+		b := make([]byte, 8)
+		if n, _ := unix.Pread(fd2, b, 0); string(b[:n]) != "tmp" {
+			t.Errorf("read %q", b[:n])
+		}
+		unix.Close(fd2)
+	}
+	if err := c.Call(&Request{Type: TSetStat, FID: tfid, Mask: SetMode, Mode: 0o600}); err != nil {
+		t.Errorf("chmod of the unnamed file: %v", err)
+	}
+	if _, la, _, err := c.NewNode(&Request{Type: TLink, FID: rfid, Name: "named", FID2: tfid}); err != nil || la.Nlink != 1 || la.Ino != a.Ino {
+		t.Errorf("link of the unnamed file: %+v %v", la, err)
+	}
+	if b, err := os.ReadFile(filepath.Join(root, "named")); err != nil || string(b) != "tmp" {
+		t.Errorf("host sees %q %v", b, err)
+	}
+	if st, err := c.Stat(tfid); err != nil || st.Mode != unix.S_IFREG|0o600 || st.Nlink != 1 {
+		t.Errorf("stat after link: %+v %v", st, err)
+	}
+	xfid, _, xfd, err := c.NewNode(&Request{Type: TTmpfile, FID: rfid, Flags: unix.O_EXCL, Mode: 0o600})
+	if err != nil {
+		t.Fatal(err)
+	}
+	unix.Close(xfd)
+	if _, _, _, err := c.NewNode(&Request{Type: TLink, FID: rfid, Name: "named2", FID2: xfid}); err != unix.ENOENT {
+		t.Errorf("link of an O_EXCL unnamed file: %v", err)
+	}
+	ffid, _, _ := c.Walk1(rfid, "named")
+	if _, _, _, err := c.NewNode(&Request{Type: TTmpfile, FID: ffid, Mode: 0o600}); err != unix.ENOTDIR {
+		t.Errorf("tmpfile in a file: %v", err)
+	}
+	ro := serve(t, root, true)
+	rr, _, _ := ro.Attach()
+	if _, _, _, err := ro.NewNode(&Request{Type: TTmpfile, FID: rr, Mode: 0o600}); err != unix.EROFS {
+		t.Errorf("tmpfile on a read-only server: %v", err)
+	}
+}
+
+// TestStatAt: Tstatat stats a name without making a fid, and shows a
+// placeholder as its device.
+func TestStatAt(t *testing.T) {
+	root := tree(t)
+	c := serve(t, root, false)
+	rfid, _, _ := c.Attach()
+	dfid, _, err := c.Walk1(rfid, "d")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, err := c.StatAt(dfid, "f"); err != nil || a.Size != 5 || a.Mode&unix.S_IFMT != unix.S_IFREG {
+		t.Errorf("statat d/f: %+v %v", a, err)
+	}
+	if a, err := c.StatAt(rfid, "abs"); err != nil || a.Mode&unix.S_IFMT != unix.S_IFLNK {
+		t.Errorf("statat of a symlink follows it: %+v %v", a, err)
+	}
+	if _, err := c.StatAt(dfid, "missing"); err != unix.ENOENT {
+		t.Errorf("statat missing: %v", err)
+	}
+	ffid, _, _ := c.Walk1(dfid, "f")
+	if _, err := c.StatAt(ffid, "x"); err != unix.ENOTDIR {
+		t.Errorf("statat in a file: %v", err)
+	}
+	if _, _, _, err := c.NewNode(&Request{Type: TMknod, FID: rfid, Name: "zero", Mode: unix.S_IFCHR | 0o666, Rdev: unix.Mkdev(1, 5)}); err != nil {
+		t.Fatal(err)
+	}
+	if a, err := c.StatAt(rfid, "zero"); err != nil || a.Mode != unix.S_IFCHR|0o666 || a.Rdev != unix.Mkdev(1, 5) {
+		t.Errorf("statat of a placeholder: %+v %v", a, err)
+	}
+}
+
+// TestPlaceholderMarker checks the decoding of device placeholders' marker
+// and of attribute names between the sandbox and the host.
+func TestPlaceholderMarker(t *testing.T) {
+	for _, c := range []struct {
+		v  string
+		ok bool
+		p  placeholder
+	}{
+		{"c 1 3", true, placeholder{unix.S_IFCHR, unix.Mkdev(1, 3)}},
+		{"b 8 1", true, placeholder{unix.S_IFBLK, unix.Mkdev(8, 1)}},
+		{"c 0 0", true, placeholder{unix.S_IFCHR, 0}},
+		{"p 1 3", false, placeholder{}},
+		{"c 1", false, placeholder{}},
+		{"c 1 3 4", false, placeholder{}},
+		{"c -1 3", false, placeholder{}},
+		{"c 99999999999 3", false, placeholder{}},
+		{"", false, placeholder{}},
+	} {
+		p, ok := parsePlaceholder(c.v)
+		if ok != c.ok || (ok && p != c.p) {
+			t.Errorf("parse %q: %+v %v", c.v, p, ok)
+		}
+		if ok && placeholderValue(p.ftype, p.rdev) != c.v {
+			t.Errorf("encode %+v: %q", p, placeholderValue(p.ftype, p.rdev))
+		}
+	}
+	for _, n := range []string{"user.a", "trusted.a", "security.selinux"} {
+		h, ok := hostXattrName(n)
+		if !ok {
+			t.Fatalf("%s refused", n)
+		}
+		if back, ok := sandboxXattrName(h); !ok || back != n {
+			t.Errorf("%s -> %s -> %s %v", n, h, back, ok)
+		}
+	}
+	for _, n := range []string{"system.posix_acl_access", "foo.bar", ""} {
+		if _, ok := hostXattrName(n); ok {
+			t.Errorf("%q accepted", n)
+		}
+	}
+	host := []byte("user.a\x00trusted.overlay.x\x00security.capability\x00trusted.rampart.dev\x00trusted.rampart.trusted.t\x00trusted.rampart.security.s\x00")
+	if got := string(sandboxXattrList(host)); got != "user.a\x00trusted.t\x00security.s\x00" {
+		t.Errorf("list: %q", got)
 	}
 }
 
@@ -264,6 +430,11 @@ func FuzzDecodeRequest(f *testing.F) {
 		{Type: TRename, FID: 1, Name: "a", FID2: 2, Name2: "b", Flags: unix.RENAME_EXCHANGE},
 		{Type: TSetStat, FID: 1, Mask: SetSize, Off: 10},
 		{Type: TSetXattr, FID: 1, Name: "user.x", Value: []byte("v")},
+		{Type: TConnect, FID: 5, Flags: unix.SOCK_STREAM},
+		{Type: TBind, FID: 1, Name: "s", Flags: unix.SOCK_SEQPACKET, Mode: 0o755, UID: 1, GID: 2},
+		{Type: TMknod, FID: 1, Name: "null", Mode: unix.S_IFCHR | 0o666, Rdev: unix.Mkdev(1, 3)},
+		{Type: TTmpfile, FID: 1, Flags: unix.O_EXCL, Mode: 0o600, UID: 1000, GID: 1000},
+		{Type: TStatAt, FID: 2, Name: "f"},
 		{Type: TWalkNames, FID: 3, Names: []string{"a", "bb", "c"}},
 	}
 	for i := range seeds {

@@ -13,7 +13,8 @@
 //
 // Many requests may be in flight; the server answers each as soon as it is
 // done, in any order. A reply may carry one host file descriptor, donated
-// with SCM_RIGHTS (open and create of regular files). The first exchange is
+// with SCM_RIGHTS (open and create of regular files; host unix sockets of
+// Tconnect and Tbind, server_socket.go). The first exchange is
 // Tversion/Rversion, which fixes the protocol version and the largest
 // message. Tclunk (tag 0) is one-way: it has no reply.
 //
@@ -28,8 +29,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Version is the protocol version this package speaks.
-const Version = 1
+// Version is the protocol version this package speaks. Both ends come
+// from one runsc binary; the number changes whenever the wire format
+// does (2: Tconnect and Tbind), so that a mismatch is refused at
+// Tversion rather than met as a malformed message later.
+const Version = 2
 
 // HeaderSize is the size of a message header.
 const HeaderSize = 12
@@ -69,12 +73,28 @@ const (
 	TListXattr
 	TSetXattr
 	TRemoveXattr
+	// TConnect and TBind are host unix sockets (server_socket.go,
+	// protocol version 2).
+	TConnect
+	TBind
 	tLast
 
 	// rBit marks a reply; RError is the error reply to any request.
 	rBit   uint16 = 0x8000
 	RError uint16 = 0x7fff
 
+	// Unnamed files. These have numbers of their own, so that types
+	// added to the list above do not move them.
+	//
+	// TTmpfile makes a regular file with no name in directory FID
+	// (open(O_TMPFILE)): Mode, UID, GID as Tcreate. The reply is its
+	// fid and attributes, with a read-write descriptor donated; Tlink
+	// with the fid as target names it.
+	TTmpfile uint16 = 0x40
+	// TStatAt returns the attributes of Name in directory FID without
+	// a fid: revalidation of a cached name (shared file access) costs
+	// one stat on the host and nothing to clunk.
+	TStatAt uint16 = 0x41
 	// TWalkNames looks up several names of one directory (siblings, not
 	// a path) in one round trip: the client sends names of a listing it
 	// is about to look up, and gets a fid and attributes for each, or
@@ -327,7 +347,7 @@ type Request struct {
 	Names []string // Twalk path components; Twalknames names of one directory
 	Name  string   // Tcreate…Tunlink, Trename old name, xattr name
 	Name2 string   // Trename new name, Tsymlink target
-	Flags uint32   // Topen/Tcreate open flags, Tunlink AT_REMOVEDIR, Trename RENAME_*, Tsetxattr flags, Tversion version
+	Flags uint32   // Topen/Tcreate open flags, Tunlink AT_REMOVEDIR, Trename RENAME_*, Tsetxattr flags, Tversion version, Tconnect/Tbind socket type
 	Mode  uint32
 	UID   uint32
 	GID   uint32
@@ -414,6 +434,25 @@ func EncodeRequest(e *Encoder, r *Request) error {
 		e.Str(r.Name)
 		e.Bytes(r.Value)
 		e.U32(r.Flags)
+	case TConnect:
+		e.U64(r.FID)
+		e.U32(r.Flags)
+	case TStatAt:
+		e.U64(r.FID)
+		e.Str(r.Name)
+	case TBind:
+		e.U64(r.FID)
+		e.Str(r.Name)
+		e.U32(r.Flags)
+		e.U32(r.Mode)
+		e.U32(r.UID)
+		e.U32(r.GID)
+	case TTmpfile:
+		e.U64(r.FID)
+		e.U32(r.Flags)
+		e.U32(r.Mode)
+		e.U32(r.UID)
+		e.U32(r.GID)
 	case TWalkNames:
 		if len(r.Names) > MaxWalkNames {
 			return unix.EINVAL
@@ -509,6 +548,25 @@ func DecodeRequest(pkt []byte, r *Request) error {
 		r.Name = d.Str(MaxName)
 		r.Value = append([]byte(nil), d.Bytes(MaxMessage)...)
 		r.Flags = d.U32()
+	case TConnect:
+		r.FID = d.U64()
+		r.Flags = d.U32()
+	case TStatAt:
+		r.FID = d.U64()
+		r.Name = name()
+	case TBind:
+		r.FID = d.U64()
+		r.Name = name()
+		r.Flags = d.U32()
+		r.Mode = d.U32()
+		r.UID = d.U32()
+		r.GID = d.U32()
+	case TTmpfile:
+		r.FID = d.U64()
+		r.Flags = d.U32()
+		r.Mode = d.U32()
+		r.UID = d.U32()
+		r.GID = d.U32()
 	case TWalkNames:
 		r.FID = d.U64()
 		n := int(d.U16())

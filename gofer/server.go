@@ -20,6 +20,7 @@ import (
 type Server struct {
 	sock     int
 	readOnly bool
+	uds      udsState // host unix sockets (server_socket.go)
 
 	// mu protects nodes, live, nextFID and every node's refs and fd.
 	mu      sync.Mutex
@@ -41,6 +42,9 @@ type node struct {
 	ino    uint64
 	dev    uint64
 	mode   uint32
+	// ph is set on a device placeholder (placeholder.go): mode is the
+	// device's.
+	ph *placeholder
 	// refs counts the fids naming the node, requests using it and
 	// children (which use its fd); at zero fd is closed.
 	refs int
@@ -74,39 +78,15 @@ func NewServer(rootFD, sock int, readOnly bool) (*Server, error) {
 }
 
 // Serve answers requests until the connection closes or a malformed
-// message arrives; it then closes everything and returns.
+// message arrives; it then closes everything and returns. Requests are
+// received and served as server_loop.go says.
 func (s *Server) Serve() error {
 	var wg sync.WaitGroup
 	defer s.shutdown(&wg)
-	buf := make([]byte, MaxMessage)
-	for {
-		n, _, flags, _, err := unix.Recvmsg(s.sock, buf, nil, 0)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		if n == 0 {
-			return nil
-		}
-		if flags&unix.MSG_TRUNC != 0 {
-			return ErrMalformed
-		}
-		req := new(Request)
-		if err := DecodeRequest(buf[:n], req); err != nil {
-			return err
-		}
-		if req.Type == TClunk {
-			s.clunk(req.FID)
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			s.handle(req)
-		}()
-	}
+	end := make(chan error, 1)
+	wg.Add(1)
+	go s.receive(&wg, end, make([]byte, MaxMessage))
+	return <-end
 }
 
 func (s *Server) shutdown(wg *sync.WaitGroup) {
@@ -116,6 +96,7 @@ func (s *Server) shutdown(wg *sync.WaitGroup) {
 	s.wmu.Unlock()
 	wg.Wait()
 	unix.Close(s.sock)
+	s.uds.close()
 	s.mu.Lock()
 	for n := range s.live {
 		if n.fd >= 0 {
@@ -313,6 +294,9 @@ func (s *Server) dispatch(r *Request, e *Encoder) (int, error) {
 		}
 		return -1, nil
 	}
+	if r.Type == TConnect || r.Type == TBind {
+		return s.dispatchSocket(n, r, e)
+	}
 	return s.dispatchWrite(n, r, e)
 }
 
@@ -387,7 +371,11 @@ func (s *Server) child(n *node, name string) (*node, Attr, error) {
 		unix.Close(fd)
 		return nil, Attr{}, err
 	}
-	c := &node{fd: fd, parent: n, name: name, ino: a.Ino, dev: a.Dev, mode: a.Mode}
+	var ph *placeholder
+	if placeholderCandidate(&a) {
+		ph = placeholderOf(n, name, &a)
+	}
+	c := &node{fd: fd, parent: n, name: name, ino: a.Ino, dev: a.Dev, mode: a.Mode, ph: ph}
 	if !c.isDir() {
 		// Reached again by parent and name: no descriptor per file.
 		unix.Close(fd)
@@ -409,7 +397,9 @@ func (s *Server) stat(n *node) (Attr, error) {
 	if err := unix.Fstatat(n.parent.fd, n.name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		return Attr{}, err
 	}
-	return AttrFromStat(&st), nil
+	a := AttrFromStat(&st)
+	n.ph.present(&a)
+	return a, nil
 }
 
 var noOpenat2 atomic.Bool // set once openat2 reports ENOSYS
@@ -460,6 +450,10 @@ func (s *Server) open(n *node, flags uint32) (int, error) {
 	var err error
 	switch n.mode & unix.S_IFMT {
 	case unix.S_IFREG:
+		if n.fd >= 0 {
+			// An unnamed file (Ttmpfile): its own read-write descriptor.
+			return unix.FcntlInt(uintptr(n.fd), unix.F_DUPFD_CLOEXEC, 0)
+		}
 		if n.parent == nil {
 			return -1, unix.EACCES
 		}

@@ -48,11 +48,16 @@ func (s *Server) dispatchWrite(n *node, r *Request, e *Encoder) (int, error) {
 		case TMknod:
 			switch r.Mode & unix.S_IFMT {
 			case unix.S_IFREG, unix.S_IFIFO, unix.S_IFSOCK:
+				err = unix.Mknodat(n.fd, r.Name, r.Mode, 0)
+			case unix.S_IFCHR, unix.S_IFBLK:
+				// Never a device node on the host: a placeholder.
+				if err := s.mkPlaceholder(n, r); err != nil {
+					return -1, err
+				}
+				return -1, s.replyChild(n, r.Name, e)
 			default:
-				// Device nodes on the host are not the container's to make.
-				return -1, unix.EPERM
+				return -1, unix.EINVAL
 			}
-			err = unix.Mknodat(n.fd, r.Name, r.Mode, 0)
 		case TSymlink:
 			if r.Name2 == "" {
 				return -1, unix.ENOENT
@@ -64,6 +69,15 @@ func (s *Server) dispatchWrite(n *node, r *Request, e *Encoder) (int, error) {
 		}
 		unix.Fchownat(n.fd, r.Name, int(r.UID), int(r.GID), unix.AT_SYMLINK_NOFOLLOW)
 		return -1, s.replyChild(n, r.Name, e)
+	case TTmpfile:
+		return s.tmpfile(n, r, e)
+	case TStatAt:
+		a, err := s.statAt(n, r.Name)
+		if err != nil {
+			return -1, err
+		}
+		e.Attr(&a)
+		return -1, nil
 	case TLink:
 		t, err := s.get(r.FID2)
 		if err != nil {
@@ -72,6 +86,15 @@ func (s *Server) dispatchWrite(n *node, r *Request, e *Encoder) (int, error) {
 		defer s.release(t)
 		if t.parent == nil || t.mode&unix.S_IFMT == unix.S_IFDIR {
 			return -1, unix.EPERM
+		}
+		if t.name == "" && t.fd >= 0 {
+			// An unnamed file: linked by its descriptor (AT_EMPTY_PATH
+			// needs CAP_DAC_READ_SEARCH, which the gofer keeps). The
+			// host refuses one made with O_EXCL (ENOENT).
+			if err := unix.Linkat(t.fd, "", n.fd, r.Name, unix.AT_EMPTY_PATH); err != nil {
+				return -1, err
+			}
+			return -1, s.replyChild(n, r.Name, e)
 		}
 		// The target is reached by parent and name: refuse to link
 		// another file that took that name since the walk.
@@ -131,6 +154,65 @@ func (s *Server) dispatchWrite(n *node, r *Request, e *Encoder) (int, error) {
 	return -1, unix.ENOSYS
 }
 
+// statAt returns the attributes of name in directory n, without
+// following it (a placeholder's as its device's).
+func (s *Server) statAt(n *node, name string) (Attr, error) {
+	if !n.isDir() {
+		return Attr{}, unix.ENOTDIR
+	}
+	var st unix.Stat_t
+	if err := unix.Fstatat(n.fd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return Attr{}, err
+	}
+	a := AttrFromStat(&st)
+	if placeholderCandidate(&a) {
+		placeholderOf(n, name, &a)
+	}
+	return a, nil
+}
+
+// tmpfile serves Ttmpfile: an O_TMPFILE file in directory n. Its node
+// keeps a read-write descriptor of it (it has no name to reach it by),
+// duplicated for each open; the reply donates another.
+func (s *Server) tmpfile(n *node, r *Request, e *Encoder) (int, error) {
+	if s.readOnly {
+		return -1, unix.EROFS
+	}
+	if !n.isDir() {
+		return -1, unix.ENOTDIR
+	}
+	flags := unix.O_TMPFILE | unix.O_RDWR | unix.O_CLOEXEC | int(r.Flags&unix.O_EXCL)
+	fd, err := unix.Openat(n.fd, ".", flags, r.Mode&0o7777)
+	if err != nil {
+		return -1, err
+	}
+	if err := unix.Fchown(fd, int(r.UID), int(r.GID)); err != nil && err != unix.EPERM {
+		unix.Close(fd)
+		return -1, err
+	}
+	if r.Mode&(unix.S_ISUID|unix.S_ISGID) != 0 {
+		unix.Fchmod(fd, r.Mode&0o7777)
+	}
+	a, err := fstat(fd)
+	if err != nil {
+		unix.Close(fd)
+		return -1, err
+	}
+	keep, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		unix.Close(fd)
+		return -1, err
+	}
+	c := &node{fd: keep, parent: n, ino: a.Ino, dev: a.Dev, mode: a.Mode}
+	s.mu.Lock()
+	n.refs++ // for c
+	s.live[c] = struct{}{}
+	s.mu.Unlock()
+	e.U64(s.newFID(c))
+	e.Attr(&a)
+	return fd, nil
+}
+
 // replyChild walks to the new child name of n and appends its fid and
 // attributes.
 func (s *Server) replyChild(n *node, name string, e *Encoder) error {
@@ -171,7 +253,7 @@ func (s *Server) setStat(n *node, r *Request) error {
 		return unix.EOPNOTSUPP
 	}
 	// The remaining calls need a real descriptor of the node.
-	fd, err := s.open(n, unix.O_RDONLY)
+	fd, err := s.attrFD(n)
 	if r.Mask&SetSize != 0 {
 		if err == nil {
 			unix.Close(fd)
@@ -183,7 +265,11 @@ func (s *Server) setStat(n *node, r *Request) error {
 	}
 	defer unix.Close(fd)
 	if r.Mask&SetMode != 0 {
-		if err := unix.Fchmod(fd, r.Mode&0o7777); err != nil {
+		mode := r.Mode & 0o7777
+		if n.ph != nil {
+			mode |= unix.S_ISVTX // still a placeholder
+		}
+		if err := unix.Fchmod(fd, mode); err != nil {
 			return err
 		}
 	}
@@ -205,25 +291,60 @@ func (s *Server) setStat(n *node, r *Request) error {
 	return nil
 }
 
-func (s *Server) xattr(n *node, r *Request, e *Encoder) error {
-	switch n.mode & unix.S_IFMT {
-	case unix.S_IFREG, unix.S_IFDIR:
-	default:
-		return unix.EOPNOTSUPP
+// attrFD returns a read-only descriptor of n for attribute changes: n
+// opened as usual, or the host file behind a placeholder (which is
+// never donated).
+func (s *Server) attrFD(n *node) (int, error) {
+	if n.ph == nil {
+		return s.open(n, unix.O_RDONLY)
 	}
-	fd, err := s.open(n, unix.O_RDONLY)
+	if n.parent == nil {
+		return -1, unix.EACCES
+	}
+	fd, err := openBeneath(n.parent.fd, n.name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC)
 	if err != nil {
-		return err
+		return -1, err
 	}
-	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil || st.Ino != n.ino || st.Dev != n.dev {
+		unix.Close(fd)
+		return -1, unix.ESTALE
+	}
+	return fd, nil
+}
+
+// xattr serves the attribute requests, with the sandbox's names mapped
+// to the host's (placeholder.go): regular files, directories and
+// placeholders through a descriptor, symlinks by parent and name.
+func (s *Server) xattr(n *node, r *Request, e *Encoder) error {
+	var host string
+	if r.Type != TListXattr {
+		var ok bool
+		if host, ok = hostXattrName(r.Name); !ok {
+			return unix.EOPNOTSUPP
+		}
+	}
 	size := int(r.Count)
 	if size > MaxMessage-HeaderSize-64 {
 		size = MaxMessage - HeaderSize - 64
 	}
+	if n.mode&unix.S_IFMT == unix.S_IFLNK {
+		return s.symlinkXattr(n, r, host, size, e)
+	}
+	switch n.mode & unix.S_IFMT {
+	case unix.S_IFREG, unix.S_IFDIR, unix.S_IFCHR, unix.S_IFBLK:
+	default:
+		return unix.EOPNOTSUPP
+	}
+	fd, err := s.attrFD(n)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
 	switch r.Type {
 	case TGetXattr:
 		buf := make([]byte, size)
-		k, err := unix.Fgetxattr(fd, r.Name, buf)
+		k, err := unix.Fgetxattr(fd, host, buf)
 		if err != nil {
 			return err
 		}
@@ -234,13 +355,52 @@ func (s *Server) xattr(n *node, r *Request, e *Encoder) error {
 		if err != nil {
 			return err
 		}
-		e.Bytes(buf[:k])
+		e.Bytes(sandboxXattrList(buf[:k]))
 	case TSetXattr:
-		return unix.Fsetxattr(fd, r.Name, r.Value, int(r.Flags))
+		return unix.Fsetxattr(fd, host, r.Value, int(r.Flags))
 	case TRemoveXattr:
-		return unix.Fremovexattr(fd, r.Name)
+		return unix.Fremovexattr(fd, host)
 	}
 	return nil
+}
+
+// symlinkXattr serves an attribute request on a symlink, which no
+// descriptor can reach: the *xattrat calls by parent and name (after
+// checking that the name still holds the walked link).
+func (s *Server) symlinkXattr(n *node, r *Request, host string, size int, e *Encoder) error {
+	if n.parent == nil {
+		return unix.EOPNOTSUPP
+	}
+	var st unix.Stat_t
+	if err := unix.Fstatat(n.parent.fd, n.name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return err
+	}
+	if st.Ino != n.ino || st.Dev != n.dev {
+		return unix.ESTALE
+	}
+	var err error
+	switch r.Type {
+	case TGetXattr:
+		buf := make([]byte, size)
+		var k int
+		if k, err = lgetxattrAt(n.parent.fd, n.name, host, buf); err == nil {
+			e.Bytes(buf[:k])
+		}
+	case TListXattr:
+		buf := make([]byte, MaxMessage-HeaderSize-64)
+		var k int
+		if k, err = llistxattrAt(n.parent.fd, n.name, buf); err == nil {
+			e.Bytes(sandboxXattrList(buf[:k]))
+		}
+	case TSetXattr:
+		err = lsetxattrAt(n.parent.fd, n.name, host, r.Value, int(r.Flags))
+	case TRemoveXattr:
+		err = lremovexattrAt(n.parent.fd, n.name, host)
+	}
+	if err == unix.ENOSYS {
+		err = unix.EOPNOTSUPP // a kernel before 6.13
+	}
+	return err
 }
 
 // pathFD returns an O_PATH descriptor of n itself: its own for a

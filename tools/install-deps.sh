@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # install-deps.sh installs the Debian packages a make target needs, and only
-# those that are missing. Groups: demo, test, bench (bench includes test).
+# those that are missing. Groups: demo, test, bench (bench includes test),
+# clients (the real OCI clients of test/clients: podman with conmon, containerd
+# with ctr and its runc shim, docker.io's dockerd; runc comes with them), and
+# clients-podman, clients-containerd, clients-docker (one client each).
 #
 #   tools/install-deps.sh test
 #   tools/install-deps.sh bench
@@ -9,7 +12,7 @@
 # once, and only when something has to be installed.
 set -euo pipefail
 
-usage() { echo "usage: $0 demo|test|bench..." >&2; exit 2; }
+usage() { echo "usage: $0 demo|test|bench|clients[-podman|-containerd|-docker]..." >&2; exit 2; }
 [ $# -ge 1 ] || usage
 
 pkgs=()
@@ -18,6 +21,12 @@ for group in "$@"; do
 	demo)  ;; # the build needs only Go, which is not an apt package here.
 	test)  pkgs+=(gcc make libc6-dev libseccomp-dev busybox-static python3 strace gdb iproute2 curl debootstrap) ;;
 	bench) pkgs+=(gcc make libc6-dev busybox-static python3 runc crun runsc) ;;
+	clients) pkgs+=(busybox-static python3 runc podman conmon containernetworking-plugins containerd docker.io iptables) ;;
+	# One client each: test/clients/run.sh skips only the one that cannot
+	# be installed.
+	clients-podman) pkgs+=(runc podman conmon containernetworking-plugins) ;;
+	clients-containerd) pkgs+=(runc containerd) ;;
+	clients-docker) pkgs+=(runc containerd docker.io iptables) ;;
 	*)     usage ;;
 	esac
 done

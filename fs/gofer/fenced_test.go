@@ -78,7 +78,30 @@ func TestWritePathUnderSeccomp(t *testing.T) {
 		step("listxattr", err)
 		step("removexattr", vfs.RemoveXattr(ctx, vd, "user.a"))
 	}
+	// Privileged attributes (trusted.rampart.* on the host), a
+	// symlink's (*xattrat), device placeholders, a whiteout, O_TMPFILE.
+	step("setxattr trusted", vfs.SetXattr(ctx, vd, "trusted.t", []byte("v"), 0))
 	vd.DecRef()
+	sl, err := v.GetDentryAt(ctx, &vfs.PathOperation{Root: root, Start: root, Path: "/d/sl"})
+	step("lookup symlink", err)
+	if err := vfs.SetXattr(ctx, sl, "trusted.s", []byte("v"), 0); err != unix.EOPNOTSUPP {
+		step("setxattr on a symlink", err)
+		_, err = vfs.ListXattr(ctx, sl)
+		step("listxattr on a symlink", err)
+	}
+	sl.DecRef()
+	step("mknod char device", v.MknodAt(ctx, p("/null"), unix.S_IFCHR|0o666, unix.Mkdev(1, 3)))
+	step("chmod device", v.SetStatAt(ctx, p("/null"), &vfs.SetStatOptions{Mask: unix.STATX_MODE, Mode: 0o644}))
+	step("whiteout", v.RenameAt(ctx, p("/fifo"), p("/fifo2"), unix.RENAME_WHITEOUT))
+	tf, err := v.OpenAt(ctx, p("/"), &vfs.OpenOptions{Flags: unix.O_TMPFILE | unix.O_RDWR, Mode: 0o600})
+	step("O_TMPFILE", err)
+	_, err = tf.Write(ctx, []byte("tmp"))
+	step("write O_TMPFILE", err)
+	step("link O_TMPFILE", v.Link(ctx, tf.VirtualDentry(), p("/named")))
+	tf.DecRef(ctx)
+	if b, err := os.ReadFile(filepath.Join(dir, "named")); err != nil || string(b) != "tmp" {
+		t.Errorf("linked O_TMPFILE file on the host: %q %v", b, err)
+	}
 	step("unlink", v.UnlinkAt(ctx, p("/moved")))
 	step("unlink symlink", v.UnlinkAt(ctx, p("/d/sl")))
 	step("rmdir", v.RmdirAt(ctx, p("/d")))

@@ -4,12 +4,33 @@
 // modify, and receives host descriptors of regular files that it then
 // reads and writes on directly, without a gofer round trip per call.
 //
-// Nodes. Each dentry's Inode (type inode) holds its own gofer fid; the
-// state of the host file behind it (attributes, symlink target, host
-// descriptors, page cache) is a fileState shared by every inode of the
-// same host file (keyed by device and inode number), so that hard links
-// and a file reached again after its dentry died see one size, one nlink
-// and one page cache.
+// Nodes. A host file is one inode (type inode) whatever the names that
+// reach it (links.go): hard links share it, so inotify watches and file
+// locks see one file, and each name keeps its own gofer fid. The state of
+// the host file (attributes, symlink target, host descriptors, page cache)
+// is a fileState keyed by host device and inode number, shared with any
+// inode that still reaches the same file, so that a file reached again
+// after its dentry died sees one size, one nlink and one page cache.
+//
+// Device nodes and whiteouts. The gofer never makes a device node on the
+// host (the host would get a device in a directory it may share): a
+// device node the sandbox makes (mknod, the 0:0 whiteout of
+// renameat2(RENAME_WHITEOUT)) is an empty sticky regular file on the host
+// marked with the trusted.rampart.dev attribute, which the gofer serves
+// as the device (package gofer's placeholder.go). Opening a device node
+// opens the sentry's own driver for its number (device.go), never a host
+// device. The host sees an empty file (mode ---------T plus the node's
+// permission bits); host users without CAP_SYS_ADMIN can neither make nor
+// inspect one.
+//
+// Extended attributes. user.* are the host file's own; the sandbox's
+// trusted.* and security.* are kept on the host under trusted.rampart.*
+// (never in the host's own namespaces, where security.capability or
+// trusted.overlay.* would act on the host), and the host's own trusted.*,
+// security.* and system.* are not shown.
+//
+// O_TMPFILE. The gofer makes the unnamed file (Ttmpfile) and keeps a
+// descriptor of it, through which linkat names it later.
 //
 // Caching depends on Options.FileAccess:
 //   - Exclusive (the default; the sandbox is the only user of the tree, as
@@ -51,17 +72,28 @@
 // not see MAP_SHARED stores (Linux shows them at once, its page cache
 // being the file's).
 //
+// Host unix sockets (socket.go). A socket file on the tree is normally
+// the name of a sandbox socket (sentry/socket/unix binds it with mknod and
+// keeps the endpoint). With --host-uds, a node also offers HostConnect (a
+// host socket connected to a socket file a host process made: Tconnect)
+// and a directory HostBind (a host socket bound to a new name, so host
+// processes can connect: Tbind); unix finds them by interface and wraps
+// the donated descriptor. The gofer enforces the same policy.
+//
 // A gofer that dies makes every later gofer operation fail with EIO (reads
 // and writes on descriptors already donated keep working); the first such
 // failure is written once to the sandbox's debug log.
 //
-// Not supported (Linux differs): device nodes cannot be made (EPERM), nor
-// whiteouts (RENAME_WHITEOUT is EINVAL), nor O_TMPFILE files; extended
-// attributes are the user.* namespace only; FIFOs that were on the host
-// before cannot be opened (EACCES); the hard links of a file are one file
-// for attributes, data and the page cache but distinct inodes for inotify
-// and file locks (each name is its own vfs.Inode); chown or chmod of an
-// unlinked file that is still open fails (the gofer reaches files by name).
+// Not supported (Linux differs): FIFOs that were on the host before
+// cannot be opened (EACCES); chown or chmod of an unlinked file that is
+// still open fails (the gofer reaches files by name); getdents reports a
+// device node the sandbox made as DT_REG (the host's type of its
+// placeholder); a device node cannot have the sticky bit (it marks the
+// placeholder); the sandbox's trusted.* and security.* attribute names
+// are 16 bytes shorter at most than Linux allows (the host prefix), and
+// on symlinks need a host kernel with getxattrat and the like (6.13;
+// EOPNOTSUPP before); in shared mode, a host change to one name of a
+// hard-linked file is revalidated through the node's first name only.
 //
 // Lock order:
 //
@@ -122,7 +154,8 @@ type Filesystem struct {
 	opts Options
 	root *inode
 
-	// mu protects files, fifos, idle and every fileState's idleElem.
+	// mu protects files, nodes, fifos, idle, every fileState's idleElem
+	// and every inode's drefs.
 	mu sync.Mutex
 	// idle lists, least recently used first, the regular files that hold
 	// host descriptors but have no open description. Beyond maxIdle the
@@ -133,6 +166,9 @@ type Filesystem struct {
 	idle list.List
 	// files maps a host file to its state while some inode uses it.
 	files map[fileKey]*fileState
+	// nodes maps each live non-directory to its one inode, whatever
+	// the names that reach it (links.go).
+	nodes map[fileKey]*inode
 	// fifos are the FIFOs the sandbox made on this filesystem: their
 	// opens are pipes of the sentry. A FIFO that was on the host before
 	// is not the container's to open (EACCES).
@@ -421,12 +457,18 @@ type inode struct {
 	// no round trip (create in a new directory: one, not two).
 	complete atomic.Bool
 
-	// mu protects parent, name and oldFIDs.
+	// drefs counts the dentries that hold the node (hard links share
+	// it); it is protected by Filesystem.mu.
+	drefs int
+
+	// mu protects parent, name, names and oldFIDs.
 	mu sync.Mutex
-	// parent and name are where the node was found, for revalidation
+	// parent and name are where fid reaches the node, for revalidation
 	// in shared mode; rename updates them.
 	parent *inode
 	name   string
+	// names are the node's names with their fids (links.go).
+	names []nameRef
 	// oldFIDs are fids replaced by a rename, clunked at Release (a
 	// concurrent call may still use one).
 	oldFIDs []uint64
@@ -445,8 +487,18 @@ func (fs *Filesystem) newInode(fid uint64, a *gproto.Attr, parent *inode, name s
 		}
 		st.mu.Unlock()
 	}
+	if i := fs.sharedInode(st, fid, parent, name); i != nil {
+		if fd >= 0 {
+			fs.markIdle(st)
+		}
+		return i
+	}
 	i := &inode{fs: fs, st: st, parent: parent, name: name}
 	i.fid.Store(fid)
+	if parent != nil {
+		i.names = []nameRef{{parent: parent, name: name, fid: fid}}
+	}
+	fs.register(i)
 	if fd >= 0 {
 		// Until it is opened (open(O_CREAT) does at once).
 		fs.markIdle(st)
@@ -585,14 +637,17 @@ func (i *inode) Valid(ctx vfs.Context) bool {
 	if parent == nil {
 		return true
 	}
-	fid, a, err := i.fs.c.Walk1(parent.fid.Load(), name)
+	a, err := i.fs.c.StatAt(parent.fid.Load(), name)
 	if err != nil {
+		if err == unix.ENOENT {
+			i.dropName(parent, name) // another name takes over
+		}
 		i.fs.check(ctx, err)
 		return false
 	}
-	i.fs.c.Clunk(fid)
 	st := i.st
 	if a.Dev != st.key.dev || a.Ino != st.key.ino || a.Mode&unix.S_IFMT != st.ftype {
+		i.dropName(parent, name)
 		return false
 	}
 	st.mu.Lock()
@@ -623,19 +678,13 @@ func (i *inode) Readlink(ctx vfs.Context) (string, error) {
 	return t, nil
 }
 
-// Release implements vfs.Inode.Release.
+// Release implements vfs.Inode.Release: at the last dentry of the node
+// (hard links share it), its fids go and its state is dropped.
 func (i *inode) Release() {
-	if !i.isRoot {
-		i.fs.c.Clunk(i.fid.Load())
+	if !i.releaseDentry() {
+		return
 	}
-	i.mu.Lock()
-	old := i.oldFIDs
-	i.oldFIDs = nil
-	i.parent = nil
-	i.mu.Unlock()
-	for _, fid := range old {
-		i.fs.c.Clunk(fid)
-	}
+	i.releaseFIDs()
 	i.fs.putState(i.st)
 }
 
@@ -658,8 +707,12 @@ func (i *inode) Open(ctx vfs.Context, _ vfs.VirtualDentry, flags uint32) (vfs.Fi
 	case unix.S_IFSOCK:
 		// As Linux: a socket file cannot be opened.
 		return nil, unix.ENXIO
+	case unix.S_IFCHR, unix.S_IFBLK:
+		// The sentry's driver for the number (device.go): of the
+		// sandbox's own device nodes (placeholders on the host) and of
+		// those in the host's tree alike; the host device never opens.
+		return i.openDevice(ctx, flags)
 	default:
-		// Host devices are not the container's to open.
 		return nil, unix.EACCES
 	}
 }

@@ -12,8 +12,8 @@ import (
 
 // Create implements vfs.Inode.Create: regular files (the gofer donates a
 // read-write descriptor of the new file), directories, symlinks, FIFOs
-// (pipes of the sentry) and sockets. Device nodes on the host are not the
-// container's to make (EPERM).
+// (pipes of the sentry), sockets, and device nodes and whiteouts (which
+// the gofer makes as placeholders, never as host device nodes).
 func (i *inode) Create(ctx vfs.Context, name string, opts *vfs.CreateOptions) (vfs.Inode, error) {
 	if !i.fs.opts.Writable {
 		return nil, unix.EROFS
@@ -31,6 +31,9 @@ func (i *inode) Create(ctx vfs.Context, name string, opts *vfs.CreateOptions) (v
 		}
 	case unix.S_IFIFO, unix.S_IFSOCK:
 		req.Type = gproto.TMknod
+	case unix.S_IFCHR, unix.S_IFBLK:
+		// A placeholder on the host (device.go).
+		req.Type, req.Rdev = gproto.TMknod, opts.Rdev
 	default:
 		return nil, unix.EPERM
 	}
@@ -91,6 +94,7 @@ func (i *inode) remove(ctx vfs.Context, name string, child vfs.Inode, flags uint
 	i.markStale()
 	if c, ok := child.(*inode); ok {
 		c.dropLink()
+		c.dropName(i, name)
 	}
 	return nil
 }
@@ -115,10 +119,6 @@ func (i *inode) dropLink() {
 func (i *inode) Rename(ctx vfs.Context, oldName string, child vfs.Inode, newParent vfs.Inode, newName string, replaced vfs.Inode) error {
 	return i.rename(ctx, oldName, child, newParent, newName, replaced, 0)
 }
-
-// NoWhiteouts implements vfs.NoWhiteouts: a whiteout is a device node,
-// which the gofer does not make on the host.
-func (i *inode) NoWhiteouts() {}
 
 // Exchange implements vfs.Exchanger: renameat2(RENAME_EXCHANGE).
 func (i *inode) Exchange(ctx vfs.Context, oldName string, a vfs.Inode, newParent vfs.Inode, newName string, b vfs.Inode) error {
@@ -147,42 +147,15 @@ func (i *inode) rename(ctx vfs.Context, oldName string, child vfs.Inode, newPare
 	np.forgetMissing(newName)
 	// The gofer reaches a non-directory by parent and name: the moved
 	// nodes take the fids the reply gives for their new names.
-	c.moved(&res[0], np, newName)
+	c.moved(&res[0], i, oldName, np, newName)
 	if flags == unix.RENAME_EXCHANGE {
-		o.moved(&res[1], i, oldName)
+		o.moved(&res[1], np, newName, i, oldName)
 	} else if o != nil {
 		o.dropLink()
+		o.dropName(np, newName)
 	}
 	return nil
 }
-
-// moved gives the node the fid r of its new name in parent.
-func (i *inode) moved(r *gproto.WalkResult, parent *inode, name string) {
-	if r.Attr.Ino != i.st.key.ino || r.Attr.Dev != i.st.key.dev {
-		// Someone else's file took the name at once (shared mode).
-		i.fs.c.Clunk(r.FID)
-		r = nil
-	}
-	var stale []uint64
-	i.mu.Lock()
-	i.parent, i.name = parent, name
-	if r != nil {
-		i.oldFIDs = append(i.oldFIDs, i.fid.Swap(r.FID))
-		if len(i.oldFIDs) > maxOldFIDs {
-			// Long replaced: no call still uses these.
-			stale = append(stale, i.oldFIDs[:len(i.oldFIDs)-maxOldFIDs]...)
-			i.oldFIDs = append(i.oldFIDs[:0], i.oldFIDs[len(i.oldFIDs)-maxOldFIDs:]...)
-		}
-	}
-	i.mu.Unlock()
-	for _, fid := range stale {
-		i.fs.c.Clunk(fid)
-	}
-	i.markStale()
-}
-
-// maxOldFIDs bounds the fids a node keeps after renames.
-const maxOldFIDs = 4
 
 // SetStat implements vfs.Inode.SetStat. A size change of a file that has a
 // host descriptor for writing is made on it (no round trip, and right for
@@ -272,16 +245,10 @@ func (i *inode) SetStat(ctx vfs.Context, opts *vfs.SetStatOptions) error {
 	return nil
 }
 
-// xattrUser is the one namespace of extended attributes the gofer
-// filesystem serves; the host's trusted.*, security.* and system.*
-// attributes are not the container's.
-const xattrUser = "user."
-
-// GetXattr implements vfs.XattrInode.GetXattr.
+// GetXattr implements vfs.XattrInode.GetXattr. The gofer maps the
+// sandbox's user.*, trusted.* and security.* names to the host's (its
+// placeholder.go); the VFS has checked the caller's rights.
 func (i *inode) GetXattr(ctx vfs.Context, name string) ([]byte, error) {
-	if !strings.HasPrefix(name, xattrUser) {
-		return nil, unix.ENODATA
-	}
 	b, err := i.fs.c.Bytes(&gproto.Request{Type: gproto.TGetXattr, FID: i.fid.Load(), Name: name, Count: vfs.XattrSizeMax})
 	return b, i.fs.check(ctx, err)
 }
@@ -290,9 +257,6 @@ func (i *inode) GetXattr(ctx vfs.Context, name string) ([]byte, error) {
 func (i *inode) SetXattr(ctx vfs.Context, name string, value []byte, flags int) error {
 	if !i.fs.opts.Writable {
 		return unix.EROFS
-	}
-	if !strings.HasPrefix(name, xattrUser) {
-		return unix.EOPNOTSUPP
 	}
 	err := i.fs.c.Call(&gproto.Request{Type: gproto.TSetXattr, FID: i.fid.Load(), Name: name, Value: value, Flags: uint32(flags)})
 	if err == unix.EMSGSIZE {
@@ -307,7 +271,8 @@ func (i *inode) SetXattr(ctx vfs.Context, name string, value []byte, flags int) 
 	return i.fs.check(ctx, err)
 }
 
-// ListXattr implements vfs.XattrInode.ListXattr: the user.* names.
+// ListXattr implements vfs.XattrInode.ListXattr: the names the gofer
+// shows the sandbox (the VFS hides trusted.* from the unprivileged).
 func (i *inode) ListXattr(ctx vfs.Context) ([]string, error) {
 	b, err := i.fs.c.Bytes(&gproto.Request{Type: gproto.TListXattr, FID: i.fid.Load()})
 	if err != nil {
@@ -318,7 +283,7 @@ func (i *inode) ListXattr(ctx vfs.Context) ([]string, error) {
 	}
 	var names []string
 	for _, n := range strings.Split(string(b), "\x00") {
-		if strings.HasPrefix(n, xattrUser) {
+		if n != "" {
 			names = append(names, n)
 		}
 	}
@@ -330,9 +295,6 @@ func (i *inode) RemoveXattr(ctx vfs.Context, name string) error {
 	if !i.fs.opts.Writable {
 		return unix.EROFS
 	}
-	if !strings.HasPrefix(name, xattrUser) {
-		return unix.EOPNOTSUPP
-	}
 	err := i.fs.c.Call(&gproto.Request{Type: gproto.TRemoveXattr, FID: i.fid.Load(), Name: name})
 	if err == nil {
 		i.st.mu.Lock()
@@ -340,6 +302,24 @@ func (i *inode) RemoveXattr(ctx vfs.Context, name string) error {
 		i.st.mu.Unlock()
 	}
 	return i.fs.check(ctx, err)
+}
+
+// CreateTmpfile implements vfs.TmpfileCreator (open(O_TMPFILE)): the gofer
+// makes the unnamed host file and donates a read-write descriptor of it;
+// linkat names it later through the gofer's own descriptor.
+func (i *inode) CreateTmpfile(ctx vfs.Context, opts *vfs.CreateOptions) (vfs.Inode, uint64, error) {
+	if !i.fs.opts.Writable {
+		return nil, 0, unix.EROFS
+	}
+	if i.ftype() != unix.S_IFDIR {
+		return nil, 0, unix.ENOTDIR
+	}
+	req := gproto.Request{Type: gproto.TTmpfile, FID: i.fid.Load(), Mode: opts.Mode, UID: uint32(opts.UID), GID: uint32(opts.GID)}
+	fid, a, fd, err := i.fs.c.NewNode(&req)
+	if err != nil {
+		return nil, 0, i.fs.check(ctx, err)
+	}
+	return i.fs.newInode(fid, &a, nil, "", fd), a.Ino, nil
 }
 
 // NewInProcess serves hostDir from a gofer server running in this process

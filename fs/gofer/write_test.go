@@ -219,8 +219,34 @@ func TestNamespaceOps(t *testing.T) {
 	if _, err := open(v, root, "/sock", unix.O_RDWR); err != unix.ENXIO {
 		t.Errorf("open socket file: %v", err)
 	}
-	if err := v.MknodAt(ctx, p("/null"), unix.S_IFCHR|0o666, unix.Mkdev(1, 3)); err != unix.EPERM {
-		t.Errorf("mknod char device: %v", err)
+	// A device node: the sentry's driver behind a host placeholder,
+	// never a host device node.
+	if err := v.MknodAt(ctx, p("/null"), unix.S_IFCHR|0o666, unix.Mkdev(1, 3)); err != nil {
+		t.Fatalf("mknod char device: %v", err)
+	}
+	if st := stat(t, v, root, "/null"); st.Mode != unix.S_IFCHR|0o666 || st.Rdev != unix.Mkdev(1, 3) {
+		t.Errorf("device node: mode %o rdev %x", st.Mode, st.Rdev)
+	}
+	nf := mustOpen(t, v, root, "/null", unix.O_RDWR)
+	if n, err := nf.Write(ctx, []byte("abc")); n != 3 || err != nil {
+		t.Errorf("write to null: %d %v", n, err)
+	}
+	if n, err := nf.Read(ctx, make([]byte, 8)); n != 0 || err != nil {
+		t.Errorf("read of null: %d %v", n, err)
+	}
+	nf.DecRef(ctx)
+	var hst unix.Stat_t
+	if err := unix.Lstat(filepath.Join(dir, "null"), &hst); err != nil || hst.Mode&unix.S_IFMT != unix.S_IFREG || hst.Size != 0 {
+		t.Errorf("host sees mode %o size %d (%v), want an empty regular file", hst.Mode, hst.Size, err)
+	}
+	if err := v.SetStatAt(ctx, p("/null"), &vfs.SetStatOptions{Mask: unix.STATX_MODE, Mode: 0o600}); err != nil {
+		t.Errorf("chmod of a device node: %v", err)
+	}
+	if st := stat(t, v, root, "/null"); st.Mode != unix.S_IFCHR|0o600 {
+		t.Errorf("device node after chmod: mode %o", st.Mode)
+	}
+	if err := v.UnlinkAt(ctx, p("/null")); err != nil {
+		t.Errorf("unlink device node: %v", err)
 	}
 	// Rename, over an existing file, keeping open files working.
 	if err := os.WriteFile(filepath.Join(dir, "victim"), []byte("old"), 0o644); err != nil {
@@ -371,8 +397,31 @@ func TestSetStatAndXattrs(t *testing.T) {
 	if _, err := vfs.GetXattr(ctx, vd, "user.k"); err != unix.ENODATA {
 		t.Errorf("after removexattr: %v", err)
 	}
-	if err := vfs.SetXattr(ctx, vd, "trusted.k", []byte("x"), 0); err != unix.EOPNOTSUPP {
+	// trusted.* and security.* are the sandbox's own, never the host's.
+	if err := vfs.SetXattr(ctx, vd, "trusted.k", []byte("x"), 0); err != nil {
 		t.Errorf("trusted xattr: %v", err)
+	}
+	if err := vfs.SetXattr(ctx, vd, "security.capability", []byte("caps"), 0); err != nil {
+		t.Errorf("security xattr: %v", err)
+	}
+	if b := make([]byte, 8); true {
+		if _, err := unix.Getxattr(filepath.Join(dir, "f"), "security.capability", b); err != unix.ENODATA {
+			t.Errorf("the host's security.capability was set: %v", err)
+		}
+		if n, err := unix.Getxattr(filepath.Join(dir, "f"), "trusted.rampart.trusted.k", b); err != nil || string(b[:n]) != "x" {
+			t.Errorf("host keeps trusted.k as %q %v", b[:n], err)
+		}
+	}
+	if err := unix.Setxattr(filepath.Join(dir, "f"), "trusted.hostonly", []byte("h"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := vfs.GetXattr(ctx, vd, "trusted.hostonly"); err != unix.ENODATA {
+		t.Errorf("the host's trusted.hostonly is visible: %v", err)
+	}
+	names, _ = vfs.ListXattr(ctx, vd)
+	sort.Strings(names)
+	if strings.Join(names, ",") != "security.capability,trusted.k,user.j" {
+		t.Errorf("listxattr with privileged names: %v", names)
 	}
 }
 
@@ -641,11 +690,22 @@ func TestExchangeAndNewDirectories(t *testing.T) {
 	if err := v.RenameAt(ctx, p("/f"), p("/d"), unix.RENAME_NOREPLACE); err != unix.EEXIST {
 		t.Errorf("RENAME_NOREPLACE: %v", err)
 	}
-	if err := v.RenameAt(ctx, p("/f"), p("/w"), unix.RENAME_WHITEOUT); err != unix.EINVAL {
-		t.Errorf("RENAME_WHITEOUT: %v", err)
+	// RENAME_WHITEOUT leaves a 0:0 character device: a placeholder on
+	// the host.
+	if err := v.RenameAt(ctx, p("/f"), p("/w"), unix.RENAME_WHITEOUT); err != nil {
+		t.Fatalf("RENAME_WHITEOUT: %v", err)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "f")); err != nil {
-		t.Errorf("a refused RENAME_WHITEOUT moved the file: %v", err)
+	if st := stat(t, v, root, "/f"); st.Mode&unix.S_IFMT != unix.S_IFCHR || st.Rdev != 0 {
+		t.Errorf("whiteout: mode %o rdev %x", st.Mode, st.Rdev)
+	}
+	if fi, err := os.Lstat(filepath.Join(dir, "f")); err != nil || !fi.Mode().IsRegular() {
+		t.Errorf("host whiteout: %v %v", fi, err)
+	}
+	if err := v.UnlinkAt(ctx, p("/f")); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.RenameAt(ctx, p("/w"), p("/f"), 0); err != nil {
+		t.Fatal(err)
 	}
 
 	if err := v.MkdirAt(ctx, p("/new"), 0o755); err != nil {

@@ -38,6 +38,11 @@ type Options struct {
 	// application thread to its sentry thread's CPU, which is best on a
 	// loaded host (see README.md).
 	Spin int
+
+	// Patch enables syscall patching (patch.go): a "mov $NR, %eax;
+	// syscall" in application text that traps is rewritten into a jump to
+	// a trampoline that enters the sentry without a signal.
+	Patch bool
 }
 
 // Platform is the systrap platform.
@@ -50,6 +55,8 @@ type Platform struct {
 	// thread's CPU (see Options). Immutable.
 	spin int
 	bind bool
+	// patch says whether syscall patching is on. Immutable.
+	patch bool
 
 	// base is the stub image's address and regionAddr that of every
 	// address space's region, in the stubs. Immutable.
@@ -103,10 +110,11 @@ func New(memFD int, opts Options) (*Platform, error) {
 		sharedFD: sfd,
 		spin:     max(opts.Spin, 0),
 		bind:     opts.Spin <= 0,
+		patch:    opts.Patch,
 		closed:   make(chan struct{}),
 		exited:   make(chan struct{}),
 	}
-	p.base, err = mapImage(func(base uint64) ([]byte, error) { return buildImage(base, sfd) })
+	p.base, err = mapImage(func(base uint64) ([]byte, error) { return buildImage(base, sfd, opts.Patch) })
 	if err != nil {
 		unix.Close(sfd)
 		return nil, fmt.Errorf("systrap platform: %w", err)
@@ -116,6 +124,14 @@ func New(memFD int, opts Options) (*Platform, error) {
 		p.unmapImage()
 		unix.Close(sfd)
 		return nil, fmt.Errorf("systrap platform: %w", err)
+	}
+	if p.patch {
+		if p.premade.off != 0 {
+			p.unmapImage()
+			unix.Close(sfd)
+			return nil, fmt.Errorf("systrap platform: the pre-made stub's region is at %#x, not 0", p.premade.off)
+		}
+		writePtrTable(p.premade.mem[ptrTableFileOff:ptrTableFileOff+ptrTableLen], p.base)
 	}
 	ready := make(chan error, 1)
 	go p.keeper(ready)

@@ -32,6 +32,15 @@ func (c bootCtx) CopyOut(uint64, []byte) (int, error) { return 0, unix.EFAULT }
 type filesystems struct {
 	vfs  *vfs.VirtualFilesystem
 	root vfs.VirtualDentry
+	// sysctls are the sandbox's writable sysctls, shown by every procfs
+	// instance (set by mountProc).
+	sysctls *proc.Sysctls
+	// oomScoreAdj is the oom_score_adj processes start with (set before
+	// mountProc).
+	oomScoreAdj int
+	// uidMap and gidMap are the sandbox's user namespace maps, if it
+	// has its own (set before mountProc).
+	uidMap, gidMap []proc.IDMapEntry
 }
 
 // GoferFD is the descriptor on which `runsc boot` finds its end of the
@@ -40,8 +49,13 @@ type filesystems struct {
 const GoferFD = 3
 
 // newFilesystems builds the mount tree on the gofer's root, mounted as
-// opts say (normally under the in-memory overlay).
-func newFilesystems(mf *memfile.MemoryFile, opts rootfs.RootOptions) (*filesystems, error) {
+// opts say (normally under the in-memory overlay), cached as fileAccess
+// says (gofer.ParseFileAccess).
+func newFilesystems(mf *memfile.MemoryFile, opts rootfs.RootOptions, fileAccess string) (*filesystems, error) {
+	access, err := gofer.ParseFileAccess(fileAccess)
+	if err != nil {
+		return nil, err
+	}
 	if t, err := unix.GetsockoptInt(GoferFD, unix.SOL_SOCKET, unix.SO_TYPE); err != nil || t != unix.SOCK_SEQPACKET {
 		return nil, fmt.Errorf("no gofer connection on descriptor %d", GoferFD)
 	}
@@ -50,7 +64,13 @@ func newFilesystems(mf *memfile.MemoryFile, opts rootfs.RootOptions) (*filesyste
 	if err != nil {
 		return nil, fmt.Errorf("connecting to the gofer: %w", err)
 	}
-	gfs, err := gofer.New(mf, c)
+	// Writable unless the gofer serves the root read-only.
+	writable, err := gofer.ServedWritable(c)
+	if err != nil {
+		c.Close()
+		return nil, fmt.Errorf("attaching to the gofer's root: %w", err)
+	}
+	gfs, err := gofer.New(mf, c, gofer.Options{Writable: writable, FileAccess: access})
 	if err != nil {
 		c.Close()
 		return nil, fmt.Errorf("attaching to the gofer's root: %w", err)
@@ -65,7 +85,8 @@ func newFilesystems(mf *memfile.MemoryFile, opts rootfs.RootOptions) (*filesyste
 // mountProc mounts the procfs describing k on /proc (over the empty
 // directory that hides the host's).
 func (f *filesystems) mountProc(k *kernel.Kernel, boot time.Time, cpuInfo string) error {
-	pfs := proc.New(k, proc.Options{DevMinor: f.vfs.NewAnonDevMinor(), BootTime: boot, HostCPUInfo: cpuInfo})
+	f.sysctls = proc.NewSysctls()
+	pfs := proc.New(k, proc.Options{DevMinor: f.vfs.NewAnonDevMinor(), BootTime: boot, HostCPUInfo: cpuInfo, Sysctls: f.sysctls, OOMScoreAdj: f.oomScoreAdj, UIDMap: f.uidMap, GIDMap: f.gidMap})
 	if err := f.vfs.MountAt(bootCtx{auth.NewRootCredentials()}, f.root, "/proc", pfs, vfs.MountOptions{}); err != nil {
 		return fmt.Errorf("mounting proc on /proc: %w", err)
 	}
@@ -75,9 +96,11 @@ func (f *filesystems) mountProc(k *kernel.Kernel, boot time.Time, cpuInfo string
 // mountDevpts mounts the pseudo-terminal filesystem of k on /dev/pts
 // (/dev/ptmx links to its ptmx).
 func (f *filesystems) mountDevpts(k *kernel.Kernel) error {
-	if err := f.vfs.MountAt(bootCtx{auth.NewRootCredentials()}, f.root, "/dev/pts", devpts.New(k, f.vfs.NewAnonDevMinor()), vfs.MountOptions{}); err != nil {
+	pts := devpts.New(k, f.vfs.NewAnonDevMinor())
+	if err := f.vfs.MountAt(bootCtx{auth.NewRootCredentials()}, f.root, "/dev/pts", pts, vfs.MountOptions{}); err != nil {
 		return fmt.Errorf("mounting devpts on /dev/pts: %w", err)
 	}
+	registerPtmx(pts)
 	return nil
 }
 

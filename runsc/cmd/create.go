@@ -94,12 +94,25 @@ func createContainer(g *flags.Global, id string, o *createOpts, foreground bool)
 	if err != nil {
 		return nil, err
 	}
+	// A container of a pod joins its sandbox container's sandbox (pod.go).
+	if sb, err := container.PodSandbox(id, spec.Annotations); err != nil || sb != "" {
+		if err == nil && foreground {
+			err = fmt.Errorf("container %s joins sandbox %s: run it detached, or create and start it", id, sb)
+		}
+		if err == nil {
+			err = createPodMember(g, id, sb, bundle, spec, o)
+		}
+		return nil, err
+	}
 	// Mounts are checked before anything exists, so that a bad one
 	// leaves nothing behind.
 	if _, err := boot.ParseMounts(spec); err != nil {
 		return nil, err
 	}
 	if _, err := goferBinds(spec, bundle); err != nil {
+		return nil, err
+	}
+	if err := ociConfig(spec, &boot.Config{}); err != nil {
 		return nil, err
 	}
 	s := store(g)
@@ -125,6 +138,10 @@ func createContainer(g *flags.Global, id string, o *createOpts, foreground bool)
 	cmd, err := startSandbox(g, id, bundle, spec.Annotations, foreground, term)
 	if err != nil {
 		s.Remove(id)
+		return nil, err
+	}
+	if err := applyDeviceRules(g, id, spec); err != nil {
+		destroy(g, id)
 		return nil, err
 	}
 	if o.pidFile != "" {
@@ -196,7 +213,7 @@ func startSandbox(g *flags.Global, id, bundle string, annotations map[string]str
 		w.Close()
 		return nil, err
 	}
-	gofer, goferSocks, err := startContainerGofer(self, spec.Root.Path, rootWritable(g, spec), binds, !foreground)
+	gofer, goferSocks, err := startContainerGofer(self, spec.Root.Path, rootWritable(g, spec), binds, !foreground, g.HostUDS)
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("starting the gofer: %w", err)
@@ -213,20 +230,26 @@ func startSandbox(g *flags.Global, id, bundle string, annotations map[string]str
 	args := append(g.Args(), "boot", "--bundle="+bundle, "--id="+id, "--ready-fd=4")
 	cmd := exec.Command(self, args...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	if term != nil && !foreground {
+		// The console is the application's stdio; the caller's own
+		// (the containerd shim's output pipe) must not be kept open.
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = nil, nil, nil
+	}
 	// Descriptors 3, 4, 5 (boot.ConsoleFD: passToSandbox fills it when
 	// there is a terminal) and the bind mounts' from boot.FirstBindFD on.
 	cmd.ExtraFiles = append([]*os.File{goferSocks[0], w, nil}, goferSocks[1:]...)
 	cmd.Dir = "/"
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Cloneflags: unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWIPC |
-			unix.CLONE_NEWUTS | g.NetNamespace(),
+			unix.CLONE_NEWUTS | sandboxNetNamespace(g, spec),
 		Setsid: !foreground,
 	}
 	if foreground {
 		cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
 	}
+	sandboxNamespaces(cmd.SysProcAttr, spec)
 	term.passToSandbox(cmd)
-	if err := cmd.Start(); err != nil {
+	if err := startInNetNS(cmd, netNSPath(spec)); err != nil {
 		w.Close()
 		killGofer()
 		return nil, fmt.Errorf("starting the sandbox: %w", err)
@@ -304,7 +327,9 @@ func goferBinds(spec *specs.Spec, bundle string) ([]string, error) {
 // caller passes on and closes. A gofer started for a detached container
 // (create) must outlive its starter: it then gets no parent-death signal
 // and ends when the sandbox's ends of the connections close.
-func startContainerGofer(self, root string, rootWritable bool, binds []string, detached bool) (*exec.Cmd, []*os.File, error) {
+//
+// hostUDS is --host-uds, passed on to the gofer (gofer/server_socket.go).
+func startContainerGofer(self, root string, rootWritable bool, binds []string, detached bool, hostUDS string) (*exec.Cmd, []*os.File, error) {
 	var goferEnds, sandboxEnds []*os.File
 	closeAll := func(fs []*os.File) {
 		for _, f := range fs {
@@ -322,6 +347,9 @@ func startContainerGofer(self, root string, rootWritable bool, binds []string, d
 		sandboxEnds = append(sandboxEnds, os.NewFile(uintptr(fds[1]), "sandbox-socket"))
 	}
 	args := []string{"gofer", "--root=" + root, "--sock-fd=3"}
+	if hostUDS != "" && hostUDS != "none" {
+		args = append(args, "--host-uds="+hostUDS)
+	}
 	if !rootWritable {
 		args = append(args, "--read-only")
 	}
@@ -329,7 +357,11 @@ func startContainerGofer(self, root string, rootWritable bool, binds []string, d
 		args = append(args, "--bind="+b)
 	}
 	g := exec.Command(self, args...)
-	g.Stderr = os.Stderr
+	if !detached {
+		// A detached gofer outlives its caller: it must not keep the
+		// caller's stderr (a client's pipe) open.
+		g.Stderr = os.Stderr
+	}
 	g.ExtraFiles = goferEnds
 	g.SysProcAttr = &syscall.SysProcAttr{
 		Cloneflags: unix.CLONE_NEWNS,

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"os/signal"
 	"strconv"
 	"strings"
@@ -43,6 +44,11 @@ type Exec struct {
 	// consoleWatch runs the resize watcher of an exec'd process'
 	// console (console.go) instead.
 	consoleWatch bool
+	// detachChild marks the child a --detach exec leaves behind
+	// (execDetached): it reads the final process spec from --process,
+	// writes its own pid to --pid-file, reports the start on fd 3 and
+	// waits for the process, whose exit status becomes its own.
+	detachChild bool
 }
 
 type stringList []string
@@ -58,7 +64,7 @@ func (*Exec) Synopsis() string { return "run a new process in a running containe
 
 // Usage implements subcommands.Command.
 func (*Exec) Usage() string {
-	return "exec [flags] <container-id> [CMD [ARG...]]\n\nWithout --detach, exits with the process' status. --pid-file gets the sandbox\nprocess' pid: the new process is the sentry's and has no host pid of its own.\n"
+	return "exec [flags] <container-id> [CMD [ARG...]]\n\nWithout --detach, exits with the process' status. The new process is the\nsentry's and has no host pid of its own: --pid-file gets the pid of a runsc\nprocess that waits for it and exits with its status (with --detach, a child\nleft behind), as the exec'd process of runc does for conmon and containerd's\nshim, which reap that pid for the exec's status.\n"
 }
 
 // SetFlags implements subcommands.Command.
@@ -73,13 +79,14 @@ func (c *Exec) SetFlags(f *flag.FlagSet) {
 	f.Var(&c.caps, "cap", "capability to add (repeatable)")
 	f.BoolVar(&c.detach, "detach", false, "do not wait for the process")
 	f.BoolVar(&c.detach, "d", false, "short for --detach")
-	f.StringVar(&c.pidFile, "pid-file", "", "file to write the sandbox process' pid to")
+	f.StringVar(&c.pidFile, "pid-file", "", "file to write the pid of the process' host stand-in to")
 	f.BoolVar(&c.tty, "tty", false, "allocate a pseudo-terminal")
 	f.BoolVar(&c.tty, "t", false, "short for --tty")
 	f.StringVar(&c.consoleSocket, "console-socket", "", "unix socket to send the pty master to (with --tty)")
 	f.BoolVar(&c.noNewPrivs, "no-new-privs", false, "set no_new_privs")
 	f.IntVar(&c.preserveFDs, "preserve-fds", 0, "accepted for runc compatibility; ignored")
 	f.BoolVar(&c.consoleWatch, "console-watch", false, "internal use only")
+	f.BoolVar(&c.detachChild, "detach-child", false, "internal use only")
 }
 
 // Execute implements subcommands.Command.
@@ -95,7 +102,10 @@ func (c *Exec) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands
 		}
 		return subcommands.ExitSuccess
 	}
-	code, err := c.run(id, f.Args()[1:])
+	if c.detachChild {
+		return c.runDetachChild(id, f.Args()[1:])
+	}
+	code, err := c.run(id, f.Args()[1:], nil)
 	if err != nil {
 		return fail(g, err)
 	}
@@ -103,7 +113,10 @@ func (c *Exec) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands
 	return subcommands.ExitSuccess
 }
 
-func (c *Exec) run(id string, args []string) (int, error) {
+// run execs the process and, unless detached, waits for it and returns its
+// exit status. started, if not nil, is called once the process runs (the
+// detach child's report).
+func (c *Exec) run(id string, args []string, started func()) (int, error) {
 	g := c.Global
 	st, err := load(g, id)
 	if err != nil {
@@ -118,6 +131,9 @@ func (c *Exec) run(id string, args []string) (int, error) {
 	}
 	if len(p.Args) == 0 {
 		return 0, errors.New("exec: no command")
+	}
+	if c.detach && c.pidFile != "" && !c.detachChild {
+		return 0, c.execDetached(id, p)
 	}
 	spec := &specs.Spec{Process: p, Root: &specs.Root{}}
 	bc, err := bootConfig(spec)
@@ -172,11 +188,14 @@ func (c *Exec) run(id string, args []string) (int, error) {
 		defer attach.Close()
 	}
 	if c.pidFile != "" {
-		if err := writePidFile(c.pidFile, st.Pid); err != nil {
+		if err := writePidFile(c.pidFile, os.Getpid()); err != nil {
 			return 0, err
 		}
 	}
-	if c.detach {
+	if started != nil {
+		started()
+	}
+	if c.detach && !c.detachChild {
 		return 0, nil
 	}
 	resp, err = control.Call(path, control.Request{Cmd: control.CmdWaitPid, Pid: resp.Pid}, 0)
@@ -187,6 +206,84 @@ func (c *Exec) run(id string, args []string) (int, error) {
 		attach.WaitTimeout(2 * time.Second)
 	}
 	return resp.ExitStatus, nil
+}
+
+// execDetached is exec --detach --pid-file: the clients reap the pid in
+// the pid file for the exec's exit status (they are its subreaper), so a
+// child runsc is left behind to exec p and wait for it, with this
+// process' stdio. It returns once the child reports that p runs.
+func (c *Exec) execDetached(id string, p *specs.Process) error {
+	raw, err := json.Marshal(p)
+	if err != nil {
+		return err
+	}
+	specR, specW, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	defer specR.Close()
+	readyR, readyW, err := os.Pipe()
+	if err != nil {
+		specW.Close()
+		return err
+	}
+	defer readyR.Close()
+	args := append(c.Global.Args(), "exec", "--detach", "--detach-child", "--process=/proc/self/fd/4",
+		"--pid-file="+c.pidFile)
+	if c.consoleSocket != "" {
+		args = append(args, "--console-socket="+c.consoleSocket)
+	}
+	args = append(args, "--", id)
+	cmd := exec.Command("/proc/self/exe", args...)
+	cmd.Args[0] = os.Args[0]
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	cmd.ExtraFiles = []*os.File{readyW, specR}
+	err = cmd.Start()
+	readyW.Close()
+	if err != nil {
+		specW.Close()
+		return err
+	}
+	go func() {
+		specW.Write(raw)
+		specW.Close()
+	}()
+	msg, _ := io.ReadAll(readyR)
+	if string(msg) == "\x00" {
+		cmd.Process.Release()
+		return nil
+	}
+	cmd.Wait()
+	if len(msg) == 0 {
+		return errors.New("exec: the waiting runsc died before the process started")
+	}
+	return errors.New(string(msg))
+}
+
+// runDetachChild is the child of execDetached: fd 3 gets "\x00" once the
+// process runs, or the error.
+func (c *Exec) runDetachChild(id string, args []string) subcommands.ExitStatus {
+	ready := os.NewFile(3, "ready")
+	reported := false
+	code, err := c.run(id, args, func() {
+		ready.Write([]byte{0})
+		ready.Close()
+		reported = true
+	})
+	if err != nil {
+		if !reported {
+			// The parent logs it.
+			ready.WriteString(err.Error())
+			ready.Close()
+			return subcommands.ExitFailure
+		}
+		// The sandbox ended under the process: its init exited, and
+		// every other process was killed with it, as in a pid namespace.
+		logLine(c.Global, "debug", "exec: waiting for the process: "+err.Error())
+		os.Exit(128 + int(unix.SIGKILL))
+	}
+	os.Exit(code)
+	return subcommands.ExitSuccess
 }
 
 // processSpec is --process, or the container's process with args and the

@@ -93,8 +93,9 @@ type Kernel struct {
 	lastTID ThreadID
 	// init is the thread group of pid 1, nil before the first process.
 	init *ThreadGroup
-	// liveTasks counts running task goroutines; allExited is closed when
-	// it drops to zero after init exited.
+	// liveTasks counts task goroutines that have not retired (Task.retire:
+	// their memory and platform context released); allExited is closed
+	// when it drops to zero after init exited.
 	liveTasks int
 	allExited chan struct{}
 	// initStatus is init's wait status once it exited.

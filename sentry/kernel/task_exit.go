@@ -67,13 +67,26 @@ func (t *Task) exit() {
 		k.checkGroupStoppedLocked(tg)
 	}
 	k.ptraceTaskExitLocked(t)
-	k.liveTasks--
-	done := k.initExited && k.liveTasks == 0
 	k.mu.Unlock()
 
 	if m != nil {
 		m.Release()
 	}
+}
+
+// retire is the task goroutine's last act, after exit and the release of
+// its platform context: only then does the task stop counting as live,
+// so that Kernel.Wait's caller, which frees the memory file and the
+// platform next, never does so under a task still releasing its memory.
+// (Counted down in exit, a task still in mm.Release when another closed
+// allExited faulted on the unmapped memory file: the sandbox crashed at
+// its end.)
+func (t *Task) retire() {
+	k := t.k
+	k.mu.Lock()
+	k.liveTasks--
+	done := k.initExited && k.liveTasks == 0
+	k.mu.Unlock()
 	if done {
 		close(k.allExited)
 	}

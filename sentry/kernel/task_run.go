@@ -87,6 +87,7 @@ func (t *Task) run() {
 	t.exit()
 	t.ctx.Release()
 	t.ctx = nil
+	t.retire()
 	// The OS thread stays locked: it is discarded when the goroutine ends,
 	// which also drops any ptrace relationship it had.
 }
