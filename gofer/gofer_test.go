@@ -435,6 +435,7 @@ func FuzzDecodeRequest(f *testing.F) {
 		{Type: TMknod, FID: 1, Name: "null", Mode: unix.S_IFCHR | 0o666, Rdev: unix.Mkdev(1, 3)},
 		{Type: TTmpfile, FID: 1, Flags: unix.O_EXCL, Mode: 0o600, UID: 1000, GID: 1000},
 		{Type: TStatAt, FID: 2, Name: "f"},
+		{Type: TWalkNames, FID: 3, Names: []string{"a", "bb", "c"}},
 	}
 	for i := range seeds {
 		var e Encoder

@@ -95,7 +95,21 @@ const (
 	// a fid: revalidation of a cached name (shared file access) costs
 	// one stat on the host and nothing to clunk.
 	TStatAt uint16 = 0x41
+	// TWalkNames looks up several names of one directory (siblings, not
+	// a path) in one round trip: the client sends names of a listing it
+	// is about to look up, and gets a fid and attributes for each, or
+	// its errno. Its number is fixed apart from the iota list so that
+	// types added there do not move it.
+	TWalkNames uint16 = 0x100
+	// TGetdentsWalk is Tgetdents that also looks up every entry it
+	// returns (but "." and ".."), as TWalkNames would, in the same
+	// reply: for a client that will look the entries up (find, ls -l).
+	TGetdentsWalk uint16 = 0x101
 )
+
+// MaxWalkNames is the largest number of names in one TWalkNames (its
+// reply, a fid and attributes per name, must fit in MaxMessage).
+const MaxWalkNames = 256
 
 // ErrMalformed is returned for any message that does not decode.
 var ErrMalformed = errors.New("gofer: malformed message")
@@ -328,12 +342,12 @@ func validName(name string) bool {
 type Request struct {
 	Tag   uint32
 	Type  uint16
-	FID   uint64 // node the request is about (the directory for name ops)
-	FID2  uint64 // second node: Tlink target, Trename new directory
-	Names []string
-	Name  string // Tcreate…Tunlink, Trename old name, xattr name
-	Name2 string // Trename new name, Tsymlink target
-	Flags uint32 // Topen/Tcreate open flags, Tunlink AT_REMOVEDIR, Trename RENAME_*, Tsetxattr flags, Tversion version, Tconnect/Tbind socket type
+	FID   uint64   // node the request is about (the directory for name ops)
+	FID2  uint64   // second node: Tlink target, Trename new directory
+	Names []string // Twalk path components; Twalknames names of one directory
+	Name  string   // Tcreate…Tunlink, Trename old name, xattr name
+	Name2 string   // Trename new name, Tsymlink target
+	Flags uint32   // Topen/Tcreate open flags, Tunlink AT_REMOVEDIR, Trename RENAME_*, Tsetxattr flags, Tversion version, Tconnect/Tbind socket type
 	Mode  uint32
 	UID   uint32
 	GID   uint32
@@ -375,7 +389,7 @@ func EncodeRequest(e *Encoder, r *Request) error {
 	case TOpen:
 		e.U64(r.FID)
 		e.U32(r.Flags)
-	case TGetdents:
+	case TGetdents, TGetdentsWalk:
 		e.U64(r.FID)
 		e.U64(r.Off)
 		e.U32(r.Count)
@@ -439,6 +453,15 @@ func EncodeRequest(e *Encoder, r *Request) error {
 		e.U32(r.Mode)
 		e.U32(r.UID)
 		e.U32(r.GID)
+	case TWalkNames:
+		if len(r.Names) > MaxWalkNames {
+			return unix.EINVAL
+		}
+		e.U64(r.FID)
+		e.U16(uint16(len(r.Names)))
+		for _, n := range r.Names {
+			e.Str(n)
+		}
 	default:
 		return unix.EINVAL
 	}
@@ -480,7 +503,7 @@ func DecodeRequest(pkt []byte, r *Request) error {
 	case TOpen:
 		r.FID = d.U64()
 		r.Flags = d.U32()
-	case TGetdents:
+	case TGetdents, TGetdentsWalk:
 		r.FID = d.U64()
 		r.Off = d.U64()
 		r.Count = d.U32()
@@ -544,6 +567,15 @@ func DecodeRequest(pkt []byte, r *Request) error {
 		r.Mode = d.U32()
 		r.UID = d.U32()
 		r.GID = d.U32()
+	case TWalkNames:
+		r.FID = d.U64()
+		n := int(d.U16())
+		if n > MaxWalkNames {
+			return ErrMalformed
+		}
+		for i := 0; i < n && !d.bad; i++ {
+			r.Names = append(r.Names, name())
+		}
 	default:
 		return ErrMalformed
 	}

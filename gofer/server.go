@@ -247,6 +247,8 @@ func (s *Server) dispatch(r *Request, e *Encoder) (int, error) {
 		return -1, nil
 	case TWalk:
 		return -1, s.walk(n, r.Names, e)
+	case TWalkNames:
+		return -1, s.walkNames(n, r.Names, e)
 	case TStat:
 		a, err := s.stat(n)
 		if err != nil {
@@ -273,6 +275,8 @@ func (s *Server) dispatch(r *Request, e *Encoder) (int, error) {
 		return -1, nil
 	case TGetdents:
 		return -1, s.getdents(n, r, e)
+	case TGetdentsWalk:
+		return -1, s.getdentsWalk(n, r, e)
 	case TStatFS:
 		var st unix.Statfs_t
 		d := n
@@ -320,6 +324,26 @@ func (s *Server) walk(n *node, names []string, e *Encoder) error {
 	}
 	e.B[countAt], e.B[countAt+1] = byte(k), byte(k>>8)
 	e.U32(uint32(werr))
+	return nil
+}
+
+// walkNames looks up each of names in directory n, replying with their
+// count and, for each, its errno and (if 0) a fid and its attributes.
+func (s *Server) walkNames(n *node, names []string, e *Encoder) error {
+	if !n.isDir() {
+		return unix.ENOTDIR
+	}
+	e.U16(uint16(len(names)))
+	for _, name := range names {
+		c, a, err := s.child(n, name)
+		if err != nil {
+			e.U32(uint32(toErrno(err)))
+			continue
+		}
+		e.U32(0)
+		e.U64(s.newFID(c))
+		e.Attr(&a)
+	}
 	return nil
 }
 
@@ -505,6 +529,103 @@ func (s *Server) getdents(n *node, r *Request, e *Encoder) error {
 		e.U8(1)
 	} else {
 		e.U8(0)
+	}
+	return nil
+}
+
+// walkReplyEntry bounds what one entry adds to a TGetdentsWalk reply past
+// its record: errno, fid and attributes.
+const walkReplyEntry = 4 + 8 + 128
+
+// getdentsWalk is getdents that also walks each entry returned: it
+// replies with the records, the end-of-directory flag, then for each
+// entry but "." and ".." (in order) its errno and, if 0, a fid and its
+// attributes. It returns fewer records than would fit a plain getdents,
+// so that the lookups fit the message too.
+func (s *Server) getdentsWalk(n *node, r *Request, e *Encoder) error {
+	if !n.isDir() {
+		return unix.ENOTDIR
+	}
+	fd, err := openBeneath(n.fd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	if r.Off != 0 {
+		if _, err := unix.Seek(fd, int64(r.Off), unix.SEEK_SET); err != nil {
+			return err
+		}
+	}
+	budget := min(int(r.Count), MaxMessage-HeaderSize-64)
+	if budget < 1024 {
+		return unix.EINVAL
+	}
+	// Records are taken whole, in order, while they and their lookups
+	// fit the budget; the rest are read again by the next request.
+	var recs []byte
+	var names []string
+	buf := make([]byte, 8192)
+	used, eof := 0, false
+fill:
+	for {
+		k, err := unix.Getdents(fd, buf)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			if len(recs) > 0 {
+				break
+			}
+			return err
+		}
+		if k == 0 {
+			eof = true
+			break
+		}
+		for b := buf[:k]; len(b) >= 19; {
+			reclen := int(b[16]) | int(b[17])<<8
+			if reclen < 19 || reclen > len(b) {
+				return unix.EIO
+			}
+			name := b[19:reclen]
+			for i, c := range name {
+				if c == 0 {
+					name = name[:i]
+					break
+				}
+			}
+			cost := reclen
+			dot := string(name) == "." || string(name) == ".."
+			if !dot {
+				cost += walkReplyEntry
+			}
+			if used+cost > budget {
+				break fill
+			}
+			used += cost
+			recs = append(recs, b[:reclen]...)
+			if !dot {
+				names = append(names, string(name))
+			}
+			b = b[reclen:]
+		}
+	}
+	e.Bytes(recs)
+	if eof {
+		e.U8(1)
+	} else {
+		e.U8(0)
+	}
+	e.U16(uint16(len(names)))
+	for _, name := range names {
+		c, a, err := s.child(n, name)
+		if err != nil {
+			e.U32(uint32(toErrno(err)))
+			continue
+		}
+		e.U32(0)
+		e.U64(s.newFID(c))
+		e.Attr(&a)
 	}
 	return nil
 }

@@ -1,4 +1,4 @@
-/* fs_stat: stat(2) of a file on the (gofer-served) root. */
+/* fs_stat: stat(2) of a file on the (gofer-served) root; its size is checked. */
 #include "fsbench.h"
 
 #include <sys/stat.h>
@@ -9,7 +9,7 @@ static void op(long n)
 {
 	struct stat st;
 	for (long i = 0; i < n; i++) {
-		if (stat(path, &st) != 0) {
+		if (stat(path, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size != 6) {
 			perror("stat");
 			exit(1);
 		}

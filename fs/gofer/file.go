@@ -340,6 +340,18 @@ func (i *inode) pageCache() (*pageCache, error) {
 type dirFile struct {
 	vfs.DirectoryFileDefaultImpl
 	inode *inode
+	// keptOff, keptRecs and keptEOF are what the last gofer reply held
+	// past what the caller took: the records from host offset keptOff
+	// (maybe none), and whether the directory ends after them; they are
+	// good while the directory's prefetch is keptPre (prefetch.go).
+	// They are protected by inode.st.mu.
+	keptOff  int64
+	keptRecs []byte
+	keptEOF  bool
+	keptPre  *prefetch
+	// walking says that the current listing looks its entries up as it
+	// goes (TGetdentsWalk); it is protected by inode.st.mu.
+	walking bool
 }
 
 func (f *dirFile) Release(vfs.Context) {}
@@ -349,40 +361,79 @@ func (f *dirFile) Stat(ctx vfs.Context) (vfs.Stat, error) { return f.inode.Stat(
 // getdentsBuf is the size of one getdents request's reply.
 const getdentsBuf = gproto.MaxMessage - 1024
 
-// Getdents implements vfs.FileDescriptionImpl.Getdents.
+// Getdents implements vfs.FileDescriptionImpl.Getdents. One gofer request
+// fetches up to getdentsBuf bytes of records; in exclusive mode what the
+// caller's buffer could not take is kept for its next call (as is the
+// end of the directory), until the directory's names change.
 func (f *dirFile) Getdents(ctx vfs.Context, off int64, cb func(*vfs.Dirent) bool) error {
-	for {
-		more := false
-		err := f.inode.fs.c.Getdents(f.inode.fid.Load(), off, getdentsBuf, func(b []byte, eof bool) error {
-			if len(b) == 0 {
-				return nil
-			}
-			for len(b) >= 19 {
-				reclen := int(le16(b[16:]))
-				if reclen < 19 || reclen > len(b) {
-					return unix.EIO
-				}
-				name := b[19:reclen]
-				for k, c := range name {
-					if c == 0 {
-						name = name[:k]
-						break
-					}
-				}
-				d := vfs.Dirent{Name: string(name), Ino: le64(b[0:]), NextOff: int64(le64(b[8:])), Type: b[18]}
-				if !cb(&d) {
-					return nil
-				}
-				off = d.NextOff
-				b = b[reclen:]
-			}
-			more = !eof
+	st, fs := f.inode.st, f.inode.fs
+	if off == 0 {
+		st.beginListing(fs)
+	} else if rest, eof, ok := f.kept(off); ok {
+		if len(rest) == 0 && eof {
 			return nil
-		})
+		}
+		more, err := f.emit(rest, eof, &off, cb)
 		if err != nil || !more {
-			return f.inode.fs.check(ctx, err)
+			return err
 		}
 	}
+	walk := f.walkListing(off)
+	for {
+		more := false
+		var err error
+		if walk {
+			err = fs.c.GetdentsWalk(f.inode.fid.Load(), off, getdentsBuf, func(b []byte, eof bool, res []gproto.NameResult) error {
+				if err := st.readyListed(fs, b, res); err != nil {
+					return err
+				}
+				var err error
+				more, err = f.emit(b, eof, &off, cb)
+				return err
+			})
+		} else {
+			err = fs.c.Getdents(f.inode.fid.Load(), off, getdentsBuf, func(b []byte, eof bool) error {
+				var err error
+				more, err = f.emit(b, eof, &off, cb)
+				return err
+			})
+		}
+		if err != nil || !more {
+			return fs.check(ctx, err)
+		}
+	}
+}
+
+// emit passes the records in b to cb, advancing *off past each one cb
+// takes; it reports whether the caller should fetch more. Records cb does
+// not take are kept for the next call (exclusive mode).
+func (f *dirFile) emit(b []byte, eof bool, off *int64, cb func(*vfs.Dirent) bool) (more bool, err error) {
+	st, fs := f.inode.st, f.inode.fs
+	for len(b) >= 19 {
+		reclen := int(le16(b[16:]))
+		if reclen < 19 || reclen > len(b) {
+			return false, unix.EIO
+		}
+		name := b[19:reclen]
+		for k, c := range name {
+			if c == 0 {
+				name = name[:k]
+				break
+			}
+		}
+		d := vfs.Dirent{Name: string(name), Ino: le64(b[0:]), NextOff: int64(le64(b[8:])), Type: b[18]}
+		if !cb(&d) {
+			f.keep(*off, b, eof)
+			return false, nil
+		}
+		st.noteListed(fs, d.Name)
+		*off = d.NextOff
+		b = b[reclen:]
+	}
+	if eof {
+		f.keep(*off, nil, true)
+	}
+	return !eof, nil
 }
 
 func le16(b []byte) uint16 { return uint16(b[0]) | uint16(b[1])<<8 }

@@ -39,7 +39,8 @@
 //     write, nlink after link and unlink, a parent's times after a name
 //     changes, refreshed from the host descriptor or the gofer when marked
 //     stale); directories remember a bounded set of names found absent,
-//     and those the sandbox made know all their names. Stat, readlink
+//     and those the sandbox made know all their names; a listing lets the
+//     lookups of its entries share round trips (prefetch.go). Stat, readlink
 //     (after the first), read, write and page faults cost no gofer round
 //     trip, nor does an open of a regular file whose host descriptor of
 //     that kind (read-only, read-write) is still kept: files keep theirs
@@ -174,6 +175,8 @@ type Filesystem struct {
 	fifos map[fileKey]struct{}
 
 	deathLogged atomic.Bool
+	// pf is the state of listing prefetches (prefetch.go).
+	pf fsPrefetch
 }
 
 type fileKey struct{ dev, ino uint64 }
@@ -351,6 +354,8 @@ type fileState struct {
 	rwReadable bool
 	// cache is the page cache, made on the first page fault.
 	cache *pageCache
+	// pre is what a directory's listing prefetched (prefetch.go).
+	pre *prefetch
 	// opens counts the open descriptions of a regular file, wopens
 	// those open for writing.
 	opens, wopens int
@@ -408,6 +413,7 @@ func (fs *Filesystem) putState(st *fileState) {
 	if !last {
 		return
 	}
+	st.dropPrefetch(fs)
 	st.wmu.Lock()
 	defer st.wmu.Unlock()
 	st.mu.Lock()
@@ -565,6 +571,7 @@ func (i *inode) markStale() {
 	i.st.mu.Lock()
 	i.st.stale = true
 	i.st.mu.Unlock()
+	i.st.dropPrefetch(i.fs)
 }
 
 // Lookup implements vfs.Inode.Lookup: one gofer walk, unless name is
@@ -587,6 +594,9 @@ func (i *inode) Lookup(ctx vfs.Context, name string) (vfs.Inode, error) {
 		if gone {
 			return nil, unix.ENOENT
 		}
+	}
+	if c, ok := i.lookupPrefetched(name); ok {
+		return c, nil
 	}
 	fid, a, err := i.fs.c.Walk1(i.fid.Load(), name)
 	if err == unix.ENOENT && !i.fs.shared() {

@@ -7,6 +7,7 @@ import (
 	"github.com/rampart-sandbox/rampart/fs/vfs"
 	"github.com/rampart-sandbox/rampart/sentry/arch"
 	"github.com/rampart-sandbox/rampart/sentry/kernel"
+	"github.com/rampart-sandbox/rampart/sentry/memfile"
 )
 
 const (
@@ -49,6 +50,11 @@ func (s *ioState) write(t *kernel.Task, src []byte) (int, error) {
 // the staging limit is one file read (so a stream gives one result);
 // larger ones loop until a short read.
 func readIovecs(t *kernel.Task, s *ioState, iovs []abi.Iovec, total uint64) (uintptr, error) {
+	if total <= maxStage && len(iovs) == 1 && s.f.Seekable() {
+		if n, err, ok := readPinned(t, s, iovs[0].Base, total); ok {
+			return n, err
+		}
+	}
 	// Data taken from a stream cannot be put back, so a destination that
 	// is not writable must fail before the file is read, as Linux's
 	// copy_to_user failing leaves the data in a pipe.
@@ -96,6 +102,33 @@ func readIovecs(t *kernel.Task, s *ioState, iovs []abi.Iovec, total uint64) (uin
 		}
 	}
 	return uintptr(done), nil
+}
+
+// readPinned reads a seekable file straight into application memory at
+// addr (mm.PinForWrite), with no staging buffer: a gofer file's host
+// pread fills the destination pages itself. ok is false, with nothing
+// read, if the destination cannot be pinned (readIovecs then stages, and
+// reports EFAULT where Linux does).
+func readPinned(t *kernel.Task, s *ioState, addr, total uint64) (uintptr, error, bool) {
+	var small [8]memfile.Range
+	m := t.MemoryManager()
+	frs, ok := m.PinForWrite(addr, total, small[:0])
+	if !ok {
+		return 0, nil, false
+	}
+	var done uint64
+	var err error
+	for _, fr := range frs {
+		b := m.Slice(fr)
+		n, rerr := s.read(t, b)
+		done += uint64(n)
+		if err = rerr; err != nil || n < len(b) {
+			break
+		}
+	}
+	m.Unpin(frs)
+	n, err := partial(done, err)
+	return n, err, true
 }
 
 // scatter copies buf out to iovs.

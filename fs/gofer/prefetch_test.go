@@ -1,0 +1,222 @@
+package gofer_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/rampart-sandbox/rampart/fs/gofer"
+	"github.com/rampart-sandbox/rampart/fs/vfs"
+)
+
+// list lists directory p to its end through one description.
+func list(t *testing.T, v *vfs.VirtualFilesystem, root vfs.VirtualDentry, p string) []string {
+	t.Helper()
+	f := mustOpen(t, v, root, p, unix.O_RDONLY|unix.O_DIRECTORY)
+	defer f.DecRef(rootCtx)
+	var names []string
+	for {
+		k := 0
+		if err := f.Getdents(rootCtx, func(d *vfs.Dirent) bool {
+			k++
+			names = append(names, d.Name)
+			return true
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if k == 0 {
+			return names
+		}
+	}
+}
+
+// TestListThenStat: after a listing, every entry's lookup (served from the
+// batch walk) gives its own attributes, in both modes, including for
+// directories larger than one batch and names of every length.
+func TestListThenStat(t *testing.T) {
+	for _, mode := range []gofer.FileAccess{gofer.Exclusive, gofer.Shared} {
+		v, root, dir, _ := setupRW(t, gofer.Options{FileAccess: mode})
+		const n = 700
+		for i := 0; i < n; i++ {
+			name := fmt.Sprintf("e%d-%s", i, strings.Repeat("n", i%240))
+			if err := os.WriteFile(filepath.Join(dir, "d", name), make([]byte, i), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		os.Mkdir(filepath.Join(dir, "d", "sub"), 0o700)
+		os.Symlink("e1-n", filepath.Join(dir, "d", "link"))
+		names := list(t, v, root, "/d")
+		if len(names) != n+4 {
+			t.Fatalf("listed %d names", len(names))
+		}
+		for _, name := range names {
+			if name == "." || name == ".." {
+				continue
+			}
+			var want unix.Stat_t
+			if err := unix.Lstat(filepath.Join(dir, "d", name), &want); err != nil {
+				t.Fatal(err)
+			}
+			st, _, err := v.StatAt(rootCtx, &vfs.PathOperation{Root: root, Start: root, Path: "/d/" + name})
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			if int64(st.Size) != want.Size || st.Mode != want.Mode || st.Ino != want.Ino {
+				t.Fatalf("mode %v: %s: size %d mode %o ino %d, host %d %o %d", mode, name, st.Size, st.Mode, st.Ino, want.Size, want.Mode, want.Ino)
+			}
+		}
+	}
+}
+
+// TestListedNamesChange: what a listing prefetched never outlives a change
+// of the directory's names by the sandbox, nor hides a change of a file
+// through another of its names.
+func TestListedNamesChange(t *testing.T) {
+	v, root, dir, _ := setupRW(t, gofer.Options{})
+	ctx := rootCtx
+	p := func(s string) *vfs.PathOperation { return &vfs.PathOperation{Root: root, Start: root, Path: s} }
+	for _, name := range []string{"a", "b", "c", "x"} {
+		os.WriteFile(filepath.Join(dir, "d", name), []byte(name), 0o644)
+	}
+	// A hard link of x outside the directory, held open.
+	if err := os.Link(filepath.Join(dir, "d", "x"), filepath.Join(dir, "xl")); err != nil {
+		t.Fatal(err)
+	}
+	w := mustOpen(t, v, root, "/xl", unix.O_WRONLY)
+	defer w.DecRef(ctx)
+
+	list(t, v, root, "/d")
+	// The lookup of a walks b, c and x too.
+	if st := stat(t, v, root, "/d/a"); st.Size != 1 {
+		t.Fatalf("a: size %d", st.Size)
+	}
+	// x grows through its other name: its prefetched size is stale.
+	if _, err := w.PWrite(ctx, []byte("longer"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if st := stat(t, v, root, "/d/x"); st.Size != 6 {
+		t.Errorf("x after a write through its other name: size %d", st.Size)
+	}
+	// b is replaced by a new file (no dentry for it yet).
+	os.Remove(filepath.Join(dir, "other"))
+	f := mustOpen(t, v, root, "/other", unix.O_WRONLY|unix.O_CREAT)
+	f.PWrite(ctx, []byte("a longer file"), 0)
+	f.DecRef(ctx)
+	if err := v.RenameAt(ctx, p("/other"), p("/d/b"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if st := stat(t, v, root, "/d/b"); st.Size != 13 {
+		t.Errorf("b after a rename over it: size %d", st.Size)
+	}
+	// c, listed and prefetched, is removed and made again.
+	list(t, v, root, "/d")
+	stat(t, v, root, "/d/a")
+	if err := v.UnlinkAt(ctx, p("/d/c")); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := v.StatAt(ctx, p("/d/c")); err != unix.ENOENT {
+		t.Errorf("c after unlink: %v", err)
+	}
+	f = mustOpen(t, v, root, "/d/c", unix.O_WRONLY|unix.O_CREAT)
+	f.PWrite(ctx, []byte("cc"), 0)
+	f.DecRef(ctx)
+	if st := stat(t, v, root, "/d/c"); st.Size != 2 {
+		t.Errorf("c made again: size %d", st.Size)
+	}
+	// A listing that reached its end sees names made after it.
+	names := list(t, v, root, "/d")
+	if err := v.MkdirAt(ctx, p("/d/new"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if got := list(t, v, root, "/d"); len(got) != len(names)+1 {
+		t.Errorf("listing after mkdir: %d names, before %d", len(got), len(names))
+	}
+}
+
+// TestListedNameRemoved: a name the dentry cache already holds is walked
+// again by a batch; removed through its dentry, it must not come back
+// from that batch.
+func TestListedNameRemoved(t *testing.T) {
+	v, root, dir, _ := setupRW(t, gofer.Options{})
+	p := func(s string) *vfs.PathOperation { return &vfs.PathOperation{Root: root, Start: root, Path: s} }
+	for _, name := range []string{"a", "b"} {
+		os.WriteFile(filepath.Join(dir, "d", name), []byte(name), 0o644)
+	}
+	stat(t, v, root, "/d/a")
+	list(t, v, root, "/d")
+	stat(t, v, root, "/d/b") // walks a too
+	if err := v.UnlinkAt(rootCtx, p("/d/a")); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := v.StatAt(rootCtx, p("/d/a")); err != unix.ENOENT {
+		t.Errorf("a after unlink: %v", err)
+	}
+}
+
+// TestSharedListSeesHost: in shared mode nothing from a listing is kept: a
+// file the host changes after the listing shows its new attributes.
+func TestSharedListSeesHost(t *testing.T) {
+	v, root, dir, _ := setupRW(t, gofer.Options{FileAccess: gofer.Shared})
+	for _, name := range []string{"a", "b"} {
+		os.WriteFile(filepath.Join(dir, "d", name), []byte(name), 0o644)
+	}
+	list(t, v, root, "/d")
+	stat(t, v, root, "/d/a")
+	os.WriteFile(filepath.Join(dir, "d", "b"), []byte("bigger"), 0o644)
+	if st := stat(t, v, root, "/d/b"); st.Size != 6 {
+		t.Errorf("b after a host write: size %d", st.Size)
+	}
+	os.Remove(filepath.Join(dir, "d", "a"))
+	os.WriteFile(filepath.Join(dir, "d", "new"), nil, 0o644)
+	if got := list(t, v, root, "/d"); len(got) != 4 {
+		t.Errorf("listing after host changes: %v", got)
+	}
+}
+
+// TestPrefetchBounded: what listings note and walk ahead is bounded and
+// given back: a listing that is not followed by lookups keeps only names,
+// a lookup walks one batch, a listing followed by lookups walks as it
+// goes, and the directory's names changing gives everything back.
+func TestPrefetchBounded(t *testing.T) {
+	v, root, dir, _ := setupRW(t, gofer.Options{})
+	for i := 0; i < 1500; i++ {
+		os.WriteFile(filepath.Join(dir, "d", fmt.Sprintf("f%04d", i)), nil, 0o644)
+	}
+	gfs := root.Mount().Filesystem().(*gofer.Filesystem)
+	list(t, v, root, "/d")
+	if l, r := gofer.PrefetchCounts(gfs); l != 1500 || r != 0 {
+		t.Fatalf("after a listing: %d listed, %d ready", l, r)
+	}
+	list(t, v, root, "/d")
+	if l, r := gofer.PrefetchCounts(gfs); l != 1500 || r != 0 {
+		t.Fatalf("after a second listing: %d listed, %d ready", l, r)
+	}
+	stat(t, v, root, "/d/f0000")
+	if l, r := gofer.PrefetchCounts(gfs); l != 1500-256 || r != 255 {
+		t.Fatalf("after one lookup: %d listed, %d ready", l, r)
+	}
+	// Now listings walk as they go: at most maxReady (512) kept.
+	list(t, v, root, "/d")
+	if l, r := gofer.PrefetchCounts(gfs); r > 512 || r < 255 || l+r < 1499 {
+		t.Fatalf("after a walking listing: %d listed, %d ready", l, r)
+	}
+	for i := 1; i < 1500; i++ {
+		if st := stat(t, v, root, fmt.Sprintf("/d/f%04d", i)); st.Size != 0 {
+			t.Fatal("size")
+		}
+	}
+	if l, r := gofer.PrefetchCounts(gfs); l != 0 || r != 0 {
+		t.Fatalf("after every lookup: %d listed, %d ready", l, r)
+	}
+	list(t, v, root, "/d")
+	if err := v.MkdirAt(rootCtx, &vfs.PathOperation{Root: root, Start: root, Path: "/d/new"}, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if l, r := gofer.PrefetchCounts(gfs); l != 0 || r != 0 {
+		t.Fatalf("after a change of the directory: %d listed, %d ready", l, r)
+	}
+}
