@@ -2,20 +2,89 @@
 
 package systrap
 
-import "golang.org/x/sys/unix"
+import (
+	"runtime"
+	"sync"
+	"time"
 
-// A wake-up of a thread on another CPU costs an inter-processor interrupt,
-// several microseconds in a VM, while a wake-up on the waker's own CPU,
-// which then sleeps, is a plain context switch. Unless the platform spins
-// (Options.Spin), each application thread is bound to the CPU its sentry
-// thread last ran on.
+	"golang.org/x/sys/unix"
+)
+
+// A hand-off between a task's sentry thread and its stub thread either
+// sleeps on a futex (a wake-up costs the waker a futex syscall and the
+// sleeper a trip through the scheduler, several microseconds in a VM) or
+// spins, which answers in a fraction of a microsecond but needs both
+// threads on CPUs of their own. The platform spins only while that pays:
+// see spinPolicy (wait.go) for the per-thread bounds, and spinners for the
+// sentry-wide cap on spinning threads.
+//
+// While a thread does not spin, it is bound to the CPU its sentry thread
+// last ran on: a wake-up on the waker's own CPU, which then sleeps, is a
+// plain context switch, while one on another CPU costs an inter-processor
+// interrupt. A thread that spins is unbound, or the two would share a CPU.
 
 // rdtscpCPU is implemented in stub_amd64.s. Every x86-64 CPU with FSGSBASE
 // has RDTSCP.
 func rdtscpCPU() uint32
 
+// rdtsc and spinWhile are implemented in cpu_amd64.s.
+func rdtsc() int64
+func spinWhile(w *uint32, v uint32, deadline int64) bool
+
 // noCPU marks a thread not bound yet.
 const noCPU = ^uint32(0)
+
+// tscPerUS is the time-stamp counter's rate in ticks per microsecond,
+// measured once (the spin bounds are in ticks; the stub has no other
+// clock). Linux requires an invariant TSC for its own clock on the hosts
+// systrap runs on (FSGSBASE CPUs).
+var (
+	tscOnce  sync.Once
+	tscPerUS int64
+)
+
+// calibrateTSC measures tscPerUS against CLOCK_MONOTONIC over 2 ms.
+func calibrateTSC() int64 {
+	tscOnce.Do(func() {
+		t0, n0 := rdtsc(), time.Now()
+		for time.Since(n0) < 2*time.Millisecond {
+		}
+		t1, d := rdtsc(), time.Since(n0)
+		tscPerUS = max((t1-t0)*int64(time.Microsecond)/int64(d), 1)
+	})
+	return tscPerUS
+}
+
+// spinCPUs is how many CPUs the sentry may use: GOMAXPROCS, or fewer if
+// its affinity mask allows fewer.
+func spinCPUs() int {
+	n := runtime.GOMAXPROCS(0)
+	var set unix.CPUSet
+	if unix.SchedGetaffinity(0, &set) == nil {
+		n = min(n, set.Count())
+	}
+	return n
+}
+
+// acquireSpin reserves one of the platform's spinning slots. A spinning
+// thread needs a CPU of its own while the other side of its hand-off needs
+// another, so at most half the CPUs spin.
+func (p *Platform) acquireSpin() bool {
+	for {
+		n := p.spinners.Load()
+		if n >= p.maxSpinners {
+			return false
+		}
+		if p.spinners.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
+}
+
+func (p *Platform) releaseSpin() { p.spinners.Add(-1) }
+
+// mayGrantSpin reports whether a free spinning slot is left now.
+func (p *Platform) mayGrantSpin() bool { return p.spinners.Load() < p.maxSpinners }
 
 // bind binds t to the calling thread's CPU if it is not there already.
 func (t *thread) bind() {
@@ -27,4 +96,13 @@ func (t *thread) bind() {
 	var set unix.CPUSet
 	set.Set(int(cpu))
 	unix.SchedSetaffinity(int(t.tid), &set)
+}
+
+// unbind lets t run on any of the sentry's CPUs again.
+func (t *thread) unbind() {
+	if t.cpu == noCPU {
+		return
+	}
+	t.cpu = noCPU
+	unix.SchedSetaffinity(int(t.tid), &t.as.p.cpus)
 }

@@ -10,7 +10,7 @@ func TestPlatformFlag(t *testing.T) {
 		arg string
 		ok  bool
 	}{
-		{"", true}, // the default, ptrace
+		{"", true}, // the default, systrap
 		{"--platform=ptrace", true},
 		{"--platform=systrap", true},
 		{"--platform=kvm", false},

@@ -30,7 +30,7 @@
 #define T_INFO		24
 #define T_FSBASE	32
 #define T_GSBASE	40
-#define T_SPIN		48
+#define T_SPIN		48	/* the spin budget in TSC ticks */
 #define T_ALTSTACK	64	/* stack_t scratch for sigaltstack */
 
 #define ST_EVENT	1
@@ -103,13 +103,25 @@ handler:
 	.globl handler_wake
 handler_wake:
 	syscall
+	/* Spin until the sentry answers or the time-stamp counter passes
+	 * now + T_SPIN (ticks; the sentry sets it per hand-off, 0: sleep at
+	 * once), then sleep. */
 1:	mov	T_SPIN(%rbx), %r12d
+	test	%r12d, %r12d
+	jz	7f
+	rdtsc
+	shl	$32, %rdx
+	or	%rdx, %rax
+	lea	(%rax,%r12), %r13
 2:	cmpl	$ST_EVENT, T_STATE(%rbx)
 	jne	5f
 	pause
-	dec	%r12d
-	jg	2b
-	mov	$1, %eax
+	rdtsc
+	shl	$32, %rdx
+	or	%rdx, %rax
+	cmp	%r13, %rax
+	jb	2b
+7:	mov	$1, %eax
 	xchg	%eax, T_STUB_SLEEP(%rbx)
 3:	cmpl	$ST_EVENT, T_STATE(%rbx)
 	jne	4f

@@ -1,0 +1,109 @@
+//go:build linux && amd64
+
+package systrap
+
+import "testing"
+
+// us is a microsecond in the ticks of policyPlatform.
+const us = 1000
+
+// policyPlatform is a platform with only the spin bounds set.
+func policyPlatform() *Platform {
+	return &Platform{spinCap: spinCapUS * us, spinSlack: spinSlackUS * us, maxSpinners: 1}
+}
+
+func TestSpinPolicyIdle(t *testing.T) {
+	p := policyPlatform()
+	var s spinPolicy
+	// Answers that take longer than the cap: never spin.
+	for i := 0; i < 20; i++ {
+		s.record(p, 1000*us, s.budget(p), false)
+	}
+	if b := s.budget(p); b != 0 {
+		t.Errorf("budget after slow answers = %d, want 0", b)
+	}
+}
+
+func TestSpinPolicyFast(t *testing.T) {
+	p := policyPlatform()
+	var s spinPolicy
+	// Answers within 3 µs (seen through sleeping waits at first): spin a
+	// bit more than that, never more than the cap.
+	for i := 0; i < 20; i++ {
+		b := s.budget(p)
+		s.record(p, 3*us, b, b >= 3*us)
+	}
+	b := s.budget(p)
+	if b < 3*us || b > 10*us {
+		t.Errorf("budget after 3 µs answers = %d, want in [%d, %d]", b, 3*us, 10*us)
+	}
+	// One slow answer does not stop spinning for long.
+	s.record(p, 1000*us, b, false)
+	spins := 0
+	for i := 0; i < 40; i++ {
+		b := s.budget(p)
+		if b > 0 {
+			spins++
+		}
+		s.record(p, 3*us, b, b >= 3*us)
+	}
+	if spins < 30 {
+		t.Errorf("spun %d of 40 waits after one slow answer", spins)
+	}
+}
+
+func TestSpinPolicyBackoff(t *testing.T) {
+	p := policyPlatform()
+	s := spinPolicy{avg: 2 * us}
+	// Spins that keep failing (the other side is not running) while the
+	// answers still come fast once the waiter sleeps: back off
+	// exponentially, up to maxBackoff waits without spinning.
+	spins := 0
+	const waits = 4000
+	for i := 0; i < waits; i++ {
+		b := s.budget(p)
+		if b > 0 {
+			spins++
+		}
+		s.record(p, 2*us, b, false)
+	}
+	// 1, 2, 4, … 256 waits without spinning after each failure.
+	if spins > 9+waits/maxBackoff+1 {
+		t.Errorf("spun %d times in %d waits whose spins all failed", spins, waits)
+	}
+	if s.backoff != maxBackoff {
+		t.Errorf("backoff = %d, want %d", s.backoff, maxBackoff)
+	}
+	// A success ends the back-off.
+	for s.budget(p) == 0 {
+	}
+	s.record(p, 2*us, 5*us, true)
+	if b := s.budget(p); b == 0 {
+		t.Errorf("no spinning after a successful spin")
+	}
+}
+
+func TestSpinSlots(t *testing.T) {
+	p := policyPlatform()
+	if !p.acquireSpin() {
+		t.Fatal("first slot refused")
+	}
+	if p.acquireSpin() || p.mayGrantSpin() {
+		t.Error("a second spinner on a 2-CPU budget")
+	}
+	p.releaseSpin()
+	if !p.mayGrantSpin() {
+		t.Error("slot not released")
+	}
+	// Fixed settings override the policy.
+	var s spinPolicy
+	s.record(p, 1000*us, 0, false)
+	p.fixedSpin = -1
+	if b := s.budget(p); b != 0 {
+		t.Errorf("never-spin budget = %d", b)
+	}
+	p.fixedSpin = 7
+	if b := s.budget(p); b != 7 {
+		t.Errorf("fixed budget = %d, want 7", b)
+	}
+}
