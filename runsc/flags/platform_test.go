@@ -28,6 +28,9 @@ func TestPlatformFlag(t *testing.T) {
 		if err := g.Validate(); (err == nil) != tc.ok {
 			t.Errorf("%q: Validate() = %v, want ok %v", tc.arg, err, tc.ok)
 		}
+		if tc.arg == "" && g.Platform != "systrap" {
+			t.Errorf("default platform %q, want systrap", g.Platform)
+		}
 		if tc.ok && g.Args()[0] != "--platform="+g.Platform {
 			t.Errorf("%q: Args()[0] = %q", tc.arg, g.Args()[0])
 		}
