@@ -25,17 +25,24 @@ const (
 	// maxBackoff bounds how many waits a thread sleeps without spinning
 	// after its spins keep failing.
 	maxBackoff = 256
+	// hitsOne is a success rate of 1 in spinPolicy.hits; a success ends a
+	// back-off only while the rate is at least minHits.
+	hitsOne = 256
+	minHits = hitsOne * 3 / 4
 )
 
 // spinPolicy adapts how long one side of one kind of hand-off spins. It
 // tracks the time the other side usually takes to answer (an average of
 // recent waits, including those that slept) and spins a little more than
-// that, never more than spinCap; a spin that fails (the answer came only
+// that, never more than spinCap. A spin that fails (the answer came only
 // after the waiter had to sleep) makes the waiter sleep at once for the
-// next 1, 2, 4, … maxBackoff waits, and a success ends the back-off. So an
-// idle task (answers that take seconds) never spins, a task whose other
-// side runs on a busy CPU soon stops, and a syscall-bound task on a host
-// with idle CPUs spins on every hand-off.
+// next 1, 2, 4, … maxBackoff waits; a success ends the back-off if at
+// least 3 in 4 recent spins succeeded. So an idle task (answers that take
+// seconds) never spins, a task whose other side runs on a busy CPU soon
+// spins only once in maxBackoff waits (a spin that succeeds only now and
+// then, when the host happens to have a CPU free, does not pay for the
+// CPU the failed ones took from others), and a syscall-bound task on a
+// host with idle CPUs spins on every hand-off.
 //
 // A spinPolicy is owned by whoever serialises the waits it describes.
 type spinPolicy struct {
@@ -45,6 +52,9 @@ type spinPolicy struct {
 	// skip is the number of waits left that must not spin; backoff the
 	// length of the next back-off.
 	skip, backoff uint32
+	// misses is 1 - the recent spins' success rate, in 1/hitsOne, an
+	// average of weight 1/8 (0, optimistic, at first).
+	misses uint32
 }
 
 // budget returns how long, in ticks, the next wait may spin (0: sleep at
@@ -74,10 +84,18 @@ func (s *spinPolicy) record(p *Platform, lat, budget int64, spun bool) {
 	}
 	lat = min(lat, 4*p.spinCap)
 	s.avg += (lat - s.avg) / 4
+	if budget == 0 {
+		return
+	}
+	s.misses -= s.misses / 8
+	if !spun {
+		s.misses += hitsOne / 8
+	}
 	switch {
-	case budget == 0:
-	case spun:
+	case spun && s.misses <= hitsOne-minHits:
 		s.backoff = 0
+	case spun:
+		s.skip = s.backoff
 	default:
 		s.backoff = min(max(2*s.backoff, 1), maxBackoff)
 		s.skip = s.backoff

@@ -74,12 +74,21 @@ func TestSpinPolicyBackoff(t *testing.T) {
 	if s.backoff != maxBackoff {
 		t.Errorf("backoff = %d, want %d", s.backoff, maxBackoff)
 	}
-	// A success ends the back-off.
-	for s.budget(p) == 0 {
+	// Once spins succeed again, the back-off ends: after a few
+	// successes, every wait spins.
+	run := 0
+	for i := 0; i < 100*maxBackoff && run < 10; i++ {
+		b := s.budget(p)
+		if b == 0 {
+			run = 0
+			s.record(p, 2*us, 0, false)
+			continue
+		}
+		run++
+		s.record(p, 2*us, b, true)
 	}
-	s.record(p, 2*us, 5*us, true)
-	if b := s.budget(p); b == 0 {
-		t.Errorf("no spinning after a successful spin")
+	if run < 10 {
+		t.Errorf("spins that succeed did not end the back-off")
 	}
 }
 
@@ -105,5 +114,34 @@ func TestSpinSlots(t *testing.T) {
 	p.fixedSpin = 7
 	if b := s.budget(p); b != 7 {
 		t.Errorf("fixed budget = %d, want 7", b)
+	}
+}
+
+// TestSpinPolicyRareHits: spins that succeed only one time in two (the
+// host sometimes has a CPU free) end up spinning about once per
+// maxBackoff waits, while spins that succeed nine times in ten go on.
+func TestSpinPolicyRareHits(t *testing.T) {
+	p := policyPlatform()
+	for _, tc := range []struct {
+		every      int // one failure per every spins
+		minS, maxS int // spins in 10000 waits
+	}{
+		{2, 0, 200},
+		{10, 5000, 10000},
+	} {
+		s := spinPolicy{avg: 2 * us}
+		spins := 0
+		for i := 0; i < 10000; i++ {
+			b := s.budget(p)
+			if b == 0 {
+				s.record(p, 2*us, 0, false)
+				continue
+			}
+			spins++
+			s.record(p, 2*us, b, spins%tc.every != 0)
+		}
+		if spins < tc.minS || spins > tc.maxS {
+			t.Errorf("one failure in %d: %d spins in 10000 waits, want %d to %d", tc.every, spins, tc.minS, tc.maxS)
+		}
 	}
 }
