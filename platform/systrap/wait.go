@@ -16,15 +16,19 @@ import (
 
 // Spin bounds, in microseconds (converted to TSC ticks at New).
 const (
-	// spinCapUS bounds every spin: about what a futex sleep and wake-up
-	// costs on a VM, so that spinning never costs more than twice what
-	// sleeping would (the classic competitive bound).
-	spinCapUS = 20
+	// spinCapUS bounds every spin: about the CPU time a futex sleep and
+	// wake-up cost the two sides, so that a spin never costs more than
+	// twice what sleeping would (the classic competitive bound). It is
+	// still well above a trapped syscall's round trip on an idle host.
+	spinCapUS = 5
 	// spinSlackUS is added to twice the expected answer time.
 	spinSlackUS = 1
 	// maxBackoff bounds how many waits a thread sleeps without spinning
 	// after its spins keep failing.
 	maxBackoff = 256
+	// probePeriod is how many waits a waiter whose answers look slower
+	// than the cap sleeps between probes.
+	probePeriod = 1024
 	// hitsOne is a success rate of 1 in spinPolicy.hits; a success ends a
 	// back-off only while the rate is at least minHits.
 	hitsOne = 256
@@ -34,7 +38,8 @@ const (
 // spinPolicy adapts how long one side of one kind of hand-off spins. It
 // tracks the time the other side usually takes to answer (an average of
 // recent waits, including those that slept) and spins a little more than
-// that, never more than spinCap. A spin that fails (the answer came only
+// that, never more than spinCap (waiters whose answers take longer probe
+// with a full spin once per probePeriod waits). A spin that fails (the answer came only
 // after the waiter had to sleep) makes the waiter sleep at once for the
 // next 1, 2, 4, … maxBackoff waits; a success ends the back-off if at
 // least 3 in 4 recent spins succeeded. So an idle task (answers that take
@@ -55,6 +60,11 @@ type spinPolicy struct {
 	// misses is 1 - the recent spins' success rate, in 1/hitsOne, an
 	// average of weight 1/8 (0, optimistic, at first).
 	misses uint32
+	// slow counts the waits since the last spin while avg is over the
+	// cap: avg also counts sleeping waits, whose wake-up may be what
+	// makes them slow, so such a waiter probes with a full spin once per
+	// probePeriod waits to learn whether a spin would catch the answer.
+	slow uint32
 }
 
 // budget returns how long, in ticks, the next wait may spin (0: sleep at
@@ -71,7 +81,11 @@ func (s *spinPolicy) budget(p *Platform) int64 {
 		return 0
 	}
 	if s.avg > p.spinCap {
-		return 0
+		if s.slow++; s.slow < probePeriod {
+			return 0
+		}
+		s.slow = 0
+		return p.spinCap
 	}
 	return min(2*s.avg+p.spinSlack, p.spinCap)
 }
@@ -83,6 +97,11 @@ func (s *spinPolicy) record(p *Platform, lat, budget int64, spun bool) {
 		return
 	}
 	lat = min(lat, 4*p.spinCap)
+	if spun && s.avg > p.spinCap {
+		// A probe caught the answer: the slow average came from
+		// wake-ups, not from the other side.
+		s.avg = lat
+	}
 	s.avg += (lat - s.avg) / 4
 	if budget == 0 {
 		return
@@ -213,7 +232,7 @@ func (t *thread) handOff(c *context) bool {
 // calmBeforeBind is how many hand-offs in a row without spinning a thread
 // waits before it binds again (a spinning thread is unbound), so that a
 // thread at the edge does not pay two sched_setaffinity calls per spin.
-const calmBeforeBind = 16
+const calmBeforeBind = 4
 
 // peek returns what budget would return, without consuming a back-off
 // wait.

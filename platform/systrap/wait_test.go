@@ -15,12 +15,40 @@ func policyPlatform() *Platform {
 func TestSpinPolicyIdle(t *testing.T) {
 	p := policyPlatform()
 	var s spinPolicy
-	// Answers that take longer than the cap: never spin.
-	for i := 0; i < 20; i++ {
-		s.record(p, 1000*us, s.budget(p), false)
+	// Answers that take longer than the cap: spin only to probe, once
+	// per probePeriod waits.
+	spins := 0
+	const waits = 10000
+	for i := 0; i < waits; i++ {
+		b := s.budget(p)
+		if b > 0 {
+			spins++
+		}
+		s.record(p, 1000*us, b, false)
 	}
-	if b := s.budget(p); b != 0 {
-		t.Errorf("budget after slow answers = %d, want 0", b)
+	if spins > waits/probePeriod+1 {
+		t.Errorf("spun %d times in %d waits for slow answers", spins, waits)
+	}
+}
+
+// TestSpinPolicyProbe: a waiter whose sleeping waits look slow (their
+// wake-ups cost more than the cap) but whose other side answers within 2
+// µs finds out with a probe and then spins.
+func TestSpinPolicyProbe(t *testing.T) {
+	p := policyPlatform()
+	s := spinPolicy{avg: 10 * us}
+	spins := 0
+	for i := 0; i < probePeriod+50; i++ {
+		b := s.budget(p)
+		if b == 0 {
+			s.record(p, 10*us, 0, false)
+			continue
+		}
+		spins++
+		s.record(p, 2*us, b, true)
+	}
+	if spins < 40 {
+		t.Errorf("spun %d times after a successful probe", spins)
 	}
 }
 
