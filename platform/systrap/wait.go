@@ -10,9 +10,16 @@ import (
 
 // This file holds the sentry's side of every hand-off with a stub: the
 // adaptive spin bounds (spinPolicy), the stub's spin budget written into a
-// thread's state page, and the wait itself (waitFor), which every waiter
-// uses: Switch for its thread, newThread, server requests, and any other
-// entry into the sentry that parks a stub thread on its state word.
+// thread's state page (handOff), and the wait itself (waitFor), which every
+// waiter uses: Switch for its thread, newThread, server requests, and any
+// other entry into the sentry that parks a stub thread on its state word.
+//
+// The stub's side of the contract (stub.S, handler): after publishing an
+// event (xchg T_STATE = ST_EVENT, FUTEX_WAKE if T_SENTRY_SLEEP), spin with
+// PAUSE while T_STATE is ST_EVENT until the TSC passes its value at the
+// start plus T_SPIN (0: do not spin), then set T_STUB_SLEEP and
+// FUTEX_WAIT; clear T_STUB_SLEEP once awake. Any other way into the
+// sentry from a stub thread must wait the same way.
 
 // Spin bounds, in microseconds (converted to TSC ticks at New).
 const (
@@ -29,8 +36,8 @@ const (
 	// probePeriod is how many waits a waiter whose answers look slower
 	// than the cap sleeps between probes.
 	probePeriod = 1024
-	// hitsOne is a success rate of 1 in spinPolicy.hits; a success ends a
-	// back-off only while the rate is at least minHits.
+	// hitsOne is a rate of 1 in spinPolicy.misses; a success ends a
+	// back-off only while the success rate is at least minHits.
 	hitsOne = 256
 	minHits = hitsOne * 3 / 4
 )
@@ -38,16 +45,16 @@ const (
 // spinPolicy adapts how long one side of one kind of hand-off spins. It
 // tracks the time the other side usually takes to answer (an average of
 // recent waits, including those that slept) and spins a little more than
-// that, never more than spinCap (waiters whose answers take longer probe
-// with a full spin once per probePeriod waits). A spin that fails (the answer came only
-// after the waiter had to sleep) makes the waiter sleep at once for the
-// next 1, 2, 4, … maxBackoff waits; a success ends the back-off if at
-// least 3 in 4 recent spins succeeded. So an idle task (answers that take
-// seconds) never spins, a task whose other side runs on a busy CPU soon
-// spins only once in maxBackoff waits (a spin that succeeds only now and
-// then, when the host happens to have a CPU free, does not pay for the
-// CPU the failed ones took from others), and a syscall-bound task on a
-// host with idle CPUs spins on every hand-off.
+// that, never more than spinCap; a waiter whose answers take longer probes
+// with a full spin once per probePeriod waits. A spin that fails (the
+// answer came only after the waiter had to sleep) makes the waiter sleep
+// at once for the next 1, 2, 4, … maxBackoff waits; a success ends the
+// back-off if at least 3 in 4 recent spins succeeded. So an idle task
+// (answers that take seconds) spins only to probe, a task whose other
+// side runs on a busy CPU soon spins only once in maxBackoff waits (a spin
+// that succeeds only now and then, when the host happens to have a CPU
+// free, does not pay for the CPU the failed ones took from others), and a
+// syscall-bound task on a host with idle CPUs spins on every hand-off.
 //
 // A spinPolicy is owned by whoever serialises the waits it describes.
 type spinPolicy struct {
