@@ -27,7 +27,7 @@ RUNSC_DEP     := $(if $(findstring $(CURDIR)/bin/runsc,$(RUNSC)),build)
 
 .PHONY: all help build vdso deps deps-demo deps-test deps-bench demo test fmt-check vet \
 	gotest syscall-build syscall-tests syscall-tests-rootfs syscall-tests-gofer syscall-tests-native smoke oci network conformance debian goprog bench clean \
-	systrap-stub syscall-tests-ptrace smoke-ptrace test-ptrace
+	systrap-stub syscall-tests-ptrace smoke-ptrace test-ptrace syscall-tests-systrap-nopatch
 
 all: build
 
@@ -48,6 +48,7 @@ help:
 	@echo "make debian                a Debian minbase userland natively (chroot) and in runsc run"
 	@echo "make bench                 microbenchmarks: native, runc, gVisor, Rampart (ptrace, systrap)"
 	@echo "make test-ptrace           syscall and smoke tests with --platform=ptrace"
+	@echo "make syscall-tests-systrap-nopatch  the syscall tests on systrap without syscall patching"
 	@echo "make systrap-stub          rebuild the systrap stub blob (needs gcc)"
 
 build:
@@ -163,6 +164,10 @@ syscall-tests-ptrace:
 
 smoke-ptrace:
 	$(MAKE) --no-print-directory smoke RUNSC="$(PTRACE_RUNSC)"
+
+# The suite on systrap without syscall patching (patching is on by default).
+syscall-tests-systrap-nopatch:
+	$(MAKE) --no-print-directory syscall-tests RUNSC="$(CURDIR)/bin/runsc --platform=systrap --systrap-patch=false do --"
 
 test-ptrace: build
 	@rc=0; \

@@ -2,7 +2,8 @@
 # run.sh builds the microbenchmarks in bench/micro and runs each of them
 # natively, under runc, under Debian's gVisor (runsc, ptrace platform) and
 # under Rampart on its ptrace platform (bin/runsc --platform=ptrace do) and on
-# its systrap platform, the default (bin/runsc --platform=systrap do), in one run, and prints ns/op with the ratio to
+# its systrap platform, the default (bin/runsc --platform=systrap do; the
+# nopatch column without syscall patching: --systrap-patch=false), in one run, and prints ns/op with the ratio to
 # native. A runtime that is missing or fails shows "n/a"; that never fails the
 # run. Timings are for reading, not for pass/fail: the machines are noisy.
 #
@@ -24,7 +25,8 @@
 # loopback instead of the sandbox's own).
 #
 # Environment: RAMPART (default "bin/runsc --platform=ptrace do --"), SYSTRAP
-# (default "bin/runsc --platform=systrap do --"), RAMPART_HOST (default
+# (default "bin/runsc --platform=systrap do --"), NOPATCH (default "bin/runsc
+# --platform=systrap --systrap-patch=false do --"), RAMPART_HOST (default
 # "bin/runsc --platform=ptrace --network=host do --"), GVISOR (default /usr/bin/runsc), RUNC
 # (default runc). Without BENCHMARK arguments the file-system benchmarks
 # (bench/fs.sh) run after the table, unless BENCH_FS=0. CRUN (default
@@ -43,6 +45,8 @@ read -r -a RAMPART <<<"${RAMPART:-bin/runsc --platform=ptrace do --}"
 case "${RAMPART[0]}" in /*) ;; */*) RAMPART[0]="$ROOT/${RAMPART[0]}" ;; esac
 read -r -a SYSTRAP <<<"${SYSTRAP:-bin/runsc --platform=systrap do --}"
 case "${SYSTRAP[0]}" in /*) ;; */*) SYSTRAP[0]="$ROOT/${SYSTRAP[0]}" ;; esac
+read -r -a NOPATCH <<<"${NOPATCH:-bin/runsc --platform=systrap --systrap-patch=false do --}"
+case "${NOPATCH[0]}" in /*) ;; */*) NOPATCH[0]="$ROOT/${NOPATCH[0]}" ;; esac
 read -r -a RAMPART_HOST <<<"${RAMPART_HOST:-bin/runsc --platform=ptrace --network=host do --}"
 case "${RAMPART_HOST[0]}" in /*) ;; */*) RAMPART_HOST[0]="$ROOT/${RAMPART_HOST[0]}" ;; esac
 GVISOR=${GVISOR:-/usr/bin/runsc}
@@ -155,6 +159,10 @@ run_one() {
 		[ -x "${SYSTRAP[0]}" ] || command -v "${SYSTRAP[0]}" >/dev/null || { echo n/a; return; }
 		cmd=("${SYSTRAP[@]}" "$OUT/bin/$b" "$TARGET")
 		;;
+	nopatch)
+		[ -x "${NOPATCH[0]}" ] || command -v "${NOPATCH[0]}" >/dev/null || { echo n/a; return; }
+		cmd=("${NOPATCH[@]}" "$OUT/bin/$b" "$TARGET")
+		;;
 	esac
 	{ echo "+ ${cmd[*]}"; } >"$log"
 	local out
@@ -192,6 +200,10 @@ startup() {
 		[ -x "${SYSTRAP[0]}" ] || command -v "${SYSTRAP[0]}" >/dev/null || { echo n/a; return; }
 		cmd=("${SYSTRAP[@]}" /bin/busybox true)
 		;;
+	nopatch)
+		[ -x "${NOPATCH[0]}" ] || command -v "${NOPATCH[0]}" >/dev/null || { echo n/a; return; }
+		cmd=("${NOPATCH[@]}" /bin/busybox true)
+		;;
 	esac
 	for i in 1 2 3 4 5; do
 		id=$((id + 1))
@@ -210,12 +222,12 @@ startup() {
 	echo "$best"
 }
 
-runtimes=(native runc gvisor rampart systrap)
+runtimes=(native runc gvisor rampart systrap nopatch)
 rm -rf "$OUT/log"
 mkdir -p "$OUT/log" "$OUT/gvisor-state"
 echo "runtimes: native; runc: $("$RUNC" --version 2>/dev/null | head -1 || echo missing);" \
 	"gvisor: $("$GVISOR" --version 2>/dev/null | head -1 || echo missing); rampart: ${RAMPART[*]};" \
-	"systrap: ${SYSTRAP[*]}"
+	"systrap: ${SYSTRAP[*]}; nopatch: ${NOPATCH[*]}"
 echo "target time per measurement: ${TARGET}s; logs in bench/out/log"
 echo
 

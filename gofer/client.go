@@ -448,3 +448,42 @@ func (c *Client) Rename(req *Request) ([]WalkResult, error) {
 	})
 	return out, err
 }
+
+// Connect asks for a host unix socket of type stype (SOCK_STREAM,
+// SOCK_SEQPACKET or SOCK_DGRAM) connected to the socket file fid, as the
+// server's --host-uds policy allows (server_socket.go). The caller owns
+// the returned descriptor, which is non-blocking and close-on-exec.
+func (c *Client) Connect(fid uint64, stype int) (int, error) {
+	fd := -1
+	err := c.do(&Request{Type: TConnect, FID: fid, Flags: uint32(stype)}, func(r Reply) error {
+		fd = r.FD
+		if r.Done() != nil || fd < 0 {
+			closeFD(fd)
+			fd = -1
+			return unix.EIO
+		}
+		return nil
+	})
+	return fd, err
+}
+
+// Bind asks for a host unix socket of type stype bound to name in
+// directory fid (a socket file the host sees, made with mode and owned by
+// uid and gid), not listening (the caller calls listen(2)). It returns the socket,
+// owned by the caller (non-blocking, close-on-exec), and the attributes of
+// the new socket file.
+func (c *Client) Bind(fid uint64, name string, stype int, mode, uid, gid uint32) (int, Attr, error) {
+	fd := -1
+	var a Attr
+	err := c.do(&Request{Type: TBind, FID: fid, Name: name, Flags: uint32(stype), Mode: mode, UID: uid, GID: gid}, func(r Reply) error {
+		fd = r.FD
+		a = r.Attr()
+		if r.Done() != nil || fd < 0 {
+			closeFD(fd)
+			fd = -1
+			return unix.EIO
+		}
+		return nil
+	})
+	return fd, a, err
+}

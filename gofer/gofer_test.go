@@ -264,6 +264,8 @@ func FuzzDecodeRequest(f *testing.F) {
 		{Type: TRename, FID: 1, Name: "a", FID2: 2, Name2: "b", Flags: unix.RENAME_EXCHANGE},
 		{Type: TSetStat, FID: 1, Mask: SetSize, Off: 10},
 		{Type: TSetXattr, FID: 1, Name: "user.x", Value: []byte("v")},
+		{Type: TConnect, FID: 5, Flags: unix.SOCK_STREAM},
+		{Type: TBind, FID: 1, Name: "s", Flags: unix.SOCK_SEQPACKET, Mode: 0o755, UID: 1, GID: 2},
 	}
 	for i := range seeds {
 		var e Encoder

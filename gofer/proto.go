@@ -13,7 +13,8 @@
 //
 // Many requests may be in flight; the server answers each as soon as it is
 // done, in any order. A reply may carry one host file descriptor, donated
-// with SCM_RIGHTS (open and create of regular files). The first exchange is
+// with SCM_RIGHTS (open and create of regular files; host unix sockets of
+// Tconnect and Tbind, server_socket.go). The first exchange is
 // Tversion/Rversion, which fixes the protocol version and the largest
 // message. Tclunk (tag 0) is one-way: it has no reply.
 //
@@ -28,8 +29,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Version is the protocol version this package speaks.
-const Version = 1
+// Version is the protocol version this package speaks. Both ends come
+// from one runsc binary; the number changes whenever the wire format
+// does (2: Tconnect and Tbind), so that a mismatch is refused at
+// Tversion rather than met as a malformed message later.
+const Version = 2
 
 // HeaderSize is the size of a message header.
 const HeaderSize = 12
@@ -69,6 +73,10 @@ const (
 	TListXattr
 	TSetXattr
 	TRemoveXattr
+	// TConnect and TBind are host unix sockets (server_socket.go,
+	// protocol version 2).
+	TConnect
+	TBind
 	tLast
 
 	// rBit marks a reply; RError is the error reply to any request.
@@ -312,7 +320,7 @@ type Request struct {
 	Names []string
 	Name  string // Tcreate…Tunlink, Trename old name, xattr name
 	Name2 string // Trename new name, Tsymlink target
-	Flags uint32 // Topen/Tcreate open flags, Tunlink AT_REMOVEDIR, Trename RENAME_*, Tsetxattr flags, Tversion version
+	Flags uint32 // Topen/Tcreate open flags, Tunlink AT_REMOVEDIR, Trename RENAME_*, Tsetxattr flags, Tversion version, Tconnect/Tbind socket type
 	Mode  uint32
 	UID   uint32
 	GID   uint32
@@ -399,6 +407,16 @@ func EncodeRequest(e *Encoder, r *Request) error {
 		e.Str(r.Name)
 		e.Bytes(r.Value)
 		e.U32(r.Flags)
+	case TConnect:
+		e.U64(r.FID)
+		e.U32(r.Flags)
+	case TBind:
+		e.U64(r.FID)
+		e.Str(r.Name)
+		e.U32(r.Flags)
+		e.U32(r.Mode)
+		e.U32(r.UID)
+		e.U32(r.GID)
 	default:
 		return unix.EINVAL
 	}
@@ -485,6 +503,16 @@ func DecodeRequest(pkt []byte, r *Request) error {
 		r.Name = d.Str(MaxName)
 		r.Value = append([]byte(nil), d.Bytes(MaxMessage)...)
 		r.Flags = d.U32()
+	case TConnect:
+		r.FID = d.U64()
+		r.Flags = d.U32()
+	case TBind:
+		r.FID = d.U64()
+		r.Name = name()
+		r.Flags = d.U32()
+		r.Mode = d.U32()
+		r.UID = d.U32()
+		r.GID = d.U32()
 	default:
 		return ErrMalformed
 	}

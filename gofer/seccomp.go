@@ -42,19 +42,48 @@ var AllowedSyscalls = []uintptr{
 	unix.SYS_EPOLL_CREATE1, unix.SYS_EVENTFD2,
 }
 
+// HostUDSSyscalls are added to AllowedSyscalls when the server may make
+// host unix sockets (--host-uds other than none; server_socket.go):
+// socket only with domain AF_UNIX (checked by the filter), connect and
+// bind (on the only sockets the gofer can then have: unix ones; the
+// sentry itself calls listen on a bound socket),
+// fchdir (to /proc/self/fd and back, around connect and bind) and
+// fchmodat (the mode of a bound socket file, through its magic link).
+// TestAllowedSyscalls pins this list too.
+var HostUDSSyscalls = []uintptr{
+	unix.SYS_SOCKET, unix.SYS_CONNECT, unix.SYS_BIND,
+	unix.SYS_FCHDIR, unix.SYS_FCHMODAT,
+}
+
 // Offsets in struct seccomp_data and the return values used.
 const (
 	seccompDataNr         = 0
 	seccompDataArch       = 4
+	seccompDataArg0       = 16
 	auditArchX86_64       = 0xc000003e
 	seccompRetKillProcess = 0x80000000
 	seccompRetAllow       = 0x7fff0000
 )
 
+// FilterOptions are the run-time settings that widen the allow-list.
+type FilterOptions struct {
+	// HostUDS adds HostUDSSyscalls (the server's policy is not
+	// HostUDSNone).
+	HostUDS bool
+}
+
 // filterProgram builds the classic BPF program: wrong architecture or a
-// syscall not in AllowedSyscalls kills the process.
-func filterProgram() []unix.SockFilter {
+// syscall not allowed kills the process. socket(2) (only with HostUDS)
+// is allowed for AF_UNIX alone.
+func filterProgram(o FilterOptions) []unix.SockFilter {
 	nrs := append([]uintptr(nil), AllowedSyscalls...)
+	if o.HostUDS {
+		for _, nr := range HostUDSSyscalls {
+			if nr != unix.SYS_SOCKET {
+				nrs = append(nrs, nr)
+			}
+		}
+	}
 	sort.Slice(nrs, func(i, j int) bool { return nrs[i] < nrs[j] })
 	p := []unix.SockFilter{
 		{Code: unix.BPF_LD | unix.BPF_W | unix.BPF_ABS, K: seccompDataArch},
@@ -62,22 +91,43 @@ func filterProgram() []unix.SockFilter {
 		{Code: unix.BPF_RET | unix.BPF_K, K: seccompRetKillProcess},
 		{Code: unix.BPF_LD | unix.BPF_W | unix.BPF_ABS, K: seccompDataNr},
 	}
-	// One JEQ per syscall, jumping to the final "allow".
+	// One JEQ per syscall, jumping to the "allow" after the chain (and,
+	// with HostUDS, after socket's JEQ).
+	skip := 1
+	if o.HostUDS {
+		skip = 2
+	}
 	for i, nr := range nrs {
 		left := len(nrs) - i - 1 // JEQs after this one
-		p = append(p, unix.SockFilter{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, Jt: uint8(left + 1), Jf: 0, K: uint32(nr)})
+		p = append(p, unix.SockFilter{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, Jt: uint8(left + skip), Jf: 0, K: uint32(nr)})
 	}
-	p = append(p,
+	if !o.HostUDS {
+		return append(p,
+			unix.SockFilter{Code: unix.BPF_RET | unix.BPF_K, K: seccompRetKillProcess},
+			unix.SockFilter{Code: unix.BPF_RET | unix.BPF_K, K: seccompRetAllow},
+		)
+	}
+	// socket: both halves of the domain argument must be AF_UNIX.
+	return append(p,
+		unix.SockFilter{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, Jt: 2, Jf: 0, K: unix.SYS_SOCKET},
+		unix.SockFilter{Code: unix.BPF_RET | unix.BPF_K, K: seccompRetKillProcess}, // kill:
+		unix.SockFilter{Code: unix.BPF_RET | unix.BPF_K, K: seccompRetAllow},       // allow:
+		unix.SockFilter{Code: unix.BPF_LD | unix.BPF_W | unix.BPF_ABS, K: seccompDataArg0},
+		unix.SockFilter{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, Jt: 0, Jf: 2, K: unix.AF_UNIX},
+		unix.SockFilter{Code: unix.BPF_LD | unix.BPF_W | unix.BPF_ABS, K: seccompDataArg0 + 4},
+		unix.SockFilter{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, Jt: 1, Jf: 0, K: 0},
 		unix.SockFilter{Code: unix.BPF_RET | unix.BPF_K, K: seccompRetKillProcess},
 		unix.SockFilter{Code: unix.BPF_RET | unix.BPF_K, K: seccompRetAllow},
 	)
-	return p
 }
 
 // InstallFilter sets no_new_privs and installs the allow-list on every
 // thread of the process: SECCOMP_FILTER_FLAG_TSYNC gives the filter (and
 // no_new_privs) to the threads other than the calling one.
-func InstallFilter() error {
+func InstallFilter() error { return InstallFilterWith(FilterOptions{}) }
+
+// InstallFilterWith is InstallFilter with the allow-list widened by o.
+func InstallFilterWith(o FilterOptions) error {
 	// Make the runtime set up its netpoller and timers now.
 	time.Sleep(time.Microsecond)
 	runtime.GC()
@@ -86,5 +136,5 @@ func InstallFilter() error {
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 		return err
 	}
-	return installFilterTSync(filterProgram())
+	return installFilterTSync(filterProgram(o))
 }

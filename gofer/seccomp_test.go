@@ -41,9 +41,25 @@ func TestAllowedSyscalls(t *testing.T) {
 		unix.SYS_RESTART_SYSCALL: "restart_syscall", unix.SYS_PREAD64: "pread64",
 		unix.SYS_EPOLL_CREATE1: "epoll_create1", unix.SYS_EVENTFD2: "eventfd2",
 	}
+	pin(t, "allow-list", AllowedSyscalls, want)
+	// --host-uds: the reviewed block of server_socket.go.
+	pin(t, "host-uds block", HostUDSSyscalls, map[uintptr]string{
+		unix.SYS_SOCKET: "socket", unix.SYS_CONNECT: "connect", unix.SYS_BIND: "bind",
+		unix.SYS_FCHDIR: "fchdir", unix.SYS_FCHMODAT: "fchmodat",
+	})
+	for _, nr := range HostUDSSyscalls {
+		if _, ok := want[nr]; ok {
+			t.Errorf("syscall %d is in both lists", nr)
+		}
+	}
+}
+
+// pin fails t unless list holds exactly the syscalls of want.
+func pin(t *testing.T, what string, list []uintptr, want map[uintptr]string) {
+	t.Helper()
 	var extra, missing []string
 	seen := map[uintptr]bool{}
-	for _, nr := range AllowedSyscalls {
+	for _, nr := range list {
 		if seen[nr] {
 			t.Errorf("syscall %d listed twice", nr)
 		}
@@ -60,8 +76,8 @@ func TestAllowedSyscalls(t *testing.T) {
 	sort.Strings(extra)
 	sort.Strings(missing)
 	if len(extra) > 0 || len(missing) > 0 {
-		t.Errorf("the gofer's seccomp allow-list changed: added %s; removed %s (update this test if intended)",
-			strings.Join(extra, ","), strings.Join(missing, ","))
+		t.Errorf("the gofer's seccomp %s changed: added %s; removed %s (update this test if intended)",
+			what, strings.Join(extra, ","), strings.Join(missing, ","))
 	}
 }
 
@@ -83,7 +99,8 @@ func TestFilterEnforced(t *testing.T) {
 		t.Skip("the race runtime needs syscalls outside the allow-list; run without -race")
 	}
 	if mode := os.Getenv("GOFER_FILTER_CHILD"); mode != "" {
-		if err := InstallFilter(); err != nil {
+		opts := FilterOptions{HostUDS: strings.HasPrefix(mode, "uds-")}
+		if err := InstallFilterWith(opts); err != nil {
 			os.Stdout.WriteString("install: " + err.Error() + "\n")
 			os.Exit(3)
 		}
@@ -102,17 +119,38 @@ func TestFilterEnforced(t *testing.T) {
 			go func() { runtime.LockOSThread(); done <- true }()
 			<-done
 		}
-		if mode == "socket" {
+		switch mode {
+		case "socket", "uds-inet":
 			unix.Socket(unix.AF_INET, unix.SOCK_STREAM, 0)
+		case "unix":
+			unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM, 0)
+		case "uds-unix":
+			// What Tbind and Tconnect do, on a name in a test directory.
+			dir := os.Getenv("GOFER_FILTER_DIR")
+			// (Nothing listens: the sentry would.)
+			l, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+			if err != nil {
+				os.Exit(6)
+			}
+			if unix.Bind(l, &unix.SockaddrUnix{Name: dir + "/s"}) != nil {
+				os.Exit(7)
+			}
+			c, _ := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+			if unix.Connect(c, &unix.SockaddrUnix{Name: dir + "/s"}) != unix.ECONNREFUSED {
+				os.Exit(8)
+			}
+			if unix.Fchdir(fd) != nil || unix.Fchmodat(unix.AT_FDCWD, dir+"/s", 0o600, 0) != nil {
+				os.Exit(9)
+			}
 		}
 		os.Exit(0)
 	}
 	for _, c := range []struct {
 		mode   string
 		killed bool
-	}{{"ok", false}, {"socket", true}} {
+	}{{"ok", false}, {"socket", true}, {"unix", true}, {"uds-unix", false}, {"uds-inet", true}} {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestFilterEnforced$")
-		cmd.Env = append(os.Environ(), "GOFER_FILTER_CHILD="+c.mode)
+		cmd.Env = append(os.Environ(), "GOFER_FILTER_CHILD="+c.mode, "GOFER_FILTER_DIR="+t.TempDir())
 		out, err := cmd.CombinedOutput()
 		ee, _ := err.(*exec.ExitError)
 		switch {

@@ -20,6 +20,7 @@ import (
 type Server struct {
 	sock     int
 	readOnly bool
+	uds      udsState // host unix sockets (server_socket.go)
 
 	// mu protects nodes, live, nextFID and every node's refs and fd.
 	mu      sync.Mutex
@@ -116,6 +117,7 @@ func (s *Server) shutdown(wg *sync.WaitGroup) {
 	s.wmu.Unlock()
 	wg.Wait()
 	unix.Close(s.sock)
+	s.uds.close()
 	s.mu.Lock()
 	for n := range s.live {
 		if n.fd >= 0 {
@@ -308,6 +310,9 @@ func (s *Server) dispatch(r *Request, e *Encoder) (int, error) {
 			e.U64(v)
 		}
 		return -1, nil
+	}
+	if r.Type == TConnect || r.Type == TBind {
+		return s.dispatchSocket(n, r, e)
 	}
 	return s.dispatchWrite(n, r, e)
 }

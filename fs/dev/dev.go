@@ -2,8 +2,11 @@
 // full, random, urandom), tty (the caller's controlling terminal, ENXIO
 // without one), the directories shm and pts (mount points; devpts is
 // mounted on pts), the ptmx symlink to pts/ptmx, and the
-// fd/stdin/stdout/stderr symlinks into /proc/self/fd. Its tree is fixed:
-// every modification is EROFS.
+// fd/stdin/stdout/stderr symlinks into /proc/self/fd. Its tree is fixed
+// for the application (every modification is EROFS); the runtime may add
+// config.json's linux.devices with AddNode before the sandbox starts
+// (devices.go, which also keeps the registry of the sentry's character
+// devices by number, for device nodes on other filesystems).
 package dev
 
 import (
@@ -11,6 +14,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/rampart-sandbox/rampart/fs/pipe"
 	"github.com/rampart-sandbox/rampart/fs/vfs"
 	"github.com/rampart-sandbox/rampart/sentry/kernel/auth"
 )
@@ -19,6 +23,12 @@ import (
 type Filesystem struct {
 	dev  uint64
 	root *inode
+	// nextIno is the next inode number. Nodes are added only before
+	// the sandbox runs (AddNode), so it needs no lock.
+	nextIno uint64
+	// added are the names AddNode added, in order (listed after the
+	// fixed ones).
+	added []string
 }
 
 type kind int
@@ -31,6 +41,11 @@ const (
 	kindFull
 	kindRandom
 	kindTTY
+	// kindDevice is a node added by AddNode: opening it reaches the
+	// sentry's driver for its number (OpenChar).
+	kindDevice
+	// kindFIFO is a FIFO added by AddNode.
+	kindFIFO
 )
 
 // New returns a devfs with the given anonymous device minor.
@@ -67,6 +82,7 @@ func New(devMinor uint32) *Filesystem {
 	}
 	root.parent = root
 	fs.root = root
+	fs.nextIno = ino + 1
 	return fs
 }
 
@@ -81,25 +97,31 @@ func (fs *Filesystem) StatFS(vfs.Context) (unix.Statfs_t, error) {
 	return unix.Statfs_t{Type: 0x01021994, Bsize: 4096, Frsize: 4096, Namelen: vfs.NameMax}, nil
 }
 
-// inode is a devfs node. All fields are immutable.
+// inode is a devfs node. All fields are immutable once the sandbox runs
+// (the root's children grow only in AddNode, before).
 type inode struct {
 	vfs.ReadOnlyInode
 	fs       *Filesystem
 	kind     kind
 	ino      uint64
 	mode     uint32
+	uid      auth.KUID
+	gid      auth.KGID
 	rdev     uint64
 	target   string
 	time     unix.Timespec
 	parent   *inode
 	children map[string]*inode
+	// fifo is the pipe of a kindFIFO node.
+	fifo *pipe.Named
 }
 
-func (i *inode) Perms() (uint32, auth.KUID, auth.KGID) { return i.mode, 0, 0 }
+func (i *inode) Perms() (uint32, auth.KUID, auth.KGID) { return i.mode, i.uid, i.gid }
 
 func (i *inode) Stat(vfs.Context) (vfs.Stat, error) {
 	st := vfs.Stat{
 		Mode: i.mode, Nlink: 1, Blksize: 4096, Ino: i.ino, Dev: i.fs.dev, Rdev: i.rdev,
+		UID: i.uid, GID: i.gid,
 		Atime: i.time, Mtime: i.time, Ctime: i.time,
 	}
 	if i.kind == kindDir {
@@ -138,6 +160,11 @@ type controllingTTYOpener interface {
 }
 
 func (i *inode) Open(ctx vfs.Context, _ vfs.VirtualDentry, flags uint32) (vfs.FileDescriptionImpl, error) {
+	if t := i.mode & unix.S_IFMT; t == unix.S_IFCHR || t == unix.S_IFBLK {
+		if err := MayOpen(i.mode, i.rdev, flags); err != nil {
+			return nil, err
+		}
+	}
 	switch i.kind {
 	case kindDir:
 		return &dirFile{inode: i}, nil
@@ -150,6 +177,10 @@ func (i *inode) Open(ctx vfs.Context, _ vfs.VirtualDentry, flags uint32) (vfs.Fi
 		return nil, unix.ELOOP
 	case kindRandom:
 		return &randomFile{devFile{inode: i}}, nil
+	case kindDevice:
+		return i.openDevice(ctx, flags)
+	case kindFIFO:
+		return i.fifo.Open(ctx, flags, i)
 	}
 	// null, zero and full are always ready and, as on Linux, have no poll
 	// method: poll and select see them ready, epoll refuses them (EPERM).
@@ -222,6 +253,7 @@ func (f *dirFile) Getdents(_ vfs.Context, off int64, cb func(*vfs.Dirent) bool) 
 	names := []string{".", ".."}
 	if i == i.fs.root {
 		names = append(names, rootOrder...)
+		names = append(names, i.fs.added...)
 	}
 	for k := off; k < int64(len(names)); k++ {
 		var c *inode

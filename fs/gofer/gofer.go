@@ -50,6 +50,14 @@
 // not see MAP_SHARED stores (Linux shows them at once, its page cache
 // being the file's).
 //
+// Host unix sockets (socket.go). A socket file on the tree is normally
+// the name of a sandbox socket (sentry/socket/unix binds it with mknod and
+// keeps the endpoint). With --host-uds, a node also offers HostConnect (a
+// host socket connected to a socket file a host process made: Tconnect)
+// and a directory HostBind (a host socket bound to a new name, so host
+// processes can connect: Tbind); unix finds them by interface and wraps
+// the donated descriptor. The gofer enforces the same policy.
+//
 // A gofer that dies makes every later gofer operation fail with EIO (reads
 // and writes on descriptors already donated keep working); the first such
 // failure is written once to the sandbox's debug log.

@@ -30,7 +30,7 @@ func makePidDirs() (staticDir, staticDir) {
 		linkEntry("exe", linkExe),
 		kernfs.Dir[node]("fd", 0o500, fdDir{}),
 		kernfs.Dir[node]("fdinfo", 0o500, fdDir{info: true}),
-		text("gid_map", genIDMap),
+		text("gid_map", genGIDMap),
 		text("limits", genLimits),
 		text("loginuid", func(vfs.Context, *inode) ([]byte, error) { return []byte("4294967295"), nil }),
 		text("maps", genMaps),
@@ -49,7 +49,7 @@ func makePidDirs() (staticDir, staticDir) {
 		text("stat", genPidStat),
 		text("statm", genStatm),
 		text("status", genStatus),
-		text("uid_map", genIDMap),
+		text("uid_map", genUIDMap),
 		constant("wchan", "0"),
 	}
 	process := append(append(staticDir(nil), common...), dirEntryOf("task", taskListDir{}))
@@ -410,8 +410,11 @@ func writeComm(ctx vfs.Context, n *inode, data []byte) error {
 
 func genOOMScoreAdj(_ vfs.Context, n *inode) ([]byte, error) {
 	n.Data.fs.mu.Lock()
-	v := n.Data.fs.oomScoreAdj[n.Data.tg]
+	v, ok := n.Data.fs.oomScoreAdj[n.Data.tg]
 	n.Data.fs.mu.Unlock()
+	if !ok {
+		v = n.Data.fs.defaultOOMScoreAdj
+	}
 	return []byte(strconv.Itoa(v) + "\n"), nil
 }
 
@@ -425,7 +428,11 @@ func writeOOMScoreAdj(ctx vfs.Context, n *inode, data []byte) error {
 	}
 	n.Data.fs.mu.Lock()
 	defer n.Data.fs.mu.Unlock()
-	if v < n.Data.fs.oomScoreAdj[n.Data.tg] && !ctx.Credentials().HasCapability(capSysResource) {
+	old, ok := n.Data.fs.oomScoreAdj[n.Data.tg]
+	if !ok {
+		old = n.Data.fs.defaultOOMScoreAdj
+	}
+	if v < old && !ctx.Credentials().HasCapability(capSysResource) {
 		return unix.EACCES
 	}
 	n.Data.fs.oomScoreAdj[n.Data.tg] = v
@@ -435,8 +442,22 @@ func writeOOMScoreAdj(ctx vfs.Context, n *inode, data []byte) error {
 // capSysResource is CAP_SYS_RESOURCE.
 const capSysResource = 24
 
-func genIDMap(vfs.Context, *inode) ([]byte, error) {
-	return []byte(fmt.Sprintf("%10d %10d %10d\n", 0, 0, uint64(4294967295))), nil
+// genUIDMap and genGIDMap show the sandbox's user namespace: the
+// identity over every id, or, when the sandbox process runs in a user
+// namespace of its own, that namespace's maps (Options.UIDMap, GIDMap).
+func genUIDMap(_ vfs.Context, n *inode) ([]byte, error) { return genIDMap(n.Data.fs.uidMap), nil }
+
+func genGIDMap(_ vfs.Context, n *inode) ([]byte, error) { return genIDMap(n.Data.fs.gidMap), nil }
+
+func genIDMap(m []IDMapEntry) []byte {
+	if len(m) == 0 {
+		return []byte(fmt.Sprintf("%10d %10d %10d\n", 0, 0, uint64(4294967295)))
+	}
+	var b []byte
+	for _, e := range m {
+		b = fmt.Appendf(b, "%10d %10d %10d\n", e.ContainerID, e.HostID, e.Size)
+	}
+	return b
 }
 
 // limitNames are /proc/[pid]/limits' rows, indexed by RLIMIT_*.

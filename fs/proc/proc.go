@@ -50,6 +50,23 @@ type Options struct {
 	// from which the CPU descriptions are taken; empty gives a generic
 	// description.
 	HostCPUInfo string
+	// Sysctls are the sandbox's writable sysctls (sysctl.go), shared by
+	// its procfs instances; nil gives this instance its own, at their
+	// defaults.
+	Sysctls *Sysctls
+	// OOMScoreAdj is the oom_score_adj of a process that has not
+	// written its own: config.json's process.oomScoreAdj, which the
+	// container's init has and its descendants inherit.
+	OOMScoreAdj int
+	// UIDMap and GIDMap, if set, are the maps of the user namespace the
+	// sandbox process runs in (config.json's linux.uidMappings and
+	// gidMappings), which /proc/[pid]/uid_map and gid_map show.
+	UIDMap, GIDMap []IDMapEntry
+}
+
+// IDMapEntry is one line of a user namespace's id map.
+type IDMapEntry struct {
+	ContainerID, HostID, Size uint32
 }
 
 // Filesystem is a procfs instance. It describes one kernel. The embedded
@@ -61,6 +78,11 @@ type Filesystem struct {
 	memLimit uint64
 	cpuinfo  string
 	bootID   string
+	sysctls  *Sysctls
+	// defaultOOMScoreAdj is Options.OOMScoreAdj.
+	defaultOOMScoreAdj int
+	// uidMap and gidMap are Options.UIDMap and GIDMap.
+	uidMap, gidMap []IDMapEntry
 
 	// mu protects oomScoreAdj.
 	mu sync.Mutex
@@ -76,6 +98,14 @@ func New(k *kernel.Kernel, opts Options) *Filesystem {
 		memLimit:    opts.MemoryLimit,
 		bootID:      newUUID(),
 		oomScoreAdj: make(map[*kernel.ThreadGroup]int),
+		sysctls:     opts.Sysctls,
+
+		defaultOOMScoreAdj: opts.OOMScoreAdj,
+		uidMap:             opts.UIDMap,
+		gidMap:             opts.GIDMap,
+	}
+	if fs.sysctls == nil {
+		fs.sysctls = NewSysctls()
 	}
 	if fs.boot.IsZero() {
 		fs.boot = time.Now()

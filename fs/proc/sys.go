@@ -203,7 +203,8 @@ func genMeminfo(_ vfs.Context, n *inode) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-// sysDir is /proc/sys: the sysctls programs commonly read.
+// sysDir is /proc/sys: the sysctls programs commonly read, and the
+// sandbox's writable ones (sysctl.go).
 var sysDir = makeSysDir()
 
 func makeSysDir() staticDir {
@@ -250,9 +251,6 @@ func makeSysDir() staticDir {
 		constant("pid_max", "4194304\n"),
 		dirEntryOf("random", random),
 		constant("randomize_va_space", "2\n"),
-		constant("shmall", "18446744073692774399\n"),
-		constant("shmmax", "18446744073692774399\n"),
-		constant("shmmni", "4096\n"),
 		constant("threads-max", "4194304\n"),
 		constant("version", osVersion+"\n"),
 		dirEntryOf("yama", staticDir{constant("ptrace_scope", "1\n")}),
@@ -268,15 +266,14 @@ func makeSysDir() staticDir {
 		constant("nr_open", "1048576\n"),
 		constant("pipe-max-size", "1048576\n"),
 	}
-	netDir := staticDir{
-		dirEntryOf("core", staticDir{constant("somaxconn", "4096\n")}),
-	}
-	return staticDir{
+	// The network sysctls are all writable (sysctl.go).
+	netDir := staticDir{}
+	return withSysctls("", staticDir{
 		dirEntryOf("fs", fsDir),
 		dirEntryOf("kernel", kernelDir),
 		dirEntryOf("net", netDir),
 		dirEntryOf("vm", vmDir),
-	}
+	})
 }
 
 // utsName validates a write to hostname or domainname: CAP_SYS_ADMIN, at

@@ -59,17 +59,32 @@ var mountPoints = []string{"/tmp", "/dev", "/proc", "/sys"}
 // vfs.NewFSContext, then DecRef it).
 func NewSandboxRoot(mf fsutil.MemoryFile, rootFS vfs.Filesystem, opts RootOptions) (*vfs.VirtualFilesystem, vfs.VirtualDentry, error) {
 	v := vfs.New()
+	root, err := newRoot(v, mf, rootFS, opts, v.NewRootMount)
+	return v, root, err
+}
+
+// NewContainerRoot builds the mount tree of another container of a pod in
+// v, the sandbox's: as NewSandboxRoot, but its root is a mount of its own,
+// attached to nothing (the container's processes have it as their root,
+// and v.Mounts lists its tree alone). The caller owns the returned
+// reference.
+func NewContainerRoot(v *vfs.VirtualFilesystem, mf fsutil.MemoryFile, rootFS vfs.Filesystem, opts RootOptions) (vfs.VirtualDentry, error) {
+	return newRoot(v, mf, rootFS, opts, v.NewDisconnectedMount)
+}
+
+func newRoot(v *vfs.VirtualFilesystem, mf fsutil.MemoryFile, rootFS vfs.Filesystem, opts RootOptions,
+	mount func(vfs.Filesystem, vfs.MountOptions) (vfs.VirtualDentry, error)) (vfs.VirtualDentry, error) {
 	top := rootFS
 	if opts.Overlay && !opts.ReadOnly {
 		ofs, err := overlay.New(mf, rootFS, overlay.Options{DevMinor: v.NewAnonDevMinor(), UpperDevMinor: v.NewAnonDevMinor(), UpperSize: opts.OverlaySize})
 		if err != nil {
-			return nil, vfs.VirtualDentry{}, fmt.Errorf("making the root overlay: %w", err)
+			return vfs.VirtualDentry{}, fmt.Errorf("making the root overlay: %w", err)
 		}
 		top = ofs
 	}
-	root, err := v.NewRootMount(top, vfs.MountOptions{ReadOnly: opts.ReadOnly})
+	root, err := mount(top, vfs.MountOptions{ReadOnly: opts.ReadOnly})
 	if err != nil {
-		return nil, vfs.VirtualDentry{}, err
+		return vfs.VirtualDentry{}, err
 	}
 	ctx := bootContext{auth.NewRootCredentials()}
 	if top != rootFS {
@@ -78,7 +93,7 @@ func NewSandboxRoot(mf fsutil.MemoryFile, rootFS vfs.Filesystem, opts RootOption
 			err := v.MkdirAt(ctx, &vfs.PathOperation{Root: root, Start: root, Path: p}, 0o755)
 			if err != nil && err != unix.EEXIST {
 				root.DecRef()
-				return nil, vfs.VirtualDentry{}, fmt.Errorf("making the mount point %s: %w", p, err)
+				return vfs.VirtualDentry{}, fmt.Errorf("making the mount point %s: %w", p, err)
 			}
 		}
 	}
@@ -105,16 +120,16 @@ func NewSandboxRoot(mf fsutil.MemoryFile, rootFS vfs.Filesystem, opts RootOption
 		}
 		if err != nil {
 			root.DecRef()
-			return nil, vfs.VirtualDentry{}, fmt.Errorf("mounting %s on %s: %w", m.fs.Name(), m.path, err)
+			return vfs.VirtualDentry{}, fmt.Errorf("mounting %s on %s: %w", m.fs.Name(), m.path, err)
 		}
 	}
 	if opts.TmpOnRoot {
 		if err := bindTmpOnShm(ctx, v, root); err != nil {
 			root.DecRef()
-			return nil, vfs.VirtualDentry{}, err
+			return vfs.VirtualDentry{}, err
 		}
 	}
-	return v, root, nil
+	return root, nil
 }
 
 // bindTmpOnShm bind-mounts the root's /tmp on /dev/shm.

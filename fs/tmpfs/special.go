@@ -5,6 +5,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/rampart-sandbox/rampart/fs/dev"
 	"github.com/rampart-sandbox/rampart/fs/vfs"
 )
 
@@ -16,20 +17,25 @@ func (i *inode) openFIFO(ctx vfs.Context, flags uint32) (vfs.FileDescriptionImpl
 }
 
 // openDevice opens a character device node: the memory devices (null,
-// zero, full, random, urandom); other numbers have no driver (ENXIO).
-func openDevice(i *inode, flags uint32) (vfs.FileDescriptionImpl, error) {
+// zero, full, random, urandom) here, other numbers through the sentry's
+// device registry (fs/dev.OpenChar: tty, ptmx; ENXIO without a driver).
+func openDevice(ctx vfs.Context, i *inode, flags uint32) (vfs.FileDescriptionImpl, error) {
+	if err := dev.MayOpen(unix.S_IFCHR, i.rdev, flags); err != nil {
+		return nil, err
+	}
 	switch i.rdev {
 	case unix.Mkdev(1, 3), unix.Mkdev(1, 5), unix.Mkdev(1, 7), unix.Mkdev(1, 8), unix.Mkdev(1, 9):
 		return &memDevice{inode: i}, nil
 	}
-	return nil, unix.ENXIO
+	return dev.OpenChar(ctx, i.rdev, flags)
 }
 
 // PermittedDevice reports whether mknod may create a device node with
 // this number: the memory devices and the tty devices, as a container
-// runtime's default device list.
+// runtime's default device list, where the device allow-list
+// (fs/dev.Allowed) lets it.
 func PermittedDevice(mode uint32, rdev uint64) bool {
-	if mode&unix.S_IFMT != unix.S_IFCHR {
+	if mode&unix.S_IFMT != unix.S_IFCHR || !dev.Allowed(mode, rdev, 'm') {
 		return false
 	}
 	switch rdev {

@@ -484,7 +484,7 @@ func (i *inode) Open(ctx vfs.Context, _ vfs.VirtualDentry, flags uint32) (vfs.Fi
 	case unix.S_IFIFO:
 		return i.openFIFO(ctx, flags)
 	case unix.S_IFCHR:
-		return openDevice(i, flags)
+		return openDevice(ctx, i, flags)
 	default:
 		// Sockets (nothing listens on a socket node opened as a file)
 		// and block devices.

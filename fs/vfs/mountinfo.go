@@ -29,18 +29,33 @@ type MountInfo struct {
 	FSRoot string
 }
 
-// Mounts lists the mounts visible from root in mount order (by id),
+// Mounts lists the mounts of root's tree in mount order (by id),
 // starting with root's own mount. A mount completely covered by another
 // one mounted on its root is left out, as it can never be reached; its
 // covering mount reports the covered mount's parent.
 func (vfs *VirtualFilesystem) Mounts(root VirtualDentry) []MountInfo {
 	vfs.mountMu.RLock()
+	// Only the tree root is in: a pod's containers each have their own,
+	// whose top is a disconnected mount (runsc/boot/container.go).
+	top := func(m *Mount) *Mount {
+		for m != nil && m.parent != nil {
+			m = m.parent
+		}
+		return m
+	}
+	tree := vfs.root.mount
+	if root.mount != nil {
+		tree = top(root.mount)
+	}
 	all := make([]*Mount, 0, len(vfs.mounts)+1)
-	if vfs.root.mount != nil {
-		all = append(all, vfs.root.mount)
+	if tree != nil {
+		all = append(all, tree)
 	}
 	covered := make(map[*Mount]bool)
 	for k, m := range vfs.mounts {
+		if top(m) != tree {
+			continue
+		}
 		all = append(all, m)
 		if k.point == k.parent.root {
 			covered[k.parent] = true

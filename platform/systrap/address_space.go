@@ -3,6 +3,7 @@
 package systrap
 
 import (
+	"encoding/binary"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -34,6 +35,10 @@ type addressSpace struct {
 	// a thread told to exit (slotExiting: free once its state word is 0).
 	slots [maxThreads + 1]uint8
 	hint  int
+
+	// patch is the syscall patching state, nil if patching is off. Set
+	// once by SetTextAccess before the address space runs anything.
+	patch *patcher
 }
 
 const (
@@ -49,6 +54,9 @@ var _ platform.AddressSpace = (*addressSpace)(nil)
 func (as *addressSpace) MapFile(addr uint64, fd int, off, length uint64, at usermem.AccessType) error {
 	if fd != as.p.memFD || !inUserRange(addr, length) || off%pageSize != 0 {
 		return unix.EINVAL
+	}
+	if as.patch != nil && overlapsPtrTable(addr, length) {
+		as.patch.lost.Store(true)
 	}
 	as.mu.Lock()
 	defer as.mu.Unlock()
@@ -107,11 +115,12 @@ func (as *addressSpace) newThread() (*thread, error) {
 		return nil, fmt.Errorf("more than %d threads in one address space: %w", maxThreads, unix.EAGAIN)
 	}
 	t := &thread{as: as, slot: slot, cpu: noCPU, page: as.r.mem[slot*slotSize : (slot+1)*slotSize]}
-	clear(t.page[:128])
+	clear(t.page[:tPRegsEnd])
 	t.state = word(t.page, tState)
 	t.sentrySleep = word(t.page, tSentrySleep)
 	t.stubSleep = word(t.page, tStubSleep)
 	stubSlot := as.p.regionAddr + uint64(slot)*slotSize
+	binary.LittleEndian.PutUint64(t.page[tSelf:], stubSlot)
 	tid, err := as.r.call(as.pid, &as.reaped, unix.SYS_CLONE, stubSlot, threadFlags, 0, 0, stubSlot+tState, 0)
 	if err != nil {
 		as.slots[slot] = slotFree

@@ -36,6 +36,8 @@ const (
 	pfWrite      = 1 << 1
 	pfInstrFetch = 1 << 4
 
+	eflagsTF = 1 << 8
+
 	userCS = 0x33
 	userSS = 0x2b
 )
@@ -66,6 +68,9 @@ type thread struct {
 	stubBudget      int64
 	evAt            int64
 	calm            uint32
+	// inTramp is set while the thread is parked in the patch trampoline
+	// rather than in the signal handler (patch.go).
+	inTramp bool
 }
 
 // stubAddr is the thread's slot's address in the stub.
@@ -114,7 +119,12 @@ func (t *thread) putRegs(regs *arch.Registers) {
 		le.PutUint64(sc[i*8:], *p)
 	}
 	le.PutUint64(t.page[tFSBase:], regs.Fs_base)
-	le.PutUint64(t.page[tGSBase:], regs.Gs_base)
+	gs := regs.Gs_base
+	if gs == 0 && t.as.patch != nil {
+		// The patch trampoline finds the state page through gs.
+		gs = t.stubAddr()
+	}
+	le.PutUint64(t.page[tGSBase:], gs)
 	// The host signal mask of an application thread is always empty
 	// (the sentry keeps the task's own), so that Interrupt's signal gets
 	// through.
@@ -130,6 +140,9 @@ func (t *thread) getRegs(regs *arch.Registers) {
 	}
 	regs.Fs_base = le.Uint64(t.page[tFSBase:])
 	regs.Gs_base = le.Uint64(t.page[tGSBase:])
+	if regs.Gs_base == t.stubAddr() {
+		regs.Gs_base = 0
+	}
 	regs.Cs, regs.Ss = userCS, userSS
 	regs.Ds, regs.Es, regs.Fs, regs.Gs = 0, 0, 0, 0
 	regs.Orig_rax = ^uint64(0)
@@ -225,7 +238,19 @@ func (c *context) Switch(pas platform.AddressSpace, regs *arch.Registers) (platf
 	if err != nil {
 		return platform.EventInterrupted, platform.FaultInfo{}, err
 	}
-	t.putRegs(regs)
+	// The trampoline restores general registers only: an application gs
+	// base, or a trap flag (single-stepping would stop in the trampoline's
+	// own instructions), needs a signal frame.
+	if t.inTramp && (regs.Gs_base != 0 || regs.Eflags&eflagsTF != 0) {
+		if err := t.leaveTrampoline(c); err != nil {
+			return platform.EventInterrupted, platform.FaultInfo{}, fmt.Errorf("stub thread %d: %w", t.tid, err)
+		}
+	}
+	if t.inTramp {
+		t.putPatchRegs(regs)
+	} else {
+		t.putRegs(regs)
+	}
 	c.running.Store(uint64(t.as.pid)<<32 | uint64(uint32(t.tid)))
 	if c.interrupt.Swap(0) != 0 {
 		c.running.Store(0)
@@ -236,6 +261,9 @@ func (c *context) Switch(pas platform.AddressSpace, regs *arch.Registers) (platf
 	if !ok {
 		t.dead = true
 		return platform.EventInterrupted, platform.FaultInfo{}, fmt.Errorf("stub thread %d: %w", t.tid, platform.ErrContextDead)
+	}
+	if t.inTramp = t.signo() == 0; t.inTramp {
+		return c.patchEvent(t, regs)
 	}
 	if err := t.parked(); err != nil {
 		t.kill()
@@ -263,6 +291,9 @@ func (c *context) event(t *thread, regs *arch.Registers) (platform.Event, platfo
 		// rax = -ENOSYS (what a ptracer sees).
 		regs.Orig_rax = regs.Rax
 		regs.Rax = negENOSYS
+		if pt := t.as.patch; pt != nil {
+			pt.maybePatch(regs.Rip, regs.Orig_rax)
+		}
 		return platform.EventSyscall, platform.FaultInfo{}, nil
 	case sig == unix.SIGILL && code == siKernel:
 		// Linux 6.x answers a syscall number in the x86-64 table's gap
@@ -286,11 +317,15 @@ func (c *context) event(t *thread, regs *arch.Registers) (platform.Event, platfo
 				}
 			}
 		}
+		if c.patchFault(t, regs, &fi) {
+			return platform.EventSyscall, platform.FaultInfo{}, nil
+		}
 		return platform.EventFault, fi, nil
 	default:
 		if sig == interruptSignal {
 			c.interrupt.Store(0) // this stop is the interrupt's answer
 		}
+		c.rewindThunk(t, regs)
 		return platform.EventInterrupted, platform.FaultInfo{}, nil
 	}
 }

@@ -54,6 +54,11 @@ func (c *context) FPState(pas platform.AddressSpace, dst []byte) error {
 	if err != nil {
 		return err
 	}
+	if t.inTramp {
+		if err := t.leaveTrampoline(c); err != nil {
+			return err
+		}
+	}
 	area, err := t.fpArea()
 	if err != nil {
 		return err
@@ -88,6 +93,11 @@ func (c *context) SetFPState(pas platform.AddressSpace, src []byte) error {
 	t, err := c.threadFor(pas)
 	if err != nil {
 		return err
+	}
+	if t.inTramp {
+		if err := t.leaveTrampoline(c); err != nil {
+			return err
+		}
 	}
 	area, err := t.fpArea()
 	if err != nil {

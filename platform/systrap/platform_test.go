@@ -67,11 +67,15 @@ func TestStubFilterKills(t *testing.T) {
 		name string
 		off  uint64
 		nr   uint64
+		args [6]uint64
 	}{
-		{"getpid from the server's syscall", offServerSyscall, unix.SYS_GETPID},
-		{"kill from the handler's rt_sigreturn", offHandlerSigreturn, unix.SYS_KILL},
-		{"execve from the set-up injection point", offInjectSyscall, unix.SYS_EXECVE},
-		{"open from the thread set-up", offThreadSeccomp, unix.SYS_OPEN},
+		{"getpid from the server's syscall", offServerSyscall, unix.SYS_GETPID, [6]uint64{}},
+		{"kill from the handler's rt_sigreturn", offHandlerSigreturn, unix.SYS_KILL, [6]uint64{}},
+		{"execve from the set-up injection point", offInjectSyscall, unix.SYS_EXECVE, [6]uint64{}},
+		{"open from the thread set-up", offThreadSeccomp, unix.SYS_OPEN, [6]uint64{}},
+		{"getpid from the pointer table's mmap", offForkMmapPtr, unix.SYS_GETPID, [6]uint64{}},
+		{"mmap of the memory file from the pointer table's mmap", offForkMmapPtr, unix.SYS_MMAP,
+			[6]uint64{0x30000000, pageSize, unix.PROT_READ | unix.PROT_WRITE, unix.MAP_SHARED | unix.MAP_FIXED, uint64(f.memFD), 0}},
 	} {
 		t.Logf("%s", tc.name)
 		as, err := f.p.NewAddressSpace()
@@ -80,6 +84,7 @@ func TestStubFilterKills(t *testing.T) {
 		}
 		regs := regsAt(f.p.base + tc.off)
 		regs.Rax = tc.nr
+		regs.Rdi, regs.Rsi, regs.Rdx, regs.R10, regs.R8, regs.R9 = tc.args[0], tc.args[1], tc.args[2], tc.args[3], tc.args[4], tc.args[5]
 		_, _, err = c.Switch(as, regs)
 		if !errors.Is(err, platform.ErrContextDead) {
 			t.Errorf("%s: Switch = %v, want the context dead", tc.name, err)

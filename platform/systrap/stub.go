@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"runtime"
+	"sync/atomic"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -20,9 +21,10 @@ var stubBin []byte
 
 // buildImage returns the stub image for base: stub.bin with its data page
 // filled in (the thread filter and its sock_fprog, an empty signal mask, the
-// region size and the shared file's descriptor).
-func buildImage(base uint64, sharedFD int) ([]byte, error) {
-	if len(stubBin) != imageSize || offStubEnd > imgDataOff {
+// region size, the shared file's descriptor, where syscall patching's
+// pointer table goes if patch is set), followed by the patch thunks.
+func buildImage(base uint64, sharedFD int, patch bool) ([]byte, error) {
+	if len(stubBin) != stubBinSize || offStubEnd > imgDataOff {
 		return nil, fmt.Errorf("stub.bin is %d bytes with code up to %#x; rebuild it", len(stubBin), offStubEnd)
 	}
 	filter, err := threadFilter(base)
@@ -41,6 +43,12 @@ func buildImage(base uint64, sharedFD int) ([]byte, error) {
 	le.PutUint64(d[dEmptyMask:], 0)
 	le.PutUint64(d[dRegionSize:], regionSize)
 	le.PutUint64(d[dSharedFD:], uint64(sharedFD))
+	if patch {
+		le.PutUint64(d[dPtrAddr:], ptrTableAddr)
+		le.PutUint64(d[dPtrLen:], ptrTableLen)
+		le.PutUint64(d[dPtrOff:], ptrTableFileOff)
+	}
+	writeThunks(img[thunksOff:], base)
 	for i, f := range filter {
 		o := dFilter + 8*i
 		le.PutUint16(d[o:], f.Code)
@@ -53,7 +61,7 @@ func buildImage(base uint64, sharedFD int) ([]byte, error) {
 
 // mapImage maps img at the first free gigabyte boundary at or above
 // maxUserAddress in the sentry (the pre-made stub inherits it): the code
-// page read+execute, the data page read-only. The image is written through
+// page and the patch thunks read+execute, the data page read-only. The image is written through
 // a memfd, so no Go code touches memory above the Go address range.
 func mapImage(build func(base uint64) ([]byte, error)) (uint64, error) {
 	fd, err := unix.MemfdCreate("rampart-systrap-stub", unix.MFD_CLOEXEC)
@@ -88,6 +96,10 @@ func mapImage(build func(base uint64) ([]byte, error)) (uint64, error) {
 		if _, _, e := syscall.Syscall(unix.SYS_MPROTECT, uintptr(base), pageSize, unix.PROT_READ|unix.PROT_EXEC); e != 0 {
 			syscall.Syscall(unix.SYS_MUNMAP, uintptr(base), imageSize, 0)
 			return 0, fmt.Errorf("making the stub code executable: %w", e)
+		}
+		if _, _, e := syscall.Syscall(unix.SYS_MPROTECT, uintptr(base+thunksOff), thunksSize, unix.PROT_READ|unix.PROT_EXEC); e != 0 {
+			syscall.Syscall(unix.SYS_MUNMAP, uintptr(base), imageSize, 0)
+			return 0, fmt.Errorf("making the patch thunks executable: %w", e)
 		}
 		return base, nil
 	}
@@ -178,6 +190,9 @@ const interruptSignal = unix.SIGCHLD
 // handledSignals are the signals whose handler is the stub's.
 var handledSignals = [...]unix.Signal{unix.SIGSYS, unix.SIGSEGV, unix.SIGBUS, unix.SIGFPE, unix.SIGILL, unix.SIGTRAP, interruptSignal}
 
+// setupSink makes the set-up data escape to the heap (see startPremade).
+var setupSink atomic.Pointer[setupData]
+
 // setupData is the memory the injected set-up syscalls read. It is
 // allocated before the fork, so the child's copy of the sentry has it at
 // the same address.
@@ -199,7 +214,13 @@ func (p *Platform) startPremade() (int32, error) {
 	if err != nil {
 		return 0, err
 	}
+	// d must be on the heap: the child reads it at the addresses it had
+	// at the fork, and a goroutine stack moves when it grows (escape
+	// analysis would otherwise keep d on the stack, since only uintptrs
+	// of it are taken).
 	d := &setupData{filter: filter}
+	setupSink.Store(d)
+	defer setupSink.Store(nil)
 	d.masks[0] = ^uint64(0)
 	d.masks[3] = ^uint64(1 << (unix.SIGTRAP - 1))
 	d.act = kernelSigaction{

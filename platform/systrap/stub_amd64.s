@@ -17,3 +17,20 @@ TEXT ·rdtscpCPU(SB),NOSPLIT,$0-4
 	ANDL $0xfff, CX
 	MOVL CX, ret+0(FP)
 	RET
+
+// func cas16(p *byte, old, new *[16]byte) bool
+//
+// LOCK CMPXCHG16B: replaces the 16 bytes at p (16-byte aligned) with *new
+// if they equal *old, in one atomic store (syscall patching).
+TEXT ·cas16(SB),NOSPLIT,$0-25
+	MOVQ p+0(FP), DI
+	MOVQ old+8(FP), SI
+	MOVQ new+16(FP), R8
+	MOVQ 0(SI), AX
+	MOVQ 8(SI), DX
+	MOVQ 0(R8), BX
+	MOVQ 8(R8), CX
+	LOCK
+	CMPXCHG16B (DI)
+	SETEQ ret+24(FP)
+	RET

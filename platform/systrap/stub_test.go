@@ -57,10 +57,12 @@ func TestLayoutMatchesStub(t *testing.T) {
 		"T_STATE": tState, "T_STUB_SLEEP": tStubSleep, "T_SENTRY_SLEEP": tSentrySleep,
 		"T_SIGNO": tSigno, "T_UCTX": tUctx, "T_INFO": tInfo, "T_FSBASE": tFSBase,
 		"T_GSBASE": tGSBase, "T_SPIN": tSpin,
-		"ST_EVENT": stEvent, "ST_RUN": stRun,
+		"T_SELF": tSelf, "T_INTRAMP": tInTramp, "T_PREGS": tPRegs,
+		"ST_EVENT": stEvent, "ST_RUN": stRun, "ST_TRAP": stTrap,
 		"R_SEQ": rSeq, "R_NR": rNr, "R_ARGS": rArgs, "R_EXTRA": rExtra,
 		"P_SEQ": pSeq, "P_SENTRY_SLEEP": pSentrySleep, "P_RET": pRet,
 		"D_FPROG": dFprog, "D_EMPTYMASK": dEmptyMask, "D_REGIONSIZE": dRegionSize, "D_SHAREDFD": dSharedFD,
+		"D_PTRADDR": dPtrAddr, "D_PTRLEN": dPtrLen, "D_PTROFF": dPtrOff, "SIGCHLD": uint64(interruptSignal),
 	}
 	for name, v := range want {
 		s, ok := defs[name]

@@ -39,6 +39,11 @@ type Options struct {
 	// its sentry thread's CPU (for experiments on loaded hosts). Positive
 	// always spins that many nanoseconds before sleeping, on both sides.
 	Spin int
+
+	// Patch enables syscall patching (patch.go): a "mov $NR, %eax;
+	// syscall" in application text that traps is rewritten into a jump to
+	// a trampoline that enters the sentry without a signal.
+	Patch bool
 }
 
 // Platform is the systrap platform.
@@ -59,6 +64,8 @@ type Platform struct {
 
 	// spinners counts the sentry threads spinning in waitFor.
 	spinners atomic.Int32
+	// patch says whether syscall patching is on. Immutable.
+	patch bool
 
 	// base is the stub image's address and regionAddr that of every
 	// address space's region, in the stubs. Immutable.
@@ -111,6 +118,7 @@ func New(memFD int, opts Options) (*Platform, error) {
 		memFD:    memFD,
 		sharedFD: sfd,
 		bindIdle: opts.Spin <= 0,
+		patch:    opts.Patch,
 		closed:   make(chan struct{}),
 		exited:   make(chan struct{}),
 	}
@@ -124,7 +132,7 @@ func New(memFD int, opts Options) (*Platform, error) {
 	}
 	unix.SchedGetaffinity(0, &p.cpus)
 	p.maxSpinners = int32(spinCPUs() / 2)
-	p.base, err = mapImage(func(base uint64) ([]byte, error) { return buildImage(base, sfd) })
+	p.base, err = mapImage(func(base uint64) ([]byte, error) { return buildImage(base, sfd, opts.Patch) })
 	if err != nil {
 		unix.Close(sfd)
 		return nil, fmt.Errorf("systrap platform: %w", err)
@@ -134,6 +142,14 @@ func New(memFD int, opts Options) (*Platform, error) {
 		p.unmapImage()
 		unix.Close(sfd)
 		return nil, fmt.Errorf("systrap platform: %w", err)
+	}
+	if p.patch {
+		if p.premade.off != 0 {
+			p.unmapImage()
+			unix.Close(sfd)
+			return nil, fmt.Errorf("systrap platform: the pre-made stub's region is at %#x, not 0", p.premade.off)
+		}
+		writePtrTable(p.premade.mem[ptrTableFileOff:ptrTableFileOff+ptrTableLen], p.base)
 	}
 	ready := make(chan error, 1)
 	go p.keeper(ready)

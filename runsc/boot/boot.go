@@ -16,8 +16,10 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/rampart-sandbox/rampart/fs/dev"
 	"github.com/rampart-sandbox/rampart/fs/proc"
 	"github.com/rampart-sandbox/rampart/fs/rootfs"
+	"github.com/rampart-sandbox/rampart/gofer"
 	"github.com/rampart-sandbox/rampart/platform"
 	"github.com/rampart-sandbox/rampart/platform/ptrace"
 	"github.com/rampart-sandbox/rampart/platform/systrap"
@@ -26,7 +28,9 @@ import (
 	"github.com/rampart-sandbox/rampart/sentry/kernel"
 	"github.com/rampart-sandbox/rampart/sentry/kernel/auth"
 	"github.com/rampart-sandbox/rampart/sentry/memfile"
+	"github.com/rampart-sandbox/rampart/sentry/socket"
 	"github.com/rampart-sandbox/rampart/sentry/socket/hostinet"
+	sunix "github.com/rampart-sandbox/rampart/sentry/socket/unix"
 	"github.com/rampart-sandbox/rampart/syscalls/linux"
 )
 
@@ -42,6 +46,8 @@ type Config struct {
 	Platform string
 	// Spin is systrap's Options.Spin.
 	Spin int
+	// NoPatch turns systrap's syscall patching (Options.Patch) off.
+	NoPatch bool
 
 	Debug bool
 	// DebugDir, if set, receives the sandbox's debug log.
@@ -74,9 +80,26 @@ type Config struct {
 	// HostNetwork is --network=host: the sandbox's inet sockets are host
 	// sockets and it shows the host's interfaces.
 	HostNetwork bool
+	// HostUDS is --host-uds: whether unix sockets may connect to host
+	// sockets (open) or bind new ones (create) on gofer-served trees;
+	// the gofer enforces the same policy (gofer/server_socket.go).
+	HostUDS gofer.HostUDS
 	// OCIMounts, if set, are config.json's mounts, masked and read-only
 	// paths, applied over the default tree (see mounts.go).
 	OCIMounts *OCIMounts
+	// Sysctls are config.json's linux.sysctl (sysctl.go).
+	Sysctls map[string]string
+	// Devices are config.json's linux.devices, made in the sandbox's
+	// /dev (devices.go).
+	Devices []Device
+	// DeviceRules, if set, are linux.resources.devices: the device
+	// allow-list the sentry applies to the application (fs/dev).
+	DeviceRules []dev.Rule
+	// OOMScoreAdj, if set, is the init's oom_score_adj.
+	OOMScoreAdj *int
+	// UserNS, if set, is the user namespace the sandbox process was
+	// started in (userns.go).
+	UserNS *UserNamespace
 	// Control, if set, makes this an OCI sandbox: the init is started
 	// only when asked over the control socket (see control.go).
 	Control *Control
@@ -88,6 +111,22 @@ type Config struct {
 	Fence bool
 	// Seccomp are the fence's filter options.
 	Seccomp fence.Options
+}
+
+// newNetworkStack is linux.NewNetworkStack with --host-uds applied to
+// its AF_UNIX family: host-backed unix sockets get a host network of
+// their own (its epoll instance is made now, before the fence).
+func newNetworkStack(c linux.NetworkConfig, uds gofer.HostUDS) *socket.Stack {
+	st := linux.NewNetworkStack(c)
+	if uds == gofer.HostUDSNone {
+		return st
+	}
+	if p, err := st.ProviderOf(unix.AF_UNIX); err == nil {
+		if fam, ok := p.(*sunix.Family); ok {
+			fam.EnableHost(hostinet.NewNet(), uds&gofer.HostUDSOpen != 0, uds&gofer.HostUDSCreate != 0)
+		}
+	}
+	return st
 }
 
 // UmaskZero in Config.Umask asks for umask 0.
@@ -145,6 +184,11 @@ func Run(c Config) (int, error) {
 		}
 		defer ctl.close()
 	}
+	if c.UserNS != nil {
+		if err := becomeNamespaceRoot(); err != nil {
+			return 1, c.ready(err)
+		}
+	}
 	if c.Fence {
 		if os.Getpid() != 1 {
 			return 1, c.ready(errors.New("fencing the sandbox: not the init of a new pid namespace"))
@@ -165,7 +209,7 @@ func Run(c Config) (int, error) {
 	}
 	defer mf.Close()
 
-	p, err := newPlatform(c.Platform, c.Spin, mf.FD())
+	p, err := newPlatform(c.Platform, systrap.Options{Spin: c.Spin, Patch: !c.NoPatch}, mf.FD())
 	if err != nil {
 		return 1, err
 	}
@@ -199,7 +243,7 @@ func Run(c Config) (int, error) {
 		NumCPU:       runtime.NumCPU(),
 		DebugLog:     debugLog,
 		Loader:       &execLoader{vdso: vd, maxAddr: p.MaxUserAddress()},
-		Network:      linux.NewNetworkStack(netcfg),
+		Network:      newNetworkStack(netcfg, c.HostUDS),
 	}
 	if c.Strace {
 		kcfg.Strace = newStraceTracer(os.Stderr)
@@ -209,14 +253,29 @@ func Run(c Config) (int, error) {
 	if err := fsys.mountSys(k); err != nil {
 		return 1, err
 	}
+	if c.OOMScoreAdj != nil {
+		fsys.oomScoreAdj = *c.OOMScoreAdj
+	}
+	if c.UserNS != nil {
+		fsys.uidMap, fsys.gidMap = c.UserNS.UIDMap, c.UserNS.GIDMap
+	}
 	if err := fsys.mountProc(k, time.Now(), cpuInfo); err != nil {
 		return 1, err
 	}
 	if err := fsys.mountDevpts(k); err != nil {
 		return 1, err
 	}
+	if err := applySysctls(k, fsys.sysctls, c.Sysctls); err != nil {
+		return 1, c.ready(err)
+	}
 	if err := fsys.applyOCIMounts(k, mf, c.OCIMounts); err != nil {
 		return 1, c.ready(err)
+	}
+	if err := fsys.makeDevices(c.Devices); err != nil {
+		return 1, c.ready(err)
+	}
+	if c.DeviceRules != nil {
+		dev.SetAllowList(c.DeviceRules)
 	}
 
 	creds := c.credentials()
@@ -375,7 +434,7 @@ func hostGroups() []auth.KGID {
 }
 
 // newPlatform starts the platform named by --platform on the memory file.
-func newPlatform(name string, spin, memFD int) (platform.Platform, error) {
+func newPlatform(name string, opts systrap.Options, memFD int) (platform.Platform, error) {
 	switch name {
 	case "", "ptrace":
 		p, err := ptrace.New(memFD)
@@ -384,7 +443,7 @@ func newPlatform(name string, spin, memFD int) (platform.Platform, error) {
 		}
 		return p, nil
 	case "systrap":
-		p, err := systrap.New(memFD, systrap.Options{Spin: spin})
+		p, err := systrap.New(memFD, opts)
 		if err != nil {
 			return nil, fmt.Errorf("starting the systrap platform: %w", err)
 		}

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/rampart-sandbox/rampart/fs/vfs"
+	"github.com/rampart-sandbox/rampart/sentry/bpf"
 	"github.com/rampart-sandbox/rampart/sentry/control"
 	"github.com/rampart-sandbox/rampart/sentry/kernel"
 )
@@ -57,6 +58,8 @@ type sandbox struct {
 	// consoles are the relays of the terminals of init and of exec'd
 	// processes, until they end (nil until the first).
 	consoles map[*hostConsole]struct{} // protected by mu
+	// pod are the containers that joined the sandbox (container.go).
+	pod pod
 }
 
 // runControlled serves the control socket until the container's init has
@@ -104,6 +107,7 @@ func runControlled(c Config, k *kernel.Kernel, fsys *filesystems, initCfg kernel
 	case <-s.done:
 	}
 	<-s.done
+	s.pod.close()
 	return s.exit, nil
 }
 
@@ -161,6 +165,8 @@ func (s *sandbox) finish(code int) {
 	}
 	s.phase = phaseExited
 	s.exit = code
+	// The containers that joined the sandbox end with it.
+	s.pod.finishAll()
 	if s.c.Control.OnExit != nil {
 		s.c.Control.OnExit(code)
 	}
@@ -199,6 +205,10 @@ func (s *sandbox) handle(r control.Request, files []*os.File) control.Response {
 		return control.Response{ExitStatus: tg.ExitStatus().ExitCode()}
 	case control.CmdStart:
 		return s.start()
+	case control.CmdCreate:
+		return s.addContainer(r, files)
+	case control.CmdProcesses:
+		return control.Response{Processes: processes(s.k, "")}
 	case control.CmdSignal:
 		if !kernel.ValidSignal(r.Signal) {
 			return control.Response{Error: "invalid signal"}
@@ -259,7 +269,7 @@ func (s *sandbox) signal(sig int, all bool) string {
 		return ""
 	}
 	if all {
-		for _, tg := range s.k.ThreadGroups() {
+		for _, tg := range s.k.ContainerThreadGroups("") {
 			s.k.SendSignal(tg, sig, nil)
 		}
 		return ""
@@ -293,9 +303,24 @@ func (s *sandbox) exec(r control.Request, files []*os.File) control.Response {
 	if phase != phaseRunning {
 		return control.Response{Error: "cannot exec in a stopped container"}
 	}
+	tg, resp := s.execIn(s.fsys, s.c.AppSeccomp, s.k.FindThreadGroup(1), "", r, files)
+	if tg == nil {
+		return resp
+	}
+	s.mu.Lock()
+	s.execs[tg.PID()] = tg
+	s.mu.Unlock()
+	return resp
+}
+
+// execIn starts r.Process with files as its stdio in a container: its
+// mount tree fsys, its seccomp filter, the rlimits of its init and its
+// id. It returns the new process, or nil and the error.
+func (s *sandbox) execIn(fsys *filesystems, seccomp *bpf.Program, init *kernel.ThreadGroup, container string,
+	r control.Request, files []*os.File) (*kernel.ThreadGroup, control.Response) {
 	var e ExecConfig
 	if err := json.Unmarshal(r.Process, &e); err != nil {
-		return control.Response{Error: fmt.Sprintf("bad process: %v", err)}
+		return nil, control.Response{Error: fmt.Sprintf("bad process: %v", err)}
 	}
 	// A process with a terminal comes with one descriptor, the host
 	// replica of its console (console.go), which stands in for the three
@@ -305,7 +330,7 @@ func (s *sandbox) exec(r control.Request, files []*os.File) control.Response {
 		files = []*os.File{files[0], files[0], files[0]}
 	}
 	if len(e.Argv) == 0 || len(files) != 3 {
-		return control.Response{Error: "exec needs args and three stdio descriptors"}
+		return nil, control.Response{Error: "exec needs args and three stdio descriptors"}
 	}
 	c := Config{User: e.User, Caps: e.Caps}
 	creds := c.credentials()
@@ -316,30 +341,30 @@ func (s *sandbox) exec(r control.Request, files []*os.File) control.Response {
 	case UmaskZero:
 		umask = 0
 	}
-	fsc := s.fsys.newFSContext(creds, e.Cwd, umask)
+	fsc := fsys.newFSContext(creds, e.Cwd, umask)
 	fdt := vfs.NewFDTable()
 	if err := installStdio(bootCtx{creds}, fdt, [3]int{int(files[0].Fd()), int(files[1].Fd()), int(files[2].Fd())}, e.StdioNames); err != nil {
-		return control.Response{Error: err.Error()}
+		return nil, control.Response{Error: err.Error()}
 	}
 	var cons *hostConsole
 	if terminal {
 		fdt.DecRef(bootCtx{creds})
 		var err error
-		if fdt, cons, err = s.fsys.newConsoleFDTable(creds, int(files[0].Fd())); err != nil {
-			return control.Response{Error: err.Error()}
+		if fdt, cons, err = fsys.newConsoleFDTable(creds, int(files[0].Fd())); err != nil {
+			return nil, control.Response{Error: err.Error()}
 		}
 	}
 	var limits *kernel.Limits
-	if init := s.k.FindThreadGroup(1); init != nil {
+	if init != nil {
 		limits = init.Limits().Copy()
 	}
 	cfg := kernel.InitConfig{Argv: e.Argv, Envv: e.Envv, Credentials: creds, FDTable: fdt, FSContext: fsc,
-		Limits: limits, Umask: umask, NoNewPrivs: e.NoNewPrivs, Seccomp: s.c.AppSeccomp}
+		Limits: limits, Umask: umask, NoNewPrivs: e.NoNewPrivs, Seccomp: seccomp, Container: container}
 	if cons != nil {
 		cfg.CTTY = cons.term.Control()
 	}
 	var err error
-	cfg.Path, err = s.fsys.lookPath(creds, fsc, e.Argv[0], e.Envv)
+	cfg.Path, err = fsys.lookPath(creds, fsc, e.Argv[0], e.Envv)
 	var tg *kernel.ThreadGroup
 	if err == nil {
 		tg, err = s.k.StartProcess(cfg)
@@ -349,16 +374,12 @@ func (s *sandbox) exec(r control.Request, files []*os.File) control.Response {
 		// then ends by itself.
 		fdt.DecRef(bootCtx{creds})
 		_, err = startError(e.Argv[0], err)
-		return control.Response{Error: err.Error()}
+		return nil, control.Response{Error: err.Error()}
 	}
 	if cons != nil {
 		s.addConsole(cons)
 	}
-	pid := tg.PID()
-	s.mu.Lock()
-	s.execs[pid] = tg
-	s.mu.Unlock()
-	return control.Response{Pid: int(pid)}
+	return tg, control.Response{Pid: int(tg.PID())}
 }
 
 // pause freezes (or thaws) every task of the running container.

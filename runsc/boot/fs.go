@@ -32,6 +32,15 @@ func (c bootCtx) CopyOut(uint64, []byte) (int, error) { return 0, unix.EFAULT }
 type filesystems struct {
 	vfs  *vfs.VirtualFilesystem
 	root vfs.VirtualDentry
+	// sysctls are the sandbox's writable sysctls, shown by every procfs
+	// instance (set by mountProc).
+	sysctls *proc.Sysctls
+	// oomScoreAdj is the oom_score_adj processes start with (set before
+	// mountProc).
+	oomScoreAdj int
+	// uidMap and gidMap are the sandbox's user namespace maps, if it
+	// has its own (set before mountProc).
+	uidMap, gidMap []proc.IDMapEntry
 }
 
 // GoferFD is the descriptor on which `runsc boot` finds its end of the
@@ -65,7 +74,8 @@ func newFilesystems(mf *memfile.MemoryFile, opts rootfs.RootOptions) (*filesyste
 // mountProc mounts the procfs describing k on /proc (over the empty
 // directory that hides the host's).
 func (f *filesystems) mountProc(k *kernel.Kernel, boot time.Time, cpuInfo string) error {
-	pfs := proc.New(k, proc.Options{DevMinor: f.vfs.NewAnonDevMinor(), BootTime: boot, HostCPUInfo: cpuInfo})
+	f.sysctls = proc.NewSysctls()
+	pfs := proc.New(k, proc.Options{DevMinor: f.vfs.NewAnonDevMinor(), BootTime: boot, HostCPUInfo: cpuInfo, Sysctls: f.sysctls, OOMScoreAdj: f.oomScoreAdj, UIDMap: f.uidMap, GIDMap: f.gidMap})
 	if err := f.vfs.MountAt(bootCtx{auth.NewRootCredentials()}, f.root, "/proc", pfs, vfs.MountOptions{}); err != nil {
 		return fmt.Errorf("mounting proc on /proc: %w", err)
 	}
@@ -75,9 +85,11 @@ func (f *filesystems) mountProc(k *kernel.Kernel, boot time.Time, cpuInfo string
 // mountDevpts mounts the pseudo-terminal filesystem of k on /dev/pts
 // (/dev/ptmx links to its ptmx).
 func (f *filesystems) mountDevpts(k *kernel.Kernel) error {
-	if err := f.vfs.MountAt(bootCtx{auth.NewRootCredentials()}, f.root, "/dev/pts", devpts.New(k, f.vfs.NewAnonDevMinor()), vfs.MountOptions{}); err != nil {
+	pts := devpts.New(k, f.vfs.NewAnonDevMinor())
+	if err := f.vfs.MountAt(bootCtx{auth.NewRootCredentials()}, f.root, "/dev/pts", pts, vfs.MountOptions{}); err != nil {
 		return fmt.Errorf("mounting devpts on /dev/pts: %w", err)
 	}
+	registerPtmx(pts)
 	return nil
 }
 

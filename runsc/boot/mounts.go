@@ -340,7 +340,7 @@ func (mt *mounter) mount(m *Mount) error {
 	case "proc":
 		fs = mt.reuse["proc"]
 		if fs == nil {
-			fs = proc.New(mt.k, proc.Options{DevMinor: v.NewAnonDevMinor()})
+			fs = proc.New(mt.k, proc.Options{DevMinor: v.NewAnonDevMinor(), Sysctls: mt.f.sysctls})
 		}
 	case "sysfs":
 		fs = mt.reuse["sysfs"]
@@ -448,6 +448,10 @@ func (mt *mounter) bind(m *Mount, opts vfs.MountOptions) error {
 	}
 	switch a.Mode & unix.S_IFMT {
 	case unix.S_IFDIR, unix.S_IFREG:
+	case unix.S_IFSOCK:
+		// A host socket (docker.sock): connect reaches it only with
+		// --host-uds=open or all; otherwise it is a socket file
+		// nothing listens on, as for any other bind mount.
 	case unix.S_IFCHR:
 		c.Close()
 		name, ok := devfsNames[a.Rdev]
@@ -457,7 +461,7 @@ func (mt *mounter) bind(m *Mount, opts vfs.MountOptions) error {
 		return mt.bindDevice(m.Destination, name, opts)
 	default:
 		c.Close()
-		return fmt.Errorf("source %s: neither a directory, a regular file nor a device", m.Source)
+		return fmt.Errorf("source %s: neither a directory, a regular file, a socket nor a device", m.Source)
 	}
 	// mountinfo's root field of a bind mount is its source's path, as
 	// runc's shows it (runtime-tools compares its base name).

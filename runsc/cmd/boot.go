@@ -11,6 +11,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/rampart-sandbox/rampart/fs/rootfs"
+	"github.com/rampart-sandbox/rampart/gofer"
 	"github.com/rampart-sandbox/rampart/runsc/boot"
 	"github.com/rampart-sandbox/rampart/runsc/flags"
 )
@@ -70,6 +71,7 @@ func (b *Boot) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands
 		Strace:   b.Global.Strace,
 		Platform: b.Global.Platform,
 		Spin:     b.Global.SystrapSpin,
+		NoPatch:  !b.Global.SystrapPatch,
 		Debug:    b.Global.Debug || b.Global.DebugLog != "",
 		DebugDir: b.Global.DebugLog,
 		// The host root is never written: under the overlay, writes
@@ -78,6 +80,8 @@ func (b *Boot) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands
 		// The network mode comes with the global flags.
 		HostNetwork: b.Global.Network == "host",
 	}
+	// Validated by the global flags already.
+	cfg.HostUDS, _ = gofer.ParseHostUDS(b.Global.HostUDS)
 	if len(b.volumes) > 0 {
 		mounts, _ := volumeMounts(b.volumes)
 		om, err := boot.ParseMounts(&specs.Spec{Mounts: mounts})
@@ -111,6 +115,7 @@ func (b *Boot) fence(cfg *boot.Config) {
 	cfg.Seccomp.Debug = cfg.Debug
 	cfg.Seccomp.LogOnly = os.Getenv(seccompLogEnv) == "1"
 	cfg.Seccomp.HostNetwork = cfg.HostNetwork
+	cfg.Seccomp.HostUDS = cfg.HostUDS&gofer.HostUDSCreate != 0
 }
 
 // environ is the caller's environment for `runsc do`'s command, less

@@ -9,6 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/rampart-sandbox/rampart/fs/rootfs"
+	"github.com/rampart-sandbox/rampart/gofer"
 	"github.com/rampart-sandbox/rampart/runsc/boot"
 	"github.com/rampart-sandbox/rampart/runsc/container"
 	"github.com/rampart-sandbox/rampart/runsc/ociseccomp"
@@ -46,9 +47,12 @@ func (b *Boot) executeOCI() subcommands.ExitStatus {
 	cfg.Strace = b.Global.Strace
 	cfg.Platform = b.Global.Platform
 	cfg.Spin = b.Global.SystrapSpin
+	cfg.NoPatch = !b.Global.SystrapPatch
 	cfg.Debug = b.Global.Debug || b.Global.DebugLog != ""
 	cfg.DebugDir = b.Global.DebugLog
-	cfg.HostNetwork = b.Global.Network == "host"
+	// (bootConfig sets it for a joined network namespace.)
+	cfg.HostNetwork = cfg.HostNetwork || b.Global.Network == "host"
+	cfg.HostUDS, _ = gofer.ParseHostUDS(b.Global.HostUDS)
 	// The sandbox records its status changes through a descriptor: once
 	// fenced it cannot reach the state directory.
 	status, err := s.OpenSandboxStatus(b.id)
@@ -149,6 +153,9 @@ func bootConfig(spec *specs.Spec) (boot.Config, error) {
 		c.Caps = &caps
 	}
 	c.Limits = specLimits(spec)
+	if err := ociConfig(spec, &c); err != nil {
+		return c, err
+	}
 	if spec.Linux != nil && spec.Linux.Seccomp != nil {
 		if c.AppSeccomp, err = ociseccomp.Compile(spec.Linux.Seccomp); err != nil {
 			return c, err

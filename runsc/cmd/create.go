@@ -94,12 +94,25 @@ func createContainer(g *flags.Global, id string, o *createOpts, foreground bool)
 	if err != nil {
 		return nil, err
 	}
+	// A container of a pod joins its sandbox container's sandbox (pod.go).
+	if sb, err := container.PodSandbox(id, spec.Annotations); err != nil || sb != "" {
+		if err == nil && foreground {
+			err = fmt.Errorf("container %s joins sandbox %s: run it detached, or create and start it", id, sb)
+		}
+		if err == nil {
+			err = createPodMember(g, id, sb, bundle, spec, o)
+		}
+		return nil, err
+	}
 	// Mounts are checked before anything exists, so that a bad one
 	// leaves nothing behind.
 	if _, err := boot.ParseMounts(spec); err != nil {
 		return nil, err
 	}
 	if _, err := goferBinds(spec, bundle); err != nil {
+		return nil, err
+	}
+	if err := ociConfig(spec, &boot.Config{}); err != nil {
 		return nil, err
 	}
 	s := store(g)
@@ -125,6 +138,10 @@ func createContainer(g *flags.Global, id string, o *createOpts, foreground bool)
 	cmd, err := startSandbox(g, id, bundle, spec.Annotations, foreground, term)
 	if err != nil {
 		s.Remove(id)
+		return nil, err
+	}
+	if err := applyDeviceRules(g, id, spec); err != nil {
+		destroy(g, id)
 		return nil, err
 	}
 	if o.pidFile != "" {
@@ -196,7 +213,7 @@ func startSandbox(g *flags.Global, id, bundle string, annotations map[string]str
 		w.Close()
 		return nil, err
 	}
-	gofer, goferSocks, err := startContainerGofer(self, spec.Root.Path, rootWritable(g, spec), binds, !foreground)
+	gofer, goferSocks, err := startContainerGofer(self, spec.Root.Path, rootWritable(g, spec), binds, !foreground, g.HostUDS)
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("starting the gofer: %w", err)
@@ -219,14 +236,15 @@ func startSandbox(g *flags.Global, id, bundle string, annotations map[string]str
 	cmd.Dir = "/"
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Cloneflags: unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWIPC |
-			unix.CLONE_NEWUTS | g.NetNamespace(),
+			unix.CLONE_NEWUTS | sandboxNetNamespace(g, spec),
 		Setsid: !foreground,
 	}
 	if foreground {
 		cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
 	}
+	sandboxNamespaces(cmd.SysProcAttr, spec)
 	term.passToSandbox(cmd)
-	if err := cmd.Start(); err != nil {
+	if err := startInNetNS(cmd, netNSPath(spec)); err != nil {
 		w.Close()
 		killGofer()
 		return nil, fmt.Errorf("starting the sandbox: %w", err)
@@ -304,7 +322,9 @@ func goferBinds(spec *specs.Spec, bundle string) ([]string, error) {
 // caller passes on and closes. A gofer started for a detached container
 // (create) must outlive its starter: it then gets no parent-death signal
 // and ends when the sandbox's ends of the connections close.
-func startContainerGofer(self, root string, rootWritable bool, binds []string, detached bool) (*exec.Cmd, []*os.File, error) {
+//
+// hostUDS is --host-uds, passed on to the gofer (gofer/server_socket.go).
+func startContainerGofer(self, root string, rootWritable bool, binds []string, detached bool, hostUDS string) (*exec.Cmd, []*os.File, error) {
 	var goferEnds, sandboxEnds []*os.File
 	closeAll := func(fs []*os.File) {
 		for _, f := range fs {
@@ -322,6 +342,9 @@ func startContainerGofer(self, root string, rootWritable bool, binds []string, d
 		sandboxEnds = append(sandboxEnds, os.NewFile(uintptr(fds[1]), "sandbox-socket"))
 	}
 	args := []string{"gofer", "--root=" + root, "--sock-fd=3"}
+	if hostUDS != "" && hostUDS != "none" {
+		args = append(args, "--host-uds="+hostUDS)
+	}
 	if !rootWritable {
 		args = append(args, "--read-only")
 	}

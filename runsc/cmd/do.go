@@ -136,7 +136,7 @@ func (d *Do) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands.E
 		fmt.Fprintf(os.Stderr, "runsc: --volume: %v\n", err)
 		return subcommands.ExitUsageError
 	}
-	gofer, goferSocks, err := startContainerGofer(self, d.rootDir, false, binds, false)
+	gofer, goferSocks, err := startContainerGofer(self, d.rootDir, false, binds, false, d.Global.HostUDS)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "runsc: starting the gofer: %v\n", err)
 		return subcommands.ExitFailure

@@ -26,11 +26,17 @@ import (
 // on its own connection: descriptor sock-fd+1+i for the i-th. Its source
 // is opened before the chroot, following symlinks in the host path as
 // runc does; below it, as below the root, nothing is ever followed.
+//
+// --host-uds (the global flag's value, passed on by the starter) lets
+// every served tree answer Tconnect/Tbind (gofer/server_socket.go): then
+// /proc/self/fd is opened before the chroot and the seccomp filter allows
+// AF_UNIX socket, connect, bind and listen.
 type Gofer struct {
 	root     string
 	sockFD   int
 	readOnly bool
 	binds    bindFlags
+	hostUDS  string
 }
 
 // bindFlags collects --bind=ro:PATH and --bind=rw:PATH.
@@ -60,7 +66,7 @@ func (*Gofer) Synopsis() string { return "serve the container's files to the san
 
 // Usage implements subcommands.Command.
 func (*Gofer) Usage() string {
-	return "gofer --root=DIR [--sock-fd=N] [--read-only] [--bind=ro|rw:/SOURCE]...\n"
+	return "gofer --root=DIR [--sock-fd=N] [--read-only] [--host-uds=MODE] [--bind=ro|rw:/SOURCE]...\n"
 }
 
 // SetFlags implements subcommands.Command.
@@ -68,6 +74,7 @@ func (g *Gofer) SetFlags(f *flag.FlagSet) {
 	f.StringVar(&g.root, "root", "/", "directory to serve as the container's root")
 	f.IntVar(&g.sockFD, "sock-fd", 3, "descriptor of the SOCK_SEQPACKET connection to the sentry")
 	f.BoolVar(&g.readOnly, "read-only", false, "refuse every modification (EROFS)")
+	f.StringVar(&g.hostUDS, "host-uds", "none", "host unix sockets: none, open, create or all")
 	f.Var(&g.binds, "bind", "also serve this bind mount source (ro:/PATH or rw:/PATH) on descriptor sock-fd+1+i; repeatable")
 }
 
@@ -81,6 +88,10 @@ func (g *Gofer) Execute(context.Context, *flag.FlagSet, ...any) subcommands.Exit
 }
 
 func (g *Gofer) run() error {
+	uds, err := gofer.ParseHostUDS(g.hostUDS)
+	if err != nil {
+		return err
+	}
 	for i := 0; i <= len(g.binds); i++ {
 		fd := g.sockFD + i
 		unix.CloseOnExec(fd)
@@ -95,6 +106,14 @@ func (g *Gofer) run() error {
 	rootFD, err := unix.Open(g.root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("opening root %q: %w", g.root, err)
+	}
+	// /proc is outside the root we chroot into: Tconnect and Tbind
+	// reach their files through the magic links of our own descriptors.
+	procFD := -1
+	if uds != gofer.HostUDSNone {
+		if procFD, err = unix.Open("/proc/self/fd", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err != nil {
+			return fmt.Errorf("--host-uds=%s needs /proc: %w", uds, err)
+		}
 	}
 	// Bind sources are opened while host paths still mean something.
 	servers := make([]*gofer.Server, 0, 1+len(g.binds))
@@ -116,6 +135,13 @@ func (g *Gofer) run() error {
 	if err := unix.Chdir("/"); err != nil {
 		return err
 	}
+	if procFD >= 0 {
+		home, err := unix.Open("/", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		gofer.EnableHostUDS(procFD, home)
+	}
 	if err := gofer.DropCapabilities(); err != nil {
 		return fmt.Errorf("dropping capabilities: %w", err)
 	}
@@ -124,7 +150,10 @@ func (g *Gofer) run() error {
 		return err
 	}
 	servers = append([]*gofer.Server{s}, servers...)
-	if err := gofer.InstallFilter(); err != nil {
+	for _, s := range servers {
+		s.SetHostUDS(uds)
+	}
+	if err := gofer.InstallFilterWith(gofer.FilterOptions{HostUDS: uds != gofer.HostUDSNone}); err != nil {
 		return fmt.Errorf("installing the seccomp filter: %w", err)
 	}
 	// Every connection is served until the sentry hangs up on it; the

@@ -449,6 +449,13 @@ func (c *Ps) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands.E
 	if err != nil {
 		return fail(g, err)
 	}
+	if st.Pod != nil && c.format == "table" {
+		// A pod member's own processes (pod.go).
+		if err := podPs(g, st); err != nil {
+			return fail(g, err)
+		}
+		return subcommands.ExitSuccess
+	}
 	pids := []int{}
 	if st.Status != container.Stopped {
 		pids = sandboxPids(st.Pid)

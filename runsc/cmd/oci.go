@@ -128,7 +128,9 @@ func parseSignal(s string) (unix.Signal, error) {
 // killSandbox ends st's sandbox process (and with it every stub: it is
 // the init of their PID namespace) and waits for it to go.
 func killSandbox(st *container.State) error {
-	if !container.SandboxAlive(st) {
+	if st.Pod != nil || !container.SandboxAlive(st) {
+		// A container that joined a sandbox (pod.go) is ended over
+		// its socket, never by killing the sandbox.
 		return nil
 	}
 	if err := unix.Kill(st.Pid, unix.SIGKILL); err != nil && err != unix.ESRCH {
@@ -147,6 +149,9 @@ func killSandbox(st *container.State) error {
 func destroy(g *flags.Global, id string) error {
 	s := store(g)
 	st, err := s.Load(id)
+	if err == nil && st.Pod != nil {
+		return destroyPodMember(g, st)
+	}
 	// Everything in the container's cgroup dies first (thawed, if it
 	// was paused), and the cgroup goes.
 	if err := destroyCgroup(g, id); err != nil {

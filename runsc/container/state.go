@@ -44,6 +44,9 @@ type State struct {
 	// valid when Exited.
 	ExitStatus int  `json:"exitStatus"`
 	Exited     bool `json:"exited"`
+	// Pod, for a container that joined another's sandbox, says which
+	// (pod.go); Pid is then that sandbox's process.
+	Pod *PodMember `json:"pod,omitempty"`
 }
 
 const (

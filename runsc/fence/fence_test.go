@@ -39,6 +39,33 @@ func TestHostNetworkRules(t *testing.T) {
 	}
 }
 
+// TestHostUDSRules pins what --host-uds=create adds, alone and with
+// --network=host (which has it already).
+func TestHostUDSRules(t *testing.T) {
+	base := map[string]bool{}
+	for _, r := range Rules(Options{}) {
+		base[r.Name] = true
+	}
+	var added []string
+	for _, r := range Rules(Options{HostUDS: true}) {
+		if !base[r.Name] {
+			added = append(added, r.Name)
+		}
+	}
+	if want := []string{"listen"}; fmt.Sprint(added) != fmt.Sprint(want) {
+		t.Errorf("--host-uds adds %v, want %v", added, want)
+	}
+	both := Rules(Options{HostUDS: true, HostNetwork: true})
+	if n, m := len(both), len(Rules(Options{HostNetwork: true})); n != m {
+		t.Errorf("--host-uds with --network=host: %d rules, want %d (no duplicate)", n, m)
+	}
+	for _, o := range []Options{{HostUDS: true}, {HostUDS: true, HostNetwork: true}} {
+		if _, err := Program(Rules(o), RetKillProcess); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // TestRules pins the sentry's allow-list: adding a syscall must change
 // this list too, in review (runsc/fence/README.md).
 func TestRules(t *testing.T) {

@@ -140,6 +140,10 @@ type Options struct {
 	// opens and drives host TCP/UDP sockets for the application
 	// (sentry/socket/hostinet).
 	HostNetwork bool
+	// HostUDS (--host-uds=create or all) adds hostUDSRules: the
+	// sentry calls listen(2) on host unix sockets the gofer bound for
+	// it (sentry/socket/unix, host.go).
+	HostUDS bool
 }
 
 // Rules returns the allow-list for opts.
@@ -152,6 +156,13 @@ func Rules(opts Options) []Rule {
 			}
 		}
 		rules = append(rules, hostNetworkRules...)
+	}
+	if opts.HostUDS {
+		for _, r := range hostUDSRules {
+			if !hasRule(rules, r.Nr) {
+				rules = append(rules, r)
+			}
+		}
 	}
 	return rules
 }
@@ -188,6 +199,26 @@ var hostNetworkRules = []Rule{
 	{unix.SYS_LISTEN, "listen", nil},
 	{unix.SYS_GETPEERNAME, "getpeername", nil},
 	{unix.SYS_SETSOCKOPT, "setsockopt", nil},
+}
+
+// hostUDSRules are the syscalls --host-uds=create adds. The gofer makes,
+// binds and donates the host socket (gofer/server_socket.go); the sentry
+// only calls listen(2) on it when the application does, so that its
+// backlog and the moment it starts accepting are the application's. Data,
+// accept4, shutdown, getsockopt (SO_PEERCRED) and FIONREAD are in
+// baseRules already.
+var hostUDSRules = []Rule{
+	{unix.SYS_LISTEN, "listen", nil},
+}
+
+// hasRule reports whether rules has one for nr.
+func hasRule(rules []Rule, nr uintptr) bool {
+	for _, r := range rules {
+		if r.Nr == nr {
+			return true
+		}
+	}
+	return false
 }
 
 // denyAction is the filter's action for a syscall it does not allow.

@@ -1,5 +1,21 @@
 // Package flags holds runsc's global flags, shared by every subcommand and
 // passed on to the sandbox process.
+//
+// --host-uds (none, open, create, all; default none) decides whether the
+// sandbox may use host unix sockets on gofer-served trees (bind mounts,
+// and the root with --overlay=none): "open" lets a connect(2) inside
+// reach a socket file that a host process listens on, "create" makes a
+// bind(2) inside create a real host socket that host processes can
+// connect to, "all" is both. The default is none because each is a
+// channel across the sandbox boundary that no file permission governs as
+// the administrator may expect: a bind-mounted directory that happens to
+// hold /var/run/docker.sock, a D-Bus or an X11 socket would otherwise give
+// the untrusted application that host service (often root-equivalent),
+// and a sandbox socket in a host directory is a service the host did not
+// ask for. With none, connect to a host-made socket file is ECONNREFUSED
+// and bind makes a socket file whose endpoint lives only in the sentry,
+// exactly as without the flag; the gofer refuses both requests (EPERM)
+// and its seccomp filter has no socket(2) at all.
 package flags
 
 import (
@@ -7,6 +23,8 @@ import (
 	"fmt"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/rampart-sandbox/rampart/gofer"
 )
 
 // Global are the flags that come before the subcommand.
@@ -20,6 +38,8 @@ type Global struct {
 	// SystrapSpin is systrap's Options.Spin: 0 adaptive, -1 never, N>0
 	// always N ns.
 	SystrapSpin int
+	// SystrapPatch is systrap's Options.Patch (syscall patching).
+	SystrapPatch bool
 
 	Network string
 	Log     string
@@ -31,6 +51,8 @@ type Global struct {
 	Overlay string
 	// SystemdCgroup is accepted for runc compatibility (no cgroups yet).
 	SystemdCgroup bool
+	// HostUDS is --host-uds: none, open, create or all (package doc).
+	HostUDS string
 }
 
 // Register defines the global flags on fs.
@@ -41,12 +63,14 @@ func Register(fs *flag.FlagSet) *Global {
 	fs.StringVar(&g.DebugLog, "debug-log", "", "directory to write debug logs to (implies --debug)")
 	fs.BoolVar(&g.Strace, "strace", false, "print every application syscall with its arguments, result and duration")
 	fs.StringVar(&g.Platform, "platform", "systrap", "platform that runs application code: systrap (the default) or ptrace")
+	fs.BoolVar(&g.SystrapPatch, "systrap-patch", true, "systrap: rewrite trapping \"mov $NR, %eax; syscall\" sites into jumps to a trampoline that enters the sentry without a signal")
 	fs.IntVar(&g.SystrapSpin, "systrap-spin", 0, "systrap: how a hand-off waits: 0 spins adaptively (only while it pays), -1 never spins, N>0 always spins N ns before sleeping")
 	fs.StringVar(&g.Network, "network", "none", "network mode: none (a loopback inside the sandbox) or host (the host's network through sentry-owned host sockets)")
 	fs.StringVar(&g.Log, "log", "", "file for runtime log messages")
 	fs.StringVar(&g.LogFmt, "log-format", "text", "log format: text or json (runc's log lines)")
 	fs.StringVar(&g.Overlay, "overlay", "root", "root filesystem overlay: root (writes stay in sandbox memory) or none")
 	fs.BoolVar(&g.SystemdCgroup, "systemd-cgroup", false, "place the container in a systemd-style cgroup path (slice:prefix:name)")
+	fs.StringVar(&g.HostUDS, "host-uds", "none", "host unix sockets on gofer-served mounts: none, open (connect to host sockets), create (bind makes host sockets) or all")
 	return g
 }
 
@@ -63,6 +87,9 @@ func (g *Global) Validate() error {
 	}
 	if g.Overlay != "root" && g.Overlay != "none" {
 		return fmt.Errorf("unknown overlay mode %q (available: root, none)", g.Overlay)
+	}
+	if _, err := gofer.ParseHostUDS(g.HostUDS); err != nil {
+		return fmt.Errorf("unknown --host-uds mode %q (available: none, open, create, all)", g.HostUDS)
 	}
 	if g.Network != "none" && g.Network != "host" {
 		return fmt.Errorf("unsupported network mode %q (available: none, host)", g.Network)
@@ -84,8 +111,14 @@ func (g *Global) NetNamespace() uintptr {
 // a child runsc process.
 func (g *Global) Args() []string {
 	a := []string{"--platform=" + g.Platform, "--network=" + g.Network, "--root=" + g.Root, "--log-format=" + g.LogFmt, "--overlay=" + g.Overlay}
+	if g.HostUDS != "" && g.HostUDS != "none" {
+		a = append(a, "--host-uds="+g.HostUDS)
+	}
 	if g.SystrapSpin != 0 {
 		a = append(a, fmt.Sprintf("--systrap-spin=%d", g.SystrapSpin))
+	}
+	if !g.SystrapPatch {
+		a = append(a, "--systrap-patch=false")
 	}
 	if g.Log != "" {
 		a = append(a, "--log="+g.Log)

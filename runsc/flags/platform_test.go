@@ -36,3 +36,34 @@ func TestPlatformFlag(t *testing.T) {
 		}
 	}
 }
+
+// TestSystrapPatchFlag: syscall patching is on unless --systrap-patch=false,
+// which reaches the sandbox process.
+func TestSystrapPatchFlag(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		on   bool
+	}{
+		{nil, true},
+		{[]string{"--systrap-patch=true"}, true},
+		{[]string{"--systrap-patch=false"}, false},
+	} {
+		fs := flag.NewFlagSet("runsc", flag.ContinueOnError)
+		g := Register(fs)
+		if err := fs.Parse(tc.args); err != nil {
+			t.Fatal(err)
+		}
+		if g.SystrapPatch != tc.on {
+			t.Errorf("%q: SystrapPatch = %v, want %v", tc.args, g.SystrapPatch, tc.on)
+		}
+		// The child parses what Args passes on.
+		fs2 := flag.NewFlagSet("runsc", flag.ContinueOnError)
+		g2 := Register(fs2)
+		if err := fs2.Parse(g.Args()); err != nil {
+			t.Fatal(err)
+		}
+		if g2.SystrapPatch != tc.on {
+			t.Errorf("%q: after Args, SystrapPatch = %v, want %v", tc.args, g2.SystrapPatch, tc.on)
+		}
+	}
+}

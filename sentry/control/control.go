@@ -94,6 +94,9 @@ type Request struct {
 	Process json.RawMessage `json:"process,omitempty"`
 	// Limits are the new limits (CmdUpdate).
 	Limits *Limits `json:"limits,omitempty"`
+	// Container is the configuration of a container joining the
+	// sandbox (CmdCreate, pod.go).
+	Container json.RawMessage `json:"container,omitempty"`
 }
 
 // Response is what the sandbox answers. Error is empty on success.
@@ -103,6 +106,8 @@ type Response struct {
 	ExitStatus int    `json:"exitStatus,omitempty"`
 	Pid        int    `json:"pid,omitempty"`
 	Stats      *Stats `json:"stats,omitempty"`
+	// Processes are the container's processes (CmdProcesses, pod.go).
+	Processes []Process `json:"processes,omitempty"`
 }
 
 // Handler serves one request; it may block (CmdWait does). files are the
@@ -113,8 +118,11 @@ type Handler func(r Request, files []*os.File) Response
 type Server struct {
 	ln   *net.UnixListener
 	path string
-	wg   sync.WaitGroup // the accept loop
-	cwg  sync.WaitGroup // connections being served
+	// rawFD is the listening socket of a Server made by Serve (ln is
+	// nil then).
+	rawFD int
+	wg    sync.WaitGroup // the accept loop
+	cwg   sync.WaitGroup // connections being served
 }
 
 // Listen creates the socket at path (mode 0600) and serves each
@@ -153,10 +161,18 @@ func Listen(path string, h Handler) (*Server, error) {
 	return s, nil
 }
 
+// conn is a connection being served: a *net.UnixConn, or a rawConn
+// (pod.go).
+type conn interface {
+	ReadMsgUnix(b, oob []byte) (n, oobn, flags int, addr *net.UnixAddr, err error)
+	io.Writer
+	Close() error
+}
+
 // maxRequest bounds a request's size.
 const maxRequest = 1 << 20
 
-func serve(c *net.UnixConn, h Handler) {
+func serve(c conn, h Handler) {
 	defer c.Close()
 	var resp Response
 	req, files, err := readRequest(c)
@@ -177,7 +193,7 @@ func serve(c *net.UnixConn, h Handler) {
 
 // readRequest reads one newline-terminated JSON request and the
 // descriptors that came with it.
-func readRequest(c *net.UnixConn) (Request, []*os.File, error) {
+func readRequest(c conn) (Request, []*os.File, error) {
 	var req Request
 	var files []*os.File
 	buf := make([]byte, 0, 4096)
@@ -236,7 +252,7 @@ func (s *Server) KeepSocket() {
 // connections being served up to two seconds to send their answers (a
 // waiter must learn the exit status before the sandbox process exits).
 func (s *Server) Close() {
-	s.ln.Close()
+	s.closeListener()
 	s.wg.Wait()
 	if s.path != "" {
 		_ = os.Remove(s.path)

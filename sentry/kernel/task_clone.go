@@ -32,6 +32,9 @@ type InitConfig struct {
 	// (config.json's linux.seccomp), inherited by its children and kept
 	// across execve like one it installed itself.
 	Seccomp *bpf.Program
+	// Container is the id of the pod container the process belongs to
+	// ("" for the sandbox's first container; container.go).
+	Container string
 }
 
 // StartInit loads and starts pid 1. Errors are load errors (ENOENT,
@@ -67,6 +70,7 @@ func (k *Kernel) startProcess(c InitConfig, isInit bool) (*ThreadGroup, error) {
 		tasks:      make(map[*Task]struct{}),
 		children:   make(map[*ThreadGroup]struct{}),
 		exitSignal: int(unix.SIGCHLD),
+		container:  c.Container,
 	}
 	t := &Task{
 		k:           k,
@@ -367,6 +371,7 @@ func (t *Task) Clone(o CloneOptions) (ThreadID, error) {
 			exitSignal: o.ExitSignal,
 			pgid:       t.tg.pgid,
 			sid:        t.tg.sid,
+			container:  t.tg.container,
 		}
 		parent := t.tg
 		if f&unix.CLONE_PARENT != 0 && t.tg.parent != nil {

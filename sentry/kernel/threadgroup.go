@@ -47,6 +47,10 @@ type ThreadGroup struct {
 	// pid is immutable: the leader's tid.
 	pid ThreadID
 
+	// container is immutable: the id of the pod container the process
+	// belongs to (container.go).
+	container string
+
 	// signals is shared by CLONE_SIGHAND clones across thread groups; the
 	// pending set and per-group state live here.
 	handlers *SignalHandlers

@@ -63,6 +63,9 @@ func (mm *MemoryManager) Fork() (*MemoryManager, error) {
 		child.Release()
 		return nil, firstErr
 	}
+	if pf, ok := mm.as.(patchForker); ok {
+		pf.ForkPatches(child.as)
+	}
 	return child, nil
 }
 

@@ -49,6 +49,70 @@ func (mm *MemoryManager) CopyOutForce(addr uint64, src []byte) (int, error) {
 	return int(n), err
 }
 
+// PatchText lets fn rewrite in place the 16 bytes of application code at
+// addr (16-byte aligned), in the sentry's view of the page: the platform's
+// syscall patching, which stores them with one atomic 16-byte
+// compare-and-swap so that threads running there see the old or the new
+// code. It refuses (false, nil) anything but a private, executable,
+// non-writable file mapping: anonymous memory (JIT code may rewrite it
+// in place), writable or shared code. The page gets its own private copy
+// first (COW broken, as for ptrace's POKETEXT). fn returns whether it
+// changed the bytes; it runs with mm.mu held and must not call back.
+func (mm *MemoryManager) PatchText(addr uint64, fn func(b []byte) bool) (bool, error) {
+	if addr%16 != 0 {
+		return false, unix.EINVAL
+	}
+	mm.mu.Lock()
+	defer mm.mu.Unlock()
+	v := mm.findVMALocked(addr)
+	if v == nil || !v.private || v.mappable == nil || !v.perms.Execute || v.perms.Write {
+		return false, nil
+	}
+	if !mm.faultForCopyLocked(addr, true, true) {
+		return false, unix.EFAULT
+	}
+	p := v.findPMA(addr)
+	if p == nil || p.cow {
+		return false, unix.EFAULT
+	}
+	off := p.fr.Start + (addr - p.start)
+	return fn(mm.mf.Slice(memfile.Range{Start: off, End: off + 16})), nil
+}
+
+// textUnpatcher is implemented by platform address spaces that patch
+// application code: before the application may write its code, the
+// patches in it are undone, so that its writes never mix with them.
+type textUnpatcher interface {
+	UnpatchText(start, end uint64, access func(addr uint64, fn func(b []byte) bool))
+}
+
+// unpatchTextLocked has the platform undo its patches in v, which is
+// about to become writable.
+//
+// Preconditions: mm.mu is locked for writing.
+func (mm *MemoryManager) unpatchTextLocked(v *vma) {
+	up, ok := mm.as.(textUnpatcher)
+	if !ok || !v.private || v.mappable == nil {
+		return
+	}
+	up.UnpatchText(v.start, v.end, func(addr uint64, fn func(b []byte) bool) {
+		p := v.findPMA(addr)
+		if p == nil || addr%16 != 0 {
+			return // not in memory: the file's bytes, unpatched
+		}
+		if p.cow {
+			if mm.breakCOWLocked(v, addr) != faultOK {
+				return
+			}
+			if p = v.findPMA(addr); p == nil || p.cow {
+				return
+			}
+		}
+		off := p.fr.Start + (addr - p.start)
+		fn(mm.mf.Slice(memfile.Range{Start: off, End: off + 16}))
+	})
+}
+
 // ZeroOut writes n zero bytes at addr.
 func (mm *MemoryManager) ZeroOut(addr, n uint64) (int, error) {
 	done, err := mm.access(addr, nil, n, opZero, false)

@@ -123,7 +123,23 @@ func NewMemoryManager(p platform.Platform, mf *memfile.MemoryFile) (*MemoryManag
 		mm.mmapBase = mm.maxAddr
 	}
 	mm.users.Store(1)
+	if ta, ok := as.(textAccessor); ok {
+		ta.SetTextAccess(mm.CopyInForce, mm.PatchText)
+	}
 	return mm, nil
+}
+
+// textAccessor is implemented by platform address spaces that patch
+// application code (systrap's syscall patching): they read it and patch it
+// through the memory manager.
+type textAccessor interface {
+	SetTextAccess(read func(addr uint64, dst []byte) (int, error), patch func(addr uint64, fn func(b []byte) bool) (bool, error))
+}
+
+// patchForker is implemented by platform address spaces whose patches of
+// application code a forked address space inherits along with the memory.
+type patchForker interface {
+	ForkPatches(child platform.AddressSpace)
 }
 
 // AddressSpace returns the platform address space, for Context.Switch.

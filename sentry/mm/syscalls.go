@@ -274,6 +274,9 @@ func (mm *MemoryManager) MProtect(addr, length uint64, at usermem.AccessType, gr
 			if v.perms == at {
 				continue
 			}
+			if at.Write && !v.perms.Write {
+				mm.unpatchTextLocked(v)
+			}
 			v.perms = at
 			mm.remapLocked(v, v.start, v.end)
 		}

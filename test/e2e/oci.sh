@@ -377,6 +377,8 @@ if [ "$k" -eq 0 ] && [ "$w" -eq 137 ] && [ -z "$left" ]; then pass "kill --all";
 . "$ROOT/test/e2e/oci_console.sh"
 # config.json's linux.seccomp: oci_seccomp.sh.
 . "$ROOT/test/e2e/oci_seccomp.sh"
+# Pods: containers joining a sandbox container's sandbox: oci_pod.sh.
+. "$ROOT/test/e2e/oci_pod.sh"
 
 # spec writes a default config.json once; a terminal needs a console socket
 # unless run in the foreground.
@@ -541,6 +543,11 @@ fi
 
 # config.json's mounts, masked and read-only paths, mountinfo.
 . "$ROOT/test/e2e/oci_mounts.sh"
+# Host unix sockets on a bind mount (--host-uds).
+. "$ROOT/test/e2e/oci_hostuds.sh"
+
+# config.json's sysctls, devices, oomScoreAdj and namespaces.
+. "$ROOT/test/e2e/oci_config.sh"
 
 # Nothing left: no state, no sandbox process of this test.
 left=$(ls "$STATE" 2>/dev/null)

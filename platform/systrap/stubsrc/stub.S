@@ -32,9 +32,13 @@
 #define T_GSBASE	40
 #define T_SPIN		48	/* the spin budget in TSC ticks */
 #define T_ALTSTACK	64	/* stack_t scratch for sigaltstack */
+#define T_SELF		128	/* the slot's address (syscall patching) */
+#define T_INTRAMP	136	/* set while the patch trampoline waits */
+#define T_PREGS		256	/* registers saved by the patch trampoline */
 
 #define ST_EVENT	1
 #define ST_RUN		2
+#define ST_TRAP		4	/* leave the patch trampoline through a trap */
 
 /* Request page (slot 0, page 0) and response page (slot 0, page 1). */
 #define R_SEQ		0
@@ -50,6 +54,9 @@
 #define D_EMPTYMASK	16
 #define D_REGIONSIZE	24
 #define D_SHAREDFD	32
+#define D_PTRADDR	40	/* syscall patching's pointer table: address, */
+#define D_PTRLEN	48	/* length (0: patching is off), */
+#define D_PTROFF	56	/* offset in the shared file */
 
 #define SYS_mmap		9
 #define SYS_rt_sigprocmask	14
@@ -60,6 +67,7 @@
 #define SYS_prctl		157
 #define SYS_futex		202
 #define SYS_seccomp		317
+#define SIGCHLD			17
 #define CLONE_THREAD		0x10000
 
 	.text
@@ -85,13 +93,70 @@ inject_trap:
 handler:
 	mov	%rsp, %rbx
 	and	$~(SLOT_SIZE-1), %rbx
-	mov	%edi, T_SIGNO(%rbx)
+	cmp	$SIGCHLD, %edi
+	jne	1f
+	/* An interrupt while the patch trampoline enters the sentry, waits
+	 * or traps out is ignored: the sentry is about to see the thread
+	 * anyway. One in the trampoline's return finishes the return in the
+	 * frame (all the registers are in T_PREGS, fs in T_FSBASE) and parks
+	 * as an interrupt of the application. */
+	cmpl	$0, T_INTRAMP(%rbx)
+	jne	handler_return
+	mov	40+16*8(%rdx), %rax	/* uc_mcontext.rip */
+	lea	.Lpatch_entry(%rip), %rcx
+	sub	%rcx, %rax
+	cmp	$(.Lpatch_end-.Lpatch_entry), %rax
+	jae	1f
+	cmp	$(.Lpatch_tail-.Lpatch_entry), %rax
+	jb	handler_return
+	mov	%rsi, %r8
+	mov	%rdx, %r9
+	lea	40(%rdx), %rdi		/* uc_mcontext, in T_PREGS's order */
+	lea	T_PREGS(%rbx), %rsi
+	mov	$18, %ecx
+	cld
+	rep movsq
+	movl	$SIGCHLD, T_SIGNO(%rbx)
+	mov	%r9, T_UCTX(%rbx)
+	mov	%r8, T_INFO(%rbx)
+	jmp	2f
+1:	mov	%edi, T_SIGNO(%rbx)
 	mov	%rdx, T_UCTX(%rbx)
 	mov	%rsi, T_INFO(%rbx)
 	rdfsbase %rax
 	mov	%rax, T_FSBASE(%rbx)
-	rdgsbase %rax
+2:	rdgsbase %rax
 	mov	%rax, T_GSBASE(%rbx)
+	call	handler_park
+	cmpl	$ST_RUN, T_STATE(%rbx)
+	jne	handler_die
+	mov	T_FSBASE(%rbx), %rax
+	wrfsbase %rax
+	mov	T_GSBASE(%rbx), %rax
+	wrgsbase %rax
+handler_return:
+	add	$8, %rsp		/* rt_sigreturn finds the frame at rsp-8 */
+	mov	$SYS_rt_sigreturn, %eax
+	.globl handler_sigreturn
+handler_sigreturn:
+	syscall
+	ud2
+handler_die:
+	xor	%edi, %edi		/* told to exit (or the state is gone) */
+	mov	$SYS_exit, %eax
+	.globl handler_exit
+handler_exit:
+	syscall
+	ud2
+
+/*
+ * handler_park publishes an event (state EVENT), wakes the sentry if it
+ * sleeps and waits until the sentry changes the state. rbx = state page;
+ * it clobbers rax, rcx, rdx, rsi, rdi, r10, r11, r12, r13. Both the signal
+ * handler and the patch trampoline park here, so that the futex calls
+ * come from the same two instructions.
+ */
+handler_park:
 	mov	$ST_EVENT, %eax
 	xchg	%eax, T_STATE(%rbx)
 	cmpl	$0, T_SENTRY_SLEEP(%rbx)
@@ -135,24 +200,7 @@ handler_wait:
 	syscall
 	jmp	3b
 4:	movl	$0, T_STUB_SLEEP(%rbx)
-5:	cmpl	$ST_RUN, T_STATE(%rbx)
-	jne	6f
-	mov	T_FSBASE(%rbx), %rax
-	wrfsbase %rax
-	mov	T_GSBASE(%rbx), %rax
-	wrgsbase %rax
-	add	$8, %rsp		/* rt_sigreturn finds the frame at rsp-8 */
-	mov	$SYS_rt_sigreturn, %eax
-	.globl handler_sigreturn
-handler_sigreturn:
-	syscall
-	ud2
-6:	xor	%edi, %edi		/* told to exit (or the state is gone) */
-	mov	$SYS_exit, %eax
-	.globl handler_exit
-handler_exit:
-	syscall
-	ud2
+5:	ret
 
 /*
  * The server loop: the main thread of each stub process. rbx = region,
@@ -241,7 +289,19 @@ fork_mmap_ro:
 	syscall
 	cmp	%rax, %rbx
 	jne	die
-	xor	%r15d, %r15d
+	mov	data+D_PTRLEN(%rip), %rsi
+	test	%rsi, %rsi
+	jz	1f
+	mov	data+D_PTRADDR(%rip), %rdi
+	mov	$1, %edx		/* PROT_READ: syscall patching's pointers */
+	mov	data+D_PTROFF(%rip), %r9
+	mov	$SYS_mmap, %eax
+	.globl fork_mmap_ptr
+fork_mmap_ptr:
+	syscall
+	cmp	%rax, data+D_PTRADDR(%rip)
+	jne	die
+1:	xor	%r15d, %r15d
 	jmp	server_loop
 
 /*
@@ -289,6 +349,118 @@ thread_park:
 	.globl die
 die:
 	ud2
+
+
+/*
+ * ---- Syscall patching (../patch.go) ----
+ *
+ * A patched site "mov $NR, %eax; syscall" became "jmp *PTR(,1)" (ff 24 25
+ * disp32): PTR is its entry of the pointer table, mapped read-only at a low
+ * address, which points to its thunk (generated after this code by the
+ * sentry: "mov $site, %eax; jmp patch_entry"). Nothing here writes below
+ * the application's rsp.
+ *
+ * patch_entry: eax = site index; rcx and r11 are free (a syscall clobbers
+ * them); every other register and the flags are the application's. If gs
+ * is not this thread's state page (the application set its own gs base),
+ * the flags-preserving check fails (or the probe faults) and the sentry
+ * handles the trap at patch_slow/patch_probe as the site's syscall.
+ */
+	.globl patch_entry
+	.p2align 4
+patch_entry:
+.Lpatch_entry:
+	rdgsbase %r11
+	.globl patch_probe
+patch_probe:
+	mov	%gs:T_SELF, %rcx
+	not	%r11
+	lea	1(%rcx,%r11), %rcx	/* T_SELF - gsbase, without flags */
+	jrcxz	1f
+	.globl patch_slow
+patch_slow:
+	ud2
+1:	movl	$1, %gs:T_INTRAMP
+	mov	%rsp, %gs:T_PREGS+15*8
+	mov	%gs:T_SELF, %rsp
+	lea	SLOT_SIZE(%rsp), %rsp	/* the top of the alternate stack */
+	pushfq
+	popq	%gs:T_PREGS+17*8
+	mov	%r8, %gs:T_PREGS+0*8
+	mov	%r9, %gs:T_PREGS+1*8
+	mov	%r10, %gs:T_PREGS+2*8
+	mov	%r12, %gs:T_PREGS+4*8
+	mov	%r13, %gs:T_PREGS+5*8
+	mov	%r14, %gs:T_PREGS+6*8
+	mov	%r15, %gs:T_PREGS+7*8
+	mov	%rdi, %gs:T_PREGS+8*8
+	mov	%rsi, %gs:T_PREGS+9*8
+	mov	%rbp, %gs:T_PREGS+10*8
+	mov	%rbx, %gs:T_PREGS+11*8
+	mov	%rdx, %gs:T_PREGS+12*8
+	mov	%rax, %gs:T_PREGS+13*8
+	rdfsbase %rax
+	mov	%rax, %gs:T_FSBASE
+	movl	$0, %gs:T_SIGNO		/* 0: a patched syscall */
+	mov	%gs:T_SELF, %rbx
+	call	handler_park
+	cmpl	$ST_RUN, T_STATE(%rbx)
+	je	2f
+	cmpl	$ST_TRAP, T_STATE(%rbx)
+	jne	handler_die
+	/* The sentry wants a signal frame (FP state, gs base): restore
+	 * everything and trap here; the handler publishes the frame. */
+	mov	T_FSBASE(%rbx), %rax
+	wrfsbase %rax
+	movl	$0, T_INTRAMP(%rbx)
+	pushq	T_PREGS+17*8(%rbx)
+	popfq
+	mov	T_PREGS+0*8(%rbx), %r8
+	mov	T_PREGS+1*8(%rbx), %r9
+	mov	T_PREGS+2*8(%rbx), %r10
+	mov	T_PREGS+3*8(%rbx), %r11
+	mov	T_PREGS+4*8(%rbx), %r12
+	mov	T_PREGS+5*8(%rbx), %r13
+	mov	T_PREGS+6*8(%rbx), %r14
+	mov	T_PREGS+7*8(%rbx), %r15
+	mov	T_PREGS+8*8(%rbx), %rdi
+	mov	T_PREGS+9*8(%rbx), %rsi
+	mov	T_PREGS+10*8(%rbx), %rbp
+	mov	T_PREGS+12*8(%rbx), %rdx
+	mov	T_PREGS+13*8(%rbx), %rax
+	mov	T_PREGS+14*8(%rbx), %rcx
+	mov	T_PREGS+15*8(%rbx), %rsp
+	mov	T_PREGS+11*8(%rbx), %rbx
+	.globl patch_trap
+patch_trap:
+	ud2
+2:
+.Lpatch_tail:
+	mov	T_FSBASE(%rbx), %rax
+	wrfsbase %rax
+	movl	$0, T_INTRAMP(%rbx)
+	pushq	T_PREGS+17*8(%rbx)
+	popfq
+	mov	T_PREGS+0*8(%rbx), %r8
+	mov	T_PREGS+1*8(%rbx), %r9
+	mov	T_PREGS+2*8(%rbx), %r10
+	mov	T_PREGS+3*8(%rbx), %r11
+	mov	T_PREGS+4*8(%rbx), %r12
+	mov	T_PREGS+5*8(%rbx), %r13
+	mov	T_PREGS+6*8(%rbx), %r14
+	mov	T_PREGS+7*8(%rbx), %r15
+	mov	T_PREGS+8*8(%rbx), %rdi
+	mov	T_PREGS+9*8(%rbx), %rsi
+	mov	T_PREGS+10*8(%rbx), %rbp
+	mov	T_PREGS+12*8(%rbx), %rdx
+	mov	T_PREGS+13*8(%rbx), %rax
+	mov	T_PREGS+14*8(%rbx), %rcx
+	mov	T_PREGS+15*8(%rbx), %rsp
+	mov	T_PREGS+11*8(%rbx), %rbx
+	jmp	*%gs:T_PREGS+16*8
+	.globl patch_end
+patch_end:
+.Lpatch_end:
 
 	.globl stub_end
 stub_end:

@@ -7,6 +7,11 @@
 // only allow-listed socket options and ioctls reach the host
 // (options.go). Raw and packet sockets are refused.
 //
+// The same machinery backs AF_UNIX sockets whose peer or listener is a
+// host socket (--host-uds, wrap.go): sentry/socket/unix keeps the socket
+// file and hands the host descriptor, donated by the gofer, to an
+// endpoint made by Net.Wrap.
+//
 // Lock order: an endpoint has no lock of its own besides its
 // vfs.WaitQueue (the host serializes operations on the descriptor);
 // Net.mu and notifier.mu are leaves.
@@ -38,13 +43,20 @@ type Net struct {
 // Install registers host AF_INET and AF_INET6 with s, and refuses
 // AF_PACKET as Linux does an unprivileged caller.
 func Install(s *socket.Stack) *Net {
+	n := NewNet()
+	s.Register(unix.AF_INET, provider{n, unix.AF_INET})
+	s.Register(unix.AF_INET6, provider{n, unix.AF_INET6})
+	s.Register(unix.AF_PACKET, refused{})
+	return n
+}
+
+// NewNet returns a host network that no stack uses yet: Install's, or the
+// host side of other families' sockets (Wrap).
+func NewNet() *Net {
 	n := &Net{all: map[*endpoint]struct{}{}}
 	// The host epoll instance is made now, at start-up, so that the
 	// sentry's seccomp filter need not allow epoll_create1.
 	n.notifier.Start()
-	s.Register(unix.AF_INET, provider{n, unix.AF_INET})
-	s.Register(unix.AF_INET6, provider{n, unix.AF_INET6})
-	s.Register(unix.AF_PACKET, refused{})
 	return n
 }
 
@@ -107,7 +119,12 @@ func (refused) Pair(vfs.Context, int, int, uint32) (*vfs.FileDescription, *vfs.F
 type endpoint struct {
 	vfs.FileDescriptionDefaultImpl
 	vfs.WaitQueue
+	// fd is the socket file: its status flags say whether calls block.
+	// q receives the host's readiness edges and is what blocking calls
+	// wait on. Both are the endpoint's own, except for an endpoint made
+	// by Wrap, whose socket file belongs to another family.
 	fd       *vfs.FileDescription
+	q        *vfs.WaitQueue
 	net      *Net
 	hfd      int
 	family   int
@@ -123,7 +140,8 @@ type endpoint struct {
 
 func (n *Net) newEndpoint(ctx vfs.Context, hfd, family, stype, protocol int, flags uint32) (*endpoint, error) {
 	e := &endpoint{net: n, hfd: hfd, family: family, stype: stype, protocol: protocol, uid: socket.CredsOf(ctx).UID}
-	if err := n.notifier.Add(hfd, e); err != nil {
+	e.q = &e.WaitQueue
+	if err := n.notifier.Add(hfd, e.q); err != nil {
 		unix.Close(hfd)
 		return nil, unix.ENOMEM
 	}
@@ -131,10 +149,15 @@ func (n *Net) newEndpoint(ctx vfs.Context, hfd, family, stype, protocol int, fla
 		e.ino = t.Kernel().VFS.NextAnonIno()
 	}
 	e.fd = vfs.NewFileDescription(e, vfs.VirtualDentry{}, unix.O_RDWR|flags&unix.O_NONBLOCK, vfs.FileDescriptionOptions{})
+	n.track(e)
+	return e, nil
+}
+
+// track adds e to the open endpoints.
+func (n *Net) track(e *endpoint) {
 	n.mu.Lock()
 	n.all[e] = struct{}{}
 	n.mu.Unlock()
-	return e, nil
 }
 
 // Family implements socket.Socket.
@@ -154,7 +177,7 @@ func (e *endpoint) Release(vfs.Context) {
 	e.net.mu.Lock()
 	delete(e.net.all, e)
 	e.net.mu.Unlock()
-	e.net.notifier.Remove(e.hfd, e)
+	e.net.notifier.Remove(e.hfd, e.q)
 	unix.Close(e.hfd)
 }
 
@@ -178,9 +201,9 @@ func (e *endpoint) wait(ctx vfs.Context, mask uint32, nonblock bool, timeout tim
 	}
 	w := vfs.GetWaiter()
 	entry := w.SingleEntry(mask | vfs.EventErr | vfs.EventHUp)
-	e.EventRegister(entry)
+	e.q.EventRegister(entry)
 	defer func() {
-		e.EventUnregister(entry)
+		e.q.EventUnregister(entry)
 		vfs.PutWaiter(w)
 	}()
 	var deadline time.Time
@@ -237,12 +260,7 @@ func (e *endpoint) Listen(ctx vfs.Context, backlog int) error {
 
 // Accept implements socket.Socket.
 func (e *endpoint) Accept(ctx vfs.Context, flags int) (*vfs.FileDescription, []byte, error) {
-	var nfd int
-	var peer []byte
-	err := e.wait(ctx, vfs.ReadableEvents, e.nonblocking(0), time.Duration(e.rcvTimeo.Load()), func() (err error) {
-		nfd, peer, err = hostAccept4(e.hfd)
-		return err
-	})
+	nfd, peer, err := e.AcceptFD(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -255,6 +273,22 @@ func (e *endpoint) Accept(ctx vfs.Context, flags int) (*vfs.FileDescription, []b
 		return nil, nil, err
 	}
 	return ne.fd, peer, nil
+}
+
+// AcceptFD waits (unless the socket file is non-blocking) for a
+// connection and returns its host descriptor (non-blocking,
+// close-on-exec, owned by the caller) and the peer's host address.
+func (e *endpoint) AcceptFD(ctx vfs.Context) (int, []byte, error) {
+	var nfd int
+	var peer []byte
+	err := e.wait(ctx, vfs.ReadableEvents, e.nonblocking(0), time.Duration(e.rcvTimeo.Load()), func() (err error) {
+		nfd, peer, err = hostAccept4(e.hfd)
+		return err
+	})
+	if err != nil {
+		return -1, nil, err
+	}
+	return nfd, peer, nil
 }
 
 // Connect implements socket.Socket: a blocking connect waits for the
@@ -294,7 +328,7 @@ func (e *endpoint) Connect(ctx vfs.Context, addr []byte) error {
 // Shutdown implements socket.Socket.
 func (e *endpoint) Shutdown(ctx vfs.Context, how int) error {
 	err := unix.Shutdown(e.hfd, how)
-	e.Notify(vfs.ReadableEvents | vfs.WritableEvents | vfs.EventHUp | vfs.EventRdHUp)
+	e.q.Notify(vfs.ReadableEvents | vfs.WritableEvents | vfs.EventHUp | vfs.EventRdHUp)
 	return err
 }
 

@@ -37,6 +37,9 @@ func (e *endpoint) SetSockOpt(ctx vfs.Context, level, name int, val []byte) erro
 		} else {
 			e.sndTimeo = d
 		}
+		if h := e.hostOf(); h != nil {
+			h.SetTimeouts(e.rcvTimeo, e.sndTimeo)
+		}
 		return nil
 	case linux.SO_LINGER:
 		if len(val) < 8 {
@@ -77,6 +80,11 @@ func (e *endpoint) SetSockOpt(ctx vfs.Context, level, name int, val []byte) erro
 func (e *endpoint) GetSockOpt(ctx vfs.Context, level, name, size int) ([]byte, error) {
 	if level != linux.SOL_SOCKET {
 		return nil, linux.EOPNOTSUPP
+	}
+	if h := e.hostOf(); h != nil {
+		if b, ok, err := e.hostSockOpt(h, name); ok {
+			return b, err
+		}
 	}
 	e.fam.mu.Lock()
 	defer e.fam.mu.Unlock()

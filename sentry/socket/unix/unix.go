@@ -2,19 +2,24 @@
 // SOCK_DGRAM and SOCK_SEQPACKET, socketpair, names on the filesystem (a
 // S_IFSOCK node made with mknod, found again on connect through the node's
 // identity), abstract names and autobind, listen/accept, shutdown,
-// SCM_RIGHTS and SCM_CREDENTIALS, and readiness for poll/epoll.
+// SCM_RIGHTS and SCM_CREDENTIALS, and readiness for poll/epoll. With
+// --host-uds, sockets connected to or bound on host sockets of gofer-served
+// trees hand their data path to a hostinet.Endpoint (host.go).
 //
 // Lock order: Family.mu (one lock for all unix socket state of a stack, so that operations
 // touching two endpoints need no ordering), then an endpoint's
 // vfs.WaitQueue. File references dropped by a release (in-flight
 // SCM_RIGHTS files, unaccepted connections) are dropped after mu is
-// released, since dropping them may release another unix socket.
+// released, since dropping them may release another unix socket. A host
+// half (hostinet.Endpoint) is made and released without fam.mu held; its
+// own locks (hostinet's Net.mu and notifier) are leaves.
 package unix
 
 import (
 	"fmt"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	linux "golang.org/x/sys/unix"
@@ -23,6 +28,7 @@ import (
 	"github.com/rampart-sandbox/rampart/sentry/kernel"
 	"github.com/rampart-sandbox/rampart/sentry/kernel/auth"
 	"github.com/rampart-sandbox/rampart/sentry/socket"
+	"github.com/rampart-sandbox/rampart/sentry/socket/hostinet"
 )
 
 // Limits.
@@ -60,6 +66,12 @@ type Family struct {
 	// not yet received or dropped (ETOOMANYREFS past RLIMIT_NOFILE);
 	// protected by mu.
 	inflight map[uint32]int
+
+	// host, if set, makes the host halves of host-backed sockets;
+	// hostOpen and hostCreate are the --host-uds policy (host.go). Set
+	// once by EnableHost before the first socket, then read-only.
+	host                 *hostinet.Net
+	hostOpen, hostCreate bool
 }
 
 // Install registers a new AF_UNIX family with s.
@@ -161,6 +173,12 @@ type endpoint struct {
 	opts     map[int]int32
 	linger   [8]byte
 	released bool
+
+	// host is the host half of a socket connected to or bound on the
+	// host (host.go); once set it stays. hostPeer is the address it
+	// connected to, protected by fam.mu.
+	host     atomic.Pointer[hostinet.Endpoint]
+	hostPeer []byte
 }
 
 func (fam *Family) newEndpoint(ctx vfs.Context, stype int, flags uint32) *endpoint {
@@ -230,6 +248,9 @@ func (e *endpoint) Release(ctx vfs.Context) {
 	bound := e.bound
 	e.bound = vfs.VirtualDentry{}
 	e.fam.mu.Unlock()
+	if h := e.hostOf(); h != nil {
+		h.Release(ctx)
+	}
 	bound.DecRef()
 	for _, f := range drop {
 		f.DecRef(ctx)
@@ -251,6 +272,9 @@ func (e *endpoint) unbindLocked() {
 // Readiness implements vfs.Waitable, as Linux's unix_poll and
 // unix_dgram_poll.
 func (e *endpoint) Readiness(mask uint32) uint32 {
+	if h := e.hostOf(); h != nil {
+		return h.Readiness(mask)
+	}
 	e.fam.mu.Lock()
 	defer e.fam.mu.Unlock()
 	var r uint32
@@ -351,7 +375,7 @@ func (e *endpoint) Bind(ctx vfs.Context, addr []byte) error {
 		e.fam.mu.Unlock()
 		return nil
 	}
-	if e.addr != nil || e.released {
+	if e.addr != nil || e.released || e.hostOf() != nil {
 		e.fam.mu.Unlock()
 		return linux.EINVAL
 	}
@@ -370,6 +394,9 @@ func (e *endpoint) Bind(ctx vfs.Context, addr []byte) error {
 		return nil
 	}
 	e.fam.mu.Unlock()
+	if done, err := e.bindHost(ctx, name); done {
+		return err
+	}
 	t, ok := ctx.(*kernel.Task)
 	if !ok {
 		return linux.EINVAL
@@ -478,6 +505,13 @@ func (e *endpoint) Listen(ctx vfs.Context, backlog int) error {
 	if e.addr == nil || e.state == stateConnected {
 		return linux.EINVAL
 	}
+	if h := e.hostOf(); h != nil {
+		// A host-bound socket: the host's backlog is the one that
+		// counts (listen again changes it, as on Linux).
+		if err := h.Listen(ctx, backlog); err != nil {
+			return err
+		}
+	}
 	e.backlog = backlog
 	if e.state != stateListening {
 		e.listenCreds = socket.CredsOf(ctx)
@@ -490,6 +524,9 @@ func (e *endpoint) Listen(ctx vfs.Context, backlog int) error {
 
 // Accept implements socket.Socket.
 func (e *endpoint) Accept(ctx vfs.Context, flags int) (*vfs.FileDescription, []byte, error) {
+	if h := e.hostOf(); h != nil {
+		return e.acceptHost(ctx, h, flags)
+	}
 	e.fam.mu.Lock()
 	for {
 		if e.state != stateListening {
@@ -535,6 +572,19 @@ func nameOrFamily(a []byte) []byte {
 
 // Connect implements socket.Socket.
 func (e *endpoint) Connect(ctx vfs.Context, addr []byte) error {
+	if e.hostOf() != nil {
+		// A host connection cannot be redone or undone.
+		if e.stype == linux.SOCK_DGRAM {
+			return linux.EOPNOTSUPP
+		}
+		e.fam.mu.Lock()
+		listening := e.state == stateListening
+		e.fam.mu.Unlock()
+		if listening {
+			return linux.EINVAL
+		}
+		return linux.EISCONN
+	}
 	if e.stype == linux.SOCK_DGRAM && len(addr) >= 2 && addr[0] == linux.AF_UNSPEC && addr[1] == 0 {
 		e.fam.mu.Lock()
 		e.peer = nil
@@ -556,13 +606,17 @@ func (e *endpoint) Connect(ctx vfs.Context, addr []byte) error {
 		return linux.EISCONN
 	}
 	e.fam.mu.Unlock()
+	if done, err := e.connectHost(ctx, addr); done {
+		return err
+	}
 	l, err := e.fam.lookup(ctx, addr)
 	if err != nil {
 		return err
 	}
 	e.fam.mu.Lock()
 	defer e.fam.mu.Unlock()
-	if l.released {
+	if l.released || l.hostOf() != nil {
+		// A host-bound listener is reached through the host only.
 		return linux.ECONNREFUSED
 	}
 	if l.stype != e.stype {
@@ -612,6 +666,9 @@ func (e *endpoint) Shutdown(ctx vfs.Context, how int) error {
 	if how < linux.SHUT_RD || how > linux.SHUT_RDWR {
 		return linux.EINVAL
 	}
+	if h := e.hostOf(); h != nil {
+		return h.Shutdown(ctx, how)
+	}
 	e.fam.mu.Lock()
 	defer e.fam.mu.Unlock()
 	// Linux's unix_shutdown does not require a connection.
@@ -647,6 +704,9 @@ func (e *endpoint) SockName() []byte {
 func (e *endpoint) PeerName() ([]byte, error) {
 	e.fam.mu.Lock()
 	defer e.fam.mu.Unlock()
+	if e.hostOf() != nil && e.state == stateConnected {
+		return nameOrFamily(e.hostPeer), nil
+	}
 	if e.peer == nil || e.stype != linux.SOCK_DGRAM && e.state != stateConnected {
 		return nil, linux.ENOTCONN
 	}
@@ -686,6 +746,11 @@ func (e *endpoint) SendMsg(ctx vfs.Context, src []byte, to []byte, ctl *socket.C
 		c = *ctl
 		ctl.Rights = nil
 	}
+	if h := e.hostOf(); h != nil {
+		n, err := e.sendHost(ctx, h, src, to, &c, flags)
+		c.Release(ctx)
+		return n, err
+	}
 	if !c.HasCreds {
 		c.Creds = socket.CredsOf(ctx)
 	}
@@ -706,6 +771,9 @@ func (e *endpoint) send(ctx vfs.Context, src []byte, to []byte, c *socket.Contro
 		t, err := e.fam.lookup(ctx, to)
 		if err != nil {
 			return 0, err
+		}
+		if t.hostOf() != nil {
+			return 0, linux.ECONNREFUSED
 		}
 		target = t
 	}
@@ -823,6 +891,9 @@ func (e *endpoint) sendStreamLocked(ctx vfs.Context, src []byte, c *socket.Contr
 
 // RecvMsg implements socket.Socket.
 func (e *endpoint) RecvMsg(ctx vfs.Context, dst []byte, flags int, res *socket.RecvResult) error {
+	if h := e.hostOf(); h != nil {
+		return e.recvHost(ctx, h, dst, flags, res)
+	}
 	e.fam.mu.Lock()
 	defer e.fam.mu.Unlock()
 	if e.stype == linux.SOCK_STREAM {
@@ -961,6 +1032,19 @@ func (e *endpoint) recvStreamLocked(ctx vfs.Context, dst []byte, flags int, res 
 // SIOCOUTQ.
 func (e *endpoint) Ioctl(ctx vfs.Context, cmd uint32, arg uint64) (uintptr, error) {
 	var v int
+	if h := e.hostOf(); h != nil && (cmd == linux.SIOCINQ || cmd == linux.SIOCOUTQ) {
+		if cmd == linux.SIOCOUTQ {
+			return 0, linux.ENOTTY
+		}
+		n, err := h.HostInq()
+		if err != nil {
+			return 0, err
+		}
+		if _, err := ctx.CopyOut(arg, socket.Int32(n)); err != nil {
+			return 0, linux.EFAULT
+		}
+		return 0, nil
+	}
 	switch cmd {
 	case linux.SIOCINQ:
 		e.fam.mu.Lock()

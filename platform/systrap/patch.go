@@ -1,0 +1,411 @@
+//go:build linux && amd64
+
+package systrap
+
+import (
+	"encoding/binary"
+	"sync"
+	"sync/atomic"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/rampart-sandbox/rampart/platform"
+	"github.com/rampart-sandbox/rampart/sentry/arch"
+)
+
+// Syscall patching (see README.md, "Syscall patching").
+//
+// A site "mov $NR, %eax; syscall" (b8 imm32 0f 05) whose syscall trapped is
+// rewritten in place, once, into "jmp *PTR" (ff 24 25 disp32) where PTR is
+// the site's entry in the pointer table, mapped read-only at ptrTableAddr
+// in every stub. The entry points to the site's thunk in the stub image
+// ("mov $index, %eax; jmp patch_entry"); the trampoline saves the
+// registers in the thread's state page, found through the gs base, and
+// parks in the same code as the signal handler. The sentry keeps each
+// site's number and return address itself (patcher.sites): nothing it
+// trusts is in memory the application can write.
+//
+// Byte 5 of the new instruction, where the old syscall began, is 0x06, an
+// invalid opcode in 64-bit mode: a jump to the old syscall (a restarted
+// syscall, rip-2, is one) traps with SIGILL there, which the platform turns
+// into that syscall.
+
+const (
+	// maxSites is how many sites one address space can patch.
+	maxSites = 4096
+	// thunkSize is the size of one thunk; thunksOff and thunksSize place
+	// them in the stub image.
+	thunkSize  = 16
+	thunksOff  = stubBinSize
+	thunksSize = maxSites * thunkSize
+
+	// ptrTableAddr is where the pointer table is mapped in every stub:
+	// below 2 GiB (disp32 is sign-extended) and such that byte 3 of every
+	// entry's address, byte 5 of the patched instruction, is 0x06.
+	ptrTableAddr = 0x7f060000
+	ptrTableLen  = maxSites * 8
+	// ptrTableFileOff is the pointer table's offset in the shared file:
+	// in slot 0 of the pre-made stub's region, which is at offset 0, after
+	// its request and response pages.
+	ptrTableFileOff = 2 * pageSize
+
+	// maxTried bounds the sites an address space remembers as tried.
+	maxTried = 4 * maxSites
+	// siteRetMask extracts the return address from a sites entry; the
+	// syscall number is above it.
+	siteRetBits = 48
+	siteRetMask = 1<<siteRetBits - 1
+
+	// ILL_ILLOPN, the si_code of a #UD.
+	illIllopn = 2
+)
+
+// writeThunks fills dst (thunksSize bytes at base+thunksOff) with the
+// thunks: "mov $i, %eax; jmp patch_entry", padded with int3.
+func writeThunks(dst []byte, base uint64) {
+	for i := 0; i < maxSites; i++ {
+		t := dst[i*thunkSize : (i+1)*thunkSize]
+		for k := range t {
+			t[k] = 0xcc
+		}
+		t[0] = 0xb8
+		binary.LittleEndian.PutUint32(t[1:], uint32(i))
+		t[5] = 0xe9
+		from := base + thunksOff + uint64(i*thunkSize) + 10
+		binary.LittleEndian.PutUint32(t[6:], uint32(base+offPatchEntry-from))
+	}
+}
+
+// writePtrTable fills the pointer table: entry i is thunk i's address.
+func writePtrTable(dst []byte, base uint64) {
+	for i := 0; i < maxSites; i++ {
+		binary.LittleEndian.PutUint64(dst[i*8:], base+thunksOff+uint64(i*thunkSize))
+	}
+}
+
+// patchedBytes returns the 7 bytes that replace site i.
+func patchedBytes(i int) [7]byte {
+	b := [7]byte{0xff, 0x24, 0x25}
+	binary.LittleEndian.PutUint32(b[3:], uint32(ptrTableAddr+8*i))
+	return b
+}
+
+// isPrefix reports whether b may be a legacy or REX prefix: a mov
+// preceded by one is not "mov $imm32, %eax".
+func isPrefix(b byte) bool {
+	switch b {
+	case 0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65, 0x66, 0x67, 0xf0, 0xf2, 0xf3:
+		return true
+	}
+	return b >= 0x40 && b <= 0x4f
+}
+
+// cas16 atomically replaces the 16 bytes at p (16-byte aligned) with new
+// if they are old (LOCK CMPXCHG16B, stub_amd64.s).
+//
+//go:noescape
+func cas16(p *byte, old, new *[16]byte) bool
+
+// patcher is an address space's syscall patching state.
+type patcher struct {
+	// read and patch reach the application's memory through its memory
+	// manager (mm.CopyInForce, mm.PatchText). Immutable.
+	read  func(addr uint64, dst []byte) (int, error)
+	patch func(addr uint64, fn func(b []byte) bool) (bool, error)
+
+	// sites[i] is site i's return address | its syscall number <<
+	// siteRetBits, or 0. An entry is set before its site is patched and
+	// never changes afterwards (unless the patch failed).
+	sites [maxSites]atomic.Uint64
+
+	// lost is set once the application mapped memory over the pointer
+	// table: no more sites are patched.
+	lost atomic.Bool
+
+	// mu protects tried and next. Lock order: patcher.mu, then the memory
+	// manager's lock (patch and read take it), then addressSpace.mu.
+	mu sync.RWMutex
+	// tried maps each site looked at to its index, or -1 if it was not
+	// patched.
+	tried map[uint64]int32
+	next  int
+}
+
+// SetTextAccess gives the address space the means to read and patch
+// application code; the memory manager calls it once, before the address
+// space runs anything. Without it (or with patching off) no site is
+// patched.
+func (as *addressSpace) SetTextAccess(read func(addr uint64, dst []byte) (int, error), patch func(addr uint64, fn func(b []byte) bool) (bool, error)) {
+	if !as.p.patch || as.patch != nil {
+		return
+	}
+	as.patch = &patcher{read: read, patch: patch, tried: make(map[uint64]int32)}
+}
+
+// ForkPatches gives child, a new address space whose memory is a copy of
+// as's, the sites as patched so far. The memory manager calls it with its
+// lock held, so no patch of as is half done.
+func (as *addressSpace) ForkPatches(child platform.AddressSpace) {
+	c, _ := child.(*addressSpace)
+	if as.patch == nil || c == nil || c.patch == nil {
+		return
+	}
+	c.patch.mu.Lock()
+	defer c.patch.mu.Unlock()
+	for i := range as.patch.sites {
+		v := as.patch.sites[i].Load()
+		if v == 0 {
+			continue
+		}
+		c.patch.sites[i].Store(v)
+		c.patch.tried[v&siteRetMask-7] = int32(i)
+		c.patch.next = i + 1
+	}
+	if as.patch.lost.Load() {
+		c.patch.lost.Store(true)
+	}
+}
+
+// UnpatchText restores the original code of the sites patched in [start,
+// end), which the application is about to make writable: its own writes
+// there must not land on the patched bytes. access calls fn with the
+// sentry's view of the 16 bytes at addr (16-byte aligned), if they are in
+// memory. The memory manager calls it with its lock held.
+func (as *addressSpace) UnpatchText(start, end uint64, access func(addr uint64, fn func(b []byte) bool)) {
+	pt := as.patch
+	if pt == nil {
+		return
+	}
+	for i := range pt.sites {
+		ret, nr, ok := pt.site(uint64(i))
+		site := ret - 7
+		if !ok || site < start || site >= end {
+			continue
+		}
+		off := site % 16
+		repl := patchedBytes(i)
+		orig := [7]byte{0xb8, 0, 0, 0, 0, 0x0f, 0x05}
+		binary.LittleEndian.PutUint32(orig[1:], uint32(nr))
+		access(site-off, func(b []byte) bool {
+			var old, new [16]byte
+			copy(old[:], b)
+			if [7]byte(old[off:off+7]) != repl {
+				return false
+			}
+			new = old
+			copy(new[off:], orig[:])
+			return cas16(&b[0], &old, &new)
+		})
+	}
+}
+
+// overlapsPtrTable reports whether [addr, addr+length) overlaps the
+// pointer table's pages.
+func overlapsPtrTable(addr, length uint64) bool {
+	return addr < ptrTableAddr+ptrTableLen && addr+length > ptrTableAddr
+}
+
+// site returns the return address and number of site i.
+func (pt *patcher) site(i uint64) (ret, nr uint64, ok bool) {
+	if i >= maxSites {
+		return 0, 0, false
+	}
+	v := pt.sites[i].Load()
+	return v & siteRetMask, v >> siteRetBits, v != 0
+}
+
+// maybePatch patches the site whose syscall instruction ends at rip, for
+// syscall nr, if it is "mov $nr, %eax; syscall" in a private file mapping
+// and the 7 bytes lie in one 16-byte block. Each site is looked at once.
+func (pt *patcher) maybePatch(rip, nr uint64) {
+	site := rip - 7
+	off := site % 16
+	if off > 9 || nr >= 1<<16 || rip < minUserAddress+7 || rip >= maxUserAddress || pt.lost.Load() {
+		return
+	}
+	pt.mu.RLock()
+	_, seen := pt.tried[site]
+	pt.mu.RUnlock()
+	if seen {
+		return
+	}
+	pt.mu.Lock()
+	defer pt.mu.Unlock()
+	if _, seen := pt.tried[site]; seen || len(pt.tried) >= maxTried {
+		return
+	}
+	pt.tried[site] = -1
+	if pt.next >= maxSites {
+		return
+	}
+	if off == 0 {
+		var b [1]byte
+		if n, _ := pt.read(site-1, b[:]); n != 1 || isPrefix(b[0]) {
+			return
+		}
+	}
+	i := pt.next
+	want := [7]byte{0xb8, 0, 0, 0, 0, 0x0f, 0x05}
+	binary.LittleEndian.PutUint32(want[1:], uint32(nr))
+	repl := patchedBytes(i)
+	// The entry is published before any thread can take the new jump.
+	pt.sites[i].Store(rip | nr<<siteRetBits)
+	ok, err := pt.patch(site-off, func(b []byte) bool {
+		var old, new [16]byte
+		copy(old[:], b)
+		if [7]byte(old[off:off+7]) != want || (off > 0 && isPrefix(old[off-1])) {
+			return false
+		}
+		new = old
+		copy(new[off:], repl[:])
+		return cas16(&b[0], &old, &new)
+	})
+	if err != nil || !ok {
+		pt.sites[i].Store(0)
+		return
+	}
+	pt.tried[site] = int32(i)
+	pt.next++
+}
+
+// jumpedSite returns the patched site whose old syscall instruction began
+// at rip, if its patched bytes are still there.
+func (pt *patcher) jumpedSite(rip uint64) (ret uint64, ok bool) {
+	site := rip - 5
+	pt.mu.RLock()
+	i, seen := pt.tried[site]
+	pt.mu.RUnlock()
+	if !seen || i < 0 {
+		return 0, false
+	}
+	var b [7]byte
+	if n, _ := pt.read(site, b[:]); n != len(b) || b != patchedBytes(int(i)) {
+		return 0, false
+	}
+	return site + 7, true
+}
+
+// asSyscall makes regs those of a syscall entry for nr returning to ret:
+// what a syscall instruction at ret-2 would have left.
+func asSyscall(regs *arch.Registers, nr, ret uint64) (platform.Event, platform.FaultInfo, error) {
+	regs.Orig_rax = nr
+	regs.Rax = negENOSYS
+	regs.Rip = ret
+	regs.Rcx = ret
+	regs.R11 = regs.Eflags
+	return platform.EventSyscall, platform.FaultInfo{}, nil
+}
+
+// patchEvent decodes a stop of a thread in the patch trampoline's fast
+// path: the registers are in the state page, rax holds the site's index.
+func (c *context) patchEvent(t *thread, regs *arch.Registers) (platform.Event, platform.FaultInfo, error) {
+	t.getPatchRegs(regs)
+	pt := t.as.patch
+	if pt != nil {
+		if ret, nr, ok := pt.site(siteIndex(regs.Rax)); ok {
+			return asSyscall(regs, nr, ret)
+		}
+	}
+	// Only an application that jumped into the stub image gets here:
+	// a SIGSEGV at the trampoline (the saved rip is stale).
+	regs.Rip = t.as.p.base + offPatchEntry
+	return platform.EventFault, platform.FaultInfo{Signo: int32(unix.SIGSEGV), Code: 1 /* SEGV_MAPERR */, Addr: regs.Rip}, nil
+}
+
+// siteIndex is the site index a thunk left in eax.
+func siteIndex(rax uint64) uint64 { return uint64(uint32(rax)) }
+
+// patchFault turns the traps that stand for a patched site's syscall into
+// that syscall: the trampoline's slow path (the gs base is the
+// application's), a jump to the old syscall instruction, the pointer table
+// gone. It returns false for any other fault.
+func (c *context) patchFault(t *thread, regs *arch.Registers, fi *platform.FaultInfo) bool {
+	pt := t.as.patch
+	if pt == nil {
+		return false
+	}
+	base := t.as.p.base
+	switch {
+	case (fi.Signo == int32(unix.SIGILL) && regs.Rip == base+offPatchSlow) ||
+		(fi.Signo == int32(unix.SIGSEGV) && regs.Rip == base+offPatchProbe):
+		if ret, nr, ok := pt.site(siteIndex(regs.Rax)); ok {
+			asSyscall(regs, nr, ret)
+			return true
+		}
+	case fi.Signo == int32(unix.SIGILL) && fi.Code == illIllopn:
+		if ret, ok := pt.jumpedSite(regs.Rip); ok {
+			asSyscall(regs, regs.Rax, ret)
+			return true
+		}
+	case fi.Signo == int32(unix.SIGSEGV) && fi.Addr >= ptrTableAddr && fi.Addr < ptrTableAddr+ptrTableLen:
+		if ret, nr, ok := pt.site((fi.Addr - ptrTableAddr) / 8); ok && ret-7 == regs.Rip {
+			asSyscall(regs, nr, ret)
+			return true
+		}
+	}
+	return false
+}
+
+// rewindThunk moves an interrupted thread that was in a thunk back to its
+// site, so that the application never sees the stub's addresses.
+func (c *context) rewindThunk(t *thread, regs *arch.Registers) {
+	pt := t.as.patch
+	start := t.as.p.base + thunksOff
+	if pt == nil || regs.Rip < start || regs.Rip >= start+thunksSize {
+		return
+	}
+	if ret, _, ok := pt.site((regs.Rip - start) / thunkSize); ok {
+		regs.Rip = ret - 7
+	}
+}
+
+// putPatchRegs writes regs into the state page of a thread parked in the
+// patch trampoline, which restores all of them (gs is the state page's, as
+// regs.Gs_base is 0).
+func (t *thread) putPatchRegs(regs *arch.Registers) {
+	le := binary.LittleEndian
+	r := t.page[tPRegs:tPRegsEnd]
+	for i, p := range gregs(regs) {
+		le.PutUint64(r[i*8:], *p)
+	}
+	le.PutUint64(t.page[tFSBase:], regs.Fs_base)
+}
+
+// getPatchRegs reads the registers the patch trampoline saved.
+func (t *thread) getPatchRegs(regs *arch.Registers) {
+	le := binary.LittleEndian
+	r := t.page[tPRegs:tPRegsEnd]
+	for i, p := range gregs(regs) {
+		*p = le.Uint64(r[i*8:])
+	}
+	regs.Fs_base = le.Uint64(t.page[tFSBase:])
+	regs.Gs_base = 0
+	regs.Cs, regs.Ss = userCS, userSS
+	regs.Ds, regs.Es, regs.Fs, regs.Gs = 0, 0, 0, 0
+	regs.Orig_rax = ^uint64(0)
+}
+
+// leaveTrampoline makes a thread parked in the patch trampoline trap out
+// of it, so that it parks again in the signal handler with a full signal
+// frame (FP state, and a gs base of the application's choosing). The
+// registers in the frame are then stale: the caller writes them.
+func (t *thread) leaveTrampoline(c *context) error {
+	t.inTramp = false
+	swap(t.state, stTrap)
+	if load(t.stubSleep) != 0 {
+		futexWake(t.state)
+	}
+	if !t.as.p.waitFor(t.state, stTrap, t.sentrySleep, nil, t.as.pid, t.tid, &c.interrupt, nil) || load(t.state) != stEvent {
+		t.dead = true
+		return platform.ErrContextDead
+	}
+	if err := t.parked(); err != nil {
+		t.kill()
+		return err
+	}
+	if s := t.signo(); s != unix.SIGILL || t.rip() != t.as.p.base+offPatchTrap {
+		t.kill()
+		return platform.ErrContextDead
+	}
+	return nil
+}

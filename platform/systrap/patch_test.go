@@ -1,0 +1,385 @@
+//go:build linux && amd64
+
+package systrap
+
+import (
+	"bytes"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/rampart-sandbox/rampart/platform"
+	"github.com/rampart-sandbox/rampart/sentry/usermem"
+)
+
+// Patchable snippets, in the code page after snippets'.
+const (
+	// loop: mov $39, %eax; syscall; mov %rax, %rdi; inc %rbx; jmp loop
+	patchLoopOff = 0x200
+	// mov $39, %eax; syscall at offset 10 of its block: not patchable.
+	patchFarOff = 0x300 + 10
+	// a REX prefix before the mov: "mov $39, %r8d; syscall".
+	patchREXOff = 0x340
+)
+
+var patchSnippets = map[uint64][]byte{
+	patchLoopOff: {0xb8, 39, 0, 0, 0, 0x0f, 0x05, 0x48, 0x89, 0xc7, 0x48, 0xff, 0xc3, 0xeb, 0xf1},
+	patchFarOff:  {0xb8, 39, 0, 0, 0, 0x0f, 0x05, 0xeb, 0xfe},
+	patchREXOff:  {0x41, 0xb8, 39, 0, 0, 0, 0x0f, 0x05, 0xeb, 0xfe},
+}
+
+var siteBytes = []byte{0xb8, 39, 0, 0, 0, 0x0f, 0x05}
+
+// patchFixture is a fixture whose platform patches syscalls, and the
+// sentry's view of its code page, which stands for the memory manager.
+type patchFixture struct {
+	*fixture
+	code []byte
+}
+
+func newPatchFixture(tb testing.TB) *patchFixture {
+	tb.Helper()
+	fd, err := unix.MemfdCreate("systrap-patch-test", unix.MFD_CLOEXEC)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := unix.Ftruncate(fd, memSize); err != nil {
+		tb.Fatal(err)
+	}
+	code, err := unix.Mmap(fd, codeOff, pageSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for off, b := range snippets {
+		copy(code[off:], b)
+	}
+	for off, b := range patchSnippets {
+		copy(code[off:], b)
+	}
+	opts := testOptions()
+	opts.Patch = true
+	p, err := New(fd, opts)
+	if err != nil {
+		tb.Fatalf("New: %v", err)
+	}
+	tb.Cleanup(func() {
+		p.Close()
+		unix.Munmap(code)
+		unix.Close(fd)
+	})
+	return &patchFixture{fixture: &fixture{p: p, memFD: fd}, code: code}
+}
+
+// newAS is fixture.newAS with text access to the code page.
+func (f *patchFixture) newAS(tb testing.TB) platform.AddressSpace {
+	tb.Helper()
+	as := f.fixture.newAS(tb)
+	inCode := func(addr, n uint64) bool { return addr >= codeAddr && addr+n <= codeAddr+pageSize }
+	as.(*addressSpace).SetTextAccess(
+		func(addr uint64, dst []byte) (int, error) {
+			if !inCode(addr, uint64(len(dst))) {
+				return 0, unix.EFAULT
+			}
+			return copy(dst, f.code[addr-codeAddr:]), nil
+		},
+		func(addr uint64, fn func([]byte) bool) (bool, error) {
+			if !inCode(addr, 16) {
+				return false, unix.EFAULT
+			}
+			return fn(f.code[addr-codeAddr : addr-codeAddr+16]), nil
+		})
+	return as
+}
+
+func (f *patchFixture) patched(off uint64) bool {
+	return f.code[off] == 0xff && f.code[off+5] == 0x06
+}
+
+// TestPatchLoop: a trapped site is patched and then runs through the
+// trampoline, with the registers, flags and results of a real syscall.
+func TestPatchLoop(t *testing.T) {
+	f := newPatchFixture(t)
+	as := f.newAS(t)
+	c := lockedContext(t, f.p)
+	site := uint64(codeAddr + patchLoopOff)
+
+	regs := regsAt(site)
+	regs.Rbx, regs.Rbp, regs.Rsi, regs.Rdx = 0, 0x1111, 0x2222, 0x3333
+	regs.R8, regs.R9, regs.R10, regs.R12, regs.R13, regs.R14, regs.R15 = 8, 9, 10, 12, 13, 14, 15
+	switchOK(t, c, as, regs, platform.EventSyscall)
+	if !f.patched(patchLoopOff) {
+		t.Fatalf("site not patched: % x", f.code[patchLoopOff:patchLoopOff+7])
+	}
+	if c.(*context).last.inTramp {
+		t.Fatal("the first, trapped, syscall came through the trampoline")
+	}
+	for i := uint64(1); i <= 100; i++ {
+		regs.Rax = 1000 + i
+		regs.Eflags |= 1 // CF: the trampoline must keep the flags
+		switchOK(t, c, as, regs, platform.EventSyscall)
+		if !c.(*context).last.inTramp {
+			t.Fatalf("syscall %d trapped instead of using the trampoline", i)
+		}
+		if regs.Orig_rax != 39 || regs.Rip != site+7 || regs.Rcx != site+7 || regs.R11 != regs.Eflags {
+			t.Fatalf("syscall %d: nr %d rip %#x rcx %#x r11 %#x flags %#x", i, regs.Orig_rax, regs.Rip, regs.Rcx, regs.R11, regs.Eflags)
+		}
+		if regs.Rdi != 1000+i || regs.Rbx != i {
+			t.Fatalf("syscall %d: the application saw rax %d, rbx %d", i, regs.Rdi, regs.Rbx)
+		}
+		if regs.Rbp != 0x1111 || regs.Rsi != 0x2222 || regs.Rdx != 0x3333 || regs.R8 != 8 || regs.R9 != 9 || regs.R10 != 10 ||
+			regs.R12 != 12 || regs.R13 != 13 || regs.R14 != 14 || regs.R15 != 15 || regs.Rsp != dataAddr+pageSize-64 {
+			t.Fatalf("syscall %d: registers changed: %+v", i, regs)
+		}
+		if regs.Eflags&1 == 0 {
+			t.Fatalf("syscall %d: CF lost (flags %#x)", i, regs.Eflags)
+		}
+		if regs.Gs_base != 0 {
+			t.Fatalf("gs base %#x", regs.Gs_base)
+		}
+	}
+
+	// A jump to the old syscall instruction (as a restart does) is that
+	// syscall.
+	regs.Rip = site + 5
+	regs.Rax = 39
+	switchOK(t, c, as, regs, platform.EventSyscall)
+	if regs.Orig_rax != 39 || regs.Rip != site+7 {
+		t.Fatalf("jump to the old syscall: nr %d rip %#x", regs.Orig_rax, regs.Rip)
+	}
+	regs.Rip = site + 5
+	regs.Rax = unix.SYS_GETPPID
+	switchOK(t, c, as, regs, platform.EventSyscall)
+	if regs.Orig_rax != unix.SYS_GETPPID || regs.Rip != site+7 {
+		t.Fatalf("jump to the old syscall with another number: nr %d rip %#x", regs.Orig_rax, regs.Rip)
+	}
+
+	// FP state leaves the trampoline through a trap; the loop goes on.
+	regs.Rax = 7
+	switchOK(t, c, as, regs, platform.EventSyscall)
+	if !c.(*context).last.inTramp {
+		t.Fatal("not in the trampoline")
+	}
+	fp := make([]byte, 4096)
+	must(t, c.FPState(as, fp))
+	must(t, c.SetFPState(as, fp))
+	rbx := regs.Rbx
+	regs.Rax = 8
+	switchOK(t, c, as, regs, platform.EventSyscall)
+	if regs.Rdi != 8 || regs.Rbx != rbx+1 || regs.Rip != site+7 {
+		t.Fatalf("after FP state: rdi %d rbx %d rip %#x", regs.Rdi, regs.Rbx, regs.Rip)
+	}
+
+	// An application gs base: the trampoline's slow path.
+	regs.Gs_base = 0x12340000
+	for i := 0; i < 3; i++ {
+		regs.Rax = 9
+		switchOK(t, c, as, regs, platform.EventSyscall)
+		if regs.Orig_rax != 39 || regs.Rip != site+7 || regs.Gs_base != 0x12340000 || regs.Rdi != 9 {
+			t.Fatalf("with a gs base: nr %d rip %#x gs %#x rdi %d", regs.Orig_rax, regs.Rip, regs.Gs_base, regs.Rdi)
+		}
+	}
+	regs.Gs_base = 0
+	regs.Rax = 10
+	switchOK(t, c, as, regs, platform.EventSyscall)
+	if regs.Rdi != 10 || !c.(*context).last.inTramp {
+		t.Fatalf("back to gs 0: rdi %d, in trampoline %v", regs.Rdi, c.(*context).last.inTramp)
+	}
+
+	// Single-stepping out of a patched syscall stops after the
+	// application's next instruction, not in the trampoline.
+	regs.Eflags |= eflagsTF
+	fi := switchOK(t, c, as, regs, platform.EventFault)
+	if fi.Signo != int32(unix.SIGTRAP) || regs.Rip != site+10 {
+		t.Fatalf("single step: %+v at %#x, want SIGTRAP at %#x", fi, regs.Rip, site+10)
+	}
+}
+
+// TestPatchRefused: sites that are not provably "mov $NR, %eax; syscall"
+// in one 16-byte block stay as they are and still work.
+func TestPatchRefused(t *testing.T) {
+	f := newPatchFixture(t)
+	as := f.newAS(t)
+	c := lockedContext(t, f.p)
+	for _, off := range []uint64{patchFarOff, patchREXOff} {
+		start := codeAddr + off
+		regs := regsAt(start)
+		regs.Rax = 39
+		for i := 0; i < 3; i++ {
+			regs.Rip = start
+			regs.Rax = 39
+			switchOK(t, c, as, regs, platform.EventSyscall)
+			if regs.Orig_rax != 39 {
+				t.Errorf("%#x: nr %d", off, regs.Orig_rax)
+			}
+		}
+		if bytes.Contains(f.code[off:off+16], []byte{0xff, 0x24, 0x25}) {
+			t.Errorf("%#x: patched: % x", off, f.code[off:off+16])
+		}
+	}
+	// A syscall whose number is not the mov's (the mov was jumped over)
+	// does not patch the site either.
+	regs := regsAt(codeAddr + patchLoopOff + 5)
+	regs.Rax = unix.SYS_GETPPID
+	switchOK(t, c, as, regs, platform.EventSyscall)
+	if f.patched(patchLoopOff) {
+		t.Error("patched for another syscall number")
+	}
+	if !bytes.Equal(f.code[patchLoopOff:patchLoopOff+7], siteBytes) {
+		t.Errorf("site changed: % x", f.code[patchLoopOff:patchLoopOff+7])
+	}
+}
+
+// TestPatchFork: a forked address space inherits the patched sites.
+func TestPatchFork(t *testing.T) {
+	f := newPatchFixture(t)
+	parent := f.newAS(t)
+	c := lockedContext(t, f.p)
+	site := uint64(codeAddr + patchLoopOff)
+	regs := regsAt(site)
+	switchOK(t, c, parent, regs, platform.EventSyscall)
+	if !f.patched(patchLoopOff) {
+		t.Fatal("not patched")
+	}
+	child := f.newAS(t)
+	parent.(*addressSpace).ForkPatches(child)
+	// The child runs the (shared) patched code through its own pointer
+	// table and trampoline.
+	c2 := f.p.NewContext()
+	defer c2.Release()
+	regs2 := regsAt(site)
+	for i := 0; i < 3; i++ {
+		regs2.Rax = 5
+		switchOK(t, c2, child, regs2, platform.EventSyscall)
+		if regs2.Orig_rax != 39 || regs2.Rip != site+7 {
+			t.Fatalf("child: nr %d rip %#x", regs2.Orig_rax, regs2.Rip)
+		}
+	}
+	// An address space that did not inherit them (it cannot happen with
+	// a memory manager: its memory is its own) and runs the patched code
+	// gets a fault, and the sentry stays unharmed.
+	other := f.newAS(t)
+	c3 := f.p.NewContext()
+	defer c3.Release()
+	fi := switchOK(t, c3, other, regsAt(site), platform.EventFault)
+	if fi.Signo != int32(unix.SIGSEGV) {
+		t.Errorf("fault %+v, want SIGSEGV", fi)
+	}
+}
+
+// TestPatchInterrupts: interrupts that land anywhere in the trampoline
+// never lose a syscall or show the stub's addresses.
+func TestPatchInterrupts(t *testing.T) {
+	f := newPatchFixture(t)
+	as := f.newAS(t)
+	c := lockedContext(t, f.p)
+	site := uint64(codeAddr + patchLoopOff)
+	regs := regsAt(site)
+	switchOK(t, c, as, regs, platform.EventSyscall)
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for !stop.Load() {
+			c.Interrupt()
+			time.Sleep(20 * time.Microsecond)
+		}
+	}()
+	defer func() { stop.Store(true); wg.Wait() }()
+	var syscalls, interrupts uint64
+	deadline := time.Now().Add(2 * time.Second)
+	for time.Now().Before(deadline) {
+		regs.Rax = syscalls
+		ev, fi, err := c.Switch(as, regs)
+		if err != nil {
+			t.Fatalf("Switch: %v", err)
+		}
+		switch ev {
+		case platform.EventSyscall:
+			syscalls++
+			if regs.Orig_rax != 39 || regs.Rip != site+7 || regs.Rbx != syscalls {
+				t.Fatalf("syscall %d: nr %d rip %#x rbx %d", syscalls, regs.Orig_rax, regs.Rip, regs.Rbx)
+			}
+		case platform.EventInterrupted:
+			interrupts++
+			if regs.Rip < codeAddr || regs.Rip >= codeAddr+pageSize {
+				t.Fatalf("interrupted at %#x, outside the application (signal %d)", regs.Rip, c.(*context).last.signo())
+			}
+		default:
+			t.Fatalf("fault %+v at %#x", fi, regs.Rip)
+		}
+	}
+	t.Logf("%d syscalls, %d interrupts", syscalls, interrupts)
+	if syscalls < 10 {
+		t.Errorf("only %d syscalls", syscalls)
+	}
+}
+
+// TestPatchManyThreads: every thread slot of an address space runs the
+// same patched site concurrently.
+func TestPatchManyThreads(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow")
+	}
+	f := newPatchFixture(t)
+	as := f.newAS(t)
+	site := uint64(codeAddr + patchLoopOff)
+	const n = maxThreads
+	ctxs := make([]platform.Context, n)
+	defer func() {
+		for _, c := range ctxs {
+			if c != nil {
+				c.Release()
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := g; i < n; i += 8 {
+				ctxs[i] = f.p.NewContext()
+				regs := regsAt(site)
+				for k := uint64(0); k < 3; k++ {
+					regs.Rax = uint64(i)
+					ev, _, err := ctxs[i].Switch(as, regs)
+					if err != nil || ev != platform.EventSyscall || regs.Orig_rax != 39 || (k > 0 && regs.Rdi != uint64(i)) {
+						select {
+						case errs <- fmt.Errorf("thread %d, syscall %d: event %d err %v nr %d rdi %d", i, k, ev, err, regs.Orig_rax, regs.Rdi):
+						default:
+						}
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if !f.patched(patchLoopOff) {
+		t.Error("not patched")
+	}
+}
+
+// TestPatchPtrTableMapped: the application mapping memory over the pointer
+// table stops patching.
+func TestPatchPtrTableMapped(t *testing.T) {
+	f := newPatchFixture(t)
+	as := f.newAS(t)
+	must(t, as.MapFile(ptrTableAddr, f.memFD, data2Off, pageSize, usermem.Read))
+	c := lockedContext(t, f.p)
+	regs := regsAt(codeAddr + patchLoopOff)
+	switchOK(t, c, as, regs, platform.EventSyscall)
+	if f.patched(patchLoopOff) {
+		t.Error("patched with the pointer table gone")
+	}
+}

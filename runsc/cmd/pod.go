@@ -1,0 +1,273 @@
+package cmd
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"text/tabwriter"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/rampart-sandbox/rampart/runsc/boot"
+	"github.com/rampart-sandbox/rampart/runsc/container"
+	"github.com/rampart-sandbox/rampart/runsc/flags"
+	"github.com/rampart-sandbox/rampart/sentry/control"
+)
+
+// Pods (runsc/container/pod.go, runsc/boot/container.go): `create` of a
+// container whose annotations name another container's sandbox starts no
+// sandbox process. It starts the container's gofer (in the container's
+// own cgroup), creates the container's control socket in its state
+// directory, and hands both, with its stdio, its status file and its
+// configuration, to the running sandbox over the sandbox's control socket
+// (SCM_RIGHTS). Every later command (start, kill, wait, exec, events,
+// delete) talks to the container's own socket, served by the sandbox.
+//
+// The state records the sandbox container's id and the gofer's pid; its
+// pid is the sandbox process' pid, as gVisor reports it, and --pid-file
+// gets that pid too. A client that waits for that pid to exit (runc's
+// containerd shim, conmon) therefore learns of the container's exit only
+// when the sandbox ends: such a client must use `runsc wait` or `state`,
+// as gVisor's own containerd shim does. Deleting the sandbox container
+// ends the sandbox and with it every container in it, which are then
+// stopped (exit status 137 unless they had exited) until deleted.
+//
+// `ps --format json` of any container of a pod lists the host processes
+// of the sandbox (clients filter the host's process list with them, and
+// the sandbox's processes are shared by its containers); `ps` in a table
+// lists a member's own processes, with the sandbox's pids. Pause, resume
+// and update are the sandbox container's: they act on the whole sandbox
+// and are refused for a member. While the sandbox container is paused,
+// requests to its members wait for it to be resumed, but for delete.
+
+// createPodMember creates container id in the sandbox of container
+// sandboxID (see above). On failure nothing of id is left.
+func createPodMember(g *flags.Global, id, sandboxID, bundle string, spec *specs.Spec, o *createOpts) error {
+	sb, err := load(g, sandboxID)
+	if err != nil {
+		return fmt.Errorf("container %s joins sandbox %s: %w", id, sandboxID, err)
+	}
+	if sb.Pod != nil {
+		return fmt.Errorf("container %s: %s is not a sandbox container (it joined %s)", id, sandboxID, sb.Pod.SandboxID)
+	}
+	switch sb.Status {
+	case container.Stopped:
+		return fmt.Errorf("container %s joins sandbox %s: the sandbox is not running", id, sandboxID)
+	case container.Paused:
+		return fmt.Errorf("container %s joins sandbox %s: the sandbox is paused", id, sandboxID)
+	}
+	cc, err := podMemberConfig(g, id, spec)
+	if err != nil {
+		return err
+	}
+	binds, err := goferBinds(spec, bundle)
+	if err != nil {
+		return err
+	}
+	s := store(g)
+	if err := s.Create(id); err != nil {
+		if errors.Is(err, container.ErrExists) {
+			return fmt.Errorf("container with id exists: %s", id)
+		}
+		return err
+	}
+	// A terminal's master goes to the console socket now; its replica
+	// to the sandbox.
+	term, err := openTerminal(spec.Process, o.consoleSocket, false)
+	if err != nil {
+		s.Remove(id)
+		return err
+	}
+	defer term.close()
+	if err := joinSandbox(g, id, sb, bundle, spec, cc, binds, term); err != nil {
+		destroyCgroup(g, id)
+		s.Remove(id)
+		return err
+	}
+	if o.pidFile != "" {
+		if err := writePidFile(o.pidFile, sb.Pid); err != nil {
+			destroy(g, id)
+			return err
+		}
+	}
+	if h := spec.Hooks; h != nil {
+		st, err := load(g, id)
+		if err == nil {
+			err = runHooks("prestart", h.Prestart, st)
+		}
+		if err == nil {
+			err = runHooks("createRuntime", h.CreateRuntime, st)
+		}
+		if err == nil {
+			err = runHooks("createContainer", h.CreateContainer, st)
+		}
+		if err != nil {
+			destroy(g, id)
+			return err
+		}
+	}
+	return nil
+}
+
+// podMemberConfig is what the sandbox needs of spec to run container id.
+func podMemberConfig(g *flags.Global, id string, spec *specs.Spec) (*boot.ContainerConfig, error) {
+	// bootConfig checks the process settings (and compiles the seccomp
+	// filter, which the sandbox compiles again from the spec).
+	bc, err := bootConfig(spec)
+	if err != nil {
+		return nil, err
+	}
+	cc := &boot.ContainerConfig{
+		ID: id, Argv: bc.Argv, Envv: bc.Envv, Cwd: bc.Cwd, User: bc.User, Caps: bc.Caps,
+		Umask: bc.Umask, Rlimits: bc.Rlimits, NoNewPrivs: bc.NoNewPrivs,
+		Root: rootOptions(spec, g.Overlay), Mounts: bc.OCIMounts,
+	}
+	if spec.Linux != nil {
+		cc.Seccomp = spec.Linux.Seccomp
+	}
+	// The fenced sandbox cannot read the names of the stdio it receives.
+	for i := range cc.StdioNames {
+		cc.StdioNames[i], _ = os.Readlink("/proc/self/fd/" + strconv.Itoa(i))
+	}
+	return cc, nil
+}
+
+// joinSandbox starts id's gofer and hands the container to sb's sandbox.
+// The caller removes the state directory and cgroup on failure.
+func joinSandbox(g *flags.Global, id string, sb *container.State, bundle string, spec *specs.Spec, cc *boot.ContainerConfig, binds []string, term *hostTerminal) error {
+	s := store(g)
+	unlock, err := s.Lock(id)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	self, err := os.Executable()
+	if err != nil {
+		self = "/proc/self/exe"
+	}
+	if err := setupCgroup(g, id, spec); err != nil {
+		return err
+	}
+	leaveCgroup := enterCgroup(g, id)
+	gofer, goferSocks, err := startContainerGofer(self, spec.Root.Path, rootWritable(g, spec), binds, true, g.HostUDS)
+	leaveCgroup()
+	if err != nil {
+		return fmt.Errorf("starting the gofer: %w", err)
+	}
+	defer func() {
+		for _, f := range goferSocks {
+			f.Close()
+		}
+	}()
+	joined := false
+	defer func() {
+		if !joined {
+			gofer.Process.Kill()
+			gofer.Wait()
+		}
+	}()
+	// The gofer ends when the sandbox's ends of its connections close
+	// (delete, or the sandbox's end); it is reaped by whoever adopts it.
+	goferStart, _ := container.ProcStartTime(gofer.Process.Pid)
+	ctl, err := control.ListenFile(s.ControlPath(id))
+	if err != nil {
+		return err
+	}
+	defer ctl.Close()
+	status, err := s.OpenSandboxStatus(id)
+	if err != nil {
+		return fmt.Errorf("container %s: sandbox status: %w", id, err)
+	}
+	defer status.Close()
+	owner := strconv.Itoa(os.Getuid())
+	if u, err := user.LookupId(owner); err == nil {
+		owner = u.Username
+	}
+	st := &container.State{
+		ID: id, Bundle: bundle, Status: container.Created, Pid: sb.Pid, PidStart: sb.PidStart,
+		Created: time.Now().UTC(), Owner: owner, Annotations: spec.Annotations,
+		Pod: &container.PodMember{SandboxID: sb.ID, GoferPid: gofer.Process.Pid, GoferStart: goferStart},
+	}
+	if err := s.Save(st); err != nil {
+		return err
+	}
+	files := append([]*os.File{os.Stdin, os.Stdout, os.Stderr, status, ctl}, goferSocks...)
+	if term != nil {
+		cc.Terminal = true
+		files[0], files[1], files[2] = term.replica, term.replica, term.replica
+	}
+	raw, err := json.Marshal(cc)
+	if err != nil {
+		return err
+	}
+	req := control.Request{Cmd: control.CmdCreate, Container: raw}
+	if _, err := control.CallWithFiles(s.ControlPath(sb.ID), req, files, 60*time.Second); err != nil {
+		if errors.Is(err, control.ErrUnreachable) {
+			return fmt.Errorf("container %s joins sandbox %s: the sandbox is not running", id, sb.ID)
+		}
+		return err
+	}
+	joined = true
+	return nil
+}
+
+// destroyPodMember ends container st, which joined a sandbox, and
+// removes its state: the sandbox kills its processes and unmounts its
+// tree (if the sandbox still runs), then its gofer and cgroup go.
+func destroyPodMember(g *flags.Global, st *container.State) error {
+	s := store(g)
+	// A paused sandbox cannot answer: it is thawed for the request (and
+	// frozen again), as kill does.
+	paused := false
+	if sb, err := load(g, st.Pod.SandboxID); err == nil {
+		paused = sb.Status == container.Paused
+	}
+	err := whileThawed(g, st.Pod.SandboxID, paused, true, func() error {
+		_, err := control.Call(s.ControlPath(st.ID), control.Request{Cmd: control.CmdDestroy}, 15*time.Second)
+		return err
+	})
+	if err != nil && !errors.Is(err, control.ErrUnreachable) {
+		return err
+	}
+	if p := st.Pod; p != nil {
+		if t, ok := container.ProcStartTime(p.GoferPid); ok && t == p.GoferStart {
+			unix.Kill(p.GoferPid, unix.SIGKILL)
+			for i := 0; i < 500; i++ {
+				if t, ok := container.ProcStartTime(p.GoferPid); !ok || t != p.GoferStart {
+					break
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+		}
+	}
+	if err := destroyCgroup(g, st.ID); err != nil {
+		return err
+	}
+	// The socket was made by create, not by the sandbox.
+	os.Remove(filepath.Join(s.Dir(st.ID), filepath.Base(s.ControlPath(st.ID))))
+	return s.Remove(st.ID)
+}
+
+// podPs prints the processes of pod member st as the sandbox sees them.
+func podPs(g *flags.Global, st *container.State) error {
+	var procs []control.Process
+	if st.Status != container.Stopped {
+		resp, err := control.Call(store(g).ControlPath(st.ID), control.Request{Cmd: control.CmdProcesses}, 10*time.Second)
+		if err != nil && !errors.Is(err, control.ErrUnreachable) {
+			return err
+		}
+		procs = resp.Processes
+	}
+	w := tabwriter.NewWriter(os.Stdout, 5, 1, 2, ' ', 0)
+	fmt.Fprint(w, "UID\tPID\tPPID\tCMD\n")
+	for _, p := range procs {
+		fmt.Fprintf(w, "%d\t%d\t%d\t%s\n", p.UID, p.PID, p.PPID, p.Cmd)
+	}
+	return w.Flush()
+}

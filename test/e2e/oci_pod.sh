@@ -1,0 +1,264 @@
+# oci_pod.sh (sourced by oci.sh, whose helpers it uses): a Kubernetes pod
+# as containerd and CRI-O run it. A sandbox container (busybox sleep, the
+# pause process) and containers that name it in their annotations, each
+# with a rootfs of its own, run in one sandbox process: each sees its own
+# files, they share the network, exit statuses reach each container's own
+# wait and state, killing one leaves the others, and deleting the sandbox
+# container stops the rest; nothing is left once they are deleted.
+
+# pod_rootfs DIR WHO: a busybox rootfs whose /etc/who says WHO and which
+# has /etc/only-WHO.
+pod_rootfs() {
+	mkdir -p "$1"/{bin,tmp,dev,proc,sys,etc}
+	cp "$BUSYBOX" "$1/bin/busybox"
+	for a in sh echo cat sleep nc true tty id pwd grep; do ln -sf busybox "$1/bin/$a"; done
+	echo "$2" >"$1/etc/who"
+	touch "$1/etc/only-$2"
+}
+pod_rootfs "$WORK/pod-rfs-a" A
+pod_rootfs "$WORK/pod-rfs-b" B
+
+# pod_bundle ID ROOTFS ARGS-JSON ANNOTATIONS-JSON
+pod_bundle() {
+	bundle "$1" "{\"root\":{\"path\":\"$2\",\"readonly\":true},\"process\":{\"args\":$3},\"annotations\":$4}"
+}
+ctrd() { printf '{"io.kubernetes.cri.container-type":"%s","io.kubernetes.cri.sandbox-id":"%s"}' "$1" "$2"; }
+crio() { printf '{"io.kubernetes.cri-o.ContainerType":"%s","io.kubernetes.cri-o.SandboxID":"%s"}' "$1" "$2"; }
+# pod_create ID BUNDLE: create with the container's stdout and stderr in
+# $WORK/ID.out and $WORK/ID.err (a container keeps the ones it was given).
+pod_create() {
+	timeout -k 5 "$LIMIT" "$RUNSC_BIN" --root="$STATE" create --bundle "$2" --pid-file "$WORK/$1.pid" "$1" \
+		</dev/null >"$WORK/$1.out" 2>"$WORK/$1.err"
+}
+# goferof ID: the gofer pid in ID's state file.
+goferof() {
+	python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["pod"]["goferPid"])' "$STATE/$1/state.json" 2>/dev/null
+}
+# pidof_state ID: the pid `runsc state ID` reports.
+pidof_state() {
+	timeout 10 "$RUNSC_BIN" --root="$STATE" state "$1" 2>/dev/null |
+		python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])' 2>/dev/null
+}
+
+B=$(pod_bundle podsb "$RFS" '["sleep","1000"]' "$(ctrd sandbox podsb)")
+pod_create podsb "$B"
+c=$?
+rs start podsb
+sbpid=$(cat "$WORK/podsb.pid" 2>/dev/null)
+if [ "$c" -eq 0 ] && [ "$status" -eq 0 ] && [ "$(statusof podsb)" = running ]; then pass "pod: sandbox container"; else fail "pod: sandbox container" "create $c start $status" "$(cat "$WORK/podsb.err")" "$err"; fi
+
+# A: containerd's annotations; listens on the pod's loopback.
+B=$(pod_bundle poda "$WORK/pod-rfs-a" '["sh","-c","cat /etc/who; [ -e /etc/only-B ] || echo no-B; sleep 1000 | nc -l -p 7777 >/tmp/got"]' "$(ctrd container podsb)")
+pod_create poda "$B"
+c=$?
+apid=$(cat "$WORK/poda.pid" 2>/dev/null)
+st=$(statusof poda)
+if [ "$c" -eq 0 ] && [ "$st" = created ] && [ -n "$sbpid" ] && [ "$apid" = "$sbpid" ] && [ "$(pidof_state poda)" = "$sbpid" ] &&
+	[ -z "$(pgrep -f "root=$STATE .*boot .*--id=poda")" ] && [ -n "$(pgrep -f "root=$STATE .*boot .*--id=podsb")" ]; then
+	pass "pod: create joins the sandbox (no new sandbox process; pid is the sandbox's)"
+else
+	fail "pod: create joins the sandbox (no new sandbox process; pid is the sandbox's)" "create $c status $st pid-file $apid sandbox $sbpid" "$(pgrep -af "root=$STATE .*boot")" "$(cat "$WORK/poda.err")"
+fi
+rs start poda
+sleep 0.5
+if [ "$status" -eq 0 ] && [ "$(statusof poda)" = running ] && [ "$(statusof podsb)" = running ] &&
+	[ "$(cat "$WORK/poda.out")" = "$(printf 'A\nno-B')" ]; then
+	pass "pod: start; the container sees its own root"
+else
+	fail "pod: start; the container sees its own root" "start $status, now $(statusof poda)" "stdout: $(cat "$WORK/poda.out")" "$err $(cat "$WORK/poda.err")"
+fi
+
+# B: CRI-O's annotations; reaches A's listener, then exits 3.
+B=$(pod_bundle podb "$WORK/pod-rfs-b" '["sh","-c","cat /etc/who; [ -e /etc/only-A ] || echo no-A; for i in 1 2 3 4 5 6 7 8 9 10; do echo ping | nc 127.0.0.1 7777 >/dev/null && break; sleep 0.3; done; exit 3"]' "$(crio container podsb)")
+pod_create podb "$B"
+c=$?
+rs start podb
+s=$status
+rs wait podb
+w=$status
+if [ "$c" -eq 0 ] && [ "$s" -eq 0 ] && [ "$w" -eq 3 ] && [ "$(statusof podb)" = stopped ] &&
+	[ "$(cat "$WORK/podb.out")" = "$(printf 'B\nno-A')" ]; then
+	pass "pod: CRI-O's annotations; own root; exit status 3 reaches wait and state"
+else
+	fail "pod: CRI-O's annotations; own root; exit status 3 reaches wait and state" "create $c start $s wait $w now $(statusof podb)" "stdout: $(cat "$WORK/podb.out")" "$(cat "$WORK/podb.err")"
+fi
+# D: its own process settings (user, cwd, env, rlimits, capabilities).
+B=$(bundle podd "{\"root\":{\"path\":\"$WORK/pod-rfs-b\",\"readonly\":true},\"annotations\":$(crio container podsb),
+	\"process\":{\"args\":[\"sh\",\"-c\",\"id -u; id -g; pwd; echo \$FOO; ulimit -n; grep CapEff /proc/self/status\"],
+	\"user\":{\"uid\":1000,\"gid\":1001},\"cwd\":\"/etc\",\"env\":[\"PATH=/bin\",\"FOO=bar\"],
+	\"rlimits\":[{\"type\":\"RLIMIT_NOFILE\",\"soft\":100,\"hard\":200}],
+	\"capabilities\":{\"bounding\":[\"CAP_KILL\"],\"effective\":[\"CAP_KILL\"],\"permitted\":[\"CAP_KILL\"],\"inheritable\":[\"CAP_KILL\"],\"ambient\":[\"CAP_KILL\"]}}}")
+pod_create podd "$B"
+rs start podd
+rs wait podd
+w=$status
+want=$(printf '1000\n1001\n/etc\nbar\n100\nCapEff:\t0000000000000020')
+if [ "$w" -eq 0 ] && [ "$(cat "$WORK/podd.out")" = "$want" ]; then
+	pass "pod: a member's own user, cwd, env, rlimits and capabilities"
+else
+	fail "pod: a member's own user, cwd, env, rlimits and capabilities" "wait $w" "stdout: $(cat "$WORK/podd.out")" "want:   $want" "$(cat "$WORK/podd.err")"
+fi
+rs delete podd
+
+rs exec poda cat /tmp/got
+if [ "$status" -eq 0 ] && [ "$out" = ping ]; then pass "pod: the containers share the network (loopback TCP)"; else fail "pod: the containers share the network (loopback TCP)" "status $status" "out: $out" "$err"; fi
+rs exec poda sh -c 'cat /etc/who; exit 4'
+if [ "$status" -eq 4 ] && [ "$out" = A ]; then pass "pod: exec runs in the container's own root"; else fail "pod: exec runs in the container's own root" "status $status" "$out" "$err"; fi
+rs exec podsb sh -c '[ -e /etc/who ] || echo none'
+if [ "$status" -eq 0 ] && [ "$out" = none ]; then pass "pod: the sandbox container keeps its own root"; else fail "pod: the sandbox container keeps its own root" "status $status" "$out" "$err"; fi
+
+# C: a third container, which outlives A and is stopped with the sandbox.
+B=$(pod_bundle podc "$WORK/pod-rfs-b" '["sleep","1000"]' "$(crio container podsb)")
+pod_create podc "$B"
+rs start podc
+rs events --stats podc
+if [ "$status" -eq 0 ] && python3 -c 'import json,sys; e=json.loads(sys.argv[1]); sys.exit(0 if e["id"]=="podc" and e["data"]["pids"]["current"]==1 else 1)' "$out"; then
+	pass "pod: events --stats counts the container's own tasks"
+else
+	fail "pod: events --stats counts the container's own tasks" "status $status" "$out" "$err"
+fi
+
+rs ps podc
+psc=$out
+rs ps poda
+if [ "$(sed 1d <<<"$psc" | awk '{print $4}')" = sleep ] && grep -qw sh <<<"$out" && ! grep -qw "$(sed 1d <<<"$psc" | awk '{print $2}')" <<<"$(sed 1d <<<"$out" | awk '{print $2}')"; then
+	pass "pod: ps lists the container's own processes"
+else
+	fail "pod: ps lists the container's own processes" "podc: $psc" "poda: $out" "$err"
+fi
+
+# Killing A: a handler-less init ignores TERM from outside; KILL ends A
+# alone.
+rs kill poda TERM
+sleep 0.3
+ta=$(statusof poda)
+rs kill poda KILL
+rs wait poda
+w=$status
+if [ "$ta" = running ] && [ "$w" -eq 137 ] && [ "$(statusof poda)" = stopped ] && [ "$(statusof podc)" = running ] &&
+	[ "$(statusof podsb)" = running ]; then
+	pass "pod: killing one container leaves the others"
+else
+	fail "pod: killing one container leaves the others" "after TERM $ta, wait $w" "a $(statusof poda) c $(statusof podc) sandbox $(statusof podsb)" "$err"
+fi
+rs exec podc true
+if [ "$status" -eq 0 ]; then pass "pod: the others still run"; else fail "pod: the others still run" "$err"; fi
+
+# A member with a terminal: the master goes to the console socket as for
+# any container (consoledrive, from oci_console.sh, plays the client).
+if [ -x "${CD:-}" ] && declare -F cdrive >/dev/null; then
+	B=$(bundle podt "{\"root\":{\"path\":\"$WORK/pod-rfs-a\",\"readonly\":true},\"process\":{\"args\":[\"sh\"],\"terminal\":true,\"env\":[\"PATH=/bin\",\"PS1=$ \"]},\"annotations\":$(ctrd container podsb)}")
+	cdrive "pod: a member with a terminal (console socket)" socket "$WORK/pod-console.sock" exited:0 \
+		"shell:$RUNSC_BIN --root=$STATE start podt" 'expect:$ ' 'send:tty\r' 'expect:/dev/pts/' \
+		'send:cat /etc/who\r' 'expect:A' 'send:exit 4\r' eof \
+		-- "$RUNSC_BIN" --root="$STATE" create --console-socket "$WORK/pod-console.sock" --bundle "$B" podt
+	rs wait podt
+	w=$status
+	rs delete podt
+	if [ "$w" -eq 4 ] && [ ! -e "$STATE/podt" ] && [ "$(statusof podsb)" = running ]; then
+		pass "pod: the terminal member's exit status"
+	else
+		fail "pod: the terminal member's exit status" "wait $w" "$err"
+	fi
+fi
+
+# Deleting a stopped member: its state, gofer and cgroup go; the sandbox
+# stays.
+ga=$(goferof poda)
+gb=$(goferof podb)
+rs delete poda
+d1=$status
+rs delete podb
+d2=$status
+left="$(gone poda "$ga")$(gone podb "$gb")$(cggone rampart/poda)$(cggone rampart/podb)"
+if [ "$d1" -eq 0 ] && [ "$d2" -eq 0 ] && [ -n "$ga" ] && [ -z "$left" ] && [ "$(statusof podsb)" = running ]; then
+	pass "pod: delete of a member leaves nothing of it and the sandbox running"
+else
+	fail "pod: delete of a member leaves nothing of it and the sandbox running" "delete $d1 $d2 gofer $ga" "$left" "$err"
+fi
+
+# A member whose executable does not exist: create fails with the
+# shell's message, and neither its state nor its gofer is left.
+pod_rootfs "$WORK/pod-rfs-c" C
+B=$(pod_bundle podbad0 "$WORK/pod-rfs-c" '["/bin/nonexistent"]' "$(ctrd container podsb)")
+rs create --bundle "$B" podbad0
+sleep 0.2
+if [ "$status" -ne 0 ] && grep -q "no such file" <<<"$err" && [ ! -e "$STATE/podbad0" ] &&
+	[ -z "$(pgrep -f "gofer --root=$WORK/pod-rfs-c")" ] && [ -z "$(cggone rampart/podbad0)" ] && [ "$(statusof podsb)" = running ]; then
+	pass "pod: a member with a missing executable leaves nothing"
+else
+	fail "pod: a member with a missing executable leaves nothing" "status $status" "$err" "$(pgrep -af "gofer --root=$WORK/pod-rfs-c")"
+fi
+
+# Deleting the sandbox container stops the rest.
+gc=$(goferof podc)
+rs delete --force podsb
+d=$status
+sleep 0.3
+sc=$(statusof podc)
+rs wait podc
+w=$status
+rs delete podc
+left="$(gone podsb "$sbpid")$(gone podc "$gc")$(cggone rampart/podsb)$(cggone rampart/podc)"
+if [ "$d" -eq 0 ] && [ "$sc" = stopped ] && [ "$w" -eq 137 ] && [ "$status" -eq 0 ] && [ -z "$left" ] &&
+	[ -z "$(pgrep -f "root=$STATE .*boot .*--id=pod")" ]; then
+	pass "pod: deleting the sandbox container stops the others; nothing left"
+else
+	fail "pod: deleting the sandbox container stops the others; nothing left" "delete $d, c $sc, wait $w" "$left" "$err"
+fi
+
+# The sandbox container's init dying stops the pod too; the members
+# report their status to wait and state.
+B=$(pod_bundle podsb2 "$RFS" '["sleep","1000"]' "$(crio sandbox podsb2)")
+pod_create podsb2 "$B"
+rs start podsb2
+sb2=$(cat "$WORK/podsb2.pid" 2>/dev/null)
+B=$(pod_bundle pode "$WORK/pod-rfs-a" '["sleep","1000"]' "$(crio container podsb2)")
+pod_create pode "$B"
+rs start pode
+se=$(statusof pode)
+ge=$(goferof pode)
+# Deleting a member of a paused pod: the sandbox is thawed for it and
+# frozen again; the member's processes are gone once it resumes.
+B=$(pod_bundle podf "$WORK/pod-rfs-a" '["sleep","1000"]' "$(crio container podsb2)")
+pod_create podf "$B"
+rs start podf
+rs ps podf
+fpid=$(sed 1d <<<"$out" | awk '{print $2}')
+rs pause podsb2
+rs delete --force podf
+d=$status
+sp=$(statusof podsb2)
+rs resume podsb2
+rs exec podsb2 ls /proc
+if [ "$d" -eq 0 ] && [ "$sp" = paused ] && [ ! -e "$STATE/podf" ] && [ -n "$fpid" ] && grep -qx 1 <<<"$out" && ! grep -qx "$fpid" <<<"$out"; then
+	pass "pod: delete of a member of a paused pod"
+else
+	fail "pod: delete of a member of a paused pod" "delete $d, sandbox $sp, member's pid $fpid" "$out" "$err"
+fi
+
+rs kill podsb2 KILL
+rs wait podsb2
+w1=$status
+rs wait pode
+w2=$status
+s2=$(statusof pode)
+rs delete pode
+d1=$status
+rs delete podsb2
+d2=$status
+left="$(gone podsb2 "$sb2")$(gone pode "$ge")$(cggone rampart/podsb2)$(cggone rampart/pode)"
+if [ "$se" = running ] && [ "$w1" -eq 137 ] && [ "$w2" -eq 137 ] && [ "$s2" = stopped ] && [ "$d1" -eq 0 ] && [ "$d2" -eq 0 ] && [ -z "$left" ]; then
+	pass "pod: the sandbox container's init dying stops its members"
+else
+	fail "pod: the sandbox container's init dying stops its members" "member was $se; wait sandbox $w1 member $w2; member now $s2; delete $d1 $d2" "$left" "$err"
+fi
+
+# Bad input: no such sandbox; a member without a sandbox id; a member of
+# a member; nothing is left behind.
+B=$(pod_bundle podbad1 "$RFS" '["true"]' "$(ctrd container nosuchsandbox)")
+rs create --bundle "$B" podbad1
+if [ "$status" -ne 0 ] && grep -q "does not exist" <<<"$err" && [ ! -e "$STATE/podbad1" ]; then pass "pod: unknown sandbox id"; else fail "pod: unknown sandbox id" "status $status" "$err"; fi
+B=$(pod_bundle podbad2 "$RFS" '["true"]' '{"io.kubernetes.cri.container-type":"container"}')
+rs create --bundle "$B" podbad2
+if [ "$status" -ne 0 ] && grep -q "sandbox id" <<<"$err" && [ ! -e "$STATE/podbad2" ]; then pass "pod: a member without a sandbox id"; else fail "pod: a member without a sandbox id" "status $status" "$err"; fi
