@@ -68,10 +68,42 @@ func spinCPUs() int {
 	return n
 }
 
+// loadPeriodUS is how often the host's load average is read.
+const loadPeriodUS = 100000
+
+// hostBusy reports whether the host had no CPU free over the last minute
+// (its 1-minute load average, read with sysinfo at most every
+// loadPeriodUS): then nothing spins (unless Options.Spin asks for fixed
+// spins), as a spinner would take the CPU that the other side of its
+// hand-off, or another program, needs.
+func (p *Platform) hostBusy() bool {
+	if p.fixedSpin > 0 {
+		return false // the user asked for spinning
+	}
+	now := rdtsc()
+	next := p.loadNext.Load()
+	if now >= next && p.loadNext.CompareAndSwap(next, now+loadPeriodUS*tscPerUS) {
+		var si unix.Sysinfo_t
+		if unix.Sysinfo(&si) == nil {
+			p.busy.Store(loadBusy(si.Loads[0], p.ncpus))
+		}
+	}
+	return p.busy.Load()
+}
+
+// loadBusy reports whether a 1-minute load average load1 (fixed point,
+// 1<<16 = 1) leaves less than one of ncpus CPUs free.
+func loadBusy(load1 uint64, ncpus int) bool {
+	return load1+1<<16 > uint64(ncpus)<<16
+}
+
 // acquireSpin reserves one of the platform's spinning slots. A spinning
 // thread needs a CPU of its own while the other side of its hand-off needs
-// another, so at most half the CPUs spin.
+// another, so at most half the CPUs spin, and none on a busy host.
 func (p *Platform) acquireSpin() bool {
+	if p.hostBusy() {
+		return false
+	}
 	for {
 		n := p.spinners.Load()
 		if n >= p.maxSpinners {
@@ -86,7 +118,9 @@ func (p *Platform) acquireSpin() bool {
 func (p *Platform) releaseSpin() { p.spinners.Add(-1) }
 
 // mayGrantSpin reports whether a free spinning slot is left now.
-func (p *Platform) mayGrantSpin() bool { return p.spinners.Load() < p.maxSpinners }
+func (p *Platform) mayGrantSpin() bool {
+	return p.spinners.Load() < p.maxSpinners && !p.hostBusy()
+}
 
 // bind binds t to the calling thread's CPU if it is not there already.
 func (t *thread) bind() {

@@ -64,6 +64,11 @@ type Platform struct {
 
 	// spinners counts the sentry threads spinning in waitFor.
 	spinners atomic.Int32
+	// ncpus is spinCPUs() (immutable); busy is hostBusy's last answer,
+	// due for a refresh when the TSC passes loadNext.
+	ncpus    int
+	busy     atomic.Bool
+	loadNext atomic.Int64
 	// patch says whether syscall patching is on. Immutable.
 	patch bool
 
@@ -131,7 +136,8 @@ func New(memFD int, opts Options) (*Platform, error) {
 		p.fixedSpin = -1
 	}
 	unix.SchedGetaffinity(0, &p.cpus)
-	p.maxSpinners = int32(spinCPUs() / 2)
+	p.ncpus = spinCPUs()
+	p.maxSpinners = int32(p.ncpus / 2)
 	p.base, err = mapImage(func(base uint64) ([]byte, error) { return buildImage(base, sfd, opts.Patch) })
 	if err != nil {
 		unix.Close(sfd)

@@ -9,7 +9,9 @@ const us = 1000
 
 // policyPlatform is a platform with only the spin bounds set.
 func policyPlatform() *Platform {
-	return &Platform{spinCap: spinCapUS * us, spinSlack: spinSlackUS * us, maxSpinners: 1}
+	p := &Platform{spinCap: spinCapUS * us, spinSlack: spinSlackUS * us, maxSpinners: 1, ncpus: 2}
+	p.loadNext.Store(1 << 62) // never read the host's load
+	return p
 }
 
 func TestSpinPolicyIdle(t *testing.T) {
@@ -171,5 +173,27 @@ func TestSpinPolicyRareHits(t *testing.T) {
 		if spins < tc.minS || spins > tc.maxS {
 			t.Errorf("one failure in %d: %d spins in 10000 waits, want %d to %d", tc.every, spins, tc.minS, tc.maxS)
 		}
+	}
+}
+
+// TestHostBusy: a host whose load average leaves no CPU free gets no
+// spinning.
+func TestHostBusy(t *testing.T) {
+	for _, tc := range []struct {
+		load  float64
+		ncpus int
+		busy  bool
+	}{
+		{0, 2, false}, {0.9, 2, false}, {1.1, 2, true}, {20, 2, true},
+		{0, 1, false}, {0.1, 1, true}, {6.5, 8, false}, {7.5, 8, true},
+	} {
+		if got := loadBusy(uint64(tc.load*65536), tc.ncpus); got != tc.busy {
+			t.Errorf("load %.1f on %d CPUs: busy %v, want %v", tc.load, tc.ncpus, got, tc.busy)
+		}
+	}
+	p := policyPlatform()
+	p.busy.Store(true)
+	if p.acquireSpin() || p.mayGrantSpin() {
+		t.Error("spinning on a busy host")
 	}
 }
