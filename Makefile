@@ -1,7 +1,8 @@
 # Rampart's build and test frame. Run `make help` for the targets.
 #
 # Variables:
-#   RUNSC   sandbox command prefix for the tests (default: bin/runsc do --);
+#   RUNSC   sandbox command prefix for the tests (default: bin/runsc do --, on
+#           the default platform, systrap);
 #           RUNSC=env runs every test natively twice, to check the harness.
 #   T       syscall tests to run, e.g. `make syscall-tests T=mmap` or T="mmap,files".
 
@@ -27,7 +28,7 @@ RUNSC_DEP     := $(if $(findstring $(CURDIR)/bin/runsc,$(RUNSC)),build)
 .PHONY: all help build vdso deps deps-demo deps-test deps-bench demo test fmt-check vet \
 	gotest syscall-build syscall-tests syscall-tests-rootfs syscall-tests-gofer syscall-tests-native smoke oci network conformance debian goprog bench clean \
 	deps-clients clients \
-	systrap-stub syscall-tests-systrap syscall-tests-systrap-nopatch smoke-systrap test-systrap
+	systrap-stub syscall-tests-ptrace smoke-ptrace test-ptrace syscall-tests-systrap-nopatch
 
 all: build
 
@@ -36,7 +37,7 @@ help:
 	@echo "make vdso                  rebuild the vDSO blob (needs gcc)"
 	@echo "make deps                  install missing Debian packages for test and bench"
 	@echo "make demo                  build and run a shell in the sandbox"
-	@echo "make test                  gofmt, go vet, go test -race, syscall and smoke tests (ptrace and systrap), oci, clients"
+	@echo "make test                  gofmt, go vet, go test -race, syscall and smoke tests (systrap and ptrace), oci, clients"
 	@echo "make syscall-tests [T=mmap] C tests natively, then under \$$RUNSC"
 	@echo "make syscall-tests-rootfs  file C tests with /tmp and /dev/shm on the overlay root"
 	@echo "make syscall-tests-gofer   file C tests with /tmp and /dev/shm on gofer-served host dirs"
@@ -48,7 +49,7 @@ help:
 	@echo "make conformance [T=mounts] runtime-tools' OCI validation programs (RUNTIME=runc to compare)"
 	@echo "make debian                a Debian minbase userland natively (chroot) and in runsc run"
 	@echo "make bench                 microbenchmarks: native, runc, gVisor, Rampart (ptrace, systrap)"
-	@echo "make test-systrap          syscall and smoke tests with --platform=systrap"
+	@echo "make test-ptrace           syscall and smoke tests with --platform=ptrace"
 	@echo "make syscall-tests-systrap-nopatch  the syscall tests on systrap without syscall patching"
 	@echo "make systrap-stub          rebuild the systrap stub blob (needs gcc)"
 
@@ -89,10 +90,10 @@ test: deps-test fmt-check vet gotest build
 	$(MAKE) --no-print-directory oci 2>&1 | tee bin/oci.log; [ $${PIPESTATUS[0]} -eq 0 ] || rc=1; \
 	$(MAKE) --no-print-directory network 2>&1 | tee bin/network.log; [ $${PIPESTATUS[0]} -eq 0 ] || rc=1; \
 	$(MAKE) --no-print-directory debian 2>&1 | tee bin/debian.log; [ $${PIPESTATUS[0]} -eq 0 ] || rc=1; \
-	$(MAKE) --no-print-directory syscall-tests-systrap 2>&1 | tee bin/syscall-tests-systrap.log; [ $${PIPESTATUS[0]} -eq 0 ] || rc=1; \
-	$(MAKE) --no-print-directory smoke-systrap 2>&1 | tee bin/smoke-systrap.log; [ $${PIPESTATUS[0]} -eq 0 ] || rc=1; \
+	$(MAKE) --no-print-directory syscall-tests-ptrace 2>&1 | tee bin/syscall-tests-ptrace.log; [ $${PIPESTATUS[0]} -eq 0 ] || rc=1; \
+	$(MAKE) --no-print-directory smoke-ptrace 2>&1 | tee bin/smoke-ptrace.log; [ $${PIPESTATUS[0]} -eq 0 ] || rc=1; \
 	$(MAKE) --no-print-directory clients 2>&1 | tee bin/clients.log; [ $${PIPESTATUS[0]} -eq 0 ] || rc=1; \
-	tail -q -n 50 bin/syscall-tests.log bin/syscall-tests-rootfs.log bin/syscall-tests-gofer.log bin/smoke.log bin/oci.log bin/network.log bin/debian.log bin/syscall-tests-systrap.log bin/smoke-systrap.log bin/clients.log | \
+	tail -q -n 50 bin/syscall-tests.log bin/syscall-tests-rootfs.log bin/syscall-tests-gofer.log bin/smoke.log bin/oci.log bin/network.log bin/debian.log bin/syscall-tests-ptrace.log bin/smoke-ptrace.log bin/clients.log | \
 		awk '/^[0-9]+ passed, [0-9]+ failed(, [0-9]+ skipped)?$$/ { p += $$1; f += $$3; s += $$5; n++ } \
 		     END { if (n < 10) f++; printf "total: %d passed, %d failed, %d skipped\n", p, f, s }'; \
 	exit $$rc
@@ -150,24 +151,24 @@ syscall-tests-gofer: syscall-build bin/syscall-runner build
 syscall-tests-native: syscall-build bin/syscall-runner
 	bin/syscall-runner -native-only -run "$(SYSCALL_NAMES)"
 
-# The same suites on the systrap platform (part of `make test`, with no
-# exclusions: the whole suite passes on both platforms).
-SYSTRAP_RUNSC := $(CURDIR)/bin/runsc --platform=systrap do --
+# The same suites on the ptrace platform (systrap is the default; part of
+# `make test`, with no exclusions: the whole suite passes on both platforms).
+PTRACE_RUNSC := $(CURDIR)/bin/runsc --platform=ptrace do --
 
-syscall-tests-systrap:
-	$(MAKE) --no-print-directory syscall-tests RUNSC="$(SYSTRAP_RUNSC)"
+syscall-tests-ptrace:
+	$(MAKE) --no-print-directory syscall-tests RUNSC="$(PTRACE_RUNSC)"
 
-smoke-systrap:
-	$(MAKE) --no-print-directory smoke RUNSC="$(SYSTRAP_RUNSC)"
+smoke-ptrace:
+	$(MAKE) --no-print-directory smoke RUNSC="$(PTRACE_RUNSC)"
 
 # The suite on systrap without syscall patching (patching is on by default).
 syscall-tests-systrap-nopatch:
 	$(MAKE) --no-print-directory syscall-tests RUNSC="$(CURDIR)/bin/runsc --platform=systrap --systrap-patch=false do --"
 
-test-systrap: build
+test-ptrace: build
 	@rc=0; \
-	$(MAKE) --no-print-directory syscall-tests-systrap 2>&1 | tee bin/syscall-tests-systrap.log; [ $${PIPESTATUS[0]} -eq 0 ] || rc=1; \
-	$(MAKE) --no-print-directory smoke-systrap 2>&1 | tee bin/smoke-systrap.log; [ $${PIPESTATUS[0]} -eq 0 ] || rc=1; \
+	$(MAKE) --no-print-directory syscall-tests-ptrace 2>&1 | tee bin/syscall-tests-ptrace.log; [ $${PIPESTATUS[0]} -eq 0 ] || rc=1; \
+	$(MAKE) --no-print-directory smoke-ptrace 2>&1 | tee bin/smoke-ptrace.log; [ $${PIPESTATUS[0]} -eq 0 ] || rc=1; \
 	exit $$rc
 
 # ptydrive drives an interactive shell through a pseudo-terminal (smoke.sh).

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # run.sh builds the microbenchmarks in bench/micro and runs each of them
 # natively, under runc, under Debian's gVisor (runsc, ptrace platform) and
-# under Rampart on its ptrace platform (bin/runsc do) and on its systrap
-# platform (bin/runsc --platform=systrap do; the nopatch column without
-# syscall patching: --systrap-patch=false), in one run, and prints ns/op with the ratio to
+# under Rampart on its ptrace platform (bin/runsc --platform=ptrace do) and on
+# its systrap platform, the default (bin/runsc --platform=systrap do; the
+# nopatch column without syscall patching: --systrap-patch=false), in one run, and prints ns/op with the ratio to
 # native. A runtime that is missing or fails shows "n/a"; that never fails the
 # run. Timings are for reading, not for pass/fail: the machines are noisy.
 #
@@ -26,10 +26,10 @@
 # gVisor with --network=host (the TCP benchmarks then use the host's
 # loopback instead of the sandbox's own).
 #
-# Environment: RAMPART (default "bin/runsc do --"), SYSTRAP (default
-# "bin/runsc --platform=systrap do --"), NOPATCH (default "bin/runsc
+# Environment: RAMPART (default "bin/runsc --platform=ptrace do --"), SYSTRAP
+# (default "bin/runsc --platform=systrap do --"), NOPATCH (default "bin/runsc
 # --platform=systrap --systrap-patch=false do --"), RAMPART_HOST (default
-# "bin/runsc --network=host do --"), GVISOR (default /usr/bin/runsc), RUNC
+# "bin/runsc --platform=ptrace --network=host do --"), GVISOR (default /usr/bin/runsc), RUNC
 # (default runc). Without BENCHMARK arguments the file-system benchmarks
 # (bench/fs.sh) run after the table, unless BENCH_FS=0. CRUN (default
 # crun), OCI_RUNS.
@@ -43,13 +43,13 @@ if [ "${1:-}" = -t ]; then
 	TARGET=$2
 	shift 2
 fi
-read -r -a RAMPART <<<"${RAMPART:-bin/runsc do --}"
+read -r -a RAMPART <<<"${RAMPART:-bin/runsc --platform=ptrace do --}"
 case "${RAMPART[0]}" in /*) ;; */*) RAMPART[0]="$ROOT/${RAMPART[0]}" ;; esac
 read -r -a SYSTRAP <<<"${SYSTRAP:-bin/runsc --platform=systrap do --}"
 case "${SYSTRAP[0]}" in /*) ;; */*) SYSTRAP[0]="$ROOT/${SYSTRAP[0]}" ;; esac
 read -r -a NOPATCH <<<"${NOPATCH:-bin/runsc --platform=systrap --systrap-patch=false do --}"
 case "${NOPATCH[0]}" in /*) ;; */*) NOPATCH[0]="$ROOT/${NOPATCH[0]}" ;; esac
-read -r -a RAMPART_HOST <<<"${RAMPART_HOST:-bin/runsc --network=host do --}"
+read -r -a RAMPART_HOST <<<"${RAMPART_HOST:-bin/runsc --platform=ptrace --network=host do --}"
 case "${RAMPART_HOST[0]}" in /*) ;; */*) RAMPART_HOST[0]="$ROOT/${RAMPART_HOST[0]}" ;; esac
 GVISOR=${GVISOR:-/usr/bin/runsc}
 RUNC=${RUNC:-runc}

@@ -116,7 +116,6 @@ func (as *addressSpace) newThread() (*thread, error) {
 	}
 	t := &thread{as: as, slot: slot, cpu: noCPU, page: as.r.mem[slot*slotSize : (slot+1)*slotSize]}
 	clear(t.page[:tPRegsEnd])
-	*word(t.page, tSpin) = uint32(as.p.spin)
 	t.state = word(t.page, tState)
 	t.sentrySleep = word(t.page, tSentrySleep)
 	t.stubSleep = word(t.page, tStubSleep)
@@ -131,7 +130,7 @@ func (as *addressSpace) newThread() (*thread, error) {
 	as.mu.Unlock()
 	t.tid = int32(tid)
 	// The thread parks with a ud2 at thread_park once its set-up is done.
-	if !waitWhile(t.state, stNone, t.sentrySleep, as.p.spin, as.pid, t.tid, nil, nil) || load(t.state) != stEvent {
+	if !as.p.waitFor(t.state, stNone, t.sentrySleep, nil, as.pid, t.tid, nil, nil) || load(t.state) != stEvent {
 		t.release()
 		return nil, fmt.Errorf("stub thread %d died during set-up: %w", t.tid, platform.ErrContextDead)
 	}

@@ -58,6 +58,16 @@ type thread struct {
 	uctx, info int
 	dead       bool
 	cpu        uint32 // the CPU t is bound to, or noCPU
+
+	// Spinning (see handOff). appPol adapts the sentry's wait for the
+	// application, stubPol the stub's wait for the sentry; stubBudget is
+	// the stub's budget at the last hand-off, evAt when the sentry saw
+	// the last event (TSC), calm how many hand-offs in a row did not
+	// spin.
+	appPol, stubPol spinPolicy
+	stubBudget      int64
+	evAt            int64
+	calm            uint32
 	// inTramp is set while the thread is parked in the patch trampoline
 	// rather than in the signal handler (patch.go).
 	inTramp bool
@@ -141,16 +151,13 @@ func (t *thread) getRegs(regs *arch.Registers) {
 // run lets the parked thread return to the application and waits until it
 // parks again. It returns false if the thread died.
 //
-// An interrupt (c.interrupt) that goes unanswered for two liveness periods
-// means the application made its host thread deaf to interruptSignal (only
-// a forged rt_sigreturn frame can block it): the thread is killed, which
-// kills its stub, and the task dies with ErrContextDead.
+// An interrupt (c.interrupt) that goes unanswered for deafStrikes liveness
+// periods means the application made its host thread deaf to
+// interruptSignal (only a forged rt_sigreturn frame can block it): the
+// thread is killed, which kills its stub, and the task dies with
+// ErrContextDead.
 func (t *thread) run(c *context) bool {
-	swap(t.state, stRun)
-	if load(t.stubSleep) != 0 {
-		futexWake(t.state)
-	}
-	if waitWhile(t.state, stRun, t.sentrySleep, t.as.p.spin, t.as.pid, t.tid, &c.interrupt, nil) {
+	if t.handOff(c) {
 		return load(t.state) == stEvent
 	}
 	return false
@@ -243,9 +250,6 @@ func (c *context) Switch(pas platform.AddressSpace, regs *arch.Registers) (platf
 		t.putPatchRegs(regs)
 	} else {
 		t.putRegs(regs)
-	}
-	if c.p.bind {
-		t.bind()
 	}
 	c.running.Store(uint64(t.as.pid)<<32 | uint64(uint32(t.tid)))
 	if c.interrupt.Swap(0) != 0 {

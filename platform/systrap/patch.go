@@ -395,7 +395,7 @@ func (t *thread) leaveTrampoline(c *context) error {
 	if load(t.stubSleep) != 0 {
 		futexWake(t.state)
 	}
-	if !waitWhile(t.state, stTrap, t.sentrySleep, t.as.p.spin, t.as.pid, t.tid, &c.interrupt, nil) || load(t.state) != stEvent {
+	if !t.as.p.waitFor(t.state, stTrap, t.sentrySleep, nil, t.as.pid, t.tid, &c.interrupt, nil) || load(t.state) != stEvent {
 		t.dead = true
 		return platform.ErrContextDead
 	}

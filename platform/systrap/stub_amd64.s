@@ -8,13 +8,6 @@ TEXT ·jumpTo(SB),NOSPLIT|NOFRAME,$0-8
 	MOVQ pc+0(FP), AX
 	JMP AX
 
-// func pause()
-//
-// One PAUSE: the body of the sentry's bounded spin waits.
-TEXT ·pause(SB),NOSPLIT,$0-0
-	PAUSE
-	RET
-
 // func rdtscpCPU() uint32
 //
 // Returns the current CPU from IA32_TSC_AUX, which Linux sets to

@@ -108,9 +108,6 @@ func swap(w *uint32, v uint32) uint32 { return atomic.SwapUint32(w, v) }
 // from the child's copy of the sentry.
 func addrOf[T any](p *T) uint64 { return uint64(uintptr(unsafe.Pointer(p))) }
 
-// pause executes one PAUSE instruction (stub_amd64.s).
-func pause()
-
 // Futex operations (include/uapi/linux/futex.h), without FUTEX_PRIVATE_FLAG:
 // the words are shared between processes.
 const (

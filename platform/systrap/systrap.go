@@ -31,12 +31,13 @@ import (
 
 // Options tune the platform.
 type Options struct {
-	// Spin, if positive, makes both sides of every hand-off between a task
-	// and its application thread spin that many PAUSEs before sleeping on
-	// the futex, and leaves application threads free to run on any CPU:
-	// for hosts with idle CPUs. 0, the default, never spins and binds each
-	// application thread to its sentry thread's CPU, which is best on a
-	// loaded host (see README.md).
+	// Spin chooses how the two sides of a hand-off between a task and its
+	// application thread wait for each other. 0, the default, spins
+	// adaptively: only while spinning pays, bounded by the recent answer
+	// times and by the CPUs free (see wait.go); an idle thread never
+	// spins. Negative never spins and binds each application thread to
+	// its sentry thread's CPU (for experiments on loaded hosts). Positive
+	// always spins that many nanoseconds before sleeping, on both sides.
 	Spin int
 
 	// Patch enables syscall patching (patch.go): a "mov $NR, %eax;
@@ -50,11 +51,24 @@ type Platform struct {
 	memFD    int
 	sharedFD int
 
-	// spin is the PAUSEs a thread hand-off spins before sleeping, on both
-	// sides; bind says whether application threads follow their sentry
-	// thread's CPU (see Options). Immutable.
-	spin int
-	bind bool
+	// spinCap and spinSlack are spinCapUS and spinSlackUS in TSC ticks;
+	// fixedSpin is Options.Spin in ticks (0: adaptive, negative: never
+	// spin). bindIdle says whether threads that do not spin follow their
+	// sentry thread's CPU. cpus is the sentry's CPU set (where an unbound
+	// thread may run) and maxSpinners the most threads that may spin at
+	// once. All immutable.
+	spinCap, spinSlack, fixedSpin int64
+	bindIdle                      bool
+	cpus                          unix.CPUSet
+	maxSpinners                   int32
+
+	// spinners counts the sentry threads spinning in waitFor.
+	spinners atomic.Int32
+	// ncpus is spinCPUs() (immutable); busy is hostBusy's last answer,
+	// due for a refresh when the TSC passes loadNext.
+	ncpus    int
+	busy     atomic.Bool
+	loadNext atomic.Int64
 	// patch says whether syscall patching is on. Immutable.
 	patch bool
 
@@ -108,12 +122,22 @@ func New(memFD int, opts Options) (*Platform, error) {
 	p := &Platform{
 		memFD:    memFD,
 		sharedFD: sfd,
-		spin:     max(opts.Spin, 0),
-		bind:     opts.Spin <= 0,
+		bindIdle: opts.Spin <= 0,
 		patch:    opts.Patch,
 		closed:   make(chan struct{}),
 		exited:   make(chan struct{}),
 	}
+	tsc := calibrateTSC()
+	p.spinCap, p.spinSlack = spinCapUS*tsc, spinSlackUS*tsc
+	switch {
+	case opts.Spin > 0:
+		p.fixedSpin = max(int64(opts.Spin)*tsc/1000, 1)
+	case opts.Spin < 0:
+		p.fixedSpin = -1
+	}
+	unix.SchedGetaffinity(0, &p.cpus)
+	p.ncpus = spinCPUs()
+	p.maxSpinners = int32(p.ncpus / 2)
 	p.base, err = mapImage(func(base uint64) ([]byte, error) { return buildImage(base, sfd, opts.Patch) })
 	if err != nil {
 		unix.Close(sfd)
@@ -220,8 +244,11 @@ func (p *Platform) NewContext() platform.Context {
 // region is one address space's slice of the shared file: the request and
 // response pages and the thread slots (see layout.go).
 type region struct {
+	p   *Platform
 	off uint64 // in the shared file
 	mem []byte // the sentry's mapping
+	// pol adapts the spinning of call's wait; owned by call's caller.
+	pol spinPolicy
 }
 
 // allocRegion returns a zeroed region, growing the shared file if needed.
@@ -231,6 +258,7 @@ func (p *Platform) allocRegion() (*region, error) {
 	if n := len(p.free); n > 0 {
 		r := p.free[n-1]
 		p.free = p.free[:n-1]
+		r.pol = spinPolicy{}
 		return r, nil
 	}
 	off := p.size
@@ -242,7 +270,7 @@ func (p *Platform) allocRegion() (*region, error) {
 		return nil, fmt.Errorf("mapping a region: %w", err)
 	}
 	p.size = off + regionSize
-	return &region{off: off, mem: mem}, nil
+	return &region{p: p, off: off, mem: mem}, nil
 }
 
 // freeRegion zeroes r (punching a hole frees its pages) for reuse. Its
@@ -280,7 +308,7 @@ func (r *region) call(pid int32, reaped *bool, nr uintptr, extra uint64, args ..
 	if *reaped {
 		return 0, fmt.Errorf("stub %d is dead: %w", pid, platform.ErrContextDead)
 	}
-	if !waitWhile(done, seq-1, word(req, respOff+pSentrySleep), serverSpin, pid, 0, nil, reaped) {
+	if !r.p.waitFor(done, seq-1, word(req, respOff+pSentrySleep), &r.pol, pid, 0, nil, reaped) {
 		return 0, fmt.Errorf("stub %d died: %w", pid, platform.ErrContextDead)
 	}
 	if got := load(done); got != seq {
@@ -292,63 +320,6 @@ func (r *region) call(pid int32, reaped *bool, nr uintptr, extra uint64, args ..
 	}
 	return ret, nil
 }
-
-// serverSpin is how many PAUSEs the sentry spins waiting for a server
-// reply before it sleeps: none, as a request (mmap, clone) always costs the
-// server a futex wake-up anyway.
-const serverSpin = 0
-
-var livenessPeriod = unix.Timespec{Sec: 1}
-
-// waitWhile waits until *w != v: it spins, then sleeps on the futex with
-// *sleep set (the other side wakes it only then). Every livenessPeriod it
-// checks that the other side lives: the thread tid of stub pid, or if tid
-// is 0, the stub process, which is then reaped if dead (*reaped is set). It
-// returns false if the other side died.
-//
-// If interrupt is not nil (a thread running application code), an
-// interrupt left unanswered is signalled again at each period, and after
-// deafStrikes periods the thread is killed (see thread.run).
-func waitWhile(w *uint32, v uint32, sleep *uint32, spin int, pid, tid int32, interrupt *atomic.Uint32, reaped *bool) bool {
-	for i := 0; i < spin; i++ {
-		if load(w) != v {
-			return true
-		}
-		pause()
-	}
-	swap(sleep, 1)
-	strikes := 0
-	for load(w) == v {
-		futexWait(w, v, &livenessPeriod)
-		if load(w) != v {
-			break
-		}
-		if tid != 0 {
-			if tgkill(pid, tid, 0) == unix.ESRCH {
-				swap(sleep, 0)
-				return false
-			}
-		} else if reapIfDead(pid) {
-			*reaped = true
-			swap(sleep, 0)
-			return false
-		}
-		if interrupt != nil && interrupt.Load() != 0 {
-			strikes++
-			sig := interruptSignal
-			if strikes >= deafStrikes {
-				sig = unix.SIGKILL
-			}
-			tgkill(pid, tid, sig)
-		}
-	}
-	swap(sleep, 0)
-	return true
-}
-
-// deafStrikes is how many liveness periods an interrupt may go unanswered
-// before the thread is killed.
-const deafStrikes = 5
 
 // hasFSGSBASE reports whether user space may use rdfsbase and friends
 // (AT_HWCAP2 bit HWCAP2_FSGSBASE). It reads the auxiliary vector the Go

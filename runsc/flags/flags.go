@@ -35,7 +35,8 @@ type Global struct {
 	Strace   bool
 	Platform string
 
-	// SystrapSpin is systrap's Options.Spin.
+	// SystrapSpin is systrap's Options.Spin: 0 adaptive, -1 never, N>0
+	// always N ns.
 	SystrapSpin int
 	// SystrapPatch is systrap's Options.Patch (syscall patching).
 	SystrapPatch bool
@@ -67,9 +68,9 @@ func Register(fs *flag.FlagSet) *Global {
 	fs.BoolVar(&g.Debug, "debug", false, "log sentry diagnostics")
 	fs.StringVar(&g.DebugLog, "debug-log", "", "directory to write debug logs to (implies --debug)")
 	fs.BoolVar(&g.Strace, "strace", false, "print every application syscall with its arguments, result and duration")
-	fs.StringVar(&g.Platform, "platform", "ptrace", "platform that runs application code: ptrace or systrap")
+	fs.StringVar(&g.Platform, "platform", "systrap", "platform that runs application code: systrap (the default) or ptrace")
 	fs.BoolVar(&g.SystrapPatch, "systrap-patch", true, "systrap: rewrite trapping \"mov $NR, %eax; syscall\" sites into jumps to a trampoline that enters the sentry without a signal")
-	fs.IntVar(&g.SystrapSpin, "systrap-spin", 0, "systrap: PAUSEs to spin before sleeping at each hand-off (0: never spin, for loaded hosts)")
+	fs.IntVar(&g.SystrapSpin, "systrap-spin", 0, "systrap: how a hand-off waits: 0 spins adaptively (only while it pays), -1 never spins, N>0 always spins N ns before sleeping")
 	fs.StringVar(&g.Network, "network", "none", "network mode: none (a loopback inside the sandbox) or host (the host's network through sentry-owned host sockets)")
 	fs.StringVar(&g.Log, "log", "", "file for runtime log messages")
 	fs.StringVar(&g.LogFmt, "log-format", "text", "log format: text or json (runc's log lines)")
@@ -85,8 +86,8 @@ func (g *Global) Validate() error {
 	if g.Platform != "ptrace" && g.Platform != "systrap" {
 		return fmt.Errorf("unsupported platform %q (available: ptrace, systrap)", g.Platform)
 	}
-	if g.SystrapSpin < 0 {
-		return fmt.Errorf("--systrap-spin must not be negative")
+	if g.SystrapSpin < -1 {
+		return fmt.Errorf("--systrap-spin must be -1, 0 or a positive number of nanoseconds")
 	}
 	if g.LogFmt != "text" && g.LogFmt != "json" {
 		return fmt.Errorf("unknown log format %q (available: text, json)", g.LogFmt)

@@ -10,7 +10,7 @@ func TestPlatformFlag(t *testing.T) {
 		arg string
 		ok  bool
 	}{
-		{"", true}, // the default, ptrace
+		{"", true}, // the default, systrap
 		{"--platform=ptrace", true},
 		{"--platform=systrap", true},
 		{"--platform=kvm", false},
@@ -27,6 +27,9 @@ func TestPlatformFlag(t *testing.T) {
 		}
 		if err := g.Validate(); (err == nil) != tc.ok {
 			t.Errorf("%q: Validate() = %v, want ok %v", tc.arg, err, tc.ok)
+		}
+		if tc.arg == "" && g.Platform != "systrap" {
+			t.Errorf("default platform %q, want systrap", g.Platform)
 		}
 		if tc.ok && g.Args()[0] != "--platform="+g.Platform {
 			t.Errorf("%q: Args()[0] = %q", tc.arg, g.Args()[0])

@@ -10,6 +10,7 @@ import (
 	"github.com/rampart-sandbox/rampart/abi"
 	"github.com/rampart-sandbox/rampart/platform"
 	"github.com/rampart-sandbox/rampart/sentry/arch"
+	"github.com/rampart-sandbox/rampart/sentry/mm"
 )
 
 // Restart errors: a blocking syscall interrupted by a signal returns one of
@@ -48,6 +49,7 @@ func (t *Task) run() {
 	}
 	t.sig.wake.Store(true)
 	t.startSysClock()
+	var spurious mm.SpuriousFault
 	for !t.killed.Load() {
 		if t.k.freezer.frozen.Load() {
 			t.waitThawed()
@@ -78,7 +80,7 @@ func (t *Task) run() {
 				t.doSyscall()
 			}
 		case platform.EventFault:
-			t.handleFault(fi)
+			t.handleFault(fi, &spurious)
 		case platform.EventInterrupted:
 		}
 	}
@@ -164,10 +166,12 @@ func (t *Task) invoke(nr uintptr, e *Syscall, args arch.SyscallArguments) (uintp
 // SIGSEGV with si_addr and SEGV_MAPERR/SEGV_ACCERR as the memory manager
 // decides, SIGBUS, SIGFPE, SIGILL, SIGTRAP with the host's si_code and
 // si_addr (for int3, SI_KERNEL and no address, rip after the int3).
-func (t *Task) handleFault(fi platform.FaultInfo) {
+//
+// spurious is the task's record of its last spurious fault.
+func (t *Task) handleFault(fi platform.FaultInfo, spurious *mm.SpuriousFault) {
 	sig, code, addr := fi.Signo, fi.Code, fi.Addr
 	if sig == int32(unix.SIGSEGV) && code != abi.SI_KERNEL {
-		sig, code = t.mm.HandleFault(fi.Addr, fi.Access, fi.Code)
+		sig, code = t.mm.HandleThreadFault(fi.Addr, fi.Access, fi.Code, spurious)
 		if sig == 0 {
 			return
 		}

@@ -51,9 +51,33 @@ func allocFailure(err error) faultResult {
 // at is the access as far as the platform knows it: NoAccess or AnyAccess
 // mean "unknown" (ptrace's SEGV_MAPERR), and the ptrace platform reports
 // Write for every SEGV_ACCERR. hostCode is the host's si_code.
+//
+// Faults of concurrent threads share one record of the last spurious
+// fault; a thread should use HandleThreadFault.
 func (mm *MemoryManager) HandleFault(addr uint64, at usermem.AccessType, hostCode int32) (sig, code int32) {
+	return mm.HandleThreadFault(addr, at, hostCode, &mm.lastSpurious)
+}
+
+// SpuriousFault is a thread's record of its last access-error fault that
+// was retried because the vma and pma allow the access (see
+// handleFaultLocked). It is owned by the thread.
+type SpuriousFault struct {
+	mm   *MemoryManager
+	page uint64
+}
+
+// HandleThreadFault is HandleFault for the thread whose record last is.
+// Only the same thread's second fault on a page is real: other threads'
+// faults on a page one of them just upgraded (their faults were taken
+// before the upgrade) are retried, however many of them there are (the
+// systrap platform runs an address space's threads in parallel, so many
+// may fault on one copy-on-write page at once).
+func (mm *MemoryManager) HandleThreadFault(addr uint64, at usermem.AccessType, hostCode int32, last *SpuriousFault) (sig, code int32) {
 	mm.mu.Lock()
-	res := mm.handleFaultLocked(addr, at, hostCode)
+	if last.mm != mm {
+		*last = SpuriousFault{mm: mm}
+	}
+	res := mm.handleFaultLocked(addr, at, hostCode, &last.page)
 	mm.mu.Unlock()
 	switch res {
 	case faultOK:
@@ -73,7 +97,7 @@ func (mm *MemoryManager) HandleFault(addr uint64, at usermem.AccessType, hostCod
 	}
 }
 
-func (mm *MemoryManager) handleFaultLocked(addr uint64, at usermem.AccessType, hostCode int32) faultResult {
+func (mm *MemoryManager) handleFaultLocked(addr uint64, at usermem.AccessType, hostCode int32, lastSpurious *uint64) faultResult {
 	unknown := at == usermem.NoAccess || at == usermem.AnyAccess
 	v := mm.vmaForFaultLocked(addr)
 	if v == nil {
@@ -85,7 +109,7 @@ func (mm *MemoryManager) handleFaultLocked(addr uint64, at usermem.AccessType, h
 	page := usermem.PageRoundDown(addr)
 	p := v.findPMA(addr)
 	if p == nil {
-		mm.lastSpurious = 0
+		*lastSpurious = 0
 		// Nothing backs the page yet (or a concurrent munmap/mmap raced
 		// with the fault): fill in a window around it and map it.
 		s, e, res := mm.fillLocked(v, addr, 0)
@@ -107,7 +131,7 @@ func (mm *MemoryManager) handleFaultLocked(addr uint64, at usermem.AccessType, h
 		// platform reports every such fault as a write.
 		write := unknown || at.Write
 		if write && p.cow && v.perms.Write {
-			mm.lastSpurious = 0
+			*lastSpurious = 0
 			return mm.breakCOWLocked(v, addr)
 		}
 		eff := v.effective(p)
@@ -119,14 +143,14 @@ func (mm *MemoryManager) handleFaultLocked(addr uint64, at usermem.AccessType, h
 		// not what the platform said (ptrace cannot tell an execute of a
 		// non-executable page from a write). Remap and retry once; a
 		// second fault on the same page is real.
-		if mm.lastSpurious == page {
-			mm.lastSpurious = 0
+		if *lastSpurious == page {
+			*lastSpurious = 0
 			return faultAccErr
 		}
-		mm.lastSpurious = page
+		*lastSpurious = page
 		return mm.mapRangeLocked(v, page, page+usermem.PageSize)
 	}
-	mm.lastSpurious = 0
+	*lastSpurious = 0
 
 	// The host has nothing mapped here (for example in a child after
 	// Fork, which inherits pmas but not host mappings): map the pmas

@@ -94,9 +94,9 @@ type MemoryManager struct {
 	// size of the vmas beyond it; 0 means unlimited.
 	asLimit uint64
 
-	// lastSpurious is the page of the last access-error fault that was
-	// retried because the vma and pma allow it (see handleFaultLocked).
-	lastSpurious uint64
+	// lastSpurious is HandleFault's record of the last spurious fault (a
+	// thread's own is in its SpuriousFault).
+	lastSpurious SpuriousFault
 
 	// What /proc/[pid]/{cmdline,environ,auxv} show.
 	argvStart, argvEnd, envStart, envEnd uint64

@@ -30,7 +30,7 @@
 #define T_INFO		24
 #define T_FSBASE	32
 #define T_GSBASE	40
-#define T_SPIN		48
+#define T_SPIN		48	/* the spin budget in TSC ticks */
 #define T_ALTSTACK	64	/* stack_t scratch for sigaltstack */
 #define T_SELF		128	/* the slot's address (syscall patching) */
 #define T_INTRAMP	136	/* set while the patch trampoline waits */
@@ -152,7 +152,7 @@ handler_exit:
 /*
  * handler_park publishes an event (state EVENT), wakes the sentry if it
  * sleeps and waits until the sentry changes the state. rbx = state page;
- * it clobbers rax, rcx, rdx, rsi, rdi, r10, r11, r12. Both the signal
+ * it clobbers rax, rcx, rdx, rsi, rdi, r10, r11, r12, r13. Both the signal
  * handler and the patch trampoline park here, so that the futex calls
  * come from the same two instructions.
  */
@@ -168,13 +168,25 @@ handler_park:
 	.globl handler_wake
 handler_wake:
 	syscall
+	/* Spin until the sentry answers or the time-stamp counter passes
+	 * now + T_SPIN (ticks; the sentry sets it per hand-off, 0: sleep at
+	 * once), then sleep. */
 1:	mov	T_SPIN(%rbx), %r12d
+	test	%r12d, %r12d
+	jz	7f
+	rdtsc
+	shl	$32, %rdx
+	or	%rdx, %rax
+	lea	(%rax,%r12), %r13
 2:	cmpl	$ST_EVENT, T_STATE(%rbx)
 	jne	5f
 	pause
-	dec	%r12d
-	jg	2b
-	mov	$1, %eax
+	rdtsc
+	shl	$32, %rdx
+	or	%rdx, %rax
+	cmp	%r13, %rax
+	jb	2b
+7:	mov	$1, %eax
 	xchg	%eax, T_STUB_SLEEP(%rbx)
 3:	cmpl	$ST_EVENT, T_STATE(%rbx)
 	jne	4f
