@@ -37,7 +37,7 @@ help:
 	@echo "make vdso                  rebuild the vDSO blob (needs gcc)"
 	@echo "make deps                  install missing Debian packages for test and bench"
 	@echo "make demo                  build and run a shell in the sandbox"
-	@echo "make test                  gofmt, go vet, go test -race, syscall and smoke tests (systrap and ptrace), oci, clients"
+	@echo "make test                  gofmt, go vet, go test -race, syscall and smoke tests (systrap, ptrace, systrap without patching), oci, clients"
 	@echo "make syscall-tests [T=mmap] C tests natively, then under \$$RUNSC"
 	@echo "make syscall-tests-rootfs  file C tests with /tmp and /dev/shm on the overlay root"
 	@echo "make syscall-tests-gofer   file C tests with /tmp and /dev/shm on gofer-served host dirs"
@@ -92,10 +92,11 @@ test: deps-test fmt-check vet gotest build
 	$(MAKE) --no-print-directory debian 2>&1 | tee bin/debian.log; [ $${PIPESTATUS[0]} -eq 0 ] || rc=1; \
 	$(MAKE) --no-print-directory syscall-tests-ptrace 2>&1 | tee bin/syscall-tests-ptrace.log; [ $${PIPESTATUS[0]} -eq 0 ] || rc=1; \
 	$(MAKE) --no-print-directory smoke-ptrace 2>&1 | tee bin/smoke-ptrace.log; [ $${PIPESTATUS[0]} -eq 0 ] || rc=1; \
+	$(MAKE) --no-print-directory syscall-tests-systrap-nopatch 2>&1 | tee bin/syscall-tests-nopatch.log; [ $${PIPESTATUS[0]} -eq 0 ] || rc=1; \
 	$(MAKE) --no-print-directory clients 2>&1 | tee bin/clients.log; [ $${PIPESTATUS[0]} -eq 0 ] || rc=1; \
-	tail -q -n 50 bin/syscall-tests.log bin/syscall-tests-rootfs.log bin/syscall-tests-gofer.log bin/smoke.log bin/oci.log bin/network.log bin/debian.log bin/syscall-tests-ptrace.log bin/smoke-ptrace.log bin/clients.log | \
+	tail -q -n 50 bin/syscall-tests.log bin/syscall-tests-rootfs.log bin/syscall-tests-gofer.log bin/smoke.log bin/oci.log bin/network.log bin/debian.log bin/syscall-tests-ptrace.log bin/smoke-ptrace.log bin/syscall-tests-nopatch.log bin/clients.log | \
 		awk '/^[0-9]+ passed, [0-9]+ failed(, [0-9]+ skipped)?$$/ { p += $$1; f += $$3; s += $$5; n++ } \
-		     END { if (n < 10) f++; printf "total: %d passed, %d failed, %d skipped\n", p, f, s }'; \
+		     END { if (n < 11) f++; printf "total: %d passed, %d failed, %d skipped\n", p, f, s }'; \
 	exit $$rc
 
 fmt-check:
