@@ -18,7 +18,7 @@
 #             line names the bundle or the runtime's --root (gofers), and all
 #             their descendants (stubs).
 #
-#   bench/run.sh [-t SECONDS] [BENCHMARK|oci_run|podman_run|idle_mem...]
+#   bench/run.sh [-t SECONDS] [BENCHMARK|python3_startup|gcc_c|oci_run|podman_run|idle_mem...]
 #
 # Naming only OCI rows (oci_run, podman_run, idle_mem) runs just those.
 #
@@ -59,11 +59,13 @@ LIMIT=${BENCH_TIMEOUT:-120}
 CC=${CC:-gcc}
 
 oci_rows=()
+proc_rows=()
 if [ $# -gt 0 ]; then
 	benches=()
 	for a in "$@"; do
 		case "$a" in
 		oci_run | podman_run | idle_mem) oci_rows+=("$a") ;;
+		python3_startup | gcc_c) proc_rows+=("$a") ;;
 		*) benches+=("$a") ;;
 		esac
 	done
@@ -72,6 +74,7 @@ else
 	for f in bench/micro/*.c; do benches+=("$(basename "$f" .c)"); done
 	benches+=(tcp_pingpong@host tcp_throughput@host)
 	oci_rows=(oci_run podman_run idle_mem)
+	proc_rows=(python3_startup gcc_c)
 fi
 
 # Build the static benchmarks.
@@ -224,6 +227,37 @@ startup() {
 	echo "$best"
 }
 
+# proc_row RUNTIME ROW: the median wall time in ns of 5 runs (after one
+# unmeasured run) of a whole program in RUNTIME: python3_startup is
+# `python3 -c pass`, gcc_c is `gcc -c` of a benchmark's source. Both need
+# the host's root, so they run natively, under Rampart's `runsc do` and
+# under Debian gVisor's `runsc do`; runc has no `do` (n/a).
+proc_row() {
+	local rt=$1 row=$2 cmd=() pre=() times=() i log=$OUT/log/$1-$2.log
+	case "$row" in
+	python3_startup) command -v python3 >/dev/null || { echo n/a; return; }; cmd=(python3 -c pass) ;;
+	gcc_c) command -v "$CC" >/dev/null || { echo n/a; return; }; cmd=("$CC" -O2 -c -o /dev/null "$ROOT/bench/micro/getpid.c") ;;
+	esac
+	case "$rt" in
+	native) ;;
+	runc) echo n/a; return ;;
+	gvisor) [ -x "$GVISOR" ] || { echo n/a; return; }; pre=("$GVISOR" --network=none --root="$OUT/gvisor-state" do) ;;
+	rampart) pre=("${RAMPART[@]}") ;;
+	systrap) pre=("${SYSTRAP[@]}") ;;
+	nopatch) pre=("${NOPATCH[@]}") ;;
+	esac
+	echo "+ ${pre[*]} ${cmd[*]}" >"$log"
+	for ((i = 0; i <= 5; i++)); do
+		local t0 t1
+		t0=$(date +%s%N)
+		timeout -k 5 "$LIMIT" "${pre[@]}" "${cmd[@]}" </dev/null >>"$log" 2>&1 ||
+			{ echo "exit status $? on run $i" >>"$log"; echo n/a; return; }
+		t1=$(date +%s%N)
+		[ "$i" -gt 0 ] && times+=($((t1 - t0)))
+	done
+	printf '%s\n' "${times[@]}" | sort -n | sed -n 3p
+}
+
 runtimes=(native runc gvisor rampart systrap nopatch)
 rm -rf "$OUT/log"
 mkdir -p "$OUT/log" "$OUT/gvisor-state"
@@ -237,10 +271,13 @@ declare -A res
 rows=()
 # Only OCI rows named: skip the micro table (and its startup row).
 if [ ${#benches[@]} -gt 0 ] || [ ${#oci_rows[@]} -eq 0 ]; then rows=("${benches[@]}" startup_true); fi
+rows+=("${proc_rows[@]}")
 for b in "${rows[@]}"; do
 	for rt in "${runtimes[@]}"; do
 		if [ "$b" = startup_true ]; then
 			res[$b,$rt]=$(startup "$rt")
+		elif [ "$b" = python3_startup ] || [ "$b" = gcc_c ]; then
+			res[$b,$rt]=$(proc_row "$rt" "$b")
 		else
 			res[$b,$rt]=$(run_one "$rt" "$b")
 		fi
@@ -265,8 +302,12 @@ for rt in "${runtimes[@]}"; do printf '%-22s' "$rt"; done
 echo
 fi
 for b in "${rows[@]}"; do
-	if [ "$b" = startup_true ]; then
-		printf '%-20s' "startup (ms)"
+	if [ "$b" = startup_true ] || [ "$b" = python3_startup ] || [ "$b" = gcc_c ]; then
+		case "$b" in
+		startup_true) printf '%-20s' "startup (ms)" ;;
+		python3_startup) printf '%-20s' "python3 -c (ms)" ;;
+		gcc_c) printf '%-20s' "gcc -c (ms)" ;;
+		esac
 		for rt in "${runtimes[@]}"; do fmt "${res[$b,$rt]}" "${res[$b,native]}" 1000000; done
 	else
 		printf '%-20s' "$b"
@@ -277,6 +318,10 @@ done
 if [ ${#rows[@]} -gt 0 ]; then
 echo
 echo "startup: wall time of running busybox true, best of 5 (native: exec only)."
+case " ${rows[*]} " in *" gcc_c "*)
+	echo "python3 -c, gcc -c: median wall time of 5 runs of \`python3 -c pass\` and \`gcc -O2 -c\` of bench/micro/getpid.c,"
+	echo "  sandbox start included; gVisor through its own \`runsc do\`, runc has no \`do\` (n/a)." ;;
+esac
 fi
 
 if [ ${#oci_rows[@]} -gt 0 ]; then
