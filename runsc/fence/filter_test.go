@@ -114,3 +114,9 @@ func TestProgramVerdicts(t *testing.T) {
 		}
 	}
 }
+
+// Names fence_test.go's TestProgram uses.
+const (
+	auditArchX86_64 = bpf.AuditArchX86_64
+	x32SyscallBit   = bpf.X32SyscallBit
+)

@@ -29,6 +29,7 @@ const (
 	RetKillThread  = 0x00000000
 	RetTrap        = 0x00030000
 	RetErrno       = 0x00050000 // | errno
+	RetLog         = 0x7ffc0000
 	RetAllow       = 0x7fff0000
 )
 
@@ -111,13 +112,26 @@ func (a *Assembler) ArgEq(i int, v uint64, fail string) {
 	a.JEq(uint32(v>>32), "", fail)
 }
 
+// ArgNoBits emits "if args[i] & mask != 0 goto fail" for a 64-bit mask:
+// both halves are tested, the low one first.
+func (a *Assembler) ArgNoBits(i int, mask uint64, fail string) {
+	a.LoadAbs(ArgLow(i))
+	a.JSet(uint32(mask), fail, "")
+	a.LoadAbs(ArgHigh(i))
+	a.JSet(uint32(mask>>32), fail, "")
+}
+
 // Len is the number of instructions emitted so far.
 func (a *Assembler) Len() int { return len(a.insns) }
 
-// Assemble resolves the labels and returns the program.
+// Assemble resolves the labels and returns the program. A program
+// longer than MaxInstructions (BPF_MAXINSNS) is an error.
 func (a *Assembler) Assemble() ([]Instruction, error) {
 	if a.err != nil {
 		return nil, a.err
+	}
+	if len(a.insns) > MaxInstructions {
+		return nil, fmt.Errorf("bpf: %d instructions, more than %d", len(a.insns), MaxInstructions)
 	}
 	out := make([]Instruction, len(a.insns))
 	copy(out, a.insns)
