@@ -30,7 +30,10 @@ func TestFilterVerdicts(t *testing.T) {
 		{FilterOptions{}, "faa02aa76477a9e635c96782f98d5026"},
 		{FilterOptions{HostUDS: true}, "d2229a6200a7a9750a546c581e63bb99"},
 	} {
-		prog := filterProgram(tc.o)
+		prog, err := filterProgram(tc.o)
+		if err != nil {
+			t.Fatal(err)
+		}
 		insns := make([]bpf.Instruction, len(prog))
 		vals := map[uint64]bool{0: true, 1: true, 0xffffffff: true, 1 << 32: true, 1 << 63: true, ^uint64(0): true}
 		for i, in := range prog {
