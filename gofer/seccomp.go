@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/rampart-sandbox/rampart/sentry/bpf"
 )
 
 // AllowedSyscalls is the gofer's seccomp allow-list: what the server's
@@ -57,16 +59,6 @@ var HostUDSSyscalls = []uintptr{
 	unix.SYS_FCHDIR, unix.SYS_FCHMODAT,
 }
 
-// Offsets in struct seccomp_data and the return values used.
-const (
-	seccompDataNr         = 0
-	seccompDataArch       = 4
-	seccompDataArg0       = 16
-	auditArchX86_64       = 0xc000003e
-	seccompRetKillProcess = 0x80000000
-	seccompRetAllow       = 0x7fff0000
-)
-
 // FilterOptions are the run-time settings that widen the allow-list.
 type FilterOptions struct {
 	// HostUDS adds HostUDSSyscalls (the server's policy is not
@@ -77,7 +69,7 @@ type FilterOptions struct {
 // filterProgram builds the classic BPF program: wrong architecture or a
 // syscall not allowed kills the process. socket(2) (only with HostUDS)
 // is allowed for AF_UNIX alone.
-func filterProgram(o FilterOptions) []unix.SockFilter {
+func filterProgram(o FilterOptions) ([]unix.SockFilter, error) {
 	nrs := append([]uintptr(nil), AllowedSyscalls...)
 	if o.HostUDS {
 		for _, nr := range HostUDSSyscalls {
@@ -87,40 +79,38 @@ func filterProgram(o FilterOptions) []unix.SockFilter {
 		}
 	}
 	sort.Slice(nrs, func(i, j int) bool { return nrs[i] < nrs[j] })
-	p := []unix.SockFilter{
-		{Code: unix.BPF_LD | unix.BPF_W | unix.BPF_ABS, K: seccompDataArch},
-		{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, Jt: 1, Jf: 0, K: auditArchX86_64},
-		{Code: unix.BPF_RET | unix.BPF_K, K: seccompRetKillProcess},
-		{Code: unix.BPF_LD | unix.BPF_W | unix.BPF_ABS, K: seccompDataNr},
+	var b bpf.Assembler
+	b.LoadAbs(bpf.SeccompDataArch)
+	b.JEq(bpf.AuditArchX86_64, "arch.ok", "")
+	b.Ret(bpf.RetKillProcess)
+	b.Label("arch.ok")
+	b.LoadAbs(bpf.SeccompDataNr)
+	for _, nr := range nrs {
+		b.JEq(uint32(nr), "allow", "")
 	}
-	// One JEQ per syscall, jumping to the "allow" after the chain (and,
-	// with HostUDS, after socket's JEQ).
-	skip := 1
 	if o.HostUDS {
-		skip = 2
+		b.JEq(unix.SYS_SOCKET, "socket", "")
 	}
-	for i, nr := range nrs {
-		left := len(nrs) - i - 1 // JEQs after this one
-		p = append(p, unix.SockFilter{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, Jt: uint8(left + skip), Jf: 0, K: uint32(nr)})
+	b.Ret(bpf.RetKillProcess)
+	b.Label("allow")
+	b.Ret(bpf.RetAllow)
+	if o.HostUDS {
+		// socket: both halves of the domain argument must be AF_UNIX.
+		b.Label("socket")
+		b.LoadAbs(bpf.ArgLow(0))
+		b.JEq(unix.AF_UNIX, "", "socket.kill")
+		b.LoadAbs(bpf.ArgHigh(0))
+		b.JEq(0, "socket.allow", "")
+		b.Label("socket.kill")
+		b.Ret(bpf.RetKillProcess)
+		b.Label("socket.allow")
+		b.Ret(bpf.RetAllow)
 	}
-	if !o.HostUDS {
-		return append(p,
-			unix.SockFilter{Code: unix.BPF_RET | unix.BPF_K, K: seccompRetKillProcess},
-			unix.SockFilter{Code: unix.BPF_RET | unix.BPF_K, K: seccompRetAllow},
-		)
+	prog, err := b.Assemble()
+	if err != nil {
+		return nil, err
 	}
-	// socket: both halves of the domain argument must be AF_UNIX.
-	return append(p,
-		unix.SockFilter{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, Jt: 2, Jf: 0, K: unix.SYS_SOCKET},
-		unix.SockFilter{Code: unix.BPF_RET | unix.BPF_K, K: seccompRetKillProcess}, // kill:
-		unix.SockFilter{Code: unix.BPF_RET | unix.BPF_K, K: seccompRetAllow},       // allow:
-		unix.SockFilter{Code: unix.BPF_LD | unix.BPF_W | unix.BPF_ABS, K: seccompDataArg0},
-		unix.SockFilter{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, Jt: 0, Jf: 2, K: unix.AF_UNIX},
-		unix.SockFilter{Code: unix.BPF_LD | unix.BPF_W | unix.BPF_ABS, K: seccompDataArg0 + 4},
-		unix.SockFilter{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, Jt: 1, Jf: 0, K: 0},
-		unix.SockFilter{Code: unix.BPF_RET | unix.BPF_K, K: seccompRetKillProcess},
-		unix.SockFilter{Code: unix.BPF_RET | unix.BPF_K, K: seccompRetAllow},
-	)
+	return bpf.SockFilters(prog), nil
 }
 
 // InstallFilter sets no_new_privs and installs the allow-list on every
@@ -138,5 +128,9 @@ func InstallFilterWith(o FilterOptions) error {
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 		return err
 	}
-	return installFilterTSync(filterProgram(o))
+	prog, err := filterProgram(o)
+	if err != nil {
+		return err
+	}
+	return bpf.InstallSeccompTSync(prog)
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/rampart-sandbox/rampart/platform"
 	"github.com/rampart-sandbox/rampart/sentry/arch"
+	"github.com/rampart-sandbox/rampart/sentry/bpf"
 	"github.com/rampart-sandbox/rampart/sentry/usermem"
 )
 
@@ -672,9 +673,9 @@ func TestSeccompDetached(t *testing.T) {
 }
 
 func TestBPFBuilder(t *testing.T) {
-	var b bpfBuilder
-	b.jeq(1, "missing", "")
-	if _, err := b.assemble(); err == nil {
+	var b bpf.Assembler
+	b.JEq(1, "missing", "")
+	if _, err := b.Assemble(); err == nil {
 		t.Error("undefined label accepted")
 	}
 	prog, err := stubFilter(0x7ff000000000, 5)
@@ -684,7 +685,7 @@ func TestBPFBuilder(t *testing.T) {
 	if n := len(prog); n == 0 || n > 255 {
 		t.Errorf("filter has %d instructions", n)
 	}
-	if last := prog[len(prog)-1]; last.Code != unix.BPF_RET|unix.BPF_K || last.K != seccompRetKillProcess {
+	if last := prog[len(prog)-1]; last.Code != unix.BPF_RET|unix.BPF_K || last.K != bpf.RetKillProcess {
 		t.Errorf("filter does not end in KILL_PROCESS: %+v", last)
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/rampart-sandbox/rampart/sentry/bpf"
 )
 
 // Rule allows one host syscall to the sandbox process, optionally only
@@ -58,111 +60,13 @@ func OneOf(i int, vals ...uint64) []Args {
 	return out
 }
 
-// Offsets in struct seccomp_data and the values used
-// (include/uapi/linux/seccomp.h, include/uapi/linux/audit.h).
+// The actions a filter returns (include/uapi/linux/seccomp.h).
 const (
-	seccompDataNr   = 0
-	seccompDataArch = 4
-	seccompDataArgs = 16
-
-	auditArchX86_64 = 0xc000003e
-	// x32SyscallBit marks x32 syscalls, which share AUDIT_ARCH_X86_64.
-	x32SyscallBit = 0x40000000
-
-	RetKillProcess = 0x80000000
-	RetTrap        = 0x00030000
-	RetLog         = 0x7ffc0000
-	RetAllow       = 0x7fff0000
+	RetKillProcess = bpf.RetKillProcess
+	RetTrap        = bpf.RetTrap
+	RetLog         = bpf.RetLog
+	RetAllow       = bpf.RetAllow
 )
-
-// builder assembles a classic BPF program whose jumps name labels; JA
-// (32-bit offsets) carries the long jumps, so the program may be of any
-// length up to BPF_MAXINSNS.
-type builder struct {
-	insns  []unix.SockFilter
-	fixups []fixup
-	labels map[string]int
-}
-
-// fixup records an instruction whose jump targets are labels.
-type fixup struct {
-	pc     int
-	jt, jf string // for conditional jumps ("" = next instruction)
-	ja     string // for JA
-}
-
-func (b *builder) here(label string) {
-	if b.labels == nil {
-		b.labels = map[string]int{}
-	}
-	b.labels[label] = len(b.insns)
-}
-
-func (b *builder) emit(code uint16, k uint32) {
-	b.insns = append(b.insns, unix.SockFilter{Code: code, K: k})
-}
-
-func (b *builder) load(off uint32) { b.emit(unix.BPF_LD|unix.BPF_W|unix.BPF_ABS, off) }
-func (b *builder) ret(k uint32)    { b.emit(unix.BPF_RET|unix.BPF_K, k) }
-
-// jeq jumps to jt when A == k, else to jf ("" is the next instruction).
-func (b *builder) jeq(k uint32, jt, jf string) {
-	b.fixups = append(b.fixups, fixup{pc: len(b.insns), jt: jt, jf: jf})
-	b.emit(unix.BPF_JMP|unix.BPF_JEQ|unix.BPF_K, k)
-}
-
-// jset jumps to jt when A & k != 0, else to jf.
-func (b *builder) jset(k uint32, jt, jf string) {
-	b.fixups = append(b.fixups, fixup{pc: len(b.insns), jt: jt, jf: jf})
-	b.emit(unix.BPF_JMP|unix.BPF_JSET|unix.BPF_K, k)
-}
-
-func (b *builder) ja(label string) {
-	b.fixups = append(b.fixups, fixup{pc: len(b.insns), ja: label})
-	b.emit(unix.BPF_JMP|unix.BPF_JA, 0)
-}
-
-// program resolves the labels; every jump must go forward and a
-// conditional one at most 255 instructions.
-func (b *builder) program() ([]unix.SockFilter, error) {
-	target := func(pc int, l string) (int, error) {
-		if l == "" {
-			return 0, nil
-		}
-		t, ok := b.labels[l]
-		if !ok || t <= pc {
-			return 0, fmt.Errorf("seccomp filter: bad jump from %d to %q", pc, l)
-		}
-		return t - pc - 1, nil
-	}
-	for _, f := range b.fixups {
-		in := &b.insns[f.pc]
-		if f.ja != "" {
-			off, err := target(f.pc, f.ja)
-			if err != nil {
-				return nil, err
-			}
-			in.K = uint32(off)
-			continue
-		}
-		jt, err := target(f.pc, f.jt)
-		if err != nil {
-			return nil, err
-		}
-		jf, err := target(f.pc, f.jf)
-		if err != nil {
-			return nil, err
-		}
-		if jt > 255 || jf > 255 {
-			return nil, fmt.Errorf("seccomp filter: conditional jump from %d too long", f.pc)
-		}
-		in.Jt, in.Jf = uint8(jt), uint8(jf)
-	}
-	if len(b.insns) > unix.BPF_MAXINSNS {
-		return nil, fmt.Errorf("seccomp filter: %d instructions, more than %d", len(b.insns), unix.BPF_MAXINSNS)
-	}
-	return b.insns, nil
-}
 
 // Program builds the filter for rules: a syscall of another architecture,
 // an x32 syscall, a syscall not in rules, or one whose arguments match
@@ -181,29 +85,29 @@ func Program(rules []Rule, deny uint32) ([]unix.SockFilter, error) {
 		}
 		seen[r.Nr] = true
 	}
-	var b builder
-	b.load(seccompDataArch)
-	b.jeq(auditArchX86_64, "arch.ok", "")
-	b.ret(deny)
-	b.here("arch.ok")
-	b.load(seccompDataNr)
-	b.jset(x32SyscallBit, "", "nr.ok")
-	b.ret(deny)
-	b.here("nr.ok")
+	var b bpf.Assembler
+	b.LoadAbs(bpf.SeccompDataArch)
+	b.JEq(bpf.AuditArchX86_64, "arch.ok", "")
+	b.Ret(deny)
+	b.Label("arch.ok")
+	b.LoadAbs(bpf.SeccompDataNr)
+	b.JSet(bpf.X32SyscallBit, "", "nr.ok")
+	b.Ret(deny)
+	b.Label("nr.ok")
 	for i, r := range rules {
 		next := fmt.Sprintf("nr%d", i)
-		b.jeq(uint32(r.Nr), "", next)
+		b.JEq(uint32(r.Nr), "", next)
 		if len(r.Any) == 0 {
-			b.ret(RetAllow)
+			b.Ret(RetAllow)
 		} else {
-			b.ja(fmt.Sprintf("args%d", i))
+			b.JA(fmt.Sprintf("args%d", i))
 		}
-		b.here(next)
+		b.Label(next)
 	}
-	b.here("deny")
-	b.ret(deny)
+	b.Label("deny")
+	b.Ret(deny)
 	for i, r := range rules {
-		b.here(fmt.Sprintf("args%d", i))
+		b.Label(fmt.Sprintf("args%d", i))
 		for j, a := range r.Any {
 			fail := fmt.Sprintf("args%d.%d", i, j+1)
 			if j == len(r.Any)-1 {
@@ -213,28 +117,24 @@ func Program(rules []Rule, deny uint32) ([]unix.SockFilter, error) {
 				if c.op == checkAny {
 					continue
 				}
-				off := uint32(seccompDataArgs + 8*k)
-				lo, hi := uint32(c.val), uint32(c.val>>32)
 				switch c.op {
 				case checkEq:
-					b.load(off)
-					b.jeq(lo, "", fail)
-					b.load(off + 4)
-					b.jeq(hi, "", fail)
+					b.ArgEq(k, c.val, fail)
 				case checkMaskedZero:
-					b.load(off)
-					b.jset(lo, fail, "")
-					b.load(off + 4)
-					b.jset(hi, fail, "")
+					b.ArgNoBits(k, c.val, fail)
 				}
 			}
-			b.ret(RetAllow)
+			b.Ret(RetAllow)
 			if j < len(r.Any)-1 {
-				b.here(fail)
+				b.Label(fail)
 			}
 		}
-		b.here(fmt.Sprintf("args%d.deny", i))
-		b.ret(deny)
+		b.Label(fmt.Sprintf("args%d.deny", i))
+		b.Ret(deny)
 	}
-	return b.program()
+	prog, err := b.Assemble()
+	if err != nil {
+		return nil, fmt.Errorf("seccomp filter: %w", err)
+	}
+	return bpf.SockFilters(prog), nil
 }

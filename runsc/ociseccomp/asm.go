@@ -2,74 +2,49 @@ package ociseccomp
 
 import (
 	"fmt"
+	"strconv"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/rampart-sandbox/rampart/sentry/bpf"
 )
 
-// asm assembles a program whose forward jumps name labels; resolve turns
-// them into offsets. Label -1 in a conditional jump means "the next
-// instruction".
+// asm is bpf.Assembler with numbered labels: newLabel returns a fresh
+// one, and label -1 in a conditional jump means "the next instruction".
 type asm struct {
-	insns []bpf.Instruction
-	// jt, jf and ja are the label targets of insns (by index), -1 none.
-	jt, jf []int
-	labels []int // label -> instruction index, -1 until bound
+	bpf.Assembler
+	n int // labels made so far
 }
 
 func (a *asm) newLabel() int {
-	a.labels = append(a.labels, -1)
-	return len(a.labels) - 1
+	a.n++
+	return a.n - 1
 }
 
-func (a *asm) bind(l int) { a.labels[l] = len(a.insns) }
-
-func (a *asm) emit(in bpf.Instruction, jt, jf int) {
-	a.insns = append(a.insns, in)
-	a.jt = append(a.jt, jt)
-	a.jf = append(a.jf, jf)
+func labelName(l int) string {
+	if l < 0 {
+		return ""
+	}
+	return "L" + strconv.Itoa(l)
 }
 
-func (a *asm) stmt(code uint16, k uint32) { a.emit(bpf.Stmt(code, k), -1, -1) }
+func (a *asm) bind(l int) { a.Label(labelName(l)) }
 
-func (a *asm) jump(code uint16, k uint32, jt, jf int) { a.emit(bpf.Jump(code, k, 0, 0), jt, jf) }
+func (a *asm) stmt(code uint16, k uint32) { a.Emit(code, k) }
+
+func (a *asm) jump(code uint16, k uint32, jt, jf int) {
+	a.Jump(code, k, labelName(jt), labelName(jf))
+}
 
 // ja jumps unconditionally to l (its offset is 32 bits: any distance).
-func (a *asm) ja(l int) { a.emit(bpf.Stmt(bpf.ClassJMP|bpf.JmpJA, 0), l, -1) }
+func (a *asm) ja(l int) { a.JA(labelName(l)) }
 
 func (a *asm) resolve() ([]bpf.Instruction, error) {
-	out := make([]bpf.Instruction, len(a.insns))
-	copy(out, a.insns)
-	off := func(pc, l int) (int, error) {
-		if l < 0 {
-			return 0, nil
-		}
-		t := a.labels[l]
-		if t <= pc {
-			return 0, fmt.Errorf("internal error: label %d unbound or backward at %d", l, pc)
-		}
-		return t - pc - 1, nil
+	insns, err := a.Assemble()
+	if err != nil {
+		return nil, fmt.Errorf("internal error: %w", err)
 	}
-	for pc := range out {
-		jt, err := off(pc, a.jt[pc])
-		if err != nil {
-			return nil, err
-		}
-		jf, err := off(pc, a.jf[pc])
-		if err != nil {
-			return nil, err
-		}
-		if out[pc].Code == bpf.ClassJMP|bpf.JmpJA {
-			out[pc].K = uint32(jt)
-			continue
-		}
-		if jt > 255 || jf > 255 {
-			return nil, fmt.Errorf("internal error: jump at %d too far (%d, %d)", pc, jt, jf)
-		}
-		out[pc].JT, out[pc].JF = uint8(jt), uint8(jf)
-	}
-	return out, nil
+	return insns, nil
 }
 
 // compare emits c: it falls through when c holds and jumps to fail when
