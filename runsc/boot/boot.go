@@ -172,6 +172,14 @@ func Run(c Config) (int, error) {
 	} else if c.Debug {
 		debugLog = os.Stderr
 	}
+	// Under --debug each start-up phase is stamped with the time since
+	// Run began (the start-up's budget: bench/run.sh oci_run).
+	began := time.Now()
+	phase := func(name string) {
+		if debugLog != nil {
+			fmt.Fprintf(debugLog, "runsc boot: %s done at %v\n", name, time.Since(began).Round(10*time.Microsecond))
+		}
+	}
 
 	// Everything that needs a host path comes before the fence: the
 	// host's CPU description, the names of the donated stdio, the local
@@ -188,6 +196,7 @@ func Run(c Config) (int, error) {
 		}
 		defer ctl.close()
 	}
+	phase("control socket")
 	if c.UserNS != nil {
 		if err := becomeNamespaceRoot(); err != nil {
 			return 1, c.ready(err)
@@ -204,6 +213,7 @@ func Run(c Config) (int, error) {
 			ctl.srv.KeepSocket()
 		}
 	}
+	phase("fence")
 
 	// The memory file and the platform come after the fence: the
 	// platform's stubs are forked from the fenced process.
@@ -212,25 +222,26 @@ func Run(c Config) (int, error) {
 		return 1, fmt.Errorf("creating the memory file: %w", err)
 	}
 	defer mf.Close()
-
+	// The vDSO's clock calibration sleeps: it runs while the platform,
+	// the file systems and the kernel are made, and is joined before
+	// the seccomp filter and before anything runs (vd.wait).
+	vd := startVDSO(mf, runtime.NumCPU())
+	defer vd.stop()
+	phase("memory file")
 	p, err := newPlatform(c.Platform, systrap.Options{Spin: c.Spin, Patch: !c.NoPatch}, mf.FD())
 	if err != nil {
 		return 1, err
 	}
 	defer p.Close()
 
+	phase("platform")
 	// The root comes from the gofer (GoferFD), which the starter runs on
 	// the host directory to serve.
 	fsys, err := newFilesystems(mf, c.Root, c.FileAccess)
 	if err != nil {
 		return 1, c.ready(err)
 	}
-
-	vd, err := newVDSO(mf, runtime.NumCPU())
-	if err != nil {
-		return 1, err
-	}
-	defer vd.stop()
+	phase("root filesystem")
 
 	netcfg := linux.NetworkConfig{Host: c.HostNetwork}
 	if c.HostNetwork {
@@ -253,6 +264,7 @@ func Run(c Config) (int, error) {
 		kcfg.Strace = newStraceTracer(os.Stderr)
 	}
 	k := kernel.New(kcfg)
+	phase("kernel")
 	applyLimits(k, c.Limits)
 	if err := fsys.mountSys(k); err != nil {
 		return 1, err
@@ -278,6 +290,7 @@ func Run(c Config) (int, error) {
 	if err := fsys.makeDevices(c.Devices); err != nil {
 		return 1, c.ready(err)
 	}
+	phase("mounts")
 	if c.DeviceRules != nil {
 		dev.SetAllowList(c.DeviceRules)
 	}
@@ -323,12 +336,18 @@ func Run(c Config) (int, error) {
 		initCfg.CTTY = c.console.term.Control()
 	}
 	initCfg.Path, err = fsys.lookPath(creds, fsc, c.Argv[0], c.Envv)
+	phase("init lookup")
+	if verr := vd.wait(); verr != nil {
+		return 1, c.ready(verr)
+	}
+	phase("vdso")
 	if c.Fence {
 		// The last step before any application instruction.
 		if ferr := fence.InstallFilter(c.Seccomp); ferr != nil {
 			return 1, c.ready(fmt.Errorf("installing the sentry's seccomp filter: %w", ferr))
 		}
 	}
+	phase("seccomp filter")
 	if c.Control != nil {
 		if err != nil {
 			code, err := startError(c.Argv[0], err)
