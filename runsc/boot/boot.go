@@ -177,7 +177,7 @@ func Run(c Config) (int, error) {
 	began := time.Now()
 	phase := func(name string) {
 		if debugLog != nil {
-			fmt.Fprintf(debugLog, "runsc boot: %s done at %v\n", name, time.Since(began).Round(10*time.Microsecond))
+			fmt.Fprintf(debugLog, "runsc boot: %s done at %s (+%v)\n", name, time.Now().Format("15:04:05.000000"), time.Since(began).Round(10*time.Microsecond))
 		}
 	}
 
@@ -202,6 +202,18 @@ func Run(c Config) (int, error) {
 			return 1, c.ready(err)
 		}
 	}
+	// The memory file (a memfd: no host path) comes first, so that the
+	// vDSO's clock calibration, which sleeps about 20 ms, runs while the
+	// sandbox is fenced and the platform, the file systems and the
+	// kernel are made; it is joined before anything runs (vd.wait).
+	mf, err := memfile.New("rampart-memory")
+	if err != nil {
+		return 1, fmt.Errorf("creating the memory file: %w", err)
+	}
+	defer mf.Close()
+	vd := startVDSO(mf, runtime.NumCPU())
+	defer vd.stop()
+	phase("memory file")
 	if c.Fence {
 		if os.Getpid() != 1 {
 			return 1, c.ready(errors.New("fencing the sandbox: not the init of a new pid namespace"))
@@ -215,19 +227,8 @@ func Run(c Config) (int, error) {
 	}
 	phase("fence")
 
-	// The memory file and the platform come after the fence: the
-	// platform's stubs are forked from the fenced process.
-	mf, err := memfile.New("rampart-memory")
-	if err != nil {
-		return 1, fmt.Errorf("creating the memory file: %w", err)
-	}
-	defer mf.Close()
-	// The vDSO's clock calibration sleeps: it runs while the platform,
-	// the file systems and the kernel are made, and is joined before
-	// the seccomp filter and before anything runs (vd.wait).
-	vd := startVDSO(mf, runtime.NumCPU())
-	defer vd.stop()
-	phase("memory file")
+	// The platform comes after the fence: its stubs are forked from
+	// the fenced process.
 	p, err := newPlatform(c.Platform, systrap.Options{Spin: c.Spin, Patch: !c.NoPatch}, mf.FD())
 	if err != nil {
 		return 1, err
@@ -337,10 +338,6 @@ func Run(c Config) (int, error) {
 	}
 	initCfg.Path, err = fsys.lookPath(creds, fsc, c.Argv[0], c.Envv)
 	phase("init lookup")
-	if verr := vd.wait(); verr != nil {
-		return 1, c.ready(verr)
-	}
-	phase("vdso")
 	if c.Fence {
 		// The last step before any application instruction.
 		if ferr := fence.InstallFilter(c.Seccomp); ferr != nil {
@@ -348,6 +345,10 @@ func Run(c Config) (int, error) {
 		}
 	}
 	phase("seccomp filter")
+	if verr := vd.wait(); verr != nil {
+		return 1, c.ready(verr)
+	}
+	phase("vdso")
 	if c.Control != nil {
 		if err != nil {
 			code, err := startError(c.Argv[0], err)
