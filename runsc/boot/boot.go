@@ -354,7 +354,9 @@ func Run(c Config) (int, error) {
 			code, err := startError(c.Argv[0], err)
 			return code, c.ready(err)
 		}
-		return runControlled(c, k, fsys, initCfg, ctl)
+		code, err := runControlled(c, k, fsys, initCfg, ctl)
+		phase("run")
+		return code, err
 	}
 	if err == nil {
 		err = k.StartInit(initCfg)
