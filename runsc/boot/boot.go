@@ -203,7 +203,7 @@ func Run(c Config) (int, error) {
 		}
 	}
 	// The memory file (a memfd: no host path) comes first, so that the
-	// vDSO's clock calibration, which sleeps about 20 ms, runs while the
+	// vDSO's clock calibration, which sleeps about 10 ms, runs while the
 	// sandbox is fenced and the platform, the file systems and the
 	// kernel are made; it is joined before anything runs (vd.wait).
 	mf, err := memfile.New("rampart-memory")

@@ -13,7 +13,7 @@ import (
 )
 
 // vdsoHandle is the sandbox's vDSO, built in the background: vdso.New
-// calibrates the TSC against the host clock, a sleep of about 20 ms that
+// calibrates the TSC against the host clock, a sleep of about 10 ms that
 // overlaps the rest of the start-up. wait joins it.
 type vdsoHandle struct {
 	done chan struct{}
