@@ -172,6 +172,14 @@ func Run(c Config) (int, error) {
 	} else if c.Debug {
 		debugLog = os.Stderr
 	}
+	// Under --debug each start-up phase is stamped with the time since
+	// Run began (the start-up's budget: bench/run.sh oci_run).
+	began := time.Now()
+	phase := func(name string) {
+		if debugLog != nil {
+			fmt.Fprintf(debugLog, "runsc boot: %s done at %s (+%v)\n", name, time.Now().Format("15:04:05.000000"), time.Since(began).Round(10*time.Microsecond))
+		}
+	}
 
 	// Everything that needs a host path comes before the fence: the
 	// host's CPU description, the names of the donated stdio, the local
@@ -188,11 +196,24 @@ func Run(c Config) (int, error) {
 		}
 		defer ctl.close()
 	}
+	phase("control socket")
 	if c.UserNS != nil {
 		if err := becomeNamespaceRoot(); err != nil {
 			return 1, c.ready(err)
 		}
 	}
+	// The memory file (a memfd: no host path) comes first, so that the
+	// vDSO's clock calibration, which sleeps about 10 ms, runs while the
+	// sandbox is fenced and the platform, the file systems and the
+	// kernel are made; it is joined before anything runs (vd.wait).
+	mf, err := memfile.New("rampart-memory")
+	if err != nil {
+		return 1, fmt.Errorf("creating the memory file: %w", err)
+	}
+	defer mf.Close()
+	vd := startVDSO(mf, runtime.NumCPU())
+	defer vd.stop()
+	phase("memory file")
 	if c.Fence {
 		if os.Getpid() != 1 {
 			return 1, c.ready(errors.New("fencing the sandbox: not the init of a new pid namespace"))
@@ -204,33 +225,24 @@ func Run(c Config) (int, error) {
 			ctl.srv.KeepSocket()
 		}
 	}
+	phase("fence")
 
-	// The memory file and the platform come after the fence: the
-	// platform's stubs are forked from the fenced process.
-	mf, err := memfile.New("rampart-memory")
-	if err != nil {
-		return 1, fmt.Errorf("creating the memory file: %w", err)
-	}
-	defer mf.Close()
-
+	// The platform comes after the fence: its stubs are forked from
+	// the fenced process.
 	p, err := newPlatform(c.Platform, systrap.Options{Spin: c.Spin, Patch: !c.NoPatch}, mf.FD())
 	if err != nil {
 		return 1, err
 	}
 	defer p.Close()
 
+	phase("platform")
 	// The root comes from the gofer (GoferFD), which the starter runs on
 	// the host directory to serve.
 	fsys, err := newFilesystems(mf, c.Root, c.FileAccess)
 	if err != nil {
 		return 1, c.ready(err)
 	}
-
-	vd, err := newVDSO(mf, runtime.NumCPU())
-	if err != nil {
-		return 1, err
-	}
-	defer vd.stop()
+	phase("root filesystem")
 
 	netcfg := linux.NetworkConfig{Host: c.HostNetwork}
 	if c.HostNetwork {
@@ -253,6 +265,7 @@ func Run(c Config) (int, error) {
 		kcfg.Strace = newStraceTracer(os.Stderr)
 	}
 	k := kernel.New(kcfg)
+	phase("kernel")
 	applyLimits(k, c.Limits)
 	if err := fsys.mountSys(k); err != nil {
 		return 1, err
@@ -278,6 +291,7 @@ func Run(c Config) (int, error) {
 	if err := fsys.makeDevices(c.Devices); err != nil {
 		return 1, c.ready(err)
 	}
+	phase("mounts")
 	if c.DeviceRules != nil {
 		dev.SetAllowList(c.DeviceRules)
 	}
@@ -323,18 +337,26 @@ func Run(c Config) (int, error) {
 		initCfg.CTTY = c.console.term.Control()
 	}
 	initCfg.Path, err = fsys.lookPath(creds, fsc, c.Argv[0], c.Envv)
+	phase("init lookup")
 	if c.Fence {
 		// The last step before any application instruction.
 		if ferr := fence.InstallFilter(c.Seccomp); ferr != nil {
 			return 1, c.ready(fmt.Errorf("installing the sentry's seccomp filter: %w", ferr))
 		}
 	}
+	phase("seccomp filter")
+	if verr := vd.wait(); verr != nil {
+		return 1, c.ready(verr)
+	}
+	phase("vdso")
 	if c.Control != nil {
 		if err != nil {
 			code, err := startError(c.Argv[0], err)
 			return code, c.ready(err)
 		}
-		return runControlled(c, k, fsys, initCfg, ctl)
+		code, err := runControlled(c, k, fsys, initCfg, ctl)
+		phase("run")
+		return code, err
 	}
 	if err == nil {
 		err = k.StartInit(initCfg)

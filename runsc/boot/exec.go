@@ -12,19 +12,45 @@ import (
 	"github.com/rampart-sandbox/rampart/sentry/mm"
 )
 
-type vdsoHandle struct{ v *vdso.VDSO }
-
-func newVDSO(mf *memfile.MemoryFile, ncpu int) (*vdsoHandle, error) {
-	v, err := vdso.New(mf)
-	if err != nil {
-		return nil, fmt.Errorf("building the vDSO: %w", err)
-	}
-	v.SetNumCPUs(ncpu)
-	v.Start()
-	return &vdsoHandle{v}, nil
+// vdsoHandle is the sandbox's vDSO, built in the background: vdso.New
+// calibrates the TSC against the host clock, a sleep of about 10 ms that
+// overlaps the rest of the start-up. wait joins it.
+type vdsoHandle struct {
+	done chan struct{}
+	// v and err are set before done is closed.
+	v   *vdso.VDSO
+	err error
 }
 
-func (h *vdsoHandle) stop() { h.v.Stop() }
+// startVDSO starts building the vDSO in mf; the caller must call wait
+// before the handle is used (and stop, which waits, before mf is closed).
+func startVDSO(mf *memfile.MemoryFile, ncpu int) *vdsoHandle {
+	h := &vdsoHandle{done: make(chan struct{})}
+	go func() {
+		defer close(h.done)
+		v, err := vdso.New(mf)
+		if err != nil {
+			h.err = fmt.Errorf("building the vDSO: %w", err)
+			return
+		}
+		v.SetNumCPUs(ncpu)
+		v.Start()
+		h.v = v
+	}()
+	return h
+}
+
+// wait returns once the vDSO is built, with the error if it could not be.
+func (h *vdsoHandle) wait() error {
+	<-h.done
+	return h.err
+}
+
+func (h *vdsoHandle) stop() {
+	if h.wait() == nil {
+		h.v.Stop()
+	}
+}
 
 // execLoader implements kernel.Loader with the ELF loader and the VFS.
 type execLoader struct {

@@ -455,6 +455,15 @@ func (cg *Cgroup) Procs() []int {
 // after it is reported dead).
 func (cg *Cgroup) Destroy() error {
 	deadline := time.Now().Add(5 * time.Second)
+	// The processes usually go within a millisecond or two of the kill
+	// (the gofer, once its sandbox has exited): the polls start short.
+	pause := time.Millisecond
+	backoff := func() {
+		time.Sleep(pause)
+		if pause < 10*time.Millisecond {
+			pause *= 2
+		}
+	}
 	for {
 		procs := cg.Procs()
 		for _, p := range procs {
@@ -467,7 +476,7 @@ func (cg *Cgroup) Destroy() error {
 		if len(procs) == 0 || time.Now().After(deadline) {
 			break
 		}
-		time.Sleep(10 * time.Millisecond)
+		backoff()
 	}
 	leaves := map[string]bool{}
 	for _, d := range cg.dirs() {
@@ -492,7 +501,7 @@ func (cg *Cgroup) Destroy() error {
 				}
 				break
 			}
-			time.Sleep(10 * time.Millisecond)
+			backoff()
 		}
 	}
 	return first

@@ -170,7 +170,17 @@ func createContainer(g *flags.Global, id string, o *createOpts, foreground bool)
 	return cmd, nil
 }
 
+// debugPhase stamps the end of a start-up phase under --debug, on stderr
+// (with the time since began): where `run` spends its time.
+func debugPhase(g *flags.Global, began time.Time, who, name string) {
+	if g.Debug {
+		fmt.Fprintf(os.Stderr, "runsc %s: %s done at %s (+%v)\n", who, name, time.Now().Format("15:04:05.000000"), time.Since(began).Round(10*time.Microsecond))
+	}
+}
+
 func startSandbox(g *flags.Global, id, bundle string, annotations map[string]string, foreground bool, term *hostTerminal) (*exec.Cmd, error) {
+	began := time.Now()
+	phase := func(name string) { debugPhase(g, began, "create", name) }
 	s := store(g)
 	unlock, err := s.Lock(id)
 	if err != nil {
@@ -197,6 +207,7 @@ func startSandbox(g *flags.Global, id, bundle string, annotations map[string]str
 	if err := setupCgroup(g, id, spec); err != nil {
 		return nil, err
 	}
+	phase("cgroup setup")
 	started := false
 	defer func() {
 		if !started {
@@ -205,6 +216,7 @@ func startSandbox(g *flags.Global, id, bundle string, annotations map[string]str
 	}()
 	leaveCgroup := enterCgroup(g, id)
 	defer leaveCgroup()
+	phase("cgroup")
 	// The container's root is served by its gofer: descriptor 3 of the
 	// sandbox (boot.GoferFD) is the connection; the readiness pipe is 4;
 	// the bind mounts' connections follow (boot.FirstBindFD).
@@ -218,6 +230,7 @@ func startSandbox(g *flags.Global, id, bundle string, annotations map[string]str
 		w.Close()
 		return nil, fmt.Errorf("starting the gofer: %w", err)
 	}
+	phase("gofer")
 	defer func() {
 		for _, f := range goferSocks {
 			f.Close()
@@ -254,6 +267,7 @@ func startSandbox(g *flags.Global, id, bundle string, annotations map[string]str
 		killGofer()
 		return nil, fmt.Errorf("starting the sandbox: %w", err)
 	}
+	phase("sandbox")
 	leaveCgroup()
 	w.Close()
 	term.release()
@@ -279,8 +293,10 @@ func startSandbox(g *flags.Global, id, bundle string, annotations map[string]str
 	if err := s.Save(st); err != nil {
 		return fail(err)
 	}
+	phase("state")
 	// The sandbox says "ok" when it waits for start, or why it stopped.
 	msg, _ := io.ReadAll(io.LimitReader(r, 64<<10))
+	phase("ready")
 	switch m := strings.TrimSpace(string(msg)); {
 	case m == "ok":
 		started = true

@@ -130,15 +130,20 @@ func (c *Run) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands.
 		// Signals to run go to the init, as `runsc kill` sends them.
 		signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2, unix.SIGWINCH)
 	}
+	began := time.Now()
+	phase := func(name string) { debugPhase(g, began, "run", name) }
+	phase("flags")
 	cmd, err := createContainer(g, id, &c.opts, !c.detach)
 	if err != nil {
 		return fail(g, err)
 	}
+	phase("create")
 	if err := startContainer(g, id); err != nil {
 		destroy(g, id)
 		c.opts.term.close()
 		return fail(g, err)
 	}
+	phase("start")
 	if c.detach {
 		return subcommands.ExitSuccess
 	}
@@ -159,6 +164,7 @@ func (c *Run) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands.
 	}()
 	code := sandboxExit(cmd)
 	signal.Stop(sigs)
+	phase("sandbox exit")
 	if attach != nil {
 		attach.WaitTimeout(2 * time.Second)
 	}
@@ -171,6 +177,7 @@ func (c *Run) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands.
 		if st != nil {
 			poststop(g, st)
 		}
+		phase("delete")
 	}
 	os.Exit(code)
 	return subcommands.ExitSuccess

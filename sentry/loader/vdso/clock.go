@@ -10,8 +10,12 @@ import (
 const (
 	// multShift is the fixed shift of the TSC-to-ns multiplier.
 	multShift = 32
-	// calibrationTime is how long New waits between its two TSC samples.
-	calibrationTime = 20 * time.Millisecond
+	// calibrationTime is how long New waits between its two TSC samples:
+	// it is on the sandbox's start-up path (runsc/boot overlaps it with
+	// the rest), and the first Update refines the estimate over a window
+	// of UpdateInterval and more, so a short first window only costs
+	// the first interval a few microseconds of extrapolation error.
+	calibrationTime = 10 * time.Millisecond
 	// refAge is how old the frequency reference may get before it is
 	// renewed; the estimate uses a window of refAge..2*refAge, which
 	// follows the host's NTP frequency changes while averaging out the

@@ -79,7 +79,7 @@ type VDSO struct {
 
 // New validates the embedded image, allocates the parameter page and the
 // image pages in mf, copies the image, and fills the parameter page (TSC
-// calibration takes about 20 ms).
+// calibration takes about 10 ms).
 func New(mf *memfile.MemoryFile) (*VDSO, error) {
 	textSize, err := validateImage(blob)
 	if err != nil {
