@@ -64,6 +64,8 @@ func (mm *MemoryManager) HandleFault(addr uint64, at usermem.AccessType, hostCod
 type SpuriousFault struct {
 	mm   *MemoryManager
 	page uint64
+	// gen is mm.layoutGen when the fault was retried.
+	gen uint64
 }
 
 // HandleThreadFault is HandleFault for the thread whose record last is.
@@ -77,7 +79,7 @@ func (mm *MemoryManager) HandleThreadFault(addr uint64, at usermem.AccessType, h
 	if last.mm != mm {
 		*last = SpuriousFault{mm: mm}
 	}
-	res := mm.handleFaultLocked(addr, at, hostCode, &last.page)
+	res := mm.handleFaultLocked(addr, at, hostCode, last)
 	mm.mu.Unlock()
 	switch res {
 	case faultOK:
@@ -97,7 +99,8 @@ func (mm *MemoryManager) HandleThreadFault(addr uint64, at usermem.AccessType, h
 	}
 }
 
-func (mm *MemoryManager) handleFaultLocked(addr uint64, at usermem.AccessType, hostCode int32, lastSpurious *uint64) faultResult {
+func (mm *MemoryManager) handleFaultLocked(addr uint64, at usermem.AccessType, hostCode int32, last *SpuriousFault) faultResult {
+	lastSpurious := &last.page
 	unknown := at == usermem.NoAccess || at == usermem.AnyAccess
 	v := mm.vmaForFaultLocked(addr)
 	if v == nil {
@@ -142,12 +145,16 @@ func (mm *MemoryManager) handleFaultLocked(addr uint64, at usermem.AccessType, h
 		// upgraded the page after this fault was taken, or the access was
 		// not what the platform said (ptrace cannot tell an execute of a
 		// non-executable page from a write). Remap and retry once; a
-		// second fault on the same page is real.
-		if *lastSpurious == page {
+		// second fault on the same page is real, unless the layout
+		// changed in between (another thread's fork made the page
+		// copy-on-write again, an mprotect, a COW break): then the
+		// retried access met a new mapping and this fault is a new one.
+		if *lastSpurious == page && last.gen == mm.layoutGen {
 			*lastSpurious = 0
 			return faultAccErr
 		}
 		*lastSpurious = page
+		last.gen = mm.layoutGen
 		return mm.mapRangeLocked(v, page, page+usermem.PageSize)
 	}
 	*lastSpurious = 0
@@ -300,6 +307,7 @@ func (mm *MemoryManager) translateLocked(v *vma, s, e uint64, at usermem.AccessT
 // example in the parent after the child exited or exec'd), so that the
 // next write does not fault. The caller maps the range afterwards.
 func (mm *MemoryManager) takeOverLocked(v *vma, s, e uint64) {
+	mm.layoutGen++
 	if !v.private || !v.perms.Write {
 		return
 	}
@@ -315,6 +323,7 @@ func (mm *MemoryManager) takeOverLocked(v *vma, s, e uint64) {
 // copy-on-write page at addr (and of the COW pages around it, within
 // cowWindow), and maps the result.
 func (mm *MemoryManager) breakCOWLocked(v *vma, addr uint64) faultResult {
+	mm.layoutGen++
 	p := v.findPMA(addr)
 	if p == nil || !p.cow {
 		return faultOK
@@ -410,6 +419,7 @@ func (mm *MemoryManager) mapRangeLocked(v *vma, s, e uint64) faultResult {
 // remapLocked brings the AddressSpace in step with the pmas of v in
 // [s, e) after v's permissions changed.
 func (mm *MemoryManager) remapLocked(v *vma, s, e uint64) {
+	mm.layoutGen++
 	mm.mapRangeLocked(v, s, e)
 }
 

@@ -45,6 +45,7 @@ func (mm *MemoryManager) Fork() (*MemoryManager, error) {
 			p := &v.pmas[k]
 			mm.mf.IncRef(p.fr)
 			if v.private && !p.cow {
+				mm.layoutGen++
 				p.cow = true
 				remap = remap || v.perms.Write
 			}

@@ -97,6 +97,12 @@ type MemoryManager struct {
 	// lastSpurious is HandleFault's record of the last spurious fault (a
 	// thread's own is in its SpuriousFault).
 	lastSpurious SpuriousFault
+	// layoutGen counts changes of what the host has (or should have)
+	// mapped: COW marking at fork, protection changes, unmaps, COW breaks,
+	// take-overs. A spurious fault is judged real only when the same
+	// thread faults on the same page again with no such change in between
+	// (handleFaultLocked). Protected by mu.
+	layoutGen uint64
 
 	// What /proc/[pid]/{cmdline,environ,auxv} show.
 	argvStart, argvEnd, envStart, envEnd uint64

@@ -188,6 +188,7 @@ func (mm *MemoryManager) isolateLocked(start, end uint64) (int, int) {
 
 // unmapLocked removes every mapping in [start, end).
 func (mm *MemoryManager) unmapLocked(start, end uint64) {
+	mm.layoutGen++
 	if start >= end {
 		return
 	}
