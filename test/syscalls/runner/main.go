@@ -119,10 +119,16 @@ func main() {
 		run        = flag.String("run", "", "comma- or space-separated test names to run (default all)")
 		jobs       = flag.Int("j", 2, "tests run in parallel")
 		timeout    = flag.Duration("timeout", 30*time.Second, "default time limit of one run")
+		scale      = flag.Float64("limit-scale", 1, "multiply each sandbox run's time limit (for suites where every file operation is a host round trip)")
 		nativeOnly = flag.Bool("native-only", false, "run natively only (checks the tests, not the sandbox)")
 		verbose    = flag.Bool("v", false, "print the output of passing tests too")
 	)
 	flag.Parse()
+	if *scale <= 0 {
+		fmt.Fprintln(os.Stderr, "syscall-runner: -limit-scale must be positive")
+		os.Exit(2)
+	}
+	limitScale = *scale
 
 	prefix := *runscFlag
 	if prefix == "" {
@@ -394,6 +400,7 @@ func runOnce(c Case, sandbox []string, timeout time.Duration) Result {
 	}
 	// The limit catches hangs, not slowness: a host loaded enough to slow
 	// the native run gets the sandbox proportionally more time.
+	timeout = time.Duration(float64(timeout) * limitScale)
 	if t := sandboxSlack * r.Native.Duration; t > timeout {
 		timeout = t
 	}
@@ -418,6 +425,9 @@ func runOnce(c Case, sandbox []string, timeout time.Duration) Result {
 	}
 	return r
 }
+
+// limitScale is -limit-scale: set once in main before any test runs.
+var limitScale = 1.0
 
 // sandboxSlack bounds a sandbox run at this multiple of its native run's
 // time when that is above the test's time limit.
