@@ -106,11 +106,7 @@ func filterProgram(o FilterOptions) ([]unix.SockFilter, error) {
 		b.Label("socket.allow")
 		b.Ret(bpf.RetAllow)
 	}
-	prog, err := b.Assemble()
-	if err != nil {
-		return nil, err
-	}
-	return bpf.SockFilters(prog), nil
+	return b.AssembleSock()
 }
 
 // InstallFilter sets no_new_privs and installs the allow-list on every

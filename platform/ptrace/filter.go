@@ -81,9 +81,5 @@ func stubFilter(stubPage uint64, memFD int) ([]unix.SockFilter, error) {
 	b.Label("kill")
 	b.Ret(bpf.RetKillProcess)
 
-	prog, err := b.Assemble()
-	if err != nil {
-		return nil, err
-	}
-	return bpf.SockFilters(prog), nil
+	return b.AssembleSock()
 }

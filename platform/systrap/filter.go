@@ -121,7 +121,7 @@ func processFilter(base uint64, memFD, sharedFD int) ([]unix.SockFilter, error) 
 	b.Ret(bpf.RetTrap)
 	b.Label("kill")
 	b.Ret(bpf.RetKillProcess)
-	return assemble(&b)
+	return b.AssembleSock()
 }
 
 // threadFilter returns the filter every application thread adds.
@@ -150,13 +150,5 @@ func threadFilter(base uint64) ([]unix.SockFilter, error) {
 	b.Ret(bpf.RetTrap)
 	b.Label("kill")
 	b.Ret(bpf.RetKillProcess)
-	return assemble(&b)
-}
-
-func assemble(b *bpf.Assembler) ([]unix.SockFilter, error) {
-	prog, err := b.Assemble()
-	if err != nil {
-		return nil, err
-	}
-	return bpf.SockFilters(prog), nil
+	return b.AssembleSock()
 }

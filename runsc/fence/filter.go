@@ -132,9 +132,9 @@ func Program(rules []Rule, deny uint32) ([]unix.SockFilter, error) {
 		b.Label(fmt.Sprintf("args%d.deny", i))
 		b.Ret(deny)
 	}
-	prog, err := b.Assemble()
+	prog, err := b.AssembleSock()
 	if err != nil {
 		return nil, fmt.Errorf("seccomp filter: %w", err)
 	}
-	return bpf.SockFilters(prog), nil
+	return prog, nil
 }

@@ -42,3 +42,13 @@ func InstallSeccompTSync(prog []unix.SockFilter) error {
 	}
 	return nil
 }
+
+// AssembleSock assembles b's program for the host's seccomp(2): what
+// every host filter builder does last.
+func (b *Assembler) AssembleSock() ([]unix.SockFilter, error) {
+	prog, err := b.Assemble()
+	if err != nil {
+		return nil, err
+	}
+	return SockFilters(prog), nil
+}

@@ -5,14 +5,10 @@ package fence
 import (
 	"runtime"
 	"time"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
-)
 
-const (
-	seccompSetModeFilter   = 1
-	seccompFilterFlagTSync = 1
+	"github.com/rampart-sandbox/rampart/sentry/bpf"
 )
 
 // InstallFilter installs the allow-list of Rules(opts) on every thread of
@@ -36,15 +32,5 @@ func InstallFilter(opts Options) error {
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 		return err
 	}
-	fp := unix.SockFprog{Len: uint16(len(prog)), Filter: &prog[0]}
-	r, _, e := unix.Syscall(unix.SYS_SECCOMP, seccompSetModeFilter, seccompFilterFlagTSync, uintptr(unsafe.Pointer(&fp)))
-	runtime.KeepAlive(prog)
-	if e != 0 {
-		return e
-	}
-	if r != 0 {
-		// TSYNC failed for the thread whose id is r.
-		return unix.EAGAIN
-	}
-	return nil
+	return bpf.InstallSeccompTSync(prog)
 }
