@@ -381,10 +381,9 @@ func (p *Platform) release(as *addressSpace) *stubProc {
 		return nil
 	}
 	unix.Kill(int(s.pid), unix.SIGKILL)
-	var ws unix.WaitStatus
 	as.tidsMu.Lock()
 	for tid := range as.tids {
-		wait4(tid, &ws, 0)
+		reapThread(s.pid, tid)
 		delete(as.tids, tid)
 	}
 	clear(as.byTracer)
@@ -394,6 +393,35 @@ func (p *Platform) release(as *addressSpace) *stubProc {
 		return nil
 	}
 	return s
+}
+
+// reapThread waits until stub thread tid of the killed stub pid is gone,
+// reaping it if it is a tracee of one of the sentry's threads.
+//
+// It never blocks in wait4: a tracer (a task's OS thread) that exits while
+// its tracee is dying detaches it, and the kernel then reaps the dead
+// thread itself without waking waiters, so a blocking wait4(tid) would
+// sleep forever (and the tid may be recycled). Instead it polls, which
+// ends within a few milliseconds of the SIGKILL.
+func reapThread(pid, tid int32) {
+	delay := 20 * time.Microsecond
+	for {
+		var ws unix.WaitStatus
+		r, err := wait4(tid, &ws, unix.WNOHANG)
+		switch {
+		case err != nil:
+			return // not (or no longer) a tracee of ours: gone
+		case r == tid && (ws.Exited() || ws.Signaled()):
+			return
+		case r == tid:
+			continue // a stop reported before the kill; its exit follows
+		}
+		if tgkill(pid, tid, 0) == unix.ESRCH {
+			return // reaped by the kernel, or the tid is another's now
+		}
+		time.Sleep(delay)
+		delay = min(2*delay, 2*time.Millisecond)
+	}
 }
 
 // serve runs one request on the control thread.
