@@ -38,9 +38,22 @@ type fakeAS struct {
 	maps     int
 	unmaps   int
 	released bool
+	// beforeChange, if set, runs at the start of each MapFile and Unmap
+	// with the host's mapping of the first page about to change, as
+	// another thread of the application could still reach it.
+	beforeChange func(old fakeMapping, mapped bool)
+}
+
+func (as *fakeAS) notifyChange(addr uint64) {
+	if as.beforeChange == nil {
+		return
+	}
+	old, ok := as.lookup(addr)
+	as.beforeChange(old, ok)
 }
 
 func (as *fakeAS) MapFile(addr uint64, fd int, off, length uint64, at usermem.AccessType) error {
+	as.notifyChange(addr)
 	as.mu.Lock()
 	defer as.mu.Unlock()
 	if !usermem.IsPageAligned(addr|off|length) || length == 0 || !at.Any() {
@@ -54,6 +67,7 @@ func (as *fakeAS) MapFile(addr uint64, fd int, off, length uint64, at usermem.Ac
 }
 
 func (as *fakeAS) Unmap(addr, length uint64) error {
+	as.notifyChange(addr)
 	as.mu.Lock()
 	defer as.mu.Unlock()
 	as.unmaps++

@@ -347,6 +347,18 @@ func (mm *MemoryManager) breakCOWLocked(v *vma, addr uint64) faultResult {
 	s, e := faultWindow(v, addr, size)
 	i := v.splitPMAAt(s)
 	j := v.splitPMAAt(e)
+	// The old pages stay referenced until the host maps the copies: other
+	// threads of this address space read them through the old host
+	// mapping meanwhile, and a page freed here (its other user, a forked
+	// child, may exit at any time) could be zeroed or handed to another
+	// process while still mapped.
+	var stack [cowWindow / usermem.PageSize]memfile.Range
+	old := stack[:0]
+	defer func() {
+		for _, fr := range old {
+			mm.mf.DecRef(fr)
+		}
+	}()
 	for k := i; k < j; k++ {
 		p := &v.pmas[k]
 		if !p.cow {
@@ -358,7 +370,7 @@ func (mm *MemoryManager) breakCOWLocked(v *vma, addr uint64) faultResult {
 				return allocFailure(err)
 			}
 			copy(mm.mf.Slice(fr), mm.mf.Slice(p.fr))
-			mm.mf.DecRef(p.fr)
+			old = append(old, p.fr)
 			p.fr = fr
 		}
 		p.cow = false

@@ -570,9 +570,7 @@ func (mm *MemoryManager) MAdvise(addr, length uint64, advice int) error {
 			// Private memory reads back as zero (anonymous) or as the
 			// file (file-backed); shared memory is unaffected because
 			// its pages stay in the Mappable.
-			if ps, pe := mm.removePMAsLocked(v, s, e); ps < pe {
-				mm.as.Unmap(ps, pe-ps)
-			}
+			mm.removePMAsLocked(v, s, e)
 		case unix.MADV_DONTFORK, unix.MADV_DOFORK, unix.MADV_WIPEONFORK, unix.MADV_KEEPONFORK:
 			if advice == unix.MADV_WIPEONFORK && !v.isPrivateAnon() {
 				return errInval

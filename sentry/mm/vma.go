@@ -117,21 +117,22 @@ func (v *vma) insertPMA(p pma) {
 	v.pmas = slices.Insert(v.pmas, v.pmaIndex(p.start), p)
 }
 
-// removePMAsLocked drops the pmas in [start, end) and returns the range
-// that they spanned (empty if there were none). The caller must update the
-// AddressSpace.
-func (mm *MemoryManager) removePMAsLocked(v *vma, start, end uint64) (uint64, uint64) {
+// removePMAsLocked drops the pmas in [start, end) and unmaps them from the
+// AddressSpace. Their pages are released only once the host no longer maps
+// them: other threads may be touching them, and a freed page can be given
+// to another process at once.
+func (mm *MemoryManager) removePMAsLocked(v *vma, start, end uint64) {
 	i := v.splitPMAAt(start)
 	j := v.splitPMAAt(end)
 	if i == j {
-		return 0, 0
+		return
 	}
 	s, e := v.pmas[i].start, v.pmas[j-1].end
+	mm.as.Unmap(s, e-s)
 	for k := i; k < j; k++ {
 		mm.mf.DecRef(v.pmas[k].fr)
 	}
 	v.pmas = slices.Delete(v.pmas, i, j)
-	return s, e
 }
 
 // vmaIndexLocked returns the index of the first vma that ends after addr.
@@ -186,7 +187,9 @@ func (mm *MemoryManager) isolateLocked(start, end uint64) (int, int) {
 	return mm.vmaIndexLocked(start), mm.vmaIndexLocked(end)
 }
 
-// unmapLocked removes every mapping in [start, end).
+// unmapLocked removes every mapping in [start, end). The host mappings go
+// first: the pages are released only once no thread can reach them (a
+// freed page can be given to another process at once).
 func (mm *MemoryManager) unmapLocked(start, end uint64) {
 	mm.layoutGen++
 	if start >= end {
@@ -194,16 +197,20 @@ func (mm *MemoryManager) unmapLocked(start, end uint64) {
 	}
 	i, j := mm.isolateLocked(start, end)
 	var as, ae uint64
-	for k := i; k < j; k++ {
-		v := mm.vmas[k]
-		for n := range v.pmas {
-			mm.mf.DecRef(v.pmas[n].fr)
-		}
+	for _, v := range mm.vmas[i:j] {
 		if len(v.pmas) > 0 {
 			if as == ae {
 				as = v.pmas[0].start
 			}
 			ae = v.pmas[len(v.pmas)-1].end
+		}
+	}
+	if as < ae {
+		mm.as.Unmap(as, ae-as)
+	}
+	for _, v := range mm.vmas[i:j] {
+		for n := range v.pmas {
+			mm.mf.DecRef(v.pmas[n].fr)
 		}
 		v.pmas = nil
 		if v.hold != nil {
@@ -211,9 +218,6 @@ func (mm *MemoryManager) unmapLocked(start, end uint64) {
 		}
 	}
 	mm.vmas = slices.Delete(mm.vmas, i, j)
-	if as < ae {
-		mm.as.Unmap(as, ae-as)
-	}
 }
 
 // vmaStartGap returns the lowest address a new mapping below v may end at.
