@@ -115,11 +115,13 @@ type podContainer struct {
 
 	mu sync.Mutex
 	// srv serves the container's socket, once it is served.
-	srv   *control.Server                         // protected by mu
-	phase int                                     // protected by mu
-	exit  int                                     // protected by mu; valid once done is closed
-	init  *kernel.ThreadGroup                     // protected by mu
-	execs map[kernel.ThreadID]*kernel.ThreadGroup // protected by mu
+	srv   *control.Server // protected by mu
+	phase int             // protected by mu
+	exit  int             // protected by mu; valid once done is closed
+	// exitSignal is the signal that ended the init, 0 if it exited.
+	exitSignal int                                     // protected by mu; valid once done is closed
+	init       *kernel.ThreadGroup                     // protected by mu
+	execs      map[kernel.ThreadID]*kernel.ThreadGroup // protected by mu
 	// gone is set by destroy: the container's tree is unmounted.
 	gone bool // protected by mu
 }
@@ -431,15 +433,15 @@ func (p *pod) finishAll() {
 		pc.mu.Lock()
 		init := pc.init
 		pc.mu.Unlock()
-		code := 128 + int(unix.SIGKILL)
+		ws := kernel.Signaled(int(unix.SIGKILL), false)
 		if init != nil {
 			select {
 			case <-init.Exited():
-				code = init.ExitStatus().ExitCode()
+				ws = init.ExitStatus()
 			default:
 			}
 		}
-		pc.finish(code)
+		pc.finish(ws)
 	}
 }
 
@@ -455,14 +457,15 @@ func (p *pod) close() {
 
 // finish records the container's exit status once and releases its
 // waiters.
-func (pc *podContainer) finish(code int) {
+func (pc *podContainer) finish(ws kernel.WaitStatus) {
 	pc.mu.Lock()
 	defer pc.mu.Unlock()
 	if pc.phase == phaseExited {
 		return
 	}
 	pc.phase = phaseExited
-	pc.exit = code
+	code := ws.ExitCode()
+	pc.exit, pc.exitSignal = code, ws.Signal()
 	pc.record(container.Stopped, code)
 	close(pc.done)
 }
@@ -486,24 +489,24 @@ func (pc *podContainer) handle(r control.Request, files []*os.File) control.Resp
 		}
 		return control.Response{}
 	case control.CmdWait:
-		<-pc.done
+		select {
+		case <-pc.done:
+		case <-r.Hangup: // nil without Hold
+			// The container's host stand-in (runsc/cmd/pod.go) went
+			// away: the container goes with it, as a container whose
+			// init the host killed.
+			pc.signal(int(unix.SIGKILL), false)
+			<-pc.done
+		}
 		pc.mu.Lock()
 		defer pc.mu.Unlock()
-		return control.Response{ExitStatus: pc.exit}
+		return control.Response{ExitStatus: pc.exit, Signal: pc.exitSignal}
 	case control.CmdExec:
 		return pc.exec(r, files)
 	case control.CmdWaitPid:
-		pc.mu.Lock()
-		tg := pc.execs[kernel.ThreadID(r.Pid)]
-		pc.mu.Unlock()
-		if tg == nil {
-			return control.Response{Error: fmt.Sprintf("no process %d started by exec", r.Pid)}
-		}
-		<-tg.Exited()
-		pc.mu.Lock()
-		delete(pc.execs, kernel.ThreadID(r.Pid))
-		pc.mu.Unlock()
-		return control.Response{ExitStatus: tg.ExitStatus().ExitCode()}
+		return waitExec(pc.s.k, &pc.mu, pc.execs, r)
+	case control.CmdSignalExec:
+		return signalExec(pc.s.k, &pc.mu, pc.execs, r)
 	case control.CmdStats:
 		return control.Response{Stats: pc.stats()}
 	case control.CmdProcesses:
@@ -539,7 +542,7 @@ func (pc *podContainer) start() control.Response {
 	if err != nil {
 		pc.mu.Unlock()
 		code, err := startError(pc.initCfg.Argv[0], err)
-		pc.finish(code)
+		pc.finish(kernel.Exited(code))
 		return control.Response{Error: err.Error()}
 	}
 	// The process owns its descriptor table and filesystem context now.
@@ -552,7 +555,7 @@ func (pc *podContainer) start() control.Response {
 		<-tg.Exited()
 		// The container's other processes die with its init.
 		pc.killAll()
-		pc.finish(tg.ExitStatus().ExitCode())
+		pc.finish(tg.ExitStatus())
 	}()
 	return control.Response{}
 }
@@ -577,7 +580,7 @@ func (pc *podContainer) signal(sig int, all bool) string {
 		return "container not running"
 	case phaseCreated:
 		if sig == int(unix.SIGKILL) {
-			pc.finish(128 + sig)
+			pc.finish(kernel.Signaled(sig, false))
 		}
 		return ""
 	}
@@ -652,7 +655,7 @@ func (pc *podContainer) destroy() control.Response {
 	if n := len(pc.s.k.ContainerThreadGroups(pc.id)); n > 0 {
 		return control.Response{Error: fmt.Sprintf("container %s: %d processes did not exit", pc.id, n)}
 	}
-	pc.finish(128 + int(unix.SIGKILL))
+	pc.finish(kernel.Signaled(int(unix.SIGKILL), false))
 	pc.s.pod.remove(pc)
 	pc.mu.Lock()
 	gone := pc.gone
