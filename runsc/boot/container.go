@@ -46,8 +46,11 @@ import (
 // hostname of a joining container is not applied) and IPC. A signal from
 // outside (runsc kill) to its init is ignored where the init has the
 // default action, but for SIGKILL and SIGSTOP, as for a PID-namespace
-// init. Pause and update are the sandbox's: they are refused for a
-// joined container. Memory figures in its stats are the sandbox's.
+// init. Its host stand-in (runsc/cmd/pod.go) holds a wait for its init
+// on its socket (control.Request.Hold): when the stand-in goes away, the
+// container is killed. Pause and update are the sandbox's: they are
+// refused for a joined container. Memory figures in its stats are the
+// sandbox's.
 // With a terminal, a resize of the client's end reaches the container
 // on a resize request (runsc exec --tty's watcher sends them; a client
 // that resizes the master itself is not heard).
@@ -115,15 +118,15 @@ type podContainer struct {
 
 	mu sync.Mutex
 	// srv serves the container's socket, once it is served.
-	srv   *control.Server // protected by mu
-	phase int             // protected by mu
-	exit  int             // protected by mu; valid once done is closed
-	// exitSignal is the signal that ended the init, 0 if it exited.
-	exitSignal int                                     // protected by mu; valid once done is closed
-	init       *kernel.ThreadGroup                     // protected by mu
-	execs      map[kernel.ThreadID]*kernel.ThreadGroup // protected by mu
+	srv   *control.Server                         // protected by mu
+	phase int                                     // protected by mu
+	exit  int                                     // protected by mu; valid once done is closed
+	init  *kernel.ThreadGroup                     // protected by mu
+	execs map[kernel.ThreadID]*kernel.ThreadGroup // protected by mu
 	// gone is set by destroy: the container's tree is unmounted.
 	gone bool // protected by mu
+	// exitSignal is the signal that ended the init, 0 if it exited.
+	exitSignal int // protected by mu; valid once done is closed
 }
 
 // dupFile returns a new descriptor (close-on-exec) for f, which the

@@ -67,7 +67,7 @@ func (*Exec) Synopsis() string { return "run a new process in a running containe
 
 // Usage implements subcommands.Command.
 func (*Exec) Usage() string {
-	return "exec [flags] <container-id> [CMD [ARG...]]\n\nWithout --detach, exits with the process' status. The new process is the\nsentry's and has no host pid of its own: --pid-file gets the pid of a runsc\nprocess that waits for it and exits with its status (with --detach, a child\nleft behind), as the exec'd process of runc does for conmon and containerd's\nshim, which reap that pid for the exec's status.\n"
+	return "exec [flags] <container-id> [CMD [ARG...]]\n\nWithout --detach, exits with the process' status. The new process is the\nsentry's and has no host pid of its own: --pid-file gets the pid of a runsc\nprocess that waits for it and exits with its status (with --detach, a child\nleft behind), as the exec'd process of runc does for conmon and containerd's\nshim, which reap that pid for the exec's status. It forwards the signals it\nreceives to the process, dies of the signal that killed the process, and its\nown death (SIGKILL) kills the process.\n"
 }
 
 // SetFlags implements subcommands.Command.
