@@ -46,8 +46,11 @@ import (
 // hostname of a joining container is not applied) and IPC. A signal from
 // outside (runsc kill) to its init is ignored where the init has the
 // default action, but for SIGKILL and SIGSTOP, as for a PID-namespace
-// init. Pause and update are the sandbox's: they are refused for a
-// joined container. Memory figures in its stats are the sandbox's.
+// init. Its host stand-in (runsc/cmd/pod.go) holds a wait for its init
+// on its socket (control.Request.Hold): when the stand-in goes away, the
+// container is killed. Pause and update are the sandbox's: they are
+// refused for a joined container. Memory figures in its stats are the
+// sandbox's.
 // With a terminal, a resize of the client's end reaches the container
 // on a resize request (runsc exec --tty's watcher sends them; a client
 // that resizes the master itself is not heard).
@@ -122,6 +125,8 @@ type podContainer struct {
 	execs map[kernel.ThreadID]*kernel.ThreadGroup // protected by mu
 	// gone is set by destroy: the container's tree is unmounted.
 	gone bool // protected by mu
+	// exitSignal is the signal that ended the init, 0 if it exited.
+	exitSignal int // protected by mu; valid once done is closed
 }
 
 // dupFile returns a new descriptor (close-on-exec) for f, which the
@@ -431,15 +436,15 @@ func (p *pod) finishAll() {
 		pc.mu.Lock()
 		init := pc.init
 		pc.mu.Unlock()
-		code := 128 + int(unix.SIGKILL)
+		ws := kernel.Signaled(int(unix.SIGKILL), false)
 		if init != nil {
 			select {
 			case <-init.Exited():
-				code = init.ExitStatus().ExitCode()
+				ws = init.ExitStatus()
 			default:
 			}
 		}
-		pc.finish(code)
+		pc.finish(ws)
 	}
 }
 
@@ -455,14 +460,15 @@ func (p *pod) close() {
 
 // finish records the container's exit status once and releases its
 // waiters.
-func (pc *podContainer) finish(code int) {
+func (pc *podContainer) finish(ws kernel.WaitStatus) {
 	pc.mu.Lock()
 	defer pc.mu.Unlock()
 	if pc.phase == phaseExited {
 		return
 	}
 	pc.phase = phaseExited
-	pc.exit = code
+	code := ws.ExitCode()
+	pc.exit, pc.exitSignal = code, ws.Signal()
 	pc.record(container.Stopped, code)
 	close(pc.done)
 }
@@ -486,24 +492,24 @@ func (pc *podContainer) handle(r control.Request, files []*os.File) control.Resp
 		}
 		return control.Response{}
 	case control.CmdWait:
-		<-pc.done
+		select {
+		case <-pc.done:
+		case <-r.Hangup: // nil without Hold
+			// The container's host stand-in (runsc/cmd/pod.go) went
+			// away: the container goes with it, as a container whose
+			// init the host killed.
+			pc.signal(int(unix.SIGKILL), false)
+			<-pc.done
+		}
 		pc.mu.Lock()
 		defer pc.mu.Unlock()
-		return control.Response{ExitStatus: pc.exit}
+		return control.Response{ExitStatus: pc.exit, Signal: pc.exitSignal}
 	case control.CmdExec:
 		return pc.exec(r, files)
 	case control.CmdWaitPid:
-		pc.mu.Lock()
-		tg := pc.execs[kernel.ThreadID(r.Pid)]
-		pc.mu.Unlock()
-		if tg == nil {
-			return control.Response{Error: fmt.Sprintf("no process %d started by exec", r.Pid)}
-		}
-		<-tg.Exited()
-		pc.mu.Lock()
-		delete(pc.execs, kernel.ThreadID(r.Pid))
-		pc.mu.Unlock()
-		return control.Response{ExitStatus: tg.ExitStatus().ExitCode()}
+		return waitExec(pc.s.k, &pc.mu, pc.execs, r)
+	case control.CmdSignalExec:
+		return signalExec(pc.s.k, &pc.mu, pc.execs, r)
 	case control.CmdStats:
 		return control.Response{Stats: pc.stats()}
 	case control.CmdProcesses:
@@ -539,7 +545,7 @@ func (pc *podContainer) start() control.Response {
 	if err != nil {
 		pc.mu.Unlock()
 		code, err := startError(pc.initCfg.Argv[0], err)
-		pc.finish(code)
+		pc.finish(kernel.Exited(code))
 		return control.Response{Error: err.Error()}
 	}
 	// The process owns its descriptor table and filesystem context now.
@@ -552,7 +558,7 @@ func (pc *podContainer) start() control.Response {
 		<-tg.Exited()
 		// The container's other processes die with its init.
 		pc.killAll()
-		pc.finish(tg.ExitStatus().ExitCode())
+		pc.finish(tg.ExitStatus())
 	}()
 	return control.Response{}
 }
@@ -577,7 +583,7 @@ func (pc *podContainer) signal(sig int, all bool) string {
 		return "container not running"
 	case phaseCreated:
 		if sig == int(unix.SIGKILL) {
-			pc.finish(128 + sig)
+			pc.finish(kernel.Signaled(sig, false))
 		}
 		return ""
 	}
@@ -652,7 +658,7 @@ func (pc *podContainer) destroy() control.Response {
 	if n := len(pc.s.k.ContainerThreadGroups(pc.id)); n > 0 {
 		return control.Response{Error: fmt.Sprintf("container %s: %d processes did not exit", pc.id, n)}
 	}
-	pc.finish(128 + int(unix.SIGKILL))
+	pc.finish(kernel.Signaled(int(unix.SIGKILL), false))
 	pc.s.pod.remove(pc)
 	pc.mu.Lock()
 	gone := pc.gone

@@ -192,17 +192,9 @@ func (s *sandbox) handle(r control.Request, files []*os.File) control.Response {
 	case control.CmdUpdate:
 		return s.update(r)
 	case control.CmdWaitPid:
-		s.mu.Lock()
-		tg := s.execs[kernel.ThreadID(r.Pid)]
-		s.mu.Unlock()
-		if tg == nil {
-			return control.Response{Error: fmt.Sprintf("no process %d started by exec", r.Pid)}
-		}
-		<-tg.Exited()
-		s.mu.Lock()
-		delete(s.execs, kernel.ThreadID(r.Pid))
-		s.mu.Unlock()
-		return control.Response{ExitStatus: tg.ExitStatus().ExitCode()}
+		return waitExec(s.k, &s.mu, s.execs, r)
+	case control.CmdSignalExec:
+		return signalExec(s.k, &s.mu, s.execs, r)
 	case control.CmdStart:
 		return s.start()
 	case control.CmdCreate:
@@ -380,6 +372,47 @@ func (s *sandbox) execIn(fsys *filesystems, seccomp *bpf.Program, init *kernel.T
 		s.addConsole(cons)
 	}
 	return tg, control.Response{Pid: int(tg.PID())}
+}
+
+// waitExec answers CmdWaitPid: it waits for the process r.Pid of execs
+// (protected by mu) to exit and forgets it. With r.Hold the caller is the
+// process' host stand-in (runsc/cmd/standin.go): if it goes away first
+// (it was killed with SIGKILL, which it cannot forward), the process is
+// killed too, so that nothing the host can no longer see or signal is
+// left running.
+func waitExec(k *kernel.Kernel, mu *sync.Mutex, execs map[kernel.ThreadID]*kernel.ThreadGroup, r control.Request) control.Response {
+	mu.Lock()
+	tg := execs[kernel.ThreadID(r.Pid)]
+	mu.Unlock()
+	if tg == nil {
+		return control.Response{Error: fmt.Sprintf("no process %d started by exec", r.Pid)}
+	}
+	select {
+	case <-tg.Exited():
+	case <-r.Hangup: // nil without Hold
+		k.SendSignal(tg, int(unix.SIGKILL), nil)
+	}
+	mu.Lock()
+	delete(execs, kernel.ThreadID(r.Pid))
+	mu.Unlock()
+	ws := tg.ExitStatus()
+	return control.Response{ExitStatus: ws.ExitCode(), Signal: ws.Signal()}
+}
+
+// signalExec answers CmdSignalExec: r.Signal to the process r.Pid of
+// execs (protected by mu), as a signal from outside the sandbox.
+func signalExec(k *kernel.Kernel, mu *sync.Mutex, execs map[kernel.ThreadID]*kernel.ThreadGroup, r control.Request) control.Response {
+	if !kernel.ValidSignal(r.Signal) {
+		return control.Response{Error: "invalid signal"}
+	}
+	mu.Lock()
+	tg := execs[kernel.ThreadID(r.Pid)]
+	mu.Unlock()
+	if tg == nil {
+		return control.Response{Error: fmt.Sprintf("no process %d started by exec", r.Pid)}
+	}
+	k.SendSignal(tg, r.Signal, nil)
+	return control.Response{}
 }
 
 // pause freezes (or thaws) every task of the running container.

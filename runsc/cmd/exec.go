@@ -49,6 +49,9 @@ type Exec struct {
 	// writes its own pid to --pid-file, reports the start on fd 3 and
 	// waits for the process, whose exit status becomes its own.
 	detachChild bool
+	// standIn runs the host stand-in of the init of a container that
+	// joined another's sandbox (pod.go: startStandIn) instead.
+	standIn bool
 }
 
 type stringList []string
@@ -64,7 +67,7 @@ func (*Exec) Synopsis() string { return "run a new process in a running containe
 
 // Usage implements subcommands.Command.
 func (*Exec) Usage() string {
-	return "exec [flags] <container-id> [CMD [ARG...]]\n\nWithout --detach, exits with the process' status. The new process is the\nsentry's and has no host pid of its own: --pid-file gets the pid of a runsc\nprocess that waits for it and exits with its status (with --detach, a child\nleft behind), as the exec'd process of runc does for conmon and containerd's\nshim, which reap that pid for the exec's status.\n"
+	return "exec [flags] <container-id> [CMD [ARG...]]\n\nWithout --detach, exits with the process' status. The new process is the\nsentry's and has no host pid of its own: --pid-file gets the pid of a runsc\nprocess that waits for it and exits with its status (with --detach, a child\nleft behind), as the exec'd process of runc does for conmon and containerd's\nshim, which reap that pid for the exec's status. It forwards the signals it\nreceives to the process, dies of the signal that killed the process, and its\nown death (SIGKILL) kills the process.\n"
 }
 
 // SetFlags implements subcommands.Command.
@@ -87,6 +90,7 @@ func (c *Exec) SetFlags(f *flag.FlagSet) {
 	f.IntVar(&c.preserveFDs, "preserve-fds", 0, "accepted for runc compatibility; ignored")
 	f.BoolVar(&c.consoleWatch, "console-watch", false, "internal use only")
 	f.BoolVar(&c.detachChild, "detach-child", false, "internal use only")
+	f.BoolVar(&c.standIn, "stand-in", false, "internal use only")
 }
 
 // Execute implements subcommands.Command.
@@ -105,40 +109,54 @@ func (c *Exec) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands
 	if c.detachChild {
 		return c.runDetachChild(id, f.Args()[1:])
 	}
-	code, err := c.run(id, f.Args()[1:], nil)
+	if c.standIn {
+		runStandIn(g, id)
+		return subcommands.ExitFailure
+	}
+	x, err := c.run(id, f.Args()[1:], nil)
 	if err != nil {
 		return fail(g, err)
 	}
-	os.Exit(code)
+	exitAs(x.code, x.sig)
 	return subcommands.ExitSuccess
 }
 
-// run execs the process and, unless detached, waits for it and returns its
-// exit status. started, if not nil, is called once the process runs (the
-// detach child's report).
-func (c *Exec) run(id string, args []string, started func()) (int, error) {
+// run execs the process and, unless detached, waits for it and returns
+// how it ended. started, if not nil, is called once the process runs (the
+// detach child's report). A waiting run is the process' host stand-in
+// (standin.go): its pid goes to --pid-file, it forwards the signals it
+// gets to the process, and its death kills the process.
+func (c *Exec) run(id string, args []string, started func()) (execExit, error) {
 	g := c.Global
 	st, err := load(g, id)
 	if err != nil {
-		return 0, err
+		return execExit{}, err
 	}
 	if st.Status != container.Running {
-		return 0, fmt.Errorf("cannot exec in a %s container", st.Status)
+		return execExit{}, fmt.Errorf("cannot exec in a %s container", st.Status)
 	}
 	p, err := c.processSpec(st, args)
 	if err != nil {
-		return 0, err
+		return execExit{}, err
 	}
 	if len(p.Args) == 0 {
-		return 0, errors.New("exec: no command")
+		return execExit{}, errors.New("exec: no command")
 	}
 	if c.detach && c.pidFile != "" && !c.detachChild {
-		return 0, c.execDetached(id, p)
+		return execExit{}, c.execDetached(id, p)
+	}
+	wait := !c.detach || c.detachChild
+	var sigs chan os.Signal
+	if wait {
+		// Signals that come before the process exists are forwarded
+		// once it does.
+		sigs = catchSignals()
+		defer signal.Stop(sigs)
 	}
 	spec := &specs.Spec{Process: p, Root: &specs.Root{}}
 	bc, err := bootConfig(spec)
 	if err != nil {
-		return 0, err
+		return execExit{}, err
 	}
 	e := boot.ExecConfig{Argv: bc.Argv, Envv: bc.Envv, Cwd: bc.Cwd, User: bc.User, Caps: bc.Caps,
 		Umask: bc.Umask, NoNewPrivs: bc.NoNewPrivs}
@@ -148,12 +166,12 @@ func (c *Exec) run(id string, args []string, started func()) (int, error) {
 	}
 	raw, err := json.Marshal(&e)
 	if err != nil {
-		return 0, err
+		return execExit{}, err
 	}
 	files := []*os.File{os.Stdin, os.Stdout, os.Stderr}
 	term, err := openTerminal(p, c.consoleSocket, !c.detach)
 	if err != nil {
-		return 0, err
+		return execExit{}, err
 	}
 	if term != nil {
 		files = []*os.File{term.replica}
@@ -162,8 +180,9 @@ func (c *Exec) run(id string, args []string, started func()) (int, error) {
 	resp, err := control.CallWithFiles(path, control.Request{Cmd: control.CmdExec, Process: raw}, files, 0)
 	if err != nil {
 		term.close()
-		return 0, err
+		return execExit{}, err
 	}
+	pid := resp.Pid
 	if term != nil && term.attach == nil {
 		if err := startResizeWatcher(g, id, term.replica); err != nil {
 			logLine(g, "warning", err.Error())
@@ -174,38 +193,58 @@ func (c *Exec) run(id string, args []string, started func()) (int, error) {
 	term.release()
 	attach := term.attachment()
 	if attach != nil {
-		// The host terminal is nobody's controlling terminal on the
-		// host: the sandbox is told about resizes.
-		winch := make(chan os.Signal, 1)
-		signal.Notify(winch, unix.SIGWINCH)
-		defer signal.Stop(winch)
-		go func() {
-			for range winch {
+		defer attach.Close()
+	}
+	var waiting *control.Pending
+	if wait {
+		// The wait is held from now on: if this process dies, so
+		// does the exec'd one.
+		waiting, err = control.Send(path, control.Request{Cmd: control.CmdWaitPid, Pid: pid, Hold: true}, nil, 0)
+		if err != nil {
+			return execExit{}, err
+		}
+		defer waiting.Close()
+		forward(sigs, func(sig unix.Signal) {
+			if sig == unix.SIGWINCH && attach != nil {
+				// The host terminal is nobody's controlling
+				// terminal on the host: the sandbox is told
+				// about resizes, as runc does, instead.
 				attach.Resize()
 				control.Call(path, control.Request{Cmd: control.CmdResize}, 5*time.Second)
+				return
 			}
-		}()
-		defer attach.Close()
+			_, err := control.Call(path, control.Request{Cmd: control.CmdSignalExec, Pid: pid, Signal: int(sig)}, 5*time.Second)
+			if err != nil && g.Debug {
+				logLine(g, "debug", fmt.Sprintf("exec: forwarding %v: %v", sig, err))
+			}
+		})
 	}
 	if c.pidFile != "" {
 		if err := writePidFile(c.pidFile, os.Getpid()); err != nil {
-			return 0, err
+			return execExit{}, err
 		}
 	}
 	if started != nil {
 		started()
 	}
-	if c.detach && !c.detachChild {
-		return 0, nil
+	if !wait {
+		return execExit{}, nil
 	}
-	resp, err = control.Call(path, control.Request{Cmd: control.CmdWaitPid, Pid: resp.Pid}, 0)
+	resp, err = waiting.Wait()
 	if err != nil {
-		return 0, err
+		return execExit{}, err
 	}
 	if attach != nil {
 		attach.WaitTimeout(2 * time.Second)
 	}
-	return resp.ExitStatus, nil
+	return execExit{code: resp.ExitStatus, sig: unix.Signal(resp.Signal)}, nil
+}
+
+// execExit is how an exec'd process ended: its exit code (128+N when
+// killed by signal N) and the signal that killed it (0 if it exited).
+type execExit struct {
+	code int
+	sig  unix.Signal
 }
 
 // execDetached is exec --detach --pid-file: the clients reap the pid in
@@ -265,7 +304,7 @@ func (c *Exec) execDetached(id string, p *specs.Process) error {
 func (c *Exec) runDetachChild(id string, args []string) subcommands.ExitStatus {
 	ready := os.NewFile(3, "ready")
 	reported := false
-	code, err := c.run(id, args, func() {
+	x, err := c.run(id, args, func() {
 		ready.Write([]byte{0})
 		ready.Close()
 		reported = true
@@ -280,9 +319,9 @@ func (c *Exec) runDetachChild(id string, args []string) subcommands.ExitStatus {
 		// The sandbox ended under the process: its init exited, and
 		// every other process was killed with it, as in a pid namespace.
 		logLine(c.Global, "debug", "exec: waiting for the process: "+err.Error())
-		os.Exit(128 + int(unix.SIGKILL))
+		exitAs(128+int(unix.SIGKILL), unix.SIGKILL)
 	}
-	os.Exit(code)
+	exitAs(x.code, x.sig)
 	return subcommands.ExitSuccess
 }
 

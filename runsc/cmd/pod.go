@@ -4,10 +4,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
+	"os/exec"
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -29,19 +32,26 @@ import (
 // (SCM_RIGHTS). Every later command (start, kill, wait, exec, events,
 // delete) talks to the container's own socket, served by the sandbox.
 //
-// The state records the sandbox container's id and the gofer's pid; its
-// pid is the sandbox process' pid, as gVisor reports it, and --pid-file
-// gets that pid too. A client that waits for that pid to exit (runc's
-// containerd shim, conmon) therefore learns of the container's exit only
-// when the sandbox ends: such a client must use `runsc wait` or `state`,
-// as gVisor's own containerd shim does. Deleting the sandbox container
-// ends the sandbox and with it every container in it, which are then
-// stopped (exit status 137 unless they had exited) until deleted.
+// The state records the sandbox container's id and the gofer's pid. Its
+// pid, which --pid-file gets too, is the container's host stand-in
+// (standin.go): a runsc process started by create (startStandIn,
+// runStandIn) that holds a wait for the container's init on its socket.
+// It exits as the init does (its status, or killed by the same signal),
+// so that a client that reaps the state pid for the container's exit
+// (runc's containerd shim, conmon) learns of it when it happens, not when
+// the sandbox ends. It forwards the signals it gets to the init, as
+// `runsc kill` sends them; if it is killed (SIGKILL), the sandbox sees its
+// connection close and kills the container. The state's liveness check
+// (container.SandboxAlive) looks at the stand-in: its pid and start time.
+// Deleting the sandbox container ends the sandbox and with it every
+// container in it, which are then stopped (exit status 137 unless they
+// had exited) until deleted; their stand-ins die of SIGKILL. The sandbox
+// container itself has no stand-in: its pid is the sandbox process'.
 //
-// `ps --format json` of any container of a pod lists the host processes
-// of the sandbox (clients filter the host's process list with them, and
-// the sandbox's processes are shared by its containers); `ps` in a table
-// lists a member's own processes, with the sandbox's pids. Pause, resume
+// `ps --format json` of a member lists its stand-in (the member's pid);
+// that of the sandbox container the host processes of the sandbox; `ps`
+// in a table lists a member's own processes, with the sandbox's pids.
+// Pause, resume
 // and update are the sandbox container's: they act on the whole sandbox
 // and are refused for a member. While the sandbox container is paused,
 // requests to its members wait for it to be resumed, but for delete.
@@ -90,8 +100,13 @@ func createPodMember(g *flags.Global, id, sandboxID, bundle string, spec *specs.
 		s.Remove(id)
 		return err
 	}
+	pid, err := startStandIn(g, id)
+	if err != nil {
+		destroy(g, id)
+		return err
+	}
 	if o.pidFile != "" {
-		if err := writePidFile(o.pidFile, sb.Pid); err != nil {
+		if err := writePidFile(o.pidFile, pid); err != nil {
 			destroy(g, id)
 			return err
 		}
@@ -236,14 +251,11 @@ func destroyPodMember(g *flags.Global, st *container.State) error {
 		return err
 	}
 	if p := st.Pod; p != nil {
-		if t, ok := container.ProcStartTime(p.GoferPid); ok && t == p.GoferStart {
-			unix.Kill(p.GoferPid, unix.SIGKILL)
-			for i := 0; i < 500; i++ {
-				if t, ok := container.ProcStartTime(p.GoferPid); !ok || t != p.GoferStart {
-					break
-				}
-				time.Sleep(10 * time.Millisecond)
-			}
+		killHostProcess(p.GoferPid, p.GoferStart)
+		if p.StandIn {
+			// It ends by itself once the container has stopped;
+			// one that hangs does not outlive the container.
+			killHostProcess(st.Pid, st.PidStart)
 		}
 	}
 	if err := destroyCgroup(g, st.ID); err != nil {
@@ -252,6 +264,101 @@ func destroyPodMember(g *flags.Global, st *container.State) error {
 	// The socket was made by create, not by the sandbox.
 	os.Remove(filepath.Join(s.Dir(st.ID), filepath.Base(s.ControlPath(st.ID))))
 	return s.Remove(st.ID)
+}
+
+// killHostProcess kills host process pid, if it is still the one that
+// started at start (so that a reused pid is never killed), and waits up
+// to five seconds for it to go.
+func killHostProcess(pid int, start uint64) {
+	if t, ok := container.ProcStartTime(pid); !ok || t != start {
+		return
+	}
+	unix.Kill(pid, unix.SIGKILL)
+	for i := 0; i < 500; i++ {
+		if t, ok := container.ProcStartTime(pid); !ok || t != start {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// startStandIn starts the host stand-in of pod member id (see above),
+// which has joined its sandbox, records its pid as the state's and
+// returns it once the stand-in holds its wait. It is started in a session
+// of its own (the caller's terminal is not its business), with no stdio
+// (the container has the caller's), and is left to the caller's
+// subreaper, which reaps it for the container's exit, as runc's init.
+func startStandIn(g *flags.Global, id string) (int, error) {
+	self, err := os.Executable()
+	if err != nil {
+		self = "/proc/self/exe"
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		return 0, err
+	}
+	defer r.Close()
+	cmd := exec.Command(self, append(g.Args(), "exec", "--stand-in", "--", id)...)
+	cmd.ExtraFiles = []*os.File{w}
+	cmd.Dir = "/"
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	err = cmd.Start()
+	w.Close()
+	if err != nil {
+		return 0, fmt.Errorf("container %s: starting its host stand-in: %w", id, err)
+	}
+	msg, _ := io.ReadAll(io.LimitReader(r, 64<<10))
+	pid := cmd.Process.Pid
+	start, alive := container.ProcStartTime(pid)
+	if string(msg) != "\x00" || !alive {
+		cmd.Process.Kill()
+		cmd.Wait()
+		if len(msg) == 0 || string(msg) == "\x00" {
+			msg = []byte("it exited")
+		}
+		return 0, fmt.Errorf("container %s: host stand-in: %s", id, msg)
+	}
+	cmd.Process.Release()
+	_, err = store(g).Update(id, func(st *container.State) bool {
+		st.Pid, st.PidStart = pid, start
+		st.Pod.StandIn = true
+		return true
+	})
+	if err != nil {
+		// destroy cannot know it: the container's end ends it.
+		return 0, err
+	}
+	return pid, nil
+}
+
+// runStandIn is `exec --stand-in ID`, the host stand-in of pod member id
+// started by startStandIn: descriptor 3 gets "\x00" once its wait for
+// the container's init is held, or the error. It exits as the init does.
+func runStandIn(g *flags.Global, id string) {
+	ready := os.NewFile(3, "ready")
+	sigs := catchSignals()
+	path := store(g).ControlPath(id)
+	waiting, err := control.Send(path, control.Request{Cmd: control.CmdWait, Hold: true}, nil, 0)
+	if err != nil {
+		ready.WriteString(err.Error())
+		os.Exit(1)
+	}
+	ready.Write([]byte{0})
+	ready.Close()
+	forward(sigs, func(sig unix.Signal) {
+		_, err := control.Call(path, control.Request{Cmd: control.CmdSignal, Signal: int(sig)}, 5*time.Second)
+		if err != nil && g.Debug {
+			logLine(g, "debug", fmt.Sprintf("container %s: forwarding %v: %v", id, sig, err))
+		}
+	})
+	resp, err := waiting.Wait()
+	if err != nil {
+		// The sandbox is gone, and the container's processes with
+		// it.
+		logLine(g, "debug", fmt.Sprintf("container %s: waiting for its init: %v", id, err))
+		exitAs(128+int(unix.SIGKILL), unix.SIGKILL)
+	}
+	exitAs(resp.ExitStatus, unix.Signal(resp.Signal))
 }
 
 // podPs prints the processes of pod member st as the sandbox sees them.

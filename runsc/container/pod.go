@@ -39,6 +39,10 @@ type PodMember struct {
 	// (its start time, so that a reused pid is never killed).
 	GoferPid   int    `json:"goferPid"`
 	GoferStart uint64 `json:"goferStartTime"`
+	// StandIn says that the state's Pid and PidStart are the container's
+	// host stand-in (runsc/cmd/pod.go), a runsc process that lives as
+	// long as the container's init, rather than the sandbox process.
+	StandIn bool `json:"standIn,omitempty"`
 }
 
 // PodSandbox reads a container's annotations: it returns the id of the

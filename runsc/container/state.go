@@ -45,7 +45,8 @@ type State struct {
 	ExitStatus int  `json:"exitStatus"`
 	Exited     bool `json:"exited"`
 	// Pod, for a container that joined another's sandbox, says which
-	// (pod.go); Pid is then that sandbox's process.
+	// (pod.go); Pid is then the container's host stand-in (Pod.StandIn),
+	// or that sandbox's process.
 	Pod *PodMember `json:"pod,omitempty"`
 }
 
@@ -296,6 +297,8 @@ func ProcStartTime(pid int) (uint64, bool) {
 
 // SandboxAlive reports whether st's sandbox process still runs (the same
 // process: its start time matches, so a reused pid is not taken for it).
+// For a container that joined another's sandbox with a host stand-in, it
+// is whether the stand-in runs, which ends with the container's init.
 func SandboxAlive(st *State) bool {
 	t, ok := ProcStartTime(st.Pid)
 	return ok && t == st.PidStart

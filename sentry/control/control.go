@@ -56,6 +56,11 @@ const (
 	// CmdUpdate changes the limits the sentry enforces to
 	// Request.Limits (runsc update).
 	CmdUpdate = "update"
+	// CmdSignalExec sends Request.Signal to the process Request.Pid
+	// started by CmdExec on the same socket (not yet waited for): the
+	// host stand-in of an exec'd process forwards the signals it gets
+	// with it (runsc/cmd/standin.go).
+	CmdSignalExec = "signalexec"
 )
 
 // Limits are the container's resource limits the sentry enforces; a nil
@@ -97,6 +102,16 @@ type Request struct {
 	// Container is the configuration of a container joining the
 	// sandbox (CmdCreate, pod.go).
 	Container json.RawMessage `json:"container,omitempty"`
+	// Hold says that the caller holds the connection open until the
+	// answer and that its close before then means the caller died: the
+	// server closes Hangup when it sees that. CmdWait and CmdWaitPid
+	// with Hold are a host stand-in's: the process it stands for is
+	// killed (SIGKILL) when it goes away.
+	Hold bool `json:"hold,omitempty"`
+	// Hangup is set by the server for a request with Hold: it is closed
+	// once the caller's end of the connection is closed while the
+	// handler runs.
+	Hangup <-chan struct{} `json:"-"`
 }
 
 // Response is what the sandbox answers. Error is empty on success.
@@ -108,6 +123,10 @@ type Response struct {
 	Stats      *Stats `json:"stats,omitempty"`
 	// Processes are the container's processes (CmdProcesses, pod.go).
 	Processes []Process `json:"processes,omitempty"`
+	// Signal is the signal that ended the process waited for (CmdWait
+	// of a joined container, CmdWaitPid), 0 when it exited: ExitStatus
+	// is then 128+Signal.
+	Signal int `json:"signal,omitempty"`
 }
 
 // Handler serves one request; it may block (CmdWait does). files are the
@@ -166,6 +185,9 @@ func Listen(path string, h Handler) (*Server, error) {
 type conn interface {
 	ReadMsgUnix(b, oob []byte) (n, oobn, flags int, addr *net.UnixAddr, err error)
 	io.Writer
+	// CloseRead shuts the reading side down: a read blocked in
+	// ReadMsgUnix returns.
+	CloseRead() error
 	Close() error
 }
 
@@ -181,14 +203,46 @@ func serve(c conn, h Handler) {
 	} else if req.Version != Version {
 		resp.Error = fmt.Sprintf("control protocol version %d not supported (want %d)", req.Version, Version)
 	} else {
+		var stop func()
+		if req.Hold {
+			req.Hangup, stop = watchHangup(c)
+		}
 		resp = h(req, files)
 		files = nil
+		if stop != nil {
+			stop()
+		}
 	}
 	for _, f := range files {
 		f.Close()
 	}
 	resp.Version = Version
 	_ = json.NewEncoder(c).Encode(&resp)
+}
+
+// watchHangup reads c, whose caller sends nothing after its request,
+// until its end is closed (end of file or an error), and then closes the
+// returned channel. stop ends the watch (the reading side is shut down,
+// the writing side stays for the answer) and returns once the reader
+// has returned, so that c may be closed without a read left on it.
+func watchHangup(c conn) (<-chan struct{}, func()) {
+	hup := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var b [64]byte
+		for {
+			n, _, _, _, err := c.ReadMsgUnix(b[:], nil)
+			if err != nil || n == 0 {
+				close(hup)
+				return
+			}
+		}
+	}()
+	return hup, func() {
+		c.CloseRead()
+		<-done
+	}
 }
 
 // readRequest reads one newline-terminated JSON request and the
@@ -280,23 +334,42 @@ func Call(path string, req Request, timeout time.Duration) (Response, error) {
 
 // CallWithFiles is Call with descriptors sent along (SCM_RIGHTS).
 func CallWithFiles(path string, req Request, files []*os.File, timeout time.Duration) (Response, error) {
+	p, err := Send(path, req, files, timeout)
+	if err != nil {
+		return Response{}, err
+	}
+	defer p.Close()
+	return p.Wait()
+}
+
+// Pending is a request sent (by Send) whose answer has not been read.
+type Pending struct {
+	c *net.UnixConn
+}
+
+// Send sends req to the socket at path, with files (SCM_RIGHTS), and
+// returns without reading the answer: once it returns, the server has
+// the request (it reads it even if the caller dies now). timeout bounds
+// the whole exchange, Wait included; zero means none. The caller must
+// Close the result.
+func Send(path string, req Request, files []*os.File, timeout time.Duration) (*Pending, error) {
 	req.Version = Version
 	addr, release, err := shortPath(path)
 	if err != nil {
-		return Response{}, fmt.Errorf("%w: %v", ErrUnreachable, err)
+		return nil, fmt.Errorf("%w: %v", ErrUnreachable, err)
 	}
 	c, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: addr, Net: "unix"})
 	release()
 	if err != nil {
-		return Response{}, fmt.Errorf("%w: %v", ErrUnreachable, err)
+		return nil, fmt.Errorf("%w: %v", ErrUnreachable, err)
 	}
-	defer c.Close()
 	if timeout > 0 {
 		c.SetDeadline(time.Now().Add(timeout))
 	}
 	b, err := json.Marshal(&req)
 	if err != nil {
-		return Response{}, err
+		c.Close()
+		return nil, err
 	}
 	b = append(b, '\n')
 	var oob []byte
@@ -308,10 +381,21 @@ func CallWithFiles(path string, req Request, files []*os.File, timeout time.Dura
 		oob = unix.UnixRights(fds...)
 	}
 	if _, _, err := c.WriteMsgUnix(b, oob, nil); err != nil {
-		return Response{}, fmt.Errorf("%w: %v", ErrUnreachable, err)
+		c.Close()
+		return nil, fmt.Errorf("%w: %v", ErrUnreachable, err)
 	}
+	return &Pending{c: c}, nil
+}
+
+// Close closes the connection; for a request with Hold before its
+// answer, the server sees the hang-up.
+func (p *Pending) Close() error { return p.c.Close() }
+
+// Wait reads the answer. A non-empty Response.Error is returned as an
+// error; a connection closed without an answer is ErrUnreachable.
+func (p *Pending) Wait() (Response, error) {
 	var resp Response
-	if err := json.NewDecoder(c).Decode(&resp); err != nil {
+	if err := json.NewDecoder(p.c).Decode(&resp); err != nil {
 		return Response{}, fmt.Errorf("%w: %v", ErrUnreachable, err)
 	}
 	if resp.Error != "" {

@@ -131,6 +131,8 @@ func (c rawConn) Write(b []byte) (int, error) {
 	return done, nil
 }
 
+func (c rawConn) CloseRead() error { return unix.Shutdown(int(c), unix.SHUT_RD) }
+
 func (c rawConn) Close() error { return unix.Close(int(c)) }
 
 // closeListener stops the accept loop: Listen's listener is closed;

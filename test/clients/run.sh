@@ -16,9 +16,12 @@
 # memory limit, a missing command (runsc's error reaches the user), stop (a
 # pid 1 without a handler ignores SIGTERM, so the client escalates to
 # SIGKILL: 137; one with a handler exits by it), exec (output, status, tty),
-# ps/top (docker top and ctr task ps list runsc ps' pids: they must be the
-# sandbox's host processes), and removal, of a container that exited and of
-# a stopped one, leaves no process, state directory, cgroup or mount behind.
+# ctr's kill of an exec'd process (--exec-id: the shim signals runsc exec's
+# host stand-in), a ctr pod member's exit status (the shim reaps its host
+# stand-in), ps/top (docker top and ctr task ps list runsc ps' pids:
+# they must be the sandbox's host processes), and removal, of a container
+# that exited and of a stopped one, leaves no process, state directory,
+# cgroup or mount behind.
 # ctr has no --user, --hostname or end of piped stdin: its user scenario uses
 # the image's configured user, and it has no hostname or stdin scenario; it
 # adds task rm -f of an exited task and kill --all. A client whose package
@@ -313,7 +316,7 @@ skip_all() { # skip_all CLIENT WHY
 	local s names="output exit-code stdin env workdir user rlimits volume-ro volume-rw hostname tty network-none
 		memory-limit bad-command removal-exited exec exec-exit-code exec-tty top stop-sigkill stop-handler removal"
 	[ "$1" == containerd ] && names="output exit-code env workdir user volume-ro volume-rw tty network-none
-		memory-limit bad-command rm-exited exec exec-exit-code exec-tty top kill-all stop-sigkill stop-handler removal"
+		memory-limit bad-command rm-exited exec exec-exit-code exec-tty exec-kill pod-member top kill-all stop-sigkill stop-handler removal"
 	for s in $names; do
 		skipt "$1/$s" "$2"
 	done
@@ -465,6 +468,38 @@ read-only" "$out"
 	# error, after the output.)
 	out=$(timeout -k 5 "$T" script -qec "${CTR[*]} task exec -t --exec-id e3 $id tty" /dev/null 2>&1 | tr -d '\r' | sed 's/^\^@//' | grep -v 'resize pty')
 	expect_re "$c/exec-tty" '^/dev/pts/[0-9]+$' "$out"
+	# ctr task kill --exec-id: the shim kill(2)s the pid that runsc exec
+	# --pid-file gave it, the process' host stand-in, which forwards the
+	# signal to the process in the sandbox.
+	ctr_ task exec --exec-id e4 $id sh -c 'trap "exit 5" TERM; echo ready; while :; do sleep 0.1; done' >"$W/e4.out" 2>&1 &
+	bg=$!
+	for _ in $(seq 100); do [ "$(cat "$W/e4.out")" == ready ] && break; sleep 0.1; done
+	ctr_ task kill --exec-id e4 $id >/dev/null 2>&1
+	wait $bg
+	expect "$c/exec-kill" 5 "$?"
+
+	# A pod as containerd's CRI plugin makes one: a member names the
+	# sandbox container in its annotations and joins its sandbox. Its
+	# shim reaps the member's pid (runsc's host stand-in for its init) for
+	# its exit: ctr sees the member's status while the sandbox runs on.
+	local ann=io.kubernetes.cri
+	ctr_ run -d "${RUNC[@]}" --annotation $ann.container-type=sandbox --annotation $ann.sandbox-id=c-pod \
+		$img c-pod sleep 1000 >/dev/null 2>&1
+	ctr_ run "${RUNC[@]}" --annotation $ann.container-type=container --annotation $ann.sandbox-id=c-pod \
+		$img c-pod-m sh -c 'exit 3' >/dev/null 2>&1
+	rc=$?
+	out="$rc $(ctr_ task ls 2>/dev/null | awk '$1 == "c-pod" { print $3 }')"
+	ctr_ task rm -f c-pod-m >/dev/null 2>&1
+	ctr_ c rm c-pod-m >/dev/null 2>&1
+	ctr_ task kill -s SIGKILL c-pod >/dev/null 2>&1
+	for _ in $(seq 100); do
+		[ "$(ctr_ task ls 2>/dev/null | awk '$1 == "c-pod" { print $3 }')" == STOPPED ] && break
+		sleep 0.1
+	done
+	ctr_ task rm -f c-pod >/dev/null 2>&1
+	ctr_ c rm c-pod >/dev/null 2>&1
+	out+=$(leftovers "$rroot" c-pod)
+	expect "$c/pod-member" "3 RUNNING" "$out"
 
 	# ctr task ps lists runsc ps' pids: the sandbox's host processes.
 	out=$(ctr_ task ps $id 2>&1 | awk 'NR>1 { print $1 }' | sort -n | tr '\n' ' ')

@@ -21,6 +21,7 @@ cleanup() {
 	for d in "$STATE"/*/; do
 		[ -d "$d" ] && timeout 10 "$RUNSC_BIN" --root="$STATE" delete --force "$(basename "$d")" >/dev/null 2>&1
 	done
+	[ -n "${REAPER:-}" ] && kill "$REAPER" 2>/dev/null
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -250,6 +251,9 @@ pid=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["pid"])' "$out"
 rs delete --force ex
 left=$(gone ex "$pid")
 if [ "$status" -eq 0 ] && [ -z "$left" ]; then pass "delete --force with exec'd processes"; else fail "delete --force with exec'd processes" "$left" "$err"; fi
+
+# exec's host stand-in: oci_exec.sh (its reaper serves oci_pod.sh too).
+. "$ROOT/test/e2e/oci_exec.sh"
 
 # run --detach: created and started, the caller returns at once.
 B=$(bundle det '{"process":{"args":["sleep","1000"]}}')
@@ -550,6 +554,7 @@ fi
 . "$ROOT/test/e2e/oci_config.sh"
 
 # Nothing left: no state, no sandbox process of this test.
+reaper_stop
 left=$(ls "$STATE" 2>/dev/null)
 procs=$(pgrep -f "root=$STATE" || true)
 cgl=$(cgroup_leftovers)

@@ -4,7 +4,11 @@
 # with a rootfs of its own, run in one sandbox process: each sees its own
 # files, they share the network, exit statuses reach each container's own
 # wait and state, killing one leaves the others, and deleting the sandbox
-# container stops the rest; nothing is left once they are deleted.
+# container stops the rest; nothing is left once they are deleted. Each
+# member has a host stand-in (runsc/cmd/pod.go), its state pid, which
+# exits as its init does and forwards signals to it; the containers are
+# created under oci_exec.sh's reaper, which adopts the stand-ins as
+# containerd's shim does and sees how they end.
 
 # pod_rootfs DIR WHO: a busybox rootfs whose /etc/who says WHO and which
 # has /etc/only-WHO.
@@ -24,11 +28,18 @@ pod_bundle() {
 }
 ctrd() { printf '{"io.kubernetes.cri.container-type":"%s","io.kubernetes.cri.sandbox-id":"%s"}' "$1" "$2"; }
 crio() { printf '{"io.kubernetes.cri-o.ContainerType":"%s","io.kubernetes.cri-o.SandboxID":"%s"}' "$1" "$2"; }
-# pod_create ID BUNDLE: create with the container's stdout and stderr in
-# $WORK/ID.out and $WORK/ID.err (a container keeps the ones it was given).
+# pod_create ID BUNDLE: create, under the reaper, with the container's
+# stdout and stderr in $WORK/ID.out and $WORK/ID.err (a container keeps
+# the ones it was given).
 pod_create() {
-	timeout -k 5 "$LIMIT" "$RUNSC_BIN" --root="$STATE" create --bundle "$2" --pid-file "$WORK/$1.pid" "$1" \
-		</dev/null >"$WORK/$1.out" 2>"$WORK/$1.err"
+	reap_sh "create-$1" "exec $(printf '%q ' "$RUNSC_BIN" --root="$STATE" create --bundle "$2" --pid-file "$WORK/$1.pid" "$1") </dev/null >$(printf %q "$WORK/$1.out") 2>$(printf %q "$WORK/$1.err")"
+	[ "$status" = "exited 0" ]
+}
+# standin_of ID: the pid in ID's pid file if it is a runsc stand-in.
+standin_of() {
+	local p
+	p=$(cat "$WORK/$1.pid" 2>/dev/null)
+	[ -n "$p" ] && tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q -- "--stand-in -- $1 " && echo "$p"
 }
 # goferof ID: the gofer pid in ID's state file.
 goferof() {
@@ -51,13 +62,14 @@ if [ "$c" -eq 0 ] && [ "$status" -eq 0 ] && [ "$(statusof podsb)" = running ]; t
 B=$(pod_bundle poda "$WORK/pod-rfs-a" '["sh","-c","cat /etc/who; [ -e /etc/only-B ] || echo no-B; sleep 1000 | nc -l -p 7777 >/tmp/got"]' "$(ctrd container podsb)")
 pod_create poda "$B"
 c=$?
-apid=$(cat "$WORK/poda.pid" 2>/dev/null)
+apid=$(standin_of poda)
 st=$(statusof poda)
-if [ "$c" -eq 0 ] && [ "$st" = created ] && [ -n "$sbpid" ] && [ "$apid" = "$sbpid" ] && [ "$(pidof_state poda)" = "$sbpid" ] &&
+if [ "$c" -eq 0 ] && [ "$st" = created ] && [ -n "$sbpid" ] && [ -n "$apid" ] && [ "$apid" != "$sbpid" ] && [ "$(pidof_state poda)" = "$apid" ] &&
+	[ "$(pidof_state podsb)" = "$sbpid" ] &&
 	[ -z "$(pgrep -f "root=$STATE .*boot .*--id=poda")" ] && [ -n "$(pgrep -f "root=$STATE .*boot .*--id=podsb")" ]; then
-	pass "pod: create joins the sandbox (no new sandbox process; pid is the sandbox's)"
+	pass "pod: create joins the sandbox (no new sandbox process; pid is the member's stand-in)"
 else
-	fail "pod: create joins the sandbox (no new sandbox process; pid is the sandbox's)" "create $c status $st pid-file $apid sandbox $sbpid" "$(pgrep -af "root=$STATE .*boot")" "$(cat "$WORK/poda.err")"
+	fail "pod: create joins the sandbox (no new sandbox process; pid is the member's stand-in)" "create $c status $st pid-file $(cat "$WORK/poda.pid") stand-in $apid sandbox $sbpid" "$(pgrep -af "root=$STATE .*boot")" "$(cat "$WORK/poda.err")"
 fi
 rs start poda
 sleep 0.5
@@ -72,6 +84,7 @@ fi
 B=$(pod_bundle podb "$WORK/pod-rfs-b" '["sh","-c","cat /etc/who; [ -e /etc/only-A ] || echo no-A; for i in 1 2 3 4 5 6 7 8 9 10; do echo ping | nc 127.0.0.1 7777 >/dev/null && break; sleep 0.3; done; exit 3"]' "$(crio container podsb)")
 pod_create podb "$B"
 c=$?
+bpid=$(standin_of podb)
 rs start podb
 s=$status
 rs wait podb
@@ -81,6 +94,12 @@ if [ "$c" -eq 0 ] && [ "$s" -eq 0 ] && [ "$w" -eq 3 ] && [ "$(statusof podb)" = 
 	pass "pod: CRI-O's annotations; own root; exit status 3 reaches wait and state"
 else
 	fail "pod: CRI-O's annotations; own root; exit status 3 reaches wait and state" "create $c start $s wait $w now $(statusof podb)" "stdout: $(cat "$WORK/podb.out")" "$(cat "$WORK/podb.err")"
+fi
+how=$(reaped "$bpid" 5)
+if [ -n "$bpid" ] && [ "$how" = "exited 3" ] && [ "$(statusof podsb)" = running ]; then
+	pass "pod: the member's stand-in exits with its init's status"
+else
+	fail "pod: the member's stand-in exits with its init's status" "stand-in $bpid: $how" "sandbox $(statusof podsb)"
 fi
 # D: its own process settings (user, cwd, env, rlimits, capabilities).
 B=$(bundle podd "{\"root\":{\"path\":\"$WORK/pod-rfs-b\",\"readonly\":true},\"annotations\":$(crio container podsb),
@@ -135,14 +154,72 @@ ta=$(statusof poda)
 rs kill poda KILL
 rs wait poda
 w=$status
+how=$(reaped "$apid" 5)
 if [ "$ta" = running ] && [ "$w" -eq 137 ] && [ "$(statusof poda)" = stopped ] && [ "$(statusof podc)" = running ] &&
-	[ "$(statusof podsb)" = running ]; then
-	pass "pod: killing one container leaves the others"
+	[ "$(statusof podsb)" = running ] && [ "$how" = "signaled 9" ]; then
+	pass "pod: killing one container leaves the others; its stand-in dies of SIGKILL"
 else
-	fail "pod: killing one container leaves the others" "after TERM $ta, wait $w" "a $(statusof poda) c $(statusof podc) sandbox $(statusof podsb)" "$err"
+	fail "pod: killing one container leaves the others; its stand-in dies of SIGKILL" "after TERM $ta, wait $w, stand-in $how" "a $(statusof poda) c $(statusof podc) sandbox $(statusof podsb)" "$err"
 fi
 rs exec podc true
 if [ "$status" -eq 0 ]; then pass "pod: the others still run"; else fail "pod: the others still run" "$err"; fi
+
+# Signals to a member's stand-in reach its init, as `runsc kill` sends
+# them (the init ignores those it does not handle).
+B=$(pod_bundle podg "$WORK/pod-rfs-a" '["sh","-c","trap \"exit 5\" TERM; echo ready; while :; do sleep 0.1; done"]' "$(ctrd container podsb)")
+pod_create podg "$B"
+gpid=$(standin_of podg)
+rs start podg
+for i in 1 2 3 4 5 6 7 8 9 10; do
+	[ "$(cat "$WORK/podg.out" 2>/dev/null)" = ready ] && break
+	sleep 0.2
+done
+[ -n "$gpid" ] && kill -USR1 "$gpid"
+sleep 0.3
+su=$(statusof podg)
+[ -n "$gpid" ] && kill -TERM "$gpid"
+how=$(reaped "$gpid" 5)
+rs wait podg
+if [ -n "$gpid" ] && [ "$su" = running ] && [ "$how" = "exited 5" ] && [ "$status" -eq 5 ] && [ "$(statusof podsb)" = running ]; then
+	pass "pod: kill -TERM of a member's stand-in reaches its init"
+else
+	fail "pod: kill -TERM of a member's stand-in reaches its init" "stand-in $gpid: after USR1 $su, after TERM $how; wait $status" "$err"
+fi
+rs delete podg
+
+# A member's stand-in killed with SIGKILL: the sandbox kills the member.
+B=$(pod_bundle podh "$WORK/pod-rfs-a" '["sleep","1000"]' "$(ctrd container podsb)")
+pod_create podh "$B"
+hpid=$(standin_of podh)
+rs start podh
+[ -n "$hpid" ] && kill -KILL "$hpid"
+how=$(reaped "$hpid" 5)
+rs wait podh
+w=$status
+rs ps podh
+if [ -n "$hpid" ] && [ "$how" = "signaled 9" ] && [ "$w" -eq 137 ] && [ "$(sed 1d <<<"$out")" = "" ] && [ "$(statusof podsb)" = running ]; then
+	pass "pod: SIGKILL of a member's stand-in kills the member"
+else
+	fail "pod: SIGKILL of a member's stand-in kills the member" "stand-in $hpid: $how; wait $w" "ps: $out" "$err"
+fi
+rs delete podh
+
+# exec in a member: the stand-in's SIGTERM ends the process (runsc ps).
+reap podx exec --detach --pid-file "$WORK/podx.pid" podc sleep 4245
+r=$status
+xpid=$(cat "$WORK/podx.pid" 2>/dev/null)
+rs ps podc
+n1=$(grep -c ' sleep$' <<<"$out")
+[ -n "$xpid" ] && kill -TERM "$xpid"
+how=$(reaped "$xpid" 5)
+sleep 0.2
+rs ps podc
+n2=$(grep -c ' sleep$' <<<"$out")
+if [ "$r" = "exited 0" ] && [ "$n1" = 2 ] && [ "$how" = "signaled 15" ] && [ "$n2" = 1 ]; then
+	pass "pod: exec stand-in in a member: SIGTERM ends the process"
+else
+	fail "pod: exec stand-in in a member: SIGTERM ends the process" "exec $r; sleeps $n1 then $n2; stand-in $how" "$out" "$err"
+fi
 
 # A member with a terminal: the master goes to the console socket as for
 # any container (consoledrive, from oci_console.sh, plays the client).
@@ -190,21 +267,23 @@ else
 	fail "pod: a member with a missing executable leaves nothing" "status $status" "$err" "$(pgrep -af "gofer --root=$WORK/pod-rfs-c")"
 fi
 
-# Deleting the sandbox container stops the rest.
+# Deleting the sandbox container stops the rest; their stand-ins die.
 gc=$(goferof podc)
+cpid=$(standin_of podc)
 rs delete --force podsb
 d=$status
 sleep 0.3
 sc=$(statusof podc)
+how=$(reaped "$cpid" 5)
 rs wait podc
 w=$status
 rs delete podc
-left="$(gone podsb "$sbpid")$(gone podc "$gc")$(cggone rampart/podsb)$(cggone rampart/podc)"
-if [ "$d" -eq 0 ] && [ "$sc" = stopped ] && [ "$w" -eq 137 ] && [ "$status" -eq 0 ] && [ -z "$left" ] &&
-	[ -z "$(pgrep -f "root=$STATE .*boot .*--id=pod")" ]; then
+left="$(gone podsb "$sbpid")$(gone podc "$gc")$(gone podc "$cpid")$(cggone rampart/podsb)$(cggone rampart/podc)"
+if [ "$d" -eq 0 ] && [ "$sc" = stopped ] && [ "$w" -eq 137 ] && [ "$status" -eq 0 ] && [ -n "$cpid" ] && [ "$how" = "signaled 9" ] && [ -z "$left" ] &&
+	[ -z "$(pgrep -f "root=$STATE .*boot .*--id=pod")" ] && [ -z "$(pgrep -f "root=$STATE .*--stand-in")" ]; then
 	pass "pod: deleting the sandbox container stops the others; nothing left"
 else
-	fail "pod: deleting the sandbox container stops the others; nothing left" "delete $d, c $sc, wait $w" "$left" "$err"
+	fail "pod: deleting the sandbox container stops the others; nothing left" "delete $d, c $sc, wait $w, stand-in $cpid $how" "$left" "$err"
 fi
 
 # The sandbox container's init dying stops the pod too; the members
