@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -19,6 +20,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/rampart-sandbox/rampart/gofer"
 	"github.com/rampart-sandbox/rampart/runsc/boot"
 	"github.com/rampart-sandbox/rampart/runsc/container"
 	"github.com/rampart-sandbox/rampart/runsc/flags"
@@ -262,7 +264,7 @@ func startSandbox(g *flags.Global, id, bundle string, annotations map[string]str
 	}
 	sandboxNamespaces(cmd.SysProcAttr, spec)
 	term.passToSandbox(cmd)
-	if err := startInNetNS(cmd, netNSPath(spec)); err != nil {
+	if err := startWithCaps(sandboxBootCaps, foreground, func() error { return startInNetNS(cmd, netNSPath(spec)) }); err != nil {
 		w.Close()
 		killGofer()
 		return nil, fmt.Errorf("starting the sandbox: %w", err)
@@ -386,7 +388,7 @@ func startContainerGofer(self, root string, rootWritable bool, binds []string, d
 	if !detached {
 		g.SysProcAttr.Pdeathsig = syscall.SIGKILL
 	}
-	if err := g.Start(); err != nil {
+	if err := startWithCaps(goferBootCaps, !detached, g.Start); err != nil {
 		closeAll(sandboxEnds)
 		return nil, nil, err
 	}
@@ -411,4 +413,67 @@ func writePidFile(path string, pid int) error {
 // and the gofer serves the image read-only.
 func rootWritable(g *flags.Global, spec *specs.Spec) bool {
 	return g.Overlay == "none" && (spec.Root == nil || !spec.Root.Readonly)
+}
+
+// sandboxBootCaps are the capabilities the sandbox process uses before it
+// fences itself (runsc/fence.Apply): mounting its empty root and
+// pivot_root (CAP_SYS_ADMIN), dropping these from its bounding set
+// (CAP_SETPCAP), and opening the host files it reads first (the bundle,
+// the state and debug-log directories) as root whoever owns them
+// (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH).
+var sandboxBootCaps = []uintptr{unix.CAP_SYS_ADMIN, unix.CAP_SETPCAP, unix.CAP_DAC_OVERRIDE, unix.CAP_DAC_READ_SEARCH}
+
+// goferBootCaps are the capabilities the gofer uses: the ones it keeps
+// (gofer.KeepCapabilities), plus CAP_SYS_CHROOT to chroot into the root it
+// serves and CAP_SETPCAP to drop that one from its bounding set.
+var goferBootCaps = func() []uintptr {
+	caps := []uintptr{unix.CAP_SYS_CHROOT, unix.CAP_SETPCAP}
+	for _, c := range gofer.KeepCapabilities {
+		caps = append(caps, uintptr(c))
+	}
+	return caps
+}()
+
+// startWithCaps runs start (which forks and execs a child of root: the
+// sandbox or the gofer) on an OS thread of its own whose bounding set
+// holds keep only, so that the child starts with those capabilities
+// alone and has only them left to drop. Each drop stops every thread of
+// the child (AllThreadsSyscall: runsc/fence, gofer.DropCapabilities), a
+// scheduling delay per thread on a loaded host, and dropping all 41 was
+// the largest part of the start-up (issue 6). The child still drops
+// whatever it has, so this is an optimization only: where the bounding
+// set cannot be changed (no CAP_SETPCAP) the child starts with the
+// caller's.
+//
+// The thread's credentials cannot be restored, so it runs nothing else:
+// it ends when its goroutine returns, or, with pdeathsig (the child gets
+// a signal when the thread that forked it ends), stays parked for the
+// life of this process.
+func startWithCaps(keep []uintptr, pdeathsig bool, start func() error) error {
+	errc := make(chan error, 1)
+	go func() {
+		// Never unlocked: the thread dies with the goroutine.
+		runtime.LockOSThread()
+		var mask uint64
+		for _, c := range keep {
+			mask |= 1 << c
+		}
+		// This thread only: a raw prctl, not AllThreadsSyscall. Up to
+		// the kernel's last capability (EINVAL past it); EPERM leaves
+		// the rest to the child.
+		for c := uintptr(0); c < 64; c++ {
+			if mask&(1<<c) != 0 {
+				continue
+			}
+			if _, _, e := unix.RawSyscall(unix.SYS_PRCTL, unix.PR_CAPBSET_DROP, c, 0); e != 0 {
+				break
+			}
+		}
+		err := start()
+		errc <- err
+		if pdeathsig && err == nil {
+			select {}
+		}
+	}()
+	return <-errc
 }
