@@ -417,15 +417,16 @@ func rootWritable(g *flags.Global, spec *specs.Spec) bool {
 
 // sandboxBootCaps are the capabilities the sandbox process uses before it
 // fences itself (runsc/fence.Apply): mounting its empty root and
-// pivot_root (CAP_SYS_ADMIN), dropping these from its bounding set
-// (CAP_SETPCAP), and opening the host files it reads first (the bundle,
-// the state and debug-log directories) as root whoever owns them
-// (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH).
+// pivot_root (CAP_SYS_ADMIN), opening the host files it reads first (the
+// bundle, the state and debug-log directories) as root whoever owns them
+// (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH), and, when it is exec'd with
+// them in its bounding set (startWithCaps), dropping them from it
+// (CAP_SETPCAP).
 var sandboxBootCaps = []uintptr{unix.CAP_SYS_ADMIN, unix.CAP_SETPCAP, unix.CAP_DAC_OVERRIDE, unix.CAP_DAC_READ_SEARCH}
 
 // goferBootCaps are the capabilities the gofer uses: the ones it keeps
-// (gofer.KeepCapabilities), plus CAP_SYS_CHROOT to chroot into the root it
-// serves and CAP_SETPCAP to drop that one from its bounding set.
+// (gofer.KeepCapabilities), CAP_SYS_CHROOT to chroot into the root it
+// serves, and CAP_SETPCAP as for the sandbox.
 var goferBootCaps = func() []uintptr {
 	caps := []uintptr{unix.CAP_SYS_CHROOT, unix.CAP_SETPCAP}
 	for _, c := range gofer.KeepCapabilities {
@@ -435,15 +436,22 @@ var goferBootCaps = func() []uintptr {
 }()
 
 // startWithCaps runs start (which forks and execs a child of root: the
-// sandbox or the gofer) on an OS thread of its own whose bounding set
-// holds keep only, so that the child starts with those capabilities
-// alone and has only them left to drop. Each drop stops every thread of
-// the child (AllThreadsSyscall: runsc/fence, gofer.DropCapabilities), a
-// scheduling delay per thread on a loaded host, and dropping all 41 was
-// the largest part of the start-up (issue 6). The child still drops
-// whatever it has, so this is an optimization only: where the bounding
-// set cannot be changed (no CAP_SETPCAP) the child starts with the
-// caller's.
+// sandbox or the gofer) on an OS thread of its own whose credentials make
+// the child start with the capabilities keep and an empty bounding set,
+// so that it has no bounding-set capability left to drop. Each drop
+// stops every thread of the child (AllThreadsSyscall: runsc/fence,
+// gofer.DropCapabilities), a scheduling delay per thread on a loaded
+// host, and dropping all 41 was the largest part of the start-up (issue
+// 6).
+//
+// When root execs a file without file capabilities, its new permitted
+// (and effective) set is its bounding set plus its inheritable set
+// (capabilities(7)): the thread puts keep in its inheritable set, then
+// empties its bounding set. Where the inheritable set cannot be raised
+// the bounding set keeps keep instead (the child drops those itself),
+// and where it cannot be changed at all (no CAP_SETPCAP) the child
+// starts with the caller's sets. The child drops whatever it has either
+// way: this only saves it work.
 //
 // The thread's credentials cannot be restored, so it runs nothing else:
 // it ends when its goroutine returns, or, with pdeathsig (the child gets
@@ -458,9 +466,20 @@ func startWithCaps(keep []uintptr, pdeathsig bool, start func() error) error {
 		for _, c := range keep {
 			mask |= 1 << c
 		}
-		// This thread only: a raw prctl, not AllThreadsSyscall. Up to
-		// the kernel's last capability (EINVAL past it); EPERM leaves
-		// the rest to the child.
+		// This thread only: raw capget/capset/prctl, not
+		// AllThreadsSyscall.
+		hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+		var data [2]unix.CapUserData
+		if unix.Capget(&hdr, &data[0]) == nil {
+			for i := range data {
+				data[i].Inheritable |= data[i].Permitted & uint32(mask>>(32*i))
+			}
+			if unix.Capset(&hdr, &data[0]) == nil {
+				mask = 0 // keep is inherited: empty the bounding set
+			}
+		}
+		// Up to the kernel's last capability (EINVAL past it); EPERM
+		// leaves the rest to the child.
 		for c := uintptr(0); c < 64; c++ {
 			if mask&(1<<c) != 0 {
 				continue
