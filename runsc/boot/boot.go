@@ -133,6 +133,12 @@ func newNetworkStack(c linux.NetworkConfig, uds gofer.HostUDS) *socket.Stack {
 	return st
 }
 
+// rootResult is what attaching to the gofer's root gave (Run).
+type rootResult struct {
+	fsys *filesystems
+	err  error
+}
+
 // UmaskZero in Config.Umask asks for umask 0.
 const UmaskZero = 1 << 31
 
@@ -214,6 +220,17 @@ func Run(c Config) (int, error) {
 	vd := startVDSO(mf, runtime.NumCPU())
 	defer vd.stop()
 	phase("memory file")
+	// The root comes from the gofer (GoferFD), which the starter runs on
+	// the host directory to serve, at the same time as this process:
+	// attaching to it is traffic on the connection only (no host path,
+	// no capability), so it goes on while the sandbox is fenced and the
+	// platform started, and a gofer slower to start than the sandbox
+	// delays only what needs the mount tree.
+	roots := make(chan rootResult, 1)
+	go func() {
+		fsys, err := newFilesystems(mf, c.Root, c.FileAccess)
+		roots <- rootResult{fsys, err}
+	}()
 	if c.Fence {
 		if os.Getpid() != 1 {
 			return 1, c.ready(errors.New("fencing the sandbox: not the init of a new pid namespace"))
@@ -236,12 +253,11 @@ func Run(c Config) (int, error) {
 	defer p.Close()
 
 	phase("platform")
-	// The root comes from the gofer (GoferFD), which the starter runs on
-	// the host directory to serve.
-	fsys, err := newFilesystems(mf, c.Root, c.FileAccess)
-	if err != nil {
-		return 1, c.ready(err)
+	root := <-roots
+	if root.err != nil {
+		return 1, c.ready(root.err)
 	}
+	fsys := root.fsys
 	phase("root filesystem")
 
 	netcfg := linux.NetworkConfig{Host: c.HostNetwork}

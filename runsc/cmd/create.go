@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -19,6 +20,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/rampart-sandbox/rampart/gofer"
 	"github.com/rampart-sandbox/rampart/runsc/boot"
 	"github.com/rampart-sandbox/rampart/runsc/container"
 	"github.com/rampart-sandbox/rampart/runsc/flags"
@@ -262,7 +264,7 @@ func startSandbox(g *flags.Global, id, bundle string, annotations map[string]str
 	}
 	sandboxNamespaces(cmd.SysProcAttr, spec)
 	term.passToSandbox(cmd)
-	if err := startInNetNS(cmd, netNSPath(spec)); err != nil {
+	if err := startWithCaps(sandboxBootCaps, foreground, func() error { return startInNetNS(cmd, netNSPath(spec)) }); err != nil {
 		w.Close()
 		killGofer()
 		return nil, fmt.Errorf("starting the sandbox: %w", err)
@@ -386,7 +388,7 @@ func startContainerGofer(self, root string, rootWritable bool, binds []string, d
 	if !detached {
 		g.SysProcAttr.Pdeathsig = syscall.SIGKILL
 	}
-	if err := g.Start(); err != nil {
+	if err := startWithCaps(goferBootCaps, !detached, g.Start); err != nil {
 		closeAll(sandboxEnds)
 		return nil, nil, err
 	}
@@ -411,4 +413,86 @@ func writePidFile(path string, pid int) error {
 // and the gofer serves the image read-only.
 func rootWritable(g *flags.Global, spec *specs.Spec) bool {
 	return g.Overlay == "none" && (spec.Root == nil || !spec.Root.Readonly)
+}
+
+// sandboxBootCaps are the capabilities the sandbox process uses before it
+// fences itself (runsc/fence.Apply): mounting its empty root and
+// pivot_root (CAP_SYS_ADMIN), opening the host files it reads first (the
+// bundle, the state and debug-log directories) as root whoever owns them
+// (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH), and, when it is exec'd with
+// them in its bounding set (startWithCaps), dropping them from it
+// (CAP_SETPCAP).
+var sandboxBootCaps = []uintptr{unix.CAP_SYS_ADMIN, unix.CAP_SETPCAP, unix.CAP_DAC_OVERRIDE, unix.CAP_DAC_READ_SEARCH}
+
+// goferBootCaps are the capabilities the gofer uses: the ones it keeps
+// (gofer.KeepCapabilities), CAP_SYS_CHROOT to chroot into the root it
+// serves, and CAP_SETPCAP as for the sandbox.
+var goferBootCaps = func() []uintptr {
+	caps := []uintptr{unix.CAP_SYS_CHROOT, unix.CAP_SETPCAP}
+	for _, c := range gofer.KeepCapabilities {
+		caps = append(caps, uintptr(c))
+	}
+	return caps
+}()
+
+// startWithCaps runs start (which forks and execs a child of root: the
+// sandbox or the gofer) on an OS thread of its own whose credentials make
+// the child start with the capabilities keep and an empty bounding set,
+// so that it has no bounding-set capability left to drop. Each drop
+// stops every thread of the child (AllThreadsSyscall: runsc/fence,
+// gofer.DropCapabilities), a scheduling delay per thread on a loaded
+// host, and dropping all 41 was the largest part of the start-up (issue
+// 6).
+//
+// When root execs a file without file capabilities, its new permitted
+// (and effective) set is its bounding set plus its inheritable set
+// (capabilities(7)): the thread puts keep in its inheritable set, then
+// empties its bounding set. Where the inheritable set cannot be raised
+// the bounding set keeps keep instead (the child drops those itself),
+// and where it cannot be changed at all (no CAP_SETPCAP) the child
+// starts with the caller's sets. The child drops whatever it has either
+// way: this only saves it work.
+//
+// The thread's credentials cannot be restored, so it runs nothing else:
+// it ends when its goroutine returns, or, with pdeathsig (the child gets
+// a signal when the thread that forked it ends), stays parked for the
+// life of this process.
+func startWithCaps(keep []uintptr, pdeathsig bool, start func() error) error {
+	errc := make(chan error, 1)
+	go func() {
+		// Never unlocked: the thread dies with the goroutine.
+		runtime.LockOSThread()
+		var mask uint64
+		for _, c := range keep {
+			mask |= 1 << c
+		}
+		// This thread only: raw capget/capset/prctl, not
+		// AllThreadsSyscall.
+		hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+		var data [2]unix.CapUserData
+		if unix.Capget(&hdr, &data[0]) == nil {
+			for i := range data {
+				data[i].Inheritable |= data[i].Permitted & uint32(mask>>(32*i))
+			}
+			if unix.Capset(&hdr, &data[0]) == nil {
+				mask = 0 // keep is inherited: empty the bounding set
+			}
+		}
+		// Up to the kernel's last capability (EINVAL past it); EPERM
+		// leaves the rest to the child.
+		for c := uintptr(0); c < 64; c++ {
+			if mask&(1<<c) != 0 {
+				continue
+			}
+			if _, _, e := unix.RawSyscall(unix.SYS_PRCTL, unix.PR_CAPBSET_DROP, c, 0); e != 0 {
+				break
+			}
+		}
+		err := start()
+		errc <- err
+		if pdeathsig && err == nil {
+			select {}
+		}
+	}()
+	return <-errc
 }

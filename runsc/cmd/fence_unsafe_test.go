@@ -2,6 +2,7 @@ package cmd_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -16,6 +17,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/rampart-sandbox/rampart/gofer"
 	"github.com/rampart-sandbox/rampart/runsc/fence"
 )
 
@@ -73,17 +75,169 @@ func TestSandboxFenced(t *testing.T) {
 	}
 }
 
-// startSandbox builds runsc and starts `runsc do -- sleep 30`; it returns
-// the do process and the sandbox's pid once the application runs.
-func startSandbox(t *testing.T) (*exec.Cmd, int) {
+// TestContainerFenced creates and starts an OCI container (`runsc
+// create` forks the sandbox and the gofer from threads with a reduced
+// bounding set: create.go, startWithCaps) and checks every thread of its
+// sandbox and stubs (seccomp filter, no capability in any set,
+// no_new_privs) and of its gofer (seccomp filter, no capability outside
+// gofer.KeepCapabilities, none inheritable or ambient). It needs root.
+func TestContainerFenced(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("needs root to start a sandbox")
+	}
+	if testing.Short() {
+		t.Skip("builds and runs a sandbox")
+	}
+	if _, err := os.Stat("/bin/busybox"); err != nil {
+		t.Skip("needs busybox-static for the container's root")
+	}
+	runsc := buildRunsc(t)
+	bundle, state := t.TempDir(), t.TempDir()
+	rootfs := filepath.Join(bundle, "rootfs")
+	for _, d := range []string{"bin", "proc", "dev", "sys", "tmp"} {
+		if err := os.MkdirAll(filepath.Join(rootfs, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if b, err := os.ReadFile("/bin/busybox"); err != nil || os.WriteFile(filepath.Join(rootfs, "bin/busybox"), b, 0o755) != nil {
+		t.Fatalf("copying busybox: %v", err)
+	}
+	if err := os.Symlink("busybox", filepath.Join(rootfs, "bin/sleep")); err != nil {
+		t.Fatal(err)
+	}
+	spec := exec.Command(runsc, "spec")
+	spec.Dir = bundle
+	if out, err := spec.CombinedOutput(); err != nil {
+		t.Fatalf("runsc spec: %v\n%s", err, out)
+	}
+	cfg, err := os.ReadFile(filepath.Join(bundle, "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c map[string]any
+	if err := json.Unmarshal(cfg, &c); err != nil {
+		t.Fatal(err)
+	}
+	proc := c["process"].(map[string]any)
+	proc["args"], proc["terminal"] = []string{"/bin/sleep", "30"}, false
+	if cfg, err = json.Marshal(c); err != nil || os.WriteFile(filepath.Join(bundle, "config.json"), cfg, 0o644) != nil {
+		t.Fatalf("config.json: %v", err)
+	}
+	// The container's stdio is a file: a pipe would stay open as long
+	// as the container runs.
+	out, err := os.Create(filepath.Join(t.TempDir(), "out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	rs := func(args ...string) error {
+		cmd := exec.Command(runsc, append([]string{"--root=" + state}, args...)...)
+		cmd.Stdout, cmd.Stderr = out, out
+		if err := cmd.Run(); err != nil {
+			b, _ := os.ReadFile(out.Name())
+			return fmt.Errorf("runsc %s: %v\n%s", strings.Join(args, " "), err, b)
+		}
+		return nil
+	}
+	const id = "fenced"
+	pidFile := filepath.Join(state, "pid")
+	if err := rs("create", "--bundle", bundle, "--pid-file", pidFile, id); err != nil {
+		t.Fatal(err)
+	}
+	defer rs("delete", "--force", id)
+	if err := rs("start", id); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(pidFile)
+	sandbox, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatalf("pid file: %q", b)
+	}
+	// Fenced once the application's stub runs.
+	for i := 0; i < 100 && len(children(sandbox)) < 2; i++ {
+		time.Sleep(50 * time.Millisecond)
+	}
+	for _, pid := range append([]int{sandbox}, children(sandbox)...) {
+		for tid, st := range taskStatus(t, pid) {
+			for k, want := range map[string]string{"Seccomp": "2", "CapInh": "0000000000000000", "CapPrm": "0000000000000000",
+				"CapEff": "0000000000000000", "CapBnd": "0000000000000000", "CapAmb": "0000000000000000", "NoNewPrivs": "1"} {
+				if st[k] != want {
+					t.Errorf("pid %d thread %d (sandbox %d): %s: %q, want %q", pid, tid, sandbox, k, st[k], want)
+				}
+			}
+		}
+	}
+	var keep uint64
+	for _, c := range gofer.KeepCapabilities {
+		keep |= 1 << c
+	}
+	goferPid := 0
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, f := range procs {
+		if cl, _ := os.ReadFile(f); bytes.Contains(cl, []byte("\x00gofer\x00")) && bytes.Contains(cl, []byte("--root="+rootfs+"\x00")) {
+			goferPid, _ = strconv.Atoi(strings.Split(f, "/")[2])
+		}
+	}
+	if goferPid == 0 {
+		t.Fatal("no gofer process")
+	}
+	for tid, st := range taskStatus(t, goferPid) {
+		if st["Seccomp"] != "2" || st["CapInh"] != "0000000000000000" || st["CapAmb"] != "0000000000000000" {
+			t.Errorf("gofer %d thread %d: Seccomp %q CapInh %q CapAmb %q", goferPid, tid, st["Seccomp"], st["CapInh"], st["CapAmb"])
+		}
+		for _, k := range []string{"CapPrm", "CapEff", "CapBnd"} {
+			if v, err := strconv.ParseUint(st[k], 16, 64); err != nil || v&^keep != 0 {
+				t.Errorf("gofer %d thread %d: %s: %q has more than %#x", goferPid, tid, k, st[k], keep)
+			}
+		}
+	}
+}
+
+// taskStatus reads /proc/PID/task/TID/status of every thread of pid.
+func taskStatus(t *testing.T, pid int) map[int]map[string]string {
 	t.Helper()
-	dir := t.TempDir()
-	runsc := filepath.Join(dir, "runsc")
+	out := map[int]map[string]string{}
+	ents, err := os.ReadDir("/proc/" + strconv.Itoa(pid) + "/task")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		tid, _ := strconv.Atoi(e.Name())
+		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/task/" + e.Name() + "/status")
+		if err != nil {
+			continue // exited meanwhile
+		}
+		m := map[string]string{}
+		for _, l := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(l, ":"); ok {
+				m[k] = strings.TrimSpace(v)
+			}
+		}
+		out[tid] = m
+	}
+	if len(out) == 0 {
+		t.Fatalf("pid %d has no thread", pid)
+	}
+	return out
+}
+
+// buildRunsc builds runsc into a temporary directory.
+func buildRunsc(t *testing.T) string {
+	t.Helper()
+	runsc := filepath.Join(t.TempDir(), "runsc")
 	build := exec.Command("go", "build", "-o", runsc, "github.com/rampart-sandbox/rampart/runsc")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("building runsc: %v\n%s", err, out)
 	}
+	return runsc
+}
+
+// startSandbox builds runsc and starts `runsc do -- sleep 30`; it returns
+// the do process and the sandbox's pid once the application runs.
+func startSandbox(t *testing.T) (*exec.Cmd, int) {
+	t.Helper()
+	runsc := buildRunsc(t)
 	do := exec.Command(runsc, "do", "--", "/bin/sleep", "30")
 	if err := do.Start(); err != nil {
 		t.Fatal(err)

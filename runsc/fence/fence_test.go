@@ -4,9 +4,11 @@ package fence
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"runtime"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"syscall"
@@ -205,7 +207,8 @@ func TestFilterEnforced(t *testing.T) {
 		killed bool
 	}{{"ok", false}, {"openat", true}, {"socket", true}, {"execve", true}} {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestFilterEnforced$")
-		cmd.Env = append(os.Environ(), "FENCE_FILTER_CHILD="+c.mode)
+		// GOGC=off until the filter is in place (filterChild).
+		cmd.Env = append(os.Environ(), "FENCE_FILTER_CHILD="+c.mode, "GOGC=off")
 		out, err := cmd.CombinedOutput()
 		ee, _ := err.(*exec.ExitError)
 		switch {
@@ -218,9 +221,32 @@ func TestFilterEnforced(t *testing.T) {
 }
 
 func filterChild(mode string) {
+	// The first GC cycle of the process (which starts the background
+	// mark workers) must come under the filter: InstallFilter forces
+	// none, and GOGC=off let nothing run one before.
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	if ms.NumGC != 0 {
+		fmt.Println("a GC cycle ran before the filter:", ms.NumGC)
+		os.Exit(6)
+	}
 	if err := InstallFilter(Options{}); err != nil {
 		fmt.Println("install:", err)
 		os.Exit(3)
+	}
+	debug.SetGCPercent(100)
+	// Cycles started by allocation (background marking, assists), then
+	// forced ones.
+	var keep [][]byte
+	for i := 0; i < 64; i++ {
+		keep = append(keep, make([]byte, 1<<20))
+		if len(keep) > 4 {
+			keep = keep[1:]
+		}
+	}
+	if runtime.ReadMemStats(&ms); ms.NumGC == 0 {
+		fmt.Println("no GC cycle under the filter")
+		os.Exit(7)
 	}
 	for i := 0; i < 3; i++ {
 		runtime.GC()
@@ -281,8 +307,48 @@ func applyChild() {
 		fmt.Printf(format+"\n", args...)
 		os.Exit(1)
 	}
+	// Credentials are per thread: several threads exist when Apply runs
+	// (some parked, locked to their thread), and each is checked after
+	// it through /proc/self/task, opened before.
+	parked := make(chan struct{})
+	defer close(parked)
+	for i := 0; i < 4; i++ {
+		started := make(chan struct{})
+		go func() {
+			runtime.LockOSThread()
+			close(started)
+			<-parked
+		}()
+		<-started
+	}
+	tasks, err := os.Open("/proc/self/task")
+	if err != nil {
+		fail("%v", err)
+	}
 	if err := Apply(); err != nil {
 		fail("apply: %v", err)
+	}
+	tids, err := tasks.Readdirnames(-1)
+	if err != nil || len(tids) < 5 {
+		fail("threads: %v %v", tids, err)
+	}
+	for _, tid := range tids {
+		fd, err := unix.Openat(int(tasks.Fd()), tid+"/status", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			fail("thread %s: %v", tid, err)
+		}
+		st := os.NewFile(uintptr(fd), "status")
+		b, err := io.ReadAll(st)
+		st.Close()
+		if err != nil {
+			fail("thread %s: %v", tid, err)
+		}
+		for _, want := range []string{"CapInh:\t0000000000000000", "CapPrm:\t0000000000000000", "CapEff:\t0000000000000000",
+			"CapBnd:\t0000000000000000", "CapAmb:\t0000000000000000", "NoNewPrivs:\t1"} {
+			if !strings.Contains(string(b), want+"\n") {
+				fail("thread %s: no %q in\n%s", tid, want, b)
+			}
+		}
 	}
 	ents, err := os.ReadDir("/")
 	if err != nil || len(ents) != 0 {
