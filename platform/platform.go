@@ -54,6 +54,42 @@ type AddressSpace interface {
 	Release()
 }
 
+// ThreadReserver is implemented by an AddressSpace that has room for a
+// limited number of threads (systrap: one slot of its stub's shared region
+// per thread). A Context creates its thread in an address space lazily, at
+// its first Switch (or FPState/SetFPState) there, which is too late to
+// refuse a new application thread: clone(2) has already returned its tid.
+// The kernel therefore reserves room when it creates a task that will run
+// in an existing address space, and fails clone with EAGAIN (Linux's
+// answer at a thread limit) when there is none.
+//
+// An AddressSpace without such a limit (ptrace) does not implement it.
+type ThreadReserver interface {
+	// ReserveThread sets aside room for one more thread. It fails with
+	// unix.EAGAIN when every place is held by a live thread, a thread
+	// still exiting, or another reservation. Safe for concurrent use.
+	//
+	// The caller must end every reservation exactly once: either Bind it
+	// to the Context of the new task before that Context first uses the
+	// address space, or Release it.
+	ReserveThread() (ThreadReservation, error)
+}
+
+// ThreadReservation is room for one thread in an address space, held from
+// clone to the new task's first run.
+type ThreadReservation interface {
+	// Bind hands the room to ctx: the first thread ctx creates in the
+	// address space takes it, and ctx.Release gives it back if ctx never
+	// created one (the task died before running). Only the goroutine that
+	// uses ctx may call it, before ctx runs in the address space. A
+	// Context of another platform gets nothing: the room is released.
+	Bind(ctx Context)
+
+	// Release gives back room that was not bound. It may be called from
+	// any goroutine, also after the address space was released.
+	Release()
+}
+
 // Event is why Context.Switch returned.
 type Event int
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -31,8 +32,10 @@ type addressSpace struct {
 	// reaped is set once the stub has been waited for: its pid may be
 	// reused and must not be signalled or waited for again.
 	reaped bool
-	// slots says which thread slots are in use (slotUsed), free, or held by
-	// a thread told to exit (slotExiting: free once its state word is 0).
+	// slots says which thread slots are in use (slotUsed), free, held by
+	// a thread told to exit (slotExiting: free once its state word is 0),
+	// or set aside for a task that has not run yet (slotReserved; see
+	// ReserveThread).
 	slots [maxThreads + 1]uint8
 	hint  int
 
@@ -45,9 +48,13 @@ const (
 	slotFree = iota
 	slotUsed
 	slotExiting
+	slotReserved
 )
 
-var _ platform.AddressSpace = (*addressSpace)(nil)
+var (
+	_ platform.AddressSpace   = (*addressSpace)(nil)
+	_ platform.ThreadReserver = (*addressSpace)(nil)
+)
 
 // MapFile implements platform.AddressSpace.MapFile: the stub's server
 // thread runs mmap(addr, length, prot, MAP_SHARED|MAP_FIXED, memFD, off).
@@ -102,18 +109,26 @@ func (as *addressSpace) Release() {
 }
 
 // newThread creates an application thread in the stub and returns it once
-// it is parked in the handler.
-func (as *addressSpace) newThread() (*thread, error) {
+// it is parked in the handler. It takes the slot of res if res is not nil
+// (a reservation of as, bound to the calling context), else a free slot.
+func (as *addressSpace) newThread(res *reservation) (*thread, error) {
 	as.mu.Lock()
 	if as.released.Load() {
 		as.mu.Unlock()
 		return nil, platform.ErrContextDead
 	}
-	slot := as.allocSlotLocked()
+	slot := -1
+	if res != nil {
+		slot, res.slot = res.slot, 0
+	}
+	if slot <= 0 {
+		slot = as.allocSlotLocked()
+	}
 	if slot < 0 {
 		as.mu.Unlock()
 		return nil, fmt.Errorf("more than %d threads in one address space: %w", maxThreads, unix.EAGAIN)
 	}
+	as.slots[slot] = slotUsed
 	t := &thread{as: as, slot: slot, cpu: noCPU, page: as.r.mem[slot*slotSize : (slot+1)*slotSize]}
 	clear(t.page[:tPRegsEnd])
 	t.state = word(t.page, tState)
@@ -143,6 +158,90 @@ func (as *addressSpace) newThread() (*thread, error) {
 		return nil, fmt.Errorf("stub thread %d: set-up failed (signal %d at %#x): %w", t.tid, s, t.rip(), platform.ErrContextDead)
 	}
 	return t, nil
+}
+
+// ReserveThread implements platform.ThreadReserver.ReserveThread: it sets
+// a slot aside (slotReserved) for the new task's thread. Slots of threads
+// told to exit count as taken until their host thread is gone; if only
+// such slots are left, it waits a little for one of them (a thread told
+// to exit leaves within microseconds unless the host is very busy).
+//
+// The wait polls: it must not sleep on the exiting slot's state word,
+// whose futex wake-ups are wake-one and meant for the slot's next thread
+// as soon as the slot is reused (a sleeper here would swallow the
+// sentry's wake-up of that thread, which would then sleep for ever).
+func (as *addressSpace) ReserveThread() (platform.ThreadReservation, error) {
+	for try := 0; ; try++ {
+		as.mu.Lock()
+		if as.released.Load() {
+			as.mu.Unlock()
+			return nil, platform.ErrContextDead
+		}
+		if slot := as.allocSlotLocked(); slot > 0 {
+			as.slots[slot] = slotReserved
+			as.mu.Unlock()
+			return &reservation{as: as, slot: slot}, nil
+		}
+		exiting := as.hasExitingLocked()
+		as.mu.Unlock()
+		if !exiting || try == reserveTries {
+			return nil, fmt.Errorf("more than %d threads in one address space: %w", maxThreads, unix.EAGAIN)
+		}
+		time.Sleep(reservePoll)
+	}
+}
+
+const (
+	// reserveTries and reservePoll bound ReserveThread's wait for an
+	// exiting thread: at most reserveTries polls reservePoll apart.
+	reserveTries = 20
+	reservePoll  = time.Millisecond
+)
+
+// hasExitingLocked reports whether a slot's thread was told to exit but
+// has not gone yet.
+//
+// Preconditions: as.mu is locked.
+func (as *addressSpace) hasExitingLocked() bool {
+	for i := 1; i <= maxThreads; i++ {
+		if as.slots[i] == slotExiting {
+			return true
+		}
+	}
+	return false
+}
+
+// reservation is a platform.ThreadReservation: a slot in slotReserved
+// state, until a context's first thread in as takes it or it is released.
+type reservation struct {
+	as *addressSpace
+	// slot is the reserved slot, 0 once taken or released. It is
+	// protected by as.mu.
+	slot int
+}
+
+// Bind implements platform.ThreadReservation.Bind.
+func (r *reservation) Bind(pc platform.Context) {
+	c, ok := pc.(*context)
+	if !ok || c.p != r.as.p {
+		r.Release()
+		return
+	}
+	if old := c.res; old != nil {
+		old.Release()
+	}
+	c.res = r
+}
+
+// Release implements platform.ThreadReservation.Release.
+func (r *reservation) Release() {
+	as := r.as
+	as.mu.Lock()
+	defer as.mu.Unlock()
+	if r.slot != 0 && !as.released.Load() {
+		as.slots[r.slot] = slotFree
+	}
+	r.slot = 0
 }
 
 // allocSlotLocked returns a free thread slot, or -1.

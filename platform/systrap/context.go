@@ -185,6 +185,9 @@ type context struct {
 	// The fields below are owned by the goroutine using the context.
 	last    *thread
 	threads map[*addressSpace]*thread
+	// res is the slot the kernel reserved for the task's first thread
+	// (reservation.Bind), taken by threadFor.
+	res *reservation
 
 	// interrupt is set by Interrupt and consumed by Switch.
 	interrupt atomic.Uint32
@@ -211,7 +214,11 @@ func (c *context) threadFor(pas platform.AddressSpace) (*thread, error) {
 		return t, nil
 	}
 	c.sweep()
-	t, err := as.newThread()
+	var res *reservation
+	if c.res != nil && c.res.as == as {
+		res, c.res = c.res, nil
+	}
+	t, err := as.newThread(res)
 	if err != nil {
 		return nil, err
 	}
@@ -339,8 +346,13 @@ func (c *context) Interrupt() {
 	}
 }
 
-// Release implements platform.Context.Release: its threads exit.
+// Release implements platform.Context.Release: its threads exit, and a
+// reserved slot it never used is freed.
 func (c *context) Release() {
+	if c.res != nil {
+		c.res.Release()
+		c.res = nil
+	}
 	for as, t := range c.threads {
 		delete(c.threads, as)
 		if !t.dead {

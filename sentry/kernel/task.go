@@ -61,6 +61,12 @@ type Task struct {
 	// clearChildTID is CLONE_CHILD_CLEARTID / set_tid_address's address.
 	clearChildTID uint64
 
+	// threadRes is room in the address space for the task's first
+	// platform thread, reserved by Clone and bound to ctx when the task
+	// goroutine starts (task_clone.go: reserveThread). Set before the
+	// goroutine starts, then owned by it.
+	threadRes platform.ThreadReservation
+
 	// comm is the task name (prctl PR_SET_NAME), protected by k.mu.
 	comm string
 	// image is the last exec'd image, protected by k.mu.

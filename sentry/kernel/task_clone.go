@@ -6,6 +6,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/rampart-sandbox/rampart/fs/vfs"
+	"github.com/rampart-sandbox/rampart/platform"
 	"github.com/rampart-sandbox/rampart/sentry/arch"
 	"github.com/rampart-sandbox/rampart/sentry/bpf"
 	"github.com/rampart-sandbox/rampart/sentry/kernel/auth"
@@ -280,9 +281,17 @@ func (t *Task) Clone(o CloneOptions) (ThreadID, error) {
 			return 0, unix.ENOMEM
 		}
 	}
+	// Room for the new task's thread in the platform's address space,
+	// before anything the application could see (its tid) exists.
+	res, err := reserveThread(m)
+	if err != nil {
+		m.Release()
+		return 0, err
+	}
 	nt := &Task{
 		k:           k,
 		mm:          m,
+		threadRes:   res,
 		regs:        t.regs,
 		interruptCh: make(chan struct{}, 1),
 		startTime:   time.Now(),
@@ -419,8 +428,44 @@ func (t *Task) Clone(o CloneOptions) (ThreadID, error) {
 	return tid, nil
 }
 
+// reserveThread reserves room for a new task's thread in m's platform
+// address space, if the platform limits the threads of an address space
+// (systrap: 4095 each). Without it the platform would refuse the thread
+// at its first run, after clone had returned its tid, and the task would
+// die; Linux fails clone with EAGAIN at a thread limit. A new address
+// space (fork) always has room, so this matters for CLONE_VM; it is taken
+// for every clone all the same, which keeps one rule: every cloned task
+// holds a reservation until its context binds it (newContext) or it is
+// released (releaseResources).
+func reserveThread(m *mm.MemoryManager) (platform.ThreadReservation, error) {
+	r, ok := m.AddressSpace().(platform.ThreadReserver)
+	if !ok {
+		return nil, nil
+	}
+	res, err := r.ReserveThread()
+	if err != nil {
+		return nil, unix.EAGAIN
+	}
+	return res, nil
+}
+
+// newContext returns a platform context for the task goroutine, holding
+// the thread reservation Clone made for the task, if any.
+func (t *Task) newContext() platform.Context {
+	ctx := t.k.Platform.NewContext()
+	if r := t.threadRes; r != nil {
+		t.threadRes = nil
+		r.Bind(ctx)
+	}
+	return ctx
+}
+
 // releaseResources drops what a task that never ran holds.
 func (t *Task) releaseResources() {
+	if r := t.threadRes; r != nil {
+		t.threadRes = nil
+		r.Release()
+	}
 	t.fds.decRef(t)
 	t.fs.decRef()
 	t.mm.Release()

@@ -40,7 +40,7 @@ func (t *Task) start() {
 func (t *Task) run() {
 	// The ptrace platform ties a stub thread to the tracing OS thread.
 	runtime.LockOSThread()
-	t.ctx = t.k.Platform.NewContext()
+	t.ctx = t.newContext()
 	if fp := t.sig.initialFP; fp != nil {
 		t.sig.initialFP = nil
 		if err := t.ctx.SetFPState(t.mm.AddressSpace(), fp); err != nil {
