@@ -31,6 +31,7 @@
 #define T_FSBASE	32
 #define T_GSBASE	40
 #define T_SPIN		48	/* the spin budget in TSC ticks */
+#define T_SPIN_WOKE	52	/* the same, after waking the sentry */
 #define T_ALTSTACK	64	/* stack_t scratch for sigaltstack */
 #define T_SELF		128	/* the slot's address (syscall patching) */
 #define T_INTRAMP	136	/* set while the patch trampoline waits */
@@ -159,8 +160,12 @@ handler_exit:
 handler_park:
 	mov	$ST_EVENT, %eax
 	xchg	%eax, T_STATE(%rbx)
+	mov	T_SPIN(%rbx), %r12d
 	cmpl	$0, T_SENTRY_SLEEP(%rbx)
 	je	1f
+	/* The sentry sleeps: its answer comes after its wake-up, which
+	 * T_SPIN_WOKE allows for. */
+	mov	T_SPIN_WOKE(%rbx), %r12d
 	mov	%rbx, %rdi
 	mov	$1, %esi		/* FUTEX_WAKE */
 	mov	$1, %edx
@@ -169,10 +174,9 @@ handler_park:
 handler_wake:
 	syscall
 	/* Spin until the sentry answers or the time-stamp counter passes
-	 * now + T_SPIN (ticks; the sentry sets it per hand-off, 0: sleep at
-	 * once), then sleep. */
-1:	mov	T_SPIN(%rbx), %r12d
-	test	%r12d, %r12d
+	 * now + r12d (ticks; the sentry sets T_SPIN and T_SPIN_WOKE per
+	 * hand-off, 0: sleep at once), then sleep. */
+1:	test	%r12d, %r12d
 	jz	7f
 	rdtsc
 	shl	$32, %rdx
