@@ -75,12 +75,16 @@ const loadPeriodUS = 4000
 // Platform.others.
 const others1 = 256
 
+// OpenHostLoad opens /proc/loadavg for the spin policy, if it is not open
+// yet. The sandbox calls it before its fence takes /proc away (New, which
+// comes after the fence, calls it too, for other users).
+func OpenHostLoad() { procLoadavg() }
+
 // procLoadavg returns a descriptor of /proc/loadavg, whose fourth field
 // counts the host's runnable threads now (nr_running, over all CPUs), or
-// -1 if /proc is not there (then the 1-minute load average, from sysinfo,
-// stands in). It is opened once per process, at the first New (before the
-// fence), and never closed: a sample in flight never reads a descriptor
-// reused for something else.
+// -1 if /proc was not there (then the 1-minute load average, from sysinfo,
+// stands in). It is opened once per process and never closed: a sample in
+// flight never reads a descriptor reused for something else.
 func procLoadavg() int {
 	loadOnce.Do(func() {
 		loadFD = -1

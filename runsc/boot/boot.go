@@ -214,6 +214,7 @@ func Run(c Config) (int, error) {
 	vd := startVDSO(mf, runtime.NumCPU())
 	defer vd.stop()
 	phase("memory file")
+	systrap.OpenHostLoad() // before the fence hides /proc
 	if c.Fence {
 		if os.Getpid() != 1 {
 			return 1, c.ready(errors.New("fencing the sandbox: not the init of a new pid namespace"))
