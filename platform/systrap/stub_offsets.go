@@ -28,7 +28,7 @@ const (
 	offPatchEntry        = 0x2e0
 	offPatchProbe        = 0x2e5
 	offPatchSlow         = 0x2f8
-	offPatchTrap         = 0x462
-	offPatchEnd          = 0x4f6
-	offStubEnd           = 0x4f6
+	offPatchTrap         = 0x518
+	offPatchEnd          = 0x5ac
+	offStubEnd           = 0x5ac
 )

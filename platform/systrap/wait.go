@@ -247,14 +247,19 @@ func (t *thread) handOff(c *context) bool {
 			t.bind()
 		}
 	}
-	*word(t.page, tSpin) = uint32(min(t.stubBudget, 1<<31))
 	woken := t.stubBudget
 	if hot {
 		// Should the sentry sleep after all, the stub wakes it and
 		// spins for its wake-up too (see the sentry's own wait below).
 		woken = p.hotCap
 	}
-	*word(t.page, tSpinWoke) = uint32(min(woken, 1<<31))
+	// Written only when they change (see putPatchRegs).
+	if b := uint32(min(t.stubBudget, 1<<31)); *word(t.page, tSpin) != b {
+		*word(t.page, tSpin) = b
+	}
+	if b := uint32(min(woken, 1<<31)); *word(t.page, tSpinWoke) != b {
+		*word(t.page, tSpinWoke) = b
+	}
 	swap(t.state, stRun)
 	woke := load(t.stubSleep) != 0
 	if woke {
@@ -466,7 +471,9 @@ func (t *thread) hotRecord(avg *int64, lat int64, spun bool) {
 	}
 }
 
-// hotBudget is a hot wait's spin for answers that take avg ticks.
+// hotBudget is a hot wait's spin for answers that take avg ticks,
+// rounded up to a multiple of 1024 ticks (about 0.3 µs), so that the
+// stub's budget in the state page changes only now and then.
 func (p *Platform) hotBudget(avg int64) int64 {
-	return min(8*avg+2*p.spinSlack, p.hotCap)
+	return min(8*avg+2*p.spinSlack, p.hotCap) | 1023
 }

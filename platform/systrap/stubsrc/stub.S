@@ -370,6 +370,17 @@ die:
  * the flags-preserving check fails (or the probe faults) and the sentry
  * handles the trap at patch_slow/patch_probe as the site's syscall.
  */
+/* SAVE reg, i stores reg as register i of T_PREGS unless it holds it
+ * already (it clobbers the flags): a word the sentry reads but nobody
+ * rewrote stays in both CPUs' caches, where a store would move its cache
+ * line to this CPU and back to the sentry's. */
+.macro SAVE reg, i
+	cmp	\reg, %gs:T_PREGS+\i*8
+	je	9f
+	mov	\reg, %gs:T_PREGS+\i*8
+9:
+.endm
+
 	.globl patch_entry
 	.p2align 4
 patch_entry:
@@ -385,26 +396,31 @@ patch_probe:
 patch_slow:
 	ud2
 1:	movl	$1, %gs:T_INTRAMP
-	mov	%rsp, %gs:T_PREGS+15*8
+	mov	%rsp, %rcx
 	mov	%gs:T_SELF, %rsp
 	lea	SLOT_SIZE(%rsp), %rsp	/* the top of the alternate stack */
 	pushfq
-	popq	%gs:T_PREGS+17*8
-	mov	%r8, %gs:T_PREGS+0*8
-	mov	%r9, %gs:T_PREGS+1*8
-	mov	%r10, %gs:T_PREGS+2*8
-	mov	%r12, %gs:T_PREGS+4*8
-	mov	%r13, %gs:T_PREGS+5*8
-	mov	%r14, %gs:T_PREGS+6*8
-	mov	%r15, %gs:T_PREGS+7*8
-	mov	%rdi, %gs:T_PREGS+8*8
-	mov	%rsi, %gs:T_PREGS+9*8
-	mov	%rbp, %gs:T_PREGS+10*8
-	mov	%rbx, %gs:T_PREGS+11*8
-	mov	%rdx, %gs:T_PREGS+12*8
-	mov	%rax, %gs:T_PREGS+13*8
+	pop	%r11
+	SAVE	%rcx, 15
+	SAVE	%r11, 17
+	SAVE	%r8, 0
+	SAVE	%r9, 1
+	SAVE	%r10, 2
+	SAVE	%r12, 4
+	SAVE	%r13, 5
+	SAVE	%r14, 6
+	SAVE	%r15, 7
+	SAVE	%rdi, 8
+	SAVE	%rsi, 9
+	SAVE	%rbp, 10
+	SAVE	%rbx, 11
+	SAVE	%rdx, 12
+	SAVE	%rax, 13
 	rdfsbase %rax
+	cmp	%rax, %gs:T_FSBASE
+	je	3f
 	mov	%rax, %gs:T_FSBASE
+3:
 	movl	$0, %gs:T_SIGNO		/* 0: a patched syscall */
 	mov	%gs:T_SELF, %rbx
 	call	handler_park
