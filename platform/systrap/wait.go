@@ -17,7 +17,8 @@ import (
 // The stub's side of the contract (stub.S, handler): after publishing an
 // event (xchg T_STATE = ST_EVENT, FUTEX_WAKE if T_SENTRY_SLEEP), spin with
 // PAUSE while T_STATE is ST_EVENT until the TSC passes its value at the
-// start plus T_SPIN (0: do not spin), then set T_STUB_SLEEP and
+// start plus T_SPIN, or T_SPIN_WOKE if it woke the sentry (0: do not
+// spin), then set T_STUB_SLEEP and
 // FUTEX_WAIT; clear T_STUB_SLEEP once awake. Any other way into the
 // sentry from a stub thread must wait the same way.
 
