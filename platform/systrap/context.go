@@ -68,6 +68,19 @@ type thread struct {
 	stubBudget      int64
 	evAt            int64
 	calm            uint32
+	// Hot state (wait.go): hot is the thread's lease while it is hot;
+	// hotApp and hotSentry the averages of the application's and the
+	// sentry's answer times seen by hot spins; hotMiss their miss rate
+	// and hotRounds the hand-offs of this hot period; cycle the average
+	// time from event to event (0: not known), prevEv the last event;
+	// hotRetry the TSC before which t may not go hot again, after a
+	// back-off of hotBackoff.
+	hot                  *hotSlot
+	slept                bool // the sentry's last hot wait slept
+	hotApp, hotSentry    int64
+	hotMiss, hotRounds   uint32
+	cycle, prevEv        int64
+	hotRetry, hotBackoff int64
 	// inTramp is set while the thread is parked in the patch trampoline
 	// rather than in the signal handler (patch.go).
 	inTramp bool
@@ -166,6 +179,7 @@ func (t *thread) run(c *context) bool {
 // release tells the thread to exit and frees its slot once it is gone.
 func (t *thread) release() {
 	t.dead = true
+	t.coolDown(rdtsc())
 	as := t.as
 	as.mu.Lock()
 	defer as.mu.Unlock()

@@ -68,45 +68,138 @@ func spinCPUs() int {
 	return n
 }
 
-// loadPeriodUS is how often the host's load average is read.
-const loadPeriodUS = 100000
+// loadPeriodUS is how often the host's load is sampled.
+const loadPeriodUS = 4000
 
-// hostBusy reports whether the host had no CPU free over the last minute
-// (its 1-minute load average, read with sysinfo at most every
-// loadPeriodUS): then nothing spins (unless Options.Spin asks for fixed
-// spins), as a spinner would take the CPU that the other side of its
-// hand-off, or another program, needs.
+// others1 is one thread of "others" in the fixed point of
+// Platform.others.
+const others1 = 256
+
+// OpenHostLoad opens /proc/loadavg for the spin policy, if it is not open
+// yet. The sandbox calls it before its fence takes /proc away (New, which
+// comes after the fence, calls it too, for other users).
+func OpenHostLoad() { procLoadavg() }
+
+// procLoadavg returns a descriptor of /proc/loadavg, whose fourth field
+// counts the host's runnable threads now (nr_running, over all CPUs), or
+// -1 if /proc was not there (then the 1-minute load average, from sysinfo,
+// stands in). It is opened once per process and never closed: a sample in
+// flight never reads a descriptor reused for something else.
+func procLoadavg() int {
+	loadOnce.Do(func() {
+		loadFD = -1
+		if fd, err := unix.Open("/proc/loadavg", unix.O_RDONLY|unix.O_CLOEXEC, 0); err == nil {
+			loadFD = fd
+		}
+	})
+	return loadFD
+}
+
+var (
+	loadOnce sync.Once
+	loadFD   int
+)
+
+// sampleLoad refreshes the estimate of how many threads of other programs
+// (and of the sentry's other work) want a CPU, at most every
+// loadPeriodUS, by whichever caller comes first: the host's runnable
+// count minus the platform's own share at that moment (the sampling
+// thread, unless it is one of the hot pairs, and two threads per hot
+// pair: one side spins while the other works), averaged with weight 1/4
+// (so a program that starts or stops is seen within about 20 ms, while one
+// sample's noise is damped). selfHot says whether the caller is a hot
+// thread's sentry thread. No allocation; one pread64 per period.
+func (p *Platform) sampleLoad(now int64, selfHot bool) {
+	next := p.loadNext.Load()
+	if now < next || !p.loadNext.CompareAndSwap(next, now+loadPeriodUS*p.perUS) {
+		return
+	}
+	own := 2 * int64(p.hotHeld(now))
+	if !selfHot {
+		own++
+	}
+	var others int64
+	if n, ok := readRunning(p.loadFD); ok {
+		others = max(n-own, 0) * others1
+	} else {
+		// The 1-minute load average lags, and counts what the platform
+		// itself spun a minute ago: the fallback only keeps spinning off
+		// on a host that stays busy.
+		var si unix.Sysinfo_t
+		if unix.Sysinfo(&si) != nil {
+			return
+		}
+		others = max(int64(si.Loads[0]>>8)-(own-1)*others1, 0)
+	}
+	avg := p.others.Load()
+	p.others.Store(avg + (others-avg)/4)
+}
+
+// readRunning reads the runnable count ("R/T", the fourth field) from
+// /proc/loadavg open on fd.
+func readRunning(fd int) (int64, bool) {
+	if fd < 0 {
+		return 0, false
+	}
+	var buf [128]byte
+	n, err := unix.Pread(fd, buf[:], 0)
+	if err != nil || n <= 0 {
+		return 0, false
+	}
+	return parseRunning(buf[:n])
+}
+
+// parseRunning parses the runnable count in the text of /proc/loadavg
+// ("0.50 0.40 0.30 3/245 12345").
+func parseRunning(b []byte) (int64, bool) {
+	slash := -1
+	for i, c := range b {
+		if c == '/' {
+			slash = i
+			break
+		}
+	}
+	if slash <= 0 {
+		return 0, false
+	}
+	var n, mul int64 = 0, 1
+	i := slash - 1
+	for ; i >= 0 && b[i] >= '0' && b[i] <= '9'; i-- {
+		n += int64(b[i]-'0') * mul
+		mul *= 10
+	}
+	if i == slash-1 {
+		return 0, false
+	}
+	return n, true
+}
+
+// hostBusy reports whether a cold wait (spinPolicy) may not spin: the
+// other programs' threads and the hot pairs leave less than one CPU free
+// (see sampleLoad). A spinner there takes the CPU that the other side of
+// its hand-off, or another program, needs. Fixed spins (Options.Spin > 0)
+// ignore it.
 func (p *Platform) hostBusy() bool {
 	if p.fixedSpin > 0 {
 		return false // the user asked for spinning
 	}
 	now := rdtsc()
-	next := p.loadNext.Load()
-	if now >= next && p.loadNext.CompareAndSwap(next, now+loadPeriodUS*tscPerUS) {
-		var si unix.Sysinfo_t
-		if unix.Sysinfo(&si) == nil {
-			p.busy.Store(loadBusy(si.Loads[0], p.ncpus))
-		}
-	}
-	return p.busy.Load()
+	p.sampleLoad(now, false)
+	return p.others.Load()+int64(2*p.hotHeld(now)+1)*others1 > int64(p.ncpus)*others1
 }
 
-// loadBusy reports whether a 1-minute load average load1 (fixed point,
-// 1<<16 = 1) leaves less than one of ncpus CPUs free.
-func loadBusy(load1 uint64, ncpus int) bool {
-	return load1+1<<16 > uint64(ncpus)<<16
-}
-
-// acquireSpin reserves one of the platform's spinning slots. A spinning
-// thread needs a CPU of its own while the other side of its hand-off needs
-// another, so at most half the CPUs spin, and none on a busy host.
+// acquireSpin reserves one of the platform's spinning slots for a cold
+// wait. A spinning thread needs a CPU of its own while the other side of
+// its hand-off needs another, so at most half the CPUs spin (hot pairs
+// included), and none on a busy host.
 func (p *Platform) acquireSpin() bool {
 	if p.hostBusy() {
 		return false
 	}
+	limit := p.maxSpinners - int32(p.hotHeld(rdtsc()))
 	for {
 		n := p.spinners.Load()
-		if n >= p.maxSpinners {
+		if n >= limit {
 			return false
 		}
 		if p.spinners.CompareAndSwap(n, n+1) {
@@ -119,7 +212,7 @@ func (p *Platform) releaseSpin() { p.spinners.Add(-1) }
 
 // mayGrantSpin reports whether a free spinning slot is left now.
 func (p *Platform) mayGrantSpin() bool {
-	return p.spinners.Load() < p.maxSpinners && !p.hostBusy()
+	return p.spinners.Load()+int32(p.hotHeld(rdtsc())) < p.maxSpinners && !p.hostBusy()
 }
 
 // bind binds t to the calling thread's CPU if it is not there already.

@@ -52,6 +52,7 @@ const (
 	tFSBase      = 32
 	tGSBase      = 40
 	tSpin        = 48
+	tSpinWoke    = 52
 	tSelf        = 128 // the slot's address, for the patch trampoline
 	tInTramp     = 136 // set while the patch trampoline waits
 	tPRegs       = 256 // registers saved by the patch trampoline (sigcontext order)

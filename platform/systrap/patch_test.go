@@ -66,6 +66,7 @@ func newPatchFixture(tb testing.TB) *patchFixture {
 	if err != nil {
 		tb.Fatalf("New: %v", err)
 	}
+	assumeIdle(p)
 	tb.Cleanup(func() {
 		p.Close()
 		unix.Munmap(code)

@@ -58,16 +58,24 @@ type Platform struct {
 	// thread may run) and maxSpinners the most threads that may spin at
 	// once. All immutable.
 	spinCap, spinSlack, fixedSpin int64
-	bindIdle                      bool
-	cpus                          unix.CPUSet
-	maxSpinners                   int32
+	// hotEnter, hotCap and hotLease are hotEnterUS, hotCapUS and
+	// hotLeaseUS in TSC ticks; perUS is ticks per microsecond.
+	hotEnter, hotCap, hotLease, perUS int64
+	bindIdle                          bool
+	cpus                              unix.CPUSet
+	maxSpinners                       int32
 
-	// spinners counts the sentry threads spinning in waitFor.
+	// spinners counts the sentry threads spinning in a cold waitFor.
 	spinners atomic.Int32
-	// ncpus is spinCPUs() (immutable); busy is hostBusy's last answer,
-	// due for a refresh when the TSC passes loadNext.
+	// hot holds the leases of the hot threads (wait.go), maxSpinners of
+	// them. The slice is immutable.
+	hot []hotSlot
+	// ncpus is spinCPUs() and loadFD procLoadavg() (immutable); others
+	// is sampleLoad's estimate of the other threads that want a CPU (in
+	// others1), due for a refresh when the TSC passes loadNext.
 	ncpus    int
-	busy     atomic.Bool
+	loadFD   int
+	others   atomic.Int64
 	loadNext atomic.Int64
 	// patch says whether syscall patching is on. Immutable.
 	patch bool
@@ -138,6 +146,9 @@ func New(memFD int, opts Options) (*Platform, error) {
 	unix.SchedGetaffinity(0, &p.cpus)
 	p.ncpus = spinCPUs()
 	p.maxSpinners = int32(p.ncpus / 2)
+	p.hot = make([]hotSlot, p.maxSpinners)
+	p.hotEnter, p.hotCap, p.hotLease, p.perUS = hotEnterUS*tsc, hotCapUS*tsc, hotLeaseUS*tsc, tsc
+	p.loadFD = procLoadavg()
 	p.base, err = mapImage(func(base uint64) ([]byte, error) { return buildImage(base, sfd, opts.Patch) })
 	if err != nil {
 		unix.Close(sfd)

@@ -103,6 +103,7 @@ func newFixture(tb testing.TB) *fixture {
 	if err != nil {
 		tb.Fatalf("New: %v", err)
 	}
+	assumeIdle(p)
 	tb.Cleanup(func() {
 		p.Close()
 		unix.Close(fd)

@@ -3,11 +3,50 @@ package systrap
 import (
 	"os"
 	"strconv"
+	"testing"
+
+	"github.com/rampart-sandbox/rampart/platform"
 )
 
 // testOptions are the options of the tests' platforms: SYSTRAP_SPIN=N runs
-// the tests and benchmarks with Options.Spin = N.
+// the tests and benchmarks with Options.Spin = N (and SYSTRAP_IDLE=1 with
+// the host taken as idle, see assumeIdle).
 func testOptions() Options {
 	n, _ := strconv.Atoi(os.Getenv("SYSTRAP_SPIN"))
 	return Options{Spin: n}
+}
+
+// assumeIdle makes p believe the host has no other thread (never sampling
+// its load) if SYSTRAP_IDLE=1: to see on a loaded host what the spin
+// policy does on an idle one.
+func assumeIdle(p *Platform) {
+	if os.Getenv("SYSTRAP_IDLE") == "1" {
+		p.loadNext.Store(1 << 62)
+		p.others.Store(0)
+	}
+}
+
+// BenchmarkPatchedRoundTrip measures a patched getpid loop (the
+// trampoline, no signal), as glibc's getpid() makes it; hot% is the share
+// of round trips the thread spent hot (both sides spinning).
+func BenchmarkPatchedRoundTrip(b *testing.B) {
+	f := newPatchFixture(b)
+	as := f.newAS(b)
+	c := lockedContext(b, f.p)
+	regs := regsAt(codeAddr + patchLoopOff)
+	switchOK(b, c, as, regs, platform.EventSyscall) // patches the site
+	ctx := c.(*context)
+	hot := 0
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		regs.Rax = 0
+		if ev, _, err := c.Switch(as, regs); err != nil || ev != platform.EventSyscall {
+			b.Fatalf("Switch: %d, %v", ev, err)
+		}
+		if ctx.last.hot != nil {
+			hot++
+		}
+	}
+	b.ReportMetric(100*float64(hot)/float64(b.N), "hot%")
 }

@@ -17,7 +17,8 @@ import (
 // The stub's side of the contract (stub.S, handler): after publishing an
 // event (xchg T_STATE = ST_EVENT, FUTEX_WAKE if T_SENTRY_SLEEP), spin with
 // PAUSE while T_STATE is ST_EVENT until the TSC passes its value at the
-// start plus T_SPIN (0: do not spin), then set T_STUB_SLEEP and
+// start plus T_SPIN, or T_SPIN_WOKE if it woke the sentry (0: do not
+// spin), then set T_STUB_SLEEP and
 // FUTEX_WAIT; clear T_STUB_SLEEP once awake. Any other way into the
 // sentry from a stub thread must wait the same way.
 
@@ -201,20 +202,41 @@ const deafStrikes = 5
 // handOff lets t, parked in the stub's handler, go on (state stRun) and
 // waits until it parks again. Before letting it go it gives the stub's wait
 // for the sentry's answer to its next event a spin budget (tSpin, in TSC
-// ticks), from how long the sentry took to answer its recent events. It
-// returns false if the thread died.
+// ticks): a hot thread's (see hotSlot) from its recent answers, a cold
+// one's from stubPol. It returns false if the thread died.
 func (t *thread) handOff(c *context) bool {
 	p := t.as.p
 	now := rdtsc()
+	hot := t.hot != nil
 	if t.evAt != 0 {
 		// The stub's previous wait: did it end while spinning?
+		ans := now - t.evAt
 		stubSpun := t.stubBudget > 0 && load(t.stubSleep) == 0
-		t.stubPol.record(p, now-t.evAt, t.stubBudget, stubSpun)
+		if hot {
+			avg := &t.hotSentry
+			if t.slept {
+				avg = nil // the answer included the sentry's wake-up
+			}
+			t.hotRecord(avg, ans, stubSpun)
+		} else {
+			t.stubPol.record(p, ans, t.stubBudget, stubSpun)
+		}
 	}
-	t.stubBudget = 0
-	appBudget := t.appPol.peek(p)
-	if p.mayGrantSpin() {
-		t.stubBudget = t.stubPol.budget(p)
+	if hot {
+		hot = t.stayHot(now)
+	} else if t.cycle < p.hotEnter && now >= t.hotRetry && p.fixedSpin == 0 {
+		hot = t.enterHot(now)
+	}
+	var appBudget int64
+	if hot {
+		t.stubBudget = p.hotBudget(t.hotSentry)
+		appBudget = p.hotBudget(t.hotApp)
+	} else {
+		t.stubBudget = 0
+		appBudget = t.appPol.peek(p)
+		if p.mayGrantSpin() {
+			t.stubBudget = t.stubPol.budget(p)
+		}
 	}
 	if t.stubBudget > 0 || appBudget > 0 {
 		t.unbind()
@@ -226,13 +248,52 @@ func (t *thread) handOff(c *context) bool {
 			t.bind()
 		}
 	}
-	*word(t.page, tSpin) = uint32(min(t.stubBudget, 1<<31))
+	woken := t.stubBudget
+	if hot {
+		// Should the sentry sleep after all, the stub wakes it and
+		// spins for its wake-up too (see the sentry's own wait below).
+		woken = p.hotCap
+	}
+	// Written only when they change (see putPatchRegs).
+	if b := uint32(min(t.stubBudget, 1<<31)); *word(t.page, tSpin) != b {
+		*word(t.page, tSpin) = b
+	}
+	if b := uint32(min(woken, 1<<31)); *word(t.page, tSpinWoke) != b {
+		*word(t.page, tSpinWoke) = b
+	}
 	swap(t.state, stRun)
-	if load(t.stubSleep) != 0 {
+	woke := load(t.stubSleep) != 0
+	if woke {
 		futexWake(t.state)
 	}
-	ok := p.waitFor(t.state, stRun, t.sentrySleep, &t.appPol, t.as.pid, t.tid, &c.interrupt, nil)
-	t.evAt = rdtsc()
+	var ok bool
+	if hot {
+		avg := &t.hotApp
+		if woke {
+			// The answer includes the stub's wake-up: spin for that
+			// too, or the stub, answered late, would find the sentry
+			// asleep and sleep in turn, and so on, each side's spin
+			// failing for the other's wake-up. It is not a sample of
+			// the application's time.
+			appBudget, avg = p.hotCap, nil
+		}
+		start := rdtsc()
+		spun := spinWhile(t.state, stRun, start+appBudget)
+		ok = spun || sleepWhile(t.state, stRun, t.sentrySleep, t.as.pid, t.tid, &c.interrupt, nil)
+		t.slept = !spun
+		t.evAt = rdtsc()
+		t.hotRecord(avg, t.evAt-start, spun)
+	} else {
+		ok = p.waitFor(t.state, stRun, t.sentrySleep, &t.appPol, t.as.pid, t.tid, &c.interrupt, nil)
+		t.evAt = rdtsc()
+	}
+	// The event rate: time from event to event (the sentry's answer and
+	// the application's run, wake-ups included).
+	if t.cycle == 0 {
+		t.cycle = hotWarmup * p.hotEnter
+	}
+	t.cycle += (min(t.evAt-t.prevEv, hotWarmup*p.hotEnter) - t.cycle) / 8
+	t.prevEv = t.evAt
 	return ok
 }
 
@@ -246,4 +307,174 @@ const calmBeforeBind = 4
 func (s *spinPolicy) peek(p *Platform) int64 {
 	c := *s
 	return c.budget(p)
+}
+
+// Hot threads. The cold policy above spins only where a spin alone
+// catches the answer; but a futex sleep on one side makes the other
+// side's answer as slow as a wake-up (several µs in a VM: more than the
+// whole round trip when both spin), so neither side's spin pays until the
+// other spins too. A thread whose events come fast (the application makes
+// a syscall within a few µs of the sentry's answer, and the sentry answers
+// within a few µs) therefore goes hot, and both sides spin together: at
+// each hand-off the sentry gives the stub a budget of about eight times the
+// sentry's recent answer times (tSpin) and spins itself for about eight
+// times the application's recent run times, both capped at hotCapUS.
+//
+// A hot pair keeps two CPUs busy (one side spins while the other works),
+// so a thread goes hot only with a lease (hotSlot) — at most half the
+// sentry's CPUs, as for cold spinners — and while sampleLoad sees the
+// CPUs for the pair free of other programs' threads. It cools down (lease
+// released, back to the cold policy) when more than one in four recent
+// spins of either side failed (the answer came only after a sleep), when
+// other threads want the CPUs, or when its lease lapsed (the task did not
+// come back for hotLeaseUS: blocked in the sentry, or gone). After cooling
+// down with few hand-offs done, it may not go hot again for a back-off
+// that doubles (hotBackoffUS up to hotBackoffMaxUS), so that a task whose
+// spins keep failing spins a negligible share of its time.
+const (
+	// hotEnterUS: a thread goes hot when its average time from event to
+	// event, in the cold state (wake-ups included), is below this.
+	hotEnterUS = 200
+	// hotCapUS bounds a hot wait's spin.
+	hotCapUS = 25
+	// hotLeaseUS is how long a hot lease lasts without a hand-off.
+	hotLeaseUS = 2000
+	// hotBackoffUS and hotBackoffMaxUS bound the back-off after a hot
+	// period that did not pay.
+	hotBackoffUS    = 1000
+	hotBackoffMaxUS = 1000000
+	// hotWarmup caps the event-time samples (and starts the average)
+	// at hotWarmup × hotEnterUS, so that a thread goes hot only after
+	// a dozen fast events.
+	hotWarmup = 8
+	// hotPaid is how many hand-offs a hot period needs to reset the
+	// back-off.
+	hotPaid = 4096
+	// hotMaxMiss: a hot thread cools down when its spins' miss rate
+	// (in 1/hitsOne, an average of weight 1/32) passes 1 in 4: after
+	// about 10 failures in a row, or more than a quarter over a longer
+	// run (a burst of failures, when the host preempts one side for a
+	// moment, is no reason to stop).
+	hotMaxMiss = hitsOne / 4
+)
+
+// hotSlot is a lease on a pair of CPUs for one hot thread. owner is the
+// thread, until the TSC when the lease lapses unless renewed; a thread
+// whose lease lapsed may find another owner (the lease is then the other
+// thread's: it checks owner at each renewal).
+type hotSlot struct {
+	owner atomic.Pointer[thread]
+	until atomic.Int64
+	_     [48]byte // one cache line each
+}
+
+// hotHeld is the number of hot leases held at now.
+func (p *Platform) hotHeld(now int64) int {
+	n := 0
+	for i := range p.hot {
+		if p.hot[i].until.Load() >= now {
+			n++
+		}
+	}
+	return n
+}
+
+// hotRoom reports whether the host has CPUs for the hot pairs (held, plus
+// the one that would enter if entering) besides the other threads that
+// want one: entering tolerates half a thread of others on top, staying
+// less than one, so that a thread at the edge does not flap.
+func (p *Platform) hotRoom(now int64, entering bool) bool {
+	p.sampleLoad(now, !entering)
+	held := int64(p.hotHeld(now))
+	need := p.others.Load() + 2*held*others1
+	if entering {
+		return need+2*others1 <= int64(p.ncpus)*others1+others1/2
+	}
+	return need < int64(p.ncpus+1)*others1
+}
+
+// enterHot makes t hot if a lease is free and the host has the CPUs.
+func (t *thread) enterHot(now int64) bool {
+	p := t.as.p
+	if p.fixedSpin != 0 || len(p.hot) == 0 || !p.hotRoom(now, true) {
+		t.hotRetry = now + hotBackoffUS*p.perUS
+		return false
+	}
+	for i := range p.hot {
+		s := &p.hot[i]
+		if s.until.Load() >= now {
+			continue
+		}
+		if o := s.owner.Load(); s.owner.CompareAndSwap(o, t) {
+			s.until.Store(now + p.hotLease)
+			t.hot = s
+			t.hotMiss, t.hotRounds = 0, 0
+			// Start from the cap: the first hot waits learn the real
+			// answer times.
+			t.hotApp, t.hotSentry = p.hotCap/4, p.hotCap/4
+			return true
+		}
+	}
+	t.hotRetry = now + hotBackoffUS*p.perUS
+	return false
+}
+
+// stayHot renews t's lease, or cools t down (see hotSlot); it reports
+// whether t is still hot.
+func (t *thread) stayHot(now int64) bool {
+	p := t.as.p
+	s := t.hot
+	t.hotRounds++
+	if s.owner.Load() == t && s.until.Load() >= now && t.hotMiss <= hotMaxMiss && p.hotRoom(now, false) {
+		if s.until.Load()-now < p.hotLease/2 {
+			s.until.Store(now + p.hotLease)
+		}
+		return true
+	}
+	t.coolDown(now)
+	return false
+}
+
+// coolDown releases t's lease and sets the back-off before it may go hot
+// again.
+func (t *thread) coolDown(now int64) {
+	s := t.hot
+	if s == nil {
+		return
+	}
+	p := t.as.p
+	t.hot = nil
+	if s.owner.Load() == t {
+		s.until.Store(0)
+	}
+	if t.hotRounds >= hotPaid {
+		t.hotBackoff = 0
+	} else {
+		t.hotBackoff = min(max(2*t.hotBackoff, hotBackoffUS*p.perUS), hotBackoffMaxUS*p.perUS)
+	}
+	t.hotRetry = now + t.hotBackoff
+	// The cold averages start over as "slow": the thread is cold for a
+	// reason.
+	t.cycle = 0
+}
+
+// hotRecord adds a hot wait of lat ticks that ended while spinning or
+// not to avg (spun waits only: a sleep's time is the wake-up's; avg nil:
+// not a sample) and to the miss rate.
+func (t *thread) hotRecord(avg *int64, lat int64, spun bool) {
+	t.hotMiss -= t.hotMiss / 32
+	if !spun {
+		t.hotMiss += hitsOne / 32
+		return
+	}
+	if avg != nil {
+		*avg += (min(lat, t.as.p.hotCap) - *avg) / 4
+	}
+}
+
+// hotBudget is a hot wait's spin for answers that take avg ticks,
+// rounded up to a multiple of 1024 ticks (about 0.3 µs), so that the
+// stub's budget in the state page changes only now and then.
+func (p *Platform) hotBudget(avg int64) int64 {
+	return min(8*avg+2*p.spinSlack, p.hotCap) | 1023
 }

@@ -176,24 +176,170 @@ func TestSpinPolicyRareHits(t *testing.T) {
 	}
 }
 
-// TestHostBusy: a host whose load average leaves no CPU free gets no
-// spinning.
+// TestHostBusy: a host whose other threads leave no CPU free gets no
+// spinning; the platform's own hot pairs do not count as others.
 func TestHostBusy(t *testing.T) {
 	for _, tc := range []struct {
-		load  float64
-		ncpus int
-		busy  bool
+		others float64
+		ncpus  int
+		busy   bool
 	}{
 		{0, 2, false}, {0.9, 2, false}, {1.1, 2, true}, {20, 2, true},
 		{0, 1, false}, {0.1, 1, true}, {6.5, 8, false}, {7.5, 8, true},
 	} {
-		if got := loadBusy(uint64(tc.load*65536), tc.ncpus); got != tc.busy {
-			t.Errorf("load %.1f on %d CPUs: busy %v, want %v", tc.load, tc.ncpus, got, tc.busy)
+		p := policyPlatform()
+		p.ncpus = tc.ncpus
+		p.others.Store(int64(tc.others * others1))
+		if got := p.hostBusy(); got != tc.busy {
+			t.Errorf("%.1f other threads on %d CPUs: busy %v, want %v", tc.others, tc.ncpus, got, tc.busy)
 		}
 	}
 	p := policyPlatform()
-	p.busy.Store(true)
+	p.others.Store(2 * others1)
 	if p.acquireSpin() || p.mayGrantSpin() {
 		t.Error("spinning on a busy host")
+	}
+}
+
+func TestParseRunning(t *testing.T) {
+	for _, tc := range []struct {
+		in string
+		n  int64
+		ok bool
+	}{
+		{"0.50 0.40 0.30 3/245 12345\n", 3, true},
+		{"14.88 14.92 14.84 16/212 1996\n", 16, true},
+		{"0.00 0.00 0.00 /1 1\n", 0, false},
+		{"garbage", 0, false},
+	} {
+		n, ok := parseRunning([]byte(tc.in))
+		if n != tc.n || ok != tc.ok {
+			t.Errorf("parseRunning(%q) = %d, %v; want %d, %v", tc.in, n, ok, tc.n, tc.ok)
+		}
+	}
+	if fd := procLoadavg(); fd >= 0 {
+		if n, ok := readRunning(fd); !ok || n < 1 {
+			t.Errorf("runnable threads in /proc/loadavg: %d, %v (this one runs)", n, ok)
+		}
+	}
+}
+
+// hotPlatform is policyPlatform with the hot-mode bounds set, 2 CPUs
+// (one hot lease) and no other thread on the host.
+func hotPlatform() *Platform {
+	p := policyPlatform()
+	p.hot = make([]hotSlot, p.maxSpinners)
+	p.hotEnter, p.hotCap, p.hotLease, p.perUS = hotEnterUS*us, hotCapUS*us, hotLeaseUS*us, us
+	return p
+}
+
+// TestHotLease: one lease on 2 CPUs; a second thread cannot go hot while
+// the first holds it, and takes it once it lapsed; the first then finds
+// itself cold.
+func TestHotLease(t *testing.T) {
+	p := hotPlatform()
+	as := &addressSpace{p: p}
+	a, b := &thread{as: as}, &thread{as: as}
+	now := rdtsc() // mayGrantSpin reads the TSC
+	if !a.enterHot(now) {
+		t.Fatal("a did not go hot on an idle host")
+	}
+	if b.enterHot(now + us) {
+		t.Fatal("b went hot while a holds the only lease")
+	}
+	if p.hotHeld(now) != 1 || p.mayGrantSpin() {
+		t.Error("a hot pair left room for a cold spinner on 2 CPUs")
+	}
+	if !a.stayHot(now + 10*us) {
+		t.Fatal("a cooled down with no reason")
+	}
+	later := now + 10*us + p.hotLease + us
+	if !b.enterHot(later) {
+		t.Fatal("b did not take a lapsed lease")
+	}
+	if a.stayHot(later + us) {
+		t.Error("a still hot after b took its lease")
+	}
+	b.coolDown(later + 2*us)
+	if p.hotHeld(later+3*us) != 0 {
+		t.Error("lease not released by coolDown")
+	}
+}
+
+// TestHotLoad: no thread goes hot, and a hot one cools down, when other
+// threads want the CPUs the pair needs.
+func TestHotLoad(t *testing.T) {
+	p := hotPlatform()
+	as := &addressSpace{p: p}
+	a := &thread{as: as}
+	now := int64(1000 * us)
+	p.others.Store(others1) // one busy thread: no room for a pair on 2 CPUs
+	if a.enterHot(now) {
+		t.Fatal("went hot with one CPU taken")
+	}
+	if a.hotRetry <= now {
+		t.Error("no back-off after a refusal")
+	}
+	p.others.Store(0)
+	if !a.enterHot(a.hotRetry) {
+		t.Fatal("did not go hot on an idle host")
+	}
+	p.others.Store(2 * others1)
+	if a.stayHot(a.hotRetry + us) {
+		t.Error("stayed hot with both CPUs wanted by others")
+	}
+	if p.hotHeld(a.hotRetry) != 0 {
+		t.Error("lease kept")
+	}
+}
+
+// TestHotMisses: spins that keep failing cool a thread down within a
+// handful of waits, and the back-off before it goes hot again doubles;
+// spins that mostly succeed keep it hot.
+func TestHotMisses(t *testing.T) {
+	p := hotPlatform()
+	as := &addressSpace{p: p}
+	a := &thread{as: as}
+	now := int64(1000 * us)
+	if !a.enterHot(now) {
+		t.Fatal("did not go hot")
+	}
+	for i := 0; i < 1000; i++ {
+		a.hotRecord(&a.hotApp, us, i%10 != 0) // 1 miss in 10
+		now += us
+		if !a.stayHot(now) {
+			t.Fatalf("cooled down after %d waits with 1 miss in 10", i)
+		}
+	}
+	if b := p.hotBudget(a.hotApp); b < 2*us || b > 11*us {
+		t.Errorf("budget for 1 µs answers = %d ticks", b)
+	}
+	n := 0
+	for a.hot != nil && n < 100 {
+		a.hotRecord(&a.hotSentry, 100*us, false)
+		now += us
+		a.stayHot(now)
+		n++
+	}
+	if n > 12 {
+		t.Errorf("%d failed spins in a row before cooling down", n)
+	}
+	// The period was long: no back-off at first; then short failing
+	// periods double it.
+	var last int64
+	for i := 0; i < 5; i++ {
+		now = max(now, a.hotRetry)
+		if !a.enterHot(now) {
+			t.Fatalf("round %d: did not go hot again", i)
+		}
+		for a.hot != nil {
+			a.hotRecord(&a.hotApp, 100*us, false)
+			now += us
+			a.stayHot(now)
+		}
+		if i > 0 && a.hotBackoff != min(2*last, hotBackoffMaxUS*us) {
+			t.Errorf("round %d: back-off %d, want %d", i, a.hotBackoff, 2*last)
+		}
+		last = a.hotBackoff
 	}
 }

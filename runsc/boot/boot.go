@@ -231,6 +231,7 @@ func Run(c Config) (int, error) {
 		fsys, err := newFilesystems(mf, c.Root, c.FileAccess)
 		roots <- rootResult{fsys, err}
 	}()
+	systrap.OpenHostLoad() // before the fence hides /proc
 	if c.Fence {
 		if os.Getpid() != 1 {
 			return 1, c.ready(errors.New("fencing the sandbox: not the init of a new pid namespace"))

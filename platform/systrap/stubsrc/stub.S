@@ -31,6 +31,7 @@
 #define T_FSBASE	32
 #define T_GSBASE	40
 #define T_SPIN		48	/* the spin budget in TSC ticks */
+#define T_SPIN_WOKE	52	/* the same, after waking the sentry */
 #define T_ALTSTACK	64	/* stack_t scratch for sigaltstack */
 #define T_SELF		128	/* the slot's address (syscall patching) */
 #define T_INTRAMP	136	/* set while the patch trampoline waits */
@@ -159,8 +160,12 @@ handler_exit:
 handler_park:
 	mov	$ST_EVENT, %eax
 	xchg	%eax, T_STATE(%rbx)
+	mov	T_SPIN(%rbx), %r12d
 	cmpl	$0, T_SENTRY_SLEEP(%rbx)
 	je	1f
+	/* The sentry sleeps: its answer comes after its wake-up, which
+	 * T_SPIN_WOKE allows for. */
+	mov	T_SPIN_WOKE(%rbx), %r12d
 	mov	%rbx, %rdi
 	mov	$1, %esi		/* FUTEX_WAKE */
 	mov	$1, %edx
@@ -169,10 +174,9 @@ handler_park:
 handler_wake:
 	syscall
 	/* Spin until the sentry answers or the time-stamp counter passes
-	 * now + T_SPIN (ticks; the sentry sets it per hand-off, 0: sleep at
-	 * once), then sleep. */
-1:	mov	T_SPIN(%rbx), %r12d
-	test	%r12d, %r12d
+	 * now + r12d (ticks; the sentry sets T_SPIN and T_SPIN_WOKE per
+	 * hand-off, 0: sleep at once), then sleep. */
+1:	test	%r12d, %r12d
 	jz	7f
 	rdtsc
 	shl	$32, %rdx
@@ -366,6 +370,17 @@ die:
  * the flags-preserving check fails (or the probe faults) and the sentry
  * handles the trap at patch_slow/patch_probe as the site's syscall.
  */
+/* SAVE reg, i stores reg as register i of T_PREGS unless it holds it
+ * already (it clobbers the flags): a word the sentry reads but nobody
+ * rewrote stays in both CPUs' caches, where a store would move its cache
+ * line to this CPU and back to the sentry's. */
+.macro SAVE reg, i
+	cmp	\reg, %gs:T_PREGS+\i*8
+	je	9f
+	mov	\reg, %gs:T_PREGS+\i*8
+9:
+.endm
+
 	.globl patch_entry
 	.p2align 4
 patch_entry:
@@ -381,26 +396,31 @@ patch_probe:
 patch_slow:
 	ud2
 1:	movl	$1, %gs:T_INTRAMP
-	mov	%rsp, %gs:T_PREGS+15*8
+	mov	%rsp, %rcx
 	mov	%gs:T_SELF, %rsp
 	lea	SLOT_SIZE(%rsp), %rsp	/* the top of the alternate stack */
 	pushfq
-	popq	%gs:T_PREGS+17*8
-	mov	%r8, %gs:T_PREGS+0*8
-	mov	%r9, %gs:T_PREGS+1*8
-	mov	%r10, %gs:T_PREGS+2*8
-	mov	%r12, %gs:T_PREGS+4*8
-	mov	%r13, %gs:T_PREGS+5*8
-	mov	%r14, %gs:T_PREGS+6*8
-	mov	%r15, %gs:T_PREGS+7*8
-	mov	%rdi, %gs:T_PREGS+8*8
-	mov	%rsi, %gs:T_PREGS+9*8
-	mov	%rbp, %gs:T_PREGS+10*8
-	mov	%rbx, %gs:T_PREGS+11*8
-	mov	%rdx, %gs:T_PREGS+12*8
-	mov	%rax, %gs:T_PREGS+13*8
+	pop	%r11
+	SAVE	%rcx, 15
+	SAVE	%r11, 17
+	SAVE	%r8, 0
+	SAVE	%r9, 1
+	SAVE	%r10, 2
+	SAVE	%r12, 4
+	SAVE	%r13, 5
+	SAVE	%r14, 6
+	SAVE	%r15, 7
+	SAVE	%rdi, 8
+	SAVE	%rsi, 9
+	SAVE	%rbp, 10
+	SAVE	%rbx, 11
+	SAVE	%rdx, 12
+	SAVE	%rax, 13
 	rdfsbase %rax
+	cmp	%rax, %gs:T_FSBASE
+	je	3f
 	mov	%rax, %gs:T_FSBASE
+3:
 	movl	$0, %gs:T_SIGNO		/* 0: a patched syscall */
 	mov	%gs:T_SELF, %rbx
 	call	handler_park
