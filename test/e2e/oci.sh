@@ -94,12 +94,21 @@ statusof() {
 		python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])' 2>/dev/null
 }
 
-# gone ID PID: no state directory and no process left.
+# gone ID PID: no state directory and no process left. A process that was
+# killed may still be finishing its exit (tearing down its mount namespace
+# on a loaded host): it gets 3 s to become a zombie or vanish, and if it
+# does not, its state, wait channel and command line are shown.
 gone() {
-	local why=""
+	local why="" i
 	[ -e "$STATE/$1" ] && why="state directory $STATE/$1 left"
-	if [ -n "$2" ] && [ -d "/proc/$2" ] && ! grep -q '^State:.*Z' "/proc/$2/status" 2>/dev/null; then
-		why="$why process $2 left"
+	if [ -n "$2" ]; then
+		for i in $(seq 30); do
+			{ [ -d "/proc/$2" ] && ! grep -q '^State:.*Z' "/proc/$2/status" 2>/dev/null; } || break
+			sleep 0.1
+		done
+		if [ -d "/proc/$2" ] && ! grep -q '^State:.*Z' "/proc/$2/status" 2>/dev/null; then
+			why="$why process $2 left ($(grep '^State:' "/proc/$2/status" 2>/dev/null), wchan $(cat "/proc/$2/wchan" 2>/dev/null), $(tr '\0' ' ' <"/proc/$2/cmdline" 2>/dev/null | cut -c1-120))"
+		fi
 	fi
 	echo "$why"
 }
