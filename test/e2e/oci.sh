@@ -94,23 +94,35 @@ statusof() {
 		python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])' 2>/dev/null
 }
 
-# gone ID PID: no state directory and no process left. A process that was
-# killed may still be finishing its exit (tearing down its mount namespace
-# on a loaded host): it gets 3 s to become a zombie or vanish, and if it
-# does not, its state, wait channel and command line are shown.
+# gone ID PID[:START]: no state directory and no process left. With START
+# (the process' start time, field 22 of /proc/PID/stat) a process with
+# that pid counts only if it started then: pids wrap within a minute on a
+# busy host (pid_max 32768), so a pid recorded long ago may be another's.
+# A process that was killed may still be finishing its exit (tearing down
+# its mount namespace on a loaded host): it gets 3 s to become a zombie or
+# vanish, and if it does not, its state, wait channel and command line are
+# shown.
 gone() {
-	local why="" i
+	local why="" i pid=${2%%:*} start=""
+	[[ "$2" == *:* ]] && start=${2#*:}
 	[ -e "$STATE/$1" ] && why="state directory $STATE/$1 left"
-	if [ -n "$2" ]; then
+	if [ -n "$pid" ]; then
 		for i in $(seq 30); do
-			{ [ -d "/proc/$2" ] && ! grep -q '^State:.*Z' "/proc/$2/status" 2>/dev/null; } || break
+			alive "$pid" "$start" || break
 			sleep 0.1
 		done
-		if [ -d "/proc/$2" ] && ! grep -q '^State:.*Z' "/proc/$2/status" 2>/dev/null; then
-			why="$why process $2 left ($(grep '^State:' "/proc/$2/status" 2>/dev/null), wchan $(cat "/proc/$2/wchan" 2>/dev/null), $(tr '\0' ' ' <"/proc/$2/cmdline" 2>/dev/null | cut -c1-120))"
+		if alive "$pid" "$start"; then
+			why="$why process $pid left ($(grep '^State:' "/proc/$pid/status" 2>/dev/null), wchan $(cat "/proc/$pid/wchan" 2>/dev/null), $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | cut -c1-120))"
 		fi
 	fi
 	echo "$why"
+}
+
+# alive PID [START]: PID is a process that is not a zombie (and started at
+# START, if given).
+alive() {
+	[ -d "/proc/$1" ] && ! grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null || return 1
+	[ -z "$2" ] || [ "$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f20)" = "$2" ]
 }
 
 # expect_run NAME WANT_STATUS WANT_OUT JSON: runsc run of a bundle.

@@ -41,9 +41,9 @@ standin_of() {
 	p=$(cat "$WORK/$1.pid" 2>/dev/null)
 	[ -n "$p" ] && tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q -- "--stand-in -- $1 " && echo "$p"
 }
-# goferof ID: the gofer pid in ID's state file.
+# goferof ID: the gofer's pid and start time (PID:START) in ID's state file.
 goferof() {
-	python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["pod"]["goferPid"])' "$STATE/$1/state.json" 2>/dev/null
+	python3 -c 'import json,sys; p=json.load(open(sys.argv[1]))["pod"]; print("%d:%d" % (p["goferPid"], p["goferStartTime"]))' "$STATE/$1/state.json" 2>/dev/null
 }
 # pidof_state ID: the pid `runsc state ID` reports.
 pidof_state() {
