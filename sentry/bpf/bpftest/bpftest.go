@@ -75,11 +75,9 @@ func Numbers(last int32, extra ...int32) []int32 {
 // rejects prog. fn must not keep d.
 func Walk(tb testing.TB, prog []unix.SockFilter, g Grid, fn func(d *bpf.SeccompData, verdict uint32)) {
 	tb.Helper()
-	insns := make([]bpf.Instruction, len(prog))
 	varyNr := map[int32]bool{}
 	vals := map[uint64]bool{0: true, 1: true, 0xffffffff: true, 1 << 32: true, 1 << 63: true, ^uint64(0): true}
-	for i, in := range prog {
-		insns[i] = bpf.Instruction{Code: in.Code, JT: in.Jt, JF: in.Jf, K: in.K}
+	for _, in := range prog {
 		k := uint64(in.K)
 		for _, v := range []uint64{k, k - 1, k + 1, k | 1<<32, k | 1<<63} {
 			vals[v&0xffffffff|v&(1<<32|1<<63)] = true
@@ -104,7 +102,7 @@ func Walk(tb testing.TB, prog []unix.SockFilter, g Grid, fn func(d *bpf.SeccompD
 		varyNr[int32(v)] = true
 	}
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i] < sorted[j] })
-	p, err := bpf.CompileSeccomp(insns)
+	p, err := bpf.CompileSeccomp(instructions(prog))
 	if err != nil {
 		tb.Fatalf("filter rejected by the validator: %v", err)
 	}
@@ -145,6 +143,25 @@ func Walk(tb testing.TB, prog []unix.SockFilter, g Grid, fn func(d *bpf.SeccompD
 			}
 		}
 	}
+}
+
+// Verdict runs prog on the one input d and returns its verdict. It fails tb
+// at once if the validator rejects prog.
+func Verdict(tb testing.TB, prog []unix.SockFilter, d bpf.SeccompData) uint32 {
+	tb.Helper()
+	p, err := bpf.CompileSeccomp(instructions(prog))
+	if err != nil {
+		tb.Fatalf("filter rejected by the validator: %v", err)
+	}
+	return p.Run(&d)
+}
+
+func instructions(prog []unix.SockFilter) []bpf.Instruction {
+	insns := make([]bpf.Instruction, len(prog))
+	for i, in := range prog {
+		insns[i] = bpf.Instruction{Code: in.Code, JT: in.Jt, JF: in.Jf, K: in.K}
+	}
+	return insns
 }
 
 // Result is what Run found.

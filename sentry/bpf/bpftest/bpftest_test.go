@@ -136,3 +136,20 @@ func TestRunDigest(t *testing.T) {
 		t.Errorf("allowed %d and %d, want getpid's %d each and write's %d between them", a.Allowed, b.Allowed, getpid, write)
 	}
 }
+
+func TestVerdict(t *testing.T) {
+	prog := testProgram(t, false)
+	for _, tc := range []struct {
+		d    bpf.SeccompData
+		want uint32
+	}{
+		{bpf.SeccompData{Nr: unix.SYS_WRITE, Arch: bpf.AuditArchX86_64, Args: [6]uint64{2: 5}}, bpf.RetAllow},
+		{bpf.SeccompData{Nr: unix.SYS_WRITE, Arch: bpf.AuditArchX86_64, Args: [6]uint64{2: 5 | 1<<32}}, bpf.RetKillProcess},
+		{bpf.SeccompData{Nr: unix.SYS_GETPID, Arch: bpf.AuditArchX86_64}, bpf.RetAllow},
+		{bpf.SeccompData{Nr: unix.SYS_GETPID, Arch: auditArchI386}, bpf.RetKillProcess},
+	} {
+		if got := Verdict(t, prog, tc.d); got != tc.want {
+			t.Errorf("Verdict(%+v) = %#x, want %#x", tc.d, got, tc.want)
+		}
+	}
+}
