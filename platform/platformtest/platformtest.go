@@ -94,13 +94,13 @@ const (
 	SegvAccErr = 2
 )
 
-// Config is what the shared tests need to know about a platform.
-type Config struct {
+// Config is what the shared tests need to know about a platform of type P.
+type Config[P platform.Platform] struct {
 	// New returns a platform whose memory file is memFD.
-	New func(memFD int) (platform.Platform, error)
+	New func(memFD int) (P, error)
 	// StubPage returns the address of p's own stub code, above
 	// MaxUserAddress, which MapFile must refuse.
-	StubPage func(p platform.Platform) uint64
+	StubPage func(p P) uint64
 	// UnmappedStoreAccess is the access a store to an unmapped page
 	// reports: Write where the platform sees the page fault's error code,
 	// NoAccess where it does not.
@@ -109,8 +109,8 @@ type Config struct {
 
 // Fixture is a platform and its memory file, both released at the test's
 // cleanup.
-type Fixture struct {
-	Platform platform.Platform
+type Fixture[P platform.Platform] struct {
+	Platform P
 	MemFD    int
 }
 
@@ -146,7 +146,7 @@ func NewMemFile(tb testing.TB) int {
 
 // NewFixture returns a fixture on a new memory file (see NewMemFile)
 // whose platform newPlatform made; the platform is closed at tb's cleanup.
-func NewFixture(tb testing.TB, newPlatform func(memFD int) (platform.Platform, error)) *Fixture {
+func NewFixture[P platform.Platform](tb testing.TB, newPlatform func(memFD int) (P, error)) *Fixture[P] {
 	tb.Helper()
 	fd := NewMemFile(tb)
 	p, err := newPlatform(fd)
@@ -154,13 +154,13 @@ func NewFixture(tb testing.TB, newPlatform func(memFD int) (platform.Platform, e
 		tb.Fatalf("New: %v", err)
 	}
 	tb.Cleanup(p.Close) // runs before the memory file's close
-	return &Fixture{Platform: p, MemFD: fd}
+	return &Fixture[P]{Platform: p, MemFD: fd}
 }
 
 // NewAS returns an address space, released at tb's cleanup, with the code
 // page executable at CodeAddr, the data page read-write at DataAddr and
 // read-only at RoAddr.
-func (f *Fixture) NewAS(tb testing.TB) platform.AddressSpace {
+func (f *Fixture[P]) NewAS(tb testing.TB) platform.AddressSpace {
 	tb.Helper()
 	as, err := f.Platform.NewAddressSpace()
 	if err != nil {
@@ -216,7 +216,7 @@ func SwitchOK(tb testing.TB, c platform.Context, as platform.AddressSpace, regs 
 // TestSyscall checks that a syscall stops Switch with the number and
 // arguments the application set, and that the return value the sentry sets
 // is what the application sees.
-func TestSyscall(t *testing.T, cfg Config) {
+func TestSyscall[P platform.Platform](t *testing.T, cfg Config[P]) {
 	f := NewFixture(t, cfg.New)
 	as := f.NewAS(t)
 	c := LockedContext(t, f.Platform)
@@ -249,7 +249,7 @@ func TestSyscall(t *testing.T, cfg Config) {
 }
 
 // TestFaults checks the fault events of bad stores, jumps and traps.
-func TestFaults(t *testing.T, cfg Config) {
+func TestFaults[P platform.Platform](t *testing.T, cfg Config[P]) {
 	f := NewFixture(t, cfg.New)
 	as := f.NewAS(t)
 	c := LockedContext(t, f.Platform)
@@ -300,7 +300,7 @@ func TestFaults(t *testing.T, cfg Config) {
 
 // TestFSBase checks that the application runs with the fs base the
 // registers hold.
-func TestFSBase(t *testing.T, cfg Config) {
+func TestFSBase[P platform.Platform](t *testing.T, cfg Config[P]) {
 	f := NewFixture(t, cfg.New)
 	as := f.NewAS(t)
 	c := LockedContext(t, f.Platform)
@@ -317,7 +317,7 @@ func TestFSBase(t *testing.T, cfg Config) {
 
 // TestMapUnmap checks MapFile, remapping and Unmap as the application
 // sees them, and that bad requests are refused.
-func TestMapUnmap(t *testing.T, cfg Config) {
+func TestMapUnmap[P platform.Platform](t *testing.T, cfg Config[P]) {
 	f := NewFixture(t, cfg.New)
 	as := f.NewAS(t)
 	c := LockedContext(t, f.Platform)
@@ -369,7 +369,7 @@ func TestMapUnmap(t *testing.T, cfg Config) {
 
 // TestInterrupt checks that Interrupt stops a running application, or the
 // next Switch, once.
-func TestInterrupt(t *testing.T, cfg Config) {
+func TestInterrupt[P platform.Platform](t *testing.T, cfg Config[P]) {
 	f := NewFixture(t, cfg.New)
 	as := f.NewAS(t)
 	c := LockedContext(t, f.Platform)
@@ -412,7 +412,7 @@ func TestInterrupt(t *testing.T, cfg Config) {
 
 // TestThreadsAndAddressSpaces runs two OS threads in one address space and
 // one of them alternately in two address spaces.
-func TestThreadsAndAddressSpaces(t *testing.T, cfg Config) {
+func TestThreadsAndAddressSpaces[P platform.Platform](t *testing.T, cfg Config[P]) {
 	f := NewFixture(t, cfg.New)
 	as1 := f.NewAS(t)
 	as2 := f.NewAS(t)
@@ -466,7 +466,7 @@ func TestThreadsAndAddressSpaces(t *testing.T, cfg Config) {
 
 // BenchmarkSyscallRoundTrip measures one application syscall trapped to the
 // sentry and resumed: Switch returning EventSyscall.
-func BenchmarkSyscallRoundTrip(b *testing.B, cfg Config) {
+func BenchmarkSyscallRoundTrip[P platform.Platform](b *testing.B, cfg Config[P]) {
 	f := NewFixture(b, cfg.New)
 	as := f.NewAS(b)
 	c := LockedContext(b, f.Platform)

@@ -21,15 +21,9 @@ import (
 
 // testConfig runs the behaviour every platform shares (package
 // platformtest) on ptrace.
-var testConfig = platformtest.Config{
-	New: func(memFD int) (platform.Platform, error) {
-		p, err := New(memFD)
-		if err != nil {
-			return nil, err
-		}
-		return p, nil
-	},
-	StubPage:            func(p platform.Platform) uint64 { return p.(*Platform).stubPage },
+var testConfig = platformtest.Config[*Platform]{
+	New:                 New,
+	StubPage:            func(p *Platform) uint64 { return p.stubPage },
 	UnmappedStoreAccess: usermem.NoAccess, // ptrace does not see the error code
 }
 
@@ -45,17 +39,12 @@ func TestThreadsAndAddressSpaces(t *testing.T) {
 func BenchmarkSyscallRoundTrip(b *testing.B) { platformtest.BenchmarkSyscallRoundTrip(b, testConfig) }
 func BenchmarkNativeGetpid(b *testing.B)     { platformtest.BenchmarkNativeGetpid(b) }
 
-// fixture is platformtest's fixture with its platform as a *Platform, for
-// the tests of ptrace's own mechanics.
-type fixture struct {
-	*platformtest.Fixture
-	p *Platform
-}
+// fixture is the fixture of the tests of this platform's own mechanics.
+type fixture = platformtest.Fixture[*Platform]
 
 func newFixture(tb testing.TB) *fixture {
 	tb.Helper()
-	f := platformtest.NewFixture(tb, testConfig.New)
-	return &fixture{Fixture: f, p: f.Platform.(*Platform)}
+	return platformtest.NewFixture(tb, testConfig.New)
 }
 
 func procExists(pid int32) bool {
@@ -92,7 +81,7 @@ func checkStubLayout(t *testing.T, f *fixture, pid int32) {
 		n++
 		var start, end uint64
 		fmt.Sscanf(l, "%x-%x", &start, &end)
-		if start != f.p.stubPage || end != f.p.stubPage+pageSize {
+		if start != f.Platform.stubPage || end != f.Platform.stubPage+pageSize {
 			t.Errorf("stub %d has mapping %q", pid, l)
 		}
 	}
@@ -114,12 +103,12 @@ func checkStubLayout(t *testing.T, f *fixture, pid int32) {
 
 func TestStubLayoutAndRelease(t *testing.T) {
 	f := newFixture(t)
-	if f.p.stubPage < maxUserAddress || f.p.stubPage+pageSize > hostTaskSize {
-		t.Errorf("stub page %#x outside [%#x, %#x)", f.p.stubPage, uint64(maxUserAddress), uint64(hostTaskSize))
+	if f.Platform.stubPage < maxUserAddress || f.Platform.stubPage+pageSize > hostTaskSize {
+		t.Errorf("stub page %#x outside [%#x, %#x)", f.Platform.stubPage, uint64(maxUserAddress), uint64(hostTaskSize))
 	}
-	checkStubLayout(t, f, f.p.premadePID)
+	checkStubLayout(t, f, f.Platform.premadePID)
 
-	pas, err := f.p.NewAddressSpace()
+	pas, err := f.Platform.NewAddressSpace()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +118,7 @@ func TestStubLayoutAndRelease(t *testing.T) {
 	platformtest.Must(t, as.MapFile(platformtest.DataAddr, f.MemFD, platformtest.DataOff, pageSize, usermem.ReadWrite))
 
 	// Two OS threads hold stub threads in as; one of them is mid-run.
-	c1 := platformtest.LockedContext(t, f.p)
+	c1 := platformtest.LockedContext(t, f.Platform)
 	platformtest.SwitchOK(t, c1, as, platformtest.RegsAt(platformtest.SnipSyscalls), platform.EventSyscall)
 	ready := make(chan struct{})
 	release := make(chan struct{})
@@ -137,7 +126,7 @@ func TestStubLayoutAndRelease(t *testing.T) {
 	go func() {
 		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()
-		c := f.p.NewContext()
+		c := f.Platform.NewContext()
 		defer c.Release()
 		_, _, err := c.Switch(as, platformtest.RegsAt(platformtest.SnipSyscalls))
 		close(ready)
@@ -162,10 +151,10 @@ func TestStubLayoutAndRelease(t *testing.T) {
 	}
 	waitGone(t, as.pid)
 
-	premade := f.p.premadePID
-	f.p.Close()
+	premade := f.Platform.premadePID
+	f.Platform.Close()
 	waitGone(t, premade)
-	if _, err := f.p.NewAddressSpace(); err == nil {
+	if _, err := f.Platform.NewAddressSpace(); err == nil {
 		t.Error("NewAddressSpace after Close succeeded")
 	}
 }
@@ -180,7 +169,7 @@ func TestContextRelease(t *testing.T) {
 	go func() {
 		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()
-		c := f.p.NewContext()
+		c := f.Platform.NewContext()
 		_, _, err := c.Switch(as, platformtest.RegsAt(platformtest.SnipSyscalls))
 		c.Release()
 		done <- err
@@ -196,7 +185,7 @@ func TestContextRelease(t *testing.T) {
 	if len(threads) != 1 {
 		t.Errorf("stub has %d threads, want only the control thread", len(threads))
 	}
-	c := platformtest.LockedContext(t, f.p)
+	c := platformtest.LockedContext(t, f.Platform)
 	platformtest.SwitchOK(t, c, as, platformtest.RegsAt(platformtest.SnipSyscalls), platform.EventSyscall)
 }
 
@@ -206,7 +195,7 @@ func TestSeccompInjected(t *testing.T) {
 	f := newFixture(t)
 	pas := f.NewAS(t)
 	as := pas.(*addressSpace)
-	c := platformtest.LockedContext(t, f.p)
+	c := platformtest.LockedContext(t, f.Platform)
 	platformtest.SwitchOK(t, c, as, platformtest.RegsAt(platformtest.SnipSyscalls), platform.EventSyscall)
 
 	for _, nr := range []uintptr{unix.SYS_GETPID} {
@@ -218,7 +207,7 @@ func TestSeccompInjected(t *testing.T) {
 	if _, _, err := c.Switch(as, platformtest.RegsAt(platformtest.SnipSyscalls)); !errors.Is(err, platform.ErrContextDead) {
 		t.Errorf("Switch after seccomp kill: %v, want ErrContextDead", err)
 	}
-	c2 := f.p.NewContext() // same OS thread, no stub thread yet
+	c2 := f.Platform.NewContext() // same OS thread, no stub thread yet
 	defer c2.Release()
 	if _, _, err := c2.Switch(as, platformtest.RegsAt(platformtest.SnipSyscalls)); !errors.Is(err, platform.ErrContextDead) {
 		t.Errorf("Switch of a new context after seccomp kill: %v, want ErrContextDead", err)
@@ -248,7 +237,7 @@ func TestSeccompFilterArgs(t *testing.T) {
 		{"openat", unix.SYS_OPENAT, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			pas, err := f.p.NewAddressSpace()
+			pas, err := f.Platform.NewAddressSpace()
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -279,7 +268,7 @@ func TestSeccompDetached(t *testing.T) {
 	go func() {
 		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()
-		c := f.p.NewContext()
+		c := f.Platform.NewContext()
 		defer c.Release()
 		_, _, err := c.Switch(as, platformtest.RegsAt(platformtest.SnipSyscalls))
 		close(ready)
@@ -296,7 +285,7 @@ func TestSeccompDetached(t *testing.T) {
 	}()
 	<-ready
 
-	cp := platformtest.LockedContext(t, f.p)
+	cp := platformtest.LockedContext(t, f.Platform)
 	regs := platformtest.RegsAt(platformtest.SnipTwoSyscall)
 	regs.Rax = unix.SYS_GETPID
 	platformtest.SwitchOK(t, cp, as, regs, platform.EventSyscall)

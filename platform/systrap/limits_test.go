@@ -57,7 +57,7 @@ func TestThreadCap(t *testing.T) {
 		}
 	}()
 	newCtx := func() platform.Context {
-		c := f.p.NewContext()
+		c := f.Platform.NewContext()
 		ctxs = append(ctxs, c)
 		return c
 	}
@@ -89,7 +89,7 @@ func TestThreadCap(t *testing.T) {
 		t.Fatalf("reserving slot %d: %v, want EAGAIN", maxThreads+1, err)
 	}
 	// An unreserved thread does not take the reserved slot.
-	stray := f.p.NewContext()
+	stray := f.Platform.NewContext()
 	if _, _, err := stray.Switch(as, platformtest.RegsAt(platformtest.SnipSyscalls)); !errors.Is(err, unix.EAGAIN) {
 		t.Fatalf("unreserved thread %d: Switch = %v, want EAGAIN", maxThreads, err)
 	}
@@ -103,7 +103,7 @@ func TestThreadCap(t *testing.T) {
 	if _, err := reserve(as); !errors.Is(err, unix.EAGAIN) {
 		t.Fatalf("full address space: ReserveThread = %v, want EAGAIN", err)
 	}
-	extra := f.p.NewContext()
+	extra := f.Platform.NewContext()
 	defer extra.Release()
 	if _, _, err := extra.Switch(as, platformtest.RegsAt(platformtest.SnipSyscalls)); !errors.Is(err, unix.EAGAIN) {
 		t.Fatalf("thread %d: Switch = %v, want EAGAIN", maxThreads+1, err)
@@ -124,7 +124,7 @@ func TestThreadCap(t *testing.T) {
 	r.Release()
 	r.Release() // idempotent
 	r = reserveSoon(t, as)
-	unused := f.p.NewContext()
+	unused := f.Platform.NewContext()
 	r.Bind(unused)
 	unused.Release()
 	r = reserveSoon(t, as)
@@ -186,11 +186,11 @@ func TestReserveThreadRace(t *testing.T) {
 				case 0: // clone failed later
 					r.Release()
 				case 1: // the task died before running
-					c := f.p.NewContext()
+					c := f.Platform.NewContext()
 					r.Bind(c)
 					c.Release()
 				case 2: // the task ran and exited
-					c := f.p.NewContext()
+					c := f.Platform.NewContext()
 					r.Bind(c)
 					regs := platformtest.RegsAt(platformtest.SnipSyscalls)
 					regs.Rax = unix.SYS_GETPID

@@ -64,8 +64,7 @@ func newPatchFixture(tb testing.TB) *patchFixture {
 		p.Close()
 		unix.Munmap(code)
 	})
-	pf := &platformtest.Fixture{Platform: p, MemFD: fd}
-	return &patchFixture{fixture: &fixture{Fixture: pf, p: p}, code: code}
+	return &patchFixture{fixture: &fixture{Platform: p, MemFD: fd}, code: code}
 }
 
 // NewAS is platformtest.Fixture.NewAS with text access to the code page.
@@ -101,7 +100,7 @@ func (f *patchFixture) patched(off uint64) bool {
 func TestPatchLoop(t *testing.T) {
 	f := newPatchFixture(t)
 	as := f.NewAS(t)
-	c := platformtest.LockedContext(t, f.p)
+	c := platformtest.LockedContext(t, f.Platform)
 	site := uint64(platformtest.CodeAddr + patchLoopOff)
 
 	regs := platformtest.RegsAt(site)
@@ -200,7 +199,7 @@ func TestPatchLoop(t *testing.T) {
 func TestPatchRefused(t *testing.T) {
 	f := newPatchFixture(t)
 	as := f.NewAS(t)
-	c := platformtest.LockedContext(t, f.p)
+	c := platformtest.LockedContext(t, f.Platform)
 	for _, off := range []uint64{patchFarOff, patchREXOff} {
 		start := platformtest.CodeAddr + off
 		regs := platformtest.RegsAt(start)
@@ -234,7 +233,7 @@ func TestPatchRefused(t *testing.T) {
 func TestPatchFork(t *testing.T) {
 	f := newPatchFixture(t)
 	parent := f.NewAS(t)
-	c := platformtest.LockedContext(t, f.p)
+	c := platformtest.LockedContext(t, f.Platform)
 	site := uint64(platformtest.CodeAddr + patchLoopOff)
 	regs := platformtest.RegsAt(site)
 	platformtest.SwitchOK(t, c, parent, regs, platform.EventSyscall)
@@ -245,7 +244,7 @@ func TestPatchFork(t *testing.T) {
 	parent.(*addressSpace).ForkPatches(child)
 	// The child runs the (shared) patched code through its own pointer
 	// table and trampoline.
-	c2 := f.p.NewContext()
+	c2 := f.Platform.NewContext()
 	defer c2.Release()
 	regs2 := platformtest.RegsAt(site)
 	for i := 0; i < 3; i++ {
@@ -259,7 +258,7 @@ func TestPatchFork(t *testing.T) {
 	// a memory manager: its memory is its own) and runs the patched code
 	// gets a fault, and the sentry stays unharmed.
 	other := f.NewAS(t)
-	c3 := f.p.NewContext()
+	c3 := f.Platform.NewContext()
 	defer c3.Release()
 	fi := platformtest.SwitchOK(t, c3, other, platformtest.RegsAt(site), platform.EventFault)
 	if fi.Signo != int32(unix.SIGSEGV) {
@@ -272,7 +271,7 @@ func TestPatchFork(t *testing.T) {
 func TestPatchInterrupts(t *testing.T) {
 	f := newPatchFixture(t)
 	as := f.NewAS(t)
-	c := platformtest.LockedContext(t, f.p)
+	c := platformtest.LockedContext(t, f.Platform)
 	site := uint64(platformtest.CodeAddr + patchLoopOff)
 	regs := platformtest.RegsAt(site)
 	platformtest.SwitchOK(t, c, as, regs, platform.EventSyscall)
@@ -341,7 +340,7 @@ func TestPatchManyThreads(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := g; i < n; i += 8 {
-				ctxs[i] = f.p.NewContext()
+				ctxs[i] = f.Platform.NewContext()
 				regs := platformtest.RegsAt(site)
 				for k := uint64(0); k < 3; k++ {
 					regs.Rax = uint64(i)
@@ -373,7 +372,7 @@ func TestPatchPtrTableMapped(t *testing.T) {
 	f := newPatchFixture(t)
 	as := f.NewAS(t)
 	platformtest.Must(t, as.MapFile(ptrTableAddr, f.MemFD, platformtest.Data2Off, pageSize, usermem.Read))
-	c := platformtest.LockedContext(t, f.p)
+	c := platformtest.LockedContext(t, f.Platform)
 	regs := platformtest.RegsAt(platformtest.CodeAddr + patchLoopOff)
 	platformtest.SwitchOK(t, c, as, regs, platform.EventSyscall)
 	if f.patched(patchLoopOff) {

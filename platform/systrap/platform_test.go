@@ -44,11 +44,11 @@ func waitExit(t *testing.T, as platform.AddressSpace) unix.WaitStatus {
 // outside the allow-list from the stub image kills the whole stub.
 func TestStubFilterKills(t *testing.T) {
 	f := newFixture(t)
-	c := platformtest.LockedContext(t, f.p)
+	c := platformtest.LockedContext(t, f.Platform)
 
 	// mmap of the memory file from the server's instruction: trapped.
 	as := f.NewAS(t)
-	regs := platformtest.RegsAt(f.p.base + offServerSyscall)
+	regs := platformtest.RegsAt(f.Platform.base + offServerSyscall)
 	regs.Rax = unix.SYS_MMAP
 	regs.Rdi, regs.Rsi, regs.Rdx, regs.R10, regs.R8, regs.R9 = 0x30000000, pageSize, unix.PROT_READ, unix.MAP_SHARED|unix.MAP_FIXED, uint64(f.MemFD), 0
 	platformtest.SwitchOK(t, c, as, regs, platform.EventSyscall)
@@ -75,11 +75,11 @@ func TestStubFilterKills(t *testing.T) {
 			[6]uint64{0x30000000, pageSize, unix.PROT_READ | unix.PROT_WRITE, unix.MAP_SHARED | unix.MAP_FIXED, uint64(f.MemFD), 0}},
 	} {
 		t.Logf("%s", tc.name)
-		as, err := f.p.NewAddressSpace()
+		as, err := f.Platform.NewAddressSpace()
 		if err != nil {
 			t.Fatal(err)
 		}
-		regs := platformtest.RegsAt(f.p.base + tc.off)
+		regs := platformtest.RegsAt(f.Platform.base + tc.off)
 		regs.Rax = tc.nr
 		regs.Rdi, regs.Rsi, regs.Rdx, regs.R10, regs.R8, regs.R9 = tc.args[0], tc.args[1], tc.args[2], tc.args[3], tc.args[4], tc.args[5]
 		_, _, err = c.Switch(as, regs)
@@ -99,7 +99,7 @@ func TestStubFilterKills(t *testing.T) {
 func TestGapSyscall(t *testing.T) {
 	f := newFixture(t)
 	as := f.NewAS(t)
-	c := platformtest.LockedContext(t, f.p)
+	c := platformtest.LockedContext(t, f.Platform)
 	for _, nr := range []uint64{335, 400, 423, 424, 1000} {
 		regs := platformtest.RegsAt(platformtest.SnipSyscalls)
 		regs.Rax = nr
@@ -115,7 +115,7 @@ func TestGapSyscall(t *testing.T) {
 func TestBadStackPointer(t *testing.T) {
 	f := newFixture(t)
 	as := f.NewAS(t)
-	c := platformtest.LockedContext(t, f.p)
+	c := platformtest.LockedContext(t, f.Platform)
 	for _, sp := range []uint64{0, 1, platformtest.HoleAddr, platformtest.RoAddr + 8, 0x8000000000000000, maxUserAddress + pageSize} {
 		regs := platformtest.RegsAt(platformtest.SnipSyscalls)
 		regs.Rsp = sp
@@ -139,7 +139,7 @@ func TestBadStackPointer(t *testing.T) {
 func TestJITPage(t *testing.T) {
 	f := newFixture(t)
 	as := f.NewAS(t)
-	c := platformtest.LockedContext(t, f.p)
+	c := platformtest.LockedContext(t, f.Platform)
 	const jit = 0x40000000
 	platformtest.Must(t, as.MapFile(jit, f.MemFD, platformtest.Data2Off, pageSize, usermem.AnyAccess))
 	// The sentry's copy-out: write through the memory file.
@@ -163,7 +163,7 @@ func TestJITPage(t *testing.T) {
 func TestFPState(t *testing.T) {
 	f := newFixture(t)
 	as := f.NewAS(t)
-	c := platformtest.LockedContext(t, f.p)
+	c := platformtest.LockedContext(t, f.Platform)
 	fp := make([]byte, arch.FPStateSize())
 	platformtest.Must(t, c.FPState(as, fp))
 	binary.LittleEndian.PutUint64(fp[160:], 0x1122334455667788) // xmm0
@@ -212,7 +212,7 @@ func TestManyThreads(t *testing.T) {
 	const n = 1500
 	ctxs := make([]platform.Context, n)
 	for i := range ctxs {
-		ctxs[i] = f.p.NewContext()
+		ctxs[i] = f.Platform.NewContext()
 		regs := platformtest.RegsAt(platformtest.SnipSyscalls)
 		regs.Rax = uint64(i % 300)
 		ev, fi, err := ctxs[i].Switch(as, regs)
@@ -250,16 +250,16 @@ func TestManyThreads(t *testing.T) {
 	}
 	// Released slots are reused.
 	for i := 0; i < 100; i++ {
-		c := f.p.NewContext()
+		c := f.Platform.NewContext()
 		platformtest.SwitchOK(t, c, as, platformtest.RegsAt(platformtest.SnipSyscalls), platform.EventSyscall)
 		c.Release()
 	}
 
 	// Many address spaces, each with a thread.
-	c := f.p.NewContext()
+	c := f.Platform.NewContext()
 	defer c.Release()
 	for i := 0; i < 200; i++ {
-		as, err := f.p.NewAddressSpace()
+		as, err := f.Platform.NewAddressSpace()
 		if err != nil {
 			t.Fatalf("address space %d: %v", i, err)
 		}
@@ -283,7 +283,7 @@ func TestDeafThread(t *testing.T) {
 	}
 	f := newFixture(t)
 	as := f.NewAS(t)
-	c := platformtest.LockedContext(t, f.p)
+	c := platformtest.LockedContext(t, f.Platform)
 	const frame = 0x50000000
 	platformtest.Must(t, as.MapFile(frame, f.MemFD, platformtest.Data2Off, pageSize, usermem.ReadWrite))
 	uc := make([]byte, arch.UContextSize)
@@ -295,7 +295,7 @@ func TestDeafThread(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { unix.Pwrite(f.MemFD, make([]byte, len(uc)), platformtest.Data2Off+0x200) })
-	regs := platformtest.RegsAt(f.p.base + offHandlerSigreturn)
+	regs := platformtest.RegsAt(f.Platform.base + offHandlerSigreturn)
 	regs.Rax = unix.SYS_RT_SIGRETURN
 	regs.Rsp = frame + 0x200
 	go func() {

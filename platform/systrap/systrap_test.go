@@ -5,15 +5,14 @@ package systrap
 import (
 	"testing"
 
-	"github.com/rampart-sandbox/rampart/platform"
 	"github.com/rampart-sandbox/rampart/platform/platformtest"
 	"github.com/rampart-sandbox/rampart/sentry/usermem"
 )
 
 // testConfig runs the behaviour every platform shares (package
 // platformtest) on systrap.
-var testConfig = platformtest.Config{
-	New: func(memFD int) (platform.Platform, error) {
+var testConfig = platformtest.Config[*Platform]{
+	New: func(memFD int) (*Platform, error) {
 		p, err := New(memFD, testOptions())
 		if err != nil {
 			return nil, err
@@ -21,7 +20,7 @@ var testConfig = platformtest.Config{
 		assumeIdle(p)
 		return p, nil
 	},
-	StubPage:            func(p platform.Platform) uint64 { return p.(*Platform).base },
+	StubPage:            func(p *Platform) uint64 { return p.base },
 	UnmappedStoreAccess: usermem.Write, // systrap sees the error code
 }
 
@@ -37,15 +36,10 @@ func TestThreadsAndAddressSpaces(t *testing.T) {
 func BenchmarkSyscallRoundTrip(b *testing.B) { platformtest.BenchmarkSyscallRoundTrip(b, testConfig) }
 func BenchmarkNativeGetpid(b *testing.B)     { platformtest.BenchmarkNativeGetpid(b) }
 
-// fixture is platformtest's fixture with its platform as a *Platform, for
-// the tests of systrap's own mechanics.
-type fixture struct {
-	*platformtest.Fixture
-	p *Platform
-}
+// fixture is the fixture of the tests of this platform's own mechanics.
+type fixture = platformtest.Fixture[*Platform]
 
 func newFixture(tb testing.TB) *fixture {
 	tb.Helper()
-	f := platformtest.NewFixture(tb, testConfig.New)
-	return &fixture{Fixture: f, p: f.Platform.(*Platform)}
+	return platformtest.NewFixture(tb, testConfig.New)
 }

@@ -33,7 +33,7 @@ func assumeIdle(p *Platform) {
 func BenchmarkPatchedRoundTrip(b *testing.B) {
 	f := newPatchFixture(b)
 	as := f.NewAS(b)
-	c := platformtest.LockedContext(b, f.p)
+	c := platformtest.LockedContext(b, f.Platform)
 	regs := platformtest.RegsAt(platformtest.CodeAddr + patchLoopOff)
 	platformtest.SwitchOK(b, c, as, regs, platform.EventSyscall) // patches the site
 	ctx := c.(*context)
