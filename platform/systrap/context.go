@@ -84,6 +84,10 @@ type thread struct {
 	// inTramp is set while the thread is parked in the patch trampoline
 	// rather than in the signal handler (patch.go).
 	inTramp bool
+	// rax is the trampoline's rax for the next hand-off to write to
+	// tRax, if raxOut (putPatchRegs).
+	rax    uint64
+	raxOut bool
 }
 
 // stubAddr is the thread's slot's address in the stub.
