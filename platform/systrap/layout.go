@@ -53,9 +53,10 @@ const (
 	tGSBase      = 40
 	tSpin        = 48
 	tSpinWoke    = 52
+	tRax         = 56  // the trampoline's rax, on T_STATE's cache line
 	tSelf        = 128 // the slot's address, for the patch trampoline
 	tInTramp     = 136 // set while the patch trampoline waits
-	tPRegs       = 256 // registers saved by the patch trampoline (sigcontext order)
+	tPRegs       = 256 // registers saved by the patch trampoline (sigcontext order, rax in tRax)
 	tPRegsEnd    = tPRegs + 18*8
 )
 

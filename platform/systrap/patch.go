@@ -362,15 +362,38 @@ func (c *context) rewindThunk(t *thread, regs *arch.Registers) {
 // putPatchRegs writes regs into the state page of a thread parked in the
 // patch trampoline, which restores all of them (gs is the state page's, as
 // regs.Gs_base is 0). It writes only the words that changed: after a
-// syscall that is rax alone, so that of the four cache lines the stub
-// wrote only one moves back to the stub's CPU dirty (each such move costs
+// syscall that is rax alone, which is not in T_PREGS but next to the
+// state word (tRax), so that a round trip moves that one cache line each
+// way between the two CPUs and nothing else (each move of a line costs
 // about as much as the rest of the round trip when both sides spin).
 func (t *thread) putPatchRegs(regs *arch.Registers) {
-	r := t.page[tPRegs:tPRegsEnd]
-	for i, p := range gregs(regs) {
-		putIfChanged(r[i*8:], *p)
-	}
+	// Unrolled over a fixed-size array: no bounds checks and no table of
+	// pointers on the syscall path.
+	r := (*[tPRegsEnd - tPRegs]byte)(t.page[tPRegs:tPRegsEnd])
+	putIfChanged(r[0*8:], regs.R8)
+	putIfChanged(r[1*8:], regs.R9)
+	putIfChanged(r[2*8:], regs.R10)
+	putIfChanged(r[3*8:], regs.R11)
+	putIfChanged(r[4*8:], regs.R12)
+	putIfChanged(r[5*8:], regs.R13)
+	putIfChanged(r[6*8:], regs.R14)
+	putIfChanged(r[7*8:], regs.R15)
+	putIfChanged(r[8*8:], regs.Rdi)
+	putIfChanged(r[9*8:], regs.Rsi)
+	putIfChanged(r[10*8:], regs.Rbp)
+	putIfChanged(r[11*8:], regs.Rbx)
+	putIfChanged(r[12*8:], regs.Rdx)
+	// r[13*8:] is not used: rax is in tRax (below).
+	putIfChanged(r[14*8:], regs.Rcx)
+	putIfChanged(r[15*8:], regs.Rsp)
+	putIfChanged(r[16*8:], regs.Rip)
+	putIfChanged(r[17*8:], regs.Eflags)
 	putIfChanged(t.page[tFSBase:], regs.Fs_base)
+	// rax goes to tRax at the hand-off itself (handOff), next to the
+	// state change on the same cache line: written now, the line would
+	// go to the stub's CPU, which spins reading it, and back before the
+	// state change.
+	t.rax, t.raxOut = regs.Rax, true
 }
 
 // putIfChanged writes v to the first 8 bytes of b unless they hold it
@@ -385,10 +408,25 @@ func putIfChanged(b []byte, v uint64) {
 // getPatchRegs reads the registers the patch trampoline saved.
 func (t *thread) getPatchRegs(regs *arch.Registers) {
 	le := binary.LittleEndian
-	r := t.page[tPRegs:tPRegsEnd]
-	for i, p := range gregs(regs) {
-		*p = le.Uint64(r[i*8:])
-	}
+	r := (*[tPRegsEnd - tPRegs]byte)(t.page[tPRegs:tPRegsEnd])
+	regs.R8 = le.Uint64(r[0*8:])
+	regs.R9 = le.Uint64(r[1*8:])
+	regs.R10 = le.Uint64(r[2*8:])
+	regs.R11 = le.Uint64(r[3*8:])
+	regs.R12 = le.Uint64(r[4*8:])
+	regs.R13 = le.Uint64(r[5*8:])
+	regs.R14 = le.Uint64(r[6*8:])
+	regs.R15 = le.Uint64(r[7*8:])
+	regs.Rdi = le.Uint64(r[8*8:])
+	regs.Rsi = le.Uint64(r[9*8:])
+	regs.Rbp = le.Uint64(r[10*8:])
+	regs.Rbx = le.Uint64(r[11*8:])
+	regs.Rdx = le.Uint64(r[12*8:])
+	regs.Rax = le.Uint64(t.page[tRax:])
+	regs.Rcx = le.Uint64(r[14*8:])
+	regs.Rsp = le.Uint64(r[15*8:])
+	regs.Rip = le.Uint64(r[16*8:])
+	regs.Eflags = le.Uint64(r[17*8:])
 	regs.Fs_base = le.Uint64(t.page[tFSBase:])
 	regs.Gs_base = 0
 	regs.Cs, regs.Ss = userCS, userSS
@@ -401,7 +439,7 @@ func (t *thread) getPatchRegs(regs *arch.Registers) {
 // frame (FP state, and a gs base of the application's choosing). The
 // registers in the frame are then stale: the caller writes them.
 func (t *thread) leaveTrampoline(c *context) error {
-	t.inTramp = false
+	t.inTramp, t.raxOut = false, false
 	swap(t.state, stTrap)
 	if load(t.stubSleep) != 0 {
 		futexWake(t.state)

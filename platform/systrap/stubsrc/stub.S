@@ -32,6 +32,7 @@
 #define T_GSBASE	40
 #define T_SPIN		48	/* the spin budget in TSC ticks */
 #define T_SPIN_WOKE	52	/* the same, after waking the sentry */
+#define T_RAX		56	/* the patch trampoline's rax (see below) */
 #define T_ALTSTACK	64	/* stack_t scratch for sigaltstack */
 #define T_SELF		128	/* the slot's address (syscall patching) */
 #define T_INTRAMP	136	/* set while the patch trampoline waits */
@@ -117,6 +118,8 @@ handler:
 	mov	$18, %ecx
 	cld
 	rep movsq
+	mov	T_RAX(%rbx), %rax
+	mov	%rax, 40+13*8(%r9)	/* uc_mcontext.rax */
 	movl	$SIGCHLD, T_SIGNO(%rbx)
 	mov	%r9, T_UCTX(%rbx)
 	mov	%r8, T_INFO(%rbx)
@@ -370,7 +373,10 @@ die:
  * the flags-preserving check fails (or the probe faults) and the sentry
  * handles the trap at patch_slow/patch_probe as the site's syscall.
  */
-/* SAVE reg, i stores reg as register i of T_PREGS unless it holds it
+/* rax, which changes at every call (the site index in, the result out),
+ * is not in T_PREGS but in T_RAX, on the cache line of T_STATE: a round
+ * trip then moves one cache line each way between the two CPUs, not two.
+ * SAVE reg, i stores reg as register i of T_PREGS unless it holds it
  * already (it clobbers the flags): a word the sentry reads but nobody
  * rewrote stays in both CPUs' caches, where a store would move its cache
  * line to this CPU and back to the sentry's. */
@@ -415,13 +421,16 @@ patch_slow:
 	SAVE	%rbp, 10
 	SAVE	%rbx, 11
 	SAVE	%rdx, 12
-	SAVE	%rax, 13
+	mov	%rax, %gs:T_RAX
 	rdfsbase %rax
 	cmp	%rax, %gs:T_FSBASE
 	je	3f
 	mov	%rax, %gs:T_FSBASE
 3:
-	movl	$0, %gs:T_SIGNO		/* 0: a patched syscall */
+	cmpl	$0, %gs:T_SIGNO		/* 0: a patched syscall (written */
+	je	4f			/* only if not: see T_RAX) */
+	movl	$0, %gs:T_SIGNO
+4:
 	mov	%gs:T_SELF, %rbx
 	call	handler_park
 	cmpl	$ST_RUN, T_STATE(%rbx)
@@ -447,7 +456,7 @@ patch_slow:
 	mov	T_PREGS+9*8(%rbx), %rsi
 	mov	T_PREGS+10*8(%rbx), %rbp
 	mov	T_PREGS+12*8(%rbx), %rdx
-	mov	T_PREGS+13*8(%rbx), %rax
+	mov	T_RAX(%rbx), %rax
 	mov	T_PREGS+14*8(%rbx), %rcx
 	mov	T_PREGS+15*8(%rbx), %rsp
 	mov	T_PREGS+11*8(%rbx), %rbx
@@ -473,7 +482,7 @@ patch_trap:
 	mov	T_PREGS+9*8(%rbx), %rsi
 	mov	T_PREGS+10*8(%rbx), %rbp
 	mov	T_PREGS+12*8(%rbx), %rdx
-	mov	T_PREGS+13*8(%rbx), %rax
+	mov	T_RAX(%rbx), %rax
 	mov	T_PREGS+14*8(%rbx), %rcx
 	mov	T_PREGS+15*8(%rbx), %rsp
 	mov	T_PREGS+11*8(%rbx), %rbx
