@@ -287,6 +287,16 @@ read-only" "$out"
 	expect "$c/removal" "" "$out"
 }
 
+# descends PID ROOT: PID is ROOT or one of its descendants.
+descends() {
+	local p=$1
+	while [ -n "$p" ] && [ "$p" -gt 1 ]; do
+		[ "$p" == "$2" ] && return 0
+		p=$(awk '/^PPid:/ { print $2 }' "/proc/$p/status" 2>/dev/null)
+	done
+	return 1
+}
+
 # nspid PID: PID's pid in its innermost PID namespace (NSpid's last).
 nspid() { awk '/^NSpid:/ { print $NF }' "/proc/$1/status" 2>/dev/null; }
 
@@ -522,7 +532,7 @@ read-only" "$out"
 	# host processes that run its processes (live, the sandbox's, not
 	# its pid, runsc's stand-in); ctr task pause and resume freeze and
 	# thaw it alone (its output stops, the sandbox container runs on).
-	local mpid sbp p bad="" n1 n2 n3 s1 s2 s3
+	local mpid mpids sbp p bad="" n1 n2 n3 s1 s2 s3
 	rm -rf "$W/podl" && mkdir -p "$W/podl" && : >"$W/podl/out"
 	ctr_ run -d "${RUNC[@]}" --annotation $ann.container-type=container --annotation $ann.sandbox-id=c-pod \
 		--mount "type=bind,src=$W/podl,dst=/data,options=rbind:rw" \
@@ -530,15 +540,14 @@ read-only" "$out"
 	sleep 0.5
 	mpid=$(ctr_ task ls 2>/dev/null | awk '$1 == "c-pod-l" { print $2 }')
 	sbp=$(ctr_ task ls 2>/dev/null | awk '$1 == "c-pod" { print $2 }')
-	pids=$(ctr_ task ps c-pod-l 2>&1 | awk 'NR>1 { print $1 }' | sort -n | tr '\n' ' ')
-	for p in $pids; do
+	mpids=$(ctr_ task ps c-pod-l 2>&1 | awk 'NR>1 { print $1 }' | sort -n | tr '\n' ' ')
+	for p in $mpids; do
 		[ -d "/proc/$p" ] || bad+="$p is no host process; "
 		[ "$p" == "$mpid" ] && bad+="$p is the member's pid (its stand-in); "
 		[ "$p" == "$sbp" ] && bad+="$p is the sandbox process; "
-		grep -qw "$sbp" <<<"$(awk '/^PPid:/ { print $2 }' "/proc/$p/status" 2>/dev/null) $(awk '/^PPid:/ { print $2 }' "/proc/$(awk '/^PPid:/ { print $2 }' "/proc/$p/status" 2>/dev/null)/status" 2>/dev/null)" ||
-			bad+="$p is not the sandbox's ($sbp); "
+		descends "$p" "$sbp" || bad+="$p is not the sandbox's ($sbp); "
 	done
-	[ -n "$pids" ] || bad+="no pids; "
+	[ -n "$mpids" ] || bad+="no pids; "
 	expect "$c/pod-member-top" "" "$bad"
 	ctr_ task pause c-pod-l >/dev/null 2>&1
 	s1=$(ctr_ task ls 2>/dev/null | awk '$1 == "c-pod-l" { print $3 }')
@@ -551,10 +560,10 @@ read-only" "$out"
 	sleep 1
 	n3=$(wc -c <"$W/podl/out")
 	s3=$(ctr_ task ls 2>/dev/null | awk '$1 == "c-pod-l" { print $3 }')
-	out="$s1 $s2 $s3"
-	[ "$n1" -gt 0 ] && [ "$n1" -eq "$n2" ] || out+=" (output while paused: $n1 then $n2)"
-	[ "$n3" -gt "$n2" ] || out+=" (output after resume: $n3)"
-	expect "$c/pod-member-pause" "PAUSED RUNNING RUNNING" "$out"
+	s1="$s1 $s2 $s3"
+	[ "$n1" -gt 0 ] && [ "$n1" -eq "$n2" ] || s1+=" (output while paused: $n1 then $n2)"
+	[ "$n3" -gt "$n2" ] || s1+=" (output after resume: $n3)"
+	expect "$c/pod-member-pause" "PAUSED RUNNING RUNNING" "$s1"
 	ctr_ task kill -s SIGKILL c-pod-l >/dev/null 2>&1
 	for _ in $(seq 100); do
 		[ "$(ctr_ task ls 2>/dev/null | awk '$1 == "c-pod-l" { print $3 }')" == STOPPED ] && break
@@ -569,7 +578,7 @@ read-only" "$out"
 	done
 	ctr_ task rm -f c-pod >/dev/null 2>&1
 	ctr_ c rm c-pod >/dev/null 2>&1
-	out+=$(leftovers "$rroot" c-pod)
+	out+=$(leftovers "$rroot" c-pod)$(leftovers "$rroot" c-pod-l)
 	expect "$c/pod-member" "3 RUNNING" "$out"
 
 	# ctr task ps lists runsc ps' pids: the sandbox's host processes.
