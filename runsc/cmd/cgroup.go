@@ -73,6 +73,7 @@ func freezeCgroup(g *flags.Global, id string, frozen bool) error {
 // container is paused: a frozen sandbox cannot answer. With refreeze the
 // cgroup is frozen again afterwards.
 func whileThawed(g *flags.Global, id string, paused, refreeze bool, call func() error) error {
+	id, paused = podThawTarget(g, id, paused) // a pod member's sandbox (pod.go)
 	if !paused {
 		return call()
 	}

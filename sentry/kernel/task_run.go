@@ -51,8 +51,7 @@ func (t *Task) run() {
 	t.startSysClock()
 	var spurious mm.SpuriousFault
 	for !t.killed.Load() {
-		if t.k.freezer.frozen.Load() {
-			t.waitThawed()
+		if t.k.freezer.frozen.Load() && t.waitThawed() {
 			continue
 		}
 		if t.tg.cpuTimersArmed() {
