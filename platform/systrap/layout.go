@@ -49,6 +49,7 @@ const (
 	tSigno       = 12
 	tUctx        = 16
 	tInfo        = 24
+	tNR          = 24 // a dynamic site's number (patch.go), in tInfo's word
 	tFSBase      = 32
 	tGSBase      = 40
 	tSpin        = 48

@@ -14,6 +14,7 @@ import (
 
 	"github.com/rampart-sandbox/rampart/platform"
 	"github.com/rampart-sandbox/rampart/platform/platformtest"
+	"github.com/rampart-sandbox/rampart/sentry/arch"
 	"github.com/rampart-sandbox/rampart/sentry/usermem"
 )
 
@@ -25,12 +26,19 @@ const (
 	patchFarOff = 0x300 + 10
 	// a REX prefix before the mov: "mov $39, %r8d; syscall".
 	patchREXOff = 0x340
+	// a dynamic site, glibc's syscall(2): loop: mov 0x8(%rsp), %r9;
+	// syscall; mov %rax, %rdi; inc %rbx; jmp loop
+	patchDynOff = 0x380
+	// the same after an fs segment prefix: not patchable.
+	patchDynFSOff = 0x3c1
 )
 
 var patchSnippets = map[uint64][]byte{
-	patchLoopOff: {0xb8, 39, 0, 0, 0, 0x0f, 0x05, 0x48, 0x89, 0xc7, 0x48, 0xff, 0xc3, 0xeb, 0xf1},
-	patchFarOff:  {0xb8, 39, 0, 0, 0, 0x0f, 0x05, 0xeb, 0xfe},
-	patchREXOff:  {0x41, 0xb8, 39, 0, 0, 0, 0x0f, 0x05, 0xeb, 0xfe},
+	patchLoopOff:      {0xb8, 39, 0, 0, 0, 0x0f, 0x05, 0x48, 0x89, 0xc7, 0x48, 0xff, 0xc3, 0xeb, 0xf1},
+	patchFarOff:       {0xb8, 39, 0, 0, 0, 0x0f, 0x05, 0xeb, 0xfe},
+	patchREXOff:       {0x41, 0xb8, 39, 0, 0, 0, 0x0f, 0x05, 0xeb, 0xfe},
+	patchDynOff:       {0x4c, 0x8b, 0x4c, 0x24, 0x08, 0x0f, 0x05, 0x48, 0x89, 0xc7, 0x48, 0xff, 0xc3, 0xeb, 0xf1},
+	patchDynFSOff - 1: {0x64, 0x4c, 0x8b, 0x4c, 0x24, 0x08, 0x0f, 0x05, 0xeb, 0xfe},
 }
 
 var siteBytes = []byte{0xb8, 39, 0, 0, 0, 0x0f, 0x05}
@@ -377,5 +385,133 @@ func TestPatchPtrTableMapped(t *testing.T) {
 	platformtest.SwitchOK(t, c, as, regs, platform.EventSyscall)
 	if f.patched(patchLoopOff) {
 		t.Error("patched with the pointer table gone")
+	}
+}
+
+// TestPatchDynamic: a dynamic site ("mov 0x8(%rsp), %r9; syscall", whose
+// number is in rax) is patched, runs through its own thunk with the
+// number it was given each time and the r9 its mov loads, and keeps the
+// number across interrupts anywhere in the thunk and the trampoline; its
+// slow path (an application gs base) and a jump to its old syscall are
+// syscalls too. One after a segment prefix is left alone.
+func TestPatchDynamic(t *testing.T) {
+	f := newPatchFixture(t)
+	as := f.NewAS(t)
+	c := platformtest.LockedContext(t, f.Platform)
+	site := uint64(platformtest.CodeAddr + patchDynOff)
+	regs := platformtest.RegsAt(site)
+	regs.Rax = unix.SYS_GETPID
+	platformtest.SwitchOK(t, c, as, regs, platform.EventSyscall)
+	if regs.Orig_rax != unix.SYS_GETPID || regs.Rip != site+7 {
+		t.Fatalf("trapped syscall: nr %d rip %#x", regs.Orig_rax, regs.Rip)
+	}
+	if !f.patched(patchDynOff) {
+		t.Fatalf("dynamic site not patched: % x", f.code[patchDynOff:patchDynOff+7])
+	}
+	r9 := regs.R9 // what 8(%rsp) holds
+	nrs := []uint64{unix.SYS_GETTID, unix.SYS_GETPID, 1000, unix.SYS_GETPPID, 1 << 40}
+	for i := uint64(1); i <= 50; i++ {
+		nr := nrs[i%uint64(len(nrs))]
+		regs.Rax = nr // the previous call's result is the next one's number
+		regs.R9 = 0xdead
+		platformtest.SwitchOK(t, c, as, regs, platform.EventSyscall)
+		if !c.(*context).last.inTramp {
+			t.Fatalf("call %d trapped instead of using the trampoline", i)
+		}
+		if regs.Orig_rax != nr || regs.Rip != site+7 || regs.Rcx != site+7 || regs.R9 != r9 || regs.Rdi != nr {
+			t.Fatalf("call %d: nr %d (want %d) rip %#x rcx %#x r9 %#x (want %#x) rdi %d", i, regs.Orig_rax, nr, regs.Rip, regs.Rcx, regs.R9, r9, regs.Rdi)
+		}
+	}
+
+	// A jump to the old syscall instruction takes rax as the number.
+	regs.Rip, regs.Rax = site+5, unix.SYS_GETPPID
+	platformtest.SwitchOK(t, c, as, regs, platform.EventSyscall)
+	if regs.Orig_rax != unix.SYS_GETPPID || regs.Rip != site+7 {
+		t.Fatalf("jump to the old syscall: nr %d rip %#x", regs.Orig_rax, regs.Rip)
+	}
+
+	// An application gs base: the thunk's own slow path.
+	regs.Gs_base = 0x12340000
+	for i := 0; i < 3; i++ {
+		regs.Rax = unix.SYS_GETTID
+		platformtest.SwitchOK(t, c, as, regs, platform.EventSyscall)
+		if regs.Orig_rax != unix.SYS_GETTID || regs.Rip != site+7 || regs.Gs_base != 0x12340000 || regs.R9 != r9 {
+			t.Fatalf("with a gs base: nr %d rip %#x gs %#x r9 %#x", regs.Orig_rax, regs.Rip, regs.Gs_base, regs.R9)
+		}
+	}
+	regs.Gs_base = 0
+
+	// Interrupts anywhere: every syscall still has its own number.
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for !stop.Load() {
+			c.Interrupt()
+			time.Sleep(20 * time.Microsecond)
+		}
+	}()
+	var calls, interrupts uint64
+	want := uint64(unix.SYS_GETPID)
+	regs.Rax = want
+	for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); {
+		ev, fi, err := c.Switch(as, regs)
+		if err != nil {
+			stop.Store(true)
+			wg.Wait()
+			t.Fatalf("Switch: %v", err)
+		}
+		switch ev {
+		case platform.EventSyscall:
+			calls++
+			if regs.Orig_rax != want || regs.Rip != site+7 {
+				stop.Store(true)
+				wg.Wait()
+				t.Fatalf("call %d: nr %d, want %d, rip %#x", calls, regs.Orig_rax, want, regs.Rip)
+			}
+			want = nrs[calls%uint64(len(nrs))]
+			regs.Rax = want
+		case platform.EventInterrupted:
+			interrupts++
+			if regs.Rip < platformtest.CodeAddr || regs.Rip >= platformtest.CodeAddr+pageSize {
+				stop.Store(true)
+				wg.Wait()
+				t.Fatalf("interrupted at %#x, outside the application", regs.Rip)
+			}
+		default:
+			stop.Store(true)
+			wg.Wait()
+			t.Fatalf("fault %+v at %#x", fi, regs.Rip)
+		}
+	}
+	stop.Store(true)
+	wg.Wait()
+	t.Logf("%d calls, %d interrupts", calls, interrupts)
+	if calls < 10 {
+		t.Errorf("only %d calls", calls)
+	}
+
+	// An interrupt in the thunk goes back to the site, with the number
+	// back in rax once the thunk moved it to r11.
+	ctx := c.(*context)
+	for at := uint64(0); at < offDynThunkEnd-offDynThunk; at++ {
+		r := arch.Registers{Rip: f.Platform.base + dynThunksOff + at, Rax: 7, R11: unix.SYS_GETPID}
+		ctx.rewindThunk(ctx.last, &r)
+		wantRax := uint64(7)
+		if at >= offDynThunkMoved-offDynThunk {
+			wantRax = unix.SYS_GETPID
+		}
+		if r.Rip != site || r.Rax != wantRax {
+			t.Errorf("interrupt at thunk offset %d: rip %#x rax %d, want %#x, %d", at, r.Rip, r.Rax, site, wantRax)
+		}
+	}
+
+	// After a segment prefix the mov reads another address: not patched.
+	regs = platformtest.RegsAt(platformtest.CodeAddr + patchDynFSOff)
+	regs.Rax = unix.SYS_GETPID
+	platformtest.SwitchOK(t, c, as, regs, platform.EventSyscall)
+	if f.code[patchDynFSOff] != 0x4c {
+		t.Errorf("site after an fs prefix patched: % x", f.code[patchDynFSOff-1:patchDynFSOff+7])
 	}
 }

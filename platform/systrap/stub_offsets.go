@@ -28,7 +28,15 @@ const (
 	offPatchEntry        = 0x2e0
 	offPatchProbe        = 0x2e5
 	offPatchSlow         = 0x2f8
+	offPatchChecked      = 0x2fa
 	offPatchTrap         = 0x515
+	offDynThunk          = 0x5a6
 	offPatchEnd          = 0x5a6
-	offStubEnd           = 0x5a6
+	offDynThunkMoved     = 0x5ae
+	offDynThunkProbe     = 0x5b3
+	offDynThunkSlow      = 0x5c6
+	offDynThunkImm       = 0x5d1
+	offDynThunkJmp       = 0x5d6
+	offDynThunkEnd       = 0x5db
+	offStubEnd           = 0x5db
 )

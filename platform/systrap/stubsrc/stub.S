@@ -28,6 +28,7 @@
 #define T_SIGNO		12
 #define T_UCTX		16
 #define T_INFO		24
+#define T_NR		24	/* a dynamic site's syscall number (T_INFO's word: see dyn_thunk) */
 #define T_FSBASE	32
 #define T_GSBASE	40
 #define T_SPIN		48	/* the spin budget in TSC ticks */
@@ -401,6 +402,9 @@ patch_probe:
 	.globl patch_slow
 patch_slow:
 	ud2
+	/* The dynamic thunks (dyn_thunk) enter here, after their own check. */
+	.globl patch_checked
+patch_checked:
 1:	movl	$1, %gs:T_INTRAMP
 	mov	%rsp, %rcx
 	mov	%gs:T_SELF, %rsp
@@ -490,6 +494,46 @@ patch_trap:
 	.globl patch_end
 patch_end:
 .Lpatch_end:
+
+/*
+ * The template of a dynamic site's thunk, never run here: writeThunks
+ * (../patch.go) copies it once per dynamic index, setting the index at
+ * dyn_thunk_imm+1 and the jump at dyn_thunk_jmp+1. A dynamic site is
+ * "mov 0x8(%rsp), %r9; syscall" (glibc's syscall(2)), whose number is
+ * in rax, not in the code: the thunk runs the site's mov, keeps the
+ * number in r11 (rcx and r11 are the syscall's to clobber), checks the
+ * gs base as patch_entry does (each thunk has its own probe and ud2, so
+ * the sentry knows the site from rip alone: rax is no longer the number
+ * there, r11 is), stores the number in T_NR and enters the trampoline
+ * with the index in eax. None of it changes the flags.
+ */
+	.globl dyn_thunk
+dyn_thunk:
+	mov	0x8(%rsp), %r9
+	mov	%rax, %r11
+	.globl dyn_thunk_moved
+dyn_thunk_moved:
+	rdgsbase %rax
+	.globl dyn_thunk_probe
+dyn_thunk_probe:
+	mov	%gs:T_SELF, %rcx
+	not	%rax
+	lea	1(%rcx,%rax), %rcx
+	jrcxz	1f
+	.globl dyn_thunk_slow
+dyn_thunk_slow:
+	ud2
+1:	mov	%r11, %gs:T_NR
+	.globl dyn_thunk_imm
+dyn_thunk_imm:
+	.byte	0xb8		/* mov $index, %eax */
+	.long	0
+	.globl dyn_thunk_jmp
+dyn_thunk_jmp:
+	.byte	0xe9		/* jmp patch_checked */
+	.long	0
+	.globl dyn_thunk_end
+dyn_thunk_end:
 
 	.globl stub_end
 stub_end:
