@@ -27,11 +27,11 @@ import (
 
 // Pods (runsc/container/pod.go, runsc/boot/container.go): `create` of a
 // container whose annotations name another container's sandbox starts no
-// sandbox process. It starts the container's gofer (in the container's
-// own cgroup), creates the container's control socket in its state
-// directory, and hands both, with its stdio, its status file and its
-// configuration, to the running sandbox over the sandbox's control socket
-// (SCM_RIGHTS). Every later command (start, kill, wait, exec, events,
+// sandbox process. It starts the container's gofer (moved into the
+// container's own cgroup before it serves), creates the container's
+// control socket in its state directory, and hands both, with its stdio,
+// its status file and its configuration, to the running sandbox over the
+// sandbox's control socket (SCM_RIGHTS). Every later command (start, kill, wait, exec, events,
 // delete) talks to the container's own socket, served by the sandbox.
 //
 // The state records the sandbox container's id and the gofer's pid. Its
@@ -190,12 +190,18 @@ func joinSandbox(g *flags.Global, id string, sb *container.State, bundle string,
 	if err := setupCgroup(g, id, spec); err != nil {
 		return err
 	}
-	leaveCgroup := enterCgroup(g, id)
+	// The gofer is moved into the cgroup while the rest is prepared
+	// (cgroupJoin); it serves nothing before the sandbox has its
+	// connections, which it gets only once the move is done.
+	join, err := newCgroupJoin(g, id)
+	if err != nil {
+		return err
+	}
 	gofer, goferSocks, err := startContainerGofer(self, spec.Root.Path, rootWritable(g, spec), binds, true, g.HostUDS)
-	leaveCgroup()
 	if err != nil {
 		return fmt.Errorf("starting the gofer: %w", err)
 	}
+	join.move("gofer", gofer.Process.Pid)
 	defer func() {
 		for _, f := range goferSocks {
 			f.Close()
@@ -204,6 +210,7 @@ func joinSandbox(g *flags.Global, id string, sb *container.State, bundle string,
 	joined := false
 	defer func() {
 		if !joined {
+			join.wait()
 			gofer.Process.Kill()
 			gofer.Wait()
 		}
@@ -232,6 +239,9 @@ func joinSandbox(g *flags.Global, id string, sb *container.State, bundle string,
 	}
 	if err := s.Save(st); err != nil {
 		return err
+	}
+	if err := join.wait(); err != nil {
+		return fmt.Errorf("container %q: %w", id, err)
 	}
 	files := append([]*os.File{os.Stdin, os.Stdout, os.Stderr, status, ctl}, goferSocks...)
 	if term != nil {

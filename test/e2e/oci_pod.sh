@@ -74,6 +74,11 @@ if [ "$c" -eq 0 ] && [ "$st" = created ] && [ -n "$sbpid" ] && [ -n "$apid" ] &&
 else
 	fail "pod: create joins the sandbox (no new sandbox process; pid is the member's stand-in)" "create $c status $st pid-file $(cat "$WORK/poda.pid") stand-in $apid sandbox $sbpid" "$(pgrep -af "root=$STATE .*boot")" "$(cat "$WORK/poda.err")"
 fi
+# The member's gofer is started outside the member's cgroup and moved
+# into it before it serves (runsc/cmd: cgroupJoin).
+ga=$(goferof poda)
+outside=$(cgoutside "$CGPREFIX/poda" "${ga%%:*}")
+if [ -n "$ga" ] && [ -z "$outside" ]; then pass "pod: the member's gofer in the member's cgroup"; else fail "pod: the member's gofer in the member's cgroup" "gofer $ga, outside:$outside"; fi
 rs start poda
 sleep 0.5
 if [ "$status" -eq 0 ] && [ "$(statusof poda)" = running ] && [ "$(statusof podsb)" = running ] &&
@@ -409,7 +414,7 @@ rs delete poda
 d1=$status
 rs delete podb
 d2=$status
-left="$(gone poda "$ga")$(gone podb "$gb")$(cggone rampart/poda)$(cggone rampart/podb)"
+left="$(gone poda "$ga")$(gone podb "$gb")$(cggone "$CGPREFIX/poda")$(cggone "$CGPREFIX/podb")"
 if [ "$d1" -eq 0 ] && [ "$d2" -eq 0 ] && [ -n "$ga" ] && [ -z "$left" ] && [ "$(statusof podsb)" = running ]; then
 	pass "pod: delete of a member leaves nothing of it and the sandbox running"
 else
@@ -423,7 +428,7 @@ B=$(pod_bundle podbad0 "$WORK/pod-rfs-c" '["/bin/nonexistent"]' "$(ctrd containe
 rs create --bundle "$B" podbad0
 sleep 0.2
 if [ "$status" -ne 0 ] && grep -q "no such file" <<<"$err" && [ ! -e "$STATE/podbad0" ] &&
-	[ -z "$(pgrep -f "gofer --root=$WORK/pod-rfs-c")" ] && [ -z "$(cggone rampart/podbad0)" ] && [ "$(statusof podsb)" = running ]; then
+	[ -z "$(pgrep -f "gofer --root=$WORK/pod-rfs-c")" ] && [ -z "$(cggone "$CGPREFIX/podbad0")" ] && [ "$(statusof podsb)" = running ]; then
 	pass "pod: a member with a missing executable leaves nothing"
 else
 	fail "pod: a member with a missing executable leaves nothing" "status $status" "$err" "$(pgrep -af "gofer --root=$WORK/pod-rfs-c")"
@@ -440,7 +445,7 @@ how=$(reaped "$cpid" 5)
 rs wait podc
 w=$status
 rs delete podc
-left="$(gone podsb "$sbpid")$(gone podc "$gc")$(gone podc "$cpid")$(cggone rampart/podsb)$(cggone rampart/podc)"
+left="$(gone podsb "$sbpid")$(gone podc "$gc")$(gone podc "$cpid")$(cggone "$CGPREFIX/podsb")$(cggone "$CGPREFIX/podc")"
 if [ "$d" -eq 0 ] && [ "$sc" = stopped ] && [ "$w" -eq 137 ] && [ "$status" -eq 0 ] && [ -n "$cpid" ] && [ "$how" = "signaled 9" ] && [ -z "$left" ] &&
 	[ -z "$(pgrep -f "root=$STATE .*boot .*--id=pod")" ] && [ -z "$(pgrep -f "root=$STATE .*--stand-in")" ]; then
 	pass "pod: deleting the sandbox container stops the others; nothing left"
@@ -488,7 +493,7 @@ rs delete pode
 d1=$status
 rs delete podsb2
 d2=$status
-left="$(gone podsb2 "$sb2")$(gone pode "$ge")$(cggone rampart/podsb2)$(cggone rampart/pode)"
+left="$(gone podsb2 "$sb2")$(gone pode "$ge")$(cggone "$CGPREFIX/podsb2")$(cggone "$CGPREFIX/pode")"
 if [ "$se" = running ] && [ "$w1" -eq 137 ] && [ "$w2" -eq 137 ] && [ "$s2" = stopped ] && [ "$d1" -eq 0 ] && [ "$d2" -eq 0 ] && [ -z "$left" ]; then
 	pass "pod: the sandbox container's init dying stops its members"
 else
