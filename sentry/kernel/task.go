@@ -99,6 +99,11 @@ type Task struct {
 	// sysClock reads the live one). Written by the task goroutine, read
 	// by anyone.
 	userClock, sysTime atomic.Int64
+	// userTicks is the user time outside the current switch, switchIn
+	// when the switch began (cpuTicks). Only the task goroutine uses
+	// them: they are userClock's source, kept apart so that the writer
+	// never reads back the shared word.
+	userTicks, switchIn int64
 	// osTID is the host tid of the task's OS thread while the task runs,
 	// 0 before and after; sysBase is that thread's CPU time when the task
 	// started on it (set before osTID, by the task goroutine). See

@@ -223,14 +223,20 @@ func monoNow() int64 { return int64(time.Since(monoBase)) }
 // enterUser records that the task goroutine switches to application code
 // now. Called by the task goroutine only.
 func (t *Task) enterUser() {
-	u := t.userClock.Load() >> 1
-	t.userClock.Store((u-cpuTicks())<<1 | 1)
+	now := cpuTicks()
+	t.switchIn = now
+	t.userClock.Store((t.userTicks-now)<<1 | 1)
 }
 
 // leaveUser adds the switch that enterUser began to the task's user time.
-// Called by the task goroutine only.
+// A switch that seems to end before it began (the OS thread moved to a
+// CPU whose counter is behind) adds nothing, so user time never goes
+// back. Called by the task goroutine only.
 func (t *Task) leaveUser() {
-	t.userClock.Store((t.userClock.Load()>>1 + cpuTicks()) << 1)
+	if d := cpuTicks() - t.switchIn; d > 0 {
+		t.userTicks += d
+	}
+	t.userClock.Store(t.userTicks << 1)
 }
 
 // cpuTime returns the task's CPU time, counting a switch in progress up
