@@ -145,6 +145,11 @@ func podMemberConfig(g *flags.Global, id string, spec *specs.Spec) (*boot.Contai
 	}
 	if spec.Linux != nil {
 		cc.Seccomp = spec.Linux.Seccomp
+		// A pid namespace path (containerd: the sandbox's) shares the
+		// sandbox container's PID namespace; else the member gets its own.
+		for _, ns := range spec.Linux.Namespaces {
+			cc.SharePIDNamespace = cc.SharePIDNamespace || (ns.Type == specs.PIDNamespace && ns.Path != "")
+		}
 	}
 	// The fenced sandbox cannot read the names of the stdio it receives.
 	for i := range cc.StdioNames {

@@ -26,7 +26,7 @@ func (k *Kernel) Freeze() {
 	}
 	k.freezer.mu.Unlock()
 	k.mu.Lock()
-	for _, t := range k.tasks {
+	for _, t := range k.root.tasks {
 		if c := t.ctx; c != nil {
 			c.Interrupt()
 		}

@@ -38,7 +38,7 @@ func (k *Kernel) PidsLimit() int64 { return k.limits.pids.Load() }
 // task are then atomic, so racing forks cannot overshoot).
 func (k *Kernel) pidsLimitReachedLocked() bool {
 	n := k.limits.pids.Load()
-	return n > 0 && int64(len(k.tasks)) >= n
+	return n > 0 && int64(len(k.root.tasks)) >= n
 }
 
 // SetMemoryLimit limits the application's memory (the memory file's
@@ -97,7 +97,7 @@ func (k *Kernel) oomVictim() *oomCandidate {
 	}
 	k.mu.Lock()
 	var cands []cand
-	for _, tg := range k.groups {
+	for _, tg := range k.root.groups {
 		if tg.exiting || tg.zombie {
 			continue
 		}

@@ -661,20 +661,20 @@ func (k *Kernel) ptraceWaitLocked(t *Task, o WaitOptions) (r WaitResult, ok, fou
 func ptraceWaitMatches(t, e *Task, pid ThreadID) bool {
 	switch {
 	case pid > 0:
-		return e.tid == pid
+		return t.ns.idOfTaskLocked(e) == pid
 	case pid == -1:
 		return true
 	case pid == 0:
 		return e.tg.pgid == t.tg.pgid
 	default:
-		return e.tg.pgid == -pid
+		return t.ns.idOfRootIDLocked(e.tg.pgid) == -pid
 	}
 }
 
 // ptraceReportLocked collects tracee e's exit or unreported stop.
 func (k *Kernel) ptraceReportLocked(e *Task, o WaitOptions) (WaitResult, bool) {
 	p := &e.ptrace
-	r := WaitResult{PID: e.tid, UID: uint32(e.Credentials().RealKUID)}
+	r := WaitResult{PID: o.ns.idOfTaskLocked(e), UID: uint32(e.Credentials().RealKUID)}
 	r.UserTime, r.SysTime = e.CPUTime()
 	switch {
 	case p.exited:
@@ -695,7 +695,7 @@ func (k *Kernel) ptraceReportLocked(e *Task, o WaitOptions) (WaitResult, bool) {
 		delete(tr.ptrace.tracees, e)
 		p.tracer, p.exited = nil, false
 		if e == tg.leader && tg.zombie {
-			if tg.parent == tr.tg && k.groups[tg.pid] == tg {
+			if tg.parent == tr.tg && k.root.groups[tg.pid] == tg {
 				// The tracer is the real parent: one report reaps it.
 				r.Status = tg.status
 				code, status := exitCodeOf(tg.status)
@@ -761,7 +761,7 @@ func (t *Task) PtraceAttach(tid ThreadID, seize bool, opts uint64) error {
 	k := t.k
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	e := k.tasks[tid]
+	e := t.ns.tasks[tid]
 	if e == nil {
 		return unix.ESRCH
 	}
@@ -812,7 +812,7 @@ func (t *Task) PtraceTracee(tid ThreadID, running bool) (*Task, error) {
 	k := t.k
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	e := k.tasks[tid]
+	e := t.ns.tasks[tid]
 	if e == nil || e.ptrace.tracer != t || e.ptrace.exited {
 		return nil, unix.ESRCH
 	}

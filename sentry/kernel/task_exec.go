@@ -46,9 +46,7 @@ func (t *Task) Execve(path string, argv, envv []string) error {
 		// A non-leader exec'd: it becomes the leader and takes over its
 		// tid (the leader has exited, so the tid is free in k.tasks; the
 		// thread group kept it reserved in k.groups).
-		delete(k.tasks, t.tid)
-		t.tid = t.tg.pid
-		k.tasks[t.tid] = t
+		k.takeOverLeaderIDsLocked(t)
 		t.tg.leader = t
 	}
 	k.mu.Unlock()

@@ -187,6 +187,17 @@ type taskSignals struct {
 	fault arch.SigContextInfo
 }
 
+// siginfoHasPID reports whether the kernel filled info's si_pid (kill,
+// tkill, SIGCHLD), as a root-namespace pid that sendSignalLocked
+// translates for the receiver.
+func siginfoHasPID(info *abi.SignalInfo) bool {
+	switch info.Code {
+	case abi.SI_USER, abi.SI_TKILL:
+		return info.PID() != 0
+	}
+	return info.Signo == int32(unix.SIGCHLD) && info.Code >= abi.CLD_EXITED && info.Code <= abi.CLD_CONTINUED
+}
+
 // sendSignalLocked queues info for t (thread-directed) or, when t is nil,
 // for the process tg, and wakes a thread to take it. override marks a
 // signal that the sandbox's init does not ignore. k.mu must be held.
@@ -218,6 +229,13 @@ func (k *Kernel) sendSignalLocked(tg *ThreadGroup, t *Task, info *abi.SignalInfo
 	if sig == int(unix.SIGKILL) {
 		k.killGroupLocked(tg, Signaled(sig, false))
 		return nil
+	}
+	if tg.ns != k.root && siginfoHasPID(info) {
+		// si_pid is the sender's (or child's) pid as the receiver's
+		// namespace sees it, 0 from outside (Linux: __send_signal).
+		c := *info
+		c.SetPID(int32(tg.ns.idOfRootIDLocked(ThreadID(info.PID()))))
+		info = &c
 	}
 	q := &tg.pending
 	if t != nil {
@@ -269,7 +287,7 @@ func (k *Kernel) ignoredLocked(tg *ThreadGroup, target *Task, sig int, override 
 	case SigIgn:
 		return sig != int(unix.SIGKILL) && sig != int(unix.SIGSTOP)
 	case SigDfl:
-		if tg == k.init && !override {
+		if tg.isNSInitLocked() && !override {
 			return true
 		}
 		da := defaultActionOf(sig)
@@ -440,7 +458,7 @@ func (t *Task) handleSignals() {
 			k.mu.Unlock()
 			continue
 		case SigDfl:
-			if tg == k.init && !e.override {
+			if tg.isNSInitLocked() && !e.override {
 				k.mu.Unlock()
 				continue
 			}

@@ -138,7 +138,7 @@ func newMountFilesystem(t *kernel.Task, fstype, data string) (vfs.Filesystem, er
 				return m.Filesystem, nil
 			}
 		}
-		return proc.New(t.Kernel(), proc.Options{DevMinor: v.NewAnonDevMinor(), BootTime: time.Now()}), nil
+		return proc.New(t.Kernel(), proc.Options{DevMinor: v.NewAnonDevMinor(), BootTime: time.Now(), PIDNamespace: t.PIDNamespace()}), nil
 	case "sysfs", "cgroup2":
 		// Likewise one sysfs and one cgroup view describe the sandbox.
 		root := t.FSContext().Root()

@@ -26,15 +26,16 @@ func registerThread(t *kernel.SyscallTable) {
 	t.Register(unix.SYS_EXECVEAT, execveat)
 	t.Register(unix.SYS_FUTEX, futex)
 	t.Register(unix.SYS_RSEQ, rseq)
+	t.Register(unix.SYS_UNSHARE, unshare)
 	registerSession(t)
 }
 
 func getpid(t *kernel.Task, _ arch.SyscallArguments) (uintptr, error) {
-	return uintptr(t.ThreadGroup().PID()), nil
+	return uintptr(t.Getpid()), nil
 }
 
 func gettid(t *kernel.Task, _ arch.SyscallArguments) (uintptr, error) {
-	return uintptr(t.ThreadID()), nil
+	return uintptr(t.Gettid()), nil
 }
 
 func getppid(t *kernel.Task, _ arch.SyscallArguments) (uintptr, error) {
@@ -43,7 +44,12 @@ func getppid(t *kernel.Task, _ arch.SyscallArguments) (uintptr, error) {
 
 func setTIDAddress(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
 	t.SetClearChildTID(a[0].Pointer())
-	return uintptr(t.ThreadID()), nil
+	return uintptr(t.Gettid()), nil
+}
+
+// unshare(flags): only CLONE_NEWPID of the namespaces (kernel.Unshare).
+func unshare(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
+	return 0, t.Unshare(a[0].Uint64())
 }
 
 func exit(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {

@@ -1,0 +1,278 @@
+/* pidns: PID namespaces (pid_namespaces(7)). A child made with
+ * clone(CLONE_NEWPID) is pid 1 of its namespace with parent pid 0, its
+ * children are 2, 3 ... and see it as their parent; nested namespaces
+ * number from 1 again; CLONE_PARENT_SETTID and CLONE_CHILD_SETTID hold the
+ * tid as the writer's namespace sees it. From outside, the child is known
+ * by its outer pid (clone's result, wait4's, kill's target); it ignores
+ * SIGTERM without a handler even from outside but dies of SIGKILL, and a
+ * signal from outside shows si_pid 0. Inside, its init ignores SIGTERM from
+ * its own children; orphans are reparented to it; when it exits every other
+ * process of the namespace is killed before its parent can reap it.
+ * unshare(CLONE_NEWPID) puts the caller's next children in a new namespace
+ * (the caller keeps its pid; a second unshare, CLONE_THREAD and a new
+ * namespace are EINVAL then), and once that namespace's init exited, fork
+ * fails with ENOMEM. /proc/self/status shows two NSpid values, the last 1.
+ * CLONE_NEWPID|CLONE_THREAD is EINVAL. Everything runs in children: the
+ * runner's and the sandbox's first process do not move. */
+#define _GNU_SOURCE
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "check.h"
+
+/* clone_ns forks like fork(), into a new PID namespace, with extra
+ * flags and the CLONE_PARENT_SETTID/CHILD_SETTID words. */
+static pid_t clone_ns(unsigned long extra, int *ptid, int *ctid)
+{
+	fflush(stdout);
+	return syscall(SYS_clone, CLONE_NEWPID | SIGCHLD | extra, 0, ptid, ctid, 0);
+}
+
+/* child_done ends a child: its exit status says whether its checks held. */
+static void child_done(void)
+{
+	fflush(stdout);
+	_exit(check_failures ? 1 : 0);
+}
+
+/* reap waits for pid and fails name unless it exited with want. */
+static void reap(const char *name, pid_t pid, int want)
+{
+	int status = 0;
+	pid_t got = waitpid(pid, &status, 0);
+	if (got == pid && WIFEXITED(status) && WEXITSTATUS(status) == want)
+		check_ok(name);
+	else
+		check_fail(name, "waitpid = %d (want %d), status %#x, want exit %d", got, pid, status, want);
+}
+
+static void test_ids(void)
+{
+	int ptid = -1, ctid = -1;
+	pid_t pid = clone_ns(CLONE_PARENT_SETTID | CLONE_CHILD_SETTID, &ptid, &ctid);
+	if (pid < 0) {
+		check_fail("clone CLONE_NEWPID", "%s", check_errname(errno));
+		return;
+	}
+	if (pid == 0) {
+		check_failures = 0;
+		CHECK_EQ("init getpid", getpid(), 1);
+		CHECK_EQ("init gettid", syscall(SYS_gettid), 1);
+		CHECK_EQ("init getppid", getppid(), 0);
+		CHECK_EQ("init CLONE_CHILD_SETTID", ctid, 1);
+		CHECK_EQ("init getpgid(0) outside", getpgid(0), 0);
+		CHECK_EQ("init getsid(0) outside", getsid(0), 0);
+		CHECK_ERR("kill outer pid not visible", kill(100000, 0), ESRCH);
+
+		fflush(stdout);
+		pid_t c = fork();
+		if (c == 0) {
+			check_failures = 0;
+			CHECK_EQ("second getpid", getpid(), 2);
+			CHECK_EQ("second getppid", getppid(), 1);
+			/* The namespace's init has no SIGTERM handler: ignored. */
+			CHECK_EQ("kill(1, SIGTERM) inside", kill(1, SIGTERM), 0);
+			child_done();
+		}
+		reap("wait4 returns 2", c, 0);
+		CHECK_EQ("fork returns 2", c, 2);
+
+		/* A nested namespace. */
+		int p2 = -1, c2 = -1;
+		pid_t n = clone_ns(CLONE_PARENT_SETTID | CLONE_CHILD_SETTID, &p2, &c2);
+		if (n == 0) {
+			check_failures = 0;
+			CHECK_EQ("nested getpid", getpid(), 1);
+			CHECK_EQ("nested getppid", getppid(), 0);
+			CHECK_EQ("nested CLONE_CHILD_SETTID", c2, 1);
+			fflush(stdout);
+			pid_t g = fork();
+			if (g == 0)
+				_exit(5);
+			CHECK_EQ("nested fork returns 2", g, 2);
+			reap("nested wait4", g, 5);
+			child_done();
+		}
+		reap("nested init exits", n, 0);
+		CHECK_EQ("clone nested returns 3", n, 3);
+		CHECK_EQ("nested CLONE_PARENT_SETTID", p2, 3);
+
+		/* Orphans go to the namespace's init. */
+		fflush(stdout);
+		pid_t a = fork();
+		if (a == 0) {
+			pid_t b = fork();
+			if (b == 0) {
+				for (int i = 0; i < 5000 && getppid() != 1; i++)
+					usleep(1000);
+				_exit(getppid() == 1 ? 0 : 1);
+			}
+			_exit(0);
+		}
+		reap("orphan's parent exits", a, 0);
+		CHECK_EQ("orphan's parent is 5", a, 5);
+		int status = 0;
+		CHECK_EQ("init reaps the orphan", wait(&status), 6);
+		CHECK("orphan saw getppid 1", WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+		/* /proc/self/status: the outer pid and 1. */
+		FILE *f = fopen("/proc/self/status", "r");
+		CHECK("open /proc/self/status", f != NULL);
+		if (f) {
+			char line[256];
+			int found = 0;
+			while (fgets(line, sizeof line, f)) {
+				if (strncmp(line, "NSpid:", 6) != 0)
+					continue;
+				found = 1;
+				int n = 0;
+				long last = -1;
+				char *s = line + 6, *end;
+				for (;;) {
+					long v = strtol(s, &end, 10);
+					if (end == s)
+						break;
+					n++, last = v, s = end;
+				}
+				CHECK_EQ("NSpid has two values", n, 2);
+				CHECK_EQ("NSpid ends with 1", last, 1);
+			}
+			CHECK("NSpid line", found);
+			fclose(f);
+		}
+		child_done();
+	}
+	reap("wait4 returns the outer pid", pid, 0);
+	CHECK("clone returns the outer pid", pid > 1);
+	CHECK_EQ("CLONE_PARENT_SETTID is the outer pid", ptid, pid);
+}
+
+static volatile sig_atomic_t usr1_pid = -1;
+
+static void on_usr1(int sig, siginfo_t *si, void *uc)
+{
+	(void)sig, (void)uc;
+	usr1_pid = si->si_pid;
+}
+
+static void test_signals(void)
+{
+	int ready[2], done[2];
+	REQUIRE("pipe", pipe(ready) == 0 && pipe(done) == 0);
+	pid_t pid = clone_ns(0, NULL, NULL);
+	if (pid < 0) {
+		check_fail("clone", "%s", check_errname(errno));
+		return;
+	}
+	if (pid == 0) {
+		check_failures = 0;
+		struct sigaction sa = {0};
+		sa.sa_sigaction = on_usr1;
+		sa.sa_flags = SA_SIGINFO;
+		sigaction(SIGUSR1, &sa, NULL);
+		sigset_t set, old;
+		sigemptyset(&set);
+		sigaddset(&set, SIGUSR1);
+		sigprocmask(SIG_BLOCK, &set, &old);
+		char c = 'r';
+		write(ready[1], &c, 1);
+		while (usr1_pid == -1)
+			sigsuspend(&old);
+		CHECK_EQ("si_pid of a signal from outside", usr1_pid, 0);
+		c = 'd';
+		write(done[1], &c, 1);
+		for (;;)
+			pause();
+	}
+	/* The child prints while this one waits: this one prints after. */
+	char c;
+	long rd = read(ready[0], &c, 1);
+	long k1 = kill(pid, SIGUSR1);
+	long hd = read(done[0], &c, 1);
+	/* No handler: even from outside, SIGTERM does not reach an init. */
+	long k2 = kill(pid, SIGTERM);
+	long k3 = kill(pid, SIGKILL);
+	int status = 0;
+	long w = waitpid(pid, &status, 0);
+	CHECK_EQ("init ready", rd, 1);
+	CHECK_EQ("kill(outer pid, SIGUSR1)", k1, 0);
+	CHECK_EQ("handler ran", hd, 1);
+	CHECK_EQ("kill(outer pid, SIGTERM)", k2, 0);
+	CHECK_EQ("kill(outer pid, SIGKILL)", k3, 0);
+	CHECK_EQ("wait4 outer pid", w, pid);
+	CHECK("init died of SIGKILL, not SIGTERM", WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	close(ready[0]), close(ready[1]), close(done[0]), close(done[1]);
+}
+
+static void test_init_exit(void)
+{
+	int p[2];
+	REQUIRE("pipe", pipe(p) == 0);
+	pid_t pid = clone_ns(0, NULL, NULL);
+	if (pid < 0) {
+		check_fail("clone", "%s", check_errname(errno));
+		return;
+	}
+	if (pid == 0) {
+		close(p[0]);
+		for (int i = 0; i < 3; i++) {
+			if (fork() == 0) {
+				/* Holds the write end until killed. */
+				for (;;)
+					pause();
+			}
+		}
+		close(p[1]);
+		_exit(7);
+	}
+	close(p[1]);
+	reap("init exits", pid, 7);
+	/* Its parent reaps it only once the rest of the namespace is gone,
+	 * so every write end is closed already. */
+	char c;
+	CHECK_EQ("the rest was killed", read(p[0], &c, 1), 0);
+	close(p[0]);
+}
+
+static void unshare_child(void)
+{
+	pid_t me = getpid();
+	CHECK_OK("unshare(CLONE_NEWPID)", unshare(CLONE_NEWPID));
+	CHECK_EQ("the caller keeps its pid", getpid(), me);
+	CHECK_ERR("unshare twice", unshare(CLONE_NEWPID), EINVAL);
+	CHECK_ERR("CLONE_THREAD after unshare",
+		  syscall(SYS_clone, CLONE_THREAD | CLONE_SIGHAND | CLONE_VM, 0, 0, 0, 0), EINVAL);
+	CHECK_ERR("CLONE_NEWPID after unshare", clone_ns(0, NULL, NULL), EINVAL);
+	fflush(stdout);
+	pid_t c = fork();
+	if (c == 0) {
+		check_failures = 0;
+		CHECK_EQ("first child is pid 1", getpid(), 1);
+		CHECK_EQ("its getppid", getppid(), 0);
+		child_done();
+	}
+	reap("wait4 outer pid", c, 0);
+	CHECK("fork returns the outer pid", c > 1);
+	fflush(stdout);
+	pid_t d = fork();
+	int e = errno;
+	if (d == 0)
+		_exit(0);
+	CHECK_EQ("fork after init exited", d, -1);
+	CHECK_EQ("fails with ENOMEM", e, ENOMEM);
+}
+
+int main(void)
+{
+	CHECK_ERR("CLONE_NEWPID|CLONE_THREAD",
+		  syscall(SYS_clone, CLONE_NEWPID | CLONE_THREAD | CLONE_SIGHAND | CLONE_VM, 0, 0, 0, 0), EINVAL);
+	test_ids();
+	test_signals();
+	test_init_exit();
+	check_in_child("unshare", NULL, unshare_child);
+	return check_done();
+}
