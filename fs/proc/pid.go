@@ -39,6 +39,7 @@ func makePidDirs() (staticDir, staticDir) {
 		text("mounts", genMounts),
 		text("mountstats", genMountstats),
 		dirEntryOf("net", netDir),
+		dirEntryOf("ns", nsDir),
 		constant("oom_score", "0\n"),
 		fileEntry("oom_score_adj", 0o644, &fileOps{Gen: genOOMScoreAdj, Write: writeOOMScoreAdj}),
 		magicEntry("root", linkRoot, func(ctx vfs.Context, n *inode) (vfs.VirtualDentry, *vfs.FileDescription, error) {
@@ -775,4 +776,36 @@ func (p *node) fsLink(ctx vfs.Context, wantRoot bool) (string, error) {
 	root := p.fs.callerRoot(ctx)
 	defer root.DecRef()
 	return p.fs.k.VFS.PathnameWithin(root, vd), nil
+}
+
+// nsDir is /proc/[pid]/ns: the task's PID namespace and that of its next
+// children. readlink shows "pid:[inode]", which tells namespaces apart;
+// there is no namespace filesystem behind them (setns is not
+// implemented), so opening one fails with ENOENT.
+var nsDir = staticDir{
+	magicEntry("pid", func(ctx vfs.Context, n *inode) (string, error) {
+		return linkNS(ctx, n, (*kernel.Task).PIDNamespace)
+	}, noNSFile),
+	magicEntry("pid_for_children", func(ctx vfs.Context, n *inode) (string, error) {
+		return linkNS(ctx, n, (*kernel.Task).ChildPIDNamespace)
+	}, noNSFile),
+}
+
+func linkNS(ctx vfs.Context, n *inode, which func(*kernel.Task) *kernel.PIDNamespace) (string, error) {
+	if err := mayPtrace(ctx, &n.Data); err != nil {
+		return "", err
+	}
+	t := n.Data.task()
+	if t == nil || !t.Alive() {
+		return "", unix.ENOENT
+	}
+	ns := which(t)
+	if ns == nil {
+		return "", unix.ENOENT
+	}
+	return fmt.Sprintf("pid:[%d]", ns.Inode()), nil
+}
+
+func noNSFile(vfs.Context, *inode) (vfs.VirtualDentry, *vfs.FileDescription, error) {
+	return vfs.VirtualDentry{}, nil, unix.ENOENT
 }

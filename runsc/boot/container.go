@@ -116,8 +116,8 @@ type podContainer struct {
 	s       *sandbox
 	fsys    *filesystems
 	seccomp *bpf.Program
-	// pidns is the container's own PID namespace, nil when it shares
-	// the sandbox container's (ContainerConfig.SharePIDNamespace).
+	// pidns is the container's PID namespace: its own, or the root one
+	// when it shares the sandbox container's (SharePIDNamespace).
 	pidns   *kernel.PIDNamespace
 	initCfg kernel.InitConfig
 	rootFS  *gofer.Filesystem
@@ -254,8 +254,9 @@ func (pc *podContainer) build(cc *ContainerConfig, files []*os.File) error {
 		return fmt.Errorf("container %s: building its mount tree: %w", cc.ID, err)
 	}
 	pc.fsys = &filesystems{vfs: s.fsys.vfs, root: root}
+	pc.pidns = k.RootPIDNamespace()
 	if !cc.SharePIDNamespace {
-		if pc.pidns, err = k.RootPIDNamespace().NewChild(); err != nil {
+		if pc.pidns, err = pc.pidns.NewChild(); err != nil {
 			return fmt.Errorf("container %s: its PID namespace: %w", cc.ID, err)
 		}
 	}
@@ -356,7 +357,7 @@ func (pc *podContainer) mountShared() error {
 		if fs == nil {
 			continue
 		}
-		if p, ok := fs.(*proc.Filesystem); ok && pc.pidns != nil {
+		if p, ok := fs.(*proc.Filesystem); ok && pc.pidns != pc.s.k.RootPIDNamespace() {
 			// Its own /proc shows its own PID namespace.
 			fs = p.ForPIDNamespace(pc.pidns, v.NewAnonDevMinor())
 		}

@@ -1,6 +1,8 @@
 package kernel
 
 import (
+	"sync/atomic"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -29,6 +31,10 @@ type PIDNamespace struct {
 	// ancestors. Both are immutable.
 	parent *PIDNamespace
 	level  int
+	// inum is the namespace's inode number, what /proc/[pid]/ns/pid
+	// shows (Linux: the root one is PROC_PID_INIT_INO, the others are
+	// allocated from PROC_DYNAMIC_FIRST up). Immutable.
+	inum uint32
 
 	// The fields below are protected by k.mu.
 
@@ -61,11 +67,26 @@ func newPIDNamespace(k *Kernel, parent *PIDNamespace) *PIDNamespace {
 		tasks:  make(map[ThreadID]*Task),
 		groups: make(map[ThreadID]*ThreadGroup),
 	}
+	ns.inum = rootPIDNamespaceInode
 	if parent != nil {
 		ns.level = parent.level + 1
+		ns.inum = nsInodeBase + nextNSInode.Add(1)
 	}
 	return ns
 }
+
+// Namespace inode numbers (Linux: include/linux/proc_ns.h).
+const (
+	rootPIDNamespaceInode = 0xeffffffc
+	nsInodeBase           = 0xf0000000
+)
+
+// nextNSInode numbers the namespaces made since the sentry started.
+var nextNSInode atomic.Uint32
+
+// Inode returns the namespace's inode number (/proc/[pid]/ns/pid shows
+// "pid:[inode]").
+func (ns *PIDNamespace) Inode() uint32 { return ns.inum }
 
 // NewChild returns a new, empty child namespace of ns; its first process
 // becomes its init. It fails with ENOSPC past the nesting limit.
@@ -94,11 +115,15 @@ func (tg *ThreadGroup) PIDNamespace() *PIDNamespace { return tg.ns }
 
 // ChildPIDNamespace returns the namespace t's next children are created
 // in (/proc/[pid]/ns/pid_for_children): t's own unless it unshared
-// CLONE_NEWPID.
+// CLONE_NEWPID. Like Linux, it returns nil for a namespace that has no
+// init yet.
 func (t *Task) ChildPIDNamespace() *PIDNamespace {
 	t.k.mu.Lock()
 	defer t.k.mu.Unlock()
-	return t.childNS
+	if ns := t.childNS; ns.level == 0 || ns.init != nil {
+		return ns
+	}
+	return nil
 }
 
 // contains reports whether ns is other or one of its ancestors, that is,

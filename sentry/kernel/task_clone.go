@@ -37,9 +37,10 @@ type InitConfig struct {
 	// ("" for the sandbox's first container; container.go).
 	Container string
 	// PIDNamespace is the namespace the process starts in (StartProcess
-	// only; init is in the root one). Nil means the namespace of
-	// Container's first process, or the root one. A namespace without
-	// processes makes the new process its init.
+	// only; init is in the root one). A container's init sets it (a new
+	// namespace makes the process its init), and the processes that
+	// enter the container later (nil here) join the same namespace;
+	// nil for a container without init means the root namespace.
 	PIDNamespace *PIDNamespace
 }
 
@@ -159,7 +160,9 @@ func (k *Kernel) startProcess(c InitConfig, isInit bool) (*ThreadGroup, error) {
 	if isInit {
 		k.init = tg
 		ns.init = tg
-	} else if ns != k.root && ns.init == tg {
+	} else if c.PIDNamespace != nil {
+		// A container's init: the processes that enter the container
+		// later join its namespace.
 		if k.containerNS == nil {
 			k.containerNS = make(map[string]*PIDNamespace)
 		}

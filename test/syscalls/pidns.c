@@ -238,10 +238,31 @@ static void test_init_exit(void)
 	close(p[0]);
 }
 
+/* nslink reads /proc/self/ns/NAME into buf ("" on failure). */
+static const char *nslink(const char *name, char *buf, size_t n)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/proc/self/ns/%s", name);
+	ssize_t l = readlink(path, buf, n - 1);
+	buf[l > 0 ? l : 0] = 0;
+	return buf;
+}
+
 static void unshare_child(void)
 {
+	char pid0[64], kids0[64], pid1[64], kids1[64], inner[64] = "";
+	int up[2], down[2];
+	REQUIRE("pipes", pipe(up) == 0 && pipe(down) == 0);
 	pid_t me = getpid();
+	nslink("pid", pid0, sizeof pid0);
+	nslink("pid_for_children", kids0, sizeof kids0);
+	CHECK("ns/pid is pid:[...]", strncmp(pid0, "pid:[", 5) == 0);
+	CHECK("pid_for_children is the same before unshare", strcmp(pid0, kids0) == 0);
 	CHECK_OK("unshare(CLONE_NEWPID)", unshare(CLONE_NEWPID));
+	nslink("pid", pid1, sizeof pid1);
+	CHECK("ns/pid unchanged by unshare", strcmp(pid0, pid1) == 0);
+	/* Linux shows the new namespace once its init exists. */
+	CHECK("no pid_for_children before its init", nslink("pid_for_children", kids1, sizeof kids1)[0] == 0);
 	CHECK_EQ("the caller keeps its pid", getpid(), me);
 	CHECK_ERR("unshare twice", unshare(CLONE_NEWPID), EINVAL);
 	CHECK_ERR("CLONE_THREAD after unshare",
@@ -253,10 +274,21 @@ static void unshare_child(void)
 		check_failures = 0;
 		CHECK_EQ("first child is pid 1", getpid(), 1);
 		CHECK_EQ("its getppid", getppid(), 0);
+		nslink("pid", inner, sizeof inner);
+		fflush(stdout);
+		write(up[1], inner, sizeof inner);
+		char x;
+		read(down[0], &x, 1);
 		child_done();
 	}
+	long got = read(up[0], inner, sizeof inner);
+	nslink("pid_for_children", kids1, sizeof kids1);
+	write(down[1], "x", 1);
 	reap("wait4 outer pid", c, 0);
 	CHECK("fork returns the outer pid", c > 1);
+	CHECK_EQ("child's ns/pid", got, (long)sizeof inner);
+	CHECK("pid_for_children is the new namespace", strncmp(kids1, "pid:[", 5) == 0 && strcmp(kids1, pid1) != 0);
+	CHECK("the child's ns/pid is the parent's pid_for_children", strcmp(inner, kids1) == 0);
 	fflush(stdout);
 	pid_t d = fork();
 	int e = errno;
