@@ -203,3 +203,34 @@ func TestSenderOutside(t *testing.T) {
 		}
 	}
 }
+
+// getpid is the fast path's benchmark: no allocation, no lock.
+func TestGetpidAllocationFree(t *testing.T) {
+	k := New(Config{})
+	child, _ := k.RootPIDNamespace().NewChild()
+	mustProcess(t, k, k.RootPIDNamespace())
+	task := mustProcess(t, k, child)
+	var sink ThreadID
+	if n := testing.AllocsPerRun(100, func() { sink += task.Getpid() + task.Gettid() }); n != 0 {
+		t.Errorf("Getpid/Gettid allocate %v times per call", n)
+	}
+	if sink != 202 { // 101 runs (one warm-up) of 1+1
+		t.Errorf("Getpid+Gettid summed to %d over 101 runs, want 202", sink)
+	}
+}
+
+func BenchmarkGetpid(b *testing.B) {
+	k := New(Config{})
+	root := k.RootPIDNamespace()
+	k.mu.Lock()
+	ids, _ := root.allocIDsLocked(nil, false)
+	tg := &ThreadGroup{k: k, ns: root}
+	task := &Task{k: k, tg: tg, ns: root}
+	task.setIDs(ids)
+	k.mu.Unlock()
+	var sink ThreadID
+	for i := 0; i < b.N; i++ {
+		sink += task.Getpid()
+	}
+	_ = sink
+}

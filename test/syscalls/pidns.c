@@ -144,6 +144,22 @@ static void test_ids(void)
 			CHECK("NSpid line", found);
 			fclose(f);
 		}
+
+		/* SIGCHLD's si_pid is the child's pid in this namespace. */
+		sigset_t cs;
+		sigemptyset(&cs);
+		sigaddset(&cs, SIGCHLD);
+		sigprocmask(SIG_BLOCK, &cs, NULL);
+		fflush(stdout);
+		pid_t z = fork();
+		if (z == 0)
+			_exit(0);
+		siginfo_t si = {0};
+		int sg = sigwaitinfo(&cs, &si);
+		reap("wait4 the last child", z, 0);
+		CHECK_EQ("sigwaitinfo SIGCHLD", sg, SIGCHLD);
+		CHECK_EQ("last child is 7", z, 7);
+		CHECK_EQ("SIGCHLD si_pid", si.si_pid, 7);
 		child_done();
 	}
 	reap("wait4 returns the outer pid", pid, 0);
