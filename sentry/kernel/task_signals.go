@@ -164,6 +164,10 @@ type taskSignals struct {
 	// wake is set when a signal may have become deliverable (sent,
 	// unblocked) or a group stop began; the run loop then looks.
 	wake atomic.Bool
+	// waitSet is the set rt_sigtimedwait waits for, unblocked meanwhile:
+	// a signal of it is never ignored at generation (Linux's
+	// real_blocked). Written by the task goroutine, read by senders.
+	waitSet atomic.Uint64
 
 	// The fields below are owned by the task goroutine.
 
@@ -276,7 +280,7 @@ func (k *Kernel) sendSignalLocked(tg *ThreadGroup, t *Task, info *abi.SignalInfo
 // which for the sandbox's init includes every default action of a signal
 // generated inside the sandbox (Linux's SIGNAL_UNKILLABLE).
 func (k *Kernel) ignoredLocked(tg *ThreadGroup, target *Task, sig int, override bool) bool {
-	if target != nil && target.sigMask.Load()&sigBit(sig) != 0 {
+	if target != nil && (target.sigMask.Load()|target.sig.waitSet.Load())&sigBit(sig) != 0 {
 		return false
 	}
 	if target != nil && target.ptraceTracedLocked() { // the tracer sees it
@@ -852,8 +856,12 @@ func (t *Task) SignalTimedWait(set uint64, timeout time.Duration) (abi.SignalInf
 	// While waiting, the signals of set are unblocked so that senders
 	// pick this thread (Linux's real_blocked).
 	old := t.sigMask.Load()
+	t.sig.waitSet.Store(set)
 	t.sigMask.Store(old &^ set)
-	defer t.sigMask.Store(old)
+	defer func() {
+		t.sigMask.Store(old)
+		t.sig.waitSet.Store(0)
+	}()
 	for {
 		k.mu.Lock()
 		info, ok := t.dequeueFromSetLocked(set)
