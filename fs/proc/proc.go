@@ -141,6 +141,9 @@ func (fs *Filesystem) build(devMinor uint32) {
 	}, rootDir{}, node{fs: fs})
 }
 
+// PIDNamespace returns the namespace whose pids fs shows.
+func (fs *Filesystem) PIDNamespace() *kernel.PIDNamespace { return fs.ns }
+
 // ForPIDNamespace returns another procfs instance with fs's settings
 // (boot time, CPU and memory figures, sysctls, id maps) that shows the
 // processes of ns under their pids there: a pod member's /proc when the

@@ -5,7 +5,8 @@
 // Lock order (outermost first):
 //
 //	futexBucket.mu (futex.go; two at once only in index order)
-//	  Kernel.mu (the task tree: tids, thread groups, parents, children, exit states)
+//	  Kernel.mu (the task tree: tids, thread groups, parents, children, exit states,
+//	             and every PID namespace's maps: pidns.go)
 //	    ThreadGroup.sigMu (signal handlers, masks, pending sets)
 //	      mm locks (taken by CopyIn/CopyOut/HandleFault)
 //

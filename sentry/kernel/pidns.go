@@ -279,10 +279,7 @@ func (ns *PIDNamespace) allocLocked() (ThreadID, bool) {
 	for i := 0; i < maxThreadID; i++ {
 		ns.last++
 		if ns.last >= maxThreadID {
-			ns.last = 300 // Linux wraps to RESERVED_PIDS
-			if ns.level > 0 {
-				ns.last = 2 // a child namespace only keeps pid 1
-			}
+			ns.last = 300 // Linux wraps to RESERVED_PIDS, in every namespace
 		}
 		if _, ok := ns.tasks[ns.last]; ok {
 			continue

@@ -27,6 +27,7 @@ func registerThread(t *kernel.SyscallTable) {
 	t.Register(unix.SYS_FUTEX, futex)
 	t.Register(unix.SYS_RSEQ, rseq)
 	t.Register(unix.SYS_UNSHARE, unshare)
+	t.Register(unix.SYS_SETNS, setns)
 	registerSession(t)
 }
 
@@ -50,6 +51,18 @@ func setTIDAddress(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
 // unshare(flags): only CLONE_NEWPID of the namespaces (kernel.Unshare).
 func unshare(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
 	return 0, t.Unshare(a[0].Uint64())
+}
+
+// setns(fd, nstype): there are no namespace files to join (/proc/[pid]/ns
+// links cannot be opened), so any open descriptor is EINVAL, as Linux
+// answers for a descriptor that is not a namespace.
+func setns(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
+	f, _ := t.FDTable().Get(a[0].Int())
+	if f == nil {
+		return 0, unix.EBADF
+	}
+	f.DecRef(t)
+	return 0, unix.EINVAL
 }
 
 func exit(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {

@@ -15,9 +15,12 @@
  * CLONE_NEWPID|CLONE_THREAD is EINVAL. Everything runs in children: the
  * runner's and the sandbox's first process do not move. */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -314,13 +317,67 @@ static void unshare_child(void)
 	CHECK_EQ("fails with ENOMEM", e, ENOMEM);
 }
 
+/* sandboxed: the sandbox runs the test as pid 1 and is its own mount
+ * namespace (it refuses CLONE_NEWNS). */
+static int sandboxed;
+
+/* A /proc mounted from inside a namespace shows that namespace. */
+static void proc_mount_child(void)
+{
+	int r = unshare(CLONE_NEWNS);
+	if (r != 0 && sandboxed)
+		r = 0;
+	REQUIRE("a private mount namespace", r == 0 && mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0);
+	char dir[64];
+	snprintf(dir, sizeof dir, "/tmp/pidns_proc.%d", getpid());
+	REQUIRE("mkdir", mkdir(dir, 0755) == 0);
+	fflush(stdout);
+	pid_t pid = clone_ns(0, NULL, NULL);
+	if (pid == 0) {
+		check_failures = 0;
+		CHECK_OK("mount proc inside", mount("proc", dir, "proc", 0, NULL));
+		char path[96], buf[64] = "";
+		snprintf(path, sizeof path, "%s/self", dir);
+		ssize_t l = readlink(path, buf, sizeof buf - 1);
+		buf[l > 0 ? l : 0] = 0;
+		CHECK("its self is 1", strcmp(buf, "1") == 0);
+		int pids = 0, one = 0;
+		DIR *d = opendir(dir);
+		struct dirent *e;
+		while (d && (e = readdir(d)) != NULL) {
+			if (e->d_name[0] >= '0' && e->d_name[0] <= '9') {
+				pids++;
+				one |= strcmp(e->d_name, "1") == 0;
+			}
+		}
+		if (d)
+			closedir(d);
+		CHECK("it lists only the namespace's pid 1", pids == 1 && one);
+		snprintf(path, sizeof path, "%s/1/status", dir);
+		FILE *f = fopen(path, "r");
+		char line[128];
+		int ok = 0;
+		while (f && fgets(line, sizeof line, f))
+			ok |= strcmp(line, "NSpid:\t1\n") == 0;
+		if (f)
+			fclose(f);
+		CHECK("its NSpid has one value", ok);
+		umount(dir);
+		child_done();
+	}
+	reap("the namespace's init", pid, 0);
+	rmdir(dir);
+}
+
 int main(void)
 {
+	sandboxed = getpid() == 1;
 	CHECK_ERR("CLONE_NEWPID|CLONE_THREAD",
 		  syscall(SYS_clone, CLONE_NEWPID | CLONE_THREAD | CLONE_SIGHAND | CLONE_VM, 0, 0, 0, 0), EINVAL);
 	test_ids();
 	test_signals();
 	test_init_exit();
 	check_in_child("unshare", NULL, unshare_child);
+	check_in_child("proc mount", NULL, proc_mount_child);
 	return check_done();
 }
