@@ -11,15 +11,19 @@
  * unshare(CLONE_NEWPID) puts the caller's next children in a new namespace
  * (the caller keeps its pid; a second unshare, CLONE_THREAD and a new
  * namespace are EINVAL then), and once that namespace's init exited, fork
- * fails with ENOMEM. /proc/self/status shows two NSpid values, the last 1.
- * CLONE_NEWPID|CLONE_THREAD is EINVAL. Everything runs in children: the
- * runner's and the sandbox's first process do not move. */
+ * fails with ENOMEM; /proc/self/ns/pid_for_children names the new
+ * namespace once its init exists. /proc/self/status shows two NSpid
+ * values, the last 1; a proc mounted inside the namespace lists only its
+ * pid 1. SIGCHLD's si_pid, SO_PEERCRED and SCM_CREDENTIALS carry pids of
+ * the namespace. CLONE_NEWPID|CLONE_THREAD is EINVAL. Everything runs in
+ * children: the runner's and the sandbox's first process do not move. */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -147,6 +151,39 @@ static void test_ids(void)
 			CHECK("NSpid line", found);
 			fclose(f);
 		}
+
+		/* Socket credentials carry pids of this namespace. */
+		int sv[2];
+		CHECK_OK("socketpair", socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
+		struct ucred uc = {0};
+		socklen_t ul = sizeof uc;
+		CHECK_OK("SO_PEERCRED", getsockopt(sv[0], SOL_SOCKET, SO_PEERCRED, &uc, &ul));
+		CHECK_EQ("SO_PEERCRED pid", uc.pid, 1);
+		int on = 1;
+		setsockopt(sv[1], SOL_SOCKET, SO_PASSCRED, &on, sizeof on);
+		union {
+			char buf[CMSG_SPACE(sizeof(struct ucred))];
+			struct cmsghdr align;
+		} cm = {0};
+		char byte = 'x';
+		struct iovec iov = {&byte, 1};
+		struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf, .msg_controllen = sizeof cm.buf};
+		struct cmsghdr *ch = CMSG_FIRSTHDR(&mh);
+		ch->cmsg_level = SOL_SOCKET;
+		ch->cmsg_type = SCM_CREDENTIALS;
+		ch->cmsg_len = CMSG_LEN(sizeof uc);
+		uc = (struct ucred){.pid = 1, .uid = getuid(), .gid = getgid()};
+		memcpy(CMSG_DATA(ch), &uc, sizeof uc);
+		CHECK_EQ("sendmsg SCM_CREDENTIALS pid 1", sendmsg(sv[0], &mh, 0), 1);
+		memset(cm.buf, 0, sizeof cm.buf);
+		mh.msg_controllen = sizeof cm.buf;
+		CHECK_EQ("recvmsg", recvmsg(sv[1], &mh, 0), 1);
+		ch = CMSG_FIRSTHDR(&mh);
+		struct ucred got = {0};
+		if (ch && ch->cmsg_type == SCM_CREDENTIALS)
+			memcpy(&got, CMSG_DATA(ch), sizeof got);
+		CHECK_EQ("SCM_CREDENTIALS pid", got.pid, 1);
+		close(sv[0]), close(sv[1]);
 
 		/* SIGCHLD's si_pid is the child's pid in this namespace. */
 		sigset_t cs;
