@@ -18,6 +18,9 @@ import (
 // through openat, which the server always calls on a descriptor). Any
 // other syscall kills the gofer (SECCOMP_RET_KILL_PROCESS); the sentry then
 // sees EIO. TestAllowedSyscalls fails when this list changes unnoticed.
+//
+// One call is allowed with arguments only, outside this list: prctl(2)
+// with PR_SET_VMA, PR_SET_VMA_ANON_NAME (see filterProgram).
 var AllowedSyscalls = []uintptr{
 	// The server.
 	unix.SYS_RECVMSG, unix.SYS_SENDMSG, unix.SYS_SHUTDOWN, unix.SYS_CLOSE,
@@ -69,6 +72,19 @@ type FilterOptions struct {
 // filterProgram builds the classic BPF program: wrong architecture or a
 // syscall not allowed kills the process. socket(2) (only with HostUDS)
 // is allowed for AF_UNIX alone.
+//
+// prctl(2) is allowed as prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME, ...)
+// only, the same form as runsc/fence allows the sentry: Go >= 1.25
+// (runtime/set_vma_name_linux.go, GODEBUG decoratemappings=1) names
+// anonymous mappings with it at every heap mapping change (sysAlloc,
+// sysMap, sysUsed, sysUnused, ...), not once: it stops only after an
+// EINVAL, which a kernel without CONFIG_ANON_VMA_NAME gives at the first
+// call, before the filter. On a kernel with it the calls succeed, and the
+// first heap growth under the filter would kill the gofer. Allowed rather
+// than answered with SECCOMP_RET_ERRNO(EINVAL): it reaches the kernel's
+// madvise VMA walk (mm/madvise.c, madvise_set_anon_name), which the
+// allowed madvise(2) reaches anyway, and it relies on no error handling
+// of the runtime's. Any other prctl still kills.
 func filterProgram(o FilterOptions) ([]unix.SockFilter, error) {
 	nrs := append([]uintptr(nil), AllowedSyscalls...)
 	if o.HostUDS {
@@ -88,12 +104,20 @@ func filterProgram(o FilterOptions) ([]unix.SockFilter, error) {
 	for _, nr := range nrs {
 		b.JEq(uint32(nr), "allow", "")
 	}
+	b.JEq(unix.SYS_PRCTL, "prctl", "")
 	if o.HostUDS {
 		b.JEq(unix.SYS_SOCKET, "socket", "")
 	}
 	b.Ret(bpf.RetKillProcess)
 	b.Label("allow")
 	b.Ret(bpf.RetAllow)
+	// prctl: both halves of the first two arguments are compared.
+	b.Label("prctl")
+	b.ArgEq(0, unix.PR_SET_VMA, "prctl.kill")
+	b.ArgEq(1, unix.PR_SET_VMA_ANON_NAME, "prctl.kill")
+	b.Ret(bpf.RetAllow)
+	b.Label("prctl.kill")
+	b.Ret(bpf.RetKillProcess)
 	if o.HostUDS {
 		// socket: both halves of the domain argument must be AF_UNIX.
 		b.Label("socket")
@@ -116,9 +140,13 @@ func InstallFilter() error { return InstallFilterWith(FilterOptions{}) }
 
 // InstallFilterWith is InstallFilter with the allow-list widened by o.
 func InstallFilterWith(o FilterOptions) error {
-	// Make the runtime set up its netpoller and timers now.
+	// Let the runtime make its lazy first-use calls now: the netpoller
+	// and timers (epoll_create1 and eventfd2 stay allowed as a fallback).
+	// No GC cycle is forced, as in runsc/fence: a collection makes no call
+	// outside the list (TestFilterEnforced's child has its first one
+	// under the filter), and a forced one cost milliseconds of start-up
+	// on a loaded host (issue 6).
 	time.Sleep(time.Microsecond)
-	runtime.GC()
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {

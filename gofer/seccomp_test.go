@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"testing"
@@ -95,7 +96,9 @@ func itoa(v uintptr) string {
 }
 
 // TestFilterEnforced runs the test binary again with the filter installed:
-// the server's operations keep working and a socket(2) kills the process.
+// the server's operations keep working, the runtime has its first GC
+// cycle under the filter and may name its mappings (prctl PR_SET_VMA),
+// and any other prctl or a socket(2) kills the process.
 func TestFilterEnforced(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race runtime needs syscalls outside the allow-list; run without -race")
@@ -106,6 +109,31 @@ func TestFilterEnforced(t *testing.T) {
 			os.Stdout.WriteString("install: " + err.Error() + "\n")
 			os.Exit(3)
 		}
+		// The first GC cycle of the process (which starts the background
+		// mark workers) comes under the filter: InstallFilter forces none,
+		// and GOGC=off let nothing run one before.
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		if ms.NumGC != 0 {
+			os.Stdout.WriteString("a GC cycle ran before the filter\n")
+			os.Exit(10)
+		}
+		debug.SetGCPercent(100)
+		// Cycles started by allocation (background marking, assists).
+		var keep [][]byte
+		for i := 0; i < 64; i++ {
+			keep = append(keep, make([]byte, 1<<20))
+			if len(keep) > 4 {
+				keep = keep[1:]
+			}
+		}
+		if runtime.ReadMemStats(&ms); ms.NumGC == 0 {
+			os.Stdout.WriteString("no GC cycle under the filter\n")
+			os.Exit(11)
+		}
+		// What the Go runtime does on kernels with CONFIG_ANON_VMA_NAME
+		// (an EINVAL here otherwise, but never a kill).
+		unix.Syscall6(unix.SYS_PRCTL, unix.PR_SET_VMA, unix.PR_SET_VMA_ANON_NAME, 0, 4096, 0, 0)
 		fd, err := unix.Open("/", unix.O_PATH, 0)
 		if err != nil {
 			os.Exit(4)
@@ -113,7 +141,7 @@ func TestFilterEnforced(t *testing.T) {
 		if _, err := openBeneath(fd, "etc", unix.O_PATH|unix.O_NOFOLLOW); err != nil {
 			os.Exit(5)
 		}
-		// The runtime keeps working: timers, GC, new threads.
+		// The runtime keeps working: timers, forced GC, new threads.
 		for i := 0; i < 3; i++ {
 			runtime.GC()
 			time.Sleep(time.Millisecond)
@@ -122,6 +150,8 @@ func TestFilterEnforced(t *testing.T) {
 			<-done
 		}
 		switch mode {
+		case "prctl":
+			unix.Prctl(unix.PR_SET_DUMPABLE, 1, 0, 0, 0)
 		case "socket", "uds-inet":
 			unix.Socket(unix.AF_INET, unix.SOCK_STREAM, 0)
 		case "unix":
@@ -150,9 +180,10 @@ func TestFilterEnforced(t *testing.T) {
 	for _, c := range []struct {
 		mode   string
 		killed bool
-	}{{"ok", false}, {"socket", true}, {"unix", true}, {"uds-unix", false}, {"uds-inet", true}} {
+	}{{"ok", false}, {"prctl", true}, {"socket", true}, {"unix", true}, {"uds-unix", false}, {"uds-inet", true}} {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestFilterEnforced$")
-		cmd.Env = append(os.Environ(), "GOFER_FILTER_CHILD="+c.mode, "GOFER_FILTER_DIR="+t.TempDir())
+		// GOGC=off until the filter is in place.
+		cmd.Env = append(os.Environ(), "GOFER_FILTER_CHILD="+c.mode, "GOFER_FILTER_DIR="+t.TempDir(), "GOGC=off")
 		out, err := cmd.CombinedOutput()
 		ee, _ := err.(*exec.ExitError)
 		switch {

@@ -3,95 +3,83 @@
 package gofer
 
 import (
-	"crypto/sha256"
-	"encoding/binary"
-	"encoding/hex"
-	"sort"
+	"fmt"
 	"testing"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/rampart-sandbox/rampart/sentry/bpf"
+	"github.com/rampart-sandbox/rampart/sentry/bpf/bpftest"
 )
 
 // TestFilterVerdicts pins filterProgram's behaviour: its verdicts over a
-// grid of inputs were recorded from the hand-assembled program before it
-// moved onto bpf.Assembler, and must not change. The grid: both
-// AUDIT_ARCH_X86_64 and AUDIT_ARCH_I386, every syscall number 0..470 (the xattrat calls are 463..466) and
-// some out-of-range and x32 ones with zero arguments; and for socket (the
-// only call with an argument check) each argument set in turn to each
-// interesting value (every constant the program compares with, its
-// neighbours, with the high half set, 0, all ones).
+// grid of inputs (see bpftest.Grid; numbers up to 470, the xattrat calls
+// are 463..466; the calls with argument checks also start from the
+// arguments they allow: socket from AF_UNIX, prctl from PR_SET_VMA,
+// PR_SET_VMA_ANON_NAME) must not change.
 func TestFilterVerdicts(t *testing.T) {
 	for _, tc := range []struct {
 		o    FilterOptions
 		want string
 	}{
-		{FilterOptions{}, "faa02aa76477a9e635c96782f98d5026"},
-		{FilterOptions{HostUDS: true}, "d2229a6200a7a9750a546c581e63bb99"},
+		{FilterOptions{}, "ed4c14cc700146a4406945a4fb6b9100"},
+		{FilterOptions{HostUDS: true}, "a3c583bae3e84ae94558c3151d421663"},
 	} {
 		prog, err := filterProgram(tc.o)
 		if err != nil {
 			t.Fatal(err)
 		}
-		insns := make([]bpf.Instruction, len(prog))
-		vals := map[uint64]bool{0: true, 1: true, 0xffffffff: true, 1 << 32: true, 1 << 63: true, ^uint64(0): true}
-		for i, in := range prog {
-			insns[i] = bpf.Instruction{Code: in.Code, JT: in.Jt, JF: in.Jf, K: in.K}
-			k := uint64(in.K)
-			for _, v := range []uint64{k, k - 1, k + 1, k | 1<<32, k | 1<<63} {
-				vals[v&0xffffffff|v&(1<<32|1<<63)] = true
+		bpftest.Pin(t, fmt.Sprintf("%+v", tc.o), prog, filterGrid, tc.want)
+	}
+}
+
+// filterGrid is the grid the gofer filter's verdicts are pinned on.
+var filterGrid = bpftest.Grid{
+	Nrs: bpftest.Numbers(470, bpf.X32SyscallBit|41, bpf.X32SyscallBit|202,
+		bpf.X32SyscallBit|257),
+	NrBases: map[int32][][6]uint64{
+		unix.SYS_SOCKET: {{}, {0: unix.AF_UNIX}},
+		unix.SYS_PRCTL:  {{}, {0: unix.PR_SET_VMA, 1: unix.PR_SET_VMA_ANON_NAME, 3: 4096}},
+	},
+}
+
+// TestFilterArgs checks the verdicts of the calls allowed with some
+// arguments only, with and without HostUDS.
+func TestFilterArgs(t *testing.T) {
+	const kill, allow = bpf.RetKillProcess, bpf.RetAllow
+	for _, tc := range []struct {
+		name   string
+		nr     int32
+		args   [6]uint64
+		want   uint32 // without HostUDS
+		wantHU uint32 // with HostUDS
+	}{
+		// What the Go runtime calls (runtime/set_vma_name_linux.go).
+		{"prctl PR_SET_VMA_ANON_NAME", unix.SYS_PRCTL, [6]uint64{unix.PR_SET_VMA, unix.PR_SET_VMA_ANON_NAME, 0x7f0000000000, 1 << 20, 0xc000010000}, allow, allow},
+		{"prctl PR_SET_VMA other", unix.SYS_PRCTL, [6]uint64{unix.PR_SET_VMA, 1}, kill, kill},
+		{"prctl PR_SET_VMA high half", unix.SYS_PRCTL, [6]uint64{unix.PR_SET_VMA | 1<<32, unix.PR_SET_VMA_ANON_NAME}, kill, kill},
+		{"prctl PR_SET_VMA arg1 high half", unix.SYS_PRCTL, [6]uint64{unix.PR_SET_VMA, unix.PR_SET_VMA_ANON_NAME | 1<<32}, kill, kill},
+		{"prctl PR_SET_DUMPABLE", unix.SYS_PRCTL, [6]uint64{unix.PR_SET_DUMPABLE, 0}, kill, kill},
+		{"prctl PR_SET_NO_NEW_PRIVS", unix.SYS_PRCTL, [6]uint64{unix.PR_SET_NO_NEW_PRIVS, 1}, kill, kill},
+		{"prctl PR_SET_SECCOMP", unix.SYS_PRCTL, [6]uint64{unix.PR_SET_SECCOMP, 2}, kill, kill},
+		{"prctl 0", unix.SYS_PRCTL, [6]uint64{}, kill, kill},
+		{"socket AF_UNIX", unix.SYS_SOCKET, [6]uint64{unix.AF_UNIX, unix.SOCK_STREAM}, kill, allow},
+		{"socket AF_INET", unix.SYS_SOCKET, [6]uint64{unix.AF_INET, unix.SOCK_STREAM}, kill, kill},
+		{"socket AF_UNIX high half", unix.SYS_SOCKET, [6]uint64{unix.AF_UNIX | 1<<32}, kill, kill},
+	} {
+		for _, o := range []FilterOptions{{}, {HostUDS: true}} {
+			prog, err := filterProgram(o)
+			if err != nil {
+				t.Fatal(err)
 			}
-		}
-		var sorted []uint64
-		for v := range vals {
-			sorted = append(sorted, v)
-		}
-		sort.Slice(sorted, func(i, j int) bool { return sorted[i] < sorted[j] })
-		p, err := bpf.CompileSeccomp(insns)
-		if err != nil {
-			t.Fatalf("%+v: filter rejected by the validator: %v", tc.o, err)
-		}
-		var nrs []int32
-		for nr := int32(0); nr <= 470; nr++ {
-			nrs = append(nrs, nr)
-		}
-		nrs = append(nrs, -1, 461, 1000, 0x7fffffff, -0x80000000,
-			0x40000000, 0x40000000|0, 0x40000000|41, 0x40000000|202, 0x40000000|257)
-		h := sha256.New()
-		var buf [4]byte
-		n, allowed := 0, 0
-		run := func(d *bpf.SeccompData) {
-			v := p.Run(d)
-			binary.LittleEndian.PutUint32(buf[:], v)
-			h.Write(buf[:])
-			n++
-			if v == 0x7fff0000 {
-				allowed++
+			want := tc.want
+			if o.HostUDS {
+				want = tc.wantHU
 			}
-		}
-		for _, arch := range []uint32{0xc000003e, 0x40000003} {
-			for _, nr := range nrs {
-				d := bpf.SeccompData{Nr: nr, Arch: arch}
-				run(&d)
-				if nr != unix.SYS_SOCKET {
-					continue
-				}
-				for _, base := range [][6]uint64{{}, {0: unix.AF_UNIX}} {
-					for i := 0; i < 6; i++ {
-						for _, v := range sorted {
-							d.Args = base
-							d.Args[i] = v
-							run(&d)
-						}
-					}
-				}
+			got := bpftest.Verdict(t, prog, bpf.SeccompData{Nr: tc.nr, Arch: bpf.AuditArchX86_64, Args: tc.args})
+			if got != want {
+				t.Errorf("%s %+v: verdict %#x, want %#x", tc.name, o, got, want)
 			}
-		}
-		got := hex.EncodeToString(h.Sum(nil))[:32]
-		t.Logf("%+v: %d inputs, %d allowed, digest %s", tc.o, n, allowed, got)
-		if got != tc.want {
-			t.Errorf("%+v: verdicts changed: digest %s, want %s", tc.o, got, tc.want)
 		}
 	}
 }

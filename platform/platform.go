@@ -54,6 +54,14 @@ type AddressSpace interface {
 	Release()
 }
 
+// HostProcess is implemented by an AddressSpace that is a host process
+// of its own (the systrap and ptrace stubs, in which the application's
+// instructions run): `runsc ps` gives its host pid to clients.
+type HostProcess interface {
+	// HostPID is the process' pid in the sentry's PID namespace.
+	HostPID() int
+}
+
 // ThreadReserver is implemented by an AddressSpace that has room for a
 // limited number of threads (systrap: one slot of its stub's shared region
 // per thread). A Context creates its thread in an address space lazily, at

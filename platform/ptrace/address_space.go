@@ -121,6 +121,9 @@ func (as *addressSpace) localThread() *thread {
 
 // Release implements platform.AddressSpace.Release: it kills the stub and
 // reaps all of its threads.
+// HostPID implements platform.HostProcess.
+func (as *addressSpace) HostPID() int { return int(as.pid) }
+
 func (as *addressSpace) Release() {
 	as.mu.Lock()
 	defer as.mu.Unlock()

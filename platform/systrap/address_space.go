@@ -93,6 +93,9 @@ func (as *addressSpace) Unmap(addr, length uint64) error {
 
 // Release implements platform.AddressSpace.Release: it kills and reaps the
 // stub and recycles its region.
+// HostPID implements platform.HostProcess.
+func (as *addressSpace) HostPID() int { return int(as.pid) }
+
 func (as *addressSpace) Release() {
 	as.mu.Lock()
 	defer as.mu.Unlock()

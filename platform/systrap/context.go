@@ -84,6 +84,10 @@ type thread struct {
 	// inTramp is set while the thread is parked in the patch trampoline
 	// rather than in the signal handler (patch.go).
 	inTramp bool
+	// rax is the trampoline's rax for the next hand-off to write to
+	// tRax, if raxOut (putPatchRegs).
+	rax    uint64
+	raxOut bool
 }
 
 // stubAddr is the thread's slot's address in the stub.
@@ -125,23 +129,26 @@ func gregs(r *arch.Registers) [18]*uint64 {
 
 // putRegs writes regs into the parked frame (rt_sigreturn restores them)
 // and the fs/gs bases into the state page (the handler loads them).
+//
+// Like putPatchRegs it writes only the words that changed: the kernel
+// wrote the frame on the stub's CPU, and a line the sentry only read
+// stays in that CPU's cache for rt_sigreturn.
 func (t *thread) putRegs(regs *arch.Registers) {
-	le := binary.LittleEndian
 	sc := t.sigcontext()
 	for i, p := range gregs(regs) {
-		le.PutUint64(sc[i*8:], *p)
+		putIfChanged(sc[i*8:], *p)
 	}
-	le.PutUint64(t.page[tFSBase:], regs.Fs_base)
+	putIfChanged(t.page[tFSBase:], regs.Fs_base)
 	gs := regs.Gs_base
 	if gs == 0 && t.as.patch != nil {
 		// The patch trampoline finds the state page through gs.
 		gs = t.stubAddr()
 	}
-	le.PutUint64(t.page[tGSBase:], gs)
+	putIfChanged(t.page[tGSBase:], gs)
 	// The host signal mask of an application thread is always empty
 	// (the sentry keeps the task's own), so that Interrupt's signal gets
 	// through.
-	le.PutUint64(t.page[t.uctx+ucSigmask:], 0)
+	putIfChanged(t.page[t.uctx+ucSigmask:], 0)
 }
 
 // getRegs reads the registers of the parked frame.

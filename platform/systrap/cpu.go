@@ -5,7 +5,6 @@ package systrap
 import (
 	"runtime"
 	"sync"
-	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -33,29 +32,6 @@ func spinWhile(w *uint32, v uint32, deadline int64) bool
 
 // noCPU marks a thread not bound yet.
 const noCPU = ^uint32(0)
-
-// tscPerUS is the time-stamp counter's rate in ticks per microsecond,
-// measured once (the spin bounds are in ticks; the stub has no other
-// clock). Linux requires an invariant TSC for its own clock on the hosts
-// systrap runs on (FSGSBASE CPUs).
-var (
-	tscOnce  sync.Once
-	tscPerUS int64
-)
-
-// calibrateTSC measures tscPerUS against CLOCK_MONOTONIC over 0.5 ms
-// (a busy wait, once per process: the error is far below what the spin
-// bounds need).
-func calibrateTSC() int64 {
-	tscOnce.Do(func() {
-		t0, n0 := rdtsc(), time.Now()
-		for time.Since(n0) < 500*time.Microsecond {
-		}
-		t1, d := rdtsc(), time.Since(n0)
-		tscPerUS = max((t1-t0)*int64(time.Microsecond)/int64(d), 1)
-	})
-	return tscPerUS
-}
 
 // spinCPUs is how many CPUs the sentry may use: GOMAXPROCS, or fewer if
 // its affinity mask allows fewer.

@@ -3,37 +3,40 @@
 package systrap
 
 import (
-	"crypto/sha256"
-	"encoding/binary"
-	"encoding/hex"
-	"sort"
 	"testing"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/rampart-sandbox/rampart/sentry/bpf"
+	"github.com/rampart-sandbox/rampart/sentry/bpf/bpftest"
 )
 
 const verdictBase = 0x7ffe12340000
 
-// filterIPs returns the instruction pointers after each syscall
-// instruction the filters name, the neighbours of each (edge), and a few
-// others: application addresses, the image with another high half.
-func filterIPs() (ips, edge []uint64) {
+// verdictGrid returns the grid the filters are pinned on (see
+// bpftest.Grid): the instruction pointers after each syscall instruction
+// the filters name, with their neighbours (edge), and a few others:
+// application addresses, the image with another high half.
+func verdictGrid(bases ...[6]uint64) bpftest.Grid {
+	g := bpftest.Grid{
+		Nrs: bpftest.Numbers(460, bpf.X32SyscallBit|9, bpf.X32SyscallBit|11,
+			bpf.X32SyscallBit|56, bpf.X32SyscallBit|60, bpf.X32SyscallBit|202),
+		Bases: bases,
+	}
 	for _, off := range []uint64{offHandlerWake, offHandlerWait, offServerWait, offServerWake,
 		offHandlerSigreturn, offHandlerExit, offServerSyscall, offForkPrctl, offForkMmapRw,
 		offForkMmapRo, offForkMmapPtr, offThreadSigaltstack, offThreadSigprocmask,
 		offThreadSeccomp, offInjectSyscall} {
 		ip := verdictBase + off + 2
-		ips = append(ips, ip)
-		edge = append(edge, ip-1, ip+1, ip^1<<32, ip&0xffffffff)
+		g.IPs = append(g.IPs, ip)
+		g.EdgeIPs = append(g.EdgeIPs, ip-1, ip+1, ip^1<<32, ip&0xffffffff)
 	}
-	ips = append(ips, 0, 0x400000, verdictBase+offInjectTrap+2, verdictBase+offPatchTrap+2)
-	return ips, edge
+	g.IPs = append(g.IPs, 0, 0x400000, verdictBase+offInjectTrap+2, verdictBase+offPatchTrap+2)
+	return g
 }
 
 // TestProcessFilterVerdicts and TestThreadFilterVerdicts pin the filters'
-// behaviour: their verdicts over a grid of inputs (see verdictDigest) were
+// behaviour: their verdicts over a grid of inputs (see verdictGrid) were
 // recorded from the hand-assembled programs before they moved onto
 // bpf.Assembler, and must not change.
 func TestProcessFilterVerdicts(t *testing.T) {
@@ -42,21 +45,14 @@ func TestProcessFilterVerdicts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ips, edge := filterIPs()
-	bases := [][6]uint64{
-		{},
-		{3: unix.MAP_SHARED | unix.MAP_FIXED, 4: memFD},
-		{3: unix.MAP_SHARED | unix.MAP_FIXED, 4: sharedFD},
-		{0: threadFlags},
-		{0: forkFlags},
-		{0: unix.PR_SET_PDEATHSIG, 1: uint64(unix.SIGKILL)},
-	}
-	got, n, allowed := verdictDigest(t, prog, ips, edge, bases)
-	t.Logf("%d inputs, %d allowed, digest %s", n, allowed, got)
-	const want = "c76c691e0b7c5b83b2531df2eddd5dce"
-	if got != want {
-		t.Errorf("process filter verdicts changed: digest %s, want %s (%d inputs, %d allowed)", got, want, n, allowed)
-	}
+	bpftest.Pin(t, "process filter", prog, verdictGrid(
+		[6]uint64{},
+		[6]uint64{3: unix.MAP_SHARED | unix.MAP_FIXED, 4: memFD},
+		[6]uint64{3: unix.MAP_SHARED | unix.MAP_FIXED, 4: sharedFD},
+		[6]uint64{0: threadFlags},
+		[6]uint64{0: forkFlags},
+		[6]uint64{0: unix.PR_SET_PDEATHSIG, 1: uint64(unix.SIGKILL)},
+	), "c76c691e0b7c5b83b2531df2eddd5dce")
 }
 
 func TestThreadFilterVerdicts(t *testing.T) {
@@ -64,97 +60,5 @@ func TestThreadFilterVerdicts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ips, edge := filterIPs()
-	got, n, allowed := verdictDigest(t, prog, ips, edge, [][6]uint64{{}})
-	t.Logf("%d inputs, %d allowed, digest %s", n, allowed, got)
-	const want = "f28553f4155f05fd324ba83988e637b2"
-	if got != want {
-		t.Errorf("thread filter verdicts changed: digest %s, want %s (%d inputs, %d allowed)", got, want, n, allowed)
-	}
-}
-
-// verdictDigest runs prog in the sentry's interpreter over a grid of
-// seccomp_data inputs and returns a digest of the verdicts, with the
-// number of inputs and how many of them were allowed. The grid: every
-// syscall number 0..460 and a few out-of-range and x32 ones, both
-// AUDIT_ARCH_X86_64 and AUDIT_ARCH_I386, every instruction pointer in
-// ips, and for every base argument vector each argument set to each of
-// the interesting values (every constant the program compares with, its
-// neighbours, with the high half set, 0, all ones). Arguments are varied
-// for the syscall numbers the program compares with (and their
-// neighbours) only; the other numbers run with the base vectors.
-//
-// edgeIPs are run with the base vectors only (no argument variation).
-func verdictDigest(t *testing.T, prog []unix.SockFilter, ips, edgeIPs []uint64, bases [][6]uint64) (string, int, int) {
-	t.Helper()
-	insns := make([]bpf.Instruction, len(prog))
-	vals := map[uint64]bool{0: true, 1: true, 0xffffffff: true, 1 << 32: true, 1 << 63: true, ^uint64(0): true}
-	for i, in := range prog {
-		insns[i] = bpf.Instruction{Code: in.Code, JT: in.Jt, JF: in.Jf, K: in.K}
-		k := uint64(in.K)
-		for _, v := range []uint64{k, k - 1, k + 1, k | 1<<32, k | 1<<63} {
-			vals[v&0xffffffff|v&(1<<32|1<<63)] = true
-		}
-	}
-	for _, b := range bases {
-		for _, v := range b {
-			vals[v] = true
-		}
-	}
-	var sorted []uint64
-	for v := range vals {
-		sorted = append(sorted, v)
-	}
-	sort.Slice(sorted, func(i, j int) bool { return sorted[i] < sorted[j] })
-	p, err := bpf.CompileSeccomp(insns)
-	if err != nil {
-		t.Fatalf("filter rejected by the validator: %v", err)
-	}
-	var nrs []int32
-	varyNr := map[int32]bool{}
-	for v := range vals {
-		varyNr[int32(v)] = true
-	}
-	for nr := int32(0); nr <= 460; nr++ {
-		nrs = append(nrs, nr)
-	}
-	nrs = append(nrs, -1, 461, 1000, 0x7fffffff, -0x80000000,
-		0x40000000, 0x40000000|9, 0x40000000|11, 0x40000000|56, 0x40000000|60, 0x40000000|202)
-	h := sha256.New()
-	var buf [4]byte
-	n, allowed := 0, 0
-	run := func(d *bpf.SeccompData) {
-		v := p.Run(d)
-		binary.LittleEndian.PutUint32(buf[:], v)
-		h.Write(buf[:])
-		n++
-		if v == 0x7fff0000 {
-			allowed++
-		}
-	}
-	for _, arch := range []uint32{0xc000003e, 0x40000003} {
-		for _, nr := range nrs {
-			for k, ip := range append(append([]uint64(nil), ips...), edgeIPs...) {
-				edge := k >= len(ips)
-				for _, base := range bases {
-					d := bpf.SeccompData{Nr: nr, Arch: arch, InstructionPointer: ip, Args: base}
-					run(&d)
-					if edge || !varyNr[nr] {
-						continue
-					}
-					for i := 0; i < 6; i++ {
-						for _, v := range sorted {
-							if v == base[i] {
-								continue
-							}
-							d.Args = base
-							d.Args[i] = v
-							run(&d)
-						}
-					}
-				}
-			}
-		}
-	}
-	return hex.EncodeToString(h.Sum(nil))[:32], n, allowed
+	bpftest.Pin(t, "thread filter", prog, verdictGrid(), "f28553f4155f05fd324ba83988e637b2")
 }

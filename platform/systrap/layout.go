@@ -49,13 +49,15 @@ const (
 	tSigno       = 12
 	tUctx        = 16
 	tInfo        = 24
+	tNR          = 24 // a dynamic site's number (patch.go), in tInfo's word
 	tFSBase      = 32
 	tGSBase      = 40
 	tSpin        = 48
 	tSpinWoke    = 52
+	tRax         = 56  // the trampoline's rax, on T_STATE's cache line
 	tSelf        = 128 // the slot's address, for the patch trampoline
 	tInTramp     = 136 // set while the patch trampoline waits
-	tPRegs       = 256 // registers saved by the patch trampoline (sigcontext order)
+	tPRegs       = 256 // registers saved by the patch trampoline (sigcontext order, rax in tRax)
 	tPRegsEnd    = tPRegs + 18*8
 )
 

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/rampart-sandbox/rampart/platform"
+	"github.com/rampart-sandbox/rampart/platform/platformtest"
 )
 
 // reserve reserves a thread slot in as.
@@ -48,7 +49,7 @@ func TestThreadCap(t *testing.T) {
 		t.Skip("slow")
 	}
 	f := newFixture(t)
-	as := f.newAS(t)
+	as := f.NewAS(t)
 	ctxs := make([]platform.Context, 0, maxThreads)
 	defer func() {
 		for _, c := range ctxs {
@@ -56,13 +57,13 @@ func TestThreadCap(t *testing.T) {
 		}
 	}()
 	newCtx := func() platform.Context {
-		c := f.p.NewContext()
+		c := f.Platform.NewContext()
 		ctxs = append(ctxs, c)
 		return c
 	}
 	for i := 0; i < maxThreads-1; i++ {
 		c := newCtx()
-		regs := regsAt(snipSyscalls)
+		regs := platformtest.RegsAt(platformtest.SnipSyscalls)
 		regs.Rax = uint64(i % 300)
 		ev, _, err := c.Switch(as, regs)
 		if err != nil || ev != platform.EventSyscall || regs.Orig_rax != uint64(i%300) {
@@ -71,9 +72,9 @@ func TestThreadCap(t *testing.T) {
 		if i == 3999 {
 			// 4000 at once: each runs again.
 			for j, c := range ctxs {
-				regs := regsAt(snipLoad)
-				regs.Rax = dataAddr
-				if ev, _, err := c.Switch(as, regs); err != nil || ev != platform.EventSyscall || regs.Rdi != dataWord {
+				regs := platformtest.RegsAt(platformtest.SnipLoad)
+				regs.Rax = platformtest.DataAddr
+				if ev, _, err := c.Switch(as, regs); err != nil || ev != platform.EventSyscall || regs.Rdi != platformtest.DataWord {
 					t.Fatalf("thread %d of 4000: event %d, err %v", j, ev, err)
 				}
 			}
@@ -88,27 +89,27 @@ func TestThreadCap(t *testing.T) {
 		t.Fatalf("reserving slot %d: %v, want EAGAIN", maxThreads+1, err)
 	}
 	// An unreserved thread does not take the reserved slot.
-	stray := f.p.NewContext()
-	if _, _, err := stray.Switch(as, regsAt(snipSyscalls)); !errors.Is(err, unix.EAGAIN) {
+	stray := f.Platform.NewContext()
+	if _, _, err := stray.Switch(as, platformtest.RegsAt(platformtest.SnipSyscalls)); !errors.Is(err, unix.EAGAIN) {
 		t.Fatalf("unreserved thread %d: Switch = %v, want EAGAIN", maxThreads, err)
 	}
 	stray.Release()
 	// The context the reservation is bound to gets it.
 	c := newCtx()
 	last.Bind(c)
-	switchOK(t, c, as, regsAt(snipSyscalls), platform.EventSyscall)
+	platformtest.SwitchOK(t, c, as, platformtest.RegsAt(platformtest.SnipSyscalls), platform.EventSyscall)
 	// Releasing a used reservation changes nothing: still full.
 	last.Release()
 	if _, err := reserve(as); !errors.Is(err, unix.EAGAIN) {
 		t.Fatalf("full address space: ReserveThread = %v, want EAGAIN", err)
 	}
-	extra := f.p.NewContext()
+	extra := f.Platform.NewContext()
 	defer extra.Release()
-	if _, _, err := extra.Switch(as, regsAt(snipSyscalls)); !errors.Is(err, unix.EAGAIN) {
+	if _, _, err := extra.Switch(as, platformtest.RegsAt(platformtest.SnipSyscalls)); !errors.Is(err, unix.EAGAIN) {
 		t.Fatalf("thread %d: Switch = %v, want EAGAIN", maxThreads+1, err)
 	}
 	// The others still work.
-	switchOK(t, ctxs[0], as, regsAt(snipSyscalls), platform.EventSyscall)
+	platformtest.SwitchOK(t, ctxs[0], as, platformtest.RegsAt(platformtest.SnipSyscalls), platform.EventSyscall)
 
 	// A released thread's slot can be reserved once its host thread has
 	// exited (ReserveThread waits a little for it).
@@ -123,14 +124,14 @@ func TestThreadCap(t *testing.T) {
 	r.Release()
 	r.Release() // idempotent
 	r = reserveSoon(t, as)
-	unused := f.p.NewContext()
+	unused := f.Platform.NewContext()
 	r.Bind(unused)
 	unused.Release()
 	r = reserveSoon(t, as)
 	// Bound and used: the thread runs.
 	late := newCtx()
 	r.Bind(late)
-	switchOK(t, late, as, regsAt(snipSyscalls), platform.EventSyscall)
+	platformtest.SwitchOK(t, late, as, platformtest.RegsAt(platformtest.SnipSyscalls), platform.EventSyscall)
 	if _, err := reserve(as); !errors.Is(err, unix.EAGAIN) {
 		t.Fatalf("full again: ReserveThread = %v, want EAGAIN", err)
 	}
@@ -143,7 +144,7 @@ func TestThreadCap(t *testing.T) {
 // one more.
 func TestReserveThreadRace(t *testing.T) {
 	f := newFixture(t)
-	as := f.newAS(t)
+	as := f.NewAS(t)
 	// Fill all but a few slots with reservations, so that the goroutines
 	// below run into the limit.
 	const spare = 6
@@ -185,13 +186,13 @@ func TestReserveThreadRace(t *testing.T) {
 				case 0: // clone failed later
 					r.Release()
 				case 1: // the task died before running
-					c := f.p.NewContext()
+					c := f.Platform.NewContext()
 					r.Bind(c)
 					c.Release()
 				case 2: // the task ran and exited
-					c := f.p.NewContext()
+					c := f.Platform.NewContext()
 					r.Bind(c)
-					regs := regsAt(snipSyscalls)
+					regs := platformtest.RegsAt(platformtest.SnipSyscalls)
 					regs.Rax = unix.SYS_GETPID
 					ev, _, err := c.Switch(as, regs)
 					c.Release()

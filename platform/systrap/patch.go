@@ -29,28 +29,43 @@ import (
 // invalid opcode in 64-bit mode: a jump to the old syscall (a restarted
 // syscall, rip-2, is one) traps with SIGILL there, which the platform turns
 // into that syscall.
+//
+// A dynamic site, "mov 0x8(%rsp), %r9; syscall" (4c 8b 4c 24 08 0f 05:
+// glibc's syscall(2), whose number comes in rax), is patched the same way
+// to a thunk of its own kind (stub.S dyn_thunk) with an index from
+// maxSites on; the sentry records dynNR as its number and takes the number
+// the thunk stored in the state page (tNR).
 
 const (
-	// maxSites is how many sites one address space can patch.
-	maxSites = 4096
-	// thunkSize is the size of one thunk; thunksOff and thunksSize place
-	// them in the stub image.
-	thunkSize  = 16
-	thunksOff  = stubBinSize
-	thunksSize = maxSites * thunkSize
+	// maxSites is how many "mov $NR, %eax" sites one address space can
+	// patch, maxDynSites how many dynamic ones (indices maxSites on).
+	maxSites    = 4096
+	maxDynSites = 256
+	allSites    = maxSites + maxDynSites
+	// thunkSize is the size of one thunk, dynThunkSize of a dynamic one;
+	// thunksOff and thunksSize place them in the stub image, the dynamic
+	// ones after the others (dynThunksOff).
+	thunkSize    = 16
+	dynThunkSize = 64
+	thunksOff    = stubBinSize
+	dynThunksOff = thunksOff + maxSites*thunkSize
+	thunksSize   = maxSites*thunkSize + maxDynSites*dynThunkSize
+	// dynNR is the number recorded for a dynamic site (above any real
+	// one: maybePatch takes numbers below 1<<16 only).
+	dynNR = 1<<16 - 1
 
 	// ptrTableAddr is where the pointer table is mapped in every stub:
 	// below 2 GiB (disp32 is sign-extended) and such that byte 3 of every
 	// entry's address, byte 5 of the patched instruction, is 0x06.
 	ptrTableAddr = 0x7f060000
-	ptrTableLen  = maxSites * 8
+	ptrTableLen  = allSites * 8
 	// ptrTableFileOff is the pointer table's offset in the shared file:
 	// in slot 0 of the pre-made stub's region, which is at offset 0, after
 	// its request and response pages.
 	ptrTableFileOff = 2 * pageSize
 
 	// maxTried bounds the sites an address space remembers as tried.
-	maxTried = 4 * maxSites
+	maxTried = 4 * allSites
 	// siteRetMask extracts the return address from a sites entry; the
 	// syscall number is above it.
 	siteRetBits = 48
@@ -61,26 +76,61 @@ const (
 )
 
 // writeThunks fills dst (thunksSize bytes at base+thunksOff) with the
-// thunks: "mov $i, %eax; jmp patch_entry", padded with int3.
+// thunks: "mov $i, %eax; jmp patch_entry", padded with int3, then the
+// dynamic thunks: copies of stub.S's dyn_thunk, with their index and their
+// jump to patch_checked set.
 func writeThunks(dst []byte, base uint64) {
+	le := binary.LittleEndian
+	for i := range dst {
+		dst[i] = 0xcc
+	}
 	for i := 0; i < maxSites; i++ {
 		t := dst[i*thunkSize : (i+1)*thunkSize]
-		for k := range t {
-			t[k] = 0xcc
-		}
 		t[0] = 0xb8
-		binary.LittleEndian.PutUint32(t[1:], uint32(i))
+		le.PutUint32(t[1:], uint32(i))
 		t[5] = 0xe9
 		from := base + thunksOff + uint64(i*thunkSize) + 10
-		binary.LittleEndian.PutUint32(t[6:], uint32(base+offPatchEntry-from))
+		le.PutUint32(t[6:], uint32(base+offPatchEntry-from))
 	}
+	tmpl := stubBin[offDynThunk:offDynThunkEnd]
+	for k := 0; k < maxDynSites; k++ {
+		o := dynThunksOff - thunksOff + k*dynThunkSize
+		t := dst[o : o+dynThunkSize]
+		copy(t, tmpl)
+		le.PutUint32(t[offDynThunkImm-offDynThunk+1:], uint32(maxSites+k))
+		jmp := offDynThunkJmp - offDynThunk
+		from := base + dynThunksOff + uint64(k*dynThunkSize+jmp+5)
+		le.PutUint32(t[jmp+1:], uint32(base+offPatchChecked-from))
+	}
+}
+
+// thunkAddr is the address of site i's thunk in a stub image at base.
+func thunkAddr(base uint64, i int) uint64 {
+	if i < maxSites {
+		return base + thunksOff + uint64(i*thunkSize)
+	}
+	return base + dynThunksOff + uint64((i-maxSites)*dynThunkSize)
 }
 
 // writePtrTable fills the pointer table: entry i is thunk i's address.
 func writePtrTable(dst []byte, base uint64) {
-	for i := 0; i < maxSites; i++ {
-		binary.LittleEndian.PutUint64(dst[i*8:], base+thunksOff+uint64(i*thunkSize))
+	for i := 0; i < allSites; i++ {
+		binary.LittleEndian.PutUint64(dst[i*8:], thunkAddr(base, i))
 	}
+}
+
+// dynSiteBytes is a dynamic site: "mov 0x8(%rsp), %r9; syscall".
+var dynSiteBytes = [7]byte{0x4c, 0x8b, 0x4c, 0x24, 0x08, 0x0f, 0x05}
+
+// origBytes returns the original 7 bytes of a site for syscall nr (dynNR:
+// a dynamic site).
+func origBytes(nr uint64) [7]byte {
+	if nr == dynNR {
+		return dynSiteBytes
+	}
+	b := [7]byte{0xb8, 0, 0, 0, 0, 0x0f, 0x05}
+	binary.LittleEndian.PutUint32(b[1:], uint32(nr))
+	return b
 }
 
 // patchedBytes returns the 7 bytes that replace site i.
@@ -113,22 +163,24 @@ type patcher struct {
 	read  func(addr uint64, dst []byte) (int, error)
 	patch func(addr uint64, fn func(b []byte) bool) (bool, error)
 
-	// sites[i] is site i's return address | its syscall number <<
-	// siteRetBits, or 0. An entry is set before its site is patched and
-	// never changes afterwards (unless the patch failed).
-	sites [maxSites]atomic.Uint64
+	// sites[i] is site i's return address | its syscall number (dynNR
+	// for a dynamic site) << siteRetBits, or 0. An entry is set before
+	// its site is patched and never changes afterwards (unless the patch
+	// failed).
+	sites [allSites]atomic.Uint64
 
 	// lost is set once the application mapped memory over the pointer
 	// table: no more sites are patched.
 	lost atomic.Bool
 
-	// mu protects tried and next. Lock order: patcher.mu, then the memory
-	// manager's lock (patch and read take it), then addressSpace.mu.
+	// mu protects tried, next and nextDyn. Lock order: patcher.mu, then
+	// the memory manager's lock (patch and read take it), then
+	// addressSpace.mu.
 	mu sync.RWMutex
 	// tried maps each site looked at to its index, or -1 if it was not
-	// patched.
-	tried map[uint64]int32
-	next  int
+	// patched. next and nextDyn are the next free indices.
+	tried         map[uint64]int32
+	next, nextDyn int
 }
 
 // SetTextAccess gives the address space the means to read and patch
@@ -159,7 +211,11 @@ func (as *addressSpace) ForkPatches(child platform.AddressSpace) {
 		}
 		c.patch.sites[i].Store(v)
 		c.patch.tried[v&siteRetMask-7] = int32(i)
-		c.patch.next = i + 1
+		if i < maxSites {
+			c.patch.next = i + 1
+		} else {
+			c.patch.nextDyn = i - maxSites + 1
+		}
 	}
 	if as.patch.lost.Load() {
 		c.patch.lost.Store(true)
@@ -184,8 +240,7 @@ func (as *addressSpace) UnpatchText(start, end uint64, access func(addr uint64, 
 		}
 		off := site % 16
 		repl := patchedBytes(i)
-		orig := [7]byte{0xb8, 0, 0, 0, 0, 0x0f, 0x05}
-		binary.LittleEndian.PutUint32(orig[1:], uint32(nr))
+		orig := origBytes(nr)
 		access(site-off, func(b []byte) bool {
 			var old, new [16]byte
 			copy(old[:], b)
@@ -207,7 +262,7 @@ func overlapsPtrTable(addr, length uint64) bool {
 
 // site returns the return address and number of site i.
 func (pt *patcher) site(i uint64) (ret, nr uint64, ok bool) {
-	if i >= maxSites {
+	if i >= allSites {
 		return 0, 0, false
 	}
 	v := pt.sites[i].Load()
@@ -215,12 +270,14 @@ func (pt *patcher) site(i uint64) (ret, nr uint64, ok bool) {
 }
 
 // maybePatch patches the site whose syscall instruction ends at rip, for
-// syscall nr, if it is "mov $nr, %eax; syscall" in a private file mapping
-// and the 7 bytes lie in one 16-byte block. Each site is looked at once.
+// syscall nr, if it is "mov $nr, %eax; syscall" or a dynamic site "mov
+// 0x8(%rsp), %r9; syscall" in a private file mapping, not preceded by a
+// byte that may be a prefix, and the 7 bytes lie in one 16-byte block.
+// Each site is looked at once.
 func (pt *patcher) maybePatch(rip, nr uint64) {
 	site := rip - 7
 	off := site % 16
-	if off > 9 || nr >= 1<<16 || rip < minUserAddress+7 || rip >= maxUserAddress || pt.lost.Load() {
+	if off > 9 || rip < minUserAddress+7 || rip >= maxUserAddress || pt.lost.Load() {
 		return
 	}
 	pt.mu.RLock()
@@ -235,7 +292,19 @@ func (pt *patcher) maybePatch(rip, nr uint64) {
 		return
 	}
 	pt.tried[site] = -1
-	if pt.next >= maxSites {
+	// Which kind of site: read it (the patch below checks it again, in
+	// the same atomic step as the rewrite).
+	var cur [7]byte
+	if n, _ := pt.read(site, cur[:]); n != len(cur) {
+		return
+	}
+	var i int
+	switch {
+	case cur == dynSiteBytes && pt.nextDyn < maxDynSites:
+		i, nr = maxSites+pt.nextDyn, dynNR
+	case nr < 1<<16 && nr != dynNR && cur == origBytes(nr) && pt.next < maxSites:
+		i = pt.next
+	default:
 		return
 	}
 	if off == 0 {
@@ -244,9 +313,7 @@ func (pt *patcher) maybePatch(rip, nr uint64) {
 			return
 		}
 	}
-	i := pt.next
-	want := [7]byte{0xb8, 0, 0, 0, 0, 0x0f, 0x05}
-	binary.LittleEndian.PutUint32(want[1:], uint32(nr))
+	want := origBytes(nr)
 	repl := patchedBytes(i)
 	// The entry is published before any thread can take the new jump.
 	pt.sites[i].Store(rip | nr<<siteRetBits)
@@ -265,7 +332,11 @@ func (pt *patcher) maybePatch(rip, nr uint64) {
 		return
 	}
 	pt.tried[site] = int32(i)
-	pt.next++
+	if i < maxSites {
+		pt.next++
+	} else {
+		pt.nextDyn++
+	}
 }
 
 // jumpedSite returns the patched site whose old syscall instruction began
@@ -303,6 +374,9 @@ func (c *context) patchEvent(t *thread, regs *arch.Registers) (platform.Event, p
 	pt := t.as.patch
 	if pt != nil {
 		if ret, nr, ok := pt.site(siteIndex(regs.Rax)); ok {
+			if nr == dynNR {
+				nr = binary.LittleEndian.Uint64(t.page[tNR:])
+			}
 			return asSyscall(regs, nr, ret)
 		}
 	}
@@ -325,6 +399,18 @@ func (c *context) patchFault(t *thread, regs *arch.Registers, fi *platform.Fault
 		return false
 	}
 	base := t.as.p.base
+	if k, at, ok := dynThunkAt(base, regs.Rip); ok {
+		// A dynamic thunk's own check failed (ud2) or faulted (probe):
+		// the number is in r11.
+		if (fi.Signo == int32(unix.SIGILL) && at == offDynThunkSlow-offDynThunk) ||
+			(fi.Signo == int32(unix.SIGSEGV) && at == offDynThunkProbe-offDynThunk) {
+			if ret, _, ok := pt.site(uint64(maxSites + k)); ok {
+				asSyscall(regs, regs.R11, ret)
+				return true
+			}
+		}
+		return false
+	}
 	switch {
 	case (fi.Signo == int32(unix.SIGILL) && regs.Rip == base+offPatchSlow) ||
 		(fi.Signo == int32(unix.SIGSEGV) && regs.Rip == base+offPatchProbe):
@@ -350,8 +436,23 @@ func (c *context) patchFault(t *thread, regs *arch.Registers, fi *platform.Fault
 // site, so that the application never sees the stub's addresses.
 func (c *context) rewindThunk(t *thread, regs *arch.Registers) {
 	pt := t.as.patch
-	start := t.as.p.base + thunksOff
-	if pt == nil || regs.Rip < start || regs.Rip >= start+thunksSize {
+	base := t.as.p.base
+	if pt == nil {
+		return
+	}
+	if k, at, ok := dynThunkAt(base, regs.Rip); ok {
+		if ret, _, ok := pt.site(uint64(maxSites + k)); ok {
+			regs.Rip = ret - 7
+			if at >= offDynThunkMoved-offDynThunk {
+				// The number moved from rax to r11; the site's
+				// syscall finds it in rax again.
+				regs.Rax = regs.R11
+			}
+		}
+		return
+	}
+	start := base + thunksOff
+	if regs.Rip < start || regs.Rip >= base+dynThunksOff {
 		return
 	}
 	if ret, _, ok := pt.site((regs.Rip - start) / thunkSize); ok {
@@ -359,18 +460,51 @@ func (c *context) rewindThunk(t *thread, regs *arch.Registers) {
 	}
 }
 
+// dynThunkAt returns which dynamic thunk rip is in, and the offset in it,
+// for a stub image at base.
+func dynThunkAt(base, rip uint64) (k int, at uint64, ok bool) {
+	start := base + dynThunksOff
+	if rip < start || rip >= base+thunksOff+thunksSize {
+		return 0, 0, false
+	}
+	return int((rip - start) / dynThunkSize), (rip - start) % dynThunkSize, true
+}
+
 // putPatchRegs writes regs into the state page of a thread parked in the
 // patch trampoline, which restores all of them (gs is the state page's, as
 // regs.Gs_base is 0). It writes only the words that changed: after a
-// syscall that is rax alone, so that of the four cache lines the stub
-// wrote only one moves back to the stub's CPU dirty (each such move costs
+// syscall that is rax alone, which is not in T_PREGS but next to the
+// state word (tRax), so that a round trip moves that one cache line each
+// way between the two CPUs and nothing else (each move of a line costs
 // about as much as the rest of the round trip when both sides spin).
 func (t *thread) putPatchRegs(regs *arch.Registers) {
-	r := t.page[tPRegs:tPRegsEnd]
-	for i, p := range gregs(regs) {
-		putIfChanged(r[i*8:], *p)
-	}
+	// Unrolled over a fixed-size array: no bounds checks and no table of
+	// pointers on the syscall path.
+	r := (*[tPRegsEnd - tPRegs]byte)(t.page[tPRegs:tPRegsEnd])
+	putIfChanged(r[0*8:], regs.R8)
+	putIfChanged(r[1*8:], regs.R9)
+	putIfChanged(r[2*8:], regs.R10)
+	putIfChanged(r[3*8:], regs.R11)
+	putIfChanged(r[4*8:], regs.R12)
+	putIfChanged(r[5*8:], regs.R13)
+	putIfChanged(r[6*8:], regs.R14)
+	putIfChanged(r[7*8:], regs.R15)
+	putIfChanged(r[8*8:], regs.Rdi)
+	putIfChanged(r[9*8:], regs.Rsi)
+	putIfChanged(r[10*8:], regs.Rbp)
+	putIfChanged(r[11*8:], regs.Rbx)
+	putIfChanged(r[12*8:], regs.Rdx)
+	// r[13*8:] is not used: rax is in tRax (below).
+	putIfChanged(r[14*8:], regs.Rcx)
+	putIfChanged(r[15*8:], regs.Rsp)
+	putIfChanged(r[16*8:], regs.Rip)
+	putIfChanged(r[17*8:], regs.Eflags)
 	putIfChanged(t.page[tFSBase:], regs.Fs_base)
+	// rax goes to tRax at the hand-off itself (handOff), next to the
+	// state change on the same cache line: written now, the line would
+	// go to the stub's CPU, which spins reading it, and back before the
+	// state change.
+	t.rax, t.raxOut = regs.Rax, true
 }
 
 // putIfChanged writes v to the first 8 bytes of b unless they hold it
@@ -385,10 +519,25 @@ func putIfChanged(b []byte, v uint64) {
 // getPatchRegs reads the registers the patch trampoline saved.
 func (t *thread) getPatchRegs(regs *arch.Registers) {
 	le := binary.LittleEndian
-	r := t.page[tPRegs:tPRegsEnd]
-	for i, p := range gregs(regs) {
-		*p = le.Uint64(r[i*8:])
-	}
+	r := (*[tPRegsEnd - tPRegs]byte)(t.page[tPRegs:tPRegsEnd])
+	regs.R8 = le.Uint64(r[0*8:])
+	regs.R9 = le.Uint64(r[1*8:])
+	regs.R10 = le.Uint64(r[2*8:])
+	regs.R11 = le.Uint64(r[3*8:])
+	regs.R12 = le.Uint64(r[4*8:])
+	regs.R13 = le.Uint64(r[5*8:])
+	regs.R14 = le.Uint64(r[6*8:])
+	regs.R15 = le.Uint64(r[7*8:])
+	regs.Rdi = le.Uint64(r[8*8:])
+	regs.Rsi = le.Uint64(r[9*8:])
+	regs.Rbp = le.Uint64(r[10*8:])
+	regs.Rbx = le.Uint64(r[11*8:])
+	regs.Rdx = le.Uint64(r[12*8:])
+	regs.Rax = le.Uint64(t.page[tRax:])
+	regs.Rcx = le.Uint64(r[14*8:])
+	regs.Rsp = le.Uint64(r[15*8:])
+	regs.Rip = le.Uint64(r[16*8:])
+	regs.Eflags = le.Uint64(r[17*8:])
 	regs.Fs_base = le.Uint64(t.page[tFSBase:])
 	regs.Gs_base = 0
 	regs.Cs, regs.Ss = userCS, userSS
@@ -401,7 +550,7 @@ func (t *thread) getPatchRegs(regs *arch.Registers) {
 // frame (FP state, and a gs base of the application's choosing). The
 // registers in the frame are then stale: the caller writes them.
 func (t *thread) leaveTrampoline(c *context) error {
-	t.inTramp = false
+	t.inTramp, t.raxOut = false, false
 	swap(t.state, stTrap)
 	if load(t.stubSleep) != 0 {
 		futexWake(t.state)

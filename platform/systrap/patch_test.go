@@ -13,6 +13,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/rampart-sandbox/rampart/platform"
+	"github.com/rampart-sandbox/rampart/platform/platformtest"
+	"github.com/rampart-sandbox/rampart/sentry/arch"
 	"github.com/rampart-sandbox/rampart/sentry/usermem"
 )
 
@@ -24,12 +26,19 @@ const (
 	patchFarOff = 0x300 + 10
 	// a REX prefix before the mov: "mov $39, %r8d; syscall".
 	patchREXOff = 0x340
+	// a dynamic site, glibc's syscall(2): loop: mov 0x8(%rsp), %r9;
+	// syscall; mov %rax, %rdi; inc %rbx; jmp loop
+	patchDynOff = 0x380
+	// the same after an fs segment prefix: not patchable.
+	patchDynFSOff = 0x3c1
 )
 
 var patchSnippets = map[uint64][]byte{
-	patchLoopOff: {0xb8, 39, 0, 0, 0, 0x0f, 0x05, 0x48, 0x89, 0xc7, 0x48, 0xff, 0xc3, 0xeb, 0xf1},
-	patchFarOff:  {0xb8, 39, 0, 0, 0, 0x0f, 0x05, 0xeb, 0xfe},
-	patchREXOff:  {0x41, 0xb8, 39, 0, 0, 0, 0x0f, 0x05, 0xeb, 0xfe},
+	patchLoopOff:      {0xb8, 39, 0, 0, 0, 0x0f, 0x05, 0x48, 0x89, 0xc7, 0x48, 0xff, 0xc3, 0xeb, 0xf1},
+	patchFarOff:       {0xb8, 39, 0, 0, 0, 0x0f, 0x05, 0xeb, 0xfe},
+	patchREXOff:       {0x41, 0xb8, 39, 0, 0, 0, 0x0f, 0x05, 0xeb, 0xfe},
+	patchDynOff:       {0x4c, 0x8b, 0x4c, 0x24, 0x08, 0x0f, 0x05, 0x48, 0x89, 0xc7, 0x48, 0xff, 0xc3, 0xeb, 0xf1},
+	patchDynFSOff - 1: {0x64, 0x4c, 0x8b, 0x4c, 0x24, 0x08, 0x0f, 0x05, 0xeb, 0xfe},
 }
 
 var siteBytes = []byte{0xb8, 39, 0, 0, 0, 0x0f, 0x05}
@@ -43,19 +52,10 @@ type patchFixture struct {
 
 func newPatchFixture(tb testing.TB) *patchFixture {
 	tb.Helper()
-	fd, err := unix.MemfdCreate("systrap-patch-test", unix.MFD_CLOEXEC)
+	fd := platformtest.NewMemFile(tb)
+	code, err := unix.Mmap(fd, platformtest.CodeOff, pageSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
 	if err != nil {
 		tb.Fatal(err)
-	}
-	if err := unix.Ftruncate(fd, memSize); err != nil {
-		tb.Fatal(err)
-	}
-	code, err := unix.Mmap(fd, codeOff, pageSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for off, b := range snippets {
-		copy(code[off:], b)
 	}
 	for off, b := range patchSnippets {
 		copy(code[off:], b)
@@ -64,34 +64,37 @@ func newPatchFixture(tb testing.TB) *patchFixture {
 	opts.Patch = true
 	p, err := New(fd, opts)
 	if err != nil {
+		unix.Munmap(code)
 		tb.Fatalf("New: %v", err)
 	}
 	assumeIdle(p)
 	tb.Cleanup(func() {
 		p.Close()
 		unix.Munmap(code)
-		unix.Close(fd)
 	})
-	return &patchFixture{fixture: &fixture{p: p, memFD: fd}, code: code}
+	return &patchFixture{fixture: &fixture{Platform: p, MemFD: fd}, code: code}
 }
 
-// newAS is fixture.newAS with text access to the code page.
-func (f *patchFixture) newAS(tb testing.TB) platform.AddressSpace {
+// NewAS is platformtest.Fixture.NewAS with text access to the code page.
+func (f *patchFixture) NewAS(tb testing.TB) platform.AddressSpace {
 	tb.Helper()
-	as := f.fixture.newAS(tb)
-	inCode := func(addr, n uint64) bool { return addr >= codeAddr && addr+n <= codeAddr+pageSize }
+	as := f.fixture.NewAS(tb)
+	inCode := func(addr, n uint64) bool {
+		return addr >= platformtest.CodeAddr && addr+n <= platformtest.CodeAddr+pageSize
+	}
 	as.(*addressSpace).SetTextAccess(
 		func(addr uint64, dst []byte) (int, error) {
 			if !inCode(addr, uint64(len(dst))) {
 				return 0, unix.EFAULT
 			}
-			return copy(dst, f.code[addr-codeAddr:]), nil
+			return copy(dst, f.code[addr-platformtest.CodeAddr:]), nil
 		},
 		func(addr uint64, fn func([]byte) bool) (bool, error) {
 			if !inCode(addr, 16) {
 				return false, unix.EFAULT
 			}
-			return fn(f.code[addr-codeAddr : addr-codeAddr+16]), nil
+			off := addr - platformtest.CodeAddr
+			return fn(f.code[off : off+16]), nil
 		})
 	return as
 }
@@ -104,14 +107,14 @@ func (f *patchFixture) patched(off uint64) bool {
 // trampoline, with the registers, flags and results of a real syscall.
 func TestPatchLoop(t *testing.T) {
 	f := newPatchFixture(t)
-	as := f.newAS(t)
-	c := lockedContext(t, f.p)
-	site := uint64(codeAddr + patchLoopOff)
+	as := f.NewAS(t)
+	c := platformtest.LockedContext(t, f.Platform)
+	site := uint64(platformtest.CodeAddr + patchLoopOff)
 
-	regs := regsAt(site)
+	regs := platformtest.RegsAt(site)
 	regs.Rbx, regs.Rbp, regs.Rsi, regs.Rdx = 0, 0x1111, 0x2222, 0x3333
 	regs.R8, regs.R9, regs.R10, regs.R12, regs.R13, regs.R14, regs.R15 = 8, 9, 10, 12, 13, 14, 15
-	switchOK(t, c, as, regs, platform.EventSyscall)
+	platformtest.SwitchOK(t, c, as, regs, platform.EventSyscall)
 	if !f.patched(patchLoopOff) {
 		t.Fatalf("site not patched: % x", f.code[patchLoopOff:patchLoopOff+7])
 	}
@@ -121,7 +124,7 @@ func TestPatchLoop(t *testing.T) {
 	for i := uint64(1); i <= 100; i++ {
 		regs.Rax = 1000 + i
 		regs.Eflags |= 1 // CF: the trampoline must keep the flags
-		switchOK(t, c, as, regs, platform.EventSyscall)
+		platformtest.SwitchOK(t, c, as, regs, platform.EventSyscall)
 		if !c.(*context).last.inTramp {
 			t.Fatalf("syscall %d trapped instead of using the trampoline", i)
 		}
@@ -132,7 +135,7 @@ func TestPatchLoop(t *testing.T) {
 			t.Fatalf("syscall %d: the application saw rax %d, rbx %d", i, regs.Rdi, regs.Rbx)
 		}
 		if regs.Rbp != 0x1111 || regs.Rsi != 0x2222 || regs.Rdx != 0x3333 || regs.R8 != 8 || regs.R9 != 9 || regs.R10 != 10 ||
-			regs.R12 != 12 || regs.R13 != 13 || regs.R14 != 14 || regs.R15 != 15 || regs.Rsp != dataAddr+pageSize-64 {
+			regs.R12 != 12 || regs.R13 != 13 || regs.R14 != 14 || regs.R15 != 15 || regs.Rsp != platformtest.DataAddr+pageSize-64 {
 			t.Fatalf("syscall %d: registers changed: %+v", i, regs)
 		}
 		if regs.Eflags&1 == 0 {
@@ -147,29 +150,29 @@ func TestPatchLoop(t *testing.T) {
 	// syscall.
 	regs.Rip = site + 5
 	regs.Rax = 39
-	switchOK(t, c, as, regs, platform.EventSyscall)
+	platformtest.SwitchOK(t, c, as, regs, platform.EventSyscall)
 	if regs.Orig_rax != 39 || regs.Rip != site+7 {
 		t.Fatalf("jump to the old syscall: nr %d rip %#x", regs.Orig_rax, regs.Rip)
 	}
 	regs.Rip = site + 5
 	regs.Rax = unix.SYS_GETPPID
-	switchOK(t, c, as, regs, platform.EventSyscall)
+	platformtest.SwitchOK(t, c, as, regs, platform.EventSyscall)
 	if regs.Orig_rax != unix.SYS_GETPPID || regs.Rip != site+7 {
 		t.Fatalf("jump to the old syscall with another number: nr %d rip %#x", regs.Orig_rax, regs.Rip)
 	}
 
 	// FP state leaves the trampoline through a trap; the loop goes on.
 	regs.Rax = 7
-	switchOK(t, c, as, regs, platform.EventSyscall)
+	platformtest.SwitchOK(t, c, as, regs, platform.EventSyscall)
 	if !c.(*context).last.inTramp {
 		t.Fatal("not in the trampoline")
 	}
 	fp := make([]byte, 4096)
-	must(t, c.FPState(as, fp))
-	must(t, c.SetFPState(as, fp))
+	platformtest.Must(t, c.FPState(as, fp))
+	platformtest.Must(t, c.SetFPState(as, fp))
 	rbx := regs.Rbx
 	regs.Rax = 8
-	switchOK(t, c, as, regs, platform.EventSyscall)
+	platformtest.SwitchOK(t, c, as, regs, platform.EventSyscall)
 	if regs.Rdi != 8 || regs.Rbx != rbx+1 || regs.Rip != site+7 {
 		t.Fatalf("after FP state: rdi %d rbx %d rip %#x", regs.Rdi, regs.Rbx, regs.Rip)
 	}
@@ -178,14 +181,14 @@ func TestPatchLoop(t *testing.T) {
 	regs.Gs_base = 0x12340000
 	for i := 0; i < 3; i++ {
 		regs.Rax = 9
-		switchOK(t, c, as, regs, platform.EventSyscall)
+		platformtest.SwitchOK(t, c, as, regs, platform.EventSyscall)
 		if regs.Orig_rax != 39 || regs.Rip != site+7 || regs.Gs_base != 0x12340000 || regs.Rdi != 9 {
 			t.Fatalf("with a gs base: nr %d rip %#x gs %#x rdi %d", regs.Orig_rax, regs.Rip, regs.Gs_base, regs.Rdi)
 		}
 	}
 	regs.Gs_base = 0
 	regs.Rax = 10
-	switchOK(t, c, as, regs, platform.EventSyscall)
+	platformtest.SwitchOK(t, c, as, regs, platform.EventSyscall)
 	if regs.Rdi != 10 || !c.(*context).last.inTramp {
 		t.Fatalf("back to gs 0: rdi %d, in trampoline %v", regs.Rdi, c.(*context).last.inTramp)
 	}
@@ -193,7 +196,7 @@ func TestPatchLoop(t *testing.T) {
 	// Single-stepping out of a patched syscall stops after the
 	// application's next instruction, not in the trampoline.
 	regs.Eflags |= eflagsTF
-	fi := switchOK(t, c, as, regs, platform.EventFault)
+	fi := platformtest.SwitchOK(t, c, as, regs, platform.EventFault)
 	if fi.Signo != int32(unix.SIGTRAP) || regs.Rip != site+10 {
 		t.Fatalf("single step: %+v at %#x, want SIGTRAP at %#x", fi, regs.Rip, site+10)
 	}
@@ -203,16 +206,16 @@ func TestPatchLoop(t *testing.T) {
 // in one 16-byte block stay as they are and still work.
 func TestPatchRefused(t *testing.T) {
 	f := newPatchFixture(t)
-	as := f.newAS(t)
-	c := lockedContext(t, f.p)
+	as := f.NewAS(t)
+	c := platformtest.LockedContext(t, f.Platform)
 	for _, off := range []uint64{patchFarOff, patchREXOff} {
-		start := codeAddr + off
-		regs := regsAt(start)
+		start := platformtest.CodeAddr + off
+		regs := platformtest.RegsAt(start)
 		regs.Rax = 39
 		for i := 0; i < 3; i++ {
 			regs.Rip = start
 			regs.Rax = 39
-			switchOK(t, c, as, regs, platform.EventSyscall)
+			platformtest.SwitchOK(t, c, as, regs, platform.EventSyscall)
 			if regs.Orig_rax != 39 {
 				t.Errorf("%#x: nr %d", off, regs.Orig_rax)
 			}
@@ -223,9 +226,9 @@ func TestPatchRefused(t *testing.T) {
 	}
 	// A syscall whose number is not the mov's (the mov was jumped over)
 	// does not patch the site either.
-	regs := regsAt(codeAddr + patchLoopOff + 5)
+	regs := platformtest.RegsAt(platformtest.CodeAddr + patchLoopOff + 5)
 	regs.Rax = unix.SYS_GETPPID
-	switchOK(t, c, as, regs, platform.EventSyscall)
+	platformtest.SwitchOK(t, c, as, regs, platform.EventSyscall)
 	if f.patched(patchLoopOff) {
 		t.Error("patched for another syscall number")
 	}
@@ -237,24 +240,24 @@ func TestPatchRefused(t *testing.T) {
 // TestPatchFork: a forked address space inherits the patched sites.
 func TestPatchFork(t *testing.T) {
 	f := newPatchFixture(t)
-	parent := f.newAS(t)
-	c := lockedContext(t, f.p)
-	site := uint64(codeAddr + patchLoopOff)
-	regs := regsAt(site)
-	switchOK(t, c, parent, regs, platform.EventSyscall)
+	parent := f.NewAS(t)
+	c := platformtest.LockedContext(t, f.Platform)
+	site := uint64(platformtest.CodeAddr + patchLoopOff)
+	regs := platformtest.RegsAt(site)
+	platformtest.SwitchOK(t, c, parent, regs, platform.EventSyscall)
 	if !f.patched(patchLoopOff) {
 		t.Fatal("not patched")
 	}
-	child := f.newAS(t)
+	child := f.NewAS(t)
 	parent.(*addressSpace).ForkPatches(child)
 	// The child runs the (shared) patched code through its own pointer
 	// table and trampoline.
-	c2 := f.p.NewContext()
+	c2 := f.Platform.NewContext()
 	defer c2.Release()
-	regs2 := regsAt(site)
+	regs2 := platformtest.RegsAt(site)
 	for i := 0; i < 3; i++ {
 		regs2.Rax = 5
-		switchOK(t, c2, child, regs2, platform.EventSyscall)
+		platformtest.SwitchOK(t, c2, child, regs2, platform.EventSyscall)
 		if regs2.Orig_rax != 39 || regs2.Rip != site+7 {
 			t.Fatalf("child: nr %d rip %#x", regs2.Orig_rax, regs2.Rip)
 		}
@@ -262,10 +265,10 @@ func TestPatchFork(t *testing.T) {
 	// An address space that did not inherit them (it cannot happen with
 	// a memory manager: its memory is its own) and runs the patched code
 	// gets a fault, and the sentry stays unharmed.
-	other := f.newAS(t)
-	c3 := f.p.NewContext()
+	other := f.NewAS(t)
+	c3 := f.Platform.NewContext()
 	defer c3.Release()
-	fi := switchOK(t, c3, other, regsAt(site), platform.EventFault)
+	fi := platformtest.SwitchOK(t, c3, other, platformtest.RegsAt(site), platform.EventFault)
 	if fi.Signo != int32(unix.SIGSEGV) {
 		t.Errorf("fault %+v, want SIGSEGV", fi)
 	}
@@ -275,11 +278,11 @@ func TestPatchFork(t *testing.T) {
 // never lose a syscall or show the stub's addresses.
 func TestPatchInterrupts(t *testing.T) {
 	f := newPatchFixture(t)
-	as := f.newAS(t)
-	c := lockedContext(t, f.p)
-	site := uint64(codeAddr + patchLoopOff)
-	regs := regsAt(site)
-	switchOK(t, c, as, regs, platform.EventSyscall)
+	as := f.NewAS(t)
+	c := platformtest.LockedContext(t, f.Platform)
+	site := uint64(platformtest.CodeAddr + patchLoopOff)
+	regs := platformtest.RegsAt(site)
+	platformtest.SwitchOK(t, c, as, regs, platform.EventSyscall)
 	var stop atomic.Bool
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -307,7 +310,7 @@ func TestPatchInterrupts(t *testing.T) {
 			}
 		case platform.EventInterrupted:
 			interrupts++
-			if regs.Rip < codeAddr || regs.Rip >= codeAddr+pageSize {
+			if regs.Rip < platformtest.CodeAddr || regs.Rip >= platformtest.CodeAddr+pageSize {
 				t.Fatalf("interrupted at %#x, outside the application (signal %d)", regs.Rip, c.(*context).last.signo())
 			}
 		default:
@@ -327,8 +330,8 @@ func TestPatchManyThreads(t *testing.T) {
 		t.Skip("slow")
 	}
 	f := newPatchFixture(t)
-	as := f.newAS(t)
-	site := uint64(codeAddr + patchLoopOff)
+	as := f.NewAS(t)
+	site := uint64(platformtest.CodeAddr + patchLoopOff)
 	const n = maxThreads
 	ctxs := make([]platform.Context, n)
 	defer func() {
@@ -345,8 +348,8 @@ func TestPatchManyThreads(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := g; i < n; i += 8 {
-				ctxs[i] = f.p.NewContext()
-				regs := regsAt(site)
+				ctxs[i] = f.Platform.NewContext()
+				regs := platformtest.RegsAt(site)
 				for k := uint64(0); k < 3; k++ {
 					regs.Rax = uint64(i)
 					ev, _, err := ctxs[i].Switch(as, regs)
@@ -375,12 +378,140 @@ func TestPatchManyThreads(t *testing.T) {
 // table stops patching.
 func TestPatchPtrTableMapped(t *testing.T) {
 	f := newPatchFixture(t)
-	as := f.newAS(t)
-	must(t, as.MapFile(ptrTableAddr, f.memFD, data2Off, pageSize, usermem.Read))
-	c := lockedContext(t, f.p)
-	regs := regsAt(codeAddr + patchLoopOff)
-	switchOK(t, c, as, regs, platform.EventSyscall)
+	as := f.NewAS(t)
+	platformtest.Must(t, as.MapFile(ptrTableAddr, f.MemFD, platformtest.Data2Off, pageSize, usermem.Read))
+	c := platformtest.LockedContext(t, f.Platform)
+	regs := platformtest.RegsAt(platformtest.CodeAddr + patchLoopOff)
+	platformtest.SwitchOK(t, c, as, regs, platform.EventSyscall)
 	if f.patched(patchLoopOff) {
 		t.Error("patched with the pointer table gone")
+	}
+}
+
+// TestPatchDynamic: a dynamic site ("mov 0x8(%rsp), %r9; syscall", whose
+// number is in rax) is patched, runs through its own thunk with the
+// number it was given each time and the r9 its mov loads, and keeps the
+// number across interrupts anywhere in the thunk and the trampoline; its
+// slow path (an application gs base) and a jump to its old syscall are
+// syscalls too. One after a segment prefix is left alone.
+func TestPatchDynamic(t *testing.T) {
+	f := newPatchFixture(t)
+	as := f.NewAS(t)
+	c := platformtest.LockedContext(t, f.Platform)
+	site := uint64(platformtest.CodeAddr + patchDynOff)
+	regs := platformtest.RegsAt(site)
+	regs.Rax = unix.SYS_GETPID
+	platformtest.SwitchOK(t, c, as, regs, platform.EventSyscall)
+	if regs.Orig_rax != unix.SYS_GETPID || regs.Rip != site+7 {
+		t.Fatalf("trapped syscall: nr %d rip %#x", regs.Orig_rax, regs.Rip)
+	}
+	if !f.patched(patchDynOff) {
+		t.Fatalf("dynamic site not patched: % x", f.code[patchDynOff:patchDynOff+7])
+	}
+	r9 := regs.R9 // what 8(%rsp) holds
+	nrs := []uint64{unix.SYS_GETTID, unix.SYS_GETPID, 1000, unix.SYS_GETPPID, 1 << 40}
+	for i := uint64(1); i <= 50; i++ {
+		nr := nrs[i%uint64(len(nrs))]
+		regs.Rax = nr // the previous call's result is the next one's number
+		regs.R9 = 0xdead
+		platformtest.SwitchOK(t, c, as, regs, platform.EventSyscall)
+		if !c.(*context).last.inTramp {
+			t.Fatalf("call %d trapped instead of using the trampoline", i)
+		}
+		if regs.Orig_rax != nr || regs.Rip != site+7 || regs.Rcx != site+7 || regs.R9 != r9 || regs.Rdi != nr {
+			t.Fatalf("call %d: nr %d (want %d) rip %#x rcx %#x r9 %#x (want %#x) rdi %d", i, regs.Orig_rax, nr, regs.Rip, regs.Rcx, regs.R9, r9, regs.Rdi)
+		}
+	}
+
+	// A jump to the old syscall instruction takes rax as the number.
+	regs.Rip, regs.Rax = site+5, unix.SYS_GETPPID
+	platformtest.SwitchOK(t, c, as, regs, platform.EventSyscall)
+	if regs.Orig_rax != unix.SYS_GETPPID || regs.Rip != site+7 {
+		t.Fatalf("jump to the old syscall: nr %d rip %#x", regs.Orig_rax, regs.Rip)
+	}
+
+	// An application gs base: the thunk's own slow path.
+	regs.Gs_base = 0x12340000
+	for i := 0; i < 3; i++ {
+		regs.Rax = unix.SYS_GETTID
+		platformtest.SwitchOK(t, c, as, regs, platform.EventSyscall)
+		if regs.Orig_rax != unix.SYS_GETTID || regs.Rip != site+7 || regs.Gs_base != 0x12340000 || regs.R9 != r9 {
+			t.Fatalf("with a gs base: nr %d rip %#x gs %#x r9 %#x", regs.Orig_rax, regs.Rip, regs.Gs_base, regs.R9)
+		}
+	}
+	regs.Gs_base = 0
+
+	// Interrupts anywhere: every syscall still has its own number.
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for !stop.Load() {
+			c.Interrupt()
+			time.Sleep(20 * time.Microsecond)
+		}
+	}()
+	var calls, interrupts uint64
+	want := uint64(unix.SYS_GETPID)
+	regs.Rax = want
+	for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); {
+		ev, fi, err := c.Switch(as, regs)
+		if err != nil {
+			stop.Store(true)
+			wg.Wait()
+			t.Fatalf("Switch: %v", err)
+		}
+		switch ev {
+		case platform.EventSyscall:
+			calls++
+			if regs.Orig_rax != want || regs.Rip != site+7 {
+				stop.Store(true)
+				wg.Wait()
+				t.Fatalf("call %d: nr %d, want %d, rip %#x", calls, regs.Orig_rax, want, regs.Rip)
+			}
+			want = nrs[calls%uint64(len(nrs))]
+			regs.Rax = want
+		case platform.EventInterrupted:
+			interrupts++
+			if regs.Rip < platformtest.CodeAddr || regs.Rip >= platformtest.CodeAddr+pageSize {
+				stop.Store(true)
+				wg.Wait()
+				t.Fatalf("interrupted at %#x, outside the application", regs.Rip)
+			}
+		default:
+			stop.Store(true)
+			wg.Wait()
+			t.Fatalf("fault %+v at %#x", fi, regs.Rip)
+		}
+	}
+	stop.Store(true)
+	wg.Wait()
+	t.Logf("%d calls, %d interrupts", calls, interrupts)
+	if calls < 10 {
+		t.Errorf("only %d calls", calls)
+	}
+
+	// An interrupt in the thunk goes back to the site, with the number
+	// back in rax once the thunk moved it to r11.
+	ctx := c.(*context)
+	for at := uint64(0); at < offDynThunkEnd-offDynThunk; at++ {
+		r := arch.Registers{Rip: f.Platform.base + dynThunksOff + at, Rax: 7, R11: unix.SYS_GETPID}
+		ctx.rewindThunk(ctx.last, &r)
+		wantRax := uint64(7)
+		if at >= offDynThunkMoved-offDynThunk {
+			wantRax = unix.SYS_GETPID
+		}
+		if r.Rip != site || r.Rax != wantRax {
+			t.Errorf("interrupt at thunk offset %d: rip %#x rax %d, want %#x, %d", at, r.Rip, r.Rax, site, wantRax)
+		}
+	}
+
+	// After a segment prefix the mov reads another address: not patched.
+	regs = platformtest.RegsAt(platformtest.CodeAddr + patchDynFSOff)
+	regs.Rax = unix.SYS_GETPID
+	platformtest.SwitchOK(t, c, as, regs, platform.EventSyscall)
+	if f.code[patchDynFSOff] != 0x4c {
+		t.Errorf("site after an fs prefix patched: % x", f.code[patchDynFSOff-1:patchDynFSOff+7])
 	}
 }

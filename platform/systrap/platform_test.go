@@ -13,16 +13,13 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/rampart-sandbox/rampart/platform"
+	"github.com/rampart-sandbox/rampart/platform/platformtest"
 	"github.com/rampart-sandbox/rampart/sentry/arch"
 	"github.com/rampart-sandbox/rampart/sentry/usermem"
 )
 
-const (
-	snipXMM0ToRdi = codeAddr + 0xa0
-	snipRdiToXMM1 = codeAddr + 0xb0
-	// xmm1's offset in the FXSAVE area.
-	xmm1Off = 160 + 16
-)
+// xmm1's offset in the FXSAVE area.
+const xmm1Off = 160 + 16
 
 // waitExit reaps the stub of as, which must be dying, and returns its
 // status.
@@ -47,21 +44,21 @@ func waitExit(t *testing.T, as platform.AddressSpace) unix.WaitStatus {
 // outside the allow-list from the stub image kills the whole stub.
 func TestStubFilterKills(t *testing.T) {
 	f := newFixture(t)
-	c := lockedContext(t, f.p)
+	c := platformtest.LockedContext(t, f.Platform)
 
 	// mmap of the memory file from the server's instruction: trapped.
-	as := f.newAS(t)
-	regs := regsAt(f.p.base + offServerSyscall)
+	as := f.NewAS(t)
+	regs := platformtest.RegsAt(f.Platform.base + offServerSyscall)
 	regs.Rax = unix.SYS_MMAP
-	regs.Rdi, regs.Rsi, regs.Rdx, regs.R10, regs.R8, regs.R9 = 0x30000000, pageSize, unix.PROT_READ, unix.MAP_SHARED|unix.MAP_FIXED, uint64(f.memFD), 0
-	switchOK(t, c, as, regs, platform.EventSyscall)
+	regs.Rdi, regs.Rsi, regs.Rdx, regs.R10, regs.R8, regs.R9 = 0x30000000, pageSize, unix.PROT_READ, unix.MAP_SHARED|unix.MAP_FIXED, uint64(f.MemFD), 0
+	platformtest.SwitchOK(t, c, as, regs, platform.EventSyscall)
 	if regs.Orig_rax != unix.SYS_MMAP {
 		t.Errorf("trapped syscall %d, want mmap", regs.Orig_rax)
 	}
 	// The mapping was not made.
-	regs = regsAt(snipLoad)
+	regs = platformtest.RegsAt(platformtest.SnipLoad)
 	regs.Rax = 0x30000000
-	switchOK(t, c, as, regs, platform.EventFault)
+	platformtest.SwitchOK(t, c, as, regs, platform.EventFault)
 
 	for _, tc := range []struct {
 		name string
@@ -75,14 +72,14 @@ func TestStubFilterKills(t *testing.T) {
 		{"open from the thread set-up", offThreadSeccomp, unix.SYS_OPEN, [6]uint64{}},
 		{"getpid from the pointer table's mmap", offForkMmapPtr, unix.SYS_GETPID, [6]uint64{}},
 		{"mmap of the memory file from the pointer table's mmap", offForkMmapPtr, unix.SYS_MMAP,
-			[6]uint64{0x30000000, pageSize, unix.PROT_READ | unix.PROT_WRITE, unix.MAP_SHARED | unix.MAP_FIXED, uint64(f.memFD), 0}},
+			[6]uint64{0x30000000, pageSize, unix.PROT_READ | unix.PROT_WRITE, unix.MAP_SHARED | unix.MAP_FIXED, uint64(f.MemFD), 0}},
 	} {
 		t.Logf("%s", tc.name)
-		as, err := f.p.NewAddressSpace()
+		as, err := f.Platform.NewAddressSpace()
 		if err != nil {
 			t.Fatal(err)
 		}
-		regs := regsAt(f.p.base + tc.off)
+		regs := platformtest.RegsAt(f.Platform.base + tc.off)
 		regs.Rax = tc.nr
 		regs.Rdi, regs.Rsi, regs.Rdx, regs.R10, regs.R8, regs.R9 = tc.args[0], tc.args[1], tc.args[2], tc.args[3], tc.args[4], tc.args[5]
 		_, _, err = c.Switch(as, regs)
@@ -101,13 +98,13 @@ func TestStubFilterKills(t *testing.T) {
 // SIGILL.
 func TestGapSyscall(t *testing.T) {
 	f := newFixture(t)
-	as := f.newAS(t)
-	c := lockedContext(t, f.p)
+	as := f.NewAS(t)
+	c := platformtest.LockedContext(t, f.Platform)
 	for _, nr := range []uint64{335, 400, 423, 424, 1000} {
-		regs := regsAt(snipSyscalls)
+		regs := platformtest.RegsAt(platformtest.SnipSyscalls)
 		regs.Rax = nr
-		switchOK(t, c, as, regs, platform.EventSyscall)
-		if regs.Rip != snipSyscalls+2 {
+		platformtest.SwitchOK(t, c, as, regs, platform.EventSyscall)
+		if regs.Rip != platformtest.SnipSyscalls+2 {
 			t.Errorf("nr %d: rip %#x", nr, regs.Rip)
 		}
 	}
@@ -117,21 +114,21 @@ func TestGapSyscall(t *testing.T) {
 // application with a garbage stack pointer still traps cleanly.
 func TestBadStackPointer(t *testing.T) {
 	f := newFixture(t)
-	as := f.newAS(t)
-	c := lockedContext(t, f.p)
-	for _, sp := range []uint64{0, 1, holeAddr, roAddr + 8, 0x8000000000000000, maxUserAddress + pageSize} {
-		regs := regsAt(snipSyscalls)
+	as := f.NewAS(t)
+	c := platformtest.LockedContext(t, f.Platform)
+	for _, sp := range []uint64{0, 1, platformtest.HoleAddr, platformtest.RoAddr + 8, 0x8000000000000000, maxUserAddress + pageSize} {
+		regs := platformtest.RegsAt(platformtest.SnipSyscalls)
 		regs.Rsp = sp
 		regs.Rax = unix.SYS_GETPID
-		switchOK(t, c, as, regs, platform.EventSyscall)
+		platformtest.SwitchOK(t, c, as, regs, platform.EventSyscall)
 		if regs.Rsp != sp || regs.Orig_rax != unix.SYS_GETPID {
 			t.Errorf("rsp %#x: got rsp %#x nr %d", sp, regs.Rsp, regs.Orig_rax)
 		}
 	}
 	// A fault with a bad stack pointer, too.
-	regs := regsAt(snipUD2)
+	regs := platformtest.RegsAt(platformtest.SnipUD2)
 	regs.Rsp = 0
-	fi := switchOK(t, c, as, regs, platform.EventFault)
+	fi := platformtest.SwitchOK(t, c, as, regs, platform.EventFault)
 	if fi.Signo != int32(unix.SIGILL) {
 		t.Errorf("Signo = %d, want SIGILL", fi.Signo)
 	}
@@ -141,45 +138,45 @@ func TestBadStackPointer(t *testing.T) {
 // after mapping it writable and executable.
 func TestJITPage(t *testing.T) {
 	f := newFixture(t)
-	as := f.newAS(t)
-	c := lockedContext(t, f.p)
+	as := f.NewAS(t)
+	c := platformtest.LockedContext(t, f.Platform)
 	const jit = 0x40000000
-	must(t, as.MapFile(jit, f.memFD, data2Off, pageSize, usermem.AnyAccess))
+	platformtest.Must(t, as.MapFile(jit, f.MemFD, platformtest.Data2Off, pageSize, usermem.AnyAccess))
 	// The sentry's copy-out: write through the memory file.
 	code := []byte{0xb8, 0x27, 0, 0, 0, 0x0f, 0x05, 0xeb, 0xfe} // mov eax, 39; syscall; jmp $
-	if _, err := unix.Pwrite(f.memFD, code, data2Off+0x100); err != nil {
+	if _, err := unix.Pwrite(f.MemFD, code, platformtest.Data2Off+0x100); err != nil {
 		t.Fatal(err)
 	}
-	regs := regsAt(jit + 0x100)
-	switchOK(t, c, as, regs, platform.EventSyscall)
+	regs := platformtest.RegsAt(jit + 0x100)
+	platformtest.SwitchOK(t, c, as, regs, platform.EventSyscall)
 	if regs.Orig_rax != unix.SYS_GETPID || regs.Rip != jit+0x107 {
 		t.Errorf("nr %d rip %#x", regs.Orig_rax, regs.Rip)
 	}
 	// Restore the page for other tests.
 	var w [8]byte
-	binary.LittleEndian.PutUint64(w[:], data2Word)
-	unix.Pwrite(f.memFD, make([]byte, len(code)), data2Off+0x100)
+	binary.LittleEndian.PutUint64(w[:], platformtest.Data2Word)
+	unix.Pwrite(f.MemFD, make([]byte, len(code)), platformtest.Data2Off+0x100)
 }
 
 // TestFPState checks that FP state set by the sentry reaches the
 // application and that the application's reaches the sentry.
 func TestFPState(t *testing.T) {
 	f := newFixture(t)
-	as := f.newAS(t)
-	c := lockedContext(t, f.p)
+	as := f.NewAS(t)
+	c := platformtest.LockedContext(t, f.Platform)
 	fp := make([]byte, arch.FPStateSize())
-	must(t, c.FPState(as, fp))
+	platformtest.Must(t, c.FPState(as, fp))
 	binary.LittleEndian.PutUint64(fp[160:], 0x1122334455667788) // xmm0
-	must(t, c.SetFPState(as, fp))
-	regs := regsAt(snipXMM0ToRdi)
-	switchOK(t, c, as, regs, platform.EventSyscall)
+	platformtest.Must(t, c.SetFPState(as, fp))
+	regs := platformtest.RegsAt(platformtest.SnipXMM0ToRdi)
+	platformtest.SwitchOK(t, c, as, regs, platform.EventSyscall)
 	if regs.Rdi != 0x1122334455667788 {
 		t.Errorf("application's xmm0 = %#x", regs.Rdi)
 	}
-	regs = regsAt(snipRdiToXMM1)
+	regs = platformtest.RegsAt(platformtest.SnipRdiToXMM1)
 	regs.Rdi = 0x0badc0ffee
-	switchOK(t, c, as, regs, platform.EventSyscall)
-	must(t, c.FPState(as, fp))
+	platformtest.SwitchOK(t, c, as, regs, platform.EventSyscall)
+	platformtest.Must(t, c.FPState(as, fp))
 	if got := binary.LittleEndian.Uint64(fp[xmm1Off:]); got != 0x0badc0ffee {
 		t.Errorf("sentry's xmm1 = %#x", got)
 	}
@@ -188,10 +185,10 @@ func TestFPState(t *testing.T) {
 		_, ymmOff, _, _ := arch.CPUID(0xd, 2)
 		binary.LittleEndian.PutUint64(fp[ymmOff:], 0xfeedface)
 		arch.SetXstateBV(fp, arch.XstateBV(fp)|4)
-		must(t, c.SetFPState(as, fp))
-		switchOK(t, c, as, regsAt(snipSyscalls), platform.EventSyscall)
+		platformtest.Must(t, c.SetFPState(as, fp))
+		platformtest.SwitchOK(t, c, as, platformtest.RegsAt(platformtest.SnipSyscalls), platform.EventSyscall)
 		clear(fp)
-		must(t, c.FPState(as, fp))
+		platformtest.Must(t, c.FPState(as, fp))
 		if got := binary.LittleEndian.Uint64(fp[ymmOff:]); got != 0xfeedface || arch.XstateBV(fp)&4 == 0 {
 			t.Errorf("ymm0 high = %#x (xstate_bv %#x)", got, arch.XstateBV(fp))
 		}
@@ -211,12 +208,12 @@ func TestManyThreads(t *testing.T) {
 		t.Skip("slow")
 	}
 	f := newFixture(t)
-	as := f.newAS(t)
+	as := f.NewAS(t)
 	const n = 1500
 	ctxs := make([]platform.Context, n)
 	for i := range ctxs {
-		ctxs[i] = f.p.NewContext()
-		regs := regsAt(snipSyscalls)
+		ctxs[i] = f.Platform.NewContext()
+		regs := platformtest.RegsAt(platformtest.SnipSyscalls)
 		regs.Rax = uint64(i % 300)
 		ev, fi, err := ctxs[i].Switch(as, regs)
 		if err != nil || ev != platform.EventSyscall || regs.Orig_rax != uint64(i%300) {
@@ -233,10 +230,10 @@ func TestManyThreads(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := g; i < n; i += 8 {
-				regs := regsAt(snipLoad)
-				regs.Rax = dataAddr
+				regs := platformtest.RegsAt(platformtest.SnipLoad)
+				regs.Rax = platformtest.DataAddr
 				ev, _, err := ctxs[i].Switch(as, regs)
-				if err != nil || ev != platform.EventSyscall || regs.Rdi != dataWord {
+				if err != nil || ev != platform.EventSyscall || regs.Rdi != platformtest.DataWord {
 					errs <- fmt.Errorf("thread %d: event %d err %v rdi %#x", i, ev, err, regs.Rdi)
 					return
 				}
@@ -253,22 +250,22 @@ func TestManyThreads(t *testing.T) {
 	}
 	// Released slots are reused.
 	for i := 0; i < 100; i++ {
-		c := f.p.NewContext()
-		switchOK(t, c, as, regsAt(snipSyscalls), platform.EventSyscall)
+		c := f.Platform.NewContext()
+		platformtest.SwitchOK(t, c, as, platformtest.RegsAt(platformtest.SnipSyscalls), platform.EventSyscall)
 		c.Release()
 	}
 
 	// Many address spaces, each with a thread.
-	c := f.p.NewContext()
+	c := f.Platform.NewContext()
 	defer c.Release()
 	for i := 0; i < 200; i++ {
-		as, err := f.p.NewAddressSpace()
+		as, err := f.Platform.NewAddressSpace()
 		if err != nil {
 			t.Fatalf("address space %d: %v", i, err)
 		}
-		must(t, as.MapFile(codeAddr, f.memFD, codeOff, pageSize, usermem.AccessType{Read: true, Execute: true}))
-		must(t, as.MapFile(dataAddr, f.memFD, dataOff, pageSize, usermem.ReadWrite))
-		switchOK(t, c, as, regsAt(snipSyscalls), platform.EventSyscall)
+		platformtest.Must(t, as.MapFile(platformtest.CodeAddr, f.MemFD, platformtest.CodeOff, pageSize, usermem.AccessType{Read: true, Execute: true}))
+		platformtest.Must(t, as.MapFile(platformtest.DataAddr, f.MemFD, platformtest.DataOff, pageSize, usermem.ReadWrite))
+		platformtest.SwitchOK(t, c, as, platformtest.RegsAt(platformtest.SnipSyscalls), platform.EventSyscall)
 		if i%2 == 0 {
 			as.Release()
 		} else {
@@ -285,20 +282,20 @@ func TestDeafThread(t *testing.T) {
 		t.Skip("slow")
 	}
 	f := newFixture(t)
-	as := f.newAS(t)
-	c := lockedContext(t, f.p)
+	as := f.NewAS(t)
+	c := platformtest.LockedContext(t, f.Platform)
 	const frame = 0x50000000
-	must(t, as.MapFile(frame, f.memFD, data2Off, pageSize, usermem.ReadWrite))
+	platformtest.Must(t, as.MapFile(frame, f.MemFD, platformtest.Data2Off, pageSize, usermem.ReadWrite))
 	uc := make([]byte, arch.UContextSize)
 	var r arch.Registers
-	r.Rip, r.Rsp, r.Eflags, r.Cs, r.Ss = snipSpin, dataAddr+pageSize-64, 0x202, userCS, userSS
+	r.Rip, r.Rsp, r.Eflags, r.Cs, r.Ss = platformtest.SnipSpin, platformtest.DataAddr+pageSize-64, 0x202, userCS, userSS
 	arch.PutSigContext(uc[ucMcontext:], &r, arch.SigContextInfo{})
 	binary.LittleEndian.PutUint64(uc[ucSigmask:], 1<<(interruptSignal-1))
-	if _, err := unix.Pwrite(f.memFD, uc, data2Off+0x200); err != nil {
+	if _, err := unix.Pwrite(f.MemFD, uc, platformtest.Data2Off+0x200); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { unix.Pwrite(f.memFD, make([]byte, len(uc)), data2Off+0x200) })
-	regs := regsAt(f.p.base + offHandlerSigreturn)
+	t.Cleanup(func() { unix.Pwrite(f.MemFD, make([]byte, len(uc)), platformtest.Data2Off+0x200) })
+	regs := platformtest.RegsAt(f.Platform.base + offHandlerSigreturn)
 	regs.Rax = unix.SYS_RT_SIGRETURN
 	regs.Rsp = frame + 0x200
 	go func() {

@@ -8,10 +8,10 @@ const (
 	offStubStart         = 0x0
 	offInjectTrap        = 0x2
 	offHandler           = 0x10
-	offHandlerSigreturn  = 0xba
-	offHandlerExit       = 0xc5
-	offHandlerWake       = 0xf0
-	offHandlerWait       = 0x138
+	offHandlerSigreturn  = 0xc5
+	offHandlerExit       = 0xd0
+	offHandlerWake       = 0xfb
+	offHandlerWait       = 0x143
 	offServerLoop        = 0x150
 	offServerWait        = 0x167
 	offServerSyscall     = 0x191
@@ -28,7 +28,15 @@ const (
 	offPatchEntry        = 0x2e0
 	offPatchProbe        = 0x2e5
 	offPatchSlow         = 0x2f8
-	offPatchTrap         = 0x518
-	offPatchEnd          = 0x5ac
-	offStubEnd           = 0x5ac
+	offPatchChecked      = 0x2fa
+	offPatchTrap         = 0x515
+	offDynThunk          = 0x5a6
+	offPatchEnd          = 0x5a6
+	offDynThunkMoved     = 0x5ae
+	offDynThunkProbe     = 0x5b3
+	offDynThunkSlow      = 0x5c6
+	offDynThunkImm       = 0x5d1
+	offDynThunkJmp       = 0x5d6
+	offDynThunkEnd       = 0x5db
+	offStubEnd           = 0x5db
 )

@@ -19,6 +19,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/rampart-sandbox/rampart/sentry/arch"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -135,7 +136,7 @@ func New(memFD int, opts Options) (*Platform, error) {
 		closed:   make(chan struct{}),
 		exited:   make(chan struct{}),
 	}
-	tsc := calibrateTSC()
+	tsc := arch.TSCPerUS()
 	p.spinCap, p.spinSlack = spinCapUS*tsc, spinSlackUS*tsc
 	switch {
 	case opts.Spin > 0:

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/rampart-sandbox/rampart/platform"
+	"github.com/rampart-sandbox/rampart/platform/platformtest"
 )
 
 // testOptions are the options of the tests' platforms: SYSTRAP_SPIN=N runs
@@ -31,10 +32,10 @@ func assumeIdle(p *Platform) {
 // of round trips the thread spent hot (both sides spinning).
 func BenchmarkPatchedRoundTrip(b *testing.B) {
 	f := newPatchFixture(b)
-	as := f.newAS(b)
-	c := lockedContext(b, f.p)
-	regs := regsAt(codeAddr + patchLoopOff)
-	switchOK(b, c, as, regs, platform.EventSyscall) // patches the site
+	as := f.NewAS(b)
+	c := platformtest.LockedContext(b, f.Platform)
+	regs := platformtest.RegsAt(platformtest.CodeAddr + patchLoopOff)
+	platformtest.SwitchOK(b, c, as, regs, platform.EventSyscall) // patches the site
 	ctx := c.(*context)
 	hot := 0
 	b.ReportAllocs()

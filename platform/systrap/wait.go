@@ -261,6 +261,10 @@ func (t *thread) handOff(c *context) bool {
 	if b := uint32(min(woken, 1<<31)); *word(t.page, tSpinWoke) != b {
 		*word(t.page, tSpinWoke) = b
 	}
+	if t.raxOut {
+		putIfChanged(t.page[tRax:], t.rax)
+		t.raxOut = false
+	}
 	swap(t.state, stRun)
 	woke := load(t.stubSleep) != 0
 	if woke {

@@ -104,6 +104,13 @@ type Config struct {
 	// UserNS, if set, is the user namespace the sandbox process was
 	// started in (userns.go).
 	UserNS *UserNamespace
+	// CgroupJoined, if set, returns once the starter has moved this
+	// process and the gofer into the container's cgroup (or fails if
+	// it gave up): Run waits for it before anything that must be born
+	// there or charged to it, the platform's stubs and the first
+	// request to the gofer. It may be called more than once, and
+	// concurrently.
+	CgroupJoined func() error
 	// Control, if set, makes this an OCI sandbox: the init is started
 	// only when asked over the control socket (see control.go).
 	Control *Control
@@ -228,6 +235,10 @@ func Run(c Config) (int, error) {
 	// delays only what needs the mount tree.
 	roots := make(chan rootResult, 1)
 	go func() {
+		if err := c.cgroupJoined(); err != nil {
+			roots <- rootResult{err: err}
+			return
+		}
 		fsys, err := newFilesystems(mf, c.Root, c.FileAccess)
 		roots <- rootResult{fsys, err}
 	}()
@@ -246,7 +257,13 @@ func Run(c Config) (int, error) {
 	phase("fence")
 
 	// The platform comes after the fence: its stubs are forked from
-	// the fenced process.
+	// the fenced process, in the container's cgroup.
+	if c.CgroupJoined != nil {
+		if err := c.CgroupJoined(); err != nil {
+			return 1, c.ready(err)
+		}
+		phase("cgroup")
+	}
 	p, err := newPlatform(c.Platform, systrap.Options{Spin: c.Spin, Patch: !c.NoPatch}, mf.FD())
 	if err != nil {
 		return 1, err
@@ -441,6 +458,14 @@ func (c *Config) credentials() *auth.Credentials {
 		creds.AmbientCaps = auth.CapabilitySet(c.Caps.Ambient)
 	}
 	return creds
+}
+
+// cgroupJoined waits for c.CgroupJoined, if set.
+func (c *Config) cgroupJoined() error {
+	if c.CgroupJoined == nil {
+		return nil
+	}
+	return c.CgroupJoined()
 }
 
 // ready reports err (or success, for nil) to an OCI caller waiting for the

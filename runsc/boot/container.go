@@ -15,6 +15,7 @@ import (
 	"github.com/rampart-sandbox/rampart/fs/rootfs"
 	"github.com/rampart-sandbox/rampart/fs/vfs"
 	gproto "github.com/rampart-sandbox/rampart/gofer"
+	"github.com/rampart-sandbox/rampart/platform"
 	"github.com/rampart-sandbox/rampart/runsc/container"
 	"github.com/rampart-sandbox/rampart/runsc/ociseccomp"
 	"github.com/rampart-sandbox/rampart/sentry/bpf"
@@ -49,9 +50,15 @@ import (
 // default action, but for SIGKILL and SIGSTOP, as for a PID-namespace
 // init. Its host stand-in (runsc/cmd/pod.go) holds a wait for its init
 // on its socket (control.Request.Hold): when the stand-in goes away, the
-// container is killed. Pause and update are the sandbox's: they are
-// refused for a joined container. Memory figures in its stats are the
-// sandbox's.
+// container is killed. Its pause freezes its own processes in the sentry
+// (kernel.FreezeContainer), as a cgroup freezer would, while the rest of
+// the sandbox runs on; the sandbox container's pause freezes everything.
+// It may have a pids limit of its own (kernel.SetContainerPidsLimit,
+// from config.json and runsc update), under the sandbox's. Its memory is
+// the sandbox's: the memory file is accounted as a whole, so memory
+// figures in its stats are the sandbox's and a memory limit of its own
+// is refused by update (and not enforced by the sentry at create, where
+// its cgroup has it, as the host's limit of its gofer).
 // With a terminal, a resize of the client's end reaches the container
 // on a resize request (runsc exec --tty's watcher sends them; a client
 // that resizes the master itself is not heard).
@@ -85,6 +92,9 @@ type ContainerConfig struct {
 	// a terminal of the sandbox's devpts, its init's controlling
 	// terminal (console.go).
 	Terminal bool
+	// PidsLimit is config.json's linux.resources.pids.limit (0: none):
+	// the most tasks the container's processes may have.
+	PidsLimit int64 `json:",omitempty"`
 	// SharePIDNamespace (linux.namespaces has a pid entry with a path):
 	// the container's processes live in the sandbox container's PID
 	// namespace; otherwise it gets its own, whose pid 1 is its init.
@@ -135,6 +145,8 @@ type podContainer struct {
 	gone bool // protected by mu
 	// exitSignal is the signal that ended the init, 0 if it exited.
 	exitSignal int // protected by mu; valid once done is closed
+	// paused is set while the container's processes are frozen (pause).
+	paused bool // protected by mu
 }
 
 // dupFile returns a new descriptor (close-on-exec) for f, which the
@@ -198,6 +210,9 @@ func (s *sandbox) addContainer(r control.Request, files []*os.File) control.Resp
 	}
 	s.pod.containers[cc.ID] = pc
 	s.pod.mu.Unlock()
+	if cc.PidsLimit > 0 {
+		s.k.SetContainerPidsLimit(cc.ID, cc.PidsLimit)
+	}
 	srv, err := control.Serve(files[podControl], pc.handle)
 	if err != nil {
 		s.pod.remove(pc)
@@ -532,12 +547,14 @@ func (pc *podContainer) handle(r control.Request, files []*os.File) control.Resp
 	case control.CmdStats:
 		return control.Response{Stats: pc.stats()}
 	case control.CmdProcesses:
-		return control.Response{Processes: processes(pc.s.k, pc.id)}
+		return control.Response{Processes: processes(pc.s.k, pc.id, false)}
 	case control.CmdResize:
 		pc.s.resizeConsoles()
 		return control.Response{}
-	case control.CmdPause, control.CmdResume, control.CmdUpdate:
-		return control.Response{Error: fmt.Sprintf("container %s is part of a pod: %s its sandbox container instead", pc.id, r.Cmd)}
+	case control.CmdPause, control.CmdResume:
+		return pc.pause(r.Cmd == control.CmdPause)
+	case control.CmdUpdate:
+		return pc.update(r)
 	case control.CmdDestroy:
 		return pc.destroy()
 	}
@@ -575,10 +592,61 @@ func (pc *podContainer) start() control.Response {
 	pc.mu.Unlock()
 	go func() {
 		<-tg.Exited()
-		// The container's other processes die with its init.
+		// The container's other processes die with its init (SIGKILL
+		// ends frozen tasks too); nothing of it stays frozen.
 		pc.killAll()
 		pc.finish(tg.ExitStatus())
+		pc.s.k.ThawContainer(pc.id)
 	}()
+	return control.Response{}
+}
+
+// pause freezes (or thaws) the container's processes, leaving the rest
+// of the sandbox running, and records its status (paused or running)
+// for the CLI.
+func (pc *podContainer) pause(pause bool) control.Response {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	if pc.phase != phaseRunning || pc.gone {
+		return control.Response{Error: "container not running"}
+	}
+	if pause == pc.paused {
+		if pause {
+			return control.Response{Error: "container already paused"}
+		}
+		return control.Response{Error: "container not paused"}
+	}
+	if pause {
+		pc.s.k.FreezeContainer(pc.id)
+		pc.record(container.Paused, 0)
+	} else {
+		pc.s.k.ThawContainer(pc.id)
+		pc.record(container.Running, 0)
+	}
+	pc.paused = pause
+	return control.Response{}
+}
+
+// update applies r.Limits (runsc update) to the container: its own pids
+// limit. Its memory is the sandbox's (see above): a memory limit cannot
+// be applied to it alone and is refused, rather than applied to the
+// whole sandbox or ignored.
+func (pc *podContainer) update(r control.Request) control.Response {
+	l := r.Limits
+	if l == nil {
+		return control.Response{Error: "update without limits"}
+	}
+	if l.MemoryBytes != nil {
+		return control.Response{Error: fmt.Sprintf("container %s is part of a pod: the sandbox accounts memory for all its containers together, so a memory limit cannot apply to one alone; update the sandbox container", pc.id)}
+	}
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	if pc.phase == phaseExited || pc.gone {
+		return control.Response{Error: "container not running"}
+	}
+	if l.Pids != nil {
+		pc.s.k.SetContainerPidsLimit(pc.id, *l.Pids)
+	}
 	return control.Response{}
 }
 
@@ -631,6 +699,9 @@ func (pc *podContainer) exec(r control.Request, files []*os.File) control.Respon
 	if phase != phaseRunning {
 		return control.Response{Error: "cannot exec in a stopped container"}
 	}
+	if pc.s.k.ContainerFrozen(pc.id) {
+		return control.Response{Error: "cannot exec in a paused container"}
+	}
 	tg, resp := pc.s.execIn(pc.fsys, pc.seccomp, init, pc.id, r, files)
 	if tg == nil {
 		return resp
@@ -647,6 +718,9 @@ func (pc *podContainer) exec(r control.Request, files []*os.File) control.Respon
 func (pc *podContainer) stats() *control.Stats {
 	k := pc.s.k
 	st := &control.Stats{MemoryUsage: k.MemoryFile.Usage().Allocated, MemoryLimit: k.MemoryFile.Limit(), PidsLimit: k.PidsLimit()}
+	if n := k.ContainerPidsLimit(pc.id); n > 0 {
+		st.PidsLimit = n
+	}
 	for _, tg := range k.ContainerThreadGroups(pc.id) {
 		st.Pids += len(tg.Tasks())
 		u, sy := tg.CPUUsage()
@@ -679,6 +753,8 @@ func (pc *podContainer) destroy() control.Response {
 	}
 	pc.finish(kernel.Signaled(int(unix.SIGKILL), false))
 	pc.s.pod.remove(pc)
+	pc.s.k.ThawContainer(pc.id)
+	pc.s.k.SetContainerPidsLimit(pc.id, 0)
 	pc.mu.Lock()
 	gone := pc.gone
 	pc.mu.Unlock()
@@ -694,15 +770,20 @@ func (pc *podContainer) destroy() control.Response {
 	return control.Response{}
 }
 
-// processes lists the live processes of container id, by pid.
-func processes(k *kernel.Kernel, id string) []control.Process {
+// processes lists the live processes of container id, or with all of
+// every container, by pid.
+func processes(k *kernel.Kernel, id string, all bool) []control.Process {
 	out := []control.Process{}
-	for _, tg := range k.ContainerThreadGroups(id) {
+	tgs := k.ThreadGroups()
+	if !all {
+		tgs = k.ContainerThreadGroups(id)
+	}
+	for _, tg := range tgs {
 		st := tg.State()
-		if st.Reaped {
+		if st.Reaped || st.Zombie {
 			continue
 		}
-		p := control.Process{PID: int(st.PID), PPID: int(st.PPID)}
+		p := control.Process{PID: int(st.PID), PPID: int(st.PPID), Container: tg.Container(), HostPID: hostPID(tg)}
 		if t := tg.Leader(); t != nil {
 			p.UID = uint32(t.Credentials().RealKUID)
 			p.Cmd = t.Name()
@@ -710,4 +791,20 @@ func processes(k *kernel.Kernel, id string) []control.Process {
 		out = append(out, p)
 	}
 	return out
+}
+
+// hostPID returns the pid, in the sandbox process' PID namespace, of the
+// host process that runs tg's instructions (its address space's stub),
+// or 0 if there is none (an exiting process, a platform without one).
+func hostPID(tg *kernel.ThreadGroup) int {
+	for _, t := range tg.Tasks() {
+		r, alive := t.Resources()
+		if !alive || r.MM == nil {
+			continue
+		}
+		if hp, ok := r.MM.AddressSpace().(platform.HostProcess); ok {
+			return hp.HostPID()
+		}
+	}
+	return 0
 }

@@ -200,7 +200,7 @@ func (s *sandbox) handle(r control.Request, files []*os.File) control.Response {
 	case control.CmdCreate:
 		return s.addContainer(r, files)
 	case control.CmdProcesses:
-		return control.Response{Processes: processes(s.k, "")}
+		return control.Response{Processes: processes(s.k, "", r.All)}
 	case control.CmdSignal:
 		if !kernel.ValidSignal(r.Signal) {
 			return control.Response{Error: "invalid signal"}

@@ -21,11 +21,14 @@
 //
 // Nothing here is concurrent: each runsc command owns the cgroup it works
 // on for the command's duration (the container's state lock serialises
-// create and delete).
+// create and delete). The one exception is Join, which only reads the
+// Cgroup: create moves its gofer and its sandbox at the same time.
 package cgroup
 
 import (
 	"bufio"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -195,10 +198,35 @@ func OwnCgroups() (map[string]string, error) {
 	return ParseProcCgroup(f), nil
 }
 
-// DefaultPath is the cgroup of a container whose config.json has no
+// DefaultRoot is runsc's default --root (the state directory).
+const DefaultRoot = "/var/run/runsc"
+
+// DefaultPath is the cgroup of container id, kept by runsc's state
+// directory root (--root), when its config.json has no
 // linux.cgroupsPath: relative, so below the runtime's own cgroup (runc
 // uses the bare id there; the prefix keeps our containers together).
-func DefaultPath(id string) string { return "rampart/" + id }
+// Container ids are unique within one root only: under any other root
+// than DefaultRoot the prefix carries a short hash of root's absolute
+// path ("rampart-1a2b3c4d/ID"), so that two runtimes with different
+// roots (two test suites on one host) never share, and so kill on
+// delete, each other's cgroups.
+func DefaultPath(root, id string) string { return DefaultPrefix(root) + "/" + id }
+
+// DefaultPrefix is the parent of DefaultPath's cgroups (and the systemd
+// scope prefix of --systemd-cgroup's default) for root: "rampart" for
+// DefaultRoot, else "rampart-" and the first 8 hex digits of the SHA-256
+// of root's absolute, cleaned path.
+func DefaultPrefix(root string) string {
+	if abs, err := filepath.Abs(root); err == nil {
+		root = abs
+	}
+	root = filepath.Clean(root)
+	if root == DefaultRoot {
+		return "rampart"
+	}
+	sum := sha256.Sum256([]byte(root))
+	return "rampart-" + hex.EncodeToString(sum[:4])
+}
 
 // SystemdRunning reports whether systemd is the host's init (the test
 // sd_booted(3) makes).
@@ -394,8 +422,15 @@ func initCpuset(d string) error {
 	return nil
 }
 
-// Join moves the process pid (all its threads) into cg; children it
-// starts afterwards are born there.
+// Join moves the process pid, with all its threads, into cg: a thread
+// it creates meanwhile is moved too (the kernel serialises clone and
+// migration), and a child it forks once Join has returned is born in cg.
+//
+// The first write to a cgroup.procs file after a quiet spell waits for
+// an RCU grace period (the kernel switches cgroup_threadgroup_rwsem to
+// its writer mode: 7-13 ms on a 2-CPU host); the writes that follow
+// within a grace period take microseconds. Callers overlap that wait
+// with the start-up of the process they move (runsc/cmd: startSandbox).
 func (cg *Cgroup) Join(pid int) error {
 	for _, d := range cg.dirs() {
 		if err := writeFile(d, "cgroup.procs", strconv.Itoa(pid)); err != nil {
@@ -403,31 +438,6 @@ func (cg *Cgroup) Join(pid int) error {
 		}
 	}
 	return nil
-}
-
-// Leave moves pid back to the cgroups own (OwnCgroups before Join): the
-// runtime joins the container's cgroup only while it starts the
-// sandbox's processes.
-func Leave(l *Layout, pid int, own map[string]string) error {
-	var first error
-	set := func(dir string) {
-		if err := writeFile(dir, "cgroup.procs", strconv.Itoa(pid)); err != nil && first == nil {
-			first = err
-		}
-	}
-	if l.Mode == V2 {
-		set(filepath.Join(l.Unified, own[""]))
-		return first
-	}
-	done := map[string]bool{}
-	for _, c := range sortedKeys(l.V1) {
-		d := filepath.Join(l.V1[c], own[c])
-		if !done[d] {
-			done[d] = true
-			set(d)
-		}
-	}
-	return first
 }
 
 // Procs returns the pids in cg.
@@ -508,8 +518,8 @@ func (cg *Cgroup) Destroy() error {
 }
 
 // adoptParents records the parents of cg's directories as made by this
-// runtime, so that Destroy removes them once empty (the shared "rampart"
-// directory of default paths).
+// runtime, so that Destroy removes them once empty (the "rampart"
+// directory of default paths, shared by the containers of one --root).
 func (cg *Cgroup) adoptParents() {
 	made := map[string]bool{}
 	for _, d := range cg.Created {

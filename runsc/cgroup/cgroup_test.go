@@ -1,9 +1,12 @@
 package cgroup
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -116,26 +119,61 @@ func TestSystemdPath(t *testing.T) {
 }
 
 func TestContainerPath(t *testing.T) {
+	other := "rampart-" + sha256Prefix("/tmp/suite/state")
 	for _, tc := range []struct {
+		root    string
 		path    string
 		systemd bool
 		want    string
 	}{
-		{"", false, "rampart/c"},
-		{"/abs/p", false, "/abs/p"},
-		{"rel/p", false, "rel/p"},
-		{"system.slice:pfx:c", false, "/system.slice/pfx-c.scope"},
-		{"system.slice:pfx:c", true, "/system.slice/pfx-c.scope"},
-		{"", true, "/system.slice/rampart-c.scope"},
+		{DefaultRoot, "", false, "rampart/c"},
+		{DefaultRoot + "/", "", false, "rampart/c"},
+		{"/tmp/suite/state", "", false, other + "/c"},
+		{"/tmp/suite/./state/", "", false, other + "/c"},
+		{"/tmp/suite/state", "/abs/p", false, "/abs/p"},
+		{"/tmp/suite/state", "rel/p", false, "rel/p"},
+		{DefaultRoot, "rel/p", false, "rel/p"},
+		{DefaultRoot, "system.slice:pfx:c", false, "/system.slice/pfx-c.scope"},
+		{"/tmp/suite/state", "system.slice:pfx:c", true, "/system.slice/pfx-c.scope"},
+		{DefaultRoot, "", true, "/system.slice/rampart-c.scope"},
+		{"/tmp/suite/state", "", true, "/system.slice/" + other + "-c.scope"},
 	} {
-		got, err := ContainerPath("c", &specs.Linux{CgroupsPath: tc.path}, tc.systemd)
+		got, err := ContainerPath(tc.root, "c", &specs.Linux{CgroupsPath: tc.path}, tc.systemd)
 		if err != nil || got != tc.want {
-			t.Errorf("ContainerPath(%q, systemd %v) = %q, %v; want %q", tc.path, tc.systemd, got, err, tc.want)
+			t.Errorf("ContainerPath(%q, %q, systemd %v) = %q, %v; want %q", tc.root, tc.path, tc.systemd, got, err, tc.want)
 		}
 	}
-	if _, err := ContainerPath("c", &specs.Linux{CgroupsPath: "/a/b"}, true); err == nil {
+	if _, err := ContainerPath(DefaultRoot, "c", &specs.Linux{CgroupsPath: "/a/b"}, true); err == nil {
 		t.Error("a plain path with --systemd-cgroup was accepted")
 	}
+}
+
+// TestDefaultPathPerRoot: the same id under two roots gets two cgroups
+// (issue 6: two test suites killed each other's containers), a relative
+// root is taken from the working directory, and the name is a valid
+// relative cgroup path.
+func TestDefaultPathPerRoot(t *testing.T) {
+	a, b := DefaultPath("/tmp/a/state", "t1"), DefaultPath("/tmp/b/state", "t1")
+	if a == b {
+		t.Errorf("roots /tmp/a/state and /tmp/b/state share cgroup %q", a)
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rel, abs := DefaultPath("state", "t1"), DefaultPath(filepath.Join(wd, "state"), "t1"); rel != abs {
+		t.Errorf("relative root: %q, absolute: %q", rel, abs)
+	}
+	if !regexp.MustCompile(`^rampart-[0-9a-f]{8}/t1$`).MatchString(a) {
+		t.Errorf("DefaultPath = %q, want rampart-<8 hex digits>/t1", a)
+	}
+}
+
+// sha256Prefix is the first 8 hex digits of s's SHA-256, as
+// test/e2e/cgroup.sh computes them with sha256sum.
+func sha256Prefix(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])[:8]
 }
 
 func TestConversions(t *testing.T) {

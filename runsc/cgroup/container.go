@@ -2,20 +2,23 @@ package cgroup
 
 import (
 	"fmt"
-	"os"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
-// ContainerPath returns the cgroup path of container id: linux.cgroupsPath
-// or DefaultPath. With systemd (--systemd-cgroup) the path is runc's
+// ContainerPath returns the cgroup path of container id of the runtime
+// whose --root is root: linux.cgroupsPath or DefaultPath. With systemd (--systemd-cgroup) the path is runc's
 // "slice:prefix:name"; Rampart does not ask systemd for a scope unit: it
 // makes the cgroup a scope would have (ParseSystemdPath) with cgroupfs,
 // whether systemd runs or not. A path in that form without
 // --systemd-cgroup is taken the same way when it cannot be a plain path
 // (it has two colons and no slash).
-func ContainerPath(id string, linux *specs.Linux, systemd bool) (string, error) {
+//
+// Without a path, the systemd form's scope is named like DefaultPath:
+// "rampart-ID.scope" for DefaultRoot, "rampart-HASH-ID.scope" for any
+// other root.
+func ContainerPath(root, id string, linux *specs.Linux, systemd bool) (string, error) {
 	p := ""
 	if linux != nil {
 		p = linux.CgroupsPath
@@ -23,20 +26,21 @@ func ContainerPath(id string, linux *specs.Linux, systemd bool) (string, error) 
 	looksSystemd := strings.Count(p, ":") == 2 && !strings.Contains(p, "/")
 	switch {
 	case systemd && p == "":
-		return ParseSystemdPath("system.slice:rampart:" + id)
+		return ParseSystemdPath("system.slice:" + DefaultPrefix(root) + ":" + id)
 	case systemd || looksSystemd:
 		return ParseSystemdPath(p)
 	case p == "":
-		return DefaultPath(id), nil
+		return DefaultPath(root, id), nil
 	}
 	return p, nil
 }
 
-// Setup creates the cgroup of container id, applies spec's
-// linux.resources and saves the cgroup in the state directory stateDir.
-// It returns the cgroup and the runtime's own cgroups (for Leave).
-func Setup(stateDir, id string, linux *specs.Linux, systemd bool) (*Cgroup, error) {
-	path, err := ContainerPath(id, linux, systemd)
+// Setup creates the cgroup of container id of the runtime whose --root
+// is root, applies spec's linux.resources and saves the cgroup in the
+// container's state directory stateDir. The caller moves the
+// container's processes into it (Join).
+func Setup(stateDir, root, id string, linux *specs.Linux, systemd bool) (*Cgroup, error) {
+	path, err := ContainerPath(root, id, linux, systemd)
 	if err != nil {
 		return nil, err
 	}
@@ -57,7 +61,7 @@ func Setup(stateDir, id string, linux *specs.Linux, systemd bool) (*Cgroup, erro
 		r = FromSpec(linux.Resources)
 	}
 	err = cg.Create(r)
-	if path == DefaultPath(id) {
+	if path == DefaultPath(root, id) {
 		cg.adoptParents()
 	}
 	if err != nil {
@@ -69,23 +73,4 @@ func Setup(stateDir, id string, linux *specs.Linux, systemd bool) (*Cgroup, erro
 		return nil, err
 	}
 	return cg, nil
-}
-
-// Enter moves the calling process into cg, so that the processes it
-// starts until the returned function is called (the gofer, the sandbox
-// and through it the stubs) are born there; the function moves it back.
-func (cg *Cgroup) Enter() (func(), error) {
-	l, err := Detect()
-	if err != nil {
-		return nil, err
-	}
-	own, err := OwnCgroups()
-	if err != nil {
-		return nil, err
-	}
-	if err := cg.Join(os.Getpid()); err != nil {
-		Leave(l, os.Getpid(), own)
-		return nil, err
-	}
-	return func() { Leave(l, os.Getpid(), own) }, nil
 }

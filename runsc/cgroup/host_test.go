@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"reflect"
+	"sort"
 	"strconv"
 	"testing"
 	"time"
@@ -12,8 +14,9 @@ import (
 )
 
 // TestHostCgroup drives a real cgroup of this host (skipped where none can
-// be made): made with limits, entered by a child, frozen and thawed, and
-// removed with its default parent.
+// be made): made with limits, joined by a running child and by the
+// grandchild it forks afterwards, frozen and thawed, and removed with its
+// default parent.
 func TestHostCgroup(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root")
@@ -23,7 +26,8 @@ func TestHostCgroup(t *testing.T) {
 	mem := int64(64 << 20)
 	linux := &specs.Linux{Resources: &specs.LinuxResources{Pids: &specs.LinuxPids{Limit: pids},
 		Memory: &specs.LinuxMemory{Limit: &mem}}}
-	cg, err := Setup(t.TempDir(), id, linux, false)
+	root := t.TempDir()
+	cg, err := Setup(root, root, id, linux, false)
 	if err != nil {
 		t.Skipf("no cgroup can be made here: %v", err)
 	}
@@ -41,20 +45,38 @@ func TestHostCgroup(t *testing.T) {
 		t.Errorf("pids.max = %q, want %d", got, HostPidsLimit(pids))
 	}
 
-	leave, err := cg.Enter()
+	// The child forks its own child only once it is told (a line on
+	// its stdin) that Join has returned: that one is born in cg.
+	cmd := exec.Command("sh", "-c", "read go; sleep 100 & echo $!; wait")
+	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("sleep", "100")
-	err = cmd.Start()
-	leave()
+	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	go cmd.Wait()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	}()
+	if err := cg.Join(cmd.Process.Pid); err != nil {
+		t.Fatal(err)
+	}
+	stdin.Write([]byte("go\n"))
+	var grandchild int
+	if _, err := fmt.Fscan(stdout, &grandchild); err != nil {
+		t.Fatal(err)
+	}
 	procs := cg.Procs()
-	if len(procs) != 1 || procs[0] != cmd.Process.Pid {
-		t.Errorf("procs %v, want only the child %d (the parent left)", procs, cmd.Process.Pid)
+	sort.Ints(procs)
+	want := []int{cmd.Process.Pid, grandchild}
+	sort.Ints(want)
+	if !reflect.DeepEqual(procs, want) {
+		t.Errorf("procs %v, want only the child and its child %v (this process stays out)", procs, want)
 	}
 	if err := cg.Freeze(); err != nil || cg.FreezerState() != "FROZEN" {
 		t.Errorf("Freeze: %v, state %q", err, cg.FreezerState())

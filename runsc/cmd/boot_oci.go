@@ -1,8 +1,11 @@
 package cmd
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"os"
+	"sync"
 
 	"github.com/google/subcommands"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -65,6 +68,20 @@ func (b *Boot) executeOCI() subcommands.ExitStatus {
 		if err := container.WriteSandboxStatus(status, st, code); err != nil {
 			fmt.Fprintf(os.Stderr, "runsc: recording the container's status: %v\n", err)
 		}
+	}
+	// create starts this process and the gofer outside the container's
+	// cgroup, moves them in while they start, and then sends one byte
+	// on the ready connection (runsc/cmd: cgroupJoin); end of file means
+	// that it gave up. Nothing that must be born in the cgroup or charged
+	// to it comes before.
+	if ready != nil {
+		cfg.CgroupJoined = sync.OnceValue(func() error {
+			var b [1]byte
+			if _, err := io.ReadFull(ready, b[:]); err != nil {
+				return errors.New("the runtime went away before the sandbox joined its cgroup")
+			}
+			return nil
+		})
 	}
 	cfg.Control = &boot.Control{
 		Socket:  s.ControlPath(b.id),

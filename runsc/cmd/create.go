@@ -197,16 +197,19 @@ func startSandbox(g *flags.Global, id, bundle string, annotations map[string]str
 	if err != nil {
 		return nil, err
 	}
-	r, w, err := os.Pipe()
+	// The ready connection (descriptor 4 of the sandbox): the sandbox
+	// waits on it for the go-ahead byte (it is in its cgroup), and says
+	// "ok" on it when it waits for start, or why it stopped.
+	r, w, err := readyPair()
 	if err != nil {
 		return nil, err
 	}
 	defer r.Close()
-	// The gofer and the sandbox (and its stubs) are born in the
-	// container's cgroup, which goes again if they do not start. (The
-	// deferred calls run in reverse: this process leaves the cgroup
-	// before whatever is left in it is killed.)
+	// The gofer and the sandbox are started outside the container's
+	// cgroup and moved into it while they start (cgroupJoin); the
+	// cgroup goes again if they do not start.
 	if err := setupCgroup(g, id, spec); err != nil {
+		w.Close()
 		return nil, err
 	}
 	phase("cgroup setup")
@@ -216,12 +219,14 @@ func startSandbox(g *flags.Global, id, bundle string, annotations map[string]str
 			destroyCgroup(g, id)
 		}
 	}()
-	leaveCgroup := enterCgroup(g, id)
-	defer leaveCgroup()
-	phase("cgroup")
+	join, err := newCgroupJoin(g, id)
+	if err != nil {
+		w.Close()
+		return nil, err
+	}
 	// The container's root is served by its gofer: descriptor 3 of the
-	// sandbox (boot.GoferFD) is the connection; the readiness pipe is 4;
-	// the bind mounts' connections follow (boot.FirstBindFD).
+	// sandbox (boot.GoferFD) is the connection; the ready connection is
+	// 4; the bind mounts' connections follow (boot.FirstBindFD).
 	binds, err := goferBinds(spec, bundle)
 	if err != nil {
 		w.Close()
@@ -232,6 +237,8 @@ func startSandbox(g *flags.Global, id, bundle string, annotations map[string]str
 		w.Close()
 		return nil, fmt.Errorf("starting the gofer: %w", err)
 	}
+	// The gofer's move pays the grace period while the sandbox starts.
+	join.move("gofer", gofer.Process.Pid)
 	phase("gofer")
 	defer func() {
 		for _, f := range goferSocks {
@@ -239,6 +246,7 @@ func startSandbox(g *flags.Global, id, bundle string, annotations map[string]str
 		}
 	}()
 	killGofer := func() {
+		join.wait()
 		gofer.Process.Kill()
 		gofer.Wait()
 	}
@@ -269,14 +277,18 @@ func startSandbox(g *flags.Global, id, bundle string, annotations map[string]str
 		killGofer()
 		return nil, fmt.Errorf("starting the sandbox: %w", err)
 	}
+	join.move("sandbox", cmd.Process.Pid)
 	phase("sandbox")
-	leaveCgroup()
 	w.Close()
 	term.release()
 	// The gofer now lives as long as the sandbox's end of the connection;
 	// reap it when it ends so that it leaves no zombie behind this
 	// process (run's foreground case).
-	go gofer.Wait()
+	goferDone := make(chan struct{})
+	go func() {
+		gofer.Wait()
+		close(goferDone)
+	}()
 	start, _ := container.ProcStartTime(cmd.Process.Pid)
 	owner := strconv.Itoa(os.Getuid())
 	if u, err := user.LookupId(owner); err == nil {
@@ -286,28 +298,65 @@ func startSandbox(g *flags.Global, id, bundle string, annotations map[string]str
 		ID: id, Bundle: bundle, Status: container.Created, Pid: cmd.Process.Pid, PidStart: start,
 		Created: time.Now().UTC(), Owner: owner, Annotations: annotations,
 	}
+	// On failure neither process is left (the caller removes the state
+	// directory, the deferred destroyCgroup the cgroup).
 	fail := func(err error) (*exec.Cmd, error) {
+		join.wait()
 		cmd.Process.Kill()
 		cmd.Wait()
 		gofer.Process.Kill()
+		<-goferDone
 		return nil, err
 	}
 	if err := s.Save(st); err != nil {
 		return fail(err)
 	}
 	phase("state")
-	// The sandbox says "ok" when it waits for start, or why it stopped.
-	msg, _ := io.ReadAll(io.LimitReader(r, 64<<10))
+	if err := join.wait(); err != nil {
+		// A sandbox that failed on its own (and so could not be
+		// moved) says why: that is the error to report.
+		cmd.Process.Kill()
+		cmd.Wait()
+		if m := readyMessage(r); m != "" && m != "ok" {
+			return fail(errors.New(m))
+		}
+		return fail(fmt.Errorf("container %q: %w", id, err))
+	}
+	phase("cgroup")
+	// The go-ahead. A sandbox that has exited already (the write fails)
+	// has said why on r.
+	r.Write([]byte{1})
+	msg := readyMessage(r)
 	phase("ready")
-	switch m := strings.TrimSpace(string(msg)); {
-	case m == "ok":
+	switch msg {
+	case "ok":
 		started = true
 		return cmd, nil
-	case m == "":
+	case "":
 		return fail(errors.New("the sandbox exited while it was being created"))
 	default:
-		return fail(errors.New(m))
+		return fail(errors.New(msg))
 	}
+}
+
+// readyPair returns the two ends of the ready connection between create
+// and the sandbox (descriptor 4 of the sandbox: runsc/cmd/boot_oci.go):
+// create's end and the sandbox's. It is a stream socketpair, not a pipe,
+// because it carries the go-ahead one way and the sandbox's "ok" (or
+// error) the other.
+func readyPair() (mine, sandbox *os.File, err error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	return os.NewFile(uintptr(fds[0]), "ready"), os.NewFile(uintptr(fds[1]), "sandbox-ready"), nil
+}
+
+// readyMessage reads what the sandbox says on the ready connection until
+// it closes its end: "ok" once it waits for start, or why it stopped.
+func readyMessage(r io.Reader) string {
+	msg, _ := io.ReadAll(io.LimitReader(r, 64<<10))
+	return strings.TrimSpace(string(msg))
 }
 
 // goferBinds returns the gofer's --bind values for spec's bind mounts, in

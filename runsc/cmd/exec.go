@@ -423,6 +423,13 @@ func (c *Pause) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommand
 	case c.resume:
 		cmd = control.CmdResume
 	}
+	if st.Pod != nil {
+		// A pod member's processes are frozen in the sandbox (pod.go).
+		if err := podPause(g, st, c.resume); err != nil {
+			return fail(g, err)
+		}
+		return subcommands.ExitSuccess
+	}
 	// The sentry stops its tasks, then the host freezes the sandbox's
 	// processes; resume thaws them first (a frozen sandbox cannot answer).
 	if c.resume {

@@ -25,7 +25,8 @@ import (
 // process from outside, as DESIGN.md §1 describes it: seccomp filter mode
 // with exactly the filter fence.Program builds from the pinned rules
 // (read back with PTRACE_SECCOMP_GET_FILTER), no capability in any set,
-// no_new_privs, and a root that is an empty directory, not the host's;
+// no_new_privs, and a root that is an empty directory but for a
+// read-only procfs of the sandbox's own processes, not the host's;
 // the platform's stubs alike (with their own filter). It needs root.
 func TestSandboxFenced(t *testing.T) {
 	if os.Getuid() != 0 {
@@ -48,10 +49,7 @@ func TestSandboxFenced(t *testing.T) {
 			}
 		}
 		root := "/proc/" + strconv.Itoa(pid) + "/root"
-		ents, err := os.ReadDir(root)
-		if err != nil || len(ents) != 0 {
-			t.Errorf("pid %d (sandbox %d): root is not empty: %v %v", pid, sandbox, ents, err)
-		}
+		checkFencedRoot(t, root, sandbox)
 		var a, b unix.Stat_t
 		if unix.Stat(root, &a) != nil || unix.Stat("/", &b) != nil || (a.Dev == b.Dev && a.Ino == b.Ino) {
 			t.Errorf("pid %d (sandbox %d): root is the host's", pid, sandbox)
@@ -167,6 +165,7 @@ func TestContainerFenced(t *testing.T) {
 			}
 		}
 	}
+	checkFencedRoot(t, "/proc/"+strconv.Itoa(sandbox)+"/root", sandbox)
 	var keep uint64
 	for _, c := range gofer.KeepCapabilities {
 		keep |= 1 << c
@@ -341,6 +340,59 @@ func injectSocket(pid int) error {
 }
 
 // children are the child processes of pid (of all its threads).
+// checkFencedRoot checks root, the root of a process of sandbox (its
+// host pid): it holds only /proc (fence.mountProc), a read-only procfs
+// that lists the sandbox process and its descendants alone, by their pids
+// in the sandbox's PID namespace.
+func checkFencedRoot(t *testing.T, root string, sandbox int) {
+	t.Helper()
+	ents, err := os.ReadDir(root)
+	if err != nil || len(ents) != 1 || ents[0].Name() != "proc" {
+		t.Errorf("%s (sandbox %d): not empty but for proc: %v %v", root, sandbox, ents, err)
+		return
+	}
+	var fs unix.Statfs_t
+	if err := unix.Statfs(root+"/proc", &fs); err != nil || fs.Type != unix.PROC_SUPER_MAGIC || fs.Flags&unix.ST_RDONLY == 0 {
+		t.Errorf("%s/proc (sandbox %d): not a read-only procfs: type %#x flags %#x %v", root, sandbox, fs.Type, fs.Flags, err)
+	}
+	inner := map[string]bool{}
+	for _, p := range append([]int{sandbox}, descendants(sandbox)...) {
+		b, _ := os.ReadFile("/proc/" + strconv.Itoa(p) + "/status")
+		for _, l := range strings.Split(string(b), "\n") {
+			if f := strings.Fields(l); len(f) > 1 && f[0] == "NSpid:" {
+				inner[f[len(f)-1]] = true
+			}
+		}
+	}
+	procs, _ := os.ReadDir(root + "/proc")
+	n := 0
+	for _, e := range procs {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		n++
+		if !inner[e.Name()] {
+			// It may have just exited (a stub of an exiting process).
+			if _, err := os.Stat(root + "/proc/" + e.Name()); err == nil {
+				t.Errorf("%s/proc (sandbox %d) lists %s, which is no process of the sandbox (%v)", root, sandbox, e.Name(), inner)
+			}
+		}
+	}
+	if n == 0 || !inner["1"] {
+		t.Errorf("%s/proc (sandbox %d): %d processes, sandbox's pids %v", root, sandbox, n, inner)
+	}
+}
+
+// descendants returns the pids of pid's children, theirs, and so on.
+func descendants(pid int) []int {
+	var out []int
+	for _, c := range children(pid) {
+		out = append(out, c)
+		out = append(out, descendants(c)...)
+	}
+	return out
+}
+
 func children(pid int) []int {
 	var out []int
 	tasks, _ := filepath.Glob("/proc/" + strconv.Itoa(pid) + "/task/*/children")

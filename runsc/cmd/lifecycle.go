@@ -422,9 +422,11 @@ func (c *List) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands
 	return subcommands.ExitSuccess
 }
 
-// Ps implements `runsc ps`: the host pids of the sandbox's own processes
-// (the sandbox process and its stubs; the application's processes are the
-// sentry's tasks and have no host pid of their own).
+// Ps implements `runsc ps`: the host pids of the container's processes
+// (the application's processes are the sentry's tasks and have no host
+// pid of their own; the host processes are the sandbox process and the
+// stubs in which the processes' instructions run: pod.go says which are
+// whose).
 type Ps struct {
 	Global *flags.Global
 	format string
@@ -464,8 +466,14 @@ func (c *Ps) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands.E
 		return subcommands.ExitSuccess
 	}
 	pids := []int{}
-	if st.Status != container.Stopped {
-		pids = sandboxPids(st.Pid)
+	switch {
+	case st.Status == container.Stopped:
+	case st.Pod != nil:
+		if pids, err = podHostPids(g, st); err != nil {
+			return fail(g, err)
+		}
+	default:
+		pids = sandboxHostPids(g, st)
 	}
 	switch c.format {
 	case "json":

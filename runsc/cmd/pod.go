@@ -9,7 +9,9 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"sort"
 	"strconv"
+	"strings"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -25,11 +27,11 @@ import (
 
 // Pods (runsc/container/pod.go, runsc/boot/container.go): `create` of a
 // container whose annotations name another container's sandbox starts no
-// sandbox process. It starts the container's gofer (in the container's
-// own cgroup), creates the container's control socket in its state
-// directory, and hands both, with its stdio, its status file and its
-// configuration, to the running sandbox over the sandbox's control socket
-// (SCM_RIGHTS). Every later command (start, kill, wait, exec, events,
+// sandbox process. It starts the container's gofer (moved into the
+// container's own cgroup before it serves), creates the container's
+// control socket in its state directory, and hands both, with its stdio,
+// its status file and its configuration, to the running sandbox over the
+// sandbox's control socket (SCM_RIGHTS). Every later command (start, kill, wait, exec, events,
 // delete) talks to the container's own socket, served by the sandbox.
 //
 // The state records the sandbox container's id and the gofer's pid. Its
@@ -48,13 +50,29 @@ import (
 // had exited) until deleted; their stand-ins die of SIGKILL. The sandbox
 // container itself has no stand-in: its pid is the sandbox process'.
 //
-// `ps --format json` of a member lists its stand-in (the member's pid);
-// that of the sandbox container the host processes of the sandbox; `ps`
-// in a table lists a member's own processes, with the sandbox's pids.
-// Pause, resume
-// and update are the sandbox container's: they act on the whole sandbox
-// and are refused for a member. While the sandbox container is paused,
-// requests to its members wait for it to be resumed, but for delete.
+// `ps --format json` lists host pids, which clients (containerd's shim,
+// docker top) match against the host's ps: for a member, those of the
+// host processes that run its processes' instructions (the stubs of their
+// address spaces, platform.HostProcess), not its stand-in, which runs
+// nothing of the container (runc's ps lists the processes in the
+// container's cgroup, the ones doing its work); for the sandbox
+// container, the sandbox process and the rest of its host processes, less
+// the members' stubs. `ps` in a table lists a member's own processes,
+// with the sandbox's pids.
+//
+// Pause freezes a member's processes in the sentry and leaves the rest of
+// the sandbox running; its state says paused until resume. Its cgroup,
+// which holds only its gofer, is not frozen: the gofer serves the sentry,
+// which may need it on behalf of others (a process of another container
+// reading /proc/PID/root of a member's), and a frozen gofer would stall
+// them. The sandbox container's pause freezes the whole sandbox and its
+// cgroup, members included (whose own state does not change). Update of a
+// member applies its pids limit (the sentry's count of its tasks, and its
+// cgroup's); memory and CPU limits are refused: its processes run in the
+// sandbox process, whose memory and CPU are the sandbox container's. While
+// the sandbox container is paused, requests to its members are made with
+// the sandbox's cgroup thawed for the time of the request (whileThawed),
+// the sentry keeping the application frozen.
 
 // createPodMember creates container id in the sandbox of container
 // sandboxID (see above). On failure nothing of id is left.
@@ -145,6 +163,9 @@ func podMemberConfig(g *flags.Global, id string, spec *specs.Spec) (*boot.Contai
 	}
 	if spec.Linux != nil {
 		cc.Seccomp = spec.Linux.Seccomp
+		if r := spec.Linux.Resources; r != nil && r.Pids != nil && r.Pids.Limit > 0 {
+			cc.PidsLimit = r.Pids.Limit
+		}
 		// A pid namespace path (containerd: the sandbox's) shares the
 		// sandbox container's PID namespace; else the member gets its own.
 		for _, ns := range spec.Linux.Namespaces {
@@ -174,12 +195,18 @@ func joinSandbox(g *flags.Global, id string, sb *container.State, bundle string,
 	if err := setupCgroup(g, id, spec); err != nil {
 		return err
 	}
-	leaveCgroup := enterCgroup(g, id)
+	// The gofer is moved into the cgroup while the rest is prepared
+	// (cgroupJoin); it serves nothing before the sandbox has its
+	// connections, which it gets only once the move is done.
+	join, err := newCgroupJoin(g, id)
+	if err != nil {
+		return err
+	}
 	gofer, goferSocks, err := startContainerGofer(self, spec.Root.Path, rootWritable(g, spec), binds, true, g.HostUDS)
-	leaveCgroup()
 	if err != nil {
 		return fmt.Errorf("starting the gofer: %w", err)
 	}
+	join.move("gofer", gofer.Process.Pid)
 	defer func() {
 		for _, f := range goferSocks {
 			f.Close()
@@ -188,6 +215,7 @@ func joinSandbox(g *flags.Global, id string, sb *container.State, bundle string,
 	joined := false
 	defer func() {
 		if !joined {
+			join.wait()
 			gofer.Process.Kill()
 			gofer.Wait()
 		}
@@ -216,6 +244,9 @@ func joinSandbox(g *flags.Global, id string, sb *container.State, bundle string,
 	}
 	if err := s.Save(st); err != nil {
 		return err
+	}
+	if err := join.wait(); err != nil {
+		return fmt.Errorf("container %q: %w", id, err)
 	}
 	files := append([]*os.File{os.Stdin, os.Stdout, os.Stderr, status, ctl}, goferSocks...)
 	if term != nil {
@@ -368,13 +399,9 @@ func runStandIn(g *flags.Global, id string) {
 
 // podPs prints the processes of pod member st as the sandbox sees them.
 func podPs(g *flags.Global, st *container.State) error {
-	var procs []control.Process
-	if st.Status != container.Stopped {
-		resp, err := control.Call(store(g).ControlPath(st.ID), control.Request{Cmd: control.CmdProcesses}, 10*time.Second)
-		if err != nil && !errors.Is(err, control.ErrUnreachable) {
-			return err
-		}
-		procs = resp.Processes
+	procs, err := podProcesses(g, st, false)
+	if err != nil {
+		return err
 	}
 	w := tabwriter.NewWriter(os.Stdout, 5, 1, 2, ' ', 0)
 	fmt.Fprint(w, "UID\tPID\tPPID\tCMD\n")
@@ -382,4 +409,138 @@ func podPs(g *flags.Global, st *container.State) error {
 		fmt.Fprintf(w, "%d\t%d\t%d\t%s\n", p.UID, p.PID, p.PPID, p.Cmd)
 	}
 	return w.Flush()
+}
+
+// podThawTarget is whileThawed's target for container id: a member's
+// requests are served by its sandbox, which only the sandbox container's
+// pause freezes (a member's pause is the sentry's; see above). For any
+// other container it returns id and paused.
+func podThawTarget(g *flags.Global, id string, paused bool) (string, bool) {
+	st, err := store(g).Load(id)
+	if err != nil || st.Pod == nil {
+		return id, paused
+	}
+	sb, err := load(g, st.Pod.SandboxID)
+	if err != nil {
+		return st.Pod.SandboxID, false
+	}
+	return sb.ID, sb.Status == container.Paused
+}
+
+// podPause pauses (or resumes) pod member st: the sentry freezes its
+// processes and records its status.
+func podPause(g *flags.Global, st *container.State, resume bool) error {
+	cmd := control.CmdPause
+	if resume {
+		cmd = control.CmdResume
+	}
+	return whileThawed(g, st.ID, true, true, func() error {
+		_, err := control.Call(store(g).ControlPath(st.ID), control.Request{Cmd: cmd}, 10*time.Second)
+		if errors.Is(err, control.ErrUnreachable) {
+			return errors.New("container not running")
+		}
+		return err
+	})
+}
+
+// podProcesses returns the processes of pod member st (or with all,
+// those of every container of sandbox container st), as the sandbox sees
+// them; none once it has stopped.
+func podProcesses(g *flags.Global, st *container.State, all bool) ([]control.Process, error) {
+	if st.Status == container.Stopped {
+		return nil, nil
+	}
+	var resp control.Response
+	err := whileThawed(g, st.ID, st.Status == container.Paused, true, func() error {
+		var err error
+		resp, err = control.Call(store(g).ControlPath(st.ID), control.Request{Cmd: control.CmdProcesses, All: all}, 10*time.Second)
+		return err
+	})
+	if err != nil && !errors.Is(err, control.ErrUnreachable) {
+		return nil, err
+	}
+	return resp.Processes, nil
+}
+
+// podHostPids returns the host pids of pod member st's processes (see
+// above), sorted, [] when it has none.
+func podHostPids(g *flags.Global, st *container.State) ([]int, error) {
+	procs, err := podProcesses(g, st, false)
+	if err != nil || len(procs) == 0 {
+		return []int{}, err
+	}
+	sb, err := load(g, st.Pod.SandboxID)
+	if err != nil || sb.Status == container.Stopped {
+		return []int{}, nil
+	}
+	inner := map[int]bool{}
+	for _, p := range procs {
+		if p.HostPID > 0 {
+			inner[p.HostPID] = true
+		}
+	}
+	out := []int{}
+	for host, in := range sandboxNSPids(sb.Pid) {
+		if inner[in] {
+			out = append(out, host)
+		}
+	}
+	sort.Ints(out)
+	return out, nil
+}
+
+// sandboxHostPids returns the host pids of sandbox container st (see
+// above): the sandbox process and its descendants, less the stubs of the
+// processes of the containers that joined it.
+func sandboxHostPids(g *flags.Global, st *container.State) []int {
+	pids := sandboxPids(st.Pid)
+	if st.Status != container.Running {
+		// A paused sandbox is not thawed for this.
+		return pids
+	}
+	procs, err := podProcesses(g, st, true)
+	if err != nil {
+		return pids
+	}
+	members := map[int]bool{}
+	for _, p := range procs {
+		if p.Container != "" && p.HostPID > 0 {
+			members[p.HostPID] = true
+		}
+	}
+	if len(members) == 0 {
+		return pids
+	}
+	ns := sandboxNSPids(st.Pid)
+	out := pids[:0]
+	for _, p := range pids {
+		if !members[ns[p]] {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// sandboxNSPids maps the host pid of sandbox process root and of each of
+// its descendants to its pid in the sandbox's PID namespace (the last
+// field of NSpid in /proc/PID/status, the namespace the sentry sees).
+func sandboxNSPids(root int) map[int]int {
+	out := map[int]int{}
+	for _, pid := range sandboxPids(root) {
+		b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "status"))
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			f := strings.Fields(line)
+			if len(f) < 2 || f[0] != "NSpid:" {
+				continue
+			}
+			if n, err := strconv.Atoi(f[len(f)-1]); err == nil {
+				out[pid] = n
+			}
+			break
+		}
+	}
+	return out
 }

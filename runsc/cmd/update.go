@@ -110,6 +110,11 @@ func (c *Update) update(g *flags.Global, id string) error {
 	if st.Status == container.Stopped {
 		return fmt.Errorf("cannot update a stopped container %s", id)
 	}
+	if st.Pod != nil {
+		if err := podUpdatable(id, r); err != nil {
+			return err
+		}
+	}
 	s := store(g)
 	unlock, err := s.Lock(id)
 	if err != nil {
@@ -139,6 +144,37 @@ func (c *Update) update(g *flags.Global, id string) error {
 		}
 		return err
 	})
+}
+
+// podUpdatable checks that resources r can be applied to pod member id
+// (pod.go): its pids limit can; memory and CPU limits cannot, as its
+// processes run in the sandbox process, whose memory and CPU are the
+// sandbox container's (its own cgroup holds only its gofer). Nothing is
+// changed when one is asked for.
+func podUpdatable(id string, r *cgroup.Resources) error {
+	var refused []string
+	for _, m := range []struct {
+		name string
+		set  bool
+	}{
+		{"memory", r.Memory != nil && *r.Memory != 0},
+		{"memory reservation", r.MemoryReservation != nil && *r.MemoryReservation != 0},
+		{"memory+swap", r.MemorySwap != nil && *r.MemorySwap != 0},
+		{"cpu shares", r.CPUShares != nil && *r.CPUShares != 0},
+		{"cpu quota", r.CPUQuota != nil && *r.CPUQuota != 0},
+		{"cpu period", r.CPUPeriod != nil && *r.CPUPeriod != 0},
+		{"cpuset cpus", r.CpusetCpus != ""},
+		{"cpuset mems", r.CpusetMems != ""},
+	} {
+		if m.set {
+			refused = append(refused, m.name)
+		}
+	}
+	if len(refused) == 0 {
+		return nil
+	}
+	return fmt.Errorf("container %s is part of a pod: its processes run in the sandbox of its sandbox container, whose memory and CPU limits are theirs; update the sandbox container (%s cannot be set for one container of a pod; its pids limit can)",
+		id, strings.Join(refused, ", "))
 }
 
 // parse returns the resources that --resources or the flags give.

@@ -63,3 +63,33 @@ func TestUpdateParse(t *testing.T) {
 		t.Error("bad memory size accepted")
 	}
 }
+
+// TestPodUpdatable checks which resources update applies to a pod
+// member: its pids limit, and nothing of memory or CPU.
+func TestPodUpdatable(t *testing.T) {
+	for _, c := range []struct {
+		flags Update
+		ok    bool
+		says  string
+	}{
+		{Update{pidsLimit: "5"}, true, ""},
+		{Update{pidsLimit: "-1"}, true, ""},
+		{Update{memory: "0"}, true, ""}, // 0 leaves it as it is
+		{Update{memory: "64m"}, false, "memory"},
+		{Update{memory: "-1", pidsLimit: "5"}, false, "memory"},
+		{Update{memorySwap: "128m"}, false, "memory+swap"},
+		{Update{memoryReservation: "1m"}, false, "memory reservation"},
+		{Update{cpuShares: "512"}, false, "cpu shares"},
+		{Update{cpuQuota: "50000", cpuPeriod: "100000"}, false, "cpu quota, cpu period"},
+		{Update{cpusetCpus: "0"}, false, "cpuset cpus"},
+	} {
+		r, err := c.flags.parse(nil)
+		if err != nil {
+			t.Fatalf("%+v: %v", c.flags, err)
+		}
+		err = podUpdatable("m", r)
+		if (err == nil) != c.ok || (err != nil && (!strings.Contains(err.Error(), "part of a pod") || !strings.Contains(err.Error(), c.says))) {
+			t.Errorf("%+v: %v, want ok %v (%q)", c.flags, err, c.ok, c.says)
+		}
+	}
+}

@@ -94,8 +94,51 @@ func pivotToEmptyRoot() error {
 	if err := unix.Chdir("/"); err != nil {
 		return err
 	}
+	mountProc()
 	if err := unix.Mount("", "/", "", unix.MS_REMOUNT|unix.MS_BIND|unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
 		return fmt.Errorf("making the empty root read-only: %w", err)
 	}
 	return nil
+}
+
+// mountProc mounts a read-only procfs on /proc of the empty root, for
+// host tools that read the sandbox's processes from its mount namespace:
+// podman top (its psgo library enters the mount namespace of the
+// container's pid, the sandbox process, and reads /proc there: the pid
+// list, each process' stat, status, cmdline and attr/current, and
+// /proc/stat's btime), nsenter -m ps. It is best effort: where procfs
+// cannot be mounted (a user namespace whose host /proc is partly
+// covered), the sandbox runs without it and only those tools fail.
+//
+// It is safe, that is it gives neither the sentry nor the application a
+// way to the host they lacked:
+//   - The procfs is that of the PID namespace of the mounting process,
+//     the sandbox's own (runsc boot and runsc do start it with
+//     CLONE_NEWPID as its init): it shows the sandbox process and its
+//     stubs, no host process and no other container's.
+//   - Nothing in the sandbox can open a path in it. The sentry's seccomp
+//     filter (rules.go) allows no syscall that takes a path (no open,
+//     openat, stat, readlink, execve, unix-socket connect by name: its
+//     files come as descriptors, DESIGN.md invariant 4), and the stubs'
+//     filter kills anything but their own few calls (invariant 3). The
+//     magic links in it (/proc/PID/root, cwd, fd/N, exe) lead to the
+//     same empty root or to descriptors the sandbox already holds.
+//   - It is read-only (and nosuid, nodev, noexec): even a process that
+//     could open a path would get EROFS on /proc/sys, /proc/sysrq-trigger
+//     and /proc/PID/mem for writing. It is mounted before the root is
+//     made read-only and is dropped with the namespace.
+//   - A host process that enters this mount namespace (setns needs
+//     CAP_SYS_ADMIN) already sees more in the host's /proc.
+//
+// hidepid would hide nothing: every process it shows belongs to the
+// sandbox, and the readers that matter (podman, as root) bypass it.
+// subset=pid would hide /proc/stat, whose btime psgo needs for the
+// processes' start and CPU times (its default format fails without it).
+func mountProc() {
+	if err := unix.Mkdir("proc", 0o555); err != nil {
+		return
+	}
+	if err := unix.Mount("proc", "proc", "proc", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
+		unix.Rmdir("proc")
+	}
 }

@@ -3,6 +3,7 @@
 package fence
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -350,11 +351,20 @@ func applyChild() {
 			}
 		}
 	}
+	// The root holds only the read-only procfs (mountProc).
 	ents, err := os.ReadDir("/")
-	if err != nil || len(ents) != 0 {
+	if err != nil || len(ents) != 1 || ents[0].Name() != "proc" {
 		fail("root: %v %v", ents, err)
 	}
-	for _, p := range []string{"/etc/passwd", "/proc/self/status", "../etc/passwd"} {
+	var fs unix.Statfs_t
+	if err := unix.Statfs("/proc", &fs); err != nil || fs.Type != unix.PROC_SUPER_MAGIC || fs.Flags&unix.ST_RDONLY == 0 {
+		fail("/proc: not a read-only procfs: type %#x flags %#x %v", fs.Type, fs.Flags, err)
+	}
+	if f, err := os.OpenFile("/proc/sys/kernel/hostname", os.O_WRONLY, 0); err == nil || !errors.Is(err, unix.EROFS) {
+		f.Close()
+		fail("/proc/sys/kernel/hostname opened for writing: %v", err)
+	}
+	for _, p := range []string{"/etc/passwd", "../etc/passwd", "/proc/../etc/passwd"} {
 		if _, err := os.Stat(p); err == nil {
 			fail("%s is reachable", p)
 		}

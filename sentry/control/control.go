@@ -42,7 +42,8 @@ const (
 	// CmdExec has exited, with its exit status.
 	CmdWaitPid = "waitpid"
 	// CmdPause freezes every process of the container; CmdResume thaws
-	// them.
+	// them. On the sandbox's socket they act on the whole sandbox; on a
+	// joined container's (pod.go), on that container's processes alone.
 	CmdPause  = "pause"
 	CmdResume = "resume"
 	// CmdResize makes the sandbox read the window size of the host
@@ -54,7 +55,9 @@ const (
 	// accounting.
 	CmdStats = "stats"
 	// CmdUpdate changes the limits the sentry enforces to
-	// Request.Limits (runsc update).
+	// Request.Limits (runsc update). A joined container (pod.go) has a
+	// pids limit of its own but no memory limit: the memory file is
+	// accounted for the whole sandbox, and a memory limit is refused.
 	CmdUpdate = "update"
 	// CmdSignalExec sends Request.Signal to the process Request.Pid
 	// started by CmdExec on the same socket (not yet waited for): the

@@ -26,7 +26,8 @@ const (
 	// unmounts its tree, closes its gofer connections and its socket.
 	CmdDestroy = "destroy"
 	// CmdProcesses answers with Response.Processes: the container's
-	// processes as the sandbox sees them.
+	// processes as the sandbox sees them; on the sandbox's socket with
+	// Request.All, those of every container in the sandbox.
 	CmdProcesses = "processes"
 )
 
@@ -36,6 +37,14 @@ type Process struct {
 	PPID int    `json:"ppid"`
 	UID  uint32 `json:"uid"`
 	Cmd  string `json:"cmd"`
+	// HostPID is the pid, in the sandbox process' PID namespace, of the
+	// host process in which the process' instructions run (its address
+	// space's stub; platform.HostProcess), 0 if none. Processes that
+	// share an address space share it.
+	HostPID int `json:"hostPid,omitempty"`
+	// Container is the id of the container the process belongs to (""
+	// for the sandbox's first).
+	Container string `json:"container,omitempty"`
 }
 
 // ListenFile creates a listening control socket at path (mode 0600), as

@@ -18,6 +18,11 @@ type containerLimits struct {
 	pids atomic.Int64
 	// oomStarted is set once the OOM killer goroutine runs.
 	oomStarted atomic.Bool
+	// containerPids are the pids limits of the containers of a pod
+	// (container.go) that have one, by id: the most live tasks of that
+	// container, under the sandbox's own limit above. Protected by
+	// Kernel.mu.
+	containerPids map[string]int64
 }
 
 // SetPidsLimit sets the most tasks (threads) the container may have; fork
@@ -33,12 +38,51 @@ func (k *Kernel) SetPidsLimit(n int64) {
 // PidsLimit returns the limit SetPidsLimit set (0: none).
 func (k *Kernel) PidsLimit() int64 { return k.limits.pids.Load() }
 
-// pidsLimitReachedLocked reports whether a new task would exceed the
-// pids limit. k.mu must be held (the count and the insertion of the new
-// task are then atomic, so racing forks cannot overshoot).
-func (k *Kernel) pidsLimitReachedLocked() bool {
+// SetContainerPidsLimit sets the most tasks container id (ThreadGroup.
+// Container, not the sandbox's own "") may have, as SetPidsLimit does for
+// the sandbox: the pids controller of a pod member's cgroup, nested in
+// the pod's. n <= 0 removes it.
+func (k *Kernel) SetContainerPidsLimit(id string, n int64) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if n <= 0 {
+		delete(k.limits.containerPids, id)
+		return
+	}
+	if k.limits.containerPids == nil {
+		k.limits.containerPids = map[string]int64{}
+	}
+	k.limits.containerPids[id] = n
+}
+
+// ContainerPidsLimit returns the limit SetContainerPidsLimit set for
+// container id (0: none).
+func (k *Kernel) ContainerPidsLimit(id string) int64 {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.limits.containerPids[id]
+}
+
+// pidsLimitReachedLocked reports whether a new task of container would
+// exceed the sandbox's pids limit or the container's. k.mu must be held
+// (the count and the insertion of the new task are then atomic, so
+// racing forks cannot overshoot).
+func (k *Kernel) pidsLimitReachedLocked(container string) bool {
 	n := k.limits.pids.Load()
-	return n > 0 && int64(len(k.root.tasks)) >= n
+	if n > 0 && int64(len(k.root.tasks)) >= n {
+		return true
+	}
+	n = k.limits.containerPids[container]
+	if n <= 0 {
+		return false
+	}
+	var have int64
+	for _, t := range k.root.tasks {
+		if t.tg.container == container {
+			have++
+		}
+	}
+	return have >= n
 }
 
 // SetMemoryLimit limits the application's memory (the memory file's

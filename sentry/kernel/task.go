@@ -101,24 +101,19 @@ type Task struct {
 	// startTime is when the task was created.
 	startTime time.Time
 
-	// userTime is the task's user CPU time in nanoseconds as the run loop
-	// sees it: time inside Switch (which includes the platform's own
-	// switch cost). sysTime is its final system time, stored when its OS
-	// thread stops (usage.go: sysClock reads the live one). Written by
-	// the task goroutine, read by anyone.
-	userTime, sysTime atomic.Int64
+	// userClock is the task's user CPU time as the run loop sees it:
+	// time inside Switch (which includes the platform's own switch
+	// cost), encoded as usage.go explains. sysTime is its final system
+	// time in nanoseconds, stored when its OS thread stops (usage.go:
+	// sysClock reads the live one). Written by the task goroutine, read
+	// by anyone.
+	userClock, sysTime atomic.Int64
 	// osTID is the host tid of the task's OS thread while the task runs,
 	// 0 before and after; sysBase is that thread's CPU time when the task
 	// started on it (set before osTID, by the task goroutine). See
 	// usage.go's sysClock.
 	osTID   atomic.Int32
 	sysBase int64
-	// switchedIn is when the current switch to application code began
-	// (monoNow), 0 outside one; cpuSeq is odd while a switch's time moves
-	// into userTime. Together they let CPUTime count a running switch
-	// (usage.go).
-	switchedIn atomic.Int64
-	cpuSeq     atomic.Uint32
 
 	// pdeathSignal is prctl(PR_SET_PDEATHSIG)'s signal, 0 for none.
 	pdeathSignal atomic.Int32

@@ -393,7 +393,7 @@ func (t *Task) Clone(o CloneOptions) (ThreadID, error) {
 		nt.releaseResources()
 		return 0, ERESTARTNOINTR
 	}
-	if k.pidsLimitReachedLocked() {
+	if k.pidsLimitReachedLocked(t.tg.container) {
 		k.mu.Unlock()
 		nt.releaseResources()
 		return 0, unix.EAGAIN

@@ -44,8 +44,8 @@ func (t *Task) Execve(path string, argv, envv []string) error {
 	formerTID := t.tid
 	if l := t.tg.leader; l != t {
 		// A non-leader exec'd: it becomes the leader and takes over its
-		// tid (the leader has exited, so the tid is free in k.tasks; the
-		// thread group kept it reserved in k.groups).
+		// ids (the leader has exited, so they are free in the namespaces'
+		// task maps; the thread group kept them reserved in their group maps).
 		k.takeOverLeaderIDsLocked(t)
 		t.tg.leader = t
 	}

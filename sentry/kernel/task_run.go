@@ -51,8 +51,7 @@ func (t *Task) run() {
 	t.startSysClock()
 	var spurious mm.SpuriousFault
 	for !t.killed.Load() {
-		if t.k.freezer.frozen.Load() {
-			t.waitThawed()
+		if t.k.freezer.frozen.Load() && t.waitThawed() {
 			continue
 		}
 		if t.tg.cpuTimersArmed() {
@@ -64,9 +63,9 @@ func (t *Task) run() {
 				break
 			}
 		}
-		in := t.enterUser()
+		t.enterUser()
 		ev, fi, err := t.ctx.Switch(t.mm.AddressSpace(), &t.regs)
-		t.leaveUser(in)
+		t.leaveUser()
 		if err != nil {
 			t.k.Warnf("tid %d: platform: %v", t.tid, err)
 			t.k.killGroup(t.tg, Signaled(int(unix.SIGKILL), false))
@@ -115,10 +114,7 @@ func (t *Task) doSyscall() {
 		if e != nil {
 			name = e.Name
 		}
-		tok := t.k.strace.SyscallEnter(t, nr, name, &args)
-		start := time.Now()
-		ret, err = t.invoke(nr, e, args)
-		t.k.strace.SyscallExit(t, tok, ret, err, time.Since(start))
+		ret, err = t.invokeTraced(nr, e, name, args)
 	} else {
 		ret, err = t.invoke(nr, e, args)
 	}
@@ -128,12 +124,7 @@ func (t *Task) doSyscall() {
 	if err != nil {
 		errno, ok := err.(unix.Errno)
 		if !ok {
-			// A wrapped Go error from inside the sentry: its errno, if it
-			// carries one, is what the application sees.
-			if !errors.As(err, &errno) {
-				t.k.Debugf("tid %d: syscall %d: %v", t.tid, nr, err)
-				errno = unix.EIO
-			}
+			errno = t.wrappedErrno(nr, err)
 		}
 		switch errno {
 		case ERESTARTSYS, ERESTARTNOINTR, ERESTARTNOHAND, ERESTART_BLOCK:
@@ -145,6 +136,51 @@ func (t *Task) doSyscall() {
 		return
 	}
 	t.regs.Rax = uint64(ret)
+}
+
+// invokeTraced is invoke under --strace. It is apart from doSyscall so
+// that the arguments, whose address the tracer keeps, are copied to the
+// heap only when tracing (doSyscall allocates nothing).
+func (t *Task) invokeTraced(nr uintptr, e *Syscall, name string, args arch.SyscallArguments) (uintptr, error) {
+	tok := t.k.strace.SyscallEnter(t, nr, name, &args)
+	start := time.Now()
+	ret, err := t.invoke(nr, e, args)
+	t.k.strace.SyscallExit(t, tok, ret, err, time.Since(start))
+	return ret, err
+}
+
+// wrappedErrno is the errno a wrapped Go error from inside the sentry
+// carries, which is what the application sees, or EIO (logged under
+// --debug) if it carries none.
+func (t *Task) wrappedErrno(nr uintptr, err error) unix.Errno {
+	if errno, ok := findErrno(err); ok {
+		return errno
+	}
+	t.k.Debugf("tid %d: syscall %d: %v", t.tid, nr, err)
+	return unix.EIO
+}
+
+// findErrno is errors.As(err, *unix.Errno) without the allocation of its
+// target: the first unix.Errno in err's tree, depth first.
+func findErrno(err error) (unix.Errno, bool) {
+	for err != nil {
+		switch e := err.(type) {
+		case unix.Errno:
+			return e, true
+		case interface{ Unwrap() []error }:
+			for _, w := range e.Unwrap() {
+				if errno, ok := findErrno(w); ok {
+					return errno, true
+				}
+			}
+			return 0, false
+		case interface{ Unwrap() error }:
+			err = e.Unwrap()
+		default:
+			return 0, false
+		}
+	}
+	return 0, false
 }
 
 func (t *Task) invoke(nr uintptr, e *Syscall, args arch.SyscallArguments) (uintptr, error) {

@@ -5,6 +5,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/rampart-sandbox/rampart/sentry/arch"
 	"github.com/rampart-sandbox/rampart/sentry/mm"
 )
 
@@ -185,49 +186,62 @@ func (t *Task) sysClock() int64 {
 	return t.sysTime.Load()
 }
 
+// User time is the time the task goroutine spends in the platform's
+// Switch, on the clock of cpuTicks. The task goroutine keeps it in one
+// word, userClock, that readers on other threads load without a lock:
+// userClock>>1 is the user time, in ticks, outside a switch, and the user
+// time minus the switch's start inside one, marked by the low bit; so the
+// time of a switch in progress is userClock>>1 + cpuTicks(). A switch in
+// and out is one atomic store each (Switch is the syscall hot path).
+
+// tscClock says whether cpuTicks is the time-stamp counter (else the
+// monotonic clock in nanoseconds).
+var tscClock = arch.InvariantTSC()
+
+// cpuTicks reads the user-time clock.
+func cpuTicks() int64 {
+	if tscClock {
+		return arch.Rdtsc()
+	}
+	return monoNow()
+}
+
+// ticksToNS converts cpuTicks ticks to nanoseconds.
+func ticksToNS(ticks int64) int64 {
+	if tscClock {
+		return arch.TSCToNS(ticks)
+	}
+	return max(ticks, 0)
+}
+
 // monoBase anchors monoNow.
 var monoBase = time.Now()
 
-// monoNow is a monotonic time in nanoseconds, never 0 in practice.
-func monoNow() int64 { return int64(time.Since(monoBase)) + 1 }
+// monoNow is a monotonic time in nanoseconds.
+func monoNow() int64 { return int64(time.Since(monoBase)) }
 
 // enterUser records that the task goroutine switches to application code
-// now, and returns the time for leaveUser.
-func (t *Task) enterUser() int64 {
-	in := monoNow()
-	t.switchedIn.Store(in)
-	return in
+// now. Called by the task goroutine only.
+func (t *Task) enterUser() {
+	u := t.userClock.Load() >> 1
+	t.userClock.Store((u-cpuTicks())<<1 | 1)
 }
 
-// leaveUser adds the switch that began at in to the task's user time.
-func (t *Task) leaveUser(in int64) {
-	d := monoNow() - in
-	t.cpuSeq.Add(1)
-	t.userTime.Add(d)
-	t.switchedIn.Store(0)
-	t.cpuSeq.Add(1)
+// leaveUser adds the switch that enterUser began to the task's user time.
+// Called by the task goroutine only.
+func (t *Task) leaveUser() {
+	t.userClock.Store((t.userClock.Load()>>1 + cpuTicks()) << 1)
 }
 
 // cpuTime returns the task's CPU time, counting a switch in progress up
 // to now, so that other threads see a spinning thread's clock move.
 func (t *Task) cpuTime() (user, sys time.Duration) {
-	for {
-		seq := t.cpuSeq.Load()
-		if seq&1 != 0 {
-			continue
-		}
-		u, in := t.userTime.Load(), t.switchedIn.Load()
-		if t.cpuSeq.Load() != seq {
-			continue
-		}
-		s := t.sysClock()
-		if in != 0 {
-			if d := monoNow() - in; d > 0 {
-				u += d
-			}
-		}
-		return time.Duration(u), time.Duration(s)
+	c := t.userClock.Load()
+	u := c >> 1
+	if c&1 != 0 {
+		u += cpuTicks()
 	}
+	return time.Duration(ticksToNS(u)), time.Duration(t.sysClock())
 }
 
 // waitUsageLocked returns what wait4(2) reports for the reaped child tg:

@@ -18,8 +18,11 @@
 # SIGKILL: 137; one with a handler exits by it), exec (output, status, tty),
 # ctr's kill of an exec'd process (--exec-id: the shim signals runsc exec's
 # host stand-in), a ctr pod member's exit status (the shim reaps its host
-# stand-in), ps/top (docker top and ctr task ps list runsc ps' pids:
-# they must be the sandbox's host processes), and removal, of a container
+# stand-in), a running ctr pod member's task ps (its processes' host
+# pids, not its stand-in) and task pause/resume (it alone stops), ps/top
+# (docker top and ctr task ps list runsc ps' pids: they must be the
+# sandbox's host processes; podman top -ef runs ps in the container, its
+# default format reads the sandbox's /proc), and removal, of a container
 # that exited and of a stopped one, leaves no process, state directory,
 # cgroup or mount behind.
 # ctr has no --user, --hostname or end of piped stdin: its user scenario uses
@@ -259,7 +262,7 @@ read-only" "$out"
 	out=$(dl exec -t "$id" tty 2>&1 | tr -d '\r')
 	expect_re "$c/exec-tty" '^/dev/pts/[0-9]+$' "$out"
 
-	top_check "$c" "$id" "$sbpid" "$pids"
+	top_check "$c" "$id" "$sbpid" "$rroot"
 
 	# No SIGTERM handler: pid 1 ignores it; the client kills after 2s.
 	t0=$(now_ms)
@@ -284,17 +287,49 @@ read-only" "$out"
 	expect "$c/removal" "" "$out"
 }
 
-# top_check NAME ID SANDBOX_PID RUNSC_PS_PIDS
+# descends PID ROOT: PID is ROOT or one of its descendants.
+descends() {
+	local p=$1
+	while [ -n "$p" ] && [ "$p" -gt 1 ]; do
+		[ "$p" == "$2" ] && return 0
+		p=$(awk '/^PPid:/ { print $2 }' "/proc/$p/status" 2>/dev/null)
+	done
+	return 1
+}
+
+# nspid PID: PID's pid in its innermost PID namespace (NSpid's last).
+nspid() { awk '/^NSpid:/ { print $NF }' "/proc/$1/status" 2>/dev/null; }
+
+# top_check NAME ID SANDBOX_PID RUNSC_ROOT
 top_check() {
-	local c=$1 id=$2 sbpid=$3 pids=$4 out col p bad=""
+	local c=$1 id=$2 sbpid=$3 rroot=$4 out col p bad="" pids want i
 	if [ "$c" == podman ]; then
-		# podman's own top (psgo) reads /proc in the sandbox process'
-		# mount namespace, which has none; ps(1) descriptors make it run
-		# ps in the container instead (exec).
+		# ps(1) descriptors make podman run ps in the container (exec):
+		# the application's processes as the sentry shows them.
 		out=$(dl top "$id" -ef 2>&1)
 		expect_re "$c/top" $'PID[^\n]*\n *1 [^\n]*sleep 1000' "$out"
+		# Its default format is psgo's: it enters the mount namespace of
+		# the container's pid (the sandbox process) and reads /proc
+		# there, the sandbox's read-only procfs (runsc/fence): the
+		# sandbox's host processes, by their pids in its PID namespace,
+		# which are those of runsc ps.
+		for i in 1 2 3; do
+			out=$(dl top "$id" 2>&1)
+			col=$(echo "$out" | awk 'NR==1 { for (i = 1; i <= NF; i++) if ($i == "PID") k = i } NR>1 && k { print $k }' | sort -n | tr '\n' ' ')
+			want=""
+			for p in $(host_pids "$rroot" "$id"); do want+="$(nspid "$p") "; done
+			want=$(echo $want | tr ' ' '\n' | sort -n | tr '\n' ' ')
+			[ -n "$col" ] && [ "$col" == "$want" ] && break
+			sleep 0.5
+		done
+		bad=""
+		[[ $(echo "$out" | head -1) =~ ^USER\ +PID\ +PPID\ +%CPU\ +ELAPSED\ +TTY\ +TIME\ +COMMAND ]] || bad+="header; "
+		[ -n "$col" ] && [ "$col" == "$want" ] || bad+="pids [$col], runsc ps' [$want]; "
+		case " $col " in *" 1 "*) ;; *) bad+="no sandbox process (1); " ;; esac
+		expect "$c/top-default" "" "$bad${bad:+$out}"
 		return
 	fi
+	pids=$(host_pids "$rroot" "$id")
 	# docker top runs the host's ps and keeps the pids runsc ps gave:
 	# they must be the sandbox's host processes.
 	out=$(dl top "$id" 2>&1)
@@ -315,8 +350,10 @@ ensure_pkg() { # ensure_pkg COMMAND GROUP
 skip_all() { # skip_all CLIENT WHY
 	local s names="output exit-code stdin env workdir user rlimits volume-ro volume-rw hostname tty network-none
 		memory-limit bad-command removal-exited exec exec-exit-code exec-tty top stop-sigkill stop-handler removal"
+	[ "$1" == podman ] && names+=" top-default"
 	[ "$1" == containerd ] && names="output exit-code env workdir user volume-ro volume-rw tty network-none
-		memory-limit bad-command rm-exited exec exec-exit-code exec-tty exec-kill pod-member top kill-all stop-sigkill stop-handler removal"
+		memory-limit bad-command rm-exited exec exec-exit-code exec-tty exec-kill pod-member pod-member-top pod-member-pause
+		top kill-all stop-sigkill stop-handler removal"
 	for s in $names; do
 		skipt "$1/$s" "$2"
 	done
@@ -491,6 +528,49 @@ read-only" "$out"
 	out="$rc $(ctr_ task ls 2>/dev/null | awk '$1 == "c-pod" { print $3 }')"
 	ctr_ task rm -f c-pod-m >/dev/null 2>&1
 	ctr_ c rm c-pod-m >/dev/null 2>&1
+	# A running member: ctr task ps lists runsc ps' pids for it, the
+	# host processes that run its processes (live, the sandbox's, not
+	# its pid, runsc's stand-in); ctr task pause and resume freeze and
+	# thaw it alone (its output stops, the sandbox container runs on).
+	local mpid mpids sbp p bad="" n1 n2 n3 s1 s2 s3
+	rm -rf "$W/podl" && mkdir -p "$W/podl" && : >"$W/podl/out"
+	ctr_ run -d "${RUNC[@]}" --annotation $ann.container-type=container --annotation $ann.sandbox-id=c-pod \
+		--mount "type=bind,src=$W/podl,dst=/data,options=rbind:rw" \
+		$img c-pod-l sh -c 'while :; do echo x >>/data/out; sleep 0.05; done' >/dev/null 2>&1
+	sleep 0.5
+	mpid=$(ctr_ task ls 2>/dev/null | awk '$1 == "c-pod-l" { print $2 }')
+	sbp=$(ctr_ task ls 2>/dev/null | awk '$1 == "c-pod" { print $2 }')
+	mpids=$(ctr_ task ps c-pod-l 2>&1 | awk 'NR>1 { print $1 }' | sort -n | tr '\n' ' ')
+	for p in $mpids; do
+		[ -d "/proc/$p" ] || bad+="$p is no host process; "
+		[ "$p" == "$mpid" ] && bad+="$p is the member's pid (its stand-in); "
+		[ "$p" == "$sbp" ] && bad+="$p is the sandbox process; "
+		descends "$p" "$sbp" || bad+="$p is not the sandbox's ($sbp); "
+	done
+	[ -n "$mpids" ] || bad+="no pids; "
+	expect "$c/pod-member-top" "" "$bad"
+	ctr_ task pause c-pod-l >/dev/null 2>&1
+	s1=$(ctr_ task ls 2>/dev/null | awk '$1 == "c-pod-l" { print $3 }')
+	sleep 0.3
+	n1=$(wc -c <"$W/podl/out")
+	sleep 1
+	n2=$(wc -c <"$W/podl/out")
+	s2=$(ctr_ task ls 2>/dev/null | awk '$1 == "c-pod" { print $3 }')
+	ctr_ task resume c-pod-l >/dev/null 2>&1
+	sleep 1
+	n3=$(wc -c <"$W/podl/out")
+	s3=$(ctr_ task ls 2>/dev/null | awk '$1 == "c-pod-l" { print $3 }')
+	s1="$s1 $s2 $s3"
+	[ "$n1" -gt 0 ] && [ "$n1" -eq "$n2" ] || s1+=" (output while paused: $n1 then $n2)"
+	[ "$n3" -gt "$n2" ] || s1+=" (output after resume: $n3)"
+	expect "$c/pod-member-pause" "PAUSED RUNNING RUNNING" "$s1"
+	ctr_ task kill -s SIGKILL c-pod-l >/dev/null 2>&1
+	for _ in $(seq 100); do
+		[ "$(ctr_ task ls 2>/dev/null | awk '$1 == "c-pod-l" { print $3 }')" == STOPPED ] && break
+		sleep 0.1
+	done
+	ctr_ task rm -f c-pod-l >/dev/null 2>&1
+	ctr_ c rm c-pod-l >/dev/null 2>&1
 	ctr_ task kill -s SIGKILL c-pod >/dev/null 2>&1
 	for _ in $(seq 100); do
 		[ "$(ctr_ task ls 2>/dev/null | awk '$1 == "c-pod" { print $3 }')" == STOPPED ] && break
@@ -498,7 +578,7 @@ read-only" "$out"
 	done
 	ctr_ task rm -f c-pod >/dev/null 2>&1
 	ctr_ c rm c-pod >/dev/null 2>&1
-	out+=$(leftovers "$rroot" c-pod)
+	out+=$(leftovers "$rroot" c-pod)$(leftovers "$rroot" c-pod-l)
 	expect "$c/pod-member" "3 RUNNING" "$out"
 
 	# ctr task ps lists runsc ps' pids: the sandbox's host processes.

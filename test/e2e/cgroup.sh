@@ -3,7 +3,9 @@
 # /sys/fs/cgroup on a v1 (or hybrid) host and on a v2 host; runsc update;
 # the sentry's own limits (a fork bomb stopped at the pids limit with
 # EAGAIN, a memory hog OOM-killed inside the sandbox); the freezer on
-# pause; events --stats; and no cgroup left behind.
+# pause; events --stats; the gofer, the sandbox and its stubs in the
+# cgroup; one cgroup per --root for the same id; and no cgroup left
+# behind.
 
 # The host's layout: v1 controllers (pure v1 or hybrid) or v2 alone.
 if grep -q ' - cgroup cgroup .*memory' /proc/self/mountinfo; then
@@ -11,6 +13,20 @@ if grep -q ' - cgroup cgroup .*memory' /proc/self/mountinfo; then
 else
 	CGMODE=v2
 fi
+
+# CGPREFIX: the parent of the default cgroups (no linux.cgroupsPath) of
+# this suite's --root (runsc/cgroup.DefaultPrefix): "rampart" for
+# /var/run/runsc, else "rampart-" and 8 hex digits of the SHA-256 of the
+# root's path, so that suites with different roots never share one.
+# cgprefix ROOT computes it.
+cgprefix() {
+	if [ "$1" = /var/run/runsc ]; then
+		echo rampart
+	else
+		echo "rampart-$(printf %s "$1" | sha256sum | cut -c1-8)"
+	fi
+}
+CGPREFIX=$(cgprefix "$STATE")
 
 # cgdir CONTROLLER PATH: where a relative cgroupsPath PATH lives, as the
 # runtime resolves it (runc's rules): below this shell's own cgroup of the
@@ -43,9 +59,27 @@ cggone() {
 	echo "$left"
 }
 
-# Limits from config.json, read back from the host's files.
+# cgoutside PATH PID...: "PID:CONTROLLER" for each PID that is not in the
+# cgroup PATH of each controller a container joins.
+cgoutside() {
+	local path=$1 c p out=""
+	shift
+	local ctls=(memory cpu cpuacct cpuset pids freezer devices blkio)
+	[ "$CGMODE" = v2 ] && ctls=("")
+	for c in "${ctls[@]}"; do
+		for p in "$@"; do
+			grep -qx "$p" <<<"$(cgfile "$c" "$path" cgroup.procs)" || out="$out $p:${c:-v2}"
+		done
+	done
+	echo "$out"
+}
+
+# Limits from config.json, read back from the host's files. The bundle's
+# root is reached through a link of its own, so that its gofer (whose
+# command line names it) can be told from the others.
 CGP=rampart-e2e-$$/lim
-B=$(bundle cglim "{\"process\":{\"args\":[\"sleep\",\"1000\"]},\"linux\":{\"cgroupsPath\":\"$CGP\",\"resources\":{
+ln -s "$RFS" "$WORK/cglim-rfs"
+B=$(bundle cglim "{\"root\":{\"path\":\"$WORK/cglim-rfs\",\"readonly\":true},\"process\":{\"args\":[\"sleep\",\"1000\"]},\"linux\":{\"cgroupsPath\":\"$CGP\",\"resources\":{
 	\"memory\":{\"limit\":134217728,\"reservation\":67108864},
 	\"cpu\":{\"shares\":512,\"quota\":50000,\"period\":100000,\"cpus\":\"0\",\"mems\":\"0\"},
 	\"pids\":{\"limit\":32}}}}")
@@ -70,6 +104,18 @@ if [ "$status" -eq 0 ] && [ "$got" = "$want" ] && grep -qx "$pid" <<<"$procs" &&
 	pass "cgroup ($CGMODE) made with config.json's limits, sandbox and gofer in it"
 else
 	fail "cgroup ($CGMODE) made with config.json's limits, sandbox and gofer in it" "status $status, in every controller: $inall" "got:  $got" "want: $want" "procs: $(echo $procs)" "sandbox $pid" "$err"
+fi
+# create starts the gofer and the sandbox outside the cgroup and moves
+# them in while they start (runsc/cmd: cgroupJoin): once create has
+# returned, the sandbox, its stub processes (the platform's, forked after
+# the move) and the gofer are in it, in every controller.
+cglimgofer=$(pgrep -f -- "gofer --root=$WORK/cglim-rfs ")
+stubs=$(cat /proc/"$pid"/task/*/children 2>/dev/null)
+outside=$(cgoutside "$CGP" $pid $stubs $cglimgofer)
+if [ -n "$pid" ] && [ -n "$stubs" ] && [ "$(wc -w <<<"$cglimgofer")" -eq 1 ] && [ -z "$outside" ]; then
+	pass "create: gofer, sandbox and stubs in the cgroup"
+else
+	fail "create: gofer, sandbox and stubs in the cgroup" "sandbox $pid, stubs $(echo $stubs), gofer $(echo $cglimgofer)" "outside:$outside"
 fi
 
 # runsc update: runc's flags, and linux.resources JSON on stdin.
@@ -98,6 +144,14 @@ if [ "$status" -ne 0 ] && grep -q "invalid value for memory" <<<"$err"; then pas
 # cgroup's.
 rs start cglim
 sleep 0.5
+# The application's stub is forked after start: born in the cgroup too.
+stubs2=$(cat /proc/"$pid"/task/*/children 2>/dev/null)
+outside=$(cgoutside "$CGP" $stubs2)
+if [ -n "$stubs2" ] && [ "$stubs2" != "$stubs" ] && [ -z "$outside" ]; then
+	pass "start: the application's stub in the cgroup"
+else
+	fail "start: the application's stub in the cgroup" "stubs after create $(echo $stubs), after start $(echo $stubs2)" "outside:$outside"
+fi
 rs events --stats cglim
 if [ "$status" -eq 0 ] && python3 -c '
 import json, sys
@@ -151,17 +205,43 @@ else
 	fail "delete removes the cgroup" "status $status" "left: $left $parent $gonep" "$err"
 fi
 
-# A default cgroup (rampart/ID below the runtime's own) goes with delete
-# of a paused container too.
+# A default cgroup ($CGPREFIX/ID below the runtime's own) goes with
+# delete of a paused container too.
 B=$(bundle cgdef '{"process":{"args":["sleep","1000"]}}')
 rs run --detach --bundle "$B" cgdef
 rs pause cgdef
-made=$(cggone rampart/cgdef)
+made=$(cggone "$CGPREFIX/cgdef")
 rs delete --force cgdef
-if [ "$status" -eq 0 ] && [ -n "$made" ] && [ -z "$(cggone rampart/cgdef)" ]; then
+if [ "$status" -eq 0 ] && [ -n "$made" ] && [ -z "$(cggone "$CGPREFIX/cgdef")" ]; then
 	pass "default cgroup, removed with a paused container"
 else
-	fail "default cgroup, removed with a paused container" "status $status, made: $made" "left: $(cggone rampart/cgdef)" "$err"
+	fail "default cgroup, removed with a paused container" "status $status, made: $made" "left: $(cggone "$CGPREFIX/cgdef")" "$err"
+fi
+
+# The same id under two roots (two suites on one host): two default
+# cgroups, and delete under one root leaves the other's container
+# running.
+STATE2=$WORK/state2
+B=$(bundle cgtwin '{"process":{"args":["sleep","1000"]}}')
+rs run --detach --bundle "$B" cgtwin
+s1=$status
+timeout -k 5 "$LIMIT" "$RUNSC_BIN" --root="$STATE2" run --detach --bundle "$B" cgtwin </dev/null >/dev/null 2>"$WORK/err2"
+s2=$?
+pid1=$(timeout 10 "$RUNSC_BIN" --root="$STATE" state cgtwin 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])' 2>/dev/null)
+CGPREFIX2=$(cgprefix "$STATE2")
+in1=$(cgoutside "$CGPREFIX/cgtwin" $pid1)
+timeout -k 5 "$LIMIT" "$RUNSC_BIN" --root="$STATE2" delete --force cgtwin >/dev/null 2>>"$WORK/err2"
+s3=$?
+st1=$(statusof cgtwin)
+alive1=$(cgoutside "$CGPREFIX/cgtwin" $pid1)
+left2=$(cggone "$CGPREFIX2")
+rs delete --force cgtwin
+if [ "$s1" -eq 0 ] && [ "$s2" -eq 0 ] && [ "$s3" -eq 0 ] && [ "$CGPREFIX" != "$CGPREFIX2" ] && [ -n "$pid1" ] && [ -z "$in1" ] &&
+	[ "$st1" = running ] && [ -z "$alive1" ] && [ -z "$left2" ] && [ -z "$(cggone "$CGPREFIX/cgtwin")" ]; then
+	pass "one default cgroup per --root: delete under one root spares the other's container"
+else
+	fail "one default cgroup per --root: delete under one root spares the other's container" "run $s1 $s2, delete $s3, prefixes $CGPREFIX $CGPREFIX2" \
+		"first container: pid $pid1, status $st1, outside its cgroup before: $in1 after: $alive1" "left of the second root: $left2" "$(cat "$WORK/err2")"
 fi
 
 # jsonargs SCRIPT RESOURCES: a bundle's JSON running `sh -c SCRIPT` with
@@ -224,22 +304,28 @@ else
 fi
 B=$(bundle cgbad2 '{"linux":{"resources":{"cpu":{"shares":1}}}}')
 rs create --bundle "$B" cgbad2
-if [ "$status" -ne 0 ] && grep -q "invalid cpu shares" <<<"$err" && [ ! -e "$STATE/cgbad2" ] && [ -z "$(cggone rampart/cgbad2)" ]; then
+if [ "$status" -ne 0 ] && grep -q "invalid cpu shares" <<<"$err" && [ ! -e "$STATE/cgbad2" ] && [ -z "$(cggone "$CGPREFIX/cgbad2")" ]; then
 	pass "invalid resources"
 else
-	fail "invalid resources" "status $status" "$err" "$(cggone rampart/cgbad2)"
+	fail "invalid resources" "status $status" "$err" "$(cggone "$CGPREFIX/cgbad2")"
 fi
 
 # cgroup_leftovers: the cgroups left by containers of this run (oci.sh's
-# last check calls it too).
+# last check calls it too), and their parent once no container is left.
 cgroup_leftovers() {
 	local d l left=""
 	for d in "$WORK"/*/; do
-		l=$(cggone "rampart/$(basename "$d")")
+		l=$(cggone "$CGPREFIX/$(basename "$d")")
 		[ -n "$l" ] && left="$left $l"
 	done
-	l=$(cggone "rampart-e2e-$$")
-	[ -n "$l" ] && left="$left $l"
+	for d in "rampart-e2e-$$" "$(cgprefix "$WORK/state2")"; do
+		l=$(cggone "$d")
+		[ -n "$l" ] && left="$left $l"
+	done
+	if [ -z "$(ls -A "$STATE" 2>/dev/null)" ]; then
+		l=$(cggone "$CGPREFIX")
+		[ -n "$l" ] && left="$left $l"
+	fi
 	echo "$left"
 }
 cgleft=$(cgroup_leftovers)

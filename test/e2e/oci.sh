@@ -423,8 +423,9 @@ if [ "$status" -ne 0 ] && grep -q "console socket" <<<"$err" && [ ! -e "$STATE/t
 
 # The sandbox process is fenced (DESIGN.md §1, runsc/fence): its seccomp
 # filter is on, it has no capability in any set, no_new_privs, and an empty
-# root that is not the host's; so have the platform's stubs. exec still
-# works in it, and /proc/self/fd names the stdio exec sent.
+# root that is not the host's, but for a read-only procfs on /proc (for
+# podman top: runsc/fence's mountProc); so have the platform's stubs. exec
+# still works in it, and /proc/self/fd names the stdio exec sent.
 B=$(bundle fenced '{"process":{"args":["sleep","1000"]}}')
 rs create --bundle "$B" --pid-file "$WORK/fenced.pid" fenced
 rs start fenced
@@ -440,7 +441,9 @@ for p in $pid $stubs; do
 		grep -q "^$c:[[:space:]]*0000000000000000$" "$s" || why="$why $p:$c"
 	done
 	grep -q '^NoNewPrivs:[[:space:]]*1$' "$s" || why="$why $p:NoNewPrivs"
-	[ -z "$(ls -A "/proc/$p/root" 2>&1)" ] || why="$why $p:root-not-empty"
+	[ "$(ls -A "/proc/$p/root" 2>&1)" = proc ] || why="$why $p:root-not-empty"
+	[ "$(stat -f -c %T "/proc/$p/root/proc" 2>&1)" = proc ] &&
+		awk '$5 == "/proc" { print $6 }' "/proc/$p/mountinfo" | grep -q '^ro,' || why="$why $p:proc-not-read-only-procfs"
 	[ "$(stat -L -c %d:%i "/proc/$p/root")" != "$(stat -c %d:%i /)" ] || why="$why $p:host-root"
 done
 if [ -n "$pid" ] && [ -z "$why" ]; then pass "fenced sandbox"; else fail "fenced sandbox" "pid $pid:$why"; fi

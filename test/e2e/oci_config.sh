@@ -110,7 +110,7 @@ B=$(bundle devrules "{\"process\":{\"args\":[\"sleep\",\"1000\"]},\"linux\":{$ru
 rs create --bundle "$B" devrules
 c=$status
 cerr=$err
-if [ "$CGMODE" = v1 ]; then list=$(cgfile devices rampart/devrules devices.list); else list="v2"; fi
+if [ "$CGMODE" = v1 ]; then list=$(cgfile devices "$CGPREFIX/devrules" devices.list); else list="v2"; fi
 rs delete --force devrules
 if [ "$c" -eq 0 ] && { [ "$CGMODE" = v2 ] || [ "$list" = "$(printf 'c 1:3 rwm\nb 8:20 r')" ]; }; then
 	pass "linux.resources.devices: the host cgroup's rules"

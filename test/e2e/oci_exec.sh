@@ -118,19 +118,28 @@ B=$(bundle exs '{"process":{"args":["sleep","1000"]}}')
 rs create --bundle "$B" exs
 rs start exs
 
+# standin_signal TAG SIG N HOW NAME: execs "sleep N" detached in exs
+# (under the reaper, as TAG), sends SIG to its stand-in and checks that the
+# exec succeeded, the process was running, the stand-in ended as HOW and
+# the process is gone from the sandbox (test NAME).
+standin_signal() {
+	local tag=$1 sig=$2 n=$3 want=$4 name=$5 r p before how
+	reap "$tag" exec --detach --pid-file "$WORK/$tag.pid" exs sleep "$n"
+	r=$status
+	p=$(cat "$WORK/$tag.pid" 2>/dev/null)
+	before=$(cmdlines exs | grep -c "^sleep $n ")
+	[ -n "$p" ] && kill -"$sig" "$p"
+	how=$(reaped "$p" 5)
+	if [ "$r" = "exited 0" ] && [ "$before" = 1 ] && [ "$how" = "$want" ] && until_gone exs "^sleep $n "; then
+		pass "$name"
+	else
+		fail "$name" "exec $r, pid $p, running before $before, stand-in $how" "$(cmdlines exs)" "$err"
+	fi
+}
+
 # SIGTERM to the stand-in reaches the process, which dies of it: so does
 # the stand-in.
-reap ex1 exec --detach --pid-file "$WORK/ex1.pid" exs sleep 4241
-r=$status
-p=$(cat "$WORK/ex1.pid" 2>/dev/null)
-before=$(cmdlines exs | grep -c '^sleep 4241 ')
-[ -n "$p" ] && kill -TERM "$p"
-how=$(reaped "$p" 5)
-if [ "$r" = "exited 0" ] && [ "$before" = 1 ] && [ "$how" = "signaled 15" ] && until_gone exs '^sleep 4241 '; then
-	pass "exec stand-in: SIGTERM ends the process in the sandbox; the stand-in dies of it"
-else
-	fail "exec stand-in: SIGTERM ends the process in the sandbox; the stand-in dies of it" "exec $r, pid $p, running before $before, stand-in $how" "$(cmdlines exs)" "$err"
-fi
+standin_signal ex1 TERM 4241 "signaled 15" "exec stand-in: SIGTERM ends the process in the sandbox; the stand-in dies of it"
 
 # A signal the process handles: it chooses its exit status, which the
 # stand-in exits with.
@@ -151,17 +160,7 @@ fi
 
 # SIGKILL cannot be forwarded: the sandbox sees the stand-in go and kills
 # the process.
-reap ex3 exec --detach --pid-file "$WORK/ex3.pid" exs sleep 4243
-r=$status
-p=$(cat "$WORK/ex3.pid" 2>/dev/null)
-before=$(cmdlines exs | grep -c '^sleep 4243 ')
-[ -n "$p" ] && kill -KILL "$p"
-how=$(reaped "$p" 5)
-if [ "$r" = "exited 0" ] && [ "$before" = 1 ] && [ "$how" = "signaled 9" ] && until_gone exs '^sleep 4243 '; then
-	pass "exec stand-in: SIGKILL of the stand-in ends the process in the sandbox"
-else
-	fail "exec stand-in: SIGKILL of the stand-in ends the process in the sandbox" "exec $r, running before $before, stand-in $how" "$(cmdlines exs)" "$err"
-fi
+standin_signal ex3 KILL 4243 "signaled 9" "exec stand-in: SIGKILL of the stand-in ends the process in the sandbox"
 
 # The process exits by itself, or is killed inside the sandbox.
 reap ex4 exec --detach --pid-file "$WORK/ex4.pid" exs sh -c 'sleep 0.3; exit 7'

@@ -8,7 +8,10 @@
 # member has a host stand-in (runsc/cmd/pod.go), its state pid, which
 # exits as its init does and forwards signals to it; the containers are
 # created under oci_exec.sh's reaper, which adopts the stand-ins as
-# containerd's shim does and sees how they end.
+# containerd's shim does and sees how they end. ps --format json of a
+# member gives the host processes that run its processes; pause and
+# resume of a member freeze and thaw it alone; update of a member sets
+# its own pids limit and refuses memory and CPU limits.
 
 # pod_rootfs DIR WHO: a busybox rootfs whose /etc/who says WHO and which
 # has /etc/only-WHO.
@@ -71,6 +74,11 @@ if [ "$c" -eq 0 ] && [ "$st" = created ] && [ -n "$sbpid" ] && [ -n "$apid" ] &&
 else
 	fail "pod: create joins the sandbox (no new sandbox process; pid is the member's stand-in)" "create $c status $st pid-file $(cat "$WORK/poda.pid") stand-in $apid sandbox $sbpid" "$(pgrep -af "root=$STATE .*boot")" "$(cat "$WORK/poda.err")"
 fi
+# The member's gofer is started outside the member's cgroup and moved
+# into it before it serves (runsc/cmd: cgroupJoin).
+ga=$(goferof poda)
+outside=$(cgoutside "$CGPREFIX/poda" "${ga%%:*}")
+if [ -n "$ga" ] && [ -z "$outside" ]; then pass "pod: the member's gofer in the member's cgroup"; else fail "pod: the member's gofer in the member's cgroup" "gofer $ga, outside:$outside"; fi
 rs start poda
 sleep 0.5
 if [ "$status" -eq 0 ] && [ "$(statusof poda)" = running ] && [ "$(statusof podsb)" = running ] &&
@@ -250,6 +258,165 @@ else
 	fail "pod: exec stand-in in a member: SIGTERM ends the process" "exec $r; sleeps $n1 then $n2; stand-in $how" "$out" "$err"
 fi
 
+# ps --format json of a member: the host pids of its own processes (the
+# stubs in which their instructions run), which clients match against the
+# host's ps: live descendants of the sandbox process, not the member's
+# stand-in, none of another container's; a process exec'd into the member
+# adds one, which goes when that process ends.
+# jpids JSON: the pids of a JSON list, sorted, one line.
+jpids() { python3 -c 'import json,sys; print(" ".join(str(p) for p in sorted(json.loads(sys.argv[1]))))' "$1" 2>/dev/null; }
+# descends PID ROOT: PID is ROOT or one of its descendants.
+descends() {
+	local p=$1
+	while [ -n "$p" ] && [ "$p" -gt 1 ]; do
+		[ "$p" = "$2" ] && return 0
+		p=$(awk '/^PPid:/ { print $2 }' "/proc/$p/status" 2>/dev/null)
+	done
+	return 1
+}
+rs ps --format json podc
+jc1=$(jpids "$out")
+rs ps --format json podsb
+jsb=$(jpids "$out")
+cstand=$(standin_of podc)
+bad=""
+for p in $jc1; do
+	[ -d "/proc/$p" ] || bad+="$p is no live host process; "
+	[ "$p" = "$cstand" ] && bad+="$p is the stand-in; "
+	descends "$p" "$sbpid" || bad+="$p is not the sandbox's ($sbpid); "
+	[ "$p" = "$sbpid" ] && bad+="$p is the sandbox process; "
+	case " $jsb " in *" $p "*) bad+="$p is in the sandbox container's list too; " ;; esac
+done
+reap podj exec --detach --pid-file "$WORK/podj.pid" podc sleep 4246
+jpid=$(cat "$WORK/podj.pid" 2>/dev/null)
+rs ps --format json podc
+jc2=$(jpids "$out")
+new=""
+for p in $jc2; do case " $jc1 " in *" $p "*) ;; *) new+="$p " ;; esac; done
+new=${new% }
+[ -n "$jpid" ] && kill -TERM "$jpid"
+how=$(reaped "$jpid" 5)
+sleep 0.3
+rs ps --format json podc
+jc3=$(jpids "$out")
+[ -n "$new" ] && [ -d "/proc/$new" ] && descends "$new" "$sbpid" && bad+="exec'd process' pid $new is still there; "
+if [ -n "$jc1" ] && [ "$(wc -w <<<"$jc1")" -eq 1 ] && [ -z "$bad" ] && [ "$(wc -w <<<"$new")" -eq 1 ] &&
+	[ "$(wc -w <<<"$jc2")" -eq 2 ] && [ "$how" = "signaled 15" ] && [ "$jc3" = "$jc1" ]; then
+	pass "pod: ps --format json of a member lists the host processes that run its processes"
+else
+	fail "pod: ps --format json of a member lists the host processes that run its processes" \
+		"member [$jc1], with an exec'd process [$jc2] (new: $new), after it ended [$jc3]; sandbox container [$jsb], sandbox $sbpid, stand-in $cstand, exec stand-in $how" "$bad" "$err"
+fi
+
+# Pause of a member freezes its processes alone: its output stops while
+# another member's goes on and the sandbox container still serves exec;
+# its state says paused; exec into it is refused; the sandbox container's
+# own pause and resume leave it paused; resume lets it go on; a paused
+# member still has its host pids; SIGKILL ends it.
+loop='["sh","-c","while :; do echo x; sleep 0.05; done"]'
+B=$(pod_bundle podp "$WORK/pod-rfs-a" "$loop" "$(ctrd container podsb)")
+pod_create podp "$B"
+rs start podp
+B=$(pod_bundle podq "$WORK/pod-rfs-b" "$loop" "$(crio container podsb)")
+pod_create podq "$B"
+rs start podq
+sleep 0.5
+rs pause podp
+p1=$status
+sp=$(statusof podp)
+ssb=$(statusof podsb)
+sleep 0.3
+n1=$(wc -c <"$WORK/podp.out")
+q1=$(wc -c <"$WORK/podq.out")
+rs exec podsb true
+x1=$status
+rs exec podp true
+x2=$status
+rs ps --format json podp
+jp=$(jpids "$out")
+live=0
+for p in $jp; do [ -d "/proc/$p" ] && live=$((live + 1)); done
+rs pause podp
+p2=$status
+sleep 1
+n2=$(wc -c <"$WORK/podp.out")
+q2=$(wc -c <"$WORK/podq.out")
+rs pause podsb
+ps1=$status
+rs resume podsb
+ps2=$status
+sleep 0.5
+n3=$(wc -c <"$WORK/podp.out")
+sp2=$(statusof podp)
+rs resume podp
+r1=$status
+sleep 1
+n4=$(wc -c <"$WORK/podp.out")
+sp3=$(statusof podp)
+rs resume podp
+r2=$status
+if [ "$p1" -eq 0 ] && [ "$sp" = paused ] && [ "$ssb" = running ] && [ "$n1" -gt 0 ] && [ "$n1" -eq "$n2" ] && [ "$q2" -gt "$q1" ] &&
+	[ "$x1" -eq 0 ] && [ "$x2" -ne 0 ] && [ "$live" -ge 1 ] && [ "$p2" -ne 0 ] && [ "$ps1" -eq 0 ] && [ "$ps2" -eq 0 ] &&
+	[ "$n3" -eq "$n2" ] && [ "$sp2" = paused ] && [ "$r1" -eq 0 ] && [ "$n4" -gt "$n3" ] && [ "$sp3" = running ] && [ "$r2" -ne 0 ] &&
+	[ "$(statusof podq)" = running ] && [ "$(statusof podsb)" = running ]; then
+	pass "pod: pause and resume of a member freeze and thaw its processes alone"
+else
+	fail "pod: pause and resume of a member freeze and thaw its processes alone" \
+		"pause $p1 ($sp, sandbox $ssb), output $n1 $n2 $n3 $n4, other member $q1 $q2, exec in sandbox $x1 in member $x2" \
+		"host pids [$jp] ($live live), second pause $p2, sandbox pause $ps1 resume $ps2 (member then $sp2), resume $r1 ($sp3), second resume $r2" "$err"
+fi
+rs pause podp
+rs kill podp KILL
+rs wait podp
+w=$status
+rs delete podp
+d=$status
+if [ "$w" -eq 137 ] && [ "$d" -eq 0 ] && [ ! -e "$STATE/podp" ] && [ "$(statusof podq)" = running ]; then
+	pass "pod: SIGKILL of a paused member"
+else
+	fail "pod: SIGKILL of a paused member" "wait $w delete $d" "$err"
+fi
+rs delete --force podq
+
+# Update of a member: its pids limit is the sentry's count of its own
+# tasks (fork fails past it; -1 lifts it) and shows in its stats; memory
+# and CPU limits, which are the sandbox container's, are refused and
+# change nothing.
+B=$(pod_bundle podu "$WORK/pod-rfs-a" '["sleep","1000"]' "$(ctrd container podsb)")
+pod_create podu "$B"
+rs start podu
+forks='sleep 0.1 & sleep 0.1 & wait && echo forked'
+rs exec podu sh -c "$forks"
+f0="$status:$out"
+rs update --pids-limit 2 podu
+u1=$status
+rs events --stats podu
+lim=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["data"]["pids"].get("limit"))' "$out" 2>/dev/null)
+rs exec podu sh -c "$forks"
+f1="$status:$out"
+rs exec podsb sh -c "$forks"
+fsb="$status:$out"
+rs update --memory 64m podu
+u2=$status
+e2=$err
+rs update --cpu-shares 512 podu
+u3=$status
+e3=$err
+rs update --pids-limit -1 podu
+u4=$status
+rs exec podu sh -c "$forks"
+f2="$status:$out"
+if [ "$f0" = "0:forked" ] && [ "$u1" -eq 0 ] && [ "$lim" = 2 ] && [ "${f1%%:*}" -ne 0 ] && [ "$fsb" = "0:forked" ] &&
+	[ "$u2" -ne 0 ] && grep -q "part of a pod" <<<"$e2" && grep -q memory <<<"$e2" && [ "$u3" -ne 0 ] && grep -q "cpu shares" <<<"$e3" &&
+	[ "$u4" -eq 0 ] && [ "$f2" = "0:forked" ] && [ "$(statusof podu)" = running ]; then
+	pass "pod: update of a member: its own pids limit; memory and CPU refused"
+else
+	fail "pod: update of a member: its own pids limit; memory and CPU refused" \
+		"forks before $f0, limit 2: update $u1 stats limit $lim, member $f1, sandbox container $fsb; after -1: update $u4, $f2" \
+		"memory: $u2 $e2" "cpu: $u3 $e3"
+fi
+rs delete --force podu
+
 # A member with a terminal: the master goes to the console socket as for
 # any container (consoledrive, from oci_console.sh, plays the client).
 if [ -x "${CD:-}" ] && declare -F cdrive >/dev/null; then
@@ -276,7 +443,7 @@ rs delete poda
 d1=$status
 rs delete podb
 d2=$status
-left="$(gone poda "$ga")$(gone podb "$gb")$(cggone rampart/poda)$(cggone rampart/podb)"
+left="$(gone poda "$ga")$(gone podb "$gb")$(cggone "$CGPREFIX/poda")$(cggone "$CGPREFIX/podb")"
 if [ "$d1" -eq 0 ] && [ "$d2" -eq 0 ] && [ -n "$ga" ] && [ -z "$left" ] && [ "$(statusof podsb)" = running ]; then
 	pass "pod: delete of a member leaves nothing of it and the sandbox running"
 else
@@ -290,7 +457,7 @@ B=$(pod_bundle podbad0 "$WORK/pod-rfs-c" '["/bin/nonexistent"]' "$(ctrd containe
 rs create --bundle "$B" podbad0
 sleep 0.2
 if [ "$status" -ne 0 ] && grep -q "no such file" <<<"$err" && [ ! -e "$STATE/podbad0" ] &&
-	[ -z "$(pgrep -f "gofer --root=$WORK/pod-rfs-c")" ] && [ -z "$(cggone rampart/podbad0)" ] && [ "$(statusof podsb)" = running ]; then
+	[ -z "$(pgrep -f "gofer --root=$WORK/pod-rfs-c")" ] && [ -z "$(cggone "$CGPREFIX/podbad0")" ] && [ "$(statusof podsb)" = running ]; then
 	pass "pod: a member with a missing executable leaves nothing"
 else
 	fail "pod: a member with a missing executable leaves nothing" "status $status" "$err" "$(pgrep -af "gofer --root=$WORK/pod-rfs-c")"
@@ -307,7 +474,7 @@ how=$(reaped "$cpid" 5)
 rs wait podc
 w=$status
 rs delete podc
-left="$(gone podsb "$sbpid")$(gone podc "$gc")$(gone podc "$cpid")$(cggone rampart/podsb)$(cggone rampart/podc)"
+left="$(gone podsb "$sbpid")$(gone podc "$gc")$(gone podc "$cpid")$(cggone "$CGPREFIX/podsb")$(cggone "$CGPREFIX/podc")"
 if [ "$d" -eq 0 ] && [ "$sc" = stopped ] && [ "$w" -eq 137 ] && [ "$status" -eq 0 ] && [ -n "$cpid" ] && [ "$how" = "signaled 9" ] && [ -z "$left" ] &&
 	[ -z "$(pgrep -f "root=$STATE .*boot .*--id=pod")" ] && [ -z "$(pgrep -f "root=$STATE .*--stand-in")" ]; then
 	pass "pod: deleting the sandbox container stops the others; nothing left"
@@ -355,7 +522,7 @@ rs delete pode
 d1=$status
 rs delete podsb2
 d2=$status
-left="$(gone podsb2 "$sb2")$(gone pode "$ge")$(cggone rampart/podsb2)$(cggone rampart/pode)"
+left="$(gone podsb2 "$sb2")$(gone pode "$ge")$(cggone "$CGPREFIX/podsb2")$(cggone "$CGPREFIX/pode")"
 if [ "$se" = running ] && [ "$w1" -eq 137 ] && [ "$w2" -eq 137 ] && [ "$s2" = stopped ] && [ "$d1" -eq 0 ] && [ "$d2" -eq 0 ] && [ -z "$left" ]; then
 	pass "pod: the sandbox container's init dying stops its members"
 else

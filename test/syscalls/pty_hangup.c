@@ -71,6 +71,9 @@ int main(void)
 	REQUIRE("open pty", m >= 0);
 	c = fork();
 	if (c == 0) {
+		/* The default action, whatever the runner left (nohup(1)
+		 * starts it with SIGHUP ignored, which exec keeps). */
+		signal(SIGHUP, SIG_DFL);
 		close(m);
 		setsid();
 		int s = open(name, O_RDWR);

@@ -28,10 +28,12 @@
 #define T_SIGNO		12
 #define T_UCTX		16
 #define T_INFO		24
+#define T_NR		24	/* a dynamic site's syscall number (T_INFO's word: see dyn_thunk) */
 #define T_FSBASE	32
 #define T_GSBASE	40
 #define T_SPIN		48	/* the spin budget in TSC ticks */
 #define T_SPIN_WOKE	52	/* the same, after waking the sentry */
+#define T_RAX		56	/* the patch trampoline's rax (see below) */
 #define T_ALTSTACK	64	/* stack_t scratch for sigaltstack */
 #define T_SELF		128	/* the slot's address (syscall patching) */
 #define T_INTRAMP	136	/* set while the patch trampoline waits */
@@ -117,6 +119,8 @@ handler:
 	mov	$18, %ecx
 	cld
 	rep movsq
+	mov	T_RAX(%rbx), %rax
+	mov	%rax, 40+13*8(%r9)	/* uc_mcontext.rax */
 	movl	$SIGCHLD, T_SIGNO(%rbx)
 	mov	%r9, T_UCTX(%rbx)
 	mov	%r8, T_INFO(%rbx)
@@ -370,7 +374,10 @@ die:
  * the flags-preserving check fails (or the probe faults) and the sentry
  * handles the trap at patch_slow/patch_probe as the site's syscall.
  */
-/* SAVE reg, i stores reg as register i of T_PREGS unless it holds it
+/* rax, which changes at every call (the site index in, the result out),
+ * is not in T_PREGS but in T_RAX, on the cache line of T_STATE: a round
+ * trip then moves one cache line each way between the two CPUs, not two.
+ * SAVE reg, i stores reg as register i of T_PREGS unless it holds it
  * already (it clobbers the flags): a word the sentry reads but nobody
  * rewrote stays in both CPUs' caches, where a store would move its cache
  * line to this CPU and back to the sentry's. */
@@ -395,6 +402,9 @@ patch_probe:
 	.globl patch_slow
 patch_slow:
 	ud2
+	/* The dynamic thunks (dyn_thunk) enter here, after their own check. */
+	.globl patch_checked
+patch_checked:
 1:	movl	$1, %gs:T_INTRAMP
 	mov	%rsp, %rcx
 	mov	%gs:T_SELF, %rsp
@@ -415,13 +425,16 @@ patch_slow:
 	SAVE	%rbp, 10
 	SAVE	%rbx, 11
 	SAVE	%rdx, 12
-	SAVE	%rax, 13
+	mov	%rax, %gs:T_RAX
 	rdfsbase %rax
 	cmp	%rax, %gs:T_FSBASE
 	je	3f
 	mov	%rax, %gs:T_FSBASE
 3:
-	movl	$0, %gs:T_SIGNO		/* 0: a patched syscall */
+	cmpl	$0, %gs:T_SIGNO		/* 0: a patched syscall (written */
+	je	4f			/* only if not: see T_RAX) */
+	movl	$0, %gs:T_SIGNO
+4:
 	mov	%gs:T_SELF, %rbx
 	call	handler_park
 	cmpl	$ST_RUN, T_STATE(%rbx)
@@ -447,7 +460,7 @@ patch_slow:
 	mov	T_PREGS+9*8(%rbx), %rsi
 	mov	T_PREGS+10*8(%rbx), %rbp
 	mov	T_PREGS+12*8(%rbx), %rdx
-	mov	T_PREGS+13*8(%rbx), %rax
+	mov	T_RAX(%rbx), %rax
 	mov	T_PREGS+14*8(%rbx), %rcx
 	mov	T_PREGS+15*8(%rbx), %rsp
 	mov	T_PREGS+11*8(%rbx), %rbx
@@ -473,7 +486,7 @@ patch_trap:
 	mov	T_PREGS+9*8(%rbx), %rsi
 	mov	T_PREGS+10*8(%rbx), %rbp
 	mov	T_PREGS+12*8(%rbx), %rdx
-	mov	T_PREGS+13*8(%rbx), %rax
+	mov	T_RAX(%rbx), %rax
 	mov	T_PREGS+14*8(%rbx), %rcx
 	mov	T_PREGS+15*8(%rbx), %rsp
 	mov	T_PREGS+11*8(%rbx), %rbx
@@ -481,6 +494,46 @@ patch_trap:
 	.globl patch_end
 patch_end:
 .Lpatch_end:
+
+/*
+ * The template of a dynamic site's thunk, never run here: writeThunks
+ * (../patch.go) copies it once per dynamic index, setting the index at
+ * dyn_thunk_imm+1 and the jump at dyn_thunk_jmp+1. A dynamic site is
+ * "mov 0x8(%rsp), %r9; syscall" (glibc's syscall(2)), whose number is
+ * in rax, not in the code: the thunk runs the site's mov, keeps the
+ * number in r11 (rcx and r11 are the syscall's to clobber), checks the
+ * gs base as patch_entry does (each thunk has its own probe and ud2, so
+ * the sentry knows the site from rip alone: rax is no longer the number
+ * there, r11 is), stores the number in T_NR and enters the trampoline
+ * with the index in eax. None of it changes the flags.
+ */
+	.globl dyn_thunk
+dyn_thunk:
+	mov	0x8(%rsp), %r9
+	mov	%rax, %r11
+	.globl dyn_thunk_moved
+dyn_thunk_moved:
+	rdgsbase %rax
+	.globl dyn_thunk_probe
+dyn_thunk_probe:
+	mov	%gs:T_SELF, %rcx
+	not	%rax
+	lea	1(%rcx,%rax), %rcx
+	jrcxz	1f
+	.globl dyn_thunk_slow
+dyn_thunk_slow:
+	ud2
+1:	mov	%r11, %gs:T_NR
+	.globl dyn_thunk_imm
+dyn_thunk_imm:
+	.byte	0xb8		/* mov $index, %eax */
+	.long	0
+	.globl dyn_thunk_jmp
+dyn_thunk_jmp:
+	.byte	0xe9		/* jmp patch_checked */
+	.long	0
+	.globl dyn_thunk_end
+dyn_thunk_end:
 
 	.globl stub_end
 stub_end:
