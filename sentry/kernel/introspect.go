@@ -71,7 +71,7 @@ func (tg *ThreadGroup) StateIn(ns *PIDNamespace) ProcessState {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	s := ProcessState{
-		PID: ns.IDOfThreadGroup(tg), PGID: ns.idOfRootIDLocked(tg.pgid), SID: ns.idOfRootIDLocked(tg.sid),
+		PID: ns.IDOfThreadGroup(tg), PGID: ns.IDOfThreadGroup(tg.pgrp), SID: ns.IDOfThreadGroup(tg.sess),
 		NumThreads: len(tg.tasks),
 		Exiting:    tg.exiting, Zombie: tg.zombie, ExitSignal: tg.exitSignal,
 		Reaped: k.root.groups[tg.pid] != tg, Status: tg.status,

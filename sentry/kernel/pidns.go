@@ -210,6 +210,37 @@ func (ns *PIDNamespace) rootIDLocked(id ThreadID) ThreadID {
 	return 0
 }
 
+// pgrpRootIDLocked translates a process group id of ns into the root
+// namespace: that of the process or thread with the id, else that of a
+// group whose leader has gone but whose id, in ns, it is (0 if none).
+// k.mu must be held.
+func (ns *PIDNamespace) pgrpRootIDLocked(id ThreadID) ThreadID {
+	if r := ns.rootIDLocked(id); r != 0 || id <= 0 {
+		return r
+	}
+	for _, tg := range ns.groups {
+		if ns.IDOfThreadGroup(tg.pgrp) == id {
+			return tg.pgid
+		}
+	}
+	return 0
+}
+
+// pgrpLeaderLocked returns the process whose pid is the process group id
+// pgid (root namespace), which may have been reaped; nil if no process is
+// in the group. k.mu must be held.
+func (k *Kernel) pgrpLeaderLocked(pgid ThreadID) *ThreadGroup {
+	if tg := k.root.groups[pgid]; tg != nil {
+		return tg
+	}
+	for _, tg := range k.root.groups {
+		if tg.pgid == pgid {
+			return tg.pgrp
+		}
+	}
+	return nil
+}
+
 // TaskWithID returns the live task with thread id tid in ns, nil if none.
 func (ns *PIDNamespace) TaskWithID(tid ThreadID) *Task {
 	ns.k.mu.Lock()

@@ -667,7 +667,7 @@ func ptraceWaitMatches(t, e *Task, pid ThreadID) bool {
 	case pid == 0:
 		return e.tg.pgid == t.tg.pgid
 	default:
-		return t.ns.idOfRootIDLocked(e.tg.pgid) == -pid
+		return t.ns.IDOfThreadGroup(e.tg.pgrp) == -pid
 	}
 }
 

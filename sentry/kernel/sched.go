@@ -188,7 +188,7 @@ func (t *Task) priorityTargets(which, who int) ([]*Task, error) {
 		}
 	case PrioPgrp:
 		k.mu.Lock()
-		pgid := t.ns.rootIDLocked(ThreadID(who))
+		pgid := t.ns.pgrpRootIDLocked(ThreadID(who))
 		if who == 0 {
 			pgid = t.tg.pgid
 		}

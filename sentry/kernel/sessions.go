@@ -20,7 +20,7 @@ func (t *Task) ProcessGroupOf(pid ThreadID) (ThreadID, error) {
 			return 0, unix.ESRCH
 		}
 	}
-	return t.ns.idOfRootIDLocked(tg.pgid), nil
+	return t.ns.IDOfThreadGroup(tg.pgrp), nil
 }
 
 // SessionOf returns the session id of process pid (0: the caller's),
@@ -35,7 +35,7 @@ func (t *Task) SessionOf(pid ThreadID) (ThreadID, error) {
 			return 0, unix.ESRCH
 		}
 	}
-	return t.ns.idOfRootIDLocked(tg.sid), nil
+	return t.ns.IDOfThreadGroup(tg.sess), nil
 }
 
 // SetProcessGroup implements setpgid(pid, pgid) with Linux's rules
@@ -72,7 +72,7 @@ func (t *Task) SetProcessGroup(pid, pgid ThreadID) error {
 	}
 	// From here on, root-namespace ids. A pgid that names no process
 	// of the namespace can only be a group that does not exist.
-	rootPGID := ns.rootIDLocked(pgid)
+	rootPGID := ns.pgrpRootIDLocked(pgid)
 	if pgid == pid {
 		rootPGID = p.pid
 	} else if rootPGID == 0 {
@@ -92,23 +92,30 @@ func (t *Task) SetProcessGroup(pid, pgid ThreadID) error {
 	if p.sid == p.pid {
 		return unix.EPERM
 	}
-	if pgid != pid && !k.groupInSessionLocked(pgid, me.sid) {
-		return unix.EPERM
+	pgrp := p
+	if pgid != pid {
+		if pgrp = k.groupInSessionLocked(pgid, me.sid); pgrp == nil {
+			return unix.EPERM
+		}
 	}
-	p.pgid = pgid
+	p.pgid, p.pgrp = pgid, pgrp
 	return nil
 }
 
-// groupInSessionLocked reports whether process group pgid exists with a
-// member in session sid. k.mu must be held.
-func (k *Kernel) groupInSessionLocked(pgid, sid ThreadID) bool {
+// groupInSessionLocked returns the leader (pgrp) of process group pgid if
+// the group exists with a member in session sid, else nil. k.mu must be
+// held.
+func (k *Kernel) groupInSessionLocked(pgid, sid ThreadID) *ThreadGroup {
 	for _, tg := range k.root.groups {
 		if tg.pgid == pgid {
 			// Every member of a group is in the same session.
-			return tg.sid == sid
+			if tg.sid != sid {
+				return nil
+			}
+			return tg.pgrp
 		}
 	}
-	return false
+	return nil
 }
 
 // NewSession implements setsid: the caller becomes the leader of a new
@@ -129,5 +136,6 @@ func (t *Task) NewSession() (ThreadID, error) {
 		}
 	}
 	me.sid, me.pgid = me.pid, me.pid
+	me.sess, me.pgrp = me, me
 	return t.ns.IDOfThreadGroup(me), nil
 }

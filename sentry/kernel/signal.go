@@ -214,7 +214,7 @@ func (t *Task) SignalProcessGroupOf(pgid ThreadID, sig int) error {
 	defer k.mu.Unlock()
 	root := t.tg.pgid
 	if pgid != 0 {
-		if root = t.ns.rootIDLocked(pgid); root == 0 {
+		if root = t.ns.pgrpRootIDLocked(pgid); root == 0 {
 			return unix.ESRCH
 		}
 	}

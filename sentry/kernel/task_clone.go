@@ -183,6 +183,7 @@ func (t *Task) setIDs(ids []ThreadID) {
 	tid := ids[0]
 	t.ids, t.tg.ids = ids, ids
 	t.tid, t.tg.pid, t.tg.pgid, t.tg.sid = tid, tid, tid, tid
+	t.tg.pgrp, t.tg.sess = t.tg, t.tg
 }
 
 // setImage resets the registers to start img.
@@ -431,6 +432,8 @@ func (t *Task) Clone(o CloneOptions) (ThreadID, error) {
 			exitSignal: o.ExitSignal,
 			pgid:       t.tg.pgid,
 			sid:        t.tg.sid,
+			pgrp:       t.tg.pgrp,
+			sess:       t.tg.sess,
 			container:  t.tg.container,
 		}
 		parent := t.tg

@@ -376,7 +376,7 @@ func (t *Task) waitMatchesLocked(c *ThreadGroup, o WaitOptions) bool {
 	case pid == 0:
 		return c.pgid == t.tg.pgid
 	default:
-		return t.ns.idOfRootIDLocked(c.pgid) == -pid
+		return t.ns.IDOfThreadGroup(c.pgrp) == -pid
 	}
 }
 

@@ -73,6 +73,10 @@ type ThreadGroup struct {
 	children   map[*ThreadGroup]struct{}
 	exitSignal int // signal sent to the parent on exit (SIGCHLD usually)
 	pgid, sid  ThreadID
+	// pgrp and sess are the processes whose pids pgid and sid are (they
+	// may have been reaped): their ids in every namespace translate the
+	// group and session ids for the syscalls, as Linux's struct pid does.
+	pgrp, sess *ThreadGroup
 	// exiting is set by exit_group, a fatal signal or the last task's exit;
 	// status is the group's wait status from then on.
 	exiting bool
@@ -178,7 +182,7 @@ func (tg *ThreadGroup) PGID() ThreadID {
 func (tg *ThreadGroup) PGIDIn(ns *PIDNamespace) ThreadID {
 	tg.k.mu.Lock()
 	defer tg.k.mu.Unlock()
-	return ns.idOfRootIDLocked(tg.pgid)
+	return ns.IDOfThreadGroup(tg.pgrp)
 }
 
 // SID returns the session id in the root namespace.

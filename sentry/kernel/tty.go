@@ -221,7 +221,10 @@ func (t *Task) ForegroundProcessGroup(c *TTYControl, viaMaster bool) (ThreadID, 
 	if !k.ttyValidLocked(c) {
 		return 0, nil
 	}
-	return t.ns.idOfRootIDLocked(c.fg), nil
+	if t.ns == k.root {
+		return c.fg, nil
+	}
+	return t.ns.IDOfThreadGroup(k.pgrpLeaderLocked(c.fg)), nil
 }
 
 // TTYSession implements TIOCGSID: the id of the session c controls; ENOTTY
@@ -237,7 +240,7 @@ func (t *Task) TTYSession(c *TTYControl, viaMaster bool) (ThreadID, error) {
 	if !k.ttyValidLocked(c) {
 		return 0, unix.ENOTTY
 	}
-	return t.ns.idOfRootIDLocked(c.sid), nil
+	return t.ns.IDOfThreadGroup(c.leader), nil
 }
 
 // SetForegroundProcessGroup implements TIOCSPGRP (Linux: tiocspgrp): a
@@ -261,7 +264,7 @@ func (t *Task) SetForegroundProcessGroup(c *TTYControl, pgid ThreadID) error {
 	if pgid < 0 {
 		return unix.EINVAL
 	}
-	if pgid = t.ns.rootIDLocked(pgid); pgid == 0 {
+	if pgid = t.ns.pgrpRootIDLocked(pgid); pgid == 0 {
 		return unix.ESRCH
 	}
 	found := false

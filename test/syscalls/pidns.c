@@ -15,7 +15,8 @@
  * namespace once its init exists. /proc/self/status shows two NSpid
  * values, the last 1; a proc mounted inside the namespace lists only its
  * pid 1. SIGCHLD's si_pid, SO_PEERCRED and SCM_CREDENTIALS carry pids of
- * the namespace. CLONE_NEWPID|CLONE_THREAD is EINVAL. Everything runs in
+ * the namespace, and a process group whose leader has gone keeps its
+ * id there. CLONE_NEWPID|CLONE_THREAD is EINVAL. Everything runs in
  * children: the runner's and the sandbox's first process do not move. */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -294,6 +295,40 @@ static void test_init_exit(void)
 	close(p[0]);
 }
 
+/* A process group whose leader has gone keeps its id in the namespace. */
+static void test_pgrp(void)
+{
+	pid_t pid = clone_ns(0, NULL, NULL);
+	if (pid < 0) {
+		check_fail("clone", "%s", check_errname(errno));
+		return;
+	}
+	if (pid == 0) {
+		check_failures = 0;
+		fflush(stdout);
+		pid_t a = fork();
+		if (a == 0) {
+			setpgid(0, 0);
+			if (fork() == 0) {
+				for (;;)
+					pause();
+			}
+			_exit(0);
+		}
+		reap("group leader exits", a, 0);
+		CHECK_EQ("group leader was 2", a, 2);
+		CHECK_EQ("getpgid of its orphan", getpgid(3), 2);
+		CHECK_EQ("getsid of its orphan", getsid(3), 0);
+		CHECK_EQ("setpgid into the leaderless group", setpgid(3, 2), 0);
+		CHECK_EQ("kill(-2, SIGKILL)", kill(-2, SIGKILL), 0);
+		int status = 0;
+		CHECK_EQ("wait4 the orphan", waitpid(3, &status, 0), 3);
+		CHECK("killed through its group", WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+		child_done();
+	}
+	reap("the namespace's init", pid, 0);
+}
+
 /* nslink reads /proc/self/ns/NAME into buf ("" on failure). */
 static const char *nslink(const char *name, char *buf, size_t n)
 {
@@ -414,6 +449,7 @@ int main(void)
 	test_ids();
 	test_signals();
 	test_init_exit();
+	test_pgrp();
 	check_in_child("unshare", NULL, unshare_child);
 	check_in_child("proc mount", NULL, proc_mount_child);
 	return check_done();
