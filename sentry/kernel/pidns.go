@@ -419,8 +419,8 @@ func (k *Kernel) takeOverLeaderIDsLocked(t *Task) {
 	}
 }
 
-// isNSInit reports whether tg is the init of its namespace (pid 1 there).
-// k.mu must be held.
+// isNSInitLocked reports whether tg is the init of its namespace (pid 1
+// there). k.mu must be held.
 func (tg *ThreadGroup) isNSInitLocked() bool {
 	return tg.ns != nil && tg.ns.init == tg
 }
@@ -457,10 +457,10 @@ func (k *Kernel) finishNSInitLocked(ns *PIDNamespace) {
 	k.reportExitLocked(ns.init)
 }
 
-// senderOutsideLocked reports whether a signal from sender to tg comes
-// from outside tg's namespace (an ancestor namespace, or the host for a
-// nil sender): then SIGKILL and SIGSTOP reach the namespace's init
-// (Linux: send_signal_locked's force). k.mu must be held.
+// senderOutside reports whether a signal from sender to tg comes from
+// outside tg's namespace (an ancestor namespace, or the host for a nil
+// sender): then SIGKILL and SIGSTOP reach the namespace's init (Linux:
+// send_signal_locked's force). Namespaces are immutable: no lock.
 func senderOutside(sender *Task, tg *ThreadGroup) bool {
 	return sender == nil || tg.ns == nil || !tg.ns.contains(sender.ns)
 }
