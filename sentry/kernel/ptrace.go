@@ -145,10 +145,11 @@ func (t *Task) ptraceTracedLocked() bool { return t.ptrace.tracer != nil && !t.p
 
 // tracerSiginfo is the siginfo of a ptrace event or syscall stop
 // (ptrace_do_notify): SIGTRAP (or sig), si_code the exit code, and the
-// tracee's tid and uid.
+// tracee's tid (in its own namespace, as Linux's task_pid_vnr(current))
+// and uid.
 func (t *Task) tracerSiginfo(sig, code int) abi.SignalInfo {
 	info := abi.SignalInfo{Signo: int32(sig), Code: int32(code)}
-	info.SetPID(int32(t.tid))
+	info.SetPID(int32(t.vtid())) // Linux: the tracee's own view
 	info.SetUID(uint32(t.Credentials().RealKUID))
 	return info
 }
@@ -267,6 +268,11 @@ func (t *Task) ptraceEventStop(event int, opt uint32, msg uint64) bool {
 		return false
 	}
 	code := int(unix.SIGTRAP) | event<<8
+	if tr := t.ptrace.tracer; tr.ns != t.ns && event != unix.PTRACE_EVENT_EXIT && event != unix.PTRACE_EVENT_SECCOMP {
+		// A tid in t's namespace (the new child's, the former one of
+		// an exec), as the tracer's namespace sees it.
+		msg = uint64(tr.ns.idOfRootIDLocked(t.ns.rootIDLocked(ThreadID(msg))))
+	}
 	t.ptrace.eventMsg = msg
 	info := t.tracerSiginfo(int(unix.SIGTRAP), code)
 	_, ok := t.ptraceStopLocked(code, &info, PtraceSyscallInfoNone, false, event == unix.PTRACE_EVENT_EXIT)
@@ -499,8 +505,8 @@ func (t *Task) ptraceVforkDone(tid ThreadID) {
 // ptraceExec reports a successful execve: the PTRACE_EVENT_EXEC stop (with
 // the former thread id as its message), or for a tracee attached without
 // SEIZE and without TRACEEXEC, a SIGTRAP.
-func (t *Task) ptraceExec(formerTID ThreadID) {
-	if t.ptraceEventStop(unix.PTRACE_EVENT_EXEC, unix.PTRACE_O_TRACEEXEC, uint64(formerTID)) {
+func (t *Task) ptraceExec(formerIDs []ThreadID) {
+	if t.ptraceEventStop(unix.PTRACE_EVENT_EXEC, unix.PTRACE_O_TRACEEXEC, uint64(formerIDs[t.ns.level])) {
 		return
 	}
 	k := t.k

@@ -40,8 +40,9 @@ func (t *Task) Execve(path string, argv, envv []string) error {
 	}
 	k.mu.Lock()
 	t.tg.execed = true
-	// The tid before exec, for PTRACE_EVENT_EXEC's message.
-	formerTID := t.tid
+	// The tid before exec (in every namespace), for PTRACE_EVENT_EXEC's
+	// message.
+	formerIDs := t.ids
 	if l := t.tg.leader; l != t {
 		// A non-leader exec'd: it becomes the leader and takes over its
 		// ids (the leader has exited, so they are free in the namespaces'
@@ -82,7 +83,7 @@ func (t *Task) Execve(path string, argv, envv []string) error {
 	t.tg.deletePOSIXTimers()
 	t.setImage(img)
 	t.execSecurity()
-	t.ptraceExec(formerTID)
+	t.ptraceExec(formerIDs)
 	return nil
 }
 

@@ -16,7 +16,8 @@
  * values, the last 1; a proc mounted inside the namespace lists only its
  * pid 1. SIGCHLD's si_pid, SO_PEERCRED and SCM_CREDENTIALS carry pids of
  * the namespace, and a process group whose leader has gone keeps its
- * id there. CLONE_NEWPID|CLONE_THREAD is EINVAL. Everything runs in
+ * id there. A tracer outside sees its own pids in PTRACE_GETEVENTMSG (and
+ * the tracee's own in PTRACE_GETSIGINFO). CLONE_NEWPID|CLONE_THREAD is EINVAL. Everything runs in
  * children: the runner's and the sandbox's first process do not move. */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -24,6 +25,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <sys/mount.h>
+#include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -329,6 +331,78 @@ static void test_pgrp(void)
 	reap("the namespace's init", pid, 0);
 }
 
+/* nspid_last returns the last NSpid value of /proc/PID/status, -1 if none. */
+static long nspid_last(pid_t pid)
+{
+	char path[64], line[256];
+	snprintf(path, sizeof path, "/proc/%d/status", pid);
+	FILE *f = fopen(path, "r");
+	long last = -1;
+	while (f && fgets(line, sizeof line, f)) {
+		if (strncmp(line, "NSpid:", 6) != 0)
+			continue;
+		char *p = line + 6, *end;
+		for (long v; v = strtol(p, &end, 10), end != p; p = end)
+			last = v;
+	}
+	if (f)
+		fclose(f);
+	return last;
+}
+
+/* A tracer outside the namespace sees its own pids in ptrace's messages
+ * and siginfo. */
+static void test_ptrace(void)
+{
+	pid_t pid = clone_ns(0, NULL, NULL);
+	if (pid < 0) {
+		check_fail("clone", "%s", check_errname(errno));
+		return;
+	}
+	if (pid == 0) {
+		ptrace(PTRACE_TRACEME, 0, 0, 0);
+		raise(SIGSTOP);
+		pid_t c = fork();
+		if (c == 0)
+			_exit(0);
+		_exit(waitpid(c, NULL, 0) == 2 ? 0 : 1);
+	}
+	int st = 0;
+	long w1 = waitpid(pid, &st, 0);
+	int stopped = WIFSTOPPED(st) && WSTOPSIG(st) == SIGSTOP;
+	long so = ptrace(PTRACE_SETOPTIONS, pid, 0, PTRACE_O_TRACEFORK);
+	ptrace(PTRACE_CONT, pid, 0, 0);
+	long w2 = waitpid(pid, &st, 0);
+	int event = st >> 8 == (SIGTRAP | PTRACE_EVENT_FORK << 8);
+	unsigned long msg = 0;
+	ptrace(PTRACE_GETEVENTMSG, pid, 0, &msg);
+	siginfo_t si = {0};
+	ptrace(PTRACE_GETSIGINFO, pid, 0, &si);
+	/* The new child starts stopped, traced too. */
+	long w3 = waitpid(msg, &st, __WALL);
+	long inner = nspid_last(msg);
+	ptrace(PTRACE_CONT, msg, 0, 0);
+	ptrace(PTRACE_CONT, pid, 0, 0);
+	long w4 = waitpid(msg, &st, __WALL);
+	CHECK_EQ("tracee stopped", w1, pid);
+	CHECK("by SIGSTOP", stopped);
+	CHECK_EQ("PTRACE_SETOPTIONS", so, 0);
+	CHECK_EQ("fork event stop", w2, pid);
+	CHECK("PTRACE_EVENT_FORK", event);
+	CHECK("event message is the outer pid", msg > 2 && (pid_t)msg != pid);
+	/* Linux: ptrace_do_notify fills in the tracee's own view. */
+	CHECK_EQ("PTRACE_GETSIGINFO si_pid is the tracee's own", si.si_pid, 1);
+	CHECK_EQ("the new child stops", w3, (long)msg);
+	CHECK_EQ("and is 2 inside", inner, 2);
+	CHECK_EQ("its exit reaches the tracer", w4, (long)msg);
+	/* Signals stop the init for its tracer first (SIGCHLD). */
+	long w;
+	while ((w = waitpid(pid, &st, 0)) == pid && WIFSTOPPED(st))
+		ptrace(PTRACE_CONT, pid, 0, WSTOPSIG(st));
+	CHECK_EQ("the traced init exits", w, pid);
+	CHECK("with 0", WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
 /* nslink reads /proc/self/ns/NAME into buf ("" on failure). */
 static const char *nslink(const char *name, char *buf, size_t n)
 {
@@ -450,6 +524,7 @@ int main(void)
 	test_signals();
 	test_init_exit();
 	test_pgrp();
+	test_ptrace();
 	check_in_child("unshare", NULL, unshare_child);
 	check_in_child("proc mount", NULL, proc_mount_child);
 	return check_done();
