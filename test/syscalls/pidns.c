@@ -17,7 +17,8 @@
  * pid 1. SIGCHLD's si_pid, SO_PEERCRED and SCM_CREDENTIALS carry pids of
  * the namespace, and a process group whose leader has gone keeps its
  * id there. A tracer outside sees its own pids in PTRACE_GETEVENTMSG (and
- * the tracee's own in PTRACE_GETSIGINFO). CLONE_NEWPID|CLONE_THREAD is EINVAL. Everything runs in
+ * the tracee's own in PTRACE_GETSIGINFO). CLONE_NEWPID|CLONE_THREAD is
+ * EINVAL; clone and unshare need CAP_SYS_ADMIN (EPERM). Everything runs in
  * children: the runner's and the sandbox's first process do not move. */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -515,6 +516,14 @@ static void proc_mount_child(void)
 	rmdir(dir);
 }
 
+/* Without CAP_SYS_ADMIN, no new PID namespace. */
+static void unprivileged_child(void)
+{
+	REQUIRE("setresuid 65534", setresgid(65534, 65534, 65534) == 0 && setresuid(65534, 65534, 65534) == 0);
+	CHECK_ERR("clone(CLONE_NEWPID) unprivileged", clone_ns(0, NULL, NULL), EPERM);
+	CHECK_ERR("unshare(CLONE_NEWPID) unprivileged", unshare(CLONE_NEWPID), EPERM);
+}
+
 int main(void)
 {
 	sandboxed = getpid() == 1;
@@ -527,5 +536,6 @@ int main(void)
 	test_ptrace();
 	check_in_child("unshare", NULL, unshare_child);
 	check_in_child("proc mount", NULL, proc_mount_child);
+	check_in_child("unprivileged", NULL, unprivileged_child);
 	return check_done();
 }
