@@ -39,6 +39,7 @@ func makePidDirs() (staticDir, staticDir) {
 		text("mounts", genMounts),
 		text("mountstats", genMountstats),
 		dirEntryOf("net", netDir),
+		dirEntryOf("ns", nsDir),
 		constant("oom_score", "0\n"),
 		fileEntry("oom_score_adj", 0o644, &fileOps{Gen: genOOMScoreAdj, Write: writeOOMScoreAdj}),
 		magicEntry("root", linkRoot, func(ctx vfs.Context, n *inode) (vfs.VirtualDentry, *vfs.FileDescription, error) {
@@ -64,7 +65,7 @@ func makePidDirs() (staticDir, staticDir) {
 type taskListDir struct{}
 
 func (taskListDir) threadNode(d *inode, t *kernel.Task) *inode {
-	c := d.NewChild(strconv.Itoa(int(t.ThreadID())), unix.S_IFDIR|0o555)
+	c := d.NewChild(strconv.Itoa(int(d.Data.fs.ns.IDOfTask(t))), unix.S_IFDIR|0o555)
 	c.Data.t = t
 	c.Dir = threadDir
 	return c
@@ -75,9 +76,13 @@ func (s taskListDir) Lookup(_ vfs.Context, d *inode, name string) (*inode, error
 	if !ok {
 		return nil, unix.ENOENT
 	}
-	t := d.Data.tg.FindTaskInGroup(kernel.ThreadID(tid))
+	ns := d.Data.fs.ns
+	t := ns.TaskWithID(kernel.ThreadID(tid))
+	if t != nil && t.ThreadGroup() != d.Data.tg {
+		t = nil
+	}
 	if t == nil {
-		if l := d.Data.tg.Leader(); l != nil && int(l.ThreadID()) == tid && d.Data.tg.State().Zombie {
+		if l := d.Data.tg.Leader(); l != nil && int(ns.IDOfTask(l)) == tid && d.Data.tg.State().Zombie {
 			t = l
 		} else {
 			return nil, unix.ENOENT
@@ -95,7 +100,8 @@ func (s taskListDir) Entries(_ vfs.Context, d *inode) ([]dirEntry, error) {
 	}
 	out := make([]dirEntry, 0, len(tasks))
 	for _, t := range tasks {
-		out = append(out, dirEntry{Name: strconv.Itoa(int(t.ThreadID())), Key: int64(t.ThreadID()), Node: s.threadNode(d, t)})
+		tid := d.Data.fs.ns.IDOfTask(t)
+		out = append(out, dirEntry{Name: strconv.Itoa(int(tid)), Key: int64(tid), Node: s.threadNode(d, t)})
 	}
 	return out, nil
 }
@@ -115,7 +121,7 @@ func (p *node) snapshot(ctx vfs.Context) (*snapshot, error) {
 	if t == nil {
 		return nil, unix.ESRCH
 	}
-	s := &snapshot{t: t, ps: p.tg.State()}
+	s := &snapshot{t: t, ps: p.tg.StateIn(p.fs.ns)}
 	if s.ps.Reaped {
 		return nil, unix.ESRCH
 	}
@@ -178,7 +184,7 @@ func genPidStat(ctx vfs.Context, n *inode) ([]byte, error) {
 		exitCode = int(s.ps.Status)
 	}
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "%d (%s) %s %d %d %d %d %d %d ", t.ThreadID(), t.Name(), s.state, s.ps.PPID, s.ps.PGID, s.ps.SID, 0, -1, 4194304)
+	fmt.Fprintf(&b, "%d (%s) %s %d %d %d %d %d %d ", n.Data.fs.ns.IDOfTask(t), t.Name(), s.state, s.ps.PPID, s.ps.PGID, s.ps.SID, 0, -1, 4194304)
 	fmt.Fprintf(&b, "%d %d %d %d %d %d %d %d %d %d %d %d ", 0, 0, 0, 0, utime, stime, 0, 0, 20, 0, threads, 0)
 	fmt.Fprintf(&b, "%d %d %d %d %d %d %d %d %d ", start, vsize, rss, rsslim, 1, 1, stackStart, 0, 0)
 	fmt.Fprintf(&b, "%d %d %d %d %d %d %d %d %d %d %d %d %d ", 0, t.SignalMask(), ignored, caught, 0, 0, 0, s.ps.ExitSignal, 0, 0, 0, 0, 0)
@@ -213,7 +219,8 @@ func genStatus(ctx vfs.Context, n *inode) ([]byte, error) {
 		fmt.Fprintf(&b, "Umask:\t%04o\n", s.res.FS.Umask())
 	}
 	fmt.Fprintf(&b, "State:\t%s (%s)\n", s.state, s.stateName)
-	fmt.Fprintf(&b, "Tgid:\t%d\nNgid:\t0\nPid:\t%d\nPPid:\t%d\nTracerPid:\t%d\n", s.ps.PID, t.ThreadID(), s.ps.PPID, t.TracerPID())
+	ns := n.Data.fs.ns
+	fmt.Fprintf(&b, "Tgid:\t%d\nNgid:\t0\nPid:\t%d\nPPid:\t%d\nTracerPid:\t%d\n", s.ps.PID, ns.IDOfTask(t), s.ps.PPID, ns.IDOfTask(t.Tracer()))
 	fmt.Fprintf(&b, "Uid:\t%d\t%d\t%d\t%d\n", c.RealKUID, c.EffectiveKUID, c.SavedKUID, c.FilesystemKUID)
 	fmt.Fprintf(&b, "Gid:\t%d\t%d\t%d\t%d\n", c.RealKGID, c.EffectiveKGID, c.SavedKGID, c.FilesystemKGID)
 	fdSize := 0
@@ -227,7 +234,16 @@ func genStatus(ctx vfs.Context, n *inode) ([]byte, error) {
 	for _, g := range c.ExtraKGIDs {
 		fmt.Fprintf(&b, "%d ", g)
 	}
-	fmt.Fprintf(&b, "\nNStgid:\t%d\nNSpid:\t%d\nNSpgid:\t%d\nNSsid:\t%d\n", s.ps.PID, t.ThreadID(), s.ps.PGID, s.ps.SID)
+	// The ids from this /proc's namespace down to the task's own.
+	b.WriteString("\nNStgid:")
+	for _, id := range ns.GroupIDs(n.Data.tg) {
+		fmt.Fprintf(&b, "\t%d", id)
+	}
+	b.WriteString("\nNSpid:")
+	for _, id := range ns.IDs(t) {
+		fmt.Fprintf(&b, "\t%d", id)
+	}
+	fmt.Fprintf(&b, "\nNSpgid:\t%d\nNSsid:\t%d\n", s.ps.PGID, s.ps.SID)
 	if s.alive && s.res.MM != nil {
 		st := s.res.MM.Stats()
 		kb := func(name string, v uint64) { fmt.Fprintf(&b, "%s:\t%8d kB\n", name, v>>10) }
@@ -760,4 +776,36 @@ func (p *node) fsLink(ctx vfs.Context, wantRoot bool) (string, error) {
 	root := p.fs.callerRoot(ctx)
 	defer root.DecRef()
 	return p.fs.k.VFS.PathnameWithin(root, vd), nil
+}
+
+// nsDir is /proc/[pid]/ns: the task's PID namespace and that of its next
+// children. readlink shows "pid:[inode]", which tells namespaces apart;
+// there is no namespace filesystem behind them (setns is not
+// implemented), so opening one fails with ENOENT.
+var nsDir = staticDir{
+	magicEntry("pid", func(ctx vfs.Context, n *inode) (string, error) {
+		return linkNS(ctx, n, (*kernel.Task).PIDNamespace)
+	}, noNSFile),
+	magicEntry("pid_for_children", func(ctx vfs.Context, n *inode) (string, error) {
+		return linkNS(ctx, n, (*kernel.Task).ChildPIDNamespace)
+	}, noNSFile),
+}
+
+func linkNS(ctx vfs.Context, n *inode, which func(*kernel.Task) *kernel.PIDNamespace) (string, error) {
+	if err := mayPtrace(ctx, &n.Data); err != nil {
+		return "", err
+	}
+	t := n.Data.task()
+	if t == nil || !t.Alive() {
+		return "", unix.ENOENT
+	}
+	ns := which(t)
+	if ns == nil {
+		return "", unix.ENOENT
+	}
+	return fmt.Sprintf("pid:[%d]", ns.Inode()), nil
+}
+
+func noNSFile(vfs.Context, *inode) (vfs.VirtualDentry, *vfs.FileDescription, error) {
+	return vfs.VirtualDentry{}, nil, unix.ENOENT
 }

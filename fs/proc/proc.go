@@ -62,6 +62,9 @@ type Options struct {
 	// sandbox process runs in (config.json's linux.uidMappings and
 	// gidMappings), which /proc/[pid]/uid_map and gid_map show.
 	UIDMap, GIDMap []IDMapEntry
+	// PIDNamespace is the PID namespace whose processes the instance
+	// shows, under their pids there (nil: the root namespace).
+	PIDNamespace *kernel.PIDNamespace
 }
 
 // IDMapEntry is one line of a user namespace's id map.
@@ -73,7 +76,10 @@ type IDMapEntry struct {
 // kernfs tree implements vfs.Filesystem.
 type Filesystem struct {
 	*kernfs.Filesystem[node]
-	k        *kernel.Kernel
+	k *kernel.Kernel
+	// ns is the PID namespace whose pids the instance shows: that of
+	// the task that mounted it (Linux semantics). Immutable.
+	ns       *kernel.PIDNamespace
 	boot     time.Time
 	memLimit uint64
 	cpuinfo  string
@@ -94,6 +100,7 @@ type Filesystem struct {
 func New(k *kernel.Kernel, opts Options) *Filesystem {
 	fs := &Filesystem{
 		k:           k,
+		ns:          opts.PIDNamespace,
 		boot:        opts.BootTime,
 		memLimit:    opts.MemoryLimit,
 		bootID:      newUUID(),
@@ -107,14 +114,23 @@ func New(k *kernel.Kernel, opts Options) *Filesystem {
 	if fs.sysctls == nil {
 		fs.sysctls = NewSysctls()
 	}
+	if fs.ns == nil {
+		fs.ns = k.RootPIDNamespace()
+	}
 	if fs.boot.IsZero() {
 		fs.boot = time.Now()
 	}
 	fs.cpuinfo = buildCPUInfo(opts.HostCPUInfo, k.NumCPU())
+	fs.build(opts.DevMinor)
+	return fs
+}
+
+// build makes fs's kernfs tree.
+func (fs *Filesystem) build(devMinor uint32) {
 	fs.Filesystem = kernfs.New(kernfs.Options[node]{
 		Name:     "proc",
 		Magic:    procSuperMagic,
-		DevMinor: opts.DevMinor,
+		DevMinor: devMinor,
 		RootMode: 0o555,
 		Time:     fs.boot,
 		Hooks: kernfs.Hooks[node]{
@@ -123,7 +139,23 @@ func New(k *kernel.Kernel, opts Options) *Filesystem {
 			Gone:  func(n *inode) bool { return n.Data.gone() },
 		},
 	}, rootDir{}, node{fs: fs})
-	return fs
+}
+
+// PIDNamespace returns the namespace whose pids fs shows.
+func (fs *Filesystem) PIDNamespace() *kernel.PIDNamespace { return fs.ns }
+
+// ForPIDNamespace returns another procfs instance with fs's settings
+// (boot time, CPU and memory figures, sysctls, id maps) that shows the
+// processes of ns under their pids there: a pod member's /proc when the
+// member has its own PID namespace.
+func (fs *Filesystem) ForPIDNamespace(ns *kernel.PIDNamespace, devMinor uint32) *Filesystem {
+	n := &Filesystem{
+		k: fs.k, ns: ns, boot: fs.boot, memLimit: fs.memLimit, cpuinfo: fs.cpuinfo,
+		bootID: fs.bootID, sysctls: fs.sysctls, defaultOOMScoreAdj: fs.defaultOOMScoreAdj,
+		uidMap: fs.uidMap, gidMap: fs.gidMap, oomScoreAdj: make(map[*kernel.ThreadGroup]int),
+	}
+	n.build(devMinor)
+	return n
 }
 
 // node is procfs's payload of a kernfs node: nodes below a process'

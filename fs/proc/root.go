@@ -31,21 +31,31 @@ func makeRootEntries() staticDir {
 		text("meminfo", genMeminfo),
 		linkEntry("mounts", func(vfs.Context, *inode) (string, error) { return "self/mounts", nil }),
 		linkEntry("net", func(vfs.Context, *inode) (string, error) { return "self/net", nil }),
-		linkEntry("self", func(ctx vfs.Context, _ *inode) (string, error) {
+		linkEntry("self", func(ctx vfs.Context, n *inode) (string, error) {
 			t := callerTask(ctx)
 			if t == nil {
 				return "", unix.ENOENT
 			}
-			return strconv.Itoa(int(t.ThreadGroup().PID())), nil
+			pid := n.Data.fs.ns.IDOfThreadGroup(t.ThreadGroup())
+			if pid == 0 {
+				// Not visible in the namespace of this /proc.
+				return "", unix.ENOENT
+			}
+			return strconv.Itoa(int(pid)), nil
 		}),
 		text("stat", genStat),
 		dirEntryOf("sys", sysDir),
-		linkEntry("thread-self", func(ctx vfs.Context, _ *inode) (string, error) {
+		linkEntry("thread-self", func(ctx vfs.Context, n *inode) (string, error) {
 			t := callerTask(ctx)
 			if t == nil {
 				return "", unix.ENOENT
 			}
-			return strconv.Itoa(int(t.ThreadGroup().PID())) + "/task/" + strconv.Itoa(int(t.ThreadID())), nil
+			ns := n.Data.fs.ns
+			pid, tid := ns.IDOfThreadGroup(t.ThreadGroup()), ns.IDOfTask(t)
+			if pid == 0 || tid == 0 {
+				return "", unix.ENOENT
+			}
+			return strconv.Itoa(int(pid)) + "/task/" + strconv.Itoa(int(tid)), nil
 		}),
 		text("uptime", genUptime),
 		text("version", genVersion),
@@ -60,7 +70,7 @@ func (rootDir) Lookup(ctx vfs.Context, d *inode, name string) (*inode, error) {
 	if !ok {
 		return nil, unix.ENOENT
 	}
-	tg := d.Data.fs.k.FindThreadGroup(kernel.ThreadID(pid))
+	tg := d.Data.fs.ns.ThreadGroupWithID(kernel.ThreadID(pid))
 	if tg == nil {
 		return nil, unix.ENOENT
 	}
@@ -69,8 +79,9 @@ func (rootDir) Lookup(ctx vfs.Context, d *inode, name string) (*inode, error) {
 
 func (rootDir) Entries(ctx vfs.Context, d *inode) ([]dirEntry, error) {
 	out, _ := rootEntries.Entries(ctx, d)
-	for _, tg := range d.Data.fs.k.ThreadGroups() {
-		pid := int(tg.PID())
+	ns := d.Data.fs.ns
+	for _, tg := range ns.ThreadGroups() {
+		pid := int(ns.IDOfThreadGroup(tg))
 		out = append(out, dirEntry{Name: strconv.Itoa(pid), Key: pidKeyBase + int64(pid), Node: d.Data.fs.pidDir(tg)})
 	}
 	return out, nil
@@ -78,7 +89,7 @@ func (rootDir) Entries(ctx vfs.Context, d *inode) ([]dirEntry, error) {
 
 // pidDir returns the node of /proc/[pid].
 func (fs *Filesystem) pidDir(tg *kernel.ThreadGroup) *inode {
-	name := strconv.Itoa(int(tg.PID()))
+	name := strconv.Itoa(int(fs.ns.IDOfThreadGroup(tg)))
 	n := fs.RootInode().NewChild(name, unix.S_IFDIR|0o555)
 	n.Data.tg = tg
 	n.Dir = processDir

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/rampart-sandbox/rampart/fs/vfs"
+	"github.com/rampart-sandbox/rampart/sentry/kernel"
 )
 
 // cgroupRoot is the sandbox's cgroup as a cgroup v2 directory, the way a
@@ -58,19 +59,33 @@ func idList(ids []int) []byte {
 	return []byte(b.String())
 }
 
-func genProcs(_ vfs.Context, n *inode) ([]byte, error) {
+// readerNS is the PID namespace whose ids the reader of a cgroup file sees
+// (Linux shows the pids of the reader's namespace and leaves out the
+// others).
+func readerNS(ctx vfs.Context, k *kernel.Kernel) *kernel.PIDNamespace {
+	if t, ok := ctx.(*kernel.Task); ok {
+		return t.PIDNamespace()
+	}
+	return k.RootPIDNamespace()
+}
+
+func genProcs(ctx vfs.Context, n *inode) ([]byte, error) {
 	var ids []int
-	for _, tg := range n.Data.fs.k.ThreadGroups() {
-		ids = append(ids, int(tg.PID()))
+	ns := readerNS(ctx, n.Data.fs.k)
+	for _, tg := range ns.ThreadGroups() {
+		ids = append(ids, int(ns.IDOfThreadGroup(tg)))
 	}
 	return idList(ids), nil
 }
 
-func genThreads(_ vfs.Context, n *inode) ([]byte, error) {
+func genThreads(ctx vfs.Context, n *inode) ([]byte, error) {
 	var ids []int
-	for _, tg := range n.Data.fs.k.ThreadGroups() {
+	ns := readerNS(ctx, n.Data.fs.k)
+	for _, tg := range ns.ThreadGroups() {
 		for _, t := range tg.Tasks() {
-			ids = append(ids, int(t.ThreadID()))
+			if id := ns.IDOfTask(t); id != 0 {
+				ids = append(ids, int(id))
+			}
 		}
 	}
 	return idList(ids), nil

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/rampart-sandbox/rampart/fs/gofer"
+	"github.com/rampart-sandbox/rampart/fs/proc"
 	"github.com/rampart-sandbox/rampart/fs/rootfs"
 	"github.com/rampart-sandbox/rampart/fs/vfs"
 	gproto "github.com/rampart-sandbox/rampart/gofer"
@@ -94,6 +95,10 @@ type ContainerConfig struct {
 	// PidsLimit is config.json's linux.resources.pids.limit (0: none):
 	// the most tasks the container's processes may have.
 	PidsLimit int64 `json:",omitempty"`
+	// SharePIDNamespace (linux.namespaces has a pid entry with a path):
+	// the container's processes live in the sandbox container's PID
+	// namespace; otherwise it gets its own, whose pid 1 is its init.
+	SharePIDNamespace bool
 }
 
 // The descriptors sent with control.CmdCreate, in order.
@@ -121,6 +126,9 @@ type podContainer struct {
 	s       *sandbox
 	fsys    *filesystems
 	seccomp *bpf.Program
+	// pidns is the container's PID namespace: its own, or the root one
+	// when it shares the sandbox container's (SharePIDNamespace).
+	pidns   *kernel.PIDNamespace
 	initCfg kernel.InitConfig
 	rootFS  *gofer.Filesystem
 	status  *os.File
@@ -261,6 +269,12 @@ func (pc *podContainer) build(cc *ContainerConfig, files []*os.File) error {
 		return fmt.Errorf("container %s: building its mount tree: %w", cc.ID, err)
 	}
 	pc.fsys = &filesystems{vfs: s.fsys.vfs, root: root}
+	pc.pidns = k.RootPIDNamespace()
+	if !cc.SharePIDNamespace {
+		if pc.pidns, err = pc.pidns.NewChild(); err != nil {
+			return fmt.Errorf("container %s: its PID namespace: %w", cc.ID, err)
+		}
+	}
 	if err := pc.mountShared(); err != nil {
 		return fmt.Errorf("container %s: %w", cc.ID, err)
 	}
@@ -321,6 +335,7 @@ func (pc *podContainer) build(cc *ContainerConfig, files []*os.File) error {
 	pc.initCfg = kernel.InitConfig{
 		Argv: cc.Argv, Envv: cc.Envv, Credentials: creds, FDTable: fdt, FSContext: fsc,
 		Limits: limits, Umask: umask, NoNewPrivs: cc.NoNewPrivs, Seccomp: pc.seccomp, Container: cc.ID,
+		PIDNamespace: pc.pidns,
 	}
 	if cons != nil {
 		// The relay ends by itself once every holder of the replica
@@ -356,6 +371,10 @@ func (pc *podContainer) mountShared() error {
 		fs := have[m.fs]
 		if fs == nil {
 			continue
+		}
+		if p, ok := fs.(*proc.Filesystem); ok && pc.pidns != pc.s.k.RootPIDNamespace() {
+			// Its own /proc shows its own PID namespace.
+			fs = p.ForPIDNamespace(pc.pidns, v.NewAnonDevMinor())
 		}
 		if err := v.MountAt(ctx, pc.fsys.root, m.path, fs, m.opts); err != nil {
 			return fmt.Errorf("mounting %s on %s: %w", m.fs, m.path, err)

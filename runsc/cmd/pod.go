@@ -166,6 +166,11 @@ func podMemberConfig(g *flags.Global, id string, spec *specs.Spec) (*boot.Contai
 		if r := spec.Linux.Resources; r != nil && r.Pids != nil && r.Pids.Limit > 0 {
 			cc.PidsLimit = r.Pids.Limit
 		}
+		// A pid namespace path (containerd: the sandbox's) shares the
+		// sandbox container's PID namespace; else the member gets its own.
+		for _, ns := range spec.Linux.Namespaces {
+			cc.SharePIDNamespace = cc.SharePIDNamespace || (ns.Type == specs.PIDNamespace && ns.Path != "")
+		}
 	}
 	// The fenced sandbox cannot read the names of the stdio it receives.
 	for i := range cc.StdioNames {

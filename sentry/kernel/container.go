@@ -1,9 +1,11 @@
 package kernel
 
 // Containers of a pod. A sandbox may run several OCI containers (a
-// Kubernetes pod: runsc/boot/container.go). They share the kernel, its PID
-// namespace, network and UTS names; each has its own root mount (its
-// processes' FSContext) and its own processes. The kernel's part is a
+// Kubernetes pod: runsc/boot/container.go). They share the kernel,
+// network and UTS names; each has its own root mount (its processes'
+// FSContext), its own processes and, unless its spec names the sandbox's
+// (a shared process namespace), its own PID namespace (pidns.go), of
+// which its init is pid 1. The kernel's part is a
 // label: every process carries the id of the container it belongs to,
 // given to the process that enters the sandbox for it (InitConfig.
 // Container) and inherited by everything it forks, so that the container's

@@ -124,7 +124,7 @@ func (k *Kernel) TasksOfUser(uid auth.KUID) int {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	n := 0
-	for _, o := range k.tasks {
+	for _, o := range k.root.tasks {
 		if o.Credentials().RealKUID == uid {
 			n++
 		}

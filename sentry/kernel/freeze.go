@@ -117,7 +117,7 @@ func (k *Kernel) ContainerFrozen(id string) bool {
 // application code, so that their run loop sees the freezer.
 func (k *Kernel) interruptTasks(match func(*Task) bool) {
 	k.mu.Lock()
-	for _, t := range k.tasks {
+	for _, t := range k.root.tasks {
 		if c := t.ctx; c != nil && match(t) {
 			c.Interrupt()
 		}

@@ -9,6 +9,7 @@ import (
 // container's hold, and that the run loop's flag follows them.
 func TestFreezeContainer(t *testing.T) {
 	k := &Kernel{}
+	k.root = newPIDNamespace(k, nil)
 	a := &Task{k: k, tg: &ThreadGroup{container: "a"}}
 	b := &Task{k: k, tg: &ThreadGroup{container: "b"}}
 	sb := &Task{k: k, tg: &ThreadGroup{}}
@@ -60,10 +61,11 @@ func TestFreezeContainer(t *testing.T) {
 // TestContainerPidsLimit checks that a container's pids limit counts its
 // own tasks only, under the sandbox's.
 func TestContainerPidsLimit(t *testing.T) {
-	k := &Kernel{tasks: map[ThreadID]*Task{}}
+	k := &Kernel{}
+	k.root = newPIDNamespace(k, nil)
 	ga, gb := &ThreadGroup{container: "a"}, &ThreadGroup{container: "b"}
 	for i, g := range []*ThreadGroup{ga, ga, gb, gb, gb} {
-		k.tasks[ThreadID(i+1)] = &Task{tg: g}
+		k.root.tasks[ThreadID(i+1)] = &Task{tg: g}
 	}
 	k.SetContainerPidsLimit("a", 3)
 	k.SetContainerPidsLimit("b", 3)

@@ -37,7 +37,7 @@ func (t *Task) FutexLockPI(addr uint64, private bool, timeout time.Duration, try
 	ft := &t.k.futexes
 	b := ft.bucket(key)
 	m := t.mm
-	tid := uint32(t.tid)
+	tid := uint32(t.vtid())
 	var deadline time.Time
 	if timeout >= 0 {
 		deadline = time.Now().Add(timeout)
@@ -87,7 +87,7 @@ func (t *Task) FutexLockPI(addr uint64, private bool, timeout time.Duration, try
 		}
 		if !queued {
 			// The first waiter checks that the owner exists.
-			o := t.k.FindTask(ThreadID(owner))
+			o := t.ns.TaskWithID(ThreadID(owner))
 			if o == nil {
 				b.mu.Unlock()
 				return unix.ESRCH
@@ -109,7 +109,7 @@ func (t *Task) FutexLockPI(addr uint64, private bool, timeout time.Duration, try
 		}
 		w := newFutexWaiter(key, ^uint32(0))
 		w.pi = true
-		w.tid = t.tid
+		w.tid = t.vtid()
 		w.wordMM = m
 		w.wordAddr = addr
 		b.waiters.Add(1)
@@ -144,7 +144,7 @@ func (t *Task) FutexUnlockPI(addr uint64, private bool) error {
 	ft := &t.k.futexes
 	b := ft.bucket(key)
 	m := t.mm
-	tid := uint32(t.tid)
+	tid := uint32(t.vtid())
 	for {
 		b.mu.Lock()
 		uval, err := m.LoadUint32(addr)
@@ -192,7 +192,7 @@ func (ft *futexTable) exitPI(t *Task) {
 	if ft.piWaiters.Load() == 0 {
 		return
 	}
-	tid := uint32(t.tid)
+	tid := uint32(t.vtid())
 	for i := range ft.buckets {
 		b := &ft.buckets[i]
 		if b.waiters.Load() == 0 {

@@ -107,7 +107,7 @@ func (t *Task) handleFutexDeath(addr uint64, pi, pending bool) bool {
 	}
 	m := t.mm
 	ft := &t.k.futexes
-	tid := uint32(t.tid)
+	tid := uint32(t.vtid())
 	for i := 0; i < robustDeathRetries; i++ {
 		uval, err := m.LoadUint32(addr)
 		if err != nil {

@@ -18,13 +18,18 @@ import (
 // namespace, ordered by pid.
 func (k *Kernel) ThreadGroups() []*ThreadGroup {
 	k.mu.Lock()
-	out := make([]*ThreadGroup, 0, len(k.groups))
-	for _, tg := range k.groups {
+	out := make([]*ThreadGroup, 0, len(k.root.groups))
+	for _, tg := range k.root.groups {
 		out = append(out, tg)
 	}
 	k.mu.Unlock()
 	sort.Slice(out, func(i, j int) bool { return out[i].pid < out[j].pid })
 	return out
+}
+
+// sortGroups orders groups by their pid at namespace level.
+func sortGroups(gs []*ThreadGroup, level int) {
+	sort.Slice(gs, func(i, j int) bool { return gs[i].ids[level] < gs[j].ids[level] })
 }
 
 // TaskCounts returns the number of live tasks and the last thread id
@@ -33,7 +38,7 @@ func (k *Kernel) ThreadGroups() []*ThreadGroup {
 func (k *Kernel) TaskCounts() (live int, lastTID ThreadID) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	return len(k.tasks), k.lastTID
+	return len(k.root.tasks), k.root.last
 }
 
 // ProcessState is a snapshot of a thread group's place in the task tree.
@@ -54,18 +59,25 @@ type ProcessState struct {
 	Status WaitStatus
 }
 
-// State returns a consistent snapshot of tg's place in the task tree.
+// State returns a consistent snapshot of tg's place in the task tree, with
+// the ids of the root PID namespace.
 func (tg *ThreadGroup) State() ProcessState {
+	return tg.StateIn(tg.k.root)
+}
+
+// StateIn is State with the ids of ns (0 for those not visible there).
+func (tg *ThreadGroup) StateIn(ns *PIDNamespace) ProcessState {
 	k := tg.k
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	s := ProcessState{
-		PID: tg.pid, PGID: tg.pgid, SID: tg.sid, NumThreads: len(tg.tasks),
-		Exiting: tg.exiting, Zombie: tg.zombie, ExitSignal: tg.exitSignal,
-		Reaped: k.groups[tg.pid] != tg, Status: tg.status,
+		PID: ns.IDOfThreadGroup(tg), PGID: ns.IDOfThreadGroup(tg.pgrp), SID: ns.IDOfThreadGroup(tg.sess),
+		NumThreads: len(tg.tasks),
+		Exiting:    tg.exiting, Zombie: tg.zombie, ExitSignal: tg.exitSignal,
+		Reaped: k.root.groups[tg.pid] != tg, Status: tg.status,
 	}
 	if tg.parent != nil {
-		s.PPID = tg.parent.pid
+		s.PPID = ns.IDOfThreadGroup(tg.parent)
 	}
 	return s
 }
@@ -96,7 +108,7 @@ func (tg *ThreadGroup) Tasks() []*Task {
 func (tg *ThreadGroup) FindTaskInGroup(tid ThreadID) *Task {
 	tg.k.mu.Lock()
 	defer tg.k.mu.Unlock()
-	t := tg.k.tasks[tid]
+	t := tg.k.root.tasks[tid]
 	if t == nil || t.tg != tg {
 		return nil
 	}
@@ -107,7 +119,7 @@ func (tg *ThreadGroup) FindTaskInGroup(tid ThreadID) *Task {
 func (t *Task) Alive() bool {
 	t.k.mu.Lock()
 	defer t.k.mu.Unlock()
-	return t.k.tasks[t.tid] == t
+	return t.k.root.tasks[t.tid] == t
 }
 
 // StartTime returns when the task was created.
@@ -129,7 +141,7 @@ type TaskResources struct {
 func (t *Task) Resources() (r TaskResources, ok bool) {
 	t.k.mu.Lock()
 	defer t.k.mu.Unlock()
-	if t.k.tasks[t.tid] != t {
+	if t.k.root.tasks[t.tid] != t {
 		return TaskResources{}, false
 	}
 	r.MM = t.mm
@@ -177,4 +189,14 @@ func (t *Task) TracerPID() ThreadID {
 	t.k.mu.Lock()
 	defer t.k.mu.Unlock()
 	return t.tracerPIDLocked()
+}
+
+// Tracer returns the task that ptraces t, nil when none.
+func (t *Task) Tracer() *Task {
+	t.k.mu.Lock()
+	defer t.k.mu.Unlock()
+	if tr := t.ptrace.tracer; tr != nil && !t.ptrace.exited {
+		return tr
+	}
+	return nil
 }

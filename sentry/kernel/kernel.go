@@ -5,7 +5,8 @@
 // Lock order (outermost first):
 //
 //	futexBucket.mu (futex.go; two at once only in index order)
-//	  Kernel.mu (the task tree: tids, thread groups, parents, children, exit states)
+//	  Kernel.mu (the task tree: tids, thread groups, parents, children, exit states,
+//	             and every PID namespace's maps: pidns.go)
 //	    ThreadGroup.sigMu (signal handlers, masks, pending sets)
 //	      mm locks (taken by CopyIn/CopyOut/HandleFault)
 //
@@ -25,7 +26,8 @@ import (
 )
 
 // ThreadID is a thread id (and, for a thread-group leader, a process id) in
-// the sandbox's PID namespace.
+// one PID namespace (pidns.go). Inside the kernel, ids are those of the
+// root namespace unless a name says otherwise.
 type ThreadID int32
 
 // maxThreadID bounds tids like Linux's default pid_max.
@@ -82,16 +84,14 @@ type Kernel struct {
 	// futexes is the futex wait-queue table.
 	futexes futexTable
 
-	// mu protects the task tree below.
+	// root is the root PID namespace (pidns.go); its maps hold every
+	// task and process of the sandbox under its root ids. Immutable.
+	root *PIDNamespace
+
+	// mu protects the task tree below and the PID namespaces' maps.
 	mu sync.Mutex
-	// tasks maps every live thread id to its task.
-	tasks map[ThreadID]*Task
-	// groups maps every process id (live or zombie) to its thread group.
-	groups map[ThreadID]*ThreadGroup
-	// lastTID is the last tid handed out; ids are allocated upwards and
-	// wrap like Linux's.
-	lastTID ThreadID
-	// init is the thread group of pid 1, nil before the first process.
+	// init is the thread group of pid 1 of the root namespace, nil
+	// before the first process.
 	init *ThreadGroup
 	// liveTasks counts task goroutines that have not retired (Task.retire:
 	// their memory and platform context released); allExited is closed
@@ -101,6 +101,9 @@ type Kernel struct {
 	// initStatus is init's wait status once it exited.
 	initStatus WaitStatus
 	initExited bool
+	// containerNS maps a pod container to its own PID namespace, for the
+	// processes that enter it later (runsc exec; task_clone.go).
+	containerNS map[string]*PIDNamespace
 	// ttys associates sessions with controlling terminals (tty.go).
 	ttys ttyTable
 }
@@ -119,8 +122,6 @@ func New(c Config) *Kernel {
 		numCPU:       c.NumCPU,
 		hostname:     c.Hostname,
 		domainname:   c.Domainname,
-		tasks:        make(map[ThreadID]*Task),
-		groups:       make(map[ThreadID]*ThreadGroup),
 		allExited:    make(chan struct{}),
 	}
 	if k.numCPU <= 0 {
@@ -129,6 +130,7 @@ func New(c Config) *Kernel {
 	if k.domainname == "" {
 		k.domainname = "(none)"
 	}
+	k.root = newPIDNamespace(k, nil)
 	k.futexes.init()
 	return k
 }
@@ -173,24 +175,6 @@ func (k *Kernel) SetDomainname(d string) {
 	k.utsMu.Unlock()
 }
 
-// allocTIDLocked returns a free thread id. k.mu must be held.
-func (k *Kernel) allocTIDLocked() (ThreadID, bool) {
-	for i := 0; i < maxThreadID; i++ {
-		k.lastTID++
-		if k.lastTID >= maxThreadID {
-			k.lastTID = 300 // Linux wraps to RESERVED_PIDS
-		}
-		if _, ok := k.tasks[k.lastTID]; ok {
-			continue
-		}
-		if _, ok := k.groups[k.lastTID]; ok {
-			continue
-		}
-		return k.lastTID, true
-	}
-	return 0, false
-}
-
 // Wait blocks until the first process (pid 1) and every other task have
 // exited, and returns pid 1's wait status.
 func (k *Kernel) Wait() WaitStatus {
@@ -204,5 +188,5 @@ func (k *Kernel) Wait() WaitStatus {
 func (k *Kernel) TaskCount() int {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	return len(k.tasks)
+	return len(k.root.tasks)
 }

@@ -69,7 +69,7 @@ func (k *Kernel) ContainerPidsLimit(id string) int64 {
 // racing forks cannot overshoot).
 func (k *Kernel) pidsLimitReachedLocked(container string) bool {
 	n := k.limits.pids.Load()
-	if n > 0 && int64(len(k.tasks)) >= n {
+	if n > 0 && int64(len(k.root.tasks)) >= n {
 		return true
 	}
 	n = k.limits.containerPids[container]
@@ -77,7 +77,7 @@ func (k *Kernel) pidsLimitReachedLocked(container string) bool {
 		return false
 	}
 	var have int64
-	for _, t := range k.tasks {
+	for _, t := range k.root.tasks {
 		if t.tg.container == container {
 			have++
 		}
@@ -141,7 +141,7 @@ func (k *Kernel) oomVictim() *oomCandidate {
 	}
 	k.mu.Lock()
 	var cands []cand
-	for _, tg := range k.groups {
+	for _, tg := range k.root.groups {
 		if tg.exiting || tg.zombie {
 			continue
 		}

@@ -145,10 +145,11 @@ func (t *Task) ptraceTracedLocked() bool { return t.ptrace.tracer != nil && !t.p
 
 // tracerSiginfo is the siginfo of a ptrace event or syscall stop
 // (ptrace_do_notify): SIGTRAP (or sig), si_code the exit code, and the
-// tracee's tid and uid.
+// tracee's tid (in its own namespace, as Linux's task_pid_vnr(current))
+// and uid.
 func (t *Task) tracerSiginfo(sig, code int) abi.SignalInfo {
 	info := abi.SignalInfo{Signo: int32(sig), Code: int32(code)}
-	info.SetPID(int32(t.tid))
+	info.SetPID(int32(t.vtid())) // Linux: the tracee's own view
 	info.SetUID(uint32(t.Credentials().RealKUID))
 	return info
 }
@@ -267,6 +268,11 @@ func (t *Task) ptraceEventStop(event int, opt uint32, msg uint64) bool {
 		return false
 	}
 	code := int(unix.SIGTRAP) | event<<8
+	if tr := t.ptrace.tracer; tr.ns != t.ns && event != unix.PTRACE_EVENT_EXIT && event != unix.PTRACE_EVENT_SECCOMP {
+		// A tid in t's namespace (the new child's, the former one of
+		// an exec), as the tracer's namespace sees it.
+		msg = uint64(tr.ns.idOfRootIDLocked(t.ns.rootIDLocked(ThreadID(msg))))
+	}
 	t.ptrace.eventMsg = msg
 	info := t.tracerSiginfo(int(unix.SIGTRAP), code)
 	_, ok := t.ptraceStopLocked(code, &info, PtraceSyscallInfoNone, false, event == unix.PTRACE_EVENT_EXIT)
@@ -499,8 +505,8 @@ func (t *Task) ptraceVforkDone(tid ThreadID) {
 // ptraceExec reports a successful execve: the PTRACE_EVENT_EXEC stop (with
 // the former thread id as its message), or for a tracee attached without
 // SEIZE and without TRACEEXEC, a SIGTRAP.
-func (t *Task) ptraceExec(formerTID ThreadID) {
-	if t.ptraceEventStop(unix.PTRACE_EVENT_EXEC, unix.PTRACE_O_TRACEEXEC, uint64(formerTID)) {
+func (t *Task) ptraceExec(formerIDs []ThreadID) {
+	if t.ptraceEventStop(unix.PTRACE_EVENT_EXEC, unix.PTRACE_O_TRACEEXEC, uint64(formerIDs[t.ns.level])) {
 		return
 	}
 	k := t.k
@@ -661,20 +667,20 @@ func (k *Kernel) ptraceWaitLocked(t *Task, o WaitOptions) (r WaitResult, ok, fou
 func ptraceWaitMatches(t, e *Task, pid ThreadID) bool {
 	switch {
 	case pid > 0:
-		return e.tid == pid
+		return t.ns.idOfTaskLocked(e) == pid
 	case pid == -1:
 		return true
 	case pid == 0:
 		return e.tg.pgid == t.tg.pgid
 	default:
-		return e.tg.pgid == -pid
+		return t.ns.IDOfThreadGroup(e.tg.pgrp) == -pid
 	}
 }
 
 // ptraceReportLocked collects tracee e's exit or unreported stop.
 func (k *Kernel) ptraceReportLocked(e *Task, o WaitOptions) (WaitResult, bool) {
 	p := &e.ptrace
-	r := WaitResult{PID: e.tid, UID: uint32(e.Credentials().RealKUID)}
+	r := WaitResult{PID: o.ns.idOfTaskLocked(e), UID: uint32(e.Credentials().RealKUID)}
 	r.UserTime, r.SysTime = e.CPUTime()
 	switch {
 	case p.exited:
@@ -695,7 +701,7 @@ func (k *Kernel) ptraceReportLocked(e *Task, o WaitOptions) (WaitResult, bool) {
 		delete(tr.ptrace.tracees, e)
 		p.tracer, p.exited = nil, false
 		if e == tg.leader && tg.zombie {
-			if tg.parent == tr.tg && k.groups[tg.pid] == tg {
+			if tg.parent == tr.tg && k.root.groups[tg.pid] == tg {
 				// The tracer is the real parent: one report reaps it.
 				r.Status = tg.status
 				code, status := exitCodeOf(tg.status)
@@ -761,7 +767,7 @@ func (t *Task) PtraceAttach(tid ThreadID, seize bool, opts uint64) error {
 	k := t.k
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	e := k.tasks[tid]
+	e := t.ns.tasks[tid]
 	if e == nil {
 		return unix.ESRCH
 	}
@@ -812,7 +818,7 @@ func (t *Task) PtraceTracee(tid ThreadID, running bool) (*Task, error) {
 	k := t.k
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	e := k.tasks[tid]
+	e := t.ns.tasks[tid]
 	if e == nil || e.ptrace.tracer != t || e.ptrace.exited {
 		return nil, unix.ESRCH
 	}

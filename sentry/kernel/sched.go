@@ -133,7 +133,7 @@ func (t *Task) TaskByTID(tid ThreadID) *Task {
 	if tid == 0 {
 		return t
 	}
-	return t.k.FindTask(tid)
+	return t.ns.TaskWithID(tid)
 }
 
 // Nice returns the task's nice value.
@@ -187,13 +187,13 @@ func (t *Task) priorityTargets(which, who int) ([]*Task, error) {
 			ts = append(ts, o)
 		}
 	case PrioPgrp:
-		pgid := ThreadID(who)
-		if who == 0 {
-			pgid = t.tg.PGID()
-		}
 		k.mu.Lock()
-		for _, o := range k.tasks {
-			if o.tg.pgid == pgid {
+		pgid := t.ns.pgrpRootIDLocked(ThreadID(who))
+		if who == 0 {
+			pgid = t.tg.pgid
+		}
+		for _, o := range t.ns.tasks {
+			if pgid != 0 && o.tg.pgid == pgid {
 				ts = append(ts, o)
 			}
 		}
@@ -204,7 +204,7 @@ func (t *Task) priorityTargets(which, who int) ([]*Task, error) {
 			uid = t.Credentials().RealKUID
 		}
 		k.mu.Lock()
-		for _, o := range k.tasks {
+		for _, o := range t.ns.tasks {
 			if o.Credentials().RealKUID == uid {
 				ts = append(ts, o)
 			}

@@ -136,7 +136,7 @@ func (t *Task) AppendSeccompFilter(prog *bpf.Program, flags uint32) (uintptr, er
 				if flags&unix.SECCOMP_FILTER_FLAG_TSYNC_ESRCH != 0 {
 					return 0, unix.ESRCH
 				}
-				return uintptr(ot.tid), nil
+				return uintptr(ot.vtid()), nil
 			}
 		}
 	}

@@ -13,12 +13,13 @@ import (
 // seccomp state and verdicts.
 func seccompGroup(n int) (*Kernel, *ThreadGroup, []*Task) {
 	k := New(Config{})
-	tg := &ThreadGroup{k: k, handlers: &SignalHandlers{}, tasks: make(map[*Task]struct{}), pid: 100, limits: DefaultLimits()}
+	tg := &ThreadGroup{k: k, handlers: &SignalHandlers{}, tasks: make(map[*Task]struct{}), pid: 100, ids: []ThreadID{100}, ns: k.root, limits: DefaultLimits()}
 	// A core-dumping death reports a core only when RLIMIT_CORE allows one.
 	tg.limits.Set(unix.RLIMIT_CORE, unix.Rlimit{Cur: Infinity, Max: Infinity})
 	var ts []*Task
 	for i := 0; i < n; i++ {
-		t := &Task{k: k, tg: tg, tid: ThreadID(100 + i), interruptCh: make(chan struct{}, 1)}
+		tid := ThreadID(100 + i)
+		t := &Task{k: k, tg: tg, tid: tid, ids: []ThreadID{tid}, ns: k.root, childNS: k.root, interruptCh: make(chan struct{}, 1)}
 		t.creds.Store(auth.NewUserCredentials(1000, 1000, nil))
 		tg.tasks[t] = struct{}{}
 		ts = append(ts, t)

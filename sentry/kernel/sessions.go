@@ -7,32 +7,20 @@ import "golang.org/x/sys/unix"
 // any process (zombies included, as on Linux until they are reaped) carries
 // its id.
 
-// lookupGroupLocked returns the process that pid names: a thread group by
-// its pid, or the group of a thread by its tid (Linux's find_task_by_vpid
-// finds both). k.mu must be held.
-func (k *Kernel) lookupGroupLocked(pid ThreadID) *ThreadGroup {
-	if tg := k.groups[pid]; tg != nil {
-		return tg
-	}
-	if o := k.tasks[pid]; o != nil {
-		return o.tg
-	}
-	return nil
-}
-
 // ProcessGroupOf returns the process group id of process pid (0: the
-// caller's), ESRCH if there is none (getpgid).
+// caller's), ESRCH if there is none (getpgid). Both ids are in the
+// caller's PID namespace; a group whose id is not visible there is 0.
 func (t *Task) ProcessGroupOf(pid ThreadID) (ThreadID, error) {
 	k := t.k
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	tg := t.tg
 	if pid != 0 {
-		if tg = k.lookupGroupLocked(pid); tg == nil {
+		if tg = t.ns.lookupGroupLocked(pid); tg == nil {
 			return 0, unix.ESRCH
 		}
 	}
-	return tg.pgid, nil
+	return t.ns.IDOfThreadGroup(tg.pgrp), nil
 }
 
 // SessionOf returns the session id of process pid (0: the caller's),
@@ -43,11 +31,11 @@ func (t *Task) SessionOf(pid ThreadID) (ThreadID, error) {
 	defer k.mu.Unlock()
 	tg := t.tg
 	if pid != 0 {
-		if tg = k.lookupGroupLocked(pid); tg == nil {
+		if tg = t.ns.lookupGroupLocked(pid); tg == nil {
 			return 0, unix.ESRCH
 		}
 	}
-	return tg.sid, nil
+	return t.ns.IDOfThreadGroup(tg.sess), nil
 }
 
 // SetProcessGroup implements setpgid(pid, pgid) with Linux's rules
@@ -56,6 +44,7 @@ func (t *Task) SessionOf(pid ThreadID) (ThreadID, error) {
 // must be in the caller's session (EPERM) and must not have exec'd
 // (EACCES); a session leader cannot move (EPERM); and a group other than
 // the target's own pid must already exist in the caller's session (EPERM).
+// pid and pgid are in the caller's PID namespace.
 func (t *Task) SetProcessGroup(pid, pgid ThreadID) error {
 	if pgid < 0 {
 		return unix.EINVAL
@@ -64,22 +53,32 @@ func (t *Task) SetProcessGroup(pid, pgid ThreadID) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	me := t.tg
+	ns := t.ns
 	if pid == 0 {
-		pid = me.pid
+		pid = ns.IDOfThreadGroup(me)
 	}
 	if pgid == 0 {
 		pgid = pid
 	}
 	var p *ThreadGroup
-	if o := k.tasks[pid]; o != nil {
-		if o.tg.pid != pid {
+	if o := ns.tasks[pid]; o != nil {
+		if o.tg.ids[ns.level] != pid {
 			// A thread that is not its group's leader.
 			return unix.EINVAL
 		}
 		p = o.tg
-	} else if p = k.groups[pid]; p == nil {
+	} else if p = ns.groups[pid]; p == nil {
 		return unix.ESRCH
 	}
+	// From here on, root-namespace ids. A pgid that names no process
+	// of the namespace can only be a group that does not exist.
+	rootPGID := ns.pgrpRootIDLocked(pgid)
+	if pgid == pid {
+		rootPGID = p.pid
+	} else if rootPGID == 0 {
+		return unix.EPERM
+	}
+	pid, pgid = p.pid, rootPGID
 	if p.parent == me {
 		if p.sid != me.sid {
 			return unix.EPERM
@@ -93,23 +92,30 @@ func (t *Task) SetProcessGroup(pid, pgid ThreadID) error {
 	if p.sid == p.pid {
 		return unix.EPERM
 	}
-	if pgid != pid && !k.groupInSessionLocked(pgid, me.sid) {
-		return unix.EPERM
+	pgrp := p
+	if pgid != pid {
+		if pgrp = k.groupInSessionLocked(pgid, me.sid); pgrp == nil {
+			return unix.EPERM
+		}
 	}
-	p.pgid = pgid
+	p.pgid, p.pgrp = pgid, pgrp
 	return nil
 }
 
-// groupInSessionLocked reports whether process group pgid exists with a
-// member in session sid. k.mu must be held.
-func (k *Kernel) groupInSessionLocked(pgid, sid ThreadID) bool {
-	for _, tg := range k.groups {
+// groupInSessionLocked returns the leader (pgrp) of process group pgid if
+// the group exists with a member in session sid, else nil. k.mu must be
+// held.
+func (k *Kernel) groupInSessionLocked(pgid, sid ThreadID) *ThreadGroup {
+	for _, tg := range k.root.groups {
 		if tg.pgid == pgid {
 			// Every member of a group is in the same session.
-			return tg.sid == sid
+			if tg.sid != sid {
+				return nil
+			}
+			return tg.pgrp
 		}
 	}
-	return false
+	return nil
 }
 
 // NewSession implements setsid: the caller becomes the leader of a new
@@ -124,11 +130,12 @@ func (t *Task) NewSession() (ThreadID, error) {
 	if me.sid == me.pid {
 		return 0, unix.EPERM
 	}
-	for _, tg := range k.groups {
+	for _, tg := range k.root.groups {
 		if tg.pgid == me.pid {
 			return 0, unix.EPERM
 		}
 	}
 	me.sid, me.pgid = me.pid, me.pid
-	return me.pid, nil
+	me.sess, me.pgrp = me, me
+	return t.ns.IDOfThreadGroup(me), nil
 }

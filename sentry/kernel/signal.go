@@ -125,10 +125,17 @@ func (k *Kernel) SendSignal(tg *ThreadGroup, sig int, sender *Task) {
 		return
 	}
 	info := userSignalInfo(sig, abi.SI_USER, sender)
-	override := sender == nil && (sig == int(unix.SIGKILL) || sig == int(unix.SIGSTOP))
+	override := forcedSignal(sender, tg, sig)
 	k.mu.Lock()
 	k.sendSignalLocked(tg, nil, &info, override)
 	k.mu.Unlock()
+}
+
+// forcedSignal reports whether sig from sender reaches tg's namespace init
+// even without a handler there: SIGKILL and SIGSTOP from outside the
+// namespace (an ancestor one, or the host for a nil sender).
+func forcedSignal(sender *Task, tg *ThreadGroup, sig int) bool {
+	return (sig == int(unix.SIGKILL) || sig == int(unix.SIGSTOP)) && senderOutside(sender, tg)
 }
 
 // userSignalInfo is the siginfo of a signal sent by a task with kill,
@@ -163,18 +170,31 @@ func (k *Kernel) killGroupLocked(tg *ThreadGroup, s WaitStatus) {
 	}
 }
 
-// FindThreadGroup returns the live or zombie process with pid.
+// FindThreadGroup returns the live or zombie process with pid in the root
+// PID namespace (the host's view: runsc). Syscalls use Task.FindThreadGroup.
 func (k *Kernel) FindThreadGroup(pid ThreadID) *ThreadGroup {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	return k.groups[pid]
+	return k.root.groups[pid]
 }
 
-// FindTask returns the live task with tid.
+// FindTask returns the live task with tid in the root PID namespace.
 func (k *Kernel) FindTask(tid ThreadID) *Task {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	return k.tasks[tid]
+	return k.root.tasks[tid]
+}
+
+// FindThreadGroup returns the live or zombie process pid of t's PID
+// namespace (kill, rt_sigqueueinfo, prlimit64), nil if there is none.
+func (t *Task) FindThreadGroup(pid ThreadID) *ThreadGroup {
+	return t.ns.ThreadGroupWithID(pid)
+}
+
+// FindTask returns the live task tid of t's PID namespace (tkill,
+// tgkill, sched_*, futex), nil if there is none.
+func (t *Task) FindTask(tid ThreadID) *Task {
+	return t.ns.TaskWithID(tid)
 }
 
 // SignalProcessGroup sends sig to every process in group pgid on behalf
@@ -186,13 +206,33 @@ func (k *Kernel) SignalProcessGroup(pgid ThreadID, sig int, sender *Task) error 
 	return k.signalManyLocked(sig, sender, func(tg *ThreadGroup) bool { return tg.pgid == pgid })
 }
 
+// SignalProcessGroupOf is kill(-pgid) from sender: pgid is in sender's
+// PID namespace (0: sender's own group).
+func (t *Task) SignalProcessGroupOf(pgid ThreadID, sig int) error {
+	k := t.k
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	root := t.tg.pgid
+	if pgid != 0 {
+		if root = t.ns.pgrpRootIDLocked(pgid); root == 0 {
+			return unix.ESRCH
+		}
+	}
+	return k.signalManyLocked(sig, t, func(tg *ThreadGroup) bool { return tg.pgid == root })
+}
+
 // SignalAll sends sig to every process but init and the sender's own
 // (kill(-1, sig)); ESRCH if there is none.
 func (k *Kernel) SignalAll(sig int, sender *Task) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	return k.signalManyLocked(sig, sender, func(tg *ThreadGroup) bool {
-		return tg != k.init && (sender == nil || tg != sender.tg)
+		if sender == nil {
+			return tg != k.init
+		}
+		// Linux: every process the sender sees but its namespace's
+		// init and its own.
+		return tg != sender.tg && tg != sender.ns.init
 	})
 }
 
@@ -203,7 +243,11 @@ func (k *Kernel) SignalAll(sig int, sender *Task) error {
 func (k *Kernel) signalManyLocked(sig int, sender *Task, match func(*ThreadGroup) bool) error {
 	err := error(unix.ESRCH)
 	any := false
-	for _, tg := range k.groups {
+	groups := k.root.groups
+	if sender != nil {
+		groups = sender.ns.groups
+	}
+	for _, tg := range groups {
 		if tg.zombie || len(tg.tasks) == 0 || !match(tg) {
 			continue
 		}
@@ -214,7 +258,7 @@ func (k *Kernel) signalManyLocked(sig int, sender *Task, match func(*ThreadGroup
 		any = true
 		if sig != 0 {
 			info := userSignalInfo(sig, abi.SI_USER, sender)
-			k.sendSignalLocked(tg, nil, &info, sender == nil)
+			k.sendSignalLocked(tg, nil, &info, sender == nil || forcedSignal(sender, tg, sig))
 		}
 	}
 	if any {

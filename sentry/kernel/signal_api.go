@@ -30,6 +30,32 @@ func (k *Kernel) SendSignalToTask(t *Task, info *abi.SignalInfo) error {
 	return k.sendSignalLocked(t.tg, t, info, false)
 }
 
+// SendSignalToTaskFrom is SendSignalToTask for a signal sender sent with
+// tkill, tgkill or rt_tgsigqueueinfo: from outside the target's PID
+// namespace, SIGKILL and SIGSTOP reach its init.
+func (k *Kernel) SendSignalToTaskFrom(t *Task, info *abi.SignalInfo, sender *Task) error {
+	if !ValidSignal(int(info.Signo)) {
+		return errInvalidSignal
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if _, ok := t.tg.tasks[t]; !ok {
+		return nil
+	}
+	return k.sendSignalLocked(t.tg, t, info, forcedSignal(sender, t.tg, int(info.Signo)))
+}
+
+// SendSignalToGroupFrom is SendSignalToGroup for a signal sender sent
+// with rt_sigqueueinfo (see SendSignalToTaskFrom).
+func (k *Kernel) SendSignalToGroupFrom(tg *ThreadGroup, info *abi.SignalInfo, sender *Task) error {
+	if !ValidSignal(int(info.Signo)) {
+		return errInvalidSignal
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.sendSignalLocked(tg, nil, info, forcedSignal(sender, tg, int(info.Signo)))
+}
+
 // SendSignalToGroup queues info for the process tg: kill, rt_sigqueueinfo,
 // timers, SIGCHLD, SIGPIPE's group-wide cousins. Any thread that does not
 // block it may take it. Errors as SendSignalToTask.

@@ -38,9 +38,18 @@ type Task struct {
 	k  *Kernel
 	tg *ThreadGroup
 
-	// tid changes only when a non-leader thread execs and takes over the
-	// leader's tid (task goroutine, under k.mu); it is fixed otherwise.
+	// tid is the task's id in the root PID namespace, ids its id in
+	// every namespace from the root (ids[0] == tid) down to its own
+	// (ids[ns.level]). They change only when a non-leader thread execs
+	// and takes over the leader's ids (task goroutine, under k.mu); they
+	// are fixed otherwise. ns, the task's namespace, is immutable.
 	tid ThreadID
+	ids []ThreadID
+	ns  *PIDNamespace
+	// childNS is the namespace of the task's next children: ns unless
+	// the task unshared CLONE_NEWPID. Owned by the task goroutine,
+	// written under k.mu.
+	childNS *PIDNamespace
 
 	// Owned by the task goroutine; no locking.
 	regs      arch.Registers
@@ -138,7 +147,9 @@ func (t *Task) SetParentDeathSignal(sig int) { t.pdeathSignal.Store(int32(sig)) 
 // Kernel returns the task's kernel.
 func (t *Task) Kernel() *Kernel { return t.k }
 
-// ThreadID returns the task's tid.
+// ThreadID returns the task's tid in the root PID namespace: the kernel's
+// own name for it (logs, host-side tools). Ids shown to the application
+// go through its namespace (PIDNamespace.IDOfTask, Gettid).
 func (t *Task) ThreadID() ThreadID { return t.tid }
 
 // ThreadGroup returns the task's thread group.

@@ -36,6 +36,12 @@ type InitConfig struct {
 	// Container is the id of the pod container the process belongs to
 	// ("" for the sandbox's first container; container.go).
 	Container string
+	// PIDNamespace is the namespace the process starts in (StartProcess
+	// only; init is in the root one). A container's init sets it (a new
+	// namespace makes the process its init), and the processes that
+	// enter the container later (nil here) join the same namespace;
+	// nil for a container without init means the root namespace.
+	PIDNamespace *PIDNamespace
 }
 
 // StartInit loads and starts pid 1. Errors are load errors (ENOENT,
@@ -104,11 +110,22 @@ func (k *Kernel) startProcess(c InitConfig, isInit bool) (*ThreadGroup, error) {
 		m.Release()
 		return nil, unix.ESRCH
 	}
+	ns := k.root
+	if !isInit {
+		ns = c.PIDNamespace
+		if ns == nil {
+			ns = k.containerNS[c.Container]
+		}
+		if ns == nil {
+			ns = k.root
+		}
+	}
+	t.ns, tg.ns, t.childNS = ns, ns, ns
 	// A process entering a running sandbox gets its pid once loaded (it
 	// is not registered before, so a pid allocated now could be taken).
 	if isInit {
-		tid, _ := k.allocTIDLocked()
-		t.tid, tg.pid, tg.pgid, tg.sid = tid, tid, tid, tid
+		ids, _ := ns.allocIDsLocked(nil, false)
+		t.setIDs(ids)
 	}
 	tg.leader = t
 	k.mu.Unlock()
@@ -122,23 +139,34 @@ func (k *Kernel) startProcess(c InitConfig, isInit bool) (*ThreadGroup, error) {
 
 	k.mu.Lock()
 	if !isInit {
-		tid, ok := k.allocTIDLocked()
-		if k.initExited || !ok {
+		if k.initExited {
 			k.mu.Unlock()
 			m.Release()
-			if !ok {
-				return nil, unix.EAGAIN
-			}
 			return nil, unix.ESRCH
 		}
-		t.tid, tg.pid, tg.pgid, tg.sid = tid, tid, tid, tid
+		ids, err := ns.allocIDsLocked(nil, false)
+		if err != nil {
+			k.mu.Unlock()
+			m.Release()
+			if ns.dying {
+				return nil, unix.ESRCH
+			}
+			return nil, err
+		}
+		t.setIDs(ids)
 	}
-	tid := t.tid
 	tg.tasks[t] = struct{}{}
-	k.tasks[tid] = t
-	k.groups[tid] = tg
+	k.registerTaskLocked(t, true)
 	if isInit {
 		k.init = tg
+		ns.init = tg
+	} else if c.PIDNamespace != nil {
+		// A container's init: the processes that enter the container
+		// later join its namespace.
+		if k.containerNS == nil {
+			k.containerNS = make(map[string]*PIDNamespace)
+		}
+		k.containerNS[c.Container] = ns
 	}
 	if c.CTTY != nil && !k.ttyValidLocked(c.CTTY) {
 		k.ttyAttachLocked(c.CTTY, tg)
@@ -147,6 +175,15 @@ func (k *Kernel) startProcess(c InitConfig, isInit bool) (*ThreadGroup, error) {
 	k.mu.Unlock()
 	t.start()
 	return tg, nil
+}
+
+// setIDs gives the leader of a new process its ids (one per namespace
+// level, from the root down) and the process its pid, pgid and sid.
+func (t *Task) setIDs(ids []ThreadID) {
+	tid := ids[0]
+	t.ids, t.tg.ids = ids, ids
+	t.tid, t.tg.pid, t.tg.pgid, t.tg.sid = tid, tid, tid, tid
+	t.tg.pgrp, t.tg.sess = t.tg, t.tg
 }
 
 // setImage resets the registers to start img.
@@ -171,10 +208,10 @@ const (
 	// clone3's set_tid.
 	capCheckpointRestore = 40
 
-	// cloneNamespaces are the namespace flags. The sandbox is one set of
-	// namespaces: creating new ones is refused with EPERM (what an
-	// unprivileged caller gets on Linux) even for root, until nested
-	// namespaces exist.
+	// cloneNamespaces are the namespace flags. Apart from CLONE_NEWPID
+	// (pidns.go), the sandbox is one set of namespaces: creating new ones
+	// is refused with EPERM (what an unprivileged caller gets on Linux)
+	// even for root, until nested namespaces exist.
 	cloneNamespaces = unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUSER |
 		unix.CLONE_NEWNET | unix.CLONE_NEWIPC | unix.CLONE_NEWUTS |
 		unix.CLONE_NEWCGROUP | unix.CLONE_NEWTIME
@@ -214,13 +251,20 @@ func (t *Task) validateCloneFlags(o *CloneOptions) error {
 		f&unix.CLONE_PIDFD != 0 && f&unix.CLONE_DETACHED != 0:
 		return unix.EINVAL
 	}
-	if f&unix.CLONE_PARENT != 0 {
+	if f&(unix.CLONE_PARENT|unix.CLONE_THREAD|unix.CLONE_NEWPID) != 0 {
+		t.k.mu.Lock()
 		// The PID namespace's init cannot make siblings: they would have
 		// no parent inside the namespace.
-		t.k.mu.Lock()
-		isInit := t.tg == t.k.init
+		isInit := t.tg.isNSInitLocked()
+		// After unshare(CLONE_NEWPID), threads (they would live in
+		// another namespace than their group) and a second new namespace
+		// are refused (Linux: copy_process, copy_pid_ns).
+		unshared := t.childNS != t.ns
 		t.k.mu.Unlock()
-		if isInit {
+		if f&unix.CLONE_PARENT != 0 && isInit {
+			return unix.EINVAL
+		}
+		if f&(unix.CLONE_THREAD|unix.CLONE_NEWPID) != 0 && unshared {
 			return unix.EINVAL
 		}
 	}
@@ -249,20 +293,37 @@ func (t *Task) Clone(o CloneOptions) (ThreadID, error) {
 	}
 	k := t.k
 	creds := t.Credentials()
+	if f&(cloneNamespaces&^unix.CLONE_NEWPID) != 0 {
+		return 0, unix.EPERM
+	}
+	// The child's PID namespace: a new one (CLONE_NEWPID, which needs
+	// CAP_SYS_ADMIN in the sandbox's user namespace), or the caller's
+	// namespace for children.
+	k.mu.Lock()
+	ns := t.childNS
+	k.mu.Unlock()
+	if f&unix.CLONE_NEWPID != 0 {
+		if !creds.HasCapability(auth.CAP_SYS_ADMIN) {
+			return 0, unix.EPERM
+		}
+		var err error
+		if ns, err = ns.NewChild(); err != nil {
+			return 0, err
+		}
+	}
 	if len(o.SetTID) > 0 {
 		// Linux: alloc_pid checks the values, then the capability.
-		if len(o.SetTID) > 1 {
+		if len(o.SetTID) > ns.level+1 {
 			return 0, unix.EINVAL
 		}
-		if tid := o.SetTID[0]; tid < 1 || tid >= maxThreadID {
-			return 0, unix.EINVAL
+		for _, tid := range o.SetTID {
+			if tid < 1 || tid >= maxThreadID {
+				return 0, unix.EINVAL
+			}
 		}
 		if !creds.HasCapability(auth.CAP_SYS_ADMIN) && !creds.HasCapability(capCheckpointRestore) {
 			return 0, unix.EPERM
 		}
-	}
-	if f&cloneNamespaces != 0 {
-		return 0, unix.EPERM
 	}
 	// RLIMIT_NPROC (threads count too). The count is taken before the
 	// task tree is locked, so racing forks may overshoot by a few.
@@ -338,25 +399,14 @@ func (t *Task) Clone(o CloneOptions) (ThreadID, error) {
 		nt.releaseResources()
 		return 0, unix.EAGAIN
 	}
-	var tid ThreadID
-	if len(o.SetTID) > 0 {
-		tid = o.SetTID[0]
-		_, usedT := k.tasks[tid]
-		_, usedG := k.groups[tid]
-		if usedT || usedG {
-			k.mu.Unlock()
-			nt.releaseResources()
-			return 0, unix.EEXIST
-		}
-	} else {
-		var ok bool
-		if tid, ok = k.allocTIDLocked(); !ok {
-			k.mu.Unlock()
-			nt.releaseResources()
-			return 0, unix.EAGAIN
-		}
+	ids, err := ns.allocIDsLocked(o.SetTID, f&unix.CLONE_THREAD != 0)
+	if err != nil {
+		k.mu.Unlock()
+		nt.releaseResources()
+		return 0, err
 	}
-	nt.tid = tid
+	tid := ids[0]
+	nt.tid, nt.ids, nt.ns, nt.childNS = tid, ids, ns, ns
 	nt.comm = t.comm
 	if f&unix.CLONE_THREAD != 0 {
 		nt.tg = t.tg
@@ -371,6 +421,8 @@ func (t *Task) Clone(o CloneOptions) (ThreadID, error) {
 		tg := &ThreadGroup{
 			k:          k,
 			pid:        tid,
+			ids:        ids,
+			ns:         ns,
 			handlers:   handlers,
 			limits:     t.tg.limits.Copy(),
 			childEvent: make(chan struct{}, 1),
@@ -380,6 +432,8 @@ func (t *Task) Clone(o CloneOptions) (ThreadID, error) {
 			exitSignal: o.ExitSignal,
 			pgid:       t.tg.pgid,
 			sid:        t.tg.sid,
+			pgrp:       t.tg.pgrp,
+			sess:       t.tg.sess,
 			container:  t.tg.container,
 		}
 		parent := t.tg
@@ -391,23 +445,26 @@ func (t *Task) Clone(o CloneOptions) (ThreadID, error) {
 		}
 		tg.parent = parent
 		parent.children[tg] = struct{}{}
-		k.groups[tid] = tg
 		nt.tg = tg
 	}
 	t.inheritSeccompLocked(nt)
 	nt.tg.tasks[nt] = struct{}{}
-	k.tasks[tid] = nt
+	k.registerTaskLocked(nt, f&unix.CLONE_THREAD == 0)
 	k.liveTasks++
 	k.mu.Unlock()
+	// The child's tid as the caller and as the child see it.
+	vtid := ids[t.ns.level]
+	childTID := ids[ns.level]
 
 	// Linux writes the parent's word from the parent after the child
 	// exists, and the child's word from the child before it first runs;
-	// a bad address is silently ignored in both.
+	// a bad address is silently ignored in both. Each is the tid in the
+	// namespace of the task that writes it.
 	if f&unix.CLONE_PARENT_SETTID != 0 {
-		t.putUint32(o.ParentTID, uint32(tid))
+		t.putUint32(o.ParentTID, uint32(vtid))
 	}
 	if f&unix.CLONE_CHILD_SETTID != 0 {
-		nt.putUint32(o.ChildTID, uint32(tid))
+		nt.putUint32(o.ChildTID, uint32(childTID))
 	}
 	t.inheritSignalState(nt, f)
 	var vforkDone chan struct{}
@@ -417,15 +474,15 @@ func (t *Task) Clone(o CloneOptions) (ThreadID, error) {
 	}
 	event := t.ptraceClone(nt, f, o.ExitSignal)
 	nt.start()
-	t.ptraceCloneEvent(event, tid)
+	t.ptraceCloneEvent(event, vtid)
 	if vforkDone != nil {
 		// The parent sleeps until the child execs or exits, like Linux's
 		// killable wait: other signals stay pending until then, and only
 		// a kill of the parent ends the wait early (the child goes on).
 		t.waitVfork(vforkDone)
-		t.ptraceVforkDone(tid)
+		t.ptraceVforkDone(vtid)
 	}
-	return tid, nil
+	return vtid, nil
 }
 
 // reserveThread reserves room for a new task's thread in m's platform
@@ -469,4 +526,86 @@ func (t *Task) releaseResources() {
 	t.fds.decRef(t)
 	t.fs.decRef()
 	t.mm.Release()
+}
+
+// unshareFlags are the flags unshare(2) knows (Linux: ksys_unshare).
+const unshareFlags = unix.CLONE_THREAD | unix.CLONE_FS | unix.CLONE_NEWNS | unix.CLONE_SIGHAND |
+	unix.CLONE_VM | unix.CLONE_FILES | unix.CLONE_SYSVSEM | cloneNamespaces
+
+// Unshare implements unshare(2). CLONE_NEWPID makes a new PID namespace
+// for the caller's next children (the caller stays where it is); CLONE_FS
+// and CLONE_FILES give the caller its own copy of a shared filesystem
+// context or descriptor table; CLONE_THREAD, CLONE_SIGHAND and CLONE_VM
+// are accepted only when there is nothing to unshare. The other namespaces
+// are EPERM as in clone.
+func (t *Task) Unshare(flags uint64) error {
+	if flags&^unshareFlags != 0 {
+		return unix.EINVAL
+	}
+	// Linux's implications: a new user namespace needs a private fs and
+	// a single thread; a new mount namespace a private fs; CLONE_VM
+	// implies CLONE_SIGHAND, which implies CLONE_THREAD.
+	if flags&unix.CLONE_NEWUSER != 0 {
+		flags |= unix.CLONE_THREAD | unix.CLONE_FS
+	}
+	if flags&unix.CLONE_VM != 0 {
+		flags |= unix.CLONE_SIGHAND
+	}
+	if flags&unix.CLONE_SIGHAND != 0 {
+		flags |= unix.CLONE_THREAD
+	}
+	if flags&unix.CLONE_NEWNS != 0 {
+		flags |= unix.CLONE_FS
+	}
+	k := t.k
+	k.mu.Lock()
+	single := len(t.tg.tasks) == 1
+	unshared := t.childNS != t.ns
+	k.mu.Unlock()
+	// (Linux also refuses CLONE_SIGHAND and CLONE_VM when the handlers
+	// or the address space are shared with another process; here only
+	// the thread count is checked, which both imply.)
+	if flags&unix.CLONE_THREAD != 0 && !single {
+		return unix.EINVAL
+	}
+	if flags&(cloneNamespaces&^unix.CLONE_NEWPID) != 0 {
+		return unix.EPERM
+	}
+	var ns *PIDNamespace
+	if flags&unix.CLONE_NEWPID != 0 {
+		if !t.Credentials().HasCapability(auth.CAP_SYS_ADMIN) {
+			return unix.EPERM
+		}
+		if unshared {
+			// Linux's copy_pid_ns: the caller's namespace for
+			// children must still be its own.
+			return unix.EINVAL
+		}
+		var err error
+		if ns, err = t.ns.NewChild(); err != nil {
+			return err
+		}
+	}
+	var oldFDs *FDTableRef
+	var oldFS *FSContextRef
+	k.mu.Lock()
+	if flags&unix.CLONE_FILES != 0 && t.fds.users.Load() > 1 {
+		oldFDs = t.fds
+		t.fds = NewFDTableRef(t.fds.Fork())
+	}
+	if flags&unix.CLONE_FS != 0 && t.fs.users.Load() > 1 {
+		oldFS = t.fs
+		t.fs = NewFSContextRef(t.fs.Fork())
+	}
+	if ns != nil {
+		t.childNS = ns
+	}
+	k.mu.Unlock()
+	if oldFDs != nil {
+		oldFDs.decRef(t)
+	}
+	if oldFS != nil {
+		oldFS.decRef()
+	}
+	return nil
 }

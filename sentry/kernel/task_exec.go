@@ -40,15 +40,14 @@ func (t *Task) Execve(path string, argv, envv []string) error {
 	}
 	k.mu.Lock()
 	t.tg.execed = true
-	// The tid before exec, for PTRACE_EVENT_EXEC's message.
-	formerTID := t.tid
+	// The tid before exec (in every namespace), for PTRACE_EVENT_EXEC's
+	// message.
+	formerIDs := t.ids
 	if l := t.tg.leader; l != t {
 		// A non-leader exec'd: it becomes the leader and takes over its
-		// tid (the leader has exited, so the tid is free in k.tasks; the
-		// thread group kept it reserved in k.groups).
-		delete(k.tasks, t.tid)
-		t.tid = t.tg.pid
-		k.tasks[t.tid] = t
+		// ids (the leader has exited, so they are free in the namespaces'
+		// task maps; the thread group kept them reserved in their group maps).
+		k.takeOverLeaderIDsLocked(t)
 		t.tg.leader = t
 	}
 	k.mu.Unlock()
@@ -84,7 +83,7 @@ func (t *Task) Execve(path string, argv, envv []string) error {
 	t.tg.deletePOSIXTimers()
 	t.setImage(img)
 	t.execSecurity()
-	t.ptraceExec(formerTID)
+	t.ptraceExec(formerIDs)
 	return nil
 }
 

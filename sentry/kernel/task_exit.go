@@ -53,7 +53,6 @@ func (t *Task) exit() {
 	k.mu.Lock()
 	tg := t.tg
 	delete(tg.tasks, t)
-	delete(k.tasks, t.tid)
 	t.accountExitLocked()
 	k.parentThreadExitLocked(t)
 	if len(tg.tasks) == 0 {
@@ -67,6 +66,9 @@ func (t *Task) exit() {
 		k.checkGroupStoppedLocked(tg)
 	}
 	k.ptraceTaskExitLocked(t)
+	// Last: the end of the last task of a dying namespace reports its
+	// init's exit.
+	k.unregisterTaskLocked(t)
 	k.mu.Unlock()
 
 	if m != nil {
@@ -117,16 +119,21 @@ func (k *Kernel) parentThreadExitLocked(t *Task) {
 }
 
 // exitGroupLocked runs when the last task of tg exited: children are
-// reparented (to the nearest child subreaper among tg's ancestors, else to
-// init), and tg becomes a zombie for its parent, which gets its exit
-// signal, or is reaped at once if the parent ignores SIGCHLD or set
-// SA_NOCLDWAIT. k.mu must be held.
+// reparented (to the nearest child subreaper among tg's ancestors in its
+// PID namespace, else to the namespace's init), and tg becomes a zombie for
+// its parent, which gets its exit signal, or is reaped at once if the
+// parent ignores SIGCHLD or set SA_NOCLDWAIT. When tg is the init of a
+// child PID namespace, the namespace dies: its other processes are
+// killed, tg's children are reaped as they exit, and tg's parent hears of
+// its exit once they are all gone. k.mu must be held.
 func (k *Kernel) exitGroupLocked(tg *ThreadGroup) {
+	nsInit := tg.isNSInitLocked() && tg.ns != k.root
 	if tg == k.init {
 		k.initExited = true
 		k.initStatus = tg.status
+		k.root.dying = true
 		// Like a pid-namespace init's death: every other process dies.
-		for _, o := range k.groups {
+		for _, o := range k.root.groups {
 			if o != tg && !o.zombie {
 				k.killGroupLocked(o, Signaled(int(unix.SIGKILL), false))
 			}
@@ -142,15 +149,19 @@ func (k *Kernel) exitGroupLocked(tg *ThreadGroup) {
 		close(tg.exited)
 	}
 	reaper := k.findReaperLocked(tg)
-	if reaper != nil && reaper != tg && reaper.zombie {
-		// init has exited and the sandbox is ending: nobody adopts
-		// (its children map is gone).
+	if nsInit || (reaper != nil && reaper != tg && reaper.zombie) {
+		// init has exited and its namespace is ending: nobody adopts
+		// (its children map is gone); the orphans are reaped as they
+		// exit.
 		reaper = nil
 	}
 	for c := range tg.children {
 		c.parent = reaper
 		c.creator = nil
 		if reaper == nil || reaper == tg {
+			if nsInit && c.zombie {
+				k.reapLocked(c)
+			}
 			continue
 		}
 		c.exitSignal = int(unix.SIGCHLD)
@@ -160,6 +171,15 @@ func (k *Kernel) exitGroupLocked(tg *ThreadGroup) {
 		}
 	}
 	tg.children = nil
+	if nsInit && k.nsInitExitLocked(tg.ns) {
+		return // finishNSInitLocked reports it
+	}
+	k.reportExitLocked(tg)
+}
+
+// reportExitLocked makes the zombie tg known to its parent, or reaps it
+// when it has none. k.mu must be held.
+func (k *Kernel) reportExitLocked(tg *ThreadGroup) {
 	p := tg.parent
 	if p == nil || p == tg {
 		k.reapLocked(tg)
@@ -169,14 +189,16 @@ func (k *Kernel) exitGroupLocked(tg *ThreadGroup) {
 }
 
 // findReaperLocked returns the process that adopts the children of the
-// exiting tg: its nearest live ancestor marked child subreaper, else init.
+// exiting tg: its nearest live ancestor in its PID namespace marked child
+// subreaper, else the namespace's init.
 func (k *Kernel) findReaperLocked(tg *ThreadGroup) *ThreadGroup {
-	for p := tg.parent; p != nil && p != k.init && p != tg; p = p.parent {
+	init := tg.ns.init
+	for p := tg.parent; p != nil && p != init && p != tg && p.ns == tg.ns; p = p.parent {
 		if p.childSubreaper && !p.exiting && len(p.tasks) > 0 {
 			return p
 		}
 	}
-	return k.init
+	return init
 }
 
 // notifyParentExitLocked sends the exit signal of the zombie tg to its
@@ -223,7 +245,7 @@ func exitCodeOf(s WaitStatus) (int32, int) {
 // reapLocked forgets a zombie (wait counts its CPU time in its parent's
 // children usage first: accountReapLocked). k.mu must be held.
 func (k *Kernel) reapLocked(tg *ThreadGroup) {
-	delete(k.groups, tg.pid)
+	k.unregisterGroupLocked(tg)
 	if p := tg.parent; p != nil {
 		if p.children != nil {
 			delete(p.children, tg)
@@ -246,10 +268,15 @@ type WaitOptions struct {
 	// Clone and All select children by exit signal (__WCLONE: those
 	// whose exit signal is not SIGCHLD; __WALL: all; neither: SIGCHLD).
 	Clone, All bool
+
+	// ns is the caller's PID namespace, in which PID and the results'
+	// pids are (set by Wait).
+	ns *PIDNamespace
 }
 
 // WaitResult is a child's reported state change.
 type WaitResult struct {
+	// PID is in the waiter's PID namespace.
 	PID ThreadID
 	// Status is the wait4 status word.
 	Status WaitStatus
@@ -267,6 +294,7 @@ type WaitResult struct {
 // signal interrupts the wait.
 func (t *Task) Wait(o WaitOptions) (WaitResult, error) {
 	k := t.k
+	o.ns = t.ns
 	for {
 		k.mu.Lock()
 		r, ok, found := k.ptraceWaitLocked(t, o) // tracees first
@@ -302,7 +330,7 @@ func (t *Task) Wait(o WaitOptions) (WaitResult, error) {
 
 // waitReportLocked collects c's pending event that o asks for, if any.
 func (k *Kernel) waitReportLocked(c *ThreadGroup, o WaitOptions) (WaitResult, bool) {
-	r := WaitResult{PID: c.pid, UID: c.realUIDLocked()}
+	r := WaitResult{PID: o.ns.IDOfThreadGroup(c), UID: c.realUIDLocked()}
 	switch {
 	case c.zombie && o.Exited:
 		r.Status = c.status
@@ -342,13 +370,13 @@ func (t *Task) waitMatchesLocked(c *ThreadGroup, o WaitOptions) bool {
 	}
 	switch pid := o.PID; {
 	case pid > 0:
-		return c.pid == pid
+		return t.ns.IDOfThreadGroup(c) == pid
 	case pid == -1:
 		return true
 	case pid == 0:
 		return c.pgid == t.tg.pgid
 	default:
-		return c.pgid == -pid
+		return t.ns.IDOfThreadGroup(c.pgrp) == -pid
 	}
 }
 

@@ -164,6 +164,10 @@ type taskSignals struct {
 	// wake is set when a signal may have become deliverable (sent,
 	// unblocked) or a group stop began; the run loop then looks.
 	wake atomic.Bool
+	// waitSet is the set rt_sigtimedwait waits for, unblocked meanwhile:
+	// a signal of it is never ignored at generation (Linux's
+	// real_blocked). Written by the task goroutine, read by senders.
+	waitSet atomic.Uint64
 
 	// The fields below are owned by the task goroutine.
 
@@ -185,6 +189,17 @@ type taskSignals struct {
 	initialFP []byte
 	// fault describes the last fault, for sigcontext's trapno/err/cr2.
 	fault arch.SigContextInfo
+}
+
+// siginfoHasPID reports whether the kernel filled info's si_pid (kill,
+// tkill, SIGCHLD), as a root-namespace pid that sendSignalLocked
+// translates for the receiver.
+func siginfoHasPID(info *abi.SignalInfo) bool {
+	switch info.Code {
+	case abi.SI_USER, abi.SI_TKILL:
+		return info.PID() != 0
+	}
+	return info.Signo == int32(unix.SIGCHLD) && info.Code >= abi.CLD_EXITED && info.Code <= abi.CLD_CONTINUED
 }
 
 // sendSignalLocked queues info for t (thread-directed) or, when t is nil,
@@ -218,6 +233,13 @@ func (k *Kernel) sendSignalLocked(tg *ThreadGroup, t *Task, info *abi.SignalInfo
 	if sig == int(unix.SIGKILL) {
 		k.killGroupLocked(tg, Signaled(sig, false))
 		return nil
+	}
+	if tg.ns != k.root && siginfoHasPID(info) {
+		// si_pid is the sender's (or child's) pid as the receiver's
+		// namespace sees it, 0 from outside (Linux: __send_signal).
+		c := *info
+		c.SetPID(int32(tg.ns.idOfRootIDLocked(ThreadID(info.PID()))))
+		info = &c
 	}
 	q := &tg.pending
 	if t != nil {
@@ -258,7 +280,7 @@ func (k *Kernel) sendSignalLocked(tg *ThreadGroup, t *Task, info *abi.SignalInfo
 // which for the sandbox's init includes every default action of a signal
 // generated inside the sandbox (Linux's SIGNAL_UNKILLABLE).
 func (k *Kernel) ignoredLocked(tg *ThreadGroup, target *Task, sig int, override bool) bool {
-	if target != nil && target.sigMask.Load()&sigBit(sig) != 0 {
+	if target != nil && (target.sigMask.Load()|target.sig.waitSet.Load())&sigBit(sig) != 0 {
 		return false
 	}
 	if target != nil && target.ptraceTracedLocked() { // the tracer sees it
@@ -269,7 +291,7 @@ func (k *Kernel) ignoredLocked(tg *ThreadGroup, target *Task, sig int, override 
 	case SigIgn:
 		return sig != int(unix.SIGKILL) && sig != int(unix.SIGSTOP)
 	case SigDfl:
-		if tg == k.init && !override {
+		if tg.isNSInitLocked() && !override {
 			return true
 		}
 		da := defaultActionOf(sig)
@@ -440,7 +462,7 @@ func (t *Task) handleSignals() {
 			k.mu.Unlock()
 			continue
 		case SigDfl:
-			if tg == k.init && !e.override {
+			if tg.isNSInitLocked() && !e.override {
 				k.mu.Unlock()
 				continue
 			}
@@ -834,8 +856,12 @@ func (t *Task) SignalTimedWait(set uint64, timeout time.Duration) (abi.SignalInf
 	// While waiting, the signals of set are unblocked so that senders
 	// pick this thread (Linux's real_blocked).
 	old := t.sigMask.Load()
+	t.sig.waitSet.Store(set)
 	t.sigMask.Store(old &^ set)
-	defer t.sigMask.Store(old)
+	defer func() {
+		t.sigMask.Store(old)
+		t.sig.waitSet.Store(0)
+	}()
 	for {
 		k.mu.Lock()
 		info, ok := t.dequeueFromSetLocked(set)

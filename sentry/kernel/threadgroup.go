@@ -44,8 +44,12 @@ func (s WaitStatus) CoreDumped() bool { return s&0x80 != 0 }
 type ThreadGroup struct {
 	k *Kernel
 
-	// pid is immutable: the leader's tid.
+	// pid is immutable: the leader's tid in the root PID namespace; ids
+	// are its pids from the root namespace down to ns, its own
+	// (pidns.go). All immutable.
 	pid ThreadID
+	ids []ThreadID
+	ns  *PIDNamespace
 
 	// container is immutable: the id of the pod container the process
 	// belongs to (container.go).
@@ -69,6 +73,10 @@ type ThreadGroup struct {
 	children   map[*ThreadGroup]struct{}
 	exitSignal int // signal sent to the parent on exit (SIGCHLD usually)
 	pgid, sid  ThreadID
+	// pgrp and sess are the processes whose pids pgid and sid are (they
+	// may have been reaped): their ids in every namespace translate the
+	// group and session ids for the syscalls, as Linux's struct pid does.
+	pgrp, sess *ThreadGroup
 	// exiting is set by exit_group, a fatal signal or the last task's exit;
 	// status is the group's wait status from then on.
 	exiting bool
@@ -134,7 +142,8 @@ func (tg *ThreadGroup) SetChildSubreaper(v bool) {
 	tg.k.mu.Unlock()
 }
 
-// PID returns the process id.
+// PID returns the process id in the root PID namespace (the kernel's name
+// for the process; the application's goes through PIDNamespace).
 func (tg *ThreadGroup) PID() ThreadID { return tg.pid }
 
 // Limits returns the group's resource limits.
@@ -154,24 +163,29 @@ func (tg *ThreadGroup) ExitStatus() WaitStatus {
 // Handlers returns the signal handlers.
 func (tg *ThreadGroup) Handlers() *SignalHandlers { return tg.handlers }
 
-// PPID returns the parent's pid (0 for init).
+// PPID returns the parent's pid in t's namespace (getppid): 0 for init
+// and for a parent outside the namespace.
 func (t *Task) PPID() ThreadID {
 	t.k.mu.Lock()
 	defer t.k.mu.Unlock()
-	if p := t.tg.parent; p != nil {
-		return p.pid
-	}
-	return 0
+	return t.ns.IDOfThreadGroup(t.tg.parent)
 }
 
-// PGID returns the process group id.
+// PGID returns the process group id in the root namespace.
 func (tg *ThreadGroup) PGID() ThreadID {
 	tg.k.mu.Lock()
 	defer tg.k.mu.Unlock()
 	return tg.pgid
 }
 
-// SID returns the session id.
+// PGIDIn returns the process group id in ns (0 if it is not visible).
+func (tg *ThreadGroup) PGIDIn(ns *PIDNamespace) ThreadID {
+	tg.k.mu.Lock()
+	defer tg.k.mu.Unlock()
+	return ns.IDOfThreadGroup(tg.pgrp)
+}
+
+// SID returns the session id in the root namespace.
 func (tg *ThreadGroup) SID() ThreadID {
 	tg.k.mu.Lock()
 	defer tg.k.mu.Unlock()

@@ -86,7 +86,7 @@ func (t *Task) TimerCreate(c Clock, ev *SigEvent) (int32, error) {
 	if ev != nil {
 		switch ev.Notify {
 		case SigevThreadID:
-			target = t.k.FindTask(ev.TID)
+			target = t.ns.TaskWithID(ev.TID)
 			if target == nil || target.tg != t.tg {
 				return 0, unix.EINVAL
 			}

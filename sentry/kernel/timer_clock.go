@@ -92,7 +92,7 @@ func (t *Task) ClockByID(id int32, gettime bool) (Clock, error) {
 			c.t = t
 			return c, nil
 		}
-		o := k.tasks[pid]
+		o := t.ns.tasks[pid]
 		if o == nil || o.tg != t.tg {
 			return Clock{}, unix.EINVAL
 		}
@@ -102,10 +102,10 @@ func (t *Task) ClockByID(id int32, gettime bool) (Clock, error) {
 	switch {
 	case pid == 0:
 		c.tg = t.tg
-	case gettime && pid == t.tid:
+	case gettime && pid == t.ids[t.ns.level]:
 		c.tg = t.tg
 	default:
-		c.tg = k.groups[pid]
+		c.tg = t.ns.groups[pid]
 		if c.tg == nil {
 			return Clock{}, unix.EINVAL
 		}

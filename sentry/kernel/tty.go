@@ -68,7 +68,7 @@ func (k *Kernel) ttyValidLocked(c *TTYControl) bool {
 	if l == nil {
 		return false
 	}
-	if l.exiting || l.zombie || l.sid != c.sid || l.pid != c.sid || k.groups[c.sid] != l {
+	if l.exiting || l.zombie || l.sid != c.sid || l.pid != c.sid || k.root.groups[c.sid] != l {
 		k.ttyDetachLocked(c)
 		return false
 	}
@@ -221,7 +221,10 @@ func (t *Task) ForegroundProcessGroup(c *TTYControl, viaMaster bool) (ThreadID, 
 	if !k.ttyValidLocked(c) {
 		return 0, nil
 	}
-	return c.fg, nil
+	if t.ns == k.root {
+		return c.fg, nil
+	}
+	return t.ns.IDOfThreadGroup(k.pgrpLeaderLocked(c.fg)), nil
 }
 
 // TTYSession implements TIOCGSID: the id of the session c controls; ENOTTY
@@ -237,7 +240,7 @@ func (t *Task) TTYSession(c *TTYControl, viaMaster bool) (ThreadID, error) {
 	if !k.ttyValidLocked(c) {
 		return 0, unix.ENOTTY
 	}
-	return c.sid, nil
+	return t.ns.IDOfThreadGroup(c.leader), nil
 }
 
 // SetForegroundProcessGroup implements TIOCSPGRP (Linux: tiocspgrp): a
@@ -261,8 +264,11 @@ func (t *Task) SetForegroundProcessGroup(c *TTYControl, pgid ThreadID) error {
 	if pgid < 0 {
 		return unix.EINVAL
 	}
+	if pgid = t.ns.pgrpRootIDLocked(pgid); pgid == 0 {
+		return unix.ESRCH
+	}
 	found := false
-	for _, tg := range k.groups {
+	for _, tg := range k.root.groups {
 		if tg.pgid != pgid || tg.zombie {
 			continue
 		}
@@ -313,7 +319,7 @@ func (t *Task) CheckTTYAccess(c *TTYControl, sig int) error {
 // in another process group of the same session, init not counting. k.mu
 // is held.
 func (k *Kernel) pgrpOrphanedLocked(pgid ThreadID) bool {
-	for _, tg := range k.groups {
+	for _, tg := range k.root.groups {
 		if tg.pgid != pgid || tg.zombie || tg.exiting {
 			continue
 		}
@@ -370,7 +376,7 @@ func (k *Kernel) ReleaseTTY(c *TTYControl) {
 func (k *Kernel) signalTTYGroup(pgid ThreadID, sig int) {
 	k.mu.Lock()
 	var targets []*ThreadGroup
-	for _, tg := range k.groups {
+	for _, tg := range k.root.groups {
 		if tg.pgid == pgid && !tg.zombie {
 			targets = append(targets, tg)
 		}

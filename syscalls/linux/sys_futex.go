@@ -119,7 +119,7 @@ func getRobustList(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
 	pid := kernel.ThreadID(a[0].Int())
 	target := t
 	if pid != 0 {
-		if target = t.Kernel().FindTask(pid); target == nil {
+		if target = t.FindTask(pid); target == nil {
 			return 0, unix.ESRCH
 		}
 		if !mayReadTask(t, target) {

@@ -254,7 +254,7 @@ func capset(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
 	if err != nil {
 		return 0, err
 	}
-	if pid != 0 && kernel.ThreadID(pid) != t.ThreadID() {
+	if pid != 0 && kernel.ThreadID(pid) != t.Gettid() {
 		return 0, unix.EPERM
 	}
 	var b [24]byte

@@ -75,7 +75,7 @@ func fcntlLock(t *kernel.Task, f *vfs.FileDescription, cmd int32, addr uint64) (
 				n = l.Range.End - l.Range.Start + 1
 			}
 			le.PutUint64(b[16:], uint64(n))
-			le.PutUint32(b[24:], uint32(l.PID))
+			le.PutUint32(b[24:], uint32(t.PIDNamespace().IDOfRootID(kernel.ThreadID(l.PID))))
 		}
 		_, err = t.CopyOut(addr, b[:])
 		return 0, err

@@ -129,16 +129,21 @@ func newMountFilesystem(t *kernel.Task, fstype, data string) (vfs.Filesystem, er
 		opts.DevMinor = v.NewAnonDevMinor()
 		return tmpfs.New(t.Kernel().MemoryFile, opts), nil
 	case "proc":
-		// The sandbox has one pid namespace: every procfs instance shows
-		// the same thing, so reuse the one at boot if there is one.
+		// A procfs instance shows the PID namespace of the task that
+		// mounts it: reuse the one at boot if it shows the caller's,
+		// else make one with its settings for the caller's namespace.
 		root := t.FSContext().Root()
 		defer root.DecRef()
+		ns := t.PIDNamespace()
 		for _, m := range v.Mounts(root) {
-			if m.Filesystem.Name() == "proc" {
-				return m.Filesystem, nil
+			if p, ok := m.Filesystem.(*proc.Filesystem); ok {
+				if p.PIDNamespace() == ns {
+					return p, nil
+				}
+				return p.ForPIDNamespace(ns, v.NewAnonDevMinor()), nil
 			}
 		}
-		return proc.New(t.Kernel(), proc.Options{DevMinor: v.NewAnonDevMinor(), BootTime: time.Now()}), nil
+		return proc.New(t.Kernel(), proc.Options{DevMinor: v.NewAnonDevMinor(), BootTime: time.Now(), PIDNamespace: ns}), nil
 	case "sysfs", "cgroup2":
 		// Likewise one sysfs and one cgroup view describe the sandbox.
 		root := t.FSContext().Root()

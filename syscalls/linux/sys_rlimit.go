@@ -64,9 +64,9 @@ func prlimit64(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
 	}
 	tg := t.ThreadGroup()
 	if pid := kernel.ThreadID(a[0].Int()); pid != 0 {
-		if o := t.Kernel().FindTask(pid); o != nil {
+		if o := t.FindTask(pid); o != nil {
 			tg = o.ThreadGroup()
-		} else if tg = t.Kernel().FindThreadGroup(pid); tg == nil {
+		} else if tg = t.FindThreadGroup(pid); tg == nil {
 			return 0, unix.ESRCH
 		}
 	}

@@ -26,7 +26,7 @@ func getpgid(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
 }
 
 func getpgrp(t *kernel.Task, _ arch.SyscallArguments) (uintptr, error) {
-	return uintptr(t.ThreadGroup().PGID()), nil
+	return uintptr(t.ThreadGroup().PGIDIn(t.PIDNamespace())), nil
 }
 
 func setsid(t *kernel.Task, _ arch.SyscallArguments) (uintptr, error) {

@@ -203,7 +203,7 @@ func copyInSiginfo(t *kernel.Task, addr uint64, sig int, self bool) (abi.SignalI
 
 func rtSigqueueinfo(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
 	pid, sig := kernel.ThreadID(a[0].Int()), int(a[1].Int())
-	info, err := copyInSiginfo(t, a[2].Pointer(), sig, pid == t.ThreadID())
+	info, err := copyInSiginfo(t, a[2].Pointer(), sig, pid == t.Gettid())
 	if err != nil {
 		return 0, err
 	}
@@ -211,7 +211,7 @@ func rtSigqueueinfo(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
 		return 0, unix.EINVAL
 	}
 	k := t.Kernel()
-	tg := k.FindThreadGroup(pid)
+	tg := t.FindThreadGroup(pid)
 	if pid <= 0 || tg == nil {
 		return 0, unix.ESRCH
 	}
@@ -221,7 +221,7 @@ func rtSigqueueinfo(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
 	if sig == 0 {
 		return 0, nil
 	}
-	return 0, k.SendSignalToGroup(tg, &info)
+	return 0, k.SendSignalToGroupFrom(tg, &info, t)
 }
 
 func rtTgsigqueueinfo(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
@@ -229,7 +229,7 @@ func rtTgsigqueueinfo(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) 
 	if tgid <= 0 || tid <= 0 {
 		return 0, unix.EINVAL
 	}
-	info, err := copyInSiginfo(t, a[3].Pointer(), sig, tid == t.ThreadID())
+	info, err := copyInSiginfo(t, a[3].Pointer(), sig, tid == t.Gettid())
 	if err != nil {
 		return 0, err
 	}
@@ -243,8 +243,8 @@ func rtTgsigqueueinfo(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) 
 // tgid (tgid 0: any process), after kill's permission check.
 func signalThread(t *kernel.Task, tgid, tid kernel.ThreadID, sig int, info *abi.SignalInfo) error {
 	k := t.Kernel()
-	target := k.FindTask(tid)
-	if target == nil || (tgid > 0 && target.ThreadGroup().PID() != tgid) {
+	target := t.FindTask(tid)
+	if target == nil || (tgid > 0 && t.PIDNamespace().IDOfThreadGroup(target.ThreadGroup()) != tgid) {
 		return unix.ESRCH
 	}
 	if !k.MayKill(t, target.ThreadGroup(), sig) {
@@ -253,7 +253,7 @@ func signalThread(t *kernel.Task, tgid, tid kernel.ThreadID, sig int, info *abi.
 	if sig == 0 {
 		return nil
 	}
-	return k.SendSignalToTask(target, info)
+	return k.SendSignalToTaskFrom(target, info, t)
 }
 
 // sizeofStackT is sizeof(stack_t).
@@ -297,7 +297,7 @@ func kill(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
 	k := t.Kernel()
 	switch {
 	case pid > 0:
-		tg := k.FindThreadGroup(pid)
+		tg := t.FindThreadGroup(pid)
 		if tg == nil {
 			return 0, unix.ESRCH
 		}
@@ -307,14 +307,14 @@ func kill(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
 		k.SendSignal(tg, sig, t)
 		return 0, nil
 	case pid == 0:
-		return 0, k.SignalProcessGroup(t.ThreadGroup().PGID(), sig, t)
+		return 0, t.SignalProcessGroupOf(0, sig)
 	case pid == -1:
 		return 0, k.SignalAll(sig, t)
 	default:
 		if pid == -0x80000000 {
 			return 0, unix.ESRCH
 		}
-		return 0, k.SignalProcessGroup(-pid, sig, t)
+		return 0, t.SignalProcessGroupOf(-pid, sig)
 	}
 }
 

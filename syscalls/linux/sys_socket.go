@@ -531,6 +531,9 @@ func parseControl(t *kernel.Task, addr, length uint64, ctl *socket.ControlMessag
 				if err := checkCreds(t, c); err != nil {
 					return err
 				}
+				// Kept as a root-namespace pid, shown in the
+				// receiver's namespace.
+				c.PID = int32(t.PIDNamespace().RootID(kernel.ThreadID(c.PID)))
 				ctl.Creds, ctl.HasCreds = c, true
 			default:
 				return unix.EINVAL
@@ -549,7 +552,7 @@ func parseControl(t *kernel.Task, addr, length uint64, ctl *socket.ControlMessag
 // its own pid and one of its ids, unless privileged.
 func checkCreds(t *kernel.Task, c socket.Creds) error {
 	cr := t.Credentials()
-	if c.PID != int32(t.ThreadGroup().PID()) && !cr.HasCapability(auth.CAP_SYS_ADMIN) {
+	if c.PID != int32(t.Getpid()) && !cr.HasCapability(auth.CAP_SYS_ADMIN) {
 		return unix.EPERM
 	}
 	u := auth.KUID(c.UID)
@@ -708,7 +711,7 @@ func writeControl(t *kernel.Task, addr, length uint64, ctl *socket.ControlMessag
 			le.PutUint64(b[0:], l)
 			le.PutUint32(b[8:], unix.SOL_SOCKET)
 			le.PutUint32(b[12:], unix.SCM_CREDENTIALS)
-			le.PutUint32(b[16:], uint32(ctl.Creds.PID))
+			le.PutUint32(b[16:], uint32(t.PIDNamespace().IDOfRootID(kernel.ThreadID(ctl.Creds.PID))))
 			le.PutUint32(b[20:], ctl.Creds.UID)
 			le.PutUint32(b[24:], ctl.Creds.GID)
 			sp := min(uint64(32), length-used)

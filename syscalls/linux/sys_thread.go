@@ -26,15 +26,17 @@ func registerThread(t *kernel.SyscallTable) {
 	t.Register(unix.SYS_EXECVEAT, execveat)
 	t.Register(unix.SYS_FUTEX, futex)
 	t.Register(unix.SYS_RSEQ, rseq)
+	t.Register(unix.SYS_UNSHARE, unshare)
+	t.Register(unix.SYS_SETNS, setns)
 	registerSession(t)
 }
 
 func getpid(t *kernel.Task, _ arch.SyscallArguments) (uintptr, error) {
-	return uintptr(t.ThreadGroup().PID()), nil
+	return uintptr(t.Getpid()), nil
 }
 
 func gettid(t *kernel.Task, _ arch.SyscallArguments) (uintptr, error) {
-	return uintptr(t.ThreadID()), nil
+	return uintptr(t.Gettid()), nil
 }
 
 func getppid(t *kernel.Task, _ arch.SyscallArguments) (uintptr, error) {
@@ -43,7 +45,24 @@ func getppid(t *kernel.Task, _ arch.SyscallArguments) (uintptr, error) {
 
 func setTIDAddress(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
 	t.SetClearChildTID(a[0].Pointer())
-	return uintptr(t.ThreadID()), nil
+	return uintptr(t.Gettid()), nil
+}
+
+// unshare(flags): only CLONE_NEWPID of the namespaces (kernel.Unshare).
+func unshare(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
+	return 0, t.Unshare(a[0].Uint64())
+}
+
+// setns(fd, nstype): there are no namespace files to join (/proc/[pid]/ns
+// links cannot be opened), so any open descriptor is EINVAL, as Linux
+// answers for a descriptor that is not a namespace.
+func setns(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
+	f, _ := t.FDTable().Get(a[0].Int())
+	if f == nil {
+		return 0, unix.EBADF
+	}
+	f.DecRef(t)
+	return 0, unix.EINVAL
 }
 
 func exit(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {

@@ -127,6 +127,35 @@ else
 fi
 rs delete podd
 
+# PID namespaces: a member has its own, where its init is pid 1 and /proc
+# shows only its processes; a member whose linux.namespaces names a pid
+# namespace path (containerd: the sandbox's) shares the sandbox
+# container's, whose init (sleep 1000) is pid 1 there.
+B=$(pod_bundle podpn "$WORK/pod-rfs-b" '["sh","-c","echo $$; for d in /proc/[0-9]*; do echo ${d#/proc/}; done"]' "$(crio container podsb)")
+pod_create podpn "$B"
+rs start podpn
+rs wait podpn
+w=$status
+if [ "$w" -eq 0 ] && [ "$(cat "$WORK/podpn.out")" = "$(printf '1\n1')" ]; then
+	pass "pod: a member's own PID namespace (its init is pid 1; /proc shows only its processes)"
+else
+	fail "pod: a member's own PID namespace (its init is pid 1; /proc shows only its processes)" "wait $w" "stdout: $(cat "$WORK/podpn.out")" "$(cat "$WORK/podpn.err")"
+fi
+rs delete podpn
+B=$(bundle podps "{\"root\":{\"path\":\"$WORK/pod-rfs-b\",\"readonly\":true},\"annotations\":$(ctrd container podsb),
+	\"process\":{\"args\":[\"sh\",\"-c\",\"[ \$\$ != 1 ] && echo not-init; x=\$(cat /proc/1/cmdline); echo \$x\"]},
+	\"linux\":{\"namespaces\":[{\"type\":\"pid\",\"path\":\"/proc/$sbpid/ns/pid\"},{\"type\":\"mount\"}]}}")
+pod_create podps "$B"
+rs start podps
+rs wait podps
+w=$status
+if [ "$w" -eq 0 ] && [ "$(cat "$WORK/podps.out")" = "$(printf 'not-init\nsleep1000')" ]; then
+	pass "pod: a member with a pid namespace path shares the sandbox container's"
+else
+	fail "pod: a member with a pid namespace path shares the sandbox container's" "wait $w" "stdout: $(cat "$WORK/podps.out")" "$(cat "$WORK/podps.err")"
+fi
+rs delete podps
+
 rs exec poda cat /tmp/got
 if [ "$status" -eq 0 ] && [ "$out" = ping ]; then pass "pod: the containers share the network (loopback TCP)"; else fail "pod: the containers share the network (loopback TCP)" "status $status" "out: $out" "$err"; fi
 rs exec poda sh -c 'cat /etc/who; exit 4'

@@ -158,7 +158,7 @@ func (e *endpoint) autobindLocked(ctx vfs.Context) {
 	}
 	var id uint32
 	if t, ok := ctx.(*kernel.Task); ok {
-		id = uint32(t.ThreadGroup().PID())
+		id = uint32(t.Getpid())
 	}
 	for id == 0 || e.fam.ports[id] != nil {
 		id = uint32(e.fam.rover)

@@ -7,6 +7,7 @@ import (
 	linux "golang.org/x/sys/unix"
 
 	"github.com/rampart-sandbox/rampart/fs/vfs"
+	"github.com/rampart-sandbox/rampart/sentry/kernel"
 	"github.com/rampart-sandbox/rampart/sentry/socket"
 )
 
@@ -116,6 +117,10 @@ func (e *endpoint) GetSockOpt(ctx vfs.Context, level, name, size int) ([]byte, e
 		c := socket.Creds{PID: 0, UID: 65534, GID: 65534}
 		if e.hasPeerCreds {
 			c = e.peerCreds
+		}
+		if t, ok := ctx.(*kernel.Task); ok {
+			// A root-namespace pid, as the caller's namespace sees it.
+			c.PID = int32(t.PIDNamespace().IDOfRootID(kernel.ThreadID(c.PID)))
 		}
 		binary.LittleEndian.PutUint32(b, uint32(c.PID))
 		binary.LittleEndian.PutUint32(b[4:], c.UID)
