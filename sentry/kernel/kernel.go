@@ -81,6 +81,10 @@ type Kernel struct {
 	// that each is logged once.
 	unimplemented [MaxSyscalls]atomic.Bool
 
+	// nsInodes numbers the namespaces made since the kernel started
+	// (PIDNamespace.inum).
+	nsInodes atomic.Uint32
+
 	// futexes is the futex wait-queue table.
 	futexes futexTable
 

@@ -1,8 +1,6 @@
 package kernel
 
 import (
-	"sync/atomic"
-
 	"golang.org/x/sys/unix"
 )
 
@@ -70,7 +68,7 @@ func newPIDNamespace(k *Kernel, parent *PIDNamespace) *PIDNamespace {
 	ns.inum = rootPIDNamespaceInode
 	if parent != nil {
 		ns.level = parent.level + 1
-		ns.inum = nsInodeBase + nextNSInode.Add(1)
+		ns.inum = nsInodeBase + k.nsInodes.Add(1)
 	}
 	return ns
 }
@@ -80,9 +78,6 @@ const (
 	rootPIDNamespaceInode = 0xeffffffc
 	nsInodeBase           = 0xf0000000
 )
-
-// nextNSInode numbers the namespaces made since the sentry started.
-var nextNSInode atomic.Uint32
 
 // Inode returns the namespace's inode number (/proc/[pid]/ns/pid shows
 // "pid:[inode]").
