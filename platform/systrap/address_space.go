@@ -147,7 +147,8 @@ func (as *addressSpace) newThread(res *reservation) (*thread, error) {
 	}
 	as.mu.Unlock()
 	t.tid = int32(tid)
-	// The thread parks with a ud2 at thread_park once its set-up is done.
+	// The thread parks with an int3 at thread_park once its set-up is
+	// done (a trap: the frame's rip is after it).
 	if !as.p.waitFor(t.state, stNone, t.sentrySleep, nil, as.pid, t.tid, nil, nil) || load(t.state) != stEvent {
 		t.release()
 		return nil, fmt.Errorf("stub thread %d died during set-up: %w", t.tid, platform.ErrContextDead)
@@ -156,7 +157,7 @@ func (as *addressSpace) newThread(res *reservation) (*thread, error) {
 		t.release()
 		return nil, err
 	}
-	if s := t.signo(); s != unix.SIGILL || t.rip() != as.p.base+offThreadPark {
+	if s := t.signo(); s != unix.SIGTRAP || t.rip() != as.p.base+offThreadPark+1 {
 		t.release()
 		return nil, fmt.Errorf("stub thread %d: set-up failed (signal %d at %#x): %w", t.tid, s, t.rip(), platform.ErrContextDead)
 	}

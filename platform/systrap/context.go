@@ -65,6 +65,9 @@ type thread struct {
 	// the last event (TSC), calm how many hand-offs in a row did not
 	// spin.
 	appPol, stubPol spinPolicy
+	// trapPol adapts the sentry's wait for the stub to leave the patch
+	// trampoline through a trap (leaveTrampoline).
+	trapPol spinPolicy
 	stubBudget      int64
 	evAt            int64
 	calm            uint32

@@ -555,7 +555,10 @@ func (t *thread) leaveTrampoline(c *context) error {
 	if load(t.stubSleep) != 0 {
 		futexWake(t.state)
 	}
-	if !t.as.p.waitFor(t.state, stTrap, t.sentrySleep, nil, t.as.pid, t.tid, &c.interrupt, nil) || load(t.state) != stEvent {
+	// The answer is a signal delivery away (the stub restores the
+	// registers and traps with an int3), a few µs: spin for it like
+	// for any other answer (trapPol).
+	if !t.as.p.waitFor(t.state, stTrap, t.sentrySleep, &t.trapPol, t.as.pid, t.tid, &c.interrupt, nil) || load(t.state) != stEvent {
 		t.dead = true
 		return platform.ErrContextDead
 	}
@@ -563,7 +566,7 @@ func (t *thread) leaveTrampoline(c *context) error {
 		t.kill()
 		return err
 	}
-	if s := t.signo(); s != unix.SIGILL || t.rip() != t.as.p.base+offPatchTrap {
+	if s := t.signo(); s != unix.SIGTRAP || t.rip() != t.as.p.base+offPatchTrap+1 {
 		t.kill()
 		return platform.ErrContextDead
 	}
