@@ -67,10 +67,10 @@ type thread struct {
 	appPol, stubPol spinPolicy
 	// trapPol adapts the sentry's wait for the stub to leave the patch
 	// trampoline through a trap (leaveTrampoline).
-	trapPol spinPolicy
-	stubBudget      int64
-	evAt            int64
-	calm            uint32
+	trapPol    spinPolicy
+	stubBudget int64
+	evAt       int64
+	calm       uint32
 	// Hot state (wait.go): hot is the thread's lease while it is hot;
 	// hotApp and hotSentry the averages of the application's and the
 	// sentry's answer times seen by hot spins; hotMiss their miss rate
