@@ -100,7 +100,7 @@ func (f *patchFixture) NewAS(tb testing.TB) platform.AddressSpace {
 }
 
 func (f *patchFixture) patched(off uint64) bool {
-	return f.code[off] == 0xff && f.code[off+5] == 0x06
+	return f.code[off] == 0xff && f.code[off+5] == 0xcc
 }
 
 // TestPatchLoop: a trapped site is patched and then runs through the
