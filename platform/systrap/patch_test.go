@@ -283,6 +283,26 @@ func TestPatchInterrupts(t *testing.T) {
 	site := uint64(platformtest.CodeAddr + patchLoopOff)
 	regs := platformtest.RegsAt(site)
 	platformtest.SwitchOK(t, c, as, regs, platform.EventSyscall)
+	syscalls, interrupts := switchInterrupted(t, c, as, regs, 2*time.Second,
+		func(n uint64) { regs.Rax = n },
+		func(n uint64) {
+			if regs.Orig_rax != 39 || regs.Rip != site+7 || regs.Rbx != n {
+				t.Fatalf("syscall %d: nr %d rip %#x rbx %d", n, regs.Orig_rax, regs.Rip, regs.Rbx)
+			}
+		})
+	t.Logf("%d syscalls, %d interrupts", syscalls, interrupts)
+	if syscalls < 10 {
+		t.Errorf("only %d syscalls", syscalls)
+	}
+}
+
+// switchInterrupted runs the thread at regs for d while another goroutine
+// interrupts it every 20 µs: next sets the registers up before each
+// Switch and check looks at the n-th syscall (both get the syscalls seen
+// so far). An interrupt must stop the thread in application code; a fault
+// fails the test. It returns the syscalls and interrupts seen.
+func switchInterrupted(t *testing.T, c platform.Context, as platform.AddressSpace, regs *arch.Registers, d time.Duration, next, check func(n uint64)) (syscalls, interrupts uint64) {
+	t.Helper()
 	var stop atomic.Bool
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -294,10 +314,8 @@ func TestPatchInterrupts(t *testing.T) {
 		}
 	}()
 	defer func() { stop.Store(true); wg.Wait() }()
-	var syscalls, interrupts uint64
-	deadline := time.Now().Add(2 * time.Second)
-	for time.Now().Before(deadline) {
-		regs.Rax = syscalls
+	for deadline := time.Now().Add(d); time.Now().Before(deadline); {
+		next(syscalls)
 		ev, fi, err := c.Switch(as, regs)
 		if err != nil {
 			t.Fatalf("Switch: %v", err)
@@ -305,9 +323,7 @@ func TestPatchInterrupts(t *testing.T) {
 		switch ev {
 		case platform.EventSyscall:
 			syscalls++
-			if regs.Orig_rax != 39 || regs.Rip != site+7 || regs.Rbx != syscalls {
-				t.Fatalf("syscall %d: nr %d rip %#x rbx %d", syscalls, regs.Orig_rax, regs.Rip, regs.Rbx)
-			}
+			check(syscalls)
 		case platform.EventInterrupted:
 			interrupts++
 			if regs.Rip < platformtest.CodeAddr || regs.Rip >= platformtest.CodeAddr+pageSize {
@@ -317,10 +333,7 @@ func TestPatchInterrupts(t *testing.T) {
 			t.Fatalf("fault %+v at %#x", fi, regs.Rip)
 		}
 	}
-	t.Logf("%d syscalls, %d interrupts", syscalls, interrupts)
-	if syscalls < 10 {
-		t.Errorf("only %d syscalls", syscalls)
-	}
+	return syscalls, interrupts
 }
 
 // TestPatchManyThreads: every thread slot of an address space runs the
@@ -442,51 +455,17 @@ func TestPatchDynamic(t *testing.T) {
 	regs.Gs_base = 0
 
 	// Interrupts anywhere: every syscall still has its own number.
-	var stop atomic.Bool
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for !stop.Load() {
-			c.Interrupt()
-			time.Sleep(20 * time.Microsecond)
-		}
-	}()
-	var calls, interrupts uint64
 	want := uint64(unix.SYS_GETPID)
 	regs.Rax = want
-	for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); {
-		ev, fi, err := c.Switch(as, regs)
-		if err != nil {
-			stop.Store(true)
-			wg.Wait()
-			t.Fatalf("Switch: %v", err)
-		}
-		switch ev {
-		case platform.EventSyscall:
-			calls++
+	calls, interrupts := switchInterrupted(t, c, as, regs, time.Second,
+		func(uint64) {},
+		func(n uint64) {
 			if regs.Orig_rax != want || regs.Rip != site+7 {
-				stop.Store(true)
-				wg.Wait()
-				t.Fatalf("call %d: nr %d, want %d, rip %#x", calls, regs.Orig_rax, want, regs.Rip)
+				t.Fatalf("call %d: nr %d, want %d, rip %#x", n, regs.Orig_rax, want, regs.Rip)
 			}
-			want = nrs[calls%uint64(len(nrs))]
+			want = nrs[n%uint64(len(nrs))]
 			regs.Rax = want
-		case platform.EventInterrupted:
-			interrupts++
-			if regs.Rip < platformtest.CodeAddr || regs.Rip >= platformtest.CodeAddr+pageSize {
-				stop.Store(true)
-				wg.Wait()
-				t.Fatalf("interrupted at %#x, outside the application", regs.Rip)
-			}
-		default:
-			stop.Store(true)
-			wg.Wait()
-			t.Fatalf("fault %+v at %#x", fi, regs.Rip)
-		}
-	}
-	stop.Store(true)
-	wg.Wait()
+		})
 	t.Logf("%d calls, %d interrupts", calls, interrupts)
 	if calls < 10 {
 		t.Errorf("only %d calls", calls)
