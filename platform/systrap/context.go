@@ -189,7 +189,7 @@ func (t *thread) run(c *context) bool {
 // release tells the thread to exit and frees its slot once it is gone.
 func (t *thread) release() {
 	t.dead = true
-	t.coolDown(rdtsc())
+	t.coolDown(arch.Rdtsc())
 	as := t.as
 	as.mu.Lock()
 	defer as.mu.Unlock()

@@ -3,6 +3,7 @@
 package systrap
 
 import (
+	"github.com/rampart-sandbox/rampart/sentry/arch"
 	"runtime"
 	"sync"
 
@@ -26,8 +27,8 @@ import (
 // has RDTSCP.
 func rdtscpCPU() uint32
 
-// rdtsc and spinWhile are implemented in cpu_amd64.s.
-func rdtsc() int64
+// spinWhile is implemented in cpu_amd64.s (the TSC itself is
+// arch.Rdtsc).
 func spinWhile(w *uint32, v uint32, deadline int64) bool
 
 // noCPU marks a thread not bound yet.
@@ -159,7 +160,7 @@ func (p *Platform) hostBusy() bool {
 	if p.fixedSpin > 0 {
 		return false // the user asked for spinning
 	}
-	now := rdtsc()
+	now := arch.Rdtsc()
 	p.sampleLoad(now, false)
 	return p.others.Load()+int64(2*p.hotHeld(now)+1)*others1 > int64(p.ncpus)*others1
 }
@@ -172,7 +173,7 @@ func (p *Platform) acquireSpin() bool {
 	if p.hostBusy() {
 		return false
 	}
-	limit := p.maxSpinners - int32(p.hotHeld(rdtsc()))
+	limit := p.maxSpinners - int32(p.hotHeld(arch.Rdtsc()))
 	for {
 		n := p.spinners.Load()
 		if n >= limit {
@@ -188,7 +189,7 @@ func (p *Platform) releaseSpin() { p.spinners.Add(-1) }
 
 // mayGrantSpin reports whether a free spinning slot is left now.
 func (p *Platform) mayGrantSpin() bool {
-	return p.spinners.Load()+int32(p.hotHeld(rdtsc())) < p.maxSpinners && !p.hostBusy()
+	return p.spinners.Load()+int32(p.hotHeld(arch.Rdtsc())) < p.maxSpinners && !p.hostBusy()
 }
 
 // bind binds t to the calling thread's CPU if it is not there already.

@@ -1,15 +1,5 @@
 #include "textflag.h"
 
-// func rdtsc() int64
-//
-// The time-stamp counter, the clock of the spin waits (see cpu.go).
-TEXT ·rdtsc(SB),NOSPLIT,$0-8
-	RDTSC
-	SHLQ $32, DX
-	ORQ DX, AX
-	MOVQ AX, ret+0(FP)
-	RET
-
 // func spinWhile(w *uint32, v uint32, deadline int64) bool
 //
 // Spins with PAUSE while *w == v and the time-stamp counter is below

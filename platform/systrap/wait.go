@@ -3,6 +3,7 @@
 package systrap
 
 import (
+	"github.com/rampart-sandbox/rampart/sentry/arch"
 	"sync/atomic"
 
 	"golang.org/x/sys/unix"
@@ -134,7 +135,7 @@ func (s *spinPolicy) record(p *Platform, lat, budget int64, spun bool) {
 // other side wakes it only then). See sleepWhile for pid, tid, interrupt
 // and reaped. It returns false if the other side died.
 func (p *Platform) waitFor(w *uint32, v uint32, sleep *uint32, pol *spinPolicy, pid, tid int32, interrupt *atomic.Uint32, reaped *bool) bool {
-	start := rdtsc()
+	start := arch.Rdtsc()
 	budget := pol.budget(p)
 	if budget > 0 {
 		if !p.acquireSpin() {
@@ -143,13 +144,13 @@ func (p *Platform) waitFor(w *uint32, v uint32, sleep *uint32, pol *spinPolicy, 
 			spun := spinWhile(w, v, start+budget)
 			p.releaseSpin()
 			if spun {
-				pol.record(p, rdtsc()-start, budget, true)
+				pol.record(p, arch.Rdtsc()-start, budget, true)
 				return true
 			}
 		}
 	}
 	alive := sleepWhile(w, v, sleep, pid, tid, interrupt, reaped)
-	pol.record(p, rdtsc()-start, budget, false)
+	pol.record(p, arch.Rdtsc()-start, budget, false)
 	return alive
 }
 
@@ -206,7 +207,7 @@ const deafStrikes = 5
 // one's from stubPol. It returns false if the thread died.
 func (t *thread) handOff(c *context) bool {
 	p := t.as.p
-	now := rdtsc()
+	now := arch.Rdtsc()
 	hot := t.hot != nil
 	if t.evAt != 0 {
 		// The stub's previous wait: did it end while spinning?
@@ -281,15 +282,15 @@ func (t *thread) handOff(c *context) bool {
 			// the application's time.
 			appBudget, avg = p.hotCap, nil
 		}
-		start := rdtsc()
+		start := arch.Rdtsc()
 		spun := spinWhile(t.state, stRun, start+appBudget)
 		ok = spun || sleepWhile(t.state, stRun, t.sentrySleep, t.as.pid, t.tid, &c.interrupt, nil)
 		t.slept = !spun
-		t.evAt = rdtsc()
+		t.evAt = arch.Rdtsc()
 		t.hotRecord(avg, t.evAt-start, spun)
 	} else {
 		ok = p.waitFor(t.state, stRun, t.sentrySleep, &t.appPol, t.as.pid, t.tid, &c.interrupt, nil)
-		t.evAt = rdtsc()
+		t.evAt = arch.Rdtsc()
 	}
 	// The event rate: time from event to event (the sentry's answer and
 	// the application's run, wake-ups included).

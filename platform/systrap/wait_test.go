@@ -2,7 +2,11 @@
 
 package systrap
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/rampart-sandbox/rampart/sentry/arch"
+)
 
 // us is a microsecond in the ticks of policyPlatform.
 const us = 1000
@@ -240,7 +244,7 @@ func TestHotLease(t *testing.T) {
 	p := hotPlatform()
 	as := &addressSpace{p: p}
 	a, b := &thread{as: as}, &thread{as: as}
-	now := rdtsc() // mayGrantSpin reads the TSC
+	now := arch.Rdtsc() // mayGrantSpin reads the TSC
 	if !a.enterHot(now) {
 		t.Fatal("a did not go hot on an idle host")
 	}
