@@ -121,6 +121,10 @@ func (t *thread) sigcontext() []byte {
 
 func (t *thread) rip() uint64 { return binary.LittleEndian.Uint64(t.sigcontext()[16*8:]) }
 
+// gregRax is rax's index in gregs (the patch trampoline keeps rax in
+// tRax instead).
+const gregRax = 13
+
 // gregs returns pointers to the registers in struct sigcontext order.
 func gregs(r *arch.Registers) [18]*uint64 {
 	return [18]*uint64{

@@ -477,27 +477,12 @@ func dynThunkAt(base, rip uint64) (k int, at uint64, ok bool) {
 // way between the two CPUs and nothing else (each move of a line costs
 // about as much as the rest of the round trip when both sides spin).
 func (t *thread) putPatchRegs(regs *arch.Registers) {
-	// Unrolled over a fixed-size array: no bounds checks and no table of
-	// pointers on the syscall path.
-	r := (*[tPRegsEnd - tPRegs]byte)(t.page[tPRegs:tPRegsEnd])
-	putIfChanged(r[0*8:], regs.R8)
-	putIfChanged(r[1*8:], regs.R9)
-	putIfChanged(r[2*8:], regs.R10)
-	putIfChanged(r[3*8:], regs.R11)
-	putIfChanged(r[4*8:], regs.R12)
-	putIfChanged(r[5*8:], regs.R13)
-	putIfChanged(r[6*8:], regs.R14)
-	putIfChanged(r[7*8:], regs.R15)
-	putIfChanged(r[8*8:], regs.Rdi)
-	putIfChanged(r[9*8:], regs.Rsi)
-	putIfChanged(r[10*8:], regs.Rbp)
-	putIfChanged(r[11*8:], regs.Rbx)
-	putIfChanged(r[12*8:], regs.Rdx)
-	// r[13*8:] is not used: rax is in tRax (below).
-	putIfChanged(r[14*8:], regs.Rcx)
-	putIfChanged(r[15*8:], regs.Rsp)
-	putIfChanged(r[16*8:], regs.Rip)
-	putIfChanged(r[17*8:], regs.Eflags)
+	r := t.page[tPRegs:tPRegsEnd]
+	for i, p := range gregs(regs) {
+		if i != gregRax {
+			putIfChanged(r[i*8:], *p)
+		}
+	}
 	putIfChanged(t.page[tFSBase:], regs.Fs_base)
 	// rax goes to tRax at the hand-off itself (handOff), next to the
 	// state change on the same cache line: written now, the line would
@@ -518,25 +503,12 @@ func putIfChanged(b []byte, v uint64) {
 // getPatchRegs reads the registers the patch trampoline saved.
 func (t *thread) getPatchRegs(regs *arch.Registers) {
 	le := binary.LittleEndian
-	r := (*[tPRegsEnd - tPRegs]byte)(t.page[tPRegs:tPRegsEnd])
-	regs.R8 = le.Uint64(r[0*8:])
-	regs.R9 = le.Uint64(r[1*8:])
-	regs.R10 = le.Uint64(r[2*8:])
-	regs.R11 = le.Uint64(r[3*8:])
-	regs.R12 = le.Uint64(r[4*8:])
-	regs.R13 = le.Uint64(r[5*8:])
-	regs.R14 = le.Uint64(r[6*8:])
-	regs.R15 = le.Uint64(r[7*8:])
-	regs.Rdi = le.Uint64(r[8*8:])
-	regs.Rsi = le.Uint64(r[9*8:])
-	regs.Rbp = le.Uint64(r[10*8:])
-	regs.Rbx = le.Uint64(r[11*8:])
-	regs.Rdx = le.Uint64(r[12*8:])
+	r := t.page[tPRegs:tPRegsEnd]
+	for i, p := range gregs(regs) {
+		*p = le.Uint64(r[i*8:])
+	}
+	// Its T_PREGS word is unused: rax is in tRax.
 	regs.Rax = le.Uint64(t.page[tRax:])
-	regs.Rcx = le.Uint64(r[14*8:])
-	regs.Rsp = le.Uint64(r[15*8:])
-	regs.Rip = le.Uint64(r[16*8:])
-	regs.Eflags = le.Uint64(r[17*8:])
 	regs.Fs_base = le.Uint64(t.page[tFSBase:])
 	regs.Gs_base = 0
 	regs.Cs, regs.Ss = userCS, userSS
