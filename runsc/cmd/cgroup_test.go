@@ -1,4 +1,4 @@
-package cmd
+package cmd_test
 
 import (
 	"bytes"
@@ -36,19 +36,12 @@ func TestCreateJoinFailure(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bin, bundle := t.TempDir(), t.TempDir()
+	bundle := t.TempDir()
 	rootfs := filepath.Join(bundle, "rootfs")
 	made := false
 	for _, what := range []string{"gofer", "sandbox"} {
 		t.Run(what, func(t *testing.T) {
-			runsc := filepath.Join(bin, "runsc-"+what)
-			build := exec.Command("go", "build", "-o", runsc,
-				"-ldflags=-X github.com/rampart-sandbox/rampart/runsc/cmd.joinFault="+what,
-				"github.com/rampart-sandbox/rampart/runsc")
-			build.Env = append(os.Environ(), "CGO_ENABLED=0")
-			if out, err := build.CombinedOutput(); err != nil {
-				t.Fatalf("building runsc: %v\n%s", err, out)
-			}
+			runsc := buildRunsc(t, "-ldflags=-X github.com/rampart-sandbox/rampart/runsc/cmd.joinFault="+what)
 			if !made {
 				sleepBundle(t, runsc, bundle)
 				made = true

@@ -2,7 +2,6 @@ package cmd_test
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -92,35 +91,7 @@ func TestContainerFenced(t *testing.T) {
 	runsc := buildRunsc(t)
 	bundle, state := t.TempDir(), t.TempDir()
 	rootfs := filepath.Join(bundle, "rootfs")
-	for _, d := range []string{"bin", "proc", "dev", "sys", "tmp"} {
-		if err := os.MkdirAll(filepath.Join(rootfs, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if b, err := os.ReadFile("/bin/busybox"); err != nil || os.WriteFile(filepath.Join(rootfs, "bin/busybox"), b, 0o755) != nil {
-		t.Fatalf("copying busybox: %v", err)
-	}
-	if err := os.Symlink("busybox", filepath.Join(rootfs, "bin/sleep")); err != nil {
-		t.Fatal(err)
-	}
-	spec := exec.Command(runsc, "spec")
-	spec.Dir = bundle
-	if out, err := spec.CombinedOutput(); err != nil {
-		t.Fatalf("runsc spec: %v\n%s", err, out)
-	}
-	cfg, err := os.ReadFile(filepath.Join(bundle, "config.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var c map[string]any
-	if err := json.Unmarshal(cfg, &c); err != nil {
-		t.Fatal(err)
-	}
-	proc := c["process"].(map[string]any)
-	proc["args"], proc["terminal"] = []string{"/bin/sleep", "30"}, false
-	if cfg, err = json.Marshal(c); err != nil || os.WriteFile(filepath.Join(bundle, "config.json"), cfg, 0o644) != nil {
-		t.Fatalf("config.json: %v", err)
-	}
+	sleepBundle(t, runsc, bundle)
 	// The container's stdio is a file: a pipe would stay open as long
 	// as the container runs.
 	out, err := os.Create(filepath.Join(t.TempDir(), "out"))
@@ -220,11 +191,13 @@ func taskStatus(t *testing.T, pid int) map[int]map[string]string {
 	return out
 }
 
-// buildRunsc builds runsc into a temporary directory.
-func buildRunsc(t *testing.T) string {
+// buildRunsc builds runsc into a temporary directory, with the extra go
+// build flags given.
+func buildRunsc(t *testing.T, flags ...string) string {
 	t.Helper()
 	runsc := filepath.Join(t.TempDir(), "runsc")
-	build := exec.Command("go", "build", "-o", runsc, "github.com/rampart-sandbox/rampart/runsc")
+	args := append(append([]string{"build", "-o", runsc}, flags...), "github.com/rampart-sandbox/rampart/runsc")
+	build := exec.Command("go", args...)
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("building runsc: %v\n%s", err, out)

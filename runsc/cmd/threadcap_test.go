@@ -49,12 +49,7 @@ func TestThreadCapInSandbox(t *testing.T) {
 	if out, err := exec.Command(gcc, "-O2", "-Wall", "-Werror", "-static", "-pthread", "-o", filepath.Join(root, "threadcap"), src).CombinedOutput(); err != nil {
 		t.Skipf("building a static C program: %v\n%s", err, out)
 	}
-	runsc := filepath.Join(base, "runsc")
-	build := exec.Command("go", "build", "-o", runsc, "github.com/rampart-sandbox/rampart/runsc")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building runsc: %v\n%s", err, out)
-	}
+	runsc := buildRunsc(t)
 	cmd := exec.Command(runsc, "--root="+filepath.Join(base, "state"), "--platform=systrap", "do", "--root-dir="+root, "--", "/threadcap")
 	out, err := cmd.CombinedOutput()
 	// The main thread holds one of the address space's 4095 slots.
