@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
-	"runtime/debug"
 	"sort"
 	"strings"
 	"syscall"
@@ -19,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/rampart-sandbox/rampart/sentry/bpf"
+	"github.com/rampart-sandbox/rampart/sentry/bpf/bpftest"
 )
 
 // TestHostNetworkRules pins what --network=host adds.
@@ -235,17 +235,9 @@ func filterChild(mode string) {
 		fmt.Println("install:", err)
 		os.Exit(3)
 	}
-	debug.SetGCPercent(100)
 	// Cycles started by allocation (background marking, assists), then
 	// forced ones.
-	var keep [][]byte
-	for i := 0; i < 64; i++ {
-		keep = append(keep, make([]byte, 1<<20))
-		if len(keep) > 4 {
-			keep = keep[1:]
-		}
-	}
-	if runtime.ReadMemStats(&ms); ms.NumGC == 0 {
+	if bpftest.GCUnderFilter() == 0 {
 		fmt.Println("no GC cycle under the filter")
 		os.Exit(7)
 	}

@@ -4,6 +4,8 @@
 // filter the project installs on the host (the platforms' stubs, the fence,
 // the gofer) in one string: any changed verdict changes the digest.
 //
+// It also holds what the filter tests' children share (GCUnderFilter).
+//
 // It is an ordinary package only so that tests in several packages can
 // share it; import it from _test.go files only.
 package bpftest
@@ -12,6 +14,8 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"runtime"
+	"runtime/debug"
 	"sort"
 	"testing"
 
@@ -201,4 +205,24 @@ func Pin(t testing.TB, what string, prog []unix.SockFilter, g Grid, want string)
 	if r.Digest != want {
 		t.Errorf("%s: verdicts changed: digest %s, want %s (%d inputs, %d allowed)", what, r.Digest, want, r.Inputs, r.Allowed)
 	}
+}
+
+// GCUnderFilter turns the collector on (a test child starts with
+// GOGC=off so that no cycle runs before its filter is installed) and
+// allocates until cycles start: 64 MiB churned with at most 5 MiB live. It
+// returns how many cycles have run, so that a child can check that the Go
+// runtime's first GC cycles, with their lazily started workers, came
+// under its seccomp filter.
+func GCUnderFilter() uint32 {
+	debug.SetGCPercent(100)
+	var keep [][]byte
+	for i := 0; i < 64; i++ {
+		keep = append(keep, make([]byte, 1<<20))
+		if len(keep) > 4 {
+			keep = keep[1:]
+		}
+	}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.NumGC
 }
