@@ -53,6 +53,21 @@ pidof_state() {
 	timeout 10 "$RUNSC_BIN" --root="$STATE" state "$1" 2>/dev/null |
 		python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])' 2>/dev/null
 }
+# member_output NAME BUNDLE WANT DESC creates, starts and waits for member
+# NAME of bundle BUNDLE, passes DESC if its init exited 0 having printed
+# WANT, and deletes it.
+member_output() {
+	pod_create "$1" "$2"
+	rs start "$1"
+	rs wait "$1"
+	local w=$status
+	if [ "$w" -eq 0 ] && [ "$(cat "$WORK/$1.out")" = "$3" ]; then
+		pass "$4"
+	else
+		fail "$4" "wait $w" "stdout: $(cat "$WORK/$1.out")" "want:   $3" "$(cat "$WORK/$1.err")"
+	fi
+	rs delete "$1"
+}
 
 B=$(pod_bundle podsb "$RFS" '["sleep","1000"]' "$(ctrd sandbox podsb)")
 pod_create podsb "$B"
@@ -115,46 +130,21 @@ B=$(bundle podd "{\"root\":{\"path\":\"$WORK/pod-rfs-b\",\"readonly\":true},\"an
 	\"user\":{\"uid\":1000,\"gid\":1001},\"cwd\":\"/etc\",\"env\":[\"PATH=/bin\",\"FOO=bar\"],
 	\"rlimits\":[{\"type\":\"RLIMIT_NOFILE\",\"soft\":100,\"hard\":200}],
 	\"capabilities\":{\"bounding\":[\"CAP_KILL\"],\"effective\":[\"CAP_KILL\"],\"permitted\":[\"CAP_KILL\"],\"inheritable\":[\"CAP_KILL\"],\"ambient\":[\"CAP_KILL\"]}}}")
-pod_create podd "$B"
-rs start podd
-rs wait podd
-w=$status
-want=$(printf '1000\n1001\n/etc\nbar\n100\nCapEff:\t0000000000000020')
-if [ "$w" -eq 0 ] && [ "$(cat "$WORK/podd.out")" = "$want" ]; then
-	pass "pod: a member's own user, cwd, env, rlimits and capabilities"
-else
-	fail "pod: a member's own user, cwd, env, rlimits and capabilities" "wait $w" "stdout: $(cat "$WORK/podd.out")" "want:   $want" "$(cat "$WORK/podd.err")"
-fi
-rs delete podd
+member_output podd "$B" "$(printf '1000\n1001\n/etc\nbar\n100\nCapEff:\t0000000000000020')" \
+	"pod: a member's own user, cwd, env, rlimits and capabilities"
 
 # PID namespaces: a member has its own, where its init is pid 1 and /proc
 # shows only its processes; a member whose linux.namespaces names a pid
 # namespace path (containerd: the sandbox's) shares the sandbox
 # container's, whose init (sleep 1000) is pid 1 there.
 B=$(pod_bundle podpn "$WORK/pod-rfs-b" '["sh","-c","echo $$; for d in /proc/[0-9]*; do echo ${d#/proc/}; done"]' "$(crio container podsb)")
-pod_create podpn "$B"
-rs start podpn
-rs wait podpn
-w=$status
-if [ "$w" -eq 0 ] && [ "$(cat "$WORK/podpn.out")" = "$(printf '1\n1')" ]; then
-	pass "pod: a member's own PID namespace (its init is pid 1; /proc shows only its processes)"
-else
-	fail "pod: a member's own PID namespace (its init is pid 1; /proc shows only its processes)" "wait $w" "stdout: $(cat "$WORK/podpn.out")" "$(cat "$WORK/podpn.err")"
-fi
-rs delete podpn
+member_output podpn "$B" "$(printf '1\n1')" \
+	"pod: a member's own PID namespace (its init is pid 1; /proc shows only its processes)"
 B=$(bundle podps "{\"root\":{\"path\":\"$WORK/pod-rfs-b\",\"readonly\":true},\"annotations\":$(ctrd container podsb),
 	\"process\":{\"args\":[\"sh\",\"-c\",\"[ \$\$ != 1 ] && echo not-init; x=\$(cat /proc/1/cmdline); echo \$x\"]},
 	\"linux\":{\"namespaces\":[{\"type\":\"pid\",\"path\":\"/proc/$sbpid/ns/pid\"},{\"type\":\"mount\"}]}}")
-pod_create podps "$B"
-rs start podps
-rs wait podps
-w=$status
-if [ "$w" -eq 0 ] && [ "$(cat "$WORK/podps.out")" = "$(printf 'not-init\nsleep1000')" ]; then
-	pass "pod: a member with a pid namespace path shares the sandbox container's"
-else
-	fail "pod: a member with a pid namespace path shares the sandbox container's" "wait $w" "stdout: $(cat "$WORK/podps.out")" "$(cat "$WORK/podps.err")"
-fi
-rs delete podps
+member_output podps "$B" "$(printf 'not-init\nsleep1000')" \
+	"pod: a member with a pid namespace path shares the sandbox container's"
 
 rs exec poda cat /tmp/got
 if [ "$status" -eq 0 ] && [ "$out" = ping ]; then pass "pod: the containers share the network (loopback TCP)"; else fail "pod: the containers share the network (loopback TCP)" "status $status" "out: $out" "$err"; fi
