@@ -607,14 +607,8 @@ func (pc *podContainer) start() control.Response {
 func (pc *podContainer) pause(pause bool) control.Response {
 	pc.mu.Lock()
 	defer pc.mu.Unlock()
-	if pc.phase != phaseRunning || pc.gone {
-		return control.Response{Error: "container not running"}
-	}
-	if pause == pc.paused {
-		if pause {
-			return control.Response{Error: "container already paused"}
-		}
-		return control.Response{Error: "container not paused"}
+	if msg := pauseRefusal(pc.phase == phaseRunning && !pc.gone, pc.paused, pause); msg != "" {
+		return control.Response{Error: msg}
 	}
 	if pause {
 		pc.s.k.FreezeContainer(pc.id)

@@ -415,18 +415,27 @@ func signalExec(k *kernel.Kernel, mu *sync.Mutex, execs map[kernel.ThreadID]*ker
 	return control.Response{}
 }
 
+// pauseRefusal is runc's error for a pause (or resume) of a container
+// that is not running, or already paused (or not paused); "" if the
+// request can be carried out.
+func pauseRefusal(running, paused, pause bool) string {
+	switch {
+	case !running:
+		return "container not running"
+	case pause && paused:
+		return "container already paused"
+	case !pause && !paused:
+		return "container not paused"
+	}
+	return ""
+}
+
 // pause freezes (or thaws) every task of the running container.
 func (s *sandbox) pause(pause bool) control.Response {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.phase != phaseRunning {
-		return control.Response{Error: "container not running"}
-	}
-	if pause == s.paused {
-		if pause {
-			return control.Response{Error: "container already paused"}
-		}
-		return control.Response{Error: "container not paused"}
+	if msg := pauseRefusal(s.phase == phaseRunning, s.paused, pause); msg != "" {
+		return control.Response{Error: msg}
 	}
 	if pause {
 		s.k.Freeze()

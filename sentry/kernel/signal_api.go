@@ -19,21 +19,19 @@ import (
 // cannot be queued (RLIMIT_SIGPENDING), and nil when t has already exited
 // (like Linux, silently).
 func (k *Kernel) SendSignalToTask(t *Task, info *abi.SignalInfo) error {
-	if !ValidSignal(int(info.Signo)) {
-		return errInvalidSignal
-	}
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if _, ok := t.tg.tasks[t]; !ok {
-		return nil
-	}
-	return k.sendSignalLocked(t.tg, t, info, false)
+	return k.sendSignalToTask(t, info, false)
 }
 
 // SendSignalToTaskFrom is SendSignalToTask for a signal sender sent with
 // tkill, tgkill or rt_tgsigqueueinfo: from outside the target's PID
 // namespace, SIGKILL and SIGSTOP reach its init.
 func (k *Kernel) SendSignalToTaskFrom(t *Task, info *abi.SignalInfo, sender *Task) error {
+	return k.sendSignalToTask(t, info, forcedSignal(sender, t.tg, int(info.Signo)))
+}
+
+// sendSignalToTask is SendSignalToTask with Linux's force flag (see
+// forcedSignal).
+func (k *Kernel) sendSignalToTask(t *Task, info *abi.SignalInfo, force bool) error {
 	if !ValidSignal(int(info.Signo)) {
 		return errInvalidSignal
 	}
@@ -42,7 +40,7 @@ func (k *Kernel) SendSignalToTaskFrom(t *Task, info *abi.SignalInfo, sender *Tas
 	if _, ok := t.tg.tasks[t]; !ok {
 		return nil
 	}
-	return k.sendSignalLocked(t.tg, t, info, forcedSignal(sender, t.tg, int(info.Signo)))
+	return k.sendSignalLocked(t.tg, t, info, force)
 }
 
 // SendSignalToGroupFrom is SendSignalToGroup for a signal sender sent
