@@ -76,7 +76,7 @@ func (b *Boot) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands
 		DebugDir: b.Global.DebugLog,
 		// The host root is never written: under the overlay, writes
 		// stay in sandbox memory; without it, the root is read-only.
-		Root: rootfs.RootOptions{Overlay: b.Global.Overlay != "none", ReadOnly: b.Global.Overlay == "none", TmpOnRoot: b.tmpOnRoot},
+		Root: rootfs.RootOptions{Overlay: b.Global.RootOverlay(false), ReadOnly: !b.Global.RootOverlay(false), TmpOnRoot: b.tmpOnRoot},
 		// The network mode comes with the global flags.
 		HostNetwork: b.Global.Network == "host",
 		FileAccess:  b.Global.FileAccess,

@@ -15,6 +15,7 @@ import (
 	"github.com/rampart-sandbox/rampart/gofer"
 	"github.com/rampart-sandbox/rampart/runsc/boot"
 	"github.com/rampart-sandbox/rampart/runsc/container"
+	"github.com/rampart-sandbox/rampart/runsc/flags"
 	"github.com/rampart-sandbox/rampart/runsc/ociseccomp"
 )
 
@@ -46,7 +47,7 @@ func (b *Boot) executeOCI() subcommands.ExitStatus {
 		report(err)
 		os.Exit(1)
 	}
-	cfg.Root = rootOptions(spec, b.Global.Overlay)
+	cfg.Root = rootOptions(spec, b.Global)
 	cfg.Strace = b.Global.Strace
 	cfg.Platform = b.Global.Platform
 	cfg.Spin = b.Global.SystrapSpin
@@ -109,13 +110,13 @@ func (b *Boot) executeOCI() subcommands.ExitStatus {
 	return subcommands.ExitSuccess
 }
 
-// rootOptions says how the container's root is mounted: under the
-// in-memory overlay unless --overlay=none (then writes go through the
-// gofer to the image), read-only if config.json's root.readonly says so,
-// whatever the overlay flag.
-func rootOptions(spec *specs.Spec, overlay string) rootfs.RootOptions {
+// rootOptions says how the container's root is mounted: straight from
+// the gofer, which writes to the image, unless --overlay=root puts it
+// under the in-memory overlay; read-only if config.json's root.readonly
+// says so, whatever the overlay flag.
+func rootOptions(spec *specs.Spec, g *flags.Global) rootfs.RootOptions {
 	return rootfs.RootOptions{
-		Overlay:  overlay != "none",
+		Overlay:  g.RootOverlay(true),
 		ReadOnly: spec.Root != nil && spec.Root.Readonly,
 	}
 }

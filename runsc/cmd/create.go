@@ -457,11 +457,11 @@ func writePidFile(path string, pid int) error {
 }
 
 // rootWritable says whether the gofer may change the container's image:
-// only with --overlay=none and a root that config.json does not make
-// read-only. Under the overlay (the default) writes stay in sandbox memory
-// and the gofer serves the image read-only.
+// without the root overlay (the default for OCI containers) and with a
+// root that config.json does not make read-only. Under --overlay=root
+// writes stay in sandbox memory and the gofer serves the image read-only.
 func rootWritable(g *flags.Global, spec *specs.Spec) bool {
-	return g.Overlay == "none" && (spec.Root == nil || !spec.Root.Readonly)
+	return !g.RootOverlay(true) && (spec.Root == nil || !spec.Root.Readonly)
 }
 
 // sandboxBootCaps are the capabilities the sandbox process uses before it

@@ -159,7 +159,7 @@ func podMemberConfig(g *flags.Global, id string, spec *specs.Spec) (*boot.Contai
 	cc := &boot.ContainerConfig{
 		ID: id, Argv: bc.Argv, Envv: bc.Envv, Cwd: bc.Cwd, User: bc.User, Caps: bc.Caps,
 		Umask: bc.Umask, Rlimits: bc.Rlimits, NoNewPrivs: bc.NoNewPrivs,
-		Root: rootOptions(spec, g.Overlay), Mounts: bc.OCIMounts,
+		Root: rootOptions(spec, g), Mounts: bc.OCIMounts,
 	}
 	if spec.Linux != nil {
 		cc.Seccomp = spec.Linux.Seccomp

@@ -44,10 +44,11 @@ type Global struct {
 	Network string
 	Log     string
 	LogFmt  string
-	// Overlay is "root" (the default: the container's root is an overlay
-	// with a writable layer in sentry memory; the image never changes)
-	// or "none" (writes go to the image itself when config.json's root is
-	// not read-only; `runsc do` keeps the host root read-only).
+	// Overlay is "root" (the root is an overlay with a writable layer in
+	// sentry memory; the image never changes), "none" (an OCI container
+	// writes to its root.path unless config.json makes it read-only;
+	// `runsc do` keeps the host root read-only) or "" (unset: each
+	// command's default, RootOverlay).
 	Overlay string
 	// FileAccess is how the sentry caches the root filesystem served by
 	// the gofer: "exclusive" (the default: the sandbox is its only
@@ -74,7 +75,7 @@ func Register(fs *flag.FlagSet) *Global {
 	fs.StringVar(&g.Network, "network", "none", "network mode: none (a loopback inside the sandbox) or host (the host's network through sentry-owned host sockets)")
 	fs.StringVar(&g.Log, "log", "", "file for runtime log messages")
 	fs.StringVar(&g.LogFmt, "log-format", "text", "log format: text or json (runc's log lines)")
-	fs.StringVar(&g.Overlay, "overlay", "root", "root filesystem overlay: root (writes stay in sandbox memory) or none")
+	fs.StringVar(&g.Overlay, "overlay", "", "root filesystem overlay: root (writes stay in sandbox memory) or none (OCI containers write to their root.path, as under runc); default: none for OCI containers, root for do")
 	fs.StringVar(&g.FileAccess, "file-access", "exclusive", "caching of the root filesystem: exclusive (the sandbox is its only writer) or shared (the host may change it too)")
 	fs.BoolVar(&g.SystemdCgroup, "systemd-cgroup", false, "place the container in a systemd-style cgroup path (slice:prefix:name)")
 	fs.StringVar(&g.HostUDS, "host-uds", "none", "host unix sockets on gofer-served mounts: none, open (connect to host sockets), create (bind makes host sockets) or all")
@@ -92,7 +93,7 @@ func (g *Global) Validate() error {
 	if g.LogFmt != "text" && g.LogFmt != "json" {
 		return fmt.Errorf("unknown log format %q (available: text, json)", g.LogFmt)
 	}
-	if g.Overlay != "root" && g.Overlay != "none" {
+	if g.Overlay != "" && g.Overlay != "root" && g.Overlay != "none" {
 		return fmt.Errorf("unknown overlay mode %q (available: root, none)", g.Overlay)
 	}
 	if _, err := gofer.ParseHostUDS(g.HostUDS); err != nil {
@@ -105,6 +106,20 @@ func (g *Global) Validate() error {
 		return fmt.Errorf("unsupported network mode %q (available: none, host)", g.Network)
 	}
 	return nil
+}
+
+// RootOverlay says whether the root is mounted under the in-memory
+// overlay. Unset, it is for `runsc do`, whose root is the host's and must
+// never be written, and not for OCI containers (oci): their writes go to
+// root.path as under runc, where the client expects them. Docker keeps a
+// container's root across `docker restart` and reads it for `docker cp`,
+// `diff`, `commit` and its size; in sandbox memory those writes would be
+// lost at every restart and charged to the container's memory limit.
+func (g *Global) RootOverlay(oci bool) bool {
+	if g.Overlay == "" {
+		return !oci
+	}
+	return g.Overlay == "root"
 }
 
 // NetNamespace is the clone flag that gives the sandbox process its own
@@ -120,7 +135,10 @@ func (g *Global) NetNamespace() uintptr {
 // Args returns the global flags as command-line arguments, to pass them to
 // a child runsc process.
 func (g *Global) Args() []string {
-	a := []string{"--platform=" + g.Platform, "--network=" + g.Network, "--root=" + g.Root, "--log-format=" + g.LogFmt, "--overlay=" + g.Overlay}
+	a := []string{"--platform=" + g.Platform, "--network=" + g.Network, "--root=" + g.Root, "--log-format=" + g.LogFmt}
+	if g.Overlay != "" {
+		a = append(a, "--overlay="+g.Overlay)
+	}
 	if g.HostUDS != "" && g.HostUDS != "none" {
 		a = append(a, "--host-uds="+g.HostUDS)
 	}

@@ -245,7 +245,21 @@ read-only" "$out"
 	dl rm "$id" >/dev/null 2>&1
 	expect "$c/removal-exited" "" "$(leftovers "$rroot" "${id:-none}")"
 
-	# A long-running container for exec, top, stop and removal.
+	# A container's writes to its root stay in the root the client made,
+	# as under runc: started again, the container finds them, and cp
+	# copies them out. (podman cp of a running container works in the
+	# mount namespace of the container's pid, the sandbox process, whose
+	# root is empty: that one fails, as under gVisor.)
+	rm -f "$W/cid" "$W/cp-out"
+	out=$(dl run --cidfile "$W/cid" "${RUN[@]}" "$img" sh -c 'cat /kept 2>/dev/null; echo run >>/kept; echo ok' 2>&1)
+	id=$(cat "$W/cid" 2>/dev/null)
+	out+=" $(dl start -a "${id:-none}" 2>&1)"
+	expect "$c/restart-keeps-root" "ok run ok" "$(echo $out)"
+	out=$(dl cp "${id:-none}:/kept" "$W/cp-out" 2>&1 && cat "$W/cp-out")
+	expect "$c/cp" "run run" "$(echo $out)"
+	dl rm -f "${id:-none}" >/dev/null 2>&1
+
+	# A long-running container for exec, diff, cp, top, stop and removal.
 	id=$(dl run -d "${RUN[@]}" "$img" sleep 1000 2>&1)
 	if [ "$(dl inspect -f '{{.State.Running}}' "$id" 2>&1)" != true ]; then
 		failt "$c/detached" "run -d: $id"
@@ -261,6 +275,11 @@ read-only" "$out"
 	expect "$c/exec-exit-code" 4 "$?"
 	out=$(dl exec -t "$id" tty 2>&1 | tr -d '\r')
 	expect_re "$c/exec-tty" '^/dev/pts/[0-9]+$' "$out"
+
+	# What a running container writes, the client's diff sees.
+	dl exec "$id" sh -c 'echo written >/etc/rampart-written' >/dev/null 2>&1
+	out=$(dl diff "$id" 2>&1 | grep rampart-written)
+	expect "$c/diff" "A /etc/rampart-written" "$out"
 
 	top_check "$c" "$id" "$sbpid" "$rroot"
 

@@ -468,7 +468,7 @@ if [ "$status" -ne 0 ] && [ ! -e "$STATE/bad3" ]; then pass "missing rootfs"; el
 rs create --bundle "$B" "bad/id"
 if [ "$status" -ne 0 ]; then pass "invalid id"; else fail "invalid id"; fi
 
-# The root overlay (the default): a container writes, appends, truncates,
+# The root overlay (--overlay=root): a container writes, appends, truncates,
 # chmods, deletes, renames and hard-links files and makes directories in a
 # writable root; the changes show inside, and the image on the host is
 # byte-for-byte unchanged (names, types, modes, owners, sizes, mtimes,
@@ -540,7 +540,7 @@ d2-moved
 data
 appended'
 B=$(bundle overlay "$(python3 -c 'import json,sys; print(json.dumps({"root":{"path":sys.argv[1],"readonly":False},"process":{"args":["sh","-c",sys.argv[2]]}}))' "$ORFS" "$OVL_SCRIPT")")
-rs run --bundle "$B" overlay
+rs --overlay=root run --bundle "$B" overlay
 after=$(imagesum)
 if [ "$status" -ne 0 ] || [ "$out" != "$OVL_WANT" ]; then
 	fail "overlay: changes take effect" "status $status" "stdout: $out" "want:   $OVL_WANT" "stderr: $err"
@@ -548,12 +548,16 @@ else
 	pass "overlay: changes take effect"
 fi
 if [ "$before" = "$after" ]; then pass "overlay: the image is unchanged"; else fail "overlay: the image is unchanged" "checksum $before before, $after after"; fi
-# root.readonly wins over the overlay.
+# root.readonly wins over the overlay, and without it (the default).
 B=$(bundle overlay-ro "$(python3 -c 'import json,sys; print(json.dumps({"root":{"path":sys.argv[1],"readonly":True},"process":{"args":["sh","-c","echo x >/etc/data 2>/dev/null && echo rw || echo ro"]}}))' "$ORFS")")
-rs run --bundle "$B" overlay-ro
+rs --overlay=root run --bundle "$B" overlay-ro
 if [ "$status" -eq 0 ] && [ "$out" = "ro" ] && [ "$(imagesum)" = "$before" ]; then pass "overlay: root.readonly"; else fail "overlay: root.readonly" "status $status" "$out" "$err"; fi
+rs run --bundle "$B" default-ro
+if [ "$status" -eq 0 ] && [ "$out" = "ro" ] && [ "$(imagesum)" = "$before" ]; then pass "default root: root.readonly"; else fail "default root: root.readonly" "status $status" "$out" "$err"; fi
 
-# --overlay=none: the container writes through the gofer to the image.
+# The default (--overlay=none): as under runc, the container writes
+# through the gofer to the image, where docker cp, diff and commit look
+# and where a restarted container finds them.
 NRFS=$WORK/none-rootfs
 mkdir -p "$NRFS"/{bin,tmp,dev,proc,sys,etc}
 cp "$BUSYBOX" "$NRFS/bin/busybox"
@@ -561,12 +565,12 @@ for a in sh echo cat mv rm ln mkdir; do ln "$NRFS/bin/busybox" "$NRFS/bin/$a"; d
 printf 'old\n' >"$NRFS/etc/f"
 printf 'gone\n' >"$NRFS/etc/g"
 B=$(bundle none-rw "$(python3 -c 'import json,sys; print(json.dumps({"root":{"path":sys.argv[1],"readonly":False},"process":{"args":["sh","-c","echo new >>/etc/f && mkdir /etc/d && echo x >/etc/d/x && mv /etc/d/x /etc/d/y && ln /etc/f /etc/f2 && rm /etc/g && cat /etc/f2"]}}))' "$NRFS")")
-rs --overlay=none run --bundle "$B" none-rw
+rs run --bundle "$B" none-rw
 if [ "$status" -eq 0 ] && [ "$out" = "$(printf 'old\nnew')" ] && [ "$(cat "$NRFS/etc/d/y" 2>/dev/null)" = x ] &&
 	[ ! -e "$NRFS/etc/g" ] && [ "$(stat -c %h "$NRFS/etc/f")" = 2 ]; then
-	pass "overlay=none: writes reach the image"
+	pass "default root: writes reach the image"
 else
-	fail "overlay=none: writes reach the image" "status $status" "$out" "$err" "$(ls -lR "$NRFS/etc" 2>&1)"
+	fail "default root: writes reach the image" "status $status" "$out" "$err" "$(ls -lR "$NRFS/etc" 2>&1)"
 fi
 
 # config.json's mounts, masked and read-only paths, mountinfo.
