@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# run.sh builds the microbenchmarks in bench/micro and runs each of them
+# run.sh builds the microbenchmarks in bench/micro (C, and go_getpid and
+# go_pread: Go's own syscall path, bench/micro/gosys) and runs each of them
 # natively, under runc, under Debian's gVisor (runsc, ptrace platform) and
 # under Rampart on its ptrace platform (bin/runsc --platform=ptrace do) and on
 # its systrap platform, the default (bin/runsc --platform=systrap do; the
@@ -72,7 +73,7 @@ if [ $# -gt 0 ]; then
 else
 	benches=()
 	for f in bench/micro/*.c; do benches+=("$(basename "$f" .c)"); done
-	benches+=(tcp_pingpong@host tcp_throughput@host)
+	benches+=(go_getpid go_pread tcp_pingpong@host tcp_throughput@host)
 	oci_rows=(oci_run podman_run idle_mem)
 	proc_rows=(python3_startup gcc_c)
 fi
@@ -83,6 +84,15 @@ for b in "${benches[@]}"; do
 	b=${b%@host}
 	src=bench/micro/$b.c
 	bin=$OUT/bin/$b
+	case "$b" in
+	go_*)
+		# Go's own syscall path (bench/micro/gosys), static.
+		if [ ! -x "$bin" ] || [ bench/micro/gosys/main.go -nt "$bin" ]; then
+			CGO_ENABLED=0 go build -o "$bin" ./bench/micro/gosys || exit 1
+		fi
+		continue
+		;;
+	esac
 	if [ ! -f "$src" ]; then
 		echo "bench: no benchmark $b" >&2
 		exit 2
