@@ -271,11 +271,14 @@ func (pt *patcher) site(i uint64) (ret, nr uint64, ok bool) {
 // syscall nr, if it is "mov $nr, %eax; syscall" or a dynamic site "mov
 // 0x8(%rsp), %r9; syscall" in a private file mapping, not preceded by a
 // byte that may be a prefix, and the 7 bytes lie in one 16-byte block.
-// Each site is looked at once.
+// Each site is looked at once. rt_sigreturn is never patched: it always
+// sets the FP state, so a patched one would leave the trampoline through a
+// trap at every call, a hand-off more than the trap it replaces (glibc's
+// __restore_rt is "mov $15, %eax; syscall").
 func (pt *patcher) maybePatch(rip, nr uint64) {
 	site := rip - 7
 	off := site % 16
-	if off > 9 || rip < minUserAddress+7 || rip >= maxUserAddress || pt.lost.Load() {
+	if off > 9 || rip < minUserAddress+7 || rip >= maxUserAddress || pt.lost.Load() || nr == unix.SYS_RT_SIGRETURN {
 		return
 	}
 	pt.mu.RLock()
@@ -520,16 +523,22 @@ func (t *thread) getPatchRegs(regs *arch.Registers) {
 // of it, so that it parks again in the signal handler with a full signal
 // frame (FP state, and a gs base of the application's choosing). The
 // registers in the frame are then stale: the caller writes them.
+//
+// The trap out is an answer to the stub's event and a new event, like a
+// hand-off's, and is accounted as one: the stub's wait for ST_TRAP is
+// recorded (stubAnswered) and t.evAt moves to the trap's event, so that
+// the next hand-off times the sentry's answer from there; a hot thread
+// spins for the trap on its lease (waitTrap).
 func (t *thread) leaveTrampoline(c *context) error {
 	t.inTramp, t.raxOut = false, false
+	now := arch.Rdtsc()
+	t.stubAnswered(now)
+	hot := t.hot != nil && t.stayHot(now)
 	swap(t.state, stTrap)
 	if load(t.stubSleep) != 0 {
 		futexWake(t.state)
 	}
-	// The answer is a signal delivery away (the stub restores the
-	// registers and traps with an int3), a few µs: spin for it like
-	// for any other answer (trapPol).
-	if !t.as.p.waitFor(t.state, stTrap, t.sentrySleep, &t.trapPol, t.as.pid, t.tid, &c.interrupt, nil) || load(t.state) != stEvent {
+	if !t.waitTrap(c, hot) || load(t.state) != stEvent {
 		t.dead = true
 		return platform.ErrContextDead
 	}

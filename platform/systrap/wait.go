@@ -209,20 +209,7 @@ func (t *thread) handOff(c *context) bool {
 	p := t.as.p
 	now := arch.Rdtsc()
 	hot := t.hot != nil
-	if t.evAt != 0 {
-		// The stub's previous wait: did it end while spinning?
-		ans := now - t.evAt
-		stubSpun := t.stubBudget > 0 && load(t.stubSleep) == 0
-		if hot {
-			avg := &t.hotSentry
-			if t.slept {
-				avg = nil // the answer included the sentry's wake-up
-			}
-			t.hotRecord(avg, ans, stubSpun)
-		} else {
-			t.stubPol.record(p, ans, t.stubBudget, stubSpun)
-		}
-	}
+	t.stubAnswered(now)
 	if hot {
 		hot = t.stayHot(now)
 	} else if t.cycle < p.hotEnter && now >= t.hotRetry && p.fixedSpin == 0 {
@@ -233,9 +220,10 @@ func (t *thread) handOff(c *context) bool {
 		t.stubBudget = p.hotBudget(t.hotSentry)
 		appBudget = p.hotBudget(t.hotApp)
 	} else {
+		spins := t.stubSpins()
 		t.stubBudget = 0
 		appBudget = t.appPol.peek(p)
-		if p.mayGrantSpin() {
+		if p.mayGrantSpin(spins) {
 			t.stubBudget = t.stubPol.budget(p)
 		}
 	}
@@ -300,6 +288,60 @@ func (t *thread) handOff(c *context) bool {
 	t.cycle += (min(t.evAt-t.prevEv, hotWarmup*p.hotEnter) - t.cycle) / 8
 	t.prevEv = t.evAt
 	return ok
+}
+
+// waitTrap waits until the stub, told to leave the patch trampoline
+// (stTrap), has trapped out and parked in its handler; hot says whether t
+// is hot. The answer is a signal delivery away (the stub restores the
+// registers and traps with an int3), a few µs. A hot thread spins for it
+// on its lease, up to the hot cap, whatever the cold slots say: with the
+// lease held on 2 CPUs none is free, and a sentry that slept here made
+// the stub, after its trap, wake it and spin through that wake-up; such
+// spins failed, and a thread delivering signals after patched syscalls
+// cooled down within a few round trips and stayed cold behind its
+// back-off. A cold one waits with its own policy (trapPol). It returns
+// false if the thread died.
+func (t *thread) waitTrap(c *context, hot bool) bool {
+	p := t.as.p
+	var ok bool
+	if hot {
+		start := arch.Rdtsc()
+		spun := spinWhile(t.state, stTrap, start+p.hotCap)
+		ok = spun || sleepWhile(t.state, stTrap, t.sentrySleep, t.as.pid, t.tid, &c.interrupt, nil)
+		t.slept = !spun
+		t.hotRecord(nil, 0, spun)
+	} else {
+		ok = p.waitFor(t.state, stTrap, t.sentrySleep, &t.trapPol, t.as.pid, t.tid, &c.interrupt, nil)
+	}
+	t.evAt = arch.Rdtsc()
+	return ok
+}
+
+// stubAnswered records how the stub's wait for the sentry's answer to its
+// last event (seen at t.evAt) ended, as the sentry answers at now: while
+// the stub spun, or after it slept.
+func (t *thread) stubAnswered(now int64) {
+	if t.evAt == 0 {
+		return
+	}
+	ans := now - t.evAt
+	stubSpun := t.stubBudget > 0 && load(t.stubSleep) == 0
+	if t.hot != nil {
+		avg := &t.hotSentry
+		if t.slept {
+			avg = nil // the answer included the sentry's wake-up
+		}
+		t.hotRecord(avg, ans, stubSpun)
+	} else {
+		t.stubPol.record(t.as.p, ans, t.stubBudget, stubSpun)
+	}
+}
+
+// stubSpins reports whether t's stub thread, parked, spins for the
+// sentry's answer (rather than sleeping): a thread of the platform's own
+// that sampleLoad must not count as another program's.
+func (t *thread) stubSpins() bool {
+	return t.stubSleep != nil && t.stubBudget > 0 && load(t.stubSleep) == 0
 }
 
 // calmBeforeBind is how many hand-offs in a row without spinning a thread
@@ -388,8 +430,12 @@ func (p *Platform) hotHeld(now int64) int {
 // the one that would enter if entering) besides the other threads that
 // want one: entering tolerates half a thread of others on top, staying
 // less than one, so that a thread at the edge does not flap.
-func (p *Platform) hotRoom(now int64, entering bool) bool {
-	p.sampleLoad(now, !entering)
+func (p *Platform) hotRoom(now int64, entering, partner bool) bool {
+	var m int64 // a hot caller's pair is among the held leases
+	if entering {
+		m = mine(partner)
+	}
+	p.sampleLoad(now, m)
 	held := int64(p.hotHeld(now))
 	need := p.others.Load() + 2*held*others1
 	if entering {
@@ -401,7 +447,7 @@ func (p *Platform) hotRoom(now int64, entering bool) bool {
 // enterHot makes t hot if a lease is free and the host has the CPUs.
 func (t *thread) enterHot(now int64) bool {
 	p := t.as.p
-	if p.fixedSpin != 0 || len(p.hot) == 0 || !p.hotRoom(now, true) {
+	if p.fixedSpin != 0 || len(p.hot) == 0 || !p.hotRoom(now, true, t.stubSpins()) {
 		t.hotRetry = now + hotBackoffUS*p.perUS
 		return false
 	}
@@ -430,7 +476,7 @@ func (t *thread) stayHot(now int64) bool {
 	p := t.as.p
 	s := t.hot
 	t.hotRounds++
-	if s.owner.Load() == t && s.until.Load() >= now && t.hotMiss <= hotMaxMiss && p.hotRoom(now, false) {
+	if s.owner.Load() == t && s.until.Load() >= now && t.hotMiss <= hotMaxMiss && p.hotRoom(now, false, false) {
 		if s.until.Load()-now < p.hotLease/2 {
 			s.until.Store(now + p.hotLease)
 		}
