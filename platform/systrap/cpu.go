@@ -80,25 +80,21 @@ var (
 // sampleLoad refreshes the estimate of how many threads of other programs
 // (and of the sentry's other work) want a CPU, at most every
 // loadPeriodUS, by whichever caller comes first: the host's runnable
-// count minus the platform's own share at that moment (two threads per
-// hot pair: one side spins while the other works; and mine, the caller's
-// own runnable threads besides: itself, and the other side of its
-// hand-off if that runs), averaged with weight 1/4 (so a program that
-// starts or stops is seen within about 20 ms, while one sample's noise is
-// damped). A hot thread's sentry thread passes 0 (its pair is counted
-// with the hot ones). No allocation; one pread64 per period.
-//
-// The other side of a hand-off runs while the caller waits for it (the
-// application, a trap out of the trampoline, a server request) or while
-// it spins; counted as another program's, it made the estimate about one
-// thread too high whenever a waiter took the sample, and kept a
-// syscall-bound thread from going hot on an idle 2-CPU host.
-func (p *Platform) sampleLoad(now int64, mine int64) {
+// count minus the platform's own share at that moment (the sampling
+// thread, unless it is one of the hot pairs, and two threads per hot
+// pair: one side spins while the other works), averaged with weight 1/4
+// (so a program that starts or stops is seen within about 20 ms, while one
+// sample's noise is damped). selfHot says whether the caller is a hot
+// thread's sentry thread. No allocation; one pread64 per period.
+func (p *Platform) sampleLoad(now int64, selfHot bool) {
 	next := p.loadNext.Load()
 	if now < next || !p.loadNext.CompareAndSwap(next, now+loadPeriodUS*p.perUS) {
 		return
 	}
-	own := 2*int64(p.hotHeld(now)) + mine
+	own := 2 * int64(p.hotHeld(now))
+	if !selfHot {
+		own++
+	}
 	var others int64
 	if n, ok := readRunning(p.loadFD); ok {
 		others = max(n-own, 0) * others1
@@ -157,26 +153,24 @@ func parseRunning(b []byte) (int64, bool) {
 
 // hostBusy reports whether a cold wait (spinPolicy) may not spin: the
 // other programs' threads and the hot pairs leave less than one CPU free
-// (see sampleLoad; partner says whether the other side of the caller's
-// hand-off runs now). A spinner there takes the CPU that the other side
-// of its hand-off, or another program, needs. Fixed spins (Options.Spin >
-// 0) ignore it.
-func (p *Platform) hostBusy(partner bool) bool {
+// (see sampleLoad). A spinner there takes the CPU that the other side of
+// its hand-off, or another program, needs. Fixed spins (Options.Spin > 0)
+// ignore it.
+func (p *Platform) hostBusy() bool {
 	if p.fixedSpin > 0 {
 		return false // the user asked for spinning
 	}
 	now := arch.Rdtsc()
-	p.sampleLoad(now, mine(partner))
+	p.sampleLoad(now, false)
 	return p.others.Load()+int64(2*p.hotHeld(now)+1)*others1 > int64(p.ncpus)*others1
 }
 
 // acquireSpin reserves one of the platform's spinning slots for a cold
 // wait. A spinning thread needs a CPU of its own while the other side of
 // its hand-off needs another, so at most half the CPUs spin (hot pairs
-// included), and none on a busy host. The caller has just let the other
-// side go: it runs.
+// included), and none on a busy host.
 func (p *Platform) acquireSpin() bool {
-	if p.hostBusy(true) {
+	if p.hostBusy() {
 		return false
 	}
 	limit := p.maxSpinners - int32(p.hotHeld(arch.Rdtsc()))
@@ -193,19 +187,9 @@ func (p *Platform) acquireSpin() bool {
 
 func (p *Platform) releaseSpin() { p.spinners.Add(-1) }
 
-// mayGrantSpin reports whether a free spinning slot is left now; partner
-// as for hostBusy.
-func (p *Platform) mayGrantSpin(partner bool) bool {
-	return p.spinners.Load()+int32(p.hotHeld(arch.Rdtsc())) < p.maxSpinners && !p.hostBusy(partner)
-}
-
-// mine is the caller's share of the runnable threads for sampleLoad: its
-// own thread, and the other side of its hand-off if that runs.
-func mine(partner bool) int64 {
-	if partner {
-		return 2
-	}
-	return 1
+// mayGrantSpin reports whether a free spinning slot is left now.
+func (p *Platform) mayGrantSpin() bool {
+	return p.spinners.Load()+int32(p.hotHeld(arch.Rdtsc())) < p.maxSpinners && !p.hostBusy()
 }
 
 // bind binds t to the calling thread's CPU if it is not there already.

@@ -220,10 +220,9 @@ func (t *thread) handOff(c *context) bool {
 		t.stubBudget = p.hotBudget(t.hotSentry)
 		appBudget = p.hotBudget(t.hotApp)
 	} else {
-		spins := t.stubSpins()
 		t.stubBudget = 0
 		appBudget = t.appPol.peek(p)
-		if p.mayGrantSpin(spins) {
+		if p.mayGrantSpin() {
 			t.stubBudget = t.stubPol.budget(p)
 		}
 	}
@@ -337,13 +336,6 @@ func (t *thread) stubAnswered(now int64) {
 	}
 }
 
-// stubSpins reports whether t's stub thread, parked, spins for the
-// sentry's answer (rather than sleeping): a thread of the platform's own
-// that sampleLoad must not count as another program's.
-func (t *thread) stubSpins() bool {
-	return t.stubSleep != nil && t.stubBudget > 0 && load(t.stubSleep) == 0
-}
-
 // calmBeforeBind is how many hand-offs in a row without spinning a thread
 // waits before it binds again (a spinning thread is unbound), so that a
 // thread at the edge does not pay two sched_setaffinity calls per spin.
@@ -430,12 +422,8 @@ func (p *Platform) hotHeld(now int64) int {
 // the one that would enter if entering) besides the other threads that
 // want one: entering tolerates half a thread of others on top, staying
 // less than one, so that a thread at the edge does not flap.
-func (p *Platform) hotRoom(now int64, entering, partner bool) bool {
-	var m int64 // a hot caller's pair is among the held leases
-	if entering {
-		m = mine(partner)
-	}
-	p.sampleLoad(now, m)
+func (p *Platform) hotRoom(now int64, entering bool) bool {
+	p.sampleLoad(now, !entering)
 	held := int64(p.hotHeld(now))
 	need := p.others.Load() + 2*held*others1
 	if entering {
@@ -447,7 +435,7 @@ func (p *Platform) hotRoom(now int64, entering, partner bool) bool {
 // enterHot makes t hot if a lease is free and the host has the CPUs.
 func (t *thread) enterHot(now int64) bool {
 	p := t.as.p
-	if p.fixedSpin != 0 || len(p.hot) == 0 || !p.hotRoom(now, true, t.stubSpins()) {
+	if p.fixedSpin != 0 || len(p.hot) == 0 || !p.hotRoom(now, true) {
 		t.hotRetry = now + hotBackoffUS*p.perUS
 		return false
 	}
@@ -476,7 +464,7 @@ func (t *thread) stayHot(now int64) bool {
 	p := t.as.p
 	s := t.hot
 	t.hotRounds++
-	if s.owner.Load() == t && s.until.Load() >= now && t.hotMiss <= hotMaxMiss && p.hotRoom(now, false, false) {
+	if s.owner.Load() == t && s.until.Load() >= now && t.hotMiss <= hotMaxMiss && p.hotRoom(now, false) {
 		if s.until.Load()-now < p.hotLease/2 {
 			s.until.Store(now + p.hotLease)
 		}

@@ -3,10 +3,7 @@
 package systrap
 
 import (
-	"fmt"
 	"testing"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/rampart-sandbox/rampart/sentry/arch"
 )
@@ -134,11 +131,11 @@ func TestSpinSlots(t *testing.T) {
 	if !p.acquireSpin() {
 		t.Fatal("first slot refused")
 	}
-	if p.acquireSpin() || p.mayGrantSpin(false) {
+	if p.acquireSpin() || p.mayGrantSpin() {
 		t.Error("a second spinner on a 2-CPU budget")
 	}
 	p.releaseSpin()
-	if !p.mayGrantSpin(false) {
+	if !p.mayGrantSpin() {
 		t.Error("slot not released")
 	}
 	// Fixed settings override the policy.
@@ -197,13 +194,13 @@ func TestHostBusy(t *testing.T) {
 		p := policyPlatform()
 		p.ncpus = tc.ncpus
 		p.others.Store(int64(tc.others * others1))
-		if got := p.hostBusy(false); got != tc.busy {
+		if got := p.hostBusy(); got != tc.busy {
 			t.Errorf("%.1f other threads on %d CPUs: busy %v, want %v", tc.others, tc.ncpus, got, tc.busy)
 		}
 	}
 	p := policyPlatform()
 	p.others.Store(2 * others1)
-	if p.acquireSpin() || p.mayGrantSpin(false) {
+	if p.acquireSpin() || p.mayGrantSpin() {
 		t.Error("spinning on a busy host")
 	}
 }
@@ -254,7 +251,7 @@ func TestHotLease(t *testing.T) {
 	if b.enterHot(now + us) {
 		t.Fatal("b went hot while a holds the only lease")
 	}
-	if p.hotHeld(now) != 1 || p.mayGrantSpin(false) {
+	if p.hotHeld(now) != 1 || p.mayGrantSpin() {
 		t.Error("a hot pair left room for a cold spinner on 2 CPUs")
 	}
 	if !a.stayHot(now + 10*us) {
@@ -389,51 +386,5 @@ func TestHotTrapOut(t *testing.T) {
 	}
 	if load(a.sentrySleep) != 0 || p.spinners.Load() != 0 {
 		t.Error("sleep flag or a cold spinning slot left set")
-	}
-}
-
-// TestLoadOwnThreads: the runnable threads of a hand-off's own pair are
-// not other programs': a cold thread whose stub spins for its answer, on
-// an otherwise idle 2-CPU host (2 runnable threads: the pair), may go hot.
-// Counted as another program's, the running stub (and the application
-// that a waiter waits for) kept syscall-bound threads cold.
-func TestLoadOwnThreads(t *testing.T) {
-	fd, err := unix.MemfdCreate("loadavg", unix.MFD_CLOEXEC)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(fd)
-	for _, tc := range []struct {
-		running   int
-		stubSpins bool
-		hot       bool
-	}{
-		{1, false, true}, {2, true, true}, {2, false, false}, {3, true, false},
-	} {
-		text := fmt.Sprintf("0.50 0.40 0.30 %d/245 12345\n", tc.running)
-		if err := unix.Ftruncate(fd, 0); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := unix.Pwrite(fd, []byte(text), 0); err != nil {
-			t.Fatal(err)
-		}
-		p := hotPlatform()
-		p.loadFD = fd
-		a := fakeThread(&addressSpace{p: p})
-		if tc.stubSpins {
-			a.stubBudget = 1000 * us
-		} else {
-			*a.stubSleep = 1
-		}
-		// One sample moves the average a quarter of the way: settle
-		// it with the samples a cold waiter in this state takes.
-		for i := 0; i < 20; i++ {
-			p.loadNext.Store(0)
-			p.sampleLoad(arch.Rdtsc(), mine(a.stubSpins()))
-		}
-		p.loadNext.Store(1 << 62)
-		if got := a.enterHot(arch.Rdtsc()); got != tc.hot {
-			t.Errorf("%d runnable, stub spinning %v: hot %v, want %v (others %d/%d)", tc.running, tc.stubSpins, got, tc.hot, p.others.Load(), others1)
-		}
 	}
 }
