@@ -91,6 +91,13 @@ type thread struct {
 	// tRax, if raxOut (putPatchRegs).
 	rax    uint64
 	raxOut bool
+	// Trap outs of the trampoline per site (noteTrapOut; sites as
+	// index+1, 0: none): site is the site of the last patched event,
+	// sinceOut the patched events since the last trap out (saturating),
+	// outSite and outRun the site of the last trap outs and how many came
+	// in a row, revert a site to revert at the next Switch.
+	site, outSite, revert uint32
+	sinceOut, outRun      uint32
 }
 
 // stubAddr is the thread's slot's address in the stub.
@@ -272,6 +279,12 @@ func (c *context) Switch(pas platform.AddressSpace, regs *arch.Registers) (platf
 	t, err := c.threadFor(pas)
 	if err != nil {
 		return platform.EventInterrupted, platform.FaultInfo{}, err
+	}
+	if t.revert != 0 {
+		if pt := t.as.patch; pt != nil {
+			pt.revert(int(t.revert - 1))
+		}
+		t.revert = 0
 	}
 	// The trampoline restores general registers only: an application gs
 	// base, or a trap flag (single-stepping would stop in the trampoline's

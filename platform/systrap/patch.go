@@ -68,9 +68,18 @@ const (
 	// maxTried bounds the sites an address space remembers as tried.
 	maxTried = 4 * allSites
 	// siteRetMask extracts the return address from a sites entry; the
-	// syscall number is above it.
-	siteRetBits = 48
-	siteRetMask = 1<<siteRetBits - 1
+	// syscall number is above it. siteReverted, a bit no user address
+	// has, marks a site whose code was restored (revert).
+	siteRetBits  = 48
+	siteRetMask  = 1<<siteRetBits - 1
+	siteReverted = 1 << 47
+
+	// A site whose syscalls keep leaving the trampoline is reverted: the
+	// thread saw trapOutRun trap outs in a row after an event of that
+	// site, each with at most trapOutGap patched events since the one
+	// before (see noteTrapOut).
+	trapOutRun = 32
+	trapOutGap = 2
 )
 
 // writeThunks fills dst (thunksSize bytes at base+thunksOff) with the
@@ -164,7 +173,7 @@ type patcher struct {
 	// sites[i] is site i's return address | its syscall number (dynNR
 	// for a dynamic site) << siteRetBits, or 0. An entry is set before
 	// its site is patched and never changes afterwards (unless the patch
-	// failed).
+	// failed), but for siteReverted, set once its code is restored.
 	sites [allSites]atomic.Uint64
 
 	// lost is set once the application mapped memory over the pointer
@@ -208,7 +217,7 @@ func (as *addressSpace) ForkPatches(child platform.AddressSpace) {
 			continue
 		}
 		c.patch.sites[i].Store(v)
-		c.patch.tried[v&siteRetMask-7] = int32(i)
+		c.patch.tried[v&siteRetMask&^siteReverted-7] = int32(i)
 		if i < maxSites {
 			c.patch.next = i + 1
 		} else {
@@ -264,18 +273,74 @@ func (pt *patcher) site(i uint64) (ret, nr uint64, ok bool) {
 		return 0, 0, false
 	}
 	v := pt.sites[i].Load()
-	return v & siteRetMask, v >> siteRetBits, v != 0
+	return v & siteRetMask &^ siteReverted, v >> siteRetBits, v != 0
+}
+
+// revert restores the original code of site i, for good: its syscalls
+// trap again (SIGSYS), with a full signal frame. A thread that took the
+// old jump meanwhile still reaches the sentry through the thunk (the
+// entry stays), and one whose int3 at the old syscall trapped before the
+// rewrite is still decoded (jumpedSite). The caller holds no memory
+// manager lock.
+func (pt *patcher) revert(i int) {
+	ret, nr, ok := pt.site(uint64(i))
+	if !ok || pt.sites[i].Load()&siteReverted != 0 {
+		return
+	}
+	site := ret - 7
+	off := site % 16
+	repl, orig := patchedBytes(i), origBytes(nr)
+	pt.mu.Lock()
+	defer pt.mu.Unlock()
+	ok, err := pt.patch(site-off, func(b []byte) bool {
+		var old, new [16]byte
+		copy(old[:], b)
+		if [7]byte(old[off:off+7]) != repl {
+			return false
+		}
+		new = old
+		copy(new[off:], orig[:])
+		return cas16(&b[0], &old, &new)
+	})
+	if err == nil && ok {
+		pt.sites[i].Store(pt.sites[i].Load() | siteReverted)
+	}
+}
+
+// noteTrapOut counts a trap out of the trampoline (leaveTrampoline) after
+// a patched event of t.site. A patched syscall that leaves the trampoline
+// costs a hand-off more than the trap it replaced (the trampoline's event,
+// the trap's event), and on a host without free CPUs each hand-off is a
+// futex wake-up: kill(getpid(), sig) with a handler, or a fork loop, was
+// about twice as slow patched as not. So a site whose events keep
+// needing a trap out (trapOutRun of them in a row, each within trapOutGap
+// patched events of the one before) is reverted at the thread's next
+// Switch (t.revert), which the memory manager's lock allows.
+func (t *thread) noteTrapOut() {
+	s := t.site
+	if s != 0 && s == t.outSite && t.sinceOut <= trapOutGap {
+		t.outRun++
+	} else {
+		t.outSite, t.outRun = s, 1
+	}
+	t.sinceOut = 0
+	if s != 0 && t.outRun >= trapOutRun {
+		t.revert, t.outRun = s, 0
+	}
 }
 
 // maybePatch patches the site whose syscall instruction ends at rip, for
 // syscall nr, if it is "mov $nr, %eax; syscall" or a dynamic site "mov
 // 0x8(%rsp), %r9; syscall" in a private file mapping, not preceded by a
 // byte that may be a prefix, and the 7 bytes lie in one 16-byte block.
-// Each site is looked at once.
+// Each site is looked at once. rt_sigreturn is never patched: it always
+// sets the FP state, so a patched one would leave the trampoline through a
+// trap at every call, a hand-off more than the trap it replaces (glibc's
+// __restore_rt is "mov $15, %eax; syscall").
 func (pt *patcher) maybePatch(rip, nr uint64) {
 	site := rip - 7
 	off := site % 16
-	if off > 9 || rip < minUserAddress+7 || rip >= maxUserAddress || pt.lost.Load() {
+	if off > 9 || rip < minUserAddress+7 || rip >= maxUserAddress || pt.lost.Load() || nr == unix.SYS_RT_SIGRETURN {
 		return
 	}
 	pt.mu.RLock()
@@ -348,8 +413,16 @@ func (pt *patcher) jumpedSite(rip uint64) (ret uint64, ok bool) {
 		return 0, false
 	}
 	var b [7]byte
-	if n, _ := pt.read(site, b[:]); n != len(b) || b != patchedBytes(int(i)) {
+	if n, _ := pt.read(site, b[:]); n != len(b) {
 		return 0, false
+	}
+	if b != patchedBytes(int(i)) {
+		// A reverted site's int3, run before the rewrite: the old
+		// code has no int3 there.
+		_, nr, _ := pt.site(uint64(i))
+		if pt.sites[i].Load()&siteReverted == 0 || b != origBytes(nr) {
+			return 0, false
+		}
 	}
 	return site + 7, true
 }
@@ -370,8 +443,11 @@ func asSyscall(regs *arch.Registers, nr, ret uint64) (platform.Event, platform.F
 func (c *context) patchEvent(t *thread, regs *arch.Registers) (platform.Event, platform.FaultInfo, error) {
 	t.getPatchRegs(regs)
 	pt := t.as.patch
+	t.site = 0
 	if pt != nil {
 		if ret, nr, ok := pt.site(siteIndex(regs.Rax)); ok {
+			t.site = uint32(siteIndex(regs.Rax)) + 1
+			t.sinceOut = min(t.sinceOut+1, trapOutGap+1)
 			if nr == dynNR {
 				nr = binary.LittleEndian.Uint64(t.page[tNR:])
 			}
@@ -520,16 +596,23 @@ func (t *thread) getPatchRegs(regs *arch.Registers) {
 // of it, so that it parks again in the signal handler with a full signal
 // frame (FP state, and a gs base of the application's choosing). The
 // registers in the frame are then stale: the caller writes them.
+//
+// The trap out is an answer to the stub's event and a new event, like a
+// hand-off's, and is accounted as one: the stub's wait for ST_TRAP is
+// recorded (stubAnswered) and t.evAt moves to the trap's event, so that
+// the next hand-off times the sentry's answer from there; a hot thread
+// spins for the trap on its lease (waitTrap).
 func (t *thread) leaveTrampoline(c *context) error {
 	t.inTramp, t.raxOut = false, false
+	t.noteTrapOut()
+	now := arch.Rdtsc()
+	t.stubAnswered(now)
+	hot := t.hot != nil && t.stayHot(now)
 	swap(t.state, stTrap)
 	if load(t.stubSleep) != 0 {
 		futexWake(t.state)
 	}
-	// The answer is a signal delivery away (the stub restores the
-	// registers and traps with an int3), a few µs: spin for it like
-	// for any other answer (trapPol).
-	if !t.as.p.waitFor(t.state, stTrap, t.sentrySleep, &t.trapPol, t.as.pid, t.tid, &c.interrupt, nil) || load(t.state) != stEvent {
+	if !t.waitTrap(c, hot) || load(t.state) != stEvent {
 		t.dead = true
 		return platform.ErrContextDead
 	}

@@ -31,6 +31,9 @@ const (
 	patchDynOff = 0x380
 	// the same after an fs segment prefix: not patchable.
 	patchDynFSOff = 0x3c1
+	// loop: mov $15, %eax; syscall; jmp loop (rt_sigreturn: never
+	// patched).
+	patchSigreturnOff = 0x3e0
 )
 
 var patchSnippets = map[uint64][]byte{
@@ -39,6 +42,7 @@ var patchSnippets = map[uint64][]byte{
 	patchREXOff:       {0x41, 0xb8, 39, 0, 0, 0, 0x0f, 0x05, 0xeb, 0xfe},
 	patchDynOff:       {0x4c, 0x8b, 0x4c, 0x24, 0x08, 0x0f, 0x05, 0x48, 0x89, 0xc7, 0x48, 0xff, 0xc3, 0xeb, 0xf1},
 	patchDynFSOff - 1: {0x64, 0x4c, 0x8b, 0x4c, 0x24, 0x08, 0x0f, 0x05, 0xeb, 0xfe},
+	patchSigreturnOff: {0xb8, 15, 0, 0, 0, 0x0f, 0x05, 0xeb, 0xf7},
 }
 
 var siteBytes = []byte{0xb8, 39, 0, 0, 0, 0x0f, 0x05}
@@ -234,6 +238,91 @@ func TestPatchRefused(t *testing.T) {
 	}
 	if !bytes.Equal(f.code[patchLoopOff:patchLoopOff+7], siteBytes) {
 		t.Errorf("site changed: % x", f.code[patchLoopOff:patchLoopOff+7])
+	}
+}
+
+// TestPatchRevert: a site whose syscalls keep leaving the trampoline (a
+// signal delivered after each: the FP state read and written) gets its
+// code back and traps again, with the registers of a real syscall; one
+// whose trap outs are rare stays patched; rt_sigreturn is never patched.
+func TestPatchRevert(t *testing.T) {
+	f := newPatchFixture(t)
+	as := f.NewAS(t)
+	c := platformtest.LockedContext(t, f.Platform)
+	site := uint64(platformtest.CodeAddr + patchLoopOff)
+	fp := make([]byte, 4096)
+	regs := platformtest.RegsAt(site)
+	platformtest.SwitchOK(t, c, as, regs, platform.EventSyscall)
+	if !f.patched(patchLoopOff) {
+		t.Fatal("site not patched")
+	}
+	ctx := c.(*context)
+	pt := as.(*addressSpace).patch
+
+	// One trap out every trapOutGap+1 patched syscalls: stays patched.
+	for i := 0; i < 4*trapOutRun*(trapOutGap+1); i++ {
+		regs.Rax = 0
+		platformtest.SwitchOK(t, c, as, regs, platform.EventSyscall)
+		if !ctx.last.inTramp {
+			t.Fatalf("syscall %d trapped", i)
+		}
+		if i%(trapOutGap+1) == 0 {
+			platformtest.Must(t, c.FPState(as, fp))
+			platformtest.Must(t, c.SetFPState(as, fp))
+		}
+	}
+	if !f.patched(patchLoopOff) {
+		t.Fatal("a site with rare trap outs was reverted")
+	}
+
+	// A trap out after every syscall: reverted after trapOutRun.
+	rbx := regs.Rbx
+	n := 0
+	for ; n < 2*trapOutRun && f.patched(patchLoopOff); n++ {
+		regs.Rax = 0
+		platformtest.SwitchOK(t, c, as, regs, platform.EventSyscall)
+		platformtest.Must(t, c.FPState(as, fp))
+		platformtest.Must(t, c.SetFPState(as, fp))
+	}
+	if f.patched(patchLoopOff) || !bytes.Equal(f.code[patchLoopOff:patchLoopOff+7], siteBytes) {
+		t.Fatalf("not reverted after %d trap outs in a row: % x", n, f.code[patchLoopOff:patchLoopOff+7])
+	}
+	if n < trapOutRun {
+		t.Errorf("reverted after %d trap outs", n)
+	}
+	for i := 0; i < 5; i++ {
+		regs.Rax = 100 + uint64(i)
+		platformtest.SwitchOK(t, c, as, regs, platform.EventSyscall)
+		if ctx.last.inTramp || regs.Orig_rax != 39 || regs.Rip != site+7 || regs.Rdi != 100+uint64(i) {
+			t.Fatalf("after revert: trampoline %v nr %d rip %#x rdi %d", ctx.last.inTramp, regs.Orig_rax, regs.Rip, regs.Rdi)
+		}
+	}
+	if regs.Rbx != rbx+uint64(n)+5 {
+		t.Errorf("loop count %d, want %d", regs.Rbx, rbx+uint64(n)+5)
+	}
+	if !bytes.Equal(f.code[patchLoopOff:patchLoopOff+7], siteBytes) {
+		t.Fatal("site patched again")
+	}
+	// An int3 at the old syscall that ran before the rewrite is still
+	// that syscall.
+	if ret, ok := pt.jumpedSite(site + 5); !ok || ret != site+7 {
+		t.Errorf("jumpedSite after revert: %#x, %v", ret, ok)
+	}
+	if _, ok := pt.jumpedSite(platformtest.CodeAddr + patchFarOff + 5); ok {
+		t.Error("jumpedSite took a site never patched")
+	}
+
+	regs = platformtest.RegsAt(platformtest.CodeAddr + patchSigreturnOff)
+	for i := 0; i < 3; i++ {
+		regs.Rax = 15
+		platformtest.SwitchOK(t, c, as, regs, platform.EventSyscall)
+		if regs.Orig_rax != unix.SYS_RT_SIGRETURN || ctx.last.inTramp {
+			t.Fatalf("rt_sigreturn: nr %d, trampoline %v", regs.Orig_rax, ctx.last.inTramp)
+		}
+		regs.Rip = platformtest.CodeAddr + patchSigreturnOff
+	}
+	if bytes.Contains(f.code[patchSigreturnOff:patchSigreturnOff+9], []byte{0xff, 0x24, 0x25}) {
+		t.Error("rt_sigreturn patched")
 	}
 }
 

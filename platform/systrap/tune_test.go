@@ -51,3 +51,38 @@ func BenchmarkPatchedRoundTrip(b *testing.B) {
 	}
 	b.ReportMetric(100*float64(hot)/float64(b.N), "hot%")
 }
+
+// BenchmarkPatchedSignalPattern measures what a signal delivered after a
+// patched syscall costs the platform: each round trip is a patched
+// getpid, the FP state read and written (a trap out of the trampoline,
+// leaveTrampoline) and the return through the signal frame; hot% as in
+// BenchmarkPatchedRoundTrip, slept% the share of trap outs whose wait
+// slept.
+func BenchmarkPatchedSignalPattern(b *testing.B) {
+	f := newPatchFixture(b)
+	as := f.NewAS(b)
+	c := platformtest.LockedContext(b, f.Platform)
+	regs := platformtest.RegsAt(platformtest.CodeAddr + patchLoopOff)
+	platformtest.SwitchOK(b, c, as, regs, platform.EventSyscall) // patches the site
+	ctx := c.(*context)
+	fp := make([]byte, 4096)
+	hot := 0
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		regs.Rax = 0
+		if ev, _, err := c.Switch(as, regs); err != nil || ev != platform.EventSyscall {
+			b.Fatalf("Switch: %d, %v", ev, err)
+		}
+		if err := c.FPState(as, fp); err != nil {
+			b.Fatal(err)
+		}
+		if err := c.SetFPState(as, fp); err != nil {
+			b.Fatal(err)
+		}
+		if ctx.last.hot != nil {
+			hot++
+		}
+	}
+	b.ReportMetric(100*float64(hot)/float64(b.N), "hot%")
+}

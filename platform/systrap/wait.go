@@ -209,20 +209,7 @@ func (t *thread) handOff(c *context) bool {
 	p := t.as.p
 	now := arch.Rdtsc()
 	hot := t.hot != nil
-	if t.evAt != 0 {
-		// The stub's previous wait: did it end while spinning?
-		ans := now - t.evAt
-		stubSpun := t.stubBudget > 0 && load(t.stubSleep) == 0
-		if hot {
-			avg := &t.hotSentry
-			if t.slept {
-				avg = nil // the answer included the sentry's wake-up
-			}
-			t.hotRecord(avg, ans, stubSpun)
-		} else {
-			t.stubPol.record(p, ans, t.stubBudget, stubSpun)
-		}
-	}
+	t.stubAnswered(now)
 	if hot {
 		hot = t.stayHot(now)
 	} else if t.cycle < p.hotEnter && now >= t.hotRetry && p.fixedSpin == 0 {
@@ -300,6 +287,53 @@ func (t *thread) handOff(c *context) bool {
 	t.cycle += (min(t.evAt-t.prevEv, hotWarmup*p.hotEnter) - t.cycle) / 8
 	t.prevEv = t.evAt
 	return ok
+}
+
+// waitTrap waits until the stub, told to leave the patch trampoline
+// (stTrap), has trapped out and parked in its handler; hot says whether t
+// is hot. The answer is a signal delivery away (the stub restores the
+// registers and traps with an int3), a few µs. A hot thread spins for it
+// on its lease, up to the hot cap, whatever the cold slots say: with the
+// lease held on 2 CPUs none is free, and a sentry that slept here made
+// the stub, after its trap, wake it and spin through that wake-up; such
+// spins failed, and a thread delivering signals after patched syscalls
+// cooled down within a few round trips and stayed cold behind its
+// back-off. A cold one waits with its own policy (trapPol). It returns
+// false if the thread died.
+func (t *thread) waitTrap(c *context, hot bool) bool {
+	p := t.as.p
+	var ok bool
+	if hot {
+		start := arch.Rdtsc()
+		spun := spinWhile(t.state, stTrap, start+p.hotCap)
+		ok = spun || sleepWhile(t.state, stTrap, t.sentrySleep, t.as.pid, t.tid, &c.interrupt, nil)
+		t.slept = !spun
+		t.hotRecord(nil, 0, spun)
+	} else {
+		ok = p.waitFor(t.state, stTrap, t.sentrySleep, &t.trapPol, t.as.pid, t.tid, &c.interrupt, nil)
+	}
+	t.evAt = arch.Rdtsc()
+	return ok
+}
+
+// stubAnswered records how the stub's wait for the sentry's answer to its
+// last event (seen at t.evAt) ended, as the sentry answers at now: while
+// the stub spun, or after it slept.
+func (t *thread) stubAnswered(now int64) {
+	if t.evAt == 0 {
+		return
+	}
+	ans := now - t.evAt
+	stubSpun := t.stubBudget > 0 && load(t.stubSleep) == 0
+	if t.hot != nil {
+		avg := &t.hotSentry
+		if t.slept {
+			avg = nil // the answer included the sentry's wake-up
+		}
+		t.hotRecord(avg, ans, stubSpun)
+	} else {
+		t.stubPol.record(t.as.p, ans, t.stubBudget, stubSpun)
+	}
 }
 
 // calmBeforeBind is how many hand-offs in a row without spinning a thread

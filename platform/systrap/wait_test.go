@@ -347,3 +347,44 @@ func TestHotMisses(t *testing.T) {
 		last = a.hotBackoff
 	}
 }
+
+// fakeThread is a thread of as whose state page is plain memory: the
+// hand-off words without a stub behind them.
+func fakeThread(as *addressSpace) *thread {
+	page := make([]byte, pageSize)
+	return &thread{as: as, page: page, state: word(page, tState), stubSleep: word(page, tStubSleep), sentrySleep: word(page, tSentrySleep)}
+}
+
+// TestHotTrapOut: a hot thread spins for its stub's trap out of the
+// patch trampoline (a signal delivered after a patched syscall) on its
+// own lease, without a cold spinning slot, which a held lease leaves none
+// of on 2 CPUs: it waited through trapPol and acquireSpin before, always
+// slept there, and cooled down within a few signal round trips.
+func TestHotTrapOut(t *testing.T) {
+	p := hotPlatform()
+	as := &addressSpace{p: p}
+	a := fakeThread(as)
+	c := &context{p: p}
+	if !a.enterHot(arch.Rdtsc()) {
+		t.Fatal("did not go hot")
+	}
+	if p.acquireSpin() {
+		t.Fatal("a cold spinning slot is free beside a hot pair on 2 CPUs")
+	}
+	for i := 0; i < 1000; i++ {
+		a.slept = true
+		swap(a.state, stEvent) // the stub trapped out at once
+		if !a.waitTrap(c, true) {
+			t.Fatal("waitTrap: the thread died")
+		}
+		if a.slept {
+			t.Fatalf("trap out %d: the sentry slept for an answer that was there", i)
+		}
+		if !a.stayHot(arch.Rdtsc()) {
+			t.Fatalf("cooled down after %d trap outs answered at once", i)
+		}
+	}
+	if load(a.sentrySleep) != 0 || p.spinners.Load() != 0 {
+		t.Error("sleep flag or a cold spinning slot left set")
+	}
+}
