@@ -56,6 +56,15 @@ var (
 	_ platform.ThreadReserver = (*addressSpace)(nil)
 )
 
+// LosePatchTable implements the memory manager's patchTable: application
+// memory mapped over the pointer table ends syscall patching in this
+// address space, and the memory manager undoes the patches (UnpatchText)
+// the first time, before the mapping.
+func (as *addressSpace) LosePatchTable(addr, length uint64) bool {
+	pt := as.patch
+	return pt != nil && overlapsPtrTable(addr, length) && !pt.lost.Swap(true)
+}
+
 // MapFile implements platform.AddressSpace.MapFile: the stub's server
 // thread runs mmap(addr, length, prot, MAP_SHARED|MAP_FIXED, memFD, off).
 func (as *addressSpace) MapFile(addr uint64, fd int, off, length uint64, at usermem.AccessType) error {

@@ -177,7 +177,9 @@ type patcher struct {
 	sites [allSites]atomic.Uint64
 
 	// lost is set once the application mapped memory over the pointer
-	// table: no more sites are patched.
+	// table: no more sites are patched (maybePatch checks it again under
+	// the memory manager's lock), and those patched were undone first
+	// (LosePatchTable).
 	lost atomic.Bool
 
 	// mu protects tried, next and nextDyn. Lock order: patcher.mu, then
@@ -381,6 +383,9 @@ func (pt *patcher) maybePatch(rip, nr uint64) {
 	// The entry is published before any thread can take the new jump.
 	pt.sites[i].Store(rip | nr<<siteRetBits)
 	ok, err := pt.patch(site-off, func(b []byte) bool {
+		if pt.lost.Load() {
+			return false // the table went while we looked
+		}
 		var old, new [16]byte
 		copy(old[:], b)
 		if [7]byte(old[off:off+7]) != want || (off > 0 && isPrefix(old[off-1])) {

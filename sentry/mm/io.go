@@ -86,6 +86,29 @@ type textUnpatcher interface {
 	UnpatchText(start, end uint64, access func(addr uint64, fn func(b []byte) bool))
 }
 
+// patchTable is implemented by platform address spaces whose patched code
+// jumps through a table at a fixed address in the application's range
+// (systrap's pointer table, at 2 GiB - 3.25 MiB: a brk heap of about 2 GiB
+// or a MAP_FIXED mapping may land there, as on Linux).
+type patchTable interface {
+	// LosePatchTable reports whether application memory mapped at
+	// [addr, addr+length) takes the place of the table, which the
+	// address space then gives up for good: no site is patched again.
+	// When it returns true, the caller undoes every patch before it maps
+	// the memory, or patched code would jump through the application's
+	// data. Called with mm.mu locked for writing.
+	LosePatchTable(addr, length uint64) bool
+}
+
+// unpatchAllLocked has the platform undo its patches in every mapping.
+//
+// Preconditions: mm.mu is locked for writing.
+func (mm *MemoryManager) unpatchAllLocked() {
+	for _, v := range mm.vmas {
+		mm.unpatchTextLocked(v)
+	}
+}
+
 // unpatchTextLocked has the platform undo its patches in v, which is
 // about to become writable.
 //

@@ -1,0 +1,57 @@
+/* syscall_patch_table: a program that maps memory at 2 GiB - 3.25 MiB
+ * (0x7fcc0000, where systrap keeps the pointer table its patched syscall
+ * sites jump through) and fills it, as a brk heap of about 2 GiB or a
+ * MAP_FIXED mapping may, keeps making syscalls from sites that were
+ * patched before (static "mov $NR, %eax; syscall" sites and glibc's
+ * syscall(2)), in the process and in a fork child. */
+#define _GNU_SOURCE
+#include <stdint.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "check.h"
+
+long pt_getpid(void);
+
+__asm__(".text\n"
+	".p2align 4\n"
+	"pt_getpid: nop\n mov $39, %eax\n syscall\n ret\n");
+
+/* calls makes n syscalls from each kind of site and counts wrong results. */
+static long calls(int n)
+{
+	long pid = getpid(), bad = 0;
+	for (int i = 0; i < n; i++) {
+		bad += pt_getpid() != pid;
+		bad += syscall(SYS_getpid) != pid;
+		bad += syscall(SYS_getppid) != getppid();
+	}
+	return bad;
+}
+
+int main(void)
+{
+	/* Trap, and be patched (in the sandbox). */
+	CHECK_EQ("calls before", calls(2000), 0);
+
+	void *want = (void *)0x7fcc0000;
+	void *p = CHECK_MAP("mmap at 0x7fcc0000",
+			    mmap(want, 0x10000, PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0));
+	REQUIRE("mapped where asked", p == want);
+	memset(p, 0x41, 0x10000);
+
+	CHECK_EQ("calls after", calls(2000), 0);
+	pid_t c = fork();
+	REQUIRE("fork", c >= 0);
+	if (c == 0)
+		_exit(calls(2000) == 0 ? 0 : 1);
+	int st;
+	CHECK_EQ("waitpid", waitpid(c, &st, 0), c);
+	CHECK("child's calls", WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	CHECK("the mapping kept its data", ((unsigned char *)p)[0x8000] == 0x41);
+	return check_done();
+}
