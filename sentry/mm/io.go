@@ -100,6 +100,21 @@ type patchTable interface {
 	LosePatchTable(addr, length uint64) bool
 }
 
+// claimPatchTableLocked is called when [start, end), which has no pmas,
+// becomes application memory (a new mapping, a grown heap): if it covers
+// the platform's patch table, the patches are undone and the table is
+// unmapped, so that the program reads its own (zero) memory there at once.
+// (Other ways of getting memory there meet the check at fault time, in
+// mapRangeLocked.)
+//
+// Preconditions: mm.mu is locked for writing.
+func (mm *MemoryManager) claimPatchTableLocked(start, end uint64) {
+	if pt, ok := mm.as.(patchTable); ok && pt.LosePatchTable(start, end-start) {
+		mm.unpatchAllLocked()
+		mm.as.Unmap(start, end-start)
+	}
+}
+
 // unpatchAllLocked has the platform undo its patches in every mapping.
 //
 // Preconditions: mm.mu is locked for writing.

@@ -114,6 +114,7 @@ func (mm *MemoryManager) MMap(opts MMapOpts) (uint64, error) {
 		v.hold(true)
 	}
 	mm.insertVMALocked(v)
+	mm.claimPatchTableLocked(addr, addr+length)
 	if opts.Precommit {
 		// As MAP_POPULATE, failures are not reported.
 		mm.populateLocked(addr, addr+length, false)
@@ -325,6 +326,7 @@ func (mm *MemoryManager) Brk(addr uint64) uint64 {
 				name:     "[heap]",
 			})
 		}
+		mm.claimPatchTableLocked(oldEnd, newEnd)
 		mm.mergeRangeLocked(oldEnd, newEnd)
 	}
 	mm.brk = addr

@@ -42,6 +42,10 @@ int main(void)
 			    mmap(want, 0x10000, PROT_READ | PROT_WRITE,
 				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0));
 	REQUIRE("mapped where asked", p == want);
+	long nonzero = 0;
+	for (int i = 0; i < 0x10000; i++)
+		nonzero += ((unsigned char *)p)[i] != 0;
+	CHECK_EQ("a fresh mapping reads zeros", nonzero, 0);
 	memset(p, 0x41, 0x10000);
 
 	CHECK_EQ("calls after", calls(2000), 0);
