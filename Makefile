@@ -26,7 +26,7 @@ TEST_CFLAGS   := -O2 -Wall -Werror
 RUNSC_DEP     := $(if $(findstring $(CURDIR)/bin/runsc,$(RUNSC)),build)
 
 .PHONY: all help build vdso deps deps-demo deps-test deps-bench demo test fmt-check vet \
-	gotest syscall-build syscall-tests syscall-tests-rootfs syscall-tests-gofer syscall-tests-native smoke oci network conformance debian goprog bench clean \
+	gotest syscall-build syscall-tests syscall-tests-rootfs syscall-tests-gofer syscall-tests-native syscall-tests-gofer-root smoke oci network conformance debian goprog bench clean \
 	deps-clients clients \
 	systrap-stub syscall-tests-ptrace smoke-ptrace test-ptrace syscall-tests-systrap-nopatch
 
