@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -459,4 +460,86 @@ func FuzzDecodeRequest(f *testing.F) {
 			t.Fatalf("re-encoding differs:\n%x\n%x", e.B, pkt)
 		}
 	})
+}
+
+// TestServeWhileBusy: a listing keeps its server goroutine busy, and a
+// request sent meanwhile is served by another (a helper); requests sent
+// together all come back; no helper outlives the work.
+func TestServeWhileBusy(t *testing.T) {
+	root := tree(t)
+	release, entered := make(chan struct{}), make(chan struct{}, 1)
+	hook := func(r *Request) {
+		if r.Type == TGetdents {
+			entered <- struct{}{}
+			<-release
+		}
+	}
+	testHookServe.Store(&hook)
+	defer testHookServe.Store(nil)
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rootFD, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewServer(rootFD, fds[0], true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { s.Serve(); close(done) }()
+	c, err := NewClient(fds[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { c.Close(); <-done }()
+	rfid, _, err := c.Attach()
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed := make(chan error, 1)
+	go func() {
+		listed <- c.Getdents(rfid, 0, 4096, func([]byte, bool) error { return nil })
+	}()
+	<-entered // the stat is sent after the listing is taken
+	stat := make(chan error, 1)
+	go func() { _, err := c.Stat(rfid); stat <- err }()
+	select {
+	case err := <-stat:
+		if err != nil {
+			t.Fatalf("stat while a listing is served: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		close(release)
+		t.Fatal("a stat waited for a listing being served")
+	}
+	close(release)
+	if err := <-listed; err != nil {
+		t.Fatalf("getdents: %v", err)
+	}
+	d, err := c.Walk(rfid, []string{"d"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for i := 0; i < 32; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if a, err := c.StatAt(d[0].FID, "f"); err != nil || a.Size != 5 {
+				t.Errorf("statat: %v %d", err, a.Size)
+			}
+		}()
+	}
+	wg.Wait()
+	for deadline := time.Now().Add(10 * time.Second); s.helpers.Load() > 1; {
+		// At most the helper started for the listing, if it still
+		// waits for a request, is left.
+		if time.Now().After(deadline) {
+			t.Fatalf("%d helpers left after the work", s.helpers.Load())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }

@@ -28,6 +28,10 @@ type Server struct {
 	live    map[*node]struct{}
 	nextFID uint64
 
+	// helpers counts the goroutines serving queued requests besides the
+	// receiver (server_loop.go).
+	helpers atomic.Int32
+
 	// wmu is held while sending, so that shutdown does not close the
 	// socket under a send.
 	wmu    sync.Mutex
@@ -85,7 +89,7 @@ func (s *Server) Serve() error {
 	defer s.shutdown(&wg)
 	end := make(chan error, 1)
 	wg.Add(1)
-	go s.receive(&wg, end, make([]byte, MaxMessage))
+	go s.receive(&wg, end)
 	return <-end
 }
 
