@@ -437,6 +437,7 @@ func FuzzDecodeRequest(f *testing.F) {
 		{Type: TTmpfile, FID: 1, Flags: unix.O_EXCL, Mode: 0o600, UID: 1000, GID: 1000},
 		{Type: TStatAt, FID: 2, Name: "f"},
 		{Type: TWalkNames, FID: 3, Names: []string{"a", "bb", "c"}},
+		{Type: TClunks, FIDs: []uint64{3, 9, 1 << 40}},
 	}
 	for i := range seeds {
 		var e Encoder
@@ -541,5 +542,35 @@ func TestServeWhileBusy(t *testing.T) {
 			t.Fatalf("%d helpers left after the work", s.helpers.Load())
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestClunkLater: fids released with ClunkLater are gone once a batch is
+// sent, and not before (the gofer keeps them until then).
+func TestClunkLater(t *testing.T) {
+	c := serve(t, tree(t), true)
+	rfid, _, _ := c.Attach()
+	var fids []uint64
+	for i := 0; i < clunkBatch; i++ {
+		res, err := c.Walk(rfid, []string{"d"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		fids = append(fids, res[0].FID)
+	}
+	for _, fid := range fids[:clunkBatch-1] {
+		c.ClunkLater(fid)
+	}
+	if _, err := c.Stat(fids[0]); err != nil {
+		t.Fatalf("stat of a fid not yet sent for clunking: %v", err)
+	}
+	c.ClunkLater(fids[clunkBatch-1])
+	for _, fid := range fids {
+		if _, err := c.Stat(fid); err != unix.EBADF {
+			t.Fatalf("stat of fid %d after its batch: %v, want EBADF", fid, err)
+		}
+	}
+	if _, err := c.Stat(rfid); err != nil {
+		t.Errorf("the root after a batch: %v", err)
 	}
 }

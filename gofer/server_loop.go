@@ -138,8 +138,14 @@ func (s *Server) next(buf []byte, flags int) (*Request, error) {
 		if err := DecodeRequest(buf[:n], req); err != nil {
 			return nil, err
 		}
-		if req.Type == TClunk {
+		switch req.Type {
+		case TClunk:
 			s.clunk(req.FID)
+			continue
+		case TClunks:
+			for _, fid := range req.FIDs {
+				s.clunk(fid)
+			}
 			continue
 		}
 		return req, nil

@@ -76,7 +76,7 @@ func hangingGofer() {
 			a := gproto.Attr{Mode: unix.S_IFDIR | 0o755, Nlink: 2, Ino: 1, Dev: 1}
 			e.U64(0)
 			e.Attr(&a)
-		case gproto.TClunk:
+		case gproto.TClunk, gproto.TClunks:
 			continue
 		default:
 			fmt.Println("stuck")
