@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -572,5 +573,47 @@ func TestClunkLater(t *testing.T) {
 	}
 	if _, err := c.Stat(rfid); err != nil {
 		t.Errorf("the root after a batch: %v", err)
+	}
+}
+
+// TestLargeRepliesConcurrent: many callers whose replies are large fill
+// the client's receive queue; the server must keep receiving while a
+// reply waits for room (the client's callers first finish sending, then
+// read), or both ends block.
+func TestLargeRepliesConcurrent(t *testing.T) {
+	dir := t.TempDir()
+	for i := 0; i < 1500; i++ {
+		name := filepath.Join(dir, "a-rather-long-file-name-to-make-records-bigger-"+strconv.Itoa(i))
+		if err := os.WriteFile(name, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := serve(t, dir, true)
+	rfid, _, _ := c.Attach()
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := 0; i < 64; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := 0; j < 10; j++ {
+				err := c.Getdents(rfid, 0, MaxMessage-1024, func(b []byte, eof bool) error {
+					if len(b) < 32768 {
+						t.Errorf("short listing: %d bytes", len(b))
+					}
+					return nil
+				})
+				if err != nil {
+					t.Errorf("getdents: %v", err)
+					return
+				}
+			}
+		}()
+	}
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(60 * time.Second):
+		t.Fatal("concurrent large replies did not come back")
 	}
 }

@@ -23,7 +23,8 @@ import (
 // request is short (the gofer never blocks on a FIFO, a socket or
 // another request), so it waits for host file operations only; before
 // serving a request that may take long (a listing, a batch of lookups)
-// the receiver starts a helper that waits on the socket in its stead.
+// the receiver starts a helper that waits on the socket in its stead, and
+// so does a reply that must wait for room in the client's queue.
 
 // maxHelpers bounds the helpers serving queued requests concurrently.
 const maxHelpers = 8
@@ -104,6 +105,16 @@ func (s *Server) spill(wg *sync.WaitGroup, end chan<- error) {
 		return // nothing queued (EAGAIN), or the error the next read meets
 	}
 	s.startHelper(wg, end, unix.MSG_DONTWAIT)
+}
+
+// startStandby starts a helper that waits on the socket, whatever the
+// number of helpers: a reply is about to wait for room in the client's
+// queue, and the client may first need to finish sending (its callers
+// read their replies only after), so the server must go on reading.
+func (s *Server) startStandby() {
+	s.helpers.Add(1)
+	s.wg.Add(1)
+	go s.help(s.wg, s.end, 0)
 }
 
 // startHelper starts a helper (whose first read blocks unless flags is
