@@ -62,7 +62,7 @@ for d in binds + ["/proc", "/dev", "/sys"]:
 mounts = [{"destination": d, "type": "bind", "source": d, "options": ["rbind", "ro"]} for d in binds]
 mounts += [{"destination": "/proc", "type": "proc", "source": "proc"},
            {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "mode=755"]},
-           {"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "nodev", "mode=1777"]}]
+           {"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "mode=1777"]}]
 cfg = {
     "ociVersion": "1.0.2",
     "process": {"terminal": False, "user": {"uid": 0, "gid": 0}, "args": ["/bin/sh", "-c", 'mkdir -m 1777 /scratch /scratch/tmp && exec "$@"', "sh"] + args,
