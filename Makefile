@@ -26,7 +26,7 @@ TEST_CFLAGS   := -O2 -Wall -Werror
 RUNSC_DEP     := $(if $(findstring $(CURDIR)/bin/runsc,$(RUNSC)),build)
 
 .PHONY: all help build vdso deps deps-demo deps-test deps-bench demo test fmt-check vet \
-	gotest syscall-build syscall-tests syscall-tests-rootfs syscall-tests-gofer syscall-tests-native smoke oci network conformance debian goprog bench clean \
+	gotest syscall-build syscall-tests syscall-tests-rootfs syscall-tests-gofer syscall-tests-native syscall-tests-gofer-root smoke oci network conformance debian goprog bench clean \
 	deps-clients clients \
 	systrap-stub syscall-tests-ptrace smoke-ptrace test-ptrace syscall-tests-systrap-nopatch
 
@@ -134,7 +134,8 @@ syscall-tests: syscall-build bin/syscall-runner $(RUNSC_DEP)
 # the overlay over the gofer-served host root) instead of tmpfs.
 FILE_TESTS := append_concurrent bad_paths exec_thread fallocate_holes fifo_io fifo_open file_locks \
 	files futex_shared getdents_concurrent inotify_basic inotify_errors magic_links mknod_fifo mmap \
-	mount_inside openat2 perms read_into rename2_xattr socket_errors splice_family tmpfs_stress unix_stream
+	mount_inside openat2 perms read_into rename2_xattr socket_errors splice_family tmpfs_stress unix_stream \
+	attr_cache
 
 syscall-tests-rootfs: syscall-build bin/syscall-runner build
 	bin/syscall-runner -runsc "$(CURDIR)/bin/runsc do --tmp-on-root --" -run "$(FILE_TESTS)"
@@ -153,6 +154,15 @@ syscall-tests-rootfs: syscall-build bin/syscall-runner build
 # to catch hangs: this suite's limits are doubled (-limit-scale 2).
 syscall-tests-gofer: syscall-build bin/syscall-runner build
 	bin/syscall-runner -limit-scale 2 -runsc "$(CURDIR)/gofer/e2e/do-on-gofer-tmp.sh" -run "$(FILE_TESTS)"
+
+# syscall-tests-gofer-root runs them with /tmp on an OCI root written
+# through the gofer in exclusive file access (gofer/e2e/on-gofer-root.sh),
+# where fs/gofer caches names and attributes. files and mount_inside are
+# left out: they check paths under /tmp, a symlink there (to a directory
+# of the root, since a /tmp directory gets a tmpfs).
+GOFER_ROOT_TESTS := $(filter-out files mount_inside,$(FILE_TESTS))
+syscall-tests-gofer-root: syscall-build bin/syscall-runner build
+	bin/syscall-runner -limit-scale 2 -runsc "$(CURDIR)/gofer/e2e/on-gofer-root.sh" -run "$(GOFER_ROOT_TESTS)"
 
 syscall-tests-native: syscall-build bin/syscall-runner
 	bin/syscall-runner -native-only -run "$(SYSCALL_NAMES)"

@@ -20,14 +20,16 @@ import (
 type Client struct {
 	sock int
 
-	// mu protects pending, nextTag, dead, reading and every call's
-	// finished.
+	// mu protects pending, nextTag, dead, reading, clunks and every
+	// call's finished.
 	mu      sync.Mutex
 	pending map[uint32]*call
 	nextTag uint32
 	dead    bool
 	// reading is set while a caller (the leader) reads the socket.
 	reading bool
+	// clunks are the fids that ClunkLater gathers.
+	clunks []uint64
 
 	// smu is held for reading around every use of sock by a sender or
 	// Close, and for writing when the connection dies and sock is
@@ -406,6 +408,30 @@ func (c *Client) StatAt(fid uint64, name string) (Attr, error) {
 	})
 	return a, err
 }
+
+// ClunkLater releases fid with others: the fids are sent together in one
+// Tclunks once clunkBatch are gathered. The caller must not use fid again
+// (the gofer keeps its node, and a directory's host descriptor, until
+// then).
+func (c *Client) ClunkLater(fid uint64) {
+	c.mu.Lock()
+	c.clunks = append(c.clunks, fid)
+	if len(c.clunks) < clunkBatch {
+		c.mu.Unlock()
+		return
+	}
+	fids := c.clunks
+	c.clunks = make([]uint64, 0, clunkBatch)
+	c.mu.Unlock()
+	var e Encoder
+	if EncodeRequest(&e, &Request{Type: TClunks, FIDs: fids}) != nil {
+		return
+	}
+	c.send(e.B)
+}
+
+// clunkBatch is how many fids ClunkLater gathers before sending them.
+const clunkBatch = 32
 
 // Clunk releases fid (one-way: no reply).
 func (c *Client) Clunk(fid uint64) {

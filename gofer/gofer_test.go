@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -436,6 +438,7 @@ func FuzzDecodeRequest(f *testing.F) {
 		{Type: TTmpfile, FID: 1, Flags: unix.O_EXCL, Mode: 0o600, UID: 1000, GID: 1000},
 		{Type: TStatAt, FID: 2, Name: "f"},
 		{Type: TWalkNames, FID: 3, Names: []string{"a", "bb", "c"}},
+		{Type: TClunks, FIDs: []uint64{3, 9, 1 << 40}},
 	}
 	for i := range seeds {
 		var e Encoder
@@ -459,4 +462,158 @@ func FuzzDecodeRequest(f *testing.F) {
 			t.Fatalf("re-encoding differs:\n%x\n%x", e.B, pkt)
 		}
 	})
+}
+
+// TestServeWhileBusy: a listing keeps its server goroutine busy, and a
+// request sent meanwhile is served by another (a helper); requests sent
+// together all come back; no helper outlives the work.
+func TestServeWhileBusy(t *testing.T) {
+	root := tree(t)
+	release, entered := make(chan struct{}), make(chan struct{}, 1)
+	hook := func(r *Request) {
+		if r.Type == TGetdents {
+			entered <- struct{}{}
+			<-release
+		}
+	}
+	testHookServe.Store(&hook)
+	defer testHookServe.Store(nil)
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rootFD, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewServer(rootFD, fds[0], true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { s.Serve(); close(done) }()
+	c, err := NewClient(fds[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { c.Close(); <-done }()
+	rfid, _, err := c.Attach()
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed := make(chan error, 1)
+	go func() {
+		listed <- c.Getdents(rfid, 0, 4096, func([]byte, bool) error { return nil })
+	}()
+	<-entered // the stat is sent after the listing is taken
+	stat := make(chan error, 1)
+	go func() { _, err := c.Stat(rfid); stat <- err }()
+	select {
+	case err := <-stat:
+		if err != nil {
+			t.Fatalf("stat while a listing is served: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		close(release)
+		t.Fatal("a stat waited for a listing being served")
+	}
+	close(release)
+	if err := <-listed; err != nil {
+		t.Fatalf("getdents: %v", err)
+	}
+	d, err := c.Walk(rfid, []string{"d"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for i := 0; i < 32; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if a, err := c.StatAt(d[0].FID, "f"); err != nil || a.Size != 5 {
+				t.Errorf("statat: %v %d", err, a.Size)
+			}
+		}()
+	}
+	wg.Wait()
+	for deadline := time.Now().Add(10 * time.Second); s.helpers.Load() > 1; {
+		// At most the helper started for the listing, if it still
+		// waits for a request, is left.
+		if time.Now().After(deadline) {
+			t.Fatalf("%d helpers left after the work", s.helpers.Load())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestClunkLater: fids released with ClunkLater are gone once a batch is
+// sent, and not before (the gofer keeps them until then).
+func TestClunkLater(t *testing.T) {
+	c := serve(t, tree(t), true)
+	rfid, _, _ := c.Attach()
+	var fids []uint64
+	for i := 0; i < clunkBatch; i++ {
+		res, err := c.Walk(rfid, []string{"d"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		fids = append(fids, res[0].FID)
+	}
+	for _, fid := range fids[:clunkBatch-1] {
+		c.ClunkLater(fid)
+	}
+	if _, err := c.Stat(fids[0]); err != nil {
+		t.Fatalf("stat of a fid not yet sent for clunking: %v", err)
+	}
+	c.ClunkLater(fids[clunkBatch-1])
+	for _, fid := range fids {
+		if _, err := c.Stat(fid); err != unix.EBADF {
+			t.Fatalf("stat of fid %d after its batch: %v, want EBADF", fid, err)
+		}
+	}
+	if _, err := c.Stat(rfid); err != nil {
+		t.Errorf("the root after a batch: %v", err)
+	}
+}
+
+// TestLargeRepliesConcurrent: many callers whose replies are large fill
+// the client's receive queue; the server must keep receiving while a
+// reply waits for room (the client's callers first finish sending, then
+// read), or both ends block.
+func TestLargeRepliesConcurrent(t *testing.T) {
+	dir := t.TempDir()
+	for i := 0; i < 1500; i++ {
+		name := filepath.Join(dir, "a-rather-long-file-name-to-make-records-bigger-"+strconv.Itoa(i))
+		if err := os.WriteFile(name, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := serve(t, dir, true)
+	rfid, _, _ := c.Attach()
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := 0; i < 64; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := 0; j < 10; j++ {
+				err := c.Getdents(rfid, 0, MaxMessage-1024, func(b []byte, eof bool) error {
+					if len(b) < 32768 {
+						t.Errorf("short listing: %d bytes", len(b))
+					}
+					return nil
+				})
+				if err != nil {
+					t.Errorf("getdents: %v", err)
+					return
+				}
+			}
+		}()
+	}
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(60 * time.Second):
+		t.Fatal("concurrent large replies did not come back")
+	}
 }

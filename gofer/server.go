@@ -28,6 +28,14 @@ type Server struct {
 	live    map[*node]struct{}
 	nextFID uint64
 
+	// helpers counts the goroutines serving queued requests besides the
+	// receiver (server_loop.go).
+	helpers atomic.Int32
+	// wg counts the serving goroutines and end takes the first reason
+	// to stop; both are set by Serve before any request is read.
+	wg  *sync.WaitGroup
+	end chan<- error
+
 	// wmu is held while sending, so that shutdown does not close the
 	// socket under a send.
 	wmu    sync.Mutex
@@ -84,8 +92,9 @@ func (s *Server) Serve() error {
 	var wg sync.WaitGroup
 	defer s.shutdown(&wg)
 	end := make(chan error, 1)
+	s.wg, s.end = &wg, end
 	wg.Add(1)
-	go s.receive(&wg, end, make([]byte, MaxMessage))
+	go s.receive(&wg, end)
 	return <-end
 }
 
@@ -178,8 +187,18 @@ func (s *Server) reply(e *Encoder, fd int) {
 	}
 	s.wmu.Lock()
 	if !s.closed {
+		flags := unix.MSG_DONTWAIT
 		for {
-			if err := unix.Sendmsg(s.sock, e.B, oob, nil, 0); err != unix.EINTR {
+			err := unix.Sendmsg(s.sock, e.B, oob, nil, flags)
+			if err == unix.EAGAIN && flags != 0 {
+				// The client's queue is full: its callers may first
+				// have to finish sending. Someone must go on reading
+				// while this waits (server_loop.go).
+				s.startStandby()
+				flags = 0
+				continue
+			}
+			if err != unix.EINTR {
 				break
 			}
 		}

@@ -2,51 +2,172 @@ package gofer
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 )
 
-// receive is the server's receiving goroutine: it reads requests until one
-// needs an answer, starts the next receiving goroutine (handing it buf,
-// which the decoded request no longer uses) and serves that request
-// itself. So a request is served by the goroutine that received it, with
-// no hand-off to another goroutine before the reply: a goroutine made
-// runnable while the receiver blocks in recvmsg would wait for the Go
-// scheduler to take the processor back from the blocked thread, which on
-// a loaded host is most of a round trip. Requests still run concurrently
-// (each on the goroutine that received it). The first receive error, end
-// of connection or malformed message is sent on end.
-func (s *Server) receive(wg *sync.WaitGroup, end chan<- error, buf []byte) {
+// Serving. One receiver reads the socket and serves each request itself,
+// on the goroutine that received it: no hand-off to another goroutine and
+// no goroutine started per request. Either costs a lone client most of a
+// round trip on a loaded host (a goroutine made runnable while its peer
+// blocks in recvmsg waits for the Go scheduler to take the processor back
+// from the blocked thread; starting one wakes another thread to run it).
+//
+// Requests still run concurrently when they come together: a receiver
+// that takes a request while others already wait behind it (a peek, which
+// does not block) starts a helper first, which serves what is queued
+// (without blocking on the socket) and ends when nothing is; at most
+// maxHelpers run at once. A request that arrives while the receiver
+// serves a slow one waits for it, unless a helper is running: every
+// request is short (the gofer never blocks on a FIFO, a socket or
+// another request), so it waits for host file operations only; before
+// serving a request that may take long (a listing, a batch of lookups)
+// the receiver starts a helper that waits on the socket in its stead, and
+// so does a reply that must wait for room in the client's queue.
+
+// maxHelpers bounds the helpers serving queued requests concurrently.
+const maxHelpers = 8
+
+// receive is the receiving goroutine. The first receive error, end of
+// connection or malformed message is sent on end.
+func (s *Server) receive(wg *sync.WaitGroup, end chan<- error) {
 	defer wg.Done()
+	buf := make([]byte, MaxMessage)
 	for {
-		n, _, flags, _, err := unix.Recvmsg(s.sock, buf, nil, 0)
+		req, err := s.next(buf, 0)
+		if err != nil || req == nil {
+			sendEnd(end, err)
+			return
+		}
+		s.serve(wg, end, req)
+	}
+}
+
+// serve serves req, first starting a helper if other requests may need
+// one meanwhile.
+func (s *Server) serve(wg *sync.WaitGroup, end chan<- error, req *Request) {
+	if long(req) {
+		s.startHelper(wg, end, 0)
+	} else {
+		s.spill(wg, end)
+	}
+	if h := testHookServe.Load(); h != nil {
+		(*h)(req)
+	}
+	s.handle(req)
+}
+
+// testHookServe, if set (by tests, before any server starts), is called
+// before each request is served.
+var testHookServe atomic.Pointer[func(*Request)]
+
+// long reports whether r may keep its server busy for long (many host
+// calls).
+func long(r *Request) bool {
+	switch r.Type {
+	case TGetdents, TGetdentsWalk, TWalkNames:
+		return true
+	case TWalk:
+		return len(r.Names) > 4
+	}
+	return false
+}
+
+// help serves requests until none is waiting; its first read blocks if
+// flags (0 or MSG_DONTWAIT) say so.
+func (s *Server) help(wg *sync.WaitGroup, end chan<- error, flags int) {
+	defer wg.Done()
+	defer s.helpers.Add(-1)
+	buf := make([]byte, MaxMessage)
+	for {
+		req, err := s.next(buf, flags)
+		flags = unix.MSG_DONTWAIT
+		if err == unix.EAGAIN {
+			return
+		}
+		if err != nil || req == nil {
+			sendEnd(end, err)
+			return
+		}
+		s.serve(wg, end, req)
+	}
+}
+
+// spill starts a helper if requests are waiting and the helpers are not
+// all busy.
+func (s *Server) spill(wg *sync.WaitGroup, end chan<- error) {
+	if s.helpers.Load() >= maxHelpers {
+		return
+	}
+	var b [1]byte
+	if _, _, _, _, err := unix.Recvmsg(s.sock, b[:], nil, unix.MSG_PEEK|unix.MSG_DONTWAIT); err != nil {
+		return // nothing queued (EAGAIN), or the error the next read meets
+	}
+	s.startHelper(wg, end, unix.MSG_DONTWAIT)
+}
+
+// startStandby starts a helper that waits on the socket, whatever the
+// number of helpers: a reply is about to wait for room in the client's
+// queue, and the client may first need to finish sending (its callers
+// read their replies only after), so the server must go on reading.
+func (s *Server) startStandby() {
+	s.helpers.Add(1)
+	s.wg.Add(1)
+	go s.help(s.wg, s.end, 0)
+}
+
+// startHelper starts a helper (whose first read blocks unless flags is
+// MSG_DONTWAIT) if fewer than maxHelpers run.
+func (s *Server) startHelper(wg *sync.WaitGroup, end chan<- error, flags int) {
+	if s.helpers.Add(1) > maxHelpers {
+		s.helpers.Add(-1)
+		return
+	}
+	wg.Add(1)
+	go s.help(wg, end, flags)
+}
+
+// next reads the next request that needs an answer (serving clunks on the
+// way). It returns nil, nil at the end of the connection.
+func (s *Server) next(buf []byte, flags int) (*Request, error) {
+	for {
+		n, _, rflags, _, err := unix.Recvmsg(s.sock, buf, nil, flags)
 		if err == unix.EINTR {
 			continue
 		}
 		if err != nil {
-			end <- err
-			return
+			return nil, err
 		}
 		if n == 0 {
-			end <- nil
-			return
+			return nil, nil
 		}
-		if flags&unix.MSG_TRUNC != 0 {
-			end <- ErrMalformed
-			return
+		if rflags&unix.MSG_TRUNC != 0 {
+			return nil, ErrMalformed
 		}
 		req := new(Request)
 		if err := DecodeRequest(buf[:n], req); err != nil {
-			end <- err
-			return
+			return nil, err
 		}
-		if req.Type == TClunk {
+		switch req.Type {
+		case TClunk:
 			s.clunk(req.FID)
 			continue
+		case TClunks:
+			for _, fid := range req.FIDs {
+				s.clunk(fid)
+			}
+			continue
 		}
-		wg.Add(1)
-		go s.receive(wg, end, buf)
-		s.handle(req)
-		return
+		return req, nil
+	}
+}
+
+// sendEnd reports the end of the connection; only the first report counts
+// (a helper may see it too).
+func sendEnd(end chan<- error, err error) {
+	select {
+	case end <- err:
+	default:
 	}
 }

@@ -24,18 +24,20 @@ func (s *Server) dispatchWrite(n *node, r *Request, e *Encoder) (int, error) {
 		if err != nil {
 			return -1, err
 		}
-		if err := unix.Fchown(fd, int(r.UID), int(r.GID)); err != nil && err != unix.EPERM {
+		a, err := s.ownNew(fd, r)
+		if err != nil {
 			unix.Close(fd)
 			return -1, err
 		}
-		if r.Mode&(unix.S_ISUID|unix.S_ISGID) != 0 {
-			// chown cleared them, even for a privileged caller.
-			unix.Fchmod(fd, r.Mode&0o7777)
-		}
-		if err := s.replyChild(n, r.Name, e); err != nil {
-			unix.Close(fd)
-			return -1, err
-		}
+		// The new file is the one fd holds (O_EXCL): its node needs no
+		// walk, and it is no placeholder (it has no marker).
+		c := &node{fd: -1, parent: n, name: r.Name, ino: a.Ino, dev: a.Dev, mode: a.Mode}
+		s.mu.Lock()
+		n.refs++ // for c
+		s.live[c] = struct{}{}
+		s.mu.Unlock()
+		e.U64(s.newFID(c))
+		e.Attr(&a)
 		return fd, nil
 	case TMkdir, TMknod, TSymlink:
 		if n.mode&unix.S_IFMT != unix.S_IFDIR {
@@ -186,14 +188,7 @@ func (s *Server) tmpfile(n *node, r *Request, e *Encoder) (int, error) {
 	if err != nil {
 		return -1, err
 	}
-	if err := unix.Fchown(fd, int(r.UID), int(r.GID)); err != nil && err != unix.EPERM {
-		unix.Close(fd)
-		return -1, err
-	}
-	if r.Mode&(unix.S_ISUID|unix.S_ISGID) != 0 {
-		unix.Fchmod(fd, r.Mode&0o7777)
-	}
-	a, err := fstat(fd)
+	a, err := s.ownNew(fd, r)
 	if err != nil {
 		unix.Close(fd)
 		return -1, err
@@ -211,6 +206,35 @@ func (s *Server) tmpfile(n *node, r *Request, e *Encoder) (int, error) {
 	e.U64(s.newFID(c))
 	e.Attr(&a)
 	return fd, nil
+}
+
+// ownNew gives the regular file fd that it just made the owner and group
+// asked for in r, and returns its attributes. The host made it with the
+// gofer's own, which are often the ones asked for (a root container), and
+// a chown that changes nothing is skipped. A chown clears S_ISUID and
+// S_ISGID even for a privileged caller, and the host may have dropped
+// S_ISGID at creation (a group the gofer is not in): the mode asked for is
+// then set again.
+func (s *Server) ownNew(fd int, r *Request) (Attr, error) {
+	a, err := fstat(fd)
+	if err != nil {
+		return Attr{}, err
+	}
+	changed := false
+	if a.UID != r.UID || a.GID != r.GID {
+		if err := unix.Fchown(fd, int(r.UID), int(r.GID)); err != nil && err != unix.EPERM {
+			return Attr{}, err
+		}
+		changed = true
+	}
+	if want := r.Mode & 0o7777; want&(unix.S_ISUID|unix.S_ISGID) != 0 && (changed || a.Mode&0o7777 != want) {
+		unix.Fchmod(fd, want)
+		changed = true
+	}
+	if changed {
+		return fstat(fd)
+	}
+	return a, nil
 }
 
 // replyChild walks to the new child name of n and appends its fid and

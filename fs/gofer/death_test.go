@@ -76,7 +76,7 @@ func hangingGofer() {
 			a := gproto.Attr{Mode: unix.S_IFDIR | 0o755, Nlink: 2, Ino: 1, Dev: 1}
 			e.U64(0)
 			e.Attr(&a)
-		case gproto.TClunk:
+		case gproto.TClunk, gproto.TClunks:
 			continue
 		default:
 			fmt.Println("stuck")
@@ -89,7 +89,7 @@ func hangingGofer() {
 
 // startGofer runs the test binary as a gofer in mode and returns the
 // process, a line reader on its stdout, and a client filesystem on it.
-func startGofer(t *testing.T, mode, root string, log func(string, ...any)) (*exec.Cmd, *bufio.Scanner, *gofer.Filesystem) {
+func startGofer(t testing.TB, mode, root string, log func(string, ...any)) (*exec.Cmd, *bufio.Scanner, *gofer.Filesystem) {
 	t.Helper()
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {

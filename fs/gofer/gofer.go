@@ -238,11 +238,21 @@ func (st *fileState) dropFDs() {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	st.cache = nil
-	st.closeFDsLocked()
+	st.closeFDsLocked(true)
 }
 
-// closeFDsLocked closes the host descriptors. st.mu is held.
-func (st *fileState) closeFDsLocked() {
+// closeFDsLocked closes the host descriptors. st.mu is held. With
+// keepAttrs, attributes that a write left stale are read from a
+// descriptor first, while the file still has one: a later stat then costs
+// no gofer round trip (an idle file's descriptors go when it leaves the
+// idle list, often right after the sandbox wrote it).
+func (st *fileState) closeFDsLocked(keepAttrs bool) {
+	if fd := st.anyFDLocked(); keepAttrs && st.stale && fd >= 0 {
+		var hs unix.Stat_t
+		if unix.Fstat(fd, &hs) == nil {
+			st.setAttrLocked(hs)
+		}
+	}
 	if st.roFD >= 0 {
 		unix.Close(st.roFD)
 		st.roFD = -1
@@ -426,7 +436,7 @@ func (fs *Filesystem) putState(st *fileState) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	st.cache = nil
-	st.closeFDsLocked()
+	st.closeFDsLocked(false)
 }
 
 // setAttrLocked takes attributes fresh from the host. st.mu is held.

@@ -208,7 +208,8 @@ func (i *inode) clunkAll(fids []uint64) {
 	}
 }
 
-// releaseFIDs clunks every fid the node holds (its last dentry died).
+// releaseFIDs clunks every fid the node holds (its last dentry died), in
+// batches: nothing uses them again.
 func (i *inode) releaseFIDs() {
 	i.mu.Lock()
 	fids := i.oldFIDs
@@ -223,7 +224,9 @@ func (i *inode) releaseFIDs() {
 	i.parent = nil
 	i.mu.Unlock()
 	if !i.isRoot {
-		i.fs.c.Clunk(cur)
+		i.fs.c.ClunkLater(cur)
 	}
-	i.clunkAll(fids)
+	for _, fid := range fids {
+		i.fs.c.ClunkLater(fid)
+	}
 }
