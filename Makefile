@@ -86,6 +86,7 @@ test: deps-test fmt-check vet gotest build
 	$(MAKE) --no-print-directory syscall-tests 2>&1 | tee bin/syscall-tests.log; [ $${PIPESTATUS[0]} -eq 0 ] || rc=1; \
 	$(MAKE) --no-print-directory syscall-tests-rootfs 2>&1 | tee bin/syscall-tests-rootfs.log; [ $${PIPESTATUS[0]} -eq 0 ] || rc=1; \
 	$(MAKE) --no-print-directory syscall-tests-gofer 2>&1 | tee bin/syscall-tests-gofer.log; [ $${PIPESTATUS[0]} -eq 0 ] || rc=1; \
+	$(MAKE) --no-print-directory syscall-tests-gofer-root 2>&1 | tee bin/syscall-tests-gofer-root.log; [ $${PIPESTATUS[0]} -eq 0 ] || rc=1; \
 	$(MAKE) --no-print-directory smoke 2>&1 | tee bin/smoke.log; [ $${PIPESTATUS[0]} -eq 0 ] || rc=1; \
 	$(MAKE) --no-print-directory oci 2>&1 | tee bin/oci.log; [ $${PIPESTATUS[0]} -eq 0 ] || rc=1; \
 	$(MAKE) --no-print-directory network 2>&1 | tee bin/network.log; [ $${PIPESTATUS[0]} -eq 0 ] || rc=1; \
@@ -94,9 +95,9 @@ test: deps-test fmt-check vet gotest build
 	$(MAKE) --no-print-directory smoke-ptrace 2>&1 | tee bin/smoke-ptrace.log; [ $${PIPESTATUS[0]} -eq 0 ] || rc=1; \
 	$(MAKE) --no-print-directory syscall-tests-systrap-nopatch 2>&1 | tee bin/syscall-tests-nopatch.log; [ $${PIPESTATUS[0]} -eq 0 ] || rc=1; \
 	$(MAKE) --no-print-directory clients 2>&1 | tee bin/clients.log; [ $${PIPESTATUS[0]} -eq 0 ] || rc=1; \
-	tail -q -n 50 bin/syscall-tests.log bin/syscall-tests-rootfs.log bin/syscall-tests-gofer.log bin/smoke.log bin/oci.log bin/network.log bin/debian.log bin/syscall-tests-ptrace.log bin/smoke-ptrace.log bin/syscall-tests-nopatch.log bin/clients.log | \
+	tail -q -n 50 bin/syscall-tests.log bin/syscall-tests-rootfs.log bin/syscall-tests-gofer.log bin/syscall-tests-gofer-root.log bin/smoke.log bin/oci.log bin/network.log bin/debian.log bin/syscall-tests-ptrace.log bin/smoke-ptrace.log bin/syscall-tests-nopatch.log bin/clients.log | \
 		awk '/^[0-9]+ passed, [0-9]+ failed(, [0-9]+ skipped)?$$/ { p += $$1; f += $$3; s += $$5; n++ } \
-		     END { if (n < 11) f++; printf "total: %d passed, %d failed, %d skipped\n", p, f, s }'; \
+		     END { if (n < 12) f++; printf "total: %d passed, %d failed, %d skipped\n", p, f, s }'; \
 	exit $$rc
 
 fmt-check:
