@@ -464,20 +464,13 @@ func FuzzDecodeRequest(f *testing.F) {
 	})
 }
 
-// TestServeWhileBusy: a listing keeps its server goroutine busy, and a
-// request sent meanwhile is served by another (a helper); requests sent
-// together all come back; no helper outlives the work.
-func TestServeWhileBusy(t *testing.T) {
+// serveHooked serves tree(t) with testHookServe set to hook and returns
+// the server, a client and the root's fid.
+func serveHooked(t *testing.T, hook func(*Request)) (*Server, *Client, uint64) {
+	t.Helper()
 	root := tree(t)
-	release, entered := make(chan struct{}), make(chan struct{}, 1)
-	hook := func(r *Request) {
-		if r.Type == TGetdents {
-			entered <- struct{}{}
-			<-release
-		}
-	}
 	testHookServe.Store(&hook)
-	defer testHookServe.Store(nil)
+	t.Cleanup(func() { testHookServe.Store(nil) })
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -496,11 +489,25 @@ func TestServeWhileBusy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() { c.Close(); <-done }()
+	t.Cleanup(func() { c.Close(); <-done })
 	rfid, _, err := c.Attach()
 	if err != nil {
 		t.Fatal(err)
 	}
+	return s, c, rfid
+}
+
+// TestServeWhileBusy: a listing keeps its server goroutine busy, and a
+// request sent meanwhile is served by another (a helper); requests sent
+// together all come back; no helper outlives the work.
+func TestServeWhileBusy(t *testing.T) {
+	release, entered := make(chan struct{}), make(chan struct{}, 1)
+	s, c, rfid := serveHooked(t, func(r *Request) {
+		if r.Type == TGetdents {
+			entered <- struct{}{}
+			<-release
+		}
+	})
 	listed := make(chan error, 1)
 	go func() {
 		listed <- c.Getdents(rfid, 0, 4096, func([]byte, bool) error { return nil })
@@ -539,6 +546,48 @@ func TestServeWhileBusy(t *testing.T) {
 	for deadline := time.Now().Add(10 * time.Second); s.helpers.Load() > 1; {
 		// At most the helper started for the listing, if it still
 		// waits for a request, is left.
+		if time.Now().After(deadline) {
+			t.Fatalf("%d helpers left after the work", s.helpers.Load())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestServeWhileSlow: a short request whose host operation stalls (a
+// stat on a hung NFS mount) keeps the receiver; after slowRequest another
+// goroutine reads the socket (the watch), so a request for another file
+// sent meanwhile is answered while the first still waits, and the helper
+// ends once the work is done.
+func TestServeWhileSlow(t *testing.T) {
+	release, entered := make(chan struct{}), make(chan struct{}, 1)
+	var once sync.Once
+	s, c, rfid := serveHooked(t, func(r *Request) {
+		if r.Type == TStat {
+			once.Do(func() {
+				entered <- struct{}{}
+				<-release
+			})
+		}
+	})
+	slow := make(chan error, 1)
+	go func() { _, err := c.Stat(rfid); slow <- err }()
+	<-entered
+	walked := make(chan error, 1)
+	go func() { _, err := c.Walk(rfid, []string{"d"}); walked <- err }()
+	select {
+	case err := <-walked:
+		if err != nil {
+			t.Fatalf("walk while a stat stalls: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		close(release)
+		t.Fatal("a walk waited for a stalled stat")
+	}
+	close(release)
+	if err := <-slow; err != nil {
+		t.Fatalf("stat: %v", err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); s.helpers.Load() > 0; {
 		if time.Now().After(deadline) {
 			t.Fatalf("%d helpers left after the work", s.helpers.Load())
 		}

@@ -29,8 +29,8 @@ type Server struct {
 	nextFID uint64
 
 	// helpers counts the goroutines serving queued requests besides the
-	// receiver (server_loop.go).
-	helpers atomic.Int32
+	// receiver (server_loop.go), waiting those blocked reading the socket.
+	helpers, waiting atomic.Int32
 	// wg counts the serving goroutines and end takes the first reason
 	// to stop; both are set by Serve before any request is read.
 	wg  *sync.WaitGroup

@@ -3,6 +3,7 @@ package gofer
 import (
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -24,7 +25,16 @@ import (
 // another request), so it waits for host file operations only; before
 // serving a request that may take long (a listing, a batch of lookups)
 // the receiver starts a helper that waits on the socket in its stead, and
-// so does a reply that must wait for room in the client's queue.
+// so does a reply that must wait for room in the client's queue. A host
+// operation that is short almost always may still stall (a file on NFS or
+// FUSE, a disk under load): a request still being served after
+// slowRequest starts such a helper too (watch), so that requests for other
+// files do not wait behind it.
+
+// slowRequest is how long a request keeps its goroutine before another
+// starts reading the socket. A round trip costs tens of µs here; a host
+// create on a busy disk about 500.
+const slowRequest = 2 * time.Millisecond
 
 // maxHelpers bounds the helpers serving queued requests concurrently.
 const maxHelpers = 8
@@ -34,28 +44,54 @@ const maxHelpers = 8
 func (s *Server) receive(wg *sync.WaitGroup, end chan<- error) {
 	defer wg.Done()
 	buf := make([]byte, MaxMessage)
+	watch := s.newWatch()
+	defer watch.Stop()
 	for {
 		req, err := s.next(buf, 0)
 		if err != nil || req == nil {
 			sendEnd(end, err)
 			return
 		}
-		s.serve(wg, end, req)
+		s.serve(wg, end, req, watch)
+	}
+}
+
+// newWatch returns a serving goroutine's slow-request watch, stopped: a
+// timer that, once reset, starts a helper waiting on the socket unless it
+// is stopped within slowRequest.
+func (s *Server) newWatch() *time.Timer {
+	t := time.AfterFunc(time.Hour, s.standbyIfOpen)
+	t.Stop()
+	return t
+}
+
+// standbyIfOpen is startStandby for a watch, unless a goroutine already
+// waits on the socket (a helper started for a long request). A watch may
+// fire while the server shuts down: once the socket is closed it starts
+// nothing, so that shutdown's wait for the serving goroutines sees no new
+// one after it began.
+func (s *Server) standbyIfOpen() {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if !s.closed && s.waiting.Load() == 0 {
+		s.startStandby()
 	}
 }
 
 // serve serves req, first starting a helper if other requests may need
-// one meanwhile.
-func (s *Server) serve(wg *sync.WaitGroup, end chan<- error, req *Request) {
+// one meanwhile; watch (newWatch) runs while it does.
+func (s *Server) serve(wg *sync.WaitGroup, end chan<- error, req *Request, watch *time.Timer) {
 	if long(req) {
 		s.startHelper(wg, end, 0)
 	} else {
 		s.spill(wg, end)
 	}
+	watch.Reset(slowRequest)
 	if h := testHookServe.Load(); h != nil {
 		(*h)(req)
 	}
 	s.handle(req)
+	watch.Stop()
 }
 
 // testHookServe, if set (by tests, before any server starts), is called
@@ -80,6 +116,8 @@ func (s *Server) help(wg *sync.WaitGroup, end chan<- error, flags int) {
 	defer wg.Done()
 	defer s.helpers.Add(-1)
 	buf := make([]byte, MaxMessage)
+	watch := s.newWatch()
+	defer watch.Stop()
 	for {
 		req, err := s.next(buf, flags)
 		flags = unix.MSG_DONTWAIT
@@ -90,7 +128,7 @@ func (s *Server) help(wg *sync.WaitGroup, end chan<- error, flags int) {
 			sendEnd(end, err)
 			return
 		}
-		s.serve(wg, end, req)
+		s.serve(wg, end, req, watch)
 	}
 }
 
@@ -132,7 +170,13 @@ func (s *Server) startHelper(wg *sync.WaitGroup, end chan<- error, flags int) {
 // way). It returns nil, nil at the end of the connection.
 func (s *Server) next(buf []byte, flags int) (*Request, error) {
 	for {
+		if flags == 0 {
+			s.waiting.Add(1)
+		}
 		n, _, rflags, _, err := unix.Recvmsg(s.sock, buf, nil, flags)
+		if flags == 0 {
+			s.waiting.Add(-1)
+		}
 		if err == unix.EINTR {
 			continue
 		}
