@@ -15,6 +15,13 @@ import (
 // serve starts a server on dir and returns a connected client.
 func serve(t *testing.T, dir string, readOnly bool) *Client {
 	t.Helper()
+	_, c := serveServer(t, dir, readOnly)
+	return c
+}
+
+// serveServer is serve that returns the server too.
+func serveServer(t *testing.T, dir string, readOnly bool) (*Server, *Client) {
+	t.Helper()
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -34,7 +41,7 @@ func serve(t *testing.T, dir string, readOnly bool) *Client {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close(); <-done })
-	return c
+	return s, c
 }
 
 // tree makes dir/root with files and escape symlinks, and a canary
@@ -468,28 +475,9 @@ func FuzzDecodeRequest(f *testing.F) {
 // the server, a client and the root's fid.
 func serveHooked(t *testing.T, hook func(*Request)) (*Server, *Client, uint64) {
 	t.Helper()
-	root := tree(t)
 	testHookServe.Store(&hook)
 	t.Cleanup(func() { testHookServe.Store(nil) })
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rootFD, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := NewServer(rootFD, fds[0], true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { s.Serve(); close(done) }()
-	c, err := NewClient(fds[1])
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close(); <-done })
+	s, c := serveServer(t, tree(t), true)
 	rfid, _, err := c.Attach()
 	if err != nil {
 		t.Fatal(err)

@@ -31,13 +31,7 @@ func (s *Server) dispatchWrite(n *node, r *Request, e *Encoder) (int, error) {
 		}
 		// The new file is the one fd holds (O_EXCL): its node needs no
 		// walk, and it is no placeholder (it has no marker).
-		c := &node{fd: -1, parent: n, name: r.Name, ino: a.Ino, dev: a.Dev, mode: a.Mode}
-		s.mu.Lock()
-		n.refs++ // for c
-		s.live[c] = struct{}{}
-		s.mu.Unlock()
-		e.U64(s.newFID(c))
-		e.Attr(&a)
+		s.replyNew(e, &node{fd: -1, parent: n, name: r.Name, ino: a.Ino, dev: a.Dev, mode: a.Mode}, &a)
 		return fd, nil
 	case TMkdir, TMknod, TSymlink:
 		if n.mode&unix.S_IFMT != unix.S_IFDIR {
@@ -198,14 +192,20 @@ func (s *Server) tmpfile(n *node, r *Request, e *Encoder) (int, error) {
 		unix.Close(fd)
 		return -1, err
 	}
-	c := &node{fd: keep, parent: n, ino: a.Ino, dev: a.Dev, mode: a.Mode}
+	s.replyNew(e, &node{fd: keep, parent: n, ino: a.Ino, dev: a.Dev, mode: a.Mode}, &a)
+	return fd, nil
+}
+
+// replyNew registers c, a node made from the descriptor of a file just
+// created (with attributes a), holding a reference on its parent, and
+// appends its fid and attributes.
+func (s *Server) replyNew(e *Encoder, c *node, a *Attr) {
 	s.mu.Lock()
-	n.refs++ // for c
+	c.parent.refs++ // for c
 	s.live[c] = struct{}{}
 	s.mu.Unlock()
 	e.U64(s.newFID(c))
-	e.Attr(&a)
-	return fd, nil
+	e.Attr(a)
 }
 
 // ownNew gives the regular file fd that it just made the owner and group

@@ -247,19 +247,24 @@ func (as *addressSpace) UnpatchText(start, end uint64, access func(addr uint64, 
 		if !ok || site < start || site >= end {
 			continue
 		}
-		off := site % 16
-		repl := patchedBytes(i)
-		orig := origBytes(nr)
-		access(site-off, func(b []byte) bool {
-			var old, new [16]byte
-			copy(old[:], b)
-			if [7]byte(old[off:off+7]) != repl {
-				return false
-			}
-			new = old
-			copy(new[off:], orig[:])
-			return cas16(&b[0], &old, &new)
-		})
+		access(site&^15, restoreSite(site%16, i, nr))
+	}
+}
+
+// restoreSite returns the function that puts the original code of site i
+// (for syscall nr) back in its 16-byte block b, at offset off, if the
+// block still holds the patch there.
+func restoreSite(off uint64, i int, nr uint64) func(b []byte) bool {
+	repl, orig := patchedBytes(i), origBytes(nr)
+	return func(b []byte) bool {
+		var old, new [16]byte
+		copy(old[:], b)
+		if [7]byte(old[off:off+7]) != repl {
+			return false
+		}
+		new = old
+		copy(new[off:], orig[:])
+		return cas16(&b[0], &old, &new)
 	}
 }
 
@@ -290,20 +295,9 @@ func (pt *patcher) revert(i int) {
 		return
 	}
 	site := ret - 7
-	off := site % 16
-	repl, orig := patchedBytes(i), origBytes(nr)
 	pt.mu.Lock()
 	defer pt.mu.Unlock()
-	ok, err := pt.patch(site-off, func(b []byte) bool {
-		var old, new [16]byte
-		copy(old[:], b)
-		if [7]byte(old[off:off+7]) != repl {
-			return false
-		}
-		new = old
-		copy(new[off:], orig[:])
-		return cas16(&b[0], &old, &new)
-	})
+	ok, err := pt.patch(site&^15, restoreSite(site%16, i, nr))
 	if err == nil && ok {
 		pt.sites[i].Store(pt.sites[i].Load() | siteReverted)
 	}
