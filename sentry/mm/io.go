@@ -100,11 +100,12 @@ type patchTable interface {
 	LosePatchTable(addr, length uint64) bool
 }
 
-// claimPatchTableLocked is called when [start, end), which has no pmas,
-// becomes application memory (a new mapping, a grown heap): if it covers
-// the platform's patch table, the patches are undone and the table is
-// unmapped, so that the program reads its own (zero) memory there at once.
-// (Other ways of getting memory there meet the check at fault time, in
+// claimPatchTableLocked is called when [start, end), which the
+// AddressSpace does not map yet, becomes application memory (a new
+// mapping, a grown heap or mapping, a moved one): if it covers the
+// platform's patch table, the patches are undone and the table is
+// unmapped, so that the program reads its own memory there at once, not
+// the table's. (Memory faulted in there meets the same check in
 // mapRangeLocked.)
 //
 // Preconditions: mm.mu is locked for writing.

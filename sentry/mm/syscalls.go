@@ -404,6 +404,7 @@ func (mm *MemoryManager) MRemap(oldAddr, oldSize, newSize uint64, flags int, new
 			nv.hold(true)
 		}
 		mm.insertVMALocked(nv)
+		mm.claimPatchTableLocked(dst, dst+newSize)
 		return dst, nil
 	}
 	if oldSize > v.end-oldAddr {
@@ -452,7 +453,9 @@ func (mm *MemoryManager) MRemap(oldAddr, oldSize, newSize uint64, flags int, new
 	// Grow in place if the old range ends its vma and the space after it
 	// is free.
 	if oldAddr+oldSize == v.end && newSize <= mm.maxAddr-oldAddr && mm.isFreeLocked(v.end, oldAddr+newSize) {
+		oldEnd := v.end
 		v.end = oldAddr + newSize
+		mm.claimPatchTableLocked(oldEnd, v.end)
 		mm.mergeRangeLocked(v.start, v.end)
 		return oldAddr, nil
 	}
@@ -496,6 +499,7 @@ func (mm *MemoryManager) moveLocked(oldAddr, oldSize, dst, newSize uint64, dontU
 		mm.vmas = append(mm.vmas[:i], mm.vmas[i+1:]...)
 	}
 	mm.insertVMALocked(nv)
+	mm.claimPatchTableLocked(dst, dst+newSize)
 	mm.mergeRangeLocked(dst, dst+newSize)
 }
 

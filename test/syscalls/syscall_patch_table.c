@@ -1,9 +1,10 @@
 /* syscall_patch_table: a program that maps memory at 2 GiB - 3.25 MiB
  * (0x7fcc0000, where systrap keeps the pointer table its patched syscall
  * sites jump through) and fills it, as a brk heap of about 2 GiB or a
- * MAP_FIXED mapping may, keeps making syscalls from sites that were
- * patched before (static "mov $NR, %eax; syscall" sites and glibc's
- * syscall(2)), in the process and in a fork child. */
+ * MAP_FIXED mapping may, reads its own bytes there and keeps making
+ * syscalls from sites that were patched before (static "mov $NR, %eax;
+ * syscall" sites and glibc's syscall(2)), in the process and in a fork
+ * child; and so does a child whose mapping grows into it with mremap. */
 #define _GNU_SOURCE
 #include <stdint.h>
 #include <string.h>
@@ -32,10 +33,37 @@ static long calls(int n)
 	return bad;
 }
 
+/* grow_into: in a fork child (an address space of its own, with the
+ * parent's patches), a mapping just below the range grows into it with
+ * mremap. */
+static void grow_into(void)
+{
+	pid_t c = fork();
+	REQUIRE("fork for mremap", c >= 0);
+	if (c == 0) {
+		unsigned char *p = mmap((void *)0x7fcb0000, 0x10000, PROT_READ | PROT_WRITE,
+					MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+		if (p != (void *)0x7fcb0000)
+			_exit(2);
+		memset(p, 0x42, 0x10000);
+		if (mremap(p, 0x10000, 0x20000, 0) != p)
+			_exit(3);
+		for (int i = 0; i < 0x20000; i++)
+			if (p[i] != (i < 0x10000 ? 0x42 : 0))
+				_exit(4);
+		_exit(calls(2000) == 0 ? 0 : 5);
+	}
+	int st;
+	CHECK_EQ("waitpid (mremap)", waitpid(c, &st, 0), c);
+	CHECK_EQ("a mapping grown into it by mremap reads its own bytes, and calls work",
+		 WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st), 0);
+}
+
 int main(void)
 {
 	/* Trap, and be patched (in the sandbox). */
 	CHECK_EQ("calls before", calls(2000), 0);
+	grow_into();
 
 	void *want = (void *)0x7fcc0000;
 	void *p = CHECK_MAP("mmap at 0x7fcc0000",
