@@ -389,7 +389,10 @@ func TestPatchInterrupts(t *testing.T) {
 // interrupts it every 20 µs: next sets the registers up before each
 // Switch and check looks at the n-th syscall (both get the syscalls seen
 // so far). An interrupt must stop the thread in application code; a fault
-// fails the test. It returns the syscalls and interrupts seen.
+// fails the test. It returns the syscalls and interrupts seen. The
+// interrupter's last Interrupt may still be pending afterwards (it may
+// come after the last Switch): the caller's next Switch may be
+// interrupted, as the sentry's may (switchAfterInterrupts).
 func switchInterrupted(t *testing.T, c platform.Context, as platform.AddressSpace, regs *arch.Registers, d time.Duration, next, check func(n uint64)) (syscalls, interrupts uint64) {
 	t.Helper()
 	var stop atomic.Bool
@@ -423,6 +426,27 @@ func switchInterrupted(t *testing.T, c platform.Context, as platform.AddressSpac
 		}
 	}
 	return syscalls, interrupts
+}
+
+// switchAfterInterrupts is platformtest.SwitchOK for the first Switch
+// after switchInterrupted: an interrupt left pending stops it before the
+// thread runs, and the sentry would switch again, as this does.
+func switchAfterInterrupts(t *testing.T, c platform.Context, as platform.AddressSpace, regs *arch.Registers, want platform.Event) {
+	t.Helper()
+	for i := 0; i < 3; i++ {
+		ev, fi, err := c.Switch(as, regs)
+		if err != nil {
+			t.Fatalf("Switch: %v", err)
+		}
+		if ev == platform.EventInterrupted {
+			continue
+		}
+		if ev != want {
+			t.Fatalf("Switch = event %d (fault %+v, rip %#x), want %d", ev, fi, regs.Rip, want)
+		}
+		return
+	}
+	t.Fatalf("Switch interrupted 3 times after the interrupter stopped")
 }
 
 // TestPatchManyThreads: every thread slot of an address space runs the
@@ -578,7 +602,7 @@ func TestPatchDynamic(t *testing.T) {
 	// After a segment prefix the mov reads another address: not patched.
 	regs = platformtest.RegsAt(platformtest.CodeAddr + patchDynFSOff)
 	regs.Rax = unix.SYS_GETPID
-	platformtest.SwitchOK(t, c, as, regs, platform.EventSyscall)
+	switchAfterInterrupts(t, c, as, regs, platform.EventSyscall)
 	if f.code[patchDynFSOff] != 0x4c {
 		t.Errorf("site after an fs prefix patched: % x", f.code[patchDynFSOff-1:patchDynFSOff+7])
 	}
