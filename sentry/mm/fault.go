@@ -401,9 +401,7 @@ func (mm *MemoryManager) mapRangeLocked(v *vma, s, e uint64) faultResult {
 		}
 		var err error
 		if rat.Any() {
-			if pt, ok := mm.as.(patchTable); ok && pt.LosePatchTable(rs, re-rs) {
-				mm.unpatchAllLocked()
-			}
+			mm.losePatchTableLocked(rs, re)
 			err = mm.as.MapFile(rs, fd, roff, re-rs, rat)
 		} else {
 			err = mm.as.Unmap(rs, re-rs)

@@ -105,15 +105,28 @@ type patchTable interface {
 // mapping, a grown heap or mapping, a moved one): if it covers the
 // platform's patch table, the patches are undone and the table is
 // unmapped, so that the program reads its own memory there at once, not
-// the table's. (Memory faulted in there meets the same check in
+// the table's. (Memory faulted in there meets losePatchTableLocked in
 // mapRangeLocked.)
 //
 // Preconditions: mm.mu is locked for writing.
 func (mm *MemoryManager) claimPatchTableLocked(start, end uint64) {
-	if pt, ok := mm.as.(patchTable); ok && pt.LosePatchTable(start, end-start) {
-		mm.unpatchAllLocked()
+	if mm.losePatchTableLocked(start, end) {
 		mm.as.Unmap(start, end-start)
 	}
+}
+
+// losePatchTableLocked undoes every patch, the first time application
+// memory at [start, end) takes the place of the platform's patch table,
+// and reports whether it did.
+//
+// Preconditions: mm.mu is locked for writing.
+func (mm *MemoryManager) losePatchTableLocked(start, end uint64) bool {
+	pt, ok := mm.as.(patchTable)
+	if !ok || !pt.LosePatchTable(start, end-start) {
+		return false
+	}
+	mm.unpatchAllLocked()
+	return true
 }
 
 // unpatchAllLocked has the platform undo its patches in every mapping.
