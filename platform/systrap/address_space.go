@@ -71,9 +71,6 @@ func (as *addressSpace) MapFile(addr uint64, fd int, off, length uint64, at user
 	if fd != as.p.memFD || !inUserRange(addr, length) || off%pageSize != 0 {
 		return unix.EINVAL
 	}
-	if as.patch != nil && overlapsPtrTable(addr, length) {
-		as.patch.lost.Store(true)
-	}
 	as.mu.Lock()
 	defer as.mu.Unlock()
 	if as.released.Load() {

@@ -505,6 +505,10 @@ func TestPatchManyThreads(t *testing.T) {
 func TestPatchPtrTableMapped(t *testing.T) {
 	f := newPatchFixture(t)
 	as := f.NewAS(t)
+	// As the memory manager does before it maps memory there.
+	if !as.(*addressSpace).LosePatchTable(ptrTableAddr, pageSize) {
+		t.Fatal("LosePatchTable: the pointer table's first page does not take its place")
+	}
 	platformtest.Must(t, as.MapFile(ptrTableAddr, f.MemFD, platformtest.Data2Off, pageSize, usermem.Read))
 	c := platformtest.LockedContext(t, f.Platform)
 	regs := platformtest.RegsAt(platformtest.CodeAddr + patchLoopOff)

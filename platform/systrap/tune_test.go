@@ -7,6 +7,7 @@ import (
 
 	"github.com/rampart-sandbox/rampart/platform"
 	"github.com/rampart-sandbox/rampart/platform/platformtest"
+	"github.com/rampart-sandbox/rampart/sentry/arch"
 )
 
 // testOptions are the options of the tests' platforms: SYSTRAP_SPIN=N runs
@@ -27,15 +28,22 @@ func assumeIdle(p *Platform) {
 	}
 }
 
-// BenchmarkPatchedRoundTrip measures a patched getpid loop (the
-// trampoline, no signal), as glibc's getpid() makes it; hot% is the share
-// of round trips the thread spent hot (both sides spinning).
-func BenchmarkPatchedRoundTrip(b *testing.B) {
+// patchedLoop returns a context at the patch loop's getpid site, run once
+// so that the site is patched.
+func patchedLoop(b *testing.B) (platform.Context, platform.AddressSpace, *arch.Registers) {
 	f := newPatchFixture(b)
 	as := f.NewAS(b)
 	c := platformtest.LockedContext(b, f.Platform)
 	regs := platformtest.RegsAt(platformtest.CodeAddr + patchLoopOff)
 	platformtest.SwitchOK(b, c, as, regs, platform.EventSyscall) // patches the site
+	return c, as, regs
+}
+
+// BenchmarkPatchedRoundTrip measures a patched getpid loop (the
+// trampoline, no signal), as glibc's getpid() makes it; hot% is the share
+// of round trips the thread spent hot (both sides spinning).
+func BenchmarkPatchedRoundTrip(b *testing.B) {
+	c, as, regs := patchedLoop(b)
 	ctx := c.(*context)
 	hot := 0
 	b.ReportAllocs()
@@ -59,11 +67,7 @@ func BenchmarkPatchedRoundTrip(b *testing.B) {
 // BenchmarkPatchedRoundTrip, slept% the share of trap outs whose wait
 // slept.
 func BenchmarkPatchedSignalPattern(b *testing.B) {
-	f := newPatchFixture(b)
-	as := f.NewAS(b)
-	c := platformtest.LockedContext(b, f.Platform)
-	regs := platformtest.RegsAt(platformtest.CodeAddr + patchLoopOff)
-	platformtest.SwitchOK(b, c, as, regs, platform.EventSyscall) // patches the site
+	c, as, regs := patchedLoop(b)
 	ctx := c.(*context)
 	fp := make([]byte, 4096)
 	hot := 0
