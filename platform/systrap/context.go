@@ -72,15 +72,13 @@ type thread struct {
 	evAt       int64
 	calm       uint32
 	// Hot state (wait.go): hot is the thread's lease while it is hot;
-	// hotApp and hotSentry the averages of the application's and the
-	// sentry's answer times seen by hot spins; hotMiss their miss rate
-	// and hotRounds the hand-offs of this hot period; cycle the average
-	// time from event to event (0: not known), prevEv the last event;
-	// hotRetry the TSC before which t may not go hot again, after a
-	// back-off of hotBackoff.
+	// slept says whether the sentry's last hot wait slept; hotMiss is
+	// the miss rate of the hot spins and hotRounds the hand-offs of this
+	// hot period; cycle the average time from event to event (0: not
+	// known), prevEv the last event; hotRetry the TSC before which t may
+	// not go hot again, after a back-off of hotBackoff.
 	hot                  *hotSlot
-	slept                bool // the sentry's last hot wait slept
-	hotApp, hotSentry    int64
+	slept                bool
 	hotMiss, hotRounds   uint32
 	cycle, prevEv        int64
 	hotRetry, hotBackoff int64

@@ -217,8 +217,7 @@ func (t *thread) handOff(c *context) bool {
 	}
 	var appBudget int64
 	if hot {
-		t.stubBudget = p.hotBudget(t.hotSentry)
-		appBudget = p.hotBudget(t.hotApp)
+		t.stubBudget, appBudget = p.hotCap, p.hotCap
 	} else {
 		t.stubBudget = 0
 		appBudget = t.appPol.peek(p)
@@ -236,12 +235,10 @@ func (t *thread) handOff(c *context) bool {
 			t.bind()
 		}
 	}
+	// A hot stub spins the whole cap whichever way it reached the
+	// sentry; a cold one, after waking the sentry, as long as it would
+	// have anyway.
 	woken := t.stubBudget
-	if hot {
-		// Should the sentry sleep after all, the stub wakes it and
-		// spins for its wake-up too (see the sentry's own wait below).
-		woken = p.hotCap
-	}
 	// Written only when they change (see putPatchRegs).
 	if b := uint32(min(t.stubBudget, 1<<31)); *word(t.page, tSpin) != b {
 		*word(t.page, tSpin) = b
@@ -260,21 +257,11 @@ func (t *thread) handOff(c *context) bool {
 	}
 	var ok bool
 	if hot {
-		avg := &t.hotApp
-		if woke {
-			// The answer includes the stub's wake-up: spin for that
-			// too, or the stub, answered late, would find the sentry
-			// asleep and sleep in turn, and so on, each side's spin
-			// failing for the other's wake-up. It is not a sample of
-			// the application's time.
-			appBudget, avg = p.hotCap, nil
-		}
-		start := arch.Rdtsc()
-		spun := spinWhile(t.state, stRun, start+appBudget)
+		spun := spinWhile(t.state, stRun, arch.Rdtsc()+appBudget)
 		ok = spun || sleepWhile(t.state, stRun, t.sentrySleep, t.as.pid, t.tid, &c.interrupt, nil)
 		t.slept = !spun
 		t.evAt = arch.Rdtsc()
-		t.hotRecord(avg, t.evAt-start, spun)
+		t.hotRecord(spun)
 	} else {
 		ok = p.waitFor(t.state, stRun, t.sentrySleep, &t.appPol, t.as.pid, t.tid, &c.interrupt, nil)
 		t.evAt = arch.Rdtsc()
@@ -308,7 +295,7 @@ func (t *thread) waitTrap(c *context, hot bool) bool {
 		spun := spinWhile(t.state, stTrap, start+p.hotCap)
 		ok = spun || sleepWhile(t.state, stTrap, t.sentrySleep, t.as.pid, t.tid, &c.interrupt, nil)
 		t.slept = !spun
-		t.hotRecord(nil, 0, spun)
+		t.hotRecord(spun)
 	} else {
 		ok = p.waitFor(t.state, stTrap, t.sentrySleep, &t.trapPol, t.as.pid, t.tid, &c.interrupt, nil)
 	}
@@ -326,11 +313,7 @@ func (t *thread) stubAnswered(now int64) {
 	ans := now - t.evAt
 	stubSpun := t.stubBudget > 0 && load(t.stubSleep) == 0
 	if t.hot != nil {
-		avg := &t.hotSentry
-		if t.slept {
-			avg = nil // the answer included the sentry's wake-up
-		}
-		t.hotRecord(avg, ans, stubSpun)
+		t.hotRecord(stubSpun)
 	} else {
 		t.stubPol.record(t.as.p, ans, t.stubBudget, stubSpun)
 	}
@@ -350,14 +333,24 @@ func (s *spinPolicy) peek(p *Platform) int64 {
 
 // Hot threads. The cold policy above spins only where a spin alone
 // catches the answer; but a futex sleep on one side makes the other
-// side's answer as slow as a wake-up (several µs in a VM: more than the
-// whole round trip when both spin), so neither side's spin pays until the
+// side's answer as slow as a wake-up, so neither side's spin pays until the
 // other spins too. A thread whose events come fast (the application makes
 // a syscall within a few µs of the sentry's answer, and the sentry answers
-// within a few µs) therefore goes hot, and both sides spin together: at
-// each hand-off the sentry gives the stub a budget of about eight times the
-// sentry's recent answer times (tSpin) and spins itself for about eight
-// times the application's recent run times, both capped at hotCapUS.
+// within a few µs) therefore goes hot, and both sides spin together, each
+// up to hotCapUS for every answer.
+//
+// The hot spin is as long as a wake-up costs, not a multiple of the
+// recent answers: in a VM a futex wake-up of a thread whose CPU went idle
+// waits for the hypervisor to run that vCPU again, 15–130 µs on the 2-vCPU
+// VM this was tuned on (against a round trip of 0.3–0.7 µs when both
+// spin), so a spin shorter than that which fails for an answer that came
+// a few µs late (a host interrupt, the Go runtime, a syscall with more
+// work) costs a wake-up on top of the wait. Spinning up to the wake-up's
+// cost at most doubles a late answer's latency, the classic competitive
+// bound. Budgets of 8× the recent answers (≤ 25 µs) missed often enough
+// here to cool a getpid loop down a hundred times a second, and each cold
+// period's round trips took 50–200 µs: patched getpid 1.2–1.5 µs, against
+// 0.7–0.9 µs with the whole cap.
 //
 // A hot pair keeps two CPUs busy (one side spins while the other works),
 // so a thread goes hot only with a lease (hotSlot) — at most half the
@@ -374,8 +367,9 @@ const (
 	// hotEnterUS: a thread goes hot when its average time from event to
 	// event, in the cold state (wake-ups included), is below this.
 	hotEnterUS = 200
-	// hotCapUS bounds a hot wait's spin.
-	hotCapUS = 25
+	// hotCapUS is a hot wait's spin: about a wake-up's cost in a VM
+	// (see above).
+	hotCapUS = 100
 	// hotLeaseUS is how long a hot lease lasts without a hand-off.
 	hotLeaseUS = 2000
 	// hotBackoffUS and hotBackoffMaxUS bound the back-off after a hot
@@ -448,9 +442,6 @@ func (t *thread) enterHot(now int64) bool {
 			s.until.Store(now + p.hotLease)
 			t.hot = s
 			t.hotMiss, t.hotRounds = 0, 0
-			// Start from the cap: the first hot waits learn the real
-			// answer times.
-			t.hotApp, t.hotSentry = p.hotCap/4, p.hotCap/4
 			return true
 		}
 	}
@@ -497,23 +488,11 @@ func (t *thread) coolDown(now int64) {
 	t.cycle = 0
 }
 
-// hotRecord adds a hot wait of lat ticks that ended while spinning or
-// not to avg (spun waits only: a sleep's time is the wake-up's; avg nil:
-// not a sample) and to the miss rate.
-func (t *thread) hotRecord(avg *int64, lat int64, spun bool) {
+// hotRecord adds a hot wait that ended while spinning, or not, to the miss
+// rate.
+func (t *thread) hotRecord(spun bool) {
 	t.hotMiss -= t.hotMiss / 32
 	if !spun {
 		t.hotMiss += hitsOne / 32
-		return
 	}
-	if avg != nil {
-		*avg += (min(lat, t.as.p.hotCap) - *avg) / 4
-	}
-}
-
-// hotBudget is a hot wait's spin for answers that take avg ticks,
-// rounded up to a multiple of 1024 ticks (about 0.3 µs), so that the
-// stub's budget in the state page changes only now and then.
-func (p *Platform) hotBudget(avg int64) int64 {
-	return min(8*avg+2*p.spinSlack, p.hotCap) | 1023
 }
