@@ -78,11 +78,13 @@ const (
 	rNr    = 8
 	rArgs  = 16
 	rExtra = 64
+	rSpin  = 72 // the server's spin budget (ticks) after a request
 
 	respOff         = pageSize
 	pSeq            = 0
 	pSentrySleep    = 4
 	pRet            = 8
+	pServerSleep    = 16       // set while the server sleeps on rSeq
 	imgDataOff      = pageSize // the data page in the stub image
 	dFprog          = 0
 	dEmptyMask      = 16

@@ -3,7 +3,9 @@
 package systrap
 
 import (
+	"runtime"
 	"testing"
+	"time"
 
 	"github.com/rampart-sandbox/rampart/platform/platformtest"
 	"github.com/rampart-sandbox/rampart/sentry/usermem"
@@ -42,4 +44,50 @@ type fixture = platformtest.Fixture[*Platform]
 func newFixture(tb testing.TB) *fixture {
 	tb.Helper()
 	return platformtest.NewFixture(tb, testConfig.New)
+}
+
+// TestServerSpin: after a request whose budget lets it spin, the server
+// waits for the next one awake, and it sleeps (flagged, so that the
+// sentry wakes it) once the budget is spent; requests are answered either
+// way, and with a budget of 0 it sleeps at once.
+func TestServerSpin(t *testing.T) {
+	f := newFixture(t)
+	as := f.NewAS(t).(*addressSpace)
+	p := f.Platform
+	sleeping := word(as.r.mem, respOff+pServerSleep)
+	unmap := func() {
+		t.Helper()
+		if err := as.Unmap(platformtest.RoAddr, platformtest.PageSize); err != nil {
+			t.Fatalf("Unmap: %v", err)
+		}
+	}
+	// waitSleep waits up to a second for the server to sleep.
+	waitSleep := func() time.Duration {
+		t.Helper()
+		start := time.Now()
+		for load(sleeping) == 0 {
+			if time.Since(start) > time.Second {
+				t.Fatal("the server did not sleep within a second")
+			}
+			runtime.Gosched()
+		}
+		return time.Since(start)
+	}
+	p.serverSpin = int64(20 * time.Millisecond / time.Microsecond * time.Duration(p.perUS))
+	p.loadNext.Store(1 << 62) // the host taken as idle: the budget is granted
+	p.others.Store(0)
+	waitSleep()
+	unmap() // wakes the sleeping server
+	if load(sleeping) != 0 {
+		t.Fatal("the server answered a request with its sleep flag still set")
+	}
+	if d := waitSleep(); d < 10*time.Millisecond {
+		t.Errorf("the server slept %v after a request with a 20 ms budget", d)
+	}
+	p.serverSpin = 0
+	unmap()
+	if d := waitSleep(); d > 500*time.Millisecond {
+		t.Errorf("the server took %v to sleep without a budget", d)
+	}
+	unmap() // and is woken again
 }

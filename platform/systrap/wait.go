@@ -74,6 +74,16 @@ type spinPolicy struct {
 	// makes them slow, so such a waiter probes with a full spin once per
 	// probePeriod waits to learn whether a spin would catch the answer.
 	slow uint32
+	// cap, if not 0, replaces the platform's spinCap for these waits.
+	cap int64
+}
+
+// capOf is s's spin cap on p.
+func (s *spinPolicy) capOf(p *Platform) int64 {
+	if s.cap != 0 {
+		return s.cap
+	}
+	return p.spinCap
 }
 
 // budget returns how long, in ticks, the next wait may spin (0: sleep at
@@ -89,14 +99,15 @@ func (s *spinPolicy) budget(p *Platform) int64 {
 		s.skip--
 		return 0
 	}
-	if s.avg > p.spinCap {
+	limit := s.capOf(p)
+	if s.avg > limit {
 		if s.slow++; s.slow < probePeriod {
 			return 0
 		}
 		s.slow = 0
-		return p.spinCap
+		return limit
 	}
-	return min(2*s.avg+p.spinSlack, p.spinCap)
+	return min(2*s.avg+p.spinSlack, limit)
 }
 
 // record adds a wait that took lat ticks, of which up to budget spinning;
@@ -105,8 +116,9 @@ func (s *spinPolicy) record(p *Platform, lat, budget int64, spun bool) {
 	if s == nil {
 		return
 	}
-	lat = min(lat, 4*p.spinCap)
-	if spun && s.avg > p.spinCap {
+	limit := s.capOf(p)
+	lat = min(lat, 4*limit)
+	if spun && s.avg > limit {
 		// A probe caught the answer: the slow average came from
 		// wake-ups, not from the other side.
 		s.avg = lat

@@ -48,9 +48,11 @@
 #define R_NR		8
 #define R_ARGS		16	/* six arguments */
 #define R_EXTRA		64	/* r12 for the clone children */
+#define R_SPIN		72	/* the server's spin budget in TSC ticks */
 #define P_SEQ		0
 #define P_SENTRY_SLEEP	4
 #define P_RET		8
+#define P_SERVER_SLEEP	16
 
 /* Data page. */
 #define D_FPROG		0	/* struct sock_fprog of the app-thread filter */
@@ -214,6 +216,11 @@ handler_wait:
  * The server loop: the main thread of each stub process. rbx = region,
  * r14 = response page, r15d = sequence number of the last request done.
  * All signals but SIGTRAP are blocked, so any fault here kills the process.
+ *
+ * With no request pending it spins on R_SEQ for R_SPIN ticks (the budget
+ * of the last request: requests come in bursts, and a sleeping server
+ * costs each one a wake-up), then sets P_SERVER_SLEEP and sleeps on
+ * R_SEQ; the sentry wakes it only when that flag is set.
  */
 	.globl server_loop
 	.p2align 4
@@ -221,6 +228,26 @@ server_loop:
 	mov	R_SEQ(%rbx), %eax
 	cmp	%eax, %r15d
 	jne	1f
+	mov	R_SPIN(%rbx), %r12d
+	test	%r12d, %r12d
+	jz	7f
+	rdtsc
+	shl	$32, %rdx
+	or	%rdx, %rax
+	lea	(%rax,%r12), %r13
+6:	cmpl	%r15d, R_SEQ(%rbx)
+	jne	server_loop
+	pause
+	rdtsc
+	shl	$32, %rdx
+	or	%rdx, %rax
+	cmp	%r13, %rax
+	jb	6b
+7:	mov	$1, %eax
+	xchg	%eax, P_SERVER_SLEEP(%r14)
+	mov	R_SEQ(%rbx), %eax
+	cmp	%eax, %r15d
+	jne	8f
 	mov	%rbx, %rdi
 	xor	%esi, %esi		/* FUTEX_WAIT */
 	mov	%r15d, %edx
@@ -229,6 +256,7 @@ server_loop:
 	.globl server_wait
 server_wait:
 	syscall
+8:	movl	$0, P_SERVER_SLEEP(%r14)
 	jmp	server_loop
 1:	mov	%eax, %r15d
 	mov	R_NR(%rbx), %rax
