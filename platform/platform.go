@@ -170,3 +170,15 @@ type Context interface {
 // ran the application has gone away (for example, it was killed by its
 // seccomp filter).
 var ErrContextDead = errors.New("platform: application context is dead")
+
+// ReusableThreads is implemented by a Platform whose Contexts leave nothing
+// on the OS thread that used them (systrap: every host call concerns the
+// stub's threads, never the caller's). When the task's Context is
+// released, its goroutine may then give its OS thread back to the Go
+// runtime for the next task instead of having the runtime discard it (a
+// ptrace tracer thread must be discarded). A new OS thread per application
+// thread costs a host clone, an exit and their wake-ups.
+type ReusableThreads interface {
+	// ThreadsReusable reports whether the OS thread may be reused.
+	ThreadsReusable() bool
+}

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/rampart-sandbox/rampart/platform"
+	"github.com/rampart-sandbox/rampart/sentry/arch"
 	"github.com/rampart-sandbox/rampart/sentry/usermem"
 )
 
@@ -145,6 +146,15 @@ func (as *addressSpace) newThread(res *reservation) (*thread, error) {
 	t.stubSleep = word(t.page, tStubSleep)
 	stubSlot := as.p.regionAddr + uint64(slot)*slotSize
 	binary.LittleEndian.PutUint64(t.page[tSelf:], stubSlot)
+	// The thread runs as soon as it is set up: while a spinning slot is
+	// free, the sentry spins for its set-up and it spins for its first
+	// hand-off (T_SPIN), up to serverSpin each, as for a server request:
+	// two wake-ups less per thread.
+	var spin int64
+	if as.p.mayGrantSpin() {
+		spin = as.p.serverSpin
+		*word(t.page, tSpin) = uint32(spin)
+	}
 	tid, err := as.r.call(as.pid, &as.reaped, unix.SYS_CLONE, stubSlot, threadFlags, 0, 0, stubSlot+tState, 0)
 	if err != nil {
 		as.slots[slot] = slotFree
@@ -155,7 +165,7 @@ func (as *addressSpace) newThread(res *reservation) (*thread, error) {
 	t.tid = int32(tid)
 	// The thread parks with an int3 at thread_park once its set-up is
 	// done (a trap: the frame's rip is after it).
-	if !as.p.waitFor(t.state, stNone, t.sentrySleep, nil, as.pid, t.tid, nil, nil) || load(t.state) != stEvent {
+	if _, ok := as.p.spinThenSleep(t.state, stNone, t.sentrySleep, arch.Rdtsc(), spin, as.pid, t.tid, nil, nil); !ok || load(t.state) != stEvent {
 		t.release()
 		return nil, fmt.Errorf("stub thread %d died during set-up: %w", t.tid, platform.ErrContextDead)
 	}

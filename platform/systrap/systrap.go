@@ -367,3 +367,7 @@ func hasFSGSBASE() bool {
 	}
 	return false
 }
+
+// ThreadsReusable implements platform.ReusableThreads: a context binds,
+// signals and waits for stub threads only, never the calling thread.
+func (p *Platform) ThreadsReusable() bool { return true }

@@ -149,21 +149,28 @@ func (s *spinPolicy) record(p *Platform, lat, budget int64, spun bool) {
 func (p *Platform) waitFor(w *uint32, v uint32, sleep *uint32, pol *spinPolicy, pid, tid int32, interrupt *atomic.Uint32, reaped *bool) bool {
 	start := arch.Rdtsc()
 	budget := pol.budget(p)
-	if budget > 0 {
-		if !p.acquireSpin() {
-			budget = 0
-		} else {
-			spun := spinWhile(w, v, start+budget)
-			p.releaseSpin()
-			if spun {
-				pol.record(p, arch.Rdtsc()-start, budget, true)
-				return true
-			}
-		}
+	spun, alive := p.spinThenSleep(w, v, sleep, start, budget, pid, tid, interrupt, reaped)
+	if spun == 0 {
+		budget = 0 // no spinning slot
 	}
-	alive := sleepWhile(w, v, sleep, pid, tid, interrupt, reaped)
-	pol.record(p, arch.Rdtsc()-start, budget, false)
+	pol.record(p, arch.Rdtsc()-start, budget, spun > 0)
 	return alive
+}
+
+// spinThenSleep waits until *w != v, spinning from start up to budget
+// ticks if a spinning slot is free, then sleeping as waitFor does. spun is
+// 1 if the spin caught the change, -1 if it did not, 0 if there was no
+// spin.
+func (p *Platform) spinThenSleep(w *uint32, v uint32, sleep *uint32, start, budget int64, pid, tid int32, interrupt *atomic.Uint32, reaped *bool) (spun int, alive bool) {
+	if budget > 0 && p.acquireSpin() {
+		ok := spinWhile(w, v, start+budget)
+		p.releaseSpin()
+		if ok {
+			return 1, true
+		}
+		spun = -1
+	}
+	return spun, sleepWhile(w, v, sleep, pid, tid, interrupt, reaped)
 }
 
 var livenessPeriod = unix.Timespec{Sec: 1}

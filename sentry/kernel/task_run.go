@@ -89,8 +89,12 @@ func (t *Task) run() {
 	t.ctx.Release()
 	t.ctx = nil
 	t.retire()
-	// The OS thread stays locked: it is discarded when the goroutine ends,
-	// which also drops any ptrace relationship it had.
+	// The OS thread stays locked, to be discarded when the goroutine ends
+	// (which also drops any ptrace relationship it had), unless the
+	// platform left nothing on it: then the next task may reuse it.
+	if r, ok := t.k.Platform.(platform.ReusableThreads); ok && r.ThreadsReusable() {
+		runtime.UnlockOSThread()
+	}
 }
 
 // doSyscall runs the syscall whose number and arguments are in t.regs.
