@@ -182,3 +182,24 @@ type ReusableThreads interface {
 	// ThreadsReusable reports whether the OS thread may be reused.
 	ThreadsReusable() bool
 }
+
+// Mapping is one MapFile (or, with no access, one Unmap) of a batch.
+type Mapping struct {
+	Addr, Off, Length uint64
+	FD                int
+	Access            usermem.AccessType
+}
+
+// MapBatcher is implemented by an AddressSpace whose every MapFile or
+// Unmap is a round trip to another process (systrap's stub server): a fault
+// whose window spans pmas that are not contiguous in the memory file needs
+// several, which MapFiles does in one.
+type MapBatcher interface {
+	// MapFiles does ms in order, each as MapFile would (Unmap for a
+	// Mapping with no access), stopping at the first that fails. At most
+	// MaxBatch mappings per call.
+	MapFiles(ms []Mapping) error
+}
+
+// MaxBatch is the most mappings MapBatcher.MapFiles takes at once.
+const MaxBatch = 32

@@ -84,6 +84,49 @@ func (as *addressSpace) MapFile(addr uint64, fd int, off, length uint64, at user
 	return err
 }
 
+// A batch fits in the request page.
+var _ [pageSize - rBatch - platform.MaxBatch*batchEntry]struct{}
+
+// MapFiles implements platform.MapBatcher: the stub's server runs the
+// mmap and munmap calls of ms in one request.
+func (as *addressSpace) MapFiles(ms []platform.Mapping) error {
+	if len(ms) > platform.MaxBatch {
+		return unix.EINVAL
+	}
+	for i := range ms {
+		m := &ms[i]
+		if !inUserRange(m.Addr, m.Length) || (m.Access.Any() && (m.FD != as.p.memFD || m.Off%pageSize != 0)) {
+			return unix.EINVAL
+		}
+	}
+	as.mu.Lock()
+	defer as.mu.Unlock()
+	if as.released.Load() {
+		return fmt.Errorf("address space released: %w", platform.ErrContextDead)
+	}
+	le := binary.LittleEndian
+	for i := range ms {
+		m := &ms[i]
+		e := as.r.mem[rBatch+i*batchEntry : rBatch+(i+1)*batchEntry]
+		if m.Access.Any() {
+			le.PutUint64(e, unix.SYS_MMAP)
+			le.PutUint64(e[8:], m.Addr)
+			le.PutUint64(e[16:], m.Length)
+			le.PutUint64(e[24:], uint64(m.Access.Prot()))
+			le.PutUint64(e[32:], unix.MAP_SHARED|unix.MAP_FIXED)
+			le.PutUint64(e[40:], uint64(m.FD))
+			le.PutUint64(e[48:], m.Off)
+		} else {
+			le.PutUint64(e, unix.SYS_MUNMAP)
+			le.PutUint64(e[8:], m.Addr)
+			le.PutUint64(e[16:], m.Length)
+			clear(e[24:])
+		}
+	}
+	_, err := as.r.call(as.pid, &as.reaped, nrBatch, uint64(len(ms)))
+	return err
+}
+
 // Unmap implements platform.AddressSpace.Unmap.
 func (as *addressSpace) Unmap(addr, length uint64) error {
 	if !inUserRange(addr, length) {

@@ -79,6 +79,11 @@ const (
 	rArgs  = 16
 	rExtra = 64
 	rSpin  = 72 // the server's spin budget (ticks) after a request
+	// A batch (addressSpace.MapFiles): rNr is nrBatch, rExtra the number
+	// of entries at rBatch, each a syscall number and six arguments.
+	rBatch     = 128
+	batchEntry = 56
+	nrBatch    = 0x10000
 
 	respOff         = pageSize
 	pSeq            = 0

@@ -59,7 +59,7 @@ func TestLayoutMatchesStub(t *testing.T) {
 		"T_GSBASE": tGSBase, "T_SPIN": tSpin, "T_SPIN_WOKE": tSpinWoke, "T_RAX": tRax, "T_NR": tNR,
 		"T_SELF": tSelf, "T_INTRAMP": tInTramp, "T_PREGS": tPRegs,
 		"ST_EVENT": stEvent, "ST_RUN": stRun, "ST_TRAP": stTrap,
-		"R_SEQ": rSeq, "R_NR": rNr, "R_ARGS": rArgs, "R_EXTRA": rExtra, "R_SPIN": rSpin,
+		"R_SEQ": rSeq, "R_NR": rNr, "R_ARGS": rArgs, "R_EXTRA": rExtra, "R_SPIN": rSpin, "R_BATCH": rBatch, "BATCH_ENTRY": batchEntry, "NR_BATCH": nrBatch,
 		"P_SEQ": pSeq, "P_SENTRY_SLEEP": pSentrySleep, "P_RET": pRet, "P_SERVER_SLEEP": pServerSleep,
 		"D_FPROG": dFprog, "D_EMPTYMASK": dEmptyMask, "D_REGIONSIZE": dRegionSize, "D_SHAREDFD": dSharedFD,
 		"D_PTRADDR": dPtrAddr, "D_PTRLEN": dPtrLen, "D_PTROFF": dPtrOff, "SIGCHLD": uint64(interruptSignal),

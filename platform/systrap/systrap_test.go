@@ -7,6 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
+	"github.com/rampart-sandbox/rampart/platform"
 	"github.com/rampart-sandbox/rampart/platform/platformtest"
 	"github.com/rampart-sandbox/rampart/sentry/usermem"
 )
@@ -90,4 +93,70 @@ func TestServerSpin(t *testing.T) {
 		t.Errorf("the server took %v to sleep without a budget", d)
 	}
 	unmap() // and is woken again
+}
+
+// TestMapFiles: a batch maps and unmaps in order, in one request; a bad
+// entry is refused before the stub sees anything, and one the host refuses
+// stops the batch there with its error.
+func TestMapFiles(t *testing.T) {
+	f := newFixture(t)
+	as := f.NewAS(t).(*addressSpace)
+	c := platformtest.LockedContext(t, f.Platform)
+	const a, b = 0x10000000, 0x20000000
+	loadAt := func(addr uint64) (platform.Event, uint64) {
+		t.Helper()
+		regs := platformtest.RegsAt(platformtest.SnipLoad)
+		regs.Rax = addr
+		ev, _, err := c.Switch(as, regs)
+		if err != nil {
+			t.Fatalf("Switch: %v", err)
+		}
+		return ev, regs.Rdi
+	}
+	read := usermem.Read
+	seq := load(word(as.r.mem, rSeq))
+	platformtest.Must(t, as.MapFiles([]platform.Mapping{
+		{Addr: a, FD: f.MemFD, Off: platformtest.DataOff, Length: platformtest.PageSize, Access: read},
+		{Addr: b, FD: f.MemFD, Off: platformtest.DataOff, Length: platformtest.PageSize, Access: read},
+		{Addr: b, FD: f.MemFD, Off: platformtest.Data2Off, Length: platformtest.PageSize, Access: read},
+	}))
+	if n := load(word(as.r.mem, rSeq)) - seq; n != 1 {
+		t.Errorf("a batch of 3 took %d requests", n)
+	}
+	if ev, w := loadAt(a); ev != platform.EventSyscall || w != platformtest.DataWord {
+		t.Errorf("first mapping: event %d, word %#x", ev, w)
+	}
+	if ev, w := loadAt(b); ev != platform.EventSyscall || w != platformtest.Data2Word {
+		t.Errorf("replaced mapping: event %d, word %#x (the batch ran out of order?)", ev, w)
+	}
+	platformtest.Must(t, as.MapFiles([]platform.Mapping{{Addr: a, Length: platformtest.PageSize}}))
+	if ev, _ := loadAt(a); ev != platform.EventFault {
+		t.Errorf("load after a batched unmap: event %d", ev)
+	}
+	for _, ms := range [][]platform.Mapping{
+		{{Addr: a, FD: 0, Length: platformtest.PageSize, Access: read}},                   // not the memory file
+		{{Addr: a + 1, FD: f.MemFD, Length: platformtest.PageSize, Access: read}},         // unaligned
+		{{Addr: f.Platform.MaxUserAddress(), FD: f.MemFD, Length: platformtest.PageSize}}, // stub region
+		make([]platform.Mapping, platform.MaxBatch+1),                                     // too long
+	} {
+		if err := as.MapFiles(ms); err != unix.EINVAL {
+			t.Errorf("bad batch: %v, want EINVAL", err)
+		}
+	}
+	// The host refuses the second (an offset past the largest file:
+	// EOVERFLOW); the third does not run.
+	err := as.MapFiles([]platform.Mapping{
+		{Addr: a, FD: f.MemFD, Off: platformtest.DataOff, Length: platformtest.PageSize, Access: read},
+		{Addr: b, FD: f.MemFD, Off: 1 << 63, Length: platformtest.PageSize, Access: read},
+		{Addr: b, FD: f.MemFD, Off: platformtest.DataOff, Length: platformtest.PageSize, Access: read},
+	})
+	if err != unix.EOVERFLOW {
+		t.Errorf("batch with an impossible offset: %v, want EOVERFLOW", err)
+	}
+	if ev, w := loadAt(a); ev != platform.EventSyscall || w != platformtest.DataWord {
+		t.Errorf("entry before the failure: event %d, word %#x", ev, w)
+	}
+	if ev, w := loadAt(b); ev != platform.EventSyscall || w != platformtest.Data2Word {
+		t.Errorf("entry after the failure ran: event %d, word %#x", ev, w)
+	}
 }

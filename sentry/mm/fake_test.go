@@ -168,7 +168,48 @@ func newEnv(t testing.TB) *env {
 	return &env{t: t, mf: mf, mm: m}
 }
 
-func fas(m *MemoryManager) *fakeAS { return m.AddressSpace().(*fakeAS) }
+func fas(m *MemoryManager) *fakeAS {
+	if b, ok := m.AddressSpace().(*fakeBatchAS); ok {
+		return b.fakeAS
+	}
+	return m.AddressSpace().(*fakeAS)
+}
+
+// fakeBatchPlatform creates fakeBatchASes.
+type fakeBatchPlatform struct{ fakePlatform }
+
+func (fakeBatchPlatform) NewAddressSpace() (platform.AddressSpace, error) {
+	return &fakeBatchAS{fakeAS: &fakeAS{pages: make(map[uint64]fakeMapping)}}, nil
+}
+
+// fakeBatchAS is a fakeAS that takes batches (platform.MapBatcher) and
+// counts them; each entry also counts as a MapFile or Unmap.
+type fakeBatchAS struct {
+	*fakeAS
+	batches, entries int
+}
+
+func (as *fakeBatchAS) MapFiles(ms []platform.Mapping) error {
+	if len(ms) > platform.MaxBatch {
+		panic("batch too long")
+	}
+	as.mu.Lock()
+	as.batches++
+	as.entries += len(ms)
+	as.mu.Unlock()
+	for _, m := range ms {
+		var err error
+		if m.Access.Any() {
+			err = as.MapFile(m.Addr, m.FD, m.Off, m.Length, m.Access)
+		} else {
+			err = as.Unmap(m.Addr, m.Length)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 // appAccess simulates the application touching addr the way the ptrace
 // platform reports it: a missing host mapping is SEGV_MAPERR with an

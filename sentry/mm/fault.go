@@ -6,6 +6,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/rampart-sandbox/rampart/platform"
 	"github.com/rampart-sandbox/rampart/sentry/memfile"
 	"github.com/rampart-sandbox/rampart/sentry/memmap"
 	"github.com/rampart-sandbox/rampart/sentry/usermem"
@@ -387,46 +388,112 @@ func (mm *MemoryManager) breakCOWLocked(v *vma, addr uint64) faultResult {
 // Consecutive pmas that are contiguous in the memory file too and have the
 // same permissions are mapped with one call: each call is a round trip to
 // the platform (an injected mmap on ptrace), so a fault-around window of
-// many small pmas must not cost one each.
+// many small pmas must not cost one each. An AddressSpace that takes
+// batches (platform.MapBatcher: systrap) gets the runs in one call.
 func (mm *MemoryManager) mapRangeLocked(v *vma, s, e uint64) faultResult {
-	fd := mm.mf.FD()
-	// The pending run [rs, re) maps file offset roff with rat.
-	var (
-		rs, re, roff uint64
-		rat          usermem.AccessType
-	)
-	flush := func() bool {
-		if re == rs {
-			return true
-		}
-		var err error
-		if rat.Any() {
-			mm.losePatchTableLocked(rs, re)
-			err = mm.as.MapFile(rs, fd, roff, re-rs, rat)
-		} else {
-			err = mm.as.Unmap(rs, re-rs)
-		}
-		rs, re = 0, 0
-		return err == nil
-	}
+	var b mapBatch
+	b.init(mm)
 	for i := v.pmaIndex(s); i < len(v.pmas) && v.pmas[i].start < e; i++ {
 		p := &v.pmas[i]
 		ms, me := max(p.start, s), min(p.end, e)
-		at := v.effective(p)
-		off := p.fr.Start + (ms - p.start)
-		if re != rs && ms == re && at == rat && (!at.Any() || off == roff+(re-rs)) {
-			re = me
-			continue
-		}
-		if !flush() {
+		if !b.add(ms, me, p.fr.Start+(ms-p.start), v.effective(p)) {
 			return faultBus
 		}
-		rs, re, roff, rat = ms, me, off, at
 	}
-	if !flush() {
+	if !b.flush() {
 		return faultBus
 	}
 	return faultOK
+}
+
+// mapBatch gathers the runs of one mapRangeLocked: each is a run of pages
+// contiguous in the memory file with the same access, mapped (or, with no
+// access, unmapped) with one call, or with one call per batch if the
+// AddressSpace takes batches.
+type mapBatch struct {
+	mm      *MemoryManager
+	batcher platform.MapBatcher
+	fd      int
+	// The pending run [rs, re) maps file offset roff with rat.
+	rs, re, roff uint64
+	rat          usermem.AccessType
+	// runs are the finished runs not sent yet (batcher only): n of
+	// mm.mapBuf, which the batch borrows.
+	runs *[platform.MaxBatch]platform.Mapping
+	n    int
+}
+
+func (b *mapBatch) init(mm *MemoryManager) {
+	b.mm, b.fd = mm, mm.mf.FD()
+	if b.batcher, _ = mm.as.(platform.MapBatcher); b.batcher != nil {
+		b.runs = &mm.mapBuf
+	}
+}
+
+// add extends the pending run with [s, e) at file offset off with at, or
+// ends it and starts another. It returns false if a mapping failed.
+func (b *mapBatch) add(s, e, off uint64, at usermem.AccessType) bool {
+	if b.re != b.rs && s == b.re && at == b.rat && (!at.Any() || off == b.roff+(b.re-b.rs)) {
+		b.re = e
+		return true
+	}
+	if !b.endRun() {
+		return false
+	}
+	b.rs, b.re, b.roff, b.rat = s, e, off, at
+	return true
+}
+
+// endRun sends the pending run, or queues it for the batch.
+func (b *mapBatch) endRun() bool {
+	if b.re == b.rs {
+		return true
+	}
+	rs, re := b.rs, b.re
+	b.rs, b.re = 0, 0
+	if b.rat.Any() {
+		b.mm.losePatchTableLocked(rs, re)
+	}
+	if b.batcher != nil {
+		if b.n == len(b.runs) && !b.send() {
+			return false
+		}
+		b.runs[b.n] = platform.Mapping{Addr: rs, Off: b.roff, Length: re - rs, FD: b.fd, Access: b.rat}
+		b.n++
+		return true
+	}
+	var err error
+	if b.rat.Any() {
+		err = b.mm.as.MapFile(rs, b.fd, b.roff, re-rs, b.rat)
+	} else {
+		err = b.mm.as.Unmap(rs, re-rs)
+	}
+	return err == nil
+}
+
+// send sends the queued runs.
+func (b *mapBatch) send() bool {
+	if b.n == 0 {
+		return true
+	}
+	var err error
+	if b.n == 1 {
+		r := &b.runs[0]
+		if r.Access.Any() {
+			err = b.mm.as.MapFile(r.Addr, r.FD, r.Off, r.Length, r.Access)
+		} else {
+			err = b.mm.as.Unmap(r.Addr, r.Length)
+		}
+	} else {
+		err = b.batcher.MapFiles(b.runs[:b.n])
+	}
+	b.n = 0
+	return err == nil
+}
+
+// flush ends the pending run and sends everything queued.
+func (b *mapBatch) flush() bool {
+	return b.endRun() && b.send()
 }
 
 // remapLocked brings the AddressSpace in step with the pmas of v in

@@ -94,6 +94,11 @@ type MemoryManager struct {
 	// size of the vmas beyond it; 0 means unlimited.
 	asLimit uint64
 
+	// mapBuf holds the runs of a mapRangeLocked for an AddressSpace that
+	// takes batches (mapBatch); written with mu held for writing, as
+	// every caller of mapRangeLocked does.
+	mapBuf [platform.MaxBatch]platform.Mapping
+
 	// lastSpurious is HandleFault's record of the last spurious fault (a
 	// thread's own is in its SpuriousFault).
 	lastSpurious SpuriousFault

@@ -3,6 +3,7 @@ package mm
 import (
 	"bytes"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -742,5 +743,59 @@ func TestPrecommit(t *testing.T) {
 	}
 	if n := fas(m).mapCount(); n > 4 {
 		t.Errorf("populate took %d MapFile calls", n)
+	}
+}
+
+// TestMapBatch: a window whose pmas are not contiguous in the memory file
+// (a private file mapping with some pages copied on write) is mapped in
+// runs, one MapFile each, or in one batch if the AddressSpace takes them;
+// the host ends up with the same mappings either way.
+func TestMapBatch(t *testing.T) {
+	layout := func(batch bool) (runs int, got map[uint64]fakeMapping, b *fakeBatchAS) {
+		e := newEnv(t)
+		if batch {
+			m, err := NewMemoryManager(fakeBatchPlatform{}, e.mf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.mm = m
+			b = m.AddressSpace().(*fakeBatchAS)
+		}
+		m := e.mm
+		f := newFakeFile(t, e.mf, bytes.Repeat([]byte{'x'}, 8*pg))
+		f.maxChunk = 8 * pg
+		a := mustMMap(t, m, MMapOpts{Length: 8 * pg, Private: true, Perms: usermem.ReadWrite, MaxPerms: usermem.AnyAccess, Mappable: f})
+		for i := uint64(0); i < 8; i++ {
+			appAccess(m, e.mf, a+i*pg, i%3 == 1, 'y') // pages 1, 4 and 7 copied
+		}
+		before := fas(m).mapCount()
+		if b != nil {
+			b.batches = 0
+		}
+		// Fork makes the copies copy-on-write again: one remap of the
+		// whole mapping, in runs: 0, 1, 2-3, 4, 5-6, 7.
+		if _, err := m.Fork(); err != nil {
+			t.Fatal(err)
+		}
+		got = map[uint64]fakeMapping{}
+		for i := uint64(0); i < 8; i++ {
+			pm, ok := fas(m).lookup(a + i*pg)
+			if !ok || pm.perms.Write {
+				t.Fatalf("batch %v: page %d after fork: %+v %v", batch, i, pm, ok)
+			}
+			got[i] = pm
+		}
+		return fas(m).mapCount() - before, got, b
+	}
+	runs, plain, _ := layout(false)
+	if runs != 6 {
+		t.Errorf("remap without batches took %d MapFile calls, want 6", runs)
+	}
+	entries, batched, b := layout(true)
+	if b.batches != 1 || entries != 6 {
+		t.Errorf("remap with batches: %d batches of %d mappings, want 1 of 6", b.batches, entries)
+	}
+	if !reflect.DeepEqual(plain, batched) {
+		t.Errorf("host mappings differ: %v without batches, %v with", plain, batched)
 	}
 }

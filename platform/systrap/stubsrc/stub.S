@@ -49,6 +49,9 @@
 #define R_ARGS		16	/* six arguments */
 #define R_EXTRA		64	/* r12 for the clone children */
 #define R_SPIN		72	/* the server's spin budget in TSC ticks */
+#define R_BATCH		128	/* a batch's entries: number and six arguments */
+#define BATCH_ENTRY	56
+#define NR_BATCH	0x10000	/* R_NR of a batch, R_EXTRA its length */
 #define P_SEQ		0
 #define P_SENTRY_SLEEP	4
 #define P_RET		8
@@ -260,7 +263,24 @@ server_wait:
 	jmp	server_loop
 1:	mov	%eax, %r15d
 	mov	R_NR(%rbx), %rax
-	mov	R_ARGS+0(%rbx), %rdi
+	cmp	$NR_BATCH, %rax
+	jne	3f
+	/* A batch (mmap and munmap only): r12 = entries left, r13 = the
+	 * next one; each runs from server_syscall, whose filter rules
+	 * apply, until one fails. */
+	mov	R_EXTRA(%rbx), %r12
+	lea	R_BATCH(%rbx), %r13
+9:	test	%r12, %r12
+	jz	8f
+	mov	0(%r13), %rax
+	mov	8(%r13), %rdi
+	mov	16(%r13), %rsi
+	mov	24(%r13), %rdx
+	mov	32(%r13), %r10
+	mov	40(%r13), %r8
+	mov	48(%r13), %r9
+	jmp	server_syscall
+3:	mov	R_ARGS+0(%rbx), %rdi
 	mov	R_ARGS+8(%rbx), %rsi
 	mov	R_ARGS+16(%rbx), %rdx
 	mov	R_ARGS+24(%rbx), %r10
@@ -271,13 +291,25 @@ server_wait:
 	.globl server_syscall
 server_syscall:
 	syscall
+	/* r13 first: a clone child must not read the request page, which
+	 * the sentry may already have rewritten (in a batch r13 is an
+	 * address, never SYS_clone). */
 	cmp	$SYS_clone, %r13
-	jne	2f
-	test	%rax, %rax
+	je	5f
+	cmpq	$NR_BATCH, R_NR(%rbx)
+	je	7f
+	jmp	2f
+5:	test	%rax, %rax
 	jnz	2f
 	test	$CLONE_THREAD, %edi
 	jnz	thread_init
 	jmp	fork_init
+7:	cmp	$-4095, %rax
+	jae	2f			/* an entry failed: its error */
+	add	$BATCH_ENTRY, %r13
+	dec	%r12
+	jmp	9b
+8:	xor	%eax, %eax
 2:	mov	%rax, P_RET(%r14)
 	mov	%r15d, %eax
 	xchg	%eax, P_SEQ(%r14)
