@@ -66,6 +66,24 @@
 #define D_PTRLEN	48	/* length (0: patching is off), */
 #define D_PTROFF	56	/* offset in the shared file */
 
+/* SPIN_WHILE word, value, done: spin with PAUSE while the 32-bit word
+ * equals value, for at most r12 ticks of the time-stamp counter (r12 not
+ * 0), and jump to done as soon as it differs. Clobbers rax, rdx, r13. */
+.macro SPIN_WHILE word, value, done
+	rdtsc
+	shl	$32, %rdx
+	or	%rdx, %rax
+	lea	(%rax,%r12), %r13
+88:	cmpl	\value, \word
+	jne	\done
+	pause
+	rdtsc
+	shl	$32, %rdx
+	or	%rdx, %rax
+	cmp	%r13, %rax
+	jb	88b
+.endm
+
 #define SYS_mmap		9
 #define SYS_rt_sigprocmask	14
 #define SYS_rt_sigreturn	15
@@ -187,18 +205,7 @@ handler_wake:
 	 * hand-off, 0: sleep at once), then sleep. */
 1:	test	%r12d, %r12d
 	jz	7f
-	rdtsc
-	shl	$32, %rdx
-	or	%rdx, %rax
-	lea	(%rax,%r12), %r13
-2:	cmpl	$ST_EVENT, T_STATE(%rbx)
-	jne	5f
-	pause
-	rdtsc
-	shl	$32, %rdx
-	or	%rdx, %rax
-	cmp	%r13, %rax
-	jb	2b
+	SPIN_WHILE T_STATE(%rbx), $ST_EVENT, 5f
 7:	mov	$1, %eax
 	xchg	%eax, T_STUB_SLEEP(%rbx)
 3:	cmpl	$ST_EVENT, T_STATE(%rbx)
@@ -234,18 +241,7 @@ server_loop:
 	mov	R_SPIN(%rbx), %r12d
 	test	%r12d, %r12d
 	jz	7f
-	rdtsc
-	shl	$32, %rdx
-	or	%rdx, %rax
-	lea	(%rax,%r12), %r13
-6:	cmpl	%r15d, R_SEQ(%rbx)
-	jne	server_loop
-	pause
-	rdtsc
-	shl	$32, %rdx
-	or	%rdx, %rax
-	cmp	%r13, %rax
-	jb	6b
+	SPIN_WHILE R_SEQ(%rbx), %r15d, server_loop
 7:	mov	$1, %eax
 	xchg	%eax, P_SERVER_SLEEP(%r14)
 	mov	R_SEQ(%rbx), %eax
