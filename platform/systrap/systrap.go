@@ -99,6 +99,18 @@ type Platform struct {
 	free      []*region
 	size      uint64 // of the shared file
 
+	// spareMu protects spare, spareMaking and spareOff. spare is an
+	// address space made ahead of time, which NewAddressSpace hands out
+	// (see takeSpare); spareMaking says that a goroutine, counted in
+	// spareWG, is making one; spareOff that Close stopped making them.
+	// made counts NewAddressSpace calls.
+	spareMu     sync.Mutex
+	spare       *addressSpace
+	spareMaking bool
+	spareOff    bool
+	spareWG     sync.WaitGroup
+	made        atomic.Int64
+
 	closed    chan struct{}
 	exited    chan struct{}
 	closeOnce sync.Once
@@ -208,6 +220,15 @@ func (p *Platform) keeper(ready chan<- error) {
 // (PR_SET_PDEATHSIG), so Close is for shutdown only.
 func (p *Platform) Close() {
 	p.closeOnce.Do(func() {
+		p.spareMu.Lock()
+		p.spareOff = true
+		spare := p.spare
+		p.spare = nil
+		p.spareMu.Unlock()
+		p.spareWG.Wait() // one in the making is released by its maker
+		if spare != nil {
+			spare.Release()
+		}
 		close(p.closed)
 		<-p.exited
 		p.unmapImage()
@@ -228,12 +249,63 @@ func (*Platform) MaxUserAddress() uint64 { return maxUserAddress }
 
 // NewAddressSpace implements platform.Platform: the pre-made stub forks a
 // new stub, which maps its own region and serves its requests.
+//
+// From the second call on, a spare is kept ready: a sandbox that forks or
+// execs once usually does again (a shell, a build), and making an address
+// space costs a request to the pre-made stub, a host fork and the new
+// stub's set-up before its first request, with their wake-ups, which the
+// fork or exec then does not wait for. The spare is one idle stub
+// process, sleeping in its server loop.
 func (p *Platform) NewAddressSpace() (platform.AddressSpace, error) {
 	select {
 	case <-p.closed:
 		return nil, errClosed
 	default:
 	}
+	var as *addressSpace
+	if p.made.Add(1) > 1 {
+		p.spareMu.Lock()
+		as, p.spare = p.spare, nil
+		p.spareMu.Unlock()
+		p.makeSpare()
+	}
+	if as == nil {
+		var err error
+		if as, err = p.newAddressSpace(); err != nil {
+			return nil, err
+		}
+	}
+	return as, nil
+}
+
+// makeSpare starts making a spare address space unless there is one,
+// one is being made, or Close stopped them.
+func (p *Platform) makeSpare() {
+	p.spareMu.Lock()
+	defer p.spareMu.Unlock()
+	if p.spare != nil || p.spareMaking || p.spareOff {
+		return
+	}
+	p.spareMaking = true
+	p.spareWG.Add(1)
+	go func() {
+		defer p.spareWG.Done()
+		as, err := p.newAddressSpace()
+		p.spareMu.Lock()
+		p.spareMaking = false
+		keep := err == nil && !p.spareOff
+		if keep {
+			p.spare = as
+		}
+		p.spareMu.Unlock()
+		if err == nil && !keep {
+			as.Release()
+		}
+	}()
+}
+
+// newAddressSpace makes an address space.
+func (p *Platform) newAddressSpace() (*addressSpace, error) {
 	r, err := p.allocRegion()
 	if err != nil {
 		return nil, err

@@ -160,3 +160,74 @@ func TestMapFiles(t *testing.T) {
 		t.Errorf("entry after the failure ran: event %d, word %#x", ev, w)
 	}
 }
+
+// TestSpareAddressSpace: from the second address space on, the platform
+// keeps a spare ready, hands it out next, makes another, and kills the
+// spare at Close.
+func TestSpareAddressSpace(t *testing.T) {
+	fd := platformtest.NewMemFile(t)
+	p, err := New(fd, testOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := false
+	defer func() {
+		if !closed {
+			p.Close()
+		}
+	}()
+	spare := func() *addressSpace {
+		t.Helper()
+		for start := time.Now(); time.Since(start) < 5*time.Second; time.Sleep(time.Millisecond) {
+			p.spareMu.Lock()
+			s := p.spare
+			p.spareMu.Unlock()
+			if s != nil {
+				return s
+			}
+		}
+		t.Fatal("no spare address space within 5 s")
+		return nil
+	}
+	first, err := p.NewAddressSpace()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Release()
+	time.Sleep(10 * time.Millisecond)
+	p.spareMu.Lock()
+	early := p.spare != nil || p.spareMaking
+	p.spareMu.Unlock()
+	if early {
+		t.Error("a spare was made for the first address space")
+	}
+	second, err := p.NewAddressSpace()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Release()
+	s := spare()
+	third, err := p.NewAddressSpace()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer third.Release()
+	if third != platform.AddressSpace(s) {
+		t.Error("the spare was not handed out")
+	}
+	// The spare works like any address space.
+	c := platformtest.LockedContext(t, p)
+	platformtest.Must(t, third.MapFile(platformtest.CodeAddr, fd, platformtest.CodeOff, platformtest.PageSize, usermem.AccessType{Read: true, Execute: true}))
+	platformtest.Must(t, third.MapFile(platformtest.DataAddr, fd, platformtest.DataOff, platformtest.PageSize, usermem.ReadWrite))
+	platformtest.SwitchOK(t, c, third, platformtest.RegsAt(platformtest.SnipSyscalls), platform.EventSyscall)
+	next := spare()
+	if next == s {
+		t.Fatal("the spare handed out is still the spare")
+	}
+	pid := next.pid
+	p.Close()
+	closed = true
+	if err := unix.Kill(int(pid), 0); err != unix.ESRCH {
+		t.Errorf("the spare's stub %d after Close: kill 0 = %v", pid, err)
+	}
+}
