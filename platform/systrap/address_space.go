@@ -234,6 +234,12 @@ func (as *addressSpace) newThread(res *reservation) (*thread, error) {
 // as soon as the slot is reused (a sleeper here would swallow the
 // sentry's wake-up of that thread, which would then sleep for ever).
 func (as *addressSpace) ReserveThread() (platform.ThreadReservation, error) {
+	// A second thread: sites patched across two blocks go first (see
+	// patcher.maybePatch). The first one, still the only one, is here in
+	// its clone.
+	if pt := as.patch; pt != nil && as.threads() > 0 {
+		pt.unpatchCrossing()
+	}
 	for try := 0; ; try++ {
 		as.mu.Lock()
 		if as.released.Load() {
@@ -265,6 +271,20 @@ const (
 // has not gone yet.
 //
 // Preconditions: as.mu is locked.
+// threads is the number of slots held by a thread, live, exiting or
+// reserved.
+func (as *addressSpace) threads() int {
+	as.mu.Lock()
+	defer as.mu.Unlock()
+	n := 0
+	for i := 1; i <= maxThreads; i++ {
+		if as.slots[i] != slotFree {
+			n++
+		}
+	}
+	return n
+}
+
 func (as *addressSpace) hasExitingLocked() bool {
 	for i := 1; i <= maxThreads; i++ {
 		if as.slots[i] == slotExiting {

@@ -3,6 +3,7 @@
 package systrap
 
 import (
+	"bytes"
 	"encoding/binary"
 	"sync"
 	"sync/atomic"
@@ -166,9 +167,11 @@ func cas16(p *byte, old, new *[16]byte) bool
 // patcher is an address space's syscall patching state.
 type patcher struct {
 	// read and patch reach the application's memory through its memory
-	// manager (mm.CopyInForce, mm.PatchText). Immutable.
+	// manager (mm.CopyInForce, mm.PatchText); as is the address space.
+	// Immutable.
 	read  func(addr uint64, dst []byte) (int, error)
 	patch func(addr uint64, fn func(b []byte) bool) (bool, error)
+	as    *addressSpace
 
 	// sites[i] is site i's return address | its syscall number (dynNR
 	// for a dynamic site) << siteRetBits, or 0. An entry is set before
@@ -200,7 +203,7 @@ func (as *addressSpace) SetTextAccess(read func(addr uint64, dst []byte) (int, e
 	if !as.p.patch || as.patch != nil {
 		return
 	}
-	as.patch = &patcher{read: read, patch: patch, tried: make(map[uint64]int32)}
+	as.patch = &patcher{read: read, patch: patch, as: as, tried: make(map[uint64]int32)}
 }
 
 // ForkPatches gives child, a new address space whose memory is a copy of
@@ -247,24 +250,71 @@ func (as *addressSpace) UnpatchText(start, end uint64, access func(addr uint64, 
 		if !ok || site < start || site >= end {
 			continue
 		}
-		access(site&^15, restoreSite(site%16, i, nr))
+		restoreSite(site, i, nr, access)
 	}
 }
 
-// restoreSite returns the function that puts the original code of site i
-// (for syscall nr) back in its 16-byte block b, at offset off, if the
-// block still holds the patch there.
-func restoreSite(off uint64, i int, nr uint64) func(b []byte) bool {
+// restoreSite puts the original code of site i (for syscall nr) back
+// where its blocks still hold the patch, through access (see UnpatchText);
+// it reports whether every block was restored. A site across two blocks
+// (see maybePatch) is restored in two steps, which only a single-threaded
+// address space allows: it has no such site otherwise.
+func restoreSite(site uint64, i int, nr uint64, access func(addr uint64, fn func(b []byte) bool)) bool {
 	repl, orig := patchedBytes(i), origBytes(nr)
+	off := site % 16
+	n := min(16-off, 7) // the site's bytes in its first block
+	done := 0
+	access(site&^15, swapBytes(off, repl[:n], orig[:n], &done))
+	if n < 7 {
+		access(site&^15+16, swapBytes(0, repl[n:], orig[n:], &done))
+		return done == 2
+	}
+	return done == 1
+}
+
+// swapBytes returns the function that replaces from with to at offset off
+// of a 16-byte block b, if b holds from there, atomically (cas16), and
+// then counts one more in *done.
+func swapBytes(off uint64, from, to []byte, done *int) func(b []byte) bool {
 	return func(b []byte) bool {
 		var old, new [16]byte
 		copy(old[:], b)
-		if [7]byte(old[off:off+7]) != repl {
+		if !bytes.Equal(old[off:off+uint64(len(from))], from) {
 			return false
 		}
 		new = old
-		copy(new[off:], orig[:])
-		return cas16(&b[0], &old, &new)
+		copy(new[off:], to)
+		if !cas16(&b[0], &old, &new) {
+			return false
+		}
+		*done++
+		return true
+	}
+}
+
+// patchAccess adapts pt.patch to restoreSite's access.
+func (pt *patcher) patchAccess(addr uint64, fn func(b []byte) bool) {
+	pt.patch(addr, fn)
+}
+
+// crosses reports whether the 7-byte site at site spans two 16-byte
+// blocks.
+func crosses(site uint64) bool { return site%16 > 9 }
+
+// unpatchCrossing restores, for good, every site patched across two
+// blocks: the address space is about to get a second thread (see
+// maybePatch). The caller holds no memory manager lock.
+func (pt *patcher) unpatchCrossing() {
+	pt.mu.Lock()
+	defer pt.mu.Unlock()
+	for i := range pt.sites {
+		v := pt.sites[i].Load()
+		ret, nr, ok := pt.site(uint64(i))
+		if !ok || v&siteReverted != 0 || !crosses(ret-7) {
+			continue
+		}
+		restoreSite(ret-7, i, nr, pt.patchAccess)
+		pt.sites[i].Store(v | siteReverted)
 	}
 }
 
@@ -294,11 +344,9 @@ func (pt *patcher) revert(i int) {
 	if !ok || pt.sites[i].Load()&siteReverted != 0 {
 		return
 	}
-	site := ret - 7
 	pt.mu.Lock()
 	defer pt.mu.Unlock()
-	ok, err := pt.patch(site&^15, restoreSite(site%16, i, nr))
-	if err == nil && ok {
+	if restoreSite(ret-7, i, nr, pt.patchAccess) {
 		pt.sites[i].Store(pt.sites[i].Load() | siteReverted)
 	}
 }
@@ -336,7 +384,9 @@ func (t *thread) noteTrapOut() {
 func (pt *patcher) maybePatch(rip, nr uint64) {
 	site := rip - 7
 	off := site % 16
-	if off > 9 || rip < minUserAddress+7 || rip >= maxUserAddress || pt.lost.Load() || nr == unix.SYS_RT_SIGRETURN {
+	cross := crosses(site)
+	if rip < minUserAddress+7 || rip >= maxUserAddress || pt.lost.Load() || nr == unix.SYS_RT_SIGRETURN ||
+		(cross && site%pageSize >= pageSize-7) {
 		return
 	}
 	pt.mu.RLock()
@@ -376,20 +426,27 @@ func (pt *patcher) maybePatch(rip, nr uint64) {
 	repl := patchedBytes(i)
 	// The entry is published before any thread can take the new jump.
 	pt.sites[i].Store(rip | nr<<siteRetBits)
-	ok, err := pt.patch(site-off, func(b []byte) bool {
-		if pt.lost.Load() {
-			return false // the table went while we looked
-		}
-		var old, new [16]byte
-		copy(old[:], b)
-		if [7]byte(old[off:off+7]) != want || (off > 0 && isPrefix(old[off-1])) {
-			return false
-		}
-		new = old
-		copy(new[off:], repl[:])
-		return cas16(&b[0], &old, &new)
-	})
-	if err != nil || !ok {
+	var ok bool
+	if !cross {
+		var err error
+		ok, err = pt.patch(site-off, func(b []byte) bool {
+			if pt.lost.Load() {
+				return false // the table went while we looked
+			}
+			var old, new [16]byte
+			copy(old[:], b)
+			if [7]byte(old[off:off+7]) != want || (off > 0 && isPrefix(old[off-1])) {
+				return false
+			}
+			new = old
+			copy(new[off:], repl[:])
+			return cas16(&b[0], &old, &new)
+		})
+		ok = ok && err == nil
+	} else {
+		ok = pt.patchCrossing(site, want, repl)
+	}
+	if !ok {
 		pt.sites[i].Store(0)
 		return
 	}
@@ -399,6 +456,47 @@ func (pt *patcher) maybePatch(rip, nr uint64) {
 	} else {
 		pt.nextDyn++
 	}
+}
+
+// patchCrossing patches a site whose 7 bytes span two 16-byte blocks
+// (about a quarter of glibc's sites), which no single atomic store covers:
+// a thread running there during the two steps could decode a mix of old
+// and new bytes. So it is done only while the address space has a single
+// thread, the one that trapped here and waits in the sentry; none can
+// appear meanwhile (a new one needs a clone by this one, and reserves
+// its slot first). Before a second thread may exist, ReserveThread
+// restores these sites for good (unpatchCrossing): an address space with
+// several threads has none. The sites of a single-threaded program (a
+// shell, an interpreter, a worker process) are then all patchable. The
+// second block, whose bytes are the jump's displacement, is written
+// first; the block with the opcode last. Both must be on one page (the
+// memory manager's unpatching goes page by page). The caller holds pt.mu.
+func (pt *patcher) patchCrossing(site uint64, want, repl [7]byte) bool {
+	if pt.as == nil || pt.as.threads() != 1 {
+		return false
+	}
+	off := site % 16
+	n := 16 - off
+	b1 := site - off
+	var prev [1]byte
+	if c, _ := pt.read(site-1, prev[:]); c != 1 || isPrefix(prev[0]) {
+		return false
+	}
+	done := 0
+	set := func(addr, at uint64, from, to []byte) bool {
+		ok, err := pt.patch(addr, func(b []byte) bool {
+			return !pt.lost.Load() && swapBytes(at, from, to, &done)(b)
+		})
+		return ok && err == nil
+	}
+	if !set(b1+16, 0, want[n:], repl[n:]) {
+		return false
+	}
+	if !set(b1, off, want[:n], repl[:n]) {
+		set(b1+16, 0, repl[n:], want[n:])
+		return false
+	}
+	return true
 }
 
 // jumpedSite returns the patched site whose old syscall instruction began

@@ -22,7 +22,8 @@ import (
 const (
 	// loop: mov $39, %eax; syscall; mov %rax, %rdi; inc %rbx; jmp loop
 	patchLoopOff = 0x200
-	// mov $39, %eax; syscall at offset 10 of its block: not patchable.
+	// mov $39, %eax; syscall at offset 10 of its block: across two
+	// blocks, patchable while the address space has one thread.
 	patchFarOff = 0x300 + 10
 	// a REX prefix before the mov: "mov $39, %r8d; syscall".
 	patchREXOff = 0x340
@@ -212,7 +213,7 @@ func TestPatchRefused(t *testing.T) {
 	f := newPatchFixture(t)
 	as := f.NewAS(t)
 	c := platformtest.LockedContext(t, f.Platform)
-	for _, off := range []uint64{patchFarOff, patchREXOff} {
+	for _, off := range []uint64{patchREXOff} {
 		start := platformtest.CodeAddr + off
 		regs := platformtest.RegsAt(start)
 		regs.Rax = 39
@@ -609,5 +610,66 @@ func TestPatchDynamic(t *testing.T) {
 	switchAfterInterrupts(t, c, as, regs, platform.EventSyscall)
 	if f.code[patchDynFSOff] != 0x4c {
 		t.Errorf("site after an fs prefix patched: % x", f.code[patchDynFSOff-1:patchDynFSOff+7])
+	}
+}
+
+// TestPatchCrossing: a site across two 16-byte blocks is patched while the
+// address space has a single thread, runs through the trampoline like any
+// site, and gets its code back, for good, when a second thread is
+// reserved; with two threads it is never patched.
+func TestPatchCrossing(t *testing.T) {
+	f := newPatchFixture(t)
+	site := uint64(platformtest.CodeAddr + patchFarOff)
+	run := func(c platform.Context, as platform.AddressSpace) *context {
+		t.Helper()
+		regs := platformtest.RegsAt(site)
+		regs.Rax = 39
+		platformtest.SwitchOK(t, c, as, regs, platform.EventSyscall)
+		if regs.Orig_rax != 39 || regs.Rip != site+7 || regs.Rcx != site+7 {
+			t.Fatalf("nr %d rip %#x rcx %#x", regs.Orig_rax, regs.Rip, regs.Rcx)
+		}
+		return c.(*context)
+	}
+
+	as := f.NewAS(t)
+	c := platformtest.LockedContext(t, f.Platform)
+	run(c, as)
+	if !f.patched(patchFarOff) {
+		t.Fatalf("single thread: not patched: % x", f.code[patchFarOff:patchFarOff+7])
+	}
+	for i := 0; i < 3; i++ {
+		if ctx := run(c, as); !ctx.last.inTramp {
+			t.Fatalf("call %d trapped", i)
+		}
+	}
+	res, err := as.(*addressSpace).ReserveThread()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Release()
+	if !bytes.Equal(f.code[patchFarOff:patchFarOff+7], siteBytes) {
+		t.Fatalf("second thread reserved: site still patched: % x", f.code[patchFarOff:patchFarOff+7])
+	}
+	for i := 0; i < 3; i++ {
+		if ctx := run(c, as); ctx.last.inTramp {
+			t.Fatalf("call %d after the restore went through the trampoline", i)
+		}
+	}
+	if f.patched(patchFarOff) {
+		t.Fatal("patched again")
+	}
+
+	// Two threads from the start: never patched.
+	as2 := f.NewAS(t)
+	res2, err := as2.(*addressSpace).ReserveThread()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res2.Release()
+	c2 := platformtest.LockedContext(t, f.Platform)
+	run(c2, as2) // the first thread, without the reservation
+	run(c2, as2)
+	if f.patched(patchFarOff) {
+		t.Error("two threads: patched")
 	}
 }
