@@ -69,7 +69,7 @@ func (as *addressSpace) LosePatchTable(addr, length uint64) bool {
 // MapFile implements platform.AddressSpace.MapFile: the stub's server
 // thread runs mmap(addr, length, prot, MAP_SHARED|MAP_FIXED, memFD, off).
 func (as *addressSpace) MapFile(addr uint64, fd int, off, length uint64, at usermem.AccessType) error {
-	if fd != as.p.memFD || !inUserRange(addr, length) || off%pageSize != 0 {
+	if !as.mmapOK(addr, fd, off, length) {
 		return unix.EINVAL
 	}
 	as.mu.Lock()
@@ -77,11 +77,24 @@ func (as *addressSpace) MapFile(addr uint64, fd int, off, length uint64, at user
 	if as.released.Load() {
 		return fmt.Errorf("address space released: %w", platform.ErrContextDead)
 	}
-	ret, err := as.r.call(as.pid, &as.reaped, unix.SYS_MMAP, 0, addr, length, uint64(at.Prot()), unix.MAP_SHARED|unix.MAP_FIXED, uint64(fd), off)
+	args := mmapArgs(addr, fd, off, length, at)
+	ret, err := as.r.call(as.pid, &as.reaped, unix.SYS_MMAP, 0, args[:]...)
 	if err == nil && ret != addr {
 		err = fmt.Errorf("mmap returned %#x, want %#x", ret, addr)
 	}
 	return err
+}
+
+// mmapOK reports whether the server may map [off, off+length) of fd at
+// addr: only the memory file, page-aligned, in the application's range.
+func (as *addressSpace) mmapOK(addr uint64, fd int, off, length uint64) bool {
+	return fd == as.p.memFD && inUserRange(addr, length) && off%pageSize == 0
+}
+
+// mmapArgs are the server's mmap arguments for MapFile, the only mmap the
+// stub's filter lets it make (shared, fixed, of the memory file).
+func mmapArgs(addr uint64, fd int, off, length uint64, at usermem.AccessType) [6]uint64 {
+	return [6]uint64{addr, length, uint64(at.Prot()), unix.MAP_SHARED | unix.MAP_FIXED, uint64(fd), off}
 }
 
 // A batch fits in the request page.
@@ -95,7 +108,7 @@ func (as *addressSpace) MapFiles(ms []platform.Mapping) error {
 	}
 	for i := range ms {
 		m := &ms[i]
-		if !inUserRange(m.Addr, m.Length) || (m.Access.Any() && (m.FD != as.p.memFD || m.Off%pageSize != 0)) {
+		if !inUserRange(m.Addr, m.Length) || (m.Access.Any() && !as.mmapOK(m.Addr, m.FD, m.Off, m.Length)) {
 			return unix.EINVAL
 		}
 	}
@@ -108,19 +121,13 @@ func (as *addressSpace) MapFiles(ms []platform.Mapping) error {
 	for i := range ms {
 		m := &ms[i]
 		e := as.r.mem[rBatch+i*batchEntry : rBatch+(i+1)*batchEntry]
+		nr, args := uint64(unix.SYS_MUNMAP), [6]uint64{m.Addr, m.Length}
 		if m.Access.Any() {
-			le.PutUint64(e, unix.SYS_MMAP)
-			le.PutUint64(e[8:], m.Addr)
-			le.PutUint64(e[16:], m.Length)
-			le.PutUint64(e[24:], uint64(m.Access.Prot()))
-			le.PutUint64(e[32:], unix.MAP_SHARED|unix.MAP_FIXED)
-			le.PutUint64(e[40:], uint64(m.FD))
-			le.PutUint64(e[48:], m.Off)
-		} else {
-			le.PutUint64(e, unix.SYS_MUNMAP)
-			le.PutUint64(e[8:], m.Addr)
-			le.PutUint64(e[16:], m.Length)
-			clear(e[24:])
+			nr, args = unix.SYS_MMAP, mmapArgs(m.Addr, m.FD, m.Off, m.Length, m.Access)
+		}
+		le.PutUint64(e, nr)
+		for j, a := range args {
+			le.PutUint64(e[8+8*j:], a)
 		}
 	}
 	_, err := as.r.call(as.pid, &as.reaped, nrBatch, uint64(len(ms)))
@@ -235,7 +242,7 @@ func (as *addressSpace) newThread(res *reservation) (*thread, error) {
 // sentry's wake-up of that thread, which would then sleep for ever).
 func (as *addressSpace) ReserveThread() (platform.ThreadReservation, error) {
 	// A second thread: sites patched across two blocks go first (see
-	// patcher.maybePatch). The first one, still the only one, is here in
+	// patcher.rewrite). The first one, still the only one, is here in
 	// its clone.
 	if pt := as.patch; pt != nil && as.threads() > 0 {
 		pt.unpatchCrossing()
@@ -267,10 +274,6 @@ const (
 	reservePoll  = time.Millisecond
 )
 
-// hasExitingLocked reports whether a slot's thread was told to exit but
-// has not gone yet.
-//
-// Preconditions: as.mu is locked.
 // threads is the number of slots held by a thread, live, exiting or
 // reserved.
 func (as *addressSpace) threads() int {
@@ -285,6 +288,10 @@ func (as *addressSpace) threads() int {
 	return n
 }
 
+// hasExitingLocked reports whether a slot's thread was told to exit but
+// has not gone yet.
+//
+// Preconditions: as.mu is locked.
 func (as *addressSpace) hasExitingLocked() bool {
 	for i := 1; i <= maxThreads; i++ {
 		if as.slots[i] == slotExiting {

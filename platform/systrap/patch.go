@@ -257,7 +257,7 @@ func (as *addressSpace) UnpatchText(start, end uint64, access func(addr uint64, 
 // restoreSite puts the original code of site i (for syscall nr) back
 // where its blocks still hold the patch, through access (see UnpatchText);
 // it reports whether every block was restored. A site across two blocks
-// (see maybePatch) is restored in two steps, which only a single-threaded
+// (see rewrite) is restored in two steps, which only a single-threaded
 // address space allows: it has no such site otherwise.
 func restoreSite(site uint64, i int, nr uint64, access func(addr uint64, fn func(b []byte) bool)) bool {
 	repl, orig := patchedBytes(i), origBytes(nr)
@@ -303,7 +303,7 @@ func crosses(site uint64) bool { return site%16 > 9 }
 
 // unpatchCrossing restores, for good, every site patched across two
 // blocks: the address space is about to get a second thread (see
-// maybePatch). The caller holds no memory manager lock.
+// rewrite). The caller holds no memory manager lock.
 func (pt *patcher) unpatchCrossing() {
 	pt.mu.Lock()
 	defer pt.mu.Unlock()
@@ -376,8 +376,9 @@ func (t *thread) noteTrapOut() {
 // maybePatch patches the site whose syscall instruction ends at rip, for
 // syscall nr, if it is "mov $nr, %eax; syscall" or a dynamic site "mov
 // 0x8(%rsp), %r9; syscall" in a private file mapping, not preceded by a
-// byte that may be a prefix, and the 7 bytes lie in one 16-byte block.
-// Each site is looked at once. rt_sigreturn is never patched: it always
+// byte that may be a prefix, and the 7 bytes lie in one 16-byte block, or
+// in two of one page while the address space has a single thread (see
+// rewrite). Each site is looked at once. rt_sigreturn is never patched: it always
 // sets the FP state, so a patched one would leave the trampoline through a
 // trap at every call, a hand-off more than the trap it replaces (glibc's
 // __restore_rt is "mov $15, %eax; syscall").
@@ -422,31 +423,9 @@ func (pt *patcher) maybePatch(rip, nr uint64) {
 			return
 		}
 	}
-	want := origBytes(nr)
-	repl := patchedBytes(i)
 	// The entry is published before any thread can take the new jump.
 	pt.sites[i].Store(rip | nr<<siteRetBits)
-	var ok bool
-	if !cross {
-		var err error
-		ok, err = pt.patch(site-off, func(b []byte) bool {
-			if pt.lost.Load() {
-				return false // the table went while we looked
-			}
-			var old, new [16]byte
-			copy(old[:], b)
-			if [7]byte(old[off:off+7]) != want || (off > 0 && isPrefix(old[off-1])) {
-				return false
-			}
-			new = old
-			copy(new[off:], repl[:])
-			return cas16(&b[0], &old, &new)
-		})
-		ok = ok && err == nil
-	} else {
-		ok = pt.patchCrossing(site, want, repl)
-	}
-	if !ok {
+	if !pt.rewrite(site, origBytes(nr), patchedBytes(i)) {
 		pt.sites[i].Store(0)
 		return
 	}
@@ -458,42 +437,49 @@ func (pt *patcher) maybePatch(rip, nr uint64) {
 	}
 }
 
-// patchCrossing patches a site whose 7 bytes span two 16-byte blocks
-// (about a quarter of glibc's sites), which no single atomic store covers:
-// a thread running there during the two steps could decode a mix of old
-// and new bytes. So it is done only while the address space has a single
-// thread, the one that trapped here and waits in the sentry; none can
-// appear meanwhile (a new one needs a clone by this one, and reserves
-// its slot first). Before a second thread may exist, ReserveThread
-// restores these sites for good (unpatchCrossing): an address space with
-// several threads has none. The sites of a single-threaded program (a
-// shell, an interpreter, a worker process) are then all patchable. The
-// second block, whose bytes are the jump's displacement, is written
-// first; the block with the opcode last. Both must be on one page (the
-// memory manager's unpatching goes page by page). The caller holds pt.mu.
-func (pt *patcher) patchCrossing(site uint64, want, repl [7]byte) bool {
-	if pt.as == nil || pt.as.threads() != 1 {
-		return false
-	}
+// rewrite replaces the 7 bytes at site, from with to, each block in one
+// atomic step (cas16) that also checks that they still hold from, that
+// the byte before the site, when in the same block, is no prefix, and
+// that the pointer table was not lost meanwhile. The caller holds pt.mu.
+//
+// A site in one 16-byte block takes one step. A site across two blocks
+// (about a quarter of glibc's sites) takes two, and a thread running there
+// between them could decode a mix of old and new bytes. So it is
+// rewritten only while the address space has a single thread, the one
+// that trapped here and waits in the sentry; none can appear meanwhile (a
+// new one needs a clone by this one, and reserves its slot first). Before
+// a second thread may exist, ReserveThread restores these sites for good
+// (unpatchCrossing): an address space with several threads has none. The
+// sites of a single-threaded program (a shell, an interpreter, a worker
+// process) are then all patchable. The second block, whose bytes are the
+// jump's displacement, is written first; the block with the opcode last.
+// Both must be on one page (maybePatch checks: the memory manager's
+// unpatching goes page by page).
+func (pt *patcher) rewrite(site uint64, from, to [7]byte) bool {
 	off := site % 16
-	n := 16 - off
-	b1 := site - off
-	var prev [1]byte
-	if c, _ := pt.read(site-1, prev[:]); c != 1 || isPrefix(prev[0]) {
+	n := min(16-off, 7) // the site's bytes in its first block
+	if n < 7 && (pt.as == nil || pt.as.threads() != 1) {
 		return false
 	}
 	done := 0
 	set := func(addr, at uint64, from, to []byte) bool {
 		ok, err := pt.patch(addr, func(b []byte) bool {
-			return !pt.lost.Load() && swapBytes(at, from, to, &done)(b)
+			if pt.lost.Load() || (at > 0 && isPrefix(b[at-1])) {
+				return false // the table went while we looked, or a prefix
+			}
+			return swapBytes(at, from, to, &done)(b)
 		})
 		return ok && err == nil
 	}
-	if !set(b1+16, 0, want[n:], repl[n:]) {
+	b1 := site - off
+	if n == 7 {
+		return set(b1, off, from[:], to[:])
+	}
+	if !set(b1+16, 0, from[n:], to[n:]) {
 		return false
 	}
-	if !set(b1, off, want[:n], repl[:n]) {
-		set(b1+16, 0, repl[n:], want[n:])
+	if !set(b1, off, from[:n], to[:n]) {
+		set(b1+16, 0, to[n:], from[n:])
 		return false
 	}
 	return true

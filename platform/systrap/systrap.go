@@ -53,8 +53,8 @@ type Platform struct {
 	sharedFD int
 
 	// spinCap, spinSlack and serverSpin are spinCapUS, spinSlackUS and
-	// serverSpinUS in TSC ticks; fixedSpin is Options.Spin in ticks (0: adaptive, negative: never
-	// spin). bindIdle says whether threads that do not spin follow their
+	// serverSpinUS in TSC ticks; fixedSpin is Options.Spin in ticks (0:
+	// adaptive, negative: never spin). bindIdle says whether threads that do not spin follow their
 	// sentry thread's CPU. cpus is the sentry's CPU set (where an unbound
 	// thread may run) and maxSpinners the most threads that may spin at
 	// once. All immutable.
@@ -101,7 +101,7 @@ type Platform struct {
 
 	// spareMu protects spare, spareMaking and spareOff. spare is an
 	// address space made ahead of time, which NewAddressSpace hands out
-	// (see takeSpare); spareMaking says that a goroutine, counted in
+	// (see makeSpare); spareMaking says that a goroutine, counted in
 	// spareWG, is making one; spareOff that Close stopped making them.
 	// made counts NewAddressSpace calls.
 	spareMu     sync.Mutex

@@ -254,15 +254,11 @@ func (t *thread) handOff(c *context) bool {
 			t.bind()
 		}
 	}
-	// A hot stub spins the whole cap whichever way it reached the
-	// sentry; a cold one, after waking the sentry, as long as it would
-	// have anyway.
-	woken := t.stubBudget
-	// Written only when they change (see putPatchRegs).
-	if b := uint32(min(t.stubBudget, 1<<31)); *word(t.page, tSpin) != b {
+	// Written only when they change (see putPatchRegs). The stub spins as
+	// long after waking the sentry as it would have anyway (a hot stub
+	// spins the whole cap whichever way it reached the sentry).
+	if b := uint32(min(t.stubBudget, 1<<31)); *word(t.page, tSpin) != b || *word(t.page, tSpinWoke) != b {
 		*word(t.page, tSpin) = b
-	}
-	if b := uint32(min(woken, 1<<31)); *word(t.page, tSpinWoke) != b {
 		*word(t.page, tSpinWoke) = b
 	}
 	if t.raxOut {
@@ -276,15 +272,11 @@ func (t *thread) handOff(c *context) bool {
 	}
 	var ok bool
 	if hot {
-		spun := spinWhile(t.state, stRun, arch.Rdtsc()+appBudget)
-		ok = spun || sleepWhile(t.state, stRun, t.sentrySleep, t.as.pid, t.tid, &c.interrupt, nil)
-		t.slept = !spun
-		t.evAt = arch.Rdtsc()
-		t.hotRecord(spun)
+		ok = t.hotWait(c, stRun)
 	} else {
 		ok = p.waitFor(t.state, stRun, t.sentrySleep, &t.appPol, t.as.pid, t.tid, &c.interrupt, nil)
-		t.evAt = arch.Rdtsc()
 	}
+	t.evAt = arch.Rdtsc()
 	// The event rate: time from event to event (the sentry's answer and
 	// the application's run, wake-ups included).
 	if t.cycle == 0 {
@@ -307,18 +299,24 @@ func (t *thread) handOff(c *context) bool {
 // back-off. A cold one waits with its own policy (trapPol). It returns
 // false if the thread died.
 func (t *thread) waitTrap(c *context, hot bool) bool {
-	p := t.as.p
 	var ok bool
 	if hot {
-		start := arch.Rdtsc()
-		spun := spinWhile(t.state, stTrap, start+p.hotCap)
-		ok = spun || sleepWhile(t.state, stTrap, t.sentrySleep, t.as.pid, t.tid, &c.interrupt, nil)
-		t.slept = !spun
-		t.hotRecord(spun)
+		ok = t.hotWait(c, stTrap)
 	} else {
-		ok = p.waitFor(t.state, stTrap, t.sentrySleep, &t.trapPol, t.as.pid, t.tid, &c.interrupt, nil)
+		ok = t.as.p.waitFor(t.state, stTrap, t.sentrySleep, &t.trapPol, t.as.pid, t.tid, &c.interrupt, nil)
 	}
 	t.evAt = arch.Rdtsc()
+	return ok
+}
+
+// hotWait is a hot thread's wait while its state is v: a spin of the
+// whole hot cap, then a sleep; t.slept and the miss rate record which
+// ended it. It returns false if the thread died.
+func (t *thread) hotWait(c *context, v uint32) bool {
+	spun := spinWhile(t.state, v, arch.Rdtsc()+t.as.p.hotCap)
+	ok := spun || sleepWhile(t.state, v, t.sentrySleep, t.as.pid, t.tid, &c.interrupt, nil)
+	t.slept = !spun
+	t.hotRecord(spun)
 	return ok
 }
 

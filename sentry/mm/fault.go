@@ -454,41 +454,37 @@ func (b *mapBatch) endRun() bool {
 	if b.rat.Any() {
 		b.mm.losePatchTableLocked(rs, re)
 	}
-	if b.batcher != nil {
-		if b.n == len(b.runs) && !b.send() {
-			return false
-		}
-		b.runs[b.n] = platform.Mapping{Addr: rs, Off: b.roff, Length: re - rs, FD: b.fd, Access: b.rat}
-		b.n++
-		return true
+	run := platform.Mapping{Addr: rs, Off: b.roff, Length: re - rs, FD: b.fd, Access: b.rat}
+	if b.batcher == nil {
+		return b.mapOne(&run)
 	}
-	var err error
-	if b.rat.Any() {
-		err = b.mm.as.MapFile(rs, b.fd, b.roff, re-rs, b.rat)
-	} else {
-		err = b.mm.as.Unmap(rs, re-rs)
+	if b.n == len(b.runs) && !b.send() {
+		return false
 	}
-	return err == nil
+	b.runs[b.n] = run
+	b.n++
+	return true
 }
 
-// send sends the queued runs.
+// mapOne maps (or, with no access, unmaps) one run with its own call.
+func (b *mapBatch) mapOne(r *platform.Mapping) bool {
+	if r.Access.Any() {
+		return b.mm.as.MapFile(r.Addr, r.FD, r.Off, r.Length, r.Access) == nil
+	}
+	return b.mm.as.Unmap(r.Addr, r.Length) == nil
+}
+
+// send sends the queued runs: one alone with its own call.
 func (b *mapBatch) send() bool {
-	if b.n == 0 {
-		return true
-	}
-	var err error
-	if b.n == 1 {
-		r := &b.runs[0]
-		if r.Access.Any() {
-			err = b.mm.as.MapFile(r.Addr, r.FD, r.Off, r.Length, r.Access)
-		} else {
-			err = b.mm.as.Unmap(r.Addr, r.Length)
-		}
-	} else {
-		err = b.batcher.MapFiles(b.runs[:b.n])
-	}
+	n := b.n
 	b.n = 0
-	return err == nil
+	switch n {
+	case 0:
+		return true
+	case 1:
+		return b.mapOne(&b.runs[0])
+	}
+	return b.batcher.MapFiles(b.runs[:n]) == nil
 }
 
 // flush ends the pending run and sends everything queued.
