@@ -531,9 +531,15 @@ func TestServeWhileBusy(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	for deadline := time.Now().Add(10 * time.Second); s.helpers.Load() > 1; {
-		// At most the helper started for the listing, if it still
-		// waits for a request, is left.
+	// At most the helper started for the listing, if it still waits
+	// for a request, is left.
+	waitHelpers(t, s, 1)
+}
+
+// waitHelpers waits up to 10 s for s's helpers to end, but max.
+func waitHelpers(t *testing.T, s *Server, max int32) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); s.helpers.Load() > max; {
 		if time.Now().After(deadline) {
 			t.Fatalf("%d helpers left after the work", s.helpers.Load())
 		}
@@ -575,12 +581,7 @@ func TestServeWhileSlow(t *testing.T) {
 	if err := <-slow; err != nil {
 		t.Fatalf("stat: %v", err)
 	}
-	for deadline := time.Now().Add(10 * time.Second); s.helpers.Load() > 0; {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d helpers left after the work", s.helpers.Load())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitHelpers(t, s, 0)
 }
 
 // TestClunkLater: fids released with ClunkLater are gone once a batch is

@@ -43,33 +43,31 @@ func patchedLoop(b *testing.B) (platform.Context, platform.AddressSpace, *arch.R
 // trampoline, no signal), as glibc's getpid() makes it; hot% is the share
 // of round trips the thread spent hot (both sides spinning).
 func BenchmarkPatchedRoundTrip(b *testing.B) {
-	c, as, regs := patchedLoop(b)
-	ctx := c.(*context)
-	hot := 0
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		regs.Rax = 0
-		if ev, _, err := c.Switch(as, regs); err != nil || ev != platform.EventSyscall {
-			b.Fatalf("Switch: %d, %v", ev, err)
-		}
-		if ctx.last.hot != nil {
-			hot++
-		}
-	}
-	b.ReportMetric(100*float64(hot)/float64(b.N), "hot%")
+	benchPatched(b, nil)
 }
 
 // BenchmarkPatchedSignalPattern measures what a signal delivered after a
 // patched syscall costs the platform: each round trip is a patched
 // getpid, the FP state read and written (a trap out of the trampoline,
 // leaveTrampoline) and the return through the signal frame; hot% as in
-// BenchmarkPatchedRoundTrip, slept% the share of trap outs whose wait
-// slept.
+// BenchmarkPatchedRoundTrip.
 func BenchmarkPatchedSignalPattern(b *testing.B) {
+	fp := make([]byte, 4096)
+	benchPatched(b, func(c platform.Context, as platform.AddressSpace) {
+		if err := c.FPState(as, fp); err != nil {
+			b.Fatal(err)
+		}
+		if err := c.SetFPState(as, fp); err != nil {
+			b.Fatal(err)
+		}
+	})
+}
+
+// benchPatched runs b.N round trips of the patch loop's getpid, each
+// followed by after (if not nil), and reports hot%.
+func benchPatched(b *testing.B, after func(c platform.Context, as platform.AddressSpace)) {
 	c, as, regs := patchedLoop(b)
 	ctx := c.(*context)
-	fp := make([]byte, 4096)
 	hot := 0
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -78,11 +76,8 @@ func BenchmarkPatchedSignalPattern(b *testing.B) {
 		if ev, _, err := c.Switch(as, regs); err != nil || ev != platform.EventSyscall {
 			b.Fatalf("Switch: %d, %v", ev, err)
 		}
-		if err := c.FPState(as, fp); err != nil {
-			b.Fatal(err)
-		}
-		if err := c.SetFPState(as, fp); err != nil {
-			b.Fatal(err)
+		if after != nil {
+			after(c, as)
 		}
 		if ctx.last.hot != nil {
 			hot++
