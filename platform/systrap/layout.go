@@ -98,6 +98,7 @@ const (
 	dPtrAddr        = 40  // syscall patching's pointer table: address,
 	dPtrLen         = 48  // length (0: patching is off),
 	dPtrOff         = 56  // offset in the shared file
+	dServerWait     = 64  // the server's longest sleep (struct timespec)
 	dFilter         = 256 // the app-thread filter's instructions
 	maxFilterLength = (pageSize - dFilter) / 8
 )

@@ -43,6 +43,8 @@ func buildImage(base uint64, sharedFD int, patch bool) ([]byte, error) {
 	le.PutUint64(d[dEmptyMask:], 0)
 	le.PutUint64(d[dRegionSize:], regionSize)
 	le.PutUint64(d[dSharedFD:], uint64(sharedFD))
+	le.PutUint64(d[dServerWait:], uint64(livenessPeriod.Sec))
+	le.PutUint64(d[dServerWait+8:], uint64(livenessPeriod.Nsec))
 	if patch {
 		le.PutUint64(d[dPtrAddr:], ptrTableAddr)
 		le.PutUint64(d[dPtrLen:], ptrTableLen)

@@ -93,6 +93,17 @@ func TestServerSpin(t *testing.T) {
 		t.Errorf("the server took %v to sleep without a budget", d)
 	}
 	unmap() // and is woken again
+
+	// The application can clear the flag (the response page is its to
+	// write): the sleeping server is then not woken, and looks again
+	// within its longest sleep.
+	waitSleep()
+	*sleeping = 0
+	start := time.Now()
+	unmap()
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("a request to a server whose sleep flag was cleared took %v", d)
+	}
 }
 
 // TestMapFiles: a batch maps and unmaps in order, in one request; a bad

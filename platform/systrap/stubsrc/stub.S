@@ -65,6 +65,7 @@
 #define D_PTRADDR	40	/* syscall patching's pointer table: address, */
 #define D_PTRLEN	48	/* length (0: patching is off), */
 #define D_PTROFF	56	/* offset in the shared file */
+#define D_SERVER_WAIT	64	/* struct timespec: the server's longest sleep */
 
 /* SPIN_WHILE word, value, done: spin with PAUSE while the 32-bit word
  * equals value, for at most r12 ticks of the time-stamp counter (r12 not
@@ -230,7 +231,10 @@ handler_wait:
  * With no request pending it spins on R_SEQ for R_SPIN ticks (the budget
  * of the last request: requests come in bursts, and a sleeping server
  * costs each one a wake-up), then sets P_SERVER_SLEEP and sleeps on
- * R_SEQ; the sentry wakes it only when that flag is set.
+ * R_SEQ; the sentry wakes it only when that flag is set. The flag is in
+ * memory the application can write: a server whose flag it cleared is
+ * not woken, so it sleeps at most D_SERVER_WAIT (a second) and looks
+ * again, and the application's own requests wait that long, no more.
  */
 	.globl server_loop
 	.p2align 4
@@ -250,7 +254,7 @@ server_loop:
 	mov	%rbx, %rdi
 	xor	%esi, %esi		/* FUTEX_WAIT */
 	mov	%r15d, %edx
-	xor	%r10d, %r10d
+	lea	data+D_SERVER_WAIT(%rip), %r10
 	mov	$SYS_futex, %eax
 	.globl server_wait
 server_wait:
