@@ -171,6 +171,23 @@ type Context interface {
 // seccomp filter).
 var ErrContextDead = errors.New("platform: application context is dead")
 
+// LazyRegs is implemented by a Context whose Switch, for a syscall, may
+// leave the registers no syscall reads and a program keeps across calls
+// (rbx, rbp, r12–r15) with the application instead of copying them into
+// regs: they change between most syscalls, and fetching them would move
+// a cache line between CPUs on every round trip (systrap's patched
+// syscalls). Until PullRegs, those fields of regs are stale.
+//
+// The kernel calls PullRegs before it reads those fields or writes any of
+// them (signal delivery and sigreturn, clone, exec, ptrace stops, Regs()
+// for a syscall); it is cheap and does nothing when regs are whole.
+// Switch writes them back only if they were pulled. Only the goroutine
+// that uses the context may call it, between Switches, with the regs it
+// passed to Switch.
+type LazyRegs interface {
+	PullRegs(regs *arch.Registers)
+}
+
 // ReusableThreads is implemented by a Platform whose Contexts leave nothing
 // on the OS thread that used them (systrap: every host call concerns the
 // stub's threads, never the caller's). When the task's Context is

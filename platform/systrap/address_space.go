@@ -190,7 +190,7 @@ func (as *addressSpace) newThread(res *reservation) (*thread, error) {
 	}
 	as.slots[slot] = slotUsed
 	t := &thread{as: as, slot: slot, cpu: noCPU, page: as.r.mem[slot*slotSize : (slot+1)*slotSize]}
-	clear(t.page[:tPRegsEnd])
+	clear(t.page[:tCRegsEnd])
 	t.state = word(t.page, tState)
 	t.sentrySleep = word(t.page, tSentrySleep)
 	t.stubSleep = word(t.page, tStubSleep)

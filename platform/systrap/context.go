@@ -126,10 +126,6 @@ func (t *thread) sigcontext() []byte {
 
 func (t *thread) rip() uint64 { return binary.LittleEndian.Uint64(t.sigcontext()[16*8:]) }
 
-// gregRax is rax's index in gregs (the patch trampoline keeps rax in
-// tRax instead).
-const gregRax = 13
-
 // gregs returns pointers to the registers in struct sigcontext order.
 func gregs(r *arch.Registers) [18]*uint64 {
 	return [18]*uint64{
@@ -221,6 +217,10 @@ type context struct {
 	// res is the slot the kernel reserved for the task's first thread
 	// (reservation.Bind), taken by threadFor.
 	res *reservation
+	// lazy is the thread whose tCRegs hold the callee-saved registers
+	// while the regs of the last Switch have stale ones (a patched
+	// syscall: platform.LazyRegs); nil when those regs are whole.
+	lazy *thread
 
 	// interrupt is set by Interrupt and consumed by Switch.
 	interrupt atomic.Uint32
@@ -228,7 +228,18 @@ type context struct {
 	running atomic.Uint64
 }
 
-var _ platform.Context = (*context)(nil)
+var (
+	_ platform.Context  = (*context)(nil)
+	_ platform.LazyRegs = (*context)(nil)
+)
+
+// PullRegs implements platform.LazyRegs.
+func (c *context) PullRegs(regs *arch.Registers) {
+	if t := c.lazy; t != nil {
+		t.pullCRegs(regs)
+		c.lazy = nil
+	}
+}
 
 // threadFor returns the context's thread in pas, creating it if needed.
 func (c *context) threadFor(pas platform.AddressSpace) (*thread, error) {
@@ -284,16 +295,31 @@ func (c *context) Switch(pas platform.AddressSpace, regs *arch.Registers) (platf
 		}
 		t.revert = 0
 	}
+	// regs are whole unless a patched syscall left some of them in t's
+	// tCRegs (c.lazy == t: PullRegs). Only the trampoline reads them from
+	// there; regs must be whole for any other way back.
+	if c.lazy != nil && c.lazy != t {
+		c.PullRegs(regs)
+	}
 	// The trampoline restores general registers only: an application gs
 	// base, or a trap flag (single-stepping would stop in the trampoline's
-	// own instructions), needs a signal frame.
-	if t.inTramp && (regs.Gs_base != 0 || regs.Eflags&eflagsTF != 0) {
+	// own instructions), needs a signal frame. Only the kernel's trap
+	// flag (ptrace) counts, and it pulled the flags to set it; flags not
+	// pulled are the application's own at the site, and an application
+	// that single-steps itself traps at each trampoline instruction
+	// anyway (its jump to the thunk is already one).
+	if t.inTramp && (regs.Gs_base != 0 || (c.lazy == nil && regs.Eflags&eflagsTF != 0)) {
 		if err := t.leaveTrampoline(c); err != nil {
 			return platform.EventInterrupted, platform.FaultInfo{}, fmt.Errorf("stub thread %d: %w", t.tid, err)
 		}
 	}
+	// A trap out of the trampoline (above, or FPState's) loaded tCRegs
+	// into the frame, which putRegs rewrites.
+	if c.lazy != nil && !t.inTramp {
+		c.PullRegs(regs)
+	}
 	if t.inTramp {
-		t.putPatchRegs(regs)
+		t.putPatchRegs(regs, c.lazy == t)
 	} else {
 		t.putRegs(regs)
 	}
@@ -304,6 +330,7 @@ func (c *context) Switch(pas platform.AddressSpace, regs *arch.Registers) (platf
 	}
 	ok := t.run(c)
 	c.running.Store(0)
+	c.lazy = nil
 	if !ok {
 		t.dead = true
 		return platform.EventInterrupted, platform.FaultInfo{}, fmt.Errorf("stub thread %d: %w", t.tid, platform.ErrContextDead)

@@ -28,8 +28,10 @@ import (
 func rdtscpCPU() uint32
 
 // spinWhile is implemented in cpu_amd64.s (the TSC itself is
-// arch.Rdtsc).
-func spinWhile(w *uint32, v uint32, deadline int64) bool
+// arch.Rdtsc). now is the caller's last TSC reading, returned as last if
+// the loop reads none: a spin that ends tells its caller the time
+// without another RDTSC (hot hand-offs time every event).
+func spinWhile(w *uint32, v uint32, now, deadline int64) (changed bool, last int64)
 
 // noCPU marks a thread not bound yet.
 const noCPU = ^uint32(0)

@@ -59,6 +59,8 @@ const (
 	tInTramp     = 136 // set while the patch trampoline waits
 	tPRegs       = 256 // registers saved by the patch trampoline (sigcontext order, rax in tRax)
 	tPRegsEnd    = tPRegs + 18*8
+	tCRegs       = 448 // the trampoline's rbx, rbp, r12–r15, r11, flags: a line of their own (PullRegs)
+	tCRegsEnd    = tCRegs + 8*8
 )
 
 // Thread states (stub.S ST_*). A dead thread's state is 0: the kernel

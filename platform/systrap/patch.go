@@ -525,6 +525,7 @@ func asSyscall(regs *arch.Registers, nr, ret uint64) (platform.Event, platform.F
 // path: the registers are in the state page, rax holds the site's index.
 func (c *context) patchEvent(t *thread, regs *arch.Registers) (platform.Event, platform.FaultInfo, error) {
 	t.getPatchRegs(regs)
+	c.lazy = t
 	pt := t.as.patch
 	t.site = 0
 	if pt != nil {
@@ -635,11 +636,24 @@ func dynThunkAt(base, rip uint64) (k int, at uint64, ok bool) {
 // state word (tRax), so that a round trip moves that one cache line each
 // way between the two CPUs and nothing else (each move of a line costs
 // about as much as the rest of the round trip when both sides spin).
-func (t *thread) putPatchRegs(regs *arch.Registers) {
-	r := t.page[tPRegs:tPRegsEnd]
-	for i, p := range gregs(regs) {
-		if i != gregRax {
-			putIfChanged(r[i*8:], *p)
+// The registers in tCRegs (cregs) go there only if the kernel pulled them
+// (lazy false); else regs holds stale ones and tCRegs the application's.
+func (t *thread) putPatchRegs(regs *arch.Registers, lazy bool) {
+	p, c := patchRegs(t.page)
+	// The syscall's arguments, rcx (rip, after a syscall), rsp and rip:
+	// sigcontext order, the slots of the others unused.
+	setIfChanged(&p[0], regs.R8)
+	setIfChanged(&p[1], regs.R9)
+	setIfChanged(&p[2], regs.R10)
+	setIfChanged(&p[8], regs.Rdi)
+	setIfChanged(&p[9], regs.Rsi)
+	setIfChanged(&p[12], regs.Rdx)
+	setIfChanged(&p[14], regs.Rcx)
+	setIfChanged(&p[15], regs.Rsp)
+	setIfChanged(&p[16], regs.Rip)
+	if !lazy {
+		for i, r := range cregs(regs) {
+			setIfChanged(&c[i], *r)
 		}
 	}
 	putIfChanged(t.page[tFSBase:], regs.Fs_base)
@@ -648,6 +662,22 @@ func (t *thread) putPatchRegs(regs *arch.Registers) {
 	// go to the stub's CPU, which spins reading it, and back before the
 	// state change.
 	t.rax, t.raxOut = regs.Rax, true
+}
+
+// cregs lists the registers in tCRegs's order (stub.S T_CREGS), the ones
+// a syscall leaves with the application (LazyRegs): the callee-saved
+// ones, the flags, and r11, which a syscall sets to the flags (the
+// trampoline does that itself).
+func cregs(r *arch.Registers) [8]*uint64 {
+	return [8]*uint64{&r.Rbx, &r.Rbp, &r.R12, &r.R13, &r.R14, &r.R15, &r.R11, &r.Eflags}
+}
+
+// setIfChanged stores v in *w unless it holds it already: a store to a
+// line the stub's CPU holds too would take the line from it.
+func setIfChanged(w *uint64, v uint64) {
+	if *w != v {
+		*w = v
+	}
 }
 
 // putIfChanged writes v to the first 8 bytes of b unless they hold it
@@ -659,20 +689,27 @@ func putIfChanged(b []byte, v uint64) {
 	}
 }
 
-// getPatchRegs reads the registers the patch trampoline saved.
+// getPatchRegs reads the registers the patch trampoline saved, but for
+// those in tCRegs (cregs), left there until pullCRegs.
 func (t *thread) getPatchRegs(regs *arch.Registers) {
-	le := binary.LittleEndian
-	r := t.page[tPRegs:tPRegsEnd]
-	for i, p := range gregs(regs) {
-		*p = le.Uint64(r[i*8:])
-	}
-	// Its T_PREGS word is unused: rax is in tRax.
-	regs.Rax = le.Uint64(t.page[tRax:])
-	regs.Fs_base = le.Uint64(t.page[tFSBase:])
+	p, _ := patchRegs(t.page)
+	regs.R8, regs.R9, regs.R10 = p[0], p[1], p[2]
+	regs.Rdi, regs.Rsi, regs.Rdx = p[8], p[9], p[12]
+	regs.Rcx, regs.Rsp, regs.Rip = p[14], p[15], p[16]
+	regs.Rax = binary.LittleEndian.Uint64(t.page[tRax:])
+	regs.Fs_base = binary.LittleEndian.Uint64(t.page[tFSBase:])
 	regs.Gs_base = 0
 	regs.Cs, regs.Ss = userCS, userSS
 	regs.Ds, regs.Es, regs.Fs, regs.Gs = 0, 0, 0, 0
 	regs.Orig_rax = ^uint64(0)
+}
+
+// pullCRegs copies the registers the trampoline left in tCRegs into regs.
+func (t *thread) pullCRegs(regs *arch.Registers) {
+	_, c := patchRegs(t.page)
+	for i, r := range cregs(regs) {
+		*r = c[i]
+	}
 }
 
 // leaveTrampoline makes a thread parked in the patch trampoline trap out

@@ -104,6 +104,10 @@ func (f *patchFixture) NewAS(tb testing.TB) platform.AddressSpace {
 	return as
 }
 
+// pull makes regs whole, as the kernel does before it uses the registers
+// a patched syscall leaves with the application (platform.LazyRegs).
+func pull(c platform.Context, regs *arch.Registers) { c.(platform.LazyRegs).PullRegs(regs) }
+
 func (f *patchFixture) patched(off uint64) bool {
 	return f.code[off] == 0xff && f.code[off+5] == 0xcc
 }
@@ -133,6 +137,7 @@ func TestPatchLoop(t *testing.T) {
 		if !c.(*context).last.inTramp {
 			t.Fatalf("syscall %d trapped instead of using the trampoline", i)
 		}
+		pull(c, regs)
 		if regs.Orig_rax != 39 || regs.Rip != site+7 || regs.Rcx != site+7 || regs.R11 != regs.Eflags {
 			t.Fatalf("syscall %d: nr %d rip %#x rcx %#x r11 %#x flags %#x", i, regs.Orig_rax, regs.Rip, regs.Rcx, regs.R11, regs.Eflags)
 		}
@@ -151,6 +156,31 @@ func TestPatchLoop(t *testing.T) {
 		}
 	}
 
+	// Not pulled, the registers a syscall leaves with the application
+	// stay there, and the application's changes to them too.
+	for i := uint64(101); i <= 200; i++ {
+		regs.Rax = 1000 + i
+		platformtest.SwitchOK(t, c, as, regs, platform.EventSyscall)
+		if regs.Rdi != 1000+i || regs.Orig_rax != 39 || regs.Rip != site+7 || !c.(*context).last.inTramp {
+			t.Fatalf("syscall %d: rdi %d nr %d rip %#x", i, regs.Rdi, regs.Orig_rax, regs.Rip)
+		}
+		if regs.Rbx != 100 {
+			t.Fatalf("syscall %d: rbx %d before a pull, want the stale 100", i, regs.Rbx)
+		}
+	}
+	pull(c, regs)
+	if regs.Rbx != 200 || regs.Rbp != 0x1111 || regs.R12 != 12 || regs.R15 != 15 || regs.Eflags&1 == 0 || regs.R11 != regs.Eflags {
+		t.Fatalf("pulled after 100 syscalls: %+v", regs)
+	}
+	// Changed once pulled, they reach the application.
+	regs.Rbx, regs.R12 = 5000, 0x1212
+	regs.Rax = 1
+	platformtest.SwitchOK(t, c, as, regs, platform.EventSyscall)
+	pull(c, regs)
+	if regs.Rbx != 5001 || regs.R12 != 0x1212 {
+		t.Fatalf("after a change: rbx %d r12 %#x", regs.Rbx, regs.R12)
+	}
+
 	// A jump to the old syscall instruction (as a restart does) is that
 	// syscall.
 	regs.Rip = site + 5
@@ -166,7 +196,10 @@ func TestPatchLoop(t *testing.T) {
 		t.Fatalf("jump to the old syscall with another number: nr %d rip %#x", regs.Orig_rax, regs.Rip)
 	}
 
-	// FP state leaves the trampoline through a trap; the loop goes on.
+	// FP state leaves the trampoline through a trap; the loop goes on,
+	// with the registers not pulled before.
+	pull(c, regs)
+	rbx := regs.Rbx
 	regs.Rax = 7
 	platformtest.SwitchOK(t, c, as, regs, platform.EventSyscall)
 	if !c.(*context).last.inTramp {
@@ -175,10 +208,10 @@ func TestPatchLoop(t *testing.T) {
 	fp := make([]byte, 4096)
 	platformtest.Must(t, c.FPState(as, fp))
 	platformtest.Must(t, c.SetFPState(as, fp))
-	rbx := regs.Rbx
 	regs.Rax = 8
 	platformtest.SwitchOK(t, c, as, regs, platform.EventSyscall)
-	if regs.Rdi != 8 || regs.Rbx != rbx+1 || regs.Rip != site+7 {
+	pull(c, regs)
+	if regs.Rdi != 8 || regs.Rbx != rbx+2 || regs.Rip != site+7 {
 		t.Fatalf("after FP state: rdi %d rbx %d rip %#x", regs.Rdi, regs.Rbx, regs.Rip)
 	}
 
@@ -200,6 +233,7 @@ func TestPatchLoop(t *testing.T) {
 
 	// Single-stepping out of a patched syscall stops after the
 	// application's next instruction, not in the trampoline.
+	pull(c, regs)
 	regs.Eflags |= eflagsTF
 	fi := platformtest.SwitchOK(t, c, as, regs, platform.EventFault)
 	if fi.Signo != int32(unix.SIGTRAP) || regs.Rip != site+10 {
@@ -277,6 +311,7 @@ func TestPatchRevert(t *testing.T) {
 	}
 
 	// A trap out after every syscall: reverted after trapOutRun.
+	pull(c, regs)
 	rbx := regs.Rbx
 	n := 0
 	for ; n < 2*trapOutRun && f.patched(patchLoopOff); n++ {
@@ -376,6 +411,12 @@ func TestPatchInterrupts(t *testing.T) {
 	syscalls, interrupts := switchInterrupted(t, c, as, regs, 2*time.Second,
 		func(n uint64) { regs.Rax = n },
 		func(n uint64) {
+			if n%2 == 0 {
+				// Not pulled: interrupts of the trampoline's way back
+				// then find them in tCRegs.
+				return
+			}
+			pull(c, regs)
 			if regs.Orig_rax != 39 || regs.Rip != site+7 || regs.Rbx != n {
 				t.Fatalf("syscall %d: nr %d rip %#x rbx %d", n, regs.Orig_rax, regs.Rip, regs.Rbx)
 			}

@@ -57,7 +57,7 @@ func TestLayoutMatchesStub(t *testing.T) {
 		"T_STATE": tState, "T_STUB_SLEEP": tStubSleep, "T_SENTRY_SLEEP": tSentrySleep,
 		"T_SIGNO": tSigno, "T_UCTX": tUctx, "T_INFO": tInfo, "T_FSBASE": tFSBase,
 		"T_GSBASE": tGSBase, "T_SPIN": tSpin, "T_SPIN_WOKE": tSpinWoke, "T_RAX": tRax, "T_NR": tNR,
-		"T_SELF": tSelf, "T_INTRAMP": tInTramp, "T_PREGS": tPRegs,
+		"T_SELF": tSelf, "T_INTRAMP": tInTramp, "T_PREGS": tPRegs, "T_CREGS": tCRegs,
 		"ST_EVENT": stEvent, "ST_RUN": stRun, "ST_TRAP": stTrap,
 		"R_SEQ": rSeq, "R_NR": rNr, "R_ARGS": rArgs, "R_EXTRA": rExtra, "R_SPIN": rSpin, "R_BATCH": rBatch, "BATCH_ENTRY": batchEntry, "NR_BATCH": nrBatch,
 		"P_SEQ": pSeq, "P_SENTRY_SLEEP": pSentrySleep, "P_RET": pRet, "P_SERVER_SLEEP": pServerSleep,

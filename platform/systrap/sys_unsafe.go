@@ -99,6 +99,14 @@ func word(b []byte, off int) *uint32 {
 	return (*uint32)(unsafe.Pointer(&b[off]))
 }
 
+// patchRegs returns the state page's register words of the patch
+// trampoline: T_PREGS (sigcontext order) and T_CREGS. Plain loads and
+// stores: the thread is parked while the sentry uses them.
+func patchRegs(page []byte) (p *[18]uint64, c *[8]uint64) {
+	_ = page[tCRegsEnd-1]
+	return (*[18]uint64)(unsafe.Pointer(&page[tPRegs])), (*[8]uint64)(unsafe.Pointer(&page[tCRegs]))
+}
+
 // load and swap are the atomic accesses to shared words. Swap is an XCHG:
 // a full barrier, which the sleep/wake handshake with the stub needs.
 func load(w *uint32) uint32           { return atomic.LoadUint32(w) }

@@ -3,6 +3,7 @@
 package systrap
 
 import (
+	"encoding/binary"
 	"github.com/rampart-sandbox/rampart/sentry/arch"
 	"sync/atomic"
 
@@ -163,7 +164,7 @@ func (p *Platform) waitFor(w *uint32, v uint32, sleep *uint32, pol *spinPolicy, 
 // spin.
 func (p *Platform) spinThenSleep(w *uint32, v uint32, sleep *uint32, start, budget int64, pid, tid int32, interrupt *atomic.Uint32, reaped *bool) (spun int, alive bool) {
 	if budget > 0 && p.acquireSpin() {
-		ok := spinWhile(w, v, start+budget)
+		ok, _ := spinWhile(w, v, start, start+budget)
 		p.releaseSpin()
 		if ok {
 			return 1, true
@@ -262,7 +263,7 @@ func (t *thread) handOff(c *context) bool {
 		*word(t.page, tSpinWoke) = b
 	}
 	if t.raxOut {
-		putIfChanged(t.page[tRax:], t.rax)
+		binary.LittleEndian.PutUint64(t.page[tRax:], t.rax)
 		t.raxOut = false
 	}
 	swap(t.state, stRun)
@@ -272,11 +273,11 @@ func (t *thread) handOff(c *context) bool {
 	}
 	var ok bool
 	if hot {
-		ok = t.hotWait(c, stRun)
+		ok, t.evAt = t.hotWait(c, stRun, now)
 	} else {
 		ok = p.waitFor(t.state, stRun, t.sentrySleep, &t.appPol, t.as.pid, t.tid, &c.interrupt, nil)
+		t.evAt = arch.Rdtsc()
 	}
-	t.evAt = arch.Rdtsc()
 	// The event rate: time from event to event (the sentry's answer and
 	// the application's run, wake-ups included).
 	if t.cycle == 0 {
@@ -301,23 +302,27 @@ func (t *thread) handOff(c *context) bool {
 func (t *thread) waitTrap(c *context, hot bool) bool {
 	var ok bool
 	if hot {
-		ok = t.hotWait(c, stTrap)
+		ok, t.evAt = t.hotWait(c, stTrap, arch.Rdtsc())
 	} else {
 		ok = t.as.p.waitFor(t.state, stTrap, t.sentrySleep, &t.trapPol, t.as.pid, t.tid, &c.interrupt, nil)
+		t.evAt = arch.Rdtsc()
 	}
-	t.evAt = arch.Rdtsc()
 	return ok
 }
 
 // hotWait is a hot thread's wait while its state is v: a spin of the
-// whole hot cap, then a sleep; t.slept and the miss rate record which
-// ended it. It returns false if the thread died.
-func (t *thread) hotWait(c *context, v uint32) bool {
-	spun := spinWhile(t.state, v, arch.Rdtsc()+t.as.p.hotCap)
-	ok := spun || sleepWhile(t.state, v, t.sentrySleep, t.as.pid, t.tid, &c.interrupt, nil)
+// whole hot cap from now (the TSC), then a sleep; t.slept and the miss
+// rate record which ended it. It returns false if the thread died, and
+// the TSC when the wait ended.
+func (t *thread) hotWait(c *context, v uint32, now int64) (bool, int64) {
+	spun, at := spinWhile(t.state, v, now, now+t.as.p.hotCap)
 	t.slept = !spun
 	t.hotRecord(spun)
-	return ok
+	if spun {
+		return true, at
+	}
+	ok := sleepWhile(t.state, v, t.sentrySleep, t.as.pid, t.tid, &c.interrupt, nil)
+	return ok, arch.Rdtsc()
 }
 
 // stubAnswered records how the stub's wait for the sentry's answer to its

@@ -165,6 +165,9 @@ func (t *Task) ptraceStopLocked(code int, info *abi.SignalInfo, op uint8, groupS
 	if p.tracer == nil || p.exited || (!exiting && t.killed.Load()) {
 		return 0, false
 	}
+	// The tracer reads and writes the registers (PtraceRegs) from its
+	// own goroutine while t waits in the stop.
+	t.fullRegs()
 	if p.forcedTF {
 		t.regs.Eflags &^= eflagsTF
 		p.forcedTF = false

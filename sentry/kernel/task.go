@@ -54,6 +54,7 @@ type Task struct {
 	// Owned by the task goroutine; no locking.
 	regs      arch.Registers
 	ctx       platform.Context
+	lazyRegs  platform.LazyRegs // ctx, if it may leave regs partial (fullRegs)
 	scratch   []byte
 	restartNR uintptr // syscall to re-run after an interruption, see task_run.go
 	// robustList is written by the task goroutine and read by get_robust_list
@@ -155,8 +156,23 @@ func (t *Task) ThreadID() ThreadID { return t.tid }
 // ThreadGroup returns the task's thread group.
 func (t *Task) ThreadGroup() *ThreadGroup { return t.tg }
 
-// Regs returns the task's registers. Only the task goroutine may use it.
-func (t *Task) Regs() *arch.Registers { return &t.regs }
+// Regs returns the task's registers, whole (fullRegs). Only the task
+// goroutine may use it.
+func (t *Task) Regs() *arch.Registers {
+	t.fullRegs()
+	return &t.regs
+}
+
+// fullRegs makes t.regs whole: after a syscall, a platform.LazyRegs
+// context may have left the callee-saved registers with the application.
+// Whatever reads those fields of t.regs, or writes any field but rax, rip
+// and the flags, calls it first (its own goroutine only); the syscall path
+// itself reads only the number, the arguments, rip and rsp.
+func (t *Task) fullRegs() {
+	if t.lazyRegs != nil {
+		t.lazyRegs.PullRegs(&t.regs)
+	}
+}
 
 // MemoryManager returns the task's address space.
 func (t *Task) MemoryManager() *mm.MemoryManager { return t.mm }

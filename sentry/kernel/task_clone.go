@@ -188,6 +188,7 @@ func (t *Task) setIDs(ids []ThreadID) {
 
 // setImage resets the registers to start img.
 func (t *Task) setImage(img Image) {
+	t.fullRegs()
 	t.regs = arch.Registers{}
 	t.regs.Rip = img.Entry
 	t.regs.Rsp = img.StackPointer
@@ -349,6 +350,7 @@ func (t *Task) Clone(o CloneOptions) (ThreadID, error) {
 		m.Release()
 		return 0, err
 	}
+	t.fullRegs()
 	nt := &Task{
 		k:           k,
 		mm:          m,

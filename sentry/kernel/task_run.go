@@ -41,6 +41,7 @@ func (t *Task) run() {
 	// The ptrace platform ties a stub thread to the tracing OS thread.
 	runtime.LockOSThread()
 	t.ctx = t.newContext()
+	t.lazyRegs, _ = t.ctx.(platform.LazyRegs)
 	if fp := t.sig.initialFP; fp != nil {
 		t.sig.initialFP = nil
 		if err := t.ctx.SetFPState(t.mm.AddressSpace(), fp); err != nil {
@@ -87,7 +88,7 @@ func (t *Task) run() {
 	t.stopSysClock()
 	t.exit()
 	t.ctx.Release()
-	t.ctx = nil
+	t.ctx, t.lazyRegs = nil, nil
 	t.retire()
 	// The OS thread stays locked, to be discarded when the goroutine ends
 	// (which also drops any ptrace relationship it had), unless the

@@ -577,6 +577,7 @@ func (t *Task) setupSignalFrame(sig int, info *abi.SignalInfo, act SigAction) er
 		// x86-64 has no vDSO trampoline for sigreturn: Linux refuses.
 		return unix.EFAULT
 	}
+	t.fullRegs()
 	sp := t.regs.Rsp
 	alt := &t.sig.altStack
 	onAlt := t.onAltStack(sp)
@@ -682,6 +683,7 @@ var errSigreturn = errors.New("rt_sigreturn: registers restored")
 // cannot be read or restored kills the task with SIGSEGV, like Linux's
 // badframe.
 func (t *Task) SignalReturn() error {
+	t.fullRegs()
 	frame := t.regs.Rsp - 8
 	var b [arch.SignalFrameSize]byte
 	if _, err := t.CopyIn(frame, b[:]); err != nil {

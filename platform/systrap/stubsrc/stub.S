@@ -38,6 +38,7 @@
 #define T_SELF		128	/* the slot's address (syscall patching) */
 #define T_INTRAMP	136	/* set while the patch trampoline waits */
 #define T_PREGS		256	/* registers saved by the patch trampoline */
+#define T_CREGS		448	/* its rbx, rbp, r12-r15, r11, rflags (SAVE) */
 
 #define ST_EVENT	1
 #define ST_RUN		2
@@ -85,6 +86,13 @@
 	jb	88b
 .endm
 
+/* CREG_TO_FRAME i, j copies word i of T_CREGS (rbx = state page) to
+ * register j of a frame's sigcontext (r9 = its ucontext); clobbers rax. */
+.macro CREG_TO_FRAME i, j
+	mov	T_CREGS+\i*8(%rbx), %rax
+	mov	%rax, 40+\j*8(%r9)
+.endm
+
 #define SYS_mmap		9
 #define SYS_rt_sigprocmask	14
 #define SYS_rt_sigreturn	15
@@ -125,7 +133,8 @@ handler:
 	/* An interrupt while the patch trampoline enters the sentry, waits
 	 * or traps out is ignored: the sentry is about to see the thread
 	 * anyway. One in the trampoline's return finishes the return in the
-	 * frame (all the registers are in T_PREGS, fs in T_FSBASE) and parks
+	 * frame (the registers are in T_PREGS, T_CREGS and T_RAX, fs in
+	 * T_FSBASE) and parks
 	 * as an interrupt of the application. */
 	cmpl	$0, T_INTRAMP(%rbx)
 	jne	handler_return
@@ -145,6 +154,14 @@ handler:
 	rep movsq
 	mov	T_RAX(%rbx), %rax
 	mov	%rax, 40+13*8(%r9)	/* uc_mcontext.rax */
+	CREG_TO_FRAME 0, 11	/* rbx */
+	CREG_TO_FRAME 1, 10	/* rbp */
+	CREG_TO_FRAME 2, 4	/* r12 */
+	CREG_TO_FRAME 3, 5	/* r13 */
+	CREG_TO_FRAME 4, 6	/* r14 */
+	CREG_TO_FRAME 5, 7	/* r15 */
+	CREG_TO_FRAME 6, 3	/* r11 */
+	CREG_TO_FRAME 7, 17	/* eflags */
 	movl	$SIGCHLD, T_SIGNO(%rbx)
 	mov	%r9, T_UCTX(%rbx)
 	mov	%r8, T_INFO(%rbx)
@@ -441,7 +458,13 @@ die:
  * SAVE reg, i stores reg as register i of T_PREGS unless it holds it
  * already (it clobbers the flags): a word the sentry reads but nobody
  * rewrote stays in both CPUs' caches, where a store would move its cache
- * line to this CPU and back to the sentry's. */
+ * line to this CPU and back to the sentry's.
+ * The registers a program keeps across calls (rbx, rbp, r12-r15: loop
+ * counters, pointers) and the flags change between most syscalls, and no
+ * syscall reads them, so they go to T_CREGS, a line of their own that
+ * the sentry reads only when it needs the whole register set (PullRegs),
+ * with r11 as the syscall leaves it (the flags): a syscall's round trip
+ * does not move that line, nor wait for it. */
 .macro SAVE reg, i
 	cmp	\reg, %gs:T_PREGS+\i*8
 	je	9f
@@ -472,20 +495,21 @@ patch_checked:
 	lea	SLOT_SIZE(%rsp), %rsp	/* the top of the alternate stack */
 	pushfq
 	pop	%r11
+	mov	%r11, %gs:T_CREGS+48	/* r11 after a syscall: the flags */
+	mov	%r11, %gs:T_CREGS+56
 	SAVE	%rcx, 15
-	SAVE	%r11, 17
 	SAVE	%r8, 0
 	SAVE	%r9, 1
 	SAVE	%r10, 2
-	SAVE	%r12, 4
-	SAVE	%r13, 5
-	SAVE	%r14, 6
-	SAVE	%r15, 7
 	SAVE	%rdi, 8
 	SAVE	%rsi, 9
-	SAVE	%rbp, 10
-	SAVE	%rbx, 11
 	SAVE	%rdx, 12
+	mov	%rbx, %gs:T_CREGS+0
+	mov	%rbp, %gs:T_CREGS+8
+	mov	%r12, %gs:T_CREGS+16
+	mov	%r13, %gs:T_CREGS+24
+	mov	%r14, %gs:T_CREGS+32
+	mov	%r15, %gs:T_CREGS+40
 	mov	%rax, %gs:T_RAX
 	rdfsbase %rax
 	cmp	%rax, %gs:T_FSBASE
@@ -507,24 +531,24 @@ patch_checked:
 	mov	T_FSBASE(%rbx), %rax
 	wrfsbase %rax
 	movl	$0, T_INTRAMP(%rbx)
-	pushq	T_PREGS+17*8(%rbx)
+	pushq	T_CREGS+56(%rbx)
 	popfq
 	mov	T_PREGS+0*8(%rbx), %r8
 	mov	T_PREGS+1*8(%rbx), %r9
 	mov	T_PREGS+2*8(%rbx), %r10
-	mov	T_PREGS+3*8(%rbx), %r11
-	mov	T_PREGS+4*8(%rbx), %r12
-	mov	T_PREGS+5*8(%rbx), %r13
-	mov	T_PREGS+6*8(%rbx), %r14
-	mov	T_PREGS+7*8(%rbx), %r15
+	mov	T_CREGS+48(%rbx), %r11
+	mov	T_CREGS+16(%rbx), %r12
+	mov	T_CREGS+24(%rbx), %r13
+	mov	T_CREGS+32(%rbx), %r14
+	mov	T_CREGS+40(%rbx), %r15
 	mov	T_PREGS+8*8(%rbx), %rdi
 	mov	T_PREGS+9*8(%rbx), %rsi
-	mov	T_PREGS+10*8(%rbx), %rbp
+	mov	T_CREGS+8(%rbx), %rbp
 	mov	T_PREGS+12*8(%rbx), %rdx
 	mov	T_RAX(%rbx), %rax
 	mov	T_PREGS+14*8(%rbx), %rcx
 	mov	T_PREGS+15*8(%rbx), %rsp
-	mov	T_PREGS+11*8(%rbx), %rbx
+	mov	T_CREGS+0(%rbx), %rbx
 	.globl patch_trap
 patch_trap:
 	int3			/* not ud2: see thread_park */
@@ -533,24 +557,24 @@ patch_trap:
 	mov	T_FSBASE(%rbx), %rax
 	wrfsbase %rax
 	movl	$0, T_INTRAMP(%rbx)
-	pushq	T_PREGS+17*8(%rbx)
+	pushq	T_CREGS+56(%rbx)
 	popfq
 	mov	T_PREGS+0*8(%rbx), %r8
 	mov	T_PREGS+1*8(%rbx), %r9
 	mov	T_PREGS+2*8(%rbx), %r10
-	mov	T_PREGS+3*8(%rbx), %r11
-	mov	T_PREGS+4*8(%rbx), %r12
-	mov	T_PREGS+5*8(%rbx), %r13
-	mov	T_PREGS+6*8(%rbx), %r14
-	mov	T_PREGS+7*8(%rbx), %r15
+	mov	T_CREGS+48(%rbx), %r11
+	mov	T_CREGS+16(%rbx), %r12
+	mov	T_CREGS+24(%rbx), %r13
+	mov	T_CREGS+32(%rbx), %r14
+	mov	T_CREGS+40(%rbx), %r15
 	mov	T_PREGS+8*8(%rbx), %rdi
 	mov	T_PREGS+9*8(%rbx), %rsi
-	mov	T_PREGS+10*8(%rbx), %rbp
+	mov	T_CREGS+8(%rbx), %rbp
 	mov	T_PREGS+12*8(%rbx), %rdx
 	mov	T_RAX(%rbx), %rax
 	mov	T_PREGS+14*8(%rbx), %rcx
 	mov	T_PREGS+15*8(%rbx), %rsp
-	mov	T_PREGS+11*8(%rbx), %rbx
+	mov	T_CREGS+0(%rbx), %rbx
 	jmp	*%gs:T_PREGS+16*8
 	.globl patch_end
 patch_end:
