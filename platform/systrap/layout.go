@@ -101,6 +101,8 @@ const (
 	dPtrLen         = 48  // length (0: patching is off),
 	dPtrOff         = 56  // offset in the shared file
 	dServerWait     = 64  // the server's longest sleep (struct timespec)
+	dGoAddr         = 80  // the Go sites' view of the pointer table: address (0: none),
+	dGoOff          = 88  // offset in the shared file
 	dFilter         = 256 // the app-thread filter's instructions
 	maxFilterLength = (pageSize - dFilter) / 8
 )

@@ -37,6 +37,23 @@ import (
 // to a thunk of its own kind (stub.S dyn_thunk) with an index from
 // maxSites on; the sentry records dynNR as its number and takes the number
 // the thunk stored in the state page (tNR).
+//
+// A Go site is Go's internal/runtime/syscall.Syscall6, the path of every
+// syscall of Go's syscall and os packages (read, write, openat, ...):
+// "mov %rsi, %r10; mov %rdi, %rdx; mov %rcx, %rsi; mov %rbx, %rdi;
+// syscall" (goSiteBytes), number in rax. Its last 7 bytes are too short a
+// pattern to trust, and its movs may be jumped to or interrupted between.
+// So only its first 3 bytes change, into "jmp *disp32" (ff 24 25): the 4
+// bytes after them, the start of its second and third movs (48 89 fa 48),
+// become the displacement, goDisp, and every instruction boundary after
+// the first still holds the original code. The pointer there is in the Go
+// view, a read-only page mapped at goViewAddr in every stub from the
+// pointer table's page that holds entry goSite (at goDisp's offset in its
+// page); it points to the Go thunk, which runs the site's movs and then
+// the dynamic thunks' body (stub.S dyn_thunk_body) with index goSite.
+// Every Go site has the same bytes, so an address space patches one (a Go
+// program has one Syscall6); the sentry records goNR as its number and
+// takes the number from tNR, as for a dynamic site.
 
 const (
 	// maxSites is how many "mov $NR, %eax" sites one address space can
@@ -51,20 +68,36 @@ const (
 	dynThunkSize = 64
 	thunksOff    = stubBinSize
 	dynThunksOff = thunksOff + maxSites*thunkSize
-	thunksSize   = maxSites*thunkSize + maxDynSites*dynThunkSize
-	// dynNR is the number recorded for a dynamic site (above any real
-	// one: maybePatch takes numbers below 1<<16 only).
+	goThunkOff   = dynThunksOff + maxDynSites*dynThunkSize
+	thunksSize   = maxSites*thunkSize + maxDynSites*dynThunkSize + pageSize
+	// dynNR is the number recorded for a dynamic site, goNR for the Go
+	// site (above any real one: maybePatch takes numbers below goNR only).
 	dynNR = 1<<16 - 1
+	goNR  = 1<<16 - 2
+
+	// goDisp is the displacement a patched Go site jumps through: bytes
+	// 3-6 of goSiteBytes. goViewAddr is the Go view's page.
+	goDisp     = 0x48fa8948
+	goViewAddr = goDisp &^ (pageSize - 1)
+	// goSite is the Go site's index, the first from allSites on whose
+	// pointer table entry is at goDisp's offset in its page (goSlot),
+	// where the Go view's jump reads. The indices between have no thunk.
+	goSlot = goDisp % pageSize / 8
+	goSite = (allSites-goSlot+pageSize/8-1)/(pageSize/8)*(pageSize/8) + goSlot
+	// goSiteLen is the length of a Go site, goSiteBytes.
+	goSiteLen = 14
 
 	// ptrTableAddr is where the pointer table is mapped in every stub:
 	// below 2 GiB (disp32 is sign-extended) and such that byte 2 of every
 	// entry's address, byte 5 of the patched instruction, is 0xcc.
 	ptrTableAddr = 0x7fcc0000
-	ptrTableLen  = allSites * 8
+	ptrTableLen  = (goSite + 1) * 8
 	// ptrTableFileOff is the pointer table's offset in the shared file:
 	// in slot 0 of the pre-made stub's region, which is at offset 0, after
-	// its request and response pages.
+	// its request and response pages. goViewFileOff is the page of it
+	// with entry goSite, which the Go view maps.
 	ptrTableFileOff = 2 * pageSize
+	goViewFileOff   = ptrTableFileOff + goSite*8 - goDisp%pageSize
 
 	// maxTried bounds the sites an address space remembers as tried.
 	maxTried = 4 * allSites
@@ -86,7 +119,8 @@ const (
 // writeThunks fills dst (thunksSize bytes at base+thunksOff) with the
 // thunks: "mov $i, %eax; jmp patch_entry", padded with int3, then the
 // dynamic thunks: copies of stub.S's dyn_thunk, with their index and their
-// jump to patch_checked set.
+// jump to patch_checked set, then the Go thunk: the same with the Go
+// site's movs in place of dyn_thunk's own mov.
 func writeThunks(dst []byte, base uint64) {
 	le := binary.LittleEndian
 	for i := range dst {
@@ -100,22 +134,35 @@ func writeThunks(dst []byte, base uint64) {
 		from := base + thunksOff + uint64(i*thunkSize) + 10
 		le.PutUint32(t[6:], uint32(base+offPatchEntry-from))
 	}
-	tmpl := stubBin[offDynThunk:offDynThunkEnd]
-	for k := 0; k < maxDynSites; k++ {
-		o := dynThunksOff - thunksOff + k*dynThunkSize
-		t := dst[o : o+dynThunkSize]
-		copy(t, tmpl)
-		le.PutUint32(t[offDynThunkImm-offDynThunk+1:], uint32(maxSites+k))
-		jmp := offDynThunkJmp - offDynThunk
-		from := base + dynThunksOff + uint64(k*dynThunkSize+jmp+5)
-		le.PutUint32(t[jmp+1:], uint32(base+offPatchChecked-from))
+	for i := maxSites; i < allSites; i++ {
+		writeDynThunk(dst, base, i, stubBin[offDynThunk:offDynThunkBody])
 	}
+	writeDynThunk(dst, base, goSite, goSiteBytes[:goMovsLen])
+}
+
+// writeDynThunk writes site i's thunk into dst (see writeThunks): the
+// site's own instructions before its syscall (pro), then dyn_thunk_body
+// with index i and its jump to patch_checked.
+func writeDynThunk(dst []byte, base uint64, i int, pro []byte) {
+	le := binary.LittleEndian
+	o := thunkAddr(0, i) - thunksOff
+	t := dst[o : o+dynThunkSize]
+	n := copy(t, pro)
+	n += copy(t[n:], stubBin[offDynThunkBody:offDynThunkEnd])
+	imm := len(pro) + offDynThunkImm - offDynThunkBody
+	le.PutUint32(t[imm+1:], uint32(i))
+	jmp := len(pro) + offDynThunkJmp - offDynThunkBody
+	from := base + o + thunksOff + uint64(jmp+5)
+	le.PutUint32(t[jmp+1:], uint32(base+offPatchChecked-from))
 }
 
 // thunkAddr is the address of site i's thunk in a stub image at base.
 func thunkAddr(base uint64, i int) uint64 {
-	if i < maxSites {
+	switch {
+	case i < maxSites:
 		return base + thunksOff + uint64(i*thunkSize)
+	case i == goSite:
+		return base + goThunkOff
 	}
 	return base + dynThunksOff + uint64((i-maxSites)*dynThunkSize)
 }
@@ -125,25 +172,50 @@ func writePtrTable(dst []byte, base uint64) {
 	for i := 0; i < allSites; i++ {
 		binary.LittleEndian.PutUint64(dst[i*8:], thunkAddr(base, i))
 	}
+	binary.LittleEndian.PutUint64(dst[goSite*8:], thunkAddr(base, goSite))
+}
+
+// goSiteBytes is a Go site, internal/runtime/syscall.Syscall6 (Go 1.21
+// on): "mov %rsi, %r10; mov %rdi, %rdx; mov %rcx, %rsi; mov %rbx, %rdi;
+// syscall". goMovsLen is the length of its movs.
+var goSiteBytes = [goSiteLen]byte{0x49, 0x89, 0xf2, 0x48, 0x89, 0xfa, 0x48, 0x89, 0xce, 0x48, 0x89, 0xdf, 0x0f, 0x05}
+
+const goMovsLen = goSiteLen - 2
+
+// patchStart is where the 7 patched bytes of a site begin, given its
+// return address and number: 7 bytes before it, a Go site's 14.
+func patchStart(ret, nr uint64) uint64 {
+	if nr == goNR {
+		return ret - goSiteLen
+	}
+	return ret - 7
 }
 
 // dynSiteBytes is a dynamic site: "mov 0x8(%rsp), %r9; syscall".
 var dynSiteBytes = [7]byte{0x4c, 0x8b, 0x4c, 0x24, 0x08, 0x0f, 0x05}
 
-// origBytes returns the original 7 bytes of a site for syscall nr (dynNR:
-// a dynamic site).
+// origBytes returns the original 7 bytes at a site's patchStart for
+// syscall nr (dynNR: a dynamic site, goNR: a Go site).
 func origBytes(nr uint64) [7]byte {
-	if nr == dynNR {
+	switch nr {
+	case dynNR:
 		return dynSiteBytes
+	case goNR:
+		return [7]byte(goSiteBytes[:7])
 	}
 	b := [7]byte{0xb8, 0, 0, 0, 0, 0x0f, 0x05}
 	binary.LittleEndian.PutUint32(b[1:], uint32(nr))
 	return b
 }
 
-// patchedBytes returns the 7 bytes that replace site i.
+// patchedBytes returns the 7 bytes that replace site i: the Go site's
+// keep their last 4.
 func patchedBytes(i int) [7]byte {
 	b := [7]byte{0xff, 0x24, 0x25}
+	if i == goSite {
+		copy(b[3:], goSiteBytes[3:7])
+		return b
+	}
 	binary.LittleEndian.PutUint32(b[3:], uint32(ptrTableAddr+8*i))
 	return b
 }
@@ -174,10 +246,11 @@ type patcher struct {
 	as    *addressSpace
 
 	// sites[i] is site i's return address | its syscall number (dynNR
-	// for a dynamic site) << siteRetBits, or 0. An entry is set before
-	// its site is patched and never changes afterwards (unless the patch
-	// failed), but for siteReverted, set once its code is restored.
-	sites [allSites]atomic.Uint64
+	// for a dynamic site, goNR for the Go site) << siteRetBits, or 0. An
+	// entry is set before its site is patched and never changes
+	// afterwards (unless the patch failed), but for siteReverted, set
+	// once its code is restored.
+	sites [goSite + 1]atomic.Uint64
 
 	// lost is set once the application mapped memory over the pointer
 	// table: no more sites are patched (maybePatch checks it again under
@@ -223,9 +296,10 @@ func (as *addressSpace) ForkPatches(child platform.AddressSpace) {
 		}
 		c.patch.sites[i].Store(v)
 		c.patch.tried[v&siteRetMask&^siteReverted-7] = int32(i)
-		if i < maxSites {
+		switch {
+		case i < maxSites:
 			c.patch.next = i + 1
-		} else {
+		case i < allSites:
 			c.patch.nextDyn = i - maxSites + 1
 		}
 	}
@@ -246,7 +320,7 @@ func (as *addressSpace) UnpatchText(start, end uint64, access func(addr uint64, 
 	}
 	for i := range pt.sites {
 		ret, nr, ok := pt.site(uint64(i))
-		site := ret - 7
+		site := patchStart(ret, nr)
 		if !ok || site < start || site >= end {
 			continue
 		}
@@ -310,23 +384,24 @@ func (pt *patcher) unpatchCrossing() {
 	for i := range pt.sites {
 		v := pt.sites[i].Load()
 		ret, nr, ok := pt.site(uint64(i))
-		if !ok || v&siteReverted != 0 || !crosses(ret-7) {
+		if !ok || v&siteReverted != 0 || !crosses(patchStart(ret, nr)) {
 			continue
 		}
-		restoreSite(ret-7, i, nr, pt.patchAccess)
+		restoreSite(patchStart(ret, nr), i, nr, pt.patchAccess)
 		pt.sites[i].Store(v | siteReverted)
 	}
 }
 
 // overlapsPtrTable reports whether [addr, addr+length) overlaps the
-// pointer table's pages.
+// pointer table's pages or the Go view.
 func overlapsPtrTable(addr, length uint64) bool {
-	return addr < ptrTableAddr+ptrTableLen && addr+length > ptrTableAddr
+	return (addr < ptrTableAddr+ptrTableLen && addr+length > ptrTableAddr) ||
+		(addr < goViewAddr+pageSize && addr+length > goViewAddr)
 }
 
 // site returns the return address and number of site i.
 func (pt *patcher) site(i uint64) (ret, nr uint64, ok bool) {
-	if i >= allSites {
+	if i >= uint64(len(pt.sites)) {
 		return 0, 0, false
 	}
 	v := pt.sites[i].Load()
@@ -346,7 +421,7 @@ func (pt *patcher) revert(i int) {
 	}
 	pt.mu.Lock()
 	defer pt.mu.Unlock()
-	if restoreSite(ret-7, i, nr, pt.patchAccess) {
+	if restoreSite(patchStart(ret, nr), i, nr, pt.patchAccess) {
 		pt.sites[i].Store(pt.sites[i].Load() | siteReverted)
 	}
 }
@@ -374,11 +449,12 @@ func (t *thread) noteTrapOut() {
 }
 
 // maybePatch patches the site whose syscall instruction ends at rip, for
-// syscall nr, if it is "mov $nr, %eax; syscall" or a dynamic site "mov
-// 0x8(%rsp), %r9; syscall" in a private file mapping, not preceded by a
-// byte that may be a prefix, and the 7 bytes lie in one 16-byte block, or
-// in two of one page while the address space has a single thread (see
-// rewrite). Each site is looked at once. rt_sigreturn is never patched: it always
+// syscall nr, if it is "mov $nr, %eax; syscall", a dynamic site "mov
+// 0x8(%rsp), %r9; syscall" or the address space's first Go site in a
+// private file mapping, not preceded by a byte that may be a prefix, and
+// the 7 bytes to rewrite lie in one 16-byte block, or in two of one page
+// while the address space has a single thread (see rewrite). Each site is
+// looked at once (pt.tried, by rip-7). rt_sigreturn is never patched: it always
 // sets the FP state, so a patched one would leave the trampoline through a
 // trap at every call, a hand-off more than the trap it replaces (glibc's
 // __restore_rt is "mov $15, %eax; syscall").
@@ -408,11 +484,21 @@ func (pt *patcher) maybePatch(rip, nr uint64) {
 	if n, _ := pt.read(site, cur[:]); n != len(cur) {
 		return
 	}
+	key := site
 	var i int
 	switch {
 	case cur == dynSiteBytes && pt.nextDyn < maxDynSites:
 		i, nr = maxSites+pt.nextDyn, dynNR
-	case nr < 1<<16 && nr != dynNR && cur == origBytes(nr) && pt.next < maxSites:
+	case cur == [7]byte(goSiteBytes[7:]) && pt.sites[goSite].Load() == 0:
+		// The movs before: the site starts 7 bytes further back.
+		site = rip - goSiteLen
+		off, cross = site%16, crosses(site)
+		var b [goSiteLen]byte
+		if n, _ := pt.read(site, b[:]); n != goSiteLen || b != goSiteBytes || (cross && site%pageSize >= pageSize-7) {
+			return
+		}
+		i, nr = goSite, goNR
+	case nr < goNR && cur == origBytes(nr) && pt.next < maxSites:
 		i = pt.next
 	default:
 		return
@@ -429,10 +515,11 @@ func (pt *patcher) maybePatch(rip, nr uint64) {
 		pt.sites[i].Store(0)
 		return
 	}
-	pt.tried[site] = int32(i)
-	if i < maxSites {
+	pt.tried[key] = int32(i)
+	switch {
+	case i < maxSites:
 		pt.next++
-	} else {
+	case i < allSites:
 		pt.nextDyn++
 	}
 }
@@ -532,7 +619,7 @@ func (c *context) patchEvent(t *thread, regs *arch.Registers) (platform.Event, p
 		if ret, nr, ok := pt.site(siteIndex(regs.Rax)); ok {
 			t.site = uint32(siteIndex(regs.Rax)) + 1
 			t.sinceOut = min(t.sinceOut+1, trapOutGap+1)
-			if nr == dynNR {
+			if nr == dynNR || nr == goNR {
 				nr = binary.LittleEndian.Uint64(t.page[tNR:])
 			}
 			return asSyscall(regs, nr, ret)
@@ -557,12 +644,12 @@ func (c *context) patchFault(t *thread, regs *arch.Registers, fi *platform.Fault
 		return false
 	}
 	base := t.as.p.base
-	if k, at, ok := dynThunkAt(base, regs.Rip); ok {
+	if i, at, ok := dynThunkAt(base, regs.Rip); ok {
 		// A dynamic thunk's own check failed (ud2) or faulted (probe):
-		// the number is in r11.
-		if (fi.Signo == int32(unix.SIGILL) && at == offDynThunkSlow-offDynThunk) ||
-			(fi.Signo == int32(unix.SIGSEGV) && at == offDynThunkProbe-offDynThunk) {
-			if ret, _, ok := pt.site(uint64(maxSites + k)); ok {
+		// the number is in r11 (a Go thunk's movs are done).
+		if (fi.Signo == int32(unix.SIGILL) && at == offDynThunkSlow-offDynThunkBody) ||
+			(fi.Signo == int32(unix.SIGSEGV) && at == offDynThunkProbe-offDynThunkBody) {
+			if ret, _, ok := pt.site(uint64(i)); ok {
 				asSyscall(regs, regs.R11, ret)
 				return true
 			}
@@ -583,8 +670,15 @@ func (c *context) patchFault(t *thread, regs *arch.Registers, fi *platform.Fault
 			return true
 		}
 	case fi.Signo == int32(unix.SIGSEGV) && fi.Addr >= ptrTableAddr && fi.Addr < ptrTableAddr+ptrTableLen:
-		if ret, nr, ok := pt.site((fi.Addr - ptrTableAddr) / 8); ok && ret-7 == regs.Rip {
+		if ret, nr, ok := pt.site((fi.Addr - ptrTableAddr) / 8); ok && patchStart(ret, nr) == regs.Rip && nr != goNR {
 			asSyscall(regs, nr, ret)
+			return true
+		}
+	case fi.Signo == int32(unix.SIGSEGV) && fi.Addr == goDisp:
+		// The Go view is gone: the site's movs, then its syscall.
+		if ret, nr, ok := pt.site(goSite); ok && patchStart(ret, nr) == regs.Rip {
+			regs.R10, regs.Rdx, regs.Rsi, regs.Rdi = regs.Rsi, regs.Rdi, regs.Rcx, regs.Rbx
+			asSyscall(regs, regs.Rax, ret)
 			return true
 		}
 	}
@@ -599,10 +693,17 @@ func (c *context) rewindThunk(t *thread, regs *arch.Registers) {
 	if pt == nil {
 		return
 	}
-	if k, at, ok := dynThunkAt(base, regs.Rip); ok {
-		if ret, _, ok := pt.site(uint64(maxSites + k)); ok {
-			regs.Rip = ret - 7
-			if at >= offDynThunkMoved-offDynThunk {
+	if i, at, ok := dynThunkAt(base, regs.Rip); ok {
+		if ret, nr, ok := pt.site(uint64(i)); ok {
+			regs.Rip = patchStart(ret, nr)
+			if nr == goNR {
+				// Its movs are the site's own, which the patch
+				// left in place but for the first: resume at
+				// the same one there, or after them at its
+				// syscall (the movs cannot be run twice).
+				regs.Rip += uint64(min(at+goMovsLen, goMovsLen))
+			}
+			if at >= offDynThunkMoved-offDynThunkBody {
 				// The number moved from rax to r11; the site's
 				// syscall finds it in rax again.
 				regs.Rax = regs.R11
@@ -619,14 +720,19 @@ func (c *context) rewindThunk(t *thread, regs *arch.Registers) {
 	}
 }
 
-// dynThunkAt returns which dynamic thunk rip is in, and the offset in it,
-// for a stub image at base.
-func dynThunkAt(base, rip uint64) (k int, at uint64, ok bool) {
+// dynThunkAt returns the site whose dynamic thunk (or Go thunk) rip is
+// in, for a stub image at base, and rip's offset from the thunk's copy of
+// dyn_thunk_body (negative in the site's own instructions before it).
+func dynThunkAt(base, rip uint64) (i int, at int64, ok bool) {
 	start := base + dynThunksOff
-	if rip < start || rip >= base+thunksOff+thunksSize {
-		return 0, 0, false
+	switch {
+	case rip >= start && rip < base+goThunkOff:
+		i = maxSites + int((rip-start)/dynThunkSize)
+		return i, int64((rip-start)%dynThunkSize) - (offDynThunkBody - offDynThunk), true
+	case rip >= base+goThunkOff && rip < base+goThunkOff+dynThunkSize:
+		return goSite, int64(rip-base-goThunkOff) - goMovsLen, true
 	}
-	return int((rip - start) / dynThunkSize), (rip - start) % dynThunkSize, true
+	return 0, 0, false
 }
 
 // putPatchRegs writes regs into the state page of a thread parked in the

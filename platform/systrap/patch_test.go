@@ -35,6 +35,10 @@ const (
 	// loop: mov $15, %eax; syscall; jmp loop (rt_sigreturn: never
 	// patched).
 	patchSigreturnOff = 0x3e0
+	// a Go site (Syscall6's movs and syscall): loop: the site; inc
+	// %rbx; jmp loop. And another one, with a jmp $ after it.
+	patchGoOff  = 0x440
+	patchGo2Off = 0x480
 )
 
 var patchSnippets = map[uint64][]byte{
@@ -44,6 +48,8 @@ var patchSnippets = map[uint64][]byte{
 	patchDynOff:       {0x4c, 0x8b, 0x4c, 0x24, 0x08, 0x0f, 0x05, 0x48, 0x89, 0xc7, 0x48, 0xff, 0xc3, 0xeb, 0xf1},
 	patchDynFSOff - 1: {0x64, 0x4c, 0x8b, 0x4c, 0x24, 0x08, 0x0f, 0x05, 0xeb, 0xfe},
 	patchSigreturnOff: {0xb8, 15, 0, 0, 0, 0x0f, 0x05, 0xeb, 0xf7},
+	patchGoOff:        append(goSiteBytes[:], 0x48, 0xff, 0xc3, 0xeb, 0xed),
+	patchGo2Off:       append(goSiteBytes[:], 0xeb, 0xfe),
 }
 
 var siteBytes = []byte{0xb8, 39, 0, 0, 0, 0x0f, 0x05}
@@ -712,5 +718,135 @@ func TestPatchCrossing(t *testing.T) {
 	run(c2, as2)
 	if f.patched(patchFarOff) {
 		t.Error("two threads: patched")
+	}
+}
+
+// TestPatchGo: a Go site (internal/runtime/syscall.Syscall6) is patched by
+// its first 3 bytes alone, runs through the Go thunk with the number it
+// was given and the registers its movs set, and stays right where the
+// rest of the site is run: a jump to its old syscall, an interrupt in its
+// thunk (back to the same mov of the site, or to its syscall once the
+// movs are done), the thunk's slow path, the Go view gone. An address
+// space patches one Go site.
+func TestPatchGo(t *testing.T) {
+	f := newPatchFixture(t)
+	as := f.NewAS(t)
+	c := platformtest.LockedContext(t, f.Platform)
+	site := uint64(platformtest.CodeAddr + patchGoOff)
+	regs := platformtest.RegsAt(site)
+	// set gives the site's inputs; check what its movs made of them.
+	set := func(n uint64) {
+		pull(c, regs)
+		regs.Rsi, regs.Rdi, regs.Rcx, regs.Rbx = 0x1000+n, 0x2000+n, 0x3000+n, 0x4000+n
+	}
+	check := func(what string, n, nr, rbx uint64) {
+		t.Helper()
+		if regs.Orig_rax != nr || regs.Rip != site+goSiteLen || regs.R10 != 0x1000+n || regs.Rdx != 0x2000+n ||
+			regs.Rsi != 0x3000+n || regs.Rdi != rbx {
+			t.Fatalf("%s: nr %d (want %d) rip %#x r10 %#x rdx %#x rsi %#x rdi %#x", what, regs.Orig_rax, nr, regs.Rip, regs.R10, regs.Rdx, regs.Rsi, regs.Rdi)
+		}
+	}
+	set(0)
+	regs.Rax = unix.SYS_GETPID
+	platformtest.SwitchOK(t, c, as, regs, platform.EventSyscall)
+	check("trapped", 0, unix.SYS_GETPID, 0x4000)
+	want := append([]byte{0xff, 0x24, 0x25}, goSiteBytes[3:]...)
+	if !bytes.Equal(f.code[patchGoOff:patchGoOff+goSiteLen], want) {
+		t.Fatalf("Go site: % x, want % x", f.code[patchGoOff:patchGoOff+goSiteLen], want)
+	}
+	nrs := []uint64{unix.SYS_GETTID, unix.SYS_GETPID, 1000, unix.SYS_GETPPID}
+	for i := uint64(1); i <= 50; i++ {
+		nr := nrs[i%uint64(len(nrs))]
+		set(i)
+		regs.Rax = nr
+		platformtest.SwitchOK(t, c, as, regs, platform.EventSyscall)
+		if !c.(*context).last.inTramp {
+			t.Fatalf("call %d trapped instead of using the trampoline", i)
+		}
+		check(fmt.Sprintf("call %d", i), i, nr, 0x4000+i+1)
+	}
+
+	// A jump to the old syscall, which the patch left in place.
+	set(60)
+	regs.Rip, regs.Rax, regs.R10, regs.Rdx, regs.Rsi, regs.Rdi = site+goMovsLen, unix.SYS_GETPPID, 0x1000+60, 0x2000+60, 0x3000+60, 7
+	platformtest.SwitchOK(t, c, as, regs, platform.EventSyscall)
+	check("jump to the old syscall", 60, unix.SYS_GETPPID, 7)
+
+	// The thunk's slow path: an application gs base.
+	regs.Gs_base = 0x12340000
+	for i := uint64(70); i < 73; i++ {
+		set(i)
+		regs.Rax = unix.SYS_GETTID
+		platformtest.SwitchOK(t, c, as, regs, platform.EventSyscall)
+		check("with a gs base", i, unix.SYS_GETTID, 0x4000+i+1)
+	}
+	regs.Gs_base = 0
+
+	// Interrupts anywhere: every call has its number and its movs (from
+	// the second on, rsi is rcx after the syscall before: the site's
+	// address after it).
+	var n0 uint64 = 100
+	set(n0)
+	regs.Rax = unix.SYS_GETPID
+	calls, interrupts := switchInterrupted(t, c, as, regs, time.Second,
+		func(uint64) {},
+		func(n uint64) {
+			r10 := site + goSiteLen
+			if n == 2 {
+				r10 = 0x3000 + n0
+			}
+			if n == 1 {
+				check("first interrupted call", n0, unix.SYS_GETPID, 0x4000+n0+1)
+			} else if regs.Orig_rax != unix.SYS_GETPID || regs.Rip != site+goSiteLen || regs.R10 != r10 ||
+				regs.Rsi != site+goSiteLen || regs.Rdx != regs.Rdi-1 {
+				t.Fatalf("call %d: nr %d rip %#x r10 %#x rsi %#x rdx %#x rdi %#x", n, regs.Orig_rax, regs.Rip, regs.R10, regs.Rsi, regs.Rdx, regs.Rdi)
+			}
+			regs.Rax = unix.SYS_GETPID
+		})
+	t.Logf("%d calls, %d interrupts", calls, interrupts)
+	if calls < 10 {
+		t.Errorf("only %d calls", calls)
+	}
+
+	// An interrupt in the thunk: in its movs, back to the same mov of the
+	// site; after them, to the site's syscall, with the number back in
+	// rax once the thunk moved it to r11.
+	ctx := c.(*context)
+	for at := uint64(0); at < goMovsLen+offDynThunkEnd-offDynThunkBody; at++ {
+		if at < goMovsLen && at%3 != 0 {
+			continue // not an instruction's start
+		}
+		r := arch.Registers{Rip: f.Platform.base + goThunkOff + at, Rax: 7, R11: unix.SYS_GETPID}
+		ctx.rewindThunk(ctx.last, &r)
+		wantRip, wantRax := site+min(at, goMovsLen), uint64(7)
+		if at >= goMovsLen+offDynThunkMoved-offDynThunkBody {
+			wantRax = unix.SYS_GETPID
+		}
+		if r.Rip != wantRip || r.Rax != wantRax {
+			t.Errorf("interrupt at thunk offset %d: rip %#x rax %d, want %#x, %d", at, r.Rip, r.Rax, wantRip, wantRax)
+		}
+	}
+
+	// A second Go site in the same address space stays as it is.
+	regs2 := platformtest.RegsAt(platformtest.CodeAddr + patchGo2Off)
+	regs2.Rax = unix.SYS_GETPID
+	switchAfterInterrupts(t, c, as, regs2, platform.EventSyscall)
+	if !bytes.Equal(f.code[patchGo2Off:patchGo2Off+goSiteLen], goSiteBytes[:]) {
+		t.Errorf("second Go site patched: % x", f.code[patchGo2Off:patchGo2Off+goSiteLen])
+	}
+
+	// The Go view gone (the application unmapped it behind the memory
+	// manager's back, as nothing else can): the jump faults, and the
+	// fault is the site's syscall, movs included.
+	platformtest.Must(t, as.Unmap(goViewAddr, pageSize))
+	set(200)
+	regs.Rax = unix.SYS_GETTID
+	platformtest.SwitchOK(t, c, as, regs, platform.EventSyscall)
+	check("Go view gone", 200, unix.SYS_GETTID, 0x4000+200+1)
+
+	// Memory mapped over the Go view ends patching, like the pointer
+	// table's.
+	if !as.(*addressSpace).LosePatchTable(goViewAddr, pageSize) {
+		t.Fatal("LosePatchTable: the Go view does not take the pointer table's place")
 	}
 }

@@ -49,6 +49,8 @@ func buildImage(base uint64, sharedFD int, patch bool) ([]byte, error) {
 		le.PutUint64(d[dPtrAddr:], ptrTableAddr)
 		le.PutUint64(d[dPtrLen:], ptrTableLen)
 		le.PutUint64(d[dPtrOff:], ptrTableFileOff)
+		le.PutUint64(d[dGoAddr:], goViewAddr)
+		le.PutUint64(d[dGoOff:], goViewFileOff)
 	}
 	writeThunks(img[thunksOff:], base)
 	for i, f := range filter {

@@ -88,8 +88,9 @@ type textUnpatcher interface {
 
 // patchTable is implemented by platform address spaces whose patched code
 // jumps through a table at a fixed address in the application's range
-// (systrap's pointer table, at 2 GiB - 3.25 MiB: a brk heap of about 2 GiB
-// or a MAP_FIXED mapping may land there, as on Linux).
+// (systrap's pointer table, at 2 GiB - 3.25 MiB, and its Go view, a page
+// at 1.14 GiB: a brk heap of that size or a MAP_FIXED mapping may land
+// there, as on Linux).
 type patchTable interface {
 	// LosePatchTable reports whether application memory mapped at
 	// [addr, addr+length) takes the place of the table, which the

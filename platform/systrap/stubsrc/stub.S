@@ -67,6 +67,8 @@
 #define D_PTRLEN	48	/* length (0: patching is off), */
 #define D_PTROFF	56	/* offset in the shared file */
 #define D_SERVER_WAIT	64	/* struct timespec: the server's longest sleep */
+#define D_GOADDR	80	/* the Go sites' view of the pointer table: */
+#define D_GOOFF		88	/* address (0: none), offset in the shared file */
 
 /* SPIN_WHILE word, value, done: spin with PAUSE while the 32-bit word
  * equals value, for at most r12 ticks of the time-stamp counter (r12 not
@@ -386,6 +388,20 @@ fork_mmap_ptr:
 	syscall
 	cmp	%rax, data+D_PTRADDR(%rip)
 	jne	die
+	mov	data+D_GOADDR(%rip), %rdi
+	test	%rdi, %rdi
+	jz	1f
+	mov	$PAGE, %esi
+	mov	$1, %edx		/* PROT_READ */
+	mov	$0x11, %r10d		/* MAP_SHARED|MAP_FIXED */
+	mov	data+D_SHAREDFD(%rip), %r8
+	mov	data+D_GOOFF(%rip), %r9
+	mov	$SYS_mmap, %eax
+	.globl fork_mmap_go
+fork_mmap_go:
+	syscall
+	cmp	%rax, data+D_GOADDR(%rip)
+	jne	die
 1:	xor	%r15d, %r15d
 	jmp	server_loop
 
@@ -595,6 +611,8 @@ patch_end:
 	.globl dyn_thunk
 dyn_thunk:
 	mov	0x8(%rsp), %r9
+	.globl dyn_thunk_body
+dyn_thunk_body:
 	mov	%rax, %r11
 	.globl dyn_thunk_moved
 dyn_thunk_moved:

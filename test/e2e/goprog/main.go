@@ -13,6 +13,7 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -196,6 +197,51 @@ func main() {
 	}
 	wg3.Wait()
 	fmt.Println("stack growth:", total.Load())
+
+	// System calls through package syscall (Go's Syscall6, which systrap
+	// patches) from goroutines on several threads, while the runtime
+	// preempts them with signals: every result must be right.
+	pid, ppid := syscall.Getpid(), syscall.Getppid()
+	var bad atomic.Int64
+	var wg4 sync.WaitGroup
+	stopSpin := make(chan struct{})
+	go func() { // keeps the runtime preempting
+		for {
+			select {
+			case <-stopSpin:
+				return
+			default:
+				for i := 0; i < 1e5; i++ {
+				}
+			}
+		}
+	}()
+	for g := 0; g < 8; g++ {
+		wg4.Add(1)
+		go func(g int) {
+			defer wg4.Done()
+			var p [2]int
+			if err := syscall.Pipe(p[:]); err != nil {
+				bad.Add(1)
+				return
+			}
+			defer syscall.Close(p[0])
+			defer syscall.Close(p[1])
+			out, in := []byte{byte(g), 0, 0}, make([]byte, 8)
+			for i := 0; i < 5000; i++ {
+				out[1], out[2] = byte(i), byte(i>>8)
+				n, err := syscall.Write(p[1], out)
+				m, err2 := syscall.Read(p[0], in)
+				if n != 3 || m != 3 || err != nil || err2 != nil || in[0] != out[0] || in[1] != out[1] || in[2] != out[2] ||
+					syscall.Getpid() != pid || syscall.Getppid() != ppid {
+					bad.Add(1)
+				}
+			}
+		}(g)
+	}
+	wg4.Wait()
+	close(stopSpin)
+	check("syscalls from 8 goroutines", bad.Load() == 0)
 
 	if failed {
 		os.Exit(1)
