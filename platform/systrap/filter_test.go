@@ -25,7 +25,7 @@ func verdictGrid(bases ...[6]uint64) bpftest.Grid {
 	}
 	for _, off := range []uint64{offHandlerWake, offHandlerWait, offServerWait, offServerWake,
 		offHandlerSigreturn, offHandlerExit, offServerSyscall, offForkPrctl, offForkMmapRw,
-		offForkMmapRo, offForkMmapPtr, offForkMmapGo, offThreadSigaltstack, offThreadSigprocmask,
+		offForkMmapRo, offForkMmapPtr, offThreadSigaltstack, offThreadSigprocmask,
 		offThreadSeccomp, offInjectSyscall} {
 		ip := verdictBase + off + 2
 		g.IPs = append(g.IPs, ip)
@@ -38,8 +38,7 @@ func verdictGrid(bases ...[6]uint64) bpftest.Grid {
 // TestProcessFilterVerdicts and TestThreadFilterVerdicts pin the filters'
 // behaviour: their verdicts over a grid of inputs (see verdictGrid) were
 // recorded from the hand-assembled programs before they moved onto
-// bpf.Assembler, and change only with the filter: last when the process
-// filter allowed the Go view's mmap (fork_mmap_go, added to the grid).
+// bpf.Assembler, and must not change.
 func TestProcessFilterVerdicts(t *testing.T) {
 	const memFD, sharedFD = 5, 7
 	prog, err := processFilter(verdictBase, memFD, sharedFD)
@@ -53,7 +52,7 @@ func TestProcessFilterVerdicts(t *testing.T) {
 		[6]uint64{0: threadFlags},
 		[6]uint64{0: forkFlags},
 		[6]uint64{0: unix.PR_SET_PDEATHSIG, 1: uint64(unix.SIGKILL)},
-	), "a221da3170d687ce16536f55b153d02d")
+	), "c76c691e0b7c5b83b2531df2eddd5dce")
 }
 
 func TestThreadFilterVerdicts(t *testing.T) {
@@ -61,5 +60,5 @@ func TestThreadFilterVerdicts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bpftest.Pin(t, "thread filter", prog, verdictGrid(), "d02ceb96927d26ebb9a631ae697f6ae7")
+	bpftest.Pin(t, "thread filter", prog, verdictGrid(), "f28553f4155f05fd324ba83988e637b2")
 }

@@ -97,12 +97,8 @@ const (
 	dEmptyMask      = 16
 	dRegionSize     = 24
 	dSharedFD       = 32
-	dPtrAddr        = 40  // syscall patching's pointer table: address,
-	dPtrLen         = 48  // length (0: patching is off),
-	dPtrOff         = 56  // offset in the shared file
 	dServerWait     = 64  // the server's longest sleep (struct timespec)
-	dGoAddr         = 80  // the Go sites' view of the pointer table: address (0: none),
-	dGoOff          = 88  // offset in the shared file
+	dViews          = 80  // syscall patching's views of the shared file: {address, length, offset}..., length 0 ends
 	dFilter         = 256 // the app-thread filter's instructions
 	maxFilterLength = (pageSize - dFilter) / 8
 )

@@ -110,6 +110,15 @@ func (f *patchFixture) NewAS(tb testing.TB) platform.AddressSpace {
 	return as
 }
 
+// patchSetup returns a patching fixture, an address space and a context
+// in it, and the address of the snippet at off with registers to run it.
+func patchSetup(t *testing.T, off uint64) (*patchFixture, platform.AddressSpace, platform.Context, uint64, *arch.Registers) {
+	t.Helper()
+	f := newPatchFixture(t)
+	site := platformtest.CodeAddr + off
+	return f, f.NewAS(t), platformtest.LockedContext(t, f.Platform), site, platformtest.RegsAt(site)
+}
+
 // pull makes regs whole, as the kernel does before it uses the registers
 // a patched syscall leaves with the application (platform.LazyRegs).
 func pull(c platform.Context, regs *arch.Registers) { c.(platform.LazyRegs).PullRegs(regs) }
@@ -573,11 +582,7 @@ func TestPatchPtrTableMapped(t *testing.T) {
 // slow path (an application gs base) and a jump to its old syscall are
 // syscalls too. One after a segment prefix is left alone.
 func TestPatchDynamic(t *testing.T) {
-	f := newPatchFixture(t)
-	as := f.NewAS(t)
-	c := platformtest.LockedContext(t, f.Platform)
-	site := uint64(platformtest.CodeAddr + patchDynOff)
-	regs := platformtest.RegsAt(site)
+	f, as, c, site, regs := patchSetup(t, patchDynOff)
 	regs.Rax = unix.SYS_GETPID
 	platformtest.SwitchOK(t, c, as, regs, platform.EventSyscall)
 	if regs.Orig_rax != unix.SYS_GETPID || regs.Rip != site+7 {
@@ -729,11 +734,7 @@ func TestPatchCrossing(t *testing.T) {
 // movs are done), the thunk's slow path, the Go view gone. An address
 // space patches one Go site.
 func TestPatchGo(t *testing.T) {
-	f := newPatchFixture(t)
-	as := f.NewAS(t)
-	c := platformtest.LockedContext(t, f.Platform)
-	site := uint64(platformtest.CodeAddr + patchGoOff)
-	regs := platformtest.RegsAt(site)
+	f, as, c, site, regs := patchSetup(t, patchGoOff)
 	// set gives the site's inputs; check what its movs made of them.
 	set := func(n uint64) {
 		pull(c, regs)

@@ -73,9 +73,6 @@ func TestStubFilterKills(t *testing.T) {
 		{"getpid from the pointer table's mmap", offForkMmapPtr, unix.SYS_GETPID, [6]uint64{}},
 		{"mmap of the memory file from the pointer table's mmap", offForkMmapPtr, unix.SYS_MMAP,
 			[6]uint64{0x30000000, pageSize, unix.PROT_READ | unix.PROT_WRITE, unix.MAP_SHARED | unix.MAP_FIXED, uint64(f.MemFD), 0}},
-		{"getpid from the Go view's mmap", offForkMmapGo, unix.SYS_GETPID, [6]uint64{}},
-		{"mmap of the memory file from the Go view's mmap", offForkMmapGo, unix.SYS_MMAP,
-			[6]uint64{0x30000000, pageSize, unix.PROT_READ | unix.PROT_WRITE, unix.MAP_SHARED | unix.MAP_FIXED, uint64(f.MemFD), 0}},
 	} {
 		t.Logf("%s", tc.name)
 		as, err := f.Platform.NewAddressSpace()

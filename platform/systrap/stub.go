@@ -46,11 +46,13 @@ func buildImage(base uint64, sharedFD int, patch bool) ([]byte, error) {
 	le.PutUint64(d[dServerWait:], uint64(livenessPeriod.Sec))
 	le.PutUint64(d[dServerWait+8:], uint64(livenessPeriod.Nsec))
 	if patch {
-		le.PutUint64(d[dPtrAddr:], ptrTableAddr)
-		le.PutUint64(d[dPtrLen:], ptrTableLen)
-		le.PutUint64(d[dPtrOff:], ptrTableFileOff)
-		le.PutUint64(d[dGoAddr:], goViewAddr)
-		le.PutUint64(d[dGoOff:], goViewFileOff)
+		// The pointer table and the Go view (patch.go); the zeroed
+		// entry after them ends the list.
+		for i, v := range [][3]uint64{{ptrTableAddr, ptrTableLen, ptrTableFileOff}, {goViewAddr, pageSize, goViewFileOff}} {
+			for j, w := range v {
+				le.PutUint64(d[dViews+24*i+8*j:], w)
+			}
+		}
 	}
 	writeThunks(img[thunksOff:], base)
 	for i, f := range filter {

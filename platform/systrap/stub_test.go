@@ -62,7 +62,7 @@ func TestLayoutMatchesStub(t *testing.T) {
 		"R_SEQ": rSeq, "R_NR": rNr, "R_ARGS": rArgs, "R_EXTRA": rExtra, "R_SPIN": rSpin, "R_BATCH": rBatch, "BATCH_ENTRY": batchEntry, "NR_BATCH": nrBatch,
 		"P_SEQ": pSeq, "P_SENTRY_SLEEP": pSentrySleep, "P_RET": pRet, "P_SERVER_SLEEP": pServerSleep,
 		"D_FPROG": dFprog, "D_EMPTYMASK": dEmptyMask, "D_REGIONSIZE": dRegionSize, "D_SHAREDFD": dSharedFD,
-		"D_PTRADDR": dPtrAddr, "D_SERVER_WAIT": dServerWait, "D_GOADDR": dGoAddr, "D_GOOFF": dGoOff, "D_PTRLEN": dPtrLen, "D_PTROFF": dPtrOff, "SIGCHLD": uint64(interruptSignal),
+		"D_SERVER_WAIT": dServerWait, "D_VIEWS": dViews, "SIGCHLD": uint64(interruptSignal),
 	}
 	for name, v := range want {
 		s, ok := defs[name]

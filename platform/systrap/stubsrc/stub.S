@@ -63,12 +63,10 @@
 #define D_EMPTYMASK	16
 #define D_REGIONSIZE	24
 #define D_SHAREDFD	32
-#define D_PTRADDR	40	/* syscall patching's pointer table: address, */
-#define D_PTRLEN	48	/* length (0: patching is off), */
-#define D_PTROFF	56	/* offset in the shared file */
 #define D_SERVER_WAIT	64	/* struct timespec: the server's longest sleep */
-#define D_GOADDR	80	/* the Go sites' view of the pointer table: */
-#define D_GOOFF		88	/* address (0: none), offset in the shared file */
+#define D_VIEWS		80	/* syscall patching's read-only views of the shared
+			 * file (the pointer table, the Go view): address,
+			 * length, offset each; a length of 0 ends them */
 
 /* SPIN_WHILE word, value, done: spin with PAUSE while the 32-bit word
  * equals value, for at most r12 ticks of the time-stamp counter (r12 not
@@ -376,32 +374,21 @@ fork_mmap_ro:
 	syscall
 	cmp	%rax, %rbx
 	jne	die
-	mov	data+D_PTRLEN(%rip), %rsi
+	lea	data+D_VIEWS(%rip), %r13	/* r10 and r8 as above */
+2:	mov	8(%r13), %rsi
 	test	%rsi, %rsi
 	jz	1f
-	mov	data+D_PTRADDR(%rip), %rdi
+	mov	(%r13), %rdi
 	mov	$1, %edx		/* PROT_READ: syscall patching's pointers */
-	mov	data+D_PTROFF(%rip), %r9
+	mov	16(%r13), %r9
 	mov	$SYS_mmap, %eax
 	.globl fork_mmap_ptr
 fork_mmap_ptr:
 	syscall
-	cmp	%rax, data+D_PTRADDR(%rip)
+	cmp	%rax, (%r13)
 	jne	die
-	mov	data+D_GOADDR(%rip), %rdi
-	test	%rdi, %rdi
-	jz	1f
-	mov	$PAGE, %esi
-	mov	$1, %edx		/* PROT_READ */
-	mov	$0x11, %r10d		/* MAP_SHARED|MAP_FIXED */
-	mov	data+D_SHAREDFD(%rip), %r8
-	mov	data+D_GOOFF(%rip), %r9
-	mov	$SYS_mmap, %eax
-	.globl fork_mmap_go
-fork_mmap_go:
-	syscall
-	cmp	%rax, data+D_GOADDR(%rip)
-	jne	die
+	add	$24, %r13
+	jmp	2b
 1:	xor	%r15d, %r15d
 	jmp	server_loop
 
