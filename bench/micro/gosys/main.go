@@ -1,7 +1,8 @@
-// Command gosys times Go's own syscall path (package syscall, through
-// internal/runtime/syscall.Syscall6, which syscall patching does not cover).
-// bench/run.sh installs it as go_getpid (a syscall.Getppid round trip) and
-// go_pread (a 16-byte os.File.ReadAt); its name says which. It prints
+// Command gosys times Go's own syscall paths: go_pread (a 16-byte
+// os.File.ReadAt) goes through internal/runtime/syscall.Syscall6, which
+// systrap patches, go_getpid (a syscall.Getppid round trip) through
+// syscall.rawSyscallNoError, which it does not. bench/run.sh installs it
+// under both names; its name says which. It prints
 // "<name> <ns> ns/op" like bench.h's loop: n grows until one run lasts the
 // target (argv[1] seconds, default 0.3), then the best of three runs.
 package main
