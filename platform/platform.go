@@ -172,15 +172,17 @@ type Context interface {
 var ErrContextDead = errors.New("platform: application context is dead")
 
 // LazyRegs is implemented by a Context whose Switch, for a syscall, may
-// leave the registers no syscall reads and a program keeps across calls
-// (rbx, rbp, r12–r15) with the application instead of copying them into
-// regs: they change between most syscalls, and fetching them would move
-// a cache line between CPUs on every round trip (systrap's patched
-// syscalls). Until PullRegs, those fields of regs are stale.
+// leave registers that no syscall reads with the application instead of
+// copying them into regs: those a program keeps across calls (rbx, rbp,
+// r12–r15), the flags, and r11 (which a syscall sets to the flags). They
+// change between most syscalls, and fetching them would move a cache
+// line between CPUs on every round trip (systrap's patched syscalls).
+// Until PullRegs, those fields of regs are stale.
 //
-// The kernel calls PullRegs before it reads those fields or writes any of
-// them (signal delivery and sigreturn, clone, exec, ptrace stops, Regs()
-// for a syscall); it is cheap and does nothing when regs are whole.
+// The kernel calls PullRegs before it reads those fields or writes any
+// field but rax and rip (signal delivery and sigreturn, clone, exec,
+// ptrace stops, Regs() for a syscall); it is cheap and does nothing when
+// regs are whole.
 // Switch writes them back only if they were pulled. Only the goroutine
 // that uses the context may call it, between Switches, with the regs it
 // passed to Switch.

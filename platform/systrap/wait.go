@@ -4,10 +4,11 @@ package systrap
 
 import (
 	"encoding/binary"
-	"github.com/rampart-sandbox/rampart/sentry/arch"
 	"sync/atomic"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/rampart-sandbox/rampart/sentry/arch"
 )
 
 // This file holds the sentry's side of every hand-off with a stub: the

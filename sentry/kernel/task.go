@@ -164,10 +164,10 @@ func (t *Task) Regs() *arch.Registers {
 }
 
 // fullRegs makes t.regs whole: after a syscall, a platform.LazyRegs
-// context may have left the callee-saved registers with the application.
-// Whatever reads those fields of t.regs, or writes any field but rax, rip
-// and the flags, calls it first (its own goroutine only); the syscall path
-// itself reads only the number, the arguments, rip and rsp.
+// context may have left the callee-saved registers, r11 and the flags
+// with the application. Whatever reads those fields of t.regs, or writes
+// any field but rax and rip, calls it first (its own goroutine only); the
+// syscall path itself reads only the number, the arguments, rip and rsp.
 func (t *Task) fullRegs() {
 	if t.lazyRegs != nil {
 		t.lazyRegs.PullRegs(&t.regs)

@@ -134,8 +134,7 @@ handler:
 	 * or traps out is ignored: the sentry is about to see the thread
 	 * anyway. One in the trampoline's return finishes the return in the
 	 * frame (the registers are in T_PREGS, T_CREGS and T_RAX, fs in
-	 * T_FSBASE) and parks
-	 * as an interrupt of the application. */
+	 * T_FSBASE) and parks as an interrupt of the application. */
 	cmpl	$0, T_INTRAMP(%rbx)
 	jne	handler_return
 	mov	40+16*8(%rdx), %rax	/* uc_mcontext.rip */
