@@ -150,10 +150,12 @@ func (t *Task) waitThawed() bool {
 			return held
 		}
 		held = true
+		t.blockStart()
 		select {
 		case <-ch:
 		case <-t.interruptCh:
 		}
+		t.blockEnd()
 	}
 	return held
 }

@@ -195,6 +195,7 @@ func (t *Task) ptraceStopLocked(code int, info *abi.SignalInfo, op uint8, groupS
 		groupEnd = t.tg.stopCh
 	}
 	k.mu.Unlock()
+	t.blockStart()
 wait:
 	for {
 		select {
@@ -219,6 +220,7 @@ wait:
 			}
 		}
 	}
+	t.blockEnd()
 	k.mu.Lock()
 	if p.stop == s {
 		p.stop = nil

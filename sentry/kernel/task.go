@@ -105,7 +105,7 @@ type Task struct {
 	// userClock is the task's user CPU time as the run loop sees it:
 	// time inside Switch (which includes the platform's own switch
 	// cost), encoded as usage.go explains. sysTime is its final system
-	// time in nanoseconds, stored when its OS thread stops (usage.go:
+	// time in nanoseconds, stored when its goroutine ends (usage.go:
 	// sysClock reads the live one). Written by the task goroutine, read
 	// by anyone.
 	userClock, sysTime atomic.Int64
@@ -114,12 +114,14 @@ type Task struct {
 	// them: they are userClock's source, kept apart so that the writer
 	// never reads back the shared word.
 	userTicks, switchIn int64
-	// osTID is the host tid of the task's OS thread while the task runs,
-	// 0 before and after; sysBase is that thread's CPU time when the task
-	// started on it (set before osTID, by the task goroutine). See
-	// usage.go's sysClock.
-	osTID   atomic.Int32
-	sysBase int64
+	// sysStart is when the task goroutine began (cpuTicks), 0 before and
+	// after it ran; blockClock is its time blocked, encoded as userClock.
+	// Written by the task goroutine, read by anyone (usage.go: sysClock).
+	// blockTicks and blockIn are blockClock's source, as userTicks and
+	// switchIn are userClock's; blockDepth counts nested waits.
+	sysStart, blockClock atomic.Int64
+	blockTicks, blockIn  int64
+	blockDepth           int
 
 	// pdeathSignal is prctl(PR_SET_PDEATHSIG)'s signal, 0 for none.
 	pdeathSignal atomic.Int32

@@ -807,14 +807,13 @@ func (t *Task) SignalSuspend(mask uint64) error {
 	old := t.sigMask.Load()
 	t.SetSignalMask(mask)
 	t.SetSavedSignalMask(old)
-	for !t.interrupted() {
-		<-t.interruptCh
-	}
-	return ERESTARTNOHAND
+	return t.Pause()
 }
 
 // Pause implements pause(2).
 func (t *Task) Pause() error {
+	t.blockStart()
+	defer t.blockEnd()
 	for !t.interrupted() {
 		<-t.interruptCh
 	}
@@ -876,11 +875,14 @@ func (t *Task) SignalTimedWait(set uint64, timeout time.Duration) (abi.SignalInf
 			t.sig.wake.Store(true)
 			return abi.SignalInfo{}, unix.EINTR
 		}
+		t.blockStart()
 		select {
 		case <-t.interruptCh:
 		case <-expired:
+			t.blockEnd()
 			return abi.SignalInfo{}, unix.EAGAIN
 		}
+		t.blockEnd()
 	}
 }
 
@@ -915,6 +917,8 @@ func (t *Task) groupStopLocked() {
 	}
 	ch := tg.stopCh
 	k.mu.Unlock()
+	t.blockStart()
+	defer t.blockEnd()
 	for !t.killed.Load() {
 		select {
 		case <-ch:
@@ -1021,6 +1025,8 @@ func (t *Task) inheritSignalState(nt *Task, flags uint64) {
 // waitVfork waits, killable but not interruptible, for a vfork child to
 // exec or exit.
 func (t *Task) waitVfork(done <-chan struct{}) {
+	t.blockStart()
+	defer t.blockEnd()
 	for !t.killed.Load() {
 		select {
 		case <-done:

@@ -37,12 +37,15 @@ func (t *Task) SleepUntil(c Clock, deadline int64) error {
 		} else {
 			tm.Reset(d)
 		}
+		t.blockStart()
 		select {
 		case <-tm.C:
 			// Host clocks: the Go timer runs on CLOCK_MONOTONIC, so loop
 			// to check the sleep's own clock.
 		case <-t.interruptCh:
+			t.blockEnd()
 			return ERESTARTSYS
 		}
+		t.blockEnd()
 	}
 }

@@ -3,8 +3,6 @@ package kernel
 import (
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/rampart-sandbox/rampart/sentry/arch"
 	"github.com/rampart-sandbox/rampart/sentry/mm"
 )
@@ -139,51 +137,78 @@ func (k *Kernel) accountReapLocked(tg *ThreadGroup) {
 	p.usage.children.add(tg.usage.children)
 }
 
-// threadCPUTime returns the calling OS thread's CPU time in nanoseconds.
-// A task goroutine is locked to its OS thread, so this is the sentry's
-// work for the task; the thread sleeps while the task blocks.
-func threadCPUTime() int64 {
-	var ts unix.Timespec
-	if unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts) != nil {
-		return 0
-	}
-	return ts.Nano()
-}
+// System time is the task goroutine's time outside Switch and outside
+// its blocking waits (blockStart, blockEnd), on the clock of cpuTicks:
+// sys(now) = now - start - user(now) - blocked(now). The goroutine is not
+// tied to one OS thread (a platform whose threads are reusable needs no
+// lock, and a task woken by another then runs on the waker's thread at
+// once, instead of waiting for its own to wake up), so no thread CPU clock
+// can tell. Like user time, it includes time the goroutine was runnable
+// but waiting for a CPU. blockClock encodes the blocked time as userClock
+// encodes the user time (low bit: blocked now), so that no word is
+// written on the syscall path.
 
-// System time is the CPU time of the task's OS thread (the task goroutine
-// is locked to it), so that time blocked in a syscall is not counted. It
-// is read from that thread's CPU clock when asked for, not on every
-// syscall: the sentry is one process, so any of its threads may read the
-// clock of another (MAKE_THREAD_CPUCLOCK).
-
-// startSysClock starts the task's system time on its OS thread. Called
-// by the task goroutine, once locked, before the task runs.
+// startSysClock starts the task's system time. Called by the task
+// goroutine before the task runs.
 func (t *Task) startSysClock() {
-	t.sysBase = threadCPUTime()
-	t.osTID.Store(int32(unix.Gettid()))
+	t.sysStart.Store(cpuTicks())
 }
 
-// stopSysClock records the task's final system time; its OS thread is
-// about to go away with the goroutine.
+// stopSysClock records the task's final system time: its goroutine is
+// about to end.
 func (t *Task) stopSysClock() {
-	t.sysTime.Store(threadCPUTime() - t.sysBase)
-	t.osTID.Store(0)
+	if start := t.sysStart.Load(); start != 0 {
+		t.sysTime.Store(ticksToNS(t.sysTicks(start, cpuTicks())))
+		t.sysStart.Store(0)
+	}
 }
 
 // sysClock returns the task's system time so far, in nanoseconds.
 func (t *Task) sysClock() int64 {
-	if tid := t.osTID.Load(); tid != 0 {
-		var ts unix.Timespec
-		// MAKE_THREAD_CPUCLOCK(tid, CPUCLOCK_SCHED).
-		id := int32(^uint32(tid))<<3 | 4 | 2
-		if unix.ClockGettime(id, &ts) == nil {
-			if s := ts.Nano() - t.sysBase; s > 0 {
-				return s
-			}
-			return 0
-		}
+	if start := t.sysStart.Load(); start != 0 {
+		return ticksToNS(t.sysTicks(start, cpuTicks()))
 	}
 	return t.sysTime.Load()
+}
+
+// sysTicks is the system time from start to now, in cpuTicks ticks.
+func (t *Task) sysTicks(start, now int64) int64 {
+	u := t.userClock.Load()
+	user := u >> 1
+	if u&1 != 0 {
+		user += now
+	}
+	b := t.blockClock.Load()
+	blocked := b >> 1
+	if b&1 != 0 {
+		blocked += now
+	}
+	return max(now-start-user-blocked, 0)
+}
+
+// blockStart and blockEnd bracket a wait of the task goroutine (Block,
+// Sleep, a stop, a freeze): its time there is not system time. Called by
+// the task goroutine only, in pairs, which may nest (a group stop that
+// becomes a ptrace stop): the outermost pair counts.
+func (t *Task) blockStart() {
+	t.blockDepth++
+	if t.blockDepth > 1 {
+		return
+	}
+	now := cpuTicks()
+	t.blockIn = now
+	t.blockClock.Store((t.blockTicks-now)<<1 | 1)
+}
+
+func (t *Task) blockEnd() {
+	t.blockDepth--
+	if t.blockDepth > 0 {
+		return
+	}
+	if d := cpuTicks() - t.blockIn; d > 0 {
+		t.blockTicks += d
+	}
+	t.blockClock.Store(t.blockTicks << 1)
 }
 
 // User time is the time the task goroutine spends in the platform's

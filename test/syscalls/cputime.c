@@ -7,8 +7,11 @@
 // rampart:retries 2
 #include "check.h"
 
+#include <linux/futex.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <stdint.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -63,6 +66,15 @@ static void *spinner(void *arg)
 	while (!stop_thread)
 		for (int i = 0; i < 100000; i++)
 			x += i;
+	return NULL;
+}
+
+/* late_writer writes a byte to *arg after 200ms. */
+static void *late_writer(void *arg)
+{
+	usleep(200000);
+	if (write(*(int *)arg, "x", 1) != 1)
+		return (void *)1;
 	return NULL;
 }
 
@@ -138,6 +150,34 @@ int main(void)
 	t1 = now(CLOCK_THREAD_CPUTIME_ID);
 	CHECK("PROCESS_CPUTIME_ID advances < 50ms over a 200ms sleep", p1 - p0 < 50 * MS);
 	CHECK("THREAD_CPUTIME_ID advances < 50ms over a 200ms sleep", t1 - t0 < 50 * MS);
+
+	/* Nor while blocked in a futex wait, a pipe read or poll. */
+	p0 = now(CLOCK_PROCESS_CPUTIME_ID);
+	uint32_t word = 0;
+	syscall(SYS_futex, &word, FUTEX_WAIT, 0, &req, NULL, 0);
+	int fds[2];
+	REQUIRE("pipe", pipe(fds) == 0);
+	pthread_t wr;
+	REQUIRE("pthread_create writer", pthread_create(&wr, NULL, late_writer, &fds[1]) == 0);
+	char rc;
+	CHECK_EQ("read of a late write", read(fds[0], &rc, 1), 1);
+	pthread_join(wr, NULL);
+	struct pollfd pin = {.fd = fds[0], .events = POLLIN};
+	CHECK_EQ("poll times out", poll(&pin, 1, 200), 0);
+	close(fds[0]);
+	close(fds[1]);
+	p1 = now(CLOCK_PROCESS_CPUTIME_ID);
+	CHECK("PROCESS_CPUTIME_ID advances < 100ms over 600ms blocked", p1 - p0 < 100 * MS);
+
+	/* System time grows with the kernel's work for the process. */
+	struct rusage ru0, ru1;
+	getrusage(RUSAGE_SELF, &ru0);
+	struct stat sb;
+	for (int i = 0; i < 200000; i++)
+		stat("/", &sb);
+	getrusage(RUSAGE_SELF, &ru1);
+	CHECK("ru_stime grows over 200000 stat calls",
+	      ru1.ru_stime.tv_sec * 1000000 + ru1.ru_stime.tv_usec > ru0.ru_stime.tv_sec * 1000000 + ru0.ru_stime.tv_usec);
 
 	/* Threads: each has its own clock; the process clock sums them. */
 	pthread_t th;
