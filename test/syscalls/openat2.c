@@ -12,10 +12,20 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+/* o2 is openat2. With RESOLVE_BENEATH or RESOLVE_IN_ROOT, Linux fails a
+ * lookup through ".." with EAGAIN when a rename or mount anywhere on the
+ * host raced with it (openat2(2): the caller may retry), which other tests
+ * running at the same time make happen: o2 retries then. */
 static long o2(int dfd, const char *p, unsigned long long flags, unsigned long long mode, unsigned long long resolve)
 {
 	struct open_how h = {.flags = flags, .mode = mode, .resolve = resolve};
-	return syscall(SYS_openat2, dfd, p, &h, sizeof(h));
+	long r;
+	int tries = 0;
+	do
+		r = syscall(SYS_openat2, dfd, p, &h, sizeof(h));
+	while (r < 0 && errno == EAGAIN && (resolve & (RESOLVE_BENEATH | RESOLVE_IN_ROOT)) &&
+	       !(resolve & RESOLVE_CACHED) && ++tries < 100);
+	return r;
 }
 
 int main(void)
