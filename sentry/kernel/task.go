@@ -102,26 +102,18 @@ type Task struct {
 	// startTime is when the task was created.
 	startTime time.Time
 
-	// userClock is the task's user CPU time as the run loop sees it:
-	// time inside Switch (which includes the platform's own switch
-	// cost), encoded as usage.go explains. sysTime is its final system
-	// time in nanoseconds, stored when its goroutine ends (usage.go:
-	// sysClock reads the live one). Written by the task goroutine, read
-	// by anyone.
-	userClock, sysTime atomic.Int64
-	// userTicks is the user time outside the current switch, switchIn
-	// when the switch began (cpuTicks). Only the task goroutine uses
-	// them: they are userClock's source, kept apart so that the writer
-	// never reads back the shared word.
-	userTicks, switchIn int64
+	// user is the task's user CPU time as the run loop sees it: time
+	// inside Switch (which includes the platform's own switch cost);
+	// blocked its time in blocking waits (usage.go). Started and
+	// stopped by the task goroutine, read by anyone. blockDepth counts
+	// nested waits (task goroutine only).
+	user, blocked intervalClock
+	blockDepth    int
 	// sysStart is when the task goroutine began (cpuTicks), 0 before and
-	// after it ran; blockClock is its time blocked, encoded as userClock.
-	// Written by the task goroutine, read by anyone (usage.go: sysClock).
-	// blockTicks and blockIn are blockClock's source, as userTicks and
-	// switchIn are userClock's; blockDepth counts nested waits.
-	sysStart, blockClock atomic.Int64
-	blockTicks, blockIn  int64
-	blockDepth           int
+	// after it ran; sysTime is its final system time in nanoseconds,
+	// stored when its goroutine ends (usage.go: sysClock reads the live
+	// one). Written by the task goroutine, read by anyone.
+	sysStart, sysTime atomic.Int64
 
 	// pdeathSignal is prctl(PR_SET_PDEATHSIG)'s signal, 0 for none.
 	pdeathSignal atomic.Int32

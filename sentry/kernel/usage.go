@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"sync/atomic"
 	"time"
 
 	"github.com/rampart-sandbox/rampart/sentry/arch"
@@ -144,9 +145,8 @@ func (k *Kernel) accountReapLocked(tg *ThreadGroup) {
 // lock, and a task woken by another then runs on the waker's thread at
 // once, instead of waiting for its own to wake up), so no thread CPU clock
 // can tell. Like user time, it includes time the goroutine was runnable
-// but waiting for a CPU. blockClock encodes the blocked time as userClock
-// encodes the user time (low bit: blocked now), so that no word is
-// written on the syscall path.
+// but waiting for a CPU. The blocked time is an intervalClock like the
+// user time, so that no word is written on the syscall path.
 
 // startSysClock starts the task's system time. Called by the task
 // goroutine before the task runs.
@@ -173,17 +173,7 @@ func (t *Task) sysClock() int64 {
 
 // sysTicks is the system time from start to now, in cpuTicks ticks.
 func (t *Task) sysTicks(start, now int64) int64 {
-	u := t.userClock.Load()
-	user := u >> 1
-	if u&1 != 0 {
-		user += now
-	}
-	b := t.blockClock.Load()
-	blocked := b >> 1
-	if b&1 != 0 {
-		blocked += now
-	}
-	return max(now-start-user-blocked, 0)
+	return max(now-start-t.user.at(now)-t.blocked.at(now), 0)
 }
 
 // blockStart and blockEnd bracket a wait of the task goroutine (Block,
@@ -192,32 +182,22 @@ func (t *Task) sysTicks(start, now int64) int64 {
 // becomes a ptrace stop): the outermost pair counts.
 func (t *Task) blockStart() {
 	t.blockDepth++
-	if t.blockDepth > 1 {
-		return
+	if t.blockDepth == 1 {
+		t.blocked.start(cpuTicks())
 	}
-	now := cpuTicks()
-	t.blockIn = now
-	t.blockClock.Store((t.blockTicks-now)<<1 | 1)
 }
 
 func (t *Task) blockEnd() {
 	t.blockDepth--
-	if t.blockDepth > 0 {
-		return
+	if t.blockDepth == 0 {
+		t.blocked.stop(cpuTicks())
 	}
-	if d := cpuTicks() - t.blockIn; d > 0 {
-		t.blockTicks += d
-	}
-	t.blockClock.Store(t.blockTicks << 1)
 }
 
 // User time is the time the task goroutine spends in the platform's
-// Switch, on the clock of cpuTicks. The task goroutine keeps it in one
-// word, userClock, that readers on other threads load without a lock:
-// userClock>>1 is the user time, in ticks, outside a switch, and the user
-// time minus the switch's start inside one, marked by the low bit; so the
-// time of a switch in progress is userClock>>1 + cpuTicks(). A switch in
-// and out is one atomic store each (Switch is the syscall hot path).
+// Switch, on the clock of cpuTicks: an intervalClock (below), which
+// readers on other threads load without a lock, and whose start and stop
+// are one atomic store each (Switch is the syscall hot path).
 
 // tscClock says whether cpuTicks is the time-stamp counter (else the
 // monotonic clock in nanoseconds).
@@ -247,32 +227,52 @@ func monoNow() int64 { return int64(time.Since(monoBase)) }
 
 // enterUser records that the task goroutine switches to application code
 // now. Called by the task goroutine only.
-func (t *Task) enterUser() {
-	now := cpuTicks()
-	t.switchIn = now
-	t.userClock.Store((t.userTicks-now)<<1 | 1)
-}
+func (t *Task) enterUser() { t.user.start(cpuTicks()) }
 
 // leaveUser adds the switch that enterUser began to the task's user time.
-// A switch that seems to end before it began (the OS thread moved to a
-// CPU whose counter is behind) adds nothing, so user time never goes
-// back. Called by the task goroutine only.
-func (t *Task) leaveUser() {
-	if d := cpuTicks() - t.switchIn; d > 0 {
-		t.userTicks += d
-	}
-	t.userClock.Store(t.userTicks << 1)
-}
+// Called by the task goroutine only.
+func (t *Task) leaveUser() { t.user.stop(cpuTicks()) }
 
 // cpuTime returns the task's CPU time, counting a switch in progress up
 // to now, so that other threads see a spinning thread's clock move.
 func (t *Task) cpuTime() (user, sys time.Duration) {
-	c := t.userClock.Load()
-	u := c >> 1
-	if c&1 != 0 {
-		u += cpuTicks()
+	return time.Duration(ticksToNS(t.user.at(cpuTicks()))), time.Duration(t.sysClock())
+}
+
+// intervalClock sums intervals of cpuTicks, started and stopped by one
+// goroutine and read by any: word>>1 is the sum outside an interval, and
+// the sum minus the interval's start inside one, marked by the low bit,
+// so that the sum at time now is word>>1 + now then. Starting or stopping
+// is one atomic store (the user clock's are on the syscall path).
+// total and in, the sum outside an interval and the interval's start,
+// are the writer's own, so that it never reads back the shared word.
+type intervalClock struct {
+	word      atomic.Int64
+	total, in int64
+}
+
+func (c *intervalClock) start(now int64) {
+	c.in = now
+	c.word.Store((c.total-now)<<1 | 1)
+}
+
+// stop ends the interval. One that seems to end before it began (the OS
+// thread moved to a CPU whose counter is behind) adds nothing, so the sum
+// never goes back.
+func (c *intervalClock) stop(now int64) {
+	if d := now - c.in; d > 0 {
+		c.total += d
 	}
-	return time.Duration(ticksToNS(u)), time.Duration(t.sysClock())
+	c.word.Store(c.total << 1)
+}
+
+// at returns the sum at time now.
+func (c *intervalClock) at(now int64) int64 {
+	w := c.word.Load()
+	if w&1 != 0 {
+		return w>>1 + now
+	}
+	return w >> 1
 }
 
 // waitUsageLocked returns what wait4(2) reports for the reaped child tg:
