@@ -384,10 +384,11 @@ func (pt *patcher) unpatchCrossing() {
 	for i := range pt.sites {
 		v := pt.sites[i].Load()
 		ret, nr, ok := pt.site(uint64(i))
-		if !ok || v&siteReverted != 0 || !crosses(patchStart(ret, nr)) {
+		site := patchStart(ret, nr)
+		if !ok || v&siteReverted != 0 || !crosses(site) {
 			continue
 		}
-		restoreSite(patchStart(ret, nr), i, nr, pt.patchAccess)
+		restoreSite(site, i, nr, pt.patchAccess)
 		pt.sites[i].Store(v | siteReverted)
 	}
 }
@@ -460,10 +461,7 @@ func (t *thread) noteTrapOut() {
 // __restore_rt is "mov $15, %eax; syscall").
 func (pt *patcher) maybePatch(rip, nr uint64) {
 	site := rip - 7
-	off := site % 16
-	cross := crosses(site)
-	if rip < minUserAddress+7 || rip >= maxUserAddress || pt.lost.Load() || nr == unix.SYS_RT_SIGRETURN ||
-		(cross && site%pageSize >= pageSize-7) {
+	if rip < minUserAddress+7 || rip >= maxUserAddress || pt.lost.Load() || nr == unix.SYS_RT_SIGRETURN {
 		return
 	}
 	pt.mu.RLock()
@@ -492,9 +490,8 @@ func (pt *patcher) maybePatch(rip, nr uint64) {
 	case cur == [7]byte(goSiteBytes[7:]) && pt.sites[goSite].Load() == 0:
 		// The movs before: the site starts 7 bytes further back.
 		site = rip - goSiteLen
-		off, cross = site%16, crosses(site)
 		var b [goSiteLen]byte
-		if n, _ := pt.read(site, b[:]); n != goSiteLen || b != goSiteBytes || (cross && site%pageSize >= pageSize-7) {
+		if n, _ := pt.read(site, b[:]); n != goSiteLen || b != goSiteBytes {
 			return
 		}
 		i, nr = goSite, goNR
@@ -503,7 +500,11 @@ func (pt *patcher) maybePatch(rip, nr uint64) {
 	default:
 		return
 	}
-	if off == 0 {
+	// The 7 bytes to rewrite on one page (see rewrite).
+	if crosses(site) && site%pageSize >= pageSize-7 {
+		return
+	}
+	if site%16 == 0 {
 		var b [1]byte
 		if n, _ := pt.read(site-1, b[:]); n != 1 || isPrefix(b[0]) {
 			return
