@@ -39,6 +39,14 @@ type addressSpace struct {
 	// ReserveThread).
 	slots [maxThreads + 1]uint8
 	hint  int
+	// idle are host threads whose task exited, parked in the handler (or
+	// the patch trampoline) in slots marked slotIdle, at most maxIdle: a
+	// new thread takes one of them (one wake-up) instead of a clone
+	// request to the server, the host clone and the new thread's set-up
+	// (with their wake-ups), and keeps its spin policies
+	// (thread.recycled). bench thread_create_join: 390-450 us a thread
+	// before, 95-115 after (native 39-46).
+	idle []*thread
 
 	// patch is the syscall patching state, nil if patching is off. Set
 	// once by SetTextAccess before the address space runs anything.
@@ -50,7 +58,12 @@ const (
 	slotUsed
 	slotExiting
 	slotReserved
+	slotIdle
 )
+
+// maxIdle bounds the idle threads an address space keeps (a program whose
+// thread pool shrank gives the rest back to the host).
+const maxIdle = 8
 
 var (
 	_ platform.AddressSpace   = (*addressSpace)(nil)
@@ -180,8 +193,21 @@ func (as *addressSpace) newThread(res *reservation) (*thread, error) {
 	slot := -1
 	if res != nil {
 		slot, res.slot = res.slot, 0
+		if t := res.idle; t != nil {
+			res.idle = nil
+			as.slots[slot] = slotUsed
+			as.mu.Unlock()
+			return t, nil
+		}
 	}
 	if slot <= 0 {
+		if n := len(as.idle); n > 0 {
+			t := as.idle[n-1]
+			as.idle = as.idle[:n-1]
+			as.slots[t.slot] = slotUsed
+			as.mu.Unlock()
+			return t, nil
+		}
 		slot = as.allocSlotLocked()
 	}
 	if slot < 0 {
@@ -253,6 +279,13 @@ func (as *addressSpace) ReserveThread() (platform.ThreadReservation, error) {
 			as.mu.Unlock()
 			return nil, platform.ErrContextDead
 		}
+		if n := len(as.idle); n > 0 {
+			t := as.idle[n-1]
+			as.idle = as.idle[:n-1]
+			as.slots[t.slot] = slotReserved
+			as.mu.Unlock()
+			return &reservation{as: as, slot: t.slot, idle: t}, nil
+		}
 		if slot := as.allocSlotLocked(); slot > 0 {
 			as.slots[slot] = slotReserved
 			as.mu.Unlock()
@@ -305,9 +338,10 @@ func (as *addressSpace) hasExitingLocked() bool {
 // state, until a context's first thread in as takes it or it is released.
 type reservation struct {
 	as *addressSpace
-	// slot is the reserved slot, 0 once taken or released. It is
-	// protected by as.mu.
+	// slot is the reserved slot, 0 once taken or released; idle is the
+	// idle thread parked in it, if any. Both are protected by as.mu.
 	slot int
+	idle *thread
 }
 
 // Bind implements platform.ThreadReservation.Bind.
@@ -330,8 +364,12 @@ func (r *reservation) Release() {
 	defer as.mu.Unlock()
 	if r.slot != 0 && !as.released.Load() {
 		as.slots[r.slot] = slotFree
+		if r.idle != nil {
+			as.slots[r.slot] = slotIdle
+			as.idle = append(as.idle, r.idle)
+		}
 	}
-	r.slot = 0
+	r.slot, r.idle = 0, nil
 }
 
 // allocSlotLocked returns a free thread slot, or -1.

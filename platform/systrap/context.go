@@ -191,19 +191,44 @@ func (t *thread) run(c *context) bool {
 	return false
 }
 
-// release tells the thread to exit and frees its slot once it is gone.
+// release ends the context's use of the thread. A thread parked in a live
+// address space is kept there, still parked, for the address space's next
+// new thread (see addressSpace.idle); any other is told to exit, and its
+// slot is free once it is gone.
 func (t *thread) release() {
-	t.dead = true
 	t.coolDown(arch.Rdtsc())
 	as := t.as
 	as.mu.Lock()
 	defer as.mu.Unlock()
 	if as.released.Load() {
+		t.dead = true
 		return
 	}
+	if !t.dead && len(as.idle) < maxIdle && load(t.state) == stEvent {
+		as.slots[t.slot] = slotIdle
+		as.idle = append(as.idle, t.recycled())
+		t.dead = true // for the context that let it go
+		return
+	}
+	t.dead = true
 	swap(t.state, stExit)
 	futexWake(t.state)
 	as.slots[t.slot] = slotExiting
+}
+
+// recycled returns a thread for t's host thread, parked where t left it.
+// What the next task finds there is t's frame (or trampoline registers),
+// which its first Switch overwrites, and the FP state of t's task, which
+// the kernel replaces with the new task's inherited one (SetFPState)
+// before that. The spin policies carry over: threads of one address space
+// that come and go usually do the same work (a pool, a helper thread per
+// request), and a new thread's policies would start from nothing at each
+// generation (five syscalls of a short-lived thread, each paying a
+// wake-up, before they learn anything).
+func (t *thread) recycled() *thread {
+	n := *t
+	n.dead = false
+	return &n
 }
 
 // context is a platform.Context: one task's threads, one per address space
