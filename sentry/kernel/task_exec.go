@@ -22,11 +22,13 @@ import (
 // reset to their default action.
 func (t *Task) Execve(path string, argv, envv []string) error {
 	k := t.k
-	m, err := mm.NewMemoryManager(k.Platform, k.MemoryFile)
-	if err != nil {
-		return err
-	}
+	// The platform's address space is made once the program is found
+	// and loaded: most execve calls of a PATH search fail before that.
+	m := mm.NewDeferredMemoryManager(k.Platform, k.MemoryFile)
 	img, err := k.Loader.Load(t, m, path, argv, envv)
+	if err == nil {
+		err = m.Activate()
+	}
 	if err != nil {
 		m.Release()
 		return err

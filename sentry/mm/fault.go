@@ -411,7 +411,10 @@ func (mm *MemoryManager) mapRangeLocked(v *vma, s, e uint64) faultResult {
 // access, unmapped) with one call, or with one call per batch if the
 // AddressSpace takes batches.
 type mapBatch struct {
-	mm      *MemoryManager
+	mm *MemoryManager
+	// as is mm's platform address space, or unmadeAS if it is not made
+	// yet.
+	as      platform.AddressSpace
 	batcher platform.MapBatcher
 	fd      int
 	// The pending run [rs, re) maps file offset roff with rat.
@@ -424,8 +427,11 @@ type mapBatch struct {
 }
 
 func (b *mapBatch) init(mm *MemoryManager) {
-	b.mm, b.fd = mm, mm.mf.FD()
-	if b.batcher, _ = mm.as.(platform.MapBatcher); b.batcher != nil {
+	b.mm, b.fd, b.as = mm, mm.mf.FD(), mm.as
+	if b.as == nil {
+		b.as = unmadeAS{}
+	}
+	if b.batcher, _ = b.as.(platform.MapBatcher); b.batcher != nil {
 		b.runs = &mm.mapBuf
 	}
 }
@@ -469,9 +475,9 @@ func (b *mapBatch) endRun() bool {
 // mapOne maps (or, with no access, unmaps) one run with its own call.
 func (b *mapBatch) mapOne(r *platform.Mapping) bool {
 	if r.Access.Any() {
-		return b.mm.as.MapFile(r.Addr, r.FD, r.Off, r.Length, r.Access) == nil
+		return b.as.MapFile(r.Addr, r.FD, r.Off, r.Length, r.Access) == nil
 	}
-	return b.mm.as.Unmap(r.Addr, r.Length) == nil
+	return b.as.Unmap(r.Addr, r.Length) == nil
 }
 
 // send sends the queued runs: one alone with its own call.
@@ -629,3 +635,14 @@ func (s *sharedAnon) hold(inc bool) {
 		}
 	}
 }
+
+// unmadeAS stands in for the platform address space of a deferred
+// MemoryManager not activated yet: nothing has run in it, so keeping the
+// host's mappings in step with the pmas (a populate, an mprotect, the
+// loader's writes) has nothing to do, and once it is made the first
+// faults map what the application touches.
+type unmadeAS struct{}
+
+func (unmadeAS) MapFile(uint64, int, uint64, uint64, usermem.AccessType) error { return nil }
+func (unmadeAS) Unmap(uint64, uint64) error                                    { return nil }
+func (unmadeAS) Release()                                                      {}

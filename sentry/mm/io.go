@@ -112,7 +112,7 @@ type patchTable interface {
 // Preconditions: mm.mu is locked for writing.
 func (mm *MemoryManager) claimPatchTableLocked(start, end uint64) {
 	if mm.losePatchTableLocked(start, end) {
-		mm.as.Unmap(start, end-start)
+		mm.unmapAS(start, end)
 	}
 }
 

@@ -67,9 +67,14 @@ type MemoryManager struct {
 	// Immutable after creation.
 	p       platform.Platform
 	mf      *memfile.MemoryFile
-	as      platform.AddressSpace
 	minAddr uint64
 	maxAddr uint64
+
+	// as is the platform address space. A MemoryManager from
+	// NewDeferredMemoryManager has none until Activate makes it; until
+	// then it has one goroutine (its creator's) and is unpublished, so as
+	// needs no lock; it is immutable once made.
+	as platform.AddressSpace
 
 	// users counts IncUsers references; Release of the last one destroys
 	// the address space.
@@ -116,14 +121,25 @@ type MemoryManager struct {
 
 // NewMemoryManager returns an empty address space with one user.
 func NewMemoryManager(p platform.Platform, mf *memfile.MemoryFile) (*MemoryManager, error) {
-	as, err := p.NewAddressSpace()
-	if err != nil {
+	mm := NewDeferredMemoryManager(p, mf)
+	if err := mm.Activate(); err != nil {
 		return nil, err
 	}
+	return mm, nil
+}
+
+// NewDeferredMemoryManager returns an empty address space with one user
+// whose platform address space (a stub process on systrap and ptrace) is
+// made only by Activate, which may fail. execve uses it: a shell's PATH
+// search makes an execve per directory, most failing before the program
+// is even found (`python3 -c pass` through pyenv's shims, 40 shell
+// processes, made 309 address spaces for 79 programs). Until it is
+// activated the MemoryManager must stay with the goroutine that made it,
+// and no Context may run in it.
+func NewDeferredMemoryManager(p platform.Platform, mf *memfile.MemoryFile) *MemoryManager {
 	mm := &MemoryManager{
 		p:          p,
 		mf:         mf,
-		as:         as,
 		minAddr:    usermem.PageRoundDown(p.MinUserAddress() + usermem.PageMask),
 		maxAddr:    usermem.PageRoundDown(p.MaxUserAddress()),
 		stackLimit: defaultStackLimit,
@@ -134,10 +150,31 @@ func NewMemoryManager(p platform.Platform, mf *memfile.MemoryFile) (*MemoryManag
 		mm.mmapBase = mm.maxAddr
 	}
 	mm.users.Store(1)
+	return mm
+}
+
+// Activate makes the platform address space if it is not made yet.
+func (mm *MemoryManager) Activate() error {
+	if mm.as != nil {
+		return nil
+	}
+	as, err := mm.p.NewAddressSpace()
+	if err != nil {
+		return err
+	}
+	mm.as = as
 	if ta, ok := as.(textAccessor); ok {
 		ta.SetTextAccess(mm.CopyInForce, mm.PatchText)
 	}
-	return mm, nil
+	return nil
+}
+
+// unmapAS removes [start, end) from the platform address space, if made
+// (one not made yet has nothing mapped).
+func (mm *MemoryManager) unmapAS(start, end uint64) {
+	if mm.as != nil {
+		mm.as.Unmap(start, end-start)
+	}
 }
 
 // textAccessor is implemented by platform address spaces that patch
@@ -153,7 +190,8 @@ type patchForker interface {
 	ForkPatches(child platform.AddressSpace)
 }
 
-// AddressSpace returns the platform address space, for Context.Switch.
+// AddressSpace returns the platform address space, for Context.Switch:
+// nil for a deferred MemoryManager not activated yet.
 func (mm *MemoryManager) AddressSpace() platform.AddressSpace { return mm.as }
 
 // IncUsers adds a user (a task sharing the address space with CLONE_VM).
@@ -183,7 +221,9 @@ func (mm *MemoryManager) Release() {
 	}
 	// No Context may run in the address space any more: destroy it first,
 	// so that no stub maps pages while they are freed.
-	mm.as.Release()
+	if mm.as != nil {
+		mm.as.Release()
+	}
 	mm.mu.Lock()
 	defer mm.mu.Unlock()
 	for _, v := range mm.vmas {

@@ -487,7 +487,7 @@ func (mm *MemoryManager) moveLocked(oldAddr, oldSize, dst, newSize uint64, dontU
 	}
 	if len(v.pmas) > 0 {
 		s, e := v.pmas[0].start, v.pmas[len(v.pmas)-1].end
-		mm.as.Unmap(s, e-s)
+		mm.unmapAS(s, e)
 	}
 	v.pmas = nil
 	if dontUnmap {

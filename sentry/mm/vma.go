@@ -128,7 +128,7 @@ func (mm *MemoryManager) removePMAsLocked(v *vma, start, end uint64) {
 		return
 	}
 	s, e := v.pmas[i].start, v.pmas[j-1].end
-	mm.as.Unmap(s, e-s)
+	mm.unmapAS(s, e)
 	for k := i; k < j; k++ {
 		mm.mf.DecRef(v.pmas[k].fr)
 	}
@@ -206,7 +206,7 @@ func (mm *MemoryManager) unmapLocked(start, end uint64) {
 		}
 	}
 	if as < ae {
-		mm.as.Unmap(as, ae-as)
+		mm.unmapAS(as, ae)
 	}
 	for _, v := range mm.vmas[i:j] {
 		for n := range v.pmas {

@@ -1,0 +1,104 @@
+package mm
+
+import (
+	"errors"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/rampart-sandbox/rampart/platform"
+	"github.com/rampart-sandbox/rampart/sentry/usermem"
+)
+
+// countingPlatform counts the address spaces it makes, or fails to make
+// them with err.
+type countingPlatform struct {
+	fakePlatform
+	made *int
+	err  error
+}
+
+func (p countingPlatform) NewAddressSpace() (platform.AddressSpace, error) {
+	if p.err != nil {
+		return nil, p.err
+	}
+	*p.made++
+	return fakePlatform{}.NewAddressSpace()
+}
+
+// TestDeferredAddressSpace: a deferred MemoryManager makes its platform
+// address space only when activated; mapping, unmapping, protecting and
+// writing memory (the loader's work) do not need one, and one never made
+// is never released. What was mapped before is mapped by the first
+// faults after.
+func TestDeferredAddressSpace(t *testing.T) {
+	e := newEnv(t)
+	made := 0
+	p := countingPlatform{made: &made}
+
+	// Never activated (an execve that failed).
+	m := NewDeferredMemoryManager(p, e.mf)
+	a := mustMMap(t, m, anonOpts(4*pg))
+	if _, err := m.CopyOut(a, []byte("stack")); err != nil {
+		t.Fatalf("CopyOut: %v", err)
+	}
+	if err := m.MProtect(a, pg, usermem.Read, false); err != nil {
+		t.Fatalf("MProtect: %v", err)
+	}
+	if err := m.MUnmap(a+2*pg, 2*pg); err != nil {
+		t.Fatalf("MUnmap: %v", err)
+	}
+	if made != 0 || m.AddressSpace() != nil {
+		t.Fatalf("%d address spaces made before activation", made)
+	}
+	m.Release()
+
+	// Activated once, after the loader's writes, which the first faults
+	// then map.
+	m = NewDeferredMemoryManager(p, e.mf)
+	a = mustMMap(t, m, anonOpts(4*pg))
+	if _, err := m.CopyOut(a, []byte("stack")); err != nil {
+		t.Fatalf("CopyOut: %v", err)
+	}
+	mustOK(t, m.Activate())
+	mustOK(t, m.Activate())
+	if made != 1 {
+		t.Fatalf("%d address spaces made by two Activates, want 1", made)
+	}
+	as := fas(m)
+	if _, ok := as.lookup(a); ok {
+		t.Fatal("a page was mapped into the new address space before any fault")
+	}
+	if sig, _ := m.HandleFault(a, usermem.Write, segvMapErr); sig != 0 {
+		t.Fatalf("fault: signal %d", sig)
+	}
+	if mp, ok := as.lookup(a); !ok || !mp.perms.Write {
+		t.Errorf("the fault mapped %+v (mapped %v)", mp, ok)
+	}
+	var b [5]byte
+	if _, err := m.CopyIn(a, b[:]); err != nil || string(b[:]) != "stack" {
+		t.Errorf("CopyIn = %q, %v", b[:], err)
+	}
+	m.Release()
+	if !as.released {
+		t.Error("the address space was not released")
+	}
+
+	// A platform that cannot make one: Activate fails with its error.
+	m = NewDeferredMemoryManager(countingPlatform{made: &made, err: unix.EAGAIN}, e.mf)
+	mustMMap(t, m, anonOpts(pg))
+	if err := m.Activate(); !errors.Is(err, unix.EAGAIN) {
+		t.Errorf("Activate = %v, want EAGAIN", err)
+	}
+	if m.AddressSpace() != nil {
+		t.Error("a failed activation left an address space")
+	}
+	m.Release()
+}
+
+func mustOK(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
