@@ -26,8 +26,12 @@ func (f *FakeMemoryFile) Allocate(length uint64) (memfile.Range, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	fr := memfile.Range{Start: f.next, End: f.next + length}
+	// One buffer per allocation, each page a view of it up to its end:
+	// a Slice of pages allocated together is contiguous, as in the real
+	// memory file.
+	buf := make([]byte, length)
 	for off := fr.Start; off < fr.End; off += usermem.PageSize {
-		f.pages[off] = make([]byte, usermem.PageSize)
+		f.pages[off] = buf[off-fr.Start:]
 		f.refs[off] = 1
 	}
 	f.next = fr.End
@@ -62,7 +66,8 @@ func (f *FakeMemoryFile) DecRef(fr memfile.Range) {
 	}
 }
 
-// Slice implements MemoryFile.Slice for a range within one page.
+// Slice implements MemoryFile.Slice for a range of pages allocated
+// together (or within one page).
 func (f *FakeMemoryFile) Slice(fr memfile.Range) []byte {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -45,14 +45,23 @@ func (c *pageCache) pageLocked(idx uint64) (memfile.Range, error) {
 	if fr, ok := c.pages[idx]; ok {
 		return fr, nil
 	}
-	fr, err := c.mf.Allocate(usermem.PageSize)
+	return c.readRunLocked(idx, 1)
+}
+
+// readRunLocked reads the n absent pages from idx on from the host into
+// one new range of the memory file, with one pread: a fault-around window
+// of a program's text then costs one host read, and becomes one pma and
+// one mapping, rather than one of each per page. It returns the range;
+// each page of it is cached with its own reference. c.mu is held.
+func (c *pageCache) readRunLocked(idx, n uint64) (memfile.Range, error) {
+	fr, err := c.mf.Allocate(n * usermem.PageSize)
 	if err != nil {
 		return memfile.Range{}, unix.ENOMEM
 	}
 	dst := c.mf.Slice(fr)
 	off := int64(idx * usermem.PageSize)
 	for done := 0; done < len(dst); {
-		n, err := unix.Pread(c.rfd, dst[done:], off+int64(done))
+		got, err := unix.Pread(c.rfd, dst[done:], off+int64(done))
 		if err == unix.EINTR {
 			continue
 		}
@@ -60,13 +69,16 @@ func (c *pageCache) pageLocked(idx uint64) (memfile.Range, error) {
 			c.mf.DecRef(fr)
 			return memfile.Range{}, unix.EIO
 		}
-		if n == 0 {
+		if got == 0 {
 			clear(dst[done:])
 			break
 		}
-		done += n
+		done += got
 	}
-	c.pages[idx] = fr
+	for i := uint64(0); i < n; i++ {
+		s := fr.Start + i*usermem.PageSize
+		c.pages[idx+i] = memfile.Range{Start: s, End: s + usermem.PageSize}
+	}
 	return fr, nil
 }
 
@@ -153,20 +165,47 @@ func (c *pageCache) truncateLocked(size int64) {
 }
 
 // translate implements memmap.Mappable.Translate for a file of the given
-// size: one page, marked dirty if the mapping may store to it.
-func (c *pageCache) translate(off uint64, mayWrite bool, size int64) (memfile.Range, error) {
+// size: from the page at off, up to maxLen bytes (at least a page) and
+// the file's last page, either the cached pages that follow each other in
+// the memory file, or the absent pages, read in one run. Pages are marked
+// dirty if the mapping may store to them.
+func (c *pageCache) translate(off, maxLen uint64, mayWrite bool, size int64) (memfile.Range, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if off >= uint64(size) {
 		return memfile.Range{}, memmap.ErrBeyondEOF
 	}
 	idx := off / usermem.PageSize
-	fr, err := c.pageLocked(idx)
-	if err != nil {
-		return memfile.Range{}, err
+	end := (uint64(size) + usermem.PageSize - 1) / usermem.PageSize
+	if want := max(maxLen/usermem.PageSize, 1); end-idx > want {
+		end = idx + want
+	}
+	fr, ok := c.pages[idx]
+	if ok {
+		for i := idx + 1; i < end; i++ {
+			next, ok := c.pages[i]
+			if !ok || next.Start != fr.End {
+				break
+			}
+			fr.End = next.End
+		}
+	} else {
+		n := uint64(1)
+		for idx+n < end {
+			if _, ok := c.pages[idx+n]; ok {
+				break
+			}
+			n++
+		}
+		var err error
+		if fr, err = c.readRunLocked(idx, n); err != nil {
+			return memfile.Range{}, err
+		}
 	}
 	if mayWrite {
-		c.dirty[idx] = struct{}{}
+		for i := idx; i < idx+fr.Length()/usermem.PageSize; i++ {
+			c.dirty[i] = struct{}{}
+		}
 	}
 	c.mf.IncRef(fr)
 	return fr, nil

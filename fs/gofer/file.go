@@ -301,7 +301,7 @@ func (m mappable) Translate(off, maxLen uint64, at usermem.AccessType) (memfile.
 	// writable later by mprotect, which translates nothing again.
 	mayWrite := at.Write || st.wopens > 0
 	st.mu.Unlock()
-	return c.translate(off, mayWrite, size)
+	return c.translate(off, maxLen, mayWrite, size)
 }
 
 // Sync implements memmap.Syncer: msync writes the pages of shared

@@ -14,6 +14,7 @@ import (
 	"github.com/rampart-sandbox/rampart/fs/gofer"
 	"github.com/rampart-sandbox/rampart/fs/vfs"
 	"github.com/rampart-sandbox/rampart/sentry/kernel/auth"
+	"github.com/rampart-sandbox/rampart/sentry/memfile"
 	"github.com/rampart-sandbox/rampart/sentry/usermem"
 )
 
@@ -264,4 +265,87 @@ func TestNegativeCache(t *testing.T) {
 	if s, err := readAll(t, v, root, "/a/b/file"); err != nil || s != "contents" {
 		t.Errorf("present file: %q %v", s, err)
 	}
+}
+
+// TestPageCacheRuns: a translation of several absent pages reads them in
+// one run, contiguous in the memory file, up to the file's last page and
+// the length asked for; cached pages come back as far as they follow
+// each other in the memory file, and a run of absent pages stops at the
+// next cached one.
+func TestPageCacheRuns(t *testing.T) {
+	const pg = usermem.PageSize
+	check := func(mf *fsutil.FakeMemoryFile, fr memfile.Range, first uint64) {
+		t.Helper()
+		b := mf.Slice(fr)
+		for i := range b {
+			off := first*pg + uint64(i)
+			want := byte(off % 251)
+			if off >= 3*pg+100 {
+				want = 0
+			}
+			if b[i] != want {
+				t.Fatalf("byte %d of the file = %d, want %d", off, b[i], want)
+			}
+		}
+	}
+	v, root, _, mf := setupMF(t)
+	ctx := testCtx{auth.NewRootCredentials()}
+	f, err := open(v, root, "/bigfile", unix.O_RDONLY)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.DecRef(ctx)
+	m := f.Mappable()
+
+	// Page 2 alone, then from page 0: pages 0 and 1 in one run.
+	before := mf.Allocated()
+	fr2, err := m.Translate(2*pg, pg, usermem.Read)
+	if err != nil || fr2.Length() != pg {
+		t.Fatalf("page 2: %v, %v", fr2, err)
+	}
+	check(mf, fr2, 2)
+	fr, err := m.Translate(0, 16*pg, usermem.Read)
+	if err != nil || fr.Length() != 2*pg {
+		t.Fatalf("from page 0: %v (%d pages), %v; want the 2 absent pages", fr, fr.Length()/pg, err)
+	}
+	check(mf, fr, 0)
+	mf.DecRef(fr)
+	// Page 2 is cached apart from page 3, which is absent: page 2 alone,
+	// then page 3 (the last, partial) alone.
+	fr, err = m.Translate(2*pg, 16*pg, usermem.Read)
+	if err != nil || fr != fr2 {
+		t.Fatalf("from page 2: %v, %v; want %v", fr, err, fr2)
+	}
+	mf.DecRef(fr)
+	mf.DecRef(fr2)
+	fr, err = m.Translate(3*pg, 16*pg, usermem.Read)
+	if err != nil || fr.Length() != pg {
+		t.Fatalf("page 3: %v, %v", fr, err)
+	}
+	check(mf, fr, 3)
+	mf.DecRef(fr)
+	if got := mf.Allocated() - before; got != 4 {
+		t.Errorf("%d pages allocated for a 4-page file", got)
+	}
+
+	// Another file read from page 0 in one go: one run of all 4 pages,
+	// and later translations of its cached pages get the rest of it.
+	v, root, _, mf = setupMF(t)
+	f2, err := open(v, root, "/bigfile", unix.O_RDONLY)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f2.DecRef(ctx)
+	m = f2.Mappable()
+	all, err := m.Translate(0, 16*pg, usermem.Read)
+	if err != nil || all.Length() != 4*pg {
+		t.Fatalf("whole file: %v, %v", all, err)
+	}
+	check(mf, all, 0)
+	fr, err = m.Translate(pg, 2*pg, usermem.Read)
+	if err != nil || fr.Start != all.Start+pg || fr.Length() != 2*pg {
+		t.Errorf("pages 1-2: %v, %v; want [%#x, %#x)", fr, err, all.Start+pg, all.Start+3*pg)
+	}
+	mf.DecRef(fr)
+	mf.DecRef(all)
 }
