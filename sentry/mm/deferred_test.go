@@ -102,3 +102,43 @@ func mustOK(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// TestForkRemapOneBatch: fork write-protects the parent's private
+// writable memory of every vma with one batch.
+func TestForkRemapOneBatch(t *testing.T) {
+	e := newEnv(t)
+	m, err := NewMemoryManager(fakeBatchPlatform{}, e.mf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var addrs []uint64
+	for i := 0; i < 3; i++ {
+		a := mustMMap(t, m, anonOpts(2*pg))
+		// A read-only page between them keeps the vmas apart.
+		mustMMap(t, m, MMapOpts{Length: pg, Private: true, Perms: usermem.Read, MaxPerms: usermem.AnyAccess})
+		if sig, _ := m.HandleFault(a, usermem.Write, segvMapErr); sig != 0 {
+			t.Fatalf("fault: signal %d", sig)
+		}
+		addrs = append(addrs, a)
+	}
+	if n := vmaCount(m); n < 3 {
+		t.Fatalf("%d vmas", n)
+	}
+	b := m.AddressSpace().(*fakeBatchAS)
+	b.batches = 0
+	maps := b.mapCount()
+	child, err := m.Fork()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer child.Release()
+	if b.batches != 1 || b.mapCount()-maps != 3 {
+		t.Errorf("fork remapped with %d batches, %d mappings; want 1 batch of 3", b.batches, b.mapCount()-maps)
+	}
+	for _, a := range addrs {
+		if pm, ok := b.lookup(a); !ok || pm.perms.Write {
+			t.Errorf("%#x after fork: %+v (mapped %v)", a, pm, ok)
+		}
+	}
+	m.Release()
+}

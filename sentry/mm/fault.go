@@ -393,17 +393,23 @@ func (mm *MemoryManager) breakCOWLocked(v *vma, addr uint64) faultResult {
 func (mm *MemoryManager) mapRangeLocked(v *vma, s, e uint64) faultResult {
 	var b mapBatch
 	b.init(mm)
+	if !b.addRange(v, s, e) || !b.flush() {
+		return faultBus
+	}
+	return faultOK
+}
+
+// addRange adds the pmas of v in [s, e) to the batch. It returns false if
+// a mapping failed.
+func (b *mapBatch) addRange(v *vma, s, e uint64) bool {
 	for i := v.pmaIndex(s); i < len(v.pmas) && v.pmas[i].start < e; i++ {
 		p := &v.pmas[i]
 		ms, me := max(p.start, s), min(p.end, e)
 		if !b.add(ms, me, p.fr.Start+(ms-p.start), v.effective(p)) {
-			return faultBus
+			return false
 		}
 	}
-	if !b.flush() {
-		return faultBus
-	}
-	return faultOK
+	return true
 }
 
 // mapBatch gathers the runs of one mapRangeLocked: each is a run of pages
