@@ -331,17 +331,17 @@ type region struct {
 	p   *Platform
 	off uint64 // in the shared file
 	mem []byte // the sentry's mapping
-	// pol adapts the spinning of call's wait (up to serverSpinUS); owned
-	// by call's caller.
+	// pol adapts the spinning of call's wait under forced spinning
+	// (Options.Spin > 0); cpu is the CPU the server thread is bound to,
+	// or noCPU. Both are owned by call's caller.
 	pol spinPolicy
+	cpu uint32
 }
 
-// serverSpinUS bounds the sentry's spin for a server's reply (a host
-// mmap, munmap or clone: a few µs) and is the server's own spin for the
-// next request after each one, while the host has CPUs free: requests
-// come in bursts (page faults, mmap), and without the spins each cost
-// the two sides a wake-up, 15–130 µs each in a VM (wait.go): 43 µs a
-// request on average over the 10,000 of a `python3 -c pass` here.
+// serverSpinUS is, under forced spinning, the bound of the sentry's spin
+// for a server's reply (a host mmap, munmap or clone: a few µs) and the
+// server's own spin for the next request after each one. It also bounds
+// the spins around a new thread's set-up (newThread).
 const serverSpinUS = 50
 
 // allocRegion returns a zeroed region, growing the shared file if needed.
@@ -352,6 +352,7 @@ func (p *Platform) allocRegion() (*region, error) {
 		r := p.free[n-1]
 		p.free = p.free[:n-1]
 		r.pol = spinPolicy{cap: p.serverSpin}
+		r.cpu = noCPU
 		return r, nil
 	}
 	off := p.size
@@ -363,7 +364,7 @@ func (p *Platform) allocRegion() (*region, error) {
 		return nil, fmt.Errorf("mapping a region: %w", err)
 	}
 	p.size = off + regionSize
-	return &region{p: p, off: off, mem: mem, pol: spinPolicy{cap: p.serverSpin}}, nil
+	return &region{p: p, off: off, mem: mem, pol: spinPolicy{cap: p.serverSpin}, cpu: noCPU}, nil
 }
 
 // freeRegion zeroes r (punching a hole frees its pages) for reuse. Its
@@ -395,9 +396,15 @@ func (r *region) call(pid int32, reaped *bool, nr uintptr, extra uint64, args ..
 		le.PutUint64(req[rArgs+8*i:], a)
 	}
 	le.PutUint64(req[rExtra:], extra)
-	spin := uint32(0)
-	if r.p.mayGrantSpin() {
-		spin = uint32(r.p.serverSpin)
+	// A request is a hand-off on the calling thread's CPU (place): the
+	// server, bound there, runs as soon as the sentry sleeps, and goes
+	// back to sleep as soon as it answered, so that the sentry runs
+	// there again. Under forced spinning both sides spin instead.
+	spin, pol := uint32(0), (*spinPolicy)(nil)
+	if r.p.fixedSpin > 0 {
+		spin, pol = uint32(r.p.serverSpin), &r.pol
+	} else {
+		r.place(pid, nr)
 	}
 	if *word(req, rSpin) != spin {
 		*word(req, rSpin) = spin
@@ -410,7 +417,7 @@ func (r *region) call(pid int32, reaped *bool, nr uintptr, extra uint64, args ..
 	if *reaped {
 		return 0, fmt.Errorf("stub %d is dead: %w", pid, platform.ErrContextDead)
 	}
-	if !r.p.waitFor(done, seq-1, word(req, respOff+pSentrySleep), &r.pol, pid, 0, nil, reaped) {
+	if !r.p.waitFor(done, seq-1, word(req, respOff+pSentrySleep), pol, pid, 0, nil, reaped) {
 		return 0, fmt.Errorf("stub %d died: %w", pid, platform.ErrContextDead)
 	}
 	if got := load(done); got != seq {
@@ -421,6 +428,35 @@ func (r *region) call(pid int32, reaped *bool, nr uintptr, extra uint64, args ..
 		return 0, unix.Errno(-e)
 	}
 	return ret, nil
+}
+
+// place binds the server thread of stub pid (its main thread: tid pid) to
+// the calling thread's CPU, unless it is bound there already, or, before a
+// clone, unbinds it: the child inherits the server's CPU mask, and an
+// application thread or a new stub's server must be free to run anywhere.
+//
+// Bound, a request costs two context switches on one CPU. Unbound, a
+// sleeping server was woken on the other vCPU, idle or busy with the
+// application thread spinning for the sentry's answer: 15-130 µs in this
+// VM (wait.go), 50 µs on average over the 6000 requests of a `python3 -c
+// pass` here, whose time bound servers cut by about a third (780 ms to
+// 540, alternated runs; fork_exit_wait 1.6 ms to 0.95). The server's own
+// spin for the next request, which this replaces, took the CPU the
+// sentry needed next, and the sentry's spin the one the server needed.
+func (r *region) place(pid int32, nr uintptr) {
+	if nr == unix.SYS_CLONE {
+		if r.cpu != noCPU {
+			r.cpu = noCPU
+			unix.SchedSetaffinity(int(pid), &r.p.cpus)
+		}
+		return
+	}
+	if cpu := rdtscpCPU(); cpu != r.cpu {
+		r.cpu = cpu
+		var set unix.CPUSet
+		set.Set(int(cpu))
+		unix.SchedSetaffinity(int(pid), &set)
+	}
 }
 
 // hasFSGSBASE reports whether user space may use rdfsbase and friends

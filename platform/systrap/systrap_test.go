@@ -49,10 +49,11 @@ func newFixture(tb testing.TB) *fixture {
 	return platformtest.NewFixture(tb, testConfig.New)
 }
 
-// TestServerSpin: after a request whose budget lets it spin, the server
-// waits for the next one awake, and it sleeps (flagged, so that the
-// sentry wakes it) once the budget is spent; requests are answered either
-// way, and with a budget of 0 it sleeps at once.
+// TestServerSpin: under forced spinning, after a request whose budget
+// lets it spin, the server waits for the next one awake, and it sleeps
+// (flagged, so that the sentry wakes it) once the budget is spent;
+// requests are answered either way, and with a budget of 0 it sleeps at
+// once.
 func TestServerSpin(t *testing.T) {
 	f := newFixture(t)
 	as := f.NewAS(t).(*addressSpace)
@@ -77,8 +78,7 @@ func TestServerSpin(t *testing.T) {
 		return time.Since(start)
 	}
 	p.serverSpin = int64(20 * time.Millisecond / time.Microsecond * time.Duration(p.perUS))
-	p.loadNext.Store(1 << 62) // the host taken as idle: the budget is granted
-	p.others.Store(0)
+	p.fixedSpin = p.perUS
 	waitSleep()
 	unmap() // wakes the sleeping server
 	if load(sleeping) != 0 {
@@ -103,6 +103,56 @@ func TestServerSpin(t *testing.T) {
 	unmap()
 	if d := time.Since(start); d > 3*time.Second {
 		t.Errorf("a request to a server whose sleep flag was cleared took %v", d)
+	}
+}
+
+// TestServerPlacement: by default a request binds the server thread to
+// the caller's CPU and leaves it asleep after its answer; a clone request
+// unbinds it first, so that the new thread may run on any CPU.
+func TestServerPlacement(t *testing.T) {
+	f := newFixture(t)
+	p := f.Platform
+	if p.cpus.Count() < 2 {
+		t.Skip("one CPU")
+	}
+	as := f.NewAS(t).(*addressSpace)
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var mine unix.CPUSet
+	platformtest.Must(t, unix.SchedGetaffinity(0, &mine))
+	defer unix.SchedSetaffinity(0, &mine)
+	sleeping := word(as.r.mem, respOff+pServerSleep)
+	for _, cpu := range []int{1, 0} {
+		var set unix.CPUSet
+		set.Set(cpu)
+		platformtest.Must(t, unix.SchedSetaffinity(0, &set))
+		platformtest.Must(t, as.Unmap(platformtest.RoAddr, platformtest.PageSize))
+		var got unix.CPUSet
+		platformtest.Must(t, unix.SchedGetaffinity(int(as.pid), &got))
+		if got.Count() != 1 || !got.IsSet(cpu) {
+			t.Errorf("server's CPUs after a request from CPU %d: %d of them, CPU %d in: %v", cpu, got.Count(), cpu, got.IsSet(cpu))
+		}
+		deadline := time.Now().Add(time.Second)
+		for load(sleeping) == 0 && time.Now().Before(deadline) {
+			runtime.Gosched()
+		}
+		if load(sleeping) == 0 {
+			t.Error("the server did not go to sleep after its answer")
+		}
+	}
+	c := f.Platform.NewContext()
+	defer c.Release()
+	platformtest.SwitchOK(t, c, as, platformtest.RegsAt(platformtest.SnipSyscalls), platform.EventSyscall)
+	th := c.(*context).threads[as]
+	for _, who := range []struct {
+		name string
+		tid  int32
+	}{{"server", as.pid}, {"new thread", th.tid}} {
+		var got unix.CPUSet
+		platformtest.Must(t, unix.SchedGetaffinity(int(who.tid), &got))
+		if got != p.cpus {
+			t.Errorf("%s's CPUs after a clone: %d, want all %d", who.name, got.Count(), p.cpus.Count())
+		}
 	}
 }
 
