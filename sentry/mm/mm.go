@@ -166,6 +166,20 @@ func (mm *MemoryManager) Activate() error {
 	if ta, ok := as.(textAccessor); ok {
 		ta.SetTextAccess(mm.CopyInForce, mm.PatchText)
 	}
+	// Map what is in memory already (the pages the loader wrote: the
+	// stack's strings and vectors, the data segment's edge) in one batch,
+	// which the program's first instructions would otherwise fault in,
+	// one platform round trip each.
+	mm.mu.Lock()
+	defer mm.mu.Unlock()
+	var b mapBatch
+	b.init(mm)
+	for _, v := range mm.vmas {
+		if len(v.pmas) > 0 && !b.addRange(v, v.pmas[0].start, v.pmas[len(v.pmas)-1].end) {
+			break
+		}
+	}
+	b.flush() // a failure here only leaves faults to map it
 	return nil
 }
 
