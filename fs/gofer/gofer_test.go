@@ -167,6 +167,17 @@ func open(v *vfs.VirtualFilesystem, root vfs.VirtualDentry, p string, flags uint
 	return v.OpenAt(ctx, pop(root, p), &vfs.OpenOptions{Flags: flags, Mode: 0o644})
 }
 
+// openRO opens p read-only until the test ends.
+func openRO(t *testing.T, v *vfs.VirtualFilesystem, root vfs.VirtualDentry, p string) *vfs.FileDescription {
+	t.Helper()
+	f, err := open(v, root, p, unix.O_RDONLY)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.DecRef(testCtx{auth.NewRootCredentials()}) })
+	return f
+}
+
 func TestRefusals(t *testing.T) {
 	v, root, _ := setup(t)
 	ctx := testCtx{auth.NewRootCredentials()}
@@ -200,11 +211,7 @@ func TestRefusals(t *testing.T) {
 func TestPageCache(t *testing.T) {
 	v, root, _, mf := setupMF(t)
 	ctx := testCtx{auth.NewRootCredentials()}
-	f, err := open(v, root, "/bigfile", unix.O_RDONLY)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.DecRef(ctx)
+	f := openRO(t, v, root, "/bigfile")
 	m := f.Mappable()
 	fr, err := m.Translate(2*usermem.PageSize, usermem.PageSize, usermem.Read)
 	if err != nil {
@@ -230,11 +237,7 @@ func TestPageCache(t *testing.T) {
 		t.Error("translate past EOF succeeded")
 	}
 	// A second open of the same file shares the cached page.
-	f2, err := open(v, root, "/bigfile", unix.O_RDONLY)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f2.DecRef(ctx)
+	f2 := openRO(t, v, root, "/bigfile")
 	before := mf.Allocated()
 	fr, _ = m.Translate(0, usermem.PageSize, usermem.Read)
 	fr2, _ := f2.Mappable().Translate(0, usermem.PageSize, usermem.Read)
@@ -289,13 +292,7 @@ func TestPageCacheRuns(t *testing.T) {
 		}
 	}
 	v, root, _, mf := setupMF(t)
-	ctx := testCtx{auth.NewRootCredentials()}
-	f, err := open(v, root, "/bigfile", unix.O_RDONLY)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.DecRef(ctx)
-	m := f.Mappable()
+	m := openRO(t, v, root, "/bigfile").Mappable()
 
 	// Page 2 alone, then from page 0: pages 0 and 1 in one run.
 	before := mf.Allocated()
@@ -331,12 +328,7 @@ func TestPageCacheRuns(t *testing.T) {
 	// Another file read from page 0 in one go: one run of all 4 pages,
 	// and later translations of its cached pages get the rest of it.
 	v, root, _, mf = setupMF(t)
-	f2, err := open(v, root, "/bigfile", unix.O_RDONLY)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f2.DecRef(ctx)
-	m = f2.Mappable()
+	m = openRO(t, v, root, "/bigfile").Mappable()
 	all, err := m.Translate(0, 16*pg, usermem.Read)
 	if err != nil || all.Length() != 4*pg {
 		t.Fatalf("whole file: %v, %v", all, err)
