@@ -62,8 +62,55 @@ const (
 )
 
 // maxIdle bounds the idle threads an address space keeps (a program whose
-// thread pool shrank gives the rest back to the host).
-const maxIdle = 8
+// thread pool shrank gives the rest back to the host), and
+// maxIdlePlatform those of all address spaces: they are host threads,
+// which a container's host pids.max counts (runsc/cgroup.HostPidsLimit
+// leaves 128 threads of room above the sandbox's own).
+const (
+	maxIdle         = 8
+	maxIdlePlatform = 32
+)
+
+// pushIdleLocked keeps t, parked, as an idle thread of as, unless as or
+// the platform has as many as they keep; it reports whether it did.
+//
+// Preconditions: as.mu is locked; as is not released.
+func (as *addressSpace) pushIdleLocked(t *thread) bool {
+	p := as.p
+	if len(as.idle) >= maxIdle {
+		return false
+	}
+	if p.idleThreads.Add(1) > p.idleCap {
+		p.idleThreads.Add(-1)
+		return false
+	}
+	as.slots[t.slot] = slotIdle
+	as.idle = append(as.idle, t)
+	return true
+}
+
+// popIdleLocked takes an idle thread of as, or returns nil.
+//
+// Preconditions: as.mu is locked.
+func (as *addressSpace) popIdleLocked() *thread {
+	n := len(as.idle)
+	if n == 0 {
+		return nil
+	}
+	t := as.idle[n-1]
+	as.idle = as.idle[:n-1]
+	as.p.idleThreads.Add(-1)
+	return t
+}
+
+// exitLocked tells t to exit; its slot is free once it is gone.
+//
+// Preconditions: as.mu is locked; as is not released.
+func (as *addressSpace) exitLocked(t *thread) {
+	swap(t.state, stExit)
+	futexWake(t.state)
+	as.slots[t.slot] = slotExiting
+}
 
 var (
 	_ platform.AddressSpace   = (*addressSpace)(nil)
@@ -161,17 +208,19 @@ func (as *addressSpace) Unmap(addr, length uint64) error {
 	return err
 }
 
-// Release implements platform.AddressSpace.Release: it kills and reaps the
-// stub and recycles its region.
 // HostPID implements platform.HostProcess.
 func (as *addressSpace) HostPID() int { return int(as.pid) }
 
+// Release implements platform.AddressSpace.Release: it kills and reaps the
+// stub (its idle threads with it) and recycles its region.
 func (as *addressSpace) Release() {
 	as.mu.Lock()
 	defer as.mu.Unlock()
 	if as.released.Swap(true) {
 		return
 	}
+	as.p.idleThreads.Add(-int32(len(as.idle)))
+	as.idle = nil
 	if !as.reaped {
 		unix.Kill(int(as.pid), unix.SIGKILL)
 		var ws unix.WaitStatus
@@ -201,9 +250,7 @@ func (as *addressSpace) newThread(res *reservation) (*thread, error) {
 		}
 	}
 	if slot <= 0 {
-		if n := len(as.idle); n > 0 {
-			t := as.idle[n-1]
-			as.idle = as.idle[:n-1]
+		if t := as.popIdleLocked(); t != nil {
 			as.slots[t.slot] = slotUsed
 			as.mu.Unlock()
 			return t, nil
@@ -279,9 +326,7 @@ func (as *addressSpace) ReserveThread() (platform.ThreadReservation, error) {
 			as.mu.Unlock()
 			return nil, platform.ErrContextDead
 		}
-		if n := len(as.idle); n > 0 {
-			t := as.idle[n-1]
-			as.idle = as.idle[:n-1]
+		if t := as.popIdleLocked(); t != nil {
 			as.slots[t.slot] = slotReserved
 			as.mu.Unlock()
 			return &reservation{as: as, slot: t.slot, idle: t}, nil
@@ -364,9 +409,8 @@ func (r *reservation) Release() {
 	defer as.mu.Unlock()
 	if r.slot != 0 && !as.released.Load() {
 		as.slots[r.slot] = slotFree
-		if r.idle != nil {
-			as.slots[r.slot] = slotIdle
-			as.idle = append(as.idle, r.idle)
+		if r.idle != nil && !as.pushIdleLocked(r.idle) {
+			as.exitLocked(r.idle)
 		}
 	}
 	r.slot, r.idle = 0, nil

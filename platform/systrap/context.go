@@ -193,8 +193,8 @@ func (t *thread) run(c *context) bool {
 
 // release ends the context's use of the thread. A thread parked in a live
 // address space is kept there, still parked, for the address space's next
-// new thread (see addressSpace.idle); any other is told to exit, and its
-// slot is free once it is gone.
+// new thread (see addressSpace.idle), up to maxIdle and maxIdlePlatform;
+// any other is told to exit, and its slot is free once it is gone.
 func (t *thread) release() {
 	t.coolDown(arch.Rdtsc())
 	as := t.as
@@ -204,16 +204,12 @@ func (t *thread) release() {
 		t.dead = true
 		return
 	}
-	if !t.dead && len(as.idle) < maxIdle && load(t.state) == stEvent {
-		as.slots[t.slot] = slotIdle
-		as.idle = append(as.idle, t.recycled())
-		t.dead = true // for the context that let it go
+	dead := t.dead
+	t.dead = true // for the context that let it go
+	if !dead && load(t.state) == stEvent && as.pushIdleLocked(t.recycled()) {
 		return
 	}
-	t.dead = true
-	swap(t.state, stExit)
-	futexWake(t.state)
-	as.slots[t.slot] = slotExiting
+	as.exitLocked(t)
 }
 
 // recycled returns a thread for t's host thread, parked where t left it.

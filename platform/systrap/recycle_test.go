@@ -177,3 +177,50 @@ func TestThreadRecyclingPatched(t *testing.T) {
 	}
 	runXMM0(t, c2, as, 0x5555)
 }
+
+// TestIdleThreadsPlatformCap: the platform keeps at most idleCap idle
+// threads over all its address spaces; a reservation that gives its idle
+// thread back when the cap is reached makes it exit instead; a released
+// address space's idle threads no longer count.
+func TestIdleThreadsPlatformCap(t *testing.T) {
+	f := newFixture(t)
+	p := f.Platform
+	p.idleCap = 3
+	as1, as2 := f.NewAS(t), f.NewAS(t)
+	release := func(as platform.AddressSpace, n int) {
+		var ctxs []platform.Context
+		for i := 0; i < n; i++ {
+			c := p.NewContext()
+			ctxs = append(ctxs, c)
+			platformtest.SwitchOK(t, c, as, platformtest.RegsAt(platformtest.SnipSyscalls), platform.EventSyscall)
+		}
+		for _, c := range ctxs {
+			c.Release()
+		}
+	}
+	release(as1, 2)
+	release(as2, 2)
+	if a, b, total := idleCount(as1), idleCount(as2), p.idleThreads.Load(); a != 2 || b != 1 || total != 3 {
+		t.Fatalf("idle threads: %d and %d, %d counted; want 2 and 1 of at most 3", a, b, total)
+	}
+	// A reservation takes one; while it is out, as2 keeps another; given
+	// back over the cap, the reserved one exits.
+	r := reserveSoon(t, as1)
+	release(as2, 2)
+	if b := idleCount(as2); b != 2 {
+		t.Fatalf("as2 keeps %d idle threads, want 2", b)
+	}
+	r.Release()
+	if a, total := idleCount(as1), p.idleThreads.Load(); a != 1 || total != 3 {
+		t.Errorf("after the reservation's release: as1 keeps %d, %d counted; want 1 of 3", a, total)
+	}
+	// The idle threads of a released address space stop counting.
+	as2.Release()
+	if total := p.idleThreads.Load(); total != 1 {
+		t.Errorf("%d idle threads counted after as2's release, want 1", total)
+	}
+	release(as1, 3)
+	if a := idleCount(as1); a != 3 {
+		t.Errorf("as1 keeps %d idle threads, want 3", a)
+	}
+}

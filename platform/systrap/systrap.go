@@ -109,6 +109,11 @@ type Platform struct {
 	spareMaking bool
 	spareOff    bool
 	spareWG     sync.WaitGroup
+
+	// idleThreads counts the idle threads of all address spaces, at most
+	// idleCap (maxIdlePlatform; tests lower it).
+	idleThreads atomic.Int32
+	idleCap     int32
 	made        atomic.Int64
 
 	closed    chan struct{}
@@ -144,6 +149,7 @@ func New(memFD int, opts Options) (*Platform, error) {
 		memFD:    memFD,
 		sharedFD: sfd,
 		bindIdle: opts.Spin <= 0,
+		idleCap:  maxIdlePlatform,
 		patch:    opts.Patch,
 		closed:   make(chan struct{}),
 		exited:   make(chan struct{}),

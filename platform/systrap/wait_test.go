@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/rampart-sandbox/rampart/sentry/arch"
 )
 
@@ -348,10 +350,16 @@ func TestHotMisses(t *testing.T) {
 }
 
 // fakeThread is a thread of as whose state page is plain memory: the
-// hand-off words without a stub behind them.
+// hand-off words without a stub behind them. Its host thread is the test
+// process' main thread, which the liveness check of a wait longer than
+// livenessPeriod (a loaded host) finds alive: with tid 0 it took the
+// thread for a server and reaped through a nil pointer.
 func fakeThread(as *addressSpace) *thread {
 	page := make([]byte, pageSize)
-	return &thread{as: as, page: page, state: word(page, tState), stubSleep: word(page, tStubSleep), sentrySleep: word(page, tSentrySleep)}
+	if as.pid == 0 {
+		as.pid = int32(unix.Getpid())
+	}
+	return &thread{as: as, tid: as.pid, page: page, state: word(page, tState), stubSleep: word(page, tStubSleep), sentrySleep: word(page, tSentrySleep)}
 }
 
 // TestHotTrapOut: a hot thread spins for its stub's trap out of the
