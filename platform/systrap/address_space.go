@@ -239,22 +239,20 @@ func (as *addressSpace) newThread(res *reservation) (*thread, error) {
 		as.mu.Unlock()
 		return nil, platform.ErrContextDead
 	}
-	slot := -1
+	slot, idle := -1, (*thread)(nil)
 	if res != nil {
 		slot, res.slot = res.slot, 0
-		if t := res.idle; t != nil {
-			res.idle = nil
-			as.slots[slot] = slotUsed
-			as.mu.Unlock()
-			return t, nil
-		}
+		idle, res.idle = res.idle, nil
+	}
+	if idle == nil && slot <= 0 {
+		idle = as.popIdleLocked()
+	}
+	if idle != nil {
+		as.slots[idle.slot] = slotUsed
+		as.mu.Unlock()
+		return idle, nil
 	}
 	if slot <= 0 {
-		if t := as.popIdleLocked(); t != nil {
-			as.slots[t.slot] = slotUsed
-			as.mu.Unlock()
-			return t, nil
-		}
 		slot = as.allocSlotLocked()
 	}
 	if slot < 0 {

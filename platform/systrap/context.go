@@ -57,7 +57,7 @@ type thread struct {
 	// ucontext and siginfo, checked by parked.
 	uctx, info int
 	dead       bool
-	cpu        uint32 // the CPU t is bound to, or noCPU
+	cpu        boundCPU
 
 	// Spinning (see handOff). appPol adapts the sentry's wait for the
 	// application, stubPol the stub's wait for the sentry; stubBudget is

@@ -33,8 +33,34 @@ func rdtscpCPU() uint32
 // without another RDTSC (hot hand-offs time every event).
 func spinWhile(w *uint32, v uint32, now, deadline int64) (changed bool, last int64)
 
-// noCPU marks a thread not bound yet.
-const noCPU = ^uint32(0)
+// boundCPU is the CPU a stub's host thread (an application thread, or a
+// server) is bound to, or noCPU. Its owner serialises bindHere and unbind.
+type boundCPU uint32
+
+// noCPU marks a thread not bound (or not yet).
+const noCPU = ^boundCPU(0)
+
+// bindHere binds host thread tid to the calling thread's CPU, unless b
+// says it is there already (one sched_setaffinity only when that changed).
+func (b *boundCPU) bindHere(tid int32) {
+	cpu := boundCPU(rdtscpCPU())
+	if cpu == *b {
+		return
+	}
+	*b = cpu
+	var set unix.CPUSet
+	set.Set(int(cpu))
+	unix.SchedSetaffinity(int(tid), &set)
+}
+
+// unbind lets host thread tid run on any of cpus again.
+func (b *boundCPU) unbind(tid int32, cpus *unix.CPUSet) {
+	if *b == noCPU {
+		return
+	}
+	*b = noCPU
+	unix.SchedSetaffinity(int(tid), cpus)
+}
 
 // spinCPUs is how many CPUs the sentry may use: GOMAXPROCS, or fewer if
 // its affinity mask allows fewer.
@@ -195,22 +221,7 @@ func (p *Platform) mayGrantSpin() bool {
 }
 
 // bind binds t to the calling thread's CPU if it is not there already.
-func (t *thread) bind() {
-	cpu := rdtscpCPU()
-	if cpu == t.cpu {
-		return
-	}
-	t.cpu = cpu
-	var set unix.CPUSet
-	set.Set(int(cpu))
-	unix.SchedSetaffinity(int(t.tid), &set)
-}
+func (t *thread) bind() { t.cpu.bindHere(t.tid) }
 
 // unbind lets t run on any of the sentry's CPUs again.
-func (t *thread) unbind() {
-	if t.cpu == noCPU {
-		return
-	}
-	t.cpu = noCPU
-	unix.SchedSetaffinity(int(t.tid), &t.as.p.cpus)
-}
+func (t *thread) unbind() { t.cpu.unbind(t.tid, &t.as.p.cpus) }

@@ -109,12 +109,12 @@ type Platform struct {
 	spareMaking bool
 	spareOff    bool
 	spareWG     sync.WaitGroup
+	made        atomic.Int64
 
 	// idleThreads counts the idle threads of all address spaces, at most
 	// idleCap (maxIdlePlatform; tests lower it).
 	idleThreads atomic.Int32
 	idleCap     int32
-	made        atomic.Int64
 
 	closed    chan struct{}
 	exited    chan struct{}
@@ -338,10 +338,10 @@ type region struct {
 	off uint64 // in the shared file
 	mem []byte // the sentry's mapping
 	// pol adapts the spinning of call's wait under forced spinning
-	// (Options.Spin > 0); cpu is the CPU the server thread is bound to,
-	// or noCPU. Both are owned by call's caller.
+	// (Options.Spin > 0); cpu is where the server thread is bound. Both
+	// are owned by call's caller.
 	pol spinPolicy
-	cpu uint32
+	cpu boundCPU
 }
 
 // serverSpinUS is, under forced spinning, the bound of the sentry's spin
@@ -445,24 +445,17 @@ func (r *region) call(pid int32, reaped *bool, nr uintptr, extra uint64, args ..
 // sleeping server was woken on the other vCPU, idle or busy with the
 // application thread spinning for the sentry's answer: 15-130 µs in this
 // VM (wait.go), 50 µs on average over the 6000 requests of a `python3 -c
-// pass` here, whose time bound servers cut by about a third (780 ms to
-// 540, alternated runs; fork_exit_wait 1.6 ms to 0.95). The server's own
-// spin for the next request, which this replaces, took the CPU the
-// sentry needed next, and the sentry's spin the one the server needed.
+// pass` here, whose time bound servers cut by about a fifth (805-898 ms
+// to 627-705, alternated runs; fork_exit_wait 1.6-1.8 ms to 1.2-1.3).
+// The server's own spin for the next request, which this replaces, took
+// the CPU the sentry needed next, and the sentry's spin the one the
+// server needed.
 func (r *region) place(pid int32, nr uintptr) {
 	if nr == unix.SYS_CLONE {
-		if r.cpu != noCPU {
-			r.cpu = noCPU
-			unix.SchedSetaffinity(int(pid), &r.p.cpus)
-		}
+		r.cpu.unbind(pid, &r.p.cpus)
 		return
 	}
-	if cpu := rdtscpCPU(); cpu != r.cpu {
-		r.cpu = cpu
-		var set unix.CPUSet
-		set.Set(int(cpu))
-		unix.SchedSetaffinity(int(pid), &set)
-	}
+	r.cpu.bindHere(pid)
 }
 
 // hasFSGSBASE reports whether user space may use rdfsbase and friends

@@ -58,8 +58,8 @@ func (mm *MemoryManager) Fork() (*MemoryManager, error) {
 		// Keep the parent's host mapping in step: what was writable is
 		// read-only now. One pass over the vma, so that contiguous pmas
 		// are remapped together.
-		if remap && len(v.pmas) > 0 && ok {
-			ok = remaps.addRange(v, v.pmas[0].start, v.pmas[len(v.pmas)-1].end)
+		if remap && ok {
+			ok = remaps.addRange(v, v.start, v.end)
 		}
 	}
 	if !ok || !remaps.flush() {

@@ -175,7 +175,7 @@ func (mm *MemoryManager) Activate() error {
 	var b mapBatch
 	b.init(mm)
 	for _, v := range mm.vmas {
-		if len(v.pmas) > 0 && !b.addRange(v, v.pmas[0].start, v.pmas[len(v.pmas)-1].end) {
+		if !b.addRange(v, v.start, v.end) {
 			break
 		}
 	}
