@@ -38,6 +38,23 @@ func (f *FakeMemoryFile) Allocate(length uint64) (memfile.Range, error) {
 	return fr, nil
 }
 
+// AllocateUnzeroed implements MemoryFile.AllocateUnzeroed. The pages hold
+// 0xa5 bytes, so that a test catches a caller that does not overwrite them.
+func (f *FakeMemoryFile) AllocateUnzeroed(length uint64) (memfile.Range, error) {
+	fr, err := f.Allocate(length)
+	if err == nil {
+		f.mu.Lock()
+		for off := fr.Start; off < fr.End; off += usermem.PageSize {
+			p := f.pages[off][:usermem.PageSize]
+			for i := range p {
+				p[i] = 0xa5
+			}
+		}
+		f.mu.Unlock()
+	}
+	return fr, err
+}
+
 // IncRef implements MemoryFile.IncRef.
 func (f *FakeMemoryFile) IncRef(fr memfile.Range) {
 	f.mu.Lock()

@@ -17,6 +17,9 @@ import (
 // Tests substitute an in-process implementation.
 type MemoryFile interface {
 	Allocate(length uint64) (memfile.Range, error)
+	// AllocateUnzeroed is Allocate for a caller that overwrites every
+	// byte before anyone else sees the pages.
+	AllocateUnzeroed(length uint64) (memfile.Range, error)
 	IncRef(fr memfile.Range)
 	DecRef(fr memfile.Range)
 	Slice(fr memfile.Range) []byte

@@ -54,7 +54,8 @@ func (c *pageCache) pageLocked(idx uint64) (memfile.Range, error) {
 // one mapping, rather than one of each per page. It returns the range;
 // each page of it is cached with its own reference. c.mu is held.
 func (c *pageCache) readRunLocked(idx, n uint64) (memfile.Range, error) {
-	fr, err := c.mf.Allocate(n * usermem.PageSize)
+	// Every byte is overwritten: by the read, or cleared past EOF.
+	fr, err := c.mf.AllocateUnzeroed(n * usermem.PageSize)
 	if err != nil {
 		return memfile.Range{}, unix.ENOMEM
 	}

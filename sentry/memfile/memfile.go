@@ -17,6 +17,12 @@ const (
 
 	// growChunk is the granularity in which the file is extended.
 	growChunk = 64 << 20
+
+	// dirtyMax bounds the freed pages kept with their host memory (see
+	// MemoryFile.dirty); a memory limit lowers it to dirtyLimitShare of
+	// the limit.
+	dirtyMax        = 8 << 20
+	dirtyLimitShare = 16
 )
 
 // MemoryFile is the sandbox's memfd-backed memory file.
@@ -24,9 +30,11 @@ const (
 // The file is mapped once, MAP_SHARED, at a fixed reservation in the sentry,
 // so Slice is a bounds check and a slice expression. Pages are handed out by
 // a first-fit allocator over a sorted list of free extents; every page
-// carries a reference count, and a page whose count drops to zero has its
-// host memory released (FALLOC_FL_PUNCH_HOLE) before it becomes reusable, so
-// Allocate always returns zeroed memory.
+// carries a reference count, and a page whose count drops to zero either has
+// its host memory released (FALLOC_FL_PUNCH_HOLE) before it becomes reusable,
+// so that it reads as zero, or, up to dirtyMax bytes, is kept as it is for
+// the next allocation that overwrites it (see dirty). Allocate always returns
+// zeroed memory.
 //
 // All methods are safe for concurrent use.
 type MemoryFile struct {
@@ -52,6 +60,21 @@ type MemoryFile struct {
 	// free is the sorted, coalesced list of extents that are free and whose
 	// host memory has been released.
 	free []Range
+
+	// dirty is the sorted, coalesced list of free extents whose host
+	// memory was kept: they still hold what their last owner wrote.
+	// Releasing a freed page costs a fallocate, a TLB shoot-down of the
+	// sentry's mapping on every CPU it ran on (an IPI each in a VM), and,
+	// at its next use, a fault in the sentry and the kernel's zeroing;
+	// a fork that exits at once frees and reallocates a few dozen pages.
+	// AllocateUnzeroed hands dirty extents to callers that overwrite
+	// every byte (a copy-on-write copy), and Allocate zeroes a dirty page
+	// itself for a one-page allocation (a page it zeroes is one the
+	// kernel would have had to). dirtyBytes is their total, at most
+	// dirtyCap (dirtyMax, or less under a limit: SetLimit); frees past it
+	// are released.
+	dirty                []Range
+	dirtyBytes, dirtyCap uint64
 
 	// allocated is the number of bytes with a non-zero reference count.
 	allocated uint64
@@ -81,7 +104,7 @@ func New(name string) (*MemoryFile, error) {
 		unix.Close(fd)
 		return nil, fmt.Errorf("mapping the memory file: %w", err)
 	}
-	return &MemoryFile{fd: fd, data: data, oom: make(chan struct{}, 1)}, nil
+	return &MemoryFile{fd: fd, data: data, oom: make(chan struct{}, 1), dirtyCap: dirtyMax}, nil
 }
 
 // FD returns the host descriptor of the memfd, for AddressSpace.MapFile.
@@ -91,44 +114,93 @@ func (f *MemoryFile) FD() int { return f.fd }
 // of the page size) with a reference count of one on each page. The caller
 // owns that reference and releases it with DecRef.
 func (f *MemoryFile) Allocate(length uint64) (Range, error) {
+	fr, dirty, err := f.allocate(length, length == usermem.PageSize)
+	if dirty {
+		clear(f.data[fr.Start:fr.End])
+	}
+	return fr, err
+}
+
+// AllocateUnzeroed is Allocate for a caller that overwrites every byte of
+// the range before the range is mapped or read by anyone: its contents are
+// undefined (what a freed page held, which must never reach another
+// application). It takes freed pages whose host memory was kept (see
+// MemoryFile.dirty) before released ones: no fault, no zeroing.
+func (f *MemoryFile) AllocateUnzeroed(length uint64) (Range, error) {
+	fr, _, err := f.allocate(length, true)
+	return fr, err
+}
+
+// allocate allocates length bytes, from the dirty extents if dirtyOK and
+// one fits (then it reports dirty), else from the released ones.
+func (f *MemoryFile) allocate(length uint64, dirtyOK bool) (fr Range, dirty bool, err error) {
 	if length == 0 || !usermem.IsPageAligned(length) {
-		return Range{}, unix.EINVAL
+		return Range{}, false, unix.EINVAL
 	}
 	if length > reserveSize {
-		return Range{}, unix.ENOMEM
+		return Range{}, false, unix.ENOMEM
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.closed {
-		return Range{}, unix.EBADF
+		return Range{}, false, unix.EBADF
 	}
 	if f.limit != 0 && f.allocated+length > f.limit {
 		f.notifyOOM()
-		return Range{}, unix.ENOMEM
+		return Range{}, false, unix.ENOMEM
 	}
-	i := f.findFreeLocked(length)
+	if dirtyOK {
+		if i := findFit(f.dirty, length); i >= 0 {
+			fr = takeFront(&f.dirty, i, length)
+			f.dirtyBytes -= length
+			f.refOneLocked(fr)
+			return fr, true, nil
+		}
+	}
+	fr, err = f.allocateReleasedLocked(length)
+	return fr, false, err
+}
+
+// allocateReleasedLocked allocates length bytes from the released extents,
+// growing the file if needed.
+func (f *MemoryFile) allocateReleasedLocked(length uint64) (Range, error) {
+	i := findFit(f.free, length)
 	if i < 0 {
 		if err := f.growLocked(length); err != nil {
 			f.notifyOOM()
 			return Range{}, err
 		}
-		if i = f.findFreeLocked(length); i < 0 {
+		if i = findFit(f.free, length); i < 0 {
 			f.notifyOOM()
 			return Range{}, unix.ENOMEM
 		}
 	}
-	fr := Range{f.free[i].Start, f.free[i].Start + length}
-	if f.free[i].End == fr.End {
-		f.free = append(f.free[:i], f.free[i+1:]...)
-	} else {
-		f.free[i].Start = fr.End
-	}
+	fr := takeFront(&f.free, i, length)
+	f.refOneLocked(fr)
+	return fr, nil
+}
+
+// refOneLocked gives each page of fr, just taken off a free list, its
+// first reference.
+func (f *MemoryFile) refOneLocked(fr Range) {
 	refs := f.refs[fr.Start/usermem.PageSize : fr.End/usermem.PageSize]
 	for j := range refs {
 		refs[j] = 1
 	}
-	f.allocated += length
-	return fr, nil
+	f.allocated += fr.Length()
+}
+
+// takeFront removes the first length bytes of extent i of *list and
+// returns them.
+func takeFront(list *[]Range, i int, length uint64) Range {
+	l := *list
+	fr := Range{l[i].Start, l[i].Start + length}
+	if l[i].End == fr.End {
+		*list = append(l[:i], l[i+1:]...)
+	} else {
+		l[i].Start = fr.End
+	}
+	return fr
 }
 
 // notifyOOM tells the OOM killer, if it is not told already.
@@ -141,11 +213,25 @@ func (f *MemoryFile) notifyOOM() {
 
 // SetLimit sets the most bytes the file may have allocated (0: no limit).
 // Lowering it below the current allocation refuses new allocations until
-// enough is freed; nothing already allocated is taken back.
+// enough is freed; nothing already allocated is taken back. Freed pages
+// kept with their host memory (dirty) are then at most a sixteenth of the
+// limit: host memory the container's limit does not count.
 func (f *MemoryFile) SetLimit(limit uint64) {
 	f.mu.Lock()
 	f.limit = limit
+	f.dirtyCap = dirtyMax
+	if limit != 0 {
+		f.dirtyCap = min(dirtyMax, usermem.PageRoundDown(limit/dirtyLimitShare))
+	}
+	var drop []Range
+	for f.dirtyBytes > f.dirtyCap {
+		fr := f.dirty[len(f.dirty)-1]
+		f.dirty = f.dirty[:len(f.dirty)-1]
+		f.dirtyBytes -= fr.Length()
+		drop = append(drop, fr)
+	}
 	f.mu.Unlock()
+	f.releaseToFree(drop)
 	if limit != 0 && f.Usage().Allocated > limit {
 		f.notifyOOM()
 	}
@@ -163,11 +249,11 @@ func (f *MemoryFile) Limit() uint64 {
 // Failures while a value is pending are coalesced.
 func (f *MemoryFile) OOM() <-chan struct{} { return f.oom }
 
-// findFreeLocked returns the index of the first free extent that can hold
+// findFit returns the index of the first extent of list that can hold
 // length bytes, or -1.
-func (f *MemoryFile) findFreeLocked(length uint64) int {
-	for i := range f.free {
-		if f.free[i].Length() >= length {
+func findFit(list []Range, length uint64) int {
+	for i := range list {
+		if list[i].Length() >= length {
 			return i
 		}
 	}
@@ -188,39 +274,42 @@ func (f *MemoryFile) growLocked(length uint64) error {
 		return unix.ENOMEM
 	}
 	f.refs = append(f.refs, make([]uint32, (newSize-f.size)/usermem.PageSize)...)
-	f.insertFreeLocked(Range{f.size, newSize})
+	insertRange(&f.free, Range{f.size, newSize})
 	f.size = newSize
 	return nil
 }
 
-// insertFreeLocked adds fr to the free list, coalescing with neighbours.
-func (f *MemoryFile) insertFreeLocked(fr Range) {
+// insertRange adds fr to the sorted list *list (free or dirty), coalescing
+// with neighbours.
+func insertRange(list *[]Range, fr Range) {
+	l := *list
 	// Binary search for the first extent starting after fr.
-	lo, hi := 0, len(f.free)
+	lo, hi := 0, len(l)
 	for lo < hi {
 		m := int(uint(lo+hi) >> 1)
-		if f.free[m].Start < fr.Start {
+		if l[m].Start < fr.Start {
 			lo = m + 1
 		} else {
 			hi = m
 		}
 	}
 	i := lo
-	mergePrev := i > 0 && f.free[i-1].End == fr.Start
-	mergeNext := i < len(f.free) && f.free[i].Start == fr.End
+	mergePrev := i > 0 && l[i-1].End == fr.Start
+	mergeNext := i < len(l) && l[i].Start == fr.End
 	switch {
 	case mergePrev && mergeNext:
-		f.free[i-1].End = f.free[i].End
-		f.free = append(f.free[:i], f.free[i+1:]...)
+		l[i-1].End = l[i].End
+		l = append(l[:i], l[i+1:]...)
 	case mergePrev:
-		f.free[i-1].End = fr.End
+		l[i-1].End = fr.End
 	case mergeNext:
-		f.free[i].Start = fr.Start
+		l[i].Start = fr.Start
 	default:
-		f.free = append(f.free, Range{})
-		copy(f.free[i+1:], f.free[i:])
-		f.free[i] = fr
+		l = append(l, Range{})
+		copy(l[i+1:], l[i:])
+		l[i] = fr
 	}
+	*list = l
 }
 
 // checkRangeLocked panics if fr is not a valid page-aligned range of the
@@ -248,7 +337,8 @@ func (f *MemoryFile) IncRef(fr Range) {
 }
 
 // DecRef drops a reference on every page of fr; pages reaching zero are
-// freed: their host memory is released and they become allocatable.
+// freed: kept as they are while the dirty pages stay within their cap,
+// else their host memory is released, and they become allocatable.
 func (f *MemoryFile) DecRef(fr Range) {
 	var stack [4]Range
 	freed := stack[:0]
@@ -277,22 +367,35 @@ func (f *MemoryFile) DecRef(fr Range) {
 	if runStart >= 0 {
 		freed = append(freed, Range{(first + uint64(runStart)) * usermem.PageSize, fr.End})
 	}
+	n := 0
 	for _, r := range freed {
 		f.allocated -= r.Length()
+		if f.dirtyBytes+r.Length() <= f.dirtyCap {
+			insertRange(&f.dirty, r)
+			f.dirtyBytes += r.Length()
+			continue
+		}
+		freed[n] = r
+		n++
 	}
 	f.mu.Unlock()
-	if len(freed) == 0 {
+	f.releaseToFree(freed[:n])
+}
+
+// releaseToFree releases the host memory of the free ranges rs, which no
+// list holds, and adds them to the free list.
+func (f *MemoryFile) releaseToFree(rs []Range) {
+	if len(rs) == 0 {
 		return
 	}
-
 	// Nobody holds a reference on the freed pages and they are not yet on
 	// the free list, so they can be released without the lock.
-	for _, r := range freed {
+	for _, r := range rs {
 		f.release(r)
 	}
 	f.mu.Lock()
-	for _, r := range freed {
-		f.insertFreeLocked(r)
+	for _, r := range rs {
+		insertRange(&f.free, r)
 	}
 	f.mu.Unlock()
 }
@@ -363,13 +466,16 @@ type Usage struct {
 	Allocated uint64
 	// FileSize is the current size of the memory file.
 	FileSize uint64
+	// Dirty is the number of free bytes whose host memory is kept for
+	// reuse (see MemoryFile.dirty).
+	Dirty uint64
 }
 
 // Usage returns the current usage figures. It makes no syscall.
 func (f *MemoryFile) Usage() Usage {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return Usage{Allocated: f.allocated, FileSize: f.size}
+	return Usage{Allocated: f.allocated, FileSize: f.size, Dirty: f.dirtyBytes}
 }
 
 // Committed returns the bytes of host memory really backing the file (pages

@@ -44,16 +44,89 @@ func TestAllocateZeroedAndReused(t *testing.T) {
 	if got := f.Usage().Allocated; got != 0 {
 		t.Fatalf("Allocated after free = %d", got)
 	}
+	// The freed pages kept their host memory (dirty): an allocation that
+	// must be zeroed takes released pages, AllocateUnzeroed these.
+	if got := f.Usage().Dirty; got != 4*usermem.PageSize {
+		t.Fatalf("Dirty after free = %d", got)
+	}
 	fr2, err := f.Allocate(4 * usermem.PageSize)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if fr2 != fr {
-		t.Errorf("freed range not reused: got %v, want %v", fr2, fr)
-	}
 	if s := f.Slice(fr2); !bytes.Equal(s, make([]byte, len(s))) {
-		t.Fatal("reused allocation not zeroed")
+		t.Fatal("second allocation not zeroed")
 	}
+	fr3, err := f.AllocateUnzeroed(4 * usermem.PageSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fr3 != fr {
+		t.Errorf("freed range not reused: got %v, want %v", fr3, fr)
+	}
+	if got := f.Usage().Dirty; got != 0 {
+		t.Fatalf("Dirty after reuse = %d", got)
+	}
+}
+
+// TestDirtyPages checks the freed pages kept with their host memory: a
+// one-page Allocate reuses one zeroed, frees past the cap are released
+// (they read as zero and are no longer committed), and a limit lowers the
+// cap.
+func TestDirtyPages(t *testing.T) {
+	const page = usermem.PageSize
+	f := newFile(t)
+	fill := func(fr Range) {
+		s := f.Slice(fr)
+		for i := range s {
+			s[i] = 0x5a
+		}
+	}
+	fr, err := f.Allocate(page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fill(fr)
+	f.DecRef(fr)
+	fr2, err := f.Allocate(page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fr2 != fr {
+		t.Errorf("one-page Allocate did not reuse the dirty page: got %v, want %v", fr2, fr)
+	}
+	if s := f.Slice(fr2); !bytes.Equal(s, make([]byte, page)) {
+		t.Fatal("reused dirty page not zeroed")
+	}
+	f.DecRef(fr2)
+
+	// Past the cap, frees are released.
+	big, err := f.Allocate(dirtyMax + 4*page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fill(big)
+	committed, _ := f.Committed()
+	f.DecRef(big)
+	u := f.Usage()
+	if u.Dirty > dirtyMax {
+		t.Fatalf("Dirty = %d, more than the cap %d", u.Dirty, dirtyMax)
+	}
+	after, _ := f.Committed()
+	if committed-after < 4*page {
+		t.Errorf("committed %d -> %d after freeing past the dirty cap: nothing released", committed, after)
+	}
+	for _, fr := range []Range{{big.Start, big.Start + page}, {big.End - page, big.End}} {
+		if s := f.Slice(fr); !bytes.Equal(s, make([]byte, page)) {
+			t.Fatalf("page %v, released, not zero", fr)
+		}
+	}
+
+	// A limit lowers the cap and releases what is over it.
+	f.SetLimit(64 * page)
+	if got, want := f.Usage().Dirty, uint64(64*page/dirtyLimitShare); got > want {
+		t.Fatalf("Dirty = %d under a limit of 64 pages, want at most %d", got, want)
+	}
+	f.SetLimit(0)
 }
 
 func TestRefCounting(t *testing.T) {

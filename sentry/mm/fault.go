@@ -366,11 +366,11 @@ func (mm *MemoryManager) breakCOWLocked(v *vma, addr uint64) faultResult {
 			continue
 		}
 		if !mm.mf.IsExclusive(p.fr) {
-			fr, err := mm.mf.Allocate(p.fr.Length())
+			fr, err := mm.mf.AllocateUnzeroed(p.fr.Length())
 			if err != nil {
 				return allocFailure(err)
 			}
-			copy(mm.mf.Slice(fr), mm.mf.Slice(p.fr))
+			copy(mm.mf.Slice(fr), mm.mf.Slice(p.fr)) // all of it
 			old = append(old, p.fr)
 			p.fr = fr
 		}
