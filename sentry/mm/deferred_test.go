@@ -145,3 +145,50 @@ func TestForkRemapOneBatch(t *testing.T) {
 	}
 	m.Release()
 }
+
+// TestForkPrefault checks that Fork maps into the child, in one batch,
+// what is in memory around the address it is given (the forking thread's
+// rip), read-only where copy-on-write, and nothing elsewhere.
+func TestForkPrefault(t *testing.T) {
+	e := newEnv(t)
+	m, err := NewMemoryManager(fakeBatchPlatform{}, e.mf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Release()
+	near := mustMMap(t, m, anonOpts(4*pg))
+	far := mustMMap(t, m, anonOpts(4*pg))
+	for _, a := range []uint64{near, near + 2*pg, far} {
+		if sig, _ := m.HandleFault(a, usermem.Write, segvMapErr); sig != 0 {
+			t.Fatalf("fault at %#x: signal %d", a, sig)
+		}
+	}
+	child, err := m.Fork(near + 2*pg + 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer child.Release()
+	c := child.AddressSpace().(*fakeBatchAS)
+	// One request: a batch, or one mapping alone (the window's pages are
+	// one pma here).
+	if n := c.mapCount(); c.batches > 1 || n == 0 || (c.batches == 0 && n != 1) {
+		t.Errorf("child prefaulted with %d batches, %d mappings; want one request", c.batches, n)
+	}
+	for _, a := range []uint64{near, near + 2*pg} {
+		if pm, ok := c.lookup(a); !ok || pm.perms.Write || !pm.perms.Read {
+			t.Errorf("child's %#x after fork: %+v (mapped %v), want read-only", a, pm, ok)
+		}
+	}
+	if far&^(anonFaultWindow-1) != near&^(anonFaultWindow-1) {
+		if _, ok := c.lookup(far); ok {
+			t.Errorf("child's %#x, outside the window, mapped at fork", far)
+		}
+	}
+	// Its first write still copies.
+	if sig, _ := child.HandleFault(near, usermem.Write, segvMapErr); sig != 0 {
+		t.Fatalf("child's write fault: signal %d", sig)
+	}
+	if pm, ok := c.lookup(near); !ok || !pm.perms.Write {
+		t.Errorf("child's %#x after its write fault: %+v (mapped %v)", near, pm, ok)
+	}
+}

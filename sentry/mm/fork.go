@@ -12,7 +12,7 @@ import (
 // (the parent loses write permission on its host mappings of it now; the
 // child maps it lazily); shared mappings stay shared. Vmas marked
 // MADV_DONTFORK are not copied, and MADV_WIPEONFORK ones are copied empty.
-func (mm *MemoryManager) Fork() (*MemoryManager, error) {
+func (mm *MemoryManager) Fork(near ...uint64) (*MemoryManager, error) {
 	child, err := NewMemoryManager(mm.p, mm.mf)
 	if err != nil {
 		return nil, err
@@ -69,7 +69,36 @@ func (mm *MemoryManager) Fork() (*MemoryManager, error) {
 	if pf, ok := mm.as.(patchForker); ok {
 		pf.ForkPatches(child.as)
 	}
+	child.prefaultFork(near)
 	return child, nil
+}
+
+// prefaultFork maps, in one batch, what the new child has in memory in the
+// fault window around each address of near (the forking thread's
+// instruction pointer): a child's first instructions run where its parent
+// forked, and without this each text page there is a fault, on a systrap
+// stub a platform round trip and a map request, before the child does
+// anything. Copy-on-write pages are mapped read-only, as a fault would; a
+// failure here only leaves the pages to fault.
+func (mm *MemoryManager) prefaultFork(near []uint64) {
+	if len(near) == 0 || mm.as == nil {
+		return
+	}
+	mm.mu.Lock()
+	defer mm.mu.Unlock()
+	var b mapBatch
+	b.init(mm)
+	for _, a := range near {
+		v := mm.findVMALocked(a)
+		if v == nil || !v.perms.Any() {
+			continue
+		}
+		s, e := faultWindow(v, a, windowFor(v))
+		if !b.addRange(v, s, e) {
+			return
+		}
+	}
+	b.flush()
 }
 
 // MappingIdentity is implemented by Mappables that can name their file in
