@@ -51,6 +51,14 @@ type addressSpace struct {
 	// patch is the syscall patching state, nil if patching is off. Set
 	// once by SetTextAccess before the address space runs anything.
 	patch *patcher
+
+	// live are the host threads made in the stub (application threads)
+	// not known to be gone, for recycle, which may reuse the stub only
+	// once each is; noteThreadLocked drops the gone ones when the list
+	// reaches liveCap. Protected by mu until Release, then owned by
+	// recycle.
+	live    []int32
+	liveCap int
 }
 
 const (
@@ -177,6 +185,14 @@ func (as *addressSpace) MapFiles(ms []platform.Mapping) error {
 	if as.released.Load() {
 		return fmt.Errorf("address space released: %w", platform.ErrContextDead)
 	}
+	return as.batchLocked(ms)
+}
+
+// batchLocked has the server run the mmap and munmap calls of ms (at most
+// platform.MaxBatch, checked) in one request.
+//
+// Preconditions: as.mu is locked.
+func (as *addressSpace) batchLocked(ms []platform.Mapping) error {
 	le := binary.LittleEndian
 	for i := range ms {
 		m := &ms[i]
@@ -211,16 +227,46 @@ func (as *addressSpace) Unmap(addr, length uint64) error {
 // HostPID implements platform.HostProcess.
 func (as *addressSpace) HostPID() int { return int(as.pid) }
 
-// Release implements platform.AddressSpace.Release: it kills and reaps the
-// stub (its idle threads with it) and recycles its region.
+// Release implements platform.AddressSpace.Release. Its threads are told
+// to exit and its stub becomes a spare for a next address space once it is
+// clean (recycle, in the background), or, where that cannot be made safe,
+// the stub is killed and reaped (its threads with it) and its region
+// freed.
 func (as *addressSpace) Release() {
 	as.mu.Lock()
-	defer as.mu.Unlock()
 	if as.released.Swap(true) {
+		as.mu.Unlock()
 		return
 	}
 	as.p.idleThreads.Add(-int32(len(as.idle)))
 	as.idle = nil
+	reuse := !as.reaped && as.recyclableLocked()
+	if reuse {
+		as.exitAllLocked()
+	}
+	as.mu.Unlock()
+	p := as.p
+	if reuse {
+		p.spareMu.Lock()
+		reuse = !p.spareOff
+		if reuse {
+			p.spareWG.Add(1)
+		}
+		p.spareMu.Unlock()
+	}
+	if !reuse {
+		as.kill()
+		return
+	}
+	go p.recycle(as)
+}
+
+// kill kills and reaps the stub (its threads with it) and frees its
+// region. as is released, or a spare no one else holds.
+func (as *addressSpace) kill() {
+	as.mu.Lock()
+	defer as.mu.Unlock()
+	as.released.Store(true)
 	if !as.reaped {
 		unix.Kill(int(as.pid), unix.SIGKILL)
 		var ws unix.WaitStatus
@@ -228,6 +274,118 @@ func (as *addressSpace) Release() {
 		as.reaped = true
 	}
 	as.p.freeRegion(as.r)
+}
+
+// recyclableLocked reports whether the stub can serve a next address space
+// once its threads are gone and its memory is unmapped: with syscall
+// patching, only if the application never mapped over the pointer table
+// or the Go view (which the stub maps once, at its set-up).
+//
+// Preconditions: as.mu is locked.
+func (as *addressSpace) recyclableLocked() bool {
+	return !as.p.patch || (as.patch != nil && !as.patch.lost.Load())
+}
+
+// exitAllLocked tells every application thread of the stub to exit,
+// whoever holds it: idle, reserved with an idle thread, or held by a
+// context, which forgets it (as is released).
+//
+// Preconditions: as.mu is locked; as is released.
+func (as *addressSpace) exitAllLocked() {
+	for i := 1; i <= maxThreads; i++ {
+		switch as.slots[i] {
+		case slotUsed, slotIdle, slotReserved:
+			w := word(as.r.mem, i*slotSize+tState)
+			swap(w, stExit)
+			futexWake(w)
+			as.slots[i] = slotExiting
+		}
+	}
+}
+
+// noteThreadLocked records tid, a new host thread of the stub, in as.live,
+// first dropping the threads known gone when the list is full.
+//
+// Preconditions: as.mu is locked.
+func (as *addressSpace) noteThreadLocked(tid int32) {
+	if len(as.live) >= max(as.liveCap, liveMin) {
+		n := 0
+		for _, t := range as.live {
+			if tgkill(as.pid, t, 0) != unix.ESRCH {
+				as.live[n] = t
+				n++
+			}
+		}
+		as.live = as.live[:n]
+		as.liveCap = 2 * n
+	}
+	as.live = append(as.live, tid)
+}
+
+// liveMin is the smallest liveCap: a list that short is never pruned.
+const liveMin = 64
+
+// drain waits, up to drainWait, until every application thread of as,
+// released, has left the stub (a thread told to exit does so within
+// microseconds unless the host is very busy). The host says when a thread
+// is gone: its state word, which the application can write, does not. It
+// reports false if one is still there or the stub died (then reaped).
+func (as *addressSpace) drain() bool {
+	deadline := time.Now().Add(drainWait)
+	for _, tid := range as.live {
+		for tgkill(as.pid, tid, 0) != unix.ESRCH {
+			if time.Now().After(deadline) {
+				return false
+			}
+			time.Sleep(drainPoll)
+		}
+	}
+	as.mu.Lock()
+	defer as.mu.Unlock()
+	if reapIfDead(as.pid) {
+		as.reaped = true
+		return false
+	}
+	return true
+}
+
+const (
+	drainWait = 20 * time.Millisecond
+	drainPoll = 20 * time.Microsecond
+)
+
+// scrub leaves the stub of as, released and drained, as a new one is: it
+// unmaps the application's range (all of it but syscall patching's views,
+// which every stub maps at its set-up) in one request, and zeroes its
+// region but the words the server and the sentry keep across requests
+// (the request sequence number, which the server compares with the last
+// one it answered, and the response page's sequence, sleep flags).
+// Nothing the application wrote, in its memory or its region, reaches the
+// next one.
+func (as *addressSpace) scrub() bool {
+	ms := [3]platform.Mapping{{Addr: minUserAddress, Length: maxUserAddress - minUserAddress}}
+	n := 1
+	if as.p.patch {
+		ptrEnd := uint64(ptrTableAddr + (ptrTableLen+pageSize-1)&^(pageSize-1))
+		ms[0].Length = goViewAddr - minUserAddress
+		ms[1] = platform.Mapping{Addr: goViewAddr + pageSize, Length: ptrTableAddr - goViewAddr - pageSize}
+		ms[2] = platform.Mapping{Addr: ptrEnd, Length: maxUserAddress - ptrEnd}
+		n = 3
+	}
+	as.mu.Lock()
+	err := as.batchLocked(ms[:n])
+	as.mu.Unlock()
+	if err != nil {
+		return false
+	}
+	r := as.r
+	if unix.Fallocate(as.p.sharedFD, unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, int64(r.off+2*pageSize), regionSize-2*pageSize) != nil {
+		return false
+	}
+	clear(r.mem[rSeq+4 : pageSize])
+	clear(r.mem[respOff+pRet : respOff+pServerSleep])
+	clear(r.mem[respOff+pServerSleep+4 : 2*pageSize])
+	return true
 }
 
 // newThread creates an application thread in the stub and returns it once
@@ -282,6 +440,7 @@ func (as *addressSpace) newThread(res *reservation) (*thread, error) {
 		as.mu.Unlock()
 		return nil, fmt.Errorf("cloning a stub thread: %w", err)
 	}
+	as.noteThreadLocked(int32(tid))
 	as.mu.Unlock()
 	t.tid = int32(tid)
 	// The thread parks with an int3 at thread_park once its set-up is

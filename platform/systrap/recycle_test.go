@@ -4,12 +4,18 @@ package systrap
 
 import (
 	"encoding/binary"
+	"fmt"
+	"os"
+	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/rampart-sandbox/rampart/platform"
 	"github.com/rampart-sandbox/rampart/platform/platformtest"
 	"github.com/rampart-sandbox/rampart/sentry/arch"
+	"github.com/rampart-sandbox/rampart/sentry/usermem"
 )
 
 // threadOf returns the host thread c runs in as.
@@ -222,5 +228,102 @@ func TestIdleThreadsPlatformCap(t *testing.T) {
 	release(as1, 3)
 	if a := idleCount(as1); a != 3 {
 		t.Errorf("as1 keeps %d idle threads, want 3", a)
+	}
+}
+
+// TestRecycledAddressSpace: a released address space's stub, once its
+// threads are gone, comes back as a spare with nothing of the last
+// application left (no thread but the server, no mapping in the
+// application range but syscall patching's views, a zeroed region but the
+// protocol words), and serves the next address space.
+func TestRecycledAddressSpace(t *testing.T) {
+	for _, patch := range []bool{false, true} {
+		t.Run(fmt.Sprint("patch=", patch), func(t *testing.T) {
+			var p *Platform
+			var newAS func(testing.TB) platform.AddressSpace
+			if patch {
+				f := newPatchFixture(t)
+				p, newAS = f.Platform, f.NewAS
+			} else {
+				f := newFixture(t)
+				p, newAS = f.Platform, f.NewAS
+			}
+			newAS(t) // spares come from the second address space on
+			as := newAS(t).(*addressSpace)
+			c := p.NewContext()
+			regs := platformtest.RegsAt(platformtest.SnipSyscalls)
+			regs.Rax = unix.SYS_GETPID
+			platformtest.SwitchOK(t, c, as, regs, platform.EventSyscall)
+			slot := threadOf(t, c, as).slot
+			c.Release()
+			as.Release()
+
+			var rec *addressSpace
+			for start := time.Now(); rec == nil && time.Since(start) < 5*time.Second; time.Sleep(time.Millisecond) {
+				p.spareMu.Lock()
+				for _, s := range p.spares {
+					if s.pid == as.pid {
+						rec = s
+					}
+				}
+				p.spareMu.Unlock()
+			}
+			if rec == nil {
+				t.Fatalf("stub %d not recycled as a spare within 5 s", as.pid)
+			}
+			if rec == as || rec.r != as.r {
+				t.Fatal("the spare is not a new address space on the old stub's region")
+			}
+			tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", as.pid))
+			if err != nil || len(tasks) != 1 {
+				t.Errorf("recycled stub's threads: %d (%v), want only the server", len(tasks), err)
+			}
+			maps, err := os.ReadFile(fmt.Sprintf("/proc/%d/maps", as.pid))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, l := range strings.Split(strings.TrimSpace(string(maps)), "\n") {
+				var s, e uint64
+				if _, err := fmt.Sscanf(l, "%x-%x", &s, &e); err != nil {
+					t.Fatalf("maps line %q: %v", l, err)
+				}
+				view := patch && ((s >= goViewAddr && e <= goViewAddr+pageSize) || (s >= ptrTableAddr && e <= ptrTableAddr+ptrTableLen+pageSize))
+				if s < maxUserAddress && !view {
+					t.Errorf("recycled stub maps %s", l)
+				}
+			}
+			mem := as.r.mem
+			nonzero := func(what string, b []byte) {
+				for i, v := range b {
+					if v != 0 {
+						t.Errorf("%s: byte %#x is %#x", what, i, v)
+						return
+					}
+				}
+			}
+			nonzero("request page", mem[rSeq+4:pageSize])
+			nonzero("response page", mem[respOff+pServerSleep+4:2*pageSize])
+			nonzero("the thread's slot", mem[slot*slotSize:(slot+1)*slotSize])
+
+			// The next address space runs on it.
+			p.spareMu.Lock()
+			for i, s := range p.spares {
+				if s == rec {
+					p.spares = append(p.spares[:i], p.spares[i+1:]...)
+					break
+				}
+			}
+			p.spareMu.Unlock()
+			defer rec.Release()
+			platformtest.Must(t, rec.MapFile(platformtest.CodeAddr, p.memFD, platformtest.CodeOff, pageSize, usermem.AccessType{Read: true, Execute: true}))
+			platformtest.Must(t, rec.MapFile(platformtest.DataAddr, p.memFD, platformtest.DataOff, pageSize, usermem.ReadWrite))
+			c2 := platformtest.LockedContext(t, p)
+			regs = platformtest.RegsAt(platformtest.SnipSyscalls)
+			regs.Rax = unix.SYS_GETPID
+			platformtest.SwitchOK(t, c2, rec, regs, platform.EventSyscall)
+			if regs.Orig_rax != unix.SYS_GETPID {
+				t.Errorf("syscall %d in the recycled stub, want getpid", regs.Orig_rax)
+			}
+		})
 	}
 }

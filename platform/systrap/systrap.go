@@ -99,13 +99,15 @@ type Platform struct {
 	free      []*region
 	size      uint64 // of the shared file
 
-	// spareMu protects spare, spareMaking and spareOff. spare is an
-	// address space made ahead of time, which NewAddressSpace hands out
-	// (see makeSpare); spareMaking says that a goroutine, counted in
-	// spareWG, is making one; spareOff that Close stopped making them.
-	// made counts NewAddressSpace calls.
+	// spareMu protects spares, spareMaking and spareOff. spares are
+	// address spaces ready for NewAddressSpace, the last one first, at
+	// most maxSpares: made ahead of time (see makeSpare) or recycled from
+	// a released one (see recycle). spareMaking says that a goroutine is
+	// making one; spareOff that Close stopped making and keeping them.
+	// spareWG counts the goroutines that make or recycle one. made
+	// counts NewAddressSpace calls.
 	spareMu     sync.Mutex
-	spare       *addressSpace
+	spares      []*addressSpace
 	spareMaking bool
 	spareOff    bool
 	spareWG     sync.WaitGroup
@@ -228,12 +230,12 @@ func (p *Platform) Close() {
 	p.closeOnce.Do(func() {
 		p.spareMu.Lock()
 		p.spareOff = true
-		spare := p.spare
-		p.spare = nil
+		spares := p.spares
+		p.spares = nil
 		p.spareMu.Unlock()
-		p.spareWG.Wait() // one in the making is released by its maker
-		if spare != nil {
-			spare.Release()
+		p.spareWG.Wait() // one in the making is killed by its maker
+		for _, as := range spares {
+			as.kill()
 		}
 		close(p.closed)
 		<-p.exited
@@ -260,8 +262,9 @@ func (*Platform) MaxUserAddress() uint64 { return maxUserAddress }
 // execs once usually does again (a shell, a build), and making an address
 // space costs a request to the pre-made stub, a host fork and the new
 // stub's set-up before its first request, with their wake-ups, which the
-// fork or exec then does not wait for. The spare is one idle stub
-// process, sleeping in its server loop.
+// fork or exec then does not wait for. A spare is an idle stub process,
+// sleeping in its server loop: one made ahead of time, or the stub of a
+// released address space, cleaned (recycle).
 func (p *Platform) NewAddressSpace() (platform.AddressSpace, error) {
 	select {
 	case <-p.closed:
@@ -271,7 +274,10 @@ func (p *Platform) NewAddressSpace() (platform.AddressSpace, error) {
 	var as *addressSpace
 	if p.made.Add(1) > 1 {
 		p.spareMu.Lock()
-		as, p.spare = p.spare, nil
+		if n := len(p.spares); n > 0 {
+			as = p.spares[n-1]
+			p.spares = p.spares[:n-1]
+		}
 		p.spareMu.Unlock()
 		p.makeSpare()
 	}
@@ -284,12 +290,16 @@ func (p *Platform) NewAddressSpace() (platform.AddressSpace, error) {
 	return as, nil
 }
 
+// maxSpares bounds the spare address spaces: one made ahead of time and
+// one recycled, in a sandbox that forks and reaps a process at a time.
+const maxSpares = 2
+
 // makeSpare starts making a spare address space unless there is one,
 // one is being made, or Close stopped them.
 func (p *Platform) makeSpare() {
 	p.spareMu.Lock()
 	defer p.spareMu.Unlock()
-	if p.spare != nil || p.spareMaking || p.spareOff {
+	if len(p.spares) > 0 || p.spareMaking || p.spareOff {
 		return
 	}
 	p.spareMaking = true
@@ -299,15 +309,39 @@ func (p *Platform) makeSpare() {
 		as, err := p.newAddressSpace()
 		p.spareMu.Lock()
 		p.spareMaking = false
-		keep := err == nil && !p.spareOff
-		if keep {
-			p.spare = as
-		}
 		p.spareMu.Unlock()
-		if err == nil && !keep {
-			as.Release()
+		if err == nil {
+			p.offerSpare(as)
 		}
 	}()
+}
+
+// offerSpare keeps as, a new or cleaned address space, as a spare, or
+// kills it if there are enough or Close stopped them.
+func (p *Platform) offerSpare(as *addressSpace) {
+	p.spareMu.Lock()
+	keep := !p.spareOff && len(p.spares) < maxSpares
+	if keep {
+		p.spares = append(p.spares, as)
+	}
+	p.spareMu.Unlock()
+	if !keep {
+		as.kill()
+	}
+}
+
+// recycle makes the stub of as, released, a spare once its application
+// threads are gone and its memory and region are clean (drain, scrub), or
+// kills it. A fork+exit then costs no host fork of the pre-made stub, no
+// new stub's set-up (its mappings) and no host exit of a process (its
+// teardown's TLB shoot-downs), only one munmap request.
+func (p *Platform) recycle(as *addressSpace) {
+	defer p.spareWG.Done()
+	if !as.drain() || !as.scrub() {
+		as.kill()
+		return
+	}
+	p.offerSpare(&addressSpace{p: p, pid: as.pid, r: as.r})
 }
 
 // newAddressSpace makes an address space.
