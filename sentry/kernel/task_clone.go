@@ -339,7 +339,7 @@ func (t *Task) Clone(o CloneOptions) (ThreadID, error) {
 		m = t.mm
 	} else {
 		var err error
-		if m, err = t.mm.Fork(t.regs.Rip); err != nil {
+		if m, err = t.mm.Fork(t.regs.Rip, t.regs.Rsp); err != nil {
 			return 0, unix.ENOMEM
 		}
 	}

@@ -27,6 +27,7 @@ func (t *Task) Execve(path string, argv, envv []string) error {
 	m := mm.NewDeferredMemoryManager(k.Platform, k.MemoryFile)
 	img, err := k.Loader.Load(t, m, path, argv, envv)
 	if err == nil {
+		m.PrefaultExec(img.Entry)
 		err = m.Activate()
 	}
 	if err != nil {

@@ -1,6 +1,7 @@
 package mm
 
 import (
+	"bytes"
 	"errors"
 	"testing"
 
@@ -191,4 +192,90 @@ func TestForkPrefault(t *testing.T) {
 	if pm, ok := c.lookup(near); !ok || !pm.perms.Write {
 		t.Errorf("child's %#x after its write fault: %+v (mapped %v)", near, pm, ok)
 	}
+}
+
+// TestForkStackPage checks that the page of the forking thread's stack
+// pointer is copied for the parent at fork: neither side faults on it
+// (both map it writable at once), and their writes stay apart, while the
+// other pages stay copy-on-write.
+func TestForkStackPage(t *testing.T) {
+	e := newEnv(t)
+	parent := e.mm
+	st := mustMMap(t, parent, anonOpts(4*pg))
+	for i := uint64(0); i < 4; i++ {
+		appAccess(parent, e.mf, st+i*pg, true, 1)
+	}
+	sp := st + pg // its first byte, which the loop wrote
+	child, err := parent.Fork(0, sp+100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer child.Release()
+	checkInvariants(t, parent)
+	checkInvariants(t, child)
+	if pm, ok := fas(parent).lookup(sp); !ok || !pm.perms.Write {
+		t.Errorf("parent's stack page after fork: %+v (mapped %v), want writable", pm, ok)
+	}
+	if pm, ok := fas(parent).lookup(st); !ok || pm.perms.Write {
+		t.Errorf("parent's other page after fork: %+v (mapped %v), want read-only", pm, ok)
+	}
+	if sig, _, faults, _ := appAccess(parent, e.mf, sp, true, 7); sig != 0 || faults != 0 {
+		t.Errorf("parent's write to its stack page: signal %d, %d faults; want none", sig, faults)
+	}
+	if sig, _, faults, v := appAccess(child, e.mf, sp, false, 0); sig != 0 || faults != 0 || v != 1 {
+		t.Errorf("child's read of the stack page: signal %d, %d faults, value %d; want 1, no fault", sig, faults, v)
+	}
+	if sig, _, faults, _ := appAccess(child, e.mf, sp, true, 8); sig != 0 || faults != 0 {
+		t.Errorf("child's write to the stack page: signal %d, %d faults; want none", sig, faults)
+	}
+	if _, _, _, v := appAccess(parent, e.mf, sp, false, 0); v != 7 {
+		t.Errorf("parent reads %d after the child's write, want 7", v)
+	}
+	if _, _, faults, _ := appAccess(child, e.mf, st, true, 9); faults == 0 {
+		t.Error("child's write to another page did not fault: not copy-on-write")
+	}
+	if _, _, _, v := appAccess(parent, e.mf, st, false, 0); v != 1 {
+		t.Errorf("parent reads %d after the child's write to another page, want 1", v)
+	}
+	checkInvariants(t, parent)
+	checkInvariants(t, child)
+}
+
+// TestPrefaultExec checks what PrefaultExec fills before Activate maps it:
+// the fault window around the entry point in its executable vma, a small
+// private writable file mapping copied (writable at once, the file
+// untouched), a small read-only one, and nothing in a large one.
+func TestPrefaultExec(t *testing.T) {
+	e := newEnv(t)
+	f := newFakeFile(t, e.mf, bytes.Repeat([]byte{'f'}, 8*pg))
+	defer f.release()
+	m := NewDeferredMemoryManager(fakePlatform{}, e.mf)
+	defer m.Release()
+	text := mustMMap(t, m, MMapOpts{Length: 4 * pg, Private: true, Perms: usermem.AccessType{Read: true, Execute: true}, MaxPerms: usermem.AnyAccess, Mappable: f})
+	data := mustMMap(t, m, MMapOpts{Length: 2 * pg, Offset: 4 * pg, Private: true, Perms: usermem.ReadWrite, MaxPerms: usermem.AnyAccess, Mappable: f})
+	ro := mustMMap(t, m, MMapOpts{Length: pg, Offset: 6 * pg, Private: true, Perms: usermem.Read, MaxPerms: usermem.AnyAccess, Mappable: f})
+	big := mustMMap(t, m, anonOpts(execPrefaultMax+pg))
+	m.PrefaultExec(text + pg + 5)
+	mustOK(t, m.Activate())
+	as := fas(m)
+	for _, c := range []struct {
+		what  string
+		addr  uint64
+		write bool
+	}{{"entry", text + pg, false}, {"data", data, true}, {"data", data + pg, true}, {"read-only", ro, false}} {
+		mp, ok := as.lookup(c.addr)
+		if !ok || !mp.perms.Read || mp.perms.Write != c.write {
+			t.Errorf("%s page %#x after PrefaultExec and Activate: %+v (mapped %v), want writable %v", c.what, c.addr, mp, ok, c.write)
+		}
+	}
+	if _, ok := as.lookup(big); ok {
+		t.Error("a large writable vma was filled")
+	}
+	if _, _, faults, _ := appAccess(m, e.mf, data, true, 'd'); faults != 0 {
+		t.Errorf("a write to the data page faulted %d times", faults)
+	}
+	if b := e.mf.Slice(f.fr)[4*pg]; b != 'f' {
+		t.Errorf("the file reads %q after a write to its private mapping", b)
+	}
+	checkInvariants(t, m)
 }

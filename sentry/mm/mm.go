@@ -183,6 +183,40 @@ func (mm *MemoryManager) Activate() error {
 	return nil
 }
 
+// execPrefaultMax bounds the writable vmas PrefaultExec fills.
+const execPrefaultMax = 64 << 10
+
+// PrefaultExec fills, in a new image not running yet (before Activate,
+// which then maps it in its one batch), what a program's first
+// instructions touch: the fault window around entry (the program's, or its
+// interpreter's, entry point), and every vma of at most execPrefaultMax
+// bytes: a writable private one (a data segment and its bss, the
+// interpreter's) copied as a write would, any other (an ELF header
+// segment, the vDSO and its data page) as a read would. Each of those
+// pages was a fault, a platform round trip and a map request: a static C
+// program that exits at once made 14 faults, 8 of them in these. It costs
+// at most the copy of a few pages the program might not have written.
+// Failures only leave the pages to fault.
+func (mm *MemoryManager) PrefaultExec(entry uint64) {
+	mm.mu.Lock()
+	defer mm.mu.Unlock()
+	if v := mm.findVMALocked(entry); v != nil && v.perms.Execute && v.findPMA(entry) == nil {
+		mm.fillLocked(v, entry, 0)
+	}
+	for i := 0; i < len(mm.vmas); i++ {
+		v := mm.vmas[i]
+		if !v.perms.Any() || v.growsDown || v.end-v.start > execPrefaultMax {
+			continue
+		}
+		switch {
+		case !v.perms.Write:
+			mm.populateLocked(v.start, v.end, false)
+		case v.private:
+			mm.populateLocked(v.start, v.end, true)
+		}
+	}
+}
+
 // unmapAS removes [start, end) from the platform address space, if made
 // (one not made yet has nothing mapped).
 func (mm *MemoryManager) unmapAS(start, end uint64) {

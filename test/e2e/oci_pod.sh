@@ -252,7 +252,9 @@ fi
 # stubs in which their instructions run), which clients match against the
 # host's ps: live descendants of the sandbox process, not the member's
 # stand-in, none of another container's; a process exec'd into the member
-# adds one, which goes when that process ends.
+# adds one, which leaves the member's list when that process ends (the
+# host process may live on: systrap recycles a stub as a spare for the
+# sandbox's next process, of any container).
 # jpids JSON: the pids of a JSON list, sorted, one line.
 jpids() { python3 -c 'import json,sys; print(" ".join(str(p) for p in sorted(json.loads(sys.argv[1]))))' "$1" 2>/dev/null; }
 # descends PID ROOT: PID is ROOT or one of its descendants.
@@ -289,7 +291,6 @@ how=$(reaped "$jpid" 5)
 sleep 0.3
 rs ps --format json podc
 jc3=$(jpids "$out")
-[ -n "$new" ] && [ -d "/proc/$new" ] && descends "$new" "$sbpid" && bad+="exec'd process' pid $new is still there; "
 if [ -n "$jc1" ] && [ "$(wc -w <<<"$jc1")" -eq 1 ] && [ -z "$bad" ] && [ "$(wc -w <<<"$new")" -eq 1 ] &&
 	[ "$(wc -w <<<"$jc2")" -eq 2 ] && [ "$how" = "signaled 15" ] && [ "$jc3" = "$jc1" ]; then
 	pass "pod: ps --format json of a member lists the host processes that run its processes"
