@@ -195,9 +195,9 @@ func TestForkPrefault(t *testing.T) {
 }
 
 // TestForkStackPage checks that the page of the forking thread's stack
-// pointer is copied for the parent at fork: neither side faults on it
-// (both map it writable at once), and their writes stay apart, while the
-// other pages stay copy-on-write.
+// pointer is copied for the child at fork: neither side faults on it (both
+// map it writable at once), and their writes stay apart, while the other
+// pages stay copy-on-write.
 func TestForkStackPage(t *testing.T) {
 	e := newEnv(t)
 	parent := e.mm
@@ -278,4 +278,65 @@ func TestPrefaultExec(t *testing.T) {
 		t.Errorf("the file reads %q after a write to its private mapping", b)
 	}
 	checkInvariants(t, m)
+}
+
+// TestForkHints checks that a fork gives the child at once what earlier
+// children of the process faulted on first: its own copy of a page they
+// wrote, mapped writable, and a mapping of a page they read, so that the
+// child does not fault on them; a page no child touched stays
+// copy-on-write and unmapped.
+func TestForkHints(t *testing.T) {
+	e := newEnv(t)
+	parent := e.mm
+	data := mustMMap(t, parent, anonOpts(4*pg))
+	for i := uint64(0); i < 4; i++ {
+		appAccess(parent, e.mf, data+i*pg, true, byte(i+1))
+	}
+	// A read-only page between them keeps the vmas apart.
+	mustMMap(t, parent, MMapOpts{Length: pg, Private: true, Perms: usermem.Read, MaxPerms: usermem.AnyAccess})
+	far := mustMMap(t, parent, anonOpts(pg))
+	appAccess(parent, e.mf, far, true, 9)
+	first, err := parent.Fork()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, faults, _ := appAccess(first, e.mf, data+2*pg, true, 0x22); faults == 0 {
+		t.Fatal("the first child's write did not fault")
+	}
+	if _, _, faults, _ := appAccess(first, e.mf, far, false, 0); faults == 0 {
+		t.Fatal("the first child's read did not fault")
+	}
+	first.Release()
+
+	second, err := parent.Fork()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Release()
+	checkInvariants(t, parent)
+	checkInvariants(t, second)
+	if sig, _, faults, v := appAccess(second, e.mf, data+2*pg, true, 0x33); sig != 0 || faults != 0 || v != 0x33 {
+		t.Errorf("second child's write to the page the first wrote: signal %d, %d faults", sig, faults)
+	}
+	if _, _, faults, v := appAccess(second, e.mf, far, false, 0); faults != 0 || v != 9 {
+		t.Errorf("second child's read of the page the first read: %d faults, value %d", faults, v)
+	}
+	if _, _, _, v := appAccess(parent, e.mf, data+2*pg, false, 0); v != 3 {
+		t.Errorf("parent reads %#x after the children's writes, want 3", v)
+	}
+	if sig, _, faults, _ := appAccess(parent, e.mf, data+2*pg, true, 0x44); sig != 0 || faults == 0 {
+		t.Errorf("parent's write to a page it shares no more: signal %d, %d faults (copy-on-write from the first fork)", sig, faults)
+	}
+	if _, _, _, v := appAccess(second, e.mf, data+2*pg, false, 0); v != 0x33 {
+		t.Errorf("second child reads %#x after the parent's write, want 0x33", v)
+	}
+	if pm, ok := fas(second).lookup(data + 3*pg); ok && pm.perms.Write {
+		t.Errorf("a page no child wrote is writable in the child: %+v", pm)
+	}
+	if _, _, faults, v := appAccess(second, e.mf, data+3*pg, true, 0x55); faults == 0 || v != 0x55 {
+		t.Errorf("second child's write to another page: %d faults, want a copy-on-write fault", faults)
+	}
+	if _, _, _, v := appAccess(parent, e.mf, data+3*pg, false, 0); v != 4 {
+		t.Errorf("parent reads %#x after the child's write to another page, want 4", v)
+	}
 }

@@ -81,6 +81,10 @@ func (mm *MemoryManager) HandleThreadFault(addr uint64, at usermem.AccessType, h
 		*last = SpuriousFault{mm: mm}
 	}
 	res := mm.handleFaultLocked(addr, at, hostCode, last)
+	if res == faultOK && mm.hintsLeft > 0 {
+		mm.hintsLeft--
+		mm.parentHints.record(addr, at.Write)
+	}
 	mm.mu.Unlock()
 	switch res {
 	case faultOK:

@@ -2,9 +2,9 @@ package mm
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
-	"github.com/rampart-sandbox/rampart/sentry/memfile"
 	"github.com/rampart-sandbox/rampart/sentry/memmap"
 	"github.com/rampart-sandbox/rampart/sentry/usermem"
 )
@@ -15,10 +15,13 @@ import (
 // child maps it lazily); shared mappings stay shared. Vmas marked
 // MADV_DONTFORK are not copied, and MADV_WIPEONFORK ones are copied empty.
 //
-// near are the forking thread's instruction and stack pointers, if known:
-// the child maps what is in memory around both at once (prefaultFork), and
-// the stack pointer's page is copied for the parent at once rather than
-// made copy-on-write.
+// near are the forking thread's instruction and stack pointers, if known.
+// The child gets its own copy at once of the pages it will write first:
+// the stack pointer's, and those earlier children of this process wrote
+// first (forkHints); it maps what is in memory around near and those
+// pages in one request (prefaultFork). Each was a fault, a platform round
+// trip and a map request, for the child and, for a copy-on-write page it
+// writes too (its stack), the parent.
 func (mm *MemoryManager) Fork(near ...uint64) (*MemoryManager, error) {
 	child, err := NewMemoryManager(mm.p, mm.mf)
 	if err != nil {
@@ -31,24 +34,40 @@ func (mm *MemoryManager) Fork(near ...uint64) (*MemoryManager, error) {
 	child.argvStart, child.argvEnd, child.envStart, child.envEnd = mm.argvStart, mm.argvEnd, mm.envStart, mm.envEnd
 	child.auxv = append([]uint64(nil), mm.auxv...)
 	child.vmas = make([]*vma, 0, len(mm.vmas))
+	if mm.hints == nil {
+		mm.hints = new(forkHints)
+	}
+	child.parentHints, child.hintsLeft = mm.hints, forkHintMax
+	// own are the pages copied for the child now, prefault the addresses
+	// whose windows it maps.
+	var own, prefault [forkHintMax + 2]uint64
+	no, np := 0, 0
+	if len(near) > 0 {
+		prefault[np] = near[0]
+		np++
+	}
+	if len(near) > 1 {
+		own[no] = usermem.PageRoundDown(near[1])
+		no++
+		prefault[np] = near[1]
+		np++
+	}
+	for _, h := range mm.hints.snapshot() {
+		if !h.used {
+			continue
+		}
+		if h.write && !slices.Contains(own[:no], h.page) {
+			own[no] = h.page
+			no++
+		}
+		prefault[np] = h.page
+		np++
+	}
 	// The parent's remaps, for all its vmas, in one batch: one request to
 	// a systrap stub for a small process instead of one per writable vma.
 	var remaps mapBatch
 	remaps.init(mm)
 	ok := true
-	// own is the page of the forking thread's stack pointer (near[1]),
-	// which the parent gets a copy of now; old its former range, freed
-	// once the parent's host mapping no longer names it.
-	var own uint64
-	var old memfile.Range
-	if len(near) > 1 {
-		own = usermem.PageRoundDown(near[1])
-	}
-	defer func() {
-		if old.End != 0 {
-			mm.mf.DecRef(old)
-		}
-	}()
 	for _, v := range mm.vmas {
 		if v.dontFork {
 			continue
@@ -63,18 +82,29 @@ func (mm *MemoryManager) Fork(near ...uint64) (*MemoryManager, error) {
 		if v.private && v.wipeOnFork {
 			continue
 		}
-		k := -1
-		if own >= v.start && own < v.end && v.private && v.perms.Write {
-			if p := v.findPMA(own); p != nil && !p.cow {
-				v.splitPMAAt(own)
-				v.splitPMAAt(own + usermem.PageSize)
-				k = v.pmaIndex(own)
+		copied := false
+		if v.private && v.perms.Write {
+			for _, pg := range own[:no] {
+				if pg >= v.start && pg < v.end && v.findPMA(pg) != nil {
+					v.splitPMAAt(pg)
+					v.splitPMAAt(pg + usermem.PageSize)
+					copied = true
+				}
 			}
 		}
 		nv.pmas = make([]pma, len(v.pmas))
 		remap := false
 		for i := range v.pmas {
 			p := &v.pmas[i]
+			if copied && p.end-p.start == usermem.PageSize && slices.Contains(own[:no], p.start) {
+				// The child's own copy: the parent keeps the page as
+				// it was (shared or not), mapped as it was.
+				if fr, err := mm.mf.AllocateUnzeroed(usermem.PageSize); err == nil {
+					copy(mm.mf.Slice(fr), mm.mf.Slice(p.fr))
+					nv.pmas[i] = pma{start: p.start, end: p.end, fr: fr}
+					continue
+				}
+			}
 			mm.mf.IncRef(p.fr)
 			if v.private && !p.cow {
 				mm.layoutGen++
@@ -82,19 +112,6 @@ func (mm *MemoryManager) Fork(near ...uint64) (*MemoryManager, error) {
 				remap = remap || v.perms.Write
 			}
 			nv.pmas[i] = *p
-		}
-		if k >= 0 {
-			// The stack page is written by both sides at once (return
-			// addresses, locals): as a copy-on-write page it cost each a
-			// fault, a platform round trip and a remap. The parent gets a
-			// copy now, the child keeps the page, its own from here.
-			if fr, err := mm.mf.AllocateUnzeroed(usermem.PageSize); err == nil {
-				p := &v.pmas[k]
-				copy(mm.mf.Slice(fr), mm.mf.Slice(p.fr))
-				old, p.fr, p.cow = p.fr, fr, false
-				nv.pmas[k].cow = false
-				remap = remap || v.perms.Write
-			}
 		}
 		// Keep the parent's host mapping in step: what was writable is
 		// read-only now. One pass over the vma, so that contiguous pmas
@@ -105,26 +122,19 @@ func (mm *MemoryManager) Fork(near ...uint64) (*MemoryManager, error) {
 	}
 	if !ok || !remaps.flush() {
 		child.Release()
-		// The parent's host mapping may still name old: keep it
-		// allocated (a page lost in a failure of the platform) rather
-		// than let it be reused under that mapping.
-		old = memfile.Range{}
 		return nil, fmt.Errorf("mm: remapping parent for fork: platform failure")
 	}
 	if pf, ok := mm.as.(patchForker); ok {
 		pf.ForkPatches(child.as)
 	}
-	child.prefaultFork(near)
+	child.prefaultFork(prefault[:np])
 	return child, nil
 }
 
 // prefaultFork maps, in one batch, what the new child has in memory in the
-// fault window around each address of near (the forking thread's
-// instruction and stack pointers): a child's first instructions run where
-// its parent forked, on its stack, and without this each of those pages is
-// a fault, on a systrap stub a platform round trip and a map request,
-// before the child does anything. Copy-on-write pages are mapped read-only, as a fault would; a
-// failure here only leaves the pages to fault.
+// fault window around each address of near (see Fork). Copy-on-write
+// pages are mapped read-only, as a fault would; a failure here only
+// leaves the pages to fault.
 func (mm *MemoryManager) prefaultFork(near []uint64) {
 	if len(near) == 0 || mm.as == nil {
 		return
@@ -133,12 +143,23 @@ func (mm *MemoryManager) prefaultFork(near []uint64) {
 	defer mm.mu.Unlock()
 	var b mapBatch
 	b.init(mm)
+	// Windows already added are skipped: hints often share one.
+	var done [forkHintMax + 2][2]uint64
+	nd := 0
+next:
 	for _, a := range near {
 		v := mm.findVMALocked(a)
 		if v == nil || !v.perms.Any() {
 			continue
 		}
 		s, e := faultWindow(v, a, windowFor(v))
+		for _, d := range done[:nd] {
+			if d[0] == s && d[1] == e {
+				continue next
+			}
+		}
+		done[nd] = [2]uint64{s, e}
+		nd++
 		if !b.addRange(v, s, e) {
 			return
 		}

@@ -104,6 +104,12 @@ type MemoryManager struct {
 	// every caller of mapRangeLocked does.
 	mapBuf [platform.MaxBatch]platform.Mapping
 
+	// hints are the pages this process' forked children faulted on
+	// first, made by its first Fork; parentHints the parent's, where a
+	// forked child records its first hintsLeft faults (see forkHints).
+	hints, parentHints *forkHints
+	hintsLeft          int
+
 	// lastSpurious is HandleFault's record of the last spurious fault (a
 	// thread's own is in its SpuriousFault).
 	lastSpurious SpuriousFault

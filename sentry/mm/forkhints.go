@@ -1,0 +1,57 @@
+package mm
+
+import (
+	"sync"
+
+	"github.com/rampart-sandbox/rampart/sentry/usermem"
+)
+
+// forkHintMax is how many of a forked child's first faults its parent's
+// hints keep, and how many of them a child records.
+const forkHintMax = 8
+
+// forkHints are the pages that a process' forked children faulted on
+// first (shared by the parent's MemoryManager, which reads them at Fork,
+// and its children's, which record them). A process forks to run the same
+// code again (a shell, a server, a build), whose children touch the same
+// few pages first (the C library's fork handling resets locks and
+// counters in its data; the child's code): the next Fork copies the
+// written ones for the child at once and maps the others, so that the
+// child runs without those faults, a platform round trip and a map
+// request each.
+type forkHints struct {
+	mu sync.Mutex
+	// pages is a ring of the last distinct pages, next the slot the
+	// next one takes.
+	pages [forkHintMax]forkHint
+	next  int
+}
+
+// forkHint is a page address, and whether the fault on it was a write.
+type forkHint struct {
+	page  uint64
+	write bool
+	used  bool
+}
+
+// record notes a child's fault at addr.
+func (h *forkHints) record(addr uint64, write bool) {
+	page := usermem.PageRoundDown(addr)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for i := range h.pages {
+		if p := &h.pages[i]; p.used && p.page == page {
+			p.write = p.write || write
+			return
+		}
+	}
+	h.pages[h.next] = forkHint{page: page, write: write, used: true}
+	h.next = (h.next + 1) % forkHintMax
+}
+
+// snapshot returns the hints.
+func (h *forkHints) snapshot() (out [forkHintMax]forkHint) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.pages
+}
