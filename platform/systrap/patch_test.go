@@ -79,6 +79,7 @@ func newPatchFixture(tb testing.TB) *patchFixture {
 		tb.Fatalf("New: %v", err)
 	}
 	assumeIdle(p)
+	p.patchEager = true
 	tb.Cleanup(func() {
 		p.Close()
 		unix.Munmap(code)
@@ -125,6 +126,26 @@ func pull(c platform.Context, regs *arch.Registers) { c.(platform.LazyRegs).Pull
 
 func (f *patchFixture) patched(off uint64) bool {
 	return f.code[off] == 0xff && f.code[off+5] == 0xcc
+}
+
+// TestPatchSecondTrap: by default a site is patched at its second trap,
+// not its first (a site that traps once in a process would cost a text
+// page copy and a remap for nothing).
+func TestPatchSecondTrap(t *testing.T) {
+	f := newPatchFixture(t)
+	f.Platform.patchEager = false
+	as := f.NewAS(t)
+	c := platformtest.LockedContext(t, f.Platform)
+	regs := platformtest.RegsAt(platformtest.CodeAddr + patchLoopOff)
+	platformtest.SwitchOK(t, c, as, regs, platform.EventSyscall)
+	if f.patched(patchLoopOff) {
+		t.Fatal("site patched at its first trap")
+	}
+	regs.Rax = 0
+	platformtest.SwitchOK(t, c, as, regs, platform.EventSyscall)
+	if !f.patched(patchLoopOff) {
+		t.Fatalf("site not patched at its second trap: % x", f.code[patchLoopOff:patchLoopOff+7])
+	}
 }
 
 // TestPatchLoop: a trapped site is patched and then runs through the

@@ -78,8 +78,11 @@ type Platform struct {
 	loadFD   int
 	others   atomic.Int64
 	loadNext atomic.Int64
-	// patch says whether syscall patching is on. Immutable.
-	patch bool
+	// patch says whether syscall patching is on; patchEager makes it
+	// patch a site at its first trap rather than its second (the
+	// patcher's tests, which look at one trap's work). Immutable once an
+	// address space exists.
+	patch, patchEager bool
 
 	// base is the stub image's address and regionAddr that of every
 	// address space's region, in the stubs. Immutable.

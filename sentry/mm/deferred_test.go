@@ -201,11 +201,8 @@ func TestForkPrefault(t *testing.T) {
 func TestForkStackPage(t *testing.T) {
 	e := newEnv(t)
 	parent := e.mm
-	st := mustMMap(t, parent, anonOpts(4*pg))
-	for i := uint64(0); i < 4; i++ {
-		appAccess(parent, e.mf, st+i*pg, true, 1)
-	}
-	sp := st + pg // its first byte, which the loop wrote
+	st := mmapWritten(t, e, 4)
+	sp := st + pg // its first byte, 2
 	child, err := parent.Fork(0, sp+100)
 	if err != nil {
 		t.Fatal(err)
@@ -222,8 +219,8 @@ func TestForkStackPage(t *testing.T) {
 	if sig, _, faults, _ := appAccess(parent, e.mf, sp, true, 7); sig != 0 || faults != 0 {
 		t.Errorf("parent's write to its stack page: signal %d, %d faults; want none", sig, faults)
 	}
-	if sig, _, faults, v := appAccess(child, e.mf, sp, false, 0); sig != 0 || faults != 0 || v != 1 {
-		t.Errorf("child's read of the stack page: signal %d, %d faults, value %d; want 1, no fault", sig, faults, v)
+	if sig, _, faults, v := appAccess(child, e.mf, sp, false, 0); sig != 0 || faults != 0 || v != 2 {
+		t.Errorf("child's read of the stack page: signal %d, %d faults, value %d; want 2, no fault", sig, faults, v)
 	}
 	if sig, _, faults, _ := appAccess(child, e.mf, sp, true, 8); sig != 0 || faults != 0 {
 		t.Errorf("child's write to the stack page: signal %d, %d faults; want none", sig, faults)
@@ -235,7 +232,7 @@ func TestForkStackPage(t *testing.T) {
 		t.Error("child's write to another page did not fault: not copy-on-write")
 	}
 	if _, _, _, v := appAccess(parent, e.mf, st, false, 0); v != 1 {
-		t.Errorf("parent reads %d after the child's write to another page, want 1", v)
+		t.Errorf("parent reads %d after the child's write to another page, want its 1", v)
 	}
 	checkInvariants(t, parent)
 	checkInvariants(t, child)
@@ -288,10 +285,7 @@ func TestPrefaultExec(t *testing.T) {
 func TestForkHints(t *testing.T) {
 	e := newEnv(t)
 	parent := e.mm
-	data := mustMMap(t, parent, anonOpts(4*pg))
-	for i := uint64(0); i < 4; i++ {
-		appAccess(parent, e.mf, data+i*pg, true, byte(i+1))
-	}
+	data := mmapWritten(t, e, 4)
 	// A read-only page between them keeps the vmas apart.
 	mustMMap(t, parent, MMapOpts{Length: pg, Private: true, Perms: usermem.Read, MaxPerms: usermem.AnyAccess})
 	far := mustMMap(t, parent, anonOpts(pg))
@@ -339,4 +333,16 @@ func TestForkHints(t *testing.T) {
 	if _, _, _, v := appAccess(parent, e.mf, data+3*pg, false, 0); v != 4 {
 		t.Errorf("parent reads %#x after the child's write to another page, want 4", v)
 	}
+}
+
+// mmapWritten maps n private anonymous pages in e.mm, page i holding i+1
+// in its first byte (written by the application, so faulted in), and
+// returns their address.
+func mmapWritten(t *testing.T, e *env, n uint64) uint64 {
+	t.Helper()
+	a := mustMMap(t, e.mm, anonOpts(n*pg))
+	for i := uint64(0); i < n; i++ {
+		appAccess(e.mm, e.mf, a+i*pg, true, byte(i+1))
+	}
+	return a
 }
