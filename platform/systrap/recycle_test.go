@@ -327,3 +327,48 @@ func TestRecycledAddressSpace(t *testing.T) {
 		})
 	}
 }
+
+// TestRecycleKillsLingeringStub: a stub with a thread that does not leave
+// (here the sentry believes the server is one of its application threads,
+// which never exits) is killed after drainWait, not recycled; so is one
+// whose application mapped over syscall patching's pointer table.
+func TestRecycleKillsLingeringStub(t *testing.T) {
+	f := newPatchFixture(t)
+	p := f.Platform
+	f.NewAS(t) // spares come from the second address space on
+	gone := func(as *addressSpace) {
+		t.Helper()
+		for start := time.Now(); time.Since(start) < 5*time.Second; time.Sleep(time.Millisecond) {
+			as.mu.Lock()
+			reaped := as.reaped
+			as.mu.Unlock()
+			if reaped {
+				break
+			}
+		}
+		if err := unix.Kill(int(as.pid), 0); err != unix.ESRCH {
+			t.Errorf("stub %d after its release: kill 0 = %v, want it killed", as.pid, err)
+		}
+		p.spareMu.Lock()
+		defer p.spareMu.Unlock()
+		for _, s := range p.spares {
+			if s.pid == as.pid {
+				t.Errorf("stub %d recycled as a spare", as.pid)
+			}
+		}
+	}
+
+	lingering := f.NewAS(t).(*addressSpace)
+	lingering.mu.Lock()
+	lingering.live = append(lingering.live, lingering.pid)
+	lingering.mu.Unlock()
+	lingering.Release()
+	gone(lingering)
+
+	lost := f.NewAS(t).(*addressSpace)
+	if !lost.LosePatchTable(ptrTableAddr, pageSize) {
+		t.Fatal("LosePatchTable did not report the loss")
+	}
+	lost.Release()
+	gone(lost)
+}
