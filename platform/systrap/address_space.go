@@ -114,10 +114,17 @@ func (as *addressSpace) popIdleLocked() *thread {
 // exitLocked tells t to exit; its slot is free once it is gone.
 //
 // Preconditions: as.mu is locked; as is not released.
-func (as *addressSpace) exitLocked(t *thread) {
-	swap(t.state, stExit)
-	futexWake(t.state)
-	as.slots[t.slot] = slotExiting
+func (as *addressSpace) exitLocked(t *thread) { as.exitSlotLocked(t.slot) }
+
+// exitSlotLocked tells the thread of slot i, parked in its handler, to
+// exit, and marks the slot as held until it is gone.
+//
+// Preconditions: as.mu is locked.
+func (as *addressSpace) exitSlotLocked(i int) {
+	w := word(as.r.mem, i*slotSize+tState)
+	swap(w, stExit)
+	futexWake(w)
+	as.slots[i] = slotExiting
 }
 
 var (
@@ -295,10 +302,7 @@ func (as *addressSpace) exitAllLocked() {
 	for i := 1; i <= maxThreads; i++ {
 		switch as.slots[i] {
 		case slotUsed, slotIdle, slotReserved:
-			w := word(as.r.mem, i*slotSize+tState)
-			swap(w, stExit)
-			futexWake(w)
-			as.slots[i] = slotExiting
+			as.exitSlotLocked(i)
 		}
 	}
 }

@@ -454,19 +454,20 @@ func (t *thread) noteTrapOut() {
 	}
 }
 
+// siteSeenOnce marks, in patcher.tried, a site that trapped once.
+const siteSeenOnce = -2
+
 // maybePatch patches the site whose syscall instruction ends at rip, for
 // syscall nr, if it is "mov $nr, %eax; syscall", a dynamic site "mov
 // 0x8(%rsp), %r9; syscall" or the address space's first Go site in a
 // private file mapping, not preceded by a byte that may be a prefix, and
 // the 7 bytes to rewrite lie in one 16-byte block, or in two of one page
 // while the address space has a single thread (see rewrite). Each site is
-// looked at once (pt.tried, by rip-7). rt_sigreturn is never patched: it always
-// sets the FP state, so a patched one would leave the trampoline through a
-// trap at every call, a hand-off more than the trap it replaces (glibc's
-// __restore_rt is "mov $15, %eax; syscall").
-// siteSeenOnce marks, in patcher.tried, a site that trapped once.
-const siteSeenOnce = -2
-
+// looked at once (pt.tried, by rip-7), at its second trap unless
+// pt.eager. rt_sigreturn is never patched: it always sets the FP state, so
+// a patched one would leave the trampoline through a trap at every call, a
+// hand-off more than the trap it replaces (glibc's __restore_rt is "mov
+// $15, %eax; syscall").
 func (pt *patcher) maybePatch(rip, nr uint64) {
 	site := rip - 7
 	if rip < minUserAddress+7 || rip >= maxUserAddress || pt.lost.Load() || nr == unix.SYS_RT_SIGRETURN {

@@ -53,7 +53,7 @@ func (mm *MemoryManager) Fork(near ...uint64) (*MemoryManager, error) {
 		np++
 	}
 	for _, h := range mm.hints.snapshot() {
-		if !h.used {
+		if h.page == 0 {
 			continue
 		}
 		if h.write && !slices.Contains(own[:no], h.page) {

@@ -27,11 +27,11 @@ type forkHints struct {
 	next  int
 }
 
-// forkHint is a page address, and whether the fault on it was a write.
+// forkHint is a page address (0 for none: no application page is there),
+// and whether the fault on it was a write.
 type forkHint struct {
 	page  uint64
 	write bool
-	used  bool
 }
 
 // record notes a child's fault at addr.
@@ -40,12 +40,12 @@ func (h *forkHints) record(addr uint64, write bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for i := range h.pages {
-		if p := &h.pages[i]; p.used && p.page == page {
+		if p := &h.pages[i]; p.page == page {
 			p.write = p.write || write
 			return
 		}
 	}
-	h.pages[h.next] = forkHint{page: page, write: write, used: true}
+	h.pages[h.next] = forkHint{page: page, write: write}
 	h.next = (h.next + 1) % forkHintMax
 }
 

@@ -209,8 +209,7 @@ func (mm *MemoryManager) PrefaultExec(entry uint64) {
 	if v := mm.findVMALocked(entry); v != nil && v.perms.Execute && v.findPMA(entry) == nil {
 		mm.fillLocked(v, entry, 0)
 	}
-	for i := 0; i < len(mm.vmas); i++ {
-		v := mm.vmas[i]
+	for _, v := range mm.vmas {
 		if !v.perms.Any() || v.growsDown || v.end-v.start > execPrefaultMax {
 			continue
 		}
