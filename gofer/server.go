@@ -40,6 +40,24 @@ type Server struct {
 	// socket under a send.
 	wmu    sync.Mutex
 	closed bool
+
+	// scratch holds buffers of MaxMessage bytes for the host calls
+	// whose result a reply copies (attributes, listings, link targets;
+	// see getScratch): a request allocates none. Each of them allocated
+	// its buffer, up to 64 KiB (a Tgetxattr asks for the most an
+	// attribute may hold), and ls -l's one attribute lookup per file
+	// made the gofer collect garbage every few dozen files.
+	scratch sync.Pool
+}
+
+// getScratch returns a buffer of MaxMessage bytes from s.scratch; the
+// caller puts it back once the reply holds what it needed of it.
+func (s *Server) getScratch() *[]byte {
+	if b, ok := s.scratch.Get().(*[]byte); ok {
+		return b
+	}
+	b := make([]byte, MaxMessage)
+	return &b
 }
 
 // node is one host file the client holds.
@@ -282,10 +300,12 @@ func (s *Server) dispatch(r *Request, e *Encoder) (int, error) {
 		}
 		return fd, nil
 	case TReadlink:
-		buf := make([]byte, MaxPath)
 		if n.mode&unix.S_IFMT != unix.S_IFLNK || n.parent == nil {
 			return -1, unix.EINVAL
 		}
+		bp := s.getScratch()
+		defer s.scratch.Put(bp)
+		buf := (*bp)[:MaxPath]
 		k, err := unix.Readlinkat(n.parent.fd, n.name, buf)
 		if err != nil {
 			return -1, err
@@ -524,7 +544,9 @@ func (s *Server) getdents(n *node, r *Request, e *Encoder) error {
 	}
 	// Fill the reply, and tell the client when the directory ended so
 	// that it need not ask again.
-	buf := make([]byte, count)
+	bp := s.getScratch()
+	defer s.scratch.Put(bp)
+	buf := (*bp)[:count]
 	used, eof := 0, false
 	for count-used >= 1024 {
 		k, err := unix.Getdents(fd, buf[used:])
@@ -583,7 +605,9 @@ func (s *Server) getdentsWalk(n *node, r *Request, e *Encoder) error {
 	// fit the budget; the rest are read again by the next request.
 	var recs []byte
 	var names []string
-	buf := make([]byte, 8192)
+	bp := s.getScratch()
+	defer s.scratch.Put(bp)
+	buf := (*bp)[:8192]
 	used, eof := 0, false
 fill:
 	for {

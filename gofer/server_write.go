@@ -365,16 +365,18 @@ func (s *Server) xattr(n *node, r *Request, e *Encoder) error {
 		return err
 	}
 	defer unix.Close(fd)
+	bp := s.getScratch()
+	defer s.scratch.Put(bp)
 	switch r.Type {
 	case TGetXattr:
-		buf := make([]byte, size)
+		buf := (*bp)[:size]
 		k, err := unix.Fgetxattr(fd, host, buf)
 		if err != nil {
 			return err
 		}
 		e.Bytes(buf[:k])
 	case TListXattr:
-		buf := make([]byte, MaxMessage-HeaderSize-64)
+		buf := (*bp)[:MaxMessage-HeaderSize-64]
 		k, err := unix.Flistxattr(fd, buf)
 		if err != nil {
 			return err
@@ -403,15 +405,17 @@ func (s *Server) symlinkXattr(n *node, r *Request, host string, size int, e *Enc
 		return unix.ESTALE
 	}
 	var err error
+	bp := s.getScratch()
+	defer s.scratch.Put(bp)
 	switch r.Type {
 	case TGetXattr:
-		buf := make([]byte, size)
+		buf := (*bp)[:size]
 		var k int
 		if k, err = lgetxattrAt(n.parent.fd, n.name, host, buf); err == nil {
 			e.Bytes(buf[:k])
 		}
 	case TListXattr:
-		buf := make([]byte, MaxMessage-HeaderSize-64)
+		buf := (*bp)[:MaxMessage-HeaderSize-64]
 		var k int
 		if k, err = llistxattrAt(n.parent.fd, n.name, buf); err == nil {
 			e.Bytes(sandboxXattrList(buf[:k]))
