@@ -430,6 +430,20 @@ func (c *Client) ClunkLater(fid uint64) {
 	c.send(e.B)
 }
 
+// ClunkMany releases fids at once (one-way), MaxClunks to a Tclunks: the
+// gofer wakes once per message, not once per fid (a listing that walked
+// its entries may leave hundreds unused).
+func (c *Client) ClunkMany(fids []uint64) {
+	for len(fids) > 0 {
+		n := min(len(fids), MaxClunks)
+		var e Encoder
+		if EncodeRequest(&e, &Request{Type: TClunks, FIDs: fids[:n]}) == nil {
+			c.send(e.B)
+		}
+		fids = fids[n:]
+	}
+}
+
 // clunkBatch is how many fids ClunkLater gathers before sending them.
 const clunkBatch = 32
 

@@ -6,3 +6,9 @@ package gofer
 func PrefetchCounts(fs *Filesystem) (listed, ready int64) {
 	return fs.pf.listed.Load(), fs.pf.ready.Load()
 }
+
+// PrefetchWalked returns the names a filesystem walked ahead of their
+// lookups lately, and how many of those were looked up.
+func PrefetchWalked(fs *Filesystem) (walked, used int64) {
+	return fs.pf.walked.Load(), fs.pf.used.Load()
+}

@@ -9,13 +9,26 @@ import (
 )
 
 // prefetch lets the lookups that follow a directory listing share round
-// trips, in exclusive mode: a program that lists a directory usually goes
-// on to stat or open its entries (find, ls -l, du, a shell's glob), and
-// each lookup of a name not yet in the dentry cache would otherwise be one
-// gofer walk. Names seen by getdents are noted as listed; the first lookup
-// of a listed name walks it together with up to MaxWalkNames-1 other
-// listed names in one TWalkNames, and keeps the fids and attributes of the
-// others ready for their own lookups.
+// trips, in exclusive mode: a program that lists a directory often goes on
+// to stat or open its entries (find, ls -l, du, a shell's glob), and each
+// lookup of a name not yet in the dentry cache would otherwise be one
+// gofer walk. Names seen by getdents are noted as listed; a lookup of a
+// listed name walks it together with other listed names in one
+// TWalkNames, and keeps the fids and attributes of the others ready for
+// their own lookups.
+//
+// Walking a name nobody looks up costs the gofer an open, a stat and a
+// close, about a fifth of a round trip, and many programs list a
+// directory to look up a few of its names: an interpreter's import system
+// lists each directory on its path once, then stats the candidates of
+// each import, a few of hundreds. So a batch walks, besides the name
+// looked up, as many listed names as the listing's names were looked up
+// before (prefetch.looked), up to MaxWalkNames in all: a listing whose
+// names are looked up m times costs at most m(m+1)/2 walks, and one
+// looked up in full, in any order (ls -l sorts), about sqrt(2n) round
+// trips. While most of what the filesystem walked ahead lately was looked
+// up (a third: fsPrefetch.scanning; ls -l, du, find -ls), batches are
+// full, and listings walk their entries as they go (TGetdentsWalk).
 //
 // A ready entry is only good while the directory is unchanged: any change
 // of its names by the sandbox (create, link, unlink, rename: they mark the
@@ -39,6 +52,9 @@ type prefetch struct {
 	next   int
 	// ready are names walked for a batch and not yet looked up.
 	ready map[string]gproto.NameResult
+	// looked counts the lookups of this listing's names so far, hits
+	// those answered from ready entries since the last batch.
+	looked, hits int
 }
 
 const (
@@ -56,23 +72,52 @@ const (
 
 // fsPrefetch is a filesystem's part of the prefetch state.
 type fsPrefetch struct {
-	// walk says that listings are followed by lookups of their
-	// entries, so that listings look them up as they go.
-	walk atomic.Bool
 	// ready counts the ready entries of every directory, listed their
 	// names noted and not yet walked.
 	ready, listed atomic.Int64
+	// walked counts the names walked ahead of a lookup (by batches and
+	// walking listings), used those of them looked up since; both are
+	// halved when walked passes walkedWindow, so that they describe
+	// the recent past.
+	walked, used atomic.Int64
 }
 
+const (
+	// walkedWindow is how many names walked ahead scanning looks
+	// back on (about: it halves the counts).
+	walkedWindow = 1024
+	// minWalked is how many names must have been walked ahead before
+	// listings walk theirs: a lone lookup proves nothing.
+	minWalked = 32
+)
+
 // addReady adds one ready entry, unless the filesystem has maxReadyAll
-// already (then listings stop walking: their entries are not used).
+// already.
 func (pf *fsPrefetch) addReady() bool {
 	if pf.ready.Add(1) > maxReadyAll {
 		pf.ready.Add(-1)
-		pf.walk.Store(false)
 		return false
 	}
 	return true
+}
+
+// noteWalked counts n names walked ahead of their lookups.
+func (pf *fsPrefetch) noteWalked(n int) {
+	if pf.walked.Add(int64(n)) > walkedWindow {
+		// Racing halvings only make the window shorter for a while.
+		pf.walked.Store(pf.walked.Load() / 2)
+		pf.used.Store(pf.used.Load() / 2)
+	}
+}
+
+// scanning reports whether the filesystem's listings are followed by
+// lookups of many of their names: at least a third of the names walked
+// ahead lately were looked up, where a walk costing a fifth of a round
+// trip pays (then batches are full, and listings walk their entries as
+// they go, if the filesystem has room for more ready entries).
+func (pf *fsPrefetch) scanning() bool {
+	w := pf.walked.Load()
+	return w >= minWalked && 3*pf.used.Load() >= w
 }
 
 // beginListing is called by Getdents when a listing starts at offset 0:
@@ -87,20 +132,12 @@ func (st *fileState) beginListing(fs *Filesystem) {
 		fs.pf.listed.Add(-int64(len(p.listed)))
 		clear(p.listed)
 		p.order, p.next = p.order[:0], 0
-		if len(p.ready) >= unusedListing {
-			// Walked and never looked up: listings here are not
-			// followed by lookups.
-			fs.pf.walk.Store(false)
-		}
+		p.looked = 0
 	} else {
 		st.pre = &prefetch{listed: make(map[string]struct{})}
 	}
 	st.mu.Unlock()
 }
-
-// unusedListing is how many ready entries left unused by a listing stop
-// the walking of listings.
-const unusedListing = 32
 
 // walkListing reports whether the listing of f at off looks its entries
 // up as it goes: decided when it starts at offset 0, kept for its other
@@ -111,7 +148,7 @@ func (f *dirFile) walkListing(off int64) bool {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if off == 0 {
-		f.walking = !fs.shared() && fs.pf.walk.Load()
+		f.walking = !fs.shared() && fs.pf.scanning() && fs.pf.ready.Load() < maxReadyAll
 	}
 	return f.walking
 }
@@ -158,6 +195,7 @@ func (st *fileState) readyListed(fs *Filesystem, b []byte, res []gproto.NameResu
 	}
 	extra = append(extra, res[k:]...)
 	st.mu.Unlock()
+	fs.pf.noteWalked(len(res))
 	clunkResults(fs.c, extra)
 	if k != len(res) {
 		return unix.EIO
@@ -239,27 +277,44 @@ func (i *inode) lookupPrefetched(name string) (in *inode, ok bool) {
 	}
 	if r, ok := p.ready[name]; ok {
 		p.take(fs, name)
+		p.looked++
+		p.hits++
 		st.mu.Unlock()
+		fs.pf.used.Add(1)
 		return i.fs.newPrefetchedInode(r, i, name), true
 	}
 	if _, ok := p.listed[name]; !ok {
 		st.mu.Unlock()
 		return nil, false
 	}
-	// Ready entries that stay are names the dentry cache already held
-	// when they were walked: make room.
-	var old map[string]gproto.NameResult
-	if len(p.ready) > maxReady-gproto.MaxWalkNames {
-		old, p.ready = p.ready, nil
-		fs.pf.ready.Add(-int64(len(old)))
+	// name first, then the names listed after the last batch, as many
+	// as the listing's use so far allows (see prefetch).
+	width := gproto.MaxWalkNames
+	if !fs.pf.scanning() {
+		width = min(1+p.looked, width)
 	}
-	// name first, then the names listed after the last batch.
-	batch := make([]string, 1, gproto.MaxWalkNames)
+	p.looked++
+	// Without room for the batch: ready entries none of which was taken
+	// since the last batch are names the dentry cache already held when
+	// they were walked, or that nobody looks up; they go. Otherwise the
+	// lookups are taking them (a scan in another order than the
+	// listing's), and the batch only fills the room they left.
+	var old map[string]gproto.NameResult
+	if len(p.ready)+width-1 > maxReady {
+		if p.hits == 0 {
+			old, p.ready = p.ready, nil
+			fs.pf.ready.Add(-int64(len(old)))
+		} else {
+			width = max(1, maxReady-len(p.ready)+1)
+		}
+	}
+	p.hits = 0
+	batch := make([]string, 1, width)
 	batch[0] = name
 	delete(p.listed, name)
 	fs.pf.listed.Add(-1)
 	size := 4 + len(name)
-	for ; p.next < len(p.order) && len(batch) < gproto.MaxWalkNames; p.next++ {
+	for ; p.next < len(p.order) && len(batch) < width; p.next++ {
 		n := p.order[p.next]
 		if _, ok := p.listed[n]; !ok {
 			continue
@@ -273,10 +328,8 @@ func (i *inode) lookupPrefetched(name string) (in *inode, ok bool) {
 		batch = append(batch, n)
 	}
 	st.mu.Unlock()
-	for _, r := range old {
-		i.fs.c.Clunk(r.FID)
-	}
-	i.fs.pf.walk.Store(true)
+	clunkReady(i.fs.c, old)
+	fs.pf.noteWalked(len(batch) - 1)
 
 	res, err := i.fs.c.WalkNames(i.fid.Load(), batch, make([]gproto.NameResult, 0, len(batch)))
 	if err != nil {
@@ -318,9 +371,7 @@ func (st *fileState) dropPrefetch(fs *Filesystem) {
 	}
 	fs.pf.ready.Add(-int64(len(p.ready)))
 	fs.pf.listed.Add(-int64(len(p.listed)))
-	for _, r := range p.ready {
-		fs.c.Clunk(r.FID)
-	}
+	clunkReady(fs.c, p.ready)
 }
 
 // put makes r the ready entry of name; if ok is false, out is an entry the
@@ -349,12 +400,28 @@ func (p *prefetch) take(fs *Filesystem, name string) {
 	}
 }
 
+// clunkResults releases the fids of the walk results res, in one message
+// (Client.ClunkMany).
 func clunkResults(c *gproto.Client, res []gproto.NameResult) {
+	fids := make([]uint64, 0, len(res))
 	for _, r := range res {
 		if r.Err == 0 {
-			c.Clunk(r.FID)
+			fids = append(fids, r.FID)
 		}
 	}
+	c.ClunkMany(fids)
+}
+
+// clunkReady releases the fids of ready entries, in one message.
+func clunkReady(c *gproto.Client, ready map[string]gproto.NameResult) {
+	if len(ready) == 0 {
+		return
+	}
+	fids := make([]uint64, 0, len(ready))
+	for _, r := range ready {
+		fids = append(fids, r.FID)
+	}
+	c.ClunkMany(fids)
 }
 
 // newPrefetchedInode makes the node of a name walked in a batch. The

@@ -196,21 +196,29 @@ func TestPrefetchBounded(t *testing.T) {
 		t.Fatalf("after a second listing: %d listed, %d ready", l, r)
 	}
 	stat(t, v, root, "/d/f0000")
-	if l, r := gofer.PrefetchCounts(gfs); l != 1500-256 || r != 255 {
+	if l, r := gofer.PrefetchCounts(gfs); l != 1500-1 || r != 0 {
 		t.Fatalf("after one lookup: %d listed, %d ready", l, r)
 	}
-	// Now listings walk as they go: at most maxReady (512) kept.
-	list(t, v, root, "/d")
-	if l, r := gofer.PrefetchCounts(gfs); r > 512 || r < 255 || l+r < 1499 {
-		t.Fatalf("after a walking listing: %d listed, %d ready", l, r)
-	}
+	// A scan in name order, not the listing's (ls -l): batches grow
+	// with the lookups, filling the room that the lookups leave.
 	for i := 1; i < 1500; i++ {
 		if st := stat(t, v, root, fmt.Sprintf("/d/f%04d", i)); st.Size != 0 {
 			t.Fatal("size")
 		}
+		if _, r := gofer.PrefetchCounts(gfs); r > 512 {
+			t.Fatalf("%d ready entries", r)
+		}
+	}
+	if w, u := gofer.PrefetchWalked(gfs); 3*u < w {
+		t.Fatalf("a scan looked up %d of the %d names walked ahead", u, w)
 	}
 	if l, r := gofer.PrefetchCounts(gfs); l != 0 || r != 0 {
 		t.Fatalf("after every lookup: %d listed, %d ready", l, r)
+	}
+	// Now listings walk as they go: at most maxReady (512) kept.
+	list(t, v, root, "/d")
+	if l, r := gofer.PrefetchCounts(gfs); r != 512 || l+r != 1500 {
+		t.Fatalf("after a walking listing: %d listed, %d ready", l, r)
 	}
 	list(t, v, root, "/d")
 	if err := v.MkdirAt(rootCtx, &vfs.PathOperation{Root: root, Start: root, Path: "/d/new"}, 0o755); err != nil {
@@ -218,5 +226,47 @@ func TestPrefetchBounded(t *testing.T) {
 	}
 	if l, r := gofer.PrefetchCounts(gfs); l != 0 || r != 0 {
 		t.Fatalf("after a change of the directory: %d listed, %d ready", l, r)
+	}
+}
+
+// TestPrefetchScattered: lookups of a few scattered names of a listing
+// (an interpreter's imports) walk at most one other name each, and do not
+// make later listings walk their entries; a scan in listing order (ls -l)
+// looks its names up in a few batches, and does.
+func TestPrefetchScattered(t *testing.T) {
+	v, root, dir, _ := setupRW(t, gofer.Options{})
+	for _, d := range []string{"a", "b", "c"} {
+		os.Mkdir(filepath.Join(dir, "d", d), 0o755)
+		for i := 0; i < 300; i++ {
+			os.WriteFile(filepath.Join(dir, "d", d, fmt.Sprintf("f%03d", i)), nil, 0o644)
+		}
+	}
+	gfs := root.Mount().Filesystem().(*gofer.Filesystem)
+	names := list(t, v, root, "/d/a")
+	m := 0
+	for k := 2; k < len(names); k += 37 {
+		stat(t, v, root, "/d/a/"+names[k])
+		m++
+	}
+	// The k-th lookup walks at most k-1 other names.
+	waste := int64(m * (m - 1) / 2)
+	if _, r := gofer.PrefetchCounts(gfs); r > waste {
+		t.Fatalf("%d scattered lookups left %d ready entries", m, r)
+	}
+	list(t, v, root, "/d/b")
+	if _, r := gofer.PrefetchCounts(gfs); r > waste {
+		t.Fatalf("a listing after scattered lookups walked: %d ready", r)
+	}
+	for _, name := range list(t, v, root, "/d/b") {
+		if name != "." && name != ".." {
+			stat(t, v, root, "/d/b/"+name)
+		}
+	}
+	if _, r := gofer.PrefetchCounts(gfs); r > waste+256 {
+		t.Fatalf("a scan left %d ready entries", r)
+	}
+	list(t, v, root, "/d/c")
+	if _, r := gofer.PrefetchCounts(gfs); r < 300 {
+		t.Fatalf("a listing after a scan walked %d entries (%d ready)", r, r)
 	}
 }
