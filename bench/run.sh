@@ -239,13 +239,21 @@ startup() {
 
 # proc_row RUNTIME ROW: the median wall time in ns of 5 runs (after one
 # unmeasured run) of a whole program in RUNTIME: python3_startup is
-# `python3 -c pass`, gcc_c is `gcc -c` of a benchmark's source. Both need
+# `python3 -c pass` (the interpreter python3 resolves to, not a wrapper
+# on PATH), gcc_c is `gcc -c` of a benchmark's source. Both need
 # the host's root, so they run natively, under Rampart's `runsc do` and
 # under Debian gVisor's `runsc do`; runc has no `do` (n/a).
 proc_row() {
 	local rt=$1 row=$2 cmd=() pre=() times=() i log=$OUT/log/$1-$2.log
 	case "$row" in
-	python3_startup) command -v python3 >/dev/null || { echo n/a; return; }; cmd=(python3 -c pass) ;;
+	python3_startup)
+		# The interpreter itself: python3 on PATH may be a wrapper
+		# (pyenv's shim is a bash script that forks some 40 processes
+		# before it execs the interpreter), which would make this row
+		# measure process creation, not an interpreter's start.
+		local py
+		py=$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null) && [ -x "$py" ] || { echo n/a; return; }
+		cmd=("$py" -c pass) ;;
 	gcc_c) command -v "$CC" >/dev/null || { echo n/a; return; }; cmd=("$CC" -O2 -c -o /dev/null "$ROOT/bench/micro/getpid.c") ;;
 	esac
 	case "$rt" in
