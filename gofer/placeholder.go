@@ -1,6 +1,7 @@
 package gofer
 
 import (
+	"bytes"
 	"strconv"
 	"strings"
 
@@ -150,6 +151,14 @@ func (s *Server) mkPlaceholder(n *node, r *Request) error {
 
 // hostXattrName maps the sandbox's attribute name to the host's; ok is
 // false for a namespace the sandbox has no access to.
+// XattrNameMapped reports whether the gofer serves attribute name (others
+// are EOPNOTSUPP), for a client that answers for a file it knows has no
+// attributes.
+func XattrNameMapped(name string) bool {
+	_, ok := hostXattrName(name)
+	return ok
+}
+
 func hostXattrName(name string) (string, bool) {
 	switch {
 	case strings.HasPrefix(name, "user."):
@@ -178,19 +187,38 @@ func sandboxXattrName(name string) (string, bool) {
 // names) into buf's sandbox names.
 func sandboxXattrList(host []byte) []byte {
 	var out []byte
-	for len(host) > 0 {
-		k := 0
-		for k < len(host) && host[k] != 0 {
-			k++
-		}
-		if name, ok := sandboxXattrName(string(host[:k])); ok {
+	for name := range xattrNames(host) {
+		if name, ok := sandboxXattrName(string(name)); ok {
 			out = append(out, name...)
 			out = append(out, 0)
 		}
-		if k == len(host) {
-			break
-		}
-		host = host[k+1:]
 	}
 	return out
+}
+
+// hasSandboxXattr reports whether a host listxattr result holds a name
+// that sandboxXattrList would show.
+func hasSandboxXattr(host []byte) bool {
+	for name := range xattrNames(host) {
+		if _, ok := sandboxXattrName(string(name)); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// xattrNames yields the names of a listxattr result (NUL-ended).
+func xattrNames(host []byte) func(yield func([]byte) bool) {
+	return func(yield func([]byte) bool) {
+		for len(host) > 0 {
+			k := bytes.IndexByte(host, 0)
+			if k < 0 {
+				k = len(host)
+			}
+			if !yield(host[:k]) || k == len(host) {
+				return
+			}
+			host = host[k+1:]
+		}
+	}
 }

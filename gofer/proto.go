@@ -31,9 +31,19 @@ import (
 
 // Version is the protocol version this package speaks. Both ends come
 // from one runsc binary; the number changes whenever the wire format
-// does (2: Tconnect and Tbind; 3: Tclunks), so that a mismatch is refused at
-// Tversion rather than met as a malformed message later.
-const Version = 3
+// does (2: Tconnect and Tbind; 3: Tclunks; 4: the flags of TWalkNames
+// and TGetdentsWalk, and their results' flag byte), so that a mismatch is
+// refused at Tversion rather than met as a malformed message later.
+const Version = 4
+
+// WalkXattrs, in the Flags of a TWalkNames or TGetdentsWalk, asks the gofer
+// to say of each file walked whether it has no extended attribute the
+// sandbox can see (NameResult.NoXattr), so that a client that knows
+// nothing else changes them can answer getxattr and listxattr of those
+// files itself (ls -l asks for every file's security.selinux). It costs
+// the gofer one listxattrat per file (Linux 6.13; older kernels answer
+// nothing).
+const WalkXattrs uint32 = 1
 
 // HeaderSize is the size of a message header.
 const HeaderSize = 12
@@ -398,10 +408,15 @@ func EncodeRequest(e *Encoder, r *Request) error {
 	case TOpen:
 		e.U64(r.FID)
 		e.U32(r.Flags)
-	case TGetdents, TGetdentsWalk:
+	case TGetdents:
 		e.U64(r.FID)
 		e.U64(r.Off)
 		e.U32(r.Count)
+	case TGetdentsWalk:
+		e.U64(r.FID)
+		e.U64(r.Off)
+		e.U32(r.Count)
+		e.U32(r.Flags)
 	case TCreate, TMkdir, TMknod, TSymlink:
 		e.U64(r.FID)
 		e.Str(r.Name)
@@ -475,6 +490,7 @@ func EncodeRequest(e *Encoder, r *Request) error {
 			return unix.EINVAL
 		}
 		e.U64(r.FID)
+		e.U32(r.Flags)
 		e.U16(uint16(len(r.Names)))
 		for _, n := range r.Names {
 			e.Str(n)
@@ -520,10 +536,15 @@ func DecodeRequest(pkt []byte, r *Request) error {
 	case TOpen:
 		r.FID = d.U64()
 		r.Flags = d.U32()
-	case TGetdents, TGetdentsWalk:
+	case TGetdents:
 		r.FID = d.U64()
 		r.Off = d.U64()
 		r.Count = d.U32()
+	case TGetdentsWalk:
+		r.FID = d.U64()
+		r.Off = d.U64()
+		r.Count = d.U32()
+		r.Flags = d.U32()
 	case TCreate, TMkdir, TMknod, TSymlink:
 		r.FID = d.U64()
 		r.Name = name()
@@ -594,6 +615,7 @@ func DecodeRequest(pkt []byte, r *Request) error {
 		}
 	case TWalkNames:
 		r.FID = d.U64()
+		r.Flags = d.U32()
 		n := int(d.U16())
 		if n > MaxWalkNames {
 			return ErrMalformed

@@ -285,7 +285,7 @@ func (s *Server) dispatch(r *Request, e *Encoder) (int, error) {
 	case TWalk:
 		return -1, s.walk(n, r.Names, e)
 	case TWalkNames:
-		return -1, s.walkNames(n, r.Names, e)
+		return -1, s.walkNames(n, r.Names, r.Flags, e)
 	case TStat:
 		a, err := s.stat(n)
 		if err != nil {
@@ -367,24 +367,63 @@ func (s *Server) walk(n *node, names []string, e *Encoder) error {
 }
 
 // walkNames looks up each of names in directory n, replying with their
-// count and, for each, its errno and (if 0) a fid and its attributes.
-func (s *Server) walkNames(n *node, names []string, e *Encoder) error {
+// count and, for each, its errno and (if 0) a fid, its attributes and its
+// flags (walkResult).
+func (s *Server) walkNames(n *node, names []string, flags uint32, e *Encoder) error {
 	if !n.isDir() {
 		return unix.ENOTDIR
 	}
 	e.U16(uint16(len(names)))
 	for _, name := range names {
-		c, a, err := s.child(n, name)
-		if err != nil {
-			e.U32(uint32(toErrno(err)))
-			continue
-		}
-		e.U32(0)
-		e.U64(s.newFID(c))
-		e.Attr(&a)
+		s.walkResult(n, name, flags, e)
 	}
 	return nil
 }
+
+// Flags of a walked name's result (TWalkNames, TGetdentsWalk).
+const (
+	// resultNoXattr: the file has no attribute the sandbox can see.
+	resultNoXattr = 1
+)
+
+// walkResult looks up name in directory n and encodes the result: its
+// errno and, if 0, a fid, its attributes and a flags byte (with
+// WalkXattrs, resultNoXattr if listxattrat found no attribute that
+// sandboxXattrList shows).
+func (s *Server) walkResult(n *node, name string, flags uint32, e *Encoder) {
+	c, a, err := s.child(n, name)
+	if err != nil {
+		e.U32(uint32(toErrno(err)))
+		return
+	}
+	e.U32(0)
+	e.U64(s.newFID(c))
+	e.Attr(&a)
+	var rf uint8
+	if flags&WalkXattrs != 0 && s.noXattrs(n, name) {
+		rf |= resultNoXattr
+	}
+	e.U8(rf)
+}
+
+// noXattrs reports whether name in directory n has no attribute the
+// sandbox can see (false if that cannot be told: listxattrat needs Linux
+// 6.13, and the list must fit the scratch buffer).
+func (s *Server) noXattrs(n *node, name string) bool {
+	if noXattrAt.Load() {
+		return false
+	}
+	bp := s.getScratch()
+	defer s.scratch.Put(bp)
+	k, err := llistxattrAt(n.fd, name, (*bp)[:MaxMessage-HeaderSize-64])
+	if err == unix.ENOSYS {
+		noXattrAt.Store(true)
+	}
+	return err == nil && !hasSandboxXattr((*bp)[:k])
+}
+
+// noXattrAt is set once listxattrat reports ENOSYS (before Linux 6.13).
+var noXattrAt atomic.Bool
 
 func toErrno(err error) unix.Errno {
 	if en, ok := err.(unix.Errno); ok {
@@ -661,14 +700,7 @@ fill:
 	}
 	e.U16(uint16(len(names)))
 	for _, name := range names {
-		c, a, err := s.child(n, name)
-		if err != nil {
-			e.U32(uint32(toErrno(err)))
-			continue
-		}
-		e.U32(0)
-		e.U64(s.newFID(c))
-		e.Attr(&a)
+		s.walkResult(n, name, r.Flags, e)
 	}
 	return nil
 }

@@ -8,26 +8,37 @@ type NameResult struct {
 	FID  uint64
 	Attr Attr
 	Err  unix.Errno
+	// NoXattr says that the file had no extended attribute the sandbox
+	// can see when it was walked (asked for with WalkXattrs; false when
+	// not asked or not known).
+	NoXattr bool
+}
+
+// decodeResult decodes one walked name's result (Server.walkResult).
+func decodeResult(r *Reply) NameResult {
+	var nr NameResult
+	if nr.Err = unix.Errno(r.U32()); nr.Err == 0 {
+		nr.FID = r.U64()
+		nr.Attr = r.Attr()
+		nr.NoXattr = r.U8()&resultNoXattr != 0
+	}
+	return nr
 }
 
 // WalkNames looks up each of names (at most MaxWalkNames, and few enough
 // that the request fits in MaxMessage) in directory fid in one round
-// trip, appending one result per name to out. The caller owns every fid
-// returned (Clunk those it does not keep).
-func (c *Client) WalkNames(fid uint64, names []string, out []NameResult) ([]NameResult, error) {
+// trip, appending one result per name to out; flags may ask for
+// WalkXattrs. The caller owns every fid returned (Clunk those it does not
+// keep).
+func (c *Client) WalkNames(fid uint64, names []string, flags uint32, out []NameResult) ([]NameResult, error) {
 	start := len(out)
-	err := c.do(&Request{Type: TWalkNames, FID: fid, Names: names}, func(r Reply) error {
+	err := c.do(&Request{Type: TWalkNames, FID: fid, Flags: flags, Names: names}, func(r Reply) error {
 		closeFD(r.FD)
 		if int(r.U16()) != len(names) {
 			return unix.EIO
 		}
 		for range names {
-			var nr NameResult
-			if nr.Err = unix.Errno(r.U32()); nr.Err == 0 {
-				nr.FID = r.U64()
-				nr.Attr = r.Attr()
-			}
-			out = append(out, nr)
+			out = append(out, decodeResult(&r))
 		}
 		if r.Done() != nil {
 			for _, nr := range out[start:] {
@@ -55,20 +66,15 @@ const MaxWalkNamesBytes = MaxMessage - HeaderSize - 8 - 2
 // ended after them, and one result per such entry, in order (the fids are
 // the caller's, as from WalkNames; f must keep or Clunk them, even if it
 // fails).
-func (c *Client) GetdentsWalk(fid uint64, off int64, count int, f func(recs []byte, eof bool, res []NameResult) error) error {
-	return c.do(&Request{Type: TGetdentsWalk, FID: fid, Off: uint64(off), Count: uint32(count)}, func(r Reply) error {
+func (c *Client) GetdentsWalk(fid uint64, off int64, count int, flags uint32, f func(recs []byte, eof bool, res []NameResult) error) error {
+	return c.do(&Request{Type: TGetdentsWalk, FID: fid, Off: uint64(off), Count: uint32(count), Flags: flags}, func(r Reply) error {
 		closeFD(r.FD)
 		b := r.Bytes(MaxMessage)
 		eof := r.U8() != 0
 		n := int(r.U16())
 		res := make([]NameResult, 0, n)
 		for i := 0; i < n && r.Err() == nil; i++ {
-			var nr NameResult
-			if nr.Err = unix.Errno(r.U32()); nr.Err == 0 {
-				nr.FID = r.U64()
-				nr.Attr = r.Attr()
-			}
-			res = append(res, nr)
+			res = append(res, decodeResult(&r))
 		}
 		if r.Done() != nil {
 			for _, nr := range res {

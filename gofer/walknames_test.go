@@ -1,7 +1,10 @@
 package gofer
 
 import (
+	"encoding/binary"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -19,7 +22,7 @@ func TestWalkNames(t *testing.T) {
 		t.Fatal(err)
 	}
 	names := []string{"f", "missing", "e", "rel2"}
-	res, err := c.WalkNames(dfid, names, nil)
+	res, err := c.WalkNames(dfid, names, 0, nil)
 	if err != nil || len(res) != len(names) {
 		t.Fatalf("WalkNames: %v %v", res, err)
 	}
@@ -48,7 +51,7 @@ func TestWalkNames(t *testing.T) {
 	if string(buf[:n]) != "hello" {
 		t.Errorf("read through a batch fid: %q", buf[:n])
 	}
-	if _, err := c.WalkNames(res[0].FID, []string{"x"}, nil); err != unix.ENOTDIR {
+	if _, err := c.WalkNames(res[0].FID, []string{"x"}, 0, nil); err != unix.ENOTDIR {
 		t.Errorf("WalkNames below a file: %v", err)
 	}
 	// The most names that fit, at NAME_MAX each, make one message.
@@ -61,7 +64,7 @@ func TestWalkNames(t *testing.T) {
 		size += 4 + len(n)
 		long = append(long, n)
 	}
-	res, err = c.WalkNames(dfid, long, nil)
+	res, err = c.WalkNames(dfid, long, 0, nil)
 	if err != nil || len(res) != len(long) || res[0].Err != unix.ENOENT {
 		t.Errorf("%d long names: %d results, %v", len(long), len(res), err)
 	}
@@ -72,5 +75,80 @@ func TestWalkNames(t *testing.T) {
 	}
 	if c.Dead() {
 		t.Fatal("connection lost")
+	}
+}
+
+// TestWalkXattrs: asked for it, a batch says which files have no
+// attribute the sandbox can see; a file with a user.* attribute, or one
+// the sandbox set (stored under the host prefix), has one. Host-only
+// trusted.* names do not count, and without the flag nothing is claimed.
+func TestWalkXattrs(t *testing.T) {
+	var probe [64]byte
+	dir := t.TempDir()
+	if _, err := llistxattrAt(unix.AT_FDCWD, dir, probe[:]); err == unix.ENOSYS {
+		t.Skip("no listxattrat (Linux 6.13)")
+	}
+	for _, n := range []string{"plain", "user", "sandbox", "hostonly"} {
+		if err := os.WriteFile(filepath.Join(dir, n), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := unix.Setxattr(filepath.Join(dir, "user"), "user.k", []byte("v"), 0); err != nil {
+		t.Skipf("no user xattrs here: %v", err)
+	}
+	if err := unix.Setxattr(filepath.Join(dir, "sandbox"), hostXattrPrefix+"security.x", []byte("v"), 0); err != nil {
+		t.Skipf("no trusted xattrs here: %v", err)
+	}
+	if err := unix.Setxattr(filepath.Join(dir, "hostonly"), "trusted.other", []byte("v"), 0); err != nil {
+		t.Fatal(err)
+	}
+	c := serve(t, dir, true)
+	names := []string{"plain", "user", "sandbox", "hostonly"}
+	want := []bool{true, false, false, true}
+	res, err := c.WalkNames(0, names, WalkXattrs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range res {
+		if r.Err != 0 || r.NoXattr != want[i] {
+			t.Errorf("%s: err %v, NoXattr %v, want %v", names[i], r.Err, r.NoXattr, want[i])
+		}
+	}
+	res, err = c.WalkNames(0, names, 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range res {
+		if r.NoXattr {
+			t.Errorf("%s: NoXattr without WalkXattrs", names[i])
+		}
+	}
+	var listed []NameResult
+	for off := int64(0); ; {
+		var eof bool
+		err := c.GetdentsWalk(0, off, MaxMessage-1024, WalkXattrs, func(b []byte, e bool, r []NameResult) error {
+			eof = e
+			for len(b) >= 19 {
+				off = int64(binary.LittleEndian.Uint64(b[8:]))
+				b = b[binary.LittleEndian.Uint16(b[16:]):]
+			}
+			listed = append(listed, r...)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if eof {
+			break
+		}
+	}
+	none := 0
+	for _, r := range listed {
+		if r.NoXattr {
+			none++
+		}
+	}
+	if len(listed) != 4 || none != 2 {
+		t.Errorf("GetdentsWalk: %d results, %d without attributes", len(listed), none)
 	}
 }

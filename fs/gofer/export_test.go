@@ -12,3 +12,6 @@ func PrefetchCounts(fs *Filesystem) (listed, ready int64) {
 func PrefetchWalked(fs *Filesystem) (walked, used int64) {
 	return fs.pf.walked.Load(), fs.pf.used.Load()
 }
+
+// XattrCalls returns how many attribute requests went to the gofer.
+func XattrCalls(fs *Filesystem) int64 { return fs.xa.calls.Load() }

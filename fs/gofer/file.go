@@ -383,8 +383,10 @@ func (f *dirFile) Getdents(ctx vfs.Context, off int64, cb func(*vfs.Dirent) bool
 		more := false
 		var err error
 		if walk {
-			err = fs.c.GetdentsWalk(f.inode.fid.Load(), off, getdentsBuf, func(b []byte, eof bool, res []gproto.NameResult) error {
-				if err := st.readyListed(fs, b, res); err != nil {
+			flags, seq := fs.walkFlags(), fs.xa.seq.Load()
+			err = fs.c.GetdentsWalk(f.inode.fid.Load(), off, getdentsBuf, flags, func(b []byte, eof bool, res []gproto.NameResult) error {
+				fs.walked(flags, len(res))
+				if err := st.readyListed(fs, b, res, seq); err != nil {
 					return err
 				}
 				var err error

@@ -177,6 +177,9 @@ type Filesystem struct {
 	deathLogged atomic.Bool
 	// pf is the state of listing prefetches (prefetch.go).
 	pf fsPrefetch
+	// xa is what is known of files without extended attributes
+	// (xattr.go).
+	xa fsXattrs
 }
 
 type fileKey struct{ dev, ino uint64 }
@@ -366,6 +369,9 @@ type fileState struct {
 	cache *pageCache
 	// pre is what a directory's listing prefetched (prefetch.go).
 	pre *prefetch
+	// noXattr says that the file has no extended attribute the sandbox
+	// can see (exclusive mode; xattr.go).
+	noXattr bool
 	// opens counts the open descriptions of a regular file, wopens
 	// those open for writing.
 	opens, wopens int

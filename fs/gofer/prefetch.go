@@ -55,6 +55,10 @@ type prefetch struct {
 	// looked counts the lookups of this listing's names so far, hits
 	// those answered from ready entries since the last batch.
 	looked, hits int
+	// xseq is the filesystem's count of setxattr requests (xattr.go) when
+	// the oldest walk whose results are ready began: their NoXattr holds
+	// only while it has not changed.
+	xseq uint64
 }
 
 const (
@@ -155,10 +159,14 @@ func (f *dirFile) walkListing(off int64) bool {
 
 // readyListed takes the lookups that came with the records b (one result
 // per record but "." and "..", in order) as ready entries, clunking those
-// beyond maxReady.
-func (st *fileState) readyListed(fs *Filesystem, b []byte, res []gproto.NameResult) error {
+// beyond maxReady; the walk began when the count of setxattr requests was
+// seq.
+func (st *fileState) readyListed(fs *Filesystem, b []byte, res []gproto.NameResult, seq uint64) error {
 	st.mu.Lock()
 	p := st.pre
+	if p != nil {
+		p.noteWalk(seq)
+	}
 	k := 0
 	var extra []gproto.NameResult
 	for len(b) >= 19 {
@@ -279,9 +287,10 @@ func (i *inode) lookupPrefetched(name string) (in *inode, ok bool) {
 		p.take(fs, name)
 		p.looked++
 		p.hits++
+		seq := p.xseq
 		st.mu.Unlock()
 		fs.pf.used.Add(1)
-		return i.fs.newPrefetchedInode(r, i, name), true
+		return i.fs.newPrefetchedInode(r, i, name, seq), true
 	}
 	if _, ok := p.listed[name]; !ok {
 		st.mu.Unlock()
@@ -331,10 +340,12 @@ func (i *inode) lookupPrefetched(name string) (in *inode, ok bool) {
 	clunkReady(i.fs.c, old)
 	fs.pf.noteWalked(len(batch) - 1)
 
-	res, err := i.fs.c.WalkNames(i.fid.Load(), batch, make([]gproto.NameResult, 0, len(batch)))
+	flags, seq := fs.walkFlags(), fs.xa.seq.Load()
+	res, err := i.fs.c.WalkNames(i.fid.Load(), batch, flags, make([]gproto.NameResult, 0, len(batch)))
 	if err != nil {
 		return nil, false
 	}
+	fs.walked(flags, len(batch))
 	st.mu.Lock()
 	if st.pre != p {
 		// The directory changed meanwhile: what was walked may be
@@ -344,6 +355,7 @@ func (i *inode) lookupPrefetched(name string) (in *inode, ok bool) {
 		return nil, false
 	}
 	var extra []gproto.NameResult
+	p.noteWalk(seq)
 	for k, r := range res[1:] {
 		if r.Err == 0 {
 			if out, ok := p.put(fs, batch[k+1], r); !ok {
@@ -356,7 +368,7 @@ func (i *inode) lookupPrefetched(name string) (in *inode, ok bool) {
 	if res[0].Err != 0 {
 		return nil, false
 	}
-	return i.fs.newPrefetchedInode(res[0], i, name), true
+	return i.fs.newPrefetchedInode(res[0], i, name, seq), true
 }
 
 // dropPrefetch forgets what the directory's listing prefetched (its names
@@ -424,10 +436,11 @@ func clunkReady(c *gproto.Client, ready map[string]gproto.NameResult) {
 	c.ClunkMany(fids)
 }
 
-// newPrefetchedInode makes the node of a name walked in a batch. The
-// attributes of a file the sandbox already holds are kept (they may be
-// newer than the batch's); others come from the batch.
-func (fs *Filesystem) newPrefetchedInode(r gproto.NameResult, parent *inode, name string) *inode {
+// newPrefetchedInode makes the node of a name walked in a batch that began
+// when the count of setxattr requests was seq. The attributes of a file
+// the sandbox already holds are kept (they may be newer than the batch's);
+// others come from the batch.
+func (fs *Filesystem) newPrefetchedInode(r gproto.NameResult, parent *inode, name string, seq uint64) *inode {
 	a := r.Attr
 	fs.mu.Lock()
 	st := fs.files[fileKey{a.Dev, a.Ino}]
@@ -444,5 +457,15 @@ func (fs *Filesystem) newPrefetchedInode(r gproto.NameResult, parent *inode, nam
 	if stale {
 		i.markStale()
 	}
+	fs.noteNoXattr(i.st, &r, seq)
 	return i
+}
+
+// noteWalk notes that results of a walk that began when the count of
+// setxattr requests was seq become ready: xseq stays the oldest such
+// walk's while ready entries are left. st.mu is held.
+func (p *prefetch) noteWalk(seq uint64) {
+	if len(p.ready) == 0 || seq < p.xseq {
+		p.xseq = seq
+	}
 }

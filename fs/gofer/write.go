@@ -249,6 +249,13 @@ func (i *inode) SetStat(ctx vfs.Context, opts *vfs.SetStatOptions) error {
 // sandbox's user.*, trusted.* and security.* names to the host's (its
 // placeholder.go); the VFS has checked the caller's rights.
 func (i *inode) GetXattr(ctx vfs.Context, name string) ([]byte, error) {
+	if i.knownNoXattr() {
+		if !gproto.XattrNameMapped(name) {
+			return nil, unix.EOPNOTSUPP
+		}
+		return nil, unix.ENODATA
+	}
+	i.fs.xattrAsked()
 	b, err := i.fs.c.Bytes(&gproto.Request{Type: gproto.TGetXattr, FID: i.fid.Load(), Name: name, Count: vfs.XattrSizeMax})
 	return b, i.fs.check(ctx, err)
 }
@@ -258,12 +265,14 @@ func (i *inode) SetXattr(ctx vfs.Context, name string, value []byte, flags int) 
 	if !i.fs.opts.Writable {
 		return unix.EROFS
 	}
+	i.xattrChanging()
 	err := i.fs.c.Call(&gproto.Request{Type: gproto.TSetXattr, FID: i.fid.Load(), Name: name, Value: value, Flags: uint32(flags)})
 	if err == unix.EMSGSIZE {
 		// Larger than one gofer message can carry.
 		return unix.E2BIG
 	}
 	if err == nil {
+		i.xattrChanged()
 		i.st.mu.Lock()
 		i.st.attr.Ctim = vfs.Now()
 		i.st.mu.Unlock()
@@ -274,6 +283,10 @@ func (i *inode) SetXattr(ctx vfs.Context, name string, value []byte, flags int) 
 // ListXattr implements vfs.XattrInode.ListXattr: the names the gofer
 // shows the sandbox (the VFS hides trusted.* from the unprivileged).
 func (i *inode) ListXattr(ctx vfs.Context) ([]string, error) {
+	if i.knownNoXattr() {
+		return nil, nil
+	}
+	i.fs.xattrAsked()
 	b, err := i.fs.c.Bytes(&gproto.Request{Type: gproto.TListXattr, FID: i.fid.Load()})
 	if err != nil {
 		if err == unix.EOPNOTSUPP {
