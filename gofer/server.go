@@ -432,7 +432,13 @@ func toErrno(err error) unix.Errno {
 	return unix.EIO
 }
 
-// child opens name in directory n without following it.
+// child looks up name in directory n without following it. A directory
+// gets an O_PATH descriptor of its own (the base of lookups below it);
+// any other file is reached again by parent and name when it is used, so
+// it is only stat'ed here: one fstatat instead of an open, an fstat and a
+// close, which a listing that walks its entries pays per entry. name is
+// one component (validName), so the stat cannot leave n, and does not
+// follow a symlink.
 func (s *Server) child(n *node, name string) (*node, Attr, error) {
 	if n.mode&unix.S_IFMT != unix.S_IFDIR {
 		return nil, Attr{}, unix.ENOTDIR
@@ -440,30 +446,49 @@ func (s *Server) child(n *node, name string) (*node, Attr, error) {
 	if !validName(name) {
 		return nil, Attr{}, unix.EINVAL
 	}
-	fd, err := openBeneath(n.fd, name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC)
-	if err != nil {
+	var st unix.Stat_t
+	if err := fstatatRetry(n.fd, name, &st); err != nil {
 		return nil, Attr{}, err
 	}
-	a, err := fstat(fd)
-	if err != nil {
-		unix.Close(fd)
-		return nil, Attr{}, err
+	a := AttrFromStat(&st)
+	fd := -1
+	if a.Mode&unix.S_IFMT == unix.S_IFDIR {
+		var err error
+		if fd, err = openBeneath(n.fd, name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC); err != nil {
+			return nil, Attr{}, err
+		}
+		// What was opened is the node (the name may have been
+		// replaced since the stat).
+		if a, err = fstat(fd); err != nil {
+			unix.Close(fd)
+			return nil, Attr{}, err
+		}
+		if a.Mode&unix.S_IFMT != unix.S_IFDIR {
+			unix.Close(fd)
+			fd = -1
+		}
 	}
 	var ph *placeholder
 	if placeholderCandidate(&a) {
 		ph = placeholderOf(n, name, &a)
 	}
 	c := &node{fd: fd, parent: n, name: name, ino: a.Ino, dev: a.Dev, mode: a.Mode, ph: ph}
-	if !c.isDir() {
-		// Reached again by parent and name: no descriptor per file.
-		unix.Close(fd)
-		c.fd = -1
-	}
 	s.mu.Lock()
 	n.refs++ // for c
 	s.live[c] = struct{}{}
 	s.mu.Unlock()
 	return c, a, nil
+}
+
+// fstatatRetry is fstatat of name in dirfd without following it, retried
+// on EINTR.
+func fstatatRetry(dirfd int, name string, st *unix.Stat_t) error {
+	for {
+		err := unix.Fstatat(dirfd, name, st, unix.AT_SYMLINK_NOFOLLOW)
+		if err != unix.EINTR {
+			return err
+		}
+	}
 }
 
 // stat returns n's attributes without following it.
