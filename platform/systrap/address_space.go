@@ -39,6 +39,10 @@ type addressSpace struct {
 	// ReserveThread).
 	slots [maxThreads + 1]uint8
 	hint  int
+	// top is the highest slot that ever left slotFree (allocSlotLocked
+	// is the only way out): the slots above it are free, and the scans
+	// of the slots (a thread's clone looks at them) stop there.
+	top int
 	// idle are host threads whose task exited, parked in the handler (or
 	// the patch trampoline) in slots marked slotIdle, at most maxIdle: a
 	// new thread takes one of them (one wake-up) instead of a clone
@@ -299,7 +303,7 @@ func (as *addressSpace) recyclableLocked() bool {
 //
 // Preconditions: as.mu is locked; as is released.
 func (as *addressSpace) exitAllLocked() {
-	for i := 1; i <= maxThreads; i++ {
+	for i := 1; i <= as.top; i++ {
 		switch as.slots[i] {
 		case slotUsed, slotIdle, slotReserved:
 			as.exitSlotLocked(i)
@@ -519,7 +523,7 @@ func (as *addressSpace) threads() int {
 	as.mu.Lock()
 	defer as.mu.Unlock()
 	n := 0
-	for i := 1; i <= maxThreads; i++ {
+	for i := 1; i <= as.top; i++ {
 		if as.slots[i] != slotFree {
 			n++
 		}
@@ -532,7 +536,7 @@ func (as *addressSpace) threads() int {
 //
 // Preconditions: as.mu is locked.
 func (as *addressSpace) hasExitingLocked() bool {
-	for i := 1; i <= maxThreads; i++ {
+	for i := 1; i <= as.top; i++ {
 		if as.slots[i] == slotExiting {
 			return true
 		}
@@ -592,6 +596,7 @@ func (as *addressSpace) allocSlotLocked() int {
 		case slotFree:
 			as.slots[i] = slotUsed
 			as.hint = i
+			as.top = max(as.top, i)
 			return i
 		}
 	}

@@ -386,7 +386,7 @@ func crosses(site uint64) bool { return site%16 > 9 }
 func (pt *patcher) unpatchCrossing() {
 	pt.mu.Lock()
 	defer pt.mu.Unlock()
-	for i := range pt.sites {
+	for i := range pt.usedSites {
 		v := pt.sites[i].Load()
 		ret, nr, ok := pt.site(uint64(i))
 		site := patchStart(ret, nr)
@@ -396,6 +396,25 @@ func (pt *patcher) unpatchCrossing() {
 		restoreSite(site, i, nr, pt.patchAccess)
 		pt.sites[i].Store(v | siteReverted)
 	}
+}
+
+// usedSites yields the indices of the sites allocated so far: the
+// numbered ones below next, the dynamic ones below nextDyn, and the Go
+// view's. Scans that look only at patched sites (one per new thread, see
+// unpatchCrossing) need not read the thousands of entries never used.
+// pt.mu is held.
+func (pt *patcher) usedSites(yield func(int) bool) {
+	for i := 0; i < pt.next; i++ {
+		if !yield(i) {
+			return
+		}
+	}
+	for i := maxSites; i < maxSites+pt.nextDyn; i++ {
+		if !yield(i) {
+			return
+		}
+	}
+	yield(goSite)
 }
 
 // overlapsPtrTable reports whether [addr, addr+length) overlaps the
