@@ -343,13 +343,15 @@ func (mm *MemoryManager) breakCOWLocked(v *vma, addr uint64) faultResult {
 		p.cow = false
 		return mm.mapRangeLocked(v, p.start, p.end)
 	}
-	// Private file pages are copied one at a time: a page the application
-	// has not written must keep showing the file's current contents.
-	size := uint64(cowWindow)
-	if v.mappable != nil {
-		size = usermem.PageSize
-	}
-	s, e := faultWindow(v, addr, size)
+	// The copy-on-write pages around addr are copied too, file pages as
+	// anonymous ones: the dynamic loader's relocations write every page
+	// of a library's data segment in order (Python's 308 pages cost 308
+	// faults copied one at a time, a platform round trip each). That a
+	// page of a private file mapping the application has not written may
+	// stop following the file is allowed: mmap(2) leaves it unspecified
+	// whether changes to the file after the mmap are visible in a
+	// MAP_PRIVATE mapping.
+	s, e := faultWindow(v, addr, cowWindow)
 	i := v.splitPMAAt(s)
 	j := v.splitPMAAt(e)
 	// The old pages stay referenced until the host maps the copies: other

@@ -592,7 +592,9 @@ func TestFileMappings(t *testing.T) {
 	priv := mustMMap(t, m, MMapOpts{Length: 4 * pg, Private: true, Perms: usermem.ReadWrite, MaxPerms: usermem.AnyAccess, Mappable: f, Name: "/lib/x.so"})
 	shared := mustMMap(t, m, MMapOpts{Length: 4 * pg, Perms: usermem.ReadWrite, MaxPerms: usermem.AnyAccess, Mappable: f, Offset: 0})
 
-	// Reading a private file page maps the file's page read-only.
+	// Reading a private file page maps the file's page read-only. (The
+	// mapping is within one copy-on-write window: a write copies all of
+	// it, see TestCOWWindowFile.)
 	if _, _, _, v := appAccess(m, e.mf, priv+pg+1, false, 0); v != '1' {
 		t.Fatalf("private read %q", v)
 	}
@@ -610,9 +612,6 @@ func TestFileMappings(t *testing.T) {
 	appAccess(m, e.mf, shared+2*pg, true, 'S')
 	if e.mf.Slice(f.fr)[2*pg] != 'S' {
 		t.Error("shared write did not reach the file")
-	}
-	if _, _, _, v := appAccess(m, e.mf, priv+2*pg, false, 0); v != 'S' {
-		t.Errorf("private mapping does not see unmodified file page: %q", v)
 	}
 	// MADV_DONTNEED reverts private pages to the file.
 	if err := m.MAdvise(priv, 4*pg, unix.MADV_DONTNEED); err != nil {
@@ -762,11 +761,15 @@ func TestMapBatch(t *testing.T) {
 			b = m.AddressSpace().(*fakeBatchAS)
 		}
 		m := e.mm
-		f := newFakeFile(t, e.mf, bytes.Repeat([]byte{'x'}, 8*pg))
-		f.maxChunk = 8 * pg
-		a := mustMMap(t, m, MMapOpts{Length: 8 * pg, Private: true, Perms: usermem.ReadWrite, MaxPerms: usermem.AnyAccess, Mappable: f})
+		// Eight copy-on-write windows; a write copies its window.
+		const w = cowWindow
+		f := newFakeFile(t, e.mf, bytes.Repeat([]byte{'x'}, 8*w))
+		f.maxChunk = 8 * w
+		// At a window-aligned address, so that each write copies one
+		// of the eight.
+		a := mustMMap(t, m, MMapOpts{Addr: 256 * w, Fixed: true, Length: 8 * w, Private: true, Perms: usermem.ReadWrite, MaxPerms: usermem.AnyAccess, Mappable: f})
 		for i := uint64(0); i < 8; i++ {
-			appAccess(m, e.mf, a+i*pg, i%3 == 1, 'y') // pages 1, 4 and 7 copied
+			appAccess(m, e.mf, a+i*w, i%3 == 1, 'y') // windows 1, 4 and 7 copied
 		}
 		before := fas(m).mapCount()
 		if b != nil {
@@ -779,7 +782,7 @@ func TestMapBatch(t *testing.T) {
 		}
 		got = map[uint64]fakeMapping{}
 		for i := uint64(0); i < 8; i++ {
-			pm, ok := fas(m).lookup(a + i*pg)
+			pm, ok := fas(m).lookup(a + i*w)
 			if !ok || pm.perms.Write {
 				t.Fatalf("batch %v: page %d after fork: %+v %v", batch, i, pm, ok)
 			}
@@ -788,6 +791,7 @@ func TestMapBatch(t *testing.T) {
 		return fas(m).mapCount() - before, got, b
 	}
 	runs, plain, _ := layout(false)
+
 	if runs != 6 {
 		t.Errorf("remap without batches took %d MapFile calls, want 6", runs)
 	}
@@ -797,5 +801,37 @@ func TestMapBatch(t *testing.T) {
 	}
 	if !reflect.DeepEqual(plain, batched) {
 		t.Errorf("host mappings differ: %v without batches, %v with", plain, batched)
+	}
+}
+
+// TestCOWWindowFile: a write to a private file mapping copies the
+// copy-on-write pages of its window (a dynamic loader relocating a data
+// segment writes every page in order): the next write in the window takes
+// no fault. Pages outside the window still show the file, and its later
+// changes.
+func TestCOWWindowFile(t *testing.T) {
+	e := newEnv(t)
+	m := e.mm
+	const w = cowWindow
+	f := newFakeFile(t, e.mf, bytes.Repeat([]byte("0123456789abcdef"), 3*w/16))
+	priv := mustMMap(t, m, MMapOpts{Addr: 256 * w, Fixed: true, Length: 3 * w, Private: true, Perms: usermem.ReadWrite, MaxPerms: usermem.AnyAccess, Mappable: f, Name: "/lib/x.so"})
+	shared := mustMMap(t, m, MMapOpts{Length: 3 * w, Perms: usermem.ReadWrite, MaxPerms: usermem.AnyAccess, Mappable: f})
+	if _, _, _, v := appAccess(m, e.mf, priv+pg+1, false, 0); v != '1' {
+		t.Fatalf("private read %q", v)
+	}
+	if sig, _, faults, _ := appAccess(m, e.mf, priv+pg+1, true, 'P'); sig != 0 || faults != 1 {
+		t.Fatalf("first write: sig %d after %d faults", sig, faults)
+	}
+	for off := uint64(2 * pg); off < w; off += pg {
+		if sig, _, faults, _ := appAccess(m, e.mf, priv+off, true, 'Q'); sig != 0 || faults != 0 {
+			t.Fatalf("write at %#x in the copied window: sig %d after %d faults", off, sig, faults)
+		}
+	}
+	if e.mf.Slice(f.fr)[pg+1] != '1' || e.mf.Slice(f.fr)[2*pg] != '0' {
+		t.Error("private writes reached the file")
+	}
+	appAccess(m, e.mf, shared+w+pg, true, 'S')
+	if _, _, _, v := appAccess(m, e.mf, priv+w+pg, false, 0); v != 'S' {
+		t.Errorf("private page outside the copied window does not follow the file: %q", v)
 	}
 }
