@@ -22,19 +22,26 @@ import (
 // maxHelpers run at once. A request that arrives while the receiver
 // serves a slow one waits for it, unless a helper is running: every
 // request is short (the gofer never blocks on a FIFO, a socket or
-// another request), so it waits for host file operations only; before
-// serving a request that may take long (a listing, a batch of lookups)
-// the receiver starts a helper that waits on the socket in its stead, and
-// so does a reply that must wait for room in the client's queue. A host
-// operation that is short almost always may still stall (a file on NFS or
-// FUSE, a disk under load): a request still being served after
-// slowRequest starts such a helper too (watch), so that requests for other
-// files do not wait behind it.
+// another request), so it waits for host file operations only. A
+// request still being served after slowRequest starts a helper that waits
+// on the socket in its stead (watch): a host operation that is short
+// almost always may still stall (a file on NFS or FUSE, a disk under
+// load), and requests for other files must not wait behind it. A request
+// that may take long (a listing, a batch of lookups) gets the shorter
+// longRequest, and a reply that must wait for room in the client's queue
+// starts such a helper at once.
 
 // slowRequest is how long a request keeps its goroutine before another
 // starts reading the socket. A round trip costs tens of µs here; a host
 // create on a busy disk about 500.
 const slowRequest = 2 * time.Millisecond
+
+// longRequest is slowRequest for a request that may take long (long). A
+// helper started at once for each of them cost every listing a goroutine
+// and a thread's wake-up, and ls -lR lists thousands of directories of a
+// few entries, each served in less than this; a listing or batch that
+// takes longer lets other requests wait at most this long.
+const longRequest = 500 * time.Microsecond
 
 // maxHelpers bounds the helpers serving queued requests concurrently.
 const maxHelpers = 8
@@ -81,12 +88,12 @@ func (s *Server) standbyIfOpen() {
 // serve serves req, first starting a helper if other requests may need
 // one meanwhile; watch (newWatch) runs while it does.
 func (s *Server) serve(wg *sync.WaitGroup, end chan<- error, req *Request, watch *time.Timer) {
+	s.spill(wg, end)
 	if long(req) {
-		s.startHelper(wg, end, 0)
+		watch.Reset(longRequest)
 	} else {
-		s.spill(wg, end)
+		watch.Reset(slowRequest)
 	}
-	watch.Reset(slowRequest)
 	if h := testHookServe.Load(); h != nil {
 		(*h)(req)
 	}
@@ -115,7 +122,9 @@ func long(r *Request) bool {
 func (s *Server) help(wg *sync.WaitGroup, end chan<- error, flags int) {
 	defer wg.Done()
 	defer s.helpers.Add(-1)
-	buf := make([]byte, MaxMessage)
+	bp := s.getScratch()
+	defer s.scratch.Put(bp)
+	buf := *bp
 	watch := s.newWatch()
 	defer watch.Stop()
 	for {
