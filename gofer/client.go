@@ -423,11 +423,7 @@ func (c *Client) ClunkLater(fid uint64) {
 	fids := c.clunks
 	c.clunks = make([]uint64, 0, clunkBatch)
 	c.mu.Unlock()
-	var e Encoder
-	if EncodeRequest(&e, &Request{Type: TClunks, FIDs: fids}) != nil {
-		return
-	}
-	c.send(e.B)
+	c.ClunkMany(fids)
 }
 
 // ClunkMany releases fids at once (one-way), MaxClunks to a Tclunks: the

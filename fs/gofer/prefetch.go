@@ -17,8 +17,8 @@ import (
 // TWalkNames, and keeps the fids and attributes of the others ready for
 // their own lookups.
 //
-// Walking a name nobody looks up costs the gofer an open, a stat and a
-// close, about a fifth of a round trip, and many programs list a
+// Walking a name nobody looks up costs the gofer a stat (and an open, for
+// a directory), a fraction of a round trip, and many programs list a
 // directory to look up a few of its names: an interpreter's import system
 // lists each directory on its path once, then stats the candidates of
 // each import, a few of hundreds. So a batch walks, besides the name
@@ -116,9 +116,9 @@ func (pf *fsPrefetch) noteWalked(n int) {
 
 // scanning reports whether the filesystem's listings are followed by
 // lookups of many of their names: at least a third of the names walked
-// ahead lately were looked up, where a walk costing a fifth of a round
-// trip pays (then batches are full, and listings walk their entries as
-// they go, if the filesystem has room for more ready entries).
+// ahead lately were looked up, where walking ahead pays (then batches are
+// full, and listings walk their entries as they go, if the filesystem has
+// room for more ready entries).
 func (pf *fsPrefetch) scanning() bool {
 	w := pf.walked.Load()
 	return w >= minWalked && 3*pf.used.Load() >= w
