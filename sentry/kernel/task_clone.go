@@ -195,6 +195,17 @@ func (t *Task) setImage(img Image) {
 	t.regs.Cs = 0x33
 	t.regs.Ss = 0x2b
 	t.regs.Eflags = 0x202
+	// The image starts with a clean FP state, as after Linux's
+	// fpu_flush_thread: a platform thread's own may hold anything (the
+	// last program's registers, or what the sentry had in its own when it
+	// made the stub).
+	fp := make([]byte, arch.FPStateSize())
+	arch.InitFPState(fp)
+	if t.ctx == nil {
+		t.sig.initialFP = fp
+	} else if err := t.ctx.SetFPState(t.mm.AddressSpace(), fp); err != nil {
+		t.k.Debugf("tid %d: resetting FP state at exec: %v", t.tid, err)
+	}
 	t.k.mu.Lock()
 	t.image = img
 	t.comm = img.Name
