@@ -63,6 +63,10 @@ type addressSpace struct {
 	// recycle.
 	live    []int32
 	liveCap int
+	// tids[i] is the host thread last cloned into slot i (0: none yet),
+	// for Release, which keeps one parked thread for the stub's next
+	// address space (see keeperLocked). Protected by mu.
+	tids []int32
 }
 
 const (
@@ -239,10 +243,11 @@ func (as *addressSpace) Unmap(addr, length uint64) error {
 func (as *addressSpace) HostPID() int { return int(as.pid) }
 
 // Release implements platform.AddressSpace.Release. Its threads are told
-// to exit and its stub becomes a spare for a next address space once it is
-// clean (recycle, in the background), or, where that cannot be made safe,
-// the stub is killed and reaped (its threads with it) and its region
-// freed.
+// to exit, but one parked thread that the next address space can use
+// (keeperLocked), and its stub becomes a spare for a next address space
+// once it is clean (recycle, in the background), or, where that cannot be
+// made safe, the stub is killed and reaped (its threads with it) and its
+// region freed.
 func (as *addressSpace) Release() {
 	as.mu.Lock()
 	if as.released.Swap(true) {
@@ -252,8 +257,10 @@ func (as *addressSpace) Release() {
 	as.p.idleThreads.Add(-int32(len(as.idle)))
 	as.idle = nil
 	reuse := !as.reaped && as.recyclableLocked()
+	k := keeper{}
 	if reuse {
-		as.exitAllLocked()
+		k = as.keeperLocked()
+		as.exitAllLocked(k.slot)
 	}
 	as.mu.Unlock()
 	p := as.p
@@ -266,10 +273,64 @@ func (as *addressSpace) Release() {
 		p.spareMu.Unlock()
 	}
 	if !reuse {
+		if k.slot != 0 {
+			p.idleThreads.Add(-1)
+		}
 		as.kill()
 		return
 	}
-	go p.recycle(as)
+	go p.recycle(as, k)
+}
+
+// keeper is the thread Release keeps for the stub's next address space:
+// its slot (0: none) and host thread.
+type keeper struct {
+	slot int
+	tid  int32
+}
+
+// keeperLocked picks the thread of a released address space to keep for
+// the stub's next one, if the platform keeps another idle thread
+// (maxIdlePlatform, counted from here): one that the sentry made and that
+// is parked, idle or last used by a task. A fork or exec then finds a
+// thread in the new address space, where it paid a clone request, the
+// host clone, the new thread's set-up (its thread filter's compilation)
+// and, at the previous process's exit, the thread's exit (the filter's
+// release): about 150 us and 400 us of host time here.
+//
+// Its state word, which the application can write, is only a hint: the
+// thread is reset and must show the kernel's frame of a reset thread
+// before it is used (keepThread).
+//
+// Preconditions: as.mu is locked; as is released.
+func (as *addressSpace) keeperLocked() keeper {
+	p := as.p
+	for i := 1; i <= as.top && i < len(as.tids); i++ {
+		switch as.slots[i] {
+		case slotUsed, slotIdle, slotReserved:
+		default:
+			continue
+		}
+		if as.tids[i] == 0 || load(word(as.r.mem, i*slotSize+tState)) != stEvent {
+			continue
+		}
+		if p.idleThreads.Add(1) > p.idleCap {
+			p.idleThreads.Add(-1)
+			return keeper{}
+		}
+		return keeper{slot: i, tid: as.tids[i]}
+	}
+	return keeper{}
+}
+
+// setTIDLocked records tid as the host thread of slot.
+//
+// Preconditions: as.mu is locked.
+func (as *addressSpace) setTIDLocked(slot int, tid int32) {
+	if slot >= len(as.tids) {
+		as.tids = append(as.tids, make([]int32, slot+1-len(as.tids))...)
+	}
+	as.tids[slot] = tid
 }
 
 // kill kills and reaps the stub (its threads with it) and frees its
@@ -278,6 +339,8 @@ func (as *addressSpace) kill() {
 	as.mu.Lock()
 	defer as.mu.Unlock()
 	as.released.Store(true)
+	as.p.idleThreads.Add(-int32(len(as.idle)))
+	as.idle = nil
 	if !as.reaped {
 		unix.Kill(int(as.pid), unix.SIGKILL)
 		var ws unix.WaitStatus
@@ -297,16 +360,18 @@ func (as *addressSpace) recyclableLocked() bool {
 	return !as.p.patch || (as.patch != nil && !as.patch.lost.Load())
 }
 
-// exitAllLocked tells every application thread of the stub to exit,
-// whoever holds it: idle, reserved with an idle thread, or held by a
-// context, which forgets it (as is released).
+// exitAllLocked tells every application thread of the stub but that of
+// slot keep (0: none) to exit, whoever holds it: idle, reserved with an
+// idle thread, or held by a context, which forgets it (as is released).
 //
 // Preconditions: as.mu is locked; as is released.
-func (as *addressSpace) exitAllLocked() {
+func (as *addressSpace) exitAllLocked(keep int) {
 	for i := 1; i <= as.top; i++ {
 		switch as.slots[i] {
 		case slotUsed, slotIdle, slotReserved:
-			as.exitSlotLocked(i)
+			if i != keep {
+				as.exitSlotLocked(i)
+			}
 		}
 	}
 }
@@ -334,13 +399,17 @@ func (as *addressSpace) noteThreadLocked(tid int32) {
 const liveMin = 64
 
 // drain waits, up to drainWait, until every application thread of as,
-// released, has left the stub (a thread told to exit does so within
-// microseconds unless the host is very busy). The host says when a thread
-// is gone: its state word, which the application can write, does not. It
-// reports false if one is still there or the stub died (then reaped).
-func (as *addressSpace) drain() bool {
+// released, but keep (0: none) has left the stub (a thread told to exit
+// does so within microseconds unless the host is very busy). The host
+// says when a thread is gone: its state word, which the application can
+// write, does not. It reports false if one is still there or the stub
+// died (then reaped).
+func (as *addressSpace) drain(keep int32) bool {
 	deadline := time.Now().Add(drainWait)
 	for _, tid := range as.live {
+		if tid == keep {
+			continue
+		}
 		for tgkill(as.pid, tid, 0) != unix.ESRCH {
 			if time.Now().After(deadline) {
 				return false
@@ -367,10 +436,11 @@ const (
 // which every stub maps at its set-up) in one request, and zeroes its
 // region but the words the server and the sentry keep across requests
 // (the request sequence number, which the server compares with the last
-// one it answered, and the response page's sequence, sleep flags).
-// Nothing the application wrote, in its memory or its region, reaches the
-// next one.
-func (as *addressSpace) scrub() bool {
+// one it answered, and the response page's sequence, sleep flags) and the
+// slot keep (0: none) of the thread kept for the next address space,
+// which zeroes its own (keepThread). Nothing the application wrote, in its
+// memory or its region, reaches the next one.
+func (as *addressSpace) scrub(keep int) bool {
 	ms := [3]platform.Mapping{{Addr: minUserAddress, Length: maxUserAddress - minUserAddress}}
 	n := 1
 	if as.p.patch {
@@ -387,13 +457,83 @@ func (as *addressSpace) scrub() bool {
 		return false
 	}
 	r := as.r
-	if unix.Fallocate(as.p.sharedFD, unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, int64(r.off+2*pageSize), regionSize-2*pageSize) != nil {
+	punch := func(from, to uint64) bool {
+		return from == to || unix.Fallocate(as.p.sharedFD, unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, int64(r.off+from), int64(to-from)) == nil
+	}
+	if keep == 0 {
+		if !punch(2*pageSize, regionSize) {
+			return false
+		}
+	} else if !punch(2*pageSize, uint64(keep)*slotSize) || !punch(uint64(keep+1)*slotSize, regionSize) {
 		return false
 	}
 	clear(r.mem[rSeq+4 : pageSize])
 	clear(r.mem[respOff+pRet : respOff+pServerSleep])
 	clear(r.mem[respOff+pServerSleep+4 : 2*pageSize])
 	return true
+}
+
+// keepThread resets k's thread, parked in as's stub (a spare no one else
+// holds yet, its other application threads gone and its memory clean),
+// and returns it as a thread of as, parked as a new thread is. Told to
+// reset (stReset), the thread zeroes its slot and parks again at
+// thread_park with the alternate stack, signal mask and FP state of a new
+// thread (handler_reset, in stub.S). The frame of that park, which the
+// kernel wrote, must show the alternate stack and mask; it is killed
+// with its stub otherwise, or if it takes longer than drainWait.
+//
+// An interrupt signal (Interrupt's, sent while the last task ran) still
+// pending when the reset unblocks it parks the thread at thread_park
+// before the int3: it is let go on to the int3, up to twice.
+func (as *addressSpace) keepThread(k keeper) (*thread, bool) {
+	t := &thread{as: as, tid: k.tid, slot: k.slot, cpu: noCPU, page: as.r.mem[k.slot*slotSize : (k.slot+1)*slotSize]}
+	t.state = word(t.page, tState)
+	t.sentrySleep = word(t.page, tSentrySleep)
+	t.stubSleep = word(t.page, tStubSleep)
+	park := as.p.base + offThreadPark
+	tell := uint32(stReset)
+	for try := 0; try < 3; try++ {
+		swap(t.state, tell)
+		futexWake(t.state)
+		deadline := time.Now().Add(drainWait)
+		for load(t.state) != stEvent {
+			if time.Now().After(deadline) || tgkill(as.pid, t.tid, 0) == unix.ESRCH {
+				return nil, false
+			}
+			time.Sleep(drainPoll)
+		}
+		if t.parked() != nil || !t.resetFrame() {
+			return nil, false
+		}
+		switch rip := t.rip(); {
+		case t.signo() == unix.SIGTRAP && rip == park+1:
+			if as.p.bindIdle {
+				// Its last task's thread may have bound it to a
+				// CPU; t starts unbound, as a new thread does.
+				unix.SchedSetaffinity(int(t.tid), &as.p.cpus)
+			}
+			return t, true
+		case t.signo() == interruptSignal && rip == park:
+			tell = stRun
+		default:
+			return nil, false
+		}
+	}
+	return nil, false
+}
+
+// resetFrame reports whether the parked frame is one of a reset thread:
+// at the kernel's delivery the thread's alternate stack was its slot's,
+// its signal mask empty and its stack pointer handler_reset's.
+func (t *thread) resetFrame() bool {
+	le := binary.LittleEndian
+	uc := t.page[t.uctx:]
+	base := t.stubAddr()
+	return le.Uint64(uc[ucStack:]) == base+pageSize &&
+		le.Uint32(uc[ucStack+8:]) == 0 &&
+		le.Uint64(uc[ucStack+16:]) == slotSize-pageSize &&
+		le.Uint64(uc[ucSigmask:]) == 0 &&
+		le.Uint64(t.sigcontext()[15*8:]) == base+tResetSP
 }
 
 // newThread creates an application thread in the stub and returns it once
@@ -449,6 +589,7 @@ func (as *addressSpace) newThread(res *reservation) (*thread, error) {
 		return nil, fmt.Errorf("cloning a stub thread: %w", err)
 	}
 	as.noteThreadLocked(int32(tid))
+	as.setTIDLocked(slot, int32(tid))
 	as.mu.Unlock()
 	t.tid = int32(tid)
 	// The thread parks with an int3 at thread_park once its set-up is

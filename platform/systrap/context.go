@@ -24,6 +24,7 @@ const (
 	negENOSYS = ^uint64(unix.ENOSYS - 1)
 
 	// Offsets in the signal frame's ucontext and siginfo.
+	ucStack      = 16  // ucontext.uc_stack: ss_sp, ss_flags, ss_size
 	ucMcontext   = 40  // struct sigcontext in struct ucontext
 	ucSigmask    = 296 // ucontext.uc_sigmask
 	scErr        = 152 // sigcontext.err (the x86 error code)

@@ -61,6 +61,8 @@ const (
 	tPRegsEnd    = tPRegs + 18*8
 	tCRegs       = 448 // the trampoline's rbx, rbp, r12–r15, r11, flags: a line of their own (PullRegs)
 	tCRegsEnd    = tCRegs + 8*8
+	tResetUC     = 1024 // handler_reset's ucontext
+	tResetSP     = 2048 // the stack pointer it restores, off the alternate stack
 )
 
 // Thread states (stub.S ST_*). A dead thread's state is 0: the kernel
@@ -71,6 +73,7 @@ const (
 	stRun   = 2 // running the application
 	stExit  = 3 // told to exit
 	stTrap  = 4 // leave the patch trampoline through a trap (patch.go)
+	stReset = 5 // reset for the stub's next address space (keepThread)
 )
 
 // Request page (slot 0, page 0; read-only in the stub) and response page

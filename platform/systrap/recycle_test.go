@@ -220,22 +220,32 @@ func TestIdleThreadsPlatformCap(t *testing.T) {
 	if a, total := idleCount(as1), p.idleThreads.Load(); a != 1 || total != 3 {
 		t.Errorf("after the reservation's release: as1 keeps %d, %d counted; want 1 of 3", a, total)
 	}
-	// The idle threads of a released address space stop counting.
+	// The idle threads of a released address space stop counting, but
+	// the one kept for its stub's next address space (recycle).
 	as2.Release()
-	if total := p.idleThreads.Load(); total != 1 {
-		t.Errorf("%d idle threads counted after as2's release, want 1", total)
+	p.spareWG.Wait()
+	kept := 0
+	p.spareMu.Lock()
+	for _, s := range p.spares {
+		kept += idleCount(s)
+	}
+	p.spareMu.Unlock()
+	if total := p.idleThreads.Load(); kept > 1 || total != int32(1+kept) {
+		t.Errorf("%d idle threads counted after as2's release, %d kept by spares; want 1 and the kept one", total, kept)
 	}
 	release(as1, 3)
-	if a := idleCount(as1); a != 3 {
-		t.Errorf("as1 keeps %d idle threads, want 3", a)
+	if a := idleCount(as1); a != 3-kept {
+		t.Errorf("as1 keeps %d idle threads, want %d", a, 3-kept)
 	}
 }
 
 // TestRecycledAddressSpace: a released address space's stub, once its
 // threads are gone, comes back as a spare with nothing of the last
-// application left (no thread but the server, no mapping in the
-// application range but syscall patching's views, a zeroed region but the
-// protocol words), and serves the next address space.
+// application left (no thread but the server and the one kept, reset, for
+// the next address space; no mapping in the application range but syscall
+// patching's views; a zeroed region but the protocol words and the kept
+// thread's new frame, with no register or FP value of the application's),
+// and serves the next address space with the kept thread.
 func TestRecycledAddressSpace(t *testing.T) {
 	for _, patch := range []bool{false, true} {
 		t.Run(fmt.Sprint("patch=", patch), func(t *testing.T) {
@@ -251,12 +261,25 @@ func TestRecycledAddressSpace(t *testing.T) {
 			newAS(t) // spares come from the second address space on
 			as := newAS(t).(*addressSpace)
 			c := p.NewContext()
+			// Values of the application's, to look for in the region.
+			const marker = 0x5eca1ed0ddba11ed
+			fp := make([]byte, arch.FPStateSize())
+			platformtest.Must(t, c.FPState(as, fp))
+			binary.LittleEndian.PutUint64(fp[160:], marker+1) // xmm0
+			platformtest.Must(t, c.SetFPState(as, fp))
 			regs := platformtest.RegsAt(platformtest.SnipSyscalls)
 			regs.Rax = unix.SYS_GETPID
+			regs.R15, regs.R12, regs.Fs_base = marker, marker+2, marker&^0xfff&(1<<46-1)
 			platformtest.SwitchOK(t, c, as, regs, platform.EventSyscall)
-			slot := threadOf(t, c, as).slot
-			c.Release()
+			old := threadOf(t, c, as)
+			slot, tid := old.slot, old.tid
+			// What the application can write in its slot (it is mapped
+			// writable in the stub): on the alternate stack, and in the
+			// state page.
+			binary.LittleEndian.PutUint64(as.r.mem[slot*slotSize+pageSize+64:], marker)
+			binary.LittleEndian.PutUint64(as.r.mem[slot*slotSize+3000:], marker)
 			as.Release()
+			c.Release()
 
 			var rec *addressSpace
 			for start := time.Now(); rec == nil && time.Since(start) < 5*time.Second; time.Sleep(time.Millisecond) {
@@ -275,8 +298,15 @@ func TestRecycledAddressSpace(t *testing.T) {
 				t.Fatal("the spare is not a new address space on the old stub's region")
 			}
 			tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", as.pid))
-			if err != nil || len(tasks) != 1 {
-				t.Errorf("recycled stub's threads: %d (%v), want only the server", len(tasks), err)
+			if err != nil || len(tasks) != 2 {
+				t.Errorf("recycled stub's threads: %d (%v), want the server and the kept one", len(tasks), err)
+			}
+			if len(rec.idle) != 1 || rec.idle[0].slot != slot || rec.idle[0].tid != tid {
+				t.Fatalf("the spare's idle threads: %v, want the last one's (slot %d, tid %d)", rec.idle, slot, tid)
+			}
+			kt := rec.idle[0]
+			if !kt.resetFrame() || kt.signo() != unix.SIGTRAP || kt.rip() != p.base+offThreadPark+1 {
+				t.Errorf("kept thread: signal %d at %#x, reset frame %v; want a reset thread at thread_park", kt.signo(), kt.rip(), kt.resetFrame())
 			}
 			maps, err := os.ReadFile(fmt.Sprintf("/proc/%d/maps", as.pid))
 			if err != nil {
@@ -303,7 +333,24 @@ func TestRecycledAddressSpace(t *testing.T) {
 			}
 			nonzero("request page", mem[rSeq+4:pageSize])
 			nonzero("response page", mem[respOff+pServerSleep+4:2*pageSize])
-			nonzero("the thread's slot", mem[slot*slotSize:(slot+1)*slotSize])
+			for i := 2 * pageSize; i+8 <= len(mem); i += 8 {
+				if v := binary.LittleEndian.Uint64(mem[i:]); v >= marker && v <= marker+2 || v == regs.Fs_base {
+					t.Errorf("region offset %#x holds %#x, the application's", i, v)
+				}
+			}
+			st := mem[slot*slotSize:]
+			nonzero("the kept slot's state page after the park's words", st[tSelf+8:tResetUC])
+			nonzero("the kept slot's state page after the reset frame", st[tResetUC+arch.UContextSize:pageSize])
+			frameAt := slot*slotSize + kt.info
+			if kt.uctx < kt.info {
+				frameAt = slot*slotSize + kt.uctx
+			}
+			nonzero("the kept slot's alternate stack below the frame", mem[slot*slotSize+pageSize:frameAt-512])
+			for i := 1; i < len(mem)/slotSize; i++ {
+				if i != slot {
+					nonzero(fmt.Sprint("slot ", i), mem[i*slotSize:(i+1)*slotSize])
+				}
+			}
 
 			// The next address space runs on it.
 			p.spareMu.Lock()
@@ -324,6 +371,10 @@ func TestRecycledAddressSpace(t *testing.T) {
 			if regs.Orig_rax != unix.SYS_GETPID {
 				t.Errorf("syscall %d in the recycled stub, want getpid", regs.Orig_rax)
 			}
+			if th := threadOf(t, c2, rec); th.tid != tid {
+				t.Errorf("the next address space's first thread is %d, want the kept %d", th.tid, tid)
+			}
+			runXMM0(t, c2, rec, 0x1234)
 		})
 	}
 }
@@ -371,4 +422,85 @@ func TestRecycleKillsLingeringStub(t *testing.T) {
 	}
 	lost.Release()
 	gone(lost)
+}
+
+// TestKeptThreadForgedState: an application that changed its host
+// thread's alternate stack and signal mask with a forged rt_sigreturn frame
+// (the only way it can) leaves a kept thread that the reset set back: the
+// kernel's frame at its park shows the slot's alternate stack and an empty
+// mask. A park frame that shows anything else is refused (resetFrame).
+func TestKeptThreadForgedState(t *testing.T) {
+	f := newFixture(t)
+	p := f.Platform
+	f.NewAS(t) // spares come from the second address space on
+	as := f.NewAS(t).(*addressSpace)
+	c := p.NewContext()
+	regs := platformtest.RegsAt(platformtest.SnipSyscalls)
+	regs.Rax = unix.SYS_GETPID
+	platformtest.SwitchOK(t, c, as, regs, platform.EventSyscall)
+	th := threadOf(t, c, as)
+	slot := th.stubAddr()
+
+	// The forged frame: the alternate stack starts a page higher (its top,
+	// where frames go, is the same), SIGUSR2 is blocked, and it returns
+	// to a getpid.
+	const frame = 0x50000000
+	platformtest.Must(t, as.MapFile(frame, f.MemFD, platformtest.Data2Off, pageSize, usermem.ReadWrite))
+	uc := make([]byte, arch.UContextSize)
+	var r arch.Registers
+	r.Rip, r.Rsp, r.Eflags, r.Cs, r.Ss = platformtest.SnipSyscalls, platformtest.DataAddr+pageSize-64, 0x202, userCS, userSS
+	r.Rax = unix.SYS_GETPID
+	arch.PutSigContext(uc[ucMcontext:], &r, arch.SigContextInfo{})
+	le := binary.LittleEndian
+	le.PutUint64(uc[ucStack:], slot+2*pageSize)
+	le.PutUint64(uc[ucStack+16:], slotSize-2*pageSize)
+	le.PutUint64(uc[ucSigmask:], 1<<(unix.SIGUSR2-1))
+	if _, err := unix.Pwrite(f.MemFD, uc, platformtest.Data2Off+0x200); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Pwrite(f.MemFD, make([]byte, len(uc)), platformtest.Data2Off+0x200) })
+	regs = platformtest.RegsAt(p.base + offHandlerSigreturn)
+	regs.Rax = unix.SYS_RT_SIGRETURN
+	regs.Rsp = frame + 0x200
+	platformtest.SwitchOK(t, c, as, regs, platform.EventSyscall)
+	if regs.Orig_rax != unix.SYS_GETPID {
+		t.Fatalf("syscall %d after the forged frame, want getpid", regs.Orig_rax)
+	}
+	if got := le.Uint64(th.page[th.uctx+ucStack:]); got != slot+2*pageSize {
+		t.Fatalf("the kernel's frame shows the alternate stack at %#x, want the forged %#x", got, slot+2*pageSize)
+	}
+	if th.resetFrame() {
+		t.Fatal("resetFrame accepts the frame of a thread with a forged alternate stack")
+	}
+
+	as.Release()
+	c.Release()
+	p.spareWG.Wait()
+	p.spareMu.Lock()
+	defer p.spareMu.Unlock()
+	for _, s := range p.spares {
+		if s.pid != as.pid {
+			continue
+		}
+		if len(s.idle) != 1 {
+			t.Fatalf("the recycled stub keeps %d threads, want 1", len(s.idle))
+		}
+		kt := s.idle[0]
+		if !kt.resetFrame() {
+			t.Error("the kept thread's park frame is not a reset thread's")
+		}
+		// Each field the check reads is one the program could have
+		// left wrong.
+		for _, off := range []int{ucStack, ucStack + 8, ucStack + 16, ucSigmask, ucMcontext + 15*8} {
+			w := kt.page[kt.uctx+off:]
+			v := le.Uint64(w)
+			le.PutUint64(w, v^0x1000)
+			if kt.resetFrame() {
+				t.Errorf("resetFrame accepts a frame with word %d changed", off)
+			}
+			le.PutUint64(w, v)
+		}
+		return
+	}
+	t.Fatal("the stub was not recycled with its thread")
 }

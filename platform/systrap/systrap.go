@@ -334,17 +334,39 @@ func (p *Platform) offerSpare(as *addressSpace) {
 }
 
 // recycle makes the stub of as, released, a spare once its application
-// threads are gone and its memory and region are clean (drain, scrub), or
-// kills it. A fork+exit then costs no host fork of the pre-made stub, no
-// new stub's set-up (its mappings) and no host exit of a process (its
-// teardown's TLB shoot-downs), only one munmap request.
-func (p *Platform) recycle(as *addressSpace) {
+// threads but k are gone, its memory and region are clean (drain, scrub)
+// and k, if any, is reset (keepThread), or kills it. A fork+exit then
+// costs no host fork of the pre-made stub, no new stub's set-up (its
+// mappings) and no host exit of a process (its teardown's TLB
+// shoot-downs), only one munmap request; with k, no thread's clone and
+// set-up in the next address space and no exit in this one.
+//
+// k was counted in p.idleThreads by keeperLocked: the spare's idle list
+// takes it over, and kill gives it back.
+func (p *Platform) recycle(as *addressSpace, k keeper) {
 	defer p.spareWG.Done()
-	if !as.drain() || !as.scrub() {
+	if !as.drain(k.tid) || !as.scrub(k.slot) {
+		if k.slot != 0 {
+			p.idleThreads.Add(-1)
+		}
 		as.kill()
 		return
 	}
-	p.offerSpare(&addressSpace{p: p, pid: as.pid, r: as.r})
+	spare := &addressSpace{p: p, pid: as.pid, r: as.r}
+	if k.slot != 0 {
+		t, ok := spare.keepThread(k)
+		if !ok {
+			p.idleThreads.Add(-1)
+			as.kill()
+			return
+		}
+		spare.slots[k.slot] = slotIdle
+		spare.idle = []*thread{t}
+		spare.top, spare.hint = k.slot, k.slot
+		spare.live = []int32{k.tid}
+		spare.setTIDLocked(k.slot, k.tid)
+	}
+	p.offerSpare(spare)
 }
 
 // newAddressSpace makes an address space.

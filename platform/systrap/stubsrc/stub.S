@@ -39,10 +39,13 @@
 #define T_INTRAMP	136	/* set while the patch trampoline waits */
 #define T_PREGS		256	/* registers saved by the patch trampoline */
 #define T_CREGS		448	/* its rbx, rbp, r12-r15, r11, rflags (SAVE) */
+#define T_RESET_UC	1024	/* handler_reset's ucontext (rt_sigreturn) */
+#define T_RESET_SP	2048	/* the stack pointer it restores */
 
 #define ST_EVENT	1
 #define ST_RUN		2
 #define ST_TRAP		4	/* leave the patch trampoline through a trap */
+#define ST_RESET	5	/* reset for a next address space (handler_reset) */
 
 /* Request page (slot 0, page 0) and response page (slot 0, page 1). */
 #define R_SEQ		0
@@ -187,12 +190,56 @@ handler_sigreturn:
 	syscall
 	ud2
 handler_die:
+	cmpl	$ST_RESET, T_STATE(%rbx)
+	je	handler_reset
 	xor	%edi, %edi		/* told to exit (or the state is gone) */
 	mov	$SYS_exit, %eax
 	.globl handler_exit
 handler_exit:
 	syscall
 	ud2
+
+/*
+ * handler_reset: told to reset (ST_RESET) while parked in the handler or
+ * the patch trampoline, the thread of a released address space leaves
+ * nothing of its program behind and parks again as a new thread does
+ * (thread_park), for the stub's next address space (recycle in
+ * ../systrap.go). rbx = state page.
+ *
+ * It zeroes its slot but the three words the two sides keep (T_STATE and
+ * the sleep flags): the program's frames and registers on the alternate
+ * stack, the trampoline's saved registers, whatever it wrote there. It
+ * clears the fs and gs bases, and returns through rt_sigreturn to a frame
+ * of its own, which sets what the application could have changed with a
+ * forged frame of its own: the alternate stack (the slot's again), the
+ * signal mask (empty) and the FP state (none: the kernel's initial one),
+ * with a stack pointer in the state page, off the alternate stack as
+ * rt_sigreturn requires to set it. The sentry checks the new frame at
+ * thread_park, written by the kernel, for all of that: a thread that got
+ * there another way (a return address the program planted) does not pass.
+ */
+handler_reset:
+	movl	$0, T_SIGNO(%rbx)
+	lea	T_UCTX(%rbx), %rdi
+	xor	%eax, %eax
+	mov	$(SLOT_SIZE-T_UCTX)/8, %ecx
+	cld
+	rep stosq			/* the stack it runs on too: no stack use */
+	mov	%rbx, T_SELF(%rbx)
+	wrfsbase %rax
+	wrgsbase %rax
+	lea	T_RESET_UC(%rbx), %rdi
+	lea	PAGE(%rbx), %rax
+	mov	%rax, 16(%rdi)		/* uc_stack.ss_sp; ss_flags 0 */
+	movq	$(SLOT_SIZE-PAGE), 32(%rdi)	/* uc_stack.ss_size */
+	lea	T_RESET_SP(%rbx), %rax
+	mov	%rax, 40+15*8(%rdi)	/* uc_mcontext.rsp */
+	lea	.Lthread_park(%rip), %rax
+	mov	%rax, 40+16*8(%rdi)	/* uc_mcontext.rip */
+	mov	$0x002b000000000033, %rax
+	mov	%rax, 40+18*8(%rdi)	/* cs 0x33, ss 0x2b */
+	lea	-8(%rdi), %rsp		/* handler_return adds 8 */
+	jmp	handler_return
 
 /*
  * handler_park publishes an event (state EVENT), wakes the sentry if it
@@ -431,6 +478,7 @@ thread_seccomp:
 	jnz	die
 	.globl thread_park
 thread_park:
+.Lthread_park:
 	int3
 
 /* Set-up failure: with signals blocked, the forced SIGILL kills. */
