@@ -2,6 +2,7 @@ package gofer
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 )
@@ -43,7 +44,15 @@ type Client struct {
 	oob  []byte
 
 	callPool sync.Pool
+
+	// trips counts round trips (RoundTrips), for tests of what an
+	// operation costs.
+	trips atomic.Int64
 }
+
+// RoundTrips returns how many requests have been answered or failed
+// since the client was made.
+func (c *Client) RoundTrips() int64 { return c.trips.Load() }
 
 // call is one request waiting for its reply.
 type call struct {
@@ -253,6 +262,7 @@ func (c *Client) die() {
 // roundTrip sends cl.req and waits for its reply; an RError reply becomes
 // its errno. The returned decoder reads cl.buf: use it before put(cl).
 func (c *Client) roundTrip(cl *call) (Reply, error) {
+	c.trips.Add(1)
 	c.mu.Lock()
 	if c.dead {
 		c.mu.Unlock()
@@ -396,6 +406,26 @@ func (c *Client) Walk1(fid uint64, name string) (uint64, Attr, error) {
 		return 0, Attr{}, unix.EIO
 	}
 	return res[0].FID, res[0].Attr, nil
+}
+
+// WalkOpen looks up name below fid and, if it is a regular file, opens it
+// with flags (Twalkopen), in one round trip. fd is the caller's
+// descriptor, or -1 if the node is not a regular file or the gofer could
+// not open it (Open then says why).
+func (c *Client) WalkOpen(fid uint64, name string, flags uint32) (nfid uint64, a Attr, fd int, err error) {
+	fd = -1
+	err = c.do(&Request{Type: TWalkOpen, FID: fid, Name: name, Flags: flags}, func(r Reply) error {
+		nfid = r.U64()
+		a = r.Attr()
+		opened := r.U8() != 0
+		if r.Done() != nil || opened != (r.FD >= 0) {
+			closeFD(r.FD)
+			return unix.EIO
+		}
+		fd = r.FD
+		return nil
+	})
+	return nfid, a, fd, err
 }
 
 // StatAt returns the attributes of name in directory fid (Tstatat: no

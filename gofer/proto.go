@@ -34,7 +34,7 @@ import (
 // does (2: Tconnect and Tbind; 3: Tclunks; 4: the flags of TWalkNames
 // and TGetdentsWalk, and their results' flag byte), so that a mismatch is
 // refused at Tversion rather than met as a malformed message later.
-const Version = 4
+const Version = 5
 
 // WalkXattrs, in the Flags of a TWalkNames or TGetdentsWalk, asks the gofer
 // to say of each file walked whether it has no extended attribute the
@@ -110,6 +110,14 @@ const (
 	// the fids of dropped nodes and sends them together, saving the
 	// gofer a wake-up per fid (an unlinked file's, at every unlink).
 	TClunks uint16 = 0x42
+	// TWalkOpen is Twalk of one name (Name) in directory FID that also
+	// opens the node reached, if it is a regular file, as Topen with
+	// Flags would: a client about to open a name it has not looked up
+	// (an open(2) of an uncached path) pays one round trip, not two. The
+	// reply is the fid and attributes, then a byte that is 1 if a
+	// descriptor is donated. An open that fails is not an error of the
+	// walk: the reply has no descriptor, and a later Topen says why.
+	TWalkOpen uint16 = 0x43
 	// TWalkNames looks up several names of one directory (siblings, not
 	// a path) in one round trip: the client sends names of a listing it
 	// is about to look up, and gets a fid and attributes for each, or
@@ -464,6 +472,10 @@ func EncodeRequest(e *Encoder, r *Request) error {
 	case TStatAt:
 		e.U64(r.FID)
 		e.Str(r.Name)
+	case TWalkOpen:
+		e.U64(r.FID)
+		e.Str(r.Name)
+		e.U32(r.Flags)
 	case TBind:
 		e.U64(r.FID)
 		e.Str(r.Name)
@@ -592,6 +604,10 @@ func DecodeRequest(pkt []byte, r *Request) error {
 	case TStatAt:
 		r.FID = d.U64()
 		r.Name = name()
+	case TWalkOpen:
+		r.FID = d.U64()
+		r.Name = name()
+		r.Flags = d.U32()
 	case TBind:
 		r.FID = d.U64()
 		r.Name = name()

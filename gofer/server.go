@@ -286,6 +286,8 @@ func (s *Server) dispatch(r *Request, e *Encoder) (int, error) {
 		return -1, s.walk(n, r.Names, e)
 	case TWalkNames:
 		return -1, s.walkNames(n, r.Names, r.Flags, e)
+	case TWalkOpen:
+		return s.walkOpen(n, r.Name, r.Flags, e)
 	case TStat:
 		a, err := s.stat(n)
 		if err != nil {
@@ -364,6 +366,31 @@ func (s *Server) walk(n *node, names []string, e *Encoder) error {
 	e.B[countAt], e.B[countAt+1] = byte(k), byte(k>>8)
 	e.U32(uint32(werr))
 	return nil
+}
+
+// walkOpen looks up name in directory n, replying with a fid and its
+// attributes, and opens it with flags if it is a regular file (open), to
+// donate the descriptor; a byte of the reply says whether it does. A
+// failed open leaves the walk's reply as it is.
+func (s *Server) walkOpen(n *node, name string, flags uint32, e *Encoder) (int, error) {
+	c, a, err := s.child(n, name)
+	if err != nil {
+		return -1, err
+	}
+	e.U64(s.newFID(c))
+	e.Attr(&a)
+	fd := -1
+	if c.mode&unix.S_IFMT == unix.S_IFREG {
+		if f, err := s.open(c, flags); err == nil {
+			fd = f
+		}
+	}
+	if fd >= 0 {
+		e.U8(1)
+	} else {
+		e.U8(0)
+	}
+	return fd, nil
 }
 
 // walkNames looks up each of names in directory n, replying with their

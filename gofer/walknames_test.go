@@ -152,3 +152,55 @@ func TestWalkXattrs(t *testing.T) {
 		t.Errorf("GetdentsWalk: %d results, %d without attributes", len(listed), none)
 	}
 }
+
+// TestWalkOpen: Twalkopen of a regular file returns its fid, attributes and
+// a descriptor opened as asked; of a directory or a symlink (not
+// followed), the fid and attributes without one; of a missing name, its
+// errno; an escaping symlink is never opened. A fid walked this way opens
+// again with Topen.
+func TestWalkOpen(t *testing.T) {
+	root := tree(t)
+	c := serve(t, root, true)
+	rfid, _, err := c.Attach()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, _, err := c.Walk1(rfid, "d")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fid, a, fd, err := c.WalkOpen(d, "f", unix.O_RDONLY)
+	if err != nil || fd < 0 || a.Size != 5 || a.Mode&unix.S_IFMT != unix.S_IFREG {
+		t.Fatalf("walkopen d/f: fid %d size %d mode %o fd %d: %v", fid, a.Size, a.Mode, fd, err)
+	}
+	buf := make([]byte, 16)
+	if n, err := unix.Pread(fd, buf, 0); err != nil || string(buf[:n]) != "hello" {
+		t.Errorf("read through the descriptor: %q, %v", buf[:n], err)
+	}
+	if fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0); err != nil || fl&unix.O_ACCMODE != unix.O_RDONLY {
+		t.Errorf("descriptor flags %#x, %v; want read-only", fl, err)
+	}
+	unix.Close(fd)
+	fd2, err := c.Open(fid, unix.O_RDONLY)
+	if err != nil {
+		t.Errorf("Topen of the walked fid: %v", err)
+	} else {
+		unix.Close(fd2)
+	}
+	for _, name := range []string{"e", "rel2"} {
+		_, a, fd, err := c.WalkOpen(d, name, unix.O_RDONLY)
+		if err != nil || fd >= 0 {
+			t.Errorf("walkopen d/%s: mode %o fd %d, %v; want a fid and no descriptor", name, a.Mode, fd, err)
+		}
+		if fd >= 0 {
+			unix.Close(fd)
+		}
+	}
+	if _, _, fd, err := c.WalkOpen(d, "missing", unix.O_RDONLY); err != unix.ENOENT || fd >= 0 {
+		t.Errorf("walkopen of a missing name: fd %d, %v; want ENOENT", fd, err)
+	}
+	// A read-only server does not open for writing; the walk stands.
+	if _, _, fd, err := c.WalkOpen(d, "f", unix.O_RDWR); err != nil || fd >= 0 {
+		t.Errorf("walkopen O_RDWR on a read-only server: fd %d, %v; want the walk only", fd, err)
+	}
+}

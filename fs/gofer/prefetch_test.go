@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/rampart-sandbox/rampart/fs/fsutil"
 	"github.com/rampart-sandbox/rampart/fs/gofer"
 	"github.com/rampart-sandbox/rampart/fs/vfs"
 )
@@ -268,5 +269,55 @@ func TestPrefetchScattered(t *testing.T) {
 	list(t, v, root, "/d/c")
 	if _, r := gofer.PrefetchCounts(gfs); r < 300 {
 		t.Fatalf("a listing after a scan walked %d entries (%d ready)", r, r)
+	}
+}
+
+// TestOpenUncachedOneTrip: open(2) read-only of a name not looked up yet
+// costs one round trip (Twalkopen), and what it reads is the file's; a
+// directory's the same (no descriptor); a read-write open, and a second
+// open of the cached name, go on as before (a Topen each, the second
+// none: the read descriptor is shared).
+func TestOpenUncachedOneTrip(t *testing.T) {
+	dir := t.TempDir()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(os.MkdirAll(filepath.Join(dir, "d", "sub"), 0o755))
+	for _, n := range []string{"a", "b"} {
+		must(os.WriteFile(filepath.Join(dir, "d", n), []byte("file "+n), 0o644))
+	}
+	gfs, err := gofer.NewInProcess(fsutil.NewFakeMemoryFile(), dir, gofer.Options{Writable: true})
+	must(err)
+	t.Cleanup(gfs.Close)
+	v := vfs.New()
+	root, err := v.NewRootMount(gfs, vfs.MountOptions{})
+	must(err)
+	t.Cleanup(root.DecRef)
+	stat(t, v, root, "/d") // the directory is cached from here on
+	trips := func(what string, want int64, f func()) {
+		t.Helper()
+		before := gfs.RoundTrips()
+		f()
+		if got := gfs.RoundTrips() - before; got != want {
+			t.Errorf("%s: %d round trips, want %d", what, got, want)
+		}
+	}
+	var fd *vfs.FileDescription
+	trips("open(d/a, O_RDONLY), uncached", 1, func() { fd = mustOpen(t, v, root, "/d/a", unix.O_RDONLY) })
+	buf := make([]byte, 32)
+	trips("reading it", 0, func() {
+		if n, err := fd.PRead(rootCtx, buf, 0); err != nil || string(buf[:n]) != "file a" {
+			t.Errorf("read %q, %v", buf[:n], err)
+		}
+	})
+	fd.DecRef(rootCtx)
+	trips("open(d/a, O_RDONLY) again", 0, func() { mustOpen(t, v, root, "/d/a", unix.O_RDONLY).DecRef(rootCtx) })
+	trips("open(d/sub, O_RDONLY), uncached", 1, func() { mustOpen(t, v, root, "/d/sub", unix.O_RDONLY).DecRef(rootCtx) })
+	trips("open(d/b, O_RDWR), uncached", 2, func() { mustOpen(t, v, root, "/d/b", unix.O_RDWR).DecRef(rootCtx) })
+	if _, err := open(v, root, "/d/missing", unix.O_RDONLY); err != unix.ENOENT {
+		t.Errorf("open of a missing name: %v, want ENOENT", err)
 	}
 }

@@ -117,6 +117,19 @@ func (i *inode) SetStat(ctx vfs.Context, opts *vfs.SetStatOptions) error {
 // Lookup implements vfs.Inode.Lookup: the upper directory first, then,
 // unless a whiteout or an opaque directory hides it, the lower one.
 func (i *inode) Lookup(ctx vfs.Context, name string) (vfs.Inode, error) {
+	return i.lookup(ctx, name, nil)
+}
+
+// LookupOpen implements vfs.OpenLookuper: the lower layer's lookup of a
+// name about to be opened gets the open's flags too (the gofer walks and
+// opens it in one round trip); the upper layer's, in memory, does not need
+// them.
+func (i *inode) LookupOpen(ctx vfs.Context, name string, flags uint32) (vfs.Inode, error) {
+	return i.lookup(ctx, name, &flags)
+}
+
+// lookup is Lookup, for an open with flags *open if open is not nil.
+func (i *inode) lookup(ctx vfs.Context, name string, open *uint32) (vfs.Inode, error) {
 	if i.ftype != unix.S_IFDIR {
 		return nil, unix.ENOTDIR
 	}
@@ -145,7 +158,13 @@ func (i *inode) Lookup(ctx vfs.Context, name string) (vfs.Inode, error) {
 		}
 	}
 	if i.lower != nil && !opaque {
-		c, err := i.lower.Lookup(ctx, name)
+		var c vfs.Inode
+		var err error
+		if lo, ok := i.lower.(vfs.OpenLookuper); ok && open != nil {
+			c, err = lo.LookupOpen(ctx, name, *open)
+		} else {
+			c, err = i.lower.Lookup(ctx, name)
+		}
 		switch {
 		case err == nil:
 			if mode, _, _ := c.Perms(); cu != nil && mode&unix.S_IFMT != unix.S_IFDIR {

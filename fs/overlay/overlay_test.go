@@ -594,3 +594,32 @@ func TestExchange(t *testing.T) {
 		t.Errorf("hard links made by link(2) are two nodes")
 	}
 }
+
+// TestOpenLooksUpLowerOnce: an overlay passes an open's intent to its
+// lower layer's lookup (vfs.OpenLookuper): a read-only open of an
+// uncached lower file costs the gofer one round trip, walk and open
+// together, and reads the lower file.
+func TestOpenLooksUpLowerOnce(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "d"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "d", "x"), []byte("x\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mf := fsutil.NewFakeMemoryFile()
+	gfs, err := gofer.NewInProcess(mf, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(gfs.Close)
+	tr := mount(t, mf, gfs)
+	tr.stat("/d")
+	before := gfs.RoundTrips()
+	if got := tr.read("/d/x"); got != "x\n" {
+		t.Errorf("read %q", got)
+	}
+	if n := gfs.RoundTrips() - before; n != 1 {
+		t.Errorf("open and read of an uncached lower file: %d round trips, want 1", n)
+	}
+}

@@ -73,6 +73,19 @@ type CreateOptions struct {
 	Rdev uint64
 }
 
+// OpenLookuper is implemented by an Inode whose lookup of a child that is
+// about to be opened can prepare the open in the same step (a remote
+// filesystem walks and opens the name in one round trip). The resolver of
+// an open(2) without O_CREAT or O_PATH calls LookupOpen, with the open's
+// flags, instead of Lookup for the last component of the path when it is
+// not cached (and for the last component of each symlink target it
+// follows there). The open itself still goes through the child's
+// Inode.Open, after the permission checks; LookupOpen must return what
+// Lookup would.
+type OpenLookuper interface {
+	LookupOpen(ctx Context, name string, flags uint32) (Inode, error)
+}
+
 // Inode is a filesystem's node. The VFS caches one Dentry per (parent,
 // name) and keeps the Inode that Lookup or Create returned for it; it calls
 // Release once when the dentry dies (unlinked or never again reachable and

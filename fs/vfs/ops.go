@@ -47,6 +47,7 @@ func (vfs *VirtualFilesystem) OpenAt(ctx Context, pop *PathOperation, opts *Open
 	)
 	r := vfs.newResolver(ctx, pop)
 	if flags&unix.O_CREAT == 0 {
+		r.opening, r.openFlags = flags&unix.O_PATH == 0, flags
 		vd, err = r.resolve(pop.Path, follow)
 	} else {
 		vd, created, err = r.openCreate(pop.Path, flags, opts.Mode)

@@ -62,6 +62,11 @@ type resolver struct {
 	// that file has no dentry (errAnonFile); the resolver holds a
 	// reference until a caller takes it.
 	anon *FileDescription
+	// opening says that the path is resolved for an open(2) without
+	// O_CREAT, with flags openFlags: the last component's lookup, if it
+	// is not cached, goes to an OpenLookuper's LookupOpen.
+	opening   bool
+	openFlags uint32
 }
 
 func (vfs *VirtualFilesystem) newResolver(ctx Context, pop *PathOperation) resolver {
@@ -191,7 +196,7 @@ func (r *resolver) walkParent(path string) (string, bool, error) {
 		if strings.TrimLeft(rest, "/") == "" {
 			return comp, true, nil
 		}
-		next, err := r.step(comp)
+		next, err := r.step(comp, nil)
 		if err != nil {
 			return "", false, err
 		}
@@ -265,7 +270,7 @@ func (r *resolver) checkSearch() error {
 
 // step looks up one component (".", ".." or a name) in r.cur and returns a
 // reference to the result, with mounts followed.
-func (r *resolver) step(name string) (VirtualDentry, error) {
+func (r *resolver) step(name string, open *openIntent) (VirtualDentry, error) {
 	if err := r.checkSearch(); err != nil {
 		return VirtualDentry{}, err
 	}
@@ -287,7 +292,7 @@ func (r *resolver) step(name string) (VirtualDentry, error) {
 		}
 		return vd, nil
 	}
-	d, err := r.vfs.lookupChild(r.ctx, r.cur.dentry, name)
+	d, err := r.vfs.lookupChild(r.ctx, r.cur.dentry, name, open)
 	if err != nil {
 		return VirtualDentry{}, err
 	}
@@ -332,10 +337,10 @@ func (r *resolver) dotdot() VirtualDentry {
 
 // lookupChild returns a reference to the cached or newly looked-up child
 // name of the directory parent.
-func (vfs *VirtualFilesystem) lookupChild(ctx Context, parent *Dentry, name string) (*Dentry, error) {
+func (vfs *VirtualFilesystem) lookupChild(ctx Context, parent *Dentry, name string, open *openIntent) (*Dentry, error) {
 	parent.mu.Lock()
 	defer parent.mu.Unlock()
-	d, err := parent.childLocked(ctx, name)
+	d, err := parent.childIntentLocked(ctx, name, open)
 	if err != nil {
 		return nil, err
 	}
@@ -343,9 +348,19 @@ func (vfs *VirtualFilesystem) lookupChild(ctx Context, parent *Dentry, name stri
 	return d, nil
 }
 
+// openIntent is the flags of the open(2) a lookup is for (see
+// OpenLookuper).
+type openIntent struct{ flags uint32 }
+
 // childLocked returns the cached or newly looked-up child name without a
 // new reference. parent.mu must be held.
 func (parent *Dentry) childLocked(ctx Context, name string) (*Dentry, error) {
+	return parent.childIntentLocked(ctx, name, nil)
+}
+
+// childIntentLocked is childLocked for a lookup that open, if not nil,
+// follows (OpenLookuper). parent.mu must be held.
+func (parent *Dentry) childIntentLocked(ctx Context, name string, open *openIntent) (*Dentry, error) {
 	if d, ok := parent.children[name]; ok {
 		rv, dynamic := d.inode.(Revalidator)
 		if !dynamic || rv.Valid(ctx) {
@@ -360,7 +375,13 @@ func (parent *Dentry) childLocked(ctx Context, name string) (*Dentry, error) {
 	if parent.dead {
 		return nil, unix.ENOENT
 	}
-	ino, err := parent.inode.Lookup(ctx, name)
+	var ino Inode
+	var err error
+	if lo, ok := parent.inode.(OpenLookuper); ok && open != nil {
+		ino, err = lo.LookupOpen(ctx, name, open.flags)
+	} else {
+		ino, err = parent.inode.Lookup(ctx, name)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -418,7 +439,11 @@ func (r *resolver) resolve(path string, follow bool) (VirtualDentry, error) {
 			r.cur = VirtualDentry{}
 			return vd, nil
 		}
-		next, err := r.step(name)
+		var open *openIntent
+		if r.opening && !trailing {
+			open = &openIntent{flags: r.openFlags}
+		}
+		next, err := r.step(name, open)
 		if err != nil {
 			return VirtualDentry{}, err
 		}
