@@ -622,8 +622,11 @@ func (as *addressSpace) newThread(res *reservation) (*thread, error) {
 func (as *addressSpace) ReserveThread() (platform.ThreadReservation, error) {
 	// A second thread: sites patched across two blocks go first (see
 	// patcher.rewrite). The first one, still the only one, is here in
-	// its clone.
-	if pt := as.patch; pt != nil && as.threads() > 0 {
+	// its clone. Idle threads do not count: they run no application code
+	// until a task takes one through newThread or a reservation (this
+	// one), and the first task of a new address space finds one there
+	// when it came from a recycled stub (the kept thread).
+	if pt := as.patch; pt != nil && as.threads(slotIdle) > 0 {
 		pt.unpatchCrossing()
 	}
 	for try := 0; ; try++ {
@@ -658,14 +661,14 @@ const (
 	reservePoll  = time.Millisecond
 )
 
-// threads is the number of slots held by a thread, live, exiting or
-// reserved.
-func (as *addressSpace) threads() int {
+// threads is the number of slots held by a thread, live, exiting, idle or
+// reserved, but those in state except (slotFree: none).
+func (as *addressSpace) threads(except uint8) int {
 	as.mu.Lock()
 	defer as.mu.Unlock()
 	n := 0
 	for i := 1; i <= as.top; i++ {
-		if as.slots[i] != slotFree {
+		if s := as.slots[i]; s != slotFree && s != except {
 			n++
 		}
 	}

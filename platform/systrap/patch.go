@@ -584,7 +584,7 @@ func (pt *patcher) maybePatch(rip, nr uint64) {
 func (pt *patcher) rewrite(site uint64, from, to [7]byte) bool {
 	off := site % 16
 	n := min(16-off, 7) // the site's bytes in its first block
-	if n < 7 && (pt.as == nil || pt.as.threads() != 1) {
+	if n < 7 && (pt.as == nil || pt.as.threads(slotFree) != 1) {
 		return false
 	}
 	done := 0

@@ -872,3 +872,45 @@ func TestPatchGo(t *testing.T) {
 		t.Fatal("LosePatchTable: the Go view does not take the pointer table's place")
 	}
 }
+
+// TestKeptThreadKeepsForkPatches: in an address space made from a recycled
+// stub, whose only thread is the one kept for it (idle), the first
+// reservation (the kernel's Clone takes one for a fork child's first
+// task) does not undo the sites patched across two blocks that the child
+// inherited: no thread runs its code yet, and the one reserved is its
+// first.
+func TestKeptThreadKeepsForkPatches(t *testing.T) {
+	f := newPatchFixture(t)
+	p := f.Platform
+	site := uint64(platformtest.CodeAddr + patchFarOff)
+	parent := f.NewAS(t)
+	c := platformtest.LockedContext(t, p)
+	regs := platformtest.RegsAt(site)
+	regs.Rax = 39
+	platformtest.SwitchOK(t, c, parent, regs, platform.EventSyscall)
+	if !f.patched(patchFarOff) {
+		t.Fatalf("not patched: % x", f.code[patchFarOff:patchFarOff+7])
+	}
+
+	old := f.NewAS(t)
+	c2 := p.NewContext()
+	regs = platformtest.RegsAt(platformtest.SnipSyscalls)
+	regs.Rax = unix.SYS_GETPID
+	platformtest.SwitchOK(t, c2, old, regs, platform.EventSyscall)
+	old.Release()
+	c2.Release()
+	p.spareWG.Wait()
+	child := f.NewAS(t).(*addressSpace)
+	if idleCount(child) != 1 {
+		t.Fatalf("the new address space has %d idle threads, want the kept one", idleCount(child))
+	}
+	parent.(*addressSpace).ForkPatches(child)
+	res, err := child.ReserveThread()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Release()
+	if !f.patched(patchFarOff) {
+		t.Errorf("the first reservation in the child undid the site: % x", f.code[patchFarOff:patchFarOff+7])
+	}
+}
