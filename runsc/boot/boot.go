@@ -27,6 +27,7 @@ import (
 	"github.com/rampart-sandbox/rampart/sentry/bpf"
 	"github.com/rampart-sandbox/rampart/sentry/kernel"
 	"github.com/rampart-sandbox/rampart/sentry/kernel/auth"
+	"github.com/rampart-sandbox/rampart/sentry/loader/vdso"
 	"github.com/rampart-sandbox/rampart/sentry/memfile"
 	"github.com/rampart-sandbox/rampart/sentry/socket"
 	"github.com/rampart-sandbox/rampart/sentry/socket/hostinet"
@@ -36,6 +37,11 @@ import (
 
 // Config describes the sandbox to run.
 type Config struct {
+	// ClockSample, if not nil, is the TSC and CLOCK_MONOTONIC as the
+	// starter read them at its start: the vDSO's calibration window opens
+	// there (vdso.New), not when the sandbox builds it.
+	ClockSample *vdso.Sample
+
 	Argv     []string
 	Envv     []string
 	Cwd      string
@@ -224,7 +230,7 @@ func Run(c Config) (int, error) {
 		return 1, fmt.Errorf("creating the memory file: %w", err)
 	}
 	defer mf.Close()
-	vd := startVDSO(mf, runtime.NumCPU())
+	vd := startVDSO(mf, runtime.NumCPU(), c.ClockSample)
 	defer vd.stop()
 	phase("memory file")
 	// The root comes from the gofer (GoferFD), which the starter runs on

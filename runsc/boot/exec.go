@@ -24,11 +24,11 @@ type vdsoHandle struct {
 
 // startVDSO starts building the vDSO in mf; the caller must call wait
 // before the handle is used (and stop, which waits, before mf is closed).
-func startVDSO(mf *memfile.MemoryFile, ncpu int) *vdsoHandle {
+func startVDSO(mf *memfile.MemoryFile, ncpu int, start *vdso.Sample) *vdsoHandle {
 	h := &vdsoHandle{done: make(chan struct{})}
 	go func() {
 		defer close(h.done)
-		v, err := vdso.New(mf)
+		v, err := vdso.New(mf, start)
 		if err != nil {
 			h.err = fmt.Errorf("building the vDSO: %w", err)
 			return

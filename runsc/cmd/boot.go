@@ -14,6 +14,7 @@ import (
 	"github.com/rampart-sandbox/rampart/gofer"
 	"github.com/rampart-sandbox/rampart/runsc/boot"
 	"github.com/rampart-sandbox/rampart/runsc/flags"
+	"github.com/rampart-sandbox/rampart/sentry/loader/vdso"
 )
 
 // Boot implements the internal `runsc boot` command: the sandbox process,
@@ -32,6 +33,21 @@ type Boot struct {
 	bundle  string
 	id      string
 	readyFD int
+	// clockSample is the starter's vdso.Sample (--clock-sample).
+	clockSample string
+}
+
+// sample returns the starter's clock sample, or nil if it gave none or
+// one that does not parse (the vDSO then calibrates from scratch).
+func (b *Boot) sample() *vdso.Sample {
+	if b.clockSample == "" {
+		return nil
+	}
+	s, err := vdso.ParseSample(b.clockSample)
+	if err != nil {
+		return nil
+	}
+	return &s
 }
 
 // Name implements subcommands.Command.
@@ -52,6 +68,7 @@ func (b *Boot) SetFlags(f *flag.FlagSet) {
 	f.StringVar(&b.bundle, "bundle", "", "OCI bundle of the container (create/run)")
 	f.StringVar(&b.id, "id", "", "container id (create/run)")
 	f.IntVar(&b.readyFD, "ready-fd", -1, "descriptor to report readiness on (create/run)")
+	f.StringVar(&b.clockSample, "clock-sample", "", "TSC and CLOCK_MONOTONIC as the starter read them (vdso.Sample), for the vDSO's calibration")
 }
 
 // Execute implements subcommands.Command.
@@ -64,16 +81,17 @@ func (b *Boot) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands
 		return subcommands.ExitUsageError
 	}
 	cfg := boot.Config{
-		Argv:     f.Args(),
-		Envv:     environ(),
-		Cwd:      b.cwd,
-		Hostname: b.hostname,
-		Strace:   b.Global.Strace,
-		Platform: b.Global.Platform,
-		Spin:     b.Global.SystrapSpin,
-		NoPatch:  !b.Global.SystrapPatch,
-		Debug:    b.Global.Debug || b.Global.DebugLog != "",
-		DebugDir: b.Global.DebugLog,
+		ClockSample: b.sample(),
+		Argv:        f.Args(),
+		Envv:        environ(),
+		Cwd:         b.cwd,
+		Hostname:    b.hostname,
+		Strace:      b.Global.Strace,
+		Platform:    b.Global.Platform,
+		Spin:        b.Global.SystrapSpin,
+		NoPatch:     !b.Global.SystrapPatch,
+		Debug:       b.Global.Debug || b.Global.DebugLog != "",
+		DebugDir:    b.Global.DebugLog,
 		// The host root is never written: under the overlay, writes
 		// stay in sandbox memory; without it, the root is read-only.
 		Root: rootfs.RootOptions{Overlay: b.Global.RootOverlay(false), ReadOnly: !b.Global.RootOverlay(false), TmpOnRoot: b.tmpOnRoot},

@@ -49,6 +49,7 @@ func (b *Boot) executeOCI() subcommands.ExitStatus {
 	}
 	cfg.Root = rootOptions(spec, b.Global)
 	cfg.Strace = b.Global.Strace
+	cfg.ClockSample = b.sample()
 	cfg.Platform = b.Global.Platform
 	cfg.Spin = b.Global.SystrapSpin
 	cfg.NoPatch = !b.Global.SystrapPatch

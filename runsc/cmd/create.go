@@ -24,6 +24,7 @@ import (
 	"github.com/rampart-sandbox/rampart/runsc/boot"
 	"github.com/rampart-sandbox/rampart/runsc/container"
 	"github.com/rampart-sandbox/rampart/runsc/flags"
+	"github.com/rampart-sandbox/rampart/sentry/loader/vdso"
 )
 
 // Create implements `runsc create`: the sandbox is started and waits, its
@@ -181,6 +182,8 @@ func debugPhase(g *flags.Global, began time.Time, who, name string) {
 }
 
 func startSandbox(g *flags.Global, id, bundle string, annotations map[string]string, foreground bool, term *hostTerminal) (*exec.Cmd, error) {
+	// The vDSO's calibration window opens here (vdso.Sample).
+	clock := vdso.TakeSample()
 	began := time.Now()
 	phase := func(name string) { debugPhase(g, began, "create", name) }
 	s := store(g)
@@ -250,7 +253,7 @@ func startSandbox(g *flags.Global, id, bundle string, annotations map[string]str
 		gofer.Process.Kill()
 		gofer.Wait()
 	}
-	args := append(g.Args(), "boot", "--bundle="+bundle, "--id="+id, "--ready-fd=4")
+	args := append(g.Args(), "boot", "--clock-sample="+clock.String(), "--bundle="+bundle, "--id="+id, "--ready-fd=4")
 	cmd := exec.Command(self, args...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	if term != nil && !foreground {

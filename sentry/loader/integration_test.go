@@ -119,7 +119,7 @@ func TestIntegrationRealMM(t *testing.T) {
 		t.Skip("no mm:", err)
 	}
 	defer m.Release()
-	v, err := vdso.New(mf)
+	v, err := vdso.New(mf, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package vdso
 
 import (
+	"fmt"
 	"math/bits"
 	"time"
 
@@ -95,8 +96,42 @@ func computeMult(a, b tscSample) uint64 {
 	return q
 }
 
-// calibrateLocked measures the TSC frequency against CLOCK_MONOTONIC.
-func (v *VDSO) calibrateLocked() {
+// A Sample is a reading of the TSC and CLOCK_MONOTONIC taken together.
+// Both are the host's, the same in every process, so one taken by the
+// process that starts the sandbox (runsc do, runsc create) opens the
+// sandbox's first calibration window (New): by the time the sandbox
+// builds its vDSO, the window is long enough, and start-up does not wait
+// calibrationTime for it.
+type Sample struct{ TSC, Mono uint64 }
+
+// TakeSample reads the TSC and CLOCK_MONOTONIC together.
+func TakeSample() Sample {
+	s := sample(unix.CLOCK_MONOTONIC)
+	return Sample{TSC: s.tsc, Mono: s.ns}
+}
+
+// String encodes s for a command line; ParseSample reads it back.
+func (s Sample) String() string { return fmt.Sprintf("%d,%d", s.TSC, s.Mono) }
+
+// ParseSample decodes what Sample.String wrote.
+func ParseSample(v string) (Sample, error) {
+	var s Sample
+	if _, err := fmt.Sscanf(v, "%d,%d", &s.TSC, &s.Mono); err != nil {
+		return Sample{}, fmt.Errorf("vdso: clock sample %q: %w", v, err)
+	}
+	return s, nil
+}
+
+// maxStartAge bounds the age of a start sample New uses: an older one
+// comes from a process that waited long (a paused create), and the
+// window is as good with a fresh sample and the usual wait.
+const maxStartAge = 60 * time.Second
+
+// calibrateLocked measures the TSC frequency against CLOCK_MONOTONIC,
+// over a window that starts at start if that is a usable earlier sample
+// (before now, at most maxStartAge old), else now; it waits for the rest
+// of calibrationTime if the window is shorter.
+func (v *VDSO) calibrateLocked(start *Sample) {
 	c := &v.clock
 	var ts unix.Timespec
 	if unix.ClockGetres(unix.CLOCK_REALTIME_COARSE, &ts) == nil {
@@ -109,7 +144,12 @@ func (v *VDSO) calibrateLocked() {
 		return
 	}
 	s0 := sample(unix.CLOCK_MONOTONIC)
-	time.Sleep(calibrationTime)
+	if start != nil && start.TSC < s0.tsc && start.Mono < s0.ns && s0.ns-start.Mono < uint64(maxStartAge) {
+		s0 = tscSample{tsc: start.TSC, ns: start.Mono}
+	}
+	if d := time.Duration(clockNow(unix.CLOCK_MONOTONIC) - s0.ns); d < calibrationTime {
+		time.Sleep(calibrationTime - d)
+	}
 	s1 := sample(unix.CLOCK_MONOTONIC)
 	c.freqMult = computeMult(s0, s1)
 	if c.freqMult == 0 {

@@ -80,7 +80,11 @@ type VDSO struct {
 // New validates the embedded image, allocates the parameter page and the
 // image pages in mf, copies the image, and fills the parameter page (TSC
 // calibration takes about 10 ms).
-func New(mf *memfile.MemoryFile) (*VDSO, error) {
+//
+// start, if not nil, is a Sample taken earlier (by the process that
+// started the sandbox), which opens the calibration window: the wait is
+// only what is left of it.
+func New(mf *memfile.MemoryFile, start *Sample) (*VDSO, error) {
 	textSize, err := validateImage(blob)
 	if err != nil {
 		return nil, err
@@ -96,23 +100,23 @@ func New(mf *memfile.MemoryFile) (*VDSO, error) {
 	}
 	copy(mem[usermem.PageSize:], blob)
 	v := &VDSO{mf: mf, fr: fr, textSize: textSize, p: paramsAt(mem)}
-	v.init()
+	v.init(start)
 	return v, nil
 }
 
 // newForPage returns a VDSO that writes its parameters to page (tests).
 func newForPage(page []uint64) *VDSO {
 	v := &VDSO{p: params{page: pagePtr(page)}}
-	v.init()
+	v.init(nil)
 	return v
 }
 
-func (v *VDSO) init() {
+func (v *VDSO) init(start *Sample) {
 	v.clock.ncpus = uint32(runtime.NumCPU())
 	v.clock.getcpuMode = hostGetcpuMode()
 	v.clock.tscOK = hostInvariantTSC()
 	v.mu.Lock()
-	v.calibrateLocked()
+	v.calibrateLocked(start)
 	v.updateLocked()
 	v.mu.Unlock()
 }

@@ -336,3 +336,40 @@ func TestCHarness(t *testing.T) {
 		t.Errorf("C layout differs from Go's; want %q", want)
 	}
 }
+
+// TestStartSample: a sample taken earlier (by the process that starts the
+// sandbox) opens the calibration window, so that New need not wait for
+// it, and the frequency it gives matches one measured from scratch; a
+// sample from the future, or older than maxStartAge, is not used. The
+// sample survives its command-line encoding.
+func TestStartSample(t *testing.T) {
+	start := TakeSample()
+	if s, err := ParseSample(start.String()); err != nil || s != start {
+		t.Fatalf("ParseSample(%q) = %v, %v", start.String(), s, err)
+	}
+	if _, err := ParseSample("12,x"); err == nil {
+		t.Error("ParseSample accepts garbage")
+	}
+	time.Sleep(calibrationTime)
+	v := &VDSO{p: params{page: pagePtr(newTestPage())}}
+	v.init(&start)
+	requireTSC(t, v)
+	if want := (tscSample{tsc: start.TSC, ns: start.Mono}); v.clock.refOld != want {
+		t.Errorf("calibration window starts at %+v, want the start sample %+v", v.clock.refOld, want)
+	}
+	fresh := newForPage(newTestPage())
+	if a, b := float64(v.clock.freqMult), float64(fresh.clock.freqMult); a < 0.99*b || a > 1.01*b {
+		t.Errorf("multiplier %v from the start sample, %v from scratch", a, b)
+	}
+	bads := []Sample{{TSC: start.TSC + 1<<50, Mono: start.Mono + 1<<50}}
+	if age := uint64(maxStartAge) + 1; start.Mono > age && start.TSC > 1 {
+		bads = append(bads, Sample{TSC: start.TSC - 1, Mono: start.Mono - age})
+	}
+	for _, bad := range bads {
+		v := &VDSO{p: params{page: pagePtr(newTestPage())}}
+		v.init(&bad)
+		if v.clock.refOld == (tscSample{tsc: bad.TSC, ns: bad.Mono}) {
+			t.Errorf("calibration used the unusable sample %+v", bad)
+		}
+	}
+}
