@@ -486,10 +486,7 @@ func (as *addressSpace) scrub(keep int) bool {
 // pending when the reset unblocks it parks the thread at thread_park
 // before the int3: it is let go on to the int3, up to twice.
 func (as *addressSpace) keepThread(k keeper) (*thread, bool) {
-	t := &thread{as: as, tid: k.tid, slot: k.slot, cpu: noCPU, page: as.r.mem[k.slot*slotSize : (k.slot+1)*slotSize]}
-	t.state = word(t.page, tState)
-	t.sentrySleep = word(t.page, tSentrySleep)
-	t.stubSleep = word(t.page, tStubSleep)
+	t := as.slotThread(k.slot, k.tid)
 	park := as.p.base + offThreadPark
 	tell := uint32(stReset)
 	for try := 0; try < 3; try++ {
@@ -520,6 +517,16 @@ func (as *addressSpace) keepThread(k keeper) (*thread, bool) {
 		}
 	}
 	return nil, false
+}
+
+// slotThread returns a new thread of as for host thread tid (0: not
+// cloned yet) in slot, unbound, with fresh spin policies.
+func (as *addressSpace) slotThread(slot int, tid int32) *thread {
+	t := &thread{as: as, tid: tid, slot: slot, cpu: noCPU, page: as.r.mem[slot*slotSize : (slot+1)*slotSize]}
+	t.state = word(t.page, tState)
+	t.sentrySleep = word(t.page, tSentrySleep)
+	t.stubSleep = word(t.page, tStubSleep)
+	return t
 }
 
 // resetFrame reports whether the parked frame is one of a reset thread:
@@ -566,11 +573,8 @@ func (as *addressSpace) newThread(res *reservation) (*thread, error) {
 		return nil, fmt.Errorf("more than %d threads in one address space: %w", maxThreads, unix.EAGAIN)
 	}
 	as.slots[slot] = slotUsed
-	t := &thread{as: as, slot: slot, cpu: noCPU, page: as.r.mem[slot*slotSize : (slot+1)*slotSize]}
+	t := as.slotThread(slot, 0)
 	clear(t.page[:tCRegsEnd])
-	t.state = word(t.page, tState)
-	t.sentrySleep = word(t.page, tSentrySleep)
-	t.stubSleep = word(t.page, tStubSleep)
 	stubSlot := as.p.regionAddr + uint64(slot)*slotSize
 	binary.LittleEndian.PutUint64(t.page[tSelf:], stubSlot)
 	// The thread runs as soon as it is set up: while a spinning slot is

@@ -345,21 +345,21 @@ func (p *Platform) offerSpare(as *addressSpace) {
 // takes it over, and kill gives it back.
 func (p *Platform) recycle(as *addressSpace, k keeper) {
 	defer p.spareWG.Done()
-	if !as.drain(k.tid) || !as.scrub(k.slot) {
+	spare := &addressSpace{p: p, pid: as.pid, r: as.r}
+	var t *thread
+	ok := as.drain(k.tid) && as.scrub(k.slot)
+	if ok && k.slot != 0 {
+		t, ok = spare.keepThread(k)
+	}
+	if !ok {
 		if k.slot != 0 {
 			p.idleThreads.Add(-1)
 		}
 		as.kill()
 		return
 	}
-	spare := &addressSpace{p: p, pid: as.pid, r: as.r}
-	if k.slot != 0 {
-		t, ok := spare.keepThread(k)
-		if !ok {
-			p.idleThreads.Add(-1)
-			as.kill()
-			return
-		}
+	if t != nil {
+		// spare is not shared yet: no lock needed.
 		spare.slots[k.slot] = slotIdle
 		spare.idle = []*thread{t}
 		spare.top, spare.hint = k.slot, k.slot

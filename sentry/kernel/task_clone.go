@@ -199,11 +199,11 @@ func (t *Task) setImage(img Image) {
 	// fpu_flush_thread: a platform thread's own may hold anything (the
 	// last program's registers, or what the sentry had in its own when it
 	// made the stub).
-	fp := make([]byte, arch.FPStateSize())
-	arch.InitFPState(fp)
 	if t.ctx == nil {
+		fp := make([]byte, arch.FPStateSize())
+		arch.InitFPState(fp)
 		t.sig.initialFP = fp
-	} else if err := t.ctx.SetFPState(t.mm.AddressSpace(), fp); err != nil {
+	} else if err := t.restoreFPState(0); err != nil {
 		t.k.Debugf("tid %d: resetting FP state at exec: %v", t.tid, err)
 	}
 	t.k.mu.Lock()
