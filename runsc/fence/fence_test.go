@@ -86,7 +86,7 @@ func TestRules(t *testing.T) {
 		"fdatasync": unix.SYS_FDATASYNC, "ftruncate": unix.SYS_FTRUNCATE,
 		"fallocate": unix.SYS_FALLOCATE, "close": unix.SYS_CLOSE, "shutdown": unix.SYS_SHUTDOWN,
 		"accept4": unix.SYS_ACCEPT4, "getsockopt": unix.SYS_GETSOCKOPT, "getsockname": unix.SYS_GETSOCKNAME,
-		"mmap": unix.SYS_MMAP, "munmap": unix.SYS_MUNMAP, "madvise": unix.SYS_MADVISE,
+		"mmap": unix.SYS_MMAP, "munmap": unix.SYS_MUNMAP, "madvise": unix.SYS_MADVISE, "mincore": unix.SYS_MINCORE,
 		"mprotect": unix.SYS_MPROTECT, "clone": unix.SYS_CLONE, "sched_yield": unix.SYS_SCHED_YIELD,
 		"nanosleep": unix.SYS_NANOSLEEP, "clock_nanosleep": unix.SYS_CLOCK_NANOSLEEP,
 		"clock_gettime": unix.SYS_CLOCK_GETTIME, "clock_getres": unix.SYS_CLOCK_GETRES,

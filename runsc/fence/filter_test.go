@@ -20,12 +20,12 @@ func TestProgramVerdicts(t *testing.T) {
 		deny uint32
 		want string
 	}{
-		{Options{}, RetKillProcess, "eb69ff9a98aa17318c751074b1bbf21d"},
-		{Options{}, RetTrap, "86b15593d130826f2bdcfd6a9734a1eb"},
-		{Options{}, RetLog, "b459fea46da13c1e44861dac5f79a5dc"},
-		{Options{HostNetwork: true}, RetKillProcess, "c5c21a3267fa63fa59e1d1b5c36e0f69"},
-		{Options{HostUDS: true}, RetKillProcess, "00f62b62c472e0aaa450058e622868e7"},
-		{Options{HostNetwork: true, HostUDS: true}, RetKillProcess, "c5c21a3267fa63fa59e1d1b5c36e0f69"},
+		{Options{}, RetKillProcess, "d240f8d045b0874c491f8c4e962557f0"},
+		{Options{}, RetTrap, "c03fb69bfeefaebaa8348819e0b8f6e7"},
+		{Options{}, RetLog, "dacb6be8b4ee687e530d471d8f9b0661"},
+		{Options{HostNetwork: true}, RetKillProcess, "8ae7b1517054298cc31988a7fcf7c392"},
+		{Options{HostUDS: true}, RetKillProcess, "6a295100fb1124e85359d16b2368f611"},
+		{Options{HostNetwork: true, HostUDS: true}, RetKillProcess, "8ae7b1517054298cc31988a7fcf7c392"},
 	} {
 		rules := Rules(tc.opts)
 		prog, err := Program(rules, tc.deny)

@@ -88,6 +88,9 @@ var baseRules = []Rule{
 	{unix.SYS_MMAP, "mmap", noExec},
 	{unix.SYS_MUNMAP, "munmap", nil},
 	{unix.SYS_MADVISE, "madvise", nil},
+	// Which pages of the memory file have host memory (mincore(2) of
+	// application memory after MADV_DONTNEED gave some back).
+	{unix.SYS_MINCORE, "mincore", nil},
 	{unix.SYS_MPROTECT, "mprotect", noExec},
 
 	// The Go runtime: threads, signals, timers, the netpoller.

@@ -3,6 +3,7 @@ package memfile
 import (
 	"fmt"
 	"sync"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -426,20 +427,62 @@ func (f *MemoryFile) Slice(fr Range) []byte {
 // without changing reference counts. Used for MADV_DONTNEED/FREE. Every
 // holder of a reference on fr sees the zeroes.
 func (f *MemoryFile) Decommit(fr Range) error {
+	return f.fallocate(unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, fr)
+}
+
+// inFile reports whether fr is a page-aligned range of the file.
+func (f *MemoryFile) inFile(fr Range) bool {
 	if fr.Start > fr.End || !usermem.IsPageAligned(fr.Start) || !usermem.IsPageAligned(fr.End) {
-		return unix.EINVAL
+		return false
 	}
 	f.mu.Lock()
 	size := f.size
 	f.mu.Unlock()
-	if fr.End > size {
+	return fr.End <= size
+}
+
+// fallocate runs fallocate(2) with mode on fr, which must lie in the file.
+func (f *MemoryFile) fallocate(mode uint32, fr Range) error {
+	if !f.inFile(fr) {
 		return unix.EINVAL
 	}
 	if fr.Start == fr.End {
 		return nil
 	}
-	if err := unix.Fallocate(f.fd, unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, int64(fr.Start), int64(fr.Length())); err != nil {
-		return err
+	return unix.Fallocate(f.fd, mode, int64(fr.Start), int64(fr.Length()))
+}
+
+// Commit gives the pages of fr host memory now, where the host would
+// otherwise allocate it at the first touch (MAP_POPULATE). It faults them
+// in through the sentry's view (MADV_POPULATE_WRITE) rather than
+// fallocate(2)'s, which leaves shmem pages "not up to date": mincore(2)
+// would not count them.
+func (f *MemoryFile) Commit(fr Range) error {
+	if !f.inFile(fr) {
+		return unix.EINVAL
+	}
+	if fr.Start == fr.End {
+		return nil
+	}
+	return unix.Madvise(f.data[fr.Start:fr.End], unix.MADV_POPULATE_WRITE)
+}
+
+// Resident fills vec (one byte per page of fr) with 1 for the pages that
+// have host memory behind them and 0 for the others (holes never written,
+// or decommitted), as mincore(2) reports them.
+func (f *MemoryFile) Resident(fr Range, vec []byte) error {
+	if !f.inFile(fr) || uint64(len(vec)) != fr.Length()/usermem.PageSize {
+		return unix.EINVAL
+	}
+	if fr.Start == fr.End {
+		return nil
+	}
+	b := f.data[fr.Start:fr.End]
+	if _, _, e := unix.Syscall(unix.SYS_MINCORE, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)), uintptr(unsafe.Pointer(&vec[0]))); e != 0 {
+		return e
+	}
+	for i := range vec {
+		vec[i] &= 1
 	}
 	return nil
 }

@@ -240,6 +240,52 @@ func TestDecommit(t *testing.T) {
 	}
 }
 
+// TestResidentCommit: Resident tells pages with host memory from holes,
+// Commit gives pages memory, and Decommit takes it back.
+func TestResidentCommit(t *testing.T) {
+	f := newFile(t)
+	fr, err := f.Allocate(4 * usermem.PageSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Decommit(fr); err != nil {
+		t.Fatal(err)
+	}
+	resident := func() []byte {
+		t.Helper()
+		vec := make([]byte, 4)
+		if err := f.Resident(fr, vec); err != nil {
+			t.Fatal(err)
+		}
+		return vec
+	}
+	if v := resident(); !bytes.Equal(v, []byte{0, 0, 0, 0}) {
+		t.Errorf("decommitted: %v", v)
+	}
+	f.Slice(fr)[usermem.PageSize] = 7
+	if err := f.Commit(Range{fr.Start + 2*usermem.PageSize, fr.End}); err != nil {
+		t.Fatal(err)
+	}
+	if v := resident(); !bytes.Equal(v, []byte{0, 1, 1, 1}) {
+		t.Errorf("after a write and a Commit: %v, want [0 1 1 1]", v)
+	}
+	if f.Slice(fr)[usermem.PageSize] != 7 || f.Slice(fr)[3*usermem.PageSize] != 0 {
+		t.Error("Commit changed contents")
+	}
+	if err := f.Decommit(Range{fr.Start + usermem.PageSize, fr.Start + 2*usermem.PageSize}); err != nil {
+		t.Fatal(err)
+	}
+	if v := resident(); !bytes.Equal(v, []byte{0, 0, 1, 1}) {
+		t.Errorf("after Decommit of the written page: %v, want [0 0 1 1]", v)
+	}
+	if err := f.Resident(fr, make([]byte, 3)); err == nil {
+		t.Error("Resident with a short vector succeeded")
+	}
+	if err := f.Commit(Range{1, 2}); err == nil {
+		t.Error("unaligned Commit succeeded")
+	}
+}
+
 func TestConcurrent(t *testing.T) {
 	f := newFile(t)
 	var wg sync.WaitGroup

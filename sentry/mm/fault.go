@@ -552,6 +552,9 @@ func (mm *MemoryManager) populateLocked(start, end uint64, write bool) faultResu
 					}
 				}
 				mm.mapRangeLocked(v, s, min(e, segEnd))
+				if !mm.commitLocked(v, s, min(e, segEnd)) {
+					return faultOOM
+				}
 				cur = e
 				continue
 			}
@@ -561,10 +564,28 @@ func (mm *MemoryManager) populateLocked(start, end uint64, write bool) faultResu
 				}
 				p = v.findPMA(cur)
 			}
+			if !mm.commitLocked(v, cur, min(p.end, segEnd)) {
+				return faultOOM
+			}
 			cur = p.end
 		}
 	}
 	return faultOK
+}
+
+// commitLocked gives the pages of v's pmas in [s, e) host memory now, as
+// populating asks: a pma's memory-file range has none until the
+// application first touches it through the host mapping. It reports
+// false if the host has no memory to give.
+func (mm *MemoryManager) commitLocked(v *vma, s, e uint64) bool {
+	for i := v.pmaIndex(s); i < len(v.pmas) && v.pmas[i].start < e; i++ {
+		p := &v.pmas[i]
+		a, b := max(p.start, s), min(p.end, e)
+		if mm.mf.Commit(memfile.Range{Start: p.fr.Start + (a - p.start), End: p.fr.Start + (b - p.start)}) != nil {
+			return false
+		}
+	}
+	return true
 }
 
 // faultForCopyLocked makes the page at addr accessible to the sentry for a

@@ -643,8 +643,16 @@ func TestMAdviseAnon(t *testing.T) {
 	if err := m.MAdvise(a, 2*pg, unix.MADV_DONTNEED); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := fas(m).lookup(a); ok {
-		t.Error("DONTNEED left the page mapped")
+	// Pages nobody else refers to are zeroed in place: the host keeps
+	// its mapping, which reads zero, and they stop being resident.
+	if _, ok := fas(m).lookup(a); !ok {
+		t.Error("DONTNEED of an exclusive page removed its host mapping")
+	}
+	if vec, err := m.MinCore(a, 4*pg); err != nil || !bytes.Equal(vec, []byte{0, 0, 1, 1}) {
+		t.Errorf("mincore after DONTNEED: %v %v, want [0 0 1 1]", vec, err)
+	}
+	if _, _, faults, got := appAccess(m, e.mf, a, false, 0); faults != 0 || got != 0 {
+		t.Errorf("after DONTNEED the host mapping reads %#x after %d faults, want 0 and none", got, faults)
 	}
 	var b [1]byte
 	m.CopyIn(a, b[:])
@@ -692,6 +700,74 @@ func TestMAdviseAnon(t *testing.T) {
 		t.Error("normal range not copied")
 	}
 	c.Release()
+}
+
+// TestMAdviseSharedCOW: MADV_DONTNEED of private pages a forked child
+// shares copy-on-write takes them out of the asking address space only.
+func TestMAdviseSharedCOW(t *testing.T) {
+	e := newEnv(t)
+	m := e.mm
+	a := mustMMap(t, m, anonOpts(2*pg))
+	appAccess(m, e.mf, a, true, 0x11)
+	appAccess(m, e.mf, a+pg, true, 0x22)
+	c, err := m.Fork()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Release()
+	if err := m.MAdvise(a, 2*pg, unix.MADV_DONTNEED); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := fas(m).lookup(a); ok {
+		t.Error("DONTNEED of a shared page left it mapped in the parent")
+	}
+	for i, want := range []byte{0x11, 0x22} {
+		if _, _, _, got := appAccess(m, e.mf, a+uint64(i)*pg, false, 0); got != 0 {
+			t.Errorf("parent page %d reads %#x after DONTNEED, want 0", i, got)
+		}
+		if _, _, _, got := appAccess(c, e.mf, a+uint64(i)*pg, false, 0); got != want {
+			t.Errorf("child page %d reads %#x, want %#x", i, got, want)
+		}
+	}
+	// The child now holds the only reference: its DONTNEED zeroes in
+	// place.
+	if err := c.MAdvise(a, pg, unix.MADV_DONTNEED); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, got := appAccess(c, e.mf, a, false, 0); got != 0 {
+		t.Errorf("child page reads %#x after its DONTNEED, want 0", got)
+	}
+	if _, _, _, got := appAccess(c, e.mf, a+pg, false, 0); got != 0x22 {
+		t.Errorf("child's other page reads %#x, want 0x22", got)
+	}
+	checkInvariants(t, m)
+	checkInvariants(t, c)
+}
+
+// TestMAdviseUnderLimit: under a memory limit MADV_DONTNEED frees the
+// pages, so that they no longer count against the limit.
+func TestMAdviseUnderLimit(t *testing.T) {
+	e := newEnv(t)
+	m := e.mm
+	e.mf.SetLimit(64 * pg)
+	a := mustMMap(t, m, anonOpts(4*pg))
+	m.CopyOut(a, bytes.Repeat([]byte{3}, 4*pg))
+	before := e.mf.Usage().Allocated
+	if err := m.MAdvise(a, 4*pg, unix.MADV_DONTNEED); err != nil {
+		t.Fatal(err)
+	}
+	if after := e.mf.Usage().Allocated; after >= before {
+		t.Errorf("allocated %d bytes after DONTNEED, %d before: nothing freed", after, before)
+	}
+	if _, ok := fas(m).lookup(a); ok {
+		t.Error("DONTNEED under a limit left the page mapped")
+	}
+	var b [1]byte
+	m.CopyIn(a, b[:])
+	if b[0] != 0 {
+		t.Error("DONTNEED page not zero")
+	}
+	checkInvariants(t, m)
 }
 
 func TestMinCoreMSync(t *testing.T) {

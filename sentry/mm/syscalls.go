@@ -1,6 +1,7 @@
 package mm
 
 import (
+	"github.com/rampart-sandbox/rampart/sentry/memfile"
 	"golang.org/x/sys/unix"
 
 	"github.com/rampart-sandbox/rampart/sentry/memmap"
@@ -576,7 +577,11 @@ func (mm *MemoryManager) MAdvise(addr, length uint64, advice int) error {
 			// Private memory reads back as zero (anonymous) or as the
 			// file (file-backed); shared memory is unaffected because
 			// its pages stay in the Mappable.
-			mm.removePMAsLocked(v, s, e)
+			if v.isPrivateAnon() {
+				mm.zeroPMAsLocked(v, s, e)
+			} else {
+				mm.removePMAsLocked(v, s, e)
+			}
 		case unix.MADV_DONTFORK, unix.MADV_DOFORK, unix.MADV_WIPEONFORK, unix.MADV_KEEPONFORK:
 			if advice == unix.MADV_WIPEONFORK && !v.isPrivateAnon() {
 				return errInval
@@ -643,11 +648,25 @@ func (mm *MemoryManager) MinCoreInto(addr uint64, vec []byte) error {
 		if v == nil {
 			return errNoMem
 		}
-		for ; k < n && addr+k*usermem.PageSize < v.end; k++ {
-			vec[k] = 0
-			if v.findPMA(addr+k*usermem.PageSize) != nil {
-				vec[k] = 1
+		for k < n && addr+k*usermem.PageSize < v.end {
+			a := addr + k*usermem.PageSize
+			p := v.findPMA(a)
+			if p == nil {
+				vec[k] = 0
+				k++
+				continue
 			}
+			// A pma's pages are resident unless the host has none
+			// behind them: never touched, or given back by
+			// MADV_DONTNEED (zeroPMAsLocked).
+			m := min(n-k, (p.end-a)/usermem.PageSize)
+			off := p.fr.Start + (a - p.start)
+			if mm.mf.Resident(memfile.Range{Start: off, End: off + m*usermem.PageSize}, vec[k:k+m]) != nil {
+				for j := k; j < k+m; j++ {
+					vec[j] = 1
+				}
+			}
+			k += m
 		}
 	}
 	return nil

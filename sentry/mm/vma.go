@@ -135,6 +135,38 @@ func (mm *MemoryManager) removePMAsLocked(v *vma, start, end uint64) {
 	v.pmas = slices.Delete(v.pmas, i, j)
 }
 
+// zeroPMAsLocked makes the private anonymous memory of v in [start, end)
+// read as zero and gives its host memory back (MADV_DONTNEED). Pages that
+// this address space alone refers to keep their pma and their host
+// mapping: their memory-file range is decommitted, so the host faults in
+// a zero page on the next touch, without a platform round trip now (an
+// unmap) or later (a fault). glibc does this to a thread's stack at every
+// thread exit. Pages shared with another holder (a forked child's
+// copy-on-write) are removed as removePMAsLocked does, since zeroing them
+// in place would zero them for the other holder too. So are all pages
+// under a memory limit: the limit counts the memory file's allocated
+// pages, and a page zeroed in place stays allocated, so freeing memory
+// with MADV_DONTNEED would not make room under the limit as it does on
+// Linux.
+func (mm *MemoryManager) zeroPMAsLocked(v *vma, start, end uint64) {
+	if mm.mf.Limit() != 0 {
+		mm.removePMAsLocked(v, start, end)
+		return
+	}
+	for i := v.pmaIndex(start); i < len(v.pmas) && v.pmas[i].start < end; {
+		p := v.pmas[i]
+		s, e := max(p.start, start), min(p.end, end)
+		fr := memfile.Range{Start: p.fr.Start + (s - p.start), End: p.fr.Start + (e - p.start)}
+		if mm.mf.IsExclusive(fr) && mm.mf.Decommit(fr) == nil {
+			i++
+			continue
+		}
+		mm.removePMAsLocked(v, s, e)
+		// The pmas from s on are gone, but one that started before s.
+		i = v.pmaIndex(e)
+	}
+}
+
 // vmaIndexLocked returns the index of the first vma that ends after addr.
 func (mm *MemoryManager) vmaIndexLocked(addr uint64) int {
 	lo, hi := 0, len(mm.vmas)

@@ -10,6 +10,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define PG 4096UL
@@ -193,10 +194,66 @@ static void test_madvise(void)
 	CHECK_EQ("madvise: MADV_DONTNEED", madvise(p, PG, MADV_DONTNEED), 0);
 	CHECK("madvise: DONTNEED zeroes private anonymous memory", all(p, 0, PG));
 	CHECK("madvise: the other page is kept", all(p + PG, 0x66, PG));
+	unsigned char vec[2];
+	memset(p + PG, 0x66, PG);
+	CHECK_EQ("madvise: DONTNEED of a written page", madvise(p, PG, MADV_DONTNEED), 0);
+	CHECK_EQ("madvise: mincore after DONTNEED", mincore(p, 2 * PG, vec), 0);
+	CHECK_EQ("madvise: a page given back by DONTNEED is not resident", vec[0] & 1, 0);
+	CHECK_EQ("madvise: the page next to it still is", vec[1] & 1, 1);
+	memset(p, 0x67, PG);
+	CHECK("madvise: a page given back takes new writes", all(p, 0x67, PG));
+	CHECK_EQ("madvise: DONTNEED of both pages", madvise(p, 2 * PG, MADV_DONTNEED), 0);
+	CHECK("madvise: both read zero", all(p, 0, 2 * PG));
+	unsigned char *q = CHECK_MAP("madvise: MAP_POPULATE",
+				     mmap(NULL, 2 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0));
+	if (q != MAP_FAILED) {
+		CHECK_EQ("madvise: mincore of populated pages", mincore(q, 2 * PG, vec), 0);
+		CHECK_EQ("madvise: MAP_POPULATE made them resident", vec[0] & vec[1] & 1, 1);
+		munmap(q, 2 * PG);
+	}
 	CHECK_EQ("madvise: MADV_WILLNEED", madvise(p, 2 * PG, MADV_WILLNEED), 0);
 	CHECK_ERR("madvise: unaligned is EINVAL", madvise(p + 1, PG, MADV_DONTNEED), EINVAL);
 	munmap(p, 2 * PG);
 	CHECK_ERR("madvise: DONTNEED on a hole is ENOMEM", madvise(p, PG, MADV_DONTNEED), ENOMEM);
+}
+
+/* MADV_DONTNEED on private memory a forked child shares copy-on-write
+ * zeroes it only for the side that asked. */
+static void test_madvise_fork(void)
+{
+	unsigned char *p = CHECK_MAP("madvise fork: mmap", anon(2 * PG, PROT_READ | PROT_WRITE));
+	if (p == MAP_FAILED)
+		return;
+	memset(p, 0x44, 2 * PG);
+	int go[2], done[2];
+	REQUIRE("madvise fork: pipe", pipe(go) == 0 && pipe(done) == 0);
+	pid_t pid = fork();
+	REQUIRE("madvise fork: fork", pid >= 0);
+	if (pid == 0) {
+		/* The child zeroes its copy, then reports what it sees after
+		 * the parent zeroed the parent's. */
+		char c = 0;
+		int ok = madvise(p, PG, MADV_DONTNEED) == 0 && all(p, 0, PG) && all(p + PG, 0x44, PG);
+		if (write(done[1], &c, 1) != 1 || read(go[0], &c, 1) != 1)
+			_exit(2);
+		ok = ok && all(p, 0, PG) && all(p + PG, 0x44, PG);
+		_exit(ok ? 0 : 1);
+	}
+	char c = 0;
+	CHECK_EQ("madvise fork: child zeroed its page", read(done[0], &c, 1), 1);
+	CHECK("madvise fork: the parent's copy is kept", all(p, 0x44, 2 * PG));
+	CHECK_EQ("madvise fork: parent DONTNEED", madvise(p + PG, PG, MADV_DONTNEED), 0);
+	CHECK("madvise fork: zeroes the parent's page", all(p + PG, 0, PG));
+	CHECK("madvise fork: not the other", all(p, 0x44, PG));
+	CHECK_EQ("madvise fork: tell the child", write(go[1], &c, 1), 1);
+	int st = -1;
+	CHECK_EQ("madvise fork: wait", waitpid(pid, &st, 0), pid);
+	CHECK_EQ("madvise fork: the child saw only its own DONTNEED", st, 0);
+	close(go[0]);
+	close(go[1]);
+	close(done[0]);
+	close(done[1]);
+	munmap(p, 2 * PG);
 }
 
 static void test_shared_anon(void)
@@ -326,6 +383,7 @@ int main(void)
 	test_mprotect(dir);
 	test_mremap();
 	test_madvise();
+	test_madvise_fork();
 	test_shared_anon();
 	test_file(dir);
 	test_brk();
