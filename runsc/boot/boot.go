@@ -404,6 +404,7 @@ func Run(c Config) (int, error) {
 	if err != nil {
 		return startError(c.Argv[0], err)
 	}
+	phase("init start")
 
 	// Signals sent to the sandbox process from outside go to init, as
 	// signals from an ancestor PID namespace do: an init without a
@@ -419,6 +420,7 @@ func Run(c Config) (int, error) {
 		}
 	}()
 	ws := k.Wait()
+	phase("init exit")
 	signal.Stop(sigs)
 	if ws.CoreDumped() {
 		fmt.Fprintf(os.Stderr, "runsc: the container's init was killed by signal %d (%v), core dumped (no core file is written)\n",

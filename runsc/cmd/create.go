@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -235,23 +236,21 @@ func startSandbox(g *flags.Global, id, bundle string, annotations map[string]str
 		w.Close()
 		return nil, err
 	}
-	gofer, goferSocks, err := startContainerGofer(self, spec.Root.Path, rootWritable(g, spec), binds, !foreground, g.HostUDS)
+	// The gofer's start (a fork and an exec in a new mount namespace,
+	// 1-3 ms) overlaps the sandbox's.
+	goferStart, goferSocks, err := beginContainerGofer(self, spec.Root.Path, rootWritable(g, spec), binds, !foreground, g.HostUDS)
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("starting the gofer: %w", err)
 	}
-	// The gofer's move pays the grace period while the sandbox starts.
-	join.move("gofer", gofer.Process.Pid)
-	phase("gofer")
-	defer func() {
-		for _, f := range goferSocks {
-			f.Close()
-		}
-	}()
+	gofer := goferStart.cmd
+	defer closeFiles(goferSocks)
 	killGofer := func() {
 		join.wait()
-		gofer.Process.Kill()
-		gofer.Wait()
+		if goferStart.wait() == nil {
+			gofer.Process.Kill()
+			gofer.Wait()
+		}
 	}
 	args := append(g.Args(), "boot", "--clock-sample="+clock.String(), "--bundle="+bundle, "--id="+id, "--ready-fd=4")
 	cmd := exec.Command(self, args...)
@@ -280,6 +279,14 @@ func startSandbox(g *flags.Global, id, bundle string, annotations map[string]str
 		killGofer()
 		return nil, fmt.Errorf("starting the sandbox: %w", err)
 	}
+	if err := goferStart.wait(); err != nil {
+		w.Close()
+		cmd.Process.Kill()
+		cmd.Wait()
+		return nil, fmt.Errorf("starting the gofer: %w", err)
+	}
+	// The moves pay their grace periods together.
+	join.move("gofer", gofer.Process.Pid)
 	join.move("sandbox", cmd.Process.Pid)
 	phase("sandbox")
 	w.Close()
@@ -400,17 +407,44 @@ func goferBinds(spec *specs.Spec, bundle string) ([]string, error) {
 //
 // hostUDS is --host-uds, passed on to the gofer (gofer/server_socket.go).
 func startContainerGofer(self, root string, rootWritable bool, binds []string, detached bool, hostUDS string) (*exec.Cmd, []*os.File, error) {
-	var goferEnds, sandboxEnds []*os.File
-	closeAll := func(fs []*os.File) {
-		for _, f := range fs {
-			f.Close()
-		}
+	g, sandboxEnds, err := beginContainerGofer(self, root, rootWritable, binds, detached, hostUDS)
+	if err != nil {
+		return nil, nil, err
 	}
-	defer closeAll(goferEnds)
+	if err := g.wait(); err != nil {
+		closeFiles(sandboxEnds)
+		return nil, nil, err
+	}
+	return g.cmd, sandboxEnds, nil
+}
+
+// goferStart is a gofer whose start beginContainerGofer began.
+type goferStart struct {
+	cmd  *exec.Cmd
+	errc chan error
+	once sync.Once
+	err  error
+}
+
+// wait waits until the gofer runs (its exec succeeded) or failed to, and
+// says which; it may be called again.
+func (g *goferStart) wait() error {
+	g.once.Do(func() { g.err = <-g.errc })
+	return g.err
+}
+
+// beginContainerGofer is startContainerGofer without the wait for the
+// gofer's exec, which takes 1-3 ms (the fork of the caller, a copy of its
+// mount namespace, the exec): the caller starts the sandbox meanwhile and
+// calls wait before it uses g.cmd. The sandbox's ends of the connections
+// are valid at once.
+func beginContainerGofer(self, root string, rootWritable bool, binds []string, detached bool, hostUDS string) (*goferStart, []*os.File, error) {
+	var goferEnds, sandboxEnds []*os.File
 	for i := 0; i <= len(binds); i++ {
 		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 		if err != nil {
-			closeAll(sandboxEnds)
+			closeFiles(goferEnds)
+			closeFiles(sandboxEnds)
 			return nil, nil, err
 		}
 		goferEnds = append(goferEnds, os.NewFile(uintptr(fds[0]), "gofer-socket"))
@@ -426,25 +460,34 @@ func startContainerGofer(self, root string, rootWritable bool, binds []string, d
 	for _, b := range binds {
 		args = append(args, "--bind="+b)
 	}
-	g := exec.Command(self, args...)
+	c := exec.Command(self, args...)
 	if !detached {
 		// A detached gofer outlives its caller: it must not keep the
 		// caller's stderr (a client's pipe) open.
-		g.Stderr = os.Stderr
+		c.Stderr = os.Stderr
 	}
-	g.ExtraFiles = goferEnds
-	g.SysProcAttr = &syscall.SysProcAttr{
+	c.ExtraFiles = goferEnds
+	c.SysProcAttr = &syscall.SysProcAttr{
 		Cloneflags: unix.CLONE_NEWNS,
 		Setpgid:    true,
 	}
 	if !detached {
-		g.SysProcAttr.Pdeathsig = syscall.SIGKILL
+		c.SysProcAttr.Pdeathsig = syscall.SIGKILL
 	}
-	if err := startWithCaps(goferBootCaps, !detached, g.Start); err != nil {
-		closeAll(sandboxEnds)
-		return nil, nil, err
-	}
+	g := &goferStart{cmd: c, errc: make(chan error, 1)}
+	go func() {
+		err := startWithCaps(goferBootCaps, !detached, c.Start)
+		closeFiles(goferEnds)
+		g.errc <- err
+	}()
 	return g, sandboxEnds, nil
+}
+
+// closeFiles closes every file of fs.
+func closeFiles(fs []*os.File) {
+	for _, f := range fs {
+		f.Close()
+	}
 }
 
 func writePidFile(path string, pid int) error {
