@@ -603,12 +603,28 @@ func (i *inode) Lookup(ctx vfs.Context, name string) (vfs.Inode, error) {
 // it never looked up: two round trips each before, about 80 of them at
 // its start. Other opens look up as Lookup does.
 func (i *inode) LookupOpen(ctx vfs.Context, name string, flags uint32) (vfs.Inode, error) {
-	return i.lookup(ctx, name, flags&unix.O_ACCMODE == unix.O_RDONLY && flags&unix.O_TRUNC == 0)
+	return i.lookupAhead(ctx, name, flags&unix.O_ACCMODE == unix.O_RDONLY && flags&unix.O_TRUNC == 0, nil)
+}
+
+// LookupAhead implements vfs.PathLookuper: in exclusive mode, name and the
+// names ahead of it are walked in one round trip (a TWalk of the path),
+// and what the walk reached below name waits as ready entries (see
+// walkAhead) for the lookups that follow. A path of n components not
+// cached yet costs one round trip instead of n: Python's start walks
+// /root/.pyenv/versions/3.11.7/lib/python3.11 one name at a time.
+func (i *inode) LookupAhead(ctx vfs.Context, name string, ahead []string) (vfs.Inode, error) {
+	return i.lookupAhead(ctx, name, false, ahead)
 }
 
 // lookup is Lookup, walking and opening the name for reading in one round
 // trip if open is set.
 func (i *inode) lookup(ctx vfs.Context, name string, open bool) (vfs.Inode, error) {
+	return i.lookupAhead(ctx, name, open, nil)
+}
+
+// lookupAhead is lookup, walking the names ahead of name too unless open is
+// set or the filesystem is shared.
+func (i *inode) lookupAhead(ctx vfs.Context, name string, open bool, ahead []string) (vfs.Inode, error) {
 	if i.ftype() != unix.S_IFDIR {
 		return nil, unix.ENOTDIR
 	}
@@ -634,20 +650,16 @@ func (i *inode) lookup(ctx vfs.Context, name string, open bool) (vfs.Inode, erro
 	var a gproto.Attr
 	var err error
 	fd := -1
-	if open {
+	switch {
+	case open:
 		fid, a, fd, err = i.fs.c.WalkOpen(i.fid.Load(), name, unix.O_RDONLY)
-	} else {
+	case len(ahead) > 0 && !i.fs.shared() && i.fs.pf.ready.Load() < maxReadyAll:
+		return i.walkAhead(ctx, name, ahead)
+	default:
 		fid, a, err = i.fs.c.Walk1(i.fid.Load(), name)
 	}
-	if err == unix.ENOENT && !i.fs.shared() {
-		st.mu.Lock()
-		if st.missing == nil {
-			st.missing = make(map[string]struct{})
-		}
-		if len(st.missing) < maxMissing {
-			st.missing[name] = struct{}{}
-		}
-		st.mu.Unlock()
+	if err == unix.ENOENT {
+		st.noteMissing(i.fs, name)
 	}
 	if err != nil {
 		return nil, i.fs.check(ctx, err)
@@ -677,6 +689,47 @@ func (i *inode) adoptReadFD(fd int) {
 	if idle {
 		i.fs.markIdle(st)
 	}
+}
+
+// walkAhead looks name up together with the names ahead of it, in one
+// TWalk, in exclusive mode. The nodes the walk reached below name, and
+// the name it found missing if it stopped at one, go with name's node
+// (putAhead): the resolver's next lookups, of those very names, take them
+// there without a round trip.
+func (i *inode) walkAhead(ctx vfs.Context, name string, ahead []string) (vfs.Inode, error) {
+	names := make([]string, 0, 1+len(ahead))
+	names = append(append(names, name), ahead...)
+	res, err := i.fs.c.Walk(i.fid.Load(), names)
+	if len(res) == 0 {
+		if err == nil {
+			err = unix.EIO
+		}
+		if err == unix.ENOENT {
+			i.st.noteMissing(i.fs, name)
+		}
+		return nil, i.fs.check(ctx, err)
+	}
+	c := i.fs.newInode(res[0].FID, &res[0].Attr, i, name, -1)
+	if len(res) > 1 || err == unix.ENOENT {
+		c.st.putAhead(i.fs, pathAhead{names: ahead, res: res[1:], missing: err == unix.ENOENT})
+	}
+	return c, nil
+}
+
+// noteMissing notes, in exclusive mode, that the directory has no entry
+// name (at most maxMissing of them).
+func (st *fileState) noteMissing(fs *Filesystem, name string) {
+	if fs.shared() {
+		return
+	}
+	st.mu.Lock()
+	if st.missing == nil {
+		st.missing = make(map[string]struct{})
+	}
+	if len(st.missing) < maxMissing {
+		st.missing[name] = struct{}{}
+	}
+	st.mu.Unlock()
 }
 
 // forgetMissing drops name from the cache of absent names (it exists

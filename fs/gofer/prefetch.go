@@ -59,6 +59,85 @@ type prefetch struct {
 	// the oldest walk whose results are ready began: their NoXattr holds
 	// only while it has not changed.
 	xseq uint64
+	// ahead holds, for a ready entry that a path walk made (putAhead),
+	// what that walk reached below it: it goes with the entry to the
+	// node it becomes, or is clunked with it.
+	ahead map[string]pathAhead
+}
+
+// pathAhead is what a path walk (inode.walkAhead) reached below a
+// directory: res[k] is the node of names[k] (each in the one before),
+// and, if missing, names[len(res)] is absent from the last one reached.
+type pathAhead struct {
+	names   []string
+	res     []gproto.WalkResult
+	missing bool
+}
+
+// fids returns the gofer fids w holds.
+func (w pathAhead) fids() []uint64 {
+	fids := make([]uint64, len(w.res))
+	for k, r := range w.res {
+		fids[k] = r.FID
+	}
+	return fids
+}
+
+// putAhead keeps w, a path walk's results below the directory, for the
+// lookups of its names: the first becomes a ready entry (as if a listing
+// had prefetched it), with the rest of the walk (prefetch.ahead), which
+// its node takes over when it is looked up; a first name the walk found
+// missing is noted missing. What finds no room is clunked.
+func (st *fileState) putAhead(fs *Filesystem, w pathAhead) {
+	if len(w.res) == 0 {
+		if w.missing && len(w.names) > 0 {
+			st.noteMissing(fs, w.names[0])
+		}
+		return
+	}
+	name := w.names[0]
+	r := gproto.NameResult{FID: w.res[0].FID, Attr: w.res[0].Attr}
+	rest := pathAhead{names: w.names[1:], res: w.res[1:], missing: w.missing}
+	var clunk []uint64
+	st.mu.Lock()
+	p := st.pre
+	if p == nil {
+		p = &prefetch{listed: make(map[string]struct{})}
+		st.pre = p
+	}
+	out, ok := p.put(fs, name, r)
+	if !ok {
+		clunk = append(clunk, out.FID)
+	}
+	if old, had := p.ahead[name]; had {
+		delete(p.ahead, name)
+		clunk = append(clunk, old.fids()...)
+	}
+	switch {
+	case !ok && out.FID == r.FID:
+		// No room: the walk's results below name go too.
+		clunk = append(clunk, rest.fids()...)
+	case len(rest.res) > 0 || rest.missing:
+		if p.ahead == nil {
+			p.ahead = make(map[string]pathAhead)
+		}
+		p.ahead[name] = rest
+	}
+	st.mu.Unlock()
+	if len(clunk) > 0 {
+		fs.c.ClunkMany(clunk)
+	}
+}
+
+// dropAhead forgets the path walks kept with the ready entries and returns
+// their fids, to be clunked. st.mu is held.
+func (p *prefetch) dropAhead() []uint64 {
+	var fids []uint64
+	for _, w := range p.ahead {
+		fids = append(fids, w.fids()...)
+	}
+	p.ahead = nil
+	return fids
 }
 
 const (
@@ -285,12 +364,18 @@ func (i *inode) lookupPrefetched(name string) (in *inode, ok bool) {
 	}
 	if r, ok := p.ready[name]; ok {
 		p.take(fs, name)
+		w, walked := p.ahead[name]
+		delete(p.ahead, name)
 		p.looked++
 		p.hits++
 		seq := p.xseq
 		st.mu.Unlock()
 		fs.pf.used.Add(1)
-		return i.fs.newPrefetchedInode(r, i, name, seq), true
+		c := i.fs.newPrefetchedInode(r, i, name, seq)
+		if walked {
+			c.st.putAhead(fs, w)
+		}
+		return c, true
 	}
 	if _, ok := p.listed[name]; !ok {
 		st.mu.Unlock()
@@ -309,9 +394,11 @@ func (i *inode) lookupPrefetched(name string) (in *inode, ok bool) {
 	// lookups are taking them (a scan in another order than the
 	// listing's), and the batch only fills the room they left.
 	var old map[string]gproto.NameResult
+	var oldAhead []uint64
 	if len(p.ready)+width-1 > maxReady {
 		if p.hits == 0 {
 			old, p.ready = p.ready, nil
+			oldAhead = p.dropAhead()
 			fs.pf.ready.Add(-int64(len(old)))
 		} else {
 			width = max(1, maxReady-len(p.ready)+1)
@@ -338,6 +425,9 @@ func (i *inode) lookupPrefetched(name string) (in *inode, ok bool) {
 	}
 	st.mu.Unlock()
 	clunkReady(i.fs.c, old)
+	if len(oldAhead) > 0 {
+		i.fs.c.ClunkMany(oldAhead)
+	}
 	fs.pf.noteWalked(len(batch) - 1)
 
 	flags, seq := fs.walkFlags(), fs.xa.seq.Load()
@@ -384,6 +474,9 @@ func (st *fileState) dropPrefetch(fs *Filesystem) {
 	fs.pf.ready.Add(-int64(len(p.ready)))
 	fs.pf.listed.Add(-int64(len(p.listed)))
 	clunkReady(fs.c, p.ready)
+	if fids := p.dropAhead(); len(fids) > 0 {
+		fs.c.ClunkMany(fids)
+	}
 }
 
 // put makes r the ready entry of name; if ok is false, out is an entry the

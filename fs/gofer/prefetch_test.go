@@ -321,3 +321,66 @@ func TestOpenUncachedOneTrip(t *testing.T) {
 		t.Errorf("open of a missing name: %v, want ENOENT", err)
 	}
 }
+
+// TestPathAheadOneTrip: a path whose directories are not cached yet is
+// walked in one round trip (vfs.PathLookuper), whatever its depth; the
+// lookups that follow take the walk's results, a missing name included,
+// and a symlink on the way is still followed.
+func TestPathAheadOneTrip(t *testing.T) {
+	dir := t.TempDir()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	deep := filepath.Join(dir, "p", "q", "r", "s")
+	must(os.MkdirAll(deep, 0o755))
+	must(os.WriteFile(filepath.Join(deep, "f"), []byte("deep"), 0o644))
+	must(os.MkdirAll(filepath.Join(dir, "m", "a"), 0o755))
+	must(os.MkdirAll(filepath.Join(dir, "t", "u"), 0o755))
+	must(os.Symlink("../../p/q", filepath.Join(dir, "t", "u", "l")))
+	must(os.Symlink("../p", filepath.Join(dir, "t", "l2")))
+	gfs, err := gofer.NewInProcess(fsutil.NewFakeMemoryFile(), dir, gofer.Options{Writable: true})
+	must(err)
+	t.Cleanup(gfs.Close)
+	v := vfs.New()
+	root, err := v.NewRootMount(gfs, vfs.MountOptions{})
+	must(err)
+	t.Cleanup(root.DecRef)
+	trips := func(what string, want int64, f func()) {
+		t.Helper()
+		before := gfs.RoundTrips()
+		f()
+		if got := gfs.RoundTrips() - before; got != want {
+			t.Errorf("%s: %d round trips, want %d", what, got, want)
+		}
+	}
+	var st vfs.Stat
+	trips("stat(p/q/r/s/f), uncached", 2, func() { st = stat(t, v, root, "/p/q/r/s/f") })
+	if st.Size != 4 {
+		t.Errorf("p/q/r/s/f has size %d, want 4", st.Size)
+	}
+	trips("stat(p/q/r/s) again", 0, func() { stat(t, v, root, "/p/q/r/s") })
+	trips("open(p/q/r/s/f) again", 1, func() { mustOpen(t, v, root, "/p/q/r/s/f", unix.O_RDONLY).DecRef(rootCtx) })
+	trips("stat(m/a/missing/x), uncached", 1, func() {
+		if _, _, err := v.StatAt(rootCtx, &vfs.PathOperation{Root: root, Start: root, Path: "/m/a/missing/x"}); err != unix.ENOENT {
+			t.Errorf("stat of a path through a missing name: %v, want ENOENT", err)
+		}
+	})
+	trips("stat(m/a/missing/y), the missing name noted", 0, func() {
+		if _, _, err := v.StatAt(rootCtx, &vfs.PathOperation{Root: root, Start: root, Path: "/m/a/missing/y"}); err != unix.ENOENT {
+			t.Errorf("stat of a path through a missing name: %v, want ENOENT", err)
+		}
+	})
+	// Through symlinks: the walk stops at each, the resolver follows it.
+	if got := stat(t, v, root, "/t/u/l/r/s/f"); got.Ino != st.Ino {
+		t.Errorf("t/u/l/r/s/f is inode %d, want p/q/r/s/f's %d", got.Ino, st.Ino)
+	}
+	if got := stat(t, v, root, "/t/l2/q/r/s/f"); got.Ino != st.Ino {
+		t.Errorf("t/l2/q/r/s/f is inode %d, want %d", got.Ino, st.Ino)
+	}
+	// A name created where a walk found none is found.
+	must(v.MkdirAt(rootCtx, &vfs.PathOperation{Root: root, Start: root, Path: "/m/a/missing"}, 0o755))
+	stat(t, v, root, "/m/a/missing")
+}

@@ -117,7 +117,7 @@ func (i *inode) SetStat(ctx vfs.Context, opts *vfs.SetStatOptions) error {
 // Lookup implements vfs.Inode.Lookup: the upper directory first, then,
 // unless a whiteout or an opaque directory hides it, the lower one.
 func (i *inode) Lookup(ctx vfs.Context, name string) (vfs.Inode, error) {
-	return i.lookup(ctx, name, nil)
+	return i.lookup(ctx, name, nil, nil)
 }
 
 // LookupOpen implements vfs.OpenLookuper: the lower layer's lookup of a
@@ -125,11 +125,19 @@ func (i *inode) Lookup(ctx vfs.Context, name string) (vfs.Inode, error) {
 // opens it in one round trip); the upper layer's, in memory, does not need
 // them.
 func (i *inode) LookupOpen(ctx vfs.Context, name string, flags uint32) (vfs.Inode, error) {
-	return i.lookup(ctx, name, &flags)
+	return i.lookup(ctx, name, &flags, nil)
 }
 
-// lookup is Lookup, for an open with flags *open if open is not nil.
-func (i *inode) lookup(ctx vfs.Context, name string, open *uint32) (vfs.Inode, error) {
+// LookupAhead implements vfs.PathLookuper: the lower layer's lookup gets
+// the names ahead too (the gofer walks them in the same round trip); the
+// upper layer's, in memory, does not need them.
+func (i *inode) LookupAhead(ctx vfs.Context, name string, ahead []string) (vfs.Inode, error) {
+	return i.lookup(ctx, name, nil, ahead)
+}
+
+// lookup is Lookup, for an open with flags *open if open is not nil, or
+// with the names ahead of name (vfs.PathLookuper).
+func (i *inode) lookup(ctx vfs.Context, name string, open *uint32, ahead []string) (vfs.Inode, error) {
 	if i.ftype != unix.S_IFDIR {
 		return nil, unix.ENOTDIR
 	}
@@ -160,9 +168,14 @@ func (i *inode) lookup(ctx vfs.Context, name string, open *uint32) (vfs.Inode, e
 	if i.lower != nil && !opaque {
 		var c vfs.Inode
 		var err error
-		if lo, ok := i.lower.(vfs.OpenLookuper); ok && open != nil {
+		lo, openOK := i.lower.(vfs.OpenLookuper)
+		pl, aheadOK := i.lower.(vfs.PathLookuper)
+		switch {
+		case openOK && open != nil:
 			c, err = lo.LookupOpen(ctx, name, *open)
-		} else {
+		case aheadOK && len(ahead) > 0:
+			c, err = pl.LookupAhead(ctx, name, ahead)
+		default:
 			c, err = i.lower.Lookup(ctx, name)
 		}
 		switch {

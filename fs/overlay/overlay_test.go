@@ -623,3 +623,31 @@ func TestOpenLooksUpLowerOnce(t *testing.T) {
 		t.Errorf("open and read of an uncached lower file: %d round trips, want 1", n)
 	}
 }
+
+// TestPathLooksUpLowerAhead: an overlay passes the names ahead of a lookup
+// to its lower layer's (vfs.PathLookuper): an open of a file three
+// uncached directories down costs the gofer two round trips, the walk of
+// the directories and the walk and open of the file.
+func TestPathLooksUpLowerAhead(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "d1", "d2", "d3"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "d1", "d2", "d3", "x"), []byte("x\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mf := fsutil.NewFakeMemoryFile()
+	gfs, err := gofer.NewInProcess(mf, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(gfs.Close)
+	tr := mount(t, mf, gfs)
+	before := gfs.RoundTrips()
+	if got := tr.read("/d1/d2/d3/x"); got != "x\n" {
+		t.Errorf("read %q", got)
+	}
+	if n := gfs.RoundTrips() - before; n != 2 {
+		t.Errorf("open and read of a file three uncached lower directories down: %d round trips, want 2", n)
+	}
+}

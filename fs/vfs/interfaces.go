@@ -86,6 +86,21 @@ type OpenLookuper interface {
 	LookupOpen(ctx Context, name string, flags uint32) (Inode, error)
 }
 
+// PathLookuper is implemented by an Inode whose lookup of a child can
+// also walk the names below it that the resolver will look up next, in the
+// same step (a remote filesystem walks a path in one round trip, where
+// each component would be one). The resolver calls LookupAhead instead of
+// Lookup for a component that is not cached and that more components
+// follow, with ahead, the names it will look up below it in order (never
+// "." or "..", nor the path's last component, at most a few). It still
+// looks each of them up, checking permissions and crossing mounts and
+// symlinks as usual: LookupAhead must return what Lookup would, and
+// keep what it learned of the names ahead for their own lookups, for as
+// long as it may trust it.
+type PathLookuper interface {
+	LookupAhead(ctx Context, name string, ahead []string) (Inode, error)
+}
+
 // Inode is a filesystem's node. The VFS caches one Dentry per (parent,
 // name) and keeps the Inode that Lookup or Create returned for it; it calls
 // Release once when the dentry dies (unlinked or never again reachable and

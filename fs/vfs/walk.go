@@ -196,7 +196,7 @@ func (r *resolver) walkParent(path string) (string, bool, error) {
 		if strings.TrimLeft(rest, "/") == "" {
 			return comp, true, nil
 		}
-		next, err := r.step(comp, nil)
+		next, err := r.step(comp, lookupIntent{rest: rest})
 		if err != nil {
 			return "", false, err
 		}
@@ -270,7 +270,7 @@ func (r *resolver) checkSearch() error {
 
 // step looks up one component (".", ".." or a name) in r.cur and returns a
 // reference to the result, with mounts followed.
-func (r *resolver) step(name string, open *openIntent) (VirtualDentry, error) {
+func (r *resolver) step(name string, in lookupIntent) (VirtualDentry, error) {
 	if err := r.checkSearch(); err != nil {
 		return VirtualDentry{}, err
 	}
@@ -292,7 +292,7 @@ func (r *resolver) step(name string, open *openIntent) (VirtualDentry, error) {
 		}
 		return vd, nil
 	}
-	d, err := r.vfs.lookupChild(r.ctx, r.cur.dentry, name, open)
+	d, err := r.vfs.lookupChild(r.ctx, r.cur.dentry, name, in)
 	if err != nil {
 		return VirtualDentry{}, err
 	}
@@ -337,10 +337,10 @@ func (r *resolver) dotdot() VirtualDentry {
 
 // lookupChild returns a reference to the cached or newly looked-up child
 // name of the directory parent.
-func (vfs *VirtualFilesystem) lookupChild(ctx Context, parent *Dentry, name string, open *openIntent) (*Dentry, error) {
+func (vfs *VirtualFilesystem) lookupChild(ctx Context, parent *Dentry, name string, in lookupIntent) (*Dentry, error) {
 	parent.mu.Lock()
 	defer parent.mu.Unlock()
-	d, err := parent.childIntentLocked(ctx, name, open)
+	d, err := parent.childIntentLocked(ctx, name, in)
 	if err != nil {
 		return nil, err
 	}
@@ -348,19 +348,52 @@ func (vfs *VirtualFilesystem) lookupChild(ctx Context, parent *Dentry, name stri
 	return d, nil
 }
 
-// openIntent is the flags of the open(2) a lookup is for (see
-// OpenLookuper).
-type openIntent struct{ flags uint32 }
+// lookupIntent is what the resolver knows of what follows a lookup: the
+// open(2) it is for, with flags (OpenLookuper), or the path still to walk
+// below it, rest (PathLookuper). The zero value knows nothing.
+type lookupIntent struct {
+	open  bool
+	flags uint32
+	rest  string
+}
+
+// maxAhead bounds the names a lookup is told it will be followed by
+// (PathLookuper).
+const maxAhead = 8
+
+// ahead returns the names of in.rest that the resolver will look up below
+// the one it looks up now, in order: the components of rest but its last
+// (the resolver's final lookup, which may be an open's or a create's), up
+// to the first "." or "..", at most maxAhead. It returns nil when there
+// are none.
+func (in *lookupIntent) ahead() []string {
+	rest := in.rest
+	var names []string
+	for len(names) < maxAhead {
+		rest = strings.TrimLeft(rest, "/")
+		i := strings.IndexByte(rest, '/')
+		if i < 0 || strings.TrimLeft(rest[i:], "/") == "" {
+			break // rest is the last component
+		}
+		name := rest[:i]
+		if name == "." || name == ".." || len(name) > NameMax {
+			break
+		}
+		names = append(names, name)
+		rest = rest[i:]
+	}
+	return names
+}
 
 // childLocked returns the cached or newly looked-up child name without a
 // new reference. parent.mu must be held.
 func (parent *Dentry) childLocked(ctx Context, name string) (*Dentry, error) {
-	return parent.childIntentLocked(ctx, name, nil)
+	return parent.childIntentLocked(ctx, name, lookupIntent{})
 }
 
-// childIntentLocked is childLocked for a lookup that open, if not nil,
-// follows (OpenLookuper). parent.mu must be held.
-func (parent *Dentry) childIntentLocked(ctx Context, name string, open *openIntent) (*Dentry, error) {
+// childIntentLocked is childLocked for a lookup that in describes
+// (OpenLookuper, PathLookuper). parent.mu must be held.
+func (parent *Dentry) childIntentLocked(ctx Context, name string, in lookupIntent) (*Dentry, error) {
 	if d, ok := parent.children[name]; ok {
 		rv, dynamic := d.inode.(Revalidator)
 		if !dynamic || rv.Valid(ctx) {
@@ -377,9 +410,16 @@ func (parent *Dentry) childIntentLocked(ctx Context, name string, open *openInte
 	}
 	var ino Inode
 	var err error
-	if lo, ok := parent.inode.(OpenLookuper); ok && open != nil {
-		ino, err = lo.LookupOpen(ctx, name, open.flags)
-	} else {
+	switch lo, ok := parent.inode.(OpenLookuper); {
+	case ok && in.open:
+		ino, err = lo.LookupOpen(ctx, name, in.flags)
+	default:
+		if pl, ok := parent.inode.(PathLookuper); ok && in.rest != "" {
+			if ahead := in.ahead(); len(ahead) > 0 {
+				ino, err = pl.LookupAhead(ctx, name, ahead)
+				break
+			}
+		}
 		ino, err = parent.inode.Lookup(ctx, name)
 	}
 	if err != nil {
@@ -439,11 +479,11 @@ func (r *resolver) resolve(path string, follow bool) (VirtualDentry, error) {
 			r.cur = VirtualDentry{}
 			return vd, nil
 		}
-		var open *openIntent
+		var in lookupIntent
 		if r.opening && !trailing {
-			open = &openIntent{flags: r.openFlags}
+			in = lookupIntent{open: true, flags: r.openFlags}
 		}
-		next, err := r.step(name, open)
+		next, err := r.step(name, in)
 		if err != nil {
 			return VirtualDentry{}, err
 		}
