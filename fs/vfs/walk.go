@@ -410,16 +410,18 @@ func (parent *Dentry) childIntentLocked(ctx Context, name string, in lookupInten
 	}
 	var ino Inode
 	var err error
-	switch lo, ok := parent.inode.(OpenLookuper); {
-	case ok && in.open:
+	lo, openOK := parent.inode.(OpenLookuper)
+	pl, aheadOK := parent.inode.(PathLookuper)
+	var ahead []string
+	if aheadOK && in.rest != "" {
+		ahead = in.ahead()
+	}
+	switch {
+	case openOK && in.open:
 		ino, err = lo.LookupOpen(ctx, name, in.flags)
+	case len(ahead) > 0:
+		ino, err = pl.LookupAhead(ctx, name, ahead)
 	default:
-		if pl, ok := parent.inode.(PathLookuper); ok && in.rest != "" {
-			if ahead := in.ahead(); len(ahead) > 0 {
-				ino, err = pl.LookupAhead(ctx, name, ahead)
-				break
-			}
-		}
 		ino, err = parent.inode.Lookup(ctx, name)
 	}
 	if err != nil {
