@@ -277,6 +277,36 @@ func TestPrefetchScattered(t *testing.T) {
 // directory's the same (no descriptor); a read-write open, and a second
 // open of the cached name, go on as before (a Topen each, the second
 // none: the read descriptor is shared).
+// mountWritable mounts dir, served writable by an in-process gofer, as
+// the root of a new VFS, until the test ends.
+func mountWritable(t *testing.T, dir string) (*vfs.VirtualFilesystem, vfs.VirtualDentry, *gofer.Filesystem) {
+	t.Helper()
+	gfs, err := gofer.NewInProcess(fsutil.NewFakeMemoryFile(), dir, gofer.Options{Writable: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(gfs.Close)
+	v := vfs.New()
+	root, err := v.NewRootMount(gfs, vfs.MountOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(root.DecRef)
+	return v, root, gfs
+}
+
+// tripCounter returns a check that f costs gfs want round trips.
+func tripCounter(t *testing.T, gfs *gofer.Filesystem) func(what string, want int64, f func()) {
+	return func(what string, want int64, f func()) {
+		t.Helper()
+		before := gfs.RoundTrips()
+		f()
+		if got := gfs.RoundTrips() - before; got != want {
+			t.Errorf("%s: %d round trips, want %d", what, got, want)
+		}
+	}
+}
+
 func TestOpenUncachedOneTrip(t *testing.T) {
 	dir := t.TempDir()
 	must := func(err error) {
@@ -289,22 +319,9 @@ func TestOpenUncachedOneTrip(t *testing.T) {
 	for _, n := range []string{"a", "b"} {
 		must(os.WriteFile(filepath.Join(dir, "d", n), []byte("file "+n), 0o644))
 	}
-	gfs, err := gofer.NewInProcess(fsutil.NewFakeMemoryFile(), dir, gofer.Options{Writable: true})
-	must(err)
-	t.Cleanup(gfs.Close)
-	v := vfs.New()
-	root, err := v.NewRootMount(gfs, vfs.MountOptions{})
-	must(err)
-	t.Cleanup(root.DecRef)
+	v, root, gfs := mountWritable(t, dir)
 	stat(t, v, root, "/d") // the directory is cached from here on
-	trips := func(what string, want int64, f func()) {
-		t.Helper()
-		before := gfs.RoundTrips()
-		f()
-		if got := gfs.RoundTrips() - before; got != want {
-			t.Errorf("%s: %d round trips, want %d", what, got, want)
-		}
-	}
+	trips := tripCounter(t, gfs)
 	var fd *vfs.FileDescription
 	trips("open(d/a, O_RDONLY), uncached", 1, func() { fd = mustOpen(t, v, root, "/d/a", unix.O_RDONLY) })
 	buf := make([]byte, 32)
@@ -341,21 +358,8 @@ func TestPathAheadOneTrip(t *testing.T) {
 	must(os.MkdirAll(filepath.Join(dir, "t", "u"), 0o755))
 	must(os.Symlink("../../p/q", filepath.Join(dir, "t", "u", "l")))
 	must(os.Symlink("../p", filepath.Join(dir, "t", "l2")))
-	gfs, err := gofer.NewInProcess(fsutil.NewFakeMemoryFile(), dir, gofer.Options{Writable: true})
-	must(err)
-	t.Cleanup(gfs.Close)
-	v := vfs.New()
-	root, err := v.NewRootMount(gfs, vfs.MountOptions{})
-	must(err)
-	t.Cleanup(root.DecRef)
-	trips := func(what string, want int64, f func()) {
-		t.Helper()
-		before := gfs.RoundTrips()
-		f()
-		if got := gfs.RoundTrips() - before; got != want {
-			t.Errorf("%s: %d round trips, want %d", what, got, want)
-		}
-	}
+	v, root, gfs := mountWritable(t, dir)
+	trips := tripCounter(t, gfs)
 	var st vfs.Stat
 	trips("stat(p/q/r/s/f), uncached", 2, func() { st = stat(t, v, root, "/p/q/r/s/f") })
 	if st.Size != 4 {

@@ -595,16 +595,16 @@ func TestExchange(t *testing.T) {
 	}
 }
 
-// TestOpenLooksUpLowerOnce: an overlay passes an open's intent to its
-// lower layer's lookup (vfs.OpenLookuper): a read-only open of an
-// uncached lower file costs the gofer one round trip, walk and open
-// together, and reads the lower file.
-func TestOpenLooksUpLowerOnce(t *testing.T) {
+// lowerFile mounts an overlay over a gofer-served lower directory holding
+// the file x ("x\n") in the directories dirs, one inside the other.
+func lowerFile(t *testing.T, dirs ...string) (*tree, *gofer.Filesystem) {
+	t.Helper()
 	dir := t.TempDir()
-	if err := os.Mkdir(filepath.Join(dir, "d"), 0o755); err != nil {
+	d := filepath.Join(append([]string{dir}, dirs...)...)
+	if err := os.MkdirAll(d, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "d", "x"), []byte("x\n"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(d, "x"), []byte("x\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	mf := fsutil.NewFakeMemoryFile()
@@ -613,13 +613,28 @@ func TestOpenLooksUpLowerOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(gfs.Close)
-	tr := mount(t, mf, gfs)
-	tr.stat("/d")
+	return mount(t, mf, gfs), gfs
+}
+
+// readTrips reads p in tr, which must hold "x\n", and returns the gofer
+// round trips that took.
+func readTrips(t *testing.T, tr *tree, gfs *gofer.Filesystem, p string) int64 {
+	t.Helper()
 	before := gfs.RoundTrips()
-	if got := tr.read("/d/x"); got != "x\n" {
+	if got := tr.read(p); got != "x\n" {
 		t.Errorf("read %q", got)
 	}
-	if n := gfs.RoundTrips() - before; n != 1 {
+	return gfs.RoundTrips() - before
+}
+
+// TestOpenLooksUpLowerOnce: an overlay passes an open's intent to its
+// lower layer's lookup (vfs.OpenLookuper): a read-only open of an
+// uncached lower file costs the gofer one round trip, walk and open
+// together, and reads the lower file.
+func TestOpenLooksUpLowerOnce(t *testing.T) {
+	tr, gfs := lowerFile(t, "d")
+	tr.stat("/d")
+	if n := readTrips(t, tr, gfs, "/d/x"); n != 1 {
 		t.Errorf("open and read of an uncached lower file: %d round trips, want 1", n)
 	}
 }
@@ -629,25 +644,8 @@ func TestOpenLooksUpLowerOnce(t *testing.T) {
 // uncached directories down costs the gofer two round trips, the walk of
 // the directories and the walk and open of the file.
 func TestPathLooksUpLowerAhead(t *testing.T) {
-	dir := t.TempDir()
-	if err := os.MkdirAll(filepath.Join(dir, "d1", "d2", "d3"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "d1", "d2", "d3", "x"), []byte("x\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	mf := fsutil.NewFakeMemoryFile()
-	gfs, err := gofer.NewInProcess(mf, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(gfs.Close)
-	tr := mount(t, mf, gfs)
-	before := gfs.RoundTrips()
-	if got := tr.read("/d1/d2/d3/x"); got != "x\n" {
-		t.Errorf("read %q", got)
-	}
-	if n := gfs.RoundTrips() - before; n != 2 {
+	tr, gfs := lowerFile(t, "d1", "d2", "d3")
+	if n := readTrips(t, tr, gfs, "/d1/d2/d3/x"); n != 2 {
 		t.Errorf("open and read of a file three uncached lower directories down: %d round trips, want 2", n)
 	}
 }
