@@ -581,7 +581,7 @@ func (mm *MemoryManager) commitLocked(v *vma, s, e uint64) bool {
 	for i := v.pmaIndex(s); i < len(v.pmas) && v.pmas[i].start < e; i++ {
 		p := &v.pmas[i]
 		a, b := max(p.start, s), min(p.end, e)
-		if mm.mf.Commit(memfile.Range{Start: p.fr.Start + (a - p.start), End: p.fr.Start + (b - p.start)}) != nil {
+		if mm.mf.Commit(p.fileRange(a, b)) != nil {
 			return false
 		}
 	}

@@ -1,7 +1,6 @@
 package mm
 
 import (
-	"github.com/rampart-sandbox/rampart/sentry/memfile"
 	"golang.org/x/sys/unix"
 
 	"github.com/rampart-sandbox/rampart/sentry/memmap"
@@ -660,8 +659,7 @@ func (mm *MemoryManager) MinCoreInto(addr uint64, vec []byte) error {
 			// behind them: never touched, or given back by
 			// MADV_DONTNEED (zeroPMAsLocked).
 			m := min(n-k, (p.end-a)/usermem.PageSize)
-			off := p.fr.Start + (a - p.start)
-			if mm.mf.Resident(memfile.Range{Start: off, End: off + m*usermem.PageSize}, vec[k:k+m]) != nil {
+			if mm.mf.Resident(p.fileRange(a, a+m*usermem.PageSize), vec[k:k+m]) != nil {
 				for j := k; j < k+m; j++ {
 					vec[j] = 1
 				}

@@ -47,6 +47,12 @@ type pma struct {
 	cow bool
 }
 
+// fileRange returns the memory-file range behind [s, e), which must lie in
+// p.
+func (p *pma) fileRange(s, e uint64) memfile.Range {
+	return memfile.Range{Start: p.fr.Start + (s - p.start), End: p.fr.Start + (e - p.start)}
+}
+
 // effective returns the permissions with which p is mapped in the
 // AddressSpace.
 func (v *vma) effective(p *pma) usermem.AccessType {
@@ -156,7 +162,7 @@ func (mm *MemoryManager) zeroPMAsLocked(v *vma, start, end uint64) {
 	for i := v.pmaIndex(start); i < len(v.pmas) && v.pmas[i].start < end; {
 		p := v.pmas[i]
 		s, e := max(p.start, start), min(p.end, end)
-		fr := memfile.Range{Start: p.fr.Start + (s - p.start), End: p.fr.Start + (e - p.start)}
+		fr := p.fileRange(s, e)
 		if mm.mf.IsExclusive(fr) && mm.mf.Decommit(fr) == nil {
 			i++
 			continue
