@@ -16,7 +16,9 @@ var ErrBeyondEOF = errors.New("memmap: offset beyond end of file")
 
 // Mappable is a file whose contents can be mapped.
 //
-// Implementations must be safe for concurrent use.
+// Implementations must be safe for concurrent use, and comparable with ==
+// (a pointer, or a struct of one): the memory manager tells the vmas of one
+// file apart from others by comparing their Mappables.
 type Mappable interface {
 	// Translate returns the memory-file range that holds the file's data
 	// starting at file offset off (page-aligned): the result covers

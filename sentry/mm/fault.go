@@ -124,13 +124,31 @@ func (mm *MemoryManager) handleFaultLocked(addr uint64, at usermem.AccessType, h
 		if res != faultOK {
 			return res
 		}
+		old := mm.cowOld[:0]
 		if at.Write && !unknown {
-			if res := mm.breakCOWLocked(v, addr); res != faultOK {
+			cs, ce, res := mm.copyCOWLocked(v, addr, &old)
+			if res != faultOK {
+				mm.dropOld(old)
 				return res
+			}
+			if cs < ce {
+				s, e = min(s, cs), max(e, ce)
 			}
 		}
 		mm.takeOverLocked(v, s, e)
-		return mm.mapRangeLocked(v, s, e)
+		// One batch maps the window, the copies and the neighbours.
+		var b mapBatch
+		b.init(mm)
+		ok := b.addRange(v, s, e)
+		if ok && v.mappable != nil {
+			mm.fillNeighboursLocked(&b, v, addr)
+		}
+		ok = b.flush() && ok
+		mm.dropOld(old)
+		if !ok {
+			return faultBus
+		}
+		return faultOK
 	}
 
 	if hostCode == segvAccErr {
@@ -328,20 +346,37 @@ func (mm *MemoryManager) takeOverLocked(v *vma, s, e uint64) {
 // copy-on-write page at addr (and of the COW pages around it, within
 // cowWindow), and maps the result.
 func (mm *MemoryManager) breakCOWLocked(v *vma, addr uint64) faultResult {
+	old := mm.cowOld[:0]
+	s, e, res := mm.copyCOWLocked(v, addr, &old)
+	if res == faultOK && s < e {
+		res = mm.mapRangeLocked(v, s, e)
+	}
+	mm.dropOld(old)
+	return res
+}
+
+// copyCOWLocked is breakCOWLocked but for the mapping: it returns the
+// range the caller must map (empty if nothing changed), and appends to
+// *old the pages replaced by copies, which the caller releases (dropOld)
+// only after the host maps the copies: other threads of this address
+// space read the old pages through the old host mapping meanwhile, and a
+// page freed earlier (its other user, a forked child, may exit at any
+// time) could be zeroed or handed to another process while still mapped.
+func (mm *MemoryManager) copyCOWLocked(v *vma, addr uint64, old *[]memfile.Range) (uint64, uint64, faultResult) {
 	mm.layoutGen++
 	p := v.findPMA(addr)
 	if p == nil || !p.cow {
-		return faultOK
+		return 0, 0, faultOK
 	}
 	if !v.private {
 		// Shared mappings are never COW; be defensive.
 		p.cow = false
-		return mm.mapRangeLocked(v, p.start, p.end)
+		return p.start, p.end, faultOK
 	}
 	if mm.mf.IsExclusive(p.fr) {
 		// Nobody else refers to these pages: take them over.
 		p.cow = false
-		return mm.mapRangeLocked(v, p.start, p.end)
+		return p.start, p.end, faultOK
 	}
 	// The copy-on-write pages around addr are copied too, file pages as
 	// anonymous ones: the dynamic loader's relocations write every page
@@ -354,18 +389,6 @@ func (mm *MemoryManager) breakCOWLocked(v *vma, addr uint64) faultResult {
 	s, e := faultWindow(v, addr, cowWindow)
 	i := v.splitPMAAt(s)
 	j := v.splitPMAAt(e)
-	// The old pages stay referenced until the host maps the copies: other
-	// threads of this address space read them through the old host
-	// mapping meanwhile, and a page freed here (its other user, a forked
-	// child, may exit at any time) could be zeroed or handed to another
-	// process while still mapped.
-	var stack [cowWindow / usermem.PageSize]memfile.Range
-	old := stack[:0]
-	defer func() {
-		for _, fr := range old {
-			mm.mf.DecRef(fr)
-		}
-	}()
 	for k := i; k < j; k++ {
 		p := &v.pmas[k]
 		if !p.cow {
@@ -374,18 +397,79 @@ func (mm *MemoryManager) breakCOWLocked(v *vma, addr uint64) faultResult {
 		if !mm.mf.IsExclusive(p.fr) {
 			fr, err := mm.mf.AllocateUnzeroed(p.fr.Length())
 			if err != nil {
-				return allocFailure(err)
+				return 0, 0, allocFailure(err)
 			}
 			copy(mm.mf.Slice(fr), mm.mf.Slice(p.fr)) // all of it
-			old = append(old, p.fr)
+			*old = append(*old, p.fr)
 			p.fr = fr
 		}
 		p.cow = false
 	}
 	if j > i {
-		return mm.mapRangeLocked(v, v.pmas[i].start, v.pmas[j-1].end)
+		return v.pmas[i].start, v.pmas[j-1].end, faultOK
 	}
-	return faultOK
+	return 0, 0, faultOK
+}
+
+// dropOld releases the pages copyCOWLocked replaced, once mapped over,
+// and keeps the slice's array for the next fault.
+func (mm *MemoryManager) dropOld(old []memfile.Range) {
+	for _, fr := range old {
+		mm.mf.DecRef(fr)
+	}
+	mm.cowOld = old[:0]
+}
+
+// fillNeighboursLocked fills and adds to b the gaps of the vmas next to v
+// that map the same file within the file fault-around window of addr. A
+// dynamic loader maps a library as three or four vmas of one file (its
+// headers, text, read-only data, data), whose first pages the program
+// touches one after the other: the loader's relocations write the data,
+// then the library's code runs and reads its constants. Each was a fault,
+// a platform round trip and a map request of its own (six requests for
+// each of the small libraries Python loads, two of them for its data);
+// the first fault in the library now maps what the window holds of all
+// of them in its one batch. Shared writable vmas are left out (a
+// translation for writing may mark the file's pages dirty). Failures only
+// leave the pages to fault.
+//
+// Preconditions: v.mappable != nil; mm.mu is locked for writing.
+func (mm *MemoryManager) fillNeighboursLocked(b *mapBatch, v *vma, addr uint64) {
+	ws := addr &^ (fileFaultWindow - 1)
+	we := ws + fileFaultWindow
+	if we < ws {
+		we = ^uint64(0) &^ usermem.PageMask
+	}
+	i := mm.vmaIndexLocked(addr)
+	for j := i - 1; j >= 0 && mm.vmas[j].end > ws && mm.vmas[j].mappable == v.mappable; j-- {
+		mm.fillNeighbourLocked(b, mm.vmas[j], ws, we)
+	}
+	for j := i + 1; j < len(mm.vmas) && mm.vmas[j].start < we && mm.vmas[j].mappable == v.mappable; j++ {
+		mm.fillNeighbourLocked(b, mm.vmas[j], ws, we)
+	}
+}
+
+// fillNeighbourLocked fills the gaps of n in [ws, we), as a read fault
+// would, and adds them to b.
+func (mm *MemoryManager) fillNeighbourLocked(b *mapBatch, n *vma, ws, we uint64) {
+	if !n.perms.Any() || (!n.private && n.perms.Write) {
+		return
+	}
+	for a, end := max(n.start, ws), min(n.end, we); a < end; {
+		if p := n.findPMA(a); p != nil {
+			a = p.end
+			continue
+		}
+		s, e, res := mm.fillLocked(n, a, fileFaultWindow)
+		if res != faultOK {
+			return
+		}
+		mm.layoutGen++
+		if !b.addRange(n, s, e) {
+			return
+		}
+		a = e
+	}
 }
 
 // mapRangeLocked maps the pmas of v in [s, e) into the AddressSpace with

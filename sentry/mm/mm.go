@@ -103,6 +103,10 @@ type MemoryManager struct {
 	// takes batches (mapBatch); written with mu held for writing, as
 	// every caller of mapRangeLocked does.
 	mapBuf [platform.MaxBatch]platform.Mapping
+	// cowOld keeps the array of the pages a COW break replaced, until
+	// the host maps the copies (copyCOWLocked); written with mu held for
+	// writing.
+	cowOld []memfile.Range
 
 	// hints are the pages this process' forked children faulted on
 	// first, made by its first Fork; parentHints the parent's, where a

@@ -911,3 +911,73 @@ func TestCOWWindowFile(t *testing.T) {
 		t.Errorf("private page outside the copied window does not follow the file: %q", v)
 	}
 }
+
+// TestFaultAroundLibrary: the first fault in a library mapped the way a
+// dynamic loader maps one (headers r--, text r-x, read-only data r--, data
+// rw- private, all of one file, each its own vma) maps what the fault
+// window holds of all four in one request, the written data page once; the
+// library's first reads and writes then take no fault. Another file's vma
+// next to it, and a shared writable one of the same file, are left alone.
+func TestFaultAroundLibrary(t *testing.T) {
+	e := newEnv(t)
+	m, err := NewMemoryManager(fakeBatchPlatform{}, e.mf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := m.AddressSpace().(*fakeBatchAS)
+	f := newFakeFile(t, e.mf, bytes.Repeat([]byte("0123456789abcdef"), 8*pg/16))
+	other := newFakeFile(t, e.mf, bytes.Repeat([]byte("o"), pg))
+	const base = 0x40000000 // fileFaultWindow-aligned, as a loader aligns
+	lib := func(off, n uint64, perms usermem.AccessType, shared bool) {
+		mustMMap(t, m, MMapOpts{Addr: base + off*pg, Fixed: true, Length: n * pg, Private: !shared, Perms: perms, MaxPerms: usermem.AnyAccess, Mappable: f, Offset: off * pg, Name: "/lib/x.so"})
+	}
+	lib(0, 1, usermem.Read, false)
+	lib(1, 2, usermem.AccessType{Read: true, Execute: true}, false)
+	lib(3, 1, usermem.Read, false)
+	lib(4, 2, usermem.ReadWrite, false)
+	lib(6, 1, usermem.ReadWrite, true)
+	mustMMap(t, m, MMapOpts{Addr: base + 7*pg, Fixed: true, Length: pg, Private: true, Perms: usermem.Read, MaxPerms: usermem.AnyAccess, Mappable: other})
+	requests := func() int { return b.batches + b.mapCount() - b.entries }
+
+	// The loader's relocations write the data first (a write to an
+	// unmapped page, as systrap reports it).
+	if sig, _ := m.HandleFault(base+4*pg+8, usermem.Write, segvMapErr); sig != 0 {
+		t.Fatalf("data write: sig %d", sig)
+	}
+	if sig, _, faults, _ := appAccess(m, e.mf, base+4*pg+8, true, 'D'); sig != 0 || faults != 0 {
+		t.Fatalf("data write: sig %d after %d more faults", sig, faults)
+	}
+	if n := requests(); n != 1 {
+		t.Errorf("the first fault took %d map requests, want 1", n)
+	}
+	if n := b.mapCount(); n > 4 {
+		t.Errorf("%d mappings for 4 vmas", n)
+	}
+	for _, c := range []struct {
+		page, off uint64
+		write     bool
+		want      byte
+	}{{0, 0, false, '0'}, {1, 1, false, '1'}, {2, 2, false, '2'}, {3, 3, false, '3'}, {5, 0, true, 'E'}, {4, 8, false, 'D'}} {
+		if sig, _, faults, v := appAccess(m, e.mf, base+c.page*pg+c.off, c.write, 'E'); sig != 0 || faults != 0 || v != c.want {
+			t.Errorf("page %d (write %v): sig %d after %d faults, read %q", c.page, c.write, sig, faults, v)
+		}
+	}
+	for _, page := range []uint64{6, 7} {
+		if _, ok := fas(m).lookup(base + page*pg); ok {
+			t.Errorf("page %d mapped by the library's fault", page)
+		}
+	}
+	if pm, _ := fas(m).lookup(base + pg); pm.perms.Write || !pm.perms.Execute || pm.off != f.fr.Start+pg {
+		t.Errorf("text mapped %+v", pm)
+	}
+	if e.mf.Slice(f.fr)[4*pg+8] != '8' {
+		t.Error("a private write reached the file")
+	}
+	checkInvariants(t, m)
+	m.Release()
+	f.release()
+	other.release()
+	if u := e.mf.Usage().Allocated; u != 0 {
+		t.Errorf("%d bytes leaked", u)
+	}
+}
