@@ -350,7 +350,11 @@ func (t *Task) Clone(o CloneOptions) (ThreadID, error) {
 		m = t.mm
 	} else {
 		var err error
-		if m, err = t.mm.Fork(t.regs.Rip, t.regs.Rsp); err != nil {
+		var settid uint64
+		if f&unix.CLONE_CHILD_SETTID != 0 {
+			settid = o.ChildTID
+		}
+		if m, err = t.mm.Fork(t.regs.Rip, t.regs.Rsp, settid); err != nil {
 			return 0, unix.ENOMEM
 		}
 	}

@@ -34,8 +34,9 @@ func (t *Task) exit() {
 	k := t.k
 	// Robust and PI futexes the thread holds (futex_robust.go).
 	t.releaseFutexes()
-	// CLONE_CHILD_CLEARTID: zero the tid word and wake a joiner.
-	if t.clearChildTID != 0 && t.mm != nil {
+	// CLONE_CHILD_CLEARTID: zero the tid word and wake a joiner, if the
+	// memory has another user (Linux's mm_release).
+	if t.clearChildTID != 0 && t.mm != nil && !t.mm.SoleUser() {
 		var zero [4]byte
 		if _, err := t.mm.CopyOut(t.clearChildTID, zero[:]); err == nil {
 			k.futexes.wake(t, t.clearChildTID, false, 1, ^uint32(0))

@@ -290,6 +290,8 @@ func TestForkHints(t *testing.T) {
 	mustMMap(t, parent, MMapOpts{Length: pg, Private: true, Perms: usermem.Read, MaxPerms: usermem.AnyAccess})
 	far := mustMMap(t, parent, anonOpts(pg))
 	appAccess(parent, e.mf, far, true, 9)
+	// A heap page the parent never touched, which its children write.
+	fresh := mustMMap(t, parent, anonOpts(pg))
 	first, err := parent.Fork()
 	if err != nil {
 		t.Fatal(err)
@@ -299,6 +301,9 @@ func TestForkHints(t *testing.T) {
 	}
 	if _, _, faults, _ := appAccess(first, e.mf, far, false, 0); faults == 0 {
 		t.Fatal("the first child's read did not fault")
+	}
+	if _, _, faults, _ := appAccess(first, e.mf, fresh, true, 0x66); faults == 0 {
+		t.Fatal("the first child's write of a fresh page did not fault")
 	}
 	first.Release()
 
@@ -314,6 +319,12 @@ func TestForkHints(t *testing.T) {
 	}
 	if _, _, faults, v := appAccess(second, e.mf, far, false, 0); faults != 0 || v != 9 {
 		t.Errorf("second child's read of the page the first read: %d faults, value %d", faults, v)
+	}
+	if _, _, faults, v := appAccess(second, e.mf, fresh, false, 0); faults != 0 || v != 0 {
+		t.Errorf("second child's read of the fresh page the first wrote: %d faults, value %d", faults, v)
+	}
+	if _, _, _, v := appAccess(parent, e.mf, fresh, false, 0); v != 0 {
+		t.Errorf("parent reads %#x in its fresh page after its children's writes", v)
 	}
 	if _, _, _, v := appAccess(parent, e.mf, data+2*pg, false, 0); v != 3 {
 		t.Errorf("parent reads %#x after the children's writes, want 3", v)
@@ -345,4 +356,38 @@ func mmapWritten(t *testing.T, e *env, n uint64) uint64 {
 		appAccess(e.mm, e.mf, a+i*pg, true, byte(i+1))
 	}
 	return a
+}
+
+// TestForkSetTID: the page of the CLONE_CHILD_SETTID word, which the
+// kernel writes into the child right after Fork, is the child's own copy
+// from the start and mapped with the fork's prefault: the write takes no
+// copy-on-write break and no map request, and the parent keeps its value.
+func TestForkSetTID(t *testing.T) {
+	e := newEnv(t)
+	m, err := NewMemoryManager(fakeBatchPlatform{}, e.mf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Release()
+	heap := mustMMap(t, m, anonOpts(16*pg))
+	appAccess(m, e.mf, heap+5*pg+16, true, 7)
+	child, err := m.Fork(0, 0, heap+5*pg+16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer child.Release()
+	c := child.AddressSpace().(*fakeBatchAS)
+	requests := c.batches + c.mapCount() - c.entries
+	if _, err := child.CopyOut(heap+5*pg+16, []byte{42}); err != nil {
+		t.Fatal(err)
+	}
+	if n := c.batches + c.mapCount() - c.entries; n != requests {
+		t.Errorf("the settid write took %d map requests", n-requests)
+	}
+	if sig, _, faults, v := appAccess(child, e.mf, heap+5*pg+16, true, 43); sig != 0 || faults != 0 || v != 43 {
+		t.Errorf("child's write of its tid page: signal %d, %d faults", sig, faults)
+	}
+	if _, _, _, v := appAccess(m, e.mf, heap+5*pg+16, false, 0); v != 7 {
+		t.Errorf("parent reads %d, want 7", v)
+	}
 }

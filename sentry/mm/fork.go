@@ -9,19 +9,24 @@ import (
 	"github.com/rampart-sandbox/rampart/sentry/usermem"
 )
 
+// maxForkNear bounds the addresses Fork takes.
+const maxForkNear = 3
+
 // Fork returns a new address space with the same vmas, for fork(2) without
 // CLONE_VM. Private memory becomes copy-on-write in both address spaces
 // (the parent loses write permission on its host mappings of it now; the
 // child maps it lazily); shared mappings stay shared. Vmas marked
 // MADV_DONTFORK are not copied, and MADV_WIPEONFORK ones are copied empty.
 //
-// near are the forking thread's instruction and stack pointers, if known.
-// The child gets its own copy at once of the pages it will write first:
-// the stack pointer's, and those earlier children of this process wrote
-// first (forkHints); it maps what is in memory around near and those
-// pages in one request (prefaultFork). Each was a fault, a platform round
-// trip and a map request, for the child and, for a copy-on-write page it
-// writes too (its stack), the parent.
+// near are the forking thread's instruction pointer, then addresses the
+// child writes first: its stack pointer, and the CLONE_CHILD_SETTID word
+// the kernel writes for it (at most maxForkNear in all; 0 for none). The
+// child gets its own copy at once of the pages it will write first: those
+// of near, and those earlier children of this process wrote first
+// (forkHints); it maps what is in memory around near and those pages in
+// one request (prefaultFork). Each was a fault, a platform round trip and
+// a map request, for the child and, for a copy-on-write page it writes too
+// (its stack), the parent.
 func (mm *MemoryManager) Fork(near ...uint64) (*MemoryManager, error) {
 	child, err := NewMemoryManager(mm.p, mm.mf)
 	if err != nil {
@@ -40,16 +45,15 @@ func (mm *MemoryManager) Fork(near ...uint64) (*MemoryManager, error) {
 	child.parentHints, child.hintsLeft = mm.hints, forkHintMax
 	// own are the pages copied for the child now, prefault the addresses
 	// whose windows it maps.
-	var own, prefault [forkHintMax + 2]uint64
+	var own, prefault [forkHintMax + maxForkNear]uint64
 	no, np := 0, 0
-	if len(near) > 0 {
-		prefault[np] = near[0]
-		np++
-	}
-	if len(near) > 1 {
-		own[no] = usermem.PageRoundDown(near[1])
-		no++
-		prefault[np] = near[1]
+	near = near[:min(len(near), maxForkNear)]
+	for i, a := range near {
+		if i > 0 && a != 0 && !slices.Contains(own[:no], usermem.PageRoundDown(a)) {
+			own[no] = usermem.PageRoundDown(a)
+			no++
+		}
+		prefault[np] = a
 		np++
 	}
 	for _, h := range mm.hints.snapshot() {
@@ -132,9 +136,10 @@ func (mm *MemoryManager) Fork(near ...uint64) (*MemoryManager, error) {
 }
 
 // prefaultFork maps, in one batch, what the new child has in memory in the
-// fault window around each address of near (see Fork). Copy-on-write
-// pages are mapped read-only, as a fault would; a failure here only
-// leaves the pages to fault.
+// fault window around each address of near (see Fork), filling the window
+// first where it has nothing at that address. Copy-on-write pages are
+// mapped read-only, as a fault would; a failure here only leaves the pages
+// to fault.
 func (mm *MemoryManager) prefaultFork(near []uint64) {
 	if len(near) == 0 || mm.as == nil {
 		return
@@ -144,12 +149,26 @@ func (mm *MemoryManager) prefaultFork(near []uint64) {
 	var b mapBatch
 	b.init(mm)
 	// Windows already added are skipped: hints often share one.
-	var done [forkHintMax + 2][2]uint64
+	var done [forkHintMax + maxForkNear][2]uint64
 	nd := 0
 next:
 	for _, a := range near {
 		v := mm.findVMALocked(a)
 		if v == nil || !v.perms.Any() {
+			continue
+		}
+		if v.findPMA(a) == nil {
+			// The parent had nothing there (a heap page only its
+			// children touch): fill it as the child's fault would, and
+			// map what was filled.
+			s, e, res := mm.fillLocked(v, a, 0)
+			if res != faultOK {
+				continue
+			}
+			mm.layoutGen++
+			if !b.addRange(v, s, e) {
+				return
+			}
 			continue
 		}
 		s, e := faultWindow(v, a, windowFor(v))

@@ -270,6 +270,15 @@ func (mm *MemoryManager) TryIncUsers() bool {
 	}
 }
 
+// SoleUser reports whether the caller is the address space's only user (a
+// task, or a holder such as /proc/[pid]/mem). An exiting thread then skips
+// its clear-tid write and wake, as Linux's mm_release does (nobody sharing
+// the memory is left to join it): in a forked child that never exec'd, the
+// tid word is on a page it shares copy-on-write with its parent, and the
+// write cost a copy and a platform request just before the address space
+// went away.
+func (mm *MemoryManager) SoleUser() bool { return mm.users.Load() == 1 }
+
 // Release drops the caller's reference; the last one unmaps everything
 // and releases the address space.
 func (mm *MemoryManager) Release() {

@@ -330,6 +330,27 @@ static void sharing(void)
 	CHECK_EQ("CHILD_SETTID", ctid, pid);
 	wait_clone(pid);
 
+	/* Without CLONE_VM the words are in the child's memory: CHILD_SETTID
+	 * writes the child's copy of a private page, not ours. CHILD_CLEARTID
+	 * is skipped when the exiting child is the last user of its memory
+	 * (Linux's mm_release), even on a page shared with us. */
+	static int fork_ctid;
+	fork_ctid = 0;
+	pid = syscall(SYS_clone, CLONE_CHILD_SETTID | SIGCHLD, NULL, NULL, &fork_ctid, NULL);
+	if (pid == 0)
+		_exit(fork_ctid == getpid() ? 0 : 1);
+	CHECK_EQ("fork CHILD_SETTID: the child's copy written", wait_clone(pid), 0);
+	CHECK_EQ("fork CHILD_SETTID: ours untouched", fork_ctid, 0);
+	int *sh = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	REQUIRE("mmap shared", sh != MAP_FAILED);
+	*sh = -1;
+	pid = syscall(SYS_clone, CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID | SIGCHLD, NULL, NULL, sh, NULL);
+	if (pid == 0)
+		_exit(*sh == getpid() ? 0 : 1);
+	CHECK_EQ("fork CHILD_SETTID on a shared page", wait_clone(pid), 0);
+	CHECK_EQ("fork CHILD_CLEARTID of the memory's last user: not cleared", *sh, pid);
+	munmap(sh, 4096);
+
 	/* exit_signal: a child that reports with SIGUSR1 (ignored here) is
 	 * waited for with __WALL. */
 	signal(SIGUSR1, SIG_IGN);
