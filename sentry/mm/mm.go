@@ -48,6 +48,9 @@ const (
 	fileFaultWindow = 256 << 10
 	// cowWindow is how much one copy-on-write break copies.
 	cowWindow = 64 << 10
+	// maxCOWRun bounds one copy-on-write break of a run of breaks, each
+	// at the page after the last (cowRangeLocked).
+	maxCOWRun = 1 << 20
 	// populateWindow bounds one step of MAP_POPULATE.
 	populateWindow = 32 << 20
 
@@ -107,6 +110,12 @@ type MemoryManager struct {
 	// the host maps the copies (copyCOWLocked); written with mu held for
 	// writing.
 	cowOld []memfile.Range
+	// The last copy-on-write break (cowRangeLocked): it was in cowVMA,
+	// which is only compared, never used (it may be gone), copied
+	// cowRun bytes and ended at cowNext. Written with mu held for
+	// writing.
+	cowVMA          *vma
+	cowNext, cowRun uint64
 
 	// hints are the pages this process' forked children faulted on
 	// first, made by its first Fork; parentHints the parent's, where a

@@ -981,3 +981,42 @@ func TestFaultAroundLibrary(t *testing.T) {
 		t.Errorf("%d bytes leaked", u)
 	}
 }
+
+// TestCOWRun: writes through a private file mapping page after page (a
+// loader relocating a large data segment) copy ever larger runs, up to
+// maxCOWRun, so 2 MiB take a handful of faults rather than one per
+// cowWindow; a write elsewhere starts over with one window, and the pages
+// past it still show the file.
+func TestCOWRun(t *testing.T) {
+	e := newEnv(t)
+	m := e.mm
+	const size = 2 << 20
+	f := newFakeFile(t, e.mf, bytes.Repeat([]byte("0123456789abcdef"), size/16))
+	f.maxChunk = size
+	priv := mustMMap(t, m, MMapOpts{Addr: 0x40000000, Fixed: true, Length: size, Private: true, Perms: usermem.ReadWrite, MaxPerms: usermem.AnyAccess, Mappable: f})
+	shared := mustMMap(t, m, MMapOpts{Length: size, Perms: usermem.ReadWrite, MaxPerms: usermem.AnyAccess, Mappable: f})
+	faults := 0
+	for off := uint64(0); off < size/2; off += pg {
+		sig, _, n, _ := appAccess(m, e.mf, priv+off, true, 'W')
+		if sig != 0 {
+			t.Fatalf("write at %#x: signal %d", off, sig)
+		}
+		faults += n
+	}
+	t.Logf("1 MiB written page by page: %d faults", faults)
+	// 64K, 128K, 256K, 512K: 1 MiB in at most 4 breaks (each a fault to
+	// map and one to copy, as appAccess reports them), not 16.
+	if faults > 10 {
+		t.Errorf("1 MiB written page by page took %d faults", faults)
+	}
+	// Elsewhere: one window again.
+	appAccess(m, e.mf, priv+size-pg, true, 'X')
+	appAccess(m, e.mf, shared+size-4*cowWindow, true, 'S')
+	if _, _, _, v := appAccess(m, e.mf, priv+size-4*cowWindow, false, 0); v != 'S' {
+		t.Errorf("a page far below a lone write was copied: reads %q, not the file's change", v)
+	}
+	if e.mf.Slice(f.fr)[0] != '0' {
+		t.Error("a private write reached the file")
+	}
+	checkInvariants(t, m)
+}
