@@ -36,6 +36,8 @@ type FillFunc func(dst []byte, off int64) error
 type PageCache struct {
 	mf   MemoryFile
 	fill FillFunc
+	// faults is the file's fault history.
+	faults memmap.FaultHistory
 
 	// acct, if set, is charged for every page the cache allocates and
 	// credited for every page it drops (tmpfs size limits; holes.go).
@@ -236,4 +238,10 @@ func (c *PageCache) Release() {
 	c.size = 0
 }
 
-var _ memmap.Mappable = (*PageCache)(nil)
+var (
+	_ memmap.Mappable           = (*PageCache)(nil)
+	_ memmap.FaultHistoryHolder = (*PageCache)(nil)
+)
+
+// FaultHistory implements memmap.FaultHistoryHolder.
+func (c *PageCache) FaultHistory() *memmap.FaultHistory { return &c.faults }

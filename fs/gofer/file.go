@@ -277,7 +277,13 @@ func (f *regularFile) Allocate(ctx vfs.Context, mode uint32, off, length int64) 
 
 func (f *regularFile) Mappable() memmap.Mappable { return mappable{f.inode} }
 
-var _ memmap.Syncer = mappable{}
+var (
+	_ memmap.Syncer             = mappable{}
+	_ memmap.FaultHistoryHolder = mappable{}
+)
+
+// FaultHistory implements memmap.FaultHistoryHolder.
+func (m mappable) FaultHistory() *memmap.FaultHistory { return &m.i.faults }
 
 // mappable gives the page cache of a file, created on first fault.
 type mappable struct{ i *inode }

@@ -118,6 +118,7 @@ import (
 	gproto "github.com/rampart-sandbox/rampart/gofer"
 	"github.com/rampart-sandbox/rampart/sentry/kernel"
 	"github.com/rampart-sandbox/rampart/sentry/kernel/auth"
+	"github.com/rampart-sandbox/rampart/sentry/memmap"
 )
 
 // Name is the filesystem type reported in /proc/mounts.
@@ -488,6 +489,10 @@ type inode struct {
 	// oldFIDs are fids replaced by a rename, clunked at Release (a
 	// concurrent call may still use one).
 	oldFIDs []uint64
+
+	// faults is the file's fault history (memmap.FaultHistory), kept
+	// with the node as long as the dentry cache keeps it.
+	faults memmap.FaultHistory
 }
 
 // newInode makes the node of a fid just walked or created; fd, if >= 0,

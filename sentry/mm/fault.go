@@ -146,7 +146,12 @@ func (mm *MemoryManager) handleFaultLocked(addr uint64, at usermem.AccessType, h
 		b.init(mm)
 		ok := b.addRange(v, s, e)
 		if ok && v.mappable != nil {
-			mm.fillNeighboursLocked(&b, v, addr)
+			h := historyOf(v)
+			if h != nil {
+				h.Add((v.off + (addr - v.start)) / fileFaultWindow)
+				mm.fillHistoryLocked(&b, v, h)
+			}
+			mm.fillNeighboursLocked(&b, v, addr, h)
 		}
 		ok = b.flush() && ok
 		mm.dropOld(old)
@@ -459,39 +464,97 @@ func (mm *MemoryManager) dropOld(old []memfile.Range) {
 }
 
 // fillNeighboursLocked fills and adds to b the gaps of the vmas next to v
-// that map the same file within the file fault-around window of addr. A
-// dynamic loader maps a library as three or four vmas of one file (its
-// headers, text, read-only data, data), whose first pages the program
-// touches one after the other: the loader's relocations write the data,
-// then the library's code runs and reads its constants. Each was a fault,
-// a platform round trip and a map request of its own (six requests for
-// each of the small libraries Python loads, two of them for its data);
-// the first fault in the library now maps what the window holds of all
-// of them in its one batch. Shared writable vmas are left out (a
-// translation for writing may mark the file's pages dirty). Failures only
-// leave the pages to fault.
+// that map the same file within the file fault-around window of addr, and,
+// if h is not nil (v's file's fault history), the windows of all the
+// file's vmas around v that earlier mappers faulted on. A dynamic loader
+// maps a library as three or four vmas of one file (its headers, text,
+// read-only data, data), whose first pages the program touches one after
+// the other: the loader's relocations write the data, then the library's
+// code runs and reads its constants. Each was a fault, a platform round
+// trip and a map request of its own (six requests for each of the small
+// libraries Python loads, two of them for its data); the first fault in
+// the library now maps what the window holds of all of them, and what the
+// history remembers, in its one batch. Shared writable vmas are left out
+// (a translation for writing may mark the file's pages dirty). Failures
+// only leave the pages to fault.
 //
 // Preconditions: v.mappable != nil; mm.mu is locked for writing.
-func (mm *MemoryManager) fillNeighboursLocked(b *mapBatch, v *vma, addr uint64) {
+func (mm *MemoryManager) fillNeighboursLocked(b *mapBatch, v *vma, addr uint64, h *memmap.FaultHistory) {
 	ws := addr &^ (fileFaultWindow - 1)
 	we := ws + fileFaultWindow
 	if we < ws {
 		we = ^uint64(0) &^ usermem.PageMask
 	}
 	i := mm.vmaIndexLocked(addr)
-	for j := i - 1; j >= 0 && mm.vmas[j].end > ws && mm.vmas[j].mappable == v.mappable; j-- {
-		mm.fillNeighbourLocked(b, mm.vmas[j], ws, we)
+	for j := i - 1; j >= 0 && mm.vmas[j].mappable == v.mappable; j-- {
+		if mm.vmas[j].end <= ws && h == nil {
+			break
+		}
+		mm.fillNeighbourLocked(b, mm.vmas[j], ws, we, h)
 	}
-	for j := i + 1; j < len(mm.vmas) && mm.vmas[j].start < we && mm.vmas[j].mappable == v.mappable; j++ {
-		mm.fillNeighbourLocked(b, mm.vmas[j], ws, we)
+	for j := i + 1; j < len(mm.vmas) && mm.vmas[j].mappable == v.mappable; j++ {
+		if mm.vmas[j].start >= we && h == nil {
+			break
+		}
+		mm.fillNeighbourLocked(b, mm.vmas[j], ws, we, h)
 	}
 }
 
-// fillNeighbourLocked fills the gaps of n in [ws, we), as a read fault
-// would, and adds them to b.
-func (mm *MemoryManager) fillNeighbourLocked(b *mapBatch, n *vma, ws, we uint64) {
+// maxHistoryFill bounds the windows of a file's fault history one fault
+// fills (fillHistoryLocked).
+const maxHistoryFill = 32
+
+// historyOf returns the fault history of v's file (memmap.FaultHistory),
+// or nil if it has none or v is a shared writable mapping (whose
+// translation for writing may mark the file's pages dirty).
+func historyOf(v *vma) *memmap.FaultHistory {
+	if v.mappable == nil || (!v.private && v.perms.Write) {
+		return nil
+	}
+	if hh, ok := v.mappable.(memmap.FaultHistoryHolder); ok {
+		return hh.FaultHistory()
+	}
+	return nil
+}
+
+// fillHistoryLocked fills, as read faults would, the windows of v that
+// earlier mappers of its file faulted on (h), up to maxHistoryFill of
+// them, and adds them to b unless it is nil. Failures only leave the pages
+// to fault.
+//
+// Preconditions: mm.mu is locked for writing.
+func (mm *MemoryManager) fillHistoryLocked(b *mapBatch, v *vma, h *memmap.FaultHistory) {
+	lo := v.off / fileFaultWindow
+	hi := (v.off + (v.end - v.start) + fileFaultWindow - 1) / fileFaultWindow
+	var buf [maxHistoryFill]uint64
+	for _, w := range h.AppendRange(buf[:0], lo, hi, maxHistoryFill) {
+		a := v.start
+		if off := w * fileFaultWindow; off > v.off {
+			a += off - v.off
+		}
+		if a >= v.end || v.findPMA(a) != nil {
+			continue
+		}
+		s, e, res := mm.fillLocked(v, a, fileFaultWindow)
+		if res != faultOK {
+			continue
+		}
+		mm.layoutGen++
+		if b != nil && !b.addRange(v, s, e) {
+			return
+		}
+	}
+}
+
+// fillNeighbourLocked fills the gaps of n in [ws, we), and the windows
+// of n that h remembers if h is not nil, as a read fault would, and adds
+// them to b.
+func (mm *MemoryManager) fillNeighbourLocked(b *mapBatch, n *vma, ws, we uint64, h *memmap.FaultHistory) {
 	if !n.perms.Any() || (!n.private && n.perms.Write) {
 		return
+	}
+	if h != nil {
+		mm.fillHistoryLocked(b, n, h)
 	}
 	for a, end := max(n.start, ws), min(n.end, we); a < end; {
 		if p := n.findPMA(a); p != nil {

@@ -211,7 +211,9 @@ const execPrefaultMax = 64 << 10
 // interpreter's, entry point), and every vma of at most execPrefaultMax
 // bytes: a writable private one (a data segment and its bss, the
 // interpreter's) copied as a write would, any other (an ELF header
-// segment, the vDSO and its data page) as a read would. Each of those
+// segment, the vDSO and its data page) as a read would; and the windows
+// of the program's and its interpreter's files that earlier runs faulted
+// on (memmap.FaultHistory). Each of those
 // pages was a fault, a platform round trip and a map request: a static C
 // program that exits at once made 14 faults, 8 of them in these. It costs
 // at most the copy of a few pages the program might not have written.
@@ -223,6 +225,9 @@ func (mm *MemoryManager) PrefaultExec(entry uint64) {
 		mm.fillLocked(v, entry, 0)
 	}
 	for _, v := range mm.vmas {
+		if h := historyOf(v); h != nil && v.perms.Any() {
+			mm.fillHistoryLocked(nil, v, h)
+		}
 		if !v.perms.Any() || v.growsDown || v.end-v.start > execPrefaultMax {
 			continue
 		}

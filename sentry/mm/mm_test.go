@@ -3,6 +3,7 @@ package mm
 import (
 	"bytes"
 	"errors"
+	"github.com/rampart-sandbox/rampart/sentry/memmap"
 	"reflect"
 	"strings"
 	"testing"
@@ -1019,4 +1020,89 @@ func TestCOWRun(t *testing.T) {
 		t.Error("a private write reached the file")
 	}
 	checkInvariants(t, m)
+}
+
+// historyFile is a fakeFile with a fault history.
+type historyFile struct {
+	*fakeFile
+	h memmap.FaultHistory
+}
+
+func (f *historyFile) FaultHistory() *memmap.FaultHistory { return &f.h }
+
+// TestFaultHistoryFill: the windows of a file one address space faulted
+// on are filled and mapped, in one request, at the next address space's
+// first fault in a vma of the file (at another address, across the
+// library's other vmas), and before a new image runs (PrefaultExec); a
+// window nobody touched still faults, and a shared writable mapping
+// neither records nor fills.
+func TestFaultHistoryFill(t *testing.T) {
+	e := newEnv(t)
+	const w = fileFaultWindow
+	f := &historyFile{fakeFile: newFakeFile(t, e.mf, bytes.Repeat([]byte("0123456789abcdef"), 16*w/16))}
+	f.maxChunk = 16 * w
+	defer f.release()
+	rx := usermem.AccessType{Read: true, Execute: true}
+	// A library: text in windows 0-11, data after it.
+	mapLib := func(m *MemoryManager, base uint64) {
+		mustMMap(t, m, MMapOpts{Addr: base, Fixed: true, Length: 12 * w, Private: true, Perms: rx, MaxPerms: usermem.AnyAccess, Mappable: f})
+		mustMMap(t, m, MMapOpts{Addr: base + 12*w, Fixed: true, Length: 4 * w, Offset: 12 * w, Private: true, Perms: usermem.ReadWrite, MaxPerms: usermem.AnyAccess, Mappable: f})
+	}
+	newMM := func() (*MemoryManager, *fakeBatchAS) {
+		m, err := NewMemoryManager(fakeBatchPlatform{}, e.mf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(m.Release)
+		return m, m.AddressSpace().(*fakeBatchAS)
+	}
+	first, _ := newMM()
+	mapLib(first, 0x40000000)
+	for _, win := range []uint64{1, 5, 9, 13} {
+		if _, _, faults, _ := appAccess(first, e.mf, 0x40000000+win*w+8, false, 0); faults != 1 {
+			t.Fatalf("first: window %d took %d faults", win, faults)
+		}
+	}
+
+	second, b := newMM()
+	mapLib(second, 0x50000000+3*usermem.PageSize)
+	base := uint64(0x50000000 + 3*usermem.PageSize)
+	if sig, _ := second.HandleFault(base+13*w+8, usermem.Read, segvMapErr); sig != 0 {
+		t.Fatalf("second: data fault: signal %d", sig)
+	}
+	if n := b.batches + b.mapCount() - b.entries; n != 1 {
+		t.Errorf("second: the first fault took %d requests", n)
+	}
+	for _, win := range []uint64{1, 5, 9} {
+		if _, _, faults, v := appAccess(second, e.mf, base+win*w+8, false, 0); faults != 0 || v != '8' {
+			t.Errorf("second: window %d remembered: %d faults, read %q", win, faults, v)
+		}
+	}
+	if _, _, faults, _ := appAccess(second, e.mf, base+7*w, false, 0); faults != 1 {
+		t.Errorf("second: window 7, never touched: %d faults, want 1", faults)
+	}
+
+	third := NewDeferredMemoryManager(fakePlatform{}, e.mf)
+	defer third.Release()
+	mapLib(third, 0x60000000)
+	third.PrefaultExec(0x60000000)
+	mustOK(t, third.Activate())
+	for _, win := range []uint64{1, 5, 7, 9, 13} {
+		if _, ok := fas(third).lookup(0x60000000 + win*w + 8); !ok {
+			t.Errorf("exec: window %d remembered but not mapped", win)
+		}
+	}
+	if _, ok := fas(third).lookup(0x60000000 + 3*w); ok {
+		t.Error("exec: window 3, never touched, mapped")
+	}
+
+	shared, _ := newMM()
+	a := mustMMap(t, shared, MMapOpts{Length: 16 * w, Perms: usermem.ReadWrite, MaxPerms: usermem.AnyAccess, Mappable: f})
+	appAccess(shared, e.mf, a+2*w, false, 0)
+	if _, ok := fas(shared).lookup(a + 5*w); ok {
+		t.Error("a shared writable mapping filled a remembered window")
+	}
+	if got := f.h.AppendRange(nil, 2, 3, 1); len(got) != 0 {
+		t.Error("a shared writable mapping's fault was remembered")
+	}
 }
