@@ -129,36 +129,7 @@ func (mm *MemoryManager) handleFaultLocked(addr uint64, at usermem.AccessType, h
 		if res != faultOK {
 			return res
 		}
-		old := mm.cowOld[:0]
-		if at.Write && !unknown {
-			cs, ce, res := mm.copyCOWLocked(v, addr, &old)
-			if res != faultOK {
-				mm.dropOld(old)
-				return res
-			}
-			if cs < ce {
-				s, e = min(s, cs), max(e, ce)
-			}
-		}
-		mm.takeOverLocked(v, s, e)
-		// One batch maps the window, the copies and the neighbours.
-		var b mapBatch
-		b.init(mm)
-		ok := b.addRange(v, s, e)
-		if ok && v.mappable != nil {
-			h := historyOf(v)
-			if h != nil {
-				h.Add((v.off + (addr - v.start)) / fileFaultWindow)
-				mm.fillHistoryLocked(&b, v, h)
-			}
-			mm.fillNeighboursLocked(&b, v, addr, h)
-		}
-		ok = b.flush() && ok
-		mm.dropOld(old)
-		if !ok {
-			return faultBus
-		}
-		return faultOK
+		return mm.mapFaultLocked(v, addr, s, e, at.Write && !unknown)
 	}
 
 	if hostCode == segvAccErr {
@@ -195,14 +166,55 @@ func (mm *MemoryManager) handleFaultLocked(addr uint64, at usermem.AccessType, h
 	// The host has nothing mapped here (for example in a child after
 	// Fork, which inherits pmas but not host mappings): map the pmas
 	// around the fault.
-	if at.Write && !unknown && p.cow {
-		if res := mm.breakCOWLocked(v, addr); res != faultOK {
+	s, e := faultWindow(v, addr, windowFor(v))
+	return mm.mapFaultLocked(v, addr, s, e, at.Write && !unknown && p.cow)
+}
+
+// mapFaultLocked ends a fault at addr in v whose window [s, e) has its
+// pmas: if write, it first copies the copy-on-write pages around addr
+// (copyCOWLocked); then it maps the window, the copies and, in a file's
+// vma, what fillAroundLocked adds, in one batch. (breakCOWLocked and a map
+// of the window were two requests mapping the copies twice.)
+func (mm *MemoryManager) mapFaultLocked(v *vma, addr, s, e uint64, write bool) faultResult {
+	old := mm.cowOld[:0]
+	if write {
+		cs, ce, res := mm.copyCOWLocked(v, addr, &old)
+		if res != faultOK {
+			mm.dropOld(old)
 			return res
 		}
+		if cs < ce {
+			s, e = min(s, cs), max(e, ce)
+		}
 	}
-	s, e := faultWindow(v, addr, windowFor(v))
 	mm.takeOverLocked(v, s, e)
-	return mm.mapRangeLocked(v, s, e)
+	var b mapBatch
+	b.init(mm)
+	ok := b.addRange(v, s, e)
+	if ok && v.mappable != nil {
+		mm.fillAroundLocked(&b, v, addr)
+	}
+	ok = b.flush() && ok
+	mm.dropOld(old)
+	if !ok {
+		return faultBus
+	}
+	return faultOK
+}
+
+// fillAroundLocked notes the application's fault at addr in v, a file's
+// vma, in the file's fault history, and fills and adds to b what the
+// history remembers of the file's vmas around v and the neighbouring vmas'
+// part of the fault window (fillHistoryLocked, fillNeighboursLocked).
+//
+// Preconditions: v.mappable != nil; mm.mu is locked for writing.
+func (mm *MemoryManager) fillAroundLocked(b *mapBatch, v *vma, addr uint64) {
+	h := historyOf(v)
+	if h != nil {
+		h.Add((v.off + (addr - v.start)) / fileFaultWindow)
+		mm.fillHistoryLocked(b, v, h)
+	}
+	mm.fillNeighboursLocked(b, v, addr, h)
 }
 
 // windowFor returns the fault-around size for v.

@@ -1096,6 +1096,21 @@ func TestFaultHistoryFill(t *testing.T) {
 		t.Error("exec: window 3, never touched, mapped")
 	}
 
+	// A window the sentry filled for its own copy (a path the program
+	// passed) is remembered at the program's first touch of it.
+	fourth, _ := newMM()
+	mapLib(fourth, 0x70000000)
+	var buf [8]byte
+	if _, err := fourth.CopyIn(0x70000000+14*w, buf[:]); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, faults, _ := appAccess(fourth, e.mf, 0x70000000+14*w, false, 0); faults != 1 {
+		t.Errorf("fourth: window 14 after the sentry's copy: %d faults", faults)
+	}
+	if got := f.h.AppendRange(nil, 14, 15, 1); len(got) != 1 {
+		t.Error("fourth: the first touch of a window the sentry filled was not remembered")
+	}
+
 	shared, _ := newMM()
 	a := mustMMap(t, shared, MMapOpts{Length: 16 * w, Perms: usermem.ReadWrite, MaxPerms: usermem.AnyAccess, Mappable: f})
 	appAccess(shared, e.mf, a+2*w, false, 0)
