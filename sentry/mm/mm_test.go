@@ -281,6 +281,11 @@ func TestBrk(t *testing.T) {
 	if got := m.Brk(start + 3*pg); got != start+3*pg {
 		t.Fatalf("grow: %#x", got)
 	}
+	// The new part is mapped at once: the program's first write there
+	// takes no fault.
+	if sig, _, faults, _ := appAccess(m, e.mf, (start+pg)&^(pg-1)+8, true, 7); sig != 0 || faults != 0 {
+		t.Errorf("write to the grown heap: signal %d after %d faults", sig, faults)
+	}
 	if _, err := m.CopyOut(start+pg, bytes.Repeat([]byte{9}, pg)); err != nil {
 		t.Fatalf("heap not writable: %v", err)
 	}

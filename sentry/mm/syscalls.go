@@ -328,9 +328,32 @@ func (mm *MemoryManager) Brk(addr uint64) uint64 {
 		}
 		mm.claimPatchTableLocked(oldEnd, newEnd)
 		mm.mergeRangeLocked(oldEnd, newEnd)
+		mm.mapBrkLocked(oldEnd)
 	}
 	mm.brk = addr
 	return addr
+}
+
+// mapBrkLocked fills and maps the fault-around window of the heap's new
+// part from start, as a write fault there would: a program grows its heap
+// to write there at once (the C library's thread control block, malloc's
+// chunk headers), and the fault cost a platform round trip on top of the
+// map request the brk call now makes. Failures only leave the page to
+// fault.
+//
+// Preconditions: mm.mu is locked for writing.
+func (mm *MemoryManager) mapBrkLocked(start uint64) {
+	if mm.as == nil {
+		return // a deferred image: Activate maps what is filled
+	}
+	v := mm.findVMALocked(start)
+	if v == nil || !v.isPrivateAnon() || v.findPMA(start) != nil {
+		return
+	}
+	if s, e, res := mm.fillLocked(v, start, 0); res == faultOK {
+		mm.takeOverLocked(v, s, e)
+		mm.mapRangeLocked(v, s, e)
+	}
 }
 
 // MRemap implements mremap(2) with MREMAP_MAYMOVE/FIXED/DONTUNMAP flags.
