@@ -18,6 +18,20 @@
 //	  → the platform AddressSpace's own serialisation (MapFile/Unmap are
 //	    called with mu held)
 //	  → memfile.MemoryFile's internal lock (a leaf)
+//	  → a Mappable's memmap.FaultHistory (a leaf)
+//
+// # Faults
+//
+// Every fault is a platform round trip, and every change of the
+// AddressSpace a request to it, so a fault fills and maps more than its
+// page, in one batch (mapBatch): its fault-around window (anonFaultWindow,
+// fileFaultWindow); in a file's vma, the window's part of the file's
+// neighbouring vmas (a library's headers, text, constants and data) and
+// the windows earlier mappers of the file faulted on (memmap.FaultHistory);
+// for a write to copy-on-write pages, the cowWindow around it, or a run
+// twice the last one when writes go page after page (cowRangeLocked).
+// Fork, exec (PrefaultExec) and brk map what the program touches next
+// before it runs.
 //
 // # Invariant between pmas and the AddressSpace
 //
