@@ -281,3 +281,16 @@ func checkInvariants(t *testing.T, m *MemoryManager) {
 		}
 	}
 }
+
+// releaseAll releases m and then the files, and checks that nothing is
+// left allocated in the memory file.
+func releaseAll(t *testing.T, e *env, m *MemoryManager, files ...*fakeFile) {
+	t.Helper()
+	m.Release()
+	for _, f := range files {
+		f.release()
+	}
+	if u := e.mf.Usage().Allocated; u != 0 {
+		t.Errorf("%d bytes leaked", u)
+	}
+}

@@ -509,10 +509,7 @@ func TestForkCOW(t *testing.T) {
 	}
 	parent.mu.RUnlock()
 	checkInvariants(t, parent)
-	parent.Release()
-	if u := e.mf.Usage().Allocated; u != 0 {
-		t.Errorf("%d bytes leaked", u)
-	}
+	releaseAll(t, e, parent)
 }
 
 func TestSharedMemoryUsersAndRelease(t *testing.T) {
@@ -633,11 +630,7 @@ func TestFileMappings(t *testing.T) {
 	if !strings.Contains(maps, "rw-p 00000000 08:01 1234") || !strings.Contains(maps, "/lib/x.so") {
 		t.Errorf("maps:\n%s", maps)
 	}
-	m.Release()
-	f.release()
-	if u := e.mf.Usage().Allocated; u != 0 {
-		t.Errorf("%d bytes leaked", u)
-	}
+	releaseAll(t, e, m, f)
 }
 
 func TestMAdviseAnon(t *testing.T) {
@@ -980,12 +973,7 @@ func TestFaultAroundLibrary(t *testing.T) {
 		t.Error("a private write reached the file")
 	}
 	checkInvariants(t, m)
-	m.Release()
-	f.release()
-	other.release()
-	if u := e.mf.Usage().Allocated; u != 0 {
-		t.Errorf("%d bytes leaked", u)
-	}
+	releaseAll(t, e, m, f, other)
 }
 
 // TestCOWRun: writes through a private file mapping page after page (a

@@ -96,11 +96,7 @@ func TestFaultAroundBounded(t *testing.T) {
 	if faults > (4<<20)/fileFaultWindow+2 {
 		t.Errorf("reading a 4 MiB file took %d faults", faults)
 	}
-	m.Release()
-	f.release()
-	if u := e.mf.Usage().Allocated; u != 0 {
-		t.Errorf("%d bytes leaked", u)
-	}
+	releaseAll(t, e, m, f)
 }
 
 func TestCopyEFAULT(t *testing.T) {
@@ -384,10 +380,7 @@ func TestConcurrentThreads(t *testing.T) {
 	}
 	wg.Wait()
 	checkInvariants(t, m)
-	m.Release()
-	if u := e.mf.Usage().Allocated; u != 0 {
-		t.Errorf("%d bytes leaked", u)
-	}
+	releaseAll(t, e, m)
 }
 
 // FuzzOps drives a short sequence of operations from fuzzer input.
@@ -423,9 +416,6 @@ func FuzzOps(f *testing.F) {
 			}
 		}
 		checkInvariants(t, m)
-		m.Release()
-		if u := e.mf.Usage().Allocated; u != 0 {
-			t.Errorf("%d bytes leaked", u)
-		}
+		releaseAll(t, e, m)
 	})
 }
