@@ -498,19 +498,24 @@ func (mm *MemoryManager) fillNeighboursLocked(b *mapBatch, v *vma, addr uint64, 
 		we = ^uint64(0) &^ usermem.PageMask
 	}
 	i := mm.vmaIndexLocked(addr)
-	for j := i - 1; j >= 0 && mm.vmas[j].mappable == v.mappable; j-- {
+	for j := i - 1; j >= max(0, i-maxNeighbours) && mm.vmas[j].mappable == v.mappable; j-- {
 		if mm.vmas[j].end <= ws && h == nil {
 			break
 		}
 		mm.fillNeighbourLocked(b, mm.vmas[j], ws, we, h)
 	}
-	for j := i + 1; j < len(mm.vmas) && mm.vmas[j].mappable == v.mappable; j++ {
+	for j := i + 1; j < min(len(mm.vmas), i+1+maxNeighbours) && mm.vmas[j].mappable == v.mappable; j++ {
 		if mm.vmas[j].start >= we && h == nil {
 			break
 		}
 		mm.fillNeighbourLocked(b, mm.vmas[j], ws, we, h)
 	}
 }
+
+// maxNeighbours bounds the vmas on each side of a fault's vma that
+// fillNeighboursLocked looks at (a library has a handful; a program may
+// map one file thousands of times side by side).
+const maxNeighbours = 8
 
 // maxHistoryFill bounds the windows of a file's fault history one fault
 // fills (fillHistoryLocked).
