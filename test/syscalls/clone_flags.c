@@ -349,6 +349,15 @@ static void sharing(void)
 		_exit(*sh == getpid() ? 0 : 1);
 	CHECK_EQ("fork CHILD_SETTID on a shared page", wait_clone(pid), 0);
 	CHECK_EQ("fork CHILD_CLEARTID of the memory's last user: not cleared", *sh, pid);
+	/* The same at exec, which releases the old memory. */
+	*sh = -1;
+	pid = syscall(SYS_clone, CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID | SIGCHLD, NULL, NULL, sh, NULL);
+	if (pid == 0) {
+		execl("/bin/true", "true", (char *)NULL);
+		_exit(127);
+	}
+	CHECK_EQ("fork then exec /bin/true", wait_clone(pid), 0);
+	CHECK_EQ("CHILD_CLEARTID at the exec of the memory's last user: not cleared", *sh, pid);
 	munmap(sh, 4096);
 
 	/* exit_signal: a child that reports with SIGUSR1 (ignored here) is
