@@ -299,9 +299,9 @@ func (mm *MemoryManager) TryIncUsers() bool {
 }
 
 // SoleUser reports whether the caller is the address space's only user (a
-// task, or a holder such as /proc/[pid]/mem). An exiting thread then skips
-// its clear-tid write and wake, as Linux's mm_release does (nobody sharing
-// the memory is left to join it): in a forked child that never exec'd, the
+// task, or a holder such as /proc/[pid]/mem). A thread that exits or
+// execs then skips its clear-tid write and wake, as Linux's mm_release does
+// (nobody sharing the memory is left to join it): in a forked child, the
 // tid word is on a page it shares copy-on-write with its parent, and the
 // write cost a copy and a platform request just before the address space
 // went away.
