@@ -437,7 +437,8 @@ func (mm *MemoryManager) copyCOWLocked(v *vma, addr uint64, old *[]memfile.Range
 }
 
 // cowRangeLocked returns the range of v a copy-on-write break at addr
-// copies: the cowWindow-aligned window around it, or, when the break
+// copies (copyCOWLocked records where the copies end, cowNext): the
+// cowWindow-aligned window around it, or, when the break
 // follows the previous one (the page right after it, in the same vma: a
 // loader relocating a large data segment, a child writing through its
 // inherited heap), twice the previous range from addr's page on, up to
@@ -446,17 +447,14 @@ func (mm *MemoryManager) copyCOWLocked(v *vma, addr uint64, old *[]memfile.Range
 func (mm *MemoryManager) cowRangeLocked(v *vma, addr uint64) (uint64, uint64) {
 	page := usermem.PageRoundDown(addr)
 	if !mm.cowContinues(v, addr) {
-		mm.cowRun = cowWindow
-		s, e := faultWindow(v, addr, cowWindow)
-		mm.cowVMA, mm.cowNext = v, e
-		return s, e
+		mm.cowVMA, mm.cowRun = v, cowWindow
+		return faultWindow(v, addr, cowWindow)
 	}
 	mm.cowRun = min(2*mm.cowRun, maxCOWRun)
 	e := min(v.end, page+mm.cowRun)
 	if e < page {
 		e = v.end
 	}
-	mm.cowNext = e
 	return page, e
 }
 
@@ -552,15 +550,25 @@ func (mm *MemoryManager) fillHistoryLocked(b *mapBatch, v *vma, h *memmap.FaultH
 		if a >= v.end || v.findPMA(a) != nil {
 			continue
 		}
-		s, e, res := mm.fillLocked(v, a, fileFaultWindow)
-		if res != faultOK {
-			continue
-		}
-		mm.layoutGen++
-		if b != nil && !b.addRange(v, s, e) {
+		if _, ok := mm.fillAddLocked(b, v, a, fileFaultWindow); !ok {
 			return
 		}
 	}
+}
+
+// fillAddLocked fills the gap of v around a, within the size-aligned
+// window (fillLocked; 0: v's fault-around window), as a read fault would,
+// and adds what it filled to b unless b is nil. It returns the end of what
+// it filled (0 if it could not fill a), and false if b failed.
+//
+// Preconditions: mm.mu is locked for writing; v has no pma at a.
+func (mm *MemoryManager) fillAddLocked(b *mapBatch, v *vma, a, size uint64) (uint64, bool) {
+	s, e, res := mm.fillLocked(v, a, size)
+	if res != faultOK {
+		return 0, true
+	}
+	mm.layoutGen++
+	return e, b == nil || b.addRange(v, s, e)
 }
 
 // fillNeighbourLocked fills the gaps of n in [ws, we), and the windows
@@ -578,12 +586,8 @@ func (mm *MemoryManager) fillNeighbourLocked(b *mapBatch, n *vma, ws, we uint64,
 			a = p.end
 			continue
 		}
-		s, e, res := mm.fillLocked(n, a, fileFaultWindow)
-		if res != faultOK {
-			return
-		}
-		mm.layoutGen++
-		if !b.addRange(n, s, e) {
+		e, ok := mm.fillAddLocked(b, n, a, fileFaultWindow)
+		if !ok || e == 0 {
 			return
 		}
 		a = e

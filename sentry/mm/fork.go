@@ -161,12 +161,7 @@ next:
 			// The parent had nothing there (a heap page only its
 			// children touch): fill it as the child's fault would, and
 			// map what was filled.
-			s, e, res := mm.fillLocked(v, a, 0)
-			if res != faultOK {
-				continue
-			}
-			mm.layoutGen++
-			if !b.addRange(v, s, e) {
+			if _, ok := mm.fillAddLocked(&b, v, a, 0); !ok {
 				return
 			}
 			continue

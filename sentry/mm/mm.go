@@ -125,9 +125,9 @@ type MemoryManager struct {
 	// writing.
 	cowOld []memfile.Range
 	// The last copy-on-write break (cowRangeLocked): it was in cowVMA,
-	// which is only compared, never used (it may be gone), copied
-	// cowRun bytes and ended at cowNext. Written with mu held for
-	// writing.
+	// which is only compared, never used (it may be gone), copied up to
+	// cowRun bytes, and its copies ended at cowNext (copyCOWLocked).
+	// Written with mu held for writing.
 	cowVMA          *vma
 	cowNext, cowRun uint64
 

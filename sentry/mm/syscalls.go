@@ -351,8 +351,7 @@ func (mm *MemoryManager) mapBrkLocked(start uint64) {
 		return
 	}
 	if s, e, res := mm.fillLocked(v, start, 0); res == faultOK {
-		mm.takeOverLocked(v, s, e)
-		mm.mapRangeLocked(v, s, e)
+		mm.mapFaultLocked(v, start, s, e, false)
 	}
 }
 
