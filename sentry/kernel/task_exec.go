@@ -59,14 +59,9 @@ func (t *Task) Execve(path string, argv, envv []string) error {
 	// clear_child_tid is handled (Linux's exec_mm_release).
 	t.releaseFutexes()
 	// The old address space: a vfork parent or CLONE_VM sibling waiting
-	// on clear_child_tid sees it cleared, as Linux's mm_release does, which
-	// skips it when nobody else uses the memory.
-	if t.clearChildTID != 0 {
-		if !t.mm.SoleUser() && t.putUint32(t.clearChildTID, 0) == nil {
-			t.FutexWake(t.clearChildTID, 1, ^uint32(0))
-		}
-		t.clearChildTID = 0
-	}
+	// on clear_child_tid sees it cleared.
+	t.releaseClearTID()
+	t.clearChildTID = 0
 	t.robustList.Store(0)
 	old := t.mm
 	t.mm = m

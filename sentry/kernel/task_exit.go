@@ -34,14 +34,7 @@ func (t *Task) exit() {
 	k := t.k
 	// Robust and PI futexes the thread holds (futex_robust.go).
 	t.releaseFutexes()
-	// CLONE_CHILD_CLEARTID: zero the tid word and wake a joiner, if the
-	// memory has another user (Linux's mm_release).
-	if t.clearChildTID != 0 && t.mm != nil && !t.mm.SoleUser() {
-		var zero [4]byte
-		if _, err := t.mm.CopyOut(t.clearChildTID, zero[:]); err == nil {
-			k.futexes.wake(t, t.clearChildTID, false, 1, ^uint32(0))
-		}
-	}
+	t.releaseClearTID()
 	t.releaseVfork()
 	if t.fds != nil {
 		t.fds.decRef(t)
@@ -386,6 +379,16 @@ func (t *Task) releaseVfork() {
 	if t.vforkDone != nil {
 		close(t.vforkDone)
 		t.vforkDone = nil
+	}
+}
+
+// releaseClearTID handles CLONE_CHILD_CLEARTID as Linux's mm_release does
+// when the thread leaves its memory (exit, exec): it zeroes the tid word
+// and wakes a joiner, unless the thread is the memory's last user (nobody
+// is left to join it).
+func (t *Task) releaseClearTID() {
+	if t.clearChildTID != 0 && t.mm != nil && !t.mm.SoleUser() && t.putUint32(t.clearChildTID, 0) == nil {
+		t.FutexWake(t.clearChildTID, 1, ^uint32(0))
 	}
 }
 
