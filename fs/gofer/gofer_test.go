@@ -34,35 +34,30 @@ func setup(t *testing.T) (*vfs.VirtualFilesystem, vfs.VirtualDentry, string) {
 func setupMF(t *testing.T) (*vfs.VirtualFilesystem, vfs.VirtualDentry, string, *fsutil.FakeMemoryFile) {
 	base := t.TempDir()
 	root := filepath.Join(base, "root")
-	must := func(err error) {
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	must(os.MkdirAll(filepath.Join(root, "big"), 0o755))
-	must(os.MkdirAll(filepath.Join(root, "a/b"), 0o755))
-	must(os.WriteFile(filepath.Join(base, "canary"), []byte("CANARY"), 0o644))
-	must(os.WriteFile(filepath.Join(root, "a/b/file"), []byte("contents"), 0o644))
-	must(os.Symlink("/canary", filepath.Join(root, "abs")))
-	must(os.Symlink("../../../../canary", filepath.Join(root, "a/rel")))
-	must(os.Symlink("b/file", filepath.Join(root, "a/inside")))
-	must(unix.Mkfifo(filepath.Join(root, "fifo"), 0o644))
+	mustOK(t, os.MkdirAll(filepath.Join(root, "big"), 0o755))
+	mustOK(t, os.MkdirAll(filepath.Join(root, "a/b"), 0o755))
+	mustOK(t, os.WriteFile(filepath.Join(base, "canary"), []byte("CANARY"), 0o644))
+	mustOK(t, os.WriteFile(filepath.Join(root, "a/b/file"), []byte("contents"), 0o644))
+	mustOK(t, os.Symlink("/canary", filepath.Join(root, "abs")))
+	mustOK(t, os.Symlink("../../../../canary", filepath.Join(root, "a/rel")))
+	mustOK(t, os.Symlink("b/file", filepath.Join(root, "a/inside")))
+	mustOK(t, unix.Mkfifo(filepath.Join(root, "fifo"), 0o644))
 	big := make([]byte, 3*4096+100)
 	for i := range big {
 		big[i] = byte(i % 251)
 	}
-	must(os.WriteFile(filepath.Join(root, "bigfile"), big, 0o644))
+	mustOK(t, os.WriteFile(filepath.Join(root, "bigfile"), big, 0o644))
 	// Enough entries that a listing takes several getdents requests.
 	for i := 0; i < 1500; i++ {
-		must(os.WriteFile(filepath.Join(root, "big", fmt.Sprintf("entry-with-a-long-name-%04d", i)), nil, 0o644))
+		mustOK(t, os.WriteFile(filepath.Join(root, "big", fmt.Sprintf("entry-with-a-long-name-%04d", i)), nil, 0o644))
 	}
 	mf := fsutil.NewFakeMemoryFile()
 	gfs, err := gofer.NewInProcess(mf, root)
-	must(err)
+	mustOK(t, err)
 	t.Cleanup(gfs.Close)
 	v := vfs.New()
 	rd, err := v.NewRootMount(gfs, vfs.MountOptions{ReadOnly: true})
-	must(err)
+	mustOK(t, err)
 	t.Cleanup(rd.DecRef)
 	return v, rd, base, mf
 }
@@ -340,4 +335,12 @@ func TestPageCacheRuns(t *testing.T) {
 	}
 	mf.DecRef(fr)
 	mf.DecRef(all)
+}
+
+// mustOK fails the test at once if err is not nil (test set-up).
+func mustOK(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
 }

@@ -309,15 +309,9 @@ func tripCounter(t *testing.T, gfs *gofer.Filesystem) func(what string, want int
 
 func TestOpenUncachedOneTrip(t *testing.T) {
 	dir := t.TempDir()
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	must(os.MkdirAll(filepath.Join(dir, "d", "sub"), 0o755))
+	mustOK(t, os.MkdirAll(filepath.Join(dir, "d", "sub"), 0o755))
 	for _, n := range []string{"a", "b"} {
-		must(os.WriteFile(filepath.Join(dir, "d", n), []byte("file "+n), 0o644))
+		mustOK(t, os.WriteFile(filepath.Join(dir, "d", n), []byte("file "+n), 0o644))
 	}
 	v, root, gfs := mountWritable(t, dir)
 	stat(t, v, root, "/d") // the directory is cached from here on
@@ -345,19 +339,13 @@ func TestOpenUncachedOneTrip(t *testing.T) {
 // and a symlink on the way is still followed.
 func TestPathAheadOneTrip(t *testing.T) {
 	dir := t.TempDir()
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
 	deep := filepath.Join(dir, "p", "q", "r", "s")
-	must(os.MkdirAll(deep, 0o755))
-	must(os.WriteFile(filepath.Join(deep, "f"), []byte("deep"), 0o644))
-	must(os.MkdirAll(filepath.Join(dir, "m", "a"), 0o755))
-	must(os.MkdirAll(filepath.Join(dir, "t", "u"), 0o755))
-	must(os.Symlink("../../p/q", filepath.Join(dir, "t", "u", "l")))
-	must(os.Symlink("../p", filepath.Join(dir, "t", "l2")))
+	mustOK(t, os.MkdirAll(deep, 0o755))
+	mustOK(t, os.WriteFile(filepath.Join(deep, "f"), []byte("deep"), 0o644))
+	mustOK(t, os.MkdirAll(filepath.Join(dir, "m", "a"), 0o755))
+	mustOK(t, os.MkdirAll(filepath.Join(dir, "t", "u"), 0o755))
+	mustOK(t, os.Symlink("../../p/q", filepath.Join(dir, "t", "u", "l")))
+	mustOK(t, os.Symlink("../p", filepath.Join(dir, "t", "l2")))
 	v, root, gfs := mountWritable(t, dir)
 	trips := tripCounter(t, gfs)
 	var st vfs.Stat
@@ -385,6 +373,6 @@ func TestPathAheadOneTrip(t *testing.T) {
 		t.Errorf("t/l2/q/r/s/f is inode %d, want %d", got.Ino, st.Ino)
 	}
 	// A name created where a walk found none is found.
-	must(v.MkdirAt(rootCtx, &vfs.PathOperation{Root: root, Start: root, Path: "/m/a/missing"}, 0o755))
+	mustOK(t, v.MkdirAt(rootCtx, &vfs.PathOperation{Root: root, Start: root, Path: "/m/a/missing"}, 0o755))
 	stat(t, v, root, "/m/a/missing")
 }
