@@ -111,10 +111,7 @@ func mustOK(t *testing.T, err error) {
 // writable memory of every vma with one batch.
 func TestForkRemapOneBatch(t *testing.T) {
 	e := newEnv(t)
-	m, err := NewMemoryManager(fakeBatchPlatform{}, e.mf)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, b := newBatchMM(t, e)
 	var addrs []uint64
 	for i := 0; i < 3; i++ {
 		a := mustMMap(t, m, anonOpts(2*pg))
@@ -128,7 +125,6 @@ func TestForkRemapOneBatch(t *testing.T) {
 	if n := vmaCount(m); n < 3 {
 		t.Fatalf("%d vmas", n)
 	}
-	b := m.AddressSpace().(*fakeBatchAS)
 	b.batches = 0
 	maps := b.mapCount()
 	child, err := m.Fork()
@@ -152,10 +148,7 @@ func TestForkRemapOneBatch(t *testing.T) {
 // rip), read-only where copy-on-write, and nothing elsewhere.
 func TestForkPrefault(t *testing.T) {
 	e := newEnv(t)
-	m, err := NewMemoryManager(fakeBatchPlatform{}, e.mf)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, _ := newBatchMM(t, e)
 	defer m.Release()
 	near := mustMMap(t, m, anonOpts(4*pg))
 	far := mustMMap(t, m, anonOpts(4*pg))
@@ -364,10 +357,7 @@ func mmapWritten(t *testing.T, e *env, n uint64) uint64 {
 // copy-on-write break and no map request, and the parent keeps its value.
 func TestForkSetTID(t *testing.T) {
 	e := newEnv(t)
-	m, err := NewMemoryManager(fakeBatchPlatform{}, e.mf)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, _ := newBatchMM(t, e)
 	defer m.Release()
 	heap := mustMMap(t, m, anonOpts(16*pg))
 	appAccess(m, e.mf, heap+5*pg+16, true, 7)

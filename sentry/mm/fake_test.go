@@ -294,3 +294,14 @@ func releaseAll(t *testing.T, e *env, m *MemoryManager, files ...*fakeFile) {
 		t.Errorf("%d bytes leaked", u)
 	}
 }
+
+// newBatchMM returns a MemoryManager on e's memory file whose address
+// space takes batches, and that address space.
+func newBatchMM(t *testing.T, e *env) (*MemoryManager, *fakeBatchAS) {
+	t.Helper()
+	m, err := NewMemoryManager(fakeBatchPlatform{}, e.mf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, m.AddressSpace().(*fakeBatchAS)
+}

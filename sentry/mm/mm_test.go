@@ -828,12 +828,7 @@ func TestMapBatch(t *testing.T) {
 	layout := func(batch bool) (runs int, got map[uint64]fakeMapping, b *fakeBatchAS) {
 		e := newEnv(t)
 		if batch {
-			m, err := NewMemoryManager(fakeBatchPlatform{}, e.mf)
-			if err != nil {
-				t.Fatal(err)
-			}
-			e.mm = m
-			b = m.AddressSpace().(*fakeBatchAS)
+			e.mm, b = newBatchMM(t, e)
 		}
 		m := e.mm
 		// Eight copy-on-write windows; a write copies its window.
@@ -919,11 +914,7 @@ func TestCOWWindowFile(t *testing.T) {
 // next to it, and a shared writable one of the same file, are left alone.
 func TestFaultAroundLibrary(t *testing.T) {
 	e := newEnv(t)
-	m, err := NewMemoryManager(fakeBatchPlatform{}, e.mf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := m.AddressSpace().(*fakeBatchAS)
+	m, b := newBatchMM(t, e)
 	f := newFakeFile(t, e.mf, bytes.Repeat([]byte("0123456789abcdef"), 8*pg/16))
 	other := newFakeFile(t, e.mf, bytes.Repeat([]byte("o"), pg))
 	const base = 0x40000000 // fileFaultWindow-aligned, as a loader aligns
@@ -1042,12 +1033,9 @@ func TestFaultHistoryFill(t *testing.T) {
 		mustMMap(t, m, MMapOpts{Addr: base + 12*w, Fixed: true, Length: 4 * w, Offset: 12 * w, Private: true, Perms: usermem.ReadWrite, MaxPerms: usermem.AnyAccess, Mappable: f})
 	}
 	newMM := func() (*MemoryManager, *fakeBatchAS) {
-		m, err := NewMemoryManager(fakeBatchPlatform{}, e.mf)
-		if err != nil {
-			t.Fatal(err)
-		}
+		m, b := newBatchMM(t, e)
 		t.Cleanup(m.Release)
-		return m, m.AddressSpace().(*fakeBatchAS)
+		return m, b
 	}
 	first, _ := newMM()
 	mapLib(first, 0x40000000)
