@@ -577,6 +577,9 @@ func (as *addressSpace) newThread(res *reservation) (*thread, error) {
 	clear(t.page[:tCRegsEnd])
 	stubSlot := as.p.regionAddr + uint64(slot)*slotSize
 	binary.LittleEndian.PutUint64(t.page[tSelf:], stubSlot)
+	binary.LittleEndian.PutUint64(t.page[tMagic:], as.p.magic)
+	binary.LittleEndian.PutUint64(t.page[tFSCur:], baseUnknown)
+	binary.LittleEndian.PutUint64(t.page[tGSCur:], baseUnknown)
 	// The thread runs as soon as it is set up: while a spinning slot is
 	// free, the sentry spins for its set-up and it spins for its first
 	// hand-off (T_SPIN), up to serverSpin each, as for a server request:

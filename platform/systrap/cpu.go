@@ -23,9 +23,9 @@ import (
 // plain context switch, while one on another CPU costs an inter-processor
 // interrupt. A thread that spins is unbound, or the two would share a CPU.
 
-// rdtscpCPU is implemented in stub_amd64.s. Every x86-64 CPU with FSGSBASE
-// has RDTSCP.
-func rdtscpCPU() uint32
+// currentCPU returns the CPU the calling thread runs on; it is
+// implemented in stub_amd64.s.
+func currentCPU() uint32
 
 // spinWhile is implemented in cpu_amd64.s (the TSC itself is
 // arch.Rdtsc). now is the caller's last TSC reading, returned as last if
@@ -43,7 +43,7 @@ const noCPU = ^boundCPU(0)
 // bindHere binds host thread tid to the calling thread's CPU, unless b
 // says it is there already (one sched_setaffinity only when that changed).
 func (b *boundCPU) bindHere(tid int32) {
-	cpu := boundCPU(rdtscpCPU())
+	cpu := boundCPU(currentCPU())
 	if cpu == *b {
 		return
 	}

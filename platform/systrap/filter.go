@@ -21,7 +21,8 @@ import (
 //
 // The thread filter, which every application thread adds to its own
 // before it first runs application code, allows only what the signal
-// handler needs (futex, rt_sigreturn, exit, each from its instruction) and
+// handler needs (futex, rt_sigreturn, exit, arch_prctl setting the fs or gs
+// base, each from its instruction) and
 // traps everything else. Filters stack and the stricter action wins, so an
 // application that jumps into the stub image can neither run the server
 // thread's syscalls (mmap of the memory file, clone: trapped) nor anything
@@ -46,6 +47,8 @@ func processFilter(base uint64, memFD, sharedFD int) ([]unix.SockFilter, error) 
 	b.JEq(ipAfter(base, offServerWake), "futex", "")
 	b.JEq(ipAfter(base, offHandlerSigreturn), "sigreturn", "")
 	b.JEq(ipAfter(base, offHandlerExit), "exit", "")
+	b.JEq(ipAfter(base, offSetFsSyscall), "setfs", "")
+	b.JEq(ipAfter(base, offSetGsSyscall), "setgs", "")
 	b.JEq(ipAfter(base, offServerSyscall), "server", "")
 	b.JEq(ipAfter(base, offForkPrctl), "prctl", "")
 	b.JEq(ipAfter(base, offForkMmapRw), "sharedmmap", "")
@@ -69,6 +72,8 @@ func processFilter(base uint64, memFD, sharedFD int) ([]unix.SockFilter, error) 
 	b.Label("exit")
 	b.NrIs(unix.SYS_EXIT, "kill")
 	b.Ret(bpf.RetAllow)
+
+	archPrctl(&b, "kill")
 
 	b.Label("server")
 	b.NrIs(unix.SYS_MMAP, "server_munmap")
@@ -124,6 +129,26 @@ func processFilter(base uint64, memFD, sharedFD int) ([]unix.SockFilter, error) 
 	return b.AssembleSock()
 }
 
+// arch_prctl codes (asm/prctl.h).
+const (
+	archSetGS = 0x1001
+	archSetFS = 0x1002
+)
+
+// archPrctl assembles the rules of set_fs_syscall ("setfs") and
+// set_gs_syscall ("setgs"): each may set its own base only, which the
+// handler does on hosts without FSGSBASE. Anything else goes to other.
+func archPrctl(b *bpf.Assembler, other string) {
+	b.Label("setfs")
+	b.NrIs(unix.SYS_ARCH_PRCTL, other)
+	b.ArgEq(0, archSetFS, other)
+	b.Ret(bpf.RetAllow)
+	b.Label("setgs")
+	b.NrIs(unix.SYS_ARCH_PRCTL, other)
+	b.ArgEq(0, archSetGS, other)
+	b.Ret(bpf.RetAllow)
+}
+
 // threadFilter returns the filter every application thread adds.
 func threadFilter(base uint64) ([]unix.SockFilter, error) {
 	var b bpf.Assembler
@@ -134,11 +159,14 @@ func threadFilter(base uint64) ([]unix.SockFilter, error) {
 	b.JEq(ipAfter(base, offHandlerWake), "futex", "")
 	b.JEq(ipAfter(base, offHandlerWait), "futex", "")
 	b.JEq(ipAfter(base, offHandlerSigreturn), "sigreturn", "")
-	b.JEq(ipAfter(base, offHandlerExit), "exit", "trap")
+	b.JEq(ipAfter(base, offHandlerExit), "exit", "")
+	b.JEq(ipAfter(base, offSetFsSyscall), "setfs", "")
+	b.JEq(ipAfter(base, offSetGsSyscall), "setgs", "trap")
 
 	b.Label("futex")
 	b.NrIs(unix.SYS_FUTEX, "trap")
 	b.Ret(bpf.RetAllow)
+	archPrctl(&b, "trap")
 	b.Label("sigreturn")
 	b.NrIs(unix.SYS_RT_SIGRETURN, "trap")
 	b.Ret(bpf.RetAllow)

@@ -26,7 +26,7 @@ func verdictGrid(bases ...[6]uint64) bpftest.Grid {
 	for _, off := range []uint64{offHandlerWake, offHandlerWait, offServerWait, offServerWake,
 		offHandlerSigreturn, offHandlerExit, offServerSyscall, offForkPrctl, offForkMmapRw,
 		offForkMmapRo, offForkMmapPtr, offThreadSigaltstack, offThreadSigprocmask,
-		offThreadSeccomp, offInjectSyscall} {
+		offThreadSeccomp, offInjectSyscall, offSetFsSyscall, offSetGsSyscall} {
 		ip := verdictBase + off + 2
 		g.IPs = append(g.IPs, ip)
 		g.EdgeIPs = append(g.EdgeIPs, ip-1, ip+1, ip^1<<32, ip&0xffffffff)
@@ -52,7 +52,9 @@ func TestProcessFilterVerdicts(t *testing.T) {
 		[6]uint64{0: threadFlags},
 		[6]uint64{0: forkFlags},
 		[6]uint64{0: unix.PR_SET_PDEATHSIG, 1: uint64(unix.SIGKILL)},
-	), "c76c691e0b7c5b83b2531df2eddd5dce")
+		[6]uint64{0: archSetFS},
+		[6]uint64{0: archSetGS},
+	), "a4620da511e44fa3b38f7175e0a085ab")
 }
 
 func TestThreadFilterVerdicts(t *testing.T) {
@@ -60,5 +62,41 @@ func TestThreadFilterVerdicts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bpftest.Pin(t, "thread filter", prog, verdictGrid(), "f28553f4155f05fd324ba83988e637b2")
+	bpftest.Pin(t, "thread filter", prog, verdictGrid([6]uint64{}, [6]uint64{0: archSetFS}, [6]uint64{0: archSetGS}), "97b7a2280f207c802dcbcf52530d99b8")
+}
+
+// TestArchPrctlRules: set_fs_syscall may set the fs base and set_gs_syscall
+// the gs base, nothing else; from application code arch_prctl traps.
+func TestArchPrctlRules(t *testing.T) {
+	const memFD, sharedFD = 5, 7
+	proc, err := processFilter(verdictBase, memFD, sharedFD)
+	if err != nil {
+		t.Fatal(err)
+	}
+	thread, err := threadFilter(verdictBase)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const archGetFS = 0x1003
+	fs, gs := uint64(verdictBase+offSetFsSyscall+2), uint64(verdictBase+offSetGsSyscall+2)
+	for _, tc := range []struct {
+		ip, nr, code uint64
+		proc, thread uint32
+	}{
+		{fs, unix.SYS_ARCH_PRCTL, archSetFS, bpf.RetAllow, bpf.RetAllow},
+		{gs, unix.SYS_ARCH_PRCTL, archSetGS, bpf.RetAllow, bpf.RetAllow},
+		{fs, unix.SYS_ARCH_PRCTL, archSetGS, bpf.RetKillProcess, bpf.RetTrap},
+		{gs, unix.SYS_ARCH_PRCTL, archSetFS, bpf.RetKillProcess, bpf.RetTrap},
+		{fs, unix.SYS_ARCH_PRCTL, archGetFS, bpf.RetKillProcess, bpf.RetTrap},
+		{fs, unix.SYS_MMAP, archSetFS, bpf.RetKillProcess, bpf.RetTrap},
+		{0x400000, unix.SYS_ARCH_PRCTL, archSetFS, bpf.RetTrap, bpf.RetTrap},
+	} {
+		d := bpf.SeccompData{Nr: int32(tc.nr), Arch: 0xc000003e, InstructionPointer: tc.ip, Args: [6]uint64{0: tc.code}}
+		if v := bpftest.Verdict(t, proc, d); v != tc.proc {
+			t.Errorf("process filter: nr %d code %#x at %#x: %#x, want %#x", tc.nr, tc.code, tc.ip, v, tc.proc)
+		}
+		if v := bpftest.Verdict(t, thread, d); v != tc.thread {
+			t.Errorf("thread filter: nr %d code %#x at %#x: %#x, want %#x", tc.nr, tc.code, tc.ip, v, tc.thread)
+		}
+	}
 }

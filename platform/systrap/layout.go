@@ -57,6 +57,9 @@ const (
 	tRax         = 56  // the trampoline's rax, on T_STATE's cache line
 	tSelf        = 128 // the slot's address, for the patch trampoline
 	tInTramp     = 136 // set while the patch trampoline waits
+	tMagic       = 144 // the platform's magic (dMagic), which the trampoline checks through gs
+	tFSCur       = 152 // without FSGSBASE: the fs base the host thread has (set_fsbase)
+	tGSCur       = 160 // and its gs base
 	tPRegs       = 256 // registers saved by the patch trampoline (sigcontext order, rax in tRax)
 	tPRegsEnd    = tPRegs + 18*8
 	tCRegs       = 448 // the trampoline's rbx, rbp, r12–r15, r11, flags: a line of their own (PullRegs)
@@ -64,6 +67,11 @@ const (
 	tResetUC     = 1024 // handler_reset's ucontext
 	tResetSP     = 2048 // the stack pointer it restores, off the alternate stack
 )
+
+// baseUnknown is tFSCur and tGSCur of a thread whose bases are not known
+// (stub.S BASE_UNKNOWN): not canonical, so no base the sentry sets equals
+// it, and the thread's first return sets both.
+const baseUnknown = 1 << 63
 
 // Thread states (stub.S ST_*). A dead thread's state is 0: the kernel
 // clears the word when the thread exits (CLONE_CHILD_CLEARTID).
@@ -100,6 +108,8 @@ const (
 	dEmptyMask      = 16
 	dRegionSize     = 24
 	dSharedFD       = 32
+	dMagic          = 40  // Platform.magic (tMagic)
+	dNoFSGS         = 48  // nonzero: no FSGSBASE, the stub sets the bases with arch_prctl
 	dServerWait     = 64  // the server's longest sleep (struct timespec)
 	dViews          = 80  // syscall patching's views of the shared file: {address, length, offset}..., length 0 ends
 	dFilter         = 256 // the app-thread filter's instructions

@@ -154,6 +154,10 @@ func writeDynThunk(dst []byte, base uint64, i int, pro []byte) {
 	jmp := len(pro) + offDynThunkJmp - offDynThunkBody
 	from := base + o + thunksOff + uint64(jmp+5)
 	le.PutUint32(t[jmp+1:], uint32(base+offPatchChecked-from))
+	// dyn_thunk_moved: mov D_MAGIC(%rip), %rax (48 8b 05 disp32).
+	mov := len(pro) + offDynThunkMoved - offDynThunkBody
+	from = base + o + thunksOff + uint64(mov+7)
+	le.PutUint32(t[mov+3:], uint32(base+imgDataOff+dMagic-from))
 }
 
 // thunkAddr is the address of site i's thunk in a stub image at base.

@@ -339,7 +339,21 @@ func TestRecycledAddressSpace(t *testing.T) {
 				}
 			}
 			st := mem[slot*slotSize:]
-			nonzero("the kept slot's state page after the park's words", st[tSelf+8:tResetUC])
+			// The reset writes back the magic and, without FSGSBASE,
+			// marks the bases unknown (its old ones are still set).
+			le := binary.LittleEndian
+			if v := le.Uint64(st[tMagic:]); v != p.magic {
+				t.Errorf("the kept slot's magic: %#x, want %#x", v, p.magic)
+			}
+			var cur uint64
+			if p.noFSGS {
+				cur = baseUnknown
+			}
+			if fs, gs := le.Uint64(st[tFSCur:]), le.Uint64(st[tGSCur:]); fs != cur || gs != cur {
+				t.Errorf("the kept slot's bases: fs %#x gs %#x, want %#x", fs, gs, cur)
+			}
+			nonzero("the kept slot's state page after the park's words", st[tSelf+8:tMagic])
+			nonzero("the kept slot's state page after the bases", st[tGSCur+8:tResetUC])
 			nonzero("the kept slot's state page after the reset frame", st[tResetUC+arch.UContextSize:pageSize])
 			frameAt := slot*slotSize + kt.info
 			if kt.uctx < kt.info {

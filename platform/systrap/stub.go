@@ -21,9 +21,10 @@ var stubBin []byte
 
 // buildImage returns the stub image for base: stub.bin with its data page
 // filled in (the thread filter and its sock_fprog, an empty signal mask, the
-// region size, the shared file's descriptor, where syscall patching's
-// pointer table goes if patch is set), followed by the patch thunks.
-func buildImage(base uint64, sharedFD int, patch bool) ([]byte, error) {
+// region size, the shared file's descriptor, the platform's magic, whether
+// the host lacks FSGSBASE, where syscall patching's pointer table goes if
+// patch is set), followed by the patch thunks.
+func buildImage(base uint64, sharedFD int, patch bool, magic uint64, noFSGS bool) ([]byte, error) {
 	if len(stubBin) != stubBinSize || offStubEnd > imgDataOff {
 		return nil, fmt.Errorf("stub.bin is %d bytes with code up to %#x; rebuild it", len(stubBin), offStubEnd)
 	}
@@ -43,6 +44,10 @@ func buildImage(base uint64, sharedFD int, patch bool) ([]byte, error) {
 	le.PutUint64(d[dEmptyMask:], 0)
 	le.PutUint64(d[dRegionSize:], regionSize)
 	le.PutUint64(d[dSharedFD:], uint64(sharedFD))
+	le.PutUint64(d[dMagic:], magic)
+	if noFSGS {
+		le.PutUint32(d[dNoFSGS:], 1)
+	}
 	le.PutUint64(d[dServerWait:], uint64(livenessPeriod.Sec))
 	le.PutUint64(d[dServerWait+8:], uint64(livenessPeriod.Nsec))
 	if patch {

@@ -8,14 +8,17 @@ TEXT ·jumpTo(SB),NOSPLIT|NOFRAME,$0-8
 	MOVQ pc+0(FP), AX
 	JMP AX
 
-// func rdtscpCPU() uint32
+// func currentCPU() uint32
 //
-// Returns the current CPU from IA32_TSC_AUX, which Linux sets to
-// (node << 12) | cpu.
-TEXT ·rdtscpCPU(SB),NOSPLIT,$0-4
-	RDTSCP
-	ANDL $0xfff, CX
-	MOVL CX, ret+0(FP)
+// Returns the current CPU from the limit of the per-CPU segment Linux
+// sets up for the vDSO's getcpu (GDT entry 15, selector 0x7b), which
+// holds (node << 12) | cpu. LSL needs neither RDTSCP nor RDPID, which
+// some VMs hide.
+TEXT ·currentCPU(SB),NOSPLIT,$0-4
+	MOVL $0x7b, AX
+	BYTE $0x0f; BYTE $0x03; BYTE $0xc0 // LSL AX, AX
+	ANDL $0xfff, AX
+	MOVL AX, ret+0(FP)
 	RET
 
 // func cas16(p *byte, old, new *[16]byte) bool

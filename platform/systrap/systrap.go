@@ -45,6 +45,10 @@ type Options struct {
 	// syscall" in application text that traps is rewritten into a jump to
 	// a trampoline that enters the sentry without a signal.
 	Patch bool
+
+	// noFSGS makes the stub set the fs and gs bases with arch_prctl, as
+	// it does on hosts without FSGSBASE, on a host that has it (tests).
+	noFSGS bool
 }
 
 // Platform is the systrap platform.
@@ -88,6 +92,11 @@ type Platform struct {
 	// address space's region, in the stubs. Immutable.
 	base       uint64
 	regionAddr uint64
+	// magic is the stub's magic (dMagic, tMagic; see patch_entry);
+	// noFSGS says whether the stub sets the bases with arch_prctl
+	// (dNoFSGS). Immutable.
+	magic  uint64
+	noFSGS bool
 
 	// premadePID is the pre-made stub, serving requests on premade.
 	premadePID int32
@@ -136,15 +145,15 @@ var errClosed = errors.New("systrap platform: closed")
 // descriptor MapFile accepts.
 //
 // New must run before the sentry installs its own seccomp filter and while
-// it may still clone and ptrace. The host must support FSGSBASE (Linux ≥
-// 5.9 on a CPU that has it): the stub saves and restores the application's
-// fs and gs bases with rdfsbase/wrfsbase.
+// it may still clone and ptrace. Where the host gives user space FSGSBASE
+// (Linux ≥ 5.9 on a CPU that has it) the stub saves and restores the
+// application's fs and gs bases with rdfsbase/wrfsbase; elsewhere (many
+// VMs hide the feature) it sets them with arch_prctl when they change, and
+// keeps the last ones the sentry set, since an application without
+// FSGSBASE changes its bases only through the sentry.
 func New(memFD int, opts Options) (*Platform, error) {
 	if memFD < 0 {
 		return nil, fmt.Errorf("systrap platform: bad memory file descriptor %d", memFD)
-	}
-	if !hasFSGSBASE() {
-		return nil, errors.New("systrap platform: the host does not enable FSGSBASE for user space")
 	}
 	sfd, err := unix.MemfdCreate("rampart-systrap", unix.MFD_CLOEXEC)
 	if err != nil {
@@ -173,7 +182,10 @@ func New(memFD int, opts Options) (*Platform, error) {
 	p.hot = make([]hotSlot, p.maxSpinners)
 	p.hotEnter, p.hotCap, p.hotLease, p.perUS = hotEnterUS*tsc, hotCapUS*tsc, hotLeaseUS*tsc, tsc
 	p.loadFD = procLoadavg()
-	p.base, err = mapImage(func(base uint64) ([]byte, error) { return buildImage(base, sfd, opts.Patch) })
+	p.magic, p.noFSGS = newMagic(), opts.noFSGS || !hasFSGSBASE()
+	p.base, err = mapImage(func(base uint64) ([]byte, error) {
+		return buildImage(base, sfd, opts.Patch, p.magic, p.noFSGS)
+	})
 	if err != nil {
 		unix.Close(sfd)
 		return nil, fmt.Errorf("systrap platform: %w", err)
@@ -515,6 +527,16 @@ func (r *region) place(pid int32, nr uintptr) {
 		return
 	}
 	r.cpu.bindHere(pid)
+}
+
+// newMagic returns a value for the stub's magic (dMagic): not a secret
+// (the application can read it), only a 64-bit value that no program's
+// own gs block holds at tMagic by chance.
+func newMagic() uint64 {
+	x := uint64(arch.Rdtsc()) + 0x9e3779b97f4a7c15
+	x = (x ^ x>>30) * 0xbf58476d1ce4e5b9
+	x = (x ^ x>>27) * 0x94d049bb133111eb
+	return x ^ x>>31 | 1
 }
 
 // hasFSGSBASE reports whether user space may use rdfsbase and friends

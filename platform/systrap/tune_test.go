@@ -13,9 +13,13 @@ import (
 // testOptions are the options of the tests' platforms: SYSTRAP_SPIN=N runs
 // the tests and benchmarks with Options.Spin = N (and SYSTRAP_IDLE=1 with
 // the host taken as idle, see assumeIdle).
+//
+// SYSTRAP_NOFSGS=1 makes the stub set the fs and gs bases with arch_prctl,
+// as on hosts without FSGSBASE (make test runs the package so too where
+// the host has it).
 func testOptions() Options {
 	n, _ := strconv.Atoi(os.Getenv("SYSTRAP_SPIN"))
-	return Options{Spin: n}
+	return Options{Spin: n, noFSGS: os.Getenv("SYSTRAP_NOFSGS") == "1"}
 }
 
 // assumeIdle makes p believe the host has no other thread (never sampling

@@ -37,10 +37,17 @@
 #define T_ALTSTACK	64	/* stack_t scratch for sigaltstack */
 #define T_SELF		128	/* the slot's address (syscall patching) */
 #define T_INTRAMP	136	/* set while the patch trampoline waits */
+#define T_MAGIC		144	/* the platform's magic (D_MAGIC): see patch_entry */
+#define T_FSCUR		152	/* without FSGSBASE: the fs base the thread has, */
+#define T_GSCUR		160	/* and the gs base, as set_fsbase/set_gsbase set them */
 #define T_PREGS		256	/* registers saved by the patch trampoline */
 #define T_CREGS		448	/* its rbx, rbp, r12-r15, r11, rflags (SAVE) */
 #define T_RESET_UC	1024	/* handler_reset's ucontext (rt_sigreturn) */
 #define T_RESET_SP	2048	/* the stack pointer it restores */
+
+/* T_FSCUR/T_GSCUR of a thread whose base is not known (a new or reset
+ * thread): not canonical, so no base the sentry sets equals it. */
+#define BASE_UNKNOWN	0x8000000000000000
 
 #define ST_EVENT	1
 #define ST_RUN		2
@@ -66,6 +73,9 @@
 #define D_EMPTYMASK	16
 #define D_REGIONSIZE	24
 #define D_SHAREDFD	32
+#define D_MAGIC		40	/* a value of the platform's own (T_MAGIC) */
+#define D_NOFSGS	48	/* nonzero: the host does not give user space
+			 * FSGSBASE; the bases are set with arch_prctl */
 #define D_SERVER_WAIT	64	/* struct timespec: the server's longest sleep */
 #define D_VIEWS		80	/* syscall patching's read-only views of the shared
 			 * file (the pointer table, the Go view): address,
@@ -103,6 +113,9 @@
 #define SYS_exit		60
 #define SYS_sigaltstack		131
 #define SYS_prctl		157
+#define SYS_arch_prctl		158
+#define ARCH_SET_GS		0x1001
+#define ARCH_SET_FS		0x1002
 #define SYS_futex		202
 #define SYS_seccomp		317
 #define SIGCHLD			17
@@ -171,17 +184,22 @@ handler:
 1:	mov	%edi, T_SIGNO(%rbx)
 	mov	%rdx, T_UCTX(%rbx)
 	mov	%rsi, T_INFO(%rbx)
+	/* Without FSGSBASE the application cannot change its bases but
+	 * through the sentry (arch_prctl): T_FSBASE and T_GSBASE still hold
+	 * them. */
+	cmpl	$0, data+D_NOFSGS(%rip)
+	jne	6f
 	rdfsbase %rax
 	mov	%rax, T_FSBASE(%rbx)
-2:	rdgsbase %rax
+2:	cmpl	$0, data+D_NOFSGS(%rip)
+	jne	6f
+	rdgsbase %rax
 	mov	%rax, T_GSBASE(%rbx)
-	call	handler_park
+6:	call	handler_park
 	cmpl	$ST_RUN, T_STATE(%rbx)
 	jne	handler_die
-	mov	T_FSBASE(%rbx), %rax
-	wrfsbase %rax
-	mov	T_GSBASE(%rbx), %rax
-	wrgsbase %rax
+	call	set_fsbase
+	call	set_gsbase
 handler_return:
 	add	$8, %rsp		/* rt_sigreturn finds the frame at rsp-8 */
 	mov	$SYS_rt_sigreturn, %eax
@@ -226,9 +244,19 @@ handler_reset:
 	cld
 	rep stosq			/* the stack it runs on too: no stack use */
 	mov	%rbx, T_SELF(%rbx)
+	mov	data+D_MAGIC(%rip), %rcx
+	mov	%rcx, T_MAGIC(%rbx)
+	cmpl	$0, data+D_NOFSGS(%rip)
+	jne	1f
 	wrfsbase %rax
 	wrgsbase %rax
-	lea	T_RESET_UC(%rbx), %rdi
+	jmp	2f
+	/* Without FSGSBASE the old bases stay until the next task's first
+	 * return sets its own: no base matches BASE_UNKNOWN. */
+1:	movabs	$BASE_UNKNOWN, %rcx
+	mov	%rcx, T_FSCUR(%rbx)
+	mov	%rcx, T_GSCUR(%rbx)
+2:	lea	T_RESET_UC(%rbx), %rdi
 	lea	PAGE(%rbx), %rax
 	mov	%rax, 16(%rdi)		/* uc_stack.ss_sp; ss_flags 0 */
 	movq	$(SLOT_SIZE-PAGE), 32(%rdi)	/* uc_stack.ss_size */
@@ -240,6 +268,50 @@ handler_reset:
 	mov	%rax, 40+18*8(%rdi)	/* cs 0x33, ss 0x2b */
 	lea	-8(%rdi), %rsp		/* handler_return adds 8 */
 	jmp	handler_return
+
+/*
+ * set_fsbase and set_gsbase give the thread the fs and gs bases in
+ * T_FSBASE and T_GSBASE (the sentry's). With FSGSBASE that is a wrfsbase;
+ * without it an arch_prctl, made only when the base differs from the one
+ * the thread has (T_FSCUR, T_GSCUR), which changes only when a task sets
+ * its base or another task takes the thread. rbx = state page; they
+ * clobber rax, rcx, rdi, rsi, r11 and the flags.
+ */
+set_fsbase:
+	mov	T_FSBASE(%rbx), %rsi
+	cmpl	$0, data+D_NOFSGS(%rip)
+	jne	1f
+	wrfsbase %rsi
+	ret
+1:	cmp	%rsi, T_FSCUR(%rbx)
+	je	2f
+	mov	$ARCH_SET_FS, %edi
+	mov	$SYS_arch_prctl, %eax
+	.globl set_fs_syscall
+set_fs_syscall:
+	syscall
+	test	%rax, %rax
+	jnz	2f
+	mov	%rsi, T_FSCUR(%rbx)
+2:	ret
+
+set_gsbase:
+	mov	T_GSBASE(%rbx), %rsi
+	cmpl	$0, data+D_NOFSGS(%rip)
+	jne	1f
+	wrgsbase %rsi
+	ret
+1:	cmp	%rsi, T_GSCUR(%rbx)
+	je	2f
+	mov	$ARCH_SET_GS, %edi
+	mov	$SYS_arch_prctl, %eax
+	.globl set_gs_syscall
+set_gs_syscall:
+	syscall
+	test	%rax, %rax
+	jnz	2f
+	mov	%rsi, T_GSCUR(%rbx)
+2:	ret
 
 /*
  * handler_park publishes an event (state EVENT), wakes the sentry if it
@@ -500,7 +572,11 @@ die:
  * them); every other register and the flags are the application's. If gs
  * is not this thread's state page (the application set its own gs base),
  * the flags-preserving check fails (or the probe faults) and the sentry
- * handles the trap at patch_slow/patch_probe as the site's syscall.
+ * handles the trap at patch_slow/patch_probe as the site's syscall. The
+ * check compares %gs:T_MAGIC with the platform's magic (D_MAGIC), a
+ * random value no program's own gs block holds there by chance; it needs
+ * no rdgsbase, which hosts without FSGSBASE lack. (A program that copies
+ * the magic to its own gs block breaks only its own patched syscalls.)
  */
 /* rax, which changes at every call (the site index in, the result out),
  * is not in T_PREGS but in T_RAX, on the cache line of T_STATE: a round
@@ -526,12 +602,12 @@ die:
 	.p2align 4
 patch_entry:
 .Lpatch_entry:
-	rdgsbase %r11
+	mov	data+D_MAGIC(%rip), %r11
 	.globl patch_probe
 patch_probe:
-	mov	%gs:T_SELF, %rcx
+	mov	%gs:T_MAGIC, %rcx
 	not	%r11
-	lea	1(%rcx,%r11), %rcx	/* T_SELF - gsbase, without flags */
+	lea	1(%rcx,%r11), %rcx	/* T_MAGIC - D_MAGIC, without flags */
 	jrcxz	1f
 	.globl patch_slow
 patch_slow:
@@ -561,6 +637,8 @@ patch_checked:
 	mov	%r14, %gs:T_CREGS+32
 	mov	%r15, %gs:T_CREGS+40
 	mov	%rax, %gs:T_RAX
+	cmpl	$0, data+D_NOFSGS(%rip)	/* the flags are saved */
+	jne	3f
 	rdfsbase %rax
 	cmp	%rax, %gs:T_FSBASE
 	je	3f
@@ -578,8 +656,7 @@ patch_checked:
 	jne	handler_die
 	/* The sentry wants a signal frame (FP state, gs base): restore
 	 * everything and trap here; the handler publishes the frame. */
-	mov	T_FSBASE(%rbx), %rax
-	wrfsbase %rax
+	call	set_fsbase
 	movl	$0, T_INTRAMP(%rbx)
 	pushq	T_CREGS+56(%rbx)
 	popfq
@@ -604,8 +681,7 @@ patch_trap:
 	int3			/* not ud2: see thread_park */
 2:
 .Lpatch_tail:
-	mov	T_FSBASE(%rbx), %rax
-	wrfsbase %rax
+	call	set_fsbase
 	movl	$0, T_INTRAMP(%rbx)
 	pushq	T_CREGS+56(%rbx)
 	popfq
@@ -633,7 +709,8 @@ patch_end:
 /*
  * The template of a dynamic site's thunk, never run here: writeThunks
  * (../patch.go) copies it once per dynamic index, setting the index at
- * dyn_thunk_imm+1 and the jump at dyn_thunk_jmp+1. A dynamic site is
+ * dyn_thunk_imm+1, the jump at dyn_thunk_jmp+1 and the magic's
+ * displacement at dyn_thunk_moved+3. A dynamic site is
  * "mov 0x8(%rsp), %r9; syscall" (glibc's syscall(2)), whose number is
  * in rax, not in the code: the thunk runs the site's mov, keeps the
  * number in r11 (rcx and r11 are the syscall's to clobber), checks the
@@ -650,10 +727,10 @@ dyn_thunk_body:
 	mov	%rax, %r11
 	.globl dyn_thunk_moved
 dyn_thunk_moved:
-	rdgsbase %rax
+	mov	data+D_MAGIC(%rip), %rax	/* writeDynThunk relocates it */
 	.globl dyn_thunk_probe
 dyn_thunk_probe:
-	mov	%gs:T_SELF, %rcx
+	mov	%gs:T_MAGIC, %rcx
 	not	%rax
 	lea	1(%rcx,%rax), %rcx
 	jrcxz	1f
