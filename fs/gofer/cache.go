@@ -35,6 +35,13 @@ type pageCache struct {
 	dirty map[uint64]struct{}
 }
 
+// fileReader is the memory file's in-kernel copy from a host file
+// (memfile.MemoryFile.ReadFrom; test fakes lack it): it fills a run of
+// pages without the sentry touching them.
+type fileReader interface {
+	ReadFrom(fr memfile.Range, src int, off int64) (int, error)
+}
+
 func newPageCache(mf fsutil.MemoryFile, rfd int) *pageCache {
 	return &pageCache{mf: mf, rfd: rfd, pages: make(map[uint64]memfile.Range), dirty: make(map[uint64]struct{})}
 }
@@ -49,10 +56,13 @@ func (c *pageCache) pageLocked(idx uint64) (memfile.Range, error) {
 }
 
 // readRunLocked reads the n absent pages from idx on from the host into
-// one new range of the memory file, with one pread: a fault-around window
-// of a program's text then costs one host read, and becomes one pma and
-// one mapping, rather than one of each per page. It returns the range;
-// each page of it is cached with its own reference. c.mu is held.
+// one new range of the memory file, with one host copy: a fault-around
+// window of a program's text then costs one host call, and becomes one
+// pma and one mapping, rather than one of each per page. The copy is the
+// memory file's in-kernel one (fileReader) where it has it, else a pread
+// through the sentry's mapping (README.md, "Filling the page cache"). It
+// returns the range; each page of it is cached with its own reference.
+// c.mu is held.
 func (c *pageCache) readRunLocked(idx, n uint64) (memfile.Range, error) {
 	// Every byte is overwritten: by the read, or cleared past EOF.
 	fr, err := c.mf.AllocateUnzeroed(n * usermem.PageSize)
@@ -61,7 +71,18 @@ func (c *pageCache) readRunLocked(idx, n uint64) (memfile.Range, error) {
 	}
 	dst := c.mf.Slice(fr)
 	off := int64(idx * usermem.PageSize)
-	for done := 0; done < len(dst); {
+	done := 0
+	if rf, ok := c.mf.(fileReader); ok {
+		// Whatever it did not copy (a file system that cannot splice)
+		// the pread below does.
+		got, err := rf.ReadFrom(fr, c.rfd, off)
+		done = got
+		if err == nil {
+			clear(dst[done:])
+			done = len(dst)
+		}
+	}
+	for done < len(dst) {
 		got, err := unix.Pread(c.rfd, dst[done:], off+int64(done))
 		if err == unix.EINTR {
 			continue

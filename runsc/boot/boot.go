@@ -380,7 +380,9 @@ func Run(c Config) (int, error) {
 	phase("init lookup")
 	if c.Fence {
 		// The last step before any application instruction.
-		if ferr := fence.InstallFilter(c.Seccomp); ferr != nil {
+		opts := c.Seccomp
+		opts.MemoryFD = mf.FD()
+		if ferr := fence.InstallFilter(opts); ferr != nil {
 			return 1, c.ready(fmt.Errorf("installing the sentry's seccomp filter: %w", ferr))
 		}
 	}

@@ -81,7 +81,7 @@ func TestRules(t *testing.T) {
 		"preadv": unix.SYS_PREADV, "pwritev": unix.SYS_PWRITEV, "recvmsg": unix.SYS_RECVMSG,
 		"sendmsg": unix.SYS_SENDMSG, "epoll_pwait": unix.SYS_EPOLL_PWAIT,
 		"epoll_wait": unix.SYS_EPOLL_WAIT, "epoll_ctl": unix.SYS_EPOLL_CTL, "poll": unix.SYS_POLL,
-		"ppoll": unix.SYS_PPOLL, "lseek": unix.SYS_LSEEK, "fstat": unix.SYS_FSTAT,
+		"ppoll": unix.SYS_PPOLL, "lseek": unix.SYS_LSEEK, "sendfile": unix.SYS_SENDFILE, "fstat": unix.SYS_FSTAT,
 		"fcntl": unix.SYS_FCNTL, "ioctl": unix.SYS_IOCTL, "fsync": unix.SYS_FSYNC,
 		"fdatasync": unix.SYS_FDATASYNC, "ftruncate": unix.SYS_FTRUNCATE,
 		"fallocate": unix.SYS_FALLOCATE, "close": unix.SYS_CLOSE, "shutdown": unix.SYS_SHUTDOWN,
@@ -127,7 +127,7 @@ func TestRules(t *testing.T) {
 // TestProgram runs the built filter in the sentry's cBPF interpreter.
 func TestProgram(t *testing.T) {
 	for _, deny := range []uint32{RetKillProcess, RetTrap} {
-		prog, err := Program(Rules(Options{}), deny)
+		prog, err := Program(Rules(Options{MemoryFD: 9}), deny)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -174,6 +174,8 @@ func TestProgram(t *testing.T) {
 			{"ptrace SYSEMU", x86, unix.SYS_PTRACE, [6]uint64{unix.PTRACE_SYSEMU}, RetAllow},
 			{"ptrace ATTACH", x86, unix.SYS_PTRACE, [6]uint64{unix.PTRACE_ATTACH}, deny},
 			{"ptrace POKEDATA", x86, unix.SYS_PTRACE, [6]uint64{unix.PTRACE_POKEDATA}, deny},
+			{"sendfile into the memory file", x86, unix.SYS_SENDFILE, [6]uint64{9, 12, 0, 4096}, RetAllow},
+			{"sendfile elsewhere", x86, unix.SYS_SENDFILE, [6]uint64{1, 12, 0, 4096}, deny},
 		} {
 			d := bpf.SeccompData{Nr: c.nr, Arch: c.arch, Args: c.args}
 			if got := p.Run(&d); got != c.want {

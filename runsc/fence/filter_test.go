@@ -20,12 +20,12 @@ func TestProgramVerdicts(t *testing.T) {
 		deny uint32
 		want string
 	}{
-		{Options{}, RetKillProcess, "d240f8d045b0874c491f8c4e962557f0"},
-		{Options{}, RetTrap, "c03fb69bfeefaebaa8348819e0b8f6e7"},
-		{Options{}, RetLog, "dacb6be8b4ee687e530d471d8f9b0661"},
-		{Options{HostNetwork: true}, RetKillProcess, "8ae7b1517054298cc31988a7fcf7c392"},
-		{Options{HostUDS: true}, RetKillProcess, "6a295100fb1124e85359d16b2368f611"},
-		{Options{HostNetwork: true, HostUDS: true}, RetKillProcess, "8ae7b1517054298cc31988a7fcf7c392"},
+		{Options{}, RetKillProcess, "53775558c3e21382bfcb5db475972785"},
+		{Options{}, RetTrap, "584d5b6297901db4f87d99ccddcfe2cc"},
+		{Options{}, RetLog, "ed4a6b29ac3c36a7c6594da591c2ef29"},
+		{Options{HostNetwork: true}, RetKillProcess, "45da03a9cf6c2719313f026e0aa0e8cc"},
+		{Options{HostUDS: true}, RetKillProcess, "8de7c5233e4171cf682aee190cbfc54a"},
+		{Options{HostNetwork: true, HostUDS: true}, RetKillProcess, "45da03a9cf6c2719313f026e0aa0e8cc"},
 	} {
 		rules := Rules(tc.opts)
 		prog, err := Program(rules, tc.deny)

@@ -70,6 +70,7 @@ var baseRules = []Rule{
 	{unix.SYS_POLL, "poll", nil},
 	{unix.SYS_PPOLL, "ppoll", nil},
 	{unix.SYS_LSEEK, "lseek", nil},
+	// sendfile is set by Rules: into the memory file only.
 	{unix.SYS_FSTAT, "fstat", nil},
 	{unix.SYS_FCNTL, "fcntl", nil},
 	{unix.SYS_IOCTL, "ioctl", ttyIoctls},
@@ -147,11 +148,16 @@ type Options struct {
 	// sentry calls listen(2) on host unix sockets the gofer bound for
 	// it (sentry/socket/unix, host.go).
 	HostUDS bool
+	// MemoryFD is the memory file's descriptor, the only one sendfile
+	// may write to (memfile.MemoryFile.ReadFrom: page cache fills of
+	// gofer files).
+	MemoryFD int
 }
 
 // Rules returns the allow-list for opts.
 func Rules(opts Options) []Rule {
 	rules := append([]Rule(nil), baseRules...)
+	rules = append(rules, Rule{unix.SYS_SENDFILE, "sendfile", []Args{Arg0(Eq(uint64(opts.MemoryFD)))}})
 	if opts.HostNetwork {
 		for i := range rules {
 			if rules[i].Nr == unix.SYS_IOCTL {

@@ -2,6 +2,7 @@ package memfile
 
 import (
 	"fmt"
+	"io"
 	"sync"
 	"unsafe"
 
@@ -87,6 +88,10 @@ type MemoryFile struct {
 	// container's memory limit for application memory). Allocate fails
 	// with ENOMEM past it.
 	limit uint64
+
+	// seekMu serialises the users of the memfd's file position
+	// (ReadFrom). A leaf lock, never held with mu.
+	seekMu sync.Mutex
 
 	// oom receives a token (never blocking) whenever Allocate fails for
 	// want of memory: the kernel's OOM killer waits on it. Immutable.
@@ -547,4 +552,42 @@ func (f *MemoryFile) Close() error {
 		err = cerr
 	}
 	return err
+}
+
+// ReadFrom copies the host file src from offset off into fr, in the kernel
+// (sendfile(2) from src's page cache into the memory file's pages): a page
+// cache fill then costs neither a fault of the sentry's mapping per page
+// nor a copy through it, about a third less than a pread into Slice(fr)
+// on the hosts measured. It returns the number of bytes copied, fewer than
+// fr.Length() only at the end of src; the rest of fr keeps what it held.
+// An error may follow a partial copy (the count says how much), and the
+// caller may then fall back to pread, e.g. for a file whose file system
+// cannot splice (EINVAL). The caller must hold a reference on fr.
+func (f *MemoryFile) ReadFrom(fr Range, src int, off int64) (int, error) {
+	if fr.Start > fr.End || fr.End > reserveSize || !usermem.IsPageAligned(fr.Start) || off < 0 {
+		return 0, unix.EINVAL
+	}
+	// sendfile writes at the memfd's file position, shared by every
+	// caller: seekMu keeps each caller's seek and writes together.
+	f.seekMu.Lock()
+	defer f.seekMu.Unlock()
+	if _, err := unix.Seek(f.fd, int64(fr.Start), io.SeekStart); err != nil {
+		return 0, err
+	}
+	done, want := 0, int(fr.Length())
+	for done < want {
+		o := off + int64(done)
+		n, err := unix.Sendfile(f.fd, src, &o, want-done)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return done, err
+		}
+		if n == 0 {
+			break
+		}
+		done += n
+	}
+	return done, nil
 }

@@ -2,7 +2,9 @@ package memfile
 
 import (
 	"bytes"
+	"fmt"
 	"math/rand"
+	"os"
 	"sync"
 	"testing"
 
@@ -369,4 +371,93 @@ func TestLimit(t *testing.T) {
 		t.Fatalf("Allocate without a limit: %v", err)
 	}
 	f.DecRef(b)
+}
+
+// TestReadFrom copies a host file into ranges of the memory file: whole
+// runs, a run cut short by the end of the file, from several goroutines at
+// once (they share the memfd's position), and from a descriptor that is
+// not a file.
+func TestReadFrom(t *testing.T) {
+	f := newFile(t)
+	const size = 5*usermem.PageSize + 100
+	src := make([]byte, size)
+	rand.New(rand.NewSource(1)).Read(src)
+	path := t.TempDir() + "/src"
+	if err := os.WriteFile(path, src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+
+	// A full run from the second page on.
+	fr, err := f.AllocateUnzeroed(3 * usermem.PageSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := f.ReadFrom(fr, fd, usermem.PageSize); err != nil || n != 3*usermem.PageSize {
+		t.Fatalf("ReadFrom of a full run = %d, %v; want %d, nil", n, err, 3*usermem.PageSize)
+	}
+	if !bytes.Equal(f.Slice(fr), src[usermem.PageSize:4*usermem.PageSize]) {
+		t.Fatal("the run differs from the file")
+	}
+
+	// The last page and a half: short at the end of the file, and the
+	// rest of the range untouched.
+	tail, err := f.Allocate(2 * usermem.PageSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := f.ReadFrom(tail, fd, 4*usermem.PageSize)
+	if err != nil || n != size-4*usermem.PageSize {
+		t.Fatalf("ReadFrom at the end = %d, %v; want %d, nil", n, err, size-4*usermem.PageSize)
+	}
+	if got := f.Slice(tail); !bytes.Equal(got[:n], src[4*usermem.PageSize:]) || !bytes.Equal(got[n:], make([]byte, len(got)-n)) {
+		t.Fatal("the tail differs from the file, or the range past it changed")
+	}
+
+	// Concurrent copies of different pages to different ranges.
+	var wg sync.WaitGroup
+	errs := make(chan error, 5)
+	for i := 0; i < 5; i++ {
+		r, err := f.AllocateUnzeroed(usermem.PageSize)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wg.Add(1)
+		go func(i int, r Range) {
+			defer wg.Done()
+			for k := 0; k < 200; k++ {
+				if n, err := f.ReadFrom(r, fd, int64(i*usermem.PageSize)); err != nil || n != usermem.PageSize {
+					errs <- fmt.Errorf("goroutine %d: ReadFrom = %d, %v", i, n, err)
+					return
+				}
+				if !bytes.Equal(f.Slice(r), src[i*usermem.PageSize:(i+1)*usermem.PageSize]) {
+					errs <- fmt.Errorf("goroutine %d: page %d landed elsewhere", i, i)
+					return
+				}
+			}
+		}(i, r)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+
+	// A pipe cannot be read at an offset: an error, nothing copied.
+	var p [2]int
+	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(p[0])
+	defer unix.Close(p[1])
+	if n, err := f.ReadFrom(fr, p[0], 0); err == nil || n != 0 {
+		t.Fatalf("ReadFrom of a pipe = %d, %v; want 0 and an error", n, err)
+	}
+	if _, err := f.ReadFrom(Range{Start: 1, End: usermem.PageSize}, fd, 0); err != unix.EINVAL {
+		t.Fatalf("ReadFrom into an unaligned range: %v, want EINVAL", err)
+	}
 }
