@@ -54,7 +54,7 @@ func TestSandboxFenced(t *testing.T) {
 			t.Errorf("pid %d (sandbox %d): root is the host's", pid, sandbox)
 		}
 	}
-	want, err := fence.Program(fence.Rules(fence.Options{}), fence.RetKillProcess)
+	want, err := fence.Program(fence.Rules(fence.Options{MemoryFD: memoryFD(t, sandbox)}), fence.RetKillProcess)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,6 +70,28 @@ func TestSandboxFenced(t *testing.T) {
 			t.Fatalf("the sandbox's filter differs from fence.Program at %d: %+v, want %+v", i, got[i], want[i])
 		}
 	}
+}
+
+// memoryFD returns the number of the sandbox's memory file descriptor
+// (memfd:rampart-memory), which its filter names.
+func memoryFD(t *testing.T, pid int) int {
+	t.Helper()
+	dir := "/proc/" + strconv.Itoa(pid) + "/fd"
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		if l, err := os.Readlink(filepath.Join(dir, e.Name())); err == nil && strings.HasPrefix(l, "/memfd:rampart-memory") {
+			fd, err := strconv.Atoi(e.Name())
+			if err != nil {
+				t.Fatal(err)
+			}
+			return fd
+		}
+	}
+	t.Fatalf("sandbox %d has no memfd:rampart-memory", pid)
+	return -1
 }
 
 // TestContainerFenced creates and starts an OCI container (`runsc
