@@ -230,6 +230,10 @@ func (n *Inode[P]) Perms() (uint32, auth.KUID, auth.KGID) {
 // dentry cache.
 func (n *Inode[P]) Valid(vfs.Context) bool { return !n.gone() }
 
+// Expired implements vfs.Expirer: the dentry cache sweeps out the nodes of
+// gone objects that no one looks up again.
+func (n *Inode[P]) Expired() bool { return n.gone() }
+
 // Stat implements vfs.Inode.Stat.
 func (n *Inode[P]) Stat(ctx vfs.Context) (vfs.Stat, error) {
 	if n.gone() {

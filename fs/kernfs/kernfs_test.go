@@ -391,4 +391,13 @@ func TestGone(t *testing.T) {
 	if _, _, err := v.StatAt(rootCtx, pop(root, "a")); err != nil {
 		t.Errorf("stat a: %v", err)
 	}
+	// The dentry cache may sweep a gone node out without a lookup of it
+	// (vfs.Expirer), and keeps the others.
+	node := fd.VirtualDentry().Dentry().Inode()
+	if e, ok := node.(vfs.Expirer); !ok || !e.Expired() {
+		t.Errorf("a gone node is not a vfs.Expirer that reports it expired")
+	}
+	if e, ok := root.Dentry().Inode().(vfs.Expirer); ok && e.Expired() {
+		t.Errorf("the root reports it expired")
+	}
 }

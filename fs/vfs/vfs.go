@@ -308,11 +308,14 @@ type Dentry struct {
 	parent *Dentry
 	name   string
 
-	// mu protects children, dead and linkable, and serialises directory
-	// modifications of this directory.
+	// mu protects children, sweepAt, dead and linkable, and serialises
+	// directory modifications of this directory.
 	mu       sync.Mutex
 	children map[string]*Dentry
-	dead     bool
+	// sweepAt is the size of children at which the next lookup that
+	// caches an Expirer sweeps the expired ones out (0: minSweep).
+	sweepAt int
+	dead    bool
 	// linkable marks the dentry of an O_TMPFILE file (without O_EXCL):
 	// dead, yet linkat may give it a name once.
 	linkable bool

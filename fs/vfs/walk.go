@@ -432,7 +432,45 @@ func (parent *Dentry) childIntentLocked(ctx Context, name string, in lookupInten
 		parent.children = make(map[string]*Dentry)
 	}
 	parent.children[name] = d
+	if _, ok := ino.(Expirer); ok && len(parent.children) >= max(parent.sweepAt, minSweep) {
+		parent.sweepExpiredLocked()
+	}
 	return d, nil
+}
+
+// Expirer is implemented by Inodes whose node can vanish for good without
+// an unlink and that can tell so without I/O: a reaped process' /proc
+// directory. A node that nobody looks up again is not found stale by a
+// lookup (Revalidator): a directory's cache, of /proc's pids or of a
+// process' tids, would keep every dead one, and with it the kernel's
+// whole record of the process (its task, address space, files), for the
+// sandbox's life. Lookups that cache an Expirer sweep the directory
+// instead, each time its cache doubles.
+type Expirer interface {
+	Expired() bool
+}
+
+// minSweep is the smallest cache a sweep looks at: below it, dead nodes
+// wait for their lookup or the next sweep.
+const minSweep = 64
+
+// sweepExpiredLocked drops the cached children of parent whose node
+// expired, with their cached subtrees, and sets the size of the next sweep
+// to twice what is left: a cache of n live nodes costs O(1) per insertion
+// and holds at most 2n (or minSweep) entries. parent.mu must be held.
+func (parent *Dentry) sweepExpiredLocked() {
+	var gone []*Dentry
+	for name, c := range parent.children {
+		if e, ok := c.inode.(Expirer); ok && e.Expired() {
+			c.killLocked(parent, name)
+			gone = append(gone, c)
+		}
+	}
+	parent.sweepAt = 2 * len(parent.children)
+	for _, c := range gone {
+		c.pruneChildren()
+		c.decRef()
+	}
 }
 
 // Revalidator is implemented by Inodes of synthetic filesystems (procfs)
