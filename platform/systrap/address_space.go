@@ -269,6 +269,7 @@ func (as *addressSpace) Release() {
 		reuse = !p.spareOff
 		if reuse {
 			p.spareWG.Add(1)
+			p.recycling++
 		}
 		p.spareMu.Unlock()
 	}

@@ -438,6 +438,59 @@ func TestRecycleKillsLingeringStub(t *testing.T) {
 	gone(lost)
 }
 
+// TestSpareAfterRecycle: while a released address space is being
+// recycled (a spare to come), NewAddressSpace makes no spare ahead of
+// time, which a fork+exec loop paid for with a stub made and killed every
+// few programs; a recycle that fails has one made in its place.
+func TestSpareAfterRecycle(t *testing.T) {
+	f := newFixture(t)
+	p := f.Platform
+	f.NewAS(t) // spares come from the second address space on
+	p.spareMu.Lock()
+	p.recycling++ // one under way
+	p.spareMu.Unlock()
+	f.NewAS(t)
+	p.spareWG.Wait()
+	p.spareMu.Lock()
+	n := len(p.spares)
+	p.recycling--
+	p.spareMu.Unlock()
+	if n != 0 {
+		t.Errorf("%d spares made with a recycle under way, want none", n)
+	}
+
+	// A stub whose thread lingers is killed, not recycled (see
+	// TestRecycleKillsLingeringStub): a spare is made instead.
+	lingering := f.NewAS(t).(*addressSpace)
+	p.spareWG.Wait()
+	p.spareMu.Lock()
+	n = len(p.spares)
+	p.spareMu.Unlock()
+	if n != 1 {
+		t.Fatalf("%d spares after a NewAddressSpace with no recycle under way, want 1 made", n)
+	}
+	// Take it without having another made (as with a recycle under
+	// way, which then ends): the lingering stub's recycle is to give the
+	// next.
+	p.spareMu.Lock()
+	p.recycling++
+	p.spareMu.Unlock()
+	f.NewAS(t)
+	p.spareMu.Lock()
+	p.recycling--
+	p.spareMu.Unlock()
+	lingering.mu.Lock()
+	lingering.live = append(lingering.live, lingering.pid)
+	lingering.mu.Unlock()
+	lingering.Release()
+	p.spareWG.Wait()
+	p.spareMu.Lock()
+	defer p.spareMu.Unlock()
+	if len(p.spares) != 1 || p.spares[0].pid == lingering.pid {
+		t.Errorf("after a failed recycle: %d spares, want 1 made (not the killed stub %d)", len(p.spares), lingering.pid)
+	}
+}
+
 // TestKeptThreadForgedState: an application that changed its host
 // thread's alternate stack and signal mask with a forged rt_sigreturn frame
 // (the only way it can) leaves a kept thread that the reset set back: the
