@@ -914,3 +914,32 @@ func TestKeptThreadKeepsForkPatches(t *testing.T) {
 		t.Errorf("the first reservation in the child undid the site: % x", f.code[patchFarOff:patchFarOff+7])
 	}
 }
+
+// TestSiteTable: entries read back as stored across chunks, the last one
+// (the Go site's) included; storing 0 where no chunk is makes none; all
+// yields the entries that are set, in order.
+func TestSiteTable(t *testing.T) {
+	var st siteTable
+	idx := []int{0, 1, siteChunkLen - 1, siteChunkLen, maxSites, maxSites + maxDynSites - 1, goSite}
+	for _, i := range idx {
+		st.store(i, uint64(i)+1)
+	}
+	st.store(3*siteChunkLen, 0)
+	if st.chunks[3].Load() != nil {
+		t.Error("storing 0 made a chunk")
+	}
+	var got []int
+	for i, v := range st.all {
+		if v != uint64(i)+1 {
+			t.Errorf("entry %d = %d, want %d", i, v, i+1)
+		}
+		got = append(got, i)
+	}
+	if fmt.Sprint(got) != fmt.Sprint(idx) {
+		t.Errorf("all yields %v, want %v", got, idx)
+	}
+	st.store(1, 0)
+	if st.load(1) != 0 || st.load(2) != 0 || st.load(goSite) != goSite+1 {
+		t.Errorf("load after clearing entry 1: %d %d %d", st.load(1), st.load(2), st.load(goSite))
+	}
+}
