@@ -41,10 +41,10 @@ func (n *sweepNode) Lookup(_ Context, name string) (Inode, error) {
 func TestSweepExpired(t *testing.T) {
 	dir := &sweepNode{mode: unix.S_IFDIR | 0o555, kids: map[string]*sweepNode{}}
 	parent := newDentry(dir, nil, "")
+	var v *VirtualFilesystem
+	// lookup returns a reference, as the resolver's lookups do.
 	lookup := func(name string) *Dentry {
-		parent.mu.Lock()
-		defer parent.mu.Unlock()
-		d, err := parent.childLocked(nil, name)
+		d, err := v.lookupChild(nil, parent, name, lookupIntent{})
 		if err != nil {
 			t.Fatalf("lookup %q: %v", name, err)
 		}
@@ -58,17 +58,23 @@ func TestSweepExpired(t *testing.T) {
 		name := strconv.Itoa(i)
 		node := &sweepNode{mode: unix.S_IFDIR | 0o555}
 		dir.kids[name] = node
+		// Most nodes are gone by the time of their lookup already (the
+		// process died meanwhile): the lookup that caches one, and
+		// sweeps, still returns it alive.
+		node.expired = i%100 != 0 && i != 5
 		d := lookup(name)
+		if node.released != 0 || d.inode == nil {
+			t.Fatalf("lookup %d returned a dentry its own sweep released", i)
+		}
 		switch {
 		case i%100 == 0:
 			live = append(live, d)
 		case i == 5:
-			d.IncRef()
-			held, heldNode = d, node
+			held, heldNode = d, node // keeps the lookup's reference
 			node.expired = true
-		default:
-			node.expired = true
+			continue
 		}
+		d.decRef()
 	}
 	parent.mu.Lock()
 	cached := len(parent.children)
@@ -77,9 +83,11 @@ func TestSweepExpired(t *testing.T) {
 		t.Errorf("%d dentries cached after %d lookups of which %d live, want at most %d", cached, n, len(live), max)
 	}
 	for i, d := range live {
-		if got := lookup(strconv.Itoa(i * 100)); got != d {
+		got := lookup(strconv.Itoa(i * 100))
+		if got != d {
 			t.Errorf("live node %d was dropped from the cache", i*100)
 		}
+		got.decRef()
 	}
 	released := 0
 	for _, node := range dir.kids {
@@ -99,6 +107,21 @@ func TestSweepExpired(t *testing.T) {
 	if !dead {
 		t.Errorf("an expired node still held was not marked dead")
 	}
+	// childLocked, whose callers hold what it returns without a reference
+	// of their own (rename looks up two names), never sweeps.
+	for j := 0; j <= 4*minSweep; j++ {
+		dir.kids["x"+strconv.Itoa(j)] = &sweepNode{mode: unix.S_IFDIR | 0o555, expired: true}
+	}
+	parent.mu.Lock()
+	first, err := parent.childLocked(nil, "x0")
+	for j := 1; err == nil && j <= 4*minSweep; j++ {
+		_, err = parent.childLocked(nil, "x"+strconv.Itoa(j))
+	}
+	if err != nil || first.inode == nil {
+		t.Errorf("childLocked swept a dentry its caller held (err %v)", err)
+	}
+	parent.mu.Unlock()
+
 	held.decRef()
 	if heldNode.released != 1 {
 		t.Errorf("an expired node was released %d times after its holder let go, want 1", heldNode.released)

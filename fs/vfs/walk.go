@@ -345,6 +345,12 @@ func (vfs *VirtualFilesystem) lookupChild(ctx Context, parent *Dentry, name stri
 		return nil, err
 	}
 	d.IncRef()
+	// Only here, with a reference on the one dentry it returns: callers
+	// of childLocked hold dentries of parent without references of their
+	// own (rename looks up two) that a sweep could free.
+	if _, ok := d.inode.(Expirer); ok && len(parent.children) >= max(parent.sweepAt, minSweep) {
+		parent.sweepExpiredLocked(d)
+	}
 	return d, nil
 }
 
@@ -432,9 +438,6 @@ func (parent *Dentry) childIntentLocked(ctx Context, name string, in lookupInten
 		parent.children = make(map[string]*Dentry)
 	}
 	parent.children[name] = d
-	if _, ok := ino.(Expirer); ok && len(parent.children) >= max(parent.sweepAt, minSweep) {
-		parent.sweepExpiredLocked()
-	}
 	return d, nil
 }
 
@@ -445,7 +448,7 @@ func (parent *Dentry) childIntentLocked(ctx Context, name string, in lookupInten
 // process' tids, would keep every dead one, and with it the kernel's
 // whole record of the process (its task, address space, files), for the
 // sandbox's life. Lookups that cache an Expirer sweep the directory
-// instead, each time its cache doubles.
+// instead (lookupChild), each time its cache doubles.
 type Expirer interface {
 	Expired() bool
 }
@@ -455,13 +458,16 @@ type Expirer interface {
 const minSweep = 64
 
 // sweepExpiredLocked drops the cached children of parent whose node
-// expired, with their cached subtrees, and sets the size of the next sweep
-// to twice what is left: a cache of n live nodes costs O(1) per insertion
-// and holds at most 2n (or minSweep) entries. parent.mu must be held.
-func (parent *Dentry) sweepExpiredLocked() {
+// expired, with their cached subtrees, but keep (the lookup's own: its
+// process may have died since, and the lookup returns it as Linux would,
+// cached), and sets the size of the next sweep to twice what is left: a
+// cache of n live nodes costs O(1) per insertion and holds at most 2n (or
+// minSweep) entries. parent.mu must be held, and no dentry of parent may
+// be held without a reference.
+func (parent *Dentry) sweepExpiredLocked(keep *Dentry) {
 	var gone []*Dentry
 	for name, c := range parent.children {
-		if e, ok := c.inode.(Expirer); ok && e.Expired() {
+		if e, ok := c.inode.(Expirer); ok && c != keep && e.Expired() {
 			c.killLocked(parent, name)
 			gone = append(gone, c)
 		}
