@@ -23,6 +23,10 @@
 //	                               miss on a loaded host; each attempt is
 //	                               reported, and a deterministic failure
 //	                               still fails every attempt
+//	// rampart:variants dynamic    runs only these of the linkages (static,
+//	                               pie, dynamic): for a long test of what
+//	                               the linkage cannot change (a file
+//	                               system's behaviour under load)
 package main
 
 import (
@@ -36,6 +40,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -65,6 +70,8 @@ type Spec struct {
 	Status  int
 	Timeout time.Duration // 0: the runner's default
 	Retries int
+	// Variants are the linkages the test runs in; nil: all of them.
+	Variants []string
 }
 
 // Case is one built binary of a Spec.
@@ -161,7 +168,11 @@ func main() {
 	}
 	var cases []Case
 	for _, s := range specs {
-		for _, v := range variants {
+		vs := variants
+		if s.Variants != nil {
+			vs = s.Variants
+		}
+		for _, v := range vs {
 			cases = append(cases, Case{Spec: s, Variant: v, Binary: filepath.Join(outAbs, v, s.Name)})
 		}
 	}
@@ -275,6 +286,17 @@ func parseSpec(name string, src []byte) (Spec, error) {
 			if err == nil && (s.Retries < 0 || s.Retries > 5) {
 				err = fmt.Errorf("retries %d out of range 0..5", s.Retries)
 			}
+		case "variants":
+			w := strings.Fields(val)
+			if len(w) == 0 {
+				err = errors.New("variants names none")
+			}
+			for _, v := range w {
+				if !slices.Contains(variants, v) {
+					err = fmt.Errorf("unknown variant %q", v)
+				}
+			}
+			s.Variants = append(s.Variants, w...)
 		default:
 			err = fmt.Errorf("unknown directive %q", key)
 		}

@@ -34,16 +34,16 @@ func TestSplitWords(t *testing.T) {
 }
 
 func TestParseSpec(t *testing.T) {
-	src := "/* x */\n// rampart:args a \"b c\"\n// rampart:env FOO=bar E=\n// rampart:status 42\n// rampart:timeout 3s\nint main(){}\n"
+	src := "/* x */\n// rampart:args a \"b c\"\n// rampart:env FOO=bar E=\n// rampart:status 42\n// rampart:timeout 3s\n// rampart:variants dynamic static\nint main(){}\n"
 	s, err := parseSpec("t", []byte(src))
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Spec{Name: "t", Args: []string{"a", "b c"}, Env: []string{"FOO=bar", "E="}, Status: 42, Timeout: 3 * time.Second}
+	want := Spec{Name: "t", Args: []string{"a", "b c"}, Env: []string{"FOO=bar", "E="}, Status: 42, Timeout: 3 * time.Second, Variants: []string{"dynamic", "static"}}
 	if !reflect.DeepEqual(s, want) {
 		t.Errorf("parseSpec = %+v, want %+v", s, want)
 	}
-	for _, bad := range []string{"// rampart:bogus 1\n", "// rampart:status 300\n", "// rampart:env NOEQUALS\n", "// rampart:timeout soon\n", "// rampart:retries 9\n"} {
+	for _, bad := range []string{"// rampart:bogus 1\n", "// rampart:status 300\n", "// rampart:env NOEQUALS\n", "// rampart:timeout soon\n", "// rampart:retries 9\n", "// rampart:variants\n", "// rampart:variants static shared\n"} {
 		if _, err := parseSpec("t", []byte(bad)); err == nil {
 			t.Errorf("parseSpec(%q) succeeded, want an error", bad)
 		}
