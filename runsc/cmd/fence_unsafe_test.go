@@ -239,13 +239,9 @@ func startSandbox(t *testing.T) (*exec.Cmd, int) {
 	var sandbox int
 	for i := 0; i < 100 && sandbox == 0; i++ {
 		time.Sleep(50 * time.Millisecond)
-		for _, c := range children(do.Process.Pid) {
-			if cl, _ := os.ReadFile("/proc/" + strconv.Itoa(c) + "/cmdline"); bytes.Contains(cl, []byte("\x00boot\x00")) {
-				// Fenced once the first stub (the application) runs.
-				if len(children(c)) > 1 {
-					sandbox = c
-				}
-			}
+		// Fenced once the first stub (the application) runs.
+		if c := bootChild(do.Process.Pid); c != 0 && len(children(c)) > 1 {
+			sandbox = c
 		}
 	}
 	if sandbox == 0 {
@@ -400,6 +396,17 @@ func children(pid int) []int {
 		}
 	}
 	return out
+}
+
+// bootChild returns the child of pid (a `runsc do`) that runs `runsc
+// boot`, the sandbox, or 0 if it has none yet.
+func bootChild(pid int) int {
+	for _, c := range children(pid) {
+		if cl, _ := os.ReadFile("/proc/" + strconv.Itoa(c) + "/cmdline"); bytes.Contains(cl, []byte("\x00boot\x00")) {
+			return c
+		}
+	}
+	return 0
 }
 
 func status(t *testing.T, pid int) map[string]string {

@@ -67,12 +67,7 @@ run 50; echo phase; read x; run 400; echo phase; read x`
 		case <-time.After(2 * time.Minute):
 			t.Fatal("no phase mark within 2 minutes")
 		}
-		sandbox := 0
-		for _, c := range children(do.Process.Pid) {
-			if cl, _ := os.ReadFile("/proc/" + strconv.Itoa(c) + "/cmdline"); bytes.Contains(cl, []byte("\x00boot\x00")) {
-				sandbox = c
-			}
-		}
+		sandbox := bootChild(do.Process.Pid)
 		if sandbox == 0 {
 			t.Fatal("no sandbox process")
 		}
