@@ -382,10 +382,10 @@ func (as *addressSpace) UnpatchText(start, end uint64, access func(addr uint64, 
 	if pt == nil {
 		return
 	}
-	for i := range pt.sites.all {
-		ret, nr, ok := pt.site(uint64(i))
+	for i, v := range pt.sites.all {
+		ret, nr := decodeSite(v)
 		site := patchStart(ret, nr)
-		if !ok || site < start || site >= end {
+		if site < start || site >= end {
 			continue
 		}
 		restoreSite(site, i, nr, access)
@@ -447,9 +447,9 @@ func (pt *patcher) unpatchCrossing() {
 	defer pt.mu.Unlock()
 	for i := range pt.usedSites {
 		v := pt.sites.load(i)
-		ret, nr, ok := pt.site(uint64(i))
+		ret, nr := decodeSite(v)
 		site := patchStart(ret, nr)
-		if !ok || v&siteReverted != 0 || !crosses(site) {
+		if v == 0 || v&siteReverted != 0 || !crosses(site) {
 			continue
 		}
 		restoreSite(site, i, nr, pt.patchAccess)
@@ -489,7 +489,14 @@ func (pt *patcher) site(i uint64) (ret, nr uint64, ok bool) {
 		return 0, 0, false
 	}
 	v := pt.sites.load(int(i))
-	return v & siteRetMask &^ siteReverted, v >> siteRetBits, v != 0
+	ret, nr = decodeSite(v)
+	return ret, nr, v != 0
+}
+
+// decodeSite splits a site entry (see patcher.sites) into the site's
+// return address and syscall number.
+func decodeSite(v uint64) (ret, nr uint64) {
+	return v & siteRetMask &^ siteReverted, v >> siteRetBits
 }
 
 // revert restores the original code of site i, for good: its syscalls
