@@ -339,6 +339,57 @@ func TestForkHints(t *testing.T) {
 	}
 }
 
+// TestForkHintsMany checks that the hints hold what a child of a
+// dynamically linked program faults on first, more pages than a handful
+// (the C library's fork handlers and _exit touch a dozen or two across
+// its data, the dynamic linker's and the stack): a second child writes
+// all 24 pages its elder wrote, in 24 vmas, without a fault.
+func TestForkHintsMany(t *testing.T) {
+	e := newEnv(t)
+	parent := e.mm
+	const n = 24
+	var pages [n]uint64
+	for i := range pages {
+		pages[i] = mmapWritten(t, e, 1)
+		// A read-only page after each keeps the vmas apart, so that
+		// each write is a fault of its own.
+		mustMMap(t, parent, MMapOpts{Length: pg, Private: true, Perms: usermem.Read, MaxPerms: usermem.AnyAccess})
+	}
+	first, err := parent.Fork()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, a := range pages {
+		if _, _, faults, _ := appAccess(first, e.mf, a, true, byte(0x40+i)); faults == 0 {
+			t.Fatalf("the first child's write %d did not fault", i)
+		}
+	}
+	first.Release()
+	second, err := parent.Fork()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Release()
+	faulted := 0
+	for i, a := range pages {
+		if sig, _, faults, v := appAccess(second, e.mf, a, true, byte(0x80+i)); sig != 0 || v != byte(0x80+i) {
+			t.Fatalf("second child's write %d: signal %d, value %#x", i, sig, v)
+		} else if faults != 0 {
+			faulted++
+		}
+	}
+	if faulted != 0 {
+		t.Errorf("the second child faulted on %d of the %d pages its elder wrote", faulted, n)
+	}
+	for i, a := range pages {
+		if _, _, _, v := appAccess(parent, e.mf, a, false, 0); v != 1 {
+			t.Errorf("parent reads %#x in page %d after its children's writes, want 1", v, i)
+		}
+	}
+	checkInvariants(t, parent)
+	checkInvariants(t, second)
+}
+
 // mmapWritten maps n private anonymous pages in e.mm, page i holding i+1
 // in its first byte (written by the application, so faulted in), and
 // returns their address.

@@ -7,8 +7,15 @@ import (
 )
 
 // forkHintMax is how many of a forked child's first faults its parent's
-// hints keep, and how many of them a child records.
-const forkHintMax = 8
+// hints keep, and how many of them a child records. A dynamically linked
+// child faults on a dozen or two distinct pages before its _exit or exec
+// (its stack, the C library's and the dynamic linker's data, the code of
+// the fork handlers), a shell's subshell on more: with 8 hints, children
+// took turns faulting on the half the ring had just dropped (11.6 host
+// signals a fork+_exit+waitpid of a dynamic program, 4.1 with 32). A
+// child the hints do not fit costs at most this many page copies and
+// one map request longer by as many windows.
+const forkHintMax = 64
 
 // forkHints are the pages that a process' forked children faulted on
 // first (shared by the parent's MemoryManager, which reads them at Fork,
