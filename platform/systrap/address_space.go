@@ -27,6 +27,12 @@ type addressSpace struct {
 	// released is set by Release; contexts then forget their threads here
 	// without touching the region.
 	released atomic.Bool
+	// stopping is set while stopOthers keeps the threads out of
+	// application code (stop.go); stopMu serialises stops, and Switch
+	// waits for one to end by taking it for reading. Lock order: the
+	// memory manager's lock, then stopMu, then Platform.ctxMu.
+	stopping atomic.Int32
+	stopMu   sync.RWMutex
 
 	// mu serialises requests and protects slots and reaped.
 	mu sync.Mutex
@@ -628,15 +634,6 @@ func (as *addressSpace) newThread(res *reservation) (*thread, error) {
 // as soon as the slot is reused (a sleeper here would swallow the
 // sentry's wake-up of that thread, which would then sleep for ever).
 func (as *addressSpace) ReserveThread() (platform.ThreadReservation, error) {
-	// A second thread: sites patched across two blocks go first (see
-	// patcher.rewrite). The first one, still the only one, is here in
-	// its clone. Idle threads do not count: they run no application code
-	// until a task takes one through newThread or a reservation (this
-	// one), and the first task of a new address space finds one there
-	// when it came from a recycled stub (the kept thread).
-	if pt := as.patch; pt != nil && as.threads(slotIdle) > 0 {
-		pt.unpatchCrossing()
-	}
 	for try := 0; ; try++ {
 		as.mu.Lock()
 		if as.released.Load() {

@@ -345,7 +345,15 @@ func (c *context) Switch(pas platform.AddressSpace, regs *arch.Registers) (platf
 	} else {
 		t.putRegs(regs)
 	}
-	c.running.Store(uint64(t.as.pid)<<32 | uint64(uint32(t.tid)))
+	running := uint64(t.as.pid)<<32 | uint64(uint32(t.tid))
+	c.running.Store(running)
+	for t.as.stopping.Load() != 0 {
+		// A rewrite of the application's code (stopOthers): wait until
+		// it is done.
+		c.running.Store(0)
+		t.as.waitStop()
+		c.running.Store(running)
+	}
 	if c.interrupt.Swap(0) != 0 {
 		c.running.Store(0)
 		return platform.EventInterrupted, platform.FaultInfo{}, nil
@@ -437,6 +445,9 @@ func (c *context) Interrupt() {
 // Release implements platform.Context.Release: its threads exit, and a
 // reserved slot it never used is freed.
 func (c *context) Release() {
+	c.p.ctxMu.Lock()
+	delete(c.p.ctxs, c)
+	c.p.ctxMu.Unlock()
 	if c.res != nil {
 		c.res.Release()
 		c.res = nil

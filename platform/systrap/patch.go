@@ -382,11 +382,20 @@ func (as *addressSpace) UnpatchText(start, end uint64, access func(addr uint64, 
 	if pt == nil {
 		return
 	}
+	stopped := false
 	for i, v := range pt.sites.all {
 		ret, nr := decodeSite(v)
 		site := patchStart(ret, nr)
 		if site < start || site >= end {
 			continue
+		}
+		if crosses(site) && !stopped && as.threads(slotFree) > 1 {
+			// Restored in two steps: with the other threads out of
+			// the code (or, if one is deaf to the stop, anyway: the
+			// application must find its own code there).
+			as.stopOthers()
+			defer as.resume()
+			stopped = true
 		}
 		restoreSite(site, i, nr, access)
 	}
@@ -395,8 +404,9 @@ func (as *addressSpace) UnpatchText(start, end uint64, access func(addr uint64, 
 // restoreSite puts the original code of site i (for syscall nr) back
 // where its blocks still hold the patch, through access (see UnpatchText);
 // it reports whether every block was restored. A site across two blocks
-// (see rewrite) is restored in two steps, which only a single-threaded
-// address space allows: it has no such site otherwise.
+// (see rewrite) is restored in two steps, the block with the opcode first:
+// the caller keeps any other thread out of the code meanwhile
+// (stopOthers).
 func restoreSite(site uint64, i int, nr uint64, access func(addr uint64, fn func(b []byte) bool)) bool {
 	repl, orig := patchedBytes(i), origBytes(nr)
 	off := site % 16
@@ -439,43 +449,6 @@ func (pt *patcher) patchAccess(addr uint64, fn func(b []byte) bool) {
 // blocks.
 func crosses(site uint64) bool { return site%16 > 9 }
 
-// unpatchCrossing restores, for good, every site patched across two
-// blocks: the address space is about to get a second thread (see
-// rewrite). The caller holds no memory manager lock.
-func (pt *patcher) unpatchCrossing() {
-	pt.mu.Lock()
-	defer pt.mu.Unlock()
-	for i := range pt.usedSites {
-		v := pt.sites.load(i)
-		ret, nr := decodeSite(v)
-		site := patchStart(ret, nr)
-		if v == 0 || v&siteReverted != 0 || !crosses(site) {
-			continue
-		}
-		restoreSite(site, i, nr, pt.patchAccess)
-		pt.sites.store(i, v|siteReverted)
-	}
-}
-
-// usedSites yields the indices of the sites allocated so far: the
-// numbered ones below next, the dynamic ones below nextDyn, and the Go
-// view's. Scans that look only at patched sites (one per new thread, see
-// unpatchCrossing) need not read the thousands of entries never used.
-// pt.mu is held.
-func (pt *patcher) usedSites(yield func(int) bool) {
-	for i := 0; i < pt.next; i++ {
-		if !yield(i) {
-			return
-		}
-	}
-	for i := maxSites; i < maxSites+pt.nextDyn; i++ {
-		if !yield(i) {
-			return
-		}
-	}
-	yield(goSite)
-}
-
 // overlapsPtrTable reports whether [addr, addr+length) overlaps the
 // pointer table's pages or the Go view.
 func overlapsPtrTable(addr, length uint64) bool {
@@ -512,9 +485,36 @@ func (pt *patcher) revert(i int) {
 	}
 	pt.mu.Lock()
 	defer pt.mu.Unlock()
-	if restoreSite(patchStart(ret, nr), i, nr, pt.patchAccess) {
+	if pt.restore(patchStart(ret, nr), i, nr) {
 		pt.sites.store(i, pt.sites.load(i)|siteReverted)
 	}
+}
+
+// restore puts the original code of site i back (restoreSite) through
+// pt.patch. A site across two blocks in an address space that may have
+// other threads is restored in one access to both blocks, with the other
+// threads stopped; not at all if one would not stop. The caller holds
+// pt.mu.
+func (pt *patcher) restore(site uint64, i int, nr uint64) bool {
+	if !crosses(site) || pt.as == nil || pt.as.threads(slotFree) <= 1 {
+		return restoreSite(site, i, nr, pt.patchAccess)
+	}
+	b1 := site &^ 15
+	restored := false
+	pt.patch(b1, func(b []byte) bool {
+		if len(b) < 32 {
+			return false
+		}
+		stopped := pt.as.stopOthers()
+		defer pt.as.resume()
+		if stopped {
+			restored = restoreSite(site, i, nr, func(addr uint64, fn func(b []byte) bool) {
+				fn(b[addr-b1 : addr-b1+16])
+			})
+		}
+		return restored
+	})
+	return restored
 }
 
 // noteTrapOut counts a trap out of the trampoline (leaveTrampoline) after
@@ -637,21 +637,20 @@ func (pt *patcher) maybePatch(rip, nr uint64) {
 // A site in one 16-byte block takes one step. A site across two blocks
 // (about a quarter of glibc's sites) takes two, and a thread running there
 // between them could decode a mix of old and new bytes. So it is
-// rewritten only while the address space has a single thread, the one
-// that trapped here and waits in the sentry; none can appear meanwhile (a
-// new one needs a clone by this one, and reserves its slot first). Before
-// a second thread may exist, ReserveThread restores these sites for good
-// (unpatchCrossing): an address space with several threads has none. The
-// sites of a single-threaded program (a shell, an interpreter, a worker
-// process) are then all patchable. The second block, whose bytes are the
-// jump's displacement, is written first; the block with the opcode last.
+// rewritten in two steps only while the address space has a single
+// thread, the one that trapped here and waits in the sentry; none can
+// appear meanwhile (a new one needs a clone by this one, and reserves its
+// slot first). With other threads, rewriteStopped keeps them out of
+// application code for the two steps. The second block, whose bytes are
+// the jump's displacement, is written first; the block with the opcode
+// last.
 // Both must be on one page (maybePatch checks: the memory manager's
 // unpatching goes page by page).
 func (pt *patcher) rewrite(site uint64, from, to [7]byte) bool {
 	off := site % 16
 	n := min(16-off, 7) // the site's bytes in its first block
 	if n < 7 && (pt.as == nil || pt.as.threads(slotFree) != 1) {
-		return false
+		return pt.rewriteStopped(site, from, to)
 	}
 	done := 0
 	set := func(addr, at uint64, from, to []byte) bool {
@@ -675,6 +674,39 @@ func (pt *patcher) rewrite(site uint64, from, to [7]byte) bool {
 		return false
 	}
 	return true
+}
+
+// rewriteStopped is rewrite for a site across two blocks in an address
+// space that may have other threads: both blocks in one access (the
+// memory manager gives the 32 bytes of a site's blocks on one page), with
+// the other threads stopped (stopOthers) between the two steps. Not for a
+// Go site, whose movs leave instruction boundaries inside its first 7
+// bytes where a stopped thread may be (a standard or dynamic site has one
+// only at its old syscall, which the patch makes an int3: jumpedSite). The
+// caller holds pt.mu.
+func (pt *patcher) rewriteStopped(site uint64, from, to [7]byte) bool {
+	if pt.as == nil || from == origBytes(goNR) {
+		return false
+	}
+	off := site % 16
+	n := 16 - off
+	done := 0
+	ok, err := pt.patch(site-off, func(b []byte) bool {
+		if len(b) < 32 || pt.lost.Load() || isPrefix(b[off-1]) {
+			return false
+		}
+		stopped := pt.as.stopOthers()
+		defer pt.as.resume()
+		if !stopped || !swapBytes(0, from[n:], to[n:], &done)(b[16:32]) {
+			return false
+		}
+		if !swapBytes(off, from[:n], to[:n], &done)(b[:16]) {
+			swapBytes(0, to[n:], from[n:], &done)(b[16:32])
+			return false
+		}
+		return true
+	})
+	return ok && err == nil
 }
 
 // jumpedSite returns the patched site whose old syscall instruction began

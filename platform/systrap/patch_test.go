@@ -106,7 +106,8 @@ func (f *patchFixture) NewAS(tb testing.TB) platform.AddressSpace {
 				return false, unix.EFAULT
 			}
 			off := addr - platformtest.CodeAddr
-			return fn(f.code[off : off+16]), nil
+			// As the memory manager: the next block too, on the page.
+			return fn(f.code[off:min(off+32, pageSize)]), nil
 		})
 	return as
 }
@@ -688,8 +689,10 @@ func TestPatchDynamic(t *testing.T) {
 
 // TestPatchCrossing: a site across two 16-byte blocks is patched while the
 // address space has a single thread, runs through the trampoline like any
-// site, and gets its code back, for good, when a second thread is
-// reserved; with two threads it is never patched.
+// site, and stays patched when a second thread comes. With another thread
+// running application code, the site is patched, and later restored, with
+// that thread stopped: it returns from Switch as interrupted, and runs on
+// afterwards.
 func TestPatchCrossing(t *testing.T) {
 	f := newPatchFixture(t)
 	site := uint64(platformtest.CodeAddr + patchFarOff)
@@ -720,31 +723,83 @@ func TestPatchCrossing(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer res.Release()
-	if !bytes.Equal(f.code[patchFarOff:patchFarOff+7], siteBytes) {
-		t.Fatalf("second thread reserved: site still patched: % x", f.code[patchFarOff:patchFarOff+7])
+	if !f.patched(patchFarOff) {
+		t.Fatalf("second thread reserved: site restored: % x", f.code[patchFarOff:patchFarOff+7])
 	}
 	for i := 0; i < 3; i++ {
-		if ctx := run(c, as); ctx.last.inTramp {
-			t.Fatalf("call %d after the restore went through the trampoline", i)
+		if ctx := run(c, as); !ctx.last.inTramp {
+			t.Fatalf("call %d with a second thread trapped", i)
 		}
 	}
-	if f.patched(patchFarOff) {
-		t.Fatal("patched again")
+	as.(*addressSpace).UnpatchText(platformtest.CodeAddr, platformtest.CodeAddr+pageSize, f.access)
+	if !bytes.Equal(f.code[patchFarOff:patchFarOff+7], siteBytes) {
+		t.Fatalf("not restored: % x", f.code[patchFarOff:patchFarOff+7])
 	}
 
-	// Two threads from the start: never patched.
+	// Two threads, the other one in a loop of application code (the
+	// "jmp ." after the site) all along.
 	as2 := f.NewAS(t)
-	res2, err := as2.(*addressSpace).ReserveThread()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res2.Release()
 	c2 := platformtest.LockedContext(t, f.Platform)
-	run(c2, as2) // the first thread, without the reservation
-	run(c2, as2)
-	if f.patched(patchFarOff) {
-		t.Error("two threads: patched")
+	spin := func() (stop func() int) {
+		c3 := f.Platform.NewContext()
+		var stops atomic.Int32
+		done := make(chan struct{})
+		quit := make(chan struct{})
+		go func() {
+			defer close(done)
+			regs := platformtest.RegsAt(site + 7)
+			for {
+				ev, _, err := c3.Switch(as2, regs)
+				if err != nil || ev != platform.EventInterrupted || regs.Rip != site+7 {
+					t.Errorf("spinning thread: event %v rip %#x err %v", ev, regs.Rip, err)
+					return
+				}
+				select {
+				case <-quit:
+					return
+				default:
+					stops.Add(1)
+				}
+			}
+		}()
+		// Let it run application code before the other thread traps.
+		for c3.(*context).running.Load() == 0 {
+			time.Sleep(100 * time.Microsecond)
+		}
+		return func() int {
+			close(quit)
+			c3.Interrupt()
+			<-done
+			c3.Release()
+			return int(stops.Load())
+		}
 	}
+	stop := spin()
+	run(c2, as2)
+	if !f.patched(patchFarOff) {
+		t.Fatalf("two threads: not patched: % x", f.code[patchFarOff:patchFarOff+7])
+	}
+	if ctx := run(c2, as2); !ctx.last.inTramp {
+		t.Fatal("two threads: the patched site trapped")
+	}
+	if n := stop(); n == 0 {
+		t.Error("the other thread was never stopped for the rewrite")
+	}
+	stop = spin()
+	as2.(*addressSpace).UnpatchText(platformtest.CodeAddr, platformtest.CodeAddr+pageSize, f.access)
+	if !bytes.Equal(f.code[patchFarOff:patchFarOff+7], siteBytes) {
+		t.Fatalf("two threads: not restored: % x", f.code[patchFarOff:patchFarOff+7])
+	}
+	if n := stop(); n == 0 {
+		t.Error("the other thread was never stopped for the restore")
+	}
+}
+
+// access is UnpatchText's access to the code page, as the memory manager
+// gives it.
+func (f *patchFixture) access(addr uint64, fn func(b []byte) bool) {
+	off := addr - platformtest.CodeAddr
+	fn(f.code[off : off+16])
 }
 
 // TestPatchGo: a Go site (internal/runtime/syscall.Syscall6) is patched by

@@ -132,6 +132,12 @@ type Platform struct {
 	idleThreads atomic.Int32
 	idleCap     int32
 
+	// ctxs are the contexts made by NewContext and not released, for
+	// stopOthers, which looks for those running an address space's
+	// threads. Protected by ctxMu.
+	ctxMu sync.Mutex
+	ctxs  map[*context]struct{}
+
 	closed    chan struct{}
 	exited    chan struct{}
 	closeOnce sync.Once
@@ -420,7 +426,14 @@ func (p *Platform) newAddressSpace() (*addressSpace, error) {
 
 // NewContext implements platform.Platform.
 func (p *Platform) NewContext() platform.Context {
-	return &context{p: p, threads: make(map[*addressSpace]*thread)}
+	c := &context{p: p, threads: make(map[*addressSpace]*thread)}
+	p.ctxMu.Lock()
+	if p.ctxs == nil {
+		p.ctxs = make(map[*context]struct{})
+	}
+	p.ctxs[c] = struct{}{}
+	p.ctxMu.Unlock()
+	return c
 }
 
 // region is one address space's slice of the shared file: the request and

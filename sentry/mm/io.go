@@ -6,6 +6,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/rampart-sandbox/rampart/sentry/memfile"
+	"github.com/rampart-sandbox/rampart/sentry/usermem"
 )
 
 // accessOp is what access does with application memory.
@@ -50,14 +51,17 @@ func (mm *MemoryManager) CopyOutForce(addr uint64, src []byte) (int, error) {
 }
 
 // PatchText lets fn rewrite in place the 16 bytes of application code at
-// addr (16-byte aligned), in the sentry's view of the page: the platform's
+// addr (16-byte aligned), and the next 16 when they are on the same page
+// (b is 32 bytes long then), in the sentry's view of the page: the platform's
 // syscall patching, which stores them with one atomic 16-byte
 // compare-and-swap so that threads running there see the old or the new
 // code. It refuses (false, nil) anything but a private, executable,
 // non-writable file mapping: anonymous memory (JIT code may rewrite it
 // in place), writable or shared code. The page gets its own private copy
 // first (COW broken, as for ptrace's POKETEXT). fn returns whether it
-// changed the bytes; it runs with mm.mu held and must not call back.
+// changed the bytes; it runs with mm.mu held and must not call back (the
+// platform may stop the application's threads in it meanwhile, which
+// needs no lock of the memory manager).
 func (mm *MemoryManager) PatchText(addr uint64, fn func(b []byte) bool) (bool, error) {
 	if addr%16 != 0 {
 		return false, unix.EINVAL
@@ -75,8 +79,15 @@ func (mm *MemoryManager) PatchText(addr uint64, fn func(b []byte) bool) (bool, e
 	if p == nil || p.cow {
 		return false, unix.EFAULT
 	}
+	// The next block too when it is on the page: a rewrite across two
+	// blocks makes both steps in one call (fn starts with the first
+	// block's 16 bytes either way).
+	n := uint64(32)
+	if addr%usermem.PageSize > usermem.PageSize-32 {
+		n = 16
+	}
 	off := p.fr.Start + (addr - p.start)
-	return fn(mm.mf.Slice(memfile.Range{Start: off, End: off + 16})), nil
+	return fn(mm.mf.Slice(memfile.Range{Start: off, End: off + n})), nil
 }
 
 // textUnpatcher is implemented by platform address spaces that patch
