@@ -80,9 +80,9 @@ func (as *addressSpace) resume() {
 	as.stopMu.Unlock()
 }
 
-// waitStop waits until the stop under way, if any, ends.
+// waitStop waits until the stop under way, if any, ends: the stopper
+// holds stopMu for writing until then.
 func (as *addressSpace) waitStop() {
 	as.stopMu.RLock()
-	as.stopMu.RUnlock() //nolint:staticcheck // taking the lock is the wait
-
+	as.stopMu.RUnlock()
 }

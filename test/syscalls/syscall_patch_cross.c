@@ -18,7 +18,7 @@ long cross_getppid(void);
 long cross_gettid(void);
 long cross_getuid(void);
 
-/* Each "mov $NR, %eax" starts at offset 10, 12 or 15 of its block. */
+/* Each "mov $NR, %eax" starts at offset 10, 12, 15 or 13 of its block. */
 __asm__(".text\n"
 	".p2align 4\n .skip 10, 0x90\n"
 	"cross_getpid:\n cross_getpid_site: mov $39, %eax\n syscall\n ret\n"
