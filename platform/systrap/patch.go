@@ -634,22 +634,23 @@ func (pt *patcher) maybePatch(rip, nr uint64) {
 // the byte before the site, when in the same block, is no prefix, and
 // that the pointer table was not lost meanwhile. The caller holds pt.mu.
 //
-// A site in one 16-byte block takes one step. A site across two blocks
-// (about a quarter of glibc's sites) takes two, and a thread running there
-// between them could decode a mix of old and new bytes. So it is
-// rewritten in two steps only while the address space has a single
-// thread, the one that trapped here and waits in the sentry; none can
-// appear meanwhile (a new one needs a clone by this one, and reserves its
-// slot first). With other threads, rewriteStopped keeps them out of
-// application code for the two steps. The second block, whose bytes are
-// the jump's displacement, is written first; the block with the opcode
-// last.
-// Both must be on one page (maybePatch checks: the memory manager's
-// unpatching goes page by page).
+// A site in one 16-byte block takes one step, and so does a Go site whose
+// first 3 bytes, the only ones its patch changes, are in one. A site
+// across two blocks (about a quarter of glibc's sites) takes two, and a
+// thread running there between them could decode a mix of old and new
+// bytes. So it is rewritten in two steps only while the address space
+// has a single thread, the one that trapped here and waits in the sentry;
+// none can appear meanwhile (a new one needs a clone by this one, and
+// reserves its slot first). With other threads, rewriteStopped keeps them
+// out of application code for the two steps. The second block, whose
+// bytes are the jump's displacement, is written first; the block with the
+// opcode last. Both must be on one page (maybePatch checks: the memory
+// manager's unpatching goes page by page).
 func (pt *patcher) rewrite(site uint64, from, to [7]byte) bool {
 	off := site % 16
 	n := min(16-off, 7) // the site's bytes in its first block
-	if n < 7 && (pt.as == nil || pt.as.threads(slotFree) != 1) {
+	isGo := from == origBytes(goNR)
+	if n < 7 && (n < 3 || !isGo) && (pt.as == nil || pt.as.threads(slotFree) != 1) {
 		return pt.rewriteStopped(site, from, to)
 	}
 	done := 0
@@ -663,8 +664,11 @@ func (pt *patcher) rewrite(site uint64, from, to [7]byte) bool {
 		return ok && err == nil
 	}
 	b1 := site - off
-	if n == 7 {
-		return set(b1, off, from[:], to[:])
+	if n == 7 || (isGo && n >= 3) {
+		// A Go site's patch changes its first 3 bytes alone (the rest
+		// of patchedBytes is the site's own): one step when they are
+		// in the first block, however many threads run.
+		return set(b1, off, from[:n], to[:n])
 	}
 	if !set(b1+16, 0, from[n:], to[n:]) {
 		return false
@@ -680,10 +684,10 @@ func (pt *patcher) rewrite(site uint64, from, to [7]byte) bool {
 // space that may have other threads: both blocks in one access (the
 // memory manager gives the 32 bytes of a site's blocks on one page), with
 // the other threads stopped (stopOthers) between the two steps. Not for a
-// Go site, whose movs leave instruction boundaries inside its first 7
-// bytes where a stopped thread may be (a standard or dynamic site has one
-// only at its old syscall, which the patch makes an int3: jumpedSite). The
-// caller holds pt.mu.
+// Go site whose first 3 bytes span the blocks: its movs leave instruction
+// boundaries inside its first 7 bytes where a stopped thread may be (a
+// standard or dynamic site has one only at its old syscall, which the
+// patch makes an int3: jumpedSite). The caller holds pt.mu.
 func (pt *patcher) rewriteStopped(site uint64, from, to [7]byte) bool {
 	if pt.as == nil || from == origBytes(goNR) {
 		return false

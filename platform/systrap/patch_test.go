@@ -39,6 +39,9 @@ const (
 	// %rbx; jmp loop. And another one, with a jmp $ after it.
 	patchGoOff  = 0x440
 	patchGo2Off = 0x480
+	// a Go site at offset 12 of its block, with a jmp $ after it: its
+	// first 3 bytes in the block, the rest in the next.
+	patchGoCrossOff = 0x4c0 + 12
 )
 
 var patchSnippets = map[uint64][]byte{
@@ -50,6 +53,7 @@ var patchSnippets = map[uint64][]byte{
 	patchSigreturnOff: {0xb8, 15, 0, 0, 0, 0x0f, 0x05, 0xeb, 0xf7},
 	patchGoOff:        append(goSiteBytes[:], 0x48, 0xff, 0xc3, 0xeb, 0xed),
 	patchGo2Off:       append(goSiteBytes[:], 0xeb, 0xfe),
+	patchGoCrossOff:   append(goSiteBytes[:], 0xeb, 0xfe),
 }
 
 var siteBytes = []byte{0xb8, 39, 0, 0, 0, 0x0f, 0x05}
@@ -792,6 +796,33 @@ func TestPatchCrossing(t *testing.T) {
 	}
 	if n := stop(); n == 0 {
 		t.Error("the other thread was never stopped for the restore")
+	}
+}
+
+// TestPatchGoCrossing: a Go site whose bytes span two blocks is patched in
+// an address space with several threads, in one step: its patch changes
+// only its first 3 bytes, which are in the first block.
+func TestPatchGoCrossing(t *testing.T) {
+	f, as, c, site, regs := patchSetup(t, patchGoCrossOff)
+	res, err := as.(*addressSpace).ReserveThread()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Release()
+	for i := 0; i < 3; i++ {
+		pull(c, regs)
+		regs.Rip, regs.Rax, regs.Rsi = site, unix.SYS_GETPID, uint64(i)
+		platformtest.SwitchOK(t, c, as, regs, platform.EventSyscall)
+		if regs.Orig_rax != unix.SYS_GETPID || regs.Rip != site+goSiteLen || regs.R10 != uint64(i) {
+			t.Fatalf("call %d: nr %d rip %#x r10 %#x", i, regs.Orig_rax, regs.Rip, regs.R10)
+		}
+		if i > 0 && !c.(*context).last.inTramp {
+			t.Fatalf("call %d trapped", i)
+		}
+	}
+	want := append([]byte{0xff, 0x24, 0x25}, goSiteBytes[3:]...)
+	if got := f.code[patchGoCrossOff : patchGoCrossOff+goSiteLen]; !bytes.Equal(got, want) {
+		t.Fatalf("Go site: % x, want % x", got, want)
 	}
 }
 
