@@ -382,20 +382,26 @@ func (as *addressSpace) UnpatchText(start, end uint64, access func(addr uint64, 
 	if pt == nil {
 		return
 	}
-	stopped := false
+	// looked says whether the threads were counted, at the first site
+	// across two blocks; with others there, that site and the rest are
+	// restored with them stopped.
+	looked := false
 	for i, v := range pt.sites.all {
 		ret, nr := decodeSite(v)
 		site := patchStart(ret, nr)
 		if site < start || site >= end {
 			continue
 		}
-		if crosses(site) && !stopped && as.threads(slotFree) > 1 {
-			// Restored in two steps: with the other threads out of
-			// the code (or, if one is deaf to the stop, anyway: the
-			// application must find its own code there).
-			as.stopOthers()
-			defer as.resume()
-			stopped = true
+		if crosses(site) && !looked {
+			looked = true
+			if as.threads(slotFree) > 1 {
+				// Restored in two steps: with the other threads
+				// out of the code (or, if one is deaf to the stop,
+				// anyway: the application must find its own code
+				// there).
+				as.stopOthers()
+				defer as.resume()
+			}
 		}
 		restoreSite(site, i, nr, access)
 	}
@@ -499,22 +505,9 @@ func (pt *patcher) restore(site uint64, i int, nr uint64) bool {
 	if !crosses(site) || pt.as == nil || pt.as.threads(slotFree) <= 1 {
 		return restoreSite(site, i, nr, pt.patchAccess)
 	}
-	b1 := site &^ 15
-	restored := false
-	pt.patch(b1, func(b []byte) bool {
-		if len(b) < 32 {
-			return false
-		}
-		stopped := pt.as.stopOthers()
-		defer pt.as.resume()
-		if stopped {
-			restored = restoreSite(site, i, nr, func(addr uint64, fn func(b []byte) bool) {
-				fn(b[addr-b1 : addr-b1+16])
-			})
-		}
-		return restored
+	return pt.stopped(site&^15, func(access blockAccess) bool {
+		return restoreSite(site, i, nr, func(addr uint64, fn func(b []byte) bool) { access(addr, fn) })
 	})
-	return restored
 }
 
 // noteTrapOut counts a trap out of the trampoline (leaveTrampoline) after
@@ -641,33 +634,50 @@ func (pt *patcher) maybePatch(rip, nr uint64) {
 // bytes. So it is rewritten in two steps only while the address space
 // has a single thread, the one that trapped here and waits in the sentry;
 // none can appear meanwhile (a new one needs a clone by this one, and
-// reserves its slot first). With other threads, rewriteStopped keeps them
-// out of application code for the two steps. The second block, whose
+// reserves its slot first). With other threads, stopped keeps them out of
+// application code for the two steps. The second block, whose
 // bytes are the jump's displacement, is written first; the block with the
 // opcode last. Both must be on one page (maybePatch checks: the memory
 // manager's unpatching goes page by page).
 func (pt *patcher) rewrite(site uint64, from, to [7]byte) bool {
 	off := site % 16
-	n := min(16-off, 7) // the site's bytes in its first block
 	isGo := from == origBytes(goNR)
-	if n < 7 && (n < 3 || !isGo) && (pt.as == nil || pt.as.threads(slotFree) != 1) {
-		return pt.rewriteStopped(site, from, to)
+	// A Go site's patch changes its first 3 bytes alone (the rest of
+	// patchedBytes is the site's own): one step when they are in the
+	// first block, however many threads run.
+	if one := !crosses(site) || (isGo && off <= 13); one || (pt.as != nil && pt.as.threads(slotFree) == 1) {
+		return pt.rewriteBlocks(site, from, to, one, pt.patchBlock)
 	}
+	// Other threads: stopped for the two steps. Not for a Go site whose first 3
+	// bytes span the blocks: its movs leave instruction boundaries
+	// inside its first 7 bytes where a stopped thread may be (a standard
+	// or dynamic site has one only at its old syscall, which the patch
+	// makes an int3: jumpedSite).
+	if pt.as == nil || isGo {
+		return false
+	}
+	return pt.stopped(site-off, func(access blockAccess) bool {
+		return pt.rewriteBlocks(site, from, to, false, access)
+	})
+}
+
+// rewriteBlocks makes rewrite's steps through access: the site's bytes in
+// its first block alone if one, else the second block first and the
+// first last, putting the second back if the first fails.
+func (pt *patcher) rewriteBlocks(site uint64, from, to [7]byte, one bool, access blockAccess) bool {
+	off := site % 16
+	n := min(16-off, 7) // the site's bytes in its first block
 	done := 0
 	set := func(addr, at uint64, from, to []byte) bool {
-		ok, err := pt.patch(addr, func(b []byte) bool {
+		return access(addr, func(b []byte) bool {
 			if pt.lost.Load() || (at > 0 && isPrefix(b[at-1])) {
 				return false // the table went while we looked, or a prefix
 			}
 			return swapBytes(at, from, to, &done)(b)
 		})
-		return ok && err == nil
 	}
 	b1 := site - off
-	if n == 7 || (isGo && n >= 3) {
-		// A Go site's patch changes its first 3 bytes alone (the rest
-		// of patchedBytes is the site's own): one step when they are
-		// in the first block, however many threads run.
+	if one {
 		return set(b1, off, from[:n], to[:n])
 	}
 	if !set(b1+16, 0, from[n:], to[n:]) {
@@ -680,37 +690,33 @@ func (pt *patcher) rewrite(site uint64, from, to [7]byte) bool {
 	return true
 }
 
-// rewriteStopped is rewrite for a site across two blocks in an address
-// space that may have other threads: both blocks in one access (the
-// memory manager gives the 32 bytes of a site's blocks on one page), with
-// the other threads stopped (stopOthers) between the two steps. Not for a
-// Go site whose first 3 bytes span the blocks: its movs leave instruction
-// boundaries inside its first 7 bytes where a stopped thread may be (a
-// standard or dynamic site has one only at its old syscall, which the
-// patch makes an int3: jumpedSite). The caller holds pt.mu.
-func (pt *patcher) rewriteStopped(site uint64, from, to [7]byte) bool {
-	if pt.as == nil || from == origBytes(goNR) {
-		return false
-	}
-	off := site % 16
-	n := 16 - off
-	done := 0
-	ok, err := pt.patch(site-off, func(b []byte) bool {
-		if len(b) < 32 || pt.lost.Load() || isPrefix(b[off-1]) {
-			return false
-		}
-		stopped := pt.as.stopOthers()
-		defer pt.as.resume()
-		if !stopped || !swapBytes(0, from[n:], to[n:], &done)(b[16:32]) {
-			return false
-		}
-		if !swapBytes(off, from[:n], to[:n], &done)(b[:16]) {
-			swapBytes(0, to[n:], from[n:], &done)(b[16:32])
-			return false
-		}
-		return true
-	})
+// blockAccess runs fn on the 16-byte block of application code at addr
+// (16-byte aligned) and reports whether fn changed it.
+type blockAccess func(addr uint64, fn func(b []byte) bool) bool
+
+// patchBlock is the blockAccess through pt.patch (mm.PatchText).
+func (pt *patcher) patchBlock(addr uint64, fn func(b []byte) bool) bool {
+	ok, err := pt.patch(addr, fn)
 	return ok && err == nil
+}
+
+// stopped runs fn, the two steps of a rewrite or restore across the
+// blocks at b1 and b1+16, in one pt.patch access to both (the memory
+// manager gives the 32 bytes of a site's blocks on one page), with the
+// address space's other threads stopped (stopOthers). It reports what fn
+// did; false, without running fn, if the blocks are not on one page or a
+// thread did not stop. The caller holds pt.mu.
+func (pt *patcher) stopped(b1 uint64, fn func(access blockAccess) bool) bool {
+	return pt.patchBlock(b1, func(b []byte) bool {
+		if len(b) < 32 {
+			return false
+		}
+		ok := pt.as.stopOthers()
+		defer pt.as.resume()
+		return ok && fn(func(addr uint64, f func(b []byte) bool) bool {
+			return f(b[addr-b1 : addr-b1+16])
+		})
+	})
 }
 
 // jumpedSite returns the patched site whose old syscall instruction began
