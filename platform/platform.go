@@ -207,6 +207,11 @@ type Mapping struct {
 	Addr, Off, Length uint64
 	FD                int
 	Access            usermem.AccessType
+	// Populate asks for the host page tables of the whole range now
+	// (MAP_POPULATE), for pages the caller knows have host memory behind
+	// them: many first touches then cost no host fault each. A hint; the
+	// caller must not set it for pages that would be allocated by it.
+	Populate bool
 }
 
 // MapBatcher is implemented by an AddressSpace whose every MapFile or

@@ -181,7 +181,8 @@ func (as *addressSpace) mmapOK(addr uint64, fd int, off, length uint64) bool {
 }
 
 // mmapArgs are the server's mmap arguments for MapFile, the only mmap the
-// stub's filter lets it make (shared, fixed, of the memory file).
+// stub's filter lets it make (shared, fixed, of the memory file; a batch
+// may add MAP_POPULATE).
 func mmapArgs(addr uint64, fd int, off, length uint64, at usermem.AccessType) [6]uint64 {
 	return [6]uint64{addr, length, uint64(at.Prot()), unix.MAP_SHARED | unix.MAP_FIXED, uint64(fd), off}
 }
@@ -221,6 +222,9 @@ func (as *addressSpace) batchLocked(ms []platform.Mapping) error {
 		nr, args := uint64(unix.SYS_MUNMAP), [6]uint64{m.Addr, m.Length}
 		if m.Access.Any() {
 			nr, args = unix.SYS_MMAP, mmapArgs(m.Addr, m.FD, m.Off, m.Length, m.Access)
+			if m.Populate {
+				args[3] |= unix.MAP_POPULATE
+			}
 		}
 		le.PutUint64(e, nr)
 		for j, a := range args {

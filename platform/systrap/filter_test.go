@@ -54,7 +54,7 @@ func TestProcessFilterVerdicts(t *testing.T) {
 		[6]uint64{0: unix.PR_SET_PDEATHSIG, 1: uint64(unix.SIGKILL)},
 		[6]uint64{0: archSetFS},
 		[6]uint64{0: archSetGS},
-	), "a4620da511e44fa3b38f7175e0a085ab")
+	), "08403609d76bb448f518f9510403e1ef")
 }
 
 func TestThreadFilterVerdicts(t *testing.T) {
@@ -63,6 +63,39 @@ func TestThreadFilterVerdicts(t *testing.T) {
 		t.Fatal(err)
 	}
 	bpftest.Pin(t, "thread filter", prog, verdictGrid([6]uint64{}, [6]uint64{0: archSetFS}, [6]uint64{0: archSetGS}), "97b7a2280f207c802dcbcf52530d99b8")
+}
+
+// TestServerMmapFlags: the server may map the memory file shared and
+// fixed, populated or not, and nothing else; the shared file's mmap takes
+// no MAP_POPULATE.
+func TestServerMmapFlags(t *testing.T) {
+	const memFD, sharedFD = 5, 7
+	proc, err := processFilter(verdictBase, memFD, sharedFD)
+	if err != nil {
+		t.Fatal(err)
+	}
+	server := uint64(verdictBase + offServerSyscall + 2)
+	shared := uint64(verdictBase + offForkMmapRw + 2)
+	for _, tc := range []struct {
+		ip, flags, fd uint64
+		want          uint32
+	}{
+		{server, unix.MAP_SHARED | unix.MAP_FIXED, memFD, bpf.RetAllow},
+		{server, unix.MAP_SHARED | unix.MAP_FIXED | unix.MAP_POPULATE, memFD, bpf.RetAllow},
+		{server, unix.MAP_SHARED | unix.MAP_FIXED | unix.MAP_POPULATE, sharedFD, bpf.RetKillProcess},
+		{server, unix.MAP_PRIVATE | unix.MAP_FIXED | unix.MAP_POPULATE, memFD, bpf.RetKillProcess},
+		{server, unix.MAP_SHARED | unix.MAP_POPULATE, memFD, bpf.RetKillProcess},
+		{server, unix.MAP_SHARED | unix.MAP_FIXED | unix.MAP_POPULATE | 1<<32, memFD, bpf.RetKillProcess},
+		{server, unix.MAP_SHARED | unix.MAP_FIXED | unix.MAP_ANONYMOUS, memFD, bpf.RetKillProcess},
+		{shared, unix.MAP_SHARED | unix.MAP_FIXED, sharedFD, bpf.RetAllow},
+		{shared, unix.MAP_SHARED | unix.MAP_FIXED | unix.MAP_POPULATE, sharedFD, bpf.RetKillProcess},
+		{0x400000, unix.MAP_SHARED | unix.MAP_FIXED | unix.MAP_POPULATE, memFD, bpf.RetTrap},
+	} {
+		d := bpf.SeccompData{Nr: unix.SYS_MMAP, Arch: 0xc000003e, InstructionPointer: tc.ip, Args: [6]uint64{3: tc.flags, 4: tc.fd}}
+		if v := bpftest.Verdict(t, proc, d); v != tc.want {
+			t.Errorf("mmap flags %#x fd %d at %#x: %#x, want %#x", tc.flags, tc.fd, tc.ip, v, tc.want)
+		}
+	}
 }
 
 // TestArchPrctlRules: set_fs_syscall may set the fs base and set_gs_syscall

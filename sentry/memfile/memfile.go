@@ -70,9 +70,11 @@ type MemoryFile struct {
 	// at its next use, a fault in the sentry and the kernel's zeroing;
 	// a fork that exits at once frees and reallocates a few dozen pages.
 	// AllocateUnzeroed hands dirty extents to callers that overwrite
-	// every byte (a copy-on-write copy), and Allocate zeroes a dirty page
-	// itself for a one-page allocation (a page it zeroes is one the
-	// kernel would have had to). dirtyBytes is their total, at most
+	// every byte (a copy-on-write copy), and Allocate zeroes them itself
+	// (a page it zeroes is one the kernel would have had to, and a
+	// mapping of it can be populated: AllocateCommitted), except a
+	// multi-page extent not all resident, which it releases first.
+	// dirtyBytes is their total, at most
 	// dirtyCap (dirtyMax, or less under a limit: SetLimit); frees past it
 	// are released.
 	dirty                []Range
@@ -120,11 +122,54 @@ func (f *MemoryFile) FD() int { return f.fd }
 // of the page size) with a reference count of one on each page. The caller
 // owns that reference and releases it with DecRef.
 func (f *MemoryFile) Allocate(length uint64) (Range, error) {
-	fr, dirty, err := f.allocate(length, length == usermem.PageSize)
-	if dirty {
-		clear(f.data[fr.Start:fr.End])
-	}
+	fr, _, err := f.AllocateCommitted(length)
 	return fr, err
+}
+
+// AllocateCommitted is Allocate that also reports whether every page of
+// the range has host memory behind it already: freed pages, kept (see
+// MemoryFile.dirty) and zeroed by the sentry. Mapping such a range
+// populated (platform.Mapping.Populate) costs the host only its page
+// tables, where the application's first touch of each page would
+// otherwise be a host fault that allocates and zeroes it; so the memory
+// manager populates a fault's fresh anonymous window when it is committed.
+//
+// A dirty range is reused only if all of it is resident (mincore(2)): a
+// range an earlier owner touched sparsely is released instead, because
+// zeroing its holes through the sentry's view would give them host memory
+// no one may touch again.
+func (f *MemoryFile) AllocateCommitted(length uint64) (fr Range, committed bool, err error) {
+	fr, dirty, err := f.allocate(length, true)
+	if err != nil || !dirty {
+		return fr, false, err
+	}
+	if length > usermem.PageSize && !f.resident(fr) {
+		// Zero it the host's way; its resident pages are lost.
+		f.release(fr)
+		return fr, false, nil
+	}
+	clear(f.data[fr.Start:fr.End])
+	return fr, true, nil
+}
+
+// resident reports whether every page of fr, which the caller holds,
+// has host memory behind it. It is false if mincore fails.
+func (f *MemoryFile) resident(fr Range) bool {
+	var vec [512]byte
+	for s := fr.Start; s < fr.End; {
+		n := min((fr.End-s)/usermem.PageSize, uint64(len(vec)))
+		b := f.data[s : s+n*usermem.PageSize]
+		if _, _, e := unix.Syscall(unix.SYS_MINCORE, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)), uintptr(unsafe.Pointer(&vec[0]))); e != 0 {
+			return false
+		}
+		for _, r := range vec[:n] {
+			if r&1 == 0 {
+				return false
+			}
+		}
+		s += n * usermem.PageSize
+	}
+	return true
 }
 
 // AllocateUnzeroed is Allocate for a caller that overwrites every byte of

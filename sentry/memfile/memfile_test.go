@@ -46,18 +46,26 @@ func TestAllocateZeroedAndReused(t *testing.T) {
 	if got := f.Usage().Allocated; got != 0 {
 		t.Fatalf("Allocated after free = %d", got)
 	}
-	// The freed pages kept their host memory (dirty): an allocation that
-	// must be zeroed takes released pages, AllocateUnzeroed these.
+	// The freed pages kept their host memory (dirty), and all of them are
+	// resident: the next allocation takes them, zeroed.
 	if got := f.Usage().Dirty; got != 4*usermem.PageSize {
 		t.Fatalf("Dirty after free = %d", got)
 	}
-	fr2, err := f.Allocate(4 * usermem.PageSize)
+	fr2, committed, err := f.AllocateCommitted(4 * usermem.PageSize)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if fr2 != fr || !committed {
+		t.Errorf("freed resident range: got %v committed %v, want %v committed", fr2, committed, fr)
 	}
 	if s := f.Slice(fr2); !bytes.Equal(s, make([]byte, len(s))) {
 		t.Fatal("second allocation not zeroed")
 	}
+	if got := f.Usage().Dirty; got != 0 {
+		t.Fatalf("Dirty after reuse = %d", got)
+	}
+	fill(f, fr2, 0xbb)
+	f.DecRef(fr2)
 	fr3, err := f.AllocateUnzeroed(4 * usermem.PageSize)
 	if err != nil {
 		t.Fatal(err)
@@ -65,8 +73,56 @@ func TestAllocateZeroedAndReused(t *testing.T) {
 	if fr3 != fr {
 		t.Errorf("freed range not reused: got %v, want %v", fr3, fr)
 	}
-	if got := f.Usage().Dirty; got != 0 {
-		t.Fatalf("Dirty after reuse = %d", got)
+}
+
+func fill(f *MemoryFile, fr Range, b byte) {
+	s := f.Slice(fr)
+	for i := range s {
+		s[i] = b
+	}
+}
+
+// TestAllocateCommittedSparse: a freed range its owner touched only in
+// part is not zeroed through the sentry's view, which would give its
+// holes host memory: it is released, reads as zero, and is not reported
+// committed.
+func TestAllocateCommittedSparse(t *testing.T) {
+	const page = usermem.PageSize
+	f := newFile(t)
+	fr, err := f.Allocate(64 * page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := uint64(0); i < 64; i += 8 {
+		fill(f, Range{fr.Start + i*page, fr.Start + (i+1)*page}, 0xcc)
+	}
+	before, err := f.Committed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.DecRef(fr)
+	fr2, committed, err := f.AllocateCommitted(64 * page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if committed {
+		t.Error("a sparsely touched range reported committed")
+	}
+	// Before reading it: a read of a hole through the view gives it a
+	// page.
+	after, _ := f.Committed()
+	if after > before {
+		t.Errorf("committed %d -> %d: the holes were given memory", before, after)
+	}
+	vec := make([]byte, 64)
+	if err := f.Resident(fr2, vec); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(vec, make([]byte, 64)) {
+		t.Errorf("resident pages after reuse: %v", vec)
+	}
+	if s := f.Slice(fr2); !bytes.Equal(s, make([]byte, len(s))) {
+		t.Fatal("reused sparse range not zeroed")
 	}
 }
 

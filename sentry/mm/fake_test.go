@@ -187,6 +187,8 @@ func (fakeBatchPlatform) NewAddressSpace() (platform.AddressSpace, error) {
 type fakeBatchAS struct {
 	*fakeAS
 	batches, entries int
+	// populated counts the pages mapped with Populate.
+	populated int
 }
 
 func (as *fakeBatchAS) MapFiles(ms []platform.Mapping) error {
@@ -196,6 +198,11 @@ func (as *fakeBatchAS) MapFiles(ms []platform.Mapping) error {
 	as.mu.Lock()
 	as.batches++
 	as.entries += len(ms)
+	for _, m := range ms {
+		if m.Populate {
+			as.populated += int(m.Length / usermem.PageSize)
+		}
+	}
 	as.mu.Unlock()
 	for _, m := range ms {
 		var err error

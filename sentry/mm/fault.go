@@ -129,7 +129,7 @@ func (mm *MemoryManager) handleFaultLocked(addr uint64, at usermem.AccessType, h
 		if res != faultOK {
 			return res
 		}
-		return mm.mapFaultLocked(v, addr, s, e, at.Write && !unknown)
+		return mm.mapFaultLocked(v, addr, s, e, at.Write && !unknown, mm.committed)
 	}
 
 	if hostCode == segvAccErr {
@@ -167,15 +167,17 @@ func (mm *MemoryManager) handleFaultLocked(addr uint64, at usermem.AccessType, h
 	// Fork, which inherits pmas but not host mappings): map the pmas
 	// around the fault.
 	s, e := faultWindow(v, addr, windowFor(v))
-	return mm.mapFaultLocked(v, addr, s, e, at.Write && !unknown && p.cow)
+	return mm.mapFaultLocked(v, addr, s, e, at.Write && !unknown && p.cow, false)
 }
 
 // mapFaultLocked ends a fault at addr in v whose window [s, e) has its
 // pmas: if write, it first copies the copy-on-write pages around addr
 // (copyCOWLocked); then it maps the window, the copies and, in a file's
 // vma, what fillAroundLocked adds, in one batch. (breakCOWLocked and a map
-// of the window were two requests mapping the copies twice.)
-func (mm *MemoryManager) mapFaultLocked(v *vma, addr, s, e uint64, write bool) faultResult {
+// of the window were two requests mapping the copies twice.) If committed,
+// fillLocked just filled [s, e) with pages that have host memory behind
+// them (mm.committed), and they are mapped populated.
+func (mm *MemoryManager) mapFaultLocked(v *vma, addr, s, e uint64, write, committed bool) faultResult {
 	old := mm.cowOld[:0]
 	if write {
 		cs, ce, res := mm.copyCOWLocked(v, addr, &old)
@@ -190,6 +192,9 @@ func (mm *MemoryManager) mapFaultLocked(v *vma, addr, s, e uint64, write bool) f
 	mm.takeOverLocked(v, s, e)
 	var b mapBatch
 	b.init(mm)
+	if committed {
+		b.ps, b.pe = s, e
+	}
 	ok := b.addRange(v, s, e)
 	if ok && v.mappable != nil {
 		mm.fillAroundLocked(&b, v, addr)
@@ -283,7 +288,10 @@ func (mm *MemoryManager) vmaForFaultLocked(addr uint64) *vma {
 // fillLocked creates pmas in the gap around addr (which has none), within
 // the fault-around window (or size, if not zero), and returns the range of
 // the gap it filled, which includes addr's page. It does not map anything.
+// It sets mm.committed if it gave the range pages with host memory behind
+// them (memfile.AllocateCommitted), which a fault maps populated.
 func (mm *MemoryManager) fillLocked(v *vma, addr, size uint64) (uint64, uint64, faultResult) {
+	mm.committed = false
 	if size == 0 {
 		size = windowFor(v)
 	}
@@ -297,11 +305,12 @@ func (mm *MemoryManager) fillLocked(v *vma, addr, size uint64) (uint64, uint64, 
 		e = v.pmas[i].start
 	}
 	if v.mappable == nil {
-		fr, err := mm.mf.Allocate(e - s)
+		fr, committed, err := mm.mf.AllocateCommitted(e - s)
 		if err != nil {
 			return 0, 0, allocFailure(err)
 		}
 		v.insertPMA(pma{start: s, end: e, fr: fr})
+		mm.committed = committed
 		return s, e, faultOK
 	}
 
@@ -635,9 +644,14 @@ type mapBatch struct {
 	as      platform.AddressSpace
 	batcher platform.MapBatcher
 	fd      int
-	// The pending run [rs, re) maps file offset roff with rat.
+	// The pending run [rs, re) maps file offset roff with rat, populated
+	// if rpop.
 	rs, re, roff uint64
 	rat          usermem.AccessType
+	rpop         bool
+	// [ps, pe) has host memory behind every page (a fault's committed
+	// window): runs inside it are mapped populated.
+	ps, pe uint64
 	// runs are the finished runs not sent yet (batcher only): n of
 	// mm.mapBuf, which the batch borrows.
 	runs *[platform.MaxBatch]platform.Mapping
@@ -657,14 +671,15 @@ func (b *mapBatch) init(mm *MemoryManager) {
 // add extends the pending run with [s, e) at file offset off with at, or
 // ends it and starts another. It returns false if a mapping failed.
 func (b *mapBatch) add(s, e, off uint64, at usermem.AccessType) bool {
-	if b.re != b.rs && s == b.re && at == b.rat && (!at.Any() || off == b.roff+(b.re-b.rs)) {
+	pop := at.Any() && b.ps <= s && e <= b.pe
+	if b.re != b.rs && s == b.re && at == b.rat && pop == b.rpop && (!at.Any() || off == b.roff+(b.re-b.rs)) {
 		b.re = e
 		return true
 	}
 	if !b.endRun() {
 		return false
 	}
-	b.rs, b.re, b.roff, b.rat = s, e, off, at
+	b.rs, b.re, b.roff, b.rat, b.rpop = s, e, off, at, pop
 	return true
 }
 
@@ -678,7 +693,7 @@ func (b *mapBatch) endRun() bool {
 	if b.rat.Any() {
 		b.mm.losePatchTableLocked(rs, re)
 	}
-	run := platform.Mapping{Addr: rs, Off: b.roff, Length: re - rs, FD: b.fd, Access: b.rat}
+	run := platform.Mapping{Addr: rs, Off: b.roff, Length: re - rs, FD: b.fd, Access: b.rat, Populate: b.rpop}
 	if b.batcher == nil {
 		return b.mapOne(&run)
 	}
@@ -706,7 +721,9 @@ func (b *mapBatch) send() bool {
 	case 0:
 		return true
 	case 1:
-		return b.mapOne(&b.runs[0])
+		if !b.runs[0].Populate {
+			return b.mapOne(&b.runs[0])
+		}
 	}
 	return b.batcher.MapFiles(b.runs[:n]) == nil
 }

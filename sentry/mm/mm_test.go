@@ -1102,3 +1102,47 @@ func TestFaultHistoryFill(t *testing.T) {
 		t.Error("a shared writable mapping's fault was remembered")
 	}
 }
+
+// TestFaultPopulatesCommitted: a fault whose fresh anonymous window reuses
+// freed pages that all have host memory maps it populated, zeroed; one
+// whose window reuses pages an earlier owner touched only in part, or
+// fresh pages, maps it lazily (populating would allocate them).
+func TestFaultPopulatesCommitted(t *testing.T) {
+	const n = 64
+	e := newEnv(t)
+	m, as := newBatchMM(t, e)
+	defer m.Release()
+	round := func(touch func(i uint64) bool) int {
+		t.Helper()
+		addr := mustMMap(t, m, anonOpts(n*pg))
+		before := as.populated
+		for i := uint64(0); i < n; i++ {
+			if !touch(i) {
+				continue
+			}
+			sig, _, _, got := appAccess(m, e.mf, addr+i*pg, false, 0)
+			if sig != 0 || got != 0 {
+				t.Fatalf("read of page %d: signal %d, byte %#x", i, sig, got)
+			}
+			appAccess(m, e.mf, addr+i*pg, true, 0x77)
+		}
+		populated := as.populated - before
+		if err := m.MUnmap(addr, n*pg); err != nil {
+			t.Fatal(err)
+		}
+		return populated
+	}
+	all := func(uint64) bool { return true }
+	if got := round(func(i uint64) bool { return i%8 == 0 }); got != 0 {
+		t.Errorf("fresh pages: %d populated, want 0", got)
+	}
+	if got := round(all); got != 0 {
+		t.Errorf("reused pages touched sparsely before: %d populated, want 0", got)
+	}
+	if got := round(all); got != n {
+		t.Errorf("reused pages all touched before: %d populated, want %d", got, n)
+	}
+	if got := round(all); got != n {
+		t.Errorf("reused pages populated and touched before: %d populated, want %d", got, n)
+	}
+}

@@ -351,7 +351,7 @@ func (mm *MemoryManager) mapBrkLocked(start uint64) {
 		return
 	}
 	if s, e, res := mm.fillLocked(v, start, 0); res == faultOK {
-		mm.mapFaultLocked(v, start, s, e, false)
+		mm.mapFaultLocked(v, start, s, e, false, mm.committed)
 	}
 }
 

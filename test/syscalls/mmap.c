@@ -67,6 +67,43 @@ static void test_anon(void)
 	}
 }
 
+/*
+ * Memory freed by one mapping and handed to the next: the sandbox reuses
+ * freed pages that still have host memory, zeroed, and maps them populated.
+ * Every round must read zero, whether the last round wrote all of its pages,
+ * a few of them, or the mapping was shared, or split by a partial munmap.
+ */
+static void test_reuse(void)
+{
+	const size_t len = 1 << 20;
+	int zero = 1, ok = 1;
+	for (int round = 0; round < 24; round++) {
+		int shared = round % 3 == 2;
+		unsigned char *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+					(shared ? MAP_SHARED : MAP_PRIVATE) | MAP_ANONYMOUS, -1, 0);
+		if (p == MAP_FAILED) {
+			ok = 0;
+			break;
+		}
+		zero &= all(p, 0, len);
+		if (round % 4 == 1) {
+			for (size_t off = 0; off < len; off += 16 * PG)
+				p[off] = 0xc3;
+		} else {
+			memset(p, 0xc3, len);
+		}
+		if (round % 5 == 4) {
+			/* Free the middle first, then the rest. */
+			ok &= munmap(p + len / 4, len / 2) == 0;
+			ok &= munmap(p, len) == 0;
+		} else {
+			ok &= munmap(p, len) == 0;
+		}
+	}
+	CHECK("reuse: 24 rounds of mmap, write, munmap", ok);
+	CHECK("reuse: every fresh mapping read zero", zero);
+}
+
 static void test_fixed(void)
 {
 	unsigned char *p = CHECK_MAP("fixed: mmap 3 pages", anon(3 * PG, PROT_READ | PROT_WRITE));
@@ -379,6 +416,7 @@ int main(void)
 	char dir[] = "/tmp/rampart-mmap-XXXXXX";
 	REQUIRE("mkdtemp", mkdtemp(dir) != NULL);
 	test_anon();
+	test_reuse();
 	test_fixed();
 	test_mprotect(dir);
 	test_mremap();
