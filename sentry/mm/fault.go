@@ -620,6 +620,19 @@ func (mm *MemoryManager) mapRangeLocked(v *vma, s, e uint64) faultResult {
 	return faultOK
 }
 
+// mapPopulatedLocked is mapRangeLocked for pmas whose pages all have host
+// memory behind them: the host's page tables are filled at once
+// (platform.Mapping.Populate).
+func (mm *MemoryManager) mapPopulatedLocked(v *vma, s, e uint64) faultResult {
+	var b mapBatch
+	b.init(mm)
+	b.ps, b.pe = s, e
+	if !b.addRange(v, s, e) || !b.flush() {
+		return faultBus
+	}
+	return faultOK
+}
+
 // addRange adds the pmas of v in [s, e) to the batch. It returns false if
 // a mapping failed.
 func (b *mapBatch) addRange(v *vma, s, e uint64) bool {
@@ -774,10 +787,13 @@ func (mm *MemoryManager) populateLocked(start, end uint64, write bool) faultResu
 						a = v.findPMA(a).end
 					}
 				}
-				mm.mapRangeLocked(v, s, min(e, segEnd))
+				// Committed first, so that the host's page tables
+				// can be filled too (Populate): the application asked
+				// for no faults later.
 				if !mm.commitLocked(v, s, min(e, segEnd)) {
 					return faultOOM
 				}
+				mm.mapPopulatedLocked(v, s, min(e, segEnd))
 				cur = e
 				continue
 			}

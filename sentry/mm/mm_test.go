@@ -1146,3 +1146,33 @@ func TestFaultPopulatesCommitted(t *testing.T) {
 		t.Errorf("reused pages populated and touched before: %d populated, want %d", got, n)
 	}
 }
+
+// TestMAPPopulateFillsHostTables: MAP_POPULATE commits the pages and maps
+// them populated, so that the application takes no host fault on them
+// later; MADV_POPULATE_WRITE over a range not filled yet does the same.
+func TestMAPPopulateFillsHostTables(t *testing.T) {
+	const n = 16
+	e := newEnv(t)
+	m, as := newBatchMM(t, e)
+	defer m.Release()
+	opts := anonOpts(n * pg)
+	opts.Precommit = true
+	addr := mustMMap(t, m, opts)
+	if as.populated != n {
+		t.Errorf("MAP_POPULATE of %d pages: %d mapped populated", n, as.populated)
+	}
+	for i := uint64(0); i < n; i++ {
+		if _, ok := as.lookup(addr + i*pg); !ok {
+			t.Fatalf("page %d not mapped after MAP_POPULATE", i)
+		}
+	}
+	addr2 := mustMMap(t, m, anonOpts(n*pg))
+	before := as.populated
+	if err := m.MAdvise(addr2, n*pg, unix.MADV_POPULATE_WRITE); err != nil {
+		t.Fatal(err)
+	}
+	if got := as.populated - before; got != n {
+		t.Errorf("MADV_POPULATE_WRITE of %d pages: %d mapped populated", n, got)
+	}
+	checkInvariants(t, m)
+}
