@@ -42,6 +42,32 @@ int main(void)
 		{CLOCK_PROCESS_CPUTIME_ID, "PROCESS_CPUTIME_ID"},
 		{CLOCK_THREAD_CPUTIME_ID, "THREAD_CPUTIME_ID"},
 	};
+	/*
+	 * First, from the program's start: MONOTONIC and REALTIME over 30 ms,
+	 * read with the vDSO and the raw syscall in turn, never step back. A
+	 * sandbox's vDSO makes the syscall until its first TSC calibration
+	 * window closes, some milliseconds after start, and then switches.
+	 */
+	{
+		int64_t t0 = now(CLOCK_MONOTONIC), last = t0, lastrt = now(CLOCK_REALTIME);
+		int back = 0, backrt = 0;
+		for (long i = 0; last - t0 < 30 * MS; i++) {
+			int64_t t, rt;
+			if (i & 1) {
+				syscall(SYS_clock_gettime, CLOCK_MONOTONIC, &ts);
+				t = ns(ts);
+			} else {
+				t = now(CLOCK_MONOTONIC);
+			}
+			rt = now(CLOCK_REALTIME);
+			back += t < last;
+			backrt += rt < lastrt && lastrt - rt < MS; /* a host step is not ours */
+			last = t;
+			lastrt = rt;
+		}
+		CHECK_EQ("MONOTONIC never steps back over the first 30 ms", back, 0);
+		CHECK_EQ("REALTIME never steps back over the first 30 ms", backrt, 0);
+	}
 	char name[128];
 	for (size_t i = 0; i < sizeof(clocks) / sizeof(clocks[0]); i++) {
 		snprintf(name, sizeof(name), "clock_gettime(%s)", clocks[i].name);

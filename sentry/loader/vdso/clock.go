@@ -11,12 +11,21 @@ import (
 const (
 	// multShift is the fixed shift of the TSC-to-ns multiplier.
 	multShift = 32
-	// calibrationTime is how long New waits between its two TSC samples:
-	// it is on the sandbox's start-up path (runsc/boot overlaps it with
-	// the rest), and the first Update refines the estimate over a window
-	// of UpdateInterval and more, so a short first window only costs
-	// the first interval a few microseconds of extrapolation error.
+	// calibrationTime is the span between the two TSC samples of the
+	// first frequency estimate. The first Update refines the estimate
+	// over a window of UpdateInterval and more, so a short first window
+	// only costs the first interval a few microseconds of extrapolation
+	// error. New does not wait for it: until the window is long enough
+	// the page says "no TSC" and the vDSO makes the syscall (see
+	// calibrateLocked).
 	calibrationTime = 10 * time.Millisecond
+	// switchLead is how far ahead of the host's clocks the first
+	// TSC-based parameters are put, after a time when the vDSO made the
+	// syscall: more than a sample's error (the width of its rdtsc
+	// window, tens of ns), so that no reading made through the syscall
+	// is later than one made through the vDSO right after it. The next
+	// Update slews the lead away, as any other.
+	switchLead = uint64(time.Microsecond)
 	// refAge is how old the frequency reference may get before it is
 	// renewed; the estimate uses a window of refAge..2*refAge, which
 	// follows the host's NTP frequency changes while averaging out the
@@ -41,7 +50,8 @@ type clockState struct {
 	// refOld and refNew are (tsc, CLOCK_MONOTONIC) samples used to
 	// estimate the TSC frequency.
 	refOld, refNew tscSample
-	// freqMult is the estimated ns-per-tick << multShift.
+	// freqMult is the estimated ns-per-tick << multShift; 0 while the
+	// first window (from refOld) is shorter than calibrationTime.
 	freqMult uint64
 	// published is what is on the page; valid if havePublished.
 	published     snapshot
@@ -127,10 +137,14 @@ func ParseSample(v string) (Sample, error) {
 // window is as good with a fresh sample and the usual wait.
 const maxStartAge = 60 * time.Second
 
-// calibrateLocked measures the TSC frequency against CLOCK_MONOTONIC,
-// over a window that starts at start if that is a usable earlier sample
-// (before now, at most maxStartAge old), else now; it waits for the rest
-// of calibrationTime if the window is shorter.
+// calibrateLocked opens the window over which the TSC frequency is
+// measured against CLOCK_MONOTONIC: at start if that is a usable earlier
+// sample (before now, at most maxStartAge old), else now. If the window
+// is calibrationTime long already, it measures at once; else the first
+// Update at least calibrationTime after the window's start does
+// (calibrationDue says when). The sandbox's start (runsc/boot waits for
+// New before it runs init) used to sleep here for the rest of the window,
+// about 4 ms of a 19 ms `runsc do`.
 func (v *VDSO) calibrateLocked(start *Sample) {
 	c := &v.clock
 	var ts unix.Timespec
@@ -147,16 +161,32 @@ func (v *VDSO) calibrateLocked(start *Sample) {
 	if start != nil && start.TSC < s0.tsc && start.Mono < s0.ns && s0.ns-start.Mono < uint64(maxStartAge) {
 		s0 = tscSample{tsc: start.TSC, ns: start.Mono}
 	}
-	if d := time.Duration(clockNow(unix.CLOCK_MONOTONIC) - s0.ns); d < calibrationTime {
-		time.Sleep(calibrationTime - d)
+	c.refOld = s0
+	if s1 := sample(unix.CLOCK_MONOTONIC); s1.ns-s0.ns >= uint64(calibrationTime) {
+		c.freqMult = computeMult(s0, s1)
+		if c.freqMult == 0 {
+			c.tscOK = false
+			return
+		}
+		c.refNew = s1
 	}
-	s1 := sample(unix.CLOCK_MONOTONIC)
-	c.freqMult = computeMult(s0, s1)
-	if c.freqMult == 0 {
-		c.tscOK = false
-		return
+}
+
+// calibrationDue returns how long until the first frequency estimate can
+// be made (0 if it is made, or never will be).
+func (v *VDSO) calibrationDue() time.Duration {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	c := &v.clock
+	if !c.tscOK || c.freqMult != 0 {
+		return 0
 	}
-	c.refOld, c.refNew = s0, s1
+	due := c.refOld.ns + uint64(calibrationTime)
+	now := clockNow(unix.CLOCK_MONOTONIC)
+	if now >= due {
+		return 0
+	}
+	return time.Duration(due - now)
 }
 
 // at converts a clock value sampled at TSC s.tsc to the value at TSC tsc.
@@ -182,9 +212,21 @@ func (v *VDSO) updateLocked() {
 		return
 	}
 	mono := sample(unix.CLOCK_MONOTONIC)
-	// Refine the frequency estimate over a long window.
+	// Refine the frequency estimate over a long window (or make the
+	// first one: calibrateLocked).
+	first := c.freqMult == 0
 	if m := computeMult(c.refOld, mono); m != 0 && mono.ns-c.refOld.ns >= uint64(calibrationTime) {
 		c.freqMult = m
+	}
+	if c.freqMult == 0 {
+		// The first window is still too short: the vDSO makes the
+		// syscall meanwhile.
+		v.p.write(&s)
+		c.published, c.havePublished = s, true
+		return
+	}
+	if first {
+		c.refNew = mono
 	}
 	if mono.ns-c.refNew.ns >= uint64(refAge) {
 		c.refOld, c.refNew = c.refNew, mono
@@ -211,6 +253,10 @@ func (v *VDSO) updateLocked() {
 				mult, _ = bits.Div64(hi, lo, interval)
 			}
 		}
+	}
+	if !oldOK && c.havePublished {
+		// Readers made the syscall until now (see switchLead).
+		monoNS += switchLead
 	}
 	lead := monoNS - hostMono
 	s.flags = flagTSC

@@ -108,6 +108,10 @@ func New(mf *memfile.MemoryFile, start *Sample) (*VDSO, error) {
 func newForPage(page []uint64) *VDSO {
 	v := &VDSO{p: params{page: pagePtr(page)}}
 	v.init(nil)
+	if d := v.calibrationDue(); d > 0 {
+		time.Sleep(d)
+		v.Update()
+	}
 	return v
 }
 
@@ -291,6 +295,18 @@ func (v *VDSO) Stop() {
 
 func (v *VDSO) run(stop, done chan struct{}) {
 	defer close(done)
+	if d := v.calibrationDue(); d > 0 {
+		// New published "no TSC": switch to the TSC as soon as the
+		// first window is long enough.
+		first := time.NewTimer(d)
+		select {
+		case <-stop:
+			first.Stop()
+			return
+		case <-first.C:
+			v.Update()
+		}
+	}
 	t := time.NewTicker(UpdateInterval)
 	defer t.Stop()
 	for {

@@ -373,3 +373,40 @@ func TestStartSample(t *testing.T) {
 		}
 	}
 }
+
+// TestCalibrationDeferred: New does not wait for the first calibration
+// window. With a window shorter than calibrationTime the page says "no
+// TSC" (the vDSO makes the syscall), and Start's goroutine switches to
+// the TSC as soon as the window is long enough, not an UpdateInterval
+// later; the first TSC-based reading is not behind the host's clock.
+func TestCalibrationDeferred(t *testing.T) {
+	start := TakeSample()
+	v := &VDSO{p: params{page: pagePtr(newTestPage())}}
+	v.init(&start)
+	if !v.clock.tscOK {
+		t.Skip("host TSC is not invariant; the vDSO always falls back to syscalls")
+	}
+	if v.p.read().flags&flagTSC != 0 {
+		t.Fatal("TSC parameters published before the calibration window closed")
+	}
+	if d := v.calibrationDue(); d <= 0 || d > calibrationTime {
+		t.Fatalf("calibration due in %v, want within (0, %v]", d, calibrationTime)
+	}
+	v.Start()
+	defer v.Stop()
+	deadline := time.Now().Add(UpdateInterval / 2)
+	for v.p.read().flags&flagTSC == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no TSC parameters %v after New", UpdateInterval/2)
+		}
+		time.Sleep(100 * time.Microsecond)
+	}
+	for i := 0; i < 1000; i++ {
+		var ts unix.Timespec
+		unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
+		host := ts.Nano()
+		if got := vdsoNow(t, v, clockMonotonic); got < host {
+			t.Fatalf("vDSO monotonic %d behind the host's %d read before it", got, host)
+		}
+	}
+}
