@@ -120,12 +120,20 @@ func mapImage(build func(base uint64) ([]byte, error)) (uint64, error) {
 // forkArgs is everything the child half of forkStub needs, prepared by the
 // parent so that the child only issues raw system calls.
 type forkArgs struct {
-	ppid      uintptr
-	keep      [2]uintptr // the descriptors the stub keeps, ascending
-	entry     uintptr    // the injection int3
-	allMask   uintptr
-	emptyMask uintptr
-	oldMask   uintptr
+	ppid    uintptr
+	keep    [2]uintptr // the descriptors the stub keeps, ascending
+	entry   uintptr    // the injection int3
+	allMask uintptr
+	oldMask uintptr
+	// The child's own set-up, made before it stops (each one an
+	// injection before, about 100 us in a VM): the stub's handler for
+	// sigs (act), the mask of the stub's threads (runMask: all but
+	// SIGTRAP), and the region and its read-only request page (mmaps:
+	// addr, length, prot, flags, fd, off).
+	act     uintptr
+	sigs    [len(handledSignals)]uintptr
+	runMask uintptr
+	mmaps   [2][6]uintptr
 }
 
 // forkStub creates the pre-made stub: a raw clone of the sentry made from
@@ -165,7 +173,22 @@ func forkStub(a *forkArgs) (pid uintptr, errno syscall.Errno) {
 	if _, _, e := syscall.RawSyscall(unix.SYS_PTRACE, unix.PTRACE_TRACEME, 0, 0); e != 0 {
 		syscall.RawSyscall(unix.SYS_EXIT_GROUP, 14, 0, 0)
 	}
-	syscall.RawSyscall6(unix.SYS_RT_SIGPROCMASK, unix.SIG_SETMASK, a.emptyMask, 0, 8, 0, 0)
+	for _, sig := range a.sigs {
+		if _, _, e := syscall.RawSyscall6(unix.SYS_RT_SIGACTION, sig, a.act, 0, 8, 0, 0); e != 0 {
+			syscall.RawSyscall(unix.SYS_EXIT_GROUP, 16, 0, 0)
+		}
+	}
+	for i := range a.mmaps {
+		m := &a.mmaps[i]
+		if r, _, e := syscall.RawSyscall6(unix.SYS_MMAP, m[0], m[1], m[2], m[3], m[4], m[5]); e != 0 || r != m[0] {
+			syscall.RawSyscall(unix.SYS_EXIT_GROUP, 17, 0, 0)
+		}
+	}
+	// The server thread runs with every signal but SIGTRAP blocked: a
+	// fault in it kills the stub. (A forced signal that is blocked resets
+	// its handler, and each injection ends with an int3; nothing sends a
+	// server thread SIGTRAP.) Application threads unblock them (stub.S).
+	syscall.RawSyscall6(unix.SYS_RT_SIGPROCMASK, unix.SIG_SETMASK, a.runMask, 0, 8, 0, 0)
 	if _, _, e := syscall.RawSyscall6(unix.SYS_PRCTL, unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0, 0); e != 0 {
 		syscall.RawSyscall(unix.SYS_EXIT_GROUP, 15, 0, 0)
 	}
@@ -208,7 +231,7 @@ var setupSink atomic.Pointer[setupData]
 // allocated before the fork, so the child's copy of the sentry has it at
 // the same address.
 type setupData struct {
-	masks  [4]uint64 // all, empty, old, all but SIGTRAP
+	masks  [3]uint64 // all, old, all but SIGTRAP
 	act    kernelSigaction
 	fprog  unix.SockFprog
 	filter []unix.SockFilter
@@ -233,7 +256,7 @@ func (p *Platform) startPremade() (int32, error) {
 	setupSink.Store(d)
 	defer setupSink.Store(nil)
 	d.masks[0] = ^uint64(0)
-	d.masks[3] = ^uint64(1 << (unix.SIGTRAP - 1))
+	d.masks[2] = ^uint64(1 << (unix.SIGTRAP - 1))
 	d.act = kernelSigaction{
 		handler:  p.base + offHandler,
 		flags:    saSiginfo | saOnstack | saRestorer,
@@ -246,12 +269,20 @@ func (p *Platform) startPremade() (int32, error) {
 		keep[0], keep[1] = keep[1], keep[0]
 	}
 	d.args = forkArgs{
-		ppid:      uintptr(unix.Getpid()),
-		keep:      keep,
-		entry:     uintptr(p.base + offInjectTrap),
-		allMask:   uintptr(addrOf(&d.masks[0])),
-		emptyMask: uintptr(addrOf(&d.masks[1])),
-		oldMask:   uintptr(addrOf(&d.masks[2])),
+		ppid:    uintptr(unix.Getpid()),
+		keep:    keep,
+		entry:   uintptr(p.base + offInjectTrap),
+		allMask: uintptr(addrOf(&d.masks[0])),
+		oldMask: uintptr(addrOf(&d.masks[1])),
+		act:     uintptr(addrOf(&d.act)),
+		runMask: uintptr(addrOf(&d.masks[2])),
+		mmaps: [2][6]uintptr{
+			{uintptr(p.regionAddr), regionSize, unix.PROT_READ | unix.PROT_WRITE, unix.MAP_SHARED | unix.MAP_FIXED, uintptr(p.sharedFD), uintptr(p.premade.off)},
+			{uintptr(p.regionAddr), pageSize, unix.PROT_READ, unix.MAP_SHARED | unix.MAP_FIXED, uintptr(p.sharedFD), uintptr(p.premade.off)},
+		},
+	}
+	for i, sig := range handledSignals {
+		d.args.sigs[i] = uintptr(sig)
 	}
 	r, errno := forkStub(&d.args)
 	if errno != 0 {
@@ -310,26 +341,9 @@ func (p *Platform) setupPremade(pid int32, d *setupData) error {
 			return err
 		}
 	}
-	for _, sig := range handledSignals {
-		if err := inject("rt_sigaction", unix.SYS_RT_SIGACTION, uint64(sig), addrOf(&d.act), 0, 8); err != nil {
-			return err
-		}
-	}
-	// The server thread runs with every signal but SIGTRAP blocked: a
-	// fault in it kills the stub. (A forced signal that is blocked resets
-	// its handler, and each injection ends with an int3; nothing sends a
-	// server thread SIGTRAP.) Application threads unblock them (stub.S).
-	if err := inject("rt_sigprocmask", unix.SYS_RT_SIGPROCMASK, unix.SIG_SETMASK, addrOf(&d.masks[3]), 0, 8); err != nil {
-		return err
-	}
-	if err := inject("mapping the region", unix.SYS_MMAP, p.regionAddr, regionSize, unix.PROT_READ|unix.PROT_WRITE,
-		unix.MAP_SHARED|unix.MAP_FIXED, uint64(p.sharedFD), p.premade.off); err != nil {
-		return err
-	}
-	if err := inject("mapping the request page", unix.SYS_MMAP, p.regionAddr, pageSize, unix.PROT_READ,
-		unix.MAP_SHARED|unix.MAP_FIXED, uint64(p.sharedFD), p.premade.off); err != nil {
-		return err
-	}
+	// The handlers, the mask and the region are set up by the child
+	// itself (forkStub). What is left needs the image: the filter, and
+	// then the sentry's memory unmapped.
 	if err := inject("installing the seccomp filter", unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, 0, addrOf(&d.fprog)); err != nil {
 		return err
 	}
