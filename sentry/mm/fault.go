@@ -230,8 +230,14 @@ func windowFor(v *vma) uint64 {
 	return fileFaultWindow
 }
 
-// faultWindow returns the size-aligned window around addr, clipped to v.
+// faultWindow returns the size-aligned window around addr, clipped to v;
+// all of v if v is no longer than size, wherever it lies (a small
+// mapping across an alignment boundary would take two faults, each with
+// its allocation and map request).
 func faultWindow(v *vma, addr, size uint64) (uint64, uint64) {
+	if v.end-v.start <= size {
+		return v.start, v.end
+	}
 	s := addr &^ (size - 1)
 	e := s + size
 	if e < s {

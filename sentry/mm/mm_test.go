@@ -1176,3 +1176,30 @@ func TestMAPPopulateFillsHostTables(t *testing.T) {
 	}
 	checkInvariants(t, m)
 }
+
+// TestSmallVMAOneWindow: a mapping no longer than the fault window is
+// filled and mapped whole by its first fault, even across the window's
+// alignment boundary (two faults before, each an allocation and a map
+// request).
+func TestSmallVMAOneWindow(t *testing.T) {
+	const n = 16
+	e := newEnv(t)
+	m := e.mm
+	at := uint64(64*anonFaultWindow) - n/2*pg
+	opts := anonOpts(n * pg)
+	opts.Addr, opts.Fixed = at, true
+	addr := mustMMap(t, m, opts)
+	if addr != at {
+		t.Fatalf("mapped at %#x, want %#x", addr, at)
+	}
+	if sig, _ := m.HandleFault(addr, usermem.Write, segvMapErr); sig != 0 {
+		t.Fatalf("fault: signal %d", sig)
+	}
+	as := fas(m)
+	for i := uint64(0); i < n; i++ {
+		if _, ok := as.lookup(addr + i*pg); !ok {
+			t.Errorf("page %d (across the boundary: %v) not mapped by the first fault", i, i >= n/2)
+		}
+	}
+	checkInvariants(t, m)
+}
