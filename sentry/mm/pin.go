@@ -18,6 +18,21 @@ import (
 // the range is not writable (the caller falls back to CopyOut, which
 // reports EFAULT where Linux would) or needs more than cap(out) ranges.
 func (mm *MemoryManager) PinForWrite(addr, n uint64, out []memfile.Range) ([]memfile.Range, bool) {
+	return mm.pin(addr, n, out, true)
+}
+
+// PinForRead is PinForWrite for a source: application memory [addr,
+// addr+n) readable by the sentry, faulted in as a read fault would (a
+// copy-on-write page is pinned as it is, shared). A file write can then
+// take its data straight from the application's pages, with no staging
+// copy. A concurrent write by the application to a copy-on-write page
+// goes to its new copy, which the pinned view does not see: as racy as
+// the same write on Linux.
+func (mm *MemoryManager) PinForRead(addr, n uint64, out []memfile.Range) ([]memfile.Range, bool) {
+	return mm.pin(addr, n, out, false)
+}
+
+func (mm *MemoryManager) pin(addr, n uint64, out []memfile.Range, write bool) ([]memfile.Range, bool) {
 	if n == 0 || addr+n < addr {
 		return out, false
 	}
@@ -28,12 +43,12 @@ func (mm *MemoryManager) PinForWrite(addr, n uint64, out []memfile.Range) ([]mem
 	for done := uint64(0); done < n; {
 		a := addr + done
 		v := mm.findVMALocked(a)
-		if v == nil || !v.allows(true, false) {
+		if v == nil || !v.allows(write, false) {
 			ok = false
 			break
 		}
 		p := v.findPMA(a)
-		if p == nil || p.cow {
+		if p == nil || (write && p.cow) {
 			if !exclusive {
 				mm.mu.RUnlock()
 				mm.mu.Lock()
@@ -42,7 +57,7 @@ func (mm *MemoryManager) PinForWrite(addr, n uint64, out []memfile.Range) ([]mem
 				done = 0
 				continue // things may have changed; start again
 			}
-			if !mm.faultForCopyLocked(a, true, false) {
+			if !mm.faultForCopyLocked(a, write, false) {
 				ok = false
 				break
 			}
@@ -76,7 +91,7 @@ func (mm *MemoryManager) PinForWrite(addr, n uint64, out []memfile.Range) ([]mem
 	return out, ok
 }
 
-// Unpin drops the references PinForWrite took on frs.
+// Unpin drops the references PinForWrite or PinForRead took on frs.
 func (mm *MemoryManager) Unpin(frs []memfile.Range) {
 	for _, fr := range frs {
 		mm.mf.DecRef(pages(fr))
@@ -88,6 +103,7 @@ func pages(fr memfile.Range) memfile.Range {
 	return memfile.Range{Start: usermem.PageRoundDown(fr.Start), End: usermem.PageRoundDown(fr.End + usermem.PageSize - 1)}
 }
 
-// Slice returns the sentry's view of fr, a range pinned by PinForWrite
-// (ranges are byte ranges; the references are on their whole pages).
+// Slice returns the sentry's view of fr, a range pinned by PinForWrite or
+// PinForRead (ranges are byte ranges; the references are on their whole
+// pages).
 func (mm *MemoryManager) Slice(fr memfile.Range) []byte { return mm.mf.Slice(fr) }

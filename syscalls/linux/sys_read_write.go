@@ -18,6 +18,11 @@ const (
 	maxStage = 1 << 20
 	// uioMaxIov is UIO_MAXIOV.
 	uioMaxIov = 1024
+	// pinMin is the smallest transfer of a file that is not seekable
+	// (a socket, a pipe) made straight from or into application memory
+	// (readPinned, writePinned): below it the staging copy costs less
+	// than pinning's references.
+	pinMin = 4096
 )
 
 // ioState is one read or write: the file and, for the p* variants, the
@@ -50,8 +55,8 @@ func (s *ioState) write(t *kernel.Task, src []byte) (int, error) {
 // the staging limit is one file read (so a stream gives one result);
 // larger ones loop until a short read.
 func readIovecs(t *kernel.Task, s *ioState, iovs []abi.Iovec, total uint64) (uintptr, error) {
-	if total <= maxStage && len(iovs) == 1 && s.f.Seekable() {
-		if n, err, ok := readPinned(t, s, iovs[0].Base, total); ok {
+	if seekable := s.f.Seekable(); total <= maxStage && len(iovs) == 1 && (seekable || total >= pinMin) {
+		if n, err, ok := readPinned(t, s, iovs[0].Base, total, seekable); ok {
 			return n, err
 		}
 	}
@@ -104,16 +109,23 @@ func readIovecs(t *kernel.Task, s *ioState, iovs []abi.Iovec, total uint64) (uin
 	return uintptr(done), nil
 }
 
-// readPinned reads a seekable file straight into application memory at
-// addr (mm.PinForWrite), with no staging buffer: a gofer file's host
-// pread fills the destination pages itself. ok is false, with nothing
-// read, if the destination cannot be pinned (readIovecs then stages, and
-// reports EFAULT where Linux does).
-func readPinned(t *kernel.Task, s *ioState, addr, total uint64) (uintptr, error, bool) {
+// readPinned reads a file straight into application memory at addr
+// (mm.PinForWrite), with no staging buffer: a gofer file's host pread
+// fills the destination pages itself, a socket or a pipe copies its data
+// there once. A file that is not seekable gets one read, as with
+// staging, so the destination must be one range of the memory file
+// (!many). ok is false, with nothing read, if the destination cannot be
+// pinned so (readIovecs then stages, and reports EFAULT where Linux
+// does).
+func readPinned(t *kernel.Task, s *ioState, addr, total uint64, many bool) (uintptr, error, bool) {
 	var small [8]memfile.Range
 	m := t.MemoryManager()
 	frs, ok := m.PinForWrite(addr, total, small[:0])
 	if !ok {
+		return 0, nil, false
+	}
+	if !many && len(frs) > 1 {
+		m.Unpin(frs)
 		return 0, nil, false
 	}
 	var done uint64
@@ -129,6 +141,25 @@ func readPinned(t *kernel.Task, s *ioState, addr, total uint64) (uintptr, error,
 	m.Unpin(frs)
 	n, err := partial(done, err)
 	return n, err, true
+}
+
+// writePinned writes to a file straight from application memory at addr
+// (mm.PinForRead), with no staging buffer, in one write as writeIovecs
+// promises: ok is false, with nothing written, unless the source is
+// readable and one range of the memory file.
+func writePinned(t *kernel.Task, s *ioState, addr, total uint64) (uintptr, error, bool) {
+	var small [1]memfile.Range
+	m := t.MemoryManager()
+	frs, ok := m.PinForRead(addr, total, small[:0])
+	if !ok {
+		return 0, nil, false
+	}
+	n, err := s.write(t, m.Slice(frs[0]))
+	m.Unpin(frs)
+	if n > 0 {
+		return uintptr(n), nil, true
+	}
+	return 0, err, true
 }
 
 // scatter copies buf out to iovs.
@@ -153,6 +184,11 @@ func scatter(t *kernel.Task, iovs []abi.Iovec, buf []byte) (uintptr, error) {
 // the staging limit is gathered into one file write (so that writes to
 // pipes of up to PIPE_BUF stay atomic).
 func writeIovecs(t *kernel.Task, s *ioState, iovs []abi.Iovec, total uint64) (uintptr, error) {
+	if total <= maxStage && total >= pinMin && len(iovs) == 1 {
+		if n, err, ok := writePinned(t, s, iovs[0].Base, total); ok {
+			return n, err
+		}
+	}
 	if total <= maxStage {
 		buf := t.Scratch(int(total))
 		var have uint64
