@@ -10,6 +10,7 @@ import (
 	"github.com/rampart-sandbox/rampart/sentry/arch"
 	"github.com/rampart-sandbox/rampart/sentry/kernel"
 	"github.com/rampart-sandbox/rampart/sentry/kernel/auth"
+	"github.com/rampart-sandbox/rampart/sentry/memfile"
 	"github.com/rampart-sandbox/rampart/sentry/socket"
 	"github.com/rampart-sandbox/rampart/sentry/socket/hostinet"
 	"github.com/rampart-sandbox/rampart/sentry/socket/inet"
@@ -456,6 +457,20 @@ func sendCommon(t *kernel.Task, fd int32, iovs []abi.Iovec, total uint64, nameAd
 	if f.StatusFlags()&unix.O_NONBLOCK != 0 {
 		flags |= unix.MSG_DONTWAIT
 	}
+	// A large send from one range of the memory file goes straight from
+	// application memory (see writePinned).
+	if total >= pinMin && total <= maxStage && len(iovs) == 1 {
+		var small [1]memfile.Range
+		m := t.MemoryManager()
+		if frs, ok := m.PinForRead(iovs[0].Base, total, small[:0]); ok {
+			n, err := s.SendMsg(t, m.Slice(frs[0]), to, &ctl, flags)
+			m.Unpin(frs)
+			if n > 0 {
+				return uintptr(n), nil
+			}
+			return 0, err
+		}
+	}
 	// Gather the data; a stream send larger than the staging limit goes
 	// in chunks (the control messages with the first).
 	var done uint64
@@ -614,12 +629,29 @@ func recvCommon(t *kernel.Task, s socket.Socket, f *vfs.FileDescription, iovs []
 	if f.StatusFlags()&unix.O_NONBLOCK != 0 {
 		flags |= unix.MSG_DONTWAIT
 	}
-	buf := t.Scratch(int(min(total, maxStage)))
-	if err := s.RecvMsg(t, buf, flags, res); err != nil {
-		return 0, err
+	// A large receive into one range of the memory file goes straight
+	// into application memory (see readPinned).
+	var small [1]memfile.Range
+	var frs []memfile.Range
+	pinned := false
+	m := t.MemoryManager()
+	if total >= pinMin && total <= maxStage && len(iovs) == 1 {
+		frs, pinned = m.PinForWrite(iovs[0].Base, total, small[:0])
 	}
-	if _, err := scatter(t, iovs, buf[:res.N]); err != nil {
-		return 0, unix.EFAULT
+	if pinned {
+		err := s.RecvMsg(t, m.Slice(frs[0]), flags, res)
+		m.Unpin(frs)
+		if err != nil {
+			return 0, err
+		}
+	} else {
+		buf := t.Scratch(int(min(total, maxStage)))
+		if err := s.RecvMsg(t, buf, flags, res); err != nil {
+			return 0, err
+		}
+		if _, err := scatter(t, iovs, buf[:res.N]); err != nil {
+			return 0, unix.EFAULT
+		}
 	}
 	if flags&unix.MSG_TRUNC != 0 && s.Type() != unix.SOCK_STREAM {
 		return uintptr(res.MsgLen), nil

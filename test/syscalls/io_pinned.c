@@ -135,5 +135,46 @@ int main(void)
 	CHECK_EQ("udp: the first read is the first datagram", read(v, heap2, N), 8192);
 	CHECK("udp: intact", same(heap2, 8192, 6));
 	CHECK_EQ("udp: the second read is the second datagram", read(v, heap2, N), 5000);
+
+	/* The same through send and recv. */
+	fill(heap, 8192, 7);
+	CHECK_EQ("udp: send 8 KiB", send(u, heap, 8192, 0), 8192);
+	memset(heap2, 0, N);
+	CHECK_EQ("udp: recv with MSG_PEEK sees the datagram", recv(v, heap2, N, MSG_PEEK), 8192);
+	CHECK_EQ("udp: recv 100 bytes of it with MSG_TRUNC gives its length", recv(v, heap2, 100, MSG_TRUNC), 8192);
+	fill(heap, 8192, 8);
+	CHECK_EQ("udp: send another", send(u, heap, 8192, 0), 8192);
+	CHECK_EQ("udp: recv it whole", recv(v, heap2, N, 0), 8192);
+	CHECK("udp: intact after recv", same(heap2, 8192, 8));
+	close(u);
+	close(v);
+
+	REQUIRE("socketpair", socketpair(AF_UNIX, SOCK_STREAM, 0, fds) == 0);
+	fill(heap, N, 9);
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(fds[0]);
+		size_t done = 0;
+		while (done < N) {
+			ssize_t w = send(fds[1], heap + done, N - done, 0);
+			if (w <= 0)
+				_exit(1);
+			done += w;
+		}
+		_exit(0);
+	}
+	close(fds[1]);
+	unsigned char *fresh2 = mmap(NULL, N, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	REQUIRE("mmap", fresh2 != MAP_FAILED);
+	size_t got = 0;
+	while (got < N) {
+		ssize_t r = recv(fds[0], fresh2 + got, N - got, 0);
+		if (r <= 0)
+			break;
+		got += r;
+	}
+	int st;
+	waitpid(pid, &st, 0);
+	CHECK("unix stream: 64 KiB by send and recv, intact", got == N && same(fresh2, N, 9) && WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	return check_done();
 }
