@@ -300,6 +300,7 @@ func Run(c Config) (int, error) {
 		DebugLog:     debugLog,
 		Loader:       &execLoader{vdso: vd, maxAddr: p.MaxUserAddress()},
 		Network:      newNetworkStack(netcfg, c.HostUDS),
+		AppClock:     vd.now,
 	}
 	if c.Strace {
 		kcfg.Strace = newStraceTracer(os.Stderr)

@@ -46,6 +46,20 @@ func (h *vdsoHandle) wait() error {
 	return h.err
 }
 
+// now is kernel.Config.AppClock: the vDSO's reading of clock id once the
+// vDSO is built.
+func (h *vdsoHandle) now(id int32) (int64, bool) {
+	select {
+	case <-h.done:
+	default:
+		return 0, false
+	}
+	if h.v == nil {
+		return 0, false
+	}
+	return h.v.Now(id)
+}
+
 func (h *vdsoHandle) stop() {
 	if h.wait() == nil {
 		h.v.Stop()

@@ -53,6 +53,13 @@ type Config struct {
 	// Network is the sandbox's network stack (a *socket.Stack), which
 	// the kernel holds for the socket layer without using it.
 	Network any
+	// AppClock, when not nil, reads the clock id the way the vDSO does
+	// (ok false where the vDSO makes the syscall). The vDSO's clocks may
+	// run a little ahead of the host's (it slews its extrapolation
+	// rather than step back), so clock_gettime, gettimeofday and time
+	// answer from the same parameters: a program that mixes the vDSO
+	// and the syscall never sees its clock step back.
+	AppClock func(id int32) (ns int64, ok bool)
 }
 
 // Kernel is the sandbox-wide state. There is exactly one per sandbox and no
@@ -68,6 +75,7 @@ type Kernel struct {
 	strace       Tracer
 	debugLog     io.Writer
 	numCPU       int
+	appClock     func(id int32) (int64, bool)
 
 	freezer freezer // runsc pause (freeze.go)
 
@@ -124,6 +132,7 @@ func New(c Config) *Kernel {
 		strace:       c.Strace,
 		debugLog:     c.DebugLog,
 		numCPU:       c.NumCPU,
+		appClock:     c.AppClock,
 		hostname:     c.Hostname,
 		domainname:   c.Domainname,
 		allExited:    make(chan struct{}),
@@ -193,4 +202,13 @@ func (k *Kernel) TaskCount() int {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	return len(k.root.tasks)
+}
+
+// AppClockNow reads clock id as the application's vDSO does, if it serves
+// that clock now (Config.AppClock).
+func (k *Kernel) AppClockNow(id int32) (int64, bool) {
+	if k.appClock == nil {
+		return 0, false
+	}
+	return k.appClock(id)
 }

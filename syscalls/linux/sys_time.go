@@ -103,7 +103,19 @@ func clockGettime(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
 	if err != nil {
 		return 0, err
 	}
+	if ns, ok := t.Kernel().AppClockNow(c.ID()); ok {
+		return 0, copyOutTimespec(t, a[1].Pointer(), ns)
+	}
 	return 0, copyOutTimespec(t, a[1].Pointer(), c.Now())
+}
+
+// realtimeNow is CLOCK_REALTIME as the application's vDSO reads it, or
+// the host's.
+func realtimeNow(t *kernel.Task) int64 {
+	if ns, ok := t.Kernel().AppClockNow(kernel.ClockRealtime); ok {
+		return ns
+	}
+	return time.Now().UnixNano()
 }
 
 func clockGetres(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
@@ -150,7 +162,7 @@ func clockSettime(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
 func gettimeofday(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
 	if tv := a[0].Pointer(); tv != 0 {
 		var b [16]byte
-		putTimeval(b[:], time.Now().UnixNano())
+		putTimeval(b[:], realtimeNow(t))
 		if _, err := t.CopyOut(tv, b[:]); err != nil {
 			return 0, err
 		}
@@ -194,7 +206,7 @@ func settimeofday(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
 }
 
 func timeSyscall(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
-	now := time.Now().Unix()
+	now := realtimeNow(t) / 1e9
 	if p := a[0].Pointer(); p != 0 {
 		var b [8]byte
 		binary.LittleEndian.PutUint64(b[:], uint64(now))

@@ -281,6 +281,16 @@ func (v *VDSO) Start() {
 	go v.run(v.stop, v.done)
 }
 
+// Now reads clock id from the parameter page as the vDSO does, at this
+// TSC reading: ok is false where the vDSO makes the syscall (no TSC yet,
+// a clock it does not serve). The sentry answers the syscall with it too
+// (kernel.Config.AppClock), so that the two never disagree.
+func (v *VDSO) Now(id int32) (int64, bool) {
+	s := v.p.read()
+	ns, ok := s.clockNS(int(id), rdtsc())
+	return int64(ns), ok
+}
+
 // Stop stops Start's goroutine and waits for it.
 func (v *VDSO) Stop() {
 	v.mu.Lock()

@@ -392,6 +392,9 @@ func TestCalibrationDeferred(t *testing.T) {
 	if d := v.calibrationDue(); d <= 0 || d > calibrationTime {
 		t.Fatalf("calibration due in %v, want within (0, %v]", d, calibrationTime)
 	}
+	if _, ok := v.Now(unix.CLOCK_MONOTONIC); ok {
+		t.Error("Now serves the clock before the calibration window closed")
+	}
 	v.Start()
 	defer v.Stop()
 	deadline := time.Now().Add(UpdateInterval / 2)
@@ -407,6 +410,14 @@ func TestCalibrationDeferred(t *testing.T) {
 		host := ts.Nano()
 		if got := vdsoNow(t, v, clockMonotonic); got < host {
 			t.Fatalf("vDSO monotonic %d behind the host's %d read before it", got, host)
+		}
+		// The sentry's syscall answer (Now) and the vDSO's agree: each
+		// is at least the other read before it.
+		a, ok := v.Now(unix.CLOCK_MONOTONIC)
+		b := vdsoNow(t, v, clockMonotonic)
+		c, _ := v.Now(unix.CLOCK_MONOTONIC)
+		if !ok || a < host || b < a || c < b {
+			t.Fatalf("readings %d (Now, ok %v), %d (vDSO), %d (Now) after the host's %d", a, ok, b, c, host)
 		}
 	}
 }
