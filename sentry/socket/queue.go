@@ -80,6 +80,33 @@ func (q *Queue[A]) AppendStream(b []byte, c *ControlMessages) {
 	c.Rights = nil
 }
 
+// AppendStreamPieces is AppendStream of the concatenation of bs, with no
+// control messages: into the last chunk if they fit, else into one new
+// chunk (a piece a chunk would leave a small chunk ahead of each large
+// one, and the reused buffers would no longer fit the sizes asked).
+func (q *Queue[A]) AppendStreamPieces(bs [][]byte) {
+	n := 0
+	for _, b := range bs {
+		n += len(b)
+	}
+	var none ControlMessages
+	if !q.Empty() {
+		last := &q.msgs[len(q.msgs)-1]
+		if last.Rights == nil && last.Creds == none.Creds && cap(last.Data)-len(last.Data) >= n {
+			for _, b := range bs {
+				last.Data = append(last.Data, b...)
+			}
+			q.Bytes += n
+			return
+		}
+	}
+	d := q.Buf(max(n, 4096))
+	for _, b := range bs {
+		d = append(d, b...)
+	}
+	q.Push(Message[A]{Data: d})
+}
+
 // Consume marks n more bytes of the front stream chunk read, dropping
 // the chunk when it is used up.
 func (q *Queue[A]) Consume(n int) {

@@ -58,3 +58,34 @@ func TestQueueFIFOReuse(t *testing.T) {
 		t.Errorf("steady push/pop allocates %v times", allocs)
 	}
 }
+
+// TestQueueStreamPieces: pieces appended together make one chunk, or
+// join the last one when they fit, in order; a chunk with credentials is
+// not joined.
+func TestQueueStreamPieces(t *testing.T) {
+	var q socket.Queue[struct{}]
+	q.AppendStreamPieces([][]byte{[]byte("ab"), []byte("cd")})
+	q.AppendStreamPieces([][]byte{[]byte("e"), []byte("fg")})
+	if q.Count() != 1 || q.Bytes != 7 || string(q.Front().Data) != "abcdefg" {
+		t.Fatalf("small pieces: %d chunks, %d bytes", q.Count(), q.Bytes)
+	}
+	small, big := make([]byte, 100), make([]byte, 60000)
+	for i := range small {
+		small[i] = 's'
+	}
+	for i := range big {
+		big[i] = byte(i)
+	}
+	q.AppendStreamPieces([][]byte{small, big})
+	if q.Count() != 2 || q.Bytes != 60107 || len(q.At(1).Data) != 60100 {
+		t.Fatalf("two pieces past the last chunk's room: %d chunks, %d bytes", q.Count(), q.Bytes)
+	}
+	if d := q.At(1).Data; string(d[:100]) != string(small) || string(d[100:]) != string(big) {
+		t.Fatal("pieces out of order")
+	}
+	q.AppendStream([]byte("x"), &socket.ControlMessages{Creds: socket.Creds{PID: 7}})
+	q.AppendStreamPieces([][]byte{[]byte("y"), []byte("z")})
+	if q.Count() != 4 || string(q.At(3).Data) != "yz" {
+		t.Fatalf("pieces joined a chunk with credentials: %d chunks", q.Count())
+	}
+}

@@ -113,6 +113,20 @@ type Socket interface {
 	GetSockOpt(ctx vfs.Context, level, name, size int) ([]byte, error)
 }
 
+// StreamVec is implemented by stream sockets that send from, or receive
+// into, a buffer in several pieces with one call: an application buffer
+// that lies in several ranges of the memory file, which the sentry then
+// copies once, from or into the application's own pages. The pieces are
+// taken in order under one hold of the socket's lock, as one buffer
+// would be (a send may still interleave with another where it waits for
+// room, as on Linux). A receive never waits for a piece after the first.
+// Neither takes control messages, and RecvVec takes no MSG_PEEK or
+// MSG_WAITALL.
+type StreamVec interface {
+	SendVec(ctx vfs.Context, srcs [][]byte, flags int) (int, error)
+	RecvVec(ctx vfs.Context, dsts [][]byte, flags int) (int, error)
+}
+
 // Provider creates the sockets of one address family.
 type Provider interface {
 	// Socket creates a socket of type stype (without the SOCK_NONBLOCK

@@ -8,6 +8,7 @@ import (
 	"github.com/rampart-sandbox/rampart/sentry/arch"
 	"github.com/rampart-sandbox/rampart/sentry/kernel"
 	"github.com/rampart-sandbox/rampart/sentry/memfile"
+	"github.com/rampart-sandbox/rampart/sentry/socket"
 )
 
 const (
@@ -125,8 +126,18 @@ func readPinned(t *kernel.Task, s *ioState, addr, total uint64, many bool) (uint
 		return 0, nil, false
 	}
 	if !many && len(frs) > 1 {
+		sv := streamVec(s.f)
+		if sv == nil || len(frs) > maxPieces {
+			m.Unpin(frs)
+			return 0, nil, false
+		}
+		var pieces [maxPieces][]byte
+		for i, fr := range frs {
+			pieces[i] = m.Slice(fr)
+		}
+		n, err := sv.RecvVec(t, pieces[:len(frs)], 0)
 		m.Unpin(frs)
-		return 0, nil, false
+		return uintptr(n), err, true
 	}
 	var done uint64
 	var err error
@@ -148,18 +159,46 @@ func readPinned(t *kernel.Task, s *ioState, addr, total uint64, many bool) (uint
 // promises: ok is false, with nothing written, unless the source is
 // readable and one range of the memory file.
 func writePinned(t *kernel.Task, s *ioState, addr, total uint64) (uintptr, error, bool) {
-	var small [1]memfile.Range
+	var small [maxPieces]memfile.Range
 	m := t.MemoryManager()
 	frs, ok := m.PinForRead(addr, total, small[:0])
 	if !ok {
 		return 0, nil, false
 	}
-	n, err := s.write(t, m.Slice(frs[0]))
+	var n int
+	var err error
+	if len(frs) == 1 {
+		n, err = s.write(t, m.Slice(frs[0]))
+	} else if sv := streamVec(s.f); sv != nil {
+		var pieces [maxPieces][]byte
+		for i, fr := range frs {
+			pieces[i] = m.Slice(fr)
+		}
+		n, err = sv.SendVec(t, pieces[:len(frs)], 0)
+	} else {
+		m.Unpin(frs)
+		return 0, nil, false
+	}
 	m.Unpin(frs)
 	if n > 0 {
 		return uintptr(n), nil, true
 	}
 	return 0, err, true
+}
+
+// maxPieces is the most ranges of the memory file a pinned transfer of a
+// stream socket is made of (socket.StreamVec); more are staged.
+const maxPieces = 4
+
+// streamVec returns f's socket if it is a stream socket that takes a
+// buffer in pieces (socket.StreamVec), else nil.
+func streamVec(f *vfs.FileDescription) socket.StreamVec {
+	so, ok := f.Impl().(socket.Socket)
+	if !ok || so.Type() != unix.SOCK_STREAM {
+		return nil
+	}
+	sv, _ := so.(socket.StreamVec)
+	return sv
 }
 
 // scatter copies buf out to iovs.

@@ -460,10 +460,25 @@ func sendCommon(t *kernel.Task, fd int32, iovs []abi.Iovec, total uint64, nameAd
 	// A large send from one range of the memory file goes straight from
 	// application memory (see writePinned).
 	if total >= pinMin && total <= maxStage && len(iovs) == 1 {
-		var small [1]memfile.Range
+		var small [maxPieces]memfile.Range
 		m := t.MemoryManager()
 		if frs, ok := m.PinForRead(iovs[0].Base, total, small[:0]); ok {
-			n, err := s.SendMsg(t, m.Slice(frs[0]), to, &ctl, flags)
+			var n int
+			var err error
+			sv := streamVec(f)
+			switch {
+			case len(frs) == 1:
+				n, err = s.SendMsg(t, m.Slice(frs[0]), to, &ctl, flags)
+			case sv != nil && to == nil && ctlLen == 0:
+				var pieces [maxPieces][]byte
+				for i, fr := range frs {
+					pieces[i] = m.Slice(fr)
+				}
+				n, err = sv.SendVec(t, pieces[:len(frs)], flags)
+			default:
+				m.Unpin(frs)
+				goto staged
+			}
 			m.Unpin(frs)
 			if n > 0 {
 				return uintptr(n), nil
@@ -471,6 +486,7 @@ func sendCommon(t *kernel.Task, fd int32, iovs []abi.Iovec, total uint64, nameAd
 			return 0, err
 		}
 	}
+staged:
 	// Gather the data; a stream send larger than the staging limit goes
 	// in chunks (the control messages with the first).
 	var done uint64
@@ -631,14 +647,32 @@ func recvCommon(t *kernel.Task, s socket.Socket, f *vfs.FileDescription, iovs []
 	}
 	// A large receive into one range of the memory file goes straight
 	// into application memory (see readPinned).
-	var small [1]memfile.Range
+	var small [maxPieces]memfile.Range
 	var frs []memfile.Range
 	pinned := false
 	m := t.MemoryManager()
 	if total >= pinMin && total <= maxStage && len(iovs) == 1 {
 		frs, pinned = m.PinForWrite(iovs[0].Base, total, small[:0])
 	}
-	if pinned {
+	var sv socket.StreamVec
+	if pinned && len(frs) > 1 {
+		if sv = streamVec(f); sv == nil || flags&(unix.MSG_PEEK|unix.MSG_WAITALL) != 0 {
+			m.Unpin(frs)
+			pinned = false
+		}
+	}
+	if pinned && len(frs) > 1 {
+		var pieces [maxPieces][]byte
+		for i, fr := range frs {
+			pieces[i] = m.Slice(fr)
+		}
+		n, err := sv.RecvVec(t, pieces[:len(frs)], flags)
+		m.Unpin(frs)
+		if err != nil {
+			return 0, err
+		}
+		res.N, res.MsgLen = n, n
+	} else if pinned {
 		err := s.RecvMsg(t, m.Slice(frs[0]), flags, res)
 		m.Unpin(frs)
 		if err != nil {

@@ -73,6 +73,53 @@ static int through(int fds[2], const unsigned char *src, unsigned char *dst, siz
 	return got == n && same(dst, n, seed) && WIFEXITED(st) && WEXITSTATUS(st) == 0;
 }
 
+/* A connected loopback TCP pair: fds[0] the accepted end, fds[1] the
+ * client. */
+static int tcp_pair(int fds[2])
+{
+	int l = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(a);
+	if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof(a)) || listen(l, 1) ||
+	    getsockname(l, (struct sockaddr *)&a, &len))
+		return -1;
+	fds[1] = socket(AF_INET, SOCK_STREAM, 0);
+	if (fds[1] < 0 || connect(fds[1], (struct sockaddr *)&a, sizeof(a)))
+		return -1;
+	fds[0] = accept(l, NULL, NULL);
+	close(l);
+	return fds[0] < 0 ? -1 : 0;
+}
+
+/* Like through, with send and recv. */
+static int through_sr(int fds[2], const unsigned char *src, unsigned char *dst, size_t n, unsigned seed)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(fds[0]);
+		size_t done = 0;
+		while (done < n) {
+			ssize_t k = send(fds[1], src + done, n - done, 0);
+			if (k <= 0)
+				_exit(1);
+			done += k;
+		}
+		_exit(0);
+	}
+	close(fds[1]);
+	size_t got = 0;
+	while (got < n) {
+		ssize_t k = recv(fds[0], dst + got, n - got, 0);
+		if (k <= 0)
+			break;
+		got += k;
+	}
+	close(fds[0]);
+	int st;
+	waitpid(pid, &st, 0);
+	return got == n && same(dst, n, seed) && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
 int main(void)
 {
 	int fds[2];
@@ -96,6 +143,21 @@ int main(void)
 	data_tail[0] = 2;
 	REQUIRE("pipe", pipe(fds) == 0);
 	CHECK("pipe: 64 KiB from .bss into the heap", through(fds, (unsigned char *)bss_buf, heap2, N, 3));
+
+	/* TCP, with .bss (whose first page is .data's last) as the source and
+	 * then as the destination: a buffer in several pieces. */
+	fill((unsigned char *)bss_buf, N, 10);
+	REQUIRE("tcp pair", tcp_pair(fds) == 0);
+	CHECK("tcp: 64 KiB from .bss into the heap", through(fds, (unsigned char *)bss_buf, heap2, N, 10));
+	fill(heap, N, 11);
+	REQUIRE("tcp pair", tcp_pair(fds) == 0);
+	CHECK("tcp: 64 KiB from the heap into .bss", through(fds, heap, (unsigned char *)bss_buf, N, 11));
+	fill((unsigned char *)bss_buf, N, 12);
+	REQUIRE("tcp pair", tcp_pair(fds) == 0);
+	CHECK("tcp: 64 KiB by send and recv from .bss", through_sr(fds, (unsigned char *)bss_buf, heap2, N, 12));
+	fill(heap, N, 13);
+	REQUIRE("tcp pair", tcp_pair(fds) == 0);
+	CHECK("tcp: 64 KiB by send and recv into .bss", through_sr(fds, heap, (unsigned char *)bss_buf, N, 13));
 
 	/* A read into read-only memory fails and leaves the data queued. */
 	REQUIRE("pipe", pipe(fds) == 0);

@@ -816,7 +816,19 @@ func (e *endpoint) SendMsg(ctx vfs.Context, src []byte, to []byte, ctl *socket.C
 }
 
 func (e *endpoint) sendStreamLocked(ctx vfs.Context, src []byte, flags int) (int, error) {
+	one := [1][]byte{src}
+	return e.sendPiecesLocked(ctx, one[:], flags)
+}
+
+// sendPiecesLocked sends the pieces of srcs in order as one buffer: the
+// peer is woken once for what each round appends, not once a piece.
+func (e *endpoint) sendPiecesLocked(ctx vfs.Context, srcs [][]byte, flags int) (int, error) {
+	total := 0
+	for _, src := range srcs {
+		total += len(src)
+	}
 	done := 0
+	pi, po := 0, 0 // the next byte: srcs[pi][po]
 	for {
 		if e.soErr != 0 {
 			if done > 0 {
@@ -841,17 +853,35 @@ func (e *endpoint) sendStreamLocked(ctx vfs.Context, src []byte, flags int) (int
 			}
 			return 0, epipe(ctx, flags)
 		}
-		if len(src) == 0 {
+		if total == 0 {
 			return 0, nil
 		}
 		p := e.peer
 		if room := e.sndbuf - p.rq.Bytes; room > 0 {
-			n := min(room, len(src)-done)
-			p.rq.AppendStream(src[done:done+n], &socket.ControlMessages{})
-			done += n
+			// This round's bytes, as one chunk.
+			var round [8][]byte
+			k := 0
+			for room > 0 && done < total && k < len(round) {
+				piece := srcs[pi][po:]
+				n := min(room, len(piece))
+				round[k] = piece[:n]
+				k++
+				done, room, po = done+n, room-n, po+n
+				if po == len(srcs[pi]) {
+					pi, po = pi+1, 0
+				}
+			}
+			if k == 1 {
+				p.rq.AppendStream(round[0], &socket.ControlMessages{})
+			} else {
+				p.rq.AppendStreamPieces(round[:k])
+			}
 			p.Notify(vfs.ReadableEvents)
-			if done == len(src) {
+			if done == total {
 				return done, nil
+			}
+			if room > 0 {
+				continue // more pieces than one round takes
 			}
 		}
 		if e.nonblocking(flags) {
@@ -868,6 +898,43 @@ func (e *endpoint) sendStreamLocked(ctx vfs.Context, src []byte, flags int) (int
 		}
 	}
 }
+
+// SendVec implements socket.StreamVec for TCP (EOPNOTSUPP otherwise).
+func (e *endpoint) SendVec(ctx vfs.Context, srcs [][]byte, flags int) (int, error) {
+	if !e.tcp() {
+		return 0, linux.EOPNOTSUPP
+	}
+	e.net.mu.Lock()
+	defer e.net.mu.Unlock()
+	return e.sendPiecesLocked(ctx, srcs, flags)
+}
+
+// RecvVec implements socket.StreamVec for TCP (EOPNOTSUPP otherwise).
+func (e *endpoint) RecvVec(ctx vfs.Context, dsts [][]byte, flags int) (int, error) {
+	if !e.tcp() || flags&(linux.MSG_PEEK|linux.MSG_WAITALL) != 0 {
+		return 0, linux.EOPNOTSUPP
+	}
+	e.net.mu.Lock()
+	defer e.net.mu.Unlock()
+	done := 0
+	for i, dst := range dsts {
+		if i > 0 {
+			flags |= linux.MSG_DONTWAIT
+		}
+		var res socket.RecvResult
+		err := e.recvStreamLocked(ctx, dst, flags, &res)
+		done += res.N
+		if err != nil || res.N < len(dst) {
+			if done > 0 {
+				return done, nil
+			}
+			return 0, err
+		}
+	}
+	return done, nil
+}
+
+var _ socket.StreamVec = (*endpoint)(nil)
 
 // RecvMsg implements socket.Socket.
 func (e *endpoint) RecvMsg(ctx vfs.Context, dst []byte, flags int, res *socket.RecvResult) error {
