@@ -158,16 +158,16 @@ func (f *MemoryFile) resident(fr Range) bool {
 	var vec [512]byte
 	for s := fr.Start; s < fr.End; {
 		n := min((fr.End-s)/usermem.PageSize, uint64(len(vec)))
-		b := f.data[s : s+n*usermem.PageSize]
-		if _, _, e := unix.Syscall(unix.SYS_MINCORE, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)), uintptr(unsafe.Pointer(&vec[0]))); e != 0 {
+		e := s + n*usermem.PageSize
+		if f.Resident(Range{s, e}, vec[:n]) != nil {
 			return false
 		}
 		for _, r := range vec[:n] {
-			if r&1 == 0 {
+			if r == 0 {
 				return false
 			}
 		}
-		s += n * usermem.PageSize
+		s = e
 	}
 	return true
 }

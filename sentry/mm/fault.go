@@ -125,11 +125,11 @@ func (mm *MemoryManager) handleFaultLocked(addr uint64, at usermem.AccessType, h
 			// Fill as far as the run's next break copies.
 			size = max(windowFor(v), min(2*mm.cowRun, maxCOWRun))
 		}
-		s, e, res := mm.fillLocked(v, addr, size)
+		s, e, committed, res := mm.fillLocked(v, addr, size)
 		if res != faultOK {
 			return res
 		}
-		return mm.mapFaultLocked(v, addr, s, e, at.Write && !unknown, mm.committed)
+		return mm.mapFaultLocked(v, addr, s, e, at.Write && !unknown, committed)
 	}
 
 	if hostCode == segvAccErr {
@@ -176,7 +176,7 @@ func (mm *MemoryManager) handleFaultLocked(addr uint64, at usermem.AccessType, h
 // vma, what fillAroundLocked adds, in one batch. (breakCOWLocked and a map
 // of the window were two requests mapping the copies twice.) If committed,
 // fillLocked just filled [s, e) with pages that have host memory behind
-// them (mm.committed), and they are mapped populated.
+// them, and they are mapped populated.
 func (mm *MemoryManager) mapFaultLocked(v *vma, addr, s, e uint64, write, committed bool) faultResult {
 	old := mm.cowOld[:0]
 	if write {
@@ -294,10 +294,9 @@ func (mm *MemoryManager) vmaForFaultLocked(addr uint64) *vma {
 // fillLocked creates pmas in the gap around addr (which has none), within
 // the fault-around window (or size, if not zero), and returns the range of
 // the gap it filled, which includes addr's page. It does not map anything.
-// It sets mm.committed if it gave the range pages with host memory behind
-// them (memfile.AllocateCommitted), which a fault maps populated.
-func (mm *MemoryManager) fillLocked(v *vma, addr, size uint64) (uint64, uint64, faultResult) {
-	mm.committed = false
+// Its third result reports that it gave the range pages with host memory
+// behind them (memfile.AllocateCommitted), which a fault maps populated.
+func (mm *MemoryManager) fillLocked(v *vma, addr, size uint64) (uint64, uint64, bool, faultResult) {
 	if size == 0 {
 		size = windowFor(v)
 	}
@@ -313,11 +312,10 @@ func (mm *MemoryManager) fillLocked(v *vma, addr, size uint64) (uint64, uint64, 
 	if v.mappable == nil {
 		fr, committed, err := mm.mf.AllocateCommitted(e - s)
 		if err != nil {
-			return 0, 0, allocFailure(err)
+			return 0, 0, false, allocFailure(err)
 		}
 		v.insertPMA(pma{start: s, end: e, fr: fr})
-		mm.committed = committed
-		return s, e, faultOK
+		return s, e, committed, faultOK
 	}
 
 	// Translate from addr's page up, then the part of the window below it.
@@ -329,7 +327,7 @@ func (mm *MemoryManager) fillLocked(v *vma, addr, size uint64) (uint64, uint64, 
 	end := mm.translateLocked(v, page, e, at)
 	if end == page {
 		// addr itself cannot be translated.
-		return 0, 0, faultBus
+		return 0, 0, false, faultBus
 	}
 	start := page
 	if s < page {
@@ -338,7 +336,7 @@ func (mm *MemoryManager) fillLocked(v *vma, addr, size uint64) (uint64, uint64, 
 			start = s
 		}
 	}
-	return start, end, faultOK
+	return start, end, false, faultOK
 }
 
 // translateLocked inserts pmas for [s, e) of v from its Mappable and
@@ -578,7 +576,7 @@ func (mm *MemoryManager) fillHistoryLocked(b *mapBatch, v *vma, h *memmap.FaultH
 //
 // Preconditions: mm.mu is locked for writing; v has no pma at a.
 func (mm *MemoryManager) fillAddLocked(b *mapBatch, v *vma, a, size uint64) (uint64, bool) {
-	s, e, res := mm.fillLocked(v, a, size)
+	s, e, _, res := mm.fillLocked(v, a, size)
 	if res != faultOK {
 		return 0, true
 	}
@@ -618,21 +616,18 @@ func (mm *MemoryManager) fillNeighbourLocked(b *mapBatch, n *vma, ws, we uint64,
 // many small pmas must not cost one each. An AddressSpace that takes
 // batches (platform.MapBatcher: systrap) gets the runs in one call.
 func (mm *MemoryManager) mapRangeLocked(v *vma, s, e uint64) faultResult {
-	var b mapBatch
-	b.init(mm)
-	if !b.addRange(v, s, e) || !b.flush() {
-		return faultBus
-	}
-	return faultOK
+	return mm.mapRangePopLocked(v, s, e, false)
 }
 
-// mapPopulatedLocked is mapRangeLocked for pmas whose pages all have host
-// memory behind them: the host's page tables are filled at once
-// (platform.Mapping.Populate).
-func (mm *MemoryManager) mapPopulatedLocked(v *vma, s, e uint64) faultResult {
+// mapRangePopLocked is mapRangeLocked that, if populate, has the host fill
+// its page tables at once (platform.Mapping.Populate): for pmas whose
+// pages all have host memory behind them.
+func (mm *MemoryManager) mapRangePopLocked(v *vma, s, e uint64, populate bool) faultResult {
 	var b mapBatch
 	b.init(mm)
-	b.ps, b.pe = s, e
+	if populate {
+		b.ps, b.pe = s, e
+	}
 	if !b.addRange(v, s, e) || !b.flush() {
 		return faultBus
 	}
@@ -781,7 +776,7 @@ func (mm *MemoryManager) populateLocked(start, end uint64, write bool) faultResu
 				if v.mappable != nil {
 					size = 1 << 20
 				}
-				s, e, res := mm.fillLocked(v, cur, size)
+				s, e, _, res := mm.fillLocked(v, cur, size)
 				if res != faultOK {
 					return res
 				}
@@ -799,7 +794,7 @@ func (mm *MemoryManager) populateLocked(start, end uint64, write bool) faultResu
 				if !mm.commitLocked(v, s, min(e, segEnd)) {
 					return faultOOM
 				}
-				mm.mapPopulatedLocked(v, s, min(e, segEnd))
+				mm.mapRangePopLocked(v, s, min(e, segEnd), true)
 				cur = e
 				continue
 			}
@@ -841,7 +836,7 @@ func (mm *MemoryManager) faultForCopyLocked(addr uint64, write, force bool) bool
 		return false
 	}
 	if v.findPMA(addr) == nil {
-		if _, _, res := mm.fillLocked(v, addr, 0); res != faultOK {
+		if _, _, _, res := mm.fillLocked(v, addr, 0); res != faultOK {
 			return false
 		}
 	}

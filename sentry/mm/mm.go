@@ -120,10 +120,6 @@ type MemoryManager struct {
 	// takes batches (mapBatch); written with mu held for writing, as
 	// every caller of mapRangeLocked does.
 	mapBuf [platform.MaxBatch]platform.Mapping
-	// committed is set by fillLocked when it filled its range with pages
-	// that have host memory behind them; written with mu held for
-	// writing, and read right after the fillLocked call that set it.
-	committed bool
 	// cowOld keeps the array of the pages a COW break replaced, until
 	// the host maps the copies (copyCOWLocked); written with mu held for
 	// writing.

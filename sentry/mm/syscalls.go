@@ -350,8 +350,8 @@ func (mm *MemoryManager) mapBrkLocked(start uint64) {
 	if v == nil || !v.isPrivateAnon() || v.findPMA(start) != nil {
 		return
 	}
-	if s, e, res := mm.fillLocked(v, start, 0); res == faultOK {
-		mm.mapFaultLocked(v, start, s, e, false, mm.committed)
+	if s, e, committed, res := mm.fillLocked(v, start, 0); res == faultOK {
+		mm.mapFaultLocked(v, start, s, e, false, committed)
 	}
 }
 
