@@ -68,31 +68,27 @@ func (q *Queue[A]) Push(m Message[A]) {
 // AppendStream queues stream bytes, merged into the last chunk when it
 // carries the same credentials and no files. It takes c's files.
 func (q *Queue[A]) AppendStream(b []byte, c *ControlMessages) {
-	if c.Rights == nil && !q.Empty() {
-		last := &q.msgs[len(q.msgs)-1]
-		if last.Rights == nil && last.Creds == c.Creds && cap(last.Data)-len(last.Data) >= len(b) {
-			last.Data = append(last.Data, b...)
-			q.Bytes += len(b)
-			return
-		}
-	}
-	q.Push(Message[A]{Data: append(q.Buf(max(len(b), 4096)), b...), Creds: c.Creds, Rights: c.Rights, RightsUID: c.RightsUID})
-	c.Rights = nil
+	one := [1][]byte{b}
+	q.appendStream(one[:], c)
 }
 
 // AppendStreamPieces is AppendStream of the concatenation of bs, with no
-// control messages: into the last chunk if they fit, else into one new
-// chunk (a piece a chunk would leave a small chunk ahead of each large
-// one, and the reused buffers would no longer fit the sizes asked).
+// control messages, as one chunk: a chunk a piece would leave a small
+// chunk ahead of each large one, and the reused buffers would no longer
+// fit the sizes asked.
 func (q *Queue[A]) AppendStreamPieces(bs [][]byte) {
+	var none ControlMessages
+	q.appendStream(bs, &none)
+}
+
+func (q *Queue[A]) appendStream(bs [][]byte, c *ControlMessages) {
 	n := 0
 	for _, b := range bs {
 		n += len(b)
 	}
-	var none ControlMessages
-	if !q.Empty() {
+	if c.Rights == nil && !q.Empty() {
 		last := &q.msgs[len(q.msgs)-1]
-		if last.Rights == nil && last.Creds == none.Creds && cap(last.Data)-len(last.Data) >= n {
+		if last.Rights == nil && last.Creds == c.Creds && cap(last.Data)-len(last.Data) >= n {
 			for _, b := range bs {
 				last.Data = append(last.Data, b...)
 			}
@@ -104,7 +100,8 @@ func (q *Queue[A]) AppendStreamPieces(bs [][]byte) {
 	for _, b := range bs {
 		d = append(d, b...)
 	}
-	q.Push(Message[A]{Data: d})
+	q.Push(Message[A]{Data: d, Creds: c.Creds, Rights: c.Rights, RightsUID: c.RightsUID})
+	c.Rights = nil
 }
 
 // Consume marks n more bytes of the front stream chunk read, dropping

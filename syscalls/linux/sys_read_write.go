@@ -115,9 +115,9 @@ func readIovecs(t *kernel.Task, s *ioState, iovs []abi.Iovec, total uint64) (uin
 // fills the destination pages itself, a socket or a pipe copies its data
 // there once. A file that is not seekable gets one read, as with
 // staging, so the destination must be one range of the memory file
-// (!many). ok is false, with nothing read, if the destination cannot be
-// pinned so (readIovecs then stages, and reports EFAULT where Linux
-// does).
+// (!many), or up to maxPieces for a stream socket (socket.StreamVec). ok
+// is false, with nothing read, if the destination cannot be pinned so
+// (readIovecs then stages, and reports EFAULT where Linux does).
 func readPinned(t *kernel.Task, s *ioState, addr, total uint64, many bool) (uintptr, error, bool) {
 	var small [8]memfile.Range
 	m := t.MemoryManager()
@@ -131,11 +131,7 @@ func readPinned(t *kernel.Task, s *ioState, addr, total uint64, many bool) (uint
 			m.Unpin(frs)
 			return 0, nil, false
 		}
-		var pieces [maxPieces][]byte
-		for i, fr := range frs {
-			pieces[i] = m.Slice(fr)
-		}
-		n, err := sv.RecvVec(t, pieces[:len(frs)], 0)
+		n, err := vecTransfer(t, sv, frs, true, 0)
 		m.Unpin(frs)
 		return uintptr(n), err, true
 	}
@@ -157,7 +153,8 @@ func readPinned(t *kernel.Task, s *ioState, addr, total uint64, many bool) (uint
 // writePinned writes to a file straight from application memory at addr
 // (mm.PinForRead), with no staging buffer, in one write as writeIovecs
 // promises: ok is false, with nothing written, unless the source is
-// readable and one range of the memory file.
+// readable and one range of the memory file, or up to maxPieces for a
+// stream socket (socket.StreamVec).
 func writePinned(t *kernel.Task, s *ioState, addr, total uint64) (uintptr, error, bool) {
 	var small [maxPieces]memfile.Range
 	m := t.MemoryManager()
@@ -170,11 +167,7 @@ func writePinned(t *kernel.Task, s *ioState, addr, total uint64) (uintptr, error
 	if len(frs) == 1 {
 		n, err = s.write(t, m.Slice(frs[0]))
 	} else if sv := streamVec(s.f); sv != nil {
-		var pieces [maxPieces][]byte
-		for i, fr := range frs {
-			pieces[i] = m.Slice(fr)
-		}
-		n, err = sv.SendVec(t, pieces[:len(frs)], 0)
+		n, err = vecTransfer(t, sv, frs, false, 0)
 	} else {
 		m.Unpin(frs)
 		return 0, nil, false
@@ -199,6 +192,20 @@ func streamVec(f *vfs.FileDescription) socket.StreamVec {
 	}
 	sv, _ := so.(socket.StreamVec)
 	return sv
+}
+
+// vecTransfer hands the sentry's views of frs, pinned ranges of the memory
+// file (at most maxPieces), to sv as one send or, if recv, one receive.
+func vecTransfer(t *kernel.Task, sv socket.StreamVec, frs []memfile.Range, recv bool, flags int) (int, error) {
+	var pieces [maxPieces][]byte
+	m := t.MemoryManager()
+	for i, fr := range frs {
+		pieces[i] = m.Slice(fr)
+	}
+	if recv {
+		return sv.RecvVec(t, pieces[:len(frs)], flags)
+	}
+	return sv.SendVec(t, pieces[:len(frs)], flags)
 }
 
 // scatter copies buf out to iovs.

@@ -457,36 +457,12 @@ func sendCommon(t *kernel.Task, fd int32, iovs []abi.Iovec, total uint64, nameAd
 	if f.StatusFlags()&unix.O_NONBLOCK != 0 {
 		flags |= unix.MSG_DONTWAIT
 	}
-	// A large send from one range of the memory file goes straight from
-	// application memory (see writePinned).
+	// A large send goes straight from application memory if it can.
 	if total >= pinMin && total <= maxStage && len(iovs) == 1 {
-		var small [maxPieces]memfile.Range
-		m := t.MemoryManager()
-		if frs, ok := m.PinForRead(iovs[0].Base, total, small[:0]); ok {
-			var n int
-			var err error
-			sv := streamVec(f)
-			switch {
-			case len(frs) == 1:
-				n, err = s.SendMsg(t, m.Slice(frs[0]), to, &ctl, flags)
-			case sv != nil && to == nil && ctlLen == 0:
-				var pieces [maxPieces][]byte
-				for i, fr := range frs {
-					pieces[i] = m.Slice(fr)
-				}
-				n, err = sv.SendVec(t, pieces[:len(frs)], flags)
-			default:
-				m.Unpin(frs)
-				goto staged
-			}
-			m.Unpin(frs)
-			if n > 0 {
-				return uintptr(n), nil
-			}
-			return 0, err
+		if n, err, ok := sendPinned(t, s, f, iovs[0].Base, total, to, &ctl, ctlLen == 0, flags); ok {
+			return n, err
 		}
 	}
-staged:
 	// Gather the data; a stream send larger than the staging limit goes
 	// in chunks (the control messages with the first).
 	var done uint64
@@ -522,6 +498,62 @@ staged:
 			return uintptr(done), nil
 		}
 	}
+}
+
+// sendPinned sends straight from application memory at addr (see
+// writePinned): one SendMsg from one range of the memory file, or one
+// SendVec of up to maxPieces to a stream socket when there is no address
+// and no control message (noCtl). ok is false, with nothing sent and
+// ctl untouched, if the source cannot be pinned so.
+func sendPinned(t *kernel.Task, s socket.Socket, f *vfs.FileDescription, addr, total uint64, to []byte, ctl *socket.ControlMessages, noCtl bool, flags int) (uintptr, error, bool) {
+	var small [maxPieces]memfile.Range
+	m := t.MemoryManager()
+	frs, ok := m.PinForRead(addr, total, small[:0])
+	if !ok {
+		return 0, nil, false
+	}
+	var n int
+	var err error
+	if len(frs) == 1 {
+		n, err = s.SendMsg(t, m.Slice(frs[0]), to, ctl, flags)
+	} else if sv := streamVec(f); sv != nil && to == nil && noCtl {
+		n, err = vecTransfer(t, sv, frs, false, flags)
+	} else {
+		m.Unpin(frs)
+		return 0, nil, false
+	}
+	m.Unpin(frs)
+	if n > 0 {
+		return uintptr(n), nil, true
+	}
+	return 0, err, true
+}
+
+// recvPinned receives straight into application memory at addr (see
+// readPinned): one RecvMsg into one range of the memory file, or one
+// RecvVec of up to maxPieces from a stream socket without MSG_PEEK or
+// MSG_WAITALL. ok is false, with nothing received, if the destination
+// cannot be pinned so.
+func recvPinned(t *kernel.Task, s socket.Socket, f *vfs.FileDescription, addr, total uint64, flags int, res *socket.RecvResult) (error, bool) {
+	var small [maxPieces]memfile.Range
+	m := t.MemoryManager()
+	frs, ok := m.PinForWrite(addr, total, small[:0])
+	if !ok {
+		return nil, false
+	}
+	var err error
+	if len(frs) == 1 {
+		err = s.RecvMsg(t, m.Slice(frs[0]), flags, res)
+	} else if sv := streamVec(f); sv != nil && flags&(unix.MSG_PEEK|unix.MSG_WAITALL) == 0 {
+		var n int
+		n, err = vecTransfer(t, sv, frs, true, flags)
+		res.N, res.MsgLen = n, n
+	} else {
+		m.Unpin(frs)
+		return nil, false
+	}
+	m.Unpin(frs)
+	return err, true
 }
 
 // parseControl reads sendmsg's control messages: SCM_RIGHTS and
@@ -645,40 +677,15 @@ func recvCommon(t *kernel.Task, s socket.Socket, f *vfs.FileDescription, iovs []
 	if f.StatusFlags()&unix.O_NONBLOCK != 0 {
 		flags |= unix.MSG_DONTWAIT
 	}
-	// A large receive into one range of the memory file goes straight
-	// into application memory (see readPinned).
-	var small [maxPieces]memfile.Range
-	var frs []memfile.Range
+	// A large receive goes straight into application memory if it can.
 	pinned := false
-	m := t.MemoryManager()
 	if total >= pinMin && total <= maxStage && len(iovs) == 1 {
-		frs, pinned = m.PinForWrite(iovs[0].Base, total, small[:0])
-	}
-	var sv socket.StreamVec
-	if pinned && len(frs) > 1 {
-		if sv = streamVec(f); sv == nil || flags&(unix.MSG_PEEK|unix.MSG_WAITALL) != 0 {
-			m.Unpin(frs)
-			pinned = false
-		}
-	}
-	if pinned && len(frs) > 1 {
-		var pieces [maxPieces][]byte
-		for i, fr := range frs {
-			pieces[i] = m.Slice(fr)
-		}
-		n, err := sv.RecvVec(t, pieces[:len(frs)], flags)
-		m.Unpin(frs)
-		if err != nil {
+		var err error
+		if err, pinned = recvPinned(t, s, f, iovs[0].Base, total, flags, res); pinned && err != nil {
 			return 0, err
 		}
-		res.N, res.MsgLen = n, n
-	} else if pinned {
-		err := s.RecvMsg(t, m.Slice(frs[0]), flags, res)
-		m.Unpin(frs)
-		if err != nil {
-			return 0, err
-		}
-	} else {
+	}
+	if !pinned {
 		buf := t.Scratch(int(min(total, maxStage)))
 		if err := s.RecvMsg(t, buf, flags, res); err != nil {
 			return 0, err

@@ -36,12 +36,13 @@ static int same(const unsigned char *p, size_t n, unsigned seed)
 	return 1;
 }
 
-/* Reads exactly n bytes from fd into dst; returns what it got. */
-static size_t read_all(int fd, unsigned char *dst, size_t n)
+/* Reads n bytes from fd into dst (with recv if sr, else read) until EOF;
+ * returns what it got. */
+static size_t read_all(int fd, unsigned char *dst, size_t n, int sr)
 {
 	size_t got = 0;
 	while (got < n) {
-		ssize_t k = read(fd, dst + got, n - got);
+		ssize_t k = sr ? recv(fd, dst + got, n - got, 0) : read(fd, dst + got, n - got);
 		if (k <= 0)
 			break;
 		got += k;
@@ -50,15 +51,16 @@ static size_t read_all(int fd, unsigned char *dst, size_t n)
 }
 
 /* Sends src (n bytes) through the stream pair fds from a child and reads it
- * into dst; reports whether it all arrived intact. */
-static int through(int fds[2], const unsigned char *src, unsigned char *dst, size_t n, unsigned seed)
+ * into dst, with send and recv if sr, else write and read; reports whether
+ * it all arrived intact. */
+static int through(int fds[2], const unsigned char *src, unsigned char *dst, size_t n, unsigned seed, int sr)
 {
 	pid_t pid = fork();
 	if (pid == 0) {
 		close(fds[0]);
 		size_t done = 0;
 		while (done < n) {
-			ssize_t k = write(fds[1], src + done, n - done);
+			ssize_t k = sr ? send(fds[1], src + done, n - done, 0) : write(fds[1], src + done, n - done);
 			if (k <= 0)
 				_exit(1);
 			done += k;
@@ -66,7 +68,7 @@ static int through(int fds[2], const unsigned char *src, unsigned char *dst, siz
 		_exit(0);
 	}
 	close(fds[1]);
-	size_t got = read_all(fds[0], dst, n);
+	size_t got = read_all(fds[0], dst, n, sr);
 	close(fds[0]);
 	int st;
 	waitpid(pid, &st, 0);
@@ -91,35 +93,6 @@ static int tcp_pair(int fds[2])
 	return fds[0] < 0 ? -1 : 0;
 }
 
-/* Like through, with send and recv. */
-static int through_sr(int fds[2], const unsigned char *src, unsigned char *dst, size_t n, unsigned seed)
-{
-	pid_t pid = fork();
-	if (pid == 0) {
-		close(fds[0]);
-		size_t done = 0;
-		while (done < n) {
-			ssize_t k = send(fds[1], src + done, n - done, 0);
-			if (k <= 0)
-				_exit(1);
-			done += k;
-		}
-		_exit(0);
-	}
-	close(fds[1]);
-	size_t got = 0;
-	while (got < n) {
-		ssize_t k = recv(fds[0], dst + got, n - got, 0);
-		if (k <= 0)
-			break;
-		got += k;
-	}
-	close(fds[0]);
-	int st;
-	waitpid(pid, &st, 0);
-	return got == n && same(dst, n, seed) && WIFEXITED(st) && WEXITSTATUS(st) == 0;
-}
-
 int main(void)
 {
 	int fds[2];
@@ -128,7 +101,7 @@ int main(void)
 
 	fill(heap, N, 1);
 	REQUIRE("pipe", pipe(fds) == 0);
-	CHECK("pipe: 64 KiB from the heap into the heap", through(fds, heap, heap2, N, 1));
+	CHECK("pipe: 64 KiB from the heap into the heap", through(fds, heap, heap2, N, 1, 0));
 
 	unsigned char *ro = mmap(NULL, N, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	REQUIRE("mmap", ro != MAP_FAILED);
@@ -137,27 +110,27 @@ int main(void)
 	unsigned char *fresh = mmap(NULL, N, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	REQUIRE("mmap", fresh != MAP_FAILED);
 	REQUIRE("socketpair", socketpair(AF_UNIX, SOCK_STREAM, 0, fds) == 0);
-	CHECK("unix stream: 64 KiB from a read-only mapping into untouched pages", through(fds, ro, fresh, N, 2));
+	CHECK("unix stream: 64 KiB from a read-only mapping into untouched pages", through(fds, ro, fresh, N, 2, 0));
 
 	fill((unsigned char *)bss_buf, N, 3);
 	data_tail[0] = 2;
 	REQUIRE("pipe", pipe(fds) == 0);
-	CHECK("pipe: 64 KiB from .bss into the heap", through(fds, (unsigned char *)bss_buf, heap2, N, 3));
+	CHECK("pipe: 64 KiB from .bss into the heap", through(fds, (unsigned char *)bss_buf, heap2, N, 3, 0));
 
 	/* TCP, with .bss (whose first page is .data's last) as the source and
 	 * then as the destination: a buffer in several pieces. */
 	fill((unsigned char *)bss_buf, N, 10);
 	REQUIRE("tcp pair", tcp_pair(fds) == 0);
-	CHECK("tcp: 64 KiB from .bss into the heap", through(fds, (unsigned char *)bss_buf, heap2, N, 10));
+	CHECK("tcp: 64 KiB from .bss into the heap", through(fds, (unsigned char *)bss_buf, heap2, N, 10, 0));
 	fill(heap, N, 11);
 	REQUIRE("tcp pair", tcp_pair(fds) == 0);
-	CHECK("tcp: 64 KiB from the heap into .bss", through(fds, heap, (unsigned char *)bss_buf, N, 11));
+	CHECK("tcp: 64 KiB from the heap into .bss", through(fds, heap, (unsigned char *)bss_buf, N, 11, 0));
 	fill((unsigned char *)bss_buf, N, 12);
 	REQUIRE("tcp pair", tcp_pair(fds) == 0);
-	CHECK("tcp: 64 KiB by send and recv from .bss", through_sr(fds, (unsigned char *)bss_buf, heap2, N, 12));
+	CHECK("tcp: 64 KiB by send and recv from .bss", through(fds, (unsigned char *)bss_buf, heap2, N, 12, 1));
 	fill(heap, N, 13);
 	REQUIRE("tcp pair", tcp_pair(fds) == 0);
-	CHECK("tcp: 64 KiB by send and recv into .bss", through_sr(fds, heap, (unsigned char *)bss_buf, N, 13));
+	CHECK("tcp: 64 KiB by send and recv into .bss", through(fds, heap, (unsigned char *)bss_buf, N, 13, 1));
 
 	/* A read into read-only memory fails and leaves the data queued. */
 	REQUIRE("pipe", pipe(fds) == 0);
@@ -165,7 +138,7 @@ int main(void)
 	CHECK_EQ("pipe: write 8 KiB", write(fds[1], heap, 8192), 8192);
 	CHECK_ERR("pipe: read 8 KiB into read-only memory is EFAULT", read(fds[0], ro, 8192), EFAULT);
 	memset(heap2, 0, 8192);
-	CHECK_EQ("pipe: the data is still there", read_all(fds[0], heap2, 8192), 8192);
+	CHECK_EQ("pipe: the data is still there", read_all(fds[0], heap2, 8192, 0), 8192);
 	CHECK("pipe: and intact", same(heap2, 8192, 4));
 	close(fds[0]);
 	close(fds[1]);
@@ -213,30 +186,8 @@ int main(void)
 
 	REQUIRE("socketpair", socketpair(AF_UNIX, SOCK_STREAM, 0, fds) == 0);
 	fill(heap, N, 9);
-	pid_t pid = fork();
-	if (pid == 0) {
-		close(fds[0]);
-		size_t done = 0;
-		while (done < N) {
-			ssize_t w = send(fds[1], heap + done, N - done, 0);
-			if (w <= 0)
-				_exit(1);
-			done += w;
-		}
-		_exit(0);
-	}
-	close(fds[1]);
 	unsigned char *fresh2 = mmap(NULL, N, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	REQUIRE("mmap", fresh2 != MAP_FAILED);
-	size_t got = 0;
-	while (got < N) {
-		ssize_t r = recv(fds[0], fresh2 + got, N - got, 0);
-		if (r <= 0)
-			break;
-		got += r;
-	}
-	int st;
-	waitpid(pid, &st, 0);
-	CHECK("unix stream: 64 KiB by send and recv, intact", got == N && same(fresh2, N, 9) && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	CHECK("unix stream: 64 KiB by send and recv, intact", through(fds, heap, fresh2, N, 9, 1));
 	return check_done();
 }

@@ -871,11 +871,7 @@ func (e *endpoint) sendPiecesLocked(ctx vfs.Context, srcs [][]byte, flags int) (
 					pi, po = pi+1, 0
 				}
 			}
-			if k == 1 {
-				p.rq.AppendStream(round[0], &socket.ControlMessages{})
-			} else {
-				p.rq.AppendStreamPieces(round[:k])
-			}
+			p.rq.AppendStreamPieces(round[:k])
 			p.Notify(vfs.ReadableEvents)
 			if done == total {
 				return done, nil
