@@ -60,15 +60,9 @@ type thread struct {
 	dead       bool
 	cpu        boundCPU
 
-	// Spinning (see handOff). appPol adapts the sentry's wait for the
-	// application, stubPol the stub's wait for the sentry; stubBudget is
-	// the stub's budget at the last hand-off, evAt when the sentry saw
-	// the last event (TSC), calm how many hand-offs in a row did not
-	// spin.
-	appPol, stubPol spinPolicy
-	// trapPol adapts the sentry's wait for the stub to leave the patch
-	// trampoline through a trap (leaveTrampoline).
-	trapPol    spinPolicy
+	// Spinning (see handOff): stubBudget is the stub's budget at the
+	// last hand-off, evAt when the sentry saw the last event (TSC), calm
+	// how many hand-offs in a row did not spin.
 	stubBudget int64
 	evAt       int64
 	calm       uint32

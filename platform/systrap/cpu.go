@@ -14,9 +14,10 @@ import (
 // sleeps on a futex (a wake-up costs the waker a futex syscall and the
 // sleeper a trip through the scheduler, several microseconds in a VM) or
 // spins, which answers in a fraction of a microsecond but needs both
-// threads on CPUs of their own. The platform spins only while that pays:
-// see spinPolicy (wait.go) for the per-thread bounds, and spinners for the
-// sentry-wide cap on spinning threads.
+// threads on CPUs of their own. The platform spins only for hot threads,
+// whose events come within microseconds of each other (wait.go), and
+// around a new thread's set-up; spinners and the hot leases cap the
+// spinning threads sentry-wide.
 //
 // While a thread does not spin, it is bound to the CPU its sentry thread
 // last ran on: a wake-up on the waker's own CPU, which then sleeps, is a
@@ -179,7 +180,7 @@ func parseRunning(b []byte) (int64, bool) {
 	return n, true
 }
 
-// hostBusy reports whether a cold wait (spinPolicy) may not spin: the
+// hostBusy reports whether a spin outside a hot lease may not start: the
 // other programs' threads and the hot pairs leave less than one CPU free
 // (see sampleLoad). A spinner there takes the CPU that the other side of
 // its hand-off, or another program, needs. Fixed spins (Options.Spin > 0)
@@ -193,8 +194,8 @@ func (p *Platform) hostBusy() bool {
 	return p.others.Load()+int64(2*p.hotHeld(now)+1)*others1 > int64(p.ncpus)*others1
 }
 
-// acquireSpin reserves one of the platform's spinning slots for a cold
-// wait. A spinning thread needs a CPU of its own while the other side of
+// acquireSpin reserves one of the platform's spinning slots for a spin
+// outside a hot lease (forced spinning, a new thread's set-up). A spinning thread needs a CPU of its own while the other side of
 // its hand-off needs another, so at most half the CPUs spin (hot pairs
 // included), and none on a busy host.
 func (p *Platform) acquireSpin() bool {

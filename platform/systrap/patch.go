@@ -979,7 +979,7 @@ func (t *thread) leaveTrampoline(c *context) error {
 	t.inTramp, t.raxOut = false, false
 	t.noteTrapOut()
 	now := arch.Rdtsc()
-	t.stubAnswered(now)
+	t.stubAnswered()
 	hot := t.hot != nil && t.stayHot(now)
 	swap(t.state, stTrap)
 	if load(t.stubSleep) != 0 {

@@ -56,13 +56,13 @@ type Platform struct {
 	memFD    int
 	sharedFD int
 
-	// spinCap, spinSlack and serverSpin are spinCapUS, spinSlackUS and
-	// serverSpinUS in TSC ticks; fixedSpin is Options.Spin in ticks (0:
-	// adaptive, negative: never spin). bindIdle says whether threads that do not spin follow their
+	// serverSpin is serverSpinUS in TSC ticks; fixedSpin is Options.Spin
+	// in ticks (0: adaptive, that is hot threads only; negative: never
+	// spin). bindIdle says whether threads that do not spin follow their
 	// sentry thread's CPU. cpus is the sentry's CPU set (where an unbound
 	// thread may run) and maxSpinners the most threads that may spin at
 	// once. All immutable.
-	spinCap, spinSlack, fixedSpin, serverSpin int64
+	fixedSpin, serverSpin int64
 	// hotEnter, hotCap and hotLease are hotEnterUS, hotCapUS and
 	// hotLeaseUS in TSC ticks; perUS is ticks per microsecond.
 	hotEnter, hotCap, hotLease, perUS int64
@@ -70,7 +70,8 @@ type Platform struct {
 	cpus                              unix.CPUSet
 	maxSpinners                       int32
 
-	// spinners counts the sentry threads spinning in a cold waitFor.
+	// spinners counts the sentry threads spinning outside a hot lease
+	// (spinThenSleep).
 	spinners atomic.Int32
 	// hot holds the leases of the hot threads (wait.go), maxSpinners of
 	// them. The slice is immutable.
@@ -177,7 +178,7 @@ func New(memFD int, opts Options) (*Platform, error) {
 		exited:   make(chan struct{}),
 	}
 	tsc := arch.TSCPerUS()
-	p.spinCap, p.spinSlack, p.serverSpin = spinCapUS*tsc, spinSlackUS*tsc, serverSpinUS*tsc
+	p.serverSpin = serverSpinUS * tsc
 	switch {
 	case opts.Spin > 0:
 		p.fixedSpin = max(int64(opts.Spin)*tsc/1000, 1)
@@ -442,10 +443,8 @@ type region struct {
 	p   *Platform
 	off uint64 // in the shared file
 	mem []byte // the sentry's mapping
-	// pol adapts the spinning of call's wait under forced spinning
-	// (Options.Spin > 0); cpu is where the server thread is bound. Both
-	// are owned by call's caller.
-	pol spinPolicy
+	// cpu is where the server thread is bound; it is owned by call's
+	// caller.
 	cpu boundCPU
 }
 
@@ -462,7 +461,6 @@ func (p *Platform) allocRegion() (*region, error) {
 	if n := len(p.free); n > 0 {
 		r := p.free[n-1]
 		p.free = p.free[:n-1]
-		r.pol = spinPolicy{cap: p.serverSpin}
 		r.cpu = noCPU
 		return r, nil
 	}
@@ -475,7 +473,7 @@ func (p *Platform) allocRegion() (*region, error) {
 		return nil, fmt.Errorf("mapping a region: %w", err)
 	}
 	p.size = off + regionSize
-	return &region{p: p, off: off, mem: mem, pol: spinPolicy{cap: p.serverSpin}, cpu: noCPU}, nil
+	return &region{p: p, off: off, mem: mem, cpu: noCPU}, nil
 }
 
 // freeRegion zeroes r (punching a hole frees its pages) for reuse. Its
@@ -511,9 +509,9 @@ func (r *region) call(pid int32, reaped *bool, nr uintptr, extra uint64, args ..
 	// server, bound there, runs as soon as the sentry sleeps, and goes
 	// back to sleep as soon as it answered, so that the sentry runs
 	// there again. Under forced spinning both sides spin instead.
-	spin, pol := uint32(0), (*spinPolicy)(nil)
+	spin := uint32(0)
 	if r.p.fixedSpin > 0 {
-		spin, pol = uint32(r.p.serverSpin), &r.pol
+		spin = uint32(r.p.serverSpin)
 	} else {
 		r.place(pid, nr)
 	}
@@ -528,7 +526,7 @@ func (r *region) call(pid int32, reaped *bool, nr uintptr, extra uint64, args ..
 	if *reaped {
 		return 0, fmt.Errorf("stub %d is dead: %w", pid, platform.ErrContextDead)
 	}
-	if !r.p.waitFor(done, seq-1, word(req, respOff+pSentrySleep), pol, pid, 0, nil, reaped) {
+	if !r.p.waitFor(done, seq-1, word(req, respOff+pSentrySleep), pid, 0, nil, reaped) {
 		return 0, fmt.Errorf("stub %d died: %w", pid, platform.ErrContextDead)
 	}
 	if got := load(done); got != seq {

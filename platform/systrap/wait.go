@@ -11,8 +11,8 @@ import (
 	"github.com/rampart-sandbox/rampart/sentry/arch"
 )
 
-// This file holds the sentry's side of every hand-off with a stub: the
-// adaptive spin bounds (spinPolicy), the stub's spin budget written into a
+// This file holds the sentry's side of every hand-off with a stub: when
+// a thread goes hot and both sides spin, the stub's spin budget written into a
 // thread's state page (handOff), and the wait itself (waitFor), which every
 // waiter uses: Switch for its thread, newThread, server requests, and any
 // other entry into the sentry that parks a stub thread on its state word.
@@ -25,137 +25,30 @@ import (
 // FUTEX_WAIT; clear T_STUB_SLEEP once awake. Any other way into the
 // sentry from a stub thread must wait the same way.
 
-// Spin bounds, in microseconds (converted to TSC ticks at New).
-const (
-	// spinCapUS bounds every spin: about the CPU time a futex sleep and
-	// wake-up cost the two sides, so that a spin never costs more than
-	// twice what sleeping would (the classic competitive bound). It is
-	// still well above a trapped syscall's round trip on an idle host.
-	spinCapUS = 5
-	// spinSlackUS is added to twice the expected answer time.
-	spinSlackUS = 1
-	// maxBackoff bounds how many waits a thread sleeps without spinning
-	// after its spins keep failing.
-	maxBackoff = 256
-	// probePeriod is how many waits a waiter whose answers look slower
-	// than the cap sleeps between probes.
-	probePeriod = 1024
-	// hitsOne is a rate of 1 in spinPolicy.misses; a success ends a
-	// back-off only while the success rate is at least minHits.
-	hitsOne = 256
-	minHits = hitsOne * 3 / 4
-)
+// hitsOne is a rate of 1 in thread.hotMiss.
+const hitsOne = 256
 
-// spinPolicy adapts how long one side of one kind of hand-off spins. It
-// tracks the time the other side usually takes to answer (an average of
-// recent waits, including those that slept) and spins a little more than
-// that, never more than spinCap; a waiter whose answers take longer probes
-// with a full spin once per probePeriod waits. A spin that fails (the
-// answer came only after the waiter had to sleep) makes the waiter sleep
-// at once for the next 1, 2, 4, … maxBackoff waits; a success ends the
-// back-off if at least 3 in 4 recent spins succeeded. So an idle task
-// (answers that take seconds) spins only to probe, a task whose other
-// side runs on a busy CPU soon spins only once in maxBackoff waits (a spin
-// that succeeds only now and then, when the host happens to have a CPU
-// free, does not pay for the CPU the failed ones took from others), and a
-// syscall-bound task on a host with idle CPUs spins on every hand-off.
-//
-// A spinPolicy is owned by whoever serialises the waits it describes.
-type spinPolicy struct {
-	// avg is the mean answer time in ticks, an exponentially weighted
-	// average (weight 1/4) of samples capped at 4 spinCap.
-	avg int64
-	// skip is the number of waits left that must not spin; backoff the
-	// length of the next back-off.
-	skip, backoff uint32
-	// misses is 1 - the recent spins' success rate, in 1/hitsOne, an
-	// average of weight 1/8 (0, optimistic, at first).
-	misses uint32
-	// slow counts the waits since the last spin while avg is over the
-	// cap: avg also counts sleeping waits, whose wake-up may be what
-	// makes them slow, so such a waiter probes with a full spin once per
-	// probePeriod waits to learn whether a spin would catch the answer.
-	slow uint32
-	// cap, if not 0, replaces the platform's spinCap for these waits.
-	cap int64
-}
+// Cold waits do not spin. A thread that is not hot (below) stays bound to
+// its sentry thread's CPU (bind), where a hand-off is two context switches:
+// 3.7 µs a round trip for a futex ping-pong on one CPU of the 2-vCPU VM
+// this was measured on. A spin needs the other side on the other CPU, and
+// a spin that fails there turns the hand-off into a wake-up of that vCPU:
+// 44-50 µs a round trip, the same ping-pong across CPUs. An adaptive cold
+// spin (up to twice the recent answers + 1 µs, at most 5 µs, backing off
+// after failures) bought nothing measurable on any benchmark and cost the
+// throughput ones a fifth to a third, where two processes' threads each
+// spun for the other's CPU: with cold spins removed, alternated runs of
+// tcp_throughput 18.4-25.2 -> 12.8-15.0 µs, unix_throughput 18.3-22.9 ->
+// 13.9-17.3, pipe_throughput 21.8-26.7 -> 18.1-23.5, the rest within
+// their noise. Syscall-bound threads go hot, where both sides spin.
+// Forced spinning (Options.Spin > 0) still spins fixedSpin on every wait.
 
-// capOf is s's spin cap on p.
-func (s *spinPolicy) capOf(p *Platform) int64 {
-	if s.cap != 0 {
-		return s.cap
-	}
-	return p.spinCap
-}
-
-// budget returns how long, in ticks, the next wait may spin (0: sleep at
-// once), consuming one wait of a back-off.
-func (s *spinPolicy) budget(p *Platform) int64 {
-	if s == nil {
-		return 0
-	}
-	if p.fixedSpin != 0 {
-		return max(p.fixedSpin, 0)
-	}
-	if s.skip > 0 {
-		s.skip--
-		return 0
-	}
-	limit := s.capOf(p)
-	if s.avg > limit {
-		if s.slow++; s.slow < probePeriod {
-			return 0
-		}
-		s.slow = 0
-		return limit
-	}
-	return min(2*s.avg+p.spinSlack, limit)
-}
-
-// record adds a wait that took lat ticks, of which up to budget spinning;
-// spun says that the answer came while spinning.
-func (s *spinPolicy) record(p *Platform, lat, budget int64, spun bool) {
-	if s == nil {
-		return
-	}
-	limit := s.capOf(p)
-	lat = min(lat, 4*limit)
-	if spun && s.avg > limit {
-		// A probe caught the answer: the slow average came from
-		// wake-ups, not from the other side.
-		s.avg = lat
-	}
-	s.avg += (lat - s.avg) / 4
-	if budget == 0 {
-		return
-	}
-	s.misses -= s.misses / 8
-	if !spun {
-		s.misses += hitsOne / 8
-	}
-	switch {
-	case spun && s.misses <= hitsOne-minHits:
-		s.backoff = 0
-	case spun:
-		s.skip = s.backoff
-	default:
-		s.backoff = min(max(2*s.backoff, 1), maxBackoff)
-		s.skip = s.backoff
-	}
-}
-
-// waitFor waits until *w != v, spinning first if pol allows it and a
-// spinning slot is free, then sleeping on the futex with *sleep set (the
-// other side wakes it only then). See sleepWhile for pid, tid, interrupt
-// and reaped. It returns false if the other side died.
-func (p *Platform) waitFor(w *uint32, v uint32, sleep *uint32, pol *spinPolicy, pid, tid int32, interrupt *atomic.Uint32, reaped *bool) bool {
-	start := arch.Rdtsc()
-	budget := pol.budget(p)
-	spun, alive := p.spinThenSleep(w, v, sleep, start, budget, pid, tid, interrupt, reaped)
-	if spun == 0 {
-		budget = 0 // no spinning slot
-	}
-	pol.record(p, arch.Rdtsc()-start, budget, spun > 0)
+// waitFor waits until *w != v: under forced spinning it spins first, for
+// fixedSpin, if a spinning slot is free; then it sleeps on the futex with
+// *sleep set (the other side wakes it only then). See sleepWhile for pid,
+// tid, interrupt and reaped. It returns false if the other side died.
+func (p *Platform) waitFor(w *uint32, v uint32, sleep *uint32, pid, tid int32, interrupt *atomic.Uint32, reaped *bool) bool {
+	_, alive := p.spinThenSleep(w, v, sleep, arch.Rdtsc(), max(p.fixedSpin, 0), pid, tid, interrupt, reaped)
 	return alive
 }
 
@@ -224,13 +117,13 @@ const deafStrikes = 5
 // handOff lets t, parked in the stub's handler, go on (state stRun) and
 // waits until it parks again. Before letting it go it gives the stub's wait
 // for the sentry's answer to its next event a spin budget (tSpin, in TSC
-// ticks): a hot thread's (see hotSlot) from its recent answers, a cold
-// one's from stubPol. It returns false if the thread died.
+// ticks): a hot thread's (see hotSlot) the hot cap, a cold one's none (or
+// fixedSpin under forced spinning). It returns false if the thread died.
 func (t *thread) handOff(c *context) bool {
 	p := t.as.p
 	now := arch.Rdtsc()
 	hot := t.hot != nil
-	t.stubAnswered(now)
+	t.stubAnswered()
 	if hot {
 		hot = t.stayHot(now)
 	} else if t.cycle < p.hotEnter && now >= t.hotRetry && p.fixedSpin == 0 {
@@ -241,9 +134,11 @@ func (t *thread) handOff(c *context) bool {
 		t.stubBudget, appBudget = p.hotCap, p.hotCap
 	} else {
 		t.stubBudget = 0
-		appBudget = t.appPol.peek(p)
-		if p.mayGrantSpin() {
-			t.stubBudget = t.stubPol.budget(p)
+		if p.fixedSpin > 0 {
+			appBudget = p.fixedSpin
+			if p.mayGrantSpin() {
+				t.stubBudget = p.fixedSpin
+			}
 		}
 	}
 	if t.stubBudget > 0 || appBudget > 0 {
@@ -276,7 +171,7 @@ func (t *thread) handOff(c *context) bool {
 	if hot {
 		ok, t.evAt = t.hotWait(c, stRun, now)
 	} else {
-		ok = p.waitFor(t.state, stRun, t.sentrySleep, &t.appPol, t.as.pid, t.tid, &c.interrupt, nil)
+		ok = p.waitFor(t.state, stRun, t.sentrySleep, t.as.pid, t.tid, &c.interrupt, nil)
 		t.evAt = arch.Rdtsc()
 	}
 	// The event rate: time from event to event (the sentry's answer and
@@ -298,14 +193,14 @@ func (t *thread) handOff(c *context) bool {
 // the stub, after its trap, wake it and spin through that wake-up; such
 // spins failed, and a thread delivering signals after patched syscalls
 // cooled down within a few round trips and stayed cold behind its
-// back-off. A cold one waits with its own policy (trapPol). It returns
+// back-off. A cold one waits as every cold wait does (waitFor). It returns
 // false if the thread died.
 func (t *thread) waitTrap(c *context, hot bool) bool {
 	var ok bool
 	if hot {
 		ok, t.evAt = t.hotWait(c, stTrap, arch.Rdtsc())
 	} else {
-		ok = t.as.p.waitFor(t.state, stTrap, t.sentrySleep, &t.trapPol, t.as.pid, t.tid, &c.interrupt, nil)
+		ok = t.as.p.waitFor(t.state, stTrap, t.sentrySleep, t.as.pid, t.tid, &c.interrupt, nil)
 		t.evAt = arch.Rdtsc()
 	}
 	return ok
@@ -326,20 +221,14 @@ func (t *thread) hotWait(c *context, v uint32, now int64) (bool, int64) {
 	return ok, arch.Rdtsc()
 }
 
-// stubAnswered records how the stub's wait for the sentry's answer to its
-// last event (seen at t.evAt) ended, as the sentry answers at now: while
-// the stub spun, or after it slept.
-func (t *thread) stubAnswered(now int64) {
-	if t.evAt == 0 {
+// stubAnswered adds how a hot thread's stub waited for the sentry's
+// answer to its last event (seen at t.evAt) to the hot miss rate: while
+// it spun, or after it slept.
+func (t *thread) stubAnswered() {
+	if t.evAt == 0 || t.hot == nil {
 		return
 	}
-	ans := now - t.evAt
-	stubSpun := t.stubBudget > 0 && load(t.stubSleep) == 0
-	if t.hot != nil {
-		t.hotRecord(stubSpun)
-	} else {
-		t.stubPol.record(t.as.p, ans, t.stubBudget, stubSpun)
-	}
+	t.hotRecord(t.stubBudget > 0 && load(t.stubSleep) == 0)
 }
 
 // calmBeforeBind is how many hand-offs in a row without spinning a thread
@@ -347,17 +236,9 @@ func (t *thread) stubAnswered(now int64) {
 // thread at the edge does not pay two sched_setaffinity calls per spin.
 const calmBeforeBind = 4
 
-// peek returns what budget would return, without consuming a back-off
-// wait.
-func (s *spinPolicy) peek(p *Platform) int64 {
-	c := *s
-	return c.budget(p)
-}
-
-// Hot threads. The cold policy above spins only where a spin alone
-// catches the answer; but a futex sleep on one side makes the other
-// side's answer as slow as a wake-up, so neither side's spin pays until the
-// other spins too. A thread whose events come fast (the application makes
+// Hot threads. A futex sleep on one side makes the other side's answer as
+// slow as a wake-up, so neither side's spin pays until the other spins
+// too. A thread whose events come fast (the application makes
 // a syscall within a few µs of the sentry's answer, and the sentry answers
 // within a few µs) therefore goes hot, and both sides spin together, each
 // up to hotCapUS for every answer.
@@ -377,9 +258,9 @@ func (s *spinPolicy) peek(p *Platform) int64 {
 //
 // A hot pair keeps two CPUs busy (one side spins while the other works),
 // so a thread goes hot only with a lease (hotSlot) — at most half the
-// sentry's CPUs, as for cold spinners — and while sampleLoad sees the
+// sentry's CPUs, spinning slots included — and while sampleLoad sees the
 // CPUs for the pair free of other programs' threads. It cools down (lease
-// released, back to the cold policy) when more than one in four recent
+// released, back to cold waits) when more than one in four recent
 // spins of either side failed (the answer came only after a sleep), when
 // other threads want the CPUs, or when its lease lapsed (the task did not
 // come back for hotLeaseUS: blocked in the sentry, or gone). After cooling
@@ -506,7 +387,7 @@ func (t *thread) coolDown(now int64) {
 		t.hotBackoff = min(max(2*t.hotBackoff, hotBackoffUS*p.perUS), hotBackoffMaxUS*p.perUS)
 	}
 	t.hotRetry = now + t.hotBackoff
-	// The cold averages start over as "slow": the thread is cold for a
+	// The event rate starts over as "slow": the thread is cold for a
 	// reason.
 	t.cycle = 0
 }

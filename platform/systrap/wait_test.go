@@ -15,119 +15,11 @@ import (
 // us is a microsecond in the ticks of policyPlatform.
 const us = 1000
 
-// policyPlatform is a platform with only the spin bounds set.
+// policyPlatform is a platform with only the spinning slots set.
 func policyPlatform() *Platform {
-	p := &Platform{spinCap: spinCapUS * us, spinSlack: spinSlackUS * us, maxSpinners: 1, ncpus: 2}
+	p := &Platform{maxSpinners: 1, ncpus: 2}
 	p.loadNext.Store(1 << 62) // never read the host's load
 	return p
-}
-
-func TestSpinPolicyIdle(t *testing.T) {
-	p := policyPlatform()
-	var s spinPolicy
-	// Answers that take longer than the cap: spin only to probe, once
-	// per probePeriod waits.
-	spins := 0
-	const waits = 10000
-	for i := 0; i < waits; i++ {
-		b := s.budget(p)
-		if b > 0 {
-			spins++
-		}
-		s.record(p, 1000*us, b, false)
-	}
-	if spins > waits/probePeriod+1 {
-		t.Errorf("spun %d times in %d waits for slow answers", spins, waits)
-	}
-}
-
-// TestSpinPolicyProbe: a waiter whose sleeping waits look slow (their
-// wake-ups cost more than the cap) but whose other side answers within 2
-// µs finds out with a probe and then spins.
-func TestSpinPolicyProbe(t *testing.T) {
-	p := policyPlatform()
-	s := spinPolicy{avg: 10 * us}
-	spins := 0
-	for i := 0; i < probePeriod+50; i++ {
-		b := s.budget(p)
-		if b == 0 {
-			s.record(p, 10*us, 0, false)
-			continue
-		}
-		spins++
-		s.record(p, 2*us, b, true)
-	}
-	if spins < 40 {
-		t.Errorf("spun %d times after a successful probe", spins)
-	}
-}
-
-func TestSpinPolicyFast(t *testing.T) {
-	p := policyPlatform()
-	var s spinPolicy
-	// Answers within 3 µs (seen through sleeping waits at first): spin a
-	// bit more than that, never more than the cap.
-	for i := 0; i < 20; i++ {
-		b := s.budget(p)
-		s.record(p, 3*us, b, b >= 3*us)
-	}
-	b := s.budget(p)
-	if b < 3*us || b > 10*us {
-		t.Errorf("budget after 3 µs answers = %d, want in [%d, %d]", b, 3*us, 10*us)
-	}
-	// One slow answer does not stop spinning for long.
-	s.record(p, 1000*us, b, false)
-	spins := 0
-	for i := 0; i < 40; i++ {
-		b := s.budget(p)
-		if b > 0 {
-			spins++
-		}
-		s.record(p, 3*us, b, b >= 3*us)
-	}
-	if spins < 30 {
-		t.Errorf("spun %d of 40 waits after one slow answer", spins)
-	}
-}
-
-func TestSpinPolicyBackoff(t *testing.T) {
-	p := policyPlatform()
-	s := spinPolicy{avg: 2 * us}
-	// Spins that keep failing (the other side is not running) while the
-	// answers still come fast once the waiter sleeps: back off
-	// exponentially, up to maxBackoff waits without spinning.
-	spins := 0
-	const waits = 4000
-	for i := 0; i < waits; i++ {
-		b := s.budget(p)
-		if b > 0 {
-			spins++
-		}
-		s.record(p, 2*us, b, false)
-	}
-	// 1, 2, 4, … 256 waits without spinning after each failure.
-	if spins > 9+waits/maxBackoff+1 {
-		t.Errorf("spun %d times in %d waits whose spins all failed", spins, waits)
-	}
-	if s.backoff != maxBackoff {
-		t.Errorf("backoff = %d, want %d", s.backoff, maxBackoff)
-	}
-	// Once spins succeed again, the back-off ends: after a few
-	// successes, every wait spins.
-	run := 0
-	for i := 0; i < 100*maxBackoff && run < 10; i++ {
-		b := s.budget(p)
-		if b == 0 {
-			run = 0
-			s.record(p, 2*us, 0, false)
-			continue
-		}
-		run++
-		s.record(p, 2*us, b, true)
-	}
-	if run < 10 {
-		t.Errorf("spins that succeed did not end the back-off")
-	}
 }
 
 func TestSpinSlots(t *testing.T) {
@@ -141,46 +33,6 @@ func TestSpinSlots(t *testing.T) {
 	p.releaseSpin()
 	if !p.mayGrantSpin() {
 		t.Error("slot not released")
-	}
-	// Fixed settings override the policy.
-	var s spinPolicy
-	s.record(p, 1000*us, 0, false)
-	p.fixedSpin = -1
-	if b := s.budget(p); b != 0 {
-		t.Errorf("never-spin budget = %d", b)
-	}
-	p.fixedSpin = 7
-	if b := s.budget(p); b != 7 {
-		t.Errorf("fixed budget = %d, want 7", b)
-	}
-}
-
-// TestSpinPolicyRareHits: spins that succeed only one time in two (the
-// host sometimes has a CPU free) end up spinning about once per
-// maxBackoff waits, while spins that succeed nine times in ten go on.
-func TestSpinPolicyRareHits(t *testing.T) {
-	p := policyPlatform()
-	for _, tc := range []struct {
-		every      int // one failure per every spins
-		minS, maxS int // spins in 10000 waits
-	}{
-		{2, 0, 200},
-		{10, 5000, 10000},
-	} {
-		s := spinPolicy{avg: 2 * us}
-		spins := 0
-		for i := 0; i < 10000; i++ {
-			b := s.budget(p)
-			if b == 0 {
-				s.record(p, 2*us, 0, false)
-				continue
-			}
-			spins++
-			s.record(p, 2*us, b, spins%tc.every != 0)
-		}
-		if spins < tc.minS || spins > tc.maxS {
-			t.Errorf("one failure in %d: %d spins in 10000 waits, want %d to %d", tc.every, spins, tc.minS, tc.maxS)
-		}
 	}
 }
 
@@ -463,5 +315,60 @@ func TestHotBudgets(t *testing.T) {
 	}
 	if caught == 0 {
 		t.Error("no answer 30 µs late was caught by the sentry's spin")
+	}
+}
+
+// TestColdBudgets: a thread that is not hot gives its stub no spin budget
+// (the stub sleeps at once, on the CPU it is bound to, while the sentry
+// answers), however fast the answers come and whatever spinning slots are
+// free; forced spinning (Options.Spin > 0) gives both of the stub's waits
+// the fixed budget.
+func TestColdBudgets(t *testing.T) {
+	p := policyPlatform()
+	as := &addressSpace{p: p}
+	a := fakeThread(as)
+	a.cpu = noCPU
+	c := &context{p: p}
+	var stop, running atomic.Bool
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for running.Store(true); !stop.Load(); {
+			if load(a.state) != stRun {
+				continue
+			}
+			swap(a.state, stEvent)
+			if load(a.sentrySleep) != 0 {
+				futexWake(a.state)
+			}
+		}
+	}()
+	defer func() { stop.Store(true); <-done }()
+	for !running.Load() {
+		runtime.Gosched()
+	}
+	if !p.mayGrantSpin() {
+		t.Fatal("no spinning slot free on an idle 2-CPU platform")
+	}
+	for i := 0; i < 200; i++ {
+		if !a.handOff(c) {
+			t.Fatal("handOff: the thread died")
+		}
+		if a.hot != nil {
+			t.Fatal("went hot without a lease")
+		}
+		if s, w := *word(a.page, tSpin), *word(a.page, tSpinWoke); s != 0 || w != 0 {
+			t.Fatalf("hand-off %d: cold stub budgets %d, %d ticks, want 0", i, s, w)
+		}
+	}
+	p.fixedSpin = 7 * us
+	if !a.handOff(c) {
+		t.Fatal("handOff: the thread died")
+	}
+	if s, w := int64(*word(a.page, tSpin)), int64(*word(a.page, tSpinWoke)); s != p.fixedSpin || w != p.fixedSpin {
+		t.Errorf("forced stub budgets %d, %d ticks, want %d", s, w, p.fixedSpin)
+	}
+	if n := p.spinners.Load(); n != 0 {
+		t.Errorf("%d spinning slots left taken", n)
 	}
 }
