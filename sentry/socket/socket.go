@@ -157,6 +157,17 @@ const (
 	MinRcvBuf      = 2304
 )
 
+// TCP's buffer sizes are Linux's net.ipv4.tcp_wmem and tcp_rmem instead:
+// a TCP socket starts with TCPSndBuf and TCPRcvBuf, and once connected,
+// unless SO_SNDBUF set its size, its send buffer is TCPSndBufMax (Linux's
+// tcp_sndbuf_expand grows it there at once on a loopback connection, as
+// getsockopt shows on the host).
+const (
+	TCPSndBuf    = 16384
+	TCPSndBufMax = 4194304
+	TCPRcvBuf    = 131072
+)
+
 // BufSize is the value SO_SNDBUF/SO_RCVBUF store for a requested v: as
 // Linux's sock_setsockopt, clamped to the maximum and doubled, no less
 // than min.

@@ -110,10 +110,10 @@ func (e *endpoint) SetSockOpt(ctx vfs.Context, level, name int, val []byte) erro
 	}
 	switch [2]int{level, name} {
 	case [2]int{linux.SOL_SOCKET, linux.SO_SNDBUF}:
-		e.sndbuf = socket.BufSize(v, socket.MinSndBuf)
+		e.sndbuf, e.sndbufSet = socket.BufSize(v, socket.MinSndBuf), true
 		return nil
 	case [2]int{linux.SOL_SOCKET, linux.SO_RCVBUF}:
-		e.rcvbuf = socket.BufSize(v, socket.MinRcvBuf)
+		e.rcvbuf, e.rcvbufSet = socket.BufSize(v, socket.MinRcvBuf), true
 		return nil
 	case [2]int{linux.SOL_SOCKET, linux.SO_REUSEADDR}:
 		e.reuseAddr = v != 0
