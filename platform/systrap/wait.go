@@ -11,11 +11,12 @@ import (
 	"github.com/rampart-sandbox/rampart/sentry/arch"
 )
 
-// This file holds the sentry's side of every hand-off with a stub: when
-// a thread goes hot and both sides spin, the stub's spin budget written into a
-// thread's state page (handOff), and the wait itself (waitFor), which every
-// waiter uses: Switch for its thread, newThread, server requests, and any
-// other entry into the sentry that parks a stub thread on its state word.
+// This file holds the sentry's side of every hand-off with a stub: which
+// threads spin (hot ones, on both sides; cold waits do not), the stub's
+// spin budget written into a thread's state page (handOff), and the wait
+// itself (waitFor), which every waiter uses: Switch for its thread,
+// newThread, server requests, and any other entry into the sentry that
+// parks a stub thread on its state word.
 //
 // The stub's side of the contract (stub.S, handler): after publishing an
 // event (xchg T_STATE = ST_EVENT, FUTEX_WAKE if T_SENTRY_SLEEP), spin with
