@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -289,11 +290,24 @@ func TestHotBudgets(t *testing.T) {
 		runtime.Gosched()
 	}
 	// A sleep on this host's side (the Go scheduler, a host preemption)
-	// may still cool the thread down: go hot again, a few times.
-	caught := 0
-	for i := 0; i < 2000 && caught == 0; i++ {
-		if a.hot == nil && !a.enterHot(arch.Rdtsc()) {
-			t.Fatal("did not go hot")
+	// may cool the thread down: go hot again (past the back-off), as
+	// often as needed. The spin must catch most late answers, not one
+	// by luck (a spin of a tenth of the cap caught one in about 200, by
+	// some scheduling fluke): a window of lateRounds late answers passes
+	// when at least half of them were caught. A loaded host (CI runs test
+	// binaries side by side on 2 CPUs) may deschedule the answering
+	// goroutine through every spin for a while (once, all 200 late
+	// answers of a fixed 2000 rounds slept): windows are tried for up to
+	// 20 s.
+	const lateRounds = 20
+	caught, lates, best := 0, 0, 0
+	deadline := time.Now().Add(20 * time.Second)
+	for i := 0; time.Now().Before(deadline); i++ {
+		if a.hot == nil {
+			a.hotRetry = 0
+			if !a.enterHot(arch.Rdtsc()) {
+				t.Fatal("did not go hot")
+			}
 		}
 		l := i%10 == 9
 		late.Store(l)
@@ -309,13 +323,22 @@ func TestHotBudgets(t *testing.T) {
 		if got := int64(*word(a.page, tSpinWoke)); got != p.hotCap {
 			t.Fatalf("stub budget after a wake-up %d ticks, want the cap %d", got, p.hotCap)
 		}
-		if l && !a.slept {
+		if !l {
+			continue
+		}
+		lates++
+		if !a.slept {
 			caught++
 		}
+		if lates == lateRounds {
+			best = max(best, caught)
+			if 2*caught >= lateRounds {
+				return
+			}
+			caught, lates = 0, 0
+		}
 	}
-	if caught == 0 {
-		t.Error("no answer 30 µs late was caught by the sentry's spin")
-	}
+	t.Errorf("the sentry's spin caught at most %d of %d answers 30 µs late in a window", best, lateRounds)
 }
 
 // TestColdBudgets: a thread that is not hot gives its stub no spin budget
