@@ -202,6 +202,17 @@ type ReusableThreads interface {
 	ThreadsReusable() bool
 }
 
+// Ending is implemented by a Platform that keeps released address spaces
+// for reuse (systrap recycles a stub as the next one). The kernel calls
+// SandboxEnding once the sandbox's init has exited, after which no task
+// and so no address space is made: a release need no longer be cleaned
+// for reuse, work the sandbox's exit would otherwise wait for. It is
+// called with the kernel's lock held: it must not block or call into the
+// kernel.
+type Ending interface {
+	SandboxEnding()
+}
+
 // Mapping is one MapFile (or, with no access, one Unmap) of a batch.
 type Mapping struct {
 	Addr, Off, Length uint64

@@ -571,3 +571,41 @@ func TestKeptThreadForgedState(t *testing.T) {
 	}
 	t.Fatal("the stub was not recycled with its thread")
 }
+
+// TestSandboxEnding: once the sandbox ends (its init exited), a released
+// address space's stub is killed, not cleaned into a spare, and no spare
+// is made any more: nothing will use one, and the sandbox's exit waited
+// for the scrub.
+func TestSandboxEnding(t *testing.T) {
+	f := newFixture(t)
+	p := f.Platform
+	f.NewAS(t) // spares come from the second address space on
+	as := f.NewAS(t).(*addressSpace)
+	p.spareWG.Wait()
+	p.SandboxEnding()
+	as.Release()
+	p.spareWG.Wait()
+	for start := time.Now(); time.Since(start) < 5*time.Second; time.Sleep(time.Millisecond) {
+		if unix.Kill(int(as.pid), 0) == unix.ESRCH {
+			break
+		}
+	}
+	if err := unix.Kill(int(as.pid), 0); err != unix.ESRCH {
+		t.Errorf("stub %d released after the sandbox's end: kill 0 = %v, want it killed", as.pid, err)
+	}
+	p.spareMu.Lock()
+	for _, s := range p.spares {
+		if s.pid == as.pid {
+			t.Errorf("stub %d recycled as a spare after the sandbox's end", as.pid)
+		}
+	}
+	p.spareMu.Unlock()
+	p.makeSpare()
+	p.spareWG.Wait()
+	p.spareMu.Lock()
+	making := p.spareMaking
+	p.spareMu.Unlock()
+	if making {
+		t.Error("a spare is being made after the sandbox's end")
+	}
+}

@@ -117,8 +117,8 @@ type Platform struct {
 	// first, at most maxSpares: made ahead of time (see makeSpare) or
 	// recycled from a released one (see recycle). spareMaking says that a
 	// goroutine is making one; recycling counts the recycles under way,
-	// each a spare to come; spareOff says that Close stopped making and
-	// keeping them. spareWG counts the goroutines that make or recycle
+	// each a spare to come; spareOff says that the sandbox is ending
+	// (SandboxEnding) or Close began: none is made or kept any more. spareWG counts the goroutines that make or recycle
 	// one. made counts NewAddressSpace calls.
 	spareMu     sync.Mutex
 	spares      []*addressSpace
@@ -375,7 +375,11 @@ func (p *Platform) recycle(as *addressSpace, k keeper) {
 	defer p.spareWG.Done()
 	spare := &addressSpace{p: p, pid: as.pid, r: as.r}
 	var t *thread
-	ok := as.drain(k.tid) && as.scrub(k.slot)
+	// Once the sandbox ends (SandboxEnding, Close), the stub is killed
+	// rather than cleaned: Close waits for recycles (spareWG), and the
+	// sandbox's exit waited for the scrub of its init's address space
+	// (three munmaps of the whole application range and a punch).
+	ok := !p.closing() && as.drain(k.tid) && !p.closing() && as.scrub(k.slot)
 	if ok && k.slot != 0 {
 		t, ok = spare.keepThread(k)
 	}
@@ -399,6 +403,22 @@ func (p *Platform) recycle(as *addressSpace, k keeper) {
 	}
 	p.offerSpare(spare)
 	p.endRecycle()
+}
+
+// SandboxEnding implements platform.Ending: released address spaces are
+// killed from now on, and a recycle under way stops before its scrub.
+func (p *Platform) SandboxEnding() {
+	p.spareMu.Lock()
+	p.spareOff = true
+	p.spareMu.Unlock()
+}
+
+// closing reports whether the sandbox is ending (SandboxEnding) or Close
+// has begun.
+func (p *Platform) closing() bool {
+	p.spareMu.Lock()
+	defer p.spareMu.Unlock()
+	return p.spareOff
 }
 
 // endRecycle counts a recycle out of p.recycling, after its spare is

@@ -229,9 +229,9 @@ func Run(c Config) (int, error) {
 	if err != nil {
 		return 1, fmt.Errorf("creating the memory file: %w", err)
 	}
-	defer mf.Close()
+	defer func() { mf.Close(); phase("memory file closed") }()
 	vd := startVDSO(mf, runtime.NumCPU(), c.ClockSample)
-	defer vd.stop()
+	defer func() { vd.stop(); phase("vdso stopped") }()
 	phase("memory file")
 	// The root comes from the gofer (GoferFD), which the starter runs on
 	// the host directory to serve, at the same time as this process:
@@ -274,7 +274,7 @@ func Run(c Config) (int, error) {
 	if err != nil {
 		return 1, err
 	}
-	defer p.Close()
+	defer func() { p.Close(); phase("platform closed") }()
 
 	phase("platform")
 	root := <-roots

@@ -7,6 +7,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/rampart-sandbox/rampart/abi"
+	"github.com/rampart-sandbox/rampart/platform"
 )
 
 // ExitThread ends the calling thread (exit(2)). The group exits with code
@@ -126,6 +127,11 @@ func (k *Kernel) exitGroupLocked(tg *ThreadGroup) {
 		k.initExited = true
 		k.initStatus = tg.status
 		k.root.dying = true
+		// No task comes after (Clone refuses them): the address
+		// spaces released from here on are not reused.
+		if e, ok := k.Platform.(platform.Ending); ok {
+			e.SandboxEnding()
+		}
 		// Like a pid-namespace init's death: every other process dies.
 		for _, o := range k.root.groups {
 			if o != tg && !o.zombie {
