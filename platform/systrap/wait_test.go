@@ -254,6 +254,35 @@ func TestHotTrapOut(t *testing.T) {
 	}
 }
 
+// answer starts the application of fake thread a, spinning as a hot stub
+// does: it answers each hand-off at once, or 30 µs late while *late (if
+// late is not nil) is set. It returns once the goroutine runs; the
+// function it returns stops it.
+func answer(a *thread, late *atomic.Bool) (stop func()) {
+	var halt, running atomic.Bool
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for running.Store(true); !halt.Load(); {
+			if load(a.state) != stRun {
+				continue
+			}
+			if late != nil && late.Load() {
+				for d := arch.Rdtsc() + 30*us; arch.Rdtsc() < d; {
+				}
+			}
+			swap(a.state, stEvent)
+			if load(a.sentrySleep) != 0 {
+				futexWake(a.state)
+			}
+		}
+	}()
+	for !running.Load() {
+		runtime.Gosched()
+	}
+	return func() { halt.Store(true); <-done }
+}
+
 // TestHotBudgets: a hot hand-off gives the stub the whole cap for both of
 // its waits, and the sentry spins the whole cap for the application's
 // answer, however fast recent answers were: here an answer 30 µs late, far
@@ -265,30 +294,8 @@ func TestHotBudgets(t *testing.T) {
 	a := fakeThread(as)
 	a.cpu = noCPU
 	c := &context{p: p}
-	// The application, spinning as a hot stub does: answers each
-	// hand-off at once, or 30 µs late if late is set.
-	var late, stop, running atomic.Bool
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for running.Store(true); !stop.Load(); {
-			if load(a.state) != stRun {
-				continue
-			}
-			if late.Load() {
-				for d := arch.Rdtsc() + 30*us; arch.Rdtsc() < d; {
-				}
-			}
-			swap(a.state, stEvent)
-			if load(a.sentrySleep) != 0 {
-				futexWake(a.state)
-			}
-		}
-	}()
-	defer func() { stop.Store(true); <-done }()
-	for !running.Load() {
-		runtime.Gosched()
-	}
+	var late atomic.Bool
+	defer answer(a, &late)()
 	// A sleep on this host's side (the Go scheduler, a host preemption)
 	// may cool the thread down: go hot again (past the back-off), as
 	// often as needed. The spin must catch most late answers, not one
@@ -352,24 +359,7 @@ func TestColdBudgets(t *testing.T) {
 	a := fakeThread(as)
 	a.cpu = noCPU
 	c := &context{p: p}
-	var stop, running atomic.Bool
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for running.Store(true); !stop.Load(); {
-			if load(a.state) != stRun {
-				continue
-			}
-			swap(a.state, stEvent)
-			if load(a.sentrySleep) != 0 {
-				futexWake(a.state)
-			}
-		}
-	}()
-	defer func() { stop.Store(true); <-done }()
-	for !running.Load() {
-		runtime.Gosched()
-	}
+	defer answer(a, nil)()
 	if !p.mayGrantSpin() {
 		t.Fatal("no spinning slot free on an idle 2-CPU platform")
 	}

@@ -7,6 +7,7 @@
 // The host's sysctls give the expected values natively; where
 // /proc/sys/net/ipv4/tcp_wmem is missing (the sandbox), Linux's defaults.
 #include "check.h"
+#include "tcp.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -38,23 +39,6 @@ static int opt(int s, int name)
 	return v;
 }
 
-// listener returns a listening socket on 127.0.0.1 with SO_SNDBUF set to
-// sndbuf if it is not 0, and its address in sa.
-static int listener(struct sockaddr_in *sa, int sndbuf)
-{
-	int l = socket(AF_INET, SOCK_STREAM, 0);
-	if (sndbuf)
-		setsockopt(l, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
-	memset(sa, 0, sizeof(*sa));
-	sa->sin_family = AF_INET;
-	sa->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	socklen_t len = sizeof(*sa);
-	if (bind(l, (struct sockaddr *)sa, sizeof(*sa)) || listen(l, 8) ||
-	    getsockname(l, (struct sockaddr *)sa, &len))
-		return -1;
-	return l;
-}
-
 int main(void)
 {
 	static const long wdef[3] = { 4096, 16384, 4194304 };
@@ -74,7 +58,7 @@ int main(void)
 	}
 
 	struct sockaddr_in sa;
-	int l = listener(&sa, 0);
+	int l = listener4(&sa);
 	REQUIRE("listener", l >= 0);
 	REQUIRE("connect", connect(s, (struct sockaddr *)&sa, sizeof(sa)) == 0);
 	int a = accept(l, NULL, NULL);
@@ -122,8 +106,9 @@ int main(void)
 
 	// Sizes the application set stay, on both sides of the connection.
 	int set = 60000, lset = 50000;
-	l = listener(&sa, lset);
+	l = listener4(&sa);
 	REQUIRE("sized listener", l >= 0);
+	CHECK_OK("listener's SO_SNDBUF", setsockopt(l, SOL_SOCKET, SO_SNDBUF, &lset, sizeof(lset)));
 	s = socket(AF_INET, SOCK_STREAM, 0);
 	CHECK_OK("SO_SNDBUF", setsockopt(s, SOL_SOCKET, SO_SNDBUF, &set, sizeof(set)));
 	CHECK_EQ("set SO_SNDBUF doubled", opt(s, SO_SNDBUF), 2 * set);

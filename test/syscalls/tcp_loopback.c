@@ -4,6 +4,7 @@
 // SO_REUSEADDR, IPv4-mapped IPv6, options read back, EADDRNOTAVAIL off
 // loopback.
 #include "check.h"
+#include "tcp.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -14,21 +15,6 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-static int listener4(struct sockaddr_in *sa)
-{
-	int l = socket(AF_INET, SOCK_STREAM, 0);
-	int one = 1;
-	setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	memset(sa, 0, sizeof(*sa));
-	sa->sin_family = AF_INET;
-	sa->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	socklen_t len = sizeof(*sa);
-	if (bind(l, (struct sockaddr *)sa, sizeof(*sa)) || listen(l, 8) ||
-	    getsockname(l, (struct sockaddr *)sa, &len))
-		return -1;
-	return l;
-}
 
 int main(void)
 {
