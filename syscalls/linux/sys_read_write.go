@@ -156,6 +156,16 @@ func readPinned(t *kernel.Task, s *ioState, addr, total uint64, many bool) (uint
 // readable and one range of the memory file, or up to maxPieces for a
 // stream socket (socket.StreamVec).
 func writePinned(t *kernel.Task, s *ioState, addr, total uint64) (uintptr, error, bool) {
+	return outPinned(t, s.f, addr, total, true, 0, func(b []byte) (int, error) { return s.write(t, b) })
+}
+
+// outPinned is writePinned's and sendPinned's transfer out of application
+// memory at addr: pinned for reading, one range of the memory file goes
+// to one, up to maxPieces go to f's stream socket (streamVec) as one
+// SendVec with flags if vecOK. ok is false, with nothing sent, if the
+// source cannot be pinned so. Bytes sent hide a later error, as a
+// partial write does.
+func outPinned(t *kernel.Task, f *vfs.FileDescription, addr, total uint64, vecOK bool, flags int, one func([]byte) (int, error)) (uintptr, error, bool) {
 	var small [maxPieces]memfile.Range
 	m := t.MemoryManager()
 	frs, ok := m.PinForRead(addr, total, small[:0])
@@ -165,9 +175,9 @@ func writePinned(t *kernel.Task, s *ioState, addr, total uint64) (uintptr, error
 	var n int
 	var err error
 	if len(frs) == 1 {
-		n, err = s.write(t, m.Slice(frs[0]))
-	} else if sv := streamVec(s.f); sv != nil {
-		n, err = vecTransfer(t, sv, frs, false, 0)
+		n, err = one(m.Slice(frs[0]))
+	} else if sv := streamVec(f); sv != nil && vecOK {
+		n, err = vecTransfer(t, sv, frs, false, flags)
 	} else {
 		m.Unpin(frs)
 		return 0, nil, false

@@ -506,27 +506,9 @@ func sendCommon(t *kernel.Task, fd int32, iovs []abi.Iovec, total uint64, nameAd
 // and no control message (noCtl). ok is false, with nothing sent and
 // ctl untouched, if the source cannot be pinned so.
 func sendPinned(t *kernel.Task, s socket.Socket, f *vfs.FileDescription, addr, total uint64, to []byte, ctl *socket.ControlMessages, noCtl bool, flags int) (uintptr, error, bool) {
-	var small [maxPieces]memfile.Range
-	m := t.MemoryManager()
-	frs, ok := m.PinForRead(addr, total, small[:0])
-	if !ok {
-		return 0, nil, false
-	}
-	var n int
-	var err error
-	if len(frs) == 1 {
-		n, err = s.SendMsg(t, m.Slice(frs[0]), to, ctl, flags)
-	} else if sv := streamVec(f); sv != nil && to == nil && noCtl {
-		n, err = vecTransfer(t, sv, frs, false, flags)
-	} else {
-		m.Unpin(frs)
-		return 0, nil, false
-	}
-	m.Unpin(frs)
-	if n > 0 {
-		return uintptr(n), nil, true
-	}
-	return 0, err, true
+	return outPinned(t, f, addr, total, to == nil && noCtl, flags, func(b []byte) (int, error) {
+		return s.SendMsg(t, b, to, ctl, flags)
+	})
 }
 
 // recvPinned receives straight into application memory at addr (see

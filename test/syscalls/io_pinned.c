@@ -8,6 +8,7 @@
  * mmap, read-only mapping, straddling .data and .bss) work.
  */
 #include "check.h"
+#include "tcp.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -79,11 +80,9 @@ static int through(int fds[2], const unsigned char *src, unsigned char *dst, siz
  * client. */
 static int tcp_pair(int fds[2])
 {
-	int l = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof(a);
-	if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof(a)) || listen(l, 1) ||
-	    getsockname(l, (struct sockaddr *)&a, &len))
+	struct sockaddr_in a;
+	int l = listener4(&a);
+	if (l < 0)
 		return -1;
 	fds[1] = socket(AF_INET, SOCK_STREAM, 0);
 	if (fds[1] < 0 || connect(fds[1], (struct sockaddr *)&a, sizeof(a)))
