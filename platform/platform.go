@@ -238,3 +238,17 @@ type MapBatcher interface {
 
 // MaxBatch is the most mappings MapBatcher.MapFiles takes at once.
 const MaxBatch = 32
+
+// Protector is implemented by an AddressSpace that can change the access
+// of what it maps in place, keeping the mapping and its page tables
+// (systrap's stub server runs mprotect). The memory manager uses it to
+// keep the pages of a freed private mapping mapped but inaccessible, for
+// a later mapping of the same range to take back without a new host
+// mapping (mm's parked ranges).
+type Protector interface {
+	// Protect sets the access of [addr, addr+length), page-aligned, all
+	// of which the caller mapped with MapFile. It fails if part of the
+	// range is not mapped, possibly after changing the part below the
+	// hole; the caller then unmaps the range.
+	Protect(addr, length uint64, at usermem.AccessType) error
+}

@@ -144,6 +144,7 @@ func (as *addressSpace) exitSlotLocked(i int) {
 var (
 	_ platform.AddressSpace   = (*addressSpace)(nil)
 	_ platform.ThreadReserver = (*addressSpace)(nil)
+	_ platform.Protector      = (*addressSpace)(nil)
 )
 
 // LosePatchTable implements the memory manager's patchTable: application
@@ -246,6 +247,22 @@ func (as *addressSpace) Unmap(addr, length uint64) error {
 		return fmt.Errorf("address space released: %w", platform.ErrContextDead)
 	}
 	_, err := as.r.call(as.pid, &as.reaped, unix.SYS_MUNMAP, 0, addr, length)
+	return err
+}
+
+// Protect implements platform.Protector: the stub's server thread runs
+// mprotect(addr, length, prot), which its filter allows with read, write
+// and execute bits only.
+func (as *addressSpace) Protect(addr, length uint64, at usermem.AccessType) error {
+	if !inUserRange(addr, length) || addr%pageSize != 0 || length%pageSize != 0 {
+		return unix.EINVAL
+	}
+	as.mu.Lock()
+	defer as.mu.Unlock()
+	if as.released.Load() {
+		return fmt.Errorf("address space released: %w", platform.ErrContextDead)
+	}
+	_, err := as.r.call(as.pid, &as.reaped, unix.SYS_MPROTECT, 0, addr, length, uint64(at.Prot()))
 	return err
 }
 

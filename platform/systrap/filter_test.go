@@ -38,7 +38,9 @@ func verdictGrid(bases ...[6]uint64) bpftest.Grid {
 // TestProcessFilterVerdicts and TestThreadFilterVerdicts pin the filters'
 // behaviour: their verdicts over a grid of inputs (see verdictGrid) were
 // recorded from the hand-assembled programs before they moved onto
-// bpf.Assembler, and must not change.
+// bpf.Assembler, and must not change but deliberately: the process
+// filter's were recorded again when the server's mprotect was allowed
+// (TestServerMprotect).
 func TestProcessFilterVerdicts(t *testing.T) {
 	const memFD, sharedFD = 5, 7
 	prog, err := processFilter(verdictBase, memFD, sharedFD)
@@ -54,7 +56,7 @@ func TestProcessFilterVerdicts(t *testing.T) {
 		[6]uint64{0: unix.PR_SET_PDEATHSIG, 1: uint64(unix.SIGKILL)},
 		[6]uint64{0: archSetFS},
 		[6]uint64{0: archSetGS},
-	), "08403609d76bb448f518f9510403e1ef")
+	), "e699cd91b2df2f5ec3ad8d9fa49952d2")
 }
 
 func TestThreadFilterVerdicts(t *testing.T) {
@@ -95,6 +97,47 @@ func TestServerMmapFlags(t *testing.T) {
 		if v := bpftest.Verdict(t, proc, d); v != tc.want {
 			t.Errorf("mmap flags %#x fd %d at %#x: %#x, want %#x", tc.flags, tc.fd, tc.ip, v, tc.want)
 		}
+	}
+}
+
+// TestServerMprotect: the server may change the access of its own
+// mappings with the read, write and execute bits only (the memory
+// manager's parked ranges); no other stub instruction may mprotect, and
+// application code traps.
+func TestServerMprotect(t *testing.T) {
+	const memFD, sharedFD = 5, 7
+	proc, err := processFilter(verdictBase, memFD, sharedFD)
+	if err != nil {
+		t.Fatal(err)
+	}
+	server := uint64(verdictBase + offServerSyscall + 2)
+	for _, tc := range []struct {
+		ip, prot uint64
+		want     uint32
+	}{
+		{server, unix.PROT_NONE, bpf.RetAllow},
+		{server, unix.PROT_READ, bpf.RetAllow},
+		{server, unix.PROT_READ | unix.PROT_WRITE, bpf.RetAllow},
+		{server, unix.PROT_READ | unix.PROT_WRITE | unix.PROT_EXEC, bpf.RetAllow},
+		{server, unix.PROT_READ | unix.PROT_GROWSDOWN, bpf.RetKillProcess},
+		{server, unix.PROT_READ | 8, bpf.RetKillProcess},
+		{server, unix.PROT_READ | 1<<32, bpf.RetKillProcess},
+		{verdictBase + offHandlerWake + 2, unix.PROT_READ, bpf.RetKillProcess},
+		{verdictBase + offInjectSyscall + 2, unix.PROT_READ, bpf.RetKillProcess},
+		{0x400000, unix.PROT_READ, bpf.RetTrap},
+	} {
+		d := bpf.SeccompData{Nr: unix.SYS_MPROTECT, Arch: 0xc000003e, InstructionPointer: tc.ip, Args: [6]uint64{2: tc.prot}}
+		if v := bpftest.Verdict(t, proc, d); v != tc.want {
+			t.Errorf("mprotect prot %#x at %#x: %#x, want %#x", tc.prot, tc.ip, v, tc.want)
+		}
+	}
+	thread, err := threadFilter(verdictBase)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := bpf.SeccompData{Nr: unix.SYS_MPROTECT, Arch: 0xc000003e, InstructionPointer: server, Args: [6]uint64{2: unix.PROT_READ}}
+	if v := bpftest.Verdict(t, thread, d); v != bpf.RetTrap {
+		t.Errorf("an application thread's mprotect from the server's instruction: %#x, want a trap", v)
 	}
 }
 

@@ -83,6 +83,10 @@ type MemoryFile struct {
 	// allocated is the number of bytes with a non-zero reference count.
 	allocated uint64
 
+	// kept is the part of allocated whose owners freed it but keep it
+	// for reuse (ReserveKept), at most dirtyCap.
+	kept uint64
+
 	// closed is set by Close.
 	closed bool
 
@@ -170,6 +174,41 @@ func (f *MemoryFile) resident(fr Range) bool {
 		s = e
 	}
 	return true
+}
+
+// ZeroResident zeroes fr, which the caller holds, if every page of it has
+// host memory behind it, and reports whether it did; if not, fr is
+// unchanged (zeroing its holes through the sentry's view would give them
+// host memory, where a hole already reads as zero).
+func (f *MemoryFile) ZeroResident(fr Range) bool {
+	if !f.resident(fr) {
+		return false
+	}
+	clear(f.data[fr.Start:fr.End])
+	return true
+}
+
+// ReserveKept reserves n bytes of the budget for allocated pages that
+// their owner no longer uses but keeps for its own reuse (the memory
+// manager's parked ranges), and reports false if the budget is spent.
+// The budget is the bound of the freed pages the file keeps itself
+// (dirtyMax, or a sixteenth of a limit), so that memory a program freed
+// stays a small share of what it may use. ReleaseKept returns the bytes.
+func (f *MemoryFile) ReserveKept(n uint64) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed || f.kept+n > f.dirtyCap {
+		return false
+	}
+	f.kept += n
+	return true
+}
+
+// ReleaseKept returns n bytes that ReserveKept reserved.
+func (f *MemoryFile) ReleaseKept(n uint64) {
+	f.mu.Lock()
+	f.kept -= n
+	f.mu.Unlock()
 }
 
 // AllocateUnzeroed is Allocate for a caller that overwrites every byte of
@@ -562,13 +601,16 @@ type Usage struct {
 	// Dirty is the number of free bytes whose host memory is kept for
 	// reuse (see MemoryFile.dirty).
 	Dirty uint64
+	// Kept is the part of Allocated that its owners no longer use but
+	// keep for their own reuse (ReserveKept).
+	Kept uint64
 }
 
 // Usage returns the current usage figures. It makes no syscall.
 func (f *MemoryFile) Usage() Usage {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return Usage{Allocated: f.allocated, FileSize: f.size, Dirty: f.dirtyBytes}
+	return Usage{Allocated: f.allocated, FileSize: f.size, Dirty: f.dirtyBytes, Kept: f.kept}
 }
 
 // Committed returns the bytes of host memory really backing the file (pages

@@ -169,8 +169,11 @@ func newEnv(t testing.TB) *env {
 }
 
 func fas(m *MemoryManager) *fakeAS {
-	if b, ok := m.AddressSpace().(*fakeBatchAS); ok {
-		return b.fakeAS
+	switch as := m.AddressSpace().(type) {
+	case *fakeBatchAS:
+		return as.fakeAS
+	case *fakeProtectAS:
+		return as.fakeAS
 	}
 	return m.AddressSpace().(*fakeAS)
 }
@@ -278,10 +281,21 @@ func checkInvariants(t *testing.T, m *MemoryManager) {
 			}
 		}
 	}
-	// No host mapping without a pma.
+	// No host mapping without a pma, but a parked range's, inaccessible
+	// and over no pma.
 	as.mu.Lock()
 	defer as.mu.Unlock()
-	for a := range as.pages {
+	for a, pm := range as.pages {
+		if k := m.parkedIndexLocked(a); k >= 0 {
+			r := m.parked[k]
+			if want := (fakeMapping{r.fr.Start + (a - r.start), usermem.NoAccess}); pm != want {
+				t.Fatalf("parked page %#x: AS maps %+v, want %+v", a, pm, want)
+			}
+			if v := m.findVMALocked(a); v != nil && v.findPMA(a) != nil {
+				t.Fatalf("parked page %#x has a pma", a)
+			}
+			continue
+		}
 		v := m.findVMALocked(a)
 		if v == nil || v.findPMA(a) == nil {
 			t.Fatalf("AS maps %#x which has no pma", a)

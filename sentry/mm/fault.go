@@ -125,11 +125,11 @@ func (mm *MemoryManager) handleFaultLocked(addr uint64, at usermem.AccessType, h
 			// Fill as far as the run's next break copies.
 			size = max(windowFor(v), min(2*mm.cowRun, maxCOWRun))
 		}
-		s, e, committed, res := mm.fillLocked(v, addr, size)
-		if res != faultOK {
+		s, e, kind, res := mm.fillLocked(v, addr, size)
+		if res != faultOK || kind == fillMapped {
 			return res
 		}
-		return mm.mapFaultLocked(v, addr, s, e, at.Write && !unknown, committed)
+		return mm.mapFaultLocked(v, addr, s, e, at.Write && !unknown, kind == fillCommitted)
 	}
 
 	if hostCode == segvAccErr {
@@ -291,31 +291,59 @@ func (mm *MemoryManager) vmaForFaultLocked(addr uint64) *vma {
 	return v
 }
 
+// fillKind says what fillLocked gave the range it filled.
+type fillKind uint8
+
+const (
+	// fillFresh pages may have no host memory behind them yet.
+	fillFresh fillKind = iota
+	// fillCommitted pages all have host memory behind them
+	// (memfile.AllocateCommitted): a fault maps them populated.
+	fillCommitted
+	// fillMapped pages are a parked range taken back (park.go), which
+	// the host maps with the vma's access already.
+	fillMapped
+)
+
 // fillLocked creates pmas in the gap around addr (which has none), within
 // the fault-around window (or size, if not zero), and returns the range of
-// the gap it filled, which includes addr's page. It does not map anything.
-// Its third result reports that it gave the range pages with host memory
-// behind them (memfile.AllocateCommitted), which a fault maps populated.
-func (mm *MemoryManager) fillLocked(v *vma, addr, size uint64) (uint64, uint64, bool, faultResult) {
+// the gap it filled, which includes addr's page, and what it gave it. It
+// maps nothing, but a parked range it takes back (fillMapped), which it
+// fills whole instead of the window. Parked ranges the window overlaps
+// are dropped.
+func (mm *MemoryManager) fillLocked(v *vma, addr, size uint64) (uint64, uint64, fillKind, faultResult) {
 	if size == 0 {
 		size = windowFor(v)
 	}
 	s, e := faultWindow(v, addr, size)
 	// Clip to the gap between existing pmas.
 	i := v.pmaIndex(addr)
-	if i > 0 && v.pmas[i-1].end > s {
-		s = v.pmas[i-1].end
+	gs, ge := v.start, v.end
+	if i > 0 {
+		gs = v.pmas[i-1].end
 	}
-	if i < len(v.pmas) && v.pmas[i].start < e {
-		e = v.pmas[i].start
+	if i < len(v.pmas) {
+		ge = v.pmas[i].start
+	}
+	s, e = max(s, gs), min(e, ge)
+	if len(mm.parked) > 0 {
+		if v.mappable == nil {
+			if ps, pe, ok := mm.unparkLocked(v, addr, gs, ge); ok {
+				return ps, pe, fillMapped, faultOK
+			}
+		}
+		mm.dropParkedLocked(s, e)
 	}
 	if v.mappable == nil {
 		fr, committed, err := mm.mf.AllocateCommitted(e - s)
 		if err != nil {
-			return 0, 0, false, allocFailure(err)
+			return 0, 0, fillFresh, allocFailure(err)
 		}
 		v.insertPMA(pma{start: s, end: e, fr: fr})
-		return s, e, committed, faultOK
+		if committed {
+			return s, e, fillCommitted, faultOK
+		}
+		return s, e, fillFresh, faultOK
 	}
 
 	// Translate from addr's page up, then the part of the window below it.
@@ -327,7 +355,7 @@ func (mm *MemoryManager) fillLocked(v *vma, addr, size uint64) (uint64, uint64, 
 	end := mm.translateLocked(v, page, e, at)
 	if end == page {
 		// addr itself cannot be translated.
-		return 0, 0, false, faultBus
+		return 0, 0, fillFresh, faultBus
 	}
 	start := page
 	if s < page {
@@ -336,7 +364,7 @@ func (mm *MemoryManager) fillLocked(v *vma, addr, size uint64) (uint64, uint64, 
 			start = s
 		}
 	}
-	return start, end, false, faultOK
+	return start, end, fillFresh, faultOK
 }
 
 // translateLocked inserts pmas for [s, e) of v from its Mappable and

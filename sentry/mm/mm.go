@@ -40,7 +40,9 @@
 // permissions, without write while the pma is copy-on-write). Every change
 // of a pma or of a vma's permissions updates the AddressSpace before mu is
 // released. This is what lets HandleFault interpret the ptrace platform's
-// imprecise fault reports.
+// imprecise fault reports. The one exception is a parked range (park.go):
+// pages munmap removed, which have no pma, still mapped without access to
+// be taken back by the next anonymous mapping there.
 package mm
 
 import (
@@ -140,6 +142,11 @@ type MemoryManager struct {
 	// lastSpurious is HandleFault's record of the last spurious fault (a
 	// thread's own is in its SpuriousFault).
 	lastSpurious SpuriousFault
+	// parked are the ranges munmap parked (park.go), oldest first, and
+	// parkedBytes their size. Protected by mu.
+	parked      []parkedRange
+	parkedBytes uint64
+
 	// layoutGen counts changes of what the host has (or should have)
 	// mapped: COW marking at fork, protection changes, unmaps, COW breaks,
 	// take-overs. A spurious fault is judged real only when the same
@@ -330,6 +337,7 @@ func (mm *MemoryManager) Release() {
 		}
 	}
 	mm.vmas = nil
+	mm.releaseParkedLocked()
 }
 
 // SetMMapBase sets the top of the area used for mmap without a usable hint

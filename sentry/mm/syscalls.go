@@ -123,8 +123,12 @@ func (mm *MemoryManager) MMap(opts MMapOpts) (uint64, error) {
 	return addr, nil
 }
 
-// insertVMALocked inserts v, which must not overlap any vma.
+// insertVMALocked inserts v, which must not overlap any vma, dropping
+// the parked ranges it may not cover (keepParkedLocked).
 func (mm *MemoryManager) insertVMALocked(v *vma) {
+	if len(mm.parked) > 0 {
+		mm.keepParkedLocked(v)
+	}
 	i := mm.vmaIndexLocked(v.start)
 	mm.vmas = append(mm.vmas, nil)
 	copy(mm.vmas[i+1:], mm.vmas[i:])
@@ -215,7 +219,9 @@ func (mm *MemoryManager) MUnmap(addr, length uint64) error {
 		return errInval
 	}
 	mm.mu.Lock()
-	mm.unmapLocked(addr, addr+l)
+	if !mm.parkLocked(addr, addr+l) {
+		mm.unmapLocked(addr, addr+l)
+	}
 	mm.mu.Unlock()
 	return nil
 }
@@ -350,8 +356,8 @@ func (mm *MemoryManager) mapBrkLocked(start uint64) {
 	if v == nil || !v.isPrivateAnon() || v.findPMA(start) != nil {
 		return
 	}
-	if s, e, committed, res := mm.fillLocked(v, start, 0); res == faultOK {
-		mm.mapFaultLocked(v, start, s, e, false, committed)
+	if s, e, kind, res := mm.fillLocked(v, start, 0); res == faultOK && kind != fillMapped {
+		mm.mapFaultLocked(v, start, s, e, false, kind == fillCommitted)
 	}
 }
 
