@@ -56,7 +56,8 @@ type Task struct {
 	ctx       platform.Context
 	lazyRegs  platform.LazyRegs // ctx, if it may leave regs partial (fullRegs)
 	scratch   []byte
-	restartNR uintptr // syscall to re-run after an interruption, see task_run.go
+	pieces    [ScratchPieces][]byte // see Pieces
+	restartNR uintptr               // syscall to re-run after an interruption, see task_run.go
 	// robustList is written by the task goroutine and read by get_robust_list
 	// from other tasks.
 	robustList atomic.Uint64
@@ -202,6 +203,15 @@ func (t *Task) Scratch(n int) []byte {
 	}
 	return t.scratch[:n]
 }
+
+// ScratchPieces is the length of the array Pieces returns.
+const ScratchPieces = 4
+
+// Pieces returns an array of slices owned by the task, valid until the
+// next call, for a syscall that hands several buffers to one call through
+// an interface (socket.StreamVec): a local array would escape, an
+// allocation per syscall. The caller clears what it stored once done.
+func (t *Task) Pieces() *[ScratchPieces][]byte { return &t.pieces }
 
 // Name returns the task's comm.
 func (t *Task) Name() string {

@@ -25,15 +25,19 @@ import (
 // sentry's view and the host mapping made accessible again, one mprotect
 // where a populating mmap and, later, a munmap were.
 //
-// Invariant (mm.mu): a parked range lies in no vma, or in one private
-// anonymous vma without a pma over it, and the host maps nothing else
-// there. What would break it drops the range first (dropParkedLocked):
-// inserting a vma that is not private anonymous, or that brings pmas
-// (mremap), over it; filling a window that overlaps it other than by
-// taking it back; running out of room for a newer one. Dropping unmaps the
-// host range before releasing the pages, as unmapLocked does, since a
-// released page may go to another process at once; a range has no pma,
-// so nothing of the application is unmapped with it.
+// Invariant (mm.mu): no pma overlaps a parked range, and the host maps
+// there nothing but the parked pages, without access (or nothing, where
+// something unmapped them). Only fillLocked and mremap's move make pmas;
+// so a fill of a window that overlaps a parked range drops the range
+// first (dropParkedLocked) unless it takes it back, and so does inserting
+// a vma over it that is not private anonymous memory without pmas there
+// (keepParkedLocked: a file mapped there, a mapping mremap moved there,
+// which would never take it back), as does running out of room for a
+// newer one. Dropping unmaps the host range before releasing the pages, as
+// unmapLocked does, since a released page may go to another process at
+// once; the range has no pma, so nothing of the application is unmapped
+// with it. A take-back that finds the host mapping gone (the Protect
+// fails) maps the pages as a fault would.
 //
 // The memory file bounds the bytes parked sandbox-wide (ReserveKept), so
 // that memory a program freed stays little and, under a memory limit, a

@@ -191,7 +191,7 @@ func outPinned(t *kernel.Task, f *vfs.FileDescription, addr, total uint64, vecOK
 
 // maxPieces is the most ranges of the memory file a pinned transfer of a
 // stream socket is made of (socket.StreamVec); more are staged.
-const maxPieces = 4
+const maxPieces = kernel.ScratchPieces
 
 // streamVec returns f's socket if it is a stream socket that takes a
 // buffer in pieces (socket.StreamVec), else nil.
@@ -207,11 +207,12 @@ func streamVec(f *vfs.FileDescription) socket.StreamVec {
 // vecTransfer hands the sentry's views of frs, pinned ranges of the memory
 // file (at most maxPieces), to sv as one send or, if recv, one receive.
 func vecTransfer(t *kernel.Task, sv socket.StreamVec, frs []memfile.Range, recv bool, flags int) (int, error) {
-	var pieces [maxPieces][]byte
+	pieces := t.Pieces()
 	m := t.MemoryManager()
 	for i, fr := range frs {
 		pieces[i] = m.Slice(fr)
 	}
+	defer clear(pieces[:len(frs)])
 	if recv {
 		return sv.RecvVec(t, pieces[:len(frs)], flags)
 	}
