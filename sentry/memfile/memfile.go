@@ -176,6 +176,10 @@ func (f *MemoryFile) resident(fr Range) bool {
 	return true
 }
 
+// AllResident reports whether every page of fr, which the caller holds,
+// has host memory behind it (one mincore(2) per 2 MiB).
+func (f *MemoryFile) AllResident(fr Range) bool { return f.resident(fr) }
+
 // ZeroResident zeroes fr, which the caller holds, if every page of it has
 // host memory behind it, and reports whether it did; if not, fr is
 // unchanged (zeroing its holes through the sentry's view would give them

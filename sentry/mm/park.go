@@ -63,8 +63,8 @@ type parkedRange struct {
 }
 
 // parkLocked parks the pmas of [start, end), which munmap is removing,
-// if all of it is one private anonymous vma's pmas that only it holds, and
-// reports whether it did; then the caller must not unmap the range, whose
+// if all of it is one private anonymous vma's pmas that only it holds,
+// every page with host memory behind it, and reports whether it did; then the caller must not unmap the range, whose
 // vma parkLocked removed. Otherwise nothing changed but the splitting of
 // vmas at start and end, and the caller unmaps the range.
 //
@@ -86,6 +86,11 @@ func (mm *MemoryManager) parkLocked(start, end uint64) bool {
 	for k := range v.pmas {
 		p := &v.pmas[k]
 		if p.cow || (k > 0 && v.pmas[k-1].end != p.start) || !mm.mf.IsExclusive(p.fr) {
+			return false
+		}
+		// A range touched sparsely is not taken back (unparkLocked):
+		// parking it would only add a request.
+		if !mm.mf.AllResident(p.fr) {
 			return false
 		}
 	}

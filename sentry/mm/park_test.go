@@ -210,11 +210,11 @@ func TestParkDropped(t *testing.T) {
 	}
 }
 
-// TestParkRefused: memory shared with a forked child, a range over two
-// vmas or with pages never filled, and a platform that cannot protect in
-// place are unmapped as before; part of a vma is parked alone; a sparsely
-// touched range is parked but not taken back (its pages are released,
-// and fresh ones mapped).
+// TestParkRefused: memory shared with a forked child or pinned, a range
+// over two vmas, with pages never filled or touched sparsely, and a
+// platform that cannot protect in place are unmapped as before; part of a
+// vma is parked alone; a parked range that lost host memory is not taken
+// back (its pages are released, and fresh ones mapped).
 func TestParkRefused(t *testing.T) {
 	e, as := newParkEnv(t)
 	m := e.mm
@@ -278,23 +278,32 @@ func TestParkRefused(t *testing.T) {
 	}
 	m.MUnmap(a+parkTest, parkTest)
 
-	// Sparse: one page of a megabyte touched.
+	// Sparse: one page of a megabyte touched is not parked; a parked
+	// range that lost host memory since (swapped out) is not taken back.
 	dropAllParked(m)
+	sparse := func(a uint64) {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		if v := m.findVMALocked(a); v != nil && len(v.pmas) == 1 {
+			e.mf.Decommit(v.pmas[0].fileRange(a+usermem.PageSize, a+parkTest))
+		}
+	}
 	a = mustMMap(t, m, anonOpts(parkTest))
 	appAccess(m, e.mf, a, true, 9)
-	m.mu.Lock()
-	v := m.findVMALocked(a)
-	if len(v.pmas) == 1 {
-		e.mf.Decommit(v.pmas[0].fileRange(a+usermem.PageSize, a+parkTest))
+	sparse(a)
+	if err := m.MUnmap(a, parkTest); err != nil || len(m.parked) != 0 {
+		t.Fatalf("munmap of a sparse range: %v, %d parked", err, len(m.parked))
 	}
-	m.mu.Unlock()
+	a = mustMMap(t, m, anonOpts(parkTest))
+	touchAll(t, e, a, parkTest, 9)
 	if err := m.MUnmap(a, parkTest); err != nil || len(m.parked) != 1 {
 		t.Fatalf("munmap: %v, %d parked", err, len(m.parked))
 	}
+	e.mf.Decommit(memfile.Range{Start: m.parked[0].fr.Start + usermem.PageSize, End: m.parked[0].fr.End})
 	b := mustMMap(t, m, anonOpts(parkTest))
 	maps := as.mapCount()
 	if _, _, _, got := appAccess(m, e.mf, b, false, 0); got != 0 || len(m.parked) != 0 || as.mapCount() == maps {
-		t.Fatalf("sparse range: read %#x, %d parked, %d MapFiles; want 0, 0, a new mapping", got, len(m.parked), as.mapCount()-maps)
+		t.Fatalf("range gone sparse: read %#x, %d parked, %d MapFiles; want 0, 0, a new mapping", got, len(m.parked), as.mapCount()-maps)
 	}
 	checkInvariants(t, m)
 	releaseAll(t, e, m)
