@@ -157,7 +157,7 @@ func (fs *Filesystem) memTotal() uint64 { return kernel.MemoryTotal(fs.memLimit)
 func genMeminfo(_ vfs.Context, n *inode) ([]byte, error) {
 	fs := n.Data.fs
 	total := fs.memTotal()
-	used := fs.k.MemoryFile.Usage().Allocated
+	used := fs.k.MemoryFile.Usage().InUse()
 	free := uint64(0)
 	if used < total {
 		free = total - used

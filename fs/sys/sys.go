@@ -144,5 +144,5 @@ func (fs *Filesystem) memUsed() uint64 {
 	if fs.k.MemoryFile == nil {
 		return 0
 	}
-	return fs.k.MemoryFile.Usage().Allocated
+	return fs.k.MemoryFile.Usage().InUse()
 }

@@ -711,7 +711,7 @@ func (pc *podContainer) exec(r control.Request, files []*os.File) control.Respon
 // is not accounted per container).
 func (pc *podContainer) stats() *control.Stats {
 	k := pc.s.k
-	st := &control.Stats{MemoryUsage: k.MemoryFile.Usage().Allocated, MemoryLimit: k.MemoryFile.Limit(), PidsLimit: k.PidsLimit()}
+	st := &control.Stats{MemoryUsage: k.MemoryFile.Usage().InUse(), MemoryLimit: k.MemoryFile.Limit(), PidsLimit: k.PidsLimit()}
 	if n := k.ContainerPidsLimit(pc.id); n > 0 {
 		st.PidsLimit = n
 	}

@@ -453,7 +453,7 @@ func (s *sandbox) pause(pause bool) control.Response {
 // tasks, memory file allocation, and CPU time of the live processes and
 // of those that init has reaped.
 func (s *sandbox) stats() *control.Stats {
-	st := &control.Stats{MemoryUsage: s.k.MemoryFile.Usage().Allocated,
+	st := &control.Stats{MemoryUsage: s.k.MemoryFile.Usage().InUse(),
 		MemoryLimit: s.k.MemoryFile.Limit(), PidsLimit: s.k.PidsLimit()}
 	st.Pids, _ = s.k.TaskCounts()
 	for _, tg := range s.k.ThreadGroups() {

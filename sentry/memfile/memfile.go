@@ -239,7 +239,7 @@ func (f *MemoryFile) allocate(length uint64, dirtyOK bool) (fr Range, dirty bool
 	if f.closed {
 		return Range{}, false, unix.EBADF
 	}
-	if f.limit != 0 && f.allocated+length > f.limit {
+	if f.limit != 0 && f.allocated-f.kept+length > f.limit {
 		f.notifyOOM()
 		return Range{}, false, unix.ENOMEM
 	}
@@ -305,7 +305,8 @@ func (f *MemoryFile) notifyOOM() {
 	}
 }
 
-// SetLimit sets the most bytes the file may have allocated (0: no limit).
+// SetLimit sets the most bytes the file may have in use (0: no limit;
+// Usage.InUse).
 // Lowering it below the current allocation refuses new allocations until
 // enough is freed; nothing already allocated is taken back. Freed pages
 // kept with their host memory (dirty) are then at most a sixteenth of the
@@ -326,7 +327,7 @@ func (f *MemoryFile) SetLimit(limit uint64) {
 	}
 	f.mu.Unlock()
 	f.releaseToFree(drop)
-	if limit != 0 && f.Usage().Allocated > limit {
+	if limit != 0 && f.Usage().InUse() > limit {
 		f.notifyOOM()
 	}
 }
@@ -609,6 +610,13 @@ type Usage struct {
 	// keep for their own reuse (ReserveKept).
 	Kept uint64
 }
+
+// InUse is the memory the sandbox's programs use: Allocated but Kept, which
+// they freed. The limit (SetLimit) and the memory figures the sandbox
+// reports count this; like the freed pages the file keeps (Dirty), Kept
+// is host memory a limit does not count, a small share of it
+// (ReserveKept).
+func (u Usage) InUse() uint64 { return u.Allocated - u.Kept }
 
 // Usage returns the current usage figures. It makes no syscall.
 func (f *MemoryFile) Usage() Usage {

@@ -429,6 +429,41 @@ func TestLimit(t *testing.T) {
 	f.DecRef(b)
 }
 
+// TestKept: bytes an owner keeps after its program freed them (parked
+// ranges) are bounded by the budget of freed pages, a sixteenth of a
+// limit, and count neither against the limit nor as in use.
+func TestKept(t *testing.T) {
+	f := newFile(t)
+	const limit = 64 * usermem.PageSize // budget: 4 pages
+	f.SetLimit(limit)
+	a, err := f.Allocate(4 * usermem.PageSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !f.ReserveKept(4 * usermem.PageSize) {
+		t.Fatal("ReserveKept within the budget failed")
+	}
+	if f.ReserveKept(usermem.PageSize) {
+		t.Fatal("ReserveKept past the budget succeeded")
+	}
+	if u := f.Usage(); u.Kept != 4*usermem.PageSize || u.InUse() != 0 {
+		t.Fatalf("usage %+v, in use %d; want 4 pages kept, none in use", u, u.InUse())
+	}
+	b, err := f.Allocate(limit)
+	if err != nil {
+		t.Fatalf("Allocate of the whole limit beside kept pages: %v", err)
+	}
+	f.ReleaseKept(4 * usermem.PageSize)
+	if _, err := f.Allocate(usermem.PageSize); err != unix.ENOMEM {
+		t.Fatalf("Allocate past the limit once the pages are in use again: %v, want ENOMEM", err)
+	}
+	f.DecRef(a)
+	f.DecRef(b)
+	if u := f.Usage(); u.Allocated != 0 || u.Kept != 0 {
+		t.Fatalf("usage %+v after freeing all", u)
+	}
+}
+
 // TestReadFrom copies a host file into ranges of the memory file: whole
 // runs, a run cut short by the end of the file, from several goroutines at
 // once (they share the memfd's position), and from a descriptor that is

@@ -30,10 +30,10 @@ import (
 // something unmapped them). Only fillLocked and mremap's move make pmas;
 // so a fill of a window that overlaps a parked range drops the range
 // first (dropParkedLocked) unless it takes it back, and so does inserting
-// a vma over it that is not private anonymous memory without pmas there
-// (keepParkedLocked: a file mapped there, a mapping mremap moved there,
-// which would never take it back), as does running out of room for a
-// newer one. Dropping unmaps the host range before releasing the pages, as
+// or growing (mremap in place) a vma over it that is not private
+// anonymous memory without pmas there (keepParkedLocked: a file mapped
+// there, a mapping mremap moved there, which would never take it back),
+// as does running out of room for a newer one. Dropping unmaps the host range before releasing the pages, as
 // unmapLocked does, since a released page may go to another process at
 // once; the range has no pma, so nothing of the application is unmapped
 // with it. A take-back that finds the host mapping gone (the Protect
@@ -41,7 +41,9 @@ import (
 //
 // The memory file bounds the bytes parked sandbox-wide (ReserveKept), so
 // that memory a program freed stays little and, under a memory limit, a
-// small share of it.
+// small share of it; they count neither against the limit nor in the
+// memory the sandbox reports as used (memfile.Usage.InUse): the program
+// freed them.
 
 const (
 	// parkMin is the smallest range parked: below it a populating mmap

@@ -117,7 +117,8 @@ func TestParkReuse(t *testing.T) {
 }
 
 // TestParkDropped: a parked range is unmapped from the host and released
-// when a file is mapped over it, when a fault's window overlaps it
+// when a file is mapped over it or grown over it, when an anonymous
+// mapping covers part of it, when a fault's window overlaps it
 // without taking it back, and when newer ones leave no room; what is
 // parked at Release is released too.
 func TestParkDropped(t *testing.T) {
@@ -151,6 +152,22 @@ func TestParkDropped(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// A file mapping below it grown over it in place (mremap).
+	a = park()
+	below := a - 4*usermem.PageSize
+	fo = MMapOpts{Length: 4 * usermem.PageSize, Addr: below, Fixed: true, Private: true, Perms: usermem.Read, MaxPerms: usermem.AnyAccess, Mappable: f, Hold: f.hold}
+	mustMMap(t, m, fo)
+	if got, err := m.MRemap(below, 4*usermem.PageSize, 4*usermem.PageSize+parkTest, 0, 0); err != nil || got != below {
+		t.Fatalf("mremap in place: %#x, %v", got, err)
+	}
+	if len(m.parked) != 0 || !unmapped(a) {
+		t.Fatalf("a file mapping grown over a parked range: %d parked, host unmapped %v", len(m.parked), unmapped(a))
+	}
+	checkInvariants(t, m)
+	if err := m.MUnmap(below, 4*usermem.PageSize+parkTest); err != nil {
+		t.Fatal(err)
+	}
+
 	// An anonymous mapping over part of it.
 	a = park()
 	half := mustMMap(t, m, MMapOpts{Length: parkTest, Addr: a + parkTest/2, Fixed: true, Private: true, Perms: usermem.ReadWrite, MaxPerms: usermem.AnyAccess})
@@ -166,7 +183,7 @@ func TestParkDropped(t *testing.T) {
 	// A fault beside it whose window overlaps it: the new mapping covers
 	// it and the megabyte below.
 	a = park()
-	below := mustMMap(t, m, MMapOpts{Length: 2 * parkTest, Addr: a - parkTest, Fixed: true, Private: true, Perms: usermem.ReadWrite, MaxPerms: usermem.AnyAccess})
+	below = mustMMap(t, m, MMapOpts{Length: 2 * parkTest, Addr: a - parkTest, Fixed: true, Private: true, Perms: usermem.ReadWrite, MaxPerms: usermem.AnyAccess})
 	if len(m.parked) != 1 {
 		t.Fatalf("a mapping over all of a parked range dropped it")
 	}

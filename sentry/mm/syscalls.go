@@ -483,6 +483,9 @@ func (mm *MemoryManager) MRemap(oldAddr, oldSize, newSize uint64, flags int, new
 	if oldAddr+oldSize == v.end && newSize <= mm.maxAddr-oldAddr && mm.isFreeLocked(v.end, oldAddr+newSize) {
 		oldEnd := v.end
 		v.end = oldAddr + newSize
+		if len(mm.parked) > 0 {
+			mm.keepParkedLocked(v)
+		}
 		mm.claimPatchTableLocked(oldEnd, v.end)
 		mm.mergeRangeLocked(v.start, v.end)
 		return oldAddr, nil
