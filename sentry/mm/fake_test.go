@@ -156,12 +156,18 @@ type env struct {
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
+	return newEnvOn(t, fakePlatform{})
+}
+
+// newEnvOn is newEnv with the platform p.
+func newEnvOn(t testing.TB, p platform.Platform) *env {
+	t.Helper()
 	mf, err := memfile.New("mm-test")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { mf.Close() })
-	m, err := NewMemoryManager(fakePlatform{}, mf)
+	m, err := NewMemoryManager(p, mf)
 	if err != nil {
 		t.Fatal(err)
 	}

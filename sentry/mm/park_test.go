@@ -41,16 +41,8 @@ func (as *fakeProtectAS) Protect(addr, length uint64, at usermem.AccessType) err
 
 func newParkEnv(t *testing.T) (*env, *fakeProtectAS) {
 	t.Helper()
-	mf, err := memfile.New("mm-test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { mf.Close() })
-	m, err := NewMemoryManager(fakeProtectPlatform{}, mf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &env{t: t, mf: mf, mm: m}, m.AddressSpace().(*fakeProtectAS)
+	e := newEnvOn(t, fakeProtectPlatform{})
+	return e, e.mm.AddressSpace().(*fakeProtectAS)
 }
 
 const parkTest = 1 << 20
