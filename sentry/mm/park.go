@@ -66,9 +66,10 @@ type parkedRange struct {
 
 // parkLocked parks the pmas of [start, end), which munmap is removing,
 // if all of it is one private anonymous vma's pmas that only it holds,
-// every page with host memory behind it, and reports whether it did; then the caller must not unmap the range, whose
-// vma parkLocked removed. Otherwise nothing changed but the splitting of
-// vmas at start and end, and the caller unmaps the range.
+// every page with host memory behind it, and reports whether it did; then
+// the caller must not unmap the range, whose vma parkLocked removed.
+// Otherwise nothing changed but the splitting of vmas at start and end,
+// and the caller unmaps the range.
 //
 // Preconditions: mm.mu is locked for writing.
 func (mm *MemoryManager) parkLocked(start, end uint64) bool {
