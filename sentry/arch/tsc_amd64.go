@@ -43,13 +43,45 @@ var tscRate struct {
 // 0.1%, is far below what its users need).
 func TSCPerUS() int64 {
 	tscRate.once.Do(func() {
-		t0, n0 := Rdtsc(), time.Now()
-		for time.Since(n0) < 500*time.Microsecond {
-		}
-		t1, d := Rdtsc(), time.Since(n0)
-		tscRate.perUS = max((t1-t0)*int64(time.Microsecond)/int64(d), 1)
+		tscRate.perUS = measureTSC(Rdtsc, time.Now, 500*time.Microsecond)
 	})
 	return tscRate.perUS
+}
+
+// measureTSC measures the rate of the counter tsc reads against the clock
+// now reads, over at least span. Each end is a pair of readings taken
+// together (clockPair): a thread preempted between its counter and its
+// clock reading skewed the rate by the length of the preemption, and a
+// test run under load once measured half the rate (0.5 ms lost between
+// the end's two readings), which halved every spin budget made from it.
+func measureTSC(tsc func() int64, now func() time.Time, span time.Duration) int64 {
+	t0, n0 := clockPair(tsc, now)
+	for now().Sub(n0) < span {
+	}
+	t1, n1 := clockPair(tsc, now)
+	return max((t1-t0)*int64(time.Microsecond)/int64(n1.Sub(n0)), 1)
+}
+
+// clockPairTries is how many clock readings clockPair chooses from.
+const clockPairTries = 8
+
+// clockPair returns a counter reading and a clock reading made at the same
+// time: of clockPairTries clock readings, each between two counter
+// readings, the one whose counter readings are closest, with the counter
+// at their middle. A reading the thread was preempted in is never the
+// closest unless every one was.
+func clockPair(tsc func() int64, now func() time.Time) (int64, time.Time) {
+	var tick, width int64 = 0, -1
+	var at time.Time
+	for range clockPairTries {
+		a := tsc()
+		n := now()
+		b := tsc()
+		if w := b - a; width < 0 || w < width {
+			tick, width, at = a+w/2, w, n
+		}
+	}
+	return tick, at
 }
 
 // TSCToNS converts a non-negative number of time-stamp counter ticks to
