@@ -13,6 +13,21 @@ import (
 
 const verdictBase = 0x7ffe12340000
 
+// The descriptors of the memory file and the shared file in the filters
+// the tests build.
+const memFD, sharedFD = 5, 7
+
+// testProcessFilter returns the process filter for an image at
+// verdictBase with memFD and sharedFD.
+func testProcessFilter(t *testing.T) []unix.SockFilter {
+	t.Helper()
+	prog, err := processFilter(verdictBase, memFD, sharedFD)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return prog
+}
+
 // verdictGrid returns the grid the filters are pinned on (see
 // bpftest.Grid): the instruction pointers after each syscall instruction
 // the filters name, with their neighbours (edge), and a few others:
@@ -42,11 +57,7 @@ func verdictGrid(bases ...[6]uint64) bpftest.Grid {
 // filter's were recorded again when the server's mprotect was allowed
 // (TestServerMprotect).
 func TestProcessFilterVerdicts(t *testing.T) {
-	const memFD, sharedFD = 5, 7
-	prog, err := processFilter(verdictBase, memFD, sharedFD)
-	if err != nil {
-		t.Fatal(err)
-	}
+	prog := testProcessFilter(t)
 	bpftest.Pin(t, "process filter", prog, verdictGrid(
 		[6]uint64{},
 		[6]uint64{3: unix.MAP_SHARED | unix.MAP_FIXED, 4: memFD},
@@ -71,11 +82,7 @@ func TestThreadFilterVerdicts(t *testing.T) {
 // fixed, populated or not, and nothing else; the shared file's mmap takes
 // no MAP_POPULATE.
 func TestServerMmapFlags(t *testing.T) {
-	const memFD, sharedFD = 5, 7
-	proc, err := processFilter(verdictBase, memFD, sharedFD)
-	if err != nil {
-		t.Fatal(err)
-	}
+	proc := testProcessFilter(t)
 	server := uint64(verdictBase + offServerSyscall + 2)
 	shared := uint64(verdictBase + offForkMmapRw + 2)
 	for _, tc := range []struct {
@@ -105,11 +112,7 @@ func TestServerMmapFlags(t *testing.T) {
 // manager's parked ranges); no other stub instruction may mprotect, and
 // application code traps.
 func TestServerMprotect(t *testing.T) {
-	const memFD, sharedFD = 5, 7
-	proc, err := processFilter(verdictBase, memFD, sharedFD)
-	if err != nil {
-		t.Fatal(err)
-	}
+	proc := testProcessFilter(t)
 	server := uint64(verdictBase + offServerSyscall + 2)
 	for _, tc := range []struct {
 		ip, prot uint64
@@ -144,11 +147,7 @@ func TestServerMprotect(t *testing.T) {
 // TestArchPrctlRules: set_fs_syscall may set the fs base and set_gs_syscall
 // the gs base, nothing else; from application code arch_prctl traps.
 func TestArchPrctlRules(t *testing.T) {
-	const memFD, sharedFD = 5, 7
-	proc, err := processFilter(verdictBase, memFD, sharedFD)
-	if err != nil {
-		t.Fatal(err)
-	}
+	proc := testProcessFilter(t)
 	thread, err := threadFilter(verdictBase)
 	if err != nil {
 		t.Fatal(err)
