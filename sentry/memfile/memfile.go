@@ -84,7 +84,8 @@ type MemoryFile struct {
 	allocated uint64
 
 	// kept is the part of allocated whose owners freed it but keep it
-	// for reuse (ReserveKept), at most dirtyCap.
+	// for reuse (ReserveKept), reserved up to dirtyCap (a limit lowered
+	// since may leave it above until the owners release it).
 	kept uint64
 
 	// closed is set by Close.
