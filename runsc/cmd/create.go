@@ -148,27 +148,8 @@ func createContainer(g *flags.Global, id string, o *createOpts, foreground bool)
 		destroy(g, id)
 		return nil, err
 	}
-	if o.pidFile != "" {
-		if err := writePidFile(o.pidFile, cmd.Process.Pid); err != nil {
-			destroy(g, id)
-			return nil, err
-		}
-	}
-	if h := spec.Hooks; h != nil {
-		st, err := load(g, id)
-		if err == nil {
-			err = runHooks("prestart", h.Prestart, st)
-		}
-		if err == nil {
-			err = runHooks("createRuntime", h.CreateRuntime, st)
-		}
-		if err == nil {
-			err = runHooks("createContainer", h.CreateContainer, st)
-		}
-		if err != nil {
-			destroy(g, id)
-			return nil, err
-		}
+	if err := finishCreate(g, id, o.pidFile, cmd.Process.Pid, spec.Hooks); err != nil {
+		return nil, err
 	}
 	created = true
 	return cmd, nil

@@ -11,7 +11,42 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/rampart-sandbox/rampart/runsc/container"
+	"github.com/rampart-sandbox/rampart/runsc/flags"
 )
+
+// finishCreate ends a create (of a sandbox's first container or of a pod
+// member) whose processes are up: it writes the caller's --pid-file with
+// pid, then runs the prestart, createRuntime and createContainer hooks,
+// which the runtime spec runs after the container's environment exists
+// and before its process starts. If either fails, the container is
+// destroyed and the error returned.
+func finishCreate(g *flags.Global, id, pidFile string, pid int, hooks *specs.Hooks) error {
+	err := func() error {
+		if pidFile != "" {
+			if err := writePidFile(pidFile, pid); err != nil {
+				return err
+			}
+		}
+		if hooks == nil {
+			return nil
+		}
+		st, err := load(g, id)
+		if err == nil {
+			err = runHooks("prestart", hooks.Prestart, st)
+		}
+		if err == nil {
+			err = runHooks("createRuntime", hooks.CreateRuntime, st)
+		}
+		if err == nil {
+			err = runHooks("createContainer", hooks.CreateContainer, st)
+		}
+		return err
+	}()
+	if err != nil {
+		destroy(g, id)
+	}
+	return err
+}
 
 // runHooks runs hooks in order on the host, each with the container's
 // state on stdin and its own timeout, and stops at the first failure.

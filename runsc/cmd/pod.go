@@ -123,29 +123,7 @@ func createPodMember(g *flags.Global, id, sandboxID, bundle string, spec *specs.
 		destroy(g, id)
 		return err
 	}
-	if o.pidFile != "" {
-		if err := writePidFile(o.pidFile, pid); err != nil {
-			destroy(g, id)
-			return err
-		}
-	}
-	if h := spec.Hooks; h != nil {
-		st, err := load(g, id)
-		if err == nil {
-			err = runHooks("prestart", h.Prestart, st)
-		}
-		if err == nil {
-			err = runHooks("createRuntime", h.CreateRuntime, st)
-		}
-		if err == nil {
-			err = runHooks("createContainer", h.CreateContainer, st)
-		}
-		if err != nil {
-			destroy(g, id)
-			return err
-		}
-	}
-	return nil
+	return finishCreate(g, id, o.pidFile, pid, spec.Hooks)
 }
 
 // podMemberConfig is what the sandbox needs of spec to run container id.

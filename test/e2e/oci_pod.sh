@@ -146,6 +146,33 @@ B=$(bundle podps "{\"root\":{\"path\":\"$WORK/pod-rfs-b\",\"readonly\":true},\"a
 member_output podps "$B" "$(printf 'not-init\nsleep1000')" \
 	"pod: a member with a pid namespace path shares the sandbox container's"
 
+# Hooks of a member (oci.sh's hook.sh): the create-time kinds run at its
+# create, in order, with its state; a failing createRuntime hook fails the
+# create and destroys that member alone.
+: >"$HL"
+B=$(bundle podhk "{\"root\":{\"path\":\"$WORK/pod-rfs-b\",\"readonly\":true},\"annotations\":$(ctrd container podsb),
+	\"process\":{\"args\":[\"true\"]},\"hooks\":{\"prestart\":[$(hook prestart)],\"createRuntime\":[$(hook createRuntime)],\"createContainer\":[$(hook createContainer)]}}")
+pod_create podhk "$B"
+c=$?
+got=$(cat "$HL" 2>/dev/null)
+if [ "$c" -eq 0 ] && [ "$got" = "$(printf 'prestart created\ncreateRuntime created\ncreateContainer created')" ]; then
+	pass "pod: a member's create-time hooks, in order, with its state"
+else
+	fail "pod: a member's create-time hooks, in order, with its state" "create $c" "$got" "$(cat "$WORK/podhk.err")"
+fi
+rs delete --force podhk
+B=$(bundle podhkbad "{\"root\":{\"path\":\"$WORK/pod-rfs-b\",\"readonly\":true},\"annotations\":$(ctrd container podsb),
+	\"process\":{\"args\":[\"true\"]},\"hooks\":{\"createRuntime\":[{\"path\":\"/bin/false\"}]}}")
+pod_create podhkbad "$B"
+c=$?
+hkpid=$(cat "$WORK/podhkbad.pid" 2>/dev/null)
+if [ "$c" -ne 0 ] && grep -q "createRuntime hook" "$WORK/podhkbad.err" && [ ! -e "$STATE/podhkbad" ] &&
+	{ [ -z "$hkpid" ] || [ "$(reaped "$hkpid" 5)" != running ]; } && [ "$(statusof podsb)" = running ]; then
+	pass "pod: a failing hook fails the member's create and leaves the sandbox"
+else
+	fail "pod: a failing hook fails the member's create and leaves the sandbox" "create $c, stand-in ${hkpid:-none}: $(reaped "$hkpid" 1)" "state: $(ls "$STATE")" "sandbox $(statusof podsb)" "$(cat "$WORK/podhkbad.err")"
+fi
+
 rs exec poda cat /tmp/got
 if [ "$status" -eq 0 ] && [ "$out" = ping ]; then pass "pod: the containers share the network (loopback TCP)"; else fail "pod: the containers share the network (loopback TCP)" "status $status" "out: $out" "$err"; fi
 rs exec poda sh -c 'cat /etc/who; exit 4'
