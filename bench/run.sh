@@ -7,6 +7,8 @@
 # nopatch column without syscall patching: --systrap-patch=false), in one run, and prints ns/op with the ratio to
 # native. A runtime that is missing or fails shows "n/a"; that never fails the
 # run. Timings are for reading, not for pass/fail: the machines are noisy.
+# Below the table, each row's systrap ratio is set against the systrap
+# platform's aim (a fifth of gVisor's ratio; getpid at most 5x native).
 #
 # Two OCI rows follow, for runc, crun, Debian's gVisor and Rampart (bin/runsc
 # on ptrace and on systrap), all on the same prepared busybox bundle:
@@ -340,6 +342,34 @@ case " ${rows[*]} " in *" gcc_c "*)
 	echo "python3 -c, gcc -c: median wall time of 5 runs of \`python3 -c pass\` and \`gcc -O2 -c\` of bench/micro/getpid.c,"
 	echo "  sandbox start included; gVisor through its own \`runsc do\`, runc has no \`do\` (n/a)." ;;
 esac
+fi
+
+# The systrap platform's aims (the systrap issue), from this run's ratios:
+# each row's systrap ratio at most a fifth of gVisor's, and getpid at most
+# 5x native. A row whose gVisor ratio is under 5x has an aim faster than
+# Linux itself ("below native"): gVisor is about as fast as native there.
+if [ ${#rows[@]} -gt 0 ]; then
+echo
+echo "aims (systrap ratio <= 1/5 of gVisor's; getpid <= 5x):"
+met=0
+judged=0
+for b in "${rows[@]}"; do
+	s=${res[$b,systrap]} g=${res[$b,gvisor]} n=${res[$b,native]}
+	if [ "$s" = n/a ] || [ "$g" = n/a ] || [ "$n" = n/a ]; then continue; fi
+	line=$(awk -v b="$b" -v s="$s" -v g="$g" -v n="$n" 'BEGIN {
+		if (n <= 0) exit
+		rs = s / n; aim = g / n / 5
+		if (b == "getpid" && aim > 5) aim = 5
+		v = rs <= aim ? "met" : "not met"
+		if (aim < 1) v = v " (below native)"
+		printf "  %-20s %7.2fx  aim %6.2fx  %s\n", b, rs, aim, v
+	}')
+	[ -n "$line" ] || continue
+	echo "$line"
+	judged=$((judged + 1))
+	case "$line" in *" met"*) case "$line" in *"not met"*) ;; *) met=$((met + 1)) ;; esac ;; esac
+done
+echo "  $met of $judged rows met"
 fi
 
 if [ ${#oci_rows[@]} -gt 0 ]; then
