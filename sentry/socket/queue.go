@@ -14,6 +14,11 @@ type Message[A any] struct {
 	Rights []*vfs.FileDescription
 	// RightsUID is the user charged for Rights while they are in flight.
 	RightsUID uint32
+	// Filling marks a stream chunk whose bytes its sender is still
+	// copying in without the family's lock (Reserve): it keeps its place
+	// in the stream and counts against the buffer, but readers stop
+	// before it until the sender commits it (Commit).
+	Filling bool
 }
 
 // Queue is a receive queue: a FIFO of messages whose backing array and
@@ -33,6 +38,10 @@ func (q *Queue[A]) Empty() bool { return q.head == len(q.msgs) }
 
 // Count is the number of queued messages.
 func (q *Queue[A]) Count() int { return len(q.msgs) - q.head }
+
+// Readable reports whether the oldest message may be read: one is
+// queued and it is not being filled.
+func (q *Queue[A]) Readable() bool { return !q.Empty() && !q.Front().Filling }
 
 // Front returns the oldest message; the queue must not be empty.
 func (q *Queue[A]) Front() *Message[A] { return &q.msgs[q.head] }
@@ -65,6 +74,33 @@ func (q *Queue[A]) Push(m Message[A]) {
 	q.msgs = append(q.msgs, m)
 }
 
+// Reserve queues a stream chunk of n bytes (n > 0) that the caller fills
+// in after dropping the family's lock, and returns its buffer: a large
+// send then copies while the receiver copies out what came before,
+// instead of each waiting for the other's copy under the lock. Other
+// senders need not wait for it (their chunks queue behind it), and
+// readers stop at it. The caller must call Commit with the buffer, under
+// the lock again, once the bytes are in.
+func (q *Queue[A]) Reserve(n int) []byte {
+	d := q.Buf(n)[:n]
+	q.Push(Message[A]{Data: d, Filling: true})
+	return d
+}
+
+// Commit makes the chunk Reserve returned d for readable. It reports
+// false if the chunk is no longer queued (the queue was drained: the
+// receiving socket closed), when the bytes are dropped.
+func (q *Queue[A]) Commit(d []byte) bool {
+	for i := q.head; i < len(q.msgs); i++ {
+		m := &q.msgs[i]
+		if m.Filling && len(m.Data) > 0 && &m.Data[0] == &d[0] {
+			m.Filling = false
+			return true
+		}
+	}
+	return false
+}
+
 // AppendStream queues stream bytes, merged into the last chunk when it
 // carries the same credentials and no files. It takes c's files.
 func (q *Queue[A]) AppendStream(b []byte, c *ControlMessages) {
@@ -88,7 +124,7 @@ func (q *Queue[A]) appendStream(bs [][]byte, c *ControlMessages) {
 	}
 	if c.Rights == nil && !q.Empty() {
 		last := &q.msgs[len(q.msgs)-1]
-		if last.Rights == nil && last.Creds == c.Creds && cap(last.Data)-len(last.Data) >= n {
+		if last.Rights == nil && !last.Filling && last.Creds == c.Creds && cap(last.Data)-len(last.Data) >= n {
 			for _, b := range bs {
 				last.Data = append(last.Data, b...)
 			}
@@ -115,12 +151,12 @@ func (q *Queue[A]) Consume(n int) {
 	}
 }
 
-// Pop drops the front message, keeping its buffer for reuse. Its files
-// must have been taken.
+// Pop drops the front message, keeping its buffer for reuse unless a
+// sender is still filling it. Its files must have been taken.
 func (q *Queue[A]) Pop() {
 	m := &q.msgs[q.head]
 	q.Bytes -= len(m.Data) - m.Off
-	if len(q.spare) < 4 && cap(m.Data) <= 64<<10 {
+	if len(q.spare) < 4 && cap(m.Data) <= 64<<10 && !m.Filling {
 		q.spare = append(q.spare, m.Data[:0])
 	}
 	*m = Message[A]{}

@@ -89,3 +89,48 @@ func TestQueueStreamPieces(t *testing.T) {
 		t.Fatalf("pieces joined a chunk with credentials: %d chunks", q.Count())
 	}
 }
+
+// TestQueueReserveCommit checks a chunk filled outside the lock: it keeps
+// its place, later bytes queue behind it (never merged into it), readers
+// see nothing from it on until it is committed, and a drained queue
+// neither commits it nor hands its buffer to another sender.
+func TestQueueReserveCommit(t *testing.T) {
+	var q socket.Queue[struct{}]
+	c := &socket.ControlMessages{}
+	q.AppendStream([]byte("ab"), c)
+	d := q.Reserve(3)
+	q.AppendStream([]byte("z"), c)
+	if q.Count() != 3 || q.Bytes != 6 {
+		t.Fatalf("after reserve: count %d bytes %d, want 3 chunks of 6 bytes", q.Count(), q.Bytes)
+	}
+	if !q.Readable() {
+		t.Fatalf("the chunk ahead of the reserved one is not readable")
+	}
+	q.Consume(2)
+	if q.Readable() {
+		t.Fatalf("a chunk being filled is readable")
+	}
+	copy(d, "cde")
+	if !q.Commit(d) {
+		t.Fatalf("commit of a queued chunk failed")
+	}
+	if !q.Readable() || string(q.Front().Data) != "cde" {
+		t.Fatalf("after commit: readable %v front %q", q.Readable(), q.Front().Data)
+	}
+	q.Consume(3)
+	if string(q.Front().Data) != "z" {
+		t.Fatalf("the later chunk: %q, want \"z\"", q.Front().Data)
+	}
+	q.Pop()
+
+	d = q.Reserve(64)
+	q.Drain(nil)
+	if q.Commit(d) {
+		t.Fatalf("commit after the queue was drained succeeded")
+	}
+	for i := 0; i < 8; i++ {
+		if b := q.Buf(64); cap(b) > 0 && &b[:1][0] == &d[0] {
+			t.Fatalf("a buffer still being filled was reused")
+		}
+	}
+}
