@@ -843,17 +843,11 @@ func (e *endpoint) sendStreamLocked(ctx vfs.Context, src []byte, flags int) (int
 	return e.sendPiecesLocked(ctx, one[:], flags)
 }
 
-// copyUnlockedMin is the smallest round of a stream send that is copied
-// without the network's lock (socket.Queue.Reserve), so that a bulk
-// sender's copy and its receiver's run at once: below it, dropping and
-// retaking the lock costs more than the copy it lets overlap.
-const copyUnlockedMin = 16 << 10
-
 // sendPiecesLocked sends the pieces of srcs in order as one buffer: the
 // peer is woken once for what each round appends, not once a piece. A
-// round of copyUnlockedMin bytes or more is copied with e.net.mu dropped:
-// the caller must hold no other lock and must not rely, after the call,
-// on what it read under e.net.mu before it.
+// round of socket.CopyUnlockedMin bytes or more is copied with e.net.mu
+// dropped: the caller must hold no other lock and must not rely, after
+// the call, on what it read under e.net.mu before it.
 func (e *endpoint) sendPiecesLocked(ctx vfs.Context, srcs [][]byte, flags int) (int, error) {
 	total := 0
 	for _, src := range srcs {
@@ -903,8 +897,8 @@ func (e *endpoint) sendPiecesLocked(ctx vfs.Context, srcs [][]byte, flags int) (
 					pi, po = pi+1, 0
 				}
 			}
-			if got := done - began; got >= copyUnlockedMin {
-				d := p.rq.Reserve(got)
+			if got := done - began; got >= socket.CopyUnlockedMin {
+				d := p.rq.Reserve(got, socket.Creds{})
 				e.net.mu.Unlock()
 				off := 0
 				for _, b := range round[:k] {

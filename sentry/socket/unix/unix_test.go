@@ -9,6 +9,7 @@ import (
 	"github.com/rampart-sandbox/rampart/fs/vfs"
 	"github.com/rampart-sandbox/rampart/sentry/kernel/auth"
 	"github.com/rampart-sandbox/rampart/sentry/socket"
+	"github.com/rampart-sandbox/rampart/sentry/socket/sockettest"
 	"github.com/rampart-sandbox/rampart/sentry/socket/unix"
 )
 
@@ -98,4 +99,15 @@ func newStack() *socket.Stack {
 	st := socket.NewStack([]socket.Interface{socket.Loopback()}, false)
 	unix.Install(st)
 	return st
+}
+
+// TestStreamIntact and TestStreamConcurrentReaders: see sockettest.
+func TestStreamIntact(t *testing.T) {
+	a, b := pair(t, linux.SOCK_STREAM)
+	sockettest.StreamIntact(t, ctx{}, a, b)
+}
+
+func TestStreamConcurrentReaders(t *testing.T) {
+	a, b := pair(t, linux.SOCK_STREAM)
+	sockettest.ConcurrentReaders(t, ctx{}, a, b)
 }
