@@ -367,7 +367,7 @@ for b in "${rows[@]}"; do
 	[ -n "$line" ] || continue
 	echo "$line"
 	judged=$((judged + 1))
-	case "$line" in *" met"*) case "$line" in *"not met"*) ;; *) met=$((met + 1)) ;; esac ;; esac
+	case "$line" in *"not met"*) ;; *) met=$((met + 1)) ;; esac
 done
 echo "  $met of $judged rows met"
 fi

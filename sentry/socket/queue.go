@@ -87,17 +87,16 @@ const CopyUnlockedMin = 16 << 10
 // instead of each waiting for the other's copy under the lock. Other
 // senders need not wait for it (their chunks queue behind it), and
 // readers stop at it. The caller must call Commit with the buffer, under
-// the lock again, once the bytes are in. creds are the sender's
-// credentials (SCM_CREDENTIALS), for the families that pass them.
-func (q *Queue[A]) Reserve(n int, creds Creds) []byte {
+// the lock again, once the bytes are in.
+func (q *Queue[A]) Reserve(n int) []byte {
 	d := q.Buf(n)[:n]
-	q.Push(Message[A]{Data: d, Creds: creds, Filling: true})
+	q.Push(Message[A]{Data: d, Filling: true})
 	return d
 }
 
-// Commit makes the chunk Reserve returned d for readable. It reports
-// false if the chunk is no longer queued (the queue was drained: the
-// receiving socket closed), when the bytes are dropped.
+// Commit makes readable the chunk whose buffer Reserve returned as d. It
+// reports false if the chunk is no longer queued (the queue was drained:
+// the receiving socket closed); its bytes are then dropped.
 func (q *Queue[A]) Commit(d []byte) bool {
 	for i := q.head; i < len(q.msgs); i++ {
 		m := &q.msgs[i]

@@ -98,7 +98,7 @@ func TestQueueReserveCommit(t *testing.T) {
 	var q socket.Queue[struct{}]
 	c := &socket.ControlMessages{}
 	q.AppendStream([]byte("ab"), c)
-	d := q.Reserve(3, socket.Creds{})
+	d := q.Reserve(3)
 	q.AppendStream([]byte("z"), c)
 	if q.Count() != 3 || q.Bytes != 6 {
 		t.Fatalf("after reserve: count %d bytes %d, want 3 chunks of 6 bytes", q.Count(), q.Bytes)
@@ -123,7 +123,7 @@ func TestQueueReserveCommit(t *testing.T) {
 	}
 	q.Pop()
 
-	d = q.Reserve(64, socket.Creds{})
+	d = q.Reserve(64)
 	q.Drain(nil)
 	if q.Commit(d) {
 		t.Fatalf("commit after the queue was drained succeeded")

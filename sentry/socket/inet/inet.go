@@ -898,7 +898,7 @@ func (e *endpoint) sendPiecesLocked(ctx vfs.Context, srcs [][]byte, flags int) (
 				}
 			}
 			if got := done - began; got >= socket.CopyUnlockedMin {
-				d := p.rq.Reserve(got, socket.Creds{})
+				d := p.rq.Reserve(got)
 				e.net.mu.Unlock()
 				off := 0
 				for _, b := range round[:k] {
