@@ -40,21 +40,44 @@ func pageSpan(off, length int64) (uint64, uint64) {
 // mode 0 and FALLOC_FL_KEEP_SIZE): later writes there cannot fail with
 // ENOSPC. Unless keepSize, the file grows to off+length. On failure the
 // pages it allocated are dropped again and the size is unchanged.
+//
+// The pages missing from the range are charged to the accounter at once,
+// before any is allocated, as Linux's tmpfs checks its size= limit: a range
+// past the limit fails with ENOSPC at once, instead of after allocating
+// page by page, under the cache's lock, as much as the limit allows (a
+// random fallocate of 2^47 bytes held the lock, and the task, for 6 s).
 func (c *PageCache) Fallocate(off, length int64, keepSize bool) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	first, last := pageSpan(off, length)
+	missing := int64(last - first)
+	if last-first > uint64(len(c.pages)) {
+		for idx := range c.pages {
+			if idx >= first && idx < last {
+				missing--
+			}
+		}
+	} else {
+		for idx := first; idx < last; idx++ {
+			if _, ok := c.pages[idx]; ok {
+				missing--
+			}
+		}
+	}
+	if missing > 0 && c.acct != nil && !c.acct.Charge(missing) {
+		return unix.ENOSPC
+	}
 	var added []uint64
 	for idx := first; idx < last; idx++ {
 		if _, ok := c.pages[idx]; ok {
 			continue
 		}
-		if _, _, err := c.pageLocked(idx, true); err != nil {
+		if _, err := c.allocPageLocked(idx); err != nil {
 			for _, a := range added {
 				c.mf.DecRef(c.pages[a])
 				delete(c.pages, a)
-				c.uncharge(1)
 			}
+			c.uncharge(missing)
 			return err
 		}
 		added = append(added, idx)

@@ -90,20 +90,29 @@ func (c *PageCache) pageLocked(idx uint64, create bool) (memfile.Range, bool, er
 	if c.acct != nil && !c.acct.Charge(1) {
 		return memfile.Range{}, false, unix.ENOSPC
 	}
-	fr, err := c.mf.Allocate(usermem.PageSize)
+	fr, err := c.allocPageLocked(idx)
 	if err != nil {
 		c.uncharge(1)
-		return memfile.Range{}, false, unix.ENOMEM
+		return memfile.Range{}, false, err
+	}
+	return fr, true, nil
+}
+
+// allocPageLocked allocates page idx, which the cache does not hold, and
+// fills it; the caller has charged the accounter for it.
+func (c *PageCache) allocPageLocked(idx uint64) (memfile.Range, error) {
+	fr, err := c.mf.Allocate(usermem.PageSize)
+	if err != nil {
+		return memfile.Range{}, unix.ENOMEM
 	}
 	if c.fill != nil {
 		if err := c.fill(c.mf.Slice(fr), int64(idx*usermem.PageSize)); err != nil {
 			c.mf.DecRef(fr)
-			c.uncharge(1)
-			return memfile.Range{}, false, err
+			return memfile.Range{}, err
 		}
 	}
 	c.pages[idx] = fr
-	return fr, true, nil
+	return fr, nil
 }
 
 // ReadAt copies file data at off into dst, stopping at the file size.

@@ -3,7 +3,8 @@
  * file (/dev/shm): sparse files read zeros in holes, punching a hole frees
  * its pages, modes tmpfs does not support are EOPNOTSUPP, bad arguments
  * get Linux's errnos; a small tmpfs (size=) gives ENOSPC and statfs reports
- * it, nr_inodes bounds the files.
+ * it (a fallocate past the limit fails at once and leaves nothing), nr_inodes
+ * bounds the files.
  */
 #include "check.h"
 
@@ -131,6 +132,13 @@ int main(void)
 		ftruncate(b, 0);
 		statfs(dir, &sf);
 		printf("statfs free after truncate %ld\n", (long)sf.f_bfree);
+		/* Past the limit: refused at once, nothing left allocated. */
+		int r = fallocate(b, 0, 0, 1 << 30);
+		printf("fallocate 1g into 64k: %d %s\n", r, check_errname(errno));
+		r = fallocate(b, 0, 1LL << 50, 1LL << 40);
+		printf("fallocate 1t at 1p: %d %s\n", r, check_errname(errno));
+		statfs(dir, &sf);
+		printf("statfs free after refusals %ld, size %ld\n", (long)sf.f_bfree, (long)lseek(b, 0, SEEK_END));
 		int made = 0;
 		for (int i = 0; i < 10; i++) {
 			snprintf(f, sizeof(f), "%s/f%d", dir, i);
