@@ -237,6 +237,16 @@ func (as *addressSpace) batchLocked(ms []platform.Mapping) error {
 }
 
 // Unmap implements platform.AddressSpace.Unmap.
+//
+// Syscall patching's views (the Go view and the pointer table), which the
+// stub maps at its set-up inside the application range, stay while the
+// address space has them: no application memory is there (mapping some
+// would have taken them, LosePatchTable), so an munmap(2) of a range
+// around them, which Linux answers without unmapping anything there, must
+// not take them from the process's patched sites, nor from the next
+// address space the stub serves (recyclableLocked: such a stub used to
+// come back without them, and every patched syscall of the next process
+// failed).
 func (as *addressSpace) Unmap(addr, length uint64) error {
 	if !inUserRange(addr, length) {
 		return unix.EINVAL
@@ -246,8 +256,33 @@ func (as *addressSpace) Unmap(addr, length uint64) error {
 	if as.released.Load() {
 		return fmt.Errorf("address space released: %w", platform.ErrContextDead)
 	}
+	if as.hasViews() && overlapsPtrTable(addr, length) {
+		var ms [3]platform.Mapping
+		return as.batchLocked(aroundViews(ms[:0], addr, addr+length))
+	}
 	_, err := as.r.call(as.pid, &as.reaped, unix.SYS_MUNMAP, 0, addr, length)
 	return err
+}
+
+// hasViews reports whether the stub maps syscall patching's views: with
+// patching on, until application memory takes their place.
+func (as *addressSpace) hasViews() bool {
+	return as.p.patch && (as.patch == nil || !as.patch.lost.Load())
+}
+
+// aroundViews appends to ms the parts of [start, end) outside syscall
+// patching's views, as mappings without access (unmaps), and returns it.
+func aroundViews(ms []platform.Mapping, start, end uint64) []platform.Mapping {
+	for _, v := range [2][2]uint64{{goViewAddr, goViewAddr + pageSize}, {ptrTableAddr, ptrTableEnd}} {
+		if start < min(v[0], end) {
+			ms = append(ms, platform.Mapping{Addr: start, Length: min(v[0], end) - start})
+		}
+		start = max(start, v[1])
+	}
+	if start < end {
+		ms = append(ms, platform.Mapping{Addr: start, Length: end - start})
+	}
+	return ms
 }
 
 // Protect implements platform.Protector: the stub's server thread runs
@@ -469,17 +504,13 @@ const (
 // which zeroes its own (keepThread). Nothing the application wrote, in its
 // memory or its region, reaches the next one.
 func (as *addressSpace) scrub(keep int) bool {
-	ms := [3]platform.Mapping{{Addr: minUserAddress, Length: maxUserAddress - minUserAddress}}
-	n := 1
+	var buf [3]platform.Mapping
+	ms := append(buf[:0], platform.Mapping{Addr: minUserAddress, Length: maxUserAddress - minUserAddress})
 	if as.p.patch {
-		ptrEnd := uint64(ptrTableAddr + (ptrTableLen+pageSize-1)&^(pageSize-1))
-		ms[0].Length = goViewAddr - minUserAddress
-		ms[1] = platform.Mapping{Addr: goViewAddr + pageSize, Length: ptrTableAddr - goViewAddr - pageSize}
-		ms[2] = platform.Mapping{Addr: ptrEnd, Length: maxUserAddress - ptrEnd}
-		n = 3
+		ms = aroundViews(buf[:0], minUserAddress, maxUserAddress)
 	}
 	as.mu.Lock()
-	err := as.batchLocked(ms[:n])
+	err := as.batchLocked(ms)
 	as.mu.Unlock()
 	if err != nil {
 		return false

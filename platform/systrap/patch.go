@@ -92,6 +92,8 @@ const (
 	// entry's address, byte 5 of the patched instruction, is 0xcc.
 	ptrTableAddr = 0x7fcc0000
 	ptrTableLen  = (goSite + 1) * 8
+	// ptrTableEnd is the end of the pointer table's pages.
+	ptrTableEnd = ptrTableAddr + (ptrTableLen+pageSize-1)&^(pageSize-1)
 	// ptrTableFileOff is the pointer table's offset in the shared file:
 	// in slot 0 of the pre-made stub's region, which is at offset 0, after
 	// its request and response pages. goViewFileOff is the page of it

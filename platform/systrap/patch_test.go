@@ -1029,3 +1029,46 @@ func TestSiteTable(t *testing.T) {
 		t.Errorf("load after clearing entry 1: %d %d %d", st.load(1), st.load(2), st.load(goSite))
 	}
 }
+
+// TestAroundViews checks the unmaps Unmap and scrub send for a range that
+// overlaps syscall patching's views: every page of the range but the
+// views', in order, and nothing else.
+func TestAroundViews(t *testing.T) {
+	inView := func(a uint64) bool {
+		return (a >= goViewAddr && a < goViewAddr+pageSize) || (a >= ptrTableAddr && a < ptrTableEnd)
+	}
+	for _, r := range [][2]uint64{
+		{minUserAddress, 1 << 32},
+		{0x40000000, 0xc0000000},
+		{goViewAddr, goViewAddr + pageSize},
+		{goViewAddr - pageSize, goViewAddr + 2*pageSize},
+		{ptrTableAddr + pageSize, ptrTableEnd + pageSize},
+		{ptrTableAddr - 3*pageSize, ptrTableAddr + pageSize},
+		{goViewAddr + pageSize, ptrTableAddr},
+	} {
+		var buf [3]platform.Mapping
+		ms := aroundViews(buf[:0], r[0], r[1])
+		prev := r[0]
+		for _, m := range ms {
+			if m.Access.Any() || m.Length == 0 || m.Addr < prev || m.Addr+m.Length > r[1] {
+				t.Fatalf("range [%#x, %#x): bad unmap %+v in %+v", r[0], r[1], m, ms)
+			}
+			for a := prev; a < m.Addr; a += pageSize {
+				if !inView(a) {
+					t.Errorf("range [%#x, %#x): page %#x left mapped", r[0], r[1], a)
+				}
+			}
+			for a := m.Addr; a < m.Addr+m.Length; a += pageSize {
+				if inView(a) {
+					t.Errorf("range [%#x, %#x): view page %#x unmapped", r[0], r[1], a)
+				}
+			}
+			prev = m.Addr + m.Length
+		}
+		for a := prev; a < r[1]; a += pageSize {
+			if !inView(a) {
+				t.Errorf("range [%#x, %#x): page %#x left mapped", r[0], r[1], a)
+			}
+		}
+	}
+}

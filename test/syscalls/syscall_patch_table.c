@@ -4,7 +4,8 @@
  * MAP_FIXED mapping may, reads its own bytes there and keeps making
  * syscalls from sites that were patched before (static "mov $NR, %eax;
  * syscall" sites and glibc's syscall(2)), in the process and in a fork
- * child; and so does a child whose mapping grows into it with mremap. */
+ * child; and so does a child whose mapping grows into it with mremap, and
+ * children that unmap a range around it where nothing is mapped. */
 #define _GNU_SOURCE
 #include <stdint.h>
 #include <string.h>
@@ -59,11 +60,43 @@ static void grow_into(void)
 		 WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st), 0);
 }
 
+/* unmap_around: fork children, one after the other, whose calls were
+ * patched, munmap a range around the table and the Go view (0x48fa8000),
+ * with memory of theirs at its ends but none at those two places; their
+ * calls go on working, and so do those of the children after them, which
+ * may get the address space (the stub) the one before left. */
+static void unmap_around(void)
+{
+	for (int i = 0; i < 4; i++) {
+		pid_t c = fork();
+		REQUIRE("fork for munmap", c >= 0);
+		if (c == 0) {
+			if (calls(2000) != 0)
+				_exit(2);
+			/* Pages at both ends, so that the range has memory to
+			 * unmap. */
+			if (mmap((void *)0x40000000, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0) != (void *)0x40000000 ||
+			    mmap((void *)0xbffff000, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0) != (void *)0xbffff000)
+				_exit(5);
+			*(volatile char *)0x40000000 = 1;
+			*(volatile char *)0xbffff000 = 1;
+			if (munmap((void *)0x40000000, 0x80000000) != 0)
+				_exit(3);
+			_exit(calls(2000) == 0 ? 0 : 4);
+		}
+		int st;
+		CHECK_EQ("waitpid (munmap around)", waitpid(c, &st, 0), c);
+		CHECK_EQ("calls work after an munmap around the table",
+			 WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st), 0);
+	}
+}
+
 int main(void)
 {
 	/* Trap, and be patched (in the sandbox). */
 	CHECK_EQ("calls before", calls(2000), 0);
 	grow_into();
+	unmap_around();
 
 	void *want = (void *)0x7fcc0000;
 	void *p = CHECK_MAP("mmap at 0x7fcc0000",
