@@ -26,7 +26,7 @@ TEST_CFLAGS   := -O2 -Wall -Werror
 RUNSC_DEP     := $(if $(findstring $(CURDIR)/bin/runsc,$(RUNSC)),build)
 
 .PHONY: all help build vdso deps deps-demo deps-test deps-bench demo test fmt-check vet \
-	gotest syscall-build syscall-tests syscall-tests-rootfs syscall-tests-gofer syscall-tests-native syscall-tests-gofer-root smoke oci network conformance debian goprog bench clean \
+	gotest syscall-build syscall-tests syscall-tests-rootfs syscall-tests-gofer syscall-tests-native syscall-tests-gofer-root smoke oci network fuzz conformance debian goprog bench clean \
 	deps-clients clients \
 	systrap-stub syscall-tests-ptrace smoke-ptrace test-ptrace syscall-tests-systrap-nopatch
 
@@ -45,6 +45,7 @@ help:
 	@echo "make smoke                 real programs natively and under \$$RUNSC"
 	@echo "make network               network e2e: --network=none and --network=host"
 	@echo "make oci                   bin/runsc as an OCI runtime on busybox bundles"
+	@echo "make fuzz                  random syscalls and random code in the sandbox, on each platform (FUZZ_SEED, FUZZ_SCALE)"
 	@echo "make clients               podman, containerd (ctr) and dockerd driving bin/runsc"
 	@echo "make conformance [T=mounts] runtime-tools' OCI validation programs (RUNTIME=runc to compare)"
 	@echo "make debian                a Debian minbase userland natively (chroot) and in runsc run"
@@ -90,14 +91,15 @@ test: deps-test fmt-check vet gotest build
 	$(MAKE) --no-print-directory smoke 2>&1 | tee bin/smoke.log; [ $${PIPESTATUS[0]} -eq 0 ] || rc=1; \
 	$(MAKE) --no-print-directory oci 2>&1 | tee bin/oci.log; [ $${PIPESTATUS[0]} -eq 0 ] || rc=1; \
 	$(MAKE) --no-print-directory network 2>&1 | tee bin/network.log; [ $${PIPESTATUS[0]} -eq 0 ] || rc=1; \
+	$(MAKE) --no-print-directory fuzz 2>&1 | tee bin/fuzz.log; [ $${PIPESTATUS[0]} -eq 0 ] || rc=1; \
 	$(MAKE) --no-print-directory debian 2>&1 | tee bin/debian.log; [ $${PIPESTATUS[0]} -eq 0 ] || rc=1; \
 	$(MAKE) --no-print-directory syscall-tests-ptrace 2>&1 | tee bin/syscall-tests-ptrace.log; [ $${PIPESTATUS[0]} -eq 0 ] || rc=1; \
 	$(MAKE) --no-print-directory smoke-ptrace 2>&1 | tee bin/smoke-ptrace.log; [ $${PIPESTATUS[0]} -eq 0 ] || rc=1; \
 	$(MAKE) --no-print-directory syscall-tests-systrap-nopatch 2>&1 | tee bin/syscall-tests-nopatch.log; [ $${PIPESTATUS[0]} -eq 0 ] || rc=1; \
 	$(MAKE) --no-print-directory clients 2>&1 | tee bin/clients.log; [ $${PIPESTATUS[0]} -eq 0 ] || rc=1; \
-	tail -q -n 50 bin/syscall-tests.log bin/syscall-tests-rootfs.log bin/syscall-tests-gofer.log bin/syscall-tests-gofer-root.log bin/smoke.log bin/oci.log bin/network.log bin/debian.log bin/syscall-tests-ptrace.log bin/smoke-ptrace.log bin/syscall-tests-nopatch.log bin/clients.log | \
+	tail -q -n 50 bin/syscall-tests.log bin/syscall-tests-rootfs.log bin/syscall-tests-gofer.log bin/syscall-tests-gofer-root.log bin/smoke.log bin/oci.log bin/network.log bin/fuzz.log bin/debian.log bin/syscall-tests-ptrace.log bin/smoke-ptrace.log bin/syscall-tests-nopatch.log bin/clients.log | \
 		awk '/^[0-9]+ passed, [0-9]+ failed(, [0-9]+ skipped)?$$/ { p += $$1; f += $$3; s += $$5; n++ } \
-		     END { if (n < 12) f++; printf "total: %d passed, %d failed, %d skipped\n", p, f, s }'; \
+		     END { if (n < 13) f++; printf "total: %d passed, %d failed, %d skipped\n", p, f, s }'; \
 	exit $$rc
 
 fmt-check:
@@ -208,6 +210,22 @@ smoke: $(RUNSC_DEP) goprog bin/ptydrive
 # http.server in and out of the sandbox).
 network: build
 	test/e2e/network.sh
+
+# fuzz throws random syscalls and random machine code at the sandbox on each
+# platform (test/e2e/fuzz.sh); the fuzzers refuse to run outside a sandbox.
+fuzz: build bin/sysfuzz bin/codefuzz
+	test/e2e/fuzz.sh
+
+bin/sysfuzz: test/e2e/fuzz/sysfuzz.c
+	@mkdir -p bin
+	$(CC) $(TEST_CFLAGS) -static -pthread -o $@ $<
+
+# codefuzz's signal handler and recovery path run with whatever fs base the
+# random code left: no stack protector (it reads %fs:0x28); static-pie keeps
+# the program out of reach of 32-bit absolute addresses.
+bin/codefuzz: test/e2e/fuzz/codefuzz.c
+	@mkdir -p bin
+	$(CC) $(TEST_CFLAGS) -fno-stack-protector -static-pie -o $@ $<
 
 # oci drives bin/runsc as an OCI runtime (create/start/kill/delete …) on
 # busybox bundles.

@@ -1,0 +1,311 @@
+/* sysfuzz throws random system calls with hostile arguments at the kernel
+ * it runs on. It is meant for the sandbox only (test/e2e/fuzz.sh): natively,
+ * as root, random syscalls could harm the host, which is why it refuses to
+ * run unless RAMPART_FUZZ_SANDBOXED=1 is set.
+ *
+ * usage: sysfuzz SEED WORKERS CALLS [THREADS]
+ *
+ * Each worker is a forked child that makes CALLS random calls (number and
+ * six arguments drawn from seeded choices: small integers, fds it opened,
+ * flags-like bit patterns, pointers into a random-filled scratch area,
+ * kernel and unmapped addresses, a few path strings) and exits. A worker may
+ * die of a signal (it unmaps its own code, say) or hang (the parent kills it
+ * after 5 s): those are the application's own business. What must
+ * hold is that the kernel survives and still works: a SIGKILL ends a worker
+ * within 5 s whatever it is doing, the parent checks basic calls after every
+ * worker, and it prints "sysfuzz: ok" at the end, with a digest of the
+ * workers' outcomes (how each ended), which test/e2e/fuzz.sh compares
+ * between platforms: with one thread a worker's calls depend on its seed
+ * only (the scratch area is at a fixed address), and so should its end.
+ *
+ * Calls that would reach outside the worker (signals to other processes,
+ * ptrace, process_vm_writev), raise its limits, make processes or end it
+ * early are left out, and so are the timers and signal masks the worker's
+ * tick needs (see worker). */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <pthread.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* rng is each thread's generator. */
+static __thread uint64_t rng;
+static long calls_per_thread;
+static int logfd = -1;
+
+static uint64_t next(void)
+{
+	/* xorshift64* */
+	rng ^= rng >> 12;
+	rng ^= rng << 25;
+	rng ^= rng >> 27;
+	return rng * 2685821657736338717ULL;
+}
+
+static uint64_t below(uint64_t n) { return next() % n; }
+
+/* Calls never made: see the comment at the top. */
+static const int denied[] = {
+	SYS_fork, SYS_vfork, SYS_clone, SYS_clone3, SYS_execve, SYS_execveat,
+	SYS_exit, SYS_exit_group, SYS_kill, SYS_tkill, SYS_tgkill,
+	SYS_rt_sigqueueinfo, SYS_rt_tgsigqueueinfo, SYS_pidfd_send_signal,
+	SYS_ptrace, SYS_process_vm_writev, SYS_process_vm_readv, SYS_reboot,
+	SYS_setrlimit, SYS_prlimit64, SYS_alarm, SYS_setitimer, SYS_pause,
+	SYS_rt_sigsuspend, SYS_rt_sigreturn, SYS_vhangup, SYS_seccomp,
+	SYS_prctl, SYS_arch_prctl, SYS_setsid, SYS_setpgid, SYS_kexec_load,
+	SYS_kexec_file_load, SYS_init_module, SYS_finit_module,
+	SYS_delete_module, SYS_swapon, SYS_swapoff, SYS_acct, SYS_settimeofday,
+	SYS_clock_settime, SYS_adjtimex, SYS_clock_adjtime, SYS_sethostname,
+	SYS_setdomainname, SYS_iopl, SYS_ioperm, SYS_mount, SYS_umount2,
+	SYS_pivot_root, SYS_chroot, SYS_unshare, SYS_setns, SYS_pidfd_getfd,
+	SYS_sched_setscheduler, SYS_sched_setattr, SYS_setpriority,
+	SYS_sched_setparam,
+};
+
+static int is_denied(long nr)
+{
+	for (size_t i = 0; i < sizeof(denied) / sizeof(denied[0]); i++)
+		if (denied[i] == nr)
+			return 1;
+	return 0;
+}
+
+#define SCRATCH (256 << 10)
+static char *scratch;
+static int fds[16];
+static int nfds;
+
+static const char *const paths[] = {
+	"/tmp/fuzz-a", "/tmp/fuzz-dir", "/proc/self/status", "/proc/self/maps",
+	"/dev/null", "/dev/zero", ".", "/", "/tmp", "/proc/self/fd/0",
+	"/etc/passwd", "/sys/kernel", "", "/tmp/fuzz-a/../fuzz-b",
+	"/proc/self/mem", "/dev/ptmx", "/proc/self/fdinfo/3",
+};
+
+/* place writes a path string somewhere in the scratch area and returns it. */
+static uint64_t place(void)
+{
+	const char *p = paths[below(sizeof(paths) / sizeof(paths[0]))];
+	size_t n = strlen(p) + 1;
+	char *at = scratch + 4096 + below(SCRATCH - 8192);
+	memcpy(at, p, n);
+	return (uint64_t)at;
+}
+
+static uint64_t arg_value(void)
+{
+	switch (below(16)) {
+	case 0: return 0;
+	case 1: return below(8);
+	case 2: return nfds ? (uint64_t)fds[below(nfds)] : 0;
+	case 3: return (uint64_t)-1;
+	case 4: return (uint64_t)(int64_t)-(int64_t)below(4096);
+	case 5: return 1ULL << below(64);
+	case 6: return next() & 0xffff;
+	case 7: return next();
+	case 8: return (uint64_t)scratch + below(SCRATCH);
+	case 9: return (uint64_t)scratch + (below(SCRATCH / 4096)) * 4096;
+	case 10: return (uint64_t)scratch + SCRATCH - below(64);
+	case 11: return place();
+	case 12: return 0xffffffff80000000ULL + below(1 << 20);
+	case 13: return 0x00007ffffffff000ULL + below(0x2000);
+	case 14: return below(1 << 20) * 4096;
+	default: return next() & 0xffffffff;
+	}
+}
+
+static void setup_fds(void)
+{
+	int p[2];
+	nfds = 0;
+	fds[nfds++] = open("/tmp/fuzz-a", O_RDWR | O_CREAT, 0644);
+	fds[nfds++] = open("/tmp/fuzz-dir", O_RDONLY | O_DIRECTORY);
+	if (pipe(p) == 0) {
+		fds[nfds++] = p[0];
+		fds[nfds++] = p[1];
+	}
+	fds[nfds++] = eventfd(0, EFD_NONBLOCK);
+	fds[nfds++] = epoll_create1(0);
+	fds[nfds++] = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	fds[nfds++] = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+	fds[nfds++] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	fds[nfds++] = open("/proc/self/status", O_RDONLY);
+	fds[nfds++] = memfd_create("fuzz", 0);
+	fds[nfds++] = open("/dev/null", O_RDWR);
+}
+
+/* fuzz makes a thread's share of a worker's calls. */
+static void *fuzz(void *arg)
+{
+	long calls = (long)arg;
+	for (long i = 0; i < calls; i++) {
+		long nr;
+		do
+			nr = below(460);
+		while (is_denied(nr));
+		uint64_t a[6];
+		for (int j = 0; j < 6; j++)
+			a[j] = arg_value();
+		if (logfd >= 0)
+			dprintf(logfd, "[%ld] %ld(%#lx, %#lx, %#lx, %#lx, %#lx, %#lx)", (long)syscall(SYS_gettid), nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+		long r = syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+		if (logfd >= 0)
+			dprintf(logfd, " = %ld (%d) [%ld]\n", r, r < 0 ? errno : 0, (long)syscall(SYS_gettid));
+		/* Refill the scratch now and then: calls write into it. */
+		if ((i & 63) == 63)
+			for (size_t k = 0; k < SCRATCH; k += 4096)
+				*(uint64_t *)(scratch + k + (below(512) << 3)) = next();
+	}
+	return NULL;
+}
+
+/* start seeds a thread's generator and runs its calls. */
+static void *start(void *seed)
+{
+	rng = (uint64_t)(uintptr_t)seed * 0x9e3779b97f4a7c15ULL + 1;
+	return fuzz((void *)calls_per_thread);
+}
+
+static void on_tick(int sig) { (void)sig; }
+
+static void worker(uint64_t seed, long calls, int threads)
+{
+	struct rlimit as = {1UL << 30, 1UL << 30}, fsz = {16 << 20, 16 << 20};
+	struct rlimit nofile = {256, 256};
+	setrlimit(RLIMIT_AS, &as);
+	setrlimit(RLIMIT_FSIZE, &fsz);
+	setrlimit(RLIMIT_NOFILE, &nofile);
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGXFSZ, SIG_IGN);
+	/* A call that blocks (a read of an empty pipe, a poll without a
+	 * timeout) is interrupted by the next tick of a 20 ms timer, whose
+	 * handler does nothing, and fails with EINTR. */
+	struct sigaction tick = {.sa_handler = on_tick};
+	sigaction(SIGALRM, &tick, NULL);
+	struct itimerval it = {{0, 20000}, {0, 20000}};
+	setitimer(ITIMER_REAL, &it, NULL);
+	rng = seed * 0x9e3779b97f4a7c15ULL + 1;
+	/* At a fixed address, so that a seed makes the same calls in every
+	 * run (pointer arguments are into the scratch area, and the bytes
+	 * there may be read as pointers). */
+	scratch = mmap((void *)0x200000000000ULL, SCRATCH, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	if (scratch == MAP_FAILED)
+		_exit(3);
+	for (size_t i = 0; i < SCRATCH; i += 8)
+		*(uint64_t *)(scratch + i) = next();
+	/* Random writes to the standard fds would land in the harness's log;
+	 * verbose mode logs on a copy of stderr (which a call may close). */
+	logfd = getenv("SYSFUZZ_VERBOSE") ? dup(2) : -1;
+	int null = open("/dev/null", O_RDWR);
+	for (int fd = 0; fd < 3; fd++)
+		dup2(null, fd);
+	setup_fds();
+	/* Threads share the fds and the memory the calls work on, so that
+	 * the kernel's paths run concurrently on the same objects; each draws
+	 * from its own generator. */
+	calls_per_thread = calls;
+	for (int i = 1; i < threads; i++) {
+		pthread_t t;
+		pthread_create(&t, NULL, start, (void *)(uintptr_t)(seed * 131 + i));
+	}
+	fuzz((void *)calls);
+	/* Others may be blocked for good: the exit ends them. */
+	_exit(0);
+}
+
+/* sane checks that the kernel still does its basic work. */
+static int sane(void)
+{
+	char buf[64];
+	int fd = open("/tmp/fuzz-sane", O_RDWR | O_CREAT | O_TRUNC, 0600);
+	if (fd < 0 || write(fd, "sane", 4) != 4 || pread(fd, buf, 4, 0) != 4 || memcmp(buf, "sane", 4) != 0)
+		return 0;
+	close(fd);
+	return getpid() == getpid() && unlink("/tmp/fuzz-sane") == 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc != 4 && argc != 5) {
+		fprintf(stderr, "usage: sysfuzz SEED WORKERS CALLS [THREADS]\n");
+		return 2;
+	}
+	if (!getenv("RAMPART_FUZZ_SANDBOXED")) {
+		fprintf(stderr, "sysfuzz: refusing to run outside a sandbox (set RAMPART_FUZZ_SANDBOXED=1)\n");
+		return 2;
+	}
+	uint64_t seed = strtoull(argv[1], NULL, 0);
+	long workers = atol(argv[2]), calls = atol(argv[3]);
+	int threads = argc == 5 ? atoi(argv[4]) : 1;
+	mkdir("/tmp/fuzz-dir", 0755);
+	int died = 0, hung = 0;
+	uint64_t digest = 0xcbf29ce484222325ULL;
+	for (long w = 0; w < workers; w++) {
+		pid_t pid = fork();
+		if (pid < 0) {
+			perror("sysfuzz: fork");
+			return 1;
+		}
+		if (pid == 0)
+			worker(seed + w, calls, threads);
+		int st = 0, waited = 0;
+		for (;;) {
+			pid_t r = waitpid(pid, &st, WNOHANG);
+			if (r == pid)
+				break;
+			if (r < 0 && errno != EINTR) {
+				perror("sysfuzz: waitpid");
+				return 1;
+			}
+			if (++waited == 500) {
+				/* 5 s: the worker blocked where its tick cannot
+				 * reach (a thread that masked it, say): its own
+				 * business, but a SIGKILL must end it. */
+				kill(pid, SIGKILL);
+				hung++;
+				if (getenv("SYSFUZZ_VERBOSE"))
+					fprintf(stderr, "sysfuzz: worker %ld: hung\n", w);
+			} else if (waited == 1000) {
+				fprintf(stderr, "sysfuzz: worker %ld (seed %#lx) still there 5 s after SIGKILL\n", w, (unsigned long)(seed + w));
+				return 1;
+			}
+			usleep(10000);
+		}
+		/* The outcomes' digest (FNV-1a over each worker's status):
+		 * with one thread a seed makes the same calls on any kernel,
+		 * so two platforms of one kernel must agree on it. */
+		for (int b = 0; b < 4; b++) {
+			digest ^= (uint8_t)(st >> (8 * b));
+			digest *= 0x100000001b3ULL;
+		}
+		if (WIFSIGNALED(st)) {
+			died++;
+			if (getenv("SYSFUZZ_VERBOSE"))
+				fprintf(stderr, "sysfuzz: worker %ld: signal %d\n", w, WTERMSIG(st));
+		} else if (getenv("SYSFUZZ_VERBOSE")) {
+			fprintf(stderr, "sysfuzz: worker %ld: status %#x\n", w, st);
+		}
+		if (!sane()) {
+			fprintf(stderr, "sysfuzz: the kernel fails basic calls after worker %ld (seed %#lx)\n", w, (unsigned long)(seed + w));
+			return 1;
+		}
+	}
+	printf("sysfuzz: ok: %ld workers of %ld calls, %d ended by a signal, %d killed as hung; outcomes %016llx\n",
+	       workers, calls, died, hung, (unsigned long long)digest);
+	return 0;
+}
