@@ -6,9 +6,11 @@
  * usage: sysfuzz SEED WORKERS CALLS [THREADS]
  *
  * Each worker is a forked child that makes CALLS random calls (number and
- * six arguments drawn from seeded choices: small integers, fds it opened,
- * flags-like bit patterns, pointers into a random-filled scratch area,
- * kernel and unmapped addresses, a few path strings) and exits. A worker may
+ * six arguments drawn from seeded choices: small integers, fds it opened or
+ * an earlier call returned, flags-like bit patterns, structure sizes,
+ * pointers into a random-filled scratch area, kernel and unmapped
+ * addresses, path strings, socket addresses, iovecs, message headers with
+ * fds to pass, short timeouts) and exits. A worker may
  * die of a signal (it unmaps its own code, say) or hang (the parent kills it
  * after 5 s): those are the application's own business. What must
  * hold is that the kernel survives and still works: a SIGKILL ends a worker
@@ -20,8 +22,8 @@
  *
  * Calls that would reach outside the worker (signals to other processes,
  * ptrace, process_vm_writev), raise its limits, make processes or end it
- * early are left out, and so are the timers and signal masks the worker's
- * tick needs (see worker). */
+ * early are left out, and so are the timers the worker's tick needs (see
+ * worker) and signals at times of their own. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -35,7 +37,11 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+#include <arpa/inet.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
@@ -75,6 +81,9 @@ static const int denied[] = {
 	SYS_pivot_root, SYS_chroot, SYS_unshare, SYS_setns, SYS_pidfd_getfd,
 	SYS_sched_setscheduler, SYS_sched_setattr, SYS_setpriority,
 	SYS_sched_setparam,
+	/* Signals at times of their own would make a worker's end depend on
+	 * timing (see the outcomes' digest). */
+	SYS_timer_create,
 };
 
 static int is_denied(long nr)
@@ -87,7 +96,7 @@ static int is_denied(long nr)
 
 #define SCRATCH (256 << 10)
 static char *scratch;
-static int fds[16];
+static int fds[24];
 static int nfds;
 
 static const char *const paths[] = {
@@ -107,12 +116,111 @@ static uint64_t place(void)
 	return (uint64_t)at;
 }
 
+/* scratch_at returns n bytes at a random 8-byte aligned place of the
+ * scratch area's middle part. */
+static char *scratch_at(size_t n)
+{
+	return scratch + 4096 + (below(SCRATCH - 8192 - n) & ~7UL);
+}
+
+/* place_iovec builds an array of up to 4 iovecs over scratch bytes. */
+static uint64_t place_iovec(void)
+{
+	struct iovec *iov = (struct iovec *)scratch_at(4 * sizeof(*iov));
+	for (int i = 0; i < 4; i++) {
+		iov[i].iov_len = below(3) ? below(512) : below(65536);
+		iov[i].iov_base = scratch_at(iov[i].iov_len);
+	}
+	return (uint64_t)iov;
+}
+
+/* place_sockaddr builds an address of a family the sandbox has. */
+static uint64_t place_sockaddr(void)
+{
+	static const uint16_t ports[] = {7, 80, 5000, 5001, 0};
+	char *at = scratch_at(sizeof(struct sockaddr_storage));
+	switch (below(4)) {
+	case 0: {
+		struct sockaddr_in *a = (struct sockaddr_in *)at;
+		a->sin_family = AF_INET;
+		a->sin_port = htons(ports[below(5)]);
+		a->sin_addr.s_addr = below(2) ? htonl(INADDR_LOOPBACK) : htonl(INADDR_ANY);
+		break;
+	}
+	case 1: {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)at;
+		memset(a, 0, sizeof(*a));
+		a->sin6_family = AF_INET6;
+		a->sin6_port = htons(ports[below(5)]);
+		a->sin6_addr = in6addr_loopback;
+		break;
+	}
+	case 2: {
+		struct sockaddr_un *a = (struct sockaddr_un *)at;
+		a->sun_family = AF_UNIX;
+		if (below(2))
+			strcpy(a->sun_path, "/tmp/fuzz-sock");
+		else
+			memcpy(a->sun_path, "\0fuzz", 6); /* abstract */
+		break;
+	}
+	default:
+		((struct sockaddr *)at)->sa_family = next() & 0xff;
+	}
+	return (uint64_t)at;
+}
+
+/* place_msghdr builds a message header with an address, iovecs and, now
+ * and then, fds to pass. */
+static uint64_t place_msghdr(void)
+{
+	struct msghdr *m = (struct msghdr *)scratch_at(sizeof(*m));
+	m->msg_name = below(2) ? (void *)place_sockaddr() : NULL;
+	m->msg_namelen = below(2) ? sizeof(struct sockaddr_in6) : below(128);
+	m->msg_iov = (struct iovec *)place_iovec();
+	m->msg_iovlen = below(5);
+	m->msg_control = NULL;
+	m->msg_controllen = 0;
+	if (below(3) == 0) {
+		size_t n = CMSG_SPACE(3 * sizeof(int));
+		struct cmsghdr *c = (struct cmsghdr *)scratch_at(n);
+		c->cmsg_len = CMSG_LEN(below(4) * sizeof(int));
+		c->cmsg_level = below(4) ? SOL_SOCKET : next() & 0xff;
+		c->cmsg_type = below(2) ? SCM_RIGHTS : SCM_CREDENTIALS;
+		for (int i = 0; i < 3; i++)
+			((int *)CMSG_DATA(c))[i] = nfds ? fds[below(nfds)] : i;
+		m->msg_control = c;
+		m->msg_controllen = below(4) ? n : below(64);
+	}
+	m->msg_flags = 0;
+	return (uint64_t)m;
+}
+
+/* place_timespec builds a timespec of at most 10 ms, or a bad one. */
+static uint64_t place_timespec(void)
+{
+	struct timespec *ts = (struct timespec *)scratch_at(sizeof(*ts));
+	ts->tv_sec = below(8) ? 0 : (long)next();
+	ts->tv_nsec = below(8) ? (long)below(10000000) : (long)next();
+	return (uint64_t)ts;
+}
+
 static uint64_t arg_value(void)
 {
-	switch (below(16)) {
+	static const uint64_t sizes[] = {4, 8, 16, 24, 28, 56, 110, 128, 4096};
+	switch (below(21)) {
 	case 0: return 0;
 	case 1: return below(8);
-	case 2: return nfds ? (uint64_t)fds[below(nfds)] : 0;
+	case 2:
+	case 15: {
+		int n = __atomic_load_n(&nfds, __ATOMIC_RELAXED);
+		return n ? (uint64_t)__atomic_load_n(&fds[below(n)], __ATOMIC_RELAXED) : 0;
+	}
+	case 16: return place_iovec();
+	case 17: return place_sockaddr();
+	case 18: return place_msghdr();
+	case 19: return place_timespec();
+	case 20: return sizes[below(sizeof(sizes) / sizeof(sizes[0]))];
 	case 3: return (uint64_t)-1;
 	case 4: return (uint64_t)(int64_t)-(int64_t)below(4096);
 	case 5: return 1ULL << below(64);
@@ -125,7 +233,8 @@ static uint64_t arg_value(void)
 	case 12: return 0xffffffff80000000ULL + below(1 << 20);
 	case 13: return 0x00007ffffffff000ULL + below(0x2000);
 	case 14: return below(1 << 20) * 4096;
-	default: return next() & 0xffffffff;
+	default:
+		return next() & 0xffffffff;
 	}
 }
 
@@ -149,6 +258,35 @@ static void setup_fds(void)
 	fds[nfds++] = open("/dev/null", O_RDWR);
 }
 
+/* returns_fd reports whether a successful call nr returns a new fd. */
+static int returns_fd(long nr)
+{
+	switch (nr) {
+	case SYS_open: case SYS_openat: case SYS_openat2: case SYS_creat:
+	case SYS_socket: case SYS_accept: case SYS_accept4: case SYS_dup:
+	case SYS_dup2: case SYS_dup3: case SYS_fcntl: case SYS_eventfd:
+	case SYS_eventfd2: case SYS_epoll_create: case SYS_epoll_create1:
+	case SYS_timerfd_create: case SYS_signalfd: case SYS_signalfd4:
+	case SYS_inotify_init: case SYS_inotify_init1: case SYS_memfd_create:
+	case SYS_pidfd_open: case SYS_open_tree: case SYS_fsopen:
+	case SYS_fsmount: case SYS_userfaultfd: case SYS_io_uring_setup:
+	case SYS_perf_event_open: case SYS_fanotify_init:
+		return 1;
+	}
+	return 0;
+}
+
+/* add_fd puts fd in the table of fds the calls use, in a random place
+ * once it is full. */
+static void add_fd(int fd)
+{
+	int n = __atomic_load_n(&nfds, __ATOMIC_RELAXED);
+	if (n < (int)(sizeof(fds) / sizeof(fds[0])) && __atomic_compare_exchange_n(&nfds, &n, n + 1, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		__atomic_store_n(&fds[n], fd, __ATOMIC_RELAXED);
+	else
+		__atomic_store_n(&fds[below(n)], fd, __ATOMIC_RELAXED);
+}
+
 /* fuzz makes a thread's share of a worker's calls. */
 static void *fuzz(void *arg)
 {
@@ -161,9 +299,15 @@ static void *fuzz(void *arg)
 		uint64_t a[6];
 		for (int j = 0; j < 6; j++)
 			a[j] = arg_value();
+		/* The tick's handler stays: a SIGALRM that kills, or runs
+		 * garbage, would end the worker at a time of its own. */
+		if (nr == SYS_rt_sigaction && (a[0] & 0xffffffff) == SIGALRM)
+			a[0] = SIGUSR1;
 		if (logfd >= 0)
 			dprintf(logfd, "[%ld] %ld(%#lx, %#lx, %#lx, %#lx, %#lx, %#lx)", (long)syscall(SYS_gettid), nr, a[0], a[1], a[2], a[3], a[4], a[5]);
 		long r = syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+		if (r >= 3 && r < 256 && returns_fd(nr))
+			add_fd(r);
 		if (logfd >= 0)
 			dprintf(logfd, " = %ld (%d) [%ld]\n", r, r < 0 ? errno : 0, (long)syscall(SYS_gettid));
 		/* Refill the scratch now and then: calls write into it. */
@@ -255,6 +399,9 @@ int main(int argc, char **argv)
 	mkdir("/tmp/fuzz-dir", 0755);
 	int died = 0, hung = 0;
 	uint64_t digest = 0xcbf29ce484222325ULL;
+	/* outcomes lists each worker's end on stderr (SYSFUZZ_OUTCOMES=1, or
+	 * with each call: SYSFUZZ_VERBOSE=1). */
+	int outcomes = getenv("SYSFUZZ_VERBOSE") || getenv("SYSFUZZ_OUTCOMES");
 	for (long w = 0; w < workers; w++) {
 		pid_t pid = fork();
 		if (pid < 0) {
@@ -295,9 +442,9 @@ int main(int argc, char **argv)
 		}
 		if (WIFSIGNALED(st)) {
 			died++;
-			if (getenv("SYSFUZZ_VERBOSE"))
+			if (outcomes)
 				fprintf(stderr, "sysfuzz: worker %ld: signal %d\n", w, WTERMSIG(st));
-		} else if (getenv("SYSFUZZ_VERBOSE")) {
+		} else if (outcomes) {
 			fprintf(stderr, "sysfuzz: worker %ld: status %#x\n", w, st);
 		}
 		if (!sane()) {
