@@ -819,10 +819,23 @@ func (c *context) patchFault(t *thread, regs *arch.Registers, fi *platform.Fault
 			return true
 		}
 	case fi.Signo == int32(unix.SIGSEGV) && fi.Addr >= ptrTableAddr && fi.Addr < ptrTableAddr+ptrTableLen:
-		if ret, nr, ok := pt.site((fi.Addr - ptrTableAddr) / 8); ok && patchStart(ret, nr) == regs.Rip && nr != goNR {
-			asSyscall(regs, nr, ret)
-			return true
+		ret, nr, ok := pt.site((fi.Addr - ptrTableAddr) / 8)
+		if !ok || patchStart(ret, nr) != regs.Rip || nr == goNR {
+			return false
 		}
+		if nr == dynNR {
+			// The site's mov, then its syscall, whose number is in
+			// rax (it used to be taken as dynNR: ENOSYS). A mov
+			// that would fault is the application's SIGSEGV.
+			var b [8]byte
+			if n, err := pt.read(regs.Rsp+8, b[:]); err != nil || n != len(b) {
+				return false
+			}
+			regs.R9 = binary.LittleEndian.Uint64(b[:])
+			nr = regs.Rax
+		}
+		asSyscall(regs, nr, ret)
+		return true
 	case fi.Signo == int32(unix.SIGSEGV) && fi.Addr == goDisp:
 		// The Go view is gone: the site's movs, then its syscall.
 		if ret, nr, ok := pt.site(goSite); ok && patchStart(ret, nr) == regs.Rip {

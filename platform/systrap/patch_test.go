@@ -4,6 +4,7 @@ package systrap
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -679,6 +680,29 @@ func TestPatchDynamic(t *testing.T) {
 		}
 		if r.Rip != site || r.Rax != wantRax {
 			t.Errorf("interrupt at thunk offset %d: rip %#x rax %d, want %#x, %d", at, r.Rip, r.Rax, site, wantRax)
+		}
+	}
+
+	// The pointer table gone from the host (as an munmap around it once
+	// took it): the jump through it faults, and the fault is the site's
+	// mov and syscall, with rax's number.
+	sas := as.(*addressSpace)
+	sas.patch.lost.Store(true) // not to be recycled without its table
+	sas.mu.Lock()
+	_, err := sas.r.call(sas.pid, &sas.reaped, unix.SYS_MUNMAP, 0, ptrTableAddr, ptrTableEnd-ptrTableAddr)
+	sas.mu.Unlock()
+	platformtest.Must(t, err)
+	// The platform reads 8(%rsp) through the memory manager, here the
+	// code page, where the value is put.
+	const stackOff = 0xf00
+	binary.LittleEndian.PutUint64(f.code[stackOff+8:], 0x1122334455667788)
+	regs = platformtest.RegsAt(site)
+	regs.Rsp = platformtest.CodeAddr + stackOff
+	for _, nr := range nrs {
+		regs.Rax, regs.R9 = nr, 0xdead
+		platformtest.SwitchOK(t, c, as, regs, platform.EventSyscall)
+		if regs.Orig_rax != nr || regs.Rip != site+7 || regs.R9 != 0x1122334455667788 {
+			t.Fatalf("with the table gone: nr %d (want %d) rip %#x r9 %#x", regs.Orig_rax, nr, regs.Rip, regs.R9)
 		}
 	}
 
