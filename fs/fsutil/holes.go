@@ -3,6 +3,7 @@ package fsutil
 import (
 	"golang.org/x/sys/unix"
 
+	"github.com/rampart-sandbox/rampart/sentry/memfile"
 	"github.com/rampart-sandbox/rampart/sentry/usermem"
 )
 
@@ -73,11 +74,13 @@ func (c *PageCache) Fallocate(off, length int64, keepSize bool) error {
 			continue
 		}
 		if _, err := c.allocPageLocked(idx); err != nil {
+			drop := make([]memfile.Range, 0, len(added))
 			for _, a := range added {
-				c.mf.DecRef(c.pages[a])
+				drop = append(drop, c.pages[a])
 				delete(c.pages, a)
 			}
-			c.uncharge(missing)
+			c.dropAll(drop) // credits the accounter for these
+			c.uncharge(missing - int64(len(added)))
 			return err
 		}
 		added = append(added, idx)
@@ -125,26 +128,26 @@ func (c *PageCache) PunchHole(off, length int64) {
 	if tail := int64(lastWhole * usermem.PageSize); tail < end {
 		zero(tail, end)
 	}
+	var drop []memfile.Range
+	take := func(idx uint64) {
+		delete(c.unwritten, idx)
+		if fr, ok := c.pages[idx]; ok {
+			drop = append(drop, fr)
+			delete(c.pages, idx)
+		}
+	}
 	if lastWhole-firstWhole < uint64(len(c.pages)) {
 		for idx := firstWhole; idx < lastWhole; idx++ {
-			c.dropLocked(idx)
+			take(idx)
 		}
-		return
-	}
-	for idx := range c.pages {
-		if idx >= firstWhole && idx < lastWhole {
-			c.dropLocked(idx)
+	} else {
+		for idx := range c.pages {
+			if idx >= firstWhole && idx < lastWhole {
+				take(idx)
+			}
 		}
 	}
-}
-
-func (c *PageCache) dropLocked(idx uint64) {
-	delete(c.unwritten, idx)
-	if fr, ok := c.pages[idx]; ok {
-		c.mf.DecRef(fr)
-		delete(c.pages, idx)
-		c.uncharge(1)
-	}
+	c.dropAll(drop)
 }
 
 // SeekData implements lseek(SEEK_DATA) at page granularity: the first

@@ -14,6 +14,7 @@ import (
 // ones outstanding.
 type fakeMF struct {
 	next, live int64
+	decRefs    int // DecRef calls
 	data       [usermem.PageSize]byte
 }
 
@@ -24,8 +25,11 @@ func (m *fakeMF) Allocate(length uint64) (memfile.Range, error) {
 }
 func (m *fakeMF) AllocateUnzeroed(length uint64) (memfile.Range, error) { return m.Allocate(length) }
 func (m *fakeMF) IncRef(memfile.Range)                                  {}
-func (m *fakeMF) DecRef(fr memfile.Range)                               { m.live -= int64(fr.Length() / usermem.PageSize) }
-func (m *fakeMF) Slice(memfile.Range) []byte                            { return m.data[:] }
+func (m *fakeMF) DecRef(fr memfile.Range) {
+	m.decRefs++
+	m.live -= int64(fr.Length() / usermem.PageSize)
+}
+func (m *fakeMF) Slice(memfile.Range) []byte { return m.data[:] }
 
 // limitAcct is a size= limit that records how it was asked.
 type limitAcct struct {
@@ -87,5 +91,32 @@ func TestFallocateChargesUpFront(t *testing.T) {
 	}
 	if acct.used != 16 || mf.live != 16 || c.Size() != 4*usermem.PageSize {
 		t.Errorf("at the limit: used %d, live pages %d, size %d (KEEP_SIZE); want 16, 16, %d", acct.used, mf.live, c.Size(), 4*usermem.PageSize)
+	}
+}
+
+// TestDropInRuns checks that truncating, punching and releasing drop pages
+// in runs of neighbours in the memory file, and credit the accounter for
+// each page: page by page, a 4 GiB file took 40 s to truncate.
+func TestDropInRuns(t *testing.T) {
+	mf := &fakeMF{}
+	acct := &limitAcct{max: 1 << 20}
+	c := NewPageCache(mf, nil)
+	c.SetAccounter(acct)
+	if err := c.Fallocate(0, 10000*usermem.PageSize, false); err != nil {
+		t.Fatal(err)
+	}
+	c.Truncate(5000*usermem.PageSize + 10)
+	if mf.decRefs != 1 || mf.live != 5001 || acct.used != 5001 {
+		t.Errorf("truncate: %d DecRefs, %d live pages, %d charged; want 1, 5001, 5001", mf.decRefs, mf.live, acct.used)
+	}
+	mf.decRefs = 0
+	c.PunchHole(100*usermem.PageSize, 1000*usermem.PageSize)
+	if mf.decRefs != 1 || mf.live != 4001 || acct.used != 4001 {
+		t.Errorf("punch: %d DecRefs, %d live pages, %d charged; want 1, 4001, 4001", mf.decRefs, mf.live, acct.used)
+	}
+	mf.decRefs = 0
+	c.Release()
+	if mf.decRefs != 2 || mf.live != 0 || acct.used != 0 {
+		t.Errorf("release: %d DecRefs, %d live pages, %d charged; want 2, 0, 0", mf.decRefs, mf.live, acct.used)
 	}
 }

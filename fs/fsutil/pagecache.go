@@ -4,6 +4,8 @@
 package fsutil
 
 import (
+	"cmp"
+	"slices"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -199,14 +201,15 @@ func (c *PageCache) Truncate(size int64) {
 	defer c.mu.Unlock()
 	if size < c.size {
 		first := (uint64(size) + usermem.PageSize - 1) / usermem.PageSize
+		var drop []memfile.Range
 		for idx, fr := range c.pages {
 			if idx >= first {
-				c.mf.DecRef(fr)
+				drop = append(drop, fr)
 				delete(c.pages, idx)
 				delete(c.unwritten, idx)
-				c.uncharge(1)
 			}
 		}
+		c.dropAll(drop)
 		if in := uint64(size) % usermem.PageSize; in != 0 {
 			if fr, ok := c.pages[uint64(size)/usermem.PageSize]; ok {
 				clear(c.mf.Slice(fr)[in:])
@@ -238,13 +241,39 @@ func (c *PageCache) Translate(off, maxLen uint64, at usermem.AccessType) (memfil
 func (c *PageCache) Release() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for idx, fr := range c.pages {
-		c.mf.DecRef(fr)
-		delete(c.pages, idx)
-		delete(c.unwritten, idx)
-		c.uncharge(1)
+	drop := make([]memfile.Range, 0, len(c.pages))
+	for _, fr := range c.pages {
+		drop = append(drop, fr)
 	}
+	clear(c.pages)
+	clear(c.unwritten)
+	c.dropAll(drop)
 	c.size = 0
+}
+
+// dropAll releases the cache's references on the pages frs, which it no
+// longer holds, and credits the accounter for them. The pages are released
+// in runs of neighbours in the memory file: page by page, in the map's
+// order, a 4 GiB file took 40 s to truncate (each freed page a host hole
+// punch and a sorted insert into the memory file's free lists), where pages
+// a fallocate or a sequential write allocated one after the other are a
+// few runs.
+func (c *PageCache) dropAll(frs []memfile.Range) {
+	if len(frs) == 0 {
+		return
+	}
+	slices.SortFunc(frs, func(a, b memfile.Range) int { return cmp.Compare(a.Start, b.Start) })
+	run := frs[0]
+	for _, fr := range frs[1:] {
+		if fr.Start == run.End {
+			run.End = fr.End
+			continue
+		}
+		c.mf.DecRef(run)
+		run = fr
+	}
+	c.mf.DecRef(run)
+	c.uncharge(int64(len(frs)))
 }
 
 var (
