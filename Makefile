@@ -225,7 +225,7 @@ bin/sysfuzz: test/e2e/fuzz/sysfuzz.c
 # the program out of reach of 32-bit absolute addresses.
 bin/codefuzz: test/e2e/fuzz/codefuzz.c
 	@mkdir -p bin
-	$(CC) $(TEST_CFLAGS) -fno-stack-protector -static-pie -o $@ $<
+	$(CC) $(TEST_CFLAGS) -fno-stack-protector -static-pie -pthread -o $@ $<
 
 # oci drives bin/runsc as an OCI runtime (create/start/kill/delete …) on
 # busybox bundles.

@@ -2,8 +2,10 @@
 # fuzz.sh runs the two fuzzers of test/e2e/fuzz in the sandbox, on each
 # platform configuration (systrap, ptrace, systrap without syscall
 # patching): sysfuzz (random syscalls with hostile arguments, one thread and
-# four per worker) and codefuzz (random code with random registers, jumps
-# into the systrap stub). Each run must end with status 0 and its "ok" line,
+# four per worker, and unprivileged workers that make processes) and
+# codefuzz (random code with random registers, jumps into the systrap
+# stub; alone, and with a second thread calling patched sites in the page
+# it rewrites). Each run must end with status 0 and its "ok" line,
 # and the sandbox must not report a panic; the single-threaded sysfuzz runs
 # of the three platforms must agree on how each worker ended. The seeds are
 # fixed so that a failure can be replayed; FUZZ_SEED picks others and
@@ -52,6 +54,12 @@ for conf in "systrap:--platform=systrap" "ptrace:--platform=ptrace" "nopatch:--s
 	[ -n "$last_ok" ] && outcomes[$name]=${last_ok##*outcomes }
 	run "sysfuzz $name threads" "$RUNSC" "$flag" do -- "$ROOT/bin/sysfuzz" $((SEED + 7919)) $((40 * SCALE)) 2000 4
 	run "codefuzz $name" "$RUNSC" "$flag" do -- "$ROOT/bin/codefuzz" "$SEED" $((20000 * SCALE))
+	# A second thread calls a patched site in the page the random code
+	# runs in (and may rewrite).
+	run "codefuzz $name threads" "$RUNSC" "$flag" do -- "$ROOT/bin/codefuzz" $((SEED + 15485863)) $((3000 * SCALE)) 2
+	# Unprivileged workers that may fork, clone, signal and trace, up to
+	# 16 processes (the sandbox's init kills the rest after each).
+	[ "$name" = nopatch ] || run "sysfuzz $name family" "$RUNSC" "$flag" do -- "$ROOT/bin/sysfuzz" $((SEED + 104729)) $((40 * SCALE)) 2000 1 16
 done
 
 # A difference is a platform that changes what a program sees; replay

@@ -4,7 +4,7 @@
  * working. It is meant for the sandbox only (test/e2e/fuzz.sh): it refuses
  * to run unless RAMPART_FUZZ_SANDBOXED=1 is set.
  *
- * usage: codefuzz SEED SNIPPETS
+ * usage: codefuzz SEED SNIPPETS [THREADS]
  *
  * A forked worker runs snippets until the budget is spent or it dies; the
  * parent then starts the next worker. A snippet is one jump, with every
@@ -19,6 +19,8 @@
  *    jumps into the middle of such a sequence;
  *  - the same page after it ran "mov $NR, %eax; syscall" sites enough
  *    times to be patched, with bytes around and inside them rewritten;
+ *  - (THREADS 2) the same while a second thread calls a patched site in
+ *    that page, and glibc's syscall(2), in a loop;
  *  - any byte of the systrap stub's image, which is mapped in every
  *    application's address space above its range (found from the gs base,
  *    which is the thread's state page there; not under ptrace).
@@ -41,6 +43,8 @@
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -52,6 +56,7 @@
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <ucontext.h>
 #include <unistd.h>
 
@@ -76,6 +81,7 @@ struct shared {
 	volatile uint64_t signals[65];
 	volatile uint64_t stubjumps;
 	volatile uint64_t patched;
+	volatile uint64_t callercalls;
 };
 
 static struct shared *sh;
@@ -210,6 +216,61 @@ static void __attribute__((noinline)) make_site(void)
 	sh->patched++;
 }
 
+/* The caller thread (with THREADS 2) calls SITE2, a "mov $getpid, %eax;
+ * syscall; ret" in the same page as SITE and the random code's, and glibc's
+ * syscall(2), in a loop, while the main thread's random code may rewrite
+ * the page under it: patching and unpatching with another thread in the
+ * code. */
+#define SITE2 (SITE + 64)
+#define CALLERSTACK ((uint8_t *)0x300400000000ULL)
+#define CALLERSTACKSZ (64 << 10)
+static volatile long caller_tid;
+static uint64_t caller_fs;
+
+static void caller_loop(void) __attribute__((noreturn));
+
+static void caller_loop(void)
+{
+	static const uint8_t site[] = {0xb8, 39, 0, 0, 0, 0x0f, 0x05, 0xc3};
+	raw(SYS_arch_prctl, ARCH_SET_FS, caller_fs);
+	uint64_t last = 0;
+	struct timespec since;
+	clock_gettime(CLOCK_MONOTONIC, &since);
+	for (;;) {
+		memcpy(SITE2, site, sizeof(site));
+		for (int i = 0; i < 16; i++) {
+			((void (*)(void))SITE2)();
+			raw(SYS_gettid, 0, 0);
+		}
+		sh->callercalls += 16;
+		raw(SYS_sched_yield, 0, 0);
+		/* The main thread may have ended itself (exit is allowed):
+		 * with no snippet for 100 ms (20 ticks), end the worker. */
+		struct timespec now;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (sh->snippets != last) {
+			last = sh->snippets;
+			since = now;
+		} else if ((now.tv_sec - since.tv_sec) * 1000000000L + now.tv_nsec - since.tv_nsec > 100000000L) {
+			raw(SYS_exit_group, 0, 0);
+		}
+	}
+}
+
+static void *caller_start(void *arg)
+{
+	(void)arg;
+	sigset_t alrm;
+	sigemptyset(&alrm);
+	sigaddset(&alrm, SIGALRM);
+	pthread_sigmask(SIG_BLOCK, &alrm, NULL); /* the ticks are the main thread's */
+	stack_t ss = {.ss_sp = CALLERSTACK, .ss_size = CALLERSTACKSZ / 2};
+	sigaltstack(&ss, NULL);
+	raw(SYS_arch_prctl, ARCH_GET_FS, (long)&caller_fs);
+	caller_tid = raw(SYS_gettid, 0, 0);
+	caller_loop();
+}
+
 static void run(void) __attribute__((noreturn));
 
 static void handler(int sig, siginfo_t *si, void *p)
@@ -220,6 +281,10 @@ static void handler(int sig, siginfo_t *si, void *p)
 		sh->signals[sig]++;
 	uc->uc_mcontext.gregs[REG_RIP] = (greg_t)run;
 	uc->uc_mcontext.gregs[REG_RSP] = (greg_t)(RECOVER + RECOVERSZ - 8);
+	if (caller_tid && raw(SYS_gettid, 0, 0) == caller_tid) {
+		uc->uc_mcontext.gregs[REG_RIP] = (greg_t)caller_loop;
+		uc->uc_mcontext.gregs[REG_RSP] = (greg_t)(CALLERSTACK + CALLERSTACKSZ - 8);
+	}
 	uc->uc_mcontext.gregs[REG_EFL] = 0x202;
 	uc->uc_mcontext.gregs[REG_CSGSFS] = 0x33 | (0x2bULL << 48);
 	for (size_t i = 0; i < sizeof(uc->uc_sigmask); i++)
@@ -298,7 +363,7 @@ static int install_filter(void)
 	struct sock_fprog prog = {.len = n, .filter = f};
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
 		return -1;
-	return syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog);
+	return syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, &prog);
 }
 
 /* skip_insn steps over a 5-byte instruction that raised SIGILL. */
@@ -309,7 +374,7 @@ static void skip_insn(int sig, siginfo_t *si, void *p)
 	((ucontext_t *)p)->uc_mcontext.gregs[REG_RIP] += 5;
 }
 
-static void worker(uint64_t seed)
+static void worker(uint64_t seed, int threads)
 {
 	rng = seed * 0x9e3779b97f4a7c15ULL + 1;
 	if (mmap(CODE, CODESZ, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0) != CODE ||
@@ -344,6 +409,15 @@ static void worker(uint64_t seed)
 		stubbase = (gs - (1ULL << 30)) & ~((1ULL << 30) - 1);
 	struct itimerval it = {{0, 5000}, {0, 5000}};
 	setitimer(ITIMER_REAL, &it, NULL);
+	if (threads > 1) {
+		if (mmap(CALLERSTACK, CALLERSTACKSZ, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0) != CALLERSTACK)
+			_exit(3);
+		pthread_t t;
+		if (pthread_create(&t, NULL, caller_start, NULL))
+			_exit(3);
+		while (!caller_tid)
+			sched_yield();
+	}
 	if (install_filter()) {
 		perror("codefuzz: seccomp");
 		_exit(3);
@@ -353,8 +427,8 @@ static void worker(uint64_t seed)
 
 int main(int argc, char **argv)
 {
-	if (argc != 3) {
-		fprintf(stderr, "usage: codefuzz SEED SNIPPETS\n");
+	if (argc != 3 && argc != 4) {
+		fprintf(stderr, "usage: codefuzz SEED SNIPPETS [THREADS]\n");
 		return 2;
 	}
 	if (!getenv("RAMPART_FUZZ_SANDBOXED")) {
@@ -363,6 +437,7 @@ int main(int argc, char **argv)
 	}
 	uint64_t seed = strtoull(argv[1], NULL, 0);
 	budget = strtoull(argv[2], NULL, 0);
+	int threads = argc == 4 ? atoi(argv[3]) : 1;
 	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (sh == MAP_FAILED)
 		return 1;
@@ -375,7 +450,7 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		if (pid == 0)
-			worker(seed + workers);
+			worker(seed + workers, threads);
 		workers++;
 		int st, waited = 0, killedAt = 0;
 		while (waitpid(pid, &st, WNOHANG) == 0) {
@@ -405,8 +480,8 @@ int main(int argc, char **argv)
 		}
 		close(fd);
 	}
-	printf("codefuzz: ok: %lu snippets in %d workers (%d killed as hung), %lu into the stub, %lu patch rounds; signals:",
-	       (unsigned long)sh->snippets, workers, killed, (unsigned long)sh->stubjumps, (unsigned long)sh->patched);
+	printf("codefuzz: ok: %lu snippets in %d workers (%d killed as hung), %lu into the stub, %lu patch rounds, %lu calls of a second thread; signals:",
+	       (unsigned long)sh->snippets, workers, killed, (unsigned long)sh->stubjumps, (unsigned long)sh->patched, (unsigned long)sh->callercalls);
 	for (int s = 1; s <= 64; s++)
 		if (sh->signals[s])
 			printf(" %d:%lu", s, (unsigned long)sh->signals[s]);

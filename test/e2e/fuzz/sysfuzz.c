@@ -3,7 +3,7 @@
  * as root, random syscalls could harm the host, which is why it refuses to
  * run unless RAMPART_FUZZ_SANDBOXED=1 is set.
  *
- * usage: sysfuzz SEED WORKERS CALLS [THREADS]
+ * usage: sysfuzz SEED WORKERS CALLS [THREADS [PROCS]]
  *
  * Each worker is a forked child that makes CALLS random calls (number and
  * six arguments drawn from seeded choices: small integers, fds it opened or
@@ -19,6 +19,10 @@
  * workers' outcomes (how each ended), which test/e2e/fuzz.sh compares
  * between platforms: with one thread a worker's calls depend on its seed
  * only (the scratch area is at a fixed address), and so should its end.
+ *
+ * With PROCS, each worker is a family worker instead (see family_worker):
+ * unprivileged, it may also fork, clone, signal, trace and so on, up to
+ * PROCS processes.
  *
  * Calls that would reach outside the worker (signals to other processes,
  * ptrace, process_vm_writev), raise its limits, make processes or end it
@@ -36,6 +40,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <grp.h>
 #include <sys/resource.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -86,8 +91,23 @@ static const int denied[] = {
 	SYS_timer_create,
 };
 
+/* In a family worker (see family_worker) only these are never made: the
+ * rest an unprivileged process may make on its own family, or fail. */
+static const int family_denied[] = {
+	SYS_execve, SYS_execveat, SYS_rt_sigreturn, SYS_timer_create,
+};
+
+/* family is set in a family worker. */
+static int family;
+
 static int is_denied(long nr)
 {
+	if (family) {
+		for (size_t i = 0; i < sizeof(family_denied) / sizeof(family_denied[0]); i++)
+			if (family_denied[i] == nr)
+				return 1;
+		return 0;
+	}
 	for (size_t i = 0; i < sizeof(denied) / sizeof(denied[0]); i++)
 		if (denied[i] == nr)
 			return 1;
@@ -308,6 +328,9 @@ static void *fuzz(void *arg)
 		long r = syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
 		if (r >= 3 && r < 256 && returns_fd(nr))
 			add_fd(r);
+		/* A new process or thread goes on with calls of its own. */
+		if (r == 0 && (nr == SYS_fork || nr == SYS_vfork || nr == SYS_clone || nr == SYS_clone3))
+			rng ^= (uint64_t)syscall(SYS_gettid) * 0x9e3779b97f4a7c15ULL;
 		if (logfd >= 0)
 			dprintf(logfd, " = %ld (%d) [%ld]\n", r, r < 0 ? errno : 0, (long)syscall(SYS_gettid));
 		/* Refill the scratch now and then: calls write into it. */
@@ -372,6 +395,22 @@ static void worker(uint64_t seed, long calls, int threads)
 	_exit(0);
 }
 
+/* family_worker is a worker that may make processes and threads, signal
+ * and trace them, and so on, as an unprivileged user (65534) in a process
+ * group of its own, with at most procs processes: calls on anything outside
+ * its family fail for want of privilege. The parent (the sandbox's init)
+ * kills every process but itself after each one. */
+static void family_worker(uint64_t seed, long calls, int procs)
+{
+	struct rlimit np = {procs, procs};
+	family = 1;
+	setpgid(0, 0);
+	setrlimit(RLIMIT_NPROC, &np);
+	if (setgroups(0, NULL) || setresgid(65534, 65534, 65534) || setresuid(65534, 65534, 65534))
+		_exit(3);
+	worker(seed, calls, 1);
+}
+
 /* sane checks that the kernel still does its basic work. */
 static int sane(void)
 {
@@ -383,10 +422,43 @@ static int sane(void)
 	return getpid() == getpid() && unlink("/tmp/fuzz-sane") == 0;
 }
 
+/* proc_state returns the state letter of process pid (/proc/PID/stat). */
+static char proc_state(pid_t pid)
+{
+	char path[64], buf[256];
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	int fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return '?';
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return '?';
+	buf[n] = 0;
+	char *p = strrchr(buf, ')');
+	return p && p[1] && p[2] ? p[2] : '?';
+}
+
+/* end_family kills every process but the caller, the sandbox's init, and
+ * reaps them; they must all be gone within 5 s. */
+static int end_family(long w, uint64_t seed)
+{
+	kill(-1, SIGKILL);
+	for (int waited = 0; waited < 500; waited++) {
+		while (waitpid(-1, NULL, WNOHANG | __WALL) > 0)
+			;
+		if (errno == ECHILD)
+			return 1;
+		usleep(10000);
+	}
+	fprintf(stderr, "sysfuzz: processes of worker %ld (seed %#lx) still there 5 s after SIGKILL\n", w, (unsigned long)seed);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
-	if (argc != 4 && argc != 5) {
-		fprintf(stderr, "usage: sysfuzz SEED WORKERS CALLS [THREADS]\n");
+	if (argc < 4 || argc > 6) {
+		fprintf(stderr, "usage: sysfuzz SEED WORKERS CALLS [THREADS [PROCS]]\n");
 		return 2;
 	}
 	if (!getenv("RAMPART_FUZZ_SANDBOXED")) {
@@ -395,9 +467,17 @@ int main(int argc, char **argv)
 	}
 	uint64_t seed = strtoull(argv[1], NULL, 0);
 	long workers = atol(argv[2]), calls = atol(argv[3]);
-	int threads = argc == 5 ? atoi(argv[4]) : 1;
+	int threads = argc >= 5 ? atoi(argv[4]) : 1;
+	int procs = argc == 6 ? atoi(argv[5]) : 0;
+	if (procs > 0 && getpid() != 1) {
+		fprintf(stderr, "sysfuzz: PROCS needs to run as the sandbox's init (pid 1)\n");
+		return 2;
+	}
 	mkdir("/tmp/fuzz-dir", 0755);
 	int died = 0, hung = 0;
+	/* A worker is killed as hung after 5 s, a family worker after 1 s
+	 * (a SIGSTOP to its own group is a likely end of one). */
+	int hang_limit = procs > 0 ? 100 : 500;
 	uint64_t digest = 0xcbf29ce484222325ULL;
 	/* outcomes lists each worker's end on stderr (SYSFUZZ_OUTCOMES=1, or
 	 * with each call: SYSFUZZ_VERBOSE=1). */
@@ -408,8 +488,11 @@ int main(int argc, char **argv)
 			perror("sysfuzz: fork");
 			return 1;
 		}
-		if (pid == 0)
+		if (pid == 0) {
+			if (procs > 0)
+				family_worker(seed + w, calls, procs);
 			worker(seed + w, calls, threads);
+		}
 		int st = 0, waited = 0;
 		for (;;) {
 			pid_t r = waitpid(pid, &st, WNOHANG);
@@ -419,15 +502,17 @@ int main(int argc, char **argv)
 				perror("sysfuzz: waitpid");
 				return 1;
 			}
-			if (++waited == 500) {
-				/* 5 s: the worker blocked where its tick cannot
+			if (++waited == hang_limit) {
+				if (outcomes)
+					fprintf(stderr, "sysfuzz: worker %ld: hung in state %c\n", w, proc_state(pid));
+				/* The worker blocked where its tick cannot
 				 * reach (a thread that masked it, say): its own
 				 * business, but a SIGKILL must end it. */
 				kill(pid, SIGKILL);
 				hung++;
 				if (getenv("SYSFUZZ_VERBOSE"))
 					fprintf(stderr, "sysfuzz: worker %ld: hung\n", w);
-			} else if (waited == 1000) {
+			} else if (waited == hang_limit + 500) {
 				fprintf(stderr, "sysfuzz: worker %ld (seed %#lx) still there 5 s after SIGKILL\n", w, (unsigned long)(seed + w));
 				return 1;
 			}
@@ -447,6 +532,8 @@ int main(int argc, char **argv)
 		} else if (outcomes) {
 			fprintf(stderr, "sysfuzz: worker %ld: status %#x\n", w, st);
 		}
+		if (procs > 0 && !end_family(w, seed + w))
+			return 1;
 		if (!sane()) {
 			fprintf(stderr, "sysfuzz: the kernel fails basic calls after worker %ld (seed %#lx)\n", w, (unsigned long)(seed + w));
 			return 1;
