@@ -5,12 +5,12 @@
 # four per worker, and unprivileged workers that make processes) and
 # codefuzz (random code with random registers, jumps into the systrap
 # stub; alone, and with a second thread calling patched sites in the page
-# it rewrites). Each run must end with status 0 and its "ok" line,
-# and the sandbox must not report a panic; the single-threaded sysfuzz runs
-# of the three platforms must agree on how each worker ended. The seeds are
-# fixed so that a failure can be replayed; FUZZ_SEED picks others and
-# FUZZ_SCALE multiplies the work (a longer campaign: FUZZ_SCALE=20
-# FUZZ_SEED=$RANDOM). The last line is "N passed, M failed".
+# it rewrites). Each run must end with status 0 and its "ok" line, and the
+# sandbox must not report a panic; the single-threaded sysfuzz runs of the
+# three platforms must agree on how each worker ended (but for timing,
+# below). The seeds are fixed so that a failure can be replayed; FUZZ_SEED
+# picks others and FUZZ_SCALE multiplies the work (a longer campaign:
+# FUZZ_SCALE=20 FUZZ_SEED=$RANDOM). The last line is "N passed, M failed".
 set -uo pipefail
 
 cd "$(dirname "$0")/../.."
@@ -35,6 +35,7 @@ run() {
 	last_ok=
 	if [ $status -eq 0 ] && grep -q ": ok:" "$out" && ! grep -qE "^(panic|fatal error)" "$err"; then
 		last_ok=$(grep ": ok:" "$out")
+		[ -z "${ENDS:-}" ] || grep "^sysfuzz: worker" "$err" >"$ENDS"
 		echo "PASS   $name ($((SECONDS - t0)) s): $last_ok"
 		passed=$((passed + 1))
 	else
@@ -45,13 +46,14 @@ run() {
 	rm -f "$out" "$err"
 }
 
-# outcomes holds each platform's digest of its single-threaded sysfuzz
-# workers' ends, which must agree (a worker's calls depend on its seed only).
-declare -A outcomes
+# The single-threaded sysfuzz runs list each worker's end in
+# bin/fuzz-PLATFORM.ends, which must agree between platforms (a worker's
+# calls depend on its seed only; see the comparison below).
+WORKERS=$((150 * SCALE))
 for conf in "systrap:--platform=systrap" "ptrace:--platform=ptrace" "nopatch:--systrap-patch=false"; do
 	name=${conf%%:*} flag=${conf#*:}
-	run "sysfuzz $name" "$RUNSC" "$flag" do -- "$ROOT/bin/sysfuzz" "$SEED" $((150 * SCALE)) 2000 1
-	[ -n "$last_ok" ] && outcomes[$name]=${last_ok##*outcomes }
+	rm -f "$ROOT/bin/fuzz-$name.ends"
+	SYSFUZZ_OUTCOMES=1 ENDS=$ROOT/bin/fuzz-$name.ends run "sysfuzz $name" "$RUNSC" "$flag" do -- "$ROOT/bin/sysfuzz" "$SEED" "$WORKERS" 2000 1
 	run "sysfuzz $name threads" "$RUNSC" "$flag" do -- "$ROOT/bin/sysfuzz" $((SEED + 7919)) $((40 * SCALE)) 2000 4
 	run "codefuzz $name" "$RUNSC" "$flag" do -- "$ROOT/bin/codefuzz" "$SEED" $((20000 * SCALE))
 	# A second thread calls a patched site in the page the random code
@@ -65,37 +67,28 @@ done
 # A difference is a platform that changes what a program sees. Not every
 # difference is one: a few calls write what differs from run to run (the
 # time, random bytes, /proc/self/status's counts) into the scratch area or a
-# file a later call reads, so a worker's end can change with timing, about
-# one run in ten of 200 workers of 3000 calls. A platform's difference comes
-# back in a second run of all three, a timing one seldom does: only a
-# difference both runs show fails, with the workers whose ends differ
-# (replay one with SYSFUZZ_VERBOSE=1 to list its calls).
-agree() { [ "$1" = "$2" ] && [ "$1" = "$3" ]; }
-if [ ${#outcomes[@]} -eq 3 ]; then
-	first="systrap ${outcomes[systrap]}, ptrace ${outcomes[ptrace]}, nopatch ${outcomes[nopatch]}"
-	if agree "${outcomes[systrap]}" "${outcomes[ptrace]}" "${outcomes[nopatch]}"; then
-		echo "PASS   sysfuzz outcomes agree on all platforms (${outcomes[systrap]})"
+# file a later call reads, so a worker's end can change with timing: in a
+# campaign of 25 runs of 200 workers of 3000 calls, two runs had one worker
+# end otherwise on one platform, a different one when run again. A platform
+# bug shows in many (a lost pointer table: 15 of 60 workers). So up to 2
+# workers of a run may end otherwise than on systrap; more fail, with them
+# listed (replay one with SYSFUZZ_VERBOSE=1 to list its calls).
+differ() { diff "$ROOT/bin/fuzz-systrap.ends" "$ROOT/bin/fuzz-$1.ends" | grep -c '^>'; }
+if [ -s "$ROOT/bin/fuzz-systrap.ends" ] && [ -s "$ROOT/bin/fuzz-ptrace.ends" ] && [ -s "$ROOT/bin/fuzz-nopatch.ends" ]; then
+	dp=$(differ ptrace) dn=$(differ nopatch)
+	if [ "$dp" -le 2 ] && [ "$dn" -le 2 ]; then
+		echo "PASS   sysfuzz workers end alike on all platforms (of $WORKERS, otherwise than on systrap: $dp on ptrace, $dn without patching)"
 		passed=$((passed + 1))
 	else
-		again=()
-		for conf in "systrap:--platform=systrap" "ptrace:--platform=ptrace" "nopatch:--systrap-patch=false"; do
-			RAMPART_FUZZ_SANDBOXED=1 SYSFUZZ_OUTCOMES=1 timeout -k 5 "$LIMIT" "$RUNSC" "${conf#*:}" do -- \
-				"$ROOT/bin/sysfuzz" "$SEED" $((150 * SCALE)) 2000 1 </dev/null >"$ROOT/bin/fuzz-${conf%%:*}.out" 2>"$ROOT/bin/fuzz-${conf%%:*}.ends"
-			again+=("$(grep -o 'outcomes [0-9a-f]*' "$ROOT/bin/fuzz-${conf%%:*}.out")")
+		echo "FAIL   sysfuzz workers end otherwise than on systrap: $dp on ptrace, $dn without patching"
+		for p in ptrace nopatch; do
+			diff "$ROOT/bin/fuzz-systrap.ends" "$ROOT/bin/fuzz-$p.ends" | grep '^[<>]' | head -n 10 | sed "s/^/    systrap|$p /"
 		done
-		if agree "${again[@]}"; then
-			echo "PASS   sysfuzz outcomes agree on all platforms on a second run (${again[0]}; the first run differed: $first)"
-			passed=$((passed + 1))
-		else
-			echo "FAIL   sysfuzz outcomes differ in two runs: $first; then ${again[*]}"
-			diff "$ROOT/bin/fuzz-systrap.ends" "$ROOT/bin/fuzz-ptrace.ends" | grep '^[<>]' | head -n 10 | sed 's/^/    systrap|ptrace /'
-			diff "$ROOT/bin/fuzz-systrap.ends" "$ROOT/bin/fuzz-nopatch.ends" | grep '^[<>]' | head -n 10 | sed 's/^/    systrap|nopatch /'
-			echo "    replay a worker: RAMPART_FUZZ_SANDBOXED=1 SYSFUZZ_VERBOSE=1 bin/runsc --platform=P do -- bin/sysfuzz $SEED+N 1 2000 1"
-			failed=$((failed + 1))
-		fi
-		rm -f "$ROOT"/bin/fuzz-*.out "$ROOT"/bin/fuzz-*.ends
+		echo "    replay worker N: RAMPART_FUZZ_SANDBOXED=1 SYSFUZZ_VERBOSE=1 bin/runsc --platform=P do -- bin/sysfuzz \$(($SEED+N)) 1 2000 1"
+		failed=$((failed + 1))
 	fi
 fi
+rm -f "$ROOT"/bin/fuzz-*.ends
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -16,9 +16,10 @@
  * hold is that the kernel survives and still works: a SIGKILL ends a worker
  * within 5 s whatever it is doing, the parent checks basic calls after every
  * worker, and it prints "sysfuzz: ok" at the end, with a digest of the
- * workers' outcomes (how each ended), which test/e2e/fuzz.sh compares
- * between platforms: with one thread a worker's calls depend on its seed
- * only (the scratch area is at a fixed address), and so should its end.
+ * workers' outcomes (how each ended; SYSFUZZ_OUTCOMES=1 lists them), which
+ * test/e2e/fuzz.sh compares between platforms: with one thread a worker's
+ * calls depend on its seed only (the scratch area is at a fixed address),
+ * and so, but for timing, should its end.
  *
  * With PROCS, each worker is a family worker instead (see family_worker):
  * unprivileged, it may also fork, clone, signal, trace and so on, up to
