@@ -125,15 +125,8 @@ static long raw(long nr, long a, long b)
 	return r;
 }
 
-static uint64_t next(void)
-{
-	rng ^= rng >> 12;
-	rng ^= rng << 25;
-	rng ^= rng >> 27;
-	return rng * 2685821657736338717ULL;
-}
-
-static uint64_t below(uint64_t n) { return next() % n; }
+#define RNG rng
+#include "rng.h"
 
 static uint64_t reg_value(void)
 {

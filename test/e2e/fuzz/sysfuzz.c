@@ -60,16 +60,8 @@ static __thread uint64_t rng;
 static long calls_per_thread;
 static int logfd = -1;
 
-static uint64_t next(void)
-{
-	/* xorshift64* */
-	rng ^= rng >> 12;
-	rng ^= rng << 25;
-	rng ^= rng >> 27;
-	return rng * 2685821657736338717ULL;
-}
-
-static uint64_t below(uint64_t n) { return next() % n; }
+#define RNG rng
+#include "rng.h"
 
 /* Calls never made: see the comment at the top. */
 static const int denied[] = {
