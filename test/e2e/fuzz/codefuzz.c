@@ -226,9 +226,11 @@ static void caller_loop(void)
 {
 	static const uint8_t site[] = {0xb8, 39, 0, 0, 0, 0x0f, 0x05, 0xc3};
 	raw(SYS_arch_prctl, ARCH_SET_FS, caller_fs);
-	uint64_t last = 0;
-	struct timespec since;
-	clock_gettime(CLOCK_MONOTONIC, &since);
+	/* Kept across the handler's restarts of the loop. */
+	static uint64_t last;
+	static struct timespec since;
+	if (since.tv_sec == 0)
+		clock_gettime(CLOCK_MONOTONIC, &since);
 	for (;;) {
 		memcpy(SITE2, site, sizeof(site));
 		for (int i = 0; i < 16; i++) {
@@ -274,7 +276,8 @@ static void handler(int sig, siginfo_t *si, void *p)
 		sh->signals[sig]++;
 	uc->uc_mcontext.gregs[REG_RIP] = (greg_t)run;
 	uc->uc_mcontext.gregs[REG_RSP] = (greg_t)(RECOVER + RECOVERSZ - 8);
-	if (caller_tid && raw(SYS_gettid, 0, 0) == caller_tid) {
+	int caller = caller_tid && raw(SYS_gettid, 0, 0) == caller_tid;
+	if (caller) {
 		uc->uc_mcontext.gregs[REG_RIP] = (greg_t)caller_loop;
 		uc->uc_mcontext.gregs[REG_RSP] = (greg_t)(CALLERSTACK + CALLERSTACKSZ - 8);
 	}
@@ -282,6 +285,10 @@ static void handler(int sig, siginfo_t *si, void *p)
 	uc->uc_mcontext.gregs[REG_CSGSFS] = 0x33 | (0x2bULL << 48);
 	for (size_t i = 0; i < sizeof(uc->uc_sigmask); i++)
 		((uint8_t *)&uc->uc_sigmask)[i] = 0;
+	/* The ticks stay the main thread's: the caller thread taking them
+	 * would leave a looping snippet running for good. */
+	if (caller)
+		((uint8_t *)&uc->uc_sigmask)[(SIGALRM - 1) / 8] |= 1 << ((SIGALRM - 1) % 8);
 	if (uc->uc_mcontext.fpregs) {
 		uc->uc_mcontext.fpregs->mxcsr = 0x1f80;
 		uc->uc_mcontext.fpregs->cwd = 0x37f;
