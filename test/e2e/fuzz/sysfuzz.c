@@ -321,9 +321,14 @@ static void *fuzz(void *arg)
 		long r = syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
 		if (r >= 3 && r < 256 && returns_fd(nr))
 			add_fd(r);
-		/* A new process or thread goes on with calls of its own. */
-		if (r == 0 && (nr == SYS_fork || nr == SYS_vfork || nr == SYS_clone || nr == SYS_clone3))
+		/* A new process or thread goes on with calls of its own, with
+		 * a tick of its own (a child inherits no interval timer; a
+		 * vfork parent waits for its child). */
+		if (r == 0 && (nr == SYS_fork || nr == SYS_vfork || nr == SYS_clone || nr == SYS_clone3)) {
 			rng ^= (uint64_t)syscall(SYS_gettid) * 0x9e3779b97f4a7c15ULL;
+			struct itimerval it = {{0, 20000}, {0, 20000}};
+			syscall(SYS_setitimer, ITIMER_REAL, &it, NULL);
+		}
 		if (logfd >= 0)
 			dprintf(logfd, " = %ld (%d) [%ld]\n", r, r < 0 ? errno : 0, (long)syscall(SYS_gettid));
 		/* Refill the scratch now and then: calls write into it. */
