@@ -35,6 +35,11 @@ func (fd *FileDescription) Allocate(ctx Context, mode uint32, off, length int64)
 	if off+length < off {
 		return unix.EFBIG
 	}
+	if mode&unix.FALLOC_FL_KEEP_SIZE == 0 && st.Mode&unix.S_IFMT == unix.S_IFREG {
+		if err := checkNewSize(ctx, st.Size, uint64(off+length)); err != nil {
+			return err
+		}
+	}
 	a, ok := fd.impl.(Allocator)
 	if !ok {
 		return unix.EOPNOTSUPP

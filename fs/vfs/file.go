@@ -183,13 +183,13 @@ func (fd *FileDescription) Write(ctx Context, src []byte) (int, error) {
 	if !fd.IsWritable() {
 		return 0, unix.EBADF
 	}
-	if len(src) != 0 {
-		fd.killPrivOnWrite(ctx)
-	}
 	appendMode := fd.flags.Load()&unix.O_APPEND != 0
 	var n int
 	var err error
 	if !fd.seekable || fd.implOffset {
+		if len(src) != 0 {
+			fd.killPrivOnWrite(ctx)
+		}
 		n, _, err = fd.impl.PWrite(ctx, src, -1, appendMode)
 	} else {
 		var end int64
@@ -197,6 +197,14 @@ func (fd *FileDescription) Write(ctx Context, src []byte) (int, error) {
 		if !appendMode && int64(len(src)) > math.MaxInt64-fd.off {
 			fd.offMu.Unlock()
 			return 0, unix.EINVAL
+		}
+		if len(src) != 0 {
+			// The limit first: a refused write changes nothing.
+			if src, err = fd.limitWrite(ctx, src, fd.off, appendMode); err != nil {
+				fd.offMu.Unlock()
+				return 0, err
+			}
+			fd.killPrivOnWrite(ctx)
 		}
 		n, end, err = fd.impl.PWrite(ctx, src, fd.off, appendMode)
 		if n > 0 || appendMode && err == nil {
@@ -222,14 +230,77 @@ func (fd *FileDescription) PWrite(ctx Context, src []byte, off int64) (int, erro
 	if off < 0 || int64(len(src)) > math.MaxInt64-off {
 		return 0, unix.EINVAL
 	}
+	appendMode := fd.flags.Load()&unix.O_APPEND != 0
 	if len(src) != 0 {
+		var err error
+		if src, err = fd.limitWrite(ctx, src, off, appendMode); err != nil {
+			return 0, err
+		}
 		fd.killPrivOnWrite(ctx)
 	}
-	n, _, err := fd.impl.PWrite(ctx, src, off, fd.flags.Load()&unix.O_APPEND != 0)
+	n, _, err := fd.impl.PWrite(ctx, src, off, appendMode)
 	if n > 0 && fd.fsnotifyActive() {
 		fd.notify(unix.IN_MODIFY)
 	}
 	return n, err
+}
+
+// FileSizeLimiter is implemented by contexts that have an RLIMIT_FSIZE (the
+// kernel's tasks): a write to a regular file stops at the limit, and one
+// that starts at or past it, a truncate past it or a fallocate that would
+// grow the file past it fails with EFBIG after FileSizeExceeded (SIGXFSZ).
+type FileSizeLimiter interface {
+	// FileSizeLimit returns the limit in bytes (^uint64(0): none). It is
+	// called for every write, so it must be cheap.
+	FileSizeLimit() uint64
+	// FileSizeExceeded is called before EFBIG is returned.
+	FileSizeExceeded()
+}
+
+// fileSizeLimit returns ctx's RLIMIT_FSIZE, if it has one and it is finite.
+func fileSizeLimit(ctx Context) (FileSizeLimiter, uint64, bool) {
+	l, ok := ctx.(FileSizeLimiter)
+	if !ok {
+		return nil, 0, false
+	}
+	limit := l.FileSizeLimit()
+	return l, limit, limit < math.MaxInt64
+}
+
+// limitWrite applies RLIMIT_FSIZE to a write of src at off (the file's
+// size if appendMode), as Linux's generic_write_check_limits: only regular
+// files, whose type it asks for only when there is a limit.
+func (fd *FileDescription) limitWrite(ctx Context, src []byte, off int64, appendMode bool) ([]byte, error) {
+	l, limit, ok := fileSizeLimit(ctx)
+	if !ok {
+		return src, nil
+	}
+	st, err := fd.impl.Stat(ctx)
+	if err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return src, nil
+	}
+	if appendMode {
+		off = int64(st.Size)
+	}
+	if uint64(off) >= limit {
+		l.FileSizeExceeded()
+		return nil, unix.EFBIG
+	}
+	if rem := limit - uint64(off); uint64(len(src)) > rem {
+		src = src[:rem]
+	}
+	return src, nil
+}
+
+// checkNewSize is Linux's inode_newsize_ok for a regular file of size
+// size growing to newSize: EFBIG past ctx's RLIMIT_FSIZE.
+func checkNewSize(ctx Context, size, newSize uint64) error {
+	l, limit, ok := fileSizeLimit(ctx)
+	if ok && newSize > size && newSize > limit {
+		l.FileSizeExceeded()
+		return unix.EFBIG
+	}
+	return nil
 }
 
 // Seek implements lseek(2).

@@ -875,6 +875,15 @@ func (vfs *VirtualFilesystem) SetStat(ctx Context, vd VirtualDentry, opts *SetSt
 				return err
 			}
 		}
+		if _, _, limited := fileSizeLimit(ctx); limited {
+			st, err := ino.Stat(ctx)
+			if err != nil {
+				return err
+			}
+			if err := checkNewSize(ctx, st.Size, o.Size); err != nil {
+				return err
+			}
+		}
 		if o.Mask&unix.STATX_MODE == 0 {
 			if nm, kill := killPrivMode(creds, mode); kill {
 				o.Mask |= unix.STATX_MODE

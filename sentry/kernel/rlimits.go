@@ -3,6 +3,7 @@ package kernel
 import (
 	"golang.org/x/sys/unix"
 
+	"github.com/rampart-sandbox/rampart/abi"
 	"github.com/rampart-sandbox/rampart/sentry/kernel/auth"
 	"github.com/rampart-sandbox/rampart/sentry/mm"
 )
@@ -96,4 +97,15 @@ func (t *Task) applyMMLimits(m *mm.MemoryManager) {
 	l := t.tg.limits
 	m.SetAddressSpaceLimit(l.Get(unix.RLIMIT_AS).Cur)
 	m.SetDataLimit(l.Get(unix.RLIMIT_DATA).Cur)
+}
+
+// FileSizeLimit implements vfs.FileSizeLimiter: the task's RLIMIT_FSIZE
+// soft limit.
+func (t *Task) FileSizeLimit() uint64 { return t.tg.limits.FileSize() }
+
+// FileSizeExceeded implements vfs.FileSizeLimiter: SIGXFSZ to the task, as
+// Linux's send_sig(SIGXFSZ, current, 0) (si_code SI_USER, from itself).
+func (t *Task) FileSizeExceeded() {
+	info := userSignalInfo(int(unix.SIGXFSZ), abi.SI_USER, t)
+	t.k.SendSignalToTask(t, &info)
 }

@@ -213,6 +213,19 @@ type Limits struct {
 	// cpuLimited mirrors "RLIMIT_CPU's soft limit is finite", so that the
 	// run loop's CPU-timer check (timer.go) costs one atomic load.
 	cpuLimited atomic.Bool
+	// fsize mirrors RLIMIT_FSIZE's soft limit, plus one (0: infinite, so
+	// that the zero value has no limit), for every write to a regular file
+	// (FileSize).
+	fsize atomic.Uint64
+}
+
+// FileSize returns RLIMIT_FSIZE's soft limit (Infinity: none) without the
+// lock.
+func (l *Limits) FileSize() uint64 {
+	if v := l.fsize.Load(); v != 0 {
+		return v - 1
+	}
+	return Infinity
 }
 
 // Infinity is RLIM_INFINITY.
@@ -254,8 +267,15 @@ func (l *Limits) Set(r int, v unix.Rlimit) {
 // setLocked replaces limit r and what mirrors it. l.mu must be held.
 func (l *Limits) setLocked(r int, v unix.Rlimit) {
 	l.l[r] = v
-	if r == unix.RLIMIT_CPU {
+	switch r {
+	case unix.RLIMIT_CPU:
 		l.cpuLimited.Store(v.Cur != Infinity)
+	case unix.RLIMIT_FSIZE:
+		if v.Cur == Infinity {
+			l.fsize.Store(0)
+		} else {
+			l.fsize.Store(v.Cur + 1)
+		}
 	}
 }
 
@@ -265,6 +285,7 @@ func (l *Limits) Copy() *Limits {
 	defer l.mu.Unlock()
 	n := &Limits{l: l.l}
 	n.cpuLimited.Store(l.cpuLimited.Load())
+	n.fsize.Store(l.fsize.Load())
 	return n
 }
 
