@@ -5,12 +5,13 @@
 # four per worker, and unprivileged workers that make processes) and
 # codefuzz (random code with random registers, jumps into the systrap
 # stub; alone, and with a second thread calling patched sites in the page
-# it rewrites). Each run must end with status 0 and its "ok" line, and the
-# sandbox must not report a panic; the single-threaded sysfuzz runs of the
-# three platforms must agree on how each worker ended (but for timing,
-# below). The seeds are fixed so that a failure can be replayed; FUZZ_SEED
-# picks others and FUZZ_SCALE multiplies the work (a longer campaign:
-# FUZZ_SCALE=20 FUZZ_SEED=$RANDOM). The last line is "N passed, M failed".
+# it rewrites), and sysfuzz again on a gofer-served /tmp. Each run must end
+# with status 0 and its "ok" line, and the sandbox must not report a panic;
+# the single-threaded sysfuzz runs of the three platforms must agree on how
+# each worker ended (but for timing, below). The seeds are fixed so that a
+# failure can be replayed; FUZZ_SEED picks others and FUZZ_SCALE multiplies
+# the work (a longer campaign: FUZZ_SCALE=20 FUZZ_SEED=$RANDOM). The last
+# line is "N passed, M failed".
 set -uo pipefail
 
 cd "$(dirname "$0")/../.."
@@ -63,6 +64,16 @@ for conf in "systrap:--platform=systrap" "ptrace:--platform=ptrace" "nopatch:--s
 	# 16 processes (the sandbox's init kills the rest after each).
 	[ "$name" = nopatch ] || run "sysfuzz $name family" "$RUNSC" "$flag" do -- "$ROOT/bin/sysfuzz" $((SEED + 104729)) $((40 * SCALE)) 2000 1 16
 done
+
+# The gofer's side: sysfuzz with /tmp a host directory the gofer serves
+# (runsc do --volume), so that the random calls on its files, fds and paths
+# become gofer requests. Its files stay under the workers' RLIMIT_FSIZE.
+VOL=$(mktemp -d /var/tmp/rampart-fuzz-vol.XXXXXX) && chmod 1777 "$VOL" && {
+	run "sysfuzz gofer" "$RUNSC" do --volume "$VOL:/tmp" -- "$ROOT/bin/sysfuzz" $((SEED + 1299709)) $((100 * SCALE)) 2000 1
+	run "sysfuzz gofer threads" "$RUNSC" do --volume "$VOL:/tmp" -- "$ROOT/bin/sysfuzz" $((SEED + 1299721)) $((40 * SCALE)) 2000 4
+	run "sysfuzz gofer family" "$RUNSC" do --volume "$VOL:/tmp" -- "$ROOT/bin/sysfuzz" $((SEED + 1299743)) $((40 * SCALE)) 2000 1 16
+	rm -rf "$VOL"
+}
 
 # A difference is a platform that changes what a program sees. Not every
 # difference is one: a few calls write what differs from run to run (the
