@@ -34,30 +34,26 @@ static long calls(int n)
 	return bad;
 }
 
+/* map_at maps a private read-write page (or more) exactly at addr. */
+static unsigned char *map_at(unsigned long addr, size_t len)
+{
+	return mmap((void *)addr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+}
+
 /* grow_into: in a fork child (an address space of its own, with the
  * parent's patches), a mapping just below the range grows into it with
  * mremap. */
 static void grow_into(void)
 {
-	pid_t c = fork();
-	REQUIRE("fork for mremap", c >= 0);
-	if (c == 0) {
-		unsigned char *p = mmap((void *)0x7fcb0000, 0x10000, PROT_READ | PROT_WRITE,
-					MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
-		if (p != (void *)0x7fcb0000)
-			_exit(2);
-		memset(p, 0x42, 0x10000);
-		if (mremap(p, 0x10000, 0x20000, 0) != p)
-			_exit(3);
-		for (int i = 0; i < 0x20000; i++)
-			if (p[i] != (i < 0x10000 ? 0x42 : 0))
-				_exit(4);
-		_exit(calls(2000) == 0 ? 0 : 5);
-	}
-	int st;
-	CHECK_EQ("waitpid (mremap)", waitpid(c, &st, 0), c);
-	CHECK_EQ("a mapping grown into it by mremap reads its own bytes, and calls work",
-		 WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st), 0);
+	unsigned char *p = map_at(0x7fcb0000, 0x10000);
+	REQUIRE("mapped below the table", p == (void *)0x7fcb0000);
+	memset(p, 0x42, 0x10000);
+	REQUIRE("mremap grows it in place", mremap(p, 0x10000, 0x20000, 0) == p);
+	int bad = 0;
+	for (int i = 0; i < 0x20000; i++)
+		bad += p[i] != (i < 0x10000 ? 0x42 : 0);
+	CHECK_EQ("a mapping grown into it by mremap reads its own bytes", bad, 0);
+	CHECK_EQ("calls work after the mremap", calls(2000), 0);
 }
 
 /* unmap_around: fork children, one after the other, whose calls were
@@ -67,36 +63,23 @@ static void grow_into(void)
  * may get the address space (the stub) the one before left. */
 static void unmap_around(void)
 {
-	for (int i = 0; i < 4; i++) {
-		pid_t c = fork();
-		REQUIRE("fork for munmap", c >= 0);
-		if (c == 0) {
-			if (calls(2000) != 0)
-				_exit(2);
-			/* Pages at both ends, so that the range has memory to
-			 * unmap. */
-			if (mmap((void *)0x40000000, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0) != (void *)0x40000000 ||
-			    mmap((void *)0xbffff000, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0) != (void *)0xbffff000)
-				_exit(5);
-			*(volatile char *)0x40000000 = 1;
-			*(volatile char *)0xbffff000 = 1;
-			if (munmap((void *)0x40000000, 0x80000000) != 0)
-				_exit(3);
-			_exit(calls(2000) == 0 ? 0 : 4);
-		}
-		int st;
-		CHECK_EQ("waitpid (munmap around)", waitpid(c, &st, 0), c);
-		CHECK_EQ("calls work after an munmap around the table",
-			 WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st), 0);
-	}
+	CHECK_EQ("calls before the munmap", calls(2000), 0);
+	/* Pages at both ends, so that the range has memory to unmap. */
+	REQUIRE("a page at 1 GiB", map_at(0x40000000, 4096) == (void *)0x40000000);
+	REQUIRE("a page below 3 GiB", map_at(0xbffff000, 4096) == (void *)0xbffff000);
+	*(volatile char *)0x40000000 = 1;
+	*(volatile char *)0xbffff000 = 1;
+	CHECK_OK("munmap around the table", munmap((void *)0x40000000, 0x80000000));
+	CHECK_EQ("calls work after an munmap around the table", calls(2000), 0);
 }
 
 int main(void)
 {
 	/* Trap, and be patched (in the sandbox). */
 	CHECK_EQ("calls before", calls(2000), 0);
-	grow_into();
-	unmap_around();
+	check_in_child("mremap into the table (child)", NULL, grow_into);
+	for (int i = 0; i < 4; i++)
+		check_in_child("munmap around the table (child)", NULL, unmap_around);
 
 	void *want = (void *)0x7fcc0000;
 	void *p = CHECK_MAP("mmap at 0x7fcc0000",
