@@ -216,14 +216,14 @@ network: build
 fuzz: build bin/sysfuzz bin/codefuzz
 	test/e2e/fuzz.sh
 
-bin/sysfuzz: test/e2e/fuzz/sysfuzz.c test/e2e/fuzz/rng.h
+bin/sysfuzz: test/e2e/fuzz/sysfuzz.c test/e2e/fuzz/fuzz.h
 	@mkdir -p bin
 	$(CC) $(TEST_CFLAGS) -static -pthread -o $@ $<
 
 # codefuzz's signal handler and recovery path run with whatever fs base the
 # random code left: no stack protector (it reads %fs:0x28); static-pie keeps
 # the program out of reach of 32-bit absolute addresses.
-bin/codefuzz: test/e2e/fuzz/codefuzz.c test/e2e/fuzz/rng.h
+bin/codefuzz: test/e2e/fuzz/codefuzz.c test/e2e/fuzz/fuzz.h
 	@mkdir -p bin
 	$(CC) $(TEST_CFLAGS) -fno-stack-protector -static-pie -pthread -o $@ $<
 

@@ -126,7 +126,7 @@ static long raw(long nr, long a, long b)
 }
 
 #define RNG rng
-#include "rng.h"
+#include "fuzz.h"
 
 static uint64_t reg_value(void)
 {
@@ -431,10 +431,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: codefuzz SEED SNIPPETS [THREADS]\n");
 		return 2;
 	}
-	if (!getenv("RAMPART_FUZZ_SANDBOXED")) {
-		fprintf(stderr, "codefuzz: refusing to run outside a sandbox (set RAMPART_FUZZ_SANDBOXED=1)\n");
-		return 2;
-	}
+	require_sandbox("codefuzz");
 	uint64_t seed = strtoull(argv[1], NULL, 0);
 	budget = strtoull(argv[2], NULL, 0);
 	int threads = argc == 4 ? atoi(argv[3]) : 1;

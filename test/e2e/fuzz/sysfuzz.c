@@ -61,7 +61,7 @@ static long calls_per_thread;
 static int logfd = -1;
 
 #define RNG rng
-#include "rng.h"
+#include "fuzz.h"
 
 /* Calls never made: see the comment at the top. */
 static const int denied[] = {
@@ -459,10 +459,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: sysfuzz SEED WORKERS CALLS [THREADS [PROCS]]\n");
 		return 2;
 	}
-	if (!getenv("RAMPART_FUZZ_SANDBOXED")) {
-		fprintf(stderr, "sysfuzz: refusing to run outside a sandbox (set RAMPART_FUZZ_SANDBOXED=1)\n");
-		return 2;
-	}
+	require_sandbox("sysfuzz");
 	uint64_t seed = strtoull(argv[1], NULL, 0);
 	long workers = atol(argv[2]), calls = atol(argv[3]);
 	int threads = argc >= 5 ? atoi(argv[4]) : 1;

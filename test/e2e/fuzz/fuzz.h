@@ -1,0 +1,27 @@
+/* fuzz.h: what the two fuzzers share. The includer defines RNG, the
+ * generator state it draws from (a global, or a thread's own). */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+/* next is xorshift64*, which a seed makes repeat exactly. */
+static inline uint64_t next(void)
+{
+	RNG ^= RNG >> 12;
+	RNG ^= RNG << 25;
+	RNG ^= RNG >> 27;
+	return RNG * 2685821657736338717ULL;
+}
+
+/* below returns a number in [0, n). */
+static inline uint64_t below(uint64_t n) { return next() % n; }
+
+/* require_sandbox exits unless RAMPART_FUZZ_SANDBOXED is set: run natively,
+ * as root, random syscalls and code could harm the host. */
+static inline void require_sandbox(const char *name)
+{
+	if (!getenv("RAMPART_FUZZ_SANDBOXED")) {
+		fprintf(stderr, "%s: refusing to run outside a sandbox (set RAMPART_FUZZ_SANDBOXED=1)\n", name);
+		exit(2);
+	}
+}
