@@ -52,19 +52,7 @@ func (c *PageCache) Fallocate(off, length int64, keepSize bool) error {
 	defer c.mu.Unlock()
 	first, last := pageSpan(off, length)
 	missing := int64(last - first)
-	if last-first > uint64(len(c.pages)) {
-		for idx := range c.pages {
-			if idx >= first && idx < last {
-				missing--
-			}
-		}
-	} else {
-		for idx := first; idx < last; idx++ {
-			if _, ok := c.pages[idx]; ok {
-				missing--
-			}
-		}
-	}
+	c.eachHeldLocked(first, last, func(uint64, memfile.Range) { missing-- })
 	if missing > 0 && c.acct != nil && !c.acct.Charge(missing) {
 		return unix.ENOSPC
 	}
@@ -129,24 +117,11 @@ func (c *PageCache) PunchHole(off, length int64) {
 		zero(tail, end)
 	}
 	var drop []memfile.Range
-	take := func(idx uint64) {
+	c.eachHeldLocked(firstWhole, lastWhole, func(idx uint64, fr memfile.Range) {
+		drop = append(drop, fr)
+		delete(c.pages, idx)
 		delete(c.unwritten, idx)
-		if fr, ok := c.pages[idx]; ok {
-			drop = append(drop, fr)
-			delete(c.pages, idx)
-		}
-	}
-	if lastWhole-firstWhole < uint64(len(c.pages)) {
-		for idx := firstWhole; idx < lastWhole; idx++ {
-			take(idx)
-		}
-	} else {
-		for idx := range c.pages {
-			if idx >= firstWhole && idx < lastWhole {
-				take(idx)
-			}
-		}
-	}
+	})
 	c.dropAll(drop)
 }
 

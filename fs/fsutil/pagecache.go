@@ -202,13 +202,11 @@ func (c *PageCache) Truncate(size int64) {
 	if size < c.size {
 		first := (uint64(size) + usermem.PageSize - 1) / usermem.PageSize
 		var drop []memfile.Range
-		for idx, fr := range c.pages {
-			if idx >= first {
-				drop = append(drop, fr)
-				delete(c.pages, idx)
-				delete(c.unwritten, idx)
-			}
-		}
+		c.eachHeldLocked(first, ^uint64(0), func(idx uint64, fr memfile.Range) {
+			drop = append(drop, fr)
+			delete(c.pages, idx)
+			delete(c.unwritten, idx)
+		})
 		c.dropAll(drop)
 		if in := uint64(size) % usermem.PageSize; in != 0 {
 			if fr, ok := c.pages[uint64(size)/usermem.PageSize]; ok {
@@ -249,6 +247,25 @@ func (c *PageCache) Release() {
 	clear(c.unwritten)
 	c.dropAll(drop)
 	c.size = 0
+}
+
+// eachHeldLocked calls fn for each page in [first, last) the cache holds,
+// walking the range or the map, whichever is shorter. fn may delete the
+// page from c.pages.
+func (c *PageCache) eachHeldLocked(first, last uint64, fn func(idx uint64, fr memfile.Range)) {
+	if last-first < uint64(len(c.pages)) {
+		for idx := first; idx < last; idx++ {
+			if fr, ok := c.pages[idx]; ok {
+				fn(idx, fr)
+			}
+		}
+		return
+	}
+	for idx, fr := range c.pages {
+		if idx >= first && idx < last {
+			fn(idx, fr)
+		}
+	}
 }
 
 // dropAll releases the cache's references on the pages frs, which it no
