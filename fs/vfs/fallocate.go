@@ -36,7 +36,7 @@ func (fd *FileDescription) Allocate(ctx Context, mode uint32, off, length int64)
 		return unix.EFBIG
 	}
 	if mode&unix.FALLOC_FL_KEEP_SIZE == 0 && st.Mode&unix.S_IFMT == unix.S_IFREG {
-		if err := checkNewSize(ctx, st.Size, uint64(off+length)); err != nil {
+		if err := checkNewSize(ctx, uint64(off+length), func() (uint64, error) { return st.Size, nil }); err != nil {
 			return err
 		}
 	}

@@ -292,11 +292,19 @@ func (fd *FileDescription) limitWrite(ctx Context, src []byte, off int64, append
 	return src, nil
 }
 
-// checkNewSize is Linux's inode_newsize_ok for a regular file of size
-// size growing to newSize: EFBIG past ctx's RLIMIT_FSIZE.
-func checkNewSize(ctx Context, size, newSize uint64) error {
+// checkNewSize is Linux's inode_newsize_ok for a regular file growing to
+// newSize: EFBIG past ctx's RLIMIT_FSIZE, unless the file is that large
+// already. size, the file's size, is asked for only past the limit.
+func checkNewSize(ctx Context, newSize uint64, size func() (uint64, error)) error {
 	l, limit, ok := fileSizeLimit(ctx)
-	if ok && newSize > size && newSize > limit {
+	if !ok || newSize <= limit {
+		return nil
+	}
+	cur, err := size()
+	if err != nil {
+		return err
+	}
+	if newSize > cur {
 		l.FileSizeExceeded()
 		return unix.EFBIG
 	}

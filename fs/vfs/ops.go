@@ -875,14 +875,11 @@ func (vfs *VirtualFilesystem) SetStat(ctx Context, vd VirtualDentry, opts *SetSt
 				return err
 			}
 		}
-		if _, _, limited := fileSizeLimit(ctx); limited {
+		if err := checkNewSize(ctx, o.Size, func() (uint64, error) {
 			st, err := ino.Stat(ctx)
-			if err != nil {
-				return err
-			}
-			if err := checkNewSize(ctx, st.Size, o.Size); err != nil {
-				return err
-			}
+			return st.Size, err
+		}); err != nil {
+			return err
 		}
 		if o.Mask&unix.STATX_MODE == 0 {
 			if nm, kill := killPrivMode(creds, mode); kill {
