@@ -45,7 +45,7 @@ help:
 	@echo "make smoke                 real programs natively and under \$$RUNSC"
 	@echo "make network               network e2e: --network=none and --network=host"
 	@echo "make oci                   bin/runsc as an OCI runtime on busybox bundles"
-	@echo "make fuzz                  random syscalls and random code in the sandbox, on each platform (FUZZ_SEED, FUZZ_SCALE)"
+	@echo "make fuzz                  random syscalls and code in the sandbox on each platform; Go fuzz targets (FUZZ_SEED, FUZZ_SCALE, GOFUZZ_TIME)"
 	@echo "make clients               podman, containerd (ctr) and dockerd driving bin/runsc"
 	@echo "make conformance [T=mounts] runtime-tools' OCI validation programs (RUNTIME=runc to compare)"
 	@echo "make debian                a Debian minbase userland natively (chroot) and in runsc run"

@@ -129,6 +129,16 @@ func (m *fakeMM) removeRange(start, end uint64) {
 		}
 	}
 	m.vmas = out
+	if (end-start)/usermem.PageSize > uint64(len(m.pages)) {
+		// A range larger than what was written (a fuzzed segment
+		// may span terabytes): walk the pages instead.
+		for a := range m.pages {
+			if start <= a && a < end {
+				delete(m.pages, a)
+			}
+		}
+		return
+	}
 	for a := start; a < end; a += usermem.PageSize {
 		delete(m.pages, a)
 	}

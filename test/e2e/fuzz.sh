@@ -5,7 +5,8 @@
 # four per worker, and unprivileged workers that make processes) and
 # codefuzz (random code with random registers, jumps into the systrap
 # stub; alone, and with a second thread calling patched sites in the page
-# it rewrites), and sysfuzz again on a gofer-served /tmp. Each run must end
+# it rewrites), and sysfuzz again on a gofer-served /tmp; then Go's fuzzer
+# on the parsers of untrusted bytes (below). Each run must end
 # with status 0 and its "ok" line, and the sandbox must not report a panic;
 # the single-threaded sysfuzz runs of the three platforms must agree on how
 # each worker ended (but for timing, below). The seeds are fixed so that a
@@ -74,6 +75,33 @@ VOL=$(mktemp -d /var/tmp/rampart-fuzz-vol.XXXXXX) && chmod 1777 "$VOL" && {
 	run "sysfuzz gofer family" "$RUNSC" do --volume "$VOL:/tmp" -- "$ROOT/bin/sysfuzz" $((SEED + 1299743)) $((40 * SCALE)) 2000 1 16
 	rm -rf "$VOL"
 }
+
+# The sentry's and the gofer's parsers of what an application controls,
+# with Go's coverage-guided fuzzer for GOFUZZ_TIME each: the ELF and #!
+# loader (any executable and interpreter), the gofer's request decoder
+# (any message a compromised sentry could send), seccomp-bpf compiled and
+# run (any filter a program installs) and the memory manager (any sequence
+# of mmap, mprotect, munmap, mremap, fork and faults). A failing input is
+# saved under the package's testdata/fuzz, where plain `go test` replays
+# it.
+GO=${GO:-go}
+for target in "FuzzLoad ./sentry/loader" "FuzzDecodeRequest ./gofer" "FuzzCompileRun ./sentry/bpf" "FuzzOps ./sentry/mm"; do
+	fn=${target%% *} pkg=${target#* }
+	out=$(mktemp)
+	t0=$SECONDS
+	# (A target that no longer exists fuzzes nothing and passes: the
+	# fuzzer's progress lines must be there.)
+	if timeout -k 5 "$LIMIT" "$GO" test -run '^$' -fuzz "^$fn\$" -fuzztime "${GOFUZZ_TIME:-15s}" "$pkg" >"$out" 2>&1 &&
+		grep -q "execs: [1-9]" "$out"; then
+		echo "PASS   go fuzz $fn ($((SECONDS - t0)) s): $(grep -o 'execs: [0-9]*' "$out" | tail -n 1)"
+		passed=$((passed + 1))
+	else
+		echo "FAIL   go fuzz $fn (replay: $GO test -run $fn $pkg)"
+		tail -n 20 "$out" | sed 's/^/    /'
+		failed=$((failed + 1))
+	fi
+	rm -f "$out"
+done
 
 # A difference is a platform that changes what a program sees. Not every
 # difference is one: a few calls write what differs from run to run (the
