@@ -81,10 +81,9 @@ VOL=$(mktemp -d /var/tmp/rampart-fuzz-vol.XXXXXX) && chmod 1777 "$VOL" && {
 # loader (any executable and interpreter), the gofer's request decoder
 # (any message a compromised sentry could send), seccomp-bpf compiled and
 # run (any filter a program installs), rtnetlink (any request datagram)
-# and the memory manager (any sequence
-# of mmap, mprotect, munmap, mremap, fork and faults). A failing input is
-# saved under the package's testdata/fuzz, where plain `go test` replays
-# it.
+# and the memory manager (any sequence of mmap, mprotect, munmap, mremap,
+# fork and faults). A failing input is saved under the package's
+# testdata/fuzz, where plain `go test` replays it.
 GO=${GO:-go}
 for target in "FuzzLoad ./sentry/loader" "FuzzDecodeRequest ./gofer" "FuzzCompileRun ./sentry/bpf" "FuzzRoute ./sentry/socket/netlink" "FuzzOps ./sentry/mm"; do
 	fn=${target%% *} pkg=${target#* }
