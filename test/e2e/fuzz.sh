@@ -5,9 +5,10 @@
 # four per worker, and unprivileged workers that make processes) and
 # codefuzz (random code with random registers, jumps into the systrap
 # stub; alone, and with a second thread calling patched sites in the page
-# it rewrites), and sysfuzz again on a gofer-served /tmp; then Go's fuzzer
-# on the parsers of untrusted bytes (below). Each run must end
-# with status 0 and its "ok" line, and the sandbox must not report a panic;
+# it rewrites), and sysfuzz again on a gofer-served /tmp and under
+# --strace; then Go's fuzzer on the parsers of untrusted bytes (below).
+# Each run must end with status 0 and its "ok" line, and the sandbox must
+# not report a panic;
 # the single-threaded sysfuzz runs of the three platforms must agree on how
 # each worker ended (but for timing, below). The seeds are fixed so that a
 # failure can be replayed; FUZZ_SEED picks others and FUZZ_SCALE multiplies
@@ -75,6 +76,11 @@ VOL=$(mktemp -d /var/tmp/rampart-fuzz-vol.XXXXXX) && chmod 1777 "$VOL" && {
 	run "sysfuzz gofer family" "$RUNSC" do --volume "$VOL:/tmp" -- "$ROOT/bin/sysfuzz" $((SEED + 1299743)) $((40 * SCALE)) 2000 1 16
 	rm -rf "$VOL"
 }
+
+# --strace formats every argument of every call, hostile ones included
+# (strings without their NUL, structures at unmapped addresses, huge
+# counts): it must print them all and not fail.
+run "sysfuzz strace threads" "$RUNSC" --strace do -- "$ROOT/bin/sysfuzz" $((SEED + 15485867)) $((40 * SCALE)) 2000 4
 
 # The sentry's and the gofer's parsers of what an application controls,
 # with Go's coverage-guided fuzzer for GOFUZZ_TIME each: the ELF and #!
