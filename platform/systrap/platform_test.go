@@ -383,3 +383,43 @@ func TestDeafThread(t *testing.T) {
 		t.Errorf("took %v", d)
 	}
 }
+
+// TestInterruptClearedSleepWord: an application that clears its state
+// page's T_SENTRY_SLEEP (through gs, whose base is the state page while the
+// application leaves it at 0) and then loops is still interrupted
+// promptly: the stub, told the sentry does not sleep, does not wake it when
+// it parks for the interrupt, and the sentry must find the event itself
+// (it polls while the thread runs application code), not a liveness
+// period (1 s) later.
+func TestInterruptClearedSleepWord(t *testing.T) {
+	// Patching on: the trampoline needs gs, so a base of 0 is the state page.
+	f := newPatchFixture(t)
+	as := f.NewAS(t)
+	c := platformtest.LockedContext(t, f.Platform)
+	const jit = 0x40000000
+	platformtest.Must(t, as.MapFile(jit, f.MemFD, platformtest.Data2Off, pageSize, usermem.AnyAccess))
+	// movl $0, %gs:T_SENTRY_SLEEP; jmp $
+	code := []byte{0x65, 0xc7, 0x04, 0x25, tSentrySleep, 0, 0, 0, 0, 0, 0, 0, 0xeb, 0xfe}
+	if _, err := unix.Pwrite(f.MemFD, code, platformtest.Data2Off+0x100); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Pwrite(f.MemFD, make([]byte, len(code)), platformtest.Data2Off+0x100) })
+	for i := 0; i < 3; i++ {
+		regs := platformtest.RegsAt(jit + 0x100)
+		sent := make(chan time.Time, 1)
+		go func() {
+			time.Sleep(50 * time.Millisecond)
+			sent <- time.Now()
+			c.Interrupt()
+		}()
+		ev, fi, err := c.Switch(as, regs)
+		if err != nil || ev != platform.EventInterrupted {
+			t.Fatalf("Switch = %d (%+v at %#x), %v; want an interrupt", ev, fi, regs.Rip, err)
+		}
+		// The poll's period, not the liveness period; a wide margin
+		// for a loaded host.
+		if d := time.Since(<-sent); d > 500*time.Millisecond {
+			t.Errorf("round %d: the interrupt took %v", i, d)
+		}
+	}
+}

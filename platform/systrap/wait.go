@@ -5,6 +5,7 @@ package systrap
 import (
 	"encoding/binary"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -71,22 +72,49 @@ func (p *Platform) spinThenSleep(w *uint32, v uint32, sleep *uint32, start, budg
 
 var livenessPeriod = unix.Timespec{Sec: 1}
 
+// runPoll is how long a wait for a thread that runs application code
+// sleeps before it looks at the thread's state word itself. The stub wakes
+// the sentry only if T_SENTRY_SLEEP says it sleeps, and the state page is
+// the application's to write (through gs, whose base it is while the
+// application leaves it at 0): an application that clears the word would
+// otherwise have its next event, the answer to an interrupt (a signal, a
+// kill) included, seen only at the liveness period's end, a second later.
+// A busy thread costs its sentry thread 20 wake-ups a second.
+var runPoll = unix.Timespec{Nsec: 50e6}
+
 // sleepWhile sleeps on the futex w while *w == v, with *sleep set (the
 // other side wakes it only then). Every livenessPeriod it checks that the
 // other side lives: the thread tid of stub pid, or if tid is 0, the stub
 // process, which is then reaped if dead (*reaped is set). It returns false
 // if the other side died.
 //
-// If interrupt is not nil (a thread running application code), an
-// interrupt left unanswered is signalled again at each period, and after
-// deafStrikes periods the thread is killed (see thread.run).
+// If interrupt is not nil (a thread running application code), it wakes
+// every runPoll to set *sleep again, an interrupt left unanswered is
+// signalled again at each liveness period, and after deafStrikes periods
+// the thread is killed (see thread.run).
 func sleepWhile(w *uint32, v uint32, sleep *uint32, pid, tid int32, interrupt *atomic.Uint32, reaped *bool) bool {
 	swap(sleep, 1)
 	strikes := 0
+	wait := &livenessPeriod
+	if interrupt != nil {
+		wait = &runPoll
+	}
+	var next time.Time // a running thread's next liveness check
 	for load(w) == v {
-		futexWait(w, v, &livenessPeriod)
+		futexWait(w, v, wait)
 		if load(w) != v {
 			break
+		}
+		if interrupt != nil {
+			swap(sleep, 1)
+			now := time.Now()
+			if next.IsZero() {
+				next = now.Add(time.Duration(livenessPeriod.Nano() - runPoll.Nano()))
+			}
+			if now.Before(next) {
+				continue
+			}
+			next = now.Add(time.Duration(livenessPeriod.Nano()))
 		}
 		if tid != 0 {
 			if tgkill(pid, tid, 0) == unix.ESRCH {
