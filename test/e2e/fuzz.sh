@@ -82,16 +82,17 @@ VOL=$(mktemp -d /var/tmp/rampart-fuzz-vol.XXXXXX) && chmod 1777 "$VOL" && {
 # counts): it must print them all and not fail.
 run "sysfuzz strace threads" "$RUNSC" --strace do -- "$ROOT/bin/sysfuzz" $((SEED + 15485867)) $((40 * SCALE)) 2000 4
 
-# The sentry's and the gofer's parsers of what an application controls,
-# with Go's coverage-guided fuzzer for GOFUZZ_TIME each: the ELF and #!
-# loader (any executable and interpreter), the gofer's request decoder
-# (any message a compromised sentry could send), seccomp-bpf compiled and
-# run (any filter a program installs), rtnetlink (any request datagram)
-# and the memory manager (any sequence of mmap, mprotect, munmap, mremap,
-# fork and faults). A failing input is saved under the package's
+# Go's coverage-guided fuzzer, for GOFUZZ_TIME each, on the parsers of
+# what an application controls: the ELF and #! loader (any executable and
+# interpreter), the gofer's request decoder (any message a compromised
+# sentry could send), seccomp-bpf compiled and run (any filter a program
+# installs), rtnetlink (any request datagram) and the memory manager (any
+# sequence of mmap, mprotect, munmap, mremap, fork and faults); and on the
+# OCI seccomp compiler, whose programs must answer what the profile's rules
+# say, read directly. A failing input is saved under the package's
 # testdata/fuzz, where plain `go test` replays it.
 GO=${GO:-go}
-for target in "FuzzLoad ./sentry/loader" "FuzzDecodeRequest ./gofer" "FuzzCompileRun ./sentry/bpf" "FuzzRoute ./sentry/socket/netlink" "FuzzOps ./sentry/mm"; do
+for target in "FuzzLoad ./sentry/loader" "FuzzDecodeRequest ./gofer" "FuzzCompileRun ./sentry/bpf" "FuzzProfile ./runsc/ociseccomp" "FuzzRoute ./sentry/socket/netlink" "FuzzOps ./sentry/mm"; do
 	fn=${target%% *} pkg=${target#* }
 	out=$(mktemp)
 	t0=$SECONDS
