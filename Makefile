@@ -213,12 +213,16 @@ network: build
 
 # fuzz throws random syscalls and random machine code at the sandbox on each
 # platform (test/e2e/fuzz.sh); the fuzzers refuse to run outside a sandbox.
-fuzz: build bin/sysfuzz bin/codefuzz
+fuzz: build bin/sysfuzz bin/codefuzz bin/bpffuzz
 	test/e2e/fuzz.sh
 
 bin/sysfuzz: test/e2e/fuzz/sysfuzz.c test/e2e/fuzz/fuzz.h
 	@mkdir -p bin
 	$(CC) $(TEST_CFLAGS) -static -pthread -o $@ $<
+
+bin/bpffuzz: test/e2e/fuzz/bpffuzz.c test/e2e/fuzz/fuzz.h
+	@mkdir -p bin
+	$(CC) $(TEST_CFLAGS) -static -o $@ $<
 
 # codefuzz's signal handler and recovery path run with whatever fs base the
 # random code left: no stack protector (it reads %fs:0x28); static-pie keeps

@@ -1,19 +1,19 @@
 #!/usr/bin/env bash
-# fuzz.sh runs the two fuzzers of test/e2e/fuzz in the sandbox, on each
+# fuzz.sh runs the fuzzers of test/e2e/fuzz in the sandbox, on each
 # platform configuration (systrap, ptrace, systrap without syscall
 # patching): sysfuzz (random syscalls with hostile arguments, one thread and
 # four per worker, and unprivileged workers that make processes) and
 # codefuzz (random code with random registers, jumps into the systrap
 # stub; alone, and with a second thread calling patched sites in the page
-# it rewrites), and sysfuzz again on a gofer-served /tmp and under
-# --strace; then Go's fuzzer on the parsers of untrusted bytes (below).
-# Each run must end with status 0 and its "ok" line, and the sandbox must
-# not report a panic;
-# the single-threaded sysfuzz runs of the three platforms must agree on how
-# each worker ended (but for timing, below). The seeds are fixed so that a
-# failure can be replayed; FUZZ_SEED picks others and FUZZ_SCALE multiplies
-# the work (a longer campaign: FUZZ_SCALE=20 FUZZ_SEED=$RANDOM). The last
-# line is "N passed, M failed".
+# it rewrites); sysfuzz again on a gofer-served /tmp and under --strace;
+# bpffuzz (random seccomp filters, whose outcomes must be those of the same
+# filters run natively); then Go's fuzzer on the parsers of untrusted
+# bytes (below). Each run must end with status 0 and its "ok" line, and
+# the sandbox must not report a panic; the single-threaded sysfuzz runs of
+# the three platforms must agree on how each worker ended (but for timing,
+# below). The seeds are fixed so that a failure can be replayed; FUZZ_SEED
+# picks others and FUZZ_SCALE multiplies the work (a longer campaign:
+# FUZZ_SCALE=20 FUZZ_SEED=$RANDOM). The last line is "N passed, M failed".
 set -uo pipefail
 
 cd "$(dirname "$0")/../.."
@@ -76,6 +76,38 @@ VOL=$(mktemp -d /var/tmp/rampart-fuzz-vol.XXXXXX) && chmod 1777 "$VOL" && {
 	run "sysfuzz gofer family" "$RUNSC" do --volume "$VOL:/tmp" -- "$ROOT/bin/sysfuzz" $((SEED + 1299743)) $((40 * SCALE)) 2000 1 16
 	rm -rf "$VOL"
 }
+
+# bpffuzz installs random seccomp filters, each in a child that then
+# calls getppid, and prints how each filter fared: natively first (safe:
+# a child filters only its own getppid), then in the sandbox, whose lines
+# must be Linux's, filter by filter (the sentry's verifier, BPF interpreter
+# and SECCOMP_RET_* actions). Fewer on ptrace, where a fork costs more.
+BPF_N=$((3000 * SCALE))
+native=$(mktemp)
+if timeout -k 5 "$LIMIT" "$ROOT/bin/bpffuzz" "$SEED" "$BPF_N" >"$native" 2>&1 && grep -q "^bpffuzz: ok:" "$native"; then
+	for conf in "systrap:--platform=systrap:$BPF_N" "ptrace:--platform=ptrace:$((BPF_N / 5))" "nopatch:--systrap-patch=false:$BPF_N"; do
+		name=${conf%%:*} rest=${conf#*:}
+		flag=${rest%%:*} n=${rest#*:}
+		out=$(mktemp)
+		t0=$SECONDS
+		timeout -k 5 "$LIMIT" "$RUNSC" "$flag" do -- "$ROOT/bin/bpffuzz" "$SEED" "$n" </dev/null >"$out" 2>&1
+		status=$?
+		d=$(diff <(head -n "$n" "$native") <(head -n "$n" "$out") | grep -c '^>')
+		if [ $status -eq 0 ] && grep -q "^bpffuzz: ok:" "$out" && [ "$d" -eq 0 ]; then
+			echo "PASS   bpffuzz $name ($((SECONDS - t0)) s): $n filters as on Linux: $(tail -n 1 "$out" | sed 's/.*filters: //')"
+			passed=$((passed + 1))
+		else
+			echo "FAIL   bpffuzz $name: status $status, $d of $n filters otherwise than on Linux (replay: $RUNSC $flag do -- $ROOT/bin/bpffuzz $SEED $n)"
+			diff <(head -n "$n" "$native") <(head -n "$n" "$out") | head -n 10 | sed 's/^/    /'
+			failed=$((failed + 1))
+		fi
+		rm -f "$out"
+	done
+else
+	echo "FAIL   bpffuzz natively (the reference): $(tail -n 3 "$native")"
+	failed=$((failed + 1))
+fi
+rm -f "$native"
 
 # --strace formats every argument of every call, hostile ones included
 # (strings without their NUL, structures at unmapped addresses, huge
