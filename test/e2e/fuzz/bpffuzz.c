@@ -12,11 +12,12 @@
  * by a zero X, shifts past 31), jumps past the end, returns of any action
  * and data.
  *
- * Each filter is a prologue that lets every other syscall through
- * (write and exit must work), then a random body of up to 30 instructions
- * that sees only getppid: "ld nr; jeq getppid, 0, body_len; body...; ret
- * ALLOW". It is safe to run natively: a child filters only itself, and
- * only its getppid.
+ * A child installs one filter, or a stack of two or three, where the
+ * action of highest precedence must win. Each filter is a prologue that
+ * lets every other syscall through (write and exit must work), then a
+ * random body of up to 30 instructions that sees only getppid: "ld nr; jeq
+ * getppid, 0, body_len; body...; ret ALLOW". It is safe to run natively: a
+ * child filters only itself, and only its getppid.
  *
  * Usage: bpffuzz SEED FILTERS */
 #define _GNU_SOURCE
@@ -213,9 +214,9 @@ static void on_sigsys(int sig, siginfo_t *si, void *uc)
 	_exit(0);
 }
 
-/* child installs f and calls getppid with args; it prints its line
- * (without the filter's number) and exits. */
-static void child(struct sock_fprog *f, const uint64_t *args)
+/* child installs the nf filters of f in order and calls getppid with
+ * args; it prints its line (without the filter's number) and exits. */
+static void child(struct sock_fprog *f, int nf, const uint64_t *args)
 {
 	struct rlimit no = {0, 0};
 	setrlimit(RLIMIT_CORE, &no);
@@ -225,9 +226,11 @@ static void child(struct sock_fprog *f, const uint64_t *args)
 		printf("no_new_privs failed: %s\n", strerror(errno));
 		_exit(0);
 	}
-	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, f) != 0) {
-		printf("refused: errno %d\n", errno);
-		_exit(0);
+	for (int j = 0; j < nf; j++) {
+		if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &f[j]) != 0) {
+			printf("refused: filter %d of %d, errno %d\n", j + 1, nf, errno);
+			_exit(0);
+		}
 	}
 	long r = syscall(SYS_getppid, args[0], args[1], args[2], args[3], args[4], args[5]);
 	if (r < 0)
@@ -235,6 +238,22 @@ static void child(struct sock_fprog *f, const uint64_t *args)
 	else
 		printf("getppid: ran\n");
 	_exit(0);
+}
+
+/* gen writes a random filter into prog (room for 2 + MAXBODY + 1) and
+ * returns its length. */
+static int gen(struct sock_filter *prog)
+{
+	int n = 1 + (int)below(MAXBODY);
+	prog[0] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 0);
+	prog[1] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_getppid, 0, n);
+	stored = 0;
+	for (int p = 0; p < n; p++)
+		prog[2 + p] = insn(p, n + 1);
+	if (below(4))
+		prog[1 + n] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, retval());
+	prog[2 + n] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+	return 3 + n;
 }
 
 int main(int argc, char **argv)
@@ -248,17 +267,14 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	long refused = 0, ran = 0, errnos = 0, trapped = 0, killed = 0;
 	for (long i = 0; i < filters; i++) {
-		struct sock_filter prog[2 + MAXBODY + 1];
-		int n = 1 + (int)below(MAXBODY);
-		prog[0] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 0);
-		prog[1] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_getppid, 0, n);
-		stored = 0;
-		for (int p = 0; p < n; p++)
-			prog[2 + p] = insn(p, n + 1);
-		if (below(4))
-			prog[1 + n] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, retval());
-		prog[2 + n] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
-		struct sock_fprog f = {.len = (unsigned short)(3 + n), .filter = prog};
+		/* One filter, or up to three stacked: the kernel runs them
+		 * all and the action of highest precedence wins (the data of
+		 * the newest filter that returned it). */
+		struct sock_filter prog[3][2 + MAXBODY + 1];
+		struct sock_fprog f[3];
+		int nf = below(4) ? 1 : 2 + (int)below(2);
+		for (int j = 0; j < nf; j++)
+			f[j] = (struct sock_fprog){.len = (unsigned short)gen(prog[j]), .filter = prog[j]};
 		uint64_t args[6];
 		for (int a = 0; a < 6; a++)
 			args[a] = arg();
@@ -278,7 +294,7 @@ int main(int argc, char **argv)
 			dup2(fds[1], 1);
 			close(fds[0]);
 			close(fds[1]);
-			child(&f, args);
+			child(f, nf, args);
 		}
 		close(fds[1]);
 		char out[128];
