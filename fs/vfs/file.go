@@ -346,6 +346,16 @@ func (fd *FileDescription) Getdents(ctx Context, cb func(*Dirent) bool) error {
 	if fd.opath {
 		return unix.EBADF
 	}
+	if d := fd.vd.dentry; d != nil && d.IsDir() {
+		// A removed directory lists nothing, not even . and ..
+		// (Linux's iterate_dir and IS_DEADDIR).
+		d.mu.Lock()
+		dead := d.dead
+		d.mu.Unlock()
+		if dead {
+			return unix.ENOENT
+		}
+	}
 	fd.offMu.Lock()
 	err := fd.impl.Getdents(ctx, fd.off, func(d *Dirent) bool {
 		if !cb(d) {

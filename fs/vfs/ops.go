@@ -95,7 +95,18 @@ func (r *resolver) openCreate(path string, flags, mode uint32) (VirtualDentry, b
 		if err != nil {
 			return VirtualDentry{}, false, err
 		}
-		if trailing || name == "" || name == "." || name == ".." {
+		if !r.cur.dentry.IsDir() {
+			// "file/.." or "file/x": the walk through file fails.
+			return VirtualDentry{}, false, unix.ENOTDIR
+		}
+		if name == "" || name == "." || name == ".." {
+			// An existing directory: O_EXCL says it exists first.
+			if flags&unix.O_EXCL != 0 {
+				return VirtualDentry{}, false, unix.EEXIST
+			}
+			return VirtualDentry{}, false, unix.EISDIR
+		}
+		if trailing {
 			return VirtualDentry{}, false, unix.EISDIR
 		}
 		if err := r.checkSearch(); err != nil {
@@ -462,10 +473,9 @@ func (vfs *VirtualFilesystem) LinkAt(ctx Context, oldpop, newpop *PathOperation)
 
 // Link implements linkat(2) for an already resolved old file (linkat
 // with AT_EMPTY_PATH names the file of a descriptor, even an O_TMPFILE).
+// Its errors come in Linux's order: the new name's (its parent, EEXIST,
+// EROFS), EXDEV, the parent's permission, then EPERM for a directory.
 func (vfs *VirtualFilesystem) Link(ctx Context, old VirtualDentry, newpop *PathOperation) error {
-	if old.dentry.IsDir() {
-		return unix.EPERM
-	}
 	p, err := vfs.walkToParent(ctx, newpop)
 	if err != nil {
 		return err
@@ -476,9 +486,6 @@ func (vfs *VirtualFilesystem) Link(ctx Context, old VirtualDentry, newpop *PathO
 	}
 	if p.isDotName() {
 		return unix.EEXIST
-	}
-	if p.r.cur.mount != old.mount {
-		return unix.EXDEV
 	}
 	parent := p.r.cur.dentry
 	parent.mu.Lock()
@@ -491,11 +498,17 @@ func (vfs *VirtualFilesystem) Link(ctx Context, old VirtualDentry, newpop *PathO
 	if p.trailing {
 		return unix.ENOENT
 	}
-	if old.mount.ReadOnly() {
+	if p.r.cur.mount.ReadOnly() {
 		return unix.EROFS
+	}
+	if p.r.cur.mount != old.mount {
+		return unix.EXDEV
 	}
 	if err := checkInodePermission(p.r.creds, MayWrite|MayExec, parent.inode); err != nil {
 		return err
+	}
+	if old.dentry.IsDir() {
+		return unix.EPERM
 	}
 	old.dentry.mu.Lock()
 	dead, linkable := old.dentry.dead, old.dentry.linkable
@@ -616,7 +629,18 @@ func (vfs *VirtualFilesystem) RenameAt(ctx Context, oldpop, newpop *PathOperatio
 		return err
 	}
 	defer np.r.release()
-	if op.isDotName() || np.isDotName() {
+	// Linux's order: EXDEV, then "." or ".." as a name (EEXIST for the
+	// new one under RENAME_NOREPLACE, which forbids any existing target).
+	if op.r.cur.mount != np.r.cur.mount {
+		return unix.EXDEV
+	}
+	if op.isDotName() {
+		return unix.EBUSY
+	}
+	if np.isDotName() {
+		if flags&unix.RENAME_NOREPLACE != 0 {
+			return unix.EEXIST
+		}
 		return unix.EBUSY
 	}
 	if err := op.r.checkSearch(); err != nil {
@@ -624,9 +648,6 @@ func (vfs *VirtualFilesystem) RenameAt(ctx Context, oldpop, newpop *PathOperatio
 	}
 	if err := np.r.checkSearch(); err != nil {
 		return err
-	}
-	if op.r.cur.mount != np.r.cur.mount {
-		return unix.EXDEV
 	}
 	mnt := op.r.cur.mount
 	if mnt.ReadOnly() {
@@ -677,11 +698,30 @@ func (vfs *VirtualFilesystem) RenameAt(ctx Context, oldpop, newpop *PathOperatio
 		return vfs.exchangeLocked(ctx, creds, oldParent, op.name, child, newParent, np.name, replaced)
 	}
 	if replaced != nil {
-		if replaced == child || replaced.inode == child.inode {
-			return nil
-		}
+		// RENAME_NOREPLACE refuses any existing target, the file
+		// itself included.
 		if flags&unix.RENAME_NOREPLACE != 0 {
 			return unix.EEXIST
+		}
+	}
+	// Ancestry before anything else about the two files, as Linux's
+	// lock_rename trap: a directory may not move to itself or below
+	// it, and the replaced file may not be an ancestor of the source.
+	if child.IsDir() {
+		for d := newParent; d != nil; d = d.parent {
+			if d == child {
+				return unix.EINVAL
+			}
+		}
+	}
+	if replaced != nil {
+		for d := oldParent; d != nil; d = d.parent {
+			if d == replaced {
+				return unix.ENOTEMPTY
+			}
+		}
+		if replaced == child || replaced.inode == child.inode {
+			return nil
 		}
 	}
 	// Permissions, as may_delete/may_create.
@@ -717,22 +757,6 @@ func (vfs *VirtualFilesystem) RenameAt(ctx Context, oldpop, newpop *PathOperatio
 	}
 	if child.mounts.Load() != 0 {
 		return unix.EBUSY
-	}
-	if child.IsDir() {
-		// The new parent may not be the moved directory or below it.
-		for d := newParent; d != nil; d = d.parent {
-			if d == child {
-				return unix.EINVAL
-			}
-		}
-		// Nor may the replaced directory be an ancestor of the source.
-		if replaced != nil {
-			for d := oldParent; d != nil; d = d.parent {
-				if d == replaced {
-					return unix.ENOTEMPTY
-				}
-			}
-		}
 	}
 	var replacedInode Inode
 	if replaced != nil {

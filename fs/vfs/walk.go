@@ -615,6 +615,20 @@ func (vfs *VirtualFilesystem) walkToParent(ctx Context, pop *PathOperation) (*pa
 	return p, nil
 }
 
+// WalkParentError returns what walking pop to the parent of its last
+// component fails with, or nil. A syscall of two paths (rename) reports
+// the first path's walk errors before any of the second path's own (an
+// empty or unreadable path, a bad descriptor), as Linux, which reads the
+// second only when it walks it.
+func (vfs *VirtualFilesystem) WalkParentError(ctx Context, pop *PathOperation) error {
+	p, err := vfs.walkToParent(ctx, pop)
+	if err != nil {
+		return err
+	}
+	p.r.release()
+	return nil
+}
+
 // isDotName reports whether the last component is not a plain name.
 func (p *parentOp) isDotName() bool {
 	return p.name == "" || p.name == "." || p.name == ".."

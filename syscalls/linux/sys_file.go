@@ -168,6 +168,9 @@ func openatResolve(t *kernel.Task, dirfd int32, addr uint64, flags, mode uint32,
 		if flags&(unix.O_TMPFILE|unix.O_CREAT) != unix.O_TMPFILE || flags&unix.O_ACCMODE == unix.O_RDONLY {
 			return 0, unix.EINVAL
 		}
+	} else if flags&(unix.O_CREAT|unix.O_DIRECTORY) == unix.O_CREAT|unix.O_DIRECTORY {
+		// Linux 6.4 refuses the pair, before it reads the path.
+		return 0, unix.EINVAL
 	}
 	path, err := copyInPath(t, addr)
 	if err != nil {

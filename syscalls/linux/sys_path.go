@@ -226,9 +226,19 @@ func renameat(t *kernel.Task, olddirfd int32, oldAddr uint64, newdirfd int32, ne
 		return unix.EPERM
 	}
 	return withPath(t, olddirfd, oldAddr, false, func(oldpop *vfs.PathOperation) error {
-		return withPath(t, newdirfd, newAddr, false, func(newpop *vfs.PathOperation) error {
-			return t.Kernel().VFS.RenameAt(t, oldpop, newpop, flags)
-		})
+		var np pathArgs
+		defer np.release(t)
+		newPath, err := copyInPath(t, newAddr)
+		if err == nil {
+			err = setupPath(t, newdirfd, newPath, false, false, &np)
+		}
+		if err != nil {
+			if werr := t.Kernel().VFS.WalkParentError(t, oldpop); werr != nil {
+				return werr
+			}
+			return err
+		}
+		return t.Kernel().VFS.RenameAt(t, oldpop, &np.pop, flags)
 	})
 }
 
@@ -279,20 +289,17 @@ func linkat(t *kernel.Task, olddirfd int32, oldAddr uint64, newdirfd int32, newA
 	if err := setupPath(t, olddirfd, oldPath, flags&unix.AT_SYMLINK_FOLLOW != 0, allowEmpty, &op); err != nil {
 		return err
 	}
-	if op.emptyOnFD {
-		// linkat(fd, "", AT_EMPTY_PATH) links the file itself (an
-		// O_TMPFILE file gets its first name this way).
-		old, err := op.getTarget(t)
-		if err != nil {
-			return err
-		}
-		defer old.DecRef()
-		return withPath(t, newdirfd, newAddr, false, func(newpop *vfs.PathOperation) error {
-			return t.Kernel().VFS.Link(t, old, newpop)
-		})
+	// The old file is resolved before the new path is read, as Linux
+	// orders their errors (an empty new path is ENOENT only then);
+	// linkat(fd, "", AT_EMPTY_PATH) links the descriptor's file itself
+	// (an O_TMPFILE file gets its first name this way).
+	old, err := op.getTarget(t)
+	if err != nil {
+		return err
 	}
+	defer old.DecRef()
 	return withPath(t, newdirfd, newAddr, false, func(newpop *vfs.PathOperation) error {
-		return t.Kernel().VFS.LinkAt(t, &op.pop, newpop)
+		return t.Kernel().VFS.Link(t, old, newpop)
 	})
 }
 

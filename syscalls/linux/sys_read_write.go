@@ -338,24 +338,29 @@ func readIovecArray(t *kernel.Task, addr uint64, cnt int32, small *[8]abi.Iovec)
 
 // rw is the common body of every read and write syscall.
 func rw(t *kernel.Task, fd int32, iovs []abi.Iovec, total uint64, write, positional bool, off int64) (uintptr, error) {
+	// Linux's order for pread and pwrite: a negative offset, the
+	// descriptor, one that cannot seek, then its access mode.
+	if positional && off < 0 {
+		return 0, unix.EINVAL
+	}
 	f, _, err := getFile(t, fd)
 	if err != nil {
 		return 0, err
 	}
 	defer f.DecRef(t)
+	if positional && !f.Seekable() {
+		return 0, unix.ESPIPE
+	}
 	if write && !f.IsWritable() || !write && !f.IsReadable() {
 		return 0, unix.EBADF
 	}
-	if positional {
-		if !f.Seekable() {
-			return 0, unix.ESPIPE
-		}
-		if off < 0 {
-			return 0, unix.EINVAL
-		}
-	}
 	s := ioState{f: f, positional: positional, off: off}
 	if total == 0 {
+		// Linux has no shortcut for a null read: a directory's is
+		// EISDIR, as any read of it.
+		if d := f.VirtualDentry().Dentry(); !write && d != nil && d.IsDir() {
+			return 0, unix.EISDIR
+		}
 		return 0, nil
 	}
 	if write {
@@ -401,6 +406,9 @@ func Pwrite64(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
 func vectored(t *kernel.Task, a arch.SyscallArguments, write, positional bool, flags uint32) (uintptr, error) {
 	if flags != 0 {
 		return 0, unix.EOPNOTSUPP
+	}
+	if positional && a[3].Int64() < 0 {
+		return 0, unix.EINVAL
 	}
 	var small [8]abi.Iovec
 	iovs, total, err := readIovecArray(t, a[1].Pointer(), a[2].Int(), &small)
