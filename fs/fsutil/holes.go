@@ -52,7 +52,17 @@ func (c *PageCache) Fallocate(off, length int64, keepSize bool) error {
 	defer c.mu.Unlock()
 	first, last := pageSpan(off, length)
 	missing := int64(last - first)
-	c.eachHeldLocked(first, last, func(uint64, memfile.Range) { missing-- })
+	// Pages an earlier fallocate left unwritten are initialized by this
+	// one and read as data from then on, as in Linux's shmem_fallocate
+	// ("lest undo on failure cancel our earlier guarantee"): SEEK_DATA
+	// finds them.
+	var earlier []uint64
+	c.eachHeldLocked(first, last, func(idx uint64, _ memfile.Range) {
+		missing--
+		if _, ok := c.unwritten[idx]; ok {
+			earlier = append(earlier, idx)
+		}
+	})
 	if missing > 0 && c.acct != nil && !c.acct.Charge(missing) {
 		return unix.ENOSPC
 	}
@@ -72,6 +82,9 @@ func (c *PageCache) Fallocate(off, length int64, keepSize bool) error {
 			return err
 		}
 		added = append(added, idx)
+	}
+	for _, idx := range earlier {
+		delete(c.unwritten, idx)
 	}
 	if len(added) > 0 && c.unwritten == nil {
 		c.unwritten = make(map[uint64]struct{})

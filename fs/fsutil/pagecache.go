@@ -199,7 +199,10 @@ func (c *PageCache) writeAtLocked(src []byte, off int64) (int, error) {
 func (c *PageCache) Truncate(size int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if size < c.size {
+	// Not only a shrink: truncating to the size drops the pages
+	// fallocate(FALLOC_FL_KEEP_SIZE) left past it, as Linux's shmem does
+	// for any new size not above the old one.
+	if size <= c.size {
 		first := (uint64(size) + usermem.PageSize - 1) / usermem.PageSize
 		var drop []memfile.Range
 		c.eachHeldLocked(first, ^uint64(0), func(idx uint64, fr memfile.Range) {

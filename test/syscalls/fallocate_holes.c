@@ -4,7 +4,8 @@
  * its pages, modes tmpfs does not support are EOPNOTSUPP, bad arguments
  * get Linux's errnos; a small tmpfs (size=) gives ENOSPC and statfs reports
  * it (a fallocate past the limit fails at once and leaves nothing), nr_inodes
- * bounds the files.
+ * bounds the files; a page fallocated twice reads as data, and truncating
+ * to the file's size drops the pages fallocated past its end.
  */
 #include "check.h"
 
@@ -103,6 +104,29 @@ int main(void)
 	unlink(name);
 	CHECK_OK("append mode", fallocate(af, 0, 0, PG));
 	CHECK_OK("append keep size", fallocate(af, FALLOC_FL_KEEP_SIZE, 0, PG));
+
+	/* Unwritten pages: a fallocated page is a hole to SEEK_DATA until
+	 * written, but a second fallocate over it initializes it (Linux's
+	 * shmem_fallocate) and it reads as data; truncating to the file's own
+	 * size drops the pages FALLOC_FL_KEEP_SIZE left past the end. */
+	snprintf(name, sizeof(name), "/dev/shm/falloc3.%d", getpid());
+	int uf = open(name, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	unlink(name);
+	REQUIRE("open falloc3", uf >= 0);
+	CHECK_OK("size 4 pages", ftruncate(uf, 4 * PG));
+	CHECK_OK("fallocate page 1", fallocate(uf, 0, PG, PG));
+	CHECK_EQ("fallocated page is a hole", lseek(uf, 0, SEEK_DATA) < 0 ? -errno : lseek(uf, 0, SEEK_DATA), -ENXIO);
+	CHECK_OK("fallocate page 1 again", fallocate(uf, 0, PG, PG));
+	CHECK_EQ("fallocated twice is data", lseek(uf, 0, SEEK_DATA), PG);
+	CHECK_EQ("data ends after it", lseek(uf, PG, SEEK_HOLE), 2 * PG);
+	CHECK_OK("keep size past the end", fallocate(uf, FALLOC_FL_KEEP_SIZE, 6 * PG, PG));
+	CHECK_OK("and again", fallocate(uf, FALLOC_FL_KEEP_SIZE, 6 * PG, PG));
+	CHECK_EQ("blocks with the page past the end", blocks(uf), 2 * PG / 512);
+	CHECK_OK("truncate to the same size", ftruncate(uf, 4 * PG));
+	CHECK_EQ("page past the end dropped", blocks(uf), PG / 512);
+	CHECK_OK("grow over it", ftruncate(uf, 8 * PG));
+	CHECK_EQ("nothing there", lseek(uf, 2 * PG, SEEK_DATA) < 0 ? -errno : lseek(uf, 2 * PG, SEEK_DATA), -ENXIO);
+	close(uf);
 
 	/* A small tmpfs: size=64k, nr_inodes=4. Needs root natively. */
 	pid_t pid = fork();
