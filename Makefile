@@ -213,7 +213,7 @@ network: build
 
 # fuzz throws random syscalls and random machine code at the sandbox on each
 # platform (test/e2e/fuzz.sh); the fuzzers refuse to run outside a sandbox.
-fuzz: build bin/sysfuzz bin/codefuzz bin/bpffuzz
+fuzz: build bin/sysfuzz bin/codefuzz bin/bpffuzz bin/fsfuzz
 	test/e2e/fuzz.sh
 
 bin/sysfuzz: test/e2e/fuzz/sysfuzz.c test/e2e/fuzz/fuzz.h
@@ -221,6 +221,10 @@ bin/sysfuzz: test/e2e/fuzz/sysfuzz.c test/e2e/fuzz/fuzz.h
 	$(CC) $(TEST_CFLAGS) -static -pthread -o $@ $<
 
 bin/bpffuzz: test/e2e/fuzz/bpffuzz.c test/e2e/fuzz/fuzz.h
+	@mkdir -p bin
+	$(CC) $(TEST_CFLAGS) -static -o $@ $<
+
+bin/fsfuzz: test/e2e/fuzz/fsfuzz.c test/e2e/fuzz/fuzz.h
 	@mkdir -p bin
 	$(CC) $(TEST_CFLAGS) -static -o $@ $<
 

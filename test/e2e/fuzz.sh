@@ -6,9 +6,9 @@
 # codefuzz (random code with random registers, jumps into the systrap
 # stub; alone, and with a second thread calling patched sites in the page
 # it rewrites); sysfuzz again on a gofer-served /tmp and under --strace;
-# bpffuzz (random seccomp filters, whose outcomes must be those of the same
-# filters run natively); then Go's fuzzer on the parsers of untrusted
-# bytes (below). Each run must end with status 0 and its "ok" line, and
+# bpffuzz and fsfuzz (random seccomp filters, random file calls), whose
+# outcomes must be those of the same run natively; then Go's fuzzer on the
+# parsers of untrusted bytes (below). Each run must end with status 0 and its "ok" line, and
 # the sandbox must not report a panic; the single-threaded sysfuzz runs of
 # the three platforms must agree on how each worker ended (but for timing,
 # below). The seeds are fixed so that a failure can be replayed; FUZZ_SEED
@@ -107,6 +107,42 @@ else
 	echo "FAIL   bpffuzz natively (the reference): $(tail -n 3 "$native")"
 	failed=$((failed + 1))
 fi
+rm -f "$native"
+
+# fsfuzz makes random file calls on a few names (opens, reads and writes
+# at offsets, truncation, holes, links, symlinks, renames, removals,
+# listings) and prints each result but what depends on the file system's
+# layout: natively in a tmpfs directory, then in the sandbox's /tmp (its
+# tmpfs; the overlay root's with --tmp-on-root; and on ptrace), whose
+# lines must be Linux's, call by call.
+FS_N=$((3000 * SCALE))
+native=$(mktemp)
+shm=$(mktemp -d -p /dev/shm 2>/dev/null) || shm=
+if [ -n "$shm" ] && timeout -k 5 "$LIMIT" "$ROOT/bin/fsfuzz" "$SEED" "$FS_N" "$shm" >"$native" 2>&1 && grep -q "^fsfuzz: ok:" "$native"; then
+	for conf in "tmpfs:--platform=systrap" "overlay:--platform=systrap do --tmp-on-root" "ptrace:--platform=ptrace"; do
+		name=${conf%%:*} args=${conf#*:}
+		case "$args" in *" do "*) ;; *) args="$args do" ;; esac
+		out=$(mktemp)
+		t0=$SECONDS
+		# shellcheck disable=SC2086 # args are flags, split on purpose
+		timeout -k 5 "$LIMIT" "$RUNSC" $args -- sh -c "mkdir -p /tmp/fsfuzz && exec $ROOT/bin/fsfuzz $SEED $FS_N /tmp/fsfuzz" </dev/null >"$out" 2>&1
+		status=$?
+		d=$(diff "$native" "$out" | grep -c '^>')
+		if [ $status -eq 0 ] && grep -q "^fsfuzz: ok:" "$out" && [ "$d" -eq 0 ]; then
+			echo "PASS   fsfuzz $name ($((SECONDS - t0)) s): $FS_N calls as on Linux"
+			passed=$((passed + 1))
+		else
+			echo "FAIL   fsfuzz $name: status $status, $d of $FS_N calls otherwise than on Linux (replay: natively $ROOT/bin/fsfuzz $SEED $FS_N DIR on a tmpfs, and $RUNSC $args -- ...)"
+			diff "$native" "$out" | head -n 10 | sed 's/^/    /'
+			failed=$((failed + 1))
+		fi
+		rm -f "$out"
+	done
+else
+	echo "FAIL   fsfuzz natively (the reference, in ${shm:-no /dev/shm}): $(tail -n 3 "$native")"
+	failed=$((failed + 1))
+fi
+[ -z "$shm" ] || rm -rf "$shm"
 rm -f "$native"
 
 # --strace formats every argument of every call, hostile ones included
