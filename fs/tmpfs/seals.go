@@ -5,6 +5,7 @@ import (
 
 	"github.com/rampart-sandbox/rampart/fs/vfs"
 	"github.com/rampart-sandbox/rampart/sentry/memmap"
+	"github.com/rampart-sandbox/rampart/sentry/usermem"
 )
 
 // File seals (fcntl F_ADD_SEALS), as Linux's.
@@ -68,6 +69,15 @@ func (f *regularFile) Allocate(_ vfs.Context, mode uint32, off, length int64) er
 			return unix.EPERM
 		}
 		i.data.PunchHole(off, length)
+		// Shared mappings translate the freed pages again (and
+		// read zeros).
+		if i.mappable != nil {
+			first := (uint64(off) + usermem.PageSize - 1) &^ (usermem.PageSize - 1)
+			last := uint64(off+length) &^ (usermem.PageSize - 1)
+			if first < last {
+				i.mappable.maps.Invalidate(i.mappable, first, last, false)
+			}
+		}
 	} else {
 		if seals&sealGrow != 0 && off+length > i.data.Size() {
 			return unix.EPERM

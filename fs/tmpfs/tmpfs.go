@@ -17,6 +17,7 @@ import (
 	"github.com/rampart-sandbox/rampart/fs/vfs"
 	"github.com/rampart-sandbox/rampart/sentry/kernel/auth"
 	"github.com/rampart-sandbox/rampart/sentry/memmap"
+	"github.com/rampart-sandbox/rampart/sentry/usermem"
 )
 
 // tmpfsMagic is TMPFS_MAGIC for statfs.
@@ -233,8 +234,21 @@ func (i *inode) statLocked() vfs.Stat {
 	return st
 }
 
-// SetStat implements vfs.Inode.SetStat.
-func (i *inode) SetStat(_ vfs.Context, opts *vfs.SetStatOptions) error {
+// SetStat implements vfs.Inode.SetStat. A truncation then drops the
+// mappings' translations of the pages past the new end (the file's pages
+// and private copies of them: an access there is SIGBUS, as on Linux),
+// after the filesystem's lock is released: a memory manager takes it
+// with its own held (MMapHook's hold).
+func (i *inode) SetStat(ctx vfs.Context, opts *vfs.SetStatOptions) error {
+	err := i.setStat(ctx, opts)
+	if err == nil && opts.Mask&unix.STATX_SIZE != 0 && i.mappable != nil {
+		from := (opts.Size + usermem.PageSize - 1) &^ (usermem.PageSize - 1)
+		i.mappable.maps.Invalidate(i.mappable, from, ^uint64(0), true)
+	}
+	return err
+}
+
+func (i *inode) setStat(_ vfs.Context, opts *vfs.SetStatOptions) error {
 	i.fs.mu.Lock()
 	defer i.fs.mu.Unlock()
 	now := vfs.Now()
@@ -556,7 +570,13 @@ func (f *regularFile) Mappable() memmap.Mappable { return f.inode.mappable }
 type mappable struct {
 	*fsutil.PageCache
 	i *inode
+	// maps are the memory managers that map the file, told when its
+	// pages go (truncation, a punched hole).
+	maps memmap.Mappings
 }
+
+// Mappings implements memmap.Tracked.
+func (m *mappable) Mappings() *memmap.Mappings { return &m.maps }
 
 // MappingIdentity implements mm.MappingIdentity.
 func (m *mappable) MappingIdentity() (uint32, uint32, uint64) {

@@ -5,6 +5,7 @@ package memmap
 
 import (
 	"errors"
+	"sync"
 
 	"github.com/rampart-sandbox/rampart/sentry/memfile"
 	"github.com/rampart-sandbox/rampart/sentry/usermem"
@@ -38,4 +39,72 @@ type Mappable interface {
 // mapping in its range, so that the stores reach that file.
 type Syncer interface {
 	Sync() error
+}
+
+// MappingSpace is an address space that maps files. A file whose pages can
+// vanish under a mapping (truncation, a punched hole) tells the spaces
+// that map it, through its Mappings, so that they translate again.
+type MappingSpace interface {
+	// Invalidate drops the translations of m's file offsets [start, end)
+	// (page-aligned; end may be ^uint64(0)) from the space's mappings of
+	// m: those of shared mappings and the file's own pages under private
+	// ones, and, if evenCopies, the private copies made of them too (a
+	// truncation: the next access past the end is SIGBUS, as on Linux).
+	// The caller must not hold a lock the space may take while it holds
+	// its own (its memory manager's lock is taken first, then the
+	// Mappable's while it translates).
+	Invalidate(m Mappable, start, end uint64, evenCopies bool)
+}
+
+// Tracked is implemented by Mappables whose pages can vanish under a
+// mapping: the memory manager adds itself to their Mappings for as long
+// as one of its mappings refers to them.
+type Tracked interface {
+	Mappings() *Mappings
+}
+
+// Mappings is the set of MappingSpaces that map one file, each with the
+// count of its mappings of it. The zero value is empty; it is safe for
+// concurrent use, and its lock is taken last (a memory manager adds itself
+// with its own lock held).
+type Mappings struct {
+	mu     sync.Mutex
+	spaces map[MappingSpace]int
+}
+
+// Add counts one more mapping of the file in s.
+func (ms *Mappings) Add(s MappingSpace) {
+	ms.mu.Lock()
+	defer ms.mu.Unlock()
+	if ms.spaces == nil {
+		ms.spaces = make(map[MappingSpace]int)
+	}
+	ms.spaces[s]++
+}
+
+// Remove counts one mapping of the file in s less.
+func (ms *Mappings) Remove(s MappingSpace) {
+	ms.mu.Lock()
+	defer ms.mu.Unlock()
+	if ms.spaces[s]--; ms.spaces[s] <= 0 {
+		delete(ms.spaces, s)
+	}
+}
+
+// Invalidate calls Invalidate of every space that maps m. The caller must
+// not hold the locks MappingSpace.Invalidate forbids.
+func (ms *Mappings) Invalidate(m Mappable, start, end uint64, evenCopies bool) {
+	ms.mu.Lock()
+	if len(ms.spaces) == 0 {
+		ms.mu.Unlock()
+		return
+	}
+	spaces := make([]MappingSpace, 0, len(ms.spaces))
+	for s := range ms.spaces {
+		spaces = append(spaces, s)
+	}
+	ms.mu.Unlock()
+	for _, s := range spaces {
+		s.Invalidate(m, start, end, evenCopies)
+	}
 }

@@ -79,9 +79,7 @@ func (mm *MemoryManager) Fork(near ...uint64) (*MemoryManager, error) {
 		nv := new(vma)
 		*nv = *v
 		nv.pmas = nil
-		if nv.hold != nil {
-			nv.hold(true)
-		}
+		child.holdVMA(nv, true)
 		child.vmas = append(child.vmas, nv)
 		if v.private && v.wipeOnFork {
 			continue

@@ -332,9 +332,7 @@ func (mm *MemoryManager) Release() {
 			mm.mf.DecRef(v.pmas[i].fr)
 		}
 		v.pmas = nil
-		if v.hold != nil {
-			v.hold(false)
-		}
+		mm.holdVMA(v, false)
 	}
 	mm.vmas = nil
 	mm.releaseParkedLocked()

@@ -110,9 +110,7 @@ func (mm *MemoryManager) MMap(opts MMapOpts) (uint64, error) {
 			v.name = "/dev/zero (deleted)"
 		}
 	}
-	if v.hold != nil {
-		v.hold(true)
-	}
+	mm.holdVMA(v, true)
 	mm.insertVMALocked(v)
 	mm.claimPatchTableLocked(addr, addr+length)
 	if opts.Precommit {
@@ -428,9 +426,7 @@ func (mm *MemoryManager) MRemap(oldAddr, oldSize, newSize uint64, flags int, new
 			off:  v.off + (oldAddr - v.start),
 			name: v.name, hold: v.hold,
 		}
-		if nv.hold != nil {
-			nv.hold(true)
-		}
+		mm.holdVMA(nv, true)
 		mm.insertVMALocked(nv)
 		mm.claimPatchTableLocked(dst, dst+newSize)
 		return dst, nil
@@ -522,9 +518,7 @@ func (mm *MemoryManager) moveLocked(oldAddr, oldSize, dst, newSize uint64, dontU
 	}
 	v.pmas = nil
 	if dontUnmap {
-		if nv.hold != nil {
-			nv.hold(true)
-		}
+		mm.holdVMA(nv, true)
 	} else {
 		// nv takes over v's hold.
 		mm.vmas = append(mm.vmas[:i], mm.vmas[i+1:]...)

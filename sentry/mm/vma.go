@@ -211,11 +211,56 @@ func (mm *MemoryManager) splitVMAAtLocked(addr uint64) {
 	nv.pmas = slices.Clone(v.pmas[j:])
 	v.pmas = v.pmas[:j:j]
 	v.end = addr
-	if nv.hold != nil {
-		nv.hold(true)
-	}
+	mm.holdVMA(nv, true)
 	mm.vmas = slices.Insert(mm.vmas, i+1, nv)
 }
+
+// holdVMA counts v as a reference to its file, or as one no longer: it
+// calls v.hold and, for a file whose pages can vanish under a mapping
+// (memmap.Tracked), adds mm to its Mappings or removes it, so that a
+// truncation finds mm (Invalidate). mm.mu is held.
+func (mm *MemoryManager) holdVMA(v *vma, inc bool) {
+	if v.hold != nil {
+		v.hold(inc)
+	}
+	if t, ok := v.mappable.(memmap.Tracked); ok {
+		if inc {
+			t.Mappings().Add(mm)
+		} else {
+			t.Mappings().Remove(mm)
+		}
+	}
+}
+
+// Invalidate implements memmap.MappingSpace.Invalidate: the pmas of m's
+// file offsets [start, end) go, with their host mappings, so that the
+// next access translates again (and past a truncated end gets SIGBUS).
+// Without evenCopies only shared vmas are looked at: a private vma's pmas
+// there may be copies (after a write, or shared with a fork child) that
+// must stay, and its pages of the file are left as they are (a punched
+// hole then reads as the old bytes through a private mapping that read
+// them before, where Linux reads zeros).
+func (mm *MemoryManager) Invalidate(m memmap.Mappable, start, end uint64, evenCopies bool) {
+	mm.mu.Lock()
+	defer mm.mu.Unlock()
+	for _, v := range mm.vmas {
+		if v.mappable != m || (v.private && !evenCopies) || len(v.pmas) == 0 {
+			continue
+		}
+		vend := v.off + (v.end - v.start)
+		if vend <= start || v.off >= end {
+			continue
+		}
+		s, e := v.start+(max(v.off, start)-v.off), v.end
+		if end < vend {
+			e = v.start + (end - v.off)
+		}
+		mm.layoutGen++
+		mm.removePMAsLocked(v, s, e)
+	}
+}
+
+var _ memmap.MappingSpace = (*MemoryManager)(nil)
 
 // isolateLocked splits vmas so that [start, end) is covered by whole vmas,
 // and returns the index range of the vmas inside it.
@@ -251,9 +296,7 @@ func (mm *MemoryManager) unmapLocked(start, end uint64) {
 			mm.mf.DecRef(v.pmas[n].fr)
 		}
 		v.pmas = nil
-		if v.hold != nil {
-			v.hold(false)
-		}
+		mm.holdVMA(v, false)
 	}
 	mm.vmas = slices.Delete(mm.vmas, i, j)
 }
