@@ -280,10 +280,14 @@ func (f *regularFile) Mappable() memmap.Mappable { return mappable{f.inode} }
 var (
 	_ memmap.Syncer             = mappable{}
 	_ memmap.FaultHistoryHolder = mappable{}
+	_ memmap.Tracked            = mappable{}
 )
 
 // FaultHistory implements memmap.FaultHistoryHolder.
 func (m mappable) FaultHistory() *memmap.FaultHistory { return &m.i.faults }
+
+// Mappings implements memmap.Tracked.
+func (m mappable) Mappings() *memmap.Mappings { return &m.i.maps }
 
 // mappable gives the page cache of a file, created on first fault.
 type mappable struct{ i *inode }

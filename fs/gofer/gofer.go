@@ -465,6 +465,9 @@ type inode struct {
 	fs     *Filesystem
 	st     *fileState
 	isRoot bool
+	// maps are the memory managers that map the file (memmap.Tracked),
+	// told when a truncation takes pages away.
+	maps memmap.Mappings
 	// fid names the file at the gofer.
 	fid atomic.Uint64
 	// complete is set, in exclusive mode, on a directory this dentry

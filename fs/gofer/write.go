@@ -8,6 +8,7 @@ import (
 	"github.com/rampart-sandbox/rampart/fs/fsutil"
 	"github.com/rampart-sandbox/rampart/fs/vfs"
 	gproto "github.com/rampart-sandbox/rampart/gofer"
+	"github.com/rampart-sandbox/rampart/sentry/usermem"
 )
 
 // Create implements vfs.Inode.Create: regular files (the gofer donates a
@@ -215,6 +216,12 @@ func (i *inode) SetStat(ctx vfs.Context, opts *vfs.SetStatOptions) error {
 		c.mu.Lock()
 		c.truncateLocked(int64(opts.Size))
 		c.mu.Unlock()
+		// Once the new size is known (st.mu's deferred unlock runs
+		// first), mappings lose their pages past it, private copies
+		// too (SIGBUS there, as on Linux). A memory manager translates
+		// with st.mu taken under its own lock: not held here.
+		from := (opts.Size + usermem.PageSize - 1) &^ (usermem.PageSize - 1)
+		defer i.maps.Invalidate(mappable{i}, from, ^uint64(0), true)
 	}
 	st.mu.Lock()
 	defer st.mu.Unlock()

@@ -1,5 +1,6 @@
 /*
- * mmap_truncate: a memfd (tmpfs) file truncated under its mappings. A
+ * mmap_truncate: a memfd and a file in /tmp truncated under their
+ * mappings. A
  * shared mapping must stay the file: after a truncation and a regrowth it
  * reads the zeros the file now holds, and its stores reach the file; a
  * private mapping (even one whose page was copied by a store) gets
@@ -35,10 +36,27 @@ static int touch(volatile char *p, int write)
 	return WIFSIGNALED(st) ? WTERMSIG(st) : 0;
 }
 
+static void run(const char *what, int fd);
+
 int main(void)
 {
 	int fd = memfd_create("mmap_truncate", 0);
 	REQUIRE("memfd", fd >= 0);
+	run("memfd", fd);
+	/* A file in /tmp: the sandbox's tmpfs, or a gofer-served directory
+	 * in the file tests' gofer run. */
+	char path[64];
+	snprintf(path, sizeof(path), "/tmp/mmap_truncate.%d", getpid());
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
+	REQUIRE("open /tmp file", fd >= 0);
+	run("/tmp file", fd);
+	unlink(path);
+	return check_done();
+}
+
+static void run(const char *what, int fd)
+{
+	printf("%s\n", what);
 	REQUIRE("size", ftruncate(fd, 2 * PG) == 0);
 	char *sh = mmap(NULL, 2 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	REQUIRE("mmap shared", sh != MAP_FAILED);
@@ -69,5 +87,7 @@ int main(void)
 	CHECK_OK("punch page 1", fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, PG, PG));
 	CHECK_EQ("shared reads the hole", sh[PG], 0);
 	CHECK_EQ("file reads the hole", pread(fd, &c, 1, PG) == 1 ? c : -1, 0);
-	return check_done();
+	munmap(sh, 2 * PG);
+	munmap(pr, 2 * PG);
+	close(fd);
 }
