@@ -394,6 +394,7 @@ func (mm *MemoryManager) MRemap(oldAddr, oldSize, newSize uint64, flags int, new
 
 	mm.mu.Lock()
 	defer mm.mu.Unlock()
+	// The old address must be mapped, before anything is unmapped.
 	v := mm.findVMALocked(oldAddr)
 	if v == nil {
 		return 0, errFault
@@ -431,8 +432,20 @@ func (mm *MemoryManager) MRemap(oldAddr, oldSize, newSize uint64, flags int, new
 		mm.claimPatchTableLocked(dst, dst+newSize)
 		return dst, nil
 	}
-	if oldSize > v.end-oldAddr {
-		return 0, errFault
+	// A shrink unmaps the old range's tail: it must be a range
+	// munmap would take.
+	if newSize < oldSize && (oldAddr+oldSize < oldAddr || oldAddr+oldSize > mm.maxAddr) {
+		return 0, errInval
+	}
+	// As Linux, a shrink unmaps the old range's tail first, whatever it
+	// holds (several vmas, holes), and only what is left must lie in the
+	// vma at oldAddr: oneVMA finds it, EFAULT otherwise.
+	oneVMA := func() *vma {
+		v := mm.findVMALocked(oldAddr)
+		if v == nil || oldSize > v.end-oldAddr {
+			return nil
+		}
+		return v
 	}
 
 	if fixed || dontUnmap {
@@ -449,18 +462,25 @@ func (mm *MemoryManager) MRemap(oldAddr, oldSize, newSize uint64, flags int, new
 		if !mm.mayExpandLocked(grow, freed) {
 			return 0, errNoMem
 		}
+		// What is left of the old range after a shrink must lie in
+		// one vma, checked before anything is unmapped.
+		keep := oldSize
+		oldSize = min(oldSize, newSize)
+		if oneVMA() == nil {
+			return 0, errFault
+		}
 		dst := newAddr
 		if fixed {
 			mm.unmapLocked(dst, dst+newSize)
-		} else {
+		}
+		if keep > oldSize {
+			mm.unmapLocked(oldAddr+oldSize, oldAddr+keep)
+		}
+		if !fixed {
 			var err error
 			if dst, err = mm.findAvailableLocked(0, newSize, false); err != nil {
 				return 0, err
 			}
-		}
-		if newSize < oldSize {
-			mm.unmapLocked(oldAddr+newSize, oldAddr+oldSize)
-			oldSize = newSize
 		}
 		mm.moveLocked(oldAddr, oldSize, dst, newSize, dontUnmap)
 		return dst, nil
@@ -469,6 +489,9 @@ func (mm *MemoryManager) MRemap(oldAddr, oldSize, newSize uint64, flags int, new
 	if newSize <= oldSize {
 		mm.unmapLocked(oldAddr+newSize, oldAddr+oldSize)
 		return oldAddr, nil
+	}
+	if v = oneVMA(); v == nil {
+		return 0, errFault
 	}
 	if !mm.mayExpandLocked(newSize-oldSize, 0) {
 		return 0, errNoMem
@@ -595,8 +618,16 @@ func (mm *MemoryManager) MAdvise(addr, length uint64, advice int) error {
 			if advice == unix.MADV_FREE && !v.isPrivateAnon() {
 				return errInval
 			}
-			if advice == unix.MADV_REMOVE && v.private {
-				return errInval
+			if advice == unix.MADV_REMOVE {
+				// Linux's madvise_remove: a file's pages only
+				// (EINVAL for anonymous memory), through a shared
+				// mapping that may write (EACCES otherwise).
+				if v.mappable == nil {
+					return errInval
+				}
+				if v.private || !v.maxPerms.Write {
+					return unix.EACCES
+				}
 			}
 			// Private memory reads back as zero (anonymous) or as the
 			// file (file-backed); shared memory is unaffected because

@@ -411,6 +411,42 @@ static void test_brk(void)
 	CHECK_EQ("brk: below the start fails and returns the current break", low, cur);
 }
 
+/* test_mremap_order: which error a mremap reports, and what it changed,
+ * as on Linux (mmfuzz found these otherwise): a shrink unmaps the old
+ * range's tail whatever it holds, and only the rest must lie in one
+ * mapping; an unmapped old address or a range past its mapping is EFAULT
+ * before a MREMAP_FIXED target is unmapped. And MADV_REMOVE's errors. */
+static void test_mremap_order(void)
+{
+	unsigned char *p = CHECK_MAP("order: reserve", anon(8 * PG, PROT_READ | PROT_WRITE));
+	CHECK_EQ("order: split", mprotect(p + 2 * PG, 2 * PG, PROT_READ), 0);
+	CHECK_EQ("order: shrink across two mappings", (long)mremap(p, 4 * PG, PG, 0), (long)p);
+	CHECK("order: head kept", mapped(p));
+	CHECK("order: tail unmapped", !mapped(p + PG) && !mapped(p + 3 * PG));
+	CHECK("order: beyond kept", mapped(p + 4 * PG));
+	CHECK_ERR("order: unmapped old address", (long)mremap(p + 2 * PG, PG, PG, 0), EFAULT);
+	CHECK_ERR("order: unmapped old address, fixed", (long)mremap(p + 2 * PG, PG, PG, MREMAP_MAYMOVE | MREMAP_FIXED, p), EFAULT);
+	CHECK("order: target left mapped", mapped(p));
+	munmap(p, 8 * PG);
+
+	unsigned char *a = CHECK_MAP("remove: anon", anon(PG, PROT_READ | PROT_WRITE));
+	CHECK_ERR("remove: private anonymous", madvise(a, PG, MADV_REMOVE), EINVAL);
+	munmap(a, PG);
+	int fd = memfd_create("remove", 0);
+	CHECK_EQ("remove: size", ftruncate(fd, PG), 0);
+	void *fp = mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+	CHECK_ERR("remove: private file", madvise(fp, PG, MADV_REMOVE), EACCES);
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	int ro = open(path, O_RDONLY);
+	void *fr = mmap(NULL, PG, PROT_READ, MAP_SHARED, ro, 0);
+	CHECK_ERR("remove: shared, file read-only", madvise(fr, PG, MADV_REMOVE), EACCES);
+	munmap(fp, PG);
+	munmap(fr, PG);
+	close(ro);
+	close(fd);
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/rampart-mmap-XXXXXX";
@@ -420,6 +456,7 @@ int main(void)
 	test_fixed();
 	test_mprotect(dir);
 	test_mremap();
+	test_mremap_order();
 	test_madvise();
 	test_madvise_fork();
 	test_shared_anon();
