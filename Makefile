@@ -228,6 +228,11 @@ bin/fsfuzz: test/e2e/fuzz/fsfuzz.c test/e2e/fuzz/fuzz.h
 	@mkdir -p bin
 	$(CC) $(TEST_CFLAGS) -static -o $@ $<
 
+# mmfuzz is run by hand for now (see its comment for the known differences).
+bin/mmfuzz: test/e2e/fuzz/mmfuzz.c test/e2e/fuzz/fuzz.h
+	@mkdir -p bin
+	$(CC) $(TEST_CFLAGS) -static -o $@ $<
+
 # codefuzz's signal handler and recovery path run with whatever fs base the
 # random code left: no stack protector (it reads %fs:0x28); static-pie keeps
 # the program out of reach of 32-bit absolute addresses.
