@@ -77,6 +77,25 @@ VOL=$(mktemp -d /var/tmp/rampart-fuzz-vol.XXXXXX) && chmod 1777 "$VOL" && {
 	rm -rf "$VOL"
 }
 
+# like_linux NAME PROG NATIVE OUT STATUS T0 COUNT REPLAY checks a sandbox
+# run of a differential fuzzer (bpffuzz, fsfuzz) against its native run:
+# it must have ended well (STATUS 0 and PROG's ok line) and printed the
+# same lines, the first COUNT of them (all if COUNT is 0).
+like_linux() {
+	local name=$1 prog=$2 native=$3 out=$4 status=$5 t0=$6 count=$7 replay=$8 d
+	local cut=(cat)
+	[ "$count" -gt 0 ] && cut=(head -n "$count")
+	d=$(diff <("${cut[@]}" "$native") <("${cut[@]}" "$out") | grep -c '^>')
+	if [ "$status" -eq 0 ] && grep -q "^$prog: ok:" "$out" && [ "$d" -eq 0 ]; then
+		echo "PASS   $name ($((SECONDS - t0)) s): as on Linux: $(tail -n 1 "$out" | sed "s/^$prog: ok: //")"
+		passed=$((passed + 1))
+	else
+		echo "FAIL   $name: status $status, $d lines otherwise than on Linux (replay: $replay)"
+		diff <("${cut[@]}" "$native") <("${cut[@]}" "$out") | head -n 10 | sed 's/^/    /'
+		failed=$((failed + 1))
+	fi
+}
+
 # bpffuzz installs random seccomp filters, each in a child that then
 # calls getppid, and prints how each filter fared: natively first (safe:
 # a child filters only its own getppid), then in the sandbox, whose lines
@@ -92,15 +111,7 @@ if timeout -k 5 "$LIMIT" "$ROOT/bin/bpffuzz" "$SEED" "$BPF_N" >"$native" 2>&1 &&
 		t0=$SECONDS
 		timeout -k 5 "$LIMIT" "$RUNSC" "$flag" do -- "$ROOT/bin/bpffuzz" "$SEED" "$n" </dev/null >"$out" 2>&1
 		status=$?
-		d=$(diff <(head -n "$n" "$native") <(head -n "$n" "$out") | grep -c '^>')
-		if [ $status -eq 0 ] && grep -q "^bpffuzz: ok:" "$out" && [ "$d" -eq 0 ]; then
-			echo "PASS   bpffuzz $name ($((SECONDS - t0)) s): $n filters as on Linux: $(tail -n 1 "$out" | sed 's/.*filters: //')"
-			passed=$((passed + 1))
-		else
-			echo "FAIL   bpffuzz $name: status $status, $d of $n filters otherwise than on Linux (replay: $RUNSC $flag do -- $ROOT/bin/bpffuzz $SEED $n)"
-			diff <(head -n "$n" "$native") <(head -n "$n" "$out") | head -n 10 | sed 's/^/    /'
-			failed=$((failed + 1))
-		fi
+		like_linux "bpffuzz $name" bpffuzz "$native" "$out" $status $t0 "$n" "$RUNSC $flag do -- $ROOT/bin/bpffuzz $SEED $n"
 		rm -f "$out"
 	done
 else
@@ -127,15 +138,7 @@ if [ -n "$shm" ] && timeout -k 5 "$LIMIT" "$ROOT/bin/fsfuzz" "$SEED" "$FS_N" "$s
 		# shellcheck disable=SC2086 # args are flags, split on purpose
 		timeout -k 5 "$LIMIT" "$RUNSC" $args -- sh -c "mkdir -p /tmp/fsfuzz && exec $ROOT/bin/fsfuzz $SEED $FS_N /tmp/fsfuzz" </dev/null >"$out" 2>&1
 		status=$?
-		d=$(diff "$native" "$out" | grep -c '^>')
-		if [ $status -eq 0 ] && grep -q "^fsfuzz: ok:" "$out" && [ "$d" -eq 0 ]; then
-			echo "PASS   fsfuzz $name ($((SECONDS - t0)) s): $FS_N calls as on Linux"
-			passed=$((passed + 1))
-		else
-			echo "FAIL   fsfuzz $name: status $status, $d of $FS_N calls otherwise than on Linux (replay: natively $ROOT/bin/fsfuzz $SEED $FS_N DIR on a tmpfs, and $RUNSC $args -- ...)"
-			diff "$native" "$out" | head -n 10 | sed 's/^/    /'
-			failed=$((failed + 1))
-		fi
+		like_linux "fsfuzz $name" fsfuzz "$native" "$out" $status $t0 0 "$ROOT/bin/fsfuzz $SEED $FS_N DIR natively on a tmpfs, and in $RUNSC $args -- sh -c '...'"
 		rm -f "$out"
 	done
 else
