@@ -432,20 +432,11 @@ func (mm *MemoryManager) MRemap(oldAddr, oldSize, newSize uint64, flags int, new
 		mm.claimPatchTableLocked(dst, dst+newSize)
 		return dst, nil
 	}
-	// A shrink unmaps the old range's tail: it must be a range
-	// munmap would take.
+	// As Linux, a shrink unmaps the old range's tail whatever it holds
+	// (several vmas, holes; a range munmap would take, EINVAL if not),
+	// and only what is kept must lie in v (EFAULT if not).
 	if newSize < oldSize && (oldAddr+oldSize < oldAddr || oldAddr+oldSize > mm.maxAddr) {
 		return 0, errInval
-	}
-	// As Linux, a shrink unmaps the old range's tail first, whatever it
-	// holds (several vmas, holes), and only what is left must lie in the
-	// vma at oldAddr: oneVMA finds it, EFAULT otherwise.
-	oneVMA := func() *vma {
-		v := mm.findVMALocked(oldAddr)
-		if v == nil || oldSize > v.end-oldAddr {
-			return nil
-		}
-		return v
 	}
 
 	if fixed || dontUnmap {
@@ -462,19 +453,17 @@ func (mm *MemoryManager) MRemap(oldAddr, oldSize, newSize uint64, flags int, new
 		if !mm.mayExpandLocked(grow, freed) {
 			return 0, errNoMem
 		}
-		// What is left of the old range after a shrink must lie in
-		// one vma, checked before anything is unmapped.
-		keep := oldSize
-		oldSize = min(oldSize, newSize)
-		if oneVMA() == nil {
+		// Checked before anything is unmapped.
+		keep := min(oldSize, newSize)
+		if keep > v.end-oldAddr {
 			return 0, errFault
 		}
 		dst := newAddr
 		if fixed {
 			mm.unmapLocked(dst, dst+newSize)
 		}
-		if keep > oldSize {
-			mm.unmapLocked(oldAddr+oldSize, oldAddr+keep)
+		if oldSize > keep {
+			mm.unmapLocked(oldAddr+keep, oldAddr+oldSize)
 		}
 		if !fixed {
 			var err error
@@ -482,7 +471,7 @@ func (mm *MemoryManager) MRemap(oldAddr, oldSize, newSize uint64, flags int, new
 				return 0, err
 			}
 		}
-		mm.moveLocked(oldAddr, oldSize, dst, newSize, dontUnmap)
+		mm.moveLocked(oldAddr, keep, dst, newSize, dontUnmap)
 		return dst, nil
 	}
 
@@ -490,7 +479,7 @@ func (mm *MemoryManager) MRemap(oldAddr, oldSize, newSize uint64, flags int, new
 		mm.unmapLocked(oldAddr+newSize, oldAddr+oldSize)
 		return oldAddr, nil
 	}
-	if v = oneVMA(); v == nil {
+	if oldSize > v.end-oldAddr {
 		return 0, errFault
 	}
 	if !mm.mayExpandLocked(newSize-oldSize, 0) {
