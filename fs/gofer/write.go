@@ -8,7 +8,6 @@ import (
 	"github.com/rampart-sandbox/rampart/fs/fsutil"
 	"github.com/rampart-sandbox/rampart/fs/vfs"
 	gproto "github.com/rampart-sandbox/rampart/gofer"
-	"github.com/rampart-sandbox/rampart/sentry/usermem"
 )
 
 // Create implements vfs.Inode.Create: regular files (the gofer donates a
@@ -220,8 +219,7 @@ func (i *inode) SetStat(ctx vfs.Context, opts *vfs.SetStatOptions) error {
 		// first), mappings lose their pages past it, private copies
 		// too (SIGBUS there, as on Linux). A memory manager translates
 		// with st.mu taken under its own lock: not held here.
-		from := (opts.Size + usermem.PageSize - 1) &^ (usermem.PageSize - 1)
-		defer i.maps.Invalidate(mappable{i}, from, ^uint64(0), true)
+		defer i.maps.Truncated(mappable{i}, opts.Size)
 	}
 	st.mu.Lock()
 	defer st.mu.Unlock()

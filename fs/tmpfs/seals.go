@@ -72,8 +72,8 @@ func (f *regularFile) Allocate(_ vfs.Context, mode uint32, off, length int64) er
 		// Shared mappings translate the freed pages again (and
 		// read zeros).
 		if i.mappable != nil {
-			first := (uint64(off) + usermem.PageSize - 1) &^ (usermem.PageSize - 1)
-			last := uint64(off+length) &^ (usermem.PageSize - 1)
+			first, _ := usermem.PageRoundUp(uint64(off))
+			last := usermem.PageRoundDown(uint64(off + length))
 			if first < last {
 				i.mappable.maps.Invalidate(i.mappable, first, last, false)
 			}

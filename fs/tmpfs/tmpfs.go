@@ -17,7 +17,6 @@ import (
 	"github.com/rampart-sandbox/rampart/fs/vfs"
 	"github.com/rampart-sandbox/rampart/sentry/kernel/auth"
 	"github.com/rampart-sandbox/rampart/sentry/memmap"
-	"github.com/rampart-sandbox/rampart/sentry/usermem"
 )
 
 // tmpfsMagic is TMPFS_MAGIC for statfs.
@@ -242,8 +241,7 @@ func (i *inode) statLocked() vfs.Stat {
 func (i *inode) SetStat(ctx vfs.Context, opts *vfs.SetStatOptions) error {
 	err := i.setStat(ctx, opts)
 	if err == nil && opts.Mask&unix.STATX_SIZE != 0 && i.mappable != nil {
-		from := (opts.Size + usermem.PageSize - 1) &^ (usermem.PageSize - 1)
-		i.mappable.maps.Invalidate(i.mappable, from, ^uint64(0), true)
+		i.mappable.maps.Truncated(i.mappable, opts.Size)
 	}
 	return err
 }

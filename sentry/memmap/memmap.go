@@ -46,10 +46,10 @@ type Syncer interface {
 // that map it, through its Mappings, so that they translate again.
 type MappingSpace interface {
 	// Invalidate drops the translations of m's file offsets [start, end)
-	// (page-aligned; end may be ^uint64(0)) from the space's mappings of
-	// m: those of shared mappings and the file's own pages under private
-	// ones, and, if evenCopies, the private copies made of them too (a
-	// truncation: the next access past the end is SIGBUS, as on Linux).
+	// (page-aligned; end may be ^uint64(0)) from the space's shared
+	// mappings of m, and, if evenCopies, from its private ones too, the
+	// copies made of the file's pages included (a truncation: the next
+	// access past the end is SIGBUS, as on Linux).
 	// The caller must not hold a lock the space may take while it holds
 	// its own (its memory manager's lock is taken first, then the
 	// Mappable's while it translates).
@@ -88,6 +88,15 @@ func (ms *Mappings) Remove(s MappingSpace) {
 	defer ms.mu.Unlock()
 	if ms.spaces[s]--; ms.spaces[s] <= 0 {
 		delete(ms.spaces, s)
+	}
+}
+
+// Truncated tells every space that maps m that the file now ends at size:
+// the translations of the pages past it go, private copies included.
+// The caller must not hold the locks MappingSpace.Invalidate forbids.
+func (ms *Mappings) Truncated(m Mappable, size uint64) {
+	if from, ok := usermem.PageRoundUp(size); ok {
+		ms.Invalidate(m, from, ^uint64(0), true)
 	}
 }
 
