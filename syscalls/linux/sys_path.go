@@ -16,16 +16,22 @@ import (
 // withPath copies in a path and prepares its walk; fn runs with the
 // prepared PathOperation.
 func withPath(t *kernel.Task, dirfd int32, addr uint64, follow bool, fn func(pop *vfs.PathOperation) error) error {
+	var p pathArgs
+	defer p.release(t)
+	if err := preparePath(t, dirfd, addr, follow, &p); err != nil {
+		return err
+	}
+	return fn(&p.pop)
+}
+
+// preparePath reads the path at addr and prepares its walk relative to
+// dirfd in p, which the caller must release even on error.
+func preparePath(t *kernel.Task, dirfd int32, addr uint64, follow bool, p *pathArgs) error {
 	path, err := copyInPath(t, addr)
 	if err != nil {
 		return err
 	}
-	var p pathArgs
-	defer p.release(t)
-	if err := setupPath(t, dirfd, path, follow, false, &p); err != nil {
-		return err
-	}
-	return fn(&p.pop)
+	return setupPath(t, dirfd, path, follow, false, p)
 }
 
 // Access implements access(2).
@@ -228,11 +234,7 @@ func renameat(t *kernel.Task, olddirfd int32, oldAddr uint64, newdirfd int32, ne
 	return withPath(t, olddirfd, oldAddr, false, func(oldpop *vfs.PathOperation) error {
 		var np pathArgs
 		defer np.release(t)
-		newPath, err := copyInPath(t, newAddr)
-		if err == nil {
-			err = setupPath(t, newdirfd, newPath, false, false, &np)
-		}
-		if err != nil {
+		if err := preparePath(t, newdirfd, newAddr, false, &np); err != nil {
 			if werr := t.Kernel().VFS.WalkParentError(t, oldpop); werr != nil {
 				return werr
 			}
