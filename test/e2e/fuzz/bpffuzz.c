@@ -262,7 +262,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: bpffuzz SEED FILTERS\n");
 		return 2;
 	}
-	rng = strtoull(argv[1], NULL, 0) * 0x9e3779b97f4a7c15ULL | 1;
+	rng = seed_from(argv[1]);
 	long filters = atol(argv[2]);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	long refused = 0, ran = 0, errnos = 0, trapped = 0, killed = 0;

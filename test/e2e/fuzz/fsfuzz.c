@@ -61,14 +61,6 @@ static void result(long r)
 		printf(" = %ld\n", r);
 }
 
-static uint32_t sum(const unsigned char *b, long n)
-{
-	uint32_t h = 2166136261u;
-	for (long i = 0; i < n; i++)
-		h = (h ^ b[i]) * 16777619u;
-	return h;
-}
-
 static int cmp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 /* listing prints the names of the directory open at fd, sorted. */
@@ -143,7 +135,7 @@ static void call(void)
 		long n = (long)below(200);
 		for (long i = 0; i < n; i++)
 			buf[i] = (unsigned char)next();
-		printf("write %d %ld sum %08x", s, n, sum(buf, n));
+		printf("write %d %ld sum %08x", s, n, checksum(buf, n));
 		result(fd < 0 ? 0 : write(fd, buf, n));
 		break;
 	}
@@ -158,7 +150,7 @@ static void call(void)
 		if (r < 0)
 			result(r);
 		else
-			printf(" = %ld sum %08x\n", r, sum(buf, r));
+			printf(" = %ld sum %08x\n", r, checksum(buf, r));
 		break;
 	}
 	case 7: {
@@ -180,7 +172,7 @@ static void call(void)
 		if (r < 0)
 			result(r);
 		else
-			printf(" = %ld sum %08x\n", r, sum(buf, r));
+			printf(" = %ld sum %08x\n", r, checksum(buf, r));
 		break;
 	}
 	case 9: {
@@ -283,7 +275,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: fsfuzz SEED CALLS DIR\n");
 		return 2;
 	}
-	rng = strtoull(argv[1], NULL, 0) * 0x9e3779b97f4a7c15ULL | 1;
+	rng = seed_from(argv[1]);
 	long calls = atol(argv[2]);
 	/* Descriptors inherited from the caller would shift the numbers
 	 * open returns. */

@@ -1,4 +1,4 @@
-/* fuzz.h: what the two fuzzers share. The includer defines RNG, the
+/* fuzz.h: what the fuzzers share. The includer defines RNG, the
  * generator state it draws from (a global, or a thread's own). */
 #include <stdint.h>
 #include <stdio.h>
@@ -11,6 +11,23 @@ static inline uint64_t next(void)
 	RNG ^= RNG << 25;
 	RNG ^= RNG >> 27;
 	return RNG * 2685821657736338717ULL;
+}
+
+/* seed_from returns the generator's start for a seed given as text (the
+ * differential fuzzers' SEED argument). */
+static inline uint64_t seed_from(const char *s)
+{
+	return strtoull(s, NULL, 0) * 0x9e3779b97f4a7c15ULL | 1;
+}
+
+/* checksum is FNV-1a over b[0:n]: what the differential fuzzers print of
+ * bytes read. */
+static inline uint32_t checksum(const unsigned char *b, size_t n)
+{
+	uint32_t h = 2166136261u;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 16777619u;
+	return h;
 }
 
 /* below returns a number in [0, n). */

@@ -50,14 +50,6 @@ static void on_fault(int sig)
 	siglongjmp(probe_env, sig);
 }
 
-static uint32_t sum(const unsigned char *b, size_t n)
-{
-	uint32_t h = 2166136261u;
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ b[i]) * 16777619u;
-	return h;
-}
-
 /* page describes page i from /proc/self/maps: "-" if unmapped, else
  * "rwxp anon" or "rw-s file+OFF". */
 static void page_maps(char desc[NPG][32])
@@ -103,7 +95,7 @@ static void state(void)
 			volatile unsigned char *p = (unsigned char *)BASE + i * PG;
 			int sig = sigsetjmp(probe_env, 1);
 			if (sig == 0)
-				snprintf(val, sizeof(val), " %08x", sum((const unsigned char *)p, PG));
+				snprintf(val, sizeof(val), " %08x", checksum((const unsigned char *)p, PG));
 			else
 				snprintf(val, sizeof(val), " sig%d", sig);
 		}
@@ -222,7 +214,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: mmfuzz SEED CALLS\n");
 		return 2;
 	}
-	rng = strtoull(argv[1], NULL, 0) * 0x9e3779b97f4a7c15ULL | 1;
+	rng = seed_from(argv[1]);
 	long calls = atol(argv[2]);
 	setvbuf(stdout, NULL, _IOFBF, 1 << 16);
 	memfd = memfd_create("mmfuzz", MFD_CLOEXEC);
