@@ -1,6 +1,10 @@
 package vfs
 
-import "golang.org/x/sys/unix"
+import (
+	"golang.org/x/sys/unix"
+
+	"github.com/rampart-sandbox/rampart/sentry/kernel/auth"
+)
 
 // Allocator is implemented by FileDescriptionImpls that support
 // fallocate(2). mode has been checked against Linux's generic rules
@@ -54,3 +58,25 @@ func (fd *FileDescription) Allocate(ctx Context, mode uint32, off, length int64)
 type Peeker interface {
 	Peek(ctx Context, dst []byte, nonblock bool) (int, error)
 }
+
+// PunchHole frees the file's range [off, off+length) as
+// fallocate(FALLOC_FL_PUNCH_HOLE|FALLOC_FL_KEEP_SIZE) does, for the
+// memory manager's madvise(MADV_REMOVE) (it implements mm.HolePuncher):
+// the kernel does it for the mapping, not for a task, so no credentials
+// or task memory are involved, and the size does not change.
+func (fd *FileDescription) PunchHole(off, length uint64) error {
+	if int64(off) < 0 || int64(length) < 0 {
+		return unix.EINVAL
+	}
+	return fd.Allocate(kernelContext{}, unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, int64(off), int64(length))
+}
+
+// kernelContext is the Context of work the kernel does on a file for no
+// task: it has no memory and acts as root.
+type kernelContext struct{}
+
+var kernelCreds = auth.NewRootCredentials()
+
+func (kernelContext) Credentials() *auth.Credentials      { return kernelCreds }
+func (kernelContext) CopyIn(uint64, []byte) (int, error)  { return 0, unix.EFAULT }
+func (kernelContext) CopyOut(uint64, []byte) (int, error) { return 0, unix.EFAULT }

@@ -25,6 +25,8 @@ import (
 )
 
 // File is an opened executable; the kernel adapts its VFS file to it.
+// Implementations must be comparable with == (a pointer): the segments
+// mapped from one File are told apart from other opens (MMapOpts.File).
 type File interface {
 	// ReadAt reads len(p) bytes at off; it returns fewer only at end of
 	// file (with io.EOF or nil).
@@ -481,6 +483,7 @@ func (l *load) mapSegments(f File, info *elfInfo, bias uint64, name string) erro
 				Offset:   usermem.PageRoundDown(ph.Off),
 				Name:     name,
 				Hold:     hold,
+				File:     f,
 			}); err != nil {
 				return wrapf(err, unix.ENOMEM, "%s: mapping PT_LOAD %#x-%#x", name, pageStart, fend)
 			}

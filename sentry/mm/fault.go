@@ -111,7 +111,7 @@ func (mm *MemoryManager) handleFaultLocked(addr uint64, at usermem.AccessType, h
 	if v == nil {
 		return faultMapErr
 	}
-	if !v.perms.Any() || (!unknown && !v.perms.SupersetOf(at)) {
+	if !v.perms.Any() || (!unknown && !v.perms.Effective().SupersetOf(at)) {
 		return faultAccErr
 	}
 	page := usermem.PageRoundDown(addr)
@@ -918,6 +918,25 @@ func (s *sharedAnon) Translate(off, maxLen uint64, at usermem.AccessType) (memfi
 	sub := memfile.Range{Start: fr.Start + (off - cs), End: fr.Start + (end - cs)}
 	s.mf.IncRef(sub)
 	return sub, nil
+}
+
+// PunchHole implements HolePuncher: the pages of [off, off+length) read as
+// zero for every mapper at once, since they all map the same pages.
+func (s *sharedAnon) PunchHole(off, length uint64) error {
+	end := min(off+length, s.size)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for ci, fr := range s.chunks {
+		cs := ci * anonFaultWindow
+		ps, pe := max(cs, off), min(cs+fr.Length(), end)
+		if ps >= pe {
+			continue
+		}
+		if err := s.mf.Decommit(memfile.Range{Start: fr.Start + (ps - cs), End: fr.Start + (pe - cs)}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // hold counts the vmas that refer to s; the last one frees the memory.

@@ -148,7 +148,7 @@ func (mm *MemoryManager) unparkLocked(v *vma, addr, gs, ge uint64) (uint64, uint
 	v.insertPMA(pma{start: r.start, end: r.end, fr: r.fr})
 	mm.layoutGen++
 	mm.losePatchTableLocked(r.start, r.end)
-	if mm.as.(platform.Protector).Protect(r.start, r.end-r.start, v.perms) != nil {
+	if mm.as.(platform.Protector).Protect(r.start, r.end-r.start, v.perms.Effective()) != nil {
 		// The pages are v's now: a mapping replaces what the host has
 		// (a failure leaves them to the next fault).
 		mm.mapRangeLocked(v, r.start, r.end)

@@ -2,6 +2,7 @@ package mm
 
 import (
 	"golang.org/x/sys/unix"
+	"slices"
 
 	"github.com/rampart-sandbox/rampart/sentry/memmap"
 	"github.com/rampart-sandbox/rampart/sentry/usermem"
@@ -27,6 +28,20 @@ type MMapOpts struct {
 	// It is called with the MemoryManager's lock held and must not call
 	// back into it.
 	Hold func(inc bool)
+	// File is the open file the mapping is made through (Linux's
+	// vm_file), nil for anonymous memory. It must be comparable with ==
+	// (a pointer): mappings of one file made through different opens are
+	// not merged, as on Linux.
+	File any
+}
+
+// HolePuncher is implemented by an MMapOpts.File that can free a range of
+// its file (fallocate's FALLOC_FL_PUNCH_HOLE|FALLOC_FL_KEEP_SIZE):
+// madvise(MADV_REMOVE) punches the range a shared mapping covers, as
+// Linux does through the mapping's file. The file drops the pages from
+// its mappings itself. It is called without the memory manager's lock.
+type HolePuncher interface {
+	PunchHole(off, length uint64) error
 }
 
 // map32Start and map32End bound MAP_32BIT placement, as on Linux/x86-64.
@@ -100,11 +115,13 @@ func (mm *MemoryManager) MMap(opts MMapOpts) (uint64, error) {
 		off:       opts.Offset,
 		name:      opts.Name,
 		hold:      opts.Hold,
+		file:      opts.File,
 	}
 	if v.mappable == nil && !v.private {
 		sa := newSharedAnon(mm.mf, length)
 		v.mappable = sa
 		v.hold = sa.hold
+		v.file = sa
 		v.off = 0
 		if v.name == "" {
 			v.name = "/dev/zero (deleted)"
@@ -425,7 +442,7 @@ func (mm *MemoryManager) MRemap(oldAddr, oldSize, newSize uint64, flags int, new
 			perms: v.perms, maxPerms: v.maxPerms,
 			private: v.private, mappable: v.mappable,
 			off:  v.off + (oldAddr - v.start),
-			name: v.name, hold: v.hold,
+			name: v.name, hold: v.hold, file: v.file,
 		}
 		mm.holdVMA(nv, true)
 		mm.insertVMALocked(nv)
@@ -439,6 +456,9 @@ func (mm *MemoryManager) MRemap(oldAddr, oldSize, newSize uint64, flags int, new
 		return 0, errInval
 	}
 
+	if fixed && oldSize == newSize {
+		return mm.moveRangeLocked(oldAddr, oldSize, newAddr, dontUnmap)
+	}
 	if fixed || dontUnmap {
 		grow := uint64(0)
 		if dontUnmap {
@@ -509,26 +529,70 @@ func (mm *MemoryManager) MRemap(oldAddr, oldSize, newSize uint64, flags int, new
 	return dst, nil
 }
 
+// moveRangeLocked moves what is mapped in [oldAddr, oldAddr+size) to the
+// same offsets from newAddr, as mremap(MREMAP_FIXED) does without a resize
+// since Linux 6.17: the range may span several vmas and the holes between
+// them (it must start in one, which the caller checked). Only the targets
+// of the vmas are unmapped; what the target range holds across from a
+// hole stays. The ranges do not overlap, so a move never disturbs a vma
+// still to be moved.
+func (mm *MemoryManager) moveRangeLocked(oldAddr, size, newAddr uint64, dontUnmap bool) (uint64, error) {
+	end := oldAddr + size
+	if end < oldAddr {
+		return 0, errFault
+	}
+	var grow, freed uint64
+	for i := mm.vmaIndexLocked(oldAddr); i < len(mm.vmas) && mm.vmas[i].start < end; i++ {
+		s, e := max(mm.vmas[i].start, oldAddr), min(mm.vmas[i].end, end)
+		if dontUnmap {
+			grow += e - s
+		}
+		freed += mm.mappedInLocked(newAddr+(s-oldAddr), newAddr+(e-oldAddr))
+	}
+	if !mm.mayExpandLocked(grow, freed) {
+		return 0, errNoMem
+	}
+	for cur := oldAddr; cur < end; {
+		i := mm.vmaIndexLocked(cur)
+		if i >= len(mm.vmas) || mm.vmas[i].start >= end {
+			break
+		}
+		s, e := max(mm.vmas[i].start, cur), min(mm.vmas[i].end, end)
+		dst := newAddr + (s - oldAddr)
+		mm.unmapLocked(dst, dst+(e-s))
+		mm.moveLocked(s, e-s, dst, e-s, dontUnmap)
+		cur = e
+	}
+	return newAddr, nil
+}
+
 // moveLocked moves [oldAddr, oldAddr+oldSize), which lies in one vma, to
 // the free range [dst, dst+newSize) (newSize >= oldSize), with its pmas.
-// With dontUnmap, the old range stays mapped but loses its pmas.
+// With dontUnmap, the old range stays mapped but loses its pmas; as on
+// Linux, its vma is not split.
 func (mm *MemoryManager) moveLocked(oldAddr, oldSize, dst, newSize uint64, dontUnmap bool) {
-	i, _ := mm.isolateLocked(oldAddr, oldAddr+oldSize)
+	var i int
+	if dontUnmap {
+		i = mm.vmaIndexLocked(oldAddr)
+	} else {
+		i, _ = mm.isolateLocked(oldAddr, oldAddr+oldSize)
+	}
 	v := mm.vmas[i]
 	nv := new(vma)
 	*nv = *v
 	nv.start, nv.end = dst, dst+newSize
-	nv.pmas = make([]pma, len(v.pmas))
-	for k, p := range v.pmas {
+	nv.off = v.off + (oldAddr - v.start)
+	j, k := v.splitPMAAt(oldAddr), v.splitPMAAt(oldAddr+oldSize)
+	nv.pmas = make([]pma, k-j)
+	for n, p := range v.pmas[j:k] {
 		p.start = p.start - oldAddr + dst
 		p.end = p.end - oldAddr + dst
-		nv.pmas[k] = p
+		nv.pmas[n] = p
 	}
-	if len(v.pmas) > 0 {
-		s, e := v.pmas[0].start, v.pmas[len(v.pmas)-1].end
-		mm.unmapAS(s, e)
+	if j < k {
+		mm.unmapAS(v.pmas[j].start, v.pmas[k-1].end)
 	}
-	v.pmas = nil
+	v.pmas = slices.Delete(v.pmas, j, k)
 	if dontUnmap {
 		mm.holdVMA(nv, true)
 	} else {
@@ -575,20 +639,44 @@ func (mm *MemoryManager) MAdvise(addr, length uint64, advice int) error {
 	}
 
 	mm.mu.Lock()
-	defer mm.mu.Unlock()
+	holes, err := mm.madviseLocked(addr, end, advice)
+	mm.mu.Unlock()
+	// As Linux's madvise_remove, the hole is punched through the file
+	// (which drops the pages from every mapping of it) without the
+	// memory manager's lock, and a failure stops there.
+	for _, h := range holes {
+		if perr := h.file.PunchHole(h.off, h.length); perr != nil {
+			return perr
+		}
+	}
+	return err
+}
+
+// hole is a file range MADV_REMOVE punches.
+type hole struct {
+	file        HolePuncher
+	off, length uint64
+}
+
+// madviseLocked applies advice to [addr, end) vma by vma, and returns the
+// holes MADV_REMOVE must punch in the vmas it reached before an error.
+//
+// Preconditions: mm.mu is locked for writing.
+func (mm *MemoryManager) madviseLocked(addr, end uint64, advice int) ([]hole, error) {
 	if advice == unix.MADV_POPULATE_READ || advice == unix.MADV_POPULATE_WRITE {
 		switch mm.populateLocked(addr, end, advice == unix.MADV_POPULATE_WRITE) {
 		case faultOK:
-			return nil
+			return nil, nil
 		case faultMapErr, faultOOM:
-			return errNoMem
+			return nil, errNoMem
 		case faultAccErr:
-			return errInval
+			return nil, errInval
 		default:
-			return errFault
+			return nil, errFault
 		}
 	}
 
+	var holes []hole
 	var err error
 	cur := addr
 	for cur < end {
@@ -605,18 +693,24 @@ func (mm *MemoryManager) MAdvise(addr, length uint64, advice int) error {
 		switch advice {
 		case unix.MADV_DONTNEED, unix.MADV_DONTNEED_LOCKED, unix.MADV_FREE, unix.MADV_REMOVE:
 			if advice == unix.MADV_FREE && !v.isPrivateAnon() {
-				return errInval
+				return holes, errInval
 			}
 			if advice == unix.MADV_REMOVE {
 				// Linux's madvise_remove: a file's pages only
-				// (EINVAL for anonymous memory), through a shared
-				// mapping that may write (EACCES otherwise).
+				// (EINVAL for private anonymous memory), through a
+				// shared mapping that may write (EACCES otherwise),
+				// of a file that can punch holes (EOPNOTSUPP).
 				if v.mappable == nil {
-					return errInval
+					return holes, errInval
 				}
 				if v.private || !v.maxPerms.Write {
-					return unix.EACCES
+					return holes, unix.EACCES
 				}
+				hp, ok := v.file.(HolePuncher)
+				if !ok {
+					return holes, unix.EOPNOTSUPP
+				}
+				holes = append(holes, hole{hp, v.off + (s - v.start), e - s})
 			}
 			// Private memory reads back as zero (anonymous) or as the
 			// file (file-backed); shared memory is unaffected because
@@ -628,7 +722,7 @@ func (mm *MemoryManager) MAdvise(addr, length uint64, advice int) error {
 			}
 		case unix.MADV_DONTFORK, unix.MADV_DOFORK, unix.MADV_WIPEONFORK, unix.MADV_KEEPONFORK:
 			if advice == unix.MADV_WIPEONFORK && !v.isPrivateAnon() {
-				return errInval
+				return holes, errInval
 			}
 			a, b := mm.isolateLocked(s, e)
 			for k := a; k < b; k++ {
@@ -647,7 +741,7 @@ func (mm *MemoryManager) MAdvise(addr, length uint64, advice int) error {
 		}
 		cur = e
 	}
-	return err
+	return holes, err
 }
 
 // maxMinCorePages bounds the vector MinCore allocates; larger requests

@@ -30,6 +30,9 @@ type vma struct {
 	// hold, if not nil, is called with true for every vma that starts
 	// referring to mappable and with false when it stops.
 	hold func(inc bool)
+	// file is the open file mapped (MMapOpts.File), compared to tell
+	// mergeable file vmas apart.
+	file any
 
 	// pmas is sorted by start; pmas do not overlap and lie in
 	// [start, end).
@@ -56,7 +59,7 @@ func (p *pma) fileRange(s, e uint64) memfile.Range {
 // effective returns the permissions with which p is mapped in the
 // AddressSpace.
 func (v *vma) effective(p *pma) usermem.AccessType {
-	at := v.perms
+	at := v.perms.Effective()
 	if p.cow {
 		at.Write = false
 	}
@@ -71,7 +74,7 @@ func (v *vma) allows(write, force bool) bool {
 	if write {
 		return v.perms.Write || (force && v.private)
 	}
-	return v.perms.Read || (force && v.maxPerms.Read)
+	return v.perms.Effective().Read || (force && v.maxPerms.Read)
 }
 
 // isPrivateAnon reports whether v is private anonymous memory.
@@ -319,18 +322,22 @@ func (mm *MemoryManager) isFreeLocked(start, end uint64) bool {
 	return i >= len(mm.vmas) || vmaStartGap(mm.vmas[i]) >= end
 }
 
-// canMerge reports whether b can be appended to a: both private anonymous
-// memory with the same attributes, adjacent.
+// canMerge reports whether b can be appended to a, as Linux merges vmas:
+// adjacent, with the same attributes, and for a file, mapped through the
+// same open file at contiguous offsets (a shared anonymous mapping is one
+// file, so only its own pieces rejoin).
 func canMerge(a, b *vma) bool {
-	return a.end == b.start && a.isPrivateAnon() && b.isPrivateAnon() &&
-		a.hold == nil && b.hold == nil &&
-		a.perms == b.perms && a.maxPerms == b.maxPerms &&
-		a.growsDown == b.growsDown && a.dontFork == b.dontFork &&
-		a.wipeOnFork == b.wipeOnFork && a.name == b.name
+	if a.end != b.start || a.mappable != b.mappable || a.file != b.file ||
+		a.private != b.private || a.perms != b.perms || a.maxPerms != b.maxPerms ||
+		a.growsDown != b.growsDown || a.dontFork != b.dontFork ||
+		a.wipeOnFork != b.wipeOnFork || a.name != b.name {
+		return false
+	}
+	return a.mappable == nil || b.off == a.off+(a.end-a.start)
 }
 
 // mergeRangeLocked merges the vmas overlapping or adjacent to [start, end]
-// with each other where possible, as Linux merges compatible anonymous vmas.
+// with each other where canMerge allows.
 func (mm *MemoryManager) mergeRangeLocked(start, end uint64) {
 	i := mm.vmaIndexLocked(start)
 	if i > 0 {
@@ -344,6 +351,8 @@ func (mm *MemoryManager) mergeRangeLocked(start, end uint64) {
 		}
 		a.end = b.end
 		a.pmas = append(a.pmas[:len(a.pmas):len(a.pmas)], b.pmas...)
+		// a's reference to the file covers b's pages now.
+		mm.holdVMA(b, false)
 		mm.vmas = slices.Delete(mm.vmas, i+1, i+2)
 	}
 }

@@ -95,10 +95,18 @@ func (at AccessType) Prot() int {
 	return p
 }
 
-// FromProt converts PROT_* bits to an AccessType. As on x86, write and execute
-// imply read.
+// FromProt converts PROT_* bits to an AccessType, bit for bit: a mapping
+// keeps what mmap or mprotect asked for (/proc/[pid]/maps shows it, and
+// only mappings that asked for the same merge). What the hardware grants
+// is Effective.
 func FromProt(prot int) AccessType {
-	at := AccessType{Read: prot&1 != 0, Write: prot&2 != 0, Execute: prot&4 != 0}
+	return AccessType{Read: prot&1 != 0, Write: prot&2 != 0, Execute: prot&4 != 0}
+}
+
+// Effective returns the access x86 page tables grant a mapping that asked
+// for at: a page that may be written or executed may also be read (Linux
+// lets such a page fault in for a read, and copies from it).
+func (at AccessType) Effective() AccessType {
 	if at.Write || at.Execute {
 		at.Read = true
 	}

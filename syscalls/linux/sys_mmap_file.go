@@ -3,9 +3,14 @@ package linux
 import (
 	"golang.org/x/sys/unix"
 
+	"github.com/rampart-sandbox/rampart/fs/vfs"
 	"github.com/rampart-sandbox/rampart/sentry/kernel"
 	"github.com/rampart-sandbox/rampart/sentry/mm"
 )
+
+// A file mapping's MMapOpts.File is its description, through which
+// MADV_REMOVE punches holes.
+var _ mm.HolePuncher = (*vfs.FileDescription)(nil)
 
 // configureFileMMap fills the file part of an mmap request for descriptor
 // fd: the Mappable (ENODEV if the file has none), the permission ceiling
@@ -51,6 +56,7 @@ func configureFileMMap(t *kernel.Task, fd int32, opts *mm.MMapOpts) error {
 		opts.Name = t.Kernel().VFS.PathnameWithin(root, vd)
 		root.DecRef()
 	}
+	opts.File = f
 	opts.Hold = func(inc bool) {
 		if inc {
 			f.IncRef()
