@@ -58,10 +58,13 @@ func (f *file) Stat(vfs.Context) (vfs.Stat, error) {
 	return vfs.Stat{Mode: 0o600, Nlink: 1, Ino: f.ino, Blksize: 4096}, nil
 }
 
+// RecordSize implements vfs.RecordReader: the counter's 8 bytes.
+func (*file) RecordSize() int { return 8 }
+
 // PRead implements read(2): 8 bytes at least (EINVAL), blocking or
 // EAGAIN while the counter is 0.
 func (f *file) PRead(ctx vfs.Context, dst []byte, _ int64) (int, error) {
-	if len(dst) < 8 {
+	if len(dst) < f.RecordSize() {
 		return 0, unix.EINVAL
 	}
 	f.mu.Lock()

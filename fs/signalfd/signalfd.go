@@ -58,10 +58,13 @@ func (f *File) Stat(vfs.Context) (vfs.Stat, error) {
 	return vfs.Stat{Mode: 0o600, Nlink: 1, Ino: f.ino, Blksize: 4096}, nil
 }
 
+// RecordSize implements vfs.RecordReader: one signalfd_siginfo.
+func (*File) RecordSize() int { return sizeofSiginfo }
+
 // PRead implements read(2): as many records as fit in dst (EINVAL below
 // one), blocking until at least one signal is pending unless O_NONBLOCK.
 func (f *File) PRead(ctx vfs.Context, dst []byte, _ int64) (int, error) {
-	if len(dst) < sizeofSiginfo {
+	if len(dst) < f.RecordSize() {
 		return 0, unix.EINVAL
 	}
 	t, ok := ctx.(*kernel.Task)

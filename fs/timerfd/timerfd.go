@@ -123,11 +123,14 @@ func (f *file) Stat(vfs.Context) (vfs.Stat, error) {
 	return vfs.Stat{Mode: 0o600, Nlink: 1, Ino: f.ino, Blksize: 4096}, nil
 }
 
+// RecordSize implements vfs.RecordReader: the expiration count's 8 bytes.
+func (*file) RecordSize() int { return 8 }
+
 // PRead implements read(2): the number of expirations since the last
 // read, as 8 bytes (EINVAL for a smaller buffer); it blocks, or gives
 // EAGAIN, while there are none.
 func (f *file) PRead(ctx vfs.Context, dst []byte, _ int64) (int, error) {
-	if len(dst) < 8 {
+	if len(dst) < f.RecordSize() {
 		return 0, unix.EINVAL
 	}
 	f.mu.Lock()

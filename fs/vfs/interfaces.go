@@ -305,3 +305,11 @@ func GenericSeek(cur, offset int64, whence int, size int64) (int64, error) {
 	}
 	return n, nil
 }
+
+// RecordReader is implemented by files that read whole records of one size
+// (eventfd and timerfd: an 8-byte count, signalfd: a signalfd_siginfo): a
+// read with room for none, a null read included, is EINVAL, as Linux's
+// read of them checks before anything else.
+type RecordReader interface {
+	RecordSize() int
+}

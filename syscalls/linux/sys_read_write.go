@@ -357,9 +357,14 @@ func rw(t *kernel.Task, fd int32, iovs []abi.Iovec, total uint64, write, positio
 	s := ioState{f: f, positional: positional, off: off}
 	if total == 0 {
 		// Linux has no shortcut for a null read: a directory's is
-		// EISDIR, as any read of it.
-		if d := f.VirtualDentry().Dentry(); !write && d != nil && d.IsDir() {
-			return 0, unix.EISDIR
+		// EISDIR, and a record file's EINVAL, as any read of them.
+		if !write {
+			if d := f.VirtualDentry().Dentry(); d != nil && d.IsDir() {
+				return 0, unix.EISDIR
+			}
+			if _, ok := f.Impl().(vfs.RecordReader); ok {
+				return 0, unix.EINVAL
+			}
 		}
 		return 0, nil
 	}

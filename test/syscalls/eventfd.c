@@ -43,6 +43,7 @@ int main(void)
 	 * 8. */
 	char small[4];
 	CHECK_ERR("short read EINVAL", read(fd, small, 4), EINVAL);
+	CHECK_ERR("null read EINVAL", read(fd, small, 0), EINVAL);
 	CHECK_ERR("short write EINVAL", write(fd, small, 4), EINVAL);
 	uint64_t big[2] = {9, 0};
 	CHECK_ERR("long write EINVAL", write(fd, big, 16), EINVAL);

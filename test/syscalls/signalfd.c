@@ -26,6 +26,7 @@ int main(void)
 	struct signalfd_siginfo si[4];
 	CHECK_ERR("nothing pending", read(fd, si, sizeof(si)), EAGAIN);
 	CHECK_ERR("short buffer", read(fd, si, 100), EINVAL);
+	CHECK_ERR("null read", read(fd, si, 0), EINVAL);
 	struct pollfd p = {.fd = fd, .events = POLLIN};
 	CHECK_EQ("not readable", poll(&p, 1, 0), 0);
 

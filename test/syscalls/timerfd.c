@@ -48,6 +48,7 @@ int main(void)
 	CHECK("expired one-shot is zero", cur.it_value.tv_sec == 0 && cur.it_value.tv_nsec == 0);
 	char small[4];
 	CHECK_ERR("short read EINVAL", read(fd, small, 4), EINVAL);
+	CHECK_ERR("null read EINVAL", read(fd, small, 0), EINVAL);
 
 	/* Interval: expirations accumulate. */
 	its.it_value.tv_nsec = 10 * MS;
