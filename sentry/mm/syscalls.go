@@ -1,8 +1,9 @@
 package mm
 
 import (
-	"golang.org/x/sys/unix"
 	"slices"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/rampart-sandbox/rampart/sentry/memmap"
 	"github.com/rampart-sandbox/rampart/sentry/usermem"
@@ -643,18 +644,28 @@ func (mm *MemoryManager) MAdvise(addr, length uint64, advice int) error {
 	mm.mu.Unlock()
 	// As Linux's madvise_remove, the hole is punched through the file
 	// (which drops the pages from every mapping of it) without the
-	// memory manager's lock, and a failure stops there.
+	// memory manager's lock, and a failure stops there. Each hole holds
+	// its file meanwhile, since its vma may go as soon as mu is free.
+	var perr error
 	for _, h := range holes {
-		if perr := h.file.PunchHole(h.off, h.length); perr != nil {
-			return perr
+		if perr == nil {
+			perr = h.file.PunchHole(h.off, h.length)
 		}
+		if h.hold != nil {
+			h.hold(false)
+		}
+	}
+	if perr != nil {
+		return perr
 	}
 	return err
 }
 
-// hole is a file range MADV_REMOVE punches.
+// hole is a file range MADV_REMOVE punches, with the hold (vma.hold) that
+// keeps its file open until then.
 type hole struct {
 	file        HolePuncher
+	hold        func(inc bool)
 	off, length uint64
 }
 
@@ -710,7 +721,10 @@ func (mm *MemoryManager) madviseLocked(addr, end uint64, advice int) ([]hole, er
 				if !ok {
 					return holes, unix.EOPNOTSUPP
 				}
-				holes = append(holes, hole{hp, v.off + (s - v.start), e - s})
+				if v.hold != nil {
+					v.hold(true)
+				}
+				holes = append(holes, hole{hp, v.hold, v.off + (s - v.start), e - s})
 			}
 			// Private memory reads back as zero (anonymous) or as the
 			// file (file-backed); shared memory is unaffected because
