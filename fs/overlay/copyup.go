@@ -26,7 +26,7 @@ func (i *inode) copyUp(ctx vfs.Context, metaOnly bool) error {
 		return err
 	}
 	pu := p.upperInode()
-	rc := rootContext{}
+	rc := vfs.KernelContext{}
 	n := i.node
 	if n == nil {
 		u, err := i.fs.copyUpNode(rc, i.lower, pu, i.name, metaOnly)

@@ -510,7 +510,7 @@ func (i *inode) lowerHas(ctx vfs.Context, name string) bool {
 // u and reports whether there was one. A name that is not a whiteout is
 // EEXIST.
 func (i *inode) removeWhiteout(u vfs.Inode, name string) (bool, error) {
-	ctx := rootContext{}
+	ctx := vfs.KernelContext{}
 	c, err := u.Lookup(ctx, name)
 	if err == unix.ENOENT {
 		return false, nil
@@ -527,7 +527,7 @@ func (i *inode) removeWhiteout(u vfs.Inode, name string) (bool, error) {
 
 // makeWhiteout creates a whiteout called name in the upper directory u.
 func makeWhiteout(u vfs.Inode, name string) error {
-	c, err := u.Create(rootContext{}, name, &vfs.CreateOptions{Mode: unix.S_IFCHR})
+	c, err := u.Create(vfs.KernelContext{}, name, &vfs.CreateOptions{Mode: unix.S_IFCHR})
 	if err != nil {
 		return err
 	}

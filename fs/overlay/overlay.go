@@ -50,7 +50,6 @@ import (
 	"github.com/rampart-sandbox/rampart/fs/fsutil"
 	"github.com/rampart-sandbox/rampart/fs/tmpfs"
 	"github.com/rampart-sandbox/rampart/fs/vfs"
-	"github.com/rampart-sandbox/rampart/sentry/kernel/auth"
 )
 
 // Name is the filesystem type reported in /proc/mounts.
@@ -119,7 +118,7 @@ func New(mf fsutil.MemoryFile, lower vfs.Filesystem, opts Options) (*Filesystem,
 		return nil, err
 	}
 	defer lroot.Release()
-	ctx := rootContext{}
+	ctx := vfs.KernelContext{}
 	st, err := lroot.Stat(ctx)
 	if err != nil {
 		return nil, err
@@ -143,17 +142,6 @@ func New(mf fsutil.MemoryFile, lower vfs.Filesystem, opts Options) (*Filesystem,
 	return fs, nil
 }
 
-// rootContext is the context of the overlay's own operations on its
-// layers (copy-up, whiteouts): they are not subject to the caller's
-// permissions.
-type rootContext struct{}
-
-var rootCreds = auth.NewRootCredentials()
-
-func (rootContext) Credentials() *auth.Credentials      { return rootCreds }
-func (rootContext) CopyIn(uint64, []byte) (int, error)  { return 0, unix.EFAULT }
-func (rootContext) CopyOut(uint64, []byte) (int, error) { return 0, unix.EFAULT }
-
 // Name implements vfs.Filesystem.Name.
 func (fs *Filesystem) Name() string { return Name }
 
@@ -169,7 +157,7 @@ func (fs *Filesystem) Root() (vfs.Inode, error) {
 		l.Release()
 		return nil, err
 	}
-	u, err := top.Lookup(rootContext{}, "root")
+	u, err := top.Lookup(vfs.KernelContext{}, "root")
 	top.Release()
 	if err != nil {
 		l.Release()
@@ -211,7 +199,7 @@ func isWhiteout(i vfs.Inode) bool {
 	if mode&unix.S_IFMT != unix.S_IFCHR {
 		return false
 	}
-	st, err := i.Stat(rootContext{})
+	st, err := i.Stat(vfs.KernelContext{})
 	return err == nil && st.Rdev == 0
 }
 
@@ -221,7 +209,7 @@ func isOpaque(u vfs.Inode) bool {
 	if !ok {
 		return false
 	}
-	v, err := x.GetXattr(rootContext{}, opaqueXattr)
+	v, err := x.GetXattr(vfs.KernelContext{}, opaqueXattr)
 	return err == nil && string(v) == "y"
 }
 
@@ -230,5 +218,5 @@ func setOpaque(u vfs.Inode) error {
 	if !ok {
 		return unix.EOPNOTSUPP
 	}
-	return x.SetXattr(rootContext{}, opaqueXattr, []byte("y"), 0)
+	return x.SetXattr(vfs.KernelContext{}, opaqueXattr, []byte("y"), 0)
 }

@@ -116,7 +116,7 @@ func readDir(ctx vfs.Context, d vfs.Inode) ([]vfs.Dirent, error) {
 // nor whited out (unless i is opaque); and the names of the upper
 // whiteouts.
 func (i *inode) readMerged(ctx vfs.Context) (ents []vfs.Dirent, whiteouts []string, err error) {
-	rc := rootContext{}
+	rc := vfs.KernelContext{}
 	i.mu.Lock()
 	u, opaque := i.upper, i.opaque
 	i.mu.Unlock()

@@ -74,7 +74,7 @@ func (s fdDir) node(d *inode, fd int32, f *vfs.FileDescription) *inode {
 		if f == nil {
 			return false
 		}
-		f.DecRef(sysContext{})
+		f.DecRef(vfs.KernelContext{})
 		return true
 	}
 	return c

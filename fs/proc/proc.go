@@ -311,13 +311,3 @@ func callerTask(ctx vfs.Context) *kernel.Task {
 	t, _ := ctx.(*kernel.Task)
 	return t
 }
-
-// sysContext is the context of procfs's own housekeeping (dropping a
-// reference outside any syscall): root credentials, no memory.
-type sysContext struct{}
-
-var rootCreds = auth.NewRootCredentials()
-
-func (sysContext) Credentials() *auth.Credentials      { return rootCreds }
-func (sysContext) CopyIn(uint64, []byte) (int, error)  { return 0, unix.EFAULT }
-func (sysContext) CopyOut(uint64, []byte) (int, error) { return 0, unix.EFAULT }

@@ -33,7 +33,7 @@ func newTestProc(t *testing.T) (*vfs.VirtualFilesystem, vfs.VirtualDentry) {
 
 func readFile(t *testing.T, v *vfs.VirtualFilesystem, root vfs.VirtualDentry, path string) (string, error) {
 	t.Helper()
-	ctx := sysContext{}
+	ctx := vfs.KernelContext{}
 	fd, err := v.OpenAt(ctx, &vfs.PathOperation{Root: root, Start: root, Path: path, Follow: true}, &vfs.OpenOptions{Flags: unix.O_RDONLY})
 	if err != nil {
 		return "", err
@@ -104,7 +104,7 @@ func TestSelfNeedsATask(t *testing.T) {
 
 func TestRootListing(t *testing.T) {
 	v, root := newTestProc(t)
-	ctx := sysContext{}
+	ctx := vfs.KernelContext{}
 	fd, err := v.OpenAt(ctx, &vfs.PathOperation{Root: root, Start: root, Path: "/", Follow: true}, &vfs.OpenOptions{Flags: unix.O_RDONLY | unix.O_DIRECTORY})
 	if err != nil {
 		t.Fatal(err)

@@ -1,10 +1,6 @@
 package vfs
 
-import (
-	"golang.org/x/sys/unix"
-
-	"github.com/rampart-sandbox/rampart/sentry/kernel/auth"
-)
+import "golang.org/x/sys/unix"
 
 // Allocator is implemented by FileDescriptionImpls that support
 // fallocate(2). mode has been checked against Linux's generic rules
@@ -68,15 +64,5 @@ func (fd *FileDescription) PunchHole(off, length uint64) error {
 	if int64(off) < 0 || int64(length) < 0 {
 		return unix.EINVAL
 	}
-	return fd.Allocate(kernelContext{}, unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, int64(off), int64(length))
+	return fd.Allocate(KernelContext{}, unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, int64(off), int64(length))
 }
-
-// kernelContext is the Context of work the kernel does on a file for no
-// task: it has no memory and acts as root.
-type kernelContext struct{}
-
-var kernelCreds = auth.NewRootCredentials()
-
-func (kernelContext) Credentials() *auth.Credentials      { return kernelCreds }
-func (kernelContext) CopyIn(uint64, []byte) (int, error)  { return 0, unix.EFAULT }
-func (kernelContext) CopyOut(uint64, []byte) (int, error) { return 0, unix.EFAULT }

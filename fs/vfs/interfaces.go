@@ -48,6 +48,17 @@ type Context interface {
 	CopyOut(addr uint64, src []byte) (int, error)
 }
 
+// KernelContext is the Context of work the kernel does on files for no
+// task (the overlay's copy-ups and whiteouts, procfs's housekeeping,
+// MADV_REMOVE's punch): it acts as root and has no memory.
+type KernelContext struct{}
+
+var kernelCreds = auth.NewRootCredentials()
+
+func (KernelContext) Credentials() *auth.Credentials      { return kernelCreds }
+func (KernelContext) CopyIn(uint64, []byte) (int, error)  { return 0, unix.EFAULT }
+func (KernelContext) CopyOut(uint64, []byte) (int, error) { return 0, unix.EFAULT }
+
 // Filesystem is one instance of a filesystem, mountable at one or more
 // points of the tree.
 type Filesystem interface {
