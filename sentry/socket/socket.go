@@ -30,6 +30,11 @@ type Creds struct {
 	GID uint32
 }
 
+// NoCreds is what SCM_CREDENTIALS reports of a message sent without
+// credentials: Linux's scm_send leaves its ids invalid, which read as the
+// overflow id 65534, and its pid 0.
+func NoCreds() Creds { return Creds{UID: 65534, GID: 65534} }
+
 // CredsOf returns the identity of the calling task: its thread group id
 // and effective uid and gid (zero for a context that is not a task).
 func CredsOf(ctx vfs.Context) Creds {

@@ -723,7 +723,8 @@ func recvmsg(t *kernel.Task, s socket.Socket, f *vfs.FileDescription, addr uint6
 			}
 		}
 	}
-	outFlags := res.Flags
+	// Linux starts msg_flags from the call's MSG_CMSG_CLOEXEC.
+	outFlags := res.Flags | flags&msgCmsgCloexec
 	ctlUsed, ctrunc, err := writeControl(t, m.control, m.controllen, &res.Control, flags&msgCmsgCloexec != 0)
 	res.Control.Release(t)
 	if err != nil {
@@ -758,10 +759,15 @@ func writeControl(t *kernel.Task, addr, length uint64, ctl *socket.ControlMessag
 	trunc := false
 	le := binary.LittleEndian
 	if ctl.HasCreds {
-		const l = sizeofCmsghdr + 12
-		if addr == 0 || length-used < l {
+		// As Linux's put_cmsg, a message with room for its header
+		// but not its data is written cut short (MSG_CTRUNC).
+		l := uint64(sizeofCmsghdr + 12)
+		if addr == 0 || length-used < sizeofCmsghdr {
 			trunc = true
 		} else {
+			if length-used < l {
+				l, trunc = length-used, true
+			}
 			var b [32]byte
 			le.PutUint64(b[0:], l)
 			le.PutUint32(b[8:], unix.SOL_SOCKET)
@@ -769,11 +775,10 @@ func writeControl(t *kernel.Task, addr, length uint64, ctl *socket.ControlMessag
 			le.PutUint32(b[16:], uint32(t.PIDNamespace().IDOfRootID(kernel.ThreadID(ctl.Creds.PID))))
 			le.PutUint32(b[20:], ctl.Creds.UID)
 			le.PutUint32(b[24:], ctl.Creds.GID)
-			sp := min(uint64(32), length-used)
-			if _, err := t.CopyOut(addr+used, b[:sp]); err != nil {
+			if _, err := t.CopyOut(addr+used, b[:l]); err != nil {
 				return 0, false, unix.EFAULT
 			}
-			used += sp
+			used += min(uint64(32), length-used)
 		}
 	}
 	if len(ctl.Rights) > 0 {

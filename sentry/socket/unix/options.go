@@ -114,7 +114,8 @@ func (e *endpoint) GetSockOpt(ctx vfs.Context, level, name, size int) ([]byte, e
 		}
 	case linux.SO_PEERCRED:
 		b := make([]byte, 12)
-		c := socket.Creds{PID: 0, UID: 65534, GID: 65534}
+		// Linux's cred_to_ucred without credentials: pid 0, ids -1.
+		c := socket.Creds{PID: 0, UID: ^uint32(0), GID: ^uint32(0)}
 		if e.hasPeerCreds {
 			c = e.peerCreds
 		}

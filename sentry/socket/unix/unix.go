@@ -31,6 +31,12 @@ import (
 	"github.com/rampart-sandbox/rampart/sentry/socket/hostinet"
 )
 
+// abstractKey is an abstract name of one socket type.
+type abstractKey struct {
+	stype int
+	name  string
+}
+
 // Limits.
 const (
 	// maxPath is sizeof(sun_path).
@@ -53,8 +59,9 @@ type Family struct {
 	// mu protects every endpoint's mutable state and the tables below.
 	mu sync.Mutex
 	// abstract maps abstract names (without the leading NUL) to their
-	// endpoint; protected by mu.
-	abstract map[string]*endpoint
+	// endpoint; protected by mu. As on Linux, a name is a socket type's:
+	// a stream and a datagram socket may each have it.
+	abstract map[abstractKey]*endpoint
 	// paths maps the filesystem node a socket is bound to to its
 	// endpoint; protected by mu.
 	paths map[vfs.Inode]*endpoint
@@ -76,7 +83,7 @@ type Family struct {
 
 // Install registers a new AF_UNIX family with s.
 func Install(s *socket.Stack) *Family {
-	f := &Family{abstract: map[string]*endpoint{}, paths: map[vfs.Inode]*endpoint{}, all: map[*endpoint]struct{}{}, inflight: map[uint32]int{}}
+	f := &Family{abstract: map[abstractKey]*endpoint{}, paths: map[vfs.Inode]*endpoint{}, all: map[*endpoint]struct{}{}, inflight: map[uint32]int{}}
 	s.Register(linux.AF_UNIX, f)
 	return f
 }
@@ -149,7 +156,9 @@ type endpoint struct {
 	// peer is the connected peer (stream, seqpacket) or the default
 	// destination (dgram).
 	peer *endpoint
-	rq   socket.Queue[[]byte]
+	rq   socket.Queue[*endpoint]
+	// embryo is set while e waits in its listener's accept queue.
+	embryo bool
 	// rcvShut and sndShut are the shutdown state: no more data will
 	// arrive / may be sent.
 	rcvShut, sndShut bool
@@ -226,7 +235,12 @@ func (e *endpoint) Release(ctx vfs.Context) {
 	delete(e.fam.all, e)
 	e.released = true
 	e.unbindLocked()
-	unread := !e.rq.Empty()
+	// The peer learns of lost data (ECONNRESET) if e was never
+	// accepted, or if a message is queued, not counting a first one
+	// with nothing left to read (as Linux, which passes over a
+	// consumed skb at the head: an empty record, files or not).
+	unread := e.embryo || e.rq.Count() > 1 ||
+		e.rq.Count() == 1 && len(e.rq.Front().Data) > e.rq.Front().Off
 	for i := 0; i < e.rq.Count(); i++ {
 		m := e.rq.At(i)
 		e.fam.uncharge(m.RightsUID, len(m.Rights))
@@ -263,8 +277,8 @@ func (e *endpoint) unbindLocked() {
 		delete(e.fam.paths, e.boundKey)
 	}
 	if len(e.addr) > 2 && e.addr[2] == 0 {
-		if n := string(e.addr[3:]); e.fam.abstract[n] == e {
-			delete(e.fam.abstract, n)
+		if k := (abstractKey{e.stype, string(e.addr[3:])}); e.fam.abstract[k] == e {
+			delete(e.fam.abstract, k)
 		}
 	}
 }
@@ -375,7 +389,11 @@ func (e *endpoint) Bind(ctx vfs.Context, addr []byte) error {
 		e.fam.mu.Unlock()
 		return nil
 	}
-	if e.addr != nil || e.released || e.hostOf() != nil {
+	// As Linux's unix_bind_bsd, a bound socket binding a path makes
+	// the node first (EADDRINUSE if the name exists) and fails with
+	// EINVAL only then, removing it.
+	bound := e.addr != nil
+	if bound && (empty || isAbs) || e.released || e.hostOf() != nil {
 		e.fam.mu.Unlock()
 		return linux.EINVAL
 	}
@@ -386,16 +404,19 @@ func (e *endpoint) Bind(ctx vfs.Context, addr []byte) error {
 	}
 	if isAbs {
 		defer e.fam.mu.Unlock()
-		if e.fam.abstract[name] != nil {
+		k := abstractKey{e.stype, name}
+		if e.fam.abstract[k] != nil {
 			return linux.EADDRINUSE
 		}
-		e.fam.abstract[name] = e
+		e.fam.abstract[k] = e
 		e.addr = abstractAddr(name)
 		return nil
 	}
 	e.fam.mu.Unlock()
-	if done, err := e.bindHost(ctx, name); done {
-		return err
+	if !bound {
+		if done, err := e.bindHost(ctx, name); done {
+			return err
+		}
 	}
 	t, ok := ctx.(*kernel.Task)
 	if !ok {
@@ -424,6 +445,7 @@ func (e *endpoint) Bind(ctx vfs.Context, addr []byte) error {
 	if e.addr != nil || e.released {
 		e.fam.mu.Unlock()
 		vd.DecRef()
+		t.Kernel().VFS.UnlinkAt(ctx, &pop)
 		return linux.EINVAL
 	}
 	e.addr, e.bound, e.boundKey = a, vd, vd.Dentry().Inode()
@@ -432,14 +454,38 @@ func (e *endpoint) Bind(ctx vfs.Context, addr []byte) error {
 	return nil
 }
 
+// settleCredsLocked gives a message bound for to the credentials it
+// carries, as Linux's maybe_add_creds: those the sender passed
+// (SCM_CREDENTIALS), else its own if either end passes credentials or to
+// is not accepted yet, else none.
+func (e *endpoint) settleCredsLocked(ctx vfs.Context, c *socket.ControlMessages, to *endpoint) {
+	switch {
+	case c.HasCreds:
+	case e.passcred || to.passcred || to.embryo:
+		c.Creds = socket.CredsOf(ctx)
+	default:
+		c.Creds = socket.NoCreds()
+	}
+}
+
+// autobindForCredsLocked autobinds an unbound e that passes credentials
+// (SO_PASSCRED), as Linux's connect and datagram send do, so that its
+// peers can tell where the credentials came from.
+func (e *endpoint) autobindForCredsLocked() error {
+	if !e.passcred || e.addr != nil || e.hostOf() != nil {
+		return nil
+	}
+	return e.autobindLocked()
+}
+
 // autobindLocked binds e to a fresh abstract name of five hex digits, as
 // Linux's unix_autobind.
 func (e *endpoint) autobindLocked() error {
 	for i := 0; i < 1<<20; i++ {
 		n := fmt.Sprintf("%05x", e.fam.autobindNext&0xfffff)
 		e.fam.autobindNext++
-		if e.fam.abstract[n] == nil {
-			e.fam.abstract[n] = e
+		if k := (abstractKey{e.stype, n}); e.fam.abstract[k] == nil {
+			e.fam.abstract[k] = e
 			e.addr = abstractAddr(n)
 			return nil
 		}
@@ -447,8 +493,10 @@ func (e *endpoint) autobindLocked() error {
 	return linux.ENOSPC
 }
 
-// lookup finds the endpoint bound to addr.
-func (fam *Family) lookup(ctx vfs.Context, addr []byte) (*endpoint, error) {
+// lookup finds the endpoint of type stype bound to addr: ECONNREFUSED if
+// an abstract name has none of that type, EPROTOTYPE if a path's socket
+// is of another, as Linux's unix_find_other.
+func (fam *Family) lookup(ctx vfs.Context, addr []byte, stype int) (*endpoint, error) {
 	name, isAbs, empty, err := parseAddr(addr)
 	if err != nil {
 		return nil, err
@@ -458,7 +506,7 @@ func (fam *Family) lookup(ctx vfs.Context, addr []byte) (*endpoint, error) {
 	}
 	if isAbs {
 		fam.mu.Lock()
-		p := fam.abstract[name]
+		p := fam.abstract[abstractKey{stype, name}]
 		fam.mu.Unlock()
 		if p == nil {
 			return nil, linux.ECONNREFUSED
@@ -489,6 +537,9 @@ func (fam *Family) lookup(ctx vfs.Context, addr []byte) (*endpoint, error) {
 	if p == nil {
 		return nil, linux.ECONNREFUSED
 	}
+	if p.stype != stype {
+		return nil, linux.EPROTOTYPE
+	}
 	return p, nil
 }
 
@@ -513,10 +564,11 @@ func (e *endpoint) Listen(ctx vfs.Context, backlog int) error {
 		}
 	}
 	e.backlog = backlog
-	if e.state != stateListening {
-		e.listenCreds = socket.CredsOf(ctx)
-		e.state = stateListening
-	}
+	// As Linux's init_peercred at every listen: connectors get these
+	// credentials, and SO_PEERCRED of the listener reports them.
+	e.listenCreds = socket.CredsOf(ctx)
+	e.peerCreds, e.hasPeerCreds = e.listenCreds, true
+	e.state = stateListening
 	// Blocked connectors may now fit a larger backlog.
 	e.writers.Notify(vfs.WritableEvents)
 	return nil
@@ -526,6 +578,9 @@ func (e *endpoint) Listen(ctx vfs.Context, backlog int) error {
 func (e *endpoint) Accept(ctx vfs.Context, flags int) (*vfs.FileDescription, []byte, error) {
 	if h := e.hostOf(); h != nil {
 		return e.acceptHost(ctx, h, flags)
+	}
+	if e.stype == linux.SOCK_DGRAM {
+		return nil, nil, linux.EOPNOTSUPP
 	}
 	e.fam.mu.Lock()
 	for {
@@ -546,6 +601,7 @@ func (e *endpoint) Accept(ctx vfs.Context, flags int) (*vfs.FileDescription, []b
 		}
 	}
 	s := e.acceptQ[0]
+	s.embryo = false
 	copy(e.acceptQ, e.acceptQ[1:])
 	e.acceptQ[len(e.acceptQ)-1] = nil
 	e.acceptQ = e.acceptQ[:len(e.acceptQ)-1]
@@ -559,6 +615,49 @@ func (e *endpoint) Accept(ctx vfs.Context, flags int) (*vfs.FileDescription, []b
 		s.fd.SetStatusFlags(linux.O_NONBLOCK)
 	}
 	return s.fd, nameOrFamily(peerAddr), nil
+}
+
+// disconnectLocked ends e's datagram association with old, as Linux's
+// unix_dgram_disconnected: what e has queued is dropped, and old, if
+// still connected back to e, learns of the loss (ECONNRESET). The files
+// of the dropped messages are appended to drop, for the caller to release
+// once mu is unlocked.
+func (e *endpoint) disconnectLocked(old *endpoint, drop []*vfs.FileDescription) []*vfs.FileDescription {
+	if e.rq.Empty() {
+		return drop
+	}
+	for i := 0; i < e.rq.Count(); i++ {
+		m := e.rq.At(i)
+		e.fam.uncharge(m.RightsUID, len(m.Rights))
+	}
+	drop = e.rq.Drain(drop)
+	e.writers.Notify(vfs.WritableEvents)
+	if !old.released && old.peer == e {
+		old.soErr = linux.ECONNRESET
+		old.Notify(vfs.EventErr)
+	}
+	return drop
+}
+
+// releaseAll drops a reference to each of fs (files that were queued).
+func releaseAll(ctx vfs.Context, fs []*vfs.FileDescription) {
+	for _, f := range fs {
+		f.DecRef(ctx)
+	}
+}
+
+// dupRights returns new references to a message's files, for a MSG_PEEK
+// that reports them without taking them (Linux's scm_fp_dup).
+func dupRights(rs []*vfs.FileDescription) []*vfs.FileDescription {
+	if rs == nil {
+		return nil
+	}
+	d := make([]*vfs.FileDescription, len(rs))
+	for i, f := range rs {
+		f.IncRef()
+		d[i] = f
+	}
+	return d
 }
 
 // nameOrFamily is the sockaddr reported for an address: just the family
@@ -587,8 +686,13 @@ func (e *endpoint) Connect(ctx vfs.Context, addr []byte) error {
 	}
 	if e.stype == linux.SOCK_DGRAM && len(addr) >= 2 && addr[0] == linux.AF_UNSPEC && addr[1] == 0 {
 		e.fam.mu.Lock()
-		e.peer = nil
+		var drop []*vfs.FileDescription
+		if old := e.peer; old != nil {
+			e.peer = nil
+			drop = e.disconnectLocked(old, drop)
+		}
 		e.fam.mu.Unlock()
+		releaseAll(ctx, drop)
 		return nil
 	}
 	if _, _, empty, err := parseAddr(addr); err != nil {
@@ -596,46 +700,47 @@ func (e *endpoint) Connect(ctx vfs.Context, addr []byte) error {
 	} else if empty {
 		return linux.EINVAL
 	}
+	// As Linux's unix_stream_connect, the peer is looked up and checked
+	// before this socket's own state (EISCONN, EINVAL for a listener).
 	e.fam.mu.Lock()
-	if e.state == stateListening {
+	if err := e.autobindForCredsLocked(); err != nil {
 		e.fam.mu.Unlock()
-		return linux.EINVAL
-	}
-	if e.state == stateConnected && e.stype != linux.SOCK_DGRAM {
-		e.fam.mu.Unlock()
-		return linux.EISCONN
-	}
-	e.fam.mu.Unlock()
-	if done, err := e.connectHost(ctx, addr); done {
 		return err
 	}
-	l, err := e.fam.lookup(ctx, addr)
+	idle := e.state != stateListening && (e.state != stateConnected || e.stype == linux.SOCK_DGRAM)
+	e.fam.mu.Unlock()
+	if idle {
+		if done, err := e.connectHost(ctx, addr); done {
+			return err
+		}
+	}
+	l, err := e.fam.lookup(ctx, addr, e.stype)
 	if err != nil {
 		return err
 	}
+	var drop []*vfs.FileDescription
+	defer func() { releaseAll(ctx, drop) }()
 	e.fam.mu.Lock()
 	defer e.fam.mu.Unlock()
 	if l.released || l.hostOf() != nil {
 		// A host-bound listener is reached through the host only.
 		return linux.ECONNREFUSED
 	}
-	if l.stype != e.stype {
-		// Linux: abstract names are per type; a path node is not.
-		if addr[2] == 0 {
-			return linux.ECONNREFUSED
-		}
-		return linux.EPROTOTYPE
-	}
 	if e.stype == linux.SOCK_DGRAM {
+		// Linux's unix_may_send: not to a socket connected elsewhere
+		// (even to one closed since).
+		if l.peer != nil && l.peer != e {
+			return linux.EPERM
+		}
+		if old := e.peer; old != nil && old != l {
+			drop = e.disconnectLocked(old, drop)
+		}
 		e.peer = l
 		return nil
 	}
 	for {
-		if l.released || l.state != stateListening {
+		if l.released || l.state != stateListening || l.rcvShut {
 			return linux.ECONNREFUSED
-		}
-		if e.state == stateConnected {
-			return linux.EISCONN
 		}
 		// Linux admits one more than the backlog.
 		if len(l.acceptQ) <= l.backlog {
@@ -648,9 +753,16 @@ func (e *endpoint) Connect(ctx vfs.Context, addr []byte) error {
 			return err
 		}
 	}
+	switch e.state {
+	case stateConnected:
+		return linux.EISCONN
+	case stateListening:
+		return linux.EINVAL
+	}
 	s := e.fam.newEndpointLocked(ctx, e.stype, 0)
 	s.addr = l.addr
 	s.passcred = l.passcred
+	s.embryo = true
 	s.peer, e.peer = e, s
 	s.state, e.state = stateConnected, stateConnected
 	s.peerCreds, s.hasPeerCreds = socket.CredsOf(ctx), true
@@ -751,9 +863,6 @@ func (e *endpoint) SendMsg(ctx vfs.Context, src []byte, to []byte, ctl *socket.C
 		c.Release(ctx)
 		return n, err
 	}
-	if !c.HasCreds {
-		c.Creds = socket.CredsOf(ctx)
-	}
 	if len(c.Rights) > 0 {
 		if err := e.fam.checkInflight(ctx, &c); err != nil {
 			c.Release(ctx)
@@ -767,8 +876,49 @@ func (e *endpoint) SendMsg(ctx vfs.Context, src []byte, to []byte, ctl *socket.C
 
 func (e *endpoint) send(ctx vfs.Context, src []byte, to []byte, c *socket.ControlMessages, flags int) (int, error) {
 	var target *endpoint
+	if e.stype != linux.SOCK_STREAM {
+		// Linux's unix_seqpacket_sendmsg: a pending error, then
+		// ENOTCONN, and the address is ignored. unix_dgram_sendmsg
+		// (both): the address's form, then one that passes
+		// credentials is bound, then a shut socket is EPIPE, all before
+		// the peer is looked at.
+		e.fam.mu.Lock()
+		if e.stype == linux.SOCK_SEQPACKET {
+			if err := e.soErr; err != 0 {
+				e.soErr = 0
+				e.fam.mu.Unlock()
+				return 0, err
+			}
+			if e.state != stateConnected {
+				e.fam.mu.Unlock()
+				return 0, linux.ENOTCONN
+			}
+			to = nil
+		}
+		e.fam.mu.Unlock()
+		if to != nil {
+			if _, _, empty, err := parseAddr(to); err != nil || empty {
+				return 0, linux.EINVAL
+			}
+		}
+		e.fam.mu.Lock()
+		if err := e.autobindForCredsLocked(); err != nil {
+			e.fam.mu.Unlock()
+			return 0, err
+		}
+		if err := e.soErr; err != 0 {
+			e.soErr = 0
+			e.fam.mu.Unlock()
+			return 0, err
+		}
+		if e.sndShut {
+			e.fam.mu.Unlock()
+			return 0, epipe(ctx, flags, false)
+		}
+		e.fam.mu.Unlock()
+	}
 	if e.stype == linux.SOCK_DGRAM && to != nil {
-		t, err := e.fam.lookup(ctx, to)
+		t, err := e.fam.lookup(ctx, to, e.stype)
 		if err != nil {
 			return 0, err
 		}
@@ -777,6 +927,8 @@ func (e *endpoint) send(ctx vfs.Context, src []byte, to []byte, c *socket.Contro
 		}
 		target = t
 	}
+	var drop []*vfs.FileDescription
+	defer func() { releaseAll(ctx, drop) }()
 	e.fam.mu.Lock()
 	defer e.fam.mu.Unlock()
 	switch e.stype {
@@ -801,6 +953,7 @@ func (e *endpoint) send(ctx vfs.Context, src []byte, to []byte, c *socket.Contro
 			}
 			if target.released {
 				e.peer = nil
+				drop = e.disconnectLocked(target, drop)
 				return 0, linux.ECONNREFUSED
 			}
 		}
@@ -809,6 +962,12 @@ func (e *endpoint) send(ctx vfs.Context, src []byte, to []byte, c *socket.Contro
 		return 0, linux.EMSGSIZE
 	}
 	for {
+		// Linux's sock_alloc_send_pskb: a pending error first.
+		if e.soErr != 0 {
+			err := e.soErr
+			e.soErr = 0
+			return 0, err
+		}
 		if e.sndShut {
 			return 0, epipe(ctx, flags, false)
 		}
@@ -837,7 +996,8 @@ func (e *endpoint) send(ctx vfs.Context, src []byte, to []byte, c *socket.Contro
 			return 0, err
 		}
 	}
-	m := socket.Message[[]byte]{Data: append(target.rq.Buf(len(src)), src...), Creds: c.Creds, Rights: c.Rights, RightsUID: c.RightsUID, From: e.addr}
+	e.settleCredsLocked(ctx, c, target)
+	m := socket.Message[*endpoint]{Data: append(target.rq.Buf(len(src)), src...), Creds: c.Creds, Rights: c.Rights, RightsUID: c.RightsUID, From: e}
 	e.fam.charge(c.RightsUID, len(c.Rights))
 	c.Rights = nil
 	target.rq.Push(m)
@@ -865,6 +1025,7 @@ func (e *endpoint) sendStreamLocked(ctx vfs.Context, src []byte, c *socket.Contr
 		p := e.peer
 		room := e.sndbuf - p.rq.Bytes
 		if room > 0 {
+			e.settleCredsLocked(ctx, c, p)
 			n := min(room, len(src)-done)
 			e.fam.charge(c.RightsUID, len(c.Rights))
 			p.rq.AppendStream(src[done:done+n], c)
@@ -902,16 +1063,24 @@ func (e *endpoint) RecvMsg(ctx vfs.Context, dst []byte, flags int, res *socket.R
 	if e.stype == linux.SOCK_SEQPACKET && e.state != stateConnected {
 		return linux.ENOTCONN
 	}
-	for e.rq.Empty() {
+	for {
+		// As Linux's __skb_try_recv_datagram: a pending error comes
+		// before the queued messages; a shut queue reads as end of file
+		// for seqpacket or a blocking read, and a non-blocking datagram
+		// read gets EAGAIN.
 		if e.soErr != 0 {
 			err := e.soErr
 			e.soErr = 0
 			return err
 		}
-		if e.rcvShut {
+		if !e.rq.Empty() {
+			break
+		}
+		nonblock := e.nonblocking(flags)
+		if e.rcvShut && (e.stype == linux.SOCK_SEQPACKET || !nonblock) {
 			return nil
 		}
-		if e.nonblocking(flags) {
+		if nonblock {
 			return linux.EAGAIN
 		}
 		if err := e.fam.waitLocked(ctx, &e.WaitQueue, vfs.ReadableEvents, e.rcvTimeo); err != nil {
@@ -924,11 +1093,14 @@ func (e *endpoint) RecvMsg(ctx vfs.Context, dst []byte, flags int, res *socket.R
 	if res.N < len(m.Data) {
 		res.Flags |= linux.MSG_TRUNC
 	}
-	res.From = m.From
+	// Linux's unix_copy_addr: the sender's address when read.
+	res.From = m.From.addr
 	if e.passcred {
 		res.Control.Creds, res.Control.HasCreds = m.Creds, true
 	}
-	if flags&linux.MSG_PEEK == 0 {
+	if flags&linux.MSG_PEEK != 0 {
+		res.Control.Rights = dupRights(m.Rights)
+	} else {
 		res.Control.Rights = m.Rights
 		e.fam.uncharge(m.RightsUID, len(m.Rights))
 		m.Rights = nil
@@ -942,29 +1114,29 @@ func (e *endpoint) RecvMsg(ctx vfs.Context, dst []byte, flags int, res *socket.R
 }
 
 func (e *endpoint) recvStreamLocked(ctx vfs.Context, dst []byte, flags int, res *socket.RecvResult) error {
-	if e.state == stateListening || e.state == stateUnconnected && !e.rcvShut {
+	if e.state != stateConnected {
 		return linux.EINVAL
 	}
-	if len(dst) == 0 {
-		return nil
-	}
+	// As Linux's sock_rcvlowat, a null read waits for a byte too (EAGAIN
+	// if non-blocking), and then takes the first message's descriptors.
 	target := 1
 	if flags&linux.MSG_WAITALL != 0 && flags&linux.MSG_PEEK == 0 {
-		target = len(dst)
+		target = max(len(dst), 1)
 	}
 	done := 0
-	peekIdx := 0
 	for {
-		if e.rq.Empty() || flags&linux.MSG_PEEK != 0 && peekIdx >= e.rq.Count() {
-			if done >= target || done > 0 && flags&linux.MSG_PEEK != 0 {
+		if e.rq.Empty() {
+			if done >= target {
 				break
 			}
 			if e.soErr != 0 {
+				// Linux's sock_error takes the error even when
+				// what was read is returned instead.
+				err := e.soErr
+				e.soErr = 0
 				if done > 0 {
 					break
 				}
-				err := e.soErr
-				e.soErr = 0
 				return err
 			}
 			if e.rcvShut {
@@ -984,29 +1156,44 @@ func (e *endpoint) recvStreamLocked(ctx vfs.Context, dst []byte, flags int, res 
 			}
 			continue
 		}
+		// As Linux's unix_stream_read_generic: the sender's address and
+		// the credentials come from the first message read, messages
+		// of other credentials are not joined to it, and a message's
+		// files end the read.
 		if flags&linux.MSG_PEEK != 0 {
-			m := e.rq.At(peekIdx)
-			if done > 0 && m.Rights != nil {
-				break
+			// A peek walks the whole queue, whatever room is
+			// left, until a message with files (whose copies it
+			// returns) or of other credentials.
+			for i := 0; i < e.rq.Count(); i++ {
+				m := e.rq.At(i)
+				if i > 0 && e.passcred && m.Creds != res.Control.Creds {
+					break
+				}
+				if i == 0 {
+					if e.peer != nil {
+						res.From = e.peer.addr
+					}
+					if e.passcred {
+						res.Control.Creds, res.Control.HasCreds = m.Creds, true
+					}
+				}
+				done += copy(dst[done:], m.Data[m.Off:])
+				if m.Rights != nil {
+					res.Control.Rights = dupRights(m.Rights)
+					break
+				}
 			}
-			avail := m.Data[m.Off:]
-			n := copy(dst[done:], avail)
-			done += n
-			if done == 0 && e.passcred {
-				res.Control.Creds, res.Control.HasCreds = m.Creds, true
-			}
-			if n < len(avail) || done == len(dst) {
-				break
-			}
-			peekIdx++
-			continue
+			break
 		}
 		m := e.rq.Front()
-		if done > 0 && (m.Rights != nil || e.passcred && m.Creds != res.Control.Creds) {
+		if done > 0 && e.passcred && m.Creds != res.Control.Creds {
 			break
 		}
 		if done == 0 && e.passcred {
 			res.Control.Creds, res.Control.HasCreds = m.Creds, true
+		}
+		if done == 0 && e.peer != nil {
+			res.From = e.peer.addr
 		}
 		n := copy(dst[done:], m.Data[m.Off:])
 		done += n
@@ -1023,6 +1210,11 @@ func (e *endpoint) recvStreamLocked(ctx vfs.Context, dst []byte, flags int, res 
 		if hadRights || done == len(dst) {
 			break
 		}
+	}
+	if e.passcred && !res.Control.HasCreds {
+		// Linux's scm_recv reports credentials even at end of file:
+		// none (pid 0, ids 0).
+		res.Control.HasCreds = true
 	}
 	res.N, res.MsgLen = done, done
 	return nil
