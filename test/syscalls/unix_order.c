@@ -355,6 +355,24 @@ static void test_peers(void)
 	CHECK_ERR("two: ECONNRESET", send(sv2[0], "x", 1, MSG_NOSIGNAL), ECONNRESET);
 	close(sv[0]);
 	close(sv2[0]);
+
+	/* A socket sent over itself and closed is garbage: the collector,
+	 * which the next socket's release starts (on Linux a moment later),
+	 * frees it, and its peer sees it gone. */
+	pair(SOCK_SEQPACKET, sv);
+	CHECK_EQ("send a socket over itself", send_fd(sv[0], sv[1], "x", 1), 1);
+	close(sv[1]);
+	int trigger = sock(SOCK_DGRAM);
+	close(trigger);
+	int gone = 0;
+	for (int i = 0; i < 200 && !gone; i++) {
+		struct pollfd p = {sv[0], POLLIN, 0};
+		gone = poll(&p, 1, 0) == 1 && (p.revents & POLLHUP);
+		if (!gone)
+			usleep(5000);
+	}
+	CHECK("the collector freed it", gone);
+	close(sv[0]);
 }
 
 int main(void)

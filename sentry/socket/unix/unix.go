@@ -73,6 +73,11 @@ type Family struct {
 	// not yet received or dropped (ETOOMANYREFS past RLIMIT_NOFILE);
 	// protected by mu.
 	inflight map[uint32]int
+	// sent holds the sockets of the family that a queued message refers
+	// to (endpoint.inflight > 0), and collecting is set while the
+	// collector releases what it dropped (gc.go); protected by mu.
+	sent       map[*endpoint]struct{}
+	collecting bool
 
 	// host, if set, makes the host halves of host-backed sockets;
 	// hostOpen and hostCreate are the --host-uds policy (host.go). Set
@@ -83,7 +88,7 @@ type Family struct {
 
 // Install registers a new AF_UNIX family with s.
 func Install(s *socket.Stack) *Family {
-	f := &Family{abstract: map[abstractKey]*endpoint{}, paths: map[vfs.Inode]*endpoint{}, all: map[*endpoint]struct{}{}, inflight: map[uint32]int{}}
+	f := &Family{abstract: map[abstractKey]*endpoint{}, paths: map[vfs.Inode]*endpoint{}, all: map[*endpoint]struct{}{}, inflight: map[uint32]int{}, sent: map[*endpoint]struct{}{}}
 	s.Register(linux.AF_UNIX, f)
 	return f
 }
@@ -159,6 +164,9 @@ type endpoint struct {
 	rq   socket.Queue[*endpoint]
 	// embryo is set while e waits in its listener's accept queue.
 	embryo bool
+	// inflight is how many queued messages hold a reference to e's file
+	// (gc.go).
+	inflight int
 	// rcvShut and sndShut are the shutdown state: no more data will
 	// arrive / may be sent.
 	rcvShut, sndShut bool
@@ -241,11 +249,7 @@ func (e *endpoint) Release(ctx vfs.Context) {
 	// consumed skb at the head: an empty record, files or not).
 	unread := e.embryo || e.rq.Count() > 1 ||
 		e.rq.Count() == 1 && len(e.rq.Front().Data) > e.rq.Front().Off
-	for i := 0; i < e.rq.Count(); i++ {
-		m := e.rq.At(i)
-		e.fam.uncharge(m.RightsUID, len(m.Rights))
-	}
-	drop = e.rq.Drain(drop)
+	drop = e.fam.drainLocked(&e.rq, drop)
 	for _, s := range e.acceptQ {
 		drop = append(drop, s.fd)
 	}
@@ -266,9 +270,8 @@ func (e *endpoint) Release(ctx vfs.Context) {
 		h.Release(ctx)
 	}
 	bound.DecRef()
-	for _, f := range drop {
-		f.DecRef(ctx)
-	}
+	releaseAll(ctx, drop)
+	e.fam.collect(ctx)
 }
 
 // unbindLocked removes e's name from the name tables.
@@ -626,11 +629,7 @@ func (e *endpoint) disconnectLocked(old *endpoint, drop []*vfs.FileDescription) 
 	if e.rq.Empty() {
 		return drop
 	}
-	for i := 0; i < e.rq.Count(); i++ {
-		m := e.rq.At(i)
-		e.fam.uncharge(m.RightsUID, len(m.Rights))
-	}
-	drop = e.rq.Drain(drop)
+	drop = e.fam.drainLocked(&e.rq, drop)
 	e.writers.Notify(vfs.WritableEvents)
 	if !old.released && old.peer == e {
 		old.soErr = linux.ECONNRESET
@@ -998,7 +997,7 @@ func (e *endpoint) send(ctx vfs.Context, src []byte, to []byte, c *socket.Contro
 	}
 	e.settleCredsLocked(ctx, c, target)
 	m := socket.Message[*endpoint]{Data: append(target.rq.Buf(len(src)), src...), Creds: c.Creds, Rights: c.Rights, RightsUID: c.RightsUID, From: e}
-	e.fam.charge(c.RightsUID, len(c.Rights))
+	e.fam.charge(c.RightsUID, c.Rights)
 	c.Rights = nil
 	target.rq.Push(m)
 	target.Notify(vfs.ReadableEvents)
@@ -1027,7 +1026,7 @@ func (e *endpoint) sendStreamLocked(ctx vfs.Context, src []byte, c *socket.Contr
 		if room > 0 {
 			e.settleCredsLocked(ctx, c, p)
 			n := min(room, len(src)-done)
-			e.fam.charge(c.RightsUID, len(c.Rights))
+			e.fam.charge(c.RightsUID, c.Rights)
 			p.rq.AppendStream(src[done:done+n], c)
 			done += n
 			p.Notify(vfs.ReadableEvents)
@@ -1102,7 +1101,7 @@ func (e *endpoint) RecvMsg(ctx vfs.Context, dst []byte, flags int, res *socket.R
 		res.Control.Rights = dupRights(m.Rights)
 	} else {
 		res.Control.Rights = m.Rights
-		e.fam.uncharge(m.RightsUID, len(m.Rights))
+		e.fam.uncharge(m.RightsUID, m.Rights)
 		m.Rights = nil
 		e.rq.Pop()
 		e.writers.Notify(vfs.WritableEvents)
@@ -1200,7 +1199,7 @@ func (e *endpoint) recvStreamLocked(ctx vfs.Context, dst []byte, flags int, res 
 		hadRights := m.Rights != nil
 		if hadRights {
 			res.Control.Rights = m.Rights
-			e.fam.uncharge(m.RightsUID, len(m.Rights))
+			e.fam.uncharge(m.RightsUID, m.Rights)
 			m.Rights = nil
 		}
 		e.rq.Consume(n)
@@ -1320,19 +1319,35 @@ func (fam *Family) checkInflight(ctx vfs.Context, c *socket.ControlMessages) err
 	return nil
 }
 
-// charge and uncharge count n files in flight for uid.
+// charge and uncharge count the files rs, sent with SCM_RIGHTS by uid, as
+// in flight or no longer: per user (ETOOMANYREFS), and for each socket
+// of the family among them, for the collector (gc.go).
 //
 // Preconditions: fam.mu is locked.
-func (fam *Family) charge(uid uint32, n int) {
-	if n > 0 {
-		fam.inflight[uid] += n
+func (fam *Family) charge(uid uint32, rs []*vfs.FileDescription) {
+	if len(rs) > 0 {
+		fam.inflight[uid] += len(rs)
+		fam.countInflightLocked(rs, 1)
 	}
 }
 
-func (fam *Family) uncharge(uid uint32, n int) {
-	if n > 0 {
-		if fam.inflight[uid] -= n; fam.inflight[uid] <= 0 {
+func (fam *Family) uncharge(uid uint32, rs []*vfs.FileDescription) {
+	if len(rs) > 0 {
+		if fam.inflight[uid] -= len(rs); fam.inflight[uid] <= 0 {
 			delete(fam.inflight, uid)
 		}
+		fam.countInflightLocked(rs, -1)
 	}
+}
+
+// drainLocked empties q, uncharging its messages' files, and appends
+// them to drop for the caller to release once mu is unlocked.
+//
+// Preconditions: fam.mu is locked.
+func (fam *Family) drainLocked(q *socket.Queue[*endpoint], drop []*vfs.FileDescription) []*vfs.FileDescription {
+	for i := 0; i < q.Count(); i++ {
+		m := q.At(i)
+		fam.uncharge(m.RightsUID, m.Rights)
+	}
+	return q.Drain(drop)
 }
