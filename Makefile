@@ -213,7 +213,7 @@ network: build
 
 # fuzz throws random syscalls and random machine code at the sandbox on each
 # platform (test/e2e/fuzz.sh); the fuzzers refuse to run outside a sandbox.
-fuzz: build bin/sysfuzz bin/codefuzz bin/bpffuzz bin/fsfuzz
+fuzz: build bin/sysfuzz bin/codefuzz bin/bpffuzz bin/fsfuzz bin/sockfuzz
 	test/e2e/fuzz.sh
 
 bin/sysfuzz: test/e2e/fuzz/sysfuzz.c test/e2e/fuzz/fuzz.h
@@ -225,6 +225,10 @@ bin/bpffuzz: test/e2e/fuzz/bpffuzz.c test/e2e/fuzz/fuzz.h
 	$(CC) $(TEST_CFLAGS) -static -o $@ $<
 
 bin/fsfuzz: test/e2e/fuzz/fsfuzz.c test/e2e/fuzz/fuzz.h
+	@mkdir -p bin
+	$(CC) $(TEST_CFLAGS) -static -o $@ $<
+
+bin/sockfuzz: test/e2e/fuzz/sockfuzz.c test/e2e/fuzz/fuzz.h
 	@mkdir -p bin
 	$(CC) $(TEST_CFLAGS) -static -o $@ $<
 

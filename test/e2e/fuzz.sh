@@ -6,8 +6,9 @@
 # codefuzz (random code with random registers, jumps into the systrap
 # stub; alone, and with a second thread calling patched sites in the page
 # it rewrites); sysfuzz again on a gofer-served /tmp and under --strace;
-# bpffuzz and fsfuzz (random seccomp filters, random file calls), whose
-# outcomes must be those of the same run natively; then Go's fuzzer on the
+# bpffuzz, fsfuzz and sockfuzz (random seccomp filters, random file calls,
+# random Unix socket calls), whose outcomes must be those of the same run
+# natively; then Go's fuzzer on the
 # parsers of untrusted bytes (below). Each run must end with status 0 and its "ok" line, and
 # the sandbox must not report a panic; the single-threaded sysfuzz runs of
 # the three platforms must agree on how each worker ended (but for timing,
@@ -78,9 +79,9 @@ VOL=$(mktemp -d /var/tmp/rampart-fuzz-vol.XXXXXX) && chmod 1777 "$VOL" && {
 }
 
 # like_linux NAME PROG NATIVE OUT STATUS T0 COUNT REPLAY checks a sandbox
-# run of a differential fuzzer (bpffuzz, fsfuzz) against its native run:
-# it must have ended well (STATUS 0 and PROG's ok line) and printed the
-# same lines, the first COUNT of them (all if COUNT is 0).
+# run of a differential fuzzer (bpffuzz, fsfuzz, sockfuzz) against its
+# native run: it must have ended well (STATUS 0 and PROG's ok line) and
+# printed the same lines, the first COUNT of them (all if COUNT is 0).
 like_linux() {
 	local name=$1 prog=$2 native=$3 out=$4 status=$5 t0=$6 count=$7 replay=$8 d
 	local cut=(cat)
@@ -146,6 +147,34 @@ else
 	failed=$((failed + 1))
 fi
 [ -z "$shm" ] || rm -rf "$shm"
+rm -f "$native"
+
+# sockfuzz makes random Unix socket calls on six slots (stream, datagram
+# and seqpacket sockets; pairs, binds to paths and abstract names,
+# listen/accept/connect, sends and receives with SCM_RIGHTS and
+# SCM_CREDENTIALS, peeks, shutdowns, closes) and prints each result but
+# what depends on the run: natively, then in the sandbox (systrap and
+# ptrace), whose lines must be Linux's, call by call. Its paths live in a
+# directory of the same name in both (/dev/shm), so that addresses have
+# the same lengths.
+SOCK_N=$((2000 * SCALE))
+native=$(mktemp)
+sdir=$(mktemp -d /dev/shm/sockfuzz.XXXXXX 2>/dev/null) || sdir=
+if [ -n "$sdir" ] && timeout -k 5 "$LIMIT" "$ROOT/bin/sockfuzz" "$SEED" "$SOCK_N" "$sdir" >"$native" 2>&1 && grep -q "^sockfuzz: ok:" "$native"; then
+	for conf in "systrap:--platform=systrap" "ptrace:--platform=ptrace"; do
+		name=${conf%%:*} flag=${conf#*:}
+		out=$(mktemp)
+		t0=$SECONDS
+		timeout -k 5 "$LIMIT" "$RUNSC" "$flag" do -- sh -c "mkdir -p $sdir && exec $ROOT/bin/sockfuzz $SEED $SOCK_N $sdir" </dev/null >"$out" 2>&1
+		status=$?
+		like_linux "sockfuzz $name" sockfuzz "$native" "$out" $status $t0 0 "$ROOT/bin/sockfuzz $SEED $SOCK_N $sdir natively, and in $RUNSC $flag do -- sh -c 'mkdir -p $sdir && exec ...'"
+		rm -f "$out"
+	done
+else
+	echo "FAIL   sockfuzz natively (the reference, in ${sdir:-no /dev/shm}): $(tail -n 3 "$native")"
+	failed=$((failed + 1))
+fi
+[ -z "$sdir" ] || rm -rf "$sdir"
 rm -f "$native"
 
 # --strace formats every argument of every call, hostile ones included
