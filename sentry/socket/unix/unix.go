@@ -457,6 +457,41 @@ func (e *endpoint) Bind(ctx vfs.Context, addr []byte) error {
 	return nil
 }
 
+// sendGateLocked makes the checks of a datagram or seqpacket send of n
+// bytes that Linux makes before it looks at the peer: for seqpacket
+// (unix_seqpacket_sendmsg) a pending error, then ENOTCONN; then
+// (unix_dgram_sendmsg, whose address the caller checked) an autobind if
+// e passes credentials, EMSGSIZE, a pending error and EPIPE if e is shut
+// for sending.
+func (e *endpoint) sendGateLocked(n int) error {
+	takeErr := func() error {
+		err := e.soErr
+		e.soErr = 0
+		return err
+	}
+	if e.stype == linux.SOCK_SEQPACKET {
+		if e.soErr != 0 {
+			return takeErr()
+		}
+		if e.state != stateConnected {
+			return linux.ENOTCONN
+		}
+	}
+	if err := e.autobindForCredsLocked(); err != nil {
+		return err
+	}
+	if n > e.sndbuf-dgramOverhead {
+		return linux.EMSGSIZE
+	}
+	if e.soErr != 0 {
+		return takeErr()
+	}
+	if e.sndShut {
+		return linux.EPIPE
+	}
+	return nil
+}
+
 // settleCredsLocked gives a message bound for to the credentials it
 // carries, as Linux's maybe_add_creds: those the sender passed
 // (SCM_CREDENTIALS), else its own if either end passes credentials or to
@@ -876,45 +911,22 @@ func (e *endpoint) SendMsg(ctx vfs.Context, src []byte, to []byte, ctl *socket.C
 func (e *endpoint) send(ctx vfs.Context, src []byte, to []byte, c *socket.ControlMessages, flags int) (int, error) {
 	var target *endpoint
 	if e.stype != linux.SOCK_STREAM {
-		// Linux's unix_seqpacket_sendmsg: a pending error, then
-		// ENOTCONN, and the address is ignored. unix_dgram_sendmsg
-		// (both): the address's form, then one that passes
-		// credentials is bound, then a shut socket is EPIPE, all before
-		// the peer is looked at.
-		e.fam.mu.Lock()
 		if e.stype == linux.SOCK_SEQPACKET {
-			if err := e.soErr; err != 0 {
-				e.soErr = 0
-				e.fam.mu.Unlock()
-				return 0, err
-			}
-			if e.state != stateConnected {
-				e.fam.mu.Unlock()
-				return 0, linux.ENOTCONN
-			}
-			to = nil
-		}
-		e.fam.mu.Unlock()
-		if to != nil {
+			to = nil // Linux ignores a seqpacket send's address
+		} else if to != nil {
 			if _, _, empty, err := parseAddr(to); err != nil || empty {
 				return 0, linux.EINVAL
 			}
 		}
 		e.fam.mu.Lock()
-		if err := e.autobindForCredsLocked(); err != nil {
-			e.fam.mu.Unlock()
-			return 0, err
-		}
-		if err := e.soErr; err != 0 {
-			e.soErr = 0
-			e.fam.mu.Unlock()
-			return 0, err
-		}
-		if e.sndShut {
-			e.fam.mu.Unlock()
+		err := e.sendGateLocked(len(src))
+		e.fam.mu.Unlock()
+		if err == linux.EPIPE {
 			return 0, epipe(ctx, flags, false)
 		}
-		e.fam.mu.Unlock()
+		if err != nil {
+			return 0, err
+		}
 	}
 	if e.stype == linux.SOCK_DGRAM && to != nil {
 		t, err := e.fam.lookup(ctx, to, e.stype)
@@ -957,11 +969,8 @@ func (e *endpoint) send(ctx vfs.Context, src []byte, to []byte, c *socket.Contro
 			}
 		}
 	}
-	if len(src) > e.sndbuf-dgramOverhead {
-		return 0, linux.EMSGSIZE
-	}
 	for {
-		// Linux's sock_alloc_send_pskb: a pending error first.
+		// Again after a wait for room: a pending error first.
 		if e.soErr != 0 {
 			err := e.soErr
 			e.soErr = 0
