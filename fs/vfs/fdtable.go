@@ -189,10 +189,24 @@ func (t *FDTable) Remove(fd int32) *FileDescription {
 
 // closeFile drops the table's reference on f, which the table no longer
 // holds, releasing the POSIX locks the table owns on f's file as Linux's
-// filp_close does.
+// filp_close does, and then tells a CloseWatcher.
 func (t *FDTable) closeFile(ctx Context, f *FileDescription) {
 	t.releasePOSIXLocks(f)
+	w, watches := f.impl.(CloseWatcher)
 	f.DecRef(ctx)
+	if watches {
+		w.DescriptorClosed(ctx)
+	}
+}
+
+// CloseWatcher is implemented by FileDescriptionImpls that act at every
+// close of a descriptor that refers to them, not only when the last
+// reference goes (as Linux's filp_close calls ->flush): a Unix socket
+// runs its family's collector, since the close may leave a socket that
+// only messages in flight refer to. DescriptorClosed is called after the
+// table's reference is dropped, so the file may have been released.
+type CloseWatcher interface {
+	DescriptorClosed(ctx Context)
 }
 
 // Close implements close(2).

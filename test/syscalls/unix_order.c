@@ -318,9 +318,21 @@ static void test_peers(void)
 	int n = -1;
 	CHECK("the queue was dropped", ioctl(sv[1], FIONREAD, &n) == 0 && n == 0);
 	CHECK_ERR("the old peer: ECONNRESET", send(sv[0], "y", 1, MSG_NOSIGNAL), ECONNRESET);
-	close(other);
 	close(sv[0]);
 	close(sv[1]);
+
+	/* A socket connected to itself has its new peer when the old one is
+	 * told: it gets no error. */
+	int self = sock(SOCK_DGRAM);
+	struct sockaddr_un sa;
+	socklen_t sl = abstract_addr(&sa, "self");
+	CHECK_EQ("bind", bind(self, (void *)&sa, sl), 0);
+	CHECK_EQ("connect to itself", connect(self, (void *)&sa, sl), 0);
+	CHECK_EQ("send to itself", send(self, "x", 1, 0), 1);
+	CHECK_EQ("reconnect", connect(self, (void *)&a, l), 0);
+	CHECK_ERR("no error of its own", recv(self, buf, 1, MSG_DONTWAIT), EAGAIN);
+	close(self);
+	close(other);
 
 	/* Datagram reads of a shut queue: EAGAIN; seqpacket: end of file. */
 	pair(SOCK_DGRAM, sv);

@@ -115,8 +115,13 @@ func (fam *Family) collectLocked(drop []*vfs.FileDescription) []*vfs.FileDescrip
 	return drop
 }
 
+// DescriptorClosed implements vfs.CloseWatcher: closing a descriptor of a
+// socket that is in flight may leave it only the messages' references,
+// and Linux collects such a socket soon after the close.
+func (e *endpoint) DescriptorClosed(ctx vfs.Context) { e.fam.collect(ctx) }
+
 // collect runs the collector if a socket is in flight, as Linux's does
-// when a Unix socket is released. A release during the collection (of
+// when a Unix socket is released or a descriptor of one closed. A release during the collection (of
 // the files it drops) does not start another: what those files' queues
 // held was dropped with them.
 func (fam *Family) collect(ctx vfs.Context) {

@@ -766,10 +766,13 @@ func (e *endpoint) Connect(ctx vfs.Context, addr []byte) error {
 		if l.peer != nil && l.peer != e {
 			return linux.EPERM
 		}
-		if old := e.peer; old != nil && old != l {
+		// As Linux, e has its new peer when the old one is told
+		// (which may be e itself).
+		old := e.peer
+		e.peer = l
+		if old != nil && old != l {
 			drop = e.disconnectLocked(old, drop)
 		}
-		e.peer = l
 		return nil
 	}
 	for {
