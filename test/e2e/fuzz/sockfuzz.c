@@ -38,32 +38,12 @@ static uint64_t rng;
 
 static int slot[NSLOTS] = {-1, -1, -1, -1, -1, -1};
 
-/* Linux frees sockets that only messages in flight refer to (a socket
- * sent over itself, then closed) in its collector, which the next
- * socket's release starts but which runs a moment later, on a work
- * queue; the sandbox's runs at the release. Such garbage can appear when
- * a slot whose socket was sent is closed (pending); the next two calls
- * that may release a socket then wait for Linux's collector (settle), so
- * that both runs see the same sockets. */
-static int was_sent[NSLOTS], pending, released;
-
-static void settle(void)
-{
-	if (released && pending > 0) {
-		usleep(30000);
-		pending--;
-	}
-	released = 0;
-}
-
-/* closed notes that slot s's descriptor is closed. */
-static void closed(int s)
-{
-	released = 1;
-	if (was_sent[s])
-		pending = 2;
-	was_sent[s] = 0;
-}
+/* SCM_RIGHTS carries /dev/null or one of the courier sockets, which stay
+ * open the whole run, never the slots' sockets: a slot socket sent over
+ * itself and closed would be garbage that Linux's collector frees a
+ * moment later, on a work queue, at no point a run can pin down (the
+ * sandbox's frees it at the close; test unix_order checks that). */
+static int courier[2];
 static const char *dir;
 static char abstract_prefix[64];
 
@@ -79,10 +59,8 @@ static int fd_of(int s) { return slot[s]; }
 
 static void put(int s, int fd)
 {
-	if (slot[s] >= 0) {
+	if (slot[s] >= 0)
 		close(slot[s]);
-		closed(s);
-	}
 	slot[s] = fd;
 }
 
@@ -202,13 +180,11 @@ static void do_send(int s)
 		m.msg_namelen = address(&sa, k);
 	}
 	if (below(4) == 0) {
-		/* Pass descriptors: another slot's socket, or /dev/null. */
+		/* Pass descriptors: a courier socket, or /dev/null. */
 		nfds = 1 + (int)below(2);
 		for (int i = 0; i < nfds; i++) {
-			int o = (int)below(NSLOTS + 1);
-			if (o < NSLOTS && slot[o] >= 0)
-				was_sent[o] = 1;
-			fds[i] = o < NSLOTS && slot[o] >= 0 ? slot[o] : open("/dev/null", O_RDONLY | O_CLOEXEC);
+			int o = (int)below(3);
+			fds[i] = o < 2 ? courier[o] : open("/dev/null", O_RDONLY | O_CLOEXEC);
 		}
 		memset(&c, 0, sizeof(c));
 		m.msg_control = c.b;
@@ -221,14 +197,9 @@ static void do_send(int s)
 	}
 	printf("send s%d len %zu flags %#x to %d fds %d", s, n, flags, k, nfds);
 	result(sendmsg(fd_of(s), &m, flags));
-	for (int i = 0; i < nfds; i++) {
-		int own = 1;
-		for (int o = 0; o < NSLOTS; o++)
-			if (slot[o] == fds[i])
-				own = 0;
-		if (own)
+	for (int i = 0; i < nfds; i++)
+		if (fds[i] != courier[0] && fds[i] != courier[1])
 			close(fds[i]);
-	}
 }
 
 static void do_recv(int s)
@@ -275,7 +246,6 @@ static void do_recv(int s)
 				memcpy(&fd, CMSG_DATA(h) + i * sizeof(int), sizeof(int));
 				printf(" %s", fd_type(fd));
 				close(fd);
-				released = 1;
 			}
 		} else if (h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_CREDENTIALS && h->cmsg_len < CMSG_LEN(sizeof(struct ucred))) {
 			printf(" creds truncated");
@@ -396,8 +366,6 @@ static void call(void)
 	case 15:
 		printf("close s%d", s);
 		result(fd_of(s) < 0 ? (errno = EBADF, -1) : close(fd_of(s)));
-		if (slot[s] >= 0)
-			closed(s);
 		slot[s] = -1;
 		break;
 	case 16: {
@@ -469,10 +437,13 @@ int main(int argc, char **argv)
 	snprintf(abstract_prefix, sizeof(abstract_prefix), "sockfuzz-%08d-", (int)getpid());
 	setvbuf(stdout, NULL, _IOFBF, 1 << 16);
 	signal(SIGPIPE, SIG_IGN);
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, courier) != 0) {
+		perror("sockfuzz: courier");
+		return 1;
+	}
 	for (long i = 0; i < calls; i++) {
 		printf("%ld: ", i);
 		call();
-		settle();
 	}
 	printf("sockfuzz: ok: %ld calls\n", calls);
 	return 0;
