@@ -704,8 +704,14 @@ func (e *endpoint) Shutdown(ctx vfs.Context, how int) error {
 		e.Notify(vfs.ReadableEvents | vfs.EventHUp)
 		return nil
 	}
-	if e.tcp() && e.state != stateConnected || !e.tcp() && !e.hasRemote {
+	if e.tcp() && e.state != stateConnected {
 		return linux.ENOTCONN
+	}
+	// Linux's inet_shutdown shuts an unconnected datagram socket all the
+	// same (so that pollers see it), and then reports ENOTCONN.
+	var err error
+	if !e.tcp() && !e.hasRemote {
+		err = linux.ENOTCONN
 	}
 	if how != linux.SHUT_WR {
 		e.rcvShut = true
@@ -718,7 +724,7 @@ func (e *endpoint) Shutdown(ctx vfs.Context, how int) error {
 		}
 	}
 	e.Notify(vfs.ReadableEvents | vfs.WritableEvents | vfs.EventHUp | vfs.EventRdHUp)
-	return nil
+	return err
 }
 
 // SockName implements socket.Socket.
@@ -739,7 +745,9 @@ func (e *endpoint) SockName() []byte {
 func (e *endpoint) PeerName() ([]byte, error) {
 	e.net.mu.Lock()
 	defer e.net.mu.Unlock()
-	if !e.hasRemote || e.tcp() && e.state != stateConnected {
+	// A datagram socket connected to port 0 sends there but has no peer
+	// name (Linux's inet_getname).
+	if !e.hasRemote || e.remote.port == 0 || e.tcp() && e.state != stateConnected {
 		return nil, linux.ENOTCONN
 	}
 	return e.remote.format(e.family), nil
@@ -780,19 +788,15 @@ func (e *endpoint) SendMsg(ctx vfs.Context, src []byte, to []byte, ctl *socket.C
 		defer e.net.mu.Unlock()
 		return e.sendStreamLocked(ctx, src, flags)
 	}
-	var dst addr
-	hasDst := false
-	if to != nil {
-		a, unspec, err := parseAddr(e.family, to)
-		if err != nil {
-			return 0, err
-		}
-		if !unspec {
-			if dst, err = e.destination(a); err != nil {
-				return 0, err
-			}
-			hasDst = true
-		}
+	// As Linux's inet_sendmsg, an unbound socket is bound to an
+	// ephemeral port first, whatever becomes of the send (EAGAIN if no
+	// port is free); then udp_sendmsg checks the length, then the
+	// address (port 0 is EINVAL), then the route.
+	e.net.mu.Lock()
+	err := e.ensureBoundLocked()
+	e.net.mu.Unlock()
+	if err != nil {
+		return 0, linux.EAGAIN
 	}
 	max := maxUDP4
 	if e.family == linux.AF_INET6 {
@@ -801,6 +805,23 @@ func (e *endpoint) SendMsg(ctx vfs.Context, src []byte, to []byte, ctl *socket.C
 	if len(src) > max {
 		return 0, linux.EMSGSIZE
 	}
+	var dst addr
+	hasDst := false
+	if to != nil {
+		a, unspec, err := parseAddr(e.family, to)
+		if err != nil {
+			return 0, err
+		}
+		if !unspec {
+			if a.port == 0 {
+				return 0, linux.EINVAL
+			}
+			if dst, err = e.destination(a); err != nil {
+				return 0, err
+			}
+			hasDst = true
+		}
+	}
 	e.net.mu.Lock()
 	defer e.net.mu.Unlock()
 	if !hasDst {
@@ -808,6 +829,13 @@ func (e *endpoint) SendMsg(ctx vfs.Context, src []byte, to []byte, ctl *socket.C
 			return 0, linux.EDESTADDRREQ
 		}
 		dst = e.remote
+	}
+	// A pending error (an ICMP's) is reported by the next send, before
+	// the shutdown.
+	if e.soErr != 0 {
+		err := e.soErr
+		e.soErr = 0
+		return 0, err
 	}
 	if e.sndShut {
 		return 0, epipe(ctx, flags)
@@ -978,16 +1006,23 @@ func (e *endpoint) RecvMsg(ctx vfs.Context, dst []byte, flags int, res *socket.R
 	if e.tcp() {
 		return e.recvStreamLocked(ctx, dst, flags, res)
 	}
-	for e.rq.Empty() {
+	for {
+		// As Linux's __skb_recv_udp: a pending error (an ICMP's)
+		// comes before queued datagrams; a shut queue reads as end of
+		// file only when blocking.
 		if e.soErr != 0 {
 			err := e.soErr
 			e.soErr = 0
 			return err
 		}
-		if e.rcvShut {
+		if !e.rq.Empty() {
+			break
+		}
+		nonblock := e.nonblocking(flags)
+		if e.rcvShut && !nonblock {
 			return nil
 		}
-		if e.nonblocking(flags) {
+		if nonblock {
 			return linux.EAGAIN
 		}
 		if err := e.waitLocked(ctx, &e.WaitQueue, vfs.ReadableEvents, e.rcvTimeo); err != nil {

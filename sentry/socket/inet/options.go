@@ -145,8 +145,25 @@ func (e *endpoint) SetSockOpt(ctx vfs.Context, level, name int, val []byte) erro
 		[2]int{linux.SOL_IP, linux.IP_MTU_DISCOVER}, [2]int{linux.SOL_IP, linux.IP_MULTICAST_TTL},
 		[2]int{linux.SOL_IPV6, linux.IPV6_TCLASS}, [2]int{linux.SOL_IPV6, linux.IPV6_UNICAST_HOPS},
 		[2]int{linux.SOL_IPV6, linux.IPV6_MULTICAST_HOPS}:
-		if k == [2]int{linux.SOL_IP, linux.IP_TTL} && v == -1 || k == [2]int{linux.SOL_IPV6, linux.IPV6_UNICAST_HOPS} && v == -1 {
-			v = 64
+		switch k {
+		case [2]int{linux.SOL_IP, linux.IP_TTL}:
+			// Linux: 1 to 255, or -1 for the default.
+			if v != -1 && (v < 1 || v > 255) {
+				return linux.EINVAL
+			}
+		case [2]int{linux.SOL_IPV6, linux.IPV6_UNICAST_HOPS}, [2]int{linux.SOL_IP, linux.IP_MULTICAST_TTL},
+			[2]int{linux.SOL_IPV6, linux.IPV6_MULTICAST_HOPS}:
+			if v < -1 || v > 255 {
+				return linux.EINVAL
+			}
+		}
+		if v == -1 {
+			switch k {
+			case [2]int{linux.SOL_IP, linux.IP_TTL}, [2]int{linux.SOL_IPV6, linux.IPV6_UNICAST_HOPS}:
+				v = 64
+			case [2]int{linux.SOL_IP, linux.IP_MULTICAST_TTL}, [2]int{linux.SOL_IPV6, linux.IPV6_MULTICAST_HOPS}:
+				v = 1
+			}
 		}
 	default:
 		if v != 0 {
@@ -160,6 +177,11 @@ func (e *endpoint) SetSockOpt(ctx vfs.Context, level, name int, val []byte) erro
 // GetSockOpt implements socket.Socket.
 func (e *endpoint) GetSockOpt(ctx vfs.Context, level, name, size int) ([]byte, error) {
 	if !e.levelOK(level) {
+		if e.family == linux.AF_INET {
+			// An IPv4 socket passes other levels to
+			// ip_getsockopt, which refuses them so.
+			return nil, linux.EOPNOTSUPP
+		}
 		return nil, linux.ENOPROTOOPT
 	}
 	e.net.mu.Lock()
