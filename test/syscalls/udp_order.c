@@ -4,7 +4,10 @@
  * apart: sends bind an unbound socket even when they fail, a destination
  * port of 0 is EINVAL, a socket connected to port 0 has no peer name,
  * shutdown of an unconnected socket still shuts it (and says ENOTCONN),
- * a non-blocking read of a shut socket is EAGAIN, IP_TTL takes 1 to 255
+ * a non-blocking read of a shut socket is EAGAIN (and datagrams still
+ * reach it), MSG_MORE corks a datagram until a send without it (whose
+ * address does not count), the port unreachable of a send is the error
+ * of a socket connected to that port or to port 0, IP_TTL takes 1 to 255
  * or -1, and an IPv4 socket
  * refuses other levels' options with EOPNOTSUPP.
  */
@@ -14,6 +17,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -57,7 +61,7 @@ int main(void)
 	s = udp();
 	CHECK_ERR("shutdown unconnected", shutdown(s, SHUT_RDWR), ENOTCONN);
 	struct pollfd pf = {s, POLLIN | POLLRDHUP, 0};
-	CHECK("but it is shut", poll(&pf, 1, 0) == 1 && (pf.revents & POLLRDHUP));
+	CHECK("but it is shut", poll(&pf, 1, 0) == 1 && (pf.revents & POLLRDHUP) && (pf.revents & POLLHUP));
 	CHECK_ERR("a non-blocking read of it", recv(s, buf, 1, 0), EAGAIN);
 	l = lo(&a, 9);
 	CHECK_ERR("a send of it", sendto(s, "x", 1, MSG_NOSIGNAL, (struct sockaddr *)&a, l), EPIPE);
@@ -75,5 +79,39 @@ int main(void)
 	vl = sizeof(v);
 	CHECK_ERR("TCP_NODELAY of a UDP socket", getsockopt(s, IPPROTO_TCP, TCP_NODELAY, &v, &vl), EOPNOTSUPP);
 	close(s);
+
+	/* MSG_MORE corks: one datagram, where the first piece went. */
+	s = udp();
+	int r = udp(), r2 = udp();
+	l = lo(&a, 0);
+	bind(r, (struct sockaddr *)&a, l);
+	bind(r2, (struct sockaddr *)&a, l);
+	struct sockaddr_in ra, r2a;
+	socklen_t ral = lo(&ra, port_of(r)), r2al = lo(&r2a, port_of(r2));
+	CHECK_EQ("corked piece", sendto(s, "ab", 2, MSG_MORE, (struct sockaddr *)&ra, ral), 2);
+	CHECK_ERR("nothing sent yet", recv(r, buf, sizeof(buf), 0), EAGAIN);
+	CHECK_EQ("last piece, another address", sendto(s, "c", 1, 0, (struct sockaddr *)&r2a, r2al), 1);
+	CHECK_EQ("one datagram of both", recv(r, buf, sizeof(buf), 0), 3);
+	CHECK_ERR("none at the other address", recv(r2, buf, sizeof(buf), 0), EAGAIN);
+
+	/* A receiver shut for reading still gets datagrams. */
+	CHECK_ERR("shut r for reading (unconnected)", shutdown(r, SHUT_RD), ENOTCONN);
+	CHECK_EQ("send to it", sendto(s, "xyz", 3, 0, (struct sockaddr *)&ra, ral), 3);
+	int n = -1;
+	CHECK("it is queued", ioctl(r, FIONREAD, &n) == 0 && n == 3);
+	CHECK_EQ("and read", recv(r, buf, sizeof(buf), 0), 3);
+	close(s);
+
+	/* Connected to port 0: any port's unreachable is its error. */
+	s = udp();
+	l = lo(&a, 0);
+	CHECK_EQ("connect to port 0", connect(s, (struct sockaddr *)&a, l), 0);
+	int closed_port = port_of(r2);
+	close(r2);
+	l = lo(&a, closed_port);
+	CHECK_EQ("send to a closed port", sendto(s, "x", 1, 0, (struct sockaddr *)&a, l), 1);
+	CHECK_ERR("its unreachable", recv(s, buf, 1, 0), ECONNREFUSED);
+	close(s);
+	close(r);
 	return check_done();
 }

@@ -125,6 +125,11 @@ type endpoint struct {
 	backlog          int
 	acceptQ          []*endpoint
 	soErr            linux.Errno
+	// corked is set while a UDP datagram is being assembled from sends
+	// with MSG_MORE: cork holds its bytes, corkDst where it goes.
+	corked  bool
+	cork    []byte
+	corkDst addr
 	// sndbuf and rcvbuf are SO_SNDBUF and SO_RCVBUF; sndbufSet and
 	// rcvbufSet say that the application set them (which a TCP socket's
 	// send buffer then keeps when it connects, as Linux's
@@ -258,9 +263,13 @@ func (e *endpoint) Readiness(mask uint32) uint32 {
 		r |= vfs.ReadableEvents
 	}
 	if !e.tcp() {
+		// Linux's datagram_poll.
 		r |= vfs.WritableEvents | vfs.EventWrBand
 		if e.rcvShut {
 			r |= vfs.ReadableEvents | vfs.EventRdHUp
+		}
+		if e.rcvShut && e.sndShut {
+			r |= vfs.EventHUp
 		}
 		return r & mask
 	}
@@ -805,6 +814,13 @@ func (e *endpoint) SendMsg(ctx vfs.Context, src []byte, to []byte, ctl *socket.C
 	if len(src) > max {
 		return 0, linux.EMSGSIZE
 	}
+	e.net.mu.Lock()
+	if e.corked {
+		// A corked datagram takes this piece whatever its address.
+		defer e.net.mu.Unlock()
+		return e.appendCorkedLocked(src, flags&linux.MSG_MORE != 0, max)
+	}
+	e.net.mu.Unlock()
 	var dst addr
 	hasDst := false
 	if to != nil {
@@ -843,6 +859,40 @@ func (e *endpoint) SendMsg(ctx vfs.Context, src []byte, to []byte, ctl *socket.C
 	if err := e.ensureBoundLocked(); err != nil {
 		return 0, err
 	}
+	if flags&linux.MSG_MORE != 0 {
+		// Corked (Linux's up->pending): the datagram goes when a
+		// send without MSG_MORE ends it.
+		e.corked, e.corkDst, e.cork = true, dst, append(e.cork[:0], src...)
+		return len(src), nil
+	}
+	e.deliverLocked(dst, src)
+	return len(src), nil
+}
+
+// appendCorkedLocked adds src to the corked datagram and sends it unless
+// more follows. Past max bytes the datagram is dropped (EMSGSIZE), as
+// Linux flushes its pending frames on an append's error.
+func (e *endpoint) appendCorkedLocked(src []byte, more bool, max int) (int, error) {
+	if len(e.cork)+len(src) > max {
+		e.corked, e.cork = false, e.cork[:0]
+		return 0, linux.EMSGSIZE
+	}
+	e.cork = append(e.cork, src...)
+	if !more {
+		e.corked = false
+		e.deliverLocked(e.corkDst, e.cork)
+		e.cork = e.cork[:0]
+	}
+	return len(src), nil
+}
+
+// deliverLocked queues the datagram data from e to dst's socket (one shut
+// for reading too, as Linux's UDP does), or drops it: past the receiver's
+// buffer, or with no receiver, where the ICMP port unreachable that
+// Linux's loopback answers with becomes a pending error (ECONNREFUSED) of
+// e if it is connected to dst's address and port, or to port 0, which
+// matches any (as the ICMP's socket lookup, compute_score, does).
+func (e *endpoint) deliverLocked(dst addr, data []byte) {
 	src0 := e.source(dst)
 	var r *endpoint
 	for _, o := range e.net.ports[portKey{linux.IPPROTO_UDP, dst.port}] {
@@ -852,18 +902,16 @@ func (e *endpoint) SendMsg(ctx vfs.Context, src []byte, to []byte, ctl *socket.C
 		}
 	}
 	if r == nil {
-		if !hasDst {
-			// The ICMP port unreachable of a connected socket.
+		if e.hasRemote && e.remote.ip == dst.ip && (e.remote.port == 0 || e.remote.port == dst.port) {
 			e.soErr = linux.ECONNREFUSED
 		}
-		return len(src), nil
+		return
 	}
-	if r.rcvShut || r.rq.Count() > 0 && r.rq.Bytes+len(src) > r.rcvbuf {
-		return len(src), nil
+	if r.rq.Count() > 0 && r.rq.Bytes+len(data) > r.rcvbuf {
+		return
 	}
-	r.rq.Push(socket.Message[addr]{Data: append(r.rq.Buf(len(src)), src...), From: src0})
+	r.rq.Push(socket.Message[addr]{Data: append(r.rq.Buf(len(data)), data...), From: src0})
 	r.Notify(vfs.ReadableEvents)
-	return len(src), nil
 }
 
 func (e *endpoint) sendStreamLocked(ctx vfs.Context, src []byte, flags int) (int, error) {
