@@ -220,20 +220,10 @@ bin/sysfuzz: test/e2e/fuzz/sysfuzz.c test/e2e/fuzz/fuzz.h
 	@mkdir -p bin
 	$(CC) $(TEST_CFLAGS) -static -pthread -o $@ $<
 
-bin/bpffuzz: test/e2e/fuzz/bpffuzz.c test/e2e/fuzz/fuzz.h
-	@mkdir -p bin
-	$(CC) $(TEST_CFLAGS) -static -o $@ $<
-
-bin/fsfuzz: test/e2e/fuzz/fsfuzz.c test/e2e/fuzz/fuzz.h
-	@mkdir -p bin
-	$(CC) $(TEST_CFLAGS) -static -o $@ $<
-
-bin/sockfuzz: test/e2e/fuzz/sockfuzz.c test/e2e/fuzz/fuzz.h
-	@mkdir -p bin
-	$(CC) $(TEST_CFLAGS) -static -o $@ $<
-
-# mmfuzz is run by hand for now (see its comment for the known differences).
-bin/mmfuzz: test/e2e/fuzz/mmfuzz.c test/e2e/fuzz/fuzz.h
+# The differential fuzzers, one static program each; mmfuzz and inetfuzz
+# are run by hand for now (see their comments for the known differences).
+DIFF_FUZZERS := bin/bpffuzz bin/fsfuzz bin/sockfuzz bin/mmfuzz bin/inetfuzz
+$(DIFF_FUZZERS): bin/%: test/e2e/fuzz/%.c test/e2e/fuzz/fuzz.h
 	@mkdir -p bin
 	$(CC) $(TEST_CFLAGS) -static -o $@ $<
 
