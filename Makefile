@@ -223,7 +223,7 @@ bin/sysfuzz: test/e2e/fuzz/sysfuzz.c test/e2e/fuzz/fuzz.h
 # The differential fuzzers, one static program each; mmfuzz and inetfuzz
 # are run by hand for now (see their comments for the known differences).
 DIFF_FUZZERS := bin/bpffuzz bin/fsfuzz bin/sockfuzz bin/mmfuzz bin/inetfuzz
-$(DIFF_FUZZERS): bin/%: test/e2e/fuzz/%.c test/e2e/fuzz/fuzz.h
+$(DIFF_FUZZERS): bin/%: test/e2e/fuzz/%.c test/e2e/fuzz/fuzz.h test/e2e/fuzz/slots.h
 	@mkdir -p bin
 	$(CC) $(TEST_CFLAGS) -static -o $@ $<
 

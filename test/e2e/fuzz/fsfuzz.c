@@ -53,14 +53,6 @@ static long off(void)
 	return (long)below(100);
 }
 
-static void result(long r)
-{
-	if (r < 0)
-		printf(" = -1 %s\n", strerrorname_np(errno));
-	else
-		printf(" = %ld\n", r);
-}
-
 static int cmp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 /* listing prints the names of the directory open at fd, sorted. */

@@ -1,8 +1,10 @@
 /* fuzz.h: what the fuzzers share. The includer defines RNG, the
  * generator state it draws from (a global, or a thread's own). */
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* next is xorshift64*, which a seed makes repeat exactly. */
 static inline uint64_t next(void)
@@ -28,6 +30,16 @@ static inline uint32_t checksum(const unsigned char *b, size_t n)
 	for (size_t i = 0; i < n; i++)
 		h = (h ^ b[i]) * 16777619u;
 	return h;
+}
+
+/* result ends a call's line with what it returned: " = N", or " = -1
+ * ERRNO" (the differential fuzzers' form). */
+static inline void result(long r)
+{
+	if (r < 0)
+		printf(" = -1 %s\n", strerrorname_np(errno));
+	else
+		printf(" = %ld\n", r);
 }
 
 /* below returns a number in [0, n). */

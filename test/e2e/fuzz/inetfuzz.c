@@ -39,27 +39,11 @@
 static uint64_t rng;
 #define RNG rng
 #include "fuzz.h"
+#include "slots.h"
 
-#define NSLOTS 6
 #define NPORTS 3
 
-static int slot[NSLOTS] = {-1, -1, -1, -1, -1, -1};
 static int base, with_tcp;
-
-static void result(long r)
-{
-	if (r < 0)
-		printf(" = -1 %s\n", strerrorname_np(errno));
-	else
-		printf(" = %ld\n", r);
-}
-
-static void put(int s, int fd)
-{
-	if (slot[s] >= 0)
-		close(slot[s]);
-	slot[s] = fd;
-}
 
 /* address fills sa with 127.0.0.1 (or INADDR_ANY if any) and the
  * fuzzer's port k (k < NPORTS) or port 0. */
@@ -88,12 +72,6 @@ static void print_addr(const struct sockaddr_in *sa, socklen_t len)
 		printf(" %s:%c", host, 'a' + port - base);
 	else
 		printf(" %s:ephemeral", host);
-}
-
-static size_t random_len(void)
-{
-	static const size_t l[] = {0, 1, 7, 64, 300, 1000};
-	return l[below(6)];
 }
 
 static void do_send(int s)
@@ -276,25 +254,11 @@ static void call(void)
 	case 17:
 		do_sockopt(s);
 		break;
-	case 18: {
-		struct pollfd p = {slot[s], POLLIN | POLLOUT | POLLRDHUP | POLLPRI, 0};
-		printf("poll s%d", s);
-		int r = poll(&p, 1, 0);
-		if (r < 0)
-			result(r);
-		else
-			printf(" = %d revents %#x\n", r, p.revents);
+	case 18:
+		do_poll(s);
 		break;
-	}
-	default: {
-		int v = -1;
-		printf("FIONREAD s%d", s);
-		int r = ioctl(slot[s], FIONREAD, &v);
-		if (r < 0)
-			result(r);
-		else
-			printf(" = %d\n", v);
-	}
+	default:
+		do_fionread(s);
 	}
 }
 

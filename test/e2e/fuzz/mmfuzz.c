@@ -115,14 +115,6 @@ static int prot(void)
 	return p[below(6)];
 }
 
-static void result(long r)
-{
-	if (r == -1)
-		printf(" = -1 %s\n", strerrorname_np(errno));
-	else
-		printf(" = %ld\n", r);
-}
-
 static void addr_result(void *r)
 {
 	if (r == MAP_FAILED)

@@ -32,11 +32,10 @@
 static uint64_t rng;
 #define RNG rng
 #include "fuzz.h"
+#include "slots.h"
 
-#define NSLOTS 6
 #define NNAMES 3
 
-static int slot[NSLOTS] = {-1, -1, -1, -1, -1, -1};
 
 /* SCM_RIGHTS carries /dev/null or one of the courier sockets, which stay
  * open the whole run, never the slots' sockets: a slot socket sent over
@@ -47,22 +46,7 @@ static int courier[2];
 static const char *dir;
 static char abstract_prefix[64];
 
-static void result(long r)
-{
-	if (r < 0)
-		printf(" = -1 %s\n", strerrorname_np(errno));
-	else
-		printf(" = %ld\n", r);
-}
-
 static int fd_of(int s) { return slot[s]; }
-
-static void put(int s, int fd)
-{
-	if (slot[s] >= 0)
-		close(slot[s]);
-	slot[s] = fd;
-}
 
 /* address fills sa with the fuzzer's name k: a path below DIR (k <
  * NNAMES), an abstract name (k < 2*NNAMES), or the family alone (an
@@ -129,12 +113,6 @@ static int random_type(void)
 {
 	static const int t[] = {SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET};
 	return t[below(3)];
-}
-
-static size_t random_len(void)
-{
-	static const size_t l[] = {0, 1, 7, 64, 300, 1000};
-	return l[below(6)];
 }
 
 /* fd_type describes what an SCM_RIGHTS descriptor is. */
@@ -396,25 +374,12 @@ static void call(void)
 			result(setsockopt(fd_of(s), SOL_SOCKET, SO_PASSCRED, &v, sizeof(v)));
 		}
 		break;
-	case 18: {
-		struct pollfd p = {fd_of(s), POLLIN | POLLOUT | POLLRDHUP | POLLPRI, 0};
-		printf("poll s%d", s);
-		int r = poll(&p, 1, 0);
-		if (r < 0)
-			result(r);
-		else
-			printf(" = %d revents %#x\n", r, p.revents);
+	case 18:
+		do_poll(s);
 		break;
-	}
 	default:
 		if (below(2)) {
-			int v = -1;
-			printf("FIONREAD s%d", s);
-			int r = ioctl(fd_of(s), FIONREAD, &v);
-			if (r < 0)
-				result(r);
-			else
-				printf(" = %d\n", v);
+			do_fionread(s);
 		} else {
 			int k = (int)below(NNAMES);
 			printf("unlink %d", k);
