@@ -14,9 +14,9 @@
  *
  * It found the UDP differences fixed on 2026-12-03 (test udp_order). It is
  * run by hand, not in `make fuzz`: about one UDP run in six of 500 calls
- * still parts from Linux (FIONREAD after a zero-length datagram, which
- * receiver a datagram or its port unreachable reaches among sockets bound
- * with SO_REUSEADDR or connected), and TCP parts at once: Linux answers a
+ * still parts from Linux (which socket a datagram, or its port
+ * unreachable, reaches when several are bound to its port with
+ * SO_REUSEADDR or connected), and TCP parts at once: Linux answers a
  * non-blocking connect with EINPROGRESS and completes or refuses it just
  * after, where the sandbox's loopback stack answers at once.
  *
