@@ -7,7 +7,8 @@
  * a non-blocking read of a shut socket is EAGAIN (and datagrams still
  * reach it), MSG_MORE corks a datagram until a send without it (whose
  * address does not count), the port unreachable of a send is the error
- * of a socket connected to that port or to port 0, IP_TTL takes 1 to 255
+ * of a socket connected to that port or to port 0 (which takes datagrams
+ * from any port), IP_TTL takes 1 to 255
  * or -1, and an IPv4 socket
  * refuses other levels' options with EOPNOTSUPP.
  */
@@ -111,6 +112,12 @@ int main(void)
 	l = lo(&a, closed_port);
 	CHECK_EQ("send to a closed port", sendto(s, "x", 1, 0, (struct sockaddr *)&a, l), 1);
 	CHECK_ERR("its unreachable", recv(s, buf, 1, 0), ECONNREFUSED);
+	/* and it receives from any port. */
+	int w = udp();
+	l = lo(&a, port_of(s));
+	CHECK_EQ("send to it from elsewhere", sendto(w, "hi", 2, 0, (struct sockaddr *)&a, l), 2);
+	CHECK_EQ("it takes the datagram", recv(s, buf, sizeof(buf), 0), 2);
+	close(w);
 	close(s);
 	close(r);
 	return check_done();

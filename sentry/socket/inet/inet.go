@@ -886,6 +886,16 @@ func (e *endpoint) appendCorkedLocked(src []byte, more bool, max int) (int, erro
 	return len(src), nil
 }
 
+// acceptsFrom reports whether the UDP socket e takes datagrams from src:
+// an unconnected one takes any, a connected one those from its peer,
+// where an address or port of 0 matches any (Linux's compute_score).
+func (e *endpoint) acceptsFrom(src addr) bool {
+	if !e.hasRemote {
+		return true
+	}
+	return (e.remote.isAny() || e.remote.ip == src.ip) && (e.remote.port == 0 || e.remote.port == src.port)
+}
+
 // deliverLocked queues the datagram data from e to dst's socket (one shut
 // for reading too, as Linux's UDP does), or drops it: past the receiver's
 // buffer, or with no receiver, where the ICMP port unreachable that
@@ -896,7 +906,7 @@ func (e *endpoint) deliverLocked(dst addr, data []byte) {
 	src0 := e.source(dst)
 	var r *endpoint
 	for _, o := range e.net.ports[portKey{linux.IPPROTO_UDP, dst.port}] {
-		if o.reaches(dst) && (!o.hasRemote || o.remote == src0) {
+		if o.reaches(dst) && o.acceptsFrom(src0) {
 			r = o
 			break
 		}
