@@ -3,7 +3,8 @@
  * sandbox apart: a non-blocking connect to a closed port answers
  * EINPROGRESS and is refused just after (the socket is then closed, shut
  * both ways, with ECONNREFUSED pending, which a read reports once before
- * end of file); a closed socket polls writable.
+ * end of file, and gives back the port connect bound, unless the
+ * application chose it); a closed socket polls writable.
  */
 #include "check.h"
 
@@ -48,6 +49,22 @@ int main(void)
 	char b[4];
 	CHECK_ERR("a read reports the refusal", recv(s, b, sizeof(b), 0), ECONNREFUSED);
 	CHECK_EQ("then end of file", recv(s, b, sizeof(b), 0), 0);
+	struct sockaddr_in n;
+	socklen_t nl = sizeof(n);
+	CHECK("getsockname keeps the source address and port",
+	      getsockname(s, (struct sockaddr *)&n, &nl) == 0 && n.sin_addr.s_addr == htonl(INADDR_LOOPBACK) && n.sin_port != 0);
+	struct sockaddr_in any = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	CHECK_EQ("the port went back: the socket binds again", bind(s, (struct sockaddr *)&any, sizeof(any)), 0);
+	close(s);
+
+	/* A port the application chose stays bound. */
+	s = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	struct sockaddr_in mine = {.sin_family = AF_INET, .sin_port = htons(closed_port()), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	CHECK_EQ("bind a chosen port", bind(s, (struct sockaddr *)&mine, sizeof(mine)), 0);
+	CHECK_ERR("connect to a closed port", connect(s, (struct sockaddr *)&a, sizeof(a)), EINPROGRESS);
+	for (int i = 0; i < 100 && !(events(s) & POLLERR); i++)
+		usleep(1000);
+	CHECK_ERR("the chosen port stays bound", bind(s, (struct sockaddr *)&any, sizeof(any)), EINVAL);
 	close(s);
 	return check_done();
 }

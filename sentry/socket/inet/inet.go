@@ -150,6 +150,8 @@ type endpoint struct {
 	// connectPending is set by a non-blocking connect until connect is
 	// called again.
 	connectPending bool
+	// portLocked is set if the application bound e to a port it chose.
+	portLocked bool
 	// opts holds the options that are only stored and read back,
 	// keyed by level and name.
 	opts     map[[2]int]int32
@@ -404,7 +406,13 @@ func (e *endpoint) Bind(ctx vfs.Context, b []byte) error {
 	}
 	e.net.mu.Lock()
 	defer e.net.mu.Unlock()
-	return e.bindLocked(a)
+	if err := e.bindLocked(a); err != nil {
+		return err
+	}
+	// Linux's SOCK_BINDPORT_LOCK: a port the application chose stays
+	// bound when a connect fails.
+	e.portLocked = a.port != 0
+	return nil
 }
 
 // Listen implements socket.Socket.
@@ -600,7 +608,10 @@ func (e *endpoint) Connect(ctx vfs.Context, b []byte) error {
 		if l == nil {
 			if e.nonblocking(0) {
 				// Linux answers EINPROGRESS and the refusal
-				// (the port's RST) arrives just after.
+				// (the port's RST) arrives just after. The
+				// socket keeps the source address connect gave
+				// it.
+				e.local.ip = e.source(dst).ip
 				e.refuseLocked()
 				return linux.EINPROGRESS
 			}
@@ -704,6 +715,13 @@ func (e *endpoint) refuseLocked() {
 	e.state = stateClosed
 	e.soErr = linux.ECONNREFUSED
 	e.rcvShut, e.sndShut = true, true
+	if !e.portLocked {
+		// The port goes back (tcp_set_state's inet_put_port), though
+		// getsockname still shows it: the socket may be bound again.
+		port := e.local.port
+		e.unbindLocked()
+		e.local.port = port
+	}
 	e.Notify(vfs.ReadableEvents | vfs.WritableEvents | vfs.EventErr | vfs.EventHUp | vfs.EventRdHUp)
 }
 
