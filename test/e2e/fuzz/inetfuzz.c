@@ -16,11 +16,10 @@
  * run by hand, not in `make fuzz`: about one UDP run in six of 500 calls
  * still parts from Linux (which socket a datagram, or its port
  * unreachable, reaches when several are bound to its port with
- * SO_REUSEADDR or connected), and TCP parts at once. The sandbox's
+ * SO_REUSEADDR or connected), and TCP parts in every run. The sandbox's
  * loopback stack now answers a refused non-blocking connect as Linux
- * does (EINPROGRESS, then the refusal; test tcp_order), but for example
- * Linux releases the port a refused connect bound, and the sandbox keeps
- * it.
+ * does (EINPROGRESS, then the refusal, and the port goes back; test
+ * tcp_order), but each run meets more differences.
  *
  * Usage: inetfuzz SEED CALLS [tcp] */
 #define _GNU_SOURCE
