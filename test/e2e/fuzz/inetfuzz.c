@@ -58,8 +58,9 @@ static socklen_t address(struct sockaddr_in *sa, int k, int any)
 }
 
 /* print_addr prints which of the fuzzer's addresses sa is. */
-static void print_addr(const struct sockaddr_in *sa, socklen_t len)
+static void print_addr(const void *p, socklen_t len)
 {
+	const struct sockaddr_in *sa = p;
 	if (len != sizeof(*sa) || sa->sin_family != AF_INET) {
 		printf(" addr(len %u family %d)", len, len >= 2 ? sa->sin_family : -1);
 		return;
@@ -197,21 +198,9 @@ static void call(void)
 		settle();
 		break;
 	}
-	case 7: {
-		printf("accept s%d into s%d", s, t);
-		len = sizeof(sa);
-		memset(&sa, 0, sizeof(sa));
-		int fd = accept4(slot[s], (struct sockaddr *)&sa, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd < 0) {
-			result(-1);
-			break;
-		}
-		printf(" = ok");
-		print_addr(&sa, len);
-		printf("\n");
-		put(t, fd);
+	case 7:
+		do_accept(s, t, print_addr);
 		break;
-	}
 	case 8:
 	case 9:
 	case 10:

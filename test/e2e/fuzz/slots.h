@@ -2,7 +2,9 @@
  * descriptor slots, the lengths they send and receive, and the calls
  * whose lines do not depend on the family. Include after fuzz.h. */
 #include <poll.h>
+#include <string.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #define NSLOTS 6
@@ -21,6 +23,25 @@ static size_t random_len(void)
 {
 	static const size_t l[] = {0, 1, 7, 64, 300, 1000};
 	return l[below(6)];
+}
+
+/* do_accept accepts a connection on slot s into slot t and prints its
+ * peer's address with print. */
+static void do_accept(int s, int t, void (*print)(const void *sa, socklen_t len))
+{
+	struct sockaddr_storage sa;
+	socklen_t len = sizeof(sa);
+	memset(&sa, 0, sizeof(sa));
+	printf("accept s%d into s%d", s, t);
+	int fd = accept4(slot[s], (struct sockaddr *)&sa, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (fd < 0) {
+		result(-1);
+		return;
+	}
+	printf(" = ok");
+	print(&sa, len);
+	printf("\n");
+	put(t, fd);
 }
 
 /* do_poll prints slot s's poll events, with no wait. */

@@ -46,7 +46,6 @@ static int courier[2];
 static const char *dir;
 static char abstract_prefix[64];
 
-static int fd_of(int s) { return slot[s]; }
 
 /* address fills sa with the fuzzer's name k: a path below DIR (k <
  * NNAMES), an abstract name (k < 2*NNAMES), or the family alone (an
@@ -67,8 +66,9 @@ static socklen_t address(struct sockaddr_un *sa, int k)
 }
 
 /* print_addr prints which of the fuzzer's names sa (of length len) is. */
-static void print_addr(const struct sockaddr_un *sa, socklen_t len)
+static void print_addr(const void *p, socklen_t len)
 {
+	const struct sockaddr_un *sa = p;
 	size_t base = offsetof(struct sockaddr_un, sun_path);
 	if (len < sizeof(sa_family_t)) {
 		printf(" addr(len %u)", len);
@@ -174,7 +174,7 @@ static void do_send(int s)
 		memcpy(CMSG_DATA(h), fds, nfds * sizeof(int));
 	}
 	printf("send s%d len %zu flags %#x to %d fds %d", s, n, flags, k, nfds);
-	result(sendmsg(fd_of(s), &m, flags));
+	result(sendmsg(slot[s], &m, flags));
 	for (int i = 0; i < nfds; i++)
 		if (fds[i] != courier[0] && fds[i] != courier[1])
 			close(fds[i]);
@@ -207,7 +207,7 @@ static void do_recv(int s)
 			   .msg_control = c.b, .msg_controllen = clen};
 	memset(&sa, 0, sizeof(sa));
 	printf("recv s%d len %zu flags %#x ctl %zu", s, n, flags, clen);
-	ssize_t r = recvmsg(fd_of(s), &m, flags);
+	ssize_t r = recvmsg(slot[s], &m, flags);
 	if (r < 0) {
 		result(r);
 		return;
@@ -246,7 +246,7 @@ static void do_getsockopt(int s)
 	if (o == SO_PEERCRED) {
 		struct ucred u;
 		socklen_t l = sizeof(u);
-		if (getsockopt(fd_of(s), SOL_SOCKET, o, &u, &l) < 0) {
+		if (getsockopt(slot[s], SOL_SOCKET, o, &u, &l) < 0) {
 			result(-1);
 			return;
 		}
@@ -255,7 +255,7 @@ static void do_getsockopt(int s)
 	}
 	int v = -1;
 	socklen_t l = sizeof(v);
-	if (getsockopt(fd_of(s), SOL_SOCKET, o, &v, &l) < 0) {
+	if (getsockopt(slot[s], SOL_SOCKET, o, &v, &l) < 0) {
 		result(-1);
 		return;
 	}
@@ -293,13 +293,13 @@ static void call(void)
 		int k = (int)below(2 * NNAMES + 1);
 		printf("bind s%d %d", s, k);
 		len = address(&sa, k);
-		result(bind(fd_of(s), (struct sockaddr *)&sa, len));
+		result(bind(slot[s], (struct sockaddr *)&sa, len));
 		break;
 	}
 	case 4: {
 		int backlog = (int)below(3) * 2;
 		printf("listen s%d %d", s, backlog);
-		result(listen(fd_of(s), backlog));
+		result(listen(slot[s], backlog));
 		break;
 	}
 	case 5:
@@ -307,24 +307,12 @@ static void call(void)
 		int k = (int)below(2 * NNAMES + 1);
 		printf("connect s%d %d", s, k);
 		len = address(&sa, k);
-		result(connect(fd_of(s), (struct sockaddr *)&sa, len));
+		result(connect(slot[s], (struct sockaddr *)&sa, len));
 		break;
 	}
-	case 7: {
-		printf("accept s%d into s%d", s, t);
-		len = sizeof(sa);
-		memset(&sa, 0, sizeof(sa));
-		int fd = accept4(fd_of(s), (struct sockaddr *)&sa, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd < 0) {
-			result(-1);
-			break;
-		}
-		printf(" = ok");
-		print_addr(&sa, len);
-		printf("\n");
-		put(t, fd);
+	case 7:
+		do_accept(s, t, print_addr);
 		break;
-	}
 	case 8:
 	case 9:
 	case 10:
@@ -338,12 +326,12 @@ static void call(void)
 	case 14: {
 		int how = (int)below(4);
 		printf("shutdown s%d %d", s, how);
-		result(shutdown(fd_of(s), how));
+		result(shutdown(slot[s], how));
 		break;
 	}
 	case 15:
 		printf("close s%d", s);
-		result(fd_of(s) < 0 ? (errno = EBADF, -1) : close(fd_of(s)));
+		result(slot[s] < 0 ? (errno = EBADF, -1) : close(slot[s]));
 		slot[s] = -1;
 		break;
 	case 16: {
@@ -352,7 +340,7 @@ static void call(void)
 		len = below(4) == 0 ? (socklen_t)below(sizeof(sa)) : sizeof(sa);
 		socklen_t asked = len;
 		memset(&sa, 0, sizeof(sa));
-		int r = peer ? getpeername(fd_of(s), (struct sockaddr *)&sa, &len) : getsockname(fd_of(s), (struct sockaddr *)&sa, &len);
+		int r = peer ? getpeername(slot[s], (struct sockaddr *)&sa, &len) : getsockname(slot[s], (struct sockaddr *)&sa, &len);
 		if (r < 0) {
 			result(r);
 			break;
@@ -371,7 +359,7 @@ static void call(void)
 		} else {
 			int v = (int)below(2);
 			printf("setsockopt s%d SO_PASSCRED %d", s, v);
-			result(setsockopt(fd_of(s), SOL_SOCKET, SO_PASSCRED, &v, sizeof(v)));
+			result(setsockopt(slot[s], SOL_SOCKET, SO_PASSCRED, &v, sizeof(v)));
 		}
 		break;
 	case 18:
