@@ -102,8 +102,7 @@ func (e *endpoint) GetSockOpt(ctx vfs.Context, level, name, size int) ([]byte, e
 			v = 1
 		}
 	case linux.SO_ERROR:
-		v = int32(e.soErr)
-		e.soErr = 0
+		v = int32(e.takeErrLocked())
 	case linux.SO_SNDBUF:
 		v = int32(e.sndbuf)
 	case linux.SO_RCVBUF:

@@ -227,6 +227,15 @@ func (e *endpoint) Type() int { return e.stype }
 // Protocol implements socket.Socket.
 func (e *endpoint) Protocol() int { return 0 }
 
+// takeErrLocked returns the pending socket error (SO_ERROR) and clears
+// it, as Linux's sock_error: an error is reported once, by whichever call
+// meets it first. It returns 0 if none is pending. e.fam.mu must be held.
+func (e *endpoint) takeErrLocked() linux.Errno {
+	err := e.soErr
+	e.soErr = 0
+	return err
+}
+
 func (e *endpoint) nonblocking(flags int) bool {
 	return flags&linux.MSG_DONTWAIT != 0 || e.fd.StatusFlags()&linux.O_NONBLOCK != 0
 }
@@ -464,14 +473,9 @@ func (e *endpoint) Bind(ctx vfs.Context, addr []byte) error {
 // e passes credentials, EMSGSIZE, a pending error and EPIPE if e is shut
 // for sending.
 func (e *endpoint) sendGateLocked(n int) error {
-	takeErr := func() error {
-		err := e.soErr
-		e.soErr = 0
-		return err
-	}
 	if e.stype == linux.SOCK_SEQPACKET {
-		if e.soErr != 0 {
-			return takeErr()
+		if err := e.takeErrLocked(); err != 0 {
+			return err
 		}
 		if e.state != stateConnected {
 			return linux.ENOTCONN
@@ -483,8 +487,8 @@ func (e *endpoint) sendGateLocked(n int) error {
 	if n > e.sndbuf-dgramOverhead {
 		return linux.EMSGSIZE
 	}
-	if e.soErr != 0 {
-		return takeErr()
+	if err := e.takeErrLocked(); err != 0 {
+		return err
 	}
 	if e.sndShut {
 		return linux.EPIPE
@@ -974,9 +978,7 @@ func (e *endpoint) send(ctx vfs.Context, src []byte, to []byte, c *socket.Contro
 	}
 	for {
 		// Again after a wait for room: a pending error first.
-		if e.soErr != 0 {
-			err := e.soErr
-			e.soErr = 0
+		if err := e.takeErrLocked(); err != 0 {
 			return 0, err
 		}
 		if e.sndShut {
@@ -1079,9 +1081,7 @@ func (e *endpoint) RecvMsg(ctx vfs.Context, dst []byte, flags int, res *socket.R
 		// before the queued messages; a shut queue reads as end of file
 		// for seqpacket or a blocking read, and a non-blocking datagram
 		// read gets EAGAIN.
-		if e.soErr != 0 {
-			err := e.soErr
-			e.soErr = 0
+		if err := e.takeErrLocked(); err != 0 {
 			return err
 		}
 		if !e.rq.Empty() {
@@ -1140,11 +1140,9 @@ func (e *endpoint) recvStreamLocked(ctx vfs.Context, dst []byte, flags int, res 
 			if done >= target {
 				break
 			}
-			if e.soErr != 0 {
-				// Linux's sock_error takes the error even when
-				// what was read is returned instead.
-				err := e.soErr
-				e.soErr = 0
+			// Linux's sock_error takes the error even when what
+			// was read is returned instead.
+			if err := e.takeErrLocked(); err != 0 {
 				if done > 0 {
 					break
 				}
