@@ -195,6 +195,15 @@ func (e *endpoint) Protocol() int { return e.protocol }
 
 func (e *endpoint) tcp() bool { return e.stype == linux.SOCK_STREAM }
 
+// takeErrLocked returns the pending socket error (SO_ERROR) and clears
+// it, as Linux's sock_error: an error is reported once, by whichever call
+// meets it first. It returns 0 if none is pending. e.net.mu must be held.
+func (e *endpoint) takeErrLocked() linux.Errno {
+	err := e.soErr
+	e.soErr = 0
+	return err
+}
+
 func (e *endpoint) nonblocking(flags int) bool {
 	return flags&linux.MSG_DONTWAIT != 0 || e.fd.StatusFlags()&linux.O_NONBLOCK != 0
 }
@@ -588,10 +597,8 @@ func (e *endpoint) Connect(ctx vfs.Context, b []byte) error {
 			return nil
 		}
 	}
-	if e.soErr != 0 {
-		// A failed non-blocking connect reports its error once.
-		err := e.soErr
-		e.soErr = 0
+	// A failed non-blocking connect reports its error once.
+	if err := e.takeErrLocked(); err != 0 {
 		return err
 	}
 	if err := e.ensureBoundLocked(); err != nil {
@@ -834,14 +841,19 @@ func (e *endpoint) SendMsg(ctx vfs.Context, src []byte, to []byte, ctl *socket.C
 		defer e.net.mu.Unlock()
 		return e.sendStreamLocked(ctx, src, flags)
 	}
-	// As Linux's inet_sendmsg, an unbound socket is bound to an
-	// ephemeral port first, whatever becomes of the send (EAGAIN if no
-	// port is free); then udp_sendmsg checks the length, then the
-	// address (port 0 is EINVAL), then the route.
 	e.net.mu.Lock()
-	err := e.ensureBoundLocked()
-	e.net.mu.Unlock()
-	if err != nil {
+	defer e.net.mu.Unlock()
+	return e.sendDatagramLocked(ctx, src, to, flags)
+}
+
+// sendDatagramLocked sends src as a UDP datagram to the address to, or to
+// the peer if to is nil or AF_UNSPEC. As Linux's inet_sendmsg, an unbound
+// socket is bound to an ephemeral port first, whatever becomes of the
+// send (EAGAIN if no port is free); then udp_sendmsg checks the length,
+// adds to a corked datagram whatever its address, then checks the address
+// (port 0 is EINVAL) and its route, a pending error and the shutdown.
+func (e *endpoint) sendDatagramLocked(ctx vfs.Context, src, to []byte, flags int) (int, error) {
+	if err := e.ensureBoundLocked(); err != nil {
 		return 0, linux.EAGAIN
 	}
 	max := maxUDP4
@@ -851,15 +863,10 @@ func (e *endpoint) SendMsg(ctx vfs.Context, src []byte, to []byte, ctl *socket.C
 	if len(src) > max {
 		return 0, linux.EMSGSIZE
 	}
-	e.net.mu.Lock()
 	if e.corked {
-		// A corked datagram takes this piece whatever its address.
-		defer e.net.mu.Unlock()
 		return e.appendCorkedLocked(src, flags&linux.MSG_MORE != 0, max)
 	}
-	e.net.mu.Unlock()
-	var dst addr
-	hasDst := false
+	dst, hasDst := e.remote, e.hasRemote
 	if to != nil {
 		a, unspec, err := parseAddr(e.family, to)
 		if err != nil {
@@ -875,26 +882,16 @@ func (e *endpoint) SendMsg(ctx vfs.Context, src []byte, to []byte, ctl *socket.C
 			hasDst = true
 		}
 	}
-	e.net.mu.Lock()
-	defer e.net.mu.Unlock()
 	if !hasDst {
-		if !e.hasRemote {
-			return 0, linux.EDESTADDRREQ
-		}
-		dst = e.remote
+		return 0, linux.EDESTADDRREQ
 	}
 	// A pending error (an ICMP's) is reported by the next send, before
 	// the shutdown.
-	if e.soErr != 0 {
-		err := e.soErr
-		e.soErr = 0
+	if err := e.takeErrLocked(); err != 0 {
 		return 0, err
 	}
 	if e.sndShut {
 		return 0, epipe(ctx, flags)
-	}
-	if err := e.ensureBoundLocked(); err != nil {
-		return 0, err
 	}
 	if flags&linux.MSG_MORE != 0 {
 		// Corked (Linux's up->pending): the datagram goes when a
@@ -983,9 +980,7 @@ func (e *endpoint) sendPiecesLocked(ctx vfs.Context, srcs [][]byte, flags int) (
 			if done > 0 {
 				return done, nil
 			}
-			err := e.soErr
-			e.soErr = 0
-			return 0, err
+			return 0, e.takeErrLocked()
 		}
 		if e.state == stateConnecting {
 			if e.nonblocking(flags) {
@@ -1105,9 +1100,7 @@ func (e *endpoint) RecvMsg(ctx vfs.Context, dst []byte, flags int, res *socket.R
 		// As Linux's __skb_recv_udp: a pending error (an ICMP's)
 		// comes before queued datagrams; a shut queue reads as end of
 		// file only when blocking.
-		if e.soErr != 0 {
-			err := e.soErr
-			e.soErr = 0
+		if err := e.takeErrLocked(); err != 0 {
 			return err
 		}
 		if !e.rq.Empty() {
@@ -1148,8 +1141,7 @@ func (e *endpoint) recvStreamLocked(ctx vfs.Context, dst []byte, flags int, res 
 	if e.state == stateClosed && e.peer == nil {
 		// Never connected, or refused: Linux's tcp_recvmsg reports a
 		// pending error, then the end of a socket shut for reading.
-		if err := e.soErr; err != 0 {
-			e.soErr = 0
+		if err := e.takeErrLocked(); err != 0 {
 			return err
 		}
 		if e.rcvShut {
@@ -1174,9 +1166,7 @@ func (e *endpoint) recvStreamLocked(ctx vfs.Context, dst []byte, flags int, res 
 				if done > 0 {
 					break
 				}
-				err := e.soErr
-				e.soErr = 0
-				return err
+				return e.takeErrLocked()
 			}
 			if e.rcvShut || done > 0 && flags&linux.MSG_PEEK != 0 {
 				break

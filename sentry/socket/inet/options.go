@@ -203,8 +203,7 @@ func (e *endpoint) GetSockOpt(ctx vfs.Context, level, name, size int) ([]byte, e
 	case [2]int{linux.SOL_SOCKET, linux.SO_ACCEPTCONN}:
 		v = b2i(e.state == stateListening)
 	case [2]int{linux.SOL_SOCKET, linux.SO_ERROR}:
-		v = int32(e.soErr)
-		e.soErr = 0
+		v = int32(e.takeErrLocked())
 	case [2]int{linux.SOL_SOCKET, linux.SO_SNDBUF}:
 		v = int32(e.sndbuf)
 	case [2]int{linux.SOL_SOCKET, linux.SO_RCVBUF}:
