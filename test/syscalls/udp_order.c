@@ -8,9 +8,10 @@
  * reach it), MSG_MORE corks a datagram until a send without it (whose
  * address does not count), the port unreachable of a send is the error
  * of a socket connected to that port or to port 0 (which takes datagrams
- * from any port), IP_TTL takes 1 to 255
- * or -1, and an IPv4 socket
- * refuses other levels' options with EOPNOTSUPP.
+ * from any port), IP_TTL takes 1 to 255 or -1, an IPv4 socket refuses
+ * other levels' options with EOPNOTSUPP, disconnecting gives back a port
+ * the kernel chose, and a corked datagram shares its flow with the
+ * connected sends (a connect redirects it; it redirects them).
  */
 #include "check.h"
 
@@ -120,5 +121,68 @@ int main(void)
 	close(w);
 	close(s);
 	close(r);
+
+	/* Disconnecting gives back a port the kernel chose, not one the
+	 * application bound. */
+	int p1 = udp(), p2 = udp();
+	l = lo(&a, 0);
+	bind(p1, (struct sockaddr *)&a, l);
+	bind(p2, (struct sockaddr *)&a, l);
+	struct sockaddr_in a1, a2, un;
+	socklen_t l1 = lo(&a1, port_of(p1)), l2 = lo(&a2, port_of(p2));
+	memset(&un, 0, sizeof(un));
+	un.sin_family = AF_UNSPEC;
+	s = udp();
+	CHECK_EQ("connect (autobinds)", connect(s, (struct sockaddr *)&a1, l1), 0);
+	CHECK("it has a port", port_of(s) > 0);
+	CHECK_EQ("disconnect", connect(s, (struct sockaddr *)&un, sizeof(un)), 0);
+	CHECK_EQ("the port went back", port_of(s), 0);
+	close(s);
+	s = udp();
+	int chosen = port_of(p2);
+	close(p2);
+	l = lo(&a, chosen);
+	CHECK_EQ("bind a chosen port", bind(s, (struct sockaddr *)&a, l), 0);
+	CHECK_EQ("connect", connect(s, (struct sockaddr *)&a1, l1), 0);
+	CHECK_EQ("disconnect", connect(s, (struct sockaddr *)&un, sizeof(un)), 0);
+	CHECK_EQ("the chosen port stays", port_of(s), chosen);
+	close(s);
+	p2 = udp();
+	l = lo(&a, 0);
+	bind(p2, (struct sockaddr *)&a, l);
+	l2 = lo(&a2, port_of(p2));
+
+	/* Linux's corked datagram and a connected socket's sends share one
+	 * flow: a connect while corked sends the datagram to the new peer,
+	 * and after a corked sendto elsewhere, sends without an address go
+	 * there too (the peer's name stays). */
+	s = udp();
+	CHECK_EQ("corked piece to p1", sendto(s, "ab", 2, MSG_MORE, (struct sockaddr *)&a1, l1), 2);
+	CHECK_EQ("connect to p2", connect(s, (struct sockaddr *)&a2, l2), 0);
+	CHECK_EQ("last piece", send(s, "c", 1, 0), 1);
+	CHECK_EQ("p2 has the datagram", recv(p2, buf, sizeof(buf), MSG_DONTWAIT), 3);
+	CHECK_ERR("p1 has none", recv(p1, buf, sizeof(buf), MSG_DONTWAIT), EAGAIN);
+	CHECK_EQ("corked sendto p1", sendto(s, "d", 1, MSG_MORE, (struct sockaddr *)&a1, l1), 1);
+	CHECK_EQ("ended", sendto(s, "e", 1, 0, (struct sockaddr *)&a1, l1), 1);
+	CHECK_EQ("p1 has it", recv(p1, buf, sizeof(buf), MSG_DONTWAIT), 2);
+	CHECK_EQ("a send without an address", send(s, "f", 1, 0), 1);
+	CHECK_EQ("goes to p1 too", recv(p1, buf, sizeof(buf), MSG_DONTWAIT), 1);
+	CHECK_ERR("not to p2", recv(p2, buf, sizeof(buf), MSG_DONTWAIT), EAGAIN);
+	pl = sizeof(p);
+	CHECK("the peer is still p2", getpeername(s, (struct sockaddr *)&p, &pl) == 0 && p.sin_port == a2.sin_port);
+	CHECK_EQ("connect again to p2", connect(s, (struct sockaddr *)&a2, l2), 0);
+	CHECK_EQ("a send", send(s, "g", 1, 0), 1);
+	CHECK_EQ("goes to p2", recv(p2, buf, sizeof(buf), MSG_DONTWAIT), 1);
+
+	/* A corked send that fails on a pending error has set the flow. */
+	close(p1);
+	CHECK_EQ("connect to the closed port", connect(s, (struct sockaddr *)&a1, l1), 0);
+	CHECK_EQ("send there", send(s, "h", 1, 0), 1);
+	CHECK_ERR("a corked sendto p2 reports the unreachable", sendto(s, "i", 1, MSG_MORE, (struct sockaddr *)&a2, l2), ECONNREFUSED);
+	CHECK_EQ("a send without an address", send(s, "j", 1, 0), 1);
+	CHECK_EQ("goes to p2", recv(p2, buf, sizeof(buf), MSG_DONTWAIT), 1);
+	CHECK_ERR("with no error", recv(s, buf, sizeof(buf), MSG_DONTWAIT), EAGAIN);
+	close(s);
+	close(p2);
 	return check_done();
 }

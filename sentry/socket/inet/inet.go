@@ -126,10 +126,16 @@ type endpoint struct {
 	acceptQ          []*endpoint
 	soErr            linux.Errno
 	// corked is set while a UDP datagram is being assembled from sends
-	// with MSG_MORE: cork holds its bytes, corkDst where it goes.
-	corked  bool
-	cork    []byte
-	corkDst addr
+	// with MSG_MORE: cork holds its bytes, flow where it goes.
+	corked bool
+	cork   []byte
+	// flow is where a UDP socket's corked datagram and, if it is
+	// connected, its sends without an address go: Linux's
+	// inet->cork.fl, which connect routes into and which starting a
+	// corked datagram overwrites. So after a corked sendto elsewhere, a
+	// connected socket's sends follow it, though its peer (remote, which
+	// errors are matched against) stays.
+	flow addr
 	// sndbuf and rcvbuf are SO_SNDBUF and SO_RCVBUF; sndbufSet and
 	// rcvbufSet say that the application set them (which a TCP socket's
 	// send buffer then keeps when it connects, as Linux's
@@ -419,7 +425,7 @@ func (e *endpoint) Bind(ctx vfs.Context, b []byte) error {
 		return err
 	}
 	// Linux's SOCK_BINDPORT_LOCK: a port the application chose stays
-	// bound when a connect fails.
+	// bound when a TCP connect fails or a UDP socket disconnects.
 	e.portLocked = a.port != 0
 	return nil
 }
@@ -554,7 +560,13 @@ func (e *endpoint) Connect(ctx vfs.Context, b []byte) error {
 	defer e.net.mu.Unlock()
 	if unspec {
 		if !e.tcp() {
+			// Linux's __udp_disconnect: the port goes back too,
+			// unless the application chose it.
 			e.hasRemote = false
+			if !e.portLocked {
+				e.unbindLocked()
+				e.local.port = 0
+			}
 			return nil
 		}
 		if e.state == stateConnected {
@@ -571,6 +583,7 @@ func (e *endpoint) Connect(ctx vfs.Context, b []byte) error {
 			return err
 		}
 		e.remote, e.hasRemote = dst, true
+		e.flow = dst
 		return nil
 	}
 	switch e.state {
@@ -866,7 +879,7 @@ func (e *endpoint) sendDatagramLocked(ctx vfs.Context, src, to []byte, flags int
 	if e.corked {
 		return e.appendCorkedLocked(src, flags&linux.MSG_MORE != 0, max)
 	}
-	dst, hasDst := e.remote, e.hasRemote
+	dst, hasDst := e.flow, e.hasRemote
 	if to != nil {
 		a, unspec, err := parseAddr(e.family, to)
 		if err != nil {
@@ -885,6 +898,12 @@ func (e *endpoint) sendDatagramLocked(ctx vfs.Context, src, to []byte, flags int
 	if !hasDst {
 		return 0, linux.EDESTADDRREQ
 	}
+	more := flags&linux.MSG_MORE != 0
+	if more {
+		// Linux sets up the cork's flow before it appends the first
+		// piece, so it stays even if the checks below fail.
+		e.flow = dst
+	}
 	// A pending error (an ICMP's) is reported by the next send, before
 	// the shutdown.
 	if err := e.takeErrLocked(); err != 0 {
@@ -893,10 +912,10 @@ func (e *endpoint) sendDatagramLocked(ctx vfs.Context, src, to []byte, flags int
 	if e.sndShut {
 		return 0, epipe(ctx, flags)
 	}
-	if flags&linux.MSG_MORE != 0 {
+	if more {
 		// Corked (Linux's up->pending): the datagram goes when a
 		// send without MSG_MORE ends it.
-		e.corked, e.corkDst, e.cork = true, dst, append(e.cork[:0], src...)
+		e.corked, e.cork = true, append(e.cork[:0], src...)
 		return len(src), nil
 	}
 	e.deliverLocked(dst, src)
@@ -914,7 +933,7 @@ func (e *endpoint) appendCorkedLocked(src []byte, more bool, max int) (int, erro
 	e.cork = append(e.cork, src...)
 	if !more {
 		e.corked = false
-		e.deliverLocked(e.corkDst, e.cork)
+		e.deliverLocked(e.flow, e.cork)
 		e.cork = e.cork[:0]
 	}
 	return len(src), nil
