@@ -5,6 +5,15 @@
  * both ways, with ECONNREFUSED pending, which a read reports once before
  * end of file, and gives back the port connect bound, unless the
  * application chose it); a closed socket polls writable.
+ *
+ * Then the socket layer's state (Linux's sock->state) apart from the
+ * connection's: the connect after EINPROGRESS reports how it went (and
+ * disconnects a refused socket, which may connect again), a socket keeps
+ * the first of the roles client and listener, shutdown while connecting
+ * leaves connect EINVAL, connect with AF_UNSPEC resets a connection; a
+ * send to a peer that closed succeeds and draws a reset (EPIPE); a
+ * socket connecting to its own address connects to itself; a null read
+ * waits for a byte.
  */
 #include "check.h"
 
@@ -30,6 +39,123 @@ static short events(int s)
 {
 	struct pollfd p = {s, POLLIN | POLLOUT | POLLRDHUP, 0};
 	return poll(&p, 1, 0) == 1 ? p.revents : 0;
+}
+
+/* settle waits up to 100 ms for s to poll with all of want, as loopback's
+ * answers arrive just after the call that caused them. */
+static short settle(int s, short want)
+{
+	short got = 0;
+	for (int i = 0; i < 100 && (got & want) != want; i++) {
+		got = events(s);
+		if ((got & want) != want)
+			usleep(1000);
+	}
+	return got;
+}
+
+static int tcp(void) { return socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0); }
+
+static int so_error(int s)
+{
+	int e = -1;
+	socklen_t l = sizeof(e);
+	getsockopt(s, SOL_SOCKET, SO_ERROR, &e, &l);
+	return e;
+}
+
+static int peer_errno(int s)
+{
+	struct sockaddr_in a;
+	socklen_t l = sizeof(a);
+	return getpeername(s, (struct sockaddr *)&a, &l) == 0 ? 0 : errno;
+}
+
+/* later checks the socket layer's state and what a peer's close does. */
+static void later(struct sockaddr_in *closed)
+{
+	struct sockaddr_in un = {.sin_family = AF_UNSPEC};
+	char b[4];
+	int s = tcp();
+	connect(s, (struct sockaddr *)closed, sizeof(*closed));
+	settle(s, POLLERR);
+	CHECK_ERR("listen while connecting", listen(s, 1), EINVAL);
+	CHECK_ERR("connect again reports the refusal", connect(s, (struct sockaddr *)closed, sizeof(*closed)), ECONNREFUSED);
+	struct sockaddr_in n;
+	socklen_t nl = sizeof(n);
+	CHECK("and disconnects: the source address goes",
+	      getsockname(s, (struct sockaddr *)&n, &nl) == 0 && n.sin_addr.s_addr == 0);
+	CHECK_EQ("it polls writable and hung up", events(s), POLLOUT | POLLHUP);
+	CHECK_ERR("a new connect", connect(s, (struct sockaddr *)closed, sizeof(*closed)), EINPROGRESS);
+	settle(s, POLLERR);
+	CHECK_ERR("whose refusal a read takes", recv(s, b, 1, 0), ECONNREFUSED);
+	CHECK_ERR("so connect has none to report", connect(s, (struct sockaddr *)closed, sizeof(*closed)), ECONNABORTED);
+	CHECK_ERR("a socket that connected may not listen", listen(s, 1), EINVAL);
+	struct sockaddr_in lo = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	CHECK_ERR("and that listen bound a port", bind(s, (struct sockaddr *)&lo, sizeof(lo)), EINVAL);
+	close(s);
+
+	s = tcp();
+	connect(s, (struct sockaddr *)closed, sizeof(*closed));
+	settle(s, POLLERR);
+	CHECK_ERR("shutdown of a refused socket", shutdown(s, SHUT_RD), ENOTCONN);
+	CHECK_ERR("then connect", connect(s, (struct sockaddr *)closed, sizeof(*closed)), EINVAL);
+	close(s);
+
+	int l = tcp();
+	CHECK_EQ("listen", listen(l, 4), 0);
+	CHECK_ERR("connect of a listener", connect(l, (struct sockaddr *)closed, sizeof(*closed)), EISCONN);
+	struct sockaddr_in la;
+	socklen_t lal = sizeof(la);
+	getsockname(l, (struct sockaddr *)&la, &lal);
+	la.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	s = tcp();
+	CHECK_EQ("shutdown stops a listener", (listen(s, 1), shutdown(s, SHUT_RD)), 0);
+	CHECK_ERR("a socket that listened may not connect", connect(s, (struct sockaddr *)&la, sizeof(la)), EINVAL);
+	close(s);
+
+	/* AF_UNSPEC resets a connection. */
+	s = tcp();
+	connect(s, (struct sockaddr *)&la, sizeof(la));
+	settle(s, POLLOUT);
+	int c = accept(l, NULL, NULL);
+	CHECK("accepted", c >= 0);
+	CHECK_EQ("connect reports the connection", connect(s, (struct sockaddr *)&la, sizeof(la)), 0);
+	CHECK_EQ("connect with AF_UNSPEC", connect(s, (struct sockaddr *)&un, sizeof(un)), 0);
+	CHECK_EQ("which resets: ECONNRESET pending", so_error(s), ECONNRESET);
+	CHECK_EQ("no peer", peer_errno(s), ENOTCONN);
+	settle(c, POLLERR);
+	CHECK_ERR("the peer reads the reset", recv(c, b, 1, MSG_DONTWAIT), ECONNRESET);
+	close(c);
+	CHECK_ERR("the socket connects again", connect(s, (struct sockaddr *)&la, sizeof(la)), EINPROGRESS);
+	settle(s, POLLOUT);
+	c = accept(l, NULL, NULL);
+
+	/* The peer closes: a send still goes, and draws a reset. */
+	close(c);
+	CHECK_EQ("the peer's FIN", settle(s, POLLRDHUP), POLLIN | POLLOUT | POLLRDHUP);
+	CHECK_EQ("a send to a closed peer", send(s, "x", 1, MSG_NOSIGNAL), 1);
+	CHECK_EQ("draws a reset", settle(s, POLLERR), POLLIN | POLLOUT | POLLERR | POLLHUP | POLLRDHUP);
+	CHECK_EQ("no peer", peer_errno(s), ENOTCONN);
+	CHECK_ERR("the next send", send(s, "x", 1, MSG_NOSIGNAL), EPIPE);
+	CHECK_EQ("a read: end of file", recv(s, b, 1, 0), 0);
+	CHECK_ERR("the connect after EINPROGRESS finds it over", connect(s, (struct sockaddr *)&la, sizeof(la)), ECONNABORTED);
+	close(s);
+	close(l);
+
+	/* Connecting to its own address connects a socket to itself. */
+	s = tcp();
+	struct sockaddr_in me = {.sin_family = AF_INET, .sin_port = htons(closed_port()), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	bind(s, (struct sockaddr *)&me, sizeof(me));
+	CHECK_ERR("connect to itself", connect(s, (struct sockaddr *)&me, sizeof(me)), EINPROGRESS);
+	settle(s, POLLOUT);
+	CHECK_EQ("connected", connect(s, (struct sockaddr *)&me, sizeof(me)), 0);
+	CHECK_ERR("a null read waits for a byte", recv(s, b, 0, MSG_DONTWAIT), EAGAIN);
+	CHECK_EQ("it sends", send(s, "hi", 2, 0), 2);
+	settle(s, POLLIN);
+	CHECK_EQ("a null read with a byte there", recv(s, b, 0, MSG_DONTWAIT), 0);
+	CHECK_EQ("to itself", recv(s, b, sizeof(b), MSG_DONTWAIT), 2);
+	close(s);
 }
 
 int main(void)
@@ -66,5 +192,7 @@ int main(void)
 		usleep(1000);
 	CHECK_ERR("the chosen port stays bound", bind(s, (struct sockaddr *)&any, sizeof(any)), EINVAL);
 	close(s);
+
+	later(&a);
 	return check_done();
 }

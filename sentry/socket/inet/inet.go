@@ -98,6 +98,22 @@ const (
 	stateConnecting
 )
 
+// The socket-layer states of a TCP socket, Linux's sock->state, kept
+// apart from its connection's state: connect and listen answer by both.
+const (
+	// ssUnconnected: connect may start a connection.
+	ssUnconnected = iota
+	// ssConnecting: a non-blocking connect answered EINPROGRESS, and the
+	// next connect reports how the connection went (0, or its error and
+	// a disconnect).
+	ssConnecting
+	// ssConnected: connected or accepted; connect is EISCONN even after
+	// the connection ends.
+	ssConnected
+	// ssDisconnecting: shut down while connecting; connect is EINVAL.
+	ssDisconnecting
+)
+
 // endpoint is one TCP or UDP socket.
 type endpoint struct {
 	vfs.FileDescriptionDefaultImpl
@@ -122,9 +138,16 @@ type endpoint struct {
 	peer             *endpoint
 	rq               socket.Queue[addr]
 	rcvShut, sndShut bool
-	backlog          int
-	acceptQ          []*endpoint
-	soErr            linux.Errno
+	// finRcvd is set when a TCP peer has shut its sending side (its FIN,
+	// Linux's SOCK_DONE): reads end there, before a pending error. done
+	// is set when a connection is over (Linux's TCP_CLOSE after
+	// ESTABLISHED): reset, or FINs gone both ways. A done socket stays
+	// stateConnected, so that what was queued can still be read, but has
+	// no peer name and is shut both ways.
+	finRcvd, done bool
+	backlog       int
+	acceptQ       []*endpoint
+	soErr         linux.Errno
 	// corked is set while a UDP datagram is being assembled from sends
 	// with MSG_MORE: cork holds its bytes, flow where it goes.
 	corked bool
@@ -153,11 +176,17 @@ type endpoint struct {
 	connecting *endpoint
 	connectDst addr
 	synQ       []*endpoint
-	// connectPending is set by a non-blocking connect until connect is
-	// called again.
-	connectPending bool
-	// portLocked is set if the application bound e to a port it chose.
-	portLocked bool
+	// sock is the TCP socket-layer state (ssUnconnected, ...).
+	sock int
+	// synSent is set once a TCP connect has begun, listened once listen
+	// has succeeded. Linux 6.18 keeps a socket to the first role: it
+	// refuses listen after a connect, and connect after a listen
+	// (EINVAL), even once the socket is disconnected.
+	synSent, listened bool
+	// portLocked and addrLocked are set if the application bound e to a
+	// port, or an address, it chose (Linux's SOCK_BINDPORT_LOCK and
+	// SOCK_BINDADDR_LOCK): a disconnect keeps them.
+	portLocked, addrLocked bool
 	// opts holds the options that are only stored and read back,
 	// keyed by level and name.
 	opts     map[[2]int]int32
@@ -233,17 +262,24 @@ func (e *endpoint) Release(ctx vfs.Context) {
 	e.acceptQ = nil
 	e.stopConnectingLocked()
 	e.refuseSynQLocked()
-	if p := e.peer; p != nil {
-		p.rcvShut = true
+	if e.peer != nil && e.state == stateConnected && !e.done {
+		// Linux closes with a reset if data was left unread, else
+		// with a FIN unless one was sent.
 		if unread {
-			p.soErr = linux.ECONNRESET
-			p.sndShut = true
+			e.peer.resetLocked()
+		} else if !e.sndShut {
+			e.sendFinLocked()
 		}
-		p.Notify(vfs.ReadableEvents | vfs.WritableEvents | vfs.EventHUp | vfs.EventRdHUp | vfs.EventErr)
 	}
 	e.writers.Notify(vfs.WritableEvents)
 	e.net.mu.Unlock()
-	for _, f := range drop {
+	decRefAll(ctx, drop)
+}
+
+// decRefAll drops a reference to each of fds; called without net.mu,
+// since releasing a socket takes it.
+func decRefAll(ctx vfs.Context, fds []*vfs.FileDescription) {
+	for _, f := range fds {
 		f.DecRef(ctx)
 	}
 }
@@ -424,9 +460,7 @@ func (e *endpoint) Bind(ctx vfs.Context, b []byte) error {
 	if err := e.bindLocked(a); err != nil {
 		return err
 	}
-	// Linux's SOCK_BINDPORT_LOCK: a port the application chose stays
-	// bound when a TCP connect fails or a UDP socket disconnects.
-	e.portLocked = a.port != 0
+	e.portLocked, e.addrLocked = a.port != 0, !a.isAny()
 	return nil
 }
 
@@ -440,7 +474,8 @@ func (e *endpoint) Listen(ctx vfs.Context, backlog int) error {
 	}
 	e.net.mu.Lock()
 	defer e.net.mu.Unlock()
-	if e.state == stateConnected || e.state == stateConnecting {
+	// Linux's inet_listen: an unconnected socket, closed or listening.
+	if e.sock != ssUnconnected || e.state != stateClosed && e.state != stateListening {
 		return linux.EINVAL
 	}
 	if !e.bound {
@@ -452,6 +487,10 @@ func (e *endpoint) Listen(ctx vfs.Context, backlog int) error {
 			return err
 		}
 	}
+	if e.synSent {
+		// Linux refuses only after binding the port, which stays.
+		return linux.EINVAL
+	}
 	if e.state != stateListening {
 		// A listener must not share its port with another listener.
 		for _, o := range e.net.ports[portKey{e.protocol, e.local.port}] {
@@ -462,6 +501,7 @@ func (e *endpoint) Listen(ctx vfs.Context, backlog int) error {
 	}
 	e.backlog = backlog
 	e.state = stateListening
+	e.listened = true
 	e.writers.Notify(vfs.WritableEvents)
 	return nil
 }
@@ -556,21 +596,23 @@ func (e *endpoint) Connect(ctx vfs.Context, b []byte) error {
 	if err != nil && !(unspec && err == linux.EINVAL) {
 		return err
 	}
+	if unspec && e.tcp() {
+		e.net.mu.Lock()
+		drop := e.disconnectLocked()
+		e.sock = ssUnconnected
+		e.net.mu.Unlock()
+		decRefAll(ctx, drop)
+		return nil
+	}
 	e.net.mu.Lock()
 	defer e.net.mu.Unlock()
 	if unspec {
-		if !e.tcp() {
-			// Linux's __udp_disconnect: the port goes back too,
-			// unless the application chose it.
-			e.hasRemote = false
-			if !e.portLocked {
-				e.unbindLocked()
-				e.local.port = 0
-			}
-			return nil
-		}
-		if e.state == stateConnected {
-			return linux.EISCONN
+		// Linux's __udp_disconnect: the port goes back too, unless
+		// the application chose it.
+		e.hasRemote = false
+		if !e.portLocked {
+			e.unbindLocked()
+			e.local.port = 0
 		}
 		return nil
 	}
@@ -586,37 +628,65 @@ func (e *endpoint) Connect(ctx vfs.Context, b []byte) error {
 		e.flow = dst
 		return nil
 	}
-	switch e.state {
-	case stateConnected:
-		if e.connectPending {
-			// Linux: the connect after EINPROGRESS reports success.
-			e.connectPending = false
-			return nil
-		}
+	// Linux's __inet_stream_connect.
+	switch e.sock {
+	case ssConnected:
 		return linux.EISCONN
-	case stateListening:
+	case ssDisconnecting:
 		return linux.EINVAL
-	case stateConnecting:
+	case ssUnconnected:
+		if e.state != stateClosed {
+			return linux.EISCONN
+		}
+		if e.listened {
+			return linux.EINVAL
+		}
+		if err := e.startConnectLocked(ctx, dst); err != nil {
+			return err
+		}
+		e.sock = ssConnecting
 		if e.nonblocking(0) {
+			// Even on loopback the handshake, or the refusal
+			// (the port's RST), completes just after connect
+			// returns.
+			return linux.EINPROGRESS
+		}
+	case ssConnecting:
+		if e.state == stateConnecting && e.nonblocking(0) {
 			return linux.EALREADY
 		}
-		for e.state == stateConnecting {
-			if err := e.waitLocked(ctx, &e.WaitQueue, vfs.WritableEvents, e.sndTimeo); err != nil {
-				return err
-			}
-		}
-		if e.state == stateConnected {
-			e.connectPending = false
-			return nil
+	}
+	for e.state == stateConnecting {
+		if err := e.waitLocked(ctx, &e.WaitQueue, vfs.WritableEvents, e.sndTimeo); err != nil {
+			return err
 		}
 	}
-	// A failed non-blocking connect reports its error once.
-	if err := e.takeErrLocked(); err != 0 {
+	if e.state == stateClosed || e.done {
+		// Refused, reset or ended: the error, once, and the socket
+		// may connect again.
+		err := e.takeErrLocked()
+		if err == 0 {
+			err = linux.ECONNABORTED
+		}
+		e.sock = ssUnconnected
+		// A closed socket has no accept queue, and its receive
+		// queue no files: nothing to release.
+		e.disconnectLocked()
 		return err
 	}
+	e.sock = ssConnected
+	return nil
+}
+
+// startConnectLocked sends e's SYN to dst (Linux's tcp_v4_connect and
+// what loopback answers): e joins a listener's accept queue, or waits on
+// its SYN queue for room (or, blocking, for room to retry), or is
+// refused.
+func (e *endpoint) startConnectLocked(ctx vfs.Context, dst addr) error {
 	if err := e.ensureBoundLocked(); err != nil {
 		return err
 	}
+	e.synSent = true
 	for {
 		var l *endpoint
 		for _, o := range e.net.ports[portKey{linux.IPPROTO_TCP, dst.port}] {
@@ -625,25 +695,31 @@ func (e *endpoint) Connect(ctx vfs.Context, b []byte) error {
 				break
 			}
 		}
-		if l == nil {
-			if e.nonblocking(0) {
-				// Linux answers EINPROGRESS and the refusal
-				// (the port's RST) arrives just after. The
-				// socket keeps the source address connect gave
-				// it.
-				e.local.ip = e.source(dst).ip
-				e.refuseLocked()
-				return linux.EINPROGRESS
+		if l == nil && e.local.port == dst.port && e.reaches(dst) {
+			// A SYN to e's own address meets e in SYN_SENT: a
+			// simultaneous open, so e is connected to itself.
+			e.state, e.peer = stateConnected, e
+			e.remote, e.hasRemote = dst, true
+			e.expandSndBuf()
+			if e.sndShut {
+				// Shut for sending before it connected, it
+				// closes at once, with no error (as Linux 6.18
+				// does).
+				e.done, e.rcvShut = true, true
 			}
-			return linux.ECONNREFUSED
+			e.Notify(vfs.WritableEvents)
+			return nil
+		}
+		if l == nil {
+			// The socket keeps the source address connect
+			// gave it.
+			e.local.ip = e.source(dst).ip
+			e.refuseLocked()
+			return nil
 		}
 		// Linux admits one more than the backlog.
 		if len(l.acceptQ) <= l.backlog {
 			l.establishLocked(ctx, e, dst)
-			if e.nonblocking(0) {
-				e.connectPending = true
-				return linux.EINPROGRESS
-			}
 			return nil
 		}
 		if e.nonblocking(0) {
@@ -651,12 +727,61 @@ func (e *endpoint) Connect(ctx vfs.Context, b []byte) error {
 			// connection completes when accept makes room.
 			e.state, e.connecting, e.connectDst = stateConnecting, l, dst
 			l.synQ = append(l.synQ, e)
-			return linux.EINPROGRESS
+			return nil
 		}
 		if err := e.waitLocked(ctx, &l.writers, vfs.WritableEvents, e.sndTimeo); err != nil {
 			return err
 		}
 	}
+}
+
+// disconnectLocked ends whatever e is doing, as Linux's tcp_disconnect
+// (connect with AF_UNSPEC, a refused connect's report, shutdown while
+// connecting or listening): a listener stops, with its SYN queue refused
+// and the connections it had not accepted returned to be released; a
+// connection resets its peer and takes ECONNRESET itself; e is left
+// closed, unshut and unconnected, with the address it was bound to (the
+// wildcard unless the application chose one) and its port number, which
+// goes back unless the application chose it.
+func (e *endpoint) disconnectLocked() (drop []*vfs.FileDescription) {
+	switch e.state {
+	case stateListening:
+		e.refuseSynQLocked()
+		for _, s := range e.acceptQ {
+			drop = append(drop, s.fd)
+		}
+		e.acceptQ = nil
+		e.writers.Notify(vfs.WritableEvents)
+	case stateConnecting:
+		e.stopConnectingLocked()
+		e.soErr = linux.ECONNRESET
+	case stateConnected:
+		if !e.done {
+			if p := e.peer; p != nil && p != e {
+				p.resetLocked()
+				p.peer = nil
+			}
+			e.soErr = linux.ECONNRESET
+		}
+		e.peer = nil
+	}
+	e.state, e.done, e.finRcvd = stateClosed, false, false
+	drop = e.rq.Drain(drop)
+	e.remote, e.hasRemote = addr{}, false
+	e.rcvShut, e.sndShut = false, false
+	if !e.addrLocked {
+		e.local.ip = [16]byte{}
+		if e.family == linux.AF_INET {
+			e.local.ip = v4(nil)
+		}
+	}
+	if !e.portLocked {
+		port := e.local.port
+		e.unbindLocked()
+		e.local.port = port
+	}
+	e.Notify(vfs.ReadableEvents | vfs.WritableEvents | vfs.EventHUp)
+	return drop
 }
 
 // establishLocked connects e to the listener l: the server side joins
@@ -667,6 +792,7 @@ func (l *endpoint) establishLocked(ctx vfs.Context, e *endpoint, dst addr) {
 	s.local = addr{ip: dst.ip, port: dst.port}
 	s.remote = e.source(dst)
 	s.state, e.state = stateConnected, stateConnected
+	s.sock = ssConnected
 	s.peer, e.peer = e, s
 	e.remote, e.hasRemote = dst, true
 	s.hasRemote = true
@@ -699,7 +825,6 @@ func (l *endpoint) admitLocked(ctx vfs.Context) {
 		l.synQ = l.synQ[1:]
 		c.connecting = nil
 		l.establishLocked(ctx, c, c.connectDst)
-		c.connectPending = true
 	}
 }
 
@@ -745,6 +870,43 @@ func (e *endpoint) refuseLocked() {
 	e.Notify(vfs.ReadableEvents | vfs.WritableEvents | vfs.EventErr | vfs.EventHUp | vfs.EventRdHUp)
 }
 
+// sendFinLocked shuts e's sending side as its FIN does: the peer reads to
+// the end of what was sent. When FINs have gone both ways, the connection
+// is over for both (Linux's TIME_WAIT and LAST_ACK end in TCP_CLOSE).
+func (e *endpoint) sendFinLocked() {
+	e.sndShut = true
+	p := e.peer
+	if p == nil {
+		return
+	}
+	if !p.released {
+		p.rcvShut, p.finRcvd = true, true
+		if e.finRcvd {
+			p.done = true
+		}
+		p.Notify(vfs.ReadableEvents | vfs.EventRdHUp | vfs.EventHUp)
+	}
+	if e.finRcvd {
+		e.done = true
+	}
+}
+
+// resetLocked ends e's connection as a reset from its peer does (Linux's
+// tcp_reset): EPIPE pending if e had the peer's FIN and had not sent its
+// own (CLOSE_WAIT), ECONNRESET otherwise, and e shut both ways.
+func (e *endpoint) resetLocked() {
+	if e.done || e.released {
+		return
+	}
+	e.soErr = linux.ECONNRESET
+	if e.finRcvd && !e.sndShut {
+		e.soErr = linux.EPIPE
+	}
+	e.done = true
+	e.rcvShut, e.sndShut = true, true
+	e.Notify(vfs.ReadableEvents | vfs.WritableEvents | vfs.EventHUp | vfs.EventRdHUp | vfs.EventErr)
+}
+
 func (e *endpoint) optsCopy() map[[2]int]int32 {
 	if e.opts == nil {
 		return nil
@@ -761,33 +923,46 @@ func (e *endpoint) Shutdown(ctx vfs.Context, how int) error {
 	if how < linux.SHUT_RD || how > linux.SHUT_RDWR {
 		return linux.EINVAL
 	}
+	var drop []*vfs.FileDescription
+	defer func() { decRefAll(ctx, drop) }()
 	e.net.mu.Lock()
 	defer e.net.mu.Unlock()
-	if e.tcp() && e.state == stateListening && how != linux.SHUT_WR {
-		// Linux: shutting a listener's receive side stops it.
-		e.state = stateClosed
-		e.refuseSynQLocked()
-		e.Notify(vfs.ReadableEvents | vfs.EventHUp)
-		return nil
-	}
-	if e.tcp() && e.state != stateConnected {
-		return linux.ENOTCONN
-	}
-	// Linux's inet_shutdown shuts an unconnected datagram socket all the
-	// same (so that pollers see it), and then reports ENOTCONN.
+	// Linux's inet_shutdown shuts an unconnected socket all the same (so
+	// that pollers see it), and then reports ENOTCONN.
 	var err error
-	if !e.tcp() && !e.hasRemote {
+	if e.tcp() {
+		if e.sock == ssConnecting {
+			if e.state == stateConnecting || e.state == stateClosed || e.done {
+				e.sock = ssDisconnecting
+			} else {
+				e.sock = ssConnected
+			}
+		}
+		switch e.state {
+		case stateListening:
+			if how == linux.SHUT_WR {
+				return nil
+			}
+			// Shutting a listener's receive side stops it.
+			fallthrough
+		case stateConnecting:
+			drop = e.disconnectLocked()
+			e.sock = ssUnconnected
+			return nil
+		case stateClosed:
+			err = linux.ENOTCONN
+		}
+		if e.done {
+			err = linux.ENOTCONN
+		}
+	} else if !e.hasRemote {
 		err = linux.ENOTCONN
 	}
 	if how != linux.SHUT_WR {
 		e.rcvShut = true
 	}
-	if how != linux.SHUT_RD {
-		e.sndShut = true
-		if p := e.peer; p != nil {
-			p.rcvShut = true
-			p.Notify(vfs.ReadableEvents | vfs.EventRdHUp | vfs.EventHUp)
-		}
+	if how != linux.SHUT_RD && !e.sndShut {
+		e.sendFinLocked()
 	}
 	e.Notify(vfs.ReadableEvents | vfs.WritableEvents | vfs.EventHUp | vfs.EventRdHUp)
 	return err
@@ -813,7 +988,7 @@ func (e *endpoint) PeerName() ([]byte, error) {
 	defer e.net.mu.Unlock()
 	// A datagram socket connected to port 0 sends there but has no peer
 	// name (Linux's inet_getname).
-	if !e.hasRemote || e.remote.port == 0 || e.tcp() && e.state != stateConnected {
+	if !e.hasRemote || e.remote.port == 0 || e.tcp() && (e.state != stateConnected || e.done) {
 		return nil, linux.ENOTCONN
 	}
 	return e.remote.format(e.family), nil
@@ -1010,7 +1185,7 @@ func (e *endpoint) sendPiecesLocked(ctx vfs.Context, srcs [][]byte, flags int) (
 			}
 			continue
 		}
-		if e.state != stateConnected || e.sndShut || e.peer.released {
+		if e.state != stateConnected || e.sndShut {
 			if done > 0 {
 				return done, nil
 			}
@@ -1020,6 +1195,12 @@ func (e *endpoint) sendPiecesLocked(ctx vfs.Context, srcs [][]byte, flags int) (
 			return 0, nil
 		}
 		p := e.peer
+		if p.released {
+			// The peer closed: Linux sends the bytes, and the
+			// orphan answers with a reset.
+			e.resetLocked()
+			return total, nil
+		}
 		if room := e.sndbuf - p.rq.Bytes; room > 0 {
 			// This round's bytes, as one chunk.
 			var round [8][]byte
@@ -1168,17 +1349,16 @@ func (e *endpoint) recvStreamLocked(ctx vfs.Context, dst []byte, flags int, res 
 		}
 		return linux.ENOTCONN
 	}
-	if len(dst) == 0 {
-		return nil
-	}
+	// Even a null read waits for a byte (Linux's sock_rcvlowat is at
+	// least 1): it returns 0 once there is one, or at end of file.
 	target := 1
-	if flags&linux.MSG_WAITALL != 0 && flags&linux.MSG_PEEK == 0 {
+	if flags&linux.MSG_WAITALL != 0 && flags&linux.MSG_PEEK == 0 && len(dst) > 0 {
 		target = len(dst)
 	}
 	done := 0
 	for {
 		if !e.rq.Readable() {
-			if done >= target {
+			if done >= target || e.finRcvd {
 				break
 			}
 			if e.soErr != 0 {
@@ -1203,6 +1383,9 @@ func (e *endpoint) recvStreamLocked(ctx vfs.Context, dst []byte, flags int, res 
 				return err
 			}
 			continue
+		}
+		if len(dst) == 0 {
+			break
 		}
 		if flags&linux.MSG_PEEK != 0 {
 			for i := 0; i < e.rq.Count() && done < len(dst); i++ {
