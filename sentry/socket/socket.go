@@ -82,6 +82,9 @@ type RecvResult struct {
 	// Flags are the msg_flags (MSG_TRUNC, MSG_EOR, ...; MSG_CTRUNC is the
 	// caller's business).
 	Flags int
+	// Discarded says that the N bytes were taken without being copied to
+	// the buffer (TCP's MSG_TRUNC): the caller must not copy it out.
+	Discarded bool
 }
 
 // Socket is an open socket: the vfs.FileDescriptionImpl of every socket

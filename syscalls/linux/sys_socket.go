@@ -672,8 +672,12 @@ func recvCommon(t *kernel.Task, s socket.Socket, f *vfs.FileDescription, iovs []
 		if err := s.RecvMsg(t, buf, flags, res); err != nil {
 			return 0, err
 		}
-		if _, err := scatter(t, iovs, buf[:res.N]); err != nil {
-			return 0, unix.EFAULT
+		// What TCP's MSG_TRUNC took was not copied to buf, which
+		// holds stale bytes.
+		if !res.Discarded {
+			if _, err := scatter(t, iovs, buf[:res.N]); err != nil {
+				return 0, unix.EFAULT
+			}
 		}
 	}
 	if flags&unix.MSG_TRUNC != 0 && s.Type() != unix.SOCK_STREAM {

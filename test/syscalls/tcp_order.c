@@ -14,6 +14,13 @@
  * send to a peer that closed succeeds and draws a reset (EPIPE); a
  * socket connecting to its own address connects to itself; a null read
  * waits for a byte.
+ *
+ * And ports: the socket that closes a connection first leaves a
+ * TIME_WAIT that binds conflict with unless both sides set SO_REUSEADDR;
+ * an accepted connection holds the listener's port after the listener
+ * is gone; a failed bind clears the address; a disconnect gives back only
+ * a port the connection held. MSG_TRUNC reads without copying, and TCP
+ * keeps IP_TOS's ECN bits.
  */
 #include "check.h"
 
@@ -69,6 +76,107 @@ static int peer_errno(int s)
 	struct sockaddr_in a;
 	socklen_t l = sizeof(a);
 	return getpeername(s, (struct sockaddr *)&a, &l) == 0 ? 0 : errno;
+}
+
+static int bind_lo(int s, int port)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	return bind(s, (struct sockaddr *)&a, sizeof(a));
+}
+
+static int port_of(int s)
+{
+	struct sockaddr_in a;
+	socklen_t l = sizeof(a);
+	getsockname(s, (struct sockaddr *)&a, &l);
+	return ntohs(a.sin_port);
+}
+
+/* pair connects a new socket to listener l and accepts it. */
+static int pair(int l, int *c)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port_of(l)), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	int s = tcp();
+	connect(s, (struct sockaddr *)&a, sizeof(a));
+	settle(s, POLLOUT);
+	*c = accept(l, NULL, NULL);
+	connect(s, (struct sockaddr *)&a, sizeof(a));
+	return s;
+}
+
+static void ports(void)
+{
+	int one = 1, c;
+	char b[8] = {0};
+
+	/* The server closes first: its port waits in TIME_WAIT. */
+	int l = tcp(), port = closed_port();
+	bind_lo(l, port);
+	listen(l, 4);
+	int s = pair(l, &c);
+	close(l);
+	int n = tcp();
+	CHECK_ERR("a bind where an accepted connection lives", bind_lo(n, port), EADDRINUSE);
+	struct sockaddr_in name;
+	socklen_t nl = sizeof(name);
+	CHECK("the failed bind cleared the address",
+	      getsockname(n, (struct sockaddr *)&name, &nl) == 0 && name.sin_addr.s_addr == 0 && name.sin_port == 0);
+	close(c);
+	settle(s, POLLRDHUP);
+	close(s);
+	CHECK_ERR("a bind where it waits in TIME_WAIT", bind_lo(n, port), EADDRINUSE);
+	setsockopt(n, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	CHECK_ERR("SO_REUSEADDR on one side only", bind_lo(n, port), EADDRINUSE);
+	close(n);
+
+	/* With SO_REUSEADDR on both sides, a new listener may bind. */
+	l = tcp();
+	port = closed_port();
+	setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	bind_lo(l, port);
+	listen(l, 4);
+	s = pair(l, &c);
+	int v = 0;
+	socklen_t vl = sizeof(v);
+	CHECK("the accepted socket inherits SO_REUSEADDR", getsockopt(c, SOL_SOCKET, SO_REUSEADDR, &v, &vl) == 0 && v == 1);
+	close(l);
+	close(c);
+	settle(s, POLLRDHUP);
+	close(s);
+	n = tcp();
+	setsockopt(n, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	CHECK_EQ("both set SO_REUSEADDR", bind_lo(n, port), 0);
+	CHECK_EQ("and it listens", listen(n, 1), 0);
+	close(n);
+
+	/* MSG_TRUNC takes bytes without copying them. */
+	l = tcp();
+	listen(l, 4);
+	s = pair(l, &c);
+	send(c, "abcdef", 6, 0);
+	settle(s, POLLIN);
+	CHECK_EQ("MSG_TRUNC takes 3 bytes", recv(s, b, 3, MSG_TRUNC), 3);
+	CHECK("and leaves the buffer", b[0] == 0);
+	CHECK_EQ("the rest", recv(s, b, sizeof(b), 0), 3);
+	CHECK("follows them", b[0] == 'd');
+	v = 0xff;
+	setsockopt(s, IPPROTO_IP, IP_TOS, &v, sizeof(v));
+	vl = sizeof(v);
+	CHECK("TCP keeps IP_TOS's ECN bits", getsockopt(s, IPPROTO_IP, IP_TOS, &v, &vl) == 0 && v == 0xfc);
+	close(s);
+	close(c);
+	close(l);
+
+	/* A refused socket bound again keeps that port when a connect
+	 * reports the refusal. */
+	s = tcp();
+	struct sockaddr_in closed = {.sin_family = AF_INET, .sin_port = htons(closed_port()), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	connect(s, (struct sockaddr *)&closed, sizeof(closed));
+	settle(s, POLLERR);
+	CHECK_EQ("bind the refused socket", bind_lo(s, 0), 0);
+	CHECK_ERR("connect reports the refusal", connect(s, (struct sockaddr *)&closed, sizeof(closed)), ECONNREFUSED);
+	CHECK_ERR("the port it bound stays", bind_lo(s, 0), EINVAL);
+	close(s);
 }
 
 /* later checks the socket layer's state and what a peer's close does. */
@@ -194,5 +302,6 @@ int main(void)
 	close(s);
 
 	later(&a);
+	ports();
 	return check_done();
 }

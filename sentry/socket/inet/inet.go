@@ -96,7 +96,15 @@ const (
 	// listener's accept queue full: Linux's SYN_SENT, whose SYN the
 	// listener dropped and will take when the queue has room.
 	stateConnecting
+	// stateTimeWait is a connection's TIME_WAIT after the socket that
+	// closed it first is gone: a stand-in that holds the port (binds
+	// conflict with it as with the socket) for timeWaitLen.
+	stateTimeWait
 )
+
+// timeWaitLen is how long a TIME_WAIT holds its port (Linux's
+// TCP_TIMEWAIT_LEN).
+const timeWaitLen = 60 * time.Second
 
 // The socket-layer states of a TCP socket, Linux's sock->state, kept
 // apart from its connection's state: connect and listen answer by both.
@@ -192,6 +200,8 @@ type endpoint struct {
 	opts     map[[2]int]int32
 	linger   [8]byte
 	released bool
+	// twUntil is when a stateTimeWait stand-in expires.
+	twUntil time.Time
 }
 
 func (n *Net) newEndpoint(ctx vfs.Context, family, stype, protocol int, flags uint32) *endpoint {
@@ -403,7 +413,7 @@ func (e *endpoint) bindLocked(a addr) error {
 	old := e.local
 	e.local = a
 	if a.port != 0 {
-		for _, o := range e.net.ports[portKey{e.protocol, a.port}] {
+		for _, o := range e.net.portLocked(portKey{e.protocol, a.port}) {
 			if e.conflicts(o) {
 				e.local = old
 				return linux.EADDRINUSE
@@ -419,7 +429,7 @@ func (e *endpoint) bindLocked(a addr) error {
 			}
 			e.local.port = p
 			free := true
-			for _, o := range e.net.ports[portKey{e.protocol, p}] {
+			for _, o := range e.net.portLocked(portKey{e.protocol, p}) {
 				if e.conflicts(o) {
 					free = false
 					break
@@ -458,6 +468,11 @@ func (e *endpoint) Bind(ctx vfs.Context, b []byte) error {
 	e.net.mu.Lock()
 	defer e.net.mu.Unlock()
 	if err := e.bindLocked(a); err != nil {
+		if err == linux.EADDRINUSE {
+			// Linux's __inet_bind sets the address before the
+			// port's search fails, and then clears it.
+			e.local.ip = e.anyIP()
+		}
 		return err
 	}
 	e.portLocked, e.addrLocked = a.port != 0, !a.isAny()
@@ -478,23 +493,23 @@ func (e *endpoint) Listen(ctx vfs.Context, backlog int) error {
 	if e.sock != ssUnconnected || e.state != stateClosed && e.state != stateListening {
 		return linux.EINVAL
 	}
-	if !e.bound {
-		any := addr{}
-		if e.family == linux.AF_INET {
-			any.ip = v4(nil)
-		}
-		if err := e.bindLocked(any); err != nil {
-			return err
-		}
+	if err := e.ensureBoundLocked(); err != nil {
+		return err
 	}
 	if e.synSent {
 		// Linux refuses only after binding the port, which stays.
 		return linux.EINVAL
 	}
 	if e.state != stateListening {
-		// A listener must not share its port with another listener.
-		for _, o := range e.net.ports[portKey{e.protocol, e.local.port}] {
-			if o != e && o.state == stateListening && !(e.reusePort && o.reusePort) && e.overlapsAddr(o) {
+		// A listener must not share its port with another listener,
+		// nor, as at bind, with a connection or TIME_WAIT that came
+		// since (Linux's inet_csk_get_port again).
+		for _, o := range e.net.portLocked(portKey{e.protocol, e.local.port}) {
+			if o == e {
+				continue
+			}
+			if o.state == stateListening && !(e.reusePort && o.reusePort) && e.overlapsAddr(o) ||
+				o.state != stateListening && e.conflicts(o) {
 				return linux.EADDRINUSE
 			}
 		}
@@ -574,11 +589,59 @@ func (e *endpoint) ensureBoundLocked() error {
 	if e.bound {
 		return nil
 	}
-	any := addr{}
-	if e.family == linux.AF_INET {
-		any.ip = v4(nil)
+	return e.bindLocked(addr{ip: e.anyIP()})
+}
+
+// portLocked returns the sockets bound to k, first dropping the TIME_WAIT
+// stand-ins that have expired.
+func (n *Net) portLocked(k portKey) []*endpoint {
+	l := n.ports[k]
+	if k.proto != linux.IPPROTO_TCP {
+		return l
 	}
-	return e.bindLocked(any)
+	var now time.Time
+	for i := 0; i < len(l); i++ {
+		if l[i].state != stateTimeWait {
+			continue
+		}
+		if now.IsZero() {
+			now = time.Now()
+		}
+		if now.After(l[i].twUntil) {
+			l[i].unbindLocked()
+			l = n.ports[k]
+			i--
+		}
+	}
+	return l
+}
+
+// timeWaitLocked leaves a TIME_WAIT on e's connection, which e closed
+// first: a stand-in bound to the connection's local address, with e's
+// SO_REUSEADDR and SO_REUSEPORT, so that binds conflict with it as Linux's
+// do with the timewait socket.
+func (e *endpoint) timeWaitLocked() {
+	tw := &endpoint{net: e.net, family: e.family, stype: e.stype, protocol: e.protocol, state: stateTimeWait,
+		local: e.connLocal(), reuseAddr: e.reuseAddr, reusePort: e.reusePort, v6only: e.v6only, bound: true,
+		twUntil: time.Now().Add(timeWaitLen)}
+	k := portKey{tw.protocol, tw.local.port}
+	e.net.ports[k] = append(e.net.ports[k], tw)
+}
+
+// connLocal is the local address of e's connection.
+func (e *endpoint) connLocal() addr {
+	if e.peer != nil {
+		return e.peer.remote
+	}
+	return e.source(e.remote)
+}
+
+// anyIP is the wildcard address of e's family.
+func (e *endpoint) anyIP() [16]byte {
+	if e.family == linux.AF_INET {
+		return v4(nil)
+	}
+	return [16]byte{}
 }
 
 // source is the address e sends from to reach dst.
@@ -703,9 +766,11 @@ func (e *endpoint) startConnectLocked(ctx vfs.Context, dst addr) error {
 			e.expandSndBuf()
 			if e.sndShut {
 				// Shut for sending before it connected, it
-				// closes at once, with no error (as Linux 6.18
-				// does).
-				e.done, e.rcvShut = true, true
+				// sends itself a FIN at once, as Linux 6.18
+				// does: closed, with no error, and in TIME_WAIT.
+				e.finRcvd = true
+				e.finishLocked()
+				e.timeWaitLocked()
 			}
 			e.Notify(vfs.WritableEvents)
 			return nil
@@ -744,6 +809,9 @@ func (e *endpoint) startConnectLocked(ctx vfs.Context, dst addr) error {
 // wildcard unless the application chose one) and its port number, which
 // goes back unless the application chose it.
 func (e *endpoint) disconnectLocked() (drop []*vfs.FileDescription) {
+	// Only a socket that was not closed already gives its port back
+	// (tcp_set_state to TCP_CLOSE).
+	open := e.state != stateClosed && !e.done
 	switch e.state {
 	case stateListening:
 		e.refuseSynQLocked()
@@ -770,12 +838,9 @@ func (e *endpoint) disconnectLocked() (drop []*vfs.FileDescription) {
 	e.remote, e.hasRemote = addr{}, false
 	e.rcvShut, e.sndShut = false, false
 	if !e.addrLocked {
-		e.local.ip = [16]byte{}
-		if e.family == linux.AF_INET {
-			e.local.ip = v4(nil)
-		}
+		e.local.ip = e.anyIP()
 	}
-	if !e.portLocked {
+	if open && !e.portLocked {
 		port := e.local.port
 		e.unbindLocked()
 		e.local.port = port
@@ -798,6 +863,13 @@ func (l *endpoint) establishLocked(ctx vfs.Context, e *endpoint, dst addr) {
 	s.hasRemote = true
 	s.opts = l.optsCopy()
 	s.sndbuf, s.rcvbuf, s.sndbufSet, s.rcvbufSet = l.sndbuf, l.rcvbuf, l.sndbufSet, l.rcvbufSet
+	s.reuseAddr, s.reusePort, s.portLocked, s.addrLocked = l.reuseAddr, l.reusePort, l.portLocked, l.addrLocked
+	// The connection holds the listener's port (Linux's
+	// inet_inherit_port): a bind conflicts with it after the listener
+	// is gone.
+	k := portKey{s.protocol, s.local.port}
+	l.net.ports[k] = append(l.net.ports[k], s)
+	s.bound = true
 	s.expandSndBuf()
 	e.expandSndBuf()
 	l.acceptQ = append(l.acceptQ, s)
@@ -871,29 +943,34 @@ func (e *endpoint) refuseLocked() {
 }
 
 // sendFinLocked shuts e's sending side as its FIN does: the peer reads to
-// the end of what was sent. When FINs have gone both ways, the connection
-// is over for both (Linux's TIME_WAIT and LAST_ACK end in TCP_CLOSE).
+// the end of what was sent. When FINs have gone both ways the connection
+// is over for both (Linux's LAST_ACK and TIME_WAIT end in TCP_CLOSE), and
+// the socket that closed first leaves a TIME_WAIT.
 func (e *endpoint) sendFinLocked() {
 	e.sndShut = true
 	p := e.peer
 	if p == nil {
 		return
 	}
+	second := e.finRcvd
 	if !p.released {
 		p.rcvShut, p.finRcvd = true, true
-		if e.finRcvd {
-			p.done = true
-		}
 		p.Notify(vfs.ReadableEvents | vfs.EventRdHUp | vfs.EventHUp)
 	}
-	if e.finRcvd {
-		e.done = true
+	if p == e {
+		// A FIN to itself: the socket closed first and second.
+		second = true
+	}
+	if second {
+		e.finishLocked()
+		p.finishLocked()
+		p.timeWaitLocked()
 	}
 }
 
 // resetLocked ends e's connection as a reset from its peer does (Linux's
 // tcp_reset): EPIPE pending if e had the peer's FIN and had not sent its
-// own (CLOSE_WAIT), ECONNRESET otherwise, and e shut both ways.
+// own (CLOSE_WAIT), ECONNRESET otherwise.
 func (e *endpoint) resetLocked() {
 	if e.done || e.released {
 		return
@@ -902,9 +979,24 @@ func (e *endpoint) resetLocked() {
 	if e.finRcvd && !e.sndShut {
 		e.soErr = linux.EPIPE
 	}
+	e.finishLocked()
+	e.Notify(vfs.ReadableEvents | vfs.WritableEvents | vfs.EventHUp | vfs.EventRdHUp | vfs.EventErr)
+}
+
+// finishLocked ends e's connection (Linux's tcp_done): e is shut both
+// ways, and its port goes back unless the application chose it, though
+// getsockname still shows it.
+func (e *endpoint) finishLocked() {
+	if e.done || e.released {
+		return
+	}
 	e.done = true
 	e.rcvShut, e.sndShut = true, true
-	e.Notify(vfs.ReadableEvents | vfs.WritableEvents | vfs.EventHUp | vfs.EventRdHUp | vfs.EventErr)
+	if !e.portLocked {
+		port := e.local.port
+		e.unbindLocked()
+		e.local.port = port
+	}
 }
 
 func (e *endpoint) optsCopy() map[[2]int]int32 {
@@ -1387,18 +1479,21 @@ func (e *endpoint) recvStreamLocked(ctx vfs.Context, dst []byte, flags int, res 
 		if len(dst) == 0 {
 			break
 		}
+		// MSG_TRUNC reads the bytes without copying them (Linux's
+		// tcp_recvmsg skips the copy).
+		discard := flags&linux.MSG_TRUNC != 0
 		if flags&linux.MSG_PEEK != 0 {
 			for i := 0; i < e.rq.Count() && done < len(dst); i++ {
 				m := e.rq.At(i)
 				if m.Filling {
 					break
 				}
-				done += copy(dst[done:], m.Data[m.Off:])
+				done += copyOrCount(dst[done:], m.Data[m.Off:], discard)
 			}
 			break
 		}
 		m := e.rq.Front()
-		n := copy(dst[done:], m.Data[m.Off:])
+		n := copyOrCount(dst[done:], m.Data[m.Off:], discard)
 		done += n
 		e.rq.Consume(n)
 		if p := e.peer; p != nil {
@@ -1409,7 +1504,17 @@ func (e *endpoint) recvStreamLocked(ctx vfs.Context, dst []byte, flags int, res 
 		}
 	}
 	res.N, res.MsgLen = done, done
+	res.Discarded = flags&linux.MSG_TRUNC != 0
 	return nil
+}
+
+// copyOrCount copies src to dst, or with discard only counts what would be
+// copied.
+func copyOrCount(dst, src []byte, discard bool) int {
+	if discard {
+		return min(len(dst), len(src))
+	}
+	return copy(dst, src)
 }
 
 // Ioctl implements vfs.FileDescriptionImpl: SIOCINQ and SIOCOUTQ.

@@ -152,18 +152,27 @@ func (e *endpoint) SetSockOpt(ctx vfs.Context, level, name int, val []byte) erro
 				return linux.EINVAL
 			}
 		case [2]int{linux.SOL_IPV6, linux.IPV6_UNICAST_HOPS}, [2]int{linux.SOL_IP, linux.IP_MULTICAST_TTL},
-			[2]int{linux.SOL_IPV6, linux.IPV6_MULTICAST_HOPS}:
+			[2]int{linux.SOL_IPV6, linux.IPV6_MULTICAST_HOPS}, [2]int{linux.SOL_IPV6, linux.IPV6_TCLASS}:
 			if v < -1 || v > 255 {
 				return linux.EINVAL
 			}
 		}
+		if k == [2]int{linux.SOL_IP, linux.IP_TOS} {
+			v &= 0xff // Linux keeps a byte
+		}
 		if v == -1 {
 			switch k {
+			case [2]int{linux.SOL_IPV6, linux.IPV6_TCLASS}:
+				v = 0
 			case [2]int{linux.SOL_IP, linux.IP_TTL}, [2]int{linux.SOL_IPV6, linux.IPV6_UNICAST_HOPS}:
 				v = 64
 			case [2]int{linux.SOL_IP, linux.IP_MULTICAST_TTL}, [2]int{linux.SOL_IPV6, linux.IPV6_MULTICAST_HOPS}:
 				v = 1
 			}
+		}
+		if e.tcp() && (k == [2]int{linux.SOL_IP, linux.IP_TOS} || k == [2]int{linux.SOL_IPV6, linux.IPV6_TCLASS}) {
+			// TCP owns the ECN bits (Linux's __ip_sock_set_tos).
+			v = v&^3 | e.opts[k]&3
 		}
 	default:
 		if v != 0 {

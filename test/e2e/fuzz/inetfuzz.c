@@ -98,7 +98,8 @@ static void do_send(int s)
 
 static void do_recv(int s)
 {
-	unsigned char buf[1000];
+	/* Zeroed: a TCP read with MSG_TRUNC copies nothing into it. */
+	unsigned char buf[1000] = {0};
 	size_t n = random_len();
 	int flags = MSG_DONTWAIT;
 	switch (below(5)) {
