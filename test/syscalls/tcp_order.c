@@ -19,14 +19,17 @@
  * TIME_WAIT that binds conflict with unless both sides set SO_REUSEADDR;
  * an accepted connection holds the listener's port after the listener
  * is gone; a failed bind clears the address; a disconnect gives back only
- * a port the connection held. MSG_TRUNC reads without copying, and TCP
- * keeps IP_TOS's ECN bits.
+ * a port the connection held. MSG_TRUNC reads without copying, TCP keeps
+ * IP_TOS's ECN bits, and MSG_MORE holds back what it sends until a push.
  */
 #include "check.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <linux/sockios.h>
+#include <netinet/tcp.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -165,6 +168,42 @@ static void ports(void)
 	CHECK("TCP keeps IP_TOS's ECN bits", getsockopt(s, IPPROTO_IP, IP_TOS, &v, &vl) == 0 && v == 0xfc);
 	close(s);
 	close(c);
+	close(l);
+
+	/* MSG_MORE holds back less than a segment until a send without it,
+	 * TCP_NODELAY, its FIN, or the peer's. */
+	l = tcp();
+	listen(l, 4);
+	s = pair(l, &c);
+	int q = -1;
+	CHECK_EQ("a send with MSG_MORE", send(s, "abc", 3, MSG_MORE), 3);
+	usleep(2000);
+	CHECK_ERR("is held back", recv(c, b, sizeof(b), MSG_DONTWAIT), EAGAIN);
+	CHECK("and outstanding", ioctl(s, SIOCOUTQ, &q) == 0 && q == 3);
+	CHECK_EQ("a null send", send(s, "", 0, 0), 0);
+	usleep(2000);
+	CHECK_ERR("does not push it", recv(c, b, sizeof(b), MSG_DONTWAIT), EAGAIN);
+	CHECK_EQ("a send without MSG_MORE", send(s, "d", 1, 0), 1);
+	settle(c, POLLIN);
+	CHECK_EQ("pushes both", recv(c, b, sizeof(b), MSG_DONTWAIT), 4);
+	CHECK_EQ("held again", send(s, "e", 1, MSG_MORE), 1);
+	CHECK_EQ("TCP_NODELAY", setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)), 0);
+	settle(c, POLLIN);
+	CHECK_EQ("pushes it", recv(c, b, sizeof(b), MSG_DONTWAIT), 1);
+	v = 0;
+	setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &v, sizeof(v));
+	CHECK_EQ("held again", send(s, "f", 1, MSG_MORE), 1);
+	CHECK_EQ("shutdown", shutdown(s, SHUT_WR), 0);
+	settle(c, POLLRDHUP);
+	CHECK_EQ("sends it before the FIN", recv(c, b, sizeof(b), MSG_DONTWAIT), 1);
+	close(s);
+	close(c);
+	s = pair(l, &c);
+	CHECK_EQ("held", send(s, "h", 1, MSG_MORE), 1);
+	close(c);
+	CHECK_EQ("the peer's FIN pushes it, and the reset follows", settle(s, POLLERR), POLLIN | POLLOUT | POLLERR | POLLHUP | POLLRDHUP);
+	CHECK_ERR("so the next send", send(s, "i", 1, MSG_NOSIGNAL), EPIPE);
+	close(s);
 	close(l);
 
 	/* A refused socket bound again keeps that port when a connect

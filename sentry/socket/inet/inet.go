@@ -26,6 +26,9 @@ const (
 	ephemeralFirst = 32768
 	ephemeralLast  = 60999
 	maxBacklog     = 4096
+	// loopbackMSS is the TCP segment size over loopback (its MTU of
+	// 65536 less the IP and TCP headers and the timestamp option).
+	loopbackMSS = 65483
 	// maxUDP4 and maxUDP6 are the largest UDP payloads.
 	maxUDP4 = 65507
 	maxUDP6 = 65527
@@ -153,9 +156,13 @@ type endpoint struct {
 	// stateConnected, so that what was queued can still be read, but has
 	// no peer name and is shut both ways.
 	finRcvd, done bool
-	backlog       int
-	acceptQ       []*endpoint
-	soErr         linux.Errno
+	// held are TCP bytes sent with MSG_MORE and held back, less than a
+	// segment, until a send without it, a shutdown or close, or
+	// TCP_NODELAY pushes them (Linux's TCP_NAGLE_CORK).
+	held    []byte
+	backlog int
+	acceptQ []*endpoint
+	soErr   linux.Errno
 	// corked is set while a UDP datagram is being assembled from sends
 	// with MSG_MORE: cork holds its bytes, flow where it goes.
 	corked bool
@@ -834,6 +841,7 @@ func (e *endpoint) disconnectLocked() (drop []*vfs.FileDescription) {
 		e.peer = nil
 	}
 	e.state, e.done, e.finRcvd = stateClosed, false, false
+	e.held = e.held[:0]
 	drop = e.rq.Drain(drop)
 	e.remote, e.hasRemote = addr{}, false
 	e.rcvShut, e.sndShut = false, false
@@ -942,11 +950,33 @@ func (e *endpoint) refuseLocked() {
 	e.Notify(vfs.ReadableEvents | vfs.WritableEvents | vfs.EventErr | vfs.EventHUp | vfs.EventRdHUp)
 }
 
+// pushHeldLocked sends the bytes MSG_MORE held back, even past the send
+// buffer (they are less than a segment): at a send without MSG_MORE, a
+// FIN, TCP_NODELAY, or the peer's FIN (whose slow path ends in
+// tcp_data_snd_check; the peer's data, acking nothing new, does not). To
+// a peer that closed they draw a reset.
+func (e *endpoint) pushHeldLocked() {
+	if len(e.held) == 0 {
+		return
+	}
+	p := e.peer
+	switch {
+	case p == nil || e.done:
+	case p.released:
+		e.resetLocked()
+	default:
+		p.rq.AppendStreamPieces([][]byte{e.held})
+		p.Notify(vfs.ReadableEvents)
+	}
+	e.held = e.held[:0]
+}
+
 // sendFinLocked shuts e's sending side as its FIN does: the peer reads to
 // the end of what was sent. When FINs have gone both ways the connection
 // is over for both (Linux's LAST_ACK and TIME_WAIT end in TCP_CLOSE), and
 // the socket that closed first leaves a TIME_WAIT.
 func (e *endpoint) sendFinLocked() {
+	e.pushHeldLocked()
 	e.sndShut = true
 	p := e.peer
 	if p == nil {
@@ -956,6 +986,7 @@ func (e *endpoint) sendFinLocked() {
 	if !p.released {
 		p.rcvShut, p.finRcvd = true, true
 		p.Notify(vfs.ReadableEvents | vfs.EventRdHUp | vfs.EventHUp)
+		p.pushHeldLocked()
 	}
 	if p == e {
 		// A FIN to itself: the socket closed first and second.
@@ -992,6 +1023,7 @@ func (e *endpoint) finishLocked() {
 	}
 	e.done = true
 	e.rcvShut, e.sndShut = true, true
+	e.held = e.held[:0]
 	if !e.portLocked {
 		port := e.local.port
 		e.unbindLocked()
@@ -1286,6 +1318,13 @@ func (e *endpoint) sendPiecesLocked(ctx vfs.Context, srcs [][]byte, flags int) (
 		if total == 0 {
 			return 0, nil
 		}
+		if done == 0 && flags&linux.MSG_MORE != 0 && len(e.held)+total < loopbackMSS {
+			for _, src := range srcs {
+				e.held = append(e.held, src...)
+			}
+			return total, nil
+		}
+		e.pushHeldLocked()
 		p := e.peer
 		if p.released {
 			// The peer closed: Linux sends the bytes, and the
@@ -1536,7 +1575,11 @@ func (e *endpoint) Ioctl(ctx vfs.Context, cmd uint32, arg uint64) (uintptr, erro
 		}
 		e.net.mu.Unlock()
 	case linux.SIOCOUTQ:
-		// Loopback data is acknowledged as soon as it is queued.
+		// Loopback data is acknowledged as soon as it is queued: only
+		// what MSG_MORE held back is outstanding.
+		e.net.mu.Lock()
+		v = len(e.held)
+		e.net.mu.Unlock()
 	default:
 		if socket.IsInterfaceIoctl(cmd) {
 			return socket.InterfaceIoctl(ctx, cmd, arg)

@@ -127,6 +127,12 @@ func (e *endpoint) SetSockOpt(ctx vfs.Context, level, name int, val []byte) erro
 		}
 		e.v6only = v != 0
 		return nil
+	case [2]int{linux.SOL_TCP, linux.TCP_NODELAY}, [2]int{linux.SOL_TCP, linux.TCP_CORK}:
+		// Turning Nagle off, or taking the cork out, pushes what
+		// MSG_MORE held back (Linux's tcp_push_pending_frames).
+		if (name == linux.TCP_NODELAY) == (v != 0) {
+			e.pushHeldLocked()
+		}
 	}
 	k := [2]int{level, name}
 	if _, ok := storedDefaults[k]; !ok {
