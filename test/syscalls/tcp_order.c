@@ -20,7 +20,8 @@
  * an accepted connection holds the listener's port after the listener
  * is gone; a failed bind clears the address; a disconnect gives back only
  * a port the connection held. MSG_TRUNC reads without copying, TCP keeps
- * IP_TOS's ECN bits, and MSG_MORE holds back what it sends until a push.
+ * IP_TOS's ECN bits, MSG_MORE holds back what it sends until a push, and
+ * a listener's close resets the connections it did not accept.
  */
 #include "check.h"
 
@@ -205,6 +206,18 @@ static void ports(void)
 	CHECK_ERR("so the next send", send(s, "i", 1, MSG_NOSIGNAL), EPIPE);
 	close(s);
 	close(l);
+
+	/* A listener that closes resets the connections it did not accept. */
+	l = tcp();
+	listen(l, 4);
+	struct sockaddr_in la = {.sin_family = AF_INET, .sin_port = htons(port_of(l)), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	s = tcp();
+	connect(s, (struct sockaddr *)&la, sizeof(la));
+	settle(s, POLLOUT);
+	close(l);
+	settle(s, POLLERR);
+	CHECK_ERR("a listener's close resets what it did not accept", recv(s, b, sizeof(b), MSG_DONTWAIT), ECONNRESET);
+	close(s);
 
 	/* A refused socket bound again keeps that port when a connect
 	 * reports the refusal. */

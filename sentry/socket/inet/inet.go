@@ -273,10 +273,7 @@ func (e *endpoint) Release(ctx vfs.Context) {
 	e.unbindLocked()
 	unread := !e.rq.Empty()
 	drop = e.rq.Drain(drop)
-	for _, s := range e.acceptQ {
-		drop = append(drop, s.fd)
-	}
-	e.acceptQ = nil
+	drop = e.resetAcceptQLocked(drop)
 	e.stopConnectingLocked()
 	e.refuseSynQLocked()
 	if e.peer != nil && e.state == stateConnected && !e.done {
@@ -822,10 +819,7 @@ func (e *endpoint) disconnectLocked() (drop []*vfs.FileDescription) {
 	switch e.state {
 	case stateListening:
 		e.refuseSynQLocked()
-		for _, s := range e.acceptQ {
-			drop = append(drop, s.fd)
-		}
-		e.acceptQ = nil
+		drop = e.resetAcceptQLocked(drop)
 		e.writers.Notify(vfs.WritableEvents)
 	case stateConnecting:
 		e.stopConnectingLocked()
@@ -921,6 +915,21 @@ func (e *endpoint) stopConnectingLocked() {
 		}
 	}
 	e.connecting = nil
+}
+
+// resetAcceptQLocked resets the connections a listener that stops had not
+// accepted, as Linux's inet_csk_listen_stop disconnects them, and adds
+// their files to drop for the caller to release without net.mu.
+func (l *endpoint) resetAcceptQLocked(drop []*vfs.FileDescription) []*vfs.FileDescription {
+	for _, s := range l.acceptQ {
+		if p := s.peer; p != nil {
+			p.resetLocked()
+		}
+		s.finishLocked()
+		drop = append(drop, s.fd)
+	}
+	l.acceptQ = nil
+	return drop
 }
 
 // refuseSynQLocked fails the connections waiting on a listener that
