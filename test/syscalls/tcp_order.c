@@ -219,6 +219,37 @@ static void ports(void)
 	CHECK_ERR("a listener's close resets what it did not accept", recv(s, b, sizeof(b), MSG_DONTWAIT), ECONNRESET);
 	close(s);
 
+	/* A connection's SYN that a full listener dropped learns of the
+	 * listener's close only when it is sent again, a second later. */
+	l = tcp();
+	listen(l, 0);
+	la.sin_port = htons(port_of(l));
+	int f = tcp();
+	connect(f, (struct sockaddr *)&la, sizeof(la));
+	settle(f, POLLOUT);
+	s = tcp();
+	CHECK_ERR("a connect the full listener cannot take", connect(s, (struct sockaddr *)&la, sizeof(la)), EINPROGRESS);
+	close(l);
+	usleep(2000);
+	CHECK_ERR("still connecting after the listener's close", connect(s, (struct sockaddr *)&la, sizeof(la)), EALREADY);
+	close(s);
+	close(f);
+
+	/* An accepted connection gives its port back when it ends. */
+	l = tcp();
+	int lp = closed_port();
+	bind_lo(l, lp);
+	listen(l, 4);
+	s = pair(l, &c);
+	send(c, "x", 1, 0);
+	settle(s, POLLIN);
+	close(s);
+	settle(c, POLLERR);
+	CHECK_ERR("the accepted socket is reset", recv(c, b, sizeof(b), MSG_DONTWAIT), ECONNRESET);
+	CHECK_EQ("and may bind again", bind_lo(c, closed_port()), 0);
+	close(c);
+	close(l);
+
 	/* A refused socket bound again keeps that port when a connect
 	 * reports the refusal. */
 	s = tcp();

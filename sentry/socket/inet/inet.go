@@ -185,11 +185,14 @@ type endpoint struct {
 	sndTimeo             time.Duration
 	reuseAddr, v6only    bool
 	reusePort            bool
-	// connecting is the listener a stateConnecting socket waits on, and
-	// connectDst the address it connects to; synQ are a listener's
-	// waiting connectors, admitted in order as accept makes room.
+	// connecting is the listener a stateConnecting socket waits on (nil
+	// once that listener stopped: its next SYN, at synRetry, finds out),
+	// connectDst the address it connects to and synAt when its first SYN
+	// went; synQ are a listener's waiting connectors, admitted in order
+	// as accept makes room.
 	connecting *endpoint
 	connectDst addr
+	synAt      time.Time
 	synQ       []*endpoint
 	// sock is the TCP socket-layer state (ssUnconnected, ...).
 	sock int
@@ -275,7 +278,7 @@ func (e *endpoint) Release(ctx vfs.Context) {
 	drop = e.rq.Drain(drop)
 	drop = e.resetAcceptQLocked(drop)
 	e.stopConnectingLocked()
-	e.refuseSynQLocked()
+	e.dropSynQLocked()
 	if e.peer != nil && e.state == stateConnected && !e.done {
 		// Linux closes with a reset if data was left unread, else
 		// with a FIN unless one was sent.
@@ -754,14 +757,9 @@ func (e *endpoint) startConnectLocked(ctx vfs.Context, dst addr) error {
 		return err
 	}
 	e.synSent = true
+	e.synAt = time.Now()
 	for {
-		var l *endpoint
-		for _, o := range e.net.ports[portKey{linux.IPPROTO_TCP, dst.port}] {
-			if o.state == stateListening && o.reaches(dst) {
-				l = o
-				break
-			}
-		}
+		l := e.net.listenerLocked(dst)
 		if l == nil && e.local.port == dst.port && e.reaches(dst) {
 			// A SYN to e's own address meets e in SYN_SENT: a
 			// simultaneous open, so e is connected to itself.
@@ -818,7 +816,7 @@ func (e *endpoint) disconnectLocked() (drop []*vfs.FileDescription) {
 	open := e.state != stateClosed && !e.done
 	switch e.state {
 	case stateListening:
-		e.refuseSynQLocked()
+		e.dropSynQLocked()
 		drop = e.resetAcceptQLocked(drop)
 		e.writers.Notify(vfs.WritableEvents)
 	case stateConnecting:
@@ -865,10 +863,11 @@ func (l *endpoint) establishLocked(ctx vfs.Context, e *endpoint, dst addr) {
 	s.hasRemote = true
 	s.opts = l.optsCopy()
 	s.sndbuf, s.rcvbuf, s.sndbufSet, s.rcvbufSet = l.sndbuf, l.rcvbuf, l.sndbufSet, l.rcvbufSet
-	s.reuseAddr, s.reusePort, s.portLocked, s.addrLocked = l.reuseAddr, l.reusePort, l.portLocked, l.addrLocked
+	s.reuseAddr, s.reusePort = l.reuseAddr, l.reusePort
 	// The connection holds the listener's port (Linux's
 	// inet_inherit_port): a bind conflicts with it after the listener
-	// is gone.
+	// is gone. It gives the port back when it ends, even one the
+	// listener was bound to by the application.
 	k := portKey{s.protocol, s.local.port}
 	l.net.ports[k] = append(l.net.ports[k], s)
 	s.bound = true
@@ -932,14 +931,59 @@ func (l *endpoint) resetAcceptQLocked(drop []*vfs.FileDescription) []*vfs.FileDe
 	return drop
 }
 
-// refuseSynQLocked fails the connections waiting on a listener that
-// stops listening (the client's next SYN meets a closed port).
-func (l *endpoint) refuseSynQLocked() {
+// listenerLocked returns the listener a SYN to dst reaches, or nil.
+func (n *Net) listenerLocked(dst addr) *endpoint {
+	for _, o := range n.ports[portKey{linux.IPPROTO_TCP, dst.port}] {
+		if o.state == stateListening && o.reaches(dst) {
+			return o
+		}
+	}
+	return nil
+}
+
+// dropSynQLocked lets go of the connections waiting on a listener that
+// stops listening. Their SYNs were dropped, so they learn of it only
+// when they send the next, at their retransmission time.
+func (l *endpoint) dropSynQLocked() {
 	for _, c := range l.synQ {
 		c.connecting = nil
-		c.refuseLocked()
+		c.armSynRetryLocked()
 	}
 	l.synQ = nil
+}
+
+// armSynRetryLocked schedules e's next SYN at Linux's retransmission
+// times, 1, 3, 7, ... s after the first.
+func (e *endpoint) armSynRetryLocked() {
+	now := time.Now()
+	next, step := e.synAt.Add(time.Second), 2*time.Second
+	for !next.After(now) {
+		next, step = next.Add(step), 2*step
+	}
+	time.AfterFunc(next.Sub(now), func() {
+		e.net.mu.Lock()
+		defer e.net.mu.Unlock()
+		e.retrySynLocked()
+	})
+}
+
+// retrySynLocked sends the SYN again of a connecting e whose listener
+// stopped: it meets a listener there now, or is refused.
+func (e *endpoint) retrySynLocked() {
+	if e.released || e.state != stateConnecting || e.connecting != nil {
+		return
+	}
+	l := e.net.listenerLocked(e.connectDst)
+	if l == nil {
+		e.local.ip = e.source(e.connectDst).ip
+		e.refuseLocked()
+		return
+	}
+	e.connecting = l
+	l.synQ = append(l.synQ, e)
+	// No task asks for it: the connection's socket gets no inode
+	// number from the task's kernel.
+	l.admitLocked(vfs.KernelContext{})
 }
 
 // refuseLocked ends a non-blocking connect that a closed port refused,
