@@ -149,6 +149,7 @@ const (
 	TCPEstablished = 1
 	TCPSynSent     = 2
 	TCPFinWait2    = 5
+	TCPTimeWait    = 6
 	TCPClose       = 7
 	TCPCloseWait   = 8
 	TCPListen      = 10

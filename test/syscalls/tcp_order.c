@@ -20,8 +20,9 @@
  * an accepted connection holds the listener's port after the listener
  * is gone; a failed bind clears the address; a disconnect gives back only
  * a port the connection held. MSG_TRUNC reads without copying, TCP keeps
- * IP_TOS's ECN bits, MSG_MORE holds back what it sends until a push, and
- * a listener's close resets the connections it did not accept.
+ * IP_TOS's ECN bits, MSG_MORE holds back what it sends until a push, a
+ * listener's close resets the connections it did not accept, and a
+ * socket closed first lingers in FIN_WAIT2 holding its port.
  */
 #include "check.h"
 
@@ -106,6 +107,25 @@ static int pair(int l, int *c)
 	*c = accept(l, NULL, NULL);
 	connect(s, (struct sockaddr *)&a, sizeof(a));
 	return s;
+}
+
+/* tcp_state returns the state /proc/net/tcp shows for a socket on
+ * 127.0.0.1:port with inode 0 (one no descriptor refers to), or -1. */
+static int tcp_state(int port)
+{
+	FILE *f = fopen("/proc/net/tcp", "r");
+	char line[256];
+	int st = -1;
+	while (f && fgets(line, sizeof(line), f)) {
+		unsigned lip, lport, s;
+		unsigned long ino;
+		if (sscanf(line, " %*d: %8x:%x %*8x:%*x %x %*x:%*x %*x:%*x %*x %*u %*d %lu", &lip, &lport, &s, &ino) == 4 &&
+		    lip == htonl(INADDR_LOOPBACK) && lport == (unsigned)port && ino == 0)
+			st = (int)s;
+	}
+	if (f)
+		fclose(f);
+	return st;
 }
 
 static void ports(void)
@@ -247,6 +267,39 @@ static void ports(void)
 	settle(c, POLLERR);
 	CHECK_ERR("the accepted socket is reset", recv(c, b, sizeof(b), MSG_DONTWAIT), ECONNRESET);
 	CHECK_EQ("and may bind again", bind_lo(c, closed_port()), 0);
+	close(c);
+	close(l);
+
+	/* A socket closed first lingers in FIN_WAIT2, holding its port,
+	 * until its peer closes; then TIME_WAIT holds it, and /proc/net/tcp
+	 * shows both. */
+	l = tcp();
+	lp = closed_port();
+	bind_lo(l, lp);
+	listen(l, 4);
+	s = pair(l, &c);
+	close(l);
+	close(c);
+	settle(s, POLLRDHUP);
+	n = tcp();
+	CHECK_ERR("a bind where the closed socket lingers", bind_lo(n, lp), EADDRINUSE);
+	int st = tcp_state(lp);
+	CHECK("/proc/net/tcp shows it in FIN_WAIT1 or 2", st == 4 || st == 5);
+	close(s);
+	usleep(2000);
+	CHECK_ERR("and where it waits in TIME_WAIT", bind_lo(n, lp), EADDRINUSE);
+	CHECK_EQ("/proc/net/tcp shows that", tcp_state(lp), 6);
+	close(n);
+
+	/* A socket shut for sending before it listens: its connections
+	 * send their FIN as soon as they are established. */
+	l = tcp();
+	CHECK_ERR("shutdown before listen", shutdown(l, SHUT_WR), ENOTCONN);
+	CHECK_EQ("listen", listen(l, 4), 0);
+	s = pair(l, &c);
+	settle(s, POLLRDHUP);
+	CHECK_EQ("the client reads end of file", recv(s, b, sizeof(b), MSG_DONTWAIT), 0);
+	close(s);
 	close(c);
 	close(l);
 

@@ -106,8 +106,12 @@ const (
 )
 
 // timeWaitLen is how long a TIME_WAIT holds its port (Linux's
-// TCP_TIMEWAIT_LEN).
-const timeWaitLen = 60 * time.Second
+// TCP_TIMEWAIT_LEN), and finTimeout how long a closed socket whose FIN
+// went first waits for its peer's (net.ipv4.tcp_fin_timeout).
+const (
+	timeWaitLen = 60 * time.Second
+	finTimeout  = 60 * time.Second
+)
 
 // The socket-layer states of a TCP socket, Linux's sock->state, kept
 // apart from its connection's state: connect and listen answer by both.
@@ -273,7 +277,6 @@ func (e *endpoint) Release(ctx vfs.Context) {
 	e.net.mu.Lock()
 	delete(e.net.all, e)
 	e.released = true
-	e.unbindLocked()
 	unread := !e.rq.Empty()
 	drop = e.rq.Drain(drop)
 	drop = e.resetAcceptQLocked(drop)
@@ -284,9 +287,18 @@ func (e *endpoint) Release(ctx vfs.Context) {
 		// with a FIN unless one was sent.
 		if unread {
 			e.peer.resetLocked()
+			e.finishLocked()
 		} else if !e.sndShut {
 			e.sendFinLocked()
 		}
+	}
+	if e.tcp() && e.state == stateConnected && !e.done {
+		// Its FIN went first: e lingers as an orphan in FIN_WAIT2,
+		// holding its port, until the peer's FIN (then TIME_WAIT), a
+		// reset, or tcp_fin_timeout.
+		e.twUntil = time.Now().Add(finTimeout)
+	} else {
+		e.unbindLocked()
 	}
 	e.writers.Notify(vfs.WritableEvents)
 	e.net.mu.Unlock()
@@ -600,7 +612,7 @@ func (e *endpoint) ensureBoundLocked() error {
 }
 
 // portLocked returns the sockets bound to k, first dropping the TIME_WAIT
-// stand-ins that have expired.
+// stand-ins and orphans that have expired.
 func (n *Net) portLocked(k portKey) []*endpoint {
 	l := n.ports[k]
 	if k.proto != linux.IPPROTO_TCP {
@@ -608,13 +620,14 @@ func (n *Net) portLocked(k portKey) []*endpoint {
 	}
 	var now time.Time
 	for i := 0; i < len(l); i++ {
-		if l[i].state != stateTimeWait {
+		if l[i].state != stateTimeWait && !l[i].released {
 			continue
 		}
 		if now.IsZero() {
 			now = time.Now()
 		}
 		if now.After(l[i].twUntil) {
+			l[i].done = true
 			l[i].unbindLocked()
 			l = n.ports[k]
 			i--
@@ -629,7 +642,7 @@ func (n *Net) portLocked(k portKey) []*endpoint {
 // do with the timewait socket.
 func (e *endpoint) timeWaitLocked() {
 	tw := &endpoint{net: e.net, family: e.family, stype: e.stype, protocol: e.protocol, state: stateTimeWait,
-		local: e.connLocal(), reuseAddr: e.reuseAddr, reusePort: e.reusePort, v6only: e.v6only, bound: true,
+		local: e.connLocal(), remote: e.remote, reuseAddr: e.reuseAddr, reusePort: e.reusePort, v6only: e.v6only, bound: true,
 		twUntil: time.Now().Add(timeWaitLen)}
 	k := portKey{tw.protocol, tw.local.port}
 	e.net.ports[k] = append(e.net.ports[k], tw)
@@ -873,6 +886,13 @@ func (l *endpoint) establishLocked(ctx vfs.Context, e *endpoint, dst addr) {
 	s.bound = true
 	s.expandSndBuf()
 	e.expandSndBuf()
+	// The connection inherits the listener's shutdown (Linux clones the
+	// listener's sock), and one shut for sending sends its FIN as soon
+	// as it is established.
+	s.rcvShut = l.rcvShut
+	if l.sndShut {
+		s.sendFinLocked()
+	}
 	l.acceptQ = append(l.acceptQ, s)
 	l.Notify(vfs.ReadableEvents)
 	e.Notify(vfs.WritableEvents)
@@ -1007,21 +1027,24 @@ func (e *endpoint) refuseLocked() {
 // buffer (they are less than a segment): at a send without MSG_MORE, a
 // FIN, TCP_NODELAY, or the peer's FIN (whose slow path ends in
 // tcp_data_snd_check; the peer's data, acking nothing new, does not). To
-// a peer that closed they draw a reset.
-func (e *endpoint) pushHeldLocked() {
+// a peer that closed they draw a reset, and pushHeldLocked reports it.
+func (e *endpoint) pushHeldLocked() (reset bool) {
 	if len(e.held) == 0 {
-		return
+		return false
 	}
 	p := e.peer
 	switch {
 	case p == nil || e.done:
 	case p.released:
 		e.resetLocked()
+		p.resetLocked()
+		reset = true
 	default:
 		p.rq.AppendStreamPieces([][]byte{e.held})
 		p.Notify(vfs.ReadableEvents)
 	}
 	e.held = e.held[:0]
+	return reset
 }
 
 // sendFinLocked shuts e's sending side as its FIN does: the peer reads to
@@ -1029,10 +1052,12 @@ func (e *endpoint) pushHeldLocked() {
 // is over for both (Linux's LAST_ACK and TIME_WAIT end in TCP_CLOSE), and
 // the socket that closed first leaves a TIME_WAIT.
 func (e *endpoint) sendFinLocked() {
-	e.pushHeldLocked()
+	reset := e.pushHeldLocked()
 	e.sndShut = true
 	p := e.peer
-	if p == nil {
+	if p == nil || reset {
+		// Data for a socket that closed is answered with a reset,
+		// which ends the connection without TIME_WAIT.
 		return
 	}
 	second := e.finRcvd
@@ -1046,9 +1071,14 @@ func (e *endpoint) sendFinLocked() {
 		second = true
 	}
 	if second {
+		// p's FIN went first: TIME_WAIT, unless its connection had
+		// already ended.
+		wait := !p.done
 		e.finishLocked()
-		p.finishLocked()
-		p.timeWaitLocked()
+		if wait {
+			p.finishLocked()
+			p.timeWaitLocked()
+		}
 	}
 }
 
@@ -1056,7 +1086,11 @@ func (e *endpoint) sendFinLocked() {
 // tcp_reset): EPIPE pending if e had the peer's FIN and had not sent its
 // own (CLOSE_WAIT), ECONNRESET otherwise.
 func (e *endpoint) resetLocked() {
-	if e.done || e.released {
+	if e.done {
+		return
+	}
+	if e.released {
+		e.finishLocked() // an orphan is gone
 		return
 	}
 	e.soErr = linux.ECONNRESET
@@ -1069,14 +1103,18 @@ func (e *endpoint) resetLocked() {
 
 // finishLocked ends e's connection (Linux's tcp_done): e is shut both
 // ways, and its port goes back unless the application chose it, though
-// getsockname still shows it.
+// getsockname still shows it; a closed e (an orphan) lets go of it.
 func (e *endpoint) finishLocked() {
-	if e.done || e.released {
+	if e.done {
 		return
 	}
 	e.done = true
 	e.rcvShut, e.sndShut = true, true
 	e.held = e.held[:0]
+	if e.released {
+		e.unbindLocked()
+		return
+	}
 	if !e.portLocked {
 		port := e.local.port
 		e.unbindLocked()
@@ -1383,6 +1421,7 @@ func (e *endpoint) sendPiecesLocked(ctx vfs.Context, srcs [][]byte, flags int) (
 			// The peer closed: Linux sends the bytes, and the
 			// orphan answers with a reset.
 			e.resetLocked()
+			p.resetLocked()
 			return total, nil
 		}
 		if room := e.sndbuf - p.rq.Bytes; room > 0 {
@@ -1653,7 +1692,27 @@ func (p provider) InetSockets(protocol int) []socket.InetInfo {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	var out []socket.InetInfo
-	for e := range n.all {
+	all := func(yield func(*endpoint) bool) {
+		for e := range n.all {
+			if !yield(e) {
+				return
+			}
+		}
+		if protocol != linux.IPPROTO_TCP {
+			return
+		}
+		// The orphans and TIME_WAITs, which belong to no socket
+		// (inode 0).
+		now := time.Now()
+		for k, l := range n.ports {
+			for _, e := range l {
+				if k.proto == linux.IPPROTO_TCP && (e.state == stateTimeWait || e.released) && now.Before(e.twUntil) && !yield(e) {
+					return
+				}
+			}
+		}
+	}
+	for e := range all {
 		if e.family != p.family || e.protocol != protocol {
 			continue
 		}
@@ -1661,6 +1720,12 @@ func (p provider) InetSockets(protocol int) []socket.InetInfo {
 		local, remote := e.local, addr{}
 		if e.tcp() {
 			switch {
+			case e.state == stateTimeWait:
+				info.State = socket.TCPTimeWait
+				remote = e.remote
+			case e.released:
+				info.State, info.Ino, info.UID = socket.TCPFinWait2, 0, 0
+				local, remote = e.connLocal(), e.remote
 			case e.state == stateConnecting:
 				info.State = socket.TCPSynSent
 				remote = e.connectDst
@@ -1705,6 +1770,12 @@ func (p provider) InetSockets(protocol int) []socket.InetInfo {
 		info.LocalPort, info.RemotePort = local.port, remote.port
 		out = append(out, info)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Ino < out[j].Ino })
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.Ino != b.Ino {
+			return a.Ino < b.Ino
+		}
+		return a.LocalPort < b.LocalPort || a.LocalPort == b.LocalPort && a.RemotePort < b.RemotePort
+	})
 	return out
 }
