@@ -161,8 +161,8 @@ type endpoint struct {
 	// no peer name and is shut both ways.
 	finRcvd, done bool
 	// held are TCP bytes sent with MSG_MORE and held back, less than a
-	// segment, until a send without it, a shutdown or close, or
-	// TCP_NODELAY pushes them (Linux's TCP_NAGLE_CORK).
+	// segment, until something pushes them (see pushHeldLocked; Linux's
+	// TCP_NAGLE_CORK).
 	held    []byte
 	backlog int
 	acceptQ []*endpoint
@@ -190,7 +190,8 @@ type endpoint struct {
 	reuseAddr, v6only    bool
 	reusePort            bool
 	// connecting is the listener a stateConnecting socket waits on (nil
-	// once that listener stopped: its next SYN, at synRetry, finds out),
+	// once that listener stopped: its next SYN finds out, see
+	// armSynRetryLocked),
 	// connectDst the address it connects to and synAt when its first SYN
 	// went; synQ are a listener's waiting connectors, admitted in order
 	// as accept makes room.
@@ -214,7 +215,8 @@ type endpoint struct {
 	opts     map[[2]int]int32
 	linger   [8]byte
 	released bool
-	// twUntil is when a stateTimeWait stand-in expires.
+	// twUntil is when a stateTimeWait stand-in, or an orphan (a closed
+	// socket in FIN_WAIT2, see Release), expires.
 	twUntil time.Time
 }
 
@@ -817,12 +819,13 @@ func (e *endpoint) startConnectLocked(ctx vfs.Context, dst addr) error {
 
 // disconnectLocked ends whatever e is doing, as Linux's tcp_disconnect
 // (connect with AF_UNSPEC, a refused connect's report, shutdown while
-// connecting or listening): a listener stops, with its SYN queue refused
-// and the connections it had not accepted returned to be released; a
-// connection resets its peer and takes ECONNRESET itself; e is left
-// closed, unshut and unconnected, with the address it was bound to (the
-// wildcard unless the application chose one) and its port number, which
-// goes back unless the application chose it.
+// connecting or listening): a listener stops, letting go of its SYN queue
+// and resetting the connections it had not accepted, whose files it
+// returns to be released; a connection resets its peer and takes
+// ECONNRESET itself; e is left closed, unshut and unconnected, with the
+// address it was bound to if the application chose one (else the
+// wildcard) and its port number, which goes back unless the application
+// chose it.
 func (e *endpoint) disconnectLocked() (drop []*vfs.FileDescription) {
 	// Only a socket that was not closed already gives its port back
 	// (tcp_set_state to TCP_CLOSE).
@@ -853,10 +856,8 @@ func (e *endpoint) disconnectLocked() (drop []*vfs.FileDescription) {
 	if !e.addrLocked {
 		e.local.ip = e.anyIP()
 	}
-	if open && !e.portLocked {
-		port := e.local.port
-		e.unbindLocked()
-		e.local.port = port
+	if open {
+		e.putPortLocked()
 	}
 	e.Notify(vfs.ReadableEvents | vfs.WritableEvents | vfs.EventHUp)
 	return drop
@@ -1013,14 +1014,17 @@ func (e *endpoint) refuseLocked() {
 	e.state = stateClosed
 	e.soErr = linux.ECONNREFUSED
 	e.rcvShut, e.sndShut = true, true
-	if !e.portLocked {
-		// The port goes back (tcp_set_state's inet_put_port), though
-		// getsockname still shows it: the socket may be bound again.
-		port := e.local.port
-		e.unbindLocked()
-		e.local.port = port
-	}
+	e.putPortLocked()
 	e.Notify(vfs.ReadableEvents | vfs.WritableEvents | vfs.EventErr | vfs.EventHUp | vfs.EventRdHUp)
+}
+
+// putPortLocked gives e's port back, as Linux's tcp_set_state to
+// TCP_CLOSE does (inet_put_port), unless the application chose it.
+// getsockname still shows it, and the socket may be bound again.
+func (e *endpoint) putPortLocked() {
+	if !e.portLocked {
+		e.unbindLocked()
+	}
 }
 
 // pushHeldLocked sends the bytes MSG_MORE held back, even past the send
@@ -1115,11 +1119,7 @@ func (e *endpoint) finishLocked() {
 		e.unbindLocked()
 		return
 	}
-	if !e.portLocked {
-		port := e.local.port
-		e.unbindLocked()
-		e.local.port = port
-	}
+	e.putPortLocked()
 }
 
 func (e *endpoint) optsCopy() map[[2]int]int32 {
