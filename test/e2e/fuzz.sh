@@ -6,10 +6,10 @@
 # codefuzz (random code with random registers, jumps into the systrap
 # stub; alone, and with a second thread calling patched sites in the page
 # it rewrites); sysfuzz again on a gofer-served /tmp and under --strace;
-# bpffuzz, fsfuzz and sockfuzz (random seccomp filters, random file calls,
-# random Unix socket calls), whose outcomes must be those of the same run
-# natively; then Go's fuzzer on the
-# parsers of untrusted bytes (below). Each run must end with status 0 and its "ok" line, and
+# bpffuzz, fsfuzz, sockfuzz and inetfuzz (random seccomp filters, random
+# file calls, random Unix socket calls, random loopback UDP and TCP calls),
+# whose outcomes must be those of the same run natively; then Go's fuzzer
+# on the parsers of untrusted bytes (below). Each run must end with status 0 and its "ok" line, and
 # the sandbox must not report a panic; the single-threaded sysfuzz runs of
 # the three platforms must agree on how each worker ended (but for timing,
 # below). The seeds are fixed so that a failure can be replayed; FUZZ_SEED
@@ -79,9 +79,10 @@ VOL=$(mktemp -d /var/tmp/rampart-fuzz-vol.XXXXXX) && chmod 1777 "$VOL" && {
 }
 
 # like_linux NAME PROG NATIVE OUT STATUS T0 COUNT REPLAY checks a sandbox
-# run of a differential fuzzer (bpffuzz, fsfuzz, sockfuzz) against its
-# native run: it must have ended well (STATUS 0 and PROG's ok line) and
-# printed the same lines, the first COUNT of them (all if COUNT is 0).
+# run of a differential fuzzer (bpffuzz, fsfuzz, sockfuzz, inetfuzz)
+# against its native run: it must have ended well (STATUS 0 and PROG's ok
+# line) and printed the same lines, the first COUNT of them (all if COUNT
+# is 0).
 like_linux() {
 	local name=$1 prog=$2 native=$3 out=$4 status=$5 t0=$6 count=$7 replay=$8 d
 	local cut=(cat)
@@ -176,6 +177,40 @@ else
 fi
 [ -z "$sdir" ] || rm -rf "$sdir"
 rm -f "$native"
+
+# inetfuzz makes random UDP calls, and then TCP and UDP calls, over IPv4
+# loopback on six slots (binds to three ports, listen/accept/connect,
+# sends and receives with MSG_MORE, MSG_PEEK, MSG_TRUNC and MSG_WAITALL,
+# shutdowns, closes, options) and prints each result but the ports the
+# kernel chose: natively, in a network namespace of its own where unshare
+# allows (so that no other socket of the host meets its ports), then in
+# the sandbox's loopback stack (systrap and ptrace), whose lines must be
+# Linux's, call by call.
+INET_N=$((2000 * SCALE))
+isolate=()
+if unshare -n sh -c 'ip link set lo up' 2>/dev/null; then
+	isolate=(unshare -n sh -c 'ip link set lo up && exec "$0" "$@"')
+fi
+for proto in udp tcp; do
+	args=("$SEED" "$INET_N")
+	[ "$proto" = udp ] || args+=(tcp)
+	native=$(mktemp)
+	if timeout -k 5 "$LIMIT" "${isolate[@]}" "$ROOT/bin/inetfuzz" "${args[@]}" >"$native" 2>&1 && grep -q "^inetfuzz: ok:" "$native"; then
+		for conf in "systrap:--platform=systrap" "ptrace:--platform=ptrace"; do
+			name=${conf%%:*} flag=${conf#*:}
+			out=$(mktemp)
+			t0=$SECONDS
+			timeout -k 5 "$LIMIT" "$RUNSC" "$flag" do -- "$ROOT/bin/inetfuzz" "${args[@]}" </dev/null >"$out" 2>&1
+			status=$?
+			like_linux "inetfuzz $proto $name" inetfuzz "$native" "$out" $status $t0 0 "$ROOT/bin/inetfuzz ${args[*]} natively, and in $RUNSC $flag do -- $ROOT/bin/inetfuzz ${args[*]}"
+			rm -f "$out"
+		done
+	else
+		echo "FAIL   inetfuzz $proto natively (the reference): $(tail -n 3 "$native")"
+		failed=$((failed + 1))
+	fi
+	rm -f "$native"
+done
 
 # --strace formats every argument of every call, hostile ones included
 # (strings without their NUL, structures at unmapped addresses, huge

@@ -303,6 +303,44 @@ static void ports(void)
 	close(c);
 	close(l);
 
+	/* Data for a socket shut both ways (in FIN_WAIT, with nothing more
+	 * to read) draws a reset. */
+	l = tcp();
+	listen(l, 4);
+	s = pair(l, &c);
+	shutdown(c, SHUT_RDWR);
+	settle(s, POLLRDHUP);
+	CHECK_EQ("a send to it", send(s, "x", 1, MSG_NOSIGNAL), 1);
+	settle(s, POLLERR);
+	CHECK_ERR("is reset: the pending error", send(s, "x", 1, MSG_NOSIGNAL), EPIPE);
+	close(s);
+	close(c);
+	close(l);
+
+	/* A connecting socket has its source address; a socket that
+	 * listened gives its port back when it may not connect. */
+	l = tcp();
+	listen(l, 0);
+	la.sin_port = htons(port_of(l));
+	int f2 = tcp();
+	connect(f2, (struct sockaddr *)&la, sizeof(la));
+	settle(f2, POLLOUT);
+	s = tcp();
+	CHECK_ERR("a connect the full listener keeps waiting", connect(s, (struct sockaddr *)&la, sizeof(la)), EINPROGRESS);
+	nl = sizeof(name);
+	CHECK("a connecting socket's name has the source address",
+	      getsockname(s, (struct sockaddr *)&name, &nl) == 0 && name.sin_addr.s_addr == htonl(INADDR_LOOPBACK));
+	close(s);
+	close(f2);
+	close(l);
+	s = tcp();
+	listen(s, 1);
+	shutdown(s, SHUT_RD);
+	CHECK_EQ("a socket that listened binds", bind_lo(s, 0), 0);
+	CHECK_ERR("connect of a socket that listened", connect(s, (struct sockaddr *)&la, sizeof(la)), EINVAL);
+	CHECK_EQ("gave the port back", bind_lo(s, 0), 0);
+	close(s);
+
 	/* A refused socket bound again keeps that port when a connect
 	 * reports the refusal. */
 	s = tcp();

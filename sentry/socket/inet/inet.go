@@ -517,10 +517,6 @@ func (e *endpoint) Listen(ctx vfs.Context, backlog int) error {
 	if err := e.ensureBoundLocked(); err != nil {
 		return err
 	}
-	if e.synSent {
-		// Linux refuses only after binding the port, which stays.
-		return linux.EINVAL
-	}
 	if e.state != stateListening {
 		// A listener must not share its port with another listener,
 		// nor, as at bind, with a connection or TIME_WAIT that came
@@ -534,6 +530,11 @@ func (e *endpoint) Listen(ctx vfs.Context, backlog int) error {
 				return linux.EADDRINUSE
 			}
 		}
+	}
+	if e.synSent {
+		// Linux refuses only after binding the port, which stays,
+		// and checking it.
+		return linux.EINVAL
 	}
 	e.backlog = backlog
 	e.state = stateListening
@@ -724,6 +725,13 @@ func (e *endpoint) Connect(ctx vfs.Context, b []byte) error {
 			return linux.EISCONN
 		}
 		if e.listened {
+			// Linux's tcp_v4_connect fails late and closes the
+			// socket again: the port goes back, and the address,
+			// unless the application chose them.
+			e.putPortLocked()
+			if !e.addrLocked {
+				e.local.ip = e.anyIP()
+			}
 			return linux.EINVAL
 		}
 		if err := e.startConnectLocked(ctx, dst); err != nil {
@@ -773,6 +781,9 @@ func (e *endpoint) startConnectLocked(ctx vfs.Context, dst addr) error {
 	}
 	e.synSent = true
 	e.synAt = time.Now()
+	// The socket takes the source address connect gave it
+	// (tcp_v4_connect's inet_saddr), which getsockname shows.
+	e.local.ip = e.source(dst).ip
 	for {
 		l := e.net.listenerLocked(dst)
 		if l == nil && e.local.port == dst.port && e.reaches(dst) {
@@ -793,9 +804,6 @@ func (e *endpoint) startConnectLocked(ctx vfs.Context, dst addr) error {
 			return nil
 		}
 		if l == nil {
-			// The socket keeps the source address connect
-			// gave it.
-			e.local.ip = e.source(dst).ip
 			e.refuseLocked()
 			return nil
 		}
@@ -996,7 +1004,6 @@ func (e *endpoint) retrySynLocked() {
 	}
 	l := e.net.listenerLocked(e.connectDst)
 	if l == nil {
-		e.local.ip = e.source(e.connectDst).ip
 		e.refuseLocked()
 		return
 	}
@@ -1039,7 +1046,7 @@ func (e *endpoint) pushHeldLocked() (reset bool) {
 	p := e.peer
 	switch {
 	case p == nil || e.done:
-	case p.released:
+	case p.refusesData():
 		e.resetLocked()
 		p.resetLocked()
 		reset = true
@@ -1051,13 +1058,23 @@ func (e *endpoint) pushHeldLocked() (reset bool) {
 	return reset
 }
 
+// refusesData reports whether data arriving at e draws a reset: e is
+// closed (an orphan), or shut both ways by its application and so, having
+// sent its FIN, in FIN_WAIT with nothing more to read (RFC 1122, as
+// Linux's tcp_rcv_state_process).
+func (e *endpoint) refusesData() bool {
+	return e.released || e.rcvShut && e.sndShut
+}
+
 // sendFinLocked shuts e's sending side as its FIN does: the peer reads to
 // the end of what was sent. When FINs have gone both ways the connection
 // is over for both (Linux's LAST_ACK and TIME_WAIT end in TCP_CLOSE), and
 // the socket that closed first leaves a TIME_WAIT.
 func (e *endpoint) sendFinLocked() {
-	reset := e.pushHeldLocked()
+	// The FIN goes with the held bytes, which a socket connected to
+	// itself thus meets shut for sending.
 	e.sndShut = true
+	reset := e.pushHeldLocked()
 	p := e.peer
 	if p == nil || reset {
 		// Data for a socket that closed is answered with a reset,
@@ -1417,9 +1434,9 @@ func (e *endpoint) sendPiecesLocked(ctx vfs.Context, srcs [][]byte, flags int) (
 		}
 		e.pushHeldLocked()
 		p := e.peer
-		if p.released {
-			// The peer closed: Linux sends the bytes, and the
-			// orphan answers with a reset.
+		if p.refusesData() {
+			// Linux sends the bytes, and the peer answers with a
+			// reset.
 			e.resetLocked()
 			p.resetLocked()
 			return total, nil
