@@ -128,6 +128,22 @@ static int tcp_state(int port)
 	return st;
 }
 
+/* full_listener returns a listener whose accept queue one connection,
+ * *first, fills, with the address la, and a second connection, *waiting,
+ * whose SYN it dropped. */
+static int full_listener(struct sockaddr_in *la, int *first, int *waiting)
+{
+	int l = tcp();
+	listen(l, 0);
+	la->sin_port = htons(port_of(l));
+	*first = tcp();
+	connect(*first, (struct sockaddr *)la, sizeof(*la));
+	settle(*first, POLLOUT);
+	*waiting = tcp();
+	CHECK_ERR("a connect the full listener cannot take", connect(*waiting, (struct sockaddr *)la, sizeof(*la)), EINPROGRESS);
+	return l;
+}
+
 static void ports(void)
 {
 	int one = 1, c;
@@ -241,14 +257,8 @@ static void ports(void)
 
 	/* A connection's SYN that a full listener dropped learns of the
 	 * listener's close only when it is sent again, a second later. */
-	l = tcp();
-	listen(l, 0);
-	la.sin_port = htons(port_of(l));
-	int f = tcp();
-	connect(f, (struct sockaddr *)&la, sizeof(la));
-	settle(f, POLLOUT);
-	s = tcp();
-	CHECK_ERR("a connect the full listener cannot take", connect(s, (struct sockaddr *)&la, sizeof(la)), EINPROGRESS);
+	int f;
+	l = full_listener(&la, &f, &s);
 	close(l);
 	usleep(2000);
 	CHECK_ERR("still connecting after the listener's close", connect(s, (struct sockaddr *)&la, sizeof(la)), EALREADY);
@@ -319,19 +329,12 @@ static void ports(void)
 
 	/* A connecting socket has its source address; a socket that
 	 * listened gives its port back when it may not connect. */
-	l = tcp();
-	listen(l, 0);
-	la.sin_port = htons(port_of(l));
-	int f2 = tcp();
-	connect(f2, (struct sockaddr *)&la, sizeof(la));
-	settle(f2, POLLOUT);
-	s = tcp();
-	CHECK_ERR("a connect the full listener keeps waiting", connect(s, (struct sockaddr *)&la, sizeof(la)), EINPROGRESS);
+	l = full_listener(&la, &f, &s);
 	nl = sizeof(name);
 	CHECK("a connecting socket's name has the source address",
 	      getsockname(s, (struct sockaddr *)&name, &nl) == 0 && name.sin_addr.s_addr == htonl(INADDR_LOOPBACK));
 	close(s);
-	close(f2);
+	close(f);
 	close(l);
 	s = tcp();
 	listen(s, 1);
