@@ -128,6 +128,15 @@ static int tcp_state(int port)
 	return st;
 }
 
+/* listen_pair makes a listener, *l, and a connection to it, whose
+ * accepted socket is *c; it returns the connecting socket. */
+static int listen_pair(int *l, int *c)
+{
+	*l = tcp();
+	listen(*l, 4);
+	return pair(*l, c);
+}
+
 /* full_listener returns a listener whose accept queue one connection,
  * *first, fills, with the address la, and a second connection, *waiting,
  * whose SYN it dropped. */
@@ -190,9 +199,7 @@ static void ports(void)
 	close(n);
 
 	/* MSG_TRUNC takes bytes without copying them. */
-	l = tcp();
-	listen(l, 4);
-	s = pair(l, &c);
+	s = listen_pair(&l, &c);
 	send(c, "abcdef", 6, 0);
 	settle(s, POLLIN);
 	CHECK_EQ("MSG_TRUNC takes 3 bytes", recv(s, b, 3, MSG_TRUNC), 3);
@@ -209,9 +216,7 @@ static void ports(void)
 
 	/* MSG_MORE holds back less than a segment until a send without it,
 	 * TCP_NODELAY, its FIN, or the peer's. */
-	l = tcp();
-	listen(l, 4);
-	s = pair(l, &c);
+	s = listen_pair(&l, &c);
 	int q = -1;
 	CHECK_EQ("a send with MSG_MORE", send(s, "abc", 3, MSG_MORE), 3);
 	usleep(2000);
@@ -315,9 +320,7 @@ static void ports(void)
 
 	/* Data for a socket shut both ways (in FIN_WAIT, with nothing more
 	 * to read) draws a reset. */
-	l = tcp();
-	listen(l, 4);
-	s = pair(l, &c);
+	s = listen_pair(&l, &c);
 	shutdown(c, SHUT_RDWR);
 	settle(s, POLLRDHUP);
 	CHECK_EQ("a send to it", send(s, "x", 1, MSG_NOSIGNAL), 1);
