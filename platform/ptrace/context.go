@@ -278,7 +278,9 @@ func (c *context) failed(t *thread, regs *arch.Registers, err error) (platform.E
 // reaped records that t has been waited for.
 func (c *context) reaped(t *thread) { t.forget(true) }
 
-// reap waits for t, which is exiting, and records it.
+// reap waits for t, which is exiting, and records it. A thread that
+// faults instead of exiting is killed, with its address space's stub
+// process: it cannot be made to run anything else.
 func (c *context) reap(t *thread) {
 	t.as.tidsMu.Lock()
 	if _, ok := t.as.tids[t.tid]; ok {
@@ -286,6 +288,10 @@ func (c *context) reap(t *thread) {
 		for {
 			if _, err := wait4(t.tid, &ws, 0); err != nil || ws.Exited() || ws.Signaled() {
 				break
+			}
+			switch ws.StopSignal() {
+			case unix.SIGSEGV, unix.SIGBUS, unix.SIGILL, unix.SIGFPE:
+				unix.Tgkill(int(t.as.pid), int(t.tid), unix.SIGKILL)
 			}
 			ptraceReq(unix.PTRACE_CONT, t.tid, 0, 0)
 		}
@@ -405,8 +411,13 @@ func (c *context) Release() {
 		if dead || as.released.Load() {
 			continue
 		}
-		var regs arch.Registers
-		if getRegs(t.tid, &regs) == nil {
+		var cur arch.Registers
+		if getRegs(t.tid, &cur) == nil {
+			// From the register set taken when the thread was
+			// seized, as injected syscalls are: the application's
+			// may not return to user mode (sysfuzz left one that
+			// faulted there at every try).
+			regs := t.tmpl
 			regs.Rip = c.p.stubPage + stubSyscallOff
 			regs.Rax = unix.SYS_EXIT
 			regs.Orig_rax = ^uint64(0)
