@@ -78,13 +78,18 @@ VOL=$(mktemp -d /var/tmp/rampart-fuzz-vol.XXXXXX) && chmod 1777 "$VOL" && {
 	rm -rf "$VOL"
 }
 
-# like_linux NAME PROG NATIVE OUT STATUS T0 COUNT REPLAY checks a sandbox
-# run of a differential fuzzer (bpffuzz, fsfuzz, sockfuzz, inetfuzz)
-# against its native run: it must have ended well (STATUS 0 and PROG's ok
-# line) and printed the same lines, the first COUNT of them (all if COUNT
-# is 0).
+# like_linux NAME PROG NATIVE COUNT ARGS... runs a differential fuzzer
+# (bpffuzz, fsfuzz, sockfuzz, inetfuzz) in the sandbox, `$RUNSC ARGS...`,
+# and checks it against its native run, whose output is in the file
+# NATIVE: it must end well (status 0 and PROG's ok line) and print the
+# same lines, the first COUNT of them (all if COUNT is 0).
 like_linux() {
-	local name=$1 prog=$2 native=$3 out=$4 status=$5 t0=$6 count=$7 replay=$8 d
+	local name=$1 prog=$2 native=$3 count=$4 out t0 status d
+	shift 4
+	out=$(mktemp)
+	t0=$SECONDS
+	timeout -k 5 "$LIMIT" "$RUNSC" "$@" </dev/null >"$out" 2>&1
+	status=$?
 	local cut=(cat)
 	[ "$count" -gt 0 ] && cut=(head -n "$count")
 	d=$(diff <("${cut[@]}" "$native") <("${cut[@]}" "$out") | grep -c '^>')
@@ -92,10 +97,11 @@ like_linux() {
 		echo "PASS   $name ($((SECONDS - t0)) s): as on Linux: $(tail -n 1 "$out" | sed "s/^$prog: ok: //")"
 		passed=$((passed + 1))
 	else
-		echo "FAIL   $name: status $status, $d lines otherwise than on Linux (replay: $replay)"
+		echo "FAIL   $name: status $status, $d lines otherwise than on Linux (replay: the same program natively, then $RUNSC $*)"
 		diff <("${cut[@]}" "$native") <("${cut[@]}" "$out") | head -n 10 | sed 's/^/    /'
 		failed=$((failed + 1))
 	fi
+	rm -f "$out"
 }
 
 # bpffuzz installs random seccomp filters, each in a child that then
@@ -109,12 +115,7 @@ if timeout -k 5 "$LIMIT" "$ROOT/bin/bpffuzz" "$SEED" "$BPF_N" >"$native" 2>&1 &&
 	for conf in "systrap:--platform=systrap:$BPF_N" "ptrace:--platform=ptrace:$((BPF_N / 5))" "nopatch:--systrap-patch=false:$BPF_N"; do
 		name=${conf%%:*} rest=${conf#*:}
 		flag=${rest%%:*} n=${rest#*:}
-		out=$(mktemp)
-		t0=$SECONDS
-		timeout -k 5 "$LIMIT" "$RUNSC" "$flag" do -- "$ROOT/bin/bpffuzz" "$SEED" "$n" </dev/null >"$out" 2>&1
-		status=$?
-		like_linux "bpffuzz $name" bpffuzz "$native" "$out" $status $t0 "$n" "$RUNSC $flag do -- $ROOT/bin/bpffuzz $SEED $n"
-		rm -f "$out"
+		like_linux "bpffuzz $name" bpffuzz "$native" "$n" "$flag" do -- "$ROOT/bin/bpffuzz" "$SEED" "$n"
 	done
 else
 	echo "FAIL   bpffuzz natively (the reference): $(tail -n 3 "$native")"
@@ -135,13 +136,8 @@ if [ -n "$shm" ] && timeout -k 5 "$LIMIT" "$ROOT/bin/fsfuzz" "$SEED" "$FS_N" "$s
 	for conf in "tmpfs:--platform=systrap" "overlay:--platform=systrap do --tmp-on-root" "ptrace:--platform=ptrace"; do
 		name=${conf%%:*} args=${conf#*:}
 		case "$args" in *" do "*) ;; *) args="$args do" ;; esac
-		out=$(mktemp)
-		t0=$SECONDS
 		# shellcheck disable=SC2086 # args are flags, split on purpose
-		timeout -k 5 "$LIMIT" "$RUNSC" $args -- sh -c "mkdir -p /tmp/fsfuzz && exec $ROOT/bin/fsfuzz $SEED $FS_N /tmp/fsfuzz" </dev/null >"$out" 2>&1
-		status=$?
-		like_linux "fsfuzz $name" fsfuzz "$native" "$out" $status $t0 0 "$ROOT/bin/fsfuzz $SEED $FS_N DIR natively on a tmpfs, and in $RUNSC $args -- sh -c '...'"
-		rm -f "$out"
+		like_linux "fsfuzz $name" fsfuzz "$native" 0 $args -- sh -c "mkdir -p /tmp/fsfuzz && exec $ROOT/bin/fsfuzz $SEED $FS_N /tmp/fsfuzz"
 	done
 else
 	echo "FAIL   fsfuzz natively (the reference, in ${shm:-no /dev/shm}): $(tail -n 3 "$native")"
@@ -164,12 +160,7 @@ sdir=$(mktemp -d /dev/shm/sockfuzz.XXXXXX 2>/dev/null) || sdir=
 if [ -n "$sdir" ] && timeout -k 5 "$LIMIT" "$ROOT/bin/sockfuzz" "$SEED" "$SOCK_N" "$sdir" >"$native" 2>&1 && grep -q "^sockfuzz: ok:" "$native"; then
 	for conf in "systrap:--platform=systrap" "ptrace:--platform=ptrace"; do
 		name=${conf%%:*} flag=${conf#*:}
-		out=$(mktemp)
-		t0=$SECONDS
-		timeout -k 5 "$LIMIT" "$RUNSC" "$flag" do -- sh -c "mkdir -p $sdir && exec $ROOT/bin/sockfuzz $SEED $SOCK_N $sdir" </dev/null >"$out" 2>&1
-		status=$?
-		like_linux "sockfuzz $name" sockfuzz "$native" "$out" $status $t0 0 "$ROOT/bin/sockfuzz $SEED $SOCK_N $sdir natively, and in $RUNSC $flag do -- sh -c 'mkdir -p $sdir && exec ...'"
-		rm -f "$out"
+		like_linux "sockfuzz $name" sockfuzz "$native" 0 "$flag" do -- sh -c "mkdir -p $sdir && exec $ROOT/bin/sockfuzz $SEED $SOCK_N $sdir"
 	done
 else
 	echo "FAIL   sockfuzz natively (the reference, in ${sdir:-no /dev/shm}): $(tail -n 3 "$native")"
@@ -198,12 +189,7 @@ for proto in udp tcp; do
 	if timeout -k 5 "$LIMIT" "${isolate[@]}" "$ROOT/bin/inetfuzz" "${args[@]}" >"$native" 2>&1 && grep -q "^inetfuzz: ok:" "$native"; then
 		for conf in "systrap:--platform=systrap" "ptrace:--platform=ptrace"; do
 			name=${conf%%:*} flag=${conf#*:}
-			out=$(mktemp)
-			t0=$SECONDS
-			timeout -k 5 "$LIMIT" "$RUNSC" "$flag" do -- "$ROOT/bin/inetfuzz" "${args[@]}" </dev/null >"$out" 2>&1
-			status=$?
-			like_linux "inetfuzz $proto $name" inetfuzz "$native" "$out" $status $t0 0 "$ROOT/bin/inetfuzz ${args[*]} natively, and in $RUNSC $flag do -- $ROOT/bin/inetfuzz ${args[*]}"
-			rm -f "$out"
+			like_linux "inetfuzz $proto $name" inetfuzz "$native" 0 "$flag" do -- "$ROOT/bin/inetfuzz" "${args[@]}"
 		done
 	else
 		echo "FAIL   inetfuzz $proto natively (the reference): $(tail -n 3 "$native")"
