@@ -726,12 +726,8 @@ func (e *endpoint) Connect(ctx vfs.Context, b []byte) error {
 		}
 		if e.listened {
 			// Linux's tcp_v4_connect fails late and closes the
-			// socket again: the port goes back, and the address,
-			// unless the application chose them.
-			e.putPortLocked()
-			if !e.addrLocked {
-				e.local.ip = e.anyIP()
-			}
+			// socket again.
+			e.closeAgainLocked(true)
 			return linux.EINVAL
 		}
 		if err := e.startConnectLocked(ctx, dst); err != nil {
@@ -861,14 +857,24 @@ func (e *endpoint) disconnectLocked() (drop []*vfs.FileDescription) {
 	drop = e.rq.Drain(drop)
 	e.remote, e.hasRemote = addr{}, false
 	e.rcvShut, e.sndShut = false, false
+	e.closeAgainLocked(open)
+	e.Notify(vfs.ReadableEvents | vfs.WritableEvents | vfs.EventHUp)
+	return drop
+}
+
+// closeAgainLocked takes back what a TCP socket's connection or listen
+// gave it when it goes back to TCP_CLOSE (Linux's inet_reset_saddr and
+// inet_put_port): its address becomes the wildcard again and, if
+// putPort, its port goes back, each unless the application chose it.
+// putPort is false for a socket that was closed already, which gave its
+// port back then.
+func (e *endpoint) closeAgainLocked(putPort bool) {
 	if !e.addrLocked {
 		e.local.ip = e.anyIP()
 	}
-	if open {
+	if putPort {
 		e.putPortLocked()
 	}
-	e.Notify(vfs.ReadableEvents | vfs.WritableEvents | vfs.EventHUp)
-	return drop
 }
 
 // establishLocked connects e to the listener l: the server side joins
