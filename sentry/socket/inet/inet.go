@@ -160,10 +160,13 @@ type endpoint struct {
 	// stateConnected, so that what was queued can still be read, but has
 	// no peer name and is shut both ways.
 	finRcvd, done bool
-	// held are TCP bytes sent with MSG_MORE and held back, less than a
-	// segment, until something pushes them (see pushHeldLocked; Linux's
-	// TCP_NAGLE_CORK).
+	// held are TCP bytes sent with MSG_MORE or under TCP_CORK and held
+	// back, less than a segment, until something pushes them (see
+	// pushHeldLocked; Linux's TCP_NAGLE_CORK) or the probe timer sends
+	// them (holdLocked). heldGen counts the holds, so that a timer can
+	// tell whether the bytes it was armed for went already.
 	held    []byte
+	heldGen uint64
 	backlog int
 	acceptQ []*endpoint
 	soErr   linux.Errno
@@ -1040,11 +1043,39 @@ func (e *endpoint) putPortLocked() {
 	}
 }
 
-// pushHeldLocked sends the bytes MSG_MORE held back, even past the send
-// buffer (they are less than a segment): at a send without MSG_MORE, a
-// FIN, TCP_NODELAY, or the peer's FIN (whose slow path ends in
-// tcp_data_snd_check; the peer's data, acking nothing new, does not). To
-// a peer that closed they draw a reset, and pushHeldLocked reports it.
+// probeDelay is when Linux's zero-window probe timer fires after a push
+// that left bytes held back: tcp_probe0_base, the retransmission timeout
+// at least TCP_RTO_MIN, which loopback's round trips never exceed.
+const probeDelay = 200 * time.Millisecond
+
+// holdLocked holds back srcs, sent with MSG_MORE or under TCP_CORK. The
+// first bytes held arm the probe timer (Linux's tcp_check_probe_timer,
+// nothing being in flight on loopback), whose probe (tcp_write_wakeup)
+// sends whatever is held by then: a program that corks and then waits
+// for an answer gets it, late.
+func (e *endpoint) holdLocked(srcs [][]byte) {
+	if len(e.held) == 0 {
+		e.heldGen++
+		gen := e.heldGen
+		time.AfterFunc(probeDelay, func() {
+			e.net.mu.Lock()
+			defer e.net.mu.Unlock()
+			if e.heldGen == gen {
+				e.pushHeldLocked()
+			}
+		})
+	}
+	for _, src := range srcs {
+		e.held = append(e.held, src...)
+	}
+}
+
+// pushHeldLocked sends the bytes MSG_MORE or TCP_CORK held back, even
+// past the send buffer (they are less than a segment): at a send that
+// holds nothing back, a FIN, TCP_NODELAY, the cork's removal, the probe
+// timer, or the peer's FIN (whose slow path ends in tcp_data_snd_check;
+// the peer's data, acking nothing new, does not). To a peer that closed
+// they draw a reset, and pushHeldLocked reports it.
 func (e *endpoint) pushHeldLocked() (reset bool) {
 	if len(e.held) == 0 {
 		return false
@@ -1290,7 +1321,7 @@ func (e *endpoint) sendDatagramLocked(ctx vfs.Context, src, to []byte, flags int
 		return 0, linux.EMSGSIZE
 	}
 	if e.corked {
-		return e.appendCorkedLocked(src, flags&linux.MSG_MORE != 0, max)
+		return e.appendCorkedLocked(src, flags&linux.MSG_MORE != 0 || e.opts[udpCork] != 0, max)
 	}
 	dst, hasDst := e.flow, e.hasRemote
 	if to != nil {
@@ -1311,7 +1342,7 @@ func (e *endpoint) sendDatagramLocked(ctx vfs.Context, src, to []byte, flags int
 	if !hasDst {
 		return 0, linux.EDESTADDRREQ
 	}
-	more := flags&linux.MSG_MORE != 0
+	more := flags&linux.MSG_MORE != 0 || e.opts[udpCork] != 0
 	if more {
 		// Linux sets up the cork's flow before it appends the first
 		// piece, so it stays even if the checks below fail.
@@ -1345,11 +1376,21 @@ func (e *endpoint) appendCorkedLocked(src []byte, more bool, max int) (int, erro
 	}
 	e.cork = append(e.cork, src...)
 	if !more {
-		e.corked = false
-		e.deliverLocked(e.flow, e.cork)
-		e.cork = e.cork[:0]
+		e.pushCorkLocked()
 	}
 	return len(src), nil
+}
+
+// pushCorkLocked sends the corked datagram, if there is one (Linux's
+// udp_push_pending_frames): at a send without MSG_MORE, or when
+// UDP_CORK comes out.
+func (e *endpoint) pushCorkLocked() {
+	if !e.corked {
+		return
+	}
+	e.corked = false
+	e.deliverLocked(e.flow, e.cork)
+	e.cork = e.cork[:0]
 }
 
 // acceptsFrom reports whether the UDP socket e takes datagrams from src:
@@ -1432,10 +1473,8 @@ func (e *endpoint) sendPiecesLocked(ctx vfs.Context, srcs [][]byte, flags int) (
 		if total == 0 {
 			return 0, nil
 		}
-		if done == 0 && flags&linux.MSG_MORE != 0 && len(e.held)+total < loopbackMSS {
-			for _, src := range srcs {
-				e.held = append(e.held, src...)
-			}
+		if done == 0 && len(e.held)+total < loopbackMSS && (flags&linux.MSG_MORE != 0 || e.opts[tcpCork] != 0) {
+			e.holdLocked(srcs)
 			return total, nil
 		}
 		e.pushHeldLocked()

@@ -23,7 +23,6 @@ var storedDefaults = map[[2]int]int32{
 	{linux.SOL_SOCKET, linux.SO_SNDLOWAT}:         1,
 	{linux.SOL_SOCKET, linux.SO_PASSCRED}:         0,
 	{linux.SOL_TCP, linux.TCP_NODELAY}:            0,
-	{linux.SOL_TCP, linux.TCP_CORK}:               0,
 	{linux.SOL_TCP, linux.TCP_KEEPIDLE}:           7200,
 	{linux.SOL_TCP, linux.TCP_KEEPINTVL}:          75,
 	{linux.SOL_TCP, linux.TCP_KEEPCNT}:            9,
@@ -48,7 +47,17 @@ var storedDefaults = map[[2]int]int32{
 	{linux.SOL_IPV6, linux.IPV6_UNICAST_HOPS}:     64,
 	{linux.SOL_IPV6, linux.IPV6_MULTICAST_HOPS}:   1,
 	{linux.SOL_IPV6, linux.IPV6_RECVERR}:          0,
+	tcpCork:                                       0,
+	udpCork:                                       0,
 }
+
+// The corks, which the send paths read from e.opts: TCP_CORK holds back
+// less than a segment (holdLocked), UDP_CORK makes every send add to one
+// datagram as MSG_MORE does.
+var (
+	tcpCork = [2]int{linux.SOL_TCP, linux.TCP_CORK}
+	udpCork = [2]int{linux.SOL_UDP, linux.UDP_CORK}
+)
 
 // levelOK reports whether level applies to e (SOL_TCP to TCP only, SOL_IP
 // and SOL_IPV6 to their families; an IPv6 socket also takes SOL_IP).
@@ -127,11 +136,17 @@ func (e *endpoint) SetSockOpt(ctx vfs.Context, level, name int, val []byte) erro
 		}
 		e.v6only = v != 0
 		return nil
-	case [2]int{linux.SOL_TCP, linux.TCP_NODELAY}, [2]int{linux.SOL_TCP, linux.TCP_CORK}:
+	case [2]int{linux.SOL_TCP, linux.TCP_NODELAY}, tcpCork:
 		// Turning Nagle off, or taking the cork out, pushes what
-		// MSG_MORE held back (Linux's tcp_push_pending_frames).
+		// MSG_MORE or the cork held back (Linux's
+		// tcp_push_pending_frames). TCP_NODELAY pushes once (its
+		// TCP_NAGLE_PUSH): the cork stays.
 		if (name == linux.TCP_NODELAY) == (v != 0) {
 			e.pushHeldLocked()
+		}
+	case udpCork:
+		if v == 0 {
+			e.pushCorkLocked()
 		}
 	}
 	k := [2]int{level, name}
