@@ -55,6 +55,7 @@ var sysctlDefs = []sysctlDef{
 	{"net/ipv4/tcp_tw_reuse", []uint64{2}, 0, 2},
 	{"net/ipv6/conf/all/disable_ipv6", []uint64{0}, 0, 1},
 	{"net/ipv6/conf/default/disable_ipv6", []uint64{0}, 0, 1},
+	{"net/unix/max_dgram_qlen", []uint64{10}, 0, 1<<31 - 1},
 }
 
 // Sysctls hold the values of the sandbox's writable sysctls. One is

@@ -284,7 +284,7 @@ func Run(c Config) (int, error) {
 	fsys := root.fsys
 	phase("root filesystem")
 
-	netcfg := linux.NetworkConfig{Host: c.HostNetwork}
+	netcfg := linux.NetworkConfig{Host: c.HostNetwork, Sysctl: fsys.sysctls.Uint}
 	if c.HostNetwork {
 		if netcfg.Interfaces, err = hostinet.HostInterfaces(); err != nil {
 			return 1, fmt.Errorf("reading the host's interfaces: %w", err)

@@ -33,7 +33,7 @@ type filesystems struct {
 	vfs  *vfs.VirtualFilesystem
 	root vfs.VirtualDentry
 	// sysctls are the sandbox's writable sysctls, shown by every procfs
-	// instance (set by mountProc).
+	// instance and read by the network stack (net.unix.max_dgram_qlen).
 	sysctls *proc.Sysctls
 	// oomScoreAdj is the oom_score_adj processes start with (set before
 	// mountProc).
@@ -79,13 +79,12 @@ func newFilesystems(mf *memfile.MemoryFile, opts rootfs.RootOptions, fileAccess 
 	if err != nil {
 		return nil, fmt.Errorf("building the sandbox's mount tree: %w", err)
 	}
-	return &filesystems{vfs: v, root: root}, nil
+	return &filesystems{vfs: v, root: root, sysctls: proc.NewSysctls()}, nil
 }
 
 // mountProc mounts the procfs describing k on /proc (over the empty
 // directory that hides the host's).
 func (f *filesystems) mountProc(k *kernel.Kernel, boot time.Time, cpuInfo string) error {
-	f.sysctls = proc.NewSysctls()
 	pfs := proc.New(k, proc.Options{DevMinor: f.vfs.NewAnonDevMinor(), BootTime: boot, HostCPUInfo: cpuInfo, Sysctls: f.sysctls, OOMScoreAdj: f.oomScoreAdj, UIDMap: f.uidMap, GIDMap: f.gidMap})
 	if err := f.vfs.MountAt(bootCtx{auth.NewRootCredentials()}, f.root, "/proc", pfs, vfs.MountOptions{}); err != nil {
 		return fmt.Errorf("mounting proc on /proc: %w", err)

@@ -27,6 +27,11 @@ type Stack struct {
 	// Host is true for --network=host: AF_INET and AF_INET6 are host
 	// sockets.
 	Host bool
+	// Sysctl reads the first field of one of the sandbox's sysctls (a
+	// path below /proc/sys, 0 if it has none), for the families that
+	// obey one; nil leaves each at Linux's default. Set before the
+	// stack is shared.
+	Sysctl func(path string) uint64
 }
 
 // Interface is one network interface as netlink and the SIOCGIF ioctls

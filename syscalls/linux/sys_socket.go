@@ -25,6 +25,9 @@ type NetworkConfig struct {
 	Interfaces []socket.Interface
 	// Host makes AF_INET and AF_INET6 host sockets (--network=host).
 	Host bool
+	// Sysctl reads the sandbox's sysctls (socket.Stack.Sysctl); nil
+	// leaves Linux's defaults.
+	Sysctl func(path string) uint64
 }
 
 // NewNetworkStack builds the network stack a Kernel owns
@@ -35,6 +38,7 @@ func NewNetworkStack(c NetworkConfig) *socket.Stack {
 		ifaces = []socket.Interface{socket.Loopback()}
 	}
 	st := socket.NewStack(ifaces, c.Host)
+	st.Sysctl = c.Sysctl
 	sunix.Install(st)
 	if c.Host {
 		hostinet.Install(st)

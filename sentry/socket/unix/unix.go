@@ -41,9 +41,10 @@ type abstractKey struct {
 const (
 	// maxPath is sizeof(sun_path).
 	maxPath = 108
-	// maxDgramQueue bounds the datagrams queued on one receiver (Linux's
-	// net.unix.max_dgram_qlen as distributions set it).
-	maxDgramQueue = 512
+	// defaultDgramQlen is net.unix.max_dgram_qlen in a new network
+	// namespace, as a container has it (unix_net_init; distributions
+	// that raise it do so only in the host's).
+	defaultDgramQlen = 10
 	// maxBacklog is net.core.somaxconn.
 	maxBacklog = 4096
 	// scmMaxFD is SCM_MAX_FD, the most files one SCM_RIGHTS may carry.
@@ -84,11 +85,14 @@ type Family struct {
 	// once by EnableHost before the first socket, then read-only.
 	host                 *hostinet.Net
 	hostOpen, hostCreate bool
+
+	// stack is the network stack the family belongs to (its sysctls).
+	stack *socket.Stack
 }
 
 // Install registers a new AF_UNIX family with s.
 func Install(s *socket.Stack) *Family {
-	f := &Family{abstract: map[abstractKey]*endpoint{}, paths: map[vfs.Inode]*endpoint{}, all: map[*endpoint]struct{}{}, inflight: map[uint32]int{}, sent: map[*endpoint]struct{}{}}
+	f := &Family{abstract: map[abstractKey]*endpoint{}, paths: map[vfs.Inode]*endpoint{}, all: map[*endpoint]struct{}{}, inflight: map[uint32]int{}, sent: map[*endpoint]struct{}{}, stack: s}
 	s.Register(linux.AF_UNIX, f)
 	return f
 }
@@ -155,6 +159,10 @@ type endpoint struct {
 	// writers is where senders blocked on this endpoint's full receive
 	// queue wait (datagram senders have no connection to wait on).
 	writers vfs.WaitQueue
+	// maxQlen is how many datagrams e's receive queue holds for senders
+	// it is not connected to, and one more (Linux's sk_max_ack_backlog,
+	// net.unix.max_dgram_qlen when e was made). Immutable.
+	maxQlen int
 
 	// The fields below are protected by fam.mu.
 	state int
@@ -184,7 +192,12 @@ type endpoint struct {
 	hasPeerCreds           bool
 	soErr                  linux.Errno
 	sndbuf, rcvbuf         int
-	rcvTimeo, sndTimeo     time.Duration
+	// wmem is what the datagrams and records e sent and nobody has
+	// read yet cost, as Linux's sk_wmem_alloc counts them (msgTruesize):
+	// e may send while it is below sndbuf, and polls writable while it is
+	// at most a quarter of it. The receiver's buffer does not count.
+	wmem               int
+	rcvTimeo, sndTimeo time.Duration
 	// opts are the SOL_SOCKET boolean options that are only stored
 	// (SO_REUSEADDR, SO_KEEPALIVE, ...).
 	opts     map[int]int32
@@ -208,7 +221,7 @@ func (fam *Family) newEndpoint(ctx vfs.Context, stype int, flags uint32) *endpoi
 //
 // Preconditions: fam.mu is locked.
 func (fam *Family) newEndpointLocked(ctx vfs.Context, stype int, flags uint32) *endpoint {
-	e := &endpoint{fam: fam, stype: stype, sndbuf: socket.DefaultBufSize, rcvbuf: socket.DefaultBufSize}
+	e := &endpoint{fam: fam, stype: stype, sndbuf: socket.DefaultBufSize, rcvbuf: socket.DefaultBufSize, maxQlen: fam.maxDgramQlen()}
 	e.uid = socket.CredsOf(ctx).UID
 	if t, ok := ctx.(*kernel.Task); ok {
 		e.ino = t.Kernel().VFS.NextAnonIno()
@@ -331,26 +344,78 @@ func (e *endpoint) Readiness(mask uint32) uint32 {
 	return r & mask
 }
 
-// writableLocked reports whether a send would find room.
+// writableLocked reports whether e polls writable: a stream socket while
+// its peer's queue is below e's send buffer; a datagram or seqpacket one
+// (Linux's unix_dgram_poll) while what it has in flight is at most a
+// quarter of its send buffer (unix_writable) and its peer, if it has
+// one, takes its datagrams.
 func (e *endpoint) writableLocked() bool {
-	if e.stype == linux.SOCK_DGRAM {
-		p := e.peer
-		return p == nil || p.released || !p.fullLocked(1)
-	}
 	p := e.peer
-	if p == nil || e.sndShut {
-		return true
+	if e.stype == linux.SOCK_STREAM {
+		return p == nil || e.sndShut || p.rq.Bytes < e.sndbuf
 	}
-	return p.rq.Bytes < e.sndbuf
+	if e.wmem*4 > e.sndbuf {
+		return false
+	}
+	return p == nil || p.released || !p.recvqFullLocked(e)
 }
 
-// fullLocked reports whether a message of n bytes does not fit e's receive
-// queue (datagram and seqpacket receivers).
-func (e *endpoint) fullLocked(n int) bool {
-	if e.rq.Count() >= maxDgramQueue {
-		return true
+// recvqFullLocked reports whether e's receive queue is full for a
+// datagram from s (Linux's unix_recvq_full, which unix_dgram_sendmsg
+// applies unless e is s or connected to it): past maxQlen datagrams.
+func (e *endpoint) recvqFullLocked(s *endpoint) bool {
+	return e != s && e.peer != s && e.rq.Count() > e.maxQlen
+}
+
+// maxDgramQlen is net.unix.max_dgram_qlen of fam's network namespace.
+func (fam *Family) maxDgramQlen() int {
+	if fam.stack == nil || fam.stack.Sysctl == nil {
+		return defaultDgramQlen
 	}
-	return e.rq.Count() > 0 && e.rq.Bytes+n > e.rcvbuf
+	return int(min(fam.stack.Sysctl("net/unix/max_dgram_qlen"), 1<<31-1))
+}
+
+// msgTruesize is what Linux charges a datagram or record of n bytes
+// against its sender's send buffer (skb->truesize of unix_dgram_sendmsg's
+// skb, checked against Linux 6.18's SIOCOUTQ from 0 to 212992 bytes):
+// past SKB_MAX_ALLOC (16064) bytes, up to MAX_SKB_FRAGS (17) pages go
+// in page fragments; the rest is a linear head, in the kmalloc bucket
+// (a power of two, at least 512 bytes) that holds it with the
+// skb_shared_info (320), plus the sk_buff (256).
+func msgTruesize(n int) int {
+	const maxHead, maxFrags, shinfo, skbuff, page = 16064, 17, 320, 256, 4096
+	frags := 0
+	if n > maxHead {
+		frags = (min(n-maxHead, maxFrags*page) + page - 1) &^ (page - 1)
+	}
+	head := (n-frags+63)&^63 + shinfo
+	bucket := 512
+	for bucket < head {
+		bucket *= 2
+	}
+	return bucket + skbuff + frags
+}
+
+// sentLocked charges m, just queued, to its sender (datagrams and
+// records).
+func sentLocked(m *socket.Message[*endpoint]) {
+	if s := m.From; s != nil && s.stype != linux.SOCK_STREAM {
+		s.wmem += msgTruesize(len(m.Data))
+	}
+}
+
+// unsentLocked takes back m's charge from its sender once m is read or
+// dropped, and wakes the sender if it polls writable again (Linux's
+// sock_wfree and unix_write_space).
+func unsentLocked(m *socket.Message[*endpoint]) {
+	s := m.From
+	if s == nil || s.stype == linux.SOCK_STREAM {
+		return
+	}
+	s.wmem -= msgTruesize(len(m.Data))
+	if s.wmem*4 <= s.sndbuf {
+		s.Notify(vfs.WritableEvents)
+	}
 }
 
 // waitLocked is socket.WaitLocked on the family's mu.
@@ -984,6 +1049,17 @@ func (e *endpoint) send(ctx vfs.Context, src []byte, to []byte, c *socket.Contro
 		if e.sndShut {
 			return 0, epipe(ctx, flags, false)
 		}
+		if e.wmem >= e.sndbuf {
+			// Linux's sock_alloc_send_pskb, before it looks at the
+			// receiver: the sender's own buffer is full.
+			if e.nonblocking(flags) {
+				return 0, linux.EAGAIN
+			}
+			if err := e.fam.waitLocked(ctx, &e.WaitQueue, vfs.WritableEvents, e.sndTimeo); err != nil {
+				return 0, err
+			}
+			continue
+		}
 		if target.released {
 			if e.stype == linux.SOCK_SEQPACKET {
 				return 0, epipe(ctx, flags, false)
@@ -999,7 +1075,7 @@ func (e *endpoint) send(ctx vfs.Context, src []byte, to []byte, c *socket.Contro
 		if target.stype != e.stype {
 			return 0, linux.EPROTOTYPE
 		}
-		if !target.fullLocked(len(src)) {
+		if !target.recvqFullLocked(e) {
 			break
 		}
 		if e.nonblocking(flags) {
@@ -1013,6 +1089,7 @@ func (e *endpoint) send(ctx vfs.Context, src []byte, to []byte, c *socket.Contro
 	m := socket.Message[*endpoint]{Data: append(target.rq.Buf(len(src)), src...), Creds: c.Creds, Rights: c.Rights, RightsUID: c.RightsUID, From: e}
 	e.fam.charge(c.RightsUID, c.Rights)
 	c.Rights = nil
+	sentLocked(&m)
 	target.rq.Push(m)
 	target.Notify(vfs.ReadableEvents)
 	return len(src), nil
@@ -1115,6 +1192,7 @@ func (e *endpoint) RecvMsg(ctx vfs.Context, dst []byte, flags int, res *socket.R
 		res.Control.Rights = m.Rights
 		e.fam.uncharge(m.RightsUID, m.Rights)
 		m.Rights = nil
+		unsentLocked(m)
 		e.rq.Pop()
 		e.writers.Notify(vfs.WritableEvents)
 		if p := e.peer; p != nil && e.stype == linux.SOCK_SEQPACKET {
@@ -1262,8 +1340,11 @@ func (e *endpoint) Ioctl(ctx vfs.Context, cmd uint32, arg uint64) (uintptr, erro
 		}
 		e.fam.mu.Unlock()
 	case linux.SIOCOUTQ:
+		// Linux's unix_outq_len: sk_wmem_alloc, what is in flight.
 		e.fam.mu.Lock()
-		if p := e.peer; p != nil && e.stype != linux.SOCK_DGRAM {
+		if e.stype != linux.SOCK_STREAM {
+			v = e.wmem
+		} else if p := e.peer; p != nil {
 			v = p.rq.Bytes
 		}
 		e.fam.mu.Unlock()
@@ -1358,6 +1439,7 @@ func (fam *Family) drainLocked(q *socket.Queue[*endpoint], drop []*vfs.FileDescr
 	for i := 0; i < q.Count(); i++ {
 		m := q.At(i)
 		fam.uncharge(m.RightsUID, m.Rights)
+		unsentLocked(m)
 	}
 	return q.Drain(drop)
 }

@@ -111,3 +111,61 @@ func TestStreamConcurrentReaders(t *testing.T) {
 	a, b := pair(t, linux.SOCK_STREAM)
 	sockettest.ConcurrentReaders(t, ctx{}, a, b)
 }
+
+// TestMaxDgramQlen: a datagram receiver takes net.unix.max_dgram_qlen
+// datagrams and one more from a sender it is not connected to, the value
+// as it was when the receiver was made.
+func TestMaxDgramQlen(t *testing.T) {
+	st := socket.NewStack([]socket.Interface{socket.Loopback()}, false)
+	qlen := uint64(3)
+	st.Sysctl = func(p string) uint64 {
+		if p != "net/unix/max_dgram_qlen" {
+			t.Errorf("sysctl %q read", p)
+		}
+		return qlen
+	}
+	unix.Install(st)
+	p, err := st.ProviderOf(linux.AF_UNIX)
+	if err != nil {
+		t.Fatal(err)
+	}
+	open := func() socket.Socket {
+		f, err := p.Socket(ctx{}, linux.SOCK_DGRAM, 0, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { f.DecRef(ctx{}) })
+		s, _ := socket.FromFile(f)
+		return s
+	}
+	addr := func(name string) []byte {
+		return append([]byte{linux.AF_UNIX, 0, 0}, name...)
+	}
+	r3 := open()
+	if err := r3.Bind(ctx{}, addr("r3")); err != nil {
+		t.Fatal(err)
+	}
+	qlen = 0
+	r0 := open()
+	if err := r0.Bind(ctx{}, addr("r0")); err != nil {
+		t.Fatal(err)
+	}
+	s := open()
+	for _, c := range []struct {
+		to   string
+		want int
+	}{{"r3", 4}, {"r0", 1}} {
+		n := 0
+		for ; n < 100; n++ {
+			if _, err := s.SendMsg(ctx{}, []byte("x"), addr(c.to), nil, linux.MSG_DONTWAIT); err != nil {
+				if err != linux.EAGAIN {
+					t.Errorf("send to %s: %v, want EAGAIN", c.to, err)
+				}
+				break
+			}
+		}
+		if n != c.want {
+			t.Errorf("%s took %d datagrams, want %d", c.to, n, c.want)
+		}
+	}
+}
