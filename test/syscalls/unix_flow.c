@@ -7,8 +7,9 @@
  * send while that is below its SO_SNDBUF; it polls writable while it is at
  * most a quarter of it. The receiver's SO_RCVBUF does not count. A
  * receiver that is not connected to the sender takes
- * net.unix.max_dgram_qlen datagrams and one more. Closing the receiver
- * gives the sender back what it paid.
+ * net.unix.max_dgram_qlen datagrams and one more. A stream sender pays
+ * for the pieces its sends make until each is read whole. Closing the
+ * receiver gives the sender back what it paid.
  *
  * Nothing here depends on the kernel's buffer sizes: the checks derive
  * them from SIOCOUTQ, and the queue length from /proc/sys.
@@ -99,7 +100,7 @@ int main(void)
 	CHECK_EQ("all read: nothing in flight", outq(sv[0]), 0);
 
 	/* A connected pair: only the sender's buffer limits it. */
-	int n = fill(sv[0], 1), err = errno;
+	int i, n = fill(sv[0], 1), err = errno;
 	CHECK_EQ("a pair takes what the send buffer pays for", n, expected(sndbuf(sv[0]), t1));
 	CHECK("more than the queue length", n > qlen + 1);
 	CHECK_EQ("then EAGAIN", err, EAGAIN);
@@ -152,6 +153,38 @@ int main(void)
 	close(sv[0]);
 	close(sv[1]);
 
+	/* A stream pays the same way for each piece a send makes, until the
+	 * piece is read whole. */
+	socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+	send(sv[0], "x", 1, 0);
+	int s1 = outq(sv[0]);
+	CHECK("stream: a byte costs more than a byte", s1 > 1);
+	recv(sv[1], buf, 1, 0);
+	CHECK_EQ("stream: read, it costs nothing", outq(sv[0]), 0);
+	n = fill(sv[0], 1);
+	CHECK_EQ("stream: one-byte writes", n, expected(sndbuf(sv[0]), s1));
+	CHECK_EQ("stream: what they cost", outq(sv[0]), n * s1);
+	CHECK("stream: not writable", !pollout(sv[0]));
+	for (i = 0; i < n && outq(sv[0]) * 4 > sndbuf(sv[0]); i++)
+		recv(sv[1], buf, 1, 0);
+	CHECK("stream: writable at a quarter", pollout(sv[0]) && outq(sv[0]) * 4 <= sndbuf(sv[0]));
+	close(sv[1]);
+	CHECK_EQ("stream: the peer's close gives it back", outq(sv[0]), 0);
+	close(sv[0]);
+	socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+	send(sv[0], buf, 1000, 0);
+	int s1000 = outq(sv[0]);
+	recv(sv[1], buf, 500, 0);
+	CHECK_EQ("stream: half read, it still costs it all", outq(sv[0]), s1000);
+	recv(sv[1], buf, 500, 0);
+	CHECK_EQ("stream: read whole, nothing", outq(sv[0]), 0);
+	long big = 0, w;
+	while ((w = send(sv[0], buf, sizeof(buf), MSG_DONTWAIT)) > 0)
+		big += w;
+	CHECK("stream: big writes take about the send buffer", big > sndbuf(sv[0]) / 2 && big < 2L * sndbuf(sv[0]));
+	close(sv[0]);
+	close(sv[1]);
+
 	/* A receiver takes max_dgram_qlen + 1 datagrams from a sender it is
 	 * not connected to, connected to it or not. */
 	int r = bound("unix_flow_r");
@@ -159,7 +192,7 @@ int main(void)
 	struct sockaddr_un a = {.sun_family = AF_UNIX};
 	strcpy(a.sun_path + 1, "unix_flow_r");
 	socklen_t al = offsetof(struct sockaddr_un, sun_path) + 1 + strlen("unix_flow_r");
-	int i = 0;
+	i = 0;
 	while (i < 100000 && sendto(s, "x", 1, MSG_DONTWAIT, (struct sockaddr *)&a, al) == 1)
 		i++;
 	err = errno;

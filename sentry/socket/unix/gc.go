@@ -105,9 +105,9 @@ func (fam *Family) collectLocked(drop []*vfs.FileDescription) []*vfs.FileDescrip
 		if live[c] {
 			continue
 		}
-		drop = fam.drainLocked(&c.rq, drop)
+		drop = fam.drainLocked(c, drop)
 		for _, s := range c.acceptQ {
-			drop = fam.drainLocked(&s.rq, drop)
+			drop = fam.drainLocked(s, drop)
 			drop = append(drop, s.fd)
 		}
 		c.acceptQ = nil

@@ -3,7 +3,9 @@
  * with their checksum, the message flags and the sender's address; the
  * descriptors an SCM_RIGHTS message carried (their file types) and the
  * credentials an SCM_CREDENTIALS one did; socket options; poll's events
- * with no wait. Sockets are stream, datagram or seqpacket, made by
+ * with no wait; what a socket has in flight (SIOCOUTQ). Sends
+ * come alone or in bursts, which fill a receiver's queue or a small
+ * SO_SNDBUF. Sockets are stream, datagram or seqpacket, made by
  * socket or socketpair, bound to a path below DIR, to an abstract name or
  * by autobind, connected, listening, accepted, shut down and closed in
  * any order. Everything is non-blocking, and nothing printed depends on
@@ -23,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sockios.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -173,8 +176,23 @@ static void do_send(int s)
 		h->cmsg_len = CMSG_LEN(nfds * sizeof(int));
 		memcpy(CMSG_DATA(h), fds, nfds * sizeof(int));
 	}
+	/* A burst of the same datagram, without descriptors, fills a
+	 * receiver's queue or the sender's buffer. */
+	int burst = nfds == 0 && below(6) == 0 ? 2 + (int)below(23) : 1;
 	printf("send s%d len %zu flags %#x to %d fds %d", s, n, flags, k, nfds);
-	result(sendmsg(slot[s], &m, flags));
+	if (burst > 1) {
+		int went = 0;
+		ssize_t r = 0;
+		while (went < burst && (r = sendmsg(slot[s], &m, flags)) >= 0)
+			went++;
+		printf(" burst %d: %d went", burst, went);
+		if (r < 0)
+			result(r);
+		else
+			printf("\n");
+	} else {
+		result(sendmsg(slot[s], &m, flags));
+	}
 	for (int i = 0; i < nfds; i++)
 		if (fds[i] != courier[0] && fds[i] != courier[1])
 			close(fds[i]);
@@ -238,10 +256,22 @@ static void do_recv(int s)
 	printf("\n");
 }
 
+/* do_outq prints what a socket has in flight (SIOCOUTQ: what the kernel's
+ * buffers for what it sent cost, until they are read). */
+static void do_outq(int s)
+{
+	int v = -1;
+	printf("SIOCOUTQ s%d", s);
+	if (ioctl(slot[s], SIOCOUTQ, &v) < 0)
+		result(-1);
+	else
+		printf(" = %d\n", v);
+}
+
 static void do_getsockopt(int s)
 {
-	static const int opts[] = {SO_TYPE, SO_ERROR, SO_ACCEPTCONN, SO_DOMAIN, SO_PROTOCOL, SO_PASSCRED, SO_PEERCRED};
-	int o = opts[below(7)];
+	static const int opts[] = {SO_TYPE, SO_ERROR, SO_ACCEPTCONN, SO_DOMAIN, SO_PROTOCOL, SO_PASSCRED, SO_PEERCRED, SO_SNDBUF};
+	int o = opts[below(8)];
 	printf("getsockopt s%d %d", s, o);
 	if (o == SO_PEERCRED) {
 		struct ucred u;
@@ -356,18 +386,26 @@ static void call(void)
 	case 17:
 		if (below(2)) {
 			do_getsockopt(s);
-		} else {
+		} else if (below(2)) {
 			int v = (int)below(2);
 			printf("setsockopt s%d SO_PASSCRED %d", s, v);
 			result(setsockopt(slot[s], SOL_SOCKET, SO_PASSCRED, &v, sizeof(v)));
+		} else {
+			/* Small send buffers: a few datagrams fill them. */
+			static const int sizes[] = {0, 2048, 5000, 212992};
+			int v = sizes[below(4)];
+			printf("setsockopt s%d SO_SNDBUF %d", s, v);
+			result(setsockopt(slot[s], SOL_SOCKET, SO_SNDBUF, &v, sizeof(v)));
 		}
 		break;
 	case 18:
 		do_poll(s);
 		break;
 	default:
-		if (below(2)) {
+		if (below(3) == 0) {
 			do_fionread(s);
+		} else if (below(2)) {
+			do_outq(s);
 		} else {
 			int k = (int)below(NNAMES);
 			printf("unlink %d", k);
