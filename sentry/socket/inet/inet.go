@@ -167,6 +167,9 @@ type endpoint struct {
 	// tell whether the bytes it was armed for went already.
 	held    []byte
 	heldGen uint64
+	// rmem is what the UDP datagrams queued on e cost (Linux's
+	// sk_rmem_alloc, udpTruesize), which SO_RCVBUF bounds.
+	rmem    int
 	backlog int
 	acceptQ []*endpoint
 	soErr   linux.Errno
@@ -284,6 +287,7 @@ func (e *endpoint) Release(ctx vfs.Context) {
 	e.released = true
 	unread := !e.rq.Empty()
 	drop = e.rq.Drain(drop)
+	e.rmem = 0
 	drop = e.resetAcceptQLocked(drop)
 	e.stopConnectingLocked()
 	e.dropSynQLocked()
@@ -1393,6 +1397,42 @@ func (e *endpoint) pushCorkLocked() {
 	e.cork = e.cork[:0]
 }
 
+// udpTruesize is what a loopback UDP datagram of n bytes costs its
+// receiver (the skb->truesize of ip_append_data's skb, checked against
+// Linux 6.18's SO_MEMINFO from 0 to 65507 bytes): a linear skb of the
+// headers, the link layer's reserve and the data, or, from SKB_MAX_ALLOC
+// on, of the headers with the data in page fragments that cost what they
+// hold. v4 is the IP version of the datagram.
+func udpTruesize(n int, v4 bool) int {
+	// The IP and UDP headers and the link layer's reserve, as measured.
+	extra := 72
+	if v4 {
+		extra = 59
+	}
+	if n+extra >= skbMaxAlloc {
+		return skbHeadTruesize(extra) + n
+	}
+	return skbHeadTruesize(n + extra)
+}
+
+// skbMaxAlloc is SKB_MAX_ALLOC, the most a linear skb holds.
+const skbMaxAlloc = 16064
+
+// skbHeadTruesize is the truesize of a linear skb of l bytes: its head,
+// with the skb_shared_info (320 bytes), in the small-head cache (576
+// bytes) or the kmalloc bucket that holds it, and the sk_buff (256).
+func skbHeadTruesize(l int) int {
+	need := (l+63)&^63 + 320
+	if need <= 576 {
+		return 576 + 256
+	}
+	bucket := 1024
+	for bucket < need {
+		bucket *= 2
+	}
+	return bucket + 256
+}
+
 // acceptsFrom reports whether the UDP socket e takes datagrams from src:
 // an unconnected one takes any, a connected one those from its peer,
 // where an address or port of 0 matches any (Linux's compute_score).
@@ -1424,9 +1464,13 @@ func (e *endpoint) deliverLocked(dst addr, data []byte) {
 		}
 		return
 	}
-	if r.rq.Count() > 0 && r.rq.Bytes+len(data) > r.rcvbuf {
+	// Linux's __udp_enqueue_schedule_skb: a datagram that does not fit
+	// the receive buffer is dropped, unless the queue is empty.
+	cost := udpTruesize(len(data), src0.isV4())
+	if r.rq.Count() > 0 && r.rmem+cost > r.rcvbuf {
 		return
 	}
+	r.rmem += cost
 	r.rq.Push(socket.Message[addr]{Data: append(r.rq.Buf(len(data)), data...), From: src0})
 	r.Notify(vfs.ReadableEvents)
 }
@@ -1610,6 +1654,7 @@ func (e *endpoint) RecvMsg(ctx vfs.Context, dst []byte, flags int, res *socket.R
 	}
 	res.From = m.From.format(e.family)
 	if flags&linux.MSG_PEEK == 0 {
+		e.rmem -= udpTruesize(len(m.Data), m.From.isV4())
 		e.rq.Pop()
 	}
 	return nil
