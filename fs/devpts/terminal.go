@@ -132,6 +132,15 @@ type file struct {
 // IsStream implements vfs.StreamFile: terminals have no offset.
 func (f *file) IsStream() {}
 
+// AsyncFile implements vfs.AsyncFile: terminals send SIGIO.
+func (*file) AsyncFile() {}
+
+// AsyncReason implements vfs.AsyncReasoner. A terminal notifies every
+// change at once (notify), so its signals say POLL_IN, which Linux's
+// line discipline sends when input arrives; Linux says POLL_OUT when
+// room to write comes back.
+func (*file) AsyncReason(uint32) int32 { return vfs.PollIn }
+
 // SetFD implements vfs.DescriptionAware.
 func (f *file) SetFD(fd *vfs.FileDescription) { f.fd = fd }
 

@@ -26,6 +26,10 @@ type streamFile struct {
 	watched bool
 }
 
+// AsyncFile implements vfs.AsyncFile: a donated pipe, socket or terminal
+// sends SIGIO as the host file would.
+func (*streamFile) AsyncFile() {}
+
 // Readiness implements vfs.Waitable with a non-blocking host poll.
 func (f *streamFile) Readiness(mask uint32) uint32 {
 	r, err := PollReadiness(f.fd, mask)

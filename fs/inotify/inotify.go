@@ -404,3 +404,7 @@ func (in *Instance) Ioctl(ctx vfs.Context, cmd uint32, arg uint64) (uintptr, err
 	_, err := ctx.CopyOut(arg, b[:])
 	return 0, err
 }
+
+// AsyncFile implements vfs.AsyncFile: an instance sends SIGIO when events
+// are queued (inotify_fasync).
+func (*Instance) AsyncFile() {}

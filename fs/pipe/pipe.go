@@ -384,3 +384,15 @@ func SetSize(ctx vfs.Context, impl vfs.FileDescriptionImpl, arg uint32) (int, er
 	p.mu.Lock()
 	return size, nil
 }
+
+// AsyncFile implements vfs.AsyncFile: pipes send SIGIO (pipe_fasync).
+func (*end) AsyncFile() {}
+
+// AsyncReason implements vfs.AsyncReasoner: Linux's pipe tells readers
+// POLL_IN and writers POLL_OUT, whatever happened (data, room, a close).
+func (e *end) AsyncReason(ready uint32) int32 {
+	if e.read && (!e.write || ready&(readEvents|vfs.EventHUp) != 0) {
+		return vfs.PollIn
+	}
+	return vfs.PollOut
+}

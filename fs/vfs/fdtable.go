@@ -188,10 +188,14 @@ func (t *FDTable) Remove(fd int32) *FileDescription {
 }
 
 // closeFile drops the table's reference on f, which the table no longer
-// holds, releasing the POSIX locks the table owns on f's file as Linux's
-// filp_close does, and then tells a CloseWatcher.
+// holds, releasing the POSIX locks the table owns on f's file and the
+// table's directory notifications as Linux's filp_close does, and then
+// tells a CloseWatcher.
 func (t *FDTable) closeFile(ctx Context, f *FileDescription) {
 	t.releasePOSIXLocks(f)
+	if fl, ok := f.async.Load().(AsyncFlusher); ok {
+		fl.FlushAsync(t)
+	}
 	w, watches := f.impl.(CloseWatcher)
 	f.DecRef(ctx)
 	if watches {

@@ -10,8 +10,10 @@ import (
 	"github.com/rampart-sandbox/rampart/sentry/memmap"
 )
 
-// SettableStatusFlags are the status flags F_SETFL may change.
-const SettableStatusFlags = unix.O_APPEND | unix.O_ASYNC | unix.O_DIRECT | unix.O_NOATIME | unix.O_NONBLOCK
+// SettableStatusFlags are the status flags F_SETFL may change. O_ASYNC
+// is not among them: only a file that can send signals takes it, through
+// SetAsyncFlag.
+const SettableStatusFlags = unix.O_APPEND | unix.O_DIRECT | unix.O_NOATIME | unix.O_NONBLOCK
 
 // FileDescriptionOptions describe a new FileDescription.
 type FileDescriptionOptions struct {
@@ -57,6 +59,10 @@ type FileDescription struct {
 	// run when the file is released; see waiter.go.
 	hooksMu sync.Mutex
 	hooks   map[ReleaseHook]struct{}
+
+	// async is the kernel's signal-driven I/O state of the file (see
+	// Async); nil until the application first uses it.
+	async atomic.Value
 }
 
 // NewFileDescription returns a description with one reference. flags are
@@ -117,6 +123,21 @@ func (fd *FileDescription) SetStatusFlags(flags uint32) {
 	for {
 		old := fd.flags.Load()
 		n := old&^SettableStatusFlags | flags&SettableStatusFlags
+		if fd.flags.CompareAndSwap(old, n) {
+			return
+		}
+	}
+}
+
+// SetAsyncFlag sets or clears O_ASYNC, for the kernel's signal-driven
+// I/O once the file's signals are on or off (Linux's fasync_helper).
+func (fd *FileDescription) SetAsyncFlag(on bool) {
+	for {
+		old := fd.flags.Load()
+		n := old &^ unix.O_ASYNC
+		if on {
+			n |= unix.O_ASYNC
+		}
 		if fd.flags.CompareAndSwap(old, n) {
 			return
 		}

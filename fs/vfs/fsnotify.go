@@ -42,6 +42,11 @@ import (
 // take their own locks (an inotify instance's mutex, then its WaitQueue)
 // and may call AddWatch and RemoveWatch.
 
+// EventRename is reported, before IN_MOVED_FROM, to the directory of a
+// rename that stays in it (Linux's FS_RENAME as dnotify hears it, for
+// DN_RENAME). It is not an inotify event: no inotify mask has its bit.
+const EventRename = 0x10000000
+
 // WatchEvent is one event as the VFS reports it to a Watcher.
 type WatchEvent struct {
 	// Mask is the IN_* event bits, with IN_ISDIR for a directory.
@@ -307,6 +312,9 @@ func markDying(ctx Context, d *Dentry) {
 func notifyRename(ctx Context, oldParent *Dentry, oldName string, newParent *Dentry, newName string, child, replaced *Dentry) {
 	if !oldParent.watched() {
 		return
+	}
+	if oldParent == newParent {
+		notifyChild(oldParent, oldName, child, EventRename, 0)
 	}
 	cookie := oldParent.vfs.renameCookie.Add(1)
 	notifyChild(oldParent, oldName, child, unix.IN_MOVED_FROM, cookie)

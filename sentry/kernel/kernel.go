@@ -96,6 +96,9 @@ type Kernel struct {
 	// futexes is the futex wait-queue table.
 	futexes futexTable
 
+	// dnotify holds the directories watched with F_NOTIFY (dnotify.go).
+	dnotify dnotifyTable
+
 	// root is the root PID namespace (pidns.go); its maps hold every
 	// task and process of the sandbox under its root ids. Immutable.
 	root *PIDNamespace

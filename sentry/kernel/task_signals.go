@@ -251,11 +251,13 @@ func (k *Kernel) sendSignalLocked(tg *ThreadGroup, t *Task, info *abi.SignalInfo
 			limit = maxQueuedSignals
 		}
 		if uint64(len(q.q)) >= limit {
-			if info.Code < 0 {
+			if info.Code != abi.SI_USER && info.Code != abi.SI_KERNEL {
 				return unix.EAGAIN
 			}
-			// Linux queues kernel and kill() signals without their
-			// siginfo past the limit; keep the bit.
+			// Linux queues kill() signals and its own (SI_KERNEL)
+			// without their siginfo past the limit; keep the bit.
+			// Others (sigqueue, timers, SIGIO's POLL_* codes) fail,
+			// and their senders fall back or count an overrun.
 			if q.mask&bit != 0 {
 				return nil
 			}

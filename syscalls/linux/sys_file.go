@@ -6,6 +6,7 @@ import (
 	"github.com/rampart-sandbox/rampart/fs/vfs"
 	"github.com/rampart-sandbox/rampart/sentry/arch"
 	"github.com/rampart-sandbox/rampart/sentry/kernel"
+	"github.com/rampart-sandbox/rampart/sentry/socket"
 )
 
 // registerFile installs the file-system syscalls.
@@ -263,7 +264,8 @@ func Dup3(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
 // Fcntl implements fcntl(2): F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD, F_SETFD,
 // F_GETFL, F_SETFL, the record locks (sys_lock.go),
 // F_GETPIPE_SZ/F_SETPIPE_SZ (sys_pipe.go) and the memfd seals
-// (sys_memfd.go). Leases are EINVAL for now.
+// (sys_memfd.go), signal-driven I/O's (sys_fasync.go) and F_NOTIFY
+// (the kernel's dnotify). Leases are EINVAL for now.
 func Fcntl(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
 	fd, cmd := a[0].Int(), a[1].Int()
 	f, flags, err := getFile(t, fd)
@@ -295,6 +297,7 @@ func Fcntl(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
 		if err := f.CheckSetStatusFlags(t, a[2].Uint()); err != nil {
 			return 0, err
 		}
+		setAsync(t, f, fd, a[2].Uint()&unix.O_ASYNC != 0)
 		f.SetStatusFlags(a[2].Uint())
 		return 0, nil
 	case unix.F_GETLK, unix.F_SETLK, unix.F_SETLKW, unix.F_OFD_GETLK, unix.F_OFD_SETLK, unix.F_OFD_SETLKW:
@@ -303,6 +306,16 @@ func Fcntl(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
 		return pipeFcntl(t, f, cmd, a[2].Uint())
 	case unix.F_ADD_SEALS, unix.F_GET_SEALS:
 		return fcntlSeals(f, cmd, a[2].Uint())
+	case unix.F_SETOWN, unix.F_GETOWN, unix.F_SETOWN_EX, unix.F_GETOWN_EX, unix.F_SETSIG, unix.F_GETSIG:
+		if f.IsOPath() {
+			return 0, unix.EBADF
+		}
+		return fcntlAsync(t, f, cmd, a[2].Pointer())
+	case unix.F_NOTIFY:
+		if f.IsOPath() {
+			return 0, unix.EBADF
+		}
+		return 0, t.Kernel().Dnotify(t, f, fd, a[2].Uint())
 	}
 	return 0, unix.EINVAL
 }
@@ -315,8 +328,8 @@ const (
 	fioasync = 0x5452
 )
 
-// Ioctl implements ioctl(2): FIOCLEX, FIONCLEX, FIONBIO and FIOASYNC here,
-// everything else by the file (ENOTTY if it does not know the request).
+// Ioctl implements ioctl(2): FIOCLEX, FIONCLEX, FIONBIO, FIOASYNC and a
+// socket's owner (sys_fasync.go) here, everything else by the file (ENOTTY if it does not know the request).
 func Ioctl(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
 	fd, cmd, arg := a[0].Int(), a[1].Uint(), a[2].Pointer()
 	f, _, err := getFile(t, fd)
@@ -335,16 +348,23 @@ func Ioctl(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
 		if _, err := t.CopyIn(arg, b[:]); err != nil {
 			return 0, err
 		}
-		bit := uint32(unix.O_NONBLOCK)
+		on := b != [4]byte{}
 		if cmd == fioasync {
-			bit = unix.O_ASYNC
+			if !setAsync(t, f, fd, on) {
+				return 0, unix.ENOTTY
+			}
+			return 0, nil
 		}
-		fl := f.StatusFlags() &^ bit
-		if b != [4]byte{} {
-			fl |= bit
+		fl := f.StatusFlags() &^ unix.O_NONBLOCK
+		if on {
+			fl |= unix.O_NONBLOCK
 		}
 		f.SetStatusFlags(fl)
 		return 0, nil
+	case fiosetown, siocspgrp, fiogetown, siocgpgrp:
+		if _, ok := f.Impl().(socket.Socket); ok {
+			return socketOwnerIoctl(t, f, cmd, arg)
+		}
 	}
 	return f.Ioctl(t, cmd, arg)
 }

@@ -1125,7 +1125,12 @@ func (e *endpoint) sendFinLocked() {
 	second := e.finRcvd
 	if !p.released {
 		p.rcvShut, p.finRcvd = true, true
-		p.Notify(vfs.ReadableEvents | vfs.EventRdHUp | vfs.EventHUp)
+		// POLLHUP (and SIGIO's POLL_HUP) only once both ways are shut.
+		ev := uint32(vfs.ReadableEvents | vfs.EventRdHUp)
+		if p.sndShut {
+			ev |= vfs.EventHUp
+		}
+		p.Notify(ev)
 		p.pushHeldLocked()
 	}
 	if p == e {

@@ -986,7 +986,12 @@ func (e *endpoint) Shutdown(ctx vfs.Context, how int) error {
 		if wr {
 			p.rcvShut = true
 		}
-		p.Notify(vfs.ReadableEvents | vfs.WritableEvents | vfs.EventHUp | vfs.EventRdHUp)
+		// POLLHUP (and SIGIO's POLL_HUP) only once both ways are shut.
+		ev := uint32(vfs.ReadableEvents | vfs.WritableEvents | vfs.EventRdHUp)
+		if p.rcvShut && p.sndShut {
+			ev |= vfs.EventHUp
+		}
+		p.Notify(ev)
 	}
 	return nil
 }
