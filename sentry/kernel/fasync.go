@@ -172,19 +172,17 @@ func (a *FileAsync) SetSignal(sig int) error {
 }
 
 // SetAsync turns O_ASYNC's signals on or off for f, reached through
-// descriptor fd (si_fd). A file that cannot drive signals (not a
-// vfs.AsyncFile or socket, which the caller tells with w == nil) keeps
-// none. The caller sets O_ASYNC in the status flags.
+// descriptor fd (si_fd). w is f's queue: a vfs.AsyncFile or a socket;
+// the caller turns nothing on for other files, and sets O_ASYNC in the
+// status flags.
 func (a *FileAsync) SetAsync(f *vfs.FileDescription, w vfs.Waitable, fd int32, on bool) {
 	a.regMu.Lock()
 	defer a.regMu.Unlock()
 	a.mu.Lock()
 	a.fd = fd
 	a.mu.Unlock()
-	if !on || w == nil {
-		if a.w != nil {
-			a.w.EventUnregister(&a.entry)
-			a.w = nil
+	if !on {
+		if a.unregisterLocked() {
 			f.RemoveReleaseHook(a)
 		}
 		return
@@ -211,10 +209,18 @@ func (a *FileAsync) SetAsync(f *vfs.FileDescription, w vfs.Waitable, fd int32, o
 func (a *FileAsync) FileReleased(*vfs.FileDescription) {
 	a.regMu.Lock()
 	defer a.regMu.Unlock()
-	if a.w != nil {
-		a.w.EventUnregister(&a.entry)
-		a.w = nil
+	a.unregisterLocked()
+}
+
+// unregisterLocked takes the entry off the file's queue, if it is on
+// one, and reports whether it was. regMu must be held.
+func (a *FileAsync) unregisterLocked() bool {
+	if a.w == nil {
+		return false
 	}
+	a.w.EventUnregister(&a.entry)
+	a.w = nil
+	return true
 }
 
 // NotifyEvent implements vfs.WaitCallback: a change of the file's
