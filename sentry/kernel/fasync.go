@@ -275,18 +275,52 @@ func (a *FileAsync) sendSigio(fd int32, reason int32) {
 		info.SetBandFD(pollBands[reason], fd)
 	}
 	plain := abi.SignalInfo{Signo: int32(unix.SIGIO), Code: abi.SI_KERNEL}
-	send := func(tg *ThreadGroup, t *Task) {
+	a.toOwnerLocked(func(tg *ThreadGroup, t *Task) {
+		if info.Signo == 0 || k.sendSignalLocked(tg, t, &info, false) != nil {
+			k.sendSignalLocked(tg, t, &plain, false)
+		}
+	})
+}
+
+// SendSigurg tells the owner of socket f that urgent data arrived (Linux's
+// sk_send_sigurg): SIGURG whether or not O_ASYNC is set and, while it is,
+// F_SETSIG's signal with POLL_PRI if one is set. A file without an owner
+// sends nothing. The caller must not hold Kernel.mu; it may hold the
+// socket's own lock, which comes before the file's queue lock.
+func SendSigurg(f *vfs.FileDescription) {
+	a, _ := f.Async(nil).(*FileAsync)
+	if a == nil {
+		return
+	}
+	k := a.k
+	a.mu.Lock()
+	if a.rootID == 0 {
+		a.mu.Unlock()
+		return
+	}
+	urg := abi.SignalInfo{Signo: int32(unix.SIGURG), Code: abi.SI_KERNEL}
+	a.toOwnerLocked(func(tg *ThreadGroup, t *Task) { k.sendSignalLocked(tg, t, &urg, false) })
+	sig := a.sig
+	a.mu.Unlock()
+	if sig != 0 && f.StatusFlags()&unix.O_ASYNC != 0 {
+		a.sendSigio(-1, vfs.PollPri)
+	}
+}
+
+// toOwnerLocked calls send, with Kernel.mu held, for each of the owner's
+// processes (tg, with t nil) or its thread (t) that may take its signals
+// (sigio_perm). a.mu must be held, and a.rootID not 0.
+func (a *FileAsync) toOwnerLocked(send func(tg *ThreadGroup, t *Task)) {
+	k := a.k
+	deliver := func(tg *ThreadGroup, t *Task) {
 		target := t
 		if target == nil {
 			if target = tg.leader; target == nil {
 				return
 			}
 		}
-		if !a.permitted(target.Credentials()) {
-			return
-		}
-		if info.Signo == 0 || k.sendSignalLocked(tg, t, &info, false) != nil {
-			k.sendSignalLocked(tg, t, &plain, false)
+		if a.permitted(target.Credentials()) {
+			send(tg, t)
 		}
 	}
 	k.mu.Lock()
@@ -294,16 +328,16 @@ func (a *FileAsync) sendSigio(fd int32, reason int32) {
 	switch a.typ {
 	case OwnerTID:
 		if _, live := a.task.tg.tasks[a.task]; live {
-			send(a.task.tg, a.task)
+			deliver(a.task.tg, a.task)
 		}
 	case OwnerPID:
 		if a.tg != nil {
-			send(a.tg, nil)
+			deliver(a.tg, nil)
 		}
 	case OwnerPGRP:
 		for _, tg := range k.root.groups {
 			if tg.pgid == a.rootID {
-				send(tg, nil)
+				deliver(tg, nil)
 			}
 		}
 	}

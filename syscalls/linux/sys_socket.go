@@ -517,8 +517,8 @@ func sendPinned(t *kernel.Task, s socket.Socket, f *vfs.FileDescription, addr, t
 
 // recvPinned receives straight into application memory at addr (see
 // readPinned): one RecvMsg into one range of the memory file, or one
-// RecvVec of up to maxPieces from a stream socket without MSG_PEEK or
-// MSG_WAITALL. ok is false, with nothing received, if the destination
+// RecvVec of up to maxPieces from a stream socket without MSG_PEEK,
+// MSG_WAITALL or MSG_OOB. ok is false, with nothing received, if the destination
 // cannot be pinned so.
 func recvPinned(t *kernel.Task, s socket.Socket, f *vfs.FileDescription, addr, total uint64, flags int, res *socket.RecvResult) (error, bool) {
 	var small [maxPieces]memfile.Range
@@ -530,7 +530,7 @@ func recvPinned(t *kernel.Task, s socket.Socket, f *vfs.FileDescription, addr, t
 	var err error
 	if len(frs) == 1 {
 		err = s.RecvMsg(t, m.Slice(frs[0]), flags, res)
-	} else if sv := streamVec(f); sv != nil && flags&(unix.MSG_PEEK|unix.MSG_WAITALL) == 0 {
+	} else if sv := streamVec(f); sv != nil && flags&(unix.MSG_PEEK|unix.MSG_WAITALL|unix.MSG_OOB) == 0 {
 		var n int
 		n, err = vecTransfer(t, sv, frs, true, flags)
 		res.N, res.MsgLen = n, n

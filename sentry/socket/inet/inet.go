@@ -169,7 +169,16 @@ type endpoint struct {
 	heldGen uint64
 	// rmem is what the UDP datagrams queued on e cost (Linux's
 	// sk_rmem_alloc, udpTruesize), which SO_RCVBUF bounds.
-	rmem    int
+	rmem int
+	// TCP urgent data (urgent.go): copied counts the stream bytes read
+	// from rq or skipped (Linux's copied_seq); urg says whether the
+	// stream has an urgent mark, at urgSeq in that count, and whether its
+	// byte, urgByte, is still to be taken with MSG_OOB (urgValid) or was
+	// (urgRead). The mark goes once reading passes it.
+	copied  uint64
+	urgSeq  uint64
+	urg     uint8
+	urgByte byte
 	backlog int
 	acceptQ []*endpoint
 	soErr   linux.Errno
@@ -350,8 +359,13 @@ func (e *endpoint) Readiness(mask uint32) uint32 {
 	if e.soErr != 0 {
 		r |= vfs.EventErr
 	}
-	if e.rq.Readable() {
+	// At an urgent byte that leaves the stream, TCP wants one more
+	// (tcp_poll's target).
+	if e.rq.Readable() && (e.urg == urgNone || e.beyondMarkLocked()) {
 		r |= vfs.ReadableEvents
+	}
+	if e.urg == urgValid {
+		r |= vfs.EventPri
 	}
 	if !e.tcp() {
 		// Linux's datagram_poll.
@@ -862,6 +876,7 @@ func (e *endpoint) disconnectLocked() (drop []*vfs.FileDescription) {
 	e.state, e.done, e.finRcvd = stateClosed, false, false
 	e.held = e.held[:0]
 	drop = e.rq.Drain(drop)
+	e.urg = urgNone
 	e.remote, e.hasRemote = addr{}, false
 	e.rcvShut, e.sndShut = false, false
 	e.closeAgainLocked(open)
@@ -1326,6 +1341,10 @@ func (e *endpoint) sendDatagramLocked(ctx vfs.Context, src, to []byte, flags int
 	if e.family == linux.AF_INET6 {
 		max = maxUDP6
 	}
+	// udp_sendmsg: lengths past 16 bits first, then MSG_OOB.
+	if flags&linux.MSG_OOB != 0 && len(src) <= 0xffff {
+		return 0, linux.EOPNOTSUPP
+	}
 	if len(src) > max {
 		return 0, linux.EMSGSIZE
 	}
@@ -1522,7 +1541,8 @@ func (e *endpoint) sendPiecesLocked(ctx vfs.Context, srcs [][]byte, flags int) (
 		if total == 0 {
 			return 0, nil
 		}
-		if done == 0 && len(e.held)+total < loopbackMSS && (flags&linux.MSG_MORE != 0 || e.opts[tcpCork] != 0) {
+		// Urgent data is not held back (tcp_nagle_test).
+		if done == 0 && len(e.held)+total < loopbackMSS && (flags&linux.MSG_MORE != 0 || e.opts[tcpCork] != 0) && flags&linux.MSG_OOB == 0 {
 			e.holdLocked(srcs)
 			return total, nil
 		}
@@ -1549,8 +1569,11 @@ func (e *endpoint) sendPiecesLocked(ctx vfs.Context, srcs [][]byte, flags int) (
 					pi, po = pi+1, 0
 				}
 			}
+			queued := true
+			var urgAt uint64 // where the round's last byte is, in p.copied's count
 			if got := done - began; got >= socket.CopyUnlockedMin {
 				d := p.rq.Reserve(got)
+				urgAt = p.copied + uint64(p.rq.Bytes) - 1
 				e.net.mu.Unlock()
 				off := 0
 				for _, b := range round[:k] {
@@ -1559,11 +1582,19 @@ func (e *endpoint) sendPiecesLocked(ctx vfs.Context, srcs [][]byte, flags int) (
 				e.net.mu.Lock()
 				// A chunk no longer queued went with a peer that
 				// closed meanwhile: sent, then reset, as on Linux.
-				p.rq.Commit(d)
+				queued = p.rq.Commit(d)
 			} else {
 				p.rq.AppendStreamPieces(round[:k])
+				urgAt = p.copied + uint64(p.rq.Bytes) - 1
 			}
-			p.Notify(vfs.ReadableEvents)
+			ev := uint32(vfs.ReadableEvents)
+			if flags&linux.MSG_OOB != 0 && queued && done > began {
+				// The last byte queued so far is urgent (Linux
+				// marks it at each push of an MSG_OOB send).
+				p.urgentLocked(urgAt, lastByte(round[:k]))
+				ev |= vfs.EventPri
+			}
+			p.Notify(ev)
 			if done == total {
 				return done, nil
 			}
@@ -1598,7 +1629,7 @@ func (e *endpoint) SendVec(ctx vfs.Context, srcs [][]byte, flags int) (int, erro
 
 // RecvVec implements socket.StreamVec for TCP (EOPNOTSUPP otherwise).
 func (e *endpoint) RecvVec(ctx vfs.Context, dsts [][]byte, flags int) (int, error) {
-	if !e.tcp() || flags&(linux.MSG_PEEK|linux.MSG_WAITALL) != 0 {
+	if !e.tcp() || flags&(linux.MSG_PEEK|linux.MSG_WAITALL|linux.MSG_OOB) != 0 {
 		return 0, linux.EOPNOTSUPP
 	}
 	e.net.mu.Lock()
@@ -1628,6 +1659,9 @@ func (e *endpoint) RecvMsg(ctx vfs.Context, dst []byte, flags int, res *socket.R
 	e.net.mu.Lock()
 	defer e.net.mu.Unlock()
 	if e.tcp() {
+		if flags&linux.MSG_OOB != 0 {
+			return e.recvUrgentLocked(dst, flags, res)
+		}
 		return e.recvStreamLocked(ctx, dst, flags, res)
 	}
 	for {
@@ -1691,8 +1725,14 @@ func (e *endpoint) recvStreamLocked(ctx vfs.Context, dst []byte, flags int, res 
 		target = len(dst)
 	}
 	done := 0
+	peek := flags&linux.MSG_PEEK != 0
 	for {
-		if !e.rq.Readable() {
+		if e.urg != urgNone && e.urgSeq == e.copied && done > 0 {
+			break // a read stops at the urgent mark
+		}
+		// A peek at an urgent byte out of the stream wants one more
+		// byte; a read takes it out (consumeLocked).
+		if !e.rq.Readable() || peek && !e.beyondMarkLocked() {
 			if done >= target || e.finRcvd {
 				break
 			}
@@ -1725,20 +1765,22 @@ func (e *endpoint) recvStreamLocked(ctx vfs.Context, dst []byte, flags int, res 
 		// MSG_TRUNC reads the bytes without copying them (Linux's
 		// tcp_recvmsg skips the copy).
 		discard := flags&linux.MSG_TRUNC != 0
-		if flags&linux.MSG_PEEK != 0 {
-			for i := 0; i < e.rq.Count() && done < len(dst); i++ {
-				m := e.rq.At(i)
-				if m.Filling {
-					break
-				}
-				done += copyOrCount(dst[done:], m.Data[m.Off:], discard)
-			}
+		if peek {
+			done = e.peekLocked(dst, discard)
 			break
 		}
 		m := e.rq.Front()
-		n := copyOrCount(dst[done:], m.Data[m.Off:], discard)
+		b := m.Data[m.Off:]
+		if e.urg != urgNone {
+			var skip bool
+			if b, skip = e.clipAtMarkLocked(b, e.copied); skip {
+				e.consumeLocked(1)
+				continue
+			}
+		}
+		n := copyOrCount(dst[done:], b, discard)
 		done += n
-		e.rq.Consume(n)
+		e.consumeLocked(n)
 		if p := e.peer; p != nil {
 			p.Notify(vfs.WritableEvents)
 		}
@@ -1751,6 +1793,37 @@ func (e *endpoint) recvStreamLocked(ctx vfs.Context, dst []byte, flags int, res 
 	return nil
 }
 
+// peekLocked is recvStreamLocked's MSG_PEEK: it copies (or with discard
+// counts) the readable bytes into dst, without passing the urgent mark
+// once it has any, and without the urgent byte at the start unless
+// SO_OOBINLINE.
+func (e *endpoint) peekLocked(dst []byte, discard bool) int {
+	done, at := 0, e.copied
+	for i := 0; i < e.rq.Count() && done < len(dst); i++ {
+		m := e.rq.At(i)
+		if m.Filling {
+			break
+		}
+		b := m.Data[m.Off:]
+		for len(b) > 0 && done < len(dst) {
+			c := b
+			if e.urg != urgNone {
+				if e.urgSeq == at && done > 0 {
+					return done
+				}
+				var skip bool
+				if c, skip = e.clipAtMarkLocked(b, at); skip {
+					b, at = b[1:], at+1
+					continue
+				}
+			}
+			n := copyOrCount(dst[done:], c, discard)
+			done, at, b = done+n, at+uint64(n), b[n:]
+		}
+	}
+	return done
+}
+
 // copyOrCount copies src to dst, or with discard only counts what would be
 // copied.
 func copyOrCount(dst, src []byte, discard bool) int {
@@ -1760,7 +1833,8 @@ func copyOrCount(dst, src []byte, discard bool) int {
 	return copy(dst, src)
 }
 
-// Ioctl implements vfs.FileDescriptionImpl: SIOCINQ and SIOCOUTQ.
+// Ioctl implements vfs.FileDescriptionImpl: SIOCINQ, SIOCOUTQ and, for
+// TCP, SIOCATMARK.
 func (e *endpoint) Ioctl(ctx vfs.Context, cmd uint32, arg uint64) (uintptr, error) {
 	var v int
 	switch cmd {
@@ -1775,7 +1849,7 @@ func (e *endpoint) Ioctl(ctx vfs.Context, cmd uint32, arg uint64) (uintptr, erro
 				v = len(e.rq.Front().Data)
 			}
 		} else {
-			v = e.rq.Bytes
+			v = e.inqLocked()
 		}
 		e.net.mu.Unlock()
 	case linux.SIOCOUTQ:
@@ -1783,6 +1857,15 @@ func (e *endpoint) Ioctl(ctx vfs.Context, cmd uint32, arg uint64) (uintptr, erro
 		// what MSG_MORE held back is outstanding.
 		e.net.mu.Lock()
 		v = len(e.held)
+		e.net.mu.Unlock()
+	case linux.SIOCATMARK:
+		if !e.tcp() {
+			return 0, linux.ENOTTY
+		}
+		e.net.mu.Lock()
+		if e.atMarkLocked() {
+			v = 1
+		}
 		e.net.mu.Unlock()
 	default:
 		if socket.IsInterfaceIoctl(cmd) {
