@@ -171,6 +171,9 @@ type endpoint struct {
 	// destination (dgram).
 	peer *endpoint
 	rq   socket.Queue[*endpoint]
+	// oob marks the OOB bytes in a stream's rq (oob.go); nil until the
+	// peer first sends one.
+	oob *oobMarks
 	// embryo is set while e waits in its listener's accept queue.
 	embryo bool
 	// inflight is how many queued messages hold a reference to e's file
@@ -206,8 +209,9 @@ type endpoint struct {
 	skbs               []streamSKB
 	skbRead            int
 	rcvTimeo, sndTimeo time.Duration
-	// opts are the SOL_SOCKET boolean options that are only stored
-	// (SO_REUSEADDR, SO_KEEPALIVE, ...).
+	// opts are the SOL_SOCKET options that are only stored
+	// (SO_REUSEADDR, SO_KEEPALIVE, ...) or only read where they matter
+	// (SO_OOBINLINE).
 	opts     map[int]int32
 	linger   [8]byte
 	released bool
@@ -279,6 +283,10 @@ func (e *endpoint) Release(ctx vfs.Context) {
 	// consumed skb at the head: an empty record, files or not).
 	unread := e.embryo || e.rq.Count() > 1 ||
 		e.rq.Count() == 1 && len(e.rq.Front().Data) > e.rq.Front().Off
+	if o := e.oob; o != nil && !e.embryo {
+		// Likewise a taken OOB byte at the head.
+		unread = e.rq.Bytes > o.run(0)
+	}
 	drop = e.fam.drainLocked(e, drop)
 	for _, s := range e.acceptQ {
 		drop = append(drop, s.fd)
@@ -336,6 +344,9 @@ func (e *endpoint) Readiness(mask uint32) uint32 {
 	}
 	if !e.rq.Empty() {
 		r |= vfs.ReadableEvents
+	}
+	if e.oob != nil && e.oob.pending {
+		r |= vfs.EventPri
 	}
 	if e.state == stateListening {
 		if len(e.acceptQ) > 0 {
@@ -615,6 +626,9 @@ func (e *endpoint) sendGateLocked(ctx vfs.Context, n, flags int) error {
 		if e.state != stateConnected {
 			return linux.ENOTCONN
 		}
+	}
+	if flags&linux.MSG_OOB != 0 {
+		return linux.EOPNOTSUPP
 	}
 	if err := e.autobindForCredsLocked(); err != nil {
 		return err
@@ -1067,6 +1081,13 @@ func (e *endpoint) SendMsg(ctx vfs.Context, src []byte, to []byte, ctl *socket.C
 
 func (e *endpoint) send(ctx vfs.Context, src []byte, to []byte, c *socket.ControlMessages, flags int) (int, error) {
 	var target *endpoint
+	// Linux's unix_dgram_sendmsg refuses MSG_OOB before it looks at the
+	// address; unix_seqpacket_sendmsg checks the connection first
+	// (sendGateLocked), and unix_stream_sendmsg takes it with a byte to
+	// send.
+	if flags&linux.MSG_OOB != 0 && (e.stype == linux.SOCK_DGRAM || e.stype == linux.SOCK_STREAM && len(src) == 0) {
+		return 0, linux.EOPNOTSUPP
+	}
 	if e.stype != linux.SOCK_STREAM {
 		if e.stype == linux.SOCK_SEQPACKET {
 			to = nil // Linux ignores a seqpacket send's address
@@ -1170,8 +1191,29 @@ func (e *endpoint) send(ctx vfs.Context, src []byte, to []byte, c *socket.Contro
 }
 
 // sendStreamLocked writes src to the connected peer, blocking for room
-// unless non-blocking (a partial count then).
+// unless non-blocking (a partial count then). With MSG_OOB its last byte
+// goes out of band, once the others are all sent.
 func (e *endpoint) sendStreamLocked(ctx vfs.Context, src []byte, c *socket.ControlMessages, flags int) (int, error) {
+	if flags&linux.MSG_OOB == 0 {
+		return e.sendStreamDataLocked(ctx, src, c, flags)
+	}
+	n := len(src) - 1
+	done, err := e.sendStreamDataLocked(ctx, src[:n], c, flags)
+	if err != nil || done < n {
+		return done, err
+	}
+	// The files go with the first skb, the OOB byte's if it is alone.
+	if err := e.queueOOBLocked(ctx, src, c, flags); err != nil {
+		if done > 0 {
+			return done, nil
+		}
+		return 0, err
+	}
+	return done + 1, nil
+}
+
+// sendStreamDataLocked is sendStreamLocked without MSG_OOB.
+func (e *endpoint) sendStreamDataLocked(ctx vfs.Context, src []byte, c *socket.ControlMessages, flags int) (int, error) {
 	done := 0
 	for {
 		if e.state != stateConnected {
@@ -1228,12 +1270,22 @@ func (e *endpoint) RecvMsg(ctx vfs.Context, dst []byte, flags int, res *socket.R
 		return e.recvHost(ctx, h, dst, flags, res)
 	}
 	e.fam.mu.Lock()
-	defer e.fam.mu.Unlock()
 	if e.stype == linux.SOCK_STREAM {
-		return e.recvStreamLocked(ctx, dst, flags, res)
+		var drop []*vfs.FileDescription
+		err := e.recvStreamLocked(ctx, dst, flags, res, &drop)
+		e.fam.mu.Unlock()
+		if drop != nil {
+			releaseAll(ctx, drop)
+			e.fam.collect(ctx)
+		}
+		return err
 	}
+	defer e.fam.mu.Unlock()
 	if e.stype == linux.SOCK_SEQPACKET && e.state != stateConnected {
 		return linux.ENOTCONN
+	}
+	if flags&linux.MSG_OOB != 0 {
+		return linux.EOPNOTSUPP
 	}
 	for {
 		// As Linux's __skb_try_recv_datagram: a pending error comes
@@ -1284,9 +1336,15 @@ func (e *endpoint) RecvMsg(ctx vfs.Context, dst []byte, flags int, res *socket.R
 	return nil
 }
 
-func (e *endpoint) recvStreamLocked(ctx vfs.Context, dst []byte, flags int, res *socket.RecvResult) error {
+// recvStreamLocked reads from a connected stream; the files of lost OOB
+// bytes (skipLocked) are appended to drop, for the caller to release once
+// mu is unlocked.
+func (e *endpoint) recvStreamLocked(ctx vfs.Context, dst []byte, flags int, res *socket.RecvResult, drop *[]*vfs.FileDescription) error {
 	if e.state != stateConnected {
 		return linux.EINVAL
+	}
+	if flags&linux.MSG_OOB != 0 {
+		return e.recvOOBLocked(dst, flags, res)
 	}
 	// As Linux's sock_rcvlowat, a null read waits for a byte too (EAGAIN
 	// if non-blocking), and then takes the first message's descriptors.
@@ -1295,8 +1353,20 @@ func (e *endpoint) recvStreamLocked(ctx vfs.Context, dst []byte, flags int, res 
 		target = max(len(dst), 1)
 	}
 	done := 0
+	peek := flags&linux.MSG_PEEK != 0
 	for {
-		if e.rq.Empty() {
+		ready := !e.rq.Empty()
+		if ready && peek && e.oob != nil && e.oob.live() {
+			// A peek that finds only OOB bytes to pass over
+			// finds nothing, as an empty queue.
+			n, found := e.peekOOBLocked(dst, res)
+			if found {
+				done = n
+				break
+			}
+			ready = false
+		}
+		if !ready {
 			if done >= target {
 				break
 			}
@@ -1329,7 +1399,7 @@ func (e *endpoint) recvStreamLocked(ctx vfs.Context, dst []byte, flags int, res 
 		// the credentials come from the first message read, messages
 		// of other credentials are not joined to it, and a message's
 		// files end the read.
-		if flags&linux.MSG_PEEK != 0 {
+		if peek {
 			// A peek walks the whole queue, whatever room is
 			// left, until a message with files (whose copies it
 			// returns) or of other credentials.
@@ -1355,6 +1425,23 @@ func (e *endpoint) recvStreamLocked(ctx vfs.Context, dst []byte, flags int, res 
 			break
 		}
 		m := e.rq.Front()
+		d := m.Data[m.Off:]
+		if o := e.oob; o != nil && o.live() {
+			act, k := o.step(0, done, e.oobInlineLocked())
+			if act == oobStop {
+				break
+			}
+			if o.pending && o.mark == 0 {
+				// A read that starts at the OOB byte takes the
+				// mark away (Linux's manage_oob).
+				o.pending = false
+			}
+			if act == oobSkip {
+				*drop = e.skipLocked(k, *drop)
+				continue
+			}
+			d = d[:min(k, len(d))]
+		}
 		if done > 0 && e.passcred && m.Creds != res.Control.Creds {
 			break
 		}
@@ -1364,7 +1451,7 @@ func (e *endpoint) recvStreamLocked(ctx vfs.Context, dst []byte, flags int, res 
 		if done == 0 && e.peer != nil {
 			res.From = e.peer.addr
 		}
-		n := copy(dst[done:], m.Data[m.Off:])
+		n := copy(dst[done:], d)
 		done += n
 		hadRights := m.Rights != nil
 		if hadRights {
@@ -1374,6 +1461,9 @@ func (e *endpoint) recvStreamLocked(ctx vfs.Context, dst []byte, flags int, res 
 		}
 		e.rq.Consume(n)
 		e.consumeSKBsLocked(n)
+		if e.oob != nil {
+			e.oob.consumed(n)
+		}
 		if hadRights || done == len(dst) {
 			break
 		}
@@ -1387,8 +1477,8 @@ func (e *endpoint) recvStreamLocked(ctx vfs.Context, dst []byte, flags int, res 
 	return nil
 }
 
-// Ioctl implements vfs.FileDescriptionImpl: SIOCINQ (FIONREAD) and
-// SIOCOUTQ.
+// Ioctl implements vfs.FileDescriptionImpl: SIOCINQ (FIONREAD),
+// SIOCOUTQ and SIOCATMARK.
 func (e *endpoint) Ioctl(ctx vfs.Context, cmd uint32, arg uint64) (uintptr, error) {
 	var v int
 	if h := e.hostOf(); h != nil && (cmd == linux.SIOCINQ || cmd == linux.SIOCOUTQ) {
@@ -1417,6 +1507,20 @@ func (e *endpoint) Ioctl(ctx vfs.Context, cmd uint32, arg uint64) (uintptr, erro
 			}
 		} else {
 			v = e.rq.Bytes
+			if e.oob != nil {
+				// Taken OOB bytes are no longer queued data.
+				v -= len(e.oob.taken)
+			}
+		}
+		e.fam.mu.Unlock()
+	case linux.SIOCATMARK:
+		// Linux 6.18 answers it for streams only.
+		if e.stype != linux.SOCK_STREAM {
+			return 0, linux.EOPNOTSUPP
+		}
+		e.fam.mu.Lock()
+		if e.atMarkLocked() {
+			v = 1
 		}
 		e.fam.mu.Unlock()
 	case linux.SIOCOUTQ:
@@ -1520,5 +1624,6 @@ func (fam *Family) drainLocked(e *endpoint, drop []*vfs.FileDescription) []*vfs.
 		unsentLocked(m)
 	}
 	e.consumeSKBsLocked(math.MaxInt)
+	e.oob = nil
 	return q.Drain(drop)
 }

@@ -169,3 +169,59 @@ func TestMaxDgramQlen(t *testing.T) {
 		}
 	}
 }
+
+// TestOOBAcrossChunks checks that the OOB byte keeps its place when it
+// shares queue chunks with plain data: a read stops right before it, and
+// recv(MSG_OOB) finds it there.
+func TestOOBAcrossChunks(t *testing.T) {
+	a, b := pair(t, linux.SOCK_STREAM)
+	data := make([]byte, 10000)
+	for i := range data {
+		data[i] = byte(i % 251)
+	}
+	for _, flags := range []int{0, linux.MSG_OOB, 0} {
+		if n, err := a.SendMsg(ctx{}, data, nil, nil, flags|linux.MSG_DONTWAIT); err != nil || n != len(data) {
+			t.Fatalf("send: %d, %v", n, err)
+		}
+	}
+	buf := make([]byte, 3*len(data))
+	var res socket.RecvResult
+	if err := b.RecvMsg(ctx{}, buf, linux.MSG_DONTWAIT, &res); err != nil || res.N != 2*len(data)-1 {
+		t.Fatalf("read to the mark: %d, %v; want %d", res.N, err, 2*len(data)-1)
+	}
+	res = socket.RecvResult{}
+	if err := b.RecvMsg(ctx{}, buf[:1], linux.MSG_OOB|linux.MSG_DONTWAIT, &res); err != nil || res.N != 1 || buf[0] != data[len(data)-1] || res.Flags != linux.MSG_OOB {
+		t.Fatalf("recv oob: %d %#x flags %#x, %v", res.N, buf[0], res.Flags, err)
+	}
+	res = socket.RecvResult{}
+	if err := b.RecvMsg(ctx{}, buf, linux.MSG_DONTWAIT, &res); err != nil || res.N != len(data) || buf[0] != data[0] {
+		t.Fatalf("read past the taken byte: %d, %v", res.N, err)
+	}
+}
+
+// TestOOBBlockingRead checks that a blocking read that finds only the OOB
+// byte passes over it (a peek) or loses it (a read) and waits for data.
+func TestOOBBlockingRead(t *testing.T) {
+	for _, flags := range []int{0, linux.MSG_PEEK} {
+		a, b := pair(t, linux.SOCK_STREAM)
+		if _, err := a.SendMsg(ctx{}, []byte("x"), nil, nil, linux.MSG_OOB); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan string)
+		go func() {
+			buf := make([]byte, 8)
+			var res socket.RecvResult
+			if err := b.RecvMsg(ctx{}, buf, flags, &res); err != nil {
+				done <- err.Error()
+				return
+			}
+			done <- string(buf[:res.N])
+		}()
+		if _, err := a.SendMsg(ctx{}, []byte("y"), nil, nil, 0); err != nil {
+			t.Fatal(err)
+		}
+		if got := <-done; got != "y" {
+			t.Errorf("flags %#x: read %q, want \"y\"", flags, got)
+		}
+	}
+}
