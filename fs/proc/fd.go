@@ -16,6 +16,12 @@ type AnonNamer interface {
 	AnonInodeName() string
 }
 
+// FDInfoer is implemented by files that add lines of their own to
+// /proc/[pid]/fdinfo (a pidfd's Pid and NSpid); ctx is the reader.
+type FDInfoer interface {
+	FDInfo(ctx vfs.Context) string
+}
+
 // hostFile is implemented by files wrapping a descriptor the host
 // donated (fs/host).
 type hostFile interface {
@@ -223,5 +229,9 @@ func genFDInfo(ctx vfs.Context, n *inode, fd int32) ([]byte, error) {
 	if st, err := f.Stat(ctx); err == nil {
 		ino = st.Ino
 	}
-	return []byte(fmt.Sprintf("pos:\t%d\nflags:\t0%o\nmnt_id:\t%d\nino:\t%d\n", pos, fl, mntID, ino)), nil
+	info := fmt.Sprintf("pos:\t%d\nflags:\t0%o\nmnt_id:\t%d\nino:\t%d\n", pos, fl, mntID, ino)
+	if x, ok := f.Impl().(FDInfoer); ok {
+		info += x.FDInfo(ctx)
+	}
+	return []byte(info), nil
 }

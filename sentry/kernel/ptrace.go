@@ -657,7 +657,7 @@ func (k *Kernel) ptraceHidesLocked(c *ThreadGroup) bool {
 func (k *Kernel) ptraceWaitLocked(t *Task, o WaitOptions) (r WaitResult, ok, found bool) {
 	for w := range t.tg.tasks {
 		for e := range w.ptrace.tracees {
-			if !ptraceWaitMatches(t, e, o.PID) {
+			if o.ByTarget && (o.Target == nil || e != o.Target.leader) || !o.ByTarget && !ptraceWaitMatches(t, e, o.PID) {
 				continue
 			}
 			found = true

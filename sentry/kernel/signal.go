@@ -203,7 +203,7 @@ func (t *Task) FindTask(tid ThreadID) *Task {
 func (k *Kernel) SignalProcessGroup(pgid ThreadID, sig int, sender *Task) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	return k.signalManyLocked(sig, sender, func(tg *ThreadGroup) bool { return tg.pgid == pgid })
+	return k.signalManyLocked(sig, sender, nil, func(tg *ThreadGroup) bool { return tg.pgid == pgid })
 }
 
 // SignalProcessGroupOf is kill(-pgid) from sender: pgid is in sender's
@@ -218,7 +218,7 @@ func (t *Task) SignalProcessGroupOf(pgid ThreadID, sig int) error {
 			return unix.ESRCH
 		}
 	}
-	return k.signalManyLocked(sig, t, func(tg *ThreadGroup) bool { return tg.pgid == root })
+	return k.signalManyLocked(sig, t, nil, func(tg *ThreadGroup) bool { return tg.pgid == root })
 }
 
 // SignalAll sends sig to every process but init and the sender's own
@@ -226,7 +226,7 @@ func (t *Task) SignalProcessGroupOf(pgid ThreadID, sig int) error {
 func (k *Kernel) SignalAll(sig int, sender *Task) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	return k.signalManyLocked(sig, sender, func(tg *ThreadGroup) bool {
+	return k.signalManyLocked(sig, sender, nil, func(tg *ThreadGroup) bool {
 		if sender == nil {
 			return tg != k.init
 		}
@@ -237,10 +237,10 @@ func (k *Kernel) SignalAll(sig int, sender *Task) error {
 }
 
 // signalManyLocked sends sig (0: only checks) to every live process that
-// match selects, with kill's permission rule per target. Like Linux, the
-// result is success if any target was signalled, else the last error.
-// k.mu must be held.
-func (k *Kernel) signalManyLocked(sig int, sender *Task, match func(*ThreadGroup) bool) error {
+// match selects, with kill's permission rule per target, as info or, if
+// info is nil, as kill's SI_USER. Like Linux, the result is success if any
+// target was signalled, else the last error. k.mu must be held.
+func (k *Kernel) signalManyLocked(sig int, sender *Task, info *abi.SignalInfo, match func(*ThreadGroup) bool) error {
 	err := error(unix.ESRCH)
 	any := false
 	groups := k.root.groups
@@ -257,8 +257,11 @@ func (k *Kernel) signalManyLocked(sig int, sender *Task, match func(*ThreadGroup
 		}
 		any = true
 		if sig != 0 {
-			info := userSignalInfo(sig, abi.SI_USER, sender)
-			k.sendSignalLocked(tg, nil, &info, sender == nil || forcedSignal(sender, tg, sig))
+			si := userSignalInfo(sig, abi.SI_USER, sender)
+			if info != nil {
+				si = *info
+			}
+			k.sendSignalLocked(tg, nil, &si, sender == nil || forcedSignal(sender, tg, sig))
 		}
 	}
 	if any {

@@ -240,7 +240,7 @@ type CloneOptions struct {
 	TLS        uint64
 	ParentTID  uint64 // CLONE_PARENT_SETTID address
 	ChildTID   uint64 // CLONE_CHILD_SETTID / CLEARTID address
-	PIDFD      uint64 // CLONE_PIDFD address (unsupported: EINVAL)
+	PIDFD      uint64 // CLONE_PIDFD address: the pidfd's number goes there (an int)
 	// SetTID is clone3's set_tid array: the tid the child must get, one
 	// per PID namespace level (the sandbox has one level).
 	SetTID []ThreadID
@@ -279,12 +279,6 @@ func (t *Task) validateCloneFlags(o *CloneOptions) error {
 		if f&(unix.CLONE_THREAD|unix.CLONE_NEWPID) != 0 && unshared {
 			return unix.EINVAL
 		}
-	}
-	if f&unix.CLONE_PIDFD != 0 {
-		// pidfds are not implemented: refuse cleanly rather than hand
-		// out a descriptor that does nothing. Callers (Go's os/exec,
-		// systemd) fall back to plain pids.
-		return unix.EINVAL
 	}
 	if o.ExitSignal < 0 || o.ExitSignal > 255 {
 		return unix.EINVAL
@@ -404,23 +398,49 @@ func (t *Task) Clone(o CloneOptions) (ThreadID, error) {
 	if f&unix.CLONE_CHILD_CLEARTID != 0 {
 		nt.clearChildTID = o.ChildTID
 	}
+	// CLONE_PIDFD: the pidfd goes into the caller's table now (after the
+	// child's copy of it: a child of its own table does not get it) and
+	// its number to o.PIDFD, which must be writable (EFAULT fails the
+	// clone, as Linux's put_user in copy_process). It names the child
+	// once the child exists.
+	var pidfd *PidFD
+	pidfdNum := int32(-1)
+	fail := func(err error) (ThreadID, error) {
+		if pidfd != nil {
+			if pf := t.fds.Remove(pidfdNum); pf != nil {
+				pf.DecRef(t)
+			}
+		}
+		nt.releaseResources()
+		return 0, err
+	}
+	if f&unix.CLONE_PIDFD != 0 {
+		var file *vfs.FileDescription
+		pidfd, file = k.newPidFD(nil, nil, 0)
+		pidfdNum, err = t.fds.Install(file, vfs.FDFlags{CloseOnExec: true}, 0)
+		file.DecRef(t)
+		if err != nil {
+			pidfd = nil
+			return fail(err)
+		}
+		if err := t.putUint32(o.PIDFD, uint32(pidfdNum)); err != nil {
+			return fail(unix.EFAULT)
+		}
+	}
 
 	k.mu.Lock()
 	if t.tg.exiting || t.killed.Load() {
 		k.mu.Unlock()
-		nt.releaseResources()
-		return 0, ERESTARTNOINTR
+		return fail(ERESTARTNOINTR)
 	}
 	if k.pidsLimitReachedLocked(t.tg.container) {
 		k.mu.Unlock()
-		nt.releaseResources()
-		return 0, unix.EAGAIN
+		return fail(unix.EAGAIN)
 	}
 	ids, err := ns.allocIDsLocked(o.SetTID, f&unix.CLONE_THREAD != 0)
 	if err != nil {
 		k.mu.Unlock()
-		nt.releaseResources()
-		return 0, err
+		return fail(err)
 	}
 	tid := ids[0]
 	nt.tid, nt.ids, nt.ns, nt.childNS = tid, ids, ns, ns
@@ -463,6 +483,12 @@ func (t *Task) Clone(o CloneOptions) (ThreadID, error) {
 		tg.parent = parent
 		parent.children[tg] = struct{}{}
 		nt.tg = tg
+	}
+	if pidfd != nil {
+		pidfd.tg = nt.tg
+		if f&unix.CLONE_THREAD != 0 {
+			pidfd.task = nt
+		}
 	}
 	t.inheritSeccompLocked(nt)
 	nt.tg.tasks[nt] = struct{}{}

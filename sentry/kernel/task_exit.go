@@ -7,6 +7,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/rampart-sandbox/rampart/abi"
+	"github.com/rampart-sandbox/rampart/fs/vfs"
 	"github.com/rampart-sandbox/rampart/platform"
 )
 
@@ -64,6 +65,8 @@ func (t *Task) exit() {
 	// Last: the end of the last task of a dying namespace reports its
 	// init's exit.
 	k.unregisterTaskLocked(t)
+	// The thread's pidfds, and the process' once it is a zombie.
+	tg.pidfdWaiters.Notify(vfs.EventIn | vfs.EventRdNorm | vfs.EventHUp)
 	k.mu.Unlock()
 
 	if m != nil {
@@ -245,6 +248,8 @@ func exitCodeOf(s WaitStatus) (int32, int) {
 // reapLocked forgets a zombie (wait counts its CPU time in its parent's
 // children usage first: accountReapLocked). k.mu must be held.
 func (k *Kernel) reapLocked(tg *ThreadGroup) {
+	tg.reaped = true
+	tg.pidfdWaiters.Notify(vfs.EventIn | vfs.EventRdNorm | vfs.EventHUp)
 	k.unregisterGroupLocked(tg)
 	if p := tg.parent; p != nil {
 		if p.children != nil {
@@ -268,6 +273,11 @@ type WaitOptions struct {
 	// Clone and All select children by exit signal (__WCLONE: those
 	// whose exit signal is not SIGCHLD; __WALL: all; neither: SIGCHLD).
 	Clone, All bool
+
+	// Target, if ByTarget, is the only child to wait for (waitid's
+	// P_PIDFD), PID being ignored; nil matches none.
+	Target   *ThreadGroup
+	ByTarget bool
 
 	// ns is the caller's PID namespace, in which PID and the results'
 	// pids are (set by Wait).
@@ -367,6 +377,9 @@ func (k *Kernel) waitReportLocked(c *ThreadGroup, o WaitOptions) (WaitResult, bo
 func (t *Task) waitMatchesLocked(c *ThreadGroup, o WaitOptions) bool {
 	if !o.All && (c.exitSignal == int(unix.SIGCHLD)) == o.Clone {
 		return false
+	}
+	if o.ByTarget {
+		return c == o.Target
 	}
 	switch pid := o.PID; {
 	case pid > 0:

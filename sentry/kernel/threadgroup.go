@@ -81,8 +81,13 @@ type ThreadGroup struct {
 	// status is the group's wait status from then on.
 	exiting bool
 	status  WaitStatus
-	// zombie: all tasks have exited and the parent has not reaped it.
-	zombie bool
+	// zombie: all tasks have exited and the parent has not reaped it;
+	// reaped: it has been.
+	zombie, reaped bool
+	// pidfdWaiters is notified when a thread of the process exits and
+	// when it is reaped (pidfd readiness, pidfd.go). Notified with k.mu
+	// held, like signalWaiters.
+	pidfdWaiters vfs.WaitQueue
 	// exited, for a process started by StartProcess, is closed when it
 	// has exited (status is final then).
 	exited chan struct{}

@@ -30,6 +30,7 @@ func Table() *kernel.SyscallTable {
 	registerEventfd(t)
 	registerTimerfd(t)
 	registerSignalfd(t)
+	registerPidfd(t)
 	registerFileops(t)
 	registerPtrace(t)
 	registerInotify(t)

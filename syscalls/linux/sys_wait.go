@@ -100,6 +100,8 @@ func waitid(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
 		return 0, unix.EINVAL
 	}
 	var pid kernel.ThreadID
+	var pidfd *kernel.PidFD
+	pidfdNonblock := false
 	switch idtype {
 	case pAll:
 		pid = -1
@@ -116,10 +118,23 @@ func waitid(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
 		if id == 0 {
 			pid = 0
 		}
+	case pPIDFD:
+		if id < 0 {
+			return 0, unix.EINVAL
+		}
+		p, f, err := getPidfd(t, id)
+		if err != nil {
+			return 0, err
+		}
+		defer f.DecRef(t)
+		pidfd = p
+		// A non-blocking pidfd makes a wait that would block EAGAIN
+		// (Linux's kernel_waitid).
+		pidfdNonblock = f.StatusFlags()&unix.O_NONBLOCK != 0
 	default:
 		return 0, unix.EINVAL
 	}
-	r, err := t.Wait(kernel.WaitOptions{
+	o := kernel.WaitOptions{
 		PID:       pid,
 		Exited:    opts&wExited != 0,
 		Stopped:   opts&wUntraced != 0,
@@ -128,9 +143,19 @@ func waitid(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
 		NoWait:    opts&wNoWait != 0,
 		Clone:     opts&wClone != 0,
 		All:       opts&wAll != 0,
-	})
+	}
+	nonblock := false
+	if pidfd != nil {
+		pidfd.WaitOptionsFor(&o)
+		nonblock = !o.NoHang && pidfdNonblock
+		o.NoHang = o.NoHang || nonblock
+	}
+	r, err := t.Wait(o)
 	if err != nil {
 		return 0, err
+	}
+	if nonblock && r.PID == 0 {
+		return 0, unix.EAGAIN
 	}
 	if ru := a[4].Pointer(); ru != 0 && r.PID != 0 {
 		var b [sizeofRusage]byte
