@@ -207,10 +207,15 @@ func (fd *FileDescription) PRead(ctx Context, dst []byte, off int64) (int, error
 // Write implements write(2) at the file offset (or the end, with
 // O_APPEND).
 func (fd *FileDescription) Write(ctx Context, src []byte) (int, error) {
+	return fd.WriteAppend(ctx, src, fd.flags.Load()&unix.O_APPEND != 0)
+}
+
+// WriteAppend is Write with O_APPEND's effect chosen by the caller:
+// pwritev2's RWF_APPEND and RWF_NOAPPEND.
+func (fd *FileDescription) WriteAppend(ctx Context, src []byte, appendMode bool) (int, error) {
 	if !fd.IsWritable() {
 		return 0, unix.EBADF
 	}
-	appendMode := fd.flags.Load()&unix.O_APPEND != 0
 	var n int
 	var err error
 	if !fd.seekable || fd.implOffset {
@@ -247,6 +252,12 @@ func (fd *FileDescription) Write(ctx Context, src []byte) (int, error) {
 
 // PWrite implements pwrite(2). As Linux, O_APPEND makes it append.
 func (fd *FileDescription) PWrite(ctx Context, src []byte, off int64) (int, error) {
+	return fd.PWriteAppend(ctx, src, off, fd.flags.Load()&unix.O_APPEND != 0)
+}
+
+// PWriteAppend is PWrite with O_APPEND's effect chosen by the caller
+// (pwritev2's RWF_APPEND and RWF_NOAPPEND).
+func (fd *FileDescription) PWriteAppend(ctx Context, src []byte, off int64, appendMode bool) (int, error) {
 	if !fd.IsWritable() {
 		return 0, unix.EBADF
 	}
@@ -257,7 +268,6 @@ func (fd *FileDescription) PWrite(ctx Context, src []byte, off int64) (int, erro
 	if off < 0 || int64(len(src)) > math.MaxInt64-off {
 		return 0, unix.EINVAL
 	}
-	appendMode := fd.flags.Load()&unix.O_APPEND != 0
 	if len(src) != 0 {
 		var err error
 		if src, err = fd.limitWrite(ctx, src, off, appendMode); err != nil {

@@ -94,11 +94,18 @@ func (t *Task) ForceSignal(info *abi.SignalInfo) {
 	k.mu.Unlock()
 }
 
+// SuppressSIGPIPE turns SendSIGPIPE off for the rest of t's syscall, or
+// back on (pwritev2's RWF_NOSIGNAL). Only t's goroutine may call it.
+func (t *Task) SuppressSIGPIPE(on bool) { t.noSIGPIPE = on }
+
 // SendSIGPIPE sends SIGPIPE to t itself, as a write to a pipe or socket
 // without readers does (Linux's send_sig(SIGPIPE, current, 0)): a
 // thread-directed signal from the kernel, si_code SI_USER with the
 // writer's own pid, like Linux's kernel-originated send_sig.
 func (t *Task) SendSIGPIPE() {
+	if t.noSIGPIPE {
+		return
+	}
 	info := abi.SignalInfo{Signo: 13, Code: abi.SI_USER}
 	info.SetPID(int32(t.tg.pid))
 	info.SetUID(uint32(t.Credentials().RealKUID))

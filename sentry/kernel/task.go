@@ -71,6 +71,9 @@ type Task struct {
 
 	// clearChildTID is CLONE_CHILD_CLEARTID / set_tid_address's address.
 	clearChildTID uint64
+	// noSIGPIPE spares the task SIGPIPE for the rest of its syscall
+	// (SuppressSIGPIPE); only the task goroutine touches it.
+	noSIGPIPE bool
 
 	// threadRes is room in the address space for the task's first
 	// platform thread, reserved by Clone and bound to ctx when the task

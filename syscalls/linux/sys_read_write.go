@@ -32,6 +32,9 @@ type ioState struct {
 	f          *vfs.FileDescription
 	positional bool
 	off        int64
+	// appendMode overrides O_APPEND for pwritev2's RWF_APPEND (+1) and
+	// RWF_NOAPPEND (-1); 0 keeps the file's.
+	appendMode int8
 }
 
 func (s *ioState) read(t *kernel.Task, dst []byte) (int, error) {
@@ -44,12 +47,72 @@ func (s *ioState) read(t *kernel.Task, dst []byte) (int, error) {
 }
 
 func (s *ioState) write(t *kernel.Task, src []byte) (int, error) {
+	if s.appendMode != 0 {
+		return s.writeAppend(t, src, s.appendMode > 0)
+	}
 	if s.positional {
 		n, err := s.f.PWrite(t, src, s.off)
 		s.off += int64(n)
 		return n, err
 	}
 	return s.f.Write(t, src)
+}
+
+// writeAppend is write with O_APPEND's effect set to appendMode.
+func (s *ioState) writeAppend(t *kernel.Task, src []byte, appendMode bool) (int, error) {
+	if s.positional {
+		n, err := s.f.PWriteAppend(t, src, s.off, appendMode)
+		s.off += int64(n)
+		return n, err
+	}
+	return s.f.WriteAppend(t, src, appendMode)
+}
+
+// The RWF_* flags of preadv2 and pwritev2.
+const (
+	rwfHIPRI     = 0x1
+	rwfDSYNC     = 0x2
+	rwfSYNC      = 0x4
+	rwfNOWAIT    = 0x8
+	rwfAPPEND    = 0x10
+	rwfNOAPPEND  = 0x20
+	rwfATOMIC    = 0x40
+	rwfDONTCACHE = 0x80
+	rwfNOSIGNAL  = 0x100
+	rwfKnown     = 0x1ff
+)
+
+// checkRWF applies preadv2's and pwritev2's flags to s, as Linux 6.18's
+// kiocb_set_rw_flags does for the files of a container's overlay root on
+// ext4. RWF_HIPRI is a hint; RWF_DSYNC and RWF_SYNC make a write sync
+// its file (sync); RWF_APPEND and RWF_NOAPPEND override O_APPEND;
+// RWF_NOSIGNAL spares the writer SIGPIPE (the caller's part); RWF_DONTCACHE
+// is taken by regular files. RWF_NOWAIT is taken by reads of regular
+// files, which the sentry serves without waiting on a device; other files
+// refuse it (EOPNOTSUPP, as Linux's files without FMODE_NOWAIT), though
+// Linux's pipes and sockets take it. RWF_ATOMIC and unknown flags are
+// EOPNOTSUPP.
+func checkRWF(s *ioState, flags uint32, write bool) (sync bool, err error) {
+	if flags&^rwfKnown != 0 || flags&rwfATOMIC != 0 {
+		return false, unix.EOPNOTSUPP
+	}
+	d := s.f.VirtualDentry().Dentry()
+	regular := d != nil && d.IsRegular()
+	if flags&rwfNOWAIT != 0 && (write || !regular) || flags&rwfDONTCACHE != 0 && !regular {
+		return false, unix.EOPNOTSUPP
+	}
+	if !write {
+		return false, nil
+	}
+	switch flags & (rwfAPPEND | rwfNOAPPEND) {
+	case rwfAPPEND:
+		s.appendMode = 1
+	case rwfNOAPPEND:
+		s.appendMode = -1
+	case rwfAPPEND | rwfNOAPPEND:
+		return false, unix.EINVAL
+	}
+	return flags&(rwfDSYNC|rwfSYNC) != 0 && regular, nil
 }
 
 // readIovecs reads into the application buffers iovs. A transfer that fits
@@ -338,6 +401,11 @@ func readIovecArray(t *kernel.Task, addr uint64, cnt int32, small *[8]abi.Iovec)
 
 // rw is the common body of every read and write syscall.
 func rw(t *kernel.Task, fd int32, iovs []abi.Iovec, total uint64, write, positional bool, off int64) (uintptr, error) {
+	return rwFlags(t, fd, iovs, total, write, positional, off, 0)
+}
+
+// rwFlags is rw with preadv2's and pwritev2's RWF_* flags.
+func rwFlags(t *kernel.Task, fd int32, iovs []abi.Iovec, total uint64, write, positional bool, off int64, flags uint32) (uintptr, error) {
 	// Linux's order for pread and pwrite: a negative offset, the
 	// descriptor, one that cannot seek, then its access mode.
 	if positional && off < 0 {
@@ -355,6 +423,16 @@ func rw(t *kernel.Task, fd int32, iovs []abi.Iovec, total uint64, write, positio
 		return 0, unix.EBADF
 	}
 	s := ioState{f: f, positional: positional, off: off}
+	sync := false
+	if flags != 0 {
+		if sync, err = checkRWF(&s, flags, write); err != nil {
+			return 0, err
+		}
+		if write && flags&rwfNOSIGNAL != 0 {
+			t.SuppressSIGPIPE(true)
+			defer t.SuppressSIGPIPE(false)
+		}
+	}
 	if total == 0 {
 		// Linux has no shortcut for a null read: a directory's is
 		// EISDIR, and a record file's EINVAL, as any read of them.
@@ -369,7 +447,13 @@ func rw(t *kernel.Task, fd int32, iovs []abi.Iovec, total uint64, write, positio
 		return 0, nil
 	}
 	if write {
-		return writeIovecs(t, &s, iovs, total)
+		n, err := writeIovecs(t, &s, iovs, total)
+		if sync && n > 0 {
+			if serr := f.Sync(t); serr != nil {
+				return 0, serr
+			}
+		}
+		return n, err
 	}
 	return readIovecs(t, &s, iovs, total)
 }
@@ -409,9 +493,6 @@ func Pwrite64(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
 }
 
 func vectored(t *kernel.Task, a arch.SyscallArguments, write, positional bool, flags uint32) (uintptr, error) {
-	if flags != 0 {
-		return 0, unix.EOPNOTSUPP
-	}
 	if positional && a[3].Int64() < 0 {
 		return 0, unix.EINVAL
 	}
@@ -428,7 +509,7 @@ func vectored(t *kernel.Task, a arch.SyscallArguments, write, positional bool, f
 	}
 	// preadv's offset is split in two registers (low, high); on amd64 the
 	// low one holds all 64 bits.
-	return rw(t, a[0].Int(), iovs, total, write, positional, a[3].Int64())
+	return rwFlags(t, a[0].Int(), iovs, total, write, positional, a[3].Int64(), flags)
 }
 
 // Readv implements readv(2).
@@ -451,14 +532,12 @@ func Pwritev(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
 	return vectored(t, a, true, true, 0)
 }
 
-// Preadv2 implements preadv2(2) with flags 0; offset -1 means the file
-// offset.
+// Preadv2 implements preadv2(2); offset -1 means the file offset.
 func Preadv2(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
 	return vectored(t, a, false, a[3].Int64() != -1, a[5].Uint())
 }
 
-// Pwritev2 implements pwritev2(2) with flags 0; offset -1 means the file
-// offset.
+// Pwritev2 implements pwritev2(2); offset -1 means the file offset.
 func Pwritev2(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
 	return vectored(t, a, true, a[3].Int64() != -1, a[5].Uint())
 }
