@@ -209,6 +209,9 @@ func (n *Inode[P]) FS() *Filesystem[P] { return n.fs }
 // Ino returns the node's inode number.
 func (n *Inode[P]) Ino() uint64 { return n.ino }
 
+// ParentIno returns the inode number of the node's parent directory.
+func (n *Inode[P]) ParentIno() uint64 { return n.parentIno }
+
 // Mode returns the node's type and permission bits.
 func (n *Inode[P]) Mode() uint32 { return n.mode }
 

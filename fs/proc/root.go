@@ -95,3 +95,18 @@ func (fs *Filesystem) pidDir(tg *kernel.ThreadGroup) *inode {
 	n.Dir = processDir
 	return n
 }
+
+// ProcessOfDir returns the process whose /proc/[pid] directory f is open
+// on, or nil: Linux's pidfd_send_signal takes such a descriptor as a
+// pidfd (tgid_pidfd_to_pid).
+func ProcessOfDir(f *vfs.FileDescription) *kernel.ThreadGroup {
+	d := f.VirtualDentry().Dentry()
+	if d == nil {
+		return nil
+	}
+	// /proc/[pid] is the only node of a process right below the root.
+	if n, ok := d.Inode().(*inode); ok && n.Data.tg != nil && n.ParentIno() == n.FS().RootInode().Ino() {
+		return n.Data.tg
+	}
+	return nil
+}

@@ -209,6 +209,13 @@ func (p *PidFD) FDInfo(ctx vfs.Context) string {
 	return s + "\n"
 }
 
+// ProcessPidFD returns a pidfd's view of the process tg, without a file:
+// for the descriptors that Linux's pidfd_send_signal takes as pidfds (an
+// open /proc/[pid] directory).
+func (k *Kernel) ProcessPidFD(tg *ThreadGroup) *PidFD {
+	return &PidFD{k: k, tg: tg}
+}
+
 // PidfdOf returns the pidfd that f is, or nil.
 func PidfdOf(f *vfs.FileDescription) *PidFD {
 	p, _ := f.Impl().(*PidFD)

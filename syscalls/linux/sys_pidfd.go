@@ -4,6 +4,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/rampart-sandbox/rampart/abi"
+	"github.com/rampart-sandbox/rampart/fs/proc"
 	"github.com/rampart-sandbox/rampart/fs/vfs"
 	"github.com/rampart-sandbox/rampart/sentry/arch"
 	"github.com/rampart-sandbox/rampart/sentry/kernel"
@@ -52,11 +53,20 @@ func pidfdSendSignal(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
 	if !kernel.PidfdSignalFlagsValid(flags) {
 		return 0, unix.EINVAL
 	}
-	p, f, err := getPidfd(t, a[0].Int())
+	f, _, err := getFile(t, a[0].Int())
 	if err != nil {
 		return 0, err
 	}
 	defer f.DecRef(t)
+	// An open /proc/[pid] directory stands for its process too.
+	p := kernel.PidfdOf(f)
+	if p == nil {
+		tg := proc.ProcessOfDir(f)
+		if tg == nil {
+			return 0, unix.EBADF
+		}
+		p = t.Kernel().ProcessPidFD(tg)
+	}
 	var info *abi.SignalInfo
 	if infoAddr != 0 {
 		var b [abi.SizeofSignalInfo]byte

@@ -242,6 +242,7 @@ static void wakeups(void)
 
 static void signals(void)
 {
+	int status;
 	int self = pidfd_open(getpid(), 0);
 	sigset_t set;
 	sigemptyset(&set);
@@ -290,6 +291,26 @@ static void signals(void)
 	waitid(P_PIDFD, fd, &si, WEXITED);
 	CHECK("send: SIGUSR1 ended it", si.si_code == CLD_KILLED && si.si_status == SIGUSR1);
 	close(fd);
+	close(wr);
+
+	/* So does an open /proc/[pid] directory (and nothing else of /proc). */
+	pid = child(&wr, 0);
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d", pid);
+	int dir = open(path, O_RDONLY | O_DIRECTORY);
+	CHECK_OK("send: /proc/[pid] as a pidfd", pidfd_send(dir, 0, NULL, 0));
+	snprintf(path, sizeof(path), "/proc/%d/task/%d", pid, pid);
+	int tdir = open(path, O_RDONLY | O_DIRECTORY);
+	CHECK_ERR("send: /proc/[pid]/task/[tid] is not", pidfd_send(tdir, 0, NULL, 0), EBADF);
+	close(tdir);
+	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+	tdir = open(path, O_RDONLY | O_DIRECTORY);
+	CHECK_ERR("send: /proc/[pid]/fd is not", pidfd_send(tdir, 0, NULL, 0), EBADF);
+	close(tdir);
+	CHECK_OK("send: SIGKILL through /proc/[pid]", pidfd_send(dir, SIGKILL, NULL, 0));
+	CHECK_EQ("send: killed", waitpid(pid, &status, 0) == pid && WIFSIGNALED(status) ? WTERMSIG(status) : -1, SIGKILL);
+	CHECK_ERR("send: /proc/[pid] of a reaped process", pidfd_send(dir, 0, NULL, 0), ESRCH);
+	close(dir);
 	close(wr);
 
 	/* A process group leader's pidfd reaches its group. */
