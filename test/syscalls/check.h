@@ -79,6 +79,17 @@ static void check_ok(const char *name)
 				   w_, check_errname(e_), __LINE__);           \
 	} while (0)
 
+/* CHECK_STR(name, got, want): strings are equal. */
+#define CHECK_STR(name, got, want)                                             \
+	do {                                                                   \
+		const char *g_ = (got), *w_ = (want);                          \
+		if (strcmp(g_, w_) == 0)                                       \
+			check_ok(name);                                        \
+		else                                                           \
+			check_fail(name, "%s = \"%s\", want \"%s\" at line %d", \
+				   #got, g_, w_, __LINE__);                    \
+	} while (0)
+
 /* CHECK_OK(name, expr): a syscall-style expr does not return -1. Evaluates to
  * the result so it can be kept. */
 #define CHECK_OK(name, expr)                                                   \

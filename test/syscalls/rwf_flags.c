@@ -60,14 +60,6 @@ static const char *contents(int fd)
 	return buf;
 }
 
-static void expect(const char *name, const char *got, const char *want)
-{
-	if (strcmp(got, want))
-		check_fail(name, "got \"%s\", want \"%s\"", got, want);
-	else
-		check_ok(name);
-}
-
 int main(void)
 {
 	char dir[] = "/tmp/rwfXXXXXX", path[64];
@@ -83,10 +75,10 @@ int main(void)
 	CHECK_EQ("dsync write", pw(fd, "cd", 2, RWF_DSYNC_), 2);
 	CHECK_EQ("sync write", pw(fd, "ef", 4, RWF_SYNC_), 2);
 	CHECK_EQ("dsync read", pr(fd, b, 4, 0, RWF_DSYNC_ | RWF_SYNC_), 4);
-	expect("written in place", contents(fd), "abcdef6789");
+	CHECK_STR("written in place", contents(fd), "abcdef6789");
 
 	CHECK_EQ("append with an offset", pw(fd, "XY", 0, RWF_APPEND_), 2);
-	expect("appended", contents(fd), "abcdef6789XY");
+	CHECK_STR("appended", contents(fd), "abcdef6789XY");
 	CHECK_EQ("offset unmoved", lseek(fd, 0, SEEK_CUR), 10);
 	CHECK_EQ("append at the file offset", pw(fd, "Z", -1, RWF_APPEND_), 1);
 	CHECK_EQ("file offset at the end", lseek(fd, 0, SEEK_CUR), 13);
@@ -98,7 +90,7 @@ int main(void)
 	CHECK_EQ("noappend at an offset", pw(afd, "n", 1, RWF_NOAPPEND_), 1);
 	CHECK_EQ("noappend at the file offset", pw(afd, "m", -1, RWF_NOAPPEND_), 1);
 	CHECK_EQ("its offset moved", lseek(afd, 0, SEEK_CUR), 1);
-	expect("noappend wrote in place", contents(fd), "mncdef6789XYZ!");
+	CHECK_STR("noappend wrote in place", contents(fd), "mncdef6789XYZ!");
 	close(afd);
 
 	CHECK_ERR("nowait write", pw(fd, "w", 0, RWF_NOWAIT_), EOPNOTSUPP);

@@ -113,35 +113,27 @@ static int atmark(int fd)
 	return v;
 }
 
-static void expect(const char *name, const char *got, const char *want)
-{
-	if (strcmp(got, want))
-		check_fail(name, "got \"%s\", want \"%s\"", got, want);
-	else
-		check_ok(name);
-}
-
 static void basic(void)
 {
 	int a, b;
 	pair(&a, &b);
 	CHECK_EQ("basic: atmark before", atmark(b), 0);
-	expect("basic: oob before", rx(b, MSG_OOB, 8), "EINVAL");
+	CHECK_STR("basic: oob before", rx(b, MSG_OOB, 8), "EINVAL");
 	CHECK_EQ("basic: send", send(a, "abc", 3, MSG_OOB), 3);
 	settle(a);
-	expect("basic: poll", ev(b), "in|pri");
+	CHECK_STR("basic: poll", ev(b), "in|pri");
 	CHECK_EQ("basic: inq to the mark", inq(b), 2);
 	CHECK_EQ("basic: not at mark", atmark(b), 0);
-	expect("basic: peek oob", rx(b, MSG_OOB | MSG_PEEK, 8), "c oob");
-	expect("basic: read stops at mark", rx(b, 0, 8), "ab");
-	expect("basic: poll at mark", ev(b), "pri");
+	CHECK_STR("basic: peek oob", rx(b, MSG_OOB | MSG_PEEK, 8), "c oob");
+	CHECK_STR("basic: read stops at mark", rx(b, 0, 8), "ab");
+	CHECK_STR("basic: poll at mark", ev(b), "pri");
 	CHECK_EQ("basic: at mark", atmark(b), 1);
 	CHECK_EQ("basic: inq at mark", inq(b), 0);
-	expect("basic: oob", rx(b, MSG_OOB, 8), "c oob");
-	expect("basic: oob taken", rx(b, MSG_OOB, 8), "EINVAL");
-	expect("basic: poll after oob", ev(b), "-");
+	CHECK_STR("basic: oob", rx(b, MSG_OOB, 8), "c oob");
+	CHECK_STR("basic: oob taken", rx(b, MSG_OOB, 8), "EINVAL");
+	CHECK_STR("basic: poll after oob", ev(b), "-");
 	CHECK_EQ("basic: still at mark", atmark(b), 1);
-	expect("basic: read passes the byte", rx(b, 0, 8), "EAGAIN");
+	CHECK_STR("basic: read passes the byte", rx(b, 0, 8), "EAGAIN");
 	CHECK_EQ("basic: past mark", atmark(b), 0);
 	close(a);
 	close(b);
@@ -158,11 +150,11 @@ static void superseded(void)
 	send(a, "k", 1, MSG_OOB);
 	settle(a);
 	CHECK_EQ("superseded: inq", inq(b), 7);
-	expect("superseded: read to the last mark", rx(b, 0, 20), "defghij");
+	CHECK_STR("superseded: read to the last mark", rx(b, 0, 20), "defghij");
 	CHECK_EQ("superseded: at mark", atmark(b), 1);
 	/* An ordinary read at the mark passes over the byte never taken. */
-	expect("superseded: read at mark", rx(b, 0, 20), "EAGAIN");
-	expect("superseded: byte lost", rx(b, MSG_OOB, 8), "EINVAL");
+	CHECK_STR("superseded: read at mark", rx(b, 0, 20), "EAGAIN");
+	CHECK_STR("superseded: byte lost", rx(b, MSG_OOB, 8), "EINVAL");
 	close(a);
 	close(b);
 }
@@ -175,23 +167,23 @@ static void newer(void)
 	pair(&a, &b);
 	send(a, "ab", 2, MSG_OOB);
 	settle(a);
-	expect("newer: oob", rx(b, MSG_OOB, 8), "b oob");
+	CHECK_STR("newer: oob", rx(b, MSG_OOB, 8), "b oob");
 	send(a, "c", 1, MSG_OOB);
 	settle(a);
-	expect("newer: poll", ev(b), "in|pri");
-	expect("newer: taken byte inline", rx(b, 0, 20), "ab");
-	expect("newer: oob again", rx(b, MSG_OOB, 8), "c oob");
-	expect("newer: passed", rx(b, 0, 20), "EAGAIN");
+	CHECK_STR("newer: poll", ev(b), "in|pri");
+	CHECK_STR("newer: taken byte inline", rx(b, 0, 20), "ab");
+	CHECK_STR("newer: oob again", rx(b, MSG_OOB, 8), "c oob");
+	CHECK_STR("newer: passed", rx(b, 0, 20), "EAGAIN");
 
 	send(a, "de", 2, MSG_OOB);
 	settle(a);
-	expect("newer: before mark", rx(b, 0, 20), "d");
-	expect("newer: oob at mark", rx(b, MSG_OOB, 8), "e oob");
+	CHECK_STR("newer: before mark", rx(b, 0, 20), "d");
+	CHECK_STR("newer: oob at mark", rx(b, MSG_OOB, 8), "e oob");
 	send(a, "fg", 2, MSG_OOB);
 	settle(a);
 	CHECK_EQ("newer: mark moved", atmark(b), 0);
-	expect("newer: old byte passed over", rx(b, 0, 20), "f");
-	expect("newer: new oob", rx(b, MSG_OOB, 8), "g oob");
+	CHECK_STR("newer: old byte passed over", rx(b, 0, 20), "f");
+	CHECK_STR("newer: new oob", rx(b, MSG_OOB, 8), "g oob");
 	close(a);
 	close(b);
 }
@@ -203,25 +195,25 @@ static void peek(void)
 	send(a, "h", 1, MSG_OOB);
 	settle(a);
 	CHECK_EQ("peek: at mark", atmark(b), 1);
-	expect("peek: only the urgent byte", ev(b), "pri");
-	expect("peek: nothing to peek", rx(b, MSG_PEEK, 20), "EAGAIN");
+	CHECK_STR("peek: only the urgent byte", ev(b), "pri");
+	CHECK_STR("peek: nothing to peek", rx(b, MSG_PEEK, 20), "EAGAIN");
 	send(a, "ij", 2, 0);
 	settle(a);
-	expect("peek: poll", ev(b), "in|pri");
+	CHECK_STR("peek: poll", ev(b), "in|pri");
 	CHECK_EQ("peek: inq at mark", inq(b), 0);
-	expect("peek: past the urgent byte", rx(b, MSG_PEEK, 20), "ij");
-	expect("peek: oob trunc", rx(b, MSG_OOB | MSG_PEEK | MSG_TRUNC, 4), " oob");
-	expect("peek: read", rx(b, 0, 20), "ij");
+	CHECK_STR("peek: past the urgent byte", rx(b, MSG_PEEK, 20), "ij");
+	CHECK_STR("peek: oob trunc", rx(b, MSG_OOB | MSG_PEEK | MSG_TRUNC, 4), " oob");
+	CHECK_STR("peek: read", rx(b, 0, 20), "ij");
 	CHECK_EQ("peek: past mark", atmark(b), 0);
-	expect("peek: poll after", ev(b), "-");
+	CHECK_STR("peek: poll after", ev(b), "-");
 
 	send(a, "kl", 2, MSG_OOB);
 	send(a, "mn", 2, 0);
 	settle(a);
-	expect("peek: stops at mark", rx(b, MSG_PEEK, 20), "k");
-	expect("peek: waitall stops at mark", rx(b, MSG_WAITALL, 3), "k");
-	expect("peek: read past untaken byte", rx(b, 0, 20), "mn");
-	expect("peek: its byte is gone", rx(b, MSG_OOB, 8), "EINVAL");
+	CHECK_STR("peek: stops at mark", rx(b, MSG_PEEK, 20), "k");
+	CHECK_STR("peek: waitall stops at mark", rx(b, MSG_WAITALL, 3), "k");
+	CHECK_STR("peek: read past untaken byte", rx(b, 0, 20), "mn");
+	CHECK_STR("peek: its byte is gone", rx(b, MSG_OOB, 8), "EINVAL");
 	close(a);
 	close(b);
 }
@@ -232,8 +224,8 @@ static void zero_length(void)
 	pair(&a, &b);
 	send(a, "Q", 1, MSG_OOB);
 	settle(a);
-	expect("zero length: oob", rx(b, MSG_OOB, 0), " oob trunc");
-	expect("zero length: taken", rx(b, MSG_OOB, 1), "EINVAL");
+	CHECK_STR("zero length: oob", rx(b, MSG_OOB, 0), " oob trunc");
+	CHECK_STR("zero length: taken", rx(b, MSG_OOB, 1), "EINVAL");
 	close(a);
 	close(b);
 }
@@ -246,15 +238,15 @@ static void inline_oob(void)
 	send(a, "xy", 2, MSG_OOB);
 	send(a, "z", 1, 0);
 	settle(a);
-	expect("inline: poll", ev(b), "in|pri");
+	CHECK_STR("inline: poll", ev(b), "in|pri");
 	CHECK_EQ("inline: inq", inq(b), 3);
-	expect("inline: no oob", rx(b, MSG_OOB, 8), "EINVAL");
-	expect("inline: read stops at mark", rx(b, 0, 20), "x");
+	CHECK_STR("inline: no oob", rx(b, MSG_OOB, 8), "EINVAL");
+	CHECK_STR("inline: read stops at mark", rx(b, 0, 20), "x");
 	CHECK_EQ("inline: at mark", atmark(b), 1);
-	expect("inline: poll at mark", ev(b), "in|pri");
-	expect("inline: byte in stream", rx(b, 0, 20), "yz");
+	CHECK_STR("inline: poll at mark", ev(b), "in|pri");
+	CHECK_STR("inline: byte in stream", rx(b, 0, 20), "yz");
 	CHECK_EQ("inline: past mark", atmark(b), 0);
-	expect("inline: poll after", ev(b), "-");
+	CHECK_STR("inline: poll after", ev(b), "-");
 	close(a);
 	close(b);
 }
@@ -266,9 +258,9 @@ static void peer_closed(void)
 	send(a, "pq", 2, MSG_OOB);
 	settle(a);
 	close(a);
-	expect("closed: read", rx(b, 0, 20), "p");
-	expect("closed: oob", rx(b, MSG_OOB, 8), "q oob");
-	expect("closed: end", rx(b, 0, 20), "");
+	CHECK_STR("closed: read", rx(b, 0, 20), "p");
+	CHECK_STR("closed: oob", rx(b, MSG_OOB, 8), "q oob");
+	CHECK_STR("closed: end", rx(b, 0, 20), "");
 	close(b);
 }
 
@@ -291,7 +283,7 @@ static void large(void)
 	}
 	CHECK_EQ("large: read to the mark", got, sizeof(big) - 1);
 	CHECK_EQ("large: at mark", atmark(b), 1);
-	expect("large: oob", rx(b, MSG_OOB, 8), "! oob");
+	CHECK_STR("large: oob", rx(b, MSG_OOB, 8), "! oob");
 	close(a);
 	close(b);
 }
@@ -317,7 +309,7 @@ static void wakeups(void)
 	CHECK_EQ("wake: poll", poll(&p, 1, 5000), 1);
 	CHECK_EQ("wake: POLLPRI", p.revents, POLLPRI);
 	pthread_join(th, NULL);
-	expect("wake: oob", rx(b, MSG_OOB, 8), "u oob");
+	CHECK_STR("wake: oob", rx(b, MSG_OOB, 8), "u oob");
 
 	pthread_create(&th, NULL, send_late, NULL);
 	fd_set ex;
@@ -376,11 +368,11 @@ static void sigurg(void)
 static void other_sockets(void)
 {
 	int n = socket(AF_INET, SOCK_STREAM, 0);
-	expect("unconnected: oob", rx(n, MSG_OOB, 8), "EINVAL");
+	CHECK_STR("unconnected: oob", rx(n, MSG_OOB, 8), "EINVAL");
 	CHECK_EQ("unconnected: atmark", atmark(n), 0);
 	CHECK_ERR("unconnected: send oob", send(n, "x", 1, MSG_OOB | MSG_NOSIGNAL), EPIPE);
 	close(n);
-	expect("listening: oob", rx(listener, MSG_OOB, 8), "ENOTCONN");
+	CHECK_STR("listening: oob", rx(listener, MSG_OOB, 8), "ENOTCONN");
 	CHECK_EQ("listening: atmark", atmark(listener), 0);
 
 	int u = socket(AF_INET, SOCK_DGRAM, 0);
