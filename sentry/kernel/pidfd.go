@@ -109,11 +109,6 @@ func (p *PidFD) Stat(vfs.Context) (vfs.Stat, error) {
 	return vfs.Stat{Mode: 0o700, Nlink: 1, Ino: p.ino, Blksize: 4096}, nil
 }
 
-// targetLocked returns the pidfd's process and thread (nil for a process
-// pidfd); tg is nil while a CLONE_PIDFD child is being made. k.mu must be
-// held.
-func (p *PidFD) targetLocked() (tg *ThreadGroup, task *Task) { return p.tg, p.task }
-
 // goneLocked reports whether nothing is left of the target (Linux's
 // pid_task(pid, PIDTYPE_PID) is NULL): the process was reaped, or the
 // thread, not its leader, has exited. k.mu must be held.
@@ -196,15 +191,13 @@ func (p *PidFD) FDInfo(ctx vfs.Context) string {
 	if p.task != nil {
 		ids, level = p.task.ids, p.task.ns.level
 	}
-	var pid ThreadID
-	if t, ok := ctx.(*Task); ok && t.ns.level <= level && t.ns.contains(p.tg.ns) {
-		pid = ids[t.ns.level]
+	t, ok := ctx.(*Task)
+	if !ok || t.ns.level > level || !t.ns.contains(p.tg.ns) {
+		return "Pid:\t0\nNSpid:\n"
 	}
-	s := fmt.Sprintf("Pid:\t%d\nNSpid:", pid)
-	if pid != 0 {
-		for _, id := range ids[ctx.(*Task).ns.level : level+1] {
-			s += fmt.Sprintf("\t%d", id)
-		}
+	s := fmt.Sprintf("Pid:\t%d\nNSpid:", ids[t.ns.level])
+	for _, id := range ids[t.ns.level : level+1] {
+		s += fmt.Sprintf("\t%d", id)
 	}
 	return s + "\n"
 }
@@ -237,7 +230,7 @@ func (p *PidFD) SendSignal(t *Task, sig int, info *abi.SignalInfo, flags uint32)
 	k := t.k
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	tg, task := p.targetLocked()
+	tg, task := p.tg, p.task
 	if tg == nil || p.goneLocked() {
 		return unix.ESRCH
 	}
@@ -245,47 +238,33 @@ func (p *PidFD) SendSignal(t *Task, sig int, info *abi.SignalInfo, flags uint32)
 	if !t.ns.contains(tg.ns) {
 		return unix.EINVAL
 	}
+	// The thread whose pid the pidfd holds: a process pidfd's is its
+	// leader's.
+	own := task
+	if own == nil {
+		own = tg.leader
+	}
 	thread := task != nil
 	switch flags {
 	case PidfdSignalThread:
-		thread = true
-		if task == nil {
-			task = tg.leader
-		}
+		thread, task = true, own
 	case PidfdSignalThreadGroup:
 		thread = false
 	}
+	si := userSignalInfo(sig, abi.SI_USER, t) // SI_USER even for a thread, as Linux 6.18
 	if info != nil {
 		if int(info.Signo) != sig {
 			return unix.EINVAL
 		}
-		self := task == t || !thread && tg == t.tg && tg.leader == t
-		if flags == PidfdSignalProcessGroup || !self {
-			if info.Code >= 0 || info.Code == abi.SI_TKILL {
-				return unix.EPERM
-			}
+		// Only a thread signalling its own pid may say anything.
+		if (own != t || flags == PidfdSignalProcessGroup) && (info.Code >= 0 || info.Code == abi.SI_TKILL) {
+			return unix.EPERM
 		}
-	}
-	var si abi.SignalInfo
-	if info != nil {
 		si = *info
-	} else {
-		// SI_USER even for a thread (Linux 6.18 gives no SI_TKILL).
-		si = userSignalInfo(sig, abi.SI_USER, t)
 	}
 	if flags == PidfdSignalProcessGroup {
 		root := tg.pid
 		return k.signalManyLocked(sig, t, &si, func(g *ThreadGroup) bool { return g.pgid == root })
-	}
-	if thread {
-		if _, live := tg.tasks[task]; !live {
-			// An exited leader: Linux finds it until the
-			// process is reaped, and signals nothing.
-			if !mayKill(t, tg, sig) {
-				return unix.EPERM
-			}
-			return nil
-		}
 	}
 	if !mayKill(t, tg, sig) {
 		return unix.EPERM
@@ -293,10 +272,13 @@ func (p *PidFD) SendSignal(t *Task, sig int, info *abi.SignalInfo, flags uint32)
 	if sig == 0 || tg.zombie {
 		return nil
 	}
-	if thread {
-		return k.sendSignalLocked(tg, task, &si, forcedSignal(t, tg, sig))
+	if !thread {
+		return k.sendSignalLocked(tg, nil, &si, forcedSignal(t, tg, sig))
 	}
-	return k.sendSignalLocked(tg, nil, &si, forcedSignal(t, tg, sig))
+	if _, live := tg.tasks[task]; !live {
+		return nil // an exited leader: Linux finds it until the process is reaped
+	}
+	return k.sendSignalLocked(tg, task, &si, forcedSignal(t, tg, sig))
 }
 
 // GetFD implements pidfd_getfd(2) for t: the file of descriptor fd of the
@@ -305,7 +287,7 @@ func (p *PidFD) SendSignal(t *Task, sig int, info *abi.SignalInfo, flags uint32)
 func (p *PidFD) GetFD(t *Task, fd int32) (*vfs.FileDescription, error) {
 	k := t.k
 	k.mu.Lock()
-	tg, task := p.targetLocked()
+	tg, task := p.tg, p.task
 	if tg == nil || p.goneLocked() {
 		k.mu.Unlock()
 		return nil, unix.ESRCH
