@@ -141,7 +141,7 @@ syscall-tests: syscall-build bin/syscall-runner $(RUNSC_DEP)
 FILE_TESTS := append_concurrent bad_paths exec_thread fallocate_holes fifo_io fifo_open file_locks \
 	files futex_shared getdents_concurrent inotify_basic inotify_errors magic_links mknod_fifo mmap \
 	mount_inside openat2 perms read_into rename2_xattr socket_errors splice_family tmpfs_stress unix_stream \
-	attr_cache rlimit_fsize path_errors mmap_truncate mmap_vmas
+	attr_cache rlimit_fsize path_errors mmap_truncate mmap_vmas lease
 
 syscall-tests-rootfs: syscall-build bin/syscall-runner build
 	bin/syscall-runner -runsc "$(CURDIR)/bin/runsc do --tmp-on-root --" -run "$(FILE_TESTS)"

@@ -465,6 +465,8 @@ type inode struct {
 	fs     *Filesystem
 	st     *fileState
 	isRoot bool
+	// OpenCounts counts the name's opens for leases.
+	vfs.OpenCounts
 	// maps are the memory managers that map the file (memmap.Tracked),
 	// told when a truncation takes pages away.
 	maps memmap.Mappings

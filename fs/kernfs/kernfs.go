@@ -126,6 +126,8 @@ type Inode[P any] struct {
 	ino       uint64
 	parentIno uint64
 	mode      uint32
+	// OpenCounts counts the node's opens for leases.
+	vfs.OpenCounts
 
 	// Data is the owner's payload, copied from the parent by NewChild.
 	Data P

@@ -18,6 +18,8 @@ type inode struct {
 	fs *Filesystem
 	// ftype is the S_IFMT bits. Immutable.
 	ftype uint32
+	// OpenCounts counts the name's opens for leases.
+	vfs.OpenCounts
 	// lower is the lower layer's node (nil if the name exists only in the
 	// upper layer, or for a directory whose upper is opaque). Immutable.
 	lower vfs.Inode

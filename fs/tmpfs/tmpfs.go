@@ -124,6 +124,8 @@ type dirent struct {
 type inode struct {
 	fs  *Filesystem
 	ino uint64
+	// OpenCounts counts the file's opens for leases.
+	vfs.OpenCounts
 
 	// mode, uid and gid are atomic so that Perms (called for every
 	// directory walked) takes no lock. Writers hold fs.mu.

@@ -55,6 +55,11 @@ type FileDescription struct {
 	// anonLocks holds the locks of a file without a dentry (locks.go).
 	anonLocks lockSpace
 
+	// counted is how the file's open counts count the description
+	// (lease.go); hasLease is set once it took a lease.
+	counted  uint8
+	hasLease atomic.Bool
+
 	// hooksMu protects hooks, the ReleaseHooks (epoll registrations) to
 	// run when the file is released; see waiter.go.
 	hooksMu sync.Mutex
@@ -90,6 +95,7 @@ func (fd *FileDescription) ReadRefs() int64 { return fd.refs.Load() }
 func (fd *FileDescription) DecRef(ctx Context) {
 	if fd.refs.Add(-1) == 0 {
 		fd.releaseDescriptionLocks()
+		fd.releaseOpen()
 		if fd.fsnotifyActive() {
 			fd.notifyClose()
 		}

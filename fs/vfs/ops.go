@@ -235,6 +235,18 @@ func (vfs *VirtualFilesystem) openDentry(ctx Context, vd VirtualDentry, flags ui
 			return nil, unix.EPERM
 		}
 	}
+	// As Linux's do_dentry_open, the open counts before it breaks the
+	// file's leases, and the truncation comes after.
+	counted, err := vfs.breakLeaseForOpen(ctx, d, flags)
+	if err != nil {
+		vd.DecRef()
+		return nil, err
+	}
+	fail := func(err error) (*FileDescription, error) {
+		vfs.leases.addOpen(d.inode, counted, -1)
+		vd.DecRef()
+		return nil, err
+	}
 	if flags&unix.O_TRUNC != 0 && d.IsRegular() && !created {
 		opts := SetStatOptions{Mask: unix.STATX_SIZE}
 		mode, _, _ := d.inode.Perms()
@@ -243,17 +255,16 @@ func (vfs *VirtualFilesystem) openDentry(ctx Context, vd VirtualDentry, flags ui
 			opts.Mode = nm & 0o7777
 		}
 		if err := d.inode.SetStat(ctx, &opts); err != nil {
-			vd.DecRef()
-			return nil, err
+			return fail(err)
 		}
 	}
 	impl, err := d.inode.Open(ctx, vd, flags)
 	if err != nil {
-		vd.DecRef()
-		return nil, err
+		return fail(err)
 	}
 	_, stream := impl.(StreamFile)
 	fd := NewFileDescription(impl, vd, flags, FileDescriptionOptions{Seekable: !stream})
+	fd.counted = counted
 	if da, ok := impl.(DescriptionAware); ok {
 		da.SetFD(fd)
 	}
@@ -898,6 +909,14 @@ func (vfs *VirtualFilesystem) SetStat(ctx Context, vd VirtualDentry, opts *SetSt
 			if err := CheckPermission(creds, MayWrite, mode, uid, gid); err != nil {
 				return err
 			}
+			// truncate(2) breaks the file's leases as an open for
+			// writing would, and counts as one meanwhile (Linux's
+			// vfs_truncate); ftruncate(2) does not.
+			counted, err := vfs.breakLeaseForOpen(ctx, vd.dentry, unix.O_WRONLY)
+			if err != nil {
+				return err
+			}
+			defer vfs.leases.addOpen(ino, counted, -1)
 		}
 		if err := checkNewSize(ctx, o.Size, func() (uint64, error) {
 			st, err := ino.Stat(ctx)

@@ -49,7 +49,11 @@ func (vfs *VirtualFilesystem) openTmpfile(ctx Context, pop *PathOperation, opts 
 		vd.DecRef()
 		return nil, err
 	}
-	return NewFileDescription(impl, vd, flags, FileDescriptionOptions{Seekable: true}), nil
+	fd := NewFileDescription(impl, vd, flags, FileDescriptionOptions{Seekable: true})
+	// A new file has no lease to break, but its opens count.
+	fd.counted = openKind(unix.S_IFREG, flags)
+	vfs.leases.addOpen(vd.dentry.inode, fd.counted, 1)
+	return fd, nil
 }
 
 // NewUnlinkedFile creates, through tc (dir's node or another directory of

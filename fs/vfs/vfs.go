@@ -27,6 +27,8 @@ type VirtualFilesystem struct {
 
 	// locks are the file locks of every file (locks.go).
 	locks lockSpace
+	// leases are the file leases and open counts (lease.go).
+	leases leaseTable
 
 	// watches are the watched inodes (fsnotify.go); renameCookie numbers
 	// renames for IN_MOVED_FROM/IN_MOVED_TO pairs.

@@ -381,3 +381,20 @@ func (ns *PIDNamespace) anyRootIDLocked(id ThreadID) ThreadID {
 	}
 	return 0
 }
+
+// SetLeaseOwner makes t's process the owner of the file when it has none,
+// as F_SETLEASE does (Linux's lease_setup).
+func (a *FileAsync) SetLeaseOwner(t *Task) error {
+	return a.setOwner(t, OwnerPID, t.tg.ids[t.ns.level], false)
+}
+
+// LeaseRemoved implements vfs.LeaseAsync: a lease's removal clears the
+// file's owner and F_SETSIG signal (Linux's lease_modify: f_delown).
+func (a *FileAsync) LeaseRemoved() {
+	a.mu.Lock()
+	a.typ, a.rootID, a.task, a.tg = OwnerPID, 0, nil, nil
+	a.sig = 0
+	a.mu.Unlock()
+}
+
+var _ vfs.LeaseAsync = (*FileAsync)(nil)

@@ -265,7 +265,8 @@ func Dup3(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
 // F_GETFL, F_SETFL, the record locks (sys_lock.go),
 // F_GETPIPE_SZ/F_SETPIPE_SZ (sys_pipe.go) and the memfd seals
 // (sys_memfd.go), signal-driven I/O's (sys_fasync.go) and F_NOTIFY
-// (the kernel's dnotify). Leases are EINVAL for now.
+// (the kernel's dnotify) and the leases (F_SETLEASE, F_GETLEASE: fs/vfs's
+// lease.go).
 func Fcntl(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
 	fd, cmd := a[0].Int(), a[1].Int()
 	f, flags, err := getFile(t, fd)
@@ -316,6 +317,29 @@ func Fcntl(t *kernel.Task, a arch.SyscallArguments) (uintptr, error) {
 			return 0, unix.EBADF
 		}
 		return 0, t.Kernel().Dnotify(t, f, fd, a[2].Uint())
+	case unix.F_GETLEASE:
+		if f.IsOPath() {
+			return 0, unix.EBADF
+		}
+		return uintptr(f.GetLease()), nil
+	case unix.F_SETLEASE:
+		if f.IsOPath() {
+			return 0, unix.EBADF
+		}
+		typ := a[2].Int()
+		if typ != unix.F_RDLCK && typ != unix.F_WRLCK && typ != unix.F_UNLCK {
+			return 0, unix.EINVAL
+		}
+		// The break's signal goes through the file's signal-driven I/O
+		// state, which must exist before the lease does.
+		as := t.Kernel().FileAsyncOf(f)
+		if err := f.SetLease(t.Credentials(), fd, int16(typ)); err != nil {
+			return 0, err
+		}
+		if typ != unix.F_UNLCK {
+			return 0, as.SetLeaseOwner(t)
+		}
+		return 0, nil
 	}
 	return 0, unix.EINVAL
 }

@@ -79,6 +79,7 @@ const (
 	CAP_SYS_NICE           = 23
 	CAP_SYS_RESOURCE       = 24
 	CAP_MKNOD              = 27
+	CAP_LEASE              = 28
 	CAP_AUDIT_CONTROL      = 30
 	CAP_SETFCAP            = 31
 	CAP_MAC_OVERRIDE       = 32
