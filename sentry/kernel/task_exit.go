@@ -325,6 +325,10 @@ func (t *Task) Wait(o WaitOptions) (WaitResult, error) {
 				return r, nil
 			}
 		}
+		var event <-chan struct{}
+		if found && !o.NoHang {
+			event = t.tg.childEventLocked()
+		}
 		k.mu.Unlock()
 		if !found {
 			return WaitResult{}, unix.ECHILD
@@ -332,7 +336,7 @@ func (t *Task) Wait(o WaitOptions) (WaitResult, error) {
 		if o.NoHang {
 			return WaitResult{}, nil
 		}
-		if err := t.Block(t.tg.childEvent); err != nil {
+		if err := t.Block(event); err != nil {
 			return WaitResult{}, err
 		}
 	}

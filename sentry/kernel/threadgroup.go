@@ -62,9 +62,13 @@ type ThreadGroup struct {
 	// limits are the resource limits (setrlimit/prlimit64).
 	limits *Limits
 
-	// childEvent receives a token whenever a child changes state, to wake
-	// wait4 without holding k.mu.
-	childEvent chan struct{}
+	// childEvent is closed, and replaced, when a child changes state and
+	// childWaited says that a wait4 of the process took it to sleep on:
+	// every waiting thread wakes (a token per event, which one waiter
+	// took, left the others asleep when events came together). Protected
+	// by k.mu.
+	childEvent  chan struct{}
+	childWaited bool
 
 	// The fields below are protected by k.mu.
 	leader     *Task
@@ -204,11 +208,21 @@ func (tg *ThreadGroup) cpuTimeLocked() (user, sys time.Duration) {
 	return u.User, u.Sys
 }
 
+// notifyChildEvent wakes the waits of tg for its children. k.mu must be
+// held.
 func (tg *ThreadGroup) notifyChildEvent() {
-	select {
-	case tg.childEvent <- struct{}{}:
-	default:
+	if tg.childWaited {
+		close(tg.childEvent)
+		tg.childEvent = make(chan struct{})
+		tg.childWaited = false
 	}
+}
+
+// childEventLocked returns the channel that the next change of a child of
+// tg closes. k.mu must be held.
+func (tg *ThreadGroup) childEventLocked() <-chan struct{} {
+	tg.childWaited = true
+	return tg.childEvent
 }
 
 // Limits are a process' resource limits.
