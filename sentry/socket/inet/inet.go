@@ -11,6 +11,7 @@
 package inet
 
 import (
+	"encoding/binary"
 	"sort"
 	"sync"
 	"time"
@@ -301,9 +302,10 @@ func (e *endpoint) Release(ctx vfs.Context) {
 	e.stopConnectingLocked()
 	e.dropSynQLocked()
 	if e.peer != nil && e.state == stateConnected && !e.done {
-		// Linux closes with a reset if data was left unread, else
-		// with a FIN unless one was sent.
-		if unread {
+		// Linux closes with a reset if data was left unread or
+		// SO_LINGER is on with a zero time (tcp_close's disconnect),
+		// else with a FIN unless one was sent.
+		if unread || e.lingerZero() {
 			e.peer.resetLocked()
 			e.finishLocked()
 		} else if !e.sndShut {
@@ -321,6 +323,13 @@ func (e *endpoint) Release(ctx vfs.Context) {
 	e.writers.Notify(vfs.WritableEvents)
 	e.net.mu.Unlock()
 	decRefAll(ctx, drop)
+}
+
+// lingerZero reports whether SO_LINGER is on with a zero time: a close
+// aborts the connection. net.mu must be held.
+func (e *endpoint) lingerZero() bool {
+	onoff, secs := binary.LittleEndian.Uint32(e.linger[:4]), binary.LittleEndian.Uint32(e.linger[4:])
+	return onoff != 0 && secs == 0
 }
 
 // decRefAll drops a reference to each of fds; called without net.mu,
