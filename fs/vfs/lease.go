@@ -478,13 +478,11 @@ func (lt *leaseTable) breakLease(ctx Context, ino Inode, write, nonblock bool) e
 					ch.broken = append(ch.broken, l)
 				}
 			}
-			for _, p := range []struct {
-				on bool
-				at time.Time
-			}{{l.downgrade, l.downgradeAt}, {l.unlock, l.unlockAt}} {
-				if p.on && (deadline.IsZero() || p.at.Before(deadline)) {
-					deadline = p.at
-				}
+			if l.downgrade {
+				deadline = earliest(deadline, l.downgradeAt)
+			}
+			if l.unlock {
+				deadline = earliest(deadline, l.unlockAt)
 			}
 		}
 		started = true
@@ -527,6 +525,14 @@ func (lt *leaseTable) breakLease(ctx Context, ino Inode, write, nonblock bool) e
 	lt.mu.Unlock()
 	ch.apply()
 	return nil
+}
+
+// earliest returns the earlier of deadline (zero: none yet) and at.
+func earliest(deadline, at time.Time) time.Time {
+	if deadline.IsZero() || at.Before(deadline) {
+		return at
+	}
+	return deadline
 }
 
 // breakLeaseForOpen counts an open of d with flags and breaks the leases
